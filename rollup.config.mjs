@@ -1,0 +1,43 @@
+import typescript from '@rollup/plugin-typescript';
+import terser from '@rollup/plugin-terser';
+import { nodeResolve } from '@rollup/plugin-node-resolve';
+import { readFileSync } from 'node:fs';
+
+const { version, dependencies } = JSON.parse(readFileSync('./package.json', 'utf8'));
+const runtimeDependencies = Object.keys(dependencies ?? {});
+// The version is written into X-Moesif-SDK at build time, so no JSON import reaches the bundle.
+const replaceVersion = {
+  name: 'usertrail-version',
+  transform: (code) => (code.includes('__USERTRAIL_VERSION__') ? code.replaceAll('__USERTRAIL_VERSION__', version) : null),
+};
+const ts = () => typescript({ tsconfig: './tsconfig.json', declaration: false, declarationDir: undefined, outDir: 'dist' });
+const minify = () =>
+  terser({
+    ecma: 2019,
+    module: false,
+    compress: { passes: 3, pure_getters: true, unsafe_arrows: true },
+    format: { comments: false },
+  });
+
+export default [
+  {
+    // The <script> tag build: everything in one file, global `moesif`.
+    input: 'src/umd.ts',
+    output: { file: 'dist/moesif.min.js', format: 'umd', name: 'moesif', exports: 'default', sourcemap: true, plugins: [minify()] },
+    plugins: [replaceVersion, nodeResolve({ browser: true }), ts()],
+  },
+  {
+    // The bundler build: ES modules, dependencies left to the app's bundler so they are shared.
+    input: { usertrail: 'src/index.ts' },
+    output: { dir: 'dist', format: 'es', entryFileNames: '[name].mjs', chunkFileNames: '[name]-[hash].mjs', sourcemap: true },
+    external: (id) => runtimeDependencies.some((dep) => id === dep || id.startsWith(`${dep}/`)),
+    plugins: [replaceVersion, ts()],
+  },
+  {
+    // usertrail/server: Node middleware; Node's built-ins stay imports, nothing of it reaches the browser builds.
+    input: { server: 'src/server/index.ts' },
+    output: { dir: 'dist', format: 'es', entryFileNames: '[name].mjs', sourcemap: true },
+    external: (id) => id.startsWith('node:'),
+    plugins: [replaceVersion, ts()],
+  },
+];

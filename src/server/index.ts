@@ -1,0 +1,2 @@
+// usertrail/server: see issue 6. Filled in by the server-integration work.
+export {};
