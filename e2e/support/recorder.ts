@@ -1,0 +1,142 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { extname, join, normalize } from 'node:path';
+import type { AddressInfo, Socket } from 'node:net';
+
+/** One request the collector received. */
+export interface Received {
+  path: string;
+  query: URLSearchParams;
+  headers: IncomingMessage['headers'];
+  /** Parsed JSON body (an array for /batch endpoints). */
+  body: unknown;
+  at: number;
+}
+
+/** How the collector should answer the next requests. */
+export interface Failure {
+  status: number;
+  retryAfter?: string;
+  /** Answer this way until this time (ms since epoch); forever when absent. */
+  until?: number;
+  /** Only for paths that include this string. */
+  pathIncludes?: string;
+}
+
+const ROOT = normalize(join(import.meta.dirname, '..', '..'));
+const TYPES: Record<string, string> = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.html': 'text/html', '.map': 'application/json', '.json': 'application/json' };
+
+/**
+ * A real HTTP server on 127.0.0.1 that plays the collector for browser tests: it records every
+ * request to /v1/*, can be told to fail, to refuse connections, or to answer slowly; and it serves
+ * the built SDK (/dist), node_modules (for the ESM build's imports) and pages given by the test.
+ */
+export async function startRecorder() {
+  const received: Received[] = [];
+  const pages = new Map<string, string>();
+  let failure: Failure | undefined;
+  let refusing = false;
+  const sockets = new Set<Socket>();
+
+  const cors = (res: ServerResponse): void => {
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    res.setHeader('Access-Control-Allow-Methods', 'POST, GET, OPTIONS');
+    res.setHeader('Access-Control-Allow-Headers', 'Content-Type, X-Moesif-Application-Id, X-Moesif-SDK');
+    res.setHeader('Access-Control-Expose-Headers', 'Retry-After');
+    res.setHeader('Access-Control-Max-Age', '600');
+  };
+
+  const server = createServer(async (req, res) => {
+    if (refusing) {
+      req.socket.destroy();
+      return;
+    }
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    cors(res);
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204).end();
+      return;
+    }
+    if (url.pathname.startsWith('/v1/')) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const active = failure && (failure.until === undefined || Date.now() < failure.until) && (!failure.pathIncludes || url.pathname.includes(failure.pathIncludes));
+      if (active && failure) {
+        res.writeHead(failure.status, { 'Content-Type': 'application/json', ...(failure.retryAfter ? { 'Retry-After': failure.retryAfter } : {}) });
+        res.end(JSON.stringify({ error: 'told to fail' }));
+        received.push({ path: url.pathname, query: url.searchParams, headers: req.headers, body: undefined, at: Date.now() });
+        return;
+      }
+      let body: unknown;
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      } catch {
+        res.writeHead(400, { 'Content-Type': 'application/json' }).end('{"error":"malformed JSON"}');
+        return;
+      }
+      received.push({ path: url.pathname, query: url.searchParams, headers: req.headers, body, at: Date.now() });
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end('{}');
+      return;
+    }
+    const page = pages.get(url.pathname);
+    if (page !== undefined) {
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' }).end(page);
+      return;
+    }
+    if (url.pathname.startsWith('/dist/') || url.pathname.startsWith('/node_modules/')) {
+      const file = normalize(join(ROOT, url.pathname));
+      if (file.startsWith(ROOT)) {
+        try {
+          const content = await readFile(file);
+          res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(content);
+          return;
+        } catch {
+          /* fall through to 404 */
+        }
+      }
+    }
+    res.writeHead(404).end('not found');
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+
+  /** Every item received on /v1/<kind>/batch (and the single endpoints), in arrival order. */
+  const items = (kind: 'actions' | 'users' | 'companies' | 'events'): Array<Record<string, unknown>> =>
+    received
+      .filter((r) => r.body !== undefined && (r.path === `/v1/${kind}` || r.path === `/v1/${kind}/batch`))
+      .flatMap((r) => (Array.isArray(r.body) ? r.body : [r.body]) as Array<Record<string, unknown>>);
+
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    /** The same server under another host name (mapped to 127.0.0.1 by the browser's resolver rules). */
+    at: (host: string) => `http://${host}:${port}`,
+    received,
+    items,
+    page(path: string, html: string): void {
+      pages.set(path, html);
+    },
+    failWith(next: Failure | undefined): void {
+      failure = next;
+    },
+    /** Drop every connection, as a collector that is down. */
+    refuse(on: boolean): void {
+      refusing = on;
+      if (on) for (const socket of sockets) socket.destroy();
+    },
+    async close(): Promise<void> {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export type Recorder = Awaited<ReturnType<typeof startRecorder>>;
+
+/** A page that loads the UMD build and runs `script` after it. */
+export const umdPage = (script: string, head = ''): string =>
+  `<!doctype html><html><head><title>test page</title>${head}<script src="/dist/moesif.min.js"></script></head><body><script>${script}</script></body></html>`;

@@ -1,0 +1,27 @@
+/** Retry timing, as pure functions so it can be tested without timers. */
+
+export const BASE_DELAY_MS = 1_000;
+export const MAX_DELAY_MS = 300_000;
+
+/**
+ * Delay before retry number `attempt` (1 for the first retry): "full jitter" exponential backoff,
+ * a uniformly random wait in [0, min(5 min, 1 s * 2^(attempt-1))), so that many browsers recovering
+ * from one outage do not return in step. A server's Retry-After is a floor: never retry before it.
+ */
+export function backoffDelay(attempt: number, retryAfterMs: number | undefined, random: () => number = Math.random): number {
+  const ceiling = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** Math.max(0, attempt - 1));
+  const jittered = Math.floor(random() * ceiling);
+  return Math.min(MAX_DELAY_MS, Math.max(jittered, retryAfterMs ?? 0));
+}
+
+/** Retry-After in ms from its two forms (RFC 9110 §10.2.3): delay-seconds or an HTTP date. */
+export function parseRetryAfter(header: string | null | undefined, nowMs: number): number | undefined {
+  if (!header) return undefined;
+  const trimmed = header.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
+}
+
+/** Whether a failed request is worth repeating: no answer, a timeout, rate limiting or a server error. */
+export const isRetryable = (status: number): boolean => status === 0 || status === 408 || status === 429 || status >= 500;

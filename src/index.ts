@@ -1,0 +1,34 @@
+/**
+ * usertrail: a drop-in replacement for moesif-browser-js.
+ *
+ *   import moesif from 'usertrail';
+ *   moesif.init({ applicationId: '...' });
+ *
+ * Every method is also a named export bound to the default instance. Importing does nothing by
+ * itself (no storage, listeners or requests until init()), and on a server every method is a no-op.
+ */
+import { createMoesif, type Moesif } from './moesif';
+
+const moesif: Moesif = /* @__PURE__ */ createMoesif();
+export default moesif;
+
+export const init: Moesif['init'] = (options) => moesif.init(options);
+export const identifyUser: Moesif['identifyUser'] = (userId, metadata) => moesif.identifyUser(userId, metadata);
+export const identifyCompany: Moesif['identifyCompany'] = (companyId, metadata, companyDomain) =>
+  moesif.identifyCompany(companyId, metadata, companyDomain);
+export const identifySession: Moesif['identifySession'] = (sessionToken) => moesif.identifySession(sessionToken);
+export const track: Moesif['track'] = (actionName, metadata) => moesif.track(actionName, metadata);
+export const reset: Moesif['reset'] = () => moesif.reset();
+export const resetAnonymousId: Moesif['resetAnonymousId'] = () => moesif.resetAnonymousId();
+export const getAnonymousId: Moesif['getAnonymousId'] = () => moesif.getAnonymousId();
+export const getUserId: Moesif['getUserId'] = () => moesif.getUserId();
+export const getCompanyId: Moesif['getCompanyId'] = () => moesif.getCompanyId();
+export const getSessionToken: Moesif['getSessionToken'] = () => moesif.getSessionToken();
+export const flush: Moesif['flush'] = () => moesif.flush();
+export const getStats: Moesif['getStats'] = () => moesif.getStats();
+export { createMoesif };
+
+export type { Moesif } from './moesif';
+export type { Options } from './options';
+export type { DeliveryStats } from './delivery';
+export type { ActionPayload, Campaign, CapturedEvent, CompanyPayload, DeliveryOutcome, Metadata, UserPayload } from './wire';

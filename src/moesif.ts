@@ -1,0 +1,210 @@
+import { readCampaign } from './campaign';
+import { createDelivery, type Delivery, type DeliveryStats } from './delivery';
+import { inBrowser } from './env';
+import { cleanId, newId } from './ids';
+import { createIdentity, optional, storageKey, type Identity } from './identity';
+import { createLog } from './log';
+import { resolveOptions, type Options, type ResolvedOptions } from './options';
+import { toJson } from './serialize';
+import { cookieSettings, cookieStore, idStore, localStore, memoryStore } from './storage';
+import type { ActionPayload, CompanyPayload, Kind, Metadata, UserPayload } from './wire';
+
+/** The public surface of one instance: moesif-browser-js's methods, plus a few it lacks. */
+export interface Moesif {
+  init(options: Options): void;
+  identifyUser(userId: string | number, metadata?: Metadata): void;
+  identifyCompany(companyId: string | number, metadata?: Metadata, companyDomain?: string): void;
+  identifySession(sessionToken: string): void;
+  track(actionName: string, metadata?: Metadata): void;
+  /** Call on log-out: forgets the user, company, session and campaign, and starts a new anonymous visitor. */
+  reset(): void;
+  /** A new anonymous id, keeping the identified user. Returns it. */
+  resetAnonymousId(): string | undefined;
+  getAnonymousId(): string | undefined;
+  getUserId(): string | undefined;
+  getCompanyId(): string | undefined;
+  getSessionToken(): string | undefined;
+  /** Sends everything queued now; settles when the outbox is empty or the attempt failed. */
+  flush(): Promise<void>;
+  getStats(): DeliveryStats | undefined;
+  /** A second, independent instance (moesif's `moesif.new()`). */
+  'new': () => Moesif;
+}
+
+interface Running {
+  options: ResolvedOptions;
+  identity: Identity;
+  delivery: Delivery;
+}
+
+/** Calls made before init() are kept, in order, up to this many. */
+const MAX_EARLY_CALLS = 1000;
+
+const isMetadata = (value: unknown): value is Metadata =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/**
+ * Creates an instance. Nothing happens until init(): no storage, no listeners, no requests, so the
+ * module is safe to import anywhere, including server-side rendering, where every method is a no-op.
+ */
+export function createMoesif(): Moesif {
+  let running: Running | undefined;
+  let initCalled = false;
+  const early: Array<() => void> = [];
+  const log = createLog(() => running?.options.debug ?? false);
+
+  /**
+   * Every public method goes through here: before init() the call is kept for later; after it, errors
+   * become one console warning per method. Nothing is ever thrown into the host page.
+   */
+  const method =
+    <A extends unknown[], R>(name: string, body: (state: Running, ...args: A) => R, fallback: R, keepUntilInit = true) =>
+    (...args: A): R => {
+      try {
+        if (running) return body(running, ...args);
+        if (keepUntilInit && !initCalled && inBrowser()) {
+          if (early.length < MAX_EARLY_CALLS) early.push(() => void (instance[name as keyof Moesif] as (...a: unknown[]) => unknown)(...args));
+          else log.warnOnce('early', `more than ${MAX_EARLY_CALLS} calls before init(); later ones are dropped.`);
+        }
+      } catch (error) {
+        log.warnOnce(`throw:${name}`, `${name}() failed and was skipped: ${String(error)}`);
+      }
+      return fallback;
+    };
+
+  const enqueue = ({ delivery, options }: Running, kind: Kind, id: string, payload: object): void => {
+    let json = toJson(payload);
+    if (json === undefined && 'metadata' in payload) {
+      log.warnOnce('metadata', 'metadata could not be turned into JSON (a getter or toJSON threw); the item is sent without it.');
+      json = toJson({ ...payload, metadata: undefined });
+    }
+    if (json === undefined) return;
+    log.debug(`queued for ${kind}`, options.debug ? payload : '');
+    delivery.push(kind, id, json);
+  };
+
+  const checkMetadata = (name: string, metadata: unknown): Metadata | undefined => {
+    if (metadata === undefined || metadata === null) return undefined;
+    if (isMetadata(metadata)) return metadata;
+    log.warnOnce(`metadata:${name}`, `${name}(): metadata must be a plain object; it was ignored.`);
+    return undefined;
+  };
+
+  const sendUser = (state: Running, fields: UserPayload): void => {
+    const { identity } = state;
+    const payload: UserPayload = {
+      ...optional('user_id', identity.userId()),
+      anonymous_id: identity.anonymousId(),
+      ...optional('company_id', identity.companyId()),
+      ...optional('session_token', identity.sessionToken()),
+      ...optional('campaign', identity.campaign()),
+      ...fields,
+    };
+    enqueue(state, 'users', newId(), payload);
+  };
+
+  const instance: Moesif = {
+    init(input) {
+      try {
+        if (!inBrowser()) return;
+        if (initCalled) {
+          log.warnOnce('init-twice', 'init() was called more than once; the first call stays in effect.');
+          return;
+        }
+        initCalled = true;
+        const options = resolveOptions(input, location.protocol, log);
+        if (!options) return;
+        const persist = options.persistence !== 'none';
+        const local = persist ? localStore() : undefined;
+        if (persist && !local) log.warnOnce('local', 'localStorage is unavailable; using cookies and memory.');
+        const cookies = persist ? cookieStore(cookieSettings(options, location)) : undefined;
+        const prefix = options.persistenceKeyPrefix;
+        const ids = idStore(cookies, options.persistence === 'localStorage' ? local : undefined, storageKey('anonymousId', prefix), log);
+        const identity = createIdentity(ids, local ?? memoryStore(), prefix);
+        const delivery = createDelivery({ options, store: local, log, fetchImpl: typeof fetch === 'function' ? fetch.bind(window) : undefined });
+        running = { options, identity, delivery };
+        log.debug('initialized; sending to', options.baseUrl);
+
+        // A first-touch campaign is news worth a users call; a plain page view is not.
+        if (identity.rememberCampaign(readCampaign(location.href, document.referrer, options))) sendUser(running, {});
+        for (const call of early.splice(0)) call();
+      } catch (error) {
+        log.error(`init() failed: ${String(error)}`);
+      }
+    },
+
+    identifyUser: method('identifyUser', (state, userId: string | number, metadata?: Metadata) => {
+      const id = cleanId(userId);
+      if (!id) return log.warnOnce('user-id', 'identifyUser() needs a non-empty string or number id; the call was ignored.');
+      const { identity } = state;
+      const previous = identity.userId();
+      const userMetadata = checkMetadata('identifyUser', metadata);
+      if (previous === id && !userMetadata) return;
+      if (previous && previous !== id) {
+        log.warnOnce('switch-user', 'identifyUser() was called with a different user; call moesif.reset() when a user logs out.');
+        // A fresh anonymous id, so the collector cannot merge the two users through the old one.
+        identity.reset();
+      }
+      identity.set('userId', id);
+      sendUser(state, { user_id: id, ...optional('metadata', userMetadata) });
+    }, undefined),
+
+    identifyCompany: method('identifyCompany', (state, companyId: string | number, metadata?: Metadata, companyDomain?: string) => {
+      const id = cleanId(companyId);
+      if (!id) return log.warnOnce('company-id', 'identifyCompany() needs a non-empty string or number id; the call was ignored.');
+      const { identity } = state;
+      const changed = identity.companyId() !== id;
+      identity.set('companyId', id);
+      const domain = typeof companyDomain === 'string' && companyDomain ? companyDomain : undefined;
+      const payload: CompanyPayload = {
+        company_id: id,
+        ...optional('company_domain', domain),
+        ...optional('session_token', identity.sessionToken()),
+        ...optional('metadata', checkMetadata('identifyCompany', metadata)),
+        ...optional('campaign', identity.campaign()),
+      };
+      enqueue(state, 'companies', newId(), payload);
+      // Link the visitor to the company, as a users call does on Moesif.
+      if (changed) sendUser(state, {});
+    }, undefined),
+
+    identifySession: method('identifySession', ({ identity }, sessionToken: string) => {
+      const token = cleanId(sessionToken);
+      if (!token) return log.warnOnce('session', 'identifySession() needs a non-empty string; the call was ignored.');
+      identity.set('sessionToken', token);
+    }, undefined),
+
+    track: method('track', (state, actionName: string, metadata?: Metadata) => {
+      if (typeof actionName !== 'string' || !actionName.trim()) {
+        return log.warnOnce('action-name', 'track() needs a non-empty action name string; the call was ignored.');
+      }
+      const transactionId = newId();
+      const payload: ActionPayload = {
+        action_name: actionName,
+        ...state.identity.attribution(),
+        transaction_id: transactionId,
+        request: { time: new Date().toISOString(), uri: location.href, verb: 'GET', user_agent_string: navigator.userAgent },
+        ...optional('metadata', checkMetadata('track', metadata)),
+      };
+      enqueue(state, 'actions', transactionId, payload);
+    }, undefined),
+
+    reset: method('reset', ({ identity }) => void identity.reset(), undefined),
+    resetAnonymousId: method('resetAnonymousId', ({ identity }) => {
+      const userId = identity.userId();
+      const companyId = identity.companyId();
+      const id = identity.reset();
+      if (userId) identity.set('userId', userId);
+      if (companyId) identity.set('companyId', companyId);
+      return id;
+    }, undefined),
+    getAnonymousId: method('getAnonymousId', ({ identity }) => identity.anonymousId(), undefined, false),
+    getUserId: method('getUserId', ({ identity }) => identity.userId(), undefined, false),
+    getCompanyId: method('getCompanyId', ({ identity }) => identity.companyId(), undefined, false),
+    getSessionToken: method('getSessionToken', ({ identity }) => identity.sessionToken(), undefined, false),
+    flush: () => running?.delivery.flush() ?? Promise.resolve(),
+    getStats: () => running?.delivery.stats(),
+    new: createMoesif,
+  };
+  return instance;
+}

@@ -1,0 +1,177 @@
+import type { Log } from './log';
+import type { CapturedEvent, DeliveryOutcome } from './wire';
+
+/** What `init()` accepts. Names and defaults are moesif-browser-js's, so existing calls keep working. */
+export interface Options {
+  /** Your Moesif (or usertrail collector) application id. Required. */
+  applicationId: string;
+  /**
+   * Where events go: `host[:port]` (moesif's form; follows the page's scheme) or a full base URL.
+   * @default 'api.moesif.net' (always https)
+   */
+  host?: string;
+  /** Where ids are kept. 'none' keeps everything in memory for this page view only. @default 'localStorage' */
+  persistence?: 'localStorage' | 'cookie' | 'none';
+  /** Share the visitor's ids with every subdomain of the site (docs.acme.com and app.acme.com). @default true */
+  crossSubdomainCookie?: boolean;
+  /** Cookie domain to use instead of the one found by probing, e.g. '.acme.com'. */
+  cookieDomain?: string;
+  /** Days until the id cookies expire. @default 365 */
+  cookieExpiration?: number;
+  /** Mark cookies `Secure` even on http pages. On https they always are. @default false */
+  secureCookie?: boolean;
+  /** Cookies for use inside third-party iframes: `SameSite=None; Secure`. @default false */
+  crossSiteCookie?: boolean;
+  /** Replaces the `moesif_` prefix of every storage key. */
+  persistenceKeyPrefix?: string;
+  /** Do not record utm_* parameters. @default false */
+  disableUtm?: boolean;
+  /** Do not record the referrer. @default false */
+  disableReferrer?: boolean;
+  /** Do not record click ids (gclid, fbclid, msclkid). @default false */
+  disableGclid?: boolean;
+  /** Log to the console what is sent and why. @default false */
+  debug?: boolean;
+  /** Called with the outcome of every request to the collector. */
+  callback?: (outcome: DeliveryOutcome) => void;
+
+  /** Send items in batches. With false each item leaves at once, through the same retrying outbox. @default true */
+  batchEnabled?: boolean;
+  /** Items per request. @default 25 */
+  batchSize?: number;
+  /** Longest wait, in ms, between an item's arrival and its batch leaving. @default 2500 */
+  batchMaxTime?: number;
+  /** Bytes the persisted outbox may hold; the oldest items are dropped past it. @default 1_000_000 */
+  maxOutboxBytes?: number;
+  /** Age, in ms, after which an unsent item is dropped. @default 86_400_000 (24 h) */
+  maxOutboxAge?: number;
+  /**
+   * Send with `navigator.sendBeacon` (a text/plain body, the application id as a query parameter).
+   * Only for collectors that accept that form, such as usertrail's. @default false
+   */
+  useBeacon?: boolean;
+
+  /** Return true to leave a captured API call out. */
+  skip?: (event: CapturedEvent) => boolean;
+  /** Change a captured API call before it is queued (mask fields, drop bodies). */
+  maskContent?: (event: CapturedEvent) => CapturedEvent;
+  /** Metadata for a captured API call. */
+  getMetadata?: (event: CapturedEvent) => Record<string, unknown> | undefined;
+  /** Tags for a captured API call, a comma-separated string. */
+  getTags?: (event: CapturedEvent) => string | undefined;
+  /** API version recorded with every captured call. */
+  apiVersion?: string;
+  /** API version per captured call; wins over `apiVersion`. */
+  getApiVersion?: (event: CapturedEvent) => string | undefined;
+  /** Leave `fetch` alone and capture XMLHttpRequest only. @default false */
+  disableFetch?: boolean;
+  /** Share of captured API calls kept, 0 to 1. @default 1 */
+  sampleRate?: number;
+  /** Largest request or response body kept per captured call, in bytes. @default 65536 */
+  maxBodyBytes?: number;
+
+  /** Hold everything (no storage, no requests) until `grantPublishingConsent()`. @default false */
+  requirePublishingConsent?: boolean;
+  /** Treat Do Not Track and Global Privacy Control as a refusal. @default false */
+  respectDoNotTrack?: boolean;
+  /** Send a `Page View` action on load and on every client-side navigation. @default false */
+  trackPageViews?: boolean;
+}
+
+/** Options after defaults and checks: internal code never meets `undefined` where a default exists. */
+export type ResolvedOptions = Required<
+  Omit<Options, 'callback' | 'cookieDomain' | 'persistenceKeyPrefix' | 'skip' | 'maskContent' | 'getMetadata' | 'getTags' | 'apiVersion' | 'getApiVersion' | 'host'>
+> &
+  Pick<Options, 'callback' | 'cookieDomain' | 'persistenceKeyPrefix' | 'skip' | 'maskContent' | 'getMetadata' | 'getTags' | 'apiVersion' | 'getApiVersion'> & {
+    /** Base URL of the collector, without a trailing slash. */
+    baseUrl: string;
+  };
+
+const DEFAULTS = {
+  persistence: 'localStorage',
+  crossSubdomainCookie: true,
+  cookieExpiration: 365,
+  secureCookie: false,
+  crossSiteCookie: false,
+  disableUtm: false,
+  disableReferrer: false,
+  disableGclid: false,
+  debug: false,
+  batchEnabled: true,
+  batchSize: 25,
+  batchMaxTime: 2500,
+  maxOutboxBytes: 1_000_000,
+  maxOutboxAge: 86_400_000,
+  useBeacon: false,
+  disableFetch: false,
+  sampleRate: 1,
+  maxBodyBytes: 65_536,
+  requirePublishingConsent: false,
+  respectDoNotTrack: false,
+  trackPageViews: false,
+} as const;
+
+type Check = (value: unknown) => boolean;
+const isBoolean: Check = (v) => typeof v === 'boolean';
+const isString: Check = (v) => typeof v === 'string';
+const isFunction: Check = (v) => typeof v === 'function';
+const isPositive: Check = (v) => typeof v === 'number' && v > 0 && v < Infinity;
+const isShare: Check = (v) => typeof v === 'number' && v >= 0 && v <= 1;
+
+const CHECKS: Record<string, Check> = {
+  host: (v) => typeof v === 'string' && v.trim() !== '',
+  persistence: (v) => v === 'localStorage' || v === 'cookie' || v === 'none',
+  cookieDomain: isString,
+  cookieExpiration: isPositive,
+  persistenceKeyPrefix: isString,
+  apiVersion: isString,
+  batchSize: (v) => isPositive(v) && Number.isInteger(v),
+  batchMaxTime: isPositive,
+  maxOutboxBytes: isPositive,
+  maxOutboxAge: isPositive,
+  maxBodyBytes: isPositive,
+  sampleRate: isShare,
+  ...Object.fromEntries(
+    ['crossSubdomainCookie', 'secureCookie', 'crossSiteCookie', 'disableUtm', 'disableReferrer', 'disableGclid', 'debug', 'batchEnabled', 'useBeacon', 'disableFetch', 'requirePublishingConsent', 'respectDoNotTrack', 'trackPageViews'].map((name) => [name, isBoolean]),
+  ),
+  ...Object.fromEntries(['callback', 'skip', 'maskContent', 'getMetadata', 'getTags', 'getApiVersion'].map((name) => [name, isFunction])),
+};
+
+/**
+ * moesif's `host` is `host[:port]` with no scheme, and follows the page's scheme so that
+ * `localhost:8787` works in development; the default Moesif host is always https.
+ */
+export function baseUrlFor(host: string | undefined, pageProtocol: string): string {
+  if (host === undefined) return 'https://api.moesif.net';
+  const trimmed = host.trim().replace(/\/+$/, '');
+  if (/^https?:\/\//i.test(trimmed)) return trimmed;
+  return `${pageProtocol === 'http:' ? 'http:' : 'https:'}//${trimmed.replace(/^\/\//, '')}`;
+}
+
+/**
+ * Checks every option once. A wrong value is reported by name and replaced by its default,
+ * so one typo never turns the SDK off; only a missing application id does.
+ */
+export function resolveOptions(input: unknown, pageProtocol: string, log: Log): ResolvedOptions | undefined {
+  if (input === null || typeof input !== 'object') {
+    log.error('init() needs an options object: moesif.init({ applicationId: "..." }).');
+    return undefined;
+  }
+  const given = input as Record<string, unknown>;
+  const applicationId = given.applicationId;
+  if (typeof applicationId !== 'string' || applicationId.trim() === '') {
+    log.error('init(): option "applicationId" must be a non-empty string; nothing will be sent.');
+    return undefined;
+  }
+  const resolved: Record<string, unknown> = { ...DEFAULTS, applicationId: applicationId.trim() };
+  for (const name of Object.keys(CHECKS)) {
+    const value = given[name];
+    // `??` semantics: only null and undefined mean "not given"; a user's 0 or false counts (and is checked).
+    if (value === undefined || value === null) continue;
+    if (CHECKS[name](value)) resolved[name] = value;
+    else log.error(`init(): option "${name}" has an invalid value (${typeof value}); using the default.`);
+  }
+  resolved.baseUrl = baseUrlFor(resolved.host as string | undefined, pageProtocol);
+  delete resolved.host;
+  return resolved as unknown as ResolvedOptions;
+}

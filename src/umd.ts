@@ -1,0 +1,21 @@
+/**
+ * The <script> tag build: `moesif` becomes a global. When the async loader snippet from the README
+ * ran first, `window.moesif` is its stub holding the calls made so far (`_q`): they are replayed
+ * here, in order, on the real instance that replaces the stub.
+ */
+import { createMoesif } from './moesif';
+
+type QueuedCall = [name: string, args: unknown[]];
+
+const moesif = createMoesif();
+try {
+  const stub = (window as unknown as { moesif?: { _q?: QueuedCall[] } }).moesif;
+  for (const [name, args] of stub?._q ?? []) {
+    const target = (moesif as unknown as Record<string, unknown>)[name];
+    if (typeof target === 'function') target.apply(moesif, args);
+  }
+} catch {
+  /* no window (not a browser) or a malformed stub: nothing to replay */
+}
+
+export default moesif;
