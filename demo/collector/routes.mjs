@@ -1,0 +1,193 @@
+// @ts-check
+/**
+ * HTTP routing: the Moesif ingest API under /v1, the query API under /api, and the dashboard at /.
+ * Checking is validate.mjs's job, keeping is ingest.mjs's, reading is reports.mjs's; this module
+ * only maps requests to them and answers. Every error is JSON `{ error }`, and no client input can
+ * cause a 500.
+ */
+import express from 'express';
+import { fileURLToPath } from 'node:url';
+import { KINDS, checkItem, parseJsonBody } from './validate.mjs';
+import { DEFAULT_FUNNEL_STEPS, parseFunnelStep } from './reports.mjs';
+
+const APP_ID_HEADER = 'X-Moesif-Application-Id';
+const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
+
+/** Raised by query parameter parsing; answered as 400 naming the parameter. */
+class BadQuery extends Error {}
+
+/**
+ * @param {import('./config.mjs').CollectorConfig} config
+ * @param {{ ingest: ReturnType<typeof import('./ingest.mjs').createIngest>, reports: ReturnType<typeof import('./reports.mjs').createReports> }} deps
+ */
+export function createApp(config, { ingest, reports }) {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+
+  // CORS for SDKs on any origin. No cookies are involved, so `*` is enough and safe. Preflights are
+  // answered here and cached by the browser for corsMaxAge seconds.
+  app.use((req, res, next) => {
+    res.set('Access-Control-Allow-Origin', '*');
+    if (req.method !== 'OPTIONS') return next();
+    res.set('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
+    res.set('Access-Control-Allow-Headers', `Content-Type, ${APP_ID_HEADER}, X-Moesif-SDK`);
+    res.set('Access-Control-Max-Age', String(config.corsMaxAge));
+    // Chromium's Private Network Access: a public page may send to this collector on loopback.
+    if (req.get('Access-Control-Request-Private-Network') === 'true') res.set('Access-Control-Allow-Private-Network', 'true');
+    res.status(204).end();
+  });
+
+  // ---- Ingest: the Moesif collection API -------------------------------------------------------
+
+  /** @type {express.RequestHandler} */
+  const requireApplicationId = (req, res, next) => {
+    // Beacons cannot set headers, so the id may come as a query parameter of the same name.
+    const fromQuery = Object.entries(req.query).find(([name]) => name.toLowerCase() === APP_ID_HEADER.toLowerCase())?.[1];
+    const appId = req.get(APP_ID_HEADER) ?? (typeof fromQuery === 'string' ? fromQuery : undefined);
+    if (!appId) return void res.status(401).json({ error: `missing application id: send the ${APP_ID_HEADER} header or query parameter` });
+    if (appId !== config.applicationId) return void res.status(401).json({ error: 'unknown application id' });
+    next();
+  };
+
+  // Any content type is read as bytes and parsed as JSON: beacons arrive as text/plain.
+  const rawBody = express.raw({ type: () => true, limit: config.maxBodyBytes });
+
+  /** @param {boolean} batch @returns {express.RequestHandler} */
+  const ingestRoute = (batch) => (req, res) => {
+    const kind = /** @type {import('./validate.mjs').Kind} */ (req.params.kind);
+    const label = `POST /v1/${kind}${batch ? '/batch' : ''}`;
+    const parsed = parseJsonBody(req.body);
+    if (!parsed.ok) return void res.status(400).json({ error: parsed.error });
+
+    if (!batch) {
+      if (Array.isArray(parsed.value)) return void res.status(400).json({ error: `body must be a JSON object; send arrays to /v1/${kind}/batch` });
+      const checked = checkItem(kind, parsed.value);
+      if (!checked.ok) {
+        config.log(`${label} 400 rejected`);
+        return void res.status(400).json({ error: checked.error });
+      }
+      const result = ingest.ingest(kind, [checked.value]);
+      config.log(`${label} 201 stored=${result.stored} duplicates=${result.duplicates}`);
+      return void res.status(201).json({ accepted: 1, ...result, rejected: [] });
+    }
+
+    if (!Array.isArray(parsed.value)) return void res.status(400).json({ error: 'body must be a JSON array' });
+    /** @type {any[]} */
+    const good = [];
+    /** @type {{ index: number, error: string }[]} */
+    const rejected = [];
+    parsed.value.forEach((item, index) => {
+      const checked = checkItem(kind, item);
+      if (checked.ok) good.push(checked.value);
+      else rejected.push({ index, error: checked.error });
+    });
+    const result = ingest.ingest(kind, good);
+    // 201: all stored; 207: the good ones stored, the others listed; 400: nothing was usable.
+    const status = rejected.length === 0 ? 201 : good.length > 0 ? 207 : 400;
+    config.log(`${label} ${status} stored=${result.stored} duplicates=${result.duplicates} rejected=${rejected.length}`);
+    res.status(status).json({
+      ...(status === 400 ? { error: `every item was rejected; first: [${rejected[0].index}] ${rejected[0].error}` } : {}),
+      accepted: good.length,
+      ...result,
+      rejected,
+    });
+  };
+
+  /** @type {express.RequestHandler} */
+  const knownKind = (req, res, next) => {
+    if (!(/** @type {readonly string[]} */ (KINDS).includes(String(req.params.kind)))) return void res.status(404).json({ error: `no such endpoint: ${req.path}` });
+    next();
+  };
+
+  app.post('/v1/:kind', knownKind, requireApplicationId, rawBody, ingestRoute(false));
+  app.post('/v1/:kind/batch', knownKind, requireApplicationId, rawBody, ingestRoute(true));
+
+  // ---- Query API -------------------------------------------------------------------------------
+
+  /** @param {express.Request} req @param {string} name */
+  const stringParam = (req, name) => {
+    const v = req.query[name];
+    if (v === undefined || v === '') return undefined;
+    if (typeof v !== 'string') throw new BadQuery(`${name} must be given once, as a string`);
+    return v;
+  };
+  /** @param {express.Request} req */
+  const page = (req) => {
+    const limit = Number(stringParam(req, 'limit') ?? 50);
+    const offset = Number(stringParam(req, 'offset') ?? 0);
+    if (!Number.isInteger(limit) || limit < 1 || limit > config.maxPageSize) throw new BadQuery(`limit must be an integer from 1 to ${config.maxPageSize}`);
+    if (!Number.isInteger(offset) || offset < 0) throw new BadQuery('offset must be a non-negative integer');
+    return { limit, offset };
+  };
+
+  app.get('/api/events', (req, res) => {
+    const kindParam = stringParam(req, 'kind');
+    const kind = kindParam === 'action' || kindParam === 'actions' ? 'action' : kindParam === 'event' || kindParam === 'events' ? 'event' : undefined;
+    if (kindParam !== undefined && kind === undefined) throw new BadQuery('kind must be "action" or "event"');
+    const sinceParam = stringParam(req, 'since');
+    const since = sinceParam === undefined ? undefined : Date.parse(sinceParam);
+    if (since !== undefined && Number.isNaN(since)) throw new BadQuery('since must be an ISO 8601 date');
+    res.json(
+      reports.listEvents({
+        user_id: stringParam(req, 'user_id'),
+        anonymous_id: stringParam(req, 'anonymous_id'),
+        company_id: stringParam(req, 'company_id'),
+        kind,
+        since: since === undefined ? undefined : new Date(since).toISOString(),
+        ...page(req),
+      }),
+    );
+  });
+
+  app.get('/api/users', (req, res) => void res.json(reports.listUsers(page(req))));
+
+  app.get('/api/users/:id', (req, res) => {
+    const user = reports.getUser(String(req.params.id));
+    if (!user) return void res.status(404).json({ error: 'no such user' });
+    res.json(user);
+  });
+
+  app.get('/api/companies', (_req, res) => void res.json(reports.listCompanies()));
+
+  app.get('/api/companies/:id', (req, res) => {
+    const company = reports.getCompany(String(req.params.id));
+    if (!company) return void res.status(404).json({ error: 'no such company' });
+    res.json(company);
+  });
+
+  app.get('/api/funnel', (req, res) => {
+    const raw = req.query.steps;
+    // steps=a,b,c or steps=a&steps=b (the latter for action names that contain commas).
+    const specs = raw === undefined || raw === '' ? DEFAULT_FUNNEL_STEPS : Array.isArray(raw) ? raw.map(String) : String(raw).split(',');
+    if (specs.length > 10) throw new BadQuery('steps: at most 10');
+    const steps = specs.map((spec) => {
+      const step = parseFunnelStep(spec.trim());
+      if (!step) throw new BadQuery(`steps: unknown step "${spec}"; use action, action:<name>, identified, event or event:<text>`);
+      return step;
+    });
+    res.json(reports.funnel(steps));
+  });
+
+  app.use(['/api', '/v1'], (req, res) => void res.status(404).json({ error: `no such endpoint: ${req.method} ${req.originalUrl.split('?')[0]}` }));
+
+  // ---- Dashboard -------------------------------------------------------------------------------
+  app.use(express.static(PUBLIC_DIR, { index: 'index.html' }));
+
+  /** @type {express.ErrorRequestHandler} */
+  const onError = (err, req, res, _next) => {
+    if (res.headersSent) return;
+    if (err instanceof BadQuery) return void res.status(400).json({ error: err.message });
+    if (err?.type === 'entity.too.large') {
+      config.log(`${req.method} ${req.path} 413`);
+      return void res.status(413).json({ error: `body is larger than ${config.maxBodyBytes} bytes` });
+    }
+    // Other body-reading failures (aborted upload, bad Content-Encoding) are the client's too.
+    const status = Number(err?.status ?? err?.statusCode);
+    if (status >= 400 && status < 500) return void res.status(status).json({ error: String(err.expose ? err.message : 'bad request') });
+    config.log(`${req.method} ${req.path} 500 ${err?.stack ?? err}`);
+    res.status(500).json({ error: 'internal error' });
+  };
+  app.use(onError);
+  return app;
+}

@@ -1,0 +1,169 @@
+// @ts-check
+/**
+ * Identity stitching, as the seed "Identifying Customers" (section "User merging" and its table of
+ * five scenarios) specifies it. Two ids per profile, named as in the seed:
+ *
+ * - Identified User Id: the id given to identifyUser(); null while the visitor is anonymous.
+ * - User Id: the Identified User Id when there is one, otherwise the generated anonymous id.
+ *
+ * The rules:
+ * 1. Anonymous traffic counts for its anonymous id's profile (User Id = anonymous id, Identified
+ *    User Id = null).
+ * 2. An item of any kind (users call, action, API call) that carries both `anonymous_id` and
+ *    `user_id` merges that anonymous id into the user: the anonymous profile disappears, and all of
+ *    its items, earlier and later, count for the user.
+ * 3. Same user on two devices: each device's anonymous id is merged the same way, so one profile.
+ * 4. An anonymous id is merged at most once; a merge never joins two identified users. When an
+ *    anonymous id already merged into user A arrives with user B (a shared device where log-out did
+ *    not call `moesif.reset()`, scenarios 4 and 5 of the seed), the first merge stands: items that
+ *    name B count for B, items that carry only the anonymous id keep counting for A, and B never
+ *    absorbs A's history. This is the defensible reading of "no merging will occur", and
+ *    `moesif.reset()` on log-out (which gives the next user a fresh anonymous id) avoids the case.
+ * 5. A user (or a still-anonymous profile) belongs to the company last named on a users call or an
+ *    item; an item counts for the company it names, or else for its profile's company.
+ *
+ * Writes apply rules 2-5 as items arrive (createStitcher); reads apply them through the
+ * `attributed` view, so a merge re-attributes earlier items without rewriting them.
+ */
+
+/** Migration 2 of store.mjs: every item with the profile and company it counts for. */
+export const ATTRIBUTED_VIEW_SQL = `
+  CREATE VIEW attributed AS
+  SELECT i.*,
+    COALESCE(i.user_id, a.merged_into) AS identified_user_id,
+    COALESCE(i.user_id, a.merged_into, i.anonymous_id) AS profile_id,
+    COALESCE(i.company_id, u.company_id,
+      CASE WHEN i.user_id IS NULL AND a.merged_into IS NULL THEN a.company_id END) AS effective_company_id
+  FROM items i
+  LEFT JOIN anonymous_ids a ON a.anonymous_id = i.anonymous_id
+  LEFT JOIN users u ON u.user_id = COALESCE(i.user_id, a.merged_into);
+`;
+
+/** @typedef {'merged' | 'already-merged' | 'conflict' | 'none'} MergeOutcome */
+
+/** @param {string | null | undefined} a @param {string} b */
+const earlier = (a, b) => (a && a < b ? a : b);
+
+/** @param {unknown} campaign */
+const hasCampaign = (campaign) =>
+  typeof campaign === 'object' && campaign !== null && Object.values(campaign).some((v) => typeof v === 'string' && v !== '');
+
+/**
+ * @param {import('./store.mjs').Store} store
+ */
+export function createStitcher(store) {
+  /** The identified user's row, created on first sight. `at` is when the item says it happened. */
+  function touchUser(/** @type {string} */ userId, /** @type {string} */ at, /** @type {string} */ now) {
+    const row = store.getUser(userId) ?? { user_id: userId, metadata: {}, campaign: null, identified_at: at, updated_at: now };
+    row.identified_at = earlier(row.identified_at, at);
+    row.updated_at = now;
+    return row;
+  }
+
+  function touchAnonymous(/** @type {string} */ anonymousId, /** @type {string} */ at, /** @type {string} */ now) {
+    const row = store.getAnonymous(anonymousId) ?? { anonymous_id: anonymousId, metadata: {}, campaign: null, first_seen: at, updated_at: now };
+    row.first_seen = earlier(row.first_seen, at);
+    row.updated_at = now;
+    return row;
+  }
+
+  function touchCompany(/** @type {string} */ companyId, /** @type {string} */ at, /** @type {string} */ now) {
+    const row = store.getCompany(companyId) ?? { company_id: companyId, metadata: {}, campaign: null, first_seen: at, updated_at: now };
+    row.first_seen = earlier(row.first_seen, at);
+    row.updated_at = now;
+    return row;
+  }
+
+  /** First touch: a profile keeps the first campaign it was seen with. */
+  function keepFirstCampaign(/** @type {any} */ row, /** @type {unknown} */ campaign, /** @type {string} */ at) {
+    if (!row.campaign && hasCampaign(campaign)) {
+      row.campaign = campaign;
+      row.campaign_at = at;
+    }
+  }
+
+  /**
+   * Applies rules 2-5 for the ids one item carries, and lets `update` change the rows before they
+   * are written (users and companies calls use it for metadata and campaign).
+   * @param {{ user_id?: string, anonymous_id?: string, company_id?: string }} ids
+   * @param {string} at when the item says it happened
+   * @param {string} now when it arrived
+   * @param {(rows: { user?: any, anonymous?: any }) => void} [update]
+   * @returns {MergeOutcome}
+   */
+  function observe(ids, at, now, update) {
+    const user = ids.user_id ? touchUser(ids.user_id, at, now) : undefined;
+    const anonymous = ids.anonymous_id ? touchAnonymous(ids.anonymous_id, at, now) : undefined;
+    /** @type {MergeOutcome} */
+    let outcome = 'none';
+    if (user && anonymous) {
+      if (!anonymous.merged_into) {
+        anonymous.merged_into = user.user_id;
+        anonymous.merged_at = at;
+        // The profile that ends is anonymous; its company carries over unless the user has one.
+        user.company_id = user.company_id ?? anonymous.company_id ?? null;
+        outcome = 'merged';
+      } else {
+        outcome = anonymous.merged_into === user.user_id ? 'already-merged' : 'conflict';
+      }
+    }
+    if (ids.company_id) {
+      store.putCompany(touchCompany(ids.company_id, at, now));
+      if (user) user.company_id = ids.company_id;
+      else if (anonymous && !anonymous.merged_into) anonymous.company_id = ids.company_id;
+    }
+    update?.({ user, anonymous });
+    // An anonymous-only item after a merge names the company for the user it was merged into.
+    if (ids.company_id && !user && anonymous?.merged_into) {
+      const owner = touchUser(anonymous.merged_into, at, now);
+      owner.company_id = ids.company_id;
+      store.putUser(owner);
+    }
+    if (user) store.putUser(user);
+    if (anonymous) store.putAnonymous(anonymous);
+    return outcome;
+  }
+
+  return {
+    /**
+     * An action or event arrived: stitch the ids it carries.
+     * @param {{ user_id?: string, anonymous_id?: string, company_id?: string, time: string }} item
+     * @param {string} now
+     */
+    observeItem: (item, now) => observe(item, item.time, now),
+
+    /**
+     * A users call: stitch, then keep its metadata (merged over what is known, newest wins), its
+     * session token and its campaign (first touch).
+     * @param {{ user_id?: string, anonymous_id?: string, company_id?: string, session_token?: string, modified_time?: string, metadata?: Record<string, unknown>, campaign?: Record<string, unknown> }} call
+     * @param {string} now
+     */
+    observeUser(call, now) {
+      const at = call.modified_time ?? now;
+      return observe(call, at, now, ({ user, anonymous }) => {
+        // Metadata and campaign describe the person: the identified profile when there is one.
+        const target = user ?? anonymous;
+        if (call.metadata) target.metadata = { ...target.metadata, ...call.metadata };
+        if (call.session_token) target.session_token = call.session_token;
+        keepFirstCampaign(target, call.campaign, at);
+        // The anonymous profile keeps its own first touch too: it is the earliest one of the person.
+        if (user && anonymous) keepFirstCampaign(anonymous, call.campaign, at);
+      });
+    },
+
+    /**
+     * A companies call.
+     * @param {{ company_id: string, company_domain?: string, session_token?: string, modified_time?: string, metadata?: Record<string, unknown>, campaign?: Record<string, unknown> }} call
+     * @param {string} now
+     */
+    observeCompany(call, now) {
+      const at = call.modified_time ?? now;
+      const row = touchCompany(call.company_id, at, now);
+      if (call.company_domain !== undefined) row.company_domain = call.company_domain;
+      if (call.session_token) row.session_token = call.session_token;
+      if (call.metadata) row.metadata = { ...row.metadata, ...call.metadata };
+      keepFirstCampaign(row, call.campaign, at);
+      store.putCompany(row);
+    },
+  };
+}

@@ -1,0 +1,222 @@
+// @ts-check
+/**
+ * SQLite storage: schema and migrations, and the few statements the collector needs. It knows
+ * nothing of HTTP nor of the stitching rules (see stitch.mjs); it only keeps rows.
+ *
+ * Durability: WAL journal with `synchronous = FULL`, so a transaction is on disk when `commit`
+ * returns, and the collector answers 2xx only after its transaction commits.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { ATTRIBUTED_VIEW_SQL } from './stitch.mjs';
+
+/**
+ * Each entry moves the schema from version i to i + 1 (`PRAGMA user_version`). Append only; never
+ * edit an entry that has shipped, since existing files have already run it.
+ * @type {string[]}
+ */
+const MIGRATIONS = [
+  `
+  -- Actions and API calls, as sent. user_id / anonymous_id / company_id are what the item carried;
+  -- who the item counts for is decided when reading, through the attributed view (stitch.mjs).
+  CREATE TABLE items (
+    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind           TEXT NOT NULL CHECK (kind IN ('action', 'event')),
+    transaction_id TEXT,
+    time           TEXT NOT NULL,
+    received_at    TEXT NOT NULL,
+    user_id        TEXT,
+    anonymous_id   TEXT,
+    company_id     TEXT,
+    session_token  TEXT,
+    action_name    TEXT,
+    verb           TEXT,
+    uri            TEXT,
+    status         INTEGER,
+    payload        TEXT NOT NULL,
+    UNIQUE (kind, transaction_id)
+  );
+  CREATE INDEX items_time ON items (time);
+  CREATE INDEX items_user ON items (user_id);
+  CREATE INDEX items_anonymous ON items (anonymous_id);
+  CREATE INDEX items_company ON items (company_id);
+
+  -- Identified users: one row per user id ever seen (Identified User Id in the seed).
+  CREATE TABLE users (
+    user_id       TEXT PRIMARY KEY,
+    company_id    TEXT,
+    session_token TEXT,
+    metadata      TEXT NOT NULL DEFAULT '{}',
+    campaign      TEXT,
+    campaign_at   TEXT,
+    identified_at TEXT NOT NULL,
+    updated_at    TEXT NOT NULL
+  );
+
+  -- Every anonymous id ever seen. merged_into is the identified user it was merged into, once and
+  -- for good (stitch.mjs explains why a second user never takes it over).
+  CREATE TABLE anonymous_ids (
+    anonymous_id  TEXT PRIMARY KEY,
+    merged_into   TEXT,
+    merged_at     TEXT,
+    company_id    TEXT,
+    session_token TEXT,
+    metadata      TEXT NOT NULL DEFAULT '{}',
+    campaign      TEXT,
+    campaign_at   TEXT,
+    first_seen    TEXT NOT NULL,
+    updated_at    TEXT NOT NULL
+  );
+  CREATE INDEX anonymous_ids_merged_into ON anonymous_ids (merged_into);
+
+  CREATE TABLE companies (
+    company_id     TEXT PRIMARY KEY,
+    company_domain TEXT,
+    session_token  TEXT,
+    metadata       TEXT NOT NULL DEFAULT '{}',
+    campaign       TEXT,
+    campaign_at    TEXT,
+    first_seen     TEXT NOT NULL,
+    updated_at     TEXT NOT NULL
+  );
+  `,
+  ATTRIBUTED_VIEW_SQL,
+];
+
+/**
+ * @typedef {object} ItemRow
+ * @property {'action' | 'event'} kind
+ * @property {string | undefined} transaction_id
+ * @property {string} time
+ * @property {string} received_at
+ * @property {string | undefined} user_id
+ * @property {string | undefined} anonymous_id
+ * @property {string | undefined} company_id
+ * @property {string | undefined} session_token
+ * @property {string | undefined} action_name
+ * @property {string | undefined} verb
+ * @property {string | undefined} uri
+ * @property {number | undefined} status
+ * @property {unknown} payload
+ */
+
+/** @param {unknown} value */
+const json = (value) => (value === undefined ? null : JSON.stringify(value));
+/** @param {unknown} value */
+const orNull = (value) => (value === undefined ? null : value);
+
+/**
+ * Opens (creating and migrating as needed) the SQLite database at `path`.
+ * @param {string} path a file path, or ':memory:'
+ */
+export function openStore(path) {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  migrate(db);
+
+  const insertItem = db.prepare(`
+    INSERT OR IGNORE INTO items (kind, transaction_id, time, received_at, user_id, anonymous_id, company_id,
+      session_token, action_name, verb, uri, status, payload)
+    VALUES (@kind, @transaction_id, @time, @received_at, @user_id, @anonymous_id, @company_id,
+      @session_token, @action_name, @verb, @uri, @status, @payload)`);
+  const getUser = db.prepare('SELECT * FROM users WHERE user_id = ?');
+  const getAnonymous = db.prepare('SELECT * FROM anonymous_ids WHERE anonymous_id = ?');
+  const getCompany = db.prepare('SELECT * FROM companies WHERE company_id = ?');
+  const putUser = db.prepare(`
+    INSERT INTO users (user_id, company_id, session_token, metadata, campaign, campaign_at, identified_at, updated_at)
+    VALUES (@user_id, @company_id, @session_token, @metadata, @campaign, @campaign_at, @identified_at, @updated_at)
+    ON CONFLICT (user_id) DO UPDATE SET company_id = excluded.company_id, session_token = excluded.session_token,
+      metadata = excluded.metadata, campaign = excluded.campaign, campaign_at = excluded.campaign_at,
+      identified_at = excluded.identified_at, updated_at = excluded.updated_at`);
+  const putAnonymous = db.prepare(`
+    INSERT INTO anonymous_ids (anonymous_id, merged_into, merged_at, company_id, session_token, metadata, campaign, campaign_at, first_seen, updated_at)
+    VALUES (@anonymous_id, @merged_into, @merged_at, @company_id, @session_token, @metadata, @campaign, @campaign_at, @first_seen, @updated_at)
+    ON CONFLICT (anonymous_id) DO UPDATE SET merged_into = excluded.merged_into, merged_at = excluded.merged_at,
+      company_id = excluded.company_id, session_token = excluded.session_token, metadata = excluded.metadata,
+      campaign = excluded.campaign, campaign_at = excluded.campaign_at, first_seen = excluded.first_seen,
+      updated_at = excluded.updated_at`);
+  const putCompany = db.prepare(`
+    INSERT INTO companies (company_id, company_domain, session_token, metadata, campaign, campaign_at, first_seen, updated_at)
+    VALUES (@company_id, @company_domain, @session_token, @metadata, @campaign, @campaign_at, @first_seen, @updated_at)
+    ON CONFLICT (company_id) DO UPDATE SET company_domain = excluded.company_domain, session_token = excluded.session_token,
+      metadata = excluded.metadata, campaign = excluded.campaign, campaign_at = excluded.campaign_at,
+      first_seen = excluded.first_seen, updated_at = excluded.updated_at`);
+
+  /** Row objects with their JSON columns parsed. */
+  const parseRow = (/** @type {any} */ row) =>
+    row && { ...row, metadata: JSON.parse(row.metadata ?? '{}'), campaign: row.campaign ? JSON.parse(row.campaign) : null };
+
+  return {
+    db,
+    /**
+     * Runs `fn` in one transaction: all of a request's writes land together or not at all.
+     * @template T
+     * @param {() => T} fn
+     * @returns {T}
+     */
+    transaction: (fn) => db.transaction(fn)(),
+    /**
+     * Stores an action or event. Returns false when its transaction_id is already stored.
+     * @param {ItemRow} row
+     */
+    insertItem(row) {
+      const info = insertItem.run({
+        kind: row.kind,
+        transaction_id: orNull(row.transaction_id),
+        time: row.time,
+        received_at: row.received_at,
+        user_id: orNull(row.user_id),
+        anonymous_id: orNull(row.anonymous_id),
+        company_id: orNull(row.company_id),
+        session_token: orNull(row.session_token),
+        action_name: orNull(row.action_name),
+        verb: orNull(row.verb),
+        uri: orNull(row.uri),
+        status: orNull(row.status),
+        payload: JSON.stringify(row.payload),
+      });
+      return info.changes === 1;
+    },
+    /** @param {string} userId */
+    getUser: (userId) => parseRow(getUser.get(userId)),
+    /** @param {string} anonymousId */
+    getAnonymous: (anonymousId) => parseRow(getAnonymous.get(anonymousId)),
+    /** @param {string} companyId */
+    getCompany: (companyId) => parseRow(getCompany.get(companyId)),
+    /** @param {any} row a users row as returned by getUser, changed */
+    putUser: (row) => putUser.run({ session_token: null, company_id: null, campaign_at: null, ...row, metadata: json(row.metadata ?? {}), campaign: json(row.campaign ?? undefined) }),
+    /** @param {any} row an anonymous_ids row as returned by getAnonymous, changed */
+    putAnonymous: (row) =>
+      putAnonymous.run({ merged_into: null, merged_at: null, session_token: null, company_id: null, campaign_at: null, ...row, metadata: json(row.metadata ?? {}), campaign: json(row.campaign ?? undefined) }),
+    /** @param {any} row a companies row as returned by getCompany, changed */
+    putCompany: (row) =>
+      putCompany.run({ company_domain: null, session_token: null, campaign_at: null, ...row, metadata: json(row.metadata ?? {}), campaign: json(row.campaign ?? undefined) }),
+    /**
+     * Read-only SQL for the reports module.
+     * @param {string} sql
+     */
+    prepare: (sql) => db.prepare(sql),
+    parseRow,
+    close: () => db.close(),
+  };
+}
+
+/** @typedef {ReturnType<typeof openStore>} Store */
+
+/** @param {import('better-sqlite3').Database} db */
+function migrate(db) {
+  const current = /** @type {number} */ (db.pragma('user_version', { simple: true }));
+  if (current > MIGRATIONS.length) {
+    throw new Error(`database schema version ${current} is newer than this collector knows (${MIGRATIONS.length})`);
+  }
+  for (let version = current; version < MIGRATIONS.length; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version]);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}
