@@ -1,2 +1,181 @@
-// usertrail/server: see issue 6. Filled in by the server-integration work.
-export {};
+/**
+ * usertrail/server: an Express/Connect middleware that logs each API call to a Moesif-compatible
+ * collector, attributed to the user and company (issue 6). A drop-in for moesif-nodejs's
+ * `moesif({...})`. Node only; this entry only wires the modules below and names every export.
+ */
+import { createOutbox } from './outbox';
+import { observeExchange } from './event';
+import { createLog, errorName } from './log';
+import { resolveOptions, type ResolvedOptions } from './options';
+import { createTransport, type Send } from './transport';
+import type {
+  CampaignModel,
+  CompanyModel,
+  DeliveryOutcome,
+  MoesifMiddleware,
+  MoesifOptions,
+  MoesifStats,
+  UserModel,
+} from './types';
+
+export type {
+  CampaignModel,
+  CompanyModel,
+  DeliveryOutcome,
+  Headers,
+  MaybePromise,
+  Metadata,
+  MoesifEvent,
+  MoesifMiddleware,
+  MoesifOptions,
+  MoesifRequest,
+  MoesifResponse,
+  MoesifStats,
+  NextFunction,
+  UserModel,
+} from './types';
+export { backoffDelay, parseRetryAfter, isRetryable } from './backoff';
+export { normalizeBaseUri, defaultIdentifyUser } from './options';
+export { SDK_HEADER_VALUE } from './transport';
+
+type Callback = ((error: Error | null, outcome: DeliveryOutcome) => void) | undefined;
+
+/** moesif-nodejs takes camelCase profiles; the wire is snake_case. Unknown keys pass through. */
+function snakeKey(key: string): string {
+  return key.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+}
+
+function toWireProfile(model: UserModel | CompanyModel): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(model)) {
+    if (value === undefined) continue;
+    if (key === 'metadata') out.metadata = value; // the app's own keys: never renamed
+    else if (key === 'campaign' && value !== null && typeof value === 'object') {
+      const campaign: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value as CampaignModel)) campaign[snakeKey(k)] = v;
+      out.campaign = campaign;
+    } else if (value instanceof Date) out[snakeKey(key)] = value.toISOString();
+    else out[snakeKey(key)] = value;
+  }
+  return out;
+}
+
+function settle(outcome: DeliveryOutcome, cb: Callback): DeliveryOutcome {
+  if (cb) {
+    try {
+      cb(outcome.error === undefined && outcome.status >= 200 && outcome.status < 300 ? null : new Error(outcome.error ?? `HTTP ${outcome.status}`), outcome);
+    } catch {
+      // The app's callback is its own business; it must not turn into an unhandled rejection here.
+    }
+  }
+  return outcome;
+}
+
+/** The profile updaters: one immediate POST each, no queue (profiles are rare and the app awaits them). */
+function createProfiles(send: Send | undefined) {
+  async function post(path: string, items: Array<UserModel | CompanyModel>, idKey: 'user_id' | 'company_id', cb: Callback) {
+    const wire = items.map(toWireProfile);
+    if (!send) return settle({ status: 0, count: wire.length, error: 'middleware disabled (see the console error)' }, cb);
+    if (wire.length === 0 || wire.some((item) => typeof item[idKey] !== 'string' && typeof item[idKey] !== 'number')) {
+      return settle({ status: 0, count: wire.length, error: `${idKey} is required` }, cb);
+    }
+    let json: string;
+    try {
+      json = JSON.stringify(wire.length === 1 && !path.endsWith('/batch') ? wire[0] : wire);
+    } catch (error) {
+      return settle({ status: 0, count: wire.length, error: errorName(error) }, cb);
+    }
+    const result = await send(path, json);
+    const outcome: DeliveryOutcome = { status: result.status, count: wire.length };
+    if (result.error !== undefined) outcome.error = result.error;
+    else if (result.status < 200 || result.status >= 300) outcome.error = `HTTP ${result.status}`;
+    return settle(outcome, cb);
+  }
+  return {
+    updateUser: (user: UserModel, cb?: Callback) => post('/v1/users', [user ?? {}], 'user_id', cb),
+    updateUsersBatch: (users: UserModel[], cb?: Callback) => post('/v1/users/batch', Array.isArray(users) ? users : [], 'user_id', cb),
+    updateCompany: (company: CompanyModel, cb?: Callback) => post('/v1/companies', [company ?? {}], 'company_id', cb),
+    updateCompaniesBatch: (companies: CompanyModel[], cb?: Callback) =>
+      post('/v1/companies/batch', Array.isArray(companies) ? companies : [], 'company_id', cb),
+  };
+}
+
+/**
+ * Bytes per POST. Below the 1 MiB body limit of our reference collector (and well below Moesif's), so
+ * 25 events with 100 KB bodies each become several requests instead of one that is refused with 413.
+ */
+const MAX_BATCH_BYTES = 512 * 1024;
+
+const EMPTY_STATS: MoesifStats = { queued: 0, sent: 0, dropped: 0, rejected: 0, failedRequests: 0 };
+
+/**
+ * Create the middleware. Never throws: without a usable `applicationId`/`baseUri` it prints one
+ * console error and returns a middleware that only calls `next()`, so a missing environment variable
+ * cannot take the API down.
+ */
+export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
+  let resolved: ResolvedOptions | { error: string };
+  try {
+    resolved = resolveOptions(options);
+  } catch (error) {
+    // Options given as a Proxy or with throwing getters: treat like missing ones.
+    resolved = { error: `options could not be read (${errorName(error)})` };
+  }
+
+  if ('error' in resolved) {
+    createLog(false).error(resolved.error);
+    const passThrough = ((_req, _res, next) => next()) as MoesifMiddleware;
+    return Object.assign(passThrough, {
+      flush: () => Promise.resolve(),
+      stats: () => ({ ...EMPTY_STATS }),
+      ...createProfiles(undefined),
+    });
+  }
+
+  const opts = resolved;
+  const log = createLog(opts.debug);
+  const send = createTransport(opts);
+  const outbox = createOutbox({
+    send,
+    path: '/v1/events/batch',
+    batchSize: opts.batchSize,
+    maxBatchBytes: MAX_BATCH_BYTES,
+    batchMaxTime: opts.batchMaxTime,
+    maxQueueSize: opts.maxQueueSize,
+    retryBaseDelay: opts.retryBaseDelay,
+    retryMaxDelay: opts.retryMaxDelay,
+    log,
+    ...(opts.callback ? { onOutcome: opts.callback } : {}),
+  });
+  // Events whose hooks are still running (they may be async); flush() waits for them.
+  const building = new Set<Promise<void>>();
+
+  const middleware = ((req, res, next) => {
+    try {
+      observeExchange(req, res, {
+        options: opts,
+        log,
+        onEvent: (json) => outbox.push(json),
+        track(work) {
+          building.add(work);
+          void work.finally(() => building.delete(work));
+        },
+      });
+    } catch (error) {
+      // Whatever went wrong while setting up the recording, the request itself goes on unlogged.
+      log.warnOnce('observe', `a request could not be observed (${errorName(error)})`);
+    }
+    next();
+  }) as MoesifMiddleware;
+
+  return Object.assign(middleware, {
+    async flush() {
+      await Promise.allSettled([...building]);
+      await outbox.flush();
+    },
+    stats: () => outbox.stats(),
+    ...createProfiles(send),
+  });
+}
+
+export default moesifMiddleware;

@@ -1,0 +1,208 @@
+/**
+ * Bodies and headers as they go into an event: recorded up to a byte cap, decoded (JSON, text or
+ * base64), and with secrets masked. The traffic itself is never changed: everything here works on
+ * copies.
+ */
+import type { Headers } from './types';
+
+export const MASK = '*****';
+
+/** Collects the first `cap` bytes of a stream of chunks and counts all of them. */
+export interface BodyRecorder {
+  add(chunk: unknown, encoding?: unknown): void;
+  /** The bytes kept (at most `cap`). */
+  bytes(): Buffer;
+  /** All bytes seen, kept or not. */
+  total(): number;
+}
+
+export function createBodyRecorder(cap: number): BodyRecorder {
+  const chunks: Buffer[] = [];
+  let kept = 0;
+  let total = 0;
+  return {
+    add(chunk, encoding) {
+      let buffer: Buffer;
+      if (typeof chunk === 'string') {
+        // Node's write/end take an encoding for strings ('hex', 'base64', 'latin1'...); count bytes as sent.
+        const enc = typeof encoding === 'string' && Buffer.isEncoding(encoding) ? encoding : 'utf8';
+        buffer = Buffer.from(chunk, enc);
+      } else if (chunk instanceof Uint8Array) {
+        buffer = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      } else {
+        return;
+      }
+      total += buffer.length;
+      const room = cap - kept;
+      if (room <= 0) return;
+      // Copy: the caller may reuse its buffer after write() returns.
+      const slice = Buffer.from(buffer.subarray(0, room));
+      chunks.push(slice);
+      kept += slice.length;
+    },
+    bytes: () => (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, kept)),
+    total: () => total,
+  };
+}
+
+export interface EncodedBody {
+  body?: unknown;
+  transfer_encoding?: 'base64';
+}
+
+const isJsonType = (contentType: string): boolean => /[/+]json\b/i.test(contentType);
+const isTextType = (contentType: string): boolean =>
+  /^text\/|[/+](json|xml)\b|javascript|x-www-form-urlencoded|graphql/i.test(contentType);
+
+/**
+ * Field names whose values are masked in JSON and form bodies and query strings. Matched on the
+ * name lower-cased without separators, by suffix, so `access_token`, `clientSecret` and `x-api-key`
+ * are caught but `max_tokens` is not.
+ */
+const SENSITIVE_SUFFIXES = ['password', 'passwd', 'secret', 'token', 'apikey', 'authorization', 'creditcard', 'cardnumber', 'cvv', 'cvc', 'ssn', 'privatekey'];
+export function isSensitiveName(name: string): boolean {
+  const key = name.toLowerCase().replace(/[^a-z0-9]/g, '');
+  return key === 'pwd' || key === 'pin' || SENSITIVE_SUFFIXES.some((suffix) => key.endsWith(suffix));
+}
+
+/** A masked copy of a JSON-like value; the app's own objects (req.body) are never modified. */
+export function maskFields(value: unknown, depth = 0): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  // A body nested deeper than this is not worth walking; its structure is replaced, not leaked.
+  if (depth > 32) return MASK;
+  if (Array.isArray(value)) return value.map((item) => maskFields(item, depth + 1));
+  if (Buffer.isBuffer(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    out[key] = isSensitiveName(key) ? MASK : maskFields(item, depth + 1);
+  }
+  return out;
+}
+
+/** Masks sensitive fields of a form or query string in place; every other byte is kept as sent. */
+function maskForm(text: string): string {
+  return text
+    .split('&')
+    .map((part) => {
+      const eq = part.indexOf('=');
+      const rawKey = eq < 0 ? part : part.slice(0, eq);
+      let key = rawKey;
+      try {
+        key = decodeURIComponent(rawKey.replace(/\+/g, ' '));
+      } catch {
+        // A malformed escape: judge the name as written.
+      }
+      return eq >= 0 && isSensitiveName(key) ? `${rawKey}=${MASK}` : part;
+    })
+    .join('&');
+}
+
+/** A URL with the values of sensitive query parameters (`?api_key=`, `?access_token=`) masked. */
+export function maskUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const query = url.slice(q + 1);
+  const masked = maskForm(query);
+  return masked === query ? url : `${url.slice(0, q)}?${masked}`;
+}
+
+/** UTF-8 text, or undefined when the bytes are not text. A code point cut by the cap is tolerated. */
+function utf8(bytes: Buffer): string | undefined {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes, { stream: true });
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Raw bytes as Moesif takes a body: parsed JSON when the type says JSON and the body was kept whole,
+ * else text, else base64 with `transfer_encoding`. Compressed bodies stay base64: decompressing on the
+ * app's event loop would cost the API time for analytics' sake.
+ */
+export function encodeRaw(bytes: Buffer, total: number, contentType: string, contentEncoding: string): EncodedBody {
+  if (total === 0) return {};
+  const whole = total <= bytes.length;
+  const compressed = contentEncoding !== '' && contentEncoding.toLowerCase() !== 'identity';
+  if (!compressed) {
+    if (whole && isJsonType(contentType)) {
+      const text = utf8(bytes);
+      if (text !== undefined) {
+        try {
+          return { body: maskFields(JSON.parse(text)) };
+        } catch {
+          // Declared JSON but is not: fall through and keep it as text.
+        }
+      }
+    }
+    if (contentType === '' || isTextType(contentType)) {
+      const text = utf8(bytes);
+      if (text !== undefined) return { body: /x-www-form-urlencoded/i.test(contentType) ? maskForm(text) : text };
+    }
+  }
+  return { body: bytes.toString('base64'), transfer_encoding: 'base64' };
+}
+
+/**
+ * A body a parser already produced (`req.body`): objects are masked and kept when their JSON fits
+ * the cap, else cut to the cap as text; strings and Buffers go through the same cap.
+ */
+export function encodeParsed(value: unknown, cap: number, contentType: string): EncodedBody {
+  if (value === undefined || value === null) return {};
+  if (Buffer.isBuffer(value) || value instanceof Uint8Array) {
+    const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    return encodeRaw(bytes.subarray(0, cap), bytes.length, contentType, '');
+  }
+  if (typeof value === 'string') {
+    const bytes = Buffer.from(value, 'utf8');
+    if (bytes.length <= cap) return { body: value };
+    return encodeRaw(bytes.subarray(0, cap), bytes.length, contentType, '');
+  }
+  if (typeof value === 'object') {
+    // An empty object is what some parsers leave when there was no body at all.
+    if (!Array.isArray(value) && Object.keys(value).length === 0) return {};
+    const masked = maskFields(value);
+    let json: string;
+    try {
+      json = JSON.stringify(masked);
+    } catch {
+      return {};
+    }
+    if (Buffer.byteLength(json, 'utf8') <= cap) return { body: masked };
+    const bytes = Buffer.from(json, 'utf8');
+    return encodeRaw(bytes.subarray(0, cap), bytes.length, 'text/plain', '');
+  }
+  return { body: value };
+}
+
+/** Header names whose values are credentials. Others are masked too when their name says secret/token/key. */
+const SECRET_HEADERS = new Set([
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'set-cookie',
+  'x-api-key',
+  'api-key',
+  'x-moesif-application-id',
+]);
+
+function maskHeaderValue(name: string, value: string): string {
+  if (name === 'authorization' || name === 'proxy-authorization') {
+    // Keep the scheme ("Bearer", "Basic"): it says how the client authenticated without the secret.
+    const scheme = /^([A-Za-z][A-Za-z0-9._~+/-]*)\s+\S/.exec(value);
+    return scheme ? `${scheme[1]} ${MASK}` : MASK;
+  }
+  return MASK;
+}
+
+/** Headers as a flat map (repeated values joined by ", ", as Moesif documents), secrets masked. */
+export function flattenHeaders(headers: Record<string, string | string[] | number | undefined>): Headers {
+  const out: Headers = {};
+  for (const [rawName, rawValue] of Object.entries(headers)) {
+    if (rawValue === undefined) continue;
+    const name = rawName.toLowerCase();
+    const value = Array.isArray(rawValue) ? rawValue.join(', ') : String(rawValue);
+    out[name] = SECRET_HEADERS.has(name) || isSensitiveName(name) ? maskHeaderValue(name, value) : value;
+  }
+  return out;
+}

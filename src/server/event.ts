@@ -1,0 +1,218 @@
+/**
+ * Recording one API call: what to observe on the request and response while they happen, and the
+ * Moesif event built once the response has finished.
+ *
+ * Request body, the choice made: when a body parser ran (before or after us) its `req.body` is used,
+ * as moesif-nodejs does. Otherwise the raw bytes are observed by wrapping `req.push`, the method
+ * Node's HTTP parser calls for each chunk it receives. Unlike a 'data' listener this neither
+ * switches the stream to flowing mode nor consumes anything: the app reads the stream exactly as
+ * it would without us, and a body the app never reads is only buffered as Node already buffers it.
+ */
+import { randomUUID } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+import { createBodyRecorder, encodeParsed, encodeRaw, flattenHeaders, maskUrl, type BodyRecorder } from './body';
+import { errorName, type Log } from './log';
+import { defaultIdentifyUser, type ResolvedOptions } from './options';
+import type { Metadata, MoesifEvent, MoesifRequest, MoesifResponse } from './types';
+
+/** Strings for the id fields; numbers are accepted (database ids) and anything else ignored. */
+function idString(value: unknown): string | undefined {
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+const headerString = (value: unknown): string =>
+  Array.isArray(value) ? String(value[0] ?? '') : value === undefined || value === null ? '' : String(value);
+
+/** The client address: the first X-Forwarded-For hop (as moesif-nodejs does), else Express's, else the socket's. */
+function clientIp(req: MoesifRequest): string | undefined {
+  const forwarded = headerString(req.headers['x-forwarded-for']).split(',')[0]?.trim();
+  const ip = forwarded || (typeof req.ip === 'string' ? req.ip : undefined) || req.socket?.remoteAddress;
+  // IPv4 clients of a dual-stack server appear as ::ffff:a.b.c.d; Moesif geolocates the plain form.
+  return ip ? ip.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '') : undefined;
+}
+
+function fullUrl(req: MoesifRequest): string {
+  const protocol =
+    typeof req.protocol === 'string' && req.protocol
+      ? req.protocol
+      : (req.socket as TLSSocket | undefined)?.encrypted
+        ? 'https'
+        : 'http';
+  const host = headerString(req.headers.host) || 'localhost';
+  const path = (typeof req.originalUrl === 'string' && req.originalUrl) || req.url || '/';
+  return maskUrl(`${protocol}://${host}${path}`);
+}
+
+/** Wrap a method on one object, keeping `this`, arguments and return value; the observer cannot break it. */
+function tap<T extends object, K extends keyof T>(target: T, key: K, observe: (args: unknown[]) => void): void {
+  const original = target[key];
+  if (typeof original !== 'function') return;
+  // The wrapper forwards exactly what it got (any overload), so it is typed loosely on purpose.
+  const wrapped = function (this: unknown, ...args: unknown[]): unknown {
+    try {
+      observe(args);
+    } catch {
+      // Recording is best effort; the app's write must go through whatever happens here.
+    }
+    return (original as (...a: unknown[]) => unknown).apply(this, args);
+  };
+  target[key] = wrapped as T[K];
+}
+
+export interface ExchangeHooks {
+  options: ResolvedOptions;
+  log: Log;
+  /** Receives each finished event, already serialized. */
+  onEvent(json: string): void;
+  /** Tracks the async part (hooks may return promises) so flush() can wait for it. */
+  track(work: Promise<void>): void;
+}
+
+/**
+ * Start observing one request/response pair. Synchronous and cheap: it only wraps methods and adds
+ * two listeners; everything else happens after the response has been sent.
+ */
+export function observeExchange(req: MoesifRequest, res: MoesifResponse, hooks: ExchangeHooks): void {
+  const { options, log } = hooks;
+  const requestTime = new Date();
+  let requestBody: BodyRecorder | undefined;
+  let responseBody: BodyRecorder | undefined;
+  let recording = true;
+
+  if (options.logBody) {
+    const reqRecorder = createBodyRecorder(options.requestMaxBodySize);
+    requestBody = reqRecorder;
+    tap(req, 'push', ([chunk, encoding]) => {
+      if (recording && chunk !== null && chunk !== undefined) reqRecorder.add(chunk, encoding);
+    });
+    const resRecorder = createBodyRecorder(options.responseMaxBodySize);
+    responseBody = resRecorder;
+    // write(chunk, encoding?, cb?) and end(chunk?, encoding?, cb?): a function in first place is a callback.
+    const record = ([chunk, encoding]: unknown[]) => {
+      if (recording && typeof chunk !== 'function') resRecorder.add(chunk, encoding);
+    };
+    tap(res, 'write', record);
+    tap(res, 'end', record);
+  }
+
+  let finished = false;
+  const complete = () => {
+    if (finished) return;
+    finished = true;
+    recording = false;
+    hooks.track(
+      buildEvent(req, res, requestTime, requestBody, responseBody, options, log)
+        .then((event) => {
+          if (!event) return;
+          let json: string;
+          try {
+            json = JSON.stringify(event);
+          } catch (error) {
+            // A cyclic value from getMetadata or maskContent: drop this event rather than a whole batch.
+            log.warnOnce('serialize', `an event could not be serialized (${errorName(error)}); dropped`);
+            return;
+          }
+          hooks.onEvent(json);
+        })
+        .catch((error: unknown) => log.warnOnce('build', `an event could not be built (${errorName(error)}); dropped`)),
+    );
+  };
+  // 'finish': the response was handed to the OS. 'close' alone: the client went away first; the call
+  // is still logged with the status that was set.
+  res.once('finish', complete);
+  res.once('close', complete);
+}
+
+/** Call a user hook; a throw or rejection is reported once and becomes `undefined`. */
+async function callHook(
+  name: string,
+  hook: ((req: MoesifRequest, res: MoesifResponse) => unknown) | undefined,
+  req: MoesifRequest,
+  res: MoesifResponse,
+  log: Log,
+): Promise<{ ok: boolean; value: unknown }> {
+  if (!hook) return { ok: true, value: undefined };
+  try {
+    return { ok: true, value: await hook(req, res) };
+  } catch (error) {
+    log.warnOnce(name, `${name} threw (${errorName(error)}); using the default`);
+    return { ok: false, value: undefined };
+  }
+}
+
+async function buildEvent(
+  req: MoesifRequest,
+  res: MoesifResponse,
+  requestTime: Date,
+  requestBody: BodyRecorder | undefined,
+  responseBody: BodyRecorder | undefined,
+  options: ResolvedOptions,
+  log: Log,
+): Promise<MoesifEvent | undefined> {
+  const responseTime = new Date();
+  const skip = await callHook('skip', options.skip, req, res, log);
+  if (skip.value) return undefined;
+
+  const user = await callHook('identifyUser', options.identifyUser, req, res, log);
+  const userId = idString(user.ok ? user.value : defaultIdentifyUser(req));
+  const companyId = idString((await callHook('identifyCompany', options.identifyCompany, req, res, log)).value);
+  const sessionToken = (await callHook('getSessionToken', options.getSessionToken, req, res, log)).value;
+  const tags = (await callHook('getTags', options.getTags, req, res, log)).value;
+  const metadata = (await callHook('getMetadata', options.getMetadata, req, res, log)).value;
+  const apiVersion = (await callHook('getApiVersion', options.getApiVersion, req, res, log)).value;
+
+  const event: MoesifEvent = {
+    request: {
+      time: requestTime.toISOString(),
+      uri: fullUrl(req),
+      verb: req.method ?? 'GET',
+      headers: flattenHeaders(req.headers),
+    },
+    response: {
+      time: responseTime.toISOString(),
+      status: res.statusCode,
+      headers: flattenHeaders(res.getHeaders()),
+    },
+    direction: 'Incoming',
+    transaction_id: randomUUID(),
+  };
+  const ip = clientIp(req);
+  if (ip) event.request.ip_address = ip;
+  if (typeof apiVersion === 'string' && apiVersion) event.request.api_version = apiVersion;
+
+  if (requestBody) {
+    const contentType = headerString(req.headers['content-type']);
+    const encoded =
+      req.body !== undefined
+        ? encodeParsed(req.body, options.requestMaxBodySize, contentType)
+        : encodeRaw(requestBody.bytes(), requestBody.total(), contentType, headerString(req.headers['content-encoding']));
+    Object.assign(event.request, encoded);
+  }
+  if (responseBody) {
+    const encoded = encodeRaw(
+      responseBody.bytes(),
+      responseBody.total(),
+      headerString(res.getHeader('content-type')),
+      headerString(res.getHeader('content-encoding')),
+    );
+    Object.assign(event.response, encoded);
+  }
+
+  if (userId !== undefined) event.user_id = userId;
+  if (companyId !== undefined) event.company_id = companyId;
+  if (typeof sessionToken === 'string' && sessionToken) event.session_token = sessionToken;
+  if (typeof tags === 'string' && tags) event.tags = tags;
+  if (metadata !== null && typeof metadata === 'object' && !Array.isArray(metadata)) event.metadata = metadata as Metadata;
+
+  if (!options.maskContent) return event;
+  try {
+    const masked: unknown = await options.maskContent(event);
+    return masked !== null && typeof masked === 'object' ? (masked as MoesifEvent) : event;
+  } catch (error) {
+    // Unlike the other hooks, there is no safe default here: sending the unmasked event would leak
+    // exactly what the app asked to hide. The event is dropped instead.
+    log.warnOnce('maskContent', `maskContent threw (${errorName(error)}); the event was dropped`);
+    return undefined;
+  }
+}

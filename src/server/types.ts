@@ -1,0 +1,201 @@
+/**
+ * Public types of usertrail/server. Node only: nothing here may be imported by the browser SDK.
+ * Field names on the wire are Moesif's (snake_case), so the same events work against Moesif's
+ * collector and ours.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/**
+ * The request as the middleware sees it: Node's IncomingMessage plus the fields that Express and
+ * common auth middleware add. Structural, so the package does not depend on Express.
+ */
+export type MoesifRequest = IncomingMessage & {
+  /** Set by a body parser (express.json(), express.text(), express.raw()). */
+  body?: unknown;
+  /** Set by express-jwt 7+ (decoded token) and similar auth middleware. */
+  auth?: unknown;
+  /** Set by express-jwt before 7, passport, and the moesif-nodejs docs' convention. */
+  user?: unknown;
+  /** Express: the URL before routers stripped their mount path. */
+  originalUrl?: string;
+  /** Express: 'http' or 'https', honouring the app's `trust proxy` setting. */
+  protocol?: string;
+  /** Express: the client address, honouring `trust proxy`. */
+  ip?: string;
+};
+
+export type MoesifResponse = ServerResponse;
+
+export type Metadata = Record<string, unknown>;
+export type Headers = Record<string, string>;
+
+/** One API call as Moesif's `/v1/events` endpoints take it. */
+export interface MoesifEvent {
+  request: {
+    time: string;
+    uri: string;
+    verb: string;
+    headers: Headers;
+    ip_address?: string;
+    api_version?: string;
+    body?: unknown;
+    transfer_encoding?: 'base64';
+  };
+  response: {
+    time: string;
+    status: number;
+    headers: Headers;
+    body?: unknown;
+    transfer_encoding?: 'base64';
+  };
+  user_id?: string;
+  company_id?: string;
+  session_token?: string;
+  /** Comma-separated, as Moesif takes it. */
+  tags?: string;
+  metadata?: Metadata;
+  direction: 'Incoming';
+  transaction_id: string;
+}
+
+/** Campaign fields accepted in camelCase (moesif-nodejs style) or snake_case (wire style). */
+export interface CampaignModel {
+  utmSource?: string;
+  utmMedium?: string;
+  utmCampaign?: string;
+  utmTerm?: string;
+  utmContent?: string;
+  referrer?: string;
+  referringDomain?: string;
+  gclid?: string;
+  [key: string]: unknown;
+}
+
+/** A user profile for `updateUser`: only `userId` (or `user_id`) is required. */
+export interface UserModel {
+  userId?: string;
+  user_id?: string;
+  companyId?: string;
+  company_id?: string;
+  sessionToken?: string;
+  ipAddress?: string;
+  userAgentString?: string;
+  modifiedTime?: string | Date;
+  campaign?: CampaignModel;
+  metadata?: Metadata;
+  [key: string]: unknown;
+}
+
+/** A company profile for `updateCompany`: only `companyId` (or `company_id`) is required. */
+export interface CompanyModel {
+  companyId?: string;
+  company_id?: string;
+  companyDomain?: string;
+  sessionToken?: string;
+  ipAddress?: string;
+  modifiedTime?: string | Date;
+  campaign?: CampaignModel;
+  metadata?: Metadata;
+  [key: string]: unknown;
+}
+
+/**
+ * The result of one request to the collector. Failures are values, never throws: a collector that is
+ * down must not become an exception in the API that logs to it.
+ */
+export interface DeliveryOutcome {
+  /** HTTP status, or 0 when no answer came (refused, reset, timed out). */
+  status: number;
+  /** Items in the request. */
+  count: number;
+  /** A short reason when the request failed (never contains payload data). */
+  error?: string;
+}
+
+/** A value that may be returned directly or through a promise (moesif-nodejs accepts both). */
+export type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * Options, with moesif-nodejs's names. Hooks are declared as methods on purpose: method parameters
+ * are checked bivariantly, so a hook typed `(req: express.Request) => ...` is accepted although this
+ * package only promises an IncomingMessage.
+ */
+export interface MoesifOptions {
+  /** Required. Sent as X-Moesif-Application-Id. Without it the middleware only calls `next()`. */
+  applicationId: string;
+  /**
+   * The collector: a full URL (`https://api.moesif.net`, `http://127.0.0.1:8080/prefix`) or a bare
+   * `host:port` (https, or http for loopback hosts).
+   * @default 'https://api.moesif.net'
+   */
+  baseUri?: string;
+  /** @default req.user?.id, then req.auth?.sub (express-jwt 7+), then req.user?.sub */
+  identifyUser?(req: MoesifRequest, res: MoesifResponse): MaybePromise<string | number | undefined | null>;
+  /** @default none */
+  identifyCompany?(req: MoesifRequest, res: MoesifResponse): MaybePromise<string | number | undefined | null>;
+  /** @default none (the Authorization header is never sent as a session token by default) */
+  getSessionToken?(req: MoesifRequest, res: MoesifResponse): MaybePromise<string | undefined | null>;
+  getMetadata?(req: MoesifRequest, res: MoesifResponse): MaybePromise<Metadata | undefined | null>;
+  /** Comma-separated tags. */
+  getTags?(req: MoesifRequest, res: MoesifResponse): MaybePromise<string | undefined | null>;
+  getApiVersion?(req: MoesifRequest, res: MoesifResponse): MaybePromise<string | undefined | null>;
+  /** Return true to not log this call. Called when the response has finished. @default never skip */
+  skip?(req: MoesifRequest, res: MoesifResponse): MaybePromise<boolean>;
+  /** Last chance to edit or remove fields of the event before it is queued. */
+  maskContent?(event: MoesifEvent): MaybePromise<MoesifEvent>;
+  /** Record request and response bodies. @default true */
+  logBody?: boolean;
+  /** Bytes of request body kept in the event; the request itself is never touched. @default 100000 */
+  requestMaxBodySize?: number;
+  /** Bytes of response body kept in the event; the response itself is never touched. @default 100000 */
+  responseMaxBodySize?: number;
+  /** Events per POST to /v1/events/batch. @default 25 */
+  batchSize?: number;
+  /** Longest wait (ms) before a partly filled batch is sent. @default 2000 */
+  batchMaxTime?: number;
+  /** Events kept while the collector is unreachable; beyond it the oldest are dropped and counted. @default 10000 */
+  maxQueueSize?: number;
+  /** First retry delay (ms) of the exponential backoff; doubles per attempt, full jitter. @default 1000 */
+  retryBaseDelay?: number;
+  /** Longest retry delay (ms). @default 60000 */
+  retryMaxDelay?: number;
+  /** Time limit (ms) for one request to the collector. @default 10000 */
+  requestTimeout?: number;
+  /** Called after each request to the collector with its outcome (moesif-nodejs's `callback`). */
+  callback?(outcome: DeliveryOutcome): void;
+  /** Log counts, statuses and paths (never payloads) to the console. @default false */
+  debug?: boolean;
+}
+
+/** Counters of the delivery queue, for health checks and tests. */
+export interface MoesifStats {
+  /** Events waiting to be sent (including a batch in flight). */
+  queued: number;
+  /** Events the collector accepted. */
+  sent: number;
+  /** Events dropped because the queue was full (oldest first). */
+  dropped: number;
+  /** Events the collector refused with a non-retryable status (4xx other than 408/429). */
+  rejected: number;
+  /** Requests to the collector that failed (any status that is not 2xx, or no answer). */
+  failedRequests: number;
+}
+
+export type NextFunction = (err?: unknown) => void;
+
+/** The middleware function, with moesif-nodejs's helper methods on it. */
+export interface MoesifMiddleware {
+  (req: MoesifRequest, res: MoesifResponse, next: NextFunction): void;
+  /** Send everything queued now; resolves when the queue is empty or the collector failed once. Never rejects. */
+  flush(): Promise<void>;
+  stats(): MoesifStats;
+  /** Create or update a user profile (POST /v1/users). Never rejects: failures are in the outcome. */
+  updateUser(user: UserModel, cb?: (error: Error | null, outcome: DeliveryOutcome) => void): Promise<DeliveryOutcome>;
+  updateUsersBatch(users: UserModel[], cb?: (error: Error | null, outcome: DeliveryOutcome) => void): Promise<DeliveryOutcome>;
+  /** Create or update a company profile (POST /v1/companies). Never rejects. */
+  updateCompany(company: CompanyModel, cb?: (error: Error | null, outcome: DeliveryOutcome) => void): Promise<DeliveryOutcome>;
+  updateCompaniesBatch(
+    companies: CompanyModel[],
+    cb?: (error: Error | null, outcome: DeliveryOutcome) => void,
+  ): Promise<DeliveryOutcome>;
+}

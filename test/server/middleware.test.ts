@@ -1,0 +1,313 @@
+// @vitest-environment node
+/**
+ * The middleware in a real Express app, logging to a recording collector on 127.0.0.1: attribution,
+ * bodies, masking, and that the app's traffic is never changed.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import express from 'express';
+import { expressjwt } from 'express-jwt';
+import { Readable } from 'node:stream';
+import moesif, { moesifMiddleware, type MoesifMiddleware, type MoesifOptions } from '../../src/server/index';
+import { JWT_SECRET, signToken, startApp, startRecorder, waitFor, type Recorder, type RunningApp } from './helpers';
+
+let collector: Recorder;
+let api: RunningApp | undefined;
+let mw: MoesifMiddleware | undefined;
+
+beforeEach(async () => {
+  collector = await startRecorder();
+});
+afterEach(async () => {
+  await api?.close();
+  api = undefined;
+  mw = undefined;
+  await collector.close();
+  vi.restoreAllMocks();
+});
+
+/** The seed's app (tracking-api-calls-by-user.txt) plus extra routes, our middleware mounted first. */
+async function seedApp(options: Partial<MoesifOptions> = {}, routes?: (app: express.Express) => void) {
+  mw = moesif({ applicationId: 'app-1', baseUri: collector.url, batchMaxTime: 10, ...options });
+  const middleware = mw;
+  api = await startApp((app) => {
+    app.use(middleware);
+    app.get('/test', expressjwt({ secret: JWT_SECRET, algorithms: ['HS256'] }), (_req, res) => {
+      res.status(200);
+      res.send('this is a response');
+    });
+    routes?.(app);
+  });
+  return api.url;
+}
+
+async function oneEvent() {
+  await mw?.flush();
+  return waitFor(() => collector.events()[0]);
+}
+
+describe('attribution', () => {
+  it('logs a call with a valid JWT under the token subject (express-jwt 8 req.auth.sub)', async () => {
+    const url = await seedApp();
+    const token = await signToken({ sub: 'user_42' });
+    const res = await fetch(`${url}/test?x=1`, { headers: { Authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('this is a response');
+    const event = await oneEvent();
+    expect(event.user_id).toBe('user_42');
+    expect(event.direction).toBe('Incoming');
+    expect(event.request.verb).toBe('GET');
+    expect(event.request.uri).toBe(`${url}/test?x=1`);
+    expect(event.request.ip_address).toBe('127.0.0.1');
+    expect(event.response.status).toBe(200);
+    expect(event.response.body).toBe('this is a response');
+    expect(event.transaction_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(Date.parse(event.request.time)).toBeLessThanOrEqual(Date.parse(event.response.time));
+  });
+
+  it('logs a call without a token as the 401 express-jwt answered, with no user', async () => {
+    const url = await seedApp();
+    const res = await fetch(`${url}/test`);
+    expect(res.status).toBe(401);
+    const event = await oneEvent();
+    expect(event.response.status).toBe(401);
+    expect(event.user_id).toBeUndefined();
+  });
+
+  it('honours identifyUser and identifyCompany overrides, including async ones', async () => {
+    const url = await seedApp({
+      identifyUser: (req) => (req.headers['x-user'] as string | undefined) ?? undefined,
+      identifyCompany: async (req) => `co_${String(req.headers['x-user'])}`,
+    });
+    await fetch(`${url}/test`, { headers: { 'X-User': 'u7' } });
+    const event = await oneEvent();
+    expect(event.user_id).toBe('u7');
+    expect(event.company_id).toBe('co_u7');
+  });
+
+  it('reads the seed convention req.user.id (express-jwt requestProperty "user") and numeric ids', async () => {
+    const url = await seedApp({}, (app) => {
+      app.get('/legacy', expressjwt({ secret: JWT_SECRET, algorithms: ['HS256'], requestProperty: 'user' }), (_req, res) => {
+        res.json({ ok: true });
+      });
+    });
+    const token = await signToken({ id: 1234 });
+    await fetch(`${url}/legacy`, { headers: { Authorization: `Bearer ${token}` } });
+    expect((await oneEvent()).user_id).toBe('1234');
+  });
+
+  it('adds session token, tags, metadata and api version from the hooks', async () => {
+    const url = await seedApp({
+      getSessionToken: () => 'sess-1',
+      getTags: () => 'a, b',
+      getMetadata: (req) => ({ path: req.url }),
+      getApiVersion: () => '2.0',
+    });
+    await fetch(`${url}/test`);
+    const event = await oneEvent();
+    expect(event).toMatchObject({ session_token: 'sess-1', tags: 'a, b', metadata: { path: '/test' } });
+    expect(event.request.api_version).toBe('2.0');
+  });
+
+  it('skips calls the skip hook names, asked after the response so it can see the status', async () => {
+    const url = await seedApp({ skip: (_req, res) => res.statusCode === 401 });
+    await fetch(`${url}/test`);
+    await fetch(`${url}/test`, { headers: { Authorization: `Bearer ${await signToken({ sub: 'u' })}` } });
+    await mw?.flush();
+    await waitFor(() => collector.events().length === 1);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(collector.events().map((e) => e.response.status)).toEqual([200]);
+  });
+});
+
+describe('bodies', () => {
+  it('passes a JSON response through byte for byte and records it parsed', async () => {
+    const payload = { projects: [{ id: 1, name: 'Zoë ✓' }], total: 1 };
+    const url = await seedApp({}, (app) => app.get('/json', (_req, res) => void res.json(payload)));
+    const res = await fetch(`${url}/json`);
+    const text = await res.text();
+    expect(text).toBe(JSON.stringify(payload));
+    expect(res.headers.get('content-length')).toBe(String(Buffer.byteLength(text)));
+    const event = await oneEvent();
+    expect(event.response.body).toEqual(payload);
+    expect(event.response.headers['content-type']).toMatch(/application\/json/);
+  });
+
+  it('passes a streamed response through byte for byte, with encodings and callbacks honoured', async () => {
+    const calls: string[] = [];
+    const returns: unknown[] = [];
+    const url = await seedApp({}, (app) =>
+      app.get('/stream', (_req, res) => {
+        res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+        returns.push(res.write('héllo ', 'utf8', () => calls.push('write1')));
+        returns.push(res.write('776f726c64', 'hex'));
+        returns.push(res.write(Buffer.from(' ✓ ')));
+        returns.push(res.write(new Uint8Array([0x21, 0x21])));
+        res.end(' end', 'latin1', () => calls.push('end'));
+      }),
+    );
+    const res = await fetch(`${url}/stream`);
+    const bytes = Buffer.from(await res.arrayBuffer());
+    const expected = Buffer.concat([Buffer.from('héllo '), Buffer.from('world'), Buffer.from(' ✓ '), Buffer.from('!!'), Buffer.from(' end', 'latin1')]);
+    expect(bytes.equals(expected)).toBe(true);
+    expect(returns.every((r) => typeof r === 'boolean')).toBe(true);
+    await waitFor(() => calls.length === 2);
+    expect(calls).toEqual(['write1', 'end']);
+    expect((await oneEvent()).response.body).toBe(expected.toString('utf8'));
+  });
+
+  it('passes a piped binary stream through unchanged and records it as base64', async () => {
+    const data = Buffer.alloc(300_000);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7919) % 256;
+    const url = await seedApp({ responseMaxBodySize: 1000 }, (app) =>
+      app.get('/bin', (_req, res) => {
+        res.setHeader('Content-Type', 'application/octet-stream');
+        Readable.from([data.subarray(0, 100_000), data.subarray(100_000)]).pipe(res);
+      }),
+    );
+    const res = await fetch(`${url}/bin`);
+    expect(Buffer.from(await res.arrayBuffer()).equals(data)).toBe(true);
+    const event = await oneEvent();
+    expect(event.response.transfer_encoding).toBe('base64');
+    expect(Buffer.from(event.response.body, 'base64').equals(data.subarray(0, 1000))).toBe(true);
+  });
+
+  it('caps a large body in the event, not in the response', async () => {
+    const big = 'x'.repeat(250_000);
+    const url = await seedApp({ responseMaxBodySize: 10_000 }, (app) => app.get('/big', (_req, res) => void res.type('text').send(big)));
+    const res = await fetch(`${url}/big`);
+    expect(await res.text()).toBe(big);
+    const event = await oneEvent();
+    expect(event.response.body).toBe(big.slice(0, 10_000));
+  });
+
+  it('records a JSON request body parsed by express.json(), mounted after the middleware', async () => {
+    const url = await seedApp({}, (app) => app.post('/echo', express.json(), (req, res) => void res.json({ got: req.body })));
+    const res = await fetch(`${url}/echo`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"name":"a"}' });
+    expect(await res.json()).toEqual({ got: { name: 'a' } });
+    expect((await oneEvent()).request.body).toEqual({ name: 'a' });
+  });
+
+  it('records a raw request body without consuming it for the app', async () => {
+    const url = await seedApp({}, (app) =>
+      app.post('/raw', (req, res) => {
+        // The app reads the stream itself, late: nothing may have been lost to us.
+        setTimeout(() => {
+          const chunks: Buffer[] = [];
+          req.on('data', (c: Buffer) => chunks.push(c));
+          req.on('end', () => res.send(`len=${Buffer.concat(chunks).length}`));
+        }, 30);
+      }),
+    );
+    const body = JSON.stringify({ items: Array.from({ length: 2000 }, (_, i) => i) });
+    const res = await fetch(`${url}/raw`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+    expect(await res.text()).toBe(`len=${Buffer.byteLength(body)}`);
+    expect((await oneEvent()).request.body).toEqual(JSON.parse(body));
+  });
+
+  it('logs no bodies when logBody is false', async () => {
+    const url = await seedApp({ logBody: false }, (app) => app.get('/json', (_req, res) => void res.json({ a: 1 })));
+    await fetch(`${url}/json`);
+    const event = await oneEvent();
+    expect(event.response.body).toBeUndefined();
+    expect(event.request.body).toBeUndefined();
+  });
+});
+
+describe('masking', () => {
+  it('masks credentials in headers, JSON bodies and query strings', async () => {
+    const url = await seedApp({}, (app) =>
+      app.post('/login', express.json(), (_req, res) => {
+        res.cookie('sid', 'secret-session');
+        res.json({ token: 'jwt-abc', user: { id: 'u1', max_tokens: 5 } });
+      }),
+    );
+    const token = await signToken({ sub: 'u1' });
+    await fetch(`${url}/login?api_key=k123&page=2`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, Cookie: 'a=b', 'X-Api-Key': 'k1', 'Content-Type': 'application/json' },
+      body: JSON.stringify({ email: 'a@b.c', password: 'hunter2' }),
+    });
+    const event = await oneEvent();
+    const all = JSON.stringify(event);
+    for (const secret of [token, 'hunter2', 'jwt-abc', 'secret-session', 'k123', 'a=b', '"k1"']) expect(all).not.toContain(secret);
+    expect(event.request.headers.authorization).toBe('Bearer *****');
+    expect(event.request.headers['x-api-key']).toBe('*****');
+    expect(event.request.uri).toBe(`${url}/login?api_key=*****&page=2`);
+    expect(event.request.body).toEqual({ email: 'a@b.c', password: '*****' });
+    expect(event.response.body).toEqual({ token: '*****', user: { id: 'u1', max_tokens: 5 } });
+  });
+
+  it('lets maskContent edit the event', async () => {
+    const url = await seedApp({
+      maskContent: (event) => {
+        delete event.request.headers['user-agent'];
+        return { ...event, metadata: { masked: true } };
+      },
+    });
+    await fetch(`${url}/test`, { headers: { 'User-Agent': 'ua-test' } });
+    const event = await oneEvent();
+    expect(event.request.headers['user-agent']).toBeUndefined();
+    expect(event.metadata).toEqual({ masked: true });
+  });
+});
+
+describe('resilience', () => {
+  it('keeps the app working when hooks throw, warns once per hook, and uses the defaults', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const url = await seedApp({
+      identifyUser: () => {
+        throw new Error('boom with user data');
+      },
+      getMetadata: () => Promise.reject(new Error('nope')),
+    });
+    const token = await signToken({ sub: 'user_9' });
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${url}/test`, { headers: { Authorization: `Bearer ${token}` } });
+      expect(await res.text()).toBe('this is a response');
+    }
+    await mw?.flush();
+    const events = await waitFor(() => collector.events().length === 3 && collector.events());
+    expect(events.every((e) => e.user_id === 'user_9')).toBe(true);
+    expect(warn).toHaveBeenCalledTimes(2);
+    expect(warn.mock.calls.flat().join(' ')).not.toContain('user data');
+  });
+
+  it('drops the event when maskContent throws rather than send it unmasked', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const url = await seedApp({
+      maskContent: () => {
+        throw new Error('mask failed');
+      },
+    });
+    expect((await fetch(`${url}/test`)).status).toBe(401);
+    await mw?.flush();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(collector.events()).toEqual([]);
+  });
+
+  it('without applicationId prints one clear error, never throws, and passes requests through', async () => {
+    const error = vi.spyOn(console, 'error').mockImplementation(() => {});
+    // The cast: a JavaScript app can call it without the required option.
+    const passThrough = moesifMiddleware({} as MoesifOptions);
+    expect(error).toHaveBeenCalledTimes(1);
+    expect(String(error.mock.calls[0]?.[0])).toMatch(/applicationId is required/);
+    api = await startApp((app) => {
+      app.use(passThrough);
+      app.get('/ok', (_req, res) => void res.send('ok'));
+    });
+    expect(await (await fetch(`${api.url}/ok`)).text()).toBe('ok');
+    await passThrough.flush();
+    expect(passThrough.stats().queued).toBe(0);
+    expect((await passThrough.updateUser({ userId: 'u' })).status).toBe(0);
+  });
+
+  it('sends the Moesif headers with each batch', async () => {
+    const url = await seedApp();
+    await fetch(`${url}/test`);
+    await oneEvent();
+    const headers = collector.requests[0]?.headers;
+    expect(headers?.['content-type']).toBe('application/json');
+    expect(headers?.['x-moesif-application-id']).toBe('app-1');
+    expect(headers?.['x-moesif-sdk']).toMatch(/^usertrail-node\//);
+  });
+});
