@@ -1,0 +1,194 @@
+// @vitest-environment node
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { action, apiCall, at, startTestCollector, txId, type TestCollector } from './support';
+
+let c: TestCollector;
+beforeAll(async () => {
+  c = await startTestCollector();
+});
+afterAll(async () => {
+  await c.close();
+});
+
+const user = (id: string) => ({ user_id: id, metadata: { plan: 'free' }, campaign: { utm_source: 'test' } });
+const company = (id: string) => ({ company_id: id, company_domain: `${id}.example.test`, metadata: { size: 3 } });
+
+describe('the ingest API', () => {
+  it.each([
+    ['actions', () => action({ anonymous_id: 'anon-single' })],
+    ['events', () => apiCall({ user_id: 'user-single' })],
+    ['users', () => user('user-single')],
+    ['companies', () => company('company-single')],
+  ])('accepts one item of %s at /v1/<kind> and answers 201', async (kind, make) => {
+    const res = await c.post(`/v1/${kind}`, make());
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ accepted: 1, stored: 1, duplicates: 0, rejected: [] });
+  });
+
+  it.each([
+    ['actions', () => action({ anonymous_id: 'anon-batch' })],
+    ['events', () => apiCall({ user_id: 'user-batch' })],
+    ['users', () => user(`user-${txId()}`)],
+    ['companies', () => company(`company-${txId()}`)],
+  ])('accepts a batch of %s at /v1/<kind>/batch and answers 201', async (kind, make) => {
+    const res = await c.post(`/v1/${kind}/batch`, [make(), make(), make()]);
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ accepted: 3, stored: 3, rejected: [] });
+  });
+
+  it('stores what it accepted, readable through the query API', async () => {
+    const tx = txId();
+    await c.post('/v1/actions', { ...action({ anonymous_id: 'anon-stored', time: at(5) }), transaction_id: tx, action_name: 'Clicked Buy', metadata: { colour: 'blue' } });
+    const { body } = await c.get('/api/events?anonymous_id=anon-stored');
+    expect(body.events).toHaveLength(1);
+    expect(body.events[0]).toMatchObject({ kind: 'action', action_name: 'Clicked Buy', transaction_id: tx, time: at(5), anonymous_id: 'anon-stored', user_id: null, metadata: { colour: 'blue' } });
+  });
+
+  it('accepts an empty batch', async () => {
+    const res = await c.post('/v1/actions/batch', []);
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ accepted: 0, rejected: [] });
+  });
+
+  it('reads a text/plain beacon body with the application id in the query string', async () => {
+    const item = action({ anonymous_id: 'anon-beacon' });
+    const res = await fetch(`${c.url}/v1/actions/batch?X-Moesif-Application-Id=usertrail-demo-app`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'text/plain;charset=UTF-8' },
+      body: JSON.stringify([item]),
+    });
+    expect(res.status).toBe(201);
+    expect((await c.get('/api/events?anonymous_id=anon-beacon')).body.total).toBe(1);
+  });
+
+  it('answers 401 when the application id is missing', async () => {
+    const res = await c.post('/v1/actions', action({ anonymous_id: 'a' }), { appId: null });
+    expect(res.status).toBe(401);
+    expect(res.body.error).toMatch(/missing application id/);
+  });
+
+  it('answers 401 when the application id is unknown, in the header or the query string', async () => {
+    expect((await c.post('/v1/actions', action({ anonymous_id: 'a' }), { appId: 'someone-else' })).status).toBe(401);
+    const res = await fetch(`${c.url}/v1/actions?X-Moesif-Application-Id=someone-else`, { method: 'POST', body: JSON.stringify(action({ anonymous_id: 'a' })) });
+    expect(res.status).toBe(401);
+    expect(await res.json()).toEqual({ error: 'unknown application id' });
+  });
+
+  it('answers 400 for malformed JSON and for an empty body', async () => {
+    const bad = await c.post('/v1/actions', '{"action_name": ', { raw: true });
+    expect(bad).toMatchObject({ status: 400, body: { error: 'body is not valid JSON' } });
+    const empty = await c.post('/v1/actions', '', { raw: true });
+    expect(empty.status).toBe(400);
+    expect(empty.body.error).toMatch(/empty/);
+  });
+
+  it.each([
+    ['actions', { ...action({ anonymous_id: 'a' }), action_name: 42 }, 'action_name must be a non-empty string'],
+    ['actions', { ...action({ anonymous_id: 'a' }), request: undefined }, 'request is required'],
+    ['actions', action({ anonymous_id: 'a', time: 'yesterday' }), 'request.time must be an ISO 8601 date string'],
+    ['actions', { ...action({ anonymous_id: 'a' }), metadata: ['x'] }, 'metadata must be an object'],
+    ['actions', action({ anonymous_id: 7 }), 'anonymous_id must be a non-empty string'],
+    ['events', { ...apiCall({}), response: { time: at(0), status: '200' } }, 'response.status must be an integer HTTP status'],
+    ['events', { ...apiCall({}), request: { time: at(0), verb: 'GET' } }, 'request.uri is required'],
+    ['events', { ...apiCall({}), request: { time: at(0), uri: '/x', verb: 'GET', headers: { a: { b: 1 } } } }, 'request.headers.a must be a string'],
+    ['users', { metadata: {} }, 'user_id or anonymous_id is required'],
+    ['users', { user_id: 'u', campaign: { utm_source: 1 } }, 'campaign.utm_source must be a string'],
+    ['users', { user_id: 'u', company_id: '' }, 'company_id must be a non-empty string'],
+    ['companies', { company_domain: 'x.test' }, 'company_id is required'],
+    ['companies', { company_id: 'c', modified_time: 12 }, 'modified_time must be an ISO 8601 date string'],
+  ])('answers 400 naming the field when a %s item has a wrong type (%#)', async (kind, item, error) => {
+    const res = await c.post(`/v1/${kind}`, item);
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({ error });
+  });
+
+  it('answers 400 when an array goes to a single-item endpoint or an object to a batch endpoint', async () => {
+    expect((await c.post('/v1/actions', [action({ anonymous_id: 'a' })])).body.error).toMatch(/send arrays to \/v1\/actions\/batch/);
+    const res = await c.post('/v1/actions/batch', action({ anonymous_id: 'a' }));
+    expect(res).toMatchObject({ status: 400, body: { error: 'body must be a JSON array' } });
+  });
+
+  it('answers 413 for a body over 1 MB, and keeps serving', async () => {
+    const big = [action({ anonymous_id: 'anon-big', metadata: { blob: 'x'.repeat(1024 * 1024) } })];
+    const res = await c.post('/v1/actions/batch', big);
+    expect(res.status).toBe(413);
+    expect(res.body.error).toMatch(/larger than 1048576 bytes/);
+    expect((await c.post('/v1/actions', action({ anonymous_id: 'anon-after-big' }))).status).toBe(201);
+    expect((await c.get('/api/events?anonymous_id=anon-big')).body.total).toBe(0);
+  });
+
+  it('stores the good items of a batch and lists the rejected ones by index with 207', async () => {
+    const good1 = action({ anonymous_id: 'anon-mixed' });
+    const good2 = action({ anonymous_id: 'anon-mixed' });
+    const res = await c.post('/v1/actions/batch', [good1, { action_name: 'No request' }, good2, 'not an object']);
+    expect(res.status).toBe(207);
+    expect(res.body).toEqual({
+      accepted: 2,
+      stored: 2,
+      duplicates: 0,
+      conflicts: 0,
+      rejected: [
+        { index: 1, error: 'request is required' },
+        { index: 3, error: 'item must be a JSON object' },
+      ],
+    });
+    expect((await c.get('/api/events?anonymous_id=anon-mixed')).body.total).toBe(2);
+  });
+
+  it('answers 400 with every index when no item of a batch is usable', async () => {
+    const res = await c.post('/v1/events/batch', [{}, { request: 1 }]);
+    expect(res.status).toBe(400);
+    expect(res.body.accepted).toBe(0);
+    expect(res.body.rejected.map((r: { index: number }) => r.index)).toEqual([0, 1]);
+    expect(res.body.error).toMatch(/every item was rejected/);
+  });
+
+  it('accepts an action or event whose transaction_id is stored already, without storing it again', async () => {
+    const a = action({ anonymous_id: 'anon-idem' });
+    const e = apiCall({ anonymous_id: 'anon-idem' });
+    expect((await c.post('/v1/actions', a)).body).toMatchObject({ stored: 1, duplicates: 0 });
+    expect((await c.post('/v1/actions', a)).body).toMatchObject({ accepted: 1, stored: 0, duplicates: 1 });
+    expect((await c.post('/v1/events/batch', [e, e, apiCall({ anonymous_id: 'anon-idem' })])).body).toMatchObject({ accepted: 3, stored: 2, duplicates: 1 });
+    expect((await c.post('/v1/events', e)).status).toBe(201);
+    const { body } = await c.get('/api/events?anonymous_id=anon-idem');
+    expect(body.total).toBe(3);
+  });
+
+  it('answers a CORS preflight from any origin, cacheably, with the headers the SDK sends', async () => {
+    const res = await fetch(`${c.url}/v1/actions/batch`, {
+      method: 'OPTIONS',
+      headers: { Origin: 'http://app.example.test:3000', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type,x-moesif-application-id,x-moesif-sdk' },
+    });
+    expect(res.status).toBe(204);
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(res.headers.get('access-control-allow-methods')).toContain('POST');
+    expect(res.headers.get('access-control-allow-headers')?.toLowerCase()).toBe('content-type, x-moesif-application-id, x-moesif-sdk');
+    expect(Number(res.headers.get('access-control-max-age'))).toBeGreaterThan(0);
+  });
+
+  it('allows any origin to read its answers, errors included', async () => {
+    expect((await c.post('/v1/actions', action({ anonymous_id: 'a' }))).headers.get('access-control-allow-origin')).toBe('*');
+    expect((await c.post('/v1/actions', {}, { appId: null })).headers.get('access-control-allow-origin')).toBe('*');
+  });
+
+  it('answers 404 in JSON for an unknown kind or method', async () => {
+    expect(await c.post('/v1/widgets', {})).toMatchObject({ status: 404, body: { error: expect.stringMatching(/no such endpoint/) } });
+    expect((await c.get('/v1/events')).status).toBe(404);
+    expect((await c.get('/api/nothing')).body.error).toMatch(/no such endpoint/);
+  });
+
+  it('never answers 500 to odd client input', async () => {
+    const odd = ['null', 'true', '12', '"text"', '[null]', '[[]]', '{"__proto__": {"x": 1}}', '{"request": {"time": {"$gt": ""}}}', '\u0000', '{"action_name": "\ud800"}'];
+    for (const body of odd) {
+      for (const path of ['/v1/actions', '/v1/actions/batch', '/v1/events', '/v1/users/batch', '/v1/companies']) {
+        const res = await c.post(path, body, { raw: true });
+        expect(res.status, `${path} ${body}`).toBeLessThan(500);
+        expect(res.body.error, `${path} ${body}`).toEqual(expect.any(String));
+      }
+    }
+    const deep = '['.repeat(5000) + ']'.repeat(5000);
+    expect((await c.post('/v1/users/batch', deep, { raw: true })).status).toBe(400);
+    expect((await c.post('/v1/users', '{}', { raw: true, headers: { 'Content-Encoding': 'br-nope' } })).status).toBe(415);
+    expect((await c.get('/api/users')).status).toBe(200);
+  });
+});

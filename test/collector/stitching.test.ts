@@ -1,0 +1,171 @@
+// @vitest-environment node
+/**
+ * The seed "Identifying Customers", section "User merging": each row of its table of five
+ * scenarios, as the calls moesif-browser-js makes, and the profiles the collector must then show.
+ * Each test uses ids of its own, so they share one collector.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { action, apiCall, at, startTestCollector, type TestCollector } from './support';
+
+let c: TestCollector;
+beforeAll(async () => {
+  c = await startTestCollector();
+});
+afterAll(async () => {
+  await c.close();
+});
+
+const profile = async (id: string) => (await c.get(`/api/users/${encodeURIComponent(id)}`)).body;
+const profiles = async () => (await c.get('/api/users?limit=500')).body.users as Array<Record<string, any>>;
+const eventsOf = async (userId: string) => (await c.get(`/api/events?user_id=${encodeURIComponent(userId)}&limit=500`)).body;
+
+describe('identity stitching, per the seed table', () => {
+  it('row 1: with no user id identified, every event belongs to an anonymous profile whose User Id is the anonymous id', async () => {
+    await c.post('/v1/users', { anonymous_id: 'r1-anon', campaign: { utm_source: 'newsletter' } });
+    await c.post('/v1/actions/batch', [action({ anonymous_id: 'r1-anon', time: at(1) }), action({ anonymous_id: 'r1-anon', time: at(2), action_name: 'Clicked Docs' })]);
+
+    const p = await profile('r1-anon');
+    expect(p).toMatchObject({ user_id: 'r1-anon', identified_user_id: null, anonymous_ids: ['r1-anon'], action_count: 2, first_seen: at(1) });
+    expect(p.campaign).toEqual({ utm_source: 'newsletter' });
+    const { events } = await eventsOf('r1-anon');
+    expect(events.map((e: any) => [e.user_id, e.anonymous_id, e.profile_id])).toEqual([
+      [null, 'r1-anon', 'r1-anon'],
+      [null, 'r1-anon', 'r1-anon'],
+    ]);
+  });
+
+  it('row 2: once identified, the earlier anonymous events count for the user, and User Id and Identified User Id are the user id', async () => {
+    await c.post('/v1/actions/batch', [action({ anonymous_id: 'r2-anon', time: at(1) }), action({ anonymous_id: 'r2-anon', time: at(2) })]);
+    expect(await profile('r2-anon')).toMatchObject({ user_id: 'r2-anon', identified_user_id: null });
+
+    // identifyUser() sends a users call carrying both ids.
+    await c.post('/v1/users', { user_id: 'r2-user', anonymous_id: 'r2-anon', modified_time: at(3), metadata: { email: 'r2@example.test' } });
+    await c.post('/v1/events', apiCall({ user_id: 'r2-user', time: at(4) }));
+    // An anonymous-only item after the merge (an action batched before identifyUser) counts for the user too.
+    await c.post('/v1/actions', action({ anonymous_id: 'r2-anon', time: at(5) }));
+
+    const p = await profile('r2-user');
+    expect(p).toMatchObject({ user_id: 'r2-user', identified_user_id: 'r2-user', anonymous_ids: ['r2-anon'], action_count: 3, event_count: 1, first_seen: at(1), last_seen: at(5) });
+    expect(p.metadata).toEqual({ email: 'r2@example.test' });
+    expect(p.timeline.map((e: any) => [e.time, e.user_id])).toEqual([
+      [at(1), 'r2-user'],
+      [at(2), 'r2-user'],
+      [at(4), 'r2-user'],
+      [at(5), 'r2-user'],
+    ]);
+    // The anonymous profile is gone from the list; asking for it leads to the user.
+    expect((await profiles()).some((q) => q.user_id === 'r2-anon')).toBe(false);
+    expect(await profile('r2-anon')).toMatchObject({ user_id: 'r2-user', requested_id: 'r2-anon' });
+    expect((await eventsOf('r2-anon')).total).toBe(0);
+  });
+
+  it('row 2, any item: an action carrying both ids merges the anonymous id just as a users call does', async () => {
+    await c.post('/v1/actions', action({ anonymous_id: 'r2b-anon', time: at(1) }));
+    await c.post('/v1/actions', action({ anonymous_id: 'r2b-anon', user_id: 'r2b-user', action_name: 'Signed Up', time: at(2) }));
+    expect(await profile('r2b-user')).toMatchObject({ user_id: 'r2b-user', identified_user_id: 'r2b-user', anonymous_ids: ['r2b-anon'], action_count: 2 });
+  });
+
+  it('row 3: the same user on two devices merges both anonymous profiles into one user', async () => {
+    await c.post('/v1/users', { anonymous_id: 'r3-laptop', campaign: { utm_source: 'search' } });
+    await c.post('/v1/actions', action({ anonymous_id: 'r3-laptop', time: at(1) }));
+    await c.post('/v1/users', { anonymous_id: 'r3-phone', campaign: { utm_source: 'ad' } });
+    await c.post('/v1/actions', action({ anonymous_id: 'r3-phone', time: at(2) }));
+    expect((await profiles()).filter((p) => p.user_id.startsWith('r3-'))).toHaveLength(2);
+
+    await c.post('/v1/users', { user_id: 'r3-user', anonymous_id: 'r3-laptop' });
+    await c.post('/v1/users', { user_id: 'r3-user', anonymous_id: 'r3-phone' });
+
+    const mine = (await profiles()).filter((p) => p.user_id.startsWith('r3-'));
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatchObject({ user_id: 'r3-user', identified_user_id: 'r3-user', action_count: 2, first_seen: at(1) });
+    expect([...mine[0].anonymous_ids].sort()).toEqual(['r3-laptop', 'r3-phone']);
+    // First touch: the laptop's campaign came first.
+    expect(mine[0].campaign).toEqual({ utm_source: 'search' });
+  });
+
+  it('row 4: two user ids on one device with reset() between them make two profiles, never merged', async () => {
+    await c.post('/v1/actions', action({ anonymous_id: 'r4-anon-1', time: at(1) }));
+    await c.post('/v1/users', { user_id: 'r4-alice', anonymous_id: 'r4-anon-1' });
+    await c.post('/v1/events', apiCall({ user_id: 'r4-alice', anonymous_id: 'r4-anon-1', time: at(2) }));
+    // moesif.reset() on log-out: the next visitor gets a fresh anonymous id.
+    await c.post('/v1/actions', action({ anonymous_id: 'r4-anon-2', time: at(3) }));
+    await c.post('/v1/users', { user_id: 'r4-bob', anonymous_id: 'r4-anon-2' });
+    await c.post('/v1/events', apiCall({ user_id: 'r4-bob', anonymous_id: 'r4-anon-2', time: at(4) }));
+
+    expect(await profile('r4-alice')).toMatchObject({ identified_user_id: 'r4-alice', anonymous_ids: ['r4-anon-1'], action_count: 1, event_count: 1 });
+    expect(await profile('r4-bob')).toMatchObject({ identified_user_id: 'r4-bob', anonymous_ids: ['r4-anon-2'], action_count: 1, event_count: 1 });
+  });
+
+  it('row 4 and 5 without reset(): a second user seen with an anonymous id merged into the first absorbs none of the first user\'s history', async () => {
+    await c.post('/v1/actions', action({ anonymous_id: 'r5-device', time: at(1) }));
+    await c.post('/v1/users', { user_id: 'r5-alice', anonymous_id: 'r5-device' });
+    await c.post('/v1/events', apiCall({ user_id: 'r5-alice', anonymous_id: 'r5-device', time: at(2) }));
+    // Alice logs out without reset(): anonymous browsing keeps the old id...
+    await c.post('/v1/actions', action({ anonymous_id: 'r5-device', time: at(3) }));
+    // ...and Bob logs in on the same device.
+    const claim = await c.post('/v1/users', { user_id: 'r5-bob', anonymous_id: 'r5-device' });
+    expect(claim.status).toBe(201);
+    expect(claim.body.conflicts).toBe(1);
+    await c.post('/v1/events', apiCall({ user_id: 'r5-bob', anonymous_id: 'r5-device', time: at(4) }));
+
+    const alice = await profile('r5-alice');
+    const bob = await profile('r5-bob');
+    // The first merge stands: the anonymous id and its anonymous-only items stay Alice's.
+    expect(alice).toMatchObject({ anonymous_ids: ['r5-device'], action_count: 2, event_count: 1 });
+    // Items naming Bob are Bob's; nothing of Alice's moved.
+    expect(bob).toMatchObject({ identified_user_id: 'r5-bob', anonymous_ids: [], action_count: 0, event_count: 1 });
+    expect(bob.timeline.map((e: any) => e.time)).toEqual([at(4)]);
+  });
+
+  it('row 5 with reset(): anonymous events before the second log-in go to the second user only', async () => {
+    await c.post('/v1/actions', action({ anonymous_id: 'r5r-anon-1', time: at(1) }));
+    await c.post('/v1/users', { user_id: 'r5r-alice', anonymous_id: 'r5r-anon-1' });
+    await c.post('/v1/actions', action({ anonymous_id: 'r5r-anon-1', user_id: 'r5r-alice', time: at(2) }));
+    await c.post('/v1/actions', action({ anonymous_id: 'r5r-anon-2', time: at(3) }));
+    await c.post('/v1/actions', action({ anonymous_id: 'r5r-anon-2', time: at(4) }));
+    await c.post('/v1/users', { user_id: 'r5r-bob', anonymous_id: 'r5r-anon-2' });
+
+    expect(await profile('r5r-alice')).toMatchObject({ anonymous_ids: ['r5r-anon-1'], action_count: 2, first_seen: at(1) });
+    expect(await profile('r5r-bob')).toMatchObject({ anonymous_ids: ['r5r-anon-2'], action_count: 2, first_seen: at(3) });
+  });
+
+  it('server-side API calls that carry only the user id join the same profile as the browser\'s actions', async () => {
+    await c.post('/v1/actions', action({ anonymous_id: 'srv-anon', time: at(1) }));
+    await c.post('/v1/users', { user_id: 'srv-user', anonymous_id: 'srv-anon' });
+    await c.post('/v1/events', apiCall({ user_id: 'srv-user', time: at(2), verb: 'POST', uri: 'http://api.example.test/orders' }));
+    const { events } = await eventsOf('srv-user');
+    expect(events.map((e: any) => [e.kind, e.user_id])).toEqual([
+      ['event', 'srv-user'],
+      ['action', 'srv-user'],
+    ]);
+  });
+});
+
+describe('companies', () => {
+  it('links a user to the company named on a users call, and counts the user\'s traffic, earlier anonymous traffic included, for the company', async () => {
+    await c.post('/v1/actions', action({ anonymous_id: 'co-anon', time: at(1) }));
+    await c.post('/v1/users', { user_id: 'co-user', anonymous_id: 'co-anon', company_id: 'co-acme' });
+    await c.post('/v1/companies', { company_id: 'co-acme', company_domain: 'acme.example.test', metadata: { plan: 'team' } });
+    await c.post('/v1/events', apiCall({ user_id: 'co-user', time: at(2) }));
+
+    const company = (await c.get('/api/companies/co-acme')).body;
+    expect(company).toMatchObject({ company_id: 'co-acme', company_domain: 'acme.example.test', metadata: { plan: 'team' }, user_count: 1, action_count: 1, event_count: 1 });
+    expect(company.users.map((u: any) => u.user_id)).toEqual(['co-user']);
+    expect(company.api_calls).toHaveLength(1);
+    expect((await c.get('/api/events?company_id=co-acme')).body.total).toBe(2);
+  });
+
+  it('links a user to the company named on an item', async () => {
+    await c.post('/v1/events', apiCall({ user_id: 'co2-user', company_id: 'co2-globex', time: at(1) }));
+    await c.post('/v1/events', apiCall({ user_id: 'co2-user', time: at(2) }));
+    expect(await profile('co2-user')).toMatchObject({ company_id: 'co2-globex' });
+    const list = (await c.get('/api/companies')).body.companies;
+    expect(list.find((x: any) => x.company_id === 'co2-globex')).toMatchObject({ user_count: 1, event_count: 2 });
+  });
+
+  it('carries an anonymous profile\'s company over to the user it merges into', async () => {
+    await c.post('/v1/users', { anonymous_id: 'co3-anon', company_id: 'co3-initech' });
+    await c.post('/v1/users', { user_id: 'co3-user', anonymous_id: 'co3-anon' });
+    expect(await profile('co3-user')).toMatchObject({ company_id: 'co3-initech' });
+  });
+});
