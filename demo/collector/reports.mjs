@@ -23,7 +23,7 @@ export const DEFAULT_FUNNEL_STEPS = ['action', 'identified', 'event'];
 
 /**
  * Parses one funnel step: `action` (any action, page views included), `action:<name>`,
- * `identified`, `event` (any API call) or `event:<text found in "VERB uri">`.
+ * `identified`, `event` (any API call) or `event:<text found in "VERB uri" or "VERB /path">`.
  * @param {string} spec
  * @returns {FunnelStep | undefined}
  */
@@ -38,10 +38,25 @@ export function parseFunnelStep(spec) {
   }
   if (type === 'event') {
     return arg
-      ? { step: spec, label: `API call matching "${arg}"`, matches: (i) => i.kind === 'event' && `${i.verb} ${i.uri}`.includes(arg) }
+      ? { step: spec, label: `API call matching "${arg}"`, matches: (i) => i.kind === 'event' && callText(i).some((t) => t.includes(arg)) }
       : { step: spec, label: 'First API call', matches: (i) => i.kind === 'event' };
   }
   return undefined;
+}
+
+/**
+ * What `event:<text>` is matched against: "VERB uri" and "VERB /path", so `event:POST /orders`
+ * works whatever host the API runs on.
+ * @param {{ verb: string, uri: string }} item
+ */
+function callText(item) {
+  let path = item.uri;
+  try {
+    path = new URL(item.uri).pathname;
+  } catch {
+    // a relative uri is its own path
+  }
+  return [`${item.verb} ${item.uri}`, `${item.verb} ${path}`];
 }
 
 /** @param {string | null | undefined} a @param {string | null | undefined} b */

@@ -1,0 +1,41 @@
+// @vitest-environment node
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { action, apiCall, at, startTestCollector, type TestCollector } from './support';
+
+let c: TestCollector | undefined;
+afterEach(async () => {
+  await c?.close();
+  c = undefined;
+});
+
+describe('durability', () => {
+  it('keeps items, profiles and merges across a restart on the same file', async () => {
+    c = await startTestCollector();
+    const page = action({ anonymous_id: 'd-anon', time: at(1) });
+    await c.post('/v1/actions', page);
+    await c.post('/v1/users', { user_id: 'd-user', anonymous_id: 'd-anon', company_id: 'd-co', metadata: { plan: 'pro' } });
+    await c.post('/v1/events', apiCall({ user_id: 'd-user', time: at(2) }));
+
+    await c.restart();
+
+    expect((await c.get('/api/users/d-user')).body).toMatchObject({ identified_user_id: 'd-user', anonymous_ids: ['d-anon'], company_id: 'd-co', metadata: { plan: 'pro' }, action_count: 1, event_count: 1 });
+    // Idempotency survives too: the same transaction id is still known.
+    expect((await c.post('/v1/actions', page)).body).toMatchObject({ stored: 0, duplicates: 1 });
+    expect((await c.get('/api/events')).body.total).toBe(2);
+  });
+
+  it('has written an item to the file by the time it answers 2xx', async () => {
+    c = await startTestCollector();
+    await c.post('/v1/actions', action({ anonymous_id: 'd-now', time: at(1) }));
+    // A second, independent connection sees the committed row while the collector still runs.
+    const reader = new Database(c.dbPath, { readonly: true });
+    try {
+      expect(reader.prepare("SELECT COUNT(*) AS n FROM items WHERE anonymous_id = 'd-now'").get()).toEqual({ n: 1 });
+      expect(reader.pragma('journal_mode', { simple: true })).toBe('wal');
+      expect(reader.pragma('user_version', { simple: true })).toBeGreaterThanOrEqual(1);
+    } finally {
+      reader.close();
+    }
+  });
+});

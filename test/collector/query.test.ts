@@ -1,0 +1,151 @@
+// @vitest-environment node
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { action, apiCall, at, startTestCollector, type TestCollector } from './support';
+
+let c: TestCollector;
+beforeAll(async () => {
+  c = await startTestCollector();
+  // Two visitors: Ann signs up and calls the API; Val only reads the docs.
+  await c.post('/v1/users', { anonymous_id: 'q-ann-anon', campaign: { utm_source: 'blog', utm_campaign: 'launch' } });
+  await c.post('/v1/actions/batch', [
+    action({ anonymous_id: 'q-ann-anon', time: at(1), uri: 'http://docs.example.test/docs/' }),
+    action({ anonymous_id: 'q-ann-anon', time: at(2), uri: 'http://docs.example.test/docs/quickstart' }),
+    action({ anonymous_id: 'q-val-anon', time: at(3) }),
+  ]);
+  await c.post('/v1/users', { user_id: 'q-ann', anonymous_id: 'q-ann-anon', company_id: 'q-co', modified_time: at(4), metadata: { name: 'Ann' } });
+  await c.post('/v1/actions', action({ user_id: 'q-ann', anonymous_id: 'q-ann-anon', action_name: 'Signed Up', time: at(5) }));
+  await c.post('/v1/events/batch', [
+    apiCall({ user_id: 'q-ann', time: at(6), status: 200 }),
+    apiCall({ user_id: 'q-ann', time: at(7), status: 401, verb: 'POST', uri: 'http://api.example.test/orders' }),
+  ]);
+});
+afterAll(async () => {
+  await c.close();
+});
+
+describe('GET /api/events', () => {
+  it('lists every item newest first with the stitched user id', async () => {
+    const { status, body } = await c.get('/api/events');
+    expect(status).toBe(200);
+    expect(body.total).toBe(6);
+    expect(body.events.map((e: any) => e.time)).toEqual([at(7), at(6), at(5), at(3), at(2), at(1)]);
+    expect(body.events.map((e: any) => e.user_id)).toEqual(['q-ann', 'q-ann', 'q-ann', null, 'q-ann', 'q-ann']);
+    expect(body.events[0]).toMatchObject({ kind: 'event', verb: 'POST', uri: 'http://api.example.test/orders', status: 401, company_id: 'q-co' });
+  });
+
+  it('filters by user id, anonymous id, company, kind and time', async () => {
+    const times = async (query: string) => (await c.get(`/api/events?${query}`)).body.events.map((e: any) => e.time);
+    expect(await times('user_id=q-ann')).toEqual([at(7), at(6), at(5), at(2), at(1)]);
+    expect(await times('user_id=q-val-anon')).toEqual([at(3)]);
+    expect(await times('anonymous_id=q-ann-anon')).toEqual([at(5), at(2), at(1)]);
+    expect(await times('company_id=q-co')).toEqual([at(7), at(6), at(5), at(2), at(1)]);
+    expect(await times('kind=event')).toEqual([at(7), at(6)]);
+    expect(await times('kind=actions&user_id=q-ann')).toEqual([at(5), at(2), at(1)]);
+    expect(await times(`since=${encodeURIComponent(at(5))}`)).toEqual([at(7), at(6), at(5)]);
+  });
+
+  it('pages with limit and offset', async () => {
+    const first = (await c.get('/api/events?limit=4')).body;
+    expect(first).toMatchObject({ total: 6, limit: 4, offset: 0, next_offset: 4 });
+    const second = (await c.get(`/api/events?limit=4&offset=${first.next_offset}`)).body;
+    expect(second).toMatchObject({ offset: 4, next_offset: null });
+    expect([...first.events, ...second.events].map((e: any) => e.time)).toEqual([at(7), at(6), at(5), at(3), at(2), at(1)]);
+  });
+
+  it.each([
+    ['kind=widget', 'kind must be "action" or "event"'],
+    ['since=soon', 'since must be an ISO 8601 date'],
+    ['limit=0', 'limit must be an integer from 1 to 500'],
+    ['limit=abc', 'limit must be an integer from 1 to 500'],
+    ['offset=-1', 'offset must be a non-negative integer'],
+    ['user_id=a&user_id=b', 'user_id must be given once, as a string'],
+  ])('answers 400 naming the parameter for %s', async (query, error) => {
+    expect(await c.get(`/api/events?${query}`)).toMatchObject({ status: 400, body: { error } });
+  });
+});
+
+describe('GET /api/users', () => {
+  it('lists stitched profiles with their merged anonymous ids, most recently active first', async () => {
+    const { body } = await c.get('/api/users');
+    expect(body.total).toBe(2);
+    expect(body.users.map((u: any) => [u.user_id, u.identified_user_id, u.anonymous_ids])).toEqual([
+      ['q-ann', 'q-ann', ['q-ann-anon']],
+      ['q-val-anon', null, ['q-val-anon']],
+    ]);
+  });
+
+  it('shows one profile with first-touch campaign, first and last seen, and its timeline', async () => {
+    const { status, body } = await c.get('/api/users/q-ann');
+    expect(status).toBe(200);
+    expect(body).toMatchObject({
+      user_id: 'q-ann',
+      identified_user_id: 'q-ann',
+      anonymous_ids: ['q-ann-anon'],
+      company_id: 'q-co',
+      campaign: { utm_source: 'blog', utm_campaign: 'launch' },
+      metadata: { name: 'Ann' },
+      identified_at: at(4),
+      first_seen: at(1),
+      last_seen: at(7),
+      action_count: 3,
+      event_count: 2,
+    });
+    expect(body.timeline.map((e: any) => e.time)).toEqual([at(1), at(2), at(5), at(6), at(7)]);
+  });
+
+  it('answers 404 for an unknown user', async () => {
+    expect(await c.get('/api/users/nobody')).toMatchObject({ status: 404, body: { error: 'no such user' } });
+  });
+});
+
+describe('GET /api/companies', () => {
+  it('lists companies with their user and traffic counts', async () => {
+    const { body } = await c.get('/api/companies');
+    expect(body.companies).toEqual([expect.objectContaining({ company_id: 'q-co', user_count: 1, action_count: 3, event_count: 2 })]);
+  });
+
+  it('shows one company with its users and their API calls', async () => {
+    const { body } = await c.get('/api/companies/q-co');
+    expect(body.users.map((u: any) => u.user_id)).toEqual(['q-ann']);
+    expect(body.api_calls.map((e: any) => [e.verb, e.status])).toEqual([
+      ['POST', 401],
+      ['GET', 200],
+    ]);
+    expect((await c.get('/api/companies/none')).status).toBe(404);
+  });
+});
+
+describe('GET /api/funnel', () => {
+  it('counts unique stitched users through page view, sign-up and first API call by default, with conversion rates', async () => {
+    const { body } = await c.get('/api/funnel');
+    expect(body.profiles).toBe(2);
+    expect(body.steps).toEqual([
+      { step: 'action', label: 'First page view or action', users: 2, rate_from_previous: 1, rate_from_first: 1 },
+      { step: 'identified', label: 'Identified (signed up)', users: 1, rate_from_previous: 0.5, rate_from_first: 0.5 },
+      { step: 'event', label: 'First API call', users: 1, rate_from_previous: 1, rate_from_first: 0.5 },
+    ]);
+  });
+
+  it('takes custom steps, in order', async () => {
+    const steps = (await c.get(`/api/funnel?steps=${encodeURIComponent('action:Signed Up,event:POST /orders')}`)).body.steps;
+    expect(steps.map((s: any) => s.users)).toEqual([1, 1]);
+    // Order matters: nobody made an API call before their first page view... but nobody signed up after an API call either.
+    const reversed = (await c.get(`/api/funnel?steps=event&steps=${encodeURIComponent('action:Signed Up')}`)).body.steps;
+    expect(reversed.map((s: any) => s.users)).toEqual([1, 0]);
+  });
+
+  it('answers 400 for an unknown step', async () => {
+    const res = await c.get('/api/funnel?steps=action,bought');
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatch(/unknown step "bought"/);
+  });
+});
+
+describe('the dashboard', () => {
+  it('is served at / as an HTML page', async () => {
+    const res = await fetch(`${c.url}/`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await res.text()).toMatch(/<title>[^<]*usertrail/i);
+  });
+});
