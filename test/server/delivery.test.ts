@@ -1,0 +1,190 @@
+// @vitest-environment node
+/**
+ * Delivery to a collector that is down, slow, rate limiting or refusing: batches, retries, the
+ * bound on memory, flush(), and the profile updates. Real servers on 127.0.0.1, no mocks.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import moesif, { type MoesifMiddleware, type MoesifOptions } from '../../src/server/index';
+import { freePort, startApp, startRecorder, waitFor, type Recorder, type RunningApp } from './helpers';
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()?.();
+});
+
+async function recorder(port?: number): Promise<Recorder> {
+  const r = await startRecorder(port);
+  cleanups.push(() => r.close());
+  return r;
+}
+
+async function appWith(options: MoesifOptions): Promise<{ mw: MoesifMiddleware; api: RunningApp; call: (path: string) => Promise<string> }> {
+  const mw = moesif(options);
+  const api = await startApp((app) => {
+    app.use(mw);
+    app.get('/item/:i', (req, res) => void res.json({ i: req.params.i }));
+  });
+  cleanups.push(() => api.close());
+  return { mw, api, call: async (path) => (await fetch(`${api.url}${path}`)).text() };
+}
+
+const uris = (r: Recorder) => r.events().map((e) => new URL(e.request.uri).pathname);
+
+describe('batching', () => {
+  it('sends batchSize events per request', async () => {
+    const collector = await recorder();
+    const { call } = await appWith({ applicationId: 'a', baseUri: collector.url, batchSize: 2, batchMaxTime: 50 });
+    for (let i = 0; i < 5; i++) await call(`/item/${i}`);
+    await waitFor(() => collector.events().length === 5);
+    expect(collector.requests.map((r) => (r.body as unknown[]).length)).toEqual([2, 2, 1]);
+  });
+
+  it('flush() empties the queue at once, whatever batchMaxTime says', async () => {
+    const collector = await recorder();
+    const { mw, call } = await appWith({ applicationId: 'a', baseUri: collector.url, batchSize: 100, batchMaxTime: 60_000 });
+    for (let i = 0; i < 3; i++) await call(`/item/${i}`);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(collector.requests).toHaveLength(0);
+    expect(mw.stats().queued).toBe(3);
+    await mw.flush();
+    expect(mw.stats()).toMatchObject({ queued: 0, sent: 3 });
+    expect(uris(collector)).toEqual(['/item/0', '/item/1', '/item/2']);
+  });
+
+  it('splits a batch the collector refuses as too large (413) and still delivers every event', async () => {
+    const collector = await recorder();
+    collector.answer = (req) => ((req.body as unknown[]).length > 1 ? { status: 413 } : { status: 201 });
+    const { mw, call } = await appWith({ applicationId: 'a', baseUri: collector.url, batchSize: 10, batchMaxTime: 60_000 });
+    for (let i = 0; i < 4; i++) await call(`/item/${i}`);
+    await mw.flush();
+    expect(uris(collector).sort()).toEqual(['/item/0', '/item/1', '/item/2', '/item/3']);
+    expect(mw.stats()).toMatchObject({ queued: 0, sent: 4, dropped: 0, rejected: 0 });
+  });
+});
+
+describe('a collector that is down or refusing', () => {
+  it('delivers the events once the collector comes back', async () => {
+    const port = await freePort();
+    const { mw, call } = await appWith({
+      applicationId: 'a',
+      baseUri: `127.0.0.1:${port}`,
+      batchMaxTime: 10,
+      retryBaseDelay: 50,
+      retryMaxDelay: 200,
+    });
+    for (let i = 0; i < 3; i++) expect(await call(`/item/${i}`)).toBe(`{"i":"${i}"}`);
+    await waitFor(() => mw.stats().failedRequests >= 2);
+    expect(mw.stats()).toMatchObject({ queued: 3, sent: 0 });
+    const collector = await recorder(port);
+    await waitFor(() => collector.events().length === 3, 5000);
+    expect(uris(collector)).toEqual(['/item/0', '/item/1', '/item/2']);
+    expect(mw.stats()).toMatchObject({ queued: 0, sent: 3, dropped: 0 });
+  });
+
+  it('bounds the queue while the collector is down: the oldest are dropped and counted', async () => {
+    const port = await freePort();
+    const { mw, call } = await appWith({
+      applicationId: 'a',
+      baseUri: `http://127.0.0.1:${port}`,
+      maxQueueSize: 5,
+      batchSize: 100,
+      batchMaxTime: 60_000,
+      retryBaseDelay: 60_000,
+    });
+    for (let i = 0; i < 12; i++) await call(`/item/${i}`);
+    await mw.flush(); // one attempt, refused: flush resolves anyway
+    expect(mw.stats()).toMatchObject({ queued: 5, dropped: 7, sent: 0 });
+    const collector = await recorder(port);
+    await mw.flush();
+    expect(uris(collector)).toEqual(['/item/7', '/item/8', '/item/9', '/item/10', '/item/11']);
+    expect(mw.stats()).toMatchObject({ queued: 0, dropped: 7, sent: 5 });
+  });
+
+  it('waits at least as long as Retry-After before retrying a 503', async () => {
+    const collector = await recorder();
+    const attempts: number[] = [];
+    collector.answer = () => {
+      attempts.push(Date.now());
+      return attempts.length === 1 ? { status: 503, headers: { 'Retry-After': '1' } } : { status: 201 };
+    };
+    const { call } = await appWith({ applicationId: 'a', baseUri: collector.url, batchMaxTime: 10, retryBaseDelay: 10 });
+    await call('/item/1');
+    await waitFor(() => collector.events().length === 1, 5000);
+    expect(attempts).toHaveLength(2);
+    expect((attempts[1] as number) - (attempts[0] as number)).toBeGreaterThanOrEqual(950);
+  });
+
+  it('drops a batch refused for good (400) and goes on with the next', async () => {
+    const collector = await recorder();
+    let first = true;
+    collector.answer = () => {
+      if (!first) return { status: 201 };
+      first = false;
+      return { status: 400 };
+    };
+    const outcomes: number[] = [];
+    const { mw, call } = await appWith({
+      applicationId: 'a',
+      baseUri: collector.url,
+      batchMaxTime: 60_000,
+      callback: (outcome) => outcomes.push(outcome.status),
+    });
+    await call('/item/1');
+    await mw.flush();
+    await call('/item/2');
+    await mw.flush();
+    expect(uris(collector)).toEqual(['/item/2']);
+    expect(mw.stats()).toMatchObject({ queued: 0, sent: 1, rejected: 1 });
+    expect(outcomes).toEqual([400, 201]);
+  });
+
+  it('gives up on a slow collector after requestTimeout and keeps the events for later', async () => {
+    const collector = await recorder();
+    collector.answer = () => ({ status: 201, delayMs: 2000 });
+    const { mw, call } = await appWith({ applicationId: 'a', baseUri: collector.url, batchMaxTime: 60_000, requestTimeout: 100, retryBaseDelay: 60_000 });
+    await call('/item/1');
+    const started = Date.now();
+    await mw.flush();
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(mw.stats()).toMatchObject({ queued: 1, failedRequests: 1 });
+  });
+});
+
+describe('profile updates', () => {
+  it('updateUser and updateCompany POST snake_case profiles, camelCase accepted as in moesif-nodejs', async () => {
+    const collector = await recorder();
+    const { mw } = await appWith({ applicationId: 'a', baseUri: collector.url });
+    const cbArgs: unknown[] = [];
+    const user = await mw.updateUser(
+      { userId: 'u1', companyId: 'c1', campaign: { utmSource: 'google' }, metadata: { firstName: 'Ada' } },
+      (error) => cbArgs.push(error),
+    );
+    const company = await mw.updateCompany({ companyId: 'c1', companyDomain: 'acme.test', metadata: { planName: 'Free' } });
+    expect(user).toEqual({ status: 201, count: 1 });
+    expect(company).toEqual({ status: 201, count: 1 });
+    expect(cbArgs).toEqual([null]);
+    expect(collector.requests.map((r) => [r.path, r.body])).toEqual([
+      ['/v1/users', { user_id: 'u1', company_id: 'c1', campaign: { utm_source: 'google' }, metadata: { firstName: 'Ada' } }],
+      ['/v1/companies', { company_id: 'c1', company_domain: 'acme.test', metadata: { planName: 'Free' } }],
+    ]);
+    await mw.updateUsersBatch([{ userId: 'u2' }, { user_id: 'u3' }]);
+    await mw.updateCompaniesBatch([{ companyId: 'c2' }]);
+    expect(collector.requests.slice(2).map((r) => [r.path, r.body])).toEqual([
+      ['/v1/users/batch', [{ user_id: 'u2' }, { user_id: 'u3' }]],
+      ['/v1/companies/batch', [{ company_id: 'c2' }]],
+    ]);
+  });
+
+  it('reports failures as values, never as rejections', async () => {
+    const port = await freePort();
+    const { mw } = await appWith({ applicationId: 'a', baseUri: `http://127.0.0.1:${port}` });
+    const missing = await mw.updateUser({ metadata: {} });
+    expect(missing).toMatchObject({ status: 0, error: 'user_id is required' });
+    let cbError: Error | null = null;
+    const down = await mw.updateCompany({ companyId: 'c' }, (error) => {
+      cbError = error;
+    });
+    expect(down).toMatchObject({ status: 0, error: 'ECONNREFUSED' });
+    expect(cbError).toBeInstanceOf(Error);
+  });
+});
