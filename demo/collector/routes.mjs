@@ -121,6 +121,9 @@ export function createApp(config, { ingest, reports }) {
     return { limit, offset };
   };
 
+  // The demo application id is not a secret: the dashboard shows it so developers can copy it.
+  app.get('/api/info', (_req, res) => void res.json({ application_id: config.applicationId }));
+
   app.get('/api/events', (req, res) => {
     const kindParam = stringParam(req, 'kind');
     const kind = kindParam === 'action' || kindParam === 'actions' ? 'action' : kindParam === 'event' || kindParam === 'events' ? 'event' : undefined;

@@ -1,0 +1,205 @@
+// @ts-check
+/**
+ * The collector's dashboard: polls the query API every two seconds and redraws four views.
+ * Every value comes from the wire, so the DOM is built with textContent and attributes only,
+ * never innerHTML: a metadata value of `<img src=x onerror=alert(1)>` shows as text.
+ */
+
+const POLL_MS = 2000;
+/** @type {{ user_id?: string, company_id?: string }} */
+const filter = {};
+
+/**
+ * Makes an element; children are nodes or text (text is always set as text, never parsed).
+ * @param {string} tag
+ * @param {Record<string, string>} [attrs]
+ * @param {...(Node | string | number | null | undefined)} children
+ */
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
+  for (const child of children) {
+    if (child === null || child === undefined) continue;
+    node.append(typeof child === 'object' ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+/** @param {string | null | undefined} iso */
+function when(iso) {
+  if (!iso) return '';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? String(iso) : d.toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'medium' });
+}
+
+/** Compact JSON of a value, cut to a readable length. @param {unknown} value */
+function brief(value, max = 140) {
+  if (value === null || value === undefined) return '';
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  if (text === '{}') return '';
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/** @param {string} id @param {Node[]} rows @param {number} columns @param {string} emptyText */
+function fillTable(id, rows, columns, emptyText) {
+  const body = /** @type {HTMLTableSectionElement} */ (document.querySelector(`#${id} tbody`));
+  body.replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { class: 'empty', colspan: String(columns) }, emptyText))]));
+}
+
+/** A user id that filters the events table when clicked. @param {string | null} userId */
+function userLink(userId) {
+  if (!userId) return '';
+  const button = el('button', { class: 'link mono', type: 'button', title: 'Show only this user\'s events' }, userId);
+  button.addEventListener('click', () => setFilter({ user_id: userId }));
+  return button;
+}
+
+/** @param {{ user_id?: string, company_id?: string }} next */
+function setFilter(next) {
+  delete filter.user_id;
+  delete filter.company_id;
+  Object.assign(filter, next);
+  void refresh();
+}
+
+function renderFilter() {
+  const p = /** @type {HTMLElement} */ (document.getElementById('filter'));
+  const [name, value] = Object.entries(filter)[0] ?? [];
+  p.hidden = !name;
+  if (!name) return p.replaceChildren();
+  const clear = el('button', { class: 'link', type: 'button' }, 'show all');
+  clear.addEventListener('click', () => setFilter({}));
+  p.replaceChildren('Only events of ', el('code', {}, `${name} = ${value}`), clear);
+}
+
+/** @param {any} data */
+function renderEvents(data) {
+  /** @type {HTMLElement} */ (document.getElementById('events-count')).textContent = `${data.total} stored, newest first`;
+  const rows = data.events.map((/** @type {any} */ e) => {
+    const what = e.kind === 'action' ? e.action_name : `${e.verb} ${e.uri}`;
+    const status = e.status === null || e.status === undefined ? '' : String(e.status);
+    return el(
+      'tr',
+      { 'data-kind': e.kind },
+      el('td', {}, when(e.time)),
+      el('td', {}, el('span', { class: `kind ${e.kind}` }, e.kind === 'action' ? 'Action' : 'API call')),
+      el('td', { class: 'wrap' }, what),
+      el('td', { class: `status s${status.charAt(0)}` }, status),
+      el('td', { class: 'mono' }, userLink(e.user_id)),
+      el('td', { class: 'mono anon' }, e.anonymous_id ?? ''),
+      el('td', { class: 'mono' }, e.company_id ?? ''),
+      el('td', { class: 'wrap mono' }, brief(e.metadata)),
+    );
+  });
+  fillTable('events', rows, 8, 'No events yet. Point an SDK here and use your app.');
+}
+
+/** @param {any} data */
+function renderUsers(data) {
+  /** @type {HTMLElement} */ (document.getElementById('users-count')).textContent = `${data.total} profiles`;
+  const rows = data.users.map((/** @type {any} */ u) =>
+    el(
+      'tr',
+      { 'data-user-id': u.user_id },
+      el('td', { class: 'mono' }, userLink(u.user_id)),
+      el('td', { class: 'mono' }, u.identified_user_id ?? el('span', { class: 'anon' }, 'anonymous')),
+      el('td', { class: 'mono wrap anon' }, u.anonymous_ids.join(', ')),
+      el('td', { class: 'mono' }, u.company_id ?? ''),
+      el('td', {}, when(u.first_seen)),
+      el('td', {}, when(u.last_seen)),
+      el('td', { class: 'num' }, u.action_count),
+      el('td', { class: 'num' }, u.event_count),
+      el('td', { class: 'wrap' }, brief(u.campaign, 80)),
+      el('td', { class: 'wrap mono' }, brief(u.metadata, 80)),
+    ),
+  );
+  fillTable('users', rows, 10, 'No users yet.');
+}
+
+/** @param {any} data */
+function renderCompanies(data) {
+  /** @type {HTMLElement} */ (document.getElementById('companies-count')).textContent = `${data.companies.length}`;
+  const rows = data.companies.map((/** @type {any} */ c) => {
+    const link = el('button', { class: 'link mono', type: 'button', title: 'Show only this company\'s events' }, c.company_id);
+    link.addEventListener('click', () => setFilter({ company_id: c.company_id }));
+    return el(
+      'tr',
+      {},
+      el('td', {}, link),
+      el('td', {}, c.company_domain ?? ''),
+      el('td', { class: 'num' }, c.user_count),
+      el('td', { class: 'num' }, c.action_count),
+      el('td', { class: 'num' }, c.event_count),
+      el('td', {}, when(c.last_seen)),
+    );
+  });
+  fillTable('companies', rows, 6, 'No companies yet.');
+}
+
+/** @param {number | null} rate */
+const percent = (rate) => (rate === null ? '–' : `${Math.round(rate * 1000) / 10}%`);
+
+/** @param {any} data */
+function renderFunnel(data) {
+  const top = Math.max(1, data.steps[0]?.users ?? 0);
+  const steps = data.steps.map((/** @type {any} */ s, /** @type {number} */ n) => {
+    const bar = el('div', { class: 'bar', 'data-testid': 'funnel-bar' });
+    bar.style.width = `${(s.users / top) * 100}%`;
+    return el(
+      'div',
+      { class: 'funnel-step', 'data-step': s.step },
+      el('span', { class: 'label' }, `${n + 1}. ${s.label}`),
+      el('div', { class: 'track' }, bar),
+      el('span', { class: 'numbers' }, el('strong', {}, s.users), n === 0 ? ` of ${data.profiles} users` : ` · ${percent(s.rate_from_previous)} of previous`),
+    );
+  });
+  /** @type {HTMLElement} */ (document.getElementById('funnel')).replaceChildren(...steps);
+}
+
+/** @param {string} path */
+async function getJson(path) {
+  const res = await fetch(path, { cache: 'no-store' });
+  if (!res.ok) throw new Error(`${path}: ${res.status}`);
+  return res.json();
+}
+
+let inFlight = false;
+async function refresh() {
+  if (inFlight) return;
+  inFlight = true;
+  const status = /** @type {HTMLElement} */ (document.getElementById('status'));
+  try {
+    const query = new URLSearchParams({ limit: '100', ...filter });
+    const [events, users, companies, funnel] = await Promise.all([
+      getJson(`/api/events?${query}`),
+      getJson('/api/users?limit=100'),
+      getJson('/api/companies'),
+      getJson('/api/funnel'),
+    ]);
+    renderFilter();
+    renderEvents(events);
+    renderUsers(users);
+    renderCompanies(companies);
+    renderFunnel(funnel);
+    status.textContent = `updated ${new Date().toLocaleTimeString()}`;
+    status.classList.remove('stale');
+  } catch {
+    status.textContent = 'collector unreachable, retrying…';
+    status.classList.add('stale');
+  } finally {
+    inFlight = false;
+  }
+}
+
+async function start() {
+  try {
+    const info = await getJson('/api/info');
+    /** @type {HTMLElement} */ (document.getElementById('app-id')).textContent = info.application_id;
+  } catch {
+    // The id is a convenience; the views work without it.
+  }
+  await refresh();
+  setInterval(() => void refresh(), POLL_MS);
+}
+
+void start();

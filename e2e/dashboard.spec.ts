@@ -1,0 +1,134 @@
+import { expect, test, type Page } from '@playwright/test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+// @ts-ignore: plain ESM JavaScript with JSDoc types, no declaration file
+import { startCollector, DEFAULT_APP_ID } from '../demo/collector/server.mjs';
+
+const HOSTILE = '<img src=x onerror=alert(1)>';
+
+interface Running {
+  url: string;
+  close(): Promise<void>;
+}
+
+let collector: Running;
+let dir: string;
+
+test.beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'usertrail-dashboard-'));
+  collector = await startCollector({ port: 0, db: join(dir, 'collector.db') });
+});
+test.afterEach(async () => {
+  await collector.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function post(path: string, body: unknown): Promise<void> {
+  const res = await fetch(collector.url + path, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-Moesif-Application-Id': DEFAULT_APP_ID },
+    body: JSON.stringify(body),
+  });
+  expect(res.status, `${path}: ${await res.clone().text()}`).toBeLessThan(300);
+}
+
+let tx = 0;
+const now = (offsetSeconds: number) => new Date(Date.now() - 60_000 + offsetSeconds * 1000).toISOString();
+const pageView = (fields: Record<string, unknown>, seconds: number) => ({
+  action_name: 'Page View',
+  transaction_id: `dash-${++tx}`,
+  request: { time: now(seconds), uri: 'http://docs.example.test/docs/', verb: 'GET', user_agent_string: 'test' },
+  ...fields,
+});
+const apiCall = (fields: Record<string, unknown>, seconds: number) => ({
+  transaction_id: `dash-${++tx}`,
+  request: { time: now(seconds), uri: 'http://api.example.test/test', verb: 'GET', headers: {} },
+  response: { time: now(seconds), status: 200, headers: {} },
+  ...fields,
+});
+
+/** A small journey: one visitor signs up and calls the API, another only reads the docs. */
+async function seed(): Promise<void> {
+  await post('/v1/actions/batch', [pageView({ anonymous_id: 'anon-ann' }, 1), pageView({ anonymous_id: 'anon-val' }, 2)]);
+  await post('/v1/users', { user_id: 'user-ann', anonymous_id: 'anon-ann', company_id: 'acme', metadata: { email: 'ann@example.test' } });
+  await post('/v1/companies', { company_id: 'acme', company_domain: 'acme.example.test' });
+  await post('/v1/actions', pageView({ user_id: 'user-ann', anonymous_id: 'anon-ann', action_name: 'Signed Up', metadata: { note: HOSTILE } }, 3));
+  await post('/v1/events', apiCall({ user_id: 'user-ann' }, 4));
+}
+
+function watchDialogs(page: Page): string[] {
+  const seen: string[] = [];
+  page.on('dialog', (dialog) => {
+    seen.push(dialog.message());
+    void dialog.dismiss();
+  });
+  return seen;
+}
+
+test('the dashboard shows posted events, stitched users and companies', async ({ page }) => {
+  await seed();
+  await page.goto(`${collector.url}/`);
+  await expect(page.locator('#app-id')).toHaveText(DEFAULT_APP_ID);
+
+  const events = page.locator('#events tbody tr');
+  await expect(events).toHaveCount(4);
+  // Newest first: the API call, then the sign-up, both the stitched user's.
+  await expect(events.nth(0)).toContainText('GET http://api.example.test/test');
+  await expect(events.nth(0)).toContainText('200');
+  await expect(events.nth(0)).toContainText('user-ann');
+  await expect(events.nth(1)).toContainText('Signed Up');
+  // The anonymous visitor's page view has a blank user id and shows its anonymous id.
+  const anonymousRow = events.filter({ hasText: 'anon-val' });
+  await expect(anonymousRow.locator('td').nth(4)).toHaveText('');
+  // The earlier anonymous page view of Ann now counts for her.
+  await expect(events.filter({ hasText: 'anon-ann' }).filter({ hasText: 'Page View' }).locator('td').nth(4)).toHaveText('user-ann');
+
+  const ann = page.locator('#users tbody tr[data-user-id="user-ann"]');
+  await expect(ann).toContainText('anon-ann');
+  await expect(ann).toContainText('acme');
+  await expect(page.locator('#users tbody tr[data-user-id="anon-val"]')).toContainText('anonymous');
+  await expect(page.locator('#companies tbody tr')).toContainText(['acme']);
+
+  // Clicking a user narrows the events table to that user.
+  await ann.getByRole('button', { name: 'user-ann' }).click();
+  await expect(events).toHaveCount(3);
+  await page.getByRole('button', { name: 'show all' }).click();
+  await expect(events).toHaveCount(4);
+});
+
+test('the dashboard shows hostile values from the wire as text and runs none of them', async ({ page }) => {
+  const dialogs = watchDialogs(page);
+  await seed();
+  await post('/v1/users', { anonymous_id: HOSTILE, metadata: { name: HOSTILE }, campaign: { utm_source: HOSTILE } });
+  await post('/v1/actions', pageView({ anonymous_id: HOSTILE, action_name: HOSTILE, company_id: HOSTILE }, 5));
+  await page.goto(`${collector.url}/`);
+
+  await expect(page.locator('#events tbody tr')).toHaveCount(5);
+  await expect(page.locator('#events tbody tr').first().locator('td').nth(2)).toHaveText(HOSTILE);
+  await expect(page.getByText(`{"note":"${HOSTILE}"}`)).toBeVisible();
+  await expect(page.locator(`#users tbody tr[data-user-id="${HOSTILE}"]`)).toBeVisible();
+  // No element was made from the value: no <img> anywhere, and no alert ran.
+  await expect(page.locator('img')).toHaveCount(0);
+  await page.waitForTimeout(500);
+  expect(dialogs).toEqual([]);
+});
+
+test('the dashboard draws the funnel as bars and refreshes by itself', async ({ page }) => {
+  await seed();
+  await page.goto(`${collector.url}/`);
+  const steps = page.locator('#funnel .funnel-step');
+  await expect(steps).toHaveCount(3);
+  await expect(steps.nth(0)).toContainText('First page view or action');
+  await expect(steps.nth(0)).toContainText('2 of 2 users');
+  await expect(steps.nth(1)).toContainText('50% of previous');
+  await expect(steps.nth(2)).toContainText('100% of previous');
+  const widths = await page.locator('#funnel .bar').evaluateAll((bars) => bars.map((b) => (b as HTMLElement).style.width));
+  expect(widths).toEqual(['100%', '50%', '50%']);
+  await page.screenshot({ path: test.info().outputPath('dashboard.png'), fullPage: true });
+
+  // A new visitor arrives while the page is open: it appears without a reload.
+  await post('/v1/actions', pageView({ anonymous_id: 'anon-late' }, 6));
+  await expect(page.locator('#users tbody tr[data-user-id="anon-late"]')).toBeVisible({ timeout: 5000 });
+  await expect(steps.nth(0)).toContainText('3 of 3 users');
+});
