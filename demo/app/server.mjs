@@ -1,0 +1,93 @@
+// @ts-check
+/**
+ * The demo web app: a docs area, sign-up and log-in forms, and a logged-in page, all using the
+ * SDK exactly as moesif-browser-js users do (see public/demo.js). It serves the SDK built by
+ * `npm run build` at /moesif.min.js and the page config at /config.js. The same pages work
+ * whatever host name they are served under (docs.example.test and app.example.test in the browser
+ * tests), so links between docs and app are worked out in the page.
+ */
+import express from 'express';
+import http from 'node:http';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
+const DIST_DIR = fileURLToPath(new URL('../../dist/', import.meta.url));
+const DEFAULT_APP_ID = 'usertrail-demo-app';
+
+/**
+ * @typedef {object} DemoAppOptions
+ * @property {number} [port] @default 0
+ * @property {string} [host] @default '127.0.0.1'
+ * @property {string} collectorUrl the collector's base URL, e.g. http://127.0.0.1:8787
+ * @property {string} [apiUrl] the demo API's base URL; without it log-in explains that the API is missing
+ * @property {string} [applicationId] @default 'usertrail-demo-app'
+ * @property {string} [appOrigin] origin of the app pages (sign-up, log-in, app) when it differs from the page's own
+ * @property {string} [docsOrigin] origin of the docs pages when it differs from the page's own
+ */
+
+/**
+ * @param {DemoAppOptions} options
+ * @returns {Promise<{ url: string, port: number, close(): Promise<void> }>}
+ */
+export async function startDemoApp({ port = 0, host = '127.0.0.1', collectorUrl, apiUrl, applicationId = DEFAULT_APP_ID, appOrigin, docsOrigin }) {
+  if (!collectorUrl) throw new TypeError('collectorUrl is required');
+  const collector = new URL(collectorUrl);
+  const pageConfig = {
+    applicationId,
+    // moesif's `host` option is host[:port] without a scheme, and follows the page's scheme; the
+    // demo gives it in that form so the same page works with moesif-browser-js itself.
+    collectorHost: collector.host,
+    collectorUrl: collector.origin,
+    apiUrl: apiUrl ? new URL(apiUrl).origin : null,
+    appOrigin: appOrigin ?? null,
+    docsOrigin: docsOrigin ?? null,
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  // Pages change while developing; never let a browser keep a stale copy.
+  app.use((_req, res, next) => {
+    res.set('Cache-Control', 'no-store');
+    next();
+  });
+  app.get('/config.js', (_req, res) => {
+    // JSON is valid JavaScript; `<` is escaped so that no value can close a script element.
+    const json = JSON.stringify(pageConfig).replace(/</g, '\\u003c');
+    res.type('text/javascript').send(`window.USERTRAIL_DEMO = ${json};\n`);
+  });
+  for (const file of ['moesif.min.js', 'moesif.min.js.map']) {
+    app.get(`/${file}`, (_req, res) => {
+      const path = `${DIST_DIR}${file}`;
+      if (existsSync(path)) return void res.sendFile(path);
+      res.status(404).type('text/javascript').send('console.error("usertrail: dist/moesif.min.js is missing; run npm run build");\n');
+    });
+  }
+  app.get('/', (_req, res) => res.redirect('/docs/'));
+  app.use(express.static(PUBLIC_DIR, { extensions: ['html'] }));
+  app.use((_req, res) => void res.status(404).type('text/plain').send('Not found'));
+
+  const server = http.createServer(app);
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(undefined);
+    });
+  });
+  const address = /** @type {import('node:net').AddressInfo} */ (server.address());
+  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  /** @type {Promise<void> | undefined} */
+  let closing;
+  return {
+    url: `http://${urlHost}:${address.port}`,
+    port: address.port,
+    close() {
+      closing ??= new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
