@@ -1,0 +1,171 @@
+// @ts-check
+/**
+ * The seed's example API (../shared/seeds/tracking-api-calls-by-user.txt) with usertrail/server in
+ * place of moesif-nodejs: Express, express-jwt (HS256) per route, and our middleware mounted first
+ * with app.use(). Plus what the demo web app needs: a log-in that issues the JWT (signed with jose,
+ * `sub` = the same user id the browser passes to identifyUser), a JWT-protected JSON endpoint, and
+ * open CORS because the web app runs at another origin. Nothing runs at import.
+ */
+import http from 'node:http';
+import { createHash } from 'node:crypto';
+import express from 'express';
+import { expressjwt } from 'express-jwt';
+import { SignJWT } from 'jose';
+import builtMiddleware from '../../dist/server.mjs';
+
+// The built module has no .d.ts beside it (types live in dist/types); borrow them from the source.
+/** @type {typeof import('../../src/server/index').default} */
+const moesif = builtMiddleware;
+
+export const DEFAULT_JWT_SECRET = 'shhhhhhared-secret';
+
+/** A short sha256 hex: stable ids from emails and domains without putting the email in the id. */
+const shortHash = (/** @type {string} */ text, length = 12) => createHash('sha256').update(text).digest('hex').slice(0, length);
+
+/**
+ * The user id of an email: stable across log-ins and the same on every machine, so the browser SDK,
+ * this API and the collector all agree on it. Emails are compared lower-cased.
+ * @param {string} email
+ */
+export const userIdFor = (email) => `user_${shortHash(email.trim().toLowerCase())}`;
+
+/** @param {string} email */
+export const companyIdFor = (email) => `company_${shortHash(email.trim().toLowerCase().split('@')[1] ?? 'none', 8)}`;
+
+/**
+ * @typedef {object} ApiOptions
+ * @property {number} [port] 0 picks a free one (default 0)
+ * @property {string} [host] (default '127.0.0.1')
+ * @property {string} collectorUrl base URL of the collector, e.g. http://127.0.0.1:8787
+ * @property {string} applicationId
+ * @property {string} [jwtSecret] HS256 secret shared by /login and express-jwt (default DEFAULT_JWT_SECRET)
+ * @property {Record<string, unknown>} [middlewareOptions] extra usertrail/server options (tests, benchmarks)
+ */
+
+/**
+ * @typedef {object} RunningApi
+ * @property {string} url e.g. http://127.0.0.1:5000 (no trailing slash)
+ * @property {number} port
+ * @property {import('../../src/server/index').MoesifMiddleware} middleware the usertrail/server middleware, for flush() and stats()
+ * @property {() => Promise<void>} close stops listening, ends open connections, then flushes the middleware
+ */
+
+/**
+ * @param {ApiOptions} options
+ * @returns {Promise<RunningApi>}
+ */
+export async function startApi({ port = 0, host = '127.0.0.1', collectorUrl, applicationId, jwtSecret = DEFAULT_JWT_SECRET, middlewareOptions = {} }) {
+  const secret = new TextEncoder().encode(jwtSecret);
+
+  // As in the seed: the middleware is configured once, with the hook that links API calls to users.
+  // express-jwt 7+ puts the decoded token on req.auth (the seed's req.user is from express-jwt 6).
+  const moesifMiddleware = moesif({
+    applicationId,
+    baseUri: collectorUrl,
+    identifyUser: (/** @type {any} */ req) => req.auth?.sub ?? req.user?.id,
+    identifyCompany: (/** @type {any} */ req) => req.auth?.company_id,
+    // CORS preflights are the browser's bookkeeping, not API calls anyone made.
+    skip: (/** @type {any} */ req) => req.method === 'OPTIONS',
+    ...middlewareOptions,
+  });
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(moesifMiddleware);
+
+  // Open CORS: the demo web app calls from another origin with `Authorization: Bearer`. No cookies are
+  // used, so `*` is enough.
+  app.use((req, res, next) => {
+    res.set('Access-Control-Allow-Origin', '*');
+    if (req.method !== 'OPTIONS') return next();
+    res.set('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
+    res.set('Access-Control-Allow-Headers', 'Authorization, Content-Type');
+    res.set('Access-Control-Max-Age', '7200');
+    if (req.get('Access-Control-Request-Private-Network') === 'true') res.set('Access-Control-Allow-Private-Network', 'true');
+    res.status(204).end();
+  });
+
+  const requireJwt = expressjwt({ secret: jwtSecret, algorithms: ['HS256'] });
+
+  // The seed's endpoint, unchanged.
+  app.get('/test', requireJwt, (_req, res) => {
+    res.status(200);
+    res.send('this is a response');
+  });
+
+  // The demo's log-in: { email } (or { userId }) -> a JWT whose `sub` is the user id.
+  app.post('/login', express.json({ limit: '10kb' }), async (req, res, next) => {
+    try {
+      const body = req.body ?? {};
+      const email = typeof body.email === 'string' && body.email.includes('@') ? body.email : undefined;
+      const givenId = typeof body.userId === 'string' && body.userId.trim() ? body.userId.trim() : undefined;
+      if (!email && !givenId) return void res.status(400).json({ error: 'send { "email": "..." } or { "userId": "..." }' });
+      const userId = givenId ?? userIdFor(/** @type {string} */ (email));
+      const companyId = typeof body.companyId === 'string' && body.companyId ? body.companyId : email ? companyIdFor(email) : undefined;
+      const jwt = new SignJWT(companyId ? { company_id: companyId } : {})
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setSubject(userId)
+        .setIssuedAt()
+        .setExpirationTime('8h');
+      const token = await jwt.sign(secret);
+      // The middleware reads the user when the response finishes, so the log-in call itself is
+      // attributed to the user it just identified.
+      /** @type {any} */ (req).user = { id: userId };
+      // Profiles for the dashboard; not awaited: analytics never delays a response (never rejects either).
+      void moesifMiddleware.updateUser(companyId ? { userId, companyId } : { userId });
+      if (companyId && email) void moesifMiddleware.updateCompany({ companyId, companyDomain: email.split('@')[1] });
+      res.json({ userId, companyId, token });
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  // A JWT-protected JSON endpoint for the demo's logged-in page.
+  app.get('/api/projects', requireJwt, (req, res) => {
+    const auth = /** @type {{ sub?: string, company_id?: string }} */ (/** @type {any} */ (req).auth ?? {});
+    res.json({
+      user_id: auth.sub,
+      company_id: auth.company_id ?? null,
+      projects: [
+        { id: 'p1', name: 'Checkout API', calls_today: 1280 },
+        { id: 'p2', name: 'Search API', calls_today: 342 },
+      ],
+    });
+  });
+
+  /** @type {express.ErrorRequestHandler} */
+  const onError = (err, _req, res, _next) => {
+    if (res.headersSent) return;
+    if (err?.name === 'UnauthorizedError') return void res.status(401).json({ error: 'unauthorized', message: String(err.message) });
+    const status = Number(err?.status ?? err?.statusCode);
+    if (status >= 400 && status < 500) return void res.status(status).json({ error: 'bad request' });
+    res.status(500).json({ error: 'internal error' });
+  };
+  app.use(onError);
+
+  const server = http.createServer(app);
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(undefined);
+    });
+  });
+  const address = /** @type {import('node:net').AddressInfo} */ (server.address());
+  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+
+  /** @type {Promise<void> | undefined} */
+  let closing;
+  return {
+    url: `http://${urlHost}:${address.port}`,
+    port: address.port,
+    middleware: moesifMiddleware,
+    close() {
+      closing ??= new Promise((/** @type {(value?: void) => void} */ resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }).then(() => moesifMiddleware.flush());
+      return closing;
+    },
+  };
+}
