@@ -13,7 +13,7 @@ const replaceVersion = {
 const ts = () => typescript({ tsconfig: './tsconfig.json', declaration: false, declarationDir: undefined, outDir: 'dist' });
 const minify = () =>
   terser({
-    ecma: 2019,
+    ecma: 2020,
     module: false,
     compress: { passes: 3, pure_getters: true, unsafe_arrows: true },
     format: { comments: false },

@@ -6,7 +6,7 @@ import { createIdentity, optional, storageKey, type Identity } from './identity'
 import { createLog } from './log';
 import { resolveOptions, type Options, type ResolvedOptions } from './options';
 import { toJson } from './serialize';
-import { cookieSettings, cookieStore, idStore, localStore, memoryStore } from './storage';
+import { cookieStore, idStore, localStore, memoryStore } from './storage';
 import type { ActionPayload, CompanyPayload, Kind, Metadata, UserPayload } from './wire';
 
 /** The public surface of one instance: moesif-browser-js's methods, plus a few it lacks. */
@@ -64,10 +64,10 @@ export function createMoesif(): Moesif {
         if (running) return body(running, ...args);
         if (keepUntilInit && !initCalled && inBrowser()) {
           if (early.length < MAX_EARLY_CALLS) early.push(() => void (instance[name as keyof Moesif] as (...a: unknown[]) => unknown)(...args));
-          else log.warnOnce('early', `more than ${MAX_EARLY_CALLS} calls before init(); later ones are dropped.`);
+          else log.warnOnce('early', `over ${MAX_EARLY_CALLS} calls before init(): dropping the rest.`);
         }
       } catch (error) {
-        log.warnOnce(`throw:${name}`, `${name}() failed and was skipped: ${String(error)}`);
+        log.warnOnce(name, `${name}() failed: ${error}`);
       }
       return fallback;
     };
@@ -75,7 +75,7 @@ export function createMoesif(): Moesif {
   const enqueue = ({ delivery, options }: Running, kind: Kind, id: string, payload: object): void => {
     let json = toJson(payload);
     if (json === undefined && 'metadata' in payload) {
-      log.warnOnce('metadata', 'metadata could not be turned into JSON (a getter or toJSON threw); the item is sent without it.');
+      log.warnOnce('json', 'metadata is not serializable; sent without it.');
       json = toJson({ ...payload, metadata: undefined });
     }
     if (json === undefined) return;
@@ -83,10 +83,12 @@ export function createMoesif(): Moesif {
     delivery.push(kind, id, json);
   };
 
+  const badId = (name: string): void => log.warnOnce(name + 'id', `${name}() needs a non-empty id; ignored.`);
+
   const checkMetadata = (name: string, metadata: unknown): Metadata | undefined => {
     if (metadata === undefined || metadata === null) return undefined;
     if (isMetadata(metadata)) return metadata;
-    log.warnOnce(`metadata:${name}`, `${name}(): metadata must be a plain object; it was ignored.`);
+    log.warnOnce(name + 'metadata', `${name}(): metadata must be an object; ignored.`);
     return undefined;
   };
 
@@ -108,7 +110,7 @@ export function createMoesif(): Moesif {
       try {
         if (!inBrowser()) return;
         if (initCalled) {
-          log.warnOnce('init-twice', 'init() was called more than once; the first call stays in effect.');
+          log.warnOnce('init', 'init() called twice: the first call stays in effect.');
           return;
         }
         initCalled = true;
@@ -116,8 +118,7 @@ export function createMoesif(): Moesif {
         if (!options) return;
         const persist = options.persistence !== 'none';
         const local = persist ? localStore() : undefined;
-        if (persist && !local) log.warnOnce('local', 'localStorage is unavailable; using cookies and memory.');
-        const cookies = persist ? cookieStore(cookieSettings(options, location)) : undefined;
+                const cookies = persist ? cookieStore(options, location) : undefined;
         const prefix = options.persistenceKeyPrefix;
         const ids = idStore(cookies, options.persistence === 'localStorage' ? local : undefined, storageKey('anonymousId', prefix), log);
         const identity = createIdentity(ids, local ?? memoryStore(), prefix);
@@ -129,19 +130,19 @@ export function createMoesif(): Moesif {
         if (identity.rememberCampaign(readCampaign(location.href, document.referrer, options))) sendUser(running, {});
         for (const call of early.splice(0)) call();
       } catch (error) {
-        log.error(`init() failed: ${String(error)}`);
+        log.error(`init() failed: ${error}`);
       }
     },
 
     identifyUser: method('identifyUser', (state, userId: string | number, metadata?: Metadata) => {
       const id = cleanId(userId);
-      if (!id) return log.warnOnce('user-id', 'identifyUser() needs a non-empty string or number id; the call was ignored.');
+      if (!id) return badId('identifyUser');
       const { identity } = state;
       const previous = identity.userId();
       const userMetadata = checkMetadata('identifyUser', metadata);
       if (previous === id && !userMetadata) return;
       if (previous && previous !== id) {
-        log.warnOnce('switch-user', 'identifyUser() was called with a different user; call moesif.reset() when a user logs out.');
+        log.warnOnce('switch', 'identifyUser() with a new user: call reset() at log-out.');
         // A fresh anonymous id, so the collector cannot merge the two users through the old one.
         identity.reset();
       }
@@ -151,7 +152,7 @@ export function createMoesif(): Moesif {
 
     identifyCompany: method('identifyCompany', (state, companyId: string | number, metadata?: Metadata, companyDomain?: string) => {
       const id = cleanId(companyId);
-      if (!id) return log.warnOnce('company-id', 'identifyCompany() needs a non-empty string or number id; the call was ignored.');
+      if (!id) return badId('identifyCompany');
       const { identity } = state;
       const changed = identity.companyId() !== id;
       identity.set('companyId', id);
@@ -170,13 +171,13 @@ export function createMoesif(): Moesif {
 
     identifySession: method('identifySession', ({ identity }, sessionToken: string) => {
       const token = cleanId(sessionToken);
-      if (!token) return log.warnOnce('session', 'identifySession() needs a non-empty string; the call was ignored.');
+      if (!token) return badId('identifySession');
       identity.set('sessionToken', token);
     }, undefined),
 
     track: method('track', (state, actionName: string, metadata?: Metadata) => {
       if (typeof actionName !== 'string' || !actionName.trim()) {
-        return log.warnOnce('action-name', 'track() needs a non-empty action name string; the call was ignored.');
+        return log.warnOnce('track', 'track() needs an action name; ignored.');
       }
       const transactionId = newId();
       const payload: ActionPayload = {

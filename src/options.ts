@@ -111,30 +111,18 @@ const DEFAULTS = {
   trackPageViews: false,
 } as const;
 
-type Check = (value: unknown) => boolean;
-const isBoolean: Check = (v) => typeof v === 'boolean';
-const isString: Check = (v) => typeof v === 'string';
-const isFunction: Check = (v) => typeof v === 'function';
-const isPositive: Check = (v) => typeof v === 'number' && v > 0 && v < Infinity;
-const isShare: Check = (v) => typeof v === 'number' && v >= 0 && v <= 1;
+/** Options whose value is a function; every other option is checked against its default's type. */
+const FUNCTIONS = ['callback', 'skip', 'maskContent', 'getMetadata', 'getTags', 'getApiVersion'];
+const STRINGS = ['host', 'cookieDomain', 'persistenceKeyPrefix', 'apiVersion'];
 
-const CHECKS: Record<string, Check> = {
-  host: (v) => typeof v === 'string' && v.trim() !== '',
-  persistence: (v) => v === 'localStorage' || v === 'cookie' || v === 'none',
-  cookieDomain: isString,
-  cookieExpiration: isPositive,
-  persistenceKeyPrefix: isString,
-  apiVersion: isString,
-  batchSize: (v) => isPositive(v) && Number.isInteger(v),
-  batchMaxTime: isPositive,
-  maxOutboxBytes: isPositive,
-  maxOutboxAge: isPositive,
-  maxBodyBytes: isPositive,
-  sampleRate: isShare,
-  ...Object.fromEntries(
-    ['crossSubdomainCookie', 'secureCookie', 'crossSiteCookie', 'disableUtm', 'disableReferrer', 'disableGclid', 'debug', 'batchEnabled', 'useBeacon', 'disableFetch', 'requirePublishingConsent', 'respectDoNotTrack', 'trackPageViews'].map((name) => [name, isBoolean]),
-  ),
-  ...Object.fromEntries(['callback', 'skip', 'maskContent', 'getMetadata', 'getTags', 'getApiVersion'].map((name) => [name, isFunction])),
+const isValid = (name: string, value: unknown): boolean => {
+  if (FUNCTIONS.includes(name)) return typeof value === 'function';
+  if (STRINGS.includes(name)) return typeof value === 'string' && value.trim() !== '';
+  if (name === 'persistence') return value === 'localStorage' || value === 'cookie' || value === 'none';
+  if (name === 'sampleRate') return typeof value === 'number' && value >= 0 && value <= 1;
+  const expected = typeof DEFAULTS[name as keyof typeof DEFAULTS];
+  // Numbers are counts, sizes and durations: positive and finite.
+  return typeof value === expected && (expected !== 'number' || ((value as number) > 0 && (value as number) < Infinity));
 };
 
 /**
@@ -154,22 +142,22 @@ export function baseUrlFor(host: string | undefined, pageProtocol: string): stri
  */
 export function resolveOptions(input: unknown, pageProtocol: string, log: Log): ResolvedOptions | undefined {
   if (input === null || typeof input !== 'object') {
-    log.error('init() needs an options object: moesif.init({ applicationId: "..." }).');
+    log.error('init() needs { applicationId }.');
     return undefined;
   }
   const given = input as Record<string, unknown>;
   const applicationId = given.applicationId;
   if (typeof applicationId !== 'string' || applicationId.trim() === '') {
-    log.error('init(): option "applicationId" must be a non-empty string; nothing will be sent.');
+    log.error('init(): "applicationId" is missing; nothing will be sent.');
     return undefined;
   }
   const resolved: Record<string, unknown> = { ...DEFAULTS, applicationId: applicationId.trim() };
-  for (const name of Object.keys(CHECKS)) {
+  for (const name of [...Object.keys(DEFAULTS), ...FUNCTIONS, ...STRINGS]) {
     const value = given[name];
     // `??` semantics: only null and undefined mean "not given"; a user's 0 or false counts (and is checked).
     if (value === undefined || value === null) continue;
-    if (CHECKS[name](value)) resolved[name] = value;
-    else log.error(`init(): option "${name}" has an invalid value (${typeof value}); using the default.`);
+    if (isValid(name, value)) resolved[name] = value;
+    else log.error(`init(): option "${name}" is invalid (${typeof value}); using the default.`);
   }
   resolved.baseUrl = baseUrlFor(resolved.host as string | undefined, pageProtocol);
   delete resolved.host;

@@ -1,4 +1,3 @@
-import Cookies from 'js-cookie';
 import type { Log } from './log';
 import type { ResolvedOptions } from './options';
 
@@ -70,90 +69,75 @@ export function localStore(): ListableStore | undefined {
   };
 }
 
+/** Reads one cookie of this page: values are URI-encoded, as moesif-browser-js writes them. */
+export function readCookie(name: string): string | null {
+  for (const pair of document.cookie.split('; ')) {
+    const split = pair.indexOf('=');
+    if (pair.slice(0, split) === name) {
+      try {
+        return decodeURIComponent(pair.slice(split + 1));
+      } catch {
+        return null;
+      }
+    }
+  }
+  return null;
+}
+
+/** Writes (or, with `days` of -1, removes) a cookie. A removal must repeat the domain and path it was set with. */
+export function writeCookie(name: string, value: string, days: number, attributes: string): void {
+  document.cookie = `${name}=${encodeURIComponent(value)};path=/;max-age=${Math.round(days * 86400)}${attributes}`;
+}
+
 const IP_ADDRESS = /^[\d.]+$|:/;
 
 /**
  * The widest domain this page may set cookies on, found by trying: a test cookie is set on
  * `example.test`, then `app.example.test`, and the first one the browser keeps wins. Browsers refuse
- * cookies on public suffixes (github.io, co.uk), so this never needs a suffix list. Localhost and IP
+ * cookies on public suffixes (github.io, co.uk), so this needs no suffix list. Localhost and IP
  * addresses take host-only cookies.
  */
 export function findCookieDomain(hostname: string): string | undefined {
   if (IP_ADDRESS.test(hostname) || !hostname.includes('.')) return undefined;
   const labels = hostname.split('.');
-  const probe = `__usertrail_domain_probe_${Math.random().toString(36).slice(2)}`;
+  const probe = '__usertrail_domain_probe';
   for (let count = 2; count <= labels.length; count++) {
-    const domain = labels.slice(-count).join('.');
-    try {
-      Cookies.set(probe, '1', { domain, sameSite: 'Lax' });
-      if (Cookies.get(probe) === '1') {
-        Cookies.remove(probe, { domain });
-        return domain;
-      }
-    } catch {
-      return undefined;
+    const domain = `;domain=${labels.slice(-count).join('.')}`;
+    writeCookie(probe, '1', 1 / 86400, domain);
+    if (readCookie(probe)) {
+      writeCookie(probe, '', -1, domain);
+      return labels.slice(-count).join('.');
     }
   }
   return undefined;
 }
 
-export interface CookieSettings {
-  domain: string | undefined;
-  days: number;
-  secure: boolean;
-  crossSite: boolean;
-}
-
-/** Cookie attributes for our ids: SameSite=Lax, Secure on https, SameSite=None only for cross-site use. */
-export function cookieSettings(options: ResolvedOptions, location: Location): CookieSettings {
-  const crossSite = options.crossSiteCookie;
-  return {
-    domain: options.cookieDomain ?? (options.crossSubdomainCookie ? findCookieDomain(location.hostname) : undefined),
-    days: options.cookieExpiration,
-    secure: location.protocol === 'https:' || options.secureCookie || crossSite,
-    crossSite,
-  };
-}
-
-/** First-party cookies, or undefined where the browser refuses them. */
-export function cookieStore(settings: CookieSettings): Store | undefined {
+/**
+ * First-party cookies for our ids, or undefined where the browser refuses them.
+ * SameSite=Lax, and Secure on https; SameSite=None (which requires Secure) only with `crossSiteCookie`.
+ */
+export function cookieStore(options: ResolvedOptions, location: Location): Store | undefined {
   try {
-    if (!navigator.cookieEnabled) return undefined;
+    // Reading document.cookie throws in sandboxed documents; cookieEnabled is false where they are blocked.
+    if (!navigator.cookieEnabled || document.cookie === undefined) return undefined;
+    const domain = options.cookieDomain ?? (options.crossSubdomainCookie ? findCookieDomain(location.hostname) : undefined);
+    const crossSite = options.crossSiteCookie;
+    const attributes =
+      (domain ? `;domain=${domain}` : '') +
+      (crossSite ? ';samesite=none' : ';samesite=lax') +
+      (location.protocol === 'https:' || options.secureCookie || crossSite ? ';secure' : '');
+    const days = options.cookieExpiration;
+    return {
+      get: (key) => readCookie(key),
+      set(key, value) {
+        writeCookie(key, value, days, attributes);
+        return readCookie(key) === value;
+      },
+      remove: (key) => writeCookie(key, '', -1, attributes),
+    };
   } catch {
     return undefined;
   }
-  const attributes: Cookies.CookieAttributes = {
-    path: '/',
-    expires: settings.days,
-    sameSite: settings.crossSite ? 'None' : 'Lax',
-    secure: settings.secure,
-    ...(settings.domain ? { domain: settings.domain } : {}),
-  };
-  return {
-    get(key) {
-      try {
-        return Cookies.get(key) ?? null;
-      } catch {
-        return null;
-      }
-    },
-    set(key, value) {
-      try {
-        Cookies.set(key, value, attributes);
-        return Cookies.get(key) === value;
-      } catch {
-        return false;
-      }
-    },
-    remove(key) {
-      try {
-        // A cookie is only removed by a write with the same domain and path it was set with.
-        Cookies.remove(key, attributes);
-      } catch {
-        /* the cookie jar is out of reach */
-      }
-    },
-  };
 }
 
 /**
@@ -193,7 +177,7 @@ export function idStore(cookies: Store | undefined, local: Store | undefined, al
       const savedInCookie = cookies?.set(key, value) ?? false;
       const savedLocally = local?.set(key, value) ?? false;
       if ((cookies || local) && !savedInCookie && !savedLocally) {
-        log.warnOnce('storage', 'cookies and localStorage are unavailable; ids are kept in memory for this page view only.');
+        log.warnOnce('storage', 'no cookies or localStorage: ids last for this page view only.');
       }
       return true;
     },

@@ -21,6 +21,8 @@ export interface Failure {
   until?: number;
   /** Only for paths that include this string. */
   pathIncludes?: string;
+  /** Only for batches of more than this many items (a body size limit, for 413). */
+  itemsOver?: number;
 }
 
 const ROOT = normalize(join(import.meta.dirname, '..', '..'));
@@ -47,11 +49,11 @@ export async function startRecorder() {
   };
 
   const server = createServer(async (req, res) => {
-    if (refusing) {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (refusing && url.pathname.startsWith('/v1/')) {
       req.socket.destroy();
       return;
     }
-    const url = new URL(req.url ?? '/', 'http://localhost');
     cors(res);
     if (req.method === 'OPTIONS') {
       res.writeHead(204).end();
@@ -60,7 +62,20 @@ export async function startRecorder() {
     if (url.pathname.startsWith('/v1/')) {
       const chunks: Buffer[] = [];
       for await (const chunk of req) chunks.push(chunk as Buffer);
-      const active = failure && (failure.until === undefined || Date.now() < failure.until) && (!failure.pathIncludes || url.pathname.includes(failure.pathIncludes));
+      const raw = Buffer.concat(chunks).toString('utf8');
+      const itemCount = (() => {
+        try {
+          const parsed: unknown = JSON.parse(raw);
+          return Array.isArray(parsed) ? parsed.length : 1;
+        } catch {
+          return 1;
+        }
+      })();
+      const active =
+        failure &&
+        (failure.until === undefined || Date.now() < failure.until) &&
+        (!failure.pathIncludes || url.pathname.includes(failure.pathIncludes)) &&
+        (failure.itemsOver === undefined || itemCount > failure.itemsOver);
       if (active && failure) {
         res.writeHead(failure.status, { 'Content-Type': 'application/json', ...(failure.retryAfter ? { 'Retry-After': failure.retryAfter } : {}) });
         res.end(JSON.stringify({ error: 'told to fail' }));
@@ -69,7 +84,7 @@ export async function startRecorder() {
       }
       let body: unknown;
       try {
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        body = JSON.parse(raw);
       } catch {
         res.writeHead(400, { 'Content-Type': 'application/json' }).end('{"error":"malformed JSON"}');
         return;
@@ -123,10 +138,9 @@ export async function startRecorder() {
     failWith(next: Failure | undefined): void {
       failure = next;
     },
-    /** Drop every connection, as a collector that is down. */
+    /** Drop every request to /v1/*, as a collector that is down (pages are still served). */
     refuse(on: boolean): void {
       refusing = on;
-      if (on) for (const socket of sockets) socket.destroy();
     },
     async close(): Promise<void> {
       for (const socket of sockets) socket.destroy();

@@ -100,7 +100,7 @@ export function createDelivery({ options, store, log, fetchImpl, now = Date.now 
     try {
       options.callback(outcome);
     } catch {
-      log.warnOnce('callback', 'the "callback" option threw; its errors are ignored.');
+      log.warnOnce('callback', 'the callback option threw.');
     }
   };
 
@@ -143,7 +143,7 @@ export function createDelivery({ options, store, log, fetchImpl, now = Date.now 
     if (status === 413) {
       if (batch.length === 1) {
         outbox.remove(batch);
-        outbox.drop(1, 'the collector refused an item as too large (413)');
+        outbox.drop(1, 'too large');
       } else {
         outbox.retry(batch);
         batchLimit = Math.max(1, Math.floor(batch.length / 2));
@@ -153,7 +153,7 @@ export function createDelivery({ options, store, log, fetchImpl, now = Date.now 
     if (!isRetryable(status)) {
       // A poison batch must not block the queue behind it.
       outbox.remove(batch);
-      outbox.drop(batch.length, `the collector refused a batch with status ${status}`);
+      outbox.drop(batch.length, `refused with status ${status}`);
       return;
     }
     outbox.retry(batch);
@@ -163,29 +163,36 @@ export function createDelivery({ options, store, log, fetchImpl, now = Date.now 
     if (flushing) settleFlush();
     if (unanswered >= BLOCKED_AFTER) {
       blocked = true;
-      log.warnOnce('blocked', `requests to ${options.baseUrl} get no answer (offline, or blocked by an extension); queued items stay saved for the next page view.`);
+      log.warnOnce('blocked', 'the collector is unreachable (blocked?): retrying next page view.');
     } else if (status === 0 && navigator.onLine === false) {
       waitingForOnline = true;
     }
   };
+
+  /** Every request goes through here, so accounting and outcome handling exist once. */
+  const sendBatch = (kind: Kind, batch: Item[], keepalive: boolean): Promise<void> => {
+    const bytes = bytesOf(batch);
+    outbox.begin(batch);
+    if (keepalive) keepaliveBytesInFlight += bytes;
+    stats.requests++;
+    stats.bytesSent += bytes;
+    return send({ url: options.baseUrl + batchPath(kind), body: bodyOf(batch), keepalive }).then(({ status, retryAfter, error }) => {
+      if (keepalive) keepaliveBytesInFlight -= bytes;
+      handle(batch, kind, status, retryAfter, error);
+    });
+  };
+
+  const byKind = (items: Item[], kind: Kind): Item[] => items.filter((item) => item.kind === kind);
 
   const sendNext = (): void => {
     if (stopped || inFlight || blocked) return;
     const waiting = outbox.waiting();
     if (!waiting.length) return schedule();
     const kind = waiting[0].kind;
-    const [batch] = chunk(waiting.filter((item) => item.kind === kind), Math.min(batchLimit, maxBatchItems), MAX_BATCH_BYTES);
-    const bytes = bytesOf(batch);
-    const keepalive = keepaliveBytesInFlight + bytes <= KEEPALIVE_QUOTA;
+    const [batch] = chunk(byKind(waiting, kind), Math.min(batchLimit, maxBatchItems), MAX_BATCH_BYTES);
     inFlight = true;
-    outbox.begin(batch);
-    if (keepalive) keepaliveBytesInFlight += bytes;
-    stats.requests++;
-    stats.bytesSent += bytes;
-    void send({ url: options.baseUrl + batchPath(kind), body: bodyOf(batch), keepalive }).then(({ status, retryAfter, error }) => {
-      if (keepalive) keepaliveBytesInFlight -= bytes;
+    void sendBatch(kind, batch, keepaliveBytesInFlight + bytesOf(batch) <= KEEPALIVE_QUOTA).then(() => {
       inFlight = false;
-      handle(batch, kind, status, retryAfter, error);
       schedule();
     });
   };
@@ -199,18 +206,9 @@ export function createDelivery({ options, store, log, fetchImpl, now = Date.now 
     if (stopped || blocked) return;
     const waiting = outbox.waiting();
     for (const kind of new Set(waiting.map((item) => item.kind))) {
-      for (const batch of chunk(waiting.filter((item) => item.kind === kind), maxBatchItems, MAX_BATCH_BYTES)) {
-        const bytes = bytesOf(batch);
-        if (keepaliveBytesInFlight + bytes > KEEPALIVE_QUOTA) return;
-        keepaliveBytesInFlight += bytes;
-        outbox.begin(batch);
-        stats.requests++;
-        stats.bytesSent += bytes;
-        void send({ url: options.baseUrl + batchPath(kind), body: bodyOf(batch), keepalive: true }).then(({ status, retryAfter, error }) => {
-          keepaliveBytesInFlight -= bytes;
-          handle(batch, kind, status, retryAfter, error);
-          schedule();
-        });
+      for (const batch of chunk(byKind(waiting, kind), maxBatchItems, MAX_BATCH_BYTES)) {
+        if (keepaliveBytesInFlight + bytesOf(batch) > KEEPALIVE_QUOTA) return;
+        void sendBatch(kind, batch, true).then(schedule);
       }
     }
   };

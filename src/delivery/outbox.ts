@@ -74,7 +74,7 @@ export function createOutbox({ store, applicationId, maxBytes, maxAge, log, now 
 
   const drop = (count: number, reason: string): void => {
     stats.dropped += count;
-    log.warnOnce(`drop:${reason}`, `dropped ${count} queued item(s): ${reason}. Later drops for this reason are counted in getStats().`);
+    log.warnOnce(reason, `dropped ${count} item(s): ${reason} (see getStats()).`);
   };
 
   const save = (): void => {
@@ -86,7 +86,7 @@ export function createOutbox({ store, applicationId, maxBytes, maxAge, log, now 
     }
     const saved: Saved = { version: 1, heartbeat: now(), closed, items };
     if (!store.set(ownKey, JSON.stringify(saved))) {
-      log.warnOnce('outbox-storage', 'localStorage is full or unavailable; queued items are kept in memory until they are sent.');
+      log.warnOnce('full', 'localStorage full: queue kept in memory.');
     }
     if (!heartbeat && !closed) {
       // Rewriting the timestamp tells other tabs this queue still has a living owner.
@@ -114,9 +114,9 @@ export function createOutbox({ store, applicationId, maxBytes, maxAge, log, now 
       inFlight.delete(oldest.id);
       totalBytes -= oldest.bytes;
       if (oldest.queuedAt < oldestAllowed) expired++;
-      else drop(1, `the outbox is over its ${maxBytes}-byte limit (collector unreachable?)`);
+      else drop(1, 'outbox full');
     }
-    if (expired) drop(expired, `older than ${maxAge} ms`);
+    if (expired) drop(expired, 'expired');
   };
 
   const append = (incoming: Item[]): void => {
@@ -139,7 +139,7 @@ export function createOutbox({ store, applicationId, maxBytes, maxAge, log, now 
     push(kind: Kind, id: string, json: string): void {
       const bytes = utf8Bytes(json);
       if (bytes > maxBytes) {
-        drop(1, `an item of ${bytes} bytes is larger than the outbox`);
+        drop(1, 'too large');
         return;
       }
       append([{ id, kind, json, bytes, queuedAt: now(), attempts: 0 }]);

@@ -1,0 +1,150 @@
+import { expect, test, type Page } from '@playwright/test';
+import { startRecorder, umdPage, type Recorder } from './support/recorder';
+
+// Each test gets its own collector, since several fail or refuse on purpose.
+let collector: Recorder;
+test.beforeEach(async () => {
+  collector = await startRecorder();
+});
+test.afterEach(async () => {
+  await collector.close();
+});
+
+const init = (extra = '') => `moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 200 ${extra} });`;
+const actionIds = () => collector.items('actions').map((a) => a.transaction_id as string);
+const actionRequests = () => collector.received.filter((r) => r.path === '/v1/actions/batch' && r.body !== undefined);
+const expectEachOnce = (ids: string[], count: number) => {
+  expect(ids.length).toBe(count);
+  expect(new Set(ids).size).toBe(count);
+};
+const open = async (page: Page, script: string, path = '/p') => {
+  collector.page(path, umdPage(script));
+  await page.goto(collector.url + path);
+};
+
+test('1,000 track() calls reach the collector exactly once each, in at most 40 requests', async ({ page }) => {
+  await open(page, `${init()} for (let i = 0; i < 1000; i++) moesif.track('Event ' + i, { i });`);
+  await expect.poll(actionIds, { timeout: 20_000 }).toHaveLength(1000);
+  expectEachOnce(actionIds(), 1000);
+  expect(actionRequests().length).toBeLessThanOrEqual(40);
+  const seen = collector.items('actions').map((a) => (a.metadata as { i: number }).i);
+  expect(new Set(seen)).toEqual(new Set(Array.from({ length: 1000 }, (_, i) => i)));
+});
+
+test('a page that tracks and navigates away within 10 ms delivers, 50 pages in a row under 150 ms latency', async ({ page, context }) => {
+  test.setTimeout(120_000);
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 150, downloadThroughput: -1, uploadThroughput: -1 });
+  collector.page('/next', '<!doctype html><title>next</title>');
+  for (let n = 0; n < 50; n++) {
+    collector.page(`/close-${n}`, umdPage(`${init(", batchMaxTime: 10000")} moesif.track('Closing ${n}'); setTimeout(() => { location.href = '/next'; }, 5);`));
+    await page.goto(`${collector.url}/close-${n}`);
+    await page.waitForURL('**/next');
+  }
+  await expect.poll(() => new Set(collector.items('actions').map((a) => a.action_name)).size, { timeout: 30_000 }).toBe(50);
+});
+
+test('a collector answering 503 for 20 s gets every event once it recovers, none twice', async ({ page }) => {
+  test.setTimeout(120_000);
+  collector.failWith({ status: 503, until: Date.now() + 20_000 });
+  await open(page, `${init()} for (let i = 0; i < 30; i++) moesif.track('Outage ' + i);`);
+  await expect.poll(() => collector.received.length).toBeGreaterThan(0);
+  await expect.poll(actionIds, { timeout: 90_000, intervals: [1000] }).toHaveLength(30);
+  await page.waitForTimeout(1500);
+  expectEachOnce(actionIds(), 30);
+});
+
+test('events queued while the collector is down survive two reloads and arrive after the next load', async ({ page }) => {
+  collector.refuse(true);
+  collector.page('/p', umdPage(`${init()} if (!sessionStorage.done) { sessionStorage.done = 1; for (let i = 0; i < 10; i++) moesif.track('Offline ' + i); }`));
+  await page.goto(collector.url + '/p');
+  await page.waitForTimeout(500);
+  await page.reload();
+  await page.waitForTimeout(500);
+  await page.reload();
+  await page.waitForTimeout(500);
+  expect(actionIds()).toHaveLength(0);
+  collector.refuse(false);
+  await page.reload();
+  // The page closed by the reload may have sent its queue with keepalive as it went; that outcome is
+  // unknowable to the next page, which sends the items again, with the same transaction ids.
+  await expect.poll(() => new Set(actionIds()).size, { timeout: 15_000 }).toBe(10);
+});
+
+test('two tabs tracking at once lose nothing and send nothing twice', async ({ context }) => {
+  const tabs = await Promise.all([context.newPage(), context.newPage()]);
+  collector.page('/p', umdPage(`${init()} for (let i = 0; i < 200; i++) moesif.track('Tab ' + i);`));
+  await Promise.all(tabs.map((tab) => tab.goto(collector.url + '/p')));
+  await expect.poll(actionIds, { timeout: 20_000 }).toHaveLength(400);
+  await tabs[0].waitForTimeout(1000);
+  expectEachOnce(actionIds(), 400);
+});
+
+test('a 413 splits the batch in halves until it fits', async ({ page }) => {
+  collector.failWith({ status: 413, itemsOver: 3 });
+  await open(page, `${init(', batchSize: 8, batchMaxTime: 50')} for (let i = 0; i < 8; i++) moesif.track('Split ' + i);`);
+  await expect.poll(actionIds, { timeout: 20_000 }).toHaveLength(8);
+  expectEachOnce(actionIds(), 8);
+  const sizes = actionRequests().map((r) => (r.body as unknown[]).length);
+  expect(Math.max(...sizes)).toBeLessThanOrEqual(3);
+});
+
+test('a 400 drops only the poison batch; later events still arrive', async ({ page }) => {
+  collector.failWith({ status: 400 });
+  const warnings: string[] = [];
+  page.on('console', (message) => message.type() === 'warning' && warnings.push(message.text()));
+  await open(page, `${init(', batchMaxTime: 50')} moesif.track('Poison');`);
+  await expect.poll(() => collector.received.length).toBe(1);
+  collector.failWith(undefined);
+  await page.evaluate(() => (window as any).moesif.track('After'));
+  await expect.poll(() => collector.items('actions').map((a) => a.action_name)).toEqual(['After']);
+  expect(warnings.some((w) => w.includes('400'))).toBe(true);
+});
+
+test('Retry-After: 3 is honoured: no retry before 3 s', async ({ page }) => {
+  collector.failWith({ status: 429, retryAfter: '3', until: Date.now() + 500 });
+  await open(page, `${init(', batchMaxTime: 50')} moesif.track('Later');`);
+  await expect.poll(actionIds, { timeout: 15_000 }).toHaveLength(1);
+  const [refused, accepted] = collector.received.filter((r) => r.path.startsWith('/v1/actions'));
+  expect(accepted.at - refused.at).toBeGreaterThanOrEqual(2_900);
+});
+
+test('with localStorage full, events still arrive, with one warning', async ({ page }) => {
+  const warnings: string[] = [];
+  page.on('console', (message) => message.type() === 'warning' && warnings.push(message.text()));
+  await open(
+    page,
+    `try { const block = 'x'.repeat(1024 * 1024); for (let i = 0; i < 20; i++) localStorage.setItem('filler' + i, block); } catch {}
+     try { for (let i = 0; i < 2000; i++) localStorage.setItem('small' + i, 'y'.repeat(1000)); } catch {}
+     ${init()} for (let i = 0; i < 50; i++) moesif.track('Full ' + i);`,
+  );
+  await expect.poll(actionIds, { timeout: 15_000 }).toHaveLength(50);
+  expectEachOnce(actionIds(), 50);
+  expect(warnings.filter((w) => w.includes('usertrail'))).toHaveLength(1);
+});
+
+test('20 visibility changes and bfcache-style pagehide/pageshow do not multiply timers or requests', async ({ page }) => {
+  await open(page, `${init(', batchMaxTime: 1000')} window.tick = () => moesif.track('Tick');`);
+  const requestsFor = async (ms: number) => {
+    const before = collector.received.length;
+    const start = Date.now();
+    while (Date.now() - start < ms) {
+      await page.evaluate(() => (window as any).tick());
+      await page.waitForTimeout(100);
+    }
+    await page.waitForTimeout(1200);
+    return collector.received.length - before;
+  };
+  const baseline = await requestsFor(3000);
+  await page.evaluate(() => {
+    for (let i = 0; i < 20; i++) {
+      Object.defineProperty(document, 'visibilityState', { value: i % 2 ? 'visible' : 'hidden', configurable: true });
+      document.dispatchEvent(new Event('visibilitychange'));
+      dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true }));
+    }
+    Object.defineProperty(document, 'visibilityState', { value: 'visible', configurable: true });
+  });
+  const after = await requestsFor(3000);
+  expect(after).toBeLessThanOrEqual(baseline + 2);
+});
