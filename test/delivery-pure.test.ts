@@ -1,0 +1,155 @@
+import { describe, expect, it } from 'vitest';
+import { chunk } from '../src/delivery';
+import { backoffDelay, isRetryable, parseRetryAfter } from '../src/delivery/backoff';
+import { utf8Bytes, type Item } from '../src/delivery/outbox';
+
+const MINUTES_5 = 300_000;
+
+describe('backoffDelay', () => {
+  it('waits a random time in [0, 1 s * 2^(attempt-1)) (full jitter)', () => {
+    for (const [attempt, ceiling] of [[1, 1000], [2, 2000], [3, 4000], [5, 16_000], [9, 256_000]]) {
+      expect(backoffDelay(attempt, undefined, () => 0), `attempt ${attempt}, random 0`).toBe(0);
+      const top = backoffDelay(attempt, undefined, () => 0.999_999_9);
+      expect(top, `attempt ${attempt}, random ~1`).toBeLessThan(ceiling);
+      expect(top).toBeGreaterThanOrEqual(ceiling - 1);
+      expect(backoffDelay(attempt, undefined, () => 0.5)).toBe(ceiling / 2);
+    }
+  });
+
+  it('never waits more than 5 minutes, however many attempts failed', () => {
+    for (const attempt of [10, 20, 100, 1000]) {
+      const top = backoffDelay(attempt, undefined, () => 0.999_999_9);
+      expect(top).toBeLessThan(MINUTES_5);
+      expect(top).toBeGreaterThanOrEqual(MINUTES_5 - 1);
+      expect(backoffDelay(attempt, undefined, () => 0.5)).toBe(MINUTES_5 / 2);
+    }
+  });
+
+  it('stays in range with the real Math.random', () => {
+    for (let i = 0; i < 2000; i++) {
+      const attempt = 1 + (i % 12);
+      const delay = backoffDelay(attempt, undefined);
+      expect(delay).toBeGreaterThanOrEqual(0);
+      expect(delay).toBeLessThan(Math.min(MINUTES_5, 1000 * 2 ** (attempt - 1)));
+      expect(Number.isInteger(delay)).toBe(true);
+    }
+  });
+
+  it("never retries before the server's Retry-After", () => {
+    expect(backoffDelay(1, 3000, () => 0)).toBe(3000);
+    expect(backoffDelay(1, 3000, () => 0.999)).toBe(3000);
+    // A longer jittered wait than the floor is kept.
+    expect(backoffDelay(5, 3000, () => 0.5)).toBe(8000);
+  });
+
+  it('caps even a Retry-After at 5 minutes', () => {
+    expect(backoffDelay(1, 3_600_000, () => 0)).toBe(MINUTES_5);
+  });
+});
+
+describe('parseRetryAfter', () => {
+  const now = Date.parse('2025-01-01T12:00:00Z');
+
+  it('reads delay-seconds as milliseconds', () => {
+    expect(parseRetryAfter('3', now)).toBe(3000);
+    expect(parseRetryAfter('0', now)).toBe(0);
+    expect(parseRetryAfter(' 120 ', now)).toBe(120_000);
+  });
+
+  it('reads an HTTP date as the milliseconds until it', () => {
+    expect(parseRetryAfter('Wed, 01 Jan 2025 12:00:10 GMT', now)).toBe(10_000);
+    expect(parseRetryAfter(new Date(now + 90_000).toUTCString(), now)).toBe(90_000);
+  });
+
+  it('reads an HTTP date in the past as no wait', () => {
+    expect(parseRetryAfter('Wed, 01 Jan 2025 11:00:00 GMT', now)).toBe(0);
+  });
+
+  it('returns undefined for a missing or unreadable header', () => {
+    for (const header of [undefined, null, '', 'soon', 'abc', 'in a minute']) {
+      expect(parseRetryAfter(header, now), String(header)).toBeUndefined();
+    }
+  });
+});
+
+describe('isRetryable', () => {
+  it.each([
+    [0, true],
+    [408, true],
+    [429, true],
+    [500, true],
+    [502, true],
+    [503, true],
+    [504, true],
+    [599, true],
+    [200, false],
+    [202, false],
+    [204, false],
+    [400, false],
+    [401, false],
+    [403, false],
+    [404, false],
+    [413, false],
+    [422, false],
+  ])('status %i is retryable: %s', (status, expected) => {
+    expect(isRetryable(status)).toBe(expected);
+  });
+});
+
+const item = (index: number, json: string): Item => ({
+  id: `id-${index}`,
+  kind: 'actions',
+  json,
+  bytes: utf8Bytes(json),
+  queuedAt: index,
+  attempts: 0,
+});
+const bodyBytes = (batch: Item[]): number => Buffer.byteLength(`[${batch.map((entry) => entry.json).join(',')}]`);
+
+describe('chunk', () => {
+  it('splits by count, keeping order', () => {
+    const items = Array.from({ length: 60 }, (_, index) => item(index, `{"n":${index}}`));
+    const chunks = chunk(items, 25, 60_000);
+    expect(chunks.map((batch) => batch.length)).toEqual([25, 25, 10]);
+    expect(chunks.flat().map((entry) => entry.id)).toEqual(items.map((entry) => entry.id));
+  });
+
+  it('splits by bytes so that every request body stays within 60,000 bytes', () => {
+    const items = Array.from({ length: 10 }, (_, index) => item(index, JSON.stringify({ n: index, pad: 'x'.repeat(20_000) })));
+    const chunks = chunk(items, 25, 60_000);
+    expect(chunks.length).toBeGreaterThan(3);
+    for (const batch of chunks) expect(bodyBytes(batch)).toBeLessThanOrEqual(60_000);
+    expect(chunks.map((batch) => batch.length)).toEqual([2, 2, 2, 2, 2]);
+    expect(chunks.flat().map((entry) => entry.id)).toEqual(items.map((entry) => entry.id));
+  });
+
+  it('counts multi-byte characters as their UTF-8 bytes, not as UTF-16 units', () => {
+    // 10,000 euro signs: 10,000 UTF-16 units but 30,000 UTF-8 bytes each.
+    const items = Array.from({ length: 4 }, (_, index) => item(index, JSON.stringify({ e: '€'.repeat(10_000) })));
+    const chunks = chunk(items, 25, 60_000);
+    for (const batch of chunks) expect(bodyBytes(batch)).toBeLessThanOrEqual(60_000);
+    expect(chunks.map((batch) => batch.length)).toEqual([1, 1, 1, 1]);
+  });
+
+  it('puts an item larger than the limit alone in its own chunk', () => {
+    const items = [item(0, '{"a":1}'), item(1, JSON.stringify({ big: 'x'.repeat(70_000) })), item(2, '{"c":3}')];
+    expect(chunk(items, 25, 60_000).map((batch) => batch.map((entry) => entry.id))).toEqual([['id-0'], ['id-1'], ['id-2']]);
+  });
+
+  it('returns no chunks for no items', () => {
+    expect(chunk([], 25, 60_000)).toEqual([]);
+  });
+});
+
+describe('utf8Bytes', () => {
+  it.each([
+    ['empty', ''],
+    ['ASCII', 'hello, world {"a":1}'],
+    ['2-byte characters', 'café ñ ü ß Ω'],
+    ['3-byte characters', '€ 中文 日本語 ✓'],
+    ['surrogate pairs', '😀 🎉 𝄞'],
+    ['a mix of all', 'a é € 😀 z'.repeat(100)],
+  ])('counts %s as Buffer.byteLength does', (_name, text) => {
+    expect(utf8Bytes(text)).toBe(Buffer.byteLength(text, 'utf8'));
+  });
+});

@@ -1,0 +1,330 @@
+import { describe, expect, it } from 'vitest';
+import { cleanId } from '../src/ids';
+import { findCookieDomain } from '../src/storage';
+import { cookies, KEYS, localKeys, messages, moesifKeysIn, removeCookie, setCookie, spyConsole, useSdk, UUID_V4 } from './support/page';
+
+const sdk = useSdk();
+
+describe('cleanId', () => {
+  it.each([
+    ['an empty string', ''],
+    ['whitespace', ' \t\n '],
+    ["'undefined'", 'undefined'],
+    ["'null'", 'null'],
+    ['undefined', undefined],
+    ['null', null],
+    ['an object', { id: 1 }],
+    ['an array', ['u1']],
+    ['NaN', Number.NaN],
+    ['Infinity', Number.POSITIVE_INFINITY],
+    ['a boolean', true],
+    ['a symbol', Symbol('u1')],
+  ])('rejects %s', (_name, value) => {
+    expect(cleanId(value)).toBeUndefined();
+  });
+
+  it('turns numbers into strings and trims strings', () => {
+    expect(cleanId(42)).toBe('42');
+    expect(cleanId(0)).toBe('0');
+    expect(cleanId(' user-1 ')).toBe('user-1');
+  });
+});
+
+describe('findCookieDomain', () => {
+  it('finds the widest domain the page may set cookies on, and leaves no probe cookie behind', () => {
+    expect(findCookieDomain('app.example.test')).toBe('example.test');
+    expect(Object.keys(cookies())).toEqual([]);
+  });
+
+  it('uses host-only cookies on localhost and IP addresses', () => {
+    expect(findCookieDomain('localhost')).toBeUndefined();
+    expect(findCookieDomain('127.0.0.1')).toBeUndefined();
+    expect(findCookieDomain('::1')).toBeUndefined();
+  });
+});
+
+// The same behaviour, whichever of the persistent backends keeps the ids.
+describe.each(['localStorage', 'cookie'] as const)('with persistence %s', (persistence) => {
+  it('makes a v4 UUID anonymous id once and keeps it for the next page load', () => {
+    const first = sdk.start({ persistence }).moesif;
+    const id = first.getAnonymousId();
+    expect(id).toMatch(UUID_V4);
+    expect(first.getAnonymousId()).toBe(id);
+    const second = sdk.start({ persistence }).moesif;
+    expect(second.getAnonymousId()).toBe(id);
+  });
+
+  it('keeps the identified user, company and session for the next page load', () => {
+    const first = sdk.start({ persistence }).moesif;
+    first.identifyUser('u1');
+    first.identifyCompany('c1');
+    first.identifySession('s1');
+    const second = sdk.start({ persistence }).moesif;
+    expect([second.getUserId(), second.getCompanyId(), second.getSessionToken()]).toEqual(['u1', 'c1', 's1']);
+  });
+
+  it('writes the ids to cookies on the site domain under moesif-browser-js keys', () => {
+    const { moesif } = sdk.start({ persistence });
+    moesif.identifyUser('u1');
+    expect(cookies()).toMatchObject({ [KEYS.anonymousId]: moesif.getAnonymousId(), [KEYS.userId]: 'u1' });
+    // A domain cookie is only removed with its domain: removing host-only must leave it in place.
+    document.cookie = `${KEYS.userId}=; expires=Thu, 01 Jan 1970 00:00:00 GMT; path=/`;
+    expect(cookies()[KEYS.userId]).toBe('u1');
+  });
+
+  it('identifyUser with a different id switches user, warns about reset() and gets a new anonymous id', () => {
+    const console = spyConsole();
+    const { moesif } = sdk.start({ persistence });
+    moesif.identifyUser('alice');
+    const aliceAnonymousId = moesif.getAnonymousId();
+    moesif.identifyUser('bob');
+    expect(moesif.getUserId()).toBe('bob');
+    expect(moesif.getAnonymousId()).toMatch(UUID_V4);
+    expect(moesif.getAnonymousId()).not.toBe(aliceAnonymousId);
+    const warnings = messages(console.warn).filter((message) => message.includes('reset()'));
+    expect(warnings).toHaveLength(1);
+  });
+
+  it('identifyUser again with the same id keeps the user and anonymous id without a warning', () => {
+    const console = spyConsole();
+    const { moesif } = sdk.start({ persistence });
+    moesif.identifyUser('alice');
+    const anonymousId = moesif.getAnonymousId();
+    moesif.identifyUser('alice');
+    moesif.identifyUser(' alice ');
+    expect(moesif.getUserId()).toBe('alice');
+    expect(moesif.getAnonymousId()).toBe(anonymousId);
+    expect(console.warn).not.toHaveBeenCalled();
+  });
+
+  it('reset() forgets user, company, session and campaign everywhere and makes a new anonymous id', () => {
+    history.replaceState(null, '', '/?utm_source=news');
+    const { moesif } = sdk.start({ persistence });
+    moesif.identifyUser('u1');
+    moesif.identifyCompany('c1');
+    moesif.identifySession('s1');
+    const before = moesif.getAnonymousId();
+    expect(localStorage.getItem(KEYS.campaign)).toContain('news');
+    moesif.reset();
+    expect([moesif.getUserId(), moesif.getCompanyId(), moesif.getSessionToken()]).toEqual([undefined, undefined, undefined]);
+    const after = moesif.getAnonymousId();
+    expect(after).toMatch(UUID_V4);
+    expect(after).not.toBe(before);
+    for (const key of [KEYS.userId, KEYS.companyId, KEYS.sessionToken, KEYS.campaign]) {
+      expect(cookies(), key).not.toHaveProperty(key);
+      expect(localStorage.getItem(key), key).toBeNull();
+    }
+    expect(cookies()[KEYS.anonymousId]).toBe(after);
+    // The next page load sees the logged-out state, not the old user.
+    const reloaded = sdk.start({ persistence }).moesif;
+    expect(reloaded.getUserId()).toBeUndefined();
+    expect(reloaded.getAnonymousId()).toBe(after);
+  });
+
+  it('a reset() in one tab is seen at once by another tab of the same site', () => {
+    const tabA = sdk.start({ persistence }).moesif;
+    const tabB = sdk.start({ persistence }).moesif;
+    tabA.identifyUser('u1');
+    expect(tabB.getUserId()).toBe('u1');
+    tabA.reset();
+    expect(tabB.getUserId()).toBeUndefined();
+    expect(tabB.getAnonymousId()).toBe(tabA.getAnonymousId());
+  });
+
+  it.each([
+    ['an empty string', ''],
+    ['whitespace', '   '],
+    ["'undefined'", 'undefined'],
+    ["'null'", 'null'],
+    ['an object', {}],
+    ['NaN', Number.NaN],
+    ['an array', ['u1']],
+  ])('identifyUser rejects %s with a warning and keeps the current user', (_name, bad) => {
+    const console = spyConsole();
+    const { moesif } = sdk.start({ persistence });
+    moesif.identifyUser('u1');
+    moesif.identifyUser(bad as string);
+    expect(moesif.getUserId()).toBe('u1');
+    expect(messages(console.warn)).toHaveLength(1);
+    expect(messages(console.warn)[0]).toContain('identifyUser');
+  });
+
+  it('identifyUser and identifyCompany take numbers as strings', () => {
+    const { moesif } = sdk.start({ persistence });
+    moesif.identifyUser(42);
+    moesif.identifyCompany(7);
+    expect(moesif.getUserId()).toBe('42');
+    expect(moesif.getCompanyId()).toBe('7');
+  });
+});
+
+describe('existing moesif-browser-js visitors', () => {
+  it('keep their ids stored in localStorage, old non-UUID formats included', () => {
+    localStorage.setItem(KEYS.anonymousId, 'legacy-anon-1234');
+    localStorage.setItem(KEYS.userId, 'user-from-moesif');
+    localStorage.setItem(KEYS.companyId, 'company-from-moesif');
+    localStorage.setItem(KEYS.sessionToken, 'session-from-moesif');
+    const { moesif } = sdk.start();
+    // The user id is read first here: read after the anonymous id, it is lost (see the cookie-restore test below).
+    expect(moesif.getUserId()).toBe('user-from-moesif');
+    expect(moesif.getCompanyId()).toBe('company-from-moesif');
+    expect(moesif.getSessionToken()).toBe('session-from-moesif');
+    expect(moesif.getAnonymousId()).toBe('legacy-anon-1234');
+  });
+
+  it('keep their ids stored in cookies', () => {
+    setCookie(KEYS.anonymousId, 'cookie-anon-99');
+    setCookie(KEYS.userId, 'cookie-user');
+    const { moesif } = sdk.start({ persistence: 'cookie' });
+    expect(moesif.getAnonymousId()).toBe('cookie-anon-99');
+    expect(moesif.getUserId()).toBe('cookie-user');
+  });
+
+  it('keep their first-touch campaign, sent with the next identifyUser', async () => {
+    localStorage.setItem(KEYS.campaign, JSON.stringify({ utm_source: 'legacy', gclid: 'G0' }));
+    const { moesif, applicationId } = sdk.start();
+    moesif.identifyUser('u1');
+    await moesif.flush();
+    const users = sdk.collector.items(applicationId, '/v1/users/batch');
+    expect(users).toHaveLength(1);
+    expect(users[0].campaign).toEqual({ utm_source: 'legacy', gclid: 'G0' });
+  });
+
+  it('are found under persistenceKeyPrefix, which replaces the moesif_ prefix', () => {
+    localStorage.setItem('acme_anonymous_id', 'prefixed-anon');
+    localStorage.setItem('acme_stored_user_id', 'prefixed-user');
+    localStorage.setItem(KEYS.anonymousId, 'unprefixed-anon');
+    const { moesif } = sdk.start({ persistenceKeyPrefix: 'acme_' });
+    expect(moesif.getUserId()).toBe('prefixed-user');
+    expect(moesif.getAnonymousId()).toBe('prefixed-anon');
+    moesif.identifyCompany('c1');
+    expect(localStorage.getItem('acme_stored_company_id')).toBe('c1');
+    expect(cookies()).toMatchObject({ acme_anonymous_id: 'prefixed-anon', acme_stored_company_id: 'c1' });
+    expect(localStorage.getItem(KEYS.companyId)).toBeNull();
+  });
+});
+
+describe('the cookie is the source of truth, localStorage its mirror', () => {
+  it('a cookie value beats a different, stale localStorage value, which is resynced', () => {
+    setCookie(KEYS.anonymousId, 'fresh-from-cookie');
+    setCookie(KEYS.userId, 'cookie-user');
+    localStorage.setItem(KEYS.anonymousId, 'stale-local');
+    localStorage.setItem(KEYS.userId, 'stale-user');
+    const { moesif } = sdk.start();
+    expect(moesif.getAnonymousId()).toBe('fresh-from-cookie');
+    expect(moesif.getUserId()).toBe('cookie-user');
+    expect(localStorage.getItem(KEYS.anonymousId)).toBe('fresh-from-cookie');
+    expect(localStorage.getItem(KEYS.userId)).toBe('cookie-user');
+  });
+
+  it('a user-id cookie removed on another subdomain is not restored from stale localStorage', async () => {
+    setCookie(KEYS.anonymousId, 'shared-anon');
+    localStorage.setItem(KEYS.anonymousId, 'shared-anon');
+    localStorage.setItem(KEYS.userId, 'logged-out-user');
+    const { moesif, applicationId } = sdk.start();
+    expect(moesif.getUserId()).toBeUndefined();
+    expect(cookies()).not.toHaveProperty(KEYS.userId);
+    expect(localStorage.getItem(KEYS.userId)).toBeNull();
+    moesif.track('Viewed');
+    await moesif.flush();
+    const [action] = sdk.collector.items(applicationId, '/v1/actions/batch');
+    expect(action.anonymous_id).toBe('shared-anon');
+    expect(action).not.toHaveProperty('user_id');
+  });
+
+  it('a reset() on another subdomain (new anonymous-id cookie, no user cookie) wins over this subdomain\'s localStorage', () => {
+    const { moesif } = sdk.start();
+    moesif.identifyUser('u1');
+    // Another subdomain logs out: it rewrites the shared cookies.
+    removeCookie(KEYS.userId);
+    setCookie(KEYS.anonymousId, 'new-anon-after-reset');
+    expect(moesif.getUserId()).toBeUndefined();
+    expect(moesif.getAnonymousId()).toBe('new-anon-after-reset');
+    expect(localStorage.getItem(KEYS.anonymousId)).toBe('new-anon-after-reset');
+  });
+
+  it('when every cookie is gone (cleared or expired), localStorage restores them', async () => {
+    localStorage.setItem(KEYS.anonymousId, 'kept-anon');
+    localStorage.setItem(KEYS.userId, 'kept-user');
+    localStorage.setItem(KEYS.companyId, 'kept-company');
+    const { moesif, applicationId } = sdk.start();
+    moesif.track('Returned');
+    await moesif.flush();
+    const [action] = sdk.collector.items(applicationId, '/v1/actions/batch');
+    expect(action).toMatchObject({ user_id: 'kept-user', company_id: 'kept-company' });
+    expect(moesif.getAnonymousId()).toBe('kept-anon');
+    expect(cookies()).toMatchObject({ [KEYS.anonymousId]: 'kept-anon', [KEYS.userId]: 'kept-user', [KEYS.companyId]: 'kept-company' });
+  });
+
+  // BUG (src/storage.ts idStore.get): restoring the anonymous-id cookie from localStorage makes the jar look
+  // "alive", so the user, company and session ids read next are taken as deliberately removed and deleted
+  // from localStorage. A returning visitor whose cookies expired (Safari ITP: 7 days) is logged out of
+  // attribution whenever the anonymous id is read first.
+  it.fails('when every cookie is gone, localStorage restores all ids whichever is read first', () => {
+    localStorage.setItem(KEYS.anonymousId, 'kept-anon');
+    localStorage.setItem(KEYS.userId, 'kept-user');
+    const { moesif } = sdk.start();
+    expect(moesif.getAnonymousId()).toBe('kept-anon');
+    expect(moesif.getUserId()).toBe('kept-user');
+    expect(cookies()).toMatchObject({ [KEYS.anonymousId]: 'kept-anon', [KEYS.userId]: 'kept-user' });
+  });
+});
+
+describe('what each persistence writes', () => {
+  it("persistence 'none' writes no cookie and no localStorage, and keeps ids for this page view only", async () => {
+    const { moesif } = sdk.start({ persistence: 'none' });
+    history.replaceState(null, '', '/?utm_source=ignored');
+    moesif.identifyUser('u1');
+    moesif.identifyCompany('c1');
+    moesif.identifySession('s1');
+    moesif.track('Clicked');
+    const id = moesif.getAnonymousId();
+    expect(id).toMatch(UUID_V4);
+    expect(moesif.getUserId()).toBe('u1');
+    await Promise.resolve();
+    expect(moesifKeysIn(Object.keys(cookies()))).toEqual([]);
+    expect(document.cookie).toBe('');
+    expect(localKeys()).toEqual([]);
+    await moesif.flush();
+    expect(localKeys()).toEqual([]);
+    const nextPage = sdk.start({ persistence: 'none' }).moesif;
+    expect(nextPage.getAnonymousId()).not.toBe(id);
+    expect(nextPage.getUserId()).toBeUndefined();
+  });
+
+  it("persistence 'none' also ignores ids left by earlier visits", () => {
+    localStorage.setItem(KEYS.userId, 'old-user');
+    setCookie(KEYS.anonymousId, 'old-anon');
+    const { moesif } = sdk.start({ persistence: 'none' });
+    expect(moesif.getUserId()).toBeUndefined();
+    expect(moesif.getAnonymousId()).not.toBe('old-anon');
+  });
+
+  it("persistence 'cookie' writes the ids to cookies and none to localStorage", () => {
+    const { moesif } = sdk.start({ persistence: 'cookie' });
+    moesif.identifyUser('u1');
+    moesif.identifyCompany('c1');
+    moesif.identifySession('s1');
+    const id = moesif.getAnonymousId();
+    expect(cookies()).toMatchObject({ [KEYS.anonymousId]: id, [KEYS.userId]: 'u1', [KEYS.companyId]: 'c1', [KEYS.sessionToken]: 's1' });
+    for (const key of [KEYS.anonymousId, KEYS.userId, KEYS.companyId, KEYS.sessionToken]) {
+      expect(localStorage.getItem(key), key).toBeNull();
+    }
+  });
+
+  it("persistence 'localStorage' (the default) mirrors the ids in localStorage", () => {
+    const { moesif } = sdk.start();
+    moesif.identifyUser('u1');
+    expect(localStorage.getItem(KEYS.anonymousId)).toBe(moesif.getAnonymousId());
+    expect(localStorage.getItem(KEYS.userId)).toBe('u1');
+  });
+
+  it('crossSubdomainCookie false writes host-only cookies', () => {
+    const { moesif } = sdk.start({ crossSubdomainCookie: false });
+    const id = moesif.getAnonymousId()!;
+    // A host-only cookie is removed by a write without a domain; a domain cookie would survive it.
+    document.cookie = `${KEYS.anonymousId}=; expires=Thu, 01 Jan 1970 00:00:00 GMT; path=/`;
+    expect(cookies()).not.toHaveProperty(KEYS.anonymousId);
+    expect(id).toMatch(UUID_V4);
+  });
+});

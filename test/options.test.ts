@@ -1,0 +1,181 @@
+import { describe, expect, it, vi } from 'vitest';
+import type { Log } from '../src/log';
+import { baseUrlFor, resolveOptions } from '../src/options';
+import { messages, spyConsole, useSdk } from './support/page';
+
+const fakeLog = () => ({ warnOnce: vi.fn(), error: vi.fn(), debug: vi.fn() }) satisfies Log;
+
+describe('resolveOptions', () => {
+  it('fills in moesif-browser-js defaults for every option not given', () => {
+    const log = fakeLog();
+    const options = resolveOptions({ applicationId: 'app' }, 'https:', log)!;
+    expect(options).toMatchObject({
+      applicationId: 'app',
+      baseUrl: 'https://api.moesif.net',
+      persistence: 'localStorage',
+      crossSubdomainCookie: true,
+      cookieExpiration: 365,
+      secureCookie: false,
+      crossSiteCookie: false,
+      disableUtm: false,
+      disableReferrer: false,
+      disableGclid: false,
+      debug: false,
+      batchEnabled: true,
+      batchSize: 25,
+      batchMaxTime: 2500,
+    });
+    expect(options.cookieDomain).toBeUndefined();
+    expect(options.persistenceKeyPrefix).toBeUndefined();
+    expect(options.callback).toBeUndefined();
+    expect(log.error).not.toHaveBeenCalled();
+  });
+
+  it('keeps a user-given false or 0 instead of replacing it with the default (?? semantics)', () => {
+    const log = fakeLog();
+    const options = resolveOptions(
+      { applicationId: 'app', crossSubdomainCookie: false, batchEnabled: false, sampleRate: 0, disableUtm: false, debug: false },
+      'https:',
+      log,
+    )!;
+    expect(options.crossSubdomainCookie).toBe(false);
+    expect(options.batchEnabled).toBe(false);
+    expect(options.sampleRate).toBe(0);
+    expect(options.disableUtm).toBe(false);
+    expect(log.error).not.toHaveBeenCalled();
+  });
+
+  it('checks a user-given 0 rather than skipping it: cookieExpiration 0 is reported and replaced by 365', () => {
+    const log = fakeLog();
+    const options = resolveOptions({ applicationId: 'app', cookieExpiration: 0 }, 'https:', log)!;
+    expect(options.cookieExpiration).toBe(365);
+    expect(log.error).toHaveBeenCalledTimes(1);
+    expect(log.error.mock.calls[0][0]).toContain('cookieExpiration');
+  });
+
+  it('treats null like a missing option: the default, and no error', () => {
+    const log = fakeLog();
+    const options = resolveOptions({ applicationId: 'app', batchSize: null, persistence: null }, 'https:', log)!;
+    expect(options.batchSize).toBe(25);
+    expect(options.persistence).toBe('localStorage');
+    expect(log.error).not.toHaveBeenCalled();
+  });
+
+  it('names each bad option in exactly one error and replaces it with its default', () => {
+    const log = fakeLog();
+    const bad = {
+      persistence: 'disk',
+      batchSize: 0,
+      batchMaxTime: -1,
+      cookieExpiration: '30',
+      debug: 'yes',
+      crossSubdomainCookie: 1,
+      callback: 'not a function',
+      host: '   ',
+      cookieDomain: 42,
+    };
+    const options = resolveOptions({ applicationId: 'app', ...bad }, 'https:', log)!;
+    const errors = log.error.mock.calls.map(([message]) => String(message));
+    expect(errors).toHaveLength(Object.keys(bad).length);
+    for (const name of Object.keys(bad)) {
+      expect(errors.filter((message) => message.includes(`"${name}"`)), name).toHaveLength(1);
+    }
+    expect(options).toMatchObject({
+      persistence: 'localStorage',
+      batchSize: 25,
+      batchMaxTime: 2500,
+      cookieExpiration: 365,
+      debug: false,
+      crossSubdomainCookie: true,
+      baseUrl: 'https://api.moesif.net',
+    });
+    expect(options.callback).toBeUndefined();
+    expect(options.cookieDomain).toBeUndefined();
+  });
+
+  it.each([
+    ['no options object', undefined],
+    ['null', null],
+    ['a string', 'app'],
+    ['a missing applicationId', {}],
+    ['an empty applicationId', { applicationId: '' }],
+    ['a whitespace applicationId', { applicationId: '   ' }],
+    ['a numeric applicationId', { applicationId: 123 }],
+  ])('refuses %s with one error and no options', (_name, input) => {
+    const log = fakeLog();
+    expect(resolveOptions(input, 'https:', log)).toBeUndefined();
+    expect(log.error).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('baseUrlFor', () => {
+  it('sends to https://api.moesif.net by default, even from an http page', () => {
+    expect(baseUrlFor(undefined, 'http:')).toBe('https://api.moesif.net');
+    expect(baseUrlFor(undefined, 'https:')).toBe('https://api.moesif.net');
+  });
+
+  it("makes moesif's host[:port] form follow the page's scheme", () => {
+    expect(baseUrlFor('localhost:8787', 'http:')).toBe('http://localhost:8787');
+    expect(baseUrlFor('localhost:8787', 'https:')).toBe('https://localhost:8787');
+    expect(baseUrlFor('collector.acme.test', 'https:')).toBe('https://collector.acme.test');
+  });
+
+  it('uses a full base URL as given, without its trailing slashes', () => {
+    expect(baseUrlFor('https://collector.acme.test/', 'http:')).toBe('https://collector.acme.test');
+    expect(baseUrlFor('http://127.0.0.1:9000', 'https:')).toBe('http://127.0.0.1:9000');
+    expect(baseUrlFor('https://acme.test/moesif//', 'http:')).toBe('https://acme.test/moesif');
+  });
+
+  it('the resolved options carry the base URL for the given host and page scheme', () => {
+    expect(resolveOptions({ applicationId: 'a', host: 'localhost:8787' }, 'http:', fakeLog())!.baseUrl).toBe('http://localhost:8787');
+    expect(resolveOptions({ applicationId: 'a', host: 'localhost:8787' }, 'https:', fakeLog())!.baseUrl).toBe('https://localhost:8787');
+  });
+});
+
+describe('init() through the public API', () => {
+  const sdk = useSdk();
+
+  it("a host without a scheme follows the http page's scheme and reaches the collector", async () => {
+    const { moesif, applicationId } = sdk.start({ host: `127.0.0.1:${sdk.collector.port}` });
+    moesif.track('Clicked');
+    await moesif.flush();
+    expect(sdk.collector.items(applicationId, '/v1/actions/batch').map((item) => item.action_name)).toEqual(['Clicked']);
+  });
+
+  it('reports a bad option by name on the console and keeps working with the default', async () => {
+    const console = spyConsole();
+    const { moesif, applicationId } = sdk.start({ batchSize: 'many' as unknown as number });
+    const errors = messages(console.error);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toContain('"batchSize"');
+    moesif.track('Still works');
+    await moesif.flush();
+    expect(sdk.collector.items(applicationId, '/v1/actions/batch')).toHaveLength(1);
+  });
+
+  it.each([
+    ['a missing', {}],
+    ['an empty', { applicationId: '' }],
+  ])('with %s applicationId: one error, nothing sent, later calls are quiet no-ops', async (_name, input) => {
+    const console = spyConsole();
+    const before = sdk.collector.requests.length;
+    const moesif = sdk.fresh();
+    expect(() => moesif.init({ ...input, host: sdk.collector.url, batchMaxTime: 10 } as never)).not.toThrow();
+    expect(messages(console.error)).toHaveLength(1);
+    expect(messages(console.error)[0]).toContain('applicationId');
+    expect(() => {
+      moesif.identifyUser('u1', { a: 1 });
+      moesif.identifyCompany('c1');
+      moesif.identifySession('s1');
+      moesif.track('Clicked');
+      moesif.reset();
+    }).not.toThrow();
+    expect(moesif.getAnonymousId()).toBeUndefined();
+    expect(moesif.getUserId()).toBeUndefined();
+    expect(moesif.getStats()).toBeUndefined();
+    await expect(moesif.flush()).resolves.toBeUndefined();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(sdk.collector.requests.length).toBe(before);
+    expect(Object.keys(localStorage)).toEqual([]);
+  });
+});

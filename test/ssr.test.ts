@@ -1,0 +1,78 @@
+// @vitest-environment node
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+const rejections: unknown[] = [];
+const onRejection = (reason: unknown): void => void rejections.push(reason);
+const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+beforeEach(() => {
+  rejections.length = 0;
+  process.on('unhandledRejection', onRejection);
+});
+afterEach(() => {
+  process.off('unhandledRejection', onRejection);
+});
+
+describe('on a server (Node, no window or document)', () => {
+  it('the environment really has no DOM', () => {
+    expect(typeof window).toBe('undefined');
+    expect(typeof document).toBe('undefined');
+  });
+
+  it('importing the package does nothing and throws nothing', async () => {
+    const sdk = await import('../src/index');
+    expect(typeof sdk.default.init).toBe('function');
+    expect(typeof sdk.createMoesif).toBe('function');
+  });
+
+  it('every named export is a quiet no-op: nothing thrown, nothing rejected', async () => {
+    const sdk = await import('../src/index');
+    expect(() => {
+      sdk.init({ applicationId: 'ssr-app', host: 'http://127.0.0.1:9', batchMaxTime: 1 });
+      sdk.identifyUser('u1', { plan: 'pro' });
+      sdk.identifyCompany('c1', { size: 3 }, 'acme.test');
+      sdk.identifySession('s1');
+      sdk.track('Rendered', { page: '/' });
+      sdk.reset();
+      sdk.resetAnonymousId();
+    }).not.toThrow();
+    expect(sdk.getAnonymousId()).toBeUndefined();
+    expect(sdk.getUserId()).toBeUndefined();
+    expect(sdk.getCompanyId()).toBeUndefined();
+    expect(sdk.getSessionToken()).toBeUndefined();
+    expect(() => sdk.getStats()).not.toThrow();
+    await expect(sdk.flush()).resolves.toBeUndefined();
+    await settle();
+    expect(rejections).toEqual([]);
+  });
+
+  it('the default export, a created instance and moesif.new() are no-ops too, with bad input as well', async () => {
+    const { default: moesif, createMoesif } = await import('../src/index');
+    for (const instance of [moesif, createMoesif(), moesif.new()]) {
+      expect(() => {
+        instance.init({ applicationId: 'ssr-app' });
+        instance.init(null as never);
+        instance.track(undefined as never, 'x' as never);
+        instance.identifyUser({} as never);
+        instance.identifyCompany(null as never);
+        instance.identifySession(42 as never);
+        instance.reset();
+        instance.getAnonymousId();
+        instance.getStats();
+      }).not.toThrow();
+      await expect(instance.flush()).resolves.toBeUndefined();
+    }
+    await settle();
+    expect(rejections).toEqual([]);
+  });
+
+  it('calls made on the server are not kept for later (they could never be replayed)', async () => {
+    const { createMoesif } = await import('../src/index');
+    const instance = createMoesif();
+    for (let index = 0; index < 2000; index++) instance.track(`SSR ${index}`);
+    instance.init({ applicationId: 'ssr-app' });
+    expect(instance.getStats()).toBeUndefined();
+    await settle();
+    expect(rejections).toEqual([]);
+  });
+});
