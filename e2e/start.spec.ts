@@ -48,7 +48,7 @@ test('a visitor who reads the docs, signs up, calls the API and logs out shows a
   const docs = `http://docs.example.test:${app.port}`;
   await page.goto(`${docs}/docs/`);
   // The SDK loaded and initialised (a build without moesif.start() would say so here).
-  //TMP await expect(page.locator('#sdk-status')).toBeHidden();
+  await expect(page.locator('#sdk-status')).toBeHidden();
   await page.getByRole('link', { name: 'quickstart' }).first().click();
   await expect(page).toHaveURL(`${docs}/docs/quickstart`);
 

@@ -64,6 +64,8 @@ export async function startDemoApp({ port = 0, host = '127.0.0.1', collectorUrl,
     });
   }
   app.get('/', (_req, res) => res.redirect('/docs/'));
+  // Browsers ask for it on every page; answer quietly instead of logging a 404 in the console.
+  app.get('/favicon.ico', (_req, res) => void res.status(204).end());
   app.use(express.static(PUBLIC_DIR, { extensions: ['html'] }));
   app.use((_req, res) => void res.status(404).type('text/plain').send('Not found'));
 

@@ -175,6 +175,7 @@ export function createApp(config, { ingest, reports }) {
   app.use(['/api', '/v1'], (req, res) => void res.status(404).json({ error: `no such endpoint: ${req.method} ${req.originalUrl.split('?')[0]}` }));
 
   // ---- Dashboard -------------------------------------------------------------------------------
+  app.get('/favicon.ico', (_req, res) => void res.status(204).end());
   app.use(express.static(PUBLIC_DIR, { index: 'index.html' }));
 
   /** @type {express.ErrorRequestHandler} */

@@ -48,8 +48,10 @@
       host: config.collectorHost,
       trackPageViews: true,
     });
-    // Capture the API calls this page makes (fetch and XMLHttpRequest).
-    moesif.start();
+    // Capture the API calls this page makes (fetch and XMLHttpRequest). Guarded so that a build
+    // without start() still runs the rest of the demo instead of stopping at a TypeError.
+    if (typeof moesif.start === 'function') moesif.start();
+    else show('sdk-status', 'This SDK build has no moesif.start(): API calls from the page are not captured.', true);
   }
 
   // ---- Sign-up and log-in ------------------------------------------------------------------------
