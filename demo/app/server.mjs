@@ -17,11 +17,11 @@ const DEFAULT_APP_ID = 'usertrail-demo-app';
 
 /**
  * @typedef {object} DemoAppOptions
- * @property {number} [port] @default 0
- * @property {string} [host] @default '127.0.0.1'
+ * @property {number} [port] (default 0)
+ * @property {string} [host] (default '127.0.0.1')
  * @property {string} collectorUrl the collector's base URL, e.g. http://127.0.0.1:8787
  * @property {string} [apiUrl] the demo API's base URL; without it log-in explains that the API is missing
- * @property {string} [applicationId] @default 'usertrail-demo-app'
+ * @property {string} [applicationId] (default 'usertrail-demo-app')
  * @property {string} [appOrigin] origin of the app pages (sign-up, log-in, app) when it differs from the page's own
  * @property {string} [docsOrigin] origin of the docs pages when it differs from the page's own
  */

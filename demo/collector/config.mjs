@@ -15,11 +15,11 @@ export const DEFAULT_PORT = 8787;
 
 /**
  * @typedef {object} CollectorOptions
- * @property {number} [port] TCP port; 0 picks a free one. @default 0
- * @property {string} [host] Interface to listen on. @default '127.0.0.1'
- * @property {string} [db] SQLite file path, or ':memory:'. @default ':memory:'
- * @property {string} [applicationId] The only application id accepted by the ingest API. @default DEFAULT_APP_ID
- * @property {(line: string) => void} [log] Receives one line per request and per lifecycle step. @default no-op
+ * @property {number} [port] TCP port; 0 picks a free one. (default 0)
+ * @property {string} [host] Interface to listen on. (default '127.0.0.1')
+ * @property {string} [db] SQLite file path, or ':memory:'. (default ':memory:')
+ * @property {string} [applicationId] The only application id accepted by the ingest API. (default DEFAULT_APP_ID)
+ * @property {(line: string) => void} [log] Receives one line per request and per lifecycle step. (default no-op)
  */
 
 /**
