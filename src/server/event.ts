@@ -155,7 +155,7 @@ async function buildEvent(
   if (skip.value) return undefined;
 
   const user = await callHook('identifyUser', options.identifyUser, req, res, log);
-  const userId = idString(user.ok ? user.value : defaultIdentifyUser(req));
+  const userId = idString(user.ok ? user.value : (await callHook('identifyUser', defaultIdentifyUser, req, res, log)).value);
   const companyId = idString((await callHook('identifyCompany', options.identifyCompany, req, res, log)).value);
   const sessionToken = (await callHook('getSessionToken', options.getSessionToken, req, res, log)).value;
   const tags = (await callHook('getTags', options.getTags, req, res, log)).value;

@@ -106,6 +106,12 @@ function createProfiles(send: Send | undefined) {
  */
 const MAX_BATCH_BYTES = 512 * 1024;
 
+/**
+ * The queue's memory bound besides maxQueueSize: 10,000 events with 100 KB bodies would be gigabytes.
+ * 32 M characters of JSON is at most ~64 MB of strings; beyond it the oldest events are dropped.
+ */
+const MAX_QUEUE_CHARS = 32 * 1024 * 1024;
+
 const EMPTY_STATS: MoesifStats = { queued: 0, sent: 0, dropped: 0, rejected: 0, failedRequests: 0 };
 
 /**
@@ -142,6 +148,7 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
     maxBatchBytes: MAX_BATCH_BYTES,
     batchMaxTime: opts.batchMaxTime,
     maxQueueSize: opts.maxQueueSize,
+    maxQueueChars: MAX_QUEUE_CHARS,
     retryBaseDelay: opts.retryBaseDelay,
     retryMaxDelay: opts.retryMaxDelay,
     log,

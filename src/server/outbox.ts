@@ -17,6 +17,8 @@ export interface OutboxConfig {
   maxBatchBytes: number;
   batchMaxTime: number;
   maxQueueSize: number;
+  /** Characters of JSON kept in the queue: the memory bound when events carry large bodies. */
+  maxQueueChars: number;
   retryBaseDelay: number;
   retryMaxDelay: number;
   log: Log;
@@ -34,10 +36,18 @@ export interface Outbox {
 
 const ok = (status: number): boolean => status >= 200 && status < 300;
 
+/** Characters in the first `count` items. */
+function charsOf(items: string[], count: number): number {
+  let sum = 0;
+  for (let i = 0; i < count; i++) sum += (items[i] as string).length;
+  return sum;
+}
+
 export function createOutbox(config: OutboxConfig): Outbox {
   const { send, path, batchSize, batchMaxTime, maxQueueSize, log } = config;
   // Items waiting; a batch in flight is taken out and put back at the front if it must be retried.
   const queue: string[] = [];
+  let queuedChars = 0;
   let inFlight: Promise<boolean> | undefined;
   let inFlightCount = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -49,13 +59,24 @@ export function createOutbox(config: OutboxConfig): Outbox {
   let byteLimit = config.maxBatchBytes;
   const counts = { sent: 0, dropped: 0, rejected: 0, failedRequests: 0 };
 
-  /** The bound: drop the oldest, which are at the front. Counted, and logged at most once a burst. */
+  /** The bound, in items and in characters: drop the oldest, which are at the front, and count them. */
   function enforceBound(): void {
-    const over = queue.length - maxQueueSize;
+    let over = Math.max(0, queue.length - maxQueueSize);
+    let remaining = queuedChars - charsOf(queue, over);
+    while (over < queue.length && remaining > config.maxQueueChars) {
+      remaining -= (queue[over] as string).length;
+      over += 1;
+    }
     if (over <= 0) return;
+    queuedChars = remaining;
     queue.splice(0, over);
     counts.dropped += over;
     log.debug(`queue full (${maxQueueSize}): dropped ${over} oldest, ${counts.dropped} in total`);
+  }
+
+  function requeue(batch: string[]): void {
+    queue.unshift(...batch);
+    queuedChars += charsOf(batch, batch.length);
   }
 
   function clearTimer(): void {
@@ -93,7 +114,9 @@ export function createOutbox(config: OutboxConfig): Outbox {
       bytes += size;
       count += 1;
     }
-    return queue.splice(0, count);
+    const batch = queue.splice(0, count);
+    queuedChars -= charsOf(batch, batch.length);
+    return batch;
   }
 
   /** Send one batch. Resolves true when the collector took it (or refused it for good). */
@@ -123,7 +146,7 @@ export function createOutbox(config: OutboxConfig): Outbox {
         if (result.status === 413 && batch.length > 1) {
           // Too large for this collector: send halves from now on, starting with this batch, at once.
           byteLimit = Math.max(1, Math.floor(batch.reduce((sum, item) => sum + item.length, 0) / 2));
-          queue.unshift(...batch);
+          requeue(batch);
           log.debug(`POST ${path}: 413 for ${batch.length} events, batch limit now ${byteLimit} bytes`);
           return true;
         }
@@ -135,7 +158,7 @@ export function createOutbox(config: OutboxConfig): Outbox {
           return true;
         }
         attempt += 1;
-        queue.unshift(...batch);
+        requeue(batch);
         enforceBound();
         const delay = backoffDelay(attempt, result.retryAfterMs, config.retryBaseDelay, config.retryMaxDelay, config.random);
         log.debug(`POST ${path}: ${result.status || result.error || 'no answer'}, retry ${attempt} in ${delay} ms`);
@@ -154,6 +177,7 @@ export function createOutbox(config: OutboxConfig): Outbox {
   return {
     push(json) {
       queue.push(json);
+      queuedChars += json.length;
       enforceBound();
       schedule();
     },

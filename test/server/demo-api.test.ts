@@ -109,8 +109,14 @@ describe('the seed app with usertrail/server and the reference collector', () =>
 
   it('keeps profiles: the log-in updates the user and company', async () => {
     const { userId, companyId } = await login('ada@acme.test');
-    await new Promise((r) => setTimeout(r, 100));
-    const user = (await (await fetch(`${collector.url}/api/users/${userId}`)).json()) as { company_id: string };
+    // The profile update is not awaited by /login (analytics never delays a response): poll for it.
+    const deadline = Date.now() + 5000;
+    let user: { company_id?: string } = {};
+    while (Date.now() < deadline && user.company_id === undefined) {
+      const res = await fetch(`${collector.url}/api/users/${userId}`);
+      if (res.ok) user = (await res.json()) as { company_id?: string };
+      else await new Promise((r) => setTimeout(r, 20));
+    }
     expect(user.company_id).toBe(companyId);
   });
 });
