@@ -54,6 +54,14 @@
     else show('sdk-status', 'This SDK build has no moesif.start(): API calls from the page are not captured.', true);
   }
 
+  // ---- Docs: a call to action, tracked while the visitor is still anonymous ----------------------
+  var cta = document.getElementById('cta-signup');
+  if (cta && moesif) {
+    cta.addEventListener('click', function () {
+      moesif.track('Clicked Sign Up', { from: location.pathname });
+    });
+  }
+
   // ---- Sign-up and log-in ------------------------------------------------------------------------
   var form = document.getElementById('login-form');
   if (form) {
