@@ -3,7 +3,7 @@
  * base64), and with secrets masked. The traffic itself is never changed: everything here works on
  * copies.
  */
-import type { Headers } from './types';
+import type { Headers } from './types.js';
 
 export const MASK = '*****';
 

@@ -10,10 +10,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
-import { createBodyRecorder, encodeParsed, encodeRaw, flattenHeaders, maskUrl, type BodyRecorder } from './body';
-import { errorName, type Log } from './log';
-import { defaultIdentifyUser, type ResolvedOptions } from './options';
-import type { Metadata, MoesifEvent, MoesifRequest, MoesifResponse } from './types';
+import { createBodyRecorder, encodeParsed, encodeRaw, flattenHeaders, maskUrl, type BodyRecorder } from './body.js';
+import { errorName, type Log } from './log.js';
+import { defaultIdentifyUser, type ResolvedOptions } from './options.js';
+import type { Metadata, MoesifEvent, MoesifRequest, MoesifResponse } from './types.js';
 
 /** Strings for the id fields; numbers are accepted (database ids) and anything else ignored. */
 function idString(value: unknown): string | undefined {

@@ -3,11 +3,11 @@
  * collector, attributed to the user and company (issue 6). A drop-in for moesif-nodejs's
  * `moesif({...})`. Node only; this entry only wires the modules below and names every export.
  */
-import { createOutbox } from './outbox';
-import { observeExchange } from './event';
-import { createLog, errorName } from './log';
-import { resolveOptions, type ResolvedOptions } from './options';
-import { createTransport, type Send } from './transport';
+import { createOutbox } from './outbox.js';
+import { observeExchange } from './event.js';
+import { createLog, errorName } from './log.js';
+import { resolveOptions, type ResolvedOptions } from './options.js';
+import { createTransport, type Send } from './transport.js';
 import type {
   CampaignModel,
   CompanyModel,
@@ -16,7 +16,7 @@ import type {
   MoesifOptions,
   MoesifStats,
   UserModel,
-} from './types';
+} from './types.js';
 
 export type {
   CampaignModel,
@@ -33,10 +33,10 @@ export type {
   MoesifStats,
   NextFunction,
   UserModel,
-} from './types';
-export { backoffDelay, parseRetryAfter, isRetryable } from './backoff';
-export { normalizeBaseUri, defaultIdentifyUser } from './options';
-export { SDK_HEADER_VALUE } from './transport';
+} from './types.js';
+export { backoffDelay, parseRetryAfter, isRetryable } from './backoff.js';
+export { normalizeBaseUri, defaultIdentifyUser } from './options.js';
+export { SDK_HEADER_VALUE } from './transport.js';
 
 type Callback = ((error: Error | null, outcome: DeliveryOutcome) => void) | undefined;
 

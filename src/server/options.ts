@@ -3,7 +3,7 @@
  * resolved type and never checks for `undefined`. Values are read with `??`, not `||`, so that an
  * explicit 0 or false is honoured (e.g. `logBody: false`).
  */
-import type { DeliveryOutcome, MoesifEvent, MoesifOptions, MoesifRequest, MoesifResponse } from './types';
+import type { DeliveryOutcome, MoesifEvent, MoesifOptions, MoesifRequest, MoesifResponse } from './types.js';
 
 export const DEFAULT_BASE_URI = 'https://api.moesif.net';
 
