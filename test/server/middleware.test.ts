@@ -301,6 +301,20 @@ describe('resilience', () => {
     expect((await passThrough.updateUser({ userId: 'u' })).status).toBe(0);
   });
 
+  it('debug logs say counts and statuses, never user ids, tokens or bodies', async () => {
+    const lines: string[] = [];
+    vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void lines.push(args.join(' ')));
+    const url = await seedApp({ debug: true }, (app) => app.get('/me', (_req, res) => void res.json({ email: 'ada@acme.test' })));
+    const token = await signToken({ sub: 'user_secretive' });
+    await fetch(`${url}/test`, { headers: { Authorization: `Bearer ${token}` } });
+    await fetch(`${url}/me`);
+    await mw?.flush();
+    await waitFor(() => lines.length > 0);
+    const output = lines.join('\n');
+    expect(output).toMatch(/POST \/v1\/events\/batch: 201/);
+    for (const secret of ['user_secretive', token, 'ada@acme.test']) expect(output).not.toContain(secret);
+  });
+
   it('sends the Moesif headers with each batch', async () => {
     const url = await seedApp();
     await fetch(`${url}/test`);

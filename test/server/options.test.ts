@@ -1,0 +1,34 @@
+// @vitest-environment node
+/** Where events go: the forms of baseUri that moesif-nodejs users write. */
+import { describe, expect, it } from 'vitest';
+import { defaultIdentifyUser, normalizeBaseUri, type MoesifRequest } from '../../src/server/index';
+
+describe('normalizeBaseUri', () => {
+  it('accepts full URLs, keeps a path prefix and drops trailing slashes', () => {
+    expect(normalizeBaseUri('https://api.moesif.net')).toBe('https://api.moesif.net');
+    expect(normalizeBaseUri('http://127.0.0.1:8787/')).toBe('http://127.0.0.1:8787');
+    expect(normalizeBaseUri('https://proxy.example.com/moesif/')).toBe('https://proxy.example.com/moesif');
+  });
+
+  it('reads a bare host[:port] as https, or http for loopback', () => {
+    expect(normalizeBaseUri('collector.example.com:8443')).toBe('https://collector.example.com:8443');
+    expect(normalizeBaseUri('127.0.0.1:8787')).toBe('http://127.0.0.1:8787');
+    expect(normalizeBaseUri('localhost:8787')).toBe('http://localhost:8787');
+  });
+
+  it('refuses what is not an http(s) address rather than guess', () => {
+    expect(normalizeBaseUri('')).toBeUndefined();
+    expect(normalizeBaseUri('ftp://x')).toBeUndefined();
+    expect(normalizeBaseUri('http://')).toBeUndefined();
+  });
+});
+
+describe('defaultIdentifyUser', () => {
+  const req = (fields: Record<string, unknown>) => fields as unknown as MoesifRequest;
+  it('prefers req.user.id, then req.auth.sub (express-jwt 7+), then req.user.sub', () => {
+    expect(defaultIdentifyUser(req({ user: { id: 'a', sub: 'c' }, auth: { sub: 'b' } }))).toBe('a');
+    expect(defaultIdentifyUser(req({ user: { sub: 'c' }, auth: { sub: 'b' } }))).toBe('b');
+    expect(defaultIdentifyUser(req({ user: { sub: 'c' } }))).toBe('c');
+    expect(defaultIdentifyUser(req({}))).toBeUndefined();
+  });
+});
