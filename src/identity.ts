@@ -14,6 +14,10 @@ const KEYS = {
 
 type IdField = 'userId' | 'companyId' | 'sessionToken';
 
+/** Every key that holds an id, for restoring them together. */
+export const idKeys = (prefix: string | undefined): string[] =>
+  (['anonymousId', 'userId', 'companyId', 'sessionToken'] as const).map((name) => storageKey(name, prefix));
+
 /** moesif's `persistenceKeyPrefix` replaces the leading `moesif_` of each key. */
 export const storageKey = (name: keyof typeof KEYS, prefix: string | undefined): string =>
   prefix ? KEYS[name].replace('moesif_', prefix) : KEYS[name];
@@ -65,10 +69,14 @@ export function createIdentity(ids: Store, local: Store, prefix: string | undefi
         ...optional('session_token', identity.sessionToken()),
       };
     },
-    /** Log-out: forget user, company, session and campaign, and start a new anonymous visitor. */
-    reset(): string {
+    /** Removes every id and the campaign from storage. */
+    clear(): void {
       for (const name of ['userId', 'companyId', 'sessionToken', 'anonymousId'] as const) ids.remove(key(name));
       local.remove(key('campaign'));
+    },
+    /** Log-out: forget user, company, session and campaign, and start a new anonymous visitor. */
+    reset(): string {
+      identity.clear();
       // Written at once: another subdomain seeing an empty cookie jar would restore the old ids from its localStorage.
       return renewAnonymousId();
     },

@@ -2,11 +2,14 @@ import { readCampaign } from './campaign';
 import { createDelivery, type Delivery, type DeliveryStats } from './delivery';
 import { inBrowser } from './env';
 import { cleanId, newId } from './ids';
-import { createIdentity, optional, storageKey, type Identity } from './identity';
+import { createIdentity, idKeys, optional, storageKey, type Identity } from './identity';
 import { createLog } from './log';
 import { resolveOptions, type Options, type ResolvedOptions } from './options';
 import { toJson } from './serialize';
-import { cookieStore, idStore, localStore, memoryStore } from './storage';
+import { cookieStore, heldStore, idStore, localStore, memoryStore } from './storage';
+import { createPageViews, type PageViews } from './pageviews';
+import { CONSENT_KEY, initialConsent, type Consent } from './consent';
+import type { Capture, CaptureFactory } from './capture/types';
 import type { ActionPayload, CompanyPayload, Kind, Metadata, UserPayload } from './wire';
 
 /** The public surface of one instance: moesif-browser-js's methods, plus a few it lacks. */
@@ -27,6 +30,17 @@ export interface Moesif {
   /** Sends everything queued now; settles when the outbox is empty or the attempt failed. */
   flush(): Promise<void>;
   getStats(): DeliveryStats | undefined;
+  /** Starts logging the page's own API calls (fetch and XMLHttpRequest) as Moesif events. */
+  start(): void;
+  /** Stops logging API calls and puts fetch and XMLHttpRequest back as they were. */
+  stop(): void;
+  /** Sends a `Page View` action for the current URL, for routers that announce navigations themselves. */
+  trackPageView(metadata?: Metadata): void;
+  /** Records the visitor's consent: what was held in memory is stored and sent, in order. */
+  grantPublishingConsent(): void;
+  /** Records a refusal: the queue, ids and cookies are removed and nothing more is sent, also after a reload. */
+  revokePublishingConsent(): void;
+  isPublishingConsentGranted(): boolean;
   /** A second, independent instance (moesif's `moesif.new()`). */
   'new': () => Moesif;
 }
@@ -35,6 +49,14 @@ interface Running {
   options: ResolvedOptions;
   identity: Identity;
   delivery: Delivery;
+  capture: Capture | undefined;
+  consent: Consent;
+  pageViews: PageViews;
+  /** Persists what was held in memory and starts sending. */
+  grant(): void;
+  /** Purges the queue, ids and campaign from storage and memory, and stops capture. */
+  revoke(): void;
+  remember(decision: 'granted' | 'revoked'): void;
 }
 
 /** Calls made before init() are kept, in order, up to this many. */
@@ -47,7 +69,7 @@ const isMetadata = (value: unknown): value is Metadata =>
  * Creates an instance. Nothing happens until init(): no storage, no listeners, no requests, so the
  * module is safe to import anywhere, including server-side rendering, where every method is a no-op.
  */
-export function createMoesif(): Moesif {
+export function createMoesif(captureFactory?: CaptureFactory): Moesif {
   let running: Running | undefined;
   let initCalled = false;
   const early: Array<() => void> = [];
@@ -67,12 +89,13 @@ export function createMoesif(): Moesif {
           else log.warnOnce('early', `over ${MAX_EARLY_CALLS} calls before init(): dropping the rest.`);
         }
       } catch (error) {
-        log.warnOnce(name, `${name}() failed: ${error}`);
+        log.warnOnce('throw:' + name, `${name}() failed: ${error}`);
       }
       return fallback;
     };
 
-  const enqueue = ({ delivery, options }: Running, kind: Kind, id: string, payload: object): void => {
+  const enqueue = ({ delivery, options, consent }: Running, kind: Kind, id: string, payload: object): void => {
+    if (consent === 'revoked') return;
     let json = toJson(payload);
     if (json === undefined && 'metadata' in payload) {
       log.warnOnce('json', 'metadata is not serializable; sent without it.');
@@ -113,22 +136,58 @@ export function createMoesif(): Moesif {
           log.warnOnce('init', 'init() called twice: the first call stays in effect.');
           return;
         }
-        initCalled = true;
         const options = resolveOptions(input, location.protocol, log);
         if (!options) return;
+        initCalled = true;
         const persist = options.persistence !== 'none';
-        const local = persist ? localStore() : undefined;
-                const cookies = persist ? cookieStore(options, location) : undefined;
+        const realLocal = persist ? localStore() : undefined;
         const prefix = options.persistenceKeyPrefix;
-        const ids = idStore(cookies, options.persistence === 'localStorage' ? local : undefined, storageKey('anonymousId', prefix), log);
-        const identity = createIdentity(ids, local ?? memoryStore(), prefix);
-        const delivery = createDelivery({ options, store: local, log, fetchImpl: typeof fetch === 'function' ? fetch.bind(window) : undefined });
-        running = { options, identity, delivery };
-        log.debug('initialized; sending to', options.baseUrl);
+        const cookies = persist ? cookieStore(options, location) : undefined;
+        if (persist && !cookies && !realLocal) log.warnOnce('storage', 'no cookies or localStorage: ids last for this page view only.');
+        const realIds = idStore(cookies, options.persistence === 'localStorage' ? realLocal : undefined, storageKey('anonymousId', prefix), [
+          ...idKeys(prefix),
+          CONSENT_KEY,
+        ]);
+        // Ids and the queue start in memory and are committed to storage once consent is known.
+        const ids = heldStore();
+        const local = heldStore();
+        const identity = createIdentity(ids, local, prefix);
+        const delivery = createDelivery({ options, store: undefined, paused: true, log, fetchImpl: typeof fetch === 'function' ? fetch.bind(window) : undefined });
+        // Our own requests must never be captured: delivery keeps the fetch that existed before start().
+        const capture = captureFactory?.({
+          options,
+          log,
+          record: (event) => running && enqueue(running, 'events', event.transaction_id, { ...event, ...identity.attribution() }),
+        });
+        running = {
+          options,
+          identity,
+          delivery,
+          capture,
+          consent: initialConsent(options, realIds.get(CONSENT_KEY)),
+          grant() {
+            ids.commit(realIds);
+            local.commit(realLocal ?? memoryStore());
+            delivery.resume(realLocal);
+          },
+          revoke() {
+            delivery.pause();
+            capture?.stop();
+            identity.clear();
+            ids.release();
+            local.release();
+            realIds.set(CONSENT_KEY, 'revoked');
+          },
+          remember: (decision) => realIds.set(CONSENT_KEY, decision),
+          pageViews: createPageViews((name, metadata) => instance.track(name, metadata)),
+        };
+        if (running.consent === 'granted') running.grant();
+        log.debug('initialized; sending to', options.baseUrl, 'consent:', running.consent);
 
         // A first-touch campaign is news worth a users call; a plain page view is not.
         if (identity.rememberCampaign(readCampaign(location.href, document.referrer, options))) sendUser(running, {});
         for (const call of early.splice(0)) call();
+        if (options.trackPageViews) running.pageViews.start();
       } catch (error) {
         log.error(`init() failed: ${error}`);
       }
@@ -203,9 +262,31 @@ export function createMoesif(): Moesif {
     getUserId: method('getUserId', ({ identity }) => identity.userId(), undefined, false),
     getCompanyId: method('getCompanyId', ({ identity }) => identity.companyId(), undefined, false),
     getSessionToken: method('getSessionToken', ({ identity }) => identity.sessionToken(), undefined, false),
+    start: method('start', ({ capture, consent, options, pageViews }) => {
+      if (consent === 'revoked') return;
+      if (options.trackPageViews) pageViews.start();
+      if (capture) capture.start();
+      else log.warnOnce('capture', "start(): API-call capture is not in this build; import it from 'usertrail'.");
+    }, undefined),
+    stop: method('stop', ({ capture, pageViews }) => {
+      capture?.stop();
+      pageViews.stop();
+    }, undefined),
+    trackPageView: method('trackPageView', ({ pageViews }, metadata?: Metadata) => pageViews.trackPageView(checkMetadata('trackPageView', metadata)), undefined),
+    grantPublishingConsent: method('grantPublishingConsent', (state) => {
+      state.remember('granted');
+      if (state.consent === 'granted') return;
+      state.consent = 'granted';
+      state.grant();
+    }, undefined),
+    revokePublishingConsent: method('revokePublishingConsent', (state) => {
+      state.consent = 'revoked';
+      state.revoke();
+    }, undefined),
+    isPublishingConsentGranted: method('isPublishingConsentGranted', ({ consent }) => consent === 'granted', false, false),
     flush: () => running?.delivery.flush() ?? Promise.resolve(),
     getStats: () => running?.delivery.stats(),
-    new: createMoesif,
+    new: () => createMoesif(captureFactory),
   };
   return instance;
 }

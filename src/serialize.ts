@@ -4,15 +4,16 @@
  * here and anything still unserializable is reported as undefined for the caller to handle.
  */
 export function toJson(value: unknown): string | undefined {
-  const seen = new WeakSet<object>();
+  // The objects being written, outermost first: only an object that contains itself is a cycle;
+  // the same object reached twice by different paths ({ billing: address, shipping: address }) is not.
+  const ancestors: unknown[] = [];
   try {
-    return JSON.stringify(value, (_key, item: unknown) => {
+    return JSON.stringify(value, function (this: unknown, _key, item: unknown) {
       if (typeof item === 'bigint') return item.toString();
-      if (typeof item === 'object' && item !== null) {
-        // A repeated object is written once; a second sighting is most often a cycle.
-        if (seen.has(item)) return '[Circular]';
-        seen.add(item);
-      }
+      if (typeof item !== 'object' || item === null) return item;
+      while (ancestors.length && ancestors[ancestors.length - 1] !== this) ancestors.pop();
+      if (ancestors.includes(item)) return '[Circular]';
+      ancestors.push(item);
       return item;
     });
   } catch {

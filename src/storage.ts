@@ -1,4 +1,3 @@
-import type { Log } from './log';
 import type { ResolvedOptions } from './options';
 
 /** One place to keep a string under a key. Implementations never throw. */
@@ -21,6 +20,28 @@ export function memoryStore(): ListableStore {
     set: (key, value) => (values.set(key, value), true),
     remove: (key) => void values.delete(key),
     keys: () => [...values.keys()],
+  };
+}
+
+/**
+ * A store that keeps values in memory until `commit()` names where they belong, then copies them
+ * there and writes through; `release()` goes back to memory. This is how nothing is written before
+ * consent: the SDK runs normally on a held store, and persists only once consent is granted.
+ */
+export function heldStore() {
+  let memory = memoryStore();
+  let target: Store = memory;
+  return {
+    get: (key: string) => target.get(key),
+    set: (key: string, value: string) => target.set(key, value),
+    remove: (key: string) => target.remove(key),
+    commit(next: Store): void {
+      for (const key of memory.keys()) next.set(key, memory.get(key) as string);
+      target = next;
+    },
+    release(): void {
+      target = memory = memoryStore();
+    },
   };
 }
 
@@ -149,7 +170,7 @@ export function cookieStore(options: ResolvedOptions, location: Location): Store
  * a single value deliberately removed.
  * Memory always holds the last value, so a page whose storage fails keeps working.
  */
-export function idStore(cookies: Store | undefined, local: Store | undefined, aliveKey: string, log: Log): Store {
+export function idStore(cookies: Store | undefined, local: Store | undefined, aliveKey: string, keys: string[]): Store {
   const memory = memoryStore();
   const mirror = (key: string, value: string): string => {
     if (local && local.get(key) !== value) local.set(key, value);
@@ -158,6 +179,14 @@ export function idStore(cookies: Store | undefined, local: Store | undefined, al
   };
   return {
     get(key) {
+      // The whole jar is gone (cleared, or expired as Safari does after 7 days): restore every id at once,
+      // before reading any, or the first restored cookie would make the others look deliberately removed.
+      if (cookies && cookies.get(aliveKey) === null && local?.get(aliveKey)) {
+        for (const name of keys) {
+          const value = local.get(name);
+          if (value !== null) cookies.set(name, value);
+        }
+      }
       const fromCookie = cookies?.get(key) ?? null;
       if (fromCookie !== null) return mirror(key, fromCookie);
       if (cookies && cookies.get(aliveKey) !== null) {
@@ -166,19 +195,12 @@ export function idStore(cookies: Store | undefined, local: Store | undefined, al
         return null;
       }
       const fromLocal = local?.get(key) ?? null;
-      if (fromLocal !== null) {
-        cookies?.set(key, fromLocal);
-        return mirror(key, fromLocal);
-      }
-      return memory.get(key);
+      return fromLocal === null ? memory.get(key) : mirror(key, fromLocal);
     },
     set(key, value) {
       memory.set(key, value);
-      const savedInCookie = cookies?.set(key, value) ?? false;
-      const savedLocally = local?.set(key, value) ?? false;
-      if ((cookies || local) && !savedInCookie && !savedLocally) {
-        log.warnOnce('storage', 'no cookies or localStorage: ids last for this page view only.');
-      }
+      cookies?.set(key, value);
+      local?.set(key, value);
       return true;
     },
     remove(key) {

@@ -316,9 +316,8 @@ describe('storage that throws', () => {
     expect(messages(console.warn).length).toBeLessThanOrEqual(1);
   });
 
-  // BUG: issue 2 asks for "fall back to memory with one warning". idStore (src/storage.ts) only warns when a
-  // store exists and its write fails (`(cookies || local) && ...`), so when both are missing no warning is given.
-  it.fails('cookies disabled and localStorage blocked: one warning says ids last for this page view only', () => {
+  // Issue 2: "fall back to memory with one warning", also when neither store exists at all.
+  it('cookies disabled and localStorage blocked: one warning says ids last for this page view only', () => {
     const console = spyConsole();
     disableCookies();
     blockLocalStorage();

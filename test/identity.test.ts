@@ -256,11 +256,10 @@ describe('the cookie is the source of truth, localStorage its mirror', () => {
     expect(cookies()).toMatchObject({ [KEYS.anonymousId]: 'kept-anon', [KEYS.userId]: 'kept-user', [KEYS.companyId]: 'kept-company' });
   });
 
-  // BUG (src/storage.ts idStore.get): restoring the anonymous-id cookie from localStorage makes the jar look
-  // "alive", so the user, company and session ids read next are taken as deliberately removed and deleted
-  // from localStorage. A returning visitor whose cookies expired (Safari ITP: 7 days) is logged out of
-  // attribution whenever the anonymous id is read first.
-  it.fails('when every cookie is gone, localStorage restores all ids whichever is read first', () => {
+  // Restoring the anonymous-id cookie alone would make the jar look "alive", and the user, company and
+  // session ids read next would be taken as deliberately removed. A returning visitor whose cookies
+  // expired (Safari ITP: 7 days) must keep them whichever id is read first.
+  it('when every cookie is gone, localStorage restores all ids whichever is read first', () => {
     localStorage.setItem(KEYS.anonymousId, 'kept-anon');
     localStorage.setItem(KEYS.userId, 'kept-user');
     const { moesif } = sdk.start();

@@ -23,6 +23,8 @@ export interface Failure {
   pathIncludes?: string;
   /** Only for batches of more than this many items (a body size limit, for 413). */
   itemsOver?: number;
+  /** Only this many times, then answer normally. */
+  times?: number;
 }
 
 const ROOT = normalize(join(import.meta.dirname, '..', '..'));
@@ -75,9 +77,13 @@ export async function startRecorder() {
         failure &&
         (failure.until === undefined || Date.now() < failure.until) &&
         (!failure.pathIncludes || url.pathname.includes(failure.pathIncludes)) &&
-        (failure.itemsOver === undefined || itemCount > failure.itemsOver);
-      if (active && failure) {
-        res.writeHead(failure.status, { 'Content-Type': 'application/json', ...(failure.retryAfter ? { 'Retry-After': failure.retryAfter } : {}) });
+        (failure.itemsOver === undefined || itemCount > failure.itemsOver)
+          ? failure
+          : undefined;
+      if (active) {
+        if (active.times !== undefined && --active.times <= 0) failure = undefined;
+        const { status, retryAfter } = active;
+        res.writeHead(status, { 'Content-Type': 'application/json', ...(retryAfter ? { 'Retry-After': retryAfter } : {}) });
         res.end(JSON.stringify({ error: 'told to fail' }));
         received.push({ path: url.pathname, query: url.searchParams, headers: req.headers, body: undefined, at: Date.now() });
         return;

@@ -25,7 +25,9 @@ export interface DeliveryStats {
 
 export interface DeliveryDeps {
   options: ResolvedOptions;
+  /** Where the outbox persists; undefined to hold it in memory, unsent, until `resume()` (consent). */
   store: ListableStore | undefined;
+  paused: boolean;
   log: Log;
   fetchImpl: typeof fetch | undefined;
   now?: () => number;
@@ -58,7 +60,7 @@ const bytesOf = (batch: Item[]): number => batch.reduce((sum, item) => sum + ite
  * batching; failures are retried with backoff; when the page hides or closes, everything waiting
  * leaves with keepalive requests that outlive the page.
  */
-export function createDelivery({ options, store, log, fetchImpl, now = Date.now }: DeliveryDeps) {
+export function createDelivery({ options, store, paused, log, fetchImpl, now = Date.now }: DeliveryDeps) {
   const outbox = createOutbox({
     store,
     applicationId: options.applicationId,
@@ -81,8 +83,7 @@ export function createDelivery({ options, store, log, fetchImpl, now = Date.now 
   let unanswered = 0;
   let blocked = false;
   let waitingForOnline = false;
-  let stopped = false;
-  /** After a 413, batches are halved until one gets through. */
+    /** After a 413, batches are halved until one gets through. */
   let batchLimit = maxBatchItems;
   let flushWaiters: Array<() => void> = [];
   let flushing = false;
@@ -118,7 +119,7 @@ export function createDelivery({ options, store, log, fetchImpl, now = Date.now 
 
   /** Decides when the next request leaves. Cheap: called on every push. */
   const schedule = (): void => {
-    if (stopped || inFlight || blocked || waitingForOnline) return;
+    if (paused || inFlight || blocked || waitingForOnline) return;
     const waiting = outbox.waitingCount();
     if (!waiting) {
       if (flushing) settleFlush();
@@ -185,7 +186,7 @@ export function createDelivery({ options, store, log, fetchImpl, now = Date.now 
   const byKind = (items: Item[], kind: Kind): Item[] => items.filter((item) => item.kind === kind);
 
   const sendNext = (): void => {
-    if (stopped || inFlight || blocked) return;
+    if (paused || inFlight || blocked) return;
     const waiting = outbox.waiting();
     if (!waiting.length) return schedule();
     const kind = waiting[0].kind;
@@ -203,7 +204,7 @@ export function createDelivery({ options, store, log, fetchImpl, now = Date.now 
    * answer comes (the page is gone), the next page load sends them again.
    */
   const sendAllNow = (): void => {
-    if (stopped || blocked) return;
+    if (paused || blocked) return;
     const waiting = outbox.waiting();
     for (const kind of new Set(waiting.map((item) => item.kind))) {
       for (const batch of chunk(byKind(waiting, kind), maxBatchItems, MAX_BATCH_BYTES)) {
@@ -224,7 +225,7 @@ export function createDelivery({ options, store, log, fetchImpl, now = Date.now 
    */
   const adoptOrphans = (): void => {
     const adopt = (): void => {
-      if (!stopped && outbox.adoptOrphans()) schedule();
+      if (!paused && outbox.adoptOrphans()) schedule();
     };
     const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined;
     if (!locks) return adopt();
@@ -253,14 +254,13 @@ export function createDelivery({ options, store, log, fetchImpl, now = Date.now 
 
   return {
     push(kind: Kind, id: string, json: string): void {
-      if (stopped) return;
       outbox.push(kind, id, json);
       schedule();
     },
 
     /** Sends everything now; settles when the outbox is empty or an attempt failed. */
     flush(): Promise<void> {
-      if (stopped || blocked || (!outbox.waitingCount() && !inFlight)) return Promise.resolve();
+      if (paused || blocked || (!outbox.waitingCount() && !inFlight)) return Promise.resolve();
       return new Promise<void>((resolve) => {
         flushWaiters.push(resolve);
         flushing = true;
@@ -274,20 +274,19 @@ export function createDelivery({ options, store, log, fetchImpl, now = Date.now 
       return { queued, dropped, adopted, inOutbox, ...stats };
     },
 
-    /** Empties the outbox and its storage (consent revoked). */
-    clear(): void {
-      outbox.clear();
+    /** Starts persisting and sending (consent granted), beginning with what was held so far. */
+    resume(next: ListableStore | undefined): void {
+      paused = false;
+      outbox.attach(next);
+      adoptOrphans();
+      schedule();
     },
 
-    /** Removes every timer and listener: nothing of this engine runs afterwards. */
-    stop(): void {
-      stopped = true;
-      clearTimeout(timer);
-      removeEventListener('online', onOnline);
-      removeEventListener('pagehide', onPageHide);
-      removeEventListener('pageshow', onPageShow);
-      document.removeEventListener('visibilitychange', onVisibility);
-      settleFlush();
+    /** Sends nothing and forgets everything queued, in memory and in storage (consent revoked). */
+    pause(): void {
+      paused = true;
+      outbox.clear();
+      outbox.attach(undefined);
     },
   };
 }

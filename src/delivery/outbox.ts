@@ -62,6 +62,7 @@ export function utf8Bytes(text: string): number {
  * Bounded by bytes and by age: the oldest items go first, and every drop is counted.
  */
 export function createOutbox({ store, applicationId, maxBytes, maxAge, log, now }: OutboxOptions) {
+  // Replaced when consent arrives: until then the queue lives in memory only.
   const prefix = `usertrail:v1:outbox:${applicationId}:`;
   const ownKey = prefix + newId();
   let items: Item[] = [];
@@ -234,12 +235,18 @@ export function createOutbox({ store, applicationId, maxBytes, maxAge, log, now 
       save();
     },
 
-    /** Empties the queue and its storage (consent revoked). */
+    /** Starts persisting to `next` (consent granted), with what was queued in memory so far. */
+    attach(next: ListableStore | undefined): void {
+      store = next;
+      save();
+    },
+
+    /** Empties the queue and removes every queue of this application from storage (consent revoked). */
     clear(): void {
       items = [];
       totalBytes = 0;
       inFlight.clear();
-      store?.remove(ownKey);
+      for (const key of store?.keys() ?? []) if (key.startsWith(prefix)) store?.remove(key);
     },
 
     stats: (): OutboxStats & { inOutbox: number; outboxBytes: number } => ({ ...stats, inOutbox: items.length, outboxBytes: totalBytes }),
