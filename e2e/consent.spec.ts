@@ -1,0 +1,88 @@
+import { expect, test, type BrowserContext, type Page } from '@playwright/test';
+import { startRecorder, umdPage, type Recorder } from './support/recorder';
+
+let collector: Recorder;
+test.beforeEach(async () => {
+  collector = await startRecorder();
+});
+test.afterEach(async () => {
+  await collector.close();
+});
+
+const init = (extra = '') =>
+  `moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 50, requirePublishingConsent: true ${extra} });`;
+
+const sdkTraces = async (page: Page, context: BrowserContext) => ({
+  cookies: (await context.cookies()).map((c) => c.name),
+  storage: await page.evaluate(() => Object.keys(localStorage)),
+});
+
+const open = async (page: Page, script: string) => {
+  collector.page('/app', umdPage(script));
+  await page.goto(collector.at('app.example.test') + '/app');
+};
+
+const activity = `moesif.identifyUser('u-1', { plan: 'pro' }); moesif.track('First'); moesif.track('Second');`;
+
+test('while consent is pending nothing is stored or sent; on grant every kept call arrives once, in order', async ({ page, context }) => {
+  await open(page, `${init()} ${activity}`);
+  await page.waitForTimeout(500);
+  expect(collector.received).toHaveLength(0);
+  expect(await sdkTraces(page, context)).toEqual({ cookies: [], storage: [] });
+  expect(await page.evaluate(() => (window as any).moesif.isPublishingConsentGranted())).toBe(false);
+
+  await page.evaluate(() => (window as any).moesif.grantPublishingConsent());
+  await expect.poll(() => collector.items('actions').map((a) => a.action_name)).toEqual(['First', 'Second']);
+  await expect.poll(() => collector.items('users').length).toBe(1);
+  expect(collector.items('users')[0]).toMatchObject({ user_id: 'u-1', metadata: { plan: 'pro' } });
+  const { cookies } = await sdkTraces(page, context);
+  expect(cookies).toEqual(expect.arrayContaining(['moesif_anonymous_id', 'moesif_stored_user_id', 'usertrail_consent']));
+
+  // The decision is remembered: the next page load tracks without a new grant.
+  await page.reload();
+  await page.evaluate(() => (window as any).moesif.track('After Reload'));
+  await expect.poll(() => collector.items('actions').map((a) => a.action_name)).toContain('After Reload');
+  expect(await page.evaluate(() => (window as any).moesif.getUserId())).toBe('u-1');
+});
+
+test('revoking removes cookies and storage, empties the outbox, and nothing more arrives, also after a reload', async ({ page, context }) => {
+  collector.refuse(true); // keep events queued, so the outbox has something to purge
+  await open(page, `${init(', requirePublishingConsent: false')} ${activity}`);
+  await expect.poll(async () => (await sdkTraces(page, context)).storage.some((key) => key.startsWith('usertrail:v1:outbox'))).toBe(true);
+
+  await page.evaluate(() => (window as any).moesif.revokePublishingConsent());
+  collector.refuse(false);
+  const traces = await sdkTraces(page, context);
+  expect(traces.cookies).toEqual(['usertrail_consent']);
+  expect(traces.storage.filter((key) => key !== 'usertrail_consent')).toEqual([]);
+  expect((await context.cookies())[0]).toMatchObject({ name: 'usertrail_consent', value: 'revoked', domain: '.example.test' });
+
+  await page.evaluate(() => (window as any).moesif.track('After Revoke'));
+  await page.reload();
+  await page.evaluate(() => (window as any).moesif.track('After Reload'));
+  await page.waitForTimeout(800);
+  expect(collector.items('actions')).toEqual([]);
+  expect(collector.items('users')).toEqual([]);
+});
+
+test('with respectDoNotTrack, Global Privacy Control or Do Not Track means nothing arrives', async ({ page }) => {
+  await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true }));
+  await open(page, `${init(', requirePublishingConsent: false, respectDoNotTrack: true')} ${activity}`);
+  await page.waitForTimeout(800);
+  expect(collector.received).toHaveLength(0);
+
+  await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'doNotTrack', { get: () => '1' }));
+  await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => false }));
+  await page.reload();
+  await page.evaluate(() => (window as any).moesif.track('Still Nothing'));
+  await page.waitForTimeout(800);
+  expect(collector.received).toHaveLength(0);
+});
+
+test('reset() keeps the consent decision', async ({ page }) => {
+  await open(page, `${init()} moesif.grantPublishingConsent(); moesif.identifyUser('u-2'); moesif.reset(); moesif.track('After Reset');`);
+  await expect.poll(() => collector.items('actions').map((a) => a.action_name)).toEqual(['After Reset']);
+  expect(collector.items('actions')[0].user_id).toBeUndefined();
+  await page.reload();
+  expect(await page.evaluate(() => (window as any).moesif.isPublishingConsentGranted())).toBe(true);
+});

@@ -1,0 +1,109 @@
+import { expect, test } from '@playwright/test';
+import { startRecorder, umdPage, type Recorder } from './support/recorder';
+
+let collector: Recorder;
+test.beforeEach(async () => {
+  collector = await startRecorder();
+});
+test.afterEach(async () => {
+  await collector.close();
+});
+
+const init = `moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 50, trackPageViews: true });`;
+// A page that closes with a request in flight cannot learn whether it arrived, so the next page may
+// send it again under the same transaction id, which the collector drops; count each id once.
+const views = () =>
+  [...new Map(collector.items('actions').map((a) => [a.transaction_id, a])).values()]
+    .filter((a) => a.action_name === 'Page View')
+    .map((a) => a.metadata as { pathname: string; title: string; hash: string; host: string; search: string; referrer: string });
+
+test('an SPA with pushState routing sends exactly the page views a person would count', async ({ page }) => {
+  // A tiny router: every navigation sets the title a tick later, as frameworks do.
+  const router = `const titles = {};
+    window.go = (path, title) => { titles[path.split('#')[0]] = title; history.pushState({ path }, '', path); setTimeout(() => { document.title = title; }); };
+    addEventListener('popstate', () => setTimeout(() => { document.title = titles[location.pathname] || 'Home'; }));`;
+  collector.page('/spa', umdPage(`document.title = 'Home'; ${router} ${init}`));
+  await page.goto(collector.url + '/spa');
+  await expect.poll(() => views().length).toBe(1);
+  for (const [path, title] of [['/spa/pricing', 'Pricing'], ['/spa/docs', 'Docs'], ['/spa/signup', 'Sign up']]) {
+    await page.evaluate(([p, t]) => (window as any).go(p, t), [path, title]);
+  }
+  await page.goBack();
+  await page.goForward();
+  await page.evaluate(() => {
+    location.hash = '#faq';
+  });
+  await page.evaluate(() => (window as any).go('/spa/signup#faq', 'Sign up')); // the same URL again: not a new view
+  await expect.poll(() => views().length, { timeout: 10_000 }).toBe(7);
+  await page.waitForTimeout(500);
+  expect(views().map((v) => [v.pathname + v.hash, v.title])).toEqual([
+    ['/spa', 'Home'],
+    ['/spa/pricing', 'Pricing'],
+    ['/spa/docs', 'Docs'],
+    ['/spa/signup', 'Sign up'],
+    ['/spa/docs', 'Docs'],
+    ['/spa/signup', 'Sign up'],
+    ['/spa/signup#faq', 'Sign up'],
+  ]);
+  expect(views()[1]).toMatchObject({ host: `127.0.0.1:${collector.port}`, referrer: `${collector.url}/spa` });
+});
+
+test('history.state, return values and arguments pass through unchanged', async ({ page }) => {
+  collector.page('/state', umdPage(init));
+  await page.goto(collector.url + '/state');
+  const result = await page.evaluate(() => {
+    const state = { nested: { list: [1, 2, 3] }, when: 'now' };
+    const returned = history.pushState(state, '', '/state/next');
+    history.pushState({ second: true }, '', '/state/later');
+    history.replaceState({ replaced: true }, '', '/state/later?x=1');
+    return { returned: String(returned), state: history.state, path: location.pathname + location.search };
+  });
+  expect(result).toEqual({ returned: 'undefined', state: { replaced: true }, path: '/state/later?x=1' });
+  await page.goBack();
+  expect(await page.evaluate(() => history.state)).toEqual({ nested: { list: [1, 2, 3] }, when: 'now' });
+});
+
+test("a router's own pushState wrapper keeps working, and keeps its place after the SDK stops", async ({ page }) => {
+  collector.page(
+    '/router',
+    umdPage(`window.routerCalls = 0;
+      const original = history.pushState;
+      history.pushState = function (...args) { window.routerCalls++; return original.apply(this, args); };
+      window.routerWrapper = history.pushState;
+      ${init}`),
+  );
+  await page.goto(collector.url + '/router');
+  await page.evaluate(() => history.pushState({}, '', '/router/a'));
+  await expect.poll(() => views().length).toBe(2);
+  await page.evaluate(() => (window as any).moesif.stop());
+  const after = await page.evaluate(() => {
+    history.pushState({}, '', '/router/b');
+    return { calls: (window as any).routerCalls, restored: history.pushState === (window as any).routerWrapper };
+  });
+  expect(after).toEqual({ calls: 2, restored: true });
+  await page.waitForTimeout(300);
+  expect(views().length).toBe(2);
+});
+
+test('a hash-routed page counts hash changes', async ({ page }) => {
+  collector.page('/hash', umdPage(init));
+  await page.goto(collector.url + '/hash#/home');
+  await page.evaluate(() => {
+    location.hash = '#/settings';
+  });
+  await expect.poll(() => views().map((v) => v.hash)).toEqual(['#/home', '#/settings']);
+});
+
+test('a page restored from the back/forward cache counts once, and trackPageView() works with the option off', async ({ page }) => {
+  collector.page('/multi-a', umdPage(init));
+  collector.page('/multi-b', umdPage(init));
+  await page.goto(collector.url + '/multi-a');
+  await page.goto(collector.url + '/multi-b');
+  await page.goBack();
+  await expect.poll(() => views().map((v) => v.pathname)).toEqual(['/multi-a', '/multi-b', '/multi-a']);
+
+  collector.page('/manual', umdPage(`moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 50 }); moesif.trackPageView({ section: 'docs' });`));
+  await page.goto(collector.url + '/manual');
+  await expect.poll(() => views().length).toBe(4);
+  expect(views()[3]).toMatchObject({ pathname: '/manual', section: 'docs' });
+});
