@@ -7,9 +7,10 @@
  * Every method is also a named export bound to the default instance. Importing does nothing by
  * itself (no storage, listeners or requests until init()), and on a server every method is a no-op.
  */
+import { createCapture } from './capture';
 import { createMoesif, type Moesif } from './moesif';
 
-const moesif: Moesif = /* @__PURE__ */ createMoesif();
+const moesif: Moesif = /* @__PURE__ */ createMoesif(createCapture);
 export default moesif;
 
 export const init: Moesif['init'] = (options) => moesif.init(options);

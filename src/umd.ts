@@ -3,11 +3,12 @@
  * ran first, `window.moesif` is its stub holding the calls made so far (`_q`): they are replayed
  * here, in order, on the real instance that replaces the stub.
  */
+import { createCapture } from './capture';
 import { createMoesif } from './moesif';
 
 type QueuedCall = [name: string, args: unknown[]];
 
-const moesif = createMoesif();
+const moesif = createMoesif(createCapture);
 try {
   const stub = (window as unknown as { moesif?: { _q?: QueuedCall[] } }).moesif;
   for (const [name, args] of stub?._q ?? []) {

@@ -50,6 +50,61 @@ export async function startRecorder() {
     res.setHeader('Access-Control-Max-Age', '600');
   };
 
+  /** Requests to the app's own API (/api/*), as the server received them. */
+  const api: Array<{ path: string; method: string; headers: IncomingMessage['headers']; body: string }> = [];
+
+  /**
+   * A small API for the page under test to call, so that capture tests have something to capture:
+   * /api/echo (answers with its method, body and whether credentials came, plus `X-Echo` and `Set-Cookie` headers; ?status=NNN),
+   * /api/text, /api/bin (bytes 0-255), /api/big (5 MB of text), /api/sse (30 server-sent events,
+   * 100 ms apart), /api/slow (answers after 3 s), /api/close (closes the connection unanswered).
+   */
+  const appApi = async (url: URL, req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    api.push({ path: url.pathname, method: req.method ?? '', headers: req.headers, body });
+    const type = (value: string) => ({ 'Content-Type': value, 'Cache-Control': 'no-store' });
+    switch (url.pathname) {
+      case '/api/echo':
+        res.writeHead(Number(url.searchParams.get('status') ?? 200), { ...type('application/json'), 'X-Echo': 'yes', 'Set-Cookie': 'sid=secret; Path=/' });
+        // Whether credentials arrived, not their values: those must not show up in a captured body.
+        res.end(JSON.stringify({ method: req.method, body, authorization: 'authorization' in req.headers, apiKey: 'x-api-key' in req.headers }));
+        return;
+      case '/api/text':
+        res.writeHead(200, type('text/plain; charset=utf-8')).end('hello, text');
+        return;
+      case '/api/bin':
+        res.writeHead(200, type('application/octet-stream')).end(Buffer.from(Array.from({ length: 256 }, (_, i) => i)));
+        return;
+      case '/api/big':
+        res.writeHead(200, type('text/plain')).end('0123456789'.repeat(500_000));
+        return;
+      case '/api/sse': {
+        res.writeHead(200, type('text/event-stream'));
+        let n = 0;
+        const timer = setInterval(() => {
+          n++;
+          res.write(`data: ${n}\n\n`);
+          if (n === 30) {
+            clearInterval(timer);
+            res.end();
+          }
+        }, 100);
+        res.on('close', () => clearInterval(timer));
+        return;
+      }
+      case '/api/slow':
+        setTimeout(() => res.writeHead(200, type('text/plain')).end('late'), 3000);
+        return;
+      case '/api/close':
+        req.socket.destroy();
+        return;
+      default:
+        res.writeHead(404, type('text/plain')).end('no such api');
+    }
+  };
+
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (refusing && url.pathname.startsWith('/v1/')) {
@@ -99,6 +154,10 @@ export async function startRecorder() {
       res.writeHead(200, { 'Content-Type': 'application/json' }).end('{}');
       return;
     }
+    if (url.pathname.startsWith('/api/')) {
+      await appApi(url, req, res);
+      return;
+    }
     const page = pages.get(url.pathname);
     if (page !== undefined) {
       res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' }).end(page);
@@ -138,6 +197,7 @@ export async function startRecorder() {
     at: (host: string) => `http://${host}:${port}`,
     received,
     items,
+    api,
     page(path: string, html: string): void {
       pages.set(path, html);
     },

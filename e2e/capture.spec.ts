@@ -1,0 +1,429 @@
+import { expect, test, type Page } from '@playwright/test';
+import { startRecorder, umdPage, type Recorder } from './support/recorder';
+
+/**
+ * Capture of the page's own API calls (issue 5), in Debian's Chromium against a real server.
+ * Each scenario runs twice in the same page: before moesif.start() (what the app sees without
+ * capture) and after it. Both runs must look the same to the app; the second must reach the
+ * collector as events.
+ */
+
+let collector: Recorder;
+test.beforeEach(async () => {
+  collector = await startRecorder();
+});
+test.afterEach(async () => {
+  await collector.close();
+});
+
+type Event = {
+  request: { uri: string; verb: string; headers: Record<string, string>; body?: unknown; transfer_encoding?: string; api_version?: string; time: string };
+  response: { status: number; headers: Record<string, string>; body?: unknown; transfer_encoding?: string; time: string };
+  transaction_id: string;
+  metadata?: Record<string, unknown>;
+  tags?: string;
+  anonymous_id?: string;
+};
+
+const init = (extra = '') => `moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 100 ${extra} });`;
+
+/** Helpers the scenarios use, in the page: what the app observed, in plain JSON. */
+const HELPERS = `
+  const seen = (res) => ({ status: res.status, statusText: res.statusText, type: res.headers.get('content-type'), echo: res.headers.get('x-echo'), redirected: res.redirected, url: res.url });
+  const failure = (error) => ({ rejected: String(error && error.name) });
+  const xhr = (url, responseType, body) => new Promise((resolve) => {
+    const req = new XMLHttpRequest();
+    const calls = [];
+    req.open(body === undefined ? 'GET' : 'POST', url);
+    req.responseType = responseType;
+    req.setRequestHeader('Authorization', 'Bearer xhr-secret');
+    req.setRequestHeader('X-Trace', 'trace-1');
+    req.onreadystatechange = () => calls.push('readystate ' + req.readyState);
+    req.onload = () => calls.push('onload ' + req.status);
+    req.addEventListener('load', () => calls.push('load listener'));
+    req.addEventListener('error', () => calls.push('error listener'));
+    req.addEventListener('abort', () => calls.push('abort listener'));
+    req.addEventListener('loadend', async () => {
+      calls.push('loadend listener');
+      let response = req.response;
+      if (response instanceof Blob) response = Array.from(new Uint8Array(await response.arrayBuffer()));
+      if (response instanceof ArrayBuffer) response = Array.from(new Uint8Array(response));
+      resolve({ calls, status: req.status, response, headers: req.getResponseHeader('content-type') });
+    });
+    req.send(body);
+  });
+  window.__xhr = xhr;
+`;
+
+/** Opens a page with the SDK initialized and `scenario` (an async function body) defined. */
+async function open(page: Page, scenario: string, extra = '') {
+  collector.page('/p', umdPage(`${init(extra)} ${HELPERS} window.scenario = async () => { ${scenario} };`));
+  await page.goto(collector.url + '/p');
+}
+
+/** Runs the scenario without capture, then with it; the app must see the same both times. */
+async function runTwice(page: Page, scenario: string, extra = '') {
+  await open(page, scenario, extra);
+  const without = await page.evaluate(() => (window as unknown as { scenario(): Promise<unknown> }).scenario());
+  await page.evaluate(() => (window as unknown as { moesif: { start(): void } }).moesif.start());
+  const withCapture = await page.evaluate(() => (window as unknown as { scenario(): Promise<unknown> }).scenario());
+  expect(withCapture).toEqual(without);
+  return withCapture;
+}
+
+const events = (): Event[] => collector.items('events') as unknown as Event[];
+const eventsFor = (path: string): Event[] => events().filter((e) => new URL(e.request.uri).pathname === path);
+const waitForEvents = async (count: number, timeout = 10_000) => {
+  await expect.poll(() => events().length, { timeout }).toBeGreaterThanOrEqual(count);
+  return events();
+};
+
+test('fetch with a string, a URL object and a Request carrying a body: the app sees the same, the collector gets each call', async ({ page }) => {
+  const result = await runTwice(
+    page,
+    `
+    const a = await fetch('/api/echo?via=string', { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: 'Bearer s3cret', 'X-Api-Key': 'k-123', 'X-Trace': 't' }, body: JSON.stringify({ n: 1 }) });
+    const b = await fetch(new URL('/api/text', location.href));
+    const request = new Request('/api/echo?via=request', { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: 'request body' });
+    const c = await fetch(request);
+    return [seen(a), await a.json(), seen(b), await b.text(), seen(c), await c.json(), request.bodyUsed];
+  `,
+  );
+  expect(result).toContainEqual({ method: 'POST', body: '{"n":1}', authorization: true, apiKey: true });
+  expect(result).toContainEqual({ method: 'POST', body: 'request body', authorization: false, apiKey: false });
+  // The server got the credentials unmasked, both runs.
+  const stringCalls = collector.api.filter((r) => r.path === '/api/echo' && r.body === '{"n":1}');
+  expect(stringCalls.map((r) => [r.headers.authorization, r.headers['x-api-key']])).toEqual(Array(2).fill(['Bearer s3cret', 'k-123']));
+  // Only the second run was captured: one event per call.
+  await waitForEvents(3);
+  await new Promise((r) => setTimeout(r, 300));
+  expect(events()).toHaveLength(3);
+
+  const [string] = eventsFor('/api/echo').filter((e) => e.request.uri.endsWith('via=string'));
+  expect(string.request.uri).toBe(`${collector.url}/api/echo?via=string`);
+  expect(string.request.verb).toBe('POST');
+  expect(string.request.body).toEqual({ n: 1 });
+  expect(string.request.headers).toMatchObject({ 'content-type': 'application/json', authorization: '*****', 'x-api-key': '*****', 'x-trace': 't' });
+  expect(JSON.stringify(string)).not.toContain('s3cret');
+  expect(JSON.stringify(string)).not.toContain('k-123');
+  expect(string.response.status).toBe(200);
+  expect(string.response.headers).toMatchObject({ 'content-type': 'application/json', 'x-echo': 'yes' });
+  expect(string.response.body).toEqual({ method: 'POST', body: '{"n":1}', authorization: true, apiKey: true });
+  expect(string.transaction_id).toMatch(/^[0-9a-f-]{36}$/);
+  expect(string.anonymous_id).toBeTruthy();
+  expect(Date.parse(string.response.time)).toBeGreaterThanOrEqual(Date.parse(string.request.time));
+
+  const [text] = eventsFor('/api/text');
+  expect(text.request.verb).toBe('GET');
+  expect(text.response.body).toBe('hello, text');
+  expect(text.response.transfer_encoding).toBeUndefined();
+
+  const [request] = eventsFor('/api/echo').filter((e) => e.request.uri.endsWith('via=request'));
+  expect(request.request.body).toBe('request body');
+  expect(request.response.body).toMatchObject({ body: 'request body' });
+  // The server got every request body intact, both runs.
+  expect(collector.api.filter((r) => r.path === '/api/echo').map((r) => r.body)).toEqual(['{"n":1}', 'request body', '{"n":1}', 'request body']);
+});
+
+test('a ReadableStream request body is passed through untouched and logged without its body', async ({ page }) => {
+  await runTwice(
+    page,
+    `
+    const stream = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('streamed')); c.close(); } });
+    try {
+      const res = await fetch('/api/echo?via=stream', { method: 'POST', body: stream, duplex: 'half' });
+      return [seen(res), await res.json()];
+    } catch (error) {
+      // Chromium streams uploads over HTTP/2 only: on this HTTP/1.1 server the call fails, with or without capture.
+      return failure(error);
+    }
+  `,
+  );
+  await expect.poll(() => eventsFor('/api/echo').length).toBe(1);
+  const [event] = eventsFor('/api/echo');
+  expect(event.request.verb).toBe('POST');
+  expect(event.request.body).toBeUndefined();
+});
+
+test('a server-sent event stream keeps delivering while captured, and is logged without waiting for its end', async ({ page }) => {
+  test.setTimeout(60_000);
+  const result = (await runTwice(
+    page,
+    `
+    const res = await fetch('/api/sse');
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    return [seen(res), text.match(/data: \\d+/g)];
+  `,
+  )) as [unknown, string[]];
+  expect(result[1]).toEqual(Array.from({ length: 30 }, (_, i) => `data: ${i + 1}`));
+  const [event] = eventsFor('/api/sse');
+  expect(event.response.status).toBe(200);
+  expect(event.response.headers['content-type']).toBe('text/event-stream');
+  expect(event.response.body).toBeUndefined();
+  // The event was taken when the headers came, long before the stream's end, 3 s later.
+  expect(Date.parse(event.response.time) - Date.parse(event.request.time)).toBeLessThan(1000);
+});
+
+test('XMLHttpRequest with text, json, blob and arraybuffer responses: same handler calls, bodies captured without InvalidStateError', async ({ page }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(String(error)));
+  await runTwice(
+    page,
+    `
+    return [
+      await __xhr('/api/text', ''),
+      await __xhr('/api/echo?type=text', 'text', 'posted text'),
+      await __xhr('/api/echo?type=json', 'json', JSON.stringify({ posted: true })),
+      await __xhr('/api/bin', 'blob'),
+      await __xhr('/api/bin', 'arraybuffer'),
+    ];
+  `,
+  );
+  expect(errors).toEqual([]);
+  await waitForEvents(5);
+  const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i)).toString('base64');
+
+  const [text] = eventsFor('/api/text');
+  expect(text.request.verb).toBe('GET');
+  expect(text.request.headers).toEqual({ authorization: '*****', 'x-trace': 'trace-1' });
+  expect(text.response).toMatchObject({ status: 200, body: 'hello, text' });
+  expect(text.response.headers['content-type']).toBe('text/plain; charset=utf-8');
+
+  const echoes = eventsFor('/api/echo');
+  const json = echoes.find((e) => e.request.uri.endsWith('json'))!;
+  expect(json.request).toMatchObject({ verb: 'POST', body: { posted: true } });
+  expect(json.response.body).toMatchObject({ method: 'POST', body: '{"posted":true}', authorization: true });
+  expect(collector.api.filter((r) => r.path === '/api/echo').every((r) => r.headers.authorization === 'Bearer xhr-secret')).toBe(true);
+  const textPost = echoes.find((e) => e.request.uri.endsWith('type=text'))!;
+  expect(textPost.request.body).toBe('posted text');
+
+  const binary = eventsFor('/api/bin');
+  expect(binary).toHaveLength(2);
+  for (const event of binary) expect(event.response).toMatchObject({ body: bytes, transfer_encoding: 'base64' });
+  expect(JSON.stringify(events())).not.toContain('xhr-secret');
+});
+
+test('requests opened before start() are left alone', async ({ page }) => {
+  await open(page, `
+    const req = new XMLHttpRequest();
+    req.open('GET', '/api/text?opened=before');
+    moesif.start();
+    await new Promise((resolve) => { req.onloadend = resolve; req.send(); });
+    await fetch('/api/text?after=start');
+    return req.responseText;
+  `);
+  expect(await page.evaluate(() => (window as unknown as { scenario(): Promise<unknown> }).scenario())).toBe('hello, text');
+  await waitForEvents(1);
+  await page.waitForTimeout(300);
+  expect(events().map((e) => new URL(e.request.uri).search)).toEqual(['?after=start']);
+});
+
+test('a failed request (connection closed) and an aborted one are recorded with status 0, and the app gets the same errors', async ({ page }) => {
+  const result = await runTwice(
+    page,
+    `
+    const out = [];
+    try { await fetch('/api/close'); } catch (error) { out.push(failure(error)); }
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 100);
+    try { await fetch('/api/slow?fetch', { signal: controller.signal }); } catch (error) { out.push(failure(error)); }
+    out.push(await __xhr('/api/close?xhr', ''));
+    out.push(await new Promise((resolve) => {
+      const req = new XMLHttpRequest();
+      const calls = [];
+      req.open('GET', '/api/slow?xhr');
+      req.onabort = () => calls.push('onabort');
+      req.addEventListener('loadend', () => resolve([...calls, 'loadend', req.status]));
+      req.send();
+      setTimeout(() => req.abort(), 100);
+    }));
+    return out;
+  `,
+  );
+  expect(result).toEqual([
+    { rejected: 'TypeError' },
+    { rejected: 'AbortError' },
+    expect.objectContaining({ status: 0, calls: ['readystate 4', 'error listener', 'loadend listener'] }),
+    ['onabort', 'loadend', 0],
+  ]);
+  await waitForEvents(4);
+  const [closed, closedXhr] = eventsFor('/api/close');
+  expect(closed.response.status).toBe(0);
+  expect(closed.metadata?.error).toMatch(/TypeError/);
+  expect(closedXhr.response.status).toBe(0);
+  expect(closedXhr.metadata?.error).toBe('error');
+  const aborted = eventsFor('/api/slow');
+  expect(aborted.map((e) => e.response.status)).toEqual([0, 0]);
+  expect(aborted.map((e) => String(e.metadata?.error))).toEqual([expect.stringMatching(/AbortError/), 'abort']);
+});
+
+test('skip, maskContent, getMetadata, getTags and getApiVersion each change the event, in that order', async ({ page }) => {
+  await open(
+    page,
+    `
+    await fetch('/api/text?skip=me');
+    await fetch('/api/echo', { method: 'POST', body: 'card 4242' });
+  `,
+    `,
+    skip: (event) => event.request.uri.includes('skip=me'),
+    maskContent: (event) => ({ ...event, request: { ...event.request, body: String(event.request.body).replace(/\\d/g, '#') } }),
+    getMetadata: (event) => ({ masked: event.request.body, status: event.response.status }),
+    getTags: (event) => 'api,' + (event.metadata && event.metadata.masked ? 'masked-first' : 'unmasked'),
+    getApiVersion: (event) => event.tags && '2.' + event.tags.split(',').length,
+    apiVersion: '1.0'`,
+  );
+  await page.evaluate(() => {
+    const w = window as unknown as { moesif: { start(): void }; scenario(): Promise<unknown> };
+    w.moesif.start();
+    return w.scenario();
+  });
+  await waitForEvents(1);
+  await page.waitForTimeout(300);
+  expect(events()).toHaveLength(1);
+  const [event] = events();
+  expect(event.request.body).toBe('card ####');
+  expect(event.metadata).toEqual({ masked: 'card ####', status: 200 });
+  expect(event.tags).toBe('api,masked-first');
+  expect(event.request.api_version).toBe('2.2');
+});
+
+test('a hook that throws is reported once and the event is kept with defaults', async ({ page }) => {
+  const warnings: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'warning') warnings.push(message.text());
+  });
+  await open(
+    page,
+    `for (let i = 0; i < 3; i++) await fetch('/api/text?i=' + i);`,
+    `, getMetadata: () => { throw new Error('boom'); }, getTags: () => 'still-tagged', apiVersion: '1.0'`,
+  );
+  await page.evaluate(() => {
+    const w = window as unknown as { moesif: { start(): void }; scenario(): Promise<unknown> };
+    w.moesif.start();
+    return w.scenario();
+  });
+  await waitForEvents(3);
+  for (const event of events()) {
+    expect(event.metadata).toBeUndefined();
+    expect(event.tags).toBe('still-tagged');
+    expect(event.request.api_version).toBe('1.0');
+    expect(event.response.body).toBe('hello, text');
+  }
+  expect(warnings.filter((w) => w.includes('getMetadata'))).toHaveLength(1);
+});
+
+test('stop() restores fetch and XMLHttpRequest, leaves a wrapper installed after ours in place, and start/stop never stacks', async ({ page }) => {
+  await open(page, '');
+  const result = await page.evaluate(async () => {
+    const w = window as unknown as { moesif: { start(): void; stop(): void }; fetch: typeof fetch };
+    const nativeFetch = w.fetch;
+    const nativeOpen = XMLHttpRequest.prototype.open;
+    const out: Record<string, unknown> = {};
+    w.moesif.start();
+    w.moesif.start();
+    out.patched = w.fetch !== nativeFetch && XMLHttpRequest.prototype.open !== nativeOpen;
+    w.moesif.stop();
+    w.moesif.stop();
+    out.restored = w.fetch === nativeFetch && XMLHttpRequest.prototype.open === nativeOpen;
+    await fetch('/api/text?stopped=1');
+
+    // Another library wraps fetch after us.
+    w.moesif.start();
+    const ours = w.fetch;
+    let theirCalls = 0;
+    const theirs = function (this: unknown, ...args: Parameters<typeof fetch>) {
+      theirCalls++;
+      return ours.apply(this, args);
+    };
+    w.fetch = theirs;
+    await fetch('/api/text?wrapped=captured');
+    w.moesif.stop();
+    out.theirsKept = w.fetch === theirs;
+    const res = await fetch('/api/text?wrapped=stopped');
+    out.stillWorks = await res.text();
+    // Started again: our wrapper, still inside theirs, captures again; nothing stacks.
+    w.moesif.start();
+    out.noNewLayer = w.fetch === theirs;
+    await fetch('/api/text?wrapped=restarted');
+    out.theirCalls = theirCalls;
+    w.moesif.stop();
+    return out;
+  });
+  expect(result).toEqual({ patched: true, restored: true, theirsKept: true, stillWorks: 'hello, text', noNewLayer: true, theirCalls: 3 });
+  await waitForEvents(2);
+  await page.waitForTimeout(400);
+  expect(events().map((e) => new URL(e.request.uri).search)).toEqual(['?wrapped=captured', '?wrapped=restarted']);
+});
+
+test('two SDK instances capture side by side and put everything back when stopped', async ({ page }) => {
+  await open(page, '');
+  const result = await page.evaluate(async () => {
+    type M = { start(): void; stop(): void; init(o: object): void; new: () => M };
+    const w = window as unknown as { moesif: M };
+    const nativeFetch = fetch;
+    const other = w.moesif.new();
+    other.init({ applicationId: 'other', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 100 });
+    w.moesif.start();
+    other.start();
+    await fetch('/api/text?both');
+    other.stop();
+    w.moesif.stop();
+    const restored = window.fetch === nativeFetch;
+    await fetch('/api/text?none');
+    return restored;
+  });
+  expect(result).toBe(true);
+  await expect.poll(() => eventsFor('/api/text').length).toBe(2);
+  await page.waitForTimeout(300);
+  expect(events().map((e) => new URL(e.request.uri).search)).toEqual(['?both', '?both']);
+  const appIds = collector.received.filter((r) => r.path === '/v1/events/batch').map((r) => r.headers['x-moesif-application-id']);
+  expect(new Set(appIds)).toEqual(new Set(['app', 'other']));
+});
+
+test("the collector's own requests are never captured", async ({ page }) => {
+  await open(page, `moesif.start(); for (let i = 0; i < 5; i++) { moesif.track('t' + i); await fetch('/api/text?i=' + i); await new Promise((r) => setTimeout(r, 150)); } await moesif.flush();`);
+  await page.evaluate(() => (window as unknown as { scenario(): Promise<unknown> }).scenario());
+  await waitForEvents(5);
+  await page.waitForTimeout(500);
+  expect(collector.received.filter((r) => r.path.startsWith('/v1/')).length).toBeGreaterThan(2);
+  expect(events().map((e) => new URL(e.request.uri).pathname)).toEqual(Array(5).fill('/api/text'));
+});
+
+test('a 5 MB response reaches the app whole and is logged capped at maxBodyBytes, marked truncated', async ({ page }) => {
+  const result = await runTwice(
+    page,
+    `
+    const res = await fetch('/api/big');
+    const text = await res.text();
+    const x = await __xhr('/api/big', 'text');
+    return [text.length, text.slice(-10), x.response.length];
+  `,
+  );
+  expect(result).toEqual([5_000_000, '0123456789', 5_000_000]);
+  await waitForEvents(2);
+  for (const event of eventsFor('/api/big')) {
+    expect(event.response.body).toBe('0123456789'.repeat(6553) + '012345');
+    expect(event.metadata).toEqual({ truncated: ['response'] });
+  }
+});
+
+test('disableFetch leaves fetch alone and still captures XMLHttpRequest; sampleRate 0 captures nothing', async ({ page }) => {
+  await open(page, `moesif.start(); await fetch('/api/text?f'); await __xhr('/api/text?x', ''); return window.fetch === window.nativeFetch;`, ', disableFetch: true');
+  await page.evaluate(() => ((window as unknown as { nativeFetch: unknown }).nativeFetch = window.fetch));
+  expect(await page.evaluate(() => (window as unknown as { scenario(): Promise<unknown> }).scenario())).toBe(true);
+  await waitForEvents(1);
+  await page.waitForTimeout(300);
+  expect(events().map((e) => new URL(e.request.uri).search)).toEqual(['?x']);
+
+  await open(page, `moesif.start(); await fetch('/api/text?sampled'); await __xhr('/api/text?sampled', ''); await moesif.flush();`, ', sampleRate: 0');
+  await page.evaluate(() => (window as unknown as { scenario(): Promise<unknown> }).scenario());
+  await page.waitForTimeout(400);
+  expect(events().filter((e) => e.request.uri.includes('sampled'))).toEqual([]);
+});
