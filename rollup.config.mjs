@@ -28,7 +28,9 @@ export default [
   },
   {
     // The bundler build: ES modules, dependencies left to the app's bundler so they are shared.
-    input: { usertrail: 'src/index.ts' },
+    // usertrail/capture on its own lets an SPA that never calls start() leave capture out:
+    // import { createMoesif } from 'usertrail' and pass createCapture from 'usertrail/capture' if wanted.
+    input: { usertrail: 'src/index.ts', capture: 'src/capture/index.ts' },
     output: { dir: 'dist', format: 'es', entryFileNames: '[name].mjs', chunkFileNames: '[name]-[hash].mjs', sourcemap: true },
     external: (id) => runtimeDependencies.some((dep) => id === dep || id.startsWith(`${dep}/`)),
     plugins: [replaceVersion, ts()],

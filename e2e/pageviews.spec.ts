@@ -25,14 +25,22 @@ test('an SPA with pushState routing sends exactly the page views a person would 
   collector.page('/spa', umdPage(`document.title = 'Home'; ${router} ${init}`));
   await page.goto(collector.url + '/spa');
   await expect.poll(() => views().length).toBe(1);
+  // A person spends more than a moment on each page; each step waits for its view to be recorded.
+  const step = async (count: number, navigate: () => Promise<unknown>) => {
+    await navigate();
+    await expect.poll(() => views().length).toBe(count);
+  };
+  let count = 1;
   for (const [path, title] of [['/spa/pricing', 'Pricing'], ['/spa/docs', 'Docs'], ['/spa/signup', 'Sign up']]) {
-    await page.evaluate(([p, t]) => (window as any).go(p, t), [path, title]);
+    await step(++count, () => page.evaluate(([p, t]) => (window as any).go(p, t), [path, title]));
   }
-  await page.goBack();
-  await page.goForward();
-  await page.evaluate(() => {
-    location.hash = '#faq';
-  });
+  await step(++count, () => page.goBack());
+  await step(++count, () => page.goForward());
+  await step(++count, () =>
+    page.evaluate(() => {
+      location.hash = '#faq';
+    }),
+  );
   await page.evaluate(() => (window as any).go('/spa/signup#faq', 'Sign up')); // the same URL again: not a new view
   await expect.poll(() => views().length, { timeout: 10_000 }).toBe(7);
   await page.waitForTimeout(500);

@@ -64,9 +64,10 @@ export function createIdentity(ids: Store, local: Store, prefix: string | undefi
     attribution(): Attribution {
       const userId = identity.userId();
       return {
-        ...(userId ? { user_id: userId } : { anonymous_id: identity.anonymousId() }),
-        ...optional('company_id', identity.companyId()),
-        ...optional('session_token', identity.sessionToken()),
+        user_id: userId,
+        anonymous_id: userId ? undefined : identity.anonymousId(),
+        company_id: identity.companyId(),
+        session_token: identity.sessionToken(),
       };
     },
     /** Removes every id and the campaign from storage. */
@@ -83,7 +84,3 @@ export function createIdentity(ids: Store, local: Store, prefix: string | undefi
   };
   return identity;
 }
-
-/** `{ [name]: value }` when there is a value, else nothing: Moesif's payloads omit absent fields. */
-export const optional = <K extends string, V>(name: K, value: V | undefined): { [P in K]?: V } =>
-  (value === undefined ? {} : { [name]: value }) as { [P in K]?: V };

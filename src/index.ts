@@ -25,6 +25,12 @@ export const getAnonymousId: Moesif['getAnonymousId'] = () => moesif.getAnonymou
 export const getUserId: Moesif['getUserId'] = () => moesif.getUserId();
 export const getCompanyId: Moesif['getCompanyId'] = () => moesif.getCompanyId();
 export const getSessionToken: Moesif['getSessionToken'] = () => moesif.getSessionToken();
+export const start: Moesif['start'] = () => moesif.start();
+export const stop: Moesif['stop'] = () => moesif.stop();
+export const trackPageView: Moesif['trackPageView'] = (metadata) => moesif.trackPageView(metadata);
+export const grantPublishingConsent: Moesif['grantPublishingConsent'] = () => moesif.grantPublishingConsent();
+export const revokePublishingConsent: Moesif['revokePublishingConsent'] = () => moesif.revokePublishingConsent();
+export const isPublishingConsentGranted: Moesif['isPublishingConsentGranted'] = () => moesif.isPublishingConsentGranted();
 export const flush: Moesif['flush'] = () => moesif.flush();
 export const getStats: Moesif['getStats'] = () => moesif.getStats();
 export { createMoesif };

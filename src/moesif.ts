@@ -2,7 +2,7 @@ import { readCampaign } from './campaign';
 import { createDelivery, type Delivery, type DeliveryStats } from './delivery';
 import { inBrowser } from './env';
 import { cleanId, newId } from './ids';
-import { createIdentity, idKeys, optional, storageKey, type Identity } from './identity';
+import { createIdentity, idKeys, storageKey, type Identity } from './identity';
 import { createLog } from './log';
 import { resolveOptions, type Options, type ResolvedOptions } from './options';
 import { toJson } from './serialize';
@@ -50,14 +50,16 @@ interface Running {
   identity: Identity;
   delivery: Delivery;
   capture: Capture | undefined;
-  consent: Consent;
   pageViews: PageViews;
-  /** Persists what was held in memory and starts sending. */
-  grant(): void;
-  /** Purges the queue, ids and campaign from storage and memory, and stops capture. */
-  revoke(): void;
-  remember(decision: 'granted' | 'revoked'): void;
+  consent: Consent;
+  /** Records a decision; 'granted' persists what was held in memory and starts sending. */
+  decide(decision: 'granted' | 'revoked'): void;
 }
+
+/** Each public method's body, run once init() has succeeded. */
+type Bodies = {
+  [K in keyof Moesif]?: (state: Running, ...args: Parameters<Moesif[K]>) => ReturnType<Moesif[K]>;
+};
 
 /** Calls made before init() are kept, in order, up to this many. */
 const MAX_EARLY_CALLS = 1000;
@@ -68,6 +70,7 @@ const isMetadata = (value: unknown): value is Metadata =>
 /**
  * Creates an instance. Nothing happens until init(): no storage, no listeners, no requests, so the
  * module is safe to import anywhere, including server-side rendering, where every method is a no-op.
+ * Payload fields left undefined are simply absent from the JSON sent, as Moesif expects.
  */
 export function createMoesif(captureFactory?: CaptureFactory): Moesif {
   let running: Running | undefined;
@@ -75,29 +78,10 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
   const early: Array<() => void> = [];
   const log = createLog(() => running?.options.debug ?? false);
 
-  /**
-   * Every public method goes through here: before init() the call is kept for later; after it, errors
-   * become one console warning per method. Nothing is ever thrown into the host page.
-   */
-  const method =
-    <A extends unknown[], R>(name: string, body: (state: Running, ...args: A) => R, fallback: R, keepUntilInit = true) =>
-    (...args: A): R => {
-      try {
-        if (running) return body(running, ...args);
-        if (keepUntilInit && !initCalled && inBrowser()) {
-          if (early.length < MAX_EARLY_CALLS) early.push(() => void (instance[name as keyof Moesif] as (...a: unknown[]) => unknown)(...args));
-          else log.warnOnce('early', `over ${MAX_EARLY_CALLS} calls before init(): dropping the rest.`);
-        }
-      } catch (error) {
-        log.warnOnce('throw:' + name, `${name}() failed: ${error}`);
-      }
-      return fallback;
-    };
-
   const enqueue = ({ delivery, options, consent }: Running, kind: Kind, id: string, payload: object): void => {
     if (consent === 'revoked') return;
     let json = toJson(payload);
-    if (json === undefined && 'metadata' in payload) {
+    if (json === undefined) {
       log.warnOnce('json', 'metadata is not serializable; sent without it.');
       json = toJson({ ...payload, metadata: undefined });
     }
@@ -109,8 +93,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
   const badId = (name: string): void => log.warnOnce(name + 'id', `${name}() needs a non-empty id; ignored.`);
 
   const checkMetadata = (name: string, metadata: unknown): Metadata | undefined => {
-    if (metadata === undefined || metadata === null) return undefined;
-    if (isMetadata(metadata)) return metadata;
+    if (metadata == null || isMetadata(metadata)) return metadata ?? undefined;
     log.warnOnce(name + 'metadata', `${name}(): metadata must be an object; ignored.`);
     return undefined;
   };
@@ -118,82 +101,81 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
   const sendUser = (state: Running, fields: UserPayload): void => {
     const { identity } = state;
     const payload: UserPayload = {
-      ...optional('user_id', identity.userId()),
+      user_id: identity.userId(),
       anonymous_id: identity.anonymousId(),
-      ...optional('company_id', identity.companyId()),
-      ...optional('session_token', identity.sessionToken()),
-      ...optional('campaign', identity.campaign()),
+      company_id: identity.companyId(),
+      session_token: identity.sessionToken(),
+      campaign: identity.campaign(),
       ...fields,
     };
     enqueue(state, 'users', newId(), payload);
   };
 
-  const instance: Moesif = {
-    init(input) {
-      try {
-        if (!inBrowser()) return;
-        if (initCalled) {
-          log.warnOnce('init', 'init() called twice: the first call stays in effect.');
-          return;
+  const init = (input: Options): void => {
+    if (!inBrowser()) return;
+    if (initCalled) return log.warnOnce('init', 'init() called twice: the first call stays in effect.');
+    const options = resolveOptions(input, location.protocol, log);
+    if (!options) return;
+    initCalled = true;
+    const persist = options.persistence !== 'none';
+    const realLocal = persist ? localStore() : undefined;
+    const prefix = options.persistenceKeyPrefix;
+    const cookies = persist ? cookieStore(options, location) : undefined;
+    if (persist && !cookies && !realLocal) log.warnOnce('storage', 'no cookies or localStorage: ids last for this page view only.');
+    const realIds = idStore(cookies, options.persistence === 'localStorage' ? realLocal : undefined, storageKey('anonymousId', prefix), [
+      ...idKeys(prefix),
+      CONSENT_KEY,
+    ]);
+    // Ids and the queue start in memory and are committed to storage once consent is known.
+    const ids = heldStore();
+    const local = heldStore();
+    const identity = createIdentity(ids, local, prefix);
+    // Delivery keeps the fetch that exists now, before start() wraps it: our own requests are never captured.
+    const delivery = createDelivery({ options, store: undefined, paused: true, log, fetchImpl: typeof fetch === 'function' ? fetch.bind(window) : undefined });
+    /** Stores what was held in memory and starts sending. */
+    const persistAndSend = (): void => {
+      ids.commit(realIds);
+      local.commit(realLocal ?? memoryStore());
+      delivery.resume(realLocal);
+    };
+    const capture = captureFactory?.({
+      options,
+      log,
+      record: (event) => running && enqueue(running, 'events', event.transaction_id, { ...event, ...identity.attribution() }),
+    });
+    const state: Running = (running = {
+      options,
+      identity,
+      delivery,
+      capture,
+      pageViews: createPageViews((name, metadata) => instance.track(name, metadata)),
+      consent: initialConsent(options, realIds.get(CONSENT_KEY)),
+      decide(decision) {
+        realIds.set(CONSENT_KEY, decision);
+        if (decision === 'revoked') {
+          delivery.pause();
+          capture?.stop();
+          identity.clear();
+          ids.release();
+          local.release();
+        } else if (state.consent !== 'granted') {
+          persistAndSend();
         }
-        const options = resolveOptions(input, location.protocol, log);
-        if (!options) return;
-        initCalled = true;
-        const persist = options.persistence !== 'none';
-        const realLocal = persist ? localStore() : undefined;
-        const prefix = options.persistenceKeyPrefix;
-        const cookies = persist ? cookieStore(options, location) : undefined;
-        if (persist && !cookies && !realLocal) log.warnOnce('storage', 'no cookies or localStorage: ids last for this page view only.');
-        const realIds = idStore(cookies, options.persistence === 'localStorage' ? realLocal : undefined, storageKey('anonymousId', prefix), [
-          ...idKeys(prefix),
-          CONSENT_KEY,
-        ]);
-        // Ids and the queue start in memory and are committed to storage once consent is known.
-        const ids = heldStore();
-        const local = heldStore();
-        const identity = createIdentity(ids, local, prefix);
-        const delivery = createDelivery({ options, store: undefined, paused: true, log, fetchImpl: typeof fetch === 'function' ? fetch.bind(window) : undefined });
-        // Our own requests must never be captured: delivery keeps the fetch that existed before start().
-        const capture = captureFactory?.({
-          options,
-          log,
-          record: (event) => running && enqueue(running, 'events', event.transaction_id, { ...event, ...identity.attribution() }),
-        });
-        running = {
-          options,
-          identity,
-          delivery,
-          capture,
-          consent: initialConsent(options, realIds.get(CONSENT_KEY)),
-          grant() {
-            ids.commit(realIds);
-            local.commit(realLocal ?? memoryStore());
-            delivery.resume(realLocal);
-          },
-          revoke() {
-            delivery.pause();
-            capture?.stop();
-            identity.clear();
-            ids.release();
-            local.release();
-            realIds.set(CONSENT_KEY, 'revoked');
-          },
-          remember: (decision) => realIds.set(CONSENT_KEY, decision),
-          pageViews: createPageViews((name, metadata) => instance.track(name, metadata)),
-        };
-        if (running.consent === 'granted') running.grant();
-        log.debug('initialized; sending to', options.baseUrl, 'consent:', running.consent);
+        state.consent = decision;
+      },
+    });
+    // Not decide(): a site that asks for no consent gets no consent cookie.
+    if (state.consent === 'granted') persistAndSend();
+    log.debug('initialized; sending to', options.baseUrl, 'consent:', state.consent);
 
-        // A first-touch campaign is news worth a users call; a plain page view is not.
-        if (identity.rememberCampaign(readCampaign(location.href, document.referrer, options))) sendUser(running, {});
-        for (const call of early.splice(0)) call();
-        if (options.trackPageViews) running.pageViews.start();
-      } catch (error) {
-        log.error(`init() failed: ${error}`);
-      }
-    },
+    // A first-touch campaign is news worth a users call; a plain page view is not.
+    if (identity.rememberCampaign(readCampaign(location.href, document.referrer, options))) sendUser(state, {});
+    for (const call of early.splice(0)) call();
+    if (options.trackPageViews) state.pageViews.start();
+  };
 
-    identifyUser: method('identifyUser', (state, userId: string | number, metadata?: Metadata) => {
+  const bodies: Bodies = {
+    identifyUser(state, userId, metadata) {
       const id = cleanId(userId);
       if (!id) return badId('identifyUser');
       const { identity } = state;
@@ -206,87 +188,108 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
         identity.reset();
       }
       identity.set('userId', id);
-      sendUser(state, { user_id: id, ...optional('metadata', userMetadata) });
-    }, undefined),
+      sendUser(state, { user_id: id, metadata: userMetadata });
+    },
 
-    identifyCompany: method('identifyCompany', (state, companyId: string | number, metadata?: Metadata, companyDomain?: string) => {
+    identifyCompany(state, companyId, metadata, companyDomain) {
       const id = cleanId(companyId);
       if (!id) return badId('identifyCompany');
       const { identity } = state;
       const changed = identity.companyId() !== id;
       identity.set('companyId', id);
-      const domain = typeof companyDomain === 'string' && companyDomain ? companyDomain : undefined;
       const payload: CompanyPayload = {
         company_id: id,
-        ...optional('company_domain', domain),
-        ...optional('session_token', identity.sessionToken()),
-        ...optional('metadata', checkMetadata('identifyCompany', metadata)),
-        ...optional('campaign', identity.campaign()),
+        company_domain: typeof companyDomain === 'string' && companyDomain ? companyDomain : undefined,
+        session_token: identity.sessionToken(),
+        metadata: checkMetadata('identifyCompany', metadata),
+        campaign: identity.campaign(),
       };
       enqueue(state, 'companies', newId(), payload);
       // Link the visitor to the company, as a users call does on Moesif.
       if (changed) sendUser(state, {});
-    }, undefined),
+    },
 
-    identifySession: method('identifySession', ({ identity }, sessionToken: string) => {
+    identifySession({ identity }, sessionToken) {
       const token = cleanId(sessionToken);
       if (!token) return badId('identifySession');
       identity.set('sessionToken', token);
-    }, undefined),
+    },
 
-    track: method('track', (state, actionName: string, metadata?: Metadata) => {
-      if (typeof actionName !== 'string' || !actionName.trim()) {
-        return log.warnOnce('track', 'track() needs an action name; ignored.');
-      }
+    track(state, actionName, metadata) {
+      if (typeof actionName !== 'string' || !actionName.trim()) return log.warnOnce('track', 'track() needs an action name; ignored.');
       const transactionId = newId();
       const payload: ActionPayload = {
         action_name: actionName,
         ...state.identity.attribution(),
         transaction_id: transactionId,
         request: { time: new Date().toISOString(), uri: location.href, verb: 'GET', user_agent_string: navigator.userAgent },
-        ...optional('metadata', checkMetadata('track', metadata)),
+        metadata: checkMetadata('track', metadata),
       };
       enqueue(state, 'actions', transactionId, payload);
-    }, undefined),
+    },
 
-    reset: method('reset', ({ identity }) => void identity.reset(), undefined),
-    resetAnonymousId: method('resetAnonymousId', ({ identity }) => {
+    trackPageView: ({ pageViews }, metadata) => pageViews.trackPageView(checkMetadata('trackPageView', metadata)),
+    reset: ({ identity }) => void identity.reset(),
+    resetAnonymousId({ identity }) {
       const userId = identity.userId();
       const companyId = identity.companyId();
       const id = identity.reset();
       if (userId) identity.set('userId', userId);
       if (companyId) identity.set('companyId', companyId);
       return id;
-    }, undefined),
-    getAnonymousId: method('getAnonymousId', ({ identity }) => identity.anonymousId(), undefined, false),
-    getUserId: method('getUserId', ({ identity }) => identity.userId(), undefined, false),
-    getCompanyId: method('getCompanyId', ({ identity }) => identity.companyId(), undefined, false),
-    getSessionToken: method('getSessionToken', ({ identity }) => identity.sessionToken(), undefined, false),
-    start: method('start', ({ capture, consent, options, pageViews }) => {
+    },
+    getAnonymousId: ({ identity }) => identity.anonymousId(),
+    getUserId: ({ identity }) => identity.userId(),
+    getCompanyId: ({ identity }) => identity.companyId(),
+    getSessionToken: ({ identity }) => identity.sessionToken(),
+
+    start({ capture, consent, options, pageViews }) {
       if (consent === 'revoked') return;
       if (options.trackPageViews) pageViews.start();
       if (capture) capture.start();
       else log.warnOnce('capture', "start(): API-call capture is not in this build; import it from 'usertrail'.");
-    }, undefined),
-    stop: method('stop', ({ capture, pageViews }) => {
+    },
+    stop({ capture, pageViews }) {
       capture?.stop();
       pageViews.stop();
-    }, undefined),
-    trackPageView: method('trackPageView', ({ pageViews }, metadata?: Metadata) => pageViews.trackPageView(checkMetadata('trackPageView', metadata)), undefined),
-    grantPublishingConsent: method('grantPublishingConsent', (state) => {
-      state.remember('granted');
-      if (state.consent === 'granted') return;
-      state.consent = 'granted';
-      state.grant();
-    }, undefined),
-    revokePublishingConsent: method('revokePublishingConsent', (state) => {
-      state.consent = 'revoked';
-      state.revoke();
-    }, undefined),
-    isPublishingConsentGranted: method('isPublishingConsentGranted', ({ consent }) => consent === 'granted', false, false),
+    },
+
+    grantPublishingConsent: (state) => state.decide('granted'),
+    revokePublishingConsent: (state) => state.decide('revoked'),
+    isPublishingConsentGranted: ({ consent }) => consent === 'granted',
+  };
+
+  const instance = {
+    init(input: Options) {
+      try {
+        init(input);
+      } catch (error) {
+        log.error(`init() failed: ${error}`);
+      }
+    },
     flush: () => running?.delivery.flush() ?? Promise.resolve(),
     getStats: () => running?.delivery.stats(),
     new: () => createMoesif(captureFactory),
-  };
+  } as Moesif;
+
+  /**
+   * Every other public method goes through here: before init() the call is kept for later (getters
+   * answer undefined instead); after it, errors become one console warning per method.
+   * Nothing is ever thrown into the host page.
+   */
+  for (const [name, body] of Object.entries(bodies) as Array<[keyof Moesif, (state: Running, ...args: unknown[]) => unknown]>) {
+    (instance as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
+      try {
+        if (running) return body(running, ...args);
+        if (!/^(get|is)/.test(name) && !initCalled && inBrowser()) {
+          if (early.length < MAX_EARLY_CALLS) early.push(() => (instance[name] as (...a: unknown[]) => unknown)(...args));
+          else log.warnOnce('early', `over ${MAX_EARLY_CALLS} calls before init(): dropping the rest.`);
+        }
+      } catch (error) {
+        log.warnOnce('throw:' + name, `${name}() failed: ${error}`);
+      }
+      return name === 'isPublishingConsentGranted' ? false : undefined;
+    };
+  }
   return instance;
 }

@@ -1,0 +1,53 @@
+// @vitest-environment node
+import { readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { rollup } from 'rollup';
+import { nodeResolve } from '@rollup/plugin-node-resolve';
+import terser from '@rollup/plugin-terser';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * Size is part of the product: every byte is paid by every page view of every user. These budgets
+ * are gzip -9 bytes of the built files (npm test builds before it runs the tests). A change that
+ * raises a budget says why, and by how many bytes, in its commit message.
+ */
+const BUDGETS = {
+  umd: 9_500,
+  esmCore: 7_900,
+  esmCapture: 2_000,
+};
+
+const gzipSize = (code: string | Buffer): number => gzipSync(code, { level: 9 }).length;
+
+/** What an app's bundler ships for `entry`: tree-shaken, minified, gzipped. */
+async function bundledSize(entry: string): Promise<number> {
+  const bundle = await rollup({
+    input: 'entry',
+    plugins: [
+      { name: 'entry', resolveId: (id) => (id === 'entry' ? id : null), load: (id) => (id === 'entry' ? entry : null) },
+      nodeResolve({ browser: true }),
+    ],
+    onwarn: () => undefined,
+  });
+  const { output } = await bundle.generate({ format: 'es', plugins: [terser({ ecma: 2020, module: true })] });
+  return gzipSize(output[0].code);
+}
+
+describe('bundle size', () => {
+  it(`the <script> build (dist/moesif.min.js) stays within ${BUDGETS.umd} bytes gzip`, () => {
+    expect(gzipSize(readFileSync('dist/moesif.min.js'))).toBeLessThanOrEqual(BUDGETS.umd);
+  });
+
+  it(`an SPA importing createMoesif without capture ships at most ${BUDGETS.esmCore} bytes gzip`, async () => {
+    const size = await bundledSize("import { createMoesif } from './dist/usertrail.mjs'; const m = createMoesif(); m.init({ applicationId: 'x' }); m.identifyUser('u'); m.track('t'); m.reset();");
+    expect(size).toBeLessThanOrEqual(BUDGETS.esmCore);
+  });
+
+  it(`capture (usertrail/capture) adds at most ${BUDGETS.esmCapture} bytes gzip`, async () => {
+    const withCapture = await bundledSize(
+      "import { createMoesif } from './dist/usertrail.mjs'; import { createCapture } from './dist/capture.mjs'; const m = createMoesif(createCapture); m.init({ applicationId: 'x' }); m.start();",
+    );
+    const without = await bundledSize("import { createMoesif } from './dist/usertrail.mjs'; const m = createMoesif(); m.init({ applicationId: 'x' }); m.start();");
+    expect(withCapture - without).toBeLessThanOrEqual(BUDGETS.esmCapture);
+  });
+});
