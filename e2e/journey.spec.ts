@@ -1,0 +1,370 @@
+/**
+ * Issue 7: the whole customer journey, in Debian's Chromium against the real collector, the demo
+ * API (usertrail/server) and the demo web app with the built SDK. Each scenario is a row of the
+ * seed "Identifying Customers" (its five-row table of user merging, then the API call, the company
+ * and a page closed mid-sign-up), with a fresh stack of its own, and each checks both the
+ * collector's query API and what its dashboard shows.
+ */
+import {
+  anonymousId,
+  callApi,
+  companyIdFor,
+  eventually,
+  expect,
+  logOut,
+  open,
+  readDocs,
+  recordedBy,
+  signUp,
+  test,
+  userCell,
+  userRow,
+  userIdFor,
+  type Item,
+} from './support/journey';
+
+const path = (item: Item) => new URL(item.uri ?? '').pathname;
+/** Oldest first, as a person would tell the story (the query API answers newest first). */
+const story = (items: Item[]) =>
+  [...items].reverse().map((i) => (i.kind === 'action' ? `${i.action_name} ${path(i)}` : `${i.verb} ${path(i)}`));
+
+test('1. no user id identified: three docs pages make one anonymous profile whose User Id is the anonymous id', async ({ page, stack, openDashboard }) => {
+  const anon = await readDocs(page, stack);
+
+  const [profile] = await eventually(async () => {
+    const users = await stack.users();
+    expect(users).toHaveLength(1);
+    expect(users[0].action_count).toBe(3);
+    return users;
+  });
+  expect(profile).toMatchObject({ user_id: anon, identified_user_id: null, anonymous_ids: [anon], event_count: 0, company_id: null });
+  const items = await stack.events({ user_id: anon });
+  expect(story(items)).toEqual(['Page View /docs/', 'Page View /docs/quickstart', 'Page View /docs/api']);
+  for (const item of items) expect(item).toMatchObject({ user_id: null, anonymous_id: anon, profile_id: anon });
+
+  const dashboard = await openDashboard();
+  await expect(dashboard.locator('#users tbody tr')).toHaveCount(1);
+  await expect(userCell(dashboard, anon, 'userId')).toHaveText(anon);
+  await expect(userCell(dashboard, anon, 'identifiedUserId')).toHaveText('anonymous');
+  await expect(userCell(dashboard, anon, 'actions')).toHaveText('3');
+  const rows = dashboard.locator('#events tbody tr');
+  await expect(rows).toHaveCount(3);
+  for (const row of await rows.all()) {
+    await expect(row.locator('td:nth-child(3)')).toHaveText('Page View');
+    await expect(row.locator('td:nth-child(5)')).toHaveText(''); // User Id: nobody identified
+    await expect(row.locator('td:nth-child(6)')).toHaveText(anon);
+  }
+});
+
+test('2. identified after anonymous events: sign-up on the app turns the docs visitor into the user, with her first-touch campaign', async ({ page, stack, openDashboard }) => {
+  // She arrives from a blog post on another site, through a link with utm parameters.
+  const blog = 'http://blog.other.test/';
+  const landing = `${stack.docs}/docs/?utm_source=newsletter&utm_medium=email&utm_campaign=spring`;
+  await page.route(blog, (route) => route.fulfill({ contentType: 'text/html', body: `<a href="${landing}">Acme's docs</a>` }));
+  await page.goto(blog);
+  await page.getByRole('link', { name: "Acme's docs" }).click();
+  await expect(page).toHaveURL(landing);
+  const anon = await readDocs(page, stack, landing);
+  const firstTouch = { utm_source: 'newsletter', utm_medium: 'email', utm_campaign: 'spring', referrer: blog, referring_domain: 'blog.other.test' };
+  await eventually(async () => {
+    const users = await stack.users();
+    expect(users).toHaveLength(1);
+    expect(users[0]).toMatchObject({ user_id: anon, identified_user_id: null, action_count: 3, campaign: firstTouch });
+  });
+
+  // To the app on its sibling subdomain, through the docs' call to action (tracked while anonymous).
+  await open(page, `${stack.docs}/docs/`);
+  await page.locator('#cta-signup').click();
+  await expect(page).toHaveURL(`${stack.app}/signup`);
+  // Another origin, so other localStorage: the `.example.test` cookie carries the anonymous id over.
+  expect(await anonymousId(page)).toBe(anon);
+  const email = 'ada@acme.example';
+  const userId = await signUp(page, stack, email);
+
+  const profile = await eventually(async () => {
+    const users = await stack.users();
+    expect(users).toHaveLength(1);
+    expect(users[0]).toMatchObject({ user_id: userId, identified_user_id: userId, anonymous_ids: [anon] });
+    const names = (await stack.events({ user_id: userId, kind: 'action' })).map((i) => i.action_name);
+    expect(names).toEqual(expect.arrayContaining(['Clicked Sign Up', 'Signed Up']));
+    return users[0];
+  });
+  expect(profile.campaign).toMatchObject(firstTouch);
+  // The anonymous docs traffic now counts for her: page views and the click, on docs.example.test.
+  const docsItems = (await stack.events({ anonymous_id: anon })).filter((i) => new URL(i.uri ?? '').hostname === 'docs.example.test');
+  expect(story(docsItems)).toEqual([
+    'Page View /docs/',
+    'Page View /docs/quickstart',
+    'Page View /docs/api',
+    'Page View /docs/',
+    'Clicked Sign Up /docs/',
+  ]);
+  for (const item of docsItems) expect(item).toMatchObject({ user_id: userId, profile_id: userId });
+  // Asked for by the anonymous id, the collector answers with the user it was merged into.
+  expect(await stack.user(anon)).toMatchObject({ user_id: userId, requested_id: anon });
+
+  const dashboard = await openDashboard();
+  await expect(dashboard.locator('#users tbody tr')).toHaveCount(1);
+  await expect(userCell(dashboard, userId, 'identifiedUserId')).toHaveText(userId);
+  await expect(userCell(dashboard, userId, 'anonymousIds')).toHaveText(anon);
+  await expect(userCell(dashboard, userId, 'firstTouch')).toContainText('"utm_campaign":"spring"');
+  await expect(dashboard.locator('#events tbody tr', { hasText: 'Clicked Sign Up' })).toContainText(userId);
+  for (const row of await dashboard.locator('#events tbody tr', { hasText: 'Page View' }).all()) await expect(row).toContainText(userId);
+});
+
+test('3. same user on two devices: two anonymous profiles become one user once she has logged in on both', async ({ stack, newDevice, openDashboard }) => {
+  const laptop = await newDevice();
+  const phone = await newDevice();
+  const anonLaptop = await readDocs(laptop, stack);
+  // The phone goes straight to the log-in page: its one anonymous item is that page's view.
+  await open(phone, `${stack.app}/login`);
+  const anonPhone = await anonymousId(phone);
+  expect(anonPhone).not.toBe(anonLaptop);
+  await eventually(async () => {
+    const users = await stack.users();
+    expect(users.map((u) => [u.user_id, u.identified_user_id]).sort()).toEqual([anonLaptop, anonPhone].sort().map((id) => [id, null]));
+  });
+  const dashboard = await openDashboard();
+  await expect(dashboard.locator('#users tbody tr')).toHaveCount(2);
+  await expect(userCell(dashboard, anonLaptop, 'identifiedUserId')).toHaveText('anonymous');
+  await expect(userCell(dashboard, anonPhone, 'identifiedUserId')).toHaveText('anonymous');
+
+  const email = 'grace@acme.example';
+  const userId = await signUp(laptop, stack, email);
+  expect(await signUp(phone, stack, email, 'login')).toBe(userId);
+
+  await eventually(async () => {
+    const users = await stack.users();
+    expect(users).toHaveLength(1);
+    expect(users[0]).toMatchObject({ user_id: userId, identified_user_id: userId });
+    expect([...users[0].anonymous_ids].sort()).toEqual([anonLaptop, anonPhone].sort());
+    const names = (await stack.events({ user_id: userId, kind: 'action' })).map((i) => i.action_name);
+    expect(names).toEqual(expect.arrayContaining(['Signed Up', 'Logged In']));
+  });
+  for (const anon of [anonLaptop, anonPhone]) {
+    const items = await stack.events({ anonymous_id: anon });
+    expect(items.length).toBeGreaterThan(0);
+    for (const item of items) expect(item.user_id).toBe(userId);
+  }
+
+  await expect(dashboard.locator('#users tbody tr')).toHaveCount(1);
+  await expect(userCell(dashboard, userId, 'identifiedUserId')).toHaveText(userId);
+  await expect(userCell(dashboard, userId, 'anonymousIds')).toContainText(anonLaptop);
+  await expect(userCell(dashboard, userId, 'anonymousIds')).toContainText(anonPhone);
+});
+
+test('4. two users on one device, reset() at log-out: two profiles, nothing of the first session on the second', async ({ page, stack, openDashboard }) => {
+  await open(page, `${stack.app}/signup`);
+  const anonFirst = await anonymousId(page);
+  const first = await signUp(page, stack, 'ann@acme.example');
+  await callApi(page);
+  await logOut(page, stack);
+  // reset(): a fresh anonymous id and no user id for whoever uses the browser next.
+  const anonSecond = await anonymousId(page);
+  expect(anonSecond).not.toBe(anonFirst);
+  expect(await page.evaluate(() => (window as any).moesif.getUserId())).toBeUndefined();
+  const second = await signUp(page, stack, 'bob@globex.example', 'login');
+  expect(second).not.toBe(first);
+
+  const [ann, bob] = await eventually(async () => {
+    const users = await stack.users();
+    expect(users.map((u) => u.identified_user_id).sort()).toEqual([first, second].sort());
+    const a = await stack.user(first);
+    const b = await stack.user(second);
+    expect(b?.timeline?.map((i) => i.action_name)).toContain('Logged In');
+    return [a!, b!];
+  });
+  expect(ann.anonymous_ids).toEqual([anonFirst]);
+  expect(bob.anonymous_ids).toEqual([anonSecond]);
+  expect(ann.company_id).toBe(companyIdFor('ann@acme.example'));
+  expect(bob.company_id).toBe(companyIdFor('bob@globex.example'));
+  // Nothing of Ann's session is Bob's: not her anonymous id, her API call, her sign-up or her company.
+  for (const item of bob.timeline!) {
+    expect(item.anonymous_id).not.toBe(anonFirst);
+    expect(item.company_id).not.toBe(ann.company_id);
+    expect(item.action_name).not.toBe('Signed Up');
+    if (item.kind === 'event') expect(path(item)).not.toBe('/test');
+  }
+  // And nothing of Bob's is Ann's.
+  for (const item of ann.timeline!) {
+    expect(item.anonymous_id).not.toBe(anonSecond);
+    expect(item.action_name).not.toBe('Logged In');
+  }
+
+  const dashboard = await openDashboard();
+  await expect(dashboard.locator('#users tbody tr')).toHaveCount(2);
+  await expect(userCell(dashboard, first, 'anonymousIds')).toHaveText(anonFirst);
+  await expect(userCell(dashboard, second, 'anonymousIds')).toHaveText(anonSecond);
+  await expect(userCell(dashboard, second, 'company')).toHaveText(companyIdFor('bob@globex.example'));
+});
+
+test('5. two users on one device with anonymous browsing between them: it belongs to the second user, not the first', async ({ page, stack, openDashboard }) => {
+  await open(page, `${stack.app}/signup`);
+  const anonFirst = await anonymousId(page);
+  const first = await signUp(page, stack, 'ann@acme.example');
+  await logOut(page, stack);
+  // Someone else reads the docs on the same browser, and clicks the call to action.
+  const anonBetween = await readDocs(page, stack, page.url());
+  expect(anonBetween).not.toBe(anonFirst);
+  await open(page, `${stack.docs}/docs/`);
+  await page.locator('#cta-signup').click();
+  await expect(page).toHaveURL(`${stack.app}/signup`);
+
+  // Before she signs up, that browsing is an anonymous profile of its own: not Ann's.
+  await eventually(async () => {
+    const between = await stack.user(anonBetween);
+    expect(between).toMatchObject({ user_id: anonBetween, identified_user_id: null });
+    expect(between!.timeline!.map((i) => i.action_name)).toContain('Clicked Sign Up');
+  });
+
+  const second = await signUp(page, stack, 'beth@globex.example');
+  const [ann, beth] = await eventually(async () => {
+    const users = await stack.users();
+    expect(users.map((u) => u.identified_user_id).sort()).toEqual([first, second].sort());
+    const b = await stack.user(second);
+    expect(b?.anonymous_ids).toEqual([anonBetween]);
+    expect(b?.timeline?.map((i) => i.action_name)).toContain('Signed Up');
+    return [(await stack.user(first))!, b!];
+  });
+  expect(ann.anonymous_ids).toEqual([anonFirst]);
+  const between = await stack.events({ anonymous_id: anonBetween });
+  expect(story(between.filter((i) => i.kind === 'action' && new URL(i.uri!).hostname === 'docs.example.test'))).toEqual([
+    'Page View /docs/',
+    'Page View /docs/quickstart',
+    'Page View /docs/api',
+    'Page View /docs/',
+    'Clicked Sign Up /docs/',
+  ]);
+  for (const item of between) expect(item).toMatchObject({ user_id: second, profile_id: second });
+  expect(ann.timeline!.filter((i) => i.anonymous_id === anonBetween || i.action_name === 'Clicked Sign Up')).toEqual([]);
+  expect(beth.timeline!.filter((i) => i.anonymous_id === anonFirst)).toEqual([]);
+
+  const dashboard = await openDashboard();
+  await expect(dashboard.locator('#users tbody tr')).toHaveCount(2);
+  await expect(userCell(dashboard, second, 'anonymousIds')).toHaveText(anonBetween);
+  await expect(userCell(dashboard, first, 'anonymousIds')).toHaveText(anonFirst);
+  await expect(dashboard.locator('#events tbody tr', { hasText: 'Clicked Sign Up' })).toContainText(second);
+});
+
+test('6. first API call: server and browser both attribute it to the user, and the funnel converts her through every step', async ({ page, stack, openDashboard }) => {
+  const anon = await readDocs(page, stack);
+  await page.locator('nav').getByRole('link', { name: 'Sign up' }).click();
+  const email = 'lin@acme.example';
+  const userId = await signUp(page, stack, email);
+  await callApi(page);
+
+  const calls = await eventually(async () => {
+    const tests = (await stack.events({ user_id: userId, kind: 'event' })).filter((i) => path(i) === '/test');
+    expect(tests.map(recordedBy)).toContain('server');
+    return tests;
+  });
+  const byServer = calls.filter((i) => recordedBy(i) === 'server');
+  expect(byServer).toHaveLength(1);
+  expect(byServer[0]).toMatchObject({ verb: 'GET', uri: `${stack.apiUrl}/test`, status: 200, user_id: userId, company_id: companyIdFor(email) });
+  // The same call, captured in the page by moesif.start() and sent with the SDK's ids.
+  await expect
+    .soft(async () => {
+      const captured = (await stack.events({ user_id: userId, kind: 'event' })).filter((i) => path(i) === '/test' && recordedBy(i) === 'browser');
+      expect(captured).toHaveLength(1);
+      expect(captured[0]).toMatchObject({ verb: 'GET', uri: `${stack.apiUrl}/test`, status: 200, user_id: userId });
+    }, 'the browser-captured GET /test (moesif.start())')
+    .toPass({ timeout: 10_000 });
+
+  // Docs visit -> sign-up -> first API call: one person, every step.
+  const funnel = await stack.funnel(['action:Page View', 'action:Signed Up', 'event:GET /test']);
+  expect(funnel.profiles).toBe(1);
+  expect(funnel.steps.map((s) => s.users)).toEqual([1, 1, 1]);
+  expect((await stack.funnel()).steps.map((s) => s.users)).toEqual([1, 1, 1]);
+  expect((await stack.user(anon))?.user_id).toBe(userId);
+
+  const dashboard = await openDashboard();
+  const steps = dashboard.locator('#funnel .funnel-step');
+  await expect(steps).toHaveCount(3);
+  await expect(steps.nth(0).locator('.numbers')).toHaveText('1 of 1 users');
+  await expect(steps.nth(1).locator('.numbers')).toHaveText('1 · 100% of previous');
+  await expect(steps.nth(2).locator('.numbers')).toHaveText('1 · 100% of previous');
+  const apiRows = dashboard.locator('#events tbody tr', { hasText: `GET ${stack.apiUrl}/test` });
+  await expect(apiRows.first()).toBeVisible();
+  for (const row of await apiRows.all()) {
+    await expect(row.locator('td:nth-child(4)')).toHaveText('200');
+    await expect(row.locator('td:nth-child(5)')).toHaveText(userId);
+  }
+});
+
+test('7. a company: identifyCompany links the user, and the company lists her and her API calls', async ({ stack, newDevice, openDashboard }) => {
+  const annEmail = 'ann@acme.example';
+  const acme = companyIdFor(annEmail);
+  const ann = await newDevice();
+  const annId = await signUp(ann, stack, annEmail);
+  expect(await ann.evaluate(() => (window as any).moesif.getCompanyId())).toBe(acme);
+  await callApi(ann);
+  await callApi(ann);
+  // Someone at another company, to show the company's page holds only its own people.
+  const carol = await newDevice();
+  const carolId = await signUp(carol, stack, 'carol@globex.example');
+  await callApi(carol);
+
+  const company = await eventually(async () => {
+    const c = await stack.company(acme);
+    expect(c).toBeDefined();
+    expect(c.api_calls.filter((i: Item) => path(i) === '/test' && recordedBy(i) === 'server')).toHaveLength(2);
+    return c;
+  });
+  expect(company).toMatchObject({ company_id: acme, company_domain: 'acme.example', user_count: 1 });
+  expect(company.users.map((u: { user_id: string }) => u.user_id)).toEqual([annId]);
+  for (const call of company.api_calls as Item[]) expect(call).toMatchObject({ user_id: annId, company_id: acme });
+  expect((await stack.companies()).map((c) => c.company_id).sort()).toEqual([acme, companyIdFor('carol@globex.example')].sort());
+
+  const dashboard = await openDashboard();
+  const row = dashboard.locator('#companies tbody tr', { hasText: acme });
+  await expect(row.locator('td:nth-child(2)')).toHaveText('acme.example');
+  await expect(row.locator('td:nth-child(3)')).toHaveText('1');
+  await expect(userCell(dashboard, annId, 'company')).toHaveText(acme);
+  // The company's page: its events, all Ann's, her API calls among them, none of Carol's.
+  await row.getByRole('button', { name: acme }).click();
+  await expect(dashboard.locator('#filter')).toContainText(`company_id = ${acme}`);
+  const apiRows = dashboard.locator('#events tbody tr', { hasText: `GET ${stack.apiUrl}/test` });
+  await expect.poll(() => apiRows.count()).toBeGreaterThanOrEqual(2);
+  for (const r of await dashboard.locator('#events tbody tr').all()) {
+    await expect(r.locator('td:nth-child(5)')).toHaveText(annId);
+    await expect(r).not.toContainText(carolId);
+  }
+});
+
+test('8. a page closed right after sign-up still delivers the identify', async ({ page, stack, openDashboard }) => {
+  await open(page, `${stack.app}/signup`);
+  const anon = await anonymousId(page);
+  const email = 'quick@acme.example';
+  // Close the tab the moment identifyUser() returns, without beforeunload: as if she closed it.
+  let closing: Promise<void> | undefined;
+  await page.exposeBinding('journeyIdentified', () => {
+    closing ??= page.close({ runBeforeUnload: false });
+  });
+  await page.evaluate(() => {
+    const moesif = (window as any).moesif;
+    const identifyUser = moesif.identifyUser;
+    moesif.identifyUser = function (...args: unknown[]) {
+      identifyUser.apply(this, args);
+      (window as any).journeyIdentified();
+    };
+  });
+  await page.locator('input[name=email]').fill(email);
+  await page.getByRole('button', { name: 'Sign up' }).click();
+  await page.waitForEvent('close');
+  await closing;
+
+  const userId = userIdFor(email);
+  const profile = await eventually(async () => {
+    const user = await stack.user(userId);
+    // The API's log-in creates the user on its own; the browser's identify is what links `anon`.
+    expect(user).toMatchObject({ user_id: userId, identified_user_id: userId, anonymous_ids: [anon] });
+    return user!;
+  });
+  // The page view of the sign-up form, sent before, is hers too.
+  expect(profile.timeline!.some((i) => i.action_name === 'Page View' && path(i) === '/signup')).toBe(true);
+
+  const dashboard = await openDashboard();
+  await expect(userRow(dashboard, userId)).toBeVisible();
+  await expect(userCell(dashboard, userId, 'identifiedUserId')).toHaveText(userId);
+  await expect(userCell(dashboard, userId, 'anonymousIds')).toHaveText(anon);
+});
