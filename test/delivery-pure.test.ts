@@ -8,20 +8,20 @@ const MINUTES_5 = 300_000;
 describe('backoffDelay', () => {
   it('waits a random time in [0, 1 s * 2^(attempt-1)) (full jitter)', () => {
     for (const [attempt, ceiling] of [[1, 1000], [2, 2000], [3, 4000], [5, 16_000], [9, 256_000]]) {
-      expect(backoffDelay(attempt, undefined, () => 0), `attempt ${attempt}, random 0`).toBe(0);
-      const top = backoffDelay(attempt, undefined, () => 0.999_999_9);
+      expect(backoffDelay(attempt, undefined, undefined, undefined, () => 0), `attempt ${attempt}, random 0`).toBe(0);
+      const top = backoffDelay(attempt, undefined, undefined, undefined, () => 0.999_999_9);
       expect(top, `attempt ${attempt}, random ~1`).toBeLessThan(ceiling);
       expect(top).toBeGreaterThanOrEqual(ceiling - 1);
-      expect(backoffDelay(attempt, undefined, () => 0.5)).toBe(ceiling / 2);
+      expect(backoffDelay(attempt, undefined, undefined, undefined, () => 0.5)).toBe(ceiling / 2);
     }
   });
 
   it('never waits more than 5 minutes, however many attempts failed', () => {
     for (const attempt of [10, 20, 100, 1000]) {
-      const top = backoffDelay(attempt, undefined, () => 0.999_999_9);
+      const top = backoffDelay(attempt, undefined, undefined, undefined, () => 0.999_999_9);
       expect(top).toBeLessThan(MINUTES_5);
       expect(top).toBeGreaterThanOrEqual(MINUTES_5 - 1);
-      expect(backoffDelay(attempt, undefined, () => 0.5)).toBe(MINUTES_5 / 2);
+      expect(backoffDelay(attempt, undefined, undefined, undefined, () => 0.5)).toBe(MINUTES_5 / 2);
     }
   });
 
@@ -36,14 +36,14 @@ describe('backoffDelay', () => {
   });
 
   it("never retries before the server's Retry-After", () => {
-    expect(backoffDelay(1, 3000, () => 0)).toBe(3000);
-    expect(backoffDelay(1, 3000, () => 0.999)).toBe(3000);
+    expect(backoffDelay(1, 3000, undefined, undefined, () => 0)).toBe(3000);
+    expect(backoffDelay(1, 3000, undefined, undefined, () => 0.999)).toBe(3000);
     // A longer jittered wait than the floor is kept.
-    expect(backoffDelay(5, 3000, () => 0.5)).toBe(8000);
+    expect(backoffDelay(5, 3000, undefined, undefined, () => 0.5)).toBe(8000);
   });
 
   it('caps even a Retry-After at 5 minutes', () => {
-    expect(backoffDelay(1, 3_600_000, () => 0)).toBe(MINUTES_5);
+    expect(backoffDelay(1, 3_600_000, undefined, undefined, () => 0)).toBe(MINUTES_5);
   });
 });
 

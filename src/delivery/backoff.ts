@@ -5,19 +5,28 @@ export const MAX_DELAY_MS = 300_000;
 
 /**
  * Delay before retry number `attempt` (1 for the first retry): "full jitter" exponential backoff,
- * a uniformly random wait in [0, min(5 min, 1 s * 2^(attempt-1))), so that many browsers recovering
- * from one outage do not return in step. A server's Retry-After is a floor: never retry before it.
+ * a uniformly random wait in [0, min(maxMs, baseMs * 2^(attempt-1))), by default [0, min(5 min,
+ * 1 s * 2^(attempt-1))), so that many clients recovering from one outage do not return in step.
+ * A server's Retry-After is a floor (never retry before it), itself capped at maxMs so that a bogus
+ * header cannot park the queue. Shared by the browser SDK and usertrail/server.
  */
-export function backoffDelay(attempt: number, retryAfterMs: number | undefined, random: () => number = Math.random): number {
-  const ceiling = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** Math.max(0, attempt - 1));
+export function backoffDelay(
+  attempt: number,
+  retryAfterMs: number | undefined,
+  baseMs = BASE_DELAY_MS,
+  maxMs = MAX_DELAY_MS,
+  random: () => number = Math.random,
+): number {
+  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
   const jittered = Math.floor(random() * ceiling);
-  return Math.min(MAX_DELAY_MS, Math.max(jittered, retryAfterMs ?? 0));
+  return Math.min(maxMs, Math.max(jittered, retryAfterMs ?? 0));
 }
 
 /** Retry-After in ms from its two forms (RFC 9110 §10.2.3): delay-seconds or an HTTP date. */
-export function parseRetryAfter(header: string | null | undefined, nowMs: number): number | undefined {
-  if (!header) return undefined;
-  const trimmed = header.trim();
+export function parseRetryAfter(header: string | string[] | null | undefined, nowMs: number): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (!value) return undefined;
+  const trimmed = value.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
   const date = Date.parse(trimmed);
   return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);

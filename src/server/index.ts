@@ -34,7 +34,7 @@ export type {
   NextFunction,
   UserModel,
 } from './types.js';
-export { backoffDelay, parseRetryAfter, isRetryable } from './backoff.js';
+export { backoffDelay, parseRetryAfter, isRetryable } from '../delivery/backoff.js';
 export { normalizeBaseUri, defaultIdentifyUser } from './options.js';
 export { SDK_HEADER_VALUE } from './transport.js';
 

@@ -3,7 +3,7 @@
  * retried with backoff, bounded in memory. It knows nothing of HTTP servers or events: it gets a
  * `send` function and JSON strings, so it is tested against any server.
  */
-import { backoffDelay, isRetryable } from './backoff.js';
+import { backoffDelay, isRetryable } from '../delivery/backoff.js';
 import type { Log } from './log.js';
 import type { Send } from './transport.js';
 import type { DeliveryOutcome, MoesifStats } from './types.js';

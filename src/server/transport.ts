@@ -5,7 +5,7 @@
  */
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { parseRetryAfter } from './backoff.js';
+import { parseRetryAfter } from '../delivery/backoff.js';
 
 /** Replaced by the package version at build time (rollup.config.mjs); left as is in unit tests. */
 export const SDK_HEADER_VALUE = 'usertrail-node/__USERTRAIL_VERSION__';
