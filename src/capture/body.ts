@@ -20,7 +20,7 @@ export function decode(bytes: Uint8Array, cut: boolean): Body {
     return { body: btoa(binary), transfer_encoding: 'base64', cut };
   }
   try {
-    return { body: JSON.parse(text), cut };
+    return { body: cut ? text : JSON.parse(text), cut };
   } catch {
     return { body: text, cut };
   }

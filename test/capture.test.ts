@@ -1,0 +1,229 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { decode, readBody } from '../src/capture/body';
+import { headerRecord, MASK } from '../src/capture/headers';
+import { createCapture } from '../src/capture';
+import { patch } from '../src/capture/patch';
+import { parseHeaders } from '../src/capture/xhr';
+import { createLog } from '../src/log';
+import { resolveOptions, type Options } from '../src/options';
+import type { CapturedEvent } from '../src/wire';
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+
+describe('bodies', () => {
+  it('parses JSON, keeps other text as text and encodes binary as base64', () => {
+    expect(decode(bytes('{"a":[1,2]}'), false)).toEqual({ body: { a: [1, 2] }, cut: false });
+    expect(decode(bytes('héllo'), false)).toEqual({ body: 'héllo', cut: false });
+    expect(decode(new Uint8Array([0, 1, 2, 255]), false)).toEqual({ body: 'AAEC/w==', transfer_encoding: 'base64', cut: false });
+    // Valid UTF-8 full of control characters is binary too.
+    expect(decode(new Uint8Array([0, 0, 0, 7]), false)).toMatchObject({ transfer_encoding: 'base64' });
+  });
+
+  it('keeps a body cut in the middle of a character as text, without the broken character', () => {
+    const cut = bytes('ab€').slice(0, 4); // '€' is 3 bytes: 2 of them are kept
+    expect(decode(cut, true)).toEqual({ body: 'ab', cut: true });
+  });
+
+  it('reads at most maxBodyBytes and says so', async () => {
+    // A cut body is never half-parsed JSON, even where the prefix would parse.
+    expect(await readBody('1234567', 4)).toEqual({ body: '1234', cut: true });
+    expect(await readBody('abcdefghij', 4)).toEqual({ body: 'abcd', cut: true });
+    expect(await readBody('abcd', 4)).toEqual({ body: 'abcd', cut: false });
+    expect(await readBody(JSON.stringify({ ok: true }), 65_536)).toEqual({ body: { ok: true }, cut: false });
+    expect(await readBody(new URLSearchParams({ q: 'x y' }), 100)).toEqual({ body: 'q=x+y', cut: false });
+    expect(await readBody(new Uint8Array([1, 2, 3]).buffer, 100)).toEqual({ body: 'AQID', transfer_encoding: 'base64', cut: false });
+  });
+
+  it('has no body for nothing, an empty body, or a failed read', async () => {
+    expect(await readBody(undefined, 10)).toEqual({});
+    expect(await readBody(null, 10)).toEqual({});
+    expect(await readBody('', 10)).toEqual({});
+    const failing = new Response(new ReadableStream({ pull: (c) => c.error(new Error('aborted')) }));
+    expect(await readBody(failing, 10)).toEqual({});
+  });
+
+  it("never touches the app's own ReadableStream", async () => {
+    const stream = new ReadableStream({ start: (c) => (c.enqueue(bytes('mine')), c.close()) });
+    expect(await readBody(stream, 10)).toEqual({});
+    expect(stream.locked).toBe(false);
+  });
+});
+
+describe('headers', () => {
+  it('masks credentials whatever their case, before anything else sees them', () => {
+    const record = headerRecord([
+      ['Authorization', 'Bearer a'],
+      ['PROXY-AUTHORIZATION', 'Basic b'],
+      ['cookie', 'sid=1'],
+      ['Set-Cookie', 'sid=2'],
+      ['X-Api-Key', 'k'],
+      ['x-auth-token', 't'],
+      ['X-CSRF-Token', 'c'],
+      ['Content-Type', 'application/json'],
+    ]);
+    expect(record).toEqual({
+      authorization: MASK,
+      'proxy-authorization': MASK,
+      cookie: MASK,
+      'set-cookie': MASK,
+      'x-api-key': MASK,
+      'x-auth-token': MASK,
+      'x-csrf-token': MASK,
+      'content-type': 'application/json',
+    });
+  });
+
+  it('joins repeated headers and keeps odd names as plain entries', () => {
+    const record = headerRecord([
+      ['Accept', 'a'],
+      ['accept', 'b'],
+      ['__proto__', 'x'],
+      ['constructor', 'y'],
+    ]);
+    expect(record.accept).toBe('a, b');
+    expect(Object.getOwnPropertyNames(record)).toEqual(['accept', '__proto__', 'constructor']);
+    expect(Object.getPrototypeOf(record)).toBe(Object.prototype);
+  });
+
+  it("reads XMLHttpRequest's raw header block", () => {
+    expect(parseHeaders('content-type: text/plain\r\nx-a: 1: 2\r\nx-empty: \r\n')).toEqual([
+      ['content-type', 'text/plain'],
+      ['x-a', '1: 2'],
+      ['x-empty', ''],
+    ]);
+    expect(parseHeaders('')).toEqual([]);
+  });
+});
+
+describe('patching', () => {
+  it('restores the original when nobody wrapped after us, and starting twice does not stack', () => {
+    const original = () => 'original';
+    const target: Record<string, unknown> = { fn: original };
+    const toggle = patch(target, 'fn', (inner) => () => `ours(${inner()})`);
+    toggle(true);
+    toggle(true);
+    expect((target.fn as () => string)()).toBe('ours(original)');
+    toggle(false);
+    toggle(false);
+    expect(target.fn).toBe(original);
+  });
+
+  it('leaves a later wrapper in place, and reuses our wrapper inside it on the next start', () => {
+    const target: Record<string, unknown> = { fn: () => 'original' };
+    let wraps = 0;
+    const toggle = patch(target, 'fn', (inner) => {
+      wraps++;
+      return () => `ours(${inner()})`;
+    });
+    toggle(true);
+    const ours = target.fn as () => string;
+    const theirs = () => `theirs(${ours()})`;
+    target.fn = theirs;
+    toggle(false);
+    expect(target.fn).toBe(theirs);
+    toggle(true);
+    expect(target.fn).toBe(theirs);
+    expect(wraps).toBe(1);
+  });
+
+  it('does nothing where there is nothing to wrap', () => {
+    const target: Record<string, unknown> = {};
+    patch(target, 'fetch', () => () => 'x')(true);
+    expect(target).toEqual({});
+  });
+});
+
+describe('the capture pipeline', () => {
+  const realFetch = window.fetch;
+  let recorded: CapturedEvent[];
+  let warnings: unknown[][];
+
+  beforeEach(() => {
+    recorded = [];
+    warnings = [];
+    vi.spyOn(console, 'warn').mockImplementation((...args: unknown[]) => void warnings.push(args));
+    window.fetch = async () => new Response('{"secret":"s","ok":true}', { status: 201, headers: { 'Content-Type': 'application/json', 'X-Api-Key': 'k' } });
+  });
+  afterEach(() => {
+    window.fetch = realFetch;
+    vi.restoreAllMocks();
+  });
+
+  const started = (options: Partial<Options>) => {
+    const log = createLog(() => false);
+    const resolved = resolveOptions({ applicationId: 'app', host: 'collector.test', ...options }, 'https:', log)!;
+    const capture = createCapture({ options: resolved, log, record: (event) => recorded.push(event) });
+    capture.start();
+    return capture;
+  };
+  const settled = () => vi.waitFor(() => expect(recorded.length).toBeGreaterThan(0));
+
+  it('runs skip, maskContent, getMetadata, getTags and the api version in that order, each seeing the last', async () => {
+    const order: string[] = [];
+    const capture = started({
+      skip: (event) => (order.push('skip'), event.request.uri.endsWith('/skipped')),
+      maskContent: (event) => (order.push('maskContent'), { ...event, response: { ...event.response, body: { ok: true } } }),
+      getMetadata: (event) => (order.push('getMetadata'), { sawMasked: !('secret' in (event.response.body as object)) }),
+      getTags: (event) => (order.push('getTags'), event.metadata?.sawMasked ? 'masked' : 'raw'),
+      getApiVersion: (event) => (order.push('getApiVersion'), `v-${event.tags}`),
+      apiVersion: 'unused',
+    });
+    await fetch('https://api.test/skipped');
+    await fetch('https://api.test/kept', { method: 'post', headers: { Authorization: 'Bearer t' }, body: 'hi' });
+    await settled();
+    capture.stop();
+    expect(order).toEqual(['skip', 'skip', 'maskContent', 'getMetadata', 'getTags', 'getApiVersion']);
+    expect(recorded).toHaveLength(1);
+    const [event] = recorded;
+    expect(event.request).toMatchObject({ uri: 'https://api.test/kept', verb: 'POST', headers: { authorization: MASK }, body: 'hi', api_version: 'v-masked' });
+    expect(event.response).toMatchObject({ status: 201, body: { ok: true }, headers: { 'x-api-key': MASK } });
+    expect(event.metadata).toEqual({ sawMasked: true });
+    expect(event.tags).toBe('masked');
+  });
+
+  it('keeps the event with defaults when a hook throws, and warns once per hook', async () => {
+    const capture = started({
+      skip: () => {
+        throw new Error('skip');
+      },
+      maskContent: () => {
+        throw new Error('mask');
+      },
+      getApiVersion: () => {
+        throw new Error('version');
+      },
+      apiVersion: '1.0',
+    });
+    await fetch('https://api.test/a');
+    await fetch('https://api.test/b');
+    await vi.waitFor(() => expect(recorded).toHaveLength(2));
+    capture.stop();
+    expect(recorded[0].response.body).toEqual({ secret: 's', ok: true });
+    expect(recorded[0].request.api_version).toBe('1.0');
+    expect(warnings.map((args) => String(args[1]))).toEqual(['skip() threw; ignored.', 'maskContent() threw; ignored.', 'getApiVersion() threw; ignored.']);
+  });
+
+  it('records a rejected call with status 0 and the error, and the app gets the same rejection', async () => {
+    const failure = new TypeError('Failed to fetch');
+    window.fetch = () => Promise.reject(failure);
+    const capture = started({});
+    await expect(fetch('https://api.test/down')).rejects.toBe(failure);
+    await settled();
+    capture.stop();
+    expect(recorded[0].response).toEqual({ time: expect.any(String), status: 0, headers: {} });
+    expect(recorded[0].metadata).toEqual({ error: 'TypeError: Failed to fetch' });
+  });
+
+  it('never captures the collector, nor anything when stopped or sampled out', async () => {
+    const capture = started({ sampleRate: 0 });
+    await fetch('https://api.test/sampled-out');
+    capture.stop();
+    const again = started({});
+    await fetch('https://collector.test/v1/events/batch', { method: 'POST', body: '[]' });
+    await fetch('https://elsewhere.test/x', { headers: { 'X-Moesif-Application-Id': 'other' } });
+    again.stop();
+    await fetch('https://api.test/after-stop');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(recorded).toEqual([]);
+  });
+});
