@@ -11,6 +11,7 @@ import {
   companyIdFor,
   eventually,
   expect,
+  flush,
   logOut,
   open,
   readDocs,
@@ -23,6 +24,9 @@ import {
   type Item,
 } from './support/journey';
 
+// Several pages per scenario on a shared 2-core machine: more room than the default 60 s.
+test.describe.configure({ timeout: 120_000 });
+
 const path = (item: Item) => new URL(item.uri ?? '').pathname;
 /** Oldest first, as a person would tell the story (the query API answers newest first). */
 const story = (items: Item[]) =>
@@ -30,6 +34,7 @@ const story = (items: Item[]) =>
 
 test('1. no user id identified: three docs pages make one anonymous profile whose User Id is the anonymous id', async ({ page, stack, openDashboard }) => {
   const anon = await readDocs(page, stack);
+  await flush(page);
 
   const [profile] = await eventually(async () => {
     const users = await stack.users();
@@ -65,6 +70,7 @@ test('2. identified after anonymous events: sign-up on the app turns the docs vi
   await page.getByRole('link', { name: "Acme's docs" }).click();
   await expect(page).toHaveURL(landing);
   const anon = await readDocs(page, stack, landing);
+  await flush(page);
   const firstTouch = { utm_source: 'newsletter', utm_medium: 'email', utm_campaign: 'spring', referrer: blog, referring_domain: 'blog.other.test' };
   await eventually(async () => {
     const users = await stack.users();
@@ -80,6 +86,7 @@ test('2. identified after anonymous events: sign-up on the app turns the docs vi
   expect(await anonymousId(page)).toBe(anon);
   const email = 'ada@acme.example';
   const userId = await signUp(page, stack, email);
+  await flush(page);
 
   const profile = await eventually(async () => {
     const users = await stack.users();
@@ -120,6 +127,7 @@ test('3. same user on two devices: two anonymous profiles become one user once s
   await open(phone, `${stack.app}/login`);
   const anonPhone = await anonymousId(phone);
   expect(anonPhone).not.toBe(anonLaptop);
+  await Promise.all([flush(laptop), flush(phone)]);
   await eventually(async () => {
     const users = await stack.users();
     expect(users.map((u) => [u.user_id, u.identified_user_id]).sort()).toEqual([anonLaptop, anonPhone].sort().map((id) => [id, null]));
@@ -132,6 +140,7 @@ test('3. same user on two devices: two anonymous profiles become one user once s
   const email = 'grace@acme.example';
   const userId = await signUp(laptop, stack, email);
   expect(await signUp(phone, stack, email, 'login')).toBe(userId);
+  await Promise.all([flush(laptop), flush(phone)]);
 
   await eventually(async () => {
     const users = await stack.users();
@@ -165,6 +174,7 @@ test('4. two users on one device, reset() at log-out: two profiles, nothing of t
   expect(await page.evaluate(() => (window as any).moesif.getUserId())).toBeUndefined();
   const second = await signUp(page, stack, 'bob@globex.example', 'login');
   expect(second).not.toBe(first);
+  await flush(page);
 
   const [ann, bob] = await eventually(async () => {
     const users = await stack.users();
@@ -209,6 +219,7 @@ test('5. two users on one device with anonymous browsing between them: it belong
   await open(page, `${stack.docs}/docs/`);
   await page.locator('#cta-signup').click();
   await expect(page).toHaveURL(`${stack.app}/signup`);
+  await flush(page);
 
   // Before she signs up, that browsing is an anonymous profile of its own: not Ann's.
   await eventually(async () => {
@@ -218,6 +229,7 @@ test('5. two users on one device with anonymous browsing between them: it belong
   });
 
   const second = await signUp(page, stack, 'beth@globex.example');
+  await flush(page);
   const [ann, beth] = await eventually(async () => {
     const users = await stack.users();
     expect(users.map((u) => u.identified_user_id).sort()).toEqual([first, second].sort());
@@ -252,6 +264,7 @@ test('6. first API call: server and browser both attribute it to the user, and t
   const email = 'lin@acme.example';
   const userId = await signUp(page, stack, email);
   await callApi(page);
+  await flush(page);
 
   const calls = await eventually(async () => {
     const tests = (await stack.events({ user_id: userId, kind: 'event' })).filter((i) => path(i) === '/test');
@@ -303,6 +316,7 @@ test('7. a company: identifyCompany links the user, and the company lists her an
   const carol = await newDevice();
   const carolId = await signUp(carol, stack, 'carol@globex.example');
   await callApi(carol);
+  await Promise.all([flush(ann), flush(carol)]);
 
   const company = await eventually(async () => {
     const c = await stack.company(acme);
@@ -362,6 +376,8 @@ test('8. a page closed right after sign-up still delivers the identify', async (
   });
   // The page view of the sign-up form, sent before, is hers too.
   expect(profile.timeline!.some((i) => i.action_name === 'Page View' && path(i) === '/signup')).toBe(true);
+  // So is the sign-up itself, tracked in the same instant.
+  await eventually(async () => expect((await stack.user(userId))!.timeline!.map((i) => i.action_name)).toContain('Signed Up'));
 
   const dashboard = await openDashboard();
   await expect(userRow(dashboard, userId)).toBeVisible();

@@ -171,6 +171,14 @@ export async function anonymousId(page: Page): Promise<string> {
   return id as string;
 }
 
+/**
+ * Sends what the page's SDK holds now (moesif.flush()) rather than after its 2.5 s batch timer: the
+ * suite then waits on the collector for milliseconds, not seconds. Navigation flushes on its own.
+ */
+export async function flush(page: Page): Promise<void> {
+  await page.evaluate(() => (window as any).moesif.flush());
+}
+
 /** Loads a demo page and checks that the SDK loaded and initialised (#sdk-status stays hidden). */
 export async function open(page: Page, url: string, options?: { referer?: string }): Promise<void> {
   await page.goto(url, options);
