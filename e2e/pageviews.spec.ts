@@ -68,7 +68,7 @@ test('history.state, return values and arguments pass through unchanged', async 
   });
   expect(result).toEqual({ returned: 'undefined', state: { replaced: true }, path: '/state/later?x=1' });
   await page.goBack();
-  expect(await page.evaluate(() => history.state)).toEqual({ nested: { list: [1, 2, 3] }, when: 'now' });
+  await expect.poll(() => page.evaluate(() => history.state)).toEqual({ nested: { list: [1, 2, 3] }, when: 'now' });
 });
 
 test("a router's own pushState wrapper keeps working, and keeps its place after the SDK stops", async ({ page }) => {

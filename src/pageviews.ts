@@ -47,22 +47,24 @@ export function createPageViews(track: (name: string, metadata: Metadata) => voi
     undo.push(() => target.removeEventListener(type, handler, capture));
   };
 
-  const wrapHistory = (name: 'pushState' | 'replaceState') =>
-    undo.push(
-      patch(history, name, (original) => function (this: History, ...args: Parameters<History['pushState']>) {
-        const before = location.href;
-        const beforePath = location.pathname;
-        const result = original.apply(this, args);
-        if (name === 'pushState' || location.pathname !== beforePath) view(false, before);
-        return result;
-      }),
-    );
+  // Made once and reused, so start/stop cycles never stack wrappers; off, they only pass calls through.
+  const historyToggles = (['pushState', 'replaceState'] as const).map((name) =>
+    patch(history as unknown as Record<string, unknown>, name, (original) => function (this: History, ...args: unknown[]) {
+      const before = location.href;
+      const beforePath = location.pathname;
+      const result = original.apply(this, args);
+      if (undo.length && (name === 'pushState' || location.pathname !== beforePath)) view(false, before);
+      return result;
+    }),
+  );
 
   return {
     start(): void {
       if (undo.length) return;
-      wrapHistory('pushState');
-      wrapHistory('replaceState');
+      for (const toggle of historyToggles) {
+        toggle(true);
+        undo.push(() => toggle(false));
+      }
       let previous = location.href;
       const onNavigate = (): void => {
         view(false, previous);

@@ -1,6 +1,7 @@
 import { APPLICATION_ID_HEADER } from '../wire';
 import { headerRecord } from './headers';
-import { patch, time } from './patch';
+import { patch } from '../patch';
+import { time } from './types';
 import type { Tap, Toggle } from './types';
 
 /** Streams the app reads as they arrive: logged without a body, so nothing waits for their end. */

@@ -46,4 +46,7 @@ export interface Tap {
 }
 
 /** Turns a patch on or off. */
-export type Toggle = (on: boolean) => void;
+export type { Toggle } from '../patch';
+
+/** Now, as Moesif's event times are written. */
+export const time = (): string => new Date().toISOString();

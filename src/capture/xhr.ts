@@ -1,5 +1,6 @@
 import { headerRecord } from './headers';
-import { patch, time } from './patch';
+import { patch } from '../patch';
+import { time } from './types';
 import type { Tap, Toggle } from './types';
 
 /** A request opened while capture was on; `headers` as set so far. */
