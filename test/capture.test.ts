@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { decode, readBody } from '../src/capture/body';
 import { headerRecord, MASK } from '../src/capture/headers';
 import { createCapture } from '../src/capture';
-import { patch } from '../src/capture/patch';
+import { patch } from '../src/patch';
 import { parseHeaders } from '../src/capture/xhr';
 import { createLog } from '../src/log';
 import { resolveOptions, type Options } from '../src/options';
