@@ -7,6 +7,7 @@
  */
 import {
   anonymousId,
+  arrived,
   callApi,
   companyIdFor,
   eventually,
@@ -68,7 +69,7 @@ test('2. identified after anonymous events: sign-up on the app turns the docs vi
   await page.route(blog, (route) => route.fulfill({ contentType: 'text/html', body: `<a href="${landing}">Acme's docs</a>` }));
   await page.goto(blog);
   await page.getByRole('link', { name: "Acme's docs" }).click();
-  await expect(page).toHaveURL(landing);
+  await arrived(page, landing);
   const anon = await readDocs(page, stack, landing);
   await flush(page);
   const firstTouch = { utm_source: 'newsletter', utm_medium: 'email', utm_campaign: 'spring', referrer: blog, referring_domain: 'blog.other.test' };
@@ -81,7 +82,7 @@ test('2. identified after anonymous events: sign-up on the app turns the docs vi
   // To the app on its sibling subdomain, through the docs' call to action (tracked while anonymous).
   await open(page, `${stack.docs}/docs/`);
   await page.locator('#cta-signup').click();
-  await expect(page).toHaveURL(`${stack.app}/signup`);
+  await arrived(page, `${stack.app}/signup`);
   // Another origin, so other localStorage: the `.example.test` cookie carries the anonymous id over.
   expect(await anonymousId(page)).toBe(anon);
   const email = 'ada@acme.example';
@@ -218,7 +219,7 @@ test('5. two users on one device with anonymous browsing between them: it belong
   expect(anonBetween).not.toBe(anonFirst);
   await open(page, `${stack.docs}/docs/`);
   await page.locator('#cta-signup').click();
-  await expect(page).toHaveURL(`${stack.app}/signup`);
+  await arrived(page, `${stack.app}/signup`);
   await flush(page);
 
   // Before she signs up, that browsing is an anonymous profile of its own: not Ann's.
@@ -261,6 +262,7 @@ test('5. two users on one device with anonymous browsing between them: it belong
 test('6. first API call: server and browser both attribute it to the user, and the funnel converts her through every step', async ({ page, stack, openDashboard }) => {
   const anon = await readDocs(page, stack);
   await page.locator('nav').getByRole('link', { name: 'Sign up' }).click();
+  await arrived(page, `${stack.app}/signup`);
   const email = 'lin@acme.example';
   const userId = await signUp(page, stack, email);
   await callApi(page);

@@ -179,6 +179,17 @@ export async function flush(page: Page): Promise<void> {
   await page.evaluate(() => (window as any).moesif.flush());
 }
 
+/**
+ * Waits until a navigation the page started (a link, a form, a script) has reached `url` and its
+ * scripts have run: the demo's scripts sit at the end of <body>, so a click before `load` could
+ * beat the SDK's init (a page view lost) or demo.js's submit handler (a native form GET).
+ */
+export async function arrived(page: Page, url: string): Promise<void> {
+  await expect(page).toHaveURL(url);
+  await page.waitForLoadState('load');
+  await expect(page.locator('#sdk-status')).toBeHidden();
+}
+
 /** Loads a demo page and checks that the SDK loaded and initialised (#sdk-status stays hidden). */
 export async function open(page: Page, url: string, options?: { referer?: string }): Promise<void> {
   await page.goto(url, options);
@@ -190,12 +201,12 @@ export async function open(page: Page, url: string, options?: { referer?: string
  * utm parameters), the quickstart and the API reference. Returns the device's anonymous id.
  */
 export async function readDocs(page: Page, stack: Stack, firstUrl = `${stack.docs}/docs/`): Promise<string> {
-  if (page.url() !== firstUrl) await open(page, firstUrl);
+  if (page.url() === firstUrl) await arrived(page, firstUrl);
+  else await open(page, firstUrl);
   await page.locator('main').getByRole('link', { name: 'quickstart' }).click();
-  await expect(page).toHaveURL(`${stack.docs}/docs/quickstart`);
+  await arrived(page, `${stack.docs}/docs/quickstart`);
   await page.locator('nav').getByRole('link', { name: 'API reference' }).click();
-  await expect(page).toHaveURL(`${stack.docs}/docs/api`);
-  await expect(page.locator('#sdk-status')).toBeHidden();
+  await arrived(page, `${stack.docs}/docs/api`);
   return anonymousId(page);
 }
 
@@ -205,10 +216,12 @@ export async function readDocs(page: Page, stack: Stack, firstUrl = `${stack.doc
  * Returns the user id.
  */
 export async function signUp(page: Page, stack: Stack, email: string, form: 'signup' | 'login' = 'signup'): Promise<string> {
-  if (page.url() !== `${stack.app}/${form}`) await open(page, `${stack.app}/${form}`);
+  const formUrl = `${stack.app}/${form}`;
+  if (page.url() === formUrl) await arrived(page, formUrl);
+  else await open(page, formUrl);
   await page.locator('input[name=email]').fill(email);
   await page.getByRole('button', { name: form === 'signup' ? 'Sign up' : 'Log in' }).click();
-  await expect(page).toHaveURL(`${stack.app}/app`);
+  await arrived(page, `${stack.app}/app`);
   const userId = userIdFor(email);
   await expect(page.locator('#who')).toContainText(`${email} (user id ${userId}`);
   return userId;
@@ -224,8 +237,7 @@ export async function callApi(page: Page): Promise<void> {
 /** Clicks "Log out" on /app: the page calls moesif.reset() and goes to the docs. */
 export async function logOut(page: Page, stack: Stack): Promise<void> {
   await page.getByRole('button', { name: 'Log out' }).click();
-  await expect(page).toHaveURL(`${stack.docs}/docs/`);
-  await expect(page.locator('#sdk-status')).toBeHidden();
+  await arrived(page, `${stack.docs}/docs/`);
 }
 
 /**
