@@ -83,7 +83,7 @@
           localStorage.setItem(SESSION_KEY, JSON.stringify({ userId: answer.userId, companyId: answer.companyId, token: answer.token, email: email }));
           if (moesif) {
             moesif.identifyUser(answer.userId, { email: email });
-            if (answer.companyId) moesif.identifyCompany(answer.companyId, { company_domain: email.split('@')[1] });
+            if (answer.companyId) moesif.identifyCompany(answer.companyId, undefined, email.split('@')[1]);
             moesif.track(page === 'signup' ? 'Signed Up' : 'Logged In', { method: 'email' });
           }
           location.href = appOrigin + '/app';
