@@ -37,7 +37,7 @@ export interface Options {
 
   /** Send items in batches. With false each item leaves at once, through the same retrying outbox. @default true */
   batchEnabled?: boolean;
-  /** Items per request. @default 25 */
+  /** A batch leaves once this many items wait (or `batchMaxTime` has passed); it carries all that wait, up to 60 KB. @default 25 */
   batchSize?: number;
   /** Longest wait, in ms, between an item's arrival and its batch leaving. @default 2500 */
   batchMaxTime?: number;

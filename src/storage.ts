@@ -90,9 +90,9 @@ export function localStore(): ListableStore | undefined {
   };
 }
 
-/** Reads one cookie of this page: values are URI-encoded, as moesif-browser-js writes them. */
-export function readCookie(name: string): string | null {
-  for (const pair of document.cookie.split('; ')) {
+/** Reads one cookie from `jar` (document.cookie): values are URI-encoded, as moesif-browser-js writes them. */
+export function readCookie(name: string, jar = document.cookie): string | null {
+  for (const pair of jar.split('; ')) {
     const split = pair.indexOf('=');
     if (pair.slice(0, split) === name) {
       try {
@@ -148,13 +148,27 @@ export function cookieStore(options: ResolvedOptions, location: Location): Store
       (crossSite ? ';samesite=none' : ';samesite=lax') +
       (location.protocol === 'https:' || options.secureCookie || crossSite ? ';secure' : '');
     const days = options.cookieExpiration;
+    // document.cookie is read once per task, not once per id: track() in a loop reads four ids per
+    // call. Another subdomain's change is still seen by the next task.
+    let jar: string | undefined;
+    const read = (key: string): string | null => {
+      if (jar === undefined) {
+        jar = document.cookie;
+        Promise.resolve().then(() => (jar = undefined));
+      }
+      return readCookie(key, jar);
+    };
+    const write = (key: string, value: string, lifetime: number): void => {
+      jar = undefined;
+      writeCookie(key, value, lifetime, attributes);
+    };
     return {
-      get: (key) => readCookie(key),
+      get: read,
       set(key, value) {
-        writeCookie(key, value, days, attributes);
-        return readCookie(key) === value;
+        write(key, value, days);
+        return read(key) === value;
       },
-      remove: (key) => writeCookie(key, '', -1, attributes),
+      remove: (key) => write(key, '', -1),
     };
   } catch {
     return undefined;
@@ -173,7 +187,8 @@ export function cookieStore(options: ResolvedOptions, location: Location): Store
 export function idStore(cookies: Store | undefined, local: Store | undefined, aliveKey: string, keys: string[]): Store {
   const memory = memoryStore();
   const mirror = (key: string, value: string): string => {
-    if (local && local.get(key) !== value) local.set(key, value);
+    // Memory remembers what localStorage was last given, so a steady id costs no storage access.
+    if (memory.get(key) !== value && local?.get(key) !== value) local?.set(key, value);
     memory.set(key, value);
     return value;
   };

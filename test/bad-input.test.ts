@@ -334,7 +334,7 @@ describe('host page hostility', () => {
     const callback = vi.fn((_outcome: unknown) => {
       throw new Error('callback exploded');
     });
-    const { moesif, applicationId } = sdk.start({ callback, batchSize: 1 });
+    const { moesif, applicationId } = sdk.start({ callback, batchEnabled: false });
     moesif.track('One');
     moesif.track('Two');
     await moesif.flush();

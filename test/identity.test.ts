@@ -121,12 +121,17 @@ describe.each(['localStorage', 'cookie'] as const)('with persistence %s', (persi
     expect(reloaded.getAnonymousId()).toBe(after);
   });
 
-  it('a reset() in one tab is seen at once by another tab of the same site', () => {
+  // Another tab runs in another task: the SDK reads the cookie jar once per task.
+  const nextTask = () => new Promise((resolve) => setTimeout(resolve));
+
+  it('a reset() in one tab is seen at once by another tab of the same site', async () => {
     const tabA = sdk.start({ persistence }).moesif;
     const tabB = sdk.start({ persistence }).moesif;
     tabA.identifyUser('u1');
+    await nextTask();
     expect(tabB.getUserId()).toBe('u1');
     tabA.reset();
+    await nextTask();
     expect(tabB.getUserId()).toBeUndefined();
     expect(tabB.getAnonymousId()).toBe(tabA.getAnonymousId());
   });
@@ -232,12 +237,13 @@ describe('the cookie is the source of truth, localStorage its mirror', () => {
     expect(action).not.toHaveProperty('user_id');
   });
 
-  it('a reset() on another subdomain (new anonymous-id cookie, no user cookie) wins over this subdomain\'s localStorage', () => {
+  it('a reset() on another subdomain (new anonymous-id cookie, no user cookie) wins over this subdomain\'s localStorage', async () => {
     const { moesif } = sdk.start();
     moesif.identifyUser('u1');
-    // Another subdomain logs out: it rewrites the shared cookies.
+    // Another subdomain logs out, in another task: it rewrites the shared cookies.
     removeCookie(KEYS.userId);
     setCookie(KEYS.anonymousId, 'new-anon-after-reset');
+    await new Promise((resolve) => setTimeout(resolve));
     expect(moesif.getUserId()).toBeUndefined();
     expect(moesif.getAnonymousId()).toBe('new-anon-after-reset');
     expect(localStorage.getItem(KEYS.anonymousId)).toBe('new-anon-after-reset');

@@ -72,7 +72,10 @@ export function createDelivery({ options, store, paused, log, fetchImpl, now = D
   const viaFetch = fetchTransport(fetchImpl, options.applicationId);
   const send: Send = options.useBeacon ? beaconTransport(options.applicationId, viaFetch) : viaFetch;
   const stats = { sent: 0, retried: 0, bytesSent: 0, requests: 0 };
-  const maxBatchItems = options.batchEnabled ? options.batchSize : 1;
+  // A batch leaves once `batchSize` items wait, and then carries everything waiting, up to 60 KB:
+  // fewer, fuller requests than a fixed count per request. Without batching, one item per request.
+  const sendThreshold = options.batchEnabled ? options.batchSize : 1;
+  const maxBatchItems = options.batchEnabled ? Infinity : 1;
 
   let timer: ReturnType<typeof setTimeout> | undefined;
   let timerAt = Infinity;
@@ -126,7 +129,7 @@ export function createDelivery({ options, store, paused, log, fetchImpl, now = D
       return;
     }
     const oldest = outbox.oldestWaitingSince() ?? now();
-    const ready = flushing || waiting >= maxBatchItems ? now() : oldest + options.batchMaxTime;
+    const ready = flushing || waiting >= sendThreshold ? now() : oldest + options.batchMaxTime;
     setTimer(Math.max(0, ready, retryAt) - now());
   };
 
@@ -232,8 +235,10 @@ export function createDelivery({ options, store, paused, log, fetchImpl, now = D
     locks.request(`usertrail:v1:adopt:${options.applicationId}`, { ifAvailable: true }, (lock) => lock && adopt()).catch(adopt);
   };
   const onVisibility = (): void => {
-    if (document.visibilityState === 'hidden') sendAllNow();
-    else adoptOrphans();
+    if (document.visibilityState === 'hidden') {
+      sendAllNow();
+      outbox.save();
+    } else adoptOrphans();
   };
   const onPageHide = (): void => {
     sendAllNow();

@@ -44,6 +44,8 @@ export interface OutboxOptions {
 /** A tab that has not written for this long is taken for closed and its items are adopted. */
 export const LEASE_MS = 15_000;
 const HEARTBEAT_MS = 5_000;
+const CHEAP_SAVE_BYTES = 64_000;
+const SLOW_SAVE_MS = 1_000;
 
 export function utf8Bytes(text: string): number {
   let bytes = text.length;
@@ -98,11 +100,17 @@ export function createOutbox({ store, applicationId, maxBytes, maxAge, log, now 
     }
   };
 
-  /** Saving once per task: a loop of 10,000 track() calls writes storage once, not 10,000 times. */
+  /**
+   * Saving once per task: a loop of 10,000 track() calls writes storage once, not 10,000 times.
+   * A queue that has grown large (the collector is down) is written at most once a second, since each
+   * write serializes all of it; the page's pagehide and hidden handlers still write it at once.
+   */
   const saveSoon = (): void => {
     if (saveQueued) return;
     saveQueued = true;
-    Promise.resolve().then(() => saveQueued && save());
+    const later = () => saveQueued && save();
+    if (totalBytes < CHEAP_SAVE_BYTES) Promise.resolve().then(later);
+    else setTimeout(later, SLOW_SAVE_MS);
   };
 
   const evict = (): void => {
@@ -234,6 +242,9 @@ export function createOutbox({ store, applicationId, maxBytes, maxAge, log, now 
       }
       save();
     },
+
+    /** Writes the queue now (the page is being hidden). */
+    save,
 
     /** Starts persisting to `next` (consent granted), with what was queued in memory so far. */
     attach(next: ListableStore | undefined): void {
