@@ -10,11 +10,15 @@ import { describe, expect, it } from 'vitest';
  * Size is part of the product: every byte is paid by every page view of every user. These budgets
  * are gzip -9 bytes of the built files (npm test builds before it runs the tests). A change that
  * raises a budget says why, and by how many bytes, in its commit message.
+ *
+ * They hold today's sizes (UMD 9,275; core 7,669; capture 1,481) with about 2% of room, so that
+ * nothing grows unnoticed. They are above the product's targets (issues 2-10: 5,700 for the UMD with
+ * everything; moesif-browser-js 1.8.13 is 15,087): lowering them to the targets is open work.
  */
 const BUDGETS = {
-  umd: 9_500,
-  esmCore: 7_900,
-  esmCapture: 2_000,
+  umd: 9_450,
+  esmCore: 7_820,
+  esmCapture: 1_520,
 };
 
 const gzipSize = (code: string | Buffer): number => gzipSync(code, { level: 9 }).length;
