@@ -1,4 +1,2 @@
 /** Facts about where the SDK runs, read when needed rather than at import (SSR imports the module too). */
 export const inBrowser = (): boolean => typeof window !== 'undefined' && typeof document !== 'undefined';
-
-export const now = (): number => Date.now();

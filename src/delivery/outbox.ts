@@ -42,7 +42,7 @@ export interface OutboxOptions {
 }
 
 /** A tab that has not written for this long is taken for closed and its items are adopted. */
-export const LEASE_MS = 15_000;
+const LEASE_MS = 15_000;
 const HEARTBEAT_MS = 5_000;
 const CHEAP_SAVE_BYTES = 64_000;
 const SLOW_SAVE_MS = 1_000;
@@ -260,8 +260,7 @@ export function createOutbox({ store, applicationId, maxBytes, maxAge, log, now 
       for (const key of store?.keys() ?? []) if (key.startsWith(prefix)) store?.remove(key);
     },
 
-    stats: (): OutboxStats & { inOutbox: number; outboxBytes: number } => ({ ...stats, inOutbox: items.length, outboxBytes: totalBytes }),
+    stats: (): OutboxStats & { inOutbox: number } => ({ ...stats, inOutbox: items.length }),
   };
 }
 
-export type Outbox = ReturnType<typeof createOutbox>;
