@@ -111,6 +111,7 @@ export function writeCookie(name: string, value: string, days: number, attribute
 }
 
 const IP_ADDRESS = /^[\d.]+$|:/;
+const COOKIE_CACHE_MS = 1_000;
 
 /**
  * The widest domain this page may set cookies on, found by trying: a test cookie is set on
@@ -148,18 +149,26 @@ export function cookieStore(options: ResolvedOptions, location: Location): Store
       (crossSite ? ';samesite=none' : ';samesite=lax') +
       (location.protocol === 'https:' || options.secureCookie || crossSite ? ';secure' : '');
     const days = options.cookieExpiration;
-    // document.cookie is read once per task, not once per id: track() in a loop reads four ids per
-    // call. Another subdomain's change is still seen by the next task.
+    // Reading document.cookie is a round trip to the browser's cookie store (about a millisecond on a
+    // busy machine), and track() or a captured call reads four ids. So the jar is read at most once a
+    // second, and again at once when another tab may have changed it: on a storage event (same site)
+    // or when this page becomes visible again (the visitor switched from another tab or subdomain).
     let jar: string | undefined;
+    let readAt = 0;
+    const forget = (): void => {
+      jar = undefined;
+    };
+    addEventListener('storage', forget);
+    document.addEventListener('visibilitychange', forget);
     const read = (key: string): string | null => {
-      if (jar === undefined) {
+      if (jar === undefined || Date.now() - readAt > COOKIE_CACHE_MS) {
         jar = document.cookie;
-        Promise.resolve().then(() => (jar = undefined));
+        readAt = Date.now();
       }
       return readCookie(key, jar);
     };
     const write = (key: string, value: string, lifetime: number): void => {
-      jar = undefined;
+      forget();
       writeCookie(key, value, lifetime, attributes);
     };
     return {

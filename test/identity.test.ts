@@ -121,8 +121,8 @@ describe.each(['localStorage', 'cookie'] as const)('with persistence %s', (persi
     expect(reloaded.getAnonymousId()).toBe(after);
   });
 
-  // Another tab runs in another task: the SDK reads the cookie jar once per task.
-  const nextTask = () => new Promise((resolve) => setTimeout(resolve));
+  // The visitor switches to the other tab: the SDK rereads the cookie jar when its page becomes visible.
+  const nextTask = () => document.dispatchEvent(new Event('visibilitychange'));
 
   it('a reset() in one tab is seen at once by another tab of the same site', async () => {
     const tabA = sdk.start({ persistence }).moesif;
@@ -240,10 +240,10 @@ describe('the cookie is the source of truth, localStorage its mirror', () => {
   it('a reset() on another subdomain (new anonymous-id cookie, no user cookie) wins over this subdomain\'s localStorage', async () => {
     const { moesif } = sdk.start();
     moesif.identifyUser('u1');
-    // Another subdomain logs out, in another task: it rewrites the shared cookies.
+    // Another subdomain logs out: it rewrites the shared cookies, and the visitor comes back to this page.
     removeCookie(KEYS.userId);
     setCookie(KEYS.anonymousId, 'new-anon-after-reset');
-    await new Promise((resolve) => setTimeout(resolve));
+    document.dispatchEvent(new Event('visibilitychange'));
     expect(moesif.getUserId()).toBeUndefined();
     expect(moesif.getAnonymousId()).toBe('new-anon-after-reset');
     expect(localStorage.getItem(KEYS.anonymousId)).toBe('new-anon-after-reset');

@@ -45,6 +45,7 @@ export interface OutboxOptions {
 const LEASE_MS = 15_000;
 const HEARTBEAT_MS = 5_000;
 const CHEAP_SAVE_BYTES = 64_000;
+const SAVE_SPACING_MS = 200;
 const SLOW_SAVE_MS = 1_000;
 
 export function utf8Bytes(text: string): number {
@@ -73,6 +74,7 @@ export function createOutbox({ store, applicationId, maxBytes, maxAge, log, now 
   const stats: OutboxStats = { queued: 0, dropped: 0, adopted: 0 };
   let closed = false;
   let saveQueued = false;
+  let lastSave = 0;
   let heartbeat: ReturnType<typeof setTimeout> | undefined;
 
   const drop = (count: number, reason: string): void => {
@@ -82,6 +84,7 @@ export function createOutbox({ store, applicationId, maxBytes, maxAge, log, now 
 
   const save = (): void => {
     saveQueued = false;
+    lastSave = now();
     if (!store) return;
     if (!items.length) {
       store.remove(ownKey);
@@ -102,15 +105,17 @@ export function createOutbox({ store, applicationId, maxBytes, maxAge, log, now 
 
   /**
    * Saving once per task: a loop of 10,000 track() calls writes storage once, not 10,000 times.
-   * A queue that has grown large (the collector is down) is written at most once a second, since each
-   * write serializes all of it; the page's pagehide and hidden handlers still write it at once.
+   * Writes after the first are spaced (200 ms; 1 s once the queue is large, as when the collector is
+   * down), since each serializes the whole queue: a page making many API calls would otherwise pay
+   * one localStorage write per captured call. The pagehide and hidden handlers write at once.
    */
   const saveSoon = (): void => {
     if (saveQueued) return;
     saveQueued = true;
     const later = () => saveQueued && save();
-    if (totalBytes < CHEAP_SAVE_BYTES) Promise.resolve().then(later);
-    else setTimeout(later, SLOW_SAVE_MS);
+    const wait = lastSave + (totalBytes < CHEAP_SAVE_BYTES ? SAVE_SPACING_MS : SLOW_SAVE_MS) - now();
+    if (wait > 0) setTimeout(later, wait);
+    else Promise.resolve().then(later);
   };
 
   const evict = (): void => {
