@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { bundleWorkload } from './bundle.mjs';
 import { startServers } from './servers.mjs';
+import { chromiumArgs, chromiumPath } from '../scripts/chromium.mjs';
 import { renderTable } from './report.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -77,19 +78,7 @@ const initOptions = (/** @type {string} */ host, extra = {}) => ({ applicationId
 
 const started = Date.now();
 const servers = await startServers({ sdks: { usertrail: FILES.usertrailUmd, moesif: FILES.moesifUmd } });
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-    '--disable-quic',
-    '--enable-precise-memory-info',
-  ],
-});
+const browser = await chromium.launch({ executablePath: chromiumPath, args: [...chromiumArgs, '--enable-precise-memory-info'] });
 
 /**
  * Runs `fn` in a fresh context (empty storage, no cache) and closes it afterwards.

@@ -3,8 +3,8 @@
 // and Debian's packages), so the tests drive Debian's Chromium at /usr/bin/chromium.
 import { existsSync } from 'node:fs';
 import { execSync } from 'node:child_process';
+import { chromiumPath as chromium } from './chromium.mjs';
 
-const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 if (existsSync(chromium)) {
   console.log(`[usertrail] browser tests will use ${chromium}`);
 } else if (process.platform === 'linux' && process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {

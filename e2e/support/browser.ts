@@ -1,16 +1,11 @@
 import type { LaunchOptions } from '@playwright/test';
+import { chromiumArgs, chromiumPath } from '../../scripts/chromium.mjs';
 
-/** Debian's Chromium, with the flags that work on these machines (see ../shared/STACK.md). */
+/** Debian's Chromium for the browser tests. */
 export const chromiumLaunchOptions: LaunchOptions = {
-  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  executablePath: chromiumPath,
   args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-    '--disable-quic',
+    ...chromiumArgs,
     // docs.example.test and app.example.test are two subdomains of one site, both on loopback.
     '--host-resolver-rules=MAP *.example.test 127.0.0.1',
   ],
