@@ -84,12 +84,12 @@ export function createOutbox({ store, applicationId, maxBytes, maxAge, log, now 
 
   const save = (): void => {
     saveQueued = false;
-    lastSave = now();
     if (!store) return;
     if (!items.length) {
       store.remove(ownKey);
       return;
     }
+    lastSave = now();
     const saved: Saved = { version: 1, heartbeat: now(), closed, items };
     if (!store.set(ownKey, JSON.stringify(saved))) {
       log.warnOnce('full', 'localStorage full: queue kept in memory.');
