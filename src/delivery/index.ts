@@ -82,7 +82,6 @@ export function createDelivery({ options, store, paused, log, fetchImpl, now = D
   let inFlight = false;
   let keepaliveBytesInFlight = 0;
   let retryAt = 0;
-  let attempt = 0;
   let unanswered = 0;
   let blocked = false;
   let waitingForOnline = false;
@@ -139,7 +138,6 @@ export function createDelivery({ options, store, paused, log, fetchImpl, now = D
     if (status >= 200 && status < 300) {
       outbox.remove(batch);
       stats.sent += batch.length;
-      attempt = 0;
       retryAt = 0;
       batchLimit = maxBatchItems;
       return;
@@ -162,8 +160,9 @@ export function createDelivery({ options, store, paused, log, fetchImpl, now = D
     }
     outbox.retry(batch);
     stats.retried += batch.length;
-    attempt++;
-    retryAt = now() + backoffDelay(attempt, parseRetryAfter(retryAfter, now()));
+    // Attempts are counted per item and saved with it, so the backoff survives a reload.
+    const attempts = Math.max(...batch.map((item) => item.attempts));
+    retryAt = now() + backoffDelay(attempts, parseRetryAfter(retryAfter, now()));
     if (flushing) settleFlush();
     if (unanswered >= BLOCKED_AFTER) {
       blocked = true;
