@@ -6,7 +6,7 @@
  * `sub` = the same user id the browser passes to identifyUser), a JWT-protected JSON endpoint, and
  * open CORS because the web app runs at another origin. Nothing runs at import.
  */
-import http from 'node:http';
+import { listen } from '../listen.mjs';
 import { createHash } from 'node:crypto';
 import express from 'express';
 import { expressjwt } from 'express-jwt';
@@ -143,29 +143,12 @@ export async function startApi({ port = 0, host = '127.0.0.1', collectorUrl, app
   };
   app.use(onError);
 
-  const server = http.createServer(app);
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve(undefined);
-    });
-  });
-  const address = /** @type {import('node:net').AddressInfo} */ (server.address());
-  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-
-  /** @type {Promise<void> | undefined} */
-  let closing;
+  const listening = await listen(app, { port, host });
   return {
-    url: `http://${urlHost}:${address.port}`,
-    port: address.port,
+    url: listening.url,
+    port: listening.port,
     middleware: moesifMiddleware,
-    close() {
-      closing ??= new Promise((/** @type {(value?: void) => void} */ resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }).then(() => moesifMiddleware.flush());
-      return closing;
-    },
+    /** Stops listening, then sends what the middleware still holds. */
+    close: () => listening.close().then(() => moesifMiddleware.flush()),
   };
 }

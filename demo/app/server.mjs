@@ -7,7 +7,7 @@
  * tests), so links between docs and app are worked out in the page.
  */
 import express from 'express';
-import http from 'node:http';
+import { listen } from '../listen.mjs';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -69,27 +69,5 @@ export async function startDemoApp({ port = 0, host = '127.0.0.1', collectorUrl,
   app.use(express.static(PUBLIC_DIR, { extensions: ['html'] }));
   app.use((_req, res) => void res.status(404).type('text/plain').send('Not found'));
 
-  const server = http.createServer(app);
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve(undefined);
-    });
-  });
-  const address = /** @type {import('node:net').AddressInfo} */ (server.address());
-  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-  /** @type {Promise<void> | undefined} */
-  let closing;
-  return {
-    url: `http://${urlHost}:${address.port}`,
-    port: address.port,
-    close() {
-      closing ??= new Promise((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      return closing;
-    },
-  };
+  return listen(app, { port, host });
 }

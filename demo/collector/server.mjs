@@ -3,7 +3,7 @@
  * The collector's one public entry: startCollector() wires config, store, ingest, reports and
  * routes together and listens. Nothing runs at import.
  */
-import http from 'node:http';
+import { listen } from '../listen.mjs';
 import { resolveConfig, DEFAULT_APP_ID } from './config.mjs';
 import { openStore } from './store.mjs';
 import { createIngest } from './ingest.mjs';
@@ -30,46 +30,22 @@ export async function startCollector(options = {}) {
   const store = openStore(config.db);
   const reports = createReports(store);
   const app = createApp(config, { ingest: createIngest(store), reports });
-  const server = http.createServer(app);
+  /** @type {Awaited<ReturnType<typeof listen>>} */
+  let listening;
   try {
-    await new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.port, config.host, () => {
-        server.off('error', reject);
-        resolve(undefined);
-      });
-    });
+    listening = await listen(app, { port: config.port, host: config.host });
   } catch (err) {
     store.close();
     throw err;
   }
-  const address = /** @type {import('node:net').AddressInfo} */ (server.address());
-  const url = `http://${urlHost(config.host)}:${address.port}`;
-  config.log(`collector listening on ${url}`);
-
+  config.log(`collector listening on ${listening.url}`);
   /** @type {Promise<void> | undefined} */
   let closing;
   return {
-    url,
-    port: address.port,
+    url: listening.url,
+    port: listening.port,
     store,
     reports,
-    close() {
-      closing ??= new Promise((resolve) => {
-        server.close(() => {
-          store.close();
-          resolve();
-        });
-        // The dashboard polls over keep-alive connections; end them or close() would wait for them.
-        server.closeAllConnections();
-      });
-      return closing;
-    },
+    close: () => (closing ??= listening.close().then(() => void store.close())),
   };
-}
-
-/** How to write the listening host in a URL: wildcard addresses are reached through loopback. */
-function urlHost(/** @type {string} */ host) {
-  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
-  return host.includes(':') ? `[${host}]` : host;
 }
