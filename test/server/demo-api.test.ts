@@ -122,17 +122,20 @@ describe('the seed app with usertrail/server and the reference collector', () =>
 });
 
 describe('the built middleware in a process of its own', () => {
-  it('lets the process exit by itself while the collector is down (timers and sockets unref\'d)', async () => {
-    const down = await freePort();
+  /**
+   * Runs a tiny app with the built middleware in its own Node process, makes one request, closes the
+   * server, and reports whether the process then exits by itself (no timer or socket keeps it alive).
+   */
+  async function runAppProcess(middlewareOptions: string, settleMs: number) {
     const script = `
       import http from 'node:http';
       import moesif from ${JSON.stringify(distServer)};
-      const mw = moesif({ applicationId: 'a', baseUri: 'http://127.0.0.1:${down}', batchMaxTime: 10, retryBaseDelay: 50 });
+      const mw = moesif({ applicationId: 'a', ${middlewareOptions} });
       const server = http.createServer((req, res) => mw(req, res, () => res.end('ok')));
       server.listen(0, '127.0.0.1', async () => {
         const r = await fetch('http://127.0.0.1:' + server.address().port + '/x');
         await r.text();
-        await new Promise((ok) => setTimeout(ok, 200));
+        await new Promise((ok) => setTimeout(ok, ${settleMs}));
         server.close();
         server.closeAllConnections();
         console.log(JSON.stringify(mw.stats()));
@@ -150,8 +153,13 @@ describe('the built middleware in a process of its own', () => {
         resolve(c);
       });
     });
+    return { code, stats: JSON.parse(out.trim()) as Record<string, number> };
+  }
+
+  it('lets the process exit by itself while the collector is down (timers and sockets unref\'d)', async () => {
+    const down = await freePort();
+    const { code, stats } = await runAppProcess(`baseUri: 'http://127.0.0.1:${down}', batchMaxTime: 10, retryBaseDelay: 50`, 200);
     expect(code).toBe(0);
-    const stats = JSON.parse(out.trim()) as { queued: number; failedRequests: number };
     expect(stats.queued).toBe(1);
     expect(stats.failedRequests).toBeGreaterThanOrEqual(1);
   });
@@ -159,34 +167,9 @@ describe('the built middleware in a process of its own', () => {
   it('lets the process exit by itself after delivering to a collector that is up (keep-alive sockets unref\'d)', async () => {
     const collectorUp = await startRecorder();
     try {
-      const script = `
-        import http from 'node:http';
-        import moesif from ${JSON.stringify(distServer)};
-        const mw = moesif({ applicationId: 'a', baseUri: '${collectorUp.url}', batchMaxTime: 10 });
-        const server = http.createServer((req, res) => mw(req, res, () => res.end('ok')));
-        server.listen(0, '127.0.0.1', async () => {
-          const r = await fetch('http://127.0.0.1:' + server.address().port + '/x');
-          await r.text();
-          await new Promise((ok) => setTimeout(ok, 300));
-          server.close();
-          server.closeAllConnections();
-          console.log(JSON.stringify(mw.stats()));
-        });`;
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-      const code = await new Promise<number | null>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          child.kill();
-          reject(new Error('the process did not exit on its own'));
-        }, 8000);
-        child.on('exit', (c) => {
-          clearTimeout(timer);
-          resolve(c);
-        });
-      });
+      const { code, stats } = await runAppProcess(`baseUri: '${collectorUp.url}', batchMaxTime: 10`, 300);
       expect(code).toBe(0);
-      expect(JSON.parse(out.trim())).toMatchObject({ queued: 0, sent: 1 });
+      expect(stats).toMatchObject({ queued: 0, sent: 1 });
       expect(collectorUp.events()[0]?.request.uri).toMatch(/\/x$/);
     } finally {
       await collectorUp.close();
