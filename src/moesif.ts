@@ -82,7 +82,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     if (consent === 'revoked') return;
     let json = toJson(payload);
     if (json === undefined) {
-      log.warnOnce('json', 'metadata is not serializable; sent without it.');
+      log.warn('metadata is not serializable; sent without it.');
       json = toJson({ ...payload, metadata: undefined });
     }
     if (json === undefined) return;
@@ -90,11 +90,11 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     delivery.push(kind, id, json);
   };
 
-  const badId = (name: string): void => log.warnOnce(name + 'id', `${name}() needs a non-empty id; ignored.`);
+  const badId = (name: string): void => log.warn(`${name}() needs a non-empty id; ignored.`);
 
   const checkMetadata = (name: string, metadata: unknown): Metadata | undefined => {
     if (metadata == null || isMetadata(metadata)) return metadata ?? undefined;
-    log.warnOnce(name + 'metadata', `${name}(): metadata must be an object; ignored.`);
+    log.warn(`${name}(): metadata must be an object; ignored.`);
     return undefined;
   };
 
@@ -113,7 +113,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
 
   const init = (input: Options): void => {
     if (!inBrowser()) return;
-    if (initCalled) return log.warnOnce('init', 'init() called twice: the first call stays in effect.');
+    if (initCalled) return log.warn('init() called twice: the first call stays in effect.');
     const options = resolveOptions(input, location.protocol, log);
     if (!options) return;
     initCalled = true;
@@ -121,7 +121,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     const realLocal = persist ? localStore() : undefined;
     const prefix = options.persistenceKeyPrefix;
     const cookies = persist ? cookieStore(options, location) : undefined;
-    if (persist && !cookies && !realLocal) log.warnOnce('storage', 'no cookies or localStorage: ids last for this page view only.');
+    if (persist && !cookies && !realLocal) log.warn('no cookies or localStorage: ids last for this page view only.');
     const realIds = idStore(cookies, options.persistence === 'localStorage' ? realLocal : undefined, storageKey('anonymousId', prefix), [
       ...idKeys(prefix),
       CONSENT_KEY,
@@ -183,7 +183,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
       const userMetadata = checkMetadata('identifyUser', metadata);
       if (previous === id && !userMetadata) return;
       if (previous && previous !== id) {
-        log.warnOnce('switch', 'identifyUser() with a new user: call reset() at log-out.');
+        log.warn('identifyUser() with a new user: call reset() at log-out.');
         // A fresh anonymous id, so the collector cannot merge the two users through the old one.
         identity.reset();
       }
@@ -216,7 +216,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     },
 
     track(state, actionName, metadata) {
-      if (typeof actionName !== 'string' || !actionName.trim()) return log.warnOnce('track', 'track() needs an action name; ignored.');
+      if (typeof actionName !== 'string' || !actionName.trim()) return log.warn('track() needs an action name; ignored.');
       const transactionId = newId();
       const payload: ActionPayload = {
         action_name: actionName,
@@ -247,7 +247,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
       if (consent === 'revoked') return;
       if (options.trackPageViews) pageViews.start();
       if (capture) capture.start();
-      else log.warnOnce('capture', "start(): API-call capture is not in this build; import it from 'usertrail'.");
+      else log.warn("start(): API-call capture is not in this build; import it from 'usertrail'.");
     },
     stop({ capture, pageViews }) {
       capture?.stop();
@@ -283,10 +283,10 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
         if (running) return body(running, ...args);
         if (!/^(get|is)/.test(name) && !initCalled && inBrowser()) {
           if (early.length < MAX_EARLY_CALLS) early.push(() => (instance[name] as (...a: unknown[]) => unknown)(...args));
-          else log.warnOnce('early', `over ${MAX_EARLY_CALLS} calls before init(): dropping the rest.`);
+          else log.warn(`over ${MAX_EARLY_CALLS} calls before init(): dropping the rest.`);
         }
       } catch (error) {
-        log.warnOnce('throw:' + name, `${name}() failed: ${error}`);
+        log.warn(`${name}() failed: ${error}`);
       }
       return name === 'isPublishingConsentGranted' ? false : undefined;
     };

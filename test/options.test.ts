@@ -3,7 +3,7 @@ import type { Log } from '../src/log';
 import { baseUrlFor, resolveOptions } from '../src/options';
 import { messages, spyConsole, useSdk } from './support/page';
 
-const fakeLog = () => ({ warnOnce: vi.fn(), error: vi.fn(), debug: vi.fn() }) satisfies Log;
+const fakeLog = () => ({ warn: vi.fn(), error: vi.fn(), debug: vi.fn() }) satisfies Log;
 
 describe('resolveOptions', () => {
   it('fills in moesif-browser-js defaults for every option not given', () => {

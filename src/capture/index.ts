@@ -28,7 +28,7 @@ export const createCapture: CaptureFactory = ({ options, log, record }) => {
       const fn = options[name] as ((event: CapturedEvent) => T | undefined) | undefined;
       return (fn && fn(event)) ?? fallback;
     } catch {
-      log.warnOnce(name, `${name}() threw; ignored.`);
+      log.warn(`${name}() threw; ignored.`);
       return fallback;
     }
   };
@@ -60,7 +60,7 @@ export const createCapture: CaptureFactory = ({ options, log, record }) => {
           if (version) event.request.api_version = version;
           record(event);
         })
-        .catch(() => log.warnOnce('capture', 'capture failed.'));
+        .catch(() => log.warn('capture failed.'));
     },
   };
 

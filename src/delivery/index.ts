@@ -103,7 +103,7 @@ export function createDelivery({ options, store, paused, log, fetchImpl, now = D
     try {
       options.callback(outcome);
     } catch {
-      log.warnOnce('callback', 'the callback option threw.');
+      log.warn('the callback option threw.');
     }
   };
 
@@ -166,7 +166,7 @@ export function createDelivery({ options, store, paused, log, fetchImpl, now = D
     if (flushing) settleFlush();
     if (unanswered >= BLOCKED_AFTER) {
       blocked = true;
-      log.warnOnce('blocked', 'the collector is unreachable (blocked?): retrying next page view.');
+      log.warn('the collector is unreachable (blocked?): retrying next page view.');
     } else if (status === 0 && navigator.onLine === false) {
       waitingForOnline = true;
     }

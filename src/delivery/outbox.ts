@@ -79,7 +79,7 @@ export function createOutbox({ store, applicationId, maxBytes, maxAge, log, now 
 
   const drop = (count: number, reason: string): void => {
     stats.dropped += count;
-    log.warnOnce(reason, `dropped ${count} item(s): ${reason} (see getStats()).`);
+    log.warn(`dropped items: ${reason} (see getStats())`);
   };
 
   const save = (): void => {
@@ -92,7 +92,7 @@ export function createOutbox({ store, applicationId, maxBytes, maxAge, log, now 
     lastSave = now();
     const saved: Saved = { version: 1, heartbeat: now(), closed, items };
     if (!store.set(ownKey, JSON.stringify(saved))) {
-      log.warnOnce('full', 'localStorage full: queue kept in memory.');
+      log.warn('localStorage full: queue kept in memory.');
     }
     if (!heartbeat && !closed) {
       // Rewriting the timestamp tells other tabs this queue still has a living owner.
