@@ -2,7 +2,7 @@
 /**
  * Workload 1, bundle size: raw and `gzip -9` bytes of each UMD file, and of what an app ships when
  * it imports only init + identifyUser + track + reset from usertrail's ESM build (bundled the way an
- * app's bundler would: rollup + node-resolve + terser, so `uuid` is included and unused code dropped).
+ * app's bundler would: rollup + node-resolve + terser, so unused code is dropped).
  */
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';

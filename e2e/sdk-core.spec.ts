@@ -63,8 +63,7 @@ test('the UMD build from a script tag sends Moesif-format actions, users and com
 test('the ESM build imported by a page delivers the same payloads', async ({ page }) => {
   collector.page(
     '/esm',
-    `<!doctype html><script type="importmap">{"imports":{"uuid":"/node_modules/uuid/dist/index.js"}}</script>
-     <script type="module">
+    `<!doctype html><script type="module">
        import moesif, { track, identifyUser } from '/dist/usertrail.mjs';
        moesif.init({ applicationId: '${APP_ID}', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 50 });
        track('From ESM', { n: 1 });

@@ -1,9 +1,25 @@
-import { describe, expect, it } from 'vitest';
-import { cleanId } from '../src/ids';
+import { describe, expect, it, vi } from 'vitest';
+import { cleanId, newId } from '../src/ids';
 import { findCookieDomain } from '../src/storage';
 import { cookies, KEYS, localKeys, messages, moesifKeysIn, removeCookie, setCookie, spyConsole, useSdk, UUID_V4 } from './support/page';
 
 const sdk = useSdk();
+
+describe('newId', () => {
+  it('makes v4 UUIDs from getRandomValues where randomUUID is missing (plain-http pages)', () => {
+    vi.stubGlobal('crypto', { getRandomValues: crypto.getRandomValues.bind(crypto) });
+    try {
+      const ids = Array.from({ length: 2000 }, newId);
+      for (const id of ids) expect(id).toMatch(UUID_V4);
+      expect(new Set(ids).size).toBe(ids.length);
+      // Every variant digit (8, 9, a, b) and every hex digit occurs: the random bits are really random.
+      expect(new Set(ids.map((id) => id[19]))).toEqual(new Set(['8', '9', 'a', 'b']));
+      expect(new Set(ids.join('').replace(/-/g, '')).size).toBe(16);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+});
 
 describe('cleanId', () => {
   it.each([
