@@ -21,8 +21,6 @@ export interface Moesif {
   track(actionName: string, metadata?: Metadata): void;
   /** Call on log-out: forgets the user, company, session and campaign, and starts a new anonymous visitor. */
   reset(): void;
-  /** A new anonymous id, keeping the identified user. Returns it. */
-  resetAnonymousId(): string | undefined;
   getAnonymousId(): string | undefined;
   getUserId(): string | undefined;
   getCompanyId(): string | undefined;
@@ -45,27 +43,16 @@ export interface Moesif {
   'new': () => Moesif;
 }
 
-interface Running {
-  options: ResolvedOptions;
-  identity: Identity;
-  delivery: Delivery;
-  capture: Capture | undefined;
-  pageViews: PageViews;
-  consent: Consent;
-  /** Records a decision; 'granted' persists what was held in memory and starts sending. */
-  decide(decision: 'granted' | 'revoked'): void;
-}
-
-/** Each public method's body, run once init() has succeeded. */
-type Bodies = {
-  [K in keyof Moesif]?: (state: Running, ...args: Parameters<Moesif[K]>) => ReturnType<Moesif[K]>;
-};
-
 /** Calls made before init() are kept, in order, up to this many. */
 const MAX_EARLY_CALLS = 1000;
 
-const isMetadata = (value: unknown): value is Metadata =>
-  value !== null && typeof value === 'object' && !Array.isArray(value);
+/** Metadata the app passes: a plain object, or nothing. */
+export const isMetadata = (value: unknown): value is Metadata => !!value && typeof value == 'object' && !Array.isArray(value);
+
+/** Ends a public method whose arguments cannot be used: the method wrapper warns once with this reason. */
+const throwBad: (reason: string) => never = (reason) => {
+  throw reason;
+};
 
 /**
  * Creates an instance. Nothing happens until init(): no storage, no listeners, no requests, so the
@@ -73,223 +60,191 @@ const isMetadata = (value: unknown): value is Metadata =>
  * Payload fields left undefined are simply absent from the JSON sent, as Moesif expects.
  */
 export function createMoesif(captureFactory?: CaptureFactory): Moesif {
-  let running: Running | undefined;
+  // Set by init(); the method bodies below only run once `options` is.
+  let options: ResolvedOptions | undefined;
+  let identity!: Identity;
+  let delivery!: Delivery;
+  let capture: Capture | undefined;
+  let pageViews!: PageViews;
+  let consent: Consent | undefined;
+  let decide!: (decision: 'granted' | 'revoked') => void;
   let initCalled = false;
   const early: Array<() => void> = [];
-  const log = createLog(() => running?.options.debug ?? false);
+  const log = createLog(() => !!options?.debug);
 
-  const enqueue = ({ delivery, options, consent }: Running, kind: Kind, id: string, payload: object): void => {
-    if (consent === 'revoked') return;
-    let json = toJson(payload);
-    if (json === undefined) {
-      log.warn('metadata is not serializable; sent without it.');
+  /** An id the app gave, or a throw that the method wrapper turns into one warning. */
+  const required = (value: unknown): string => cleanId(value) ?? throwBad('needs a non-empty id; ignored.');
+
+  /** Queues one item. Metadata that is not a plain, serializable object is left out, with a warning. */
+  const enqueue = (kind: Kind, id: string, payload: { metadata?: unknown }): void => {
+    if (consent == 'revoked') return;
+    let json = (payload.metadata == null || isMetadata(payload.metadata)) && toJson(payload);
+    if (!json) {
+      log.warn('metadata must be a plain, serializable object: sent without it.');
       json = toJson({ ...payload, metadata: undefined });
     }
-    if (json === undefined) return;
-    log.debug(`queued for ${kind}`, options.debug ? payload : '');
-    delivery.push(kind, id, json);
+    if (json) {
+      log.debug('queued for', kind, payload);
+      delivery.push(kind, id, json);
+    }
   };
 
-  const badId = (name: string): void => log.warn(`${name}() needs a non-empty id; ignored.`);
-
-  const checkMetadata = (name: string, metadata: unknown): Metadata | undefined => {
-    if (metadata == null || isMetadata(metadata)) return metadata ?? undefined;
-    log.warn(`${name}(): metadata must be an object; ignored.`);
-    return undefined;
-  };
-
-  const sendUser = (state: Running, fields: UserPayload): void => {
-    const { identity } = state;
-    const payload: UserPayload = {
-      user_id: identity.userId(),
-      anonymous_id: identity.anonymousId(),
-      company_id: identity.companyId(),
-      session_token: identity.sessionToken(),
-      campaign: identity.campaign(),
-      ...fields,
-    };
-    enqueue(state, 'users', newId(), payload);
-  };
+  /** A users call: links the anonymous visitor to the user, company and campaign known now. */
+  const sendUser = (fields?: UserPayload): void =>
+    enqueue('users', newId(), { ...identity.attribution(), anonymous_id: identity.anonymousId(), campaign: identity.campaign(), ...fields });
 
   const init = (input: Options): void => {
-    if (!inBrowser()) return;
     if (initCalled) return log.warn('init() called twice: the first call stays in effect.');
-    const options = resolveOptions(input, location.protocol, log);
-    if (!options) return;
+    const resolved = resolveOptions(input, location.protocol, log);
+    if (!resolved) return;
     initCalled = true;
-    const persist = options.persistence !== 'none';
+    const persist = resolved.persistence != 'none';
     const realLocal = persist ? localStore() : undefined;
-    const prefix = options.persistenceKeyPrefix;
-    const cookies = persist ? cookieStore(options, location) : undefined;
+    const prefix = resolved.persistenceKeyPrefix;
+    const cookies = persist ? cookieStore(resolved, location) : undefined;
     if (persist && !cookies && !realLocal) log.warn('no cookies or localStorage: ids last for this page view only.');
-    const realIds = idStore(cookies, options.persistence === 'localStorage' ? realLocal : undefined, storageKey('anonymousId', prefix), [
+    const realIds = idStore(cookies, resolved.persistence == 'localStorage' ? realLocal : undefined, storageKey('anonymous_id', prefix), [
       ...idKeys(prefix),
       CONSENT_KEY,
     ]);
     // Ids and the queue start in memory and are committed to storage once consent is known.
     const ids = heldStore();
     const local = heldStore();
-    const identity = createIdentity(ids, local, prefix);
+    identity = createIdentity(ids, local, prefix);
     // Delivery keeps the fetch that exists now, before start() wraps it: our own requests are never captured.
-    const delivery = createDelivery({ options, store: undefined, paused: true, log, fetchImpl: typeof fetch === 'function' ? fetch.bind(window) : undefined });
+    delivery = createDelivery({ options: resolved, store: undefined, paused: true, log, fetchImpl: typeof fetch == 'function' ? fetch.bind(window) : undefined });
+    capture = captureFactory?.({
+      options: resolved,
+      log,
+      record: (event) => enqueue('events', event.transaction_id, { ...event, ...identity.attribution() }),
+    });
+    pageViews = createPageViews(instance.track);
     /** Stores what was held in memory and starts sending. */
     const persistAndSend = (): void => {
       ids.commit(realIds);
       local.commit(realLocal ?? memoryStore());
       delivery.resume(realLocal);
     };
-    const capture = captureFactory?.({
-      options,
-      log,
-      record: (event) => running && enqueue(running, 'events', event.transaction_id, { ...event, ...identity.attribution() }),
-    });
-    const state: Running = (running = {
-      options,
-      identity,
-      delivery,
-      capture,
-      pageViews: createPageViews((name, metadata) => instance.track(name, metadata)),
-      consent: initialConsent(options, realIds.get(CONSENT_KEY)),
-      decide(decision) {
-        realIds.set(CONSENT_KEY, decision);
-        if (decision === 'revoked') {
-          delivery.pause();
-          capture?.stop();
-          identity.clear();
-          ids.release();
-          local.release();
-        } else if (state.consent !== 'granted') {
-          persistAndSend();
-        }
-        state.consent = decision;
-      },
-    });
+    decide = (decision) => {
+      realIds.set(CONSENT_KEY, decision);
+      if (decision == 'revoked') {
+        delivery.pause();
+        capture?.stop();
+        identity.clear();
+        ids.release();
+        local.release();
+      } else if (consent != 'granted') persistAndSend();
+      consent = decision;
+    };
+    consent = initialConsent(resolved, realIds.get(CONSENT_KEY));
     // Not decide(): a site that asks for no consent gets no consent cookie.
-    if (state.consent === 'granted') persistAndSend();
-    log.debug('initialized; sending to', options.baseUrl, 'consent:', state.consent);
+    if (consent == 'granted') persistAndSend();
+    options = resolved;
+    log.debug('initialized; sending to', resolved.baseUrl, 'consent:', consent);
 
     // A first-touch campaign is news worth a users call; a plain page view is not.
-    if (identity.rememberCampaign(readCampaign(location.href, document.referrer, options))) sendUser(state, {});
+    if (identity.rememberCampaign(readCampaign(location.href, document.referrer, resolved))) sendUser();
     for (const call of early.splice(0)) call();
-    if (options.trackPageViews) state.pageViews.start();
+    if (resolved.trackPageViews) pageViews.start();
   };
 
-  const bodies: Bodies = {
-    identifyUser(state, userId, metadata) {
-      const id = cleanId(userId);
-      if (!id) return badId('identifyUser');
-      const { identity } = state;
-      const previous = identity.userId();
-      const userMetadata = checkMetadata('identifyUser', metadata);
-      if (previous === id && !userMetadata) return;
-      if (previous && previous !== id) {
-        log.warn('identifyUser() with a new user: call reset() at log-out.');
+  /** Each public method that needs a running instance. */
+  const methods: Omit<Moesif, 'flush' | 'getStats' | 'isPublishingConsentGranted' | 'new'> = {
+    init,
+
+    identifyUser(userId, metadata) {
+      const id = required(userId);
+      const previous = identity.get('user_id');
+      if (previous == id && !metadata) return;
+      if (previous && previous != id) {
+        log.warn('identifyUser() with another user: call reset() at log-out.');
         // A fresh anonymous id, so the collector cannot merge the two users through the old one.
         identity.reset();
       }
-      identity.set('userId', id);
-      sendUser(state, { user_id: id, metadata: userMetadata });
+      identity.set('user_id', id);
+      sendUser({ user_id: id, metadata });
     },
 
-    identifyCompany(state, companyId, metadata, companyDomain) {
-      const id = cleanId(companyId);
-      if (!id) return badId('identifyCompany');
-      const { identity } = state;
-      const changed = identity.companyId() !== id;
-      identity.set('companyId', id);
+    identifyCompany(companyId, metadata, companyDomain) {
+      const id = required(companyId);
+      const changed = identity.get('company_id') != id;
+      identity.set('company_id', id);
       const payload: CompanyPayload = {
         company_id: id,
-        company_domain: typeof companyDomain === 'string' && companyDomain ? companyDomain : undefined,
-        session_token: identity.sessionToken(),
-        metadata: checkMetadata('identifyCompany', metadata),
+        company_domain: (typeof companyDomain == 'string' && companyDomain) || undefined,
+        session_token: identity.get('session_token'),
+        metadata,
         campaign: identity.campaign(),
       };
-      enqueue(state, 'companies', newId(), payload);
+      enqueue('companies', newId(), payload);
       // Link the visitor to the company, as a users call does on Moesif.
-      if (changed) sendUser(state, {});
+      if (changed) sendUser();
     },
 
-    identifySession({ identity }, sessionToken) {
-      const token = cleanId(sessionToken);
-      if (!token) return badId('identifySession');
-      identity.set('sessionToken', token);
-    },
+    identifySession: (sessionToken) => void identity.set('session_token', required(sessionToken)),
 
-    track(state, actionName, metadata) {
-      if (typeof actionName !== 'string' || !actionName.trim()) return log.warn('track() needs an action name; ignored.');
+    track(actionName, metadata) {
+      if (typeof actionName != 'string' || !actionName.trim()) throwBad('needs an action name; ignored.');
       const transactionId = newId();
       const payload: ActionPayload = {
         action_name: actionName,
-        ...state.identity.attribution(),
+        ...identity.attribution(),
         transaction_id: transactionId,
         request: { time: new Date().toISOString(), uri: location.href, verb: 'GET', user_agent_string: navigator.userAgent },
-        metadata: checkMetadata('track', metadata),
+        metadata,
       };
-      enqueue(state, 'actions', transactionId, payload);
+      enqueue('actions', transactionId, payload);
     },
 
-    trackPageView: ({ pageViews }, metadata) => pageViews.trackPageView(checkMetadata('trackPageView', metadata)),
-    reset: ({ identity }) => void identity.reset(),
-    resetAnonymousId({ identity }) {
-      const userId = identity.userId();
-      const companyId = identity.companyId();
-      const id = identity.reset();
-      if (userId) identity.set('userId', userId);
-      if (companyId) identity.set('companyId', companyId);
-      return id;
-    },
-    getAnonymousId: ({ identity }) => identity.anonymousId(),
-    getUserId: ({ identity }) => identity.userId(),
-    getCompanyId: ({ identity }) => identity.companyId(),
-    getSessionToken: ({ identity }) => identity.sessionToken(),
+    trackPageView: (metadata) => pageViews.trackPageView(isMetadata(metadata) ? metadata : undefined),
+    reset: () => void identity.reset(),
+    getAnonymousId: () => identity.anonymousId(),
+    getUserId: () => identity.get('user_id'),
+    getCompanyId: () => identity.get('company_id'),
+    getSessionToken: () => identity.get('session_token'),
 
-    start({ capture, consent, options, pageViews }) {
-      if (consent === 'revoked') return;
-      if (options.trackPageViews) pageViews.start();
-      if (capture) capture.start();
-      else log.warn("start(): API-call capture is not in this build; import it from 'usertrail'.");
+    start() {
+      if (consent == 'revoked') return;
+      if (options!.trackPageViews) pageViews.start();
+      if (!capture) throwBad("API-call capture is not in this build; import it from 'usertrail'.");
+      capture.start();
     },
-    stop({ capture, pageViews }) {
+    stop() {
       capture?.stop();
       pageViews.stop();
     },
 
-    grantPublishingConsent: (state) => state.decide('granted'),
-    revokePublishingConsent: (state) => state.decide('revoked'),
-    isPublishingConsentGranted: ({ consent }) => consent === 'granted',
+    grantPublishingConsent: () => decide('granted'),
+    revokePublishingConsent: () => decide('revoked'),
   };
 
   const instance = {
-    init(input: Options) {
-      try {
-        init(input);
-      } catch (error) {
-        log.error(`init() failed: ${error}`);
-      }
-    },
-    flush: () => running?.delivery.flush() ?? Promise.resolve(),
-    getStats: () => running?.delivery.stats(),
+    flush: () => (options ? delivery.flush() : Promise.resolve()),
+    getStats: () => options && delivery.stats(),
+    isPublishingConsentGranted: () => consent == 'granted',
     new: () => createMoesif(captureFactory),
   } as Moesif;
 
   /**
-   * Every other public method goes through here: before init() the call is kept for later (getters
-   * answer undefined instead); after it, errors become one console warning per method.
-   * Nothing is ever thrown into the host page.
+   * Every method goes through here: before init() the call is kept for later (getters answer
+   * undefined instead; on a server, everything is a no-op); after it, a throw becomes one console
+   * warning naming the method. Nothing is ever thrown into the host page.
    */
-  for (const [name, body] of Object.entries(bodies) as Array<[keyof Moesif, (state: Running, ...args: unknown[]) => unknown]>) {
-    (instance as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
+  for (const [name, body] of Object.entries(methods) as Array<[keyof typeof methods, (...args: unknown[]) => unknown]>) {
+    instance[name] = ((...args: unknown[]) => {
       try {
-        if (running) return body(running, ...args);
-        if (!/^(get|is)/.test(name) && !initCalled && inBrowser()) {
-          if (early.length < MAX_EARLY_CALLS) early.push(() => (instance[name] as (...a: unknown[]) => unknown)(...args));
+        if (!inBrowser()) return;
+        if (options || name == 'init') return body(...args);
+        if (!initCalled && !name.startsWith('get')) {
+          if (early.length < MAX_EARLY_CALLS) early.push(() => instance[name](...(args as [never, never, never])));
           else log.warn(`over ${MAX_EARLY_CALLS} calls before init(): dropping the rest.`);
         }
       } catch (error) {
-        log.warn(`${name}() failed: ${error}`);
+        // A failed init() is an error: nothing will be sent.
+        log[name == 'init' ? 'error' : 'warn'](`${name}(): ${error}`);
       }
-      return name === 'isPublishingConsentGranted' ? false : undefined;
-    };
+      return undefined;
+    }) as never;
   }
   return instance;
 }

@@ -111,18 +111,20 @@ const DEFAULTS = {
   trackPageViews: false,
 } as const;
 
-/** Options whose value is a function; every other option is checked against its default's type. */
-const FUNCTIONS = ['callback', 'skip', 'maskContent', 'getMetadata', 'getTags', 'getApiVersion'];
-const STRINGS = ['host', 'cookieDomain', 'persistenceKeyPrefix', 'apiVersion'];
+/** Options without a default, by the type their value must have. */
+const UNSET: Record<string, string> = {};
+for (const name of ['callback', 'skip', 'maskContent', 'getMetadata', 'getTags', 'getApiVersion']) UNSET[name] = 'function';
+for (const name of ['host', 'cookieDomain', 'persistenceKeyPrefix', 'apiVersion']) UNSET[name] = 'string';
 
+/** A value is valid when it has its default's type; numbers are counts, sizes and durations: positive and finite. */
 const isValid = (name: string, value: unknown): boolean => {
-  if (FUNCTIONS.includes(name)) return typeof value === 'function';
-  if (STRINGS.includes(name)) return typeof value === 'string' && value.trim() !== '';
-  if (name === 'persistence') return value === 'localStorage' || value === 'cookie' || value === 'none';
-  if (name === 'sampleRate') return typeof value === 'number' && value >= 0 && value <= 1;
-  const expected = typeof DEFAULTS[name as keyof typeof DEFAULTS];
-  // Numbers are counts, sizes and durations: positive and finite.
-  return typeof value === expected && (expected !== 'number' || ((value as number) > 0 && (value as number) < Infinity));
+  const type = UNSET[name] ?? typeof DEFAULTS[name as keyof typeof DEFAULTS];
+  return (
+    typeof value == type &&
+    (type != 'string' || (value as string).trim() != '') &&
+    (type != 'number' || (name == 'sampleRate' ? (value as number) >= 0 && (value as number) <= 1 : (value as number) > 0 && (value as number) < Infinity)) &&
+    (name != 'persistence' || ['localStorage', 'cookie', 'none'].includes(value as string))
+  );
 };
 
 /**
@@ -130,10 +132,9 @@ const isValid = (name: string, value: unknown): boolean => {
  * `localhost:8787` works in development; the default Moesif host is always https.
  */
 export function baseUrlFor(host: string | undefined, pageProtocol: string): string {
-  if (host === undefined) return 'https://api.moesif.net';
+  if (!host) return 'https://api.moesif.net';
   const trimmed = host.trim().replace(/\/+$/, '');
-  if (/^https?:\/\//i.test(trimmed)) return trimmed;
-  return `${pageProtocol === 'http:' ? 'http:' : 'https:'}//${trimmed.replace(/^\/\//, '')}`;
+  return /^https?:\/\//i.test(trimmed) ? trimmed : `${pageProtocol == 'http:' ? 'http:' : 'https:'}//${trimmed.replace(/^\/\//, '')}`;
 }
 
 /**
@@ -141,25 +142,18 @@ export function baseUrlFor(host: string | undefined, pageProtocol: string): stri
  * so one typo never turns the SDK off; only a missing application id does.
  */
 export function resolveOptions(input: unknown, pageProtocol: string, log: Log): ResolvedOptions | undefined {
-  if (input === null || typeof input !== 'object') {
-    log.error('init() needs { applicationId }.');
-    return undefined;
-  }
-  const given = input as Record<string, unknown>;
+  const given = (input ?? {}) as Record<string, unknown>;
   const applicationId = given.applicationId;
-  if (typeof applicationId !== 'string' || applicationId.trim() === '') {
-    log.error('init(): "applicationId" is missing; nothing will be sent.');
-    return undefined;
-  }
+  if (typeof applicationId != 'string' || !applicationId.trim()) return void log.error('init() needs { applicationId }; nothing will be sent.');
   const resolved: Record<string, unknown> = { ...DEFAULTS, applicationId: applicationId.trim() };
-  for (const name of [...Object.keys(DEFAULTS), ...FUNCTIONS, ...STRINGS]) {
+  for (const name of [...Object.keys(DEFAULTS), ...Object.keys(UNSET)]) {
     const value = given[name];
     // `??` semantics: only null and undefined mean "not given"; a user's 0 or false counts (and is checked).
-    if (value === undefined || value === null) continue;
-    if (isValid(name, value)) resolved[name] = value;
-    else log.error(`init(): option "${name}" is invalid (${typeof value}); using the default.`);
+    if (value != null) {
+      if (isValid(name, value)) resolved[name] = value;
+      else log.error(`init(): option "${name}" is invalid; using the default.`);
+    }
   }
   resolved.baseUrl = baseUrlFor(resolved.host as string | undefined, pageProtocol);
-  delete resolved.host;
   return resolved as unknown as ResolvedOptions;
 }

@@ -17,8 +17,8 @@ export function memoryStore(): ListableStore {
   const values = new Map<string, string>();
   return {
     get: (key) => values.get(key) ?? null,
-    set: (key, value) => (values.set(key, value), true),
-    remove: (key) => void values.delete(key),
+    set: (key, value) => !!values.set(key, value),
+    remove: (key) => values.delete(key),
     keys: () => [...values.keys()],
   };
 }
@@ -36,59 +36,36 @@ export function heldStore() {
     set: (key: string, value: string) => target.set(key, value),
     remove: (key: string) => target.remove(key),
     commit(next: Store): void {
-      for (const key of memory.keys()) next.set(key, memory.get(key) as string);
+      for (const key of memory.keys()) next.set(key, memory.get(key)!);
       target = next;
     },
-    release(): void {
-      target = memory = memoryStore();
-    },
+    release: (): unknown => (target = memory = memoryStore()),
   };
 }
 
-/** localStorage, or undefined where it is missing or blocked (sandboxed iframes, disabled storage). */
-export function localStore(): ListableStore | undefined {
-  let storage: Storage;
+/** `action()`, or `fallback` when it throws: blocked or full storage throws on any access. */
+const attempt = <T>(action: () => T, fallback: T): T => {
   try {
-    // Merely reading window.localStorage throws a SecurityError where storage is blocked.
-    storage = window.localStorage;
-    const probe = '__usertrail_probe__';
-    storage.setItem(probe, probe);
-    storage.removeItem(probe);
+    return action();
   } catch {
-    return undefined;
+    return fallback;
   }
-  return {
-    get(key) {
-      try {
-        return storage.getItem(key);
-      } catch {
-        return null;
-      }
-    },
-    set(key, value) {
-      try {
-        storage.setItem(key, value);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    remove(key) {
-      try {
-        storage.removeItem(key);
-      } catch {
-        /* nothing to remove from a store we cannot reach */
-      }
-    },
-    keys() {
-      try {
-        return Object.keys(storage);
-      } catch {
-        return [];
-      }
-    },
-  };
-}
+};
+
+/** localStorage, or undefined where it is missing or blocked (sandboxed iframes, disabled storage). */
+export const localStore = (): ListableStore | undefined =>
+  attempt(() => {
+    // Merely reading window.localStorage throws a SecurityError where storage is blocked.
+    const storage = localStorage;
+    storage.setItem('usertrail_probe', '');
+    storage.removeItem('usertrail_probe');
+    return {
+      get: (key: string) => attempt(() => storage.getItem(key), null),
+      set: (key: string, value: string) => attempt(() => (storage.setItem(key, value), true), false),
+      remove: (key: string) => attempt(() => storage.removeItem(key), undefined),
+      keys: () => attempt(() => Object.keys(storage), []),
+    };
+  }, undefined);
 
 /** Reads one cookie from `jar` (document.cookie): values are URI-encoded, as moesif-browser-js writes them. */
 export function readCookie(name: string, jar = document.cookie): string | null {

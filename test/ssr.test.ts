@@ -34,7 +34,6 @@ describe('on a server (Node, no window or document)', () => {
       sdk.identifySession('s1');
       sdk.track('Rendered', { page: '/' });
       sdk.reset();
-      sdk.resetAnonymousId();
     }).not.toThrow();
     expect(sdk.getAnonymousId()).toBeUndefined();
     expect(sdk.getUserId()).toBeUndefined();
