@@ -9,55 +9,54 @@ const BINARY = /[\0-\b\x0e-\x1f]/;
  * so it stays text (or base64) rather than half-parsed JSON.
  */
 export function decode(bytes: Uint8Array, cut: boolean): Body {
-  let text: string;
+  let body: string;
   try {
     // `stream` keeps a multi-byte character split by the cut from counting as invalid UTF-8.
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes, { stream: cut });
-    if (BINARY.test(text)) throw 0;
+    body = new TextDecoder('utf-8', { fatal: true }).decode(bytes, { stream: cut });
+    if (BINARY.test(body)) throw 0;
   } catch {
-    let binary = '';
-    for (const byte of bytes) binary += String.fromCharCode(byte);
-    return { body: btoa(binary), transfer_encoding: 'base64', cut };
+    body = '';
+    for (const byte of bytes) body += String.fromCharCode(byte);
+    return { body: btoa(body), transfer_encoding: 'base64', cut };
   }
   try {
-    return { body: cut ? text : JSON.parse(text), cut };
+    return { body: cut ? body : JSON.parse(body), cut };
   } catch {
-    return { body: text, cut };
+    return { body, cut };
   }
 }
 
 /**
  * Reads at most `max` bytes of a body and stops the stream there, so a 5 MB download costs 64 KB.
- * `source` must be ours to consume: a clone, or a value (string, Blob, FormData, ArrayBuffer...) that
- * `new Response()` copies. A ReadableStream is never touched: it is the app's, and reading it would
- * take it away from the request it belongs to. A Document has no cheap serialization: left out.
+ * `source` is a Request or Response (read from a clone taken now, before anyone reads the original),
+ * or a value (string, Blob, FormData, ArrayBuffer...) that `new Response()` copies. A ReadableStream
+ * is never touched: it is the app's, and reading it would take it away from the request it belongs
+ * to. A Document has no cheap serialization: left out. Never rejects.
  */
 export async function readBody(source: unknown, max: number): Promise<Body> {
   try {
-    const stream =
-      source instanceof ReadableStream || source instanceof Document ? null : (source instanceof Request || source instanceof Response ? source : new Response(source as BodyInit | null)).body;
-    if (!stream) return {};
-    const reader = stream.getReader();
+    const from =
+      source instanceof Request || source instanceof Response
+        ? source.clone()
+        : source instanceof ReadableStream || source instanceof Document
+          ? null
+          : new Response(source as BodyInit | null);
+    // No body at all throws here, and goes out like a failed one.
+    const reader = from!.body!.getReader();
     const chunks: Uint8Array[] = [];
     let size = 0;
-    while (size <= max) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      size += value.length;
-    }
+    for (let chunk; size <= max && !(chunk = await reader.read()).done; size += chunk.value.length) chunks.push(chunk.value);
     // Cancelling our branch of a clone leaves the app's branch flowing.
     if (size > max) reader.cancel().catch(() => {});
     // Joined here rather than through a Blob: a Blob is a round trip to the browser's blob store,
     // which cost milliseconds per captured call.
-    const bytes = new Uint8Array(Math.min(size, max));
-    let offset = 0;
+    const bytes = new Uint8Array(size);
+    let at = 0;
     for (const chunk of chunks) {
-      bytes.set(chunk.subarray(0, bytes.length - offset), offset);
-      offset += chunk.length;
-      if (offset >= bytes.length) break;
+      bytes.set(chunk, at);
+      at += chunk.length;
     }
-    return bytes.length ? decode(bytes, size > max) : {};
+    return size ? decode(bytes.subarray(0, max), size > max) : {};
   } catch {
     // An aborted or failed body is logged without it.
     return {};

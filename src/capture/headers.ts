@@ -1,21 +1,23 @@
-import type { Headers } from '../wire';
+import type { Headers as WireHeaders } from '../wire';
 
 /**
  * Headers that carry credentials or identify a session: Authorization, Proxy-Authorization, Cookie,
- * Set-Cookie, X-Api-Key, X-Auth-Token, X-CSRF-Token and the like. Masking a harmless header by
+ * Set-Cookie, X-Api-Key, X-Auth-Token, X-CSRF-Token and the like (names arrive lower-cased). Masking a harmless header by
  * mistake costs little; sending a credential to analytics costs a lot.
  */
-const SECRET = /auth|cookie|key|token|secret|passw|session|csrf/i;
+const SECRET = /auth|cookie|key|token|secret|passw|session|csrf/;
 
 export const MASK = '*****';
 
-/** Header pairs as the event carries them: names lower-cased, repeats joined, secrets masked. */
-export function headerRecord(pairs: Iterable<[string, string]>): Headers {
-  // A Map, so that names like `__proto__` or `constructor` stay plain entries.
-  const out = new Map<string, string>();
-  for (const [name, value] of pairs) {
-    const key = name.toLowerCase();
-    out.set(key, SECRET.test(key) ? MASK : out.has(key) ? `${out.get(key)}, ${value}` : value);
-  }
-  return Object.fromEntries(out);
-}
+/**
+ * Headers as the event carries them, secrets masked. Going through `Headers` lower-cases names and
+ * joins repeats with ', ' as browsers do; `fromEntries` keeps names like `__proto__` plain entries.
+ */
+export const headerRecord = (init: HeadersInit): WireHeaders =>
+  Object.fromEntries(Array.from(new Headers(init), ([name, value]) => [name, SECRET.test(name) ? MASK : value]));
+
+/**
+ * XMLHttpRequest's getAllResponseHeaders(): `name: value` lines. `Headers` trims the space after the
+ * colon and the CR of each line.
+ */
+export const parseHeaders = (raw: string): Headers => new Headers(Array.from(raw.matchAll(/^(.+?):(.*)/gm), (m): [string, string] => [m[1], m[2]]));

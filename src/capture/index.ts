@@ -11,46 +11,52 @@
  *    the SDK, even through a hook. A hook that throws is reported once and its step uses the default.
  */
 import { newId } from '../ids';
-
 import type { CapturedEvent, Metadata } from '../wire';
 import { readBody } from './body';
 import { patchFetch } from './fetch';
-import type { CaptureFactory, Tap } from './types';
+import { headerRecord } from './headers';
+import type { Begin, CaptureFactory, Want } from './types';
 import { patchXhr } from './xhr';
 
 type Hook = 'skip' | 'maskContent' | 'getMetadata' | 'getTags' | 'getApiVersion';
 
 export const createCapture: CaptureFactory = ({ options, log, record }) => {
   let on = false;
+  const read = (source: unknown) => readBody(source, options.maxBodyBytes);
 
   const hook = <T>(name: Hook, event: CapturedEvent, fallback?: T): T | undefined => {
     try {
-      const fn = options[name] as ((event: CapturedEvent) => T | undefined) | undefined;
-      return (fn && fn(event)) ?? fallback;
+      return (options[name] as ((event: CapturedEvent) => T | undefined) | undefined)?.(event) ?? fallback;
     } catch {
       log.warn(`${name}() threw; ignored.`);
       return fallback;
     }
   };
 
-  const tap: Tap = {
-    on: () => on,
-    want: (uri) => on && Math.random() < options.sampleRate && /^https?:/.test(uri) && !uri.startsWith(options.baseUrl + '/v1/'),
-    read: (source) => readBody(source, options.maxBodyBytes),
-    done(request, requestBody, response, responseBody, error) {
-      Promise.all([requestBody, responseBody])
-        .then(([{ cut: requestCut, ...sent }, { cut: responseCut, ...received } = {}]) => {
+  const want: Want = (url) => {
+    try {
+      const uri = new URL(url, location.href).href;
+      return on && Math.random() < options.sampleRate && /^https?:/.test(uri) && !uri.startsWith(options.baseUrl + '/v1/') && uri;
+    } catch {
+      return; // a URL the call itself rejects
+    }
+  };
+
+  const begin: Begin = (uri, method, headers, body) => {
+    if (!on) return;
+    const request: CapturedEvent['request'] = { time: new Date().toISOString(), uri, verb: method.toUpperCase(), headers: headerRecord(headers) };
+    const sent = read(body);
+    return (status, headers, body, error) => {
+      const response: CapturedEvent['response'] = { time: new Date().toISOString(), status, headers: headerRecord(headers) };
+      Promise.all([sent, read(body)])
+        .then(([{ cut: requestCut, ...sentBody }, { cut: responseCut, ...receivedBody }]) => {
           const metadata: Metadata = {};
           if (error != null) metadata.error = String(error);
           const cut = [requestCut && 'request', responseCut && 'response'].filter(Boolean);
           if (cut.length) metadata.truncated = cut;
-          let event: CapturedEvent = {
-            request: { ...request, ...sent },
-            response: { ...response, ...received },
-            transaction_id: newId(),
-            ...(error != null || cut.length ? { metadata } : {}),
-          };
-          if (hook('skip', event, false)) return;
+          let event: CapturedEvent = { request: { ...request, ...sentBody }, response: { ...response, ...receivedBody }, transaction_id: newId() };
+          if (error != null || cut.length) event.metadata = metadata;
+          if (hook('skip', event)) return;
           event = hook('maskContent', event, event)!;
           const extra = hook<Metadata>('getMetadata', event);
           if (extra && typeof extra == 'object') event.metadata = { ...event.metadata, ...extra };
@@ -61,10 +67,11 @@ export const createCapture: CaptureFactory = ({ options, log, record }) => {
           record(event);
         })
         .catch(() => log.warn('capture failed.'));
-    },
+    };
   };
 
-  const toggles = [patchXhr(tap), ...(options.disableFetch ? [] : [patchFetch(tap)])];
+  const toggles = patchXhr(want, begin);
+  if (!options.disableFetch) toggles.push(patchFetch(want, begin));
   const turn = (next: boolean): void => {
     on = next;
     for (const toggle of toggles) toggle(next);

@@ -29,24 +29,21 @@ export interface Body {
   cut?: boolean;
 }
 
-/** The request and response of an event, before bodies are added. */
-export type RequestPart = Omit<CapturedEvent['request'], 'body' | 'transfer_encoding'>;
-export type ResponsePart = Omit<CapturedEvent['response'], 'body' | 'transfer_encoding'>;
+/**
+ * What the fetch and XMLHttpRequest patches share with the pipeline in index.ts (internal).
+ * `Want`: the absolute URL of a call that is captured now (started, sampled in, http(s), not the
+ * collector), or nothing; decided when the call is opened. Never throws.
+ */
+export type Want = (url: string | URL) => string | false | undefined;
 
-/** What the fetch and XMLHttpRequest patches share with the pipeline in index.ts. Internal. */
-export interface Tap {
-  /** True while capture is started. */
-  on(): boolean;
-  /** Whether a call to this absolute URL is captured now: started, sampled in, http(s), not the collector. */
-  want(uri: string): boolean;
-  /** Reads a body the app no longer owns (a string, Blob, clone...), capped at `maxBodyBytes`. Never rejects. */
-  read(source: unknown): Promise<Body>;
-  /** One finished call: waits for its bodies, runs the hooks, records the event. Never throws. */
-  done(request: RequestPart, requestBody: Promise<Body>, response: ResponsePart, responseBody?: Promise<Body>, error?: unknown): void;
-}
+/**
+ * Starts one call once it is sent, while capture is on: the request's time, method, headers and
+ * body (a value the app no longer owns, or a Request, read from a clone). Gives back its `End`.
+ */
+export type Begin = (uri: string, method: string, headers: HeadersInit, body: unknown) => End | undefined;
 
-/** Turns a patch on or off. */
-export type { Toggle } from '../patch';
-
-/** Now, as Moesif's event times are written. */
-export const time = (): string => new Date().toISOString();
+/**
+ * Ends the call: status 0 and `error` when it failed; `body` as for `Begin` (a Response is read
+ * from a clone taken at once). Waits for the bodies, runs the hooks, records the event.
+ */
+export type End = (status: number, headers: HeadersInit, body: unknown, error?: unknown) => void;
