@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { chunk } from '../src/delivery';
+import { nextBatch } from '../src/delivery';
 import { backoffDelay, isRetryable, parseRetryAfter } from '../src/delivery/backoff';
-import { utf8Bytes, type Item } from '../src/delivery/outbox';
+import type { Item } from '../src/delivery/outbox';
 
 const MINUTES_5 = 300_000;
 
@@ -96,60 +96,61 @@ describe('isRetryable', () => {
   });
 });
 
-const item = (index: number, json: string): Item => ({
+const item = (index: number, json: string, kind: Item['kind'] = 'actions'): Item => ({
   id: `id-${index}`,
-  kind: 'actions',
+  kind,
   json,
-  bytes: utf8Bytes(json),
+  bytes: Buffer.byteLength(json),
   queuedAt: index,
   attempts: 0,
 });
 const bodyBytes = (batch: Item[]): number => Buffer.byteLength(`[${batch.map((entry) => entry.json).join(',')}]`);
 
-describe('chunk', () => {
-  it('splits by count, keeping order', () => {
+/** Every batch nextBatch makes of `items`, in order, as the engine takes them (each marked as sending). */
+const allBatches = (items: Item[], limit: number): Item[][] => {
+  const batches: Item[][] = [];
+  for (let batch; (batch = nextBatch(items, limit)).length; batches.push(batch)) for (const entry of batch) entry.sending = true;
+  return batches;
+};
+
+describe('nextBatch', () => {
+  it('takes at most `limit` items, oldest first, keeping order', () => {
     const items = Array.from({ length: 60 }, (_, index) => item(index, `{"n":${index}}`));
-    const chunks = chunk(items, 25, 60_000);
-    expect(chunks.map((batch) => batch.length)).toEqual([25, 25, 10]);
-    expect(chunks.flat().map((entry) => entry.id)).toEqual(items.map((entry) => entry.id));
+    const batches = allBatches(items, 25);
+    expect(batches.map((batch) => batch.length)).toEqual([25, 25, 10]);
+    expect(batches.flat().map((entry) => entry.id)).toEqual(items.map((entry) => entry.id));
   });
 
-  it('splits by bytes so that every request body stays within 60,000 bytes', () => {
+  it('keeps every request body within 60,000 bytes', () => {
     const items = Array.from({ length: 10 }, (_, index) => item(index, JSON.stringify({ n: index, pad: 'x'.repeat(20_000) })));
-    const chunks = chunk(items, 25, 60_000);
-    expect(chunks.length).toBeGreaterThan(3);
-    for (const batch of chunks) expect(bodyBytes(batch)).toBeLessThanOrEqual(60_000);
-    expect(chunks.map((batch) => batch.length)).toEqual([2, 2, 2, 2, 2]);
-    expect(chunks.flat().map((entry) => entry.id)).toEqual(items.map((entry) => entry.id));
+    const batches = allBatches(items, Infinity);
+    for (const batch of batches) expect(bodyBytes(batch)).toBeLessThanOrEqual(60_000);
+    expect(batches.map((batch) => batch.length)).toEqual([2, 2, 2, 2, 2]);
+    expect(batches.flat().map((entry) => entry.id)).toEqual(items.map((entry) => entry.id));
   });
 
   it('counts multi-byte characters as their UTF-8 bytes, not as UTF-16 units', () => {
     // 10,000 euro signs: 10,000 UTF-16 units but 30,000 UTF-8 bytes each.
     const items = Array.from({ length: 4 }, (_, index) => item(index, JSON.stringify({ e: '€'.repeat(10_000) })));
-    const chunks = chunk(items, 25, 60_000);
-    for (const batch of chunks) expect(bodyBytes(batch)).toBeLessThanOrEqual(60_000);
-    expect(chunks.map((batch) => batch.length)).toEqual([1, 1, 1, 1]);
+    const batches = allBatches(items, Infinity);
+    for (const batch of batches) expect(bodyBytes(batch)).toBeLessThanOrEqual(60_000);
+    expect(batches.map((batch) => batch.length)).toEqual([1, 1, 1, 1]);
   });
 
-  it('puts an item larger than the limit alone in its own chunk', () => {
+  it('puts an item larger than the limit alone in its own batch', () => {
     const items = [item(0, '{"a":1}'), item(1, JSON.stringify({ big: 'x'.repeat(70_000) })), item(2, '{"c":3}')];
-    expect(chunk(items, 25, 60_000).map((batch) => batch.map((entry) => entry.id))).toEqual([['id-0'], ['id-1'], ['id-2']]);
+    expect(allBatches(items, 25).map((batch) => batch.map((entry) => entry.id))).toEqual([['id-0'], ['id-1'], ['id-2']]);
   });
 
-  it('returns no chunks for no items', () => {
-    expect(chunk([], 25, 60_000)).toEqual([]);
+  it("takes the oldest waiting item's kind only, and skips items already being sent", () => {
+    const items = [item(0, '{}', 'users'), item(1, '{}'), item(2, '{}', 'users'), item(3, '{}', 'events')];
+    items[0].sending = true;
+    expect(nextBatch(items, 25).map((entry) => entry.id)).toEqual(['id-1']);
+    items[1].sending = true;
+    expect(nextBatch(items, 25).map((entry) => entry.id)).toEqual(['id-2']);
   });
-});
 
-describe('utf8Bytes', () => {
-  it.each([
-    ['empty', ''],
-    ['ASCII', 'hello, world {"a":1}'],
-    ['2-byte characters', 'café ñ ü ß Ω'],
-    ['3-byte characters', '€ 中文 日本語 ✓'],
-    ['surrogate pairs', '😀 🎉 𝄞'],
-    ['a mix of all', 'a é € 😀 z'.repeat(100)],
-  ])('counts %s as Buffer.byteLength does', (_name, text) => {
-    expect(utf8Bytes(text)).toBe(Buffer.byteLength(text, 'utf8'));
+  it('returns no batch for no waiting items', () => {
+    expect(nextBatch([], 25)).toEqual([]);
   });
 });

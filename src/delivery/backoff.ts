@@ -1,4 +1,4 @@
-/** Retry timing, as pure functions so it can be tested without timers. */
+/** Retry timing, as pure functions so it can be tested without timers. Shared by the browser SDK and usertrail/server. */
 
 export const BASE_DELAY_MS = 1_000;
 export const MAX_DELAY_MS = 300_000;
@@ -8,29 +8,23 @@ export const MAX_DELAY_MS = 300_000;
  * a uniformly random wait in [0, min(maxMs, baseMs * 2^(attempt-1))), by default [0, min(5 min,
  * 1 s * 2^(attempt-1))), so that many clients recovering from one outage do not return in step.
  * A server's Retry-After is a floor (never retry before it), itself capped at maxMs so that a bogus
- * header cannot park the queue. Shared by the browser SDK and usertrail/server.
+ * header cannot park the queue.
  */
-export function backoffDelay(
+export const backoffDelay = (
   attempt: number,
   retryAfterMs: number | undefined,
   baseMs = BASE_DELAY_MS,
   maxMs = MAX_DELAY_MS,
   random: () => number = Math.random,
-): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
-  const jittered = Math.floor(random() * ceiling);
-  return Math.min(maxMs, Math.max(jittered, retryAfterMs ?? 0));
-}
+): number => Math.min(maxMs, Math.max(Math.floor(random() * Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1))), retryAfterMs ?? 0));
 
-/** Retry-After in ms from its two forms (RFC 9110 §10.2.3): delay-seconds or an HTTP date. */
+/** Retry-After in ms from its two forms (RFC 9110 §10.2.3): delay-seconds or an HTTP date (one in the past: 0). */
 export function parseRetryAfter(header: string | string[] | null | undefined, nowMs: number): number | undefined {
-  const value = Array.isArray(header) ? header[0] : header;
+  const value = (Array.isArray(header) ? header[0] : header)?.trim();
   if (!value) return undefined;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  const date = Date.parse(trimmed);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
+  const ms = /^\d+$/.test(value) ? +value * 1000 : Date.parse(value) - nowMs;
+  return ms >= 0 ? ms : ms < 0 ? 0 : undefined;
 }
 
 /** Whether a failed request is worth repeating: no answer, a timeout, rate limiting or a server error. */
-export const isRetryable = (status: number): boolean => status === 0 || status === 408 || status === 429 || status >= 500;
+export const isRetryable = (status: number): boolean => !status || status == 408 || status == 429 || status > 499;

@@ -1,10 +1,9 @@
 import type { Log } from '../log';
 import type { ResolvedOptions } from '../options';
 import type { ListableStore } from '../storage';
-import { batchPath, type DeliveryOutcome, type Kind } from '../wire';
+import { APPLICATION_ID_HEADER, requestHeaders, type DeliveryOutcome, type Kind } from '../wire';
 import { backoffDelay, isRetryable, parseRetryAfter } from './backoff';
 import { createOutbox, type Item } from './outbox';
-import { beaconTransport, fetchTransport, type Send } from './transport';
 
 /** Largest request body: under the browser's 64 KB keepalive quota, so any batch can outlive its page. */
 export const MAX_BATCH_BYTES = 60_000;
@@ -17,6 +16,7 @@ export interface DeliveryStats {
   sent: number;
   retried: number;
   dropped: number;
+  /** Items picked up from a closed tab; some may have arrived already and reach the collector twice. */
   adopted: number;
   bytesSent: number;
   requests: number;
@@ -25,179 +25,152 @@ export interface DeliveryStats {
 
 export interface DeliveryDeps {
   options: ResolvedOptions;
-  /** Where the outbox persists; undefined to hold it in memory, unsent, until `resume()` (consent). */
-  store: ListableStore | undefined;
-  paused: boolean;
   log: Log;
   fetchImpl: typeof fetch | undefined;
   now?: () => number;
 }
 
-/** Splits items into request-sized groups: at most `maxCount` items and `maxBytes` of JSON each. */
-export function chunk(items: Item[], maxCount: number, maxBytes: number): Item[][] {
-  const chunks: Item[][] = [];
-  let current: Item[] = [];
-  let bytes = 2;
-  for (const item of items) {
-    if (current.length && (current.length >= maxCount || bytes + item.bytes + 1 > maxBytes)) {
-      chunks.push(current);
-      current = [];
-      bytes = 2;
-    }
-    current.push(item);
-    bytes += item.bytes + 1;
-  }
-  if (current.length) chunks.push(current);
-  return chunks;
-}
+/** UTF-8 bytes of a batch's body: its items, the commas between them and the brackets. */
+const bodyBytes = (batch: Item[]): number => batch.reduce((sum, item) => sum + item.bytes + 1, 1);
 
-const bodyOf = (batch: Item[]): string => `[${batch.map((item) => item.json).join(',')}]`;
-const bytesOf = (batch: Item[]): number => batch.reduce((sum, item) => sum + item.bytes + 1, 1);
+/**
+ * The next request's items: the oldest waiting item and the waiting items of its kind after it,
+ * at most `limit` of them and `MAX_BATCH_BYTES` of body (an item larger than that goes alone).
+ */
+export function nextBatch(items: Item[], limit: number): Item[] {
+  const batch: Item[] = [];
+  let bytes = 1;
+  for (const item of items) {
+    if (item.sending || item.kind != (batch[0] ?? item).kind) continue;
+    bytes += item.bytes + 1;
+    if (batch.length && (batch.length >= limit || bytes > MAX_BATCH_BYTES)) break;
+    batch.push(item);
+  }
+  return batch;
+}
 
 /**
  * The delivery engine: one outbox, one timer, one request in flight.
- * A batch leaves when it is full, when its oldest item has waited `batchMaxTime`, or at once without
- * batching; failures are retried with backoff; when the page hides or closes, everything waiting
- * leaves with keepalive requests that outlive the page.
+ * A batch leaves when `batchSize` items wait (and then carries all that wait, up to 60 KB: fewer,
+ * fuller requests), when its oldest item has waited `batchMaxTime`, or at once without batching;
+ * failures are retried with backoff; when the page hides or closes, everything waiting leaves with
+ * keepalive requests that outlive the page. It starts paused, holding items in memory, until
+ * `resume()` (consent) names where they persist.
  */
-export function createDelivery({ options, store, paused, log, fetchImpl, now = Date.now }: DeliveryDeps) {
-  const outbox = createOutbox({
-    store,
-    applicationId: options.applicationId,
-    maxBytes: options.maxOutboxBytes,
-    maxAge: options.maxOutboxAge,
-    log,
-    now,
-  });
-  const viaFetch = fetchTransport(fetchImpl, options.applicationId);
-  const send: Send = options.useBeacon ? beaconTransport(options.applicationId, viaFetch) : viaFetch;
-  const stats = { sent: 0, retried: 0, bytesSent: 0, requests: 0 };
-  // A batch leaves once `batchSize` items wait, and then carries everything waiting, up to 60 KB:
-  // fewer, fuller requests than a fixed count per request. Without batching, one item per request.
+export function createDelivery({ options, log, fetchImpl, now = Date.now }: DeliveryDeps) {
+  const stats = { queued: 0, sent: 0, retried: 0, dropped: 0, adopted: 0, bytesSent: 0, requests: 0 };
+  const outbox = createOutbox(options.applicationId, options.maxOutboxBytes, options.maxOutboxAge, log, stats, now);
+  const headers = requestHeaders(options.applicationId);
+  const maxItems = options.batchEnabled ? Infinity : 1;
   const sendThreshold = options.batchEnabled ? options.batchSize : 1;
-  const maxBatchItems = options.batchEnabled ? Infinity : 1;
 
+  let paused = true;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  let timerAt = Infinity;
+  let timerAt = 0;
   let inFlight = false;
-  let keepaliveBytesInFlight = 0;
+  let keepaliveBytes = 0;
   let retryAt = 0;
   let unanswered = 0;
   let blocked = false;
-  let waitingForOnline = false;
-    /** After a 413, batches are halved until one gets through. */
-  let batchLimit = maxBatchItems;
+  let offline = false;
+  /** After a 413, batches are halved until one gets through. */
+  let batchLimit = maxItems;
   let flushWaiters: Array<() => void> = [];
-  let flushing = false;
 
   const settleFlush = (): void => {
-    const waiters = flushWaiters;
-    flushWaiters = [];
-    flushing = false;
-    for (const resolve of waiters) resolve();
+    for (const resolve of flushWaiters.splice(0)) resolve();
   };
 
-  const report = (outcome: DeliveryOutcome): void => {
-    log.debug(`${outcome.kind}: ${outcome.count} item(s), status ${outcome.status}${outcome.error ? ` (${outcome.error})` : ''}`);
-    if (!options.callback) return;
+  /**
+   * POSTs one body and reports what happened as a value, never as a throw. With `useBeacon`, the
+   * browser queues a text/plain body (no CORS preflight, which could not finish while a page closes)
+   * with the application id as a query parameter, since a beacon carries no headers; it only says
+   * whether it took the beacon, so a queued beacon counts as delivered (202), and a refused one
+   * goes by fetch.
+   */
+  const post = async (url: string, body: string, keepalive: boolean): Promise<[status: number, retryAfter?: string | null, error?: string]> => {
     try {
-      options.callback(outcome);
-    } catch {
-      log.warn('the callback option threw.');
+      if (options.useBeacon && navigator.sendBeacon?.(`${url}?${APPLICATION_ID_HEADER}=${encodeURIComponent(options.applicationId)}`, new Blob([body], { type: 'text/plain' })))
+        return [202];
+      const response = await fetchImpl!(url, { method: 'POST', headers, body, keepalive, credentials: 'omit' });
+      return [response.status, response.headers.get('Retry-After')];
+    } catch (error) {
+      return [0, null, String(error)];
     }
-  };
-
-  const setTimer = (delay: number): void => {
-    const at = now() + delay;
-    if (timer !== undefined && timerAt <= at) return;
-    clearTimeout(timer);
-    timerAt = at;
-    timer = setTimeout(() => {
-      timer = undefined;
-      timerAt = Infinity;
-      sendNext();
-    }, delay);
-  };
-
-  /** Decides when the next request leaves. Cheap: called on every push. */
-  const schedule = (): void => {
-    if (paused || inFlight || blocked || waitingForOnline) return;
-    const waiting = outbox.waitingCount();
-    if (!waiting) {
-      if (flushing) settleFlush();
-      return;
-    }
-    const oldest = outbox.oldestWaitingSince() ?? now();
-    const ready = flushing || waiting >= sendThreshold ? now() : oldest + options.batchMaxTime;
-    setTimer(Math.max(0, ready, retryAt) - now());
   };
 
   const handle = (batch: Item[], kind: Kind, status: number, retryAfter: string | null | undefined, error: string | undefined): void => {
-    report({ status, kind, count: batch.length, ...(error ? { error } : {}) });
-    unanswered = status === 0 ? unanswered + 1 : 0;
-    if (status >= 200 && status < 300) {
+    const outcome: DeliveryOutcome = { status, kind, count: batch.length };
+    if (error) outcome.error = error;
+    log.debug(`sent ${batch.length} ${kind}: status ${status}`, error ?? '');
+    try {
+      options.callback?.(outcome);
+    } catch {
+      log.warn('the callback option threw.');
+    }
+    unanswered = status ? 0 : unanswered + 1;
+    for (const item of batch) item.sending = false;
+    if (status > 199 && status < 300) {
       outbox.remove(batch);
       stats.sent += batch.length;
       retryAt = 0;
-      batchLimit = maxBatchItems;
-      return;
-    }
-    if (status === 413) {
-      if (batch.length === 1) {
-        outbox.remove(batch);
-        outbox.drop(1, 'too large');
-      } else {
-        outbox.retry(batch);
-        batchLimit = Math.max(1, Math.floor(batch.length / 2));
-      }
-      return;
-    }
-    if (!isRetryable(status)) {
+      batchLimit = maxItems;
+    } else if (status == 413 && batch.length > 1) {
+      batchLimit = Math.ceil(batch.length / 2);
+    } else if (!isRetryable(status)) {
       // A poison batch must not block the queue behind it.
       outbox.remove(batch);
-      outbox.drop(batch.length, `refused with status ${status}`);
-      return;
-    }
-    outbox.retry(batch);
-    stats.retried += batch.length;
-    // Attempts are counted per item and saved with it, so the backoff survives a reload.
-    const attempts = Math.max(...batch.map((item) => item.attempts));
-    retryAt = now() + backoffDelay(attempts, parseRetryAfter(retryAfter, now()));
-    if (flushing) settleFlush();
-    if (unanswered >= BLOCKED_AFTER) {
-      blocked = true;
-      log.warn('the collector is unreachable (blocked?): retrying next page view.');
-    } else if (status === 0 && navigator.onLine === false) {
-      waitingForOnline = true;
+      outbox.drop(batch.length, status == 413 ? 'too large' : `refused with status ${status}`);
+    } else {
+      for (const item of batch) item.attempts++;
+      outbox.saveSoon();
+      stats.retried += batch.length;
+      retryAt = now() + backoffDelay(Math.max(...batch.map((item) => item.attempts)), parseRetryAfter(retryAfter, now()));
+      settleFlush();
+      if (unanswered >= BLOCKED_AFTER) {
+        blocked = true;
+        log.warn('the collector is unreachable (blocked?): retrying next page view.');
+      } else offline = !status && navigator.onLine === false;
     }
   };
 
   /** Every request goes through here, so accounting and outcome handling exist once. */
-  const sendBatch = (kind: Kind, batch: Item[], keepalive: boolean): Promise<void> => {
-    const bytes = bytesOf(batch);
-    outbox.begin(batch);
-    if (keepalive) keepaliveBytesInFlight += bytes;
+  const send = (batch: Item[], keepalive: boolean): Promise<void> => {
+    const { kind } = batch[0];
+    const bytes = bodyBytes(batch);
+    for (const item of batch) item.sending = true;
+    if (keepalive) keepaliveBytes += bytes;
     stats.requests++;
     stats.bytesSent += bytes;
-    return send({ url: options.baseUrl + batchPath(kind), body: bodyOf(batch), keepalive }).then(({ status, retryAfter, error }) => {
-      if (keepalive) keepaliveBytesInFlight -= bytes;
+    return post(`${options.baseUrl}/v1/${kind}/batch`, `[${batch.map((item) => item.json)}]`, keepalive).then(([status, retryAfter, error]) => {
+      if (keepalive) keepaliveBytes -= bytes;
       handle(batch, kind, status, retryAfter, error);
     });
   };
 
-  const byKind = (items: Item[], kind: Kind): Item[] => items.filter((item) => item.kind === kind);
-
   const sendNext = (): void => {
+    timer = undefined;
     if (paused || inFlight || blocked) return;
-    const waiting = outbox.waiting();
-    if (!waiting.length) return schedule();
-    const kind = waiting[0].kind;
-    const [batch] = chunk(byKind(waiting, kind), Math.min(batchLimit, maxBatchItems), MAX_BATCH_BYTES);
+    const batch = nextBatch(outbox.items, batchLimit);
+    if (!batch.length) return schedule();
     inFlight = true;
-    void sendBatch(kind, batch, keepaliveBytesInFlight + bytesOf(batch) <= KEEPALIVE_QUOTA).then(() => {
+    void send(batch, keepaliveBytes + bodyBytes(batch) <= KEEPALIVE_QUOTA).then(() => {
       inFlight = false;
       schedule();
     });
+  };
+
+  /** Decides when the next request leaves. Cheap: called on every push. */
+  const schedule = (): void => {
+    if (paused || inFlight || blocked || offline) return;
+    const waiting = outbox.items.filter((item) => !item.sending);
+    if (!waiting.length) return settleFlush();
+    const at = Math.max(flushWaiters.length || waiting.length >= sendThreshold ? 0 : waiting[0].queuedAt + options.batchMaxTime, retryAt);
+    // Only ever brought forward, so many pushes never pile up timers.
+    if (timer && timerAt <= at) return;
+    clearTimeout(timer);
+    timerAt = at;
+    timer = setTimeout(sendNext, at - now());
   };
 
   /**
@@ -206,55 +179,43 @@ export function createDelivery({ options, store, paused, log, fetchImpl, now = D
    * answer comes (the page is gone), the next page load sends them again.
    */
   const sendAllNow = (): void => {
-    if (paused || blocked) return;
-    const waiting = outbox.waiting();
-    for (const kind of new Set(waiting.map((item) => item.kind))) {
-      for (const batch of chunk(byKind(waiting, kind), maxBatchItems, MAX_BATCH_BYTES)) {
-        if (keepaliveBytesInFlight + bytesOf(batch) > KEEPALIVE_QUOTA) return;
-        void sendBatch(kind, batch, true).then(schedule);
-      }
+    for (let batch; !paused && !blocked && (batch = nextBatch(outbox.items, maxItems)).length; ) {
+      if (keepaliveBytes + bodyBytes(batch) > KEEPALIVE_QUOTA) return;
+      void send(batch, true).then(schedule);
     }
   };
 
-  const onOnline = (): void => {
-    waitingForOnline = false;
-    schedule();
-  };
   /**
    * Takes over what closed tabs and earlier page loads left behind. Under a Web Lock where the browser
    * has them, so two tabs opening at once do not both adopt (and send) the same items; elsewhere the
    * outbox's lease keeps living tabs' queues apart.
    */
-  const adoptOrphans = (): void => {
-    const adopt = (): void => {
-      if (!paused && outbox.adoptOrphans()) schedule();
-    };
-    const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined;
-    if (!locks) return adopt();
-    locks.request(`usertrail:v1:adopt:${options.applicationId}`, { ifAvailable: true }, (lock) => lock && adopt()).catch(adopt);
+  const adopt = (): void => {
+    const run = (): unknown => !paused && outbox.adopt() && schedule();
+    const locks = navigator.locks;
+    if (!locks) return void run();
+    locks.request(`usertrail:v1:adopt:${options.applicationId}`, { ifAvailable: true }, (lock) => lock && run()).catch(run);
   };
-  const onVisibility = (): void => {
-    if (document.visibilityState === 'hidden') {
-      sendAllNow();
-      outbox.save();
-    } else adoptOrphans();
-  };
-  const onPageHide = (): void => {
+
+  addEventListener('online', () => {
+    offline = false;
+    schedule();
+  });
+  addEventListener('pagehide', () => {
     sendAllNow();
     outbox.close();
-  };
-  const onPageShow = (event: PageTransitionEvent): void => {
+  });
+  addEventListener('pageshow', (event) => {
     if (!event.persisted) return;
     outbox.reopen();
     schedule();
-  };
-
-  addEventListener('online', onOnline);
-  addEventListener('pagehide', onPageHide);
-  addEventListener('pageshow', onPageShow);
-  document.addEventListener('visibilitychange', onVisibility);
-
-  adoptOrphans();
+  });
+  document.addEventListener('visibilitychange', () => {
+    if (document.hidden) {
+      sendAllNow();
+      outbox.save();
+    } else adopt();
+  });
 
   return {
     push(kind: Kind, id: string, json: string): void {
@@ -263,26 +224,21 @@ export function createDelivery({ options, store, paused, log, fetchImpl, now = D
     },
 
     /** Sends everything now; settles when the outbox is empty or an attempt failed. */
-    flush(): Promise<void> {
-      if (paused || blocked || (!outbox.waitingCount() && !inFlight)) return Promise.resolve();
-      return new Promise<void>((resolve) => {
+    flush: (): Promise<void> =>
+      new Promise<void>((resolve) => {
+        if (paused || blocked || !outbox.items.length) return resolve();
         flushWaiters.push(resolve);
-        flushing = true;
         retryAt = 0;
         schedule();
-      });
-    },
+      }),
 
-    stats(): DeliveryStats {
-      const { queued, dropped, adopted, inOutbox } = outbox.stats();
-      return { queued, dropped, adopted, inOutbox, ...stats };
-    },
+    stats: (): DeliveryStats => ({ ...stats, inOutbox: outbox.items.length }),
 
     /** Starts persisting and sending (consent granted), beginning with what was held so far. */
-    resume(next: ListableStore | undefined): void {
+    resume(store: ListableStore | undefined): void {
       paused = false;
-      outbox.attach(next);
-      adoptOrphans();
+      outbox.attach(store);
+      adopt();
       schedule();
     },
 
