@@ -16,30 +16,19 @@ export interface CampaignSwitches {
  */
 export function readCampaign(pageUrl: string, referrer: string, switches: CampaignSwitches): Campaign | undefined {
   const campaign: Campaign = {};
-  let page: URL;
   try {
-    page = new URL(pageUrl);
-  } catch {
-    return undefined;
-  }
-  const take = (names: readonly (keyof Campaign)[]): void => {
-    for (const name of names) {
+    const page = new URL(pageUrl);
+    for (const name of [...(switches.disableUtm ? [] : UTM_PARAMETERS), ...(switches.disableGclid ? [] : CLICK_IDS)]) {
       const value = page.searchParams.get(name);
       if (value) campaign[name] = value;
     }
-  };
-  if (!switches.disableUtm) take(UTM_PARAMETERS);
-  if (!switches.disableGclid) take(CLICK_IDS);
-  if (!switches.disableReferrer && referrer) {
-    try {
-      const from = new URL(referrer);
-      if (from.origin !== page.origin) {
-        campaign.referrer = referrer;
-        campaign.referring_domain = from.hostname;
-      }
-    } catch {
-      /* not a URL: nothing to attribute */
+    const from = new URL(switches.disableReferrer ? pageUrl : referrer);
+    if (from.origin != page.origin) {
+      campaign.referrer = referrer;
+      campaign.referring_domain = from.hostname;
     }
+  } catch {
+    /* a malformed URL (or no referrer): nothing more to attribute */
   }
   return Object.keys(campaign).length ? campaign : undefined;
 }

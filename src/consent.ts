@@ -13,10 +13,11 @@ export const CONSENT_KEY = 'usertrail_consent';
  * The state a page starts in. A stored decision wins; Do Not Track or Global Privacy Control count
  * as a refusal when `respectDoNotTrack` is set, unless the visitor granted consent on this site.
  */
-export function initialConsent(options: ResolvedOptions, stored: string | null): Consent {
-  if (stored === 'revoked') return 'revoked';
-  if (stored === 'granted') return 'granted';
-  const signals = navigator as Navigator & { globalPrivacyControl?: boolean };
-  if (options.respectDoNotTrack && (signals.doNotTrack === '1' || signals.globalPrivacyControl === true)) return 'revoked';
-  return options.requirePublishingConsent ? 'pending' : 'granted';
-}
+export const initialConsent = (options: ResolvedOptions, stored: string | null): Consent =>
+  stored == 'revoked' || stored == 'granted'
+    ? stored
+    : options.respectDoNotTrack && (navigator.doNotTrack == '1' || (navigator as { globalPrivacyControl?: boolean }).globalPrivacyControl)
+      ? 'revoked'
+      : options.requirePublishingConsent
+        ? 'pending'
+        : 'granted';

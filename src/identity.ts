@@ -20,7 +20,7 @@ export type IdField = Exclude<keyof typeof KEYS, 'campaign'>;
 
 export const storageKey = (field: keyof typeof KEYS, prefix = 'moesif_'): string => prefix + KEYS[field];
 
-/** Every key that holds an id, for restoring them together. */
+/** Every key that holds an id, for restoring them together; the anonymous id's first, as it is always written. */
 export const idKeys = (prefix: string | undefined): string[] =>
   (['anonymous_id', 'user_id', 'company_id', 'session_token'] as const).map((field) => storageKey(field, prefix));
 

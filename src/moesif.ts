@@ -2,11 +2,11 @@ import { readCampaign } from './campaign';
 import { createDelivery, type Delivery, type DeliveryStats } from './delivery';
 import { inBrowser } from './env';
 import { cleanId, newId } from './ids';
-import { createIdentity, idKeys, storageKey, type Identity } from './identity';
+import { createIdentity, idKeys, type Identity } from './identity';
 import { createLog } from './log';
 import { resolveOptions, type Options, type ResolvedOptions } from './options';
 import { toJson } from './serialize';
-import { cookieStore, heldStore, idStore, localStore, memoryStore } from './storage';
+import { cookieStore, heldStore, idStore, localStore } from './storage';
 import { createPageViews, type PageViews } from './pageviews';
 import { CONSENT_KEY, initialConsent, type Consent } from './consent';
 import type { Capture, CaptureFactory } from './capture/types';
@@ -103,10 +103,8 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     const prefix = resolved.persistenceKeyPrefix;
     const cookies = persist ? cookieStore(resolved, location) : undefined;
     if (persist && !cookies && !realLocal) log.warn('no cookies or localStorage: ids last for this page view only.');
-    const realIds = idStore(cookies, resolved.persistence == 'localStorage' ? realLocal : undefined, storageKey('anonymous_id', prefix), [
-      ...idKeys(prefix),
-      CONSENT_KEY,
-    ]);
+    const keys = idKeys(prefix);
+    const realIds = idStore(cookies, resolved.persistence == 'localStorage' ? realLocal : undefined, keys[0], [...keys, CONSENT_KEY]);
     // Ids and the queue start in memory and are committed to storage once consent is known.
     const ids = heldStore();
     const local = heldStore();
@@ -122,7 +120,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     /** Stores what was held in memory and starts sending. */
     const persistAndSend = (): void => {
       ids.commit(realIds);
-      local.commit(realLocal ?? memoryStore());
+      if (realLocal) local.commit(realLocal);
       delivery.resume(realLocal);
     };
     decide = (decision) => {
@@ -140,7 +138,6 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     // Not decide(): a site that asks for no consent gets no consent cookie.
     if (consent == 'granted') persistAndSend();
     options = resolved;
-    log.debug('initialized; sending to', resolved.baseUrl, 'consent:', consent);
 
     // A first-touch campaign is news worth a users call; a plain page view is not.
     if (identity.rememberCampaign(readCampaign(location.href, document.referrer, resolved))) sendUser();

@@ -13,33 +13,26 @@ export interface ListableStore extends Store {
   keys(): string[];
 }
 
-export function memoryStore(): ListableStore {
-  const values = new Map<string, string>();
-  return {
-    get: (key) => values.get(key) ?? null,
-    set: (key, value) => !!values.set(key, value),
-    remove: (key) => values.delete(key),
-    keys: () => [...values.keys()],
-  };
-}
-
 /**
  * A store that keeps values in memory until `commit()` names where they belong, then copies them
  * there and writes through; `release()` goes back to memory. This is how nothing is written before
  * consent: the SDK runs normally on a held store, and persists only once consent is granted.
  */
 export function heldStore() {
-  let memory = memoryStore();
-  let target: Store = memory;
+  let memory = new Map<string, string>();
+  let target: Store | undefined;
   return {
-    get: (key: string) => target.get(key),
-    set: (key: string, value: string) => target.set(key, value),
-    remove: (key: string) => target.remove(key),
+    get: (key: string) => (target ? target.get(key) : memory.get(key) ?? null),
+    set: (key: string, value: string) => (target ? target.set(key, value) : !!memory.set(key, value)),
+    remove: (key: string) => (target ? target.remove(key) : memory.delete(key)),
     commit(next: Store): void {
-      for (const key of memory.keys()) next.set(key, memory.get(key)!);
+      for (const [key, value] of memory) next.set(key, value);
       target = next;
     },
-    release: (): unknown => (target = memory = memoryStore()),
+    release(): void {
+      memory = new Map();
+      target = undefined;
+    },
   };
 }
 
@@ -68,27 +61,15 @@ export const localStore = (): ListableStore | undefined =>
   }, undefined);
 
 /** Reads one cookie from `jar` (document.cookie): values are URI-encoded, as moesif-browser-js writes them. */
-export function readCookie(name: string, jar = document.cookie): string | null {
-  for (const pair of jar.split('; ')) {
-    const split = pair.indexOf('=');
-    if (pair.slice(0, split) === name) {
-      try {
-        return decodeURIComponent(pair.slice(split + 1));
-      } catch {
-        return null;
-      }
-    }
-  }
-  return null;
-}
+export const readCookie = (name: string, jar = document.cookie): string | null => {
+  const pair = jar.split('; ').find((candidate) => candidate.startsWith(name + '='));
+  return pair ? attempt(() => decodeURIComponent(pair.slice(name.length + 1)), null) : null;
+};
 
 /** Writes (or, with `days` of -1, removes) a cookie. A removal must repeat the domain and path it was set with. */
-export function writeCookie(name: string, value: string, days: number, attributes: string): void {
+const writeCookie = (name: string, value: string, days: number, attributes: string): void => {
   document.cookie = `${name}=${encodeURIComponent(value)};path=/;max-age=${Math.round(days * 86400)}${attributes}`;
-}
-
-const IP_ADDRESS = /^[\d.]+$|:/;
-const COOKIE_CACHE_MS = 1_000;
+};
 
 /**
  * The widest domain this page may set cookies on, found by trying: a test cookie is set on
@@ -97,15 +78,14 @@ const COOKIE_CACHE_MS = 1_000;
  * addresses take host-only cookies.
  */
 export function findCookieDomain(hostname: string): string | undefined {
-  if (IP_ADDRESS.test(hostname) || !hostname.includes('.')) return undefined;
+  if (/^[\d.]+$|:/.test(hostname)) return undefined;
   const labels = hostname.split('.');
-  const probe = '__usertrail_domain_probe';
   for (let count = 2; count <= labels.length; count++) {
-    const domain = `;domain=${labels.slice(-count).join('.')}`;
-    writeCookie(probe, '1', 1 / 86400, domain);
-    if (readCookie(probe)) {
-      writeCookie(probe, '', -1, domain);
-      return labels.slice(-count).join('.');
+    const domain = labels.slice(-count).join('.');
+    writeCookie('usertrail_domain_probe', '1', 1 / 86400, ';domain=' + domain);
+    if (readCookie('usertrail_domain_probe')) {
+      writeCookie('usertrail_domain_probe', '', -1, ';domain=' + domain);
+      return domain;
     }
   }
   return undefined;
@@ -116,49 +96,39 @@ export function findCookieDomain(hostname: string): string | undefined {
  * SameSite=Lax, and Secure on https; SameSite=None (which requires Secure) only with `crossSiteCookie`.
  */
 export function cookieStore(options: ResolvedOptions, location: Location): Store | undefined {
-  try {
-    // Reading document.cookie throws in sandboxed documents; cookieEnabled is false where they are blocked.
-    if (!navigator.cookieEnabled || document.cookie === undefined) return undefined;
-    const domain = options.cookieDomain ?? (options.crossSubdomainCookie ? findCookieDomain(location.hostname) : undefined);
-    const crossSite = options.crossSiteCookie;
-    const attributes =
-      (domain ? `;domain=${domain}` : '') +
-      (crossSite ? ';samesite=none' : ';samesite=lax') +
-      (location.protocol === 'https:' || options.secureCookie || crossSite ? ';secure' : '');
-    const days = options.cookieExpiration;
-    // Reading document.cookie is a round trip to the browser's cookie store (about a millisecond on a
-    // busy machine), and track() or a captured call reads four ids. So the jar is read at most once a
-    // second, and again at once when another tab may have changed it: on a storage event (same site)
-    // or when this page becomes visible again (the visitor switched from another tab or subdomain).
-    let jar: string | undefined;
-    let readAt = 0;
-    const forget = (): void => {
-      jar = undefined;
-    };
-    addEventListener('storage', forget);
-    document.addEventListener('visibilitychange', forget);
-    const read = (key: string): string | null => {
-      if (jar === undefined || Date.now() - readAt > COOKIE_CACHE_MS) {
-        jar = document.cookie;
-        readAt = Date.now();
-      }
-      return readCookie(key, jar);
-    };
-    const write = (key: string, value: string, lifetime: number): void => {
-      forget();
-      writeCookie(key, value, lifetime, attributes);
-    };
-    return {
-      get: read,
-      set(key, value) {
-        write(key, value, days);
-        return read(key) === value;
-      },
-      remove: (key) => write(key, '', -1),
-    };
-  } catch {
-    return undefined;
-  }
+  // Reading document.cookie throws in sandboxed documents; cookieEnabled is false where they are blocked.
+  if (!attempt(() => navigator.cookieEnabled && document.cookie != null, false)) return undefined;
+  const domain = options.cookieDomain ?? (options.crossSubdomainCookie ? findCookieDomain(location.hostname) : undefined);
+  const crossSite = options.crossSiteCookie;
+  const attributes =
+    (domain ? ';domain=' + domain : '') +
+    (crossSite ? ';samesite=none' : ';samesite=lax') +
+    (location.protocol == 'https:' || options.secureCookie || crossSite ? ';secure' : '');
+  // Reading document.cookie is a round trip to the browser's cookie store (about a millisecond on a
+  // busy machine), and track() or a captured call reads four ids. So the jar is read at most once a
+  // second, and again at once when another tab may have changed it: on a storage event (same site)
+  // or when this page becomes visible again (the visitor switched from another tab or subdomain).
+  let jar = '';
+  let readAt = 0;
+  const forget = (): unknown => (readAt = 0);
+  addEventListener('storage', forget);
+  document.addEventListener('visibilitychange', forget);
+  const read = (key: string): string | null => {
+    if (Date.now() - readAt > 1_000) {
+      jar = document.cookie;
+      readAt = Date.now();
+    }
+    return readCookie(key, jar);
+  };
+  const write = (key: string, value: string, days: number): void => {
+    forget();
+    writeCookie(key, value, days, attributes);
+  };
+  return {
+    get: read,
+    set: (key, value) => (write(key, value, options.cookieExpiration), read(key) == value),
+    remove: (key) => write(key, '', -1),
+  };
 }
 
 /**
@@ -171,10 +141,10 @@ export function cookieStore(options: ResolvedOptions, location: Location): Store
  * Memory always holds the last value, so a page whose storage fails keeps working.
  */
 export function idStore(cookies: Store | undefined, local: Store | undefined, aliveKey: string, keys: string[]): Store {
-  const memory = memoryStore();
-  const mirror = (key: string, value: string): string => {
-    // Memory remembers what localStorage was last given, so a steady id costs no storage access.
-    if (memory.get(key) !== value && local?.get(key) !== value) local?.set(key, value);
+  const memory = new Map<string, string | null>();
+  /** Remembers `value` (null: removed), and mirrors it to localStorage unless it is known to be there. */
+  const keep = (key: string, value: string | null): string | null => {
+    if (memory.get(key) !== value && local?.get(key) !== value) value == null ? local?.remove(key) : local?.set(key, value);
     memory.set(key, value);
     return value;
   };
@@ -182,21 +152,16 @@ export function idStore(cookies: Store | undefined, local: Store | undefined, al
     get(key) {
       // The whole jar is gone (cleared, or expired as Safari does after 7 days): restore every id at once,
       // before reading any, or the first restored cookie would make the others look deliberately removed.
-      if (cookies && cookies.get(aliveKey) === null && local?.get(aliveKey)) {
+      if (cookies && cookies.get(aliveKey) == null && local?.get(aliveKey)) {
         for (const name of keys) {
           const value = local.get(name);
-          if (value !== null) cookies.set(name, value);
+          if (value != null) cookies.set(name, value);
         }
       }
-      const fromCookie = cookies?.get(key) ?? null;
-      if (fromCookie !== null) return mirror(key, fromCookie);
-      if (cookies && cookies.get(aliveKey) !== null) {
-        local?.remove(key);
-        memory.remove(key);
-        return null;
-      }
-      const fromLocal = local?.get(key) ?? null;
-      return fromLocal === null ? memory.get(key) : mirror(key, fromLocal);
+      const value = cookies?.get(key) ?? null;
+      // A cookie removed while its jar lives was removed on purpose (on another subdomain, say).
+      if (value != null || (cookies && cookies.get(aliveKey) != null)) return keep(key, value);
+      return local?.get(key) ?? memory.get(key) ?? null;
     },
     set(key, value) {
       memory.set(key, value);
@@ -205,7 +170,7 @@ export function idStore(cookies: Store | undefined, local: Store | undefined, al
       return true;
     },
     remove(key) {
-      memory.remove(key);
+      memory.delete(key);
       cookies?.remove(key);
       local?.remove(key);
     },
