@@ -148,16 +148,23 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
     });
   };
 
-  const sendNext = (): void => {
-    timer = undefined;
-    if (paused || inFlight || blocked) return;
-    const batch = nextBatch(outbox.items, batchLimit);
-    if (!batch.length) return schedule();
-    inFlight = true;
-    void send(batch, keepaliveBytes + bodyBytes(batch) <= KEEPALIVE_QUOTA).then(() => {
-      inFlight = false;
-      schedule();
-    });
+  /**
+   * Sends the next batch, one request at a time. When the page is hidden or closing (`closing`),
+   * everything waiting leaves at once instead, in keepalive requests that outlive the page, as long
+   * as they fit its 64 KB quota. Items stay in the outbox until answered; if no answer comes (the
+   * page is gone), the next page load sends them again.
+   */
+  const pump = (closing?: boolean): void => {
+    for (let batch; !paused && !blocked && (closing || !inFlight) && (batch = nextBatch(outbox.items, closing ? maxItems : batchLimit)).length; ) {
+      const keepalive = keepaliveBytes + bodyBytes(batch) <= KEEPALIVE_QUOTA;
+      if (closing && !keepalive) return;
+      inFlight ||= !closing;
+      void send(batch, keepalive).then(() => {
+        inFlight &&= !!closing;
+        schedule();
+      });
+    }
+    schedule();
   };
 
   /** Decides when the next request leaves. Cheap: called on every push. */
@@ -170,19 +177,7 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
     if (timer && timerAt <= at) return;
     clearTimeout(timer);
     timerAt = at;
-    timer = setTimeout(sendNext, at - now());
-  };
-
-  /**
-   * The page is hidden or closing: everything waiting leaves now, in keepalive requests that outlive
-   * the page, as long as they fit its 64 KB quota. Items stay in the outbox until answered; if no
-   * answer comes (the page is gone), the next page load sends them again.
-   */
-  const sendAllNow = (): void => {
-    for (let batch; !paused && !blocked && (batch = nextBatch(outbox.items, maxItems)).length; ) {
-      if (keepaliveBytes + bodyBytes(batch) > KEEPALIVE_QUOTA) return;
-      void send(batch, true).then(schedule);
-    }
+    timer = setTimeout(() => ((timer = undefined), pump()), at - now());
   };
 
   /**
@@ -202,7 +197,7 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
     schedule();
   });
   addEventListener('pagehide', () => {
-    sendAllNow();
+    pump(true);
     outbox.close();
   });
   addEventListener('pageshow', (event) => {
@@ -212,7 +207,7 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
   });
   document.addEventListener('visibilitychange', () => {
     if (document.hidden) {
-      sendAllNow();
+      pump(true);
       outbox.save();
     } else adopt();
   });
