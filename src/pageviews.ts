@@ -2,90 +2,78 @@ import { patch } from './patch';
 import type { Metadata } from './wire';
 
 /** Moesif's documentation-site plugin sends this action name; we keep it so dashboards match. */
-export const PAGE_VIEW = 'Page View';
-const TITLE_SETTLE_MS = 50;
-
-/**
- * What a page view records: the fields Moesif's plugin sends ({ pathname, title, host }) and the rest.
- * The address is read now; the title is read by the returned function, once the app has set it.
- */
-const describePage = (referrer: string): (() => Metadata) => {
-  const { pathname, host, search, hash } = location;
-  return () => ({ pathname, title: document.title, host, search, hash, referrer });
-};
+const PAGE_VIEW = 'Page View';
 
 /**
  * Page views on load and on every client-side navigation: pushState, replaceState when the path
- * changes, popstate, hashchange, and a restore from the back/forward cache.
+ * changes, popstate, hashchange, and a restore from the back/forward cache. A view records the
+ * fields Moesif's plugin sends ({ pathname, title, host }) and the rest; its referrer is the page
+ * viewed before it (the document's referrer for the first).
  */
 export function createPageViews(track: (name: string, metadata: Metadata) => void) {
-  let undo: Array<() => void> = [];
+  let on = false;
+  let listening = false;
   let lastUrl: string | undefined;
   /** A view waiting for its title; sent at once if the page closes first. */
   let pending: (() => void) | undefined;
-  const sendPending = (): void => {
-    const send = pending;
+  const flush = (): void => {
+    pending?.();
     pending = undefined;
-    send?.();
   };
 
-  /** Sends a view of the current URL, unless it is the one just sent (routers often announce twice). */
-  const view = (force: boolean, referrer: string): void => {
-    const url = location.href;
-    if (!force && url === lastUrl) return;
-    lastUrl = url;
+  /**
+   * Reads the address now and makes this URL the last viewed; the returned function sends the view,
+   * reading the title when it runs.
+   */
+  const page = (referrer = lastUrl, metadata?: Metadata): (() => void) => {
+    const { href, pathname, host, search, hash } = location;
+    lastUrl = href;
+    return () => track(PAGE_VIEW, { pathname, title: document.title, host, search, hash, referrer, ...metadata });
+  };
+
+  /** A view of the current URL, unless it is the one just viewed (routers often announce twice). */
+  const view = (force?: boolean, referrer?: string): void => {
+    if (!force && location.href == lastUrl) return;
     // Frameworks set document.title after the URL changes (in a later task, or an effect after paint),
-    // so the view is recorded a moment later; nothing of the app waits for it.
-    sendPending();
-    const describe = describePage(referrer);
-    pending = () => track(PAGE_VIEW, describe());
-    setTimeout(sendPending, TITLE_SETTLE_MS);
-  };
-
-  const listen = (target: EventTarget, type: string, handler: (event: Event) => void, capture = false): void => {
-    target.addEventListener(type, handler, capture);
-    undo.push(() => target.removeEventListener(type, handler, capture));
+    // so the view is sent a moment later; nothing of the app waits for it.
+    flush();
+    pending = page(referrer);
+    setTimeout(flush, 50);
   };
 
   // Made once and reused, so start/stop cycles never stack wrappers; off, they only pass calls through.
-  const historyToggles = (['pushState', 'replaceState'] as const).map((name) =>
-    patch(history as unknown as Record<string, unknown>, name, (original) => function (this: History, ...args: unknown[]) {
-      const before = location.href;
-      const beforePath = location.pathname;
-      const result = original.apply(this, args);
-      if (undo.length && (name === 'pushState' || location.pathname !== beforePath)) view(false, before);
+  const toggles = (['pushState', 'replaceState'] as const).map((name) =>
+    patch(history as unknown as Record<string, unknown>, name, (original) => function (this: History) {
+      const path = location.pathname;
+      const result = original.apply(this, arguments);
+      if (on && (name == 'pushState' || location.pathname != path)) view();
       return result;
     }),
   );
+  const turn = (next: boolean): void => {
+    on = next;
+    for (const toggle of toggles) toggle(next);
+  };
+  const navigated = (): void => void (on && view());
 
   return {
     start(): void {
-      if (undo.length) return;
-      for (const toggle of historyToggles) {
-        toggle(true);
-        undo.push(() => toggle(false));
+      if (on) return;
+      turn(true);
+      // Added once, and idle while stopped.
+      if (!listening) {
+        listening = true;
+        addEventListener('popstate', navigated);
+        addEventListener('hashchange', navigated);
+        addEventListener('pageshow', (event) => on && event.persisted && view(true, document.referrer));
+        // Capture phase: runs before delivery's own pagehide listener, so the view leaves with the final flush.
+        addEventListener('pagehide', flush, true);
       }
-      let previous = location.href;
-      const onNavigate = (): void => {
-        view(false, previous);
-        previous = location.href;
-      };
-      listen(window, 'popstate', onNavigate);
-      listen(window, 'hashchange', onNavigate);
-      listen(window, 'pageshow', (event) => (event as PageTransitionEvent).persisted && view(true, document.referrer));
-      // Capture phase: runs before delivery's own pagehide listener, so the view leaves with the final flush.
-      listen(window, 'pagehide', sendPending, true);
       view(false, document.referrer);
     },
-    stop(): void {
-      for (const step of undo) step();
-      undo = [];
-    },
+    stop: () => turn(false),
     /** For routers that announce navigations themselves, and sites that keep `trackPageViews` off. */
-    trackPageView(metadata: Metadata | undefined): void {
-      lastUrl = location.href;
-      track(PAGE_VIEW, { ...describePage(document.referrer)(), ...metadata });
-    },
+    trackPageView: (metadata: Metadata | undefined): void => page(document.referrer, metadata)(),
   };
 }
 

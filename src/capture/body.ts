@@ -1,7 +1,10 @@
 import type { Body } from './types';
 
-/** C0 control characters other than tab, line feeds and carriage return: text that has them is binary. */
-const BINARY = /[\0-\b\x0e-\x1f]/;
+/**
+ * C0 control characters other than tab, line feeds and carriage return, or U+FFFD, which the decoder
+ * puts for bytes that are not UTF-8: text that has them is binary.
+ */
+const BINARY = /[\0-\b\x0e-\x1f\ufffd]/;
 
 /**
  * Bytes as the event carries them: JSON parsed, other UTF-8 text as a string, anything else base64
@@ -9,21 +12,20 @@ const BINARY = /[\0-\b\x0e-\x1f]/;
  * so it stays text (or base64) rather than half-parsed JSON.
  */
 export function decode(bytes: Uint8Array, cut: boolean): Body {
-  let body: string;
-  try {
-    // `stream` keeps a multi-byte character split by the cut from counting as invalid UTF-8.
-    body = new TextDecoder('utf-8', { fatal: true }).decode(bytes, { stream: cut });
-    if (BINARY.test(body)) throw 0;
-  } catch {
-    body = '';
-    for (const byte of bytes) body += String.fromCharCode(byte);
-    return { body: btoa(body), transfer_encoding: 'base64', cut };
+  // `stream` holds back a multi-byte character split by the cut instead of decoding it as U+FFFD.
+  const text = new TextDecoder().decode(bytes, { stream: cut });
+  if (BINARY.test(text)) {
+    let binary = '';
+    for (const byte of bytes) binary += String.fromCharCode(byte);
+    return { body: btoa(binary), transfer_encoding: 'base64', cut };
   }
+  let body: unknown = text;
   try {
-    return { body: cut ? body : JSON.parse(body), cut };
+    if (!cut) body = JSON.parse(text);
   } catch {
-    return { body, cut };
+    /* text that is not JSON */
   }
+  return { body, cut };
 }
 
 /**

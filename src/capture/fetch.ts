@@ -8,8 +8,7 @@ const STREAMING = /event-stream|ndjson/i;
 /**
  * Wraps `window.fetch`. The original is called with the caller's exact arguments, and the app gets
  * back the very promise it returns. Bodies are read from clones only: the request's (the Request
- * itself goes to fetch unread, unlike moesif, which fails with "already used"), and the response's,
- * taken by a reaction of ours that runs before any of the app's.
+ * itself goes to fetch unread, unlike moesif, which fails with "already used"), and the response's.
  */
 export const patchFetch = (want: Want, begin: Begin): Toggle =>
   patch(window as unknown as Record<string, unknown>, 'fetch', (original) =>
@@ -28,15 +27,14 @@ export const patchFetch = (want: Want, begin: Begin): Toggle =>
         // Arguments that fetch itself rejects (bad headers): nothing to capture, and fetch reports them.
       }
       const result: Promise<Response> = original.apply(this, arguments);
-      // A branch of our own, so the app's promise, and an unhandled rejection of it, stay exactly its own;
-      // the catch keeps anything of ours (a mocked fetch resolving to a non-Response) from surfacing.
+      // A branch of our own, so the app's promise, and an unhandled rejection of it, stay exactly its own.
+      // Our reaction runs before any of the app's, so the clone is taken before the app reads the body.
+      // The catch takes a rejection, and also a fulfilment with no Response (a mocked fetch): status 0.
       if (end)
         result
-          .then(
-            (response) => end(response.status, response.headers, STREAMING.test(String(response.headers.get('content-type'))) ? null : response),
-            (error: unknown) => end(0, [], null, error),
-          )
-          .catch(() => {});
+          // `test` reads a missing content-type (null) as "null".
+          .then((response) => end(response.status, response.headers, STREAMING.test(response.headers.get('content-type') as string) ? null : response))
+          .catch((error: unknown) => end(0, [], null, error));
       return result;
     },
   );

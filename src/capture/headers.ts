@@ -20,4 +20,4 @@ export const headerRecord = (init: HeadersInit): WireHeaders =>
  * XMLHttpRequest's getAllResponseHeaders(): `name: value` lines. `Headers` trims the space after the
  * colon and the CR of each line.
  */
-export const parseHeaders = (raw: string): Headers => new Headers(Array.from(raw.matchAll(/^(.+?):(.*)/gm), (m): [string, string] => [m[1], m[2]]));
+export const parseHeaders = (raw: string): Headers => new Headers(Array.from(raw.matchAll(/^(.+?):(.*)/gm), (m) => m.slice(1) as [string, string]));

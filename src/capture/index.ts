@@ -50,12 +50,10 @@ export const createCapture: CaptureFactory = ({ options, log, record }) => {
       const response: CapturedEvent['response'] = { time: new Date().toISOString(), status, headers: headerRecord(headers) };
       Promise.all([sent, read(body)])
         .then(([{ cut: requestCut, ...sentBody }, { cut: responseCut, ...receivedBody }]) => {
-          const metadata: Metadata = {};
-          if (error != null) metadata.error = String(error);
-          const cut = [requestCut && 'request', responseCut && 'response'].filter(Boolean);
-          if (cut.length) metadata.truncated = cut;
           let event: CapturedEvent = { request: { ...request, ...sentBody }, response: { ...response, ...receivedBody }, transaction_id: newId() };
-          if (error != null || cut.length) event.metadata = metadata;
+          const truncated = [requestCut && 'request', responseCut && 'response'].filter(Boolean);
+          if (error != null || truncated.length)
+            event.metadata = { ...(error != null && { error: String(error) }), ...(truncated.length && { truncated }) };
           if (hook('skip', event)) return;
           event = hook('maskContent', event, event)!;
           const extra = hook<Metadata>('getMetadata', event);
