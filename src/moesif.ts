@@ -73,14 +73,14 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
   const log = createLog(() => !!options?.debug);
 
   /** An id the app gave, or a throw that the method wrapper turns into one warning. */
-  const required = (value: unknown): string => cleanId(value) ?? throwBad('needs a non-empty id; ignored.');
+  const required = (value: unknown): string => cleanId(value) ?? throwBad('needs an id');
 
   /** Queues one item. Metadata that is not a plain, serializable object is left out, with a warning. */
   const enqueue = (kind: Kind, id: string, payload: { metadata?: unknown }): void => {
     if (consent == 'revoked') return;
     let json = (payload.metadata == null || isMetadata(payload.metadata)) && toJson(payload);
     if (!json) {
-      log.warn('metadata must be a plain, serializable object: sent without it.');
+      log.warn('metadata must be a plain serializable object: left out');
       json = toJson({ ...payload, metadata: undefined });
     }
     if (json) {
@@ -94,7 +94,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     enqueue('users', newId(), { ...identity.attribution(), anonymous_id: identity.anonymousId(), campaign: identity.campaign(), ...fields });
 
   const init = (input: Options): void => {
-    if (initCalled) return log.warn('init() called twice: the first call stays in effect.');
+    if (initCalled) return log.warn('init() called twice: ignored');
     const resolved = resolveOptions(input, location.protocol, log);
     if (!resolved) return;
     initCalled = true;
@@ -102,7 +102,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     const realLocal = persist ? localStore() : undefined;
     const prefix = resolved.persistenceKeyPrefix;
     const cookies = persist ? cookieStore(resolved, location) : undefined;
-    if (persist && !cookies && !realLocal) log.warn('no cookies or localStorage: ids last for this page view only.');
+    if (persist && !cookies && !realLocal) log.warn('no cookies or localStorage: ids kept for this page only');
     const keys = idKeys(prefix);
     const realIds = idStore(cookies, resolved.persistence == 'localStorage' ? realLocal : undefined, keys[0], [...keys, CONSENT_KEY]);
     // Ids and the queue start in memory and are committed to storage once consent is known.
@@ -154,7 +154,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
       const previous = identity.get('user_id');
       if (previous == id && !metadata) return;
       if (previous && previous != id) {
-        log.warn('identifyUser() with another user: call reset() at log-out.');
+        log.warn('identifyUser() with another user: call reset() at log-out');
         // A fresh anonymous id, so the collector cannot merge the two users through the old one.
         identity.reset();
       }
@@ -181,7 +181,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     identifySession: (sessionToken) => void identity.set('session_token', required(sessionToken)),
 
     track(actionName, metadata) {
-      if (typeof actionName != 'string' || !actionName.trim()) throwBad('needs an action name; ignored.');
+      if (typeof actionName != 'string' || !actionName.trim()) throwBad('needs an action name');
       const transactionId = newId();
       const payload: ActionPayload = {
         action_name: actionName,
@@ -203,7 +203,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     start() {
       if (consent == 'revoked') return;
       if (options!.trackPageViews) pageViews.start();
-      if (!capture) throwBad("API-call capture is not in this build; import it from 'usertrail'.");
+      if (!capture) throwBad('capture is not in this build (see usertrail/capture)');
       capture.start();
     },
     stop() {
@@ -234,7 +234,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
         if (options || name == 'init') return body(...args);
         if (!initCalled && !name.startsWith('get')) {
           if (early.length < MAX_EARLY_CALLS) early.push(() => instance[name](...(args as [never, never, never])));
-          else log.warn(`over ${MAX_EARLY_CALLS} calls before init(): dropping the rest.`);
+          else log.warn(`over ${MAX_EARLY_CALLS} calls before init(): rest dropped`);
         }
       } catch (error) {
         // A failed init() is an error: nothing will be sent.

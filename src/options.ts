@@ -144,14 +144,14 @@ export function baseUrlFor(host: string | undefined, pageProtocol: string): stri
 export function resolveOptions(input: unknown, pageProtocol: string, log: Log): ResolvedOptions | undefined {
   const given = (input ?? {}) as Record<string, unknown>;
   const applicationId = given.applicationId;
-  if (typeof applicationId != 'string' || !applicationId.trim()) return void log.error('init() needs { applicationId }; nothing will be sent.');
+  if (typeof applicationId != 'string' || !applicationId.trim()) return void log.error('init() needs { applicationId }: nothing will be sent');
   const resolved: Record<string, unknown> = { ...DEFAULTS, applicationId: applicationId.trim() };
   for (const name of [...Object.keys(DEFAULTS), ...Object.keys(UNSET)]) {
     const value = given[name];
     // `??` semantics: only null and undefined mean "not given"; a user's 0 or false counts (and is checked).
     if (value != null) {
       if (isValid(name, value)) resolved[name] = value;
-      else log.error(`init(): option "${name}" is invalid; using the default.`);
+      else log.error(`init(): invalid option "${name}", default used`);
     }
   }
   resolved.baseUrl = baseUrlFor(resolved.host as string | undefined, pageProtocol);

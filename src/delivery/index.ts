@@ -106,7 +106,7 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
     try {
       options.callback?.(outcome);
     } catch {
-      log.warn('the callback option threw.');
+      log.warn('the callback option threw');
     }
     unanswered = status ? 0 : unanswered + 1;
     for (const item of batch) item.sending = false;
@@ -129,7 +129,7 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
       settleFlush();
       if (unanswered >= BLOCKED_AFTER) {
         blocked = true;
-        log.warn('the collector is unreachable (blocked?): retrying next page view.');
+        log.warn('collector unreachable (blocked?): retrying on the next page');
       } else offline = !status && navigator.onLine === false;
     }
   };

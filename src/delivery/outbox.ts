@@ -62,7 +62,7 @@ export function createOutbox(applicationId: string, maxBytes: number, maxAge: nu
     if (!outbox.items.length) return store.remove(ownKey);
     lastSave = now();
     const saved: Saved = { version: 1, heartbeat: lastSave, closed, items: outbox.items };
-    if (!store.set(ownKey, JSON.stringify(saved))) log.warn('localStorage full: queue kept in memory.');
+    if (!store.set(ownKey, JSON.stringify(saved))) log.warn('storage full: queue kept in memory');
     // Rewriting the timestamp tells other tabs this queue still has a living owner.
     heartbeat ||= closed ? undefined : setTimeout(() => ((heartbeat = undefined), outbox.items.length && save()), HEARTBEAT_MS);
   };
@@ -101,7 +101,7 @@ export function createOutbox(applicationId: string, maxBytes: number, maxAge: nu
 
     drop(count: number, reason: string): void {
       stats.dropped += count;
-      log.warn(`dropped items: ${reason} (see getStats())`);
+      log.warn(`dropped items: ${reason}`);
     },
 
     /** Writes the queue now (the page is being hidden). */
