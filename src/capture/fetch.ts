@@ -16,13 +16,12 @@ export const patchFetch = (want: Want, begin: Begin): Toggle =>
       let end: End | undefined;
       try {
         const req = input instanceof Request ? input : undefined;
-        const given = init || {};
         const uri = want(req ? req.url : (input as string | URL));
         // As fetch does: `init.headers` replaces the Request's own.
-        const headers = new Headers(given.headers || req?.headers);
+        const headers = new Headers(init?.headers || req?.headers);
         // Our collector's requests carry the application id header: never capture one (another copy's either).
         // A ReadableStream in init.body is the app's: `read` leaves it alone.
-        if (uri && !headers.has(APPLICATION_ID_HEADER)) end = begin(uri, given.method || req?.method || 'GET', headers, given.body ?? req);
+        if (uri && !headers.has(APPLICATION_ID_HEADER)) end = begin(uri, init?.method || req?.method || 'GET', headers, init?.body ?? req);
       } catch {
         // Arguments that fetch itself rejects (bad headers): nothing to capture, and fetch reports them.
       }

@@ -22,7 +22,6 @@ type Hook = 'skip' | 'maskContent' | 'getMetadata' | 'getTags' | 'getApiVersion'
 
 export const createCapture: CaptureFactory = ({ options, log, record }) => {
   let on = false;
-  const read = (source: unknown) => readBody(source, options.maxBodyBytes);
 
   const hook = <T>(name: Hook, event: CapturedEvent, fallback?: T): T | undefined => {
     try {
@@ -44,27 +43,31 @@ export const createCapture: CaptureFactory = ({ options, log, record }) => {
 
   const begin: Begin = (uri, method, headers, body) => {
     if (!on) return;
-    const request: CapturedEvent['request'] = { time: new Date().toISOString(), uri, verb: method.toUpperCase(), headers: headerRecord(headers) };
-    const sent = read(body);
-    return (status, headers, body, error) => {
-      const response: CapturedEvent['response'] = { time: new Date().toISOString(), status, headers: headerRecord(headers) };
-      Promise.all([sent, read(body)])
-        .then(([{ cut: requestCut, ...sentBody }, { cut: responseCut, ...receivedBody }]) => {
-          let event: CapturedEvent = { request: { ...request, ...sentBody }, response: { ...response, ...receivedBody }, transaction_id: newId() };
-          const truncated = [requestCut && 'request', responseCut && 'response'].filter(Boolean);
-          if (error != null || truncated.length)
-            event.metadata = { ...(error != null && { error: String(error) }), ...(truncated.length && { truncated }) };
-          if (hook('skip', event)) return;
-          event = hook('maskContent', event, event)!;
-          const extra = hook<Metadata>('getMetadata', event);
-          if (extra && typeof extra == 'object') event.metadata = { ...event.metadata, ...extra };
-          const tags = hook<string>('getTags', event);
-          if (tags) event.tags = tags;
-          const version = hook('getApiVersion', event, options.apiVersion);
-          if (version) event.request.api_version = version;
-          record(event);
-        })
-        .catch(() => log.warn('capture failed.'));
+    const request: CapturedEvent['request'] = { time: new Date().toISOString(), uri, verb: String(method).toUpperCase(), headers: headerRecord(headers) };
+    const sent = readBody(body, options.maxBodyBytes);
+    return async (status, headers, body, error) => {
+      try {
+        const response: CapturedEvent['response'] = { time: new Date().toISOString(), status, headers: headerRecord(headers) };
+        // Before any await: a Response is cloned now, before the app reads it.
+        const received = readBody(body, options.maxBodyBytes);
+        const { cut: requestCut, ...sentBody } = await sent;
+        const { cut: responseCut, ...receivedBody } = await received;
+        let event: CapturedEvent = { request: { ...request, ...sentBody }, response: { ...response, ...receivedBody }, transaction_id: newId() };
+        const truncated = [requestCut && 'request', responseCut && 'response'].filter(Boolean);
+        if (error != null || truncated.length)
+          event.metadata = { ...(error != null && { error: String(error) }), ...(truncated.length && { truncated }) };
+        if (hook('skip', event)) return;
+        event = hook('maskContent', event, event)!;
+        const extra = hook<Metadata>('getMetadata', event);
+        if (extra && typeof extra == 'object') event.metadata = { ...event.metadata, ...extra };
+        const tags = hook<string>('getTags', event);
+        if (tags) event.tags = tags;
+        const version = hook('getApiVersion', event, options.apiVersion);
+        if (version) event.request.api_version = version;
+        record(event);
+      } catch {
+        log.warn('capture failed.');
+      }
     };
   };
 

@@ -46,4 +46,4 @@ export type Begin = (uri: string, method: string, headers: HeadersInit, body: un
  * Ends the call: status 0 and `error` when it failed; `body` as for `Begin` (a Response is read
  * from a clone taken at once). Waits for the bodies, runs the hooks, records the event.
  */
-export type End = (status: number, headers: HeadersInit, body: unknown, error?: unknown) => void;
+export type End = (status: number, headers: HeadersInit, body: unknown, error?: unknown) => Promise<void>;

@@ -9,14 +9,14 @@ import type { Begin, Want } from './types';
  */
 export function patchXhr(want: Want, begin: Begin): Toggle[] {
   /** Requests opened while capture was on: uri, method, and the headers set so far. */
-  const calls = new WeakMap<XMLHttpRequest, [string, string, Array<[string, string]>]>();
+  const calls = new WeakMap<XMLHttpRequest, [string, string, Array<[string, string]>] | undefined>();
   const proto = XMLHttpRequest.prototype as unknown as Record<string, unknown>;
   return [
     patch(proto, 'open', (original) =>
       function (this: XMLHttpRequest, method: string, url: string | URL) {
         const uri = want(url);
-        if (uri) calls.set(this, [uri, method, []]);
-        else calls.delete(this);
+        // Reopened: what was set for the last request is dropped either way.
+        calls.set(this, uri ? [uri, method, []] : undefined);
         return original.apply(this, arguments);
       },
     ),
