@@ -17,7 +17,7 @@ export function decode(bytes: Uint8Array, cut: boolean): Body {
   if (BINARY.test(text)) {
     let binary = '';
     for (const byte of bytes) binary += String.fromCharCode(byte);
-    return { body: btoa(binary), transfer_encoding: 'base64', cut };
+    return { body: btoa(binary), transfer_encoding: 'base64' };
   }
   let body: unknown = text;
   try {
@@ -25,7 +25,7 @@ export function decode(bytes: Uint8Array, cut: boolean): Body {
   } catch {
     /* text that is not JSON */
   }
-  return { body, cut };
+  return { body };
 }
 
 /**
@@ -33,9 +33,10 @@ export function decode(bytes: Uint8Array, cut: boolean): Body {
  * `source` is a Request or Response (read from a clone taken now, before anyone reads the original),
  * or a value (string, Blob, FormData, ArrayBuffer...) that `new Response()` copies. A ReadableStream
  * is never touched: it is the app's, and reading it would take it away from the request it belongs
- * to. A Document has no cheap serialization: left out. Never rejects.
+ * to. A Document has no cheap serialization: left out. The body (none if it failed) goes into `part`;
+ * resolves to whether it was cut. Never rejects.
  */
-export async function readBody(source: unknown, max: number): Promise<Body> {
+export async function readBody(source: unknown, max: number, part: Body): Promise<boolean> {
   try {
     const from =
       source instanceof Request || source instanceof Response
@@ -58,9 +59,10 @@ export async function readBody(source: unknown, max: number): Promise<Body> {
       bytes.set(chunk, at);
       at += chunk.length;
     }
-    return size ? decode(bytes.subarray(0, max), size > max) : {};
+    if (size) Object.assign(part, decode(bytes.subarray(0, max), size > max));
+    return size > max;
   } catch {
     // An aborted or failed body is logged without it.
-    return {};
+    return false;
   }
 }

@@ -44,16 +44,14 @@ export const createCapture: CaptureFactory = ({ options, log, record }) => {
   const begin: Begin = (uri, method, headers, body) => {
     if (!on) return;
     const request: CapturedEvent['request'] = { time: new Date().toISOString(), uri, verb: String(method).toUpperCase(), headers: headerRecord(headers) };
-    const sent = readBody(body, options.maxBodyBytes);
+    const sent = readBody(body, options.maxBodyBytes, request);
     return async (status, headers, body, error) => {
       try {
         const response: CapturedEvent['response'] = { time: new Date().toISOString(), status, headers: headerRecord(headers) };
         // Before any await: a Response is cloned now, before the app reads it.
-        const received = readBody(body, options.maxBodyBytes);
-        const { cut: requestCut, ...sentBody } = await sent;
-        const { cut: responseCut, ...receivedBody } = await received;
-        let event: CapturedEvent = { request: { ...request, ...sentBody }, response: { ...response, ...receivedBody }, transaction_id: newId() };
-        const truncated = [requestCut && 'request', responseCut && 'response'].filter(Boolean);
+        const received = readBody(body, options.maxBodyBytes, response);
+        const truncated = [(await sent) && 'request', (await received) && 'response'].filter(Boolean);
+        let event: CapturedEvent = { request, response, transaction_id: newId() };
         if (error != null || truncated.length)
           event.metadata = { ...(error != null && { error: String(error) }), ...(truncated.length && { truncated }) };
         if (hook('skip', event)) return;

@@ -22,12 +22,8 @@ export interface Capture {
 
 export type CaptureFactory = (deps: CaptureDeps) => Capture;
 
-/** A captured body, as the event carries it; `cut` when it was longer than `maxBodyBytes`. */
-export interface Body {
-  body?: unknown;
-  transfer_encoding?: 'base64';
-  cut?: boolean;
-}
+/** A captured body, as the event's request or response carries it. */
+export type Body = Pick<CapturedEvent['response'], 'body' | 'transfer_encoding'>;
 
 /**
  * What the fetch and XMLHttpRequest patches share with the pipeline in index.ts (internal).
