@@ -28,12 +28,15 @@ export const patchFetch = (want: Want, begin: Begin): Toggle =>
       const result: Promise<Response> = original.apply(this, arguments);
       // A branch of our own, so the app's promise, and an unhandled rejection of it, stay exactly its own.
       // Our reaction runs before any of the app's, so the clone is taken before the app reads the body.
-      // The catch takes a rejection, and also a fulfilment with no Response (a mocked fetch): status 0.
+      // The last catch: a mocked fetch that resolves to no Response is not ours to report.
       if (end)
         result
-          // `test` reads a missing content-type (null) as "null".
-          .then((response) => end(response.status, response.headers, STREAMING.test(response.headers.get('content-type') as string) ? null : response))
-          .catch((error: unknown) => end(0, [], null, error));
+          .then(
+            // `test` reads a missing content-type (null) as "null".
+            (response) => end(response.status, response.headers, STREAMING.test(response.headers.get('content-type') as string) ? null : response),
+            (error: unknown) => end(0, [], null, error),
+          )
+          .catch(() => {});
       return result;
     },
   );

@@ -40,6 +40,6 @@ export type Begin = (uri: string, method: string, headers: HeadersInit, body: un
 
 /**
  * Ends the call: status 0 and `error` when it failed; `body` as for `Begin` (a Response is read
- * from a clone taken at once). Waits for the bodies, runs the hooks, records the event.
+ * from a clone taken at once). Waits for the bodies, runs the hooks, records the event. Never rejects.
  */
 export type End = (status: number, headers: HeadersInit, body: unknown, error?: unknown) => Promise<void>;
