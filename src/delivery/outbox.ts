@@ -19,9 +19,11 @@ export interface Item {
   sending?: boolean;
 }
 
-/** What a tab writes under its own key. `closed` marks a page that is gone (or in the back/forward cache). */
+/**
+ * What a tab writes under its own key. `closed` marks a page that is gone (or in the back/forward cache).
+ * A change to this shape changes the `v1` in the key, so no reader ever meets another shape.
+ */
 interface Saved {
-  version: 1;
   heartbeat: number;
   closed: boolean;
   items: Item[];
@@ -61,7 +63,7 @@ export function createOutbox(applicationId: string, maxBytes: number, maxAge: nu
     if (!store) return;
     if (!outbox.items.length) return store.remove(ownKey);
     lastSave = now();
-    const saved: Saved = { version: 1, heartbeat: lastSave, closed, items: outbox.items };
+    const saved: Saved = { heartbeat: lastSave, closed, items: outbox.items };
     if (!store.set(ownKey, JSON.stringify(saved))) log.warn('storage full: queue kept in memory');
     // Rewriting the timestamp tells other tabs this queue still has a living owner.
     heartbeat ||= closed ? undefined : setTimeout(() => ((heartbeat = undefined), outbox.items.length && save()), HEARTBEAT_MS);
@@ -135,7 +137,7 @@ export function createOutbox(applicationId: string, maxBytes: number, maxAge: nu
         }
         if (saved && !saved.closed && now() - saved.heartbeat < LEASE_MS) continue;
         store!.remove(key);
-        for (const item of saved?.version == 1 && Array.isArray(saved.items) ? saved.items : []) {
+        for (const item of Array.isArray(saved?.items) ? saved.items : []) {
           // Its requests died with its page: they are ours to send again.
           if (!outbox.items.some((known) => known.id == item.id)) outbox.items.push({ ...item, sending: false });
         }
