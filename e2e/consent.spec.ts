@@ -25,7 +25,8 @@ const open = async (page: Page, script: string) => {
 const activity = `moesif.identifyUser('u-1', { plan: 'pro' }); moesif.track('First'); moesif.track('Second');`;
 
 test('while consent is pending nothing is stored or sent; on grant every kept call arrives once, in order', async ({ page, context }) => {
-  await open(page, `${init()} ${activity}`);
+  await open(page, `${init()} ${activity} moesif.start(); fetch('/api/other', { method: 'POST', body: 'while pending' });`);
+  await expect.poll(() => collector.api.length).toBe(1);
   await page.waitForTimeout(500);
   expect(collector.received).toHaveLength(0);
   expect(await sdkTraces(page, context)).toEqual({ cookies: [], storage: [] });
@@ -35,6 +36,9 @@ test('while consent is pending nothing is stored or sent; on grant every kept ca
   await expect.poll(() => collector.items('actions').map((a) => a.action_name)).toEqual(['First', 'Second']);
   await expect.poll(() => collector.items('users').length).toBe(1);
   expect(collector.items('users')[0]).toMatchObject({ user_id: 'u-1', metadata: { plan: 'pro' } });
+  // The API call captured while pending was kept too, and arrives attributed to the user.
+  await expect.poll(() => collector.items('events').length).toBe(1);
+  expect(collector.items('events')[0]).toMatchObject({ user_id: 'u-1', request: { verb: 'POST', body: 'while pending' } });
   const { cookies } = await sdkTraces(page, context);
   expect(cookies).toEqual(expect.arrayContaining(['moesif_anonymous_id', 'moesif_stored_user_id', 'usertrail_consent']));
 

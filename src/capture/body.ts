@@ -38,14 +38,15 @@ export function decode(bytes: Uint8Array, cut: boolean): Body {
  */
 export async function readBody(source: unknown, max: number, part: Body): Promise<boolean> {
   try {
-    const from =
+    // Nothing to read is the common case (a GET): checked without building a Response or throwing.
+    const reader = (
       source instanceof Request || source instanceof Response
-        ? source.clone()
-        : source instanceof ReadableStream || source instanceof Document
+        ? source.body && source.clone()
+        : source == null || source instanceof ReadableStream || source instanceof Document
           ? null
-          : new Response(source as BodyInit | null);
-    // No body at all throws here, and goes out like a failed one.
-    const reader = from!.body!.getReader();
+          : new Response(source as BodyInit)
+    )?.body?.getReader();
+    if (!reader) return false;
     const chunks: Uint8Array[] = [];
     let size = 0;
     for (let chunk; size <= max && !(chunk = await reader.read()).done; size += chunk.value.length) chunks.push(chunk.value);

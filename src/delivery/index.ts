@@ -68,6 +68,8 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
   let timer: ReturnType<typeof setTimeout> | undefined;
   let timerAt = 0;
   let inFlight = false;
+  /** Items in requests not yet answered: with the queue's length, how many wait, without a pass over the queue per push. */
+  let sendingCount = 0;
   let keepaliveBytes = 0;
   let retryAt = 0;
   let unanswered = 0;
@@ -110,6 +112,7 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
     }
     unanswered = status ? 0 : unanswered + 1;
     for (const item of batch) item.sending = false;
+    sendingCount -= batch.length;
     if (status > 199 && status < 300) {
       outbox.remove(batch);
       stats.sent += batch.length;
@@ -139,6 +142,7 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
     const { kind } = batch[0];
     const bytes = bodyBytes(batch);
     for (const item of batch) item.sending = true;
+    sendingCount += batch.length;
     if (keepalive) keepaliveBytes += bytes;
     stats.requests++;
     stats.bytesSent += bytes;
@@ -170,9 +174,9 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
   /** Decides when the next request leaves. Cheap: called on every push. */
   const schedule = (): void => {
     if (paused || inFlight || blocked || offline) return;
-    const waiting = outbox.items.filter((item) => !item.sending);
-    if (!waiting.length) return settleFlush();
-    const at = Math.max(flushWaiters.length || waiting.length >= sendThreshold ? 0 : waiting[0].queuedAt + options.batchMaxTime, retryAt);
+    const oldest = outbox.items.find((item) => !item.sending);
+    if (!oldest) return settleFlush();
+    const at = Math.max(flushWaiters.length || outbox.items.length - sendingCount >= sendThreshold ? 0 : oldest.queuedAt + options.batchMaxTime, retryAt);
     // Only ever brought forward, so many pushes never pile up timers.
     if (timer && timerAt <= at) return;
     clearTimeout(timer);

@@ -69,14 +69,19 @@ export function createOutbox(applicationId: string, maxBytes: number, maxAge: nu
     heartbeat ||= closed ? undefined : setTimeout(() => ((heartbeat = undefined), outbox.items.length && save()), HEARTBEAT_MS);
   };
 
-  const totalBytes = (): number => outbox.items.reduce((sum, item) => sum + item.bytes, 0);
+  /** Bytes of the items queued: kept up to date on push, where counting again would cost O(n) per call. */
+  let totalBytes = 0;
+  /** Replaces the queue, and counts its bytes again. */
+  const replace = (items: Item[]): void => {
+    outbox.items = items;
+    totalBytes = items.reduce((sum, item) => sum + item.bytes, 0);
+  };
 
   /** The oldest items go first, past the age or byte limit. */
   const evict = (): void => {
-    let total = totalBytes();
-    for (let oldest; (oldest = outbox.items[0]); total -= oldest.bytes) {
+    for (let oldest; (oldest = outbox.items[0]); totalBytes -= oldest.bytes) {
       const expired = oldest.queuedAt < now() - maxAge;
-      if (!expired && total <= maxBytes) break;
+      if (!expired && totalBytes <= maxBytes) break;
       outbox.items.shift();
       outbox.drop(1, expired ? 'expired' : 'outbox full');
     }
@@ -90,6 +95,7 @@ export function createOutbox(applicationId: string, maxBytes: number, maxAge: nu
       const bytes = encoder.encode(json).length;
       if (bytes > maxBytes) return outbox.drop(1, 'too large');
       outbox.items.push({ id, kind, json, bytes, queuedAt: now(), attempts: 0 });
+      totalBytes += bytes;
       stats.queued++;
       evict();
       outbox.saveSoon();
@@ -97,7 +103,8 @@ export function createOutbox(applicationId: string, maxBytes: number, maxAge: nu
 
     /** The collector has them (or refused them for good): forget them. */
     remove(batch: Item[]): void {
-      outbox.items = outbox.items.filter((item) => !batch.includes(item));
+      const gone = new Set(batch);
+      replace(outbox.items.filter((item) => !gone.has(item)));
       outbox.saveSoon();
     },
 
@@ -119,7 +126,7 @@ export function createOutbox(applicationId: string, maxBytes: number, maxAge: nu
       if (saveQueued) return;
       saveQueued = true;
       const later = () => saveQueued && save();
-      const wait = lastSave + (totalBytes() < 64_000 ? 200 : 1_000) - now();
+      const wait = lastSave + (totalBytes < 64_000 ? 200 : 1_000) - now();
       if (wait > 0) setTimeout(later, wait);
       else queueMicrotask(later);
     },
@@ -127,6 +134,7 @@ export function createOutbox(applicationId: string, maxBytes: number, maxAge: nu
     /** Takes over the queues of tabs that are gone. True when it adopted anything. */
     adopt(): boolean {
       const before = outbox.items.length;
+      const known = new Set(outbox.items.map((item) => item.id));
       for (const key of store?.keys() ?? []) {
         if (!key.startsWith(prefix) || key == ownKey) continue;
         let saved: Saved | undefined;
@@ -139,13 +147,14 @@ export function createOutbox(applicationId: string, maxBytes: number, maxAge: nu
         store!.remove(key);
         for (const item of Array.isArray(saved?.items) ? saved.items : []) {
           // Its requests died with its page: they are ours to send again.
-          if (!outbox.items.some((known) => known.id == item.id)) outbox.items.push({ ...item, sending: false });
+          if (!known.has(item.id)) outbox.items.push({ ...item, sending: false });
+          known.add(item.id);
         }
       }
       const adopted = outbox.items.length - before;
       if (adopted) {
         stats.adopted += adopted;
-        outbox.items.sort((a, b) => a.queuedAt - b.queuedAt);
+        replace(outbox.items.sort((a, b) => a.queuedAt - b.queuedAt));
         evict();
         save();
       }
@@ -169,7 +178,7 @@ export function createOutbox(applicationId: string, maxBytes: number, maxAge: nu
      */
     reopen(): void {
       closed = false;
-      if (store && !store.get(ownKey)) outbox.items = [];
+      if (store && !store.get(ownKey)) replace([]);
       save();
     },
 
@@ -181,7 +190,7 @@ export function createOutbox(applicationId: string, maxBytes: number, maxAge: nu
 
     /** Empties the queue and removes every queue of this application from storage (consent revoked). */
     clear(): void {
-      outbox.items = [];
+      replace([]);
       for (const key of store?.keys() ?? []) if (key.startsWith(prefix)) store!.remove(key);
     },
   };
