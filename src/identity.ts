@@ -16,9 +16,9 @@ const KEYS = {
   campaign: 'campaign_data',
 } as const;
 
-export type IdField = Exclude<keyof typeof KEYS, 'campaign'>;
+type IdField = Exclude<keyof typeof KEYS, 'campaign'>;
 
-export const storageKey = (field: keyof typeof KEYS, prefix = 'moesif_'): string => prefix + KEYS[field];
+const storageKey = (field: keyof typeof KEYS, prefix = 'moesif_'): string => prefix + KEYS[field];
 
 /** Every key that holds an id, for restoring them together; the anonymous id's first, as it is always written. */
 export const idKeys = (prefix: string | undefined): string[] =>

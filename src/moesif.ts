@@ -47,7 +47,7 @@ export interface Moesif {
 const MAX_EARLY_CALLS = 1000;
 
 /** Metadata the app passes: a plain object, or nothing. */
-export const isMetadata = (value: unknown): value is Metadata => !!value && typeof value == 'object' && !Array.isArray(value);
+const isMetadata = (value: unknown): value is Metadata => !!value && typeof value == 'object' && !Array.isArray(value);
 
 /** Ends a public method whose arguments cannot be used: the method wrapper warns once with this reason. */
 const throwBad: (reason: string) => never = (reason) => {

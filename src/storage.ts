@@ -61,7 +61,7 @@ export const localStore = (): ListableStore | undefined =>
   }, undefined);
 
 /** Reads one cookie from `jar` (document.cookie): values are URI-encoded, as moesif-browser-js writes them. */
-export const readCookie = (name: string, jar = document.cookie): string | null => {
+const readCookie = (name: string, jar = document.cookie): string | null => {
   const pair = jar.split('; ').find((candidate) => candidate.startsWith(name + '='));
   return pair ? attempt(() => decodeURIComponent(pair.slice(name.length + 1)), null) : null;
 };

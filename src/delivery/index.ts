@@ -1,7 +1,7 @@
 import type { Log } from '../log';
 import type { ResolvedOptions } from '../options';
 import type { ListableStore } from '../storage';
-import { APPLICATION_ID_HEADER, requestHeaders, type DeliveryOutcome, type Kind } from '../wire';
+import { APPLICATION_ID_HEADER, batchPath, requestHeaders, type DeliveryOutcome, type Kind } from '../wire';
 import { backoffDelay, isRetryable, parseRetryAfter } from './backoff';
 import { createOutbox, type Item } from './outbox';
 
@@ -146,7 +146,7 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
     if (keepalive) keepaliveBytes += bytes;
     stats.requests++;
     stats.bytesSent += bytes;
-    return post(`${options.baseUrl}/v1/${kind}/batch`, `[${batch.map((item) => item.json)}]`, keepalive).then(([status, retryAfter, error]) => {
+    return post(options.baseUrl + batchPath(kind), `[${batch.map((item) => item.json)}]`, keepalive).then(([status, retryAfter, error]) => {
       if (keepalive) keepaliveBytes -= bytes;
       handle(batch, kind, status, retryAfter, error);
     });
