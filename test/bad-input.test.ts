@@ -388,3 +388,23 @@ describe('host page hostility', () => {
     expect(console.error).not.toHaveBeenCalled();
   });
 });
+
+describe('damaged storage', () => {
+  it("a queue left by an earlier page with damaged entries: the good ones are sent, the rest skipped, nothing thrown", async () => {
+    const applicationId = `damaged-${process.pid}`;
+    const good = { id: 'good-1', kind: 'actions', json: JSON.stringify({ action_name: 'Left Behind', transaction_id: 'good-1' }), bytes: 'not a number', queuedAt: Date.now(), attempts: 0 };
+    localStorage.setItem(
+      `usertrail:v1:outbox:${applicationId}:earlier-page`,
+      JSON.stringify({ heartbeat: 0, closed: true, items: [null, { id: 'no-json' }, good] }),
+    );
+    localStorage.setItem(`usertrail:v1:outbox:${applicationId}:unreadable`, '{not json');
+    const moesif = sdk.fresh();
+    expect(() => moesif.init({ applicationId, host: sdk.collector.url, batchMaxTime: 10 })).not.toThrow();
+    moesif.track('Now');
+    await moesif.flush();
+    const names = sdk.collector.items(applicationId, '/v1/actions/batch').map((action) => action.action_name);
+    expect(names.sort()).toEqual(['Left Behind', 'Now']);
+    expect(moesif.getStats()).toMatchObject({ adopted: 1, dropped: 0 });
+    expect(Object.keys(localStorage).filter((key) => key.includes('earlier-page') || key.includes('unreadable'))).toEqual([]);
+  });
+});

@@ -146,9 +146,10 @@ export function createOutbox(applicationId: string, maxBytes: number, maxAge: nu
         if (saved && !saved.closed && now() - saved.heartbeat < LEASE_MS) continue;
         store!.remove(key);
         for (const item of Array.isArray(saved?.items) ? saved.items : []) {
-          // Its requests died with its page: they are ours to send again.
-          if (!known.has(item.id)) outbox.items.push({ ...item, sending: false });
-          known.add(item.id);
+          // Its requests died with its page: they are ours to send again. Sizes are counted again, so that
+          // an entry damaged in storage cannot upset the byte limit and evict the whole queue.
+          if (typeof item?.json == 'string' && !known.has(item.id)) outbox.items.push({ ...item, bytes: encoder.encode(item.json).length, sending: false });
+          known.add(item?.id);
         }
       }
       const adopted = outbox.items.length - before;
