@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
  * are gzip -9 bytes of the built files (npm test builds before it runs the tests). A change that
  * raises a budget says why, and by how many bytes, in its commit message.
  *
- * They hold today's sizes (UMD 7,766; core 6,352; capture 1,279) with about 1% of room, so that
+ * They hold today's sizes (UMD 7,785; core 6,352; capture 1,279) with about 1% of room, so that
  * nothing grows unnoticed. They are still above the product's targets (issues 2-10: 5,700 for the UMD
  * with everything; moesif-browser-js 1.8.13 is 15,087): see the README's "Size" section, and
  * `npm run bench:size` for what each part weighs.
