@@ -1,13 +1,14 @@
 // @ts-check
 /**
- * The demo web app: a docs area, sign-up and log-in forms, and a logged-in page, all using the
- * SDK exactly as moesif-browser-js users do (see public/demo.js). It serves the SDK built by
+ * The demo web app: a docs area, sign-up and log-in forms, and a logged-in page (pages/, framed by
+ * layout.mjs), all using the SDK exactly as moesif-browser-js users do (see public/demo.js). It serves the SDK built by
  * `npm run build` at /moesif.min.js and the page config at /config.js. The same pages work
  * whatever host name they are served under (docs.example.test and app.example.test in the browser
  * tests), so links between docs and app are worked out in the page.
  */
 import express from 'express';
 import { listen } from '../listen.mjs';
+import { PAGES, renderPage } from './layout.mjs';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -64,9 +65,16 @@ export async function startDemoApp({ port = 0, host = '127.0.0.1', collectorUrl,
     });
   }
   app.get('/', (_req, res) => res.redirect('/docs/'));
+  for (const [path, file] of Object.entries(PAGES)) {
+    app.get(path, (req, res, next) => {
+      // Express matches /docs for /docs/ too; the docs index keeps one address, as a static directory does.
+      if (path.endsWith('/') && !req.path.endsWith('/')) return void res.redirect(301, path + req.url.slice(req.path.length));
+      void renderPage(file).then((html) => res.type('html').send(html), next);
+    });
+  }
   // Browsers ask for it on every page; answer quietly instead of logging a 404 in the console.
   app.get('/favicon.ico', (_req, res) => void res.status(204).end());
-  app.use(express.static(PUBLIC_DIR, { extensions: ['html'] }));
+  app.use(express.static(PUBLIC_DIR));
   app.use((_req, res) => void res.status(404).type('text/plain').send('Not found'));
 
   return listen(app, { port, host });
