@@ -41,6 +41,8 @@ const LEASE_MS = 15_000;
 const HEARTBEAT_MS = 5_000;
 
 const encoder = /* @__PURE__ */ new TextEncoder();
+/** UTF-8 size of an item's JSON: what it adds to a request body and to the outbox's byte limit. */
+const utf8Bytes = (json: string): number => encoder.encode(json).length;
 
 /**
  * The queue of items waiting for the collector, persisted in localStorage so that a reload or a crash
@@ -92,7 +94,7 @@ export function createOutbox(applicationId: string, maxBytes: number, maxAge: nu
     items: [] as Item[],
 
     push(kind: Kind, id: string, json: string): void {
-      const bytes = encoder.encode(json).length;
+      const bytes = utf8Bytes(json);
       if (bytes > maxBytes) return outbox.drop(1, 'too large');
       outbox.items.push({ id, kind, json, bytes, queuedAt: now(), attempts: 0 });
       totalBytes += bytes;
@@ -148,7 +150,7 @@ export function createOutbox(applicationId: string, maxBytes: number, maxAge: nu
         for (const item of Array.isArray(saved?.items) ? saved.items : []) {
           // Its requests died with its page: they are ours to send again. Sizes are counted again, so that
           // an entry damaged in storage cannot upset the byte limit and evict the whole queue.
-          if (typeof item?.json == 'string' && !known.has(item.id)) outbox.items.push({ ...item, bytes: encoder.encode(item.json).length, sending: false });
+          if (typeof item?.json == 'string' && !known.has(item.id)) outbox.items.push({ ...item, bytes: utf8Bytes(item.json), sending: false });
           known.add(item?.id);
         }
       }
