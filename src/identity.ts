@@ -20,9 +20,9 @@ type IdField = Exclude<keyof typeof KEYS, 'campaign'>;
 
 const storageKey = (field: keyof typeof KEYS, prefix = 'moesif_'): string => prefix + KEYS[field];
 
-/** Every key that holds an id, for restoring them together; the anonymous id's first, as it is always written. */
+/** Every key that holds an id (all but the campaign, which is last), for restoring them together; the anonymous id's first, as it is always written. */
 export const idKeys = (prefix: string | undefined): string[] =>
-  (['anonymous_id', 'user_id', 'company_id', 'session_token'] as const).map((field) => storageKey(field, prefix));
+  (Object.keys(KEYS) as Array<keyof typeof KEYS>).slice(0, 4).map((field) => storageKey(field, prefix));
 
 export type Identity = ReturnType<typeof createIdentity>;
 

@@ -45,13 +45,14 @@ const attempt = <T>(action: () => T, fallback: T): T => {
   }
 };
 
-/** localStorage, or undefined where it is missing or blocked (sandboxed iframes, disabled storage). */
+/**
+ * localStorage, or undefined where reading it throws (sandboxed iframes, storage blocked by the
+ * visitor). A store that is full or refuses writes still answers: `set` says false, and callers keep
+ * that value in memory.
+ */
 export const localStore = (): ListableStore | undefined =>
   attempt(() => {
-    // Merely reading window.localStorage throws a SecurityError where storage is blocked.
     const storage = localStorage;
-    storage.setItem('usertrail_probe', '');
-    storage.removeItem('usertrail_probe');
     return {
       get: (key: string) => attempt(() => storage.getItem(key), null),
       set: (key: string, value: string) => attempt(() => (storage.setItem(key, value), true), false),
@@ -60,9 +61,9 @@ export const localStore = (): ListableStore | undefined =>
     };
   }, undefined);
 
-/** Reads one cookie from `jar` (document.cookie): values are URI-encoded, as moesif-browser-js writes them. */
-const readCookie = (name: string, jar = document.cookie): string | null => {
-  const pair = jar.split('; ').find((candidate) => candidate.startsWith(name + '='));
+/** Reads one cookie: values are URI-encoded, as moesif-browser-js writes them. */
+const readCookie = (name: string): string | null => {
+  const pair = document.cookie.split('; ').find((candidate) => candidate.startsWith(name + '='));
   return pair ? attempt(() => decodeURIComponent(pair.slice(name.length + 1)), null) : null;
 };
 
@@ -104,29 +105,10 @@ export function cookieStore(options: ResolvedOptions, location: Location): Store
     (domain ? ';domain=' + domain : '') +
     (crossSite ? ';samesite=none' : ';samesite=lax') +
     (location.protocol == 'https:' || options.secureCookie || crossSite ? ';secure' : '');
-  // Reading document.cookie is a round trip to the browser's cookie store (about a millisecond on a
-  // busy machine), and track() or a captured call reads four ids. So the jar is read at most once a
-  // second, and again at once when another tab may have changed it: on a storage event (same site)
-  // or when this page becomes visible again (the visitor switched from another tab or subdomain).
-  let jar = '';
-  let readAt = 0;
-  const forget = (): unknown => (readAt = 0);
-  addEventListener('storage', forget);
-  document.addEventListener('visibilitychange', forget);
-  const read = (key: string): string | null => {
-    if (Date.now() - readAt > 1_000) {
-      jar = document.cookie;
-      readAt = Date.now();
-    }
-    return readCookie(key, jar);
-  };
-  const write = (key: string, value: string, days: number): void => {
-    forget();
-    writeCookie(key, value, days, attributes);
-  };
+  const write = (key: string, value: string, days: number): void => writeCookie(key, value, days, attributes);
   return {
-    get: read,
-    set: (key, value) => (write(key, value, options.cookieExpiration), read(key) == value),
+    get: readCookie,
+    set: (key, value) => (write(key, value, options.cookieExpiration), readCookie(key) == value),
     remove: (key) => write(key, '', -1),
   };
 }
