@@ -61,9 +61,9 @@ export const localStore = (): ListableStore | undefined =>
     };
   }, undefined);
 
-/** Reads one cookie: values are URI-encoded, as moesif-browser-js writes them. */
-const readCookie = (name: string): string | null => {
-  const pair = document.cookie.split('; ').find((candidate) => candidate.startsWith(name + '='));
+/** Reads one cookie from `jar` (document.cookie): values are URI-encoded, as moesif-browser-js writes them. */
+const readCookie = (name: string, jar = document.cookie): string | null => {
+  const pair = jar.split('; ').find((candidate) => candidate.startsWith(name + '='));
   return pair ? attempt(() => decodeURIComponent(pair.slice(name.length + 1)), null) : null;
 };
 
@@ -105,10 +105,22 @@ export function cookieStore(options: ResolvedOptions, location: Location): Store
     (domain ? ';domain=' + domain : '') +
     (crossSite ? ';samesite=none' : ';samesite=lax') +
     (location.protocol == 'https:' || options.secureCookie || crossSite ? ';secure' : '');
-  const write = (key: string, value: string, days: number): void => writeCookie(key, value, days, attributes);
+  // Reading document.cookie is a round trip to the browser's cookie store (about a millisecond on a
+  // busy machine), and track() or a captured call reads four ids. So the jar is read at most once a
+  // second, and again at once when another tab may have changed it: on a storage event (same site)
+  // or when this page becomes visible again (the visitor switched from another tab or subdomain).
+  let jar: string | undefined;
+  const forget = (): unknown => (jar = undefined);
+  addEventListener('storage', forget);
+  document.addEventListener('visibilitychange', forget);
+  const read = (key: string): string | null => readCookie(key, (jar ??= (setTimeout(forget, 1_000), document.cookie)));
+  const write = (key: string, value: string, days: number): void => {
+    forget();
+    writeCookie(key, value, days, attributes);
+  };
   return {
-    get: readCookie,
-    set: (key, value) => (write(key, value, options.cookieExpiration), readCookie(key) == value),
+    get: read,
+    set: (key, value) => (write(key, value, options.cookieExpiration), read(key) == value),
     remove: (key) => write(key, '', -1),
   };
 }
