@@ -133,8 +133,8 @@ const isValid = (name: string, value: unknown): boolean => {
  */
 export function baseUrlFor(host: string | undefined, pageProtocol: string): string {
   if (!host) return 'https://api.moesif.net';
-  const trimmed = host.trim().replace(/\/+$/, '');
-  return /^https?:\/\//i.test(trimmed) ? trimmed : `${pageProtocol == 'http:' ? 'http:' : 'https:'}//${trimmed.replace(/^\/\//, '')}`;
+  const trimmed = host.trim().replace(/^\/\/|\/+$/g, '');
+  return (/^https?:/i.test(trimmed) ? '' : pageProtocol == 'http:' ? 'http://' : 'https://') + trimmed;
 }
 
 /**
