@@ -1,4 +1,3 @@
-import { APPLICATION_ID_HEADER } from '../wire';
 import { patch, type Toggle } from '../patch';
 import type { Begin, End, Want } from './types';
 
@@ -16,12 +15,8 @@ export const patchFetch = (want: Want, begin: Begin): Toggle =>
       let end: End | undefined;
       try {
         const req = input instanceof Request ? input : undefined;
-        const uri = want(req ? req.url : (input as string | URL));
-        // As fetch does: `init.headers` replaces the Request's own.
-        const headers = new Headers(init?.headers || req?.headers);
-        // Our collector's requests carry the application id header: never capture one (another copy's either).
-        // A ReadableStream in init.body is the app's: `read` leaves it alone.
-        if (uri && !headers.has(APPLICATION_ID_HEADER)) end = begin(uri, init?.method || req?.method || 'GET', headers, init?.body ?? req);
+        // As fetch does: `init.headers` replaces the Request's own. A ReadableStream in init.body is the app's: `read` leaves it alone.
+        end = begin(want(req ? req.url : (input as string | URL)), init?.method || req?.method || 'GET', init?.headers || req?.headers, init?.body ?? req);
       } catch {
         // Arguments that fetch itself rejects (bad headers): nothing to capture, and fetch reports them.
       }

@@ -11,7 +11,7 @@
  *    the SDK, even through a hook. A hook that throws is reported once and its step uses the default.
  */
 import { newId } from '../ids';
-import type { CapturedEvent, Metadata } from '../wire';
+import { APPLICATION_ID_HEADER, type CapturedEvent, type Metadata } from '../wire';
 import { readBody } from './body';
 import { patchFetch } from './fetch';
 import { headerRecord } from './headers';
@@ -41,8 +41,10 @@ export const createCapture: CaptureFactory = ({ options, log, record }) => {
     }
   };
 
-  const begin: Begin = (uri, method, headers, body) => {
-    if (!on) return;
+  const begin: Begin = (uri, method, init, body) => {
+    const headers = new Headers(init);
+    // Our collector's requests carry the application id header: never capture one (another copy's either).
+    if (!on || !uri || headers.has(APPLICATION_ID_HEADER)) return;
     const request: CapturedEvent['request'] = { time: new Date().toISOString(), uri, verb: String(method).toUpperCase(), headers: headerRecord(headers) };
     const sent = readBody(body, options.maxBodyBytes, request);
     return async (status, headers, body, error) => {

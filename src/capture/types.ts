@@ -36,10 +36,10 @@ export type Want = (url: string | URL) => string | false | undefined;
  * Starts one call once it is sent, while capture is on: the request's time, method, headers and
  * body (a value the app no longer owns, or a Request, read from a clone). Gives back its `End`.
  */
-export type Begin = (uri: string, method: string, headers: HeadersInit, body: unknown) => End | undefined;
+export type Begin = (uri: string | false | undefined, method: string, headers: HeadersInit | undefined, body: unknown) => End | undefined;
 
 /**
- * Ends the call: status 0 and `error` when it failed; `body` as for `Begin` (a Response is read
+ * Ends the call: status 0 and `error` when it failed; `headers` normalized (see headerRecord); `body` as for `Begin` (a Response is read
  * from a clone taken at once). Waits for the bodies, runs the hooks, records the event. Never rejects.
  */
-export type End = (status: number, headers: HeadersInit, body: unknown, error?: unknown) => Promise<void>;
+export type End = (status: number, headers: Iterable<[string, string]>, body: unknown, error?: unknown) => Promise<void>;
