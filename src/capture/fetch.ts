@@ -16,7 +16,7 @@ export const patchFetch = (want: Want, begin: Begin): Toggle =>
       try {
         const req = input instanceof Request ? input : undefined;
         // As fetch does: `init.headers` replaces the Request's own. A ReadableStream in init.body is the app's: `read` leaves it alone.
-        end = begin(want(req ? req.url : (input as string | URL)), init?.method || req?.method || 'GET', init?.headers || req?.headers, init?.body ?? req);
+        end = begin(want(req?.url ?? (input as string | URL)), init?.method || req?.method || 'GET', init?.headers || req?.headers, init?.body ?? req);
       } catch {
         // Arguments that fetch itself rejects (bad headers): nothing to capture, and fetch reports them.
       }
@@ -29,7 +29,7 @@ export const patchFetch = (want: Want, begin: Begin): Toggle =>
           .then(
             // `test` reads a missing content-type (null) as "null".
             (response) => end(response.status, response.headers, STREAMING.test(response.headers.get('content-type') as string) ? null : response),
-            (error: unknown) => end(0, [], null, error),
+            (error: unknown) => end(0, [], null, String(error)),
           )
           .catch(() => {});
       return result;

@@ -54,16 +54,14 @@ export const createCapture: CaptureFactory = ({ options, log, record }) => {
         const received = readBody(body, options.maxBodyBytes, response);
         const truncated = [(await sent) && 'request', (await received) && 'response'].filter(Boolean);
         let event: CapturedEvent = { request, response, transaction_id: newId() };
-        if (error != null || truncated.length)
-          event.metadata = { ...(error != null && { error: String(error) }), ...(truncated.length && { truncated }) };
+        if (error || truncated.length) event.metadata = { ...(error && { error }), ...(truncated.length && { truncated }) };
         if (hook('skip', event)) return;
         event = hook('maskContent', event, event)!;
         const extra = hook<Metadata>('getMetadata', event);
         if (extra && typeof extra == 'object') event.metadata = { ...event.metadata, ...extra };
-        const tags = hook<string>('getTags', event);
-        if (tags) event.tags = tags;
-        const version = hook('getApiVersion', event, options.apiVersion);
-        if (version) event.request.api_version = version;
+        // Left undefined, they are absent from the JSON sent.
+        event.tags = hook<string>('getTags', event) || undefined;
+        event.request.api_version = hook('getApiVersion', event, options.apiVersion) || undefined;
         record(event);
       } catch {
         log.warn('capture failed.');

@@ -42,4 +42,4 @@ export type Begin = (uri: string | false | undefined, method: string, headers: H
  * Ends the call: status 0 and `error` when it failed; `headers` normalized (see headerRecord); `body` as for `Begin` (a Response is read
  * from a clone taken at once). Waits for the bodies, runs the hooks, records the event. Never rejects.
  */
-export type End = (status: number, headers: Iterable<[string, string]>, body: unknown, error?: unknown) => Promise<void>;
+export type End = (status: number, headers: Iterable<[string, string]>, body: unknown, error?: string) => Promise<void>;

@@ -8,15 +8,14 @@ import type { Begin, Want } from './types';
  * listeners) are never replaced or skipped. Requests opened before start() are left alone.
  */
 export function patchXhr(want: Want, begin: Begin): Toggle[] {
-  /** Requests opened while capture was on: uri, method, and the headers set so far. */
-  const calls = new WeakMap<XMLHttpRequest, [string, string, Array<[string, string]>] | undefined>();
+  /** Each opened request: its uri if captured (see `Want`), method, and the headers set so far. */
+  const calls = new WeakMap<XMLHttpRequest, [ReturnType<Want>, string, Array<[string, string]>]>();
   const proto = XMLHttpRequest.prototype as unknown as Record<string, unknown>;
   return [
     patch(proto, 'open', (original) =>
       function (this: XMLHttpRequest, method: string, url: string | URL) {
-        const uri = want(url);
-        // Reopened: what was set for the last request is dropped either way.
-        calls.set(this, uri ? [uri, method, []] : undefined);
+        // Reopened: what was set for the last request is dropped either way. `begin` leaves out a call not wanted.
+        calls.set(this, [want(url), method, []]);
         return original.apply(this, arguments);
       },
     ),
