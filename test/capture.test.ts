@@ -226,6 +226,28 @@ describe('the capture pipeline', () => {
     expect(recorded[0].metadata).toEqual({ error: 'TypeError: Failed to fetch' });
   });
 
+  it('records an XMLHttpRequest once, with its error, even when the app calls send() twice', async () => {
+    const capture = started({});
+    const xhr = new XMLHttpRequest();
+    const calls: string[] = [];
+    xhr.onerror = () => calls.push('onerror');
+    const done = new Promise((resolve) => xhr.addEventListener('loadend', resolve));
+    xhr.open('get', 'http://127.0.0.1:1/down');
+    xhr.setRequestHeader('X-Api-Key', 'k');
+    xhr.send();
+    // The second send() throws (already sent) to the app as it would without us, and is not a second call.
+    expect(() => xhr.send()).toThrow();
+    await done;
+    await settled();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    capture.stop();
+    expect(calls).toEqual(['onerror']);
+    expect(recorded).toHaveLength(1);
+    expect(recorded[0].request).toMatchObject({ uri: 'http://127.0.0.1:1/down', verb: 'GET', headers: { 'x-api-key': MASK } });
+    expect(recorded[0].response).toMatchObject({ status: 0, headers: {} });
+    expect(recorded[0].metadata).toEqual({ error: 'error' });
+  });
+
   it('never captures the collector, nor anything when stopped or sampled out', async () => {
     const capture = started({ sampleRate: 0 });
     await fetch('https://api.test/sampled-out');

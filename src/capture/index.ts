@@ -126,11 +126,13 @@ export const createCapture: CaptureFactory = ({ options, log, record }) => {
         if (end) {
           let error: string | undefined;
           // Nothing here throws (headers are parsed inside `end`): the app's event dispatch is never disturbed.
-          // A listener left by a send() that threw, or from before the object was reopened, is not ours now.
+          // A listener left by a send() that threw (a second send(), say), or from before the object was
+          // reopened, is not ours now: the first loadend takes the call away.
           const listener = ({ type }: Event): unknown =>
             calls.get(xhr) == call &&
             (type == 'loadend'
-              ? end(
+              ? calls.delete(xhr) &&
+                end(
                   // 1223 is how old Internet Explorer reported 204.
                   xhr.status == 1223 ? 204 : xhr.status,
                   parseHeaders(xhr.getAllResponseHeaders()),
