@@ -20,21 +20,23 @@ export function createPageViews(track: (name: string, metadata: Metadata) => voi
 
   /**
    * Reads the address now and makes this URL the last viewed; the returned function sends the view,
-   * reading the title when it runs.
+   * reading the title when it runs. The referrer is the page viewed before, or the document's referrer
+   * for the first view (and for a page restored from the back/forward cache).
    */
-  const page = (referrer = lastUrl, metadata?: Metadata): (() => void) => {
+  const page = (metadata?: Metadata): (() => void) => {
     const { href, pathname, host, search, hash } = location;
+    const referrer = lastUrl ?? document.referrer;
     lastUrl = href;
     return () => track('Page View', { pathname, title: document.title, host, search, hash, referrer, ...metadata });
   };
 
-  /** A view of the current URL, unless it is the one just viewed (routers often announce twice). */
-  const view = (referrer?: string): void => {
-    if (location.href == lastUrl) return;
+  /** While on, a view of the current URL, unless it is the one just viewed (routers often announce twice). */
+  const view = (): void => {
+    if (!on || location.href == lastUrl) return;
     // Frameworks set document.title after the URL changes (in a later task, or an effect after paint),
     // so the view is sent a moment later; nothing of the app waits for it.
     flush();
-    pending = page(referrer);
+    pending = page();
     setTimeout(flush, 50);
   };
 
@@ -43,7 +45,7 @@ export function createPageViews(track: (name: string, metadata: Metadata) => voi
     patch(history as unknown as Record<string, unknown>, name, (original) => function (this: History) {
       const path = location.pathname;
       const result = original.apply(this, arguments);
-      if (on && (name == 'pushState' || location.pathname != path)) view();
+      if (name == 'pushState' || location.pathname != path) view();
       return result;
     }),
   );
@@ -53,10 +55,9 @@ export function createPageViews(track: (name: string, metadata: Metadata) => voi
   };
 
   // Added once, here, and idle while off. A `pageshow` that is not a restore is the first load, viewed by start().
-  const navigated = (): void => void (on && view());
-  addEventListener('popstate', navigated);
-  addEventListener('hashchange', navigated);
-  addEventListener('pageshow', (event) => on && event.persisted && view(document.referrer));
+  addEventListener('popstate', view);
+  addEventListener('hashchange', view);
+  addEventListener('pageshow', (event) => event.persisted && view());
   // Capture phase: runs before delivery's own pagehide listener, so the view leaves with the final flush.
   // Forgetting the URL makes a restore from the back/forward cache a new view of it.
   addEventListener(
@@ -72,11 +73,11 @@ export function createPageViews(track: (name: string, metadata: Metadata) => voi
     start(): void {
       if (on) return;
       turn(true);
-      view(document.referrer);
+      view();
     },
     stop: () => turn(false),
     /** For routers that announce navigations themselves, and sites that keep `trackPageViews` off. */
-    trackPageView: (metadata: Metadata | undefined): void => page(document.referrer, metadata)(),
+    trackPageView: (metadata: Metadata | undefined): void => page(metadata)(),
   };
 }
 
