@@ -47,9 +47,8 @@ export async function readBody(source: unknown, max: number, part: Body): Promis
     const chunks: Uint8Array[] = [];
     let size = 0;
     for (let chunk; size <= max && !(chunk = await reader.read()).done; size += chunk.value.length) chunks.push(chunk.value);
-    const cut = size > max;
     // Cancelling our branch of a clone leaves the app's branch flowing.
-    if (cut) reader.cancel().catch(() => {});
+    if (size > max) reader.cancel().catch(() => {});
     // Joined here rather than through a Blob: a Blob is a round trip to the browser's blob store,
     // which cost milliseconds per captured call.
     const bytes = new Uint8Array(size);
@@ -58,8 +57,8 @@ export async function readBody(source: unknown, max: number, part: Body): Promis
       bytes.set(chunk, at);
       at += chunk.length;
     }
-    if (size) Object.assign(part, decode(bytes.subarray(0, max), cut));
-    return cut;
+    if (size) Object.assign(part, decode(bytes.subarray(0, max), size > max));
+    return size > max;
   } catch {
     // An aborted or failed body is logged without it.
     return false;
