@@ -11,6 +11,8 @@ import type { Metadata } from './wire';
 export function createPageViews(track: (name: string, metadata: Metadata) => void) {
   let on = false;
   let lastUrl: string | undefined;
+  /** The path of the last view: replaceState to another path is a view, to the same path with another query is not. */
+  let lastPath: string | undefined;
   /** A view waiting for its title; sent at once if the page closes first. */
   let pending: (() => void) | undefined;
   const flush = (): void => {
@@ -27,6 +29,7 @@ export function createPageViews(track: (name: string, metadata: Metadata) => voi
     const { href, pathname, host, search, hash } = location;
     const referrer = lastUrl ?? document.referrer;
     lastUrl = href;
+    lastPath = pathname;
     return () => track('Page View', { pathname, title: document.title, host, search, hash, referrer, ...metadata });
   };
 
@@ -43,9 +46,8 @@ export function createPageViews(track: (name: string, metadata: Metadata) => voi
   // Made once and reused, so start/stop cycles never stack wrappers; off, they only pass calls through.
   const toggles = ['pushState', 'replaceState'].map((name) =>
     patch(history as unknown as Record<string, unknown>, name, (original) => function (this: History) {
-      const path = location.pathname;
       const result = original.apply(this, arguments);
-      if (name == 'pushState' || location.pathname != path) view();
+      if (name == 'pushState' || location.pathname != lastPath) view();
       return result;
     }),
   );
