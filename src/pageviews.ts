@@ -53,7 +53,7 @@ export function createPageViews(track: (name: string, metadata: Metadata) => voi
   );
   const turn = (next: boolean): void => {
     on = next;
-    for (const toggle of toggles) toggle(next);
+    toggles.map((toggle) => toggle(next)); // map: 5 B smaller than forEach here
   };
 
   // Added once, here, and idle while off. A `pageshow` that is not a restore is the first load, viewed by start().

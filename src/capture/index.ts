@@ -185,7 +185,7 @@ export const createCapture: CaptureFactory = ({ options, log, record }) => {
 
   const turn = (next: boolean): void => {
     on = next;
-    for (const toggle of toggles) toggle(next);
+    toggles.map((toggle) => toggle(next)); // map: 5 B smaller than forEach here
   };
   return { start: () => turn(true), stop: () => turn(false) };
 };
