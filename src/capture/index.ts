@@ -135,7 +135,7 @@ export const createCapture: CaptureFactory = ({ options, log, record }) => {
                 end(
                   // 1223 is how old Internet Explorer reported 204.
                   xhr.status == 1223 ? 204 : xhr.status,
-                  parseHeaders(xhr.getAllResponseHeaders()),
+                  parseHeaders(xhr),
                   // `response`, not `responseText`: the latter throws for any responseType but '' and 'text'
                   // (moesif's InvalidStateError on blob and arraybuffer). A Document is left out by `readBody`.
                   xhr.responseType == 'json' ? JSON.stringify(xhr.response) : xhr.response,
