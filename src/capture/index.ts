@@ -2,7 +2,7 @@
  * Automatic capture of the page's own API calls (fetch and XMLHttpRequest) as Moesif events
  * (issue 5). Each call becomes one event, built in this order:
  * 1. sampled in (`sampleRate`, decided when the call starts, so a call left out costs nothing), not to
- *    the collector, http(s) only;
+ *    the collector nor carrying its application id header (another SDK's), http(s) only;
  * 2. headers masked (see headers.ts), bodies read from clones and capped at `maxBodyBytes`; a cut body
  *    is named in `metadata.truncated` (['request'] / ['response']), a failed or aborted call has
  *    status 0 and `metadata.error`;
