@@ -54,6 +54,9 @@ test('an SPA with pushState routing sends exactly the page views a person would 
     ['/spa/signup#faq', 'Sign up'],
   ]);
   expect(views()[1]).toMatchObject({ host: `127.0.0.1:${collector.port}`, referrer: `${collector.url}/spa` });
+  // Each view's referrer is the page viewed before it.
+  const urls = views().map((v) => `${collector.url}${v.pathname}${v.search}${v.hash}`);
+  expect(views().slice(1).map((v) => v.referrer)).toEqual(urls.slice(0, -1));
 });
 
 test('history.state, return values and arguments pass through unchanged', async ({ page }) => {
@@ -114,4 +117,11 @@ test('a page restored from the back/forward cache counts once, and trackPageView
   await page.goto(collector.url + '/manual');
   await expect.poll(() => views().length).toBe(4);
   expect(views()[3]).toMatchObject({ pathname: '/manual', section: 'docs' });
+  // A router announcing its navigations: the referrer is the page viewed before.
+  await page.evaluate(() => {
+    history.pushState({}, '', '/manual/next');
+    (window as any).moesif.trackPageView();
+  });
+  await expect.poll(() => views().length).toBe(5);
+  expect(views()[4]).toMatchObject({ pathname: '/manual/next', referrer: `${collector.url}/manual` });
 });

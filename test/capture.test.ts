@@ -56,8 +56,10 @@ describe('bodies', () => {
 });
 
 describe('headers', () => {
+  // Capture hands headerRecord a Headers (the request's, made from what the app passed; the response's)
+  // or XMLHttpRequest's parsed header block.
   it('masks credentials whatever their case, before anything else sees them', () => {
-    const record = headerRecord([
+    const record = headerRecord(new Headers([
       ['Authorization', 'Bearer a'],
       ['PROXY-AUTHORIZATION', 'Basic b'],
       ['cookie', 'sid=1'],
@@ -66,7 +68,7 @@ describe('headers', () => {
       ['x-auth-token', 't'],
       ['X-CSRF-Token', 'c'],
       ['Content-Type', 'application/json'],
-    ]);
+    ]));
     expect(record).toEqual({
       authorization: MASK,
       'proxy-authorization': MASK,
@@ -80,25 +82,29 @@ describe('headers', () => {
   });
 
   it('joins repeated headers and keeps odd names as plain entries', () => {
-    const record = headerRecord([
+    const record = headerRecord(new Headers([
       ['Accept', 'a'],
       ['accept', 'b'],
       ['__proto__', 'x'],
       ['constructor', 'y'],
-    ]);
+    ]));
     expect(record.accept).toBe('a, b');
     // Names come out in Headers' order (sorted).
     expect(Object.getOwnPropertyNames(record)).toEqual(['__proto__', 'accept', 'constructor']);
     expect(Object.getPrototypeOf(record)).toBe(Object.prototype);
   });
 
-  it("reads XMLHttpRequest's raw header block", () => {
-    expect([...parseHeaders('content-type: text/plain\r\nx-a: 1: 2\r\nx-empty: \r\n')]).toEqual([
-      ['content-type', 'text/plain'],
-      ['x-a', '1: 2'],
-      ['x-empty', ''],
-    ]);
-    expect([...parseHeaders('')]).toEqual([]);
+  it("reads XMLHttpRequest's raw header block, masking as for fetch", () => {
+    const xhr = (raw: string) => ({ getAllResponseHeaders: () => raw }) as XMLHttpRequest;
+    expect(headerRecord(parseHeaders(xhr('content-type: text/plain\r\nx-a: 1: 2\r\nx-empty: \r\nx-api-key: k\r\n')))).toEqual({
+      'content-type': 'text/plain',
+      'x-a': '1: 2',
+      'x-empty': '',
+      'x-api-key': MASK,
+    });
+    // A browser that keeps the server's case still masks.
+    expect(headerRecord(parseHeaders(xhr('Set-Cookie: a=1\r\n')))).toEqual({ 'Set-Cookie': MASK });
+    expect(headerRecord(parseHeaders(xhr('')))).toEqual({});
   });
 });
 
@@ -219,6 +225,28 @@ describe('the capture pipeline', () => {
     capture.stop();
     expect(recorded[0].response).toEqual({ time: expect.any(String), status: 0, headers: {} });
     expect(recorded[0].metadata).toEqual({ error: 'TypeError: Failed to fetch' });
+  });
+
+  it('records an XMLHttpRequest once, with its error, even when the app calls send() twice', async () => {
+    const capture = started({});
+    const xhr = new XMLHttpRequest();
+    const calls: string[] = [];
+    xhr.onerror = () => calls.push('onerror');
+    const done = new Promise((resolve) => xhr.addEventListener('loadend', resolve));
+    xhr.open('get', 'http://127.0.0.1:1/down');
+    xhr.setRequestHeader('X-Api-Key', 'k');
+    xhr.send();
+    // The second send() throws (already sent) to the app as it would without us, and is not a second call.
+    expect(() => xhr.send()).toThrow();
+    await done;
+    await settled();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    capture.stop();
+    expect(calls).toEqual(['onerror']);
+    expect(recorded).toHaveLength(1);
+    expect(recorded[0].request).toMatchObject({ uri: 'http://127.0.0.1:1/down', verb: 'GET', headers: { 'x-api-key': MASK } });
+    expect(recorded[0].response).toMatchObject({ status: 0, headers: {} });
+    expect(recorded[0].metadata).toEqual({ error: 'error' });
   });
 
   it('never captures the collector, nor anything when stopped or sampled out', async () => {

@@ -19,13 +19,11 @@ export function decode(bytes: Uint8Array, cut: boolean): Body {
     for (const byte of bytes) binary += String.fromCharCode(byte);
     return { body: btoa(binary), transfer_encoding: 'base64' };
   }
-  let body: unknown = text;
   try {
-    if (!cut) body = JSON.parse(text);
+    return { body: cut ? text : JSON.parse(text) };
   } catch {
-    /* text that is not JSON */
+    return { body: text }; // text that is not JSON
   }
-  return { body };
 }
 
 /**
@@ -38,15 +36,14 @@ export function decode(bytes: Uint8Array, cut: boolean): Body {
  */
 export async function readBody(source: unknown, max: number, part: Body): Promise<boolean> {
   try {
-    // Nothing to read is the common case (a GET): checked without building a Response or throwing.
+    // Nothing to read (a GET, an empty body) throws here, into the catch: it has no body either way.
     const reader = (
       source instanceof Request || source instanceof Response
         ? source.body && source.clone()
         : source == null || source instanceof ReadableStream || source instanceof Document
           ? null
           : new Response(source as BodyInit)
-    )?.body?.getReader();
-    if (!reader) return false;
+    )!.body!.getReader();
     const chunks: Uint8Array[] = [];
     let size = 0;
     for (let chunk; size <= max && !(chunk = await reader.read()).done; size += chunk.value.length) chunks.push(chunk.value);

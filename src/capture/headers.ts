@@ -2,23 +2,25 @@ import type { Headers as WireHeaders } from '../wire';
 
 /**
  * Headers that carry credentials or identify a session: Authorization, Proxy-Authorization, Cookie,
- * Set-Cookie, X-Api-Key, X-Auth-Token, X-CSRF-Token and the like (names arrive lower-cased). Masking a harmless header by
+ * Set-Cookie, X-Api-Key, X-Auth-Token, X-CSRF-Token and the like, in any case (a browser whose XMLHttpRequest
+ * keeps the server's case still gets them masked). Masking a harmless header by
  * mistake costs little; sending a credential to analytics costs a lot.
  */
-const SECRET = /auth|cookie|key|token|secret|passw|session|csrf/;
+const SECRET = /auth|cookie|key|token|secret|passw|session|csrf/i;
 
 export const MASK = '*****';
 
 /**
- * Headers as the event carries them, secrets masked. Going through `Headers` lower-cases names and
- * joins repeats with ', ' as browsers do; `fromEntries` keeps names like `__proto__` plain entries.
+ * Headers as the event carries them, secrets masked. They come normalized (names lower-cased, repeats
+ * joined with ', ', values trimmed): from a `Headers`, or from `parseHeaders`. `fromEntries` keeps
+ * names like `__proto__` plain entries.
  */
-export const headerRecord = (init: HeadersInit): WireHeaders =>
-  // A Headers object is read as it is: copying one costs a trip through the browser's header checks per call.
-  Object.fromEntries(Array.from(init instanceof Headers ? init : new Headers(init), ([name, value]) => [name, SECRET.test(name) ? MASK : value]));
+export const headerRecord = (headers: Iterable<[string, string]>): WireHeaders =>
+  Object.fromEntries(Array.from(headers, ([name, value]) => [name, SECRET.test(name) ? MASK : value]));
 
 /**
- * XMLHttpRequest's getAllResponseHeaders(): `name: value` lines. `Headers` trims the space after the
- * colon and the CR of each line.
+ * An XMLHttpRequest's response headers, from getAllResponseHeaders(): `name: value\r\n` lines, names already lower-cased and
+ * repeats joined by the browser. `.` stops before the CR.
  */
-export const parseHeaders = (raw: string): Headers => new Headers(Array.from(raw.matchAll(/^(.+?):(.*)/gm), (m) => m.slice(1) as [string, string]));
+export const parseHeaders = (xhr: XMLHttpRequest): Array<[string, string]> =>
+  Array.from(xhr.getAllResponseHeaders().matchAll(/^(.+?): (.*)/gm), (m) => m.slice(1) as [string, string]);
