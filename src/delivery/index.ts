@@ -108,9 +108,10 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
   let saveGap = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let timerAt = 0;
-  /** Items in requests not yet answered; while there are any, only a closing page sends more. */
-  let sendingCount = 0;
-  /** Body bytes of the requests in flight, which keepalive requests must keep under the browser's quota. */
+  /**
+   * Body bytes of the requests in flight, which keepalive requests must keep under the browser's quota.
+   * While there are any, only a closing page sends more.
+   */
   let flightBytes = 0;
   let retryAt = 0;
   /** Failed requests in a row: drives the backoff. */
@@ -185,7 +186,6 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
     const outcome: DeliveryOutcome = { status: 0, kind, count };
     let retryAfter: string | null = null;
     for (const item of batch) item.sending = true;
-    sendingCount += count;
     flightBytes += bytes;
     stats.requests++;
     stats.bytesSent += bytes;
@@ -202,7 +202,6 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
     }
     const { status } = outcome;
     flightBytes -= bytes;
-    sendingCount -= count;
     for (const item of batch) item.sending = false;
     log.debug(`sent ${count} ${kind}: status ${status}`, outcome.error ?? '');
     try {
@@ -241,7 +240,7 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
    * page is gone), the next page load sends them again.
    */
   const pump = (closing?: boolean): void => {
-    for (let batch; !paused && !blocked && (closing || !sendingCount) && (batch = nextBatch(items, closing ? maxItems : batchLimit)).length; ) {
+    for (let batch; !paused && !blocked && (closing || !flightBytes) && (batch = nextBatch(items, closing ? maxItems : batchLimit)).length; ) {
       const bytes = bodyBytes(batch);
       const keepalive = flightBytes + bytes <= KEEPALIVE_QUOTA;
       if (closing && !keepalive) break;
@@ -255,7 +254,7 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
    * nothing is waiting to be decided: its answer calls this again.
    */
   const schedule = (): void => {
-    if (paused || sendingCount || blocked || offline) return;
+    if (paused || flightBytes || blocked || offline) return;
     if (!items[0]) return settleFlush();
     const at = Math.max(flushWaiters.length || items.length >= (batchEnabled ? options.batchSize : 1) ? 0 : items[0].at + options.batchMaxTime, retryAt);
     // Only ever brought forward, so many pushes never pile up timers.
@@ -271,10 +270,10 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
    * same items; elsewhere the lease keeps living tabs' queues apart.
    */
   const adopt = (): void => {
+    // No store while paused: nothing is adopted before consent, or after it is revoked.
     const run = (): void => {
-      const known = new Set(items.map((item) => item.id));
       const before = items.length;
-      for (const key of paused ? [] : store?.keys() ?? []) {
+      for (const key of store?.keys() ?? []) {
         if (!key.startsWith(prefix) || key == ownKey) continue;
         let saved: Saved | undefined;
         try {
@@ -283,15 +282,12 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
           /* unreadable: removed below, as it can never be sent */
         }
         if (saved && now() - saved[0] < LEASE_MS) continue;
+        // Removed as it is read, so that no queue is adopted twice.
         store!.remove(key);
-        for (const item of Array.isArray(saved?.[1]) ? saved[1] : []) {
-          // Its requests died with its page: they are ours to send again. Sizes are counted again, so that
-          // an entry damaged in storage cannot upset the byte limit.
-          if (typeof item?.json == 'string' && !known.has(item.id)) {
-            known.add(item.id);
-            items.push({ id: item.id, kind: item.kind, json: item.json, at: item.at, bytes: encoder.encode(item.json).length });
-          }
-        }
+        // Its requests died with its page: they are ours to send again. Sizes are counted again, so that
+        // an entry damaged in storage cannot upset the byte limit.
+        for (const item of Array.isArray(saved?.[1]) ? saved[1] : [])
+          if (typeof item?.json == 'string') items.push({ ...item, bytes: encoder.encode(item.json).length, sending: false });
       }
       const adopted = items.length - before;
       if (adopted) {
