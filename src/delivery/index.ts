@@ -102,12 +102,8 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
   let paused = true;
   /** The page is gone (or in the back/forward cache): its queue is saved for others to adopt. */
   let closed = false;
-  let saveTimer: ReturnType<typeof setTimeout> | undefined;
-  let saveAt = 0;
   /** Milliseconds between writes: longer once the queue is large, since each write serializes all of it. */
   let saveGap = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let timerAt = 0;
   /**
    * Body bytes of the requests in flight, which keepalive requests must keep under the browser's quota.
    * While there are any, only a closing page sends more.
@@ -124,6 +120,25 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
   let batchLimit = maxItems;
   let flushWaiters: Array<() => void> = [];
 
+  /**
+   * One timer that runs `run` at a time given to it, unless it will already run sooner: only ever
+   * brought forward, so that calls on every push never pile up timers, nor reset one (which costs
+   * more than a push).
+   */
+  const timerFor = (run: () => void): ((at: number) => void) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let due = 0;
+    return (at) => {
+      if (timer && due <= at) return;
+      clearTimeout(timer);
+      due = at;
+      timer = setTimeout(() => {
+        timer = undefined;
+        run();
+      }, at - now());
+    };
+  };
+
   const settleFlush = (): void => {
     for (const resolve of flushWaiters.splice(0)) resolve();
   };
@@ -138,15 +153,8 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
    * timestamp every few seconds while items wait tells other tabs this queue still has a living owner.
    */
   const save = (): void => {
-    clearTimeout(saveTimer);
-    saveTimer = undefined;
-    // `cut` ends as the number of oldest items past a limit: the newest are kept while they fit.
-    let cut = items.length;
-    for (let bytes = 0; cut && (bytes += items[cut - 1].bytes) <= maxOutboxBytes && items[cut - 1].at >= now() - options.maxOutboxAge; ) cut--;
-    if (cut) {
-      drop(cut, 'over the outbox limits');
-      items = items.slice(cut);
-    }
+    for (let total = bodyBytes(items); items[0] && (total > maxOutboxBytes || items[0].at < now() - options.maxOutboxAge); total -= items.shift()!.bytes + 1)
+      drop(1, 'over the outbox limits');
     if (!store) return;
     if (!items.length) return store.remove(ownKey);
     const saved = JSON.stringify([closed ? 0 : now(), items] satisfies Saved);
@@ -156,15 +164,10 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
   };
 
   /**
-   * Saving is coalesced: a loop of 10,000 track() calls writes storage once, not 10,000 times. The
-   * timer is only ever brought forward, so the heartbeat and pushes share one.
+   * Saving is coalesced: a loop of 10,000 track() calls writes storage once, not 10,000 times; the
+   * heartbeat and pushes share one timer.
    */
-  const saveBy = (at: number): void => {
-    if (saveTimer && saveAt <= at) return;
-    clearTimeout(saveTimer);
-    saveAt = at;
-    saveTimer = setTimeout(save, at - now());
-  };
+  const saveBy = timerFor(save);
 
   /** The collector has them (or refused them for good): forget them. */
   const remove = (batch: Item[]): void => {
@@ -253,15 +256,12 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
    * Decides when the next request leaves. Cheap: called on every push. While a request is in flight
    * nothing is waiting to be decided: its answer calls this again.
    */
+  const pumpBy = timerFor(pump);
   const schedule = (): void => {
     if (paused || flightBytes || blocked || offline) return;
     if (!items[0]) return settleFlush();
     const at = Math.max(flushWaiters.length || items.length >= (batchEnabled ? options.batchSize : 1) ? 0 : items[0].at + options.batchMaxTime, retryAt);
-    // Only ever brought forward, so many pushes never pile up timers.
-    if (timer && timerAt <= at) return;
-    clearTimeout(timer);
-    timerAt = at;
-    timer = setTimeout(() => ((timer = undefined), pump()), at - now());
+    pumpBy(at);
   };
 
   /**
@@ -302,10 +302,9 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
     locks.request(`usertrail:v1:adopt:${applicationId}`, { ifAvailable: true }, (lock) => lock && run()).catch(run);
   };
 
-  /** The page is hidden (`gone`: closed, navigated away or into the back/forward cache): everything leaves, and the queue is written now. */
-  const hide = (gone?: boolean): void => {
+  /** The page is hidden, or gone (closed, navigated away or into the back/forward cache): everything leaves, and the queue is written now. */
+  const hide = (): void => {
     pump(true);
-    closed ||= !!gone;
     save();
   };
 
@@ -313,7 +312,10 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
     offline = false;
     schedule();
   });
-  addEventListener('pagehide', () => hide(true));
+  addEventListener('pagehide', () => {
+    closed = true;
+    hide();
+  });
   addEventListener('pageshow', (event) => {
     if (!event.persisted) return;
     // Back from the back/forward cache. If another page adopted our queue meanwhile, those items are
