@@ -176,10 +176,11 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
   };
 
   /**
-   * POSTs one batch and handles its outcome. With `useBeacon`, the browser queues a text/plain body
-   * (no CORS preflight, which could not finish while a page closes) with the application id as a query
-   * parameter, since a beacon carries no headers; it only says whether it took the beacon, so a queued
-   * beacon counts as delivered (202), and a refused one goes by fetch.
+   * POSTs one batch and handles its outcome. With `useBeacon`, the browser queues the body, which as a
+   * string goes as text/plain;charset=UTF-8 (no CORS preflight, which could not finish while a page
+   * closes), with the application id as a query parameter, since a beacon carries no headers; it only
+   * says whether it took the beacon, so a queued beacon counts as delivered (202), and a refused one
+   * goes by fetch.
    */
   const send = async (batch: Item[], bytes: number, keepalive: boolean): Promise<void> => {
     const { kind } = batch[0];
@@ -193,7 +194,7 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
     stats.requests++;
     stats.bytesSent += bytes;
     try {
-      if (options.useBeacon && navigator.sendBeacon?.(`${url}?${APPLICATION_ID_HEADER}=${encodeURIComponent(applicationId)}`, new Blob([body], { type: 'text/plain' })))
+      if (options.useBeacon && navigator.sendBeacon?.(`${url}?${APPLICATION_ID_HEADER}=${encodeURIComponent(applicationId)}`, body))
         outcome.status = 202;
       else {
         const response = await fetchImpl!(url, { method: 'POST', headers, body, keepalive, credentials: 'omit' });
