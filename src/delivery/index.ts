@@ -99,11 +99,15 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
   /** Oldest first. */
   let items: Item[] = [];
   let store: ListableStore | undefined;
+  /**
+   * Nothing is sent: until consent (`resume()`), after it is revoked, and for the rest of the page view
+   * once the collector looks blocked. Items are still queued and saved.
+   */
   let paused = true;
   /** The page is gone (or in the back/forward cache): its queue is saved for others to adopt. */
   let closed = false;
-  /** Milliseconds between writes: longer once the queue is large, since each write serializes all of it. */
-  let saveGap = 0;
+  /** When the queue was last written. */
+  let savedAt = 0;
   /**
    * Body bytes of the requests in flight, which keepalive requests must keep under the browser's quota.
    * While there are any, only a closing page sends more.
@@ -114,7 +118,6 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
   let failures = 0;
   /** Requests in a row that got no answer at all. */
   let unanswered = 0;
-  let blocked = false;
   let offline = false;
   /** After a 413, batches are halved until one gets through. */
   let batchLimit = maxItems;
@@ -157,8 +160,7 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
       drop(1, 'over the outbox limits');
     if (!store) return;
     if (!items.length) return store.remove(ownKey);
-    const saved = JSON.stringify([closed ? 0 : now(), items] satisfies Saved);
-    saveGap = saved.length < 64_000 ? 200 : 1_000;
+    const saved = JSON.stringify([closed ? 0 : (savedAt = now()), items] satisfies Saved);
     if (!store.set(ownKey, saved)) log.warn('storage full: queue kept in memory');
     if (!closed) saveBy(now() + HEARTBEAT_MS);
   };
@@ -168,11 +170,17 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
    * heartbeat and pushes share one timer.
    */
   const saveBy = timerFor(save);
+  /**
+   * After a change: at once if the last write is old, else 200 ms plus 1 ms per item after it, since
+   * each write serializes the whole queue (a page making many API calls while the collector is down
+   * would otherwise pay for large writes often).
+   */
+  const saveSoon = (): void => saveBy(savedAt + 200 + items.length);
 
   /** The collector has them (or refused them for good): forget them. */
   const remove = (batch: Item[]): void => {
     items = items.filter((item) => !batch.includes(item));
-    saveBy(now() + saveGap);
+    saveSoon();
   };
 
   /**
@@ -211,7 +219,7 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
     try {
       options.callback?.(outcome);
     } catch {
-      log.warn('the callback option threw');
+      log.warn('callback option threw');
     }
     unanswered = status ? 0 : unanswered + 1;
     if (status > 199 && status < 300) {
@@ -230,8 +238,8 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
       retryAt = now() + backoffDelay(++failures, parseRetryAfter(retryAfter, now()));
       settleFlush();
       if (unanswered >= BLOCKED_AFTER) {
-        blocked = true;
-        log.warn('collector unreachable (blocked?): retrying on the next page');
+        paused = true;
+        log.warn('collector unreachable (blocked?): retried on the next page');
       } else offline = !status && navigator.onLine === false;
     }
     schedule();
@@ -244,7 +252,7 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
    * page is gone), the next page load sends them again.
    */
   const pump = (closing?: boolean): void => {
-    for (let batch; !paused && !blocked && (closing || !flightBytes) && (batch = nextBatch(items, closing ? maxItems : batchLimit)).length; ) {
+    for (let batch; !paused && (closing || !flightBytes) && (batch = nextBatch(items, closing ? maxItems : batchLimit)).length; ) {
       const bytes = bodyBytes(batch);
       const keepalive = flightBytes + bytes <= KEEPALIVE_QUOTA;
       if (closing && !keepalive) break;
@@ -259,7 +267,7 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
    */
   const pumpBy = timerFor(pump);
   const schedule = (): void => {
-    if (paused || flightBytes || blocked || offline) return;
+    if (paused || flightBytes || offline) return;
     if (!items[0]) return settleFlush();
     const at = Math.max(flushWaiters.length || items.length >= (batchEnabled ? options.batchSize : 1) ? 0 : items[0].at + options.batchMaxTime, retryAt);
     pumpBy(at);
@@ -300,7 +308,8 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
     };
     const locks = navigator.locks;
     if (!locks) return run();
-    locks.request(`usertrail:v1:adopt:${applicationId}`, { ifAvailable: true }, (lock) => lock && run()).catch(run);
+    // Named like the queues' keys (locks have names of their own): one lock per application and outbox version.
+    locks.request(prefix, { ifAvailable: true }, (lock) => lock && run()).catch(run);
   };
 
   /** The page is hidden, or gone (closed, navigated away or into the back/forward cache): everything leaves, and the queue is written now. */
@@ -334,14 +343,14 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
       if (bytes > maxOutboxBytes) return drop(1, 'too large');
       items.push({ id, kind, json, at: now(), bytes });
       stats.queued++;
-      saveBy(now() + saveGap);
+      saveSoon();
       schedule();
     },
 
     /** Sends everything now; settles when the outbox is empty or an attempt failed. */
     flush: (): Promise<void> =>
       new Promise<void>((resolve) => {
-        if (paused || blocked || !items.length) return resolve();
+        if (paused || !items.length) return resolve();
         flushWaiters.push(resolve);
         retryAt = 0;
         schedule();
