@@ -100,8 +100,9 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
   let items: Item[] = [];
   let store: ListableStore | undefined;
   /**
-   * Nothing is sent: until consent (`resume()`), after it is revoked, and for the rest of the page view
-   * once the collector looks blocked. Items are still queued and saved.
+   * Nothing is sent: until consent (`resume()`; items are held in memory until then), after it is
+   * revoked, and for the rest of the page view once the collector looks blocked (items are still
+   * queued and saved then, for the next page).
    */
   let paused = true;
   /** The page is gone (or in the back/forward cache): its queue is saved for others to adopt. */
@@ -121,7 +122,7 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
   let offline = false;
   /** After a 413, batches are halved until one gets through. */
   let batchLimit = maxItems;
-  let flushWaiters: Array<() => void> = [];
+  const flushWaiters: Array<() => void> = [];
 
   /**
    * One timer that runs `run` at a time given to it, unless it will already run sooner: only ever
@@ -162,7 +163,7 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
     if (!items.length) return store.remove(ownKey);
     const saved = JSON.stringify([closed ? 0 : (savedAt = now()), items] satisfies Saved);
     if (!store.set(ownKey, saved)) log.warn('storage full: queue kept in memory');
-    if (!closed) saveBy(now() + HEARTBEAT_MS);
+    if (!closed) saveBy(savedAt + HEARTBEAT_MS);
   };
 
   /**
@@ -196,7 +197,7 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
     const url = options.baseUrl + batchPath(kind);
     const body = `[${batch.map((item) => item.json)}]`;
     const outcome: DeliveryOutcome = { status: 0, kind, count };
-    let retryAfter: string | null = null;
+    let retryAfter: string | null | undefined;
     for (const item of batch) item.sending = true;
     flightBytes += bytes;
     stats.requests++;
@@ -215,7 +216,7 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
     const { status } = outcome;
     flightBytes -= bytes;
     for (const item of batch) item.sending = false;
-    log.debug(`sent ${count} ${kind}: status ${status}`, outcome.error ?? '');
+    log.debug('sent', kind, status, outcome);
     try {
       options.callback?.(outcome);
     } catch {
@@ -249,10 +250,11 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
    * Sends the next batch, one request at a time. When the page is hidden or closing (`closing`),
    * everything waiting leaves at once instead, in keepalive requests that outlive the page, as long
    * as they fit its 64 KB quota. Items stay in the outbox until answered; if no answer comes (the
-   * page is gone), the next page load sends them again.
+   * page is gone), the next page load sends them again. Batches are as large as the collector took
+   * (see 413) either way.
    */
   const pump = (closing?: boolean): void => {
-    for (let batch; !paused && (closing || !flightBytes) && (batch = nextBatch(items, closing ? maxItems : batchLimit)).length; ) {
+    for (let batch; !paused && (closing || !flightBytes) && (batch = nextBatch(items, batchLimit)).length; ) {
       const bytes = bodyBytes(batch);
       const keepalive = flightBytes + bytes <= KEEPALIVE_QUOTA;
       if (closing && !keepalive) break;
