@@ -16,7 +16,10 @@ const HEARTBEAT_MS = 5_000;
 
 /** One queued item: its JSON, ready to be joined into a batch body without serializing again. */
 export interface Item {
-  /** Unique id; the transaction id for actions and events. */
+  /**
+   * Unique id (the transaction id for actions and events, which their JSON carries too): not read by
+   * the engine, it names the item in storage, for whoever inspects a queue.
+   */
   id: string;
   kind: Kind;
   json: string;
@@ -263,11 +266,11 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
     schedule();
   };
 
+  const pumpBy = timerFor(pump);
   /**
    * Decides when the next request leaves. Cheap: called on every push. While a request is in flight
    * nothing is waiting to be decided: its answer calls this again.
    */
-  const pumpBy = timerFor(pump);
   const schedule = (): void => {
     if (paused || flightBytes || offline) return;
     if (!items[0]) return settleFlush();
@@ -300,13 +303,11 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
         for (const item of Array.isArray(saved?.[1]) ? saved[1] : [])
           if (typeof item?.json == 'string') items.push({ ...item, bytes: encoder.encode(item.json).length, sending: false });
       }
-      const adopted = items.length - before;
-      if (adopted) {
-        stats.adopted += adopted;
-        items.sort((a, b) => a.at - b.at);
-        save();
-        schedule();
-      }
+      stats.adopted += items.length - before;
+      // Whether or not anything was adopted: writing renews our own lease, and sorting a sorted queue is cheap.
+      items.sort((a, b) => a.at - b.at);
+      save();
+      schedule();
     };
     const locks = navigator.locks;
     if (!locks) return run();
@@ -314,7 +315,10 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
     locks.request(prefix, { ifAvailable: true }, (lock) => lock && run()).catch(run);
   };
 
-  /** The page is hidden, or gone (closed, navigated away or into the back/forward cache): everything leaves, and the queue is written now. */
+  /**
+   * The page is hidden, or gone (closed, navigated away or into the back/forward cache): everything
+   * leaves, and the queue is written now.
+   */
   const hide = (): void => {
     pump(true);
     save();
