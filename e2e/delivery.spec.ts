@@ -148,3 +148,15 @@ test('20 visibility changes and bfcache-style pagehide/pageshow do not multiply 
   const after = await requestsFor(3000);
   expect(after).toBeLessThanOrEqual(baseline + 2);
 });
+
+test('with useBeacon, batches leave as text/plain beacons carrying the application id in the query, each once', async ({ page }) => {
+  await open(page, `${init(', useBeacon: true, batchMaxTime: 50')} for (let i = 0; i < 5; i++) moesif.track('Beacon ' + i);`);
+  await expect.poll(actionIds, { timeout: 15_000 }).toHaveLength(5);
+  await page.waitForTimeout(1000);
+  expectEachOnce(actionIds(), 5);
+  for (const request of actionRequests()) {
+    expect(request.query.get('X-Moesif-Application-Id')).toBe('app');
+    expect(request.headers['content-type']).toMatch(/^text\/plain/);
+  }
+  expect(await page.evaluate(() => (window as any).moesif.getStats())).toMatchObject({ queued: 5, sent: 5, inOutbox: 0 });
+});

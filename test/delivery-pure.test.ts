@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { nextBatch } from '../src/delivery';
+import { nextBatch, type Item } from '../src/delivery';
 import { backoffDelay, isRetryable, parseRetryAfter } from '../src/delivery/backoff';
-import type { Item } from '../src/delivery/outbox';
 
 const MINUTES_5 = 300_000;
 
@@ -101,8 +100,7 @@ const item = (index: number, json: string, kind: Item['kind'] = 'actions'): Item
   kind,
   json,
   bytes: Buffer.byteLength(json),
-  queuedAt: index,
-  attempts: 0,
+  at: index,
 });
 const bodyBytes = (batch: Item[]): number => Buffer.byteLength(`[${batch.map((entry) => entry.json).join(',')}]`);
 

@@ -8,7 +8,7 @@ export const MAX_DELAY_MS = 300_000;
  * a uniformly random wait in [0, min(maxMs, baseMs * 2^(attempt-1))), by default [0, min(5 min,
  * 1 s * 2^(attempt-1))), so that many clients recovering from one outage do not return in step.
  * A server's Retry-After is a floor (never retry before it), itself capped at maxMs so that a bogus
- * header cannot park the queue.
+ * header cannot park the queue. `| 0` makes the wait whole milliseconds (it is far below 2^31).
  */
 export const backoffDelay = (
   attempt: number,
@@ -16,14 +16,19 @@ export const backoffDelay = (
   baseMs = BASE_DELAY_MS,
   maxMs = MAX_DELAY_MS,
   random: () => number = Math.random,
-): number => Math.min(maxMs, Math.max(Math.floor(random() * Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1))), retryAfterMs ?? 0));
+): number => Math.min(maxMs, Math.max((random() * Math.min(maxMs, baseMs * 2 ** (attempt - 1))) | 0, retryAfterMs ?? 0));
 
-/** Retry-After in ms from its two forms (RFC 9110 §10.2.3): delay-seconds or an HTTP date (one in the past: 0). */
+/**
+ * Retry-After in ms from its two forms (RFC 9110 §10.2.3): delay-seconds or an HTTP date (one in the
+ * past: 0); undefined when missing or unreadable. Number() reads delay-seconds (trimmed); what it reads
+ * as NaN or 0 (a date, "", null, "0") goes to Date.parse, which gives NaN for the missing and unreadable
+ * and a past date or NaN for "0": a wait of 0 or none, the same to backoffDelay. Node gives Retry-After
+ * as one string; an array, which its header type allows, reads as its values joined.
+ */
 export function parseRetryAfter(header: string | string[] | null | undefined, nowMs: number): number | undefined {
-  const value = (Array.isArray(header) ? header[0] : header)?.trim();
-  if (!value) return undefined;
-  const ms = /^\d+$/.test(value) ? +value * 1000 : Date.parse(value) - nowMs;
-  return ms >= 0 ? ms : ms < 0 ? 0 : undefined;
+  const value = String(header);
+  const ms = +value * 1000 || Date.parse(value) - nowMs;
+  return ms > 0 ? ms : ms <= 0 ? 0 : undefined;
 }
 
 /** Whether a failed request is worth repeating: no answer, a timeout, rate limiting or a server error. */

@@ -1,15 +1,42 @@
+import { newId } from '../ids';
 import type { Log } from '../log';
 import type { ResolvedOptions } from '../options';
 import type { ListableStore } from '../storage';
 import { APPLICATION_ID_HEADER, batchPath, requestHeaders, type DeliveryOutcome, type Kind } from '../wire';
 import { backoffDelay, isRetryable, parseRetryAfter } from './backoff';
-import { createOutbox, type Item } from './outbox';
 
 /** Largest request body: under the browser's 64 KB keepalive quota, so any batch can outlive its page. */
 export const MAX_BATCH_BYTES = 60_000;
 const KEEPALIVE_QUOTA = 65_536;
 /** Requests that get no answer at all this many times in a row are taken as blocked (an ad blocker). */
 const BLOCKED_AFTER = 3;
+/** A tab that has not written its queue for this long is taken for closed, and its items are adopted. */
+const LEASE_MS = 15_000;
+const HEARTBEAT_MS = 5_000;
+
+/** One queued item: its JSON, ready to be joined into a batch body without serializing again. */
+export interface Item {
+  /**
+   * Unique id (the transaction id for actions and events, which their JSON carries too): not read by
+   * the engine, it names the item in storage, for whoever inspects a queue.
+   */
+  id: string;
+  kind: Kind;
+  json: string;
+  /** When it was queued (ms since epoch). */
+  at: number;
+  /** UTF-8 size of `json`: what it adds to a request body and to the outbox's byte limit. */
+  bytes: number;
+  /** In a request whose answer has not come yet. */
+  sending?: boolean;
+}
+
+/**
+ * What a tab writes under its own key: when it last wrote (0 once its page is gone, or in the
+ * back/forward cache, so that the next page load adopts its items at once) and its queue.
+ * A change to this shape changes the `v2` in the key, so no reader ever meets another shape.
+ */
+type Saved = [heartbeat: number, items: Item[]];
 
 export interface DeliveryStats {
   queued: number;
@@ -29,6 +56,8 @@ export interface DeliveryDeps {
   fetchImpl: typeof fetch | undefined;
   now?: () => number;
 }
+
+const encoder = /* @__PURE__ */ new TextEncoder();
 
 /** UTF-8 bytes of a batch's body: its items, the commas between them and the brackets. */
 const bodyBytes = (batch: Item[]): number => batch.reduce((sum, item) => sum + item.bytes + 1, 1);
@@ -50,150 +79,249 @@ export function nextBatch(items: Item[], limit: number): Item[] {
 }
 
 /**
- * The delivery engine: one outbox, one timer, one request in flight.
+ * The delivery engine: one outbox, one send timer, one request in flight.
  * A batch leaves when `batchSize` items wait (and then carries all that wait, up to 60 KB: fewer,
  * fuller requests), when its oldest item has waited `batchMaxTime`, or at once without batching;
  * failures are retried with backoff; when the page hides or closes, everything waiting leaves with
- * keepalive requests that outlive the page. It starts paused, holding items in memory, until
- * `resume()` (consent) names where they persist.
+ * keepalive requests that outlive the page.
+ *
+ * The outbox is persisted in localStorage so that a reload or a crash loses nothing. Each tab writes
+ * only its own key, so tabs never overwrite each other's queues; the queue a closed tab left behind is
+ * adopted by the next tab or page load that finds it. Bounded by bytes and by age: the oldest items go
+ * first, and every drop is counted. It starts paused, holding items in memory, until `resume()`
+ * (consent) names where they persist.
  */
 export function createDelivery({ options, log, fetchImpl, now = Date.now }: DeliveryDeps) {
+  const { applicationId, batchEnabled, maxOutboxBytes } = options;
   const stats = { queued: 0, sent: 0, retried: 0, dropped: 0, adopted: 0, bytesSent: 0, requests: 0 };
-  const outbox = createOutbox(options.applicationId, options.maxOutboxBytes, options.maxOutboxAge, log, stats, now);
-  const headers = requestHeaders(options.applicationId);
-  const maxItems = options.batchEnabled ? Infinity : 1;
-  const sendThreshold = options.batchEnabled ? options.batchSize : 1;
+  const prefix = `usertrail:v2:outbox:${applicationId}:`;
+  const ownKey = prefix + newId();
+  const headers = requestHeaders(applicationId);
+  const maxItems = batchEnabled ? Infinity : 1;
 
+  /** Oldest first. */
+  let items: Item[] = [];
+  let store: ListableStore | undefined;
+  /**
+   * Nothing is sent: until consent (`resume()`; items are held in memory until then), after it is
+   * revoked, and for the rest of the page view once the collector looks blocked (items are still
+   * queued and saved then, for the next page).
+   */
   let paused = true;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let timerAt = 0;
-  let inFlight = false;
-  /** Items in requests not yet answered: with the queue's length, how many wait, without a pass over the queue per push. */
-  let sendingCount = 0;
-  let keepaliveBytes = 0;
+  /** The page is gone (or in the back/forward cache): its queue is saved for others to adopt. */
+  let closed = false;
+  /** When the queue was last written. */
+  let savedAt = 0;
+  /**
+   * Body bytes of the requests in flight, which keepalive requests must keep under the browser's quota.
+   * While there are any, only a closing page sends more.
+   */
+  let flightBytes = 0;
   let retryAt = 0;
+  /** Failed requests in a row: drives the backoff. */
+  let failures = 0;
+  /** Requests in a row that got no answer at all. */
   let unanswered = 0;
-  let blocked = false;
   let offline = false;
   /** After a 413, batches are halved until one gets through. */
   let batchLimit = maxItems;
-  let flushWaiters: Array<() => void> = [];
+  const flushWaiters: Array<() => void> = [];
+
+  /**
+   * One timer that runs `run` at a time given to it, unless it will already run sooner: only ever
+   * brought forward, so that calls on every push never pile up timers, nor reset one (which costs
+   * more than a push).
+   */
+  const timerFor = (run: () => void): ((at: number) => void) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let due = 0;
+    return (at) => {
+      if (timer && due <= at) return;
+      clearTimeout(timer);
+      due = at;
+      timer = setTimeout(() => {
+        timer = undefined;
+        run();
+      }, at - now());
+    };
+  };
 
   const settleFlush = (): void => {
     for (const resolve of flushWaiters.splice(0)) resolve();
   };
 
-  /**
-   * POSTs one body and reports what happened as a value, never as a throw. With `useBeacon`, the
-   * browser queues a text/plain body (no CORS preflight, which could not finish while a page closes)
-   * with the application id as a query parameter, since a beacon carries no headers; it only says
-   * whether it took the beacon, so a queued beacon counts as delivered (202), and a refused one
-   * goes by fetch.
-   */
-  const post = async (url: string, body: string, keepalive: boolean): Promise<[status: number, retryAfter?: string | null, error?: string]> => {
-    try {
-      if (options.useBeacon && navigator.sendBeacon?.(`${url}?${APPLICATION_ID_HEADER}=${encodeURIComponent(options.applicationId)}`, new Blob([body], { type: 'text/plain' })))
-        return [202];
-      const response = await fetchImpl!(url, { method: 'POST', headers, body, keepalive, credentials: 'omit' });
-      return [response.status, response.headers.get('Retry-After')];
-    } catch (error) {
-      return [0, null, String(error)];
-    }
+  const drop = (count: number, reason: string): void => {
+    stats.dropped += count;
+    log.warn(`dropped items: ${reason}`);
   };
 
-  const handle = (batch: Item[], kind: Kind, status: number, retryAfter: string | null | undefined, error: string | undefined): void => {
-    const outcome: DeliveryOutcome = { status, kind, count: batch.length };
-    if (error) outcome.error = error;
-    log.debug(`sent ${batch.length} ${kind}: status ${status}`, error ?? '');
+  /**
+   * Drops what is past the age or byte limit (the oldest first), then writes the queue. Rewriting the
+   * timestamp every few seconds while items wait tells other tabs this queue still has a living owner.
+   */
+  const save = (): void => {
+    for (let total = bodyBytes(items); items[0] && (total > maxOutboxBytes || items[0].at < now() - options.maxOutboxAge); total -= items.shift()!.bytes + 1)
+      drop(1, 'over the outbox limits');
+    if (!store) return;
+    if (!items.length) return store.remove(ownKey);
+    const saved = JSON.stringify([closed ? 0 : (savedAt = now()), items] satisfies Saved);
+    if (!store.set(ownKey, saved)) log.warn('storage full: queue kept in memory');
+    if (!closed) saveBy(savedAt + HEARTBEAT_MS);
+  };
+
+  /**
+   * Saving is coalesced: a loop of 10,000 track() calls writes storage once, not 10,000 times; the
+   * heartbeat and pushes share one timer.
+   */
+  const saveBy = timerFor(save);
+  /**
+   * After a change: at once if the last write is old, else 200 ms plus 1 ms per item after it, since
+   * each write serializes the whole queue (a page making many API calls while the collector is down
+   * would otherwise pay for large writes often).
+   */
+  const saveSoon = (): void => saveBy(savedAt + 200 + items.length);
+
+  /** The collector has them (or refused them for good): forget them. */
+  const remove = (batch: Item[]): void => {
+    items = items.filter((item) => !batch.includes(item));
+    saveSoon();
+  };
+
+  /**
+   * POSTs one batch and handles its outcome. With `useBeacon`, the browser queues the body, which as a
+   * string goes as text/plain;charset=UTF-8 (no CORS preflight, which could not finish while a page
+   * closes), with the application id as a query parameter, since a beacon carries no headers; it only
+   * says whether it took the beacon, so a queued beacon counts as delivered (202), and a refused one
+   * goes by fetch.
+   */
+  const send = async (batch: Item[], bytes: number, keepalive: boolean): Promise<void> => {
+    const { kind } = batch[0];
+    const count = batch.length;
+    const url = options.baseUrl + batchPath(kind);
+    const body = `[${batch.map((item) => item.json)}]`;
+    const outcome: DeliveryOutcome = { status: 0, kind, count };
+    let retryAfter: string | null | undefined;
+    for (const item of batch) item.sending = true;
+    flightBytes += bytes;
+    stats.requests++;
+    stats.bytesSent += bytes;
+    try {
+      if (options.useBeacon && navigator.sendBeacon?.(`${url}?${APPLICATION_ID_HEADER}=${encodeURIComponent(applicationId)}`, body))
+        outcome.status = 202;
+      else {
+        const response = await fetchImpl!(url, { method: 'POST', headers, body, keepalive, credentials: 'omit' });
+        outcome.status = response.status;
+        retryAfter = response.headers.get('Retry-After');
+      }
+    } catch (error) {
+      outcome.error = String(error);
+    }
+    const { status } = outcome;
+    flightBytes -= bytes;
+    for (const item of batch) item.sending = false;
+    log.debug('sent', kind, status, outcome);
     try {
       options.callback?.(outcome);
     } catch {
-      log.warn('the callback option threw');
+      log.warn('callback option threw');
     }
     unanswered = status ? 0 : unanswered + 1;
-    for (const item of batch) item.sending = false;
-    sendingCount -= batch.length;
     if (status > 199 && status < 300) {
-      outbox.remove(batch);
-      stats.sent += batch.length;
-      retryAt = 0;
+      remove(batch);
+      stats.sent += count;
+      retryAt = failures = 0;
       batchLimit = maxItems;
-    } else if (status == 413 && batch.length > 1) {
-      batchLimit = Math.ceil(batch.length / 2);
+    } else if (status == 413 && count > 1) {
+      batchLimit = Math.ceil(count / 2);
     } else if (!isRetryable(status)) {
       // A poison batch must not block the queue behind it.
-      outbox.remove(batch);
-      outbox.drop(batch.length, status == 413 ? 'too large' : `refused with status ${status}`);
+      remove(batch);
+      drop(count, status == 413 ? 'too large' : `refused with status ${status}`);
     } else {
-      for (const item of batch) item.attempts++;
-      outbox.saveSoon();
-      stats.retried += batch.length;
-      retryAt = now() + backoffDelay(Math.max(...batch.map((item) => item.attempts)), parseRetryAfter(retryAfter, now()));
+      stats.retried += count;
+      retryAt = now() + backoffDelay(++failures, parseRetryAfter(retryAfter, now()));
       settleFlush();
       if (unanswered >= BLOCKED_AFTER) {
-        blocked = true;
-        log.warn('collector unreachable (blocked?): retrying on the next page');
+        paused = true;
+        log.warn('collector unreachable (blocked?): retried on the next page');
       } else offline = !status && navigator.onLine === false;
     }
-  };
-
-  /** Every request goes through here, so accounting and outcome handling exist once. */
-  const send = (batch: Item[], keepalive: boolean): Promise<void> => {
-    const { kind } = batch[0];
-    const bytes = bodyBytes(batch);
-    for (const item of batch) item.sending = true;
-    sendingCount += batch.length;
-    if (keepalive) keepaliveBytes += bytes;
-    stats.requests++;
-    stats.bytesSent += bytes;
-    return post(options.baseUrl + batchPath(kind), `[${batch.map((item) => item.json)}]`, keepalive).then(([status, retryAfter, error]) => {
-      if (keepalive) keepaliveBytes -= bytes;
-      handle(batch, kind, status, retryAfter, error);
-    });
+    schedule();
   };
 
   /**
    * Sends the next batch, one request at a time. When the page is hidden or closing (`closing`),
    * everything waiting leaves at once instead, in keepalive requests that outlive the page, as long
    * as they fit its 64 KB quota. Items stay in the outbox until answered; if no answer comes (the
-   * page is gone), the next page load sends them again.
+   * page is gone), the next page load sends them again. Batches are as large as the collector took
+   * (see 413) either way.
    */
   const pump = (closing?: boolean): void => {
-    for (let batch; !paused && !blocked && (closing || !inFlight) && (batch = nextBatch(outbox.items, closing ? maxItems : batchLimit)).length; ) {
-      const keepalive = keepaliveBytes + bodyBytes(batch) <= KEEPALIVE_QUOTA;
-      if (closing && !keepalive) return;
-      inFlight ||= !closing;
-      void send(batch, keepalive).then(() => {
-        inFlight &&= !!closing;
-        schedule();
-      });
+    for (let batch; !paused && (closing || !flightBytes) && (batch = nextBatch(items, batchLimit)).length; ) {
+      const bytes = bodyBytes(batch);
+      const keepalive = flightBytes + bytes <= KEEPALIVE_QUOTA;
+      if (closing && !keepalive) break;
+      void send(batch, bytes, keepalive);
     }
     schedule();
   };
 
-  /** Decides when the next request leaves. Cheap: called on every push. */
+  const pumpBy = timerFor(pump);
+  /**
+   * Decides when the next request leaves. Cheap: called on every push. While a request is in flight
+   * nothing is waiting to be decided: its answer calls this again.
+   */
   const schedule = (): void => {
-    if (paused || inFlight || blocked || offline) return;
-    const oldest = outbox.items.find((item) => !item.sending);
-    if (!oldest) return settleFlush();
-    const at = Math.max(flushWaiters.length || outbox.items.length - sendingCount >= sendThreshold ? 0 : oldest.queuedAt + options.batchMaxTime, retryAt);
-    // Only ever brought forward, so many pushes never pile up timers.
-    if (timer && timerAt <= at) return;
-    clearTimeout(timer);
-    timerAt = at;
-    timer = setTimeout(() => ((timer = undefined), pump()), at - now());
+    if (paused || flightBytes || offline) return;
+    if (!items[0]) return settleFlush();
+    const at = Math.max(flushWaiters.length || items.length >= (batchEnabled ? options.batchSize : 1) ? 0 : items[0].at + options.batchMaxTime, retryAt);
+    pumpBy(at);
   };
 
   /**
-   * Takes over what closed tabs and earlier page loads left behind. Under a Web Lock where the browser
-   * has them, so two tabs opening at once do not both adopt (and send) the same items; elsewhere the
-   * outbox's lease keeps living tabs' queues apart.
+   * Takes over the queues of tabs that are gone: closed, or silent for longer than the lease. Under a
+   * Web Lock where the browser has them, so two tabs opening at once do not both adopt (and send) the
+   * same items; elsewhere the lease keeps living tabs' queues apart.
    */
   const adopt = (): void => {
-    const run = (): unknown => !paused && outbox.adopt() && schedule();
+    // No store while paused: nothing is adopted before consent, or after it is revoked.
+    const run = (): void => {
+      const before = items.length;
+      for (const key of store?.keys() ?? []) {
+        if (!key.startsWith(prefix) || key == ownKey) continue;
+        let saved: Saved | undefined;
+        try {
+          saved = JSON.parse(store!.get(key)!);
+        } catch {
+          /* unreadable: removed below, as it can never be sent */
+        }
+        if (saved && now() - saved[0] < LEASE_MS) continue;
+        // Removed as it is read, so that no queue is adopted twice.
+        store!.remove(key);
+        // Its requests died with its page: they are ours to send again. Sizes are counted again, so that
+        // an entry damaged in storage cannot upset the byte limit.
+        for (const item of Array.isArray(saved?.[1]) ? saved[1] : [])
+          if (typeof item?.json == 'string') items.push({ ...item, bytes: encoder.encode(item.json).length, sending: false });
+      }
+      stats.adopted += items.length - before;
+      // Whether or not anything was adopted: writing renews our own lease, and sorting a sorted queue is cheap.
+      items.sort((a, b) => a.at - b.at);
+      save();
+      schedule();
+    };
     const locks = navigator.locks;
-    if (!locks) return void run();
-    locks.request(`usertrail:v1:adopt:${options.applicationId}`, { ifAvailable: true }, (lock) => lock && run()).catch(run);
+    if (!locks) return run();
+    // Named like the queues' keys (locks have names of their own): one lock per application and outbox version.
+    locks.request(prefix, { ifAvailable: true }, (lock) => lock && run()).catch(run);
+  };
+
+  /**
+   * The page is hidden, or gone (closed, navigated away or into the back/forward cache): everything
+   * leaves, and the queue is written now.
+   */
+  const hide = (): void => {
+    pump(true);
+    save();
   };
 
   addEventListener('online', () => {
@@ -201,42 +329,46 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
     schedule();
   });
   addEventListener('pagehide', () => {
-    pump(true);
-    outbox.close();
+    closed = true;
+    hide();
   });
   addEventListener('pageshow', (event) => {
     if (!event.persisted) return;
-    outbox.reopen();
+    // Back from the back/forward cache. If another page adopted our queue meanwhile, those items are
+    // its to send now; otherwise we own them again.
+    closed = false;
+    if (store && !store.get(ownKey)) items = [];
+    save();
     schedule();
   });
-  document.addEventListener('visibilitychange', () => {
-    if (document.hidden) {
-      pump(true);
-      outbox.save();
-    } else adopt();
-  });
+  document.addEventListener('visibilitychange', () => (document.hidden ? hide() : adopt()));
 
   return {
     push(kind: Kind, id: string, json: string): void {
-      outbox.push(kind, id, json);
+      const bytes = encoder.encode(json).length;
+      if (bytes > maxOutboxBytes) return drop(1, 'too large');
+      items.push({ id, kind, json, at: now(), bytes });
+      stats.queued++;
+      saveSoon();
       schedule();
     },
 
     /** Sends everything now; settles when the outbox is empty or an attempt failed. */
     flush: (): Promise<void> =>
       new Promise<void>((resolve) => {
-        if (paused || blocked || !outbox.items.length) return resolve();
+        if (paused || !items.length) return resolve();
         flushWaiters.push(resolve);
         retryAt = 0;
         schedule();
       }),
 
-    stats: (): DeliveryStats => ({ ...stats, inOutbox: outbox.items.length }),
+    stats: (): DeliveryStats => ({ ...stats, inOutbox: items.length }),
 
     /** Starts persisting and sending (consent granted), beginning with what was held so far. */
-    resume(store: ListableStore | undefined): void {
+    resume(next: ListableStore | undefined): void {
       paused = false;
-      outbox.attach(store);
+      store = next;
+      save();
       adopt();
       schedule();
     },
@@ -244,8 +376,9 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
     /** Sends nothing and forgets everything queued, in memory and in storage (consent revoked). */
     pause(): void {
       paused = true;
-      outbox.clear();
-      outbox.attach(undefined);
+      items = [];
+      for (const key of store?.keys() ?? []) if (key.startsWith(prefix)) store!.remove(key);
+      store = undefined;
     },
   };
 }
