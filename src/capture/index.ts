@@ -67,9 +67,10 @@ export const createCapture: CaptureFactory = ({ options, log, record }) => {
    * Gives back its `End`.
    */
   const begin = (uri: Uri, method: string, init: HeadersInit | undefined, body: unknown): End | undefined => {
+    if (!on || !uri) return;
     const headers = new Headers(init);
     // Our collector's requests carry the application id header: never capture one (another copy's either).
-    if (!on || !uri || headers.has(APPLICATION_ID_HEADER)) return;
+    if (headers.has(APPLICATION_ID_HEADER)) return;
     const request: CapturedEvent['request'] = { time: new Date().toISOString(), uri, verb: String(method).toUpperCase(), headers: headerRecord(headers) };
     const sent = readBody(body, options.maxBodyBytes, request);
     return async (status, headers, body, error) => {
