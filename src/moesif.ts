@@ -110,7 +110,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     const local = heldStore();
     identity = createIdentity(ids, local, prefix);
     // Delivery keeps the fetch that exists now, before start() wraps it: our own requests are never captured.
-    delivery = createDelivery({ options: resolved, log, fetchImpl: typeof fetch == 'function' ? fetch.bind(window) : undefined });
+    delivery = createDelivery({ options: resolved, log, fetchImpl: fetch.bind(window) });
     capture = captureFactory?.({
       options: resolved,
       log,

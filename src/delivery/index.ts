@@ -53,7 +53,7 @@ export interface DeliveryStats {
 export interface DeliveryDeps {
   options: ResolvedOptions;
   log: Log;
-  fetchImpl: typeof fetch | undefined;
+  fetchImpl: typeof fetch;
   now?: () => number;
 }
 
@@ -209,7 +209,7 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
       if (options.useBeacon && navigator.sendBeacon?.(`${url}?${APPLICATION_ID_HEADER}=${encodeURIComponent(applicationId)}`, body))
         outcome.status = 202;
       else {
-        const response = await fetchImpl!(url, { method: 'POST', headers, body, keepalive, credentials: 'omit' });
+        const response = await fetchImpl(url, { method: 'POST', headers, body, keepalive, credentials: 'omit' });
         outcome.status = response.status;
         retryAfter = response.headers.get('Retry-After');
       }
