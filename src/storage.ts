@@ -3,13 +3,14 @@ import type { ResolvedOptions } from './options';
 /** One place to keep a string under a key. Implementations never throw. */
 export interface Store {
   get(key: string): string | null;
-  /** False when the value could not be written (storage full, disabled, blocked). */
-  set(key: string, value: string): boolean;
+  set(key: string, value: string): unknown;
   remove(key: string): void;
 }
 
-/** A store that can also list its keys, which the outbox needs to find what closed tabs left behind. */
+/** localStorage, which can list its keys (the outbox finds what closed tabs left behind) and says whether a write took. */
 export interface ListableStore extends Store {
+  /** False when the value could not be written (storage full, disabled, blocked). */
+  set(key: string, value: string): boolean;
   keys(): string[];
 }
 
@@ -23,7 +24,7 @@ export function heldStore() {
   let target: Store | undefined;
   return {
     get: (key: string) => (target ? target.get(key) : memory.get(key) ?? null),
-    set: (key: string, value: string) => (target ? target.set(key, value) : !!memory.set(key, value)),
+    set: (key: string, value: string) => (target ? target.set(key, value) : memory.set(key, value)),
     remove: (key: string) => (target ? target.remove(key) : memory.delete(key)),
     commit(next: Store): void {
       for (const [key, value] of memory) next.set(key, value);
@@ -120,7 +121,7 @@ export function cookieStore(options: ResolvedOptions, location: Location): Store
   };
   return {
     get: read,
-    set: (key, value) => (write(key, value, options.cookieExpiration), read(key) == value),
+    set: (key, value) => write(key, value, options.cookieExpiration),
     remove: (key) => write(key, '', -1),
   };
 }
@@ -161,7 +162,6 @@ export function idStore(cookies: Store | undefined, local: Store | undefined, al
       memory.set(key, value);
       cookies?.set(key, value);
       local?.set(key, value);
-      return true;
     },
     remove(key) {
       memory.delete(key);

@@ -11,10 +11,8 @@ type QueuedCall = [name: string, args: unknown[]];
 const moesif = createMoesif(createCapture);
 try {
   const stub = (window as unknown as { moesif?: { _q?: QueuedCall[] } }).moesif;
-  for (const [name, args] of stub?._q ?? []) {
-    const target = (moesif as unknown as Record<string, unknown>)[name];
-    if (typeof target === 'function') target.apply(moesif, args);
-  }
+  // The methods are closures (no `this`); a name that is not one of them is skipped by `?.`.
+  for (const [name, args] of stub?._q ?? []) (moesif as unknown as Record<string, ((...args: unknown[]) => void) | undefined>)[name]?.(...args);
 } catch {
   /* no window (not a browser) or a malformed stub: nothing to replay */
 }
