@@ -112,9 +112,18 @@ const DEFAULTS = {
 } as const;
 
 /** Options without a default, by the type their value must have. */
-const UNSET: Record<string, string> = {};
-for (const name of ['callback', 'skip', 'maskContent', 'getMetadata', 'getTags', 'getApiVersion']) UNSET[name] = 'function';
-for (const name of ['host', 'cookieDomain', 'persistenceKeyPrefix', 'apiVersion']) UNSET[name] = 'string';
+const UNSET: Record<string, string> = {
+  callback: 'function',
+  skip: 'function',
+  maskContent: 'function',
+  getMetadata: 'function',
+  getTags: 'function',
+  getApiVersion: 'function',
+  host: 'string',
+  cookieDomain: 'string',
+  persistenceKeyPrefix: 'string',
+  apiVersion: 'string',
+};
 
 /** A value is valid when it has its default's type; numbers are counts, sizes and durations: positive and finite. */
 const isValid = (name: string, value: unknown): boolean => {
@@ -146,7 +155,7 @@ export function resolveOptions(input: unknown, pageProtocol: string, log: Log): 
   const applicationId = given.applicationId;
   if (typeof applicationId != 'string' || !applicationId.trim()) return void log.error('init() needs { applicationId }: nothing will be sent');
   const resolved: Record<string, unknown> = { ...DEFAULTS, applicationId: applicationId.trim() };
-  for (const name of [...Object.keys(DEFAULTS), ...Object.keys(UNSET)]) {
+  for (const name in { ...DEFAULTS, ...UNSET }) {
     const value = given[name];
     // `??` semantics: only null and undefined mean "not given"; a user's 0 or false counts (and is checked).
     if (value != null) {
