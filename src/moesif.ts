@@ -2,7 +2,7 @@ import { readCampaign } from './campaign';
 import { createDelivery, type Delivery, type DeliveryStats } from './delivery';
 import { inBrowser } from './env';
 import { cleanId, newId } from './ids';
-import { createIdentity, idKeys, type Identity } from './identity';
+import { KEYS, type Field, type IdField } from './identity';
 import { createLog } from './log';
 import { resolveOptions, type Options, type ResolvedOptions } from './options';
 import { toJson } from './serialize';
@@ -10,7 +10,7 @@ import { cookieStore, heldStore, idStore, localStore } from './storage';
 import { createPageViews, type PageViews } from './pageviews';
 import { CONSENT_KEY, initialConsent, type Consent } from './consent';
 import type { Capture, CaptureFactory } from './capture/types';
-import type { ActionPayload, CompanyPayload, Kind, Metadata, UserPayload } from './wire';
+import type { ActionPayload, Attribution, Campaign, CompanyPayload, Kind, Metadata, UserPayload } from './wire';
 
 /** The public surface of one instance: moesif-browser-js's methods, plus a few it lacks. */
 export interface Moesif {
@@ -62,7 +62,6 @@ const throwBad: (reason: string) => never = (reason) => {
 export function createMoesif(captureFactory?: CaptureFactory): Moesif {
   // Set by init(); the method bodies below only run once `options` is.
   let options: ResolvedOptions | undefined;
-  let identity!: Identity;
   let delivery!: Delivery;
   let capture: Capture | undefined;
   let pageViews!: PageViews;
@@ -71,6 +70,47 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
   let initCalled = false;
   const early: Array<() => void> = [];
   const log = createLog(() => !!options?.debug);
+
+  // The visitor: an anonymous id made once, the user, company and session the app identified, and
+  // the first-touch campaign. Ids and the campaign start in memory and are committed to storage once
+  // consent is known. Values are read from storage on every use, so a reset() or sign-in in another
+  // tab or on another subdomain of the site is seen at once.
+  const ids = heldStore();
+  const local = heldStore();
+  let prefix: string;
+  const key = (field: Field): string => prefix + KEYS[field];
+  // Any non-empty stored string is accepted: moesif-browser-js's older ids were not all UUIDs.
+  const getId = (field: IdField): string | undefined => cleanId(ids.get(key(field)));
+  const setId = (field: IdField, value: string): unknown => ids.set(key(field), value);
+  const renewAnonymousId = (): string => {
+    const id = newId();
+    setId('anonymous_id', id);
+    return id;
+  };
+  const anonymousId = (): string => getId('anonymous_id') ?? renewAnonymousId();
+  const campaign = (): Campaign | undefined => {
+    try {
+      const stored = JSON.parse(local.get(key('campaign'))!) as unknown;
+      return stored && typeof stored == 'object' ? stored : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  /** Removes every id and the campaign from storage. */
+  const clear = (): void => {
+    for (const field in KEYS) (field == 'campaign' ? local : ids).remove(key(field as Field));
+  };
+  /** Log-out: forget user, company, session and campaign, and start a new anonymous visitor. */
+  const reset = (): void => {
+    clear();
+    // Written at once: another subdomain seeing an empty cookie jar would restore the old ids from its localStorage.
+    renewAnonymousId();
+  };
+  /** Who an item belongs to: the identified user or else the anonymous visitor, as moesif sends it. */
+  const attribution = (): Attribution => {
+    const user_id = getId('user_id');
+    return { user_id, anonymous_id: user_id ? undefined : anonymousId(), company_id: getId('company_id'), session_token: getId('session_token') };
+  };
 
   /** An id the app gave, or a throw that the method wrapper turns into one warning. */
   const required = (value: unknown): string => cleanId(value) ?? throwBad('needs an id');
@@ -91,7 +131,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
 
   /** A users call: links the anonymous visitor to the user, company and campaign known now. */
   const sendUser = (fields?: UserPayload): void =>
-    enqueue('users', newId(), { ...identity.attribution(), anonymous_id: identity.anonymousId(), campaign: identity.campaign(), ...fields });
+    enqueue('users', newId(), { ...attribution(), anonymous_id: anonymousId(), campaign: campaign(), ...fields });
 
   const init = (input: Options): void => {
     if (initCalled) return log.warn('init() called twice: ignored');
@@ -100,21 +140,18 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     initCalled = true;
     const persist = resolved.persistence != 'none';
     const realLocal = persist ? localStore() : undefined;
-    const prefix = resolved.persistenceKeyPrefix;
+    prefix = resolved.persistenceKeyPrefix ?? 'moesif_';
     const cookies = persist ? cookieStore(resolved, location) : undefined;
     if (persist && !cookies && !realLocal) log.warn('no cookies or localStorage: ids kept for this page only');
-    const keys = idKeys(prefix);
+    // Every key that holds an id (all but the campaign), the anonymous id's first, as it is always written.
+    const keys = (Object.keys(KEYS) as Field[]).slice(0, 4).map(key);
     const realIds = idStore(cookies, resolved.persistence == 'localStorage' ? realLocal : undefined, keys[0], [...keys, CONSENT_KEY]);
-    // Ids and the queue start in memory and are committed to storage once consent is known.
-    const ids = heldStore();
-    const local = heldStore();
-    identity = createIdentity(ids, local, prefix);
     // Delivery keeps the fetch that exists now, before start() wraps it: our own requests are never captured.
     delivery = createDelivery({ options: resolved, log, fetchImpl: fetch.bind(window) });
     capture = captureFactory?.({
       options: resolved,
       log,
-      record: (event) => enqueue('events', event.transaction_id, { ...event, ...identity.attribution() }),
+      record: (event) => enqueue('events', event.transaction_id, { ...event, ...attribution() }),
     });
     pageViews = createPageViews(instance.track);
     /** Stores what was held in memory and starts sending. */
@@ -128,7 +165,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
       if (decision == 'revoked') {
         delivery.pause();
         capture?.stop();
-        identity.clear();
+        clear();
         ids.release();
         local.release();
       } else if (consent != 'granted') persistAndSend();
@@ -139,8 +176,12 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     if (consent == 'granted') persistAndSend();
     options = resolved;
 
-    // A first-touch campaign is news worth a users call; a plain page view is not.
-    if (identity.rememberCampaign(readCampaign(location.href, document.referrer, resolved))) sendUser();
+    // A first-touch campaign is news worth a users call; a plain page view is not. The first touch is kept: a campaign is stored only when none is.
+    const found = readCampaign(location.href, document.referrer, resolved);
+    if (found && !campaign()) {
+      local.set(key('campaign'), toJson(found)!);
+      sendUser();
+    }
     for (const call of early.splice(0)) call();
     if (resolved.trackPageViews) pageViews.start();
   };
@@ -151,41 +192,41 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
 
     identifyUser(userId, metadata) {
       const id = required(userId);
-      const previous = identity.get('user_id');
+      const previous = getId('user_id');
       if (previous == id && !metadata) return;
       if (previous && previous != id) {
         log.warn('identifyUser() with another user: call reset() at log-out');
         // A fresh anonymous id, so the collector cannot merge the two users through the old one.
-        identity.reset();
+        reset();
       }
-      identity.set('user_id', id);
+      setId('user_id', id);
       sendUser({ user_id: id, metadata });
     },
 
     identifyCompany(companyId, metadata, companyDomain) {
       const id = required(companyId);
-      const changed = identity.get('company_id') != id;
-      identity.set('company_id', id);
+      const changed = getId('company_id') != id;
+      setId('company_id', id);
       const payload: CompanyPayload = {
         company_id: id,
         company_domain: (typeof companyDomain == 'string' && companyDomain) || undefined,
-        session_token: identity.get('session_token'),
+        session_token: getId('session_token'),
         metadata,
-        campaign: identity.campaign(),
+        campaign: campaign(),
       };
       enqueue('companies', newId(), payload);
       // Link the visitor to the company, as a users call does on Moesif.
       if (changed) sendUser();
     },
 
-    identifySession: (sessionToken) => void identity.set('session_token', required(sessionToken)),
+    identifySession: (sessionToken) => void setId('session_token', required(sessionToken)),
 
     track(actionName, metadata) {
       if (typeof actionName != 'string' || !actionName.trim()) throwBad('needs an action name');
       const transactionId = newId();
       const payload: ActionPayload = {
         action_name: actionName,
-        ...identity.attribution(),
+        ...attribution(),
         transaction_id: transactionId,
         request: { time: new Date().toISOString(), uri: location.href, verb: 'GET', user_agent_string: navigator.userAgent },
         metadata,
@@ -194,11 +235,11 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     },
 
     trackPageView: (metadata) => pageViews.trackPageView(isMetadata(metadata) ? metadata : undefined),
-    reset: () => void identity.reset(),
-    getAnonymousId: () => identity.anonymousId(),
-    getUserId: () => identity.get('user_id'),
-    getCompanyId: () => identity.get('company_id'),
-    getSessionToken: () => identity.get('session_token'),
+    reset,
+    getAnonymousId: anonymousId,
+    getUserId: () => getId('user_id'),
+    getCompanyId: () => getId('company_id'),
+    getSessionToken: () => getId('session_token'),
 
     start() {
       if (consent == 'revoked') return;
