@@ -10,10 +10,10 @@ export interface Log {
   debug(...details: unknown[]): void;
 }
 
-export function createLog(isDebug: () => boolean): Log {
+export function createLog(isDebug: () => unknown): Log {
   const warned = new Set<string>();
   // A page may replace or strip `console`; logging must never be the thing that throws.
-  const write = (method: 'warn' | 'error' | 'log', details: unknown[]): void => {
+  const write = (method: 'warn' | 'error' | 'log', ...details: unknown[]): void => {
     try {
       console[method]('[usertrail]', ...details);
     } catch {
@@ -21,8 +21,8 @@ export function createLog(isDebug: () => boolean): Log {
     }
   };
   return {
-    warn: (message) => warned.has(message) || (warned.add(message), write('warn', [message])),
-    error: (message) => write('error', [message]),
-    debug: (...details) => isDebug() && write('log', details),
+    warn: (message) => warned.has(message) || (warned.add(message), write('warn', message)),
+    error: (message) => write('error', message),
+    debug: (...details) => isDebug() && write('log', ...details),
   };
 }

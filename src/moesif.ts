@@ -6,7 +6,7 @@ import { KEYS, type Field, type IdField } from './identity';
 import { createLog } from './log';
 import { resolveOptions, type Options, type ResolvedOptions } from './options';
 import { toJson } from './serialize';
-import { cookieStore, heldStore, idStore, localStore } from './storage';
+import { cookieStore, heldStore, idStore, localStore, type ListableStore, type Store } from './storage';
 import { createPageViews, type PageViews } from './pageviews';
 import { CONSENT_KEY, initialConsent, type Consent } from './consent';
 import type { Capture, CaptureFactory } from './capture/types';
@@ -69,7 +69,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
   let decide!: (decision: 'granted' | 'revoked') => void;
   let initCalled = false;
   const early: Array<() => void> = [];
-  const log = createLog(() => !!options?.debug);
+  const log = createLog(() => options?.debug);
 
   // The visitor: an anonymous id made once, the user, company and session the app identified, and
   // the first-touch campaign. Ids and the campaign start in memory and are committed to storage once
@@ -138,11 +138,14 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     const resolved = resolveOptions(input, location.protocol, log);
     if (!resolved) return;
     initCalled = true;
-    const persist = resolved.persistence != 'none';
-    const realLocal = persist ? localStore() : undefined;
+    let realLocal: ListableStore | undefined;
+    let cookies: Store | undefined;
+    if (resolved.persistence != 'none') {
+      realLocal = localStore();
+      cookies = cookieStore(resolved, location);
+      if (!cookies && !realLocal) log.warn('no cookies or localStorage: ids kept for this page only');
+    }
     prefix = resolved.persistenceKeyPrefix ?? 'moesif_';
-    const cookies = persist ? cookieStore(resolved, location) : undefined;
-    if (persist && !cookies && !realLocal) log.warn('no cookies or localStorage: ids kept for this page only');
     // Every key that holds an id (all but the campaign), the anonymous id's first, as it is always written.
     const keys = (Object.keys(KEYS) as Field[]).slice(0, 4).map(key);
     const realIds = idStore(cookies, resolved.persistence == 'localStorage' ? realLocal : undefined, keys[0], [...keys, CONSENT_KEY]);

@@ -68,9 +68,9 @@ const readCookie = (name: string, jar = document.cookie): string | null => {
   return pair ? attempt(() => decodeURIComponent(pair.slice(name.length + 1)), null) : null;
 };
 
-/** Writes (or, with `days` of -1, removes) a cookie. A removal must repeat the domain and path it was set with. */
-const writeCookie = (name: string, value: string, days: number, attributes: string): void => {
-  document.cookie = `${name}=${encodeURIComponent(value)};path=/;max-age=${Math.round(days * 86400)}${attributes}`;
+/** Writes (or, with `seconds` of -1, removes) a cookie. A removal must repeat the domain and path it was set with. */
+const writeCookie = (name: string, value: string, seconds: number, attributes: string): void => {
+  document.cookie = `${name}=${encodeURIComponent(value)};path=/;max-age=${seconds}${attributes}`;
 };
 
 /**
@@ -84,7 +84,7 @@ export function findCookieDomain(hostname: string): string | undefined {
   const labels = hostname.split('.');
   for (let count = 2; count <= labels.length; count++) {
     const domain = labels.slice(-count).join('.');
-    writeCookie('usertrail_domain_probe', '1', 1 / 86400, ';domain=' + domain);
+    writeCookie('usertrail_domain_probe', '1', 1, ';domain=' + domain);
     if (readCookie('usertrail_domain_probe')) {
       writeCookie('usertrail_domain_probe', '', -1, ';domain=' + domain);
       return domain;
@@ -115,13 +115,14 @@ export function cookieStore(options: ResolvedOptions, location: Location): Store
   addEventListener('storage', forget);
   document.addEventListener('visibilitychange', forget);
   const read = (key: string): string | null => readCookie(key, (jar ??= (setTimeout(forget, 1_000), document.cookie)));
-  const write = (key: string, value: string, days: number): void => {
+  const write = (key: string, value: string, seconds: number): void => {
     forget();
-    writeCookie(key, value, days, attributes);
+    writeCookie(key, value, seconds, attributes);
   };
   return {
     get: read,
-    set: (key, value) => write(key, value, options.cookieExpiration),
+    // Whole seconds: a browser ignores a max-age with a fraction, and the cookie would end with the session.
+    set: (key, value) => write(key, value, Math.round(options.cookieExpiration * 86400)),
     remove: (key) => write(key, '', -1),
   };
 }
