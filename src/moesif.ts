@@ -142,7 +142,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     let cookies: Store | undefined;
     if (resolved.persistence != 'none') {
       realLocal = localStore();
-      cookies = cookieStore(resolved, location);
+      cookies = cookieStore(resolved);
       if (!cookies && !realLocal) log.warn('no cookies or localStorage: ids kept for this page only');
     }
     prefix = resolved.persistenceKeyPrefix ?? 'moesif_';

@@ -97,7 +97,7 @@ export function findCookieDomain(hostname: string): string | undefined {
  * First-party cookies for our ids, or undefined where the browser refuses them.
  * SameSite=Lax, and Secure on https; SameSite=None (which requires Secure) only with `crossSiteCookie`.
  */
-export function cookieStore(options: ResolvedOptions, location: Location): Store | undefined {
+export function cookieStore(options: ResolvedOptions): Store | undefined {
   // Reading document.cookie throws in sandboxed documents; cookieEnabled is false where they are blocked.
   if (!attempt(() => navigator.cookieEnabled && document.cookie != null, false)) return undefined;
   const domain = options.cookieDomain ?? (options.crossSubdomainCookie ? findCookieDomain(location.hostname) : undefined);
