@@ -6,7 +6,7 @@ import { KEYS, type Field, type IdField } from './identity';
 import { createLog } from './log';
 import { resolveOptions, type Options, type ResolvedOptions } from './options';
 import { toJson } from './serialize';
-import { cookieStore, heldStore, idStore, localStore, type ListableStore, type Store } from './storage';
+import { cookieStore, idStore, localStore, type IdStore, type ListableStore, type Store } from './storage';
 import { createPageViews, type PageViews } from './pageviews';
 import { CONSENT_KEY, initialConsent, type Consent } from './consent';
 import type { Capture, CaptureFactory } from './capture/types';
@@ -75,8 +75,8 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
   // the first-touch campaign. Ids and the campaign start in memory and are committed to storage once
   // consent is known. Values are read from storage on every use, so a reset() or sign-in in another
   // tab or on another subdomain of the site is seen at once.
-  const ids = heldStore();
-  const local = heldStore();
+  let ids!: IdStore;
+  let local!: IdStore;
   let prefix: string;
   const key = (field: Field): string => prefix + KEYS[field];
   // Any non-empty stored string is accepted: moesif-browser-js's older ids were not all UUIDs.
@@ -148,7 +148,13 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     prefix = resolved.persistenceKeyPrefix ?? 'moesif_';
     // Every key that holds an id (all but the campaign), the anonymous id's first, as it is always written.
     const keys = (Object.keys(KEYS) as Field[]).slice(0, 4).map(key);
-    const realIds = idStore(cookies, resolved.persistence == 'localStorage' ? realLocal : undefined, keys[0], [...keys, CONSENT_KEY]);
+    const idsLocal = resolved.persistence == 'localStorage' ? realLocal : undefined;
+    ids = idStore(cookies, idsLocal, keys[0], keys);
+    // The campaign is kept in localStorage only: cookies hold ids and the consent decision, never more.
+    local = idStore(undefined, realLocal, '', []);
+    // The decision itself is stored at once; it is not an id, so it lives and is restored on its own.
+    const decision = idStore(cookies, idsLocal, CONSENT_KEY, [CONSENT_KEY]);
+    decision.commit();
     // Delivery keeps the fetch that exists now, before start() wraps it: our own requests are never captured.
     delivery = createDelivery({ options: resolved, log, fetchImpl: fetch.bind(window) });
     capture = captureFactory?.({
@@ -159,22 +165,22 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     pageViews = createPageViews(instance.track);
     /** Stores what was held in memory and starts sending. */
     const persistAndSend = (): void => {
-      ids.commit(realIds);
-      if (realLocal) local.commit(realLocal);
+      ids.commit();
+      local.commit();
       delivery.resume(realLocal);
     };
-    decide = (decision) => {
-      realIds.set(CONSENT_KEY, decision);
-      if (decision == 'revoked') {
+    decide = (choice) => {
+      decision.set(CONSENT_KEY, choice);
+      if (choice == 'revoked') {
         delivery.pause();
         capture?.stop();
         clear();
         ids.release();
         local.release();
       } else if (consent != 'granted') persistAndSend();
-      consent = decision;
+      consent = choice;
     };
-    consent = initialConsent(resolved, realIds.get(CONSENT_KEY));
+    consent = initialConsent(resolved, decision.get(CONSENT_KEY));
     // Not decide(): a site that asks for no consent gets no consent cookie.
     if (consent == 'granted') persistAndSend();
     options = resolved;

@@ -14,29 +14,6 @@ export interface ListableStore extends Store {
   keys(): string[];
 }
 
-/**
- * A store that keeps values in memory until `commit()` names where they belong, then copies them
- * there and writes through; `release()` goes back to memory. This is how nothing is written before
- * consent: the SDK runs normally on a held store, and persists only once consent is granted.
- */
-export function heldStore() {
-  let memory = new Map<string, string>();
-  let target: Store | undefined;
-  return {
-    get: (key: string) => (target ? target.get(key) : memory.get(key) ?? null),
-    set: (key: string, value: string) => (target ? target.set(key, value) : memory.set(key, value)),
-    remove: (key: string) => (target ? target.remove(key) : memory.delete(key)),
-    commit(next: Store): void {
-      for (const [key, value] of memory) next.set(key, value);
-      target = next;
-    },
-    release(): void {
-      memory = new Map();
-      target = undefined;
-    },
-  };
-}
-
 /** `action()`, or `fallback` when it throws: blocked or full storage throws on any access. */
 const attempt = <T>(action: () => T, fallback: T): T => {
   try {
@@ -135,39 +112,59 @@ export function cookieStore(options: ResolvedOptions): Store | undefined {
  * `aliveKey` (the anonymous id, present whenever the SDK has written anything) tells apart from
  * a single value deliberately removed.
  * Memory always holds the last value, so a page whose storage fails keeps working.
+ *
+ * It starts in memory only, writing nothing: `commit()` stores what it holds and writes through from
+ * then on; `release()` forgets everything and goes back to memory. This is how nothing is written
+ * before consent: the SDK runs normally on a held store, and persists only once consent is granted.
  */
-export function idStore(cookies: Store | undefined, local: Store | undefined, aliveKey: string, keys: string[]): Store {
-  const memory = new Map<string, string | null>();
+export function idStore(cookies: Store | undefined, local: Store | undefined, aliveKey: string, keys: string[]) {
+  let memory = new Map<string, string | null>();
+  // The backends in use: none while held.
+  let jar: Store | undefined;
+  let mirror: Store | undefined;
   /** Remembers `value` (null: removed), and mirrors it to localStorage unless it is known to be there. */
   const keep = (key: string, value: string | null): string | null => {
-    if (memory.get(key) !== value && local?.get(key) !== value) value == null ? local?.remove(key) : local?.set(key, value);
+    if (memory.get(key) !== value && mirror?.get(key) !== value) value == null ? mirror?.remove(key) : mirror?.set(key, value);
     memory.set(key, value);
     return value;
   };
-  return {
-    get(key) {
+  const store = {
+    get(key: string): string | null {
       // The whole jar is gone (cleared, or expired as Safari does after 7 days): restore every id at once,
       // before reading any, or the first restored cookie would make the others look deliberately removed.
-      if (cookies && cookies.get(aliveKey) == null && local?.get(aliveKey)) {
+      if (jar && jar.get(aliveKey) == null && mirror?.get(aliveKey)) {
         for (const name of keys) {
-          const value = local.get(name);
-          if (value != null) cookies.set(name, value);
+          const value = mirror.get(name);
+          if (value != null) jar.set(name, value);
         }
       }
-      const value = cookies?.get(key) ?? null;
+      const value = jar?.get(key) ?? null;
       // A cookie removed while its jar lives was removed on purpose (on another subdomain, say).
-      if (value != null || (cookies && cookies.get(aliveKey) != null)) return keep(key, value);
-      return local?.get(key) ?? memory.get(key) ?? null;
+      if (value != null || (jar && jar.get(aliveKey) != null)) return keep(key, value);
+      return mirror?.get(key) ?? memory.get(key) ?? null;
     },
-    set(key, value) {
+    set(key: string, value: string): void {
       memory.set(key, value);
-      cookies?.set(key, value);
-      local?.set(key, value);
+      jar?.set(key, value);
+      mirror?.set(key, value);
     },
-    remove(key) {
+    remove(key: string): void {
       memory.delete(key);
-      cookies?.remove(key);
-      local?.remove(key);
+      jar?.remove(key);
+      mirror?.remove(key);
+    },
+    commit(): void {
+      jar = cookies;
+      mirror = local;
+      // Only values are held: a null (a removal seen in the jar) is kept only while committed.
+      for (const [key, value] of memory) if (value != null) store.set(key, value);
+    },
+    release(): void {
+      memory = new Map();
+      jar = mirror = undefined;
     },
   };
+  return store;
 }
+
+export type IdStore = ReturnType<typeof idStore>;
