@@ -9,17 +9,18 @@ export interface Store {
 
 /** localStorage, which can list its keys (the outbox finds what closed tabs left behind) and says whether a write took. */
 export interface ListableStore extends Store {
-  /** False when the value could not be written (storage full, disabled, blocked). */
-  set(key: string, value: string): boolean;
+  /** True when the value was written; not when storage is full, disabled or blocked. */
+  set(key: string, value: string): boolean | undefined;
   keys(): string[];
 }
 
-/** `action()`, or `fallback` when it throws: blocked or full storage throws on any access. */
-const attempt = <T>(action: () => T, fallback: T): T => {
+/** `action()`, or `fallback` (undefined when not given) when it throws: blocked or full storage throws on any access. */
+const attempt = <T, F = undefined>(action: () => T, fallback?: F): T | F => {
   try {
     return action();
   } catch {
-    return fallback;
+    // Left out only where F is undefined, so the cast holds.
+    return fallback as F;
   }
 };
 
@@ -33,11 +34,11 @@ export const localStore = (): ListableStore | undefined =>
     const storage = localStorage;
     return {
       get: (key: string) => attempt(() => storage.getItem(key), null),
-      set: (key: string, value: string) => attempt(() => (storage.setItem(key, value), true), false),
-      remove: (key: string) => attempt(() => storage.removeItem(key), undefined),
+      set: (key: string, value: string) => attempt(() => (storage.setItem(key, value), true)),
+      remove: (key: string) => attempt(() => storage.removeItem(key)),
       keys: () => attempt(() => Object.keys(storage), []),
     };
-  }, undefined);
+  });
 
 /** Reads one cookie from `jar` (document.cookie): values are URI-encoded, as moesif-browser-js writes them. */
 const readCookie = (name: string, jar = document.cookie): string | null => {
@@ -61,9 +62,9 @@ export function findCookieDomain(hostname: string): string | undefined {
   const labels = hostname.split('.');
   for (let count = 2; count <= labels.length; count++) {
     const domain = labels.slice(-count).join('.');
-    writeCookie('usertrail_domain_probe', '1', 1, ';domain=' + domain);
-    if (readCookie('usertrail_domain_probe')) {
-      writeCookie('usertrail_domain_probe', '', -1, ';domain=' + domain);
+    writeCookie('usertrail_probe', '1', 1, ';domain=' + domain);
+    if (readCookie('usertrail_probe')) {
+      writeCookie('usertrail_probe', '', -1, ';domain=' + domain);
       return domain;
     }
   }
@@ -76,7 +77,7 @@ export function findCookieDomain(hostname: string): string | undefined {
  */
 export function cookieStore(options: ResolvedOptions): Store | undefined {
   // Reading document.cookie throws in sandboxed documents; cookieEnabled is false where they are blocked.
-  if (!attempt(() => navigator.cookieEnabled && document.cookie != null, false)) return undefined;
+  if (!attempt(() => navigator.cookieEnabled && document.cookie != null)) return undefined;
   const domain = options.cookieDomain ?? (options.crossSubdomainCookie ? findCookieDomain(location.hostname) : undefined);
   const crossSite = options.crossSiteCookie;
   const attributes =
