@@ -141,9 +141,8 @@ const isValid = (name: string, value: unknown): boolean => {
  * `localhost:8787` works in development; the default Moesif host is always https.
  */
 export function baseUrlFor(host: string | undefined, pageProtocol: string): string {
-  if (!host) return 'https://api.moesif.net';
-  const trimmed = host.trim().replace(/^\/\/|\/+$/g, '');
-  return (/^https?:/i.test(trimmed) ? '' : pageProtocol == 'http:' ? 'http://' : 'https://') + trimmed;
+  const trimmed = (host ?? 'api.moesif.net').trim().replace(/^\/\/|\/+$/g, '');
+  return (/^https?:/i.test(trimmed) ? '' : host && pageProtocol == 'http:' ? 'http://' : 'https://') + trimmed;
 }
 
 /**
