@@ -149,11 +149,11 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     // Every key that holds an id (all but the campaign), the anonymous id's first, as it is always written.
     const keys = (Object.keys(KEYS) as Field[]).slice(0, 4).map(key);
     const idsLocal = resolved.persistence == 'localStorage' ? realLocal : undefined;
-    ids = idStore(cookies, idsLocal, keys[0], keys);
+    ids = idStore(cookies, idsLocal, keys);
     // The campaign is kept in localStorage only: cookies hold ids and the consent decision, never more.
-    local = idStore(undefined, realLocal, '', []);
+    local = idStore(undefined, realLocal, []);
     // The decision itself is stored at once; it is not an id, so it lives and is restored on its own.
-    const decision = idStore(cookies, idsLocal, CONSENT_KEY, [CONSENT_KEY]);
+    const decision = idStore(cookies, idsLocal, [CONSENT_KEY]);
     decision.commit();
     // Delivery keeps the fetch that exists now, before start() wraps it: our own requests are never captured.
     delivery = createDelivery({ options: resolved, log, fetchImpl: fetch.bind(window) });

@@ -109,16 +109,18 @@ export function cookieStore(options: ResolvedOptions): Store | undefined {
  * Where the visitor's ids live. With cookies available, the cookie jar is the source of truth and
  * localStorage a mirror, resynced on every read: a stale localStorage value on one subdomain must
  * never beat a newer cookie written by another subdomain (after a reset() there, say).
- * localStorage only restores the cookies when the whole jar is gone (cleared or expired), which
- * `aliveKey` (the anonymous id, present whenever the SDK has written anything) tells apart from
- * a single value deliberately removed.
+ * localStorage only restores the cookies (every one of `keys`) when the whole jar is gone (cleared
+ * or expired), which the first key (the anonymous id, present whenever the SDK has written anything)
+ * tells apart from a single value deliberately removed.
  * Memory always holds the last value, so a page whose storage fails keeps working.
  *
  * It starts in memory only, writing nothing: `commit()` stores what it holds and writes through from
  * then on; `release()` forgets everything and goes back to memory. This is how nothing is written
  * before consent: the SDK runs normally on a held store, and persists only once consent is granted.
  */
-export function idStore(cookies: Store | undefined, local: Store | undefined, aliveKey: string, keys: string[]) {
+export function idStore(cookies: Store | undefined, local: Store | undefined, keys: string[]) {
+  // Written whenever anything is (the anonymous id): without it in the jar, the jar is gone.
+  const aliveKey = keys[0];
   let memory = new Map<string, string | null>();
   // The backends in use: none while held.
   let jar: Store | undefined;
