@@ -1,9 +1,14 @@
+import { cleanId, newId } from './ids';
+import { toJson } from './serialize';
+import type { Store } from './storage';
+import type { Attribution, Campaign } from './wire';
+
 /**
  * Storage keys of moesif-browser-js after its `moesif_` prefix (which `persistenceKeyPrefix`
  * replaces), kept as they are so that existing visitors keep their ids. Named by the wire field
  * each one holds; the campaign is last.
  */
-export const KEYS = {
+const KEYS = {
   anonymous_id: 'anonymous_id',
   user_id: 'stored_user_id',
   company_id: 'stored_company_id',
@@ -11,5 +16,65 @@ export const KEYS = {
   campaign: 'campaign_data',
 } as const;
 
-export type Field = keyof typeof KEYS;
-export type IdField = Exclude<Field, 'campaign'>;
+type Field = keyof typeof KEYS;
+type IdField = Exclude<Field, 'campaign'>;
+
+/** Every key that holds an id (all but the campaign), the anonymous id's first, as it is always written. */
+export const idKeys = (prefix: string): string[] => (Object.keys(KEYS) as Field[]).slice(0, 4).map((field) => prefix + KEYS[field]);
+
+/**
+ * The visitor: an anonymous id made once, the user, company and session the app identified, and
+ * the first-touch campaign. Values are read from storage on every use, so a reset() or sign-in in
+ * another tab or on another subdomain of the site is seen at once.
+ *
+ * Given as a tuple of functions, which the instance names as it takes them: terser does not shorten
+ * property names, and these are called from every public method (an object cost 85 B gzip).
+ * The first, `use`, names the stores once init() has made them: ids (cookies and their mirror) and
+ * the local store that keeps the campaign (cookies hold ids and the consent decision, never more).
+ */
+export function createIdentity() {
+  let ids: Store;
+  let local: Store;
+  let prefix: string;
+  const key = (field: Field): string => prefix + KEYS[field];
+  const use = (idStore: Store, localStore: Store, keyPrefix: string): void => {
+    ids = idStore;
+    local = localStore;
+    prefix = keyPrefix;
+  };
+  // Any non-empty stored string is accepted: moesif-browser-js's older ids were not all UUIDs.
+  const getId = (field: IdField): string | undefined => cleanId(ids.get(key(field)));
+  const setId = (field: IdField, value: string): unknown => ids.set(key(field), value);
+  const renewAnonymousId = (): string => {
+    const id = newId();
+    setId('anonymous_id', id);
+    return id;
+  };
+  const anonymousId = (): string => getId('anonymous_id') ?? renewAnonymousId();
+  const campaign = (): Campaign | undefined => {
+    try {
+      const stored = JSON.parse(local.get(key('campaign'))!) as unknown;
+      return stored && typeof stored == 'object' ? stored : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  /** Keeps the first touch: a campaign is stored only when none is. True when it was stored. */
+  const rememberCampaign = (found: Campaign | undefined): boolean => !!found && !campaign() && (local.set(key('campaign'), toJson(found)!), true);
+  /** Removes every id and the campaign from storage. */
+  const clear = (): void => {
+    for (const field in KEYS) (field == 'campaign' ? local : ids).remove(key(field as Field));
+  };
+  /** Log-out: forget user, company, session and campaign, and start a new anonymous visitor. */
+  const reset = (): void => {
+    clear();
+    // Written at once: another subdomain seeing an empty cookie jar would restore the old ids from its localStorage.
+    renewAnonymousId();
+  };
+  /** Who an item belongs to: the identified user or else the anonymous visitor, as moesif sends it. */
+  const attribution = (): Attribution => {
+    const user_id = getId('user_id');
+    return { user_id, anonymous_id: user_id ? undefined : anonymousId(), company_id: getId('company_id'), session_token: getId('session_token') };
+  };
+  return [use, getId, setId, anonymousId, campaign, rememberCampaign, clear, reset, attribution] as const;
+}

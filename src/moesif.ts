@@ -2,15 +2,15 @@ import { readCampaign } from './campaign';
 import { createDelivery, type Delivery, type DeliveryStats } from './delivery';
 import { inBrowser } from './env';
 import { cleanId, newId } from './ids';
-import { KEYS, type Field, type IdField } from './identity';
+import { createIdentity, idKeys } from './identity';
 import { createLog } from './log';
 import { resolveOptions, type Options, type ResolvedOptions } from './options';
 import { toJson } from './serialize';
-import { cookieStore, idStore, localStore, type IdStore, type ListableStore, type Store } from './storage';
+import { cookieStore, idStore, localStore, type ListableStore, type Store } from './storage';
 import { createPageViews, type PageViews } from './pageviews';
 import { CONSENT_KEY, initialConsent, type Consent } from './consent';
 import type { Capture, CaptureFactory } from './capture/types';
-import type { ActionPayload, Attribution, Campaign, CompanyPayload, Kind, Metadata, UserPayload } from './wire';
+import type { ActionPayload, CompanyPayload, Kind, Metadata, UserPayload } from './wire';
 
 /** The public surface of one instance: moesif-browser-js's methods, plus a few it lacks. */
 export interface Moesif {
@@ -71,46 +71,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
   const early: Array<() => void> = [];
   const log = createLog(() => options?.debug);
 
-  // The visitor: an anonymous id made once, the user, company and session the app identified, and
-  // the first-touch campaign. Ids and the campaign start in memory and are committed to storage once
-  // consent is known. Values are read from storage on every use, so a reset() or sign-in in another
-  // tab or on another subdomain of the site is seen at once.
-  let ids!: IdStore;
-  let local!: IdStore;
-  let prefix: string;
-  const key = (field: Field): string => prefix + KEYS[field];
-  // Any non-empty stored string is accepted: moesif-browser-js's older ids were not all UUIDs.
-  const getId = (field: IdField): string | undefined => cleanId(ids.get(key(field)));
-  const setId = (field: IdField, value: string): unknown => ids.set(key(field), value);
-  const renewAnonymousId = (): string => {
-    const id = newId();
-    setId('anonymous_id', id);
-    return id;
-  };
-  const anonymousId = (): string => getId('anonymous_id') ?? renewAnonymousId();
-  const campaign = (): Campaign | undefined => {
-    try {
-      const stored = JSON.parse(local.get(key('campaign'))!) as unknown;
-      return stored && typeof stored == 'object' ? stored : undefined;
-    } catch {
-      return undefined;
-    }
-  };
-  /** Removes every id and the campaign from storage. */
-  const clear = (): void => {
-    for (const field in KEYS) (field == 'campaign' ? local : ids).remove(key(field as Field));
-  };
-  /** Log-out: forget user, company, session and campaign, and start a new anonymous visitor. */
-  const reset = (): void => {
-    clear();
-    // Written at once: another subdomain seeing an empty cookie jar would restore the old ids from its localStorage.
-    renewAnonymousId();
-  };
-  /** Who an item belongs to: the identified user or else the anonymous visitor, as moesif sends it. */
-  const attribution = (): Attribution => {
-    const user_id = getId('user_id');
-    return { user_id, anonymous_id: user_id ? undefined : anonymousId(), company_id: getId('company_id'), session_token: getId('session_token') };
-  };
+  const [useStores, getId, setId, anonymousId, campaign, rememberCampaign, clear, reset, attribution] = createIdentity();
 
   /** An id the app gave, or a throw that the method wrapper turns into one warning. */
   const required = (value: unknown): string => cleanId(value) ?? throwBad('needs an id');
@@ -145,13 +106,13 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
       cookies = cookieStore(resolved);
       if (!cookies && !realLocal) log.warn('no cookies or localStorage: ids kept for this page only');
     }
-    prefix = resolved.persistenceKeyPrefix ?? 'moesif_';
-    // Every key that holds an id (all but the campaign), the anonymous id's first, as it is always written.
-    const keys = (Object.keys(KEYS) as Field[]).slice(0, 4).map(key);
+    const prefix = resolved.persistenceKeyPrefix ?? 'moesif_';
     const idsLocal = resolved.persistence == 'localStorage' ? realLocal : undefined;
-    ids = idStore(cookies, idsLocal, keys);
+    // Ids and the campaign start in memory and are committed to storage once consent is known.
+    const ids = idStore(cookies, idsLocal, idKeys(prefix));
     // The campaign is kept in localStorage only: cookies hold ids and the consent decision, never more.
-    local = idStore(undefined, realLocal, []);
+    const local = idStore(undefined, realLocal, []);
+    useStores(ids, local, prefix);
     // The decision itself is stored at once; it is not an id, so it lives and is restored on its own.
     const decision = idStore(cookies, idsLocal, [CONSENT_KEY]);
     decision.commit();
@@ -185,12 +146,8 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     if (consent == 'granted') persistAndSend();
     options = resolved;
 
-    // A first-touch campaign is news worth a users call; a plain page view is not. The first touch is kept: a campaign is stored only when none is.
-    const found = readCampaign(location.href, document.referrer, resolved);
-    if (found && !campaign()) {
-      local.set(key('campaign'), toJson(found)!);
-      sendUser();
-    }
+    // A first-touch campaign is news worth a users call; a plain page view is not.
+    if (rememberCampaign(readCampaign(location.href, document.referrer, resolved))) sendUser();
     for (const call of early.splice(0)) call();
     if (resolved.trackPageViews) pageViews.start();
   };
