@@ -11,14 +11,15 @@ import { describe, expect, it } from 'vitest';
  * are gzip -9 bytes of the built files (npm test builds before it runs the tests). A change that
  * raises a budget says why, and by how many bytes, in its commit message.
  *
- * They hold today's sizes (UMD 7,143 with its source-map comment; core 5,838; capture 1,219) with
- * about 1% of room, so that nothing grows unnoticed. They are still above the product's targets
- * (issues 2-10: 5,700 for the UMD with everything; moesif-browser-js 1.8.13 is 15,087): see the
- * README's "Size" section, and `npm run bench:size` for what each part weighs.
+ * They hold today's sizes (UMD 6,991 with its source-map comment; core 5,690; capture 1,223) with
+ * about 1% of room, so that nothing grows unnoticed; the ESM core is held at the product's 5,700
+ * ceiling, which it meets. The UMD is still above that ceiling (issues 2-10: 5,700 for the UMD with
+ * everything; moesif-browser-js 1.8.13 is 15,087): see the README's "Size" section, and
+ * `npm run bench:size` for what each part weighs.
  */
 const BUDGETS = {
-  umd: 7_220,
-  esmCore: 5_900,
+  umd: 7_060,
+  esmCore: 5_700,
   esmCapture: 1_235,
 };
 
