@@ -479,7 +479,8 @@ const results = {
   notes,
   failures,
 };
-writeFileSync(`${ROOT}bench/results.json`, `${JSON.stringify(results, null, 2)}\n`);
+// A partial run (BENCH_ONLY) goes to its own file, so that it never replaces the full run that the READMEs quote.
+writeFileSync(`${ROOT}bench/${ONLY ? 'results-partial.json' : 'results.json'}`, `${JSON.stringify(results, null, 2)}\n`);
 console.log(renderTable(results));
 if (failures.length) {
   console.error(`\n${failures.length} workload(s) could not run:\n${failures.join('\n')}`);
