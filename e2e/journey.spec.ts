@@ -345,9 +345,13 @@ test('8. a page closed right after sign-up still delivers the identify', async (
   const email = 'quick@acme.example';
   // Close the tab the moment identifyUser() returns, without beforeunload: as if she closed it.
   let closing: Promise<void> | undefined;
-  await page.exposeBinding('journeyIdentified', () => {
+  const close = (): void => {
     closing ??= page.close({ runBeforeUnload: false });
-  });
+  };
+  await page.exposeBinding('journeyIdentified', close);
+  // The sign-up page goes on to /app at once. Held here, that navigation closes the tab too: the
+  // binding's message can lose the race with it, and the tab must close on the sign-up page.
+  await page.route('**/app', close);
   await page.evaluate(() => {
     const moesif = (window as any).moesif;
     const identifyUser = moesif.identifyUser;
