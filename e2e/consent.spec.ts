@@ -55,6 +55,11 @@ test('revoking removes cookies and storage, empties the outbox, and nothing more
   await expect.poll(async () => (await sdkTraces(page, context)).storage.some((key) => key.startsWith('usertrail:v2:outbox'))).toBe(true);
 
   await page.evaluate(() => (window as any).moesif.revokePublishingConsent());
+  // A request already on its way at the revoke was sent with consent: every request the SDK made must
+  // have reached the collector (and been dropped) before it accepts again, or one could slip through.
+  // (At least as many: the browser may resend a request whose reused connection was dropped.)
+  const sent: number = await page.evaluate(() => (window as any).moesif.getStats().requests);
+  await expect.poll(() => collector.refused).toBeGreaterThanOrEqual(sent);
   collector.refuse(false);
   const traces = await sdkTraces(page, context);
   expect(traces.cookies).toEqual(['usertrail_consent']);

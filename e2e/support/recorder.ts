@@ -40,6 +40,8 @@ export async function startRecorder() {
   const pages = new Map<string, string>();
   let failure: Failure | undefined;
   let refusing = false;
+  /** Requests to /v1/* dropped while refusing. */
+  let refused = 0;
   const sockets = new Set<Socket>();
 
   const cors = (res: ServerResponse): void => {
@@ -108,6 +110,7 @@ export async function startRecorder() {
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (refusing && url.pathname.startsWith('/v1/')) {
+      refused++;
       req.socket.destroy();
       return;
     }
@@ -207,6 +210,10 @@ export async function startRecorder() {
     /** Drop every request to /v1/*, as a collector that is down (pages are still served). */
     refuse(on: boolean): void {
       refusing = on;
+    },
+    /** How many requests to /v1/* were dropped while refusing. */
+    get refused(): number {
+      return refused;
     },
     async close(): Promise<void> {
       for (const socket of sockets) socket.destroy();
