@@ -183,7 +183,9 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
 
   /** The collector has them (or refused them for good): forget them. */
   const remove = (batch: Item[]): void => {
-    items = items.filter((item) => !batch.includes(item));
+    // A Set: a recovering collector answers batches of up to thousands of items from an outbox of as many more.
+    const gone = new Set(batch);
+    items = items.filter((item) => !gone.has(item));
     saveSoon();
   };
 
