@@ -26,8 +26,8 @@ const attempt = <T, F = undefined>(action: () => T, fallback?: F): T | F => {
 
 /**
  * localStorage, or undefined where reading it throws (sandboxed iframes, storage blocked by the
- * visitor). A store that is full or refuses writes still answers: `set` says false, and callers keep
- * that value in memory.
+ * visitor). A store that is full or refuses writes still answers: `set` gives undefined instead of
+ * true, and callers keep that value in memory.
  */
 export const localStore = (): ListableStore | undefined =>
   attempt(() => {
