@@ -22,9 +22,19 @@ const minify = () =>
 
 export default [
   {
-    // The <script> tag build: everything in one file, global `moesif`.
+    // The <script> tag build: everything in one file, global `moesif`, and module.exports under CommonJS.
+    // No AMD branch: an anonymous define() in a plain <script> tag is an error under RequireJS
+    // ("mismatched anonymous define"), and it would hide the global the snippet and the docs expect.
     input: 'src/umd.ts',
-    output: { file: 'dist/moesif.min.js', format: 'umd', name: 'moesif', exports: 'default', sourcemap: true, plugins: [minify()] },
+    output: {
+      file: 'dist/moesif.min.js',
+      format: 'iife',
+      name: 'moesif',
+      exports: 'default',
+      footer: '"object"==typeof module&&(module.exports=moesif);',
+      sourcemap: true,
+      plugins: [minify()],
+    },
     plugins: [replaceVersion, nodeResolve({ browser: true }), ts()],
   },
   {

@@ -60,6 +60,23 @@ test('the UMD build from a script tag sends Moesif-format actions, users and com
   expect(collector.items('companies')[0]).toMatchObject({ company_id: 'company-1', company_domain: 'acme.com', metadata: { plan: 'team' } });
 });
 
+test('on a page with an AMD loader (RequireJS), the script tag still defines the global moesif', async ({ page }) => {
+  // RequireJS rejects an anonymous define() from a plain <script> tag; the build must not call it.
+  await page.addInitScript(() => {
+    const define = () => {
+      throw new Error('Mismatched anonymous define() module');
+    };
+    define.amd = {};
+    Object.assign(window, { define });
+  });
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  collector.page('/umd-amd', umdPage(`${initScript()} moesif.track('Under AMD');`));
+  await page.goto(collector.at('app.example.test') + '/umd-amd');
+  await expect.poll(() => collector.items('actions').map((action) => action.action_name)).toEqual(['Under AMD']);
+  expect(errors).toEqual([]);
+});
+
 test('the ESM build imported by a page delivers the same payloads', async ({ page }) => {
   collector.page(
     '/esm',

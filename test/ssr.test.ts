@@ -19,6 +19,19 @@ describe('on a server (Node, no window or document)', () => {
     expect(typeof document).toBe('undefined');
   });
 
+  it('the <script> build loads under CommonJS as module.exports, without a DOM', async () => {
+    const { createRequire } = await import('node:module');
+    const { copyFileSync, mkdtempSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    // .cjs: the package is "type": "module", so a .js file next to it would load as ESM.
+    const file = join(mkdtempSync(join(tmpdir(), 'usertrail-')), 'moesif.min.cjs');
+    copyFileSync('dist/moesif.min.js', file);
+    const moesif = createRequire(import.meta.url)(file);
+    expect(typeof moesif.init).toBe('function');
+    expect(() => moesif.track('Rendered')).not.toThrow();
+  });
+
   it('importing the package does nothing and throws nothing', async () => {
     const sdk = await import('../src/index');
     expect(typeof sdk.default.init).toBe('function');
