@@ -77,7 +77,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
   const required = (value: unknown): string => cleanId(value) ?? throwBad('needs an id');
 
   /** Queues one item. Metadata that is not a plain, serializable object is left out, with a warning. */
-  const enqueue = (kind: Kind, id: string, payload: { metadata?: unknown }): void => {
+  const enqueue = (kind: Kind, payload: { metadata?: unknown }): void => {
     if (consent == 'revoked') return;
     let json = (payload.metadata == null || isMetadata(payload.metadata)) && toJson(payload);
     if (!json) {
@@ -86,13 +86,13 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     }
     if (json) {
       log.debug('queued for', kind, payload);
-      delivery.push(kind, id, json);
+      delivery.push(kind, json);
     }
   };
 
   /** A users call: links the anonymous visitor to the user, company and campaign known now. */
   const sendUser = (fields?: UserPayload): void =>
-    enqueue('users', newId(), { ...attribution(), anonymous_id: anonymousId(), campaign: campaign(), ...fields });
+    enqueue('users', { ...attribution(), anonymous_id: anonymousId(), campaign: campaign(), ...fields });
 
   const init = (input: Options): void => {
     if (initCalled) return log.warn('init() called twice: ignored');
@@ -121,7 +121,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     capture = captureFactory?.({
       options: resolved,
       log,
-      record: (event) => enqueue('events', event.transaction_id, { ...event, ...attribution() }),
+      record: (event) => enqueue('events', { ...event, ...attribution() }),
     });
     pageViews = createPageViews(instance.track);
     /** Stores what was held in memory and starts sending. */
@@ -180,7 +180,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
         metadata,
         campaign: campaign(),
       };
-      enqueue('companies', newId(), payload);
+      enqueue('companies', payload);
       // Link the visitor to the company, as a users call does on Moesif.
       if (changed) sendUser();
     },
@@ -189,15 +189,14 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
 
     track(actionName, metadata) {
       if (typeof actionName != 'string' || !actionName.trim()) throwBad('needs an action name');
-      const transactionId = newId();
       const payload: ActionPayload = {
         action_name: actionName,
         ...attribution(),
-        transaction_id: transactionId,
+        transaction_id: newId(),
         request: { time: new Date().toISOString(), uri: location.href, verb: 'GET', user_agent_string: navigator.userAgent },
         metadata,
       };
-      enqueue('actions', transactionId, payload);
+      enqueue('actions', payload);
     },
 
     trackPageView: (metadata) => pageViews.trackPageView(isMetadata(metadata) ? metadata : undefined),

@@ -46,7 +46,7 @@ function engine(statuses: Array<number | [number, Record<string, string>]> = [],
   const delivery = createDelivery({ options, log, fetchImpl });
   const store = memoryStore();
   const push = (count: number, from = 0) => {
-    for (let n = from; n < from + count; n++) delivery.push('actions', `id-${n}`, JSON.stringify({ n }));
+    for (let n = from; n < from + count; n++) delivery.push('actions', JSON.stringify({ n }));
   };
   return { delivery, store, calls, log, push };
 }
@@ -175,7 +175,7 @@ describe('outbox limits', () => {
   it('drops an item larger than the whole outbox on push, keeping the rest', async () => {
     const { delivery, store, push } = engine([], { maxOutboxBytes: 1000 });
     delivery.resume(store);
-    delivery.push('actions', 'big', JSON.stringify({ big: 'x'.repeat(2000) }));
+    delivery.push('actions', JSON.stringify({ big: 'x'.repeat(2000) }));
     push(1);
     await vi.advanceTimersByTimeAsync(3000);
     expect(delivery.stats()).toMatchObject({ queued: 1, dropped: 1, sent: 1 });

@@ -95,8 +95,8 @@ describe('isRetryable', () => {
   });
 });
 
+// `at` doubles as the item's name below: item n was queued at n.
 const item = (index: number, json: string, kind: Item['kind'] = 'actions'): Item => ({
-  id: `id-${index}`,
   kind,
   json,
   bytes: Buffer.byteLength(json),
@@ -116,7 +116,7 @@ describe('nextBatch', () => {
     const items = Array.from({ length: 60 }, (_, index) => item(index, `{"n":${index}}`));
     const batches = allBatches(items, 25);
     expect(batches.map((batch) => batch.length)).toEqual([25, 25, 10]);
-    expect(batches.flat().map((entry) => entry.id)).toEqual(items.map((entry) => entry.id));
+    expect(batches.flat().map((entry) => entry.at)).toEqual(items.map((entry) => entry.at));
   });
 
   it('keeps every request body within 60,000 bytes', () => {
@@ -124,7 +124,7 @@ describe('nextBatch', () => {
     const batches = allBatches(items, Infinity);
     for (const batch of batches) expect(bodyBytes(batch)).toBeLessThanOrEqual(60_000);
     expect(batches.map((batch) => batch.length)).toEqual([2, 2, 2, 2, 2]);
-    expect(batches.flat().map((entry) => entry.id)).toEqual(items.map((entry) => entry.id));
+    expect(batches.flat().map((entry) => entry.at)).toEqual(items.map((entry) => entry.at));
   });
 
   it('counts multi-byte characters as their UTF-8 bytes, not as UTF-16 units', () => {
@@ -137,15 +137,15 @@ describe('nextBatch', () => {
 
   it('puts an item larger than the limit alone in its own batch', () => {
     const items = [item(0, '{"a":1}'), item(1, JSON.stringify({ big: 'x'.repeat(70_000) })), item(2, '{"c":3}')];
-    expect(allBatches(items, 25).map((batch) => batch.map((entry) => entry.id))).toEqual([['id-0'], ['id-1'], ['id-2']]);
+    expect(allBatches(items, 25).map((batch) => batch.map((entry) => entry.at))).toEqual([[0], [1], [2]]);
   });
 
   it("takes the oldest waiting item's kind only, and skips items already being sent", () => {
     const items = [item(0, '{}', 'users'), item(1, '{}'), item(2, '{}', 'users'), item(3, '{}', 'events')];
     items[0].sending = true;
-    expect(nextBatch(items, 25).map((entry) => entry.id)).toEqual(['id-1']);
+    expect(nextBatch(items, 25).map((entry) => entry.at)).toEqual([1]);
     items[1].sending = true;
-    expect(nextBatch(items, 25).map((entry) => entry.id)).toEqual(['id-2']);
+    expect(nextBatch(items, 25).map((entry) => entry.at)).toEqual([2]);
   });
 
   it('returns no batch for no waiting items', () => {

@@ -16,11 +16,6 @@ const HEARTBEAT_MS = 5_000;
 
 /** One queued item: its JSON, ready to be joined into a batch body without serializing again. */
 export interface Item {
-  /**
-   * Unique id (the transaction id for actions and events, which their JSON carries too): not read by
-   * the engine, it names the item in storage, for whoever inspects a queue.
-   */
-  id: string;
   kind: Kind;
   json: string;
   /** When it was queued (ms since epoch). */
@@ -346,10 +341,10 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
   document.addEventListener('visibilitychange', () => (document.hidden ? hide() : adopt()));
 
   return {
-    push(kind: Kind, id: string, json: string): void {
+    push(kind: Kind, json: string): void {
       const bytes = encoder.encode(json).length;
       if (bytes > maxOutboxBytes) return drop(1, 'too large');
-      items.push({ id, kind, json, at: now(), bytes });
+      items.push({ kind, json, at: now(), bytes });
       stats.queued++;
       saveSoon();
       schedule();
