@@ -39,6 +39,11 @@ test('while consent is pending nothing is stored or sent; on grant every kept ca
   // The API call captured while pending was kept too, and arrives attributed to the user.
   await expect.poll(() => collector.items('events').length).toBe(1);
   expect(collector.items('events')[0]).toMatchObject({ user_id: 'u-1', request: { verb: 'POST', body: 'while pending' } });
+  // Once: nothing arrives a second time later (a poll alone passes at the first moment the list matches).
+  await page.waitForTimeout(500);
+  expect(collector.items('actions').map((a) => a.action_name)).toEqual(['First', 'Second']);
+  expect(collector.items('users')).toHaveLength(1);
+  expect(collector.items('events')).toHaveLength(1);
   const { cookies } = await sdkTraces(page, context);
   expect(cookies).toEqual(expect.arrayContaining(['moesif_anonymous_id', 'moesif_stored_user_id', 'usertrail_consent']));
 
@@ -94,4 +99,31 @@ test('reset() keeps the consent decision', async ({ page }) => {
   expect(collector.items('actions')[0].user_id).toBeUndefined();
   await page.reload();
   expect(await page.evaluate(() => (window as any).moesif.isPublishingConsentGranted())).toBe(true);
+});
+
+test('a revoke on app reaches an open docs tab: it sends nothing more and does not bring the ids back from its localStorage', async ({ context }) => {
+  const initGranted = `moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 50 });`;
+  collector.page('/docs', umdPage(initGranted));
+  collector.page('/app', umdPage(initGranted));
+  const docs = await context.newPage();
+  await docs.goto(collector.at('docs.example.test') + '/docs');
+  await docs.evaluate(() => (window as any).moesif.identifyUser('u-docs'));
+  await expect.poll(() => collector.items('users').length).toBe(1);
+  const app = await context.newPage();
+  await app.goto(collector.at('app.example.test') + '/app');
+  await app.evaluate(() => (window as any).moesif.revokePublishingConsent());
+  const before = collector.received.length;
+
+  // docs still holds the ids in its own localStorage; its next calls must find the refusal first.
+  await docs.bringToFront();
+  await docs.evaluate(() => {
+    const moesif = (window as any).moesif;
+    moesif.track('On docs after the revoke');
+    moesif.identifyCompany('c-docs');
+    return fetch('/api/other');
+  });
+  await docs.waitForTimeout(800);
+  expect((await context.cookies()).map((c) => c.name)).toEqual(['usertrail_consent']);
+  expect(collector.received.length - before).toBe(0);
+  expect(await docs.evaluate(() => Object.keys(localStorage).filter((key) => key.startsWith('moesif_') || key.startsWith('usertrail:')))).toEqual([]);
 });

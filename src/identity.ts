@@ -20,7 +20,7 @@ type Field = keyof typeof KEYS;
 type IdField = Exclude<Field, 'campaign'>;
 
 /** Every key that holds an id (all but the campaign), the anonymous id's first, as it is always written. */
-export const idKeys = (prefix: string): string[] => (Object.keys(KEYS) as Field[]).slice(0, 4).map((field) => prefix + KEYS[field]);
+export const idKeys = (prefix: string): string[] => Object.values(KEYS).slice(0, 4).map((name) => prefix + name);
 
 /**
  * The visitor: an anonymous id made once, the user, company and session the app identified, and

@@ -67,6 +67,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
   let pageViews!: PageViews;
   let consent: Consent | undefined;
   let decide!: (decision: 'granted' | 'revoked') => void;
+  let followDecision!: () => void;
   let initCalled = false;
   const early: Array<() => void> = [];
   const log = createLog(() => options?.debug);
@@ -85,7 +86,9 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
       json = toJson({ ...payload, metadata: undefined });
     }
     if (json) {
-      log.debug('queued for', kind, payload);
+      // The kind only: payloads carry session tokens and the app's metadata, which logs never show
+      // (the browser's network panel has them for whoever debugs).
+      log.debug('queued', kind);
       delivery.push(kind, json);
     }
   };
@@ -121,7 +124,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     capture = captureFactory?.({
       options: resolved,
       log,
-      record: (event) => enqueue('events', { ...event, ...attribution() }),
+      record: (event) => (followDecision(), enqueue('events', { ...event, ...attribution() })),
     });
     pageViews = createPageViews(instance.track);
     /** Stores what was held in memory and starts sending. */
@@ -130,20 +133,32 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
       local.commit();
       delivery.resume(realLocal);
     };
-    decide = (choice) => {
-      decision.set(CONSENT_KEY, choice);
+    /** Acts on a decision, made here or stored by another tab or subdomain of the site. */
+    const apply = (choice: Consent): void => {
       if (choice == 'revoked') {
-        delivery.pause();
-        capture?.stop();
+        // Committed first, so that clear() reaches storage: ids from earlier visits go too.
+        ids.commit();
+        local.commit();
         clear();
         ids.release();
         local.release();
-      } else if (consent != 'granted') persistAndSend();
+        delivery.pause(realLocal);
+        capture?.stop();
+      } else if (consent != 'granted' && choice == 'granted') persistAndSend();
       consent = choice;
     };
-    consent = initialConsent(resolved, decision.get(CONSENT_KEY));
-    // Not decide(): a site that asks for no consent gets no consent cookie.
-    if (consent == 'granted') persistAndSend();
+    decide = (choice) => {
+      decision.set(CONSENT_KEY, choice);
+      apply(choice);
+    };
+    // Before any id is read: a tab still running on an old decision would otherwise restore the ids
+    // another tab just removed (from its own localStorage) and go on sending.
+    followDecision = () => {
+      const stored = decision.get(CONSENT_KEY) as Consent | null;
+      if (stored && stored != consent) apply(stored);
+    };
+    // Not decide(): a site that asks for no consent gets no consent cookie, nor does a Do Not Track refusal.
+    apply(initialConsent(resolved, decision.get(CONSENT_KEY)));
     options = resolved;
 
     // A first-touch campaign is news worth a users call; a plain page view is not.
@@ -175,7 +190,8 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
       setId('company_id', id);
       const payload: CompanyPayload = {
         company_id: id,
-        company_domain: (typeof companyDomain == 'string' && companyDomain) || undefined,
+        // Trimmed, and left out when empty or not a string an app meant (as ids are).
+        company_domain: cleanId(companyDomain),
         session_token: getId('session_token'),
         metadata,
         campaign: campaign(),
@@ -224,7 +240,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
   const instance = {
     flush: () => (options ? delivery.flush() : Promise.resolve()),
     getStats: () => options && delivery.stats(),
-    isPublishingConsentGranted: () => consent == 'granted',
+    isPublishingConsentGranted: () => (options && followDecision(), consent == 'granted'),
     new: () => createMoesif(captureFactory),
   } as Moesif;
 
@@ -237,6 +253,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     instance[name] = ((...args: unknown[]) => {
       try {
         if (!inBrowser()) return;
+        if (options) followDecision();
         if (options || name == 'init') return body(...args);
         if (!initCalled && !name.startsWith('get')) {
           if (early.length < MAX_EARLY_CALLS) early.push(() => instance[name](...(args as [never, never, never])));

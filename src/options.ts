@@ -154,12 +154,13 @@ export function resolveOptions(input: unknown, pageProtocol: string, log: Log): 
   const applicationId = given.applicationId;
   if (typeof applicationId != 'string' || !applicationId.trim()) return void log.error('init() needs { applicationId }: nothing will be sent');
   const resolved: Record<string, unknown> = { ...DEFAULTS, applicationId: applicationId.trim() };
-  for (const name in { ...DEFAULTS, ...UNSET }) {
+  for (const name in given) {
     const value = given[name];
     // `??` semantics: only null and undefined mean "not given"; a user's 0 or false counts (and is checked).
-    if (value != null) {
+    // A name of no option (a typo, or a moesif option usertrail lacks) has no type, so it is reported too.
+    if (value != null && name != 'applicationId') {
       if (isValid(name, value)) resolved[name] = value;
-      else log.error(`init(): invalid option "${name}", default used`);
+      else log.error(`init(): option "${name}" is unknown or invalid: ignored`);
     }
   }
   resolved.baseUrl = baseUrlFor(resolved.host as string | undefined, pageProtocol);

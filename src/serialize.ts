@@ -11,7 +11,8 @@ export function toJson(value: unknown): string | undefined {
     return JSON.stringify(value, function (this: unknown, _key, item: unknown) {
       if (typeof item === 'bigint') return item.toString();
       if (typeof item !== 'object' || item === null) return item;
-      while (ancestors.length && ancestors[ancestors.length - 1] !== this) ancestors.pop();
+      // Back up to the object holding `item` (the outermost call's holder is JSON's own wrapper: none of ours).
+      ancestors.splice(ancestors.indexOf(this) + 1);
       if (ancestors.includes(item)) return '[Circular]';
       ancestors.push(item);
       return item;

@@ -78,12 +78,9 @@ export function findCookieDomain(hostname: string): string | undefined {
 export function cookieStore(options: ResolvedOptions): Store | undefined {
   // Reading document.cookie throws in sandboxed documents; cookieEnabled is false where they are blocked.
   if (!attempt(() => navigator.cookieEnabled && document.cookie != null)) return undefined;
-  const domain = options.cookieDomain ?? (options.crossSubdomainCookie ? findCookieDomain(location.hostname) : undefined);
   const crossSite = options.crossSiteCookie;
-  const attributes =
-    (domain ? ';domain=' + domain : '') +
-    (crossSite ? ';samesite=none' : ';samesite=lax') +
-    (location.protocol == 'https:' || options.secureCookie || crossSite ? ';secure' : '');
+  // Found at the first write, not before: a page waiting for consent writes no cookie, not even the probe.
+  let attributes: string | undefined;
   // Reading document.cookie is a round trip to the browser's cookie store (about a millisecond on a
   // busy machine), and track() or a captured call reads four ids. So the jar is read at most once a
   // second, and again at once when another tab may have changed it: on a storage event (same site)
@@ -95,6 +92,10 @@ export function cookieStore(options: ResolvedOptions): Store | undefined {
   const read = (key: string): string | null => readCookie(key, (jar ??= (setTimeout(forget, 1_000), document.cookie)));
   const write = (key: string, value: string, seconds: number): void => {
     forget();
+    attributes ??= ((domain = options.cookieDomain ?? (options.crossSubdomainCookie ? findCookieDomain(location.hostname) : undefined)) =>
+      (domain ? ';domain=' + domain : '') +
+      (crossSite ? ';samesite=none' : ';samesite=lax') +
+      (location.protocol == 'https:' || options.secureCookie || crossSite ? ';secure' : ''))();
     writeCookie(key, value, seconds, attributes);
   };
   return {
@@ -159,6 +160,9 @@ export function idStore(cookies: Store | undefined, local: Store | undefined, ke
     commit(): void {
       jar = cookies;
       mirror = local;
+      // What was held replaces what is stored, whole: ids made before consent are never mixed with an
+      // earlier visit's (a new anonymous id beside an old user id). Held nothing: the stored ids stay.
+      if (memory.size) for (const key of keys) if (!memory.has(key)) store.remove(key);
       // Only values are held: a null (a removal seen in the jar) is kept only while committed.
       for (const [key, value] of memory) if (value != null) store.set(key, value);
     },

@@ -370,11 +370,16 @@ describe('host page hostility', () => {
   it('debug: true logs what is queued and sent on the console', async () => {
     const console = spyConsole();
     const { moesif } = sdk.start({ debug: true });
+    moesif.identifySession('secret-session-token');
+    moesif.identifyUser('user-42', { email: 'someone@example.com' });
     moesif.track('Debugged');
     await moesif.flush();
-    const lines = messages(console.log).join('\n');
-    expect(lines).toContain('actions');
+    // Objects as JSON, so that a payload passed to the console would show here.
+    const lines = console.log.mock.calls.map((call) => call.map((detail) => (typeof detail == 'string' ? detail : JSON.stringify(detail))).join(' ')).join('\n');
+    expect(lines).toContain('queued actions');
     expect(lines).toContain('200');
+    // No token, id or personal value reaches the console, even in debug.
+    expect(lines).not.toMatch(/secret-session-token|user-42|someone@example\.com/);
   });
 
   it('without debug nothing is logged for normal work', async () => {

@@ -274,8 +274,16 @@ describe('adoption', () => {
     delivery.resume(store);
     push(3);
     await vi.advanceTimersByTimeAsync(0);
-    delivery.pause();
+    delivery.pause(store);
     expect(store.keys()).toEqual([]);
     expect(delivery.stats().inOutbox).toBe(0);
+  });
+
+  it('pause() before any resume() still removes the queues earlier visits left (a visitor who opts out)', () => {
+    const { delivery, store } = engine([0]);
+    store.set(`${PREFIX}earlier-visit`, JSON.stringify([0, [{ kind: 'actions', json: '{}', at: 0 }]]));
+    store.set('unrelated', 'kept');
+    delivery.pause(store);
+    expect(store.keys()).toEqual(['unrelated']);
   });
 });

@@ -93,6 +93,17 @@ describe('resolveOptions', () => {
     expect(options.cookieDomain).toBeUndefined();
   });
 
+  it('names an option it does not know (a typo, or a moesif option usertrail lacks) in one error, and ignores it', () => {
+    const log = fakeLog();
+    const options = resolveOptions({ applicationId: 'app', persistance: 'none', batchsize: 5 }, 'https:', log)!;
+    expect(log.error.mock.calls.map(([message]) => String(message))).toEqual([
+      'init(): option "persistance" is unknown or invalid: ignored',
+      'init(): option "batchsize" is unknown or invalid: ignored',
+    ]);
+    expect(options).toMatchObject({ persistence: 'localStorage', batchSize: 25 });
+    expect(options).not.toHaveProperty('persistance');
+  });
+
   it.each([
     ['no options object', undefined],
     ['null', null],

@@ -11,15 +11,16 @@ import { describe, expect, it } from 'vitest';
  * are gzip -9 bytes of the built files (npm test builds before it runs the tests). A change that
  * raises a budget says why, and by how many bytes, in its commit message.
  *
- * They hold today's sizes (UMD 7,000 with its source-map comment; core 5,695; capture 1,222) with
- * about 1% of room, so that nothing grows unnoticed; the ESM core is held at the product's 5,700
- * ceiling, which it meets. The UMD is still above that ceiling (issues 2-10: 5,700 for the UMD with
- * everything; moesif-browser-js 1.8.13 is 15,087): see the README's "Size" section, and
- * `npm run bench:size` for what each part weighs.
+ * They hold today's sizes (UMD 7,002 with its source-map comment; core 5,730; capture 1,225) with
+ * a little room, so that nothing grows unnoticed. The ESM core met the product's 5,700 ceiling until
+ * the consent fixes of the fourth session (ids of earlier visits purged on opt-out, one identity
+ * across a grant, a decision followed across tabs) took 45 B; the UMD is above that ceiling too
+ * (issues 2-10: 5,700 for the UMD with everything; moesif-browser-js 1.8.13 is 15,087): see the
+ * README's "Size" section, and `npm run bench:size` for what each part weighs.
  */
 const BUDGETS = {
   umd: 7_060,
-  esmCore: 5_700,
+  esmCore: 5_740,
   esmCapture: 1_235,
 };
 

@@ -370,11 +370,14 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
       schedule();
     },
 
-    /** Sends nothing and forgets everything queued, in memory and in storage (consent revoked). */
-    pause(): void {
+    /**
+     * Sends nothing and forgets everything queued, in memory and in `purged` (consent revoked): every
+     * tab's queue, and what earlier visits left there.
+     */
+    pause(purged: ListableStore | undefined): void {
       paused = true;
       items = [];
-      for (const key of store?.keys() ?? []) if (key.startsWith(prefix)) store!.remove(key);
+      for (const key of purged?.keys() ?? []) if (key.startsWith(prefix)) purged!.remove(key);
       store = undefined;
     },
   };
