@@ -206,7 +206,11 @@ describe('calls before init', () => {
   });
 
   it('getters before init return undefined without throwing and are not queued', () => {
+    const console = spyConsole();
     const moesif = sdk.fresh();
+    // Kept, the 1,001st call before init() would hit the limit and warn.
+    for (let index = 0; index < 1001; index++) moesif.getAnonymousId();
+    expect(console.warn).not.toHaveBeenCalled();
     expect(moesif.getAnonymousId()).toBeUndefined();
     expect(moesif.getUserId()).toBeUndefined();
     expect(moesif.getCompanyId()).toBeUndefined();

@@ -186,11 +186,11 @@ describe('existing moesif-browser-js visitors', () => {
     localStorage.setItem(KEYS.companyId, 'company-from-moesif');
     localStorage.setItem(KEYS.sessionToken, 'session-from-moesif');
     const { moesif } = sdk.start();
-    // The user id is read first here: read after the anonymous id, it is lost (see the cookie-restore test below).
+    // The anonymous id first: the whole set is restored to cookies at once, whichever is read first.
+    expect(moesif.getAnonymousId()).toBe('legacy-anon-1234');
     expect(moesif.getUserId()).toBe('user-from-moesif');
     expect(moesif.getCompanyId()).toBe('company-from-moesif');
     expect(moesif.getSessionToken()).toBe('session-from-moesif');
-    expect(moesif.getAnonymousId()).toBe('legacy-anon-1234');
   });
 
   it('keep their ids stored in cookies', () => {

@@ -1,5 +1,11 @@
 // @vitest-environment node
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+
+/**
+ * The built ESM, as a server-rendered app imports it (npm test builds first). Typed by the source's
+ * index, which the build's .d.ts files are made from.
+ */
+const importBuilt = async (): Promise<typeof import('../src/index')> => import(`${process.cwd()}/dist/usertrail.mjs`);
 
 const rejections: unknown[] = [];
 const onRejection = (reason: unknown): void => void rejections.push(reason);
@@ -33,25 +39,31 @@ describe('on a server (Node, no window or document)', () => {
   });
 
   it('importing the package does nothing and throws nothing', async () => {
-    const sdk = await import('../src/index');
+    const sdk = await importBuilt();
     expect(typeof sdk.default.init).toBe('function');
     expect(typeof sdk.createMoesif).toBe('function');
   });
 
   it('every named export is a quiet no-op: nothing thrown, nothing rejected', async () => {
-    const sdk = await import('../src/index');
+    const sdk = await importBuilt();
     expect(() => {
-      sdk.init({ applicationId: 'ssr-app', host: 'http://127.0.0.1:9', batchMaxTime: 1 });
+      sdk.init({ applicationId: 'ssr-app', host: 'http://127.0.0.1:9', batchMaxTime: 1, trackPageViews: true });
       sdk.identifyUser('u1', { plan: 'pro' });
       sdk.identifyCompany('c1', { size: 3 }, 'acme.test');
       sdk.identifySession('s1');
       sdk.track('Rendered', { page: '/' });
+      sdk.trackPageView({ section: 'docs' });
+      sdk.start();
+      sdk.stop();
+      sdk.grantPublishingConsent();
+      sdk.revokePublishingConsent();
       sdk.reset();
     }).not.toThrow();
     expect(sdk.getAnonymousId()).toBeUndefined();
     expect(sdk.getUserId()).toBeUndefined();
     expect(sdk.getCompanyId()).toBeUndefined();
     expect(sdk.getSessionToken()).toBeUndefined();
+    expect(sdk.isPublishingConsentGranted()).toBe(false);
     expect(() => sdk.getStats()).not.toThrow();
     await expect(sdk.flush()).resolves.toBeUndefined();
     await settle();
@@ -59,7 +71,7 @@ describe('on a server (Node, no window or document)', () => {
   });
 
   it('the default export, a created instance and moesif.new() are no-ops too, with bad input as well', async () => {
-    const { default: moesif, createMoesif } = await import('../src/index');
+    const { default: moesif, createMoesif } = await importBuilt();
     for (const instance of [moesif, createMoesif(), moesif.new()]) {
       expect(() => {
         instance.init({ applicationId: 'ssr-app' });
@@ -79,12 +91,16 @@ describe('on a server (Node, no window or document)', () => {
   });
 
   it('calls made on the server are not kept for later (they could never be replayed)', async () => {
-    const { createMoesif } = await import('../src/index');
+    const { createMoesif } = await importBuilt();
+    const warn = vi.spyOn(console, 'warn');
     const instance = createMoesif();
-    for (let index = 0; index < 2000; index++) instance.track(`SSR ${index}`);
+    // Kept, the 1,001st would hit the limit on calls before init() and warn.
+    for (let index = 0; index < 1001; index++) instance.track(`SSR ${index}`);
     instance.init({ applicationId: 'ssr-app' });
+    expect(warn).not.toHaveBeenCalled();
     expect(instance.getStats()).toBeUndefined();
     await settle();
     expect(rejections).toEqual([]);
+    warn.mockRestore();
   });
 });
