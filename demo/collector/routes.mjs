@@ -29,6 +29,8 @@ export function createApp(config, { ingest, reports }) {
   // answered here and cached by the browser for corsMaxAge seconds.
   app.use((req, res, next) => {
     res.set('Access-Control-Allow-Origin', '*');
+    // A cross-origin page can read only the response headers named here: the SDK honours Retry-After.
+    res.set('Access-Control-Expose-Headers', 'Retry-After');
     if (req.method !== 'OPTIONS') return next();
     res.set('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
     res.set('Access-Control-Allow-Headers', `Content-Type, ${APP_ID_HEADER}, X-Moesif-SDK`);

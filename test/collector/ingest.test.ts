@@ -169,6 +169,8 @@ describe('the ingest API', () => {
   it('allows any origin to read its answers, errors included', async () => {
     expect((await c.post('/v1/actions', action({ anonymous_id: 'a' }))).headers.get('access-control-allow-origin')).toBe('*');
     expect((await c.post('/v1/actions', {}, { appId: null })).headers.get('access-control-allow-origin')).toBe('*');
+    // A cross-origin SDK can only read a Retry-After the collector exposes.
+    expect((await c.post('/v1/actions', action({ anonymous_id: 'a' }))).headers.get('access-control-expose-headers')).toBe('Retry-After');
   });
 
   it('answers 404 in JSON for an unknown kind or method', async () => {
