@@ -249,6 +249,21 @@ describe('the capture pipeline', () => {
     expect(recorded[0].metadata).toEqual({ error: 'error' });
   });
 
+  it('leaves headers given as a one-shot iterator for fetch to read, and still reads reusable ones', async () => {
+    const received: Array<Array<[string, string]>> = [];
+    window.fetch = async (_input, init) => (received.push([...new Headers(init?.headers)]), new Response('ok'));
+    const capture = started({});
+    function* once(): Generator<[string, string]> {
+      yield ['X-Trace', 'generator'];
+    }
+    await fetch('https://api.test/generator', { headers: once() as unknown as HeadersInit });
+    await fetch('https://api.test/map', { headers: new Map([['X-Trace', 'map']]) as unknown as HeadersInit });
+    await vi.waitFor(() => expect(recorded).toHaveLength(2));
+    capture.stop();
+    expect(received).toEqual([[['x-trace', 'generator']], [['x-trace', 'map']]]);
+    expect(recorded.map((event) => event.request.headers)).toEqual([{}, { 'x-trace': 'map' }]);
+  });
+
   it('never captures the collector, nor anything when stopped or sampled out', async () => {
     const capture = started({ sampleRate: 0 });
     await fetch('https://api.test/sampled-out');

@@ -68,7 +68,10 @@ export const createCapture: CaptureFactory = ({ options, log, record }) => {
    */
   const begin = (uri: Uri, method: string, init: HeadersInit | undefined, body: unknown): End | undefined => {
     if (!on || !uri) return;
-    const headers = new Headers(init);
+    // An iterator (a generator, say) can be read only once, and that read is fetch's: the call is logged
+    // without its headers. Told by its `next`, which calls no app code; objects, arrays, Headers and
+    // Maps read afresh each time (a record with a header named "next" is logged without headers too).
+    const headers = new Headers((init as { next?: unknown })?.next ? [] : init);
     // Our collector's requests carry the application id header: never capture one (another copy's either).
     if (headers.has(APPLICATION_ID_HEADER)) return;
     const request: CapturedEvent['request'] = { time: new Date().toISOString(), uri, verb: String(method).toUpperCase(), headers: headerRecord(headers) };
