@@ -240,6 +240,42 @@ test('XMLHttpRequest with text, json, blob and arraybuffer responses: same handl
   expect(JSON.stringify(events())).not.toContain('xhr-secret');
 });
 
+test('one XMLHttpRequest reused for many calls: each is captured once, and listeners do not pile up', async ({ page }) => {
+  await open(
+    page,
+    `
+    moesif.start();
+    const xhr = (window.reused = new XMLHttpRequest());
+    const seen = [];
+    for (let i = 0; i < 60; i++) {
+      // The next call opens in a microtask of the app's loadend handler, which runs before our listener.
+      await new Promise((resolve) => {
+        xhr.open('GET', '/api/text?i=' + i);
+        xhr.onloadend = resolve;
+        xhr.send();
+        // Every tenth call aborted: its loadend comes at once, inside abort().
+        if (i % 10 == 9) xhr.abort();
+      });
+      seen.push(xhr.status + ' ' + xhr.responseText);
+    }
+    return seen;
+  `,
+  );
+  const seen = await page.evaluate(() => (window as unknown as { scenario(): Promise<string[]> }).scenario());
+  expect(seen).toEqual(Array.from({ length: 60 }, (_, i) => (i % 10 == 9 ? '0 ' : '200 hello, text')));
+  // The listeners on the object, as DevTools lists them: ours once per type, whatever the number of calls.
+  const cdp = await page.context().newCDPSession(page);
+  const { result } = await cdp.send('Runtime.evaluate', { expression: 'window.reused' });
+  const { listeners } = await cdp.send('DOMDebugger.getEventListeners', { objectId: result.objectId! });
+  expect(listeners.map((l) => l.type).sort()).toEqual(['abort', 'error', 'loadend', 'loadend', 'timeout']); // a loadend is the app's onloadend
+  await waitForEvents(60);
+  await page.waitForTimeout(300);
+  const captured = events().map((e) => [new URL(e.request.uri).search, e.response.status, e.response.body ?? null, e.metadata ?? null]);
+  expect(captured.sort()).toEqual(
+    Array.from({ length: 60 }, (_, i) => (i % 10 == 9 ? [`?i=${i}`, 0, null, { error: 'abort' }] : [`?i=${i}`, 200, 'hello, text', null])).sort(),
+  );
+});
+
 test('requests opened before start() are left alone', async ({ page }) => {
   await open(page, `
     const req = new XMLHttpRequest();

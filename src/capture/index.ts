@@ -105,11 +105,27 @@ export const createCapture: CaptureFactory = ({ options, log, record }) => {
    */
   /** Each opened request: its uri if captured (see `want`), method, and the headers set so far. */
   const calls = new WeakMap<XMLHttpRequest, [Uri, string, Array<[string, string]>]>();
+  /** Each sent call not recorded yet: takes its events' types, and records it at `loadend`. */
+  const ends = new WeakMap<XMLHttpRequest, (type: string) => unknown>();
+  /**
+   * One listener for every object and call: adding it again is a no-op, so an object reused for many
+   * calls never gathers listeners. Done (4) only: an event still being dispatched after the app
+   * reopened the object belongs to the call `open` recorded, not to the new one.
+   */
+  const listener = function (this: XMLHttpRequest, { type }: Event): void {
+    if (this.readyState == 4) ends.get(this)?.(type);
+  };
   const proto = XMLHttpRequest.prototype as unknown as Record<string, unknown>;
   const toggles = [
     patch(proto, 'open', (original) =>
       function (this: XMLHttpRequest, method: string, url: string | URL) {
-        // Reopened: what was set for the last request is dropped either way. `begin` leaves out a call not wanted.
+        // Reopened by a handler of the last call that ran before our loadend listener (one that awaits a
+        // promise resolved in onloadend, too: microtasks run between listeners): that call is recorded now,
+        // while its response is still there.
+        if (this.readyState == 4) ends.get(this)?.('loadend');
+        // What was set for the last request is dropped either way (a call abandoned in flight is not
+        // recorded). `begin` leaves out a call not wanted.
+        ends.delete(this);
         calls.set(this, [want(url), method, []]);
         return original.apply(this, arguments);
       },
@@ -126,16 +142,14 @@ export const createCapture: CaptureFactory = ({ options, log, record }) => {
       function (this: XMLHttpRequest, body?: Document | XMLHttpRequestBodyInit | null) {
         const xhr = this;
         const call = calls.get(xhr);
-        const end = call && begin(...call, body);
+        const end = call && !ends.has(xhr) && begin(...call, body);
         if (end) {
           let error: string | undefined;
           // Nothing here throws (headers are parsed inside `end`): the app's event dispatch is never disturbed.
-          // A listener left by a send() that threw (a second send(), say), or from before the object was
-          // reopened, is not ours now: the first loadend takes the call away.
-          const listener = ({ type }: Event): unknown =>
-            calls.get(xhr) == call &&
-            (type == 'loadend'
-              ? calls.delete(xhr) &&
+          // One record per opening, of its first send(): a second one throws without starting another call.
+          ends.set(xhr, (type) =>
+            type == 'loadend'
+              ? ends.delete(xhr) &&
                 end(
                   // 1223 is how old Internet Explorer reported 204.
                   xhr.status == 1223 ? 204 : xhr.status,
@@ -145,7 +159,8 @@ export const createCapture: CaptureFactory = ({ options, log, record }) => {
                   xhr.responseType == 'json' ? JSON.stringify(xhr.response) : xhr.response,
                   error,
                 )
-              : (error = type));
+              : (error = type),
+          );
           for (const type of ['abort', 'error', 'timeout', 'loadend']) xhr.addEventListener(type, listener);
         }
         return original.apply(xhr, arguments);
