@@ -15,6 +15,7 @@ export function createPageViews(track: (name: string, metadata: Metadata) => voi
   let lastPath: string | undefined;
   /** A view waiting for its title; sent at once if the page closes first. */
   let pending: (() => void) | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const flush = (): void => {
     pending?.();
     pending = undefined;
@@ -40,7 +41,9 @@ export function createPageViews(track: (name: string, metadata: Metadata) => voi
     // so the view is sent a moment later; nothing of the app waits for it.
     flush();
     pending = page();
-    setTimeout(flush, 50);
+    // One timer, restarted: an older view's timer would send this one early, with the last page's title.
+    clearTimeout(timer);
+    timer = setTimeout(flush, 50);
   };
 
   // Made once and reused, so start/stop cycles never stack wrappers; off, they only pass calls through.
