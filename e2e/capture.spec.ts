@@ -276,6 +276,18 @@ test('one XMLHttpRequest reused for many calls: each is captured once, and liste
   );
 });
 
+test('relative URLs are logged as the browser resolves them, against a <base href>', async ({ page }) => {
+  collector.page('/app/page', umdPage(`${init()} ${HELPERS} moesif.start();`, '<base href="/api/">'));
+  await page.goto(collector.url + '/app/page');
+  const seen = await page.evaluate(async () => {
+    const xhr = (window as unknown as { __xhr(url: string, type: string): Promise<{ response: string }> }).__xhr;
+    return [await (await fetch('text?via=fetch')).text(), (await xhr('text?via=xhr', '')).response];
+  });
+  expect(seen).toEqual(['hello, text', 'hello, text']);
+  await waitForEvents(2);
+  expect(events().map((e) => e.request.uri).sort()).toEqual([`${collector.url}/api/text?via=fetch`, `${collector.url}/api/text?via=xhr`]);
+});
+
 test('requests opened before start() are left alone', async ({ page }) => {
   await open(page, `
     const req = new XMLHttpRequest();

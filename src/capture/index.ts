@@ -54,7 +54,8 @@ export const createCapture: CaptureFactory = ({ options, log, record }) => {
    */
   const want = (url: string | URL): Uri => {
     try {
-      const uri = new URL(url, location.href).href;
+      // As fetch and XMLHttpRequest resolve it: against the document base URL, which a <base href> sets.
+      const uri = new URL(url, document.baseURI).href;
       return on && Math.random() < options.sampleRate && /^https?:/.test(uri) && !uri.startsWith(options.baseUrl + '/v1/') && uri;
     } catch {
       return; // a URL the call itself rejects
