@@ -1,4 +1,5 @@
-import { expect, test } from '@playwright/test';
+import { chromium, expect, test } from '@playwright/test';
+import { chromiumLaunchOptions } from './support/browser';
 import { startRecorder, umdPage, type Recorder } from './support/recorder';
 
 let collector: Recorder;
@@ -105,23 +106,48 @@ test('a hash-routed page counts hash changes', async ({ page }) => {
   await expect.poll(() => views().map((v) => v.hash)).toEqual(['#/home', '#/settings']);
 });
 
-test('a page restored from the back/forward cache counts once, and trackPageView() works with the option off', async ({ page }) => {
-  collector.page('/multi-a', umdPage(init));
-  collector.page('/multi-b', umdPage(init));
-  await page.goto(collector.url + '/multi-a');
-  await page.goto(collector.url + '/multi-b');
-  await page.goBack();
-  await expect.poll(() => views().map((v) => v.pathname)).toEqual(['/multi-a', '/multi-b', '/multi-a']);
+test('a page restored from the back/forward cache counts once, with the title it has after the restore', async () => {
+  // Playwright starts Chromium with the back/forward cache disabled (goBack would reload the page), and
+  // the recorder serves pages with Cache-Control: no-store, which keeps them out of it.
+  const browser = await chromium.launch({ ...chromiumLaunchOptions, ignoreDefaultArgs: ['--disable-back-forward-cache'] });
+  try {
+    const page = await browser.newPage();
+    await page.route('**/bf-*', async (route) => {
+      const response = await route.fetch();
+      await route.fulfill({ status: 200, headers: { 'content-type': 'text/html' }, body: await response.text() });
+    });
+    const script = `${init} addEventListener('pageshow', (event) => { window.persisted = event.persisted; if (event.persisted) document.title = 'Restored'; });`;
+    collector.page('/bf-a', umdPage(script));
+    collector.page('/bf-b', umdPage(script));
+    await page.goto(collector.url + '/bf-a');
+    await expect.poll(() => views().length).toBe(1);
+    await page.goto(collector.url + '/bf-b');
+    await expect.poll(() => views().length).toBe(2);
+    await page.goBack({ waitUntil: 'commit' });
+    await expect.poll(() => views().length).toBe(3);
+    // Restored, not reloaded: the page kept its state and saw pageshow with persisted set.
+    expect(await page.evaluate(() => (window as unknown as { persisted: boolean }).persisted)).toBe(true);
+    await page.waitForTimeout(500);
+    expect(views().map((v) => [v.pathname, v.title])).toEqual([
+      ['/bf-a', 'test page'],
+      ['/bf-b', 'test page'],
+      ['/bf-a', 'Restored'],
+    ]);
+  } finally {
+    await browser.close();
+  }
+});
 
+test('trackPageView() works with the option off, and after a router navigation', async ({ page }) => {
   collector.page('/manual', umdPage(`moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 50 }); moesif.trackPageView({ section: 'docs' });`));
   await page.goto(collector.url + '/manual');
-  await expect.poll(() => views().length).toBe(4);
-  expect(views()[3]).toMatchObject({ pathname: '/manual', section: 'docs' });
+  await expect.poll(() => views().length).toBe(1);
+  expect(views()[0]).toMatchObject({ pathname: '/manual', section: 'docs' });
   // A router announcing its navigations: the referrer is the page viewed before.
   await page.evaluate(() => {
     history.pushState({}, '', '/manual/next');
-    (window as any).moesif.trackPageView();
+    (window as unknown as { moesif: { trackPageView(): void } }).moesif.trackPageView();
   });
-  await expect.poll(() => views().length).toBe(5);
-  expect(views()[4]).toMatchObject({ pathname: '/manual/next', referrer: `${collector.url}/manual` });
+  await expect.poll(() => views().length).toBe(2);
+  expect(views()[1]).toMatchObject({ pathname: '/manual/next', referrer: `${collector.url}/manual` });
 });
