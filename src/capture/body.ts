@@ -31,7 +31,9 @@ export function decode(bytes: Uint8Array, cut: boolean): Body {
  * `source` is a Request or Response (read from a clone taken now, before anyone reads the original),
  * or a value (string, Blob, FormData, ArrayBuffer...) that `new Response()` copies. A ReadableStream
  * is never touched: it is the app's, and reading it would take it away from the request it belongs
- * to. A Document has no cheap serialization: left out. The body (none if it failed) goes into `part`;
+ * to. A Request built on one (a streaming upload, which only Chromium sends) cannot be told from a
+ * Request built on a string, so its clone is read: the tee then pulls the app's stream ahead of the
+ * upload (nothing is lost or changed on the wire). A Document has no cheap serialization: left out. The body (none if it failed) goes into `part`;
  * resolves to whether it was cut. Never rejects.
  */
 export async function readBody(source: unknown, max: number, part: Body): Promise<boolean> {
