@@ -107,11 +107,10 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
   let closed = false;
   /** When the queue was last written. */
   let savedAt = 0;
-  /**
-   * Body bytes of the requests in flight, which keepalive requests must keep under the browser's quota.
-   * While there are any, only a closing page sends more.
-   */
-  let flightBytes = 0;
+  /** Requests in flight: while there are any, only a closing page sends more. */
+  let inFlight = 0;
+  /** Body bytes of the keepalive requests in flight, which the browser keeps under its 64 KB quota. */
+  let keepaliveBytes = 0;
   let retryAt = 0;
   /** Failed requests in a row: drives the backoff. */
   let failures = 0;
@@ -198,8 +197,11 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
     const body = `[${batch.map((item) => item.json)}]`;
     const outcome: DeliveryOutcome = { status: 0, kind, count };
     let retryAfter: string | null | undefined;
+    // Only keepalive bodies use the quota: a request without keepalive can go beside a full one.
+    const quota = keepalive ? bytes : 0;
     for (const item of batch) item.sending = true;
-    flightBytes += bytes;
+    inFlight++;
+    keepaliveBytes += quota;
     stats.requests++;
     stats.bytesSent += bytes;
     try {
@@ -214,7 +216,8 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
       outcome.error = String(error);
     }
     const { status } = outcome;
-    flightBytes -= bytes;
+    inFlight--;
+    keepaliveBytes -= quota;
     for (const item of batch) item.sending = false;
     log.debug('sent', kind, status, outcome);
     try {
@@ -248,17 +251,17 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
 
   /**
    * Sends the next batch, one request at a time. When the page is hidden or closing (`closing`),
-   * everything waiting leaves at once instead, in keepalive requests that outlive the page, as long
-   * as they fit its 64 KB quota. Items stay in the outbox until answered; if no answer comes (the
+   * everything waiting leaves at once instead, in keepalive requests that outlive the page while they
+   * fit its 64 KB quota; a batch that does not fit (a captured call with a large body) still goes,
+   * without keepalive, which a hidden page may live to see answered, and the batches after it still
+   * get their keepalive. Items stay in the outbox until answered; if no answer comes (the
    * page is gone), the next page load sends them again. Batches are as large as the collector took
    * (see 413) either way.
    */
   const pump = (closing?: boolean): void => {
-    for (let batch; !paused && (closing || !flightBytes) && (batch = nextBatch(items, batchLimit)).length; ) {
+    for (let batch; !paused && (closing || !inFlight) && (batch = nextBatch(items, batchLimit)).length; ) {
       const bytes = bodyBytes(batch);
-      const keepalive = flightBytes + bytes <= KEEPALIVE_QUOTA;
-      if (closing && !keepalive) break;
-      void send(batch, bytes, keepalive);
+      void send(batch, bytes, keepaliveBytes + bytes <= KEEPALIVE_QUOTA);
     }
     schedule();
   };
@@ -269,7 +272,7 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
    * nothing is waiting to be decided: its answer calls this again.
    */
   const schedule = (): void => {
-    if (paused || flightBytes || offline) return;
+    if (paused || inFlight || offline) return;
     if (!items[0]) return settleFlush();
     const at = Math.max(flushWaiters.length || items.length >= (batchEnabled ? options.batchSize : 1) ? 0 : items[0].at + options.batchMaxTime, retryAt);
     pumpBy(at);

@@ -1,0 +1,98 @@
+/**
+ * The delivery engine at its edges, with fake timers and a fake fetch: page close with a large item,
+ * offline, a backoff when the tab hides, storage that refuses writes and the back/forward cache.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createDelivery } from '../src/delivery';
+import type { Log } from '../src/log';
+import { resolveOptions, type Options } from '../src/options';
+import type { ListableStore } from '../src/storage';
+
+/** A store in a Map whose writes can be made to fail (storage full). */
+const memoryStore = () => {
+  const map = new Map<string, string>();
+  const store = {
+    full: false,
+    map,
+    get: (key: string) => map.get(key) ?? null,
+    set: (key: string, value: string) => (store.full ? undefined : (map.set(key, value), true)),
+    remove: (key: string) => void map.delete(key),
+    keys: () => [...map.keys()],
+  } satisfies ListableStore & { full: boolean; map: Map<string, string> };
+  return store;
+};
+
+interface Call {
+  url: string;
+  body: string;
+  keepalive?: boolean;
+}
+
+type Answer = number | [number, Record<string, string>] | 'never';
+
+/** An engine against a fetch that answers each request with the next of `answers` (then 200); 0 fails, 'never' hangs. */
+function engine(answers: Answer[] = [], extra: Partial<Options> = {}) {
+  const log = { warn: vi.fn(), error: vi.fn(), debug: vi.fn() } satisfies Log;
+  const calls: Call[] = [];
+  const fetchImpl = vi.fn(async (url: string | URL | Request, init?: RequestInit) => {
+    calls.push({ url: String(url), body: String(init?.body), keepalive: init?.keepalive });
+    const next = answers.shift() ?? 200;
+    if (next == 'never') return new Promise<Response>(() => {});
+    const [status, headers] = typeof next == 'number' ? [next, {}] : next;
+    if (!status) throw new TypeError('Failed to fetch');
+    return new Response(null, { status, headers });
+  }) as unknown as typeof fetch;
+  const options = resolveOptions({ applicationId: 'edges-app', host: 'http://collector.test', ...extra }, 'http:', log)!;
+  const delivery = createDelivery({ options, log, fetchImpl });
+  const store = memoryStore();
+  delivery.resume(store);
+  const actions = (count: number) => {
+    for (let n = 0; n < count; n++) delivery.push('actions', JSON.stringify({ n }));
+  };
+  return { delivery, store, calls, actions };
+}
+
+const run = (ms = 0) => vi.advanceTimersByTimeAsync(ms);
+const setHidden = (hidden: boolean) => {
+  Object.defineProperty(document, 'hidden', { value: hidden, configurable: true });
+  document.dispatchEvent(new Event('visibilitychange'));
+};
+const setOnline = (online: boolean) => {
+  Object.defineProperty(navigator, 'onLine', { value: online, configurable: true });
+  if (online) dispatchEvent(new Event('online'));
+};
+const pagehide = (persisted = false) => dispatchEvent(new PageTransitionEvent('pagehide', { persisted }));
+/** A captured call whose response body was cut at the default maxBodyBytes: over 64 KB on its own. */
+const bigEvent = (size = 65_536) => JSON.stringify({ response: { body: 'x'.repeat(size) } });
+const to = (kind: string) => (call: Call) => call.url.endsWith(`/v1/${kind}/batch`);
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: Date.parse('2025-01-01T00:00:00Z') });
+});
+afterEach(() => {
+  setHidden(false);
+  setOnline(true);
+  vi.useRealTimers();
+});
+
+describe('page close', () => {
+  it('an item over the keepalive quota goes without keepalive, and the items behind it still leave with keepalive', async () => {
+    const { delivery, calls, actions } = engine();
+    delivery.push('events', bigEvent());
+    actions(5);
+    pagehide();
+    await run();
+    expect(calls.filter(to('events')).map((call) => call.keepalive)).toEqual([false]);
+    expect(calls.filter(to('actions')).map((call) => [call.keepalive, JSON.parse(call.body).length])).toEqual([[true, 5]]);
+  });
+
+  it('a large request in flight without keepalive does not use the quota of the keepalive requests at close', async () => {
+    const { delivery, calls, actions } = engine(['never']);
+    delivery.push('events', bigEvent(70_000));
+    await run(2600);
+    expect(calls.map((call) => call.keepalive)).toEqual([false]);
+    actions(5);
+    pagehide();
+    expect(calls.map((call) => call.keepalive)).toEqual([false, true]);
+  });
+});
