@@ -225,7 +225,9 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
     } catch {
       log.warn('callback option threw');
     }
-    unanswered = status ? 0 : unanswered + 1;
+    // Offline, a request without an answer says nothing of a blocker: the `online` event is awaited instead.
+    offline = !status && navigator.onLine === false;
+    unanswered = status || offline ? 0 : unanswered + 1;
     if (status > 199 && status < 300) {
       remove(batch);
       stats.sent += count;
@@ -244,7 +246,7 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
       if (unanswered >= BLOCKED_AFTER) {
         paused = true;
         log.warn('collector unreachable (blocked?): retried on the next page');
-      } else offline = !status && navigator.onLine === false;
+      }
     }
     schedule();
   };
@@ -326,6 +328,8 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
 
   addEventListener('online', () => {
     offline = false;
+    // Failures just before the browser noticed it was offline were the network's, not a blocker's.
+    unanswered = 0;
     schedule();
   });
   addEventListener('pagehide', () => {
