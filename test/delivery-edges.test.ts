@@ -96,3 +96,42 @@ describe('page close', () => {
     expect(calls.map((call) => call.keepalive)).toEqual([false, true]);
   });
 });
+
+describe('offline', () => {
+  it('flush() settles at once while the engine waits for the online event', async () => {
+    setOnline(false);
+    const { delivery } = engine([0]);
+    delivery.push('actions', '{"n":1}');
+    await run(3000); // the first attempt fails: the engine now waits for `online`
+    let settled = false;
+    void delivery.flush().then(() => (settled = true));
+    await run();
+    expect(settled).toBe(true);
+    expect(delivery.stats().inOutbox).toBe(1);
+  });
+
+  it('hiding the tab while offline, with three kinds queued, does not stop delivery for the page view', async () => {
+    const { delivery, calls } = engine([0, 0, 0]);
+    delivery.push('actions', '{"n":1}');
+    delivery.push('users', '{"n":2}');
+    delivery.push('events', '{"n":3}');
+    setOnline(false);
+    setHidden(true);
+    await run();
+    expect(calls).toHaveLength(3);
+    setHidden(false);
+    setOnline(true);
+    await run(60_000);
+    expect(delivery.stats()).toMatchObject({ inOutbox: 0, sent: 3 });
+  });
+
+  it('the online event clears the count of unanswered requests (failures before the browser noticed)', async () => {
+    const { delivery, calls, actions } = engine([0, 0, 0]);
+    actions(1);
+    while (calls.length < 2) await run(100); // two unanswered: one more would be taken for a blocker
+    setOnline(true);
+    await run(60_000);
+    expect(calls).toHaveLength(4);
+    expect(delivery.stats().inOutbox).toBe(0);
+  });
+});

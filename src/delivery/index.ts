@@ -360,7 +360,8 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
     /** Sends everything now; settles when the outbox is empty or an attempt failed. */
     flush: (): Promise<void> =>
       new Promise<void>((resolve) => {
-        if (paused || !items.length) return resolve();
+        // Offline, nothing is tried until the `online` event: the attempt has failed already.
+        if (paused || offline || !items.length) return resolve();
         flushWaiters.push(resolve);
         retryAt = 0;
         schedule();
