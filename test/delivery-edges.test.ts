@@ -30,8 +30,11 @@ interface Call {
 
 type Answer = number | [number, Record<string, string>] | 'never';
 
-/** An engine against a fetch that answers each request with the next of `answers` (then 200); 0 fails, 'never' hangs. */
-function engine(answers: Answer[] = [], extra: Partial<Options> = {}) {
+/**
+ * A resumed engine against a fetch that answers each request with the next of `answers` (then 200);
+ * 0 fails, 'never' hangs.
+ */
+function engine(answers: Answer[] = [], extra: Partial<Options> = {}, store = memoryStore()) {
   const log = { warn: vi.fn(), error: vi.fn(), debug: vi.fn() } satisfies Log;
   const calls: Call[] = [];
   const fetchImpl = vi.fn(async (url: string | URL | Request, init?: RequestInit) => {
@@ -44,7 +47,6 @@ function engine(answers: Answer[] = [], extra: Partial<Options> = {}) {
   }) as unknown as typeof fetch;
   const options = resolveOptions({ applicationId: 'edges-app', host: 'http://collector.test', ...extra }, 'http:', log)!;
   const delivery = createDelivery({ options, log, fetchImpl });
-  const store = memoryStore();
   delivery.resume(store);
   const actions = (count: number) => {
     for (let n = 0; n < count; n++) delivery.push('actions', JSON.stringify({ n }));
@@ -52,6 +54,7 @@ function engine(answers: Answer[] = [], extra: Partial<Options> = {}) {
   return { delivery, store, calls, actions };
 }
 
+const PREFIX = 'usertrail:v2:outbox:edges-app:';
 const run = (ms = 0) => vi.advanceTimersByTimeAsync(ms);
 const setHidden = (hidden: boolean) => {
   Object.defineProperty(document, 'hidden', { value: hidden, configurable: true });
@@ -133,5 +136,27 @@ describe('offline', () => {
     await run(60_000);
     expect(calls).toHaveLength(4);
     expect(delivery.stats().inOutbox).toBe(0);
+  });
+});
+
+describe('quick navigations', () => {
+  it('an answer that comes while the page is hidden is written at once, not after the usual spacing', async () => {
+    const { store, actions } = engine();
+    actions(2);
+    await run(); // written, not yet sent (batchMaxTime)
+    setHidden(true); // sends both with keepalive and writes them: they stay until answered
+    expect([...store.map.keys()]).toHaveLength(1);
+    await run(); // the answer: nothing is left for the next page to send again
+    expect([...store.map.keys()]).toHaveLength(0);
+  });
+
+  it("a closed page's queue is sent at once by the next page, not after batchMaxTime", async () => {
+    const store = memoryStore();
+    const item = { kind: 'actions', json: '{"n":1}', at: Date.now() - 50, bytes: 7 };
+    store.set(`${PREFIX}closed`, JSON.stringify([0, [item]]));
+    const { calls, delivery } = engine([], { batchMaxTime: 10_000 }, store);
+    await run();
+    expect(calls.map((call) => call.body)).toEqual(['[{"n":1}]']);
+    expect(delivery.stats()).toMatchObject({ adopted: 1, sent: 1, inOutbox: 0 });
   });
 });

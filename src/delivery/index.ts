@@ -180,7 +180,8 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
     // A Set: a recovering collector answers batches of up to thousands of items from an outbox of as many more.
     const gone = new Set(batch);
     items = items.filter((item) => !gone.has(item));
-    saveSoon();
+    // A hidden page may not live 200 ms more, and the next page load would send them again.
+    closed || document.hidden ? save() : saveSoon();
   };
 
   /**
@@ -306,6 +307,9 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
           if (typeof item?.json == 'string') items.push({ ...item, bytes: encoder.encode(item.json).length, sending: false });
       }
       stats.adopted += items.length - before;
+      // Due at once, as if flush() were called: a closed page's items may have waited their batchMaxTime
+      // already, and a page that closes before it would send them again at its own close.
+      if (items.length > before) flushWaiters.push(() => {});
       // Whether or not anything was adopted: writing renews our own lease, and sorting a sorted queue is cheap.
       items.sort((a, b) => a.at - b.at);
       save();
