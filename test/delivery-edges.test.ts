@@ -160,3 +160,41 @@ describe('quick navigations', () => {
     expect(delivery.stats()).toMatchObject({ adopted: 1, sent: 1, inOutbox: 0 });
   });
 });
+
+describe('storage full', () => {
+  it('a back/forward cache restore keeps the items that storage never held', async () => {
+    const store = memoryStore();
+    store.full = true;
+    const { delivery, actions } = engine([0, 0, 0], {}, store);
+    actions(3);
+    await run(30_000); // three requests unanswered: kept for the next page
+    expect(delivery.stats().inOutbox).toBe(3);
+    pagehide(true);
+    dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true }));
+    expect(delivery.stats().inOutbox).toBe(3);
+  });
+
+  it('a restore still drops the items another page adopted meanwhile', async () => {
+    const { delivery, store, actions } = engine([0, 0, 0]);
+    actions(3);
+    await run(30_000);
+    pagehide(true);
+    store.map.clear(); // another page load adopted the queue
+    dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true }));
+    expect(delivery.stats().inOutbox).toBe(0);
+  });
+
+  it('a failed write leaves no older copy of the queue, whose delivered items the next page would send again', async () => {
+    const { delivery, store } = engine([503, 200, 0, 0, 0], { batchMaxTime: 10 });
+    const stored = () => [...store.map.values()].flatMap((saved) => (JSON.parse(saved) as [number, Array<{ json: string }>])[1].map((item) => item.json));
+    delivery.push('actions', '{"n":0}');
+    await run(); // written, sent, refused with 503
+    expect(stored()).toEqual(['{"n":0}']);
+    store.full = true; // the app's own data, or another tab, fills storage
+    delivery.push('users', '{"n":1}');
+    await run(60_000); // the action is delivered; the user goes unanswered
+    expect(delivery.stats()).toMatchObject({ sent: 1, inOutbox: 1 });
+    pagehide();
+    expect(stored()).toEqual([]); // the user could not be written either: it was only ever in memory
+  });
+});

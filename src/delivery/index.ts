@@ -107,6 +107,8 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
   let closed = false;
   /** When the queue was last written. */
   let savedAt = 0;
+  /** Whether the last write took: if not, storage holds no copy of this tab's queue. */
+  let stored = false;
   /** Requests in flight: while there are any, only a closing page sends more. */
   let inFlight = 0;
   /** Body bytes of the keepalive requests in flight, which the browser keeps under its 64 KB quota. */
@@ -159,7 +161,11 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
     if (!store) return;
     if (!items.length) return store.remove(ownKey);
     const saved = JSON.stringify([closed ? 0 : (savedAt = now()), items] satisfies Saved);
-    if (!store.set(ownKey, saved)) log.warn('storage full: queue kept in memory');
+    // A failed write must not leave an older copy behind, whose delivered items the next page would send again.
+    if (!(stored = !!store.set(ownKey, saved))) {
+      store.remove(ownKey);
+      log.warn('storage full: queue kept in memory');
+    }
     if (!closed) saveBy(savedAt + HEARTBEAT_MS);
   };
 
@@ -343,9 +349,9 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
   addEventListener('pageshow', (event) => {
     if (!event.persisted) return;
     // Back from the back/forward cache. If another page adopted our queue meanwhile, those items are
-    // its to send now; otherwise we own them again.
+    // its to send now; otherwise (or if storage never held them: it was full) we own them again.
     closed = false;
-    if (store && !store.get(ownKey)) items = [];
+    if (store && stored && !store.get(ownKey)) items = [];
     save();
     schedule();
   });
