@@ -198,3 +198,22 @@ describe('storage full', () => {
     expect(stored()).toEqual([]); // the user could not be written either: it was only ever in memory
   });
 });
+
+describe('backoff', () => {
+  it('hiding the tab during a Retry-After wait writes the queue but sends nothing before the wait ends', async () => {
+    const { store, calls, actions } = engine([[429, { 'Retry-After': '30' }]]);
+    actions(1);
+    await run(2600);
+    expect(calls).toHaveLength(1);
+    await run(1000);
+    setHidden(true); // the visitor switches tabs 1 s into the 30 s asked for
+    await run();
+    expect(calls).toHaveLength(1);
+    expect(store.map.size).toBe(1);
+    await run(28_000);
+    expect(calls).toHaveLength(1);
+    await run(2000);
+    expect(calls).toHaveLength(2);
+    expect(store.map.size).toBe(0);
+  });
+});

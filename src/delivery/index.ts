@@ -329,10 +329,11 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
 
   /**
    * The page is hidden, or gone (closed, navigated away or into the back/forward cache): everything
-   * leaves, and the queue is written now.
+   * leaves, and the queue is written now. Not during a backoff, which a server may have asked for
+   * (Retry-After): the written queue is sent when the wait ends, or by the next page.
    */
   const hide = (): void => {
-    pump(true);
+    if (retryAt <= now()) pump(true);
     save();
   };
 
