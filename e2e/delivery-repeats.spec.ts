@@ -4,7 +4,8 @@ import { startRecorder, umdPage, type Recorder } from './support/recorder';
 /**
  * Repeats after quick navigations. Items sent at page close stay stored until answered, and the
  * answer never reaches a page that is gone: the next page sends them again (same transaction_id).
- * These tests bound how often that happens under 150 ms of emulated latency.
+ * These tests bound how often that happens under 150 ms of emulated latency, with pages that close
+ * before any answer can come.
  */
 let collector: Recorder;
 test.beforeEach(async () => {
@@ -39,7 +40,7 @@ test('20 pages that track and leave after 5 ms: each arrives, repeats stay bound
   await expect.poll(() => received().distinct, { timeout: 10_000 }).toBe(20);
   await page.waitForTimeout(1000);
   console.log('5 ms pages:', JSON.stringify(received()));
-  expect(received().items).toBeLessThanOrEqual(6 * 20); // measured 83 (300 before each page wrote answers at once and sent adopted items at once)
+  expect(received().items).toBeLessThanOrEqual(3 * 20); // at most 3 unanswered sends per item (GIVE_UP_AFTER); measured 48 to 54, 300 before
 });
 
 test('a visitor reading 15 pages for 1 s each (default batching): each arrives, repeats stay bounded', async ({ page }) => {
@@ -57,5 +58,5 @@ test('a visitor reading 15 pages for 1 s each (default batching): each arrives, 
   await expect.poll(() => received().distinct, { timeout: 10_000 }).toBe(15);
   await page.waitForTimeout(1000);
   console.log('1 s pages:', JSON.stringify(received()));
-  expect(received().items).toBeLessThanOrEqual(2 * 15); // measured 22 (36 before)
+  expect(received().items).toBeLessThanOrEqual(2 * 15); // measured 22, 36 before
 });

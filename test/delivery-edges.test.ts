@@ -217,3 +217,41 @@ describe('backoff', () => {
     expect(store.map.size).toBe(0);
   });
 });
+
+describe('pages that close before any answer', () => {
+  /** One page load: adopts what is stored, sends, and closes with its request unanswered. */
+  const pageLoad = async (store: ReturnType<typeof memoryStore>, track?: string) => {
+    const { delivery, calls } = engine(['never'], { batchMaxTime: 10_000 }, store);
+    if (track) delivery.push('actions', track);
+    await run();
+    pagehide();
+    // Gone: its listeners must not answer the next pages' events (pause() without a store keeps the stored queue).
+    delivery.pause(undefined);
+    return calls;
+  };
+
+  it('an item is sent by at most 3 pages whose answers never came, then dropped', async () => {
+    const store = memoryStore();
+    const sends: string[] = [];
+    for (let n = 0; n < 5; n++) {
+      sends.push(...(await pageLoad(store, n ? undefined : '{"n":0}')).map((call) => call.body));
+    }
+    expect(sends).toEqual(['[{"n":0}]', '[{"n":0}]', '[{"n":0}]']);
+    expect(store.map.size).toBe(0);
+  });
+
+  it('requests that fail while the page lives are not counted: the collector down across page loads loses nothing', async () => {
+    const store = memoryStore();
+    for (let n = 0; n < 5; n++) {
+      const { delivery } = engine([0, 0, 0], { batchMaxTime: 10 }, store);
+      if (!n) delivery.push('actions', '{"n":0}');
+      await run(30_000);
+      pagehide();
+      delivery.pause(undefined);
+    }
+    const { delivery, calls } = engine([], { batchMaxTime: 10 }, store);
+    await run();
+    expect(calls.map((call) => call.body).at(-1)).toBe('[{"n":0}]');
+    expect(delivery.stats()).toMatchObject({ sent: 1, dropped: 0 });
+  });
+});

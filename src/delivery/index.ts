@@ -13,6 +13,14 @@ const BLOCKED_AFTER = 3;
 /** A tab that has not written its queue for this long is taken for closed, and its items are adopted. */
 const LEASE_MS = 15_000;
 const HEARTBEAT_MS = 5_000;
+/**
+ * An item whose requests went unanswered because their page was gone this many times is not sent
+ * again. Pages that close before an answer can come (a visitor clicking through, high latency) would
+ * otherwise each send every item the pages before them sent, a number of repeats that grows with the
+ * square of the pages. A keepalive request outlives its page, so each of these most likely arrived;
+ * what is lost is an item that a collector hanging without an answer missed three pages in a row.
+ */
+const GIVE_UP_AFTER = 3;
 
 /** One queued item: its JSON, ready to be joined into a batch body without serializing again. */
 export interface Item {
@@ -24,6 +32,8 @@ export interface Item {
   bytes: number;
   /** In a request whose answer has not come yet. */
   sending?: boolean;
+  /** Requests that carried it and whose page was gone before their answer came. */
+  unanswered?: number;
 }
 
 /**
@@ -225,7 +235,9 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
     const { status } = outcome;
     inFlight--;
     keepaliveBytes -= quota;
-    for (const item of batch) item.sending = false;
+    // No answer after pagehide: Chromium fails a page's requests as it unloads, though keepalive ones
+    // go on, and most likely arrive; such a send is counted (see GIVE_UP_AFTER).
+    for (const item of batch) (item.sending = false), closed && !status && (item.unanswered = ~~(item.unanswered as number) + 1);
     log.debug('sent', kind, status, outcome);
     try {
       options.callback?.(outcome);
@@ -310,7 +322,10 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
         // Its requests died with its page: they are ours to send again. Sizes are counted again, so that
         // an entry damaged in storage cannot upset the byte limit.
         for (const item of Array.isArray(saved?.[1]) ? saved[1] : [])
-          if (typeof item?.json == 'string') items.push({ ...item, bytes: encoder.encode(item.json).length, sending: false });
+          if (typeof item?.json == 'string')
+            (item.unanswered = ~~(item.unanswered as number) + +!!item.sending) < GIVE_UP_AFTER
+              ? items.push({ ...item, bytes: encoder.encode(item.json).length, sending: false })
+              : drop(1, 'never answered');
       }
       stats.adopted += items.length - before;
       // Due at once, as if flush() were called: a closed page's items may have waited their batchMaxTime
