@@ -205,17 +205,15 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
    * string goes as text/plain;charset=UTF-8 (no CORS preflight, which could not finish while a page
    * closes), with the application id as a query parameter, since a beacon carries no headers; it only
    * says whether it took the beacon, so a queued beacon counts as delivered (202), and a refused one
-   * goes by fetch.
+   * goes by fetch, with keepalive when it takes `quota` (its body's bytes) of the keepalive quota.
    */
-  const send = async (batch: Item[], bytes: number, keepalive: boolean): Promise<void> => {
+  const send = async (batch: Item[], bytes: number, quota: number): Promise<void> => {
     const { kind } = batch[0];
     const count = batch.length;
     const url = options.baseUrl + batchPath(kind);
     const body = `[${batch.map((item) => item.json)}]`;
     const outcome: DeliveryOutcome = { status: 0, kind, count };
     let retryAfter: string | null | undefined;
-    // Only keepalive bodies use the quota: a request without keepalive can go beside a full one.
-    const quota = keepalive ? bytes : 0;
     for (const item of batch) item.sending = true;
     inFlight++;
     keepaliveBytes += quota;
@@ -225,7 +223,7 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
       if (options.useBeacon && navigator.sendBeacon?.(`${url}?${APPLICATION_ID_HEADER}=${encodeURIComponent(applicationId)}`, body))
         outcome.status = 202;
       else {
-        const response = await fetchImpl(url, { method: 'POST', headers, body, keepalive, credentials: 'omit' });
+        const response = await fetchImpl(url, { method: 'POST', headers, body, keepalive: !!quota, credentials: 'omit' });
         outcome.status = response.status;
         retryAfter = response.headers.get('Retry-After');
       }
@@ -245,7 +243,7 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
       log.warn('callback option threw');
     }
     // Offline, a request without an answer says nothing of a blocker: the `online` event is awaited instead.
-    offline = !status && navigator.onLine === false;
+    offline = !status && !navigator.onLine;
     unanswered = status || offline ? 0 : unanswered + 1;
     if (status > 199 && status < 300) {
       remove(batch);
@@ -282,7 +280,8 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
   const pump = (closing?: boolean): void => {
     for (let batch; !paused && (closing || !inFlight) && (batch = nextBatch(items, batchLimit)).length; ) {
       const bytes = bodyBytes(batch);
-      void send(batch, bytes, keepaliveBytes + bytes <= KEEPALIVE_QUOTA);
+      // Only keepalive bodies use the quota: a batch that does not fit goes without keepalive, beside the others.
+      void send(batch, bytes, keepaliveBytes + bytes <= KEEPALIVE_QUOTA ? bytes : 0);
     }
     schedule();
   };
