@@ -362,7 +362,11 @@ test('8. a page closed right after sign-up still delivers the identify', async (
   });
   await page.locator('input[name=email]').fill(email);
   await page.getByRole('button', { name: 'Sign up' }).click();
-  await page.waitForEvent('close');
+  // Bounded, and telling: a sign-up that failed (the demo API down or slow) says so on the form.
+  await page.waitForEvent('close', { timeout: 30_000 }).catch(async (error: Error) => {
+    const form = await page.locator('#form-status').textContent({ timeout: 1_000 }).catch(() => 'unreadable');
+    throw new Error(`the tab did not close after sign-up; the form says: ${form}`, { cause: error });
+  });
   await closing;
 
   const userId = userIdFor(email);
