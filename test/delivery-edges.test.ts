@@ -4,47 +4,16 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createDelivery } from '../src/delivery';
-import type { Log } from '../src/log';
 import { resolveOptions, type Options } from '../src/options';
-import type { ListableStore } from '../src/storage';
-
-/** A store in a Map whose writes can be made to fail (storage full). */
-const memoryStore = () => {
-  const map = new Map<string, string>();
-  const store = {
-    full: false,
-    map,
-    get: (key: string) => map.get(key) ?? null,
-    set: (key: string, value: string) => (store.full ? undefined : (map.set(key, value), true)),
-    remove: (key: string) => void map.delete(key),
-    keys: () => [...map.keys()],
-  } satisfies ListableStore & { full: boolean; map: Map<string, string> };
-  return store;
-};
-
-interface Call {
-  url: string;
-  body: string;
-  keepalive?: boolean;
-}
-
-type Answer = number | [number, Record<string, string>] | 'never';
+import { fakeFetch, memoryStore, quietLog, type Answer, type Call } from './support/delivery';
 
 /**
  * A resumed engine against a fetch that answers each request with the next of `answers` (then 200);
  * 0 fails, 'never' hangs.
  */
 function engine(answers: Answer[] = [], extra: Partial<Options> = {}, store = memoryStore()) {
-  const log = { warn: vi.fn(), error: vi.fn(), debug: vi.fn() } satisfies Log;
-  const calls: Call[] = [];
-  const fetchImpl = vi.fn(async (url: string | URL | Request, init?: RequestInit) => {
-    calls.push({ url: String(url), body: String(init?.body), keepalive: init?.keepalive });
-    const next = answers.shift() ?? 200;
-    if (next == 'never') return new Promise<Response>(() => {});
-    const [status, headers] = typeof next == 'number' ? [next, {}] : next;
-    if (!status) throw new TypeError('Failed to fetch');
-    return new Response(null, { status, headers });
-  }) as unknown as typeof fetch;
+  const log = quietLog();
+  const { calls, fetchImpl } = fakeFetch(answers);
   const options = resolveOptions({ applicationId: 'edges-app', host: 'http://collector.test', ...extra }, 'http:', log)!;
   const delivery = createDelivery({ options, log, fetchImpl });
   delivery.resume(store);
@@ -86,7 +55,7 @@ describe('page close', () => {
     pagehide();
     await run();
     expect(calls.filter(to('events')).map((call) => call.keepalive)).toEqual([false]);
-    expect(calls.filter(to('actions')).map((call) => [call.keepalive, JSON.parse(call.body).length])).toEqual([[true, 5]]);
+    expect(calls.filter(to('actions')).map((call) => [call.keepalive, JSON.parse(call.text).length])).toEqual([[true, 5]]);
   });
 
   it('a large request in flight without keepalive does not use the quota of the keepalive requests at close', async () => {
@@ -156,7 +125,7 @@ describe('quick navigations', () => {
     store.set(`${PREFIX}closed`, JSON.stringify([0, [item]]));
     const { calls, delivery } = engine([], { batchMaxTime: 10_000 }, store);
     await run();
-    expect(calls.map((call) => call.body)).toEqual(['[{"n":1}]']);
+    expect(calls.map((call) => call.text)).toEqual(['[{"n":1}]']);
     expect(delivery.stats()).toMatchObject({ adopted: 1, sent: 1, inOutbox: 0 });
   });
 });
@@ -234,7 +203,7 @@ describe('pages that close before any answer', () => {
     const store = memoryStore();
     const sends: string[] = [];
     for (let n = 0; n < 5; n++) {
-      sends.push(...(await pageLoad(store, n ? undefined : '{"n":0}')).map((call) => call.body));
+      sends.push(...(await pageLoad(store, n ? undefined : '{"n":0}')).map((call) => call.text));
     }
     expect(sends).toEqual(['[{"n":0}]', '[{"n":0}]', '[{"n":0}]']);
     expect(store.map.size).toBe(0);
@@ -251,7 +220,7 @@ describe('pages that close before any answer', () => {
     }
     const { delivery, calls } = engine([], { batchMaxTime: 10 }, store);
     await run();
-    expect(calls.map((call) => call.body).at(-1)).toBe('[{"n":0}]');
+    expect(calls.map((call) => call.text).at(-1)).toBe('[{"n":0}]');
     expect(delivery.stats()).toMatchObject({ sent: 1, dropped: 0 });
   });
 });

@@ -5,43 +5,15 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createDelivery } from '../src/delivery';
-import type { Log } from '../src/log';
 import { resolveOptions, type Options } from '../src/options';
-import type { ListableStore } from '../src/storage';
-
-interface Call {
-  url: string;
-  body: Array<{ n: number }>;
-  at: number;
-}
-
-/** A store in a Map that counts its writes. */
-const memoryStore = () => {
-  const map = new Map<string, string>();
-  const store = {
-    writes: 0,
-    map,
-    get: (key: string) => map.get(key) ?? null,
-    set: (key: string, value: string) => (store.writes++, map.set(key, value), true),
-    remove: (key: string) => void map.delete(key),
-    keys: () => [...map.keys()],
-  } satisfies ListableStore & { writes: number; map: Map<string, string> };
-  return store;
-};
+import { fakeFetch, memoryStore, quietLog, type Answer } from './support/delivery';
 
 const PREFIX = 'usertrail:v2:outbox:engine-app:';
 
 /** An engine against a fetch that answers each request with the next of `statuses` (then 200). */
-function engine(statuses: Array<number | [number, Record<string, string>]> = [], extra: Partial<Options> = {}) {
-  const log = { warn: vi.fn(), error: vi.fn(), debug: vi.fn() } satisfies Log;
-  const calls: Call[] = [];
-  const fetchImpl = vi.fn(async (url: string | URL | Request, init?: RequestInit) => {
-    calls.push({ url: String(url), body: JSON.parse(String(init?.body)), at: Date.now() });
-    const next = statuses.shift() ?? 200;
-    const [status, headers] = typeof next == 'number' ? [next, {}] : next;
-    if (!status) throw new TypeError('Failed to fetch');
-    return new Response(null, { status, headers });
-  }) as unknown as typeof fetch;
+function engine(statuses: Answer[] = [], extra: Partial<Options> = {}) {
+  const log = quietLog();
+  const { calls, fetchImpl } = fakeFetch(statuses);
   const options = resolveOptions({ applicationId: 'engine-app', host: 'http://collector.test', ...extra }, 'http:', log)!;
   const delivery = createDelivery({ options, log, fetchImpl });
   const store = memoryStore();
@@ -77,7 +49,7 @@ describe('scheduler', () => {
     expect(calls).toHaveLength(0);
     delivery.resume(store);
     await vi.advanceTimersByTimeAsync(0);
-    expect(calls.map((call) => call.body.length)).toEqual([30]);
+    expect(calls.map((call) => call.items.length)).toEqual([30]);
     expect(calls[0].url).toBe('http://collector.test/v1/actions/batch');
     expect(delivery.stats()).toMatchObject({ queued: 30, sent: 30, inOutbox: 0 });
   });
@@ -89,7 +61,7 @@ describe('scheduler', () => {
     await vi.advanceTimersByTimeAsync(999);
     expect(calls).toHaveLength(0);
     await vi.advanceTimersByTimeAsync(1);
-    expect(calls.map((call) => call.body.length)).toEqual([3]);
+    expect(calls.map((call) => call.items.length)).toEqual([3]);
   });
 
   it('with batchEnabled: false, sends each item in a request of its own, at once', async () => {
@@ -100,7 +72,7 @@ describe('scheduler', () => {
     await run(0);
     expect(calls).toHaveLength(1);
     await run();
-    expect(calls.map((call) => call.body.map((item) => item.n))).toEqual([[0], [1], [2]]);
+    expect(calls.map((call) => call.items.map((item) => item.n))).toEqual([[0], [1], [2]]);
   });
 
   it('many pushes set no more timers than one', async () => {
@@ -221,7 +193,7 @@ describe('failures', () => {
     await flushed(delivery);
     // 4 refused, 2 refused, 1 sent; after a success batches may be large again: 3 refused, 2 refused,
     // 1 refused alone: dropped; then one at a time until one gets through, and large again.
-    expect(calls.map((call) => call.body.map((item) => item.n))).toEqual([[0, 1, 2, 3], [0, 1], [0], [1, 2, 3], [1, 2], [1], [2], [3]]);
+    expect(calls.map((call) => call.items.map((item) => item.n))).toEqual([[0, 1, 2, 3], [0, 1], [0], [1, 2, 3], [1, 2], [1], [2], [3]]);
     expect(delivery.stats()).toMatchObject({ sent: 3, dropped: 1, inOutbox: 0 });
     expect(log.warn).toHaveBeenCalledWith(expect.stringContaining('too large'));
   });
@@ -233,7 +205,7 @@ describe('failures', () => {
     await flushed(delivery);
     push(1, 1);
     await flushed(delivery);
-    expect(calls.map((call) => call.body[0].n)).toEqual([0, 1]);
+    expect(calls.map((call) => call.items[0].n)).toEqual([0, 1]);
     expect(delivery.stats()).toMatchObject({ sent: 1, dropped: 1, inOutbox: 0 });
     expect(log.warn).toHaveBeenCalledWith(expect.stringContaining('400'));
   });
@@ -262,7 +234,7 @@ describe('adoption', () => {
     store.set(`${PREFIX}damaged`, '{not json');
     delivery.resume(store);
     await flushed(delivery);
-    expect(calls.map((call) => call.body.map((entry) => entry.n))).toEqual([[1, 2]]);
+    expect(calls.map((call) => call.items.map((entry) => entry.n))).toEqual([[1, 2]]);
     expect(delivery.stats()).toMatchObject({ adopted: 2, sent: 2 });
     await run(1000);
     expect(store.keys()).toEqual([`${PREFIX}living`]);
