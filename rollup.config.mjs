@@ -26,15 +26,17 @@ export default [
     // No AMD branch: an anonymous define() in a plain <script> tag is an error under RequireJS
     // ("mismatched anonymous define"), and it would hide the global the snippet and the docs expect.
     input: 'src/umd.ts',
-    output: {
-      file: 'dist/moesif.min.js',
+    // The same file again as moesif.cjs, for require('usertrail') (moesif-browser-js's README installs
+    // it that way): the package is "type": "module", so Node would load a .js file as ESM.
+    output: ['dist/moesif.min.js', 'dist/moesif.cjs'].map((file) => ({
+      file,
       format: 'iife',
       name: 'moesif',
       exports: 'default',
       footer: '"object"==typeof module&&(module.exports=moesif);',
       sourcemap: true,
       plugins: [minify()],
-    },
+    })),
     plugins: [replaceVersion, nodeResolve({ browser: true }), ts()],
   },
   {

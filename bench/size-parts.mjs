@@ -19,7 +19,7 @@ const STAND_INS = {
     export const createDelivery = ({ options }) => {
       const headers = requestHeaders(options.applicationId);
       return {
-        push: (kind, id, json) => fetch(options.baseUrl + '/v1/' + kind + '/batch', { method: 'POST', headers, body: '[' + json + ']' }).catch(() => {}),
+        push: (kind, json) => fetch(options.baseUrl + '/v1/' + kind + '/batch', { method: 'POST', headers, body: '[' + json + ']' }).catch(() => {}),
         flush: () => Promise.resolve(), stats: () => ({}), resume() {}, pause() {},
       };
     };`,
@@ -40,7 +40,7 @@ async function umdSize(swapped) {
     load: (id) => (id.startsWith('\0stand-in:') ? STAND_INS[/** @type {keyof typeof STAND_INS} */ (id.slice(10))] : null),
   };
   const bundle = await rollup({ input: umdConfig.input, plugins: [standIn, ...umdConfig.plugins], onwarn: () => {} });
-  const { output } = await bundle.generate({ ...umdConfig.output, sourcemap: false });
+  const { output } = await bundle.generate({ ...[umdConfig.output].flat()[0], sourcemap: false });
   await bundle.close();
   return gzipSync(output[0].code, { level: 9 }).length;
 }

@@ -25,7 +25,8 @@ export function readCampaign(pageUrl: string, referrer: string, switches: Campai
     const from = new URL(switches.disableReferrer ? pageUrl : referrer);
     if (from.origin != page.origin) {
       campaign.referrer = referrer;
-      campaign.referring_domain = from.hostname;
+      // host, port included, as moesif sends it.
+      campaign.referring_domain = from.host;
     }
   } catch {
     /* a malformed URL (or no referrer): nothing more to attribute */

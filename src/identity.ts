@@ -45,6 +45,7 @@ export function createIdentity() {
   // Any non-empty stored string is accepted: moesif-browser-js's older ids were not all UUIDs.
   const getId = (field: IdField): string | undefined => cleanId(ids.get(key(field)));
   const setId = (field: IdField, value: string): unknown => ids.set(key(field), value);
+  // Written at once, also after clear(): another subdomain seeing an empty cookie jar would restore the old ids from its localStorage.
   const renewAnonymousId = (): string => {
     const id = newId();
     setId('anonymous_id', id);
@@ -65,16 +66,10 @@ export function createIdentity() {
   const clear = (): void => {
     for (const field in KEYS) (field == 'campaign' ? local : ids).remove(key(field as Field));
   };
-  /** Log-out: forget user, company, session and campaign, and start a new anonymous visitor. */
-  const reset = (): void => {
-    clear();
-    // Written at once: another subdomain seeing an empty cookie jar would restore the old ids from its localStorage.
-    renewAnonymousId();
-  };
   /** Who an item belongs to: the identified user or else the anonymous visitor, as moesif sends it. */
   const attribution = (): Attribution => {
     const user_id = getId('user_id');
     return { user_id, anonymous_id: user_id ? undefined : anonymousId(), company_id: getId('company_id'), session_token: getId('session_token') };
   };
-  return [use, getId, setId, anonymousId, campaign, rememberCampaign, clear, reset, attribution] as const;
+  return [use, getId, setId, anonymousId, campaign, rememberCampaign, clear, renewAnonymousId, attribution] as const;
 }

@@ -14,13 +14,22 @@ import type { ActionPayload, CompanyPayload, Kind, Metadata, UserPayload } from 
 
 /** The public surface of one instance: moesif-browser-js's methods, plus a few it lacks. */
 export interface Moesif {
-  init(options: Options): void;
+  /** Gives back the instance, as moesif-browser-js does. */
+  init(options: Options): Moesif | undefined;
   identifyUser(userId: string | number, metadata?: Metadata): void;
   identifyCompany(companyId: string | number, metadata?: Metadata, companyDomain?: string): void;
   identifySession(sessionToken: string): void;
   track(actionName: string, metadata?: Metadata): void;
   /** Call on log-out: forgets the user, company, session and campaign, and starts a new anonymous visitor. */
   reset(): void;
+  /** Starts a new anonymous visitor, keeping the user, company and session. Gives back the new id. */
+  resetAnonymousId(): string | undefined;
+  /**
+   * moesif-browser-js's halves of reset(): each removes every stored id and the campaign (usertrail
+   * keeps cookies and their localStorage mirror as one store, so clearing only one half would be undone).
+   */
+  clearCookies(): void;
+  clearStorage(): void;
   getAnonymousId(): string | undefined;
   getUserId(): string | undefined;
   getCompanyId(): string | undefined;
@@ -28,8 +37,10 @@ export interface Moesif {
   /** Sends everything queued now; settles when the outbox is empty or the attempt failed. */
   flush(): Promise<void>;
   getStats(): DeliveryStats | undefined;
-  /** Starts logging the page's own API calls (fetch and XMLHttpRequest) as Moesif events. */
-  start(): void;
+  /** Starts logging the page's own API calls (fetch and XMLHttpRequest) as Moesif events. True once started. */
+  start(): boolean | undefined;
+  /** moesif-browser-js's capture of web3 calls, which usertrail does not have: warns and does nothing. */
+  useWeb3(web3?: unknown): boolean | undefined;
   /** Stops logging API calls and puts fetch and XMLHttpRequest back as they were. */
   stop(): void;
   /** Sends a `Page View` action for the current URL, for routers that announce navigations themselves. */
@@ -72,7 +83,9 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
   const early: Array<() => void> = [];
   const log = createLog(() => options?.debug);
 
-  const [useStores, getId, setId, anonymousId, campaign, rememberCampaign, clear, reset, attribution] = createIdentity();
+  const [useStores, getId, setId, anonymousId, campaign, rememberCampaign, clear, renewAnonymousId, attribution] = createIdentity();
+  /** Log-out: forget user, company, session and campaign, and start a new anonymous visitor. */
+  const reset = (): void => void (clear(), renewAnonymousId());
 
   /** An id the app gave, or a throw that the method wrapper turns into one warning. */
   const required = (value: unknown): string => cleanId(value) ?? throwBad('needs an id');
@@ -97,8 +110,8 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
   const sendUser = (fields?: UserPayload): void =>
     enqueue('users', { ...attribution(), anonymous_id: anonymousId(), campaign: campaign(), ...fields });
 
-  const init = (input: Options): void => {
-    if (initCalled) return log.warn('init() called twice: ignored');
+  const init = (input: Options): Moesif | undefined => {
+    if (initCalled) return log.warn('init() called twice: ignored'), instance;
     const resolved = resolveOptions(input, location.protocol, log);
     if (!resolved) return;
     initCalled = true;
@@ -124,7 +137,9 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     capture = captureFactory?.({
       options: resolved,
       log,
-      record: (event) => (followDecision(), enqueue('events', { ...event, ...attribution() })),
+      // The decision first: another tab may have revoked it, and then no id may be read (nor restored).
+      who: () => (followDecision(), attribution()),
+      record: (event) => enqueue('events', event),
     });
     pageViews = createPageViews(instance.track);
     /** Stores what was held in memory and starts sending. */
@@ -165,6 +180,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     if (rememberCampaign(readCampaign(location.href, document.referrer, resolved))) sendUser();
     for (const call of early.splice(0)) call();
     if (resolved.trackPageViews) pageViews.start();
+    return instance;
   };
 
   /** Each public method that needs a running instance. */
@@ -177,8 +193,9 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
       if (previous == id && !metadata) return;
       if (previous && previous != id) {
         log.warn('identifyUser() with another user: call reset() at log-out');
-        // A fresh anonymous id, so the collector cannot merge the two users through the old one.
-        reset();
+        // A fresh anonymous id, so the collector cannot merge the two users through the old one. The
+        // company and session stay, as in moesif: an app may well have set the new user's just before.
+        renewAnonymousId();
       }
       setId('user_id', id);
       sendUser({ user_id: id, metadata });
@@ -217,6 +234,9 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
 
     trackPageView: (metadata) => pageViews.trackPageView(isMetadata(metadata) ? metadata : undefined),
     reset,
+    resetAnonymousId: renewAnonymousId,
+    clearCookies: clear,
+    clearStorage: clear,
     getAnonymousId: anonymousId,
     getUserId: () => getId('user_id'),
     getCompanyId: () => getId('company_id'),
@@ -227,7 +247,10 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
       if (options!.trackPageViews) pageViews.start();
       if (!capture) throwBad('capture is not in this build (see usertrail/capture)');
       capture.start();
+      return true;
     },
+    // Warns once, "useWeb3(): not supported", and gives back undefined: web3 calls are not captured.
+    useWeb3: () => throwBad('not supported'),
     stop() {
       capture?.stop();
       pageViews.stop();

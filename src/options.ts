@@ -32,8 +32,12 @@ export interface Options {
   disableGclid?: boolean;
   /** Log to the console what is sent and why. @default false */
   debug?: boolean;
-  /** Called with the outcome of every request to the collector. */
-  callback?: (outcome: DeliveryOutcome) => void;
+  /**
+   * Called after every request to the collector, as moesif-browser-js calls it: with nothing when the
+   * request succeeded and with the outcome when it failed (so `if (error)` works), and always with the
+   * outcome second.
+   */
+  callback?: (error: DeliveryOutcome | undefined, outcome: DeliveryOutcome) => void;
 
   /** Send items in batches. With false each item leaves at once, through the same retrying outbox. @default true */
   batchEnabled?: boolean;
@@ -45,6 +49,10 @@ export interface Options {
   maxOutboxBytes?: number;
   /** Age, in ms, after which an unsent item is dropped. @default 86_400_000 (24 h) */
   maxOutboxAge?: number;
+  /** moesif's name for `maxOutboxAge`, taken as it. */
+  batchStorageExpiration?: number;
+  /** A request to the collector unanswered after this many ms is abandoned and retried. @default 90000 */
+  batchTimeout?: number;
   /**
    * Send with `navigator.sendBeacon` (a text/plain body, the application id as a query parameter).
    * Only for collectors that accept that form, such as usertrail's. @default false
@@ -65,6 +73,11 @@ export interface Options {
   getApiVersion?: (event: CapturedEvent) => string | undefined;
   /** Leave `fetch` alone and capture XMLHttpRequest only. @default false */
   disableFetch?: boolean;
+  /**
+   * moesif's switch to read XMLHttpRequest bodies early (for Angular). Accepted and not needed:
+   * usertrail reads every body as the call ends. @default false
+   */
+  eagerBodyLogging?: boolean;
   /** Share of captured API calls kept, 0 to 1. @default 1 */
   sampleRate?: number;
   /** Largest request or response body kept per captured call, in bytes. @default 65536 */
@@ -80,7 +93,7 @@ export interface Options {
 
 /** Options after defaults and checks: internal code never meets `undefined` where a default exists. */
 export type ResolvedOptions = Required<
-  Omit<Options, 'callback' | 'cookieDomain' | 'persistenceKeyPrefix' | 'skip' | 'maskContent' | 'getMetadata' | 'getTags' | 'apiVersion' | 'getApiVersion' | 'host'>
+  Omit<Options, 'batchStorageExpiration' | 'callback' | 'cookieDomain' | 'persistenceKeyPrefix' | 'skip' | 'maskContent' | 'getMetadata' | 'getTags' | 'apiVersion' | 'getApiVersion' | 'host'>
 > &
   Pick<Options, 'callback' | 'cookieDomain' | 'persistenceKeyPrefix' | 'skip' | 'maskContent' | 'getMetadata' | 'getTags' | 'apiVersion' | 'getApiVersion'> & {
     /** Base URL of the collector, without a trailing slash. */
@@ -102,8 +115,10 @@ const DEFAULTS = {
   batchMaxTime: 2500,
   maxOutboxBytes: 1_000_000,
   maxOutboxAge: 86_400_000,
+  batchTimeout: 90_000,
   useBeacon: false,
   disableFetch: false,
+  eagerBodyLogging: false,
   sampleRate: 1,
   maxBodyBytes: 65_536,
   requirePublishingConsent: false,
@@ -154,13 +169,15 @@ export function resolveOptions(input: unknown, pageProtocol: string, log: Log): 
   const applicationId = given.applicationId;
   if (typeof applicationId != 'string' || !applicationId.trim()) return void log.error('init() needs { applicationId }: nothing will be sent');
   const resolved: Record<string, unknown> = { ...DEFAULTS, applicationId: applicationId.trim() };
-  for (const name in given) {
-    const value = given[name];
+  for (const key in given) {
+    const value = given[key];
+    const name = key == 'batchStorageExpiration' ? 'maxOutboxAge' : key;
     // `??` semantics: only null and undefined mean "not given"; a user's 0 or false counts (and is checked).
+    // An empty string too means "not given", as in moesif (whose documented default cookieDomain is '').
     // A name of no option (a typo, or a moesif option usertrail lacks) has no type, so it is reported too.
-    if (value != null && name != 'applicationId') {
+    if (value != null && value !== '' && name != 'applicationId') {
       if (isValid(name, value)) resolved[name] = value;
-      else log.error(`init(): option "${name}" is unknown or invalid: ignored`);
+      else log.error(`init(): option "${key}" is unknown or invalid: ignored`);
     }
   }
   resolved.baseUrl = baseUrlFor(resolved.host as string | undefined, pageProtocol);

@@ -3,7 +3,9 @@
  * Field names are Moesif's (snake_case), so the same requests work against Moesif and our collector.
  */
 
-export type Metadata = Record<string, unknown>;
+// any, not unknown: an app's metadata is often typed by an interface, which TypeScript lets into
+// Record<string, any> only (JSON serializability is checked when it is queued).
+export type Metadata = Record<string, any>;
 
 /** First-touch marketing attribution, sent with users and companies. */
 export interface Campaign {

@@ -344,7 +344,7 @@ describe('host page hostility', () => {
     await moesif.flush();
     expect(sdk.collector.items(applicationId, '/v1/actions/batch').map((action) => action.action_name)).toEqual(['One', 'Two']);
     expect(callback).toHaveBeenCalledTimes(2);
-    expect(callback.mock.calls[0][0]).toMatchObject({ status: 200, kind: 'actions', count: 1 });
+    expect(callback.mock.calls[0]).toEqual([undefined, { status: 200, kind: 'actions', count: 1 }]);
     expect(messages(console.warn)).toHaveLength(1);
     expect(messages(console.warn)[0]).toContain('callback');
   });

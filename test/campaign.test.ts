@@ -45,7 +45,8 @@ describe('readCampaign', () => {
 
   it('treats another scheme or port as another origin', () => {
     expect(readCampaign(PAGE, 'http://app.acme.test/home', all)?.referring_domain).toBe('app.acme.test');
-    expect(readCampaign(PAGE, 'https://app.acme.test:8443/home', all)?.referring_domain).toBe('app.acme.test');
+    // With its port, as moesif sends it.
+    expect(readCampaign(PAGE, 'https://app.acme.test:8443/home', all)?.referring_domain).toBe('app.acme.test:8443');
   });
 
   it('disableUtm leaves out every utm parameter and nothing else', () => {

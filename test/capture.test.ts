@@ -165,7 +165,7 @@ describe('the capture pipeline', () => {
   const started = (options: Partial<Options>) => {
     const log = createLog(() => false);
     const resolved = resolveOptions({ applicationId: 'app', host: 'collector.test', ...options }, 'https:', log)!;
-    const capture = createCapture({ options: resolved, log, record: (event) => recorded.push(event) });
+    const capture = createCapture({ options: resolved, log, who: () => ({ anonymous_id: 'anonymous-1' }), record: (event) => recorded.push(event) });
     capture.start();
     return capture;
   };
@@ -244,7 +244,8 @@ describe('the capture pipeline', () => {
     capture.stop();
     expect(calls).toEqual(['onerror']);
     expect(recorded).toHaveLength(1);
-    expect(recorded[0].request).toMatchObject({ uri: 'http://127.0.0.1:1/down', verb: 'GET', headers: { 'x-api-key': MASK } });
+    // Named as the app set it (setRequestHeader), as moesif sends it; the browser's User-Agent added.
+    expect(recorded[0].request).toMatchObject({ uri: 'http://127.0.0.1:1/down', verb: 'GET', headers: { 'X-Api-Key': MASK, 'User-Agent': navigator.userAgent } });
     expect(recorded[0].response).toMatchObject({ status: 0, headers: {} });
     expect(recorded[0].metadata).toEqual({ error: 'error' });
   });
@@ -261,7 +262,8 @@ describe('the capture pipeline', () => {
     await vi.waitFor(() => expect(recorded).toHaveLength(2));
     capture.stop();
     expect(received).toEqual([[['x-trace', 'generator']], [['x-trace', 'map']]]);
-    expect(recorded.map((event) => event.request.headers)).toEqual([{}, { 'x-trace': 'map' }]);
+    const { userAgent } = navigator;
+    expect(recorded.map((event) => event.request.headers)).toEqual([{ 'User-Agent': userAgent }, { 'x-trace': 'map', 'User-Agent': userAgent }]);
   });
 
   it('never captures the collector, nor anything when stopped or sampled out', async () => {

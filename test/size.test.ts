@@ -20,9 +20,9 @@ import { describe, expect, it } from 'vitest';
  * README's "Size" section, and `npm run bench:size` for what each part weighs.
  */
 const BUDGETS = {
-  umd: 7_180,
-  esmCore: 5_870,
-  esmCapture: 1_300,
+  umd: 7_320,
+  esmCore: 5_970,
+  esmCapture: 1_320,
 };
 
 const gzipSize = (code: string | Buffer): number => gzipSync(code, { level: 9 }).length;

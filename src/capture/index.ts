@@ -36,7 +36,7 @@ type End = (status: number, headers: Iterable<[string, string]>, body: unknown, 
 /** Streams the app reads as they arrive: logged without a body, so nothing waits for their end. */
 const STREAMING = /event-stream|ndjson/i;
 
-export const createCapture: CaptureFactory = ({ options, log, record }) => {
+export const createCapture: CaptureFactory = ({ options, log, who, record }) => {
   let on = false;
 
   const hook = <T>(name: Hook, event: CapturedEvent, fallback?: T): T | undefined => {
@@ -75,7 +75,12 @@ export const createCapture: CaptureFactory = ({ options, log, record }) => {
     const headers = new Headers((init as { next?: unknown })?.next ? [] : init);
     // Our collector's requests carry the application id header: never capture one (another copy's either).
     if (headers.has(APPLICATION_ID_HEADER)) return;
-    const request: CapturedEvent['request'] = { time: new Date().toISOString(), uri, verb: String(method).toUpperCase(), headers: headerRecord(headers) };
+    // Pairs (XMLHttpRequest's setRequestHeader calls) keep the names as the app wrote them, as moesif
+    // sends them, so that a hook reading headers['X-Tenant-Id'] finds it; a Headers lower-cases them.
+    const sentHeaders = headerRecord(Array.isArray(init) ? init : headers);
+    // The browser sends its own: Moesif reads the device and browser of API calls from it.
+    if (!headers.has('user-agent')) sentHeaders['User-Agent'] = navigator.userAgent;
+    const request: CapturedEvent['request'] = { time: new Date().toISOString(), uri, verb: String(method).toUpperCase(), headers: sentHeaders };
     const sent = readBody(body, options.maxBodyBytes, request);
     return async (status, headers, body, error) => {
       try {
@@ -83,7 +88,8 @@ export const createCapture: CaptureFactory = ({ options, log, record }) => {
         // Before any await: a Response is cloned now, before the app reads it.
         const received = readBody(body, options.maxBodyBytes, response);
         const truncated = [(await sent) && 'request', (await received) && 'response'].filter(Boolean);
-        let event: CapturedEvent = { request, response, transaction_id: newId() };
+        // Who made the call comes first, so hooks see it and what maskContent removes stays removed.
+        let event: CapturedEvent = { ...who(), request, response, transaction_id: newId() };
         if (error || truncated.length) event.metadata = { ...(error && { error }), ...(truncated.length && { truncated }) };
         if (hook('skip', event)) return;
         event = hook('maskContent', event, event)!;

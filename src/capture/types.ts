@@ -1,14 +1,16 @@
 import type { Log } from '../log';
 import type { ResolvedOptions } from '../options';
-import type { CapturedEvent } from '../wire';
+import type { Attribution, CapturedEvent } from '../wire';
 
 /** What capture needs from the instance: its options, its console, and where finished events go. */
 export interface CaptureDeps {
   options: ResolvedOptions;
   log: Log;
+  /** The user, company and session (or anonymous visitor) a call that ends now belongs to. */
+  who(): Attribution;
   /**
    * Takes one finished API call, after the user's hooks ran (skip, maskContent, getMetadata, getTags,
-   * api version). The instance adds user, company and session, and queues it for /v1/events/batch.
+   * api version), and queues it for /v1/events/batch.
    */
   record(event: CapturedEvent): void;
 }

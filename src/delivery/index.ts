@@ -223,7 +223,9 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
       if (options.useBeacon && navigator.sendBeacon?.(`${url}?${APPLICATION_ID_HEADER}=${encodeURIComponent(applicationId)}`, body))
         outcome.status = 202;
       else {
-        const response = await fetchImpl(url, { method: 'POST', headers, body, keepalive: !!quota, credentials: 'omit' });
+        // A hung connection would hold the queue behind it: abandoned after batchTimeout, and retried.
+        const signal = AbortSignal.timeout?.(options.batchTimeout);
+        const response = await fetchImpl(url, { method: 'POST', headers, body, keepalive: !!quota, credentials: 'omit', signal });
         outcome.status = response.status;
         retryAfter = response.headers.get('Retry-After');
       }
@@ -231,6 +233,7 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
       outcome.error = String(error);
     }
     const { status } = outcome;
+    const delivered = status > 199 && status < 300;
     inFlight--;
     keepaliveBytes -= quota;
     // No answer after pagehide: Chromium fails a page's requests as it unloads, though keepalive ones
@@ -238,14 +241,15 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
     for (const item of batch) (item.sending = false), closed && !status && (item.unanswered = ~~(item.unanswered as number) + 1);
     log.debug('sent', kind, status, outcome);
     try {
-      options.callback?.(outcome);
+      // As moesif calls it: nothing first when the request succeeded, so an `if (error)` callback stays quiet.
+      options.callback?.(delivered ? undefined : outcome, outcome);
     } catch {
       log.warn('callback option threw');
     }
     // Offline, a request without an answer says nothing of a blocker: the `online` event is awaited instead.
     offline = !status && !navigator.onLine;
     unanswered = status || offline ? 0 : unanswered + 1;
-    if (status > 199 && status < 300) {
+    if (delivered) {
       remove(batch);
       stats.sent += count;
       retryAt = failures = 0;

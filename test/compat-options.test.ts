@@ -1,0 +1,77 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it, vi } from 'vitest';
+import type { Log } from '../src/log';
+import { resolveOptions } from '../src/options';
+import { createMoesif } from '../src/moesif';
+import { messages, spyConsole } from './support/page';
+
+/**
+ * Migration audit: a site moving from moesif-browser-js 1.8.13 keeps its init() options as they are.
+ * Every option name moesif reads (`options['X']` in its src/moesif.js, read from node_modules here so
+ * that the list is moesif's, not ours) must be taken without the console error usertrail prints for
+ * unknown options, and so must moesif's documented default values.
+ */
+
+const fakeLog = () => ({ warn: vi.fn(), error: vi.fn(), debug: vi.fn() }) satisfies Log;
+
+const MOESIF_SOURCE = readFileSync(`${process.cwd()}/node_modules/moesif-browser-js/src/moesif.js`, 'utf8');
+const moesifOptionNames = [...new Set(Array.from(MOESIF_SOURCE.matchAll(/options\['(\w+)'\]/g), (match) => match[1]))].sort();
+
+/** A value of the kind moesif's README and source give each option (its default where it has one). */
+const hook = () => undefined;
+const SAMPLE: Record<string, unknown> = {
+  applicationId: 'app',
+  apiVersion: '1.0.0',
+  batchEnabled: true,
+  batchMaxTime: 2500,
+  batchSize: 25,
+  // ms: moesif's request timeout for batches (default 90000) and the age at which a queued batch item expires (default 6 h).
+  batchStorageExpiration: 6 * 60 * 60 * 1000,
+  batchTimeout: 90_000,
+  callback: hook,
+  cookieDomain: '.example.test',
+  cookieExpiration: 365,
+  crossSiteCookie: false,
+  crossSubdomainCookie: true,
+  debug: false,
+  disableFetch: false,
+  disableGclid: false,
+  disableReferrer: false,
+  disableUtm: false,
+  // README: "If you are an Angular user or find that the response is not being captured, turn this option on".
+  eagerBodyLogging: true,
+  getApiVersion: hook,
+  getMetadata: hook,
+  getTags: hook,
+  host: 'api.moesif.net',
+  maskContent: (event: unknown) => event,
+  persistence: 'localStorage',
+  persistenceKeyPrefix: 'moesif_',
+  secureCookie: false,
+  skip: () => false,
+};
+
+describe("moesif-browser-js's options", () => {
+  it('the list read from moesif-browser-js is the one this test has values for', () => {
+    expect(moesifOptionNames).toEqual(Object.keys(SAMPLE).sort());
+  });
+
+  it.each(moesifOptionNames.filter((name) => name != 'applicationId'))('%s is accepted without an error', (name) => {
+    const log = fakeLog();
+    resolveOptions({ applicationId: 'app', [name]: SAMPLE[name] }, 'https:', log);
+    expect(log.error.mock.calls.map(([message]) => String(message))).toEqual([]);
+  });
+
+  it("cookieDomain: '' (moesif's documented default) is accepted without an error", () => {
+    const log = fakeLog();
+    const options = resolveOptions({ applicationId: 'app', cookieDomain: '' }, 'https:', log)!;
+    expect(log.error.mock.calls.map(([message]) => String(message))).toEqual([]);
+    expect(options.cookieDomain ?? '').toBe('');
+  });
+
+  it('a typical Angular migration, init() with eagerBodyLogging, prints nothing on the console', () => {
+    const console = spyConsole();
+    createMoesif().init({ applicationId: 'app', host: 'http://127.0.0.1:9', eagerBodyLogging: true } as never);
+    expect(messages(console.error)).toEqual([]);
+  });
+});
