@@ -1,5 +1,13 @@
 import { expect, test, type BrowserContext } from '@playwright/test';
+import type { Moesif } from '../src/moesif';
 import { startRecorder, umdPage, type Recorder } from './support/recorder';
+
+declare global {
+  // The UMD build's global, which page.evaluate() bodies call.
+  interface Window {
+    moesif: Moesif;
+  }
+}
 
 /** The attributes the browser really stored for the SDK's cookies, as Chromium reports them. */
 let collector: Recorder;
@@ -53,4 +61,74 @@ test('crossSiteCookie gives SameSite=None; Secure, and secureCookie gives Secure
   await context.clearCookies();
   await openWith(context, collector.at('localhost'), ', secureCookie: true');
   expect(await anonymousIdCookie(context)).toMatchObject({ sameSite: 'Lax', secure: true });
+});
+
+/** A JWT of about 5 KB (many claims): over Chromium's 4,096-byte limit for a cookie's name and value. */
+const bigJwt = (subject: string) =>
+  ['{"alg":"HS256","typ":"JWT"}', JSON.stringify({ sub: subject, roles: Array.from({ length: 360 }, (_, i) => `role-${i}`) }), 'signature']
+    .map((part) => Buffer.from(part).toString('base64url'))
+    .join('.');
+
+/** The action named `name` once the collector has it (every test names its actions apart). */
+const action = async (name: string) => {
+  await expect.poll(() => collector.items('actions').some((item) => item.action_name == name)).toBe(true);
+  return collector.items('actions').find((item) => item.action_name == name)!;
+};
+
+const sessionCookie = async (context: BrowserContext) => (await context.cookies()).find((cookie) => cookie.name == 'moesif_stored_session_id');
+
+test('a session token too long for a cookie (a 5 KB JWT) is sent with every action, after a reload too, with one warning that does not show it', async ({ context }) => {
+  const token = bigJwt('first');
+  expect(token.length).toBeGreaterThan(4_500);
+  const page = await openWith(context, collector.at('app.example.test'));
+  const warnings: string[] = [];
+  page.on('console', (message) => message.type() == 'warning' && warnings.push(message.text()));
+  // No earlier session cookie: the jar lives (the anonymous id is in it) but cannot hold the token.
+  await page.evaluate((jwt) => {
+    window.moesif.identifySession(jwt);
+    window.moesif.track('Big token, first page');
+    // Apps call it again on every route.
+    window.moesif.identifySession(jwt);
+  }, token);
+  expect((await action('Big token, first page')).session_token).toBe(token);
+  expect(await page.evaluate(() => window.moesif.getSessionToken())).toBe(token);
+  expect(warnings).toEqual(['[usertrail] id over 4 KB: kept for this origin only']);
+  await page.reload();
+  await page.evaluate(() => window.moesif.track('Big token, after a reload'));
+  expect((await action('Big token, after a reload')).session_token).toBe(token);
+  expect(warnings).toHaveLength(1);
+});
+
+test('a session token too long for a cookie wins over an earlier, shorter one the cookie held, after a reload too', async ({ context }) => {
+  const token = bigJwt('second');
+  const page = await openWith(context, collector.at('app.example.test'));
+  await page.evaluate(() => window.moesif.identifySession('short-old-token'));
+  expect((await sessionCookie(context))?.value).toBe('short-old-token');
+  await page.evaluate((jwt) => {
+    window.moesif.identifySession(jwt);
+    window.moesif.track('Big over short');
+  }, token);
+  expect((await action('Big over short')).session_token).toBe(token);
+  // The browser refused the long cookie: the old one must not stay behind it.
+  expect((await sessionCookie(context))?.value).not.toBe('short-old-token');
+  await page.reload();
+  await page.evaluate(() => window.moesif.track('Big over short, after a reload'));
+  expect((await action('Big over short, after a reload')).session_token).toBe(token);
+  // And a short one after it is a cookie again.
+  await page.evaluate(() => window.moesif.identifySession('short-new-token'));
+  expect((await sessionCookie(context))?.value).toBe('short-new-token');
+});
+
+test("another subdomain, which cannot have the long token, sends none rather than the older one it saw in the cookie", async ({ context }) => {
+  const docs = await openWith(context, collector.at('docs.example.test'));
+  const app = await openWith(context, collector.at('app.example.test'));
+  await app.evaluate(() => window.moesif.identifySession('short-old-token'));
+  // docs reads the shared cookie, and mirrors it in its localStorage.
+  await docs.reload();
+  await docs.evaluate(() => window.moesif.track('Docs, short token'));
+  expect((await action('Docs, short token')).session_token).toBe('short-old-token');
+  await app.evaluate((jwt) => window.moesif.identifySession(jwt), bigJwt('third'));
+  await docs.reload();
+  await docs.evaluate(() => window.moesif.track('Docs, after the long token'));
+  expect(await action('Docs, after the long token')).not.toHaveProperty('session_token');
 });

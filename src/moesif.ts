@@ -119,7 +119,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     let cookies: Store | undefined;
     if (resolved.persistence != 'none') {
       realLocal = localStore();
-      cookies = cookieStore(resolved);
+      cookies = cookieStore(resolved, log);
       if (!cookies && !realLocal) log.warn('no cookies or localStorage: ids kept for this page only');
     }
     const prefix = resolved.persistenceKeyPrefix ?? 'moesif_';

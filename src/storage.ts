@@ -1,3 +1,4 @@
+import type { Log } from './log';
 import type { ResolvedOptions } from './options';
 
 /** One place to keep a string under a key. Implementations never throw. */
@@ -52,6 +53,14 @@ const writeCookie = (name: string, value: string, seconds: number, attributes: s
 };
 
 /**
+ * `value` when it is too long for a cookie, else null. A browser refuses a cookie whose name and
+ * value pass 4 KB (4,096 bytes in Chromium and Firefox), silently, keeping the old one: such a value
+ * is kept in localStorage and memory, and its cookie holds '' instead (ids are never empty), which
+ * idStore reads as "too long". The margin covers browsers that also count the attributes.
+ */
+const tooLong = (key: string, value: string | null | undefined): string | null => (value && (key + encodeURIComponent(value)).length > 4e3 ? value : null);
+
+/**
  * The widest domain this page may set cookies on, found by trying: a test cookie is set on
  * `example.test`, then `app.example.test`, and the first one the browser keeps wins. Browsers refuse
  * cookies on public suffixes (github.io, co.uk), so this needs no suffix list. Localhost and IP
@@ -75,7 +84,7 @@ export function findCookieDomain(hostname: string): string | undefined {
  * First-party cookies for our ids, or undefined where the browser refuses them.
  * SameSite=Lax, and Secure on https; SameSite=None (which requires Secure) only with `crossSiteCookie`.
  */
-export function cookieStore(options: ResolvedOptions): Store | undefined {
+export function cookieStore(options: ResolvedOptions, log: Log): Store | undefined {
   // Reading document.cookie throws in sandboxed documents; cookieEnabled is false where they are blocked.
   if (!attempt(() => navigator.cookieEnabled && document.cookie != null)) return undefined;
   const crossSite = options.crossSiteCookie;
@@ -101,7 +110,8 @@ export function cookieStore(options: ResolvedOptions): Store | undefined {
   return {
     get: read,
     // Whole seconds: a browser ignores a max-age with a fraction, and the cookie would end with the session.
-    set: (key, value) => write(key, value, Math.round(options.cookieExpiration * 86400)),
+    set: (key, value) =>
+      write(key, tooLong(key, value) ? (log.warn('id over 4 KB: kept for this origin only'), '') : value, Math.round(options.cookieExpiration * 86400)),
     remove: (key) => write(key, '', -1),
   };
 }
@@ -144,7 +154,9 @@ export function idStore(cookies: Store | undefined, local: Store | undefined, ke
       }
       const value = jar?.get(key) ?? null;
       // A cookie removed while its jar lives was removed on purpose (on another subdomain, say).
-      if (value != null || (jar && jar.get(aliveKey) != null)) return keep(key, value);
+      // '' stands for a value too long for a cookie (see tooLong): the one kept here, unless that is
+      // short enough for a cookie, and so older (from before another subdomain wrote the long one).
+      if (value != null || (jar && jar.get(aliveKey) != null)) return keep(key, value != '' ? value : tooLong(key, mirror?.get(key) ?? memory.get(key)));
       return mirror?.get(key) ?? memory.get(key) ?? null;
     },
     set(key: string, value: string): void {

@@ -1,7 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { cleanId, newId } from '../src/ids';
+import type { Options } from '../src/options';
 import { findCookieDomain } from '../src/storage';
-import { cookies, KEYS, localKeys, messages, moesifKeysIn, removeCookie, setCookie, spyConsole, useSdk, UUID_V4 } from './support/page';
+import { clearCookies, cookies, KEYS, localKeys, messages, moesifKeysIn, removeCookie, setCookie, spyConsole, useSdk, UUID_V4 } from './support/page';
 
 const sdk = useSdk();
 
@@ -347,5 +348,81 @@ describe('what each persistence writes', () => {
     document.cookie = `${KEYS.anonymousId}=; expires=Thu, 01 Jan 1970 00:00:00 GMT; path=/`;
     expect(cookies()).not.toHaveProperty(KEYS.anonymousId);
     expect(id).toMatch(UUID_V4);
+  });
+});
+
+// Browsers refuse a cookie whose name and value pass 4,096 bytes, silently, and keep the old one;
+// jsdom takes any size, so these tests refuse such cookies as Chromium does.
+describe('an id too long for a cookie (a JWT session token with many claims)', () => {
+  const setter = Object.getOwnPropertyDescriptor(Document.prototype, 'cookie')!.set!;
+  const refuseLongCookies = () =>
+    vi.spyOn(document, 'cookie', 'set').mockImplementation((line: string) => void (line.split(';')[0].length <= 4097 && setter.call(document, line)));
+  const bigToken = 'eyJhbGciOiJIUzI1NiJ9.' + 'x'.repeat(5000) + '.signature';
+  /** A page of a visitor the SDK already knows: the anonymous-id cookie is there, so the jar is alive. */
+  const visit = (options: Partial<Options> = {}) => {
+    const started = sdk.start(options);
+    started.moesif.getAnonymousId();
+    return started;
+  };
+
+  it('is kept, over an older one, for this page and the next, with one warning that does not show it', async () => {
+    refuseLongCookies();
+    const console = spyConsole();
+    const { moesif, applicationId } = visit();
+    moesif.identifySession('small-old-token');
+    moesif.identifySession(bigToken);
+    moesif.identifySession(bigToken + '2');
+    expect(moesif.getSessionToken()).toBe(bigToken + '2');
+    expect(cookies()[KEYS.sessionToken]).not.toBe('small-old-token');
+    moesif.track('Clicked');
+    await moesif.flush();
+    expect(sdk.collector.items(applicationId, '/v1/actions/batch')[0].session_token).toBe(bigToken + '2');
+    expect(messages(console.warn)).toEqual(['[usertrail] id over 4 KB: kept for this origin only']);
+    const reloaded = visit().moesif;
+    expect(reloaded.getSessionToken()).toBe(bigToken + '2');
+    // A short one after it goes back to the cookie.
+    reloaded.identifySession('small-new-token');
+    expect(cookies()[KEYS.sessionToken]).toBe('small-new-token');
+    expect(visit().moesif.getSessionToken()).toBe('small-new-token');
+  });
+
+  it('is kept when no earlier cookie exists, also for a user id, and is removed by reset()', () => {
+    refuseLongCookies();
+    const { moesif } = visit();
+    moesif.identifySession(bigToken);
+    moesif.identifyUser('u'.repeat(5000));
+    expect([moesif.getSessionToken(), moesif.getUserId()]).toEqual([bigToken, 'u'.repeat(5000)]);
+    expect(visit().moesif.getUserId()).toBe('u'.repeat(5000));
+    moesif.reset();
+    expect([moesif.getSessionToken(), moesif.getUserId()]).toEqual([undefined, undefined]);
+    expect(visit().moesif.getSessionToken()).toBeUndefined();
+  });
+
+  it("with persistence 'cookie' is kept in memory for this page", () => {
+    refuseLongCookies();
+    const { moesif } = visit({ persistence: 'cookie' });
+    moesif.identifySession('small-old-token');
+    moesif.identifySession(bigToken);
+    expect(moesif.getSessionToken()).toBe(bigToken);
+    expect(visit({ persistence: 'cookie' }).moesif.getSessionToken()).toBeUndefined();
+  });
+
+  it('is restored with the others when every cookie is gone', () => {
+    refuseLongCookies();
+    visit().moesif.identifySession(bigToken);
+    clearCookies();
+    const { moesif } = sdk.start();
+    expect(moesif.getSessionToken()).toBe(bigToken);
+    expect(cookies()).toHaveProperty(KEYS.anonymousId);
+    expect(visit().moesif.getSessionToken()).toBe(bigToken);
+  });
+
+  it("is not replaced by an older, shorter value in another subdomain's localStorage", () => {
+    refuseLongCookies();
+    visit().moesif.identifySession(bigToken);
+    // This origin's localStorage as another subdomain's would be: it mirrored the older cookie.
+    localStorage.setItem(KEYS.sessionToken, 'small-old-token');
+    expect(visit().moesif.getSessionToken()).toBeUndefined();
+    expect(localStorage.getItem(KEYS.sessionToken)).toBeNull();
   });
 });
