@@ -130,6 +130,63 @@ describe('quick navigations', () => {
   });
 });
 
+describe('stored queues', () => {
+  /** An event full of what JSON escapes. */
+  const quoted = (n: number) => JSON.stringify({ n, body: '{"said":"he said \\"no\\"","path":"C:\\\\x"}'.repeat(20) });
+
+  it('what a page leaves with the collector down, the next page sends with it up: each item once, as it was pushed', async () => {
+    const store = memoryStore();
+    const first = engine([0, 0, 0], { batchMaxTime: 10 }, store);
+    const events = Array.from({ length: 30 }, (_, n) => quoted(n));
+    for (const json of events) first.delivery.push('events', json);
+    await run(30_000); // three requests unanswered: kept for the next page
+    pagehide();
+    first.delivery.pause(undefined);
+    const next = engine([], { batchMaxTime: 10 }, store);
+    await run(1000);
+    expect(next.calls.map((call) => call.text)).toEqual([`[${events}]`]);
+    expect(next.delivery.stats()).toMatchObject({ adopted: 30, sent: 30, inOutbox: 0 });
+    expect(store.map.size).toBe(0);
+  });
+
+  it('a closed page leaves a queue that pages of the version before (events as strings of JSON), still open in other tabs, leave alone', async () => {
+    const { delivery, store, actions } = engine([0, 0, 0]);
+    actions(2);
+    await run(30_000);
+    pagehide();
+    delivery.pause(undefined);
+    const [value] = store.map.values();
+    // What those pages check before they adopt a queue: a heartbeat less than 15 s old is a living tab's.
+    const [heartbeat] = JSON.parse(value) as [number];
+    expect(Date.now() - heartbeat < 15_000).toBe(true);
+    // And this version still reads it as a closed page's.
+    const next = engine([], { batchMaxTime: 10 }, store);
+    await run(100);
+    expect(next.delivery.stats()).toMatchObject({ adopted: 2, sent: 2 });
+  });
+
+  it('damaged queues never throw, and never block the good items beside them', async () => {
+    const store = memoryStore();
+    const good = `{"at":${Date.now()},"kind":"actions","json":{"n":1}}`;
+    const damaged = {
+      text: '{not json',
+      number: '5',
+      nothing: 'null',
+      object: '{"json":{"n":2}}',
+      short: '[1000000000000000]',
+      items: '[1000000000000000,{"json":{"n":3}}]',
+      // Not objects, no event, an event that is not JSON of an object, one that went unanswered too often, and a good one.
+      entries: `[1000000000000000,[null,7,"x",[],{"json":null},{"json":5},{"kind":"actions","json":{"n":4},"unanswered":3},${good}]]`,
+    };
+    for (const [name, value] of Object.entries(damaged)) store.set(PREFIX + name, value);
+    const { calls, delivery } = engine([], { batchMaxTime: 10 }, store);
+    await run(1000);
+    expect(calls.map((call) => call.text)).toEqual(['[{"n":1}]']);
+    expect(delivery.stats()).toMatchObject({ adopted: 1, sent: 1, dropped: 1 });
+    expect(store.map.size).toBe(0);
+  });
+});
+
 describe('storage full', () => {
   it('a back/forward cache restore keeps the items that storage never held', async () => {
     const store = memoryStore();
@@ -155,7 +212,7 @@ describe('storage full', () => {
 
   it('a failed write leaves no older copy of the queue, whose delivered items the next page would send again', async () => {
     const { delivery, store } = engine([503, 200, 0, 0, 0], { batchMaxTime: 10 });
-    const stored = () => [...store.map.values()].flatMap((saved) => (JSON.parse(saved) as [number, Array<{ json: string }>])[1].map((item) => item.json));
+    const stored = () => [...store.map.values()].flatMap((saved) => (JSON.parse(saved) as [number, Array<{ json: unknown }>])[1].map((item) => JSON.stringify(item.json)));
     delivery.push('actions', '{"n":0}');
     await run(); // written, sent, refused with 503
     expect(stored()).toEqual(['{"n":0}']);
