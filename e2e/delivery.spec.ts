@@ -175,3 +175,72 @@ test('with useBeacon, batches leave as text/plain beacons carrying the applicati
   }
   expect(await page.evaluate(() => (window as any).moesif.getStats())).toMatchObject({ queued: 5, sent: 5, inOutbox: 0 });
 });
+
+/**
+ * An outage with events full of quotes (captured bodies that are JSON text, Windows paths): what the SDK
+ * keeps in localStorage must stay near maxOutboxBytes, or tabs left open through a long outage fill the
+ * origin's quota and the app's own writes fail. Each tab tracks 300 events of about 2 KB, twelve times
+ * what the outbox may hold, once per tab (sessionStorage), so that a reload only adopts and sends.
+ */
+const MAX_OUTBOX = 50_000;
+const quotedPage = () =>
+  umdPage(`${init(`, maxOutboxBytes: ${MAX_OUTBOX}`)}
+    if (!sessionStorage.tracked) {
+      sessionStorage.tracked = 1;
+      const body = JSON.stringify({ said: 'he said "no", then "yes"', path: 'C:\\\\Users\\\\x' }).repeat(20);
+      for (let i = 0; i < 300; i++) moesif.track('Quoted ' + i, { i, body });
+    }`);
+/** Characters the SDK's outbox keys and values take in the page's localStorage: what the origin's quota counts. */
+const outboxLength = (page: Page) =>
+  page.evaluate(() =>
+    Object.keys(localStorage)
+      .filter((key) => key.includes(':outbox:'))
+      .reduce((sum, key) => sum + key.length + localStorage.getItem(key)!.length, 0),
+  );
+const inOutbox = (page: Page): Promise<number> => page.evaluate(() => (window as any).moesif.getStats().inOutbox);
+/** UTF-8 bytes of the events received (as JSON, the way they were queued). */
+const receivedBytes = () => collector.items('actions').reduce((sum, item) => sum + Buffer.byteLength(JSON.stringify(item)), 0);
+/** The `i` of each action received, in order. */
+const receivedIndexes = () => collector.items('actions').map((a) => (a.metadata as { i: number }).i);
+
+test('with the collector down, events full of quotes fill localStorage only up to maxOutboxBytes; after it recovers and the page reloads, each kept one arrives once', async ({ page }) => {
+  collector.refuse(true);
+  collector.page('/p', quotedPage());
+  await page.goto(collector.url + '/p');
+  // Three requests unanswered: the page takes the collector for blocked and sends nothing more, not even as it closes.
+  await expect.poll(() => collector.refused, { timeout: 15_000 }).toBeGreaterThanOrEqual(3);
+  await page.waitForTimeout(500);
+  const stored = await outboxLength(page);
+  const kept = await inOutbox(page);
+  expect(stored).toBeLessThanOrEqual(MAX_OUTBOX + 100); // the value, and its key
+  expect(stored).toBeGreaterThan(MAX_OUTBOX - 2_500); // at most one event's room left
+  collector.refuse(false);
+  await page.reload();
+  await expect.poll(() => collector.items('actions').length, { timeout: 15_000 }).toBe(kept);
+  await page.waitForTimeout(1500);
+  expectEachOnce(actionIds(), kept);
+  // The newest ones: the oldest are dropped first.
+  expect(receivedIndexes().sort((a, b) => a - b)).toEqual(Array.from({ length: kept }, (_, n) => 300 - kept + n));
+  console.log(`outbox: ${stored} characters stored for ${receivedBytes()} bytes of ${kept} events (${(stored / receivedBytes()).toFixed(3)})`);
+});
+
+test("two tabs open through an outage hold maxOutboxBytes of localStorage together, not each; a later page sends both tabs' items once", async ({ context }) => {
+  collector.refuse(true);
+  collector.page('/p', quotedPage());
+  collector.page('/bye', '<!doctype html><title>bye</title>');
+  const tabs = [await context.newPage(), await context.newPage()];
+  for (const tab of tabs) await tab.goto(collector.url + '/p');
+  await expect.poll(() => collector.refused, { timeout: 15_000 }).toBeGreaterThanOrEqual(6);
+  // The first tab makes room for the second's share at its next write (its heartbeat, every 5 s).
+  await expect.poll(() => outboxLength(tabs[0]), { timeout: 10_000 }).toBeLessThanOrEqual(MAX_OUTBOX + 200);
+  const stored = await outboxLength(tabs[0]);
+  expect(stored).toBeGreaterThan(MAX_OUTBOX - 5_000); // at most one event's room left in each
+  const kept = (await inOutbox(tabs[0])) + (await inOutbox(tabs[1]));
+  await tabs[1].goto(collector.url + '/bye');
+  collector.refuse(false);
+  await tabs[0].reload();
+  await expect.poll(() => collector.items('actions').length, { timeout: 15_000 }).toBe(kept);
+  await tabs[0].waitForTimeout(1500);
+  expectEachOnce(actionIds(), kept);
+  console.log(`two tabs: ${stored} characters stored for ${kept} events`);
+});

@@ -401,12 +401,12 @@ describe('host page hostility', () => {
 describe('damaged storage', () => {
   it("a queue left by an earlier page with damaged entries: the good ones are sent, the rest skipped, nothing thrown", async () => {
     const applicationId = `damaged-${process.pid}`;
-    const good = { id: 'good-1', kind: 'actions', json: JSON.stringify({ action_name: 'Left Behind', transaction_id: 'good-1' }), bytes: 'not a number', at: Date.now() };
+    const good = { id: 'good-1', kind: 'actions', json: { action_name: 'Left Behind', transaction_id: 'good-1' }, bytes: 'not a number', at: Date.now() };
     localStorage.setItem(
-      `usertrail:v2:outbox:${applicationId}:earlier-page`,
+      `usertrail:v3:outbox:${applicationId}:earlier-page`,
       JSON.stringify([0, [null, { id: 'no-json' }, good]]),
     );
-    localStorage.setItem(`usertrail:v2:outbox:${applicationId}:unreadable`, '{not json');
+    localStorage.setItem(`usertrail:v3:outbox:${applicationId}:unreadable`, '{not json');
     const moesif = sdk.fresh();
     expect(() => moesif.init({ applicationId, host: sdk.collector.url, batchMaxTime: 10 })).not.toThrow();
     moesif.track('Now');

@@ -65,7 +65,7 @@ describe('a visitor who opts out', () => {
   it('a stored refusal removes, at the next load, the ids and queues earlier visits left', () => {
     storeEarlierVisit();
     const applicationId = 'refused-app';
-    localStorage.setItem(`usertrail:v2:outbox:${applicationId}:earlier-tab`, JSON.stringify([0, [{ kind: 'actions', json: '{}', at: Date.now() }]]));
+    localStorage.setItem(`usertrail:v3:outbox:${applicationId}:earlier-tab`, JSON.stringify([0, [{ kind: 'actions', json: {}, at: Date.now() }]]));
     localStorage.setItem('unrelated', 'kept');
     setCookie('usertrail_consent', 'revoked', undefined);
     const { moesif } = sdk.start({ applicationId });

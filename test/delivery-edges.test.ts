@@ -23,7 +23,7 @@ function engine(answers: Answer[] = [], extra: Partial<Options> = {}, store = me
   return { delivery, store, calls, actions };
 }
 
-const PREFIX = 'usertrail:v2:outbox:edges-app:';
+const PREFIX = 'usertrail:v3:outbox:edges-app:';
 const run = (ms = 0) => vi.advanceTimersByTimeAsync(ms);
 const setHidden = (hidden: boolean) => {
   Object.defineProperty(document, 'hidden', { value: hidden, configurable: true });
@@ -121,12 +121,53 @@ describe('quick navigations', () => {
 
   it("a closed page's queue is sent at once by the next page, not after batchMaxTime", async () => {
     const store = memoryStore();
-    const item = { kind: 'actions', json: '{"n":1}', at: Date.now() - 50, bytes: 7 };
+    const item = { kind: 'actions', json: { n: 1 }, at: Date.now() - 50 };
     store.set(`${PREFIX}closed`, JSON.stringify([0, [item]]));
     const { calls, delivery } = engine([], { batchMaxTime: 10_000 }, store);
     await run();
     expect(calls.map((call) => call.text)).toEqual(['[{"n":1}]']);
     expect(delivery.stats()).toMatchObject({ adopted: 1, sent: 1, inOutbox: 0 });
+  });
+});
+
+describe('stored queues', () => {
+  /** An event full of what JSON escapes. */
+  const quoted = (n: number) => JSON.stringify({ n, body: '{"said":"he said \\"no\\"","path":"C:\\\\x"}'.repeat(20) });
+
+  it('what a page leaves with the collector down, the next page sends with it up: each item once, as it was pushed', async () => {
+    const store = memoryStore();
+    const first = engine([0, 0, 0], { batchMaxTime: 10 }, store);
+    const events = Array.from({ length: 30 }, (_, n) => quoted(n));
+    for (const json of events) first.delivery.push('events', json);
+    await run(30_000); // three requests unanswered: kept for the next page
+    pagehide();
+    first.delivery.pause(undefined);
+    const next = engine([], { batchMaxTime: 10 }, store);
+    await run(1000);
+    expect(next.calls.map((call) => call.text)).toEqual([`[${events}]`]);
+    expect(next.delivery.stats()).toMatchObject({ adopted: 30, sent: 30, inOutbox: 0 });
+    expect(store.map.size).toBe(0);
+  });
+
+  it('damaged queues never throw, and never block the good items beside them', async () => {
+    const store = memoryStore();
+    const good = `{"at":${Date.now()},"kind":"actions","json":{"n":1}}`;
+    const damaged = {
+      text: '{not json',
+      number: '5',
+      nothing: 'null',
+      object: '{"json":{"n":2}}',
+      short: '[0]',
+      items: '[0,{"json":{"n":3}}]',
+      // Not objects, no event, events that are not JSON of an object (a string of JSON among them), one that went unanswered too often, and a good one.
+      entries: `[0,[null,7,"x",[],{"json":null},{"json":5},{"json":"{\\"n\\":5}"},{"kind":"actions","json":{"n":4},"unanswered":3},${good}]]`,
+    };
+    for (const [name, value] of Object.entries(damaged)) store.set(PREFIX + name, value);
+    const { calls, delivery } = engine([], { batchMaxTime: 10 }, store);
+    await run(1000);
+    expect(calls.map((call) => call.text)).toEqual(['[{"n":1}]']);
+    expect(delivery.stats()).toMatchObject({ adopted: 1, sent: 1, dropped: 1 });
+    expect(store.map.size).toBe(0);
   });
 });
 
@@ -155,7 +196,7 @@ describe('storage full', () => {
 
   it('a failed write leaves no older copy of the queue, whose delivered items the next page would send again', async () => {
     const { delivery, store } = engine([503, 200, 0, 0, 0], { batchMaxTime: 10 });
-    const stored = () => [...store.map.values()].flatMap((saved) => (JSON.parse(saved) as [number, Array<{ json: string }>])[1].map((item) => item.json));
+    const stored = () => [...store.map.values()].flatMap((saved) => (JSON.parse(saved) as [number, Array<{ json: unknown }>])[1].map((item) => JSON.stringify(item.json)));
     delivery.push('actions', '{"n":0}');
     await run(); // written, sent, refused with 503
     expect(stored()).toEqual(['{"n":0}']);

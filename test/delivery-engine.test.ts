@@ -6,9 +6,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createDelivery } from '../src/delivery';
 import { resolveOptions, type Options } from '../src/options';
-import { fakeFetch, memoryStore, quietLog, type Answer } from './support/delivery';
+import { fakeFetch, memoryStore, quietLog, type Answer, type MemoryStore } from './support/delivery';
 
-const PREFIX = 'usertrail:v2:outbox:engine-app:';
+const PREFIX = 'usertrail:v3:outbox:engine-app:';
+
+/** The events of a stored queue (written by this engine: each event as JSON within the JSON). */
+const stored = (value: string) => (JSON.parse(value) as [number, Array<{ json: { n: number } }>])[1].map((item) => item.json);
 
 /** An engine against a fetch that answers each request with the next of `statuses` (then 200). */
 function engine(statuses: Answer[] = [], extra: Partial<Options> = {}) {
@@ -120,15 +123,16 @@ describe('saving', () => {
 
 describe('outbox limits', () => {
   it('drops the oldest items past the byte limit, counts them and warns once', async () => {
-    const { delivery, store, log, push } = engine([], { maxOutboxBytes: 100, batchMaxTime: 60_000 });
+    const { delivery, store, log, push } = engine([], { maxOutboxBytes: 1000, batchMaxTime: 60_000 });
     delivery.resume(store);
-    push(20); // {"n":0} .. {"n":19}: 7 or 8 bytes each, 1 more each in a body
+    push(20); // {"n":0} .. {"n":19}: 7 or 8 bytes each, and what storage adds to each
     await vi.advanceTimersByTimeAsync(0);
-    const [, items] = JSON.parse(store.get(store.keys()[0])!) as [number, Array<{ json: string }>];
-    const kept = items.map((item) => JSON.parse(item.json).n);
+    const value = store.get(store.keys()[0])!;
+    const kept = stored(value).map((item) => item.n);
     expect(kept.at(-1)).toBe(19);
+    expect(kept.length).toBeGreaterThan(10);
     expect(kept).toEqual(Array.from({ length: kept.length }, (_, index) => 20 - kept.length + index));
-    expect(items.reduce((sum, item) => sum + item.json.length + 1, 1)).toBeLessThanOrEqual(100);
+    expect(value.length).toBeLessThanOrEqual(1000);
     expect(delivery.stats()).toMatchObject({ queued: 20, dropped: 20 - kept.length, inOutbox: kept.length });
     expect(log.warn).toHaveBeenCalledTimes(20 - kept.length);
     expect(new Set(log.warn.mock.calls.map(([message]) => message)).size).toBe(1);
@@ -151,6 +155,76 @@ describe('outbox limits', () => {
     push(1);
     await vi.advanceTimersByTimeAsync(3000);
     expect(delivery.stats()).toMatchObject({ queued: 1, dropped: 1, sent: 1 });
+  });
+});
+
+describe('outbox in storage', () => {
+  /** An event full of what JSON escapes: a captured body that is itself JSON, with a Windows path in it. */
+  const quoted = (n: number) => JSON.stringify({ n, body: JSON.stringify({ said: 'he said "no", then "yes"', path: 'C:\\Users\\x' }).repeat(10) });
+  const quotedEvents = (count: number) => Array.from({ length: count }, (_, n) => quoted(n));
+  const sum = (values: string[]) => values.reduce((total, value) => total + value.length, 0);
+  /** Characters of this application's outbox keys and values, which is what the origin's storage quota counts. */
+  const storedLength = (store: MemoryStore) => sum([...store.map].filter(([key]) => key.startsWith(PREFIX)).flat());
+
+  it('an outbox of events full of quotes and backslashes takes about their bytes in storage, not 1.3 to 2 times', async () => {
+    const { delivery, store } = engine([], { batchMaxTime: 60_000, batchSize: 1000 });
+    delivery.resume(store);
+    const events = quotedEvents(100);
+    for (const json of events) delivery.push('events', json);
+    await run(0);
+    const [value] = store.map.values();
+    expect(value.length).toBeLessThanOrEqual(1.1 * sum(events));
+    // Exactly: the events, at most 64 characters around each, and 20 for the brackets and the heartbeat.
+    expect(value.length).toBeLessThanOrEqual(sum(events) + 64 * events.length + 20);
+    expect(stored(value)).toEqual(events.map((json) => JSON.parse(json)));
+  });
+
+  it('the byte limit bounds what storage holds, not just the events in it', async () => {
+    const { delivery, store } = engine([], { batchMaxTime: 60_000, batchSize: 1000, maxOutboxBytes: 20_000 });
+    delivery.resume(store);
+    const events = quotedEvents(100);
+    for (const json of events) delivery.push('events', json);
+    await run(0);
+    const [value] = store.map.values();
+    expect(value.length).toBeLessThanOrEqual(20_000);
+    // Near it: no more than one item's room is left.
+    expect(value.length).toBeGreaterThan(20_000 - events[0].length - 64);
+    expect(stored(value).map((event) => event.n)).toEqual(stored(value).map((_, index, all) => 100 - all.length + index));
+  });
+
+  it('the byte limit is shared by the tabs: two open through an outage hold it together, in equal shares', async () => {
+    const store = memoryStore();
+    const options = { batchMaxTime: 60_000, batchSize: 1000, maxOutboxBytes: 20_000 };
+    const tabs = [engine([], options), engine([], options)];
+    for (const { delivery } of tabs) {
+      delivery.resume(store);
+      for (const json of quotedEvents(100)) delivery.push('events', json);
+      await run(0);
+    }
+    // The second tab kept its share at once; the first makes room at its next write (the 5 s heartbeat).
+    await run(5_000);
+    const values = [...store.map.values()];
+    expect(values).toHaveLength(2);
+    expect(sum(values)).toBeLessThanOrEqual(20_000);
+    for (const value of values) expect(value.length).toBeGreaterThan(10_000 - quoted(99).length - 64);
+    expect(storedLength(store)).toBeLessThan(20_000 + 2 * (PREFIX.length + 40));
+  });
+
+  it('adopts what closed and silent pages left: each item once, oldest first, byte for byte, and drops what went unanswered three times', async () => {
+    const { delivery, store, calls } = engine([], { batchMaxTime: 10 });
+    const now = Date.now();
+    const event = (n: number) => JSON.stringify({ n, said: 'a "quoted" \\ word', text: 'é ✓ \u2028' });
+    // Each event as JSON, a request in flight counted as unanswered already.
+    const raw = (n: number, at: number, unanswered = 2) => `{"at":${at},"kind":"actions","unanswered":${unanswered},"json":${event(n)}}`;
+    store.set(`${PREFIX}closed`, `[0,[${raw(2, now - 300)},${raw(3, now - 200)},${raw(5, now - 90, 3)}]]`);
+    store.set(`${PREFIX}silent`, `[${now - 20_000},[${raw(1, now - 400, 0)},${raw(6, now - 80, 0)}]]`);
+    store.set(`${PREFIX}living`, `[${now - 1000},[${raw(9, now - 50)}]]`);
+    delivery.resume(store);
+    await flushed(delivery);
+    expect(calls.map((call) => call.text)).toEqual([`[${[1, 2, 3, 6].map(event)}]`]);
+    expect(delivery.stats()).toMatchObject({ adopted: 4, sent: 4, dropped: 1 });
+    await run(1000);
+    expect(store.keys()).toEqual([`${PREFIX}living`]);
   });
 });
 
@@ -226,7 +300,7 @@ describe('failures', () => {
 describe('adoption', () => {
   it("adopts the queues of closed and silent tabs, oldest first, and leaves living tabs' queues alone", async () => {
     const { delivery, store, calls } = engine([], { batchMaxTime: 10 });
-    const item = (n: number, at: number) => ({ kind: 'actions', json: JSON.stringify({ n }), at, bytes: 0, sending: true });
+    const item = (n: number, at: number) => ({ kind: 'actions', json: { n }, at, unanswered: 1 });
     const now = Date.now();
     store.set(`${PREFIX}closed`, JSON.stringify([0, [item(2, now - 100)]]));
     store.set(`${PREFIX}silent`, JSON.stringify([now - 20_000, [item(1, now - 200)]]));

@@ -21,6 +21,11 @@ const HEARTBEAT_MS = 5_000;
  * what is lost is an item that a collector hanging without an answer missed three pages in a row.
  */
 const GIVE_UP_AFTER = 3;
+/**
+ * Most that a stored item adds to its queue's value besides its event (`{"at":..,"kind":"companies",
+ * "unanswered":3,"json":},`): with it, the byte limit bounds what storage really holds.
+ */
+const ITEM_BYTES = 64;
 
 /** One queued item: its JSON, ready to be joined into a batch body without serializing again. */
 export interface Item {
@@ -28,7 +33,7 @@ export interface Item {
   json: string;
   /** When it was queued (ms since epoch). */
   at: number;
-  /** UTF-8 size of `json`: what it adds to a request body and to the outbox's byte limit. */
+  /** UTF-8 size of `json`: what it adds to a request body, and (with ITEM_BYTES) to the outbox's byte limit. */
   bytes: number;
   /** In a request whose answer has not come yet. */
   sending?: boolean;
@@ -38,10 +43,13 @@ export interface Item {
 
 /**
  * What a tab writes under its own key: when it last wrote (0 once its page is gone, or in the
- * back/forward cache, so that the next page load adopts its items at once) and its queue.
- * A change to this shape changes the `v2` in the key, so no reader ever meets another shape.
+ * back/forward cache, so that the next page load adopts its items at once), and its queue: each event
+ * as JSON within the JSON (as a string of JSON, every quote and backslash would be escaped again: 1.3
+ * to 2 times the event's bytes), and a request in flight already counted as unanswered (if the page is
+ * gone, its answer never comes). A change to this shape changes the `v3` in the key, so no reader ever
+ * meets another shape.
  */
-type Saved = [heartbeat: number, items: Item[]];
+type Saved = [heartbeat: number, items: Array<(Partial<Omit<Item, 'json'>> & { json?: unknown }) | null>];
 
 export interface DeliveryStats {
   queued: number;
@@ -92,14 +100,14 @@ export function nextBatch(items: Item[], limit: number): Item[] {
  *
  * The outbox is persisted in localStorage so that a reload or a crash loses nothing. Each tab writes
  * only its own key, so tabs never overwrite each other's queues; the queue a closed tab left behind is
- * adopted by the next tab or page load that finds it. Bounded by bytes and by age: the oldest items go
- * first, and every drop is counted. It starts paused, holding items in memory, until `resume()`
- * (consent) names where they persist.
+ * adopted by the next tab or page load that finds it. Bounded by age and by the bytes that all of the
+ * application's tabs store together: the oldest items go first, and every drop is counted. It starts
+ * paused, holding items in memory, until `resume()` (consent) names where they persist.
  */
 export function createDelivery({ options, log, fetchImpl, now = Date.now }: DeliveryDeps) {
   const { applicationId, batchEnabled, maxOutboxBytes } = options;
   const stats = { queued: 0, sent: 0, retried: 0, dropped: 0, adopted: 0, bytesSent: 0, requests: 0 };
-  const prefix = `usertrail:v2:outbox:${applicationId}:`;
+  const prefix = `usertrail:v3:outbox:${applicationId}:`;
   const ownKey = prefix + newId();
   const headers = requestHeaders(applicationId);
   const maxItems = batchEnabled ? Infinity : 1;
@@ -164,13 +172,29 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
   /**
    * Drops what is past the age or byte limit (the oldest first), then writes the queue. Rewriting the
    * timestamp every few seconds while items wait tells other tabs this queue still has a living owner.
+   * The byte limit is shared by all of the application's tabs, not each tab's: the other queues count
+   * against it, so that tabs left open through a long outage cannot fill the origin's storage and make
+   * the app's own writes fail. Each tab may still keep an equal share, which the others make room for
+   * at their next write.
    */
   const save = (): void => {
-    for (let total = bodyBytes(items); items[0] && (total > maxOutboxBytes || items[0].at < now() - options.maxOutboxAge); total -= items.shift()!.bytes + 1)
+    let others = 0;
+    let queues = 1;
+    for (const key of store?.keys() ?? [])
+      if (key.startsWith(prefix) && key != ownKey) (others += String(store!.get(key)).length), queues++;
+    const limit = Math.max(maxOutboxBytes - others, maxOutboxBytes / queues);
+    // 20: the brackets and the heartbeat.
+    for (
+      let total = items.reduce((sum, item) => sum + item.bytes + ITEM_BYTES, 20);
+      items[0] && (total > limit || items[0].at < now() - options.maxOutboxAge);
+      total -= items.shift()!.bytes + ITEM_BYTES
+    )
       drop(1, 'over the outbox limits');
     if (!store) return;
     if (!items.length) return store.remove(ownKey);
-    const saved = JSON.stringify([closed ? 0 : (savedAt = now()), items] satisfies Saved);
+    const saved = `[${closed ? 0 : (savedAt = now())},[${items.map(
+      (item) => `{"at":${item.at},"kind":"${item.kind}","unanswered":${~~(item.unanswered as number) + +!!item.sending},"json":${item.json}}`,
+    )}]]`;
     // A failed write must not leave an older copy behind, whose delivered items the next page would send again.
     if (!(stored = !!store.set(ownKey, saved))) {
       store.remove(ownKey);
@@ -324,11 +348,14 @@ export function createDelivery({ options, log, fetchImpl, now = Date.now }: Deli
         store!.remove(key);
         // Its requests died with its page: they are ours to send again. Sizes are counted again, so that
         // an entry damaged in storage cannot upset the byte limit.
-        for (const item of Array.isArray(saved?.[1]) ? saved[1] : [])
-          if (typeof item?.json == 'string')
-            (item.unanswered = ~~(item.unanswered as number) + +!!item.sending) < GIVE_UP_AFTER
-              ? items.push({ ...item, bytes: encoder.encode(item.json).length, sending: false })
+        for (const item of Array.isArray(saved?.[1]) ? saved[1] : []) {
+          // An event is an object; anything else is damage.
+          const json = item?.json instanceof Object && JSON.stringify(item.json);
+          if (json)
+            ~~(item!.unanswered as number) < GIVE_UP_AFTER
+              ? items.push({ ...(item as Item), json, bytes: encoder.encode(json).length })
               : drop(1, 'never answered');
+        }
       }
       stats.adopted += items.length - before;
       // Due at once, as if flush() were called: a closed page's items may have waited their batchMaxTime
