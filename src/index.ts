@@ -20,6 +20,10 @@ export const identifyCompany: Moesif['identifyCompany'] = (companyId, metadata, 
 export const identifySession: Moesif['identifySession'] = (sessionToken) => moesif.identifySession(sessionToken);
 export const track: Moesif['track'] = (actionName, metadata) => moesif.track(actionName, metadata);
 export const reset: Moesif['reset'] = () => moesif.reset();
+export const resetAnonymousId: Moesif['resetAnonymousId'] = () => moesif.resetAnonymousId();
+export const clearCookies: Moesif['clearCookies'] = () => moesif.clearCookies();
+export const clearStorage: Moesif['clearStorage'] = () => moesif.clearStorage();
+export const useWeb3: Moesif['useWeb3'] = (web3) => moesif.useWeb3(web3);
 export const getAnonymousId: Moesif['getAnonymousId'] = () => moesif.getAnonymousId();
 export const getUserId: Moesif['getUserId'] = () => moesif.getUserId();
 export const getCompanyId: Moesif['getCompanyId'] = () => moesif.getCompanyId();

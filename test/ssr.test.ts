@@ -58,7 +58,11 @@ describe('on a server (Node, no window or document)', () => {
       sdk.grantPublishingConsent();
       sdk.revokePublishingConsent();
       sdk.reset();
+      sdk.clearCookies();
+      sdk.clearStorage();
+      sdk.useWeb3({});
     }).not.toThrow();
+    expect(sdk.resetAnonymousId()).toBeUndefined();
     expect(sdk.getAnonymousId()).toBeUndefined();
     expect(sdk.getUserId()).toBeUndefined();
     expect(sdk.getCompanyId()).toBeUndefined();
