@@ -25,6 +25,8 @@ export function createIngest(store) {
    * @param {IngestResult} result
    */
   function one(kind, item, now, result) {
+    // An action sent without request.time (moesif-browser-js track()) happened about when it arrived.
+    if (kind === 'actions' && !item.time) item = { ...item, time: now };
     if (kind === 'users') {
       if (stitcher.observeUser(item, now) === 'conflict') result.conflicts++;
       result.stored++;

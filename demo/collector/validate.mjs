@@ -162,7 +162,9 @@ function checkAction(item) {
   const out = {
     ...attribution(item),
     action_name,
-    time: /** @type {string} */ (time(request, 'time', 'request.', true)),
+    // Optional: moesif-browser-js track() sends none, and Moesif times such an action when it arrives
+    // (ingest.mjs does the same).
+    time: time(request, 'time', 'request.'),
     uri: text(request, 'uri', 'request.'),
     verb: text(request, 'verb', 'request.'),
     status: undefined,

@@ -44,6 +44,28 @@ describe('the ingest API', () => {
     expect(body.events[0]).toMatchObject({ kind: 'action', action_name: 'Clicked Buy', transaction_id: tx, time: at(5), anonymous_id: 'anon-stored', user_id: null, metadata: { colour: 'blue' } });
   });
 
+  it('accepts an action without request.time, as moesif-browser-js 1.8.13 track() sends it, timed when received', async () => {
+    // The exact body of moesif.track('Clicked Pricing', { plan: 'team' }) in moesif-browser-js 1.8.13: its
+    // request has uri, verb and user_agent_string, and no time.
+    const track = {
+      action_name: 'Clicked Pricing',
+      anonymous_id: 'anon-moesif-track',
+      request: { uri: 'http://app.example.test/pricing', verb: 'GET', user_agent_string: 'Mozilla/5.0' },
+      transaction_id: txId(),
+      metadata: { plan: 'team' },
+    };
+    const before = new Date().toISOString();
+    const res = await c.post('/v1/actions', track);
+    const after = new Date().toISOString();
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ accepted: 1, stored: 1 });
+    const [stored] = (await c.get('/api/events?anonymous_id=anon-moesif-track')).body.events;
+    expect(stored).toMatchObject({ action_name: 'Clicked Pricing', metadata: { plan: 'team' } });
+    expect(stored.time >= before && stored.time <= after).toBe(true);
+    // Its batch form too (moesif-browser-js with batchEnabled).
+    expect((await c.post('/v1/actions/batch', [{ ...track, transaction_id: txId() }])).status).toBe(201);
+  });
+
   it('accepts an empty batch', async () => {
     const res = await c.post('/v1/actions/batch', []);
     expect(res.status).toBe(201);
