@@ -25,9 +25,11 @@ export function createApp(config, { ingest, reports }) {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
 
-  // CORS for SDKs on any origin. No cookies are involved, so `*` is enough and safe. Preflights are
-  // answered here and cached by the browser for corsMaxAge seconds.
-  app.use((req, res, next) => {
+  // CORS for SDKs on any origin, on the ingest API only. No cookies are involved, so `*` is enough
+  // and safe there. Preflights are answered here and cached by the browser for corsMaxAge seconds.
+  // Never on the query API nor the dashboard: they show captured request headers (Authorization
+  // included), bodies and session tokens, which any page the developer visits could otherwise read.
+  app.use('/v1', (req, res, next) => {
     res.set('Access-Control-Allow-Origin', '*');
     // A cross-origin page can read only the response headers named here: the SDK honours Retry-After.
     res.set('Access-Control-Expose-Headers', 'Retry-After');

@@ -141,6 +141,26 @@ describe('GET /api/funnel', () => {
   });
 });
 
+describe('cross-origin access', () => {
+  it('lets no other origin read the query API or the dashboard: they show captured headers, bodies and session tokens', async () => {
+    const evil = { Origin: 'https://evil.example.test' };
+    for (const path of ['/api/events', '/api/users', '/api/users/q-ann', '/api/companies', '/api/funnel', '/api/info', '/']) {
+      const res = await fetch(c.url + path, { headers: evil });
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get('access-control-allow-origin'), path).toBeNull();
+    }
+    const preflight = await fetch(`${c.url}/api/events`, {
+      method: 'OPTIONS',
+      headers: { ...evil, 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Private-Network': 'true' },
+    });
+    expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
+    expect(preflight.headers.get('access-control-allow-private-network')).toBeNull();
+    // The ingest API stays open to every origin: SDKs send from any page.
+    const ingest = await fetch(`${c.url}/v1/actions/batch`, { method: 'OPTIONS', headers: { ...evil, 'Access-Control-Request-Method': 'POST' } });
+    expect(ingest.headers.get('access-control-allow-origin')).toBe('*');
+  });
+});
+
 describe('the dashboard', () => {
   it('is served at / as an HTML page', async () => {
     const res = await fetch(`${c.url}/`);
