@@ -16,7 +16,33 @@ export const KINDS = /** @type {const} */ (['users', 'companies', 'actions', 'ev
 /** Ids longer than this are surely a mistake (a whole token or document pasted in). */
 const MAX_ID_LENGTH = 512;
 
+/**
+ * Deepest nesting kept. JSON.parse takes any depth, but JSON.stringify (storing, answering) overflows
+ * the stack at a few thousand levels; real metadata and API bodies stay far below this.
+ */
+const MAX_DEPTH = 100;
+
 class FieldError extends Error {}
+
+/**
+ * Levels of arrays and objects in `value` (0 for a scalar), counted without recursion so that no
+ * input can overflow the stack here either; stops counting past `limit`.
+ * @param {unknown} value
+ * @param {number} limit
+ */
+function depth(value, limit) {
+  let deepest = 0;
+  /** @type {[unknown, number][]} */
+  const stack = [[value, 1]];
+  while (stack.length) {
+    const [v, level] = /** @type {[unknown, number]} */ (stack.pop());
+    if (typeof v !== 'object' || v === null) continue;
+    if (level > deepest) deepest = level;
+    if (deepest > limit) break;
+    for (const child of Object.values(v)) stack.push([child, level + 1]);
+  }
+  return deepest;
+}
 
 /** @param {unknown} value */
 const isObject = (value) => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -217,6 +243,9 @@ const CHECKERS = { users: checkUser, companies: checkCompany, actions: checkActi
 export function checkItem(kind, item) {
   if (!isObject(item)) return { ok: false, error: 'item must be a JSON object' };
   try {
+    for (const [key, value] of Object.entries(/** @type {Record<string, unknown>} */ (item))) {
+      if (depth(value, MAX_DEPTH) > MAX_DEPTH) throw new FieldError(`${key} is nested deeper than ${MAX_DEPTH} levels`);
+    }
     const fields = CHECKERS[kind](/** @type {Record<string, unknown>} */ (item));
     return { ok: true, value: { ...fields, payload: item } };
   } catch (err) {

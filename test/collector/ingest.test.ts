@@ -139,6 +139,26 @@ describe('the ingest API', () => {
     expect((await c.get('/api/events?anonymous_id=anon-big')).body.total).toBe(0);
   });
 
+  it('answers 400 naming the field for JSON nested too deep to store, and stores the rest of its batch', async () => {
+    // 5,000 levels parse (30 KB) but overflowed the stack when stored: a 500 for the whole batch,
+    // which moesif-browser-js retries for ever, holding back everything queued behind it.
+    const deep = '{"a":'.repeat(5000) + '1' + '}'.repeat(5000);
+    const good = action({ anonymous_id: 'anon-deep' });
+    const bad = JSON.stringify(action({ anonymous_id: 'anon-deep' })).replace(/}$/, `,"metadata":${deep}}`);
+    const batch = await c.post('/v1/actions/batch', `[${JSON.stringify(good)},${bad}]`, { raw: true });
+    expect(batch.status).toBe(207);
+    expect(batch.body).toMatchObject({ accepted: 1, stored: 1, rejected: [{ index: 1, error: expect.stringMatching(/^metadata is nested deeper than \d+ levels$/) }] });
+    expect((await c.get('/api/events?anonymous_id=anon-deep')).body.total).toBe(1);
+
+    const user = await c.post('/v1/users', `{"user_id":"u-deep","metadata":${deep}}`, { raw: true });
+    expect(user).toMatchObject({ status: 400, body: { error: expect.stringMatching(/^metadata is nested deeper/) } });
+    const event = JSON.stringify(apiCall({ user_id: 'u-deep' })).replace('"body":{"ok":true}', `"body":${deep}`);
+    expect(await c.post('/v1/events', event, { raw: true })).toMatchObject({ status: 400, body: { error: expect.stringMatching(/^response is nested deeper/) } });
+    // Ordinary nesting is fine.
+    const nested = action({ anonymous_id: 'anon-deep', metadata: JSON.parse('{"a":'.repeat(40) + '1' + '}'.repeat(40)) });
+    expect((await c.post('/v1/actions', nested)).status).toBe(201);
+  });
+
   it('stores the good items of a batch and lists the rejected ones by index with 207', async () => {
     const good1 = action({ anonymous_id: 'anon-mixed' });
     const good2 = action({ anonymous_id: 'anon-mixed' });
