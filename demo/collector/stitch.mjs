@@ -13,12 +13,14 @@
  *    `user_id` merges that anonymous id into the user: the anonymous profile disappears, and all of
  *    its items, earlier and later, count for the user.
  * 3. Same user on two devices: each device's anonymous id is merged the same way, so one profile.
- * 4. An anonymous id is merged at most once; a merge never joins two identified users. When an
- *    anonymous id already merged into user A arrives with user B (a shared device where log-out did
- *    not call `moesif.reset()`, scenarios 4 and 5 of the seed), the first merge stands: items that
+ * 4. An anonymous id belongs to one user at most; a merge never joins two identified users. When an
+ *    anonymous id merged into user A arrives with user B (a shared device where log-out did not call
+ *    `moesif.reset()`, scenarios 4 and 5 of the seed), the first merge in time stands: items that
  *    name B count for B, items that carry only the anonymous id keep counting for A, and B never
- *    absorbs A's history. This is the defensible reading of "no merging will occur", and
- *    `moesif.reset()` on log-out (which gives the next user a fresh anonymous id) avoids the case.
+ *    absorbs A's history. "First" is by the time items say they happened (a users call: its
+ *    modified_time, or its arrival), so that batches arriving out of order give the same profiles.
+ *    This is the defensible reading of "no merging will occur", and `moesif.reset()` on log-out
+ *    (which gives the next user a fresh anonymous id) avoids the case.
  * 5. A user (or a still-anonymous profile) belongs to the company last named on a users call or an
  *    item; an item counts for the company it names, or else for its profile's company.
  *
@@ -97,14 +99,21 @@ export function createStitcher(store) {
     /** @type {MergeOutcome} */
     let outcome = 'none';
     if (user && anonymous) {
-      if (!anonymous.merged_into) {
+      if (anonymous.merged_into === user.user_id) {
+        // merged_at is the earliest time the owner was seen with the id, whatever order items arrive in.
+        anonymous.merged_at = earlier(anonymous.merged_at, at);
+        outcome = 'already-merged';
+      } else if (!anonymous.merged_into || at < anonymous.merged_at) {
+        // Unclaimed, or claimed by another user later in time than this item (batches arrive out of
+        // order, e.g. from an offline outbox): the id belongs to whoever was seen with it first.
+        if (anonymous.merged_into) outcome = 'conflict';
+        else outcome = 'merged';
         anonymous.merged_into = user.user_id;
         anonymous.merged_at = at;
         // The profile that ends is anonymous; its company carries over unless the user has one.
         user.company_id = user.company_id ?? anonymous.company_id ?? null;
-        outcome = 'merged';
       } else {
-        outcome = anonymous.merged_into === user.user_id ? 'already-merged' : 'conflict';
+        outcome = 'conflict';
       }
     }
     if (ids.company_id) {

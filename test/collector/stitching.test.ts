@@ -117,6 +117,32 @@ describe('identity stitching, per the seed table', () => {
     expect(bob.timeline.map((e: any) => e.time)).toEqual([at(4)]);
   });
 
+  it('row 4 and 5 without reset(), batches out of order: the anonymous id stays with the user who used it first, whatever order the batches arrive in', async () => {
+    // One device, no reset() between Alice and Bob. Alice's actions sat in an offline outbox, so Bob's
+    // batch reaches the collector before hers. Each run uses its own ids.
+    const run = async (tag: string, order: 'in-order' | 'bob-first') => {
+      const anon = action({ anonymous_id: `${tag}-device`, time: at(1) });
+      const alice = action({ user_id: `${tag}-alice`, anonymous_id: `${tag}-device`, action_name: 'Signed In', time: at(2) });
+      const bob = action({ user_id: `${tag}-bob`, anonymous_id: `${tag}-device`, action_name: 'Signed In', time: at(5) });
+      await c.post('/v1/actions', anon);
+      for (const item of order === 'in-order' ? [alice, bob] : [bob, alice]) await c.post('/v1/actions/batch', [item]);
+      const [a, b] = [await profile(`${tag}-alice`), await profile(`${tag}-bob`)];
+      return { alice: [a.anonymous_ids, a.action_count, a.first_seen], bob: [b.anonymous_ids, b.action_count, b.first_seen] };
+    };
+    const inOrder = await run('ooo1', 'in-order');
+    expect(inOrder).toEqual({ alice: [['ooo1-device'], 2, at(1)], bob: [[], 1, at(5)] });
+    expect(await run('ooo2', 'bob-first')).toEqual({ alice: [['ooo2-device'], 2, at(1)], bob: [[], 1, at(5)] });
+
+    // Alice's users call (timed when it arrives) merged the id first; her action from before it,
+    // which arrives late, dates her claim back to at(2): Bob's at(5) still takes nothing.
+    await c.post('/v1/actions', action({ anonymous_id: 'ooo3-device', time: at(1) }));
+    await c.post('/v1/users', { user_id: 'ooo3-alice', anonymous_id: 'ooo3-device' });
+    await c.post('/v1/actions', action({ user_id: 'ooo3-alice', anonymous_id: 'ooo3-device', time: at(2) }));
+    await c.post('/v1/actions', action({ user_id: 'ooo3-bob', anonymous_id: 'ooo3-device', time: at(5) }));
+    expect((await profile('ooo3-alice')).anonymous_ids).toEqual(['ooo3-device']);
+    expect((await profile('ooo3-bob')).anonymous_ids).toEqual([]);
+  });
+
   it('row 5 with reset(): anonymous events before the second log-in go to the second user only', async () => {
     await c.post('/v1/actions', action({ anonymous_id: 'r5r-anon-1', time: at(1) }));
     await c.post('/v1/users', { user_id: 'r5r-alice', anonymous_id: 'r5r-anon-1' });
