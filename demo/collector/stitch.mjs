@@ -156,7 +156,8 @@ export function createStitcher(store) {
         if (call.session_token) target.session_token = call.session_token;
         keepFirstCampaign(target, call.campaign, at);
         // The anonymous profile keeps its own first touch too: it is the earliest one of the person.
-        if (user && anonymous) keepFirstCampaign(anonymous, call.campaign, at);
+        // Not when the id belongs to another user (a conflict): that user's first touch is not this one's.
+        if (user && anonymous?.merged_into === user.user_id) keepFirstCampaign(anonymous, call.campaign, at);
       });
     },
 

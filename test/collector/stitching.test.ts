@@ -143,6 +143,16 @@ describe('identity stitching, per the seed table', () => {
     expect((await profile('ooo3-bob')).anonymous_ids).toEqual([]);
   });
 
+  it('row 4 and 5 without reset(): the second user\'s campaign becomes his first touch, never the first user\'s', async () => {
+    await c.post('/v1/users', { anonymous_id: 'r5c-device' });
+    await c.post('/v1/users', { user_id: 'r5c-alice', anonymous_id: 'r5c-device' });
+    // Bob lands from an ad on the same browser, Alice's anonymous id still in place, and signs in.
+    const claim = await c.post('/v1/users', { user_id: 'r5c-bob', anonymous_id: 'r5c-device', campaign: { utm_source: 'bob-ad' } });
+    expect(claim.body.conflicts).toBe(1);
+    expect((await profile('r5c-alice')).campaign).toBeNull();
+    expect((await profile('r5c-bob')).campaign).toEqual({ utm_source: 'bob-ad' });
+  });
+
   it('row 5 with reset(): anonymous events before the second log-in go to the second user only', async () => {
     await c.post('/v1/actions', action({ anonymous_id: 'r5r-anon-1', time: at(1) }));
     await c.post('/v1/users', { user_id: 'r5r-alice', anonymous_id: 'r5r-anon-1' });
