@@ -76,9 +76,12 @@ export function createStitcher(store) {
     return row;
   }
 
-  /** First touch: a profile keeps the first campaign it was seen with. */
+  /**
+   * First touch: a profile keeps the campaign of its earliest call, by the call's time rather than
+   * its arrival, so that calls arriving out of order do not change it.
+   */
   function keepFirstCampaign(/** @type {any} */ row, /** @type {unknown} */ campaign, /** @type {string} */ at) {
-    if (!row.campaign && hasCampaign(campaign)) {
+    if (hasCampaign(campaign) && (!row.campaign || at < row.campaign_at)) {
       row.campaign = campaign;
       row.campaign_at = at;
     }

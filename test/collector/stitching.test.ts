@@ -177,6 +177,18 @@ describe('identity stitching, per the seed table', () => {
   });
 });
 
+describe('first touch', () => {
+  it('is the campaign of the earliest users call, whatever order the calls arrive in', async () => {
+    // A server-side sync sends profiles with modified_time; the later one happens to arrive first.
+    await c.post('/v1/users', { user_id: 'ft-user', modified_time: at(50), campaign: { utm_source: 'retargeting' } });
+    await c.post('/v1/users', { user_id: 'ft-user', modified_time: at(10), campaign: { utm_source: 'launch-post' } });
+    expect((await profile('ft-user')).campaign).toEqual({ utm_source: 'launch-post' });
+    await c.post('/v1/companies', { company_id: 'ft-co', modified_time: at(50), campaign: { utm_source: 'retargeting' } });
+    await c.post('/v1/companies', { company_id: 'ft-co', modified_time: at(10), campaign: { utm_source: 'launch-post' } });
+    expect((await c.get('/api/companies/ft-co')).body.campaign).toEqual({ utm_source: 'launch-post' });
+  });
+});
+
 describe('companies', () => {
   it('links a user to the company named on a users call, and counts the user\'s traffic, earlier anonymous traffic included, for the company', async () => {
     await c.post('/v1/actions', action({ anonymous_id: 'co-anon', time: at(1) }));
