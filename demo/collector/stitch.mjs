@@ -22,7 +22,8 @@
  *    This is the defensible reading of "no merging will occur", and `moesif.reset()` on log-out
  *    (which gives the next user a fresh anonymous id) avoids the case.
  * 5. A user (or a still-anonymous profile) belongs to the company last named on a users call or an
- *    item; an item counts for the company it names, or else for its profile's company.
+ *    item, or on a companies call with the session token last seen with the profile; an item counts
+ *    for the company it names, or else for its profile's company.
  *
  * Writes apply rules 2-5 as items arrive (createStitcher); reads apply them through the
  * `attributed` view, so a merge re-attributes earlier items without rewriting them.
@@ -90,7 +91,7 @@ export function createStitcher(store) {
   /**
    * Applies rules 2-5 for the ids one item carries, and lets `update` change the rows before they
    * are written (users and companies calls use it for metadata and campaign).
-   * @param {{ user_id?: string, anonymous_id?: string, company_id?: string }} ids
+   * @param {{ user_id?: string, anonymous_id?: string, company_id?: string, session_token?: string }} ids
    * @param {string} at when the item says it happened
    * @param {string} now when it arrived
    * @param {(rows: { user?: any, anonymous?: any }) => void} [update]
@@ -123,6 +124,12 @@ export function createStitcher(store) {
       store.putCompany(touchCompany(ids.company_id, at, now));
       if (user) user.company_id = ids.company_id;
       else if (anonymous && !anonymous.merged_into) anonymous.company_id = ids.company_id;
+    }
+    // The latest session token seen with each id: a companies call carrying it links the profile
+    // to the company (observeCompany).
+    if (ids.session_token) {
+      if (user) user.session_token = ids.session_token;
+      else if (anonymous) anonymous.session_token = ids.session_token;
     }
     update?.({ user, anonymous });
     // An anonymous-only item after a merge names the company for the user it was merged into.
@@ -177,6 +184,10 @@ export function createStitcher(store) {
       if (call.metadata) row.metadata = { ...row.metadata, ...call.metadata };
       keepFirstCampaign(row, call.campaign, at);
       store.putCompany(row);
+      // moesif-browser-js sends identifyUser() and identifyCompany() as two calls, and the companies
+      // call names no user; "if you call both in the same session, Moesif will automatically
+      // associate the user with the company" (its README). The session token is what they share.
+      if (call.session_token) store.linkSessionToCompany(call.session_token, call.company_id);
     },
   };
 }

@@ -146,6 +146,14 @@ export function openStore(path) {
       metadata = excluded.metadata, campaign = excluded.campaign, campaign_at = excluded.campaign_at,
       first_seen = excluded.first_seen, updated_at = excluded.updated_at`);
 
+  const linkSessionUsers = db.prepare(`
+    UPDATE users SET company_id = @company_id
+    WHERE session_token = @session_token
+      OR user_id IN (SELECT merged_into FROM anonymous_ids WHERE session_token = @session_token AND merged_into IS NOT NULL)`);
+  const linkSessionAnonymous = db.prepare(
+    'UPDATE anonymous_ids SET company_id = @company_id WHERE session_token = @session_token AND merged_into IS NULL',
+  );
+
   /** Row objects with their JSON columns parsed. */
   const parseRow = (/** @type {any} */ row) =>
     row && { ...row, metadata: JSON.parse(row.metadata ?? '{}'), campaign: row.campaign ? JSON.parse(row.campaign) : null };
@@ -195,6 +203,15 @@ export function openStore(path) {
     /** @param {any} row a companies row as returned by getCompany, changed */
     putCompany: (row) =>
       putCompany.run({ company_domain: null, session_token: null, campaign_at: null, ...row, metadata: json(row.metadata ?? {}), campaign: json(row.campaign ?? undefined) }),
+    /**
+     * Links every profile last seen with `sessionToken` to `companyId`.
+     * @param {string} sessionToken
+     * @param {string} companyId
+     */
+    linkSessionToCompany: (sessionToken, companyId) => {
+      linkSessionUsers.run({ session_token: sessionToken, company_id: companyId });
+      linkSessionAnonymous.run({ session_token: sessionToken, company_id: companyId });
+    },
     /**
      * Read-only SQL for the reports module.
      * @param {string} sql

@@ -211,6 +211,24 @@ describe('companies', () => {
     expect(list.find((x: any) => x.company_id === 'co2-globex')).toMatchObject({ user_count: 1, event_count: 2 });
   });
 
+  it('links a user to the company identified after them in the same session, as moesif-browser-js sends identifyUser() then identifyCompany()', async () => {
+    // moesif.identifySession('co4-session'); moesif.identifyUser('co4-user'); moesif.identifyCompany('co4-acme'):
+    // the users call goes before the company is known, and the companies call names no user.
+    await c.post('/v1/actions', action({ anonymous_id: 'co4-anon', time: at(1) }));
+    await c.post('/v1/users', { user_id: 'co4-user', session_token: 'co4-session', anonymous_id: 'co4-anon' });
+    await c.post('/v1/companies', { company_id: 'co4-acme', company_domain: 'acme.example.test', session_token: 'co4-session' });
+    expect(await profile('co4-user')).toMatchObject({ company_id: 'co4-acme' });
+    expect((await c.get('/api/companies/co4-acme')).body).toMatchObject({ user_count: 1, action_count: 1 });
+
+    // identifySession() after identifyUser(): the session token comes on the user's items only.
+    await c.post('/v1/users', { user_id: 'co5-user', anonymous_id: 'co5-anon' });
+    await c.post('/v1/actions', action({ user_id: 'co5-user', session_token: 'co5-session', time: at(2) }));
+    await c.post('/v1/companies', { company_id: 'co5-acme', session_token: 'co5-session' });
+    expect(await profile('co5-user')).toMatchObject({ company_id: 'co5-acme' });
+    // Another session's company links nobody else.
+    expect(await profile('co4-user')).toMatchObject({ company_id: 'co4-acme' });
+  });
+
   it('carries an anonymous profile\'s company over to the user it merges into', async () => {
     await c.post('/v1/users', { anonymous_id: 'co3-anon', company_id: 'co3-initech' });
     await c.post('/v1/users', { user_id: 'co3-user', anonymous_id: 'co3-anon' });
