@@ -121,7 +121,8 @@ export function createApp(config, { ingest, reports }) {
     const limit = Number(stringParam(req, 'limit') ?? 50);
     const offset = Number(stringParam(req, 'offset') ?? 0);
     if (!Number.isInteger(limit) || limit < 1 || limit > config.maxPageSize) throw new BadQuery(`limit must be an integer from 1 to ${config.maxPageSize}`);
-    if (!Number.isInteger(offset) || offset < 0) throw new BadQuery('offset must be a non-negative integer');
+    // Safe integers only: SQLite's OFFSET takes no larger number (1e20 was a 500).
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new BadQuery('offset must be a non-negative integer');
     return { limit, offset };
   };
 

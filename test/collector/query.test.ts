@@ -58,6 +58,8 @@ describe('GET /api/events', () => {
     ['limit=0', 'limit must be an integer from 1 to 500'],
     ['limit=abc', 'limit must be an integer from 1 to 500'],
     ['offset=-1', 'offset must be a non-negative integer'],
+    ['offset=1e20', 'offset must be a non-negative integer'],
+    ['offset=9223372036854775807', 'offset must be a non-negative integer'],
     ['user_id=a&user_id=b', 'user_id must be given once, as a string'],
   ])('answers 400 naming the parameter for %s', async (query, error) => {
     expect(await c.get(`/api/events?${query}`)).toMatchObject({ status: 400, body: { error } });
