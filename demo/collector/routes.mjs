@@ -177,11 +177,16 @@ export function createApp(config, { ingest, reports }) {
     res.json(reports.funnel(steps));
   });
 
-  app.use(['/api', '/v1'], (req, res) => void res.status(404).json({ error: `no such endpoint: ${req.method} ${req.originalUrl.split('?')[0]}` }));
+  /** @type {express.RequestHandler} */
+  const notFound = (req, res) => void res.status(404).json({ error: `no such endpoint: ${req.method} ${req.originalUrl.split('?')[0]}` });
+  app.use(['/api', '/v1'], notFound);
 
   // ---- Dashboard -------------------------------------------------------------------------------
   app.get('/favicon.ico', (_req, res) => void res.status(204).end());
   app.use(express.static(PUBLIC_DIR, { index: 'index.html' }));
+  // Anything else, in JSON like every other error: an SDK whose host option carries a path (or
+  // lacks /v1) posts here, and its developer reads the answer in the network panel.
+  app.use(notFound);
 
   /** @type {express.ErrorRequestHandler} */
   const onError = (err, req, res, _next) => {

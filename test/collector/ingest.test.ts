@@ -221,6 +221,16 @@ describe('the ingest API', () => {
     expect((await c.get('/api/nothing')).body.error).toMatch(/no such endpoint/);
   });
 
+  it('answers 404 in JSON for any other path too, as an SDK with a wrong host or path option reaches', async () => {
+    // e.g. host: '127.0.0.1:8787/collector' posts to /collector/v1/actions/batch.
+    for (const [method, path] of [['POST', '/collector/v1/actions/batch'], ['POST', '/actions'], ['POST', '/'], ['GET', '/nothing/here']]) {
+      const res = await fetch(c.url + path, { method, body: method === 'POST' ? '[]' : undefined });
+      expect(res.status, path).toBe(404);
+      expect(res.headers.get('content-type'), path).toMatch(/^application\/json/);
+      expect((await res.json()).error, path).toBe(`no such endpoint: ${method} ${path}`);
+    }
+  });
+
   it('never answers 500 to odd client input', async () => {
     const odd = ['null', 'true', '12', '"text"', '[null]', '[[]]', '{"__proto__": {"x": 1}}', '{"request": {"time": {"$gt": ""}}}', '\u0000', '{"action_name": "\ud800"}'];
     for (const body of odd) {
