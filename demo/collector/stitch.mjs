@@ -21,15 +21,16 @@
  *    modified_time, or its arrival), so that batches arriving out of order give the same profiles.
  *    This is the defensible reading of "no merging will occur", and `moesif.reset()` on log-out
  *    (which gives the next user a fresh anonymous id) avoids the case.
- * 5. A user (or a still-anonymous profile) belongs to the company last named on a users call or an
- *    item, or on a companies call with the session token last seen with the profile; an item counts
- *    for the company it names, or else for its profile's company.
+ * 5. A user (or a still-anonymous profile) belongs to a company from the time a users call or an
+ *    item names it, or a companies call with the session token last seen with the profile, until
+ *    the next company named (MEMBERSHIPS_SQL); an item counts for the company it names, or else for
+ *    the company its profile belonged to when it happened.
  *
  * Writes apply rules 2-5 as items arrive (createStitcher); reads apply them through the
  * `attributed` view, so a merge re-attributes earlier items without rewriting them.
  */
 
-/** Migration 2 of store.mjs: every item with the profile and company it counts for. */
+/** Migration 2 of store.mjs (shipped; migration 3 replaces the view). */
 export const ATTRIBUTED_VIEW_SQL = `
   CREATE VIEW attributed AS
   SELECT i.*,
@@ -40,6 +41,44 @@ export const ATTRIBUTED_VIEW_SQL = `
   FROM items i
   LEFT JOIN anonymous_ids a ON a.anonymous_id = i.anonymous_id
   LEFT JOIN users u ON u.user_id = COALESCE(i.user_id, a.merged_into);
+`;
+
+/**
+ * Migration 3 of store.mjs: company membership over time, and the view reading it. A profile (a user
+ * id, or an unmerged anonymous id) belongs to a membership's company from its `since` until the next
+ * one, so moving to another company takes only the traffic after the move ("Moesif will associate
+ * any future web or API traffic from a user to that company"), whatever order calls arrive in.
+ * Traffic from before the profile's first membership counts for that first company (the anonymous
+ * docs visits before a sign-up count for the company signed up with).
+ */
+export const MEMBERSHIPS_SQL = `
+  CREATE TABLE memberships (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    profile_id TEXT NOT NULL,
+    company_id TEXT NOT NULL,
+    since      TEXT NOT NULL
+  );
+  CREATE INDEX memberships_profile ON memberships (profile_id, since);
+  INSERT INTO memberships (profile_id, company_id, since)
+    SELECT user_id, company_id, identified_at FROM users WHERE company_id IS NOT NULL;
+  INSERT INTO memberships (profile_id, company_id, since)
+    SELECT anonymous_id, company_id, first_seen FROM anonymous_ids WHERE company_id IS NOT NULL;
+
+  DROP VIEW attributed;
+  CREATE VIEW attributed AS
+  SELECT p.*,
+    COALESCE(p.company_id,
+      (SELECT m.company_id FROM memberships m WHERE m.profile_id = p.profile_id AND m.since <= p.time
+        ORDER BY m.since DESC, m.seq DESC LIMIT 1),
+      (SELECT m.company_id FROM memberships m WHERE m.profile_id = p.profile_id
+        ORDER BY m.since, m.seq LIMIT 1)) AS effective_company_id
+  FROM (
+    SELECT i.*,
+      COALESCE(i.user_id, a.merged_into) AS identified_user_id,
+      COALESCE(i.user_id, a.merged_into, i.anonymous_id) AS profile_id
+    FROM items i
+    LEFT JOIN anonymous_ids a ON a.anonymous_id = i.anonymous_id
+  ) p;
 `;
 
 /** @typedef {'merged' | 'already-merged' | 'conflict' | 'none'} MergeOutcome */
@@ -115,15 +154,18 @@ export function createStitcher(store) {
         anonymous.merged_into = user.user_id;
         anonymous.merged_at = at;
         // The profile that ends is anonymous; its company carries over unless the user has one.
-        user.company_id = user.company_id ?? anonymous.company_id ?? null;
+        if (!user.company_id && anonymous.company_id) user.company_id = store.copyMemberships(anonymous.anonymous_id, user.user_id);
       } else {
         outcome = 'conflict';
       }
     }
     if (ids.company_id) {
       store.putCompany(touchCompany(ids.company_id, at, now));
-      if (user) user.company_id = ids.company_id;
-      else if (anonymous && !anonymous.merged_into) anonymous.company_id = ids.company_id;
+      // A membership from `at`: the user's; an unmerged anonymous profile's; or, for an
+      // anonymous-only item after a merge, that of the user it was merged into.
+      if (user) user.company_id = store.join(user.user_id, ids.company_id, at);
+      else if (anonymous && !anonymous.merged_into) anonymous.company_id = store.join(anonymous.anonymous_id, ids.company_id, at);
+      else if (anonymous) store.join(anonymous.merged_into, ids.company_id, at);
     }
     // The latest session token seen with each id: a companies call carrying it links the profile
     // to the company (observeCompany).
@@ -132,12 +174,6 @@ export function createStitcher(store) {
       else if (anonymous) anonymous.session_token = ids.session_token;
     }
     update?.({ user, anonymous });
-    // An anonymous-only item after a merge names the company for the user it was merged into.
-    if (ids.company_id && !user && anonymous?.merged_into) {
-      const owner = touchUser(anonymous.merged_into, at, now);
-      owner.company_id = ids.company_id;
-      store.putUser(owner);
-    }
     if (user) store.putUser(user);
     if (anonymous) store.putAnonymous(anonymous);
     return outcome;
@@ -187,7 +223,7 @@ export function createStitcher(store) {
       // moesif-browser-js sends identifyUser() and identifyCompany() as two calls, and the companies
       // call names no user; "if you call both in the same session, Moesif will automatically
       // associate the user with the company" (its README). The session token is what they share.
-      if (call.session_token) store.linkSessionToCompany(call.session_token, call.company_id);
+      if (call.session_token) for (const id of store.profilesWithSession(call.session_token)) store.join(id, call.company_id, at);
     },
   };
 }

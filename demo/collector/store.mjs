@@ -9,7 +9,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ATTRIBUTED_VIEW_SQL } from './stitch.mjs';
+import { ATTRIBUTED_VIEW_SQL, MEMBERSHIPS_SQL } from './stitch.mjs';
 
 /**
  * Each entry moves the schema from version i to i + 1 (`PRAGMA user_version`). Append only; never
@@ -82,6 +82,7 @@ const MIGRATIONS = [
   );
   `,
   ATTRIBUTED_VIEW_SQL,
+  MEMBERSHIPS_SQL,
 ];
 
 /**
@@ -146,13 +147,25 @@ export function openStore(path) {
       metadata = excluded.metadata, campaign = excluded.campaign, campaign_at = excluded.campaign_at,
       first_seen = excluded.first_seen, updated_at = excluded.updated_at`);
 
-  const linkSessionUsers = db.prepare(`
-    UPDATE users SET company_id = @company_id
-    WHERE session_token = @session_token
-      OR user_id IN (SELECT merged_into FROM anonymous_ids WHERE session_token = @session_token AND merged_into IS NOT NULL)`);
-  const linkSessionAnonymous = db.prepare(
-    'UPDATE anonymous_ids SET company_id = @company_id WHERE session_token = @session_token AND merged_into IS NULL',
-  );
+  const companyAt = db.prepare('SELECT company_id FROM memberships WHERE profile_id = ? AND since <= ? ORDER BY since DESC, seq DESC LIMIT 1').pluck();
+  const latestCompany = db.prepare('SELECT company_id FROM memberships WHERE profile_id = ? ORDER BY since DESC, seq DESC LIMIT 1').pluck();
+  const insertMembership = db.prepare('INSERT INTO memberships (profile_id, company_id, since) VALUES (?, ?, ?)');
+  const copyMemberships = db.prepare('INSERT INTO memberships (profile_id, company_id, since) SELECT ?, company_id, since FROM memberships WHERE profile_id = ? ORDER BY seq');
+  // users.company_id and anonymous_ids.company_id hold the latest membership's company.
+  const setUserCompany = db.prepare('UPDATE users SET company_id = ? WHERE user_id = ?');
+  const setAnonymousCompany = db.prepare('UPDATE anonymous_ids SET company_id = ? WHERE anonymous_id = ?');
+  const sessionProfiles = db.prepare(`
+    SELECT user_id FROM users WHERE session_token = @s
+    UNION SELECT merged_into FROM anonymous_ids WHERE session_token = @s AND merged_into IS NOT NULL
+    UNION SELECT anonymous_id FROM anonymous_ids WHERE session_token = @s AND merged_into IS NULL`).pluck();
+
+  /** The latest membership's company of a profile, written to its row. @param {string} profileId */
+  const settleCompany = (profileId) => {
+    const companyId = /** @type {string | undefined} */ (latestCompany.get(profileId)) ?? null;
+    setUserCompany.run(companyId, profileId);
+    setAnonymousCompany.run(companyId, profileId);
+    return companyId;
+  };
 
   /** Row objects with their JSON columns parsed. */
   const parseRow = (/** @type {any} */ row) =>
@@ -204,14 +217,32 @@ export function openStore(path) {
     putCompany: (row) =>
       putCompany.run({ company_domain: null, session_token: null, campaign_at: null, ...row, metadata: json(row.metadata ?? {}), campaign: json(row.campaign ?? undefined) }),
     /**
-     * Links every profile last seen with `sessionToken` to `companyId`.
-     * @param {string} sessionToken
+     * Makes `profileId` (a user id or an anonymous id) a member of `companyId` from `since`, unless
+     * it already was then. Returns the company of its latest membership, also written to its row.
+     * @param {string} profileId
      * @param {string} companyId
+     * @param {string} since
      */
-    linkSessionToCompany: (sessionToken, companyId) => {
-      linkSessionUsers.run({ session_token: sessionToken, company_id: companyId });
-      linkSessionAnonymous.run({ session_token: sessionToken, company_id: companyId });
+    join(profileId, companyId, since) {
+      if (companyAt.get(profileId, since) !== companyId) insertMembership.run(profileId, companyId, since);
+      return settleCompany(profileId);
     },
+    /**
+     * Gives `toProfile` the memberships of `fromProfile` (an anonymous id merging into a user).
+     * Returns the company of its latest membership, also written to its row.
+     * @param {string} fromProfile
+     * @param {string} toProfile
+     */
+    copyMemberships(fromProfile, toProfile) {
+      copyMemberships.run(toProfile, fromProfile);
+      return settleCompany(toProfile);
+    },
+    /**
+     * The profiles last seen with `sessionToken`: users, and anonymous ids (or their users).
+     * @param {string} sessionToken
+     * @returns {string[]}
+     */
+    profilesWithSession: (sessionToken) => /** @type {string[]} */ (sessionProfiles.all({ s: sessionToken })),
     /**
      * Read-only SQL for the reports module.
      * @param {string} sql

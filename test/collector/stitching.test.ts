@@ -229,6 +229,36 @@ describe('companies', () => {
     expect(await profile('co4-user')).toMatchObject({ company_id: 'co4-acme' });
   });
 
+  it('keeps traffic with the company the user belonged to when it happened: a move to another company takes only later traffic, whatever order the calls arrive in', async () => {
+    // "Moesif will associate any future web or API traffic from a user to that company." The API
+    // calls name no company (a server integration without identifyCompany); the user moves from
+    // co6-old to co6-new at at(10). The second run gets the two users calls in the other order.
+    const run = async (tag: string, order: 'in-order' | 'reversed') => {
+      const joinOld = { user_id: `${tag}-user`, company_id: `${tag}-old`, modified_time: at(0) };
+      const joinNew = { user_id: `${tag}-user`, company_id: `${tag}-new`, modified_time: at(10) };
+      await c.post('/v1/events/batch', [apiCall({ user_id: `${tag}-user`, time: at(2) }), apiCall({ user_id: `${tag}-user`, time: at(3) })]);
+      for (const call of order === 'in-order' ? [joinOld, joinNew] : [joinNew, joinOld]) await c.post('/v1/users', call);
+      await c.post('/v1/events', apiCall({ user_id: `${tag}-user`, time: at(11) }));
+      const company = async (id: string) => (await c.get(`/api/companies/${id}`)).body;
+      const [before, after] = [await company(`${tag}-old`), await company(`${tag}-new`)];
+      return {
+        profile: (await profile(`${tag}-user`)).company_id,
+        old: [before.user_count, before.event_count],
+        new: [after.user_count, after.event_count],
+      };
+    };
+    expect(await run('co6', 'in-order')).toEqual({ profile: 'co6-new', old: [0, 2], new: [1, 1] });
+    expect(await run('co7', 'reversed')).toEqual({ profile: 'co7-new', old: [0, 2], new: [1, 1] });
+  });
+
+  it('links the user to a company named by an anonymous-only item after the merge, without moving when the user was identified', async () => {
+    // identifyCompany() before identifyUser(): moesif-browser-js tags the visitor's actions with the
+    // company and the anonymous id only. This one arrives after the users call that merged the id.
+    await c.post('/v1/users', { user_id: 'co8-user', anonymous_id: 'co8-anon', modified_time: at(5) });
+    await c.post('/v1/actions', action({ anonymous_id: 'co8-anon', company_id: 'co8-acme', time: at(1) }));
+    expect(await profile('co8-user')).toMatchObject({ company_id: 'co8-acme', identified_at: at(5), first_seen: at(1) });
+  });
+
   it('carries an anonymous profile\'s company over to the user it merges into', async () => {
     await c.post('/v1/users', { anonymous_id: 'co3-anon', company_id: 'co3-initech' });
     await c.post('/v1/users', { user_id: 'co3-user', anonymous_id: 'co3-anon' });
