@@ -66,6 +66,22 @@ function id(obj, key, path, required = false) {
 }
 
 /**
+ * A user or company id, which the app gives: a string, or an integer taken as its decimal string
+ * (anonymous ids are the SDK's own strings).
+ * moesif-browser-js sends `identifyUser(12345)` as the number 12345, while server integrations and
+ * usertrail send "12345"; both must name one profile (the seed recommends "a database id").
+ * @param {Record<string, unknown>} obj
+ * @param {string} key
+ * @param {string} path
+ * @param {boolean} required
+ * @returns {string | undefined}
+ */
+function profileId(obj, key, path, required = false) {
+  const v = obj[key];
+  return Number.isSafeInteger(v) ? String(v) : id(obj, key, path, required);
+}
+
+/**
  * @param {Record<string, unknown>} obj
  * @param {string} key
  * @param {string} path
@@ -144,13 +160,13 @@ function campaign(/** @type {Record<string, unknown>} */ obj) {
 
 /** @param {Record<string, unknown>} item */
 function checkUser(item) {
-  const user_id = id(item, 'user_id', '');
+  const user_id = profileId(item, 'user_id', '');
   const anonymous_id = id(item, 'anonymous_id', '');
   if (user_id === undefined && anonymous_id === undefined) throw new FieldError('user_id or anonymous_id is required');
   return {
     user_id,
     anonymous_id,
-    company_id: id(item, 'company_id', ''),
+    company_id: profileId(item, 'company_id', ''),
     session_token: text(item, 'session_token', ''),
     modified_time: time(item, 'modified_time', ''),
     metadata: object(item, 'metadata', ''),
@@ -161,7 +177,7 @@ function checkUser(item) {
 /** @param {Record<string, unknown>} item */
 function checkCompany(item) {
   return {
-    company_id: /** @type {string} */ (id(item, 'company_id', '', true)),
+    company_id: /** @type {string} */ (profileId(item, 'company_id', '', true)),
     company_domain: text(item, 'company_domain', ''),
     session_token: text(item, 'session_token', ''),
     modified_time: time(item, 'modified_time', ''),
@@ -173,9 +189,9 @@ function checkCompany(item) {
 /** Who an action or event belongs to, as sent. */
 function attribution(/** @type {Record<string, unknown>} */ item) {
   return {
-    user_id: id(item, 'user_id', ''),
+    user_id: profileId(item, 'user_id', ''),
     anonymous_id: id(item, 'anonymous_id', ''),
-    company_id: id(item, 'company_id', ''),
+    company_id: profileId(item, 'company_id', ''),
     session_token: text(item, 'session_token', ''),
     transaction_id: id(item, 'transaction_id', ''),
   };

@@ -66,6 +66,18 @@ describe('the ingest API', () => {
     expect((await c.post('/v1/actions/batch', [{ ...track, transaction_id: txId() }])).status).toBe(201);
   });
 
+  it('takes numeric user and company ids, as moesif-browser-js sends identifyUser(12345), as the same profile as their string form', async () => {
+    // moesif-browser-js 1.8.13 sends the id as given; the seed recommends "a database id", often a number.
+    // usertrail's SDKs (browser and server) send String(id): both must land on one profile.
+    expect((await c.post('/v1/users', { user_id: 12345, anonymous_id: 'anon-numeric', company_id: 67890 })).status).toBe(201);
+    expect((await c.post('/v1/actions', action({ user_id: 12345, company_id: 67890, time: at(2) }))).status).toBe(201);
+    expect((await c.post('/v1/events', apiCall({ user_id: '12345', time: at(3) }))).status).toBe(201);
+    const profile = (await c.get('/api/users/12345')).body;
+    expect(profile).toMatchObject({ user_id: '12345', identified_user_id: '12345', anonymous_ids: ['anon-numeric'], company_id: '67890', action_count: 1, event_count: 1 });
+    // Not every number is an id.
+    expect((await c.post('/v1/users', { user_id: 1.5 })).body).toEqual({ error: 'user_id must be a non-empty string' });
+  });
+
   it('accepts an empty batch', async () => {
     const res = await c.post('/v1/actions/batch', []);
     expect(res.status).toBe(201);
