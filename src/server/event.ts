@@ -60,6 +60,30 @@ function tap<T extends object, K extends keyof T>(target: T, key: K, observe: (a
   target[key] = wrapped as T[K];
 }
 
+type RawHeaders = Record<string, string | string[] | number | undefined>;
+
+/**
+ * The headers of a `writeHead(status, [message], [headers])` call: an object, or Node's flat
+ * `[name, value, name, value...]` array. Undefined when none were given.
+ */
+function writeHeadHeaders(args: unknown[]): RawHeaders | undefined {
+  const given = typeof args[1] === 'string' ? args[2] : args[1];
+  if (Array.isArray(given)) {
+    const out: RawHeaders = {};
+    for (let i = 0; i + 1 < given.length; i += 2) {
+      const name = String(given[i]).toLowerCase();
+      const before = out[name];
+      // A name may repeat in the array (two Set-Cookie lines): keep every value.
+      out[name] = before === undefined ? String(given[i + 1]) : [...[before].flat().map(String), String(given[i + 1])];
+    }
+    return out;
+  }
+  if (given === null || typeof given !== 'object') return undefined;
+  const out: RawHeaders = {};
+  for (const [name, value] of Object.entries(given as RawHeaders)) out[name.toLowerCase()] = value;
+  return out;
+}
+
 export interface ExchangeHooks {
   options: ResolvedOptions;
   log: Log;
@@ -79,6 +103,12 @@ export function observeExchange(req: MoesifRequest, res: MoesifResponse, hooks: 
   let requestBody: BodyRecorder | undefined;
   let responseBody: BodyRecorder | undefined;
   let recording = true;
+  // Node keeps headers given to writeHead() out of getHeaders() when no setHeader() came first (its
+  // fast path, the usual way plain node:http apps answer), so they are recorded as they pass.
+  let headHeaders: RawHeaders | undefined;
+  tap(res, 'writeHead', (args) => {
+    headHeaders = { ...headHeaders, ...writeHeadHeaders(args) };
+  });
 
   if (options.logBody) {
     const reqRecorder = createBodyRecorder(options.requestMaxBodySize);
@@ -102,7 +132,7 @@ export function observeExchange(req: MoesifRequest, res: MoesifResponse, hooks: 
     finished = true;
     recording = false;
     hooks.track(
-      buildEvent(req, res, requestTime, requestBody, responseBody, options, log)
+      buildEvent(req, res, { ...headHeaders, ...res.getHeaders() }, requestTime, requestBody, responseBody, options, log)
         .then((event) => {
           if (!event) return;
           let json: string;
@@ -144,6 +174,7 @@ async function callHook(
 async function buildEvent(
   req: MoesifRequest,
   res: MoesifResponse,
+  responseHeaders: RawHeaders,
   requestTime: Date,
   requestBody: BodyRecorder | undefined,
   responseBody: BodyRecorder | undefined,
@@ -172,7 +203,7 @@ async function buildEvent(
     response: {
       time: responseTime.toISOString(),
       status: res.statusCode,
-      headers: flattenHeaders(res.getHeaders()),
+      headers: flattenHeaders(responseHeaders),
     },
     direction: 'Incoming',
     transaction_id: randomUUID(),
@@ -193,8 +224,8 @@ async function buildEvent(
     const encoded = encodeRaw(
       responseBody.bytes(),
       responseBody.total(),
-      headerString(res.getHeader('content-type')),
-      headerString(res.getHeader('content-encoding')),
+      headerString(responseHeaders['content-type']),
+      headerString(responseHeaders['content-encoding']),
     );
     Object.assign(event.response, encoded);
   }

@@ -134,3 +134,17 @@ export async function freePort(): Promise<number> {
   await new Promise((r) => server.close(r));
   return port;
 }
+
+/** A plain node:http server (no Express) on 127.0.0.1:0 with `handler` as its request listener. */
+export async function startNodeServer(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<RunningApp> {
+  const server = createServer(handler);
+  const port = await listen(server);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,62 @@
+// @vitest-environment node
+/**
+ * The middleware in a plain node:http server, without Express: the way moesif-nodejs documents it,
+ * `mw(req, res, () => handler(req, res))`, with the response written through Node's own API.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import moesif, { type MoesifMiddleware, type MoesifOptions } from '../../src/server/index';
+import { startNodeServer, startRecorder, waitFor, type Recorder, type RunningApp } from './helpers';
+
+let collector: Recorder;
+let api: RunningApp | undefined;
+let mw: MoesifMiddleware | undefined;
+
+beforeEach(async () => {
+  collector = await startRecorder();
+});
+afterEach(async () => {
+  await api?.close();
+  api = undefined;
+  mw = undefined;
+  await collector.close();
+});
+
+/** A node:http server whose listener runs the middleware, then `handler`. */
+async function nodeApp(handler: (req: IncomingMessage, res: ServerResponse) => void, options: Partial<MoesifOptions> = {}) {
+  mw = moesif({ applicationId: 'app-1', baseUri: collector.url, batchMaxTime: 10, ...options });
+  const middleware = mw;
+  api = await startNodeServer((req, res) => middleware(req, res, () => handler(req, res)));
+  return api.url;
+}
+
+async function events(count: number) {
+  await mw?.flush();
+  return waitFor(() => collector.events().length >= count && collector.events());
+}
+
+describe('responses written with writeHead()', () => {
+  it('records the headers given to writeHead(), and masks the JSON body they declare', async () => {
+    const url = await nodeApp((req, res) => {
+      if (req.url === '/json') {
+        res.writeHead(201, { 'Content-Type': 'application/json', 'X-Request-Id': 'r1', 'Set-Cookie': 'sid=s3cr3t' });
+        res.end(JSON.stringify({ id: 7, password: 'hunter2' }));
+      } else if (req.url === '/array') {
+        // Node also takes a flat [name, value, ...] array, and a status message before the headers.
+        res.writeHead(200, 'Fine', ['Content-Type', 'text/plain', 'X-Kind', 'array']);
+        res.end('plain');
+      }
+    });
+    const res = await fetch(`${url}/json`);
+    expect(res.status).toBe(201);
+    expect(await res.json()).toEqual({ id: 7, password: 'hunter2' });
+    await fetch(`${url}/array`);
+    const [json, array] = await events(2);
+    expect(json?.response.headers).toMatchObject({ 'content-type': 'application/json', 'x-request-id': 'r1', 'set-cookie': '*****' });
+    expect(json?.response.body).toEqual({ id: 7, password: '*****' });
+    expect(JSON.stringify(json)).not.toContain('hunter2');
+    expect(JSON.stringify(json)).not.toContain('s3cr3t');
+    expect(array?.response.headers).toMatchObject({ 'content-type': 'text/plain', 'x-kind': 'array' });
+    expect(array?.response.body).toBe('plain');
+  });
+});
