@@ -79,6 +79,74 @@ export function maskFields(value: unknown, depth = 0): unknown {
   return out;
 }
 
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const isSpace = (code: number): boolean => code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09;
+
+/** The index after the string literal that opens at `start`, or the text's end when it is unterminated. */
+function stringEnd(text: string, start: number): number {
+  for (let i = start + 1; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === BACKSLASH) i += 1;
+    else if (code === QUOTE) return i + 1;
+  }
+  return text.length;
+}
+
+/** The index after the JSON value that starts at `start`: a string, a whole object or array, or a literal. */
+function valueEnd(text: string, start: number): number {
+  const first = text[start];
+  if (first === '"') return stringEnd(text, start);
+  let depth = 0;
+  for (let i = start; i < text.length; i++) {
+    const c = text[i] as string;
+    if (c === '"') i = stringEnd(text, i) - 1;
+    else if (c === '{' || c === '[') depth += 1;
+    else if (c === '}' || c === ']' || c === ',') {
+      // A literal ends at its delimiter; an object or array at the bracket that closes it.
+      if (depth === 0) return i;
+      if (c !== ',' && --depth === 0) return i + 1;
+    } else if (depth === 0 && isSpace(text.charCodeAt(i))) return i;
+  }
+  return text.length;
+}
+
+/**
+ * JSON text that could not be parsed (cut at the byte cap, or declared JSON but malformed) with the
+ * values of sensitive keys masked, every other character kept. Without this such a body went out
+ * as raw text, credentials included. One pass: a string followed by `:` is a key; the value after a
+ * sensitive key (string, literal, or whole object/array) becomes "*****", to the end of the text
+ * when the cut fell inside it.
+ */
+export function maskJsonText(text: string): string {
+  let out = '';
+  let copied = 0;
+  let i = 0;
+  while (i < text.length) {
+    if (text.charCodeAt(i) !== QUOTE) {
+      i += 1;
+      continue;
+    }
+    const end = stringEnd(text, i);
+    let colon = end;
+    while (colon < text.length && isSpace(text.charCodeAt(colon))) colon += 1;
+    if (text[colon] === ':' && isSensitiveName(text.slice(i + 1, end - 1))) {
+      let value = colon + 1;
+      while (value < text.length && isSpace(text.charCodeAt(value))) value += 1;
+      if (value < text.length) {
+        out += `${text.slice(copied, value)}"${MASK}"`;
+        copied = i = valueEnd(text, value);
+        continue;
+      }
+    }
+    i = end;
+  }
+  return copied === 0 ? text : out + text.slice(copied);
+}
+
+/** Text that reads as JSON (an object or array), whatever its declared type. */
+const looksLikeJson = (text: string): boolean => /^\s*[[{]/.test(text);
+
 /** Masks sensitive fields of a form or query string in place; every other byte is kept as sent. */
 function maskForm(text: string): string {
   return text
@@ -137,7 +205,10 @@ export function encodeRaw(bytes: Buffer, total: number, contentType: string, con
     }
     if (contentType === '' || isTextType(contentType)) {
       const text = utf8(bytes);
-      if (text !== undefined) return { body: /x-www-form-urlencoded/i.test(contentType) ? maskForm(text) : text };
+      if (text !== undefined) {
+        if (/x-www-form-urlencoded/i.test(contentType)) return { body: maskForm(text) };
+        return { body: isJsonType(contentType) || looksLikeJson(text) ? maskJsonText(text) : text };
+      }
     }
   }
   return { body: bytes.toString('base64'), transfer_encoding: 'base64' };
@@ -155,7 +226,7 @@ export function encodeParsed(value: unknown, cap: number, contentType: string): 
   }
   if (typeof value === 'string') {
     const bytes = Buffer.from(value, 'utf8');
-    if (bytes.length <= cap) return { body: value };
+    if (bytes.length <= cap) return { body: looksLikeJson(value) ? maskJsonText(value) : value };
     return encodeRaw(bytes.subarray(0, cap), bytes.length, contentType, '');
   }
   if (typeof value === 'object') {

@@ -237,6 +237,38 @@ describe('masking', () => {
     expect(event.response.body).toEqual({ token: '*****', user: { id: 'u1', max_tokens: 5 } });
   });
 
+  it('masks credentials in JSON bodies cut at the size cap, and in ones that are not valid JSON', async () => {
+    const pad = 'x'.repeat(2000);
+    // The cap falls inside the password's value: what is left of it must not be sent either.
+    const cutInside = JSON.stringify({ pad, password: 'hunter2-and-more' });
+    const cap = cutInside.indexOf('hunter2') + 4;
+    const url = await seedApp({ responseMaxBodySize: cap, requestMaxBodySize: 500 }, (app) => {
+      app.get('/cut', (_req, res) => void res.type('json').send(cutInside));
+      app.get('/long', (_req, res) => void res.json({ token: 'jwt-abc', user: { id: 'u1', secret: { k: 'inner-s3' } }, pad }));
+      app.get('/broken', (_req, res) => void res.type('json').send(`{"api_key": "k-live-9", "n": 1, oops}`));
+      app.post('/upload', (req, res) => {
+        req.resume();
+        req.on('end', () => void res.status(204).end());
+      });
+    });
+    await fetch(`${url}/cut`);
+    await fetch(`${url}/long`);
+    await fetch(`${url}/broken`);
+    await fetch(`${url}/upload`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ client_secret: 'cs-123', items: pad }),
+    });
+    await mw?.flush();
+    const [cut, long, broken, upload] = await waitFor(() => collector.events().length === 4 && collector.events());
+    const all = JSON.stringify([cut, long, broken, upload]);
+    for (const secret of ['hunt', 'jwt-abc', 'inner-s3', 'k-live-9', 'cs-123']) expect(all).not.toContain(secret);
+    expect(cut?.response.body).toBe(`{"pad":"${pad}","password":"*****"`);
+    expect(long?.response.body).toMatch(/^\{"token":"\*{5}","user":\{"id":"u1","secret":"\*{5}"\},"pad":"x+$/);
+    expect(broken?.response.body).toBe('{"api_key": "*****", "n": 1, oops}');
+    expect(upload?.request.body).toMatch(/^\{"client_secret":"\*{5}","items":"x+$/);
+  });
+
   it('lets maskContent edit the event', async () => {
     const url = await seedApp({
       maskContent: (event) => {
