@@ -3,6 +3,8 @@
  * base64), and with secrets masked. The traffic itself is never changed: everything here works on
  * copies.
  */
+import type { Transform } from 'node:stream';
+import { constants, createBrotliDecompress, createGunzip, createInflate, createInflateRaw } from 'node:zlib';
 import type { Headers } from './types.js';
 
 export const MASK = '*****';
@@ -185,33 +187,94 @@ function utf8(bytes: Buffer): string | undefined {
 
 /**
  * Raw bytes as Moesif takes a body: parsed JSON when the type says JSON and the body was kept whole,
- * else text, else base64 with `transfer_encoding`. Compressed bodies stay base64: decompressing on the
- * app's event loop would cost the API time for analytics' sake.
+ * else text, else base64 with `transfer_encoding`. The bytes are as the client or app meant them:
+ * a Content-Encoding is undone first by `decodeRecorded`.
  */
-export function encodeRaw(bytes: Buffer, total: number, contentType: string, contentEncoding: string): EncodedBody {
+export function encodeRaw(bytes: Buffer, total: number, contentType: string): EncodedBody {
   if (total === 0) return {};
   const whole = total <= bytes.length;
-  const compressed = contentEncoding !== '' && contentEncoding.toLowerCase() !== 'identity';
-  if (!compressed) {
-    if (whole && isJsonType(contentType)) {
-      const text = utf8(bytes);
-      if (text !== undefined) {
-        try {
-          return { body: maskFields(JSON.parse(text)) };
-        } catch {
-          // Declared JSON but is not: fall through and keep it as text.
-        }
-      }
-    }
-    if (contentType === '' || isTextType(contentType)) {
-      const text = utf8(bytes);
-      if (text !== undefined) {
-        if (/x-www-form-urlencoded/i.test(contentType)) return { body: maskForm(text) };
-        return { body: isJsonType(contentType) || looksLikeJson(text) ? maskJsonText(text) : text };
+  if (whole && isJsonType(contentType)) {
+    const text = utf8(bytes);
+    if (text !== undefined) {
+      try {
+        return { body: maskFields(JSON.parse(text)) };
+      } catch {
+        // Declared JSON but is not: fall through and keep it as text.
       }
     }
   }
+  if (contentType === '' || isTextType(contentType)) {
+    const text = utf8(bytes);
+    if (text !== undefined) {
+      if (/x-www-form-urlencoded/i.test(contentType)) return { body: maskForm(text) };
+      return { body: isJsonType(contentType) || looksLikeJson(text) ? maskJsonText(text) : text };
+    }
+  }
   return { body: bytes.toString('base64'), transfer_encoding: 'base64' };
+}
+
+function decoderFor(encoding: string): Array<() => Transform> {
+  // Flush modes that give what a cut-off stream holds instead of failing on its missing end.
+  const zlib = { finishFlush: constants.Z_SYNC_FLUSH };
+  switch (encoding) {
+    case 'gzip':
+    case 'x-gzip':
+      return [() => createGunzip(zlib)];
+    case 'deflate': // zlib-wrapped as the RFC says, or raw as some servers send it
+      return [() => createInflate(zlib), () => createInflateRaw(zlib)];
+    case 'br':
+      return [() => createBrotliDecompress({ finishFlush: constants.BROTLI_OPERATION_FLUSH })];
+    default:
+      return [];
+  }
+}
+
+/** Up to `cap` decoded bytes, or undefined when the bytes do not decode. Asynchronous: zlib works off the event loop. */
+function inflate(make: () => Transform, bytes: Buffer, cap: number): Promise<{ bytes: Buffer; cut: boolean } | undefined> {
+  return new Promise((resolve) => {
+    const decoder = make();
+    const chunks: Buffer[] = [];
+    let kept = 0;
+    const done = (cut: boolean) => resolve({ bytes: Buffer.concat(chunks, kept), cut });
+    decoder.on('data', (chunk: Buffer) => {
+      const room = cap - kept;
+      chunks.push(chunk.subarray(0, room));
+      kept += Math.min(room, chunk.length);
+      // Past the cap the rest is not needed, and a small bomb must not inflate into memory.
+      if (chunk.length > room) {
+        decoder.destroy();
+        done(true);
+      }
+    });
+    decoder.on('end', () => done(false));
+    decoder.on('error', () => resolve(undefined));
+    decoder.end(bytes);
+  });
+}
+
+/**
+ * A recorded body as Moesif takes it, its Content-Encoding (gzip, deflate, br) undone first, so a
+ * compressed JSON body is readable and masked like any other instead of going out as base64 that
+ * anyone can decompress, credentials and all. Bytes that do not decode under their declared encoding
+ * are taken as they are: recorded beneath a compression middleware (mounted before this one), the
+ * app's bytes are still plain while the header already says gzip.
+ */
+export async function decodeRecorded(
+  bytes: Buffer,
+  total: number,
+  contentType: string,
+  contentEncoding: string,
+  cap: number,
+): Promise<EncodedBody> {
+  const encoding = contentEncoding.trim().toLowerCase();
+  if (total > 0 && encoding !== '' && encoding !== 'identity') {
+    for (const make of decoderFor(encoding)) {
+      const decoded = await inflate(make, bytes, cap);
+      // Whole only when every compressed byte was kept and its output fitted the cap.
+      if (decoded) return encodeRaw(decoded.bytes, decoded.bytes.length + (decoded.cut || total > bytes.length ? 1 : 0), contentType);
+    }
+  }
+  return encodeRaw(bytes, total, contentType);
 }
 
 /**
@@ -222,12 +285,12 @@ export function encodeParsed(value: unknown, cap: number, contentType: string): 
   if (value === undefined || value === null) return {};
   if (Buffer.isBuffer(value) || value instanceof Uint8Array) {
     const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-    return encodeRaw(bytes.subarray(0, cap), bytes.length, contentType, '');
+    return encodeRaw(bytes.subarray(0, cap), bytes.length, contentType);
   }
   if (typeof value === 'string') {
     const bytes = Buffer.from(value, 'utf8');
     if (bytes.length <= cap) return { body: looksLikeJson(value) ? maskJsonText(value) : value };
-    return encodeRaw(bytes.subarray(0, cap), bytes.length, contentType, '');
+    return encodeRaw(bytes.subarray(0, cap), bytes.length, contentType);
   }
   if (typeof value === 'object') {
     // An empty object is what some parsers leave when there was no body at all.
@@ -241,7 +304,7 @@ export function encodeParsed(value: unknown, cap: number, contentType: string): 
     }
     if (Buffer.byteLength(json, 'utf8') <= cap) return { body: masked };
     const bytes = Buffer.from(json, 'utf8');
-    return encodeRaw(bytes.subarray(0, cap), bytes.length, 'text/plain', '');
+    return encodeRaw(bytes.subarray(0, cap), bytes.length, 'text/plain');
   }
   return { body: value };
 }

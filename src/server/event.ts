@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
-import { createBodyRecorder, encodeParsed, encodeRaw, flattenHeaders, maskUrl, type BodyRecorder } from './body.js';
+import { createBodyRecorder, decodeRecorded, encodeParsed, flattenHeaders, maskUrl, type BodyRecorder } from './body.js';
 import { errorName, type Log } from './log.js';
 import { defaultIdentifyUser, type ResolvedOptions } from './options.js';
 import type { Metadata, MoesifEvent, MoesifRequest, MoesifResponse } from './types.js';
@@ -217,15 +217,22 @@ async function buildEvent(
     const encoded =
       req.body !== undefined
         ? encodeParsed(req.body, options.requestMaxBodySize, contentType)
-        : encodeRaw(requestBody.bytes(), requestBody.total(), contentType, headerString(req.headers['content-encoding']));
+        : await decodeRecorded(
+            requestBody.bytes(),
+            requestBody.total(),
+            contentType,
+            headerString(req.headers['content-encoding']),
+            options.requestMaxBodySize,
+          );
     Object.assign(event.request, encoded);
   }
   if (responseBody) {
-    const encoded = encodeRaw(
+    const encoded = await decodeRecorded(
       responseBody.bytes(),
       responseBody.total(),
       headerString(responseHeaders['content-type']),
       headerString(responseHeaders['content-encoding']),
+      options.responseMaxBodySize,
     );
     Object.assign(event.response, encoded);
   }

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import express from 'express';
 import { expressjwt } from 'express-jwt';
 import { Readable } from 'node:stream';
+import { brotliCompressSync, createGzip, deflateSync, gzipSync } from 'node:zlib';
 import moesif, { moesifMiddleware, type MoesifMiddleware, type MoesifOptions } from '../../src/server/index';
 import { JWT_SECRET, signToken, startApp, startRecorder, waitFor, type Recorder, type RunningApp } from './helpers';
 
@@ -178,6 +179,69 @@ describe('bodies', () => {
     expect(await res.text()).toBe(big);
     const event = await oneEvent();
     expect(event.response.body).toBe(big.slice(0, 10_000));
+  });
+
+  it('records compressed bodies decoded and masked, whichever side of a compression middleware it is on', async () => {
+    const payload = { id: 'u1', token: 'jwt-abc', note: 'Zoë ✓' };
+    const json = JSON.stringify(payload);
+    /** Gzips whatever the app writes after it, as compression() does: mounted before us, we see plain bytes. */
+    const gzipLater: express.RequestHandler = (_req, res, next) => {
+      const gzip = createGzip();
+      const write = res.write.bind(res) as (chunk: Buffer) => boolean;
+      const end = res.end.bind(res) as () => void;
+      gzip.on('data', (chunk: Buffer) => write(chunk));
+      gzip.on('end', () => end());
+      const start = () => {
+        if (res.headersSent) return;
+        res.setHeader('Content-Encoding', 'gzip');
+        res.removeHeader('Content-Length');
+      };
+      // any: standing in for the overloaded write/end, as compression() replaces them.
+      (res as any).write = (chunk: Buffer | string) => (start(), gzip.write(chunk));
+      (res as any).end = (chunk?: Buffer | string) => {
+        start();
+        if (chunk) gzip.write(chunk);
+        gzip.end();
+        return res;
+      };
+      next();
+    };
+    const compressed = (encoding: string, body: Buffer): express.RequestHandler => (_req, res) => {
+      res.set({ 'Content-Type': 'application/json', 'Content-Encoding': encoding });
+      res.end(body);
+    };
+    const url = await seedApp({}, (app) => {
+      app.get('/gzip', compressed('gzip', gzipSync(json)));
+      app.get('/br', compressed('br', brotliCompressSync(json)));
+      app.get('/deflate', compressed('deflate', deflateSync(json)));
+      app.get('/inner', gzipLater, (_req, res) => void res.json(payload));
+      // 5 MB of text in 5 KB of gzip: decoded only up to responseMaxBodySize.
+      app.get('/bomb', (_req, res) => void res.set({ 'Content-Type': 'text/plain', 'Content-Encoding': 'gzip' }).end(gzipSync('a'.repeat(5_000_000))));
+      app.post('/gzipped-upload', (req, res) => {
+        req.resume();
+        req.on('end', () => void res.status(204).end());
+      });
+    });
+    for (const path of ['/gzip', '/br', '/deflate', '/inner']) {
+      const res = await fetch(`${url}${path}`);
+      // The app's traffic is untouched: the client decodes what it was sent.
+      expect(res.headers.get('content-encoding')).toBe(path === '/inner' ? 'gzip' : path.slice(1));
+      expect(await res.json()).toEqual(payload);
+    }
+    await (await fetch(`${url}/bomb`)).arrayBuffer();
+    await fetch(`${url}/gzipped-upload`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' },
+      body: gzipSync(JSON.stringify({ password: 'hunter2' })),
+    });
+    await mw?.flush();
+    const events = await waitFor(() => collector.events().length === 6 && collector.events());
+    for (const event of events.slice(0, 4)) {
+      expect(event.response.transfer_encoding).toBeUndefined();
+      expect(event.response.body).toEqual({ ...payload, token: '*****' });
+    }
+    expect(events[4]?.response.body).toBe('a'.repeat(100_000));
+    expect(events[5]?.request.body).toEqual({ password: '*****' });
   });
 
   it('records a JSON request body parsed by express.json(), mounted after the middleware', async () => {
