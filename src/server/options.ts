@@ -55,12 +55,14 @@ function prop(value: unknown, key: string): unknown {
 }
 
 /**
- * The default user: `req.user.id` (moesif-nodejs's documented convention), then `req.auth.sub`
- * (express-jwt 7+ puts the decoded token on `req.auth`), then `req.user.sub` (express-jwt < 7 with a
- * standard JWT).
+ * The default user: the verified token's `id` claim, as the seed's guide uses it ("the JWT's id
+ * field"), then its `sub`. express-jwt before 7 (and passport) put the payload on `req.user`,
+ * express-jwt 7+ on `req.auth`: `req.user.id` (moesif-nodejs's own default), then `req.auth.id`,
+ * `req.auth.sub`, `req.user.sub`. Without `req.auth.id` the guide's token under express-jwt 8
+ * was logged anonymously, or under its `sub` when it had one.
  */
 export function defaultIdentifyUser(req: MoesifRequest): unknown {
-  return prop(req.user, 'id') ?? prop(req.auth, 'sub') ?? prop(req.user, 'sub');
+  return prop(req.user, 'id') ?? prop(req.auth, 'id') ?? prop(req.auth, 'sub') ?? prop(req.user, 'sub');
 }
 
 /**

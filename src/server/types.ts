@@ -129,7 +129,7 @@ export interface MoesifOptions {
    * @default 'https://api.moesif.net'
    */
   baseUri?: string;
-  /** @default req.user?.id, then req.auth?.sub (express-jwt 7+), then req.user?.sub */
+  /** @default req.user?.id, then req.auth?.id and req.auth?.sub (express-jwt 7+), then req.user?.sub */
   identifyUser?(req: MoesifRequest, res: MoesifResponse): MaybePromise<string | number | undefined | null>;
   /** @default none */
   identifyCompany?(req: MoesifRequest, res: MoesifResponse): MaybePromise<string | number | undefined | null>;

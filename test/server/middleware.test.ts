@@ -85,6 +85,15 @@ describe('attribution', () => {
     expect(event.company_id).toBe('co_u7');
   });
 
+  it("logs the seed's token, whose user is its id claim, under that id with express-jwt 8 (req.auth.id)", async () => {
+    const url = await seedApp();
+    // As the seed's jwt.io token: an `id` field in the payload, verified by express-jwt on the route.
+    const token = await signToken({ id: 'user_from_id', sub: 'idp|other' });
+    const res = await fetch(`${url}/test`, { headers: { Authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    expect((await oneEvent()).user_id).toBe('user_from_id');
+  });
+
   it('reads the seed convention req.user.id (express-jwt requestProperty "user") and numeric ids', async () => {
     const url = await seedApp({}, (app) => {
       app.get('/legacy', expressjwt({ secret: JWT_SECRET, algorithms: ['HS256'], requestProperty: 'user' }), (_req, res) => {
