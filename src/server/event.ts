@@ -154,21 +154,45 @@ export function observeExchange(req: MoesifRequest, res: MoesifResponse, hooks: 
   res.once('close', complete);
 }
 
-/** Call a user hook; a throw or rejection is reported once and becomes `undefined`. */
+/**
+ * How long the hooks of one event may take together. A hook awaiting something that never answers
+ * (a database lookup) would otherwise keep the event, and the request and response it holds, in
+ * memory for good, and make flush() on shutdown wait forever.
+ */
+export const HOOK_TIME_LIMIT_MS = 5_000;
+
+/** The hook's value, or `timedOut` when it is still pending at `deadline`. A synchronous value always wins. */
+async function within<T>(value: T | Promise<T>, deadline: number): Promise<{ timedOut: false; value: T } | { timedOut: true }> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<{ timedOut: true }>((resolve) => {
+    timer = setTimeout(() => resolve({ timedOut: true }), Math.max(0, deadline - Date.now()));
+    timer.unref?.();
+  });
+  try {
+    return await Promise.race([Promise.resolve(value).then((v) => ({ timedOut: false as const, value: v })), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Call a user hook; a throw, a rejection or a hook past the deadline is reported once and becomes `undefined`. */
 async function callHook(
   name: string,
   hook: ((req: MoesifRequest, res: MoesifResponse) => unknown) | undefined,
   req: MoesifRequest,
   res: MoesifResponse,
   log: Log,
+  deadline: number,
 ): Promise<{ ok: boolean; value: unknown }> {
   if (!hook) return { ok: true, value: undefined };
   try {
-    return { ok: true, value: await hook(req, res) };
+    const result = await within(hook(req, res), deadline);
+    if (!result.timedOut) return { ok: true, value: result.value };
+    log.warnOnce(name, `${name} did not settle within ${HOOK_TIME_LIMIT_MS / 1000} s; using the default`);
   } catch (error) {
     log.warnOnce(name, `${name} threw (${errorName(error)}); using the default`);
-    return { ok: false, value: undefined };
   }
+  return { ok: false, value: undefined };
 }
 
 async function buildEvent(
@@ -182,16 +206,19 @@ async function buildEvent(
   log: Log,
 ): Promise<MoesifEvent | undefined> {
   const responseTime = new Date();
-  const skip = await callHook('skip', options.skip, req, res, log);
+  const deadline = Date.now() + HOOK_TIME_LIMIT_MS;
+  const call = (name: string, hook: ((req: MoesifRequest, res: MoesifResponse) => unknown) | undefined) =>
+    callHook(name, hook, req, res, log, deadline);
+  const skip = await call('skip', options.skip);
   if (skip.value) return undefined;
 
-  const user = await callHook('identifyUser', options.identifyUser, req, res, log);
-  const userId = idString(user.ok ? user.value : (await callHook('identifyUser', defaultIdentifyUser, req, res, log)).value);
-  const companyId = idString((await callHook('identifyCompany', options.identifyCompany, req, res, log)).value);
-  const sessionToken = (await callHook('getSessionToken', options.getSessionToken, req, res, log)).value;
-  const tags = (await callHook('getTags', options.getTags, req, res, log)).value;
-  const metadata = (await callHook('getMetadata', options.getMetadata, req, res, log)).value;
-  const apiVersion = (await callHook('getApiVersion', options.getApiVersion, req, res, log)).value;
+  const user = await call('identifyUser', options.identifyUser);
+  const userId = idString(user.ok ? user.value : (await call('identifyUser', defaultIdentifyUser)).value);
+  const companyId = idString((await call('identifyCompany', options.identifyCompany)).value);
+  const sessionToken = (await call('getSessionToken', options.getSessionToken)).value;
+  const tags = (await call('getTags', options.getTags)).value;
+  const metadata = (await call('getMetadata', options.getMetadata)).value;
+  const apiVersion = (await call('getApiVersion', options.getApiVersion)).value;
 
   const event: MoesifEvent = {
     request: {
@@ -245,7 +272,12 @@ async function buildEvent(
 
   if (!options.maskContent) return event;
   try {
-    const masked: unknown = await options.maskContent(event);
+    const result = await within<unknown>(options.maskContent(event), deadline);
+    if (result.timedOut) {
+      log.warnOnce('maskContent', `maskContent did not settle within ${HOOK_TIME_LIMIT_MS / 1000} s; the event was dropped`);
+      return undefined;
+    }
+    const masked = result.value;
     return masked !== null && typeof masked === 'object' ? (masked as MoesifEvent) : event;
   } catch (error) {
     // Unlike the other hooks, there is no safe default here: sending the unmasked event would leak

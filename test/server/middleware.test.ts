@@ -377,6 +377,20 @@ describe('resilience', () => {
     expect(warn.mock.calls.flat().join(' ')).not.toContain('user data');
   });
 
+  it('does not let a hook that never settles hold the event or flush(): after 5 s the default is used', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    // A lookup whose database never answers: without a limit, each call's event (and its req/res)
+    // stayed in memory for good, and flush() on SIGTERM waited forever.
+    const url = await seedApp({ identifyUser: () => new Promise<string>(() => {}) });
+    const token = await signToken({ sub: 'user_9' });
+    await fetch(`${url}/test`, { headers: { Authorization: `Bearer ${token}` } });
+    const started = Date.now();
+    await mw?.flush();
+    expect(Date.now() - started).toBeLessThan(7000);
+    expect(collector.events().map((e) => e.user_id)).toEqual(['user_9']);
+    expect(warn.mock.calls.flat().join(' ')).toMatch(/identifyUser did not settle within 5 s/);
+  }, 15_000);
+
   it('drops the event when maskContent throws rather than send it unmasked', async () => {
     vi.spyOn(console, 'warn').mockImplementation(() => {});
     const url = await seedApp({
