@@ -4,6 +4,8 @@
  * bound on memory, flush(), and the profile updates. Real servers on 127.0.0.1, no mocks.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import moesif, { type MoesifMiddleware, type MoesifOptions } from '../../src/server/index';
 import { freePort, startApp, startRecorder, waitFor, type Recorder, type RunningApp } from './helpers';
 
@@ -149,6 +151,42 @@ describe('a collector that is down or refusing', () => {
     await mw.flush();
     expect(Date.now() - started).toBeLessThan(1500);
     expect(mw.stats()).toMatchObject({ queued: 1, failedRequests: 1 });
+  });
+});
+
+describe('a collector whose answer never ends', () => {
+  it('takes the status when it arrives and drops the connection after requestTimeout in all', async () => {
+    // 201, then a byte every 50 ms for ever (a proxy streaming keep-alive padding): the socket is never
+    // idle, so an idle timeout never fired, the batch stayed in flight and flush() never returned.
+    let closed = false;
+    const trickle = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(201, { 'Content-Type': 'application/json' });
+        const timer = setInterval(() => res.write(' '), 50);
+        res.on('close', () => {
+          clearInterval(timer);
+          closed = true;
+        });
+      });
+    });
+    await new Promise<void>((resolve) => trickle.listen(0, '127.0.0.1', resolve));
+    cleanups.push(
+      () =>
+        new Promise((resolve) => {
+          trickle.close(() => resolve());
+          trickle.closeAllConnections();
+        }),
+    );
+    const { port } = trickle.address() as AddressInfo;
+    const { mw, call } = await appWith({ applicationId: 'a', baseUri: `http://127.0.0.1:${port}`, batchMaxTime: 60_000, requestTimeout: 300 });
+    await call('/item/1');
+    const started = Date.now();
+    const flushed = await Promise.race([mw.flush().then(() => true), new Promise((r) => setTimeout(() => r(false), 2000))]);
+    expect(flushed).toBe(true);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(mw.stats()).toMatchObject({ queued: 0, sent: 1, failedRequests: 0 });
+    await waitFor(() => closed, 2000);
   });
 });
 
