@@ -154,6 +154,10 @@ export function createOutbox(config: OutboxConfig): Outbox {
           // A 4xx other than 408/429 will fail the same way again: drop rather than block the queue.
           counts.rejected += batch.length;
           attempt = 0;
+          // Not debug only: a wrong applicationId (401/403) drops every event of the app, silently
+          // unless someone thought to turn debug on. Once per status, so it is not a flood.
+          const hint = result.status === 401 || result.status === 403 ? ' (check applicationId)' : '';
+          log.warnOnce(`rejected ${result.status}`, `the collector refused events with HTTP ${result.status}${hint}; they were dropped`);
           log.debug(`POST ${path}: ${result.status}, ${batch.length} events rejected`);
           return true;
         }

@@ -3,7 +3,7 @@
  * Delivery to a collector that is down, slow, rate limiting or refusing: batches, retries, the
  * bound on memory, flush(), and the profile updates. Real servers on 127.0.0.1, no mocks.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import moesif, { type MoesifMiddleware, type MoesifOptions } from '../../src/server/index';
@@ -12,6 +12,7 @@ import { freePort, startApp, startRecorder, waitFor, type Recorder, type Running
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()?.();
+  vi.restoreAllMocks();
 });
 
 async function recorder(port?: number): Promise<Recorder> {
@@ -119,6 +120,7 @@ describe('a collector that is down or refusing', () => {
   });
 
   it('drops a batch refused for good (400) and goes on with the next', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
     const collector = await recorder();
     let first = true;
     collector.answer = () => {
@@ -140,6 +142,23 @@ describe('a collector that is down or refusing', () => {
     expect(uris(collector)).toEqual(['/item/2']);
     expect(mw.stats()).toMatchObject({ queued: 0, sent: 1, rejected: 1 });
     expect(outcomes).toEqual([400, 201]);
+  });
+
+  it('says so once, debug or not, when the collector refuses the events (a wrong applicationId)', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const collector = await recorder();
+    collector.answer = () => ({ status: 401 });
+    const { mw, call } = await appWith({ applicationId: 'wrong-app-id', baseUri: collector.url, batchMaxTime: 60_000 });
+    for (let i = 0; i < 2; i++) {
+      await call(`/item/${i}`);
+      await mw.flush();
+    }
+    expect(mw.stats()).toMatchObject({ rejected: 2, sent: 0 });
+    // Every event of the app was being thrown away without a word unless debug was on.
+    expect(warn).toHaveBeenCalledTimes(1);
+    const message = String(warn.mock.calls[0]?.[0]);
+    expect(message).toMatch(/HTTP 401 \(check applicationId\)/);
+    expect(message).not.toContain('wrong-app-id');
   });
 
   it('gives up on a slow collector after requestTimeout and keeps the events for later', async () => {
