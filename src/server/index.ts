@@ -121,15 +121,16 @@ const EMPTY_STATS: MoesifStats = { queued: 0, sent: 0, dropped: 0, rejected: 0, 
  */
 export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
   let resolved: ResolvedOptions | { error: string };
+  const setupLog = createLog(false);
   try {
-    resolved = resolveOptions(options);
+    resolved = resolveOptions(options, (message) => setupLog.warnOnce(message, message));
   } catch (error) {
     // Options given as a Proxy or with throwing getters: treat like missing ones.
     resolved = { error: `options could not be read (${errorName(error)})` };
   }
 
   if ('error' in resolved) {
-    createLog(false).error(resolved.error);
+    setupLog.error(resolved.error);
     const passThrough = ((_req, _res, next) => next()) as MoesifMiddleware;
     return Object.assign(passThrough, {
       flush: () => Promise.resolve(),

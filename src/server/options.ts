@@ -88,45 +88,92 @@ export function normalizeBaseUri(input: string): string | undefined {
   }
 }
 
-function positiveInt(value: unknown, fallback: number, min = 1): number {
-  return typeof value === 'number' && Number.isFinite(value) && value >= min ? Math.floor(value) : fallback;
+/** A number as given, or as a numeric string (options are often read from environment variables). */
+function numberFrom(value: unknown): number {
+  if (typeof value === 'number') return value;
+  return typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
 }
 
-function nonNegativeInt(value: unknown, fallback: number): number {
-  return positiveInt(value, fallback, 0);
+/** true/false, or their strings: `logBody: process.env.LOG_BODY` with "false" must mean false. */
+function booleanFrom(value: unknown): boolean | undefined {
+  if (typeof value === 'boolean') return value;
+  const text = typeof value === 'string' ? value.trim().toLowerCase() : '';
+  return text === 'true' ? true : text === 'false' ? false : undefined;
 }
 
-const hook = <T>(value: unknown): T | undefined => (typeof value === 'function' ? (value as T) : undefined);
+/** Characters Node refuses in a header value (it throws before sending). */
+const NOT_IN_HEADER = /[^\t\x20-\x7e\x80-\xff]/;
 
-/** The resolved options, or a reason why the middleware cannot log (it then only calls `next()`). */
-export function resolveOptions(options: MoesifOptions | undefined): ResolvedOptions | { error: string } {
+/**
+ * The resolved options, or a reason why the middleware cannot log (it then only calls `next()`).
+ * An option given with a value it cannot use gets its default and one `warn`, naming the option but
+ * not the value. Undefined, null and '' mean "not given", as for moesif-nodejs.
+ */
+export function resolveOptions(
+  options: MoesifOptions | undefined,
+  warn: (message: string) => void = () => {},
+): ResolvedOptions | { error: string } {
   const o: Partial<MoesifOptions> = options ?? {};
   if (typeof o.applicationId !== 'string' || !o.applicationId.trim()) {
     return { error: 'applicationId is required; API calls will not be logged' };
   }
+  const applicationId = o.applicationId.trim();
+  if (NOT_IN_HEADER.test(applicationId)) {
+    // Every request to the collector would fail before being sent, and be retried for ever.
+    return { error: 'applicationId has characters that cannot be sent in an HTTP header (a line break?); API calls will not be logged' };
+  }
   const baseUri = normalizeBaseUri(o.baseUri ?? DEFAULTS.baseUri);
   if (!baseUri) return { error: 'baseUri is not an http(s) URL or host:port; API calls will not be logged' };
+
+  const given = (name: keyof MoesifOptions): unknown => {
+    const value = o[name];
+    return value === null || value === '' ? undefined : value;
+  };
+  const int = (name: keyof MoesifOptions, fallback: number, min: number): number => {
+    const value = given(name);
+    if (value === undefined) return fallback;
+    const number = numberFrom(value);
+    if (Number.isFinite(number) && number >= min) return Math.floor(number);
+    warn(`${name} must be a number of at least ${min}; using ${fallback}`);
+    return fallback;
+  };
+  const bool = (name: keyof MoesifOptions, fallback: boolean): boolean => {
+    const value = given(name);
+    if (value === undefined) return fallback;
+    const flag = booleanFrom(value);
+    if (flag !== undefined) return flag;
+    warn(`${name} must be true or false; using ${fallback}`);
+    return fallback;
+  };
+  const fn = <T>(name: keyof MoesifOptions): T | undefined => {
+    const value = given(name);
+    if (value === undefined) return undefined;
+    if (typeof value === 'function') return value as T;
+    warn(`${name} must be a function; ignored`);
+    return undefined;
+  };
+
   return {
-    applicationId: o.applicationId.trim(),
+    applicationId,
     baseUri,
-    identifyUser: hook<Hook<unknown>>(o.identifyUser) ?? defaultIdentifyUser,
-    identifyCompany: hook(o.identifyCompany),
-    getSessionToken: hook(o.getSessionToken),
-    getMetadata: hook(o.getMetadata),
-    getTags: hook(o.getTags),
-    getApiVersion: hook(o.getApiVersion),
-    skip: hook(o.skip),
-    maskContent: hook(o.maskContent),
-    logBody: o.logBody ?? DEFAULTS.logBody,
-    requestMaxBodySize: nonNegativeInt(o.requestMaxBodySize, DEFAULTS.requestMaxBodySize),
-    responseMaxBodySize: nonNegativeInt(o.responseMaxBodySize, DEFAULTS.responseMaxBodySize),
-    batchSize: positiveInt(o.batchSize, DEFAULTS.batchSize),
-    batchMaxTime: nonNegativeInt(o.batchMaxTime, DEFAULTS.batchMaxTime),
-    maxQueueSize: positiveInt(o.maxQueueSize, DEFAULTS.maxQueueSize),
-    retryBaseDelay: positiveInt(o.retryBaseDelay, DEFAULTS.retryBaseDelay),
-    retryMaxDelay: positiveInt(o.retryMaxDelay, DEFAULTS.retryMaxDelay),
-    requestTimeout: positiveInt(o.requestTimeout, DEFAULTS.requestTimeout),
-    callback: hook(o.callback),
-    debug: o.debug ?? DEFAULTS.debug,
+    identifyUser: fn<Hook<unknown>>('identifyUser') ?? defaultIdentifyUser,
+    identifyCompany: fn('identifyCompany'),
+    getSessionToken: fn('getSessionToken'),
+    getMetadata: fn('getMetadata'),
+    getTags: fn('getTags'),
+    getApiVersion: fn('getApiVersion'),
+    skip: fn('skip'),
+    maskContent: fn('maskContent'),
+    logBody: bool('logBody', DEFAULTS.logBody),
+    requestMaxBodySize: int('requestMaxBodySize', DEFAULTS.requestMaxBodySize, 0),
+    responseMaxBodySize: int('responseMaxBodySize', DEFAULTS.responseMaxBodySize, 0),
+    batchSize: int('batchSize', DEFAULTS.batchSize, 1),
+    batchMaxTime: int('batchMaxTime', DEFAULTS.batchMaxTime, 0),
+    maxQueueSize: int('maxQueueSize', DEFAULTS.maxQueueSize, 1),
+    retryBaseDelay: int('retryBaseDelay', DEFAULTS.retryBaseDelay, 1),
+    retryMaxDelay: int('retryMaxDelay', DEFAULTS.retryMaxDelay, 1),
+    requestTimeout: int('requestTimeout', DEFAULTS.requestTimeout, 1),
+    callback: fn('callback'),
+    debug: bool('debug', DEFAULTS.debug),
   };
 }

@@ -356,6 +356,45 @@ describe('masking', () => {
   });
 });
 
+describe('options', () => {
+  it('reads options taken from environment variables as strings ("false", "2")', async () => {
+    // logBody: process.env.LOG_BODY: the string "false" was truthy, so bodies went out anyway.
+    const env = { LOG_BODY: 'false', BATCH_SIZE: '2', BATCH_MAX_TIME: '60000' };
+    // The cast: a JavaScript app passes whatever its environment holds.
+    const fromEnv = { logBody: env.LOG_BODY, batchSize: env.BATCH_SIZE, batchMaxTime: env.BATCH_MAX_TIME } as unknown as MoesifOptions;
+    const url = await seedApp(fromEnv, (app) => app.get('/json', (_req, res) => void res.json({ email: 'ada@acme.test' })));
+    for (let i = 0; i < 2; i++) await fetch(`${url}/json`);
+    const events = await waitFor(() => collector.events().length === 2 && collector.events());
+    expect(collector.requests).toHaveLength(1);
+    expect(events.map((e) => e.response.body)).toEqual([undefined, undefined]);
+  });
+
+  it('warns once, by name, about each option it cannot use, and uses its default', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    // The cast: what a JavaScript app can pass.
+    const wrong = { batchSize: -5, logBody: 'no', identifyUser: 'req.user.id', requestTimeout: '10s' } as unknown as MoesifOptions;
+    const url = await seedApp(wrong);
+    const token = await signToken({ sub: 'user_1' });
+    await fetch(`${url}/test`, { headers: { Authorization: `Bearer ${token}` } });
+    expect((await oneEvent()).user_id).toBe('user_1');
+    const messages = warn.mock.calls.map((call) => String(call[0]));
+    expect(messages).toHaveLength(4);
+    for (const name of ['batchSize', 'logBody', 'identifyUser', 'requestTimeout']) expect(messages.some((m) => m.includes(name))).toBe(true);
+  });
+
+  it('refuses an applicationId that no HTTP header can carry, with one clear error', async () => {
+    const error = vi.spyOn(console, 'error').mockImplementation(() => {});
+    // A value pasted with a line break inside: every request to the collector failed before it was
+    // sent, and was retried for ever, without a word.
+    const url = await seedApp({ applicationId: 'eyJhcHAi\nOiIxIn0' });
+    expect((await fetch(`${url}/test`)).status).toBe(401);
+    expect(error).toHaveBeenCalledTimes(1);
+    expect(String(error.mock.calls[0]?.[0])).toMatch(/applicationId .*cannot be sent/);
+    expect(String(error.mock.calls[0]?.[0])).not.toContain('eyJhcHAi');
+    expect(mw?.stats().queued).toBe(0);
+  });
+});
+
 describe('resilience', () => {
   it('keeps the app working when hooks throw, warns once per hook, and uses the defaults', async () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
