@@ -253,7 +253,11 @@ async function buildEvent(
           );
     Object.assign(event.request, encoded);
   }
-  if (responseBody) {
+  // Node sends no body for HEAD, 1xx, 204 and 304 and drops what the app writes (RFC 9110 §6.4.1);
+  // the event must not show one the client never got.
+  const status = res.statusCode;
+  const bodiless = req.method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200);
+  if (responseBody && !bodiless) {
     const encoded = await decodeRecorded(
       responseBody.bytes(),
       responseBody.total(),

@@ -60,3 +60,26 @@ describe('responses written with writeHead()', () => {
     expect(array?.response.body).toBe('plain');
   });
 });
+
+describe('responses without a body', () => {
+  it('records no body for HEAD, 204 and 304, where Node sends none whatever the app writes', async () => {
+    const url = await nodeApp((req, res) => {
+      if (req.url === '/204') res.statusCode = 204;
+      if (req.url === '/304') res.statusCode = 304;
+      res.setHeader('Content-Type', 'text/plain');
+      res.end('never sent');
+    });
+    const head = await fetch(`${url}/200`, { method: 'HEAD' });
+    expect(await head.text()).toBe('');
+    expect(await (await fetch(`${url}/204`)).text()).toBe('');
+    expect((await fetch(`${url}/304`)).status).toBe(304);
+    expect(await (await fetch(`${url}/200`)).text()).toBe('never sent');
+    const logged = await events(4);
+    expect(logged.map((e) => [e.request.verb, e.response.status, e.response.body])).toEqual([
+      ['HEAD', 200, undefined],
+      ['GET', 204, undefined],
+      ['GET', 304, undefined],
+      ['GET', 200, 'never sent'],
+    ]);
+  });
+});
