@@ -157,21 +157,27 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
   });
   // Events whose hooks are still running (they may be async); flush() waits for them.
   const building = new Set<Promise<void>>();
+  // Requests this middleware already observes: mounted twice on overlapping paths (app and router),
+  // a call would otherwise be logged twice, its body recorded twice.
+  const observed = new WeakSet<object>();
 
   const middleware = ((req, res, next) => {
-    try {
-      observeExchange(req, res, {
-        options: opts,
-        log,
-        onEvent: (json) => outbox.push(json),
-        track(work) {
-          building.add(work);
-          void work.finally(() => building.delete(work));
-        },
-      });
-    } catch (error) {
-      // Whatever went wrong while setting up the recording, the request itself goes on unlogged.
-      log.warnOnce('observe', `a request could not be observed (${errorName(error)})`);
+    if (!observed.has(req)) {
+      observed.add(req);
+      try {
+        observeExchange(req, res, {
+          options: opts,
+          log,
+          onEvent: (json) => outbox.push(json),
+          track(work) {
+            building.add(work);
+            void work.finally(() => building.delete(work));
+          },
+        });
+      } catch (error) {
+        // Whatever went wrong while setting up the recording, the request itself goes on unlogged.
+        log.warnOnce('observe', `a request could not be observed (${errorName(error)})`);
+      }
     }
     next();
   }) as MoesifMiddleware;

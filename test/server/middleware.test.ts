@@ -473,6 +473,23 @@ describe('resilience', () => {
     for (const secret of ['user_secretive', token, 'ada@acme.test']) expect(output).not.toContain(secret);
   });
 
+  it('logs a call once when the same middleware is mounted on overlapping paths', async () => {
+    const url = await seedApp({}, (app) => {
+      // app.use(mw) above, and again on a router, as apps assembled from modules end up doing.
+      const router = express.Router();
+      router.use(mw as MoesifMiddleware);
+      router.get('/items', (_req, res) => void res.json([1, 2]));
+      app.use('/api', router);
+    });
+    expect(await (await fetch(`${url}/api/items`)).json()).toEqual([1, 2]);
+    await mw?.flush();
+    await waitFor(() => collector.events().length > 0);
+    await new Promise((r) => setTimeout(r, 50));
+    await mw?.flush();
+    expect(collector.events().map((e) => new URL(e.request.uri).pathname)).toEqual(['/api/items']);
+    expect(collector.events()[0]?.response.body).toEqual([1, 2]);
+  });
+
   it('sends the Moesif headers with each batch', async () => {
     const url = await seedApp();
     await fetch(`${url}/test`);
