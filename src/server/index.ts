@@ -131,7 +131,9 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
 
   if ('error' in resolved) {
     setupLog.error(resolved.error);
-    const passThrough = ((_req, _res, next) => next()) as MoesifMiddleware;
+    const passThrough = ((_req, _res, next) => {
+      if (typeof next === 'function') next();
+    }) as MoesifMiddleware;
     return Object.assign(passThrough, {
       flush: () => Promise.resolve(),
       stats: () => ({ ...EMPTY_STATS }),
@@ -179,7 +181,8 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
         log.warnOnce('observe', `a request could not be observed (${errorName(error)})`);
       }
     }
-    next();
+    // Plain node:http apps may call it as an observer, without a next (moesif-nodejs allows that).
+    if (typeof next === 'function') next();
   }) as MoesifMiddleware;
 
   return Object.assign(middleware, {

@@ -185,7 +185,8 @@ export type NextFunction = (err?: unknown) => void;
 
 /** The middleware function, with moesif-nodejs's helper methods on it. */
 export interface MoesifMiddleware {
-  (req: MoesifRequest, res: MoesifResponse, next: NextFunction): void;
+  /** `next` is optional: a plain node:http app may call it as an observer before its own handler. */
+  (req: MoesifRequest, res: MoesifResponse, next?: NextFunction): void;
   /** Send everything queued now; resolves when the queue is empty or the collector failed once. Never rejects. */
   flush(): Promise<void>;
   stats(): MoesifStats;

@@ -83,3 +83,18 @@ describe('responses without a body', () => {
     ]);
   });
 });
+
+describe('called without next', () => {
+  it('observes the call and returns, instead of throwing into the request listener', async () => {
+    // moesif-nodejs calls next only when given one, so `mw(req, res); handle(req, res)` works with
+    // it. Here it threw "next is not a function", which in a node:http listener ends the process.
+    mw = moesif({ applicationId: 'app-1', baseUri: collector.url, batchMaxTime: 10 });
+    const middleware = mw;
+    api = await startNodeServer((req, res) => {
+      middleware(req, res);
+      res.end('handled');
+    });
+    expect(await (await fetch(`${api.url}/x`)).text()).toBe('handled');
+    expect((await events(1))[0]?.response.body).toBe('handled');
+  });
+});
