@@ -60,10 +60,14 @@ function toWireProfile(model: UserModel | CompanyModel): Record<string, unknown>
   return out;
 }
 
+/** moesif-nodejs's first callback argument: null when the collector took the request, else an Error. */
+const errorOf = (outcome: DeliveryOutcome): Error | null =>
+  outcome.error === undefined && outcome.status >= 200 && outcome.status < 300 ? null : new Error(outcome.error ?? `HTTP ${outcome.status}`);
+
 function settle(outcome: DeliveryOutcome, cb: Callback): DeliveryOutcome {
   if (cb) {
     try {
-      cb(outcome.error === undefined && outcome.status >= 200 && outcome.status < 300 ? null : new Error(outcome.error ?? `HTTP ${outcome.status}`), outcome);
+      cb(errorOf(outcome), outcome);
     } catch {
       // The app's callback is its own business; it must not turn into an unhandled rejection here.
     }
@@ -143,6 +147,7 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
 
   const opts = resolved;
   const log = createLog(opts.debug);
+  const { callback } = opts;
   const send = createTransport(opts);
   const outbox = createOutbox({
     send,
@@ -155,7 +160,8 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
     retryBaseDelay: opts.retryBaseDelay,
     retryMaxDelay: opts.retryMaxDelay,
     log,
-    ...(opts.callback ? { onOutcome: opts.callback } : {}),
+    // Called as moesif-nodejs calls it, so that its users' `if (err)` keeps meaning "not delivered".
+    ...(callback ? { onOutcome: (outcome: DeliveryOutcome) => callback(errorOf(outcome), outcome) } : {}),
   });
   // Events whose hooks are still running (they may be async); flush() waits for them.
   const building = new Set<Promise<void>>();

@@ -44,7 +44,7 @@ export interface ResolvedOptions {
   retryBaseDelay: number;
   retryMaxDelay: number;
   requestTimeout: number;
-  callback: ((outcome: DeliveryOutcome) => void) | undefined;
+  callback: ((error: Error | null, outcome: DeliveryOutcome) => void) | undefined;
   debug: boolean;
 }
 

@@ -161,8 +161,12 @@ export interface MoesifOptions {
   retryMaxDelay?: number;
   /** Time limit (ms) for one request to the collector. @default 10000 */
   requestTimeout?: number;
-  /** Called after each request to the collector with its outcome (moesif-nodejs's `callback`). */
-  callback?(outcome: DeliveryOutcome): void;
+  /**
+   * Called after each request to the collector, as moesif-nodejs calls it: `error` is null when the
+   * batch was delivered, else an Error whose message is the reason (`HTTP 503`, `ECONNREFUSED`);
+   * `outcome` tells the status and the number of events either way.
+   */
+  callback?(error: Error | null, outcome: DeliveryOutcome): void;
   /** Log counts, statuses and paths (never payloads) to the console. @default false */
   debug?: boolean;
 }

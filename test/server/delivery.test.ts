@@ -133,7 +133,7 @@ describe('a collector that is down or refusing', () => {
       applicationId: 'a',
       baseUri: collector.url,
       batchMaxTime: 60_000,
-      callback: (outcome) => outcomes.push(outcome.status),
+      callback: (_error, outcome) => outcomes.push(outcome.status),
     });
     await call('/item/1');
     await mw.flush();
@@ -159,6 +159,29 @@ describe('a collector that is down or refusing', () => {
     const message = String(warn.mock.calls[0]?.[0]);
     expect(message).toMatch(/HTTP 401 \(check applicationId\)/);
     expect(message).not.toContain('wrong-app-id');
+  });
+
+  it('calls callback as moesif-nodejs does: (null, outcome) when delivered, (Error, outcome) when not', async () => {
+    const collector = await recorder();
+    let answer = 201;
+    collector.answer = () => ({ status: answer });
+    const calls: Array<[string | null, number]> = [];
+    // Written for moesif-nodejs: `if (err)` is how it tells a failed batch. The first argument was
+    // the outcome object, truthy for every batch, delivered or not.
+    const callback = (error: unknown, outcome?: { status: number }) => {
+      calls.push([error ? (error as Error).message : null, outcome?.status ?? -1]);
+    };
+    const { mw, call } = await appWith({ applicationId: 'a', baseUri: collector.url, batchMaxTime: 60_000, callback });
+    await call('/item/1');
+    await mw.flush();
+    answer = 400;
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    await call('/item/2');
+    await mw.flush();
+    expect(calls).toEqual([
+      [null, 201],
+      ['HTTP 400', 400],
+    ]);
   });
 
   it('gives up on a slow collector after requestTimeout and keeps the events for later', async () => {
