@@ -64,14 +64,22 @@ function toWireProfile(model: UserModel | CompanyModel): Record<string, unknown>
 const errorOf = (outcome: DeliveryOutcome): Error | null =>
   outcome.error === undefined && outcome.status >= 200 && outcome.status < 300 ? null : new Error(outcome.error ?? `HTTP ${outcome.status}`);
 
-function settle(outcome: DeliveryOutcome, cb: Callback): DeliveryOutcome {
-  if (cb) {
-    try {
-      cb(errorOf(outcome), outcome);
-    } catch {
-      // The app's callback is its own business; it must not turn into an unhandled rejection here.
-    }
+/**
+ * Call one of the app's callbacks with an outcome. What it throws is its own business, and so is
+ * the promise an async callback returns: rejected and left alone, it would be an unhandled
+ * rejection, which ends a Node process by default.
+ */
+function notify(cb: NonNullable<Callback>, outcome: DeliveryOutcome, onError: () => void = () => {}): void {
+  try {
+    const result: unknown = cb(errorOf(outcome), outcome);
+    if (result instanceof Promise) result.catch(onError);
+  } catch {
+    onError();
   }
+}
+
+function settle(outcome: DeliveryOutcome, cb: Callback): DeliveryOutcome {
+  if (cb) notify(cb, outcome);
   return outcome;
 }
 
@@ -161,7 +169,9 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
     retryMaxDelay: opts.retryMaxDelay,
     log,
     // Called as moesif-nodejs calls it, so that its users' `if (err)` keeps meaning "not delivered".
-    ...(callback ? { onOutcome: (outcome: DeliveryOutcome) => callback(errorOf(outcome), outcome) } : {}),
+    ...(callback
+      ? { onOutcome: (outcome: DeliveryOutcome) => notify(callback, outcome, () => log.warnOnce('callback', 'the callback option threw; ignored')) }
+      : {}),
   });
   // Events whose hooks are still running (they may be async); flush() waits for them.
   const building = new Set<Promise<void>>();

@@ -184,6 +184,26 @@ describe('a collector that is down or refusing', () => {
     ]);
   });
 
+  it('an async callback that throws is not an unhandled rejection (which would end the process)', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    cleanups.push(async () => void process.off('unhandledRejection', onUnhandled));
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const collector = await recorder();
+    const failing = async () => {
+      throw new Error('the app logs the outcome somewhere that is down');
+    };
+    const { mw, call } = await appWith({ applicationId: 'a', baseUri: collector.url, batchMaxTime: 60_000, callback: failing });
+    await call('/item/1');
+    await mw.flush();
+    await mw.updateUser({ userId: 'u1' }, failing);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(unhandled).toEqual([]);
+    expect(mw.stats()).toMatchObject({ sent: 1 });
+    expect(warn).toHaveBeenCalledTimes(1);
+  });
+
   it('gives up on a slow collector after requestTimeout and keeps the events for later', async () => {
     const collector = await recorder();
     collector.answer = () => ({ status: 201, delayMs: 2000 });
