@@ -127,12 +127,13 @@ export function observeExchange(req: MoesifRequest, res: MoesifResponse, hooks: 
   }
 
   let finished = false;
-  const complete = () => {
+  const complete = (status = res.statusCode) => {
     if (finished) return;
     finished = true;
     recording = false;
+    const response = { status, headers: { ...headHeaders, ...res.getHeaders() } };
     hooks.track(
-      buildEvent(req, res, { ...headHeaders, ...res.getHeaders() }, requestTime, requestBody, responseBody, options, log)
+      buildEvent(req, res, response, requestTime, requestBody, responseBody, options, log)
         .then((event) => {
           if (!event) return;
           let json: string;
@@ -148,11 +149,27 @@ export function observeExchange(req: MoesifRequest, res: MoesifResponse, hooks: 
         .catch((error: unknown) => log.warnOnce('build', `an event could not be built (${errorName(error)}); dropped`)),
     );
   };
-  // 'finish': the response was handed to the OS. 'close' alone: the client went away first; the call
-  // is still logged with the status that was set.
-  res.once('finish', complete);
-  res.once('close', complete);
+  // 'finish': the response was handed to the OS. 'close' before it: the client went away. If the
+  // answer had started, its status is known and the call is logged now. If not, the app does not
+  // know and still answers (a slow call is the one clients give up on): the call is logged when it
+  // calls end(), with its status and body, instead of as the 200 Node starts with; or as 499
+  // (nginx's "client closed request") if it has not answered within ABANDONED_WAIT_MS.
+  res.once('finish', () => complete());
+  res.once('close', () => {
+    if (res.headersSent || res.writableEnded) return complete();
+    const timer = setTimeout(() => complete(CLIENT_CLOSED_REQUEST), ABANDONED_WAIT_MS);
+    timer.unref?.();
+    tap(res, 'end', () => {
+      clearTimeout(timer);
+      // After end() has run: its body is recorded and its headers are set.
+      queueMicrotask(() => complete());
+    });
+  });
 }
+
+/** How long a call whose client left is waited for before it is logged unanswered. */
+export const ABANDONED_WAIT_MS = 30_000;
+const CLIENT_CLOSED_REQUEST = 499;
 
 /**
  * How long the hooks of one event may take together. A hook awaiting something that never answers
@@ -198,7 +215,7 @@ async function callHook(
 async function buildEvent(
   req: MoesifRequest,
   res: MoesifResponse,
-  responseHeaders: RawHeaders,
+  response: { status: number; headers: RawHeaders },
   requestTime: Date,
   requestBody: BodyRecorder | undefined,
   responseBody: BodyRecorder | undefined,
@@ -229,8 +246,8 @@ async function buildEvent(
     },
     response: {
       time: responseTime.toISOString(),
-      status: res.statusCode,
-      headers: flattenHeaders(responseHeaders),
+      status: response.status,
+      headers: flattenHeaders(response.headers),
     },
     direction: 'Incoming',
     transaction_id: randomUUID(),
@@ -255,14 +272,14 @@ async function buildEvent(
   }
   // Node sends no body for HEAD, 1xx, 204 and 304 and drops what the app writes (RFC 9110 §6.4.1);
   // the event must not show one the client never got.
-  const status = res.statusCode;
+  const { status } = response;
   const bodiless = req.method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200);
   if (responseBody && !bodiless) {
     const encoded = await decodeRecorded(
       responseBody.bytes(),
       responseBody.total(),
-      headerString(responseHeaders['content-type']),
-      headerString(responseHeaders['content-encoding']),
+      headerString(response.headers['content-type']),
+      headerString(response.headers['content-encoding']),
       options.responseMaxBodySize,
     );
     Object.assign(event.response, encoded);

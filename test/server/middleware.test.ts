@@ -473,6 +473,29 @@ describe('resilience', () => {
     for (const secret of ['user_secretive', token, 'ada@acme.test']) expect(output).not.toContain(secret);
   });
 
+  it('logs a call whose client left before the answer with the status the app then answered', async () => {
+    // A slow call the client gives up on is the one worth seeing: it was logged at once as a 200
+    // with no body (the status Node starts with), whatever the app answered afterwards.
+    let answered = false;
+    const url = await seedApp({}, (app) =>
+      app.get('/slow', (_req, res) => {
+        setTimeout(() => {
+          res.status(503).json({ error: 'upstream timed out' });
+          answered = true;
+        }, 150);
+      }),
+    );
+    const controller = new AbortController();
+    const call = fetch(`${url}/slow`, { signal: controller.signal }).catch((error: unknown) => error);
+    setTimeout(() => controller.abort(), 30);
+    expect(await call).toBeInstanceOf(Error);
+    await waitFor(() => answered);
+    const event = await oneEvent();
+    expect(event.response.status).toBe(503);
+    expect(event.response.body).toEqual({ error: 'upstream timed out' });
+    expect(Date.parse(event.response.time) - Date.parse(event.request.time)).toBeGreaterThanOrEqual(140);
+  });
+
   it('logs a call once when the same middleware is mounted on overlapping paths', async () => {
     const url = await seedApp({}, (app) => {
       // app.use(mw) above, and again on a router, as apps assembled from modules end up doing.
