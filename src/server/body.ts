@@ -67,8 +67,17 @@ export function isSensitiveName(name: string): boolean {
   return key === 'pwd' || key === 'pin' || SENSITIVE_SUFFIXES.some((suffix) => key.endsWith(suffix));
 }
 
+/**
+ * A JWT (JWS compact form): a base64url JSON header, which always starts `eyJ` (`{"`), a payload and
+ * a signature. It is a bearer credential wherever it appears, whatever holds it: the `refresh` and
+ * `access` of a token endpoint's answer, a path segment, `?jwt=`, a proxy's X-Amzn-Oidc-Data.
+ */
+const JWT = /eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*/g;
+export const maskJwts = (text: string): string => (text.includes('eyJ') ? text.replace(JWT, MASK) : text);
+
 /** A masked copy of a JSON-like value; the app's own objects (req.body) are never modified. */
 export function maskFields(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return maskJwts(value);
   if (value === null || typeof value !== 'object') return value;
   // A body nested deeper than this is not worth walking; its structure is replaced, not leaked.
   if (depth > 32) return MASK;
@@ -167,13 +176,11 @@ function maskForm(text: string): string {
     .join('&');
 }
 
-/** A URL with the values of sensitive query parameters (`?api_key=`, `?access_token=`) masked. */
+/** A URL with the values of sensitive query parameters (`?api_key=`, `?access_token=`) and any JWT masked. */
 export function maskUrl(url: string): string {
   const q = url.indexOf('?');
-  if (q < 0) return url;
-  const query = url.slice(q + 1);
-  const masked = maskForm(query);
-  return masked === query ? url : `${url.slice(0, q)}?${masked}`;
+  if (q < 0) return maskJwts(url);
+  return maskJwts(`${url.slice(0, q)}?${maskForm(url.slice(q + 1))}`);
 }
 
 /** UTF-8 text, or undefined when the bytes are not text. A code point cut by the cap is tolerated. */
@@ -206,8 +213,8 @@ export function encodeRaw(bytes: Buffer, total: number, contentType: string): En
   if (contentType === '' || isTextType(contentType)) {
     const text = utf8(bytes);
     if (text !== undefined) {
-      if (/x-www-form-urlencoded/i.test(contentType)) return { body: maskForm(text) };
-      return { body: isJsonType(contentType) || looksLikeJson(text) ? maskJsonText(text) : text };
+      if (/x-www-form-urlencoded/i.test(contentType)) return { body: maskJwts(maskForm(text)) };
+      return { body: maskJwts(isJsonType(contentType) || looksLikeJson(text) ? maskJsonText(text) : text) };
     }
   }
   return { body: bytes.toString('base64'), transfer_encoding: 'base64' };
@@ -289,7 +296,7 @@ export function encodeParsed(value: unknown, cap: number, contentType: string): 
   }
   if (typeof value === 'string') {
     const bytes = Buffer.from(value, 'utf8');
-    if (bytes.length <= cap) return { body: looksLikeJson(value) ? maskJsonText(value) : value };
+    if (bytes.length <= cap) return { body: maskJwts(looksLikeJson(value) ? maskJsonText(value) : value) };
     return encodeRaw(bytes.subarray(0, cap), bytes.length, contentType);
   }
   if (typeof value === 'object') {
@@ -336,7 +343,7 @@ export function flattenHeaders(headers: Record<string, string | string[] | numbe
     if (rawValue === undefined) continue;
     const name = rawName.toLowerCase();
     const value = Array.isArray(rawValue) ? rawValue.join(', ') : String(rawValue);
-    out[name] = SECRET_HEADERS.has(name) || isSensitiveName(name) ? maskHeaderValue(name, value) : value;
+    out[name] = SECRET_HEADERS.has(name) || isSensitiveName(name) ? maskHeaderValue(name, value) : maskJwts(value);
   }
   return out;
 }

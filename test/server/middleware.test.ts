@@ -310,6 +310,26 @@ describe('masking', () => {
     expect(event.response.body).toEqual({ token: '*****', user: { id: 'u1', max_tokens: 5 } });
   });
 
+  it('masks JWTs wherever they appear, whatever the field, parameter or header is called', async () => {
+    const token = await signToken({ sub: 'user_1' });
+    const refresh = await signToken({ sub: 'user_1', typ: 'refresh' });
+    const url = await seedApp({}, (app) => {
+      // The shape of djangorestframework-simplejwt's and many Node token endpoints' answers.
+      app.post('/api/token', (_req, res) => void res.json({ refresh, access: token, user: 'user_1' }));
+      app.get('/verify/:token', (_req, res) => void res.type('text').send(`verified ${token} ok`));
+    });
+    await fetch(`${url}/api/token`, { method: 'POST' });
+    await fetch(`${url}/verify/${token}?jwt=${refresh}&page=2`, { headers: { 'X-Amzn-Oidc-Data': token } });
+    await mw?.flush();
+    const [issue, verify] = await waitFor(() => collector.events().length === 2 && collector.events());
+    const all = JSON.stringify([issue, verify]);
+    for (const jwt of [token, refresh]) expect(all).not.toContain(jwt.split('.')[1]);
+    expect(issue?.response.body).toEqual({ refresh: '*****', access: '*****', user: 'user_1' });
+    expect(verify?.request.uri).toBe(`${url}/verify/*****?jwt=*****&page=2`);
+    expect(verify?.request.headers['x-amzn-oidc-data']).toBe('*****');
+    expect(verify?.response.body).toBe('verified ***** ok');
+  });
+
   it('masks credentials in JSON bodies cut at the size cap, and in ones that are not valid JSON', async () => {
     const pad = 'x'.repeat(2000);
     // The cap falls inside the password's value: what is left of it must not be sent either.
