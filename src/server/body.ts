@@ -61,7 +61,30 @@ const isTextType = (contentType: string): boolean =>
  * name lower-cased without separators, by suffix, so `access_token`, `clientSecret` and `x-api-key`
  * are caught but `max_tokens` is not.
  */
-const SENSITIVE_SUFFIXES = ['password', 'passwd', 'secret', 'token', 'apikey', 'authorization', 'creditcard', 'cardnumber', 'cvv', 'cvc', 'ssn', 'privatekey'];
+const SENSITIVE_SUFFIXES = [
+  'password',
+  'passwd',
+  'secret',
+  'token',
+  'apikey',
+  'authorization',
+  'creditcard',
+  'cardnumber',
+  'cvv',
+  'cvc',
+  'ssn',
+  'privatekey',
+  // Keys named by what they unlock: secretKey, AWS's aws_secret_access_key and accessKey, Azure's
+  // Ocp-Apim-Subscription-Key and X-Functions-Key. Not 'key' alone: idempotencyKey, publicKey.
+  'secretkey',
+  'accesskey',
+  'subscriptionkey',
+  'functionskey',
+  'signingkey',
+  'sessionid',
+  'credential',
+  'credentials',
+];
 export function isSensitiveName(name: string): boolean {
   const key = name.toLowerCase().replace(/[^a-z0-9]/g, '');
   return key === 'pwd' || key === 'pin' || SENSITIVE_SUFFIXES.some((suffix) => key.endsWith(suffix));

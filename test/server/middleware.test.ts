@@ -310,6 +310,31 @@ describe('masking', () => {
     expect(event.response.body).toEqual({ token: '*****', user: { id: 'u1', max_tokens: 5 } });
   });
 
+  it('masks secret keys by their common names, and leaves counters and public ids alone', async () => {
+    const url = await seedApp({}, (app) =>
+      app.post('/keys', express.json(), (_req, res) =>
+        void res.json({ secretKey: 'sk-1', accessKey: 'ak-1', aws_secret_access_key: 'aws-1', sessionId: 'sess-1', credentials: { user: 'u', pass: 'p-1' } }),
+      ),
+    );
+    await fetch(`${url}/keys`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Ocp-Apim-Subscription-Key': 'azure-1', 'X-Functions-Key': 'fn-1' },
+      body: JSON.stringify({ prompt_tokens: 12, max_tokens: 64, idempotencyKey: 'idem-1', publicKey: 'pub-1' }),
+    });
+    const event = await oneEvent();
+    const all = JSON.stringify(event);
+    for (const secret of ['sk-1', 'ak-1', 'aws-1', 'sess-1', 'p-1', 'azure-1', 'fn-1']) expect(all).not.toContain(secret);
+    expect(event.request.headers['ocp-apim-subscription-key']).toBe('*****');
+    expect(event.request.body).toEqual({ prompt_tokens: 12, max_tokens: 64, idempotencyKey: 'idem-1', publicKey: 'pub-1' });
+    expect(event.response.body).toEqual({
+      secretKey: '*****',
+      accessKey: '*****',
+      aws_secret_access_key: '*****',
+      sessionId: '*****',
+      credentials: '*****',
+    });
+  });
+
   it('masks JWTs wherever they appear, whatever the field, parameter or header is called', async () => {
     const token = await signToken({ sub: 'user_1' });
     const refresh = await signToken({ sub: 'user_1', typ: 'refresh' });
