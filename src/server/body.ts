@@ -221,7 +221,10 @@ function utf8(bytes: Buffer): string | undefined {
  * a Content-Encoding is undone first by `decodeRecorded`.
  */
 export function encodeRaw(bytes: Buffer, total: number, contentType: string): EncodedBody {
-  if (total === 0) return {};
+  // Multipart bodies are files and form fields together: as base64 their fields (a password) could
+  // not be masked, and the files are no analytics. moesif-nodejs skips them too. A parser's fields
+  // (multer's req.body) are still recorded, masked, through encodeParsed.
+  if (total === 0 || /^\s*multipart\//i.test(contentType)) return {};
   const whole = total <= bytes.length;
   if (whole && isJsonType(contentType)) {
     const text = utf8(bytes);

@@ -277,6 +277,25 @@ describe('bodies', () => {
     expect((await oneEvent()).request.body).toEqual(JSON.parse(body));
   });
 
+  it('does not record a raw multipart body (files, and form fields it cannot mask)', async () => {
+    const url = await seedApp({}, (app) =>
+      app.post('/upload', (req, res) => {
+        // Read raw, as busboy-based handlers do: no req.body.
+        req.resume();
+        req.on('end', () => void res.status(201).json({ ok: true }));
+      }),
+    );
+    const form = new FormData();
+    form.append('password', 'hunter2');
+    form.append('file', new Blob([Buffer.from('%PDF-1.7 private contract')], { type: 'application/pdf' }), 'contract.pdf');
+    expect((await fetch(`${url}/upload`, { method: 'POST', body: form })).status).toBe(201);
+    const event = await oneEvent();
+    expect(event.request.headers['content-type']).toMatch(/^multipart\/form-data/);
+    // It went out as base64 of the whole form: anyone reading the event decodes the password.
+    expect(event.request.body).toBeUndefined();
+    expect(event.response.body).toEqual({ ok: true });
+  });
+
   it('logs no bodies when logBody is false', async () => {
     const url = await seedApp({ logBody: false }, (app) => app.get('/json', (_req, res) => void res.json({ a: 1 })));
     await fetch(`${url}/json`);
