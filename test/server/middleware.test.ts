@@ -9,6 +9,7 @@ import { expressjwt } from 'express-jwt';
 import { Readable } from 'node:stream';
 import { brotliCompressSync, createGzip, deflateSync, gzipSync } from 'node:zlib';
 import moesif, { moesifMiddleware, type MoesifMiddleware, type MoesifOptions } from '../../src/server/index';
+import { SignJWT } from 'jose';
 import { JWT_SECRET, signToken, startApp, startRecorder, waitFor, type Recorder, type RunningApp } from './helpers';
 
 let collector: Recorder;
@@ -72,6 +73,28 @@ describe('attribution', () => {
     const event = await oneEvent();
     expect(event.response.status).toBe(401);
     expect(event.user_id).toBeUndefined();
+  });
+
+  it('never attributes a call to a token the auth middleware refused (alg none, expired, forged, malformed)', async () => {
+    const url = await seedApp();
+    const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const valid = await signToken({ sub: 'user_ok', pad: 'x'.repeat(6000) });
+    const refused = [
+      `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'user_forged' })}.`,
+      await new SignJWT({ sub: 'user_expired' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
+        .sign(new TextEncoder().encode(JWT_SECRET)),
+      await signToken({ sub: 'user_wrong_key' }, 'another-secret'),
+      'not.a.jwt',
+    ];
+    for (const token of refused) expect((await fetch(`${url}/test`, { headers: { Authorization: `Bearer ${token}` } })).status).toBe(401);
+    // express-jwt reads the scheme case-insensitively; a large (6 KB) token is still a token.
+    expect((await fetch(`${url}/test`, { headers: { Authorization: `bearer ${valid}` } })).status).toBe(200);
+    await mw?.flush();
+    const events = await waitFor(() => collector.events().length === 5 && collector.events());
+    expect(events.map((e) => e.user_id)).toEqual([undefined, undefined, undefined, undefined, 'user_ok']);
+    expect(events.map((e) => e.request.headers.authorization)).toEqual([...Array(4).fill('Bearer *****'), 'bearer *****']);
   });
 
   it('honours identifyUser and identifyCompany overrides, including async ones', async () => {
