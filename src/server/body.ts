@@ -199,12 +199,21 @@ function maskForm(text: string): string {
     .join('&');
 }
 
-/** A URL with the values of sensitive query parameters (`?api_key=`, `?access_token=`) and any JWT masked. */
+/**
+ * A URL with the values of sensitive parameters (`?api_key=`, `?access_token=`) masked, in the query
+ * and in the fragment (where the OAuth implicit flow puts the access token), and any JWT masked.
+ */
 export function maskUrl(url: string): string {
-  const q = url.indexOf('?');
-  if (q < 0) return maskJwts(url);
-  return maskJwts(`${url.slice(0, q)}?${maskForm(url.slice(q + 1))}`);
+  const hash = url.indexOf('#');
+  const beforeHash = hash < 0 ? url : url.slice(0, hash);
+  const q = beforeHash.indexOf('?');
+  let masked = q < 0 ? beforeHash : `${beforeHash.slice(0, q)}?${maskForm(beforeHash.slice(q + 1))}`;
+  if (hash >= 0) masked += `#${maskForm(url.slice(hash + 1))}`;
+  return maskJwts(masked);
 }
+
+/** Response headers that carry a URL the client is sent to. */
+const URL_HEADERS = new Set(['location', 'content-location', 'refresh']);
 
 /** UTF-8 text, or undefined when the bytes are not text. A code point cut by the cap is tolerated. */
 function utf8(bytes: Buffer): string | undefined {
@@ -369,7 +378,8 @@ export function flattenHeaders(headers: Record<string, string | string[] | numbe
     if (rawValue === undefined) continue;
     const name = rawName.toLowerCase();
     const value = Array.isArray(rawValue) ? rawValue.join(', ') : String(rawValue);
-    out[name] = SECRET_HEADERS.has(name) || isSensitiveName(name) ? maskHeaderValue(name, value) : maskJwts(value);
+    if (SECRET_HEADERS.has(name) || isSensitiveName(name)) out[name] = maskHeaderValue(name, value);
+    else out[name] = URL_HEADERS.has(name) ? maskUrl(value) : maskJwts(value);
   }
   return out;
 }

@@ -377,6 +377,20 @@ describe('masking', () => {
     });
   });
 
+  it('masks credentials in the URLs of Location headers, query and fragment alike', async () => {
+    const url = await seedApp({}, (app) => {
+      app.get('/reset', (_req, res) => void res.redirect(302, '/welcome?token=reset-123&next=%2Fhome'));
+      // The OAuth implicit flow hands the access token over in the fragment.
+      app.get('/authorize', (_req, res) => void res.redirect(302, 'https://app.example.test/cb#access_token=at-456&state=s1'));
+    });
+    await fetch(`${url}/reset`, { redirect: 'manual' });
+    await fetch(`${url}/authorize`, { redirect: 'manual' });
+    await mw?.flush();
+    const [reset, authorize] = await waitFor(() => collector.events().length === 2 && collector.events());
+    expect(reset?.response.headers.location).toBe('/welcome?token=*****&next=%2Fhome');
+    expect(authorize?.response.headers.location).toBe('https://app.example.test/cb#access_token=*****&state=s1');
+  });
+
   it('masks JWTs wherever they appear, whatever the field, parameter or header is called', async () => {
     const token = await signToken({ sub: 'user_1' });
     const refresh = await signToken({ sub: 'user_1', typ: 'refresh' });
