@@ -111,11 +111,17 @@ export function observeExchange(req: MoesifRequest, res: MoesifResponse, hooks: 
   });
 
   if (options.logBody) {
-    const reqRecorder = createBodyRecorder(options.requestMaxBodySize);
-    requestBody = reqRecorder;
-    tap(req, 'push', ([chunk, encoding]) => {
-      if (recording && chunk !== null && chunk !== undefined) reqRecorder.add(chunk, encoding);
-    });
+    // Mounted after an async middleware (a session lookup), Node has already pushed the first
+    // chunks: recording the rest would pass the body's tail off as all of it. Then only a parser's
+    // req.body is recorded.
+    const missedChunks = req.readableLength > 0 || req.readableDidRead;
+    if (!missedChunks) {
+      const reqRecorder = createBodyRecorder(options.requestMaxBodySize);
+      requestBody = reqRecorder;
+      tap(req, 'push', ([chunk, encoding]) => {
+        if (recording && chunk !== null && chunk !== undefined) reqRecorder.add(chunk, encoding);
+      });
+    }
     const resRecorder = createBodyRecorder(options.responseMaxBodySize);
     responseBody = resRecorder;
     // write(chunk, encoding?, cb?) and end(chunk?, encoding?, cb?): a function in first place is a callback.
@@ -256,19 +262,14 @@ async function buildEvent(
   if (ip) event.request.ip_address = ip;
   if (typeof apiVersion === 'string' && apiVersion) event.request.api_version = apiVersion;
 
-  if (requestBody) {
+  if (options.logBody) {
     const contentType = headerString(req.headers['content-type']);
-    const encoded =
-      req.body !== undefined
-        ? encodeParsed(req.body, options.requestMaxBodySize, contentType)
-        : await decodeRecorded(
-            requestBody.bytes(),
-            requestBody.total(),
-            contentType,
-            headerString(req.headers['content-encoding']),
-            options.requestMaxBodySize,
-          );
-    Object.assign(event.request, encoded);
+    if (req.body !== undefined) Object.assign(event.request, encodeParsed(req.body, options.requestMaxBodySize, contentType));
+    else if (requestBody) {
+      const contentEncoding = headerString(req.headers['content-encoding']);
+      const { requestMaxBodySize } = options;
+      Object.assign(event.request, await decodeRecorded(requestBody.bytes(), requestBody.total(), contentType, contentEncoding, requestMaxBodySize));
+    }
   }
   // Node sends no body for HEAD, 1xx, 204 and 304 and drops what the app writes (RFC 9110 §6.4.1);
   // the event must not show one the client never got.

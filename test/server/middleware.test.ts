@@ -319,6 +319,32 @@ describe('bodies', () => {
     expect(event.response.body).toEqual({ ok: true });
   });
 
+  it('records no raw request body rather than its tail when mounted after an async middleware', async () => {
+    // A session lookup before us: by the time we run, Node has already buffered the first chunks.
+    const body = JSON.stringify({ password: 'hunter2', items: Array.from({ length: 30_000 }, (_, i) => i) });
+    mw = moesif({ applicationId: 'app-1', baseUri: collector.url, batchMaxTime: 10, requestMaxBodySize: 1_000_000 });
+    const middleware = mw;
+    api = await startApp((app) => {
+      app.use((_req, _res, next) => void setTimeout(next, 30));
+      app.use(middleware);
+      app.post('/raw', (req, res) => {
+        let length = 0;
+        req.on('data', (chunk: Buffer) => (length += chunk.length));
+        req.on('end', () => void res.json({ length }));
+      });
+      app.post('/parsed', express.json({ limit: '1mb' }), (req, res) => void res.json({ keys: Object.keys(req.body as object) }));
+    });
+    const headers = { 'Content-Type': 'application/json' };
+    expect(await (await fetch(`${api.url}/raw`, { method: 'POST', headers, body })).json()).toEqual({ length: body.length });
+    expect(await (await fetch(`${api.url}/parsed`, { method: 'POST', headers, body })).json()).toEqual({ keys: ['password', 'items'] });
+    await mw.flush();
+    const [raw, parsed] = await waitFor(() => collector.events().length === 2 && collector.events());
+    // The recorded bytes were the end of the body only, sent as if they were all of it.
+    expect(raw?.request.body).toBeUndefined();
+    // A parser's req.body is whole whenever we are mounted: still recorded.
+    expect(parsed?.request.body).toMatchObject({ password: '*****' });
+  });
+
   it('logs no bodies when logBody is false', async () => {
     const url = await seedApp({ logBody: false }, (app) => app.get('/json', (_req, res) => void res.json({ a: 1 })));
     await fetch(`${url}/json`);
