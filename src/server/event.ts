@@ -99,7 +99,9 @@ export interface ExchangeHooks {
  */
 export function observeExchange(req: MoesifRequest, res: MoesifResponse, hooks: ExchangeHooks): void {
   const { options, log } = hooks;
-  const requestTime = new Date();
+  // Express strips a router's mount path from req.url while routing, and leaves it stripped when a
+  // route answers: the hooks, asked afterwards, get the URL as the app received it.
+  const request = { time: new Date(), url: req.url };
   let requestBody: BodyRecorder | undefined;
   let responseBody: BodyRecorder | undefined;
   let recording = true;
@@ -139,7 +141,7 @@ export function observeExchange(req: MoesifRequest, res: MoesifResponse, hooks: 
     recording = false;
     const response = { status, headers: { ...headHeaders, ...res.getHeaders() } };
     hooks.track(
-      buildEvent(req, res, response, requestTime, requestBody, responseBody, options, log)
+      buildEvent(req, res, request, response, requestBody, responseBody, options, log)
         .then((event) => {
           if (!event) return;
           let json: string;
@@ -221,8 +223,8 @@ async function callHook(
 async function buildEvent(
   req: MoesifRequest,
   res: MoesifResponse,
+  request: { time: Date; url: string | undefined },
   response: { status: number; headers: RawHeaders },
-  requestTime: Date,
   requestBody: BodyRecorder | undefined,
   responseBody: BodyRecorder | undefined,
   options: ResolvedOptions,
@@ -230,8 +232,19 @@ async function buildEvent(
 ): Promise<MoesifEvent | undefined> {
   const responseTime = new Date();
   const deadline = Date.now() + HOOK_TIME_LIMIT_MS;
-  const call = (name: string, hook: ((req: MoesifRequest, res: MoesifResponse) => unknown) | undefined) =>
-    callHook(name, hook, req, res, log, deadline);
+  type Hook = (req: MoesifRequest, res: MoesifResponse) => unknown;
+  // req.url as the app received it while the hook is called, put back as soon as the call returns:
+  // nothing else runs in between, so the app never sees the change.
+  const asReceived = (hook: Hook): Hook => (q, r) => {
+    const routed = q.url;
+    q.url = request.url;
+    try {
+      return hook(q, r);
+    } finally {
+      q.url = routed;
+    }
+  };
+  const call = (name: string, hook: Hook | undefined) => callHook(name, hook && asReceived(hook), req, res, log, deadline);
   const skip = await call('skip', options.skip);
   if (skip.value) return undefined;
 
@@ -245,7 +258,7 @@ async function buildEvent(
 
   const event: MoesifEvent = {
     request: {
-      time: requestTime.toISOString(),
+      time: request.time.toISOString(),
       uri: fullUrl(req),
       verb: req.method ?? 'GET',
       headers: flattenHeaders(req.headers),

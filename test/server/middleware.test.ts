@@ -141,6 +141,23 @@ describe('attribution', () => {
     expect(event.request.api_version).toBe('2.0');
   });
 
+  it('gives the hooks the URL the app received, not what a mounted router left of it', async () => {
+    // The usual health-check skip. moesif-nodejs asks skip() before routing; asked after, req.url was
+    // '/health' (Express strips the router's mount path and leaves it so when a route answers).
+    const url = await seedApp({ skip: (req) => req.url === '/api/health', getMetadata: (req) => ({ url: req.url }) }, (app) => {
+      const router = express.Router();
+      router.get('/health', (_req, res) => void res.send('ok'));
+      router.get('/items', (_req, res) => void setTimeout(() => res.json([]), 10));
+      app.use('/api', router);
+    });
+    await fetch(`${url}/api/health`);
+    await fetch(`${url}/api/items?page=2`);
+    await new Promise((r) => setTimeout(r, 50));
+    await mw?.flush();
+    const events = await waitFor(() => collector.events().length > 0 && collector.events());
+    expect(events.map((e) => e.metadata)).toEqual([{ url: '/api/items?page=2' }]);
+  });
+
   it('skips calls the skip hook names, asked after the response so it can see the status', async () => {
     const url = await seedApp({ skip: (_req, res) => res.statusCode === 401 });
     await fetch(`${url}/test`);
