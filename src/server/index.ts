@@ -124,6 +124,29 @@ const MAX_BATCH_BYTES = 512 * 1024;
  */
 const MAX_QUEUE_CHARS = 32 * 1024 * 1024;
 
+/**
+ * The flushes of middlewares with events queued, run once when the process is about to end by
+ * itself ('beforeExit': the event loop is empty, e.g. after server.close() on SIGTERM). Batch and
+ * retry timers are unref'd so that delivery never keeps a process up; without this the last batch
+ * was lost on every such exit (moesif-nodejs's ref'd timer sent it). A flush is taken out of the set
+ * when it runs and only put back by a new event, so a collector that is down gets one attempt and
+ * cannot keep the process alive. Module state on purpose: there is one process, so one listener, however
+ * many middlewares an app creates.
+ */
+const flushesAtExit = new Set<() => Promise<void>>();
+let exitListener = false;
+
+function flushAtExit(flush: () => Promise<void>): void {
+  flushesAtExit.add(flush);
+  if (exitListener) return;
+  exitListener = true;
+  process.on('beforeExit', () => {
+    const flushes = [...flushesAtExit];
+    flushesAtExit.clear();
+    for (const run of flushes) void run();
+  });
+}
+
 const EMPTY_STATS: MoesifStats = { queued: 0, sent: 0, dropped: 0, rejected: 0, failedRequests: 0 };
 
 /**
@@ -186,7 +209,10 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
         observeExchange(req, res, {
           options: opts,
           log,
-          onEvent: (json) => outbox.push(json),
+          onEvent: (json) => {
+            outbox.push(json);
+            flushAtExit(flush);
+          },
           track(work) {
             building.add(work);
             void work.finally(() => building.delete(work));
@@ -201,11 +227,13 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
     if (typeof next === 'function') next();
   }) as MoesifMiddleware;
 
+  async function flush(): Promise<void> {
+    await Promise.allSettled([...building]);
+    await outbox.flush();
+  }
+
   return Object.assign(middleware, {
-    async flush() {
-      await Promise.allSettled([...building]);
-      await outbox.flush();
-    },
+    flush,
     stats: () => outbox.stats(),
     ...createProfiles(send),
   });
