@@ -101,6 +101,41 @@ function booleanFrom(value: unknown): boolean | undefined {
   return text === 'true' ? true : text === 'false' ? false : undefined;
 }
 
+/** Every option name, as a record so that the compiler says when one is added to MoesifOptions and not here. */
+const KNOWN_OPTIONS: Record<keyof MoesifOptions, true> = {
+  applicationId: true,
+  baseUri: true,
+  identifyUser: true,
+  identifyCompany: true,
+  getSessionToken: true,
+  getMetadata: true,
+  getTags: true,
+  getApiVersion: true,
+  skip: true,
+  maskContent: true,
+  logBody: true,
+  requestMaxBodySize: true,
+  responseMaxBodySize: true,
+  batchSize: true,
+  batchMaxTime: true,
+  maxQueueSize: true,
+  retryBaseDelay: true,
+  retryMaxDelay: true,
+  requestTimeout: true,
+  callback: true,
+  debug: true,
+};
+
+/** moesif-nodejs options this middleware does not have (masking, for one, cannot be turned off). */
+const MOESIF_ONLY = new Set(['noAutoHideSensitive', 'disableBatching', 'retry', 'maxOutgoingTimeout', 'isNextJsAppRouter', 'disableTransactionId']);
+
+/** Why an option name is not used: a typo of a known one (case), a moesif-nodejs option we lack, or unknown. */
+function unknownOption(name: string): string {
+  if (MOESIF_ONLY.has(name)) return `option "${name}" is not supported by usertrail/server: ignored`;
+  const known = Object.keys(KNOWN_OPTIONS).find((key) => key.toLowerCase() === name.toLowerCase());
+  return `option "${name}" is unknown${known ? ` (did you mean "${known}"?)` : ''}: ignored`;
+}
+
 /** Characters Node refuses in a header value (it throws before sending). */
 const NOT_IN_HEADER = /[^\t\x20-\x7e\x80-\xff]/;
 
@@ -124,6 +159,9 @@ export function resolveOptions(
   }
   const baseUri = normalizeBaseUri(o.baseUri ?? DEFAULTS.baseUri);
   if (!baseUri) return { error: 'baseUri is not an http(s) URL or host:port; API calls will not be logged' };
+
+  // Named, not silently dropped: logbody: false (as moesif examples write it) still logged bodies.
+  for (const name of Object.keys(o)) if (!Object.prototype.hasOwnProperty.call(KNOWN_OPTIONS, name)) warn(unknownOption(name));
 
   const given = (name: keyof MoesifOptions): unknown => {
     const value = o[name];

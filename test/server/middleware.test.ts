@@ -526,6 +526,20 @@ describe('options', () => {
     for (const name of ['batchSize', 'logBody', 'identifyUser', 'requestTimeout']) expect(messages.some((m) => m.includes(name))).toBe(true);
   });
 
+  it('names each option it does not know (a typo, a moesif-nodejs option it lacks) in one warning', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    // logbody (moesif examples write it so) was ignored without a word: bodies went out anyway.
+    const unknown = { logbody: false, noAutoHideSensitive: true, identifyuser: () => 'u' } as unknown as MoesifOptions;
+    const url = await seedApp(unknown);
+    await fetch(`${url}/test`);
+    await oneEvent();
+    expect(warn.mock.calls.map((call) => String(call[0]))).toEqual([
+      '[usertrail/server] option "logbody" is unknown (did you mean "logBody"?): ignored',
+      '[usertrail/server] option "noAutoHideSensitive" is not supported by usertrail/server: ignored',
+      '[usertrail/server] option "identifyuser" is unknown (did you mean "identifyUser"?): ignored',
+    ]);
+  });
+
   it('refuses an applicationId that no HTTP header can carry, with one clear error', async () => {
     const error = vi.spyOn(console, 'error').mockImplementation(() => {});
     // A value pasted with a line break inside: every request to the collector failed before it was
