@@ -61,6 +61,7 @@ function tap<T extends object, K extends keyof T>(target: T, key: K, observe: (a
 }
 
 type RawHeaders = Record<string, string | string[] | number | undefined>;
+type Hook = (req: MoesifRequest, res: MoesifResponse) => unknown;
 
 /**
  * The headers of a `writeHead(status, [message], [headers])` call: an object, or Node's flat
@@ -176,7 +177,7 @@ export function observeExchange(req: MoesifRequest, res: MoesifResponse, hooks: 
 }
 
 /** How long a call whose client left is waited for before it is logged unanswered. */
-export const ABANDONED_WAIT_MS = 30_000;
+const ABANDONED_WAIT_MS = 30_000;
 const CLIENT_CLOSED_REQUEST = 499;
 
 /**
@@ -184,7 +185,7 @@ const CLIENT_CLOSED_REQUEST = 499;
  * (a database lookup) would otherwise keep the event, and the request and response it holds, in
  * memory for good, and make flush() on shutdown wait forever.
  */
-export const HOOK_TIME_LIMIT_MS = 5_000;
+const HOOK_TIME_LIMIT_MS = 5_000;
 
 /** The hook's value, or `timedOut` when it is still pending at `deadline`. A synchronous value always wins. */
 async function within<T>(value: T | Promise<T>, deadline: number): Promise<{ timedOut: false; value: T } | { timedOut: true }> {
@@ -203,7 +204,7 @@ async function within<T>(value: T | Promise<T>, deadline: number): Promise<{ tim
 /** Call a user hook; a throw, a rejection or a hook past the deadline is reported once and becomes `undefined`. */
 async function callHook(
   name: string,
-  hook: ((req: MoesifRequest, res: MoesifResponse) => unknown) | undefined,
+  hook: Hook | undefined,
   req: MoesifRequest,
   res: MoesifResponse,
   log: Log,
@@ -232,7 +233,6 @@ async function buildEvent(
 ): Promise<MoesifEvent | undefined> {
   const responseTime = new Date();
   const deadline = Date.now() + HOOK_TIME_LIMIT_MS;
-  type Hook = (req: MoesifRequest, res: MoesifResponse) => unknown;
   // req.url as the app received it while the hook is called, put back as soon as the call returns:
   // nothing else runs in between, so the app never sees the change.
   const asReceived = (hook: Hook): Hook => (q, r) => {
@@ -279,9 +279,14 @@ async function buildEvent(
     const contentType = headerString(req.headers['content-type']);
     if (req.body !== undefined) Object.assign(event.request, encodeParsed(req.body, options.requestMaxBodySize, contentType));
     else if (requestBody) {
-      const contentEncoding = headerString(req.headers['content-encoding']);
-      const { requestMaxBodySize } = options;
-      Object.assign(event.request, await decodeRecorded(requestBody.bytes(), requestBody.total(), contentType, contentEncoding, requestMaxBodySize));
+      const encoded = await decodeRecorded(
+        requestBody.bytes(),
+        requestBody.total(),
+        contentType,
+        headerString(req.headers['content-encoding']),
+        options.requestMaxBodySize,
+      );
+      Object.assign(event.request, encoded);
     }
   }
   // Node sends no body for HEAD, 1xx, 204 and 304 and drops what the app writes (RFC 9110 §6.4.1);

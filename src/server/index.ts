@@ -128,9 +128,9 @@ const MAX_QUEUE_CHARS = 32 * 1024 * 1024;
  * The flushes of middlewares with events queued, run once when the process is about to end by
  * itself ('beforeExit': the event loop is empty, e.g. after server.close() on SIGTERM). Batch and
  * retry timers are unref'd so that delivery never keeps a process up; without this the last batch
- * was lost on every such exit (moesif-nodejs's ref'd timer sent it). A flush is taken out of the set
- * when it runs and only put back by a new event, so a collector that is down gets one attempt and
- * cannot keep the process alive. Module state on purpose: there is one process, so one listener, however
+ * was lost on every such exit (moesif-nodejs's ref'd timer sent it). A flush is taken out of the
+ * set when it runs and only put back by a new event, so a collector that is down gets one attempt
+ * and cannot keep the process alive. Module state on purpose: one process, one listener, however
  * many middlewares an app creates.
  */
 const flushesAtExit = new Set<() => Promise<void>>();
@@ -179,6 +179,7 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
   const opts = resolved;
   const log = createLog(opts.debug);
   const { callback } = opts;
+  const callbackFailed = () => log.warnOnce('callback', 'the callback option threw; ignored');
   const send = createTransport(opts);
   const outbox = createOutbox({
     send,
@@ -192,9 +193,7 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
     retryMaxDelay: opts.retryMaxDelay,
     log,
     // Called as moesif-nodejs calls it, so that its users' `if (err)` keeps meaning "not delivered".
-    ...(callback
-      ? { onOutcome: (outcome: DeliveryOutcome) => notify(callback, outcome, () => log.warnOnce('callback', 'the callback option threw; ignored')) }
-      : {}),
+    ...(callback ? { onOutcome: (outcome: DeliveryOutcome) => notify(callback, outcome, callbackFailed) } : {}),
   });
   // Events whose hooks are still running (they may be async); flush() waits for them.
   const building = new Set<Promise<void>>();

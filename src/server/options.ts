@@ -127,7 +127,14 @@ const KNOWN_OPTIONS: Record<keyof MoesifOptions, true> = {
 };
 
 /** moesif-nodejs options this middleware does not have (masking, for one, cannot be turned off). */
-const MOESIF_ONLY = new Set(['noAutoHideSensitive', 'disableBatching', 'retry', 'maxOutgoingTimeout', 'isNextJsAppRouter', 'disableTransactionId']);
+const MOESIF_ONLY = new Set([
+  'noAutoHideSensitive',
+  'disableBatching',
+  'retry',
+  'maxOutgoingTimeout',
+  'isNextJsAppRouter',
+  'disableTransactionId',
+]);
 
 /** Why an option name is not used: a typo of a known one (case), a moesif-nodejs option we lack, or unknown. */
 function unknownOption(name: string): string {

@@ -109,16 +109,7 @@ export interface RunningApp {
 export async function startApp(setup: (app: Express) => void): Promise<RunningApp> {
   const app = express();
   setup(app);
-  const server = createServer(app);
-  const port = await listen(server);
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return startNodeServer(app);
 }
 
 export const JWT_SECRET = 'shhhhhhared-secret';
