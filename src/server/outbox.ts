@@ -161,6 +161,12 @@ export function createOutbox(config: OutboxConfig): Outbox {
           log.debug(`POST ${path}: ${result.status}, ${batch.length} events rejected`);
           return true;
         }
+        if (result.status === 0) {
+          // A typo in the host or an untrusted certificate fails the same way for ever: say so once
+          // per kind of failure (a code, never the address), not only in stats().
+          const reason = result.error ?? 'no answer';
+          log.warnOnce(`unreachable ${reason}`, `could not reach the collector (${reason}); events are kept and retried`);
+        }
         attempt += 1;
         requeue(batch);
         enforceBound();
