@@ -3,6 +3,8 @@
  * base64), and with secrets masked. The traffic itself is never changed: everything here works on
  * copies.
  */
+import type { Transform } from 'node:stream';
+import { constants, createBrotliDecompress, createGunzip, createInflate, createInflateRaw } from 'node:zlib';
 import type { Headers } from './types.js';
 
 export const MASK = '*****';
@@ -59,14 +61,46 @@ const isTextType = (contentType: string): boolean =>
  * name lower-cased without separators, by suffix, so `access_token`, `clientSecret` and `x-api-key`
  * are caught but `max_tokens` is not.
  */
-const SENSITIVE_SUFFIXES = ['password', 'passwd', 'secret', 'token', 'apikey', 'authorization', 'creditcard', 'cardnumber', 'cvv', 'cvc', 'ssn', 'privatekey'];
+const SENSITIVE_SUFFIXES = [
+  'password',
+  'passwd',
+  'secret',
+  'token',
+  'apikey',
+  'authorization',
+  'creditcard',
+  'cardnumber',
+  'cvv',
+  'cvc',
+  'ssn',
+  'privatekey',
+  // Keys named by what they unlock: secretKey, AWS's aws_secret_access_key and accessKey, Azure's
+  // Ocp-Apim-Subscription-Key and X-Functions-Key. Not 'key' alone: idempotencyKey, publicKey.
+  'secretkey',
+  'accesskey',
+  'subscriptionkey',
+  'functionskey',
+  'signingkey',
+  'sessionid',
+  'credential',
+  'credentials',
+];
 export function isSensitiveName(name: string): boolean {
   const key = name.toLowerCase().replace(/[^a-z0-9]/g, '');
   return key === 'pwd' || key === 'pin' || SENSITIVE_SUFFIXES.some((suffix) => key.endsWith(suffix));
 }
 
+/**
+ * A JWT (JWS compact form): a base64url JSON header, which always starts `eyJ` (`{"`), a payload and
+ * a signature. It is a bearer credential wherever it appears, whatever holds it: the `refresh` and
+ * `access` of a token endpoint's answer, a path segment, `?jwt=`, a proxy's X-Amzn-Oidc-Data.
+ */
+const JWT = /eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*/g;
+export const maskJwts = (text: string): string => (text.includes('eyJ') ? text.replace(JWT, MASK) : text);
+
 /** A masked copy of a JSON-like value; the app's own objects (req.body) are never modified. */
 export function maskFields(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return maskJwts(value);
   if (value === null || typeof value !== 'object') return value;
   // A body nested deeper than this is not worth walking; its structure is replaced, not leaked.
   if (depth > 32) return MASK;
@@ -78,6 +112,74 @@ export function maskFields(value: unknown, depth = 0): unknown {
   }
   return out;
 }
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const isSpace = (code: number): boolean => code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09;
+
+/** The index after the string literal that opens at `start`, or the text's end when it is unterminated. */
+function stringEnd(text: string, start: number): number {
+  for (let i = start + 1; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === BACKSLASH) i += 1;
+    else if (code === QUOTE) return i + 1;
+  }
+  return text.length;
+}
+
+/** The index after the JSON value that starts at `start`: a string, a whole object or array, or a literal. */
+function valueEnd(text: string, start: number): number {
+  const first = text[start];
+  if (first === '"') return stringEnd(text, start);
+  let depth = 0;
+  for (let i = start; i < text.length; i++) {
+    const c = text[i] as string;
+    if (c === '"') i = stringEnd(text, i) - 1;
+    else if (c === '{' || c === '[') depth += 1;
+    else if (c === '}' || c === ']' || c === ',') {
+      // A literal ends at its delimiter; an object or array at the bracket that closes it.
+      if (depth === 0) return i;
+      if (c !== ',' && --depth === 0) return i + 1;
+    } else if (depth === 0 && isSpace(text.charCodeAt(i))) return i;
+  }
+  return text.length;
+}
+
+/**
+ * JSON text that could not be parsed (cut at the byte cap, or declared JSON but malformed) with the
+ * values of sensitive keys masked, every other character kept. Without this such a body went out
+ * as raw text, credentials included. One pass: a string followed by `:` is a key; the value after a
+ * sensitive key (string, literal, or whole object/array) becomes "*****", to the end of the text
+ * when the cut fell inside it.
+ */
+export function maskJsonText(text: string): string {
+  let out = '';
+  let copied = 0;
+  let i = 0;
+  while (i < text.length) {
+    if (text.charCodeAt(i) !== QUOTE) {
+      i += 1;
+      continue;
+    }
+    const end = stringEnd(text, i);
+    let colon = end;
+    while (colon < text.length && isSpace(text.charCodeAt(colon))) colon += 1;
+    if (text[colon] === ':' && isSensitiveName(text.slice(i + 1, end - 1))) {
+      let value = colon + 1;
+      while (value < text.length && isSpace(text.charCodeAt(value))) value += 1;
+      if (value < text.length) {
+        out += `${text.slice(copied, value)}"${MASK}"`;
+        copied = i = valueEnd(text, value);
+        continue;
+      }
+    }
+    i = end;
+  }
+  return copied === 0 ? text : out + text.slice(copied);
+}
+
+/** Text that reads as JSON (an object or array), whatever its declared type. */
+const looksLikeJson = (text: string): boolean => /^\s*[[{]/.test(text);
 
 /** Masks sensitive fields of a form or query string in place; every other byte is kept as sent. */
 function maskForm(text: string): string {
@@ -97,14 +199,21 @@ function maskForm(text: string): string {
     .join('&');
 }
 
-/** A URL with the values of sensitive query parameters (`?api_key=`, `?access_token=`) masked. */
+/**
+ * A URL with the values of sensitive parameters (`?api_key=`, `?access_token=`) masked, in the query
+ * and in the fragment (where the OAuth implicit flow puts the access token), and any JWT masked.
+ */
 export function maskUrl(url: string): string {
-  const q = url.indexOf('?');
-  if (q < 0) return url;
-  const query = url.slice(q + 1);
-  const masked = maskForm(query);
-  return masked === query ? url : `${url.slice(0, q)}?${masked}`;
+  const hash = url.indexOf('#');
+  const beforeHash = hash < 0 ? url : url.slice(0, hash);
+  const q = beforeHash.indexOf('?');
+  let masked = q < 0 ? beforeHash : `${beforeHash.slice(0, q)}?${maskForm(beforeHash.slice(q + 1))}`;
+  if (hash >= 0) masked += `#${maskForm(url.slice(hash + 1))}`;
+  return maskJwts(masked);
 }
+
+/** Response headers that carry a URL the client is sent to. */
+const URL_HEADERS = new Set(['location', 'content-location', 'refresh']);
 
 /** UTF-8 text, or undefined when the bytes are not text. A code point cut by the cap is tolerated. */
 function utf8(bytes: Buffer): string | undefined {
@@ -117,30 +226,97 @@ function utf8(bytes: Buffer): string | undefined {
 
 /**
  * Raw bytes as Moesif takes a body: parsed JSON when the type says JSON and the body was kept whole,
- * else text, else base64 with `transfer_encoding`. Compressed bodies stay base64: decompressing on the
- * app's event loop would cost the API time for analytics' sake.
+ * else text, else base64 with `transfer_encoding`. The bytes are as the client or app meant them:
+ * a Content-Encoding is undone first by `decodeRecorded`.
  */
-export function encodeRaw(bytes: Buffer, total: number, contentType: string, contentEncoding: string): EncodedBody {
-  if (total === 0) return {};
+export function encodeRaw(bytes: Buffer, total: number, contentType: string): EncodedBody {
+  // Multipart bodies are files and form fields together: as base64 their fields (a password) could
+  // not be masked, and the files are no analytics. moesif-nodejs skips them too. A parser's fields
+  // (multer's req.body) are still recorded, masked, through encodeParsed.
+  if (total === 0 || /^\s*multipart\//i.test(contentType)) return {};
   const whole = total <= bytes.length;
-  const compressed = contentEncoding !== '' && contentEncoding.toLowerCase() !== 'identity';
-  if (!compressed) {
-    if (whole && isJsonType(contentType)) {
-      const text = utf8(bytes);
-      if (text !== undefined) {
-        try {
-          return { body: maskFields(JSON.parse(text)) };
-        } catch {
-          // Declared JSON but is not: fall through and keep it as text.
-        }
+  if (whole && isJsonType(contentType)) {
+    const text = utf8(bytes);
+    if (text !== undefined) {
+      try {
+        return { body: maskFields(JSON.parse(text)) };
+      } catch {
+        // Declared JSON but is not: fall through and keep it as text.
       }
     }
-    if (contentType === '' || isTextType(contentType)) {
-      const text = utf8(bytes);
-      if (text !== undefined) return { body: /x-www-form-urlencoded/i.test(contentType) ? maskForm(text) : text };
+  }
+  if (contentType === '' || isTextType(contentType)) {
+    const text = utf8(bytes);
+    if (text !== undefined) {
+      if (/x-www-form-urlencoded/i.test(contentType)) return { body: maskJwts(maskForm(text)) };
+      return { body: maskJwts(isJsonType(contentType) || looksLikeJson(text) ? maskJsonText(text) : text) };
     }
   }
   return { body: bytes.toString('base64'), transfer_encoding: 'base64' };
+}
+
+function decoderFor(encoding: string): Array<() => Transform> {
+  // Flush modes that give what a cut-off stream holds instead of failing on its missing end.
+  const zlib = { finishFlush: constants.Z_SYNC_FLUSH };
+  switch (encoding) {
+    case 'gzip':
+    case 'x-gzip':
+      return [() => createGunzip(zlib)];
+    case 'deflate': // zlib-wrapped as the RFC says, or raw as some servers send it
+      return [() => createInflate(zlib), () => createInflateRaw(zlib)];
+    case 'br':
+      return [() => createBrotliDecompress({ finishFlush: constants.BROTLI_OPERATION_FLUSH })];
+    default:
+      return [];
+  }
+}
+
+/** Up to `cap` decoded bytes, or undefined when the bytes do not decode. Asynchronous: zlib works off the event loop. */
+function inflate(make: () => Transform, bytes: Buffer, cap: number): Promise<{ bytes: Buffer; cut: boolean } | undefined> {
+  return new Promise((resolve) => {
+    const decoder = make();
+    const chunks: Buffer[] = [];
+    let kept = 0;
+    const done = (cut: boolean) => resolve({ bytes: Buffer.concat(chunks, kept), cut });
+    decoder.on('data', (chunk: Buffer) => {
+      const room = cap - kept;
+      chunks.push(chunk.subarray(0, room));
+      kept += Math.min(room, chunk.length);
+      // Past the cap the rest is not needed, and a small bomb must not inflate into memory.
+      if (chunk.length > room) {
+        decoder.destroy();
+        done(true);
+      }
+    });
+    decoder.on('end', () => done(false));
+    decoder.on('error', () => resolve(undefined));
+    decoder.end(bytes);
+  });
+}
+
+/**
+ * A recorded body as Moesif takes it, its Content-Encoding (gzip, deflate, br) undone first, so a
+ * compressed JSON body is readable and masked like any other instead of going out as base64 that
+ * anyone can decompress, credentials and all. Bytes that do not decode under their declared encoding
+ * are taken as they are: recorded beneath a compression middleware (mounted before this one), the
+ * app's bytes are still plain while the header already says gzip.
+ */
+export async function decodeRecorded(
+  bytes: Buffer,
+  total: number,
+  contentType: string,
+  contentEncoding: string,
+  cap: number,
+): Promise<EncodedBody> {
+  const encoding = contentEncoding.trim().toLowerCase();
+  if (total > 0 && encoding !== '' && encoding !== 'identity') {
+    for (const make of decoderFor(encoding)) {
+      const decoded = await inflate(make, bytes, cap);
+      // Whole only when every compressed byte was kept and its output fitted the cap.
+      if (decoded) return encodeRaw(decoded.bytes, decoded.bytes.length + (decoded.cut || total > bytes.length ? 1 : 0), contentType);
+    }
+  }
+  return encodeRaw(bytes, total, contentType);
 }
 
 /**
@@ -151,12 +327,12 @@ export function encodeParsed(value: unknown, cap: number, contentType: string): 
   if (value === undefined || value === null) return {};
   if (Buffer.isBuffer(value) || value instanceof Uint8Array) {
     const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-    return encodeRaw(bytes.subarray(0, cap), bytes.length, contentType, '');
+    return encodeRaw(bytes.subarray(0, cap), bytes.length, contentType);
   }
   if (typeof value === 'string') {
     const bytes = Buffer.from(value, 'utf8');
-    if (bytes.length <= cap) return { body: value };
-    return encodeRaw(bytes.subarray(0, cap), bytes.length, contentType, '');
+    if (bytes.length <= cap) return { body: maskJwts(looksLikeJson(value) ? maskJsonText(value) : value) };
+    return encodeRaw(bytes.subarray(0, cap), bytes.length, contentType);
   }
   if (typeof value === 'object') {
     // An empty object is what some parsers leave when there was no body at all.
@@ -170,7 +346,7 @@ export function encodeParsed(value: unknown, cap: number, contentType: string): 
     }
     if (Buffer.byteLength(json, 'utf8') <= cap) return { body: masked };
     const bytes = Buffer.from(json, 'utf8');
-    return encodeRaw(bytes.subarray(0, cap), bytes.length, 'text/plain', '');
+    return encodeRaw(bytes.subarray(0, cap), bytes.length, 'text/plain');
   }
   return { body: value };
 }
@@ -202,7 +378,8 @@ export function flattenHeaders(headers: Record<string, string | string[] | numbe
     if (rawValue === undefined) continue;
     const name = rawName.toLowerCase();
     const value = Array.isArray(rawValue) ? rawValue.join(', ') : String(rawValue);
-    out[name] = SECRET_HEADERS.has(name) || isSensitiveName(name) ? maskHeaderValue(name, value) : value;
+    if (SECRET_HEADERS.has(name) || isSensitiveName(name)) out[name] = maskHeaderValue(name, value);
+    else out[name] = URL_HEADERS.has(name) ? maskUrl(value) : maskJwts(value);
   }
   return out;
 }

@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
-import { createBodyRecorder, encodeParsed, encodeRaw, flattenHeaders, maskUrl, type BodyRecorder } from './body.js';
+import { createBodyRecorder, decodeRecorded, encodeParsed, flattenHeaders, maskUrl, type BodyRecorder } from './body.js';
 import { errorName, type Log } from './log.js';
 import { defaultIdentifyUser, type ResolvedOptions } from './options.js';
 import type { Metadata, MoesifEvent, MoesifRequest, MoesifResponse } from './types.js';
@@ -60,6 +60,31 @@ function tap<T extends object, K extends keyof T>(target: T, key: K, observe: (a
   target[key] = wrapped as T[K];
 }
 
+type RawHeaders = Record<string, string | string[] | number | undefined>;
+type Hook = (req: MoesifRequest, res: MoesifResponse) => unknown;
+
+/**
+ * The headers of a `writeHead(status, [message], [headers])` call: an object, or Node's flat
+ * `[name, value, name, value...]` array. Undefined when none were given.
+ */
+function writeHeadHeaders(args: unknown[]): RawHeaders | undefined {
+  const given = typeof args[1] === 'string' ? args[2] : args[1];
+  if (Array.isArray(given)) {
+    const out: RawHeaders = {};
+    for (let i = 0; i + 1 < given.length; i += 2) {
+      const name = String(given[i]).toLowerCase();
+      const before = out[name];
+      // A name may repeat in the array (two Set-Cookie lines): keep every value.
+      out[name] = before === undefined ? String(given[i + 1]) : [...[before].flat().map(String), String(given[i + 1])];
+    }
+    return out;
+  }
+  if (given === null || typeof given !== 'object') return undefined;
+  const out: RawHeaders = {};
+  for (const [name, value] of Object.entries(given as RawHeaders)) out[name.toLowerCase()] = value;
+  return out;
+}
+
 export interface ExchangeHooks {
   options: ResolvedOptions;
   log: Log;
@@ -75,17 +100,31 @@ export interface ExchangeHooks {
  */
 export function observeExchange(req: MoesifRequest, res: MoesifResponse, hooks: ExchangeHooks): void {
   const { options, log } = hooks;
-  const requestTime = new Date();
+  // Express strips a router's mount path from req.url while routing, and leaves it stripped when a
+  // route answers: the hooks, asked afterwards, get the URL as the app received it.
+  const request = { time: new Date(), url: req.url };
   let requestBody: BodyRecorder | undefined;
   let responseBody: BodyRecorder | undefined;
   let recording = true;
+  // Node keeps headers given to writeHead() out of getHeaders() when no setHeader() came first (its
+  // fast path, the usual way plain node:http apps answer), so they are recorded as they pass.
+  let headHeaders: RawHeaders | undefined;
+  tap(res, 'writeHead', (args) => {
+    headHeaders = { ...headHeaders, ...writeHeadHeaders(args) };
+  });
 
   if (options.logBody) {
-    const reqRecorder = createBodyRecorder(options.requestMaxBodySize);
-    requestBody = reqRecorder;
-    tap(req, 'push', ([chunk, encoding]) => {
-      if (recording && chunk !== null && chunk !== undefined) reqRecorder.add(chunk, encoding);
-    });
+    // Mounted after an async middleware (a session lookup), Node has already pushed the first
+    // chunks: recording the rest would pass the body's tail off as all of it. Then only a parser's
+    // req.body is recorded.
+    const missedChunks = req.readableLength > 0 || req.readableDidRead;
+    if (!missedChunks) {
+      const reqRecorder = createBodyRecorder(options.requestMaxBodySize);
+      requestBody = reqRecorder;
+      tap(req, 'push', ([chunk, encoding]) => {
+        if (recording && chunk !== null && chunk !== undefined) reqRecorder.add(chunk, encoding);
+      });
+    }
     const resRecorder = createBodyRecorder(options.responseMaxBodySize);
     responseBody = resRecorder;
     // write(chunk, encoding?, cb?) and end(chunk?, encoding?, cb?): a function in first place is a callback.
@@ -97,12 +136,13 @@ export function observeExchange(req: MoesifRequest, res: MoesifResponse, hooks: 
   }
 
   let finished = false;
-  const complete = () => {
+  const complete = (status = res.statusCode) => {
     if (finished) return;
     finished = true;
     recording = false;
+    const response = { status, headers: { ...headHeaders, ...res.getHeaders() } };
     hooks.track(
-      buildEvent(req, res, requestTime, requestBody, responseBody, options, log)
+      buildEvent(req, res, request, response, requestBody, responseBody, options, log)
         .then((event) => {
           if (!event) return;
           let json: string;
@@ -118,61 +158,115 @@ export function observeExchange(req: MoesifRequest, res: MoesifResponse, hooks: 
         .catch((error: unknown) => log.warnOnce('build', `an event could not be built (${errorName(error)}); dropped`)),
     );
   };
-  // 'finish': the response was handed to the OS. 'close' alone: the client went away first; the call
-  // is still logged with the status that was set.
-  res.once('finish', complete);
-  res.once('close', complete);
+  // 'finish': the response was handed to the OS. 'close' before it: the client went away. If the
+  // answer had started, its status is known and the call is logged now. If not, the app does not
+  // know and still answers (a slow call is the one clients give up on): the call is logged when it
+  // calls end(), with its status and body, instead of as the 200 Node starts with; or as 499
+  // (nginx's "client closed request") if it has not answered within ABANDONED_WAIT_MS.
+  res.once('finish', () => complete());
+  res.once('close', () => {
+    if (res.headersSent || res.writableEnded) return complete();
+    const timer = setTimeout(() => complete(CLIENT_CLOSED_REQUEST), ABANDONED_WAIT_MS);
+    timer.unref?.();
+    tap(res, 'end', () => {
+      clearTimeout(timer);
+      // After end() has run: its body is recorded and its headers are set.
+      queueMicrotask(() => complete());
+    });
+  });
 }
 
-/** Call a user hook; a throw or rejection is reported once and becomes `undefined`. */
+/** How long a call whose client left is waited for before it is logged unanswered. */
+const ABANDONED_WAIT_MS = 30_000;
+const CLIENT_CLOSED_REQUEST = 499;
+
+/**
+ * How long the hooks of one event may take together. A hook awaiting something that never answers
+ * (a database lookup) would otherwise keep the event, and the request and response it holds, in
+ * memory for good, and make flush() on shutdown wait forever.
+ */
+const HOOK_TIME_LIMIT_MS = 5_000;
+
+/** The hook's value, or `timedOut` when it is still pending at `deadline`. A synchronous value always wins. */
+async function within<T>(value: T | Promise<T>, deadline: number): Promise<{ timedOut: false; value: T } | { timedOut: true }> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<{ timedOut: true }>((resolve) => {
+    timer = setTimeout(() => resolve({ timedOut: true }), Math.max(0, deadline - Date.now()));
+    timer.unref?.();
+  });
+  try {
+    return await Promise.race([Promise.resolve(value).then((v) => ({ timedOut: false as const, value: v })), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Call a user hook; a throw, a rejection or a hook past the deadline is reported once and becomes `undefined`. */
 async function callHook(
   name: string,
-  hook: ((req: MoesifRequest, res: MoesifResponse) => unknown) | undefined,
+  hook: Hook | undefined,
   req: MoesifRequest,
   res: MoesifResponse,
   log: Log,
+  deadline: number,
 ): Promise<{ ok: boolean; value: unknown }> {
   if (!hook) return { ok: true, value: undefined };
   try {
-    return { ok: true, value: await hook(req, res) };
+    const result = await within(hook(req, res), deadline);
+    if (!result.timedOut) return { ok: true, value: result.value };
+    log.warnOnce(name, `${name} did not settle within ${HOOK_TIME_LIMIT_MS / 1000} s; using the default`);
   } catch (error) {
     log.warnOnce(name, `${name} threw (${errorName(error)}); using the default`);
-    return { ok: false, value: undefined };
   }
+  return { ok: false, value: undefined };
 }
 
 async function buildEvent(
   req: MoesifRequest,
   res: MoesifResponse,
-  requestTime: Date,
+  request: { time: Date; url: string | undefined },
+  response: { status: number; headers: RawHeaders },
   requestBody: BodyRecorder | undefined,
   responseBody: BodyRecorder | undefined,
   options: ResolvedOptions,
   log: Log,
 ): Promise<MoesifEvent | undefined> {
   const responseTime = new Date();
-  const skip = await callHook('skip', options.skip, req, res, log);
+  const deadline = Date.now() + HOOK_TIME_LIMIT_MS;
+  // req.url as the app received it while the hook is called, put back as soon as the call returns:
+  // nothing else runs in between, so the app never sees the change.
+  const asReceived = (hook: Hook): Hook => (q, r) => {
+    const routed = q.url;
+    q.url = request.url;
+    try {
+      return hook(q, r);
+    } finally {
+      q.url = routed;
+    }
+  };
+  const call = (name: string, hook: Hook | undefined) => callHook(name, hook && asReceived(hook), req, res, log, deadline);
+  const skip = await call('skip', options.skip);
   if (skip.value) return undefined;
 
-  const user = await callHook('identifyUser', options.identifyUser, req, res, log);
-  const userId = idString(user.ok ? user.value : (await callHook('identifyUser', defaultIdentifyUser, req, res, log)).value);
-  const companyId = idString((await callHook('identifyCompany', options.identifyCompany, req, res, log)).value);
-  const sessionToken = (await callHook('getSessionToken', options.getSessionToken, req, res, log)).value;
-  const tags = (await callHook('getTags', options.getTags, req, res, log)).value;
-  const metadata = (await callHook('getMetadata', options.getMetadata, req, res, log)).value;
-  const apiVersion = (await callHook('getApiVersion', options.getApiVersion, req, res, log)).value;
+  const user = await call('identifyUser', options.identifyUser);
+  const userId = idString(user.ok ? user.value : (await call('identifyUser', defaultIdentifyUser)).value);
+  const companyId = idString((await call('identifyCompany', options.identifyCompany)).value);
+  const sessionToken = (await call('getSessionToken', options.getSessionToken)).value;
+  const tags = (await call('getTags', options.getTags)).value;
+  const metadata = (await call('getMetadata', options.getMetadata)).value;
+  const apiVersion = (await call('getApiVersion', options.getApiVersion)).value;
 
   const event: MoesifEvent = {
     request: {
-      time: requestTime.toISOString(),
+      time: request.time.toISOString(),
       uri: fullUrl(req),
       verb: req.method ?? 'GET',
       headers: flattenHeaders(req.headers),
     },
     response: {
       time: responseTime.toISOString(),
-      status: res.statusCode,
-      headers: flattenHeaders(res.getHeaders()),
+      status: response.status,
+      headers: flattenHeaders(response.headers),
     },
     direction: 'Incoming',
     transaction_id: randomUUID(),
@@ -181,20 +275,31 @@ async function buildEvent(
   if (ip) event.request.ip_address = ip;
   if (typeof apiVersion === 'string' && apiVersion) event.request.api_version = apiVersion;
 
-  if (requestBody) {
+  if (options.logBody) {
     const contentType = headerString(req.headers['content-type']);
-    const encoded =
-      req.body !== undefined
-        ? encodeParsed(req.body, options.requestMaxBodySize, contentType)
-        : encodeRaw(requestBody.bytes(), requestBody.total(), contentType, headerString(req.headers['content-encoding']));
-    Object.assign(event.request, encoded);
+    if (req.body !== undefined) Object.assign(event.request, encodeParsed(req.body, options.requestMaxBodySize, contentType));
+    else if (requestBody) {
+      const encoded = await decodeRecorded(
+        requestBody.bytes(),
+        requestBody.total(),
+        contentType,
+        headerString(req.headers['content-encoding']),
+        options.requestMaxBodySize,
+      );
+      Object.assign(event.request, encoded);
+    }
   }
-  if (responseBody) {
-    const encoded = encodeRaw(
+  // Node sends no body for HEAD, 1xx, 204 and 304 and drops what the app writes (RFC 9110 §6.4.1);
+  // the event must not show one the client never got.
+  const { status } = response;
+  const bodiless = req.method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200);
+  if (responseBody && !bodiless) {
+    const encoded = await decodeRecorded(
       responseBody.bytes(),
       responseBody.total(),
-      headerString(res.getHeader('content-type')),
-      headerString(res.getHeader('content-encoding')),
+      headerString(response.headers['content-type']),
+      headerString(response.headers['content-encoding']),
+      options.responseMaxBodySize,
     );
     Object.assign(event.response, encoded);
   }
@@ -207,7 +312,12 @@ async function buildEvent(
 
   if (!options.maskContent) return event;
   try {
-    const masked: unknown = await options.maskContent(event);
+    const result = await within<unknown>(options.maskContent(event), deadline);
+    if (result.timedOut) {
+      log.warnOnce('maskContent', `maskContent did not settle within ${HOOK_TIME_LIMIT_MS / 1000} s; the event was dropped`);
+      return undefined;
+    }
+    const masked = result.value;
     return masked !== null && typeof masked === 'object' ? (masked as MoesifEvent) : event;
   } catch (error) {
     // Unlike the other hooks, there is no safe default here: sending the unmasked event would leak

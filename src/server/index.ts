@@ -60,14 +60,26 @@ function toWireProfile(model: UserModel | CompanyModel): Record<string, unknown>
   return out;
 }
 
-function settle(outcome: DeliveryOutcome, cb: Callback): DeliveryOutcome {
-  if (cb) {
-    try {
-      cb(outcome.error === undefined && outcome.status >= 200 && outcome.status < 300 ? null : new Error(outcome.error ?? `HTTP ${outcome.status}`), outcome);
-    } catch {
-      // The app's callback is its own business; it must not turn into an unhandled rejection here.
-    }
+/** moesif-nodejs's first callback argument: null when the collector took the request, else an Error. */
+const errorOf = (outcome: DeliveryOutcome): Error | null =>
+  outcome.error === undefined && outcome.status >= 200 && outcome.status < 300 ? null : new Error(outcome.error ?? `HTTP ${outcome.status}`);
+
+/**
+ * Call one of the app's callbacks with an outcome. What it throws is its own business, and so is
+ * the promise an async callback returns: rejected and left alone, it would be an unhandled
+ * rejection, which ends a Node process by default.
+ */
+function notify(cb: NonNullable<Callback>, outcome: DeliveryOutcome, onError: () => void = () => {}): void {
+  try {
+    const result: unknown = cb(errorOf(outcome), outcome);
+    if (result instanceof Promise) result.catch(onError);
+  } catch {
+    onError();
   }
+}
+
+function settle(outcome: DeliveryOutcome, cb: Callback): DeliveryOutcome {
+  if (cb) notify(cb, outcome);
   return outcome;
 }
 
@@ -112,6 +124,29 @@ const MAX_BATCH_BYTES = 512 * 1024;
  */
 const MAX_QUEUE_CHARS = 32 * 1024 * 1024;
 
+/**
+ * The flushes of middlewares with events queued, run once when the process is about to end by
+ * itself ('beforeExit': the event loop is empty, e.g. after server.close() on SIGTERM). Batch and
+ * retry timers are unref'd so that delivery never keeps a process up; without this the last batch
+ * was lost on every such exit (moesif-nodejs's ref'd timer sent it). A flush is taken out of the
+ * set when it runs and only put back by a new event, so a collector that is down gets one attempt
+ * and cannot keep the process alive. Module state on purpose: one process, one listener, however
+ * many middlewares an app creates.
+ */
+const flushesAtExit = new Set<() => Promise<void>>();
+let exitListener = false;
+
+function flushAtExit(flush: () => Promise<void>): void {
+  flushesAtExit.add(flush);
+  if (exitListener) return;
+  exitListener = true;
+  process.on('beforeExit', () => {
+    const flushes = [...flushesAtExit];
+    flushesAtExit.clear();
+    for (const run of flushes) void run();
+  });
+}
+
 const EMPTY_STATS: MoesifStats = { queued: 0, sent: 0, dropped: 0, rejected: 0, failedRequests: 0 };
 
 /**
@@ -121,16 +156,19 @@ const EMPTY_STATS: MoesifStats = { queued: 0, sent: 0, dropped: 0, rejected: 0, 
  */
 export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
   let resolved: ResolvedOptions | { error: string };
+  const setupLog = createLog(false);
   try {
-    resolved = resolveOptions(options);
+    resolved = resolveOptions(options, (message) => setupLog.warnOnce(message, message));
   } catch (error) {
     // Options given as a Proxy or with throwing getters: treat like missing ones.
     resolved = { error: `options could not be read (${errorName(error)})` };
   }
 
   if ('error' in resolved) {
-    createLog(false).error(resolved.error);
-    const passThrough = ((_req, _res, next) => next()) as MoesifMiddleware;
+    setupLog.error(resolved.error);
+    const passThrough = ((_req, _res, next) => {
+      if (typeof next === 'function') next();
+    }) as MoesifMiddleware;
     return Object.assign(passThrough, {
       flush: () => Promise.resolve(),
       stats: () => ({ ...EMPTY_STATS }),
@@ -140,6 +178,8 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
 
   const opts = resolved;
   const log = createLog(opts.debug);
+  const { callback } = opts;
+  const callbackFailed = () => log.warnOnce('callback', 'the callback option threw; ignored');
   const send = createTransport(opts);
   const outbox = createOutbox({
     send,
@@ -152,34 +192,47 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
     retryBaseDelay: opts.retryBaseDelay,
     retryMaxDelay: opts.retryMaxDelay,
     log,
-    ...(opts.callback ? { onOutcome: opts.callback } : {}),
+    // Called as moesif-nodejs calls it, so that its users' `if (err)` keeps meaning "not delivered".
+    ...(callback ? { onOutcome: (outcome: DeliveryOutcome) => notify(callback, outcome, callbackFailed) } : {}),
   });
   // Events whose hooks are still running (they may be async); flush() waits for them.
   const building = new Set<Promise<void>>();
+  // Requests this middleware already observes: mounted twice on overlapping paths (app and router),
+  // a call would otherwise be logged twice, its body recorded twice.
+  const observed = new WeakSet<object>();
 
   const middleware = ((req, res, next) => {
-    try {
-      observeExchange(req, res, {
-        options: opts,
-        log,
-        onEvent: (json) => outbox.push(json),
-        track(work) {
-          building.add(work);
-          void work.finally(() => building.delete(work));
-        },
-      });
-    } catch (error) {
-      // Whatever went wrong while setting up the recording, the request itself goes on unlogged.
-      log.warnOnce('observe', `a request could not be observed (${errorName(error)})`);
+    if (!observed.has(req)) {
+      observed.add(req);
+      try {
+        observeExchange(req, res, {
+          options: opts,
+          log,
+          onEvent: (json) => {
+            outbox.push(json);
+            flushAtExit(flush);
+          },
+          track(work) {
+            building.add(work);
+            void work.finally(() => building.delete(work));
+          },
+        });
+      } catch (error) {
+        // Whatever went wrong while setting up the recording, the request itself goes on unlogged.
+        log.warnOnce('observe', `a request could not be observed (${errorName(error)})`);
+      }
     }
-    next();
+    // Plain node:http apps may call it as an observer, without a next (moesif-nodejs allows that).
+    if (typeof next === 'function') next();
   }) as MoesifMiddleware;
 
+  async function flush(): Promise<void> {
+    await Promise.allSettled([...building]);
+    await outbox.flush();
+  }
+
   return Object.assign(middleware, {
-    async flush() {
-      await Promise.allSettled([...building]);
-      await outbox.flush();
-    },
+    flush,
     stats: () => outbox.stats(),
     ...createProfiles(send),
   });

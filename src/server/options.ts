@@ -44,7 +44,7 @@ export interface ResolvedOptions {
   retryBaseDelay: number;
   retryMaxDelay: number;
   requestTimeout: number;
-  callback: ((outcome: DeliveryOutcome) => void) | undefined;
+  callback: ((error: Error | null, outcome: DeliveryOutcome) => void) | undefined;
   debug: boolean;
 }
 
@@ -55,12 +55,14 @@ function prop(value: unknown, key: string): unknown {
 }
 
 /**
- * The default user: `req.user.id` (moesif-nodejs's documented convention), then `req.auth.sub`
- * (express-jwt 7+ puts the decoded token on `req.auth`), then `req.user.sub` (express-jwt < 7 with a
- * standard JWT).
+ * The default user: the verified token's `id` claim, as the seed's guide uses it ("the JWT's id
+ * field"), then its `sub`. express-jwt before 7 (and passport) put the payload on `req.user`,
+ * express-jwt 7+ on `req.auth`: `req.user.id` (moesif-nodejs's own default), then `req.auth.id`,
+ * `req.auth.sub`, `req.user.sub`. Without `req.auth.id` the guide's token under express-jwt 8
+ * was logged anonymously, or under its `sub` when it had one.
  */
 export function defaultIdentifyUser(req: MoesifRequest): unknown {
-  return prop(req.user, 'id') ?? prop(req.auth, 'sub') ?? prop(req.user, 'sub');
+  return prop(req.user, 'id') ?? prop(req.auth, 'id') ?? prop(req.auth, 'sub') ?? prop(req.user, 'sub');
 }
 
 /**
@@ -86,45 +88,137 @@ export function normalizeBaseUri(input: string): string | undefined {
   }
 }
 
-function positiveInt(value: unknown, fallback: number, min = 1): number {
-  return typeof value === 'number' && Number.isFinite(value) && value >= min ? Math.floor(value) : fallback;
+/** A number as given, or as a numeric string (options are often read from environment variables). */
+function numberFrom(value: unknown): number {
+  if (typeof value === 'number') return value;
+  return typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
 }
 
-function nonNegativeInt(value: unknown, fallback: number): number {
-  return positiveInt(value, fallback, 0);
+/** true/false, or their strings: `logBody: process.env.LOG_BODY` with "false" must mean false. */
+function booleanFrom(value: unknown): boolean | undefined {
+  if (typeof value === 'boolean') return value;
+  const text = typeof value === 'string' ? value.trim().toLowerCase() : '';
+  return text === 'true' ? true : text === 'false' ? false : undefined;
 }
 
-const hook = <T>(value: unknown): T | undefined => (typeof value === 'function' ? (value as T) : undefined);
+/** Every option name, as a record so that the compiler says when one is added to MoesifOptions and not here. */
+const KNOWN_OPTIONS: Record<keyof MoesifOptions, true> = {
+  applicationId: true,
+  baseUri: true,
+  identifyUser: true,
+  identifyCompany: true,
+  getSessionToken: true,
+  getMetadata: true,
+  getTags: true,
+  getApiVersion: true,
+  skip: true,
+  maskContent: true,
+  logBody: true,
+  requestMaxBodySize: true,
+  responseMaxBodySize: true,
+  batchSize: true,
+  batchMaxTime: true,
+  maxQueueSize: true,
+  retryBaseDelay: true,
+  retryMaxDelay: true,
+  requestTimeout: true,
+  callback: true,
+  debug: true,
+};
 
-/** The resolved options, or a reason why the middleware cannot log (it then only calls `next()`). */
-export function resolveOptions(options: MoesifOptions | undefined): ResolvedOptions | { error: string } {
+/** moesif-nodejs options this middleware does not have (masking, for one, cannot be turned off). */
+const MOESIF_ONLY = new Set([
+  'noAutoHideSensitive',
+  'disableBatching',
+  'retry',
+  'maxOutgoingTimeout',
+  'isNextJsAppRouter',
+  'disableTransactionId',
+]);
+
+/** Why an option name is not used: a typo of a known one (case), a moesif-nodejs option we lack, or unknown. */
+function unknownOption(name: string): string {
+  if (MOESIF_ONLY.has(name)) return `option "${name}" is not supported by usertrail/server: ignored`;
+  const known = Object.keys(KNOWN_OPTIONS).find((key) => key.toLowerCase() === name.toLowerCase());
+  return `option "${name}" is unknown${known ? ` (did you mean "${known}"?)` : ''}: ignored`;
+}
+
+/** Characters Node refuses in a header value (it throws before sending). */
+const NOT_IN_HEADER = /[^\t\x20-\x7e\x80-\xff]/;
+
+/**
+ * The resolved options, or a reason why the middleware cannot log (it then only calls `next()`).
+ * An option given with a value it cannot use gets its default and one `warn`, naming the option but
+ * not the value. Undefined, null and '' mean "not given", as for moesif-nodejs.
+ */
+export function resolveOptions(
+  options: MoesifOptions | undefined,
+  warn: (message: string) => void = () => {},
+): ResolvedOptions | { error: string } {
   const o: Partial<MoesifOptions> = options ?? {};
   if (typeof o.applicationId !== 'string' || !o.applicationId.trim()) {
     return { error: 'applicationId is required; API calls will not be logged' };
   }
+  const applicationId = o.applicationId.trim();
+  if (NOT_IN_HEADER.test(applicationId)) {
+    // Every request to the collector would fail before being sent, and be retried for ever.
+    return { error: 'applicationId has characters that cannot be sent in an HTTP header (a line break?); API calls will not be logged' };
+  }
   const baseUri = normalizeBaseUri(o.baseUri ?? DEFAULTS.baseUri);
   if (!baseUri) return { error: 'baseUri is not an http(s) URL or host:port; API calls will not be logged' };
+
+  // Named, not silently dropped: logbody: false (as moesif examples write it) still logged bodies.
+  for (const name of Object.keys(o)) if (!Object.prototype.hasOwnProperty.call(KNOWN_OPTIONS, name)) warn(unknownOption(name));
+
+  const given = (name: keyof MoesifOptions): unknown => {
+    const value = o[name];
+    return value === null || value === '' ? undefined : value;
+  };
+  const int = (name: keyof MoesifOptions, fallback: number, min: number): number => {
+    const value = given(name);
+    if (value === undefined) return fallback;
+    const number = numberFrom(value);
+    if (Number.isFinite(number) && number >= min) return Math.floor(number);
+    warn(`${name} must be a number of at least ${min}; using ${fallback}`);
+    return fallback;
+  };
+  const bool = (name: keyof MoesifOptions, fallback: boolean): boolean => {
+    const value = given(name);
+    if (value === undefined) return fallback;
+    const flag = booleanFrom(value);
+    if (flag !== undefined) return flag;
+    warn(`${name} must be true or false; using ${fallback}`);
+    return fallback;
+  };
+  const fn = <T>(name: keyof MoesifOptions): T | undefined => {
+    const value = given(name);
+    if (value === undefined) return undefined;
+    if (typeof value === 'function') return value as T;
+    warn(`${name} must be a function; ignored`);
+    return undefined;
+  };
+
   return {
-    applicationId: o.applicationId.trim(),
+    applicationId,
     baseUri,
-    identifyUser: hook<Hook<unknown>>(o.identifyUser) ?? defaultIdentifyUser,
-    identifyCompany: hook(o.identifyCompany),
-    getSessionToken: hook(o.getSessionToken),
-    getMetadata: hook(o.getMetadata),
-    getTags: hook(o.getTags),
-    getApiVersion: hook(o.getApiVersion),
-    skip: hook(o.skip),
-    maskContent: hook(o.maskContent),
-    logBody: o.logBody ?? DEFAULTS.logBody,
-    requestMaxBodySize: nonNegativeInt(o.requestMaxBodySize, DEFAULTS.requestMaxBodySize),
-    responseMaxBodySize: nonNegativeInt(o.responseMaxBodySize, DEFAULTS.responseMaxBodySize),
-    batchSize: positiveInt(o.batchSize, DEFAULTS.batchSize),
-    batchMaxTime: nonNegativeInt(o.batchMaxTime, DEFAULTS.batchMaxTime),
-    maxQueueSize: positiveInt(o.maxQueueSize, DEFAULTS.maxQueueSize),
-    retryBaseDelay: positiveInt(o.retryBaseDelay, DEFAULTS.retryBaseDelay),
-    retryMaxDelay: positiveInt(o.retryMaxDelay, DEFAULTS.retryMaxDelay),
-    requestTimeout: positiveInt(o.requestTimeout, DEFAULTS.requestTimeout),
-    callback: hook(o.callback),
-    debug: o.debug ?? DEFAULTS.debug,
+    identifyUser: fn<Hook<unknown>>('identifyUser') ?? defaultIdentifyUser,
+    identifyCompany: fn('identifyCompany'),
+    getSessionToken: fn('getSessionToken'),
+    getMetadata: fn('getMetadata'),
+    getTags: fn('getTags'),
+    getApiVersion: fn('getApiVersion'),
+    skip: fn('skip'),
+    maskContent: fn('maskContent'),
+    logBody: bool('logBody', DEFAULTS.logBody),
+    requestMaxBodySize: int('requestMaxBodySize', DEFAULTS.requestMaxBodySize, 0),
+    responseMaxBodySize: int('responseMaxBodySize', DEFAULTS.responseMaxBodySize, 0),
+    batchSize: int('batchSize', DEFAULTS.batchSize, 1),
+    batchMaxTime: int('batchMaxTime', DEFAULTS.batchMaxTime, 0),
+    maxQueueSize: int('maxQueueSize', DEFAULTS.maxQueueSize, 1),
+    retryBaseDelay: int('retryBaseDelay', DEFAULTS.retryBaseDelay, 1),
+    retryMaxDelay: int('retryMaxDelay', DEFAULTS.retryMaxDelay, 1),
+    requestTimeout: int('requestTimeout', DEFAULTS.requestTimeout, 1),
+    callback: fn('callback'),
+    debug: bool('debug', DEFAULTS.debug),
   };
 }

@@ -154,8 +154,18 @@ export function createOutbox(config: OutboxConfig): Outbox {
           // A 4xx other than 408/429 will fail the same way again: drop rather than block the queue.
           counts.rejected += batch.length;
           attempt = 0;
+          // Not debug only: a wrong applicationId (401/403) drops every event of the app, silently
+          // unless someone thought to turn debug on. Once per status, so it is not a flood.
+          const hint = result.status === 401 || result.status === 403 ? ' (check applicationId)' : '';
+          log.warnOnce(`rejected ${result.status}`, `the collector refused events with HTTP ${result.status}${hint}; they were dropped`);
           log.debug(`POST ${path}: ${result.status}, ${batch.length} events rejected`);
           return true;
+        }
+        if (result.status === 0) {
+          // A typo in the host or an untrusted certificate fails the same way for ever: say so once
+          // per kind of failure (a code, never the address), not only in stats().
+          const reason = result.error ?? 'no answer';
+          log.warnOnce(`unreachable ${reason}`, `could not reach the collector (${reason}); events are kept and retried`);
         }
         attempt += 1;
         requeue(batch);

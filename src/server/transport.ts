@@ -44,6 +44,9 @@ export function createTransport(config: TransportConfig): Send {
         settled = true;
         resolve(result);
       };
+      // requestTimeout bounds the whole exchange, not only silences: an answer that trickles in
+      // (a proxy padding a stalled upstream) never idles, and kept the batch in flight for ever.
+      let deadline: ReturnType<typeof setTimeout> | undefined;
       try {
         const body = Buffer.from(json, 'utf8');
         const req = request(
@@ -59,26 +62,32 @@ export function createTransport(config: TransportConfig): Send {
             },
           },
           (res) => {
+            // The status line is the answer: the outcome does not wait for a body nobody reads.
             const status = res.statusCode ?? 0;
             const retryAfterMs = parseRetryAfter(res.headers['retry-after'], Date.now());
+            done(retryAfterMs === undefined ? { status } : { status, retryAfterMs });
             let read = 0;
             // Drain the answer so the socket returns to the agent; its content is not needed.
             res.on('data', (chunk: Buffer) => {
               read += chunk.length;
               if (read > MAX_ANSWER_BYTES) res.destroy();
             });
-            res.on('end', () => done(retryAfterMs === undefined ? { status } : { status, retryAfterMs }));
-            res.on('error', () => done({ status, error: 'answer aborted' }));
-            res.on('close', () => done(retryAfterMs === undefined ? { status } : { status, retryAfterMs }));
+            res.on('error', () => {});
+            res.on('close', () => clearTimeout(deadline));
           },
         );
-        req.setTimeout(config.requestTimeout, () => {
+        deadline = setTimeout(() => {
           req.destroy();
           done({ status: 0, error: 'timeout' });
+        }, config.requestTimeout);
+        deadline.unref?.();
+        req.on('error', (error: NodeJS.ErrnoException) => {
+          clearTimeout(deadline);
+          done({ status: 0, error: error.code ?? error.name });
         });
-        req.on('error', (error: NodeJS.ErrnoException) => done({ status: 0, error: error.code ?? error.name }));
         req.end(body);
       } catch (error) {
+        clearTimeout(deadline);
         // An invalid header value or URL: a value, not a throw.
         done({ status: 0, error: error instanceof Error ? error.name : 'error' });
       }

@@ -129,7 +129,7 @@ export interface MoesifOptions {
    * @default 'https://api.moesif.net'
    */
   baseUri?: string;
-  /** @default req.user?.id, then req.auth?.sub (express-jwt 7+), then req.user?.sub */
+  /** @default req.user?.id, then req.auth?.id and req.auth?.sub (express-jwt 7+), then req.user?.sub */
   identifyUser?(req: MoesifRequest, res: MoesifResponse): MaybePromise<string | number | undefined | null>;
   /** @default none */
   identifyCompany?(req: MoesifRequest, res: MoesifResponse): MaybePromise<string | number | undefined | null>;
@@ -161,8 +161,12 @@ export interface MoesifOptions {
   retryMaxDelay?: number;
   /** Time limit (ms) for one request to the collector. @default 10000 */
   requestTimeout?: number;
-  /** Called after each request to the collector with its outcome (moesif-nodejs's `callback`). */
-  callback?(outcome: DeliveryOutcome): void;
+  /**
+   * Called after each request to the collector, as moesif-nodejs calls it: `error` is null when the
+   * batch was delivered, else an Error whose message is the reason (`HTTP 503`, `ECONNREFUSED`);
+   * `outcome` tells the status and the number of events either way.
+   */
+  callback?(error: Error | null, outcome: DeliveryOutcome): void;
   /** Log counts, statuses and paths (never payloads) to the console. @default false */
   debug?: boolean;
 }
@@ -185,7 +189,8 @@ export type NextFunction = (err?: unknown) => void;
 
 /** The middleware function, with moesif-nodejs's helper methods on it. */
 export interface MoesifMiddleware {
-  (req: MoesifRequest, res: MoesifResponse, next: NextFunction): void;
+  /** `next` is optional: a plain node:http app may call it as an observer before its own handler. */
+  (req: MoesifRequest, res: MoesifResponse, next?: NextFunction): void;
   /** Send everything queued now; resolves when the queue is empty or the collector failed once. Never rejects. */
   flush(): Promise<void>;
   stats(): MoesifStats;

@@ -3,13 +3,16 @@
  * Delivery to a collector that is down, slow, rate limiting or refusing: batches, retries, the
  * bound on memory, flush(), and the profile updates. Real servers on 127.0.0.1, no mocks.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import moesif, { type MoesifMiddleware, type MoesifOptions } from '../../src/server/index';
 import { freePort, startApp, startRecorder, waitFor, type Recorder, type RunningApp } from './helpers';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()?.();
+  vi.restoreAllMocks();
 });
 
 async function recorder(port?: number): Promise<Recorder> {
@@ -64,7 +67,10 @@ describe('batching', () => {
 });
 
 describe('a collector that is down or refusing', () => {
-  it('delivers the events once the collector comes back', async () => {
+  it('delivers the events once the collector comes back, having said once that it could not reach it', async () => {
+    // A typo in baseUri's host or a certificate the process does not trust fails for ever: without a
+    // word, only stats() told. Retried as before, but named once on the console.
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
     const port = await freePort();
     const { mw, call } = await appWith({
       applicationId: 'a',
@@ -76,6 +82,9 @@ describe('a collector that is down or refusing', () => {
     for (let i = 0; i < 3; i++) expect(await call(`/item/${i}`)).toBe(`{"i":"${i}"}`);
     await waitFor(() => mw.stats().failedRequests >= 2);
     expect(mw.stats()).toMatchObject({ queued: 3, sent: 0 });
+    expect(warn.mock.calls.map((c) => String(c[0]))).toEqual([
+      '[usertrail/server] could not reach the collector (ECONNREFUSED); events are kept and retried',
+    ]);
     const collector = await recorder(port);
     // The collector stores a batch before its answer reaches the middleware: wait for both.
     await waitFor(() => mw.stats().sent === 3, 5000);
@@ -84,6 +93,7 @@ describe('a collector that is down or refusing', () => {
   });
 
   it('bounds the queue while the collector is down: the oldest are dropped and counted', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
     const port = await freePort();
     const { mw, call } = await appWith({
       applicationId: 'a',
@@ -117,6 +127,7 @@ describe('a collector that is down or refusing', () => {
   });
 
   it('drops a batch refused for good (400) and goes on with the next', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
     const collector = await recorder();
     let first = true;
     collector.answer = () => {
@@ -129,7 +140,7 @@ describe('a collector that is down or refusing', () => {
       applicationId: 'a',
       baseUri: collector.url,
       batchMaxTime: 60_000,
-      callback: (outcome) => outcomes.push(outcome.status),
+      callback: (_error, outcome) => outcomes.push(outcome.status),
     });
     await call('/item/1');
     await mw.flush();
@@ -140,7 +151,68 @@ describe('a collector that is down or refusing', () => {
     expect(outcomes).toEqual([400, 201]);
   });
 
+  it('says so once, debug or not, when the collector refuses the events (a wrong applicationId)', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const collector = await recorder();
+    collector.answer = () => ({ status: 401 });
+    const { mw, call } = await appWith({ applicationId: 'wrong-app-id', baseUri: collector.url, batchMaxTime: 60_000 });
+    for (let i = 0; i < 2; i++) {
+      await call(`/item/${i}`);
+      await mw.flush();
+    }
+    expect(mw.stats()).toMatchObject({ rejected: 2, sent: 0 });
+    // Every event of the app was being thrown away without a word unless debug was on.
+    expect(warn).toHaveBeenCalledTimes(1);
+    const message = String(warn.mock.calls[0]?.[0]);
+    expect(message).toMatch(/HTTP 401 \(check applicationId\)/);
+    expect(message).not.toContain('wrong-app-id');
+  });
+
+  it('calls callback as moesif-nodejs does: (null, outcome) when delivered, (Error, outcome) when not', async () => {
+    const collector = await recorder();
+    let answer = 201;
+    collector.answer = () => ({ status: answer });
+    const calls: Array<[string | null, number]> = [];
+    // Written for moesif-nodejs: `if (err)` is how it tells a failed batch. The first argument was
+    // the outcome object, truthy for every batch, delivered or not.
+    const callback = (error: unknown, outcome?: { status: number }) => {
+      calls.push([error ? (error as Error).message : null, outcome?.status ?? -1]);
+    };
+    const { mw, call } = await appWith({ applicationId: 'a', baseUri: collector.url, batchMaxTime: 60_000, callback });
+    await call('/item/1');
+    await mw.flush();
+    answer = 400;
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    await call('/item/2');
+    await mw.flush();
+    expect(calls).toEqual([
+      [null, 201],
+      ['HTTP 400', 400],
+    ]);
+  });
+
+  it('an async callback that throws is not an unhandled rejection (which would end the process)', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    cleanups.push(async () => void process.off('unhandledRejection', onUnhandled));
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const collector = await recorder();
+    const failing = async () => {
+      throw new Error('the app logs the outcome somewhere that is down');
+    };
+    const { mw, call } = await appWith({ applicationId: 'a', baseUri: collector.url, batchMaxTime: 60_000, callback: failing });
+    await call('/item/1');
+    await mw.flush();
+    await mw.updateUser({ userId: 'u1' }, failing);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(unhandled).toEqual([]);
+    expect(mw.stats()).toMatchObject({ sent: 1 });
+    expect(warn).toHaveBeenCalledTimes(1);
+  });
+
   it('gives up on a slow collector after requestTimeout and keeps the events for later', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
     const collector = await recorder();
     collector.answer = () => ({ status: 201, delayMs: 2000 });
     const { mw, call } = await appWith({ applicationId: 'a', baseUri: collector.url, batchMaxTime: 60_000, requestTimeout: 100, retryBaseDelay: 60_000 });
@@ -149,6 +221,42 @@ describe('a collector that is down or refusing', () => {
     await mw.flush();
     expect(Date.now() - started).toBeLessThan(1500);
     expect(mw.stats()).toMatchObject({ queued: 1, failedRequests: 1 });
+  });
+});
+
+describe('a collector whose answer never ends', () => {
+  it('takes the status when it arrives and drops the connection after requestTimeout in all', async () => {
+    // 201, then a byte every 50 ms for ever (a proxy streaming keep-alive padding): the socket is never
+    // idle, so an idle timeout never fired, the batch stayed in flight and flush() never returned.
+    let closed = false;
+    const trickle = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(201, { 'Content-Type': 'application/json' });
+        const timer = setInterval(() => res.write(' '), 50);
+        res.on('close', () => {
+          clearInterval(timer);
+          closed = true;
+        });
+      });
+    });
+    await new Promise<void>((resolve) => trickle.listen(0, '127.0.0.1', resolve));
+    cleanups.push(
+      () =>
+        new Promise((resolve) => {
+          trickle.close(() => resolve());
+          trickle.closeAllConnections();
+        }),
+    );
+    const { port } = trickle.address() as AddressInfo;
+    const { mw, call } = await appWith({ applicationId: 'a', baseUri: `http://127.0.0.1:${port}`, batchMaxTime: 60_000, requestTimeout: 300 });
+    await call('/item/1');
+    const started = Date.now();
+    const flushed = await Promise.race([mw.flush().then(() => true), new Promise((r) => setTimeout(() => r(false), 2000))]);
+    expect(flushed).toBe(true);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(mw.stats()).toMatchObject({ queued: 0, sent: 1, failedRequests: 0 });
+    await waitFor(() => closed, 2000);
   });
 });
 

@@ -109,16 +109,7 @@ export interface RunningApp {
 export async function startApp(setup: (app: Express) => void): Promise<RunningApp> {
   const app = express();
   setup(app);
-  const server = createServer(app);
-  const port = await listen(server);
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return startNodeServer(app);
 }
 
 export const JWT_SECRET = 'shhhhhhared-secret';
@@ -133,4 +124,18 @@ export async function freePort(): Promise<number> {
   const port = await listen(server);
   await new Promise((r) => server.close(r));
   return port;
+}
+
+/** A plain node:http server (no Express) on 127.0.0.1:0 with `handler` as its request listener. */
+export async function startNodeServer(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<RunningApp> {
+  const server = createServer(handler);
+  const port = await listen(server);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }

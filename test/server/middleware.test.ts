@@ -7,7 +7,9 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import express from 'express';
 import { expressjwt } from 'express-jwt';
 import { Readable } from 'node:stream';
+import { brotliCompressSync, createGzip, deflateSync, gzipSync } from 'node:zlib';
 import moesif, { moesifMiddleware, type MoesifMiddleware, type MoesifOptions } from '../../src/server/index';
+import { SignJWT } from 'jose';
 import { JWT_SECRET, signToken, startApp, startRecorder, waitFor, type Recorder, type RunningApp } from './helpers';
 
 let collector: Recorder;
@@ -73,6 +75,28 @@ describe('attribution', () => {
     expect(event.user_id).toBeUndefined();
   });
 
+  it('never attributes a call to a token the auth middleware refused (alg none, expired, forged, malformed)', async () => {
+    const url = await seedApp();
+    const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const valid = await signToken({ sub: 'user_ok', pad: 'x'.repeat(6000) });
+    const refused = [
+      `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'user_forged' })}.`,
+      await new SignJWT({ sub: 'user_expired' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
+        .sign(new TextEncoder().encode(JWT_SECRET)),
+      await signToken({ sub: 'user_wrong_key' }, 'another-secret'),
+      'not.a.jwt',
+    ];
+    for (const token of refused) expect((await fetch(`${url}/test`, { headers: { Authorization: `Bearer ${token}` } })).status).toBe(401);
+    // express-jwt reads the scheme case-insensitively; a large (6 KB) token is still a token.
+    expect((await fetch(`${url}/test`, { headers: { Authorization: `bearer ${valid}` } })).status).toBe(200);
+    await mw?.flush();
+    const events = await waitFor(() => collector.events().length === 5 && collector.events());
+    expect(events.map((e) => e.user_id)).toEqual([undefined, undefined, undefined, undefined, 'user_ok']);
+    expect(events.map((e) => e.request.headers.authorization)).toEqual([...Array(4).fill('Bearer *****'), 'bearer *****']);
+  });
+
   it('honours identifyUser and identifyCompany overrides, including async ones', async () => {
     const url = await seedApp({
       identifyUser: (req) => (req.headers['x-user'] as string | undefined) ?? undefined,
@@ -82,6 +106,15 @@ describe('attribution', () => {
     const event = await oneEvent();
     expect(event.user_id).toBe('u7');
     expect(event.company_id).toBe('co_u7');
+  });
+
+  it("logs the seed's token, whose user is its id claim, under that id with express-jwt 8 (req.auth.id)", async () => {
+    const url = await seedApp();
+    // As the seed's jwt.io token: an `id` field in the payload, verified by express-jwt on the route.
+    const token = await signToken({ id: 'user_from_id', sub: 'idp|other' });
+    const res = await fetch(`${url}/test`, { headers: { Authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    expect((await oneEvent()).user_id).toBe('user_from_id');
   });
 
   it('reads the seed convention req.user.id (express-jwt requestProperty "user") and numeric ids', async () => {
@@ -106,6 +139,23 @@ describe('attribution', () => {
     const event = await oneEvent();
     expect(event).toMatchObject({ session_token: 'sess-1', tags: 'a, b', metadata: { path: '/test' } });
     expect(event.request.api_version).toBe('2.0');
+  });
+
+  it('gives the hooks the URL the app received, not what a mounted router left of it', async () => {
+    // The usual health-check skip. moesif-nodejs asks skip() before routing; asked after, req.url was
+    // '/health' (Express strips the router's mount path and leaves it so when a route answers).
+    const url = await seedApp({ skip: (req) => req.url === '/api/health', getMetadata: (req) => ({ url: req.url }) }, (app) => {
+      const router = express.Router();
+      router.get('/health', (_req, res) => void res.send('ok'));
+      router.get('/items', (_req, res) => void setTimeout(() => res.json([]), 10));
+      app.use('/api', router);
+    });
+    await fetch(`${url}/api/health`);
+    await fetch(`${url}/api/items?page=2`);
+    await new Promise((r) => setTimeout(r, 50));
+    await mw?.flush();
+    const events = await waitFor(() => collector.events().length > 0 && collector.events());
+    expect(events.map((e) => e.metadata)).toEqual([{ url: '/api/items?page=2' }]);
   });
 
   it('skips calls the skip hook names, asked after the response so it can see the status', async () => {
@@ -180,6 +230,69 @@ describe('bodies', () => {
     expect(event.response.body).toBe(big.slice(0, 10_000));
   });
 
+  it('records compressed bodies decoded and masked, whichever side of a compression middleware it is on', async () => {
+    const payload = { id: 'u1', token: 'jwt-abc', note: 'Zoë ✓' };
+    const json = JSON.stringify(payload);
+    /** Gzips whatever the app writes after it, as compression() does: mounted before us, we see plain bytes. */
+    const gzipLater: express.RequestHandler = (_req, res, next) => {
+      const gzip = createGzip();
+      const write = res.write.bind(res) as (chunk: Buffer) => boolean;
+      const end = res.end.bind(res) as () => void;
+      gzip.on('data', (chunk: Buffer) => write(chunk));
+      gzip.on('end', () => end());
+      const start = () => {
+        if (res.headersSent) return;
+        res.setHeader('Content-Encoding', 'gzip');
+        res.removeHeader('Content-Length');
+      };
+      // any: standing in for the overloaded write/end, as compression() replaces them.
+      (res as any).write = (chunk: Buffer | string) => (start(), gzip.write(chunk));
+      (res as any).end = (chunk?: Buffer | string) => {
+        start();
+        if (chunk) gzip.write(chunk);
+        gzip.end();
+        return res;
+      };
+      next();
+    };
+    const compressed = (encoding: string, body: Buffer): express.RequestHandler => (_req, res) => {
+      res.set({ 'Content-Type': 'application/json', 'Content-Encoding': encoding });
+      res.end(body);
+    };
+    const url = await seedApp({}, (app) => {
+      app.get('/gzip', compressed('gzip', gzipSync(json)));
+      app.get('/br', compressed('br', brotliCompressSync(json)));
+      app.get('/deflate', compressed('deflate', deflateSync(json)));
+      app.get('/inner', gzipLater, (_req, res) => void res.json(payload));
+      // 5 MB of text in 5 KB of gzip: decoded only up to responseMaxBodySize.
+      app.get('/bomb', (_req, res) => void res.set({ 'Content-Type': 'text/plain', 'Content-Encoding': 'gzip' }).end(gzipSync('a'.repeat(5_000_000))));
+      app.post('/gzipped-upload', (req, res) => {
+        req.resume();
+        req.on('end', () => void res.status(204).end());
+      });
+    });
+    for (const path of ['/gzip', '/br', '/deflate', '/inner']) {
+      const res = await fetch(`${url}${path}`);
+      // The app's traffic is untouched: the client decodes what it was sent.
+      expect(res.headers.get('content-encoding')).toBe(path === '/inner' ? 'gzip' : path.slice(1));
+      expect(await res.json()).toEqual(payload);
+    }
+    await (await fetch(`${url}/bomb`)).arrayBuffer();
+    await fetch(`${url}/gzipped-upload`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' },
+      body: gzipSync(JSON.stringify({ password: 'hunter2' })),
+    });
+    await mw?.flush();
+    const events = await waitFor(() => collector.events().length === 6 && collector.events());
+    for (const event of events.slice(0, 4)) {
+      expect(event.response.transfer_encoding).toBeUndefined();
+      expect(event.response.body).toEqual({ ...payload, token: '*****' });
+    }
+    expect(events[4]?.response.body).toBe('a'.repeat(100_000));
+    expect(events[5]?.request.body).toEqual({ password: '*****' });
+  });
+
   it('records a JSON request body parsed by express.json(), mounted after the middleware', async () => {
     const url = await seedApp({}, (app) => app.post('/echo', express.json(), (req, res) => void res.json({ got: req.body })));
     const res = await fetch(`${url}/echo`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"name":"a"}' });
@@ -202,6 +315,51 @@ describe('bodies', () => {
     const res = await fetch(`${url}/raw`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
     expect(await res.text()).toBe(`len=${Buffer.byteLength(body)}`);
     expect((await oneEvent()).request.body).toEqual(JSON.parse(body));
+  });
+
+  it('does not record a raw multipart body (files, and form fields it cannot mask)', async () => {
+    const url = await seedApp({}, (app) =>
+      app.post('/upload', (req, res) => {
+        // Read raw, as busboy-based handlers do: no req.body.
+        req.resume();
+        req.on('end', () => void res.status(201).json({ ok: true }));
+      }),
+    );
+    const form = new FormData();
+    form.append('password', 'hunter2');
+    form.append('file', new Blob([Buffer.from('%PDF-1.7 private contract')], { type: 'application/pdf' }), 'contract.pdf');
+    expect((await fetch(`${url}/upload`, { method: 'POST', body: form })).status).toBe(201);
+    const event = await oneEvent();
+    expect(event.request.headers['content-type']).toMatch(/^multipart\/form-data/);
+    // It went out as base64 of the whole form: anyone reading the event decodes the password.
+    expect(event.request.body).toBeUndefined();
+    expect(event.response.body).toEqual({ ok: true });
+  });
+
+  it('records no raw request body rather than its tail when mounted after an async middleware', async () => {
+    // A session lookup before us: by the time we run, Node has already buffered the first chunks.
+    const body = JSON.stringify({ password: 'hunter2', items: Array.from({ length: 30_000 }, (_, i) => i) });
+    mw = moesif({ applicationId: 'app-1', baseUri: collector.url, batchMaxTime: 10, requestMaxBodySize: 1_000_000 });
+    const middleware = mw;
+    api = await startApp((app) => {
+      app.use((_req, _res, next) => void setTimeout(next, 30));
+      app.use(middleware);
+      app.post('/raw', (req, res) => {
+        let length = 0;
+        req.on('data', (chunk: Buffer) => (length += chunk.length));
+        req.on('end', () => void res.json({ length }));
+      });
+      app.post('/parsed', express.json({ limit: '1mb' }), (req, res) => void res.json({ keys: Object.keys(req.body as object) }));
+    });
+    const headers = { 'Content-Type': 'application/json' };
+    expect(await (await fetch(`${api.url}/raw`, { method: 'POST', headers, body })).json()).toEqual({ length: body.length });
+    expect(await (await fetch(`${api.url}/parsed`, { method: 'POST', headers, body })).json()).toEqual({ keys: ['password', 'items'] });
+    await mw.flush();
+    const [raw, parsed] = await waitFor(() => collector.events().length === 2 && collector.events());
+    // The recorded bytes were the end of the body only, sent as if they were all of it.
+    expect(raw?.request.body).toBeUndefined();
+    // A parser's req.body is whole whenever we are mounted: still recorded.
+    expect(parsed?.request.body).toMatchObject({ password: '*****' });
   });
 
   it('logs no bodies when logBody is false', async () => {
@@ -237,6 +395,97 @@ describe('masking', () => {
     expect(event.response.body).toEqual({ token: '*****', user: { id: 'u1', max_tokens: 5 } });
   });
 
+  it('masks secret keys by their common names, and leaves counters and public ids alone', async () => {
+    const url = await seedApp({}, (app) =>
+      app.post('/keys', express.json(), (_req, res) =>
+        void res.json({ secretKey: 'sk-1', accessKey: 'ak-1', aws_secret_access_key: 'aws-1', sessionId: 'sess-1', credentials: { user: 'u', pass: 'p-1' } }),
+      ),
+    );
+    await fetch(`${url}/keys`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Ocp-Apim-Subscription-Key': 'azure-1', 'X-Functions-Key': 'fn-1' },
+      body: JSON.stringify({ prompt_tokens: 12, max_tokens: 64, idempotencyKey: 'idem-1', publicKey: 'pub-1' }),
+    });
+    const event = await oneEvent();
+    const all = JSON.stringify(event);
+    for (const secret of ['sk-1', 'ak-1', 'aws-1', 'sess-1', 'p-1', 'azure-1', 'fn-1']) expect(all).not.toContain(secret);
+    expect(event.request.headers['ocp-apim-subscription-key']).toBe('*****');
+    expect(event.request.body).toEqual({ prompt_tokens: 12, max_tokens: 64, idempotencyKey: 'idem-1', publicKey: 'pub-1' });
+    expect(event.response.body).toEqual({
+      secretKey: '*****',
+      accessKey: '*****',
+      aws_secret_access_key: '*****',
+      sessionId: '*****',
+      credentials: '*****',
+    });
+  });
+
+  it('masks credentials in the URLs of Location headers, query and fragment alike', async () => {
+    const url = await seedApp({}, (app) => {
+      app.get('/reset', (_req, res) => void res.redirect(302, '/welcome?token=reset-123&next=%2Fhome'));
+      // The OAuth implicit flow hands the access token over in the fragment.
+      app.get('/authorize', (_req, res) => void res.redirect(302, 'https://app.example.test/cb#access_token=at-456&state=s1'));
+    });
+    await fetch(`${url}/reset`, { redirect: 'manual' });
+    await fetch(`${url}/authorize`, { redirect: 'manual' });
+    await mw?.flush();
+    const [reset, authorize] = await waitFor(() => collector.events().length === 2 && collector.events());
+    expect(reset?.response.headers.location).toBe('/welcome?token=*****&next=%2Fhome');
+    expect(authorize?.response.headers.location).toBe('https://app.example.test/cb#access_token=*****&state=s1');
+  });
+
+  it('masks JWTs wherever they appear, whatever the field, parameter or header is called', async () => {
+    const token = await signToken({ sub: 'user_1' });
+    const refresh = await signToken({ sub: 'user_1', typ: 'refresh' });
+    const url = await seedApp({}, (app) => {
+      // The shape of djangorestframework-simplejwt's and many Node token endpoints' answers.
+      app.post('/api/token', (_req, res) => void res.json({ refresh, access: token, user: 'user_1' }));
+      app.get('/verify/:token', (_req, res) => void res.type('text').send(`verified ${token} ok`));
+    });
+    await fetch(`${url}/api/token`, { method: 'POST' });
+    await fetch(`${url}/verify/${token}?jwt=${refresh}&page=2`, { headers: { 'X-Amzn-Oidc-Data': token } });
+    await mw?.flush();
+    const [issue, verify] = await waitFor(() => collector.events().length === 2 && collector.events());
+    const all = JSON.stringify([issue, verify]);
+    for (const jwt of [token, refresh]) expect(all).not.toContain(jwt.split('.')[1]);
+    expect(issue?.response.body).toEqual({ refresh: '*****', access: '*****', user: 'user_1' });
+    expect(verify?.request.uri).toBe(`${url}/verify/*****?jwt=*****&page=2`);
+    expect(verify?.request.headers['x-amzn-oidc-data']).toBe('*****');
+    expect(verify?.response.body).toBe('verified ***** ok');
+  });
+
+  it('masks credentials in JSON bodies cut at the size cap, and in ones that are not valid JSON', async () => {
+    const pad = 'x'.repeat(2000);
+    // The cap falls inside the password's value: what is left of it must not be sent either.
+    const cutInside = JSON.stringify({ pad, password: 'hunter2-and-more' });
+    const cap = cutInside.indexOf('hunter2') + 4;
+    const url = await seedApp({ responseMaxBodySize: cap, requestMaxBodySize: 500 }, (app) => {
+      app.get('/cut', (_req, res) => void res.type('json').send(cutInside));
+      app.get('/long', (_req, res) => void res.json({ token: 'jwt-abc', user: { id: 'u1', secret: { k: 'inner-s3' } }, pad }));
+      app.get('/broken', (_req, res) => void res.type('json').send(`{"api_key": "k-live-9", "n": 1, oops}`));
+      app.post('/upload', (req, res) => {
+        req.resume();
+        req.on('end', () => void res.status(204).end());
+      });
+    });
+    await fetch(`${url}/cut`);
+    await fetch(`${url}/long`);
+    await fetch(`${url}/broken`);
+    await fetch(`${url}/upload`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ client_secret: 'cs-123', items: pad }),
+    });
+    await mw?.flush();
+    const [cut, long, broken, upload] = await waitFor(() => collector.events().length === 4 && collector.events());
+    const all = JSON.stringify([cut, long, broken, upload]);
+    for (const secret of ['hunt', 'jwt-abc', 'inner-s3', 'k-live-9', 'cs-123']) expect(all).not.toContain(secret);
+    expect(cut?.response.body).toBe(`{"pad":"${pad}","password":"*****"`);
+    expect(long?.response.body).toMatch(/^\{"token":"\*{5}","user":\{"id":"u1","secret":"\*{5}"\},"pad":"x+$/);
+    expect(broken?.response.body).toBe('{"api_key": "*****", "n": 1, oops}');
+    expect(upload?.request.body).toMatch(/^\{"client_secret":"\*{5}","items":"x+$/);
+  });
+
   it('lets maskContent edit the event', async () => {
     const url = await seedApp({
       maskContent: (event) => {
@@ -248,6 +497,59 @@ describe('masking', () => {
     const event = await oneEvent();
     expect(event.request.headers['user-agent']).toBeUndefined();
     expect(event.metadata).toEqual({ masked: true });
+  });
+});
+
+describe('options', () => {
+  it('reads options taken from environment variables as strings ("false", "2")', async () => {
+    // logBody: process.env.LOG_BODY: the string "false" was truthy, so bodies went out anyway.
+    const env = { LOG_BODY: 'false', BATCH_SIZE: '2', BATCH_MAX_TIME: '60000' };
+    // The cast: a JavaScript app passes whatever its environment holds.
+    const fromEnv = { logBody: env.LOG_BODY, batchSize: env.BATCH_SIZE, batchMaxTime: env.BATCH_MAX_TIME } as unknown as MoesifOptions;
+    const url = await seedApp(fromEnv, (app) => app.get('/json', (_req, res) => void res.json({ email: 'ada@acme.test' })));
+    for (let i = 0; i < 2; i++) await fetch(`${url}/json`);
+    const events = await waitFor(() => collector.events().length === 2 && collector.events());
+    expect(collector.requests).toHaveLength(1);
+    expect(events.map((e) => e.response.body)).toEqual([undefined, undefined]);
+  });
+
+  it('warns once, by name, about each option it cannot use, and uses its default', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    // The cast: what a JavaScript app can pass.
+    const wrong = { batchSize: -5, logBody: 'no', identifyUser: 'req.user.id', requestTimeout: '10s' } as unknown as MoesifOptions;
+    const url = await seedApp(wrong);
+    const token = await signToken({ sub: 'user_1' });
+    await fetch(`${url}/test`, { headers: { Authorization: `Bearer ${token}` } });
+    expect((await oneEvent()).user_id).toBe('user_1');
+    const messages = warn.mock.calls.map((call) => String(call[0]));
+    expect(messages).toHaveLength(4);
+    for (const name of ['batchSize', 'logBody', 'identifyUser', 'requestTimeout']) expect(messages.some((m) => m.includes(name))).toBe(true);
+  });
+
+  it('names each option it does not know (a typo, a moesif-nodejs option it lacks) in one warning', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    // logbody (moesif examples write it so) was ignored without a word: bodies went out anyway.
+    const unknown = { logbody: false, noAutoHideSensitive: true, identifyuser: () => 'u' } as unknown as MoesifOptions;
+    const url = await seedApp(unknown);
+    await fetch(`${url}/test`);
+    await oneEvent();
+    expect(warn.mock.calls.map((call) => String(call[0]))).toEqual([
+      '[usertrail/server] option "logbody" is unknown (did you mean "logBody"?): ignored',
+      '[usertrail/server] option "noAutoHideSensitive" is not supported by usertrail/server: ignored',
+      '[usertrail/server] option "identifyuser" is unknown (did you mean "identifyUser"?): ignored',
+    ]);
+  });
+
+  it('refuses an applicationId that no HTTP header can carry, with one clear error', async () => {
+    const error = vi.spyOn(console, 'error').mockImplementation(() => {});
+    // A value pasted with a line break inside: every request to the collector failed before it was
+    // sent, and was retried for ever, without a word.
+    const url = await seedApp({ applicationId: 'eyJhcHAi\nOiIxIn0' });
+    expect((await fetch(`${url}/test`)).status).toBe(401);
+    expect(error).toHaveBeenCalledTimes(1);
+    expect(String(error.mock.calls[0]?.[0])).toMatch(/applicationId .*cannot be sent/);
+    expect(String(error.mock.calls[0]?.[0])).not.toContain('eyJhcHAi');
+    expect(mw?.stats().queued).toBe(0);
   });
 });
 
@@ -271,6 +573,20 @@ describe('resilience', () => {
     expect(warn).toHaveBeenCalledTimes(2);
     expect(warn.mock.calls.flat().join(' ')).not.toContain('user data');
   });
+
+  it('does not let a hook that never settles hold the event or flush(): after 5 s the default is used', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    // A lookup whose database never answers: without a limit, each call's event (and its req/res)
+    // stayed in memory for good, and flush() on SIGTERM waited forever.
+    const url = await seedApp({ identifyUser: () => new Promise<string>(() => {}) });
+    const token = await signToken({ sub: 'user_9' });
+    await fetch(`${url}/test`, { headers: { Authorization: `Bearer ${token}` } });
+    const started = Date.now();
+    await mw?.flush();
+    expect(Date.now() - started).toBeLessThan(7000);
+    expect(collector.events().map((e) => e.user_id)).toEqual(['user_9']);
+    expect(warn.mock.calls.flat().join(' ')).toMatch(/identifyUser did not settle within 5 s/);
+  }, 15_000);
 
   it('drops the event when maskContent throws rather than send it unmasked', async () => {
     vi.spyOn(console, 'warn').mockImplementation(() => {});
@@ -313,6 +629,46 @@ describe('resilience', () => {
     const output = lines.join('\n');
     expect(output).toMatch(/POST \/v1\/events\/batch: 201/);
     for (const secret of ['user_secretive', token, 'ada@acme.test']) expect(output).not.toContain(secret);
+  });
+
+  it('logs a call whose client left before the answer with the status the app then answered', async () => {
+    // A slow call the client gives up on is the one worth seeing: it was logged at once as a 200
+    // with no body (the status Node starts with), whatever the app answered afterwards.
+    let answered = false;
+    const url = await seedApp({}, (app) =>
+      app.get('/slow', (_req, res) => {
+        setTimeout(() => {
+          res.status(503).json({ error: 'upstream timed out' });
+          answered = true;
+        }, 150);
+      }),
+    );
+    const controller = new AbortController();
+    const call = fetch(`${url}/slow`, { signal: controller.signal }).catch((error: unknown) => error);
+    setTimeout(() => controller.abort(), 30);
+    expect(await call).toBeInstanceOf(Error);
+    await waitFor(() => answered);
+    const event = await oneEvent();
+    expect(event.response.status).toBe(503);
+    expect(event.response.body).toEqual({ error: 'upstream timed out' });
+    expect(Date.parse(event.response.time) - Date.parse(event.request.time)).toBeGreaterThanOrEqual(140);
+  });
+
+  it('logs a call once when the same middleware is mounted on overlapping paths', async () => {
+    const url = await seedApp({}, (app) => {
+      // app.use(mw) above, and again on a router, as apps assembled from modules end up doing.
+      const router = express.Router();
+      router.use(mw as MoesifMiddleware);
+      router.get('/items', (_req, res) => void res.json([1, 2]));
+      app.use('/api', router);
+    });
+    expect(await (await fetch(`${url}/api/items`)).json()).toEqual([1, 2]);
+    await mw?.flush();
+    await waitFor(() => collector.events().length > 0);
+    await new Promise((r) => setTimeout(r, 50));
+    await mw?.flush();
+    expect(collector.events().map((e) => new URL(e.request.uri).pathname)).toEqual(['/api/items']);
+    expect(collector.events()[0]?.response.body).toEqual([1, 2]);
   });
 
   it('sends the Moesif headers with each batch', async () => {

@@ -25,8 +25,9 @@ describe('normalizeBaseUri', () => {
 
 describe('defaultIdentifyUser', () => {
   const req = (fields: Record<string, unknown>) => fields as unknown as MoesifRequest;
-  it('prefers req.user.id, then req.auth.sub (express-jwt 7+), then req.user.sub', () => {
-    expect(defaultIdentifyUser(req({ user: { id: 'a', sub: 'c' }, auth: { sub: 'b' } }))).toBe('a');
+  it('prefers req.user.id, then req.auth.id and req.auth.sub (express-jwt 7+), then req.user.sub', () => {
+    expect(defaultIdentifyUser(req({ user: { id: 'a', sub: 'c' }, auth: { id: 'd', sub: 'b' } }))).toBe('a');
+    expect(defaultIdentifyUser(req({ user: { sub: 'c' }, auth: { id: 'd', sub: 'b' } }))).toBe('d');
     expect(defaultIdentifyUser(req({ user: { sub: 'c' }, auth: { sub: 'b' } }))).toBe('b');
     expect(defaultIdentifyUser(req({ user: { sub: 'c' } }))).toBe('c');
     expect(defaultIdentifyUser(req({}))).toBeUndefined();
