@@ -10,7 +10,7 @@ import { cookieStore, idStore, localStore, type ListableStore, type Store } from
 import { createPageViews, type PageViews } from './pageviews';
 import { CONSENT_KEY, initialConsent, type Consent } from './consent';
 import type { Capture, CaptureFactory } from './capture/types';
-import type { ActionPayload, CompanyPayload, Kind, Metadata, UserPayload } from './wire';
+import type { ActionPayload, CapturedEvent, CompanyPayload, Kind, Metadata, UserPayload } from './wire';
 
 /** The public surface of one instance: moesif-browser-js's methods, plus a few it lacks. */
 export interface Moesif {
@@ -91,7 +91,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
   const required = (value: unknown): string => cleanId(value) ?? throwBad('needs an id');
 
   /** Queues one item. Metadata that is not a plain, serializable object is left out, with a warning. */
-  const enqueue = (kind: Kind, payload: { metadata?: unknown }): void => {
+  const enqueue = (kind: Kind, payload: UserPayload | CompanyPayload | ActionPayload | CapturedEvent): void => {
     if (consent == 'revoked') return;
     let json = (payload.metadata == null || isMetadata(payload.metadata)) && toJson(payload);
     if (!json) {
@@ -205,15 +205,14 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
       const id = required(companyId);
       const changed = getId('company_id') != id;
       setId('company_id', id);
-      const payload: CompanyPayload = {
+      enqueue('companies', {
         company_id: id,
         // Trimmed, and left out when empty or not a string an app meant (as ids are).
         company_domain: cleanId(companyDomain),
         session_token: getId('session_token'),
         metadata,
         campaign: campaign(),
-      };
-      enqueue('companies', payload);
+      } satisfies CompanyPayload);
       // Link the visitor to the company, as a users call does on Moesif.
       if (changed) sendUser();
     },
@@ -222,14 +221,13 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
 
     track(actionName, metadata) {
       if (typeof actionName != 'string' || !actionName.trim()) throwBad('needs an action name');
-      const payload: ActionPayload = {
+      enqueue('actions', {
         action_name: actionName,
         ...attribution(),
         transaction_id: newId(),
         request: { time: new Date().toISOString(), uri: location.href, verb: 'GET', user_agent_string: navigator.userAgent },
         metadata,
-      };
-      enqueue('actions', payload);
+      } satisfies ActionPayload);
     },
 
     trackPageView: (metadata) => pageViews.trackPageView(isMetadata(metadata) ? metadata : undefined),
