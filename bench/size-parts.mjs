@@ -16,7 +16,7 @@ const STAND_INS = {
   capture: 'export const createCapture = undefined;',
   pageviews: 'export const createPageViews = () => ({ start() {}, stop() {}, trackPageView() {} });',
   delivery: `import { requestHeaders } from ${JSON.stringify(fileURLToPath(new URL('../src/wire.ts', import.meta.url)))};
-    export const createDelivery = ({ options }) => {
+    export const createDelivery = (options) => {
       const headers = requestHeaders(options.applicationId);
       return {
         push: (kind, json) => fetch(options.baseUrl + '/v1/' + kind + '/batch', { method: 'POST', headers, body: '[' + json + ']' }).catch(() => {}),

@@ -133,7 +133,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     const decision = idStore(cookies, idsLocal, [CONSENT_KEY]);
     decision.commit();
     // Delivery keeps the fetch that exists now, before start() wraps it: our own requests are never captured.
-    delivery = createDelivery({ options: resolved, log, fetchImpl: fetch.bind(window) });
+    delivery = createDelivery(resolved, log, fetch.bind(window));
     capture = captureFactory?.({
       options: resolved,
       log,

@@ -15,7 +15,7 @@ function engine(answers: Answer[] = [], extra: Partial<Options> = {}, store = me
   const log = quietLog();
   const { calls, fetchImpl } = fakeFetch(answers);
   const options = resolveOptions({ applicationId: 'edges-app', host: 'http://collector.test', ...extra }, 'http:', log)!;
-  const delivery = createDelivery({ options, log, fetchImpl });
+  const delivery = createDelivery(options, log, fetchImpl);
   delivery.resume(store);
   const actions = (count: number) => {
     for (let n = 0; n < count; n++) delivery.push('actions', JSON.stringify({ n }));

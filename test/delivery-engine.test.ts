@@ -18,7 +18,7 @@ function engine(statuses: Answer[] = [], extra: Partial<Options> = {}) {
   const log = quietLog();
   const { calls, fetchImpl } = fakeFetch(statuses);
   const options = resolveOptions({ applicationId: 'engine-app', host: 'http://collector.test', ...extra }, 'http:', log)!;
-  const delivery = createDelivery({ options, log, fetchImpl });
+  const delivery = createDelivery(options, log, fetchImpl);
   const store = memoryStore();
   const push = (count: number, from = 0) => {
     for (let n = from; n < from + count; n++) delivery.push('actions', JSON.stringify({ n }));

@@ -63,13 +63,6 @@ export interface DeliveryStats {
   inOutbox: number;
 }
 
-export interface DeliveryDeps {
-  options: ResolvedOptions;
-  log: Log;
-  fetchImpl: typeof fetch;
-  now?: () => number;
-}
-
 const encoder = /* @__PURE__ */ new TextEncoder();
 
 /** UTF-8 bytes of a batch's body: its items, the commas between them and the brackets. */
@@ -103,8 +96,11 @@ export function nextBatch(items: Item[], limit: number): Item[] {
  * adopted by the next tab or page load that finds it. Bounded by age and by the bytes that all of the
  * application's tabs store together: the oldest items go first, and every drop is counted. It starts
  * paused, holding items in memory, until `resume()` (consent) names where they persist.
+ *
+ * Arguments by position, not an object of dependencies: the object's property names would be in the
+ * bundle twice (18 B gzip). `fetchImpl` is the fetch that existed before capture wrapped it.
  */
-export function createDelivery({ options, log, fetchImpl, now = Date.now }: DeliveryDeps) {
+export function createDelivery(options: ResolvedOptions, log: Log, fetchImpl: typeof fetch, now = Date.now) {
   const { applicationId, batchEnabled, maxOutboxBytes } = options;
   const stats = { queued: 0, sent: 0, retried: 0, dropped: 0, adopted: 0, bytesSent: 0, requests: 0 };
   const prefix = `usertrail:v3:outbox:${applicationId}:`;
