@@ -156,6 +156,9 @@ export function createDelivery(options: ResolvedOptions, log: Log, fetchImpl: ty
     };
   };
 
+  /** The keys of the queues other tabs of this application wrote. */
+  const otherQueues = (): string[] => (store?.keys() ?? []).filter((key) => key.startsWith(prefix) && key != ownKey);
+
   const settleFlush = (): void => {
     for (const resolve of flushWaiters.splice(0)) resolve();
   };
@@ -174,11 +177,12 @@ export function createDelivery(options: ResolvedOptions, log: Log, fetchImpl: ty
    * at their next write.
    */
   const save = (): void => {
-    let others = 0;
-    let queues = 1;
-    for (const key of store?.keys() ?? [])
-      if (key.startsWith(prefix) && key != ownKey) (others += String(store!.get(key)).length), queues++;
-    const limit = Math.max(maxOutboxBytes - others, maxOutboxBytes / queues);
+    const others = otherQueues();
+    // What the other queues leave of the byte limit, or an equal share of it if that is more.
+    const limit = Math.max(
+      others.reduce((left, key) => left - String(store!.get(key)).length, maxOutboxBytes),
+      maxOutboxBytes / (others.length + 1),
+    );
     // 20: the brackets and the heartbeat.
     for (
       let total = items.reduce((sum, item) => sum + item.bytes + ITEM_BYTES, 20);
@@ -331,8 +335,7 @@ export function createDelivery(options: ResolvedOptions, log: Log, fetchImpl: ty
     // No store while paused: nothing is adopted before consent, or after it is revoked.
     const run = (): void => {
       const before = items.length;
-      for (const key of store?.keys() ?? []) {
-        if (!key.startsWith(prefix) || key == ownKey) continue;
+      for (const key of otherQueues()) {
         let saved: Saved | undefined;
         try {
           saved = JSON.parse(store!.get(key)!);
