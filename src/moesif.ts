@@ -134,13 +134,13 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     decision.commit();
     // Delivery keeps the fetch that exists now, before start() wraps it: our own requests are never captured.
     delivery = createDelivery(resolved, log, fetch.bind(window));
-    capture = captureFactory?.({
-      options: resolved,
+    capture = captureFactory?.(
+      resolved,
       log,
       // The decision first: another tab may have revoked it, and then no id may be read (nor restored).
-      who: () => (followDecision(), attribution()),
-      record: (event) => enqueue('events', event),
-    });
+      () => (followDecision(), attribution()),
+      (event) => enqueue('events', event),
+    );
     pageViews = createPageViews(instance.track);
     /** Stores what was held in memory and starts sending. */
     const persistAndSend = (): void => {

@@ -36,7 +36,7 @@ type End = (status: number, headers: Iterable<[string, string]>, body: unknown, 
 /** Streams the app reads as they arrive: logged without a body, so nothing waits for their end. */
 const STREAMING = /event-stream|ndjson/i;
 
-export const createCapture: CaptureFactory = ({ options, log, who, record }) => {
+export const createCapture: CaptureFactory = (options, log, who, record) => {
   let on = false;
 
   const hook = <T>(name: Hook, event: CapturedEvent, fallback?: T): T | undefined => {
