@@ -2,7 +2,7 @@ import { newId } from '../ids';
 import type { Log } from '../log';
 import type { ResolvedOptions } from '../options';
 import type { ListableStore } from '../storage';
-import { APPLICATION_ID_HEADER, batchPath, requestHeaders, type DeliveryOutcome, type Kind } from '../wire';
+import { APPLICATION_ID_HEADER, SDK_HEADER_VALUE, type DeliveryOutcome, type Kind } from '../wire';
 import { backoffDelay, isRetryable, parseRetryAfter } from './backoff';
 
 /** Largest request body: under the browser's 64 KB keepalive quota, so any batch can outlive its page. */
@@ -105,7 +105,8 @@ export function createDelivery(options: ResolvedOptions, log: Log, fetchImpl: ty
   const stats = { queued: 0, sent: 0, retried: 0, dropped: 0, adopted: 0, bytesSent: 0, requests: 0 };
   const prefix = `usertrail:v3:outbox:${applicationId}:`;
   const ownKey = prefix + newId();
-  const headers = requestHeaders(applicationId);
+  // Written out here, as the URL in send() is: see wire.ts.
+  const headers = { 'Content-Type': 'application/json', [APPLICATION_ID_HEADER]: applicationId, 'X-Moesif-SDK': SDK_HEADER_VALUE };
   const maxItems = batchEnabled ? Infinity : 1;
 
   /** Oldest first. */
@@ -234,7 +235,7 @@ export function createDelivery(options: ResolvedOptions, log: Log, fetchImpl: ty
   const send = async (batch: Item[], bytes: number, quota: number): Promise<void> => {
     const { kind } = batch[0];
     const count = batch.length;
-    const url = options.baseUrl + batchPath(kind);
+    const url = `${options.baseUrl}/v1/${kind}/batch`;
     const body = `[${batch.map((item) => item.json)}]`;
     const outcome: DeliveryOutcome = { status: 0, kind, count };
     let retryAfter: string | null | undefined;
