@@ -84,8 +84,6 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
   const log = createLog(() => options?.debug);
 
   const [useStores, getId, setId, anonymousId, campaign, rememberCampaign, clear, renewAnonymousId, attribution] = createIdentity();
-  /** Log-out: forget user, company, session and campaign, and start a new anonymous visitor. */
-  const reset = (): void => void (clear(), renewAnonymousId());
 
   /** An id the app gave, or a throw that the method wrapper turns into one warning. */
   const required = (value: unknown): string => cleanId(value) ?? throwBad('needs an id');
@@ -217,7 +215,9 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
       if (changed) sendUser();
     },
 
-    identifySession: (sessionToken) => void setId('session_token', required(sessionToken)),
+    identifySession(sessionToken) {
+      setId('session_token', required(sessionToken));
+    },
 
     track(actionName, metadata) {
       if (typeof actionName != 'string' || !actionName.trim()) throwBad('needs an action name');
@@ -231,7 +231,11 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     },
 
     trackPageView: (metadata) => pageViews.trackPageView(isMetadata(metadata) ? metadata : undefined),
-    reset,
+    // Log-out: forget user, company, session and campaign, and start a new anonymous visitor.
+    reset() {
+      clear();
+      renewAnonymousId();
+    },
     resetAnonymousId: renewAnonymousId,
     clearCookies: clear,
     clearStorage: clear,

@@ -323,8 +323,7 @@ export function createDelivery(options: ResolvedOptions, log: Log, fetchImpl: ty
   const schedule = (): void => {
     if (paused || inFlight || offline) return;
     if (!items[0]) return settleFlush();
-    const at = Math.max(flushWaiters.length || items.length >= (batchEnabled ? options.batchSize : 1) ? 0 : items[0].at + options.batchMaxTime, retryAt);
-    pumpBy(at);
+    pumpBy(Math.max(flushWaiters.length || items.length >= (batchEnabled ? options.batchSize : 1) ? 0 : items[0].at + options.batchMaxTime, retryAt));
   };
 
   /**
