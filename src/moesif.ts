@@ -1,3 +1,7 @@
+// The order of these imports is the order the modules take in the bundle, which changes its gzip
+// size: consent.ts and storage.ts first is 14 B smaller than in alphabetical order (measured).
+import { CONSENT_KEY, initialConsent, type Consent } from './consent';
+import { cookieStore, idStore, localStore, type ListableStore, type Store } from './storage';
 import { readCampaign } from './campaign';
 import { createDelivery, type Delivery, type DeliveryStats } from './delivery';
 import { inBrowser } from './env';
@@ -6,9 +10,7 @@ import { createIdentity, idKeys } from './identity';
 import { createLog } from './log';
 import { resolveOptions, type Options, type ResolvedOptions } from './options';
 import { toJson } from './serialize';
-import { cookieStore, idStore, localStore, type ListableStore, type Store } from './storage';
 import { createPageViews, type PageViews } from './pageviews';
-import { CONSENT_KEY, initialConsent, type Consent } from './consent';
 import type { Capture, CaptureFactory } from './capture/types';
 import type { ActionPayload, CapturedEvent, CompanyPayload, Kind, Metadata, UserPayload } from './wire';
 
