@@ -75,7 +75,12 @@ const throwBad: (reason: string) => never = (reason) => {
 export function createMoesif(captureFactory?: CaptureFactory): Moesif {
   // Set by init(); the method bodies below only run once `options` is.
   let options: ResolvedOptions | undefined;
-  let delivery!: Delivery;
+  // The delivery engine's functions (see createDelivery).
+  let push!: Delivery[0];
+  let flush!: Delivery[1];
+  let stats!: Delivery[2];
+  let resume!: Delivery[3];
+  let pause!: Delivery[4];
   let capture: Capture | undefined;
   let pageViews!: PageViews;
   let consent: Consent | undefined;
@@ -102,7 +107,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
       // The kind only: payloads carry session tokens and the app's metadata, which logs never show
       // (the browser's network panel has them for whoever debugs).
       log.debug('queued', kind);
-      delivery.push(kind, json);
+      push(kind, json);
     }
   };
 
@@ -133,7 +138,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     const decision = idStore(cookies, idsLocal, [CONSENT_KEY]);
     decision.commit();
     // Delivery keeps the fetch that exists now, before start() wraps it: our own requests are never captured.
-    delivery = createDelivery(resolved, log, fetch.bind(window));
+    [push, flush, stats, resume, pause] = createDelivery(resolved, log, fetch.bind(window));
     capture = captureFactory?.(
       resolved,
       log,
@@ -146,7 +151,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     const persistAndSend = (): void => {
       ids.commit();
       local.commit();
-      delivery.resume(realLocal);
+      resume(realLocal);
     };
     /** Acts on a decision, made here or stored by another tab or subdomain of the site. */
     const apply = (choice: Consent): void => {
@@ -157,7 +162,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
         clear();
         ids.release();
         local.release();
-        delivery.pause(realLocal);
+        pause(realLocal);
         capture?.stop();
       } else if (consent != 'granted' && choice == 'granted') persistAndSend();
       consent = choice;
@@ -265,8 +270,8 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
   };
 
   const instance = {
-    flush: () => (options ? delivery.flush() : Promise.resolve()),
-    getStats: () => options && delivery.stats(),
+    flush: () => (options ? flush() : Promise.resolve()),
+    getStats: () => options && stats(),
     isPublishingConsentGranted: () => (options && followDecision(), consent == 'granted'),
     new: () => createMoesif(captureFactory),
   } as Moesif;

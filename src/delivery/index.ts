@@ -402,48 +402,51 @@ export function createDelivery(options: ResolvedOptions, log: Log, fetchImpl: ty
   });
   document.addEventListener('visibilitychange', () => (document.hidden ? hide() : adopt()));
 
-  return {
-    push(kind: Kind, json: string): void {
-      const bytes = encoder.encode(json).length;
-      if (bytes > maxOutboxBytes) return drop(1, 'too large');
-      items.push({ kind, json, at: now(), bytes });
-      stats.queued++;
-      saveSoon();
-      schedule();
-    },
-
-    /** Sends everything now; settles when the outbox is empty or an attempt failed. */
-    flush: (): Promise<void> =>
-      new Promise<void>((resolve) => {
-        // Offline, nothing is tried until the `online` event: the attempt has failed already.
-        if (paused || offline || !items.length) return resolve();
-        flushWaiters.push(resolve);
-        retryAt = 0;
-        schedule();
-      }),
-
-    stats: (): DeliveryStats => ({ ...stats, inOutbox: items.length }),
-
-    /** Starts persisting and sending (consent granted), beginning with what was held so far. */
-    resume(next: ListableStore | undefined): void {
-      paused = false;
-      store = next;
-      save();
-      adopt();
-      schedule();
-    },
-
-    /**
-     * Sends nothing and forgets everything queued, in memory and in `purged` (consent revoked): every
-     * tab's queue, and what earlier visits left there.
-     */
-    pause(purged: ListableStore | undefined): void {
-      paused = true;
-      items = [];
-      for (const key of purged?.keys() ?? []) if (key.startsWith(prefix)) purged!.remove(key);
-      store = undefined;
-    },
+  /** Queues one item. */
+  const push = (kind: Kind, json: string): void => {
+    const bytes = encoder.encode(json).length;
+    if (bytes > maxOutboxBytes) return drop(1, 'too large');
+    items.push({ kind, json, at: now(), bytes });
+    stats.queued++;
+    saveSoon();
+    schedule();
   };
+
+  /** Sends everything now; settles when the outbox is empty or an attempt failed. */
+  const flush = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      // Offline, nothing is tried until the `online` event: the attempt has failed already.
+      if (paused || offline || !items.length) return resolve();
+      flushWaiters.push(resolve);
+      retryAt = 0;
+      schedule();
+    });
+
+  const getStats = (): DeliveryStats => ({ ...stats, inOutbox: items.length });
+
+  /** Starts persisting and sending (consent granted), beginning with what was held so far. */
+  const resume = (next: ListableStore | undefined): void => {
+    paused = false;
+    store = next;
+    save();
+    adopt();
+    schedule();
+  };
+
+  /**
+   * Sends nothing and forgets everything queued, in memory and in `purged` (consent revoked): every
+   * tab's queue, and what earlier visits left there.
+   */
+  const pause = (purged: ListableStore | undefined): void => {
+    paused = true;
+    items = [];
+    for (const key of purged?.keys() ?? []) if (key.startsWith(prefix)) purged!.remove(key);
+    store = undefined;
+  };
+
+  // A tuple, which the instance names as it takes them (as identity.ts's): terser does not shorten
+  // property names, and an object cost 6 B gzip more.
+  return [push, flush, getStats, resume, pause] as const;
 }
 
 export type Delivery = ReturnType<typeof createDelivery>;
