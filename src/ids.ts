@@ -16,6 +16,6 @@ export const newId = (): string =>
  * or anything other than a string or a finite number.
  */
 export function cleanId(value: unknown): string | undefined {
-  const text = (typeof value == 'number' && isFinite(value)) || typeof value == 'string' ? String(value).trim() : '';
+  const text = Number.isFinite(value) || typeof value == 'string' ? String(value).trim() : '';
   return text && text != 'undefined' && text != 'null' ? text : undefined;
 }

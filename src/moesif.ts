@@ -1,3 +1,7 @@
+// The order of these imports is the order the modules take in the bundle, which changes its gzip
+// size: consent.ts and storage.ts first is 14 B smaller than in alphabetical order (measured).
+import { CONSENT_KEY, initialConsent, type Consent } from './consent';
+import { cookieStore, idStore, localStore, type ListableStore, type Store } from './storage';
 import { readCampaign } from './campaign';
 import { createDelivery, type Delivery, type DeliveryStats } from './delivery';
 import { inBrowser } from './env';
@@ -6,11 +10,9 @@ import { createIdentity, idKeys } from './identity';
 import { createLog } from './log';
 import { resolveOptions, type Options, type ResolvedOptions } from './options';
 import { toJson } from './serialize';
-import { cookieStore, idStore, localStore, type ListableStore, type Store } from './storage';
 import { createPageViews, type PageViews } from './pageviews';
-import { CONSENT_KEY, initialConsent, type Consent } from './consent';
 import type { Capture, CaptureFactory } from './capture/types';
-import type { ActionPayload, CompanyPayload, Kind, Metadata, UserPayload } from './wire';
+import type { ActionPayload, CapturedEvent, CompanyPayload, Kind, Metadata, UserPayload } from './wire';
 
 /** The public surface of one instance: moesif-browser-js's methods, plus a few it lacks. */
 export interface Moesif {
@@ -73,7 +75,12 @@ const throwBad: (reason: string) => never = (reason) => {
 export function createMoesif(captureFactory?: CaptureFactory): Moesif {
   // Set by init(); the method bodies below only run once `options` is.
   let options: ResolvedOptions | undefined;
-  let delivery!: Delivery;
+  // The delivery engine's functions (see createDelivery).
+  let push!: Delivery[0];
+  let flush!: Delivery[1];
+  let stats!: Delivery[2];
+  let resume!: Delivery[3];
+  let pause!: Delivery[4];
   let capture: Capture | undefined;
   let pageViews!: PageViews;
   let consent: Consent | undefined;
@@ -84,14 +91,12 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
   const log = createLog(() => options?.debug);
 
   const [useStores, getId, setId, anonymousId, campaign, rememberCampaign, clear, renewAnonymousId, attribution] = createIdentity();
-  /** Log-out: forget user, company, session and campaign, and start a new anonymous visitor. */
-  const reset = (): void => void (clear(), renewAnonymousId());
 
   /** An id the app gave, or a throw that the method wrapper turns into one warning. */
   const required = (value: unknown): string => cleanId(value) ?? throwBad('needs an id');
 
   /** Queues one item. Metadata that is not a plain, serializable object is left out, with a warning. */
-  const enqueue = (kind: Kind, payload: { metadata?: unknown }): void => {
+  const enqueue = (kind: Kind, payload: UserPayload | CompanyPayload | ActionPayload | CapturedEvent): void => {
     if (consent == 'revoked') return;
     let json = (payload.metadata == null || isMetadata(payload.metadata)) && toJson(payload);
     if (!json) {
@@ -102,7 +107,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
       // The kind only: payloads carry session tokens and the app's metadata, which logs never show
       // (the browser's network panel has them for whoever debugs).
       log.debug('queued', kind);
-      delivery.push(kind, json);
+      push(kind, json);
     }
   };
 
@@ -133,20 +138,20 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     const decision = idStore(cookies, idsLocal, [CONSENT_KEY]);
     decision.commit();
     // Delivery keeps the fetch that exists now, before start() wraps it: our own requests are never captured.
-    delivery = createDelivery({ options: resolved, log, fetchImpl: fetch.bind(window) });
-    capture = captureFactory?.({
-      options: resolved,
+    [push, flush, stats, resume, pause] = createDelivery(resolved, log, fetch.bind(window));
+    capture = captureFactory?.(
+      resolved,
       log,
       // The decision first: another tab may have revoked it, and then no id may be read (nor restored).
-      who: () => (followDecision(), attribution()),
-      record: (event) => enqueue('events', event),
-    });
+      () => (followDecision(), attribution()),
+      (event) => enqueue('events', event),
+    );
     pageViews = createPageViews(instance.track);
     /** Stores what was held in memory and starts sending. */
     const persistAndSend = (): void => {
       ids.commit();
       local.commit();
-      delivery.resume(realLocal);
+      resume(realLocal);
     };
     /** Acts on a decision, made here or stored by another tab or subdomain of the site. */
     const apply = (choice: Consent): void => {
@@ -157,7 +162,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
         clear();
         ids.release();
         local.release();
-        delivery.pause(realLocal);
+        pause(realLocal);
         capture?.stop();
       } else if (consent != 'granted' && choice == 'granted') persistAndSend();
       consent = choice;
@@ -205,35 +210,39 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
       const id = required(companyId);
       const changed = getId('company_id') != id;
       setId('company_id', id);
-      const payload: CompanyPayload = {
+      enqueue('companies', {
         company_id: id,
         // Trimmed, and left out when empty or not a string an app meant (as ids are).
         company_domain: cleanId(companyDomain),
         session_token: getId('session_token'),
         metadata,
         campaign: campaign(),
-      };
-      enqueue('companies', payload);
+      } satisfies CompanyPayload);
       // Link the visitor to the company, as a users call does on Moesif.
       if (changed) sendUser();
     },
 
-    identifySession: (sessionToken) => void setId('session_token', required(sessionToken)),
+    identifySession(sessionToken) {
+      setId('session_token', required(sessionToken));
+    },
 
     track(actionName, metadata) {
       if (typeof actionName != 'string' || !actionName.trim()) throwBad('needs an action name');
-      const payload: ActionPayload = {
+      enqueue('actions', {
         action_name: actionName,
         ...attribution(),
         transaction_id: newId(),
         request: { time: new Date().toISOString(), uri: location.href, verb: 'GET', user_agent_string: navigator.userAgent },
         metadata,
-      };
-      enqueue('actions', payload);
+      } satisfies ActionPayload);
     },
 
     trackPageView: (metadata) => pageViews.trackPageView(isMetadata(metadata) ? metadata : undefined),
-    reset,
+    // Log-out: forget user, company, session and campaign, and start a new anonymous visitor.
+    reset() {
+      clear();
+      renewAnonymousId();
+    },
     resetAnonymousId: renewAnonymousId,
     clearCookies: clear,
     clearStorage: clear,
@@ -261,8 +270,8 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
   };
 
   const instance = {
-    flush: () => (options ? delivery.flush() : Promise.resolve()),
-    getStats: () => options && delivery.stats(),
+    flush: () => (options ? flush() : Promise.resolve()),
+    getStats: () => options && stats(),
     isPublishingConsentGranted: () => (options && followDecision(), consent == 'granted'),
     new: () => createMoesif(captureFactory),
   } as Moesif;

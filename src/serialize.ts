@@ -9,8 +9,8 @@ export function toJson(value: unknown): string | undefined {
   const ancestors: unknown[] = [];
   try {
     return JSON.stringify(value, function (this: unknown, _key, item: unknown) {
-      if (typeof item === 'bigint') return item.toString();
-      if (typeof item !== 'object' || item === null) return item;
+      if (typeof item == 'bigint') return String(item);
+      if (typeof item != 'object' || !item) return item;
       // Back up to the object holding `item` (the outermost call's holder is JSON's own wrapper: none of ours).
       ancestors.splice(ancestors.indexOf(this) + 1);
       if (ancestors.includes(item)) return '[Circular]';

@@ -7,12 +7,12 @@ import { createCapture } from './capture';
 import { createMoesif } from './moesif';
 
 type QueuedCall = [name: string, args: unknown[]];
+type WithStub = { moesif?: { _q?: QueuedCall[] } };
 
 const moesif = createMoesif(createCapture);
 try {
-  const stub = (window as unknown as { moesif?: { _q?: QueuedCall[] } }).moesif;
   // The methods are closures (no `this`); a name that is not one of them is skipped by `?.`.
-  for (const [name, args] of stub?._q ?? []) (moesif as unknown as Record<string, ((...args: unknown[]) => void) | undefined>)[name]?.(...args);
+  for (const [name, args] of (window as unknown as WithStub).moesif?._q ?? []) (moesif as unknown as Record<string, ((...args: unknown[]) => void) | undefined>)[name]?.(...args);
 } catch {
   /* no window (not a browser) or a malformed stub: nothing to replay */
 }

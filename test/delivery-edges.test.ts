@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createDelivery } from '../src/delivery';
 import { resolveOptions, type Options } from '../src/options';
-import { fakeFetch, memoryStore, quietLog, type Answer, type Call } from './support/delivery';
+import { fakeFetch, memoryStore, named, quietLog, type Answer, type Call } from './support/delivery';
 
 /**
  * A resumed engine against a fetch that answers each request with the next of `answers` (then 200);
@@ -15,7 +15,7 @@ function engine(answers: Answer[] = [], extra: Partial<Options> = {}, store = me
   const log = quietLog();
   const { calls, fetchImpl } = fakeFetch(answers);
   const options = resolveOptions({ applicationId: 'edges-app', host: 'http://collector.test', ...extra }, 'http:', log)!;
-  const delivery = createDelivery({ options, log, fetchImpl });
+  const delivery = named(createDelivery(options, log, fetchImpl));
   delivery.resume(store);
   const actions = (count: number) => {
     for (let n = 0; n < count; n++) delivery.push('actions', JSON.stringify({ n }));

@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createDelivery } from '../src/delivery';
 import { resolveOptions, type Options } from '../src/options';
-import { fakeFetch, memoryStore, quietLog, type Answer, type MemoryStore } from './support/delivery';
+import { fakeFetch, memoryStore, named, quietLog, type Answer, type MemoryStore } from './support/delivery';
 
 const PREFIX = 'usertrail:v3:outbox:engine-app:';
 
@@ -18,7 +18,7 @@ function engine(statuses: Answer[] = [], extra: Partial<Options> = {}) {
   const log = quietLog();
   const { calls, fetchImpl } = fakeFetch(statuses);
   const options = resolveOptions({ applicationId: 'engine-app', host: 'http://collector.test', ...extra }, 'http:', log)!;
-  const delivery = createDelivery({ options, log, fetchImpl });
+  const delivery = named(createDelivery(options, log, fetchImpl));
   const store = memoryStore();
   const push = (count: number, from = 0) => {
     for (let n = from; n < from + count; n++) delivery.push('actions', JSON.stringify({ n }));

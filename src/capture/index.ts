@@ -13,12 +13,14 @@
  * The fetch and XMLHttpRequest patches live here with the pipeline they feed: sharing one closure
  * costs fewer bytes than passing it between modules.
  */
+// The order of these imports is the order the modules take in the bundle, which changes its gzip
+// size: patch.ts and headers.ts first, as here, is 9 B smaller than after body.ts (measured with
+// moesif.ts's import order).
+import { patch } from '../patch';
+import { headerRecord, parseHeaders } from './headers';
 import { newId } from '../ids';
 import { APPLICATION_ID_HEADER, type CapturedEvent, type Metadata } from '../wire';
 import { readBody } from './body';
-// After body.ts: the order modules take in the bundle changes its gzip size (10 B, measured).
-import { patch } from '../patch';
-import { headerRecord, parseHeaders } from './headers';
 import type { CaptureFactory } from './types';
 
 type Hook = 'skip' | 'maskContent' | 'getMetadata' | 'getTags' | 'getApiVersion';
@@ -36,7 +38,7 @@ type End = (status: number, headers: Iterable<[string, string]>, body: unknown, 
 /** Streams the app reads as they arrive: logged without a body, so nothing waits for their end. */
 const STREAMING = /event-stream|ndjson/i;
 
-export const createCapture: CaptureFactory = ({ options, log, who, record }) => {
+export const createCapture: CaptureFactory = (options, log, who, record) => {
   let on = false;
 
   const hook = <T>(name: Hook, event: CapturedEvent, fallback?: T): T | undefined => {
@@ -158,8 +160,8 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
             type == 'loadend'
               ? ends.delete(xhr) &&
                 end(
-                  // 1223 is how old Internet Explorer reported 204.
-                  xhr.status == 1223 ? 204 : xhr.status,
+                  // As is: the 1223 that old Internet Explorer gave for 204 never comes where ES2020 code runs.
+                  xhr.status,
                   parseHeaders(xhr),
                   // `response`, not `responseText`: the latter throws for any responseType but '' and 'text'
                   // (moesif's InvalidStateError on blob and arraybuffer). A Document is left out by `readBody`.
