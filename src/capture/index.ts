@@ -160,8 +160,8 @@ export const createCapture: CaptureFactory = (options, log, who, record) => {
             type == 'loadend'
               ? ends.delete(xhr) &&
                 end(
-                  // As is: the 1223 that old Internet Explorer gave for 204 never comes where ES2020 code runs.
-                  xhr.status,
+                  // 1223 is how old Internet Explorer reported 204.
+                  xhr.status == 1223 ? 204 : xhr.status,
                   parseHeaders(xhr),
                   // `response`, not `responseText`: the latter throws for any responseType but '' and 'text'
                   // (moesif's InvalidStateError on blob and arraybuffer). A Document is left out by `readBody`.
