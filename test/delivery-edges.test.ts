@@ -45,6 +45,7 @@ afterEach(() => {
   setHidden(false);
   setOnline(true);
   vi.useRealTimers();
+  vi.restoreAllMocks();
 });
 
 describe('page close', () => {
@@ -98,6 +99,9 @@ describe('offline', () => {
   });
 
   it('the online event clears the count of unanswered requests (failures before the browser noticed)', async () => {
+    // Backoff waits of half their range (500 ms, then 1 s): with full jitter a wait can be near 0, and
+    // then a third failure, taken for a blocker, could come within one step of the loop below.
+    vi.spyOn(Math, 'random').mockReturnValue(0.5);
     const { delivery, calls, actions } = engine([0, 0, 0]);
     actions(1);
     while (calls.length < 2) await run(100); // two unanswered: one more would be taken for a blocker
