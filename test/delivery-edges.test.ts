@@ -110,6 +110,30 @@ describe('offline', () => {
     expect(calls).toHaveLength(4);
     expect(delivery.stats().inOutbox).toBe(0);
   });
+  it('a page taken for blocked by three quick failures sends again when the browser says it is back online', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(0); // no backoff wait: the three failures come at once
+    const { delivery, calls, actions } = engine([0, 0, 0]);
+    actions(2);
+    await run(60_000);
+    expect(calls).toHaveLength(3);
+    expect(delivery.stats().inOutbox).toBe(2);
+    setOnline(false);
+    setOnline(true);
+    await run(0);
+    expect(calls).toHaveLength(4);
+    expect(delivery.stats()).toMatchObject({ inOutbox: 0, sent: 2 });
+  });
+
+  it('the online event does not restart a delivery paused for consent', async () => {
+    const { delivery, calls, actions } = engine([0, 0, 0]);
+    actions(1);
+    await run(60_000);
+    delivery.pause(undefined); // revoked, after the page was taken for blocked
+    actions(1);
+    setOnline(true);
+    await run(60_000);
+    expect(calls).toHaveLength(3);
+  });
 });
 
 describe('quick navigations', () => {

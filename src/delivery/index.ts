@@ -383,7 +383,9 @@ export function createDelivery(options: ResolvedOptions, log: Log, fetchImpl: ty
 
   addEventListener('online', () => {
     offline = false;
-    // Failures just before the browser noticed it was offline were the network's, not a blocker's.
+    // Failures just before the browser noticed it was offline were the network's, not a blocker's:
+    // a page taken for blocked by them sends again (a consent pause has no such count, see pause()).
+    if (unanswered >= BLOCKED_AFTER) paused = false;
     unanswered = 0;
     schedule();
   });
@@ -439,6 +441,7 @@ export function createDelivery(options: ResolvedOptions, log: Log, fetchImpl: ty
    */
   const pause = (purged: ListableStore | undefined): void => {
     paused = true;
+    unanswered = 0;
     items = [];
     for (const key of purged?.keys() ?? []) if (key.startsWith(prefix)) purged!.remove(key);
     store = undefined;
