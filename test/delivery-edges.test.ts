@@ -189,12 +189,14 @@ describe('stored queues', () => {
       items: '[0,{"json":{"n":3}}]',
       // Not objects, no event, events that are not JSON of an object (a string of JSON among them), one that went unanswered too often, and a good one.
       entries: `[0,[null,7,"x",[],{"json":null},{"json":5},{"json":"{\\"n\\":5}"},{"kind":"actions","json":{"n":4},"unanswered":3},${good}]]`,
+      // A flag no version writes: taken at its word, the item would wait for an answer for ever.
+      flagged: `[0,[{"at":${Date.now()},"kind":"actions","json":{"n":6},"sending":true}]]`,
     };
     for (const [name, value] of Object.entries(damaged)) store.set(PREFIX + name, value);
     const { calls, delivery } = engine([], { batchMaxTime: 10 }, store);
     await run(1000);
-    expect(calls.map((call) => call.text)).toEqual(['[{"n":1}]']);
-    expect(delivery.stats()).toMatchObject({ adopted: 1, sent: 1, dropped: 1 });
+    expect(calls.map((call) => call.text)).toEqual(['[{"n":1},{"n":6}]']);
+    expect(delivery.stats()).toMatchObject({ adopted: 2, sent: 2, dropped: 1 });
     expect(store.map.size).toBe(0);
   });
 });

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
  * are gzip -9 bytes of the built files (npm test builds before it runs the tests). A change that
  * raises a budget says why, and by how many bytes, in its commit message.
  *
- * They hold today's sizes (UMD 7,369 with its source-map comment; core 6,022; capture 1,314) with
+ * They hold today's sizes (UMD 7,374 with its source-map comment; core 6,022; capture 1,314) with
  * about 10 B of room, so that nothing grows unnoticed. The size pass after the drop-in audit and the
  * outbox fix took them down from 7,477, 6,121 and 1,305 (XHR status 1223 as 204, which issue 5 asks
  * for, was put back: +11 B). The ESM core met the product's 5,700
@@ -22,7 +22,7 @@ import { describe, expect, it } from 'vitest';
  * 15,087): see the README's "Size" section, and `npm run bench:size` for what each part weighs.
  */
 const BUDGETS = {
-  umd: 7_375,
+  umd: 7_385,
   esmCore: 6_032,
   esmCapture: 1_325,
 };

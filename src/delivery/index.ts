@@ -345,14 +345,15 @@ export function createDelivery(options: ResolvedOptions, log: Log, fetchImpl: ty
         if (saved && now() - saved[0] < LEASE_MS) continue;
         // Removed as it is read, so that no queue is adopted twice.
         store!.remove(key);
-        // Its requests died with its page: they are ours to send again. Sizes are counted again, so that
-        // an entry damaged in storage cannot upset the byte limit.
+        // Its requests died with its page: they are ours to send again. Sizes are counted again, and none
+        // is taken for in flight, so that an entry damaged in storage cannot upset the byte limit, nor
+        // wait for an answer for ever.
         for (const item of Array.isArray(saved?.[1]) ? saved[1] : []) {
           // An event is an object; anything else is damage.
           const json = item?.json instanceof Object && JSON.stringify(item.json);
           if (json)
             ~~(item!.unanswered as number) < GIVE_UP_AFTER
-              ? items.push({ ...(item as Item), json, bytes: encoder.encode(json).length })
+              ? items.push({ ...(item as Item), json, bytes: encoder.encode(json).length, sending: false })
               : drop(1, 'never answered');
         }
       }
