@@ -1,4 +1,4 @@
-import type { Campaign } from './wire';
+import type { Campaign } from './wire.js';
 
 const UTM_PARAMETERS = ['utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content'] as const;
 const CLICK_IDS = ['gclid', 'fbclid', 'msclkid'] as const;

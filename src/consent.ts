@@ -1,4 +1,4 @@
-import type { ResolvedOptions } from './options';
+import type { ResolvedOptions } from './options.js';
 
 /**
  * Publishing consent. 'granted': the SDK stores and sends as usual. 'pending': it works in memory

@@ -1,7 +1,7 @@
-import { cleanId, newId } from './ids';
-import { toJson } from './serialize';
-import type { Store } from './storage';
-import type { Attribution, Campaign } from './wire';
+import { cleanId, newId } from './ids.js';
+import { toJson } from './serialize.js';
+import type { Store } from './storage.js';
+import type { Attribution, Campaign } from './wire.js';
 
 /**
  * Storage keys of moesif-browser-js after its `moesif_` prefix (which `persistenceKeyPrefix`

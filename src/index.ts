@@ -7,8 +7,8 @@
  * Every method is also a named export bound to the default instance. Importing does nothing by
  * itself (no storage, listeners or requests until init()), and on a server every method is a no-op.
  */
-import { createCapture } from './capture';
-import { createMoesif, type Moesif } from './moesif';
+import { createCapture } from './capture/index.js';
+import { createMoesif, type Moesif } from './moesif.js';
 
 const moesif: Moesif = /* @__PURE__ */ createMoesif(createCapture);
 export default moesif;
@@ -38,7 +38,7 @@ export const flush: Moesif['flush'] = () => moesif.flush();
 export const getStats: Moesif['getStats'] = () => moesif.getStats();
 export { createMoesif };
 
-export type { Moesif } from './moesif';
-export type { Options } from './options';
-export type { DeliveryStats } from './delivery';
-export type { ActionPayload, Campaign, CapturedEvent, CompanyPayload, DeliveryOutcome, Metadata, UserPayload } from './wire';
+export type { Moesif } from './moesif.js';
+export type { Options } from './options.js';
+export type { DeliveryStats } from './delivery/index.js';
+export type { ActionPayload, Campaign, CapturedEvent, CompanyPayload, DeliveryOutcome, Metadata, UserPayload } from './wire.js';

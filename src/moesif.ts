@@ -1,18 +1,18 @@
 // The order of these imports is the order the modules take in the bundle, which changes its gzip
 // size: consent.ts and storage.ts first is 14 B smaller than in alphabetical order (measured).
-import { CONSENT_KEY, initialConsent, type Consent } from './consent';
-import { cookieStore, idStore, localStore, type ListableStore, type Store } from './storage';
-import { readCampaign } from './campaign';
-import { createDelivery, type Delivery, type DeliveryStats } from './delivery';
-import { inBrowser } from './env';
-import { cleanId, newId } from './ids';
-import { createIdentity, idKeys } from './identity';
-import { createLog } from './log';
-import { resolveOptions, type Options, type ResolvedOptions } from './options';
-import { toJson } from './serialize';
-import { createPageViews, type PageViews } from './pageviews';
-import type { Capture, CaptureFactory } from './capture/types';
-import type { ActionPayload, CapturedEvent, CompanyPayload, Kind, Metadata, UserPayload } from './wire';
+import { CONSENT_KEY, initialConsent, type Consent } from './consent.js';
+import { cookieStore, idStore, localStore, type ListableStore, type Store } from './storage.js';
+import { readCampaign } from './campaign.js';
+import { createDelivery, type Delivery, type DeliveryStats } from './delivery/index.js';
+import { inBrowser } from './env.js';
+import { cleanId, newId } from './ids.js';
+import { createIdentity, idKeys } from './identity.js';
+import { createLog } from './log.js';
+import { resolveOptions, type Options, type ResolvedOptions } from './options.js';
+import { toJson } from './serialize.js';
+import { createPageViews, type PageViews } from './pageviews.js';
+import type { Capture, CaptureFactory } from './capture/types.js';
+import type { ActionPayload, CapturedEvent, CompanyPayload, Kind, Metadata, UserPayload } from './wire.js';
 
 /** The public surface of one instance: moesif-browser-js's methods, plus a few it lacks. */
 export interface Moesif {

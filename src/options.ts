@@ -1,5 +1,5 @@
-import type { Log } from './log';
-import type { CapturedEvent, DeliveryOutcome } from './wire';
+import type { Log } from './log.js';
+import type { CapturedEvent, DeliveryOutcome } from './wire.js';
 
 /** What `init()` accepts. Names and defaults are moesif-browser-js's, so existing calls keep working. */
 export interface Options {

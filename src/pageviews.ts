@@ -1,5 +1,5 @@
-import { patch } from './patch';
-import type { Metadata } from './wire';
+import { patch } from './patch.js';
+import type { Metadata } from './wire.js';
 
 /**
  * Page views on load and on every client-side navigation: pushState, replaceState when the path

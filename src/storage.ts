@@ -1,5 +1,5 @@
-import type { Log } from './log';
-import type { ResolvedOptions } from './options';
+import type { Log } from './log.js';
+import type { ResolvedOptions } from './options.js';
 
 /** One place to keep a string under a key. Implementations never throw. */
 export interface Store {

@@ -3,8 +3,8 @@
  * ran first, `window.moesif` is its stub holding the calls made so far (`_q`): they are replayed
  * here, in order, on the real instance that replaces the stub.
  */
-import { createCapture } from './capture';
-import { createMoesif } from './moesif';
+import { createCapture } from './capture/index.js';
+import { createMoesif } from './moesif.js';
 
 type QueuedCall = [name: string, args: unknown[]];
 type WithStub = { moesif?: { _q?: QueuedCall[] } };

@@ -1,4 +1,4 @@
-import type { Body } from './types';
+import type { Body } from './types.js';
 
 /**
  * C0 control characters other than tab, line feeds and carriage return, or U+FFFD, which the decoder

@@ -1,4 +1,4 @@
-import type { Headers as WireHeaders } from '../wire';
+import type { Headers as WireHeaders } from '../wire.js';
 
 /**
  * Headers that carry credentials or identify a session: Authorization, Proxy-Authorization, Cookie,

@@ -1,6 +1,6 @@
-import type { Log } from '../log';
-import type { ResolvedOptions } from '../options';
-import type { Attribution, CapturedEvent } from '../wire';
+import type { Log } from '../log.js';
+import type { ResolvedOptions } from '../options.js';
+import type { Attribution, CapturedEvent } from '../wire.js';
 
 /**
  * Makes the capture of one instance from what it needs of it: its options, its console, `who` (the

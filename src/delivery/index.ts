@@ -1,9 +1,9 @@
-import { newId } from '../ids';
-import type { Log } from '../log';
-import type { ResolvedOptions } from '../options';
-import type { ListableStore } from '../storage';
-import { APPLICATION_ID_HEADER, SDK_HEADER_VALUE, type DeliveryOutcome, type Kind } from '../wire';
-import { backoffDelay, isRetryable, parseRetryAfter } from './backoff';
+import { newId } from '../ids.js';
+import type { Log } from '../log.js';
+import type { ResolvedOptions } from '../options.js';
+import type { ListableStore } from '../storage.js';
+import { APPLICATION_ID_HEADER, SDK_HEADER_VALUE, type DeliveryOutcome, type Kind } from '../wire.js';
+import { backoffDelay, isRetryable, parseRetryAfter } from './backoff.js';
 
 /** Largest request body: under the browser's 64 KB keepalive quota, so any batch can outlive its page. */
 export const MAX_BATCH_BYTES = 60_000;
