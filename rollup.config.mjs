@@ -55,4 +55,20 @@ export default [
     external: (id) => id.startsWith('node:'),
     plugins: [replaceVersion, ts()],
   },
+  {
+    // require('usertrail/server'): the factory as module.exports (see src/server/cjs.ts). Node 20 can
+    // require() an ES module, but returns its namespace object, which cannot be called.
+    input: 'src/server/cjs.ts',
+    output: { file: 'dist/server.cjs', format: 'cjs', exports: 'default', sourcemap: true },
+    external: (id) => id.startsWith('node:'),
+    plugins: [replaceVersion, ts()],
+  },
+  {
+    // require('usertrail/capture'), so that its types resolve for CommonJS consumers too (issue 17):
+    // exports.createCapture, for createMoesif in the ES module build or a bundler that reads "require".
+    input: 'src/capture/index.ts',
+    output: { file: 'dist/capture.cjs', format: 'cjs', exports: 'named', sourcemap: true },
+    external: (id) => runtimeDependencies.some((dep) => id === dep || id.startsWith(`${dep}/`)),
+    plugins: [replaceVersion, ts()],
+  },
 ];
