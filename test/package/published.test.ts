@@ -1,6 +1,6 @@
 // @vitest-environment node
 import { execFile, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
@@ -34,7 +34,7 @@ function link(nodeModules: string, name: string, as = name): void {
 }
 
 beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'dist/server.cjs'))) throw new Error('dist/ is missing or stale: run `npm run build` first');
+  if (!existsSync(join(ROOT, 'dist/server.cjs'))) throw new Error('dist/server.cjs is missing: run `npm run build` first');
   workDir = mkdtempSync(join(tmpdir(), 'usertrail-package-'));
   const { stdout } = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', workDir], { cwd: ROOT });
   tarball = join(workDir, (JSON.parse(stdout) as Array<{ filename: string }>)[0]!.filename);
