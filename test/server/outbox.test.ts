@@ -11,12 +11,14 @@ import { freePort, startRecorder } from './helpers';
 
 it('drops the oldest items once the queued JSON exceeds its character bound, and delivers the rest later', async () => {
   const port = await freePort();
-  const send = createTransport({ baseUri: `http://127.0.0.1:${port}`, applicationId: 'a', requestTimeout: 1000 });
+  const send = createTransport({ baseUri: `http://127.0.0.1:${port}`, applicationId: 'a', requestTimeout: 1000, gzip: true, maxSockets: 1 });
   const outbox = createOutbox({
     send,
     path: '/v1/events/batch',
     batchSize: 100,
+    maxBatchCount: 100,
     maxBatchBytes: 512 * 1024,
+    maxInFlight: 1,
     batchMaxTime: 60_000,
     maxQueueSize: 1000,
     maxQueueChars: 10_000,
