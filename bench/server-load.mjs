@@ -77,6 +77,8 @@ async function runApp(/** @type {AppKind} */ kind, /** @type {string} */ collect
   const server = http.createServer(app);
   const port = await listen(server);
   process.on('message', (/** @type {any} */ message) => {
+    // An exit the process sees (a kill would not): `node --cpu-prof` writes its profile then.
+    if (message.cmd === 'exit') process.exit(0);
     if (message.cmd !== 'probe') return;
     process.send?.({
       id: message.id,
