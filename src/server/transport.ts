@@ -35,9 +35,10 @@ export interface TransportConfig {
 
 /**
  * zlib's asynchronous gzip runs in libuv's thread pool, so a 500 KB batch never holds the app's
- * event loop (the synchronous call would, for milliseconds). Level 1: JSON of API calls is very
- * repetitive, so the fastest level already shrinks it about tenfold, at a fraction of the default
- * level's CPU, which the app's process pays.
+ * event loop (the synchronous call would, for milliseconds). Level 1: events of one API are much
+ * alike, so the fastest level already shrinks a batch about twentyfold (200 of the bench's events:
+ * 21x at level 1, 28x at the default 6) for less than half the CPU (2.4 against 5.2 µs per event),
+ * which the app's process pays.
  */
 const gzip = promisify(gzipCallback);
 const GZIP_OPTIONS = { level: 1 };
