@@ -62,8 +62,11 @@ export function createOutbox(config: OutboxConfig): Outbox {
   let timer: ReturnType<typeof setTimeout> | undefined;
   // While a retry is scheduled, new items do not trigger sends: the collector asked us to wait.
   let retrying = false;
-  // Consecutive failed requests; drives the backoff and resets on any success.
+  // Consecutive failed requests; drives the backoff and resets on any success. While it is above 0,
+  // one request at a time probes the collector: a collector that is down or struggling gets one
+  // batch per retry, not four.
   let attempt = 0;
+  const maxInFlight = (): number => (attempt > 0 ? 1 : config.maxInFlight);
   // Lowered when the collector answers 413 to a batch of several items (its limit is below ours).
   let byteLimit = config.maxBatchBytes;
   const counts = { sent: 0, dropped: 0, rejected: 0, failedRequests: 0 };
@@ -104,7 +107,7 @@ export function createOutbox(config: OutboxConfig): Outbox {
       timer = undefined;
       retrying = false;
       // The wait is over: at least one batch goes, however few items wait.
-      if (queue.length > 0 && inFlight.size < config.maxInFlight) sendBatch();
+      if (queue.length > 0 && inFlight.size < maxInFlight()) sendBatch();
       schedule();
     }, delay);
     // Delivery must never be the reason the app's process stays up; flush() is for graceful shutdown.
@@ -116,7 +119,7 @@ export function createOutbox(config: OutboxConfig): Outbox {
     if (retrying) return;
     // One more request for every full batch waiting, up to maxInFlight: under load, requests overlap
     // instead of queueing behind one round trip (which includes the busy app's own event loop).
-    while (queue.length >= batchSize && inFlight.size < config.maxInFlight) sendBatch();
+    while (queue.length >= batchSize && inFlight.size < maxInFlight()) sendBatch();
     if (queue.length > 0 && inFlight.size === 0 && timer === undefined) startTimer(batchMaxTime, false);
   }
 
@@ -224,7 +227,7 @@ export function createOutbox(config: OutboxConfig): Outbox {
           if (queue.length === 0) return;
           // flush() means "now": a scheduled batch or retry timer does not hold it back.
           clearTimer();
-          while (queue.length > 0 && inFlight.size < config.maxInFlight) sendBatch();
+          while (queue.length > 0 && inFlight.size < maxInFlight()) sendBatch();
         }
       } catch {
         // Requests never reject; this only guards the promise flush() returns.
