@@ -373,9 +373,14 @@ export function renderServerTable(result) {
     const u = result.cases[`usertrail/${state}`];
     const m = result.cases[`moesif/${state}`];
     if (!none || !u || !m) continue;
-    const cpu = (u.cpuUsPerRequest - none.cpuUsPerRequest) / (m.cpuUsPerRequest - none.cpuUsPerRequest);
-    const p99 = (u.p99Ms - none.p99Ms) / (m.p99Ms - none.p99Ms);
-    lines.push('', `Collector ${stateLabel[state]}: usertrail/server's overhead over no middleware / moesif-nodejs's: CPU per request ${num(cpu, 2)}, p99 ${num(p99, 2)} (target <= 0.5 each).`);
+    /** Overhead ratio; when either middleware measured below no middleware, noise is larger than the overhead. */
+    const overhead = (/** @type {number} */ ours, /** @type {number} */ theirs, /** @type {number} */ base) =>
+      ours < base || theirs <= base ? 'n/a (below no middleware: noise)' : num((ours - base) / (theirs - base), 2);
+    lines.push(
+      '',
+      `Collector ${stateLabel[state]}: usertrail/server's overhead over no middleware / moesif-nodejs's: ` +
+        `CPU per request ${overhead(u.cpuUsPerRequest, m.cpuUsPerRequest, none.cpuUsPerRequest)}, p99 ${overhead(u.p99Ms, m.p99Ms, none.p99Ms)} (target <= 0.5 each).`,
+    );
   }
   return lines.join('\n');
 }
