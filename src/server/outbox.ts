@@ -157,7 +157,8 @@ export function createOutbox(config: OutboxConfig): Outbox {
     counts.failedRequests += 1;
     if (result.status === 413 && batch.length > 1) {
       // Too large for this collector: send halves from now on, starting with this batch, at once.
-      byteLimit = Math.max(1, Math.floor(charsOf(batch, batch.length) / 2));
+      // Never raised: a larger batch sent at the same time may be refused after a smaller one.
+      byteLimit = Math.min(byteLimit, Math.max(1, Math.floor(charsOf(batch, batch.length) / 2)));
       requeue(batch);
       log.debug(`POST ${path}: 413 for ${batch.length} events, batch limit now ${byteLimit} bytes`);
       return true;
