@@ -153,7 +153,8 @@ async function runCollector() {
 
 /** A child process running one role of this file, with a request/answer channel over IPC. */
 async function startChild(/** @type {string[]} */ args) {
-  const child = fork(SELF, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  // execArgv: [] so that the parent's Node flags (--input-type, --cpu-prof) never reach the app.
+  const child = fork(SELF, args, { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   let seq = 0;
   /** @type {Map<number, (value: any) => void>} */
   const waiting = new Map();
