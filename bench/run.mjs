@@ -18,6 +18,7 @@ import { bundleWorkload } from './bundle.mjs';
 import { startServers } from './servers.mjs';
 import { chromiumArgs, chromiumPath } from '../scripts/chromium.mjs';
 import { renderTable } from './report.mjs';
+import { renderServerTable, serverWorkload } from './server-load.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -451,6 +452,11 @@ await workload('memory', async () => {
 });
 
 // ---------------------------------------------------------------------------------------------
+// 8. Server: usertrail/server against moesif-nodejs under autocannon (bench/server-load.mjs).
+
+await workload('server', () => serverWorkload());
+
+// ---------------------------------------------------------------------------------------------
 
 const chromiumVersion = browser.version();
 await browser.close();
@@ -482,6 +488,7 @@ const results = {
 // A partial run (BENCH_ONLY) goes to its own file, so that it never replaces the full run that the READMEs quote.
 writeFileSync(`${ROOT}bench/${ONLY ? 'results-partial.json' : 'results.json'}`, `${JSON.stringify(results, null, 2)}\n`);
 console.log(renderTable(results));
+if (workloads.server && !(/** @type {any} */ (workloads.server).error)) console.log(`\n${renderServerTable(workloads.server)}`);
 if (failures.length) {
   console.error(`\n${failures.length} workload(s) could not run:\n${failures.join('\n')}`);
   process.exit(1);

@@ -3,6 +3,7 @@
  * base64), and with secrets masked. The traffic itself is never changed: everything here works on
  * copies.
  */
+import { isUtf8 } from 'node:buffer';
 import type { Transform } from 'node:stream';
 import { constants, createBrotliDecompress, createGunzip, createInflate, createInflateRaw } from 'node:zlib';
 import type { Headers } from './types.js';
@@ -85,9 +86,27 @@ const SENSITIVE_SUFFIXES = [
   'credential',
   'credentials',
 ];
-export function isSensitiveName(name: string): boolean {
+function judgeName(name: string): boolean {
   const key = name.toLowerCase().replace(/[^a-z0-9]/g, '');
   return key === 'pwd' || key === 'pin' || SENSITIVE_SUFFIXES.some((suffix) => key.endsWith(suffix));
+}
+
+/**
+ * An API's field and header names repeat on every call, so each is judged once: this was most of the
+ * cost of masking a JSON body (issue 18). Bounded, as names can come from clients: past the bound
+ * the memo starts over.
+ */
+const judged = new Map<string, boolean>();
+const MAX_JUDGED_NAMES = 5_000;
+
+export function isSensitiveName(name: string): boolean {
+  let sensitive = judged.get(name);
+  if (sensitive === undefined) {
+    sensitive = judgeName(name);
+    if (judged.size >= MAX_JUDGED_NAMES) judged.clear();
+    judged.set(name, sensitive);
+  }
+  return sensitive;
 }
 
 /**
@@ -217,6 +236,8 @@ const URL_HEADERS = new Set(['location', 'content-location', 'refresh']);
 
 /** UTF-8 text, or undefined when the bytes are not text. A code point cut by the cap is tolerated. */
 function utf8(bytes: Buffer): string | undefined {
+  // The usual case, whole valid text, without making a decoder for it.
+  if (isUtf8(bytes)) return bytes.toString('utf8');
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes, { stream: true });
   } catch {
@@ -301,22 +322,25 @@ function inflate(make: () => Transform, bytes: Buffer, cap: number): Promise<{ b
  * are taken as they are: recorded beneath a compression middleware (mounted before this one), the
  * app's bytes are still plain while the header already says gzip.
  */
-export async function decodeRecorded(
+export function decodeRecorded(
   bytes: Buffer,
   total: number,
   contentType: string,
   contentEncoding: string,
   cap: number,
-): Promise<EncodedBody> {
+): EncodedBody | Promise<EncodedBody> {
   const encoding = contentEncoding.trim().toLowerCase();
-  if (total > 0 && encoding !== '' && encoding !== 'identity') {
-    for (const make of decoderFor(encoding)) {
+  const decoders = total > 0 && encoding !== '' && encoding !== 'identity' ? decoderFor(encoding) : [];
+  // Synchronous when there is nothing to decode (most bodies), so no promise is made for them.
+  if (decoders.length === 0) return encodeRaw(bytes, total, contentType);
+  return (async () => {
+    for (const make of decoders) {
       const decoded = await inflate(make, bytes, cap);
       // Whole only when every compressed byte was kept and its output fitted the cap.
       if (decoded) return encodeRaw(decoded.bytes, decoded.bytes.length + (decoded.cut || total > bytes.length ? 1 : 0), contentType);
     }
-  }
-  return encodeRaw(bytes, total, contentType);
+    return encodeRaw(bytes, total, contentType);
+  })();
 }
 
 /**

@@ -118,7 +118,11 @@ export function observeExchange(req: MoesifRequest, res: MoesifResponse, hooks: 
     // chunks: recording the rest would pass the body's tail off as all of it. Then only a parser's
     // req.body is recorded.
     const missedChunks = req.readableLength > 0 || req.readableDidRead;
-    if (!missedChunks) {
+    // An HTTP/1 request without Content-Length or Transfer-Encoding has no body (RFC 9112 §6.3): most
+    // GETs, which then cost no wrapper. HTTP/2 frames bodies itself (node:http2's compatibility API).
+    const hasBody =
+      req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined || req.httpVersionMajor >= 2;
+    if (!missedChunks && hasBody) {
       const reqRecorder = createBodyRecorder(options.requestMaxBodySize);
       requestBody = reqRecorder;
       tap(req, 'push', ([chunk, encoding]) => {
@@ -201,24 +205,40 @@ async function within<T>(value: T | Promise<T>, deadline: number): Promise<{ tim
   }
 }
 
-/** Call a user hook; a throw, a rejection or a hook past the deadline is reported once and becomes `undefined`. */
-async function callHook(
+const isThenable = (value: unknown): value is Promise<unknown> =>
+  value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
+
+type HookResult = { ok: boolean; value: unknown };
+
+/**
+ * Call a user hook; a throw, a rejection or a hook past the deadline is reported once and becomes
+ * `undefined`. Most hooks answer synchronously, and then so does this: no promise, timer or race
+ * for them (those were a good part of the middleware's CPU time under load, issue 18).
+ */
+function callHook(
   name: string,
   hook: Hook | undefined,
   req: MoesifRequest,
   res: MoesifResponse,
   log: Log,
   deadline: number,
-): Promise<{ ok: boolean; value: unknown }> {
+): HookResult | Promise<HookResult> {
   if (!hook) return { ok: true, value: undefined };
-  try {
-    const result = await within(hook(req, res), deadline);
-    if (!result.timedOut) return { ok: true, value: result.value };
-    log.warnOnce(name, `${name} did not settle within ${HOOK_TIME_LIMIT_MS / 1000} s; using the default`);
-  } catch (error) {
+  const failed = (error: unknown): HookResult => {
     log.warnOnce(name, `${name} threw (${errorName(error)}); using the default`);
+    return { ok: false, value: undefined };
+  };
+  try {
+    const returned = hook(req, res);
+    if (!isThenable(returned)) return { ok: true, value: returned };
+    return within(returned, deadline).then((result): HookResult => {
+      if (!result.timedOut) return { ok: true, value: result.value };
+      log.warnOnce(name, `${name} did not settle within ${HOOK_TIME_LIMIT_MS / 1000} s; using the default`);
+      return { ok: false, value: undefined };
+    }, failed);
+  } catch (error) {
+    return failed(error);
   }
-  return { ok: false, value: undefined };
 }
 
 async function buildEvent(
@@ -312,7 +332,8 @@ async function buildEvent(
 
   if (!options.maskContent) return event;
   try {
-    const result = await within<unknown>(options.maskContent(event), deadline);
+    const returned: unknown = options.maskContent(event);
+    const result = isThenable(returned) ? await within<unknown>(returned, deadline) : { timedOut: false as const, value: returned };
     if (result.timedOut) {
       log.warnOnce('maskContent', `maskContent did not settle within ${HOOK_TIME_LIMIT_MS / 1000} s; the event was dropped`);
       return undefined;

@@ -18,6 +18,7 @@ export const DEFAULTS = {
   retryBaseDelay: 1_000,
   retryMaxDelay: 60_000,
   requestTimeout: 10_000,
+  gzip: true,
   debug: false,
 } as const;
 
@@ -44,6 +45,7 @@ export interface ResolvedOptions {
   retryBaseDelay: number;
   retryMaxDelay: number;
   requestTimeout: number;
+  gzip: boolean;
   callback: ((error: Error | null, outcome: DeliveryOutcome) => void) | undefined;
   debug: boolean;
 }
@@ -122,6 +124,7 @@ const KNOWN_OPTIONS: Record<keyof MoesifOptions, true> = {
   retryBaseDelay: true,
   retryMaxDelay: true,
   requestTimeout: true,
+  gzip: true,
   callback: true,
   debug: true,
 };
@@ -218,6 +221,7 @@ export function resolveOptions(
     retryBaseDelay: int('retryBaseDelay', DEFAULTS.retryBaseDelay, 1),
     retryMaxDelay: int('retryMaxDelay', DEFAULTS.retryMaxDelay, 1),
     requestTimeout: int('requestTimeout', DEFAULTS.requestTimeout, 1),
+    gzip: bool('gzip', DEFAULTS.gzip),
     callback: fn('callback'),
     debug: bool('debug', DEFAULTS.debug),
   };

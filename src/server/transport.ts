@@ -5,6 +5,8 @@
  */
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { gzip as gzipCallback } from 'node:zlib';
+import { promisify } from 'node:util';
 import { parseRetryAfter } from '../delivery/backoff.js';
 
 /** Replaced by the package version at build time (rollup.config.mjs); left as is in unit tests. */
@@ -25,19 +27,46 @@ export interface TransportConfig {
   baseUri: string;
   applicationId: string;
   requestTimeout: number;
+  /** Compress bodies (Content-Encoding: gzip), as moesif-nodejs always does. */
+  gzip: boolean;
+  /** Sockets kept for requests under way at once. */
+  maxSockets: number;
 }
+
+/**
+ * zlib's asynchronous gzip runs in libuv's thread pool, so a 500 KB batch never holds the app's
+ * event loop (the synchronous call would, for milliseconds). Level 1: events of one API are much
+ * alike, so the fastest level already shrinks a batch about twentyfold (200 of the bench's events:
+ * 21x at level 1, 28x at the default 6) for less than half the CPU (2.4 against 5.2 µs per event),
+ * which the app's process pays.
+ */
+const gzip = promisify(gzipCallback);
+const GZIP_OPTIONS = { level: 1 };
 
 /** Collector answers are tiny; a larger one is not read further (it only has to be drained). */
 const MAX_ANSWER_BYTES = 64 * 1024;
 
 export function createTransport(config: TransportConfig): Send {
   const secure = config.baseUri.startsWith('https:');
-  // Two sockets: one batch in flight plus a profile update; more would only load a struggling collector.
-  const agent = secure ? new HttpsAgent({ keepAlive: true, maxSockets: 2 }) : new HttpAgent({ keepAlive: true, maxSockets: 2 });
+  // As many sockets as requests may be under way: more would only load a struggling collector.
+  const { maxSockets } = config;
+  const agent = secure ? new HttpsAgent({ keepAlive: true, maxSockets }) : new HttpAgent({ keepAlive: true, maxSockets });
   const request = secure ? httpsRequest : httpRequest;
 
-  return (path, json) =>
-    new Promise<SendResult>((resolve) => {
+  /** The body and its headers, compressed unless the option says not to; compression failing sends it as is. */
+  async function encode(json: string): Promise<{ body: Buffer; encoding: Record<string, string> }> {
+    const plain = Buffer.from(json, 'utf8');
+    if (!config.gzip) return { body: plain, encoding: {} };
+    try {
+      return { body: await gzip(plain, GZIP_OPTIONS), encoding: { 'Content-Encoding': 'gzip' } };
+    } catch {
+      return { body: plain, encoding: {} };
+    }
+  }
+
+  return async (path, json) => {
+    const { body, encoding } = await encode(json);
+    return new Promise<SendResult>((resolve) => {
       let settled = false;
       const done = (result: SendResult) => {
         if (settled) return;
@@ -48,7 +77,6 @@ export function createTransport(config: TransportConfig): Send {
       // (a proxy padding a stalled upstream) never idles, and kept the batch in flight for ever.
       let deadline: ReturnType<typeof setTimeout> | undefined;
       try {
-        const body = Buffer.from(json, 'utf8');
         const req = request(
           `${config.baseUri}${path}`,
           {
@@ -57,6 +85,7 @@ export function createTransport(config: TransportConfig): Send {
             headers: {
               'Content-Type': 'application/json',
               'Content-Length': String(body.length),
+              ...encoding,
               'X-Moesif-Application-Id': config.applicationId,
               'X-Moesif-SDK': SDK_HEADER_VALUE,
             },
@@ -92,4 +121,5 @@ export function createTransport(config: TransportConfig): Send {
         done({ status: 0, error: error instanceof Error ? error.name : 'error' });
       }
     });
+  };
 }

@@ -162,6 +162,11 @@ export interface MoesifOptions {
   /** Time limit (ms) for one request to the collector. @default 10000 */
   requestTimeout?: number;
   /**
+   * Compress batches with gzip (`Content-Encoding: gzip`), as moesif-nodejs always does. Set false
+   * for a collector that cannot decode it. @default true
+   */
+  gzip?: boolean;
+  /**
    * Called after each request to the collector, as moesif-nodejs calls it: `error` is null when the
    * batch was delivered, else an Error whose message is the reason (`HTTP 503`, `ECONNREFUSED`);
    * `outcome` tells the status and the number of events either way.

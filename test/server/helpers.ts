@@ -1,8 +1,10 @@
 /**
  * Real servers on 127.0.0.1 for the middleware tests: a recording collector with fault injection
- * (status, Retry-After, delay, down) and an Express app with the middleware mounted. No mocks.
+ * (status, Retry-After, delay, held answers, down) that decodes gzip bodies as Moesif's does, and an
+ * Express app with the middleware mounted. No mocks.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
 import { SignJWT } from 'jose';
@@ -10,19 +12,26 @@ import { SignJWT } from 'jose';
 export interface Recorded {
   path: string;
   headers: IncomingMessage['headers'];
+  /** The body as JSON (else text), decoded first when it came with Content-Encoding: gzip. */
   body: unknown;
+  /** Bytes as they came over the wire. */
+  wireBytes: number;
 }
 
 export interface Answer {
   status?: number;
   headers?: Record<string, string>;
   delayMs?: number;
+  /** The answer waits for this (a test releases it), so requests stay under way as long as it wants. */
+  hold?: Promise<void>;
 }
 
 export interface Recorder {
   url: string;
   port: number;
   requests: Recorded[];
+  /** Requests whose answer has not been sent yet, and the most there ever were at once. */
+  concurrency: { now: number; most: number };
   /** Every event of every accepted /v1/events/batch request, in arrival order. */
   // any: assertions read arbitrary JSON fields of events; typing them would only restate the test.
   events(): Array<Record<string, any>>;
@@ -59,6 +68,7 @@ export async function startRecorder(port = 0): Promise<Recorder> {
     url: '',
     port: 0,
     requests,
+    concurrency: { now: 0, most: 0 },
     events: () =>
       requests
         .filter((r) => r.path === '/v1/events/batch' && Array.isArray(r.body))
@@ -67,26 +77,34 @@ export async function startRecorder(port = 0): Promise<Recorder> {
     waitFor,
     close: () => Promise.resolve(),
   };
+  const { concurrency } = recorder;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    concurrency.now += 1;
+    concurrency.most = Math.max(concurrency.most, concurrency.now);
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
+      const raw = Buffer.concat(chunks);
+      const text = (req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw).toString('utf8');
       let body: unknown = text;
       try {
         body = JSON.parse(text);
       } catch {
         // keep text
       }
-      const entry: Recorded = { path: req.url ?? '', headers: req.headers, body };
+      const entry: Recorded = { path: req.url ?? '', headers: req.headers, body, wireBytes: raw.length };
       const answer = recorder.answer(entry);
       const status = answer.status ?? 201;
       // Only accepted requests count as received, as a real collector would store only those.
       if (status >= 200 && status < 300) requests.push(entry);
-      setTimeout(() => {
-        res.writeHead(status, { 'Content-Type': 'application/json', ...answer.headers });
-        res.end('{}');
-      }, answer.delayMs ?? 0);
+      const reply = () =>
+        setTimeout(() => {
+          concurrency.now -= 1;
+          res.writeHead(status, { 'Content-Type': 'application/json', ...answer.headers });
+          res.end('{}');
+        }, answer.delayMs ?? 0);
+      if (answer.hold) void answer.hold.then(reply);
+      else reply();
     });
   });
   const actualPort = await listen(server, port);

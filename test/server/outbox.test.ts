@@ -1,22 +1,25 @@
 // @vitest-environment node
 /**
  * The delivery queue on its own (an internal module): its memory bound counts characters too, so
- * events with large bodies cannot grow it without limit while the collector is down.
+ * events with large bodies cannot grow it without limit while the collector is down; and how many
+ * requests it keeps under way.
  */
 import { expect, it } from 'vitest';
 import { createOutbox } from '../../src/server/outbox';
 import { createLog } from '../../src/server/log';
-import { createTransport } from '../../src/server/transport';
-import { freePort, startRecorder } from './helpers';
+import { createTransport, type Send, type SendResult } from '../../src/server/transport';
+import { freePort, startRecorder, waitFor } from './helpers';
 
 it('drops the oldest items once the queued JSON exceeds its character bound, and delivers the rest later', async () => {
   const port = await freePort();
-  const send = createTransport({ baseUri: `http://127.0.0.1:${port}`, applicationId: 'a', requestTimeout: 1000 });
+  const send = createTransport({ baseUri: `http://127.0.0.1:${port}`, applicationId: 'a', requestTimeout: 1000, gzip: true, maxSockets: 1 });
   const outbox = createOutbox({
     send,
     path: '/v1/events/batch',
     batchSize: 100,
+    maxBatchCount: 100,
     maxBatchBytes: 512 * 1024,
+    maxInFlight: 1,
     batchMaxTime: 60_000,
     maxQueueSize: 1000,
     maxQueueChars: 10_000,
@@ -38,4 +41,47 @@ it('drops the oldest items once the queued JSON exceeds its character bound, and
   } finally {
     await collector.close();
   }
+});
+
+it('after a failed request, probes the collector with one request at a time until one succeeds', async () => {
+  // The outbox's own seam: `send` is a function, here one that answers when the test says so, and
+  // is called synchronously by the outbox, so the number of calls is exact at any moment.
+  const pending: Array<(result: SendResult) => void> = [];
+  const sent: number[] = [];
+  const send: Send = (_path, json) =>
+    new Promise((resolve) => {
+      sent.push((JSON.parse(json) as unknown[]).length);
+      pending.push(resolve);
+    });
+  const outbox = createOutbox({
+    send,
+    path: '/v1/events/batch',
+    batchSize: 5,
+    maxBatchCount: 5,
+    maxBatchBytes: 512 * 1024,
+    maxInFlight: 4,
+    batchMaxTime: 60_000,
+    maxQueueSize: 1000,
+    maxQueueChars: 1_000_000,
+    retryBaseDelay: 1,
+    retryMaxDelay: 1,
+    random: () => 0,
+    log: createLog(false),
+  });
+  const answerAll = (status: number) => pending.splice(0).forEach((resolve) => resolve({ status }));
+  for (let i = 0; i < 40; i++) outbox.push(JSON.stringify({ i }));
+  expect(sent).toEqual([5, 5, 5, 5]);
+  answerAll(503);
+  // The retry: one batch, however many wait. Four went to a collector that had just refused four.
+  await waitFor(() => sent.length > 4);
+  expect(sent).toHaveLength(5);
+  answerAll(201);
+  // It answered: back to four at once.
+  await waitFor(() => pending.length === 4);
+  expect(sent).toHaveLength(9);
+  await waitFor(() => {
+    answerAll(201);
+    return outbox.stats().queued === 0;
+  });
+  expect(outbox.stats()).toMatchObject({ queued: 0, sent: 40, dropped: 0, failedRequests: 4 });
 });
