@@ -131,9 +131,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     const idsLocal = resolved.persistence == 'localStorage' ? realLocal : undefined;
     // Ids and the campaign start in memory and are committed to storage once consent is known.
     const ids = idStore(cookies, idsLocal, idKeys(prefix));
-    // The campaign is kept in localStorage only: cookies hold ids and the consent decision, never more.
-    const local = idStore(undefined, realLocal, []);
-    useStores(ids, local, prefix);
+    useStores(ids, prefix);
     // The decision itself is stored at once; it is not an id, so it lives and is restored on its own.
     const decision = idStore(cookies, idsLocal, [CONSENT_KEY]);
     decision.commit();
@@ -150,7 +148,6 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     /** Stores what was held in memory and starts sending. */
     const persistAndSend = (): void => {
       ids.commit();
-      local.commit();
       resume(realLocal);
     };
     /** Acts on a decision, made here or stored by another tab or subdomain of the site. */
@@ -158,10 +155,8 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
       if (choice == 'revoked') {
         // Committed first, so that clear() reaches storage: ids from earlier visits go too.
         ids.commit();
-        local.commit();
         clear();
         ids.release();
-        local.release();
         pause(realLocal);
         capture?.stop();
       } else if (consent != 'granted' && choice == 'granted') persistAndSend();
