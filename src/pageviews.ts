@@ -2,6 +2,14 @@ import { patch } from './patch.js';
 import type { Metadata } from './wire.js';
 
 /**
+ * How long a view of a client-side navigation waits for the new page's title. Routers set
+ * document.title after rendering: React Router and the like in an effect after paint, later still
+ * when the route loads its code or data first (issue 17). The view leaves as soon as the title
+ * changes, so this bound is only paid by routes whose title stays the same.
+ */
+const TITLE_WAIT_MS = 1000;
+
+/**
  * Page views on load and on every client-side navigation: pushState, replaceState when the path
  * changes, popstate, hashchange, and a restore from the back/forward cache. A view records the
  * fields Moesif's plugin sends ({ pathname, title, host }) and the rest; its referrer is the page
@@ -13,13 +21,21 @@ export function createPageViews(track: (name: string, metadata: Metadata) => voi
   let lastUrl: string | undefined;
   /** The path of the last view: replaceState to another path is a view, to the same path with another query is not. */
   let lastPath: string | undefined;
-  /** A view waiting for its title; sent at once if the page closes first. */
+  /** A view waiting for its title; sent at once if the page closes, or another view or trackPageView() comes, first. */
   let pending: (() => void) | undefined;
+  /** The title when the pending view's navigation happened: the view leaves once document.title differs. */
+  let oldTitle: string;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const flush = (): void => {
+    titleWatch.disconnect();
+    clearTimeout(timer);
     pending?.();
     pending = undefined;
   };
+  // Made once, and watching only while a view waits. The whole <head>: `document.title = ...` replaces
+  // the text of <title>, or adds a <title> where there was none, and some head managers replace the
+  // element itself. Other changes there (style tags) only cost a string comparison.
+  const titleWatch = new MutationObserver(() => document.title != oldTitle && flush());
 
   /**
    * Reads the address now and makes this URL the last viewed; the returned function sends the view,
@@ -37,13 +53,14 @@ export function createPageViews(track: (name: string, metadata: Metadata) => voi
   /** While on, a view of the current URL, unless it is the one just viewed (routers often announce twice). */
   const view = (): void => {
     if (!on || location.href == lastUrl) return;
-    // Frameworks set document.title after the URL changes (in a later task, or an effect after paint),
-    // so the view is sent a moment later; nothing of the app waits for it.
+    // Frameworks set document.title after the URL changes, so the view waits for the title to change,
+    // for TITLE_WAIT_MS at most; nothing of the app waits for it. A view still waiting is sent first,
+    // with the title it has by now, so that views are never lost nor sent out of order.
     flush();
     pending = page();
-    // One timer, restarted: an older view's timer would send this one early, with the last page's title.
-    clearTimeout(timer);
-    timer = setTimeout(flush, 50);
+    oldTitle = document.title;
+    titleWatch.observe(document.head, { childList: true, characterData: true, subtree: true });
+    timer = setTimeout(flush, TITLE_WAIT_MS);
   };
 
   // Made once and reused, so start/stop cycles never stack wrappers; off, they only pass calls through.
@@ -81,8 +98,11 @@ export function createPageViews(track: (name: string, metadata: Metadata) => voi
       view();
     },
     stop: () => turn(false),
-    /** For routers that announce navigations themselves, and sites that keep `trackPageViews` off. */
-    trackPageView: (metadata: Metadata | undefined): void => page(metadata)(),
+    /**
+     * For routers that announce navigations themselves, and sites that keep `trackPageViews` off.
+     * An automatic view still waiting for its title goes first, so the views keep their order.
+     */
+    trackPageView: (metadata: Metadata | undefined): void => (flush(), page(metadata)()),
   };
 }
 
