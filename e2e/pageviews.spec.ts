@@ -76,9 +76,16 @@ test('a route that sets its title after rendering, as React Router does, is view
   const go = (path: string, title: string, loadMs: number) =>
     page.evaluate(([p, t, ms]) => (window as any).go(p, t, ms), [path, title, loadMs] as const);
 
+  // The visitor acts on the new page before its title is set: the view, sent later, still comes first
+  // in time, and carries its own address.
   await go('/app/reports', 'Reports', 400);
+  await page.evaluate(() => (window as any).moesif.track('Clicked Export'));
   await expect.poll(() => views().length).toBe(2);
   expect(views()[1]).toMatchObject({ pathname: '/app/reports', title: 'Reports' });
+  const actions = collector.items('actions') as Array<{ action_name: string; request: { time: string; uri: string } }>;
+  const [reportsView, click] = ['Page View', 'Clicked Export'].map((name) => actions.filter((a) => a.action_name === name).at(-1)!);
+  expect(reportsView.request.uri).toBe(`${collector.url}/app/reports`);
+  expect(reportsView.request.time < click.request.time).toBe(true);
 
   // A route whose title is the one the page already has: sent once the bound passes, with that title.
   await go('/app/reports/2024', 'Reports', 0);

@@ -10,7 +10,7 @@ import { createIdentity, idKeys } from './identity.js';
 import { createLog } from './log.js';
 import { resolveOptions, type Options, type ResolvedOptions } from './options.js';
 import { toJson } from './serialize.js';
-import { createPageViews, type PageViews } from './pageviews.js';
+import { createPageViews, type ActionAt, type PageViews } from './pageviews.js';
 import type { Capture, CaptureFactory } from './capture/types.js';
 import type { ActionPayload, CapturedEvent, CompanyPayload, Kind, Metadata, UserPayload } from './wire.js';
 
@@ -221,13 +221,15 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
       setId('session_token', required(sessionToken));
     },
 
-    track(actionName, metadata) {
+    // `at`, not part of the public API: when and where a page view happened, sent up to a second
+    // later, once its route set the title (pageviews.ts).
+    track(actionName, metadata, at?: ActionAt) {
       if (typeof actionName != 'string' || !actionName.trim()) throwBad('needs an action name');
       enqueue('actions', {
         action_name: actionName,
         ...attribution(),
         transaction_id: newId(),
-        request: { time: new Date().toISOString(), uri: location.href, verb: 'GET', user_agent_string: navigator.userAgent },
+        request: { time: at?.time ?? new Date().toISOString(), uri: at?.uri ?? location.href, verb: 'GET', user_agent_string: navigator.userAgent },
         metadata,
       } satisfies ActionPayload);
     },

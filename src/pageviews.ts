@@ -9,6 +9,12 @@ import type { Metadata } from './wire.js';
  */
 const TITLE_WAIT_MS = 1000;
 
+/** When and where an action happened, for one sent later than that. */
+export interface ActionAt {
+  time: string;
+  uri: string;
+}
+
 /**
  * Page views on load and on every client-side navigation: pushState, replaceState when the path
  * changes, popstate, hashchange, and a restore from the back/forward cache. A view records the
@@ -16,7 +22,7 @@ const TITLE_WAIT_MS = 1000;
  * viewed before it (the document's referrer for the first). The action name is the plugin's too,
  * so dashboards match.
  */
-export function createPageViews(track: (name: string, metadata: Metadata) => void) {
+export function createPageViews(track: (name: string, metadata: Metadata, at: ActionAt) => void) {
   let on = false;
   let lastUrl: string | undefined;
   /** The path of the last view: replaceState to another path is a view, to the same path with another query is not. */
@@ -38,16 +44,19 @@ export function createPageViews(track: (name: string, metadata: Metadata) => voi
   const titleWatch = new MutationObserver(() => document.title != oldTitle && flush());
 
   /**
-   * Reads the address now and makes this URL the last viewed; the returned function sends the view,
-   * reading the title when it runs. The referrer is the page viewed before, or the document's referrer
-   * for the first view (and for a page restored from the back/forward cache).
+   * Reads the address and time now and makes this URL the last viewed; the returned function sends
+   * the view, reading the title when it runs. The view keeps the time and address of its navigation,
+   * so it stays before what the visitor did next on that page, and keeps its own URL when the next
+   * navigation sends it. The referrer is the page viewed before, or the document's referrer for the
+   * first view (and for a page restored from the back/forward cache).
    */
   const page = (metadata?: Metadata): (() => void) => {
     const { href, pathname, host, search, hash } = location;
     const referrer = lastUrl ?? document.referrer;
+    const at = { time: new Date().toISOString(), uri: href };
     lastUrl = href;
     lastPath = pathname;
-    return () => track('Page View', { pathname, title: document.title, host, search, hash, referrer, ...metadata });
+    return () => track('Page View', { pathname, title: document.title, host, search, hash, referrer, ...metadata }, at);
   };
 
   /** While on, a view of the current URL, unless it is the one just viewed (routers often announce twice). */

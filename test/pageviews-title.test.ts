@@ -128,6 +128,21 @@ it('trackPageView() while an automatic view waits sends the automatic one first'
   expect(views).toHaveLength(2);
 });
 
+it('a view sent later keeps the time and address of its navigation', async () => {
+  const sent: Array<{ pathname: unknown; at: { time: string; uri: string } }> = [];
+  const pageViews = createPageViews((_name, metadata, at) => sent.push({ pathname: metadata.pathname, at }));
+  pageViews.start();
+  stop = pageViews.stop;
+  await vi.advanceTimersByTimeAsync(1000);
+  sent.length = 0;
+  const navigatedAt = new Date().toISOString();
+  history.pushState({}, '', '/first');
+  await vi.advanceTimersByTimeAsync(300);
+  // The next navigation sends /first: with its own address and time, not those of /second.
+  history.pushState({}, '', '/second');
+  expect(sent).toEqual([{ pathname: '/first', at: { time: navigatedAt, uri: 'http://app.example.test/first' } }]);
+});
+
 it('a page closed while a view waits for its title sends it at once', async () => {
   await start();
   history.pushState({}, '', '/leaving');
