@@ -68,7 +68,8 @@ export function createPageViews(track: (name: string, metadata: Metadata, at: Ac
     flush();
     pending = page();
     oldTitle = document.title;
-    titleWatch.observe(document.head, { childList: true, characterData: true, subtree: true });
+    // The document when a script removed <head>: a throw here would reach the app's pushState call.
+    titleWatch.observe(document.head ?? document, { childList: true, characterData: true, subtree: true });
     timer = setTimeout(flush, TITLE_WAIT_MS);
   };
 

@@ -23,6 +23,7 @@ const start = async () => {
 beforeEach(() => {
   vi.useFakeTimers();
   views = [];
+  if (!document.head) document.documentElement.prepend(document.createElement('head'));
   document.head.innerHTML = '<title>Home</title>';
   history.replaceState(null, '', '/');
 });
@@ -141,6 +142,14 @@ it('a view sent later keeps the time and address of its navigation', async () =>
   // The next navigation sends /first: with its own address and time, not those of /second.
   history.pushState({}, '', '/second');
   expect(sent).toEqual([{ pathname: '/first', at: { time: navigatedAt, uri: 'http://app.example.test/first' } }]);
+});
+
+it('a document whose <head> a script removed still navigates, and its views leave at the bound', async () => {
+  await start();
+  document.head.remove();
+  expect(() => history.pushState({}, '', '/headless')).not.toThrow();
+  await vi.advanceTimersByTimeAsync(1000);
+  expect(views).toEqual([['/headless', '']]);
 });
 
 it('a page closed while a view waits for its title sends it at once', async () => {
