@@ -100,6 +100,10 @@ export function createPageViews(track: (name: string, metadata: Metadata, at: Ac
     },
     true,
   );
+  // And when the page is hidden (also in capture phase, before delivery's listener on the document):
+  // a mobile browser may discard a hidden page without any pagehide, and a view waiting for its title
+  // lives in memory only.
+  addEventListener('visibilitychange', () => document.hidden && flush(), true);
 
   return {
     start(): void {

@@ -152,6 +152,20 @@ it('a document whose <head> a script removed still navigates, and its views leav
   expect(views).toEqual([['/headless', '']]);
 });
 
+it('a page hidden while a view waits for its title sends it at once (a hidden page may be discarded)', async () => {
+  await start();
+  history.pushState({}, '', '/backgrounded');
+  Object.defineProperty(document, 'hidden', { value: true, configurable: true });
+  try {
+    document.dispatchEvent(new Event('visibilitychange', { bubbles: true }));
+  } finally {
+    delete (document as { hidden?: boolean }).hidden;
+  }
+  expect(views).toEqual([['/backgrounded', 'Home']]);
+  await vi.advanceTimersByTimeAsync(2000);
+  expect(views).toHaveLength(1);
+});
+
 it('a page closed while a view waits for its title sends it at once', async () => {
   await start();
   history.pushState({}, '', '/leaving');
