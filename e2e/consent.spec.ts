@@ -115,7 +115,10 @@ test('a revoke on app reaches an open docs tab: it sends nothing more and does n
   const before = collector.received.length;
 
   // docs still holds the ids in its own localStorage; its next calls must find the refusal first.
+  // The visitor switches to the docs tab. Headless Chromium's bringToFront fires no visibilitychange,
+  // which a real tab switch does (the SDK rereads the cookie jar on it), so it is dispatched here.
   await docs.bringToFront();
+  await docs.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
   await docs.evaluate(() => {
     const moesif = (window as any).moesif;
     moesif.track('On docs after the revoke');

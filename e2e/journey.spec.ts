@@ -370,19 +370,59 @@ test('8. a page closed right after sign-up still delivers the identify', async (
   await closing;
 
   const userId = userIdFor(email);
-  const profile = await eventually(async () => {
+  await eventually(async () => {
     const user = await stack.user(userId);
     // The API's log-in creates the user on its own; the browser's identify is what links `anon`.
     expect(user).toMatchObject({ user_id: userId, identified_user_id: userId, anonymous_ids: [anon] });
     return user!;
   });
-  // The page view of the sign-up form, sent before, is hers too.
-  expect(profile.timeline!.some((i) => i.action_name === 'Page View' && path(i) === '/signup')).toBe(true);
-  // So is the sign-up itself, tracked in the same instant.
-  await eventually(async () => expect((await stack.user(userId))!.timeline!.map((i) => i.action_name)).toContain('Signed Up'));
+  // The page view of the sign-up form is hers too: the form keeps its title, so its view was still
+  // waiting for a new one when the tab closed, and left with the page's last requests. So is the
+  // sign-up itself, tracked in the same instant.
+  const timeline = await eventually(async () => {
+    const items = (await stack.user(userId))!.timeline!;
+    expect(items.map((i) => `${i.action_name} ${path(i)}`)).toEqual(expect.arrayContaining(['Page View /signup', 'Signed Up /signup']));
+    return items;
+  });
+  expect(timeline.every((i) => i.user_id === userId)).toBe(true);
 
   const dashboard = await openDashboard();
   await expect(userRow(dashboard, userId)).toBeVisible();
   await expect(userCell(dashboard, userId, 'identifiedUserId')).toHaveText(userId);
   await expect(userCell(dashboard, userId, 'anonymousIds')).toHaveText(anon);
+});
+
+test('9. campaign across subdomains: she lands on docs from a Google ad and signs up on app; the users and companies calls made on app carry that first touch, and reset() forgets it on docs too', async ({ page, stack }) => {
+  const firstTouch = { utm_source: 'google', utm_medium: 'cpc', gclid: 'Cj0KCQ-journey-ad-click' };
+  const anon = await readDocs(page, stack, `${stack.docs}/docs/?${new URLSearchParams(firstTouch)}`);
+  // Kept where app.example.test reads it too: a cookie on the site's domain.
+  const campaignCookie = async () => (await page.context().cookies()).find((c) => c.name === 'moesif_campaign_data');
+  expect(await campaignCookie()).toMatchObject({ domain: '.example.test', sameSite: 'Lax', secure: false });
+
+  // A later tagged visit, on the app subdomain (its localStorage empty): not the first touch.
+  await open(page, `${stack.app}/signup?utm_source=bing&utm_medium=cpc`);
+  expect(await anonymousId(page)).toBe(anon);
+  const email = 'ada@acme.example';
+  const userId = await signUp(page, stack, email);
+  await flush(page);
+  // What the identify calls made on app carried, as the collector stored them (not the profile view,
+  // which would show the first touch anyway, from the anonymous docs visit merged into her).
+  await eventually(async () => {
+    expect(stack.identifiedCampaign(userId)).toEqual(firstTouch);
+    expect((await stack.company(companyIdFor(email)))?.campaign).toEqual(firstTouch);
+  });
+  expect((await stack.user(userId))?.campaign).toEqual(firstTouch);
+
+  // Log-out on app: reset() removes the cookie for every subdomain; docs' localStorage still mirrors
+  // the campaign, and must neither bring it back nor send it with the next visitor's identify there.
+  await page.evaluate(() => (window as any).moesif.reset());
+  expect(await campaignCookie()).toBeUndefined();
+  await open(page, `${stack.docs}/docs/`);
+  expect(await page.evaluate(() => localStorage.getItem('moesif_campaign_data'))).toContain('Cj0KCQ-journey-ad-click');
+  await page.evaluate(() => (window as any).moesif.identifyUser('next-visitor'));
+  await flush(page);
+  await eventually(async () => expect(await stack.user('next-visitor')).toBeDefined());
+  expect(stack.identifiedCampaign('next-visitor')).toBeNull();
+  expect(await campaignCookie()).toBeUndefined();
+  expect(await page.evaluate(() => localStorage.getItem('moesif_campaign_data'))).toBeNull();
 });

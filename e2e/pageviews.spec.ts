@@ -43,8 +43,8 @@ test('an SPA with pushState routing sends exactly the page views a person would 
     }),
   );
   await page.evaluate(() => (window as any).go('/spa/signup#faq', 'Sign up')); // the same URL again: not a new view
-  await expect.poll(() => views().length, { timeout: 10_000 }).toBe(7);
-  await page.waitForTimeout(500);
+  // A view made for it would leave before the next navigation's: waiting for that one is enough.
+  await step(++count, () => page.evaluate(() => (window as any).go('/spa/thanks', 'Thanks')));
   expect(views().map((v) => [v.pathname + v.hash, v.title])).toEqual([
     ['/spa', 'Home'],
     ['/spa/pricing', 'Pricing'],
@@ -53,11 +53,60 @@ test('an SPA with pushState routing sends exactly the page views a person would 
     ['/spa/docs', 'Docs'],
     ['/spa/signup', 'Sign up'],
     ['/spa/signup#faq', 'Sign up'],
+    ['/spa/thanks', 'Thanks'],
   ]);
   expect(views()[1]).toMatchObject({ host: `127.0.0.1:${collector.port}`, referrer: `${collector.url}/spa` });
   // Each view's referrer is the page viewed before it.
   const urls = views().map((v) => `${collector.url}${v.pathname}${v.search}${v.hash}`);
   expect(views().slice(1).map((v) => v.referrer)).toEqual(urls.slice(0, -1));
+});
+
+test('a route that sets its title after rendering, as React Router does, is viewed with that title', async ({ page }) => {
+  // Each route renders after its data arrives (a loader, a lazy chunk) and sets document.title in an
+  // effect after paint: later than a fixed short wait. A route left before it rendered never sets its title.
+  const router = `let current = 0;
+    window.go = (path, title, loadMs) => {
+      const route = ++current;
+      history.pushState({}, '', path);
+      setTimeout(() => requestAnimationFrame(() => setTimeout(() => { if (route === current) document.title = title; })), loadMs);
+    };`;
+  collector.page('/app', umdPage(`document.title = 'Home'; ${router} ${init}`));
+  await page.goto(collector.url + '/app');
+  await expect.poll(() => views().length).toBe(1);
+  const go = (path: string, title: string, loadMs: number) =>
+    page.evaluate(([p, t, ms]) => (window as any).go(p, t, ms), [path, title, loadMs] as const);
+
+  // The visitor acts on the new page before its title is set: the view, sent later, still comes first
+  // in time, and carries its own address.
+  await go('/app/reports', 'Reports', 400);
+  await page.evaluate(() => (window as any).moesif.track('Clicked Export'));
+  await expect.poll(() => views().length).toBe(2);
+  expect(views()[1]).toMatchObject({ pathname: '/app/reports', title: 'Reports' });
+  const actions = collector.items('actions') as Array<{ action_name: string; request: { time: string; uri: string } }>;
+  const [reportsView, click] = ['Page View', 'Clicked Export'].map((name) => actions.filter((a) => a.action_name === name).at(-1)!);
+  expect(reportsView.request.uri).toBe(`${collector.url}/app/reports`);
+  expect(reportsView.request.time < click.request.time).toBe(true);
+
+  // A route whose title is the one the page already has: sent once the bound passes, with that title.
+  await go('/app/reports/2024', 'Reports', 0);
+  await expect.poll(() => views().length).toBe(3);
+  expect(views()[2]).toMatchObject({ pathname: '/app/reports/2024', title: 'Reports' });
+
+  // A redirect before the first route had its title: both views arrive, in order; the first with the
+  // title the page had when the next navigation came, the second with its own.
+  await page.evaluate(() => {
+    (window as any).go('/app/login', 'Log in', 400);
+    (window as any).go('/app/dashboard', 'Dashboard', 400);
+  });
+  await expect.poll(() => views().length).toBe(5);
+  expect(views().slice(3).map((v) => [v.pathname, v.title])).toEqual([
+    ['/app/login', 'Reports'],
+    ['/app/dashboard', 'Dashboard'],
+  ]);
+  // No other view comes: a marker view would arrive after it.
+  await page.evaluate(() => (window as any).moesif.trackPageView({ marker: true }));
+  await expect.poll(() => views().length).toBe(6);
+  expect(views()[5]).toMatchObject({ pathname: '/app/dashboard', marker: true });
 });
 
 test('history.state, return values and arguments pass through unchanged', async ({ page }) => {
@@ -93,8 +142,10 @@ test("a router's own pushState wrapper keeps working, and keeps its place after 
     return { calls: (window as any).routerCalls, restored: history.pushState === (window as any).routerWrapper };
   });
   expect(after).toEqual({ calls: 2, restored: true });
-  await page.waitForTimeout(300);
-  expect(views().length).toBe(2);
+  // trackPageView() sends any automatic view still waiting first: none may come for /router/b.
+  await page.evaluate(() => (window as any).moesif.trackPageView({ marker: true }));
+  await expect.poll(() => views().length).toBe(3);
+  expect(views()[2]).toMatchObject({ pathname: '/router/b', marker: true });
 });
 
 test('a hash-routed page counts hash changes', async ({ page }) => {
@@ -127,10 +178,13 @@ test('a page restored from the back/forward cache counts once, with the title it
     await expect.poll(() => views().length).toBe(3);
     // Restored, not reloaded: the page kept its state and saw pageshow with persisted set.
     expect(await page.evaluate(() => (window as unknown as { persisted: boolean }).persisted)).toBe(true);
-    await page.waitForTimeout(500);
+    // A marker view: any other automatic view, still waiting for a title, would leave before it.
+    await page.evaluate(() => (window as any).moesif.trackPageView({ marker: true }));
+    await expect.poll(() => views().length).toBe(4);
     expect(views().map((v) => [v.pathname, v.title])).toEqual([
       ['/bf-a', 'test page'],
       ['/bf-b', 'test page'],
+      ['/bf-a', 'Restored'],
       ['/bf-a', 'Restored'],
     ]);
   } finally {

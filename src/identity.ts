@@ -6,7 +6,8 @@ import type { Attribution, Campaign } from './wire.js';
 /**
  * Storage keys of moesif-browser-js after its `moesif_` prefix (which `persistenceKeyPrefix`
  * replaces), kept as they are so that existing visitors keep their ids. Named by the wire field
- * each one holds; the campaign is last.
+ * each one holds; the campaign is last (issue 17: kept in a cookie like the ids, as moesif-browser-js
+ * keeps it, so that a visitor who lands on docs.acme.com and signs up on app.acme.com is sent with it).
  */
 const KEYS = {
   anonymous_id: 'anonymous_id',
@@ -19,8 +20,8 @@ const KEYS = {
 type Field = keyof typeof KEYS;
 type IdField = Exclude<Field, 'campaign'>;
 
-/** Every key that holds an id (all but the campaign), the anonymous id's first, as it is always written. */
-export const idKeys = (prefix: string): string[] => Object.values(KEYS).slice(0, 4).map((name) => prefix + name);
+/** Every key the id store holds (the ids and the campaign), the anonymous id's first, as it is always written. */
+export const idKeys = (prefix: string): string[] => Object.values(KEYS).map((name) => prefix + name);
 
 /**
  * The visitor: an anonymous id made once, the user, company and session the app identified, and
@@ -29,17 +30,15 @@ export const idKeys = (prefix: string): string[] => Object.values(KEYS).slice(0,
  *
  * Given as a tuple of functions, which the instance names as it takes them: terser does not shorten
  * property names, and these are called from every public method (an object cost 85 B gzip).
- * The first, `use`, names the stores once init() has made them: ids (cookies and their mirror) and
- * the local store that keeps the campaign (cookies hold ids and the consent decision, never more).
+ * The first, `use`, names the store once init() has made it: cookies and their localStorage mirror,
+ * for the ids and the campaign alike.
  */
 export function createIdentity() {
   let ids: Store;
-  let local: Store;
   let prefix: string;
   const key = (field: Field): string => prefix + KEYS[field];
-  const use = (idStore: Store, localStore: Store, keyPrefix: string): void => {
+  const use = (idStore: Store, keyPrefix: string): void => {
     ids = idStore;
-    local = localStore;
     prefix = keyPrefix;
   };
   // Any non-empty stored string is accepted: moesif-browser-js's older ids were not all UUIDs.
@@ -54,17 +53,17 @@ export function createIdentity() {
   const anonymousId = (): string => getId('anonymous_id') ?? renewAnonymousId();
   const campaign = (): Campaign | undefined => {
     try {
-      const stored = JSON.parse(local.get(key('campaign'))!) as unknown;
+      const stored = JSON.parse(ids.get(key('campaign'))!) as unknown;
       return stored && typeof stored == 'object' ? stored : undefined;
     } catch {
       return undefined;
     }
   };
-  /** Keeps the first touch: a campaign is stored only when none is. True when it was stored. */
-  const rememberCampaign = (found: Campaign | undefined): boolean => !!found && !campaign() && (local.set(key('campaign'), toJson(found)!), true);
+  /** Keeps the first touch, on every subdomain: a campaign is stored only when none is. True when it was stored. */
+  const rememberCampaign = (found: Campaign | undefined): boolean => !!found && !campaign() && (ids.set(key('campaign'), toJson(found)!), true);
   /** Removes every id and the campaign from storage. */
   const clear = (): void => {
-    for (const field in KEYS) (field == 'campaign' ? local : ids).remove(key(field as Field));
+    for (const field in KEYS) ids.remove(key(field as Field));
   };
   /** Who an item belongs to: the identified user or else the anonymous visitor, as moesif sends it. */
   const attribution = (): Attribution => {

@@ -10,7 +10,7 @@ import { createIdentity, idKeys } from './identity.js';
 import { createLog } from './log.js';
 import { resolveOptions, type Options, type ResolvedOptions } from './options.js';
 import { toJson } from './serialize.js';
-import { createPageViews, type PageViews } from './pageviews.js';
+import { createPageViews, type ActionAt, type PageViews } from './pageviews.js';
 import type { Capture, CaptureFactory } from './capture/types.js';
 import type { ActionPayload, CapturedEvent, CompanyPayload, Kind, Metadata, UserPayload } from './wire.js';
 
@@ -131,9 +131,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     const idsLocal = resolved.persistence == 'localStorage' ? realLocal : undefined;
     // Ids and the campaign start in memory and are committed to storage once consent is known.
     const ids = idStore(cookies, idsLocal, idKeys(prefix));
-    // The campaign is kept in localStorage only: cookies hold ids and the consent decision, never more.
-    const local = idStore(undefined, realLocal, []);
-    useStores(ids, local, prefix);
+    useStores(ids, prefix);
     // The decision itself is stored at once; it is not an id, so it lives and is restored on its own.
     const decision = idStore(cookies, idsLocal, [CONSENT_KEY]);
     decision.commit();
@@ -150,7 +148,6 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     /** Stores what was held in memory and starts sending. */
     const persistAndSend = (): void => {
       ids.commit();
-      local.commit();
       resume(realLocal);
     };
     /** Acts on a decision, made here or stored by another tab or subdomain of the site. */
@@ -158,10 +155,8 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
       if (choice == 'revoked') {
         // Committed first, so that clear() reaches storage: ids from earlier visits go too.
         ids.commit();
-        local.commit();
         clear();
         ids.release();
-        local.release();
         pause(realLocal);
         capture?.stop();
       } else if (consent != 'granted' && choice == 'granted') persistAndSend();
@@ -226,13 +221,15 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
       setId('session_token', required(sessionToken));
     },
 
-    track(actionName, metadata) {
+    // `at`, not part of the public API: when and where a page view happened, sent up to a second
+    // later, once its route set the title (pageviews.ts).
+    track(actionName, metadata, at?: ActionAt) {
       if (typeof actionName != 'string' || !actionName.trim()) throwBad('needs an action name');
       enqueue('actions', {
         action_name: actionName,
         ...attribution(),
         transaction_id: newId(),
-        request: { time: new Date().toISOString(), uri: location.href, verb: 'GET', user_agent_string: navigator.userAgent },
+        request: { time: at?.time ?? new Date().toISOString(), uri: at?.uri ?? location.href, verb: 'GET', user_agent_string: navigator.userAgent },
         metadata,
       } satisfies ActionPayload);
     },

@@ -2,48 +2,75 @@ import { patch } from './patch.js';
 import type { Metadata } from './wire.js';
 
 /**
+ * How long a view of a client-side navigation waits for the new page's title. Routers set
+ * document.title after rendering: React Router and the like in an effect after paint, later still
+ * when the route loads its code or data first (issue 17). The view leaves as soon as the title
+ * changes, so this bound is only paid by routes whose title stays the same.
+ */
+const TITLE_WAIT_MS = 1000;
+
+/** When and where an action happened, for one sent later than that. */
+export interface ActionAt {
+  time: string;
+  uri: string;
+}
+
+/**
  * Page views on load and on every client-side navigation: pushState, replaceState when the path
  * changes, popstate, hashchange, and a restore from the back/forward cache. A view records the
  * fields Moesif's plugin sends ({ pathname, title, host }) and the rest; its referrer is the page
  * viewed before it (the document's referrer for the first). The action name is the plugin's too,
  * so dashboards match.
  */
-export function createPageViews(track: (name: string, metadata: Metadata) => void) {
+export function createPageViews(track: (name: string, metadata: Metadata, at: ActionAt) => void) {
   let on = false;
   let lastUrl: string | undefined;
   /** The path of the last view: replaceState to another path is a view, to the same path with another query is not. */
   let lastPath: string | undefined;
-  /** A view waiting for its title; sent at once if the page closes first. */
+  /** A view waiting for its title; sent at once if the page closes, or another view or trackPageView() comes, first. */
   let pending: (() => void) | undefined;
+  /** The title when the pending view's navigation happened: the view leaves once document.title differs. */
+  let oldTitle: string;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const flush = (): void => {
+    titleWatch.disconnect();
+    clearTimeout(timer);
     pending?.();
     pending = undefined;
   };
+  // Made once, and watching only while a view waits. The whole <head>: `document.title = ...` replaces
+  // the text of <title>, or adds a <title> where there was none, and some head managers replace the
+  // element itself. Other changes there (style tags) only cost a string comparison.
+  const titleWatch = new MutationObserver(() => document.title != oldTitle && flush());
 
   /**
-   * Reads the address now and makes this URL the last viewed; the returned function sends the view,
-   * reading the title when it runs. The referrer is the page viewed before, or the document's referrer
-   * for the first view (and for a page restored from the back/forward cache).
+   * Reads the address and time now and makes this URL the last viewed; the returned function sends
+   * the view, reading the title when it runs. The view keeps the time and address of its navigation,
+   * so it stays before what the visitor did next on that page, and keeps its own URL when the next
+   * navigation sends it. The referrer is the page viewed before, or the document's referrer for the
+   * first view (and for a page restored from the back/forward cache).
    */
   const page = (metadata?: Metadata): (() => void) => {
     const { href, pathname, host, search, hash } = location;
     const referrer = lastUrl ?? document.referrer;
+    const at = { time: new Date().toISOString(), uri: href };
     lastUrl = href;
     lastPath = pathname;
-    return () => track('Page View', { pathname, title: document.title, host, search, hash, referrer, ...metadata });
+    return () => track('Page View', { pathname, title: document.title, host, search, hash, referrer, ...metadata }, at);
   };
 
   /** While on, a view of the current URL, unless it is the one just viewed (routers often announce twice). */
   const view = (): void => {
     if (!on || location.href == lastUrl) return;
-    // Frameworks set document.title after the URL changes (in a later task, or an effect after paint),
-    // so the view is sent a moment later; nothing of the app waits for it.
+    // Frameworks set document.title after the URL changes, so the view waits for the title to change,
+    // for TITLE_WAIT_MS at most; nothing of the app waits for it. A view still waiting is sent first,
+    // with the title it has by now, so that views are never lost nor sent out of order.
     flush();
     pending = page();
-    // One timer, restarted: an older view's timer would send this one early, with the last page's title.
-    clearTimeout(timer);
-    timer = setTimeout(flush, 50);
+    oldTitle = document.title;
+    // The document when a script removed <head>: a throw here would reach the app's pushState call.
+    titleWatch.observe(document.head ?? document, { childList: true, characterData: true, subtree: true });
+    timer = setTimeout(flush, TITLE_WAIT_MS);
   };
 
   // Made once and reused, so start/stop cycles never stack wrappers; off, they only pass calls through.
@@ -73,6 +100,10 @@ export function createPageViews(track: (name: string, metadata: Metadata) => voi
     },
     true,
   );
+  // And when the page is hidden (also in capture phase, before delivery's listener on the document):
+  // a mobile browser may discard a hidden page without any pagehide, and a view waiting for its title
+  // lives in memory only.
+  addEventListener('visibilitychange', () => document.hidden && flush(), true);
 
   return {
     start(): void {
@@ -81,8 +112,11 @@ export function createPageViews(track: (name: string, metadata: Metadata) => voi
       view();
     },
     stop: () => turn(false),
-    /** For routers that announce navigations themselves, and sites that keep `trackPageViews` off. */
-    trackPageView: (metadata: Metadata | undefined): void => page(metadata)(),
+    /**
+     * For routers that announce navigations themselves, and sites that keep `trackPageViews` off.
+     * An automatic view still waiting for its title goes first, so the views keep their order.
+     */
+    trackPageView: (metadata: Metadata | undefined): void => (flush(), page(metadata)()),
   };
 }
 

@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { readCampaign } from '../src/campaign';
+import { cookies, KEYS, messages, spyConsole, useSdk } from './support/page';
 
 const all = { disableUtm: false, disableReferrer: false, disableGclid: false };
 const PAGE = 'https://app.acme.test/pricing';
@@ -95,5 +96,137 @@ describe('readCampaign', () => {
 
   it('decodes percent-encoded values', () => {
     expect(readCampaign(`${PAGE}?utm_campaign=black%20friday%20%E2%82%AC`, '', all)).toEqual({ utm_campaign: 'black friday €' });
+  });
+});
+
+// Issue 17: a visitor lands on docs.example.test from an ad and signs up on app.example.test. The two
+// subdomains share `.example.test` cookies but not localStorage. jsdom has one origin
+// (app.example.test), so "the other subdomain" is this origin with its localStorage emptied: what
+// the first page left in localStorage, the other subdomain would not see.
+describe('the first-touch campaign across the subdomains of a site', () => {
+  const sdk = useSdk();
+  const arriveFrom = (referrer: string): void => void Object.defineProperty(document, 'referrer', { value: referrer, configurable: true });
+  afterEach(() => {
+    delete (document as { referrer?: string }).referrer;
+  });
+  const google = { utm_source: 'google', utm_medium: 'cpc', gclid: 'Cj0KCQ-ad-click', referrer: 'https://www.google.com/', referring_domain: 'www.google.com' };
+  /** The landing page on docs: an ad click from Google. */
+  const landFromGoogle = () => {
+    history.replaceState(null, '', '/docs/?utm_source=google&utm_medium=cpc&gclid=Cj0KCQ-ad-click');
+    arriveFrom('https://www.google.com/');
+    const landing = sdk.start();
+    delete (document as { referrer?: string }).referrer;
+    return landing;
+  };
+  /** A page of the site's other subdomain: the same cookie jar, its own (empty) localStorage. */
+  const onOtherSubdomain = (path = '/signup', options = {}) => {
+    localStorage.clear();
+    history.replaceState(null, '', path);
+    return sdk.start(options);
+  };
+  const sent = async (started: { moesif: { flush(): Promise<void> }; applicationId: string }) => {
+    await started.moesif.flush();
+    return { users: sdk.collector.items(started.applicationId, '/v1/users/batch'), companies: sdk.collector.items(started.applicationId, '/v1/companies/batch') };
+  };
+
+  it('is kept in a cookie on the site domain, SameSite=Lax, that every subdomain reads', () => {
+    const written = vi.spyOn(document, 'cookie', 'set');
+    landFromGoogle();
+    const line = written.mock.calls.map(([value]) => String(value)).find((value) => value.startsWith(KEYS.campaign + '='));
+    expect(line).toContain(';domain=example.test');
+    expect(line).toContain(';samesite=lax');
+    // http here; on https (or with secureCookie) it is Secure, as the ids are.
+    expect(line).not.toContain(';secure');
+    expect(JSON.parse(cookies()[KEYS.campaign])).toEqual(google);
+  });
+
+  it('identifyUser() and identifyCompany() on another subdomain send it', async () => {
+    const landing = landFromGoogle();
+    const anonymousId = landing.moesif.getAnonymousId();
+    expect((await sent(landing)).users).toEqual([{ anonymous_id: anonymousId, campaign: google }]);
+
+    const app = onOtherSubdomain();
+    app.moesif.identifyUser('u1', { email: 'ada@acme.example' });
+    app.moesif.identifyCompany('c1');
+    const { users, companies } = await sent(app);
+    // Nothing new on the page load itself: the first touch was already reported, from docs.
+    expect(users).toEqual([
+      { user_id: 'u1', anonymous_id: anonymousId, metadata: { email: 'ada@acme.example' }, campaign: google },
+      { user_id: 'u1', anonymous_id: anonymousId, company_id: 'c1', campaign: google },
+    ]);
+    expect(companies).toEqual([{ company_id: 'c1', campaign: google }]);
+  });
+
+  it('the first touch wins: a later tagged visit on another subdomain neither replaces nor reports its own', async () => {
+    landFromGoogle();
+    const app = onOtherSubdomain('/pricing?utm_source=bing&msclkid=M2');
+    app.moesif.identifyUser('u1');
+    const { users } = await sent(app);
+    expect(users).toHaveLength(1);
+    expect(users[0].campaign).toEqual(google);
+    expect(JSON.parse(cookies()[KEYS.campaign])).toEqual(google);
+  });
+
+  it('reset() on one subdomain forgets it on all: the stale copy in the other subdomain\'s localStorage is not sent', async () => {
+    landFromGoogle();
+    const stale = localStorage.getItem(KEYS.campaign);
+    expect(JSON.parse(stale!)).toEqual(google);
+    const app = onOtherSubdomain();
+    app.moesif.reset();
+    expect(cookies()).not.toHaveProperty(KEYS.campaign);
+    // Back on docs, whose localStorage still mirrors the campaign.
+    localStorage.setItem(KEYS.campaign, stale!);
+    history.replaceState(null, '', '/docs/');
+    const docs = sdk.start();
+    docs.moesif.identifyUser('u2');
+    const { users } = await sent(docs);
+    expect(users).toHaveLength(1);
+    expect(users[0]).not.toHaveProperty('campaign');
+    expect(localStorage.getItem(KEYS.campaign)).toBeNull();
+  });
+
+  it('with persistence "cookie" it is in the cookie only', async () => {
+    history.replaceState(null, '', '/docs/?utm_source=google');
+    sdk.start({ persistence: 'cookie' });
+    expect(JSON.parse(cookies()[KEYS.campaign])).toEqual({ utm_source: 'google' });
+    expect(localStorage.getItem(KEYS.campaign)).toBeNull();
+    const app = onOtherSubdomain('/signup', { persistence: 'cookie' });
+    app.moesif.identifyUser('u1');
+    expect((await sent(app)).users[0].campaign).toEqual({ utm_source: 'google' });
+  });
+
+  it('waits for consent like the ids: no cookie before the grant, the campaign of the landing page after it', async () => {
+    history.replaceState(null, '', '/docs/?utm_source=google');
+    const { moesif } = sdk.start({ requirePublishingConsent: true });
+    expect(cookies()).not.toHaveProperty(KEYS.campaign);
+    history.replaceState(null, '', '/docs/next');
+    moesif.grantPublishingConsent();
+    expect(JSON.parse(cookies()[KEYS.campaign])).toEqual({ utm_source: 'google' });
+  });
+
+  it('a campaign moesif-browser-js left in its cookie on another subdomain is sent', async () => {
+    // moesif-browser-js 1.8.13 writes both to cookies on `.example.test` (URI-encoded JSON), as usertrail does.
+    document.cookie = `${KEYS.anonymousId}=moesif-anon; path=/; domain=.example.test`;
+    document.cookie = `${KEYS.campaign}=${encodeURIComponent(JSON.stringify({ utm_source: 'legacy', gclid: 'G0' }))}; path=/; domain=.example.test`;
+    const app = onOtherSubdomain();
+    app.moesif.identifyUser('u1');
+    expect((await sent(app)).users).toEqual([{ user_id: 'u1', anonymous_id: 'moesif-anon', campaign: { utm_source: 'legacy', gclid: 'G0' } }]);
+  });
+
+  // Browsers refuse a cookie whose name and value pass 4,096 bytes, silently; jsdom takes any size.
+  it('one too long for a cookie is kept for its own subdomain, as a long id is, with one warning', async () => {
+    const setter = Object.getOwnPropertyDescriptor(Document.prototype, 'cookie')!.set!;
+    vi.spyOn(document, 'cookie', 'set').mockImplementation((line: string) => void (line.split(';')[0].length <= 4097 && setter.call(document, line)));
+    const console = spyConsole();
+    const long = 'x'.repeat(5000);
+    history.replaceState(null, '', `/docs/?utm_source=google&utm_content=${long}`);
+    const landing = sdk.start();
+    expect(cookies()[KEYS.campaign]).toBe('');
+    expect(messages(console.warn)).toHaveLength(1);
+    history.replaceState(null, '', '/docs/next');
+    const next = sdk.start();
+    next.moesif.identifyUser('u1');
+    expect((await sent(next)).users[0].campaign).toEqual({ utm_source: 'google', utm_content: long });
+    await landing.moesif.flush();
   });
 });

@@ -121,7 +121,7 @@ describe.each(['localStorage', 'cookie'] as const)('with persistence %s', (persi
     moesif.identifyCompany('c1');
     moesif.identifySession('s1');
     const before = moesif.getAnonymousId();
-    expect(localStorage.getItem(KEYS.campaign)).toContain('news');
+    expect(cookies()[KEYS.campaign]).toContain('news');
     moesif.reset();
     expect([moesif.getUserId(), moesif.getCompanyId(), moesif.getSessionToken()]).toEqual([undefined, undefined, undefined]);
     const after = moesif.getAnonymousId();
@@ -203,6 +203,8 @@ describe('existing moesif-browser-js visitors', () => {
   });
 
   it('keep their first-touch campaign, sent with the next identifyUser', async () => {
+    // Where moesif-browser-js keeps it: a cookie on the site's domain, mirrored in localStorage.
+    setCookie(KEYS.campaign, JSON.stringify({ utm_source: 'legacy', gclid: 'G0' }));
     localStorage.setItem(KEYS.campaign, JSON.stringify({ utm_source: 'legacy', gclid: 'G0' }));
     const { moesif, applicationId } = sdk.start();
     moesif.identifyUser('u1');

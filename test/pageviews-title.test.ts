@@ -1,23 +1,176 @@
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 import { createPageViews } from '../src/pageviews';
 
-beforeEach(() => vi.useFakeTimers());
-afterEach(() => vi.useRealTimers());
+// Issue 17: a Page View for a client-side navigation carries the title of the route navigated to.
+// Routers set document.title after rendering, sometimes after loading the route's code or data, so
+// a view waits for the title to change (up to a bound), rather than a fixed moment.
 
-it('a navigation 40 ms after another still waits its own 50 ms for its title', async () => {
-  const views: Array<[string, unknown]> = [];
+type View = [path: string, title: unknown];
+let views: View[];
+let stop: (() => void) | undefined;
+
+/** Page views on, recording [pathname, title] of each view sent; the load's own view is left out. */
+const start = async () => {
   const pageViews = createPageViews((_name, metadata) => views.push([String(metadata.pathname), metadata.title]));
   pageViews.start();
+  stop = pageViews.stop;
+  // The load's own view, with the title the page has, once the bound has passed.
+  await vi.advanceTimersByTimeAsync(1000);
+  views.length = 0;
+  return pageViews;
+};
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  views = [];
+  if (!document.head) document.documentElement.prepend(document.createElement('head'));
+  document.head.innerHTML = '<title>Home</title>';
+  history.replaceState(null, '', '/');
+});
+afterEach(async () => {
+  stop?.();
+  // Sends whatever still waits, so that nothing of one test is left for the next.
+  dispatchEvent(new PageTransitionEvent('pagehide'));
+  vi.useRealTimers();
+});
+
+it('a view waits for the title the router sets after a render delay, and leaves as soon as it is set', async () => {
+  await start();
+  history.pushState({}, '', '/reports');
+  // The route loads its data first: the title comes 400 ms later, long after the old 50 ms wait.
+  setTimeout(() => (document.title = 'Reports'), 400);
+  await vi.advanceTimersByTimeAsync(399);
+  expect(views).toEqual([]);
+  await vi.advanceTimersByTimeAsync(1);
+  expect(views).toEqual([['/reports', 'Reports']]);
+});
+
+it('a route that keeps the same title is sent with it once the bound passes, not before', async () => {
+  await start();
+  history.pushState({}, '', '/settings');
+  await vi.advanceTimersByTimeAsync(999);
+  expect(views).toEqual([]);
+  await vi.advanceTimersByTimeAsync(1);
+  expect(views).toEqual([['/settings', 'Home']]);
+});
+
+it('changes elsewhere in <head> (a style tag) do not send the view early', async () => {
+  await start();
+  history.pushState({}, '', '/styled');
+  document.head.appendChild(document.createElement('style')).textContent = '.a{}';
+  await vi.advanceTimersByTimeAsync(100);
+  expect(views).toEqual([]);
+  document.title = 'Styled';
+  await vi.advanceTimersByTimeAsync(0);
+  expect(views).toEqual([['/styled', 'Styled']]);
+});
+
+it('a <title> element replaced by a head manager, or added where there was none, is seen', async () => {
+  await start();
+  history.pushState({}, '', '/replaced');
+  const title = document.createElement('title');
+  title.textContent = 'Replaced';
+  document.querySelector('title')!.replaceWith(title);
+  await vi.advanceTimersByTimeAsync(0);
+  document.head.innerHTML = '';
+  history.pushState({}, '', '/added');
+  document.title = 'Added';
+  await vi.advanceTimersByTimeAsync(0);
+  expect(views).toEqual([
+    ['/replaced', 'Replaced'],
+    ['/added', 'Added'],
+  ]);
+});
+
+it('a redirect that sets each title a moment later sends both views, each with its own title', async () => {
+  await start();
   history.pushState({}, '', '/login');
   setTimeout(() => (document.title = 'Login'), 20);
   await vi.advanceTimersByTimeAsync(40);
   // The router redirects, and sets the title a moment later, as it did for /login.
   history.pushState({}, '', '/dashboard');
-  setTimeout(() => (document.title = 'Dashboard'), 30);
-  await vi.advanceTimersByTimeAsync(200);
-  pageViews.stop();
-  expect(views.slice(1)).toEqual([
+  setTimeout(() => (document.title = 'Dashboard'), 300);
+  await vi.advanceTimersByTimeAsync(300);
+  expect(views).toEqual([
     ['/login', 'Login'],
     ['/dashboard', 'Dashboard'],
   ]);
+});
+
+it('navigations that follow each other before any title is set are neither lost nor reordered', async () => {
+  await start();
+  for (const path of ['/a', '/b', '/c']) {
+    history.pushState({}, '', path);
+    await vi.advanceTimersByTimeAsync(10);
+  }
+  // Each earlier view left when the next navigation came, with the title the page had then.
+  expect(views).toEqual([
+    ['/a', 'Home'],
+    ['/b', 'Home'],
+  ]);
+  document.title = 'C';
+  await vi.advanceTimersByTimeAsync(0);
+  expect(views.map(([path]) => path)).toEqual(['/a', '/b', '/c']);
+  expect(views[2]).toEqual(['/c', 'C']);
+  // Nothing more comes when the bounds of the earlier views would have passed.
+  await vi.advanceTimersByTimeAsync(2000);
+  expect(views).toHaveLength(3);
+});
+
+it('trackPageView() while an automatic view waits sends the automatic one first', async () => {
+  const pageViews = await start();
+  history.pushState({}, '', '/auto');
+  pageViews.trackPageView({ section: 'manual' });
+  expect(views).toEqual([
+    ['/auto', 'Home'],
+    ['/auto', 'Home'],
+  ]);
+  await vi.advanceTimersByTimeAsync(2000);
+  expect(views).toHaveLength(2);
+});
+
+it('a view sent later keeps the time and address of its navigation', async () => {
+  const sent: Array<{ pathname: unknown; at: { time: string; uri: string } }> = [];
+  const pageViews = createPageViews((_name, metadata, at) => sent.push({ pathname: metadata.pathname, at }));
+  pageViews.start();
+  stop = pageViews.stop;
+  await vi.advanceTimersByTimeAsync(1000);
+  sent.length = 0;
+  const navigatedAt = new Date().toISOString();
+  history.pushState({}, '', '/first');
+  await vi.advanceTimersByTimeAsync(300);
+  // The next navigation sends /first: with its own address and time, not those of /second.
+  history.pushState({}, '', '/second');
+  expect(sent).toEqual([{ pathname: '/first', at: { time: navigatedAt, uri: 'http://app.example.test/first' } }]);
+});
+
+it('a document whose <head> a script removed still navigates, and its views leave at the bound', async () => {
+  await start();
+  document.head.remove();
+  expect(() => history.pushState({}, '', '/headless')).not.toThrow();
+  await vi.advanceTimersByTimeAsync(1000);
+  expect(views).toEqual([['/headless', '']]);
+});
+
+it('a page hidden while a view waits for its title sends it at once (a hidden page may be discarded)', async () => {
+  await start();
+  history.pushState({}, '', '/backgrounded');
+  Object.defineProperty(document, 'hidden', { value: true, configurable: true });
+  try {
+    document.dispatchEvent(new Event('visibilitychange', { bubbles: true }));
+  } finally {
+    delete (document as { hidden?: boolean }).hidden;
+  }
+  expect(views).toEqual([['/backgrounded', 'Home']]);
+  await vi.advanceTimersByTimeAsync(2000);
+  expect(views).toHaveLength(1);
+});
+
+it('a page closed while a view waits for its title sends it at once', async () => {
+  await start();
+  history.pushState({}, '', '/leaving');
+  dispatchEvent(new PageTransitionEvent('pagehide'));
+  expect(views).toEqual([['/leaving', 'Home']]);
+  await vi.advanceTimersByTimeAsync(2000);
+  expect(views).toHaveLength(1);
 });

@@ -11,8 +11,11 @@ import { describe, expect, it } from 'vitest';
  * are gzip -9 bytes of the built files (npm test builds before it runs the tests). A change that
  * raises a budget says why, and by how many bytes, in its commit message.
  *
- * They hold today's sizes (UMD 7,374 with its source-map comment; core 6,022; capture 1,314) with
- * about 10 B of room, so that nothing grows unnoticed. The size pass after the drop-in audit and the
+ * They hold today's sizes (UMD 7,456 with its source-map comment; core 6,108; capture 1,310) with
+ * about 10 B of room, so that nothing grows unnoticed. Issue 17 moved them: the campaign kept in the
+ * id store's cookie instead of a store of its own (-35 B UMD), and page views that wait for the new
+ * title with a MutationObserver instead of a fixed 50 ms, keeping their navigation's time and address,
+ * and leaving when the page is hidden (+117 B UMD, +114 B core). The size pass after the drop-in audit and the
  * outbox fix took them down from 7,477, 6,121 and 1,305 (XHR status 1223 as 204, which issue 5 asks
  * for, was put back: +11 B). The ESM core met the product's 5,700
  * ceiling until the fourth session's fixes (consent: ids of earlier visits purged on opt-out, one
@@ -22,8 +25,8 @@ import { describe, expect, it } from 'vitest';
  * 15,087): see the README's "Size" section, and `npm run bench:size` for what each part weighs.
  */
 const BUDGETS = {
-  umd: 7_385,
-  esmCore: 6_032,
+  umd: 7_466,
+  esmCore: 6_118,
   esmCapture: 1_325,
 };
 

@@ -76,12 +76,22 @@ export interface Stack {
   companies(): Promise<any[]>;
   company(id: string): Promise<any | undefined>;
   funnel(steps?: string[]): Promise<{ profiles: number; steps: { step: string; users: number }[] }>;
+  /**
+   * The first-touch campaign the collector stored from the user's own users calls (identifyUser,
+   * which carry her user_id), before the profile view merges in what her anonymous ids brought:
+   * what the identify calls themselves carried. Null when none did; undefined for an unknown user.
+   */
+  identifiedCampaign(userId: string): Record<string, string> | null | undefined;
   close(): Promise<void>;
 }
 
 export async function startStack(): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), 'usertrail-journey-'));
-  const collector: Service = await startCollector({ port: 0, db: join(dir, 'collector.db'), applicationId: DEFAULT_APP_ID });
+  const collector: Service & { store: { getUser(id: string): { campaign: Record<string, string> | null } | undefined } } = await startCollector({
+    port: 0,
+    db: join(dir, 'collector.db'),
+    applicationId: DEFAULT_APP_ID,
+  });
   const api: Service & { middleware: { flush(): Promise<void> } } = await startApi({
     port: 0,
     collectorUrl: collector.url,
@@ -113,6 +123,7 @@ export async function startStack(): Promise<Stack> {
     companies: async () => (await get('/api/companies')).companies,
     company: (id) => get(`/api/companies/${encodeURIComponent(id)}`),
     funnel: (steps) => get(`/api/funnel${steps ? `?${new URLSearchParams(steps.map((s) => ['steps', s]))}` : ''}`),
+    identifiedCampaign: (userId) => collector.store.getUser(userId)?.campaign,
     async close() {
       await app.close();
       await api.close();
