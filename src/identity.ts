@@ -1,6 +1,6 @@
 import { cleanId, newId } from './ids.js';
 import { toJson } from './serialize.js';
-import type { Store } from './storage.js';
+import type { Store } from './storage/store.js';
 import type { Attribution, Campaign } from './wire.js';
 
 /**

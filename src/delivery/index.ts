@@ -1,7 +1,7 @@
 import { newId } from '../ids.js';
 import type { Log } from '../log.js';
 import type { ResolvedOptions } from '../options.js';
-import type { ListableStore } from '../storage.js';
+import type { ListableStore } from '../storage/store.js';
 import { APPLICATION_ID_HEADER, SDK_HEADER_VALUE, type DeliveryOutcome, type Kind } from '../wire.js';
 import { backoffDelay, isRetryable, parseRetryAfter } from './backoff.js';
 

@@ -1,7 +1,7 @@
 import { vi } from 'vitest';
 import type { Delivery } from '../../src/delivery';
 import type { Log } from '../../src/log';
-import type { ListableStore } from '../../src/storage';
+import type { ListableStore } from '../../src/storage/store';
 
 /** A store in a Map that counts its writes, and whose writes can be made to fail (storage full). */
 export type MemoryStore = ListableStore & { full: boolean; writes: number; map: Map<string, string> };
