@@ -30,13 +30,16 @@ const STAND_INS = {
   capture: 'export const createCapture = undefined;',
   pageviews: 'export const createPageViews = () => ({ start() {}, stop() {}, trackPageView() {} });',
   delivery: `import { APPLICATION_ID_HEADER, SDK_HEADER_VALUE } from ${JSON.stringify(fileURLToPath(new URL('../src/wire.ts', import.meta.url)))};
-    export const createDelivery = (options) => {
+    export const createDelivery = ({ options }) => {
       const headers = { 'Content-Type': 'application/json', [APPLICATION_ID_HEADER]: options.applicationId, 'X-Moesif-SDK': SDK_HEADER_VALUE };
-      // push, flush, stats, resume, pause
-      return [
-        (kind, json) => fetch(options.baseUrl + '/v1/' + kind + '/batch', { method: 'POST', headers, body: '[' + json + ']' }).catch(() => {}),
-        () => Promise.resolve(), () => ({}), () => {}, () => {},
-      ];
+      return {
+        push: (kind, json) => fetch(options.baseUrl + '/v1/' + kind + '/batch', { method: 'POST', headers, body: '[' + json + ']' }).catch(() => {}),
+        flush: () => Promise.resolve(),
+        stats: () => ({}),
+        resume() {},
+        pause() {},
+        dispose() {},
+      };
     };`,
 };
 

@@ -78,12 +78,7 @@ const throwBad: (reason: string) => never = (reason) => {
 export function createMoesif(captureFactory?: CaptureFactory): Moesif {
   // Set by init(); the method bodies below only run once `options` is.
   let options: ResolvedOptions | undefined;
-  // The delivery engine's functions (see createDelivery).
-  let push!: Delivery[0];
-  let flush!: Delivery[1];
-  let stats!: Delivery[2];
-  let resume!: Delivery[3];
-  let pause!: Delivery[4];
+  let delivery!: Delivery;
   let capture: Capture | undefined;
   let pageViews!: PageViews;
   let consent: Consent | undefined;
@@ -110,7 +105,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
       // The kind only: payloads carry session tokens and the app's metadata, which logs never show
       // (the browser's network panel has them for whoever debugs).
       log.debug('queued', kind);
-      push(kind, json);
+      delivery.push(kind, json);
     }
   };
 
@@ -141,7 +136,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     const decision = idStore(cookies, idsLocal, [CONSENT_KEY]);
     decision.commit();
     // Delivery keeps the fetch that exists now, before start() wraps it: our own requests are never captured.
-    [push, flush, stats, resume, pause] = createDelivery(resolved, log, fetch.bind(window));
+    delivery = createDelivery({ options: resolved, log, fetch: fetch.bind(window) });
     capture = captureFactory?.(
       resolved,
       log,
@@ -154,7 +149,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     const persistAndSend = (): void => {
       ids.commit();
       local.commit();
-      resume(realLocal);
+      delivery.resume(realLocal);
     };
     /** Acts on a decision, made here or stored by another tab or subdomain of the site. */
     const apply = (choice: Consent): void => {
@@ -165,7 +160,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
         clear();
         ids.release();
         local.release();
-        pause(realLocal);
+        delivery.pause(realLocal);
         capture?.stop();
       } else if (consent != 'granted' && choice == 'granted') persistAndSend();
       consent = choice;
@@ -273,8 +268,8 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
   };
 
   const instance = {
-    flush: () => (options ? flush() : Promise.resolve()),
-    getStats: () => options && stats(),
+    flush: () => (options ? delivery.flush() : Promise.resolve()),
+    getStats: () => options && delivery.stats(),
     isPublishingConsentGranted: () => (options && followDecision(), consent == 'granted'),
     new: () => createMoesif(captureFactory),
   } as Moesif;

@@ -1,5 +1,4 @@
 import { vi } from 'vitest';
-import type { Delivery } from '../../src/delivery';
 import type { Log } from '../../src/log';
 import type { ListableStore } from '../../src/storage/store';
 
@@ -50,6 +49,3 @@ export function fakeFetch(answers: Answer[]) {
 }
 
 export const quietLog = () => ({ warn: vi.fn(), error: vi.fn(), debug: vi.fn() }) satisfies Log;
-
-/** The engine's functions by name (createDelivery gives them as a tuple, to keep the bundle small). */
-export const named = ([push, flush, stats, resume, pause]: Delivery) => ({ push, flush, stats, resume, pause });
