@@ -28,7 +28,7 @@ const SOURCES = {
 
 const STAND_INS = {
   capture: 'export const createCapture = undefined;',
-  pageviews: 'export const createPageViews = () => ({ start() {}, stop() {}, trackPageView() {} });',
+  pageviews: 'export const createPageViews = () => ({ start() {}, stop() {}, trackPageView() {}, dispose() {} });',
   delivery: `import { APPLICATION_ID_HEADER, SDK_HEADER_VALUE } from ${JSON.stringify(fileURLToPath(new URL('../src/wire.ts', import.meta.url)))};
     export const createDelivery = ({ options }) => {
       const headers = { 'Content-Type': 'application/json', [APPLICATION_ID_HEADER]: options.applicationId, 'X-Moesif-SDK': SDK_HEADER_VALUE };

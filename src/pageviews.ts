@@ -60,19 +60,19 @@ export function createPageViews(track: (name: string, metadata: Metadata) => voi
   };
 
   // Added once, here, and idle while off. A `pageshow` that is not a restore is the first load, viewed by start().
+  const restored = (event: PageTransitionEvent): void => {
+    if (event.persisted) view();
+  };
+  // Forgetting the URL makes a restore from the back/forward cache a new view of it.
+  const hidden = (): void => {
+    lastUrl = undefined;
+    flush();
+  };
   addEventListener('popstate', view);
   addEventListener('hashchange', view);
-  addEventListener('pageshow', (event) => event.persisted && view());
+  addEventListener('pageshow', restored);
   // Capture phase: runs before delivery's own pagehide listener, so the view leaves with the final flush.
-  // Forgetting the URL makes a restore from the back/forward cache a new view of it.
-  addEventListener(
-    'pagehide',
-    () => {
-      lastUrl = undefined;
-      flush();
-    },
-    true,
-  );
+  addEventListener('pagehide', hidden, true);
 
   return {
     start(): void {
@@ -83,6 +83,13 @@ export function createPageViews(track: (name: string, metadata: Metadata) => voi
     stop: () => turn(false),
     /** For routers that announce navigations themselves, and sites that keep `trackPageViews` off. */
     trackPageView: (metadata: Metadata | undefined): void => page(metadata)(),
+    /** Removes the listeners added above (the instance is disposed). */
+    dispose(): void {
+      removeEventListener('popstate', view);
+      removeEventListener('hashchange', view);
+      removeEventListener('pageshow', restored);
+      removeEventListener('pagehide', hidden, true);
+    },
   };
 }
 

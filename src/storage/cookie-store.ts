@@ -26,7 +26,7 @@ export function findCookieDomain(hostname: string): string | undefined {
   for (let count = 2; count <= labels.length; count++) {
     const domain = labels.slice(-count).join('.');
     // One second of life, should the removal below not take.
-    Cookies.set(PROBE, '1', { domain, expires: 1 / 86_400 });
+    Cookies.set(PROBE, '1', { domain, 'max-age': '1' });
     if (Cookies.get(PROBE)) {
       Cookies.remove(PROBE, { domain });
       return domain;
@@ -77,7 +77,10 @@ export function cookieStore(options: ResolvedOptions, log: Log): DisposableStore
     set(key, value) {
       forget();
       if (tooLong(key, value)) log.warn('id over 4 KB: kept for this origin only');
-      attempt(() => Cookies.set(key, tooLong(key, value) ? '' : value, { ...attributesNow(), expires: options.cookieExpiration }));
+      // max-age, not js-cookie's `expires`: a lifetime that does not depend on the page's clock. Whole
+      // seconds: a browser ignores a max-age with a fraction, and the cookie would end with the session.
+      const maxAge = String(Math.round(options.cookieExpiration * 86_400));
+      attempt(() => Cookies.set(key, tooLong(key, value) ? '' : value, { ...attributesNow(), 'max-age': maxAge }));
     },
     remove(key) {
       forget();
