@@ -22,13 +22,13 @@ function watch(): { live: Listening[]; restore(): void } {
     const remove = target.removeEventListener;
     const same = (entry: Listening, type: string, listener: unknown, options?: boolean | EventListenerOptions) =>
       entry.target == name && entry.type == type && entry.listener == listener && entry.capture == (typeof options == 'boolean' ? options : !!options?.capture);
-    target.addEventListener = function (type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions) {
+    target.addEventListener = function (type: string, listener: EventListenerOrEventListenerObject, options?: boolean | AddEventListenerOptions) {
       if (!live.some((entry) => same(entry, type, listener, options))) {
         live.push({ target: name, type, listener, capture: typeof options == 'boolean' ? options : !!options?.capture });
       }
       return add.call(this, type, listener, options);
     };
-    target.removeEventListener = function (type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions) {
+    target.removeEventListener = function (type: string, listener: EventListenerOrEventListenerObject, options?: boolean | EventListenerOptions) {
       const index = live.findIndex((entry) => same(entry, type, listener, options));
       if (index >= 0) live.splice(index, 1);
       return remove.call(this, type, listener, options);
