@@ -36,14 +36,6 @@ export interface DeliveryDeps {
 }
 
 /**
- * The delivery engine: one outbox (outbox.ts), one send timer, one request in flight.
- * A batch leaves when `batchSize` items wait (and then carries all that wait, up to 60 KB: fewer,
- * fuller requests), when its oldest item has waited `batchMaxTime`, or at once without batching;
- * failures are retried with backoff; when the page hides or closes, everything waiting leaves with
- * keepalive requests that outlive the page. It starts paused, holding items in memory, until
- * `resume()` (consent) names where they persist; `dispose()` removes its listeners from the page.
- */
-/**
  * Calls the `callback` option as moesif calls it, with nothing first when the request succeeded (so
  * that an `if (error)` callback stays quiet), and the outcome second.
  */
@@ -59,6 +51,14 @@ function report({ options, log }: Pick<DeliveryDeps, 'options' | 'log'>, batch: 
   }
 }
 
+/**
+ * The delivery engine: one outbox (outbox.ts), one send timer, one request in flight.
+ * A batch leaves when `batchSize` items wait (and then carries all that wait, up to 60 KB: fewer,
+ * fuller requests), when its oldest item has waited `batchMaxTime`, or at once without batching;
+ * failures are retried with backoff; when the page hides or closes, everything waiting leaves with
+ * keepalive requests that outlive the page. It starts paused, holding items in memory, until
+ * `resume()` (consent) names where they persist; `dispose()` removes its listeners from the page.
+ */
 export function createDelivery({ options, log, fetch, now = Date.now }: DeliveryDeps): Delivery {
   const { counts: stats, drop } = createCounts(log);
   const outbox = createOutbox({ options, now, log, onDrop: drop });
