@@ -278,4 +278,31 @@ test.describe('storage: a visitor who used moesif-browser-js keeps who they are'
       });
     }
   }
+
+  test('ids that moesif-browser-js wrote URI-encoded into its cookies (+, @, spaces, ;, =, %, non-ASCII) read back as they were given', async ({ browser }) => {
+    const v = await visitor(browser);
+    // Each needs encoding in a cookie value, and moesif writes encodeURIComponent(value).
+    const [userId, companyId, session] = ['jane+test@example.com', 'Acme & Sons; EU=1', 'tok%20 50% ünïcode,x'];
+    try {
+      const options = ", persistence: 'cookie'";
+      await v.visit(
+        'moesif',
+        'app.example.test',
+        `${init(options)} moesif.identifySession(${JSON.stringify(session)}); moesif.identifyUser(${JSON.stringify(userId)}); moesif.identifyCompany(${JSON.stringify(companyId)});`,
+      );
+      const written = Object.fromEntries((await v.context.cookies()).map((cookie) => [cookie.name, cookie.value]));
+      expect(written.moesif_stored_user_id).toBe(encodeURIComponent(userId));
+      expect(written.moesif_stored_session_id).toBe(encodeURIComponent(session));
+      await v.visit('usertrail', 'app.example.test', `${init(options)} moesif.track('After Switch');`);
+      const ids = await v.page.evaluate(() => {
+        const m = (window as any).moesif;
+        return [m.getUserId(), m.getCompanyId(), m.getSessionToken()];
+      });
+      expect(ids).toEqual([userId, companyId, session]);
+      await expect.poll(() => v.collector.items('actions').length).toBe(1);
+      expect(v.collector.items('actions')[0]).toMatchObject({ user_id: userId, company_id: companyId, session_token: session });
+    } finally {
+      await v.close();
+    }
+  });
 });

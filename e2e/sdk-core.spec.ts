@@ -80,7 +80,10 @@ test('on a page with an AMD loader (RequireJS), the script tag still defines the
 test('the ESM build imported by a page delivers the same payloads', async ({ page }) => {
   collector.page(
     '/esm',
-    `<!doctype html><script type="module">
+    // The ESM build leaves its dependencies to the app's bundler; a page without one maps them itself.
+    `<!doctype html><script type="importmap">${JSON.stringify({
+      imports: { uuid: '/node_modules/uuid/dist/index.js', 'js-cookie': '/node_modules/js-cookie/dist/js.cookie.mjs' },
+    })}</script><script type="module">
        import moesif, { track, identifyUser } from '/dist/usertrail.mjs';
        moesif.init({ applicationId: '${APP_ID}', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 50 });
        track('From ESM', { n: 1 });

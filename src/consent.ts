@@ -1,4 +1,5 @@
 import type { ResolvedOptions } from './options.js';
+import type { Store } from './storage/store.js';
 
 /**
  * Publishing consent. 'granted': the SDK stores and sends as usual. 'pending': it works in memory
@@ -21,3 +22,49 @@ export const initialConsent = (options: ResolvedOptions, stored: string | null):
       : options.requirePublishingConsent
         ? 'pending'
         : 'granted';
+
+export interface ConsentDeps {
+  /** Where the decision is kept: its own store, written at once (it is not an id). */
+  decision: Store;
+  /** Consent granted: store what was held in memory, and start sending. */
+  persist(): void;
+  /** Consent revoked: remove the ids, the campaign and the queue, and send nothing more. */
+  forget(): void;
+}
+
+/**
+ * The consent state of one instance: the decision made here (`decide`), or stored by another tab or
+ * subdomain of the site (`follow`), acted on once each time it changes.
+ */
+export function createConsent({ decision, persist, forget }: ConsentDeps) {
+  let state: Consent | undefined;
+  /** Acts on a decision, made here or stored elsewhere. */
+  const apply = (choice: Consent): void => {
+    if (choice == 'revoked') forget();
+    else if (state != 'granted' && choice == 'granted') persist();
+    state = choice;
+  };
+  return {
+    state: (): Consent | undefined => state,
+    /** The state a page starts in. Not decide(): a site that asks for no consent gets no consent cookie, nor does a Do Not Track refusal. */
+    start(options: ResolvedOptions): void {
+      apply(initialConsent(options, decision.get(CONSENT_KEY)));
+    },
+    /** The visitor's decision, made on this page: stored, then acted on. */
+    decide(choice: 'granted' | 'revoked'): void {
+      decision.set(CONSENT_KEY, choice);
+      apply(choice);
+    },
+    /**
+     * Follows a decision another tab or subdomain stored. Called before any id is read: a tab still
+     * running on an old decision would otherwise restore the ids another tab just removed (from its own
+     * localStorage) and go on sending.
+     */
+    follow(): void {
+      const stored = decision.get(CONSENT_KEY) as Consent | null;
+      if (stored && stored != state) apply(stored);
+    },
+  };
+}
+
+export type ConsentController = ReturnType<typeof createConsent>;

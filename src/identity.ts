@@ -1,13 +1,14 @@
 import { cleanId, newId } from './ids.js';
 import { toJson } from './serialize.js';
-import type { Store } from './storage.js';
+import type { Store } from './storage/store.js';
 import type { Attribution, Campaign } from './wire.js';
 
 /**
  * Storage keys of moesif-browser-js after its `moesif_` prefix (which `persistenceKeyPrefix`
  * replaces), kept as they are so that existing visitors keep their ids. Named by the wire field
- * each one holds; the campaign is last (issue 17: kept in a cookie like the ids, as moesif-browser-js
- * keeps it, so that a visitor who lands on docs.acme.com and signs up on app.acme.com is sent with it).
+ * each one holds; the campaign is last. The campaign is kept with the ids, in a cookie as moesif-browser-js
+ * keeps it, so that a visitor who lands on docs.acme.com and signs up on app.acme.com is sent with it
+ * (issue 17).
  */
 const KEYS = {
   anonymous_id: 'anonymous_id',
@@ -23,27 +24,25 @@ type IdField = Exclude<Field, 'campaign'>;
 /** Every key the id store holds (the ids and the campaign), the anonymous id's first, as it is always written. */
 export const idKeys = (prefix: string): string[] => Object.values(KEYS).map((name) => prefix + name);
 
+export interface IdentityDeps {
+  /** The visitor's ids and first-touch campaign: cookies and their localStorage mirror (see id-store.ts). */
+  ids: Store;
+  /** The prefix of every key: `moesif_`, or `persistenceKeyPrefix`. */
+  prefix: string;
+}
+
 /**
  * The visitor: an anonymous id made once, the user, company and session the app identified, and
  * the first-touch campaign. Values are read from storage on every use, so a reset() or sign-in in
  * another tab or on another subdomain of the site is seen at once.
- *
- * Given as a tuple of functions, which the instance names as it takes them: terser does not shorten
- * property names, and these are called from every public method (an object cost 85 B gzip).
- * The first, `use`, names the store once init() has made it: cookies and their localStorage mirror,
- * for the ids and the campaign alike.
  */
-export function createIdentity() {
-  let ids: Store;
-  let prefix: string;
+export function createIdentity({ ids, prefix }: IdentityDeps) {
   const key = (field: Field): string => prefix + KEYS[field];
-  const use = (idStore: Store, keyPrefix: string): void => {
-    ids = idStore;
-    prefix = keyPrefix;
-  };
   // Any non-empty stored string is accepted: moesif-browser-js's older ids were not all UUIDs.
   const getId = (field: IdField): string | undefined => cleanId(ids.get(key(field)));
-  const setId = (field: IdField, value: string): unknown => ids.set(key(field), value);
+  const setId = (field: IdField, value: string): void => {
+    ids.set(key(field), value);
+  };
   // Written at once, also after clear(): another subdomain seeing an empty cookie jar would restore the old ids from its localStorage.
   const renewAnonymousId = (): string => {
     const id = newId();
@@ -59,16 +58,28 @@ export function createIdentity() {
       return undefined;
     }
   };
-  /** Keeps the first touch, on every subdomain: a campaign is stored only when none is. True when it was stored. */
-  const rememberCampaign = (found: Campaign | undefined): boolean => !!found && !campaign() && (ids.set(key('campaign'), toJson(found)!), true);
-  /** Removes every id and the campaign from storage. */
-  const clear = (): void => {
-    for (const field in KEYS) ids.remove(key(field as Field));
+  return {
+    getId,
+    setId,
+    anonymousId,
+    renewAnonymousId,
+    campaign,
+    /** Keeps the first touch, on every subdomain: a campaign is stored only when none is. True when it was stored. */
+    rememberCampaign(found: Campaign | undefined): boolean {
+      if (!found || campaign()) return false;
+      ids.set(key('campaign'), toJson(found)!);
+      return true;
+    },
+    /** Removes every id and the campaign from storage. */
+    clear(): void {
+      for (const field in KEYS) ids.remove(key(field as Field));
+    },
+    /** Who an item belongs to: the identified user or else the anonymous visitor, as moesif sends it. */
+    attribution(): Attribution {
+      const user_id = getId('user_id');
+      return { user_id, anonymous_id: user_id ? undefined : anonymousId(), company_id: getId('company_id'), session_token: getId('session_token') };
+    },
   };
-  /** Who an item belongs to: the identified user or else the anonymous visitor, as moesif sends it. */
-  const attribution = (): Attribution => {
-    const user_id = getId('user_id');
-    return { user_id, anonymous_id: user_id ? undefined : anonymousId(), company_id: getId('company_id'), session_token: getId('session_token') };
-  };
-  return [use, getId, setId, anonymousId, campaign, rememberCampaign, clear, renewAnonymousId, attribution] as const;
 }
+
+export type Identity = ReturnType<typeof createIdentity>;

@@ -21,8 +21,14 @@ export function createLog(isDebug: () => unknown): Log {
     }
   };
   return {
-    warn: (message) => warned.has(message) || (warned.add(message), write('warn', message)),
+    warn(message) {
+      if (warned.has(message)) return;
+      warned.add(message);
+      write('warn', message);
+    },
     error: (message) => write('error', message),
-    debug: (...details) => isDebug() && write('log', ...details),
+    debug(...details) {
+      if (isDebug()) write('log', ...details);
+    },
   };
 }

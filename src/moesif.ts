@@ -1,18 +1,19 @@
-// The order of these imports is the order the modules take in the bundle, which changes its gzip
-// size: consent.ts and storage.ts first is 14 B smaller than in alphabetical order (measured).
-import { CONSENT_KEY, initialConsent, type Consent } from './consent.js';
-import { cookieStore, idStore, localStore, type ListableStore, type Store } from './storage.js';
 import { readCampaign } from './campaign.js';
+import type { Capture, CaptureFactory } from './capture/types.js';
+import { CONSENT_KEY, createConsent, type ConsentController } from './consent.js';
 import { createDelivery, type Delivery, type DeliveryStats } from './delivery/index.js';
 import { inBrowser } from './env.js';
+import { createIdentity, idKeys, type Identity } from './identity.js';
 import { cleanId, newId } from './ids.js';
-import { createIdentity, idKeys } from './identity.js';
-import { createLog } from './log.js';
+import { createLog, type Log } from './log.js';
 import { resolveOptions, type Options, type ResolvedOptions } from './options.js';
-import { toJson } from './serialize.js';
 import { createPageViews, type ActionAt, type PageViews } from './pageviews.js';
-import type { Capture, CaptureFactory } from './capture/types.js';
-import type { ActionPayload, CapturedEvent, CompanyPayload, Kind, Metadata, UserPayload } from './wire.js';
+import { actionPayload, companyPayload, userPayload } from './payloads.js';
+import { toJson } from './serialize.js';
+import { cookieStore } from './storage/cookie-store.js';
+import { idStore } from './storage/id-store.js';
+import { localStore } from './storage/local-store.js';
+import type { ActionPayload, Attribution, CapturedEvent, CompanyPayload, Kind, Metadata, UserPayload } from './wire.js';
 
 /** The public surface of one instance: moesif-browser-js's methods, plus a few it lacks. */
 export interface Moesif {
@@ -63,237 +64,245 @@ const MAX_EARLY_CALLS = 1000;
 const isMetadata = (value: unknown): value is Metadata => !!value && typeof value == 'object' && !Array.isArray(value);
 
 /** Ends a public method whose arguments cannot be used: the method wrapper warns once with this reason. */
-const throwBad: (reason: string) => never = (reason) => {
-  throw reason;
+const fail: (reason: string) => never = (reason) => {
+  throw new Error(reason);
+};
+
+/** An id the app gave, or a failure that the method wrapper turns into one warning. */
+const required = (value: unknown): string => cleanId(value) ?? fail('needs an id');
+
+type Payload = UserPayload | CompanyPayload | ActionPayload | CapturedEvent;
+
+/** What an initialized instance runs on. */
+interface Running {
+  options: ResolvedOptions;
+  log: Log;
+  identity: Identity;
+  consent: ConsentController;
+  delivery: Delivery;
+  capture: Capture | undefined;
+  pageViews: PageViews;
+  /** Queues one item, unless consent was revoked. */
+  enqueue(kind: Kind, payload: Payload): void;
+  /** Removes every listener the instance added to the page. */
+  dispose(): void;
+}
+
+interface RunDeps {
+  options: ResolvedOptions;
+  log: Log;
+  captureFactory: CaptureFactory | undefined;
+  /** The instance's track(), which page views go through. */
+  track: Moesif['track'];
+}
+
+/**
+ * Makes the parts of an initialized instance and connects them: storage, identity, consent, delivery,
+ * capture and page views. Ids and the campaign start in memory and are committed to storage once
+ * consent is known; the decision itself is stored at once, and restored on its own.
+ */
+function run({ options, log, captureFactory, track }: RunDeps): Running {
+  const realLocal = options.persistence == 'none' ? undefined : localStore();
+  const cookies = options.persistence == 'none' ? undefined : cookieStore(options, log);
+  if (options.persistence != 'none' && !cookies && !realLocal) log.warn('no cookies or localStorage: ids kept for this page only');
+  const prefix = options.persistenceKeyPrefix ?? 'moesif_';
+  const idsLocal = options.persistence == 'localStorage' ? realLocal : undefined;
+  const ids = idStore(cookies, idsLocal, idKeys(prefix));
+  const identity = createIdentity({ ids, prefix });
+  const decision = idStore(cookies, idsLocal, [CONSENT_KEY]);
+  decision.commit();
+  // Delivery keeps the fetch that exists now, before start() wraps it: our own requests are never captured.
+  const delivery = createDelivery({ options, log, fetch: fetch.bind(window) });
+  const consent = createConsent({
+    decision,
+    persist() {
+      ids.commit();
+      delivery.resume(realLocal);
+    },
+    forget() {
+      // Committed first, so that clear() reaches storage: ids from earlier visits go too.
+      ids.commit();
+      identity.clear();
+      ids.release();
+      delivery.pause(realLocal);
+      capture?.stop();
+    },
+  });
+  const enqueue = (kind: Kind, payload: Payload): void => {
+    const json = consent.state() != 'revoked' && payloadJson(payload, log);
+    if (!json) return;
+    // The kind only: payloads carry session tokens and the app's metadata, which logs never show
+    // (the browser's network panel has them for whoever debugs).
+    log.debug('queued', kind);
+    delivery.push(kind, json);
+  };
+  // The decision first: another tab may have revoked it, and then no id may be read (nor restored).
+  const who = (): Attribution => {
+    consent.follow();
+    return identity.attribution();
+  };
+  const capture = captureFactory?.(options, log, who, (event) => enqueue('events', event));
+  const pageViews = createPageViews(track);
+  consent.start(options);
+  const dispose = (): void => {
+    capture?.stop();
+    pageViews.dispose();
+    delivery.dispose();
+    cookies?.dispose();
+  };
+  return { options, log, identity, consent, delivery, capture, pageViews, enqueue, dispose };
+}
+
+/** The JSON of a payload. Metadata that is not a plain, serializable object is left out, with a warning. */
+function payloadJson(payload: Payload, log: Log): string | undefined {
+  const json = (payload.metadata == null || isMetadata(payload.metadata)) && toJson(payload);
+  if (json) return json;
+  log.warn('metadata must be a plain serializable object: left out');
+  return toJson({ ...payload, metadata: undefined });
+}
+
+/** A users call: links the anonymous visitor to the user, company and campaign known now. */
+const sendUser = ({ identity, enqueue }: Running, fields?: UserPayload): void =>
+  enqueue('users', userPayload(identity.attribution(), identity.anonymousId(), identity.campaign(), fields));
+
+type Methods = Omit<Moesif, 'init' | 'flush' | 'getStats' | 'isPublishingConsentGranted' | 'new'>;
+
+/** The public methods that need an initialized instance, each given its parts first. */
+const METHODS: { [Name in keyof Methods]: (parts: Running, ...args: Parameters<Methods[Name]>) => ReturnType<Methods[Name]> } = {
+  identifyUser(parts, userId, metadata) {
+    const { identity, log } = parts;
+    const id = required(userId);
+    const previous = identity.getId('user_id');
+    if (previous == id && !metadata) return;
+    if (previous && previous != id) {
+      log.warn('identifyUser() with another user: call reset() at log-out');
+      // A fresh anonymous id, so the collector cannot merge the two users through the old one. The
+      // company and session stay, as in moesif: an app may well have set the new user's just before.
+      identity.renewAnonymousId();
+    }
+    identity.setId('user_id', id);
+    sendUser(parts, { user_id: id, metadata });
+  },
+  identifyCompany(parts, companyId, metadata, companyDomain) {
+    const { identity, enqueue } = parts;
+    const id = required(companyId);
+    const changed = identity.getId('company_id') != id;
+    identity.setId('company_id', id);
+    const sessionToken = identity.getId('session_token');
+    enqueue('companies', companyPayload({ companyId: id, companyDomain: cleanId(companyDomain), sessionToken, metadata, campaign: identity.campaign() }));
+    // Link the visitor to the company, as a users call does on Moesif.
+    if (changed) sendUser(parts);
+  },
+  identifySession: ({ identity }, sessionToken) => identity.setId('session_token', required(sessionToken)),
+  // `at`, not part of the public API: when and where a page view happened, sent up to a second
+  // later, once its route set the title (pageviews.ts).
+  track({ identity, enqueue }, actionName, metadata, at?: ActionAt) {
+    if (typeof actionName != 'string' || !actionName.trim()) fail('needs an action name');
+    const page = { uri: at?.uri ?? location.href, time: at?.time ?? new Date().toISOString(), userAgent: navigator.userAgent };
+    enqueue('actions', actionPayload({ actionName, metadata, who: identity.attribution(), transactionId: newId(), ...page }));
+  },
+  trackPageView: ({ pageViews }, metadata) => pageViews.trackPageView(isMetadata(metadata) ? metadata : undefined),
+  // Log-out: forget user, company, session and campaign, and start a new anonymous visitor.
+  reset({ identity }) {
+    identity.clear();
+    identity.renewAnonymousId();
+  },
+  resetAnonymousId: ({ identity }) => identity.renewAnonymousId(),
+  clearCookies: ({ identity }) => identity.clear(),
+  clearStorage: ({ identity }) => identity.clear(),
+  getAnonymousId: ({ identity }) => identity.anonymousId(),
+  getUserId: ({ identity }) => identity.getId('user_id'),
+  getCompanyId: ({ identity }) => identity.getId('company_id'),
+  getSessionToken: ({ identity }) => identity.getId('session_token'),
+  start({ consent, options, pageViews, capture }) {
+    if (consent.state() == 'revoked') return undefined;
+    if (options.trackPageViews) pageViews.start();
+    if (!capture) fail('capture is not in this build (see usertrail/capture)');
+    capture.start();
+    return true;
+  },
+  // Warns once, "useWeb3(): not supported", and gives back undefined: web3 calls are not captured.
+  useWeb3: () => fail('not supported'),
+  stop({ capture, pageViews }) {
+    capture?.stop();
+    pageViews.stop();
+  },
+  grantPublishingConsent: ({ consent }) => consent.decide('granted'),
+  revokePublishingConsent: ({ consent }) => consent.decide('revoked'),
 };
 
 /**
  * Creates an instance. Nothing happens until init(): no storage, no listeners, no requests, so the
  * module is safe to import anywhere, including server-side rendering, where every method is a no-op.
- * Payload fields left undefined are simply absent from the JSON sent, as Moesif expects.
  */
 export function createMoesif(captureFactory?: CaptureFactory): Moesif {
-  // Set by init(); the method bodies below only run once `options` is.
-  let options: ResolvedOptions | undefined;
-  // The delivery engine's functions (see createDelivery).
-  let push!: Delivery[0];
-  let flush!: Delivery[1];
-  let stats!: Delivery[2];
-  let resume!: Delivery[3];
-  let pause!: Delivery[4];
-  let capture: Capture | undefined;
-  let pageViews!: PageViews;
-  let consent: Consent | undefined;
-  let decide!: (decision: 'granted' | 'revoked') => void;
-  let followDecision!: () => void;
+  return createInstance(captureFactory).instance;
+}
+
+/** An instance, and `dispose()`, which removes every listener it added to the page (tests use it). */
+export function createInstance(captureFactory?: CaptureFactory) {
+  let running: Running | undefined;
   let initCalled = false;
   const early: Array<() => void> = [];
-  const log = createLog(() => options?.debug);
-
-  const [useStores, getId, setId, anonymousId, campaign, rememberCampaign, clear, renewAnonymousId, attribution] = createIdentity();
-
-  /** An id the app gave, or a throw that the method wrapper turns into one warning. */
-  const required = (value: unknown): string => cleanId(value) ?? throwBad('needs an id');
-
-  /** Queues one item. Metadata that is not a plain, serializable object is left out, with a warning. */
-  const enqueue = (kind: Kind, payload: UserPayload | CompanyPayload | ActionPayload | CapturedEvent): void => {
-    if (consent == 'revoked') return;
-    let json = (payload.metadata == null || isMetadata(payload.metadata)) && toJson(payload);
-    if (!json) {
-      log.warn('metadata must be a plain serializable object: left out');
-      json = toJson({ ...payload, metadata: undefined });
-    }
-    if (json) {
-      // The kind only: payloads carry session tokens and the app's metadata, which logs never show
-      // (the browser's network panel has them for whoever debugs).
-      log.debug('queued', kind);
-      push(kind, json);
-    }
-  };
-
-  /** A users call: links the anonymous visitor to the user, company and campaign known now. */
-  const sendUser = (fields?: UserPayload): void =>
-    enqueue('users', { ...attribution(), anonymous_id: anonymousId(), campaign: campaign(), ...fields });
+  const log = createLog(() => running?.options.debug);
 
   const init = (input: Options): Moesif | undefined => {
-    if (initCalled) return log.warn('init() called twice: ignored'), instance;
-    const resolved = resolveOptions(input, location.protocol, log);
-    if (!resolved) return;
-    initCalled = true;
-    let realLocal: ListableStore | undefined;
-    let cookies: Store | undefined;
-    if (resolved.persistence != 'none') {
-      realLocal = localStore();
-      cookies = cookieStore(resolved, log);
-      if (!cookies && !realLocal) log.warn('no cookies or localStorage: ids kept for this page only');
+    if (initCalled) {
+      log.warn('init() called twice: ignored');
+      return instance;
     }
-    const prefix = resolved.persistenceKeyPrefix ?? 'moesif_';
-    const idsLocal = resolved.persistence == 'localStorage' ? realLocal : undefined;
-    // Ids and the campaign start in memory and are committed to storage once consent is known.
-    const ids = idStore(cookies, idsLocal, idKeys(prefix));
-    useStores(ids, prefix);
-    // The decision itself is stored at once; it is not an id, so it lives and is restored on its own.
-    const decision = idStore(cookies, idsLocal, [CONSENT_KEY]);
-    decision.commit();
-    // Delivery keeps the fetch that exists now, before start() wraps it: our own requests are never captured.
-    [push, flush, stats, resume, pause] = createDelivery(resolved, log, fetch.bind(window));
-    capture = captureFactory?.(
-      resolved,
-      log,
-      // The decision first: another tab may have revoked it, and then no id may be read (nor restored).
-      () => (followDecision(), attribution()),
-      (event) => enqueue('events', event),
-    );
-    pageViews = createPageViews(instance.track);
-    /** Stores what was held in memory and starts sending. */
-    const persistAndSend = (): void => {
-      ids.commit();
-      resume(realLocal);
-    };
-    /** Acts on a decision, made here or stored by another tab or subdomain of the site. */
-    const apply = (choice: Consent): void => {
-      if (choice == 'revoked') {
-        // Committed first, so that clear() reaches storage: ids from earlier visits go too.
-        ids.commit();
-        clear();
-        ids.release();
-        pause(realLocal);
-        capture?.stop();
-      } else if (consent != 'granted' && choice == 'granted') persistAndSend();
-      consent = choice;
-    };
-    decide = (choice) => {
-      decision.set(CONSENT_KEY, choice);
-      apply(choice);
-    };
-    // Before any id is read: a tab still running on an old decision would otherwise restore the ids
-    // another tab just removed (from its own localStorage) and go on sending.
-    followDecision = () => {
-      const stored = decision.get(CONSENT_KEY) as Consent | null;
-      if (stored && stored != consent) apply(stored);
-    };
-    // Not decide(): a site that asks for no consent gets no consent cookie, nor does a Do Not Track refusal.
-    apply(initialConsent(resolved, decision.get(CONSENT_KEY)));
-    options = resolved;
-
+    const options = resolveOptions(input, location.protocol, log);
+    if (!options) return undefined;
+    initCalled = true;
+    running = run({ options, log, captureFactory, track: instance.track });
     // A first-touch campaign is news worth a users call; a plain page view is not.
-    if (rememberCampaign(readCampaign(location.href, document.referrer, resolved))) sendUser();
+    if (running.identity.rememberCampaign(readCampaign(location.href, document.referrer, options))) sendUser(running);
     for (const call of early.splice(0)) call();
-    if (resolved.trackPageViews) pageViews.start();
+    if (options.trackPageViews) running.pageViews.start();
     return instance;
   };
 
-  /** Each public method that needs a running instance. */
-  const methods: Omit<Moesif, 'flush' | 'getStats' | 'isPublishingConsentGranted' | 'new'> = {
-    init,
-
-    identifyUser(userId, metadata) {
-      const id = required(userId);
-      const previous = getId('user_id');
-      if (previous == id && !metadata) return;
-      if (previous && previous != id) {
-        log.warn('identifyUser() with another user: call reset() at log-out');
-        // A fresh anonymous id, so the collector cannot merge the two users through the old one. The
-        // company and session stay, as in moesif: an app may well have set the new user's just before.
-        renewAnonymousId();
-      }
-      setId('user_id', id);
-      sendUser({ user_id: id, metadata });
-    },
-
-    identifyCompany(companyId, metadata, companyDomain) {
-      const id = required(companyId);
-      const changed = getId('company_id') != id;
-      setId('company_id', id);
-      enqueue('companies', {
-        company_id: id,
-        // Trimmed, and left out when empty or not a string an app meant (as ids are).
-        company_domain: cleanId(companyDomain),
-        session_token: getId('session_token'),
-        metadata,
-        campaign: campaign(),
-      } satisfies CompanyPayload);
-      // Link the visitor to the company, as a users call does on Moesif.
-      if (changed) sendUser();
-    },
-
-    identifySession(sessionToken) {
-      setId('session_token', required(sessionToken));
-    },
-
-    // `at`, not part of the public API: when and where a page view happened, sent up to a second
-    // later, once its route set the title (pageviews.ts).
-    track(actionName, metadata, at?: ActionAt) {
-      if (typeof actionName != 'string' || !actionName.trim()) throwBad('needs an action name');
-      enqueue('actions', {
-        action_name: actionName,
-        ...attribution(),
-        transaction_id: newId(),
-        request: { time: at?.time ?? new Date().toISOString(), uri: at?.uri ?? location.href, verb: 'GET', user_agent_string: navigator.userAgent },
-        metadata,
-      } satisfies ActionPayload);
-    },
-
-    trackPageView: (metadata) => pageViews.trackPageView(isMetadata(metadata) ? metadata : undefined),
-    // Log-out: forget user, company, session and campaign, and start a new anonymous visitor.
-    reset() {
-      clear();
-      renewAnonymousId();
-    },
-    resetAnonymousId: renewAnonymousId,
-    clearCookies: clear,
-    clearStorage: clear,
-    getAnonymousId: anonymousId,
-    getUserId: () => getId('user_id'),
-    getCompanyId: () => getId('company_id'),
-    getSessionToken: () => getId('session_token'),
-
-    start() {
-      if (consent == 'revoked') return;
-      if (options!.trackPageViews) pageViews.start();
-      if (!capture) throwBad('capture is not in this build (see usertrail/capture)');
-      capture.start();
-      return true;
-    },
-    // Warns once, "useWeb3(): not supported", and gives back undefined: web3 calls are not captured.
-    useWeb3: () => throwBad('not supported'),
-    stop() {
-      capture?.stop();
-      pageViews.stop();
-    },
-
-    grantPublishingConsent: () => decide('granted'),
-    revokePublishingConsent: () => decide('revoked'),
-  };
-
   const instance = {
-    flush: () => (options ? flush() : Promise.resolve()),
-    getStats: () => options && stats(),
-    isPublishingConsentGranted: () => (options && followDecision(), consent == 'granted'),
+    init: guarded('init', log, (...args) => init(...(args as [Options]))),
+    flush: () => (running ? running.delivery.flush() : Promise.resolve()),
+    getStats: () => running?.delivery.stats(),
+    isPublishingConsentGranted() {
+      running?.consent.follow();
+      return running?.consent.state() == 'granted';
+    },
     new: () => createMoesif(captureFactory),
   } as Moesif;
 
-  /**
-   * Every method goes through here: before init() the call is kept for later (getters answer
-   * undefined instead; on a server, everything is a no-op); after it, a throw becomes one console
-   * warning naming the method. Nothing is ever thrown into the host page.
-   */
-  for (const [name, body] of Object.entries(methods) as Array<[keyof typeof methods, (...args: unknown[]) => unknown]>) {
-    instance[name] = ((...args: unknown[]) => {
-      try {
-        if (!inBrowser()) return;
-        if (options) followDecision();
-        if (options || name == 'init') return body(...args);
-        if (!initCalled && !name.startsWith('get')) {
-          if (early.length < MAX_EARLY_CALLS) early.push(() => instance[name](...(args as [never, never, never])));
-          else log.warn(`over ${MAX_EARLY_CALLS} calls before init(): rest dropped`);
-        }
-      } catch (error) {
-        // A failed init() is an error: nothing will be sent.
-        log[name == 'init' ? 'error' : 'warn'](`${name}(): ${error}`);
+  for (const [name, body] of Object.entries(METHODS) as Array<[keyof Methods, (parts: Running, ...args: unknown[]) => unknown]>) {
+    instance[name] = guarded(name, log, (...args) => {
+      if (running) {
+        // Before any id is read: a tab still running on an old decision would otherwise restore the ids
+        // another tab just removed (from its own localStorage) and go on sending.
+        running.consent.follow();
+        return body(running, ...args);
       }
+      // Before init(), a call is kept for later, except a getter's (which answers undefined).
+      if (initCalled || name.startsWith('get')) return undefined;
+      if (early.length < MAX_EARLY_CALLS) early.push(() => instance[name](...(args as [never, never, never])));
+      else log.warn(`over ${MAX_EARLY_CALLS} calls before init(): rest dropped`);
       return undefined;
     }) as never;
   }
-  return instance;
+  return { instance, dispose: () => running?.dispose() };
+}
+
+/**
+ * Every public method goes through here: on a server, it is a no-op, and a failure becomes one console
+ * warning naming the method (a failed init() is an error: nothing will be sent). Nothing is ever thrown
+ * into the host page.
+ */
+function guarded(name: string, log: Log, body: (...args: unknown[]) => unknown) {
+  return (...args: unknown[]): unknown => {
+    try {
+      return inBrowser() ? body(...args) : undefined;
+    } catch (error) {
+      log[name == 'init' ? 'error' : 'warn'](`${name}(): ${error instanceof Error ? error.message : error}`);
+      return undefined;
+    }
+  };
 }

@@ -167,7 +167,10 @@ export function baseUrlFor(host: string | undefined, pageProtocol: string): stri
 export function resolveOptions(input: unknown, pageProtocol: string, log: Log): ResolvedOptions | undefined {
   const given = (input ?? {}) as Record<string, unknown>;
   const applicationId = given.applicationId;
-  if (typeof applicationId != 'string' || !applicationId.trim()) return void log.error('init() needs { applicationId }: nothing will be sent');
+  if (typeof applicationId != 'string' || !applicationId.trim()) {
+    log.error('init() needs { applicationId }: nothing will be sent');
+    return undefined;
+  }
   const resolved: Record<string, unknown> = { ...DEFAULTS, applicationId: applicationId.trim() };
   for (const key in given) {
     const value = given[key];

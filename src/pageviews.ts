@@ -41,7 +41,9 @@ export function createPageViews(track: (name: string, metadata: Metadata, at: Ac
   // Made once, and watching only while a view waits. The whole <head>: `document.title = ...` replaces
   // the text of <title>, or adds a <title> where there was none, and some head managers replace the
   // element itself. Other changes there (style tags) only cost a string comparison.
-  const titleWatch = new MutationObserver(() => document.title != oldTitle && flush());
+  const titleWatch = new MutationObserver(() => {
+    if (document.title != oldTitle) flush();
+  });
 
   /**
    * Reads the address and time now and makes this URL the last viewed; the returned function sends
@@ -83,27 +85,31 @@ export function createPageViews(track: (name: string, metadata: Metadata, at: Ac
   );
   const turn = (next: boolean): void => {
     on = next;
-    toggles.map((toggle) => toggle(next)); // map: 5 B smaller than forEach here
+    for (const toggle of toggles) toggle(next);
   };
 
-  // Added once, here, and idle while off. A `pageshow` that is not a restore is the first load, viewed by start().
+  // Added once, here, and idle while off; dispose() removes them.
+  // A `pageshow` that is not a restore is the first load, viewed by start().
+  const restored = (event: PageTransitionEvent): void => {
+    if (event.persisted) view();
+  };
+  // Forgetting the URL makes a restore from the back/forward cache a new view of it.
+  const closed = (): void => {
+    lastUrl = undefined;
+    flush();
+  };
+  // A mobile browser may discard a hidden page without any pagehide, and a view waiting for its
+  // title lives in memory only.
+  const hidden = (): void => {
+    if (document.hidden) flush();
+  };
   addEventListener('popstate', view);
   addEventListener('hashchange', view);
-  addEventListener('pageshow', (event) => event.persisted && view());
-  // Capture phase: runs before delivery's own pagehide listener, so the view leaves with the final flush.
-  // Forgetting the URL makes a restore from the back/forward cache a new view of it.
-  addEventListener(
-    'pagehide',
-    () => {
-      lastUrl = undefined;
-      flush();
-    },
-    true,
-  );
-  // And when the page is hidden (also in capture phase, before delivery's listener on the document):
-  // a mobile browser may discard a hidden page without any pagehide, and a view waiting for its title
-  // lives in memory only.
-  addEventListener('visibilitychange', () => document.hidden && flush(), true);
+  addEventListener('pageshow', restored);
+  // Capture phase, both: they run before delivery's own listeners (pagehide on window, visibilitychange
+  // on the document), so a waiting view leaves with the final flush.
+  addEventListener('pagehide', closed, true);
+  addEventListener('visibilitychange', hidden, true);
 
   return {
     start(): void {
@@ -116,7 +122,19 @@ export function createPageViews(track: (name: string, metadata: Metadata, at: Ac
      * For routers that announce navigations themselves, and sites that keep `trackPageViews` off.
      * An automatic view still waiting for its title goes first, so the views keep their order.
      */
-    trackPageView: (metadata: Metadata | undefined): void => (flush(), page(metadata)()),
+    trackPageView(metadata: Metadata | undefined): void {
+      flush();
+      page(metadata)();
+    },
+    /** Removes the listeners added above and lets a waiting view go (the instance is disposed). */
+    dispose(): void {
+      flush();
+      removeEventListener('popstate', view);
+      removeEventListener('hashchange', view);
+      removeEventListener('pageshow', restored);
+      removeEventListener('pagehide', closed, true);
+      removeEventListener('visibilitychange', hidden, true);
+    },
   };
 }
 

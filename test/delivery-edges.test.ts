@@ -3,19 +3,23 @@
  * offline, a backoff when the tab hides, storage that refuses writes and the back/forward cache.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createDelivery } from '../src/delivery';
+import { createDelivery, type Delivery } from '../src/delivery';
 import { resolveOptions, type Options } from '../src/options';
-import { fakeFetch, memoryStore, named, quietLog, type Answer, type Call } from './support/delivery';
+import { fakeFetch, memoryStore, quietLog, type Answer, type Call } from './support/delivery';
 
 /**
  * A resumed engine against a fetch that answers each request with the next of `answers` (then 200);
  * 0 fails, 'never' hangs.
  */
+/** Every engine a test made, disposed after it: none stays subscribed to the page's events. */
+const engines: Delivery[] = [];
+
 function engine(answers: Answer[] = [], extra: Partial<Options> = {}, store = memoryStore()) {
   const log = quietLog();
   const { calls, fetchImpl } = fakeFetch(answers);
   const options = resolveOptions({ applicationId: 'edges-app', host: 'http://collector.test', ...extra }, 'http:', log)!;
-  const delivery = named(createDelivery(options, log, fetchImpl));
+  const delivery = createDelivery({ options, log, fetch: fetchImpl });
+  engines.push(delivery);
   delivery.resume(store);
   const actions = (count: number) => {
     for (let n = 0; n < count; n++) delivery.push('actions', JSON.stringify({ n }));
@@ -42,6 +46,7 @@ beforeEach(() => {
   vi.useFakeTimers({ now: Date.parse('2025-01-01T00:00:00Z') });
 });
 afterEach(() => {
+  for (const delivery of engines.splice(0)) delivery.dispose();
   setHidden(false);
   setOnline(true);
   vi.useRealTimers();
@@ -169,7 +174,7 @@ describe('stored queues', () => {
     for (const json of events) first.delivery.push('events', json);
     await run(30_000); // three requests unanswered: kept for the next page
     pagehide();
-    first.delivery.pause(undefined);
+    first.delivery.dispose();
     const next = engine([], { batchMaxTime: 10 }, store);
     await run(1000);
     expect(next.calls.map((call) => call.text)).toEqual([`[${events}]`]);
@@ -265,8 +270,8 @@ describe('pages that close before any answer', () => {
     if (track) delivery.push('actions', track);
     await run();
     pagehide();
-    // Gone: its listeners must not answer the next pages' events (pause() without a store keeps the stored queue).
-    delivery.pause(undefined);
+    // Gone: its listeners must not answer the next pages' events.
+    delivery.dispose();
     return calls;
   };
 
@@ -287,11 +292,27 @@ describe('pages that close before any answer', () => {
       if (!n) delivery.push('actions', '{"n":0}');
       await run(30_000);
       pagehide();
-      delivery.pause(undefined);
+      delivery.dispose();
     }
     const { delivery, calls } = engine([], { batchMaxTime: 10 }, store);
     await run();
     expect(calls.map((call) => call.text).at(-1)).toBe('[{"n":0}]');
     expect(delivery.stats()).toMatchObject({ sent: 1, dropped: 0 });
+  });
+});
+
+describe('dispose()', () => {
+  it("removes the engine's page listeners: a page close after it sends nothing and saves nothing", async () => {
+    const store = memoryStore();
+    const { delivery, calls, actions } = engine([], {}, store);
+    actions(3);
+    await run(500);
+    const writes = store.writes;
+    delivery.dispose();
+    pagehide();
+    setHidden(true);
+    await run(10_000);
+    expect(calls).toEqual([]);
+    expect(store.writes).toBe(writes);
   });
 });

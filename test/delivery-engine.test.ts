@@ -4,9 +4,9 @@
  * several tabs, a real collector failing) is in e2e/delivery.spec.ts.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createDelivery } from '../src/delivery';
+import { createDelivery, type Delivery } from '../src/delivery';
 import { resolveOptions, type Options } from '../src/options';
-import { fakeFetch, memoryStore, named, quietLog, type Answer, type MemoryStore } from './support/delivery';
+import { fakeFetch, memoryStore, quietLog, type Answer, type MemoryStore } from './support/delivery';
 
 const PREFIX = 'usertrail:v3:outbox:engine-app:';
 
@@ -14,11 +14,15 @@ const PREFIX = 'usertrail:v3:outbox:engine-app:';
 const stored = (value: string) => (JSON.parse(value) as [number, Array<{ json: { n: number } }>])[1].map((item) => item.json);
 
 /** An engine against a fetch that answers each request with the next of `statuses` (then 200). */
+/** Every engine a test made, disposed after it: none stays subscribed to the page's events. */
+const engines: Delivery[] = [];
+
 function engine(statuses: Answer[] = [], extra: Partial<Options> = {}) {
   const log = quietLog();
   const { calls, fetchImpl } = fakeFetch(statuses);
   const options = resolveOptions({ applicationId: 'engine-app', host: 'http://collector.test', ...extra }, 'http:', log)!;
-  const delivery = named(createDelivery(options, log, fetchImpl));
+  const delivery = createDelivery({ options, log, fetch: fetchImpl });
+  engines.push(delivery);
   const store = memoryStore();
   const push = (count: number, from = 0) => {
     for (let n = from; n < from + count; n++) delivery.push('actions', JSON.stringify({ n }));
@@ -41,6 +45,7 @@ beforeEach(() => {
   vi.useFakeTimers({ now: Date.parse('2025-01-01T00:00:00Z') });
 });
 afterEach(() => {
+  for (const delivery of engines.splice(0)) delivery.dispose();
   vi.useRealTimers();
 });
 

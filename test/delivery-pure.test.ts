@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { nextBatch, type Item } from '../src/delivery';
+import { nextBatch } from '../src/delivery/batch';
+import type { Item } from '../src/delivery/outbox';
 import { backoffDelay, isRetryable, parseRetryAfter } from '../src/delivery/backoff';
 
 const MINUTES_5 = 300_000;

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { cleanId, newId } from '../src/ids';
 import type { Options } from '../src/options';
-import { findCookieDomain } from '../src/storage';
+import { findCookieDomain } from '../src/storage/cookie-store';
 import { clearCookies, cookies, KEYS, localKeys, messages, moesifKeysIn, removeCookie, setCookie, spyConsole, useSdk, UUID_V4 } from './support/page';
 
 const sdk = useSdk();

@@ -8,7 +8,7 @@ export const MAX_DELAY_MS = 300_000;
  * a uniformly random wait in [0, min(maxMs, baseMs * 2^(attempt-1))), by default [0, min(5 min,
  * 1 s * 2^(attempt-1))), so that many clients recovering from one outage do not return in step.
  * A server's Retry-After is a floor (never retry before it), itself capped at maxMs so that a bogus
- * header cannot park the queue. `| 0` makes the wait whole milliseconds (it is far below 2^31).
+ * header cannot park the queue. The wait is whole milliseconds.
  */
 export const backoffDelay = (
   attempt: number,
@@ -16,7 +16,7 @@ export const backoffDelay = (
   baseMs = BASE_DELAY_MS,
   maxMs = MAX_DELAY_MS,
   random: () => number = Math.random,
-): number => Math.min(maxMs, Math.max((random() * Math.min(maxMs, baseMs * 2 ** (attempt - 1))) | 0, retryAfterMs ?? 0));
+): number => Math.min(maxMs, Math.max(Math.floor(random() * Math.min(maxMs, baseMs * 2 ** (attempt - 1))), retryAfterMs ?? 0));
 
 /**
  * Retry-After in ms from its two forms (RFC 9110 §10.2.3): delay-seconds or an HTTP date (one in the

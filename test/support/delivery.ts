@@ -1,7 +1,6 @@
 import { vi } from 'vitest';
-import type { Delivery } from '../../src/delivery';
 import type { Log } from '../../src/log';
-import type { ListableStore } from '../../src/storage';
+import type { ListableStore } from '../../src/storage/store';
 
 /** A store in a Map that counts its writes, and whose writes can be made to fail (storage full). */
 export type MemoryStore = ListableStore & { full: boolean; writes: number; map: Map<string, string> };
@@ -50,6 +49,3 @@ export function fakeFetch(answers: Answer[]) {
 }
 
 export const quietLog = () => ({ warn: vi.fn(), error: vi.fn(), debug: vi.fn() }) satisfies Log;
-
-/** The engine's functions by name (createDelivery gives them as a tuple, to keep the bundle small). */
-export const named = ([push, flush, stats, resume, pause]: Delivery) => ({ push, flush, stats, resume, pause });

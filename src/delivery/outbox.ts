@@ -1,0 +1,246 @@
+import { newId } from '../ids.js';
+import type { Log } from '../log.js';
+import type { ResolvedOptions } from '../options.js';
+import type { ListableStore } from '../storage/store.js';
+import type { Kind } from '../wire.js';
+import { createTimer } from './timer.js';
+
+/** A tab that has not written its queue for this long is taken for closed, and its items are adopted. */
+const LEASE_MS = 15_000;
+const HEARTBEAT_MS = 5_000;
+/**
+ * An item whose requests went unanswered because their page was gone this many times is not sent
+ * again. Pages that close before an answer can come (a visitor clicking through, high latency) would
+ * otherwise each send every item the pages before them sent, a number of repeats that grows with the
+ * square of the pages. A keepalive request outlives its page, so each of these most likely arrived;
+ * what is lost is an item that a collector hanging without an answer missed three pages in a row.
+ */
+const GIVE_UP_AFTER = 3;
+/**
+ * Most that a stored item adds to its queue's value besides its event (`{"at":..,"kind":"companies",
+ * "unanswered":3,"json":},`): with it, the byte limit bounds what storage really holds.
+ */
+const ITEM_BYTES = 64;
+
+/** One queued item: its JSON, ready to be joined into a batch body without serializing again. */
+export interface Item {
+  kind: Kind;
+  json: string;
+  /** When it was queued (ms since epoch). */
+  at: number;
+  /** UTF-8 size of `json`: what it adds to a request body, and (with ITEM_BYTES) to the outbox's byte limit. */
+  bytes: number;
+  /** In a request whose answer has not come yet. */
+  sending?: boolean;
+  /** Requests that carried it and whose page was gone before their answer came. */
+  unanswered?: number;
+}
+
+/**
+ * What a tab writes under its own key: when it last wrote (0 once its page is gone, or in the
+ * back/forward cache, so that the next page load adopts its items at once), and its queue: each event
+ * as JSON within the JSON (as a string of JSON, every quote and backslash would be escaped again: 1.3
+ * to 2 times the event's bytes), and a request in flight already counted as unanswered (if the page is
+ * gone, its answer never comes). A change to this shape changes the `v3` in the key, so no reader ever
+ * meets another shape.
+ */
+type Saved = [heartbeat: number, items: Array<(Partial<Omit<Item, 'json'>> & { json?: unknown }) | null>];
+
+const encoder = /* @__PURE__ */ new TextEncoder();
+
+/** UTF-8 bytes of `text`. */
+export const utf8Bytes = (text: string): number => encoder.encode(text).length;
+
+/** The prefix of every stored queue of an application; also the name of the Web Lock adoption takes. */
+export const queuePrefix = (applicationId: string): string => `usertrail:v3:outbox:${applicationId}:`;
+
+/** An item's entry in a stored queue: a request in flight counts as unanswered already (see Saved). */
+const savedItem = (item: Item): string => {
+  const unanswered = (item.unanswered ?? 0) + (item.sending ? 1 : 0);
+  return `{"at":${item.at},"kind":"${item.kind}","unanswered":${unanswered},"json":${item.json}}`;
+};
+
+export interface OutboxDeps {
+  /** `applicationId` names the queues; `maxOutboxBytes` (all of the application's tabs together) and `maxOutboxAge` bound them. */
+  options: Pick<ResolvedOptions, 'applicationId' | 'maxOutboxBytes' | 'maxOutboxAge'>;
+  now: () => number;
+  log: Log;
+  /** Told of every item dropped, and why. */
+  onDrop: (count: number, reason: string) => void;
+}
+
+/**
+ * This tab's queue, oldest first, and its copy in storage, so that a reload or a crash loses nothing.
+ * Each tab writes only its own key, so tabs never overwrite each other's queues; the queue a closed
+ * tab left behind is adopted by the next tab or page load that finds it. Bounded by age and by the
+ * bytes that all of the application's tabs store together: the oldest items go first, and every drop
+ * is told to `onDrop`. Until `use()` names a store (consent), items are held in memory only.
+ */
+export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
+  const { maxOutboxBytes: maxBytes, maxOutboxAge: maxAge } = options;
+  const prefix = queuePrefix(options.applicationId);
+  const ownKey = prefix + newId();
+  let items: Item[] = [];
+  let store: ListableStore | undefined;
+  /** The page is gone (or in the back/forward cache): its queue is saved for others to adopt. */
+  let closed = false;
+  /** When the queue was last written. */
+  let savedAt = 0;
+  /** Whether the last write took: if not, storage holds no copy of this tab's queue. */
+  let stored = false;
+
+  /** The keys of the queues other tabs of this application wrote. */
+  const otherQueues = (): string[] => (store?.keys() ?? []).filter((key) => key.startsWith(prefix) && key != ownKey);
+
+  /** Drops the oldest items while the queue is over `limit` bytes or its oldest item is past the age limit. */
+  const evict = (limit: number): void => {
+    // 20: the brackets and the heartbeat.
+    let total = items.reduce((sum, item) => sum + item.bytes + ITEM_BYTES, 20);
+    while (items[0] && (total > limit || items[0].at < now() - maxAge)) {
+      total -= items.shift()!.bytes + ITEM_BYTES;
+      onDrop(1, 'over the outbox limits');
+    }
+  };
+
+  /**
+   * Drops what is past the age or byte limit (the oldest first), then writes the queue. Rewriting the
+   * timestamp every few seconds while items wait tells other tabs this queue still has a living owner.
+   * The byte limit is shared by all of the application's tabs, not each tab's: the other queues count
+   * against it, so that tabs left open through a long outage cannot fill the origin's storage and make
+   * the app's own writes fail. Each tab may still keep an equal share, which the others make room for
+   * at their next write.
+   */
+  const save = (): void => {
+    const others = otherQueues();
+    const othersBytes = others.reduce((sum, key) => sum + String(store!.get(key)).length, 0);
+    evict(Math.max(maxBytes - othersBytes, maxBytes / (others.length + 1)));
+    if (!store) return;
+    if (!items.length) return store.remove(ownKey);
+    if (!closed) savedAt = now();
+    const saved = `[${closed ? 0 : savedAt},[${items.map(savedItem).join(',')}]]`;
+    stored = !!store.set(ownKey, saved);
+    // A failed write must not leave an older copy behind, whose delivered items the next page would send again.
+    if (!stored) {
+      store.remove(ownKey);
+      log.warn('storage full: queue kept in memory');
+    }
+    if (!closed) saveTimer.runBy(savedAt + HEARTBEAT_MS);
+  };
+
+  /**
+   * Saving is coalesced: a loop of 10,000 track() calls writes storage once, not 10,000 times; the
+   * heartbeat and changes share one timer.
+   */
+  const saveTimer = createTimer(save, now);
+  /**
+   * After a change: at once if the last write is old, else 200 ms plus 1 ms per item after it, since
+   * each write serializes the whole queue (a page making many API calls while the collector is down
+   * would otherwise pay for large writes often).
+   */
+  const saveSoon = (): void => saveTimer.runBy(savedAt + 200 + items.length);
+
+  /** Takes the queues of tabs that are gone (closed, or silent for longer than the lease); gives back how many items. */
+  const takeAbandoned = (): number => {
+    const before = items.length;
+    for (const key of otherQueues()) {
+      let saved: Saved | undefined;
+      try {
+        saved = JSON.parse(store!.get(key)!);
+      } catch {
+        /* unreadable: removed below, as it can never be sent */
+      }
+      if (saved && now() - saved[0] < LEASE_MS) continue;
+      // Removed as it is read, so that no queue is adopted twice.
+      store!.remove(key);
+      // Its requests died with its page: they are ours to send again. Sizes are counted again, and none
+      // is taken for in flight, so that an entry damaged in storage cannot upset the byte limit, nor
+      // wait for an answer for ever.
+      for (const entry of Array.isArray(saved?.[1]) ? saved[1] : []) {
+        // An event is an object; anything else is damage.
+        const json = entry?.json instanceof Object && JSON.stringify(entry.json);
+        if (!json) continue;
+        const unanswered = Number(entry!.unanswered) || 0;
+        if (unanswered >= GIVE_UP_AFTER) onDrop(1, 'never answered');
+        else items.push({ ...(entry as Item), json, bytes: utf8Bytes(json), sending: false, unanswered });
+      }
+    }
+    // Whether or not anything was adopted: writing renews our own lease, and sorting a sorted queue is cheap.
+    items.sort((a, b) => a.at - b.at);
+    save();
+    return items.length - before;
+  };
+
+  return {
+    /** The queue, oldest first. */
+    items: (): Item[] => items,
+    /** The page is gone: every write from now on says so (heartbeat 0), for the next page to adopt at once. */
+    isClosed: (): boolean => closed,
+
+    add(item: Item): void {
+      items.push(item);
+      saveSoon();
+    },
+
+    /** The collector has them (or refused them for good): forget them. */
+    remove(batch: Item[]): void {
+      // A Set: a recovering collector answers batches of up to thousands of items from an outbox of as many more.
+      const gone = new Set(batch);
+      items = items.filter((item) => !gone.has(item));
+      // A hidden page may not live 200 ms more, and the next page load would send them again.
+      if (closed || document.hidden) save();
+      else saveSoon();
+    },
+
+    save,
+
+    /** Starts persisting in `next` (consent granted), beginning with what was held so far. */
+    use(next: ListableStore | undefined): void {
+      store = next;
+      save();
+    },
+
+    /**
+     * Takes over the queues of tabs that are gone, then calls `adopted` with how many items it took.
+     * Under a Web Lock where the browser has them, so two tabs opening at once do not both adopt (and
+     * send) the same items; elsewhere the lease keeps living tabs' queues apart. Without a store (before
+     * consent, or after it is revoked) nothing is adopted.
+     */
+    adopt(adopted: (count: number) => void): void {
+      const run = (): void => adopted(takeAbandoned());
+      const locks = navigator.locks;
+      if (!locks) return run();
+      // Named like the queues' keys (locks have names of their own): one lock per application and outbox version.
+      locks.request(prefix, { ifAvailable: true }, (lock) => lock && run()).catch(run);
+    },
+
+    /**
+     * Forgets everything queued, in memory and in `purged` (consent revoked): every tab's queue, and what
+     * earlier visits left there; nothing is stored from now on.
+     */
+    purge(purged: ListableStore | undefined): void {
+      items = [];
+      for (const key of purged?.keys() ?? []) if (key.startsWith(prefix)) purged!.remove(key);
+      store = undefined;
+    },
+
+    /** The page is gone (pagehide). */
+    close(): void {
+      closed = true;
+    },
+
+    /**
+     * Back from the back/forward cache. If another page adopted our queue meanwhile, those items are its
+     * to send now; otherwise (or if storage never held them: it was full) we own them again.
+     */
+    reopen(): void {
+      closed = false;
+      if (store && stored && !store.get(ownKey)) items = [];
+      save();
+    },
+
+    /** Stops the save timer (the engine is disposed). */
+    dispose: (): void => saveTimer.cancel(),
+  };
+}
+
+export type Outbox = ReturnType<typeof createOutbox>;

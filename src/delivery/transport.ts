@@ -1,0 +1,40 @@
+import type { ResolvedOptions } from '../options.js';
+import { APPLICATION_ID_HEADER, SDK_HEADER_VALUE, type Kind } from '../wire.js';
+
+/** How a request settled: its status (0 without an answer), and what the answer or failure said. */
+export interface Answer {
+  status: number;
+  retryAfter?: string | null;
+  error?: string;
+}
+
+export interface TransportDeps {
+  options: ResolvedOptions;
+  /** The fetch that existed before capture wrapped it, so that our own requests are never captured. */
+  fetch: typeof fetch;
+}
+
+/**
+ * POSTs one batch body to the collector and tells how it settled, never throwing. With `useBeacon`, the
+ * browser queues the body, which as a string goes as text/plain;charset=UTF-8 (no CORS preflight, which
+ * could not finish while a page closes), with the application id as a query parameter, since a beacon
+ * carries no headers; it only says whether it took the beacon, so a queued beacon counts as delivered
+ * (202), and a refused one goes by fetch.
+ */
+export function createTransport({ options, fetch: fetchImpl }: TransportDeps) {
+  const { applicationId } = options;
+  // Written out here, as the URL is: see wire.ts.
+  const headers = { 'Content-Type': 'application/json', [APPLICATION_ID_HEADER]: applicationId, 'X-Moesif-SDK': SDK_HEADER_VALUE };
+  return async (kind: Kind, body: string, keepalive: boolean): Promise<Answer> => {
+    const url = `${options.baseUrl}/v1/${kind}/batch`;
+    try {
+      if (options.useBeacon && navigator.sendBeacon?.(`${url}?${APPLICATION_ID_HEADER}=${encodeURIComponent(applicationId)}`, body)) return { status: 202 };
+      // A hung connection would hold the queue behind it: abandoned after batchTimeout, and retried.
+      const signal = AbortSignal.timeout?.(options.batchTimeout);
+      const response = await fetchImpl(url, { method: 'POST', headers, body, keepalive, credentials: 'omit', signal });
+      return { status: response.status, retryAfter: response.headers.get('Retry-After') };
+    } catch (error) {
+      return { status: 0, error: String(error) };
+    }
+  };
+}

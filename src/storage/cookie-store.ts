@@ -1,0 +1,95 @@
+import Cookies from 'js-cookie';
+import type { Log } from '../log.js';
+import type { ResolvedOptions } from '../options.js';
+import { attempt, type DisposableStore } from './store.js';
+
+/**
+ * `value` when it is too long for a cookie, else null. A browser refuses a cookie whose name and
+ * value pass 4 KB (4,096 bytes in Chromium and Firefox), silently, keeping the old one: such a value
+ * is kept in localStorage and memory, and its cookie holds '' instead (ids are never empty), which
+ * idStore reads as "too long". The margin covers browsers that also count the attributes, and
+ * encodeURIComponent encodes more characters than js-cookie does, so the estimate errs long.
+ */
+export const tooLong = (key: string, value: string | null | undefined): string | null => (value && (key + encodeURIComponent(value)).length > 4e3 ? value : null);
+
+const PROBE = 'usertrail_probe';
+
+/**
+ * The widest domain this page may set cookies on, found by trying: a test cookie is set on
+ * `example.test`, then `app.example.test`, and the first one the browser keeps wins. Browsers refuse
+ * cookies on public suffixes (github.io, co.uk), so this needs no suffix list. Localhost and IP
+ * addresses take host-only cookies.
+ */
+export function findCookieDomain(hostname: string): string | undefined {
+  if (/^[\d.]+$|:/.test(hostname)) return undefined;
+  const labels = hostname.split('.');
+  for (let count = 2; count <= labels.length; count++) {
+    const domain = labels.slice(-count).join('.');
+    // One second of life, should the removal below not take.
+    Cookies.set(PROBE, '1', { domain, 'max-age': '1' });
+    if (Cookies.get(PROBE)) {
+      Cookies.remove(PROBE, { domain });
+      return domain;
+    }
+  }
+  return undefined;
+}
+
+
+/**
+ * First-party cookies for our ids, or undefined where the browser refuses them. js-cookie reads and
+ * writes them; values that moesif-browser-js wrote (URI-encoded) read as they were written.
+ * SameSite=Lax, and Secure on https; SameSite=None (which requires Secure) only with `crossSiteCookie`.
+ */
+export function cookieStore(options: ResolvedOptions, log: Log): DisposableStore | undefined {
+  // Reading document.cookie throws in sandboxed documents; cookieEnabled is false where they are blocked.
+  if (!attempt(() => navigator.cookieEnabled && document.cookie != null)) return undefined;
+  const crossSite = options.crossSiteCookie;
+  // Found at the first write, not before: a page waiting for consent writes no cookie, not even the probe.
+  let attributes: Cookies.CookieAttributes | undefined;
+  const attributesNow = (): Cookies.CookieAttributes => {
+    if (!attributes) {
+      const domain = options.cookieDomain ?? (options.crossSubdomainCookie ? findCookieDomain(location.hostname) : undefined);
+      const secure = location.protocol == 'https:' || options.secureCookie || crossSite;
+      attributes = { domain, sameSite: crossSite ? 'none' : 'lax', secure };
+    }
+    return attributes;
+  };
+  // Reading document.cookie is a round trip to the browser's cookie store (about a millisecond on a
+  // busy machine), and track() or a captured call reads four ids. So the jar is read at most once a
+  // second, and again at once when another tab may have changed it: on a storage event (same site)
+  // or when this page becomes visible again (the visitor switched from another tab or subdomain).
+  let jar: Record<string, string> | undefined;
+  const forget = (): void => {
+    jar = undefined;
+  };
+  const read = (key: string): string | null => {
+    if (!jar) {
+      jar = attempt(() => Cookies.get(), {});
+      setTimeout(forget, 1_000);
+    }
+    return jar[key] ?? null;
+  };
+  addEventListener('storage', forget);
+  document.addEventListener('visibilitychange', forget);
+  return {
+    get: read,
+    set(key, value) {
+      forget();
+      if (tooLong(key, value)) log.warn('id over 4 KB: kept for this origin only');
+      // max-age, not js-cookie's `expires`: a lifetime that does not depend on the page's clock. Whole
+      // seconds: a browser ignores a max-age with a fraction, and the cookie would end with the session.
+      const maxAge = String(Math.round(options.cookieExpiration * 86_400));
+      attempt(() => Cookies.set(key, tooLong(key, value) ? '' : value, { ...attributesNow(), 'max-age': maxAge }));
+    },
+    remove(key) {
+      forget();
+      attempt(() => Cookies.remove(key, attributesNow()));
+    },
+    dispose() {
+      removeEventListener('storage', forget);
+      document.removeEventListener('visibilitychange', forget);
+    },
+  };
+}
+
