@@ -3,6 +3,7 @@
 import { CONSENT_KEY, initialConsent, type Consent } from './consent.js';
 import { cookieStore, idStore, localStore, type ListableStore, type Store } from './storage.js';
 import { readCampaign } from './campaign.js';
+import { createCrossDomain, type CrossDomain } from './cross-domain.js';
 import { createDelivery, type Delivery, type DeliveryStats } from './delivery/index.js';
 import { inBrowser } from './env.js';
 import { cleanId, newId } from './ids.js';
@@ -52,6 +53,12 @@ export interface Moesif {
   /** Records a refusal: the queue, ids and cookies are removed and nothing more is sent, also after a reload. */
   revokePublishingConsent(): void;
   isPublishingConsentGranted(): boolean;
+  /**
+   * `url` with the visitor's anonymous id for cross-domain tracking, for the app's own navigations
+   * (window.open, location.assign): when it leads to one of `crossDomainTargets` (any other origin
+   * with `overrideCDTTargets`). Any other URL, and any URL before init() or without consent, comes back as given.
+   */
+  cdtUrlDecorator(url: string, overrideCDTTargets?: boolean): string;
   /** A second, independent instance (moesif's `moesif.new()`). */
   'new': () => Moesif;
 }
@@ -83,6 +90,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
   let pause!: Delivery[4];
   let capture: Capture | undefined;
   let pageViews!: PageViews;
+  let crossDomain!: CrossDomain;
   let consent: Consent | undefined;
   let decide!: (decision: 'granted' | 'revoked') => void;
   let followDecision!: () => void;
@@ -180,6 +188,16 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     // Not decide(): a site that asks for no consent gets no consent cookie, nor does a Do Not Track refusal.
     apply(initialConsent(resolved, decision.get(CONSENT_KEY)));
     options = resolved;
+    crossDomain = createCrossDomain({
+      options: resolved,
+      anonymousId,
+      adoptAnonymousId: (id) => setId('anonymous_id', id),
+      consented: instance.isPublishingConsentGranted,
+      log,
+    });
+    // Before the campaign, the early calls and the first page view read the address it cleans.
+    crossDomain.readIncoming();
+    crossDomain.start();
 
     // A first-touch campaign is news worth a users call; a plain page view is not.
     if (rememberCampaign(readCampaign(location.href, document.referrer, resolved))) sendUser();
@@ -189,7 +207,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
   };
 
   /** Each public method that needs a running instance. */
-  const methods: Omit<Moesif, 'flush' | 'getStats' | 'isPublishingConsentGranted' | 'new'> = {
+  const methods: Omit<Moesif, 'flush' | 'getStats' | 'isPublishingConsentGranted' | 'cdtUrlDecorator' | 'new'> = {
     init,
 
     identifyUser(userId, metadata) {
@@ -254,6 +272,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     start() {
       if (consent == 'revoked') return;
       if (options!.trackPageViews) pageViews.start();
+      crossDomain.start();
       if (!capture) throwBad('capture is not in this build (see usertrail/capture)');
       capture.start();
       return true;
@@ -263,6 +282,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     stop() {
       capture?.stop();
       pageViews.stop();
+      crossDomain.stop();
     },
 
     grantPublishingConsent: () => decide('granted'),
@@ -273,6 +293,8 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
     flush: () => (options ? flush() : Promise.resolve()),
     getStats: () => options && stats(),
     isPublishingConsentGranted: () => (options && followDecision(), consent == 'granted'),
+    // Not queued before init() as the other methods are: it gives back a value, the URL as given until then.
+    cdtUrlDecorator: (url, overrideCDTTargets) => (options ? crossDomain.decorate(url, overrideCDTTargets) : url),
     new: () => createMoesif(captureFactory),
   } as Moesif;
 
