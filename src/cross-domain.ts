@@ -71,7 +71,7 @@ export interface CrossDomainDependencies {
 /**
  * Reads the id a link brought (`readIncoming`, at init), and puts the visitor's id in links and
  * GET forms to the target sites at the moment they are used (`start`/`stop`), never while consent
- * is pending or refused. Every function is a no-op when `enableCrossDomainTracking` is off.
+ * is pending or refused. With `enableCrossDomainTracking` off, none does anything (decorate() warns once).
  */
 export function createCrossDomain({ options, anonymousId, adoptAnonymousId, consented, log }: CrossDomainDependencies) {
   const { enableCrossDomainTracking: enabled, crossDomainTargets: targets, crossDomainTrackingParameterName: name } = options;
@@ -97,11 +97,15 @@ export function createCrossDomain({ options, anonymousId, adoptAnonymousId, cons
   const decorateForm = (event: Event): void => {
     try {
       const form = event.target;
+      // decorateUrl() only answers here whether the action is a target: the browser drops its query.
       if (!(form instanceof HTMLFormElement) || form.method != 'get' || !decorateUrl(form.action, location.href, targets, name, undefined)) return;
       // Found by name as moesif finds it, also when the page put it there.
       let field = [...form.elements].find((element): element is HTMLInputElement => element instanceof HTMLInputElement && element.name == name);
       const id = idToShare();
-      if (!id) return field?.remove();
+      if (!id) {
+        field?.remove();
+        return;
+      }
       if (!field) {
         field = document.createElement('input');
         field.type = 'hidden';

@@ -21,8 +21,8 @@ import { describe, expect, it } from 'vitest';
  * that ceiling too (issues 2-10: 5,700 for the UMD with everything; moesif-browser-js 1.8.13 is
  * 15,087): see the README's "Size" section, and `npm run bench:size` for what each part weighs.
  *
- * Cross-domain tracking (issue 20, moesif-browser-js 1.10 parity) took the UMD from 7,374 to 8,220
- * (+846) and the ESM core from 6,022 to 6,896 (+874): the budgets below add those and keep ~10 B of
+ * Cross-domain tracking (issue 20, moesif-browser-js 1.10 parity) took the UMD from 7,374 to 8,222
+ * (+848) and the ESM core from 6,022 to 6,895 (+873): the budgets below add those and keep ~10 B of
  * room. Issue 22 allows the UMD up to 9,000 with it.
  */
 const BUDGETS = {
