@@ -34,6 +34,7 @@ export const trackPageView: Moesif['trackPageView'] = (metadata) => moesif.track
 export const grantPublishingConsent: Moesif['grantPublishingConsent'] = () => moesif.grantPublishingConsent();
 export const revokePublishingConsent: Moesif['revokePublishingConsent'] = () => moesif.revokePublishingConsent();
 export const isPublishingConsentGranted: Moesif['isPublishingConsentGranted'] = () => moesif.isPublishingConsentGranted();
+export const cdtUrlDecorator: Moesif['cdtUrlDecorator'] = (url, overrideCDTTargets) => moesif.cdtUrlDecorator(url, overrideCDTTargets);
 export const flush: Moesif['flush'] = () => moesif.flush();
 export const getStats: Moesif['getStats'] = () => moesif.getStats();
 export { createMoesif };

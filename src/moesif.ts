@@ -1,6 +1,7 @@
 import { readCampaign } from './campaign.js';
 import type { Capture, CaptureFactory } from './capture/types.js';
 import { CONSENT_KEY, createConsent, type ConsentController } from './consent.js';
+import { createCrossDomain, type CrossDomain } from './cross-domain.js';
 import { createDelivery, type Delivery, type DeliveryStats } from './delivery/index.js';
 import { inBrowser } from './env.js';
 import { createIdentity, idKeys, type Identity } from './identity.js';
@@ -53,6 +54,12 @@ export interface Moesif {
   /** Records a refusal: the queue, ids and cookies are removed and nothing more is sent, also after a reload. */
   revokePublishingConsent(): void;
   isPublishingConsentGranted(): boolean;
+  /**
+   * `url` with the visitor's anonymous id for cross-domain tracking, for the app's own navigations
+   * (window.open, location.assign): when it leads to one of `crossDomainTargets` (any other origin
+   * with `overrideCDTTargets`). Any other URL, and any URL before init() or without consent, comes back as given.
+   */
+  cdtUrlDecorator(url: string, overrideCDTTargets?: boolean): string;
   /** A second, independent instance (moesif's `moesif.new()`). */
   'new': () => Moesif;
 }
@@ -82,6 +89,7 @@ interface Running {
   delivery: Delivery;
   capture: Capture | undefined;
   pageViews: PageViews;
+  crossDomain: CrossDomain;
   /** Queues one item, unless consent was revoked. */
   enqueue(kind: Kind, payload: Payload): void;
   /** Removes every listener the instance added to the page. */
@@ -144,13 +152,24 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
   const capture = captureFactory?.(options, log, who, (event) => enqueue('events', event));
   const pageViews = createPageViews(track);
   consent.start(options);
+  const crossDomain = createCrossDomain({
+    options,
+    anonymousId: identity.anonymousId,
+    adoptAnonymousId: (id) => identity.setId('anonymous_id', id),
+    consented() {
+      consent.follow();
+      return consent.state() == 'granted';
+    },
+    log,
+  });
   const dispose = (): void => {
     capture?.stop();
+    crossDomain.stop();
     pageViews.dispose();
     delivery.dispose();
     cookies?.dispose();
   };
-  return { options, log, identity, consent, delivery, capture, pageViews, enqueue, dispose };
+  return { options, log, identity, consent, delivery, capture, pageViews, crossDomain, enqueue, dispose };
 }
 
 /** The JSON of a payload. Metadata that is not a plain, serializable object is left out, with a warning. */
@@ -165,7 +184,7 @@ function payloadJson(payload: Payload, log: Log): string | undefined {
 const sendUser = ({ identity, enqueue }: Running, fields?: UserPayload): void =>
   enqueue('users', userPayload(identity.attribution(), identity.anonymousId(), identity.campaign(), fields));
 
-type Methods = Omit<Moesif, 'init' | 'flush' | 'getStats' | 'isPublishingConsentGranted' | 'new'>;
+type Methods = Omit<Moesif, 'init' | 'flush' | 'getStats' | 'isPublishingConsentGranted' | 'cdtUrlDecorator' | 'new'>;
 
 /** The public methods that need an initialized instance, each given its parts first. */
 const METHODS: { [Name in keyof Methods]: (parts: Running, ...args: Parameters<Methods[Name]>) => ReturnType<Methods[Name]> } = {
@@ -214,18 +233,20 @@ const METHODS: { [Name in keyof Methods]: (parts: Running, ...args: Parameters<M
   getUserId: ({ identity }) => identity.getId('user_id'),
   getCompanyId: ({ identity }) => identity.getId('company_id'),
   getSessionToken: ({ identity }) => identity.getId('session_token'),
-  start({ consent, options, pageViews, capture }) {
+  start({ consent, options, pageViews, crossDomain, capture }) {
     if (consent.state() == 'revoked') return undefined;
     if (options.trackPageViews) pageViews.start();
+    crossDomain.start();
     if (!capture) fail('capture is not in this build (see usertrail/capture)');
     capture.start();
     return true;
   },
   // Warns once, "useWeb3(): not supported", and gives back undefined: web3 calls are not captured.
   useWeb3: () => fail('not supported'),
-  stop({ capture, pageViews }) {
+  stop({ capture, pageViews, crossDomain }) {
     capture?.stop();
     pageViews.stop();
+    crossDomain.stop();
   },
   grantPublishingConsent: ({ consent }) => consent.decide('granted'),
   revokePublishingConsent: ({ consent }) => consent.decide('revoked'),
@@ -255,6 +276,9 @@ export function createInstance(captureFactory?: CaptureFactory) {
     if (!options) return undefined;
     initCalled = true;
     running = run({ options, log, captureFactory, track: instance.track });
+    // Before the campaign, the early calls and the first page view read the address it cleans.
+    running.crossDomain.readIncoming();
+    running.crossDomain.start();
     // A first-touch campaign is news worth a users call; a plain page view is not.
     if (running.identity.rememberCampaign(readCampaign(location.href, document.referrer, options))) sendUser(running);
     for (const call of early.splice(0)) call();
@@ -270,6 +294,8 @@ export function createInstance(captureFactory?: CaptureFactory) {
       running?.consent.follow();
       return running?.consent.state() == 'granted';
     },
+    // Not queued before init() as the other methods are: it gives back a value, the URL as given until then.
+    cdtUrlDecorator: (url: string, overrideCDTTargets?: boolean) => (running ? running.crossDomain.decorate(url, overrideCDTTargets) : url),
     new: () => createMoesif(captureFactory),
   } as Moesif;
 

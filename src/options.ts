@@ -89,6 +89,20 @@ export interface Options {
   respectDoNotTrack?: boolean;
   /** Send a `Page View` action on load and on every client-side navigation. @default false */
   trackPageViews?: boolean;
+
+  /**
+   * Links to the sites in `crossDomainTargets` carry the visitor's anonymous id, and an id arriving
+   * in a link from another site is adopted, so one visitor of two sites that share no cookie is one
+   * anonymous visitor. @default false
+   */
+  enableCrossDomainTracking?: boolean;
+  /**
+   * The sites whose links carry the id: each domain and its subdomains ('acme-cloud.com'). null:
+   * every link to another origin. @default [] (none)
+   */
+  crossDomainTargets?: readonly string[] | null;
+  /** The query parameter that carries the id. @default '__mt' */
+  crossDomainTrackingParameterName?: string;
 }
 
 /** Options after defaults and checks: internal code never meets `undefined` where a default exists. */
@@ -124,6 +138,9 @@ const DEFAULTS = {
   requirePublishingConsent: false,
   respectDoNotTrack: false,
   trackPageViews: false,
+  enableCrossDomainTracking: false,
+  crossDomainTargets: [] as readonly string[] | null,
+  crossDomainTrackingParameterName: '__mt',
 } as const;
 
 /** Options without a default, by the type their value must have. */
@@ -147,7 +164,9 @@ const isValid = (name: string, value: unknown): boolean => {
     typeof value == type &&
     (type != 'string' || (value as string).trim() != '') &&
     (type != 'number' || (name == 'sampleRate' ? (value as number) >= 0 && (value as number) <= 1 : (value as number) > 0 && (value as number) < Infinity)) &&
-    (name != 'persistence' || ['localStorage', 'cookie', 'none'].includes(value as string))
+    (name != 'persistence' || ['localStorage', 'cookie', 'none'].includes(value as string)) &&
+    // Host names only: a scheme, port or path ('https://acme.com', 'acme.com:8080') would never match a link.
+    (name != 'crossDomainTargets' || (Array.isArray(value) && value.every((domain) => typeof domain == 'string' && /^[^\s/:*?#@]+$/.test(domain))))
   );
 };
 
@@ -183,6 +202,8 @@ export function resolveOptions(input: unknown, pageProtocol: string, log: Log): 
       else log.error(`init(): option "${key}" is unknown or invalid: ignored`);
     }
   }
+  // null is a value here, not "not given": it decorates links to every other origin, as in moesif.
+  if (given.crossDomainTargets === null) resolved.crossDomainTargets = null;
   resolved.baseUrl = baseUrlFor(resolved.host as string | undefined, pageProtocol);
   return resolved as unknown as ResolvedOptions;
 }

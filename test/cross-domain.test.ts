@@ -1,0 +1,270 @@
+import { describe, expect, it, vi } from 'vitest';
+import { decorateUrl, isAcceptedId, isTarget, withParameter } from '../src/cross-domain';
+import type { Log } from '../src/log';
+import { resolveOptions } from '../src/options';
+import { KEYS, cookies, messages, spyConsole, useSdk } from './support/page';
+
+const PAGE = 'https://www.acme-docs.com/guide?x=1';
+const TARGETS = ['acme-cloud.com'];
+const ID = 'c0ffee00-0000-4000-8000-000000000001';
+
+describe('the id a link may carry (moesif-browser-js 1.10 isValidAnonymousId, kept exactly)', () => {
+  it.each([
+    ['a UUID (usertrail, and moesif-browser-js before 1.9)', ID],
+    ["moesif-browser-js's own id, hex groups of other lengths", '18f3b5c1a2e-0d4c1b2e3a4f5-4c1d2e3f-1fa400-18f3b5c1a2e'],
+    ['upper-case hex', 'ABCDEF01-2345'],
+    ['dashes only', '-'],
+    ['exactly 200 characters', 'a-'.repeat(100)],
+  ])('accepts %s', (_name, value) => {
+    expect(isAcceptedId(value)).toBe(true);
+  });
+
+  it.each([
+    ['no dash', 'abcdef0123456789'],
+    ['a letter past f', 'abcdeg-0123'],
+    ['a space', 'abc-def 012'],
+    ['an encoded script', '<script>-1'],
+    ['201 characters', 'a-'.repeat(100) + 'a'],
+    ['an empty string', ''],
+    ['a number', 12345],
+    ['null', null],
+  ])('refuses %s', (_name, value) => {
+    expect(isAcceptedId(value)).toBe(false);
+  });
+});
+
+describe('which hosts are targets', () => {
+  it('a target domain and its subdomains, in any case; not a host that only ends with its letters', () => {
+    expect(isTarget('acme-cloud.com', TARGETS)).toBe(true);
+    expect(isTarget('app.acme-cloud.com', TARGETS)).toBe(true);
+    expect(isTarget('a.b.acme-cloud.com', ['ACME-Cloud.COM'])).toBe(true);
+    expect(isTarget('notacme-cloud.com', TARGETS)).toBe(false);
+    expect(isTarget('acme-cloud.com.evil.test', TARGETS)).toBe(false);
+    expect(isTarget('cloud.com', TARGETS)).toBe(false);
+  });
+
+  it('null targets every host, an empty list none', () => {
+    expect(isTarget('anything.test', null)).toBe(true);
+    expect(isTarget('acme-cloud.com', [])).toBe(false);
+  });
+});
+
+describe('setting and removing the parameter in a query', () => {
+  it('adds it at the end, keeping the other parameters exactly as written', () => {
+    expect(withParameter('?next=/app/settings&q=a%20b+c&empty=&flag', '__mt', ID)).toBe(`?next=/app/settings&q=a%20b+c&empty=&flag&__mt=${ID}`);
+    expect(withParameter('', '__mt', ID)).toBe(`?__mt=${ID}`);
+  });
+
+  it('replaces every existing value, also one written percent-encoded', () => {
+    expect(withParameter('?__mt=old&a=1&%5F%5Fmt=older', '__mt', ID)).toBe(`?a=1&__mt=${ID}`);
+  });
+
+  it('without a value, takes the parameter out and leaves nothing behind when it was alone', () => {
+    expect(withParameter(`?a=1&__mt=${ID}&b=%2F`, '__mt')).toBe('?a=1&b=%2F');
+    expect(withParameter(`?__mt=${ID}`, '__mt')).toBe('');
+    expect(withParameter('?__mt', '__mt')).toBe('');
+    expect(withParameter('?a=1', '__mt')).toBe('?a=1');
+  });
+
+  it('encodes a parameter name that needs it, as URLSearchParams does', () => {
+    expect(withParameter('?a=1', 'my id', ID)).toBe(`?a=1&my+id=${ID}`);
+    expect(withParameter(`?a=1&my+id=${ID}`, 'my id')).toBe('?a=1');
+  });
+});
+
+describe('decorating a URL', () => {
+  it('adds the id to a link to a target on another origin, keeping its path, parameters and hash', () => {
+    expect(decorateUrl('https://app.acme-cloud.com:8443/sign-up?plan=pro#top', PAGE, TARGETS, '__mt', ID)).toBe(
+      `https://app.acme-cloud.com:8443/sign-up?plan=pro&__mt=${ID}#top`,
+    );
+  });
+
+  it('whatever the scheme, and resolving a protocol-relative link', () => {
+    expect(decorateUrl('http://acme-cloud.com/', PAGE, TARGETS, '__mt', ID)).toBe(`http://acme-cloud.com/?__mt=${ID}`);
+    expect(decorateUrl('//acme-cloud.com/x', PAGE, TARGETS, '__mt', ID)).toBe(`https://acme-cloud.com/x?__mt=${ID}`);
+  });
+
+  it('replaces the id a link carried already (another visitor, or before a reset)', () => {
+    expect(decorateUrl(`https://acme-cloud.com/?__mt=0ld-1d&a=1`, PAGE, TARGETS, '__mt', ID)).toBe(`https://acme-cloud.com/?a=1&__mt=${ID}`);
+  });
+
+  it('without an id (no consent), takes out an id the link carried', () => {
+    expect(decorateUrl(`https://acme-cloud.com/?a=1&__mt=${ID}`, PAGE, TARGETS, '__mt', undefined)).toBe('https://acme-cloud.com/?a=1');
+  });
+
+  it.each([
+    ['a same-origin link', 'https://www.acme-docs.com/other'],
+    ['a relative link', '/pricing'],
+    ['a link to a host that is not a target', 'https://elsewhere.test/'],
+    ['a look-alike host', 'https://notacme-cloud.com/'],
+  ])('leaves alone %s', (_name, url) => {
+    expect(decorateUrl(url, PAGE, TARGETS, '__mt', ID)).toBeUndefined();
+  });
+
+  it.each([
+    ['mailto:', 'mailto:sales@acme-cloud.com'],
+    ['tel:', 'tel:+15555550100'],
+    ['javascript:', 'javascript:void(0)'],
+    ['ftp:', 'ftp://acme-cloud.com/file'],
+    ['data:', 'data:text/html,hi'],
+  ])('never touches a %s URL, even when every origin is a target', (_name, url) => {
+    expect(decorateUrl(url, PAGE, null, '__mt', ID)).toBeUndefined();
+  });
+
+  it('decorates any other origin over http(s) when every origin is a target, never the page own', () => {
+    expect(decorateUrl('https://example.org/', PAGE, null, '__mt', ID)).toBe(`https://example.org/?__mt=${ID}`);
+    expect(decorateUrl('https://www.acme-docs.com:444/', PAGE, null, '__mt', ID)).toBe(`https://www.acme-docs.com:444/?__mt=${ID}`);
+    expect(decorateUrl('https://www.acme-docs.com/', PAGE, null, '__mt', ID)).toBeUndefined();
+  });
+
+  it('throws on what is no URL, for its caller to give it back unchanged', () => {
+    expect(() => decorateUrl('https://[not-a-host/', PAGE, TARGETS, '__mt', ID)).toThrow();
+  });
+});
+
+const fakeLog = () => ({ warn: vi.fn(), error: vi.fn(), debug: vi.fn() }) satisfies Log;
+
+describe('the cross-domain options', () => {
+  it("default to moesif's: off, no targets, parameter __mt", () => {
+    const options = resolveOptions({ applicationId: 'app' }, 'https:', fakeLog())!;
+    expect(options).toMatchObject({ enableCrossDomainTracking: false, crossDomainTargets: [], crossDomainTrackingParameterName: '__mt' });
+  });
+
+  it('take null targets as "every origin", not as "not given"', () => {
+    const log = fakeLog();
+    expect(resolveOptions({ applicationId: 'app', crossDomainTargets: null }, 'https:', log)!.crossDomainTargets).toBeNull();
+    expect(log.error).not.toHaveBeenCalled();
+  });
+
+  it('take a list of domains and another parameter name', () => {
+    const log = fakeLog();
+    const options = resolveOptions(
+      { applicationId: 'app', enableCrossDomainTracking: true, crossDomainTargets: ['acme-cloud.com', 'Acme.io'], crossDomainTrackingParameterName: 'vid' },
+      'https:',
+      log,
+    )!;
+    expect(options).toMatchObject({ enableCrossDomainTracking: true, crossDomainTargets: ['acme-cloud.com', 'Acme.io'], crossDomainTrackingParameterName: 'vid' });
+    expect(log.error).not.toHaveBeenCalled();
+  });
+
+  it.each([
+    ['enableCrossDomainTracking', 'yes'],
+    ['crossDomainTargets', 'acme-cloud.com'],
+    ['crossDomainTargets', ['https://acme-cloud.com']],
+    ['crossDomainTargets', ['acme-cloud.com:8443']],
+    ['crossDomainTargets', ['*.acme-cloud.com']],
+    ['crossDomainTargets', ['acme-cloud.com', '']],
+    ['crossDomainTargets', [42]],
+    ['crossDomainTrackingParameterName', '  '],
+    ['crossDomainTrackingParameterName', 7],
+  ])('report %s = %j by name, once, and use the default', (name, value) => {
+    const log = fakeLog();
+    const options = resolveOptions({ applicationId: 'app', [name]: value }, 'https:', log)! as unknown as Record<string, unknown>;
+    expect(messages(log.error)).toEqual([`init(): option "${name}" is unknown or invalid: ignored`]);
+    expect(options[name]).toEqual({ enableCrossDomainTracking: false, crossDomainTargets: [], crossDomainTrackingParameterName: '__mt' }[name]);
+  });
+});
+
+const sdk = useSdk();
+
+describe('cdtUrlDecorator() in the SDK', () => {
+  const target = `https://acme-cloud.com/pricing`;
+
+  it('gives the URL back as given before init(), and queues nothing', () => {
+    const moesif = sdk.fresh();
+    expect(moesif.cdtUrlDecorator(target)).toBe(target);
+    moesif.init({ applicationId: 'app', host: sdk.collector.url, enableCrossDomainTracking: true, crossDomainTargets: ['acme-cloud.com'] });
+    expect(moesif.cdtUrlDecorator(target)).toBe(`${target}?__mt=${moesif.getAnonymousId()}`);
+  });
+
+  it('decorates any other origin with overrideCDTTargets, and never its own', () => {
+    const { moesif } = sdk.start({ enableCrossDomainTracking: true });
+    const id = moesif.getAnonymousId();
+    expect(moesif.cdtUrlDecorator(target)).toBe(target);
+    expect(moesif.cdtUrlDecorator(target, true)).toBe(`${target}?__mt=${id}`);
+    expect(moesif.cdtUrlDecorator(`${location.origin}/next`, true)).toBe(`${location.origin}/next`);
+  });
+
+  it('follows the current anonymous id, after reset() too', () => {
+    const { moesif } = sdk.start({ enableCrossDomainTracking: true, crossDomainTargets: ['acme-cloud.com'] });
+    moesif.reset();
+    expect(moesif.cdtUrlDecorator(target)).toBe(`${target}?__mt=${moesif.getAnonymousId()}`);
+  });
+
+  it('gives back what is no URL unchanged, and never throws', () => {
+    const { moesif } = sdk.start({ enableCrossDomainTracking: true, crossDomainTargets: null });
+    for (const input of ['https://[broken', '', undefined, null, 42, { href: target }]) {
+      expect(moesif.cdtUrlDecorator(input as string, true)).toBe(input);
+    }
+  });
+
+  it('decorates nothing while consent is pending, and decorates after the grant', () => {
+    const { moesif } = sdk.start({ enableCrossDomainTracking: true, crossDomainTargets: ['acme-cloud.com'], requirePublishingConsent: true });
+    expect(moesif.cdtUrlDecorator(target)).toBe(target);
+    moesif.grantPublishingConsent();
+    expect(moesif.cdtUrlDecorator(target)).toBe(`${target}?__mt=${moesif.getAnonymousId()}`);
+    moesif.revokePublishingConsent();
+    expect(moesif.cdtUrlDecorator(target)).toBe(target);
+  });
+
+  it('with the option off, gives the URL back and warns once', () => {
+    const console = spyConsole();
+    const { moesif } = sdk.start({ crossDomainTargets: ['acme-cloud.com'] });
+    expect(moesif.cdtUrlDecorator(target)).toBe(target);
+    expect(moesif.cdtUrlDecorator(target, true)).toBe(target);
+    expect(messages(console.warn)).toEqual(['[usertrail] cdtUrlDecorator(): enableCrossDomainTracking is off']);
+  });
+});
+
+describe('an id arriving in the address', () => {
+  const arrive = (search: string, state: unknown = { route: 'guide', scroll: 120 }): void => history.replaceState(state, '', `/guide${search}#part-2`);
+
+  it('becomes the anonymous id and leaves the address bar, with path, other parameters, hash and history.state kept', () => {
+    arrive(`?b=%2Fx&__mt=${ID}&a=1+2`);
+    const { moesif } = sdk.start({ enableCrossDomainTracking: true });
+    expect(moesif.getAnonymousId()).toBe(ID);
+    expect(cookies()[KEYS.anonymousId]).toBe(ID);
+    expect(location.pathname + location.search + location.hash).toBe('/guide?b=%2Fx&a=1+2#part-2');
+    expect(history.state).toEqual({ route: 'guide', scroll: 120 });
+  });
+
+  it.each([
+    ['invalid', '?__mt=not%20an%20id&a=1'],
+    ['given twice', `?__mt=${ID}&a=1&__mt=${ID.replace('1', '2')}`],
+  ])('is ignored when %s, and still leaves the address bar', (_name, search) => {
+    const { moesif: earlier } = sdk.start({});
+    const before = earlier.getAnonymousId();
+    arrive(search);
+    const { moesif } = sdk.start({ enableCrossDomainTracking: true });
+    expect(moesif.getAnonymousId()).toBe(before);
+    expect(location.search).toBe('?a=1');
+  });
+
+  it('is left alone, in the address too, when the option is off', () => {
+    arrive(`?__mt=${ID}`);
+    const { moesif } = sdk.start({});
+    expect(moesif.getAnonymousId()).not.toBe(ID);
+    expect(location.search).toBe(`?__mt=${ID}`);
+  });
+
+  it('is held in memory while consent is pending, and stored only on grant', () => {
+    arrive(`?__mt=${ID}`);
+    const { moesif } = sdk.start({ enableCrossDomainTracking: true, requirePublishingConsent: true });
+    expect(moesif.getAnonymousId()).toBe(ID);
+    expect(location.search).toBe('');
+    expect(cookies()[KEYS.anonymousId]).toBeUndefined();
+    expect(localStorage.getItem(KEYS.anonymousId)).toBeNull();
+    moesif.grantPublishingConsent();
+    expect(cookies()[KEYS.anonymousId]).toBe(ID);
+    expect(localStorage.getItem(KEYS.anonymousId)).toBe(ID);
+  });
+
+  it('reaches the first action, whose URI no longer carries it', async () => {
+    arrive(`?__mt=${ID}`);
+    const { moesif, applicationId } = sdk.start({ enableCrossDomainTracking: true });
+    moesif.track('Arrived');
+    await moesif.flush();
+    const [action] = sdk.collector.items(applicationId, '/v1/actions/batch');
+    expect(action).toMatchObject({ action_name: 'Arrived', anonymous_id: ID, request: { uri: 'http://app.example.test/guide#part-2' } });
+  });
+});
