@@ -31,7 +31,8 @@ const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => (s.trim() === 'fetch'
 /** The whole run's time: 10 minutes for `npm run bench` on a busy 2-core machine, less the build. */
 const BUDGET_MS = Number(process.env.BENCH_BUDGET_S ?? 570) * 1000;
 const FILES = {
-  usertrailUmd: `${ROOT}dist/moesif.min.js`,
+  // BENCH_USERTRAIL_UMD: another build of usertrail's UMD file to measure (an earlier commit's, say).
+  usertrailUmd: process.env.BENCH_USERTRAIL_UMD ?? `${ROOT}dist/moesif.min.js`,
   usertrailEsm: `${ROOT}dist/usertrail.mjs`,
   moesifUmd: `${ROOT}node_modules/moesif-browser-js/moesif.min.js`,
 };
