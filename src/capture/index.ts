@@ -73,23 +73,32 @@ export const createCapture: CaptureFactory = (options, log, who, record) => {
   /**
    * Capture's work off the app's call path: run in the page's idle time (requestIdleCallback), or
    * after IDLE_TIMEOUT_MS when the page is never idle, a turn at a time, each bounded by the idle
-   * time the browser gives or SLICE_MS, whichever is longer. A job that throws loses its event only.
+   * time the browser gives or SLICE_MS, whichever is longer. A hidden page (a background tab, a page
+   * being left) has no frames to keep smooth and may not live to be idle: there, jobs run at once,
+   * and those waiting run when it is hidden or left (see `turn`), so that their events reach the
+   * outbox, which keeps them for the next page. A job that throws loses its event only.
    */
   const jobs: Array<() => void> = [];
+  const run = (job: () => void): void => {
+    try {
+      job();
+    } catch {
+      log.warn('capture failed.');
+    }
+  };
   const drain = (deadline?: IdleDeadline): void => {
+    // At least one job per turn, however little idle time there is.
     const stop = performance.now() + Math.max(deadline?.timeRemaining() || 0, SLICE_MS);
-    do
-      try {
-        jobs.shift()!();
-      } catch {
-        log.warn('capture failed.');
-      }
-    while (jobs.length && performance.now() < stop);
+    while (jobs.length && performance.now() < stop) run(jobs.shift()!);
     if (jobs.length) schedule();
+  };
+  const drainAll = (): void => {
+    while (jobs.length) run(jobs.shift()!);
   };
   const schedule = (): unknown => (typeof requestIdleCallback == 'function' ? requestIdleCallback(drain, { timeout: IDLE_TIMEOUT_MS }) : setTimeout(drain, 50));
   const later = (job: () => void): void => {
-    if (jobs.push(job) == 1) schedule();
+    if (document.hidden) run(job);
+    else if (jobs.push(job) == 1) schedule();
   };
 
   /**
@@ -301,6 +310,9 @@ export const createCapture: CaptureFactory = (options, log, who, record) => {
 
   const turn = (next: boolean): void => {
     on = next;
+    // Added again on every start: a no-op for the same listener. Kept after stop(), for calls still under way.
+    addEventListener('pagehide', drainAll);
+    document.addEventListener('visibilitychange', drainAll);
     toggles.map((toggle) => toggle(next)); // map: 5 B smaller than forEach here
   };
   return { start: () => turn(true), stop: () => turn(false) };
