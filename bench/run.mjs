@@ -115,7 +115,7 @@ const notes = [];
 /**
  * The workload under way: the contexts it opened (closed at once when it is stopped, so that whatever
  * it awaits in a page fails fast) and why it was stopped, if it was.
- * @typedef {{ name: string, contexts: Set<import('playwright-core').BrowserContext>, stopped?: string, stop: (why: string) => void }} Running
+ * @typedef {{ name: string, deadline: number, contexts: Set<import('playwright-core').BrowserContext>, stopped?: string, stop: (why: string) => void }} Running
  * @type {Running | undefined}
  */
 let current;
@@ -188,6 +188,7 @@ async function workload(name, capS, fn) {
   /** @type {Running} */
   const run = {
     name,
+    deadline: t0 + capMs,
     contexts: new Set(),
     stop(why) {
       if (run.stopped) return;
@@ -217,6 +218,32 @@ async function workload(name, capS, fn) {
     await Promise.race([work.catch(() => {}), sleep(10_000)]);
     current = undefined;
   }
+}
+
+/**
+ * Paces a workload's rounds to its cap: `next()` before each round says whether one more, as long
+ * as the rounds so far took on average, still fits (with 5 s to spare). When it does not, the
+ * workload reports what it measured in the rounds it made, and a note says how many of how many.
+ * `share`: the part of the workload's time left that these rounds may take (others follow them).
+ * @param {string} what @param {number} total @param {number} [share]
+ */
+function paced(what, total, share = 1) {
+  const t0 = Date.now();
+  const until = current ? t0 + (current.deadline - 5000 - t0) * share : Infinity;
+  let started = 0;
+  return {
+    next() {
+      const run = current;
+      if (started && run && Date.now() + ((Date.now() - t0) / started) * 1.2 > until) {
+        notes.push(`${run.name}: ${started} of ${total} ${what} within its time cap; its figures are over those.`);
+        started = Infinity; // one note
+        return false;
+      }
+      if (started === Infinity) return false;
+      started++;
+      return true;
+    },
+  };
 }
 
 for (const signal of /** @type {const} */ (['SIGTERM', 'SIGINT', 'SIGHUP'])) {
@@ -259,7 +286,8 @@ await workload('load', 60, async () => {
   /** @type {Record<Sdk, { evalMs: number, initMs: number, totalMs: number }[]>} */
   const samples = { usertrail: [], moesif: [] };
   let isolated = true;
-  for (let i = 0; i < N.loads; i++) {
+  const pace = paced('loads per SDK', N.loads);
+  for (let i = 0; i < N.loads && pace.next(); i++) {
     for (const sdk of order(i)) {
       const r = await fresh(async (page) => {
         await page.goto(`${servers.siteUrl}/load`);
@@ -274,7 +302,7 @@ await workload('load', 60, async () => {
     initMs: median(samples[sdk].map((s) => s.initMs)),
     totalMs: median(samples[sdk].map((s) => s.totalMs)),
   });
-  return { loads: N.loads, timerResolution: isolated ? '5 µs (cross-origin isolated)' : '100 µs', usertrail: summary('usertrail'), moesif: summary('moesif') };
+  return { loads: samples.usertrail.length, timerResolution: isolated ? '5 µs (cross-origin isolated)' : '100 µs', usertrail: summary('usertrail'), moesif: summary('moesif') };
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -352,11 +380,12 @@ async function perfMetrics(/** @type {import('playwright-core').CDPSession} */ c
   return Object.fromEntries(metrics.map((m) => [m.name, m.value]));
 }
 
-await workload('track', 60, async () => {
+await workload('track', 90, async () => {
   const CHUNK = 100;
   /** @type {Record<Sdk, { perCallMs: number[], meanMs: number[], mainThreadPerCallMs: number[], done: number[] }>} */
   const out = { usertrail: { perCallMs: [], meanMs: [], mainThreadPerCallMs: [], done: [] }, moesif: { perCallMs: [], meanMs: [], mainThreadPerCallMs: [], done: [] } };
-  for (let round = 0; round < N.trackPages; round++) {
+  const pace = paced('pages per SDK', N.trackPages);
+  for (let round = 0; round < N.trackPages && pace.next(); round++) {
     for (const sdk of order(round)) {
       const run = runId(`track-${sdk}`);
       servers.page(`/track-${run}`, sdkPage(sdk, `moesif.init(${JSON.stringify(initOptions(servers.collectorHost(run)))});`));
@@ -382,7 +411,7 @@ await workload('track', 60, async () => {
     mainThreadPerCallMs: median(out[sdk].mainThreadPerCallMs),
     callsDone: Math.min(...out[sdk].done),
   });
-  return { calls: N.trackCalls, pages: N.trackPages, chunk: CHUNK, usertrail: summary('usertrail'), moesif: summary('moesif') };
+  return { calls: N.trackCalls, pages: out.usertrail.done.length, chunk: CHUNK, usertrail: summary('usertrail'), moesif: summary('moesif') };
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -426,13 +455,14 @@ window.block = async (api, n, capture, capMs) => {
   return { wallMs, done };
 };`;
 
-await workload('capture', 240, async () => {
+await workload('capture', 180, async () => {
   const APIS = /** @type {const} */ (['fetch', 'xhr']);
   /** @type {Record<string, { wallPerCallMs: number[], mainThreadPerCallMs: number[], cpuPerCallMs: number[], captured: number, received: number, shortBlocks: number }>} */
   const out = {};
   /** @type {Array<[string, string, number]>} runs to count at the end: key, run, captured calls */
   const counted = [];
-  for (let round = 0; round < N.captureRounds; round++) {
+  const pace = paced('rounds', N.captureRounds);
+  for (let round = 0; round < N.captureRounds && pace.next(); round++) {
     for (const api of round % 2 ? [...APIS].reverse() : APIS) {
       for (const sdk of order(round)) {
         const key = `${api}-${sdk}`;
@@ -567,7 +597,10 @@ await workload('close', 90, async () => {
     ['sameOrigin', servers.sameOriginHost, N.closePagesSameOrigin],
   ])) {
     const runs = { usertrail: runId(`close-${placement}-usertrail`), moesif: runId(`close-${placement}-moesif`) };
-    for (let first = 0; first < pages; first += N.closeWave) {
+    const pace = paced(`waves of ${N.closeWave} pages per SDK (${placement})`, Math.ceil(pages / N.closeWave), placement === 'crossOrigin' ? 0.75 : 1);
+    let ran = 0;
+    for (let first = 0; first < pages && pace.next(); first += N.closeWave) {
+      ran = Math.min(first + N.closeWave, pages);
       const wave = [];
       for (const sdk of order(first / N.closeWave)) {
         for (let n = first; n < Math.min(first + N.closeWave, pages); n++) wave.push(closePage(sdk, hostFor(runs[sdk]), n));
@@ -579,7 +612,7 @@ await workload('close', 90, async () => {
     }
     await sleep(1500);
     result[placement] = {
-      pages,
+      pages: ran,
       ...Object.fromEntries(
         SDKS.map((sdk) => {
           const c = servers.counts(runs[sdk]);
