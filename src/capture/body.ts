@@ -87,37 +87,36 @@ async function readCopy(copy: Copy, max: number): Promise<[Uint8Array, boolean]>
   return [bytes, !!copy.released];
 }
 
+/** Puts the first `max` bytes into the event's part; gives back whether there were more. */
+function keep(bytes: Uint8Array, cut: boolean, max: number, part: Body): boolean {
+  cut ||= bytes.length > max;
+  if (bytes.length) Object.assign(part, decode(bytes.subarray(0, max), cut));
+  return cut;
+}
+
 /**
- * Reads at most `max` bytes of a body into `part` (none if it failed); resolves to whether it was cut.
- * `source` is a Copy (see copyBody), a Request or Response (copied at once), or a value the app no
- * longer owns: a string, URLSearchParams, ArrayBuffer or view, Blob or FormData. A ReadableStream is never touched: it is the app's, and
- * reading it would take it away from the request it belongs to. A Document has no cheap
- * serialization: left out. Never rejects.
+ * Reads at most `max` bytes of a body into `part` (none if it failed); gives back whether it was cut:
+ * at once for a value, as a promise for a body that streams. `source` is a Copy (see copyBody), a
+ * Request or Response (copied at once), or a value the app no longer owns: a string,
+ * URLSearchParams, ArrayBuffer or view (cut before they are encoded or copied: at most `max + 1`
+ * bytes, enough to tell that there was more; a character is at least one byte), a Blob or FormData.
+ * A ReadableStream is never touched: it is the app's, and reading it would take it away from the
+ * request it belongs to. A Document has no cheap serialization: left out. Never throws or rejects.
  */
-export async function readBody(source: unknown, max: number, part: Body): Promise<boolean> {
+export function readBody(source: unknown, max: number, part: Body): boolean | Promise<boolean> {
   try {
-    let bytes: Uint8Array;
-    let cut = false;
     if (source == null || source instanceof ReadableStream || source instanceof Document) return false;
-    // Values are cut before they are encoded or read: at most `max + 1` bytes, enough to tell that
-    // there was more (a character is at least one byte).
-    if (typeof source == 'string' || source instanceof URLSearchParams) bytes = new TextEncoder().encode(String(source).slice(0, max + 1));
-    else if (source instanceof ArrayBuffer || ArrayBuffer.isView(source))
-      bytes = new Uint8Array((source as ArrayBufferView).buffer || source, (source as ArrayBufferView).byteOffset, Math.min(source.byteLength, max + 1));
-    else {
-      // A Copy; a Request or Response (copied now); a Blob or FormData, read through a Response of them
-      // (a Blob's bytes are not copied to make it; FormData's multipart encoding is the browser's to make).
-      const copy = (source as Copy).reader
-        ? (source as Copy)
-        : copyBody(source instanceof Request || source instanceof Response ? source : new Response(source as BodyInit));
-      if (!copy) return false;
-      [bytes, cut] = await readCopy(copy, max);
-    }
-    cut ||= bytes.length > max;
-    if (bytes.length) Object.assign(part, decode(bytes.subarray(0, max), cut));
-    return cut;
-  } catch {
+    if (typeof source == 'string' || source instanceof URLSearchParams) return keep(new TextEncoder().encode(String(source).slice(0, max + 1)), false, max, part);
+    if (source instanceof ArrayBuffer || ArrayBuffer.isView(source))
+      return keep(new Uint8Array((source as ArrayBufferView).buffer || source, (source as ArrayBufferView).byteOffset, Math.min(source.byteLength, max + 1)), false, max, part);
+    // A Copy; a Request or Response (copied now); a Blob or FormData, read through a Response of them
+    // (a Blob's bytes are not copied to make it; FormData's multipart encoding is the browser's to make).
+    const copy = (source as Copy).reader
+      ? (source as Copy)
+      : copyBody(source instanceof Request || source instanceof Response ? source : new Response(source as BodyInit));
     // An aborted or failed body is logged without it.
+    return copy ? readCopy(copy, max).then(([bytes, cut]) => keep(bytes, cut, max, part), () => false) : false;
+  } catch {
     return false;
   }
 }

@@ -75,8 +75,9 @@ export const createCapture: CaptureFactory = (options, log, who, record) => {
    * after IDLE_TIMEOUT_MS when the page is never idle, a turn at a time, each bounded by the idle
    * time the browser gives or SLICE_MS, whichever is longer. A hidden page (a background tab, a page
    * being left) has no frames to keep smooth and may not live to be idle: there, jobs run at once,
-   * and those waiting run when it is hidden or left (see `turn`), so that their events reach the
-   * outbox, which keeps them for the next page. A job that throws loses its event only.
+   * and those waiting run when it is hidden or left (see `turn`; a page left records even the calls
+   * whose bodies are still being read), so that their events reach the outbox, which keeps them for
+   * the next page. A job that throws loses its event only.
    */
   const jobs: Array<() => void> = [];
   const run = (job: () => void): void => {
@@ -94,6 +95,12 @@ export const createCapture: CaptureFactory = (options, log, who, record) => {
   };
   const drainAll = (): void => {
     while (jobs.length) run(jobs.shift()!);
+  };
+  /** Events whose bodies are still being read: recorded without waiting when the page is left. */
+  const unread = new Set<() => void>();
+  const leave = (): void => {
+    drainAll();
+    unread.forEach(run);
   };
   const schedule = (): unknown => (typeof requestIdleCallback == 'function' ? requestIdleCallback(drain, { timeout: IDLE_TIMEOUT_MS }) : setTimeout(drain, 50));
   const later = (job: () => void): void => {
@@ -131,22 +138,35 @@ export const createCapture: CaptureFactory = (options, log, who, record) => {
           status,
           headers: headerRecord(typeof received == 'string' ? parseHeaders(received) : received),
         };
-        Promise.all([readBody(sentBody, options.maxBodyBytes, request), readBody(receivedBody, options.maxBodyBytes, response)]).then(([sentCut, receivedCut]) =>
-          later(() => {
-            const truncated = [sentCut && 'request', (receivedCut || tooBig) && 'response'].filter(Boolean);
-            // Who made the call comes first, so hooks see it and what maskContent removes stays removed.
-            let event: CapturedEvent = { ...who(), request, response, transaction_id: newId() };
-            if (error || truncated.length) event.metadata = { ...(error && { error }), ...(truncated.length && { truncated }) };
-            if (hook('skip', event)) return;
-            event = hook('maskContent', event, event)!;
-            const extra = hook<Metadata>('getMetadata', event);
-            if (extra && typeof extra == 'object') event.metadata = { ...event.metadata, ...extra };
-            // Left undefined, they are absent from the JSON sent.
-            event.tags = hook<string>('getTags', event) || undefined;
-            event.request.api_version = hook('getApiVersion', event, options.apiVersion) || undefined;
-            record(event);
-          }),
-        );
+        // Whether each body was cut; a promise while a streamed one is still being read.
+        let sentCut = readBody(sentBody, options.maxBodyBytes, request);
+        let receivedCut = readBody(receivedBody, options.maxBodyBytes, response);
+        let done = false;
+        const finish = (): void => {
+          if (done) return;
+          done = true;
+          unread.delete(finish);
+          // A body still being read when the page is left is recorded as far as it came (not at all), as cut.
+          const truncated = [sentCut !== false && 'request', (receivedCut !== false || tooBig) && 'response'].filter(Boolean);
+          // Who made the call comes first, so hooks see it and what maskContent removes stays removed.
+          let event: CapturedEvent = { ...who(), request, response, transaction_id: newId() };
+          if (error || truncated.length) event.metadata = { ...(error && { error }), ...(truncated.length && { truncated }) };
+          if (hook('skip', event)) return;
+          event = hook('maskContent', event, event)!;
+          const extra = hook<Metadata>('getMetadata', event);
+          if (extra && typeof extra == 'object') event.metadata = { ...event.metadata, ...extra };
+          // Left undefined, they are absent from the JSON sent.
+          event.tags = hook<string>('getTags', event) || undefined;
+          event.request.api_version = hook('getApiVersion', event, options.apiVersion) || undefined;
+          record(event);
+        };
+        if (typeof sentCut == 'boolean' && typeof receivedCut == 'boolean') return finish();
+        unread.add(finish);
+        Promise.all([sentCut, receivedCut]).then(([sent, received]) => {
+          sentCut = sent;
+          receivedCut = received;
+          later(finish);
+        });
       });
     };
   };
@@ -311,7 +331,7 @@ export const createCapture: CaptureFactory = (options, log, who, record) => {
   const turn = (next: boolean): void => {
     on = next;
     // Added again on every start: a no-op for the same listener. Kept after stop(), for calls still under way.
-    addEventListener('pagehide', drainAll);
+    addEventListener('pagehide', leave);
     document.addEventListener('visibilitychange', drainAll);
     toggles.map((toggle) => toggle(next)); // map: 5 B smaller than forEach here
   };
