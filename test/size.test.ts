@@ -11,11 +11,12 @@ import { describe, expect, it } from 'vitest';
  * are gzip -9 bytes of the built files (npm test builds before it runs the tests). A change that
  * raises a budget says why, and by how many bytes, in its commit message.
  *
- * They hold today's sizes (UMD 8,040 with its source-map comment; core 6,036; capture 1,952) with
- * about 10 B of room, so that nothing grows unnoticed. Issues 17 and 18 took about 640 B for capture:
+ * They hold today's sizes (UMD 8,143 with its source-map comment; core 6,036; capture 2,058) with
+ * about 10 B of room, so that nothing grows unnoticed. Issues 17 and 18 took about 740 B for capture:
  * a cancelled or stalled response body releases its connection (a body getter that follows the
  * app's cancel, a bounded read of capture's copy), the event built in idle time off the app's call
- * path, bodies over the cap not copied; and 14 B of the core, for patch() of a getter. The size pass after the drop-in audit and the
+ * path (and recorded at once when the page is hidden or left), bodies over the cap not copied; and
+ * 14 B of the core, for patch() of a getter. The size pass after the drop-in audit and the
  * outbox fix took them down from 7,477, 6,121 and 1,305 (XHR status 1223 as 204, which issue 5 asks
  * for, was put back: +11 B). The ESM core met the product's 5,700
  * ceiling until the fourth session's fixes (consent: ids of earlier visits purged on opt-out, one
@@ -25,9 +26,9 @@ import { describe, expect, it } from 'vitest';
  * 15,087): see the README's "Size" section, and `npm run bench:size` for what each part weighs.
  */
 const BUDGETS = {
-  umd: 8_050,
+  umd: 8_155,
   esmCore: 6_046,
-  esmCapture: 1_962,
+  esmCapture: 2_070,
 };
 
 const gzipSize = (code: string | Buffer): number => gzipSync(code, { level: 9 }).length;
