@@ -3,12 +3,15 @@
  * (issue 5). Each call becomes one event, built in this order:
  * 1. sampled in (`sampleRate`, decided when the call starts, so a call left out costs nothing), not to
  *    the collector nor carrying its application id header (another SDK's), http(s) only;
- * 2. headers masked (see headers.ts), bodies read from clones and capped at `maxBodyBytes`; a cut body
- *    is named in `metadata.truncated` (['request'] / ['response']), a failed or aborted call has
- *    status 0 and `metadata.error`;
+ * 2. headers masked (see headers.ts), bodies read from copies (see body.ts) and capped at
+ *    `maxBodyBytes`; a cut body is named in `metadata.truncated` (['request'] / ['response']), a
+ *    failed or aborted call has status 0 and `metadata.error`;
  * 3. the user's hooks: `skip`, `maskContent`, `getMetadata` (merged over ours), `getTags`, then
  *    `getApiVersion` or `apiVersion`. Hooks see headers already masked: a credential never leaves
  *    the SDK, even through a hook. A hook that throws is reported once and its step uses the default.
+ *
+ * Steps 2 and 3 run in idle time, off the app's call path (issue 18; see `later`). Capture never
+ * holds a connection longer than the app does (issue 17; see the fetch patch).
  *
  * The fetch and XMLHttpRequest patches live here with the pipeline they feed: sharing one closure
  * costs fewer bytes than passing it between modules.
@@ -41,7 +44,7 @@ const IDLE_TIMEOUT_MS = 1000;
 /** How long one turn of deferred work may run when the page gives no idle time (see `later`). */
 const SLICE_MS = 4;
 
-/** Streams the app reads as they arrive: logged without a body, so nothing waits for their end. */
+/** Streams the app reads as they arrive: logged without a body, and not copied. */
 const STREAMING = /event-stream|ndjson/i;
 
 export const createCapture: CaptureFactory = (options, log, who, record) => {
