@@ -71,6 +71,32 @@ export function renderTable(results) {
       '',
     );
   }
+  if (!failed(w.capture)) {
+    const { calls } = w.capture;
+    for (const [api, label] of [
+      ['fetch', 'fetch()'],
+      ['xhr', 'XMLHttpRequest'],
+    ]) {
+      const { usertrail: u, moesif: m } = w.capture[api];
+      const pairs = `median of ${u.pairs} pairs of ${num(calls)}-call blocks`;
+      row(`Capture, ${label}: wall-clock overhead per call with start() (${pairs})`, ms(u.overheadPerCallMs), ms(m.overheadPerCallMs), ratio(u.overheadPerCallMs, m.overheadPerCallMs), '');
+      row(
+        `Capture, ${label}: main-thread time per call with start() (CDP TaskDuration, block + 0.5 s; ${pairs})`,
+        µs(u.mainThreadOverheadPerCallMs),
+        µs(m.mainThreadOverheadPerCallMs),
+        ratio(u.mainThreadOverheadPerCallMs, m.mainThreadOverheadPerCallMs),
+        `< 100 µs: ${verdict(u.mainThreadOverheadPerCallMs < 0.1)}`,
+      );
+      row(
+        `Capture, ${label}: main-thread CPU time per call with start() (/proc schedstat of the renderers' main threads; ${pairs})`,
+        µs(u.mainThreadCpuOverheadPerCallMs),
+        µs(m.mainThreadCpuOverheadPerCallMs),
+        ratio(u.mainThreadCpuOverheadPerCallMs, m.mainThreadCpuOverheadPerCallMs),
+        `< 100 µs: ${verdict(u.mainThreadCpuOverheadPerCallMs < 0.1)}`,
+      );
+      row(`Capture, ${label}: captured calls received by the collector`, `${num(u.eventsReceived)} / ${num(u.capturedCalls)}`, `${num(m.eventsReceived)} / ${num(m.capturedCalls)}`, '', '');
+    }
+  }
   if (!failed(w.network)) {
     const { usertrail: u, moesif: m, calls } = w.network;
     const r = u.requests / m.requests;
@@ -122,7 +148,7 @@ export function renderTable(results) {
     ...rows.map((cells) => `| ${cells.join(' | ')} |`),
   ];
   if (results.notes?.length) lines.push('', ...results.notes.map((/** @type {string} */ n) => `- ${n}`));
-  if (results.failures?.length) lines.push('', ...results.failures.map((/** @type {string} */ f) => `- could not run: ${f.split('\n')[0]}`));
+  if (results.failures?.length) lines.push('', ...results.failures.map((/** @type {string} */ f) => `- did not finish: ${f.split('\n')[0]}`));
   return lines.join('\n');
 }
 

@@ -8,9 +8,14 @@
  *
  *   node bench/run.mjs            (npm run bench builds first)
  *   BENCH_QUICK=1 node bench/run.mjs        fewer samples, for trying the harness
- *   BENCH_ONLY=track,fetch node bench/run.mjs   some workloads only
+ *   BENCH_ONLY=track,capture node bench/run.mjs   some workloads only
+ *   BENCH_BUDGET_S=570 node bench/run.mjs    the whole run's time budget (default 570 s)
+ *
+ * Each workload has a time cap, within what is left of the run's budget: one that cannot finish in
+ * time (or whose browser died) is stopped, reported as such, and the next one runs. SIGTERM, SIGINT
+ * or SIGHUP (a CI time limit, Ctrl-C) stop the run the same way: what finished is written and printed.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -22,9 +27,13 @@ import { renderServerTable, serverWorkload } from './server-load.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const QUICK = process.env.BENCH_QUICK === '1';
-const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
+// `fetch` is the capture workload's former name.
+const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => (s.trim() === 'fetch' ? 'capture' : s.trim()));
+/** The whole run's time: 10 minutes for `npm run bench` on a busy 2-core machine, less the build. */
+const BUDGET_MS = Number(process.env.BENCH_BUDGET_S ?? 570) * 1000;
 const FILES = {
-  usertrailUmd: `${ROOT}dist/moesif.min.js`,
+  // BENCH_USERTRAIL_UMD: another build of usertrail's UMD file to measure (an earlier commit's, say).
+  usertrailUmd: process.env.BENCH_USERTRAIL_UMD ?? `${ROOT}dist/moesif.min.js`,
   usertrailEsm: `${ROOT}dist/usertrail.mjs`,
   moesifUmd: `${ROOT}node_modules/moesif-browser-js/moesif.min.js`,
 };
@@ -36,8 +45,10 @@ const N = {
   loads: QUICK ? 6 : 30,
   trackCalls: 10_000,
   trackPages: QUICK ? 1 : 3,
-  fetches: 1_000,
-  fetchRounds: QUICK ? 2 : 3,
+  /** The capture workload: calls per block, pairs of blocks (plain, captured) per page, rounds of pages. */
+  captureCalls: QUICK ? 100 : 150,
+  capturePairs: QUICK ? 2 : 3,
+  captureRounds: QUICK ? 1 : 2,
   networkCalls: 1_000,
   closePages: QUICK ? 10 : 50,
   /** The same-origin placement is a second look (the e2e test's placement), so fewer pages. */
@@ -68,9 +79,9 @@ const runId = (/** @type {string} */ label) => `${label}-${++runSeq}-${Math.rand
 /** Alternates which SDK goes first, round by round. */
 const order = (/** @type {number} */ round) => (round % 2 ? [...SDKS].reverse() : [...SDKS]);
 
-/** A page that loads one SDK with a script tag and runs `body` after it. */
-const sdkPage = (/** @type {Sdk} */ sdk, body = '') =>
-  `<!doctype html><html><head><meta charset="utf-8"><title>bench</title><script src="/sdk/${sdk}.js"></script></head><body><script>${body}</script></body></html>`;
+/** A page that loads one SDK with a script tag and runs `body` after it (and `before` before it). */
+const sdkPage = (/** @type {Sdk} */ sdk, body = '', before = '') =>
+  `<!doctype html><html><head><meta charset="utf-8"><title>bench</title><script>${before}</script><script src="/sdk/${sdk}.js"></script></head><body><script>${body}</script></body></html>`;
 
 /** The same options for both SDKs; batching on (moesif's default is off). */
 const initOptions = (/** @type {string} */ host, extra = {}) => ({ applicationId: 'bench-app', host, batchEnabled: true, ...extra });
@@ -79,20 +90,61 @@ const initOptions = (/** @type {string} */ host, extra = {}) => ({ applicationId
 
 const started = Date.now();
 const servers = await startServers({ sdks: { usertrail: FILES.usertrailUmd, moesif: FILES.moesifUmd } });
-const browser = await chromium.launch({ executablePath: chromiumPath, args: [...chromiumArgs, '--enable-precise-memory-info'] });
+/**
+ * One Chromium for the run, relaunched if it dies. Playwright's own signal handlers are off: on
+ * SIGTERM they close the browser and leave the process running, so that the workload under way
+ * failed with "browserContext.close: Target page, context or browser has been closed" (what a 300 s
+ * cap did to the memory workload) and the rest of the run went on without a browser.
+ */
+const launch = () =>
+  chromium.launch({
+    executablePath: chromiumPath,
+    args: [...chromiumArgs, '--enable-precise-memory-info'],
+    handleSIGTERM: false,
+    handleSIGINT: false,
+    handleSIGHUP: false,
+  });
+let browser = await launch();
+
+/** @type {Record<string, unknown>} */
+const workloads = {};
+/** @type {string[]} */
+const failures = [];
+/** @type {string[]} */
+const notes = [];
 
 /**
- * Runs `fn` in a fresh context (empty storage, no cache) and closes it afterwards.
+ * The workload under way: the contexts it opened (closed at once when it is stopped, so that whatever
+ * it awaits in a page fails fast) and why it was stopped, if it was.
+ * @typedef {{ name: string, deadline: number, contexts: Set<import('playwright-core').BrowserContext>, stopped?: string, stop: (why: string) => void }} Running
+ * @type {Running | undefined}
+ */
+let current;
+/** Set by SIGTERM, SIGINT or SIGHUP: no workload starts after it. */
+let interrupted = '';
+
+/** A new browser context of the workload under way, closed with it if it is stopped. */
+async function newContext() {
+  const run = current;
+  if (run?.stopped) throw new Error(run.stopped);
+  const context = await browser.newContext();
+  run?.contexts.add(context);
+  context.on('close', () => run?.contexts.delete(context));
+  return context;
+}
+
+/**
+ * Runs \`fn\` in a fresh context (empty storage, no cache) and closes it afterwards. A failure to close
+ * (the context already closed by a stop) never hides the error that ended \`fn\`.
  * @template T
  * @param {(page: import('playwright-core').Page, context: import('playwright-core').BrowserContext) => Promise<T>} fn
  */
 async function fresh(fn) {
-  const context = await browser.newContext();
-  const page = await context.newPage();
+  const context = await newContext();
   try {
-    return await fn(page, context);
+    return await fn(await context.newPage(), context);
   } finally {
-    await context.close();
+    await context.close().catch(() => {});
   }
 }
 
@@ -108,35 +160,106 @@ async function settle(/** @type {string} */ run, /** @type {number} */ expected,
   }
 }
 
-/** @type {Record<string, unknown>} */
-const workloads = {};
-/** @type {string[]} */
-const failures = [];
-/** @type {string[]} */
-const notes = [];
-
 /**
- * Runs one workload; an exception marks it failed (the run goes on, and exits non-zero at the end).
- * @param {string} name @param {() => Promise<unknown>} fn
+ * Runs one workload within \`capS\` seconds (or what is left of the run's budget, if less). One that
+ * fails, runs out of time or loses its browser is reported with why, and the run goes on (it exits
+ * non-zero at the end); one that no longer fits in the budget is not started, and says so.
+ * @param {string} name @param {number} capS @param {() => Promise<unknown>} fn
  */
-async function workload(name, fn) {
+async function workload(name, capS, fn) {
   if (ONLY && !ONLY.includes(name)) return;
+  const left = BUDGET_MS - (Date.now() - started);
+  if (interrupted || left < 10_000) {
+    const why = interrupted ? `not run: the run was stopped by ${interrupted}` : `not run: the run's ${BUDGET_MS / 1000} s budget was spent`;
+    workloads[name] = { error: why };
+    failures.push(`${name}: ${why}`);
+    process.stderr.write(`bench: ${name} ${why}\n`);
+    return;
+  }
+  const capMs = Math.min(capS * 1000, left);
   const t0 = Date.now();
   process.stderr.write(`bench: ${name} ... `);
+  if (!browser.isConnected()) {
+    notes.push(`${name}: Chromium had closed; relaunched.`);
+    browser = await launch();
+  }
+  /** @type {(error: Error) => void} */
+  let abandon = () => {};
+  const stopped = new Promise((_, reject) => (abandon = reject));
+  /** @type {Running} */
+  const run = {
+    name,
+    deadline: t0 + capMs,
+    contexts: new Set(),
+    stop(why) {
+      if (run.stopped) return;
+      run.stopped = why;
+      for (const context of run.contexts) context.close().catch(() => {});
+      abandon(new Error(why));
+    },
+  };
+  current = run;
+  const stopOnDisconnect = () => run.stop('Chromium closed or crashed');
+  browser.on('disconnected', stopOnDisconnect);
+  const timer = setTimeout(() => run.stop(`did not finish within ${Math.round(capMs / 1000)} s`), capMs);
+  const work = fn();
   try {
-    workloads[name] = await fn();
+    const result = await Promise.race([work, stopped]);
+    workloads[name] = { ...(/** @type {object} */ (result)), durationS: Math.round((Date.now() - t0) / 1000) };
     process.stderr.write(`${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   } catch (error) {
-    failures.push(`${name}: ${error instanceof Error ? error.stack : String(error)}`);
-    workloads[name] = { error: String(error) };
-    process.stderr.write(`FAILED (${String(error)})\n`);
+    const why = run.stopped ?? (error instanceof Error ? error.stack : String(error));
+    failures.push(`${name}: ${why}`);
+    workloads[name] = { error: run.stopped ?? String(error), durationS: Math.round((Date.now() - t0) / 1000) };
+    process.stderr.write(`FAILED (${run.stopped ?? String(error)})\n`);
+  } finally {
+    clearTimeout(timer);
+    browser.off('disconnected', stopOnDisconnect);
+    // A stopped workload's own code may still be winding down: it gets a moment, then is left behind.
+    await Promise.race([work.catch(() => {}), sleep(10_000)]);
+    current = undefined;
   }
+}
+
+/**
+ * Paces a workload's rounds to its cap: `next()` before each round says whether one more, as long
+ * as the rounds so far took on average, still fits (with 5 s to spare). When it does not, the
+ * workload reports what it measured in the rounds it made, and a note says how many of how many.
+ * `share`: the part of the workload's time left that these rounds may take (others follow them).
+ * @param {string} what @param {number} total @param {number} [share]
+ */
+function paced(what, total, share = 1) {
+  const t0 = Date.now();
+  const until = current ? t0 + (current.deadline - 5000 - t0) * share : Infinity;
+  let started = 0;
+  return {
+    next() {
+      const run = current;
+      if (started && run && Date.now() + ((Date.now() - t0) / started) * 1.2 > until) {
+        notes.push(`${run.name}: ${started} of ${total} ${what} within its time cap; its figures are over those.`);
+        started = Infinity; // one note
+        return false;
+      }
+      if (started === Infinity) return false;
+      started++;
+      return true;
+    },
+  };
+}
+
+for (const signal of /** @type {const} */ (['SIGTERM', 'SIGINT', 'SIGHUP'])) {
+  process.on(signal, () => {
+    if (interrupted) process.exit(1); // a second signal: leave now
+    interrupted = signal;
+    process.stderr.write(`\nbench: ${signal}: stopping; the results so far are written\n`);
+    current?.stop(`interrupted by ${signal} after ${Math.round((Date.now() - started) / 1000)} s of the run`);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
 // 1. Bundle
 
-await workload('bundle', () => bundleWorkload(FILES));
+await workload('bundle', 45, () => bundleWorkload(FILES));
 
 // ---------------------------------------------------------------------------------------------
 // 2. Load: script evaluation + init(), measured inside the page around an inline <script> whose
@@ -160,11 +283,12 @@ window.bench = async (sdk, options) => {
 </script></body></html>`,
 );
 
-await workload('load', async () => {
+await workload('load', 60, async () => {
   /** @type {Record<Sdk, { evalMs: number, initMs: number, totalMs: number }[]>} */
   const samples = { usertrail: [], moesif: [] };
   let isolated = true;
-  for (let i = 0; i < N.loads; i++) {
+  const pace = paced('loads per SDK', N.loads);
+  for (let i = 0; i < N.loads && pace.next(); i++) {
     for (const sdk of order(i)) {
       const r = await fresh(async (page) => {
         await page.goto(`${servers.siteUrl}/load`);
@@ -179,7 +303,7 @@ await workload('load', async () => {
     initMs: median(samples[sdk].map((s) => s.initMs)),
     totalMs: median(samples[sdk].map((s) => s.totalMs)),
   });
-  return { loads: N.loads, timerResolution: isolated ? '5 µs (cross-origin isolated)' : '100 µs', usertrail: summary('usertrail'), moesif: summary('moesif') };
+  return { loads: samples.usertrail.length, timerResolution: isolated ? '5 µs (cross-origin isolated)' : '100 µs', usertrail: summary('usertrail'), moesif: summary('moesif') };
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -211,17 +335,58 @@ const trackLoop = (/** @type {import('playwright-core').Page} */ page, /** @type
     /** @type {const} */ ([calls, chunk, capMs]),
   );
 
+/**
+ * CPU time, in ms, that the main threads of this run's Chromium renderers have used (Linux
+ * /proc/<pid>/task/<pid>/schedstat, in ns): the processes under this Node process whose command
+ * line says `--type=renderer`. Unlike task durations, it does not grow while a thread waits for a
+ * core, so it holds up on a machine shared with other work. NaN where /proc cannot tell.
+ */
+function rendererMainThreadCpuMs() {
+  try {
+    /** @type {Map<number, number>} pid -> parent pid */
+    const parents = new Map();
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        // The command name (in parentheses) may hold spaces: the fields after it are split.
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+    const ours = (/** @type {number} */ pid) => {
+      for (let p = parents.get(pid); p && p > 1; p = parents.get(p)) if (p === process.pid) return true;
+      return false;
+    };
+    let ns = 0;
+    for (const pid of parents.keys()) {
+      if (!ours(pid)) continue;
+      try {
+        if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=renderer')) continue;
+        ns += Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+    return ns / 1e6;
+  } catch {
+    return NaN;
+  }
+}
+
 /** CDP Performance metrics of the page, by name. */
 async function perfMetrics(/** @type {import('playwright-core').CDPSession} */ cdp) {
   const { metrics } = await cdp.send('Performance.getMetrics');
   return Object.fromEntries(metrics.map((m) => [m.name, m.value]));
 }
 
-await workload('track', async () => {
+await workload('track', 90, async () => {
   const CHUNK = 100;
   /** @type {Record<Sdk, { perCallMs: number[], meanMs: number[], mainThreadPerCallMs: number[], done: number[] }>} */
   const out = { usertrail: { perCallMs: [], meanMs: [], mainThreadPerCallMs: [], done: [] }, moesif: { perCallMs: [], meanMs: [], mainThreadPerCallMs: [], done: [] } };
-  for (let round = 0; round < N.trackPages; round++) {
+  const pace = paced('pages per SDK', N.trackPages);
+  for (let round = 0; round < N.trackPages && pace.next(); round++) {
     for (const sdk of order(round)) {
       const run = runId(`track-${sdk}`);
       servers.page(`/track-${run}`, sdkPage(sdk, `moesif.init(${JSON.stringify(initOptions(servers.collectorHost(run)))});`));
@@ -247,79 +412,123 @@ await workload('track', async () => {
     mainThreadPerCallMs: median(out[sdk].mainThreadPerCallMs),
     callsDone: Math.min(...out[sdk].done),
   });
-  return { calls: N.trackCalls, pages: N.trackPages, chunk: CHUNK, usertrail: summary('usertrail'), moesif: summary('moesif') };
+  return { calls: N.trackCalls, pages: out.usertrail.done.length, chunk: CHUNK, usertrail: summary('usertrail'), moesif: summary('moesif') };
 });
 
 // ---------------------------------------------------------------------------------------------
-// 4. Captured fetch overhead: 1,000 sequential fetches of a same-origin endpoint (awaiting the
-// response and its JSON body), in a page where the SDK is initialised, with start() versus without.
-// Rounds of four fresh pages (each SDK, with and without capture) in rotating order; overhead per
-// call = median over rounds of (captured - plain) / 1,000.
+// 4. Capture: what start() costs the page per API call, for fetch and for XMLHttpRequest. In each
+// page (one per API and SDK, per round; the SDK initialised), blocks of 150 sequential calls of a
+// same-origin endpoint (awaiting the response and its JSON body) alternate without and with capture
+// (start() before the block, stop() after it), 3 pairs per page, each block followed by 0.5 s of quiet
+// for what capture defers. Pairs next to each other in one page see the same machine load: on a shared
+// 2-core machine that matters more than anything. Two figures per call, each the median over all
+// pairs of (captured block - plain block):
+// - wall-clock time per call;
+// - main-thread time per call: the renderer's main-thread task time (CDP Performance TaskDuration, as
+//   in the track() workload) over the block and its quiet time: it includes what capture defers to
+//   idle callbacks and timers, and the sending of what it recorded;
+// - main-thread CPU time per call, over the same span (see rendererMainThreadCpuMs): task time also
+//   counts the time a task waited for a core, which on a loaded machine is most of it.
 
-await workload('fetch', async () => {
-  const variants = /** @type {const} */ ([
-    ['usertrail', false],
-    ['usertrail', true],
-    ['moesif', false],
-    ['moesif', true],
-  ]);
-  /** @type {Record<string, number[]>} */
-  const perCall = {};
-  /** @type {Record<string, string[]>} */
-  const runs = {};
-  /** @type {Record<string, number[]>} */
-  const done = {};
-  for (let round = 0; round < N.fetchRounds; round++) {
-    for (let k = 0; k < variants.length; k++) {
-      const [sdk, capture] = variants[(k + round) % variants.length];
-      const key = `${sdk}-${capture ? 'captured' : 'plain'}`;
-      const run = runId(`fetch-${key}`);
-      (runs[key] ??= []).push(run);
-      servers.page(`/fetch-${run}`, sdkPage(sdk, `moesif.init(${JSON.stringify(initOptions(servers.collectorHost(run)))});${capture ? 'moesif.start();' : ''}`));
-      const ms = await fresh(async (page) => {
-        await page.goto(`${servers.siteUrl}/fetch-${run}`);
-        const r = await page.evaluate(
-          async ([n, capMs]) => {
-            const once = async () => (await fetch('/api/ping')).json();
-            for (let i = 0; i < 20; i++) await once(); // warm-up: connection, JIT
-            const t0 = performance.now();
-            let done = 0;
-            while (done < n && performance.now() - t0 < capMs) {
-              await once();
-              done++;
-            }
-            return { perCallMs: (performance.now() - t0) / done, done };
-          },
-          /** @type {const} */ ([N.fetches, N.loopCapMs]),
-        );
-        // Let the SDK send what it captured (both flush on pagehide), so the capture can be verified.
-        await page.goto(`${servers.siteUrl}/blank`);
-        await sleep(300);
-        return r;
-      });
-      (perCall[key] ??= []).push(ms.perCallMs);
-      (done[key] ??= []).push(ms.done);
+/** The page's own API calls, defined by the page before the SDK loads (as an app's code would be). */
+const CAPTURE_CALLS = `
+window.calls = {
+  fetch: async () => (await fetch('/api/ping')).json(),
+  xhr: () => new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('GET', '/api/ping');
+    xhr.onload = () => resolve(JSON.parse(xhr.responseText));
+    xhr.onerror = reject;
+    xhr.send();
+  }),
+};
+window.block = async (api, n, capture, capMs) => {
+  if (capture) moesif.start();
+  const call = window.calls[api];
+  const t0 = performance.now();
+  let done = 0;
+  while (done < n && performance.now() - t0 < capMs) {
+    await call();
+    done++;
+  }
+  const wallMs = performance.now() - t0;
+  if (capture) moesif.stop();
+  return { wallMs, done };
+};`;
+
+await workload('capture', 180, async () => {
+  const APIS = /** @type {const} */ (['fetch', 'xhr']);
+  /** @type {Record<string, { wallPerCallMs: number[], mainThreadPerCallMs: number[], cpuPerCallMs: number[], captured: number, received: number, shortBlocks: number }>} */
+  const out = {};
+  /** @type {Array<[string, string, number]>} runs to count at the end: key, run, captured calls */
+  const counted = [];
+  const pace = paced('rounds', N.captureRounds);
+  for (let round = 0; round < N.captureRounds && pace.next(); round++) {
+    for (const api of round % 2 ? [...APIS].reverse() : APIS) {
+      for (const sdk of order(round)) {
+        const key = `${api}-${sdk}`;
+        const o = (out[key] ??= { wallPerCallMs: [], mainThreadPerCallMs: [], cpuPerCallMs: [], captured: 0, received: 0, shortBlocks: 0 });
+        const run = runId(`capture-${key}`);
+        servers.page(`/capture-${run}`, sdkPage(sdk, `moesif.init(${JSON.stringify(initOptions(servers.collectorHost(run)))});`, CAPTURE_CALLS));
+        await fresh(async (page, context) => {
+          const cdp = await context.newCDPSession(page);
+          await cdp.send('Performance.enable');
+          await page.goto(`${servers.siteUrl}/capture-${run}`);
+          /** One block; its wall-clock and main-thread time per call. @param {boolean} capture @param {number} n */
+          const block = async (capture, n) => {
+            const before = await perfMetrics(cdp);
+            const cpuBefore = rendererMainThreadCpuMs();
+            const r = await page.evaluate(([api, n, capture, capMs]) => /** @type {any} */ (window).block(api, n, capture, capMs), /** @type {const} */ ([api, n, capture, N.loopCapMs]));
+            await sleep(500);
+            const after = await perfMetrics(cdp);
+            const cpu = (rendererMainThreadCpuMs() - cpuBefore) / r.done;
+            if (capture) o.captured += r.done;
+            if (r.done < n) o.shortBlocks++;
+            return { wall: r.wallMs / r.done, main: ((after.TaskDuration - before.TaskDuration) * 1000) / r.done, cpu };
+          };
+          // Warm-up: the connection, the JIT of both paths, the SDK's first batch.
+          await block(false, 20);
+          await block(true, 20);
+          for (let pair = 0; pair < N.capturePairs; pair++) {
+            // Which of the two goes first alternates, so that a drift in load favours neither.
+            const [first, second] = pair % 2 ? [true, false] : [false, true];
+            const a = await block(first, N.captureCalls);
+            const b = await block(second, N.captureCalls);
+            const [plain, captured] = first ? [b, a] : [a, b];
+            o.wallPerCallMs.push(captured.wall - plain.wall);
+            o.mainThreadPerCallMs.push(captured.main - plain.main);
+            o.cpuPerCallMs.push(captured.cpu - plain.cpu);
+          }
+          // Let the SDK send the rest of what it captured (both flush on pagehide), to count it.
+          await page.goto(`${servers.siteUrl}/blank`);
+          await sleep(300);
+        });
+        counted.push([key, run, 0]);
+      }
     }
   }
   await sleep(1500);
-  const captured = (/** @type {string} */ key) => runs[key].map((run) => servers.counts(run).kinds['events/batch'] ?? 0);
-  const summary = (/** @type {Sdk} */ sdk) => {
-    const plain = perCall[`${sdk}-plain`];
-    const withCapture = perCall[`${sdk}-captured`];
-    return {
-      plainPerCallMs: median(plain),
-      capturedPerCallMs: median(withCapture),
-      overheadPerCallMs: median(plain.map((p, i) => withCapture[i] - p)),
-      eventsReceivedPerPage: median(captured(`${sdk}-captured`)),
-      fetchesPerPage: Math.min(...done[`${sdk}-plain`], ...done[`${sdk}-captured`]),
-    };
-  };
-  const result = { fetches: N.fetches, rounds: N.fetchRounds, usertrail: summary('usertrail'), moesif: summary('moesif') };
-  for (const sdk of SDKS) {
-    const { eventsReceivedPerPage: got, fetchesPerPage } = result[sdk];
-    if (got < fetchesPerPage * 0.9)
-      notes.push(`fetch: ${sdk}'s start() delivered a median of ${got} captured calls per page for ${fetchesPerPage}+20 fetches; its "captured" time may not include the whole capture work.`);
-    if (fetchesPerPage < N.fetches) notes.push(`fetch: some ${sdk} pages made only ${fetchesPerPage} of ${N.fetches} fetches within the time cap.`);
+  for (const [key, run] of counted) out[key].received += servers.counts(run).kinds['events/batch'] ?? 0;
+  /** @type {Record<string, unknown>} */
+  const result = { calls: N.captureCalls, pairsPerPage: N.capturePairs, rounds: N.captureRounds };
+  for (const api of APIS) {
+    /** @type {Record<string, unknown>} */
+    const perSdk = {};
+    for (const sdk of SDKS) {
+      const o = out[`${api}-${sdk}`];
+      perSdk[sdk] = {
+        overheadPerCallMs: median(o.wallPerCallMs),
+        mainThreadOverheadPerCallMs: median(o.mainThreadPerCallMs),
+        mainThreadCpuOverheadPerCallMs: median(o.cpuPerCallMs),
+        pairs: o.wallPerCallMs.length,
+        capturedCalls: o.captured,
+        eventsReceived: o.received,
+      };
+      if (o.received < o.captured * 0.9)
+        notes.push(`capture (${api}): the collector received ${o.received} of ${sdk}'s ${o.captured} captured calls; its figures may not include all of its capture work.`);
+      if (o.shortBlocks) notes.push(`capture (${api}): ${o.shortBlocks} of ${sdk}'s blocks hit the time cap before ${N.captureCalls} calls.`);
+    }
+    result[api] = perSdk;
   }
   return result;
 });
@@ -329,7 +538,7 @@ await workload('fetch', async () => {
 // batch size (25) and wait (2.5 s); everything the collector (another origin, as in production)
 // receives until all 1,000 arrived: POSTs, CORS preflights, body bytes and bytes on the wire.
 
-await workload('network', async () => {
+await workload('network', 60, async () => {
   /** @type {Record<string, unknown>} */
   const result = { calls: N.networkCalls };
   for (const sdk of SDKS) {
@@ -365,7 +574,7 @@ await workload('network', async () => {
 
 async function closePage(/** @type {Sdk} */ sdk, /** @type {string} */ host, /** @type {number} */ n) {
   // Not fresh(): the context must outlive the navigation, for the requests a closing page leaves.
-  const context = await browser.newContext();
+  const context = await newContext();
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);
   await cdp.send('Network.enable');
@@ -381,7 +590,7 @@ async function closePage(/** @type {Sdk} */ sdk, /** @type {string} */ host, /**
   return context;
 }
 
-await workload('close', async () => {
+await workload('close', 90, async () => {
   /** @type {Record<string, unknown>} */
   const result = { latencyMs: 150 };
   for (const [placement, hostFor, pages] of /** @type {const} */ ([
@@ -389,7 +598,10 @@ await workload('close', async () => {
     ['sameOrigin', servers.sameOriginHost, N.closePagesSameOrigin],
   ])) {
     const runs = { usertrail: runId(`close-${placement}-usertrail`), moesif: runId(`close-${placement}-moesif`) };
-    for (let first = 0; first < pages; first += N.closeWave) {
+    const pace = paced(`waves of ${N.closeWave} pages per SDK (${placement})`, Math.ceil(pages / N.closeWave), placement === 'crossOrigin' ? 0.75 : 1);
+    let ran = 0;
+    for (let first = 0; first < pages && pace.next(); first += N.closeWave) {
+      ran = Math.min(first + N.closeWave, pages);
       const wave = [];
       for (const sdk of order(first / N.closeWave)) {
         for (let n = first; n < Math.min(first + N.closeWave, pages); n++) wave.push(closePage(sdk, hostFor(runs[sdk]), n));
@@ -397,11 +609,11 @@ await workload('close', async () => {
       const contexts = await Promise.all(wave);
       // Keep the contexts (and the requests the closed pages left) alive a moment before closing them.
       await sleep(1000);
-      await Promise.all(contexts.map((c) => c.close()));
+      await Promise.all(contexts.map((c) => c.close().catch(() => {})));
     }
     await sleep(1500);
     result[placement] = {
-      pages,
+      pages: ran,
       ...Object.fromEntries(
         SDKS.map((sdk) => {
           const c = servers.counts(runs[sdk]);
@@ -419,7 +631,7 @@ await workload('close', async () => {
 // HeapProfiler.collectGarbage then Runtime.getHeapUsage, after init and 2 s after the last call.
 // localStorage use is reported too: moesif-browser-js keeps its queue there, not in the heap.
 
-await workload('memory', async () => {
+await workload('memory', 75, async () => {
   /** @type {Record<string, unknown>} */
   const result = { calls: N.memoryCalls };
   for (const sdk of SDKS) {
@@ -454,12 +666,12 @@ await workload('memory', async () => {
 // ---------------------------------------------------------------------------------------------
 // 8. Server: usertrail/server against moesif-nodejs under autocannon (bench/server-load.mjs).
 
-await workload('server', () => serverWorkload());
+await workload('server', 150, () => serverWorkload());
 
 // ---------------------------------------------------------------------------------------------
 
 const chromiumVersion = browser.version();
-await browser.close();
+await browser.close().catch(() => {});
 await servers.close();
 
 const cpuModel = (() => {

@@ -507,3 +507,30 @@ test('disableFetch leaves fetch alone and still captures XMLHttpRequest; sampleR
   await page.waitForTimeout(400);
   expect(events().filter((e) => e.request.uri.includes('sampled'))).toEqual([]);
 });
+
+test('calls that end just before the page is left still reach the collector', async ({ page }) => {
+  // A long batch wait: nothing leaves on a timer, only with the page's close (or from the outbox, on the next page).
+  const next = `moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 100 });`;
+  collector.page('/next', umdPage(next));
+  await open(
+    page,
+    `
+    moesif.start();
+    const x = await __xhr('/api/text?leaving=xhr', '');
+    const res = await fetch('/api/echo?leaving=fetch', { method: 'POST', body: 'bye' });
+    await res.json();
+    location.href = '/next';
+  `,
+    ', batchMaxTime: 60000',
+  );
+  await page.evaluate(() => void (window as unknown as { scenario(): Promise<unknown> }).scenario());
+  await page.waitForURL('**/next');
+  // Counted by transaction id: an item sent as the page closed may be sent again by the next page (at least once).
+  const unique = () => [...new Map(events().map((e) => [e.transaction_id, new URL(e.request.uri).search])).values()].sort();
+  await expect.poll(unique).toEqual(['?leaving=fetch', '?leaving=xhr']);
+  const [fetched] = eventsFor('/api/echo');
+  expect(fetched.request.body).toBe('bye');
+  // Its response body is recorded if capture had read its copy when the page went; if not, the event says so.
+  if (fetched.response.body === undefined) expect(fetched.metadata).toEqual({ truncated: ['response'] });
+  else expect(fetched.response.body).toMatchObject({ body: 'bye' });
+});

@@ -95,16 +95,15 @@ describe('headers', () => {
   });
 
   it("reads XMLHttpRequest's raw header block, masking as for fetch", () => {
-    const xhr = (raw: string) => ({ getAllResponseHeaders: () => raw }) as XMLHttpRequest;
-    expect(headerRecord(parseHeaders(xhr('content-type: text/plain\r\nx-a: 1: 2\r\nx-empty: \r\nx-api-key: k\r\n')))).toEqual({
+    expect(headerRecord(parseHeaders('content-type: text/plain\r\nx-a: 1: 2\r\nx-empty: \r\nx-api-key: k\r\n'))).toEqual({
       'content-type': 'text/plain',
       'x-a': '1: 2',
       'x-empty': '',
       'x-api-key': MASK,
     });
     // A browser that keeps the server's case still masks.
-    expect(headerRecord(parseHeaders(xhr('Set-Cookie: a=1\r\n')))).toEqual({ 'Set-Cookie': MASK });
-    expect(headerRecord(parseHeaders(xhr('')))).toEqual({});
+    expect(headerRecord(parseHeaders('Set-Cookie: a=1\r\n'))).toEqual({ 'Set-Cookie': MASK });
+    expect(headerRecord(parseHeaders(''))).toEqual({});
   });
 });
 

@@ -22,5 +22,4 @@ export const headerRecord = (headers: Iterable<[string, string]>): WireHeaders =
  * An XMLHttpRequest's response headers, from getAllResponseHeaders(): `name: value\r\n` lines, names already lower-cased and
  * repeats joined by the browser. `.` stops before the CR.
  */
-export const parseHeaders = (xhr: XMLHttpRequest): Array<[string, string]> =>
-  Array.from(xhr.getAllResponseHeaders().matchAll(/^(.+?): (.*)/gm), (m) => m.slice(1) as [string, string]);
+export const parseHeaders = (raw: string): Array<[string, string]> => Array.from(raw.matchAll(/^(.+?): (.*)/gm), (m) => m.slice(1) as [string, string]);

@@ -3,12 +3,15 @@
  * (issue 5). Each call becomes one event, built in this order:
  * 1. sampled in (`sampleRate`, decided when the call starts, so a call left out costs nothing), not to
  *    the collector nor carrying its application id header (another SDK's), http(s) only;
- * 2. headers masked (see headers.ts), bodies read from clones and capped at `maxBodyBytes`; a cut body
- *    is named in `metadata.truncated` (['request'] / ['response']), a failed or aborted call has
- *    status 0 and `metadata.error`;
+ * 2. headers masked (see headers.ts), bodies read from copies (see body.ts) and capped at
+ *    `maxBodyBytes`; a cut body is named in `metadata.truncated` (['request'] / ['response']), a
+ *    failed or aborted call has status 0 and `metadata.error`;
  * 3. the user's hooks: `skip`, `maskContent`, `getMetadata` (merged over ours), `getTags`, then
  *    `getApiVersion` or `apiVersion`. Hooks see headers already masked: a credential never leaves
  *    the SDK, even through a hook. A hook that throws is reported once and its step uses the default.
+ *
+ * Steps 2 and 3 run in idle time, off the app's call path (issue 18; see `later`). Capture never
+ * holds a connection longer than the app does (issue 17; see the fetch patch).
  *
  * The fetch and XMLHttpRequest patches live here with the pipeline they feed: sharing one closure
  * costs fewer bytes than passing it between modules.
@@ -20,7 +23,7 @@ import { patch } from '../patch.js';
 import { headerRecord, parseHeaders } from './headers.js';
 import { newId } from '../ids.js';
 import { APPLICATION_ID_HEADER, type CapturedEvent, type Metadata } from '../wire.js';
-import { readBody } from './body.js';
+import { copyBody, readBody, type Copy } from './body.js';
 import type { CaptureFactory } from './types.js';
 
 type Hook = 'skip' | 'maskContent' | 'getMetadata' | 'getTags' | 'getApiVersion';
@@ -29,13 +32,19 @@ type Hook = 'skip' | 'maskContent' | 'getMetadata' | 'getTags' | 'getApiVersion'
 type Uri = string | false | undefined;
 
 /**
- * Ends a call: status 0 and `error` when it failed; `headers` normalized (see headerRecord); `body`
- * as for `begin` (a Response is read from a clone taken at once). Waits for the bodies, runs the
- * hooks, records the event. Never rejects.
+ * Ends a call, on the app's call path, so it only keeps what it is given for later (see `later`):
+ * status 0 and `error` when it failed; `headers` normalized (see headerRecord), or XMLHttpRequest's raw
+ * header block; `body` as for `begin` (a Response's as a Copy taken at once); `tooBig` when the body
+ * was left out for its Content-Length.
  */
-type End = (status: number, headers: Iterable<[string, string]>, body: unknown, error?: string) => Promise<void>;
+type End = (status: number, headers: Iterable<[string, string]> | string, body: unknown, error?: string, tooBig?: boolean) => void;
 
-/** Streams the app reads as they arrive: logged without a body, so nothing waits for their end. */
+/** How long the page may stay busy before capture's deferred work runs anyway. */
+const IDLE_TIMEOUT_MS = 1000;
+/** How long one turn of deferred work may run when the page gives no idle time (see `later`). */
+const SLICE_MS = 4;
+
+/** Streams the app reads as they arrive: logged without a body, and not copied. */
 const STREAMING = /event-stream|ndjson/i;
 
 export const createCapture: CaptureFactory = (options, log, who, record) => {
@@ -65,45 +74,103 @@ export const createCapture: CaptureFactory = (options, log, who, record) => {
   };
 
   /**
+   * Capture's work off the app's call path: run in the page's idle time (requestIdleCallback), or
+   * after IDLE_TIMEOUT_MS when the page is never idle, a turn at a time, each bounded by the idle
+   * time the browser gives or SLICE_MS, whichever is longer. A hidden page (a background tab, a page
+   * being left) has no frames to keep smooth and may not live to be idle: there, jobs run at once,
+   * and those waiting run when it is hidden or left (see `turn`; a page left records even the calls
+   * whose bodies are still being read), so that their events reach the outbox, which keeps them for
+   * the next page. A job that throws loses its event only.
+   */
+  const jobs: Array<() => void> = [];
+  const run = (job: () => void): void => {
+    try {
+      job();
+    } catch {
+      log.warn('capture failed.');
+    }
+  };
+  const drain = (deadline?: IdleDeadline): void => {
+    // At least one job per turn, however little idle time there is.
+    const stop = performance.now() + Math.max(deadline?.timeRemaining() || 0, SLICE_MS);
+    while (jobs.length && performance.now() < stop) run(jobs.shift()!);
+    if (jobs.length) schedule();
+  };
+  const drainAll = (): void => {
+    while (jobs.length) run(jobs.shift()!);
+  };
+  /** Events whose bodies are still being read: recorded without waiting when the page is left. */
+  const unread = new Set<() => void>();
+  const leave = (): void => {
+    drainAll();
+    unread.forEach(run);
+  };
+  const schedule = (): unknown => (typeof requestIdleCallback == 'function' ? requestIdleCallback(drain, { timeout: IDLE_TIMEOUT_MS }) : setTimeout(drain, 50));
+  const later = (job: () => void): void => {
+    if (document.hidden) run(job);
+    else if (jobs.push(job) == 1) schedule();
+  };
+
+  /**
    * Starts one call once it is sent, if it is wanted and capture is still on: the request's time,
-   * method, headers and body (a value the app no longer owns, or a Request, read from a clone).
-   * Gives back its `End`.
+   * method and headers, and its body (a value the app no longer owns, kept as it is, or a Request,
+   * copied now, before fetch reads it). Gives back its `End`.
    */
   const begin = (uri: Uri, method: string, init: HeadersInit | undefined, body: unknown): End | undefined => {
     if (!on || !uri) return;
     // An iterator (a generator, say) can be read only once, and that read is fetch's: the call is logged
     // without its headers. Told by its `next`, which calls no app code; objects, arrays, Headers and
     // Maps read afresh each time (a record with a header named "next" is logged without headers too).
+    // Read now: the app may change its object once the call is sent.
     const headers = new Headers((init as { next?: unknown })?.next ? [] : init);
     // Our collector's requests carry the application id header: never capture one (another copy's either).
     if (headers.has(APPLICATION_ID_HEADER)) return;
-    // Pairs (XMLHttpRequest's setRequestHeader calls) keep the names as the app wrote them, as moesif
-    // sends them, so that a hook reading headers['X-Tenant-Id'] finds it; a Headers lower-cases them.
-    const sentHeaders = headerRecord(Array.isArray(init) ? init : headers);
-    // The browser sends its own: Moesif reads the device and browser of API calls from it.
-    if (!headers.has('user-agent')) sentHeaders['User-Agent'] = navigator.userAgent;
-    const request: CapturedEvent['request'] = { time: new Date().toISOString(), uri, verb: String(method).toUpperCase(), headers: sentHeaders };
-    const sent = readBody(body, options.maxBodyBytes, request);
-    return async (status, headers, body, error) => {
-      try {
-        const response: CapturedEvent['response'] = { time: new Date().toISOString(), status, headers: headerRecord(headers) };
-        // Before any await: a Response is cloned now, before the app reads it.
-        const received = readBody(body, options.maxBodyBytes, response);
-        const truncated = [(await sent) && 'request', (await received) && 'response'].filter(Boolean);
-        // Who made the call comes first, so hooks see it and what maskContent removes stays removed.
-        let event: CapturedEvent = { ...who(), request, response, transaction_id: newId() };
-        if (error || truncated.length) event.metadata = { ...(error && { error }), ...(truncated.length && { truncated }) };
-        if (hook('skip', event)) return;
-        event = hook('maskContent', event, event)!;
-        const extra = hook<Metadata>('getMetadata', event);
-        if (extra && typeof extra == 'object') event.metadata = { ...event.metadata, ...extra };
-        // Left undefined, they are absent from the JSON sent.
-        event.tags = hook<string>('getTags', event) || undefined;
-        event.request.api_version = hook('getApiVersion', event, options.apiVersion) || undefined;
-        record(event);
-      } catch {
-        log.warn('capture failed.');
-      }
+    const sentAt = Date.now();
+    const sentBody = body instanceof Request ? copyBody(body) : body;
+    return (status, received, receivedBody, error, tooBig) => {
+      const receivedAt = Date.now();
+      later(() => {
+        // Pairs (XMLHttpRequest's setRequestHeader calls) keep the names as the app wrote them, as moesif
+        // sends them, so that a hook reading headers['X-Tenant-Id'] finds it; a Headers lower-cases them.
+        const sentHeaders = headerRecord(Array.isArray(init) ? init : headers);
+        // The browser sends its own: Moesif reads the device and browser of API calls from it.
+        if (!headers.has('user-agent')) sentHeaders['User-Agent'] = navigator.userAgent;
+        const request: CapturedEvent['request'] = { time: new Date(sentAt).toISOString(), uri: uri as string, verb: String(method).toUpperCase(), headers: sentHeaders };
+        const response: CapturedEvent['response'] = {
+          time: new Date(receivedAt).toISOString(),
+          status,
+          headers: headerRecord(typeof received == 'string' ? parseHeaders(received) : received),
+        };
+        // Whether each body was cut; a promise while a streamed one is still being read.
+        let sentCut = readBody(sentBody, options.maxBodyBytes, request);
+        let receivedCut = readBody(receivedBody, options.maxBodyBytes, response);
+        let done = false;
+        const finish = (): void => {
+          if (done) return;
+          done = true;
+          unread.delete(finish);
+          // A body still being read when the page is left is recorded as far as it came (not at all), as cut.
+          const truncated = [sentCut !== false && 'request', (receivedCut !== false || tooBig) && 'response'].filter(Boolean);
+          // Who made the call comes first, so hooks see it and what maskContent removes stays removed.
+          let event: CapturedEvent = { ...who(), request, response, transaction_id: newId() };
+          if (error || truncated.length) event.metadata = { ...(error && { error }), ...(truncated.length && { truncated }) };
+          if (hook('skip', event)) return;
+          event = hook('maskContent', event, event)!;
+          const extra = hook<Metadata>('getMetadata', event);
+          if (extra && typeof extra == 'object') event.metadata = { ...event.metadata, ...extra };
+          // Left undefined, they are absent from the JSON sent.
+          event.tags = hook<string>('getTags', event) || undefined;
+          event.request.api_version = hook('getApiVersion', event, options.apiVersion) || undefined;
+          record(event);
+        };
+        if (typeof sentCut == 'boolean' && typeof receivedCut == 'boolean') return finish();
+        unread.add(finish);
+        Promise.all([sentCut, receivedCut]).then(([sent, received]) => {
+          sentCut = sent;
+          receivedCut = received;
+          later(finish);
+        });
+      });
     };
   };
 
@@ -154,7 +221,7 @@ export const createCapture: CaptureFactory = (options, log, who, record) => {
         const end = call && !ends.has(xhr) && begin(...call, body);
         if (end) {
           let error: string | undefined;
-          // Nothing here throws (headers are parsed inside `end`): the app's event dispatch is never disturbed.
+          // Nothing here throws (headers are parsed later): the app's event dispatch is never disturbed.
           // One record per opening, of its first send(): a second one throws without starting another call.
           ends.set(xhr, (type) =>
             type == 'loadend'
@@ -162,9 +229,10 @@ export const createCapture: CaptureFactory = (options, log, who, record) => {
                 end(
                   // 1223 is how old Internet Explorer reported 204.
                   xhr.status == 1223 ? 204 : xhr.status,
-                  parseHeaders(xhr),
+                  xhr.getAllResponseHeaders(),
                   // `response`, not `responseText`: the latter throws for any responseType but '' and 'text'
                   // (moesif's InvalidStateError on blob and arraybuffer). A Document is left out by `readBody`.
+                  // A parsed JSON response is serialized now, before the app changes it.
                   xhr.responseType == 'json' ? JSON.stringify(xhr.response) : xhr.response,
                   error,
                 )
@@ -179,11 +247,57 @@ export const createCapture: CaptureFactory = (options, log, who, record) => {
 
   /*
    * fetch: the original is called with the caller's exact arguments, and the app gets back the very
-   * promise it returns. Bodies are read from clones only: the request's (the Request itself goes to
-   * fetch unread, unlike moesif, which fails with "already used"), and the response's.
+   * promise it returns. Bodies are read from copies only (see copyBody): the request's (the Request
+   * itself goes to fetch unread, unlike moesif, which fails with "already used"), and the response's.
+   * A response body that will not be recorded is not copied: one the app reads as it arrives (server-sent
+   * events, NDJSON), or one over maxBodyBytes by its Content-Length.
+   *
+   * A copy shares the connection with the app's body: the browser closes it only when both are done or
+   * cancelled. So the app's `response.body` is the app's own branch seen through `follow`, which cancels
+   * capture's copy when the app cancels its body (reader.cancel(), a `for await` that breaks, a cancelled
+   * pipe); and a copy still streaming after BODY_WAIT_MS is let go (see body.ts). Without this, six
+   * streams the app stopped reading held all six connections Chromium opens to a host, and the
+   * app's next calls there waited until the page closed.
    */
+  /** The copies of responses given to the app, until it first asks for their body. */
+  const copies = new WeakMap<Response, Copy>();
+  /** The body each of those responses shows the app: the same stream each time it asks. */
+  const followers = new WeakMap<Response, ReadableStream<Uint8Array>>();
+  const follow = (body: ReadableStream<Uint8Array<ArrayBuffer>>, copy: Copy): ReadableStream<Uint8Array> => {
+    let reader: ReadableStreamDefaultReader<Uint8Array<ArrayBuffer>> | undefined;
+    // A byte stream, as the original is, so that a BYOB reader works on it too; pulled only when the
+    // app reads, so that until then the original stays unread and response.text() still works.
+    return new ReadableStream({
+      type: 'bytes',
+      async pull(controller) {
+        const { done, value } = await (reader ??= body.getReader()).read();
+        if (done) {
+          controller.close();
+          controller.byobRequest?.respond(0);
+        } else if (value.byteLength) controller.enqueue(value);
+      },
+      cancel(reason) {
+        copy.release();
+        return (reader || body).cancel(reason);
+      },
+    });
+  };
   if (!options.disableFetch)
     toggles.push(
+      patch(
+        Response.prototype as unknown as Record<string, unknown>,
+        'body',
+        (original) =>
+          function (this: Response) {
+            const body = original.call(this);
+            const copy = copies.get(this);
+            if (!copy || !body) return body;
+            let followed = followers.get(this);
+            if (!followed) followers.set(this, (followed = follow(body, copy)));
+            return followed;
+          },
+        true,
+      ),
       patch(window as unknown as Record<string, unknown>, 'fetch', (original) =>
         function (this: unknown, input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
           let end: End | undefined;
@@ -201,8 +315,14 @@ export const createCapture: CaptureFactory = (options, log, who, record) => {
           if (end)
             result
               .then(
-                // `test` reads a missing content-type (null) as "null".
-                (response) => end(response.status, response.headers, STREAMING.test(response.headers.get('content-type') as string) ? null : response),
+                (response) => {
+                  const { headers } = response;
+                  const tooBig = +headers.get('content-length')! > options.maxBodyBytes;
+                  // `test` reads a missing content-type (null) as "null".
+                  const copy = tooBig || STREAMING.test(headers.get('content-type')!) ? undefined : copyBody(response);
+                  if (copy) copies.set(response, copy);
+                  end(response.status, headers, copy, undefined, tooBig);
+                },
                 (error: unknown) => end(0, [], null, String(error)),
               )
               .catch(() => {});
@@ -213,6 +333,9 @@ export const createCapture: CaptureFactory = (options, log, who, record) => {
 
   const turn = (next: boolean): void => {
     on = next;
+    // Added again on every start: a no-op for the same listener. Kept after stop(), for calls still under way.
+    addEventListener('pagehide', leave);
+    document.addEventListener('visibilitychange', drainAll);
     toggles.map((toggle) => toggle(next)); // map: 5 B smaller than forEach here
   };
   return { start: () => turn(true), stop: () => turn(false) };
