@@ -149,7 +149,7 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
     consent.follow();
     return identity.attribution();
   };
-  const capture = captureFactory?.(options, log, who, (event) => enqueue('events', event));
+  const capture = captureFactory?.({ options, log, who, record: (event) => enqueue('events', event) });
   const pageViews = createPageViews(track);
   consent.start(options);
   const crossDomain = createCrossDomain({
@@ -163,7 +163,7 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
     log,
   });
   const dispose = (): void => {
-    capture?.stop();
+    capture?.dispose();
     crossDomain.stop();
     pageViews.dispose();
     delivery.dispose();

@@ -164,7 +164,7 @@ describe('the capture pipeline', () => {
   const started = (options: Partial<Options>) => {
     const log = createLog(() => false);
     const resolved = resolveOptions({ applicationId: 'app', host: 'collector.test', ...options }, 'https:', log)!;
-    const capture = createCapture(resolved, log, () => ({ anonymous_id: 'anonymous-1' }), (event) => recorded.push(event));
+    const capture = createCapture({ options: resolved, log, who: () => ({ anonymous_id: 'anonymous-1' }), record: (event) => recorded.push(event) });
     capture.start();
     return capture;
   };

@@ -63,8 +63,10 @@ describe('listeners', () => {
     expect(summary(watching.live)).toEqual([
       'document visibilitychange',
       'document visibilitychange',
+      'document visibilitychange',
       'window hashchange',
       'window online',
+      'window pagehide',
       'window pagehide',
       'window pagehide (capture)',
       'window pageshow',
