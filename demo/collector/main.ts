@@ -1,5 +1,3 @@
-#!/usr/bin/env node
-// @ts-check
 /**
  * `npm run collector`: the collector and its dashboard, alone.
  *   PORT              port to listen on (default 8787; 0 picks a free one)
@@ -7,19 +5,18 @@
  *   USERTRAIL_DB      SQLite file (default .usertrail/collector.db)
  *   USERTRAIL_APP_ID  the application id the collector accepts (default usertrail-demo-app)
  */
-import { startCollector, DEFAULT_APP_ID } from './server.mjs';
 import { pathToFileURL } from 'node:url';
-import { DEFAULT_DB_PATH, DEFAULT_PORT } from './config.mjs';
+import { startCollector, DEFAULT_APP_ID } from './server.js';
+import { DEFAULT_DB_PATH, DEFAULT_PORT } from './config.js';
 
-/** @param {string | undefined} value @param {number} fallback @param {string} name */
-export function portFromEnv(value, fallback, name) {
+export function portFromEnv(value: string | undefined, fallback: number, name: string): number {
   if (value === undefined || value === '') return fallback;
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${name} must be a port number, got "${value}"`);
   return port;
 }
 
-async function main() {
+async function main(): Promise<void> {
   const collector = await startCollector({
     port: portFromEnv(process.env.PORT, DEFAULT_PORT, 'PORT'),
     host: process.env.HOST || '127.0.0.1',
@@ -30,17 +27,26 @@ async function main() {
   console.log(`Dashboard: ${collector.url}/`);
   console.log(`Collector: ${collector.url} (point the SDK's host option here)`);
   console.log(`Application id: ${process.env.USERTRAIL_APP_ID || DEFAULT_APP_ID}`);
-  const stop = () => {
-    collector.close().then(() => process.exit(0), () => process.exit(1));
+  const stop = (): void => {
+    collector.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }
 
+/** The message for a failed start: a busy port says which variable to set. */
+function startError(err: unknown): string {
+  const { code, port, message } = (err ?? {}) as { code?: string; port?: number; message?: string };
+  return code === 'EADDRINUSE' ? `port in use (${port}); set PORT` : String(message ?? err);
+}
+
 // Only when run as a script, so that portFromEnv can be imported by demo/start.mjs.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((err) => {
-    console.error(`collector failed to start: ${err.code === 'EADDRINUSE' ? `port in use (${err.port}); set PORT` : err.message}`);
+  main().catch((err: unknown) => {
+    console.error(`collector failed to start: ${startError(err)}`);
     process.exit(1);
   });
 }

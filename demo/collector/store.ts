@@ -1,7 +1,6 @@
-// @ts-check
 /**
  * SQLite storage: schema and migrations, and the few statements the collector needs. It knows
- * nothing of HTTP nor of the stitching rules (see stitch.mjs); it only keeps rows.
+ * nothing of HTTP nor of the stitching rules (see stitch.ts); it only keeps rows.
  *
  * Durability: WAL journal with `synchronous = FULL`, so a transaction is on disk when `commit`
  * returns, and the collector answers 2xx only after its transaction commits.
@@ -9,17 +8,17 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ATTRIBUTED_VIEW_SQL, MEMBERSHIPS_SQL } from './stitch.mjs';
+import { ATTRIBUTED_VIEW_SQL, MEMBERSHIPS_SQL } from './stitch.js';
+import type { JsonObject } from './validate.js';
 
 /**
  * Each entry moves the schema from version i to i + 1 (`PRAGMA user_version`). Append only; never
  * edit an entry that has shipped, since existing files have already run it.
- * @type {string[]}
  */
-const MIGRATIONS = [
+const MIGRATIONS: string[] = [
   `
   -- Actions and API calls, as sent. user_id / anonymous_id / company_id are what the item carried;
-  -- who the item counts for is decided when reading, through the attributed view (stitch.mjs).
+  -- who the item counts for is decided when reading, through the attributed view (stitch.ts).
   CREATE TABLE items (
     seq            INTEGER PRIMARY KEY AUTOINCREMENT,
     kind           TEXT NOT NULL CHECK (kind IN ('action', 'event')),
@@ -55,7 +54,7 @@ const MIGRATIONS = [
   );
 
   -- Every anonymous id ever seen. merged_into is the identified user it was merged into, once and
-  -- for good (stitch.mjs explains why a second user never takes it over).
+  -- for good (stitch.ts explains why a second user never takes it over).
   CREATE TABLE anonymous_ids (
     anonymous_id  TEXT PRIMARY KEY,
     merged_into   TEXT,
@@ -85,33 +84,69 @@ const MIGRATIONS = [
   MEMBERSHIPS_SQL,
 ];
 
-/**
- * @typedef {object} ItemRow
- * @property {'action' | 'event'} kind
- * @property {string | undefined} transaction_id
- * @property {string} time
- * @property {string} received_at
- * @property {string | undefined} user_id
- * @property {string | undefined} anonymous_id
- * @property {string | undefined} company_id
- * @property {string | undefined} session_token
- * @property {string | undefined} action_name
- * @property {string | undefined} verb
- * @property {string | undefined} uri
- * @property {number | undefined} status
- * @property {unknown} payload
- */
+/** An action or API call as stored. */
+export interface ItemRow {
+  kind: 'action' | 'event';
+  transaction_id?: string;
+  time: string;
+  received_at: string;
+  user_id?: string;
+  anonymous_id?: string;
+  company_id?: string;
+  session_token?: string;
+  action_name?: string;
+  verb?: string;
+  uri?: string;
+  status?: number;
+  payload: JsonObject;
+}
 
-/** @param {unknown} value */
-const json = (value) => (value === undefined ? null : JSON.stringify(value));
-/** @param {unknown} value */
-const orNull = (value) => (value === undefined ? null : value);
+/** What profiles and companies have in common: metadata merged over time, a first-touch campaign. */
+interface Described {
+  session_token?: string | null;
+  metadata: JsonObject;
+  campaign: JsonObject | null;
+  campaign_at?: string | null;
+  updated_at: string;
+}
 
-/**
- * Opens (creating and migrating as needed) the SQLite database at `path`.
- * @param {string} path a file path, or ':memory:'
- */
-export function openStore(path) {
+/** An identified user (`users` table). */
+export interface UserRow extends Described {
+  user_id: string;
+  company_id?: string | null;
+  identified_at: string;
+}
+
+/** An anonymous id (`anonymous_ids` table); merged_into is the user it was merged into, if any. */
+export interface AnonymousRow extends Described {
+  anonymous_id: string;
+  merged_into?: string | null;
+  merged_at?: string | null;
+  company_id?: string | null;
+  first_seen: string;
+}
+
+export interface CompanyRow extends Described {
+  company_id: string;
+  company_domain?: string | null;
+  first_seen: string;
+}
+
+/** A row as SQLite gives it: JSON columns as text. */
+type RawRow = Record<string, unknown> & { metadata?: string | null; campaign?: string | null };
+
+const json = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value));
+const orNull = <T>(value: T | undefined): T | null => (value === undefined ? null : value);
+
+/** Row objects with their JSON columns parsed. */
+function parseRow<T>(row: unknown): T | undefined {
+  if (!row) return undefined;
+  const raw = row as RawRow;
+  return { ...raw, metadata: JSON.parse(raw.metadata ?? '{}'), campaign: raw.campaign ? JSON.parse(raw.campaign) : null } as T;
+}
+
+/** Opens (creating and migrating as needed) the SQLite database at `path` (a file path, or ':memory:'). */
+export function openStore(path: string) {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
@@ -159,32 +194,20 @@ export function openStore(path) {
     UNION SELECT merged_into FROM anonymous_ids WHERE session_token = @s AND merged_into IS NOT NULL
     UNION SELECT anonymous_id FROM anonymous_ids WHERE session_token = @s AND merged_into IS NULL`).pluck();
 
-  /** The latest membership's company of a profile, written to its row. @param {string} profileId */
-  const settleCompany = (profileId) => {
-    const companyId = /** @type {string | undefined} */ (latestCompany.get(profileId)) ?? null;
+  /** The latest membership's company of a profile, written to its row. */
+  const settleCompany = (profileId: string): string | null => {
+    const companyId = (latestCompany.get(profileId) as string | undefined) ?? null;
     setUserCompany.run(companyId, profileId);
     setAnonymousCompany.run(companyId, profileId);
     return companyId;
   };
 
-  /** Row objects with their JSON columns parsed. */
-  const parseRow = (/** @type {any} */ row) =>
-    row && { ...row, metadata: JSON.parse(row.metadata ?? '{}'), campaign: row.campaign ? JSON.parse(row.campaign) : null };
-
   return {
     db,
-    /**
-     * Runs `fn` in one transaction: all of a request's writes land together or not at all.
-     * @template T
-     * @param {() => T} fn
-     * @returns {T}
-     */
-    transaction: (fn) => db.transaction(fn)(),
-    /**
-     * Stores an action or event. Returns false when its transaction_id is already stored.
-     * @param {ItemRow} row
-     */
-    insertItem(row) {
+    /** Runs `fn` in one transaction: all of a request's writes land together or not at all. */
+    transaction: <T>(fn: () => T): T => db.transaction(fn)(),
+    /** Stores an action or event. Returns false when its transaction_id is already stored. */
+    insertItem(row: ItemRow): boolean {
       const info = insertItem.run({
         kind: row.kind,
         transaction_id: orNull(row.transaction_id),
@@ -202,62 +225,45 @@ export function openStore(path) {
       });
       return info.changes === 1;
     },
-    /** @param {string} userId */
-    getUser: (userId) => parseRow(getUser.get(userId)),
-    /** @param {string} anonymousId */
-    getAnonymous: (anonymousId) => parseRow(getAnonymous.get(anonymousId)),
-    /** @param {string} companyId */
-    getCompany: (companyId) => parseRow(getCompany.get(companyId)),
-    /** @param {any} row a users row as returned by getUser, changed */
-    putUser: (row) => putUser.run({ session_token: null, company_id: null, campaign_at: null, ...row, metadata: json(row.metadata ?? {}), campaign: json(row.campaign ?? undefined) }),
-    /** @param {any} row an anonymous_ids row as returned by getAnonymous, changed */
-    putAnonymous: (row) =>
-      putAnonymous.run({ merged_into: null, merged_at: null, session_token: null, company_id: null, campaign_at: null, ...row, metadata: json(row.metadata ?? {}), campaign: json(row.campaign ?? undefined) }),
-    /** @param {any} row a companies row as returned by getCompany, changed */
-    putCompany: (row) =>
-      putCompany.run({ company_domain: null, session_token: null, campaign_at: null, ...row, metadata: json(row.metadata ?? {}), campaign: json(row.campaign ?? undefined) }),
+    getUser: (userId: string) => parseRow<UserRow>(getUser.get(userId)),
+    getAnonymous: (anonymousId: string) => parseRow<AnonymousRow>(getAnonymous.get(anonymousId)),
+    getCompany: (companyId: string) => parseRow<CompanyRow>(getCompany.get(companyId)),
+    /** Writes a users row as returned by getUser, changed. */
+    putUser: (row: UserRow) =>
+      void putUser.run({ session_token: null, company_id: null, campaign_at: null, ...row, metadata: json(row.metadata ?? {}), campaign: json(row.campaign ?? undefined) }),
+    putAnonymous: (row: AnonymousRow) =>
+      void putAnonymous.run({ merged_into: null, merged_at: null, session_token: null, company_id: null, campaign_at: null, ...row, metadata: json(row.metadata ?? {}), campaign: json(row.campaign ?? undefined) }),
+    putCompany: (row: CompanyRow) =>
+      void putCompany.run({ company_domain: null, session_token: null, campaign_at: null, ...row, metadata: json(row.metadata ?? {}), campaign: json(row.campaign ?? undefined) }),
     /**
      * Makes `profileId` (a user id or an anonymous id) a member of `companyId` from `since`, unless
      * it already was then. Returns the company of its latest membership, also written to its row.
-     * @param {string} profileId
-     * @param {string} companyId
-     * @param {string} since
      */
-    join(profileId, companyId, since) {
+    join(profileId: string, companyId: string, since: string): string | null {
       if (companyAt.get(profileId, since) !== companyId) insertMembership.run(profileId, companyId, since);
       return settleCompany(profileId);
     },
     /**
      * Gives `toProfile` the memberships of `fromProfile` (an anonymous id merging into a user).
      * Returns the company of its latest membership, also written to its row.
-     * @param {string} fromProfile
-     * @param {string} toProfile
      */
-    copyMemberships(fromProfile, toProfile) {
+    copyMemberships(fromProfile: string, toProfile: string): string | null {
       copyMemberships.run(toProfile, fromProfile);
       return settleCompany(toProfile);
     },
-    /**
-     * The profiles last seen with `sessionToken`: users, and anonymous ids (or their users).
-     * @param {string} sessionToken
-     * @returns {string[]}
-     */
-    profilesWithSession: (sessionToken) => /** @type {string[]} */ (sessionProfiles.all({ s: sessionToken })),
-    /**
-     * Read-only SQL for the reports module.
-     * @param {string} sql
-     */
-    prepare: (sql) => db.prepare(sql),
+    /** The profiles last seen with `sessionToken`: users, and anonymous ids (or their users). */
+    profilesWithSession: (sessionToken: string) => sessionProfiles.all({ s: sessionToken }) as string[],
+    /** Read-only SQL for the reports module. */
+    prepare: (sql: string) => db.prepare(sql),
     parseRow,
     close: () => db.close(),
   };
 }
 
-/** @typedef {ReturnType<typeof openStore>} Store */
+export type Store = ReturnType<typeof openStore>;
 
-/** @param {import('better-sqlite3').Database} db */
-function migrate(db) {
-  const current = /** @type {number} */ (db.pragma('user_version', { simple: true }));
+function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
   if (current > MIGRATIONS.length) {
     throw new Error(`database schema version ${current} is newer than this collector knows (${MIGRATIONS.length})`);
   }

@@ -1,26 +1,33 @@
-// @ts-check
 /**
  * HTTP routing: the Moesif ingest API under /v1, the query API under /api, and the dashboard at /.
- * Checking is validate.mjs's job, keeping is ingest.mjs's, reading is reports.mjs's; this module
+ * Checking is validate.ts's job, keeping is ingest.ts's, reading is reports.ts's; this module
  * only maps requests to them and answers. Every error is JSON `{ error }`, and no client input can
  * cause a 500.
  */
 import express from 'express';
 import { fileURLToPath } from 'node:url';
-import { KINDS, checkItem, parseJsonBody } from './validate.mjs';
-import { DEFAULT_FUNNEL_STEPS, parseFunnelStep } from './reports.mjs';
+import { APPLICATION_ID_HEADER as APP_ID_HEADER } from '../../src/wire.js';
+import type { CollectorConfig } from './config.js';
+import type { Ingest } from './ingest.js';
+import { DEFAULT_FUNNEL_STEPS, parseFunnelStep, type Reports } from './reports.js';
+import { checkItem, isKind, parseJsonBody, type CheckedByKind, type Kind } from './validate.js';
 
-const APP_ID_HEADER = 'X-Moesif-Application-Id';
 const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
 
 /** Raised by query parameter parsing; answered as 400 naming the parameter. */
 class BadQuery extends Error {}
 
-/**
- * @param {import('./config.mjs').CollectorConfig} config
- * @param {{ ingest: ReturnType<typeof import('./ingest.mjs').createIngest>, reports: ReturnType<typeof import('./reports.mjs').createReports> }} deps
- */
-export function createApp(config, { ingest, reports }) {
+/** The error body-parser and express give for a request they refuse. */
+interface HttpError {
+  type?: string;
+  status?: number;
+  statusCode?: number;
+  expose?: boolean;
+  message?: string;
+  stack?: string;
+}
+
+export function createApp(config: CollectorConfig, { ingest, reports }: { ingest: Ingest; reports: Reports }): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -44,8 +51,7 @@ export function createApp(config, { ingest, reports }) {
 
   // ---- Ingest: the Moesif collection API -------------------------------------------------------
 
-  /** @type {express.RequestHandler} */
-  const requireApplicationId = (req, res, next) => {
+  const requireApplicationId: express.RequestHandler = (req, res, next) => {
     // Beacons cannot set headers, so the id may come as a query parameter of the same name.
     const fromQuery = Object.entries(req.query).find(([name]) => name.toLowerCase() === APP_ID_HEADER.toLowerCase())?.[1];
     const appId = req.get(APP_ID_HEADER) ?? (typeof fromQuery === 'string' ? fromQuery : undefined);
@@ -57,50 +63,50 @@ export function createApp(config, { ingest, reports }) {
   // Any content type is read as bytes and parsed as JSON: beacons arrive as text/plain.
   const rawBody = express.raw({ type: () => true, limit: config.maxBodyBytes });
 
-  /** @param {boolean} batch @returns {express.RequestHandler} */
-  const ingestRoute = (batch) => (req, res) => {
-    const kind = /** @type {import('./validate.mjs').Kind} */ (req.params.kind);
+  /** Checks every item, stores the good ones, and answers which were refused. */
+  function checkAndIngest<K extends Kind>(kind: K, items: unknown[]) {
+    const good: CheckedByKind[K][] = [];
+    const rejected: { index: number; error: string }[] = [];
+    items.forEach((item, index) => {
+      const checked = checkItem(kind, item);
+      if (checked.ok) good.push(checked.value);
+      else rejected.push({ index, error: checked.error });
+    });
+    return { accepted: good.length, result: ingest.ingest(kind, good), rejected };
+  }
+
+  const ingestRoute = (batch: boolean): express.RequestHandler => (req, res) => {
+    const kind = String(req.params.kind) as Kind; // knownKind ran first
     const label = `POST /v1/${kind}${batch ? '/batch' : ''}`;
     const parsed = parseJsonBody(req.body);
     if (!parsed.ok) return void res.status(400).json({ error: parsed.error });
 
     if (!batch) {
       if (Array.isArray(parsed.value)) return void res.status(400).json({ error: `body must be a JSON object; send arrays to /v1/${kind}/batch` });
-      const checked = checkItem(kind, parsed.value);
-      if (!checked.ok) {
+      const { result, rejected } = checkAndIngest(kind, [parsed.value]);
+      if (rejected[0]) {
         config.log(`${label} 400 rejected`);
-        return void res.status(400).json({ error: checked.error });
+        return void res.status(400).json({ error: rejected[0].error });
       }
-      const result = ingest.ingest(kind, [checked.value]);
       config.log(`${label} 201 stored=${result.stored} duplicates=${result.duplicates}`);
       return void res.status(201).json({ accepted: 1, ...result, rejected: [] });
     }
 
     if (!Array.isArray(parsed.value)) return void res.status(400).json({ error: 'body must be a JSON array' });
-    /** @type {any[]} */
-    const good = [];
-    /** @type {{ index: number, error: string }[]} */
-    const rejected = [];
-    parsed.value.forEach((item, index) => {
-      const checked = checkItem(kind, item);
-      if (checked.ok) good.push(checked.value);
-      else rejected.push({ index, error: checked.error });
-    });
-    const result = ingest.ingest(kind, good);
+    const { accepted, result, rejected } = checkAndIngest(kind, parsed.value);
     // 201: all stored; 207: the good ones stored, the others listed; 400: nothing was usable.
-    const status = rejected.length === 0 ? 201 : good.length > 0 ? 207 : 400;
+    const status = rejected[0] === undefined ? 201 : accepted > 0 ? 207 : 400;
     config.log(`${label} ${status} stored=${result.stored} duplicates=${result.duplicates} rejected=${rejected.length}`);
     res.status(status).json({
-      ...(status === 400 ? { error: `every item was rejected; first: [${rejected[0].index}] ${rejected[0].error}` } : {}),
-      accepted: good.length,
+      ...(status === 400 && rejected[0] ? { error: `every item was rejected; first: [${rejected[0].index}] ${rejected[0].error}` } : {}),
+      accepted,
       ...result,
       rejected,
     });
   };
 
-  /** @type {express.RequestHandler} */
-  const knownKind = (req, res, next) => {
-    if (!(/** @type {readonly string[]} */ (KINDS).includes(String(req.params.kind)))) return void res.status(404).json({ error: `no such endpoint: ${req.path}` });
+  const knownKind: express.RequestHandler = (req, res, next) => {
+    if (!isKind(String(req.params.kind))) return void res.status(404).json({ error: `no such endpoint: ${req.path}` });
     next();
   };
 
@@ -109,15 +115,13 @@ export function createApp(config, { ingest, reports }) {
 
   // ---- Query API -------------------------------------------------------------------------------
 
-  /** @param {express.Request} req @param {string} name */
-  const stringParam = (req, name) => {
+  const stringParam = (req: express.Request, name: string): string | undefined => {
     const v = req.query[name];
     if (v === undefined || v === '') return undefined;
     if (typeof v !== 'string') throw new BadQuery(`${name} must be given once, as a string`);
     return v;
   };
-  /** @param {express.Request} req */
-  const page = (req) => {
+  const page = (req: express.Request): { limit: number; offset: number } => {
     const limit = Number(stringParam(req, 'limit') ?? 50);
     const offset = Number(stringParam(req, 'offset') ?? 0);
     if (!Number.isInteger(limit) || limit < 1 || limit > config.maxPageSize) throw new BadQuery(`limit must be an integer from 1 to ${config.maxPageSize}`);
@@ -177,8 +181,7 @@ export function createApp(config, { ingest, reports }) {
     res.json(reports.funnel(steps));
   });
 
-  /** @type {express.RequestHandler} */
-  const notFound = (req, res) => void res.status(404).json({ error: `no such endpoint: ${req.method} ${req.originalUrl.split('?')[0]}` });
+  const notFound: express.RequestHandler = (req, res) => void res.status(404).json({ error: `no such endpoint: ${req.method} ${req.originalUrl.split('?')[0]}` });
   app.use(['/api', '/v1'], notFound);
 
   // ---- Dashboard -------------------------------------------------------------------------------
@@ -188,18 +191,18 @@ export function createApp(config, { ingest, reports }) {
   // lacks /v1) posts here, and its developer reads the answer in the network panel.
   app.use(notFound);
 
-  /** @type {express.ErrorRequestHandler} */
-  const onError = (err, req, res, _next) => {
+  const onError: express.ErrorRequestHandler = (thrown: unknown, req, res, _next) => {
     if (res.headersSent) return;
-    if (err instanceof BadQuery) return void res.status(400).json({ error: err.message });
-    if (err?.type === 'entity.too.large') {
+    if (thrown instanceof BadQuery) return void res.status(400).json({ error: thrown.message });
+    const err = (thrown ?? {}) as HttpError;
+    if (err.type === 'entity.too.large') {
       config.log(`${req.method} ${req.path} 413`);
       return void res.status(413).json({ error: `body is larger than ${config.maxBodyBytes} bytes` });
     }
     // Other body-reading failures (aborted upload, bad Content-Encoding) are the client's too.
-    const status = Number(err?.status ?? err?.statusCode);
+    const status = Number(err.status ?? err.statusCode);
     if (status >= 400 && status < 500) return void res.status(status).json({ error: String(err.expose ? err.message : 'bad request') });
-    config.log(`${req.method} ${req.path} 500 ${err?.stack ?? err}`);
+    config.log(`${req.method} ${req.path} 500 ${err.stack ?? String(thrown)}`);
     res.status(500).json({ error: 'internal error' });
   };
   app.use(onError);

@@ -1,4 +1,3 @@
-// @ts-check
 /**
  * The collector's one config object: every option, its default, and the single step that
  * resolves them, so the rest of the collector never checks for `undefined`.
@@ -13,32 +12,34 @@ export const DEFAULT_DB_PATH = '.usertrail/collector.db';
 /** Default port of `npm run collector` and of the collector under `npm start`. */
 export const DEFAULT_PORT = 8787;
 
-/**
- * @typedef {object} CollectorOptions
- * @property {number} [port] TCP port; 0 picks a free one. (default 0)
- * @property {string} [host] Interface to listen on. (default '127.0.0.1')
- * @property {string} [db] SQLite file path, or ':memory:'. (default ':memory:')
- * @property {string} [applicationId] The only application id accepted by the ingest API. (default DEFAULT_APP_ID)
- * @property {(line: string) => void} [log] Receives one line per request and per lifecycle step. (default no-op)
- */
+export interface CollectorOptions {
+  /** TCP port; 0 picks a free one. (default 0) */
+  port?: number;
+  /** Interface to listen on. (default '127.0.0.1') */
+  host?: string;
+  /** SQLite file path, or ':memory:'. (default ':memory:') */
+  db?: string;
+  /** The only application id accepted by the ingest API. (default DEFAULT_APP_ID) */
+  applicationId?: string;
+  /** Receives one line per request and per lifecycle step. (default no-op) */
+  log?: (line: string) => void;
+}
 
-/**
- * @typedef {object} CollectorConfig
- * @property {number} port
- * @property {string} host
- * @property {string} db
- * @property {string} applicationId
- * @property {(line: string) => void} log
- * @property {number} maxBodyBytes Largest accepted request body; larger ones get 413 (the issue says 1 MB).
- * @property {number} corsMaxAge Seconds a browser may cache a preflight answer (Chromium caps it at 7200).
- * @property {number} maxPageSize Largest `limit` the query API honours.
- */
+export interface CollectorConfig {
+  port: number;
+  host: string;
+  db: string;
+  applicationId: string;
+  log: (line: string) => void;
+  /** Largest accepted request body; larger ones get 413 (the issue says 1 MB). */
+  maxBodyBytes: number;
+  /** Seconds a browser may cache a preflight answer (Chromium caps it at 7200). */
+  corsMaxAge: number;
+  /** Largest `limit` the query API honours. */
+  maxPageSize: number;
+}
 
-/**
- * @param {CollectorOptions} [options]
- * @returns {CollectorConfig}
- */
-export function resolveConfig(options = {}) {
+export function resolveConfig(options: CollectorOptions = {}): CollectorConfig {
   const port = options.port ?? 0;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`port must be an integer from 0 to 65535, got ${port}`);
   const applicationId = options.applicationId ?? DEFAULT_APP_ID;
