@@ -3,8 +3,12 @@
  * resolves them, so the rest of the collector never checks for `undefined`.
  */
 
-/** The application id the demo collector accepts unless told otherwise. It is not a secret. */
-export const DEFAULT_APP_ID = 'usertrail-demo-app';
+/**
+ * The application id the demo collector accepts unless told otherwise. It is not a secret. Long
+ * enough for Moesif's own server SDKs, which refuse ids of fewer than 50 characters (moesif-nodejs
+ * 3.x throws at start-up), so every SDK works with the defaults.
+ */
+export const DEFAULT_APP_ID = 'usertrail-demo-app-local-collector-id-for-any-moesif-sdk';
 
 /** Default SQLite file, relative to the working directory (`.usertrail/` is git-ignored). */
 export const DEFAULT_DB_PATH = '.usertrail/collector.db';

@@ -3,7 +3,7 @@
  *   PORT              port to listen on (default 8787; 0 picks a free one)
  *   HOST              interface (default 127.0.0.1: the dashboard has no login, keep it local)
  *   USERTRAIL_DB      SQLite file (default .usertrail/collector.db)
- *   USERTRAIL_APP_ID  the application id the collector accepts (default usertrail-demo-app)
+ *   USERTRAIL_APP_ID  the application id the collector accepts (default DEFAULT_APP_ID in config.ts)
  */
 import { pathToFileURL } from 'node:url';
 import { startCollector, DEFAULT_APP_ID } from './server.js';

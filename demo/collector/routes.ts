@@ -14,6 +14,28 @@ import { checkItem, isKind, parseJsonBody, type CheckedByKind, type Kind } from 
 
 const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
 
+/**
+ * What Moesif answers `GET /v1/config` with for an application with no sampling rules and no
+ * governance, and `GET /v1/rules`. moesif-nodejs 3.x asks for both at start-up, then asks for the
+ * config again on each API call while the `X-Moesif-Config-Etag` of the config answer differs from
+ * the last one seen on an events answer (moesifConfigManager.js: `_lastSeenHash !== _configHash`),
+ * and otherwise once a minute. Moesif sends the tag on both, so until the first events batch is
+ * answered (2 s by default) every API call asks again. This config never changes, so the collector
+ * sends the tag on neither: both sides are then undefined and equal, and moesif-nodejs asks once.
+ */
+const APP_CONFIG = {
+  sample_rate: 100,
+  block_bot_traffic: false,
+  user_sample_rate: {},
+  company_sample_rate: {},
+  user_rules: {},
+  company_rules: {},
+  ip_addresses_blocked_by_name: {},
+  regex_config: [],
+  billing_config_jsons: {},
+};
+const GOVERNANCE_RULES: unknown[] = [];
+
 /** Raised by query parameter parsing; answered as 400 naming the parameter. */
 class BadQuery extends Error {}
 
@@ -112,6 +134,16 @@ export function createApp(config: CollectorConfig, { ingest, reports }: { ingest
 
   app.post('/v1/:kind', knownKind, requireApplicationId, rawBody, ingestRoute(false));
   app.post('/v1/:kind/batch', knownKind, requireApplicationId, rawBody, ingestRoute(true));
+
+  // Moesif's server SDKs ask for their sampling configuration and governance rules: none here.
+  app.get('/v1/config', requireApplicationId, (_req, res) => {
+    config.log('GET /v1/config 200');
+    res.json(APP_CONFIG);
+  });
+  app.get('/v1/rules', requireApplicationId, (_req, res) => {
+    config.log('GET /v1/rules 200');
+    res.json(GOVERNANCE_RULES);
+  });
 
   // ---- Query API -------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { tempDir } from './support';
+import { DEFAULT_APP_ID, tempDir } from './support';
 
 let child: ChildProcess | undefined;
 let dir: string | undefined;
@@ -86,7 +86,7 @@ it('npm run collector starts the collector alone on PORT, prints the dashboard a
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const out = await waitFor(child, /Application id: .+/);
-  expect(out).toContain('Application id: usertrail-demo-app');
+  expect(out).toContain(`Application id: ${DEFAULT_APP_ID}`);
   const dashboard = /Dashboard: +(http:\/\/\S+)/.exec(out)?.[1];
   expect((await fetch(dashboard!)).status).toBe(200);
   const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
