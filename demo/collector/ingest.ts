@@ -3,7 +3,7 @@
  * all of one request in one transaction, so that a 2xx answer means every accepted item is on disk.
  */
 import { createStitcher } from './stitch.js';
-import type { Store } from './store.js';
+import type { CollectorStore } from './store.js';
 import type { CheckedByKind, CheckedItem, Kind } from './validate.js';
 
 export interface IngestResult {
@@ -19,18 +19,20 @@ export interface Ingest {
   ingest<K extends Kind>(kind: K, items: CheckedByKind[K][]): IngestResult;
 }
 
-export function createIngest(store: Store): Ingest {
+export function createIngest(store: CollectorStore): Ingest {
   const stitcher = createStitcher(store);
 
   function oneItem(item: CheckedItem, now: string, result: IngestResult): void {
     // An action sent without request.time (moesif-browser-js track()) happened about when it arrived.
     const timed = { ...item, time: item.time ?? now };
     // A duplicate is not stitched again either: its first copy already was.
-    if (!store.insertItem({ ...timed, received_at: now })) {
+    if (timed.transaction_id !== undefined && store.hasItem(timed.kind, timed.transaction_id)) {
       result.duplicates++;
       return;
     }
+    // Stitched first, so that the item is stored counting for the profile and company its own ids make.
     if (stitcher.observeItem(timed, now) === 'conflict') result.conflicts++;
+    store.insertItem({ ...timed, received_at: now });
     result.stored++;
   }
 

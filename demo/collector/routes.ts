@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { APPLICATION_ID_HEADER as APP_ID_HEADER } from '../../src/wire.js';
 import type { CollectorConfig } from './config.js';
 import type { Ingest } from './ingest.js';
-import { DEFAULT_FUNNEL_STEPS, parseFunnelStep, type Reports } from './reports.js';
+import { CursorError, type PageRequest } from './figures.js';
+import { ACTIVITY_BUCKETS, DEFAULT_FUNNEL_STEPS, parseFunnelStep, type ActivityBucketName, type Reports } from './reports.js';
 import { checkItem, isKind, parseJsonBody, type CheckedByKind, type Kind } from './validate.js';
 
 const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
@@ -153,13 +154,15 @@ export function createApp(config: CollectorConfig, { ingest, reports }: { ingest
     if (typeof v !== 'string') throw new BadQuery(`${name} must be given once, as a string`);
     return v;
   };
-  const page = (req: express.Request): { limit: number; offset: number } => {
+  /** limit, and where to start: `cursor` (the previous answer's next_cursor: fast at any depth) or `offset`. */
+  const page = (req: express.Request): PageRequest => {
     const limit = Number(stringParam(req, 'limit') ?? 50);
     const offset = Number(stringParam(req, 'offset') ?? 0);
+    const cursor = stringParam(req, 'cursor');
     if (!Number.isInteger(limit) || limit < 1 || limit > config.maxPageSize) throw new BadQuery(`limit must be an integer from 1 to ${config.maxPageSize}`);
     // Safe integers only: SQLite's OFFSET takes no larger number (1e20 was a 500).
     if (!Number.isSafeInteger(offset) || offset < 0) throw new BadQuery('offset must be a non-negative integer');
-    return { limit, offset };
+    return cursor === undefined ? { limit, offset } : { limit, offset, cursor };
   };
 
   // The demo application id is not a secret: the dashboard shows it so developers can copy it.
@@ -172,16 +175,15 @@ export function createApp(config: CollectorConfig, { ingest, reports }: { ingest
     const sinceParam = stringParam(req, 'since');
     const since = sinceParam === undefined ? undefined : Date.parse(sinceParam);
     if (since !== undefined && Number.isNaN(since)) throw new BadQuery('since must be an ISO 8601 date');
-    res.json(
-      reports.listEvents({
-        user_id: stringParam(req, 'user_id'),
-        anonymous_id: stringParam(req, 'anonymous_id'),
-        company_id: stringParam(req, 'company_id'),
-        kind,
-        since: since === undefined ? undefined : new Date(since).toISOString(),
-        ...page(req),
-      }),
-    );
+    const filters = {
+      user_id: stringParam(req, 'user_id'),
+      anonymous_id: stringParam(req, 'anonymous_id'),
+      company_id: stringParam(req, 'company_id'),
+      kind,
+      since: since === undefined ? undefined : new Date(since).toISOString(),
+    };
+    const given = Object.fromEntries(Object.entries(filters).filter(([, value]) => value !== undefined));
+    res.json(reports.listEvents(given, page(req)));
   });
 
   app.get('/api/users', (req, res) => void res.json(reports.listUsers(page(req))));
@@ -213,6 +215,15 @@ export function createApp(config: CollectorConfig, { ingest, reports }: { ingest
     res.json(reports.funnel(steps));
   });
 
+  app.get('/api/activity', (req, res) => {
+    const bucket = stringParam(req, 'bucket') ?? 'hour';
+    if (!(bucket in ACTIVITY_BUCKETS)) throw new BadQuery('bucket must be "hour" or "day"');
+    const userId = stringParam(req, 'user_id');
+    const companyId = stringParam(req, 'company_id');
+    if (userId !== undefined && companyId !== undefined) throw new BadQuery('give user_id or company_id, not both');
+    res.json(reports.activity({ ...(userId === undefined ? {} : { user_id: userId }), ...(companyId === undefined ? {} : { company_id: companyId }) }, bucket as ActivityBucketName));
+  });
+
   const notFound: express.RequestHandler = (req, res) => void res.status(404).json({ error: `no such endpoint: ${req.method} ${req.originalUrl.split('?')[0]}` });
   app.use(['/api', '/v1'], notFound);
 
@@ -225,7 +236,7 @@ export function createApp(config: CollectorConfig, { ingest, reports }: { ingest
 
   const onError: express.ErrorRequestHandler = (thrown: unknown, req, res, _next) => {
     if (res.headersSent) return;
-    if (thrown instanceof BadQuery) return void res.status(400).json({ error: thrown.message });
+    if (thrown instanceof BadQuery || thrown instanceof CursorError) return void res.status(400).json({ error: thrown.message });
     const err = (thrown ?? {}) as HttpError;
     if (err.type === 'entity.too.large') {
       config.log(`${req.method} ${req.path} 413`);

@@ -4,7 +4,7 @@
  */
 import { listen } from '../listen.mjs';
 import { resolveConfig, DEFAULT_APP_ID, type CollectorOptions } from './config.js';
-import { openStore, type Store } from './store.js';
+import { openStore, type CollectorStore } from './store.js';
 import { createIngest } from './ingest.js';
 import { createReports, type Reports } from './reports.js';
 import { createApp } from './routes.js';
@@ -18,7 +18,7 @@ export interface RunningCollector {
   port: number;
   /** stops listening, ends open connections, closes the database */
   close(): Promise<void>;
-  store: Store;
+  store: CollectorStore;
   reports: Reports;
 }
 

@@ -25,13 +25,14 @@
  *    the next company named (MEMBERSHIPS_SQL); an item counts for the company it names, or else for
  *    the company its profile belonged to when it happened.
  *
- * Writes apply rules 2-5 as items arrive (createStitcher); reads apply them through the
- * `attributed` view, so a merge re-attributes earlier items without rewriting them.
+ * createStitcher applies rules 2-5 to the identity rows as items arrive; the store then counts each
+ * item for the profile and company these rows give, and when a merge or a membership changes them,
+ * moves the items concerned (figures.ts).
  */
-import type { AnonymousRow, CompanyRow, Store, UserRow } from './store.js';
+import type { AnonymousRow, CompanyRow, IdentityStore, UserRow } from './store.js';
 import type { CheckedCompany, CheckedUser, JsonObject } from './validate.js';
 
-/** Migration 2 of store.ts (shipped; migration 3 replaces the view). */
+/** Migration 2 of store.ts (shipped; migration 3 replaces the view, migration 4 drops it for kept figures). */
 export const ATTRIBUTED_VIEW_SQL = `
   CREATE VIEW attributed AS
   SELECT i.*,
@@ -97,7 +98,7 @@ interface Ids {
   session_token?: string;
 }
 
-export function createStitcher(store: Store) {
+export function createStitcher(store: IdentityStore) {
   /** The identified user's row, created on first sight. `at` is when the item says it happened. */
   function touchUser(userId: string, at: string, now: string): UserRow {
     const row: UserRow = store.getUser(userId) ?? { user_id: userId, metadata: {}, campaign: null, identified_at: at, updated_at: now };
