@@ -59,11 +59,12 @@ export const FIGURES_SQL = `
   );
   CREATE INDEX company_figures_recent ON company_figures (last_seen DESC, id);
 
-  -- Action names, by reference.
+  -- Strings items repeat (action names, user agents), by reference.
   CREATE TABLE names (ref INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 
   -- kind: 0 action, 1 event. sent_user, anon, sent_company: the ids the item carried (profiles and
-  -- company_figures refs); profile, company: whom it counts for after stitching.
+  -- company_figures refs); profile, company: whom it counts for after stitching. payload: the item
+  -- as sent, less what \`packed\` says was taken out because a column holds it (packPayload).
   CREATE TABLE items (
     seq          INTEGER PRIMARY KEY AUTOINCREMENT,
     kind         INTEGER NOT NULL,
@@ -76,6 +77,8 @@ export const FIGURES_SQL = `
     name         INTEGER,
     profile      INTEGER,
     company      INTEGER,
+    packed       INTEGER NOT NULL DEFAULT 0,
+    user_agent   INTEGER,
     payload      TEXT NOT NULL
   );
   CREATE INDEX items_time ON items (time);
@@ -249,8 +252,8 @@ export function createFigures(db: Database.Database) {
     newName: db.prepare('INSERT INTO names (name) VALUES (?)'),
     nameOf: db.prepare('SELECT name FROM names WHERE ref = ?').pluck(),
     itemsWithHash: db.prepare('SELECT payload FROM items WHERE tx_hash = ? AND kind = ?').pluck(),
-    insertItem: db.prepare(`INSERT INTO items (kind, time, received_at, tx_hash, sent_user, anon, sent_company, name, profile, company, payload)
-      VALUES (@kind, @time, @received_at, @tx_hash, @sent_user, @anon, @sent_company, @name, @profile, @company, @payload)`),
+    insertItem: db.prepare(`INSERT INTO items (kind, time, received_at, tx_hash, sent_user, anon, sent_company, name, profile, company, packed, user_agent, payload)
+      VALUES (@kind, @time, @received_at, @tx_hash, @sent_user, @anon, @sent_company, @name, @profile, @company, @packed, @user_agent, @payload)`),
     mergedInto: db.prepare('SELECT merged_into FROM anonymous_ids WHERE anonymous_id = ?').pluck(),
     memberships: db.prepare('SELECT company_id, since FROM memberships WHERE profile_id = ? ORDER BY since, seq'),
     anonymousItems: db.prepare('SELECT * FROM items WHERE anon = ? AND sent_user IS NULL'),
@@ -481,7 +484,7 @@ export function createFigures(db: Database.Database) {
       name: item.kind === 'action' && item.action_name !== undefined ? nameRef(item.action_name) : null,
       profile: profileId === null ? null : profileRef(profileId),
       company: null as number | null,
-      payload: JSON.stringify(item.payload),
+      ...packPayload(item.payload, { ...item, time }, nameRef),
     };
     record.company = record.sent_company ?? companyResolver(profileId)(time);
     s.insertItem.run(record);
@@ -599,8 +602,8 @@ function recount(db: Database.Database, refs: { profileRef(id: string): number; 
 function upgradeItems(db: Database.Database, refs: { profileRef(id: string): number; companyRef(id: string): number; nameRef(name: string): number }): void {
   const old = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'items_v3'").get();
   if (!old) return;
-  const insert = db.prepare(`INSERT INTO items (seq, kind, time, received_at, tx_hash, sent_user, anon, sent_company, name, payload)
-    VALUES (@seq, @kind, @time, @received_at, @tx_hash, @sent_user, @anon, @sent_company, @name, @payload)`);
+  const insert = db.prepare(`INSERT INTO items (seq, kind, time, received_at, tx_hash, sent_user, anon, sent_company, name, packed, user_agent, payload)
+    VALUES (@seq, @kind, @time, @received_at, @tx_hash, @sent_user, @anon, @sent_company, @name, @packed, @user_agent, @payload)`);
   const chunk = db.prepare('SELECT * FROM items_v3 WHERE seq > ? ORDER BY seq LIMIT 10000');
   // In chunks: a connection cannot write while it iterates, and a large file must not be read whole.
   for (let after = 0; ; ) {
@@ -608,22 +611,100 @@ function upgradeItems(db: Database.Database, refs: { profileRef(id: string): num
     if (rows.length === 0) break;
     for (const row of rows) {
       const kind = row.kind === 'action' ? 'action' : 'event';
+      const time = Date.parse(String(row.time));
+      const ids = { user_id: row.user_id, anonymous_id: row.anonymous_id, company_id: row.company_id, action_name: kind === 'action' ? row.action_name : null };
       insert.run({
+        ...packPayload(JSON.parse(String(row.payload)) as JsonObject, { ...stringsOf(ids), time }, refs.nameRef),
         seq: row.seq,
         kind: kind === 'action' ? 0 : 1,
-        time: Date.parse(String(row.time)),
+        time,
         received_at: Date.parse(String(row.received_at)),
         tx_hash: row.transaction_id === null ? null : transactionHash(kind, String(row.transaction_id)),
         sent_user: row.user_id === null ? null : refs.profileRef(String(row.user_id)),
         anon: row.anonymous_id === null ? null : refs.profileRef(String(row.anonymous_id)),
         sent_company: row.company_id === null ? null : refs.companyRef(String(row.company_id)),
         name: kind === 'action' && row.action_name !== null ? refs.nameRef(String(row.action_name)) : null,
-        payload: row.payload,
       });
     }
     after = Number(rows[rows.length - 1]?.seq);
   }
   db.exec('DROP TABLE items_v3');
+}
+
+// ---- Payloads -----------------------------------------------------------------------------------
+
+/**
+ * What packPayload took out of a stored payload (bits of items.packed): values other columns hold
+ * anyway. Taken out only when putting it back gives the item exactly as sent, key order included
+ * where an answer shows it (request and response are shown whole; the top level only by field).
+ */
+const PACKED = { user: 1, anonymous: 2, company: 4, name: 8, requestTime: 16, userAgent: 32, responseTime: 64 } as const;
+
+const stringsOf = (ids: Record<string, unknown>): Record<string, string> =>
+  Object.fromEntries(Object.entries(ids).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
+
+const isPlainObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The payload to store, without what columns hold: ids, the action name, the times, a user agent (by reference). */
+function packPayload(
+  payload: JsonObject,
+  known: { user_id?: string; anonymous_id?: string; company_id?: string; action_name?: string; time: number },
+  stringRef: (text: string) => number,
+): { payload: string; packed: number; user_agent: number | null } {
+  const out: JsonObject = { ...payload };
+  let packed = 0;
+  let userAgent: number | null = null;
+  const take = (key: string, value: string | undefined, bit: number): void => {
+    if (value !== undefined && out[key] === value) {
+      delete out[key];
+      packed |= bit;
+    }
+  };
+  take('user_id', known.user_id, PACKED.user);
+  take('anonymous_id', known.anonymous_id, PACKED.anonymous);
+  take('company_id', known.company_id, PACKED.company);
+  take('action_name', known.action_name, PACKED.name);
+  const time = new Date(known.time).toISOString();
+  if (isPlainObject(out.request)) {
+    const request: JsonObject = { ...out.request };
+    const keys = Object.keys(request);
+    if (keys[0] === 'time' && request.time === time) {
+      delete request.time;
+      packed |= PACKED.requestTime;
+    }
+    if (keys[keys.length - 1] === 'user_agent_string' && typeof request.user_agent_string === 'string') {
+      userAgent = stringRef(request.user_agent_string);
+      delete request.user_agent_string;
+      packed |= PACKED.userAgent;
+    }
+    out.request = request;
+  }
+  if (isPlainObject(out.response) && Object.keys(out.response)[0] === 'time' && out.response.time === time) {
+    const { time: _time, ...rest } = out.response;
+    out.response = rest;
+    packed |= PACKED.responseTime;
+  }
+  return { payload: JSON.stringify(out), packed, user_agent: userAgent };
+}
+
+/** The item exactly as sent, from its stored row (packPayload undone). */
+function unpackPayload(row: Record<string, unknown>): JsonObject {
+  const payload = JSON.parse(row.payload as string) as JsonObject;
+  const packed = row.packed as number;
+  if (packed === 0) return payload;
+  const time = iso(row.time as number) as string;
+  if (packed & PACKED.user) payload.user_id = row.sent_user_id;
+  if (packed & PACKED.anonymous) payload.anonymous_id = row.anonymous_id;
+  if (packed & PACKED.company) payload.company_id = row.sent_company_id;
+  if (packed & PACKED.name) payload.action_name = row.action_name;
+  if (isPlainObject(payload.request)) {
+    let request = payload.request;
+    if (packed & PACKED.requestTime) request = { time, ...request };
+    if (packed & PACKED.userAgent) request = { ...request, user_agent_string: row.user_agent };
+    payload.request = request;
+  }
+  if (packed & PACKED.responseTime && isPlainObject(payload.response)) payload.response = { time, ...payload.response };
+  return payload;
 }
 
 // ---- Reading ------------------------------------------------------------------------------------
@@ -650,10 +731,12 @@ function createReader(db: Database.Database): FigureReader {
     name: db.prepare('SELECT ref FROM names WHERE name = ?').pluck(),
   };
   // The Identified User Id: the profile, unless it is the item's own anonymous id (not merged).
-  const itemColumns = `i.seq, i.kind, i.time, i.received_at, i.payload, a.id AS anonymous_id, p.id AS profile_id,
-    CASE WHEN i.sent_user IS NOT NULL OR i.profile <> i.anon THEN p.id END AS identified_user_id, c.id AS company_id
+  const itemColumns = `i.seq, i.kind, i.time, i.received_at, i.payload, i.packed, a.id AS anonymous_id, p.id AS profile_id,
+    CASE WHEN i.sent_user IS NOT NULL OR i.profile <> i.anon THEN p.id END AS identified_user_id, c.id AS company_id,
+    su.id AS sent_user_id, sc.id AS sent_company_id, n.name AS action_name, ua.name AS user_agent
     FROM items i LEFT JOIN profiles a ON a.ref = i.anon LEFT JOIN profiles p ON p.ref = i.profile
-    LEFT JOIN company_figures c ON c.ref = i.company`;
+    LEFT JOIN company_figures c ON c.ref = i.company LEFT JOIN profiles su ON su.ref = i.sent_user
+    LEFT JOIN company_figures sc ON sc.ref = i.sent_company LEFT JOIN names n ON n.ref = i.name LEFT JOIN names ua ON ua.ref = i.user_agent`;
   const toItem = (row: Record<string, unknown>): StoredItem => ({
     seq: row.seq as number,
     kind: KINDS[row.kind as KindIndex],
@@ -663,7 +746,7 @@ function createReader(db: Database.Database): FigureReader {
     profile_id: (row.profile_id as string | null) ?? null,
     identified_user_id: (row.identified_user_id as string | null) ?? null,
     company_id: (row.company_id as string | null) ?? null,
-    payload: JSON.parse(row.payload as string) as JsonObject,
+    payload: unpackPayload(row),
   });
   const timeline = db.prepare(`SELECT ${itemColumns} WHERE i.profile = ? ORDER BY i.time, i.seq LIMIT ?`);
   const profileById = db.prepare('SELECT * FROM profiles WHERE id = ?');

@@ -72,4 +72,21 @@ it('keeps every field of an action and an API call as sent', async () => {
   expect(call).toMatchObject({ request: event.request, response: event.response, tags: event.tags, metadata: event.metadata, transaction_id: event.transaction_id });
   const act = events.find((e: { kind: string }) => e.kind === 'action');
   expect(act).toMatchObject({ action_name: actionItem.action_name, request: actionItem.request, metadata: actionItem.metadata });
+  // Byte for byte, key order included: the store keeps some fields in columns and puts them back.
+  expect(JSON.stringify(call.request)).toBe(JSON.stringify(event.request));
+  expect(JSON.stringify(call.response)).toBe(JSON.stringify(event.response));
+  expect(JSON.stringify(act.request)).toBe(JSON.stringify(actionItem.request));
+});
+
+it('gives back request and response exactly as sent, whatever their key order and time format', async () => {
+  const request = { verb: 'GET', time: '2025-01-01T12:00:09Z', user_agent_string: 'ua', uri: 'http://app.example.test/' };
+  await c.post('/v1/actions', { action_name: 'Odd Order', anonymous_id: 'wire-odd', transaction_id: 'wire-odd-1', request });
+  const response = { status: 200, time: at(9), headers: {} };
+  const callRequest = { time: '2025-01-01T12:00:09.000+00:00', uri: '/x', verb: 'GET', headers: {}, user_agent_string: 'not last' };
+  await c.post('/v1/events', { anonymous_id: 'wire-odd', transaction_id: 'wire-odd-2', request: callRequest, response });
+  const { events } = (await c.get('/api/events?anonymous_id=wire-odd')).body;
+  const byKind = (kind: string) => events.find((e: { kind: string }) => e.kind === kind);
+  expect(JSON.stringify(byKind('action').request)).toBe(JSON.stringify(request));
+  expect(JSON.stringify(byKind('event').request)).toBe(JSON.stringify(callRequest));
+  expect(JSON.stringify(byKind('event').response)).toBe(JSON.stringify(response));
 });
