@@ -27,6 +27,13 @@ export interface CollectorOptions {
   applicationId?: string;
   /** Receives one line per request and per lifecycle step. (default no-op) */
   log?: (line: string) => void;
+  /**
+   * The token the query API and the dashboard require (`Authorization: Bearer <token>`, or the
+   * dashboard opened once at `/?token=<token>`). Required when `host` is beyond loopback.
+   */
+  readToken?: string;
+  /** Host names the query API and the dashboard answer for, besides loopback names and `host`. */
+  allowedHosts?: string[];
 }
 
 export interface CollectorConfig {
@@ -41,16 +48,33 @@ export interface CollectorConfig {
   corsMaxAge: number;
   /** Largest `limit` the query API honours. */
   maxPageSize: number;
+  readToken: string | undefined;
+  /** Lower-case host names (no port) the query API and the dashboard answer for. */
+  allowedHosts: Set<string>;
 }
+
+const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1', '[::1]'];
+
+/** Whether listening on `host` keeps the collector to this machine. */
+export const isLoopback = (host: string): boolean => LOOPBACK_NAMES.includes(host.toLowerCase()) || /^127\.\d+\.\d+\.\d+$/.test(host);
 
 export function resolveConfig(options: CollectorOptions = {}): CollectorConfig {
   const port = options.port ?? 0;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`port must be an integer from 0 to 65535, got ${port}`);
   const applicationId = options.applicationId ?? DEFAULT_APP_ID;
   if (typeof applicationId !== 'string' || applicationId.trim() === '') throw new TypeError('applicationId must be a non-empty string');
+  const host = options.host ?? '127.0.0.1';
+  const readToken = options.readToken === '' ? undefined : options.readToken;
+  // The query API shows captured headers, bodies and session tokens: beyond this machine, only with a token.
+  if (!isLoopback(host) && readToken === undefined) {
+    throw new Error(`listening on ${host} (beyond loopback) needs a read token for the query API and the dashboard: set USERTRAIL_READ_TOKEN`);
+  }
+  const allowedHosts = new Set([...LOOPBACK_NAMES, ...(isLoopback(host) || host === '0.0.0.0' || host === '::' ? [] : [host]), ...(options.allowedHosts ?? [])].map((name) => name.toLowerCase()));
   return {
     port,
-    host: options.host ?? '127.0.0.1',
+    host,
+    readToken,
+    allowedHosts,
     db: options.db ?? ':memory:',
     applicationId,
     log: options.log ?? (() => {}),

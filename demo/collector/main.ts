@@ -4,6 +4,8 @@
  *   HOST              interface (default 127.0.0.1: the dashboard has no login, keep it local)
  *   USERTRAIL_DB      SQLite file (default .usertrail/collector.db)
  *   USERTRAIL_APP_ID  the application id the collector accepts (default DEFAULT_APP_ID in config.ts)
+ *   USERTRAIL_READ_TOKEN     token the query API and dashboard require (required when HOST is beyond loopback)
+ *   USERTRAIL_ALLOWED_HOSTS  comma-separated host names the query API and dashboard answer for, besides loopback
  */
 import { pathToFileURL } from 'node:url';
 import { startCollector, DEFAULT_APP_ID } from './server.js';
@@ -16,6 +18,12 @@ export function portFromEnv(value: string | undefined, fallback: number, name: s
   return port;
 }
 
+/** The read token and allowed hosts from the environment (npm run collector, npm start). */
+export function accessFromEnv(env: NodeJS.ProcessEnv): { readToken?: string; allowedHosts: string[] } {
+  const allowedHosts = (env.USERTRAIL_ALLOWED_HOSTS ?? '').split(',').map((name) => name.trim()).filter(Boolean);
+  return env.USERTRAIL_READ_TOKEN ? { readToken: env.USERTRAIL_READ_TOKEN, allowedHosts } : { allowedHosts };
+}
+
 async function main(): Promise<void> {
   const collector = await startCollector({
     port: portFromEnv(process.env.PORT, DEFAULT_PORT, 'PORT'),
@@ -23,6 +31,7 @@ async function main(): Promise<void> {
     db: process.env.USERTRAIL_DB || DEFAULT_DB_PATH,
     applicationId: process.env.USERTRAIL_APP_ID || DEFAULT_APP_ID,
     log: (line) => console.log(`[collector] ${line}`),
+    ...accessFromEnv(process.env),
   });
   console.log(`Dashboard: ${collector.url}/`);
   console.log(`Collector: ${collector.url} (point the SDK's host option here)`);

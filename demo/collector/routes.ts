@@ -5,6 +5,7 @@
  * cause a 500.
  */
 import express from 'express';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { APPLICATION_ID_HEADER as APP_ID_HEADER } from '../../src/wire.js';
 import type { CollectorConfig } from './config.js';
@@ -145,6 +146,46 @@ export function createApp(config: CollectorConfig, { ingest, reports }: { ingest
     config.log('GET /v1/rules 200');
     res.json(GOVERNANCE_RULES);
   });
+
+  // ---- Who may read: the query API and the dashboard -------------------------------------------
+  // They show captured headers (Authorization included), bodies and session tokens. A page the
+  // developer visits could reach them through DNS rebinding (its own name resolving to 127.0.0.1), so
+  // they answer only for an expected Host; and beyond loopback only with the read token.
+  const READ_COOKIE = 'usertrail_read_token';
+  const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
+  const expected = config.readToken === undefined ? undefined : digest(config.readToken);
+  const tokenMatches = (given: string | undefined): boolean => expected !== undefined && given !== undefined && timingSafeEqual(digest(given), expected);
+  const cookieToken = (req: express.Request): string | undefined => {
+    for (const part of (req.get('cookie') ?? '').split(';')) {
+      const [name, ...value] = part.trim().split('=');
+      if (name === READ_COOKIE) return decodeURIComponent(value.join('='));
+    }
+    return undefined;
+  };
+  const hostName = (host: string): string => (host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '')).toLowerCase();
+
+  const guardReads: express.RequestHandler = (req, res, next) => {
+    const host = req.get('host') ?? '';
+    if (!config.allowedHosts.has(hostName(host))) {
+      config.log(`${req.method} ${req.path} 403 host`);
+      return void res.status(403).json({ error: 'this Host is not one the collector answers for; add it to USERTRAIL_ALLOWED_HOSTS' });
+    }
+    if (expected === undefined) return next();
+    const bearer = /^Bearer (.+)$/i.exec(req.get('authorization') ?? '')?.[1];
+    const fromQuery = typeof req.query.token === 'string' ? req.query.token : undefined;
+    if (fromQuery !== undefined && tokenMatches(fromQuery) && req.method === 'GET') {
+      // The dashboard opened as /?token=...: keep the token in a cookie for its own requests, and
+      // take it out of the address bar (and of the history).
+      res.cookie(READ_COOKIE, fromQuery, { httpOnly: true, sameSite: 'lax', secure: req.secure, path: '/' });
+      const rest = new URLSearchParams(req.query as Record<string, string>);
+      rest.delete('token');
+      return void res.redirect(303, `${req.path}${rest.size ? `?${rest}` : ''}`);
+    }
+    if (tokenMatches(bearer) || tokenMatches(cookieToken(req))) return next();
+    config.log(`${req.method} ${req.path} 401`);
+    res.status(401).json({ error: 'the query API and the dashboard need the read token: Authorization: Bearer <token>, or open the dashboard at /?token=<token>' });
+  };
+  app.use((req, res, next) => (req.path === '/v1' || req.path.startsWith('/v1/') ? next() : guardReads(req, res, next)));
 
   // ---- Query API -------------------------------------------------------------------------------
 

@@ -93,3 +93,16 @@ it('npm run collector starts the collector alone on PORT, prints the dashboard a
   child.kill('SIGINT');
   expect(await exited).toBe(0);
 });
+
+it('npm run collector refuses to start beyond loopback without a read token, and says which variable to set', async () => {
+  dir = tempDir();
+  child = spawn(process.execPath, ['--import', 'tsx', 'demo/collector/main.ts'], {
+    env: { ...process.env, PORT: '0', HOST: '0.0.0.0', USERTRAIL_DB: join(dir, 'collector.db'), USERTRAIL_READ_TOKEN: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child!.once('exit', (c) => resolve(c)));
+  expect(code).toBe(1);
+  expect(err).toMatch(/collector failed to start: .*read token.*USERTRAIL_READ_TOKEN/);
+});

@@ -159,9 +159,13 @@ function renderFunnel(data) {
 /** @param {string} path */
 async function getJson(path) {
   const res = await fetch(path, { cache: 'no-store' });
+  if (res.status === 401) throw new NeedsToken();
   if (!res.ok) throw new Error(`${path}: ${res.status}`);
   return res.json();
 }
+
+/** The collector listens beyond loopback and this browser has not given its read token yet. */
+class NeedsToken extends Error {}
 
 let inFlight = false;
 async function refresh() {
@@ -183,8 +187,8 @@ async function refresh() {
     renderFunnel(funnel);
     status.textContent = `updated ${new Date().toLocaleTimeString()}`;
     status.classList.remove('stale');
-  } catch {
-    status.textContent = 'collector unreachable, retrying…';
+  } catch (err) {
+    status.textContent = err instanceof NeedsToken ? 'this collector needs its read token: open /?token=<USERTRAIL_READ_TOKEN>' : 'collector unreachable, retrying…';
     status.classList.add('stale');
   } finally {
     inFlight = false;
