@@ -13,7 +13,6 @@
  * hash checked against the stored item on a hit: these keep the store under 400 bytes per item.
  */
 import type Database from 'better-sqlite3';
-import { createHash } from 'node:crypto';
 import type { NewItem } from './store.js';
 import type { JsonObject } from './validate.js';
 
@@ -111,10 +110,22 @@ const HOUR_MS = 3_600_000;
 const KINDS = ['action', 'event'] as const;
 type KindIndex = 0 | 1;
 
-/** The 52-bit hash of an item's kind and transaction id: an index key of 8 bytes instead of ~40. */
+/**
+ * A 53-bit hash of an item's kind and transaction id (cyrb53): an index key of 8 bytes instead of
+ * ~40. Not unique: a hit is checked against the stored item's own transaction id (hasItem).
+ */
 export function transactionHash(kind: 'action' | 'event', transactionId: string): number {
-  const digest = createHash('sha1').update(`${kind}\u0000${transactionId}`).digest();
-  return digest.readUIntBE(0, 6) * 16 + (digest[6] as number >> 4);
+  const text = `${kind}:${transactionId}`;
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ ch, 2654435761);
+    h2 = Math.imul(h2 ^ ch, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
 }
 
 const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
@@ -320,6 +331,9 @@ export function createFigures(db: Database.Database) {
   const dirtyActions = new Map<string, { profile: number; name: number }>();
   const touchedProfiles = new Set<string>();
   const touchedCompanies = new Set<string>();
+  const touchedCompanyRefs = new Set<number>();
+  /** Each profile's memberships, read once per transaction; dropped when they change. */
+  const resolvers = new Map<string, (time: number) => number | null>();
 
   const tallyOf = (map: Map<number, Tally>, ref: number): Tally => {
     let tally = map.get(ref);
@@ -334,11 +348,11 @@ export function createFigures(db: Database.Database) {
     entry.counts[kind] += by;
   }
 
-  /** Counts an item for its profile and company. */
-  function add(item: Pick<ItemRecord, 'kind' | 'time' | 'profile' | 'company' | 'name'>): void {
+  /** Counts an item for its profile (whose id the caller may know) and company. */
+  function add(item: Pick<ItemRecord, 'kind' | 'time' | 'profile' | 'company' | 'name'>, profileId?: string): void {
     if (item.profile !== null) {
       tallyOf(profileTallies, item.profile).add(item.kind, item.time);
-      touchedProfiles.add(s.profileIdOf.get(item.profile) as string);
+      touchedProfiles.add(profileId ?? (s.profileIdOf.get(item.profile) as string));
       if (item.name !== null) {
         const key = `${item.profile}:${item.name}`;
         const entry = actionTallies.get(key);
@@ -352,7 +366,7 @@ export function createFigures(db: Database.Database) {
     if (item.company !== null) {
       tallyOf(companyTallies, item.company).add(item.kind, item.time);
       countActivity(item.company, item.time, item.kind, 1);
-      touchedCompanies.add(s.companyIdOf.get(item.company) as string);
+      touchedCompanyRefs.add(item.company);
     }
   }
 
@@ -369,13 +383,21 @@ export function createFigures(db: Database.Database) {
       tallyOf(companyTallies, item.company).count[item.kind]--;
       dirtyCompanies.add(item.company);
       countActivity(item.company, item.time, item.kind, -1);
-      touchedCompanies.add(s.companyIdOf.get(item.company) as string);
+      touchedCompanyRefs.add(item.company);
     }
   }
 
   /** The company an item of `profileId` at `time` counts for when it names none (stitch.ts, rule 5). */
   function companyResolver(profileId: string | null): (time: number) => number | null {
     if (profileId === null) return () => null;
+    const cached = resolvers.get(profileId);
+    if (cached) return cached;
+    const resolver = readMemberships(profileId);
+    resolvers.set(profileId, resolver);
+    return resolver;
+  }
+
+  function readMemberships(profileId: string): (time: number) => number | null {
     const list = (s.memberships.all(profileId) as { company_id: string; since: string }[]).map((m) => ({ company: m.company_id, since: Date.parse(m.since) }));
     if (list.length === 0) return () => null;
     const refs = new Map<string, number>();
@@ -419,6 +441,7 @@ export function createFigures(db: Database.Database) {
       else s.setProfileAction.run(range.first, range.last, profile, name);
     }
     for (const id of touchedProfiles) refreshProfile(id);
+    for (const ref of touchedCompanyRefs) touchedCompanies.add(s.companyIdOf.get(ref) as string);
     for (const id of touchedCompanies) refreshCompany(id);
     discard();
   }
@@ -426,7 +449,8 @@ export function createFigures(db: Database.Database) {
   /** Forgets the tallies: after settling, or when the transaction is rolled back. */
   function discard(): void {
     for (const map of [profileTallies, companyTallies, actionTallies, activityTallies, dirtyActions]) map.clear();
-    for (const set of [dirtyProfiles, dirtyCompanies, touchedProfiles, touchedCompanies]) set.clear();
+    for (const set of [dirtyProfiles, dirtyCompanies, touchedProfiles, touchedCompanies, touchedCompanyRefs]) set.clear();
+    resolvers.clear();
   }
 
   /** A profile's listing figures from its rows and its item figures; keeps company user counts. */
@@ -488,7 +512,7 @@ export function createFigures(db: Database.Database) {
     };
     record.company = record.sent_company ?? companyResolver(profileId)(time);
     s.insertItem.run(record);
-    add(record);
+    add(record, profileId ?? undefined);
   }
 
   /** The items that carry only `anonymousId` now count for `toProfile` (a merge, or a first merge in time replacing another). */
@@ -508,6 +532,7 @@ export function createFigures(db: Database.Database) {
 
   /** A profile's memberships changed: the items naming no company follow them. */
   function reattributeCompanies(profileId: string): void {
+    resolvers.delete(profileId);
     const ref = s.profileRef.get(profileId) as number | undefined;
     if (ref === undefined) return;
     const companyAt = companyResolver(profileId);

@@ -197,3 +197,17 @@ describe('the dashboard', () => {
     expect(await res.text()).toMatch(/<title>[^<]*usertrail/i);
   });
 });
+
+describe('GET /api/activity', () => {
+  it('counts actions and API calls per hour or day, for everything, one user (its merged ids too) or one company', async () => {
+    const hour = Date.UTC(2025, 0, 1, 12);
+    const bucket = { start: new Date(hour).toISOString() };
+    expect((await c.get('/api/activity')).body).toEqual({ bucket: 'hour', buckets: [{ ...bucket, actions: 4, events: 2 }], actions: 4, events: 2 });
+    expect((await c.get('/api/activity?bucket=day')).body.buckets).toEqual([{ start: new Date(Date.UTC(2025, 0, 1)).toISOString(), actions: 4, events: 2 }]);
+    expect((await c.get('/api/activity?user_id=q-ann')).body).toMatchObject({ actions: 3, events: 2 });
+    expect((await c.get('/api/activity?user_id=q-ann-anon')).body).toMatchObject({ actions: 3, events: 2 });
+    expect((await c.get('/api/activity?company_id=q-co')).body).toMatchObject({ actions: 3, events: 2 });
+    expect((await c.get('/api/activity?company_id=none')).body).toMatchObject({ buckets: [], actions: 0, events: 0 });
+    expect(await c.get('/api/activity?bucket=week')).toMatchObject({ status: 400, body: { error: 'bucket must be "hour" or "day"' } });
+  });
+});
