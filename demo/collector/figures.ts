@@ -749,7 +749,40 @@ function decodeCursor(cursor: string): unknown[] {
 /** A cursor the client made up or mangled; the query API answers 400. */
 export class CursorError extends Error {}
 
+/**
+ * The funnel for steps that kept figures answer, as one query over the active profiles: each step's
+ * time is the profile's first matching time at or after the previous step's, read from the first
+ * and last times kept; only when the previous step falls between them is the profile's index range
+ * read (a seek). Nested selects carry each step's time to the next.
+ */
+function funnelQuery(db: Database.Database, steps: Exclude<FunnelStepSpec, { type: 'event_text' }>[]): { sql: string; params: Record<string, number> } {
+  const params: Record<string, number> = { start: Number.MIN_SAFE_INTEGER };
+  const firstFrom = (first: string, last: string, prev: string, seek: string): string =>
+    `CASE WHEN ${prev} IS NULL OR ${first} IS NULL OR ${last} < ${prev} THEN NULL WHEN ${first} >= ${prev} THEN ${first} ELSE (${seek}) END`;
+  let sql = 'SELECT ref, first_action, last_action, first_event, last_event, identified_at, @start AS s FROM profiles WHERE active = 1';
+  steps.forEach((step, n) => {
+    const prev = n === 0 ? 's' : `s${n - 1}`;
+    let expr: string;
+    if (step.type === 'identified') expr = `CASE WHEN identified_at >= ${prev} THEN identified_at END`;
+    else if (step.type === 'action' || step.type === 'event') {
+      const [first, last, kind] = step.type === 'action' ? ['first_action', 'last_action', 0] : ['first_event', 'last_event', 1];
+      expr = firstFrom(first, last, prev, `SELECT MIN(time) FROM items WHERE profile = ref AND kind = ${kind} AND time >= ${prev}`);
+    } else {
+      const name = db.prepare('SELECT ref FROM names WHERE name = ?').pluck().get(step.name) as number | undefined;
+      params[`name${n}`] = name ?? -1;
+      const seek = `SELECT MIN(time) FROM items WHERE profile = ref AND name = @name${n} AND kind = 0 AND time >= ${prev}`;
+      expr = `(SELECT ${firstFrom('first', 'last', prev, seek)} FROM profile_actions WHERE profile = ref AND name = @name${n})`;
+    }
+    sql = `SELECT *, ${expr} AS s${n} FROM (${sql})`;
+  });
+  return { sql: `SELECT ${steps.map((_, n) => `COUNT(s${n})`).join(', ')} FROM (${sql})`, params };
+}
+
 function createReader(db: Database.Database): FigureReader {
+  const funnelInSql = (steps: FunnelStepSpec[]): number[] => {
+    const { sql, params } = funnelQuery(db, steps as Exclude<FunnelStepSpec, { type: 'event_text' }>[]);
+    return db.prepare(sql).raw().get(params) as number[];
+  };
   const ref = {
     profile: db.prepare('SELECT ref FROM profiles WHERE id = ?').pluck(),
     company: db.prepare('SELECT ref FROM company_figures WHERE id = ?').pluck(),
@@ -877,6 +910,7 @@ function createReader(db: Database.Database): FigureReader {
 
     funnel(steps) {
       const profiles = activeCount.get() as number;
+      if (steps.every((step) => step.type !== 'event_text')) return { profiles, reached: funnelInSql(steps) };
       // Each active profile's time of reaching the step so far (null: dropped out); '' before step 1.
       type Row = { ref: number; at: number | null };
       let reaching: Row[] = [];

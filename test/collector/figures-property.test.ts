@@ -18,6 +18,7 @@ import { afterEach, expect, it } from 'vitest';
 import { createIngest } from '../../demo/collector/ingest.js';
 import { openStore } from '../../demo/collector/store.js';
 import { checkItem, type Kind } from '../../demo/collector/validate.js';
+import type { FunnelStepSpec } from '../../demo/collector/figures.js';
 
 /** A small seeded generator (mulberry32), so that a failing run can be replayed from its seed. */
 function random(seed: number) {
@@ -122,6 +123,49 @@ function snapshot(db: Database.Database) {
   };
 }
 
+/** Funnels to check, as the query API parses them. */
+const FUNNELS: FunnelStepSpec[][] = [
+  [{ type: 'action' }, { type: 'identified' }, { type: 'event' }],
+  [{ type: 'event' }, { type: 'action' }, { type: 'event' }],
+  [{ type: 'action_name', name: 'Signed Up' }, { type: 'event' }],
+  [{ type: 'identified' }, { type: 'action_name', name: 'Clicked Buy' }, { type: 'action_name', name: 'Page View' }],
+  [{ type: 'action' }, { type: 'event_text', matches: (verb, uri) => `${verb} ${uri}`.includes('POST http://api.test/orders') }],
+];
+
+/**
+ * The funnel as the first collector computed it, from every raw item: for each profile, each step's
+ * first matching item at or after the previous step's time.
+ */
+function naiveFunnel(db: Database.Database, steps: FunnelStepSpec[]): number[] {
+  const profiles = db.prepare('SELECT ref, identified_at FROM profiles WHERE active = 1').all() as { ref: number; identified_at: number | null }[];
+  const items = db.prepare('SELECT i.profile, i.kind, n.name, i.time, i.payload FROM items i LEFT JOIN names n ON n.ref = i.name ORDER BY i.time, i.seq').all() as {
+    profile: number; kind: number; name: string | null; time: number; payload: string;
+  }[];
+  const reached = steps.map(() => 0);
+  for (const p of profiles) {
+    const own = items.filter((i) => i.profile === p.ref);
+    let at = Number.MIN_SAFE_INTEGER;
+    for (const [n, step] of steps.entries()) {
+      let when: number | undefined;
+      if (step.type === 'identified') when = p.identified_at !== null && p.identified_at >= at ? p.identified_at : undefined;
+      else {
+        when = own.find((i) => {
+          if (i.time < at) return false;
+          if (step.type === 'action') return i.kind === 0;
+          if (step.type === 'event') return i.kind === 1;
+          if (step.type === 'action_name') return i.kind === 0 && i.name === step.name;
+          const request = JSON.parse(i.payload).request;
+          return i.kind === 1 && step.matches(request.verb, request.uri);
+        })?.time;
+      }
+      if (when === undefined) break;
+      reached[n] = (reached[n] ?? 0) + 1;
+      at = when;
+    }
+  }
+  return reached;
+}
+
 let dir: string | undefined;
 afterEach(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -158,6 +202,7 @@ it('keeps every figure equal to a full recount, whatever the order and batching 
         store.recount();
         expect(snapshot(reader), `seed ${seed}`).toEqual(kept);
       }
+      for (const steps of FUNNELS) expect(store.funnel(steps).reached, `seed ${seed}, funnel ${JSON.stringify(steps)}`).toEqual(naiveFunnel(reader, steps));
       totals.merged += reader.prepare('SELECT COUNT(*) FROM anonymous_ids WHERE merged_into IS NOT NULL').pluck().get() as number;
       totals.inCompanies += reader.prepare('SELECT COUNT(*) FROM profiles WHERE active = 1 AND company_id IS NOT NULL').pluck().get() as number;
       totals.companies += reader.prepare('SELECT COUNT(DISTINCT company) FROM items').pluck().get() as number;
