@@ -15,7 +15,7 @@
  * describe each company once. Times run forward over the last 30 days.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -54,6 +54,19 @@ function startCollector() {
 }
 
 const { url, child } = await startCollector();
+
+/**
+ * CPU seconds the collector process has used (Linux /proc): ingest per CPU-second says what the
+ * collector does with a core, whatever else the machine runs; items per second says what it did here.
+ */
+function collectorCpuSeconds() {
+  try {
+    const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
 
 async function post(kind, items) {
   const res = await fetch(`${url}/v1/${kind}/batch`, {
@@ -110,13 +123,12 @@ function group(first, at) {
 
 let sent = 0;
 let visitor = 0;
-let ingestMs = 0;
 /** Sends groups, CONCURRENCY at a time (each group's batches in order), until `target` items are stored. */
 async function fillTo(target) {
   const started = performance.now();
+  const cpuBefore = collectorCpuSeconds();
   const from = sent;
-  const groupsPerVisitorSpan = Math.max(1, Math.round(TOTAL / 180));
-  async function lane() {
+    async function lane() {
     while (sent < target) {
       const at = START + Math.floor((sent / TOTAL) * span);
       const g = group(visitor, at);
@@ -125,11 +137,9 @@ async function fillTo(target) {
       for (const [kind, items] of g.batches) await post(kind, items);
     }
   }
-  void groupsPerVisitorSpan;
   await Promise.all(Array.from({ length: CONCURRENCY }, lane));
   const ms = performance.now() - started;
-  ingestMs += ms;
-  return { items: sent - from, ms };
+  return { items: sent - from, ms, cpu: collectorCpuSeconds() - cpuBefore };
 }
 
 const median = (values) => {
@@ -188,8 +198,8 @@ try {
     ];
     const timings = [];
     for (const [label, path] of queries) timings.push([label, await time(path)]);
-    results.push({ items, rate: (fill.items / fill.ms) * 1000, bytes: storeBytes() / items, timings, load: os.loadavg()[0] });
-    console.error(`${items} items: ${Math.round((fill.items / fill.ms) * 1000)} items/s, ${Math.round(storeBytes() / items)} B/item, load ${os.loadavg()[0].toFixed(2)}`);
+    results.push({ items, rate: (fill.items / fill.ms) * 1000, perCpu: fill.items / fill.cpu, bytes: storeBytes() / items, timings, load: os.loadavg()[0] });
+    console.error(`${items} items: ${Math.round((fill.items / fill.ms) * 1000)} items/s, ${Math.round(fill.items / fill.cpu)} items per collector CPU-second, ${Math.round(storeBytes() / items)} B/item, load ${os.loadavg()[0].toFixed(2)}`);
   }
 } finally {
   child.kill('SIGTERM');
@@ -205,9 +215,9 @@ const lines = [
   header,
   `|---|${results.map(() => '---:').join('|')}|`,
   `| ingest over HTTP (items/s, from the previous column) | ${results.map((r) => fmt(r.rate)).join(' | ')} |`,
+  `| ingest per collector CPU-second (items) | ${results.map((r) => fmt(r.perCpu)).join(' | ')} |`,
   `| store size (bytes per item) | ${results.map((r) => fmt(r.bytes)).join(' | ')} |`,
   ...(results[0]?.timings ?? []).map(([label], i) => `| \`${label}\` median (ms) | ${results.map((r) => fmt(r.timings[i][1])).join(' | ')} |`),
   `| load average (1 min) when measured | ${results.map((r) => r.load.toFixed(2)).join(' | ')} |`,
 ];
 console.log(lines.join('\n'));
-void ingestMs;

@@ -11,7 +11,7 @@ import { APPLICATION_ID_HEADER as APP_ID_HEADER } from '../../src/wire.js';
 import type { CollectorConfig } from './config.js';
 import type { Ingest } from './ingest.js';
 import { CursorError, type PageRequest } from './figures.js';
-import { ACTIVITY_BUCKETS, DEFAULT_FUNNEL_STEPS, parseFunnelStep, type ActivityBucketName, type Reports } from './reports.js';
+import { ACTIVITY_BUCKETS, DEFAULT_FUNNEL_STEPS, parseFunnelStep, type ActivityBucketName, type EventFilters, type Reports } from './reports.js';
 import { checkItem, isKind, parseJsonBody, type CheckedByKind, type Kind } from './validate.js';
 
 const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
@@ -216,15 +216,14 @@ export function createApp(config: CollectorConfig, { ingest, reports }: { ingest
     const sinceParam = stringParam(req, 'since');
     const since = sinceParam === undefined ? undefined : Date.parse(sinceParam);
     if (since !== undefined && Number.isNaN(since)) throw new BadQuery('since must be an ISO 8601 date');
-    const filters = {
-      user_id: stringParam(req, 'user_id'),
-      anonymous_id: stringParam(req, 'anonymous_id'),
-      company_id: stringParam(req, 'company_id'),
-      kind,
-      since: since === undefined ? undefined : new Date(since).toISOString(),
-    };
-    const given = Object.fromEntries(Object.entries(filters).filter(([, value]) => value !== undefined));
-    res.json(reports.listEvents(given, page(req)));
+    const filters: EventFilters = {};
+    for (const name of ['user_id', 'anonymous_id', 'company_id'] as const) {
+      const value = stringParam(req, name);
+      if (value !== undefined) filters[name] = value;
+    }
+    if (kind !== undefined) filters.kind = kind;
+    if (since !== undefined) filters.since = new Date(since).toISOString();
+    res.json(reports.listEvents(filters, page(req)));
   });
 
   app.get('/api/users', (req, res) => void res.json(reports.listUsers(page(req))));

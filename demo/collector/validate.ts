@@ -229,9 +229,6 @@ export interface CheckedItem {
   action_name?: string;
   /** Missing only on an action sent without request.time; ingest times it on arrival. */
   time?: string;
-  uri?: string;
-  verb?: string;
-  status?: number;
   /** The item exactly as sent, so that nothing the SDK sent is lost. */
   payload: JsonObject;
 }
@@ -253,11 +250,11 @@ const CHECKERS: { [K in Kind]: (item: JsonObject) => CheckedByKind[K] } = {
   companies: (item) => defined(checkFields(item, COMPANY_FIELDS, '')),
   actions(item) {
     const { request, metadata: _metadata, ...ids } = checkFields(item, ACTION_FIELDS, '');
-    return defined({ kind: 'action', ...ids, time: request.time, uri: request.uri, verb: request.verb, payload: item });
+    return defined({ kind: 'action', ...ids, time: request.time, payload: item });
   },
   events(item) {
-    const { request, response, tags: _tags, metadata: _metadata, direction: _direction, ...ids } = checkFields(item, EVENT_FIELDS, '');
-    return defined({ kind: 'event', ...ids, time: request.time, uri: request.uri, verb: request.verb, status: response.status, payload: item });
+    const { request, response: _response, tags: _tags, metadata: _metadata, direction: _direction, ...ids } = checkFields(item, EVENT_FIELDS, '');
+    return defined({ kind: 'event', ...ids, time: request.time, payload: item });
   },
 };
 
