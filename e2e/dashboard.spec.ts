@@ -155,7 +155,7 @@ test('the dashboard charts activity over time with the query API numbers, for ev
         start: g.getAttribute('data-start'),
         actions: Number(g.getAttribute('data-actions')),
         events: Number(g.getAttribute('data-events')),
-        heights: [...g.querySelectorAll('rect')].map((r) => Number(r.getAttribute('height'))),
+        heights: Array.from(g.querySelectorAll('rect')).map((r) => Number(r.getAttribute('height'))),
       })),
     );
   const chart = await drawn();

@@ -34,8 +34,9 @@ it("takes moesif-nodejs's events, users and companies with the default applicati
   const middleware = moesif({
     applicationId: DEFAULT_APP_ID,
     baseUri: collector.url,
-    identifyUser: (req: express.Request) => req.get('x-user') ?? undefined,
-    identifyCompany: (req: express.Request) => req.get('x-company') ?? undefined,
+    // moesif-nodejs types the request as object; it is Express's here.
+    identifyUser: (req: object) => (req as express.Request).get('x-user') ?? undefined,
+    identifyCompany: (req: object) => (req as express.Request).get('x-company') ?? undefined,
     batchSize: 2,
   });
   const app = express();
