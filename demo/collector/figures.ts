@@ -759,7 +759,17 @@ function funnelQuery(db: Database.Database, steps: Exclude<FunnelStepSpec, { typ
   const params: Record<string, number> = { start: Number.MIN_SAFE_INTEGER };
   const firstFrom = (first: string, last: string, prev: string, seek: string): string =>
     `CASE WHEN ${prev} IS NULL OR ${first} IS NULL OR ${last} < ${prev} THEN NULL WHEN ${first} >= ${prev} THEN ${first} ELSE (${seek}) END`;
-  let sql = 'SELECT ref, first_action, last_action, first_event, last_event, identified_at, @start AS s FROM profiles WHERE active = 1';
+  // Named actions: the profile's first and last time of each, joined once (f<n>, l<n>).
+  const joins: string[] = [];
+  const named: string[] = [];
+  steps.forEach((step, n) => {
+    if (step.type !== 'action_name') return;
+    params[`name${n}`] = (db.prepare('SELECT ref FROM names WHERE name = ?').pluck().get(step.name) as number | undefined) ?? -1;
+    joins.push(`LEFT JOIN profile_actions a${n} ON a${n}.profile = p.ref AND a${n}.name = @name${n}`);
+    named.push(`a${n}.first AS f${n}, a${n}.last AS l${n}`);
+  });
+  let sql = `SELECT p.ref, p.first_action, p.last_action, p.first_event, p.last_event, p.identified_at, @start AS s${named.map((c) => `, ${c}`).join('')}
+    FROM profiles p ${joins.join(' ')} WHERE p.active = 1`;
   steps.forEach((step, n) => {
     const prev = n === 0 ? 's' : `s${n - 1}`;
     let expr: string;
@@ -768,14 +778,13 @@ function funnelQuery(db: Database.Database, steps: Exclude<FunnelStepSpec, { typ
       const [first, last, kind] = step.type === 'action' ? ['first_action', 'last_action', 0] : ['first_event', 'last_event', 1];
       expr = firstFrom(first, last, prev, `SELECT MIN(time) FROM items WHERE profile = ref AND kind = ${kind} AND time >= ${prev}`);
     } else {
-      const name = db.prepare('SELECT ref FROM names WHERE name = ?').pluck().get(step.name) as number | undefined;
-      params[`name${n}`] = name ?? -1;
-      const seek = `SELECT MIN(time) FROM items WHERE profile = ref AND name = @name${n} AND kind = 0 AND time >= ${prev}`;
-      expr = `(SELECT ${firstFrom('first', 'last', prev, seek)} FROM profile_actions WHERE profile = ref AND name = @name${n})`;
+      expr = firstFrom(`f${n}`, `l${n}`, prev, `SELECT MIN(time) FROM items WHERE profile = ref AND name = @name${n} AND kind = 0 AND time >= ${prev}`);
     }
-    sql = `SELECT *, ${expr} AS s${n} FROM (${sql})`;
+    // OFFSET 0 keeps SQLite from flattening the levels, which would compute each step's time again
+    // wherever the next step names it.
+    sql = `SELECT *, ${expr} AS s${n} FROM (${sql} LIMIT -1 OFFSET 0)`;
   });
-  return { sql: `SELECT ${steps.map((_, n) => `COUNT(s${n})`).join(', ')} FROM (${sql})`, params };
+  return { sql: `SELECT ${steps.map((_, n) => `COUNT(s${n})`).join(', ')} FROM (${sql} LIMIT -1 OFFSET 0)`, params };
 }
 
 function createReader(db: Database.Database): FigureReader {
