@@ -95,6 +95,7 @@ export const FIGURES_SQL = `
     last    INTEGER NOT NULL,
     PRIMARY KEY (profile, name)
   ) WITHOUT ROWID;
+  CREATE INDEX profile_actions_name ON profile_actions (name);
 
   -- Actions and API calls per hour: company 0 is every item, others a company's (company_figures.ref).
   CREATE TABLE activity (
@@ -768,8 +769,10 @@ function funnelQuery(db: Database.Database, steps: Exclude<FunnelStepSpec, { typ
     joins.push(`LEFT JOIN profile_actions a${n} ON a${n}.profile = p.ref AND a${n}.name = @name${n}`);
     named.push(`a${n}.first AS f${n}, a${n}.last AS l${n}`);
   });
+  // A funnel that starts with a named action starts from the profiles that did it.
+  const from = steps[0]?.type === 'action_name' ? `profile_actions a0 JOIN profiles p ON p.ref = a0.profile AND a0.name = @name0 ${joins.slice(1).join(' ')}` : `profiles p ${joins.join(' ')}`;
   let sql = `SELECT p.ref, p.first_action, p.last_action, p.first_event, p.last_event, p.identified_at, @start AS s${named.map((c) => `, ${c}`).join('')}
-    FROM profiles p ${joins.join(' ')} WHERE p.active = 1`;
+    FROM ${from} WHERE p.active = 1`;
   steps.forEach((step, n) => {
     const prev = n === 0 ? 's' : `s${n - 1}`;
     let expr: string;
