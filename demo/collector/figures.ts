@@ -9,7 +9,7 @@
  * maximum by arithmetic, so those are read again by index.
  *
  * Times are stored as milliseconds since 1970 (integers sort and index in a few bytes), ids as small
- * integer references to `profiles` and `company_figures`, and an item's transaction id as a 52-bit
+ * integer references to `profiles` and `company_figures`, and an item's transaction id as a 53-bit
  * hash checked against the stored item on a hit: these keep the store under 400 bytes per item.
  */
 import type Database from 'better-sqlite3';
