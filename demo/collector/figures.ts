@@ -40,9 +40,13 @@ export const FIGURES_SQL = `
     first_event   INTEGER,
     last_event    INTEGER,
     first_seen    INTEGER,
-    last_seen     INTEGER
+    last_seen     INTEGER,
+    -- How far through the default funnel (a page view or action, then identified, then an API call)
+    -- the profile got: 0 to 3.
+    funnel_level  INTEGER NOT NULL DEFAULT 0
   );
   CREATE INDEX profiles_recent ON profiles (last_seen DESC, id) WHERE active = 1;
+  CREATE INDEX profiles_funnel ON profiles (funnel_level) WHERE active = 1;
   CREATE INDEX profiles_company ON profiles (company_id, last_seen DESC, id) WHERE active = 1;
 
   CREATE TABLE company_figures (
@@ -302,7 +306,8 @@ export function createFigures(db: Database.Database) {
     anonymousRow: db.prepare('SELECT first_seen, merged_into, company_id FROM anonymous_ids WHERE anonymous_id = ?'),
     mergedFirstSeen: db.prepare('SELECT MIN(first_seen) AS first, MAX(first_seen) AS last FROM anonymous_ids WHERE merged_into = ?'),
     writeProfile: db.prepare(`UPDATE profiles SET active = @active, identified_at = @identified_at, company_id = @company_id,
-      first_seen = @first_seen, last_seen = @last_seen WHERE ref = @ref`),
+      first_seen = @first_seen, last_seen = @last_seen, funnel_level = @funnel_level WHERE ref = @ref`),
+    firstEventFrom: db.prepare('SELECT MIN(time) FROM items WHERE profile = ? AND kind = 1 AND time >= ?').pluck(),
     addUserCount: db.prepare('UPDATE company_figures SET user_count = user_count + ? WHERE ref = ?'),
     companyRow: db.prepare('SELECT first_seen FROM companies WHERE company_id = ?').pluck(),
     companyById: db.prepare('SELECT * FROM company_figures WHERE id = ?'),
@@ -472,13 +477,24 @@ export function createFigures(db: Database.Database) {
       last = maxOf(last, ms(anonymous.first_seen));
     }
     const companyId = (user ? user.company_id : anonymous?.company_id) ?? null;
-    s.writeProfile.run({ ref, active, identified_at: user ? ms(user.identified_at) : null, company_id: companyId, first_seen: first, last_seen: last });
+    const identifiedAt = user ? ms(user.identified_at) : null;
+    s.writeProfile.run({ ref, active, identified_at: identifiedAt, company_id: companyId, first_seen: first, last_seen: last, funnel_level: funnelLevel(before, identifiedAt) });
     const counted = before.active && before.company_id !== null ? before.company_id : null;
     const counts = active && companyId !== null ? companyId : null;
     if (counted !== counts) {
       if (counted !== null) s.addUserCount.run(-1, companyRef(counted));
       if (counts !== null) s.addUserCount.run(1, companyRef(counts));
     }
+  }
+
+  /** How far through the default funnel a profile got: its first action, then identified at or after it, then an API call at or after that. */
+  function funnelLevel(figures: ProfileFigures, identifiedAt: number | null): number {
+    const acted = figures.first_action;
+    if (acted === null) return 0;
+    if (identifiedAt === null || identifiedAt < acted) return 1;
+    if (figures.first_event === null || figures.last_event === null || figures.last_event < identifiedAt) return 2;
+    if (figures.first_event >= identifiedAt) return 3;
+    return s.firstEventFrom.get(figures.ref, identifiedAt) === null ? 2 : 3;
   }
 
   function refreshCompany(id: string): void {
@@ -605,6 +621,12 @@ function recount(db: Database.Database, refs: { profileRef(id: string): number; 
       first_seen = (SELECT MIN(x) FROM (SELECT first_action AS x UNION ALL SELECT first_event UNION ALL SELECT t FROM seen WHERE seen.ref = profiles.ref)),
       last_seen = (SELECT MAX(x) FROM (SELECT last_action AS x UNION ALL SELECT last_event UNION ALL SELECT t FROM seen WHERE seen.ref = profiles.ref));
     DROP TABLE temp.seen;
+
+    UPDATE profiles SET funnel_level = CASE
+      WHEN first_action IS NULL THEN 0
+      WHEN identified_at IS NULL OR identified_at < first_action THEN 1
+      WHEN EXISTS (SELECT 1 FROM items WHERE profile = profiles.ref AND kind = 1 AND time >= profiles.identified_at) THEN 3
+      ELSE 2 END;
 
     UPDATE company_figures SET (action_count, event_count, first_item, last_item) =
       (SELECT COALESCE(SUM(kind = 0), 0), COALESCE(SUM(kind = 1), 0), MIN(time), MAX(time) FROM items WHERE company = company_figures.ref);
@@ -822,6 +844,9 @@ function createReader(db: Database.Database): FigureReader {
   const profileById = db.prepare('SELECT * FROM profiles WHERE id = ?');
   const merged = db.prepare('SELECT anonymous_id FROM anonymous_ids WHERE merged_into = ? ORDER BY first_seen, anonymous_id').pluck();
   const activeCount = db.prepare('SELECT COUNT(*) FROM profiles WHERE active = 1').pluck();
+  const defaultFunnel = db.prepare(
+    'SELECT COALESCE(SUM(funnel_level >= 1), 0), COALESCE(SUM(funnel_level >= 2), 0), COALESCE(SUM(funnel_level >= 3), 0) FROM profiles WHERE active = 1',
+  );
   const profilesAt = db.prepare('SELECT * FROM profiles WHERE active = 1 ORDER BY last_seen DESC, id LIMIT ? OFFSET ?');
   const profilesAfter = db.prepare(`SELECT * FROM profiles WHERE active = 1 AND (last_seen < @last_seen OR (last_seen = @last_seen AND id > @id))
     ORDER BY last_seen DESC, id LIMIT @limit`);
@@ -922,6 +947,8 @@ function createReader(db: Database.Database): FigureReader {
 
     funnel(steps) {
       const profiles = activeCount.get() as number;
+      // The default funnel is kept per profile: count the levels.
+      if (steps.map((step) => step.type).join() === 'action,identified,event') return { profiles, reached: defaultFunnel.raw().get() as number[] };
       if (steps.every((step) => step.type !== 'event_text')) return { profiles, reached: funnelInSql(steps) };
       // Each active profile's time of reaching the step so far (null: dropped out); '' before step 1.
       type Row = { ref: number; at: number | null };
