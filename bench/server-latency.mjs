@@ -5,7 +5,7 @@
  * asserts nothing: the claim "a collector that is down or slow never hurts the API" is checked by
  * reading them. Needs `npm run build` (uses dist/server.mjs, as an app would).
  *
- *   node bench/server-latency.mjs [requests per scenario, default 2000] [rounds, default 2]
+ *   npx tsx bench/server-latency.mjs [requests per scenario, default 2000] [rounds, default 2]
  *
  * Scenarios run in rounds, in a different order each round, so that warm-up and GC drift do not
  * favour whichever runs last.
@@ -16,7 +16,7 @@ import express from 'express';
 import { expressjwt } from 'express-jwt';
 import { SignJWT } from 'jose';
 import moesif from '../dist/server.mjs';
-import { startCollector } from '../demo/collector/server.mjs';
+import { startCollector } from '../demo/collector/server.js';
 
 const N = Number(process.argv[2] ?? 2000);
 const ROUNDS = Number(process.argv[3] ?? 2);

@@ -15,9 +15,9 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { startCollector, DEFAULT_APP_ID } from './collector/server.mjs';
-import { DEFAULT_DB_PATH, DEFAULT_PORT } from './collector/config.mjs';
-import { portFromEnv } from './collector/main.mjs';
+import { startCollector, DEFAULT_APP_ID } from './collector/server.js';
+import { DEFAULT_DB_PATH, DEFAULT_PORT } from './collector/config.js';
+import { accessFromEnv, portFromEnv } from './collector/main.js';
 import { startDemoApp } from './app/server.mjs';
 
 const env = process.env;
@@ -35,6 +35,7 @@ async function main() {
     db,
     applicationId,
     log: (line) => console.log(`[collector] ${line}`),
+    ...accessFromEnv(env),
   });
   running.push({ name: 'collector', close: collector.close });
 

@@ -2,8 +2,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-// @ts-ignore: plain ESM JavaScript with JSDoc types, no declaration file
-import { startCollector, DEFAULT_APP_ID } from '../demo/collector/server.mjs';
+import { startCollector, DEFAULT_APP_ID } from '../demo/collector/server.js';
 
 const HOSTILE = '<img src=x onerror=alert(1)>';
 
@@ -131,4 +130,51 @@ test('the dashboard draws the funnel as bars and refreshes by itself', async ({ 
   await post('/v1/actions', pageView({ anonymous_id: 'anon-late' }, 6));
   await expect(page.locator('#users tbody tr[data-user-id="anon-late"]')).toBeVisible({ timeout: 5000 });
   await expect(steps.nth(0)).toContainText('3 of 3 users');
+});
+
+test('the dashboard charts activity over time with the query API numbers, for everything and for one user', async ({ page }) => {
+  // Three days of traffic (51 hours): per day. Day 1: 2 page views and an API call; day 2: one call; day 3: a page view by another visitor.
+  const day = (d: number, hour: number) => new Date(Date.UTC(2025, 2, d, hour)).toISOString();
+  const item = (kind: 'action' | 'event', fields: Record<string, unknown>, time: string) =>
+    kind === 'action'
+      ? { action_name: 'Page View', transaction_id: `chart-${++tx}`, request: { time, uri: 'http://docs.example.test/', verb: 'GET', user_agent_string: 'test' }, ...fields }
+      : { transaction_id: `chart-${++tx}`, request: { time, uri: 'http://api.example.test/x', verb: 'GET', headers: {} }, response: { time, status: 200, headers: {} }, ...fields };
+  await post('/v1/actions/batch', [item('action', { anonymous_id: 'anon-chart' }, day(1, 9)), item('action', { anonymous_id: 'anon-chart' }, day(1, 10)), item('action', { anonymous_id: 'anon-other' }, day(3, 12))]);
+  await post('/v1/users', { user_id: 'user-chart', anonymous_id: 'anon-chart' });
+  await post('/v1/events/batch', [item('event', { user_id: 'user-chart' }, day(1, 11)), item('event', { user_id: 'user-chart' }, day(2, 15))]);
+
+  await page.goto(`${collector.url}/`);
+  const bars = page.locator('#activity svg g[data-start]');
+  const api = await (await fetch(`${collector.url}/api/activity?bucket=day`)).json();
+  expect(api.buckets.map((b: { actions: number; events: number }) => [b.actions, b.events])).toEqual([[2, 1], [0, 1], [1, 0]]);
+  await expect(page.locator('#activity')).toHaveAttribute('data-bucket', 'day');
+  await expect(bars).toHaveCount(3);
+  const drawn = async () =>
+    bars.evaluateAll((groups) =>
+      groups.map((g) => ({
+        start: g.getAttribute('data-start'),
+        actions: Number(g.getAttribute('data-actions')),
+        events: Number(g.getAttribute('data-events')),
+        heights: Array.from(g.querySelectorAll('rect')).map((r) => Number(r.getAttribute('height'))),
+      })),
+    );
+  const chart = await drawn();
+  expect(chart.map(({ start, actions, events }) => ({ start, actions, events }))).toEqual(api.buckets);
+  // Bars to scale: the busiest bucket (2 actions) is the tallest, a bucket's single call half of it, none is 0.
+  const [first, second, third] = chart;
+  expect(first!.heights[0]).toBeGreaterThan(0);
+  expect(first!.heights[1]).toBeCloseTo(first!.heights[0]! / 2, 5);
+  expect(second!.heights[0]).toBe(0);
+  expect(third!.heights).toEqual([first!.heights[1], 0]);
+  await expect(page.locator('#activity-summary')).toHaveText('3 actions, 2 API calls, per day');
+  await expect(bars.first().locator('title')).toContainText('2 actions, 1 API calls');
+
+  // One user: their own activity (the anonymous page views merged into them included), 30 hours: per hour.
+  await page.locator('#users tbody tr[data-user-id="user-chart"]').getByRole('button', { name: 'user-chart' }).click();
+  await expect(page.locator('#activity-summary')).toHaveText('2 actions, 2 API calls, per hour for user user-chart');
+  await expect(page.locator('#activity')).toHaveAttribute('data-bucket', 'hour');
+  const userApi = await (await fetch(`${collector.url}/api/activity?bucket=hour&user_id=user-chart`)).json();
+  expect(userApi.buckets).toHaveLength(4);
+  await expect(bars).toHaveCount(userApi.buckets.length);
+  expect((await drawn()).map(({ start, actions, events }) => ({ start, actions, events }))).toEqual(userApi.buckets);
 });

@@ -1,11 +1,11 @@
 // @ts-check
 /**
- * Runs the demo API on its own: `node demo/api/main.mjs` (after `npm run build`). Settings from the
+ * Runs the demo API on its own: `npx tsx demo/api/main.mjs` (after `npm run build`). Settings from the
  * environment: PORT (5000, as in the seed), HOST, COLLECTOR_URL (http://127.0.0.1:8787),
  * MOESIF_APPLICATION_ID (the demo collector's id), JWT_SECRET.
  */
 import { startApi } from './server.mjs';
-import { DEFAULT_APP_ID, DEFAULT_PORT } from '../collector/config.mjs';
+import { DEFAULT_APP_ID, DEFAULT_PORT } from '../collector/config.js';
 
 const api = await startApi({
   port: Number(process.env.PORT ?? 5000),

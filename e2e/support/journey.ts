@@ -2,8 +2,7 @@ import { expect, test as base, type BrowserContext, type Page } from '@playwrigh
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-// @ts-ignore: plain ESM JavaScript with JSDoc types, no declaration file
-import { startCollector, DEFAULT_APP_ID } from '../../demo/collector/server.mjs';
+import { startCollector, DEFAULT_APP_ID } from '../../demo/collector/server.js';
 // @ts-ignore
 import { startDemoApp } from '../../demo/app/server.mjs';
 // @ts-ignore

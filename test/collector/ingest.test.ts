@@ -1,6 +1,6 @@
 // @vitest-environment node
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { action, apiCall, at, startTestCollector, txId, type TestCollector } from './support';
+import { DEFAULT_APP_ID, action, apiCall, at, startTestCollector, txId, type TestCollector } from './support';
 
 let c: TestCollector;
 beforeAll(async () => {
@@ -86,7 +86,7 @@ describe('the ingest API', () => {
 
   it('reads a text/plain beacon body with the application id in the query string', async () => {
     const item = action({ anonymous_id: 'anon-beacon' });
-    const res = await fetch(`${c.url}/v1/actions/batch?X-Moesif-Application-Id=usertrail-demo-app`, {
+    const res = await fetch(`${c.url}/v1/actions/batch?X-Moesif-Application-Id=${DEFAULT_APP_ID}`, {
       method: 'POST',
       headers: { 'Content-Type': 'text/plain;charset=UTF-8' },
       body: JSON.stringify([item]),

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { JSDOM } from 'jsdom';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startTestCollector, type TestCollector } from './support';
+import { DEFAULT_APP_ID, startTestCollector, type TestCollector } from './support';
 
 const MOESIF_JS = readFileSync(new URL('../../node_modules/moesif-browser-js/moesif.min.js', import.meta.url), 'utf8');
 
@@ -42,7 +42,7 @@ describe('moesif-browser-js 1.8.13 against the collector', () => {
     const p = page(`http://app.example.test/docs/?utm_source=newsletter-${tag}`, 'https://search.example.test/');
     const { moesif } = p;
     try {
-      moesif.init({ applicationId: 'usertrail-demo-app', host: new URL(c.url).host, callback: p.callback, ...options });
+      moesif.init({ applicationId: DEFAULT_APP_ID, host: new URL(c.url).host, callback: p.callback, ...options });
       const anonymous = moesif._anonymousId;
       moesif.track('Read Docs');
       // Sign-up: the app's database id is a number; the company is known only after the user.

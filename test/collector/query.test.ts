@@ -52,6 +52,24 @@ describe('GET /api/events', () => {
     expect([...first.events, ...second.events].map((e: any) => e.time)).toEqual([at(7), at(6), at(5), at(3), at(2), at(1)]);
   });
 
+  it('pages with a cursor (keyset: as fast at any depth), with filters too', async () => {
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: any = (await c.get(`/api/events?limit=2${cursor ? `&cursor=${cursor}` : ''}`)).body;
+      expect(page.total).toBe(6);
+      seen.push(...page.events.map((e: any) => e.time));
+      cursor = page.next_cursor;
+    } while (cursor);
+    expect(seen).toEqual([at(7), at(6), at(5), at(3), at(2), at(1)]);
+    const first = (await c.get('/api/events?user_id=q-ann&kind=action&limit=2')).body;
+    expect(first.events.map((e: any) => e.time)).toEqual([at(5), at(2)]);
+    const rest = (await c.get(`/api/events?user_id=q-ann&kind=action&limit=2&cursor=${first.next_cursor}`)).body;
+    expect(rest).toMatchObject({ next_cursor: null, total: 3 });
+    expect(rest.events.map((e: any) => e.time)).toEqual([at(1)]);
+    expect(await c.get('/api/events?cursor=nonsense')).toMatchObject({ status: 400, body: { error: 'cursor is not one this collector gave' } });
+  });
+
   it.each([
     ['kind=widget', 'kind must be "action" or "event"'],
     ['since=soon', 'since must be an ISO 8601 date'],
@@ -67,6 +85,14 @@ describe('GET /api/events', () => {
 });
 
 describe('GET /api/users', () => {
+  it('pages profiles with a cursor, in the order of the list', async () => {
+    const all = (await c.get('/api/users')).body.users.map((u: any) => u.user_id);
+    const first = (await c.get('/api/users?limit=1')).body;
+    const second = (await c.get(`/api/users?limit=1&cursor=${first.next_cursor}`)).body;
+    expect([...first.users, ...second.users].map((u: any) => u.user_id)).toEqual(all);
+    expect(second.next_cursor).toBeNull();
+  });
+
   it('lists stitched profiles with their merged anonymous ids, most recently active first', async () => {
     const { body } = await c.get('/api/users');
     expect(body.total).toBe(2);
@@ -169,5 +195,19 @@ describe('the dashboard', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/text\/html/);
     expect(await res.text()).toMatch(/<title>[^<]*usertrail/i);
+  });
+});
+
+describe('GET /api/activity', () => {
+  it('counts actions and API calls per hour or day, for everything, one user (its merged ids too) or one company', async () => {
+    const hour = Date.UTC(2025, 0, 1, 12);
+    const bucket = { start: new Date(hour).toISOString() };
+    expect((await c.get('/api/activity')).body).toEqual({ bucket: 'hour', buckets: [{ ...bucket, actions: 4, events: 2 }], actions: 4, events: 2 });
+    expect((await c.get('/api/activity?bucket=day')).body.buckets).toEqual([{ start: new Date(Date.UTC(2025, 0, 1)).toISOString(), actions: 4, events: 2 }]);
+    expect((await c.get('/api/activity?user_id=q-ann')).body).toMatchObject({ actions: 3, events: 2 });
+    expect((await c.get('/api/activity?user_id=q-ann-anon')).body).toMatchObject({ actions: 3, events: 2 });
+    expect((await c.get('/api/activity?company_id=q-co')).body).toMatchObject({ actions: 3, events: 2 });
+    expect((await c.get('/api/activity?company_id=none')).body).toMatchObject({ buckets: [], actions: 0, events: 0 });
+    expect(await c.get('/api/activity?bucket=week')).toMatchObject({ status: 400, body: { error: 'bucket must be "hour" or "day"' } });
   });
 });

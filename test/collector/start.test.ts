@@ -1,6 +1,6 @@
 // @vitest-environment node
 /**
- * `npm start` smoke test: runs demo/start.mjs as `npm start` does after its build step (the test
+ * `npm start` smoke test: runs demo/start.mjs under tsx as `npm start` does after its build step (the test
  * command builds first), waits for the printed addresses, fetches the dashboard and the demo app,
  * then stops it with SIGTERM and expects a clean exit.
  */
@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { tempDir } from './support';
+import { DEFAULT_APP_ID, tempDir } from './support';
 
 let child: ChildProcess | undefined;
 let dir: string | undefined;
@@ -41,7 +41,7 @@ function waitFor(proc: ChildProcess, pattern: RegExp, timeoutMs = 15_000): Promi
 
 it('npm start prints its addresses, serves the dashboard and the demo app, and stops cleanly on SIGTERM', async () => {
   dir = tempDir();
-  child = spawn(process.execPath, ['demo/start.mjs'], {
+  child = spawn(process.execPath, ['--import', 'tsx', 'demo/start.mjs'], {
     env: { ...process.env, PORT: '0', DEMO_API_PORT: '0', DEMO_APP_PORT: '0', USERTRAIL_DB: join(dir, 'collector.db'), USERTRAIL_APP_ID: 'smoke-test-app' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -81,15 +81,28 @@ it('npm start prints its addresses, serves the dashboard and the demo app, and s
 
 it('npm run collector starts the collector alone on PORT, prints the dashboard and the application id, and stops on SIGINT', async () => {
   dir = tempDir();
-  child = spawn(process.execPath, ['demo/collector/main.mjs'], {
+  child = spawn(process.execPath, ['--import', 'tsx', 'demo/collector/main.ts'], {
     env: { ...process.env, PORT: '0', USERTRAIL_DB: join(dir, 'collector.db'), USERTRAIL_APP_ID: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const out = await waitFor(child, /Application id: .+/);
-  expect(out).toContain('Application id: usertrail-demo-app');
+  expect(out).toContain(`Application id: ${DEFAULT_APP_ID}`);
   const dashboard = /Dashboard: +(http:\/\/\S+)/.exec(out)?.[1];
   expect((await fetch(dashboard!)).status).toBe(200);
   const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
   child.kill('SIGINT');
   expect(await exited).toBe(0);
+});
+
+it('npm run collector refuses to start beyond loopback without a read token, and says which variable to set', async () => {
+  dir = tempDir();
+  child = spawn(process.execPath, ['--import', 'tsx', 'demo/collector/main.ts'], {
+    env: { ...process.env, PORT: '0', HOST: '0.0.0.0', USERTRAIL_DB: join(dir, 'collector.db'), USERTRAIL_READ_TOKEN: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child!.once('exit', (c) => resolve(c)));
+  expect(code).toBe(1);
+  expect(err).toMatch(/collector failed to start: .*read token.*USERTRAIL_READ_TOKEN/);
 });

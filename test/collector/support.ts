@@ -5,8 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-// @ts-ignore: plain ESM JavaScript with JSDoc types, no declaration file
-import { startCollector, DEFAULT_APP_ID } from '../../demo/collector/server.mjs';
+import { startCollector, DEFAULT_APP_ID } from '../../demo/collector/server.js';
 
 export { DEFAULT_APP_ID };
 

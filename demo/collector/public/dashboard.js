@@ -156,12 +156,78 @@ function renderFunnel(data) {
   /** @type {HTMLElement} */ (document.getElementById('funnel')).replaceChildren(...steps);
 }
 
+const SVG = 'http://www.w3.org/2000/svg';
+
+/**
+ * An SVG element; attribute values and text are set as such, never parsed.
+ * @param {string} tag @param {Record<string, string | number>} [attrs] @param {string} [text]
+ */
+function svg(tag, attrs = {}, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/**
+ * Actions and API calls per hour (a range of two days or less) or per day, as bars: one group per
+ * bucket, each bar's height to scale with the busiest bucket. The numbers are the query API's own
+ * (/api/activity), kept on each group and in its tooltip.
+ * @param {any} data an /api/activity answer
+ */
+function renderActivity(data) {
+  const box = /** @type {HTMLElement} */ (document.getElementById('activity'));
+  /** @type {{ start: string, actions: number, events: number }[]} */
+  const buckets = data.buckets;
+  box.dataset.bucket = data.bucket;
+  /** @type {HTMLElement} */ (document.getElementById('activity-summary')).textContent =
+    `${data.actions} actions, ${data.events} API calls, per ${data.bucket}${filterText()}`;
+  if (buckets.length === 0) return box.replaceChildren(el('p', { class: 'empty' }, 'No activity yet.'));
+  const width = 1000;
+  const height = 130;
+  const top = 6;
+  const bottom = 18;
+  // At most 60 units a bucket, so that a few buckets are bars, not blocks.
+  const step = Math.min(width / buckets.length, 60);
+  const bar = Math.max(1, step * 0.38);
+  const highest = Math.max(1, ...buckets.map((b) => Math.max(b.actions, b.events)));
+  const scale = (/** @type {number} */ n) => (n / highest) * (height - top - bottom);
+  const chart = svg('svg', { viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: 'none', role: 'img', 'aria-label': 'Activity over time' });
+  buckets.forEach((b, i) => {
+    const x = i * step + step * 0.1;
+    const label = data.bucket === 'hour' ? new Date(b.start).toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'short' }) : new Date(b.start).toLocaleDateString();
+    const group = svg('g', { 'data-start': b.start, 'data-actions': b.actions, 'data-events': b.events });
+    group.append(
+      svg('title', {}, `${label}: ${b.actions} actions, ${b.events} API calls`),
+      svg('rect', { class: 'actions', x, y: height - bottom - scale(b.actions), width: bar, height: scale(b.actions) }),
+      svg('rect', { class: 'events', x: x + bar, y: height - bottom - scale(b.events), width: bar, height: scale(b.events) }),
+    );
+    chart.append(group);
+  });
+  const first = buckets[0];
+  const last = buckets[buckets.length - 1];
+  const day = (/** @type {string} */ iso) => new Date(iso).toLocaleDateString();
+  chart.append(svg('text', { class: 'axis', x: 0, y: height - 4 }, day(first.start)));
+  if (buckets.length > 1) chart.append(svg('text', { class: 'axis', x: width, y: height - 4, 'text-anchor': 'end' }, day(last.start)));
+  box.replaceChildren(chart);
+}
+
+/** " for <user or company>" while the events are filtered. */
+function filterText() {
+  const [name, value] = Object.entries(filter)[0] ?? [];
+  return name ? ` for ${name === 'user_id' ? 'user' : 'company'} ${value}` : '';
+}
+
 /** @param {string} path */
 async function getJson(path) {
   const res = await fetch(path, { cache: 'no-store' });
+  if (res.status === 401) throw new NeedsToken();
   if (!res.ok) throw new Error(`${path}: ${res.status}`);
   return res.json();
 }
+
+/** The collector listens beyond loopback and this browser has not given its read token yet. */
+class NeedsToken extends Error {}
 
 let inFlight = false;
 async function refresh() {
@@ -170,21 +236,27 @@ async function refresh() {
   const status = /** @type {HTMLElement} */ (document.getElementById('status'));
   try {
     const query = new URLSearchParams({ limit: '100', ...filter });
-    const [events, users, companies, funnel] = await Promise.all([
+    const scope = new URLSearchParams(filter);
+    const [events, users, companies, funnel, hourly] = await Promise.all([
       getJson(`/api/events?${query}`),
       getJson('/api/users?limit=100'),
       getJson('/api/companies'),
       getJson('/api/funnel'),
+      getJson(`/api/activity?bucket=hour&${scope}`),
     ]);
+    // Per hour over two days or less, else per day (asked again: the API sums the days).
+    const span = hourly.buckets.length ? Date.parse(hourly.buckets[hourly.buckets.length - 1].start) - Date.parse(hourly.buckets[0].start) : 0;
+    const activity = span <= 48 * 3600 * 1000 ? hourly : await getJson(`/api/activity?bucket=day&${scope}`);
     renderFilter();
     renderEvents(events);
     renderUsers(users);
     renderCompanies(companies);
     renderFunnel(funnel);
+    renderActivity(activity);
     status.textContent = `updated ${new Date().toLocaleTimeString()}`;
     status.classList.remove('stale');
-  } catch {
-    status.textContent = 'collector unreachable, retrying…';
+  } catch (err) {
+    status.textContent = err instanceof NeedsToken ? 'this collector needs its read token: open /?token=<USERTRAIL_READ_TOKEN>' : 'collector unreachable, retrying…';
     status.classList.add('stale');
   } finally {
     inFlight = false;

@@ -1,4 +1,3 @@
-// @ts-check
 /**
  * Identity stitching, as the seed "Identifying Customers" (section "User merging" and its table of
  * five scenarios) specifies it. Two ids per profile, named as in the seed:
@@ -26,11 +25,14 @@
  *    the next company named (MEMBERSHIPS_SQL); an item counts for the company it names, or else for
  *    the company its profile belonged to when it happened.
  *
- * Writes apply rules 2-5 as items arrive (createStitcher); reads apply them through the
- * `attributed` view, so a merge re-attributes earlier items without rewriting them.
+ * createStitcher applies rules 2-5 to the identity rows as items arrive; the store then counts each
+ * item for the profile and company these rows give, and when a merge or a membership changes them,
+ * moves the items concerned (figures.ts).
  */
+import type { AnonymousRow, CompanyRow, IdentityStore, UserRow } from './store.js';
+import type { CheckedCompany, CheckedUser, JsonObject } from './validate.js';
 
-/** Migration 2 of store.mjs (shipped; migration 3 replaces the view). */
+/** Migration 2 of store.ts (shipped; migration 3 replaces the view, migration 4 drops it for kept figures). */
 export const ATTRIBUTED_VIEW_SQL = `
   CREATE VIEW attributed AS
   SELECT i.*,
@@ -44,7 +46,7 @@ export const ATTRIBUTED_VIEW_SQL = `
 `;
 
 /**
- * Migration 3 of store.mjs: company membership over time, and the view reading it. A profile (a user
+ * Migration 3 of store.ts: company membership over time, and the view reading it. A profile (a user
  * id, or an unmerged anonymous id) belongs to a membership's company from its `since` until the next
  * one, so moving to another company takes only the traffic after the move ("Moesif will associate
  * any future web or API traffic from a user to that company"), whatever order calls arrive in.
@@ -81,36 +83,39 @@ export const MEMBERSHIPS_SQL = `
   ) p;
 `;
 
-/** @typedef {'merged' | 'already-merged' | 'conflict' | 'none'} MergeOutcome */
+export type MergeOutcome = 'merged' | 'already-merged' | 'conflict' | 'none';
 
-/** @param {string | null | undefined} a @param {string} b */
-const earlier = (a, b) => (a && a < b ? a : b);
+const earlier = (a: string | null | undefined, b: string): string => (a && a < b ? a : b);
 
-/** @param {unknown} campaign */
-const hasCampaign = (campaign) =>
+const hasCampaign = (campaign: unknown): campaign is JsonObject =>
   typeof campaign === 'object' && campaign !== null && Object.values(campaign).some((v) => typeof v === 'string' && v !== '');
 
-/**
- * @param {import('./store.mjs').Store} store
- */
-export function createStitcher(store) {
+/** The ids an item of any kind carries. */
+interface Ids {
+  user_id?: string;
+  anonymous_id?: string;
+  company_id?: string;
+  session_token?: string;
+}
+
+export function createStitcher(store: IdentityStore) {
   /** The identified user's row, created on first sight. `at` is when the item says it happened. */
-  function touchUser(/** @type {string} */ userId, /** @type {string} */ at, /** @type {string} */ now) {
-    const row = store.getUser(userId) ?? { user_id: userId, metadata: {}, campaign: null, identified_at: at, updated_at: now };
+  function touchUser(userId: string, at: string, now: string): UserRow {
+    const row: UserRow = store.getUser(userId) ?? { user_id: userId, metadata: {}, campaign: null, identified_at: at, updated_at: now };
     row.identified_at = earlier(row.identified_at, at);
     row.updated_at = now;
     return row;
   }
 
-  function touchAnonymous(/** @type {string} */ anonymousId, /** @type {string} */ at, /** @type {string} */ now) {
-    const row = store.getAnonymous(anonymousId) ?? { anonymous_id: anonymousId, metadata: {}, campaign: null, first_seen: at, updated_at: now };
+  function touchAnonymous(anonymousId: string, at: string, now: string): AnonymousRow {
+    const row: AnonymousRow = store.getAnonymous(anonymousId) ?? { anonymous_id: anonymousId, metadata: {}, campaign: null, first_seen: at, updated_at: now };
     row.first_seen = earlier(row.first_seen, at);
     row.updated_at = now;
     return row;
   }
 
-  function touchCompany(/** @type {string} */ companyId, /** @type {string} */ at, /** @type {string} */ now) {
-    const row = store.getCompany(companyId) ?? { company_id: companyId, metadata: {}, campaign: null, first_seen: at, updated_at: now };
+  function touchCompany(companyId: string, at: string, now: string): CompanyRow {
+    const row: CompanyRow = store.getCompany(companyId) ?? { company_id: companyId, metadata: {}, campaign: null, first_seen: at, updated_at: now };
     row.first_seen = earlier(row.first_seen, at);
     row.updated_at = now;
     return row;
@@ -120,8 +125,8 @@ export function createStitcher(store) {
    * First touch: a profile keeps the campaign of its earliest call, by the call's time rather than
    * its arrival, so that calls arriving out of order do not change it.
    */
-  function keepFirstCampaign(/** @type {any} */ row, /** @type {unknown} */ campaign, /** @type {string} */ at) {
-    if (hasCampaign(campaign) && (!row.campaign || at < row.campaign_at)) {
+  function keepFirstCampaign(row: UserRow | AnonymousRow | CompanyRow, campaign: unknown, at: string): void {
+    if (hasCampaign(campaign) && (!row.campaign || !row.campaign_at || at < row.campaign_at)) {
       row.campaign = campaign;
       row.campaign_at = at;
     }
@@ -129,24 +134,19 @@ export function createStitcher(store) {
 
   /**
    * Applies rules 2-5 for the ids one item carries, and lets `update` change the rows before they
-   * are written (users and companies calls use it for metadata and campaign).
-   * @param {{ user_id?: string, anonymous_id?: string, company_id?: string, session_token?: string }} ids
-   * @param {string} at when the item says it happened
-   * @param {string} now when it arrived
-   * @param {(rows: { user?: any, anonymous?: any }) => void} [update]
-   * @returns {MergeOutcome}
+   * are written (users and companies calls use it for metadata and campaign). `at` is when the item
+   * says it happened, `now` when it arrived.
    */
-  function observe(ids, at, now, update) {
+  function observe(ids: Ids, at: string, now: string, update?: (rows: { user?: UserRow; anonymous?: AnonymousRow }) => void): MergeOutcome {
     const user = ids.user_id ? touchUser(ids.user_id, at, now) : undefined;
     const anonymous = ids.anonymous_id ? touchAnonymous(ids.anonymous_id, at, now) : undefined;
-    /** @type {MergeOutcome} */
-    let outcome = 'none';
+    let outcome: MergeOutcome = 'none';
     if (user && anonymous) {
       if (anonymous.merged_into === user.user_id) {
         // merged_at is the earliest time the owner was seen with the id, whatever order items arrive in.
         anonymous.merged_at = earlier(anonymous.merged_at, at);
         outcome = 'already-merged';
-      } else if (!anonymous.merged_into || at < anonymous.merged_at) {
+      } else if (!anonymous.merged_into || !anonymous.merged_at || at < anonymous.merged_at) {
         // Unclaimed, or claimed by another user later in time than this item (batches arrive out of
         // order, e.g. from an offline outbox): the id belongs to whoever was seen with it first.
         if (anonymous.merged_into) outcome = 'conflict';
@@ -165,7 +165,7 @@ export function createStitcher(store) {
       // anonymous-only item after a merge, that of the user it was merged into.
       if (user) user.company_id = store.join(user.user_id, ids.company_id, at);
       else if (anonymous && !anonymous.merged_into) anonymous.company_id = store.join(anonymous.anonymous_id, ids.company_id, at);
-      else if (anonymous) store.join(anonymous.merged_into, ids.company_id, at);
+      else if (anonymous?.merged_into) store.join(anonymous.merged_into, ids.company_id, at);
     }
     // The latest session token seen with each id: a companies call carrying it links the profile
     // to the company (observeCompany).
@@ -180,24 +180,19 @@ export function createStitcher(store) {
   }
 
   return {
-    /**
-     * An action or event arrived: stitch the ids it carries.
-     * @param {{ user_id?: string, anonymous_id?: string, company_id?: string, time: string }} item
-     * @param {string} now
-     */
-    observeItem: (item, now) => observe(item, item.time, now),
+    /** An action or event arrived: stitch the ids it carries. */
+    observeItem: (item: Ids & { time: string }, now: string) => observe(item, item.time, now),
 
     /**
      * A users call: stitch, then keep its metadata (merged over what is known, newest wins), its
      * session token and its campaign (first touch).
-     * @param {{ user_id?: string, anonymous_id?: string, company_id?: string, session_token?: string, modified_time?: string, metadata?: Record<string, unknown>, campaign?: Record<string, unknown> }} call
-     * @param {string} now
      */
-    observeUser(call, now) {
+    observeUser(call: CheckedUser, now: string): MergeOutcome {
       const at = call.modified_time ?? now;
       return observe(call, at, now, ({ user, anonymous }) => {
         // Metadata and campaign describe the person: the identified profile when there is one.
-        const target = user ?? anonymous;
+        // checkItem makes sure a users call carries one of the two ids.
+        const target = (user ?? anonymous) as UserRow | AnonymousRow;
         if (call.metadata) target.metadata = { ...target.metadata, ...call.metadata };
         if (call.session_token) target.session_token = call.session_token;
         keepFirstCampaign(target, call.campaign, at);
@@ -207,12 +202,8 @@ export function createStitcher(store) {
       });
     },
 
-    /**
-     * A companies call.
-     * @param {{ company_id: string, company_domain?: string, session_token?: string, modified_time?: string, metadata?: Record<string, unknown>, campaign?: Record<string, unknown> }} call
-     * @param {string} now
-     */
-    observeCompany(call, now) {
+    /** A companies call. */
+    observeCompany(call: CheckedCompany, now: string): void {
       const at = call.modified_time ?? now;
       const row = touchCompany(call.company_id, at, now);
       if (call.company_domain !== undefined) row.company_domain = call.company_domain;

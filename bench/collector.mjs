@@ -1,0 +1,223 @@
+/**
+ * `npm run bench:collector [items]` (default 1,000,000): fills a fresh reference collector over HTTP,
+ * with the API a real SDK uses (batches to /v1/{actions,events,users,companies}/batch), and prints the
+ * ingest rate, the bytes the store takes per item, and the median time of each query the dashboard
+ * uses at 100,000 items and at the end. It asserts nothing; timings are this machine's, with its load
+ * average printed next to them.
+ *
+ * The collector runs in a child process (`node --import tsx demo/collector/main.ts`, as `npm run
+ * collector` runs it) on a temporary file, so the load generator here does not share its event loop.
+ *
+ * The traffic: visitors in groups of 20. Each visitor sends a users call with a campaign and
+ * `PAGE_VIEWS` page views as moesif-browser-js does; half then sign up (a users call with user id,
+ * anonymous id and company, a "Signed Up" action) and make `API_CALLS` API calls carrying their user
+ * id (every other one their company too) with small JSON bodies and headers; companies calls
+ * describe each company once. Times run forward over the last 30 days.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+
+const TOTAL = Number(process.argv[2] ?? 1_000_000);
+const CHECKPOINTS = [...new Set([100_000, TOTAL].filter((n) => n <= TOTAL))];
+const APP_ID = 'bench-collector-application-id';
+const PAGE_VIEWS = 8;
+const API_CALLS = 10;
+const COMPANIES = 500;
+const CONCURRENCY = 4;
+const SAMPLES = 15;
+const DAYS = 30;
+
+const dir = mkdtempSync(join(os.tmpdir(), 'usertrail-bench-collector-'));
+const dbPath = join(dir, 'collector.db');
+
+function startCollector() {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'demo/collector/main.ts'], {
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', USERTRAIL_DB: dbPath, USERTRAIL_APP_ID: APP_ID },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const url = /Collector: (http:\/\/\S+)/.exec(out)?.[1];
+      if (url) {
+        child.stdout.removeAllListeners('data');
+        child.stdout.resume();
+        resolve({ url, child });
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`collector exited with ${code}: ${out}`)));
+  });
+}
+
+const { url, child } = await startCollector();
+
+/**
+ * CPU seconds the collector process has used (Linux /proc): ingest per CPU-second says what the
+ * collector does with a core, whatever else the machine runs; items per second says what it did here.
+ */
+function collectorCpuSeconds() {
+  try {
+    const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+async function post(kind, items) {
+  const res = await fetch(`${url}/v1/${kind}/batch`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-Moesif-Application-Id': APP_ID },
+    body: JSON.stringify(items),
+  });
+  if (res.status !== 201) throw new Error(`${kind}: ${res.status} ${await res.text()}`);
+  await res.arrayBuffer();
+}
+
+const START = Date.now() - DAYS * 86_400_000;
+const span = DAYS * 86_400_000;
+let tx = 0;
+const known = { user: undefined, company: undefined };
+const ua = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36';
+
+/** The batches of one group of visitors, visitor `first` onwards, and how many items they hold. */
+function group(first, at) {
+  const users = [];
+  const actions = [];
+  const events = [];
+  const companies = [];
+  for (let v = first; v < first + 20; v++) {
+    const anonymous_id = `anon-${v.toString(36)}-${'x'.repeat(20)}`;
+    let t = at + (v % 20) * 1000;
+    const time = () => new Date((t += 7_000)).toISOString();
+    users.push({ anonymous_id, campaign: { utm_source: ['google', 'newsletter', 'blog'][v % 3], referrer: 'https://www.example.com/' } });
+    for (let p = 0; p < PAGE_VIEWS; p++) {
+      actions.push({ action_name: 'Page View', anonymous_id, transaction_id: `tx-${++tx}-${v}`, request: { time: time(), uri: `https://docs.example.com/docs/page-${p}?ref=nav`, verb: 'GET', user_agent_string: ua } });
+    }
+    if (v % 2 === 1) continue;
+    const user_id = `user-${v}`;
+    const company_id = `company-${v % COMPANIES}`;
+    known.user = user_id;
+    known.company = company_id;
+    users.push({ user_id, anonymous_id, company_id, metadata: { email: `${user_id}@example.com`, plan: 'team' } });
+    actions.push({ action_name: 'Signed Up', user_id, anonymous_id, transaction_id: `tx-${++tx}-${v}`, request: { time: time(), uri: 'https://app.example.com/signup', verb: 'GET', user_agent_string: ua } });
+    if (v < COMPANIES * 2) companies.push({ company_id, company_domain: `${company_id}.example.com`, metadata: { plan: 'team' } });
+    for (let c = 0; c < API_CALLS; c++) {
+      const when = time();
+      events.push({
+        user_id,
+        ...(c % 2 ? { company_id } : {}),
+        transaction_id: `tx-${++tx}-${v}`,
+        request: { time: when, uri: `https://api.example.com/orders/${c}`, verb: c % 3 ? 'GET' : 'POST', headers: { accept: 'application/json', 'content-type': 'application/json' }, body: { n: c } },
+        response: { time: when, status: 200, headers: { 'content-type': 'application/json' }, body: { ok: true, id: c } },
+      });
+    }
+  }
+  const batches = [['users', users], ['companies', companies], ['actions', actions], ['events', events]].filter(([, items]) => items.length);
+  return { batches, count: batches.reduce((n, [, items]) => n + items.length, 0) };
+}
+
+let sent = 0;
+let visitor = 0;
+/** Sends groups, CONCURRENCY at a time (each group's batches in order), until `target` items are stored. */
+async function fillTo(target) {
+  const started = performance.now();
+  const cpuBefore = collectorCpuSeconds();
+  const from = sent;
+    async function lane() {
+    while (sent < target) {
+      const at = START + Math.floor((sent / TOTAL) * span);
+      const g = group(visitor, at);
+      visitor += 20;
+      sent += g.count;
+      for (const [kind, items] of g.batches) await post(kind, items);
+    }
+  }
+  await Promise.all(Array.from({ length: CONCURRENCY }, lane));
+  const ms = performance.now() - started;
+  return { items: sent - from, ms, cpu: collectorCpuSeconds() - cpuBefore };
+}
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+};
+
+async function time(path) {
+  const samples = [];
+  for (let i = 0; i < SAMPLES + 2; i++) {
+    const started = performance.now();
+    const res = await fetch(url + path);
+    if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+    await res.arrayBuffer();
+    if (i >= 2) samples.push(performance.now() - started);
+  }
+  return median(samples);
+}
+
+async function deepCursor(pages) {
+  let cursor = '';
+  for (let i = 0; i < pages; i++) {
+    const body = await (await fetch(`${url}/api/events?limit=500${cursor ? `&cursor=${cursor}` : ''}`)).json();
+    if (!body.next_cursor) break;
+    cursor = body.next_cursor;
+  }
+  return cursor;
+}
+
+function storeBytes() {
+  return ['', '-wal'].map((suffix) => dbPath + suffix).filter(existsSync).reduce((n, file) => n + statSync(file).size, 0);
+}
+
+const results = [];
+try {
+  for (const checkpoint of CHECKPOINTS) {
+    const fill = await fillTo(checkpoint);
+    const items = sent;
+    const user = encodeURIComponent(known.user);
+    const company = encodeURIComponent(known.company);
+    const deep = await deepCursor(100);
+    const queries = [
+      ['GET /api/events?limit=50', '/api/events?limit=50'],
+      ['GET /api/events?user_id=…&limit=50', `/api/events?user_id=${user}&limit=50`],
+      ['GET /api/events?company_id=…&limit=50', `/api/events?company_id=${company}&limit=50`],
+      ['GET /api/events?kind=event&limit=50', '/api/events?kind=event&limit=50'],
+      ['GET /api/events?limit=50&cursor=… (after 50,000)', `/api/events?limit=50&cursor=${deep}`],
+      ['GET /api/users?limit=50', '/api/users?limit=50'],
+      ['GET /api/users/:id', `/api/users/${user}`],
+      ['GET /api/companies', '/api/companies'],
+      ['GET /api/companies/:id', `/api/companies/${company}`],
+      ['GET /api/funnel', '/api/funnel'],
+      ['GET /api/funnel?steps=action:Signed Up,event', '/api/funnel?steps=action:Signed%20Up,event'],
+      ['GET /api/activity?bucket=day', '/api/activity?bucket=day'],
+      ['GET /api/activity?company_id=…', `/api/activity?company_id=${company}`],
+    ];
+    const timings = [];
+    for (const [label, path] of queries) timings.push([label, await time(path)]);
+    results.push({ items, rate: (fill.items / fill.ms) * 1000, perCpu: fill.items / fill.cpu, bytes: storeBytes() / items, timings, load: os.loadavg()[0] });
+    console.error(`${items} items: ${Math.round((fill.items / fill.ms) * 1000)} items/s, ${Math.round(fill.items / fill.cpu)} items per collector CPU-second, ${Math.round(storeBytes() / items)} B/item, load ${os.loadavg()[0].toFixed(2)}`);
+  }
+} finally {
+  child.kill('SIGTERM');
+  await new Promise((resolve) => child.once('exit', resolve));
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const fmt = (n) => n.toLocaleString('en-US', { maximumFractionDigits: n < 10 ? 1 : 0 });
+const header = `| query | ${results.map((r) => `${fmt(r.items)} items`).join(' | ')} |`;
+const lines = [
+  `Collector benchmark, ${new Date().toISOString().slice(0, 10)}, ${os.availableParallelism()} cores, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} at the end`,
+  '',
+  header,
+  `|---|${results.map(() => '---:').join('|')}|`,
+  `| ingest over HTTP (items/s, from the previous column) | ${results.map((r) => fmt(r.rate)).join(' | ')} |`,
+  `| ingest per collector CPU-second (items) | ${results.map((r) => fmt(r.perCpu)).join(' | ')} |`,
+  `| store size (bytes per item) | ${results.map((r) => fmt(r.bytes)).join(' | ')} |`,
+  ...(results[0]?.timings ?? []).map(([label], i) => `| \`${label}\` median (ms) | ${results.map((r) => fmt(r.timings[i][1])).join(' | ')} |`),
+  `| load average (1 min) when measured | ${results.map((r) => r.load.toFixed(2)).join(' | ')} |`,
+];
+console.log(lines.join('\n'));

@@ -1,0 +1,309 @@
+/**
+ * The collector's storage, behind one interface (`CollectorStore`): the identity rows the stitching
+ * rules read and write, the items, and the figures the query API reads. Ingest and stitching use
+ * only this interface; `openStore` is its SQLite implementation (this file and figures.ts), so a
+ * PostgreSQL store implements the same methods without touching ingest.ts or stitch.ts.
+ *
+ * Work that grows with the number of items never happens at query time: each item is stored with
+ * whom it counts for (`profile`, `company`: the stitching rules applied), and per-profile,
+ * per-company and per-hour figures are kept up to date in the ingest transaction (figures.ts). A
+ * merge or a company change back in time re-attributes the items concerned (a range of one profile's
+ * items, found by index) and moves their figures. `recount()` rebuilds every figure from the raw
+ * rows; the property test compares the two.
+ *
+ * Durability: WAL journal with `synchronous = FULL`, so a transaction is on disk when `commit`
+ * returns, and the collector answers 2xx only after its transaction commits.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { createFigures, FIGURES_SQL, type FigureReader } from './figures.js';
+import { ATTRIBUTED_VIEW_SQL, MEMBERSHIPS_SQL } from './stitch.js';
+import type { JsonObject } from './validate.js';
+
+// ---- The interface --------------------------------------------------------------------------------
+
+/** An action or API call as ingest gives it to the store, after stitching. */
+export interface NewItem {
+  kind: 'action' | 'event';
+  transaction_id?: string;
+  time: string;
+  received_at: string;
+  user_id?: string;
+  anonymous_id?: string;
+  company_id?: string;
+  action_name?: string;
+  /** The item exactly as sent. */
+  payload: JsonObject;
+}
+
+/** What profiles and companies have in common: metadata merged over time, a first-touch campaign. */
+interface Described {
+  session_token?: string | null;
+  metadata: JsonObject;
+  campaign: JsonObject | null;
+  campaign_at?: string | null;
+  updated_at: string;
+}
+
+/** An identified user (`users` table). */
+export interface UserRow extends Described {
+  user_id: string;
+  company_id?: string | null;
+  identified_at: string;
+}
+
+/** An anonymous id (`anonymous_ids` table); merged_into is the user it was merged into, if any. */
+export interface AnonymousRow extends Described {
+  anonymous_id: string;
+  merged_into?: string | null;
+  merged_at?: string | null;
+  company_id?: string | null;
+  first_seen: string;
+}
+
+export interface CompanyRow extends Described {
+  company_id: string;
+  company_domain?: string | null;
+  first_seen: string;
+}
+
+/** The identity side: what stitch.ts reads and writes. */
+export interface IdentityStore {
+  getUser(userId: string): UserRow | undefined;
+  getAnonymous(anonymousId: string): AnonymousRow | undefined;
+  getCompany(companyId: string): CompanyRow | undefined;
+  putUser(row: UserRow): void;
+  /** Writes the row; when its `merged_into` changed, the items that carry only this id follow it. */
+  putAnonymous(row: AnonymousRow): void;
+  putCompany(row: CompanyRow): void;
+  /**
+   * Makes `profileId` (a user id or an anonymous id) a member of `companyId` from `since`, unless
+   * it already was then. Returns the company of its latest membership, also written to its row.
+   */
+  join(profileId: string, companyId: string, since: string): string | null;
+  /** Gives `toProfile` the memberships of `fromProfile`; returns its latest company. */
+  copyMemberships(fromProfile: string, toProfile: string): string | null;
+  /** The profiles last seen with `sessionToken`: users, and anonymous ids (or their users). */
+  profilesWithSession(sessionToken: string): string[];
+}
+
+/** The whole store: identity, items, figures, and reading. */
+export interface CollectorStore extends IdentityStore, FigureReader {
+  /** Runs `fn` in one transaction: all of a request's writes (items, rows, figures) land together or not at all. */
+  transaction<T>(fn: () => T): T;
+  /** Whether an action or event with this transaction id is stored. */
+  hasItem(kind: 'action' | 'event', transactionId: string): boolean;
+  /** Stores an item, counting it for its profile and company as the rows say now. */
+  insertItem(item: NewItem): void;
+  /** Rebuilds every kept figure from the raw rows (after a migration; the property test's reference). */
+  recount(): void;
+  close(): void;
+}
+
+// ---- SQLite -------------------------------------------------------------------------------------
+
+/**
+ * Each entry moves the schema from version i to i + 1 (`PRAGMA user_version`). Append only; never
+ * edit an entry that has shipped, since existing files have already run it.
+ */
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE items (
+    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind           TEXT NOT NULL CHECK (kind IN ('action', 'event')),
+    transaction_id TEXT,
+    time           TEXT NOT NULL,
+    received_at    TEXT NOT NULL,
+    user_id        TEXT,
+    anonymous_id   TEXT,
+    company_id     TEXT,
+    session_token  TEXT,
+    action_name    TEXT,
+    verb           TEXT,
+    uri            TEXT,
+    status         INTEGER,
+    payload        TEXT NOT NULL,
+    UNIQUE (kind, transaction_id)
+  );
+  CREATE INDEX items_time ON items (time);
+  CREATE INDEX items_user ON items (user_id);
+  CREATE INDEX items_anonymous ON items (anonymous_id);
+  CREATE INDEX items_company ON items (company_id);
+
+  CREATE TABLE users (
+    user_id       TEXT PRIMARY KEY,
+    company_id    TEXT,
+    session_token TEXT,
+    metadata      TEXT NOT NULL DEFAULT '{}',
+    campaign      TEXT,
+    campaign_at   TEXT,
+    identified_at TEXT NOT NULL,
+    updated_at    TEXT NOT NULL
+  );
+
+  CREATE TABLE anonymous_ids (
+    anonymous_id  TEXT PRIMARY KEY,
+    merged_into   TEXT,
+    merged_at     TEXT,
+    company_id    TEXT,
+    session_token TEXT,
+    metadata      TEXT NOT NULL DEFAULT '{}',
+    campaign      TEXT,
+    campaign_at   TEXT,
+    first_seen    TEXT NOT NULL,
+    updated_at    TEXT NOT NULL
+  );
+  CREATE INDEX anonymous_ids_merged_into ON anonymous_ids (merged_into);
+
+  CREATE TABLE companies (
+    company_id     TEXT PRIMARY KEY,
+    company_domain TEXT,
+    session_token  TEXT,
+    metadata       TEXT NOT NULL DEFAULT '{}',
+    campaign       TEXT,
+    campaign_at    TEXT,
+    first_seen     TEXT NOT NULL,
+    updated_at     TEXT NOT NULL
+  );
+  `,
+  ATTRIBUTED_VIEW_SQL,
+  MEMBERSHIPS_SQL,
+  FIGURES_SQL,
+];
+
+/** A row as SQLite gives it: JSON columns as text. */
+type RawRow = Record<string, unknown> & { metadata?: string | null; campaign?: string | null };
+
+const json = (value: unknown): string | null => (value === undefined || value === null ? null : JSON.stringify(value));
+
+/** Row objects with their JSON columns parsed. */
+export function parseRow<T>(row: unknown): T | undefined {
+  if (!row) return undefined;
+  const raw = row as RawRow;
+  return { ...raw, metadata: JSON.parse(raw.metadata ?? '{}'), campaign: raw.campaign ? JSON.parse(raw.campaign) : null } as T;
+}
+
+/** Opens (creating and migrating as needed) the SQLite database at `path` (a file path, or ':memory:'). */
+export function openStore(path: string): CollectorStore {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  migrate(db);
+  const figures = createFigures(db);
+  // Files from before the kept figures hold items without them: copy and count once, as part of the upgrade.
+  if (figures.needsUpgrade()) db.transaction(() => figures.recount())();
+
+  const getUser = db.prepare('SELECT * FROM users WHERE user_id = ?');
+  const getAnonymous = db.prepare('SELECT * FROM anonymous_ids WHERE anonymous_id = ?');
+  const getCompany = db.prepare('SELECT * FROM companies WHERE company_id = ?');
+  const putUser = db.prepare(`
+    INSERT INTO users (user_id, company_id, session_token, metadata, campaign, campaign_at, identified_at, updated_at)
+    VALUES (@user_id, @company_id, @session_token, @metadata, @campaign, @campaign_at, @identified_at, @updated_at)
+    ON CONFLICT (user_id) DO UPDATE SET company_id = excluded.company_id, session_token = excluded.session_token,
+      metadata = excluded.metadata, campaign = excluded.campaign, campaign_at = excluded.campaign_at,
+      identified_at = excluded.identified_at, updated_at = excluded.updated_at`);
+  const putAnonymous = db.prepare(`
+    INSERT INTO anonymous_ids (anonymous_id, merged_into, merged_at, company_id, session_token, metadata, campaign, campaign_at, first_seen, updated_at)
+    VALUES (@anonymous_id, @merged_into, @merged_at, @company_id, @session_token, @metadata, @campaign, @campaign_at, @first_seen, @updated_at)
+    ON CONFLICT (anonymous_id) DO UPDATE SET merged_into = excluded.merged_into, merged_at = excluded.merged_at,
+      company_id = excluded.company_id, session_token = excluded.session_token, metadata = excluded.metadata,
+      campaign = excluded.campaign, campaign_at = excluded.campaign_at, first_seen = excluded.first_seen,
+      updated_at = excluded.updated_at`);
+  const putCompany = db.prepare(`
+    INSERT INTO companies (company_id, company_domain, session_token, metadata, campaign, campaign_at, first_seen, updated_at)
+    VALUES (@company_id, @company_domain, @session_token, @metadata, @campaign, @campaign_at, @first_seen, @updated_at)
+    ON CONFLICT (company_id) DO UPDATE SET company_domain = excluded.company_domain, session_token = excluded.session_token,
+      metadata = excluded.metadata, campaign = excluded.campaign, campaign_at = excluded.campaign_at,
+      first_seen = excluded.first_seen, updated_at = excluded.updated_at`);
+  const mergedInto = db.prepare('SELECT merged_into FROM anonymous_ids WHERE anonymous_id = ?').pluck();
+
+  const companyAt = db.prepare('SELECT company_id FROM memberships WHERE profile_id = ? AND since <= ? ORDER BY since DESC, seq DESC LIMIT 1').pluck();
+  const latestCompany = db.prepare('SELECT company_id FROM memberships WHERE profile_id = ? ORDER BY since DESC, seq DESC LIMIT 1').pluck();
+  const insertMembership = db.prepare('INSERT INTO memberships (profile_id, company_id, since) VALUES (?, ?, ?)');
+  const copyMemberships = db.prepare('INSERT INTO memberships (profile_id, company_id, since) SELECT ?, company_id, since FROM memberships WHERE profile_id = ? ORDER BY seq');
+  const setUserCompany = db.prepare('UPDATE users SET company_id = ? WHERE user_id = ?');
+  const setAnonymousCompany = db.prepare('UPDATE anonymous_ids SET company_id = ? WHERE anonymous_id = ?');
+  const sessionProfiles = db.prepare(`
+    SELECT user_id FROM users WHERE session_token = @s
+    UNION SELECT merged_into FROM anonymous_ids WHERE session_token = @s AND merged_into IS NOT NULL
+    UNION SELECT anonymous_id FROM anonymous_ids WHERE session_token = @s AND merged_into IS NULL`).pluck();
+
+  /** The latest membership's company of a profile, written to its row. */
+  const settleCompany = (profileId: string): string | null => {
+    const companyId = (latestCompany.get(profileId) as string | undefined) ?? null;
+    setUserCompany.run(companyId, profileId);
+    setAnonymousCompany.run(companyId, profileId);
+    figures.touchProfile(profileId);
+    return companyId;
+  };
+
+  return {
+    ...figures.reader,
+    transaction<T>(fn: () => T): T {
+      try {
+        return db.transaction(() => {
+          const result = fn();
+          figures.settle();
+          return result;
+        })();
+      } catch (err) {
+        figures.discard();
+        throw err;
+      }
+    },
+    hasItem: (kind, transactionId) => figures.hasItem(kind, transactionId),
+    insertItem: (item) => figures.insertItem(item),
+    recount: () => db.transaction(() => figures.recount())(),
+
+    getUser: (userId) => parseRow<UserRow>(getUser.get(userId)),
+    getAnonymous: (anonymousId) => parseRow<AnonymousRow>(getAnonymous.get(anonymousId)),
+    getCompany: (companyId) => parseRow<CompanyRow>(getCompany.get(companyId)),
+    putUser(row) {
+      putUser.run({ session_token: null, company_id: null, campaign_at: null, ...row, metadata: json(row.metadata ?? {}), campaign: json(row.campaign) });
+      figures.touchProfile(row.user_id);
+    },
+    putAnonymous(row) {
+      const before = (mergedInto.get(row.anonymous_id) as string | null | undefined) ?? null;
+      putAnonymous.run({ merged_into: null, merged_at: null, session_token: null, company_id: null, campaign_at: null, ...row, metadata: json(row.metadata ?? {}), campaign: json(row.campaign) });
+      const after = row.merged_into ?? null;
+      figures.touchProfile(row.anonymous_id);
+      if (after) figures.touchProfile(after);
+      if (before !== after) figures.moveAnonymousItems(row.anonymous_id, before ?? row.anonymous_id, after ?? row.anonymous_id);
+    },
+    putCompany(row) {
+      putCompany.run({ company_domain: null, session_token: null, campaign_at: null, ...row, metadata: json(row.metadata ?? {}), campaign: json(row.campaign) });
+      figures.touchCompany(row.company_id);
+    },
+    join(profileId, companyId, since) {
+      if (companyAt.get(profileId, since) !== companyId) {
+        insertMembership.run(profileId, companyId, since);
+        figures.reattributeCompanies(profileId);
+      }
+      return settleCompany(profileId);
+    },
+    copyMemberships(fromProfile, toProfile) {
+      copyMemberships.run(toProfile, fromProfile);
+      figures.reattributeCompanies(toProfile);
+      return settleCompany(toProfile);
+    },
+    profilesWithSession: (sessionToken) => sessionProfiles.all({ s: sessionToken }) as string[],
+    close: () => db.close(),
+  };
+}
+
+/** Runs the migrations a file lacks. */
+function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new Error(`database schema version ${current} is newer than this collector knows (${MIGRATIONS.length})`);
+  }
+  for (let version = current; version < MIGRATIONS.length; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version] as string);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}
