@@ -14,14 +14,17 @@ import { createPageViews, type PageViews } from './pageviews.js';
 import type { Capture, CaptureFactory } from './capture/types.js';
 import type { ActionPayload, CapturedEvent, CompanyPayload, Kind, Metadata, UserPayload } from './wire.js';
 
-/** The public surface of one instance: moesif-browser-js's methods, plus a few it lacks. */
+/**
+ * The public surface of one instance: moesif-browser-js's methods, plus a few it lacks. Metadata
+ * parameters take any `object`, so an app's interface-typed profile is accepted (see Metadata).
+ */
 export interface Moesif {
   /** Gives back the instance, as moesif-browser-js does. */
   init(options: Options): Moesif | undefined;
-  identifyUser(userId: string | number, metadata?: Metadata): void;
-  identifyCompany(companyId: string | number, metadata?: Metadata, companyDomain?: string): void;
+  identifyUser(userId: string | number, metadata?: object): void;
+  identifyCompany(companyId: string | number, metadata?: object, companyDomain?: string): void;
   identifySession(sessionToken: string): void;
-  track(actionName: string, metadata?: Metadata): void;
+  track(actionName: string, metadata?: object): void;
   /** Call on log-out: forgets the user, company, session and campaign, and starts a new anonymous visitor. */
   reset(): void;
   /** Starts a new anonymous visitor, keeping the user, company and session. Gives back the new id. */
@@ -46,7 +49,7 @@ export interface Moesif {
   /** Stops logging API calls and puts fetch and XMLHttpRequest back as they were. */
   stop(): void;
   /** Sends a `Page View` action for the current URL, for routers that announce navigations themselves. */
-  trackPageView(metadata?: Metadata): void;
+  trackPageView(metadata?: object): void;
   /** Records the visitor's consent: what was held in memory is stored and sent, in order. */
   grantPublishingConsent(): void;
   /** Records a refusal: the queue, ids and cookies are removed and nothing more is sent, also after a reload. */
@@ -203,7 +206,8 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
         renewAnonymousId();
       }
       setId('user_id', id);
-      sendUser({ user_id: id, metadata });
+      // Checked by enqueue(): a plain, serializable object, or left out with a warning.
+      sendUser({ user_id: id, metadata: metadata as Metadata | undefined });
     },
 
     identifyCompany(companyId, metadata, companyDomain) {
@@ -215,7 +219,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
         // Trimmed, and left out when empty or not a string an app meant (as ids are).
         company_domain: cleanId(companyDomain),
         session_token: getId('session_token'),
-        metadata,
+        metadata: metadata as Metadata | undefined,
         campaign: campaign(),
       } satisfies CompanyPayload);
       // Link the visitor to the company, as a users call does on Moesif.
@@ -233,7 +237,7 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
         ...attribution(),
         transaction_id: newId(),
         request: { time: new Date().toISOString(), uri: location.href, verb: 'GET', user_agent_string: navigator.userAgent },
-        metadata,
+        metadata: metadata as Metadata | undefined,
       } satisfies ActionPayload);
     },
 

@@ -105,7 +105,8 @@ export function createDelivery(options: ResolvedOptions, log: Log, fetchImpl: ty
   const stats = { queued: 0, sent: 0, retried: 0, dropped: 0, adopted: 0, bytesSent: 0, requests: 0 };
   const prefix = `usertrail:v3:outbox:${applicationId}:`;
   const ownKey = prefix + newId();
-  // Written out here, as the URL in send() is: see wire.ts.
+  // Written out here, as the URL in send() is: see wire.ts. 'X-Moesif-SDK' is wire.ts's SDK_HEADER
+  // spelled out: terser keeps the constant as a variable (12 B gzip); the tests' recorder checks the name.
   const headers = { 'Content-Type': 'application/json', [APPLICATION_ID_HEADER]: applicationId, 'X-Moesif-SDK': SDK_HEADER_VALUE };
   const maxItems = batchEnabled ? Infinity : 1;
 

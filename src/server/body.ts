@@ -5,7 +5,7 @@
  */
 import type { Transform } from 'node:stream';
 import { constants, createBrotliDecompress, createGunzip, createInflate, createInflateRaw } from 'node:zlib';
-import type { Headers } from './types.js';
+import { APPLICATION_ID_HEADER, type Headers } from '../wire.js';
 
 export const MASK = '*****';
 
@@ -359,7 +359,7 @@ const SECRET_HEADERS = new Set([
   'set-cookie',
   'x-api-key',
   'api-key',
-  'x-moesif-application-id',
+  APPLICATION_ID_HEADER.toLowerCase(),
 ]);
 
 function maskHeaderValue(name: string, value: string): string {

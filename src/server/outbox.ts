@@ -129,7 +129,7 @@ export function createOutbox(config: OutboxConfig): Outbox {
     const current = send(path, `[${batch.join(',')}]`)
       .catch((): { status: number; retryAfterMs?: number; error?: string } => ({ status: 0, error: 'send threw' }))
       .then((result) => {
-        const outcome: DeliveryOutcome = { status: result.status, count: batch.length };
+        const outcome: DeliveryOutcome = { status: result.status, kind: 'events', count: batch.length };
         if (result.error !== undefined) outcome.error = result.error;
         try {
           config.onOutcome?.(outcome);

@@ -6,6 +6,7 @@
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { parseRetryAfter } from '../delivery/backoff.js';
+import { APPLICATION_ID_HEADER, SDK_HEADER } from '../wire.js';
 
 /** Replaced by the package version at build time (rollup.config.mjs); left as is in unit tests. */
 export const SDK_HEADER_VALUE = 'usertrail-node/__USERTRAIL_VERSION__';
@@ -57,8 +58,8 @@ export function createTransport(config: TransportConfig): Send {
             headers: {
               'Content-Type': 'application/json',
               'Content-Length': String(body.length),
-              'X-Moesif-Application-Id': config.applicationId,
-              'X-Moesif-SDK': SDK_HEADER_VALUE,
+              [APPLICATION_ID_HEADER]: config.applicationId,
+              [SDK_HEADER]: SDK_HEADER_VALUE,
             },
           },
           (res) => {

@@ -135,12 +135,12 @@ describe('a collector that is down or refusing', () => {
       first = false;
       return { status: 400 };
     };
-    const outcomes: number[] = [];
+    const outcomes: string[] = [];
     const { mw, call } = await appWith({
       applicationId: 'a',
       baseUri: collector.url,
       batchMaxTime: 60_000,
-      callback: (_error, outcome) => outcomes.push(outcome.status),
+      callback: (_error, outcome) => outcomes.push(`${outcome.kind} ${outcome.status}`),
     });
     await call('/item/1');
     await mw.flush();
@@ -148,7 +148,7 @@ describe('a collector that is down or refusing', () => {
     await mw.flush();
     expect(uris(collector)).toEqual(['/item/2']);
     expect(mw.stats()).toMatchObject({ queued: 0, sent: 1, rejected: 1 });
-    expect(outcomes).toEqual([400, 201]);
+    expect(outcomes).toEqual(['events 400', 'events 201']);
   });
 
   it('says so once, debug or not, when the collector refuses the events (a wrong applicationId)', async () => {
@@ -270,8 +270,8 @@ describe('profile updates', () => {
       (error) => cbArgs.push(error),
     );
     const company = await mw.updateCompany({ companyId: 'c1', companyDomain: 'acme.test', metadata: { planName: 'Free' } });
-    expect(user).toEqual({ status: 201, count: 1 });
-    expect(company).toEqual({ status: 201, count: 1 });
+    expect(user).toEqual({ status: 201, kind: 'users', count: 1 });
+    expect(company).toEqual({ status: 201, kind: 'companies', count: 1 });
     expect(cbArgs).toEqual([null]);
     expect(collector.requests.map((r) => [r.path, r.body])).toEqual([
       ['/v1/users', { user_id: 'u1', company_id: 'c1', campaign: { utm_source: 'google' }, metadata: { firstName: 'Ada' } }],
