@@ -10,7 +10,9 @@ const replaceVersion = {
   name: 'usertrail-version',
   transform: (code) => (code.includes('__USERTRAIL_VERSION__') ? code.replaceAll('__USERTRAIL_VERSION__', version) : null),
 };
-const ts = () => typescript({ tsconfig: './tsconfig.json', declaration: false, declarationDir: undefined, outDir: 'dist' });
+// Each bundle is compiled with the settings of the place it runs: src/tsconfig.json (browser, DOM) or
+// src/server/tsconfig.json (Node); `npm run typecheck` checks the same files with the same settings.
+const ts = (tsconfig = './src/tsconfig.json') => typescript({ tsconfig, noEmit: false, declaration: false, declarationDir: undefined, outDir: 'dist' });
 const minify = () =>
   terser({
     ecma: 2020,
@@ -53,6 +55,6 @@ export default [
     input: { server: 'src/server/index.ts' },
     output: { dir: 'dist', format: 'es', entryFileNames: '[name].mjs', sourcemap: true },
     external: (id) => id.startsWith('node:'),
-    plugins: [replaceVersion, ts()],
+    plugins: [replaceVersion, ts('./src/server/tsconfig.json')],
   },
 ];

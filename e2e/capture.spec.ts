@@ -126,7 +126,7 @@ test('fetch with a string, a URL object and a Request carrying a body: the app s
 });
 
 test('headers given as a one-shot iterator (a generator) reach the server as they would without capture', async ({ page }) => {
-  const result = await runTwice(
+  const result = (await runTwice(
     page,
     `
     function* headers() { yield ['Authorization', 'Bearer gen-secret']; yield ['X-Trace', 'generator']; }
@@ -136,7 +136,7 @@ test('headers given as a one-shot iterator (a generator) reach the server as the
     const c = await fetch('/api/echo?via=array', { method: 'POST', headers: [['X-Trace', 'array']], body: 'a' });
     return [await a.json(), await b.json(), await c.json()];
   `,
-  );
+  )) as unknown[];
   expect(result[0]).toEqual({ method: 'POST', body: 'g', authorization: true, apiKey: false });
   const sent = (via: string) => collector.api.filter((r) => r.path === '/api/echo' && r.body === via).map((r) => [r.headers.authorization, r.headers['x-trace']]);
   expect(sent('g')).toEqual(Array(2).fill(['Bearer gen-secret', 'generator']));

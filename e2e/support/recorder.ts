@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Items, Kind } from '../../src/wire.js';
 
 /** One request the collector received. */
 export interface Received {
@@ -188,10 +189,10 @@ export async function startRecorder() {
   const port = (server.address() as AddressInfo).port;
 
   /** Every item received on /v1/<kind>/batch (and the single endpoints), in arrival order. */
-  const items = (kind: 'actions' | 'users' | 'companies' | 'events'): Array<Record<string, unknown>> =>
+  const items = <K extends Kind>(kind: K): Array<Items[K]> =>
     received
       .filter((r) => r.body !== undefined && (r.path === `/v1/${kind}` || r.path === `/v1/${kind}/batch`))
-      .flatMap((r) => (Array.isArray(r.body) ? r.body : [r.body]) as Array<Record<string, unknown>>);
+      .flatMap((r) => (Array.isArray(r.body) ? r.body : [r.body]) as Array<Items[K]>);
 
   return {
     port,

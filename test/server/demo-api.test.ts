@@ -20,9 +20,7 @@ let api: any;
 
 beforeAll(async () => {
   if (!existsSync(distServer)) throw new Error('dist/server.mjs is missing: run `npm run build` (or `npx rollup -c`) first');
-  // @ts-expect-error -- plain JavaScript module without declarations
   demo = await import('../../demo/api/server.mjs');
-  // @ts-expect-error -- plain JavaScript module without declarations
   collectorModule = await import('../../demo/collector/server.mjs');
 });
 
