@@ -5,9 +5,9 @@ import { join } from 'node:path';
 // @ts-ignore: plain ESM JavaScript with JSDoc types, no declaration file
 import { startCollector, DEFAULT_APP_ID } from '../../demo/collector/server.mjs';
 // @ts-ignore
-import { startDemoApp } from '../../demo/app/server.mjs';
+import { startDemoApp } from '../../demo/app/server.js';
 // @ts-ignore
-import { startApi, userIdFor, companyIdFor } from '../../demo/api/server.mjs';
+import { startApi, userIdFor, companyIdFor } from '../../demo/api/server.js';
 
 /**
  * Set-up for the customer-journey suite (issue 7): the real collector on a temporary SQLite file,

@@ -1,7 +1,7 @@
 // @vitest-environment node
 /**
- * `npm start` smoke test: runs demo/start.mjs as `npm start` does after its build step (the test
- * command builds first), waits for the printed addresses, fetches the dashboard and the demo app,
+ * `npm start` smoke test: runs demo/start.ts under tsx as `npm start` does after its build step
+ * (the test command builds first), waits for the printed addresses, fetches the dashboard and the demo app,
  * then stops it with SIGTERM and expects a clean exit.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -41,7 +41,7 @@ function waitFor(proc: ChildProcess, pattern: RegExp, timeoutMs = 15_000): Promi
 
 it('npm start prints its addresses, serves the dashboard and the demo app, and stops cleanly on SIGTERM', async () => {
   dir = tempDir();
-  child = spawn(process.execPath, ['demo/start.mjs'], {
+  child = spawn(process.execPath, ['--import', 'tsx', 'demo/start.ts'], {
     env: { ...process.env, PORT: '0', DEMO_API_PORT: '0', DEMO_APP_PORT: '0', USERTRAIL_DB: join(dir, 'collector.db'), USERTRAIL_APP_ID: 'smoke-test-app' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -81,7 +81,8 @@ it('npm start prints its addresses, serves the dashboard and the demo app, and s
 
 it('npm run collector starts the collector alone on PORT, prints the dashboard and the application id, and stops on SIGINT', async () => {
   dir = tempDir();
-  child = spawn(process.execPath, ['demo/collector/main.mjs'], {
+  // tsx: the collector imports demo/listen.ts.
+  child = spawn(process.execPath, ['--import', 'tsx', 'demo/collector/main.mjs'], {
     env: { ...process.env, PORT: '0', USERTRAIL_DB: join(dir, 'collector.db'), USERTRAIL_APP_ID: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

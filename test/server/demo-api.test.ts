@@ -20,7 +20,7 @@ let api: any;
 
 beforeAll(async () => {
   if (!existsSync(distServer)) throw new Error('dist/server.mjs is missing: run `npm run build` (or `npx rollup -c`) first');
-  demo = await import('../../demo/api/server.mjs');
+  demo = await import('../../demo/api/server.js');
   collectorModule = await import('../../demo/collector/server.mjs');
 });
 
