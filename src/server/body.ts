@@ -351,7 +351,12 @@ export function encodeParsed(value: unknown, cap: number, contentType: string): 
   return { body: value };
 }
 
-/** Header names whose values are credentials. Others are masked too when their name says secret/token/key. */
+/**
+ * Header names whose values are credentials. Others are masked too when their name says secret/token/key
+ * (isSensitiveName). Narrower than the browser's pattern (src/capture/headers.ts), on purpose: the
+ * server sees every header of its API, so Idempotency-Key or X-Public-Key must stay readable;
+ * test/masking.test.ts pins each difference.
+ */
 const SECRET_HEADERS = new Set([
   'authorization',
   'proxy-authorization',
