@@ -180,13 +180,6 @@ export function observeExchange(req: MoesifRequest, res: MoesifResponse, hooks: 
 const ABANDONED_WAIT_MS = 30_000;
 const CLIENT_CLOSED_REQUEST = 499;
 
-/**
- * How long the hooks of one event may take together. A hook awaiting something that never answers
- * (a database lookup) would otherwise keep the event, and the request and response it holds, in
- * memory for good, and make flush() on shutdown wait forever.
- */
-const HOOK_TIME_LIMIT_MS = 5_000;
-
 /** The hook's value, or `timedOut` when it is still pending at `deadline`. A synchronous value always wins. */
 async function within<T>(value: T | Promise<T>, deadline: number): Promise<{ timedOut: false; value: T } | { timedOut: true }> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -209,12 +202,13 @@ async function callHook(
   res: MoesifResponse,
   log: Log,
   deadline: number,
+  limitMs: number,
 ): Promise<{ ok: boolean; value: unknown }> {
   if (!hook) return { ok: true, value: undefined };
   try {
     const result = await within(hook(req, res), deadline);
     if (!result.timedOut) return { ok: true, value: result.value };
-    log.warnOnce(name, `${name} did not settle within ${HOOK_TIME_LIMIT_MS / 1000} s; using the default`);
+    log.warnOnce(name, `${name} did not settle within ${limitMs / 1000} s; using the default`);
   } catch (error) {
     log.warnOnce(name, `${name} threw (${errorName(error)}); using the default`);
   }
@@ -232,7 +226,10 @@ async function buildEvent(
   log: Log,
 ): Promise<MoesifEvent | undefined> {
   const responseTime = new Date();
-  const deadline = Date.now() + HOOK_TIME_LIMIT_MS;
+  // The hooks of one event together: one awaiting something that never answers (a database lookup)
+  // would otherwise keep the event, and the request and response it holds, in memory for good, and
+  // make flush() on shutdown wait forever (the hookTimeout option).
+  const deadline = Date.now() + options.hookTimeout;
   // req.url as the app received it while the hook is called, put back as soon as the call returns:
   // nothing else runs in between, so the app never sees the change.
   const asReceived = (hook: Hook): Hook => (q, r) => {
@@ -244,7 +241,7 @@ async function buildEvent(
       q.url = routed;
     }
   };
-  const call = (name: string, hook: Hook | undefined) => callHook(name, hook && asReceived(hook), req, res, log, deadline);
+  const call = (name: string, hook: Hook | undefined) => callHook(name, hook && asReceived(hook), req, res, log, deadline, options.hookTimeout);
   const skip = await call('skip', options.skip);
   if (skip.value) return undefined;
 
@@ -314,7 +311,7 @@ async function buildEvent(
   try {
     const result = await within<unknown>(options.maskContent(event), deadline);
     if (result.timedOut) {
-      log.warnOnce('maskContent', `maskContent did not settle within ${HOOK_TIME_LIMIT_MS / 1000} s; the event was dropped`);
+      log.warnOnce('maskContent', `maskContent did not settle within ${options.hookTimeout / 1000} s; the event was dropped`);
       return undefined;
     }
     const masked = result.value;

@@ -18,6 +18,7 @@ export const DEFAULTS = {
   retryBaseDelay: 1_000,
   retryMaxDelay: 60_000,
   requestTimeout: 10_000,
+  hookTimeout: 5_000,
   debug: false,
 } as const;
 
@@ -44,6 +45,7 @@ export interface ResolvedOptions {
   retryBaseDelay: number;
   retryMaxDelay: number;
   requestTimeout: number;
+  hookTimeout: number;
   callback: ((error: Error | null, outcome: DeliveryOutcome) => void) | undefined;
   debug: boolean;
 }
@@ -122,6 +124,7 @@ const KNOWN_OPTIONS: Record<keyof MoesifOptions, true> = {
   retryBaseDelay: true,
   retryMaxDelay: true,
   requestTimeout: true,
+  hookTimeout: true,
   callback: true,
   debug: true,
 };
@@ -218,6 +221,7 @@ export function resolveOptions(
     retryBaseDelay: int('retryBaseDelay', DEFAULTS.retryBaseDelay, 1),
     retryMaxDelay: int('retryMaxDelay', DEFAULTS.retryMaxDelay, 1),
     requestTimeout: int('requestTimeout', DEFAULTS.requestTimeout, 1),
+    hookTimeout: int('hookTimeout', DEFAULTS.hookTimeout, 1),
     callback: fn('callback'),
     debug: bool('debug', DEFAULTS.debug),
   };

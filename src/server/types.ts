@@ -125,6 +125,12 @@ export interface MoesifOptions {
   /** Time limit (ms) for one request to the collector. @default 10000 */
   requestTimeout?: number;
   /**
+   * Time limit (ms) for the hooks of one event together: a hook still pending then (a lookup whose
+   * database never answers) gets its default, so it cannot hold the event or flush() for good.
+   * @default 5000
+   */
+  hookTimeout?: number;
+  /**
    * Called after each request to the collector, as moesif-nodejs calls it: `error` is null when the
    * batch was delivered, else an Error whose message is the reason (`HTTP 503`, `ECONNREFUSED`);
    * `outcome` tells the status and the number of events either way.

@@ -21,6 +21,7 @@ afterEach(() => {
 function waitFor(proc: ChildProcess, pattern: RegExp, timeoutMs = 15_000): Promise<string> {
   return new Promise((resolve, reject) => {
     let out = '';
+    // A limit, not a wait: the test fails with the output so far instead of hanging.
     const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}; output so far:\n${out}`)), timeoutMs);
     proc.stdout?.on('data', (chunk: Buffer) => {
       out += chunk.toString();

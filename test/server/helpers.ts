@@ -48,7 +48,7 @@ export async function waitFor<T>(probe: () => T | undefined | false, timeoutMs =
     const value = probe();
     if (value !== undefined && value !== false) return value;
     if (Date.now() > deadline) throw new Error('waitFor: timed out');
-    await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 10)); // the polling interval, not a wait for time to pass
   }
 }
 
@@ -83,6 +83,7 @@ export async function startRecorder(port = 0): Promise<Recorder> {
       const status = answer.status ?? 201;
       // Only accepted requests count as received, as a real collector would store only those.
       if (status >= 200 && status < 300) requests.push(entry);
+      // A slow collector, when a test asks for one (time is the scenario).
       setTimeout(() => {
         res.writeHead(status, { 'Content-Type': 'application/json', ...answer.headers });
         res.end('{}');
