@@ -6,22 +6,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
 import { SignJWT } from 'jose';
+import { startRecorder as startSharedRecorder, type Answer, type Recorded } from '../support/recorder';
 
-export interface Recorded {
-  path: string;
-  headers: IncomingMessage['headers'];
-  body: unknown;
-}
-
-export interface Answer {
-  status?: number;
-  headers?: Record<string, string>;
-  delayMs?: number;
-}
+export type { Answer, Recorded };
 
 export interface Recorder {
   url: string;
   port: number;
+  /** The requests the collector accepted (2xx), in arrival order. */
   requests: Recorded[];
   /** Every event of every accepted /v1/events/batch request, in arrival order. */
   // any: assertions read arbitrary JSON fields of events; typing them would only restate the test.
@@ -29,6 +21,7 @@ export interface Recorder {
   /** How to answer the next requests (default 201). */
   answer: (req: Recorded) => Answer;
   waitFor<T>(probe: () => T | undefined | false, timeoutMs?: number): Promise<T>;
+  /** Rejects when a payload broke the wire contract. */
   close(): Promise<void>;
 }
 
@@ -52,53 +45,28 @@ export async function waitFor<T>(probe: () => T | undefined | false, timeoutMs =
   }
 }
 
-/** A collector that records what it gets; `port` lets a test bring it back where it was. */
-export async function startRecorder(port = 0): Promise<Recorder> {
-  const requests: Recorded[] = [];
-  const recorder: Recorder = {
-    url: '',
-    port: 0,
-    requests,
-    events: () =>
-      requests
-        .filter((r) => r.path === '/v1/events/batch' && Array.isArray(r.body))
-        .flatMap((r) => r.body as Array<Record<string, unknown>>),
-    answer: () => ({ status: 201 }),
+/**
+ * A collector that records what it gets (the shared recorder, which checks every payload against the
+ * wire contract); `port` lets a test bring it back where it was.
+ */
+export async function startRecorder(port = 0, { contract = true } = {}): Promise<Recorder> {
+  const shared = await startSharedRecorder({ port, contract, answer: () => ({ status: 201 }) });
+  return {
+    url: shared.url,
+    port: shared.port,
+    get requests() {
+      return shared.accepted();
+    },
+    events: () => shared.events(),
+    get answer() {
+      return shared.answer;
+    },
+    set answer(answer) {
+      shared.answer = answer;
+    },
     waitFor,
-    close: () => Promise.resolve(),
+    close: () => shared.close(),
   };
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      let body: unknown = text;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        // keep text
-      }
-      const entry: Recorded = { path: req.url ?? '', headers: req.headers, body };
-      const answer = recorder.answer(entry);
-      const status = answer.status ?? 201;
-      // Only accepted requests count as received, as a real collector would store only those.
-      if (status >= 200 && status < 300) requests.push(entry);
-      // A slow collector, when a test asks for one (time is the scenario).
-      setTimeout(() => {
-        res.writeHead(status, { 'Content-Type': 'application/json', ...answer.headers });
-        res.end('{}');
-      }, answer.delayMs ?? 0);
-    });
-  });
-  const actualPort = await listen(server, port);
-  recorder.port = actualPort;
-  recorder.url = `http://127.0.0.1:${actualPort}`;
-  recorder.close = () =>
-    new Promise((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
-  return recorder;
 }
 
 export interface RunningApp {
