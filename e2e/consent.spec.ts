@@ -27,7 +27,9 @@ const activity = `moesif.identifyUser('u-1', { plan: 'pro' }); moesif.track('Fir
 test('while consent is pending nothing is stored or sent; on grant every kept call arrives once, in order', async ({ page, context }) => {
   await open(page, `${init()} ${activity} moesif.start(); fetch('/api/other', { method: 'POST', body: 'while pending' });`);
   await expect.poll(() => collector.api.length).toBe(1);
-  await page.waitForTimeout(500);
+  // Everything is held: the four items (users, two actions, the captured call) wait in memory, and no
+  // request was made.
+  await expect.poll(() => page.evaluate(() => (window as any).moesif.getStats())).toMatchObject({ inOutbox: 4, requests: 0 });
   expect(collector.received).toHaveLength(0);
   expect(await sdkTraces(page, context)).toEqual({ cookies: [], storage: [] });
   expect(await page.evaluate(() => (window as any).moesif.isPublishingConsentGranted())).toBe(false);
@@ -40,7 +42,7 @@ test('while consent is pending nothing is stored or sent; on grant every kept ca
   await expect.poll(() => collector.items('events').length).toBe(1);
   expect(collector.items('events')[0]).toMatchObject({ user_id: 'u-1', request: { verb: 'POST', body: 'while pending' } });
   // Once: nothing arrives a second time later (a poll alone passes at the first moment the list matches).
-  await page.waitForTimeout(500);
+  await collector.settled(page);
   expect(collector.items('actions').map((a) => a.action_name)).toEqual(['First', 'Second']);
   expect(collector.items('users')).toHaveLength(1);
   expect(collector.items('events')).toHaveLength(1);
@@ -74,7 +76,7 @@ test('revoking removes cookies and storage, empties the outbox, and nothing more
   await page.evaluate(() => (window as any).moesif.track('After Revoke'));
   await page.reload();
   await page.evaluate(() => (window as any).moesif.track('After Reload'));
-  await page.waitForTimeout(800);
+  await collector.settled(page);
   expect(collector.items('actions')).toEqual([]);
   expect(collector.items('users')).toEqual([]);
 });
@@ -82,14 +84,14 @@ test('revoking removes cookies and storage, empties the outbox, and nothing more
 test('with respectDoNotTrack, Global Privacy Control or Do Not Track means nothing arrives', async ({ page }) => {
   await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true }));
   await open(page, `${init(', requirePublishingConsent: false, respectDoNotTrack: true')} ${activity}`);
-  await page.waitForTimeout(800);
+  await collector.settled(page);
   expect(collector.received).toHaveLength(0);
 
   await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'doNotTrack', { get: () => '1' }));
   await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => false }));
   await page.reload();
   await page.evaluate(() => (window as any).moesif.track('Still Nothing'));
-  await page.waitForTimeout(800);
+  await collector.settled(page);
   expect(collector.received).toHaveLength(0);
 });
 
@@ -122,7 +124,7 @@ test('a revoke on app reaches an open docs tab: it sends nothing more and does n
     moesif.identifyCompany('c-docs');
     return fetch('/api/other');
   });
-  await docs.waitForTimeout(800);
+  await collector.settled(docs);
   expect((await context.cookies()).map((c) => c.name)).toEqual(['usertrail_consent']);
   expect(collector.received.length - before).toBe(0);
   expect(await docs.evaluate(() => Object.keys(localStorage).filter((key) => key.startsWith('moesif_') || key.startsWith('usertrail:')))).toEqual([]);

@@ -21,6 +21,7 @@ const views = () =>
 test('an SPA with pushState routing sends exactly the page views a person would count', async ({ page }) => {
   // A tiny router: every navigation sets the title a tick later, as frameworks do.
   const router = `const titles = {};
+    // A router sets the title a task after navigating (time is the scenario).
     window.go = (path, title) => { titles[path.split('#')[0]] = title; history.pushState({ path }, '', path); setTimeout(() => { document.title = title; }); };
     addEventListener('popstate', () => setTimeout(() => { document.title = titles[location.pathname] || 'Home'; }));`;
   collector.page('/spa', umdPage(`document.title = 'Home'; ${router} ${init}`));
@@ -43,9 +44,12 @@ test('an SPA with pushState routing sends exactly the page views a person would 
     }),
   );
   await page.evaluate(() => (window as any).go('/spa/signup#faq', 'Sign up')); // the same URL again: not a new view
-  await expect.poll(() => views().length, { timeout: 10_000 }).toBe(7);
-  await page.waitForTimeout(500);
-  expect(views().map((v) => [v.pathname + v.hash, v.title])).toEqual([
+  // A navigation that is a view, after it: views wait the same time for their title, so once this one
+  // has arrived, a view for the same-URL call before it would have too.
+  await page.evaluate(() => (window as any).go('/spa/after', 'After'));
+  await expect.poll(() => views().length, { timeout: 10_000 }).toBe(8);
+  expect(views().pop()).toMatchObject({ pathname: '/spa/after', title: 'After' });
+  expect(views().slice(0, 7).map((v) => [v.pathname + v.hash, v.title])).toEqual([
     ['/spa', 'Home'],
     ['/spa/pricing', 'Pricing'],
     ['/spa/docs', 'Docs'],
@@ -56,8 +60,8 @@ test('an SPA with pushState routing sends exactly the page views a person would 
   ]);
   expect(views()[1]).toMatchObject({ host: `127.0.0.1:${collector.port}`, referrer: `${collector.url}/spa` });
   // Each view's referrer is the page viewed before it.
-  const urls = views().map((v) => `${collector.url}${v.pathname}${v.search}${v.hash}`);
-  expect(views().slice(1).map((v) => v.referrer)).toEqual(urls.slice(0, -1));
+  const urls = views().slice(0, 7).map((v) => `${collector.url}${v.pathname}${v.search}${v.hash}`);
+  expect(views().slice(1, 7).map((v) => v.referrer)).toEqual(urls.slice(0, -1));
 });
 
 test('history.state, return values and arguments pass through unchanged', async ({ page }) => {
@@ -92,8 +96,9 @@ test("a router's own pushState wrapper keeps working, and keeps its place after 
     history.pushState({}, '', '/router/b');
     return { calls: (window as any).routerCalls, restored: history.pushState === (window as any).routerWrapper };
   });
+  // The router's own pushState is back: nothing of ours is left to see the navigation.
   expect(after).toEqual({ calls: 2, restored: true });
-  await page.waitForTimeout(300);
+  await collector.settled(page);
   expect(views().length).toBe(2);
 });
 
@@ -127,11 +132,14 @@ test('a page restored from the back/forward cache counts once, with the title it
     await expect.poll(() => views().length).toBe(3);
     // Restored, not reloaded: the page kept its state and saw pageshow with persisted set.
     expect(await page.evaluate(() => (window as unknown as { persisted: boolean }).persisted)).toBe(true);
-    await page.waitForTimeout(500);
+    // A navigation after it, which is a view: once it has arrived, a second view for the restore would have too.
+    await page.evaluate(() => history.pushState({}, '', '/bf-after'));
+    await expect.poll(() => views().length).toBe(4);
     expect(views().map((v) => [v.pathname, v.title])).toEqual([
       ['/bf-a', 'test page'],
       ['/bf-b', 'test page'],
       ['/bf-a', 'Restored'],
+      ['/bf-after', 'Restored'],
     ]);
   } finally {
     await browser.close();
