@@ -29,12 +29,12 @@ test('while consent is pending nothing is stored or sent; on grant every kept ca
   await expect.poll(() => collector.api.length).toBe(1);
   // Everything is held: the four items (users, two actions, the captured call) wait in memory, and no
   // request was made.
-  await expect.poll(() => page.evaluate(() => (window as any).moesif.getStats())).toMatchObject({ inOutbox: 4, requests: 0 });
+  await expect.poll(() => page.evaluate(() => window.moesif.getStats())).toMatchObject({ inOutbox: 4, requests: 0 });
   expect(collector.received).toHaveLength(0);
   expect(await sdkTraces(page, context)).toEqual({ cookies: [], storage: [] });
-  expect(await page.evaluate(() => (window as any).moesif.isPublishingConsentGranted())).toBe(false);
+  expect(await page.evaluate(() => window.moesif.isPublishingConsentGranted())).toBe(false);
 
-  await page.evaluate(() => (window as any).moesif.grantPublishingConsent());
+  await page.evaluate(() => window.moesif.grantPublishingConsent());
   await expect.poll(() => collector.items('actions').map((a) => a.action_name)).toEqual(['First', 'Second']);
   await expect.poll(() => collector.items('users').length).toBe(1);
   expect(collector.items('users')[0]).toMatchObject({ user_id: 'u-1', metadata: { plan: 'pro' } });
@@ -51,9 +51,9 @@ test('while consent is pending nothing is stored or sent; on grant every kept ca
 
   // The decision is remembered: the next page load tracks without a new grant.
   await page.reload();
-  await page.evaluate(() => (window as any).moesif.track('After Reload'));
+  await page.evaluate(() => window.moesif.track('After Reload'));
   await expect.poll(() => collector.items('actions').map((a) => a.action_name)).toContain('After Reload');
-  expect(await page.evaluate(() => (window as any).moesif.getUserId())).toBe('u-1');
+  expect(await page.evaluate(() => window.moesif.getUserId())).toBe('u-1');
 });
 
 test('revoking removes cookies and storage, empties the outbox, and nothing more arrives, also after a reload', async ({ page, context }) => {
@@ -61,11 +61,11 @@ test('revoking removes cookies and storage, empties the outbox, and nothing more
   await open(page, `${init(', requirePublishingConsent: false')} ${activity}`);
   await expect.poll(async () => (await sdkTraces(page, context)).storage.some((key) => key.startsWith('usertrail:v3:outbox'))).toBe(true);
 
-  await page.evaluate(() => (window as any).moesif.revokePublishingConsent());
+  await page.evaluate(() => window.moesif.revokePublishingConsent());
   // A request already on its way at the revoke was sent with consent: every request the SDK made must
   // have reached the collector (and been dropped) before it accepts again, or one could slip through.
   // (At least as many: the browser may resend a request whose reused connection was dropped.)
-  const sent: number = await page.evaluate(() => (window as any).moesif.getStats().requests);
+  const sent: number = await page.evaluate(() => window.moesif.getStats()!.requests);
   await expect.poll(() => collector.refused).toBeGreaterThanOrEqual(sent);
   collector.refuse(false);
   const traces = await sdkTraces(page, context);
@@ -73,9 +73,9 @@ test('revoking removes cookies and storage, empties the outbox, and nothing more
   expect(traces.storage.filter((key) => key !== 'usertrail_consent')).toEqual([]);
   expect((await context.cookies())[0]).toMatchObject({ name: 'usertrail_consent', value: 'revoked', domain: '.example.test' });
 
-  await page.evaluate(() => (window as any).moesif.track('After Revoke'));
+  await page.evaluate(() => window.moesif.track('After Revoke'));
   await page.reload();
-  await page.evaluate(() => (window as any).moesif.track('After Reload'));
+  await page.evaluate(() => window.moesif.track('After Reload'));
   await collector.settled(page);
   expect(collector.items('actions')).toEqual([]);
   expect(collector.items('users')).toEqual([]);
@@ -90,7 +90,7 @@ test('with respectDoNotTrack, Global Privacy Control or Do Not Track means nothi
   await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'doNotTrack', { get: () => '1' }));
   await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => false }));
   await page.reload();
-  await page.evaluate(() => (window as any).moesif.track('Still Nothing'));
+  await page.evaluate(() => window.moesif.track('Still Nothing'));
   await collector.settled(page);
   expect(collector.received).toHaveLength(0);
 });
@@ -100,7 +100,7 @@ test('reset() keeps the consent decision', async ({ page }) => {
   await expect.poll(() => collector.items('actions').map((a) => a.action_name)).toEqual(['After Reset']);
   expect(collector.items('actions')[0].user_id).toBeUndefined();
   await page.reload();
-  expect(await page.evaluate(() => (window as any).moesif.isPublishingConsentGranted())).toBe(true);
+  expect(await page.evaluate(() => window.moesif.isPublishingConsentGranted())).toBe(true);
 });
 
 test('a revoke on app reaches an open docs tab: it sends nothing more and does not bring the ids back from its localStorage', async ({ context }) => {
@@ -109,17 +109,17 @@ test('a revoke on app reaches an open docs tab: it sends nothing more and does n
   collector.page('/app', umdPage(initGranted));
   const docs = await context.newPage();
   await docs.goto(collector.at('docs.example.test') + '/docs');
-  await docs.evaluate(() => (window as any).moesif.identifyUser('u-docs'));
+  await docs.evaluate(() => window.moesif.identifyUser('u-docs'));
   await expect.poll(() => collector.items('users').length).toBe(1);
   const app = await context.newPage();
   await app.goto(collector.at('app.example.test') + '/app');
-  await app.evaluate(() => (window as any).moesif.revokePublishingConsent());
+  await app.evaluate(() => window.moesif.revokePublishingConsent());
   const before = collector.received.length;
 
   // docs still holds the ids in its own localStorage; its next calls must find the refusal first.
   await docs.bringToFront();
   await docs.evaluate(() => {
-    const moesif = (window as any).moesif;
+    const moesif = window.moesif;
     moesif.track('On docs after the revoke');
     moesif.identifyCompany('c-docs');
     return fetch('/api/other');

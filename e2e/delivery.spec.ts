@@ -108,7 +108,7 @@ test('a 400 drops only the poison batch; later events still arrive', async ({ pa
   await open(page, `${init(', batchMaxTime: 50')} moesif.track('Poison');`);
   await expect.poll(() => collector.received.length).toBe(1);
   collector.failWith(undefined);
-  await page.evaluate(() => (window as any).moesif.track('After'));
+  await page.evaluate(() => window.moesif.track('After'));
   await expect.poll(() => collector.items('actions').map((a) => a.action_name)).toEqual(['After']);
   expect(warnings.some((w) => w.includes('400'))).toBe(true);
 });
@@ -141,7 +141,7 @@ test('20 visibility changes and bfcache-style pagehide/pageshow do not multiply 
     const before = collector.received.length;
     const start = Date.now();
     while (Date.now() - start < ms) {
-      await page.evaluate(() => (window as any).tick());
+      await page.evaluate(() => window.tick());
       await page.waitForTimeout(100); // one tick every 100 ms for `ms`: time is the scenario
     }
     await collector.settled(page);
@@ -178,7 +178,7 @@ test('with useBeacon, batches leave as text/plain beacons carrying the applicati
     expect(request.query.get('X-Moesif-Application-Id')).toBe('app');
     expect(request.headers['content-type']).toMatch(/^text\/plain/);
   }
-  expect(await page.evaluate(() => (window as any).moesif.getStats())).toMatchObject({ queued: 5, sent: 5, inOutbox: 0 });
+  expect(await page.evaluate(() => window.moesif.getStats())).toMatchObject({ queued: 5, sent: 5, inOutbox: 0 });
 });
 
 /**
@@ -202,7 +202,7 @@ const outboxLength = (page: Page) =>
       .filter((key) => key.includes(':outbox:'))
       .reduce((sum, key) => sum + key.length + localStorage.getItem(key)!.length, 0),
   );
-const inOutbox = (page: Page): Promise<number> => page.evaluate(() => (window as any).moesif.getStats().inOutbox);
+const inOutbox = (page: Page): Promise<number> => page.evaluate(() => window.moesif.getStats()!.inOutbox);
 /** UTF-8 bytes of the events received (as JSON, the way they were queued). */
 const receivedBytes = () => collector.items('actions').reduce((sum, item) => sum + Buffer.byteLength(JSON.stringify(item)), 0);
 /** The `i` of each action received, in order. */
@@ -215,7 +215,7 @@ test('with the collector down, events full of quotes fill localStorage only up t
   // Three requests unanswered: the page takes the collector for blocked and sends nothing more, not even as it closes.
   await expect.poll(() => collector.refused, { timeout: 15_000 }).toBeGreaterThanOrEqual(3);
   // Every event tracked, and the outbox written up to its bound.
-  await expect.poll(() => page.evaluate(() => (window as any).moesif.getStats().queued)).toBe(300);
+  await expect.poll(() => page.evaluate(() => window.moesif.getStats()!.queued)).toBe(300);
   await expect.poll(() => outboxLength(page)).toBeGreaterThan(MAX_OUTBOX - 2_500);
   const stored = await outboxLength(page);
   const kept = await inOutbox(page);

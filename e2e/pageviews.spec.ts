@@ -34,7 +34,7 @@ test('an SPA with pushState routing sends exactly the page views a person would 
   };
   let count = 1;
   for (const [path, title] of [['/spa/pricing', 'Pricing'], ['/spa/docs', 'Docs'], ['/spa/signup', 'Sign up']]) {
-    await step(++count, () => page.evaluate(([p, t]) => (window as any).go(p, t), [path, title]));
+    await step(++count, () => page.evaluate(([p, t]) => window.go(p, t), [path, title]));
   }
   await step(++count, () => page.goBack());
   await step(++count, () => page.goForward());
@@ -43,10 +43,10 @@ test('an SPA with pushState routing sends exactly the page views a person would 
       location.hash = '#faq';
     }),
   );
-  await page.evaluate(() => (window as any).go('/spa/signup#faq', 'Sign up')); // the same URL again: not a new view
+  await page.evaluate(() => window.go('/spa/signup#faq', 'Sign up')); // the same URL again: not a new view
   // A navigation that is a view, after it: views wait the same time for their title, so once this one
   // has arrived, a view for the same-URL call before it would have too.
-  await page.evaluate(() => (window as any).go('/spa/after', 'After'));
+  await page.evaluate(() => window.go('/spa/after', 'After'));
   await expect.poll(() => views().length, { timeout: 10_000 }).toBe(8);
   expect(views().pop()).toMatchObject({ pathname: '/spa/after', title: 'After' });
   expect(views().slice(0, 7).map((v) => [v.pathname + v.hash, v.title])).toEqual([
@@ -91,10 +91,10 @@ test("a router's own pushState wrapper keeps working, and keeps its place after 
   await page.goto(collector.url + '/router');
   await page.evaluate(() => history.pushState({}, '', '/router/a'));
   await expect.poll(() => views().length).toBe(2);
-  await page.evaluate(() => (window as any).moesif.stop());
+  await page.evaluate(() => window.moesif.stop());
   const after = await page.evaluate(() => {
     history.pushState({}, '', '/router/b');
-    return { calls: (window as any).routerCalls, restored: history.pushState === (window as any).routerWrapper };
+    return { calls: window.routerCalls, restored: history.pushState === window.routerWrapper };
   });
   // The router's own pushState is back: nothing of ours is left to see the navigation.
   expect(after).toEqual({ calls: 2, restored: true });

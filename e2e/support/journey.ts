@@ -166,7 +166,7 @@ export { expect };
 
 /** The id the SDK generated on this device (moesif.getAnonymousId()). */
 export async function anonymousId(page: Page): Promise<string> {
-  const id = await page.evaluate(() => (window as any).moesif.getAnonymousId() as string | undefined);
+  const id = await page.evaluate(() => window.moesif.getAnonymousId() as string | undefined);
   expect(id, 'moesif.getAnonymousId()').toBeTruthy();
   return id as string;
 }
@@ -176,7 +176,7 @@ export async function anonymousId(page: Page): Promise<string> {
  * suite then waits on the collector for milliseconds, not seconds. Navigation flushes on its own.
  */
 export async function flush(page: Page): Promise<void> {
-  await page.evaluate(() => (window as any).moesif.flush());
+  await page.evaluate(() => window.moesif.flush());
 }
 
 /**

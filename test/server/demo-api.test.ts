@@ -12,11 +12,10 @@ import { freePort, startRecorder } from './helpers';
 const distServer = fileURLToPath(new URL('../../dist/server.mjs', import.meta.url));
 const APP_ID = 'usertrail-test-app';
 
-// any: the demo modules are plain JavaScript; their shapes are asserted by the tests themselves.
-let demo: any;
-let collectorModule: any;
-let collector: any;
-let api: any;
+let demo: typeof import('../../demo/api/server.js');
+let collectorModule: typeof import('../../demo/collector/server.mjs');
+let collector: Awaited<ReturnType<typeof collectorModule.startCollector>>;
+let api: Awaited<ReturnType<typeof demo.startApi>>;
 
 beforeAll(async () => {
   if (!existsSync(distServer)) throw new Error('dist/server.mjs is missing: run `npm run build` (or `npx rollup -c`) first');
@@ -42,6 +41,7 @@ async function login(email: string) {
 async function storedEvents(query: string) {
   await api.middleware.flush();
   const res = await fetch(`${collector.url}/api/events?kind=event&${query}`);
+  // any: the collector's query answer, whose fields the assertions read; typing it would restate them.
   return ((await res.json()) as { events: any[] }).events;
 }
 
