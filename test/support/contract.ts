@@ -23,8 +23,9 @@ const typed =
       ? []
       : [`${at}: expected ${type}, got ${JSON.stringify(value)}`];
 
-const required = <O extends false>(check: Field<O>['check']): Field<false> => ({ optional: false, check });
-const optional = (check: Field<true>['check']): Field<true> => ({ optional: true, check });
+type Check = Field<boolean>['check'];
+const required = (check: Check): Field<false> => ({ optional: false, check });
+const optional = (check: Check): Field<true> => ({ optional: true, check });
 const isoTime = (value: unknown) => typeof value === 'string' && !Number.isNaN(Date.parse(value));
 const string = typed('string');
 const time = typed('string', isoTime);
