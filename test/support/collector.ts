@@ -2,7 +2,7 @@
  * The collector of the browser SDK's unit tests: the shared recording collector (./recorder.ts), which
  * checks every payload against the wire contract, seen per application id.
  */
-import { startRecorder, type Recorded } from './recorder';
+import { applicationIdOf, startRecorder, type Recorded } from './recorder';
 import { itemsOf } from './contract';
 
 export type Received = Recorded;
@@ -23,8 +23,7 @@ export interface Collector {
 /** A real HTTP server on 127.0.0.1, port 0, that answers 200 to everything. */
 export async function startCollector(): Promise<Collector> {
   const recorder = await startRecorder();
-  const from = (applicationId: string) =>
-    recorder.requests.filter((r) => (r.headers['x-moesif-application-id'] ?? r.query.get('X-Moesif-Application-Id')) === applicationId);
+  const from = (applicationId: string) => recorder.requests.filter((r) => applicationIdOf(r) === applicationId);
   return {
     url: recorder.url,
     port: recorder.port,

@@ -8,7 +8,7 @@
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { SDK_HEADER, type EventPayload, type Items, type Kind } from '../../src/wire';
+import { APPLICATION_ID_HEADER, SDK_HEADER, type EventPayload, type Items, type Kind } from '../../src/wire';
 import { contractProblems, endpointOf, itemsOf } from './contract';
 
 /** One request as the collector received it (CORS preflights are answered, not recorded). */
@@ -76,6 +76,10 @@ export interface Recorder {
 }
 
 const SDK_HEADER_NAME = SDK_HEADER.toLowerCase();
+
+/** The application id of a request: its header, or for a beacon (which has no headers) the query. */
+export const applicationIdOf = (request: Recorded): string | undefined =>
+  (request.headers[APPLICATION_ID_HEADER.toLowerCase()] as string | undefined) ?? request.query.get(APPLICATION_ID_HEADER) ?? undefined;
 /** usertrail's browser SDK and usertrail/server name themselves so; their payloads must fit the contract. */
 const isUsertrail = (headers: IncomingHttpHeaders): boolean => /^usertrail(-node)?\//.test(String(headers[SDK_HEADER_NAME] ?? ''));
 
@@ -133,7 +137,7 @@ export async function startRecorder(options: RecorderOptions = {}): Promise<Reco
     // beacons are checked when any usertrail request came before them from the same page (in practice: always).
     if (options.contract === false) {
       // Not checked: the test sends synthetic items on purpose.
-    } else if (isUsertrail(req.headers) || (req.headers[SDK_HEADER_NAME] === undefined && request.query.has('X-Moesif-Application-Id'))) {
+    } else if (isUsertrail(req.headers) || (req.headers[SDK_HEADER_NAME] === undefined && request.query.has(APPLICATION_ID_HEADER))) {
       for (const problem of contractProblems(url.pathname, request.body)) problems.push(`${req.method} ${url.pathname}: ${problem}`);
     }
     const answer = recorder.answer(request);
@@ -164,7 +168,7 @@ export async function startRecorder(options: RecorderOptions = {}): Promise<Reco
     items: <K extends Kind>(kind: K, applicationId?: string) =>
       accepted()
         .filter((r) => endpointOf(r.path)?.kind === kind && r.body !== undefined)
-        .filter((r) => applicationId === undefined || (r.headers['x-moesif-application-id'] ?? r.query.get('X-Moesif-Application-Id')) === applicationId)
+        .filter((r) => applicationId === undefined || applicationIdOf(r) === applicationId)
         .flatMap((r) => itemsOf<K>(r.body)),
     events: () => recorder.items('events'),
     problems,
