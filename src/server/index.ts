@@ -17,7 +17,7 @@ import type {
   MoesifStats,
   UserModel,
 } from './types.js';
-import type { Kind } from '../wire.js';
+import type { BatchPath, SinglePath } from '../wire.js';
 
 export type {
   CampaignModel,
@@ -86,7 +86,7 @@ function settle(outcome: DeliveryOutcome, cb: Callback): DeliveryOutcome {
 
 /** The profile updaters: one immediate POST each, no queue (profiles are rare and the app awaits them). */
 function createProfiles(send: Send | undefined) {
-  async function post(path: `/v1/${Kind}` | `/v1/${Kind}/batch`, items: Array<UserModel | CompanyModel>, idKey: 'user_id' | 'company_id', cb: Callback) {
+  async function post(path: SinglePath | BatchPath, items: Array<UserModel | CompanyModel>, idKey: 'user_id' | 'company_id', cb: Callback) {
     const kind = idKey === 'user_id' ? 'users' : 'companies';
     const wire = items.map(toWireProfile);
     if (!send) return settle({ status: 0, kind, count: wire.length, error: 'middleware disabled (see the console error)' }, cb);

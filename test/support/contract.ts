@@ -5,7 +5,7 @@
  * the same change here is a compile error, and a field the SDK sends that wire.ts does not have fails
  * the test that sent it.
  */
-import type { ActionPayload, Attribution, Campaign, CompanyPayload, EventPayload, Items, Kind, UserPayload } from '../../src/wire';
+import type { ActionPayload, Attribution, BatchBody, Campaign, CompanyPayload, EventPayload, Kind, UserPayload } from '../../src/wire';
 
 interface Field<Optional extends boolean> {
   optional: Optional;
@@ -162,4 +162,4 @@ export function contractProblems(path: string, body: unknown): string[] {
 }
 
 /** Every item in a request body: the array of a batch, or the one item. */
-export const itemsOf = <K extends Kind>(body: unknown): Array<Items[K]> => (Array.isArray(body) ? body : [body]) as Array<Items[K]>;
+export const itemsOf = <K extends Kind>(body: unknown): BatchBody<K> => (Array.isArray(body) ? body : [body]) as BatchBody<K>;
