@@ -10,7 +10,9 @@ const replaceVersion = {
   name: 'usertrail-version',
   transform: (code) => (code.includes('__USERTRAIL_VERSION__') ? code.replaceAll('__USERTRAIL_VERSION__', version) : null),
 };
-const ts = () => typescript({ tsconfig: './tsconfig.json', declaration: false, declarationDir: undefined, outDir: 'dist' });
+// Each bundle is compiled with the settings of the place it runs: src/tsconfig.json (browser, DOM) or
+// src/server/tsconfig.json (Node); `npm run typecheck` checks the same files with the same settings.
+const ts = (tsconfig = './src/tsconfig.json') => typescript({ tsconfig, noEmit: false, declaration: false, declarationDir: undefined, outDir: 'dist' });
 const minify = () =>
   terser({
     ecma: 2020,
@@ -53,7 +55,7 @@ export default [
     input: { server: 'src/server/index.ts' },
     output: { dir: 'dist', format: 'es', entryFileNames: '[name].mjs', sourcemap: true },
     external: (id) => id.startsWith('node:'),
-    plugins: [replaceVersion, ts()],
+    plugins: [replaceVersion, ts('./src/server/tsconfig.json')],
   },
   {
     // require('usertrail/server'): the factory as module.exports (see src/server/cjs.ts). Node 20 can
@@ -61,7 +63,7 @@ export default [
     input: 'src/server/cjs.ts',
     output: { file: 'dist/server.cjs', format: 'cjs', exports: 'default', sourcemap: true },
     external: (id) => id.startsWith('node:'),
-    plugins: [replaceVersion, ts()],
+    plugins: [replaceVersion, ts('./src/server/tsconfig.json')],
   },
   {
     // require('usertrail/capture'), so that its types resolve for CommonJS consumers too (issue 17):

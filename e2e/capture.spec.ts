@@ -96,7 +96,7 @@ test('fetch with a string, a URL object and a Request carrying a body: the app s
   expect(stringCalls.map((r) => [r.headers.authorization, r.headers['x-api-key']])).toEqual(Array(2).fill(['Bearer s3cret', 'k-123']));
   // Only the second run was captured: one event per call.
   await waitForEvents(3);
-  await new Promise((r) => setTimeout(r, 300));
+  await collector.settled(page);
   expect(events()).toHaveLength(3);
 
   const [string] = eventsFor('/api/echo').filter((e) => e.request.uri.endsWith('via=string'));
@@ -126,7 +126,7 @@ test('fetch with a string, a URL object and a Request carrying a body: the app s
 });
 
 test('headers given as a one-shot iterator (a generator) reach the server as they would without capture', async ({ page }) => {
-  const result = await runTwice(
+  const result = (await runTwice(
     page,
     `
     function* headers() { yield ['Authorization', 'Bearer gen-secret']; yield ['X-Trace', 'generator']; }
@@ -136,7 +136,7 @@ test('headers given as a one-shot iterator (a generator) reach the server as the
     const c = await fetch('/api/echo?via=array', { method: 'POST', headers: [['X-Trace', 'array']], body: 'a' });
     return [await a.json(), await b.json(), await c.json()];
   `,
-  );
+  )) as unknown[];
   expect(result[0]).toEqual({ method: 'POST', body: 'g', authorization: true, apiKey: false });
   const sent = (via: string) => collector.api.filter((r) => r.path === '/api/echo' && r.body === via).map((r) => [r.headers.authorization, r.headers['x-trace']]);
   expect(sent('g')).toEqual(Array(2).fill(['Bearer gen-secret', 'generator']));
@@ -271,7 +271,7 @@ test('one XMLHttpRequest reused for many calls: each is captured once, and liste
   const { listeners } = await cdp.send('DOMDebugger.getEventListeners', { objectId: result.objectId! });
   expect(listeners.map((l) => l.type).sort()).toEqual(['abort', 'error', 'loadend', 'loadend', 'timeout']); // a loadend is the app's onloadend
   await waitForEvents(60);
-  await page.waitForTimeout(300);
+  await collector.settled(page);
   const captured = events().map((e) => [new URL(e.request.uri).search, e.response.status, e.response.body ?? null, e.metadata ?? null]);
   expect(captured.sort()).toEqual(
     Array.from({ length: 60 }, (_, i) => (i % 10 == 9 ? [`?i=${i}`, 0, null, { error: 'abort' }] : [`?i=${i}`, 200, 'hello, text', null])).sort(),
@@ -301,7 +301,7 @@ test('requests opened before start() are left alone', async ({ page }) => {
   `);
   expect(await page.evaluate(() => (window as unknown as { scenario(): Promise<unknown> }).scenario())).toBe('hello, text');
   await waitForEvents(1);
-  await page.waitForTimeout(300);
+  await collector.settled(page);
   expect(events().map((e) => new URL(e.request.uri).search)).toEqual(['?after=start']);
 });
 
@@ -312,7 +312,7 @@ test('a failed request (connection closed) and an aborted one are recorded with 
     const out = [];
     try { await fetch('/api/close'); } catch (error) { out.push(failure(error)); }
     const controller = new AbortController();
-    setTimeout(() => controller.abort(), 100);
+    setTimeout(() => controller.abort(), 100); // the app gives up on a slow call: time is the scenario
     try { await fetch('/api/slow?fetch', { signal: controller.signal }); } catch (error) { out.push(failure(error)); }
     out.push(await __xhr('/api/close?xhr', ''));
     out.push(await new Promise((resolve) => {
@@ -322,7 +322,7 @@ test('a failed request (connection closed) and an aborted one are recorded with 
       req.onabort = () => calls.push('onabort');
       req.addEventListener('loadend', () => resolve([...calls, 'loadend', req.status]));
       req.send();
-      setTimeout(() => req.abort(), 100);
+      setTimeout(() => req.abort(), 100); // as above
     }));
     return out;
   `,
@@ -365,7 +365,7 @@ test('skip, maskContent, getMetadata, getTags and getApiVersion each change the 
     return w.scenario();
   });
   await waitForEvents(1);
-  await page.waitForTimeout(300);
+  await collector.settled(page);
   expect(events()).toHaveLength(1);
   const [event] = events();
   expect(event.request.body).toBe('card ####');
@@ -438,7 +438,7 @@ test('stop() restores fetch and XMLHttpRequest, leaves a wrapper installed after
   });
   expect(result).toEqual({ patched: true, restored: true, theirsKept: true, stillWorks: 'hello, text', noNewLayer: true, theirCalls: 3 });
   await waitForEvents(2);
-  await page.waitForTimeout(400);
+  await collector.settled(page);
   expect(events().map((e) => new URL(e.request.uri).search)).toEqual(['?wrapped=captured', '?wrapped=restarted']);
 });
 
@@ -461,17 +461,18 @@ test('two SDK instances capture side by side and put everything back when stoppe
   });
   expect(result).toBe(true);
   await expect.poll(() => eventsFor('/api/text').length).toBe(2);
-  await page.waitForTimeout(300);
+  await collector.settled(page);
   expect(events().map((e) => new URL(e.request.uri).search)).toEqual(['?both', '?both']);
   const appIds = collector.received.filter((r) => r.path === '/v1/events/batch').map((r) => r.headers['x-moesif-application-id']);
   expect(new Set(appIds)).toEqual(new Set(['app', 'other']));
 });
 
 test("the collector's own requests are never captured", async ({ page }) => {
+  // The pause between calls lets the SDK send its batches while capture is on (time is the scenario).
   await open(page, `moesif.start(); for (let i = 0; i < 5; i++) { moesif.track('t' + i); await fetch('/api/text?i=' + i); await new Promise((r) => setTimeout(r, 150)); } await moesif.flush();`);
   await page.evaluate(() => (window as unknown as { scenario(): Promise<unknown> }).scenario());
   await waitForEvents(5);
-  await page.waitForTimeout(500);
+  await collector.settled(page);
   expect(collector.received.filter((r) => r.path.startsWith('/v1/')).length).toBeGreaterThan(2);
   expect(events().map((e) => new URL(e.request.uri).pathname)).toEqual(Array(5).fill('/api/text'));
 });
@@ -499,12 +500,12 @@ test('disableFetch leaves fetch alone and still captures XMLHttpRequest; sampleR
   await page.evaluate(() => ((window as unknown as { nativeFetch: unknown }).nativeFetch = window.fetch));
   expect(await page.evaluate(() => (window as unknown as { scenario(): Promise<unknown> }).scenario())).toBe(true);
   await waitForEvents(1);
-  await page.waitForTimeout(300);
+  await collector.settled(page);
   expect(events().map((e) => new URL(e.request.uri).search)).toEqual(['?x']);
 
   await open(page, `moesif.start(); await fetch('/api/text?sampled'); await __xhr('/api/text?sampled', ''); await moesif.flush();`, ', sampleRate: 0');
   await page.evaluate(() => (window as unknown as { scenario(): Promise<unknown> }).scenario());
-  await page.waitForTimeout(400);
+  await collector.settled(page);
   expect(events().filter((e) => e.request.uri.includes('sampled'))).toEqual([]);
 });
 

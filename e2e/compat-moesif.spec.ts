@@ -202,7 +202,7 @@ test.describe('public API of the global', () => {
       try { var before = moesif._anonymousId || moesif.getAnonymousId(); var next = moesif.resetAnonymousId(); window.result.resetAnonymousId = typeof next == 'string' && next != before; } catch (e) { window.result.resetAnonymousId = 'threw ' + e.name; }
       try { moesif.clearCookies(); moesif.clearStorage(); window.result.clear = 'ok'; } catch (e) { window.result.clear = 'threw ' + e.name; }`;
     await bothSdks(browser, script, async (sdk, { page }) => {
-      const result = await page.evaluate(() => (window as any).result);
+      const result = await page.evaluate(() => window.result);
       expect(result, sdk).toMatchObject({
         ...Object.fromEntries(PUBLIC.map((name) => [name, 'function'])),
         useWeb3Returns: expect.any(Boolean),
@@ -215,7 +215,7 @@ test.describe('public API of the global', () => {
   test('init() returns the instance and start() returns true, as moesif does', async ({ browser }) => {
     const script = `window.result = { initReturnsInstance: moesif.init({ applicationId: '${APP_ID}', host: '127.0.0.1:' + location.port }) === moesif, startReturns: moesif.start() };`;
     await bothSdks(browser, script, async (sdk, { page }) => {
-      expect(await page.evaluate(() => (window as any).result), sdk).toEqual({ initReturnsInstance: true, startReturns: true });
+      expect(await page.evaluate(() => window.result), sdk).toEqual({ initReturnsInstance: true, startReturns: true });
     });
   });
 
@@ -226,8 +226,8 @@ test.describe('public API of the global', () => {
       moesif.track('Clicked');`;
     await bothSdks(browser, script, async (sdk, { collector, page }) => {
       await expect.poll(() => collector.items('actions').length).toBe(1);
-      await expect.poll(() => page.evaluate(() => (window as any).calls.length)).toBeGreaterThanOrEqual(2);
-      const calls: string[] = await page.evaluate(() => (window as any).calls);
+      await expect.poll(() => page.evaluate(() => window.calls.length)).toBeGreaterThanOrEqual(2);
+      const calls: string[] = await page.evaluate(() => window.calls);
       expect(calls.every((call) => call === 'undefined'), `${sdk} called back with ${calls.join(', ')}`).toBe(true);
     });
   });
@@ -262,11 +262,11 @@ test.describe('storage: a visitor who used moesif-browser-js keeps who they are'
         try {
           const options = `, persistence: '${persistence}'`;
           await v.visit('moesif', moesifHost, `${init(options)} moesif.identifySession('sess-1'); moesif.identifyUser('user-1'); moesif.identifyCompany('company-1');`);
-          const anonymousId = await v.page.evaluate(() => (window as any).moesif._anonymousId as string);
+          const anonymousId = await v.page.evaluate(() => (window.moesif as unknown as { _anonymousId: string })._anonymousId); // moesif-browser-js's own field
           expect(anonymousId).toBeTruthy();
           await v.visit('usertrail', usertrailHost, `${init(options)} moesif.track('After Switch');`);
           const ids = await v.page.evaluate(() => {
-            const m = (window as any).moesif;
+            const m = window.moesif;
             return [m.getAnonymousId(), m.getUserId(), m.getCompanyId(), m.getSessionToken()];
           });
           expect(ids).toEqual([anonymousId, 'user-1', 'company-1', 'sess-1']);

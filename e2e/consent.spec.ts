@@ -27,12 +27,14 @@ const activity = `moesif.identifyUser('u-1', { plan: 'pro' }); moesif.track('Fir
 test('while consent is pending nothing is stored or sent; on grant every kept call arrives once, in order', async ({ page, context }) => {
   await open(page, `${init()} ${activity} moesif.start(); fetch('/api/other', { method: 'POST', body: 'while pending' });`);
   await expect.poll(() => collector.api.length).toBe(1);
-  await page.waitForTimeout(500);
+  // Everything is held: the four items (users, two actions, the captured call) wait in memory, and no
+  // request was made.
+  await expect.poll(() => page.evaluate(() => window.moesif.getStats())).toMatchObject({ inOutbox: 4, requests: 0 });
   expect(collector.received).toHaveLength(0);
   expect(await sdkTraces(page, context)).toEqual({ cookies: [], storage: [] });
-  expect(await page.evaluate(() => (window as any).moesif.isPublishingConsentGranted())).toBe(false);
+  expect(await page.evaluate(() => window.moesif.isPublishingConsentGranted())).toBe(false);
 
-  await page.evaluate(() => (window as any).moesif.grantPublishingConsent());
+  await page.evaluate(() => window.moesif.grantPublishingConsent());
   await expect.poll(() => collector.items('actions').map((a) => a.action_name)).toEqual(['First', 'Second']);
   await expect.poll(() => collector.items('users').length).toBe(1);
   expect(collector.items('users')[0]).toMatchObject({ user_id: 'u-1', metadata: { plan: 'pro' } });
@@ -40,7 +42,7 @@ test('while consent is pending nothing is stored or sent; on grant every kept ca
   await expect.poll(() => collector.items('events').length).toBe(1);
   expect(collector.items('events')[0]).toMatchObject({ user_id: 'u-1', request: { verb: 'POST', body: 'while pending' } });
   // Once: nothing arrives a second time later (a poll alone passes at the first moment the list matches).
-  await page.waitForTimeout(500);
+  await collector.settled(page);
   expect(collector.items('actions').map((a) => a.action_name)).toEqual(['First', 'Second']);
   expect(collector.items('users')).toHaveLength(1);
   expect(collector.items('events')).toHaveLength(1);
@@ -49,9 +51,9 @@ test('while consent is pending nothing is stored or sent; on grant every kept ca
 
   // The decision is remembered: the next page load tracks without a new grant.
   await page.reload();
-  await page.evaluate(() => (window as any).moesif.track('After Reload'));
+  await page.evaluate(() => window.moesif.track('After Reload'));
   await expect.poll(() => collector.items('actions').map((a) => a.action_name)).toContain('After Reload');
-  expect(await page.evaluate(() => (window as any).moesif.getUserId())).toBe('u-1');
+  expect(await page.evaluate(() => window.moesif.getUserId())).toBe('u-1');
 });
 
 test('revoking removes cookies and storage, empties the outbox, and nothing more arrives, also after a reload', async ({ page, context }) => {
@@ -59,11 +61,11 @@ test('revoking removes cookies and storage, empties the outbox, and nothing more
   await open(page, `${init(', requirePublishingConsent: false')} ${activity}`);
   await expect.poll(async () => (await sdkTraces(page, context)).storage.some((key) => key.startsWith('usertrail:v3:outbox'))).toBe(true);
 
-  await page.evaluate(() => (window as any).moesif.revokePublishingConsent());
+  await page.evaluate(() => window.moesif.revokePublishingConsent());
   // A request already on its way at the revoke was sent with consent: every request the SDK made must
   // have reached the collector (and been dropped) before it accepts again, or one could slip through.
   // (At least as many: the browser may resend a request whose reused connection was dropped.)
-  const sent: number = await page.evaluate(() => (window as any).moesif.getStats().requests);
+  const sent: number = await page.evaluate(() => window.moesif.getStats()!.requests);
   await expect.poll(() => collector.refused).toBeGreaterThanOrEqual(sent);
   collector.refuse(false);
   const traces = await sdkTraces(page, context);
@@ -71,10 +73,10 @@ test('revoking removes cookies and storage, empties the outbox, and nothing more
   expect(traces.storage.filter((key) => key !== 'usertrail_consent')).toEqual([]);
   expect((await context.cookies())[0]).toMatchObject({ name: 'usertrail_consent', value: 'revoked', domain: '.example.test' });
 
-  await page.evaluate(() => (window as any).moesif.track('After Revoke'));
+  await page.evaluate(() => window.moesif.track('After Revoke'));
   await page.reload();
-  await page.evaluate(() => (window as any).moesif.track('After Reload'));
-  await page.waitForTimeout(800);
+  await page.evaluate(() => window.moesif.track('After Reload'));
+  await collector.settled(page);
   expect(collector.items('actions')).toEqual([]);
   expect(collector.items('users')).toEqual([]);
 });
@@ -82,14 +84,14 @@ test('revoking removes cookies and storage, empties the outbox, and nothing more
 test('with respectDoNotTrack, Global Privacy Control or Do Not Track means nothing arrives', async ({ page }) => {
   await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true }));
   await open(page, `${init(', requirePublishingConsent: false, respectDoNotTrack: true')} ${activity}`);
-  await page.waitForTimeout(800);
+  await collector.settled(page);
   expect(collector.received).toHaveLength(0);
 
   await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'doNotTrack', { get: () => '1' }));
   await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => false }));
   await page.reload();
-  await page.evaluate(() => (window as any).moesif.track('Still Nothing'));
-  await page.waitForTimeout(800);
+  await page.evaluate(() => window.moesif.track('Still Nothing'));
+  await collector.settled(page);
   expect(collector.received).toHaveLength(0);
 });
 
@@ -98,7 +100,7 @@ test('reset() keeps the consent decision', async ({ page }) => {
   await expect.poll(() => collector.items('actions').map((a) => a.action_name)).toEqual(['After Reset']);
   expect(collector.items('actions')[0].user_id).toBeUndefined();
   await page.reload();
-  expect(await page.evaluate(() => (window as any).moesif.isPublishingConsentGranted())).toBe(true);
+  expect(await page.evaluate(() => window.moesif.isPublishingConsentGranted())).toBe(true);
 });
 
 test('a revoke on app reaches an open docs tab: it sends nothing more and does not bring the ids back from its localStorage', async ({ context }) => {
@@ -107,11 +109,11 @@ test('a revoke on app reaches an open docs tab: it sends nothing more and does n
   collector.page('/app', umdPage(initGranted));
   const docs = await context.newPage();
   await docs.goto(collector.at('docs.example.test') + '/docs');
-  await docs.evaluate(() => (window as any).moesif.identifyUser('u-docs'));
+  await docs.evaluate(() => window.moesif.identifyUser('u-docs'));
   await expect.poll(() => collector.items('users').length).toBe(1);
   const app = await context.newPage();
   await app.goto(collector.at('app.example.test') + '/app');
-  await app.evaluate(() => (window as any).moesif.revokePublishingConsent());
+  await app.evaluate(() => window.moesif.revokePublishingConsent());
   const before = collector.received.length;
 
   // docs still holds the ids in its own localStorage; its next calls must find the refusal first.
@@ -120,12 +122,12 @@ test('a revoke on app reaches an open docs tab: it sends nothing more and does n
   await docs.bringToFront();
   await docs.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
   await docs.evaluate(() => {
-    const moesif = (window as any).moesif;
+    const moesif = window.moesif;
     moesif.track('On docs after the revoke');
     moesif.identifyCompany('c-docs');
     return fetch('/api/other');
   });
-  await docs.waitForTimeout(800);
+  await collector.settled(docs);
   expect((await context.cookies()).map((c) => c.name)).toEqual(['usertrail_consent']);
   expect(collector.received.length - before).toBe(0);
   expect(await docs.evaluate(() => Object.keys(localStorage).filter((key) => key.startsWith('moesif_') || key.startsWith('usertrail:')))).toEqual([]);

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 // @ts-ignore: plain ESM JavaScript with JSDoc types, no declaration file
-import { startCollector, DEFAULT_APP_ID } from '../demo/collector/server.mjs';
+import { startCollector, DEFAULT_APP_ID } from '../demo/collector/server.js';
 import { chromiumArgs } from '../scripts/chromium.mjs';
 import { chromiumLaunchOptions } from './support/browser';
 import { startRecorder, type Recorder } from './support/recorder';

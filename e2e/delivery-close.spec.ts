@@ -15,6 +15,7 @@ test('a captured call with a 64 KB body, then track(), then the visitor leaves: 
     umdPage(`moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:${collector.port}' }); moesif.start();
       window.go = async () => {
         await (await fetch('/api/big')).text();
+        // The visitor reads for a moment, then clicks and leaves 5 ms later: time is the scenario.
         await new Promise((resolve) => setTimeout(resolve, 300));
         moesif.track('Clicked sign up');
         setTimeout(() => { location.href = '/bye'; }, 5);

@@ -32,12 +32,14 @@ test('20 pages that track and leave after 5 ms: each arrives, repeats stay bound
   for (let n = 0; n < 20; n++) {
     collector.page(
       `/close-${n}`,
-      umdPage(`moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:${collector.port}', batchMaxTime: 10000 }); moesif.track('Closing ${n}'); setTimeout(() => { location.href = '/next'; }, 5);`),
+      umdPage(`moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:${collector.port}', batchMaxTime: 10000 }); moesif.track('Closing ${n}'); setTimeout(() => { location.href = '/next'; }, 5);`), // leaves after 5 ms: time is the scenario
     );
     await page.goto(`${collector.url}/close-${n}`);
     await page.waitForURL('**/next');
   }
   await expect.poll(() => received().distinct, { timeout: 10_000 }).toBe(20);
+  // A pause, not a state: the pages that sent these are gone, so no SDK is left to ask whether their
+  // keepalive requests are still on the way; what is counted after it is a bound, not an exact value.
   await page.waitForTimeout(1000);
   console.log('5 ms pages:', JSON.stringify(received()));
   expect(received().items).toBeLessThanOrEqual(3 * 20); // at most 3 unanswered sends per item (GIVE_UP_AFTER); measured 48 to 54, 300 before
@@ -49,13 +51,15 @@ test('a visitor reading 15 pages for 1 s each (default batching): each arrives, 
   for (let n = 0; n < 15; n++) {
     collector.page(
       `/doc-${n}`,
-      umdPage(`moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:${collector.port}' }); moesif.track('Read ${n}'); setTimeout(() => { location.href = '/doc-${n + 1}'; }, 1000);`),
+      umdPage(`moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:${collector.port}' }); moesif.track('Read ${n}'); setTimeout(() => { location.href = '/doc-${n + 1}'; }, 1000);`), // reads for 1 s: time is the scenario
     );
   }
   collector.page('/doc-15', '<!doctype html><title>end</title>');
   await page.goto(`${collector.url}/doc-0`);
   await page.waitForURL('**/doc-15', { timeout: 60_000 });
   await expect.poll(() => received().distinct, { timeout: 10_000 }).toBe(15);
+  // A pause, not a state: the pages that sent these are gone, so no SDK is left to ask whether their
+  // keepalive requests are still on the way; what is counted after it is a bound, not an exact value.
   await page.waitForTimeout(1000);
   console.log('1 s pages:', JSON.stringify(received()));
   expect(received().items).toBeLessThanOrEqual(2 * 15); // measured 22, 36 before

@@ -172,7 +172,7 @@ test('4. two users on one device, reset() at log-out: two profiles, nothing of t
   // reset(): a fresh anonymous id and no user id for whoever uses the browser next.
   const anonSecond = await anonymousId(page);
   expect(anonSecond).not.toBe(anonFirst);
-  expect(await page.evaluate(() => (window as any).moesif.getUserId())).toBeUndefined();
+  expect(await page.evaluate(() => window.moesif.getUserId())).toBeUndefined();
   const second = await signUp(page, stack, 'bob@globex.example', 'login');
   expect(second).not.toBe(first);
   await flush(page);
@@ -303,7 +303,7 @@ test('7. a company: identifyCompany links the user, and the company lists her an
   const acme = companyIdFor(annEmail);
   const ann = await newDevice();
   const annId = await signUp(ann, stack, annEmail);
-  expect(await ann.evaluate(() => (window as any).moesif.getCompanyId())).toBe(acme);
+  expect(await ann.evaluate(() => window.moesif.getCompanyId())).toBe(acme);
   await callApi(ann);
   await callApi(ann);
   // Someone at another company, to show the company's page holds only its own people.
@@ -353,11 +353,11 @@ test('8. a page closed right after sign-up still delivers the identify', async (
   // binding's message can lose the race with it, and the tab must close on the sign-up page.
   await page.route('**/app', close);
   await page.evaluate(() => {
-    const moesif = (window as any).moesif;
+    const moesif = window.moesif;
     const identifyUser = moesif.identifyUser;
-    moesif.identifyUser = function (...args: unknown[]) {
+    moesif.identifyUser = function (...args: Parameters<typeof identifyUser>) {
       identifyUser.apply(this, args);
-      (window as any).journeyIdentified();
+      window.journeyIdentified();
     };
   });
   await page.locator('input[name=email]').fill(email);

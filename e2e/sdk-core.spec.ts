@@ -102,36 +102,36 @@ test('docs and app subdomains share one anonymous id, and reset() on one is seen
   collector.page('/app', umdPage(initScript()));
   const anonymousIdAt = async (host: string, path: string) => {
     await page.goto(collector.at(host) + path);
-    return page.evaluate(() => (window as any).moesif.getAnonymousId() as string);
+    return page.evaluate(() => window.moesif.getAnonymousId() as string);
   };
   const onDocs = await anonymousIdAt('docs.example.test', '/docs');
   expect(onDocs).toMatch(UUID_V4);
   expect(await anonymousIdAt('app.example.test', '/app')).toBe(onDocs);
 
   await page.evaluate(() => {
-    (window as any).moesif.identifyUser('user-7');
-    (window as any).moesif.reset();
+    window.moesif.identifyUser('user-7');
+    window.moesif.reset();
   });
-  const afterReset = await page.evaluate(() => (window as any).moesif.getAnonymousId() as string);
+  const afterReset = await page.evaluate(() => window.moesif.getAnonymousId() as string);
   expect(afterReset).not.toBe(onDocs);
 
   // docs still holds the old id in its own localStorage; the newer cookie must win.
   await page.goto(collector.at('docs.example.test') + '/docs');
   expect(await page.evaluate(() => localStorage.getItem('moesif_anonymous_id'))).toBe(onDocs);
-  expect(await page.evaluate(() => (window as any).moesif.getAnonymousId())).toBe(afterReset);
+  expect(await page.evaluate(() => window.moesif.getAnonymousId())).toBe(afterReset);
   expect(await page.evaluate(() => localStorage.getItem('moesif_anonymous_id'))).toBe(afterReset);
-  expect(await page.evaluate(() => (window as any).moesif.getUserId())).toBeUndefined();
+  expect(await page.evaluate(() => window.moesif.getUserId())).toBeUndefined();
 });
 
 test('after reset() and a reload the old user does not come back', async ({ page, context }) => {
   collector.page('/app', umdPage(initScript()));
   await page.goto(collector.at('app.example.test') + '/app');
-  await page.evaluate(() => (window as any).moesif.identifyUser('user-9'));
+  await page.evaluate(() => window.moesif.identifyUser('user-9'));
   const cookieNames = (await context.cookies()).map((c) => `${c.name}@${c.domain}`);
   expect(cookieNames).toContain('moesif_stored_user_id@.example.test');
-  await page.evaluate(() => (window as any).moesif.reset());
+  await page.evaluate(() => window.moesif.reset());
   await page.reload();
-  expect(await page.evaluate(() => (window as any).moesif.getUserId())).toBeUndefined();
+  expect(await page.evaluate(() => window.moesif.getUserId())).toBeUndefined();
   const cookies = await context.cookies();
   expect(cookies.find((c) => c.name === 'moesif_stored_user_id')).toBeUndefined();
   for (const cookie of cookies) expect(cookie.sameSite).toBe('Lax');

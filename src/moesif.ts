@@ -16,14 +16,17 @@ import { idStore } from './storage/id-store.js';
 import { localStore } from './storage/local-store.js';
 import type { ActionPayload, Attribution, CapturedEvent, CompanyPayload, Kind, Metadata, UserPayload } from './wire.js';
 
-/** The public surface of one instance: moesif-browser-js's methods, plus a few it lacks. */
+/**
+ * The public surface of one instance: moesif-browser-js's methods, plus a few it lacks. Metadata
+ * parameters take any `object`, so an app's interface-typed profile is accepted (see Metadata).
+ */
 export interface Moesif {
   /** Gives back the instance, as moesif-browser-js does. */
   init(options: Options): Moesif | undefined;
-  identifyUser(userId: string | number, metadata?: Metadata): void;
-  identifyCompany(companyId: string | number, metadata?: Metadata, companyDomain?: string): void;
+  identifyUser(userId: string | number, metadata?: object): void;
+  identifyCompany(companyId: string | number, metadata?: object, companyDomain?: string): void;
   identifySession(sessionToken: string): void;
-  track(actionName: string, metadata?: Metadata): void;
+  track(actionName: string, metadata?: object): void;
   /** Call on log-out: forgets the user, company, session and campaign, and starts a new anonymous visitor. */
   reset(): void;
   /** Starts a new anonymous visitor, keeping the user, company and session. Gives back the new id. */
@@ -48,7 +51,7 @@ export interface Moesif {
   /** Stops logging API calls and puts fetch and XMLHttpRequest back as they were. */
   stop(): void;
   /** Sends a `Page View` action for the current URL, for routers that announce navigations themselves. */
-  trackPageView(metadata?: Metadata): void;
+  trackPageView(metadata?: object): void;
   /** Records the visitor's consent: what was held in memory is stored and sent, in order. */
   grantPublishingConsent(): void;
   /** Records a refusal: the queue, ids and cookies are removed and nothing more is sent, also after a reload. */
@@ -69,6 +72,12 @@ const MAX_EARLY_CALLS = 1000;
 
 /** Metadata the app passes: a plain object, or nothing. */
 const isMetadata = (value: unknown): value is Metadata => !!value && typeof value == 'object' && !Array.isArray(value);
+
+/**
+ * Metadata as the public methods take it: any object, since an app's interface-typed profile has no
+ * index signature. enqueue() checks that it is a plain, serializable object, or leaves it out with a warning.
+ */
+const appMetadata = (value: object | undefined): Metadata | undefined => value as Metadata | undefined;
 
 /** Ends a public method whose arguments cannot be used: the method wrapper warns once with this reason. */
 const fail: (reason: string) => never = (reason) => {
@@ -200,7 +209,7 @@ const METHODS: { [Name in keyof Methods]: (parts: Running, ...args: Parameters<M
       identity.renewAnonymousId();
     }
     identity.setId('user_id', id);
-    sendUser(parts, { user_id: id, metadata });
+    sendUser(parts, { user_id: id, metadata: appMetadata(metadata) });
   },
   identifyCompany(parts, companyId, metadata, companyDomain) {
     const { identity, enqueue } = parts;
@@ -208,7 +217,7 @@ const METHODS: { [Name in keyof Methods]: (parts: Running, ...args: Parameters<M
     const changed = identity.getId('company_id') != id;
     identity.setId('company_id', id);
     const sessionToken = identity.getId('session_token');
-    enqueue('companies', companyPayload({ companyId: id, companyDomain: cleanId(companyDomain), sessionToken, metadata, campaign: identity.campaign() }));
+    enqueue('companies', companyPayload({ companyId: id, companyDomain: cleanId(companyDomain), sessionToken, metadata: appMetadata(metadata), campaign: identity.campaign() }));
     // Link the visitor to the company, as a users call does on Moesif.
     if (changed) sendUser(parts);
   },
@@ -218,7 +227,7 @@ const METHODS: { [Name in keyof Methods]: (parts: Running, ...args: Parameters<M
   track({ identity, enqueue }, actionName, metadata, at?: ActionAt) {
     if (typeof actionName != 'string' || !actionName.trim()) fail('needs an action name');
     const page = { uri: at?.uri ?? location.href, time: at?.time ?? new Date().toISOString(), userAgent: navigator.userAgent };
-    enqueue('actions', actionPayload({ actionName, metadata, who: identity.attribution(), transactionId: newId(), ...page }));
+    enqueue('actions', actionPayload({ actionName, metadata: appMetadata(metadata), who: identity.attribution(), transactionId: newId(), ...page }));
   },
   trackPageView: ({ pageViews }, metadata) => pageViews.trackPageView(isMetadata(metadata) ? metadata : undefined),
   // Log-out: forget user, company, session and campaign, and start a new anonymous visitor.

@@ -1,11 +1,16 @@
 /**
  * The Moesif collection API, described once: endpoints, headers and the JSON of each kind of item.
  * Field names are Moesif's (snake_case), so the same requests work against Moesif and our collector.
+ * The browser SDK, usertrail/server, the demo collector and the tests all import these types; the
+ * browser bundle pays nothing for them (types are erased, the two constants are inlined).
  */
 
-// any, not unknown: an app's metadata is often typed by an interface, which TypeScript lets into
-// Record<string, any> only (JSON serializability is checked when it is queued).
-export type Metadata = Record<string, any>;
+/**
+ * The app's own data on an item. On the wire any JSON object; a public method that takes metadata
+ * accepts any `object` (an app's interface-typed profile has no index signature, so TypeScript would
+ * not let it into this type), and checks that it is a plain, serializable object when it is queued.
+ */
+export type Metadata = Record<string, unknown>;
 
 /** First-touch marketing attribution, sent with users and companies. */
 export interface Campaign {
@@ -21,23 +26,6 @@ export interface Campaign {
   referring_domain?: string;
 }
 
-export interface UserPayload {
-  user_id?: string;
-  anonymous_id?: string;
-  company_id?: string;
-  session_token?: string;
-  metadata?: Metadata;
-  campaign?: Campaign;
-}
-
-export interface CompanyPayload {
-  company_id: string;
-  company_domain?: string;
-  session_token?: string;
-  metadata?: Metadata;
-  campaign?: Campaign;
-}
-
 /** Who an item belongs to: the identified user, or else the anonymous visitor. */
 export interface Attribution {
   user_id?: string;
@@ -46,6 +34,28 @@ export interface Attribution {
   session_token?: string;
 }
 
+/** `/v1/users`: a user profile. The browser always sends user_id or anonymous_id. */
+export interface UserPayload extends Attribution {
+  metadata?: Metadata;
+  campaign?: Campaign;
+  /** usertrail/server sends these from its UserModel (camelCase in, snake_case out). */
+  ip_address?: string;
+  user_agent_string?: string;
+  modified_time?: string;
+}
+
+/** `/v1/companies`: a company profile. */
+export interface CompanyPayload {
+  company_id: string;
+  company_domain?: string;
+  session_token?: string;
+  metadata?: Metadata;
+  campaign?: Campaign;
+  ip_address?: string;
+  modified_time?: string;
+}
+
+/** `/v1/actions`: something the user did (a page view, a click the app tracks). */
 export interface ActionPayload extends Attribution {
   action_name: string;
   transaction_id: string;
@@ -53,51 +63,90 @@ export interface ActionPayload extends Attribution {
   metadata?: Metadata;
 }
 
+/** Header names lower-cased or as sent, one value each (repeats joined by ", "). */
 export type Headers = Record<string, string>;
 
-/** An API call the page made, as Moesif's events endpoint takes it. */
-export interface CapturedEvent extends Attribution {
+/**
+ * How a body that is not plain JSON travels: `base64` for bytes (or text cut at the size limit),
+ * `json` for a parsed JSON value.
+ */
+export type TransferEncoding = 'base64' | 'json';
+
+/**
+ * `/v1/events`: one API call. The browser sends the calls a page made (`Outgoing`), usertrail/server
+ * the calls a server answered (`Incoming`, with the client's address).
+ */
+export interface EventPayload extends Attribution {
   request: {
     time: string;
     uri: string;
     verb: string;
     headers: Headers;
-    body?: unknown;
-    transfer_encoding?: 'base64' | 'json';
+    ip_address?: string;
     api_version?: string;
+    body?: unknown;
+    transfer_encoding?: TransferEncoding;
   };
   response: {
     time: string;
     status: number;
     headers: Headers;
     body?: unknown;
-    transfer_encoding?: 'base64' | 'json';
+    transfer_encoding?: TransferEncoding;
   };
   transaction_id: string;
+  /** Comma-separated, as Moesif takes it. */
   tags?: string;
   metadata?: Metadata;
+  direction?: 'Incoming' | 'Outgoing';
+}
+
+/** An API call the page made, as the browser SDK sends it. */
+export interface CapturedEvent extends EventPayload {
   direction?: 'Outgoing';
 }
 
-export type Kind = 'actions' | 'events' | 'users' | 'companies';
+/** The item each endpoint takes, by kind: `/v1/${kind}` takes one, `/v1/${kind}/batch` an array. */
+export interface Items {
+  actions: ActionPayload;
+  events: EventPayload;
+  users: UserPayload;
+  companies: CompanyPayload;
+}
+
+export type Kind = keyof Items;
+
+/** The body of a POST to `/v1/${kind}/batch`. */
+export type BatchBody<K extends Kind> = Array<Items[K]>;
+
+export type BatchPath = `/v1/${Kind}/batch`;
+export type SinglePath = `/v1/${Kind}`;
 
 /*
  * Items of a kind go to `/v1/${kind}/batch` (the single-item endpoints are the same without `/batch`),
  * as JSON, with the application id header and X-Moesif-SDK: delivery writes both where it sends, since
- * a function here for either costs bytes that terser does not inline away.
+ * a function here for either costs bytes that terser does not inline away. A beacon cannot carry
+ * headers, so the application id goes in the query string under the same name.
  */
 
 export const APPLICATION_ID_HEADER = 'X-Moesif-Application-Id';
 
+/** Names the sending library and its version: `usertrail/1.2.3`, `usertrail-node/1.2.3`. */
+export const SDK_HEADER = 'X-Moesif-SDK';
+
 export const SDK_HEADER_VALUE = 'usertrail/__USERTRAIL_VERSION__';
 
-/** What moesif's `callback` option receives for each request to the collector. */
+/**
+ * What a delivery callback receives for each request to the collector: moesif's `callback` option in
+ * the browser, usertrail/server's `callback` option and profile updaters. Failures are values, never
+ * throws: a collector that is down must not become an exception in the app that reports to it.
+ */
 export interface DeliveryOutcome {
-  /** HTTP status, or 0 when the request never got an answer. */
+  /** HTTP status, or 0 when the request never got an answer (refused, reset, timed out). */
   status: number;
   kind: Kind;
   /** Items in the request. */
   count: number;
-  /** A short reason when the request failed. */
+  /** A short reason when the request failed (never payload data). */
   error?: string;
 }

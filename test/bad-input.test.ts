@@ -401,7 +401,8 @@ describe('host page hostility', () => {
 describe('damaged storage', () => {
   it("a queue left by an earlier page with damaged entries: the good ones are sent, the rest skipped, nothing thrown", async () => {
     const applicationId = `damaged-${process.pid}`;
-    const good = { id: 'good-1', kind: 'actions', json: { action_name: 'Left Behind', transaction_id: 'good-1' }, bytes: 'not a number', at: Date.now() };
+    const action = { action_name: 'Left Behind', transaction_id: 'good-1', request: { time: new Date().toISOString(), uri: location.href, verb: 'GET', user_agent_string: 'earlier' } };
+    const good = { id: 'good-1', kind: 'actions', json: action, bytes: 'not a number', at: Date.now() };
     localStorage.setItem(
       `usertrail:v3:outbox:${applicationId}:earlier-page`,
       JSON.stringify([0, [null, { id: 'no-json' }, good]]),

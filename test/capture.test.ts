@@ -238,11 +238,12 @@ describe('the capture pipeline', () => {
     // The second send() throws (already sent) to the app as it would without us, and is not a second call.
     expect(() => xhr.send()).toThrow();
     await done;
-    await settled();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // A call after it: once that one is recorded, a second event for the first would have been too.
+    await fetch('https://api.test/after');
+    await vi.waitFor(() => expect(recorded.map((event) => event.request.uri)).toContain('https://api.test/after'));
     capture.stop();
     expect(calls).toEqual(['onerror']);
-    expect(recorded).toHaveLength(1);
+    expect(recorded).toHaveLength(2);
     // Named as the app set it (setRequestHeader), as moesif sends it; the browser's User-Agent added.
     expect(recorded[0].request).toMatchObject({ uri: 'http://127.0.0.1:1/down', verb: 'GET', headers: { 'X-Api-Key': MASK, 'User-Agent': navigator.userAgent } });
     expect(recorded[0].response).toMatchObject({ status: 0, headers: {} });
@@ -272,9 +273,11 @@ describe('the capture pipeline', () => {
     const again = started({});
     await fetch('https://collector.test/v1/events/batch', { method: 'POST', body: '[]' });
     await fetch('https://elsewhere.test/x', { headers: { 'X-Moesif-Application-Id': 'other' } });
+    // A call that is captured, after those: once it is recorded, they would have been too.
+    await fetch('https://api.test/captured');
+    await settled();
     again.stop();
     await fetch('https://api.test/after-stop');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(recorded).toEqual([]);
+    expect(recorded.map((event) => event.request.uri)).toEqual(['https://api.test/captured']);
   });
 });

@@ -15,7 +15,7 @@ async function collectorAnswering(answers: Array<number | 'never'>) {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      if (req.method == 'OPTIONS') return res.writeHead(204, { 'Access-Control-Allow-Origin': '*', 'Access-Control-Allow-Headers': '*' }).end();
+      if (req.method == 'OPTIONS') return void res.writeHead(204, { 'Access-Control-Allow-Origin': '*', 'Access-Control-Allow-Headers': '*' }).end();
       const answer = answers[received.length] ?? 200;
       received.push(Buffer.concat(chunks).toString('utf8'));
       if (answer == 'never') return void hung.push(res);

@@ -85,6 +85,7 @@ it('a <title> element replaced by a head manager, or added where there was none,
 it('a redirect that sets each title a moment later sends both views, each with its own title', async () => {
   await start();
   history.pushState({}, '', '/login');
+  // Fake timers: the router's own delays are the scenario, no test time passes.
   setTimeout(() => (document.title = 'Login'), 20);
   await vi.advanceTimersByTimeAsync(40);
   // The router redirects, and sets the title a moment later, as it did for /login.

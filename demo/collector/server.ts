@@ -2,7 +2,7 @@
  * The collector's one public entry: startCollector() wires config, store, ingest, reports and
  * routes together and listens. Nothing runs at import.
  */
-import { listen } from '../listen.mjs';
+import { listen } from '../listen.js';
 import { resolveConfig, DEFAULT_APP_ID, type CollectorOptions } from './config.js';
 import { openStore, type CollectorStore } from './store.js';
 import { createIngest } from './ingest.js';

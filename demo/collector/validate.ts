@@ -136,8 +136,10 @@ const attribution = {
 
 const USER_FIELDS = {
   ...attribution,
-  // Not sent by usertrail; moesif-nodejs and Moesif's API take it.
+  // Not sent by the browser SDK; usertrail/server and moesif-nodejs send them from a user model.
   modified_time: time,
+  ip_address: text,
+  user_agent_string: text,
   metadata: object,
   campaign,
 } satisfies FieldsOf<UserPayload>;
@@ -147,6 +149,7 @@ const COMPANY_FIELDS = {
   company_domain: text,
   session_token: text,
   modified_time: time,
+  ip_address: text,
   metadata: object,
   campaign,
 } satisfies FieldsOf<CompanyPayload>;

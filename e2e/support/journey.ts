@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCollector, DEFAULT_APP_ID } from '../../demo/collector/server.js';
 // @ts-ignore
-import { startDemoApp } from '../../demo/app/server.mjs';
+import { startDemoApp } from '../../demo/app/server.js';
 // @ts-ignore
-import { startApi, userIdFor, companyIdFor } from '../../demo/api/server.mjs';
+import { startApi, userIdFor, companyIdFor } from '../../demo/api/server.js';
 
 /**
  * Set-up for the customer-journey suite (issue 7): the real collector on a temporary SQLite file,
@@ -86,7 +86,7 @@ export interface Stack {
 
 export async function startStack(): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), 'usertrail-journey-'));
-  const collector: Service & { store: { getUser(id: string): { campaign: Record<string, string> | null } | undefined } } = await startCollector({
+  const collector = await startCollector({
     port: 0,
     db: join(dir, 'collector.db'),
     applicationId: DEFAULT_APP_ID,
@@ -122,7 +122,8 @@ export async function startStack(): Promise<Stack> {
     companies: async () => (await get('/api/companies')).companies,
     company: (id) => get(`/api/companies/${encodeURIComponent(id)}`),
     funnel: (steps) => get(`/api/funnel${steps ? `?${new URLSearchParams(steps.map((s) => ['steps', s]))}` : ''}`),
-    identifiedCampaign: (userId) => collector.store.getUser(userId)?.campaign,
+    // The campaign as the SDK sent it: string values (wire.ts's Campaign).
+    identifiedCampaign: (userId) => collector.store.getUser(userId)?.campaign as Record<string, string> | null | undefined,
     async close() {
       await app.close();
       await api.close();
@@ -176,7 +177,7 @@ export { expect };
 
 /** The id the SDK generated on this device (moesif.getAnonymousId()). */
 export async function anonymousId(page: Page): Promise<string> {
-  const id = await page.evaluate(() => (window as any).moesif.getAnonymousId() as string | undefined);
+  const id = await page.evaluate(() => window.moesif.getAnonymousId() as string | undefined);
   expect(id, 'moesif.getAnonymousId()').toBeTruthy();
   return id as string;
 }
@@ -186,7 +187,7 @@ export async function anonymousId(page: Page): Promise<string> {
  * suite then waits on the collector for milliseconds, not seconds. Navigation flushes on its own.
  */
 export async function flush(page: Page): Promise<void> {
-  await page.evaluate(() => (window as any).moesif.flush());
+  await page.evaluate(() => window.moesif.flush());
 }
 
 /**

@@ -1,17 +1,11 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
-import type { AddressInfo, Socket } from 'node:net';
+import { expect, type Page } from '@playwright/test';
+import { startRecorder as startSharedRecorder, type Answer, type Recorded } from '../../test/support/recorder';
 
-/** One request the collector received. */
-export interface Received {
-  path: string;
-  query: URLSearchParams;
-  headers: IncomingMessage['headers'];
-  /** Parsed JSON body (an array for /batch endpoints). */
-  body: unknown;
-  at: number;
-}
+/** One request to /v1/* the collector received (with the status it was answered). */
+export type Received = Recorded;
 
 /** How the collector should answer the next requests. */
 export interface Failure {
@@ -31,26 +25,14 @@ const ROOT = normalize(join(import.meta.dirname, '..', '..'));
 const TYPES: Record<string, string> = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.html': 'text/html', '.map': 'application/json', '.json': 'application/json' };
 
 /**
- * A real HTTP server on 127.0.0.1 that plays the collector for browser tests: it records every
- * request to /v1/*, can be told to fail, to refuse connections, or to answer slowly; and it serves
- * the built SDK (/dist), node_modules (for the ESM build's imports) and pages given by the test.
+ * The collector for browser tests: the shared recording collector (test/support/recorder.ts, which
+ * checks every usertrail payload against the wire contract) for /v1/*, which can be told to fail or to
+ * refuse connections; and on the same server the built SDK (/dist), node_modules (for the ESM build's
+ * imports), pages given by the test and a small app API to capture.
  */
 export async function startRecorder() {
-  const received: Received[] = [];
   const pages = new Map<string, string>();
   let failure: Failure | undefined;
-  let refusing = false;
-  /** Requests to /v1/* dropped while refusing. */
-  let refused = 0;
-  const sockets = new Set<Socket>();
-
-  const cors = (res: ServerResponse): void => {
-    res.setHeader('Access-Control-Allow-Origin', '*');
-    res.setHeader('Access-Control-Allow-Methods', 'POST, GET, OPTIONS');
-    res.setHeader('Access-Control-Allow-Headers', 'Content-Type, X-Moesif-Application-Id, X-Moesif-SDK');
-    res.setHeader('Access-Control-Expose-Headers', 'Retry-After');
-    res.setHeader('Access-Control-Max-Age', '600');
-  };
 
   /** Requests to the app's own API (/api/*), as the server received them. */
   const api: Array<{ path: string; method: string; headers: IncomingMessage['headers']; body: string }> = [];
@@ -97,6 +79,7 @@ export async function startRecorder() {
         return;
       }
       case '/api/slow':
+        // A slow API (time is the scenario).
         setTimeout(() => res.writeHead(200, type('text/plain')).end('late'), 3000);
         return;
       case '/api/close':
@@ -107,64 +90,17 @@ export async function startRecorder() {
     }
   };
 
-  const server = createServer(async (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (refusing && url.pathname.startsWith('/v1/')) {
-      refused++;
-      req.socket.destroy();
-      return;
-    }
-    cors(res);
-    if (req.method === 'OPTIONS') {
-      res.writeHead(204).end();
-      return;
-    }
-    if (url.pathname.startsWith('/v1/')) {
-      const chunks: Buffer[] = [];
-      for await (const chunk of req) chunks.push(chunk as Buffer);
-      const raw = Buffer.concat(chunks).toString('utf8');
-      const itemCount = (() => {
-        try {
-          const parsed: unknown = JSON.parse(raw);
-          return Array.isArray(parsed) ? parsed.length : 1;
-        } catch {
-          return 1;
-        }
-      })();
-      const active =
-        failure &&
-        (failure.until === undefined || Date.now() < failure.until) &&
-        (!failure.pathIncludes || url.pathname.includes(failure.pathIncludes)) &&
-        (failure.itemsOver === undefined || itemCount > failure.itemsOver)
-          ? failure
-          : undefined;
-      if (active) {
-        if (active.times !== undefined && --active.times <= 0) failure = undefined;
-        const { status, retryAfter } = active;
-        res.writeHead(status, { 'Content-Type': 'application/json', ...(retryAfter ? { 'Retry-After': retryAfter } : {}) });
-        res.end(JSON.stringify({ error: 'told to fail' }));
-        received.push({ path: url.pathname, query: url.searchParams, headers: req.headers, body: undefined, at: Date.now() });
-        return;
-      }
-      let body: unknown;
-      try {
-        body = JSON.parse(raw);
-      } catch {
-        res.writeHead(400, { 'Content-Type': 'application/json' }).end('{"error":"malformed JSON"}');
-        return;
-      }
-      received.push({ path: url.pathname, query: url.searchParams, headers: req.headers, body, at: Date.now() });
-      res.writeHead(200, { 'Content-Type': 'application/json' }).end('{}');
-      return;
-    }
+  /** Pages, the app API and static files; everything outside /v1/ is answered here. */
+  const route = async (url: URL, req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+    res.setHeader('Access-Control-Allow-Origin', '*');
     if (url.pathname.startsWith('/api/')) {
       await appApi(url, req, res);
-      return;
+      return true;
     }
     const page = pages.get(url.pathname);
     if (page !== undefined) {
       res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' }).end(page);
-      return;
+      return true;
     }
     if (url.pathname.startsWith('/dist/') || url.pathname.startsWith('/node_modules/')) {
       const file = normalize(join(ROOT, url.pathname));
@@ -172,33 +108,45 @@ export async function startRecorder() {
         try {
           const content = await readFile(file);
           res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(content);
-          return;
+          return true;
         } catch {
           /* fall through to 404 */
         }
       }
     }
     res.writeHead(404).end('not found');
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
+    return true;
+  };
 
-  /** Every item received on /v1/<kind>/batch (and the single endpoints), in arrival order. */
-  const items = (kind: 'actions' | 'users' | 'companies' | 'events'): Array<Record<string, unknown>> =>
-    received
-      .filter((r) => r.body !== undefined && (r.path === `/v1/${kind}` || r.path === `/v1/${kind}/batch`))
-      .flatMap((r) => (Array.isArray(r.body) ? r.body : [r.body]) as Array<Record<string, unknown>>);
+  /** The answer to a request to /v1/*: as told by failWith(), else 200. */
+  const answer = (request: Recorded): Answer => {
+    let itemCount = 1;
+    if (Array.isArray(request.body)) itemCount = request.body.length;
+    const active =
+      failure &&
+      (failure.until === undefined || Date.now() < failure.until) &&
+      (!failure.pathIncludes || request.path.includes(failure.pathIncludes)) &&
+      (failure.itemsOver === undefined || itemCount > failure.itemsOver)
+        ? failure
+        : undefined;
+    if (!active) return { status: 200 };
+    if (active.times !== undefined && --active.times <= 0) failure = undefined;
+    return { status: active.status, ...(active.retryAfter ? { headers: { 'Retry-After': active.retryAfter } } : {}) };
+  };
+
+  const shared = await startSharedRecorder({ route, answer });
+  const { port } = shared;
+
+  /** Every item received on /v1/<kind>/batch (and the single endpoints) and accepted, in arrival order. */
+  const items = shared.items;
 
   return {
     port,
     url: `http://127.0.0.1:${port}`,
     /** The same server under another host name (mapped to 127.0.0.1 by the browser's resolver rules). */
-    at: (host: string) => `http://${host}:${port}`,
-    received,
+    at: shared.at,
+    /** Every request to /v1/*, in arrival order, with the status it was answered. */
+    received: shared.requests,
     items,
     api,
     page(path: string, html: string): void {
@@ -209,16 +157,33 @@ export async function startRecorder() {
     },
     /** Drop every request to /v1/*, as a collector that is down (pages are still served). */
     refuse(on: boolean): void {
-      refusing = on;
+      shared.refuse(on);
     },
     /** How many requests to /v1/* were dropped while refusing. */
     get refused(): number {
-      return refused;
+      return shared.refused;
     },
-    async close(): Promise<void> {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+    /**
+     * Resolves once the SDK in `page` (the global `name`) has nothing left in its outbox and every
+     * request it made has reached this collector (answered or refused): from then on nothing more
+     * arrives unless the page does something. Immediately when the SDK never started delivery.
+     */
+    async settled(page: Page, name = 'moesif'): Promise<void> {
+      const state = () =>
+        page.evaluate((global) => {
+          const sdk = (window as unknown as Record<string, { getStats?(): { inOutbox?: number; requests?: number } | undefined } | undefined>)[global];
+          const stats = sdk?.getStats?.();
+          return stats ? { inOutbox: stats.inOutbox ?? 0, requests: stats.requests ?? 0 } : { inOutbox: 0, requests: 0 };
+        }, name);
+      await expect
+        .poll(async () => {
+          const { inOutbox, requests } = await state();
+          return inOutbox === 0 && shared.requests.length + shared.refused >= requests;
+        }, { message: 'the SDK settled: an empty outbox and every request it made received' })
+        .toBe(true);
     },
+    /** Rejects when a payload broke the wire contract. */
+    close: () => shared.close(),
   };
 }
 

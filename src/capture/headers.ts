@@ -4,7 +4,8 @@ import type { Headers as WireHeaders } from '../wire.js';
  * Headers that carry credentials or identify a session: Authorization, Proxy-Authorization, Cookie,
  * Set-Cookie, X-Api-Key, X-Auth-Token, X-CSRF-Token and the like, in any case (a browser whose XMLHttpRequest
  * keeps the server's case still gets them masked). Masking a harmless header by
- * mistake costs little; sending a credential to analytics costs a lot.
+ * mistake costs little; sending a credential to analytics costs a lot. One pattern, broader than
+ * usertrail/server's list (src/server/body.ts), for its size: test/masking.test.ts pins each difference.
  */
 const SECRET = /auth|cookie|key|token|secret|passw|session|csrf/i;
 

@@ -6,7 +6,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Transform } from 'node:stream';
 import { constants, createBrotliDecompress, createGunzip, createInflate, createInflateRaw } from 'node:zlib';
-import type { Headers } from './types.js';
+import { APPLICATION_ID_HEADER, type Headers } from '../wire.js';
 
 export const MASK = '*****';
 
@@ -375,7 +375,12 @@ export function encodeParsed(value: unknown, cap: number, contentType: string): 
   return { body: value };
 }
 
-/** Header names whose values are credentials. Others are masked too when their name says secret/token/key. */
+/**
+ * Header names whose values are credentials. Others are masked too when their name says secret/token/key
+ * (isSensitiveName). Narrower than the browser's pattern (src/capture/headers.ts), on purpose: the
+ * server sees every header of its API, so Idempotency-Key or X-Public-Key must stay readable;
+ * test/masking.test.ts pins each difference.
+ */
 const SECRET_HEADERS = new Set([
   'authorization',
   'proxy-authorization',
@@ -383,7 +388,7 @@ const SECRET_HEADERS = new Set([
   'set-cookie',
   'x-api-key',
   'api-key',
-  'x-moesif-application-id',
+  APPLICATION_ID_HEADER.toLowerCase(),
 ]);
 
 function maskHeaderValue(name: string, value: string): string {

@@ -184,13 +184,6 @@ export function observeExchange(req: MoesifRequest, res: MoesifResponse, hooks: 
 const ABANDONED_WAIT_MS = 30_000;
 const CLIENT_CLOSED_REQUEST = 499;
 
-/**
- * How long the hooks of one event may take together. A hook awaiting something that never answers
- * (a database lookup) would otherwise keep the event, and the request and response it holds, in
- * memory for good, and make flush() on shutdown wait forever.
- */
-const HOOK_TIME_LIMIT_MS = 5_000;
-
 /** The hook's value, or `timedOut` when it is still pending at `deadline`. A synchronous value always wins. */
 async function within<T>(value: T | Promise<T>, deadline: number): Promise<{ timedOut: false; value: T } | { timedOut: true }> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -222,6 +215,7 @@ function callHook(
   res: MoesifResponse,
   log: Log,
   deadline: number,
+  limitMs: number,
 ): HookResult | Promise<HookResult> {
   if (!hook) return { ok: true, value: undefined };
   const failed = (error: unknown): HookResult => {
@@ -233,7 +227,7 @@ function callHook(
     if (!isThenable(returned)) return { ok: true, value: returned };
     return within(returned, deadline).then((result): HookResult => {
       if (!result.timedOut) return { ok: true, value: result.value };
-      log.warnOnce(name, `${name} did not settle within ${HOOK_TIME_LIMIT_MS / 1000} s; using the default`);
+      log.warnOnce(name, `${name} did not settle within ${limitMs / 1000} s; using the default`);
       return { ok: false, value: undefined };
     }, failed);
   } catch (error) {
@@ -252,7 +246,10 @@ async function buildEvent(
   log: Log,
 ): Promise<MoesifEvent | undefined> {
   const responseTime = new Date();
-  const deadline = Date.now() + HOOK_TIME_LIMIT_MS;
+  // The hooks of one event together: one awaiting something that never answers (a database lookup)
+  // would otherwise keep the event, and the request and response it holds, in memory for good, and
+  // make flush() on shutdown wait forever (the hookTimeout option).
+  const deadline = Date.now() + options.hookTimeout;
   // req.url as the app received it while the hook is called, put back as soon as the call returns:
   // nothing else runs in between, so the app never sees the change.
   const asReceived = (hook: Hook): Hook => (q, r) => {
@@ -264,7 +261,7 @@ async function buildEvent(
       q.url = routed;
     }
   };
-  const call = (name: string, hook: Hook | undefined) => callHook(name, hook && asReceived(hook), req, res, log, deadline);
+  const call = (name: string, hook: Hook | undefined) => callHook(name, hook && asReceived(hook), req, res, log, deadline, options.hookTimeout);
   const skip = await call('skip', options.skip);
   if (skip.value) return undefined;
 
@@ -335,7 +332,7 @@ async function buildEvent(
     const returned: unknown = options.maskContent(event);
     const result = isThenable(returned) ? await within<unknown>(returned, deadline) : { timedOut: false as const, value: returned };
     if (result.timedOut) {
-      log.warnOnce('maskContent', `maskContent did not settle within ${HOOK_TIME_LIMIT_MS / 1000} s; the event was dropped`);
+      log.warnOnce('maskContent', `maskContent did not settle within ${options.hookTimeout / 1000} s; the event was dropped`);
       return undefined;
     }
     const masked = result.value;

@@ -17,6 +17,7 @@ import type {
   MoesifStats,
   UserModel,
 } from './types.js';
+import type { BatchPath, SinglePath } from '../wire.js';
 
 export type {
   CampaignModel,
@@ -85,20 +86,21 @@ function settle(outcome: DeliveryOutcome, cb: Callback): DeliveryOutcome {
 
 /** The profile updaters: one immediate POST each, no queue (profiles are rare and the app awaits them). */
 function createProfiles(send: Send | undefined) {
-  async function post(path: string, items: Array<UserModel | CompanyModel>, idKey: 'user_id' | 'company_id', cb: Callback) {
+  async function post(path: SinglePath | BatchPath, items: Array<UserModel | CompanyModel>, idKey: 'user_id' | 'company_id', cb: Callback) {
+    const kind = idKey === 'user_id' ? 'users' : 'companies';
     const wire = items.map(toWireProfile);
-    if (!send) return settle({ status: 0, count: wire.length, error: 'middleware disabled (see the console error)' }, cb);
+    if (!send) return settle({ status: 0, kind, count: wire.length, error: 'middleware disabled (see the console error)' }, cb);
     if (wire.length === 0 || wire.some((item) => typeof item[idKey] !== 'string' && typeof item[idKey] !== 'number')) {
-      return settle({ status: 0, count: wire.length, error: `${idKey} is required` }, cb);
+      return settle({ status: 0, kind, count: wire.length, error: `${idKey} is required` }, cb);
     }
     let json: string;
     try {
       json = JSON.stringify(wire.length === 1 && !path.endsWith('/batch') ? wire[0] : wire);
     } catch (error) {
-      return settle({ status: 0, count: wire.length, error: errorName(error) }, cb);
+      return settle({ status: 0, kind, count: wire.length, error: errorName(error) }, cb);
     }
     const result = await send(path, json);
-    const outcome: DeliveryOutcome = { status: result.status, count: wire.length };
+    const outcome: DeliveryOutcome = { status: result.status, kind, count: wire.length };
     if (result.error !== undefined) outcome.error = result.error;
     else if (result.status < 200 || result.status >= 300) outcome.error = `HTTP ${result.status}`;
     return settle(outcome, cb);

@@ -19,6 +19,7 @@ export const DEFAULTS = {
   retryMaxDelay: 60_000,
   requestTimeout: 10_000,
   gzip: true,
+  hookTimeout: 5_000,
   debug: false,
 } as const;
 
@@ -46,6 +47,7 @@ export interface ResolvedOptions {
   retryMaxDelay: number;
   requestTimeout: number;
   gzip: boolean;
+  hookTimeout: number;
   callback: ((error: Error | null, outcome: DeliveryOutcome) => void) | undefined;
   debug: boolean;
 }
@@ -125,6 +127,7 @@ const KNOWN_OPTIONS: Record<keyof MoesifOptions, true> = {
   retryMaxDelay: true,
   requestTimeout: true,
   gzip: true,
+  hookTimeout: true,
   callback: true,
   debug: true,
 };
@@ -222,6 +225,7 @@ export function resolveOptions(
     retryMaxDelay: int('retryMaxDelay', DEFAULTS.retryMaxDelay, 1),
     requestTimeout: int('requestTimeout', DEFAULTS.requestTimeout, 1),
     gzip: bool('gzip', DEFAULTS.gzip),
+    hookTimeout: int('hookTimeout', DEFAULTS.hookTimeout, 1),
     callback: fn('callback'),
     debug: bool('debug', DEFAULTS.debug),
   };

@@ -141,7 +141,7 @@ export function createOutbox(config: OutboxConfig): Outbox {
 
   /** Report one request's result, count it, and decide about its batch. True when the batch is done with. */
   function settle(batch: string[], result: { status: number; retryAfterMs?: number; error?: string }): boolean {
-    const outcome: DeliveryOutcome = { status: result.status, count: batch.length };
+    const outcome: DeliveryOutcome = { status: result.status, kind: 'events', count: batch.length };
     if (result.error !== undefined) outcome.error = result.error;
     try {
       config.onOutcome?.(outcome);

@@ -8,6 +8,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { gzip as gzipCallback } from 'node:zlib';
 import { promisify } from 'node:util';
 import { parseRetryAfter } from '../delivery/backoff.js';
+import { APPLICATION_ID_HEADER, SDK_HEADER } from '../wire.js';
 
 /** Replaced by the package version at build time (rollup.config.mjs); left as is in unit tests. */
 export const SDK_HEADER_VALUE = 'usertrail-node/__USERTRAIL_VERSION__';
@@ -86,8 +87,8 @@ export function createTransport(config: TransportConfig): Send {
               'Content-Type': 'application/json',
               'Content-Length': String(body.length),
               ...encoding,
-              'X-Moesif-Application-Id': config.applicationId,
-              'X-Moesif-SDK': SDK_HEADER_VALUE,
+              [APPLICATION_ID_HEADER]: config.applicationId,
+              [SDK_HEADER]: SDK_HEADER_VALUE,
             },
           },
           (res) => {

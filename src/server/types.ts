@@ -4,6 +4,9 @@
  * collector and ours.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { DeliveryOutcome, EventPayload, Metadata } from '../wire.js';
+
+export type { DeliveryOutcome, Headers, Metadata } from '../wire.js';
 
 /**
  * The request as the middleware sees it: Node's IncomingMessage plus the fields that Express and
@@ -26,36 +29,9 @@ export type MoesifRequest = IncomingMessage & {
 
 export type MoesifResponse = ServerResponse;
 
-export type Metadata = Record<string, unknown>;
-export type Headers = Record<string, string>;
-
-/** One API call as Moesif's `/v1/events` endpoints take it. */
-export interface MoesifEvent {
-  request: {
-    time: string;
-    uri: string;
-    verb: string;
-    headers: Headers;
-    ip_address?: string;
-    api_version?: string;
-    body?: unknown;
-    transfer_encoding?: 'base64';
-  };
-  response: {
-    time: string;
-    status: number;
-    headers: Headers;
-    body?: unknown;
-    transfer_encoding?: 'base64';
-  };
-  user_id?: string;
-  company_id?: string;
-  session_token?: string;
-  /** Comma-separated, as Moesif takes it. */
-  tags?: string;
-  metadata?: Metadata;
+/** One API call the server answered, as Moesif's `/v1/events` endpoints take it (see wire.ts). */
+export interface MoesifEvent extends EventPayload {
   direction: 'Incoming';
-  transaction_id: string;
 }
 
 /** Campaign fields accepted in camelCase (moesif-nodejs style) or snake_case (wire style). */
@@ -97,19 +73,6 @@ export interface CompanyModel {
   campaign?: CampaignModel;
   metadata?: Metadata;
   [key: string]: unknown;
-}
-
-/**
- * The result of one request to the collector. Failures are values, never throws: a collector that is
- * down must not become an exception in the API that logs to it.
- */
-export interface DeliveryOutcome {
-  /** HTTP status, or 0 when no answer came (refused, reset, timed out). */
-  status: number;
-  /** Items in the request. */
-  count: number;
-  /** A short reason when the request failed (never contains payload data). */
-  error?: string;
 }
 
 /** A value that may be returned directly or through a promise (moesif-nodejs accepts both). */
@@ -166,6 +129,12 @@ export interface MoesifOptions {
    * for a collector that cannot decode it. @default true
    */
   gzip?: boolean;
+  /**
+   * Time limit (ms) for the hooks of one event together: a hook still pending then (a lookup whose
+   * database never answers) gets its default, so it cannot hold the event or flush() for good.
+   * @default 5000
+   */
+  hookTimeout?: number;
   /**
    * Called after each request to the collector, as moesif-nodejs calls it: `error` is null when the
    * batch was delivered, else an Error whose message is the reason (`HTTP 503`, `ECONNREFUSED`);

@@ -1,7 +1,7 @@
 // @vitest-environment node
 /**
- * `npm start` smoke test: runs demo/start.mjs under tsx as `npm start` does after its build step (the test
- * command builds first), waits for the printed addresses, fetches the dashboard and the demo app,
+ * `npm start` smoke test: runs demo/start.ts under tsx as `npm start` does after its build step
+ * (the test command builds first), waits for the printed addresses, fetches the dashboard and the demo app,
  * then stops it with SIGTERM and expects a clean exit.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -21,6 +21,7 @@ afterEach(() => {
 function waitFor(proc: ChildProcess, pattern: RegExp, timeoutMs = 15_000): Promise<string> {
   return new Promise((resolve, reject) => {
     let out = '';
+    // A limit, not a wait: the test fails with the output so far instead of hanging.
     const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}; output so far:\n${out}`)), timeoutMs);
     proc.stdout?.on('data', (chunk: Buffer) => {
       out += chunk.toString();
@@ -41,7 +42,7 @@ function waitFor(proc: ChildProcess, pattern: RegExp, timeoutMs = 15_000): Promi
 
 it('npm start prints its addresses, serves the dashboard and the demo app, and stops cleanly on SIGTERM', async () => {
   dir = tempDir();
-  child = spawn(process.execPath, ['--import', 'tsx', 'demo/start.mjs'], {
+  child = spawn(process.execPath, ['--import', 'tsx', 'demo/start.ts'], {
     env: { ...process.env, PORT: '0', DEMO_API_PORT: '0', DEMO_APP_PORT: '0', USERTRAIL_DB: join(dir, 'collector.db'), USERTRAIL_APP_ID: 'smoke-test-app' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -35,8 +35,23 @@ const campaign: Complete<NonNullable<UserPayload['campaign']>> = {
 
 const ids = { user_id: 'wire-user', anonymous_id: 'wire-anon', company_id: 'wire-co', session_token: 'wire-session' };
 
-const user: Complete<UserPayload> = { ...ids, metadata: { email: 'wire@example.test' }, campaign };
-const company: Complete<CompanyPayload> = { company_id: 'wire-co', company_domain: 'wire.example.test', session_token: 'wire-session', metadata: { plan: 'team' }, campaign };
+const user: Complete<UserPayload> = {
+  ...ids,
+  metadata: { email: 'wire@example.test' },
+  campaign,
+  ip_address: '203.0.113.7',
+  user_agent_string: 'Mozilla/5.0',
+  modified_time: at(0),
+};
+const company: Complete<CompanyPayload> = {
+  company_id: 'wire-co',
+  company_domain: 'wire.example.test',
+  session_token: 'wire-session',
+  metadata: { plan: 'team' },
+  campaign,
+  ip_address: '203.0.113.7',
+  modified_time: at(0),
+};
 const actionItem: Complete<ActionPayload> = {
   ...ids,
   action_name: 'Clicked Buy',
@@ -47,7 +62,7 @@ const actionItem: Complete<ActionPayload> = {
 const event: Complete<CapturedEvent> = {
   ...ids,
   transaction_id: 'wire-tx-event',
-  request: { time: at(2), uri: 'http://api.example.test/orders', verb: 'POST', headers: { 'content-type': 'application/json' }, body: { n: 1 }, transfer_encoding: 'json', api_version: '2' },
+  request: { time: at(2), uri: 'http://api.example.test/orders', verb: 'POST', headers: { 'content-type': 'application/json' }, ip_address: '203.0.113.7', body: { n: 1 }, transfer_encoding: 'json', api_version: '2' },
   response: { time: at(2), status: 201, headers: { 'content-type': 'application/json' }, body: 'eyJvayI6dHJ1ZX0=', transfer_encoding: 'base64' },
   tags: 'checkout',
   metadata: { trace: 't-1' },

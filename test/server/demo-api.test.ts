@@ -12,16 +12,14 @@ import { freePort, startRecorder } from './helpers';
 const distServer = fileURLToPath(new URL('../../dist/server.mjs', import.meta.url));
 const APP_ID = 'usertrail-test-app';
 
-// any: the demo modules are plain JavaScript; their shapes are asserted by the tests themselves.
-let demo: any;
-let collectorModule: any;
-let collector: any;
-let api: any;
+let demo: typeof import('../../demo/api/server.js');
+let collectorModule: typeof import('../../demo/collector/server.js');
+let collector: Awaited<ReturnType<typeof collectorModule.startCollector>>;
+let api: Awaited<ReturnType<typeof demo.startApi>>;
 
 beforeAll(async () => {
   if (!existsSync(distServer)) throw new Error('dist/server.mjs is missing: run `npm run build` (or `npx rollup -c`) first');
-  // @ts-expect-error -- plain JavaScript module without declarations
-  demo = await import('../../demo/api/server.mjs');
+  demo = await import('../../demo/api/server.js');
   collectorModule = await import('../../demo/collector/server.js');
 });
 
@@ -43,6 +41,7 @@ async function login(email: string) {
 async function storedEvents(query: string) {
   await api.middleware.flush();
   const res = await fetch(`${collector.url}/api/events?kind=event&${query}`);
+  // any: the collector's query answer, whose fields the assertions read; typing it would restate them.
   return ((await res.json()) as { events: any[] }).events;
 }
 
@@ -114,7 +113,7 @@ describe('the seed app with usertrail/server and the reference collector', () =>
     while (Date.now() < deadline && user.company_id === undefined) {
       const res = await fetch(`${collector.url}/api/users/${userId}`);
       if (res.ok) user = (await res.json()) as { company_id?: string };
-      else await new Promise((r) => setTimeout(r, 20));
+      else await new Promise((r) => setTimeout(r, 20)); // the polling interval
     }
     expect(user.company_id).toBe(companyId);
   });
@@ -122,10 +121,11 @@ describe('the seed app with usertrail/server and the reference collector', () =>
 
 describe('the built middleware in a process of its own', () => {
   /**
-   * Runs a tiny app with the built middleware in its own Node process, makes one request, closes the
-   * server, and reports whether the process then exits by itself (no timer or socket keeps it alive).
+   * Runs a tiny app with the built middleware in its own Node process, makes one request, waits until
+   * the middleware's stats meet `until` (an expression on `s`), closes the server, and reports whether
+   * the process then exits by itself (no timer or socket keeps it alive).
    */
-  async function runAppProcess(middlewareOptions: string, settleMs: number) {
+  async function runAppProcess(middlewareOptions: string, until: string) {
     const script = `
       import http from 'node:http';
       import moesif from ${JSON.stringify(distServer)};
@@ -134,7 +134,8 @@ describe('the built middleware in a process of its own', () => {
       server.listen(0, '127.0.0.1', async () => {
         const r = await fetch('http://127.0.0.1:' + server.address().port + '/x');
         await r.text();
-        await new Promise((ok) => setTimeout(ok, ${settleMs}));
+        // Polling the middleware's own counters until the delivery attempt happened.
+        for (let s = mw.stats(); !(${until}); s = mw.stats()) await new Promise((ok) => setTimeout(ok, 10));
         server.close();
         server.closeAllConnections();
         console.log(JSON.stringify(mw.stats()));
@@ -143,6 +144,7 @@ describe('the built middleware in a process of its own', () => {
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     const code = await new Promise<number | null>((resolve, reject) => {
+      // Time is what is tested: a process that has not exited by itself by then never will.
       const timer = setTimeout(() => {
         child.kill();
         reject(new Error('the process did not exit on its own'));
@@ -157,7 +159,7 @@ describe('the built middleware in a process of its own', () => {
 
   it('lets the process exit by itself while the collector is down (timers and sockets unref\'d)', async () => {
     const down = await freePort();
-    const { code, stats } = await runAppProcess(`baseUri: 'http://127.0.0.1:${down}', batchMaxTime: 10, retryBaseDelay: 50`, 200);
+    const { code, stats } = await runAppProcess(`baseUri: 'http://127.0.0.1:${down}', batchMaxTime: 10, retryBaseDelay: 50`, 's.failedRequests >= 1');
     expect(code).toBe(0);
     expect(stats.queued).toBe(1);
     expect(stats.failedRequests).toBeGreaterThanOrEqual(1);
@@ -166,7 +168,7 @@ describe('the built middleware in a process of its own', () => {
   it('lets the process exit by itself after delivering to a collector that is up (keep-alive sockets unref\'d)', async () => {
     const collectorUp = await startRecorder();
     try {
-      const { code, stats } = await runAppProcess(`baseUri: '${collectorUp.url}', batchMaxTime: 10`, 300);
+      const { code, stats } = await runAppProcess(`baseUri: '${collectorUp.url}', batchMaxTime: 10`, 's.sent === 1');
       expect(code).toBe(0);
       expect(stats).toMatchObject({ queued: 0, sent: 1 });
       expect(collectorUp.events()[0]?.request.uri).toMatch(/\/x$/);

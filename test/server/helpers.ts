@@ -4,31 +4,17 @@
  * Express app with the middleware mounted. No mocks.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { gunzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
 import { SignJWT } from 'jose';
+import { startRecorder as startSharedRecorder, type Answer, type Recorded } from '../support/recorder';
 
-export interface Recorded {
-  path: string;
-  headers: IncomingMessage['headers'];
-  /** The body as JSON (else text), decoded first when it came with Content-Encoding: gzip. */
-  body: unknown;
-  /** Bytes as they came over the wire. */
-  wireBytes: number;
-}
-
-export interface Answer {
-  status?: number;
-  headers?: Record<string, string>;
-  delayMs?: number;
-  /** The answer waits for this (a test releases it), so requests stay under way as long as it wants. */
-  hold?: Promise<void>;
-}
+export type { Answer, Recorded };
 
 export interface Recorder {
   url: string;
   port: number;
+  /** The requests the collector accepted (2xx), in arrival order. */
   requests: Recorded[];
   /** Requests whose answer has not been sent yet, and the most there ever were at once. */
   concurrency: { now: number; most: number };
@@ -38,6 +24,7 @@ export interface Recorder {
   /** How to answer the next requests (default 201). */
   answer: (req: Recorded) => Answer;
   waitFor<T>(probe: () => T | undefined | false, timeoutMs?: number): Promise<T>;
+  /** Rejects when a payload broke the wire contract. */
   close(): Promise<void>;
 }
 
@@ -57,65 +44,33 @@ export async function waitFor<T>(probe: () => T | undefined | false, timeoutMs =
     const value = probe();
     if (value !== undefined && value !== false) return value;
     if (Date.now() > deadline) throw new Error('waitFor: timed out');
-    await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 10)); // the polling interval, not a wait for time to pass
   }
 }
 
-/** A collector that records what it gets; `port` lets a test bring it back where it was. */
-export async function startRecorder(port = 0): Promise<Recorder> {
-  const requests: Recorded[] = [];
-  const recorder: Recorder = {
-    url: '',
-    port: 0,
-    requests,
-    concurrency: { now: 0, most: 0 },
-    events: () =>
-      requests
-        .filter((r) => r.path === '/v1/events/batch' && Array.isArray(r.body))
-        .flatMap((r) => r.body as Array<Record<string, unknown>>),
-    answer: () => ({ status: 201 }),
+/**
+ * A collector that records what it gets (the shared recorder, which checks every payload against the
+ * wire contract); `port` lets a test bring it back where it was.
+ */
+export async function startRecorder(port = 0, { contract = true } = {}): Promise<Recorder> {
+  const shared = await startSharedRecorder({ port, contract, answer: () => ({ status: 201 }) });
+  return {
+    url: shared.url,
+    port: shared.port,
+    get requests() {
+      return shared.accepted();
+    },
+    events: () => shared.events(),
+    concurrency: shared.concurrency,
+    get answer() {
+      return shared.answer;
+    },
+    set answer(answer) {
+      shared.answer = answer;
+    },
     waitFor,
-    close: () => Promise.resolve(),
+    close: () => shared.close(),
   };
-  const { concurrency } = recorder;
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    concurrency.now += 1;
-    concurrency.most = Math.max(concurrency.most, concurrency.now);
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks);
-      const text = (req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw).toString('utf8');
-      let body: unknown = text;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        // keep text
-      }
-      const entry: Recorded = { path: req.url ?? '', headers: req.headers, body, wireBytes: raw.length };
-      const answer = recorder.answer(entry);
-      const status = answer.status ?? 201;
-      // Only accepted requests count as received, as a real collector would store only those.
-      if (status >= 200 && status < 300) requests.push(entry);
-      const reply = () =>
-        setTimeout(() => {
-          concurrency.now -= 1;
-          res.writeHead(status, { 'Content-Type': 'application/json', ...answer.headers });
-          res.end('{}');
-        }, answer.delayMs ?? 0);
-      if (answer.hold) void answer.hold.then(reply);
-      else reply();
-    });
-  });
-  const actualPort = await listen(server, port);
-  recorder.port = actualPort;
-  recorder.url = `http://127.0.0.1:${actualPort}`;
-  recorder.close = () =>
-    new Promise((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
-  return recorder;
 }
 
 export interface RunningApp {

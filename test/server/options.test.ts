@@ -2,6 +2,7 @@
 /** Where events go: the forms of baseUri that moesif-nodejs users write. */
 import { describe, expect, it } from 'vitest';
 import { defaultIdentifyUser, normalizeBaseUri, type MoesifRequest } from '../../src/server/index';
+import { resolveOptions } from '../../src/server/options';
 
 describe('normalizeBaseUri', () => {
   it('accepts full URLs, keeps a path prefix and drops trailing slashes', () => {
@@ -31,5 +32,12 @@ describe('defaultIdentifyUser', () => {
     expect(defaultIdentifyUser(req({ user: { sub: 'c' }, auth: { sub: 'b' } }))).toBe('b');
     expect(defaultIdentifyUser(req({ user: { sub: 'c' } }))).toBe('c');
     expect(defaultIdentifyUser(req({}))).toBeUndefined();
+  });
+});
+
+describe('resolveOptions', () => {
+  it("gives an event's hooks 5 s together by default, as the README says, and takes another limit (hookTimeout, ms)", () => {
+    expect(resolveOptions({ applicationId: 'a' })).toMatchObject({ hookTimeout: 5000 });
+    expect(resolveOptions({ applicationId: 'a', hookTimeout: 250 })).toMatchObject({ hookTimeout: 250 });
   });
 });

@@ -1,15 +1,11 @@
-import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
+/**
+ * The collector of the browser SDK's unit tests: the shared recording collector (./recorder.ts), which
+ * checks every payload against the wire contract, seen per application id.
+ */
+import { applicationIdOf, startRecorder, type Recorded } from './recorder';
+import { itemsOf } from './contract';
 
-/** One request as the test collector received it. */
-export interface Received {
-  method: string;
-  path: string;
-  headers: IncomingHttpHeaders;
-  /** The parsed JSON body (an array for the /batch endpoints). */
-  body: unknown;
-  raw: string;
-}
+export type Received = Recorded;
 
 export interface Collector {
   /** `http://127.0.0.1:PORT` */
@@ -20,51 +16,23 @@ export interface Collector {
   items(applicationId: string, path: string): Record<string, unknown>[];
   /** Requests received for one application id. */
   from(applicationId: string): Received[];
+  /** Rejects when a payload broke the wire contract. */
   close(): Promise<void>;
 }
 
-/**
- * A real HTTP server on 127.0.0.1, port 0, recording every request, as a Moesif-compatible collector
- * would see it. It answers 200 to everything (and to CORS preflights, should a client send them).
- */
+/** A real HTTP server on 127.0.0.1, port 0, that answers 200 to everything. */
 export async function startCollector(): Promise<Collector> {
-  const requests: Received[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (data: Buffer) => chunks.push(data));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      let body: unknown;
-      try {
-        body = raw ? JSON.parse(raw) : undefined;
-      } catch {
-        body = raw;
-      }
-      if (req.method !== 'OPTIONS') requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, raw });
-      res.writeHead(200, {
-        'Content-Type': 'application/json',
-        'Access-Control-Allow-Origin': '*',
-        'Access-Control-Allow-Headers': '*',
-      });
-      res.end('{}');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const from = (applicationId: string) => requests.filter((r) => r.headers['x-moesif-application-id'] === applicationId);
+  const recorder = await startRecorder();
+  const from = (applicationId: string) => recorder.requests.filter((r) => applicationIdOf(r) === applicationId);
   return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    requests,
+    url: recorder.url,
+    port: recorder.port,
+    requests: recorder.requests,
     from,
     items: (applicationId, path) =>
       from(applicationId)
         .filter((r) => r.path === path)
-        .flatMap((r) => (Array.isArray(r.body) ? (r.body as Record<string, unknown>[]) : [r.body as Record<string, unknown>])),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+        .flatMap((r) => itemsOf(r.body) as unknown as Record<string, unknown>[]),
+    close: () => recorder.close(),
   };
 }

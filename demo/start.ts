@@ -1,7 +1,5 @@
-#!/usr/bin/env node
-// @ts-check
 /**
- * `npm start` (after `npm run build`): the collector with its dashboard, the demo API and the demo
+ * `npm start` (after `npm run build`; run by tsx): the collector with its dashboard, the demo API and the demo
  * web app, each on a port it prints, until SIGINT or SIGTERM.
  *
  *   PORT              collector and dashboard (default 8787; 0 picks a free port)
@@ -18,15 +16,15 @@ import { fileURLToPath } from 'node:url';
 import { startCollector, DEFAULT_APP_ID } from './collector/server.js';
 import { DEFAULT_DB_PATH, DEFAULT_PORT } from './collector/config.js';
 import { accessFromEnv, portFromEnv } from './collector/main.js';
-import { startDemoApp } from './app/server.mjs';
+import { startDemoApp } from './app/server.js';
 
 const env = process.env;
 const host = env.HOST || '127.0.0.1';
 const applicationId = env.USERTRAIL_APP_ID || DEFAULT_APP_ID;
 const db = env.USERTRAIL_DB || DEFAULT_DB_PATH;
 
-/** @type {Array<{ name: string, close(): Promise<void> }>} stopped in reverse order of start */
-const running = [];
+/** Stopped in reverse order of start. */
+const running: Array<{ name: string; close(): Promise<void> }> = [];
 
 async function main() {
   const collector = await startCollector({
@@ -34,18 +32,16 @@ async function main() {
     host,
     db,
     applicationId,
-    log: (line) => console.log(`[collector] ${line}`),
+    log: (line: string) => console.log(`[collector] ${line}`),
     ...accessFromEnv(env),
   });
   running.push({ name: 'collector', close: collector.close });
 
-  /** @type {string | undefined} */
-  let apiUrl;
-  /** @type {string} */
-  let apiLine;
+  let apiUrl: string | undefined;
+  let apiLine: string;
   try {
     // Imported late: the API is optional here, and it needs dist/server.mjs from `npm run build`.
-    const { startApi } = await import('./api/server.mjs');
+    const { startApi } = await import('./api/server.js');
     const api = await startApi({
       port: portFromEnv(env.DEMO_API_PORT, 8788, 'DEMO_API_PORT'),
       host,
@@ -57,9 +53,9 @@ async function main() {
     apiUrl = api.url;
     apiLine = api.url;
   } catch (err) {
-    const e = /** @type {NodeJS.ErrnoException} */ (err);
+    const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') throw err;
-    apiLine = `not started (${e.code === 'ERR_MODULE_NOT_FOUND' ? 'demo/api/server.mjs or dist/ is missing; run npm run build' : e.message})`;
+    apiLine = `not started (${e.code === 'ERR_MODULE_NOT_FOUND' ? 'dist/server.mjs is missing; run npm run build' : e.message})`;
   }
 
   const app = await startDemoApp({
@@ -90,8 +86,7 @@ async function main() {
 }
 
 let stopping = false;
-/** @param {NodeJS.Signals} signal */
-async function stop(signal) {
+async function stop(signal: NodeJS.Signals): Promise<void> {
   if (stopping) {
     // A second Ctrl+C: do not wait any longer.
     process.exit(1);
@@ -103,7 +98,7 @@ async function stop(signal) {
     try {
       await service.close();
     } catch (err) {
-      console.error(`could not stop the ${service.name} cleanly: ${/** @type {Error} */ (err).message}`);
+      console.error(`could not stop the ${service.name} cleanly: ${(err as Error).message}`);
     }
   }
   console.log('stopped');
@@ -112,7 +107,7 @@ async function stop(signal) {
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
 
-main().catch(async (err) => {
+main().catch(async (err: NodeJS.ErrnoException & { port?: number }) => {
   console.error(`usertrail demo failed to start: ${err.code === 'EADDRINUSE' ? `port ${err.port} is in use; set PORT, DEMO_API_PORT or DEMO_APP_PORT` : err.message}`);
   for (const service of running.reverse()) await service.close().catch(() => {});
   process.exit(1);

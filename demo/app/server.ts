@@ -1,14 +1,13 @@
-// @ts-check
 /**
  * The demo web app: a docs area, sign-up and log-in forms, and a logged-in page (pages/, framed by
- * layout.mjs), all using the SDK exactly as moesif-browser-js users do (see public/demo.js). It serves the SDK built by
+ * layout.ts), all using the SDK exactly as moesif-browser-js users do (see public/demo.js). It serves the SDK built by
  * `npm run build` at /moesif.min.js and the page config at /config.js. The same pages work
  * whatever host name they are served under (docs.example.test and app.example.test in the browser
  * tests), so links between docs and app are worked out in the page.
  */
 import express from 'express';
-import { listen } from '../listen.mjs';
-import { PAGES, renderPage } from './layout.mjs';
+import { listen, type Listening } from '../listen.js';
+import { PAGES, renderPage } from './layout.js';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -16,22 +15,24 @@ const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
 const DIST_DIR = fileURLToPath(new URL('../../dist/', import.meta.url));
 const DEFAULT_APP_ID = 'usertrail-demo-app';
 
-/**
- * @typedef {object} DemoAppOptions
- * @property {number} [port] (default 0)
- * @property {string} [host] (default '127.0.0.1')
- * @property {string} collectorUrl the collector's base URL, e.g. http://127.0.0.1:8787
- * @property {string} [apiUrl] the demo API's base URL; without it log-in explains that the API is missing
- * @property {string} [applicationId] (default 'usertrail-demo-app')
- * @property {string} [appOrigin] origin of the app pages (sign-up, log-in, app) when it differs from the page's own
- * @property {string} [docsOrigin] origin of the docs pages when it differs from the page's own
- */
+export interface DemoAppOptions {
+  /** @default 0 */
+  port?: number;
+  /** @default '127.0.0.1' */
+  host?: string;
+  /** The collector's base URL, e.g. http://127.0.0.1:8787 */
+  collectorUrl: string;
+  /** The demo API's base URL; without it log-in explains that the API is missing. */
+  apiUrl?: string | undefined;
+  /** @default 'usertrail-demo-app' */
+  applicationId?: string;
+  /** Origin of the app pages (sign-up, log-in, app) when it differs from the page's own. */
+  appOrigin?: string;
+  /** Origin of the docs pages when it differs from the page's own. */
+  docsOrigin?: string;
+}
 
-/**
- * @param {DemoAppOptions} options
- * @returns {Promise<{ url: string, port: number, close(): Promise<void> }>}
- */
-export async function startDemoApp({ port = 0, host = '127.0.0.1', collectorUrl, apiUrl, applicationId = DEFAULT_APP_ID, appOrigin, docsOrigin }) {
+export async function startDemoApp({ port = 0, host = '127.0.0.1', collectorUrl, apiUrl, applicationId = DEFAULT_APP_ID, appOrigin, docsOrigin }: DemoAppOptions): Promise<Listening> {
   if (!collectorUrl) throw new TypeError('collectorUrl is required');
   const collector = new URL(collectorUrl);
   const pageConfig = {

@@ -1,4 +1,3 @@
-// @ts-check
 /**
  * The frame every demo page shares: head, navigation, the SDK status line and the scripts. A page
  * file (pages/*.html) holds only its title, on the first line as `<title>...</title>`, and the
@@ -10,17 +9,19 @@ import { fileURLToPath } from 'node:url';
 const PAGES_DIR = fileURLToPath(new URL('./pages/', import.meta.url));
 
 /** The demo's pages by path, and the file each is made from. */
-export const PAGES = /** @type {const} */ ({
+export const PAGES = {
   '/docs/': 'docs/index',
   '/docs/quickstart': 'docs/quickstart',
   '/docs/api': 'docs/api',
   '/signup': 'signup',
   '/login': 'login',
   '/app': 'app',
-});
+} as const;
 
-/** @param {string} file a value of PAGES @returns {Promise<string>} the whole page */
-export async function renderPage(file) {
+export type PageFile = (typeof PAGES)[keyof typeof PAGES];
+
+/** The whole page made from `file`, a value of PAGES. */
+export async function renderPage(file: PageFile): Promise<string> {
   const source = await readFile(`${PAGES_DIR}${file}.html`, 'utf8');
   const [, title, content] = /^<title>(.*)<\/title>\n([\s\S]*)$/.exec(source) ?? ['', file, source];
   const name = file.startsWith('docs/') ? 'docs' : file;

@@ -1,10 +1,9 @@
-// @ts-check
 /**
- * Runs the demo API on its own: `npx tsx demo/api/main.mjs` (after `npm run build`). Settings from the
+ * Runs the demo API on its own: `npx tsx demo/api/main.ts` (after `npm run build`). Settings from the
  * environment: PORT (5000, as in the seed), HOST, COLLECTOR_URL (http://127.0.0.1:8787),
  * MOESIF_APPLICATION_ID (the demo collector's id), JWT_SECRET.
  */
-import { startApi } from './server.mjs';
+import { startApi } from './server.js';
 import { DEFAULT_APP_ID, DEFAULT_PORT } from '../collector/config.js';
 
 const api = await startApi({
@@ -17,7 +16,7 @@ const api = await startApi({
 console.log(`Example app listening at ${api.url}`);
 
 // Graceful shutdown: stop taking requests, then flush the events still queued.
-for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     void api.close().then(() => process.exit(0));
   });

@@ -1,4 +1,3 @@
-// @ts-check
 /**
  * The seed's example API (../shared/seeds/tracking-api-calls-by-user.txt) with usertrail/server in
  * place of moesif-nodejs: Express, express-jwt (HS256) per route, and our middleware mounted first
@@ -6,66 +5,82 @@
  * `sub` = the same user id the browser passes to identifyUser), a JWT-protected JSON endpoint, and
  * open CORS because the web app runs at another origin. Nothing runs at import.
  */
-import { listen } from '../listen.mjs';
+import { listen } from '../listen.js';
 import { createHash } from 'node:crypto';
 import express from 'express';
-import { expressjwt } from 'express-jwt';
+import { expressjwt, type Request as JwtRequest } from 'express-jwt';
 import { SignJWT } from 'jose';
-import builtMiddleware from '../../dist/server.mjs';
+import type { MoesifMiddleware, MoesifOptions, MoesifRequest } from '../../src/server/index.js';
+import type moesifSource from '../../src/server/index.js';
 
-// The built module has no .d.ts beside it (types live in dist/types); borrow them from the source.
-/** @type {typeof import('../../src/server/index').default} */
-const moesif = builtMiddleware;
+/**
+ * The built middleware, as users get it (from `npm run build`), with the source's types. Loaded when
+ * the API starts, so importing this module works before a build and a missing dist/ is
+ * ERR_MODULE_NOT_FOUND from startApi().
+ */
+const loadMiddleware = async (): Promise<typeof moesifSource> =>
+  ((await import(new URL('../../dist/server.mjs', import.meta.url).href)) as { default: typeof moesifSource }).default;
+
+/** What express-jwt and the log-in route leave on the request. */
+type AuthedRequest = MoesifRequest & { auth?: { sub?: string; company_id?: string }; user?: { id?: string } };
 
 export const DEFAULT_JWT_SECRET = 'shhhhhhared-secret';
 
 /** A short sha256 hex: stable ids from emails and domains without putting the email in the id. */
-const shortHash = (/** @type {string} */ text, length = 12) => createHash('sha256').update(text).digest('hex').slice(0, length);
+const shortHash = (text: string, length = 12): string => createHash('sha256').update(text).digest('hex').slice(0, length);
 
 /**
  * The user id of an email: stable across log-ins and the same on every machine, so the browser SDK,
  * this API and the collector all agree on it. Emails are compared lower-cased.
- * @param {string} email
  */
-export const userIdFor = (email) => `user_${shortHash(email.trim().toLowerCase())}`;
+export const userIdFor = (email: string): string => `user_${shortHash(email.trim().toLowerCase())}`;
 
-/** @param {string} email */
-export const companyIdFor = (email) => `company_${shortHash(email.trim().toLowerCase().split('@')[1] ?? 'none', 8)}`;
+export const companyIdFor = (email: string): string => `company_${shortHash(email.trim().toLowerCase().split('@')[1] ?? 'none', 8)}`;
 
-/**
- * @typedef {object} ApiOptions
- * @property {number} [port] 0 picks a free one (default 0)
- * @property {string} [host] (default '127.0.0.1')
- * @property {string} collectorUrl base URL of the collector, e.g. http://127.0.0.1:8787
- * @property {string} applicationId
- * @property {string} [jwtSecret] HS256 secret shared by /login and express-jwt (default DEFAULT_JWT_SECRET)
- * @property {Record<string, unknown>} [middlewareOptions] extra usertrail/server options (tests, benchmarks)
- */
+export interface ApiOptions {
+  /** 0 picks a free one. @default 0 */
+  port?: number;
+  /** @default '127.0.0.1' */
+  host?: string;
+  /** Base URL of the collector, e.g. http://127.0.0.1:8787 */
+  collectorUrl: string;
+  applicationId: string;
+  /** HS256 secret shared by /login and express-jwt. @default DEFAULT_JWT_SECRET */
+  jwtSecret?: string;
+  /** Extra usertrail/server options (tests, benchmarks). */
+  middlewareOptions?: Partial<MoesifOptions>;
+}
 
-/**
- * @typedef {object} RunningApi
- * @property {string} url e.g. http://127.0.0.1:5000 (no trailing slash)
- * @property {number} port
- * @property {import('../../src/server/index').MoesifMiddleware} middleware the usertrail/server middleware, for flush() and stats()
- * @property {() => Promise<void>} close stops listening, ends open connections, then flushes the middleware
- */
+export interface RunningApi {
+  /** e.g. http://127.0.0.1:5000 (no trailing slash) */
+  url: string;
+  port: number;
+  /** The usertrail/server middleware, for flush() and stats(). */
+  middleware: MoesifMiddleware;
+  /** Stops listening, ends open connections, then flushes the middleware. */
+  close(): Promise<void>;
+}
 
-/**
- * @param {ApiOptions} options
- * @returns {Promise<RunningApi>}
- */
-export async function startApi({ port = 0, host = '127.0.0.1', collectorUrl, applicationId, jwtSecret = DEFAULT_JWT_SECRET, middlewareOptions = {} }) {
+export async function startApi({
+  port = 0,
+  host = '127.0.0.1',
+  collectorUrl,
+  applicationId,
+  jwtSecret = DEFAULT_JWT_SECRET,
+  middlewareOptions = {},
+}: ApiOptions): Promise<RunningApi> {
   const secret = new TextEncoder().encode(jwtSecret);
+  const moesif = await loadMiddleware();
 
   // As in the seed: the middleware is configured once, with the hook that links API calls to users.
   // express-jwt 7+ puts the decoded token on req.auth (the seed's req.user is from express-jwt 6).
   const moesifMiddleware = moesif({
     applicationId,
     baseUri: collectorUrl,
-    identifyUser: (/** @type {any} */ req) => req.auth?.sub ?? req.user?.id,
-    identifyCompany: (/** @type {any} */ req) => req.auth?.company_id,
+    identifyUser: (req: AuthedRequest) => req.auth?.sub ?? req.user?.id,
+    identifyCompany: (req: AuthedRequest) => req.auth?.company_id,
     // CORS preflights are the browser's bookkeeping, not API calls anyone made.
-    skip: (/** @type {any} */ req) => req.method === 'OPTIONS',
+    skip: (req) => req.method === 'OPTIONS',
     ...middlewareOptions,
   });
 
@@ -100,7 +115,7 @@ export async function startApi({ port = 0, host = '127.0.0.1', collectorUrl, app
       const email = typeof body.email === 'string' && body.email.includes('@') ? body.email : undefined;
       const givenId = typeof body.userId === 'string' && body.userId.trim() ? body.userId.trim() : undefined;
       if (!email && !givenId) return void res.status(400).json({ error: 'send { "email": "..." } or { "userId": "..." }' });
-      const userId = givenId ?? userIdFor(/** @type {string} */ (email));
+      const userId = givenId ?? userIdFor(email as string);
       const companyId = typeof body.companyId === 'string' && body.companyId ? body.companyId : email ? companyIdFor(email) : undefined;
       const jwt = new SignJWT(companyId ? { company_id: companyId } : {})
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
@@ -110,7 +125,7 @@ export async function startApi({ port = 0, host = '127.0.0.1', collectorUrl, app
       const token = await jwt.sign(secret);
       // The middleware reads the user when the response finishes, so the log-in call itself is
       // attributed to the user it just identified.
-      /** @type {any} */ (req).user = { id: userId };
+      (req as AuthedRequest).user = { id: userId };
       // Profiles for the dashboard; not awaited: analytics never delays a response (never rejects either).
       void moesifMiddleware.updateUser(companyId ? { userId, companyId } : { userId });
       if (companyId && email) void moesifMiddleware.updateCompany({ companyId, companyDomain: email.split('@')[1] });
@@ -122,7 +137,7 @@ export async function startApi({ port = 0, host = '127.0.0.1', collectorUrl, app
 
   // A JWT-protected JSON endpoint for the demo's logged-in page.
   app.get('/api/projects', requireJwt, (req, res) => {
-    const auth = /** @type {{ sub?: string, company_id?: string }} */ (/** @type {any} */ (req).auth ?? {});
+    const auth = (req as JwtRequest<{ sub?: string; company_id?: string }>).auth ?? {};
     res.json({
       user_id: auth.sub,
       company_id: auth.company_id ?? null,
@@ -133,8 +148,7 @@ export async function startApi({ port = 0, host = '127.0.0.1', collectorUrl, app
     });
   });
 
-  /** @type {express.ErrorRequestHandler} */
-  const onError = (err, _req, res, _next) => {
+  const onError: express.ErrorRequestHandler = (err, _req, res, _next) => {
     if (res.headersSent) return;
     if (err?.name === 'UnauthorizedError') return void res.status(401).json({ error: 'unauthorized', message: String(err.message) });
     const status = Number(err?.status ?? err?.statusCode);
