@@ -1,6 +1,6 @@
 import { cleanId, newId } from './ids.js';
 import { toJson } from './serialize.js';
-import type { Store } from './storage/store.js';
+import { attempt, type Store } from './storage/store.js';
 import type { Attribution, Campaign } from './wire.js';
 
 /**
@@ -51,12 +51,9 @@ export function createIdentity({ ids, prefix }: IdentityDeps) {
   };
   const anonymousId = (): string => getId('anonymous_id') ?? renewAnonymousId();
   const campaign = (): Campaign | undefined => {
-    try {
-      const stored = JSON.parse(ids.get(key('campaign'))!) as unknown;
-      return stored && typeof stored == 'object' ? stored : undefined;
-    } catch {
-      return undefined;
-    }
+    // Unreadable (damaged, or written by something else): no campaign.
+    const stored: unknown = attempt(() => JSON.parse(ids.get(key('campaign'))!));
+    return stored && typeof stored == 'object' ? stored : undefined;
   };
   return {
     getId,

@@ -1,3 +1,4 @@
+import { listen } from './listeners.js';
 import { patch } from './patch.js';
 import type { Metadata } from './wire.js';
 
@@ -103,13 +104,12 @@ export function createPageViews(track: (name: string, metadata: Metadata, at: Ac
   const hidden = (): void => {
     if (document.hidden) flush();
   };
-  addEventListener('popstate', view);
-  addEventListener('hashchange', view);
-  addEventListener('pageshow', restored);
-  // Capture phase, both: they run before delivery's own listeners (pagehide on window, visibilitychange
-  // on the document), so a waiting view leaves with the final flush.
-  addEventListener('pagehide', closed, true);
-  addEventListener('visibilitychange', hidden, true);
+  const stopListening = [
+    listen(window, { popstate: view, hashchange: view, pageshow: restored }),
+    // Capture phase: they run before delivery's own listeners (pagehide on window, visibilitychange
+    // on the document), so a waiting view leaves with the final flush.
+    listen(window, { pagehide: closed, visibilitychange: hidden }, true),
+  ];
 
   return {
     start(): void {
@@ -129,11 +129,7 @@ export function createPageViews(track: (name: string, metadata: Metadata, at: Ac
     /** Removes the listeners added above and lets a waiting view go (the instance is disposed). */
     dispose(): void {
       flush();
-      removeEventListener('popstate', view);
-      removeEventListener('hashchange', view);
-      removeEventListener('pageshow', restored);
-      removeEventListener('pagehide', closed, true);
-      removeEventListener('visibilitychange', hidden, true);
+      for (const stop of stopListening) stop();
     },
   };
 }

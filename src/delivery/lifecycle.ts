@@ -1,3 +1,5 @@
+import { listen } from '../listeners.js';
+
 /** What the delivery engine does at each moment of the page's life. */
 export interface PageLifecycle {
   /** The browser is back online. */
@@ -23,14 +25,10 @@ export function listenToPage(handlers: PageLifecycle): () => void {
     if (document.hidden) handlers.hidden();
     else handlers.visible();
   };
-  addEventListener('online', online);
-  addEventListener('pagehide', pagehide);
-  addEventListener('pageshow', pageshow);
-  document.addEventListener('visibilitychange', visibilitychange);
+  const stopWindow = listen(window, { online, pagehide, pageshow });
+  const stopDocument = listen(document, { visibilitychange });
   return () => {
-    removeEventListener('online', online);
-    removeEventListener('pagehide', pagehide);
-    removeEventListener('pageshow', pageshow);
-    document.removeEventListener('visibilitychange', visibilitychange);
+    stopWindow();
+    stopDocument();
   };
 }

@@ -1,7 +1,7 @@
 import { newId } from '../ids.js';
 import type { Log } from '../log.js';
 import type { ResolvedOptions } from '../options.js';
-import type { ListableStore } from '../storage/store.js';
+import { attempt, type ListableStore } from '../storage/store.js';
 import type { Kind } from '../wire.js';
 import { createTimer } from './timer.js';
 
@@ -143,12 +143,8 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
   const takeAbandoned = (): number => {
     const before = items.length;
     for (const key of otherQueues()) {
-      let saved: Saved | undefined;
-      try {
-        saved = JSON.parse(store!.get(key)!);
-      } catch {
-        /* unreadable: removed below, as it can never be sent */
-      }
+      // Unreadable: removed below, as it can never be sent.
+      const saved: Saved | undefined = attempt(() => JSON.parse(store!.get(key)!));
       if (saved && now() - saved[0] < LEASE_MS) continue;
       // Removed as it is read, so that no queue is adopted twice.
       store!.remove(key);

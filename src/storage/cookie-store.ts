@@ -1,4 +1,5 @@
 import Cookies from 'js-cookie';
+import { listen } from '../listeners.js';
 import type { Log } from '../log.js';
 import type { ResolvedOptions } from '../options.js';
 import { attempt, type DisposableStore } from './store.js';
@@ -70,8 +71,7 @@ export function cookieStore(options: ResolvedOptions, log: Log): DisposableStore
     }
     return jar[key] ?? null;
   };
-  addEventListener('storage', forget);
-  document.addEventListener('visibilitychange', forget);
+  const stopListening = [listen(window, { storage: forget }), listen(document, { visibilitychange: forget })];
   return {
     get: read,
     set(key, value) {
@@ -87,8 +87,7 @@ export function cookieStore(options: ResolvedOptions, log: Log): DisposableStore
       attempt(() => Cookies.remove(key, attributesNow()));
     },
     dispose() {
-      removeEventListener('storage', forget);
-      document.removeEventListener('visibilitychange', forget);
+      for (const stop of stopListening) stop();
     },
   };
 }
