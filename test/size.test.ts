@@ -11,13 +11,13 @@ import { describe, expect, it } from 'vitest';
  * runs the tests). A budget is a tripwire, not a target: no change makes code harder to read to save
  * bytes, and a commit that raises a budget says why and by how many bytes. Each budget holds what the
  * build measures with a little room; what they measure, what each part weighs and why the script-tag
- * file is above issue 22's 8,600 is in the README's "Size" section (`npm run bench:size`).
+ * file is above issue 22's ceiling (9,000 with cross-domain tracking) is in the README's "Size" section (`npm run bench:size`).
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 9_300,
-  esmCore: 8_190,
-  esmCapture: 1_371,
+  umd: 11_050,
+  esmCore: 9_000,
+  esmCapture: 2_150,
 };
 
 const gzipSize = (code: string | Buffer): number => gzipSync(code, { level: 9 }).length;
