@@ -7,13 +7,13 @@
  */
 import express from 'express';
 import { listen, type Listening } from '../listen.js';
+import { DEFAULT_APP_ID } from '../collector/config.js';
 import { PAGES, renderPage } from './layout.js';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
 const DIST_DIR = fileURLToPath(new URL('../../dist/', import.meta.url));
-const DEFAULT_APP_ID = 'usertrail-demo-app';
 
 export interface DemoAppOptions {
   /** @default 0 */
@@ -24,7 +24,7 @@ export interface DemoAppOptions {
   collectorUrl: string;
   /** The demo API's base URL; without it log-in explains that the API is missing. */
   apiUrl?: string | undefined;
-  /** @default 'usertrail-demo-app' */
+  /** @default the collector's default application id */
   applicationId?: string;
   /** Origin of the app pages (sign-up, log-in, app) when it differs from the page's own. */
   appOrigin?: string;
