@@ -83,6 +83,30 @@ describe('scheduler', () => {
     expect(calls.map((call) => call.items.map((item) => item.n))).toEqual([[0], [1], [2]]);
   });
 
+  it('under a stream of items, full batches leave 250 ms apart with what arrived meanwhile, or at once when 60 KB waits', async () => {
+    const { delivery, store, calls, push } = engine();
+    delivery.resume(store);
+    // A page making an API call every 2 ms: the first full batch leaves at once, the next ones 250 ms
+    // after the one before, each carrying the 125 items that came meanwhile, not 25.
+    for (let n = 0; n < 500; n++) {
+      push(1, n);
+      await run(2);
+    }
+    await run(1000);
+    const sizes = calls.map((call) => call.items.length);
+    expect(sizes[0]).toBe(25);
+    expect(sizes.slice(1, -1).every((size) => size >= 120)).toBe(true);
+    expect(calls.slice(1).map((call, i) => call.at - calls[i].at).every((gap) => gap >= 250)).toBe(true);
+    expect(sizes.reduce((a, b) => a + b)).toBe(500);
+    // Items of about 1 KB: 60 of them fill a request, which then leaves without waiting for the gap.
+    const big = (n: number) => JSON.stringify({ n, text: 'x'.repeat(1000) });
+    const before = calls.length;
+    for (let n = 0; n < 61; n++) delivery.push('actions', big(n));
+    await run(0);
+    expect(calls.length).toBe(before + 1);
+    expect(calls[before].items.length).toBeGreaterThanOrEqual(55);
+  });
+
   it('many pushes set no more timers than one', async () => {
     const { delivery, store, push } = engine();
     delivery.resume(store);

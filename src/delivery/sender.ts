@@ -13,19 +13,23 @@ export interface SenderDeps {
   counts: Pick<Counts, 'requests' | 'bytesSent'>;
   /** Told of each request as it settles, once its items are no longer in flight. */
   onSettled: (batch: Item[], answer: Answer) => void;
+  now: () => number;
 }
 
 /** Takes batches from the outbox and keeps count of the requests in flight and of their keepalive bytes. */
-export function createSender({ outbox, post, counts, onSettled }: SenderDeps) {
+export function createSender({ outbox, post, counts, onSettled, now }: SenderDeps) {
   /** Requests in flight: while there are any, only a closing page sends more. */
   let inFlight = 0;
   /** Body bytes of the keepalive requests in flight, which the browser keeps under its 64 KB quota. */
   let keepaliveBytes = 0;
+  /** When the last request left (ms since epoch). */
+  let lastSentAt = 0;
 
   /** POSTs one batch, with keepalive when it takes `quota` (its body's bytes) of the keepalive quota. */
   const send = async (batch: Item[], bytes: number, quota: number): Promise<void> => {
     for (const item of batch) item.sending = true;
     inFlight++;
+    lastSentAt = now();
     keepaliveBytes += quota;
     counts.requests++;
     counts.bytesSent += bytes;
@@ -43,6 +47,7 @@ export function createSender({ outbox, post, counts, onSettled }: SenderDeps) {
 
   return {
     inFlight: (): number => inFlight,
+    lastSentAt: (): number => lastSentAt,
 
     /**
      * Sends the next batch, one request at a time. When the page is hidden or closing (`closing`),
