@@ -53,9 +53,6 @@ export const decorateUrl = (url: string, base: string, targets: readonly string[
   return parsed.href;
 };
 
-/** Capture phase, so the link is decorated before any handler of the page navigates; passive, so touches scroll at once. */
-const LISTENER_OPTIONS: AddEventListenerOptions = { capture: true, passive: true };
-
 export interface CrossDomainDependencies {
   options: Pick<ResolvedOptions, 'enableCrossDomainTracking' | 'crossDomainTargets' | 'crossDomainTrackingParameterName'>;
   /** The visitor's anonymous id now: reset() changes it, so it is read at each use. */
@@ -144,7 +141,8 @@ export function createCrossDomain({ options, anonymousId, adoptAnonymousId, cons
 
     /** Listens for links and forms being used; idempotent (the listeners are never added twice). */
     start(): void {
-      if (enabled && !stopListening) stopListening = listen(window, listeners, LISTENER_OPTIONS);
+      // Capture phase, so the link is decorated before any handler of the page navigates; passive, so touches scroll at once.
+      if (enabled && !stopListening) stopListening = listen(window, listeners, { capture: true, passive: true });
     },
     stop(): void {
       stopListening?.();
