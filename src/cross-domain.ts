@@ -1,3 +1,4 @@
+import { listen } from './listeners.js';
 import type { Log } from './log.js';
 import type { ResolvedOptions } from './options.js';
 
@@ -51,11 +52,6 @@ export const decorateUrl = (url: string, base: string, targets: readonly string[
   parsed.search = withParameter(parsed.search, name, id);
   return parsed.href;
 };
-
-/** The events that come before a link is followed, opened in a new tab or copied; keyboard activation (Enter) is a click. */
-const LINK_EVENTS = ['mousedown', 'click', 'auxclick', 'contextmenu', 'touchstart'];
-/** Capture phase, so the link is decorated before any handler of the page navigates; passive, so touches scroll at once. */
-const LISTENER_OPTIONS: AddEventListenerOptions = { capture: true, passive: true };
 
 export interface CrossDomainDependencies {
   options: Pick<ResolvedOptions, 'enableCrossDomainTracking' | 'crossDomainTargets' | 'crossDomainTrackingParameterName'>;
@@ -118,12 +114,11 @@ export function createCrossDomain({ options, anonymousId, adoptAnonymousId, cons
     }
   };
 
-  const listen = (on: boolean): void => {
-    if (!enabled) return;
-    const method = on ? 'addEventListener' : 'removeEventListener';
-    for (const type of LINK_EVENTS) window[method](type, decorateLink, LISTENER_OPTIONS);
-    window[method]('submit', decorateForm, LISTENER_OPTIONS);
-  };
+  // The events that come before a link is followed, opened in a new tab or copied (keyboard
+  // activation, Enter, is a click), and a form's submission.
+  const listeners = { mousedown: decorateLink, click: decorateLink, auxclick: decorateLink, contextmenu: decorateLink, touchstart: decorateLink, submit: decorateForm };
+  /** Removes the listeners, while they are added. */
+  let stopListening: (() => void) | undefined;
 
   return {
     /**
@@ -144,9 +139,15 @@ export function createCrossDomain({ options, anonymousId, adoptAnonymousId, cons
       }
     },
 
-    /** Listens for links and forms being used; idempotent (the same listener is never added twice). */
-    start: () => listen(true),
-    stop: () => listen(false),
+    /** Listens for links and forms being used; idempotent (the listeners are never added twice). */
+    start(): void {
+      // Capture phase, so the link is decorated before any handler of the page navigates; passive, so touches scroll at once.
+      if (enabled && !stopListening) stopListening = listen(window, listeners, { capture: true, passive: true });
+    },
+    stop(): void {
+      stopListening?.();
+      stopListening = undefined;
+    },
 
     /**
      * `cdtUrlDecorator(url, overrideCDTTargets)`: the URL with the id for a target (for any other

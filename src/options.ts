@@ -157,17 +157,17 @@ const UNSET: Record<string, string> = {
   apiVersion: 'string',
 };
 
-/** A value is valid when it has its default's type; numbers are counts, sizes and durations: positive and finite. */
+/**
+ * A value is valid when it has its default's type; numbers are counts, sizes and durations (positive
+ * and finite) but for `sampleRate`, a share; strings are not blank, and `persistence` is one of three.
+ */
 const isValid = (name: string, value: unknown): boolean => {
   const type = UNSET[name] ?? typeof DEFAULTS[name as keyof typeof DEFAULTS];
-  return (
-    typeof value == type &&
-    (type != 'string' || (value as string).trim() != '') &&
-    (type != 'number' || (name == 'sampleRate' ? (value as number) >= 0 && (value as number) <= 1 : (value as number) > 0 && (value as number) < Infinity)) &&
-    (name != 'persistence' || ['localStorage', 'cookie', 'none'].includes(value as string)) &&
-    // Host names only: a scheme, port or path ('https://acme.com', 'acme.com:8080') would never match a link.
-    (name != 'crossDomainTargets' || (Array.isArray(value) && value.every((domain) => typeof domain == 'string' && /^[^\s/:*?#@]+$/.test(domain))))
-  );
+  if (typeof value != type) return false;
+  if (typeof value == 'number') return name == 'sampleRate' ? value >= 0 && value <= 1 : value > 0 && value < Infinity;
+  if (typeof value == 'string') return name == 'persistence' ? ['localStorage', 'cookie', 'none'].includes(value) : value.trim() != '';
+  // Host names only: a scheme, port or path ('https://acme.com', 'acme.com:8080') would never match a link.
+  return name != 'crossDomainTargets' || (Array.isArray(value) && value.every((domain) => typeof domain == 'string' && /^[^\s/:*?#@]+$/.test(domain)));
 };
 
 /**

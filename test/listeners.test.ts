@@ -80,6 +80,21 @@ describe('listeners', () => {
     history.replaceState(null, '', '/');
   });
 
+  it("cross-domain tracking's link and form listeners come off with stop(), back with start(), and off with dispose()", () => {
+    const { instance, dispose } = createInstance(createCapture);
+    instance.init({ applicationId: 'listeners-app', host: 'http://127.0.0.1:9', enableCrossDomainTracking: true, crossDomainTargets: ['acme-cloud.com'] });
+    const linksAndForms = ['auxclick', 'click', 'contextmenu', 'mousedown', 'submit', 'touchstart'].map((type) => `window ${type} (capture)`);
+    const crossDomain = () => summary(watching.live).filter((entry) => linksAndForms.includes(entry));
+    expect(crossDomain()).toEqual(linksAndForms);
+    instance.stop();
+    expect(crossDomain()).toEqual([]);
+    instance.start();
+    instance.start();
+    expect(crossDomain()).toEqual(linksAndForms);
+    dispose();
+    expect(summary(watching.live)).toEqual([]);
+  });
+
   it('an instance that was never initialized adds none', () => {
     createInstance(createCapture).instance.track('Before init');
     expect(watching.live).toEqual([]);
