@@ -17,8 +17,7 @@ const minify = () =>
   terser({
     ecma: 2020,
     module: false,
-    // hoist_funs: function declarations move to the top of their scope, where they run anyway (a smaller file).
-    compress: { passes: 3, pure_getters: true, unsafe_arrows: true, hoist_funs: true },
+    compress: { passes: 3, pure_getters: true, unsafe_arrows: true },
     format: { comments: false },
   });
 
