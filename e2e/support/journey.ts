@@ -2,10 +2,9 @@ import { expect, test as base, type BrowserContext, type Page } from '@playwrigh
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Profile as CollectorProfile } from '../../demo/collector/reports.js';
 import { startCollector, DEFAULT_APP_ID } from '../../demo/collector/server.js';
-// @ts-ignore
 import { startDemoApp } from '../../demo/app/server.js';
-// @ts-ignore
 import { startApi, userIdFor, companyIdFor } from '../../demo/api/server.js';
 
 /**
@@ -24,19 +23,8 @@ interface Service {
   close(): Promise<void>;
 }
 
-/** A user profile as `GET /api/users` and `GET /api/users/:id` answer it. */
-export interface Profile {
-  user_id: string;
-  identified_user_id: string | null;
-  anonymous_ids: string[];
-  company_id: string | null;
-  identified_at: string | null;
-  action_count: number;
-  event_count: number;
-  campaign: Record<string, string> | null;
-  metadata: Record<string, unknown>;
-  timeline?: Item[];
-}
+/** A user profile as `GET /api/users` answers it, and `GET /api/users/:id` with its timeline. */
+export type Profile = CollectorProfile & { timeline?: Item[] };
 
 /** An action or API call as the query API shows it, after stitching. */
 export interface Item {
