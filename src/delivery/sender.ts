@@ -13,6 +13,7 @@ export interface SenderDeps {
   counts: Pick<Counts, 'requests' | 'bytesSent'>;
   /** Told of each request as it settles, once its items are no longer in flight. */
   onSettled: (batch: Item[], answer: Answer) => void;
+  /** The clock (ms since epoch), for when the last request left. */
   now: () => number;
 }
 
