@@ -15,7 +15,7 @@
  * time (or whose browser died) is stopped, reported as such, and the next one runs. SIGTERM, SIGINT
  * or SIGHUP (a CI time limit, Ctrl-C) stop the run the same way: what finished is written and printed.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -23,6 +23,7 @@ import { bundleWorkload } from './bundle.mjs';
 import { startServers } from './servers.mjs';
 import { chromiumArgs, chromiumPath } from '../scripts/chromium.mjs';
 import { renderTable } from './report.mjs';
+import { rendererMainThreadCpuMs } from './renderer-cpu.mjs';
 import { renderServerTable, serverWorkload } from './server-load.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -334,46 +335,6 @@ const trackLoop = (/** @type {import('playwright-core').Page} */ page, /** @type
     },
     /** @type {const} */ ([calls, chunk, capMs]),
   );
-
-/**
- * CPU time, in ms, that the main threads of this run's Chromium renderers have used (Linux
- * /proc/<pid>/task/<pid>/schedstat, in ns): the processes under this Node process whose command
- * line says `--type=renderer`. Unlike task durations, it does not grow while a thread waits for a
- * core, so it holds up on a machine shared with other work. NaN where /proc cannot tell.
- */
-function rendererMainThreadCpuMs() {
-  try {
-    /** @type {Map<number, number>} pid -> parent pid */
-    const parents = new Map();
-    for (const entry of readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        // The command name (in parentheses) may hold spaces: the fields after it are split.
-        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-        parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-      } catch {
-        /* gone meanwhile */
-      }
-    }
-    const ours = (/** @type {number} */ pid) => {
-      for (let p = parents.get(pid); p && p > 1; p = parents.get(p)) if (p === process.pid) return true;
-      return false;
-    };
-    let ns = 0;
-    for (const pid of parents.keys()) {
-      if (!ours(pid)) continue;
-      try {
-        if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=renderer')) continue;
-        ns += Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]);
-      } catch {
-        /* gone meanwhile */
-      }
-    }
-    return ns / 1e6;
-  } catch {
-    return NaN;
-  }
-}
 
 /** CDP Performance metrics of the page, by name. */
 async function perfMetrics(/** @type {import('playwright-core').CDPSession} */ cdp) {
