@@ -18,6 +18,7 @@ import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { chromiumArgs, chromiumPath } from '../scripts/chromium.mjs';
+import { PAGE_API_CALLS } from './page-api-calls.mjs';
 import { rendererMainThreadCpuMs } from './renderer-cpu.mjs';
 
 const files = process.argv.slice(2);
@@ -28,18 +29,8 @@ const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const PAIRS = Number(process.env.PAIRS ?? 3);
 const builds = files.map((file) => readFileSync(file, 'utf8'));
 
-/** The page's own API calls, defined before the SDK loads, as an app's code would be. */
-const PAGE = `<!doctype html><html><head><title>capture-ab</title><script>
-window.calls = {
-  fetch: async () => (await fetch('/api/ping')).json(),
-  xhr: () => new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
-    xhr.open('GET', '/api/ping');
-    xhr.onload = () => resolve(JSON.parse(xhr.responseText));
-    xhr.onerror = reject;
-    xhr.send();
-  }),
-};
+/** The page: its own API calls, a block of them with or without capture, then the SDK. */
+const PAGE = `<!doctype html><html><head><title>capture-ab</title><script>${PAGE_API_CALLS}
 window.block = async (api, n, capture) => {
   if (capture) moesif.start();
   for (let i = 0; i < n; i++) await window.calls[api]();

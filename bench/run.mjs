@@ -23,6 +23,7 @@ import { bundleWorkload } from './bundle.mjs';
 import { startServers } from './servers.mjs';
 import { chromiumArgs, chromiumPath } from '../scripts/chromium.mjs';
 import { renderTable } from './report.mjs';
+import { PAGE_API_CALLS } from './page-api-calls.mjs';
 import { rendererMainThreadCpuMs } from './renderer-cpu.mjs';
 import { renderServerTable, serverWorkload } from './server-load.mjs';
 
@@ -391,18 +392,8 @@ await workload('track', 90, async () => {
 // - main-thread CPU time per call, over the same span (see rendererMainThreadCpuMs): task time also
 //   counts the time a task waited for a core, which on a loaded machine is most of it.
 
-/** The page's own API calls, defined by the page before the SDK loads (as an app's code would be). */
-const CAPTURE_CALLS = `
-window.calls = {
-  fetch: async () => (await fetch('/api/ping')).json(),
-  xhr: () => new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
-    xhr.open('GET', '/api/ping');
-    xhr.onload = () => resolve(JSON.parse(xhr.responseText));
-    xhr.onerror = reject;
-    xhr.send();
-  }),
-};
+/** The page's own API calls, and a block of them with or without capture. */
+const CAPTURE_CALLS = `${PAGE_API_CALLS}
 window.block = async (api, n, capture, capMs) => {
   if (capture) moesif.start();
   const call = window.calls[api];
