@@ -125,6 +125,93 @@ test('fetch with a string, a URL object and a Request carrying a body: the app s
   expect(collector.api.filter((r) => r.path === '/api/echo').map((r) => r.body)).toEqual(['{"n":1}', 'request body', '{"n":1}', 'request body']);
 });
 
+test("a response body is the text the app read with json() or text(), copied only before other reads or when never read; failed reads stay the app's own", async ({ page }) => {
+  const result = await runTwice(
+    page,
+    `
+    // Counts capture's copies, each a clone() of the response, until the page closes (one taken in
+    // capture's deferred work may come after the scenario); wrapped once, counted from 0 each run.
+    if (!window.__clones) {
+      const nativeClone = Response.prototype.clone;
+      Response.prototype.clone = function () { window.__clones.count++; return nativeClone.apply(this, arguments); };
+    }
+    window.__clones = { count: 0 };
+    const unhandled = [];
+    let seen;
+    const seenOne = new Promise((resolve) => (seen = resolve));
+    const onUnhandled = (event) => {
+      event.preventDefault();
+      unhandled.push(event.reason.name);
+      seen();
+    };
+    addEventListener('unhandledrejection', onUnhandled);
+    const out = {};
+    try {
+      out.json = await (await fetch('/api/echo?read=json', { method: 'POST', body: 'j' })).json();
+      out.text = await (await fetch('/api/text?read=text')).text();
+      out.arrayBuffer = new Uint8Array(await (await fetch('/api/bin?read=arrayBuffer')).arrayBuffer()).length;
+      out.blob = await (await (await fetch('/api/text?read=blob')).blob()).text();
+      const reader = (await fetch('/api/text?read=stream')).body.getReader();
+      out.stream = 0;
+      for (let chunk; !(chunk = await reader.read()).done; ) out.stream += chunk.value.length;
+      out.unread = (await fetch('/api/text?read=none')).status;
+      try { await (await fetch('/api/text?read=bad-json')).json(); } catch (error) { out.badJson = error.name; }
+      const twice = await fetch('/api/text?read=twice');
+      await twice.text();
+      try { await twice.text(); } catch (error) { out.twice = error.name; }
+      // A read that fails, never awaited nor caught: the page hears of it, as without capture.
+      (await fetch('/api/broken?read=unhandled')).text();
+      await Promise.race([seenOne, new Promise((resolve) => setTimeout(resolve, 5000))]); // a guard, not a wait
+      out.unhandled = unhandled;
+    } finally {
+      removeEventListener('unhandledrejection', onUnhandled);
+    }
+    return out;
+  `,
+  );
+  expect(result).toEqual({
+    json: { method: 'POST', body: 'j', authorization: false, apiKey: false },
+    text: 'hello, text',
+    arrayBuffer: 256,
+    blob: 'hello, text',
+    stream: 11,
+    unread: 200,
+    badJson: 'SyntaxError',
+    twice: 'TypeError',
+    unhandled: ['TypeError'],
+  });
+  await waitForEvents(9);
+  const bodyOf = (read: string) => events().find((e) => e.request.uri.endsWith(`read=${read}`))!.response;
+  expect(bodyOf('json').body).toEqual({ method: 'POST', body: 'j', authorization: false, apiKey: false });
+  expect(bodyOf('arrayBuffer')).toMatchObject({ body: Buffer.from(Array.from({ length: 256 }, (_, i) => i)).toString('base64'), transfer_encoding: 'base64' });
+  for (const read of ['text', 'blob', 'stream', 'none', 'bad-json', 'twice']) expect(bodyOf(read).body, read).toBe('hello, text');
+  // The failed read: the call is recorded, without a body.
+  expect(bodyOf('unhandled')).toMatchObject({ status: 200 });
+  expect(bodyOf('unhandled').body).toBeUndefined();
+  // Copies: one before each read other than text() and json() (arrayBuffer, blob, the stream), and one of the body never read.
+  expect(await page.evaluate(() => (window as unknown as { __clones: { count: number } }).__clones.count)).toBe(4);
+});
+
+test('a call belongs to whoever made it, though the app calls reset() or identifyUser() as soon as it returns', async ({ page }) => {
+  await open(page, '');
+  const ids = await page.evaluate(async () => {
+    const { moesif } = window as unknown as { moesif: { start(): void; reset(): void; identifyUser(id: string): void; getAnonymousId(): string } };
+    moesif.start();
+    const visitor = moesif.getAnonymousId();
+    await (await fetch('/api/text?by=visitor')).text();
+    moesif.identifyUser('user-1');
+    await (await fetch('/api/text?by=user-1')).text();
+    moesif.reset();
+    return { visitor, next: moesif.getAnonymousId() };
+  });
+  await waitForEvents(2);
+  const by = (who: string) => events().find((e) => e.request.uri.endsWith(`by=${who}`)) as Event & { user_id?: string };
+  expect(by('visitor')).toMatchObject({ anonymous_id: ids.visitor });
+  expect(by('visitor').user_id).toBeUndefined();
+  expect(by('user-1')).toMatchObject({ user_id: 'user-1' });
+  expect(JSON.stringify(events())).not.toContain(ids.next);
+});
+
 test('headers given as a one-shot iterator (a generator) reach the server as they would without capture', async ({ page }) => {
   const result = (await runTwice(
     page,
@@ -405,13 +492,22 @@ test('stop() restores fetch and XMLHttpRequest, leaves a wrapper installed after
     const w = window as unknown as { moesif: { start(): void; stop(): void }; fetch: typeof fetch };
     const nativeFetch = w.fetch;
     const nativeOpen = XMLHttpRequest.prototype.open;
+    // Capture's reads of response bodies (see `bodies` in src/capture/index.ts).
+    const reads = ['text', 'json', 'arrayBuffer', 'blob', 'bytes', 'formData'] as const;
+    const nativeReads = reads.map((name) => Response.prototype[name]);
+    const nativeBody = Object.getOwnPropertyDescriptor(Response.prototype, 'body')!.get;
+    const readsAre = (expected: unknown[]) => reads.every((name, i) => Response.prototype[name] === expected[i]);
     const out: Record<string, unknown> = {};
     w.moesif.start();
     w.moesif.start();
-    out.patched = w.fetch !== nativeFetch && XMLHttpRequest.prototype.open !== nativeOpen;
+    out.patched = w.fetch !== nativeFetch && XMLHttpRequest.prototype.open !== nativeOpen && reads.every((name, i) => Response.prototype[name] !== nativeReads[i]);
     w.moesif.stop();
     w.moesif.stop();
-    out.restored = w.fetch === nativeFetch && XMLHttpRequest.prototype.open === nativeOpen;
+    out.restored =
+      w.fetch === nativeFetch &&
+      XMLHttpRequest.prototype.open === nativeOpen &&
+      readsAre(nativeReads) &&
+      Object.getOwnPropertyDescriptor(Response.prototype, 'body')!.get === nativeBody;
     await fetch('/api/text?stopped=1');
 
     // Another library wraps fetch after us.

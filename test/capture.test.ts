@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { decode, readBody } from '../src/capture/body';
+import { BODY_WAIT_MS, decode, readBody } from '../src/capture/body';
 import { headerRecord, MASK, parseHeaders } from '../src/capture/headers';
 import { createCapture } from '../src/capture';
 import { patch } from '../src/patch';
@@ -38,6 +38,28 @@ describe('bodies', () => {
     expect(await read(JSON.stringify({ ok: true }), 65_536)).toEqual({ body: { ok: true }, cut: false });
     expect(await read(new URLSearchParams({ q: 'x y' }), 100)).toEqual({ body: 'q=x+y', cut: false });
     expect(await read(new Uint8Array([1, 2, 3]).buffer, 100)).toEqual({ body: 'AQID', transfer_encoding: 'base64', cut: false });
+  });
+
+  it('keeps a short text as it is, binary characters as base64 of its UTF-8, as the bytes would be', async () => {
+    // At most max / 3 characters: never over max bytes, so kept without encoding.
+    expect(await read('héllo', 15)).toEqual({ body: 'héllo', cut: false });
+    expect(await read('{"a":"é"}', 27)).toEqual({ body: { a: 'é' }, cut: false });
+    expect(await read('\0\u0001é', 9)).toEqual({ body: btoa('\0\u0001\u00c3\u00a9'), transfer_encoding: 'base64', cut: false });
+    // One character more, and it is counted and cut as bytes.
+    expect(await read('ééé', 5)).toEqual({ body: 'éé', cut: true });
+  });
+
+  it("reads the app's own read of a response's text when it ends, and goes without it after BODY_WAIT_MS, as cut", async () => {
+    expect(await read(Promise.resolve('{"ok":true}'), 100)).toEqual({ body: { ok: true }, cut: false });
+    expect(await read(Promise.reject(new TypeError('network error')), 100)).toEqual({ cut: false });
+    vi.useFakeTimers();
+    try {
+      const never = read(new Promise<string>(() => {}), 100);
+      await vi.advanceTimersByTimeAsync(BODY_WAIT_MS);
+      expect(await never).toEqual({ cut: true });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('has no body for nothing, an empty body, or a failed read', async () => {

@@ -15,9 +15,9 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 11_050,
+  umd: 11_350,
   esmCore: 9_000,
-  esmCapture: 2_150,
+  esmCapture: 2_450,
 };
 
 const gzipSize = (code: string | Buffer): number => gzipSync(code, { level: 9 }).length;

@@ -41,7 +41,8 @@ export async function startRecorder() {
    * A small API for the page under test to call, so that capture tests have something to capture:
    * /api/echo (answers with its method, body and whether credentials came, plus `X-Echo` and `Set-Cookie` headers; ?status=NNN),
    * /api/text, /api/bin (bytes 0-255), /api/big (5 MB of text), /api/sse (30 server-sent events,
-   * 100 ms apart), /api/slow (answers after 3 s), /api/close (closes the connection unanswered).
+   * 100 ms apart), /api/slow (answers after 3 s), /api/close (closes the connection unanswered),
+   * /api/broken (closes it after the headers and part of the body).
    */
   const appApi = async (url: URL, req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const chunks: Buffer[] = [];
@@ -84,6 +85,9 @@ export async function startRecorder() {
         return;
       case '/api/close':
         req.socket.destroy();
+        return;
+      case '/api/broken':
+        res.writeHead(200, type('text/plain')).write('part of a body', () => req.socket.destroy());
         return;
       default:
         res.writeHead(404, type('text/plain')).end('no such api');

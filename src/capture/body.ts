@@ -13,24 +13,27 @@ const BINARY = /[\0-\b\x0e-\x1f\ufffd]/;
  */
 export const BODY_WAIT_MS = 2000;
 
-/**
- * Bytes as the event carries them: JSON parsed, other UTF-8 text as a string, anything else base64
- * with `transfer_encoding: 'base64'` (Moesif's encoding for binary bodies). A cut body ends mid-way,
- * so it stays text (or base64) rather than half-parsed JSON.
- */
-export function decode(bytes: Uint8Array, cut: boolean): Body {
-  // `stream` holds back a multi-byte character split by the cut instead of decoding it as U+FFFD.
-  const text = new TextDecoder().decode(bytes, { stream: cut });
-  if (BINARY.test(text)) {
-    let binary = '';
-    for (const byte of bytes) binary += String.fromCharCode(byte);
-    return { body: btoa(binary), transfer_encoding: 'base64' };
-  }
+/** Binary bytes as the event carries them: base64, with `transfer_encoding: 'base64'` (Moesif's encoding). */
+function base64(bytes: Uint8Array): Body {
+  let binary = '';
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return { body: btoa(binary), transfer_encoding: 'base64' };
+}
+
+/** Text as the event carries it: JSON parsed, other text as a string. A cut text stays text rather than half-parsed JSON. */
+function textBody(text: string, cut: boolean): Body {
   try {
     return { body: cut ? text : JSON.parse(text) };
   } catch {
     return { body: text }; // text that is not JSON
   }
+}
+
+/** Bytes as the event carries them: UTF-8 text as `textBody` keeps it, anything else as `base64`. */
+export function decode(bytes: Uint8Array, cut: boolean): Body {
+  // `stream` holds back a multi-byte character split by the cut instead of decoding it as U+FFFD.
+  const text = new TextDecoder().decode(bytes, { stream: cut });
+  return BINARY.test(text) ? base64(bytes) : textBody(text, cut);
 }
 
 /**
@@ -47,7 +50,9 @@ export interface Copy {
 /** A copy of the body of `source`, or nothing when it has none. Never throws. */
 export function copyBody(source: Request | Response): Copy | undefined {
   try {
-    const reader = source.body && source.clone().body?.getReader();
+    // Not `source.body` first: on a Response that is capture's own getter (see the fetch patch), and a
+    // clone of a response without a body has none either.
+    const reader = source.clone().body?.getReader();
     if (!reader) return;
     const copy: Copy = {
       reader,
@@ -95,9 +100,32 @@ function keep(bytes: Uint8Array, cut: boolean, max: number, part: Body): boolean
 }
 
 /**
+ * `keep` for text: a text of at most max / 3 UTF-16 units is at most `max` bytes, so it is kept as it
+ * is, without encoding it to count its bytes and decoding it again (most API bodies); a longer one is
+ * cut as bytes. Text with binary characters is base64 of its UTF-8 bytes, as `decode` gives.
+ */
+function keepText(text: string, max: number, part: Body): boolean {
+  if (text.length * 3 > max) return keep(new TextEncoder().encode(text.slice(0, max + 1)), false, max, part);
+  if (text) Object.assign(part, BINARY.test(text) ? base64(new TextEncoder().encode(text)) : textBody(text, false));
+  return false;
+}
+
+/**
+ * The text the app read of a response (see the fetch patch), once its read ends. A read still under way
+ * after BODY_WAIT_MS is left to the app: the event goes without its body, as cut.
+ */
+async function keepTextRead(read: Promise<string>, max: number, part: Body): Promise<boolean> {
+  // Left to run out: it only settles a promise nobody waits for any more.
+  const late = new Promise<undefined>((resolve) => setTimeout(resolve, BODY_WAIT_MS));
+  const text = await Promise.race([read, late]);
+  return text == null || keepText(text, max, part);
+}
+
+/**
  * Reads at most `max` bytes of a body into `part` (none if it failed); gives back whether it was cut:
- * at once for a value, as a promise for a body that streams. `source` is a Copy (see copyBody), a
- * Request or Response (copied at once), or a value the app no longer owns: a string,
+ * at once for a value, as a promise for a body that streams. `source` is a Copy (see copyBody), the
+ * app's own read of a response's text (a promise), a Request or Response (copied at once), or a value
+ * the app no longer owns: a string,
  * URLSearchParams, ArrayBuffer or view (cut before they are encoded or copied: at most `max + 1`
  * bytes, enough to tell that there was more; a character is at least one byte), a Blob or FormData.
  * A ReadableStream is never touched: it is the app's, and reading it would take it away from the
@@ -106,7 +134,8 @@ function keep(bytes: Uint8Array, cut: boolean, max: number, part: Body): boolean
 export function readBody(source: unknown, max: number, part: Body): boolean | Promise<boolean> {
   try {
     if (source == null || source instanceof ReadableStream || source instanceof Document) return false;
-    if (typeof source == 'string' || source instanceof URLSearchParams) return keep(new TextEncoder().encode(String(source).slice(0, max + 1)), false, max, part);
+    if (typeof source == 'string' || source instanceof URLSearchParams) return keepText(String(source), max, part);
+    if (source instanceof Promise) return keepTextRead(source, max, part).catch(() => false);
     if (source instanceof ArrayBuffer || ArrayBuffer.isView(source))
       return keep(new Uint8Array((source as ArrayBufferView).buffer || source, (source as ArrayBufferView).byteOffset, Math.min(source.byteLength, max + 1)), false, max, part);
     // A Copy; a Request or Response (copied now); a Blob or FormData, read through a Response of them

@@ -3,7 +3,7 @@
  * (issue 5). Each call becomes one event, built in this order:
  * 1. sampled in (`sampleRate`, decided when the call starts, so a call left out costs nothing), not to
  *    the collector nor carrying its application id header (another SDK's), http(s) only;
- * 2. headers masked (see headers.ts), bodies read from copies (see body.ts) and capped at
+ * 2. headers masked (see headers.ts), bodies read as the app reads them or from copies (see `bodies`, body.ts) and capped at
  *    `maxBodyBytes`; a cut body is named in `metadata.truncated` (['request'] / ['response']), a
  *    failed or aborted call has status 0 and `metadata.error`;
  * 3. the user's hooks: `skip`, `maskContent`, `getMetadata` (merged over ours), `getTags`, then
@@ -19,7 +19,7 @@
 import { patch } from '../patch.js';
 import { headerRecord, parseHeaders } from './headers.js';
 import { newId } from '../ids.js';
-import { APPLICATION_ID_HEADER, type CapturedEvent, type Metadata } from '../wire.js';
+import { APPLICATION_ID_HEADER, type Attribution, type CapturedEvent, type Metadata } from '../wire.js';
 import { copyBody, readBody, type Copy } from './body.js';
 import type { CaptureFactory } from './types.js';
 
@@ -31,15 +31,24 @@ type Uri = string | false | undefined;
 /**
  * Ends a call, on the app's call path, so it only keeps what it is given for later (see `later`):
  * status 0 and `error` when it failed; `headers` normalized (see headerRecord), or XMLHttpRequest's raw
- * header block; `body` as for `begin` (a Response's as a Copy taken at once); `tooBig` when the body
- * was left out for its Content-Length.
+ * header block; `body` as for `begin`, or a function that gives it when capture reads it (a
+ * response's: see `bodies`); `tooBig` when the body was left out for its Content-Length.
  */
 type End = (status: number, headers: Iterable<[string, string]> | string, body: unknown, error?: string, tooBig?: boolean) => void;
 
+/**
+ * How long capture's deferred work waits before it asks for idle time, so that the calls of a busy
+ * moment share one idle callback: each callback cost a captured call more than all of its own work
+ * (issue 18: 248 against 121 µs of main-thread CPU per fetch, in a burst of calls).
+ */
+const GATHER_MS = 200;
 /** How long the page may stay busy before capture's deferred work runs anyway. */
 const IDLE_TIMEOUT_MS = 1000;
 /** How long one turn of deferred work may run when the page gives no idle time (see `later`). */
 const SLICE_MS = 4;
+
+/** What capture reads a response's body from: the text the app read (a promise of it until it arrives), or a copy. */
+type BodySource = Copy | Promise<string> | string;
 
 /** Streams the app reads as they arrive: logged without a body, and not copied. */
 const STREAMING = /event-stream|ndjson/i;
@@ -71,8 +80,9 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
   };
 
   /**
-   * Capture's work off the app's call path: run in the page's idle time (requestIdleCallback), or
-   * after IDLE_TIMEOUT_MS when the page is never idle, a turn at a time, each bounded by the idle
+   * Capture's work off the app's call path: gathered for GATHER_MS, then run in the page's idle time
+   * (requestIdleCallback; in a browser without it, in the next task), or after IDLE_TIMEOUT_MS when
+   * the page is never idle, a turn at a time, each bounded by the idle
    * time the browser gives or SLICE_MS, whichever is longer. A hidden page (a background tab, a page
    * being left) has no frames to keep smooth and may not live to be idle: there, jobs run at once,
    * and those waiting run when it is hidden or left (see `turn`; a page left records even the calls
@@ -91,7 +101,7 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
     // At least one job per turn, however little idle time there is.
     const stop = performance.now() + Math.max(deadline?.timeRemaining() || 0, SLICE_MS);
     while (jobs.length && performance.now() < stop) run(jobs.shift()!);
-    if (jobs.length) schedule();
+    if (jobs.length) idle();
   };
   const drainAll = (): void => {
     while (jobs.length) run(jobs.shift()!);
@@ -102,10 +112,10 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
     drainAll();
     unread.forEach(run);
   };
-  const schedule = (): unknown => (typeof requestIdleCallback == 'function' ? requestIdleCallback(drain, { timeout: IDLE_TIMEOUT_MS }) : setTimeout(drain, 50));
+  const idle = (): unknown => (typeof requestIdleCallback == 'function' ? requestIdleCallback(drain, { timeout: IDLE_TIMEOUT_MS }) : setTimeout(drain));
   const later = (job: () => void): void => {
     if (document.hidden) run(job);
-    else if (jobs.push(job) == 1) schedule();
+    else if (jobs.push(job) == 1) setTimeout(idle, GATHER_MS);
   };
 
   /**
@@ -126,6 +136,14 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
     const sentBody = body instanceof Request ? copyBody(body) : body;
     return (status, received, receivedBody, error, tooBig) => {
       const receivedAt = Date.now();
+      // Whose call it was, now, before the app's handlers run: a reset() at log-out right after the call
+      // must not give it to the next visitor, as it would if read when the event is built, later.
+      let caller: Attribution | undefined;
+      try {
+        caller = who();
+      } catch {
+        // Storage the browser refuses: the event is recorded without ids.
+      }
       later(() => {
         // Pairs (XMLHttpRequest's setRequestHeader calls) keep the names as the app wrote them, as moesif
         // sends them, so that a hook reading headers['X-Tenant-Id'] finds it; a Headers lower-cases them.
@@ -140,7 +158,7 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
         };
         // Whether each body was cut; a promise while a streamed one is still being read.
         let sentCut = readBody(sentBody, options.maxBodyBytes, request);
-        let receivedCut = readBody(receivedBody, options.maxBodyBytes, response);
+        let receivedCut = readBody(typeof receivedBody == 'function' ? receivedBody() : receivedBody, options.maxBodyBytes, response);
         let done = false;
         const finish = (): void => {
           if (done) return;
@@ -149,7 +167,7 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
           // A body still being read when the page is left is recorded as far as it came (not at all), as cut.
           const truncated = [sentCut !== false && 'request', (receivedCut !== false || tooBig) && 'response'].filter(Boolean);
           // Who made the call comes first, so hooks see it and what maskContent removes stays removed.
-          let event: CapturedEvent = { ...who(), request, response, transaction_id: newId() };
+          let event: CapturedEvent = { ...caller, request, response, transaction_id: newId() };
           if (error || truncated.length) event.metadata = { ...(error && { error }), ...(truncated.length && { truncated }) };
           if (hook('skip', event)) return;
           event = hook('maskContent', event, event)!;
@@ -244,10 +262,11 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
 
   /*
    * fetch: the original is called with the caller's exact arguments, and the app gets back the very
-   * promise it returns. Bodies are read from copies only (see copyBody): the request's (the Request
-   * itself goes to fetch unread, unlike moesif, which fails with "already used"), and the response's.
-   * A response body that will not be recorded is not copied: one the app reads as it arrives (server-sent
-   * events, NDJSON), or one over maxBodyBytes by its Content-Length.
+   * promise it returns. A request's body is read from a copy (see copyBody: the Request itself goes to
+   * fetch unread, unlike moesif, which fails with "already used"). A response's body is what the app
+   * reads of it, or a copy (see `bodies`). A response body that will not be recorded is neither
+   * copied nor watched: one the app reads as it arrives (server-sent events, NDJSON), or one over
+   * maxBodyBytes by its Content-Length.
    *
    * A copy shares the connection with the app's body: the browser closes it only when both are done or
    * cancelled. So the app's `response.body` is the app's own branch seen through `follow`, which cancels
@@ -256,9 +275,42 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
    * streams the app stopped reading held all six connections Chromium opens to a host, and the
    * app's next calls there waited until the page closed.
    */
-  /** The copies of responses given to the app, until it first asks for their body. */
-  const copies = new WeakMap<Response, Copy>();
-  /** The body each of those responses shows the app: the same stream each time it asks. */
+  /**
+   * The bodies of captured responses, by response, and what capture reads of each (`source`). Copying a
+   * body (a tee) and reading the copy cost a captured call more than all the rest (issue 18), so most
+   * bodies are not copied: when the app reads one with text() or json(), capture keeps the text it
+   * read (a promise, then the text). Before any other read of the app's (arrayBuffer(), blob(),
+   * formData(), bytes(), `body`), or in capture's deferred work if the app has read nothing by then, a
+   * copy is taken.
+   */
+  const bodies = new WeakMap<Response, { source?: BodySource }>();
+  /** What capture reads of a response's body: what it has, or else a copy taken now (none once the app used the body otherwise). */
+  const sourceOf = (response: Response): BodySource | undefined => {
+    const body = bodies.get(response);
+    if (body && !body.source) body.source = copyBody(response);
+    return body?.source;
+  };
+  /** The response's `text()`, as before capture: its read is the app's and capture's both. */
+  const readText = Response.prototype.text;
+  /**
+   * Reads a captured response's text for the app, keeping it for capture, and gives back the read.
+   * The app is given a promise of its own that follows it, so that a failed read the app leaves
+   * unhandled is still reported, not hidden by capture's handler.
+   */
+  const shareText = (response: Response): Promise<string> | undefined => {
+    const body = bodies.get(response);
+    if (!body || body.source) return;
+    const read: Promise<string> = readText.call(response);
+    body.source = read;
+    read.then(
+      (text) => {
+        body.source = text;
+      },
+      () => {},
+    );
+    return read;
+  };
+  /** The body each response shows the app when capture copied it: the same stream each time it asks. */
   const followers = new WeakMap<Response, ReadableStream<Uint8Array>>();
   const follow = (body: ReadableStream<Uint8Array<ArrayBuffer>>, copy: Copy): ReadableStream<Uint8Array> => {
     let reader: ReadableStreamDefaultReader<Uint8Array<ArrayBuffer>> | undefined;
@@ -279,21 +331,41 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
       },
     });
   };
+  const responses = Response.prototype as unknown as Record<string, unknown>;
   if (!options.disableFetch)
     toggles.push(
       patch(
-        Response.prototype as unknown as Record<string, unknown>,
+        responses,
         'body',
         (original) =>
           function (this: Response) {
+            const copy = sourceOf(this);
             const body = original.call(this);
-            const copy = copies.get(this);
-            if (!copy || !body) return body;
+            if (!(copy as Copy)?.reader || !body) return body;
             let followed = followers.get(this);
-            if (!followed) followers.set(this, (followed = follow(body, copy)));
+            if (!followed) followers.set(this, (followed = follow(body, copy as Copy)));
             return followed;
           },
         true,
+      ),
+      patch(responses, 'text', (original) =>
+        function (this: Response) {
+          return shareText(this)?.then() ?? original.apply(this, arguments);
+        },
+      ),
+      // As the browser's json() does: the text, UTF-8 decoded, parsed.
+      patch(responses, 'json', (original) =>
+        function (this: Response) {
+          return shareText(this)?.then(JSON.parse) ?? original.apply(this, arguments);
+        },
+      ),
+      ...['arrayBuffer', 'blob', 'bytes', 'formData'].map((name) =>
+        patch(responses, name, (original) =>
+          function (this: Response) {
+            sourceOf(this);
+            return original.apply(this, arguments);
+          },
+        ),
       ),
       patch(window as unknown as Record<string, unknown>, 'fetch', (original) =>
         function (this: unknown, input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
@@ -307,7 +379,7 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
           }
           const result: Promise<Response> = original.apply(this, arguments);
           // A branch of our own, so the app's promise, and an unhandled rejection of it, stay exactly its own.
-          // Our reaction runs before any of the app's, so the clone is taken before the app reads the body.
+          // Our reaction runs before any of the app's, so the body is watched before the app reads it.
           // The last catch: a mocked fetch that resolves to no Response is not ours to report.
           if (end)
             result
@@ -316,9 +388,9 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
                   const { headers } = response;
                   const tooBig = +headers.get('content-length')! > options.maxBodyBytes;
                   // `test` reads a missing content-type (null) as "null".
-                  const copy = tooBig || STREAMING.test(headers.get('content-type')!) ? undefined : copyBody(response);
-                  if (copy) copies.set(response, copy);
-                  end(response.status, headers, copy, undefined, tooBig);
+                  const watched = !tooBig && !STREAMING.test(headers.get('content-type')!);
+                  if (watched) bodies.set(response, {});
+                  end(response.status, headers, watched ? () => sourceOf(response) : undefined, undefined, tooBig);
                 },
                 (error: unknown) => end(0, [], null, String(error)),
               )
