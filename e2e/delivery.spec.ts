@@ -122,13 +122,14 @@ test('Retry-After: 3 is honoured: no retry before 3 s', async ({ page }) => {
 });
 
 test('with localStorage full, events still arrive, with one warning', async ({ page }) => {
+  // The batch waits 3 s: past the outbox's first write (1 s), which fails.
   const warnings: string[] = [];
   page.on('console', (message) => message.type() === 'warning' && warnings.push(message.text()));
   await open(
     page,
     `try { const block = 'x'.repeat(1024 * 1024); for (let i = 0; i < 20; i++) localStorage.setItem('filler' + i, block); } catch {}
      try { for (let i = 0; i < 2000; i++) localStorage.setItem('small' + i, 'y'.repeat(1000)); } catch {}
-     ${init()} for (let i = 0; i < 50; i++) moesif.track('Full ' + i);`,
+     ${init(', batchSize: 100, batchMaxTime: 3000')} for (let i = 0; i < 50; i++) moesif.track('Full ' + i);`,
   );
   await expect.poll(actionIds, { timeout: 15_000 }).toHaveLength(50);
   expectEachOnce(actionIds(), 50);

@@ -4,6 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createDelivery, type Delivery } from '../src/delivery';
+import { SAVE_DELAY_MS } from '../src/delivery/outbox';
 import { resolveOptions, type Options } from '../src/options';
 import { fakeFetch, memoryStore, quietLog, type Answer, type Call } from './support/delivery';
 
@@ -230,10 +231,11 @@ describe('storage full', () => {
   });
 
   it('a failed write leaves no older copy of the queue, whose delivered items the next page would send again', async () => {
-    const { delivery, store } = engine([503, 200, 0, 0, 0], { batchMaxTime: 10 });
+    vi.spyOn(Math, 'random').mockReturnValue(0.999); // backoff: just under 1 s, then 2 s
+    const { delivery, store } = engine([503, 503, 200, 0, 0, 0], { batchMaxTime: 10 });
     const stored = () => [...store.map.values()].flatMap((saved) => (JSON.parse(saved) as [number, Array<{ json: unknown }>])[1].map((item) => JSON.stringify(item.json)));
     delivery.push('actions', '{"n":0}');
-    await run(); // written, sent, refused with 503
+    await run(SAVE_DELAY_MS); // sent, refused with 503, written while it waits to be sent again
     expect(stored()).toEqual(['{"n":0}']);
     store.full = true; // the app's own data, or another tab, fills storage
     delivery.push('users', '{"n":1}');

@@ -17,6 +17,13 @@ const HEARTBEAT_MS = 5_000;
  */
 const GIVE_UP_AFTER = 3;
 /**
+ * How long a change waits before the queue is written. While the collector answers, most items are
+ * sent and answered within it, so they are never written at all: writing the queue cost a page making
+ * a burst of API calls more per call than capturing them (issue 18). What it risks is the items of
+ * the last second when the browser crashes; a page that is hidden, closed or reloaded writes at once.
+ */
+export const SAVE_DELAY_MS = 1_000;
+/**
  * Most that a stored item adds to its queue's value besides its event (`{"at":..,"kind":"companies",
  * "unanswered":3,"json":},`): with it, the byte limit bounds what storage really holds.
  */
@@ -133,11 +140,11 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
    */
   const saveTimer = createTimer(save, now);
   /**
-   * After a change: at once if the last write is old, else 200 ms plus 1 ms per item after it, since
-   * each write serializes the whole queue (a page making many API calls while the collector is down
-   * would otherwise pay for large writes often).
+   * After a change: SAVE_DELAY_MS after it, and at least 200 ms plus 1 ms per item after the last write,
+   * since each write serializes the whole queue (a page making many API calls while the collector is
+   * down would otherwise pay for large writes often).
    */
-  const saveSoon = (): void => saveTimer.runBy(savedAt + 200 + items.length);
+  const saveSoon = (): void => saveTimer.runBy(Math.max(now() + SAVE_DELAY_MS, savedAt + 200 + items.length));
 
   /** Takes the queues of tabs that are gone (closed, or silent for longer than the lease); gives back how many items. */
   const takeAbandoned = (): number => {
