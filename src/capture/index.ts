@@ -293,22 +293,20 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
   /** The response's `text()`, as before capture: its read is the app's and capture's both. */
   const readText = Response.prototype.text;
   /**
-   * Reads a captured response's text for the app, keeping it for capture, and gives back the read.
-   * The app is given a promise of its own that follows it, so that a failed read the app leaves
-   * unhandled is still reported, not hidden by capture's handler.
+   * Reads a captured response's text for the app (text() or json(): `as` makes the app's value of the
+   * text), and keeps it for capture, or gives back nothing when capture does not want it. One reaction
+   * serves both, and the app gets the promise it makes: a failed read the app leaves unhandled is
+   * still reported as without capture.
    */
-  const shareText = (response: Response): Promise<string> | undefined => {
+  const shareText = <T>(response: Response, as: (text: string) => T): Promise<T> | undefined => {
     const body = bodies.get(response);
     if (!body || body.source) return;
     const read: Promise<string> = readText.call(response);
     body.source = read;
-    read.then(
-      (text) => {
-        body.source = text;
-      },
-      () => {},
-    );
-    return read;
+    return read.then((text) => {
+      body.source = text;
+      return as(text);
+    });
   };
   /** The body each response shows the app when capture copied it: the same stream each time it asks. */
   const followers = new WeakMap<Response, ReadableStream<Uint8Array>>();
@@ -350,13 +348,13 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
       ),
       patch(responses, 'text', (original) =>
         function (this: Response) {
-          return shareText(this)?.then() ?? original.apply(this, arguments);
+          return shareText(this, (text) => text) ?? original.apply(this, arguments);
         },
       ),
       // As the browser's json() does: the text, UTF-8 decoded, parsed.
       patch(responses, 'json', (original) =>
         function (this: Response) {
-          return shareText(this)?.then(JSON.parse) ?? original.apply(this, arguments);
+          return shareText(this, JSON.parse) ?? original.apply(this, arguments);
         },
       ),
       ...['arrayBuffer', 'blob', 'bytes', 'formData'].map((name) =>
