@@ -290,6 +290,16 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
     if (body && !body.source) body.source = copyBody(response);
     return body?.source;
   };
+  /**
+   * Hands capture's work what it reads of a response's body. The text the app read is not kept with the
+   * response after that: it may be large, and the app may keep the response. A copy stays known, so
+   * that the app's cancelling its body still lets the copy go (see `follow`).
+   */
+  const takeBody = (response: Response): BodySource | undefined => {
+    const source = sourceOf(response);
+    if (!(source as Copy)?.reader) bodies.delete(response);
+    return source;
+  };
   /** The response's `text()`, as before capture: its read is the app's and capture's both. */
   const readText = Response.prototype.text;
   /**
@@ -388,7 +398,7 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
                   // `test` reads a missing content-type (null) as "null".
                   const watched = !tooBig && !STREAMING.test(headers.get('content-type')!);
                   if (watched) bodies.set(response, {});
-                  end(response.status, headers, watched ? () => sourceOf(response) : undefined, undefined, tooBig);
+                  end(response.status, headers, watched ? () => takeBody(response) : undefined, undefined, tooBig);
                 },
                 (error: unknown) => end(0, [], null, String(error)),
               )
