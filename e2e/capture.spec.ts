@@ -548,7 +548,9 @@ test('two SDK instances capture side by side and put everything back when stoppe
     other.init({ applicationId: 'other', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 100 });
     w.moesif.start();
     other.start();
-    await fetch('/api/text?both');
+    // Read by the app as most apps do: each instance records the body, though only one read happens.
+    await (await fetch('/api/text?both')).text();
+    await (await fetch('/api/echo?both', { method: 'POST', body: 'b' })).json();
     other.stop();
     w.moesif.stop();
     const restored = window.fetch === nativeFetch;
@@ -556,9 +558,11 @@ test('two SDK instances capture side by side and put everything back when stoppe
     return restored;
   });
   expect(result).toBe(true);
-  await expect.poll(() => eventsFor('/api/text').length).toBe(2);
+  await expect.poll(() => events().length).toBe(4);
   await collector.settled(page);
-  expect(events().map((e) => new URL(e.request.uri).search)).toEqual(['?both', '?both']);
+  expect(events().map((e) => new URL(e.request.uri).search)).toEqual(['?both', '?both', '?both', '?both']);
+  expect(eventsFor('/api/text').map((e) => e.response.body)).toEqual(['hello, text', 'hello, text']);
+  expect(eventsFor('/api/echo').map((e) => e.response.body)).toEqual(Array(2).fill({ method: 'POST', body: 'b', authorization: false, apiKey: false }));
   const appIds = collector.received.filter((r) => r.path === '/v1/events/batch').map((r) => r.headers['x-moesif-application-id']);
   expect(new Set(appIds)).toEqual(new Set(['app', 'other']));
 });

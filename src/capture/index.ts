@@ -300,8 +300,12 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
     if (!(source as Copy)?.reader) bodies.delete(response);
     return source;
   };
-  /** The response's `text()`, as before capture: its read is the app's and capture's both. */
-  const readText = Response.prototype.text;
+  /**
+   * The `text()` that was in place when capture put its own there: its read is the app's and capture's
+   * both. When another copy of the SDK wrapped it first, its read goes through that copy's wrapper,
+   * so that both record the body the app reads once.
+   */
+  let readText: Function = Response.prototype.text;
   /**
    * Reads a captured response's text for the app (text() or json(): `as` makes the app's value of the
    * text), and keeps it for capture, or gives back nothing when capture does not want it. One reaction
@@ -356,11 +360,12 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
           },
         true,
       ),
-      patch(responses, 'text', (original) =>
-        function (this: Response) {
+      patch(responses, 'text', (original) => {
+        readText = original;
+        return function (this: Response) {
           return shareText(this, (text) => text) ?? original.apply(this, arguments);
-        },
-      ),
+        };
+      }),
       // As the browser's json() does: the text, UTF-8 decoded, parsed.
       patch(responses, 'json', (original) =>
         function (this: Response) {
