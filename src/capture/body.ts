@@ -50,8 +50,8 @@ export interface Copy {
 /** A copy of the body of `source`, or nothing when it has none. Never throws. */
 export function copyBody(source: Request | Response): Copy | undefined {
   try {
-    // Not `source.body` first: on a Response that is capture's own getter (see the fetch patch), and a
-    // clone of a response without a body has none either.
+    // Never `source.body` first: on a captured Response that is capture's own getter, which takes its copy
+    // with this very function (see `bodies` in index.ts). A clone of a response without a body has none.
     const reader = source.clone().body?.getReader();
     if (!reader) return;
     const copy: Copy = {
@@ -125,8 +125,7 @@ async function keepTextRead(read: Promise<string>, max: number, part: Body): Pro
  * Reads at most `max` bytes of a body into `part` (none if it failed); gives back whether it was cut:
  * at once for a value, as a promise for a body that streams. `source` is a Copy (see copyBody), the
  * app's own read of a response's text (a promise), a Request or Response (copied at once), or a value
- * the app no longer owns: a string,
- * URLSearchParams, ArrayBuffer or view (cut before they are encoded or copied: at most `max + 1`
+ * the app no longer owns: a string, URLSearchParams, ArrayBuffer or view (cut before they are encoded or copied: at most `max + 1`
  * bytes, enough to tell that there was more; a character is at least one byte), a Blob or FormData.
  * A ReadableStream is never touched: it is the app's, and reading it would take it away from the
  * request it belongs to. A Document has no cheap serialization: left out. Never throws or rejects.
