@@ -125,8 +125,9 @@ async function keepTextRead(read: Promise<string>, max: number, part: Body): Pro
  * Reads at most `max` bytes of a body into `part` (none if it failed); gives back whether it was cut:
  * at once for a value, as a promise for a body that streams. `source` is a Copy (see copyBody), the
  * app's own read of a response's text (a promise), a Request or Response (copied at once), or a value
- * the app no longer owns: a string, URLSearchParams, ArrayBuffer or view (cut before they are encoded or copied: at most `max + 1`
- * bytes, enough to tell that there was more; a character is at least one byte), a Blob or FormData.
+ * the app no longer owns: a string, URLSearchParams, ArrayBuffer or view (cut before they are
+ * encoded or copied: at most `max + 1` bytes, enough to tell that there was more; a character is at
+ * least one byte), a Blob or FormData.
  * A ReadableStream is never touched: it is the app's, and reading it would take it away from the
  * request it belongs to. A Document has no cheap serialization: left out. Never throws or rejects.
  */
