@@ -47,6 +47,9 @@ export interface Copy {
   release(): void;
 }
 
+/** Whether `source` is a Copy (see copyBody). */
+export const isCopy = (source: unknown): source is Copy => !!(source as Copy | undefined)?.reader;
+
 /** A copy of the body of `source`, or nothing when it has none. Never throws. */
 export function copyBody(source: Request | Response): Copy | undefined {
   try {
@@ -140,8 +143,8 @@ export function readBody(source: unknown, max: number, part: Body): boolean | Pr
       return keep(new Uint8Array((source as ArrayBufferView).buffer || source, (source as ArrayBufferView).byteOffset, Math.min(source.byteLength, max + 1)), false, max, part);
     // A Copy; a Request or Response (copied now); a Blob or FormData, read through a Response of them
     // (a Blob's bytes are not copied to make it; FormData's multipart encoding is the browser's to make).
-    const copy = (source as Copy).reader
-      ? (source as Copy)
+    const copy = isCopy(source)
+      ? source
       : copyBody(source instanceof Request || source instanceof Response ? source : new Response(source as BodyInit));
     // An aborted or failed body is logged without it.
     return copy ? readCopy(copy, max).then(([bytes, cut]) => keep(bytes, cut, max, part), () => false) : false;

@@ -20,7 +20,7 @@ import { patch } from '../patch.js';
 import { headerRecord, parseHeaders } from './headers.js';
 import { newId } from '../ids.js';
 import { APPLICATION_ID_HEADER, type Attribution, type CapturedEvent, type Metadata } from '../wire.js';
-import { copyBody, readBody, type Copy } from './body.js';
+import { copyBody, isCopy, readBody, type Copy } from './body.js';
 import type { CaptureFactory } from './types.js';
 
 type Hook = 'skip' | 'maskContent' | 'getMetadata' | 'getTags' | 'getApiVersion';
@@ -297,7 +297,7 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
    */
   const takeBody = (response: Response): BodySource | undefined => {
     const source = sourceOf(response);
-    if (!(source as Copy)?.reader) bodies.delete(response);
+    if (!isCopy(source)) bodies.delete(response);
     return source;
   };
   /**
@@ -353,9 +353,9 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
           function (this: Response) {
             const copy = sourceOf(this);
             const body = original.call(this);
-            if (!(copy as Copy)?.reader || !body) return body;
+            if (!isCopy(copy) || !body) return body;
             let followed = followers.get(this);
-            if (!followed) followers.set(this, (followed = follow(body, copy as Copy)));
+            if (!followed) followers.set(this, (followed = follow(body, copy)));
             return followed;
           },
         true,
