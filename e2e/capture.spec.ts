@@ -365,12 +365,15 @@ test('one XMLHttpRequest reused for many calls: each is captured once, and liste
   );
 });
 
-test('relative URLs are logged as the browser resolves them, against a <base href>', async ({ page }) => {
+test('relative URLs are logged as the browser resolves them, against the <base href> of when the call was made', async ({ page }) => {
   collector.page('/app/page', umdPage(`${init()} ${HELPERS} moesif.start();`, '<base href="/api/">'));
   await page.goto(collector.url + '/app/page');
   const seen = await page.evaluate(async () => {
     const xhr = (window as unknown as { __xhr(url: string, type: string): Promise<{ response: string }> }).__xhr;
-    return [await (await fetch('text?via=fetch')).text(), (await xhr('text?via=xhr', '')).response];
+    const responses = [await (await fetch('text?via=fetch')).text(), (await xhr('text?via=xhr', '')).response];
+    // At once, before capture builds the events (off the call path, later): they keep the base of their calls.
+    document.querySelector('base')!.href = '/elsewhere/';
+    return responses;
   });
   expect(seen).toEqual(['hello, text', 'hello, text']);
   await waitForEvents(2);

@@ -67,6 +67,9 @@ export interface Moesif {
   'new': () => Moesif;
 }
 
+/** How long the captured calls of a burst share one reading of who they belong to (see `who` in run()). */
+const CALLER_MS = 100;
+
 /** Calls made before init() are kept, in order, up to this many. */
 const MAX_EARLY_CALLS = 1000;
 
@@ -101,6 +104,8 @@ interface Running {
   crossDomain: CrossDomain;
   /** Queues one item, unless consent was revoked. */
   enqueue(kind: Kind, payload: Payload): void;
+  /** Drops what capture read of who calls belong to: ids or consent may change. */
+  forgetCaller(): void;
   /** Removes every listener the instance added to the page. */
   dispose(): void;
 }
@@ -153,10 +158,21 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
     log.debug('queued', kind);
     delivery.push(kind, json);
   };
-  // The decision first: another tab may have revoked it, and then no id may be read (nor restored).
+  /**
+   * Who a captured call belongs to. Reading it (the consent decision first: another tab may have revoked
+   * it, and then no id may be read, nor restored; then four ids) cost a captured call 10 to 20 µs of
+   * main-thread time (issue 18), so the calls of a burst share one reading for CALLER_MS. Every public
+   * method call drops it (`forgetCaller`): an identify or reset() here counts from the next call on; one
+   * in another tab, CALLER_MS later at most.
+   */
+  let caller: { who: Attribution; until: number } | undefined;
   const who = (): Attribution => {
-    consent.follow();
-    return identity.attribution();
+    const now = performance.now();
+    if (!caller || now > caller.until) {
+      consent.follow();
+      caller = { who: identity.attribution(), until: now + CALLER_MS };
+    }
+    return caller.who;
   };
   const capture = captureFactory?.({ options, log, who, record: (event) => enqueue('events', event) });
   const pageViews = createPageViews(track);
@@ -178,7 +194,10 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
     delivery.dispose();
     cookies?.dispose();
   };
-  return { options, log, identity, consent, delivery, capture, pageViews, crossDomain, enqueue, dispose };
+  const forgetCaller = (): void => {
+    caller = undefined;
+  };
+  return { options, log, identity, consent, delivery, capture, pageViews, crossDomain, enqueue, forgetCaller, dispose };
 }
 
 /** The JSON of a payload. Metadata that is not a plain, serializable object is left out, with a warning. */
@@ -314,6 +333,8 @@ export function createInstance(captureFactory?: CaptureFactory) {
         // Before any id is read: a tab still running on an old decision would otherwise restore the ids
         // another tab just removed (from its own localStorage) and go on sending.
         running.consent.follow();
+        // The call may change the ids: the next captured call reads them afresh.
+        running.forgetCaller();
         return body(running, ...args);
       }
       // Before init(), a call is kept for later, except a getter's (which answers undefined).
