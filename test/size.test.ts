@@ -15,9 +15,9 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 11_450,
+  umd: 11_600,
   esmCore: 9_100,
-  esmCapture: 2_450,
+  esmCapture: 2_580,
 };
 
 const gzipSize = (code: string | Buffer): number => gzipSync(code, { level: 9 }).length;

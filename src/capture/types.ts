@@ -31,3 +31,31 @@ export interface Capture {
 /** A captured body, as the event's request or response carries it. */
 export type Body = Pick<CapturedEvent['response'], 'body' | 'transfer_encoding'>;
 
+
+/**
+ * A call that is captured (see `want` in index.ts): its URL as the app gave it, and the document's base
+ * URL when it was made, which capture resolves into the absolute URL later, off the call path.
+ */
+export type Target = [url: string, base: string];
+
+/**
+ * Ends a call, on the app's call path, so it only keeps what it is given for later: status 0 and
+ * `error` when it failed; `headers` normalized (see headerRecord), or XMLHttpRequest's raw header
+ * block; `body` as for `Begin`, or a function that gives it when capture reads it (a response's: see
+ * fetch.ts); `tooBig` when the body was left out for its Content-Length.
+ */
+export type End = (status: number, headers: Iterable<[string, string]> | string, body: unknown, error?: string, tooBig?: boolean) => void;
+
+/**
+ * Starts one call once it is sent, if it is wanted and capture is still on: its Target, method,
+ * headers as the app gave them, and its body (a value the app no longer owns, kept as it is, or a
+ * Request, copied at once, before fetch reads it). Gives back its End, or nothing.
+ */
+export type Begin = (target: Target | undefined, method: string, headers: HeadersInit | undefined, body: unknown) => End | undefined;
+
+/** What the fetch and XMLHttpRequest patches need of the pipeline they feed (see index.ts). */
+export interface PatchDeps {
+  /** Whether a call to `url` is captured, decided when it is opened. */
+  want: (url: string | URL) => Target | undefined;
+  begin: Begin;
+}

@@ -1,0 +1,176 @@
+import { patch, type Toggle } from '../patch.js';
+import { copyBody, isCopy, type Copy } from './body.js';
+import type { End, PatchDeps } from './types.js';
+
+/** What capture reads a response's body from: the text the app read (a promise of it until it arrives), or a copy. */
+type BodySource = Copy | Promise<string> | string;
+
+/** Streams the app reads as they arrive: logged without a body, and not copied. */
+const STREAMING = /event-stream|ndjson/i;
+
+/**
+ * fetch: the original is called with the caller's exact arguments, and the app gets back the very
+ * promise it returns. A request's body is read from a copy (see copyBody: the Request itself goes to
+ * fetch unread, unlike moesif, which fails with "already used"). A response's body is what the app
+ * reads of it, or a copy (see `bodies`). A response body that will not be recorded is neither
+ * copied nor watched: one the app reads as it arrives (server-sent events, NDJSON), or one over
+ * maxBodyBytes by its Content-Length.
+ *
+ * A copy shares the connection with the app's body: the browser closes it only when both are done or
+ * cancelled. So the app's `response.body` is the app's own branch seen through `follow`, which cancels
+ * capture's copy when the app cancels its body (reader.cancel(), a `for await` that breaks, a cancelled
+ * pipe); and a copy still streaming after BODY_WAIT_MS is let go (see body.ts). Without this, six
+ * streams the app stopped reading held all six connections Chromium opens to a host, and the
+ * app's next calls there waited until the page closed.
+ */
+export interface FetchPatchDeps extends PatchDeps {
+  /** Bodies over this many bytes by their Content-Length are neither copied nor watched. */
+  maxBodyBytes: number;
+}
+
+export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggle[] {
+  /**
+   * The bodies of captured responses, by response, and what capture reads of each (`source`). Copying a
+   * body (a tee) and reading the copy cost a captured fetch about 60 µs of main-thread CPU (issue 18),
+   * so most bodies are not copied: when the app reads one with text() or json(), capture keeps the text it
+   * read (a promise, then the text). Before any other read of the app's (arrayBuffer(), blob(),
+   * formData(), bytes(), `body`), or in capture's deferred work if the app has read nothing by then, a
+   * copy is taken.
+   */
+  const bodies = new WeakMap<Response, { source?: BodySource }>();
+  /** What capture reads of a response's body: what it has, or else a copy taken now (none once the app used the body otherwise). */
+  const sourceOf = (response: Response): BodySource | undefined => {
+    const body = bodies.get(response);
+    if (body && !body.source) body.source = copyBody(response);
+    return body?.source;
+  };
+  /**
+   * Hands capture's work what it reads of a response's body. The text the app read is not kept with the
+   * response after that: it may be large, and the app may keep the response. A copy stays known, so
+   * that the app's cancelling its body still lets the copy go (see `follow`).
+   */
+  const takeBody = (response: Response): BodySource | undefined => {
+    const source = sourceOf(response);
+    if (!isCopy(source)) bodies.delete(response);
+    return source;
+  };
+  /**
+   * The `text()` that was in place when capture put its own there: its read is the app's and capture's
+   * both. When another copy of the SDK wrapped it first, its read goes through that copy's wrapper,
+   * so that both record the body the app reads once.
+   */
+  let readText: Function = Response.prototype.text;
+  /**
+   * Reads a captured response's text for the app (text() or json(): `as` makes the app's value of the
+   * text), and keeps it for capture, or gives back nothing when capture does not want it. One reaction
+   * serves both, and the app gets the promise it makes: a failed read the app leaves unhandled is
+   * still reported as without capture.
+   */
+  const shareText = <T>(response: Response, as: (text: string) => T): Promise<T> | undefined => {
+    const body = bodies.get(response);
+    if (!body || body.source) return;
+    const read: Promise<string> = readText.call(response);
+    body.source = read;
+    return read.then((text) => {
+      body.source = text;
+      return as(text);
+    });
+  };
+  /** The body each response shows the app when capture copied it: the same stream each time it asks. */
+  const followers = new WeakMap<Response, ReadableStream<Uint8Array>>();
+  const follow = (body: ReadableStream<Uint8Array<ArrayBuffer>>, copy: Copy): ReadableStream<Uint8Array> => {
+    let reader: ReadableStreamDefaultReader<Uint8Array<ArrayBuffer>> | undefined;
+    // A byte stream, as the original is, so that a BYOB reader works on it too; pulled only when the
+    // app reads, so that until then the original stays unread and response.text() still works.
+    return new ReadableStream({
+      type: 'bytes',
+      async pull(controller) {
+        const { done, value } = await (reader ??= body.getReader()).read();
+        if (done) {
+          controller.close();
+          controller.byobRequest?.respond(0);
+        } else if (value.byteLength) controller.enqueue(value);
+      },
+      cancel(reason) {
+        copy.release();
+        return (reader || body).cancel(reason);
+      },
+    });
+  };
+  const responses = Response.prototype as unknown as Record<string, unknown>;
+  return [
+    patch(
+      responses,
+      'body',
+      (original) =>
+        function (this: Response) {
+          const copy = sourceOf(this);
+          const body = original.call(this);
+          if (!isCopy(copy) || !body) return body;
+          let followed = followers.get(this);
+          if (!followed) followers.set(this, (followed = follow(body, copy)));
+          return followed;
+        },
+      true,
+    ),
+    patch(responses, 'text', (original) => {
+      readText = original;
+      return function (this: Response) {
+        return shareText(this, (text) => text) ?? original.apply(this, arguments);
+      };
+    }),
+    // As the browser's json() does: the text, UTF-8 decoded, parsed.
+    patch(responses, 'json', (original) =>
+      function (this: Response) {
+        return shareText(this, JSON.parse) ?? original.apply(this, arguments);
+      },
+    ),
+    ...['arrayBuffer', 'blob', 'bytes', 'formData'].map((name) =>
+      patch(responses, name, (original) =>
+        function (this: Response) {
+          sourceOf(this);
+          return original.apply(this, arguments);
+        },
+      ),
+    ),
+    patch(window as unknown as Record<string, unknown>, 'fetch', (original) =>
+      function (this: unknown, input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+        let end: End | undefined;
+        try {
+          const req = input instanceof Request ? input : undefined;
+          // As fetch does: `init.headers` replaces the Request's own. A ReadableStream in init.body is the app's: `readBody` leaves it alone.
+          end = begin(want(req?.url ?? (input as string | URL)), init?.method || req?.method || 'GET', init?.headers || req?.headers, init?.body ?? req);
+        } catch {
+          // Arguments that fetch itself rejects (bad headers): nothing to capture, and fetch reports them.
+        }
+        const result: Promise<Response> = original.apply(this, arguments);
+        // A branch of our own, so the app's promise, and an unhandled rejection of it, stay exactly its own.
+        // Our reaction runs before any of the app's, so the body is watched before the app reads it.
+        // Neither reaction throws, so the branch never rejects.
+        if (end)
+          result.then(
+            (response) => {
+              try {
+                const { headers } = response;
+                const tooBig = +headers.get('content-length')! > maxBodyBytes;
+                // `test` reads a missing content-type (null) as "null".
+                const watched = !tooBig && !STREAMING.test(headers.get('content-type')!);
+                if (watched) bodies.set(response, {});
+                end(response.status, headers, watched ? () => takeBody(response) : undefined, undefined, tooBig);
+              } catch {
+                // A mocked fetch that resolved to no Response: nothing to capture.
+              }
+            },
+            (error: unknown) => {
+              try {
+                end(0, [], null, String(error));
+              } catch {
+                // A mocked fetch that rejected with a symbol.
+              }
+            },
+          );
+        return result;
+      },
+    ),
+  ];
+}

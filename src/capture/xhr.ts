@@ -1,0 +1,76 @@
+import { patch, type Toggle } from '../patch.js';
+import type { PatchDeps, Target } from './types.js';
+
+/**
+ * XMLHttpRequest's capture: its prototype's open, setRequestHeader and send are wrapped (see patch.ts).
+ * The event is recorded on `loadend` by a listener of our own, so the app's handlers
+ * (onreadystatechange, onload, its own listeners) are never replaced or skipped. Requests opened
+ * before start() are left alone.
+ */
+export function patchXhr({ want, begin }: PatchDeps): Toggle[] {
+  /** Each opened request: its Target if captured (see `want`), method, and the headers set so far. */
+  const calls = new WeakMap<XMLHttpRequest, [Target | undefined, string, Array<[string, string]>]>();
+  /** Each sent call not recorded yet: takes its events' types, and records it at `loadend`. */
+  const ends = new WeakMap<XMLHttpRequest, (type: string) => unknown>();
+  /**
+   * One listener for every object and call: adding it again is a no-op, so an object reused for many
+   * calls never gathers listeners. Done (4) only: an event still being dispatched after the app
+   * reopened the object belongs to the call `open` recorded, not to the new one.
+   */
+  const listener = function (this: XMLHttpRequest, { type }: Event): void {
+    if (this.readyState == 4) ends.get(this)?.(type);
+  };
+  const proto = XMLHttpRequest.prototype as unknown as Record<string, unknown>;
+  return [
+    patch(proto, 'open', (original) =>
+      function (this: XMLHttpRequest, method: string, url: string | URL) {
+        // Reopened by a handler of the last call that ran before our loadend listener (one that awaits a
+        // promise resolved in onloadend, too: microtasks run between listeners): that call is recorded now,
+        // while its response is still there.
+        if (this.readyState == 4) ends.get(this)?.('loadend');
+        // What was set for the last request is dropped either way (a call abandoned in flight is not
+        // recorded). `begin` leaves out a call not wanted.
+        ends.delete(this);
+        calls.set(this, [want(url), method, []]);
+        return original.apply(this, arguments);
+      },
+    ),
+    patch(proto, 'setRequestHeader', (original) =>
+      function (this: XMLHttpRequest, name: string, value: string) {
+        // After the original, so a header it refuses (wrong state, bad name) is not recorded.
+        const result = original.apply(this, arguments);
+        calls.get(this)?.[2].push([name, value]);
+        return result;
+      },
+    ),
+    patch(proto, 'send', (original) =>
+      function (this: XMLHttpRequest, body?: Document | XMLHttpRequestBodyInit | null) {
+        const xhr = this;
+        const call = calls.get(xhr);
+        const end = call && !ends.has(xhr) && begin(...call, body);
+        if (end) {
+          let error: string | undefined;
+          // Nothing here throws (headers are parsed later): the app's event dispatch is never disturbed.
+          // One record per opening, of its first send(): a second one throws without starting another call.
+          ends.set(xhr, (type) =>
+            type == 'loadend'
+              ? ends.delete(xhr) &&
+                end(
+                  // 1223 is how old Internet Explorer reported 204.
+                  xhr.status == 1223 ? 204 : xhr.status,
+                  xhr.getAllResponseHeaders(),
+                  // `response`, not `responseText`: the latter throws for any responseType but '' and 'text'
+                  // (moesif's InvalidStateError on blob and arraybuffer). A Document is left out by `readBody`.
+                  // A parsed JSON response is serialized now, before the app changes it.
+                  xhr.responseType == 'json' ? JSON.stringify(xhr.response) : xhr.response,
+                  error,
+                )
+              : (error = type),
+          );
+          for (const type of ['abort', 'error', 'timeout', 'loadend']) xhr.addEventListener(type, listener);
+        }
+        return original.apply(xhr, arguments);
+      },
+    ),
+  ];
+}
