@@ -50,7 +50,7 @@ const N = {
   /** The capture workload: calls per block, pairs of blocks (plain, captured) per page, rounds of pages. */
   captureCalls: QUICK ? 100 : 150,
   capturePairs: QUICK ? 2 : 3,
-  captureRounds: QUICK ? 1 : 2,
+  captureRounds: QUICK ? 1 : 4,
   networkCalls: 1_000,
   closePages: QUICK ? 10 : 50,
   /** The same-origin placement is a second look (the e2e test's placement), so fewer pages. */
