@@ -71,10 +71,11 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
     // An iterator (a generator, say) can be read only once, and that read is fetch's: the call is logged
     // without its headers. Told by its `next`, which calls no app code; objects, arrays, Headers and
     // Maps read afresh each time (a record with a header named "next" is logged without headers too).
-    // Read now: the app may change its object once the call is sent.
-    const headers = new Headers((init as { next?: unknown })?.next ? [] : init);
+    // Read now: the app may change its object once the call is sent. A call without headers gets no
+    // Headers: each call into the browser costs a captured call a few µs (issue 18).
+    const headers = init ? new Headers((init as { next?: unknown }).next ? [] : init) : undefined;
     // Our collector's requests carry the application id header: never capture one (another copy's either).
-    if (headers.has(APPLICATION_ID_HEADER)) return;
+    if (headers?.has(APPLICATION_ID_HEADER)) return;
     const sentAt = Date.now();
     const sentBody = body instanceof Request ? copyBody(body) : body;
     return (status, received, receivedBody, error, tooBig) => {
@@ -92,9 +93,9 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
         if (!uri) return;
         // Pairs (XMLHttpRequest's setRequestHeader calls) keep the names as the app wrote them, as moesif
         // sends them, so that a hook reading headers['X-Tenant-Id'] finds it; a Headers lower-cases them.
-        const sentHeaders = headerRecord(Array.isArray(init) ? init : headers);
+        const sentHeaders = headerRecord(Array.isArray(init) ? init : (headers ?? []));
         // The browser sends its own: Moesif reads the device and browser of API calls from it.
-        if (!headers.has('user-agent')) sentHeaders['User-Agent'] = navigator.userAgent;
+        if (!headers?.has('user-agent')) sentHeaders['User-Agent'] = navigator.userAgent;
         const request: CapturedEvent['request'] = { time: new Date(sentAt).toISOString(), uri, verb: String(method).toUpperCase(), headers: sentHeaders };
         const response: CapturedEvent['response'] = {
           time: new Date(receivedAt).toISOString(),

@@ -47,7 +47,8 @@ export function patchXhr({ want, begin }: PatchDeps): Toggle[] {
       function (this: XMLHttpRequest, body?: Document | XMLHttpRequestBodyInit | null) {
         const xhr = this;
         const call = calls.get(xhr);
-        const end = call && !ends.has(xhr) && begin(...call, body);
+        // The headers set, or none.
+        const end = call && !ends.has(xhr) && begin(call[0], call[1], call[2].length ? call[2] : undefined, body);
         if (end) {
           let error: string | undefined;
           // Nothing here throws (headers are parsed later): the app's event dispatch is never disturbed.
