@@ -220,7 +220,11 @@ test('headers given as a one-shot iterator (a generator) reach the server as the
     const a = await fetch('/api/echo?via=generator', { method: 'POST', headers: headers(), body: 'g' });
     // Iterables that make a new iterator each time are still read: a Map and an array.
     const b = await fetch('/api/echo?via=map', { method: 'POST', headers: new Map([['X-Trace', 'map']]), body: 'm' });
-    const c = await fetch('/api/echo?via=array', { method: 'POST', headers: [['X-Trace', 'array']], body: 'a' });
+    const pairs = [['X-Trace', 'array']];
+    const c = await fetch('/api/echo?via=array', { method: 'POST', headers: pairs, body: 'a' });
+    // Changed once the call is sent: the event keeps what was sent.
+    pairs[0][1] = 'changed';
+    pairs.push(['X-Late', 'late']);
     return [await a.json(), await b.json(), await c.json()];
   `,
   )) as unknown[];
@@ -236,6 +240,7 @@ test('headers given as a one-shot iterator (a generator) reach the server as the
   expect(headersOf('map')).toMatchObject({ 'x-trace': 'map' });
   // Pairs keep the names as the app wrote them (as XMLHttpRequest's setRequestHeader calls do).
   expect(headersOf('array')).toMatchObject({ 'X-Trace': 'array' });
+  expect(headersOf('array')).not.toHaveProperty('X-Late');
 });
 
 test('a ReadableStream request body is passed through untouched and logged without its body', async ({ page }) => {
