@@ -19,6 +19,7 @@ export interface DeferredWork {
   later(job: Job): void;
   /** Keeps `job` to run when the page is left, unless `forget` comes first: an event whose bodies are still being read. */
   keepForLeave(job: Job): void;
+  /** Drops a job kept for leaving: it has run. */
   forget(job: Job): void;
   /** Runs every job waiting: the page was hidden, and may not live to be idle. */
   runWaiting(): void;

@@ -31,7 +31,6 @@ export interface Capture {
 /** A captured body, as the event's request or response carries it. */
 export type Body = Pick<CapturedEvent['response'], 'body' | 'transfer_encoding'>;
 
-
 /**
  * A call that is captured (see `want` in index.ts): its URL as the app gave it, and the document's base
  * URL when it was made, which capture resolves into the absolute URL later, off the call path.
