@@ -138,8 +138,11 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
         let end: End | undefined;
         try {
           const req = input instanceof Request ? input : undefined;
-          // As fetch does: `init.headers` replaces the Request's own. A ReadableStream in init.body is the app's: `readBody` leaves it alone.
-          end = begin(want(req?.url ?? (input as string | URL)), init?.method || req?.method || 'GET', init?.headers || req?.headers, init?.body ?? req);
+          // As fetch does: `init.headers` replaces the Request's own. Pairs are copied now: the app may
+          // change its array once the call is sent. A ReadableStream in init.body is the app's: `readBody` leaves it alone.
+          const headers = init?.headers || req?.headers;
+          const sent = Array.isArray(headers) ? headers.map(([name, value]): [string, string] => [name, value]) : headers;
+          end = begin(want(req?.url ?? (input as string | URL)), init?.method || req?.method || 'GET', sent, init?.body ?? req);
         } catch {
           // Arguments that fetch itself rejects (bad headers): nothing to capture, and fetch reports them.
         }

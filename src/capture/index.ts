@@ -76,10 +76,6 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
     const headers = init ? new Headers((init as { next?: unknown }).next ? [] : init) : undefined;
     // Our collector's requests carry the application id header: never capture one (another copy's either).
     if (headers?.has(APPLICATION_ID_HEADER)) return;
-    // Pairs (fetch's array of them, XMLHttpRequest's setRequestHeader calls) keep the names as the app
-    // wrote them, as moesif sends them, so that a hook reading headers['X-Tenant-Id'] finds it; a Headers
-    // lower-cases them. Copied, as the Headers is: the app may change its array once the call is sent.
-    const pairs = Array.isArray(init) ? init.map(([name, value]): [string, string] => [name, value]) : undefined;
     const sentAt = Date.now();
     const sentBody = body instanceof Request ? copyBody(body) : body;
     return (status, received, receivedBody, error, tooBig) => {
@@ -95,7 +91,10 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
       work.later(() => {
         const uri = resolve(target);
         if (!uri) return;
-        const sentHeaders = headerRecord(pairs ?? headers ?? []);
+        // Pairs (XMLHttpRequest's setRequestHeader calls, fetch's array of them) keep the names as the app
+        // wrote them, as moesif sends them, so that a hook reading headers['X-Tenant-Id'] finds it; a Headers
+        // lower-cases them.
+        const sentHeaders = headerRecord(Array.isArray(init) ? init : (headers ?? []));
         // The browser sends its own: Moesif reads the device and browser of API calls from it.
         if (!headers?.has('user-agent')) sentHeaders['User-Agent'] = navigator.userAgent;
         const request: CapturedEvent['request'] = { time: new Date(sentAt).toISOString(), uri, verb: String(method).toUpperCase(), headers: sentHeaders };
