@@ -54,7 +54,7 @@ export const isCopy = (source: unknown): source is Copy => !!(source as Copy | u
 export function copyBody(source: Request | Response): Copy | undefined {
   try {
     // Never `source.body` first: on a captured Response that is capture's own getter, which takes its copy
-    // with this very function (see `bodies` in index.ts). A clone of a response without a body has none.
+    // with this very function (see `bodies` in fetch.ts). A clone of a response without a body has none.
     const reader = source.clone().body?.getReader();
     if (!reader) return;
     const copy: Copy = {
