@@ -31,6 +31,19 @@ test('1,000 track() calls reach the collector exactly once each, in at most 40 r
   expect(new Set(seen)).toEqual(new Set(Array.from({ length: 1000 }, (_, i) => i)));
 });
 
+test('full batches back to back: each leaves once the last answer arrived whole, so none fails on the keepalive quota', async ({ page }) => {
+  // Chromium counts a keepalive request against the page's 64 KB quota until its answer's body has
+  // arrived; a full batch (60 KB) sent when only the last answer's headers had come failed with
+  // "Failed to fetch", and three such failures in a row had the collector taken for blocked.
+  collector.bodiesLate(300);
+  await open(page, `${init()} for (let i = 0; i < 1000; i++) moesif.track('Event ' + i, { i, pad: 'x'.repeat(200) });`);
+  await expect.poll(actionIds, { timeout: 30_000 }).toHaveLength(1000);
+  expectEachOnce(actionIds(), 1000);
+  const stats = await page.evaluate(() => (window as unknown as { moesif: { getStats(): { retried: number; requests: number } } }).moesif.getStats());
+  expect(stats.retried).toBe(0);
+  expect(stats.requests).toBe(actionRequests().length);
+});
+
 test('a page that tracks and navigates away within 10 ms delivers, 50 pages in a row under 150 ms latency', async ({ page, context }) => {
   test.setTimeout(120_000);
   const cdp = await context.newCDPSession(page);

@@ -33,6 +33,8 @@ const TYPES: Record<string, string> = { '.js': 'text/javascript', '.mjs': 'text/
 export async function startRecorder() {
   const pages = new Map<string, string>();
   let failure: Failure | undefined;
+  /** See `bodiesLate`. */
+  let bodyDelayMs: number | undefined;
 
   /** Requests to the app's own API (/api/*), as the server received them. */
   const api: Array<{ path: string; method: string; headers: IncomingMessage['headers']; body: string }> = [];
@@ -133,7 +135,7 @@ export async function startRecorder() {
       (failure.itemsOver === undefined || itemCount > failure.itemsOver)
         ? failure
         : undefined;
-    if (!active) return { status: 200 };
+    if (!active) return { status: 200, bodyDelayMs };
     if (active.times !== undefined && --active.times <= 0) failure = undefined;
     return { status: active.status, ...(active.retryAfter ? { headers: { 'Retry-After': active.retryAfter } } : {}) };
   };
@@ -158,6 +160,10 @@ export async function startRecorder() {
     },
     failWith(next: Failure | undefined): void {
       failure = next;
+    },
+    /** Answers 200 with the status and headers at once and the body `ms` later (undefined: at once). */
+    bodiesLate(ms: number | undefined): void {
+      bodyDelayMs = ms;
     },
     /** Drop every request to /v1/*, as a collector that is down (pages are still served). */
     refuse(on: boolean): void {

@@ -32,6 +32,10 @@ export function createTransport({ options, fetch: fetchImpl }: TransportDeps) {
       // A hung connection would hold the queue behind it: abandoned after batchTimeout, and retried.
       const signal = AbortSignal.timeout?.(options.batchTimeout);
       const response = await fetchImpl(url, { method: 'POST', headers, body, keepalive, credentials: 'omit', signal });
+      // Settled only once the answer arrived whole: Chromium counts a keepalive request against the page's
+      // 64 KB quota until then, and the sender counts it until this settles. Settled at the headers, the
+      // next full batch failed with "Failed to fetch". A body cut short still leaves the status.
+      await response.text().catch(() => {});
       return { status: response.status, retryAfter: response.headers.get('Retry-After') };
     } catch (error) {
       return { status: 0, error: String(error) };

@@ -40,6 +40,8 @@ export interface Answer {
   delayMs?: number;
   /** Answer once this settles (a test releases it), so requests stay under way as long as it wants. */
   hold?: Promise<void>;
+  /** Send the status and headers at once and the body this much later: an answer that arrives in two parts. */
+  bodyDelayMs?: number;
 }
 
 export interface RecorderOptions {
@@ -157,7 +159,10 @@ export async function startRecorder(options: RecorderOptions = {}): Promise<Reco
     concurrency.most = Math.max(concurrency.most, concurrency.now);
     const respond = () => {
       concurrency.now -= 1;
-      res.writeHead(request.status, { 'Content-Type': 'application/json', ...CORS, ...answer.headers }).end('{}');
+      res.writeHead(request.status, { 'Content-Type': 'application/json', ...CORS, ...answer.headers });
+      if (!answer.bodyDelayMs) return void res.end('{}');
+      res.flushHeaders();
+      setTimeout(() => res.end('{}'), answer.bodyDelayMs);
     };
     // A slow collector, when a test asks for one (time is the scenario).
     const answerNow = () => (answer.delayMs ? setTimeout(respond, answer.delayMs) : respond());
