@@ -7,10 +7,14 @@ import { clearCookies, cookies, KEYS, localKeys, messages, moesifKeysIn, removeC
 const sdk = useSdk();
 
 describe('newId', () => {
-  it('makes v4 UUIDs from getRandomValues where randomUUID is missing (plain-http pages)', () => {
-    vi.stubGlobal('crypto', { getRandomValues: crypto.getRandomValues.bind(crypto) });
+  it('makes distinct v4 UUIDs from getRandomValues, also where randomUUID is missing (plain-http pages)', () => {
+    // Counts the draws of random bytes: one serves 16 ids.
+    const getRandomValues = vi.fn(crypto.getRandomValues.bind(crypto));
+    vi.stubGlobal('crypto', { getRandomValues });
     try {
       const ids = Array.from({ length: 2000 }, newId);
+      expect(getRandomValues.mock.calls.length).toBeGreaterThanOrEqual(2000 / 16);
+      expect(getRandomValues.mock.calls.length).toBeLessThanOrEqual(2000 / 16 + 1);
       for (const id of ids) expect(id).toMatch(UUID_V4);
       expect(new Set(ids).size).toBe(ids.length);
       // Every variant digit (8, 9, a, b) and every hex digit occurs: the random bits are really random.
