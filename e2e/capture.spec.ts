@@ -370,6 +370,35 @@ test('one XMLHttpRequest reused for many calls: each is captured once, and liste
   );
 });
 
+test('XMLHttpRequest: each call keeps its own response headers when the object is reopened or aborted after it ended', async ({ page }) => {
+  // Capture reads a call's response headers when it builds the event, later; open() and abort() drop them before that.
+  await open(
+    page,
+    `
+    moesif.start();
+    const xhr = new XMLHttpRequest();
+    for (let i = 0; i < 6; i++) {
+      // Each call opens the next at once, from its loadend.
+      await new Promise((resolve) => {
+        xhr.open('GET', (i % 2 ? '/api/echo' : '/api/text') + '?i=' + i);
+        xhr.onloadend = resolve;
+        xhr.send();
+      });
+      if (i % 3 == 2) xhr.abort();
+    }
+    return xhr.getAllResponseHeaders();
+  `,
+  );
+  // The last call was aborted after it ended: the page sees no headers left.
+  expect(await page.evaluate(() => (window as unknown as { scenario(): Promise<string> }).scenario())).toBe('');
+  await waitForEvents(6);
+  await collector.settled(page);
+  const captured = events().map((e) => [new URL(e.request.uri).search, e.response.headers['content-type'], e.response.headers['x-echo'] ?? null]);
+  expect(captured.sort()).toEqual(
+    Array.from({ length: 6 }, (_, i) => (i % 2 ? [`?i=${i}`, 'application/json', 'yes'] : [`?i=${i}`, 'text/plain; charset=utf-8', null])),
+  );
+});
+
 test('relative URLs are logged as the browser resolves them, against the <base href> of when the call was made', async ({ page }) => {
   collector.page('/app/page', umdPage(`${init()} ${HELPERS} moesif.start();`, '<base href="/api/">'));
   await page.goto(collector.url + '/app/page');

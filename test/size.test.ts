@@ -15,9 +15,9 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 11_650,
+  umd: 11_720,
   esmCore: 9_150,
-  esmCapture: 2_580,
+  esmCapture: 2_620,
 };
 
 const gzipSize = (code: string | Buffer): number => gzipSync(code, { level: 9 }).length;

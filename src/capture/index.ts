@@ -19,7 +19,7 @@ import { APPLICATION_ID_HEADER, type Attribution, type CapturedEvent, type Metad
 import { copyBody, readBody } from './body.js';
 import { createDeferredWork } from './deferred.js';
 import { patchFetch } from './fetch.js';
-import { headerRecord, parseHeaders } from './headers.js';
+import { headerRecord } from './headers.js';
 import type { Begin, CaptureFactory, Target } from './types.js';
 import { patchXhr } from './xhr.js';
 
@@ -101,7 +101,7 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
         const response: CapturedEvent['response'] = {
           time: new Date(receivedAt).toISOString(),
           status,
-          headers: headerRecord(typeof received == 'string' ? parseHeaders(received) : received),
+          headers: headerRecord(typeof received == 'function' ? received() : received),
         };
         // Whether each body was cut; a promise while a streamed one is still being read.
         let sentCut = readBody(sentBody, options.maxBodyBytes, request);

@@ -1,17 +1,31 @@
 import { patch, type Toggle } from '../patch.js';
+import { parseHeaders } from './headers.js';
 import type { PatchDeps, Target } from './types.js';
 
 /**
- * XMLHttpRequest's capture: its prototype's open, setRequestHeader and send are wrapped (see patch.ts).
+ * XMLHttpRequest's capture: its prototype's open, abort, setRequestHeader and send are wrapped (see patch.ts).
  * The event is recorded on `loadend` by a listener of our own, so the app's handlers
  * (onreadystatechange, onload, its own listeners) are never replaced or skipped. Requests opened
- * before start() are left alone.
+ * before start() are left alone. Its response headers are read later, with the rest of the event: a
+ * call into the browser on the app's call path cost a captured call about 8 µs of main-thread time
+ * (issue 18). open() and abort() drop a response, so those record its call and read them first.
  */
 export function patchXhr({ want, begin }: PatchDeps): Toggle[] {
   /** Each opened request: its Target if captured (see `want`), method, and the headers set so far. */
   const calls = new WeakMap<XMLHttpRequest, [Target | undefined, string, Array<[string, string]>]>();
   /** Each sent call not recorded yet: takes its events' types, and records it at `loadend`. */
   const ends = new WeakMap<XMLHttpRequest, (type: string) => unknown>();
+  /** Each recorded call whose response headers capture has not read yet: reads them. */
+  const unread = new WeakMap<XMLHttpRequest, () => void>();
+  /**
+   * Before open() or abort() drop the response of the last call: it is recorded now if its loadend has
+   * not reached our listener yet (a handler of the app that ran before it reopens or aborts, or one that
+   * awaits a promise resolved in onloadend: microtasks run between listeners), and its headers are read.
+   */
+  const settle = (xhr: XMLHttpRequest): void => {
+    if (xhr.readyState == 4) ends.get(xhr)?.('loadend');
+    unread.get(xhr)?.();
+  };
   /**
    * One listener for every object and call: adding it again is a no-op, so an object reused for many
    * calls never gathers listeners. Done (4) only: an event still being dispatched after the app
@@ -20,18 +34,35 @@ export function patchXhr({ want, begin }: PatchDeps): Toggle[] {
   const listener = function (this: XMLHttpRequest, { type }: Event): void {
     if (this.readyState == 4) ends.get(this)?.(type);
   };
+  /** The response headers of the call `xhr` just ended, read when capture asks or when they are about to go. */
+  const headersLater = (xhr: XMLHttpRequest): (() => Array<[string, string]>) => {
+    let raw: string | undefined;
+    const read = (): string => {
+      if (raw === undefined) {
+        // The first read comes before the object is reopened, so the entry is still this call's.
+        unread.delete(xhr);
+        raw = xhr.getAllResponseHeaders();
+      }
+      return raw;
+    };
+    unread.set(xhr, read);
+    return () => parseHeaders(read());
+  };
   const proto = XMLHttpRequest.prototype as unknown as Record<string, unknown>;
   return [
     patch(proto, 'open', (original) =>
       function (this: XMLHttpRequest, method: string, url: string | URL) {
-        // Reopened by a handler of the last call that ran before our loadend listener (one that awaits a
-        // promise resolved in onloadend, too: microtasks run between listeners): that call is recorded now,
-        // while its response is still there.
-        if (this.readyState == 4) ends.get(this)?.('loadend');
+        settle(this);
         // What was set for the last request is dropped either way (a call abandoned in flight is not
         // recorded). `begin` leaves out a call not wanted.
         ends.delete(this);
         calls.set(this, [want(url), method, []]);
+        return original.apply(this, arguments);
+      },
+    ),
+    patch(proto, 'abort', (original) =>
+      function (this: XMLHttpRequest) {
+        settle(this);
         return original.apply(this, arguments);
       },
     ),
@@ -59,7 +90,7 @@ export function patchXhr({ want, begin }: PatchDeps): Toggle[] {
                 end(
                   // 1223 is how old Internet Explorer reported 204.
                   xhr.status == 1223 ? 204 : xhr.status,
-                  xhr.getAllResponseHeaders(),
+                  headersLater(xhr),
                   // `response`, not `responseText`: the latter throws for any responseType but '' and 'text'
                   // (moesif's InvalidStateError on blob and arraybuffer). A Document is left out by `readBody`.
                   // A parsed JSON response is serialized now, before the app changes it.
