@@ -429,7 +429,7 @@ test('requests opened before start() are left alone', async ({ page }) => {
   expect(events().map((e) => new URL(e.request.uri).search)).toEqual(['?after=start']);
 });
 
-test('a failed request (connection closed) and an aborted one are recorded with status 0, and the app gets the same errors', async ({ page }) => {
+test('a failed request (connection closed), an aborted one and one timed out are recorded with status 0, and the app gets the same errors', async ({ page }) => {
   const result = await runTwice(
     page,
     `
@@ -448,6 +448,17 @@ test('a failed request (connection closed) and an aborted one are recorded with 
       req.send();
       setTimeout(() => req.abort(), 100); // as above
     }));
+    // With a timeout: one that passes (the app's ontimeout fires), one that does not (the connection closes first).
+    for (const url of ['/api/slow?timeout', '/api/close?timeout']) {
+      out.push(await new Promise((resolve) => {
+        const req = new XMLHttpRequest();
+        req.open('GET', url);
+        req.timeout = 300;
+        req.ontimeout = () => resolve('ontimeout');
+        req.onerror = () => resolve('onerror');
+        req.send();
+      }));
+    }
     return out;
   `,
   );
@@ -456,16 +467,22 @@ test('a failed request (connection closed) and an aborted one are recorded with 
     { rejected: 'AbortError' },
     expect.objectContaining({ status: 0, calls: ['readystate 4', 'error listener', 'loadend listener'] }),
     ['onabort', 'loadend', 0],
+    'ontimeout',
+    'onerror',
   ]);
-  await waitForEvents(4);
-  const [closed, closedXhr] = eventsFor('/api/close');
-  expect(closed.response.status).toBe(0);
-  expect(closed.metadata?.error).toMatch(/TypeError/);
-  expect(closedXhr.response.status).toBe(0);
-  expect(closedXhr.metadata?.error).toBe('error');
-  const aborted = eventsFor('/api/slow');
-  expect(aborted.map((e) => e.response.status)).toEqual([0, 0]);
-  expect(aborted.map((e) => String(e.metadata?.error))).toEqual([expect.stringMatching(/AbortError/), 'abort']);
+  await waitForEvents(6);
+  const failed = Object.fromEntries(events().map((e) => [new URL(e.request.uri).pathname + new URL(e.request.uri).search, e]));
+  expect(failed['/api/close'].response.status).toBe(0);
+  expect(failed['/api/close'].metadata?.error).toMatch(/TypeError/);
+  expect(failed['/api/slow?fetch'].metadata?.error).toMatch(/AbortError/);
+  // As moesif names them, after the event the browser fired.
+  const xhrCalls = ['/api/close?xhr', '/api/slow?xhr', '/api/slow?timeout', '/api/close?timeout'];
+  expect(xhrCalls.map((call) => [call, failed[call].response.status, failed[call].metadata?.error])).toEqual([
+    ['/api/close?xhr', 0, 'error'],
+    ['/api/slow?xhr', 0, 'abort'],
+    ['/api/slow?timeout', 0, 'timeout'],
+    ['/api/close?timeout', 0, 'error'],
+  ]);
 });
 
 test('skip, maskContent, getMetadata, getTags and getApiVersion each change the event, in that order', async ({ page }) => {
