@@ -18,7 +18,10 @@ const minify = () =>
     ecma: 2020,
     module: false,
     compress: { passes: 3, pure_getters: true, unsafe_arrows: true },
-    format: { comments: false },
+    // wrap_iife: the bundle's function in parentheses, which V8 reads as "called at once" and compiles in one
+    // pass; without them it pre-parses the whole file and then parses it again (about 0.5 ms more script
+    // evaluation on every page load: 3.0 to 3.3 against 2.5 to 2.7 ms, bench/README.md).
+    format: { comments: false, wrap_iife: true },
   });
 
 export default [
