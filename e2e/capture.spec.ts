@@ -399,6 +399,22 @@ test('XMLHttpRequest: each call keeps its own response headers when the object i
   );
 });
 
+test('a synchronous XMLHttpRequest is captured', async ({ page }) => {
+  const seen = await runTwice(
+    page,
+    `
+    const xhr = new XMLHttpRequest();
+    xhr.open('GET', '/api/echo?sync', false);
+    xhr.send();
+    return [xhr.status, xhr.getResponseHeader('x-echo')];
+  `,
+  );
+  expect(seen).toEqual([200, 'yes']);
+  await waitForEvents(1);
+  const [event] = eventsFor('/api/echo');
+  expect([event.response.status, event.response.headers['x-echo'], (event.response.body as { method: string }).method]).toEqual([200, 'yes', 'GET']);
+});
+
 test('relative URLs are logged as the browser resolves them, against the <base href> of when the call was made', async ({ page }) => {
   collector.page('/app/page', umdPage(`${init()} ${HELPERS} moesif.start();`, '<base href="/api/">'));
   await page.goto(collector.url + '/app/page');
