@@ -39,6 +39,25 @@ test('by default the id cookie is on the widest domain the site allows, SameSite
   expect((await context.cookies()).map((c) => c.name)).not.toContain('usertrail_probe');
 });
 
+test("two windows of one site side by side: one's identifyUser reaches the other's events, with no switch between them", async ({ context }) => {
+  const first = await openWith(context, collector.at('app.example.test'));
+  const second = await openWith(context, collector.at('app.example.test'));
+  await first.evaluate(() => window.moesif.identifyUser('u-side-by-side'));
+  // The second window rereads its cookie jar within a second (no storage event is listened to: see cookie-store.ts).
+  await expect
+    .poll(
+      async () => {
+        await second.evaluate(() => {
+          window.moesif.track('In the second window');
+          return window.moesif.flush();
+        });
+        return collector.items('actions').some((action) => action.action_name == 'In the second window' && action.user_id == 'u-side-by-side');
+      },
+      { timeout: 5_000 },
+    )
+    .toBe(true);
+});
+
 test('under a public suffix (acme.github.io) the probe settles on the site itself, never on github.io', async ({ context }) => {
   await openWith(context, collector.at('acme.github.io'));
   expect(await anonymousIdCookie(context)).toMatchObject({ domain: '.acme.github.io', sameSite: 'Lax' });

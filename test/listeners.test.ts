@@ -72,7 +72,6 @@ describe('listeners', () => {
       'window pageshow',
       'window pageshow',
       'window popstate',
-      'window storage',
       'window visibilitychange (capture)',
     ]);
     dispose();
