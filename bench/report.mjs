@@ -51,6 +51,9 @@ export function renderTable(results) {
     const r = u.perCallMs / m.perCallMs;
     row(`track(): per call, synchronous (median of chunks, ${num(calls)} calls)`, µs(u.perCallMs) + done(u), µs(m.perCallMs) + done(m), ratio(u.perCallMs, m.perCallMs), `<= 0.20: ${verdict(r <= 0.2)}`);
     row('track(): per call, all main-thread work until 1 s after the last call', µs(u.mainThreadPerCallMs), µs(m.mainThreadPerCallMs), ratio(u.mainThreadPerCallMs, m.mainThreadPerCallMs), '');
+    // Runs from before the count have no `received`.
+    const received = (/** @type {any} */ s) => (s.received === undefined ? 'not counted' : `${num(s.received)} / ${num(s.callsTotal)}`);
+    row('track(): actions received by the collector (within 10 s of the last call)', received(u), received(m), '', '');
   }
   if (!failed(w.fetch)) {
     const { usertrail: u, moesif: m, fetches } = w.fetch;
