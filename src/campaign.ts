@@ -23,7 +23,7 @@ export function readCampaign(pageUrl: string, referrer: string, switches: Campai
       if (value) campaign[name] = value;
     }
     // No referrer (a typed address, a bookmark) is checked first rather than thrown by `new URL`: an
-    // exception cost init() about half a millisecond on such a first visit.
+    // exception cost init() about a millisecond on such a first visit.
     const from = referrer && !switches.disableReferrer ? new URL(referrer) : undefined;
     if (from && from.origin != page.origin) {
       campaign.referrer = referrer;

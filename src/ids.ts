@@ -9,7 +9,8 @@ let poolUsed = 0;
  * The next 16 random bytes for an id, drawn from crypto.getRandomValues IDS_PER_DRAW ids at a time.
  * `uuid` calls crypto.randomUUID for each id, and each call into the browser for random bytes cost a
  * captured call about 5 µs of main-thread time (issue 18); taking 256 bytes costs about as much as 16.
- * Also where randomUUID is missing: it needs a secure context (plain-http pages in local development).
+ * It also works where randomUUID is missing, which needs a secure context (plain-http pages in local
+ * development).
  */
 function randomBytes(): Uint8Array {
   if (poolUsed == randomPool.length) {
