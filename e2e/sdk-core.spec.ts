@@ -60,6 +60,28 @@ test('the UMD build from a script tag sends Moesif-format actions, users and com
   expect(collector.items('companies')[0]).toMatchObject({ company_id: 'company-1', company_domain: 'acme.com', metadata: { plan: 'team' } });
 });
 
+test('loading the script tag only defines moesif: no encoder, no cookie or storage read until init()', async ({ page }) => {
+  // What the page pays for the <script> tag is parsing it: the first TextEncoder a page makes costs it about
+  // 0.5 ms (bench/README.md, "Capture, tenth session"), and storage is read when init() says how.
+  const watch = `<script>
+    window.made = [];
+    for (const name of ['TextEncoder', 'TextDecoder']) {
+      const Original = window[name];
+      window[name] = class extends Original { constructor(...args) { super(...args); window.made.push(name); } };
+    }
+    const cookie = Object.getOwnPropertyDescriptor(Document.prototype, 'cookie');
+    Object.defineProperty(Document.prototype, 'cookie', { ...cookie, get() { window.made.push('document.cookie'); return cookie.get.call(this); } });
+    const getItem = Storage.prototype.getItem;
+    Storage.prototype.getItem = function (key) { window.made.push('getItem'); return getItem.call(this, key); };
+  </script>`;
+  collector.page('/load-only', umdPage(`window.atLoad = [...window.made]; ${initScript()} moesif.track('Loaded');`, watch));
+  await page.goto(collector.at('app.example.test') + '/load-only');
+  await expect.poll(() => collector.items('actions').length).toBe(1);
+  expect(await page.evaluate(() => (window as unknown as { atLoad: string[] }).atLoad)).toEqual([]);
+  // The watch works: init() reads the cookie jar and storage.
+  expect(await page.evaluate(() => (window as unknown as { made: string[] }).made)).toEqual(expect.arrayContaining(['document.cookie', 'getItem']));
+});
+
 test('on a page with an AMD loader (RequireJS), the script tag still defines the global moesif', async ({ page }) => {
   // RequireJS rejects an anonymous define() from a plain <script> tag; the build must not call it.
   await page.addInitScript(() => {
