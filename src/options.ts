@@ -85,6 +85,12 @@ export interface Options {
 
   /** Hold everything (no storage, no requests) until `grantPublishingConsent()`. @default false */
   requirePublishingConsent?: boolean;
+  /**
+   * moesif-browser-js 1.10's bound on the calls held while consent is pending, as a count. Accepted
+   * and not needed: usertrail bounds what it holds by `maxOutboxBytes`, as it bounds its outbox.
+   * @default 1000
+   */
+  maxQueueSize?: number;
   /** Treat Do Not Track and Global Privacy Control as a refusal. @default false */
   respectDoNotTrack?: boolean;
   /** Send a `Page View` action on load and on every client-side navigation. @default false */
@@ -136,6 +142,7 @@ const DEFAULTS = {
   sampleRate: 1,
   maxBodyBytes: 65_536,
   requirePublishingConsent: false,
+  maxQueueSize: 1000,
   respectDoNotTrack: false,
   trackPageViews: false,
   enableCrossDomainTracking: false,
