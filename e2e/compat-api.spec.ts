@@ -74,3 +74,29 @@ test.describe('the global', () => {
     }
   });
 });
+
+test.describe('options as moesif documents them', () => {
+  // moesif-browser-js's README: "To override the domain of the cookie, you can set this such as to
+  // `*.acmeinc.com`". The browser refuses a cookie with that domain attribute (moesif's too), so the
+  // ids were never shared with the other subdomains, and with persistence 'cookie' not even kept.
+  test("cookieDomain: '*.example.test' (moesif's README form) shares the ids with every subdomain", async ({ browser }) => {
+    const collector = await startRecorder();
+    const context = await browser.newContext();
+    try {
+      const visit = async (host: string, script: string) => {
+        const path = `/visit-${Math.random().toString(36).slice(2)}`;
+        collector.page(path, `<!doctype html><script src="${SOURCE.usertrail}"></script><script>${init(", cookieDomain: '*.example.test', persistence: 'cookie'")} ${script}</script>`);
+        const page = await context.newPage();
+        await page.goto(collector.at(host) + path);
+        return page.evaluate(() => [window.moesif.getAnonymousId(), window.moesif.getUserId()]);
+      };
+      const [anonymousId] = await visit('app.example.test', "moesif.identifyUser('user-1');");
+      expect(await visit('docs.example.test', '')).toEqual([anonymousId, 'user-1']);
+      const cookie = (await context.cookies()).find((c) => c.name == 'moesif_anonymous_id');
+      expect(cookie).toMatchObject({ domain: '.example.test', value: anonymousId });
+    } finally {
+      await context.close();
+      await collector.close();
+    }
+  });
+});

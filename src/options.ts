@@ -14,7 +14,7 @@ export interface Options {
   persistence?: 'localStorage' | 'cookie' | 'none';
   /** Share the visitor's ids with every subdomain of the site (docs.acme.com and app.acme.com). @default true */
   crossSubdomainCookie?: boolean;
-  /** Cookie domain to use instead of the one found by probing, e.g. '.acme.com'. */
+  /** Cookie domain to use instead of the one found by probing, e.g. '.acme.com' (or moesif's form, '*.acme.com'). */
   cookieDomain?: string;
   /** Days until the id cookies expire. @default 365 */
   cookieExpiration?: number;
@@ -209,6 +209,9 @@ export function resolveOptions(input: unknown, pageProtocol: string, log: Log): 
       else log.error(`init(): option "${key}" is unknown or invalid: ignored`);
     }
   }
+  // moesif's README gives `*.acmeinc.com` as an example; a browser refuses a cookie with that domain
+  // attribute, so the wildcard is read as what it means: the domain and its subdomains.
+  if (resolved.cookieDomain) resolved.cookieDomain = (resolved.cookieDomain as string).replace(/^\*\./, '.');
   // null is a value here, not "not given": it decorates links to every other origin, as in moesif.
   if (given.crossDomainTargets === null) resolved.crossDomainTargets = null;
   resolved.baseUrl = baseUrlFor(resolved.host as string | undefined, pageProtocol);
