@@ -27,8 +27,8 @@ interface Run {
   close(): Promise<void>;
 }
 
-/** Opens app.example.test/page with `body` (its <head> loads `sdk`), in a fresh context and against a fresh recorder. */
-async function open(browser: Browser, sdk: Sdk, body: string): Promise<Run> {
+/** Opens app.example.test/page (then `suffix`) with `body` (its <head> loads `sdk`), in a fresh context and against a fresh recorder. */
+async function open(browser: Browser, sdk: Sdk, body: string, suffix = ''): Promise<Run> {
   const collector = await startRecorder();
   const context = await browser.newContext();
   const page = await context.newPage();
@@ -39,7 +39,7 @@ async function open(browser: Browser, sdk: Sdk, body: string): Promise<Run> {
   page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
   collector.page('/favicon.ico', '');
   collector.page('/page', `<!doctype html><html><head><title>compat</title><script src="${SOURCE[sdk]}"></script></head><body>${body}</body></html>`);
-  await page.goto(collector.at('app.example.test') + '/page');
+  await page.goto(collector.at('app.example.test') + '/page' + suffix);
   return {
     collector,
     context,
@@ -75,6 +75,23 @@ test.describe('the global', () => {
   });
 });
 
+test.describe('campaign', () => {
+  test('a hash-routed landing address (/#/landing?utm_source=...) gives the campaign moesif sends', async ({ browser }) => {
+    const sent: Partial<Record<Sdk, unknown>> = {};
+    for (const sdk of ['moesif', 'usertrail'] as const) {
+      const r = await open(browser, sdk, `<script>${init()} moesif.identifyUser('user-1');</script>`, '#/landing?utm_source=news&utm_campaign=spa&gclid=G1');
+      try {
+        await expect.poll(() => r.collector.items('users').find((user) => user.user_id == 'user-1')).toBeTruthy();
+        sent[sdk] = r.collector.items('users').find((user) => user.user_id == 'user-1')!.campaign;
+      } finally {
+        await r.close();
+      }
+    }
+    expect(sent.moesif).toEqual({ utm_source: 'news', utm_campaign: 'spa', gclid: 'G1' });
+    expect(sent.usertrail).toEqual(sent.moesif);
+  });
+});
+
 test.describe('options as moesif documents them', () => {
   // moesif-browser-js's README: "To override the domain of the cookie, you can set this such as to
   // `*.acmeinc.com`". The browser refuses a cookie with that domain attribute (moesif's too), so the
@@ -97,6 +114,40 @@ test.describe('options as moesif documents them', () => {
     } finally {
       await context.close();
       await collector.close();
+    }
+  });
+});
+
+test.describe('a visitor who used moesif-browser-js', () => {
+  /** One visitor (browser context) of one site, whose pages load either SDK. */
+  async function visitor(browser: Browser) {
+    const collector = await startRecorder();
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const visit = async (sdk: Sdk, script: string, host = 'app.example.test') => {
+      const path = `/${sdk}-${Math.random().toString(36).slice(2)}`;
+      collector.page(path, `<!doctype html><script src="${SOURCE[sdk]}"></script><script>${script}</script>`);
+      await page.goto(collector.at(host) + path);
+    };
+    return { collector, context, page, visit, close: async () => (await context.close(), await collector.close()) };
+  }
+
+  test('keeps the ids moesif stored under persistenceKeyPrefix', async ({ browser }) => {
+    const v = await visitor(browser);
+    try {
+      const options = ", persistenceKeyPrefix: 'acme_'";
+      await v.visit('moesif', `${init(options)} moesif.identifySession('sess-1'); moesif.identifyUser('user-1'); moesif.identifyCompany('company-1');`);
+      const anonymousId = await v.page.evaluate(() => (window.moesif as unknown as { _anonymousId: string })._anonymousId);
+      expect(await v.page.evaluate(() => localStorage.getItem('acme_anonymous_id'))).toBe(anonymousId);
+      await v.visit('usertrail', `${init(options)} moesif.track('After Switch');`);
+      expect(await v.page.evaluate(() => [window.moesif.getAnonymousId(), window.moesif.getUserId(), window.moesif.getCompanyId(), window.moesif.getSessionToken()])).toEqual([
+        anonymousId,
+        'user-1',
+        'company-1',
+        'sess-1',
+      ]);
+    } finally {
+      await v.close();
     }
   });
 });
