@@ -211,6 +211,16 @@ describe('init with bad arguments', () => {
     expect(messages(console.warn)).toEqual([]);
   });
 
+  // A component that calls init() as it renders, with an application id from an environment variable
+  // that is not set, calls it on every render: one error says so, not one per render.
+  it('init() without an application id, called again and again, reports its error once', () => {
+    const console = spyConsole();
+    const moesif = sdk.fresh();
+    for (let render = 0; render < 50; render++) moesif.init({ applicationId: any(undefined) });
+    expect(messages(console.error)).toHaveLength(1);
+    expect(messages(console.error)[0]).toContain('applicationId');
+  });
+
   it('init twice warns once and keeps the first configuration', async () => {
     const console = spyConsole();
     const { moesif, applicationId } = sdk.start();
