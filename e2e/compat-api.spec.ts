@@ -75,6 +75,31 @@ test.describe('the global', () => {
   });
 });
 
+test.describe('wire format', () => {
+  test('null metadata (identifyCompany with a domain and no metadata) is left out, as moesif leaves it out', async ({ browser }) => {
+    const script = `<script>${init()}
+      moesif.identifyUser('user-1', null);
+      moesif.identifyCompany('company-1', null, 'acme.com');
+      moesif.track('Clicked', null);</script>`;
+    const sent: Partial<Record<Sdk, Record<string, unknown>>> = {};
+    for (const sdk of ['moesif', 'usertrail'] as const) {
+      const r = await open(browser, sdk, script);
+      try {
+        await expect.poll(() => r.collector.items('actions').length + r.collector.items('companies').length).toBe(2);
+        await expect.poll(() => r.collector.items('users').some((user) => user.user_id == 'user-1')).toBe(true);
+        const user = r.collector.items('users').find((item) => item.user_id == 'user-1')!;
+        const [company] = r.collector.items('companies');
+        const [action] = r.collector.items('actions');
+        sent[sdk] = { user: 'metadata' in user, company: 'metadata' in company, domain: company.company_domain, action: 'metadata' in action };
+      } finally {
+        await r.close();
+      }
+    }
+    expect(sent.moesif).toEqual({ user: false, company: false, domain: 'acme.com', action: false });
+    expect(sent.usertrail).toEqual(sent.moesif);
+  });
+});
+
 test.describe('campaign', () => {
   test('a hash-routed landing address (/#/landing?utm_source=...) gives the campaign moesif sends', async ({ browser }) => {
     const sent: Partial<Record<Sdk, unknown>> = {};
