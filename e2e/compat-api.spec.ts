@@ -157,6 +157,40 @@ test.describe('a visitor who used moesif-browser-js', () => {
     return { collector, context, page, visit, close: async () => (await context.close(), await collector.close()) };
   }
 
+  // moesif-browser-js 1.8.13 picks its cookie domain with a regular expression (utils.js extract_domain):
+  // on hosts such as app.abc.io or docs.ab.net it matches the whole host name and writes
+  // `domain=.app.abc.io`, where usertrail's probe finds abc.io; on an IDN top-level domain it matches
+  // nothing and writes host-only cookies. This site's host names cannot show that regex at work, so the
+  // page writes the cookies as moesif's _.cookie.set writes them there. Hidden while usertrail's own
+  // cookies exist, they come back once reset() removes those.
+  for (const [where, attribute] of [
+    ['on the whole host name', '; domain=.app.example.test'],
+    ['host-only', ''],
+  ] as const) {
+    test(`after reset(), the old user does not come back from the cookies moesif set ${where}`, async ({ browser }) => {
+      // A known defect, left to src/storage (another helper's): the cookie store removes a cookie with
+      // its own domain attribute only. The fix: remove it host-only and on location.hostname as well.
+      // Remove this line with that fix (the test then passes; until then Playwright expects it to fail).
+      test.fail();
+      const v = await visitor(browser);
+      try {
+        const moesifCookies = (['moesif_anonymous_id=1a24ea5-moesif', 'moesif_stored_user_id=alice', 'moesif_stored_session_id=alice-session'] as const)
+          .map((cookie) => `document.cookie = '${cookie}; expires=' + new Date(Date.now() + 864e5).toUTCString() + '; path=/${attribute}';`)
+          .join(' ');
+        await v.visit('usertrail', moesifCookies);
+        await v.visit('usertrail', `${init()} window.result = moesif.getUserId(); moesif.reset();`);
+        expect(await v.page.evaluate(() => window.result)).toBe('alice');
+        await v.visit('usertrail', `${init()} moesif.track('After Log-out');`);
+        expect(await v.page.evaluate(() => [window.moesif.getUserId(), window.moesif.getSessionToken()])).toEqual([undefined, undefined]);
+        expect((await v.context.cookies()).filter((cookie) => cookie.value.includes('alice'))).toEqual([]);
+        await expect.poll(() => v.collector.items('actions').length).toBe(1);
+        expect(v.collector.items('actions')[0]).not.toHaveProperty('user_id');
+      } finally {
+        await v.close();
+      }
+    });
+  }
+
   test('keeps the ids moesif stored under persistenceKeyPrefix', async ({ browser }) => {
     const v = await visitor(browser);
     try {
