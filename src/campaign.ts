@@ -18,8 +18,11 @@ export function readCampaign(pageUrl: string, referrer: string, switches: Campai
   const campaign: Campaign = {};
   try {
     const page = new URL(pageUrl);
+    // A hash-routed app's landing address (`/#/pricing?utm_source=news`) has its query in the hash,
+    // read there when the address has none, as moesif-browser-js reads it.
+    const query = new URLSearchParams(page.search || page.hash.replace(/^[^?]*/, ''));
     for (const name of [...(switches.disableUtm ? [] : UTM_PARAMETERS), ...(switches.disableGclid ? [] : CLICK_IDS)]) {
-      const value = page.searchParams.get(name);
+      const value = query.get(name);
       if (value) campaign[name] = value;
     }
     // No referrer (a typed address, a bookmark) is checked first rather than thrown by `new URL`: an

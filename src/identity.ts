@@ -18,6 +18,14 @@ const KEYS = {
   campaign: 'campaign_data',
 } as const;
 
+/**
+ * Keys of moesif-browser-js that usertrail writes none of: the first touch it keeps apart for the
+ * company (emptied once sent with identifyCompany, so a visitor identified only as a user has it there
+ * alone), read when no other is kept; and (1.10) the calls it held while consent was pending, which
+ * carry the app's metadata. Both are removed with the ids, as moesif's own reset() removed them.
+ */
+const MOESIF_ONLY = ['campaign_company', 'pending_requests'];
+
 type Field = keyof typeof KEYS;
 type IdField = Exclude<Field, 'campaign'>;
 
@@ -51,11 +59,12 @@ export function createIdentity({ ids, prefix }: IdentityDeps) {
     return id;
   };
   const anonymousId = (): string => getId('anonymous_id') ?? renewAnonymousId();
-  const campaign = (): Campaign | undefined => {
+  const storedCampaign = (name: string): Campaign | undefined => {
     // Unreadable (damaged, or written by something else): no campaign.
-    const stored: unknown = attempt(() => JSON.parse(ids.get(key('campaign'))!));
+    const stored: unknown = attempt(() => JSON.parse(ids.get(prefix + name)!));
     return stored && typeof stored == 'object' ? stored : undefined;
   };
+  const campaign = (): Campaign | undefined => storedCampaign(KEYS.campaign) ?? storedCampaign(MOESIF_ONLY[0]);
   return {
     getId,
     setId,
@@ -68,9 +77,9 @@ export function createIdentity({ ids, prefix }: IdentityDeps) {
       ids.set(key('campaign'), toJson(found)!);
       return true;
     },
-    /** Removes every id and the campaign from storage. */
+    /** Removes every id and the campaign from storage, and what moesif-browser-js kept beside them. */
     clear(): void {
-      for (const field in KEYS) ids.remove(key(field as Field));
+      for (const name of [...Object.values(KEYS), ...MOESIF_ONLY]) ids.remove(prefix + name);
     },
     /** Who an item belongs to: the identified user or else the anonymous visitor, as moesif sends it. */
     attribution(): Attribution {

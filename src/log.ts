@@ -1,11 +1,13 @@
 /**
- * Console output of the SDK. A warning is shown once per distinct message, so a mistake made in a
- * loop does not flood the host page's console; debug lines only appear with the `debug` option.
+ * Console output of the SDK. A warning or error is shown once per distinct message, so a mistake made
+ * in a loop (or in a component's render) does not flood the host page's console; debug lines only
+ * appear with the `debug` option.
  * Nothing personal is ever passed here: callers log counts, statuses, endpoints and option names.
  */
 export interface Log {
   /** console.warn, once per distinct message. */
   warn(message: string): void;
+  /** console.error, once per distinct message. */
   error(message: string): void;
   debug(...details: unknown[]): void;
 }
@@ -20,13 +22,14 @@ export function createLog(isDebug: () => unknown): Log {
       /* nothing left to tell */
     }
   };
+  const once = (method: 'warn' | 'error', message: string): void => {
+    if (warned.has(message)) return;
+    warned.add(message);
+    write(method, message);
+  };
   return {
-    warn(message) {
-      if (warned.has(message)) return;
-      warned.add(message);
-      write('warn', message);
-    },
-    error: (message) => write('error', message),
+    warn: (message) => once('warn', message),
+    error: (message) => once('error', message),
     debug(...details) {
       if (isDebug()) write('log', ...details);
     },

@@ -14,6 +14,7 @@ import { toJson } from './serialize.js';
 import { cookieStore } from './storage/cookie-store.js';
 import { idStore } from './storage/id-store.js';
 import { localStore } from './storage/local-store.js';
+import { attempt } from './storage/store.js';
 import type { ActionPayload, Attribution, CapturedEvent, CompanyPayload, Kind, Metadata, UserPayload } from './wire.js';
 
 /**
@@ -200,9 +201,24 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
   return { options, log, identity, consent, delivery, capture, pageViews, crossDomain, enqueue, forgetCaller, dispose };
 }
 
+/**
+ * Metadata as JSON.stringify would send it: what its toJSON() gives (a Date's is a string), which must
+ * be a plain object; false when it is not one, or cannot be read. Null gives undefined: moesif sends
+ * metadata only when there is some (`if (metadata)`), never `"metadata": null`.
+ */
+function sentMetadata(metadata: unknown): Metadata | undefined | false {
+  if (metadata == null) return undefined;
+  const value = attempt(() => {
+    const { toJSON } = metadata as { toJSON?: unknown };
+    return typeof toJSON == 'function' ? toJSON.call(metadata, 'metadata') : metadata;
+  });
+  return isMetadata(value) && value;
+}
+
 /** The JSON of a payload. Metadata that is not a plain, serializable object is left out, with a warning. */
 function payloadJson(payload: Payload, log: Log): string | undefined {
-  const json = (payload.metadata == null || isMetadata(payload.metadata)) && toJson(payload);
+  const metadata = sentMetadata(payload.metadata);
+  const json = metadata !== false && toJson(metadata === payload.metadata ? payload : { ...payload, metadata });
   if (json) return json;
   log.warn('metadata must be a plain serializable object: left out');
   return toJson({ ...payload, metadata: undefined });

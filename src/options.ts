@@ -14,7 +14,7 @@ export interface Options {
   persistence?: 'localStorage' | 'cookie' | 'none';
   /** Share the visitor's ids with every subdomain of the site (docs.acme.com and app.acme.com). @default true */
   crossSubdomainCookie?: boolean;
-  /** Cookie domain to use instead of the one found by probing, e.g. '.acme.com'. */
+  /** Cookie domain to use instead of the one found by probing, e.g. '.acme.com' (or moesif's form, '*.acme.com'). */
   cookieDomain?: string;
   /** Days until the id cookies expire. @default 365 */
   cookieExpiration?: number;
@@ -85,6 +85,12 @@ export interface Options {
 
   /** Hold everything (no storage, no requests) until `grantPublishingConsent()`. @default false */
   requirePublishingConsent?: boolean;
+  /**
+   * moesif-browser-js 1.10's bound on the calls held while consent is pending, as a count. Accepted
+   * and not needed: usertrail bounds what it holds by `maxOutboxBytes`, as it bounds its outbox.
+   * @default 1000
+   */
+  maxQueueSize?: number;
   /** Treat Do Not Track and Global Privacy Control as a refusal. @default false */
   respectDoNotTrack?: boolean;
   /** Send a `Page View` action on load and on every client-side navigation. @default false */
@@ -136,6 +142,7 @@ const DEFAULTS = {
   sampleRate: 1,
   maxBodyBytes: 65_536,
   requirePublishingConsent: false,
+  maxQueueSize: 1000,
   respectDoNotTrack: false,
   trackPageViews: false,
   enableCrossDomainTracking: false,
@@ -202,6 +209,9 @@ export function resolveOptions(input: unknown, pageProtocol: string, log: Log): 
       else log.error(`init(): option "${key}" is unknown or invalid: ignored`);
     }
   }
+  // moesif's README gives `*.acmeinc.com` as an example; a browser refuses a cookie with that domain
+  // attribute, so the wildcard is read as what it means: the domain and its subdomains.
+  if (resolved.cookieDomain) resolved.cookieDomain = (resolved.cookieDomain as string).replace(/^\*\./, '.');
   // null is a value here, not "not given": it decorates links to every other origin, as in moesif.
   if (given.crossDomainTargets === null) resolved.crossDomainTargets = null;
   resolved.baseUrl = baseUrlFor(resolved.host as string | undefined, pageProtocol);

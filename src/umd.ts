@@ -4,17 +4,22 @@
  * here, in order, on the real instance that replaces the stub.
  */
 import { createCapture } from './capture/index.js';
-import { createMoesif } from './moesif.js';
+import { createMoesif, type Moesif } from './moesif.js';
+import { attempt } from './storage/store.js';
 
 type QueuedCall = [name: string, args: unknown[]];
-type WithStub = { moesif?: { _q?: QueuedCall[] } };
+type Global = { moesif?: Partial<Moesif> & { _q?: QueuedCall[] } };
 
-const moesif = createMoesif(createCapture);
+const existing = attempt(() => (window as unknown as Global).moesif);
+// A page that loads the script a second time (its template and a tag manager, say) keeps the instance
+// it has: a new one would take the global and hold every later call for an init() that never comes.
+// Only usertrail's has getStats; moesif-browser-js's and the loader's stub are replaced.
+const moesif: Moesif = existing && typeof existing.getStats == 'function' && !existing._q ? (existing as Moesif) : createMoesif(createCapture);
 try {
   // The methods are closures (no `this`); a name that is not one of them is skipped by `?.`.
-  for (const [name, args] of (window as unknown as WithStub).moesif?._q ?? []) (moesif as unknown as Record<string, ((...args: unknown[]) => void) | undefined>)[name]?.(...args);
+  if (moesif != existing) for (const [name, args] of existing?._q ?? []) (moesif as unknown as Record<string, ((...args: unknown[]) => void) | undefined>)[name]?.(...args);
 } catch {
-  /* no window (not a browser) or a malformed stub: nothing to replay */
+  /* a malformed stub: nothing to replay */
 }
 
 export default moesif;

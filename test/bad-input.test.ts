@@ -137,6 +137,44 @@ describe('what bad metadata becomes', () => {
     expect(messages(console.warn)[0]).toMatch(/metadata/i);
   });
 
+  // moesif-browser-js sends metadata only when it is given (`if (metadata)`): identifyCompany(id, null,
+  // 'acme.com') (a domain without metadata) or track(name, null) must not send `"metadata": null`.
+  it('null metadata is left out, as moesif leaves it out, without a warning', async () => {
+    const console = spyConsole();
+    const { moesif, applicationId } = sdk.start();
+    moesif.identifyUser('u1', any(null));
+    moesif.identifyCompany('c1', any(null), 'acme.com');
+    moesif.track('Null', any(null));
+    await moesif.flush();
+    const items = ['users', 'companies', 'actions'].flatMap((kind) => sdk.collector.items(applicationId, `/v1/${kind}/batch`));
+    expect(items.length).toBeGreaterThanOrEqual(3);
+    for (const item of items) expect(item).not.toHaveProperty('metadata');
+    expect(sdk.collector.items(applicationId, '/v1/companies/batch')).toEqual([{ company_id: 'c1', company_domain: 'acme.com' }]);
+    expect(messages(console.warn)).toEqual([]);
+  });
+
+  // JSON.stringify sends what toJSON() gives: a Date (or a class whose toJSON gives a number) would put
+  // a string or number where Moesif and the collector take an object, and a collector that refuses the
+  // item refuses the whole batch it travels in.
+  it('metadata whose JSON is not an object (a Date, a toJSON giving a number) is left out with one warning, and the batch arrives', async () => {
+    const console = spyConsole();
+    const { moesif, applicationId } = sdk.start();
+    moesif.track('Before');
+    moesif.track('Date', any(new Date(0)));
+    moesif.track('Number', any({ toJSON: () => 5 }));
+    moesif.track('Model', any({ toJSON: () => ({ plan: 'pro' }) }));
+    await moesif.flush();
+    const actions = sdk.collector.items(applicationId, '/v1/actions/batch');
+    expect(actions.map((action) => [action.action_name, action.metadata])).toEqual([
+      ['Before', undefined],
+      ['Date', undefined],
+      ['Number', undefined],
+      ['Model', { plan: 'pro' }],
+    ]);
+    expect(messages(console.warn)).toHaveLength(1);
+    expect(messages(console.warn)[0]).toMatch(/metadata/i);
+  });
+
   it('an item too large for the outbox is dropped with one warning and counted', async () => {
     const console = spyConsole();
     const { moesif, applicationId } = sdk.start();
@@ -171,6 +209,16 @@ describe('init with bad arguments', () => {
     expect(moesif.getAnonymousId()).toBeUndefined();
     await expect(moesif.flush()).resolves.toBeUndefined();
     expect(messages(console.warn)).toEqual([]);
+  });
+
+  // A component that calls init() as it renders, with an application id from an environment variable
+  // that is not set, calls it on every render: one error says so, not one per render.
+  it('init() without an application id, called again and again, reports its error once', () => {
+    const console = spyConsole();
+    const moesif = sdk.fresh();
+    for (let render = 0; render < 50; render++) moesif.init({ applicationId: any(undefined) });
+    expect(messages(console.error)).toHaveLength(1);
+    expect(messages(console.error)[0]).toContain('applicationId');
   });
 
   it('init twice warns once and keeps the first configuration', async () => {

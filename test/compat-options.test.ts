@@ -62,6 +62,21 @@ describe("moesif-browser-js's options", () => {
     expect(log.error.mock.calls.map(([message]) => String(message))).toEqual([]);
   });
 
+  // moesif-browser-js 1.9 and 1.10 exist only in its source repository (tag v1.10.2), so the names its
+  // src/moesif.js reads beyond 1.8.13's (`options['X']` and `Object.hasOwn(options, 'X')`) are listed here.
+  it.each([
+    ['enableCrossDomainTracking', true],
+    ['crossDomainTargets', ['acme-cloud.com']],
+    ['crossDomainTrackingParameterName', '__mt'],
+    ['requirePublishingConsent', true],
+    // "Max pending requests before consent", default 1000.
+    ['maxQueueSize', 1000],
+  ])('moesif-browser-js 1.10 option %s is accepted without an error', (name, value) => {
+    const log = fakeLog();
+    resolveOptions({ applicationId: 'app', [name]: value }, 'https:', log);
+    expect(log.error.mock.calls.map(([message]) => String(message))).toEqual([]);
+  });
+
   it("cookieDomain: '' (moesif's documented default) is accepted without an error", () => {
     const log = fakeLog();
     const options = resolveOptions({ applicationId: 'app', cookieDomain: '' }, 'https:', log)!;

@@ -218,6 +218,37 @@ describe('existing moesif-browser-js visitors', () => {
     expect(users[0].campaign).toEqual({ utm_source: 'legacy', gclid: 'G0' });
   });
 
+  // moesif-browser-js keeps the first touch twice, for the user (moesif_campaign_data) and the company
+  // (moesif_campaign_company), and empties each once it has sent it: a visitor identified as a user
+  // but not yet as a company has it only under the company's key.
+  it('keep the first touch moesif kept for their company, sent with the next identifyCompany', async () => {
+    const firstTouch = JSON.stringify({ utm_source: 'legacy', gclid: 'G0' });
+    for (const [key, value] of [[KEYS.campaign, ''], ['moesif_campaign_company', firstTouch]]) {
+      setCookie(key, value);
+      localStorage.setItem(key, value);
+    }
+    const { moesif, applicationId } = sdk.start();
+    moesif.identifyCompany('c1');
+    await moesif.flush();
+    expect(sdk.collector.items(applicationId, '/v1/companies/batch')).toEqual([{ company_id: 'c1', campaign: { utm_source: 'legacy', gclid: 'G0' } }]);
+  });
+
+  // What moesif's own reset() removed: its company campaign, and (1.10) the calls it held for consent,
+  // which carry the app's metadata. Left behind, they outlive the log-out and an opt-out.
+  it.each([
+    ['reset()', (moesif: ReturnType<typeof sdk.start>['moesif']) => moesif.reset()],
+    ['revokePublishingConsent()', (moesif: ReturnType<typeof sdk.start>['moesif']) => moesif.revokePublishingConsent()],
+  ])('%s also removes what moesif kept that usertrail does not use', (_name, call) => {
+    setCookie('moesif_campaign_company', JSON.stringify({ utm_source: 'legacy' }));
+    localStorage.setItem('moesif_campaign_company', JSON.stringify({ utm_source: 'legacy' }));
+    localStorage.setItem('moesif_pending_requests', JSON.stringify([{ type: 'batch', data: { action_name: 'Held', metadata: { email: 'a@example.com' } } }]));
+    const { moesif } = sdk.start();
+    call(moesif);
+    expect(cookies()).not.toHaveProperty('moesif_campaign_company');
+    expect(localStorage.getItem('moesif_campaign_company')).toBeNull();
+    expect(localStorage.getItem('moesif_pending_requests')).toBeNull();
+  });
+
   it('are found under persistenceKeyPrefix, which replaces the moesif_ prefix', () => {
     localStorage.setItem('acme_anonymous_id', 'prefixed-anon');
     localStorage.setItem('acme_stored_user_id', 'prefixed-user');

@@ -15,7 +15,8 @@ declare global {
     /** pageviews.spec: the router's own pushState wrapper, and how often it ran. */
     routerCalls: number;
     routerWrapper: unknown;
-    /** compat-moesif.spec: what the page script found, and the callback's calls. */
+    /** compat-moesif.spec, compat-api.spec: what the page script found, and the callback's calls. */
+    first: unknown;
     result: unknown;
     calls: string[];
     /** journey.spec: tells the test the page identified its user. */
