@@ -115,9 +115,11 @@ interface RunDeps {
   options: ResolvedOptions;
   log: Log;
   captureFactory: CaptureFactory | undefined;
-  /** The instance's track(), which page views go through. */
-  track: Moesif['track'];
+  /** The instance's track(), with when and where the action happened, which page views go through. */
+  track: TrackAt;
 }
+
+type TrackAt = (actionName: string, metadata?: object, at?: ActionAt) => void;
 
 /**
  * Makes the parts of an initialized instance and connects them: storage, identity, consent, delivery,
@@ -319,7 +321,7 @@ export function createInstance(captureFactory?: CaptureFactory) {
     const options = resolveOptions(input, location.protocol, log);
     if (!options) return undefined;
     initCalled = true;
-    running = run({ options, log, captureFactory, track: instance.track });
+    running = run({ options, log, captureFactory, track: trackAt });
     // Before the campaign, the early calls and the first page view read the address it cleans.
     running.crossDomain.readIncoming();
     running.crossDomain.start();
@@ -360,6 +362,10 @@ export function createInstance(captureFactory?: CaptureFactory) {
       return undefined;
     }) as never;
   }
+  // Only page views give track() when and where their action happened (`at`). The app's track() takes
+  // two arguments: a third one (a callback, as other SDKs take) never reaches the wire.
+  const trackAt = instance.track as TrackAt;
+  instance.track = (actionName, metadata) => trackAt(actionName, metadata);
   return { instance, dispose: () => running?.dispose() };
 }
 

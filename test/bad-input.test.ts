@@ -175,6 +175,21 @@ describe('what bad metadata becomes', () => {
     expect(messages(console.warn)[0]).toMatch(/metadata/i);
   });
 
+  // Other SDKs' track() takes a third argument (a callback, options). Page views pass when and where
+  // their action happened there internally; what an app passes must not replace the action's time or
+  // page, where a number would make the collector refuse the whole batch.
+  it('a third argument to track() changes nothing that is sent', async () => {
+    const { moesif, applicationId } = sdk.start();
+    loose(moesif.track)('Third', { plan: 'pro' }, { time: 123, uri: 5 });
+    loose(moesif.track)('Callback', undefined, () => undefined);
+    await moesif.flush();
+    const actions = sdk.collector.items(applicationId, '/v1/actions/batch');
+    expect(actions.map((action) => action.action_name)).toEqual(['Third', 'Callback']);
+    for (const action of actions) {
+      expect(action.request).toMatchObject({ uri: location.href, time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
+    }
+  });
+
   it('an item too large for the outbox is dropped with one warning and counted', async () => {
     const console = spyConsole();
     const { moesif, applicationId } = sdk.start();
