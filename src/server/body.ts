@@ -117,17 +117,31 @@ export function isSensitiveName(name: string): boolean {
 const JWT = /eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*/g;
 export const maskJwts = (text: string): string => (text.includes('eyJ') ? text.replace(JWT, MASK) : text);
 
-/** A masked copy of a JSON-like value; the app's own objects (req.body) are never modified. */
-export function maskFields(value: unknown, depth = 0): unknown {
+/** What stands for an object met a second time in an app's object graph (util.inspect's word). */
+export const CIRCULAR = '[Circular]';
+
+/**
+ * A masked copy of a JSON-like value; the app's own objects (req.body) are never modified. `seen` is
+ * given for objects the app made, which may be graphs (an ORM record whose relations lead back to
+ * it): each object is then walked once and met again becomes CIRCULAR, a shared but acyclic one too,
+ * as the walk cannot tell them apart cheaply. Walked as a tree, two links back to the root were 2^32
+ * visits before the depth limit, and the app's event loop never came back. JSON.parse gives trees,
+ * so its output is walked without the set.
+ */
+export function maskFields(value: unknown, depth = 0, seen?: Set<object>): unknown {
   if (typeof value === 'string') return maskJwts(value);
   if (value === null || typeof value !== 'object') return value;
   // A body nested deeper than this is not worth walking; its structure is replaced, not leaked.
   if (depth > 32) return MASK;
-  if (Array.isArray(value)) return value.map((item) => maskFields(item, depth + 1));
+  if (seen) {
+    if (seen.has(value)) return CIRCULAR;
+    seen.add(value);
+  }
+  if (Array.isArray(value)) return value.map((item) => maskFields(item, depth + 1, seen));
   if (Buffer.isBuffer(value)) return value;
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {
-    out[key] = isSensitiveName(key) ? MASK : maskFields(item, depth + 1);
+    out[key] = isSensitiveName(key) ? MASK : maskFields(item, depth + 1, seen);
   }
   return out;
 }
@@ -361,11 +375,13 @@ export function encodeParsed(value: unknown, cap: number, contentType: string): 
   if (typeof value === 'object') {
     // An empty object is what some parsers leave when there was no body at all.
     if (!Array.isArray(value) && Object.keys(value).length === 0) return {};
-    const masked = maskFields(value);
+    let masked: unknown;
     let json: string;
     try {
+      masked = maskFields(value, 0, new Set());
       json = JSON.stringify(masked);
     } catch {
+      // A getter of the app's object that throws, or a value JSON cannot hold (a BigInt).
       return {};
     }
     if (Buffer.byteLength(json, 'utf8') <= cap) return { body: masked };

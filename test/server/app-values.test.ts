@@ -1,0 +1,75 @@
+// @vitest-environment node
+/**
+ * Values the app itself puts where the middleware reads them (`req.body` set by a validation layer
+ * or an ORM, hooks), against a real Express app and a recording collector on 127.0.0.1: whatever
+ * they are, the app keeps answering and the call is logged.
+ */
+import { afterEach, beforeEach, expect, it, vi } from 'vitest';
+import express from 'express';
+import moesif, { type MoesifMiddleware, type MoesifOptions } from '../../src/server/index';
+import { startApp, startRecorder, waitFor, type Recorder, type RunningApp } from './helpers';
+
+let collector: Recorder;
+let api: RunningApp | undefined;
+let mw: MoesifMiddleware | undefined;
+
+beforeEach(async () => {
+  collector = await startRecorder();
+});
+afterEach(async () => {
+  await api?.close();
+  api = undefined;
+  mw = undefined;
+  await collector.close();
+  vi.restoreAllMocks();
+});
+
+async function appWith(routes: (app: express.Express) => void, options: Partial<MoesifOptions> = {}) {
+  mw = moesif({ applicationId: 'app-1', baseUri: collector.url, batchMaxTime: 10, ...options });
+  const middleware = mw;
+  api = await startApp((app) => {
+    app.use(middleware);
+    routes(app);
+  });
+  return api.url;
+}
+
+async function events(count: number) {
+  await mw?.flush();
+  return waitFor(() => collector.events().length >= count && collector.events());
+}
+
+it('records a req.body whose objects point back at each other (an ORM record) once, cycles marked', async () => {
+  // A record as an ORM returns it: its relations lead back to it. Walked as a tree, two such links
+  // are 2^32 visits before the depth limit, and the app's event loop never came back. The getters
+  // count the reads and give up after a thousand, so that without a guard this test fails instead
+  // of hanging.
+  let reads = 0;
+  const read = <T>(value: T): T => {
+    reads += 1;
+    if (reads > 1_000) throw new Error('walked without end');
+    return value;
+  };
+  const order: Record<string, unknown> = { id: 7, total: 30, apiToken: 'tok_secret' };
+  const customer: Record<string, unknown> = { id: 3, name: 'Ada' };
+  Object.defineProperty(order, 'customer', { enumerable: true, get: () => read(customer) });
+  Object.defineProperty(customer, 'orders', { enumerable: true, get: () => read([order, order]) });
+  Object.defineProperty(order, 'self', { enumerable: true, get: () => read(order) });
+
+  const url = await appWith((app) =>
+    app.post('/orders', (req, res) => {
+      req.body = order;
+      res.status(201).json({ id: 7 });
+    }),
+  );
+  const res = await fetch(`${url}/orders`, { method: 'POST' });
+  expect(await res.json()).toEqual({ id: 7 });
+  const [event] = await events(1);
+  expect(event?.request.body).toEqual({
+    id: 7,
+    total: 30,
+    apiToken: '*****',
+    customer: { id: 3, name: 'Ada', orders: ['[Circular]', '[Circular]'] },
+    self: '[Circular]',
+  });
+});
