@@ -125,20 +125,24 @@ export const CIRCULAR = '[Circular]';
  * given for objects the app made, which may be graphs (an ORM record whose relations lead back to
  * it): each object is then walked once and met again becomes CIRCULAR, a shared but acyclic one too,
  * as the walk cannot tell them apart cheaply. Walked as a tree, two links back to the root were 2^32
- * visits before the depth limit, and the app's event loop never came back. JSON.parse gives trees,
- * so its output is walked without the set.
+ * visits before the depth limit, and the app's event loop never came back. Their `toJSON()` is
+ * honoured, as JSON.stringify would. JSON.parse gives trees of plain values, so its output is walked
+ * without either.
  */
 export function maskFields(value: unknown, depth = 0, seen?: Set<object>): unknown {
   if (typeof value === 'string') return maskJwts(value);
   if (value === null || typeof value !== 'object') return value;
   // A body nested deeper than this is not worth walking; its structure is replaced, not leaked.
   if (depth > 32) return MASK;
+  if (Buffer.isBuffer(value)) return value;
   if (seen) {
     if (seen.has(value)) return CIRCULAR;
     seen.add(value);
+    // A Date, a decimal: its JSON is what the app would send, where its fields would be {}.
+    const { toJSON } = value as { toJSON?: unknown };
+    if (typeof toJSON === 'function') return maskFields(toJSON.call(value, ''), depth + 1, seen);
   }
   if (Array.isArray(value)) return value.map((item) => maskFields(item, depth + 1, seen));
-  if (Buffer.isBuffer(value)) return value;
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {
     out[key] = isSensitiveName(key) ? MASK : maskFields(item, depth + 1, seen);

@@ -73,3 +73,20 @@ it('records a req.body whose objects point back at each other (an ORM record) on
     self: '[Circular]',
   });
 });
+
+it('records values of req.body as JSON would write them (dates, decimals), not as empty objects', async () => {
+  // A validation layer (zod's coerce, class-transformer) replaces req.body with typed values.
+  const price = { cents: 1999, toJSON: () => '19.99' };
+  const url = await appWith((app) =>
+    app.post('/orders', express.json(), (req, res) => {
+      req.body = { ...(req.body as object), placedAt: new Date(Date.UTC(2026, 0, 2, 3, 4, 5)), price };
+      res.status(201).json(req.body);
+    }),
+  );
+  const res = await fetch(`${url}/orders`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"sku":"A1"}' });
+  const sent = { sku: 'A1', placedAt: '2026-01-02T03:04:05.000Z', price: '19.99' };
+  expect(await res.json()).toEqual(sent);
+  const [event] = await events(1);
+  expect(event?.request.body).toEqual(sent);
+  expect(event?.response.body).toEqual(sent);
+});
