@@ -88,7 +88,13 @@ function settle(outcome: DeliveryOutcome, cb: Callback): DeliveryOutcome {
 function createProfiles(send: Send | undefined) {
   async function post(path: SinglePath | BatchPath, items: Array<UserModel | CompanyModel>, idKey: 'user_id' | 'company_id', cb: Callback) {
     const kind = idKey === 'user_id' ? 'users' : 'companies';
-    const wire = items.map(toWireProfile);
+    let wire: Array<Record<string, unknown>>;
+    try {
+      // A hole in a batch (null) has no id; a getter of the app's object may throw: values, not rejections.
+      wire = items.map((item) => (item !== null && typeof item === 'object' ? toWireProfile(item) : {}));
+    } catch (error) {
+      return settle({ status: 0, kind, count: items.length, error: errorName(error) }, cb);
+    }
     if (!send) return settle({ status: 0, kind, count: wire.length, error: 'middleware disabled (see the console error)' }, cb);
     if (wire.length === 0 || wire.some((item) => typeof item[idKey] !== 'string' && typeof item[idKey] !== 'number')) {
       return settle({ status: 0, kind, count: wire.length, error: `${idKey} is required` }, cb);

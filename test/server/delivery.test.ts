@@ -300,4 +300,22 @@ describe('profile updates', () => {
     expect(down).toMatchObject({ status: 0, error: 'ECONNREFUSED' });
     expect(cbError).toBeInstanceOf(Error);
   });
+
+  it('reports a batch with a hole in it (null, a getter that throws) as a value, not a rejection', async () => {
+    const collector = await recorder();
+    const { mw } = await appWith({ applicationId: 'a', baseUri: collector.url });
+    // A list built from a lookup that missed one row; an app calls these without awaiting, as moesif's docs do.
+    const users = [{ userId: 'u1' }, null] as unknown as Parameters<MoesifMiddleware['updateUsersBatch']>[0];
+    const company = Object.defineProperty({ companyId: 'c1' }, 'metadata', {
+      enumerable: true,
+      get() {
+        throw new Error('lazy relation not loaded');
+      },
+    });
+    const cbErrors: Array<Error | null> = [];
+    await expect(mw.updateUsersBatch(users, (error) => cbErrors.push(error))).resolves.toMatchObject({ status: 0, kind: 'users', count: 2 });
+    await expect(mw.updateCompany(company)).resolves.toMatchObject({ status: 0, kind: 'companies', count: 1 });
+    expect(cbErrors).toEqual([expect.any(Error)]);
+    expect(collector.requests).toEqual([]);
+  });
 });
