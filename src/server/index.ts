@@ -5,7 +5,7 @@
  */
 import { createOutbox } from './outbox.js';
 import { observeExchange } from './event.js';
-import { createLog, errorName } from './log.js';
+import { createLog, errorName, type Log } from './log.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 import { createTransport, type Send } from './transport.js';
 import type {
@@ -172,6 +172,15 @@ function flushAtExit(flush: () => Promise<void>): void {
 const EMPTY_STATS: MoesifStats = { queued: 0, sent: 0, dropped: 0, rejected: 0, failedRequests: 0 };
 
 /**
+ * moesif-nodejs's quick start calls `startCaptureOutgoing()` right after creating the middleware, so
+ * without it an app swapped over threw "is not a function" at start-up. Outgoing calls are not
+ * captured here: it says so once and returns.
+ */
+function outgoingCapture(log: Log) {
+  return () => log.warnOnce('startCaptureOutgoing', 'outgoing API calls are not captured by usertrail/server: startCaptureOutgoing() ignored');
+}
+
+/**
  * Create the middleware. Never throws: without a usable `applicationId`/`baseUri` it prints one
  * console error and returns a middleware that only calls `next()`, so a missing environment variable
  * cannot take the API down.
@@ -194,6 +203,7 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
     return Object.assign(passThrough, {
       flush: () => Promise.resolve(),
       stats: () => ({ ...EMPTY_STATS }),
+      startCaptureOutgoing: outgoingCapture(setupLog),
       ...createProfiles(undefined),
     });
   }
@@ -259,6 +269,7 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
   return Object.assign(middleware, {
     flush,
     stats: () => outbox.stats(),
+    startCaptureOutgoing: outgoingCapture(log),
     ...createProfiles(send),
   });
 }

@@ -168,6 +168,8 @@ export interface MoesifMiddleware {
   /** Send everything queued now; resolves when the queue is empty or the collector failed once. Never rejects. */
   flush(): Promise<void>;
   stats(): MoesifStats;
+  /** Accepted for moesif-nodejs's quick start: outgoing calls are not captured, and one warning says so. */
+  startCaptureOutgoing(): void;
   /** Create or update a user profile (POST /v1/users). Never rejects: failures are in the outcome. */
   updateUser(user: UserModel, cb?: (error: Error | null, outcome: DeliveryOutcome) => void): Promise<DeliveryOutcome>;
   updateUsersBatch(users: UserModel[], cb?: (error: Error | null, outcome: DeliveryOutcome) => void): Promise<DeliveryOutcome>;

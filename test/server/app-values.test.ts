@@ -90,3 +90,19 @@ it('records values of req.body as JSON would write them (dates, decimals), not a
   expect(event?.request.body).toEqual(sent);
   expect(event?.response.body).toEqual(sent);
 });
+
+it("runs moesif-nodejs's quick start unchanged: startCaptureOutgoing() is accepted with one warning, and calls are logged", async () => {
+  const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+  // Its README, step 4a, right after creating the middleware: here it threw "is not a function" at start-up.
+  const moesifMiddleware = moesif({ applicationId: 'app-1', baseUri: collector.url, batchMaxTime: 10 });
+  mw = moesifMiddleware;
+  moesifMiddleware.startCaptureOutgoing();
+  moesifMiddleware.startCaptureOutgoing();
+  api = await startApp((app) => {
+    app.use(moesifMiddleware);
+    app.get('/ok', (_req, res) => void res.send('ok'));
+  });
+  expect(await (await fetch(`${api.url}/ok`)).text()).toBe('ok');
+  expect((await events(1)).map((e) => e.response.body)).toEqual(['ok']);
+  expect(warn.mock.calls.map(([message]) => String(message))).toEqual([expect.stringMatching(/outgoing API calls are not captured/)]);
+});
