@@ -271,8 +271,9 @@ function utf8(bytes: Buffer): string | undefined {
 export function encodeRaw(bytes: Buffer, total: number, contentType: string): EncodedBody {
   // Multipart bodies are files and form fields together: as base64 their fields (a password) could
   // not be masked, and the files are no analytics. moesif-nodejs skips them too. A parser's fields
-  // (multer's req.body) are still recorded, masked, through encodeParsed.
-  if (total === 0 || /^\s*multipart\//i.test(contentType)) return {};
+  // (multer's req.body) are still recorded, masked, through encodeParsed. Nothing kept (a cap of 0)
+  // is no body, not an empty one: "" would say the API answered nothing.
+  if (bytes.length === 0 || /^\s*multipart\//i.test(contentType)) return {};
   const whole = total <= bytes.length;
   if (whole && isJsonType(contentType)) {
     const text = utf8(bytes);

@@ -363,6 +363,15 @@ describe('bodies', () => {
     expect(parsed?.request.body).toMatchObject({ password: '*****' });
   });
 
+  it('records no response body, rather than an empty one, when responseMaxBodySize is 0', async () => {
+    // Request bodies only: every answer was logged as "" (an API that answered nothing).
+    const url = await seedApp({ responseMaxBodySize: 0 }, (app) => app.post('/echo', express.json(), (req, res) => void res.json({ got: req.body })));
+    expect(await (await fetch(`${url}/echo`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"a":1}' })).json()).toEqual({ got: { a: 1 } });
+    const event = await oneEvent();
+    expect(event.request.body).toEqual({ a: 1 });
+    expect(event.response).not.toHaveProperty('body');
+  });
+
   it('logs no bodies when logBody is false', async () => {
     const url = await seedApp({ logBody: false }, (app) => app.get('/json', (_req, res) => void res.json({ a: 1 })));
     await fetch(`${url}/json`);
