@@ -15,10 +15,22 @@ import { errorName, type Log } from './log.js';
 import { defaultIdentifyUser, type ResolvedOptions } from './options.js';
 import type { Metadata, MoesifEvent, MoesifRequest, MoesifResponse } from './types.js';
 
-/** Strings for the id fields; numbers are accepted (database ids) and anything else ignored. */
+/**
+ * Strings for the id fields. Numbers and BigInts (database ids) are written out, and so is an id
+ * object by its own toString(), as moesif-nodejs takes it: `req.user._id` is a MongoDB ObjectId,
+ * and was logged without a user. Anything else (a plain object, an array) says nothing and is ignored.
+ */
 function idString(value: unknown): string | undefined {
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  return typeof value === 'string' && value !== '' ? value : undefined;
+  if (typeof value === 'string') return value !== '' ? value : undefined;
+  if ((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'bigint') return String(value);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  try {
+    if (value.toString === Object.prototype.toString) return undefined;
+    const text = String(value);
+    return text !== '' ? text : undefined;
+  } catch {
+    return undefined; // a toString() that throws
+  }
 }
 
 const headerString = (value: unknown): string =>

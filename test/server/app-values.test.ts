@@ -106,3 +106,30 @@ it("runs moesif-nodejs's quick start unchanged: startCaptureOutgoing() is accept
   expect((await events(1)).map((e) => e.response.body)).toEqual(['ok']);
   expect(warn.mock.calls.map(([message]) => String(message))).toEqual([expect.stringMatching(/outgoing API calls are not captured/)]);
 });
+
+it('attributes a call to an id object (MongoDB ObjectId) or a BigInt id by its string, as moesif-nodejs does', async () => {
+  // As bson's ObjectId: an object whose toString() is the id's hex; Prisma gives BigInt ids.
+  class ObjectId {
+    constructor(private readonly hex: string) {}
+    toString() {
+      return this.hex;
+    }
+  }
+  const url = await appWith(
+    (app) => {
+      app.use((req, _res, next) => {
+        (req as express.Request & { user?: unknown }).user = { _id: new ObjectId('65a1f0c2e4b0a1b2c3d4e5f6'), orgId: 9007199254740993n };
+        next();
+      });
+      app.get('/me', (_req, res) => void res.json({ ok: true }));
+    },
+    {
+      identifyUser: (req) => (req.user as { _id: ObjectId })._id as unknown as string,
+      identifyCompany: (req) => (req.user as { orgId: bigint }).orgId as unknown as string,
+    },
+  );
+  expect(await (await fetch(`${url}/me`)).json()).toEqual({ ok: true });
+  const [event] = await events(1);
+  expect(event?.user_id).toBe('65a1f0c2e4b0a1b2c3d4e5f6');
+  expect(event?.company_id).toBe('9007199254740993');
+});
