@@ -36,10 +36,14 @@ function idString(value: unknown): string | undefined {
 const headerString = (value: unknown): string =>
   Array.isArray(value) ? String(value[0] ?? '') : value === undefined || value === null ? '' : String(value);
 
-/** The client address: the first X-Forwarded-For hop (as moesif-nodejs does), else Express's, else the socket's. */
-function clientIp(req: MoesifRequest): string | undefined {
+/**
+ * The client address: the first X-Forwarded-For hop (as moesif-nodejs does), else Express's, else the
+ * socket's as it was when the request came (`socketAddress`): a socket that has closed since (a client
+ * that hung up while an async hook ran) no longer has one, and Express's req.ip is then undefined too.
+ */
+function clientIp(req: MoesifRequest, socketAddress: string | undefined): string | undefined {
   const forwarded = headerString(req.headers['x-forwarded-for']).split(',')[0]?.trim();
-  const ip = forwarded || (typeof req.ip === 'string' ? req.ip : undefined) || req.socket?.remoteAddress;
+  const ip = forwarded || (typeof req.ip === 'string' ? req.ip : undefined) || socketAddress;
   // IPv4 clients of a dual-stack server appear as ::ffff:a.b.c.d; Moesif geolocates the plain form.
   return ip ? ip.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '') : undefined;
 }
@@ -114,7 +118,8 @@ export function observeExchange(req: MoesifRequest, res: MoesifResponse, hooks: 
   const { options, log } = hooks;
   // Express strips a router's mount path from req.url while routing, and leaves it stripped when a
   // route answers: the hooks, asked afterwards, get the URL as the app received it.
-  const request = { time: new Date(), url: req.url };
+  // The socket's address now, while it is open (Node reads it once per connection and keeps it).
+  const request = { time: new Date(), url: req.url, socketAddress: req.socket?.remoteAddress };
   let requestBody: BodyRecorder | undefined;
   let responseBody: BodyRecorder | undefined;
   let recording = true;
@@ -250,7 +255,7 @@ function callHook(
 async function buildEvent(
   req: MoesifRequest,
   res: MoesifResponse,
-  request: { time: Date; url: string | undefined },
+  request: { time: Date; url: string | undefined; socketAddress: string | undefined },
   response: { status: number; headers: RawHeaders },
   requestBody: BodyRecorder | undefined,
   responseBody: BodyRecorder | undefined,
@@ -300,7 +305,7 @@ async function buildEvent(
     direction: 'Incoming',
     transaction_id: randomUUID(),
   };
-  const ip = clientIp(req);
+  const ip = clientIp(req, request.socketAddress);
   if (ip) event.request.ip_address = ip;
   if (typeof apiVersion === 'string' && apiVersion) event.request.api_version = apiVersion;
 

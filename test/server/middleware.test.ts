@@ -666,6 +666,22 @@ describe('resilience', () => {
     expect(Date.parse(event.response.time) - Date.parse(event.request.time)).toBeGreaterThanOrEqual(140);
   });
 
+  it("keeps the client's address when the connection closes before an async hook answers", async () => {
+    // identifyUser looking the user up in a database; curl and many scripts close the connection
+    // right after the answer. Node forgets a closed socket's address: the call had no ip_address.
+    const url = await seedApp({
+      identifyUser: async (req) => {
+        await new Promise<void>((resolve) => req.socket.once('close', () => resolve()));
+        return 'user_9';
+      },
+    });
+    const res = await fetch(`${url}/test`, { headers: { Connection: 'close' } });
+    expect(res.status).toBe(401);
+    const event = await oneEvent();
+    expect(event.user_id).toBe('user_9');
+    expect(event.request.ip_address).toBe('127.0.0.1');
+  });
+
   it('logs a call once when the same middleware is mounted on overlapping paths', async () => {
     const url = await seedApp({}, (app) => {
       // app.use(mw) above, and again on a router, as apps assembled from modules end up doing.
