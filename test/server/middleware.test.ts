@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import express from 'express';
 import { expressjwt } from 'express-jwt';
 import { Readable } from 'node:stream';
-import { brotliCompressSync, createGzip, deflateSync, gzipSync } from 'node:zlib';
+import { brotliCompressSync, createBrotliCompress, createDeflate, createGzip, deflateSync, gzipSync } from 'node:zlib';
 import moesif, { moesifMiddleware, type MoesifMiddleware, type MoesifOptions } from '../../src/server/index';
 import { SignJWT } from 'jose';
 import { JWT_SECRET, signToken, startApp, startRecorder, waitFor, type Recorder, type RunningApp } from './helpers';
@@ -292,6 +292,47 @@ describe('bodies', () => {
     }
     expect(events[4]?.response.body).toBe('a'.repeat(100_000));
     expect(events[5]?.request.body).toEqual({ password: '*****' });
+  });
+
+  it('records plain bodies as they are beneath a compression middleware, whatever encoding it declares', async () => {
+    // compression() mounted first, as apps usually do: we see the app's plain bytes while the header
+    // already says deflate or br. Neither has a header to check, so some plain bodies "decoded" into
+    // garbage ({"a":1} as deflate) or into nothing ([] as br) instead of being kept as they are.
+    const compressLater = (encoding: 'deflate' | 'br'): express.RequestHandler => (_req, res, next) => {
+      const compressor = encoding === 'br' ? createBrotliCompress() : createDeflate();
+      const write = res.write.bind(res) as (chunk: Buffer) => boolean;
+      const end = res.end.bind(res) as () => void;
+      compressor.on('data', (chunk: Buffer) => write(chunk));
+      compressor.on('end', () => end());
+      // any: standing in for the overloaded end, as compression() replaces it.
+      (res as any).end = (chunk?: Buffer | string) => {
+        if (!res.headersSent) res.setHeader('Content-Encoding', encoding).removeHeader('Content-Length');
+        compressor.end(chunk);
+        return res;
+      };
+      next();
+    };
+    const bodies = [{ a: 1 }, [], { ok: true, items: [1, 2, 3] }];
+    mw = moesif({ applicationId: 'app-1', baseUri: collector.url, batchMaxTime: 10 });
+    const middleware = mw;
+    api = await startApp((app) => {
+      app.use('/deflate', compressLater('deflate'));
+      app.use('/br', compressLater('br'));
+      app.use(middleware);
+      app.get('/:encoding/:i', (req, res) => void res.json(bodies[Number(req.params.i)]));
+    });
+    const { url } = api;
+    const paths = ['deflate', 'br'].flatMap((encoding) => bodies.map((_, i) => `/${encoding}/${i}`));
+    for (const path of paths) {
+      const res = await fetch(`${url}${path}`);
+      expect(res.headers.get('content-encoding')).toBe(path.split('/')[1]);
+      expect(await res.json()).toEqual(bodies[Number(path.split('/')[2])]);
+    }
+    await mw?.flush();
+    const events = await waitFor(() => collector.events().length === paths.length && collector.events());
+    expect(events.map((event) => [new URL(event.request.uri).pathname, event.response.body])).toEqual(
+      paths.map((path) => [path, bodies[Number(path.split('/')[2])]]),
+    );
   });
 
   it('records a JSON request body parsed by express.json(), mounted after the middleware', async () => {
