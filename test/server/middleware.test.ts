@@ -231,6 +231,21 @@ describe('bodies', () => {
     expect(event.response.body).toBe(big.slice(0, 10_000));
   });
 
+  it('keeps exactly the first bytes of a long string answer, cut inside a character or not', async () => {
+    // Strings past the cap are no longer encoded whole; what is kept must still be the bytes sent.
+    const text = `ab😀${'é'.repeat(50_000)}`;
+    const expected = Buffer.from(text, 'utf8');
+    const url = await seedApp({ responseMaxBodySize: 3 }, (app) =>
+      // res.end(string), as node:http apps answer (Express's send() makes long strings Buffers itself).
+      app.get('/long', (_req, res) => void res.type('application/octet-stream').end(text)),
+    );
+    const res = await fetch(`${url}/long`);
+    expect(Buffer.from(await res.arrayBuffer()).equals(expected)).toBe(true);
+    const event = await oneEvent();
+    expect(event.response.transfer_encoding).toBe('base64');
+    expect(Buffer.from(event.response.body, 'base64')).toEqual(expected.subarray(0, 3));
+  });
+
   it('records compressed bodies decoded and masked, whichever side of a compression middleware it is on', async () => {
     const payload = { id: 'u1', token: 'jwt-abc', note: 'Zoë ✓' };
     const json = JSON.stringify(payload);
