@@ -265,8 +265,11 @@ export function maskUrl(url: string): string {
   return maskJwts(masked);
 }
 
-/** Response headers that carry a URL the client is sent to. */
-const URL_HEADERS = new Set(['location', 'content-location', 'refresh']);
+/**
+ * Headers that carry a URL: where a response sends the client, and HTTP/2's request target (its
+ * request line travels as headers, so an ?api_key= went out unmasked in :path).
+ */
+const URL_HEADERS = new Set(['location', 'content-location', 'refresh', ':path']);
 
 /** UTF-8 text, or undefined when the bytes are not text. A code point cut by the cap is tolerated. */
 function utf8(bytes: Buffer): string | undefined {

@@ -55,13 +55,17 @@ function fullUrl(req: MoesifRequest): string {
       : (req.socket as TLSSocket | undefined)?.encrypted
         ? 'https'
         : 'http';
-  const host = headerString(req.headers.host) || 'localhost';
+  // HTTP/2 has no Host header but its :authority (RFC 9113 §8.3.1).
+  const host = headerString(req.headers.host) || headerString(req.headers[':authority']) || 'localhost';
   const path = (typeof req.originalUrl === 'string' && req.originalUrl) || req.url || '/';
   return maskUrl(`${protocol}://${host}${path}`);
 }
 
-/** Wrap a method on one object, keeping `this`, arguments and return value; the observer cannot break it. */
-function tap<T extends object, K extends keyof T>(target: T, key: K, observe: (args: unknown[]) => void): void {
+/**
+ * Wrap a method on one object, keeping `this`, arguments and return value; the observer cannot break
+ * it. `inside.active` is true while the original runs, for a method that calls another one tapped.
+ */
+function tap<T extends object, K extends keyof T>(target: T, key: K, observe: (args: unknown[]) => void, inside?: { active: boolean }): void {
   const original = target[key];
   if (typeof original !== 'function') return;
   // The wrapper forwards exactly what it got (any overload), so it is typed loosely on purpose.
@@ -71,7 +75,13 @@ function tap<T extends object, K extends keyof T>(target: T, key: K, observe: (a
     } catch {
       // Recording is best effort; the app's write must go through whatever happens here.
     }
-    return (original as (...a: unknown[]) => unknown).apply(this, args);
+    if (!inside) return (original as (...a: unknown[]) => unknown).apply(this, args);
+    inside.active = true;
+    try {
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    } finally {
+      inside.active = false;
+    }
   };
   target[key] = wrapped as T[K];
 }
@@ -152,8 +162,13 @@ export function observeExchange(req: MoesifRequest, res: MoesifResponse, hooks: 
     const record = ([chunk, encoding]: unknown[]) => {
       if (recording && typeof chunk !== 'function') resRecorder.add(chunk, encoding);
     };
-    tap(res, 'write', record);
-    tap(res, 'end', record);
+    // end(chunk) of node:http2's compatibility API, and of a wrapper mounted before us that sends
+    // through write(), passes its chunk on to write(): recorded by end, it was recorded twice.
+    const ending = { active: false };
+    tap(res, 'write', (args) => {
+      if (!ending.active) record(args);
+    });
+    tap(res, 'end', record, ending);
   }
 
   let finished = false;
