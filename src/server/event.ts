@@ -9,6 +9,7 @@
  * it would without us, and a body the app never reads is only buffered as Node already buffers it.
  */
 import { randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { createBodyRecorder, decodeRecorded, encodeParsed, flattenHeaders, maskUrl, type BodyRecorder } from './body.js';
 import { errorName, type Log } from './log.js';
@@ -37,13 +38,53 @@ const headerString = (value: unknown): string =>
   Array.isArray(value) ? String(value[0] ?? '') : value === undefined || value === null ? '' : String(value);
 
 /**
- * The client address: the first X-Forwarded-For hop (as moesif-nodejs does), else Express's, else the
- * socket's as it was when the request came (`socketAddress`): a socket that has closed since (a client
- * that hung up while an async hook ran) no longer has one, and Express's req.ip is then undefined too.
+ * Headers in which proxies and CDNs name the client (nginx's usual X-Real-IP, Cloudflare's, Fastly's,
+ * Akamai's...), read after X-Forwarded-For in the order moesif-nodejs (request-ip) reads them. It
+ * reads X-Client-IP first of all; no common proxy sets that one, so here it does not outrank what a
+ * proxy wrote in X-Forwarded-For.
+ */
+const CLIENT_IP_HEADERS = [
+  'x-client-ip',
+  'cf-connecting-ip',
+  'fastly-client-ip',
+  'true-client-ip',
+  'x-real-ip',
+  'x-cluster-client-ip',
+  'x-forwarded',
+  'forwarded-for',
+  'x-appengine-user-ip',
+];
+
+/**
+ * The first address in X-Forwarded-For that is one, as moesif-nodejs reads it: a proxy that cannot
+ * tell writes "unknown", and Azure's front ends add the port ("203.0.113.8:54321"); both went out as
+ * the client's address.
+ */
+function forwardedFor(header: string): string | undefined {
+  for (const hop of header.split(',')) {
+    let ip = hop.trim();
+    const colon = ip.indexOf(':');
+    // IPv4 with a port; an IPv6 address has more than one colon and is left whole.
+    if (colon > 0 && ip.indexOf(':', colon + 1) < 0) ip = ip.slice(0, colon);
+    if (isIP(ip)) return ip;
+  }
+  return undefined;
+}
+
+/**
+ * The client address: the first valid one in X-Forwarded-For, then in the other proxy headers, then
+ * Express's, then the socket's as it was when the request came (`socketAddress`): a socket that has
+ * closed since (a client that hung up while an async hook ran) no longer has one, and Express's req.ip
+ * is then undefined too.
  */
 function clientIp(req: MoesifRequest, socketAddress: string | undefined): string | undefined {
-  const forwarded = headerString(req.headers['x-forwarded-for']).split(',')[0]?.trim();
-  const ip = forwarded || (typeof req.ip === 'string' ? req.ip : undefined) || socketAddress;
+  const { headers } = req;
+  let ip = headers['x-forwarded-for'] === undefined ? undefined : forwardedFor(headerString(headers['x-forwarded-for']));
+  for (let i = 0; ip === undefined && i < CLIENT_IP_HEADERS.length; i++) {
+    const value = headers[CLIENT_IP_HEADERS[i] as string];
+    if (typeof value === 'string' && isIP(value.trim())) ip = value.trim();
+  }
+  ip ??= (typeof req.ip === 'string' ? req.ip : undefined) || socketAddress;
   // IPv4 clients of a dual-stack server appear as ::ffff:a.b.c.d; Moesif geolocates the plain form.
   return ip ? ip.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '') : undefined;
 }

@@ -722,6 +722,24 @@ describe('resilience', () => {
     expect(Date.parse(event.response.time) - Date.parse(event.request.time)).toBeGreaterThanOrEqual(140);
   });
 
+  it("reads the client's address from proxy headers as moesif-nodejs does: the first valid one, its port dropped", async () => {
+    const url = await seedApp({}, (app) => app.get('/ip', (_req, res) => void res.send('ok')));
+    const cases: Array<[Record<string, string>, string]> = [
+      // A proxy that cannot tell puts "unknown" first; Azure's front ends add the client's port.
+      [{ 'X-Forwarded-For': 'unknown, 203.0.113.7' }, '203.0.113.7'],
+      [{ 'X-Forwarded-For': '203.0.113.8:54321, 10.0.0.1' }, '203.0.113.8'],
+      [{ 'X-Forwarded-For': '2001:db8::1' }, '2001:db8::1'],
+      // nginx's usual proxy_set_header X-Real-IP, and Cloudflare's header, without X-Forwarded-For.
+      [{ 'X-Real-IP': '203.0.113.9' }, '203.0.113.9'],
+      [{ 'CF-Connecting-IP': '198.51.100.4' }, '198.51.100.4'],
+      [{ 'X-Forwarded-For': 'garbage', 'X-Real-IP': 'also garbage' }, '127.0.0.1'],
+    ];
+    for (const [headers] of cases) await fetch(`${url}/ip`, { headers });
+    await mw?.flush();
+    const events = await waitFor(() => collector.events().length === cases.length && collector.events());
+    expect(events.map((e) => e.request.ip_address)).toEqual(cases.map(([, ip]) => ip));
+  });
+
   it("keeps the client's address when the connection closes before an async hook answers", async () => {
     // identifyUser looking the user up in a database; curl and many scripts close the connection
     // right after the answer. Node forgets a closed socket's address: the call had no ip_address.
