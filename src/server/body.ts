@@ -415,7 +415,12 @@ export function encodeParsed(value: unknown, cap: number, contentType: string): 
   }
   if (typeof value === 'string') {
     const bytes = Buffer.from(value, 'utf8');
-    if (bytes.length <= cap) return { body: maskJwts(looksLikeJson(value) ? maskJsonText(value) : value) };
+    if (bytes.length <= cap) {
+      // A form read as text (a webhook checking its signature): its token= and password= are masked
+      // as in a raw form body, where they went out as sent.
+      if (/x-www-form-urlencoded/i.test(contentType)) return { body: maskJwts(maskForm(value)) };
+      return { body: maskJwts(looksLikeJson(value) ? maskJsonText(value) : value) };
+    }
     return encodeRaw(bytes.subarray(0, cap), bytes.length, contentType);
   }
   if (typeof value === 'object') {

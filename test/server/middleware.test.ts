@@ -438,6 +438,16 @@ describe('bodies', () => {
 });
 
 describe('masking', () => {
+  it('masks a form body that a text parser read, as webhooks that check a signature read theirs', async () => {
+    // Slack's slash commands and Twilio post forms, verified against the raw text: req.body is a string.
+    const url = await seedApp({}, (app) => app.post('/hook', express.text({ type: '*/*' }), (req, res) => void res.send(String(req.body.length))));
+    const form = 'team=acme&token=xoxb-slack-secret&user_name=ada&password=hunter2';
+    const res = await fetch(`${url}/hook`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: form });
+    expect(await res.text()).toBe(String(form.length));
+    const event = await oneEvent();
+    expect(event.request.body).toBe('team=acme&token=*****&user_name=ada&password=*****');
+  });
+
   it('masks credentials in headers, JSON bodies and query strings', async () => {
     const url = await seedApp({}, (app) =>
       app.post('/login', express.json(), (_req, res) => {
