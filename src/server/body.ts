@@ -266,10 +266,11 @@ export function maskUrl(url: string): string {
 }
 
 /**
- * Headers that carry a URL: where a response sends the client, and HTTP/2's request target (its
+ * Headers that carry a URL: where a response sends the client, the page a browser called from (a
+ * password-reset page's ?token=, sent whole to its own origin), and HTTP/2's request target (its
  * request line travels as headers, so an ?api_key= went out unmasked in :path).
  */
-const URL_HEADERS = new Set(['location', 'content-location', 'refresh', ':path']);
+const URL_HEADERS = new Set(['location', 'content-location', 'refresh', 'referer', ':path']);
 
 /** UTF-8 text, or undefined when the bytes are not text. A code point cut by the cap is tolerated. */
 function utf8(bytes: Buffer): string | undefined {

@@ -496,6 +496,15 @@ describe('masking', () => {
     });
   });
 
+  it('masks credentials in the URL of the Referer a browser sends from a page that had them', async () => {
+    // The password-reset page calls the API on its own origin: browsers send its whole address.
+    const url = await seedApp({}, (app) => app.post('/password', (_req, res) => void res.status(204).end()));
+    const referer = 'https://app.example.test/reset?token=reset-secret-123&step=2';
+    await fetch(`${url}/password`, { method: 'POST', headers: { Referer: referer } });
+    const event = await oneEvent();
+    expect(event.request.headers.referer).toBe('https://app.example.test/reset?token=*****&step=2');
+  });
+
   it('masks credentials in the URLs of Location headers, query and fragment alike', async () => {
     const url = await seedApp({}, (app) => {
       app.get('/reset', (_req, res) => void res.redirect(302, '/welcome?token=reset-123&next=%2Fhome'));
