@@ -20,8 +20,9 @@ import type { Metadata, MoesifEvent, MoesifRequest, MoesifResponse } from './typ
  * Strings for the id fields. Numbers and BigInts (database ids) are written out, and so is an id
  * object by its own toString(), as moesif-nodejs takes it: `req.user._id` is a MongoDB ObjectId,
  * and was logged without a user. Anything else (a plain object, an array) says nothing and is ignored.
+ * Profile updates read their ids through it too.
  */
-function idString(value: unknown): string | undefined {
+export function idString(value: unknown): string | undefined {
   if (typeof value === 'string') return value !== '' ? value : undefined;
   if ((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'bigint') return String(value);
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;

@@ -4,7 +4,7 @@
  * `moesif({...})`. Node only; this entry only wires the modules below and names every export.
  */
 import { createOutbox } from './outbox.js';
-import { observeExchange } from './event.js';
+import { idString, observeExchange } from './event.js';
 import { createLog, errorName, type Log } from './log.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 import { createTransport, type Send } from './transport.js';
@@ -56,7 +56,11 @@ function toWireProfile(model: UserModel | CompanyModel): Record<string, unknown>
       for (const [k, v] of Object.entries(value as CampaignModel)) campaign[snakeKey(k)] = v;
       out.campaign = campaign;
     } else if (value instanceof Date) out[snakeKey(key)] = value.toISOString();
-    else out[snakeKey(key)] = value;
+    else {
+      const wireKey = snakeKey(key);
+      // An ObjectId or a BigInt id as its string, as for calls; a BigInt would not even serialize.
+      out[wireKey] = wireKey === 'user_id' || wireKey === 'company_id' ? (idString(value) ?? value) : value;
+    }
   }
   return out;
 }

@@ -301,6 +301,20 @@ describe('profile updates', () => {
     expect(cbError).toBeInstanceOf(Error);
   });
 
+  it('takes ids given as a MongoDB ObjectId or a BigInt, as the middleware does for calls', async () => {
+    const collector = await recorder();
+    const { mw } = await appWith({ applicationId: 'a', baseUri: collector.url });
+    // As bson's ObjectId: an object whose toString() (and toJSON()) is the id's hex.
+    const objectId = { toString: () => '65a1f0c2e4b0a1b2c3d4e5f6', toJSON: () => '65a1f0c2e4b0a1b2c3d4e5f6' };
+    // The casts: a JavaScript app passes what its database gave it.
+    expect(await mw.updateUser({ userId: objectId as unknown as string, companyId: 42n as unknown as string })).toEqual({ status: 201, kind: 'users', count: 1 });
+    expect(await mw.updateCompany({ companyId: 9007199254740993n as unknown as string })).toEqual({ status: 201, kind: 'companies', count: 1 });
+    expect(collector.requests.map((r) => r.body)).toEqual([
+      { user_id: '65a1f0c2e4b0a1b2c3d4e5f6', company_id: '42' },
+      { company_id: '9007199254740993' },
+    ]);
+  });
+
   it('reports a batch with a hole in it (null, a getter that throws) as a value, not a rejection', async () => {
     const collector = await recorder();
     const { mw } = await appWith({ applicationId: 'a', baseUri: collector.url });
