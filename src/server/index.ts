@@ -14,6 +14,8 @@ import type {
   DeliveryOutcome,
   MoesifMiddleware,
   MoesifOptions,
+  MoesifRequest,
+  MoesifResponse,
   MoesifStats,
   UserModel,
 } from './types.js';
@@ -173,6 +175,12 @@ function flushAtExit(flush: () => Promise<void>): void {
   });
 }
 
+/** Koa's context, told from a request as moesif-nodejs tells it: the Node request and response, app and state. */
+function koaContext(value: unknown): { req: MoesifRequest; res: MoesifResponse; state: unknown } | undefined {
+  const ctx = value as { req?: unknown; res?: unknown; state?: unknown; app?: unknown };
+  return ctx.req && ctx.res && ctx.state && ctx.app ? (ctx as { req: MoesifRequest; res: MoesifResponse; state: unknown }) : undefined;
+}
+
 const EMPTY_STATS: MoesifStats = { queued: 0, sent: 0, dropped: 0, rejected: 0, failedRequests: 0 };
 
 /**
@@ -201,8 +209,11 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
 
   if ('error' in resolved) {
     setupLog.error(resolved.error);
-    const passThrough = ((_req, _res, next) => {
+    const passThrough = ((req, res, next) => {
+      // Koa's (ctx, next): its next is the second argument, and Koa waits for what it returns.
+      if (koaContext(req)) return typeof res === 'function' ? (res as () => unknown)() : undefined;
       if (typeof next === 'function') next();
+      return undefined;
     }) as MoesifMiddleware;
     return Object.assign(passThrough, {
       flush: () => Promise.resolve(),
@@ -240,29 +251,42 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
   // a call would otherwise be logged twice, its body recorded twice.
   const observed = new WeakSet<object>();
 
-  const middleware = ((req, res, next) => {
-    if (!observed.has(req)) {
-      observed.add(req);
-      try {
-        observeExchange(req, res, {
-          options: opts,
-          log,
-          onEvent: (json) => {
-            outbox.push(json);
-            flushAtExit(flush);
-          },
-          track(work) {
-            building.add(work);
-            void work.finally(() => building.delete(work));
-          },
-        });
-      } catch (error) {
-        // Whatever went wrong while setting up the recording, the request itself goes on unlogged.
-        log.warnOnce('observe', `a request could not be observed (${errorName(error)})`);
-      }
+  function observe(req: MoesifRequest, res: MoesifResponse): void {
+    if (observed.has(req)) return;
+    observed.add(req);
+    try {
+      observeExchange(req, res, {
+        options: opts,
+        log,
+        onEvent: (json) => {
+          outbox.push(json);
+          flushAtExit(flush);
+        },
+        track(work) {
+          building.add(work);
+          void work.finally(() => building.delete(work));
+        },
+      });
+    } catch (error) {
+      // Whatever went wrong while setting up the recording, the request itself goes on unlogged.
+      log.warnOnce('observe', `a request could not be observed (${errorName(error)})`);
     }
+  }
+
+  const middleware = ((req, res, next) => {
+    const koa = koaContext(req);
+    if (koa) {
+      // Koa calls its middleware as (ctx, next) and waits for what it returns; moesif-nodejs supports
+      // it ("Koa Support"), with Koa's state on req.state for the hooks. Taken for (req, res, next),
+      // the rest of the app never ran and every call was answered 404.
+      if (koa.req.state === undefined) koa.req.state = koa.state;
+      observe(koa.req, koa.res);
+      return typeof res === 'function' ? (res as () => unknown)() : undefined;
+    }
+    observe(req, res);
     // Plain node:http apps may call it as an observer, without a next (moesif-nodejs allows that).
     if (typeof next === 'function') next();
+    return undefined;
   }) as MoesifMiddleware;
 
   async function flush(): Promise<void> {

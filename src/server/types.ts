@@ -25,6 +25,8 @@ export type MoesifRequest = IncomingMessage & {
   protocol?: string;
   /** Express: the client address, honouring `trust proxy`. */
   ip?: string;
+  /** Koa: `ctx.state` (koa-jwt's `ctx.state.user`), put here for the hooks as moesif-nodejs does. */
+  state?: unknown;
 };
 
 export type MoesifResponse = ServerResponse;
@@ -92,7 +94,7 @@ export interface MoesifOptions {
    * @default 'https://api.moesif.net'
    */
   baseUri?: string;
-  /** @default req.user?.id, then req.auth?.id and req.auth?.sub (express-jwt 7+), then req.user?.sub */
+  /** @default req.user?.id, then req.auth?.id and req.auth?.sub (express-jwt 7+), then req.user?.sub, then Koa's req.state.user (sub, then id) */
   identifyUser?(req: MoesifRequest, res: MoesifResponse): MaybePromise<string | number | undefined | null>;
   /** @default none */
   identifyCompany?(req: MoesifRequest, res: MoesifResponse): MaybePromise<string | number | undefined | null>;
