@@ -15,7 +15,10 @@ export interface BodyRecorder {
   add(chunk: unknown, encoding?: unknown): void;
   /** The bytes kept (at most `cap`). */
   bytes(): Buffer;
-  /** All bytes seen, kept or not. */
+  /**
+   * Bytes seen, kept or not: exact while everything was kept; once something was cut, more than was
+   * kept but possibly fewer than were sent (strings past the cap are counted by length, not encoded).
+   */
   total(): number;
 }
 
@@ -25,18 +28,31 @@ export function createBodyRecorder(cap: number): BodyRecorder {
   let total = 0;
   return {
     add(chunk, encoding) {
+      const room = cap - kept;
       let buffer: Buffer;
       if (typeof chunk === 'string') {
         // Node's write/end take an encoding for strings ('hex', 'base64', 'latin1'...); count bytes as sent.
         const enc = typeof encoding === 'string' && Buffer.isEncoding(encoding) ? encoding : 'utf8';
-        buffer = Buffer.from(chunk, enc);
+        if ((enc === 'utf8' || enc === 'utf-8') && chunk.length > room + 1) {
+          // A string longer than the room left is not encoded whole: a node:http app's 2 MB JSON
+          // answer (res.end(JSON.stringify(...))) cost a 2 MB copy (6 to 9 ms at load 7) to keep
+          // 100 KB, and each write of an endless event stream one more copy. Each UTF-16 unit is at
+          // least one UTF-8 byte, so its first room + 1 units (one more keeps a surrogate pair whole)
+          // hold its first room bytes, and its length is counted: less than its bytes, but already
+          // more than was kept, which is all total() is for.
+          total += chunk.length;
+          if (room <= 0) return;
+          buffer = Buffer.from(chunk.slice(0, room + 1), 'utf8');
+        } else {
+          buffer = Buffer.from(chunk, enc);
+          total += buffer.length;
+        }
       } else if (chunk instanceof Uint8Array) {
         buffer = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+        total += buffer.length;
       } else {
         return;
       }
-      total += buffer.length;
-      const room = cap - kept;
       if (room <= 0) return;
       // Copy: the caller may reuse its buffer after write() returns.
       const slice = Buffer.from(buffer.subarray(0, room));
@@ -117,17 +133,35 @@ export function isSensitiveName(name: string): boolean {
 const JWT = /eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*/g;
 export const maskJwts = (text: string): string => (text.includes('eyJ') ? text.replace(JWT, MASK) : text);
 
-/** A masked copy of a JSON-like value; the app's own objects (req.body) are never modified. */
-export function maskFields(value: unknown, depth = 0): unknown {
+/** What stands for an object met a second time in an app's object graph (util.inspect's word). */
+export const CIRCULAR = '[Circular]';
+
+/**
+ * A masked copy of a JSON-like value; the app's own objects (req.body) are never modified. `seen` is
+ * given for objects the app made, which may be graphs (an ORM record whose relations lead back to
+ * it): each object is then walked once and met again becomes CIRCULAR, a shared but acyclic one too,
+ * as the walk cannot tell them apart cheaply. Walked as a tree, two links back to the root were 2^32
+ * visits before the depth limit, and the app's event loop never came back. Their `toJSON()` is
+ * honoured, as JSON.stringify would. JSON.parse gives trees of plain values, so its output is walked
+ * without either.
+ */
+export function maskFields(value: unknown, depth = 0, seen?: Set<object>): unknown {
   if (typeof value === 'string') return maskJwts(value);
   if (value === null || typeof value !== 'object') return value;
   // A body nested deeper than this is not worth walking; its structure is replaced, not leaked.
   if (depth > 32) return MASK;
-  if (Array.isArray(value)) return value.map((item) => maskFields(item, depth + 1));
   if (Buffer.isBuffer(value)) return value;
+  if (seen) {
+    if (seen.has(value)) return CIRCULAR;
+    seen.add(value);
+    // A Date, a decimal: its JSON is what the app would send, where its fields would be {}.
+    const { toJSON } = value as { toJSON?: unknown };
+    if (typeof toJSON === 'function') return maskFields(toJSON.call(value, ''), depth + 1, seen);
+  }
+  if (Array.isArray(value)) return value.map((item) => maskFields(item, depth + 1, seen));
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {
-    out[key] = isSensitiveName(key) ? MASK : maskFields(item, depth + 1);
+    out[key] = isSensitiveName(key) ? MASK : maskFields(item, depth + 1, seen);
   }
   return out;
 }
@@ -231,8 +265,12 @@ export function maskUrl(url: string): string {
   return maskJwts(masked);
 }
 
-/** Response headers that carry a URL the client is sent to. */
-const URL_HEADERS = new Set(['location', 'content-location', 'refresh']);
+/**
+ * Headers that carry a URL: where a response sends the client, the page a browser called from (a
+ * password-reset page's ?token=, sent whole to its own origin), and HTTP/2's request target (its
+ * request line travels as headers, so an ?api_key= went out unmasked in :path).
+ */
+const URL_HEADERS = new Set(['location', 'content-location', 'refresh', 'referer', ':path']);
 
 /** UTF-8 text, or undefined when the bytes are not text. A code point cut by the cap is tolerated. */
 function utf8(bytes: Buffer): string | undefined {
@@ -253,8 +291,9 @@ function utf8(bytes: Buffer): string | undefined {
 export function encodeRaw(bytes: Buffer, total: number, contentType: string): EncodedBody {
   // Multipart bodies are files and form fields together: as base64 their fields (a password) could
   // not be masked, and the files are no analytics. moesif-nodejs skips them too. A parser's fields
-  // (multer's req.body) are still recorded, masked, through encodeParsed.
-  if (total === 0 || /^\s*multipart\//i.test(contentType)) return {};
+  // (multer's req.body) are still recorded, masked, through encodeParsed. Nothing kept (a cap of 0)
+  // is no body, not an empty one: "" would say the API answered nothing.
+  if (bytes.length === 0 || /^\s*multipart\//i.test(contentType)) return {};
   const whole = total <= bytes.length;
   if (whole && isJsonType(contentType)) {
     const text = utf8(bytes);
@@ -315,12 +354,34 @@ function inflate(make: () => Transform, bytes: Buffer, cap: number): Promise<{ b
   });
 }
 
+/** Bytes checked for control characters by looksPlain: past these, compressed data has always shown one. */
+const PLAIN_PREFIX = 64;
+
+/**
+ * Whether bytes declared compressed are in fact the plain body: valid UTF-8 with no control character
+ * but tab and line breaks near its start. That is what a compression middleware mounted before this
+ * one leaves us (the app's bytes, the header already set). Raw deflate and brotli have no header to
+ * check, so such bytes sometimes "decoded" into garbage ({"a":1} as deflate) or into nothing ([] as
+ * br). Compressed output is not text: of 3,509 JSON and text bodies (2 to 720 bytes) gzip, deflate,
+ * raw deflate and brotli each made none that passes this check.
+ */
+function looksPlain(bytes: Buffer): boolean {
+  if (!isUtf8(bytes)) return false;
+  const end = Math.min(bytes.length, PLAIN_PREFIX);
+  for (let i = 0; i < end; i++) {
+    const byte = bytes[i] as number;
+    if ((byte < 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d) || byte === 0x7f) return false;
+  }
+  return true;
+}
+
 /**
  * A recorded body as Moesif takes it, its Content-Encoding (gzip, deflate, br) undone first, so a
  * compressed JSON body is readable and masked like any other instead of going out as base64 that
- * anyone can decompress, credentials and all. Bytes that do not decode under their declared encoding
- * are taken as they are: recorded beneath a compression middleware (mounted before this one), the
- * app's bytes are still plain while the header already says gzip.
+ * anyone can decompress, credentials and all. Bytes that are plain text already (looksPlain), or do
+ * not decode under their declared encoding, are taken as they are: recorded beneath a compression
+ * middleware (mounted before this one), the app's bytes are still plain while the header already
+ * says gzip.
  */
 export function decodeRecorded(
   bytes: Buffer,
@@ -332,7 +393,7 @@ export function decodeRecorded(
   const encoding = contentEncoding.trim().toLowerCase();
   const decoders = total > 0 && encoding !== '' && encoding !== 'identity' ? decoderFor(encoding) : [];
   // Synchronous when there is nothing to decode (most bodies), so no promise is made for them.
-  if (decoders.length === 0) return encodeRaw(bytes, total, contentType);
+  if (decoders.length === 0 || looksPlain(bytes)) return encodeRaw(bytes, total, contentType);
   return (async () => {
     for (const make of decoders) {
       const decoded = await inflate(make, bytes, cap);
@@ -355,17 +416,24 @@ export function encodeParsed(value: unknown, cap: number, contentType: string): 
   }
   if (typeof value === 'string') {
     const bytes = Buffer.from(value, 'utf8');
-    if (bytes.length <= cap) return { body: maskJwts(looksLikeJson(value) ? maskJsonText(value) : value) };
+    if (bytes.length <= cap) {
+      // A form read as text (a webhook checking its signature): its token= and password= are masked
+      // as in a raw form body, where they went out as sent.
+      if (/x-www-form-urlencoded/i.test(contentType)) return { body: maskJwts(maskForm(value)) };
+      return { body: maskJwts(looksLikeJson(value) ? maskJsonText(value) : value) };
+    }
     return encodeRaw(bytes.subarray(0, cap), bytes.length, contentType);
   }
   if (typeof value === 'object') {
     // An empty object is what some parsers leave when there was no body at all.
     if (!Array.isArray(value) && Object.keys(value).length === 0) return {};
-    const masked = maskFields(value);
+    let masked: unknown;
     let json: string;
     try {
+      masked = maskFields(value, 0, new Set());
       json = JSON.stringify(masked);
     } catch {
+      // A getter of the app's object that throws, or a value JSON cannot hold (a BigInt).
       return {};
     }
     if (Buffer.byteLength(json, 'utf8') <= cap) return { body: masked };

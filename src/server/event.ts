@@ -9,25 +9,83 @@
  * it would without us, and a body the app never reads is only buffered as Node already buffers it.
  */
 import { randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { createBodyRecorder, decodeRecorded, encodeParsed, flattenHeaders, maskUrl, type BodyRecorder } from './body.js';
 import { errorName, type Log } from './log.js';
 import { defaultIdentifyUser, type ResolvedOptions } from './options.js';
 import type { Metadata, MoesifEvent, MoesifRequest, MoesifResponse } from './types.js';
 
-/** Strings for the id fields; numbers are accepted (database ids) and anything else ignored. */
-function idString(value: unknown): string | undefined {
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  return typeof value === 'string' && value !== '' ? value : undefined;
+/**
+ * Strings for the id fields. Numbers and BigInts (database ids) are written out, and so is an id
+ * object by its own toString(), as moesif-nodejs takes it: `req.user._id` is a MongoDB ObjectId,
+ * and was logged without a user. Anything else (a plain object, an array) says nothing and is ignored.
+ * Profile updates read their ids through it too.
+ */
+export function idString(value: unknown): string | undefined {
+  if (typeof value === 'string') return value !== '' ? value : undefined;
+  if ((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'bigint') return String(value);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  try {
+    if (value.toString === Object.prototype.toString) return undefined;
+    const text = String(value);
+    return text !== '' ? text : undefined;
+  } catch {
+    return undefined; // a toString() that throws
+  }
 }
 
 const headerString = (value: unknown): string =>
   Array.isArray(value) ? String(value[0] ?? '') : value === undefined || value === null ? '' : String(value);
 
-/** The client address: the first X-Forwarded-For hop (as moesif-nodejs does), else Express's, else the socket's. */
-function clientIp(req: MoesifRequest): string | undefined {
-  const forwarded = headerString(req.headers['x-forwarded-for']).split(',')[0]?.trim();
-  const ip = forwarded || (typeof req.ip === 'string' ? req.ip : undefined) || req.socket?.remoteAddress;
+/**
+ * Headers in which proxies and CDNs name the client (nginx's usual X-Real-IP, Cloudflare's, Fastly's,
+ * Akamai's...), read after X-Forwarded-For in the order moesif-nodejs (request-ip) reads them. It
+ * reads X-Client-IP first of all; no common proxy sets that one, so here it does not outrank what a
+ * proxy wrote in X-Forwarded-For.
+ */
+const CLIENT_IP_HEADERS = [
+  'x-client-ip',
+  'cf-connecting-ip',
+  'fastly-client-ip',
+  'true-client-ip',
+  'x-real-ip',
+  'x-cluster-client-ip',
+  'x-forwarded',
+  'forwarded-for',
+  'x-appengine-user-ip',
+];
+
+/**
+ * The first address in X-Forwarded-For that is one, as moesif-nodejs reads it: a proxy that cannot
+ * tell writes "unknown", and Azure's front ends add the port ("203.0.113.8:54321"); both went out as
+ * the client's address.
+ */
+function forwardedFor(header: string): string | undefined {
+  for (const hop of header.split(',')) {
+    let ip = hop.trim();
+    const colon = ip.indexOf(':');
+    // IPv4 with a port; an IPv6 address has more than one colon and is left whole.
+    if (colon > 0 && ip.indexOf(':', colon + 1) < 0) ip = ip.slice(0, colon);
+    if (isIP(ip)) return ip;
+  }
+  return undefined;
+}
+
+/**
+ * The client address: the first valid one in X-Forwarded-For, then in the other proxy headers, then
+ * Express's, then the socket's as it was when the request came (`socketAddress`): a socket that has
+ * closed since (a client that hung up while an async hook ran) no longer has one, and Express's req.ip
+ * is then undefined too.
+ */
+function clientIp(req: MoesifRequest, socketAddress: string | undefined): string | undefined {
+  const { headers } = req;
+  let ip = headers['x-forwarded-for'] === undefined ? undefined : forwardedFor(headerString(headers['x-forwarded-for']));
+  for (let i = 0; ip === undefined && i < CLIENT_IP_HEADERS.length; i++) {
+    const value = headers[CLIENT_IP_HEADERS[i] as string];
+    if (typeof value === 'string' && isIP(value.trim())) ip = value.trim();
+  }
+  ip ??= (typeof req.ip === 'string' ? req.ip : undefined) || socketAddress;
   // IPv4 clients of a dual-stack server appear as ::ffff:a.b.c.d; Moesif geolocates the plain form.
   return ip ? ip.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '') : undefined;
 }
@@ -39,13 +97,17 @@ function fullUrl(req: MoesifRequest): string {
       : (req.socket as TLSSocket | undefined)?.encrypted
         ? 'https'
         : 'http';
-  const host = headerString(req.headers.host) || 'localhost';
+  // HTTP/2 has no Host header but its :authority (RFC 9113 §8.3.1).
+  const host = headerString(req.headers.host) || headerString(req.headers[':authority']) || 'localhost';
   const path = (typeof req.originalUrl === 'string' && req.originalUrl) || req.url || '/';
   return maskUrl(`${protocol}://${host}${path}`);
 }
 
-/** Wrap a method on one object, keeping `this`, arguments and return value; the observer cannot break it. */
-function tap<T extends object, K extends keyof T>(target: T, key: K, observe: (args: unknown[]) => void): void {
+/**
+ * Wrap a method on one object, keeping `this`, arguments and return value; the observer cannot break
+ * it. `inside.active` is true while the original runs, for a method that calls another one tapped.
+ */
+function tap<T extends object, K extends keyof T>(target: T, key: K, observe: (args: unknown[]) => void, inside?: { active: boolean }): void {
   const original = target[key];
   if (typeof original !== 'function') return;
   // The wrapper forwards exactly what it got (any overload), so it is typed loosely on purpose.
@@ -55,7 +117,13 @@ function tap<T extends object, K extends keyof T>(target: T, key: K, observe: (a
     } catch {
       // Recording is best effort; the app's write must go through whatever happens here.
     }
-    return (original as (...a: unknown[]) => unknown).apply(this, args);
+    if (!inside) return (original as (...a: unknown[]) => unknown).apply(this, args);
+    inside.active = true;
+    try {
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    } finally {
+      inside.active = false;
+    }
   };
   target[key] = wrapped as T[K];
 }
@@ -102,7 +170,8 @@ export function observeExchange(req: MoesifRequest, res: MoesifResponse, hooks: 
   const { options, log } = hooks;
   // Express strips a router's mount path from req.url while routing, and leaves it stripped when a
   // route answers: the hooks, asked afterwards, get the URL as the app received it.
-  const request = { time: new Date(), url: req.url };
+  // The socket's address now, while it is open (Node reads it once per connection and keeps it).
+  const request = { time: new Date(), url: req.url, socketAddress: req.socket?.remoteAddress };
   let requestBody: BodyRecorder | undefined;
   let responseBody: BodyRecorder | undefined;
   let recording = true;
@@ -135,8 +204,13 @@ export function observeExchange(req: MoesifRequest, res: MoesifResponse, hooks: 
     const record = ([chunk, encoding]: unknown[]) => {
       if (recording && typeof chunk !== 'function') resRecorder.add(chunk, encoding);
     };
-    tap(res, 'write', record);
-    tap(res, 'end', record);
+    // end(chunk) of node:http2's compatibility API, and of a wrapper mounted before us that sends
+    // through write(), passes its chunk on to write(): recorded by end, it was recorded twice.
+    const ending = { active: false };
+    tap(res, 'write', (args) => {
+      if (!ending.active) record(args);
+    });
+    tap(res, 'end', record, ending);
   }
 
   let finished = false;
@@ -238,7 +312,7 @@ function callHook(
 async function buildEvent(
   req: MoesifRequest,
   res: MoesifResponse,
-  request: { time: Date; url: string | undefined },
+  request: { time: Date; url: string | undefined; socketAddress: string | undefined },
   response: { status: number; headers: RawHeaders },
   requestBody: BodyRecorder | undefined,
   responseBody: BodyRecorder | undefined,
@@ -288,7 +362,7 @@ async function buildEvent(
     direction: 'Incoming',
     transaction_id: randomUUID(),
   };
-  const ip = clientIp(req);
+  const ip = clientIp(req, request.socketAddress);
   if (ip) event.request.ip_address = ip;
   if (typeof apiVersion === 'string' && apiVersion) event.request.api_version = apiVersion;
 

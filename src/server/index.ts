@@ -4,8 +4,8 @@
  * `moesif({...})`. Node only; this entry only wires the modules below and names every export.
  */
 import { createOutbox } from './outbox.js';
-import { observeExchange } from './event.js';
-import { createLog, errorName } from './log.js';
+import { idString, observeExchange } from './event.js';
+import { createLog, errorName, type Log } from './log.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 import { createTransport, type Send } from './transport.js';
 import type {
@@ -14,6 +14,8 @@ import type {
   DeliveryOutcome,
   MoesifMiddleware,
   MoesifOptions,
+  MoesifRequest,
+  MoesifResponse,
   MoesifStats,
   UserModel,
 } from './types.js';
@@ -56,7 +58,11 @@ function toWireProfile(model: UserModel | CompanyModel): Record<string, unknown>
       for (const [k, v] of Object.entries(value as CampaignModel)) campaign[snakeKey(k)] = v;
       out.campaign = campaign;
     } else if (value instanceof Date) out[snakeKey(key)] = value.toISOString();
-    else out[snakeKey(key)] = value;
+    else {
+      const wireKey = snakeKey(key);
+      // An ObjectId or a BigInt id as its string, as for calls; a BigInt would not even serialize.
+      out[wireKey] = wireKey === 'user_id' || wireKey === 'company_id' ? (idString(value) ?? value) : value;
+    }
   }
   return out;
 }
@@ -88,7 +94,13 @@ function settle(outcome: DeliveryOutcome, cb: Callback): DeliveryOutcome {
 function createProfiles(send: Send | undefined) {
   async function post(path: SinglePath | BatchPath, items: Array<UserModel | CompanyModel>, idKey: 'user_id' | 'company_id', cb: Callback) {
     const kind = idKey === 'user_id' ? 'users' : 'companies';
-    const wire = items.map(toWireProfile);
+    let wire: Array<Record<string, unknown>>;
+    try {
+      // A hole in a batch (null) has no id; a getter of the app's object may throw: values, not rejections.
+      wire = items.map((item) => (item !== null && typeof item === 'object' ? toWireProfile(item) : {}));
+    } catch (error) {
+      return settle({ status: 0, kind, count: items.length, error: errorName(error) }, cb);
+    }
     if (!send) return settle({ status: 0, kind, count: wire.length, error: 'middleware disabled (see the console error)' }, cb);
     if (wire.length === 0 || wire.some((item) => typeof item[idKey] !== 'string' && typeof item[idKey] !== 'number')) {
       return settle({ status: 0, kind, count: wire.length, error: `${idKey} is required` }, cb);
@@ -163,7 +175,22 @@ function flushAtExit(flush: () => Promise<void>): void {
   });
 }
 
+/** Koa's context, told from a request as moesif-nodejs tells it: the Node request and response, app and state. */
+function koaContext(value: unknown): { req: MoesifRequest; res: MoesifResponse; state: unknown } | undefined {
+  const ctx = value as { req?: unknown; res?: unknown; state?: unknown; app?: unknown };
+  return ctx.req && ctx.res && ctx.state && ctx.app ? (ctx as { req: MoesifRequest; res: MoesifResponse; state: unknown }) : undefined;
+}
+
 const EMPTY_STATS: MoesifStats = { queued: 0, sent: 0, dropped: 0, rejected: 0, failedRequests: 0 };
+
+/**
+ * moesif-nodejs's quick start calls `startCaptureOutgoing()` right after creating the middleware, so
+ * without it an app swapped over threw "is not a function" at start-up. Outgoing calls are not
+ * captured here: it says so once and returns.
+ */
+function outgoingCapture(log: Log) {
+  return () => log.warnOnce('startCaptureOutgoing', 'outgoing API calls are not captured by usertrail/server: startCaptureOutgoing() ignored');
+}
 
 /**
  * Create the middleware. Never throws: without a usable `applicationId`/`baseUri` it prints one
@@ -182,12 +209,16 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
 
   if ('error' in resolved) {
     setupLog.error(resolved.error);
-    const passThrough = ((_req, _res, next) => {
+    const passThrough = ((req, res, next) => {
+      // Koa's (ctx, next): its next is the second argument, and Koa waits for what it returns.
+      if (koaContext(req)) return typeof res === 'function' ? (res as () => unknown)() : undefined;
       if (typeof next === 'function') next();
+      return undefined;
     }) as MoesifMiddleware;
     return Object.assign(passThrough, {
       flush: () => Promise.resolve(),
       stats: () => ({ ...EMPTY_STATS }),
+      startCaptureOutgoing: outgoingCapture(setupLog),
       ...createProfiles(undefined),
     });
   }
@@ -220,29 +251,42 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
   // a call would otherwise be logged twice, its body recorded twice.
   const observed = new WeakSet<object>();
 
-  const middleware = ((req, res, next) => {
-    if (!observed.has(req)) {
-      observed.add(req);
-      try {
-        observeExchange(req, res, {
-          options: opts,
-          log,
-          onEvent: (json) => {
-            outbox.push(json);
-            flushAtExit(flush);
-          },
-          track(work) {
-            building.add(work);
-            void work.finally(() => building.delete(work));
-          },
-        });
-      } catch (error) {
-        // Whatever went wrong while setting up the recording, the request itself goes on unlogged.
-        log.warnOnce('observe', `a request could not be observed (${errorName(error)})`);
-      }
+  function observe(req: MoesifRequest, res: MoesifResponse): void {
+    if (observed.has(req)) return;
+    observed.add(req);
+    try {
+      observeExchange(req, res, {
+        options: opts,
+        log,
+        onEvent: (json) => {
+          outbox.push(json);
+          flushAtExit(flush);
+        },
+        track(work) {
+          building.add(work);
+          void work.finally(() => building.delete(work));
+        },
+      });
+    } catch (error) {
+      // Whatever went wrong while setting up the recording, the request itself goes on unlogged.
+      log.warnOnce('observe', `a request could not be observed (${errorName(error)})`);
     }
+  }
+
+  const middleware = ((req, res, next) => {
+    const koa = koaContext(req);
+    if (koa) {
+      // Koa calls its middleware as (ctx, next) and waits for what it returns; moesif-nodejs supports
+      // it ("Koa Support"), with Koa's state on req.state for the hooks. Taken for (req, res, next),
+      // the rest of the app never ran and every call was answered 404.
+      if (koa.req.state === undefined) koa.req.state = koa.state;
+      observe(koa.req, koa.res);
+      return typeof res === 'function' ? (res as () => unknown)() : undefined;
+    }
+    observe(req, res);
     // Plain node:http apps may call it as an observer, without a next (moesif-nodejs allows that).
     if (typeof next === 'function') next();
+    return undefined;
   }) as MoesifMiddleware;
 
   async function flush(): Promise<void> {
@@ -253,6 +297,7 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
   return Object.assign(middleware, {
     flush,
     stats: () => outbox.stats(),
+    startCaptureOutgoing: outgoingCapture(log),
     ...createProfiles(send),
   });
 }

@@ -63,10 +63,12 @@ function prop(value: unknown, key: string): unknown {
  * field"), then its `sub`. express-jwt before 7 (and passport) put the payload on `req.user`,
  * express-jwt 7+ on `req.auth`: `req.user.id` (moesif-nodejs's own default), then `req.auth.id`,
  * `req.auth.sub`, `req.user.sub`. Without `req.auth.id` the guide's token under express-jwt 8
- * was logged anonymously, or under its `sub` when it had one.
+ * was logged anonymously, or under its `sub` when it had one. In a Koa app, koa-jwt's
+ * `ctx.state.user` (on req.state), `sub` then `id`, as moesif-nodejs reads it.
  */
 export function defaultIdentifyUser(req: MoesifRequest): unknown {
-  return prop(req.user, 'id') ?? prop(req.auth, 'id') ?? prop(req.auth, 'sub') ?? prop(req.user, 'sub');
+  const koaUser = prop(req.state, 'user'); // koa-jwt's ctx.state.user, which moesif-nodejs reads (sub, then id)
+  return prop(req.user, 'id') ?? prop(req.auth, 'id') ?? prop(req.auth, 'sub') ?? prop(req.user, 'sub') ?? prop(koaUser, 'sub') ?? prop(koaUser, 'id');
 }
 
 /**

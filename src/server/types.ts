@@ -25,6 +25,8 @@ export type MoesifRequest = IncomingMessage & {
   protocol?: string;
   /** Express: the client address, honouring `trust proxy`. */
   ip?: string;
+  /** Koa: `ctx.state` (koa-jwt's `ctx.state.user`), put here for the hooks as moesif-nodejs does. */
+  state?: unknown;
 };
 
 export type MoesifResponse = ServerResponse;
@@ -92,7 +94,7 @@ export interface MoesifOptions {
    * @default 'https://api.moesif.net'
    */
   baseUri?: string;
-  /** @default req.user?.id, then req.auth?.id and req.auth?.sub (express-jwt 7+), then req.user?.sub */
+  /** @default req.user?.id, then req.auth?.id and req.auth?.sub (express-jwt 7+), then req.user?.sub, then Koa's req.state.user (sub, then id) */
   identifyUser?(req: MoesifRequest, res: MoesifResponse): MaybePromise<string | number | undefined | null>;
   /** @default none */
   identifyCompany?(req: MoesifRequest, res: MoesifResponse): MaybePromise<string | number | undefined | null>;
@@ -168,6 +170,8 @@ export interface MoesifMiddleware {
   /** Send everything queued now; resolves when the queue is empty or the collector failed once. Never rejects. */
   flush(): Promise<void>;
   stats(): MoesifStats;
+  /** Accepted for moesif-nodejs's quick start: outgoing calls are not captured, and one warning says so. */
+  startCaptureOutgoing(): void;
   /** Create or update a user profile (POST /v1/users). Never rejects: failures are in the outcome. */
   updateUser(user: UserModel, cb?: (error: Error | null, outcome: DeliveryOutcome) => void): Promise<DeliveryOutcome>;
   updateUsersBatch(users: UserModel[], cb?: (error: Error | null, outcome: DeliveryOutcome) => void): Promise<DeliveryOutcome>;

@@ -300,4 +300,36 @@ describe('profile updates', () => {
     expect(down).toMatchObject({ status: 0, error: 'ECONNREFUSED' });
     expect(cbError).toBeInstanceOf(Error);
   });
+
+  it('takes ids given as a MongoDB ObjectId or a BigInt, as the middleware does for calls', async () => {
+    const collector = await recorder();
+    const { mw } = await appWith({ applicationId: 'a', baseUri: collector.url });
+    // As bson's ObjectId: an object whose toString() (and toJSON()) is the id's hex.
+    const objectId = { toString: () => '65a1f0c2e4b0a1b2c3d4e5f6', toJSON: () => '65a1f0c2e4b0a1b2c3d4e5f6' };
+    // The casts: a JavaScript app passes what its database gave it.
+    expect(await mw.updateUser({ userId: objectId as unknown as string, companyId: 42n as unknown as string })).toEqual({ status: 201, kind: 'users', count: 1 });
+    expect(await mw.updateCompany({ companyId: 9007199254740993n as unknown as string })).toEqual({ status: 201, kind: 'companies', count: 1 });
+    expect(collector.requests.map((r) => r.body)).toEqual([
+      { user_id: '65a1f0c2e4b0a1b2c3d4e5f6', company_id: '42' },
+      { company_id: '9007199254740993' },
+    ]);
+  });
+
+  it('reports a batch with a hole in it (null, a getter that throws) as a value, not a rejection', async () => {
+    const collector = await recorder();
+    const { mw } = await appWith({ applicationId: 'a', baseUri: collector.url });
+    // A list built from a lookup that missed one row; an app calls these without awaiting, as moesif's docs do.
+    const users = [{ userId: 'u1' }, null] as unknown as Parameters<MoesifMiddleware['updateUsersBatch']>[0];
+    const company = Object.defineProperty({ companyId: 'c1' }, 'metadata', {
+      enumerable: true,
+      get() {
+        throw new Error('lazy relation not loaded');
+      },
+    });
+    const cbErrors: Array<Error | null> = [];
+    await expect(mw.updateUsersBatch(users, (error) => cbErrors.push(error))).resolves.toMatchObject({ status: 0, kind: 'users', count: 2 });
+    await expect(mw.updateCompany(company)).resolves.toMatchObject({ status: 0, kind: 'companies', count: 1 });
+    expect(cbErrors).toEqual([expect.any(Error)]);
+    expect(collector.requests).toEqual([]);
+  });
 });

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import express from 'express';
 import { expressjwt } from 'express-jwt';
 import { Readable } from 'node:stream';
-import { brotliCompressSync, createGzip, deflateSync, gzipSync } from 'node:zlib';
+import { brotliCompressSync, createBrotliCompress, createDeflate, createGzip, deflateSync, gzipSync } from 'node:zlib';
 import moesif, { moesifMiddleware, type MoesifMiddleware, type MoesifOptions } from '../../src/server/index';
 import { SignJWT } from 'jose';
 import { JWT_SECRET, signToken, startApp, startRecorder, waitFor, type Recorder, type RunningApp } from './helpers';
@@ -231,6 +231,21 @@ describe('bodies', () => {
     expect(event.response.body).toBe(big.slice(0, 10_000));
   });
 
+  it('keeps exactly the first bytes of a long string answer, cut inside a character or not', async () => {
+    // Strings past the cap are no longer encoded whole; what is kept must still be the bytes sent.
+    const text = `ab😀${'é'.repeat(50_000)}`;
+    const expected = Buffer.from(text, 'utf8');
+    const url = await seedApp({ responseMaxBodySize: 3 }, (app) =>
+      // res.end(string), as node:http apps answer (Express's send() makes long strings Buffers itself).
+      app.get('/long', (_req, res) => void res.type('application/octet-stream').end(text)),
+    );
+    const res = await fetch(`${url}/long`);
+    expect(Buffer.from(await res.arrayBuffer()).equals(expected)).toBe(true);
+    const event = await oneEvent();
+    expect(event.response.transfer_encoding).toBe('base64');
+    expect(Buffer.from(event.response.body, 'base64')).toEqual(expected.subarray(0, 3));
+  });
+
   it('records compressed bodies decoded and masked, whichever side of a compression middleware it is on', async () => {
     const payload = { id: 'u1', token: 'jwt-abc', note: 'Zoë ✓' };
     const json = JSON.stringify(payload);
@@ -292,6 +307,47 @@ describe('bodies', () => {
     }
     expect(events[4]?.response.body).toBe('a'.repeat(100_000));
     expect(events[5]?.request.body).toEqual({ password: '*****' });
+  });
+
+  it('records plain bodies as they are beneath a compression middleware, whatever encoding it declares', async () => {
+    // compression() mounted first, as apps usually do: we see the app's plain bytes while the header
+    // already says deflate or br. Neither has a header to check, so some plain bodies "decoded" into
+    // garbage ({"a":1} as deflate) or into nothing ([] as br) instead of being kept as they are.
+    const compressLater = (encoding: 'deflate' | 'br'): express.RequestHandler => (_req, res, next) => {
+      const compressor = encoding === 'br' ? createBrotliCompress() : createDeflate();
+      const write = res.write.bind(res) as (chunk: Buffer) => boolean;
+      const end = res.end.bind(res) as () => void;
+      compressor.on('data', (chunk: Buffer) => write(chunk));
+      compressor.on('end', () => end());
+      // any: standing in for the overloaded end, as compression() replaces it.
+      (res as any).end = (chunk?: Buffer | string) => {
+        if (!res.headersSent) res.setHeader('Content-Encoding', encoding).removeHeader('Content-Length');
+        compressor.end(chunk);
+        return res;
+      };
+      next();
+    };
+    const bodies = [{ a: 1 }, [], { ok: true, items: [1, 2, 3] }];
+    mw = moesif({ applicationId: 'app-1', baseUri: collector.url, batchMaxTime: 10 });
+    const middleware = mw;
+    api = await startApp((app) => {
+      app.use('/deflate', compressLater('deflate'));
+      app.use('/br', compressLater('br'));
+      app.use(middleware);
+      app.get('/:encoding/:i', (req, res) => void res.json(bodies[Number(req.params.i)]));
+    });
+    const { url } = api;
+    const paths = ['deflate', 'br'].flatMap((encoding) => bodies.map((_, i) => `/${encoding}/${i}`));
+    for (const path of paths) {
+      const res = await fetch(`${url}${path}`);
+      expect(res.headers.get('content-encoding')).toBe(path.split('/')[1]);
+      expect(await res.json()).toEqual(bodies[Number(path.split('/')[2])]);
+    }
+    await mw?.flush();
+    const events = await waitFor(() => collector.events().length === paths.length && collector.events());
+    expect(events.map((event) => [new URL(event.request.uri).pathname, event.response.body])).toEqual(
+      paths.map((path) => [path, bodies[Number(path.split('/')[2])]]),
+    );
   });
 
   it('records a JSON request body parsed by express.json(), mounted after the middleware', async () => {
@@ -363,6 +419,15 @@ describe('bodies', () => {
     expect(parsed?.request.body).toMatchObject({ password: '*****' });
   });
 
+  it('records no response body, rather than an empty one, when responseMaxBodySize is 0', async () => {
+    // Request bodies only: every answer was logged as "" (an API that answered nothing).
+    const url = await seedApp({ responseMaxBodySize: 0 }, (app) => app.post('/echo', express.json(), (req, res) => void res.json({ got: req.body })));
+    expect(await (await fetch(`${url}/echo`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"a":1}' })).json()).toEqual({ got: { a: 1 } });
+    const event = await oneEvent();
+    expect(event.request.body).toEqual({ a: 1 });
+    expect(event.response).not.toHaveProperty('body');
+  });
+
   it('logs no bodies when logBody is false', async () => {
     const url = await seedApp({ logBody: false }, (app) => app.get('/json', (_req, res) => void res.json({ a: 1 })));
     await fetch(`${url}/json`);
@@ -373,6 +438,16 @@ describe('bodies', () => {
 });
 
 describe('masking', () => {
+  it('masks a form body that a text parser read, as webhooks that check a signature read theirs', async () => {
+    // Slack's slash commands and Twilio post forms, verified against the raw text: req.body is a string.
+    const url = await seedApp({}, (app) => app.post('/hook', express.text({ type: '*/*' }), (req, res) => void res.send(String(req.body.length))));
+    const form = 'team=acme&token=xoxb-slack-secret&user_name=ada&password=hunter2';
+    const res = await fetch(`${url}/hook`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: form });
+    expect(await res.text()).toBe(String(form.length));
+    const event = await oneEvent();
+    expect(event.request.body).toBe('team=acme&token=*****&user_name=ada&password=*****');
+  });
+
   it('masks credentials in headers, JSON bodies and query strings', async () => {
     const url = await seedApp({}, (app) =>
       app.post('/login', express.json(), (_req, res) => {
@@ -419,6 +494,15 @@ describe('masking', () => {
       sessionId: '*****',
       credentials: '*****',
     });
+  });
+
+  it('masks credentials in the URL of the Referer a browser sends from a page that had them', async () => {
+    // The password-reset page calls the API on its own origin: browsers send its whole address.
+    const url = await seedApp({}, (app) => app.post('/password', (_req, res) => void res.status(204).end()));
+    const referer = 'https://app.example.test/reset?token=reset-secret-123&step=2';
+    await fetch(`${url}/password`, { method: 'POST', headers: { Referer: referer } });
+    const event = await oneEvent();
+    expect(event.request.headers.referer).toBe('https://app.example.test/reset?token=*****&step=2');
   });
 
   it('masks credentials in the URLs of Location headers, query and fragment alike', async () => {
@@ -655,6 +739,40 @@ describe('resilience', () => {
     expect(event.response.status).toBe(503);
     expect(event.response.body).toEqual({ error: 'upstream timed out' });
     expect(Date.parse(event.response.time) - Date.parse(event.request.time)).toBeGreaterThanOrEqual(140);
+  });
+
+  it("reads the client's address from proxy headers as moesif-nodejs does: the first valid one, its port dropped", async () => {
+    const url = await seedApp({}, (app) => app.get('/ip', (_req, res) => void res.send('ok')));
+    const cases: Array<[Record<string, string>, string]> = [
+      // A proxy that cannot tell puts "unknown" first; Azure's front ends add the client's port.
+      [{ 'X-Forwarded-For': 'unknown, 203.0.113.7' }, '203.0.113.7'],
+      [{ 'X-Forwarded-For': '203.0.113.8:54321, 10.0.0.1' }, '203.0.113.8'],
+      [{ 'X-Forwarded-For': '2001:db8::1' }, '2001:db8::1'],
+      // nginx's usual proxy_set_header X-Real-IP, and Cloudflare's header, without X-Forwarded-For.
+      [{ 'X-Real-IP': '203.0.113.9' }, '203.0.113.9'],
+      [{ 'CF-Connecting-IP': '198.51.100.4' }, '198.51.100.4'],
+      [{ 'X-Forwarded-For': 'garbage', 'X-Real-IP': 'also garbage' }, '127.0.0.1'],
+    ];
+    for (const [headers] of cases) await fetch(`${url}/ip`, { headers });
+    await mw?.flush();
+    const events = await waitFor(() => collector.events().length === cases.length && collector.events());
+    expect(events.map((e) => e.request.ip_address)).toEqual(cases.map(([, ip]) => ip));
+  });
+
+  it("keeps the client's address when the connection closes before an async hook answers", async () => {
+    // identifyUser looking the user up in a database; curl and many scripts close the connection
+    // right after the answer. Node forgets a closed socket's address: the call had no ip_address.
+    const url = await seedApp({
+      identifyUser: async (req) => {
+        await new Promise<void>((resolve) => req.socket.once('close', () => resolve()));
+        return 'user_9';
+      },
+    });
+    const res = await fetch(`${url}/test`, { headers: { Connection: 'close' } });
+    expect(res.status).toBe(401);
+    const event = await oneEvent();
+    expect(event.user_id).toBe('user_9');
+    expect(event.request.ip_address).toBe('127.0.0.1');
   });
 
   it('logs a call once when the same middleware is mounted on overlapping paths', async () => {
