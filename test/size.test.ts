@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 11_720,
+  umd: 11_740,
   esmCore: 9_150,
   esmCapture: 2_620,
 };

@@ -29,6 +29,8 @@ export const SAVE_DELAY_MS = 1_000;
  * "unanswered":3,"json":},`): with it, the byte limit bounds what storage really holds.
  */
 const ITEM_BYTES = 64;
+/** The kinds an item may have: the collector's batch endpoints (see wire.ts). */
+const KINDS: readonly unknown[] = ['actions', 'events', 'users', 'companies'] satisfies Kind[];
 
 /** One queued item: its JSON, ready to be joined into a batch body without serializing again. */
 export interface Item {
@@ -162,12 +164,16 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
       // is taken for in flight, so that an entry damaged in storage cannot upset the byte limit, nor
       // wait for an answer for ever.
       for (const entry of Array.isArray(saved?.[1]) ? saved[1] : []) {
-        // An event is an object; anything else is damage.
+        // An event is an object, of a kind we send; anything else is damage.
         const json = entry?.json instanceof Object && JSON.stringify(entry.json);
-        if (!json) continue;
+        if (!json || !KINDS.includes(entry!.kind)) continue;
         const unanswered = Number(entry!.unanswered) || 0;
+        // Rebuilt field by field: savedItem() writes `at` and `kind` into JSON as they are, so one damaged
+        // value (a date in words) would make this tab's whole stored queue unreadable. An unreadable date
+        // counts from now.
+        const item: Item = { kind: entry!.kind as Kind, json, at: Number(entry!.at) || now(), bytes: utf8Bytes(json), unanswered };
         if (unanswered >= GIVE_UP_AFTER) onDrop(1, 'never answered');
-        else items.push({ ...(entry as Item), json, bytes: utf8Bytes(json), sending: false, unanswered });
+        else items.push(item);
       }
     }
     // Whether or not anything was adopted: writing renews our own lease, and sorting a sorted queue is cheap.

@@ -1,0 +1,47 @@
+import { expect, test, type Page } from '@playwright/test';
+import { startRecorder, umdPage, type Recorder } from './support/recorder';
+
+/**
+ * Durability at the edges: queues in storage that another version (or damage) wrote, items queued
+ * after the page is gone, and what another tab does to this tab's queue. Each test gets its own
+ * collector, since several refuse on purpose.
+ */
+let collector: Recorder;
+test.beforeEach(async () => {
+  collector = await startRecorder();
+});
+test.afterEach(async () => {
+  await collector.close();
+});
+
+const PREFIX = 'usertrail:v3:outbox:app:';
+const init = (extra = '') => `moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 200 ${extra} });`;
+const actionNames = () => collector.items('actions').map((action) => action.action_name);
+/** Runs `script` once per tab (sessionStorage), so that a reload only adopts and sends. */
+const once = (script: string) => `if (!sessionStorage.done) { sessionStorage.done = 1; ${script} }`;
+const stats = (page: Page) => page.evaluate(() => window.moesif.getStats()!);
+
+test('a stored item with a damaged date or kind never spoils the queue that adopts it: the good items beside it arrive', async ({ page }) => {
+  collector.refuse(true);
+  const action = (name: string) => ({ action_name: name, transaction_id: `id-${name}`, request: { time: new Date().toISOString(), uri: 'http://127.0.0.1/', verb: 'GET', user_agent_string: 'test' } });
+  // A queue another version (or damage) wrote, with a good item between items whose date or kind is not what we write.
+  const damaged = JSON.stringify([
+    0,
+    [
+      { at: 'yesterday', kind: 'actions', json: action('Dated in words') },
+      { at: Date.now(), kind: 'actions', json: action('Good') },
+      { at: Date.now(), kind: 'act"ions', json: action('Quoted kind') },
+    ],
+  ]);
+  collector.page('/p', umdPage(`localStorage.setItem('${PREFIX}old', ${JSON.stringify(damaged)}); ${init()} ${once("moesif.track('Mine')")}`));
+  await page.goto(collector.url + '/p');
+  // The page adopts the damaged queue, tries to send, and writes what it holds while the collector is down.
+  await expect.poll(() => collector.refused, { timeout: 15_000 }).toBeGreaterThanOrEqual(3);
+  await expect.poll(() => page.evaluate(() => Object.keys(localStorage).filter((key) => key.includes(':outbox:')).length)).toBe(1);
+  collector.refuse(false);
+  collector.page('/p', umdPage(`${init()}`));
+  await page.reload();
+  await expect.poll(actionNames, { timeout: 15_000 }).toEqual(expect.arrayContaining(['Mine', 'Good', 'Dated in words']));
+  await collector.settled(page);
+  expect(actionNames().sort()).toEqual(['Dated in words', 'Good', 'Mine']);
+});
