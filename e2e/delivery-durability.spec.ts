@@ -45,3 +45,25 @@ test('a stored item with a damaged date or kind never spoils the queue that adop
   await collector.settled(page);
   expect(actionNames().sort()).toEqual(['Dated in words', 'Good', 'Mine']);
 });
+
+test("an action the app tracks in its own pagehide listener, on a page already hidden (a background tab closing), arrives", async ({ page }) => {
+  collector.page('/bye', '<!doctype html><title>bye</title>');
+  collector.page(
+    '/p',
+    umdPage(`${init(', batchMaxTime: 10000')}
+      // A background tab: hidden before it goes, so the browser fires no visibilitychange as it closes.
+      // Headless Chromium's pages are always visible, so the page plays both.
+      Object.defineProperty(document, 'hidden', { value: true, configurable: true });
+      Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });
+      document.dispatchEvent(new Event('visibilitychange'));
+      addEventListener('visibilitychange', (event) => event.stopImmediatePropagation(), true);
+      // The app's listener, added after init(): it runs after the SDK's own.
+      addEventListener('pagehide', () => moesif.track('Left'));`),
+  );
+  await page.goto(collector.url + '/p');
+  await page.evaluate(() => {
+    location.href = '/bye';
+  });
+  await page.waitForURL('**/bye');
+  await expect.poll(actionNames).toContain('Left');
+});

@@ -138,6 +138,21 @@ export function createDelivery({ options, log, fetch, now = Date.now }: Delivery
     if (health.retryAt() <= now()) pump(true);
     outbox.save();
   };
+  /**
+   * Items queued after the page is gone (by the app's own pagehide listener, which runs after ours) wait
+   * for no timer, which would never run again, nor for a visibilitychange, which a page hidden already
+   * (a background tab closing) never gets: they leave as the page closes. Once per burst: a microtask
+   * still runs before the page unloads.
+   */
+  let hidePending = false;
+  const hideAfterClose = (): void => {
+    if (hidePending) return;
+    hidePending = true;
+    queueMicrotask(() => {
+      hidePending = false;
+      hide();
+    });
+  };
 
   const stopListening = listenToPage({
     online() {
@@ -163,7 +178,8 @@ export function createDelivery({ options, log, fetch, now = Date.now }: Delivery
       if (bytes > options.maxOutboxBytes) return drop(1, 'too large');
       outbox.add({ kind, json, at: now(), bytes });
       stats.queued++;
-      schedule();
+      if (outbox.isClosed()) hideAfterClose();
+      else schedule();
     },
     flush: (): Promise<void> =>
       new Promise<void>((resolve) => {
