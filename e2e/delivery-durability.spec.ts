@@ -67,3 +67,22 @@ test("an action the app tracks in its own pagehide listener, on a page already h
   await page.waitForURL('**/bye');
   await expect.poll(actionNames).toContain('Left');
 });
+
+test('flush() settles when consent is revoked while its request is under way', async ({ page }) => {
+  // The answer's body comes 3 s after its headers: the request stays under way until then.
+  collector.bodiesLate(3000);
+  collector.page('/p', umdPage(init()));
+  await page.goto(collector.url + '/p');
+  await page.evaluate(() => {
+    const flags = window as unknown as { flushed: boolean };
+    flags.flushed = false;
+    window.moesif.track('Logging out');
+    void window.moesif.flush().then(() => {
+      flags.flushed = true;
+    });
+  });
+  await expect.poll(() => collector.received.length).toBe(1);
+  await page.evaluate(() => window.moesif.revokePublishingConsent());
+  // The request is answered, or not: either way nothing more will be sent, and an app awaiting flush() goes on.
+  await expect.poll(() => page.evaluate(() => (window as unknown as { flushed: boolean }).flushed), { timeout: 10_000 }).toBe(true);
+});

@@ -200,11 +200,14 @@ export function createDelivery({ options, log, fetch, now = Date.now }: Delivery
       paused = true;
       health.forgetUnanswered();
       outbox.purge(purged);
+      // Nothing more will be sent: an app awaiting flush() (before it navigates, say) goes on.
+      settleFlush();
     },
     dispose(): void {
       stopListening();
       pumpTimer.cancel();
       outbox.dispose();
+      settleFlush();
     },
   };
 }
