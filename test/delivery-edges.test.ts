@@ -265,6 +265,31 @@ describe('backoff', () => {
   });
 });
 
+describe('the clock', () => {
+  it('set back an hour while an item waits: its retry leaves after the backoff, not an hour later', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(0.5); // backoff: 500 ms
+    const { calls, actions } = engine([503]);
+    actions(1);
+    vi.setSystemTime(Date.now() - 3_600_000); // the visitor's clock is corrected while the batch waits
+    await run(2500);
+    expect(calls).toHaveLength(1);
+    await run(10_000);
+    expect(calls).toHaveLength(2);
+  });
+
+  it('set back an hour after a write: the next change is written after SAVE_DELAY_MS, not an hour later', async () => {
+    const { store, actions } = engine([0, 0, 0]);
+    actions(1);
+    await run(30_000); // three requests unanswered: the item waits for the next page, written
+    expect(store.map.size).toBe(1);
+    vi.setSystemTime(Date.now() - 3_600_000);
+    const writes = store.writes;
+    actions(1);
+    await run(SAVE_DELAY_MS);
+    expect(store.writes).toBeGreaterThan(writes);
+  });
+});
+
 describe('pages that close before any answer', () => {
   /** One page load: adopts what is stored, sends, and closes with its request unanswered. */
   const pageLoad = async (store: ReturnType<typeof memoryStore>, track?: string) => {

@@ -117,7 +117,8 @@ export function createDelivery({ options, log, fetch, now = Date.now }: Delivery
   /** When the next request is due, backoff aside (see REQUEST_GAP_MS). */
   const nextRequestAt = (items: Item[]): number => {
     if (flushWaiters.length || !options.batchEnabled) return 0;
-    if (items.length < options.batchSize) return items[0].at + options.batchMaxTime;
+    // No later than batchMaxTime from now: a clock set back (corrected by the system) leaves items queued "in the future".
+    if (items.length < options.batchSize) return Math.min(items[0].at, now()) + options.batchMaxTime;
     return fillRequest(items) ? 0 : sender.lastSentAt() + REQUEST_GAP_MS;
   };
 

@@ -147,9 +147,10 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
   /**
    * After a change: SAVE_DELAY_MS after it, and at least 200 ms plus 1 ms per item after the last write,
    * since each write serializes the whole queue (a page making many API calls while the collector is
-   * down would otherwise pay for large writes often).
+   * down would otherwise pay for large writes often). A last write "in the future" (the clock was set
+   * back since) counts as now, or the write, and the heartbeat it replaces, would wait for the clock.
    */
-  const saveSoon = (): void => saveTimer.runBy(Math.max(now() + SAVE_DELAY_MS, savedAt + 200 + items.length));
+  const saveSoon = (): void => saveTimer.runBy(Math.max(now() + SAVE_DELAY_MS, Math.min(savedAt, now()) + 200 + items.length));
 
   /** Takes the queues of tabs that are gone (closed, or silent for longer than the lease); gives back how many items. */
   const takeAbandoned = (): number => {
