@@ -265,6 +265,26 @@ describe('backoff', () => {
   });
 });
 
+describe('another tab that only looked closed', () => {
+  it("a tab whose timers the browser slowed writes its queue again when it wakes: adopting it again takes only what is new", async () => {
+    const store = memoryStore();
+    // A hidden tab's heartbeat, once a minute under Chromium's intensive throttling: silent for longer than the lease.
+    const silent = (ns: number[]) => JSON.stringify([Date.now() - 60_000, ns.map((n) => ({ at: Date.now(), kind: 'actions', json: { n } }))]);
+    store.set(`${PREFIX}throttled`, silent([1, 2]));
+    const { delivery } = engine([0, 0, 0], { batchMaxTime: 10 }, store);
+    await run(30_000); // the collector is down: three requests unanswered, the items kept
+    expect(delivery.stats()).toMatchObject({ adopted: 2, inOutbox: 2 });
+    store.set(`${PREFIX}throttled`, silent([1, 2, 3])); // it woke, queued one more, and wrote what it holds
+    setHidden(true);
+    setHidden(false); // this tab is seen again, and adopts what looks abandoned
+    await run();
+    expect(delivery.stats()).toMatchObject({ adopted: 3, inOutbox: 3 });
+    pagehide();
+    const [, saved] = JSON.parse([...store.map.values()][0]) as [number, Array<{ json: { n: number } }>];
+    expect(saved.map((item) => item.json.n)).toEqual([1, 2, 3]);
+  });
+});
+
 describe('the clock', () => {
   it('set back an hour while an item waits: its retry leaves after the backoff, not an hour later', async () => {
     vi.spyOn(Math, 'random').mockReturnValue(0.5); // backoff: 500 ms

@@ -155,6 +155,12 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
   /** Takes the queues of tabs that are gone (closed, or silent for longer than the lease); gives back how many items. */
   const takeAbandoned = (): number => {
     const before = items.length;
+    // A living tab can look abandoned: one the browser froze, or hidden for minutes, whose timers Chromium
+    // runs once a minute, writes its heartbeat too late. It wakes holding the same items, and writes them
+    // again, for the next page load to adopt again: each item is taken once (and a repeated identical
+    // users or companies call is no loss), or copies would pile up through an outage and crowd out real
+    // items at the byte limit.
+    const queued = new Set(items.map((item) => item.json));
     for (const key of otherQueues()) {
       // Unreadable: removed below, as it can never be sent.
       const saved: Saved | undefined = attempt(() => JSON.parse(store!.get(key)!));
@@ -167,7 +173,8 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
       for (const entry of Array.isArray(saved?.[1]) ? saved[1] : []) {
         // An event is an object, of a kind we send; anything else is damage.
         const json = entry?.json instanceof Object && JSON.stringify(entry.json);
-        if (!json || !KINDS.includes(entry!.kind)) continue;
+        if (!json || !KINDS.includes(entry!.kind) || queued.has(json)) continue;
+        queued.add(json);
         const unanswered = Number(entry!.unanswered) || 0;
         // Rebuilt field by field: savedItem() writes `at` and `kind` into JSON as they are, so one damaged
         // value (a date in words) would make this tab's whole stored queue unreadable. An unreadable date
