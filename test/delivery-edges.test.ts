@@ -297,6 +297,17 @@ describe('the clock', () => {
     expect(calls).toHaveLength(2);
   });
 
+  it('set back an hour after a request: the next full batch leaves after the usual gap, not an hour later', async () => {
+    const { calls, actions } = engine([], { batchSize: 2 });
+    actions(2);
+    await run();
+    expect(calls).toHaveLength(1);
+    vi.setSystemTime(Date.now() - 3_600_000);
+    actions(2);
+    await run(1000);
+    expect(calls).toHaveLength(2);
+  });
+
   it('set back an hour after a write: the next change is written after SAVE_DELAY_MS, not an hour later', async () => {
     const { store, actions } = engine([0, 0, 0]);
     actions(1);

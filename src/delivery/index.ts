@@ -114,12 +114,15 @@ export function createDelivery({ options, log, fetch, now = Date.now }: Delivery
     if (!items.length) return settleFlush();
     pumpTimer.runBy(Math.max(nextRequestAt(items), health.retryAt()));
   };
-  /** When the next request is due, backoff aside (see REQUEST_GAP_MS). */
+  /**
+   * When the next request is due, backoff aside (see REQUEST_GAP_MS). A time "in the future" (the clock
+   * was set back since, corrected by the system) counts as now, or the request would wait for the clock.
+   */
   const nextRequestAt = (items: Item[]): number => {
     if (flushWaiters.length || !options.batchEnabled) return 0;
-    // No later than batchMaxTime from now: a clock set back (corrected by the system) leaves items queued "in the future".
-    if (items.length < options.batchSize) return Math.min(items[0].at, now()) + options.batchMaxTime;
-    return fillRequest(items) ? 0 : sender.lastSentAt() + REQUEST_GAP_MS;
+    const notAfterNow = (time: number): number => Math.min(time, now());
+    if (items.length < options.batchSize) return notAfterNow(items[0].at) + options.batchMaxTime;
+    return fillRequest(items) ? 0 : notAfterNow(sender.lastSentAt()) + REQUEST_GAP_MS;
   };
 
   const adopt = (): void =>
