@@ -1,4 +1,4 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { startRecorder, umdPage, type Recorder } from './support/recorder';
 
 /**
@@ -19,7 +19,6 @@ const init = (extra = '') => `moesif.init({ applicationId: 'app', host: 'http://
 const actionNames = () => collector.items('actions').map((action) => action.action_name);
 /** Runs `script` once per tab (sessionStorage), so that a reload only adopts and sends. */
 const once = (script: string) => `if (!sessionStorage.done) { sessionStorage.done = 1; ${script} }`;
-const stats = (page: Page) => page.evaluate(() => window.moesif.getStats()!);
 
 test('a stored item with a damaged date or kind never spoils the queue that adopts it: the good items beside it arrive', async ({ page }) => {
   collector.refuse(true);

@@ -158,12 +158,18 @@ export function createDelivery({ options, log, fetch, now = Date.now }: Delivery
     });
   };
 
+  /**
+   * The browser is back online, or a new page view began (back from the back/forward cache, perhaps
+   * after another page delivered): a collector taken for blocked gets another try. Never restarts a
+   * revoked delivery: pause() forgets the unanswered requests.
+   */
+  const tryAgain = (): void => {
+    if (health.online()) paused = false;
+    schedule();
+  };
+
   const stopListening = listenToPage({
-    online() {
-      // Never restarts a revoked delivery: pause() forgets the unanswered requests.
-      if (health.online()) paused = false;
-      schedule();
-    },
+    online: tryAgain,
     hidden: hide,
     visible: adopt,
     pagehide() {
@@ -172,7 +178,7 @@ export function createDelivery({ options, log, fetch, now = Date.now }: Delivery
     },
     restored() {
       outbox.reopen();
-      schedule();
+      tryAgain();
     },
   });
 
