@@ -265,14 +265,32 @@ describe('backoff', () => {
   });
 });
 
+describe('a page that took the collector for blocked', () => {
+  it("leaves a closed tab's queue to the next page, instead of holding it until it closes", async () => {
+    const store = memoryStore();
+    const { delivery } = engine([0, 0, 0], { batchMaxTime: 10 }, store);
+    delivery.push('actions', '{"n":0}');
+    await run(30_000); // three requests unanswered: taken for blocked, nothing more sent on this page
+    store.set(`${PREFIX}closed`, JSON.stringify([0, [{ at: Date.now(), kind: 'actions', json: { n: 1 } }]]));
+    setHidden(true);
+    setHidden(false); // the visitor comes back to this tab
+    await run();
+    expect(delivery.stats()).toMatchObject({ adopted: 0, inOutbox: 1 });
+    // The next page load, in this tab or another, sends it.
+    const next = engine([], { batchMaxTime: 10 }, store);
+    await run(1000);
+    expect(next.calls.flatMap((call) => call.items.map((item) => item.n))).toEqual([1]);
+  });
+});
+
 describe('another tab that only looked closed', () => {
   it("a tab whose timers the browser slowed writes its queue again when it wakes: adopting it again takes only what is new", async () => {
     const store = memoryStore();
     // A hidden tab's heartbeat, once a minute under Chromium's intensive throttling: silent for longer than the lease.
     const silent = (ns: number[]) => JSON.stringify([Date.now() - 60_000, ns.map((n) => ({ at: Date.now(), kind: 'actions', json: { n } }))]);
     store.set(`${PREFIX}throttled`, silent([1, 2]));
-    const { delivery } = engine([0, 0, 0], { batchMaxTime: 10 }, store);
-    await run(30_000); // the collector is down: three requests unanswered, the items kept
+    const { delivery } = engine([[503, { 'Retry-After': '300' }]], { batchMaxTime: 10 }, store);
+    await run(1000); // the collector is down, and asks for 5 minutes: the items wait here
     expect(delivery.stats()).toMatchObject({ adopted: 2, inOutbox: 2 });
     store.set(`${PREFIX}throttled`, silent([1, 2, 3])); // it woke, queued one more, and wrote what it holds
     setHidden(true);

@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 11_820,
+  umd: 11_840,
   esmCore: 9_220,
   esmCapture: 2_620,
 };

@@ -171,7 +171,11 @@ export function createDelivery({ options, log, fetch, now = Date.now }: Delivery
   const stopListening = listenToPage({
     online: tryAgain,
     hidden: hide,
-    visible: adopt,
+    visible() {
+      // Paused (the collector taken for blocked), it would hold what closed tabs left until it closes
+      // itself: that is for the next page, or a tab that sends.
+      if (!paused) adopt();
+    },
     pagehide() {
       outbox.close();
       hide();
