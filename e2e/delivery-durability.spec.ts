@@ -1,4 +1,5 @@
-import { expect, test } from '@playwright/test';
+import { readFileSync } from 'node:fs';
+import { expect, test, type Route } from '@playwright/test';
 import { startRecorder, umdPage, type Recorder } from './support/recorder';
 
 /**
@@ -84,4 +85,29 @@ test('flush() settles when consent is revoked while its request is under way', a
   await page.evaluate(() => window.moesif.revokePublishingConsent());
   // The request is answered, or not: either way nothing more will be sent, and an app awaiting flush() goes on.
   await expect.poll(() => page.evaluate(() => (window as unknown as { flushed: boolean }).flushed), { timeout: 10_000 }).toBe(true);
+});
+
+test('an action tracked offline survives pages read offline (an offline app), and arrives once the browser is online', async ({ page, context }) => {
+  // Pages come from the app's cache (here, Playwright's routes, which answer offline too); the network is gone.
+  const sdk = readFileSync('dist/moesif.min.js', 'utf8');
+  await context.route('**/dist/moesif.min.js', (route) => route.fulfill({ contentType: 'text/javascript', body: sdk }));
+  const pageAt = (html: string) => (route: Route) => route.fulfill({ contentType: 'text/html', body: html });
+  for (let n = 0; n < 4; n++) {
+    const next = n < 3 ? `/read-${n + 1}` : '/end';
+    // The visitor reads each page for 1.5 s, long enough for a first retry's backoff to pass: time is the scenario.
+    const script = `${init()} ${n ? '' : "moesif.track('Read offline');"} setTimeout(() => { location.href = '${next}'; }, 1500);`;
+    await context.route(`**/read-${n}`, pageAt(umdPage(script)));
+  }
+  await context.route('**/end', pageAt('<!doctype html><title>end</title>'));
+  await context.route('**/online', pageAt(umdPage(init())));
+  // Playwright's offline mode sets navigator.onLine, but lets keepalive requests sent as a page closes
+  // through: the collector refuses them.
+  await context.setOffline(true);
+  collector.refuse(true);
+  await page.goto(collector.url + '/read-0');
+  await page.waitForURL('**/end', { timeout: 15_000 });
+  await context.setOffline(false);
+  collector.refuse(false);
+  await page.goto(collector.url + '/online');
+  await expect.poll(actionNames).toContain('Read offline');
 });

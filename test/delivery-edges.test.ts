@@ -90,14 +90,14 @@ describe('offline', () => {
   });
 
   it('hiding the tab while offline, with three kinds queued, does not stop delivery for the page view', async () => {
-    const { delivery, calls } = engine([0, 0, 0]);
+    const { delivery, calls } = engine();
     delivery.push('actions', '{"n":1}');
     delivery.push('users', '{"n":2}');
     delivery.push('events', '{"n":3}');
     setOnline(false);
     setHidden(true);
     await run();
-    expect(calls).toHaveLength(3);
+    expect(calls).toHaveLength(0); // offline, a request could only fail
     setHidden(false);
     setOnline(true);
     await run(60_000);

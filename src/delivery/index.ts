@@ -136,10 +136,13 @@ export function createDelivery({ options, log, fetch, now = Date.now }: Delivery
 
   /**
    * The page is hidden, or gone: everything leaves, and the queue is written now. Not during a backoff
-   * (a server may have asked for it): the written queue is sent when the wait ends, or by the next page.
+   * (a server may have asked for it), nor offline, where a request fails at once yet is written as in
+   * flight, and so counted against its items as if its page had closed before the answer (GIVE_UP_AFTER
+   * in outbox.ts): three pages read offline dropped them. The written queue is sent when the wait ends,
+   * or by the next page.
    */
   const hide = (): void => {
-    if (health.retryAt() <= now()) pump(true);
+    if (health.retryAt() <= now() && navigator.onLine) pump(true);
     outbox.save();
   };
   /**
