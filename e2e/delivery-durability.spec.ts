@@ -31,6 +31,7 @@ test('a stored item with a damaged date or kind never spoils the queue that adop
       { at: 'yesterday', kind: 'actions', json: action('Dated in words') },
       { at: Date.now(), kind: 'actions', json: action('Good') },
       { at: Date.now(), kind: 'act"ions', json: action('Quoted kind') },
+      { at: 'Infinity', kind: 'actions', unanswered: '-Infinity', json: action('Infinite') },
     ],
   ]);
   collector.page('/p', umdPage(`localStorage.setItem('${PREFIX}old', ${JSON.stringify(damaged)}); ${init()} ${once("moesif.track('Mine')")}`));
@@ -41,9 +42,9 @@ test('a stored item with a damaged date or kind never spoils the queue that adop
   collector.refuse(false);
   collector.page('/p', umdPage(`${init()}`));
   await page.reload();
-  await expect.poll(actionNames, { timeout: 15_000 }).toEqual(expect.arrayContaining(['Mine', 'Good', 'Dated in words']));
+  await expect.poll(actionNames, { timeout: 15_000 }).toEqual(expect.arrayContaining(['Mine', 'Good', 'Dated in words', 'Infinite']));
   await collector.settled(page);
-  expect(actionNames().sort()).toEqual(['Dated in words', 'Good', 'Mine']);
+  expect(actionNames().sort()).toEqual(['Dated in words', 'Good', 'Infinite', 'Mine']);
 });
 
 test("an action the app tracks in its own pagehide listener, on a page already hidden (a background tab closing), arrives", async ({ page }) => {

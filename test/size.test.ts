@@ -15,8 +15,8 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 11_840,
-  esmCore: 9_230,
+  umd: 11_860,
+  esmCore: 9_250,
   esmCapture: 2_620,
 };
 

@@ -63,6 +63,12 @@ type Saved = [heartbeat: number, items: Array<(Partial<Omit<Item, 'json'>> & { j
  */
 export const utf8Bytes = (text: string): number => (/[^\0-\x7f]/.test(text) ? new TextEncoder().encode(text).length : text.length);
 
+/** `value` as a number, when it is one JSON can hold (not NaN nor infinite) and not 0; else `fallback`. */
+const finiteOr = (value: unknown, fallback: number): number => {
+  const number = Number(value);
+  return Number.isFinite(number) && number ? number : fallback;
+};
+
 /** The prefix of every stored queue of an application; also the name of the Web Lock adoption takes. */
 export const queuePrefix = (applicationId: string): string => `usertrail:v3:outbox:${applicationId}:`;
 
@@ -175,11 +181,11 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
         const json = entry?.json instanceof Object && JSON.stringify(entry.json);
         if (!json || !KINDS.includes(entry!.kind) || queued.has(json)) continue;
         queued.add(json);
-        const unanswered = Number(entry!.unanswered) || 0;
-        // Rebuilt field by field: savedItem() writes `at` and `kind` into JSON as they are, so one damaged
-        // value (a date in words) would make this tab's whole stored queue unreadable. An unreadable date
-        // counts from now.
-        const item: Item = { kind: entry!.kind as Kind, json, at: Number(entry!.at) || now(), bytes: utf8Bytes(json), unanswered };
+        const unanswered = finiteOr(entry!.unanswered, 0);
+        // Rebuilt field by field: savedItem() writes `at`, `kind` and `unanswered` into JSON as they are, so
+        // one damaged value (a date in words, "Infinity") would make this tab's whole stored queue
+        // unreadable. An unreadable date counts from now.
+        const item: Item = { kind: entry!.kind as Kind, json, at: finiteOr(entry!.at, now()), bytes: utf8Bytes(json), unanswered };
         if (unanswered >= GIVE_UP_AFTER) onDrop(1, 'never answered');
         else items.push(item);
       }
