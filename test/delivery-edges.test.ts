@@ -90,14 +90,14 @@ describe('offline', () => {
   });
 
   it('hiding the tab while offline, with three kinds queued, does not stop delivery for the page view', async () => {
-    const { delivery, calls } = engine([0, 0, 0]);
+    const { delivery, calls } = engine();
     delivery.push('actions', '{"n":1}');
     delivery.push('users', '{"n":2}');
     delivery.push('events', '{"n":3}');
     setOnline(false);
     setHidden(true);
     await run();
-    expect(calls).toHaveLength(3);
+    expect(calls).toHaveLength(0); // offline, a request could only fail
     setHidden(false);
     setOnline(true);
     await run(60_000);
@@ -262,6 +262,80 @@ describe('backoff', () => {
     await run(2000);
     expect(calls).toHaveLength(2);
     expect(store.map.size).toBe(0);
+  });
+});
+
+describe('a page that took the collector for blocked', () => {
+  it("leaves a closed tab's queue to the next page, instead of holding it until it closes", async () => {
+    const store = memoryStore();
+    const { delivery } = engine([0, 0, 0], { batchMaxTime: 10 }, store);
+    delivery.push('actions', '{"n":0}');
+    await run(30_000); // three requests unanswered: taken for blocked, nothing more sent on this page
+    store.set(`${PREFIX}closed`, JSON.stringify([0, [{ at: Date.now(), kind: 'actions', json: { n: 1 } }]]));
+    setHidden(true);
+    setHidden(false); // the visitor comes back to this tab
+    await run();
+    expect(delivery.stats()).toMatchObject({ adopted: 0, inOutbox: 1 });
+    // The next page load, in this tab or another, sends it.
+    const next = engine([], { batchMaxTime: 10 }, store);
+    await run(1000);
+    expect(next.calls.flatMap((call) => call.items.map((item) => item.n))).toEqual([1]);
+  });
+});
+
+describe('another tab that only looked closed', () => {
+  it("a tab whose timers the browser slowed writes its queue again when it wakes: adopting it again takes only what is new", async () => {
+    const store = memoryStore();
+    // A hidden tab's heartbeat, once a minute under Chromium's intensive throttling: silent for longer than the lease.
+    const silent = (ns: number[]) => JSON.stringify([Date.now() - 60_000, ns.map((n) => ({ at: Date.now(), kind: 'actions', json: { n } }))]);
+    store.set(`${PREFIX}throttled`, silent([1, 2]));
+    const { delivery } = engine([[503, { 'Retry-After': '300' }]], { batchMaxTime: 10 }, store);
+    await run(1000); // the collector is down, and asks for 5 minutes: the items wait here
+    expect(delivery.stats()).toMatchObject({ adopted: 2, inOutbox: 2 });
+    store.set(`${PREFIX}throttled`, silent([1, 2, 3])); // it woke, queued one more, and wrote what it holds
+    setHidden(true);
+    setHidden(false); // this tab is seen again, and adopts what looks abandoned
+    await run();
+    expect(delivery.stats()).toMatchObject({ adopted: 3, inOutbox: 3 });
+    pagehide();
+    const [, saved] = JSON.parse([...store.map.values()][0]) as [number, Array<{ json: { n: number } }>];
+    expect(saved.map((item) => item.json.n)).toEqual([1, 2, 3]);
+  });
+});
+
+describe('the clock', () => {
+  it('set back an hour while an item waits: its retry leaves after the backoff, not an hour later', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(0.5); // backoff: 500 ms
+    const { calls, actions } = engine([503]);
+    actions(1);
+    vi.setSystemTime(Date.now() - 3_600_000); // the visitor's clock is corrected while the batch waits
+    await run(2500);
+    expect(calls).toHaveLength(1);
+    await run(10_000);
+    expect(calls).toHaveLength(2);
+  });
+
+  it('set back an hour after a request: the next full batch leaves after the usual gap, not an hour later', async () => {
+    const { calls, actions } = engine([], { batchSize: 2 });
+    actions(2);
+    await run();
+    expect(calls).toHaveLength(1);
+    vi.setSystemTime(Date.now() - 3_600_000);
+    actions(2);
+    await run(1000);
+    expect(calls).toHaveLength(2);
+  });
+
+  it('set back an hour after a write: the next change is written after SAVE_DELAY_MS, not an hour later', async () => {
+    const { store, actions } = engine([0, 0, 0]);
+    actions(1);
+    await run(30_000); // three requests unanswered: the item waits for the next page, written
+    expect(store.map.size).toBe(1);
+    vi.setSystemTime(Date.now() - 3_600_000);
+    const writes = store.writes;
+    actions(1);
+    await run(SAVE_DELAY_MS);
+    expect(store.writes).toBeGreaterThan(writes);
   });
 });
 

@@ -31,7 +31,7 @@ const TYPES: Record<string, string> = { '.js': 'text/javascript', '.mjs': 'text/
  * imports), pages given by the test and a small app API to capture.
  */
 export async function startRecorder() {
-  const pages = new Map<string, string>();
+  const pages = new Map<string, { html: string; cacheable: boolean }>();
   let failure: Failure | undefined;
   /** See `bodiesLate`. */
   let bodyDelayMs: number | undefined;
@@ -105,7 +105,7 @@ export async function startRecorder() {
     }
     const page = pages.get(url.pathname);
     if (page !== undefined) {
-      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' }).end(page);
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': page.cacheable ? 'no-cache' : 'no-store' }).end(page.html);
       return true;
     }
     if (url.pathname.startsWith('/dist/') || url.pathname.startsWith('/node_modules/')) {
@@ -155,8 +155,12 @@ export async function startRecorder() {
     received: shared.requests,
     items,
     api,
-    page(path: string, html: string): void {
-      pages.set(path, html);
+    /**
+     * Serves `html` at `path`, never from the HTTP cache. `cacheable` leaves out no-store, which keeps a
+     * page that sets cookies out of Chromium's back/forward cache.
+     */
+    page(path: string, html: string, { cacheable = false } = {}): void {
+      pages.set(path, { html, cacheable });
     },
     failWith(next: Failure | undefined): void {
       failure = next;

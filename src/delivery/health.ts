@@ -35,8 +35,9 @@ export function createCollectorHealth({ now, maxItems }: { now: () => number; ma
       return verdict;
     },
     /**
-     * The browser is back online. True when failures just before it noticed it was offline had the page
-     * taken for blocked: they were the network's, not a blocker's, so the page may send again.
+     * The browser is back online (or may be: a page back from the back/forward cache). True when failures
+     * before it had the page taken for blocked: they may have been the network's, not a blocker's, so the
+     * page may send again.
      */
     online(): boolean {
       const wasBlocked = unanswered >= BLOCKED_AFTER;

@@ -114,11 +114,15 @@ export function createDelivery({ options, log, fetch, now = Date.now }: Delivery
     if (!items.length) return settleFlush();
     pumpTimer.runBy(Math.max(nextRequestAt(items), health.retryAt()));
   };
-  /** When the next request is due, backoff aside (see REQUEST_GAP_MS). */
+  /**
+   * When the next request is due, backoff aside (see REQUEST_GAP_MS). A time "in the future" (the clock
+   * was set back since, corrected by the system) counts as now, or the request would wait for the clock.
+   */
   const nextRequestAt = (items: Item[]): number => {
     if (flushWaiters.length || !options.batchEnabled) return 0;
-    if (items.length < options.batchSize) return items[0].at + options.batchMaxTime;
-    return fillRequest(items) ? 0 : sender.lastSentAt() + REQUEST_GAP_MS;
+    const notAfterNow = (time: number): number => Math.min(time, now());
+    if (items.length < options.batchSize) return notAfterNow(items[0].at) + options.batchMaxTime;
+    return fillRequest(items) ? 0 : notAfterNow(sender.lastSentAt()) + REQUEST_GAP_MS;
   };
 
   const adopt = (): void =>
@@ -132,28 +136,56 @@ export function createDelivery({ options, log, fetch, now = Date.now }: Delivery
 
   /**
    * The page is hidden, or gone: everything leaves, and the queue is written now. Not during a backoff
-   * (a server may have asked for it): the written queue is sent when the wait ends, or by the next page.
+   * (a server may have asked for it), nor offline, where a request fails at once yet is written as in
+   * flight, and so counted against its items as if its page had closed before the answer (GIVE_UP_AFTER
+   * in outbox.ts): three pages read offline dropped them. The written queue is sent when the wait ends,
+   * or by the next page.
    */
   const hide = (): void => {
-    if (health.retryAt() <= now()) pump(true);
+    if (health.retryAt() <= now() && navigator.onLine) pump(true);
     outbox.save();
+  };
+  /**
+   * Items queued after the page is gone (by the app's own pagehide listener, which runs after ours) wait
+   * for no timer, which would never run again, nor for a visibilitychange, which a page hidden already
+   * (a background tab closing) never gets: they leave as the page closes. Once per burst: a microtask
+   * still runs before the page unloads.
+   */
+  let hidePending = false;
+  const hideAfterClose = (): void => {
+    if (hidePending) return;
+    hidePending = true;
+    queueMicrotask(() => {
+      hidePending = false;
+      hide();
+    });
+  };
+
+  /**
+   * The browser is back online, or a new page view began (back from the back/forward cache, perhaps
+   * after another page delivered): a collector taken for blocked gets another try. Never restarts a
+   * revoked delivery: pause() forgets the unanswered requests.
+   */
+  const tryAgain = (): void => {
+    if (health.online()) paused = false;
+    schedule();
   };
 
   const stopListening = listenToPage({
-    online() {
-      // Never restarts a revoked delivery: pause() forgets the unanswered requests.
-      if (health.online()) paused = false;
-      schedule();
-    },
+    online: tryAgain,
     hidden: hide,
-    visible: adopt,
+    visible() {
+      // Paused (the collector taken for blocked), it would hold what closed tabs left until it closes
+      // itself: that is for the next page, or a tab that sends.
+      if (!paused) adopt();
+    },
     pagehide() {
       outbox.close();
       hide();
     },
     restored() {
       outbox.reopen();
-      schedule();
+      tryAgain();
     },
   });
 
@@ -163,7 +195,8 @@ export function createDelivery({ options, log, fetch, now = Date.now }: Delivery
       if (bytes > options.maxOutboxBytes) return drop(1, 'too large');
       outbox.add({ kind, json, at: now(), bytes });
       stats.queued++;
-      schedule();
+      if (outbox.isClosed()) hideAfterClose();
+      else schedule();
     },
     flush: (): Promise<void> =>
       new Promise<void>((resolve) => {
@@ -184,11 +217,14 @@ export function createDelivery({ options, log, fetch, now = Date.now }: Delivery
       paused = true;
       health.forgetUnanswered();
       outbox.purge(purged);
+      // Nothing more will be sent: an app awaiting flush() (before it navigates, say) goes on.
+      settleFlush();
     },
     dispose(): void {
       stopListening();
       pumpTimer.cancel();
       outbox.dispose();
+      settleFlush();
     },
   };
 }

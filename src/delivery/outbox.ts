@@ -29,6 +29,8 @@ export const SAVE_DELAY_MS = 1_000;
  * "unanswered":3,"json":},`): with it, the byte limit bounds what storage really holds.
  */
 const ITEM_BYTES = 64;
+/** The kinds an item may have: the collector's batch endpoints (see wire.ts). */
+const KINDS: readonly unknown[] = ['actions', 'events', 'users', 'companies'] satisfies Kind[];
 
 /** One queued item: its JSON, ready to be joined into a batch body without serializing again. */
 export interface Item {
@@ -60,6 +62,12 @@ type Saved = [heartbeat: number, items: Array<(Partial<Omit<Item, 'json'>> & { j
  * 0.5 ms (the browser sets up TextEncoder then), which every page load paid.
  */
 export const utf8Bytes = (text: string): number => (/[^\0-\x7f]/.test(text) ? new TextEncoder().encode(text).length : text.length);
+
+/** `value` as a number, when it is one JSON can hold (not NaN nor infinite) and not 0; else `fallback`. */
+const finiteOr = (value: unknown, fallback: number): number => {
+  const number = Number(value);
+  return Number.isFinite(number) && number ? number : fallback;
+};
 
 /** The prefix of every stored queue of an application; also the name of the Web Lock adoption takes. */
 export const queuePrefix = (applicationId: string): string => `usertrail:v3:outbox:${applicationId}:`;
@@ -145,13 +153,20 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
   /**
    * After a change: SAVE_DELAY_MS after it, and at least 200 ms plus 1 ms per item after the last write,
    * since each write serializes the whole queue (a page making many API calls while the collector is
-   * down would otherwise pay for large writes often).
+   * down would otherwise pay for large writes often). A last write "in the future" (the clock was set
+   * back since) counts as now, or the write, and the heartbeat it replaces, would wait for the clock.
    */
-  const saveSoon = (): void => saveTimer.runBy(Math.max(now() + SAVE_DELAY_MS, savedAt + 200 + items.length));
+  const saveSoon = (): void => saveTimer.runBy(Math.max(now() + SAVE_DELAY_MS, Math.min(savedAt, now()) + 200 + items.length));
 
   /** Takes the queues of tabs that are gone (closed, or silent for longer than the lease); gives back how many items. */
   const takeAbandoned = (): number => {
     const before = items.length;
+    // A living tab can look abandoned: one the browser froze, or hidden for minutes, whose timers Chromium
+    // runs once a minute, writes its heartbeat too late. It wakes holding the same items, and writes them
+    // again, for the next page load to adopt again: each item is taken once (and a repeated identical
+    // users or companies call is no loss), or copies would pile up through an outage and crowd out real
+    // items at the byte limit.
+    const queued = new Set(items.map((item) => item.json));
     for (const key of otherQueues()) {
       // Unreadable: removed below, as it can never be sent.
       const saved: Saved | undefined = attempt(() => JSON.parse(store!.get(key)!));
@@ -162,12 +177,17 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
       // is taken for in flight, so that an entry damaged in storage cannot upset the byte limit, nor
       // wait for an answer for ever.
       for (const entry of Array.isArray(saved?.[1]) ? saved[1] : []) {
-        // An event is an object; anything else is damage.
+        // An event is an object, of a kind we send; anything else is damage.
         const json = entry?.json instanceof Object && JSON.stringify(entry.json);
-        if (!json) continue;
-        const unanswered = Number(entry!.unanswered) || 0;
+        if (!json || !KINDS.includes(entry!.kind) || queued.has(json)) continue;
+        queued.add(json);
+        const unanswered = finiteOr(entry!.unanswered, 0);
+        // Rebuilt field by field: savedItem() writes `at`, `kind` and `unanswered` into JSON as they are, so
+        // one damaged value (a date in words, "Infinity") would make this tab's whole stored queue
+        // unreadable. An unreadable date counts from now.
+        const item: Item = { kind: entry!.kind as Kind, json, at: finiteOr(entry!.at, now()), bytes: utf8Bytes(json), unanswered };
         if (unanswered >= GIVE_UP_AFTER) onDrop(1, 'never answered');
-        else items.push({ ...(entry as Item), json, bytes: utf8Bytes(json), sending: false, unanswered });
+        else items.push(item);
       }
     }
     // Whether or not anything was adopted: writing renews our own lease, and sorting a sorted queue is cheap.
