@@ -168,10 +168,6 @@ test.describe('a visitor who used moesif-browser-js', () => {
     ['host-only', ''],
   ] as const) {
     test(`after reset(), the old user does not come back from the cookies moesif set ${where}`, async ({ browser }) => {
-      // A known defect, left to src/storage (another helper's): the cookie store removes a cookie with
-      // its own domain attribute only. The fix: remove it host-only and on location.hostname as well.
-      // Remove this line with that fix (the test then passes; until then Playwright expects it to fail).
-      test.fail();
       const v = await visitor(browser);
       try {
         const moesifCookies = (['moesif_anonymous_id=1a24ea5-moesif', 'moesif_stored_user_id=alice', 'moesif_stored_session_id=alice-session'] as const)

@@ -87,6 +87,11 @@ export function cookieStore(options: ResolvedOptions, log: Log): DisposableStore
     remove(key) {
       forget();
       attempt(() => Cookies.remove(key, attributesNow()));
+      // moesif-browser-js 1.8.13 chose its cookie domain by a pattern: on hosts like app.abc.io the whole
+      // host name, on some top-level domains none (host-only). Such a cookie stays hidden behind ours and
+      // would come back once ours is removed (the old user after reset()), so those go too.
+      attempt(() => Cookies.remove(key));
+      attempt(() => Cookies.remove(key, { domain: location.hostname }));
     },
     dispose: stopListening,
   };
