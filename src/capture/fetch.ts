@@ -9,9 +9,9 @@ type BodySource = Copy | Promise<string> | string;
 const STREAMING = /event-stream|ndjson/i;
 
 /**
- * fetch: the original is called with the caller's exact arguments, and the app gets back the very
- * promise it returns. A request's body is read from a copy (see copyBody: the Request itself goes to
- * fetch unread, unlike moesif, which fails with "already used"). A response's body is what the app
+ * fetch: the original is called with the caller's exact arguments, and the app gets back a promise
+ * settled as the one it returns (see the patch). A request's body is read from a copy (see copyBody:
+ * the Request itself goes to fetch unread, unlike moesif, which fails with "already used"). A response's body is what the app
  * reads of it, or a copy (see `bodies`). A response body that will not be recorded is neither
  * copied nor watched: one the app reads as it arrives (server-sent events, NDJSON), or one over
  * maxBodyBytes by its Content-Length.
@@ -147,32 +147,33 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
           // Arguments that fetch itself rejects (bad headers): nothing to capture, and fetch reports them.
         }
         const result: Promise<Response> = original.apply(this, arguments);
-        // A branch of our own, so the app's promise, and an unhandled rejection of it, stay exactly its own.
-        // Our reaction runs before any of the app's, so the body is watched before the app reads it.
-        // Neither reaction throws, so the branch never rejects.
-        if (end)
-          result.then(
-            (response) => {
-              try {
-                const { headers } = response;
-                const tooBig = +headers.get('content-length')! > maxBodyBytes;
-                // `test` reads a missing content-type (null) as "null".
-                const watched = !tooBig && !STREAMING.test(headers.get('content-type')!);
-                if (watched) bodies.set(response, {});
-                end(response.status, headers, watched ? () => takeBody(response) : undefined, undefined, tooBig);
-              } catch {
-                // A mocked fetch that resolved to no Response: nothing to capture.
-              }
-            },
-            (error: unknown) => {
-              try {
-                end(0, [], null, String(error));
-              } catch {
-                // A mocked fetch that rejected with a symbol.
-              }
-            },
-          );
-        return result;
+        if (!end) return result;
+        // The app gets a promise of its own, settled as fetch's is (the same Response, the same error), one
+        // microtask later: handling fetch's own promise marks it handled, so a failure nobody handles would
+        // not be reported to the page. Our reaction runs first, so the body is watched before the app reads it.
+        return result.then(
+          (response) => {
+            try {
+              const { headers } = response;
+              const tooBig = +headers.get('content-length')! > maxBodyBytes;
+              // `test` reads a missing content-type (null) as "null".
+              const watched = !tooBig && !STREAMING.test(headers.get('content-type')!);
+              if (watched) bodies.set(response, {});
+              end(response.status, headers, watched ? () => takeBody(response) : undefined, undefined, tooBig);
+            } catch {
+              // A mocked fetch that resolved to no Response: nothing to capture.
+            }
+            return response;
+          },
+          (error: unknown) => {
+            try {
+              end(0, [], null, String(error));
+            } catch {
+              // A mocked fetch that rejected with a symbol.
+            }
+            throw error;
+          },
+        );
       },
     ),
   ];

@@ -1,0 +1,69 @@
+import { expect, test, type Page } from '@playwright/test';
+import { startRecorder, umdPage, type Recorder } from './support/recorder';
+
+/**
+ * What an audit of capture found the app seeing differently with capture on, or capture recording
+ * wrongly, in Debian's Chromium against a real server. Each scenario runs in a page without capture
+ * and in a page with it (moesif.start() first); the app must see the same both times.
+ */
+
+let collector: Recorder;
+test.beforeEach(async () => {
+  collector = await startRecorder();
+});
+test.afterEach(async () => {
+  await collector.close();
+});
+
+type Event = {
+  request: { uri: string; verb: string; headers: Record<string, string>; body?: unknown };
+  response: { status: number; headers: Record<string, string>; body?: unknown };
+  metadata?: Record<string, unknown>;
+};
+const events = (): Event[] => collector.items('events') as unknown as Event[];
+const searchOf = (event: Event) => new URL(event.request.uri).search;
+const eventFor = (search: string) => events().find((e) => searchOf(e) === search);
+
+/** Opens a page with the SDK initialized (`head` runs before it loads), capture started or not, and `scenario` defined. */
+async function open(page: Page, scenario: string, { capture = true, head = '' } = {}) {
+  const init = `moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 100 });`;
+  collector.page('/p', umdPage(`${init} ${capture ? 'moesif.start();' : ''} window.scenario = async () => { ${scenario} };`, head));
+  await page.goto(collector.url + '/p');
+}
+const run = (page: Page) => page.evaluate(() => (window as unknown as { scenario(): Promise<unknown> }).scenario());
+
+/** What the app sees of `scenario`, without capture and with it. */
+async function bothWays(page: Page, scenario: string, head = '') {
+  await open(page, scenario, { capture: false, head });
+  const without = await run(page);
+  await open(page, scenario, { head });
+  const withCapture = await run(page);
+  return { without, withCapture };
+}
+
+test('a fetch that fails with nobody handling it is still reported to the page as an unhandled rejection', async ({ page }) => {
+  const { without, withCapture } = await bothWays(
+    page,
+    `
+    const reported = [];
+    let seen;
+    const seenOne = new Promise((resolve) => (seen = resolve));
+    addEventListener('unhandledrejection', (event) => {
+      event.preventDefault();
+      reported.push(String(event.reason));
+      seen();
+    });
+    // A failure the app handles is not reported...
+    await fetch('/api/close?handled').catch(() => {});
+    // ...one it leaves alone (a fire-and-forget call) is.
+    fetch('/api/close?unhandled');
+    await Promise.race([seenOne, new Promise((resolve) => setTimeout(resolve, 5000))]); // a guard, not a wait
+    return reported;
+  `,
+  );
+  expect(without).toEqual(['TypeError: Failed to fetch']);
+  expect(withCapture).toEqual(without);
+  // Both recorded all the same.
+  await expect.poll(() => events().map(searchOf).sort()).toEqual(['?handled', '?unhandled']);
+  expect(eventFor('?unhandled')!.metadata).toEqual({ error: 'TypeError: Failed to fetch' });
+});
