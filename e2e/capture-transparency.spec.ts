@@ -67,3 +67,50 @@ test('a fetch that fails with nobody handling it is still reported to the page a
   await expect.poll(() => events().map(searchOf).sort()).toEqual(['?handled', '?unhandled']);
   expect(eventFor('?unhandled')!.metadata).toEqual({ error: 'TypeError: Failed to fetch' });
 });
+
+test("an XMLHttpRequest that fails and is sent again from the app's own handler is recorded with its error", async ({ page }) => {
+  // Retrying on the same object from a handler is common; those handlers run before capture's own
+  // listener sees the failure's event, so capture records the failed call when the app reopens it.
+  const { without, withCapture } = await bothWays(
+    page,
+    `
+    const retry = (first, setup) => new Promise((resolve) => {
+      const xhr = new XMLHttpRequest();
+      const seen = [];
+      let retried = false;
+      const again = () => {
+        seen.push(xhr.status);
+        if (retried) return;
+        retried = true;
+        xhr.open('GET', '/api/text?retried-' + first);
+        xhr.timeout = 0;
+        xhr.send();
+      };
+      setup(xhr, again);
+      xhr.onload = () => resolve([...seen, xhr.responseText]);
+      xhr.open('GET', '/api/' + first);
+      xhr.send();
+    });
+    return [
+      await retry('close?onerror', (xhr, again) => (xhr.onerror = again)),
+      await retry('slow?ontimeout', (xhr, again) => { xhr.timeout = 200; xhr.ontimeout = again; }),
+      await retry('close?onreadystatechange', (xhr, again) => (xhr.onreadystatechange = () => xhr.readyState == 4 && !xhr.status && again())),
+      await retry('slow?aborted', (xhr, again) => {
+        xhr.onreadystatechange = () => xhr.readyState == 4 && !xhr.status && again();
+        xhr.onloadstart = () => setTimeout(() => xhr.abort(), 50);
+      }),
+    ];
+  `,
+  );
+  expect(without).toEqual(Array(4).fill([0, 'hello, text']));
+  expect(withCapture).toEqual(without);
+  await expect.poll(() => events().length).toBe(8);
+  const failed = ['?onerror', '?ontimeout', '?onreadystatechange', '?aborted'].map((search) => [search, eventFor(search)!.response.status, eventFor(search)!.metadata]);
+  expect(failed).toEqual([
+    ['?onerror', 0, { error: 'error' }],
+    ['?ontimeout', 0, { error: 'timeout' }],
+    ['?onreadystatechange', 0, { error: 'error' }],
+    ['?aborted', 0, { error: 'abort' }],
+  ]);
+  expect(events().filter((e) => searchOf(e).startsWith('?retried')).map((e) => e.response.status)).toEqual([200, 200, 200, 200]);
+});
