@@ -114,3 +114,27 @@ test("an XMLHttpRequest that fails and is sent again from the app's own handler 
   ]);
   expect(events().filter((e) => searchOf(e).startsWith('?retried')).map((e) => e.response.status)).toEqual([200, 200, 200, 200]);
 });
+
+test('send() again on an XMLHttpRequest whose call ended throws as without capture, and records no second event', async ({ page }) => {
+  const { without, withCapture } = await bothWays(
+    page,
+    `
+    const xhr = new XMLHttpRequest();
+    const thrown = [];
+    await new Promise((resolve) => { xhr.onloadend = resolve; xhr.open('GET', '/api/text?first'); xhr.send(); });
+    // A task later, so capture's own listener has recorded the call.
+    await new Promise((resolve) => setTimeout(resolve));
+    try { xhr.send(); } catch (error) { thrown.push(error.name); }
+    xhr.abort();
+    await new Promise((resolve) => { xhr.onloadend = resolve; xhr.open('GET', '/api/text?second'); xhr.send(); });
+    try { xhr.send(); } catch (error) { thrown.push(error.name); }
+    await new Promise((resolve) => { xhr.onloadend = resolve; xhr.open('GET', '/api/text?third'); xhr.send(); });
+    return thrown;
+  `,
+  );
+  expect(without).toEqual(['InvalidStateError', 'InvalidStateError']);
+  expect(withCapture).toEqual(without);
+  await expect.poll(() => events().map(searchOf).sort()).toContain('?third');
+  await collector.settled(page);
+  expect(events().map(searchOf).sort()).toEqual(['?first', '?second', '?third']);
+});

@@ -91,8 +91,9 @@ export function patchXhr({ want, begin }: PatchDeps): Toggle[] {
       function (this: XMLHttpRequest, body?: Document | XMLHttpRequestBodyInit | null) {
         const xhr = this;
         const call = calls.get(xhr);
-        // The headers set, or none.
-        const end = call && !ends.has(xhr) && begin(call[0], call[1], call[2].length ? call[2] : undefined, body);
+        // Only a call that send() starts: opened (1) and not sent yet. Once a call ended (4), a send()
+        // before the next open() throws, and starts nothing to record. The headers set, or none.
+        const end = call && xhr.readyState == 1 && !ends.has(xhr) && begin(call[0], call[1], call[2].length ? call[2] : undefined, body);
         if (end) {
           let error: string | undefined;
           // Nothing here throws (headers are parsed later): the app's event dispatch is never disturbed.
