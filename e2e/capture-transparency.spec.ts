@@ -138,3 +138,26 @@ test('send() again on an XMLHttpRequest whose call ended throws as without captu
   await collector.settled(page);
   expect(events().map(searchOf).sort()).toEqual(['?first', '?second', '?third']);
 });
+
+test('a synchronous XMLHttpRequest that fails throws the same error to the app and is recorded with status 0', async ({ page }) => {
+  const { without, withCapture } = await bothWays(
+    page,
+    `
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', '/api/close?sync', false);
+    xhr.setRequestHeader('X-Trace', 'sync');
+    try {
+      xhr.send('sync body');
+      return 'sent';
+    } catch (error) {
+      return [error.constructor.name, error.name, error.message, xhr.readyState, xhr.status];
+    }
+  `,
+  );
+  expect(without).toEqual(['DOMException', 'NetworkError', expect.stringContaining('Failed to load'), 4, 0]);
+  expect(withCapture).toEqual(without);
+  await expect.poll(() => events().length).toBe(1);
+  const [event] = events();
+  expect([searchOf(event), event.request.verb, event.request.headers['X-Trace'], event.request.body]).toEqual(['?sync', 'POST', 'sync', 'sync body']);
+  expect([event.response.status, event.metadata]).toEqual([0, { error: 'error' }]);
+});

@@ -115,7 +115,14 @@ export function patchXhr({ want, begin }: PatchDeps): Toggle[] {
           );
           for (const type of [...FAILURES, 'loadend']) xhr.addEventListener(type, listener);
         }
-        return original.apply(xhr, arguments);
+        try {
+          return original.apply(xhr, arguments);
+        } catch (error) {
+          // A synchronous call that failed throws from send() and fires no events (XHR spec, "request
+          // error steps"): recorded here, as an async one would be.
+          settle(xhr);
+          throw error;
+        }
       },
     ),
   ];
