@@ -161,3 +161,21 @@ test('a synchronous XMLHttpRequest that fails throws the same error to the app a
   expect([searchOf(event), event.request.verb, event.request.headers['X-Trace'], event.request.body]).toEqual(['?sync', 'POST', 'sync', 'sync body']);
   expect([event.response.status, event.metadata]).toEqual([0, { error: 'error' }]);
 });
+
+test('credentials in a URL are masked in the recorded uri', async ({ page }) => {
+  // XMLHttpRequest sends them (fetch refuses such a URL, and is recorded failing).
+  await open(
+    page,
+    `
+    const xhr = new XMLHttpRequest();
+    xhr.open('GET', 'http://ada.lovelace:s3cret@127.0.0.1:' + location.port + '/api/text?xhr');
+    await new Promise((resolve) => { xhr.onloadend = resolve; xhr.send(); });
+    const failed = await fetch('http://sk_live_key@127.0.0.1:' + location.port + '/api/text?fetch').catch((error) => error.name);
+    return [xhr.responseText, failed];
+  `,
+  );
+  expect(await run(page)).toEqual(['hello, text', 'TypeError']);
+  await expect.poll(() => events().length).toBe(2);
+  expect(events().map((e) => e.request.uri).sort()).toEqual([`http://*****@127.0.0.1:${collector.port}/api/text?fetch`, `http://*****@127.0.0.1:${collector.port}/api/text?xhr`]);
+  expect(JSON.stringify(events())).not.toMatch(/s3cret|sk_live|lovelace/);
+});

@@ -12,6 +12,12 @@ const SECRET = /auth|cookie|key|token|secret|passw|session|csrf/i;
 export const MASK = '*****';
 
 /**
+ * `text` with the credentials of every URL in it (`//user:password@`) masked, as the Authorization header
+ * they stand for is: XMLHttpRequest sends them, and fetch refuses them with an error that quotes the URL.
+ */
+export const maskCredentials = (text: string): string => text.replace(/\/\/[^/@\s]+@/g, `//${MASK}@`);
+
+/**
  * Headers as the event carries them, secrets masked. They come normalized (names lower-cased, repeats
  * joined with ', ', values trimmed): from a `Headers`, or from `parseHeaders`. `fromEntries` keeps
  * names like `__proto__` plain entries.

@@ -19,7 +19,7 @@ import { APPLICATION_ID_HEADER, type Attribution, type CapturedEvent, type Metad
 import { copyBody, readBody } from './body.js';
 import { createDeferredWork } from './deferred.js';
 import { patchFetch } from './fetch.js';
-import { headerRecord } from './headers.js';
+import { headerRecord, maskCredentials } from './headers.js';
 import type { Begin, CaptureFactory, Target } from './types.js';
 import { patchXhr } from './xhr.js';
 
@@ -52,11 +52,11 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
   /**
    * The absolute URL of a captured call, as fetch and XMLHttpRequest resolve it (against the document's
    * base URL, which a <base href> sets, when the call was made), or nothing when it is not recorded:
-   * not http(s), to the collector, or a URL the call itself rejected.
+   * not http(s), to the collector, or a URL the call itself rejected. Credentials in it are masked.
    */
   const resolve = ([url, base]: Target): string | undefined => {
     try {
-      const uri = new URL(url, base).href;
+      const uri = maskCredentials(new URL(url, base).href);
       return /^https?:/.test(uri) && !uri.startsWith(options.baseUrl + '/v1/') ? uri : undefined;
     } catch {
       return; // not a URL
@@ -115,7 +115,8 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
           const truncated = [sentCut !== false && 'request', (receivedCut !== false || tooBig) && 'response'].filter(Boolean);
           // Who made the call comes first, so hooks see it and what maskContent removes stays removed.
           let event: CapturedEvent = { ...caller, request, response, transaction_id: newId() };
-          if (error || truncated.length) event.metadata = { ...(error && { error }), ...(truncated.length && { truncated }) };
+          // fetch's error for a URL with credentials quotes it.
+          if (error || truncated.length) event.metadata = { ...(error && { error: maskCredentials(error) }), ...(truncated.length && { truncated }) };
           if (hook('skip', event)) return;
           event = hook('maskContent', event, event)!;
           const extra = hook<Metadata>('getMetadata', event);
