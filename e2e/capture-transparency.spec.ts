@@ -179,3 +179,20 @@ test('credentials in a URL are masked in the recorded uri', async ({ page }) => 
   expect(events().map((e) => e.request.uri).sort()).toEqual([`http://*****@127.0.0.1:${collector.port}/api/text?fetch`, `http://*****@127.0.0.1:${collector.port}/api/text?xhr`]);
   expect(JSON.stringify(events())).not.toMatch(/s3cret|sk_live|lovelace/);
 });
+
+test('header values the app gives as numbers are recorded as the strings the server got', async ({ page }) => {
+  await open(
+    page,
+    `
+    const xhr = new XMLHttpRequest();
+    xhr.open('GET', '/api/echo?xhr');
+    xhr.setRequestHeader('X-Page', 2);
+    await new Promise((resolve) => { xhr.onloadend = resolve; xhr.send(); });
+    await fetch('/api/echo?fetch', { headers: [['X-Page', 3]] });
+  `,
+  );
+  await run(page);
+  expect(collector.api.map((r) => r.headers['x-page'])).toEqual(['2', '3']);
+  await expect.poll(() => events().length).toBe(2);
+  expect(events().map((e) => [searchOf(e), e.request.headers['X-Page']]).sort()).toEqual([['?fetch', '3'], ['?xhr', '2']]);
+});
