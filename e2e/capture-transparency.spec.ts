@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { expect, test, type Page } from '@playwright/test';
 import { startRecorder, umdPage, type Recorder } from './support/recorder';
 
@@ -195,4 +197,28 @@ test('header values the app gives as numbers are recorded as the strings the ser
   expect(collector.api.map((r) => r.headers['x-page'])).toEqual(['2', '3']);
   await expect.poll(() => events().length).toBe(2);
   expect(events().map((e) => [searchOf(e), e.request.headers['X-Page']]).sort()).toEqual([['?fetch', '3'], ['?xhr', '2']]);
+});
+
+test("a body the app reads with text() is recorded on a page whose Promise is another library's (zone.js)", async ({ page }) => {
+  // An answer whose body comes a while after its headers (time is the scenario): the app's text() is
+  // still under way when capture builds the event.
+  const slow = createServer((req, res) => {
+    res.writeHead(200, { 'Access-Control-Allow-Origin': '*', 'Content-Type': 'application/json' });
+    res.write('{"late":');
+    setTimeout(() => res.end('true}'), 1000);
+  });
+  await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+  try {
+    // As zone.js (Angular) does before the app's scripts run: its own Promise in place of the browser's,
+    // while the browser's methods (text()) still give the browser's promises.
+    const zone = '<script>window.Promise = class ZoneAwarePromise extends Promise {};</script>';
+    const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}/slow-body`;
+    const { without, withCapture } = await bothWays(page, `return (await fetch(${JSON.stringify(url)})).text();`, zone);
+    expect(without).toBe('{"late":true}');
+    expect(withCapture).toBe(without);
+    await expect.poll(() => events().length).toBe(1);
+    expect(events()[0].response.body).toEqual({ late: true });
+  } finally {
+    slow.close();
+  }
 });
