@@ -222,3 +222,41 @@ test("a body the app reads with text() is recorded on a page whose Promise is an
     slow.close();
   }
 });
+
+test('json() of a body that is not JSON fails with the same error, reported to the page as without capture', async ({ page }) => {
+  // Chromium reports json()'s own SyntaxError to the console only, not to unhandledrejection listeners;
+  // a SyntaxError thrown by the page's JSON.parse would reach them.
+  const runOnce = async (capture: boolean) => {
+    await open(
+      page,
+      `
+      window.reported = [];
+      addEventListener('unhandledrejection', (event) => {
+        reported.push(event.reason.message);
+        if (event.reason.message == 'marker') markerSeen();
+      });
+      const caught = await (await fetch('/api/text?caught')).json().catch((error) => [error.constructor.name, error.message]);
+      (await fetch('/api/text?unhandled')).json();
+      return caught;
+    `,
+      { capture },
+    );
+    const consoleReported = page.waitForEvent('pageerror');
+    const caught = await run(page);
+    await consoleReported;
+    // A rejection of the page's own, after it: once it is reported, json()'s would have been.
+    const reported = await page.evaluate(() => {
+      const w = window as unknown as { reported: string[]; markerSeen(): void };
+      return new Promise<string[]>((resolve) => {
+        w.markerSeen = () => resolve(w.reported);
+        void Promise.reject(new Error('marker'));
+      });
+    });
+    return { caught, reported };
+  };
+  const without = await runOnce(false);
+  expect(without).toEqual({ caught: ['SyntaxError', `Unexpected token 'h', "hello, text" is not valid JSON`], reported: ['marker'] });
+  expect(await runOnce(true)).toEqual(without);
+  await expect.poll(() => events().map(searchOf).sort()).toEqual(['?caught', '?unhandled']);
+  expect(events().map((e) => e.response.body)).toEqual(['hello, text', 'hello, text']);
+});

@@ -119,10 +119,20 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
         return shareText(this, (text) => text) ?? original.apply(this, arguments);
       };
     }),
-    // As the browser's json() does: the text, UTF-8 decoded, parsed.
+    // As the browser's json() does: the text, UTF-8 decoded, parsed. Text that is not JSON is left to the
+    // browser's json(), so that the app gets the browser's own SyntaxError, reported as the browser
+    // reports it: Chromium does not dispatch unhandledrejection for it, as it does for one thrown by
+    // JSON.parse. Read from a Blob, as from the network: a Response of a string words the error otherwise.
     patch(responses, 'json', (original) =>
       function (this: Response) {
-        return shareText(this, JSON.parse) ?? original.apply(this, arguments);
+        const parse = (text: string): unknown => {
+          try {
+            return JSON.parse(text);
+          } catch {
+            return original.call(new Response(new Blob([text])));
+          }
+        };
+        return shareText(this, parse) ?? original.apply(this, arguments);
       },
     ),
     ...['arrayBuffer', 'blob', 'bytes', 'formData'].map((name) =>
