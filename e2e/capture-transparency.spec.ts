@@ -260,3 +260,26 @@ test('json() of a body that is not JSON fails with the same error, reported to t
   await expect.poll(() => events().map(searchOf).sort()).toEqual(['?caught', '?unhandled']);
   expect(events().map((e) => e.response.body)).toEqual(['hello, text', 'hello, text']);
 });
+
+test('a fetch of a data: or blob: URL is left alone: its body is not copied', async ({ page }) => {
+  // Reading a data: URL with fetch is how many apps turn base64 into a Blob; such calls are never
+  // recorded, so a copy of their body (as large as the data) would only be held, never read.
+  const { without, withCapture } = await bothWays(
+    page,
+    `
+    const nativeClone = Response.prototype.clone;
+    let clones = 0;
+    Response.prototype.clone = function () { clones++; return nativeClone.apply(this, arguments); };
+    const data = await (await fetch('data:application/octet-stream;base64,' + btoa('x'.repeat(1000)))).blob();
+    const url = URL.createObjectURL(new Blob(['from a blob']));
+    const blob = await (await fetch(url)).arrayBuffer();
+    const notCopied = clones;
+    // A call to an API read the same way is copied, so the count above counts.
+    await (await fetch('/api/text?http')).blob();
+    return [data.size, blob.byteLength, notCopied, clones > notCopied || 'no copy of an API call'];
+  `,
+  );
+  expect(without).toEqual([1000, 11, 0, 'no copy of an API call']);
+  expect(withCapture).toEqual([1000, 11, 0, true]);
+  await expect.poll(() => events().map(searchOf)).toEqual(['?http']);
+});
