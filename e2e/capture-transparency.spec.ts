@@ -283,3 +283,20 @@ test('a fetch of a data: or blob: URL is left alone: its body is not copied', as
   expect(withCapture).toEqual([1000, 11, 0, true]);
   await expect.poll(() => events().map(searchOf)).toEqual(['?http']);
 });
+
+test('a body given to a GET or HEAD XMLHttpRequest, which the browser does not send, is not recorded', async ({ page }) => {
+  await open(
+    page,
+    `
+    for (const method of ['get', 'HEAD', 'POST']) {
+      const xhr = new XMLHttpRequest();
+      xhr.open(method, '/api/echo?' + method);
+      await new Promise((resolve) => { xhr.onloadend = resolve; xhr.send('{"page":2}'); });
+    }
+  `,
+  );
+  await run(page);
+  expect(collector.api.map((r) => [r.method, r.body])).toEqual([['GET', ''], ['HEAD', ''], ['POST', '{"page":2}']]);
+  await expect.poll(() => events().length).toBe(3);
+  expect(events().map((e) => [e.request.verb, e.request.body]).sort()).toEqual([['GET', undefined], ['HEAD', undefined], ['POST', { page: 2 }]]);
+});

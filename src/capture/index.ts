@@ -110,8 +110,9 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
           status,
           headers: headerRecord(typeof received == 'function' ? received() : received),
         };
-        // Whether each body was cut; a promise while a streamed one is still being read.
-        let sentCut = readBody(sentBody, options.maxBodyBytes, request);
+        // Whether each body was cut; a promise while a streamed one is still being read. A GET or HEAD
+        // sends none: XMLHttpRequest drops a body given to its send() (fetch refuses one).
+        let sentCut = /^(GET|HEAD)$/.test(request.verb) ? false : readBody(sentBody, options.maxBodyBytes, request);
         let receivedCut = readBody(typeof receivedBody == 'function' ? receivedBody() : receivedBody, options.maxBodyBytes, response);
         let done = false;
         const finish = (): void => {
