@@ -11,10 +11,10 @@ const STREAMING = /event-stream|ndjson/i;
 /**
  * fetch: the original is called with the caller's exact arguments, and the app gets back a promise
  * settled as the one it returns (see the patch). A request's body is read from a copy (see copyBody:
- * the Request itself goes to fetch unread, unlike moesif, which fails with "already used"). A response's body is what the app
- * reads of it, or a copy (see `bodies`). A response body that will not be recorded is neither
- * copied nor watched: one the app reads as it arrives (server-sent events, NDJSON), or one over
- * maxBodyBytes by its Content-Length.
+ * the Request itself goes to fetch unread, unlike moesif, which fails with "already used"). A
+ * response's body is what the app reads of it, or a copy (see `bodies`). A response body that will
+ * not be recorded is neither copied nor watched: one the app reads as it arrives (server-sent events,
+ * NDJSON), or one over maxBodyBytes by its Content-Length.
  *
  * A copy shares the connection with the app's body: the browser closes it only when both are done or
  * cancelled. So the app's `response.body` is the app's own branch seen through `follow`, which cancels
