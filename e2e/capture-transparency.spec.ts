@@ -202,7 +202,7 @@ test('header values the app gives as numbers are recorded as the strings the ser
 test("a body the app reads with text() is recorded on a page whose Promise is another library's (zone.js)", async ({ page }) => {
   // An answer whose body comes a while after its headers (time is the scenario): the app's text() is
   // still under way when capture builds the event.
-  const slow = createServer((req, res) => {
+  const slow = createServer((_req, res) => {
     res.writeHead(200, { 'Access-Control-Allow-Origin': '*', 'Content-Type': 'application/json' });
     res.write('{"late":');
     setTimeout(() => res.end('true}'), 1000);
