@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BODY_WAIT_MS, decode, readBody } from '../src/capture/body';
-import { headerRecord, MASK, parseHeaders } from '../src/capture/headers';
+import { headerRecord, MASK, maskCredentials, parseHeaders } from '../src/capture/headers';
 import { createCapture } from '../src/capture';
 import { patch } from '../src/patch';
 import { createLog } from '../src/log';
@@ -78,6 +78,12 @@ describe('bodies', () => {
 });
 
 describe('headers', () => {
+  it('masks the credentials of URLs, and nothing else that has an @', () => {
+    expect(maskCredentials('https://user:pa%40ss@api.test/users/@me?at=a@b')).toBe(`https://${MASK}@api.test/users/@me?at=a@b`);
+    expect(maskCredentials("TypeError: Failed to execute 'fetch': ... credentials: http://sk_live_1@api.test/x")).toBe(`TypeError: Failed to execute 'fetch': ... credentials: http://${MASK}@api.test/x`);
+    expect(maskCredentials('https://api.test/x')).toBe('https://api.test/x');
+  });
+
   // Capture hands headerRecord a Headers (the request's, made from what the app passed; the response's)
   // or XMLHttpRequest's parsed header block.
   it('masks credentials whatever their case, before anything else sees them', () => {

@@ -15,9 +15,9 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 12_060,
+  umd: 12_280,
   esmCore: 9_460,
-  esmCapture: 2_620,
+  esmCapture: 2_800,
 };
 
 const gzipSize = (code: string | Buffer): number => gzipSync(code, { level: 9 }).length;

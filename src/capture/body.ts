@@ -138,7 +138,9 @@ export function readBody(source: unknown, max: number, part: Body): boolean | Pr
   try {
     if (source == null || source instanceof ReadableStream || source instanceof Document) return false;
     if (typeof source == 'string' || source instanceof URLSearchParams) return keepText(String(source), max, part);
-    if (source instanceof Promise) return keepTextRead(source, max, part).catch(() => false);
+    // Told by its `then`, not `instanceof Promise`: a page's Promise may be another library's (zone.js puts
+    // its own in place of the browser's, whose text() still gives the browser's promises).
+    if (typeof (source as PromiseLike<string>).then == 'function') return keepTextRead(source as Promise<string>, max, part).catch(() => false);
     if (source instanceof ArrayBuffer || ArrayBuffer.isView(source))
       return keep(new Uint8Array((source as ArrayBufferView).buffer || source, (source as ArrayBufferView).byteOffset, Math.min(source.byteLength, max + 1)), false, max, part);
     // A Copy; a Request or Response (copied now); a Blob or FormData, read through a Response of them

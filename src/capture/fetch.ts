@@ -9,12 +9,12 @@ type BodySource = Copy | Promise<string> | string;
 const STREAMING = /event-stream|ndjson/i;
 
 /**
- * fetch: the original is called with the caller's exact arguments, and the app gets back the very
- * promise it returns. A request's body is read from a copy (see copyBody: the Request itself goes to
- * fetch unread, unlike moesif, which fails with "already used"). A response's body is what the app
- * reads of it, or a copy (see `bodies`). A response body that will not be recorded is neither
- * copied nor watched: one the app reads as it arrives (server-sent events, NDJSON), or one over
- * maxBodyBytes by its Content-Length.
+ * fetch: the original is called with the caller's exact arguments, and the app gets back a promise
+ * settled as the one it returns (see the patch). A request's body is read from a copy (see copyBody:
+ * the Request itself goes to fetch unread, unlike moesif, which fails with "already used"). A
+ * response's body is what the app reads of it, or a copy (see `bodies`). A response body that will
+ * not be recorded is neither copied nor watched: one the app reads as it arrives (server-sent events,
+ * NDJSON), or one over maxBodyBytes by its Content-Length.
  *
  * A copy shares the connection with the app's body: the browser closes it only when both are done or
  * cancelled. So the app's `response.body` is the app's own branch seen through `follow`, which cancels
@@ -119,10 +119,20 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
         return shareText(this, (text) => text) ?? original.apply(this, arguments);
       };
     }),
-    // As the browser's json() does: the text, UTF-8 decoded, parsed.
+    // As the browser's json() does: the text, UTF-8 decoded, parsed. Text that is not JSON is left to the
+    // browser's json(), so that the app gets the browser's own SyntaxError, reported as the browser
+    // reports it: Chromium does not dispatch unhandledrejection for it, as it does for one thrown by
+    // JSON.parse. Read from a Blob, as from the network: a Response of a string words the error otherwise.
     patch(responses, 'json', (original) =>
       function (this: Response) {
-        return shareText(this, JSON.parse) ?? original.apply(this, arguments);
+        const parse = (text: string): unknown => {
+          try {
+            return JSON.parse(text);
+          } catch {
+            return original.call(new Response(new Blob([text])));
+          }
+        };
+        return shareText(this, parse) ?? original.apply(this, arguments);
       },
     ),
     ...['arrayBuffer', 'blob', 'bytes', 'formData'].map((name) =>
@@ -147,32 +157,33 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
           // Arguments that fetch itself rejects (bad headers): nothing to capture, and fetch reports them.
         }
         const result: Promise<Response> = original.apply(this, arguments);
-        // A branch of our own, so the app's promise, and an unhandled rejection of it, stay exactly its own.
-        // Our reaction runs before any of the app's, so the body is watched before the app reads it.
-        // Neither reaction throws, so the branch never rejects.
-        if (end)
-          result.then(
-            (response) => {
-              try {
-                const { headers } = response;
-                const tooBig = +headers.get('content-length')! > maxBodyBytes;
-                // `test` reads a missing content-type (null) as "null".
-                const watched = !tooBig && !STREAMING.test(headers.get('content-type')!);
-                if (watched) bodies.set(response, {});
-                end(response.status, headers, watched ? () => takeBody(response) : undefined, undefined, tooBig);
-              } catch {
-                // A mocked fetch that resolved to no Response: nothing to capture.
-              }
-            },
-            (error: unknown) => {
-              try {
-                end(0, [], null, String(error));
-              } catch {
-                // A mocked fetch that rejected with a symbol.
-              }
-            },
-          );
-        return result;
+        if (!end) return result;
+        // The app gets a promise of its own, settled as fetch's is (the same Response, the same error), one
+        // microtask later: handling fetch's own promise marks it handled, so a failure nobody handles would
+        // not be reported to the page. Our reaction runs first, so the body is watched before the app reads it.
+        return result.then(
+          (response) => {
+            try {
+              const { headers } = response;
+              const tooBig = +headers.get('content-length')! > maxBodyBytes;
+              // `test` reads a missing content-type (null) as "null".
+              const watched = !tooBig && !STREAMING.test(headers.get('content-type')!);
+              if (watched) bodies.set(response, {});
+              end(response.status, headers, watched ? () => takeBody(response) : undefined, undefined, tooBig);
+            } catch {
+              // A mocked fetch that resolved to no Response: nothing to capture.
+            }
+            return response;
+          },
+          (error: unknown) => {
+            try {
+              end(0, [], null, String(error));
+            } catch {
+              // A mocked fetch that rejected with a symbol.
+            }
+            throw error;
+          },
+        );
       },
     ),
   ];

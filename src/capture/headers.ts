@@ -12,12 +12,19 @@ const SECRET = /auth|cookie|key|token|secret|passw|session|csrf/i;
 export const MASK = '*****';
 
 /**
+ * `text` with the credentials of every URL in it (`//user:password@`) masked, as the Authorization header
+ * they stand for is: XMLHttpRequest sends them, and fetch refuses them with an error that quotes the URL.
+ */
+export const maskCredentials = (text: string): string => text.replace(/\/\/[^/@\s]+@/g, `//${MASK}@`);
+
+/**
  * Headers as the event carries them, secrets masked. They come normalized (names lower-cased, repeats
- * joined with ', ', values trimmed): from a `Headers`, or from `parseHeaders`. `fromEntries` keeps
- * names like `__proto__` plain entries.
+ * joined with ', ', values trimmed) from a `Headers` or `parseHeaders`, or as the app gave them
+ * (setRequestHeader's pairs, fetch's array), where a value may be a number: a string on the wire, as the
+ * browser sends it. `fromEntries` keeps names like `__proto__` plain entries.
  */
 export const headerRecord = (headers: Iterable<[string, string]>): WireHeaders =>
-  Object.fromEntries(Array.from(headers, ([name, value]) => [name, SECRET.test(name) ? MASK : value]));
+  Object.fromEntries(Array.from(headers, ([name, value]) => [name, SECRET.test(name) ? MASK : String(value)]));
 
 /**
  * An XMLHttpRequest's response headers, from getAllResponseHeaders(): `name: value\r\n` lines, names already lower-cased and

@@ -19,11 +19,14 @@ import { APPLICATION_ID_HEADER, type Attribution, type CapturedEvent, type Metad
 import { copyBody, readBody } from './body.js';
 import { createDeferredWork } from './deferred.js';
 import { patchFetch } from './fetch.js';
-import { headerRecord } from './headers.js';
+import { headerRecord, maskCredentials } from './headers.js';
 import type { Begin, CaptureFactory, Target } from './types.js';
 import { patchXhr } from './xhr.js';
 
 type Hook = 'skip' | 'maskContent' | 'getMetadata' | 'getTags' | 'getApiVersion';
+
+/** An absolute URL whose scheme is not http(s), as the URL parser reads it (leading spaces and controls skipped). */
+const OTHER_SCHEME = /^[\0- ]*(?!https?:)[a-z][a-z\d+.-]*:/i;
 
 export const createCapture: CaptureFactory = ({ options, log, who, record }) => {
   let on = false;
@@ -40,11 +43,15 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
   /**
    * Whether a call is captured (capture started, sampled in), decided when the call is opened: its
    * Target, or nothing. Parsing the URL waits for `resolve`: on the call path it cost a captured call
-   * about 12 µs of main-thread time (issue 18). Never throws.
+   * about 12 µs of main-thread time (issue 18). A URL with a scheme other than http(s) (data:, blob:),
+   * which `resolve` would leave out, is told now by its text: a call that is not recorded must cost
+   * nothing, and a fetch's response body would be copied for nothing. Never throws.
    */
   const want = (url: string | URL): Target | undefined => {
+    if (!on) return;
     try {
-      return on && Math.random() < options.sampleRate ? [String(url), document.baseURI] : undefined;
+      const text = String(url);
+      return !OTHER_SCHEME.test(text) && Math.random() < options.sampleRate ? [text, document.baseURI] : undefined;
     } catch {
       return; // a URL that cannot be made a string: the call itself rejects it
     }
@@ -52,11 +59,11 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
   /**
    * The absolute URL of a captured call, as fetch and XMLHttpRequest resolve it (against the document's
    * base URL, which a <base href> sets, when the call was made), or nothing when it is not recorded:
-   * not http(s), to the collector, or a URL the call itself rejected.
+   * not http(s), to the collector, or a URL the call itself rejected. Credentials in it are masked.
    */
   const resolve = ([url, base]: Target): string | undefined => {
     try {
-      const uri = new URL(url, base).href;
+      const uri = maskCredentials(new URL(url, base).href);
       return /^https?:/.test(uri) && !uri.startsWith(options.baseUrl + '/v1/') ? uri : undefined;
     } catch {
       return; // not a URL
@@ -103,8 +110,9 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
           status,
           headers: headerRecord(typeof received == 'function' ? received() : received),
         };
-        // Whether each body was cut; a promise while a streamed one is still being read.
-        let sentCut = readBody(sentBody, options.maxBodyBytes, request);
+        // Whether each body was cut; a promise while a streamed one is still being read. A GET or HEAD
+        // sends none: XMLHttpRequest drops a body given to its send() (fetch refuses one).
+        let sentCut = /^(GET|HEAD)$/.test(request.verb) ? false : readBody(sentBody, options.maxBodyBytes, request);
         let receivedCut = readBody(typeof receivedBody == 'function' ? receivedBody() : receivedBody, options.maxBodyBytes, response);
         let done = false;
         const finish = (): void => {
@@ -115,7 +123,8 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
           const truncated = [sentCut !== false && 'request', (receivedCut !== false || tooBig) && 'response'].filter(Boolean);
           // Who made the call comes first, so hooks see it and what maskContent removes stays removed.
           let event: CapturedEvent = { ...caller, request, response, transaction_id: newId() };
-          if (error || truncated.length) event.metadata = { ...(error && { error }), ...(truncated.length && { truncated }) };
+          // fetch's error for a URL with credentials quotes it.
+          if (error || truncated.length) event.metadata = { ...(error && { error: maskCredentials(error) }), ...(truncated.length && { truncated }) };
           if (hook('skip', event)) return;
           event = hook('maskContent', event, event)!;
           const extra = hook<Metadata>('getMetadata', event);

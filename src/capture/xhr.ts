@@ -2,6 +2,9 @@ import { patch, type Toggle } from '../patch.js';
 import { parseHeaders } from './headers.js';
 import type { PatchDeps, Target } from './types.js';
 
+/** The events that end a call that failed, named as moesif names them in `metadata.error`. */
+const FAILURES = ['abort', 'error', 'timeout'];
+
 /**
  * XMLHttpRequest's capture: its prototype's open, abort, setRequestHeader and send are wrapped (see patch.ts).
  * The event is recorded on `loadend` by a listener of our own, so the app's handlers
@@ -21,9 +24,17 @@ export function patchXhr({ want, begin }: PatchDeps): Toggle[] {
    * Before open() or abort() drop the response of the last call: it is recorded now if its loadend has
    * not reached our listener yet (a handler of the app that ran before it reopens or aborts, or one that
    * awaits a promise resolved in onloadend: microtasks run between listeners), and its headers are read.
+   * A call that failed (status 0) may not have reached our error, timeout or abort listener either (an
+   * app retrying from onerror, ontimeout or onreadystatechange): it is named after the event the app is
+   * handling when that is one of them (`window.event`, the one being dispatched), else 'error'.
    */
   const settle = (xhr: XMLHttpRequest): void => {
-    if (xhr.readyState == 4) ends.get(xhr)?.('loadend');
+    const end = ends.get(xhr);
+    if (end && xhr.readyState == 4) {
+      const { event } = window;
+      if (!xhr.status) end(event?.target == xhr && FAILURES.includes(event.type) ? event.type : 'error');
+      end('loadend');
+    }
     unread.get(xhr)?.();
   };
   /**
@@ -63,6 +74,8 @@ export function patchXhr({ want, begin }: PatchDeps): Toggle[] {
     patch(proto, 'abort', (original) =>
       function (this: XMLHttpRequest) {
         settle(this);
+        // A call under way is aborted: named so before an app's handler of the abort reopens the object.
+        ends.get(this)?.('abort');
         return original.apply(this, arguments);
       },
     ),
@@ -78,8 +91,9 @@ export function patchXhr({ want, begin }: PatchDeps): Toggle[] {
       function (this: XMLHttpRequest, body?: Document | XMLHttpRequestBodyInit | null) {
         const xhr = this;
         const call = calls.get(xhr);
-        // The headers set, or none.
-        const end = call && !ends.has(xhr) && begin(call[0], call[1], call[2].length ? call[2] : undefined, body);
+        // Only a call that send() starts: opened (1) and not sent yet. Once a call ended (4), a send()
+        // before the next open() throws, and starts nothing to record. The headers set, or none.
+        const end = call && xhr.readyState == 1 && !ends.has(xhr) && begin(call[0], call[1], call[2].length ? call[2] : undefined, body);
         if (end) {
           let error: string | undefined;
           // Nothing here throws (headers are parsed later): the app's event dispatch is never disturbed.
@@ -97,11 +111,18 @@ export function patchXhr({ want, begin }: PatchDeps): Toggle[] {
                   xhr.responseType == 'json' ? JSON.stringify(xhr.response) : xhr.response,
                   error,
                 )
-              : (error = type),
+              : (error ||= type),
           );
-          for (const type of ['abort', 'error', 'timeout', 'loadend']) xhr.addEventListener(type, listener);
+          for (const type of [...FAILURES, 'loadend']) xhr.addEventListener(type, listener);
         }
-        return original.apply(xhr, arguments);
+        try {
+          return original.apply(xhr, arguments);
+        } catch (error) {
+          // A synchronous call that failed throws from send() and fires no events (XHR spec, "request
+          // error steps"): recorded here, as an async one would be.
+          settle(xhr);
+          throw error;
+        }
       },
     ),
   ];

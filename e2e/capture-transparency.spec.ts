@@ -1,0 +1,302 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { expect, test, type Page } from '@playwright/test';
+import { startRecorder, umdPage, type Recorder } from './support/recorder';
+
+/**
+ * What an audit of capture found the app seeing differently with capture on, or capture recording
+ * wrongly, in Debian's Chromium against a real server. Each scenario runs in a page without capture
+ * and in a page with it (moesif.start() first); the app must see the same both times.
+ */
+
+let collector: Recorder;
+test.beforeEach(async () => {
+  collector = await startRecorder();
+});
+test.afterEach(async () => {
+  await collector.close();
+});
+
+type Event = {
+  request: { uri: string; verb: string; headers: Record<string, string>; body?: unknown };
+  response: { status: number; headers: Record<string, string>; body?: unknown };
+  metadata?: Record<string, unknown>;
+};
+const events = (): Event[] => collector.items('events') as unknown as Event[];
+const searchOf = (event: Event) => new URL(event.request.uri).search;
+const eventFor = (search: string) => events().find((e) => searchOf(e) === search);
+
+/** Opens a page with the SDK initialized (`head` runs before it loads), capture started or not, and `scenario` defined. */
+async function open(page: Page, scenario: string, { capture = true, head = '' } = {}) {
+  const init = `moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 100 });`;
+  collector.page('/p', umdPage(`${init} ${capture ? 'moesif.start();' : ''} window.scenario = async () => { ${scenario} };`, head));
+  await page.goto(collector.url + '/p');
+}
+const run = (page: Page) => page.evaluate(() => (window as unknown as { scenario(): Promise<unknown> }).scenario());
+
+/** What the app sees of `scenario`, without capture and with it. */
+async function bothWays(page: Page, scenario: string, head = '') {
+  await open(page, scenario, { capture: false, head });
+  const without = await run(page);
+  await open(page, scenario, { head });
+  const withCapture = await run(page);
+  return { without, withCapture };
+}
+
+test('a fetch that fails with nobody handling it is still reported to the page as an unhandled rejection', async ({ page }) => {
+  const { without, withCapture } = await bothWays(
+    page,
+    `
+    const reported = [];
+    let seen;
+    const seenOne = new Promise((resolve) => (seen = resolve));
+    addEventListener('unhandledrejection', (event) => {
+      event.preventDefault();
+      reported.push(String(event.reason));
+      seen();
+    });
+    // A failure the app handles is not reported...
+    await fetch('/api/close?handled').catch(() => {});
+    // ...one it leaves alone (a fire-and-forget call) is.
+    fetch('/api/close?unhandled');
+    await Promise.race([seenOne, new Promise((resolve) => setTimeout(resolve, 5000))]); // a guard, not a wait
+    return reported;
+  `,
+  );
+  expect(without).toEqual(['TypeError: Failed to fetch']);
+  expect(withCapture).toEqual(without);
+  // Both recorded all the same.
+  await expect.poll(() => events().map(searchOf).sort()).toEqual(['?handled', '?unhandled']);
+  expect(eventFor('?unhandled')!.metadata).toEqual({ error: 'TypeError: Failed to fetch' });
+});
+
+test("an XMLHttpRequest that fails and is sent again from the app's own handler is recorded with its error", async ({ page }) => {
+  // Retrying on the same object from a handler is common; those handlers run before capture's own
+  // listener sees the failure's event, so capture records the failed call when the app reopens it.
+  const { without, withCapture } = await bothWays(
+    page,
+    `
+    const retry = (first, setup) => new Promise((resolve) => {
+      const xhr = new XMLHttpRequest();
+      const seen = [];
+      let retried = false;
+      const again = () => {
+        seen.push(xhr.status);
+        if (retried) return;
+        retried = true;
+        xhr.open('GET', '/api/text?retried-' + first);
+        xhr.timeout = 0;
+        xhr.send();
+      };
+      setup(xhr, again);
+      xhr.onload = () => resolve([...seen, xhr.responseText]);
+      xhr.open('GET', '/api/' + first);
+      xhr.send();
+    });
+    return [
+      await retry('close?onerror', (xhr, again) => (xhr.onerror = again)),
+      await retry('slow?ontimeout', (xhr, again) => { xhr.timeout = 200; xhr.ontimeout = again; }),
+      await retry('close?onreadystatechange', (xhr, again) => (xhr.onreadystatechange = () => xhr.readyState == 4 && !xhr.status && again())),
+      await retry('slow?aborted', (xhr, again) => {
+        xhr.onreadystatechange = () => xhr.readyState == 4 && !xhr.status && again();
+        xhr.onloadstart = () => setTimeout(() => xhr.abort(), 50);
+      }),
+    ];
+  `,
+  );
+  expect(without).toEqual(Array(4).fill([0, 'hello, text']));
+  expect(withCapture).toEqual(without);
+  await expect.poll(() => events().length).toBe(8);
+  const failed = ['?onerror', '?ontimeout', '?onreadystatechange', '?aborted'].map((search) => [search, eventFor(search)!.response.status, eventFor(search)!.metadata]);
+  expect(failed).toEqual([
+    ['?onerror', 0, { error: 'error' }],
+    ['?ontimeout', 0, { error: 'timeout' }],
+    ['?onreadystatechange', 0, { error: 'error' }],
+    ['?aborted', 0, { error: 'abort' }],
+  ]);
+  expect(events().filter((e) => searchOf(e).startsWith('?retried')).map((e) => e.response.status)).toEqual([200, 200, 200, 200]);
+});
+
+test('send() again on an XMLHttpRequest whose call ended throws as without capture, and records no second event', async ({ page }) => {
+  const { without, withCapture } = await bothWays(
+    page,
+    `
+    const xhr = new XMLHttpRequest();
+    const thrown = [];
+    await new Promise((resolve) => { xhr.onloadend = resolve; xhr.open('GET', '/api/text?first'); xhr.send(); });
+    // A task later, so capture's own listener has recorded the call.
+    await new Promise((resolve) => setTimeout(resolve));
+    try { xhr.send(); } catch (error) { thrown.push(error.name); }
+    xhr.abort();
+    await new Promise((resolve) => { xhr.onloadend = resolve; xhr.open('GET', '/api/text?second'); xhr.send(); });
+    try { xhr.send(); } catch (error) { thrown.push(error.name); }
+    await new Promise((resolve) => { xhr.onloadend = resolve; xhr.open('GET', '/api/text?third'); xhr.send(); });
+    return thrown;
+  `,
+  );
+  expect(without).toEqual(['InvalidStateError', 'InvalidStateError']);
+  expect(withCapture).toEqual(without);
+  await expect.poll(() => events().map(searchOf).sort()).toContain('?third');
+  await collector.settled(page);
+  expect(events().map(searchOf).sort()).toEqual(['?first', '?second', '?third']);
+});
+
+test('a synchronous XMLHttpRequest that fails throws the same error to the app and is recorded with status 0', async ({ page }) => {
+  const { without, withCapture } = await bothWays(
+    page,
+    `
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', '/api/close?sync', false);
+    xhr.setRequestHeader('X-Trace', 'sync');
+    try {
+      xhr.send('sync body');
+      return 'sent';
+    } catch (error) {
+      return [error.constructor.name, error.name, error.message, xhr.readyState, xhr.status];
+    }
+  `,
+  );
+  expect(without).toEqual(['DOMException', 'NetworkError', expect.stringContaining('Failed to load'), 4, 0]);
+  expect(withCapture).toEqual(without);
+  await expect.poll(() => events().length).toBe(1);
+  const [event] = events();
+  expect([searchOf(event), event.request.verb, event.request.headers['X-Trace'], event.request.body]).toEqual(['?sync', 'POST', 'sync', 'sync body']);
+  expect([event.response.status, event.metadata]).toEqual([0, { error: 'error' }]);
+});
+
+test('credentials in a URL are masked in the recorded uri', async ({ page }) => {
+  // XMLHttpRequest sends them (fetch refuses such a URL, and is recorded failing).
+  await open(
+    page,
+    `
+    const xhr = new XMLHttpRequest();
+    xhr.open('GET', 'http://ada.lovelace:s3cret@127.0.0.1:' + location.port + '/api/text?xhr');
+    await new Promise((resolve) => { xhr.onloadend = resolve; xhr.send(); });
+    const failed = await fetch('http://sk_live_key@127.0.0.1:' + location.port + '/api/text?fetch').catch((error) => error.name);
+    return [xhr.responseText, failed];
+  `,
+  );
+  expect(await run(page)).toEqual(['hello, text', 'TypeError']);
+  await expect.poll(() => events().length).toBe(2);
+  expect(events().map((e) => e.request.uri).sort()).toEqual([`http://*****@127.0.0.1:${collector.port}/api/text?fetch`, `http://*****@127.0.0.1:${collector.port}/api/text?xhr`]);
+  expect(JSON.stringify(events())).not.toMatch(/s3cret|sk_live|lovelace/);
+});
+
+test('header values the app gives as numbers are recorded as the strings the server got', async ({ page }) => {
+  await open(
+    page,
+    `
+    const xhr = new XMLHttpRequest();
+    xhr.open('GET', '/api/echo?xhr');
+    xhr.setRequestHeader('X-Page', 2);
+    await new Promise((resolve) => { xhr.onloadend = resolve; xhr.send(); });
+    await fetch('/api/echo?fetch', { headers: [['X-Page', 3]] });
+  `,
+  );
+  await run(page);
+  expect(collector.api.map((r) => r.headers['x-page'])).toEqual(['2', '3']);
+  await expect.poll(() => events().length).toBe(2);
+  expect(events().map((e) => [searchOf(e), e.request.headers['X-Page']]).sort()).toEqual([['?fetch', '3'], ['?xhr', '2']]);
+});
+
+test("a body the app reads with text() is recorded on a page whose Promise is another library's (zone.js)", async ({ page }) => {
+  // An answer whose body comes a while after its headers (time is the scenario): the app's text() is
+  // still under way when capture builds the event.
+  const slow = createServer((_req, res) => {
+    res.writeHead(200, { 'Access-Control-Allow-Origin': '*', 'Content-Type': 'application/json' });
+    res.write('{"late":');
+    setTimeout(() => res.end('true}'), 1000);
+  });
+  await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+  try {
+    // As zone.js (Angular) does before the app's scripts run: its own Promise in place of the browser's,
+    // while the browser's methods (text()) still give the browser's promises.
+    const zone = '<script>window.Promise = class ZoneAwarePromise extends Promise {};</script>';
+    const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}/slow-body`;
+    const { without, withCapture } = await bothWays(page, `return (await fetch(${JSON.stringify(url)})).text();`, zone);
+    expect(without).toBe('{"late":true}');
+    expect(withCapture).toBe(without);
+    await expect.poll(() => events().length).toBe(1);
+    expect(events()[0].response.body).toEqual({ late: true });
+  } finally {
+    slow.close();
+  }
+});
+
+test('json() of a body that is not JSON fails with the same error, reported to the page as without capture', async ({ page }) => {
+  // Chromium reports json()'s own SyntaxError to the console only, not to unhandledrejection listeners;
+  // a SyntaxError thrown by the page's JSON.parse would reach them.
+  const runOnce = async (capture: boolean) => {
+    await open(
+      page,
+      `
+      window.reported = [];
+      addEventListener('unhandledrejection', (event) => {
+        reported.push(event.reason.message);
+        if (event.reason.message == 'marker') markerSeen();
+      });
+      const caught = await (await fetch('/api/text?caught')).json().catch((error) => [error.constructor.name, error.message]);
+      (await fetch('/api/text?unhandled')).json();
+      return caught;
+    `,
+      { capture },
+    );
+    const consoleReported = page.waitForEvent('pageerror');
+    const caught = await run(page);
+    await consoleReported;
+    // A rejection of the page's own, after it: once it is reported, json()'s would have been.
+    const reported = await page.evaluate(() => {
+      const w = window as unknown as { reported: string[]; markerSeen(): void };
+      return new Promise<string[]>((resolve) => {
+        w.markerSeen = () => resolve(w.reported);
+        void Promise.reject(new Error('marker'));
+      });
+    });
+    return { caught, reported };
+  };
+  const without = await runOnce(false);
+  expect(without).toEqual({ caught: ['SyntaxError', `Unexpected token 'h', "hello, text" is not valid JSON`], reported: ['marker'] });
+  expect(await runOnce(true)).toEqual(without);
+  await expect.poll(() => events().map(searchOf).sort()).toEqual(['?caught', '?unhandled']);
+  expect(events().map((e) => e.response.body)).toEqual(['hello, text', 'hello, text']);
+});
+
+test('a fetch of a data: or blob: URL is left alone: its body is not copied', async ({ page }) => {
+  // Reading a data: URL with fetch is how many apps turn base64 into a Blob; such calls are never
+  // recorded, so a copy of their body (as large as the data) would only be held, never read.
+  const { without, withCapture } = await bothWays(
+    page,
+    `
+    const nativeClone = Response.prototype.clone;
+    let clones = 0;
+    Response.prototype.clone = function () { clones++; return nativeClone.apply(this, arguments); };
+    const data = await (await fetch('data:application/octet-stream;base64,' + btoa('x'.repeat(1000)))).blob();
+    const url = URL.createObjectURL(new Blob(['from a blob']));
+    const blob = await (await fetch(url)).arrayBuffer();
+    const notCopied = clones;
+    // A call to an API read the same way is copied, so the count above counts.
+    await (await fetch('/api/text?http')).blob();
+    return [data.size, blob.byteLength, notCopied, clones > notCopied || 'no copy of an API call'];
+  `,
+  );
+  expect(without).toEqual([1000, 11, 0, 'no copy of an API call']);
+  expect(withCapture).toEqual([1000, 11, 0, true]);
+  await expect.poll(() => events().map(searchOf)).toEqual(['?http']);
+});
+
+test('a body given to a GET or HEAD XMLHttpRequest, which the browser does not send, is not recorded', async ({ page }) => {
+  await open(
+    page,
+    `
+    for (const method of ['get', 'HEAD', 'POST']) {
+      const xhr = new XMLHttpRequest();
+      xhr.open(method, '/api/echo?' + method);
+      await new Promise((resolve) => { xhr.onloadend = resolve; xhr.send('{"page":2}'); });
+    }
+  `,
+  );
+  await run(page);
+  expect(collector.api.map((r) => [r.method, r.body])).toEqual([['GET', ''], ['HEAD', ''], ['POST', '{"page":2}']]);
+  await expect.poll(() => events().length).toBe(3);
+  expect(events().map((e) => [e.request.verb, e.request.body]).sort()).toEqual([['GET', undefined], ['HEAD', undefined], ['POST', { page: 2 }]]);
+});
