@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nextBatch } from '../src/delivery/batch';
+import { nextBatch, nextRequestAt, REQUEST_GAP_MS } from '../src/delivery/batch';
 import type { Item } from '../src/delivery/outbox';
 import { backoffDelay, isRetryable, parseRetryAfter } from '../src/delivery/backoff';
 
@@ -151,5 +151,26 @@ describe('nextBatch', () => {
 
   it('returns no batch for no waiting items', () => {
     expect(nextBatch([], 25)).toEqual([]);
+  });
+});
+
+describe('nextRequestAt', () => {
+  const options = { batchEnabled: true, batchSize: 3, batchMaxTime: 2500 };
+  const NOW = 1_000_000;
+  const waiting = (count: number, at = NOW - 100, pad = 0) => Array.from({ length: count }, () => item(at, JSON.stringify({ pad: 'x'.repeat(pad) })));
+  const at = (items: Item[], changes: Partial<Parameters<typeof nextRequestAt>[1]> = {}) =>
+    nextRequestAt(items, { options, urgent: false, lastSentAt: NOW - 10, now: NOW, ...changes });
+
+  it.each([
+    ['fewer than batchSize: when the oldest has waited batchMaxTime', waiting(2), {}, NOW - 100 + 2500],
+    ['a flush or adopted items: at once', waiting(2), { urgent: true }, 0],
+    ['batching off: at once', waiting(1), { options: { ...options, batchEnabled: false } }, 0],
+    ['a full batch: REQUEST_GAP_MS after the last request', waiting(3), {}, NOW - 10 + REQUEST_GAP_MS],
+    ['a full batch, the last request long ago: at once (a time in the past)', waiting(3), { lastSentAt: NOW - 60_000 }, NOW - 60_000 + REQUEST_GAP_MS],
+    ["a whole request's worth waiting: at once", waiting(3, NOW - 100, 25_000), {}, 0],
+    ['an item dated after now (the clock was set back): counted from now', waiting(2, NOW + 3_600_000), {}, NOW + 2500],
+    ['a last request dated after now: the gap counted from now', waiting(3), { lastSentAt: NOW + 3_600_000 }, NOW + REQUEST_GAP_MS],
+  ] as const)('%s', (_name, items, changes, expected) => {
+    expect(at([...items], changes)).toBe(expected);
   });
 });

@@ -1,3 +1,4 @@
+import type { ResolvedOptions } from '../options.js';
 import type { Item } from './outbox.js';
 
 /** Largest request body: under the browser's 64 KB keepalive quota, so any batch can outlive its page. */
@@ -33,4 +34,35 @@ export function nextBatch(items: Item[], limit: number): Item[] {
     batch.push(item);
   }
   return batch;
+}
+
+/**
+ * A full batch leaves at once, unless a request left less than this long ago: then it leaves when the
+ * gap is over, carrying what arrived meanwhile, or at once if a whole request's worth (60 KB) waits.
+ * Each request costs the page about a millisecond of main-thread time (Chromium, issue 18), so a page
+ * making hundreds of API calls a second sends a few full requests a second, not dozens of small ones.
+ */
+export const REQUEST_GAP_MS = 250;
+
+/** What decides when a request is due, besides the items waiting. */
+export interface RequestTiming {
+  options: Pick<ResolvedOptions, 'batchEnabled' | 'batchSize' | 'batchMaxTime'>;
+  /** flush() was called, or items were adopted from a closed tab: they leave at once. */
+  urgent: boolean;
+  /** When the last request left (ms since epoch). */
+  lastSentAt: number;
+  now: number;
+}
+
+/**
+ * When the next request is due (ms since epoch), backoff aside: at once when urgent or without
+ * batching; while fewer than `batchSize` items wait, when the oldest has waited `batchMaxTime`; then
+ * REQUEST_GAP_MS after the last request, or at once when a whole request's worth waits. A time "in
+ * the future" (the clock was set back since, corrected by the system) counts as now, or the request
+ * would wait for the clock.
+ */
+export function nextRequestAt(items: Item[], { options, urgent, lastSentAt, now }: RequestTiming): number {
+  if (urgent || !options.batchEnabled) return 0;
+  if (items.length < options.batchSize) return Math.min(items[0].at, now) + options.batchMaxTime;
+  return fillRequest(items) ? 0 : Math.min(lastSentAt, now) + REQUEST_GAP_MS;
 }

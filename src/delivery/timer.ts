@@ -23,3 +23,19 @@ export function createTimer(run: () => void, now: () => number) {
     },
   };
 }
+
+/**
+ * `run` in a microtask, once for all the calls made before it runs: a burst of items pushed in one task
+ * is handled together, and still before the page unloads.
+ */
+export function createMicrotask(run: () => void): () => void {
+  let queued = false;
+  return () => {
+    if (queued) return;
+    queued = true;
+    queueMicrotask(() => {
+      queued = false;
+      run();
+    });
+  };
+}
