@@ -63,6 +63,35 @@ export interface ActionPayload extends Attribution {
   metadata?: Metadata;
 }
 
+/**
+ * `/v1/actions` as usertrail/server sends them (moesif-nodejs's `sendAction`): the app describes the
+ * request itself, so only `action_name` and `request.uri` are required (what moesif-nodejs checks);
+ * there is no browser to give a verb or user agent, and no transaction id unless the app gives one.
+ */
+export interface ServerActionPayload {
+  action_name: string;
+  transaction_id?: string;
+  user_id?: string;
+  company_id?: string;
+  session_token?: string;
+  request: { uri: string; time?: string; verb?: string; ip_address?: string; user_agent_string?: string; headers?: Headers };
+  metadata?: Metadata;
+}
+
+/**
+ * `/v1/subscriptions`: a company's billing subscription (moesif-nodejs's `updateSubscription`). Sent by
+ * usertrail/server only; the demo collector does not store subscriptions (it answers 404).
+ */
+export interface SubscriptionPayload {
+  subscription_id: string;
+  company_id: string;
+  current_period_start?: string;
+  current_period_end?: string;
+  /** Moesif's values: active, cancelled, paused, trialing, pending, draft, future. */
+  status?: string;
+  metadata?: Metadata;
+}
+
 /** Header names lower-cased or as sent, one value each (repeats joined by ", "). */
 export type Headers = Record<string, string>;
 
@@ -116,11 +145,22 @@ export interface Items {
 
 export type Kind = keyof Items;
 
+/**
+ * What usertrail/server sends to each endpoint: actions as the app describes them, and one kind more,
+ * subscriptions, which neither the browser nor the demo collector knows.
+ */
+export interface ServerItems extends Omit<Items, 'actions'> {
+  actions: ServerActionPayload;
+  subscriptions: SubscriptionPayload;
+}
+
+export type ServerKind = keyof ServerItems;
+
 /** The body of a POST to `/v1/${kind}/batch`. */
 export type BatchBody<K extends Kind> = Array<Items[K]>;
 
-export type BatchPath = `/v1/${Kind}/batch`;
-export type SinglePath = `/v1/${Kind}`;
+export type BatchPath = `/v1/${ServerKind}/batch`;
+export type SinglePath = `/v1/${ServerKind}`;
 
 /*
  * Items of a kind go to `/v1/${kind}/batch` (the single-item endpoints are the same without `/batch`),
@@ -141,10 +181,10 @@ export const SDK_HEADER_VALUE = 'usertrail/__USERTRAIL_VERSION__';
  * the browser, usertrail/server's `callback` option and profile updaters. Failures are values, never
  * throws: a collector that is down must not become an exception in the app that reports to it.
  */
-export interface DeliveryOutcome {
+export interface DeliveryOutcome<K extends ServerKind = Kind> {
   /** HTTP status, or 0 when the request never got an answer (refused, reset, timed out). */
   status: number;
-  kind: Kind;
+  kind: K;
   /** Items in the request. */
   count: number;
   /** A short reason when the request failed (never payload data). */

@@ -9,22 +9,28 @@ import { createLog, errorName, type Log } from './log.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 import { createTransport, type Send } from './transport.js';
 import type {
+  ActionModel,
   CampaignModel,
   CompanyModel,
   DeliveryOutcome,
+  GovernanceRule,
   MoesifMiddleware,
   MoesifOptions,
   MoesifRequest,
   MoesifResponse,
   MoesifStats,
+  SubscriptionModel,
   UserModel,
 } from './types.js';
-import type { BatchPath, SinglePath } from '../wire.js';
+import type { BatchPath, ServerKind, SinglePath } from '../wire.js';
 
 export type {
+  ActionModel,
+  ActionRequestModel,
   CampaignModel,
   CompanyModel,
   DeliveryOutcome,
+  GovernanceRule,
   Headers,
   MaybePromise,
   Metadata,
@@ -35,6 +41,7 @@ export type {
   MoesifResponse,
   MoesifStats,
   NextFunction,
+  SubscriptionModel,
   UserModel,
 } from './types.js';
 export { backoffDelay, parseRetryAfter, isRetryable } from '../delivery/backoff.js';
@@ -90,21 +97,80 @@ function settle(outcome: DeliveryOutcome, cb: Callback): DeliveryOutcome {
   return outcome;
 }
 
-/** The profile updaters: one immediate POST each, no queue (profiles are rare and the app awaits them). */
-function createProfiles(send: Send | undefined) {
-  async function post(path: SinglePath | BatchPath, items: Array<UserModel | CompanyModel>, idKey: 'user_id' | 'company_id', cb: Callback) {
-    const kind = idKey === 'user_id' ? 'users' : 'companies';
+/**
+ * Subscriptions and actions as moesif-nodejs sends them: keys in snake_case (an action's request too,
+ * where moesif-nodejs renames ipAddress and userAgentString), Dates as ISO strings, ids as strings, and
+ * fields without a value (undefined or null) left out, as moesifapi leaves them out. Unlike
+ * moesif-nodejs, snake_case keys are taken too and unknown keys pass through, as for profiles.
+ */
+function toWireItem(model: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(model)) {
+    if (value === undefined || value === null) continue;
+    const wireKey = snakeKey(key);
+    if (key === 'metadata') out.metadata = value; // the app's own keys: never renamed
+    else if (key === 'request' && typeof value === 'object') out.request = toWireItem(value);
+    else if (value instanceof Date) out[wireKey] = value.toISOString();
+    else out[wireKey] = wireKey.endsWith('_id') && wireKey !== 'transaction_id' ? (idString(value) ?? value) : value;
+  }
+  return out;
+}
+
+/** How one kind of item goes on the wire, and what it must have (undefined when it has it). */
+interface WireRules {
+  kind: ServerKind;
+  toWire(item: object): Record<string, unknown>;
+  missing(wire: Record<string, unknown>): string | undefined;
+}
+
+const isId = (value: unknown) => typeof value === 'string' || typeof value === 'number';
+const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object';
+
+const profileRules = (kind: 'users' | 'companies', idKey: 'user_id' | 'company_id'): WireRules => ({
+  kind,
+  toWire: toWireProfile,
+  missing: (wire) => (isId(wire[idKey]) ? undefined : `${idKey} is required`),
+});
+
+const RULES = {
+  users: profileRules('users', 'user_id'),
+  companies: profileRules('companies', 'company_id'),
+  subscriptions: {
+    kind: 'subscriptions',
+    toWire: toWireItem,
+    // Moesif's API requires both; moesif-nodejs would send the subscription without them and be refused.
+    missing: (wire) => (!isId(wire.subscription_id) ? 'subscription_id is required' : !isId(wire.company_id) ? 'company_id is required' : undefined),
+  },
+  actions: {
+    kind: 'actions',
+    toWire: toWireItem,
+    // What moesif-nodejs checks before it sends an action.
+    missing: (wire) =>
+      typeof wire.action_name !== 'string' || wire.action_name === ''
+        ? 'action_name is required'
+        : !isObject(wire.request) || typeof wire.request.uri !== 'string' || wire.request.uri === ''
+          ? 'request.uri is required'
+          : undefined,
+  },
+} satisfies Record<string, WireRules>;
+
+/**
+ * The updaters of profiles, subscriptions and actions: one immediate POST each, no queue (they are
+ * rare and the app awaits them). Bad input is an outcome with an error, never a throw or a rejection.
+ */
+function createUpdaters(send: Send | undefined) {
+  async function post(path: SinglePath | BatchPath, items: unknown[], rules: WireRules, cb: Callback) {
+    const { kind } = rules;
     let wire: Array<Record<string, unknown>>;
     try {
       // A hole in a batch (null) has no id; a getter of the app's object may throw: values, not rejections.
-      wire = items.map((item) => (item !== null && typeof item === 'object' ? toWireProfile(item) : {}));
+      wire = items.map((item) => (isObject(item) ? rules.toWire(item) : {}));
     } catch (error) {
       return settle({ status: 0, kind, count: items.length, error: errorName(error) }, cb);
     }
     if (!send) return settle({ status: 0, kind, count: wire.length, error: 'middleware disabled (see the console error)' }, cb);
-    if (wire.length === 0 || wire.some((item) => typeof item[idKey] !== 'string' && typeof item[idKey] !== 'number')) {
-      return settle({ status: 0, kind, count: wire.length, error: `${idKey} is required` }, cb);
-    }
+    const missing = wire.length === 0 ? rules.missing({}) : wire.map(rules.missing).find((problem) => problem !== undefined);
+    if (missing !== undefined) return settle({ status: 0, kind, count: wire.length, error: missing }, cb);
     let json: string;
     try {
       json = JSON.stringify(wire.length === 1 && !path.endsWith('/batch') ? wire[0] : wire);
@@ -117,13 +183,33 @@ function createProfiles(send: Send | undefined) {
     else if (result.status < 200 || result.status >= 300) outcome.error = `HTTP ${result.status}`;
     return settle(outcome, cb);
   }
+  const list = (items: unknown): unknown[] => (Array.isArray(items) ? items : []);
   return {
-    updateUser: (user: UserModel, cb?: Callback) => post('/v1/users', [user ?? {}], 'user_id', cb),
-    updateUsersBatch: (users: UserModel[], cb?: Callback) => post('/v1/users/batch', Array.isArray(users) ? users : [], 'user_id', cb),
-    updateCompany: (company: CompanyModel, cb?: Callback) => post('/v1/companies', [company ?? {}], 'company_id', cb),
-    updateCompaniesBatch: (companies: CompanyModel[], cb?: Callback) =>
-      post('/v1/companies/batch', Array.isArray(companies) ? companies : [], 'company_id', cb),
+    updateUser: (user: UserModel, cb?: Callback) => post('/v1/users', [user ?? {}], RULES.users, cb),
+    updateUsersBatch: (users: UserModel[], cb?: Callback) => post('/v1/users/batch', list(users), RULES.users, cb),
+    updateCompany: (company: CompanyModel, cb?: Callback) => post('/v1/companies', [company ?? {}], RULES.companies, cb),
+    updateCompaniesBatch: (companies: CompanyModel[], cb?: Callback) => post('/v1/companies/batch', list(companies), RULES.companies, cb),
+    updateSubscription: (subscription: SubscriptionModel, cb?: Callback) =>
+      post('/v1/subscriptions', [subscription ?? {}], RULES.subscriptions, cb),
+    updateSubscriptionsBatch: (subscriptions: SubscriptionModel[], cb?: Callback) =>
+      post('/v1/subscriptions/batch', list(subscriptions), RULES.subscriptions, cb),
+    sendAction: (action: ActionModel, cb?: Callback) => post('/v1/actions', [action ?? {}], RULES.actions, cb),
+    sendActionsBatch: (actions: ActionModel[], cb?: Callback) => post('/v1/actions/batch', list(actions), RULES.actions, cb),
   };
+}
+
+/**
+ * moesif-nodejs's governance rules (blocking or changing a response by user or company) come from
+ * Moesif's config; usertrail/server has none. Code written for moesif-nodejs asks for the rules that
+ * apply to a user and acts on the list, so it gets what moesif-nodejs returns for an application
+ * without rules: an empty list (a new one each time), with one warning that rules are not supported.
+ */
+function governanceRules(log: Log) {
+  const none = (): GovernanceRule[] => {
+    log.warnOnce('governance', 'governance rules are not supported by usertrail/server: getApplicableRulesFor*Id() returns no rules');
+    return [];
+  };
+  return { getApplicableRulesForUserId: (_userId: unknown) => none(), getApplicableRulesForCompanyId: (_companyId: unknown) => none() };
 }
 
 /**
@@ -219,7 +305,8 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
       flush: () => Promise.resolve(),
       stats: () => ({ ...EMPTY_STATS }),
       startCaptureOutgoing: outgoingCapture(setupLog),
-      ...createProfiles(undefined),
+      ...createUpdaters(undefined),
+      ...governanceRules(setupLog),
     });
   }
 
@@ -298,7 +385,8 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
     flush,
     stats: () => outbox.stats(),
     startCaptureOutgoing: outgoingCapture(log),
-    ...createProfiles(send),
+    ...createUpdaters(send),
+    ...governanceRules(log),
   });
 }
 
