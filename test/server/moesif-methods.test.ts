@@ -99,7 +99,9 @@ describe('the same POST as moesif-nodejs 3.11', () => {
   });
 
   it('updateSubscriptionsBatch: /v1/subscriptions/batch, fields without a value (null) left out', async () => {
-    const batch = () => [subscription(), { subscriptionId: 'sub_2', companyId: 'globex', status: 'trialing', currentPeriodEnd: null }];
+    // null, as a database gives an empty column: the types say undefined, JavaScript apps send null.
+    const empty = { subscriptionId: 'sub_2', companyId: 'globex', status: 'trialing', currentPeriodEnd: null } as unknown as SubscriptionModel;
+    const batch = () => [subscription(), { ...empty }];
     const { moesifPost, ourPost, outcome } = await sideBySide((sdk) => sdk.updateSubscriptionsBatch(batch()));
     expect(ourPost).toEqual(moesifPost);
     expect(ourPost?.[0]).toBe('/v1/subscriptions/batch');
@@ -131,7 +133,9 @@ describe('the same POST as moesif-nodejs 3.11', () => {
   });
 
   it('sendActionsBatch: /v1/actions/batch; an action with only a name and a uri gets no made-up transaction id, verb or user agent', async () => {
-    const batch = () => [action(), { actionName: 'Viewed pricing', userId: '18340', companyId: null, request: { uri: 'https://acme.test/pricing' } }];
+    const pricing = { actionName: 'Viewed pricing', userId: '18340', companyId: null, request: { uri: 'https://acme.test/pricing' } } as unknown as ActionModel;
+    // Built afresh for each SDK: moesif-nodejs edits the request in place.
+    const batch = () => [action(), { ...pricing, request: { ...pricing.request } }];
     const { moesifPost, ourPost, outcome } = await sideBySide((sdk) => sdk.sendActionsBatch(batch()));
     expect(ourPost).toEqual(moesifPost);
     expect(ourPost?.[0]).toBe('/v1/actions/batch');
