@@ -9,6 +9,7 @@ import moesifNodejs from 'moesif-nodejs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import usertrail, { type ActionModel, type DeliveryOutcome, type MoesifMiddleware, type SubscriptionModel } from '../../src/server/index';
 import { DEFAULT_APP_ID, startCollector } from '../../demo/collector/server.js';
+import { contractProblems } from '../support/contract';
 import { startRecorder, type Recorder } from './helpers';
 
 /** moesif-nodejs refuses application ids shorter than 50 characters. */
@@ -290,5 +291,28 @@ describe('against the demo collector', () => {
     } finally {
       await demo.close();
     }
+  });
+});
+
+describe('the wire contract the recording collector checks', () => {
+  it("takes the server's actions as moesif-nodejs builds them, and still holds the browser's to their verb, user agent and transaction id", () => {
+    const serverAction = { action_name: 'Viewed pricing', user_id: '18340', request: { uri: 'https://acme.test/pricing', ip_address: '61.48.220.126' } };
+    expect(contractProblems('/v1/actions', serverAction, 'server')).toEqual([]);
+    expect(contractProblems('/v1/actions', serverAction, 'browser')).toEqual([
+      'actions.transaction_id: required',
+      'actions.request.ip_address: not in the wire contract',
+      'actions.request.time: required',
+      'actions.request.verb: required',
+      'actions.request.user_agent_string: required',
+    ]);
+    expect(contractProblems('/v1/actions', { ...serverAction, request: {} }, 'server')).toEqual(['actions.request.uri: required']);
+  });
+
+  it('takes subscriptions from the server only, with both ids', () => {
+    expect(contractProblems('/v1/subscriptions/batch', [{ subscription_id: 'sub_1', company_id: 'acme', status: 'active' }], 'server')).toEqual([]);
+    expect(contractProblems('/v1/subscriptions', { subscription_id: 'sub_1' }, 'server')).toEqual(['subscriptions.company_id: required']);
+    expect(contractProblems('/v1/subscriptions', { subscription_id: 'sub_1', company_id: 'acme' }, 'browser')).toEqual([
+      '/v1/subscriptions: the browser SDK has no subscriptions',
+    ]);
   });
 });
