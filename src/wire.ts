@@ -181,12 +181,17 @@ export const SDK_HEADER_VALUE = 'usertrail/__USERTRAIL_VERSION__';
  * the browser, usertrail/server's `callback` option and profile updaters. Failures are values, never
  * throws: a collector that is down must not become an exception in the app that reports to it.
  */
-export interface DeliveryOutcome<K extends ServerKind = Kind> {
+export interface DeliveryOutcome {
   /** HTTP status, or 0 when the request never got an answer (refused, reset, timed out). */
   status: number;
-  kind: K;
+  kind: Kind;
   /** Items in the request. */
   count: number;
   /** A short reason when the request failed (never payload data). */
   error?: string;
+}
+
+/** usertrail/server's outcome (its own `DeliveryOutcome`): the same, with subscriptions among the kinds. */
+export interface ServerDeliveryOutcome extends Omit<DeliveryOutcome, 'kind'> {
+  kind: ServerKind;
 }

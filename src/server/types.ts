@@ -4,12 +4,9 @@
  * collector and ours.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { DeliveryOutcome as WireOutcome, EventPayload, Metadata, ServerKind } from '../wire.js';
+import type { EventPayload, Metadata, ServerDeliveryOutcome as DeliveryOutcome } from '../wire.js';
 
-export type { Headers, Metadata } from '../wire.js';
-
-/** What a callback of usertrail/server receives: as the browser's, with subscriptions among the kinds. */
-export type DeliveryOutcome = WireOutcome<ServerKind>;
+export type { Headers, Metadata, ServerDeliveryOutcome as DeliveryOutcome } from '../wire.js';
 
 /**
  * The request as the middleware sees it: Node's IncomingMessage plus the fields that Express and
