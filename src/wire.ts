@@ -135,7 +135,10 @@ export interface CapturedEvent extends EventPayload {
   direction?: 'Outgoing';
 }
 
-/** The item each endpoint takes, by kind: `/v1/${kind}` takes one, `/v1/${kind}/batch` an array. */
+/**
+ * The item each endpoint takes, by kind: `/v1/${kind}` takes one, `/v1/${kind}/batch` an array. These
+ * are the browser SDK's items and the kinds the demo collector stores; the server's are ServerItems.
+ */
 export interface Items {
   actions: ActionPayload;
   events: EventPayload;
