@@ -63,6 +63,35 @@ export interface ActionPayload extends Attribution {
   metadata?: Metadata;
 }
 
+/**
+ * `/v1/actions` as usertrail/server sends them (moesif-nodejs's `sendAction`): the app describes the
+ * request itself, so only `action_name` and `request.uri` are required (what moesif-nodejs checks);
+ * there is no browser to give a verb or user agent, and no transaction id unless the app gives one.
+ */
+export interface ServerActionPayload {
+  action_name: string;
+  transaction_id?: string;
+  user_id?: string;
+  company_id?: string;
+  session_token?: string;
+  request: { uri: string; time?: string; verb?: string; ip_address?: string; user_agent_string?: string; headers?: Headers };
+  metadata?: Metadata;
+}
+
+/**
+ * `/v1/subscriptions`: a company's billing subscription (moesif-nodejs's `updateSubscription`). Sent by
+ * usertrail/server only; the demo collector does not store subscriptions (it answers 404).
+ */
+export interface SubscriptionPayload {
+  subscription_id: string;
+  company_id: string;
+  current_period_start?: string;
+  current_period_end?: string;
+  /** Moesif's values: active, cancelled, paused, trialing, pending, draft, future. */
+  status?: string;
+  metadata?: Metadata;
+}
+
 /** Header names lower-cased or as sent, one value each (repeats joined by ", "). */
 export type Headers = Record<string, string>;
 
@@ -106,7 +135,10 @@ export interface CapturedEvent extends EventPayload {
   direction?: 'Outgoing';
 }
 
-/** The item each endpoint takes, by kind: `/v1/${kind}` takes one, `/v1/${kind}/batch` an array. */
+/**
+ * The item each endpoint takes, by kind: `/v1/${kind}` takes one, `/v1/${kind}/batch` an array. These
+ * are the browser SDK's items and the kinds the demo collector stores; the server's are ServerItems.
+ */
 export interface Items {
   actions: ActionPayload;
   events: EventPayload;
@@ -116,11 +148,22 @@ export interface Items {
 
 export type Kind = keyof Items;
 
+/**
+ * What usertrail/server sends to each endpoint: actions as the app describes them, and one kind more,
+ * subscriptions, which neither the browser nor the demo collector knows.
+ */
+export interface ServerItems extends Omit<Items, 'actions'> {
+  actions: ServerActionPayload;
+  subscriptions: SubscriptionPayload;
+}
+
+export type ServerKind = keyof ServerItems;
+
 /** The body of a POST to `/v1/${kind}/batch`. */
 export type BatchBody<K extends Kind> = Array<Items[K]>;
 
-export type BatchPath = `/v1/${Kind}/batch`;
-export type SinglePath = `/v1/${Kind}`;
+export type BatchPath = `/v1/${ServerKind}/batch`;
+export type SinglePath = `/v1/${ServerKind}`;
 
 /*
  * Items of a kind go to `/v1/${kind}/batch` (the single-item endpoints are the same without `/batch`),
@@ -149,4 +192,9 @@ export interface DeliveryOutcome {
   count: number;
   /** A short reason when the request failed (never payload data). */
   error?: string;
+}
+
+/** usertrail/server's outcome (its own `DeliveryOutcome`): the same, with subscriptions among the kinds. */
+export interface ServerDeliveryOutcome extends Omit<DeliveryOutcome, 'kind'> {
+  kind: ServerKind;
 }

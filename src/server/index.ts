@@ -4,27 +4,20 @@
  * `moesif({...})`. Node only; this entry only wires the modules below and names every export.
  */
 import { createOutbox } from './outbox.js';
-import { idString, observeExchange } from './event.js';
+import { observeExchange } from './event.js';
 import { createLog, errorName, type Log } from './log.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
-import { createTransport, type Send } from './transport.js';
-import type {
-  CampaignModel,
-  CompanyModel,
-  DeliveryOutcome,
-  MoesifMiddleware,
-  MoesifOptions,
-  MoesifRequest,
-  MoesifResponse,
-  MoesifStats,
-  UserModel,
-} from './types.js';
-import type { BatchPath, SinglePath } from '../wire.js';
+import { createTransport } from './transport.js';
+import { createUpdaters, governanceRules, notify } from './updates.js';
+import type { DeliveryOutcome, MoesifMiddleware, MoesifOptions, MoesifRequest, MoesifResponse, MoesifStats } from './types.js';
 
 export type {
+  ActionModel,
+  ActionRequestModel,
   CampaignModel,
   CompanyModel,
   DeliveryOutcome,
+  GovernanceRule,
   Headers,
   MaybePromise,
   Metadata,
@@ -35,96 +28,12 @@ export type {
   MoesifResponse,
   MoesifStats,
   NextFunction,
+  SubscriptionModel,
   UserModel,
 } from './types.js';
 export { backoffDelay, parseRetryAfter, isRetryable } from '../delivery/backoff.js';
 export { normalizeBaseUri, defaultIdentifyUser } from './options.js';
 export { SDK_HEADER_VALUE } from './transport.js';
-
-type Callback = ((error: Error | null, outcome: DeliveryOutcome) => void) | undefined;
-
-/** moesif-nodejs takes camelCase profiles; the wire is snake_case. Unknown keys pass through. */
-function snakeKey(key: string): string {
-  return key.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
-}
-
-function toWireProfile(model: UserModel | CompanyModel): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(model)) {
-    if (value === undefined) continue;
-    if (key === 'metadata') out.metadata = value; // the app's own keys: never renamed
-    else if (key === 'campaign' && value !== null && typeof value === 'object') {
-      const campaign: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value as CampaignModel)) campaign[snakeKey(k)] = v;
-      out.campaign = campaign;
-    } else if (value instanceof Date) out[snakeKey(key)] = value.toISOString();
-    else {
-      const wireKey = snakeKey(key);
-      // An ObjectId or a BigInt id as its string, as for calls; a BigInt would not even serialize.
-      out[wireKey] = wireKey === 'user_id' || wireKey === 'company_id' ? (idString(value) ?? value) : value;
-    }
-  }
-  return out;
-}
-
-/** moesif-nodejs's first callback argument: null when the collector took the request, else an Error. */
-const errorOf = (outcome: DeliveryOutcome): Error | null =>
-  outcome.error === undefined && outcome.status >= 200 && outcome.status < 300 ? null : new Error(outcome.error ?? `HTTP ${outcome.status}`);
-
-/**
- * Call one of the app's callbacks with an outcome. What it throws is its own business, and so is
- * the promise an async callback returns: rejected and left alone, it would be an unhandled
- * rejection, which ends a Node process by default.
- */
-function notify(cb: NonNullable<Callback>, outcome: DeliveryOutcome, onError: () => void = () => {}): void {
-  try {
-    const result: unknown = cb(errorOf(outcome), outcome);
-    if (result instanceof Promise) result.catch(onError);
-  } catch {
-    onError();
-  }
-}
-
-function settle(outcome: DeliveryOutcome, cb: Callback): DeliveryOutcome {
-  if (cb) notify(cb, outcome);
-  return outcome;
-}
-
-/** The profile updaters: one immediate POST each, no queue (profiles are rare and the app awaits them). */
-function createProfiles(send: Send | undefined) {
-  async function post(path: SinglePath | BatchPath, items: Array<UserModel | CompanyModel>, idKey: 'user_id' | 'company_id', cb: Callback) {
-    const kind = idKey === 'user_id' ? 'users' : 'companies';
-    let wire: Array<Record<string, unknown>>;
-    try {
-      // A hole in a batch (null) has no id; a getter of the app's object may throw: values, not rejections.
-      wire = items.map((item) => (item !== null && typeof item === 'object' ? toWireProfile(item) : {}));
-    } catch (error) {
-      return settle({ status: 0, kind, count: items.length, error: errorName(error) }, cb);
-    }
-    if (!send) return settle({ status: 0, kind, count: wire.length, error: 'middleware disabled (see the console error)' }, cb);
-    if (wire.length === 0 || wire.some((item) => typeof item[idKey] !== 'string' && typeof item[idKey] !== 'number')) {
-      return settle({ status: 0, kind, count: wire.length, error: `${idKey} is required` }, cb);
-    }
-    let json: string;
-    try {
-      json = JSON.stringify(wire.length === 1 && !path.endsWith('/batch') ? wire[0] : wire);
-    } catch (error) {
-      return settle({ status: 0, kind, count: wire.length, error: errorName(error) }, cb);
-    }
-    const result = await send(path, json);
-    const outcome: DeliveryOutcome = { status: result.status, kind, count: wire.length };
-    if (result.error !== undefined) outcome.error = result.error;
-    else if (result.status < 200 || result.status >= 300) outcome.error = `HTTP ${result.status}`;
-    return settle(outcome, cb);
-  }
-  return {
-    updateUser: (user: UserModel, cb?: Callback) => post('/v1/users', [user ?? {}], 'user_id', cb),
-    updateUsersBatch: (users: UserModel[], cb?: Callback) => post('/v1/users/batch', Array.isArray(users) ? users : [], 'user_id', cb),
-    updateCompany: (company: CompanyModel, cb?: Callback) => post('/v1/companies', [company ?? {}], 'company_id', cb),
-    updateCompaniesBatch: (companies: CompanyModel[], cb?: Callback) =>
-      post('/v1/companies/batch', Array.isArray(companies) ? companies : [], 'company_id', cb),
-  };
-}
 
 /**
  * Requests to the collector under way at once. One was too few under load: a round trip includes
@@ -219,7 +128,8 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
       flush: () => Promise.resolve(),
       stats: () => ({ ...EMPTY_STATS }),
       startCaptureOutgoing: outgoingCapture(setupLog),
-      ...createProfiles(undefined),
+      ...createUpdaters(undefined),
+      ...governanceRules(setupLog),
     });
   }
 
@@ -298,7 +208,8 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
     flush,
     stats: () => outbox.stats(),
     startCaptureOutgoing: outgoingCapture(log),
-    ...createProfiles(send),
+    ...createUpdaters(send),
+    ...governanceRules(log),
   });
 }
 

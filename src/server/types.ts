@@ -4,9 +4,9 @@
  * collector and ours.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { DeliveryOutcome, EventPayload, Metadata } from '../wire.js';
+import type { EventPayload, Metadata, ServerDeliveryOutcome as DeliveryOutcome } from '../wire.js';
 
-export type { DeliveryOutcome, Headers, Metadata } from '../wire.js';
+export type { Headers, Metadata, ServerDeliveryOutcome as DeliveryOutcome } from '../wire.js';
 
 /**
  * The request as the middleware sees it: Node's IncomingMessage plus the fields that Express and
@@ -76,6 +76,58 @@ export interface CompanyModel {
   metadata?: Metadata;
   [key: string]: unknown;
 }
+
+/**
+ * A subscription for `updateSubscription` (moesif-nodejs's SubscriptionModel): `subscriptionId` and
+ * `companyId` (or their snake_case forms) are required.
+ */
+export interface SubscriptionModel {
+  subscriptionId?: string;
+  subscription_id?: string;
+  companyId?: string;
+  company_id?: string;
+  currentPeriodStart?: string | Date;
+  currentPeriodEnd?: string | Date;
+  /** active, cancelled, paused, trialing, pending, draft or future. */
+  status?: string;
+  metadata?: Metadata;
+  [key: string]: unknown;
+}
+
+/** The request an action happened on, as the app describes it: only `uri` is required. */
+export interface ActionRequestModel {
+  uri?: string;
+  time?: string | Date;
+  verb?: string;
+  /** Sent as ip_address (camelCase keys become snake_case, as for models). */
+  ipAddress?: string;
+  /** Sent as user_agent_string. */
+  userAgentString?: string;
+  headers?: Record<string, string>;
+  [key: string]: unknown;
+}
+
+/**
+ * An action for `sendAction` (moesif-nodejs's ActionModel): `actionName` and `request.uri` are
+ * required, as moesif-nodejs checks. No transaction id is made up when none is given, as in moesif-nodejs.
+ */
+export interface ActionModel {
+  actionName?: string;
+  action_name?: string;
+  transactionId?: string;
+  userId?: string;
+  companyId?: string;
+  sessionToken?: string;
+  request?: ActionRequestModel;
+  metadata?: Metadata;
+  [key: string]: unknown;
+}
+
+/**
+ * A governance rule as moesif-nodejs returns it from getApplicableRulesFor*Id. usertrail/server has no
+ * governance rules, so it only ever returns an empty list of them.
+ */
+export type GovernanceRule = Record<string, unknown>;
 
 /** A value that may be returned directly or through a promise (moesif-nodejs accepts both). */
 export type MaybePromise<T> = T | Promise<T>;
@@ -181,4 +233,19 @@ export interface MoesifMiddleware {
     companies: CompanyModel[],
     cb?: (error: Error | null, outcome: DeliveryOutcome) => void,
   ): Promise<DeliveryOutcome>;
+  /** Create or update a company's subscription (POST /v1/subscriptions). Never rejects. */
+  updateSubscription(subscription: SubscriptionModel, cb?: (error: Error | null, outcome: DeliveryOutcome) => void): Promise<DeliveryOutcome>;
+  updateSubscriptionsBatch(
+    subscriptions: SubscriptionModel[],
+    cb?: (error: Error | null, outcome: DeliveryOutcome) => void,
+  ): Promise<DeliveryOutcome>;
+  /** Record something a user did, server side (POST /v1/actions). Never rejects. */
+  sendAction(action: ActionModel, cb?: (error: Error | null, outcome: DeliveryOutcome) => void): Promise<DeliveryOutcome>;
+  sendActionsBatch(actions: ActionModel[], cb?: (error: Error | null, outcome: DeliveryOutcome) => void): Promise<DeliveryOutcome>;
+  /**
+   * Accepted for moesif-nodejs code: usertrail/server has no governance rules, so these return an empty
+   * list, as moesif-nodejs does for an application without rules, and one warning says so.
+   */
+  getApplicableRulesForUserId(userId: unknown): GovernanceRule[];
+  getApplicableRulesForCompanyId(companyId: unknown): GovernanceRule[];
 }

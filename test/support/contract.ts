@@ -5,7 +5,19 @@
  * the same change here is a compile error, and a field the SDK sends that wire.ts does not have fails
  * the test that sent it.
  */
-import type { ActionPayload, Attribution, BatchBody, Campaign, CompanyPayload, EventPayload, Kind, UserPayload } from '../../src/wire';
+import type {
+  ActionPayload,
+  Attribution,
+  BatchBody,
+  Campaign,
+  CompanyPayload,
+  EventPayload,
+  Kind,
+  ServerActionPayload,
+  ServerKind,
+  SubscriptionPayload,
+  UserPayload,
+} from '../../src/wire';
 
 interface Field<Optional extends boolean> {
   optional: Optional;
@@ -105,6 +117,35 @@ const action: Shape<ActionPayload> = {
   metadata: optional(object),
 };
 
+/** The server's actions: the app describes the request, so only its uri is required (wire.ts). */
+const serverAction: Shape<ServerActionPayload> = {
+  action_name: required(string),
+  transaction_id: optional(string),
+  user_id: optional(string),
+  company_id: optional(string),
+  session_token: optional(string),
+  request: required(
+    shaped<ServerActionPayload['request']>({
+      uri: required(string),
+      time: optional(time),
+      verb: optional(string),
+      ip_address: optional(string),
+      user_agent_string: optional(string),
+      headers: optional(headers),
+    }),
+  ),
+  metadata: optional(object),
+};
+
+const subscription: Shape<SubscriptionPayload> = {
+  subscription_id: required(string),
+  company_id: required(string),
+  current_period_start: optional(time),
+  current_period_end: optional(time),
+  status: optional(string),
+  metadata: optional(object),
+};
+
 const transferEncoding = oneOf('base64', 'json');
 const event: Shape<EventPayload> = {
   ...attribution,
@@ -135,27 +176,31 @@ const event: Shape<EventPayload> = {
   direction: optional(oneOf('Incoming', 'Outgoing')),
 };
 
-const items: { [K in Kind]: (value: unknown, at: string) => string[] } = {
-  users: shaped(user),
-  companies: shaped(company),
-  actions: shaped(action),
-  events: shaped(event),
+/** Which usertrail SDK sent a request: they send different actions, and only the server subscriptions. */
+export type Sender = 'browser' | 'server';
+
+const items: { browser: { [K in Kind]: Check }; server: { [K in ServerKind]: Check } } = {
+  browser: { users: shaped(user), companies: shaped(company), actions: shaped(action), events: shaped(event) },
+  server: { users: shaped(user), companies: shaped(company), actions: shaped(serverAction), events: shaped(event), subscriptions: shaped(subscription) },
 };
 
 /** The kind and whether it is the batch endpoint, for a path of the collection API; undefined for others. */
-export function endpointOf(path: string): { kind: Kind; batch: boolean } | undefined {
-  const match = /^\/v1\/(users|companies|actions|events)(\/batch)?$/.exec(path);
-  return match ? { kind: match[1] as Kind, batch: match[2] !== undefined } : undefined;
+export function endpointOf(path: string): { kind: ServerKind; batch: boolean } | undefined {
+  const match = /^\/v1\/(users|companies|actions|events|subscriptions)(\/batch)?$/.exec(path);
+  return match ? { kind: match[1] as ServerKind, batch: match[2] !== undefined } : undefined;
 }
 
 /**
- * What is wrong with a request body for `path` by the wire contract: a batch endpoint takes an array
- * of items, a single one an item. Empty when it fits (and for paths outside the collection API).
+ * What is wrong with a request body for `path` by the wire contract of its sender: a batch endpoint
+ * takes an array of items, a single one an item. Empty when it fits (and for paths outside the
+ * collection API); an endpoint the sender has no business with is a problem.
  */
-export function contractProblems(path: string, body: unknown): string[] {
+export function contractProblems(path: string, body: unknown, sender: Sender): string[] {
   const endpoint = endpointOf(path);
   if (!endpoint) return [];
-  const check = items[endpoint.kind];
+  const checks: Partial<Record<ServerKind, Check>> = items[sender];
+  const check = checks[endpoint.kind];
+  if (!check) return [`${path}: the ${sender} SDK has no ${endpoint.kind}`];
   if (!endpoint.batch) return check(body, endpoint.kind);
   if (!Array.isArray(body)) return [`${path}: expected an array of ${endpoint.kind}`];
   return body.flatMap((item, index) => check(item, `${endpoint.kind}[${index}]`));

@@ -10,7 +10,7 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo, Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { APPLICATION_ID_HEADER, SDK_HEADER, type EventPayload, type Items, type Kind } from '../../src/wire';
-import { contractProblems, endpointOf, itemsOf } from './contract';
+import { contractProblems, endpointOf, itemsOf, type Sender } from './contract';
 
 /** One request as the collector received it (CORS preflights are answered, not recorded). */
 export interface Recorded {
@@ -91,6 +91,7 @@ export const applicationIdOf = (request: Recorded): string | undefined =>
   (request.headers[APPLICATION_ID_HEADER.toLowerCase()] as string | undefined) ?? request.query.get(APPLICATION_ID_HEADER) ?? undefined;
 /** usertrail's browser SDK and usertrail/server name themselves so; their payloads must fit the contract. */
 const isUsertrail = (headers: IncomingHttpHeaders): boolean => /^usertrail(-node)?\//.test(String(headers[SDK_HEADER_NAME] ?? ''));
+const senderOf = (headers: IncomingHttpHeaders): Sender => (/^usertrail-node\//.test(String(headers[SDK_HEADER_NAME] ?? '')) ? 'server' : 'browser');
 
 function parse(raw: string): unknown {
   if (!raw) return undefined;
@@ -150,7 +151,7 @@ export async function startRecorder(options: RecorderOptions = {}): Promise<Reco
     if (options.contract === false) {
       // Not checked: the test sends synthetic items on purpose.
     } else if (isUsertrail(req.headers) || (req.headers[SDK_HEADER_NAME] === undefined && request.query.has(APPLICATION_ID_HEADER))) {
-      for (const problem of contractProblems(url.pathname, request.body)) problems.push(`${req.method} ${url.pathname}: ${problem}`);
+      for (const problem of contractProblems(url.pathname, request.body, senderOf(req.headers))) problems.push(`${req.method} ${url.pathname}: ${problem}`);
     }
     const answer = recorder.answer(request);
     request.status = answer.status ?? 200;
