@@ -27,7 +27,8 @@ function snakeKey(key: string): string {
 function toWireProfile(model: UserModel | CompanyModel): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(model)) {
-    if (value === undefined) continue;
+    // A field without a value (a database's empty column) is left out, as moesif-nodejs leaves it out.
+    if (value === undefined || value === null) continue;
     if (key === 'metadata') out.metadata = value; // the app's own keys: never renamed
     else if (key === 'campaign' && value !== null && typeof value === 'object') {
       const campaign: Record<string, unknown> = {};

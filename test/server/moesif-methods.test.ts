@@ -18,6 +18,8 @@ const APP_ID = DEFAULT_APP_ID;
 type Callback = (error: unknown, response: unknown) => void;
 /** The methods under test as moesif-nodejs has them (its typings declare only some, and loosely). */
 interface MoesifMethods {
+  updateUser(model: unknown, cb?: Callback): Promise<unknown> | undefined;
+  updateCompany(model: unknown, cb?: Callback): Promise<unknown> | undefined;
   updateSubscription(model: unknown, cb?: Callback): Promise<unknown> | undefined;
   updateSubscriptionsBatch(models: unknown, cb?: Callback): Promise<unknown> | undefined;
   sendAction(model: unknown, cb?: Callback): Promise<unknown> | undefined;
@@ -108,6 +110,25 @@ describe('the same POST as moesif-nodejs 3.11', () => {
     expect(ourPost?.[0]).toBe('/v1/subscriptions/batch');
     expect((ourPost?.[1] as unknown[])[1]).toEqual({ subscription_id: 'sub_2', company_id: 'globex', status: 'trialing' });
     expect(outcome).toEqual({ status: 201, kind: 'subscriptions', count: 2 });
+  });
+
+  // The profiles were built before the methods above, and sent `"company_id": null` where moesif-nodejs
+  // sends nothing: to a collector, a field given as null is not a field left out. (moesif-nodejs adds
+  // `campaign: {}` and `modified_time: null` of its own, and deletes nulls inside metadata, which is the
+  // app's and goes as given.)
+  it('updateUser: fields without a value (null) left out, as moesif-nodejs leaves them out', async () => {
+    const user = () => ({ userId: 'u1', companyId: null, ipAddress: null, metadata: { email: 'a@acme.com', plan: null } }) as never;
+    const users = await sideBySide((sdk) => sdk.updateUser(user()));
+    expect(users.moesifPost?.[1]).not.toHaveProperty('company_id');
+    expect(users.moesifPost?.[1]).not.toHaveProperty('ip_address');
+    expect(users.ourPost).toEqual(['/v1/users', { user_id: 'u1', metadata: { email: 'a@acme.com', plan: null } }]);
+  });
+
+  it('updateCompany: fields without a value (null) left out, as moesif-nodejs leaves them out', async () => {
+    const company = () => ({ companyId: 'c1', companyDomain: null, metadata: { size: 10 } }) as never;
+    const companies = await sideBySide((sdk) => sdk.updateCompany(company()));
+    expect(companies.moesifPost?.[1]).not.toHaveProperty('company_domain');
+    expect(companies.ourPost).toEqual(['/v1/companies', { company_id: 'c1', metadata: { size: 10 } }]);
   });
 
   it("sendAction: /v1/actions, the request's ipAddress and userAgentString renamed, its time an ISO string", async () => {
