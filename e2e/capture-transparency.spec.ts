@@ -199,6 +199,28 @@ test('header values the app gives as numbers are recorded as the strings the ser
   expect(events().map((e) => [searchOf(e), e.request.headers['X-Page']]).sort()).toEqual([['?fetch', '3'], ['?xhr', '2']]);
 });
 
+test('a header the app sets twice is recorded as the server got it: one header, its values joined', async ({ page }) => {
+  await open(
+    page,
+    `
+    const xhr = new XMLHttpRequest();
+    xhr.open('GET', '/api/echo?xhr');
+    xhr.setRequestHeader('X-Tag', 'a');
+    xhr.setRequestHeader('x-tag', 'b');
+    await new Promise((resolve) => { xhr.onloadend = resolve; xhr.send(); });
+    await fetch('/api/echo?fetch', { headers: [['X-Tag', 'c'], ['X-TAG', 'd']] });
+  `,
+  );
+  await run(page);
+  expect(collector.api.map((r) => r.headers['x-tag'])).toEqual(['a, b', 'c, d']);
+  await expect.poll(() => events().length).toBe(2);
+  expect(events().map((e) => [searchOf(e), e.request.headers]).sort()).toEqual([
+    ['?fetch', expect.objectContaining({ 'X-Tag': 'c, d' })],
+    ['?xhr', expect.objectContaining({ 'X-Tag': 'a, b' })],
+  ]);
+  for (const event of events()) expect(Object.keys(event.request.headers).filter((name) => /^x-tag$/i.test(name))).toEqual(['X-Tag']);
+});
+
 test("a body the app reads with text() is recorded on a page whose Promise is another library's (zone.js)", async ({ page }) => {
   // An answer whose body comes a while after its headers (time is the scenario): the app's text() is
   // still under way when capture builds the event.

@@ -21,10 +21,18 @@ export const maskCredentials = (text: string): string => text.replace(/\/\/[^/@\
  * Headers as the event carries them, secrets masked. They come normalized (names lower-cased, repeats
  * joined with ', ', values trimmed) from a `Headers` or `parseHeaders`, or as the app gave them
  * (setRequestHeader's pairs, fetch's array), where a value may be a number: a string on the wire, as the
- * browser sends it. `fromEntries` keeps names like `__proto__` plain entries.
+ * browser sends it. A name the app gave twice, in any case, is one header, its values joined with ', '
+ * under the name as first written: what the browser sends (the Fetch standard's "combine", which
+ * setRequestHeader and a Headers both use). `fromEntries` keeps names like `__proto__` plain entries.
  */
-export const headerRecord = (headers: Iterable<[string, string]>): WireHeaders =>
-  Object.fromEntries(Array.from(headers, ([name, value]) => [name, SECRET.test(name) ? MASK : String(value)]));
+export const headerRecord = (headers: Iterable<[string, string]>): WireHeaders => {
+  const combined = new Map<string, [name: string, value: string]>();
+  for (const [name, value] of headers) {
+    const earlier = combined.get(name.toLowerCase());
+    combined.set(name.toLowerCase(), earlier ? [earlier[0], `${earlier[1]}, ${value}`] : [name, String(value)]);
+  }
+  return Object.fromEntries(Array.from(combined.values(), ([name, value]) => [name, SECRET.test(name) ? MASK : value]));
+};
 
 /**
  * An XMLHttpRequest's response headers, from getAllResponseHeaders(): `name: value\r\n` lines, names already lower-cased and
