@@ -365,6 +365,8 @@ test.describe('an id arriving on site B', () => {
     server.page('/pricing', sitePage({ options, before: `history.replaceState({ route: 'pricing', step: 2 }, '');` }));
     await page.goto(`${siteB()}/pricing${search}#plans`);
   };
+  // The browser's cookie store (context.cookies()) takes a cookie the page wrote a moment later than
+  // document.cookie shows it: read after a write, it is polled.
   const storedIds = async (page: Page) => ({
     cookie: (await page.context().cookies()).find((cookie) => cookie.name == 'moesif_anonymous_id')?.value,
     local: await page.evaluate(() => localStorage.getItem('moesif_anonymous_id')),
@@ -373,7 +375,7 @@ test.describe('an id arriving on site B', () => {
   test("becomes the anonymous id, also moesif-browser-js's own id shape, and leaves the address bar: path, other parameters as written, hash and history.state kept", async ({ page }) => {
     await arrive(page, `?next=/app&q=a%20b+c&__mt=${MOESIF_STYLE_ID}&utm_source=docs`);
     expect(await anonymousId(page)).toBe(MOESIF_STYLE_ID);
-    expect(await storedIds(page)).toEqual({ cookie: MOESIF_STYLE_ID, local: MOESIF_STYLE_ID });
+    await expect.poll(() => storedIds(page)).toEqual({ cookie: MOESIF_STYLE_ID, local: MOESIF_STYLE_ID });
     expect(page.url()).toBe(`${siteB()}/pricing?next=/app&q=a%20b+c&utm_source=docs#plans`);
     expect(await page.evaluate(() => history.state)).toEqual({ route: 'pricing', step: 2 });
     // The first action's URI no longer carries the id; the visit's campaign is still recorded.
@@ -411,7 +413,7 @@ test.describe('an id arriving on site B', () => {
     expect(page.url()).toBe(`${siteB()}/pricing#plans`);
     expect(await storedIds(page)).toEqual({ cookie: undefined, local: null });
     await page.evaluate(() => (window as any).moesif.grantPublishingConsent());
-    expect(await storedIds(page)).toEqual({ cookie: MOESIF_STYLE_ID, local: MOESIF_STYLE_ID });
+    await expect.poll(() => storedIds(page)).toEqual({ cookie: MOESIF_STYLE_ID, local: MOESIF_STYLE_ID });
   });
 
   test('with the option off, is neither adopted nor removed', async ({ page }) => {
