@@ -173,14 +173,15 @@ describe('CommonJS consumers get values that work (Node, from the tarball)', () 
 
 describe("the seed's app (tracking API calls by user) runs from the tarball as a .cjs file", () => {
   /**
-   * Runs `fixture` with Node in its own folder of the consumer, whose node_modules/express-jwt is the
-   * repository's `expressJwt`; sends one call with a signed token and one without; returns the
+   * Runs `fixture` with Node in its own folder of the consumer, whose node_modules/express-jwt and
+   * node_modules/express are the repository's `expressJwt` and `express`; sends one call with a signed token and one without; returns the
    * events the middleware delivered to a recording collector on 127.0.0.1.
    */
-  async function runSeedApp(fixture: string, expressJwt: string) {
-    const dir = join(consumer, fixture.replace(/\.cjs$/, ''));
+  async function runSeedApp(fixture: string, expressJwt: string, express: string) {
+    const dir = join(consumer, `${fixture.replace(/\.cjs$/, '')}-${express}`);
     mkdirSync(dir);
     link(join(dir, 'node_modules'), expressJwt, 'express-jwt');
+    link(join(dir, 'node_modules'), express, 'express');
     copyFileSync(join(FIXTURES, fixture), join(dir, 'app.cjs'));
     const collector = await startRecorder();
     const app = spawn(process.execPath, ['app.cjs'], {
@@ -219,11 +220,14 @@ describe("the seed's app (tracking API calls by user) runs from the tarball as a
     }
   }
 
+  // Express 4 is what the seed's era and moesif-nodejs's README install; many apps still run it.
   it.each([
-    { fixture: 'seed-app-express-jwt-6.cjs', expressJwt: 'express-jwt-6', api: "express-jwt 6: jwt({ secret, algorithms }), req.user" },
-    { fixture: 'seed-app-express-jwt-8.cjs', expressJwt: 'express-jwt', api: 'express-jwt 8: { expressjwt }, req.auth' },
-  ])('$api: the call is logged under the JWT id', async ({ fixture, expressJwt }) => {
-    const { userId, answers, events, applicationIds, stderr } = await runSeedApp(fixture, expressJwt);
+    { fixture: 'seed-app-express-jwt-6.cjs', expressJwt: 'express-jwt-6', express: 'express', api: "Express 5, express-jwt 6: jwt({ secret, algorithms }), req.user" },
+    { fixture: 'seed-app-express-jwt-8.cjs', expressJwt: 'express-jwt', express: 'express', api: 'Express 5, express-jwt 8: { expressjwt }, req.auth' },
+    { fixture: 'seed-app-express-jwt-6.cjs', expressJwt: 'express-jwt-6', express: 'express-4', api: "Express 4, express-jwt 6: jwt({ secret, algorithms }), req.user" },
+    { fixture: 'seed-app-express-jwt-8.cjs', expressJwt: 'express-jwt', express: 'express-4', api: 'Express 4, express-jwt 8: { expressjwt }, req.auth' },
+  ])('$api: the call is logged under the JWT id', async ({ fixture, expressJwt, express }) => {
+    const { userId, answers, events, applicationIds, stderr } = await runSeedApp(fixture, expressJwt, express);
     expect(answers).toEqual({ signedIn: [200, 'this is a response'], anonymous: 401 });
     const byStatus = Object.fromEntries(events.map((event) => [event.response.status, event]));
     expect(byStatus[200]?.request.uri).toMatch(/\/test$/);
