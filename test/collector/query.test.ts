@@ -211,3 +211,54 @@ describe('GET /api/activity', () => {
     expect(await c.get('/api/activity?bucket=week')).toMatchObject({ status: 400, body: { error: 'bucket must be "hour" or "day"' } });
   });
 });
+
+describe('odd query parameters', () => {
+  it('answers 400 for an activity bucket named like a property every object has, not 500', async () => {
+    for (const bucket of ['toString', 'valueOf', 'constructor', '__proto__', 'hasOwnProperty']) {
+      expect(await c.get(`/api/activity?bucket=${bucket}`), bucket).toMatchObject({ status: 400, body: { error: 'bucket must be "hour" or "day"' } });
+    }
+  });
+
+  it('answers every odd parameter with a 4xx JSON error or an empty answer, never 500, and keeps serving', async () => {
+    const injection = encodeURIComponent("' OR 1=1; DROP TABLE items; --");
+    const paths = [
+      '/api/users/nobody-at-all',
+      `/api/users/${injection}`,
+      '/api/users/%E0%A4%A',
+      '/api/companies/nobody-at-all',
+      `/api/companies/${injection}`,
+      `/api/events?user_id=${injection}`,
+      `/api/events?company_id=${injection}&anonymous_id=%00`,
+      '/api/events?limit=99999999999999999999',
+      '/api/events?limit=-5',
+      '/api/events?limit=0',
+      '/api/events?limit=abc',
+      '/api/events?offset=-1',
+      '/api/events?offset=1e20',
+      '/api/events?offset=9007199254740991',
+      '/api/events?cursor=not-a-cursor',
+      `/api/events?cursor=${Buffer.from('["x",{}]').toString('base64url')}`,
+      `/api/users?cursor=${Buffer.from('[1,2,3]').toString('base64url')}`,
+      '/api/events?since=yesterday',
+      '/api/events?kind=widget',
+      '/api/events?user_id=a&user_id=b',
+      '/api/users?limit=100000',
+      '/api/funnel?steps=',
+      '/api/funnel?steps=,,',
+      '/api/funnel?steps=identified:x',
+      `/api/funnel?steps=${'action,'.repeat(11)}`,
+      `/api/funnel?steps=event:${injection}`,
+      '/api/activity?user_id=a&company_id=b',
+      `/api/activity?user_id=${injection}`,
+    ];
+    for (const path of paths) {
+      const res = await c.get(path);
+      expect(res.status, path).toBeLessThan(500);
+      expect(res.headers.get('content-type'), path).toMatch(/^application\/json/);
+      if (res.status >= 400) expect(res.body.error, path).toEqual(expect.any(String));
+    }
+    expect((await c.get('/api/users/nobody-at-all')).status).toBe(404);
+    expect((await c.get(`/api/events?user_id=${injection}`)).body).toMatchObject({ events: [], total: 0 });
+    expect((await c.get('/api/events')).body.total).toBe(6);
+  });
+});
