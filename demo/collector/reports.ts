@@ -138,8 +138,9 @@ export function createReports(store: CollectorStore) {
       action_count: figures.action_count,
       event_count: figures.event_count,
       campaign: firstTouch ? firstTouch.campaign : null,
-      // The person's metadata: what the anonymous ids collected, then the user's own on top.
-      metadata: Object.assign({}, ...rows.map((r) => r.metadata)) as JsonObject,
+      // The person's metadata: what the anonymous ids collected, then the user's own on top. Spread,
+      // not Object.assign: assigning a "__proto__" key sent as metadata would set the prototype and drop the key.
+      metadata: rows.reduce<JsonObject>((merged, r) => ({ ...merged, ...r.metadata }), {}),
     };
   }
 

@@ -243,6 +243,26 @@ describe('the ingest API', () => {
     }
   });
 
+  it('keeps metadata keys named __proto__ and constructor as plain data, on events, profiles and companies', async () => {
+    // Sent raw: JSON.parse makes "__proto__" an own key, as it does for a body from any SDK.
+    const hostile = '{"__proto__":{"isAdmin":true},"constructor":{"prototype":{"isAdmin":true}},"plan":"team"}';
+    const item = JSON.stringify(action({ anonymous_id: 'anon-proto', time: at(1) })).replace(/}$/, `,"metadata":${hostile}}`);
+    expect((await c.post('/v1/actions', item, { raw: true })).status).toBe(201);
+    expect((await c.post('/v1/users', `{"user_id":"user-proto","anonymous_id":"anon-proto","metadata":${hostile}}`, { raw: true })).status).toBe(201);
+    expect((await c.post('/v1/companies', `{"company_id":"company-proto","metadata":${hostile}}`, { raw: true })).status).toBe(201);
+
+    const expected = JSON.parse(hostile);
+    const [event] = (await c.get('/api/events?user_id=user-proto')).body.events;
+    expect(Object.keys(event.metadata)).toEqual(['__proto__', 'constructor', 'plan']);
+    expect(event.metadata).toEqual(expected);
+    const profile = (await c.get('/api/users/user-proto')).body;
+    expect(Object.keys(profile.metadata)).toEqual(['__proto__', 'constructor', 'plan']);
+    expect(profile.metadata).toEqual(expected);
+    expect(Object.keys((await c.get('/api/companies/company-proto')).body.metadata)).toEqual(['__proto__', 'constructor', 'plan']);
+    // Nothing leaked into the collector's own objects.
+    expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
+  });
+
   it('never answers 500 to odd client input', async () => {
     const odd = ['null', 'true', '12', '"text"', '[null]', '[[]]', '{"__proto__": {"x": 1}}', '{"request": {"time": {"$gt": ""}}}', '\u0000', '{"action_name": "\ud800"}'];
     for (const body of odd) {
