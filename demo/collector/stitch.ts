@@ -170,8 +170,18 @@ export function createStitcher(store: IdentityStore) {
     // The latest session token seen with each id: a companies call carrying it links the profile
     // to the company (observeCompany).
     if (ids.session_token) {
+      const sessionIsNew = (user ?? anonymous)?.session_token !== ids.session_token;
       if (user) user.session_token = ids.session_token;
       else if (anonymous) anonymous.session_token = ids.session_token;
+      // moesif-browser-js sends identifyUser() and identifyCompany() at once, so the companies call
+      // may have arrived first: link the profile now, once per session, as observeCompany would have.
+      if (sessionIsNew && !ids.company_id) {
+        for (const companyId of store.companiesWithSession(ids.session_token)) {
+          if (user) user.company_id = store.join(user.user_id, companyId, at);
+          else if (anonymous && !anonymous.merged_into) anonymous.company_id = store.join(anonymous.anonymous_id, companyId, at);
+          else if (anonymous?.merged_into) store.join(anonymous.merged_into, companyId, at);
+        }
+      }
     }
     update?.({ user, anonymous });
     if (user) store.putUser(user);

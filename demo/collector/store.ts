@@ -86,6 +86,8 @@ export interface IdentityStore {
   copyMemberships(fromProfile: string, toProfile: string): string | null;
   /** The profiles last seen with `sessionToken`: users, and anonymous ids (or their users). */
   profilesWithSession(sessionToken: string): string[];
+  /** The companies last identified with `sessionToken`, earliest first. */
+  companiesWithSession(sessionToken: string): string[];
 }
 
 /** The whole store: identity, items, figures, and reading. */
@@ -230,6 +232,7 @@ export function openStore(path: string): CollectorStore {
     SELECT user_id FROM users WHERE session_token = @s
     UNION SELECT merged_into FROM anonymous_ids WHERE session_token = @s AND merged_into IS NOT NULL
     UNION SELECT anonymous_id FROM anonymous_ids WHERE session_token = @s AND merged_into IS NULL`).pluck();
+  const sessionCompanies = db.prepare('SELECT company_id FROM companies WHERE session_token = ? ORDER BY updated_at, company_id').pluck();
 
   /** The latest membership's company of a profile, written to its row. */
   const settleCompany = (profileId: string): string | null => {
@@ -290,6 +293,7 @@ export function openStore(path: string): CollectorStore {
       return settleCompany(toProfile);
     },
     profilesWithSession: (sessionToken) => sessionProfiles.all({ s: sessionToken }) as string[],
+    companiesWithSession: (sessionToken) => sessionCompanies.all(sessionToken) as string[],
     close: () => db.close(),
   };
 }

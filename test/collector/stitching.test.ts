@@ -229,6 +229,33 @@ describe('companies', () => {
     expect(await profile('co4-user')).toMatchObject({ company_id: 'co4-acme' });
   });
 
+  it('links a user to the company of their session whatever order the two calls arrive in (moesif-browser-js sends them at once)', async () => {
+    // The companies call arrives first.
+    await c.post('/v1/actions', action({ anonymous_id: 'co9-anon', time: at(1) }));
+    await c.post('/v1/companies', { company_id: 'co9-acme', session_token: 'co9-session' });
+    await c.post('/v1/users', { user_id: 'co9-user', session_token: 'co9-session', anonymous_id: 'co9-anon' });
+    expect(await profile('co9-user')).toMatchObject({ company_id: 'co9-acme' });
+    expect((await c.get('/api/companies/co9-acme')).body).toMatchObject({ user_count: 1, action_count: 1 });
+
+    // The session token comes on the user's items only, after the companies call.
+    await c.post('/v1/companies', { company_id: 'co10-acme', session_token: 'co10-session' });
+    await c.post('/v1/users', { user_id: 'co10-user', anonymous_id: 'co10-anon' });
+    await c.post('/v1/actions', action({ user_id: 'co10-user', session_token: 'co10-session', time: at(2) }));
+    expect(await profile('co10-user')).toMatchObject({ company_id: 'co10-acme' });
+
+    // Still an anonymous visitor: the anonymous profile joins, and the user it merges into after.
+    await c.post('/v1/companies', { company_id: 'co11-acme', session_token: 'co11-session' });
+    await c.post('/v1/actions', action({ anonymous_id: 'co11-anon', session_token: 'co11-session', time: at(3) }));
+    expect(await profile('co11-anon')).toMatchObject({ company_id: 'co11-acme' });
+    await c.post('/v1/users', { user_id: 'co11-user', anonymous_id: 'co11-anon' });
+    expect(await profile('co11-user')).toMatchObject({ company_id: 'co11-acme' });
+
+    // A later move to another company stands: more traffic in the old session does not pull the user back.
+    await c.post('/v1/users', { user_id: 'co10-user', company_id: 'co10-globex' });
+    await c.post('/v1/actions', action({ user_id: 'co10-user', session_token: 'co10-session', time: new Date(Date.now() + 60_000).toISOString() }));
+    expect(await profile('co10-user')).toMatchObject({ company_id: 'co10-globex' });
+  });
+
   it('keeps traffic with the company the user belonged to when it happened: a move to another company takes only later traffic, whatever order the calls arrive in', async () => {
     // "Moesif will associate any future web or API traffic from a user to that company." The API
     // calls name no company (a server integration without identifyCompany); the user moves from
