@@ -205,10 +205,9 @@ export function createStitcher(store: IdentityStore) {
         const target = (user ?? anonymous) as UserRow | AnonymousRow;
         if (call.metadata) target.metadata = { ...target.metadata, ...call.metadata };
         if (call.session_token) target.session_token = call.session_token;
+        // Only there: an anonymous id claimed later by a user seen with it earlier (batches out of
+        // order) must not take this user's first touch along.
         keepFirstCampaign(target, call.campaign, at);
-        // The anonymous profile keeps its own first touch too: it is the earliest one of the person.
-        // Not when the id belongs to another user (a conflict): that user's first touch is not this one's.
-        if (user && anonymous?.merged_into === user.user_id) keepFirstCampaign(anonymous, call.campaign, at);
       });
     },
 

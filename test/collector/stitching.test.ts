@@ -153,6 +153,15 @@ describe('identity stitching, per the seed table', () => {
     expect((await profile('r5c-bob')).campaign).toEqual({ utm_source: 'bob-ad' });
   });
 
+  it('row 4 and 5 without reset(), batches out of order: the first user takes back the anonymous id, and none of the second user\'s first touch', async () => {
+    // Bob's users call (with his campaign) arrives before Alice's earlier call that used the id first.
+    await c.post('/v1/users', { user_id: 'r5o-bob', anonymous_id: 'r5o-device', modified_time: at(20), campaign: { utm_source: 'bob-ad' } });
+    const claim = await c.post('/v1/actions', action({ user_id: 'r5o-alice', anonymous_id: 'r5o-device', time: at(10) }));
+    expect(claim.body.conflicts).toBe(1);
+    expect(await profile('r5o-alice')).toMatchObject({ anonymous_ids: ['r5o-device'], campaign: null });
+    expect(await profile('r5o-bob')).toMatchObject({ anonymous_ids: [], campaign: { utm_source: 'bob-ad' } });
+  });
+
   it('row 5 with reset(): anonymous events before the second log-in go to the second user only', async () => {
     await c.post('/v1/actions', action({ anonymous_id: 'r5r-anon-1', time: at(1) }));
     await c.post('/v1/users', { user_id: 'r5r-alice', anonymous_id: 'r5r-anon-1' });
