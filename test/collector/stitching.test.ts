@@ -287,6 +287,40 @@ describe('companies', () => {
     expect(await run('co7', 'reversed')).toEqual({ profile: 'co7-new', old: [0, 2], new: [1, 1] });
   });
 
+  it('keeps the company a user moved back to, whatever order the calls arrive in', async () => {
+    // In time: the user's calls name co12-old, a users call moves them to co12-new at at(20), then
+    // their calls name co12-old again, and a last call names none. The move arrives last.
+    await c.post('/v1/events/batch', [
+      apiCall({ user_id: 'co12-user', company_id: 'co12-old', time: at(10) }),
+      apiCall({ user_id: 'co12-user', company_id: 'co12-old', time: at(30) }),
+      apiCall({ user_id: 'co12-user', time: at(40) }),
+    ]);
+    await c.post('/v1/users', { user_id: 'co12-user', company_id: 'co12-new', modified_time: at(20) });
+    const calls = (await eventsOf('co12-user')).events.map((e: any) => [e.time, e.company_id]);
+    expect(calls).toEqual([[at(40), 'co12-old'], [at(30), 'co12-old'], [at(10), 'co12-old']]);
+    expect(await profile('co12-user')).toMatchObject({ company_id: 'co12-old' });
+
+    // The same with users calls only: naming the company again at at(30) is kept, though the user was in it then.
+    await c.post('/v1/users', { user_id: 'co13-user', company_id: 'co13-old', modified_time: at(10) });
+    await c.post('/v1/users', { user_id: 'co13-user', company_id: 'co13-old', modified_time: at(30) });
+    await c.post('/v1/events', apiCall({ user_id: 'co13-user', time: at(40) }));
+    await c.post('/v1/users', { user_id: 'co13-user', company_id: 'co13-new', modified_time: at(20) });
+    expect((await eventsOf('co13-user')).events[0]).toMatchObject({ time: at(40), company_id: 'co13-old' });
+    expect(await profile('co13-user')).toMatchObject({ company_id: 'co13-old' });
+  });
+
+  it('takes an anonymous id\'s company back from the user who claimed it, when the user seen with it first arrives late', async () => {
+    // The visitor's anonymous action names co14-acme; Bob's users call (later in time) arrives first.
+    await c.post('/v1/actions', action({ anonymous_id: 'co14-device', company_id: 'co14-acme', time: at(1) }));
+    await c.post('/v1/users', { user_id: 'co14-bob', anonymous_id: 'co14-device', modified_time: at(20) });
+    expect(await profile('co14-bob')).toMatchObject({ company_id: 'co14-acme' });
+    // Alice used the id first: it is hers, and so is the company it came with.
+    await c.post('/v1/actions', action({ user_id: 'co14-alice', anonymous_id: 'co14-device', time: at(10) }));
+    expect(await profile('co14-alice')).toMatchObject({ anonymous_ids: ['co14-device'], company_id: 'co14-acme' });
+    expect(await profile('co14-bob')).toMatchObject({ anonymous_ids: [], company_id: null });
+    expect((await c.get('/api/companies/co14-acme')).body.users.map((u: any) => u.user_id)).toEqual(['co14-alice']);
+  });
+
   it('links the user to a company named by an anonymous-only item after the merge, without moving when the user was identified', async () => {
     // identifyCompany() before identifyUser(): moesif-browser-js tags the visitor's actions with the
     // company and the anonymous id only. This one arrives after the users call that merged the id.
