@@ -121,6 +121,21 @@ describe('GET /api/users', () => {
     expect(body.timeline.map((e: any) => e.time)).toEqual([at(1), at(2), at(5), at(6), at(7)]);
   });
 
+  it('shows the latest 1000 items of a busy profile in its timeline, oldest first', async () => {
+    const busy = await startTestCollector(); // its own, so the other answers here keep their counts
+    try {
+      const items = Array.from({ length: 1003 }, (_, n) => action({ anonymous_id: 'q-busy', time: new Date(Date.UTC(2025, 1, 1) + n * 1000).toISOString() }));
+      expect((await busy.post('/v1/actions/batch', items)).status).toBe(201);
+      const { timeline, action_count, last_seen } = (await busy.get('/api/users/q-busy')).body;
+      expect(action_count).toBe(1003);
+      expect(timeline).toHaveLength(1000);
+      expect(timeline.at(-1).time).toBe(last_seen);
+      expect(timeline[0].time).toBe(new Date(Date.UTC(2025, 1, 1) + 3000).toISOString());
+    } finally {
+      await busy.close();
+    }
+  });
+
   it('answers 404 for an unknown user', async () => {
     expect(await c.get('/api/users/nobody')).toMatchObject({ status: 404, body: { error: 'no such user' } });
   });
