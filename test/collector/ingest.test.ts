@@ -1,4 +1,5 @@
 // @vitest-environment node
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_APP_ID, action, apiCall, at, startTestCollector, txId, type TestCollector } from './support';
 
@@ -262,6 +263,18 @@ describe('the ingest API', () => {
     expect(Object.keys((await c.get('/api/companies/company-proto')).body.metadata)).toEqual(['__proto__', 'constructor', 'plan']);
     // Nothing leaked into the collector's own objects.
     expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
+  });
+
+  it('answers gzip that is not gzip, is cut short, or inflates past the limit with a 4xx JSON error, and takes real gzip', async () => {
+    const batch = JSON.stringify([action({ anonymous_id: 'anon-gzip' })]);
+    const send = (body: Uint8Array | string, encoding = 'gzip') => c.post('/v1/actions/batch', body, { raw: true, headers: { 'Content-Encoding': encoding } });
+    expect(await send('this is not gzip')).toMatchObject({ status: 400, body: { error: expect.any(String) } });
+    expect(await send(gzipSync(batch).subarray(0, 20))).toMatchObject({ status: 400, body: { error: expect.any(String) } });
+    expect(await send('not deflate either', 'deflate')).toMatchObject({ status: 400, body: { error: expect.any(String) } });
+    // 3 MB of zeros in 3 KB: refused by the inflated size.
+    expect(await send(gzipSync(Buffer.alloc(3 * 1024 * 1024)))).toMatchObject({ status: 413, body: { error: expect.stringMatching(/larger than/) } });
+    expect((await send(gzipSync(batch))).status).toBe(201);
+    expect((await c.get('/api/events?anonymous_id=anon-gzip')).body.total).toBe(1);
   });
 
   it('never answers 500 to odd client input', async () => {
