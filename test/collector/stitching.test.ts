@@ -59,6 +59,18 @@ describe('identity stitching, per the seed table', () => {
     expect((await eventsOf('r2-anon')).total).toBe(0);
   });
 
+  it('row 2 after many anonymous events: all 1,500 count for the user, and the anonymous profile is gone', async () => {
+    const start = Date.UTC(2025, 0, 2);
+    const views = Array.from({ length: 1500 }, (_, n) => action({ anonymous_id: 'r2m-anon', time: new Date(start + n * 1000).toISOString() }));
+    for (let from = 0; from < views.length; from += 500) expect((await c.post('/v1/actions/batch', views.slice(from, from + 500))).status).toBe(201);
+    await c.post('/v1/users', { user_id: 'r2m-user', anonymous_id: 'r2m-anon' });
+    expect(await profile('r2m-user')).toMatchObject({ action_count: 1500, anonymous_ids: ['r2m-anon'], first_seen: new Date(start).toISOString() });
+    const events = await eventsOf('r2m-user');
+    expect(events.total).toBe(1500);
+    expect(events.events.every((e: any) => e.user_id === 'r2m-user' && e.profile_id === 'r2m-user')).toBe(true);
+    expect((await profiles()).some((p) => p.user_id === 'r2m-anon')).toBe(false);
+  });
+
   it('row 2, any item: an action carrying both ids merges the anonymous id just as a users call does', async () => {
     await c.post('/v1/actions', action({ anonymous_id: 'r2b-anon', time: at(1) }));
     await c.post('/v1/actions', action({ anonymous_id: 'r2b-anon', user_id: 'r2b-user', action_name: 'Signed Up', time: at(2) }));
