@@ -144,9 +144,12 @@ export function createReports(store: CollectorStore) {
     };
   }
 
+  /** The profile a User Id stands for: a merged anonymous id leads to its user. */
+  const profileOf = (userId: string): string => store.getAnonymous(userId)?.merged_into ?? userId;
+
   function listEvents(f: EventFilters, page: PageRequest) {
     const { user_id, ...rest } = f;
-    const result = store.items({ ...rest, ...(user_id === undefined ? {} : { profile_id: user_id }) }, page);
+    const result = store.items({ ...rest, ...(user_id === undefined ? {} : { profile_id: profileOf(user_id) }) }, page);
     return {
       events: result.rows.map(toEvent),
       total: result.total,
@@ -229,8 +232,7 @@ export function createReports(store: CollectorStore) {
 
     /** Actions and API calls per hour or day, for everything, one user (and the ids merged into it) or one company. */
     activity(scope: { user_id?: string; company_id?: string }, bucket: ActivityBucketName) {
-      let profileId = scope.user_id;
-      if (profileId !== undefined) profileId = store.getAnonymous(profileId)?.merged_into ?? profileId;
+      const profileId = scope.user_id === undefined ? undefined : profileOf(scope.user_id);
       const buckets = store.activity({ ...(profileId === undefined ? {} : { profile_id: profileId }), ...(scope.company_id === undefined ? {} : { company_id: scope.company_id }) }, ACTIVITY_BUCKETS[bucket]);
       return { bucket, buckets, actions: buckets.reduce((n, b) => n + b.actions, 0), events: buckets.reduce((n, b) => n + b.events, 0) };
     },

@@ -37,6 +37,8 @@ describe('GET /api/events', () => {
     const times = async (query: string) => (await c.get(`/api/events?${query}`)).body.events.map((e: any) => e.time);
     expect(await times('user_id=q-ann')).toEqual([at(7), at(6), at(5), at(2), at(1)]);
     expect(await times('user_id=q-val-anon')).toEqual([at(3)]);
+    // A merged anonymous id leads to its user, as on /api/users/:id and /api/activity.
+    expect(await times('user_id=q-ann-anon')).toEqual([at(7), at(6), at(5), at(2), at(1)]);
     expect(await times('anonymous_id=q-ann-anon')).toEqual([at(5), at(2), at(1)]);
     expect(await times('company_id=q-co')).toEqual([at(7), at(6), at(5), at(2), at(1)]);
     expect(await times('kind=event')).toEqual([at(7), at(6)]);
