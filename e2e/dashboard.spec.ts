@@ -178,3 +178,37 @@ test('the dashboard charts activity over time with the query API numbers, for ev
   await expect(bars).toHaveCount(userApi.buckets.length);
   expect((await drawn()).map(({ start, actions, events }) => ({ start, actions, events }))).toEqual(userApi.buckets);
 });
+
+test("the dashboard lists one row per person as the seed's merging table says, whatever order the calls arrived in", async ({ page }) => {
+  // Row 3: Carol on a laptop and a phone. Her phone's users call arrives before its page view.
+  await post('/v1/actions', pageView({ anonymous_id: 'anon-laptop' }, 1));
+  await post('/v1/users', { user_id: 'user-carol', anonymous_id: 'anon-phone' });
+  await post('/v1/actions', pageView({ anonymous_id: 'anon-phone' }, 2));
+  await post('/v1/users', { user_id: 'user-carol', anonymous_id: 'anon-laptop' });
+  // Row 4: Dave, then reset(), then Erin on one browser.
+  await post('/v1/users', { user_id: 'user-dave', anonymous_id: 'anon-d1' });
+  await post('/v1/users', { user_id: 'user-erin', anonymous_id: 'anon-d2' });
+  // Row 4 and 5 without reset(): Frank's users call comes first; Gina used the id earlier, and it is hers.
+  await post('/v1/users', { user_id: 'user-frank', anonymous_id: 'anon-shared', modified_time: now(20) });
+  await post('/v1/actions', pageView({ user_id: 'user-gina', anonymous_id: 'anon-shared' }, 10));
+  // identifyCompany() arrives before identifyUser(), sharing only the session token.
+  await post('/v1/companies', { company_id: 'initech', session_token: 'session-carol' });
+  await post('/v1/users', { user_id: 'user-carol', session_token: 'session-carol' });
+
+  await page.goto(`${collector.url}/`);
+  const row = (id: string) => page.locator(`#users tbody tr[data-user-id="${id}"]`);
+  await expect(page.locator('#users tbody tr')).toHaveCount(5);
+  await expect(row('user-carol').locator('td').nth(2)).toHaveText('anon-laptop, anon-phone');
+  await expect(row('user-carol').locator('td').nth(3)).toHaveText('initech');
+  await expect(row('user-carol').locator('td').nth(6)).toHaveText('2');
+  await expect(row('user-dave').locator('td').nth(2)).toHaveText('anon-d1');
+  await expect(row('user-erin').locator('td').nth(2)).toHaveText('anon-d2');
+  await expect(row('user-gina').locator('td').nth(2)).toHaveText('anon-shared');
+  await expect(row('user-frank').locator('td').nth(2)).toHaveText('');
+  for (const anonymousId of ['anon-laptop', 'anon-phone', 'anon-d1', 'anon-d2', 'anon-shared']) await expect(row(anonymousId)).toHaveCount(0);
+  // The phone's page view counts for Carol and for her company.
+  const phoneView = page.locator('#events tbody tr').filter({ hasText: 'anon-phone' });
+  await expect(phoneView.locator('td').nth(4)).toHaveText('user-carol');
+  await expect(phoneView.locator('td').nth(6)).toHaveText('initech');
+  await expect(page.locator('#companies tbody tr').filter({ hasText: 'initech' }).locator('td').nth(2)).toHaveText('1');
+});

@@ -230,7 +230,7 @@ export interface ActivityBucket {
 /** What the query API reads from the store. */
 export interface FigureReader {
   items(filters: ItemFilters, page: PageRequest): Paged<StoredItem>;
-  /** A profile's items, oldest first (its timeline). */
+  /** A profile's latest `limit` items, oldest first (its timeline). */
   timeline(profileId: string, limit: number): StoredItem[];
   profiles(page: PageRequest): Paged<ProfileFigures>;
   profile(id: string): ProfileFigures | undefined;
@@ -840,7 +840,7 @@ function createReader(db: Database.Database): FigureReader {
     company_id: (row.company_id as string | null) ?? null,
     payload: unpackPayload(row),
   });
-  const timeline = db.prepare(`SELECT ${itemColumns} WHERE i.profile = ? ORDER BY i.time, i.seq LIMIT ?`);
+  const latestItems = db.prepare(`SELECT ${itemColumns} WHERE i.profile = ? ORDER BY i.time DESC, i.seq DESC LIMIT ?`);
   const profileById = db.prepare('SELECT * FROM profiles WHERE id = ?');
   const merged = db.prepare('SELECT anonymous_id FROM anonymous_ids WHERE merged_into = ? ORDER BY first_seen, anonymous_id').pluck();
   const activeCount = db.prepare('SELECT COUNT(*) FROM profiles WHERE active = 1').pluck();
@@ -920,7 +920,7 @@ function createReader(db: Database.Database): FigureReader {
 
     timeline(profileId, limit) {
       const r = ref.profile.get(profileId);
-      return typeof r === 'number' ? (timeline.all(r, limit) as Record<string, unknown>[]).map(toItem) : [];
+      return typeof r === 'number' ? (latestItems.all(r, limit) as Record<string, unknown>[]).map(toItem).reverse() : [];
     },
 
     profiles(page) {

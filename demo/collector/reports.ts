@@ -138,14 +138,18 @@ export function createReports(store: CollectorStore) {
       action_count: figures.action_count,
       event_count: figures.event_count,
       campaign: firstTouch ? firstTouch.campaign : null,
-      // The person's metadata: what the anonymous ids collected, then the user's own on top.
-      metadata: Object.assign({}, ...rows.map((r) => r.metadata)) as JsonObject,
+      // The person's metadata: what the anonymous ids collected, then the user's own on top. Spread,
+      // not Object.assign: assigning a "__proto__" key sent as metadata would set the prototype and drop the key.
+      metadata: rows.reduce<JsonObject>((merged, r) => ({ ...merged, ...r.metadata }), {}),
     };
   }
 
+  /** The profile a User Id stands for: a merged anonymous id leads to its user. */
+  const profileOf = (userId: string): string => store.getAnonymous(userId)?.merged_into ?? userId;
+
   function listEvents(f: EventFilters, page: PageRequest) {
     const { user_id, ...rest } = f;
-    const result = store.items({ ...rest, ...(user_id === undefined ? {} : { profile_id: user_id }) }, page);
+    const result = store.items({ ...rest, ...(user_id === undefined ? {} : { profile_id: profileOf(user_id) }) }, page);
     return {
       events: result.rows.map(toEvent),
       total: result.total,
@@ -228,8 +232,7 @@ export function createReports(store: CollectorStore) {
 
     /** Actions and API calls per hour or day, for everything, one user (and the ids merged into it) or one company. */
     activity(scope: { user_id?: string; company_id?: string }, bucket: ActivityBucketName) {
-      let profileId = scope.user_id;
-      if (profileId !== undefined) profileId = store.getAnonymous(profileId)?.merged_into ?? profileId;
+      const profileId = scope.user_id === undefined ? undefined : profileOf(scope.user_id);
       const buckets = store.activity({ ...(profileId === undefined ? {} : { profile_id: profileId }), ...(scope.company_id === undefined ? {} : { company_id: scope.company_id }) }, ACTIVITY_BUCKETS[bucket]);
       return { bucket, buckets, actions: buckets.reduce((n, b) => n + b.actions, 0), events: buckets.reduce((n, b) => n + b.events, 0) };
     },

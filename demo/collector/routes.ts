@@ -257,7 +257,8 @@ export function createApp(config: CollectorConfig, { ingest, reports }: { ingest
 
   app.get('/api/activity', (req, res) => {
     const bucket = stringParam(req, 'bucket') ?? 'hour';
-    if (!(bucket in ACTIVITY_BUCKETS)) throw new BadQuery('bucket must be "hour" or "day"');
+    // Own keys only: `in` would take toString or __proto__ for a bucket size.
+    if (!Object.hasOwn(ACTIVITY_BUCKETS, bucket)) throw new BadQuery('bucket must be "hour" or "day"');
     const userId = stringParam(req, 'user_id');
     const companyId = stringParam(req, 'company_id');
     if (userId !== undefined && companyId !== undefined) throw new BadQuery('give user_id or company_id, not both');

@@ -29,7 +29,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Ru
   const app = createApp(config, { ingest: createIngest(store), reports });
   let listening: Awaited<ReturnType<typeof listen>>;
   try {
-    listening = await listen(app, { port: config.port, host: config.host });
+    listening = await listen(app, { port: config.port, host: config.host, requestTimeoutMs: config.requestTimeoutMs });
   } catch (err) {
     store.close();
     throw err;

@@ -23,7 +23,8 @@
  * 5. A user (or a still-anonymous profile) belongs to a company from the time a users call or an
  *    item names it, or a companies call with the session token last seen with the profile, until
  *    the next company named (MEMBERSHIPS_SQL); an item counts for the company it names, or else for
- *    the company its profile belonged to when it happened.
+ *    the company its profile belonged to when it happened. An anonymous id's memberships are its
+ *    own; the user it is merged into gets copies, which follow the id if another user claims it.
  *
  * createStitcher applies rules 2-5 to the identity rows as items arrive; the store then counts each
  * item for the profile and company these rows give, and when a merge or a membership changes them,
@@ -133,11 +134,23 @@ export function createStitcher(store: IdentityStore) {
   }
 
   /**
+   * Makes an anonymous id a member of a company from `at`, and gives the user it was merged into a
+   * copy: the membership stays the id's own, so that it moves with the id if the id turns out to be
+   * another user's (batches out of order). Always kept: among the user's own memberships, one the
+   * id already had may mark a change again. Returns the id's latest company.
+   */
+  function joinAnonymous(anonymousId: string, mergedInto: string | null | undefined, companyId: string, at: string): string | null {
+    const latest = store.join(anonymousId, companyId, at, true);
+    if (mergedInto) store.copyMemberships(anonymousId, mergedInto);
+    return latest;
+  }
+
+  /**
    * Applies rules 2-5 for the ids one item carries, and lets `update` change the rows before they
    * are written (users and companies calls use it for metadata and campaign). `at` is when the item
    * says it happened, `now` when it arrived.
    */
-  function observe(ids: Ids, at: string, now: string, update?: (rows: { user?: UserRow; anonymous?: AnonymousRow }) => void): MergeOutcome {
+  function observe(ids: Ids, at: string, now: string, usersCall?: { update: (rows: { user?: UserRow; anonymous?: AnonymousRow }) => void }): MergeOutcome {
     const user = ids.user_id ? touchUser(ids.user_id, at, now) : undefined;
     const anonymous = ids.anonymous_id ? touchAnonymous(ids.anonymous_id, at, now) : undefined;
     let outcome: MergeOutcome = 'none';
@@ -149,31 +162,44 @@ export function createStitcher(store: IdentityStore) {
       } else if (!anonymous.merged_into || !anonymous.merged_at || at < anonymous.merged_at) {
         // Unclaimed, or claimed by another user later in time than this item (batches arrive out of
         // order, e.g. from an offline outbox): the id belongs to whoever was seen with it first.
-        if (anonymous.merged_into) outcome = 'conflict';
-        else outcome = 'merged';
+        if (anonymous.merged_into) {
+          outcome = 'conflict';
+          // The user who had the id gives back the memberships it brought.
+          store.dropCopiedMemberships(anonymous.anonymous_id, anonymous.merged_into);
+        } else outcome = 'merged';
         anonymous.merged_into = user.user_id;
         anonymous.merged_at = at;
-        // The profile that ends is anonymous; its company carries over unless the user has one.
-        if (!user.company_id && anonymous.company_id) user.company_id = store.copyMemberships(anonymous.anonymous_id, user.user_id);
+        // The profile that ends is anonymous; the user gets its memberships too (copies), each from its own time.
+        if (anonymous.company_id) user.company_id = store.copyMemberships(anonymous.anonymous_id, user.user_id);
       } else {
         outcome = 'conflict';
       }
     }
     if (ids.company_id) {
       store.putCompany(touchCompany(ids.company_id, at, now));
-      // A membership from `at`: the user's; an unmerged anonymous profile's; or, for an
-      // anonymous-only item after a merge, that of the user it was merged into.
-      if (user) user.company_id = store.join(user.user_id, ids.company_id, at);
-      else if (anonymous && !anonymous.merged_into) anonymous.company_id = store.join(anonymous.anonymous_id, ids.company_id, at);
-      else if (anonymous?.merged_into) store.join(anonymous.merged_into, ids.company_id, at);
+      // A membership from `at`: the user's, or the anonymous id's (and the user it was merged into, by copy).
+      // A users call's is always kept: unlike an item, it cannot be read again (store.join).
+      const always = usersCall !== undefined;
+      if (user) user.company_id = store.join(user.user_id, ids.company_id, at, always);
+      else if (anonymous) anonymous.company_id = joinAnonymous(anonymous.anonymous_id, anonymous.merged_into, ids.company_id, at);
     }
     // The latest session token seen with each id: a companies call carrying it links the profile
     // to the company (observeCompany).
     if (ids.session_token) {
+      const sessionIsNew = (user ?? anonymous)?.session_token !== ids.session_token;
       if (user) user.session_token = ids.session_token;
       else if (anonymous) anonymous.session_token = ids.session_token;
+      // moesif-browser-js sends identifyUser() and identifyCompany() at once, so the companies call
+      // may have arrived first: link the profile now, once per session, as observeCompany would have
+      // (from the companies call's time).
+      if (sessionIsNew) {
+        for (const { company_id, since } of store.companiesWithSession(ids.session_token)) {
+          if (user) user.company_id = store.join(user.user_id, company_id, since, true);
+          else if (anonymous) anonymous.company_id = joinAnonymous(anonymous.anonymous_id, anonymous.merged_into, company_id, since);
+        }
+      }
     }
-    update?.({ user, anonymous });
+    usersCall?.update({ user, anonymous });
     if (user) store.putUser(user);
     if (anonymous) store.putAnonymous(anonymous);
     return outcome;
@@ -189,17 +215,16 @@ export function createStitcher(store: IdentityStore) {
      */
     observeUser(call: CheckedUser, now: string): MergeOutcome {
       const at = call.modified_time ?? now;
-      return observe(call, at, now, ({ user, anonymous }) => {
+      return observe(call, at, now, { update: ({ user, anonymous }) => {
         // Metadata and campaign describe the person: the identified profile when there is one.
         // checkItem makes sure a users call carries one of the two ids.
         const target = (user ?? anonymous) as UserRow | AnonymousRow;
         if (call.metadata) target.metadata = { ...target.metadata, ...call.metadata };
         if (call.session_token) target.session_token = call.session_token;
+        // Only there: an anonymous id claimed later by a user seen with it earlier (batches out of
+        // order) must not take this user's first touch along.
         keepFirstCampaign(target, call.campaign, at);
-        // The anonymous profile keeps its own first touch too: it is the earliest one of the person.
-        // Not when the id belongs to another user (a conflict): that user's first touch is not this one's.
-        if (user && anonymous?.merged_into === user.user_id) keepFirstCampaign(anonymous, call.campaign, at);
-      });
+      } });
     },
 
     /** A companies call. */
@@ -214,7 +239,12 @@ export function createStitcher(store: IdentityStore) {
       // moesif-browser-js sends identifyUser() and identifyCompany() as two calls, and the companies
       // call names no user; "if you call both in the same session, Moesif will automatically
       // associate the user with the company" (its README). The session token is what they share.
-      if (call.session_token) for (const id of store.profilesWithSession(call.session_token)) store.join(id, call.company_id, at);
+      if (call.session_token) {
+        store.putCompanySession(call.session_token, call.company_id, at);
+        const { users, anonymous } = store.profilesWithSession(call.session_token);
+        for (const userId of users) store.join(userId, call.company_id, at, true);
+        for (const anon of anonymous) joinAnonymous(anon.anonymous_id, anon.merged_into, call.company_id, at);
+      }
     },
   };
 }

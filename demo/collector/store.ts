@@ -78,14 +78,26 @@ export interface IdentityStore {
   putAnonymous(row: AnonymousRow): void;
   putCompany(row: CompanyRow): void;
   /**
-   * Makes `profileId` (a user id or an anonymous id) a member of `companyId` from `since`, unless
-   * it already was then. Returns the company of its latest membership, also written to its row.
+   * Makes `profileId` (a user id or an anonymous id) a member of `companyId` from `since`. An item's
+   * membership is kept only when the profile was not a member then by its own memberships (items
+   * name their company again and again); `always` keeps it anyway, for a users call or a session
+   * link, which cannot be read again later. Returns the company of its latest membership, also
+   * written to its row.
    */
-  join(profileId: string, companyId: string, since: string): string | null;
-  /** Gives `toProfile` the memberships of `fromProfile`; returns its latest company. */
+  join(profileId: string, companyId: string, since: string, always?: boolean): string | null;
+  /**
+   * Gives user `toProfile` the memberships of anonymous id `fromProfile`, in place of those it gave
+   * before; returns the user's latest company.
+   */
   copyMemberships(fromProfile: string, toProfile: string): string | null;
-  /** The profiles last seen with `sessionToken`: users, and anonymous ids (or their users). */
-  profilesWithSession(sessionToken: string): string[];
+  /** Takes back from `toProfile` what copyMemberships gave it from `fromProfile`; returns its latest company. */
+  dropCopiedMemberships(fromProfile: string, toProfile: string): string | null;
+  /** The users and the anonymous ids last seen with `sessionToken`. */
+  profilesWithSession(sessionToken: string): { users: string[]; anonymous: { anonymous_id: string; merged_into: string | null }[] };
+  /** Records that a companies call carried `sessionToken` at `since` (the earliest such call counts). */
+  putCompanySession(sessionToken: string, companyId: string, since: string): void;
+  /** The companies identified with `sessionToken`, and when first. */
+  companiesWithSession(sessionToken: string): { company_id: string; since: string }[];
 }
 
 /** The whole store: identity, items, figures, and reading. */
@@ -170,6 +182,20 @@ const MIGRATIONS: string[] = [
   ATTRIBUTED_VIEW_SQL,
   MEMBERSHIPS_SQL,
   FIGURES_SQL,
+  // copied_from: the anonymous id a user's membership was copied from, so that it can be taken back
+  // when the id turns out to be another user's. company_sessions: every session token a companies
+  // call carried, so that a profile seen with it later joins too (the two calls arrive in any order).
+  `
+  ALTER TABLE memberships ADD COLUMN copied_from TEXT;
+  CREATE TABLE company_sessions (
+    session_token TEXT NOT NULL,
+    company_id    TEXT NOT NULL,
+    since         TEXT NOT NULL,
+    PRIMARY KEY (session_token, company_id)
+  ) WITHOUT ROWID;
+  INSERT INTO company_sessions (session_token, company_id, since)
+    SELECT session_token, company_id, updated_at FROM companies WHERE session_token IS NOT NULL;
+  `,
 ];
 
 /** A row as SQLite gives it: JSON columns as text. */
@@ -220,16 +246,30 @@ export function openStore(path: string): CollectorStore {
       first_seen = excluded.first_seen, updated_at = excluded.updated_at`);
   const mergedInto = db.prepare('SELECT merged_into FROM anonymous_ids WHERE anonymous_id = ?').pluck();
 
-  const companyAt = db.prepare('SELECT company_id FROM memberships WHERE profile_id = ? AND since <= ? ORDER BY since DESC, seq DESC LIMIT 1').pluck();
+  const ownCompanyAt = db.prepare('SELECT company_id FROM memberships WHERE profile_id = ? AND since <= ? AND copied_from IS NULL ORDER BY since DESC, seq DESC LIMIT 1').pluck();
   const latestCompany = db.prepare('SELECT company_id FROM memberships WHERE profile_id = ? ORDER BY since DESC, seq DESC LIMIT 1').pluck();
   const insertMembership = db.prepare('INSERT INTO memberships (profile_id, company_id, since) VALUES (?, ?, ?)');
-  const copyMemberships = db.prepare('INSERT INTO memberships (profile_id, company_id, since) SELECT ?, company_id, since FROM memberships WHERE profile_id = ? ORDER BY seq');
+  const hasOwnMembership = db.prepare('SELECT 1 FROM memberships WHERE profile_id = ? AND company_id = ? AND since = ? AND copied_from IS NULL');
+  const nextOwnMembership = db.prepare('SELECT since FROM memberships WHERE profile_id = ? AND since > ? AND copied_from IS NULL ORDER BY since LIMIT 1').pluck();
+  // The items of a profile that named a company themselves: its own (user), or an anonymous id's own.
+  const companyNamingItems = db.prepare(`
+    SELECT c.id AS company_id, i.time FROM items i JOIN company_figures c ON c.ref = i.sent_company
+    WHERE i.profile = @ref AND i.sent_user = @ref AND i.time > @after AND i.time < @until
+    UNION ALL
+    SELECT c.id, i.time FROM items i JOIN company_figures c ON c.ref = i.sent_company
+    WHERE i.anon = @ref AND i.sent_user IS NULL AND i.time > @after AND i.time < @until
+    ORDER BY 2`);
+  const profileRef = db.prepare('SELECT ref FROM profiles WHERE id = ?').pluck();
+  const copyMemberships = db.prepare('INSERT INTO memberships (profile_id, company_id, since, copied_from) SELECT @to, company_id, since, @from FROM memberships WHERE profile_id = @from ORDER BY seq');
+  const dropCopiedMemberships = db.prepare('DELETE FROM memberships WHERE profile_id = @to AND copied_from = @from');
   const setUserCompany = db.prepare('UPDATE users SET company_id = ? WHERE user_id = ?');
   const setAnonymousCompany = db.prepare('UPDATE anonymous_ids SET company_id = ? WHERE anonymous_id = ?');
-  const sessionProfiles = db.prepare(`
-    SELECT user_id FROM users WHERE session_token = @s
-    UNION SELECT merged_into FROM anonymous_ids WHERE session_token = @s AND merged_into IS NOT NULL
-    UNION SELECT anonymous_id FROM anonymous_ids WHERE session_token = @s AND merged_into IS NULL`).pluck();
+  const sessionUsers = db.prepare('SELECT user_id FROM users WHERE session_token = ?').pluck();
+  const sessionAnonymous = db.prepare('SELECT anonymous_id, merged_into FROM anonymous_ids WHERE session_token = ?');
+  const putCompanySession = db.prepare(`
+    INSERT INTO company_sessions (session_token, company_id, since) VALUES (?, ?, ?)
+    ON CONFLICT (session_token, company_id) DO UPDATE SET since = MIN(since, excluded.since)`);
+  const sessionCompanies = db.prepare('SELECT company_id, since FROM company_sessions WHERE session_token = ? ORDER BY since, company_id');
 
   /** The latest membership's company of a profile, written to its row. */
   const settleCompany = (profileId: string): string | null => {
@@ -238,6 +278,24 @@ export function openStore(path: string): CollectorStore {
     setAnonymousCompany.run(companyId, profileId);
     figures.touchProfile(profileId);
     return companyId;
+  };
+
+  /**
+   * A membership that changes the company from `since` on (one arriving back in time): the later
+   * items that named another company before the next membership were skipped as already members,
+   * and now mark a change again, as they would have had they arrived after it.
+   */
+  const restoreItemMemberships = (profileId: string, companyId: string, since: string): void => {
+    const ref = profileRef.get(profileId) as number | undefined;
+    if (ref === undefined) return;
+    const until = nextOwnMembership.get(profileId, since) as string | undefined;
+    let current = companyId;
+    const rows = companyNamingItems.all({ ref, after: Date.parse(since), until: until === undefined ? Number.MAX_SAFE_INTEGER : Date.parse(until) }) as { company_id: string; time: number }[];
+    for (const row of rows) {
+      if (row.company_id === current) continue;
+      insertMembership.run(profileId, row.company_id, new Date(row.time).toISOString());
+      current = row.company_id;
+    }
   };
 
   return {
@@ -277,19 +335,30 @@ export function openStore(path: string): CollectorStore {
       putCompany.run({ company_domain: null, session_token: null, campaign_at: null, ...row, metadata: json(row.metadata ?? {}), campaign: json(row.campaign) });
       figures.touchCompany(row.company_id);
     },
-    join(profileId, companyId, since) {
-      if (companyAt.get(profileId, since) !== companyId) {
-        insertMembership.run(profileId, companyId, since);
-        figures.reattributeCompanies(profileId);
-      }
+    join(profileId, companyId, since, always = false) {
+      const before = ownCompanyAt.get(profileId, since);
+      if (before === companyId && (!always || hasOwnMembership.get(profileId, companyId, since))) return settleCompany(profileId);
+      insertMembership.run(profileId, companyId, since);
+      if (before !== companyId) restoreItemMemberships(profileId, companyId, since);
+      figures.reattributeCompanies(profileId);
       return settleCompany(profileId);
     },
     copyMemberships(fromProfile, toProfile) {
-      copyMemberships.run(toProfile, fromProfile);
+      dropCopiedMemberships.run({ from: fromProfile, to: toProfile });
+      copyMemberships.run({ from: fromProfile, to: toProfile });
       figures.reattributeCompanies(toProfile);
       return settleCompany(toProfile);
     },
-    profilesWithSession: (sessionToken) => sessionProfiles.all({ s: sessionToken }) as string[],
+    dropCopiedMemberships(fromProfile, toProfile) {
+      if (dropCopiedMemberships.run({ from: fromProfile, to: toProfile }).changes > 0) figures.reattributeCompanies(toProfile);
+      return settleCompany(toProfile);
+    },
+    profilesWithSession: (sessionToken) => ({
+      users: sessionUsers.all(sessionToken) as string[],
+      anonymous: sessionAnonymous.all(sessionToken) as { anonymous_id: string; merged_into: string | null }[],
+    }),
+    putCompanySession: (sessionToken, companyId, since) => void putCompanySession.run(sessionToken, companyId, since),
+    companiesWithSession: (sessionToken) => sessionCompanies.all(sessionToken) as { company_id: string; since: string }[],
     close: () => db.close(),
   };
 }

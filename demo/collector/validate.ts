@@ -86,11 +86,19 @@ const object: Rule<JsonObject | undefined> = (v, name) => {
 /** Bodies are any JSON (or a base64 string): kept as sent. */
 const anything: Rule<unknown> = (v) => v;
 
-/** Header maps: Moesif takes string values; numbers are common from server SDKs, so they are allowed. */
+const isHeaderValue = (value: unknown): boolean => typeof value === 'string' || typeof value === 'number';
+
+/**
+ * Header maps, with values as Node gives them to server SDKs: a string, a number (`setHeader('X-Count', 3)`),
+ * or a list of them for a header sent several times (two cookies set make `set-cookie` an array, and
+ * moesif-nodejs sends `res.getHeaders()` as it is).
+ */
 const headers: Rule<JsonObject | undefined> = (v, name) => {
   const h = object(v, name);
   for (const [header, value] of Object.entries(h ?? {})) {
-    if (typeof value !== 'string' && typeof value !== 'number') throw new FieldError(`${name}.${header} must be a string`);
+    if (!isHeaderValue(value) && !(Array.isArray(value) && value.every(isHeaderValue))) {
+      throw new FieldError(`${name}.${header} must be a string, or a list of strings`);
+    }
   }
   return h;
 };

@@ -1,4 +1,5 @@
 // @vitest-environment node
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_APP_ID, action, apiCall, at, startTestCollector, txId, type TestCollector } from './support';
 
@@ -124,7 +125,8 @@ describe('the ingest API', () => {
     ['actions', action({ anonymous_id: 7 }), 'anonymous_id must be a non-empty string'],
     ['events', { ...apiCall({}), response: { time: at(0), status: '200' } }, 'response.status must be an integer HTTP status'],
     ['events', { ...apiCall({}), request: { time: at(0), verb: 'GET' } }, 'request.uri is required'],
-    ['events', { ...apiCall({}), request: { time: at(0), uri: '/x', verb: 'GET', headers: { a: { b: 1 } } } }, 'request.headers.a must be a string'],
+    ['events', { ...apiCall({}), request: { time: at(0), uri: '/x', verb: 'GET', headers: { a: { b: 1 } } } }, 'request.headers.a must be a string, or a list of strings'],
+    ['events', { ...apiCall({}), response: { time: at(0), status: 200, headers: { 'set-cookie': ['a=1', null] } } }, 'response.headers.set-cookie must be a string, or a list of strings'],
     ['users', { metadata: {} }, 'user_id or anonymous_id is required'],
     ['users', { user_id: 'u', campaign: { utm_source: 1 } }, 'campaign.utm_source must be a string'],
     ['users', { user_id: 'u', company_id: '' }, 'company_id must be a non-empty string'],
@@ -241,6 +243,38 @@ describe('the ingest API', () => {
       expect(res.headers.get('content-type'), path).toMatch(/^application\/json/);
       expect((await res.json()).error, path).toBe(`no such endpoint: ${method} ${path}`);
     }
+  });
+
+  it('keeps metadata keys named __proto__ and constructor as plain data, on events, profiles and companies', async () => {
+    // Sent raw: JSON.parse makes "__proto__" an own key, as it does for a body from any SDK.
+    const hostile = '{"__proto__":{"isAdmin":true},"constructor":{"prototype":{"isAdmin":true}},"plan":"team"}';
+    const item = JSON.stringify(action({ anonymous_id: 'anon-proto', time: at(1) })).replace(/}$/, `,"metadata":${hostile}}`);
+    expect((await c.post('/v1/actions', item, { raw: true })).status).toBe(201);
+    expect((await c.post('/v1/users', `{"user_id":"user-proto","anonymous_id":"anon-proto","metadata":${hostile}}`, { raw: true })).status).toBe(201);
+    expect((await c.post('/v1/companies', `{"company_id":"company-proto","metadata":${hostile}}`, { raw: true })).status).toBe(201);
+
+    const expected = JSON.parse(hostile);
+    const [event] = (await c.get('/api/events?user_id=user-proto')).body.events;
+    expect(Object.keys(event.metadata)).toEqual(['__proto__', 'constructor', 'plan']);
+    expect(event.metadata).toEqual(expected);
+    const profile = (await c.get('/api/users/user-proto')).body;
+    expect(Object.keys(profile.metadata)).toEqual(['__proto__', 'constructor', 'plan']);
+    expect(profile.metadata).toEqual(expected);
+    expect(Object.keys((await c.get('/api/companies/company-proto')).body.metadata)).toEqual(['__proto__', 'constructor', 'plan']);
+    // Nothing leaked into the collector's own objects.
+    expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
+  });
+
+  it('answers gzip that is not gzip, is cut short, or inflates past the limit with a 4xx JSON error, and takes real gzip', async () => {
+    const batch = JSON.stringify([action({ anonymous_id: 'anon-gzip' })]);
+    const send = (body: Uint8Array | string, encoding = 'gzip') => c.post('/v1/actions/batch', body, { raw: true, headers: { 'Content-Encoding': encoding } });
+    expect(await send('this is not gzip')).toMatchObject({ status: 400, body: { error: expect.any(String) } });
+    expect(await send(gzipSync(batch).subarray(0, 20))).toMatchObject({ status: 400, body: { error: expect.any(String) } });
+    expect(await send('not deflate either', 'deflate')).toMatchObject({ status: 400, body: { error: expect.any(String) } });
+    // 3 MB of zeros in 3 KB: refused by the inflated size.
+    expect(await send(gzipSync(Buffer.alloc(3 * 1024 * 1024)))).toMatchObject({ status: 413, body: { error: expect.stringMatching(/larger than/) } });
+    expect((await send(gzipSync(batch))).status).toBe(201);
+    expect((await c.get('/api/events?anonymous_id=anon-gzip')).body.total).toBe(1);
   });
 
   it('never answers 500 to odd client input', async () => {

@@ -97,3 +97,31 @@ it('answers the config and rules requests as Moesif does for an application with
   expect(ingest.headers.get('x-moesif-config-etag')).toBeNull();
   expect((await fetch(`${collector.url}/v1/config`)).status).toBe(401);
 });
+
+it("keeps moesif-nodejs's API calls whose headers have several values, as Node gives them (two Set-Cookie headers are an array)", async () => {
+  const middleware = moesif({ applicationId: DEFAULT_APP_ID, baseUri: collector.url, identifyUser: () => 'eve', batchSize: 2 });
+  const app = express();
+  app.use(middleware);
+  app.post('/login', (_req, res) => {
+    res.cookie('session', 'abc');
+    res.cookie('theme', 'dark');
+    res.setHeader('X-Attempts', 3);
+    res.json({ ok: true });
+  });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const batches = (): string[] => log.filter((line) => line.startsWith('POST /v1/events/batch'));
+  const before = batches().length;
+  try {
+    await fetch(`${api}/login`, { method: 'POST' });
+    await fetch(`${api}/login`, { method: 'POST' });
+    await vi.waitFor(() => expect(batches().length).toBeGreaterThan(before), { timeout: 10_000 });
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+  expect(batches().at(-1)).toMatch(/^POST \/v1\/events\/batch 201 stored=2/);
+  const [event] = (await get('/api/events?user_id=eve')).events;
+  expect(event.response.headers['set-cookie']).toEqual(['session=abc; Path=/', 'theme=dark; Path=/']);
+  expect(event.response.headers['x-attempts']).toBe(3);
+});

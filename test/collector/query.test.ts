@@ -37,6 +37,8 @@ describe('GET /api/events', () => {
     const times = async (query: string) => (await c.get(`/api/events?${query}`)).body.events.map((e: any) => e.time);
     expect(await times('user_id=q-ann')).toEqual([at(7), at(6), at(5), at(2), at(1)]);
     expect(await times('user_id=q-val-anon')).toEqual([at(3)]);
+    // A merged anonymous id leads to its user, as on /api/users/:id and /api/activity.
+    expect(await times('user_id=q-ann-anon')).toEqual([at(7), at(6), at(5), at(2), at(1)]);
     expect(await times('anonymous_id=q-ann-anon')).toEqual([at(5), at(2), at(1)]);
     expect(await times('company_id=q-co')).toEqual([at(7), at(6), at(5), at(2), at(1)]);
     expect(await times('kind=event')).toEqual([at(7), at(6)]);
@@ -119,6 +121,21 @@ describe('GET /api/users', () => {
       event_count: 2,
     });
     expect(body.timeline.map((e: any) => e.time)).toEqual([at(1), at(2), at(5), at(6), at(7)]);
+  });
+
+  it('shows the latest 1000 items of a busy profile in its timeline, oldest first', async () => {
+    const busy = await startTestCollector(); // its own, so the other answers here keep their counts
+    try {
+      const items = Array.from({ length: 1003 }, (_, n) => action({ anonymous_id: 'q-busy', time: new Date(Date.UTC(2025, 1, 1) + n * 1000).toISOString() }));
+      expect((await busy.post('/v1/actions/batch', items)).status).toBe(201);
+      const { timeline, action_count, last_seen } = (await busy.get('/api/users/q-busy')).body;
+      expect(action_count).toBe(1003);
+      expect(timeline).toHaveLength(1000);
+      expect(timeline.at(-1).time).toBe(last_seen);
+      expect(timeline[0].time).toBe(new Date(Date.UTC(2025, 1, 1) + 3000).toISOString());
+    } finally {
+      await busy.close();
+    }
   });
 
   it('answers 404 for an unknown user', async () => {
@@ -209,5 +226,56 @@ describe('GET /api/activity', () => {
     expect((await c.get('/api/activity?company_id=q-co')).body).toMatchObject({ actions: 3, events: 2 });
     expect((await c.get('/api/activity?company_id=none')).body).toMatchObject({ buckets: [], actions: 0, events: 0 });
     expect(await c.get('/api/activity?bucket=week')).toMatchObject({ status: 400, body: { error: 'bucket must be "hour" or "day"' } });
+  });
+});
+
+describe('odd query parameters', () => {
+  it('answers 400 for an activity bucket named like a property every object has, not 500', async () => {
+    for (const bucket of ['toString', 'valueOf', 'constructor', '__proto__', 'hasOwnProperty']) {
+      expect(await c.get(`/api/activity?bucket=${bucket}`), bucket).toMatchObject({ status: 400, body: { error: 'bucket must be "hour" or "day"' } });
+    }
+  });
+
+  it('answers every odd parameter with a 4xx JSON error or an empty answer, never 500, and keeps serving', async () => {
+    const injection = encodeURIComponent("' OR 1=1; DROP TABLE items; --");
+    const paths = [
+      '/api/users/nobody-at-all',
+      `/api/users/${injection}`,
+      '/api/users/%E0%A4%A',
+      '/api/companies/nobody-at-all',
+      `/api/companies/${injection}`,
+      `/api/events?user_id=${injection}`,
+      `/api/events?company_id=${injection}&anonymous_id=%00`,
+      '/api/events?limit=99999999999999999999',
+      '/api/events?limit=-5',
+      '/api/events?limit=0',
+      '/api/events?limit=abc',
+      '/api/events?offset=-1',
+      '/api/events?offset=1e20',
+      '/api/events?offset=9007199254740991',
+      '/api/events?cursor=not-a-cursor',
+      `/api/events?cursor=${Buffer.from('["x",{}]').toString('base64url')}`,
+      `/api/users?cursor=${Buffer.from('[1,2,3]').toString('base64url')}`,
+      '/api/events?since=yesterday',
+      '/api/events?kind=widget',
+      '/api/events?user_id=a&user_id=b',
+      '/api/users?limit=100000',
+      '/api/funnel?steps=',
+      '/api/funnel?steps=,,',
+      '/api/funnel?steps=identified:x',
+      `/api/funnel?steps=${'action,'.repeat(11)}`,
+      `/api/funnel?steps=event:${injection}`,
+      '/api/activity?user_id=a&company_id=b',
+      `/api/activity?user_id=${injection}`,
+    ];
+    for (const path of paths) {
+      const res = await c.get(path);
+      expect(res.status, path).toBeLessThan(500);
+      expect(res.headers.get('content-type'), path).toMatch(/^application\/json/);
+      if (res.status >= 400) expect(res.body.error, path).toEqual(expect.any(String));
+    }
+    expect((await c.get('/api/users/nobody-at-all')).status).toBe(404);
+    expect((await c.get(`/api/events?user_id=${injection}`)).body).toMatchObject({ events: [], total: 0 });
+    expect((await c.get('/api/events')).body.total).toBe(6);
   });
 });

@@ -56,7 +56,19 @@ describe('identity stitching, per the seed table', () => {
     // The anonymous profile is gone from the list; asking for it leads to the user.
     expect((await profiles()).some((q) => q.user_id === 'r2-anon')).toBe(false);
     expect(await profile('r2-anon')).toMatchObject({ user_id: 'r2-user', requested_id: 'r2-anon' });
-    expect((await eventsOf('r2-anon')).total).toBe(0);
+    expect((await eventsOf('r2-anon')).events.map((e: any) => e.profile_id)).toEqual(['r2-user', 'r2-user', 'r2-user', 'r2-user']);
+  });
+
+  it('row 2 after many anonymous events: all 1,500 count for the user, and the anonymous profile is gone', async () => {
+    const start = Date.UTC(2025, 0, 2);
+    const views = Array.from({ length: 1500 }, (_, n) => action({ anonymous_id: 'r2m-anon', time: new Date(start + n * 1000).toISOString() }));
+    for (let from = 0; from < views.length; from += 500) expect((await c.post('/v1/actions/batch', views.slice(from, from + 500))).status).toBe(201);
+    await c.post('/v1/users', { user_id: 'r2m-user', anonymous_id: 'r2m-anon' });
+    expect(await profile('r2m-user')).toMatchObject({ action_count: 1500, anonymous_ids: ['r2m-anon'], first_seen: new Date(start).toISOString() });
+    const events = await eventsOf('r2m-user');
+    expect(events.total).toBe(1500);
+    expect(events.events.every((e: any) => e.user_id === 'r2m-user' && e.profile_id === 'r2m-user')).toBe(true);
+    expect((await profiles()).some((p) => p.user_id === 'r2m-anon')).toBe(false);
   });
 
   it('row 2, any item: an action carrying both ids merges the anonymous id just as a users call does', async () => {
@@ -153,6 +165,15 @@ describe('identity stitching, per the seed table', () => {
     expect((await profile('r5c-bob')).campaign).toEqual({ utm_source: 'bob-ad' });
   });
 
+  it('row 4 and 5 without reset(), batches out of order: the first user takes back the anonymous id, and none of the second user\'s first touch', async () => {
+    // Bob's users call (with his campaign) arrives before Alice's earlier call that used the id first.
+    await c.post('/v1/users', { user_id: 'r5o-bob', anonymous_id: 'r5o-device', modified_time: at(20), campaign: { utm_source: 'bob-ad' } });
+    const claim = await c.post('/v1/actions', action({ user_id: 'r5o-alice', anonymous_id: 'r5o-device', time: at(10) }));
+    expect(claim.body.conflicts).toBe(1);
+    expect(await profile('r5o-alice')).toMatchObject({ anonymous_ids: ['r5o-device'], campaign: null });
+    expect(await profile('r5o-bob')).toMatchObject({ anonymous_ids: [], campaign: { utm_source: 'bob-ad' } });
+  });
+
   it('row 5 with reset(): anonymous events before the second log-in go to the second user only', async () => {
     await c.post('/v1/actions', action({ anonymous_id: 'r5r-anon-1', time: at(1) }));
     await c.post('/v1/users', { user_id: 'r5r-alice', anonymous_id: 'r5r-anon-1' });
@@ -229,6 +250,33 @@ describe('companies', () => {
     expect(await profile('co4-user')).toMatchObject({ company_id: 'co4-acme' });
   });
 
+  it('links a user to the company of their session whatever order the two calls arrive in (moesif-browser-js sends them at once)', async () => {
+    // The companies call arrives first.
+    await c.post('/v1/actions', action({ anonymous_id: 'co9-anon', time: at(1) }));
+    await c.post('/v1/companies', { company_id: 'co9-acme', session_token: 'co9-session' });
+    await c.post('/v1/users', { user_id: 'co9-user', session_token: 'co9-session', anonymous_id: 'co9-anon' });
+    expect(await profile('co9-user')).toMatchObject({ company_id: 'co9-acme' });
+    expect((await c.get('/api/companies/co9-acme')).body).toMatchObject({ user_count: 1, action_count: 1 });
+
+    // The session token comes on the user's items only, after the companies call.
+    await c.post('/v1/companies', { company_id: 'co10-acme', session_token: 'co10-session' });
+    await c.post('/v1/users', { user_id: 'co10-user', anonymous_id: 'co10-anon' });
+    await c.post('/v1/actions', action({ user_id: 'co10-user', session_token: 'co10-session', time: at(2) }));
+    expect(await profile('co10-user')).toMatchObject({ company_id: 'co10-acme' });
+
+    // Still an anonymous visitor: the anonymous profile joins, and the user it merges into after.
+    await c.post('/v1/companies', { company_id: 'co11-acme', session_token: 'co11-session' });
+    await c.post('/v1/actions', action({ anonymous_id: 'co11-anon', session_token: 'co11-session', time: at(3) }));
+    expect(await profile('co11-anon')).toMatchObject({ company_id: 'co11-acme' });
+    await c.post('/v1/users', { user_id: 'co11-user', anonymous_id: 'co11-anon' });
+    expect(await profile('co11-user')).toMatchObject({ company_id: 'co11-acme' });
+
+    // A later move to another company stands: more traffic in the old session does not pull the user back.
+    await c.post('/v1/users', { user_id: 'co10-user', company_id: 'co10-globex' });
+    await c.post('/v1/actions', action({ user_id: 'co10-user', session_token: 'co10-session', time: new Date(Date.now() + 60_000).toISOString() }));
+    expect(await profile('co10-user')).toMatchObject({ company_id: 'co10-globex' });
+  });
+
   it('keeps traffic with the company the user belonged to when it happened: a move to another company takes only later traffic, whatever order the calls arrive in', async () => {
     // "Moesif will associate any future web or API traffic from a user to that company." The API
     // calls name no company (a server integration without identifyCompany); the user moves from
@@ -249,6 +297,40 @@ describe('companies', () => {
     };
     expect(await run('co6', 'in-order')).toEqual({ profile: 'co6-new', old: [0, 2], new: [1, 1] });
     expect(await run('co7', 'reversed')).toEqual({ profile: 'co7-new', old: [0, 2], new: [1, 1] });
+  });
+
+  it('keeps the company a user moved back to, whatever order the calls arrive in', async () => {
+    // In time: the user's calls name co12-old, a users call moves them to co12-new at at(20), then
+    // their calls name co12-old again, and a last call names none. The move arrives last.
+    await c.post('/v1/events/batch', [
+      apiCall({ user_id: 'co12-user', company_id: 'co12-old', time: at(10) }),
+      apiCall({ user_id: 'co12-user', company_id: 'co12-old', time: at(30) }),
+      apiCall({ user_id: 'co12-user', time: at(40) }),
+    ]);
+    await c.post('/v1/users', { user_id: 'co12-user', company_id: 'co12-new', modified_time: at(20) });
+    const calls = (await eventsOf('co12-user')).events.map((e: any) => [e.time, e.company_id]);
+    expect(calls).toEqual([[at(40), 'co12-old'], [at(30), 'co12-old'], [at(10), 'co12-old']]);
+    expect(await profile('co12-user')).toMatchObject({ company_id: 'co12-old' });
+
+    // The same with users calls only: naming the company again at at(30) is kept, though the user was in it then.
+    await c.post('/v1/users', { user_id: 'co13-user', company_id: 'co13-old', modified_time: at(10) });
+    await c.post('/v1/users', { user_id: 'co13-user', company_id: 'co13-old', modified_time: at(30) });
+    await c.post('/v1/events', apiCall({ user_id: 'co13-user', time: at(40) }));
+    await c.post('/v1/users', { user_id: 'co13-user', company_id: 'co13-new', modified_time: at(20) });
+    expect((await eventsOf('co13-user')).events[0]).toMatchObject({ time: at(40), company_id: 'co13-old' });
+    expect(await profile('co13-user')).toMatchObject({ company_id: 'co13-old' });
+  });
+
+  it('takes an anonymous id\'s company back from the user who claimed it, when the user seen with it first arrives late', async () => {
+    // The visitor's anonymous action names co14-acme; Bob's users call (later in time) arrives first.
+    await c.post('/v1/actions', action({ anonymous_id: 'co14-device', company_id: 'co14-acme', time: at(1) }));
+    await c.post('/v1/users', { user_id: 'co14-bob', anonymous_id: 'co14-device', modified_time: at(20) });
+    expect(await profile('co14-bob')).toMatchObject({ company_id: 'co14-acme' });
+    // Alice used the id first: it is hers, and so is the company it came with.
+    await c.post('/v1/actions', action({ user_id: 'co14-alice', anonymous_id: 'co14-device', time: at(10) }));
+    expect(await profile('co14-alice')).toMatchObject({ anonymous_ids: ['co14-device'], company_id: 'co14-acme' });
+    expect(await profile('co14-bob')).toMatchObject({ anonymous_ids: [], company_id: null });
+    expect((await c.get('/api/companies/co14-acme')).body.users.map((u: any) => u.user_id)).toEqual(['co14-alice']);
   });
 
   it('links the user to a company named by an anonymous-only item after the merge, without moving when the user was identified', async () => {
