@@ -77,8 +77,8 @@ export function createPageViews(track: (name: string, metadata: Metadata, at: Ac
   };
 
   // Made once and reused, so start/stop cycles never stack wrappers; off, they only pass calls through.
-  const toggles = ['pushState', 'replaceState'].map((name) =>
-    patch(history as unknown as Record<string, unknown>, name, (original) => function (this: History) {
+  const toggles = (['pushState', 'replaceState'] as const).map((name) =>
+    patch(history, name, (original) => function (this: History) {
       const result = original.apply(this, arguments);
       if (name == 'pushState' || location.pathname != lastPath) view();
       return result;

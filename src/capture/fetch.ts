@@ -97,7 +97,7 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
       },
     });
   };
-  const responses = Response.prototype as unknown as Record<string, unknown>;
+  const responses = Response.prototype;
   return [
     patch(
       responses,
@@ -111,7 +111,7 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
           if (!followed) followers.set(this, (followed = follow(body, copy)));
           return followed;
         },
-      true,
+      'getter',
     ),
     patch(responses, 'text', (original) => {
       readText = original;
@@ -135,7 +135,7 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
         return shareText(this, parse) ?? original.apply(this, arguments);
       },
     ),
-    ...['arrayBuffer', 'blob', 'bytes', 'formData'].map((name) =>
+    ...(['arrayBuffer', 'blob', 'bytes', 'formData'] as const).map((name) =>
       patch(responses, name, (original) =>
         function (this: Response) {
           sourceOf(this);
@@ -143,7 +143,7 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
         },
       ),
     ),
-    patch(window as unknown as Record<string, unknown>, 'fetch', (original) =>
+    patch(window, 'fetch', (original) =>
       function (this: unknown, input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
         let end: End | undefined;
         try {

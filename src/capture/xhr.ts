@@ -59,7 +59,7 @@ export function patchXhr({ want, begin }: PatchDeps): Toggle[] {
     unread.set(xhr, read);
     return () => parseHeaders(read());
   };
-  const proto = XMLHttpRequest.prototype as unknown as Record<string, unknown>;
+  const proto = XMLHttpRequest.prototype;
   return [
     patch(proto, 'open', (original) =>
       function (this: XMLHttpRequest, method: string, url: string | URL) {
