@@ -8,10 +8,16 @@ type BodySource = Copy | Promise<string> | string;
 /** Streams the app reads as they arrive: logged without a body, and not copied. */
 const STREAMING = /event-stream|ndjson/i;
 
+export interface FetchPatchDeps extends PatchDeps {
+  /** Bodies over this many bytes by their Content-Length are neither copied nor watched. */
+  maxBodyBytes: number;
+}
+
 /**
  * fetch: the original is called with the caller's exact arguments, and the app gets back a promise
- * settled as the one it returns (see the patch). A request's body is read from a copy (see copyBody:
- * the Request itself goes to fetch unread, unlike moesif, which fails with "already used"). A
+ * settled as the one it returns (see the patch). A Request's body is read from a copy (see copyBody:
+ * the Request itself goes to fetch unread, unlike moesif, which fails with "already used"); a body in
+ * `init` is a value the app handed over, kept as it is (a stream is left alone: see readBody). A
  * response's body is what the app reads of it, or a copy (see `bodies`). A response body that will
  * not be recorded is neither copied nor watched: one the app reads as it arrives (server-sent events,
  * NDJSON), or one over maxBodyBytes by its Content-Length.
@@ -23,11 +29,6 @@ const STREAMING = /event-stream|ndjson/i;
  * streams the app stopped reading held all six connections Chromium opens to a host, and the
  * app's next calls there waited until the page closed.
  */
-export interface FetchPatchDeps extends PatchDeps {
-  /** Bodies over this many bytes by their Content-Length are neither copied nor watched. */
-  maxBodyBytes: number;
-}
-
 export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggle[] {
   /**
    * The bodies of captured responses, by response, and what capture reads of each (`source`). Copying a
@@ -165,9 +166,9 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
           (response) => {
             try {
               const { headers } = response;
-              const tooBig = +headers.get('content-length')! > maxBodyBytes;
-              // `test` reads a missing content-type (null) as "null".
-              const watched = !tooBig && !STREAMING.test(headers.get('content-type')!);
+              // A missing header is null: `+null` is 0 (not too big), and `test` reads null as "null" (not streaming).
+              const tooBig = +(headers.get('content-length') as string) > maxBodyBytes;
+              const watched = !tooBig && !STREAMING.test(headers.get('content-type') as string);
               if (watched) bodies.set(response, {});
               end(response.status, headers, watched ? () => takeBody(response) : undefined, undefined, tooBig);
             } catch {
