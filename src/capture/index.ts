@@ -4,8 +4,8 @@
  * 1. sampled in (`sampleRate`, decided when the call starts, so a call left out costs nothing), not to
  *    the collector nor carrying its application id header (another SDK's), http(s) only;
  * 2. headers masked (see headers.ts), bodies taken from the app's own read or from copies (see
- *    fetch.ts, body.ts) and capped at `maxBodyBytes`; a cut body is named in `metadata.truncated`
- *    (['request'] / ['response']), a failed or aborted call has status 0 and `metadata.error`;
+ *    fetch.ts, body.ts) and capped at `maxBodyBytes`; a failed call and a cut body are marked in the
+ *    event's metadata (the wire format is described once, in src/wire.ts: see CapturedEvent);
  * 3. the user's hooks: `skip`, `maskContent`, `getMetadata` (merged over ours), `getTags`, then
  *    `getApiVersion` or `apiVersion`. Hooks see headers already masked: a credential never leaves
  *    the SDK, even through a hook. A hook that throws is reported once and its step uses the default.
