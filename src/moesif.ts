@@ -68,7 +68,7 @@ export interface Moesif {
   'new': () => Moesif;
 }
 
-/** How long the captured calls of a burst share one reading of who they belong to (see `who` in run()). */
+/** How long the captured calls of a burst share one reading of who they belong to (see createCallerCache). */
 const CALLER_MS = 100;
 
 /** Calls made before init() are kept, in order, up to this many. */
@@ -122,19 +122,46 @@ interface RunDeps {
 type TrackAt = (actionName: string, metadata?: object, at?: ActionAt) => void;
 
 /**
+ * Who a captured call belongs to. Reading it (the consent decision first: another tab may have revoked
+ * it, and then no id may be read, nor restored; then four ids) cost a captured call 10 to 20 µs of
+ * main-thread time (issue 18), so the calls of a burst share one reading for CALLER_MS. Every public
+ * method call drops it (`forget`): an identify or reset() here counts from the next call on; one in
+ * another tab, CALLER_MS later at most. `who` runs on a captured call's path.
+ */
+function createCallerCache({ consent, identity }: { consent: ConsentController; identity: Identity }) {
+  let cached: { who: Attribution; until: number } | undefined;
+  return {
+    who(): Attribution {
+      const now = performance.now();
+      if (!cached || now > cached.until) {
+        consent.follow();
+        cached = { who: identity.attribution(), until: now + CALLER_MS };
+      }
+      return cached.who;
+    },
+    forget(): void {
+      cached = undefined;
+    },
+  };
+}
+
+/**
  * Makes the parts of an initialized instance and connects them: storage, identity, consent, delivery,
  * capture and page views. Ids and the campaign start in memory and are committed to storage once
  * consent is known; the decision itself is stored at once, and restored on its own.
  */
 function run({ options, log, captureFactory, track }: RunDeps): Running {
-  const realLocal = options.persistence == 'none' ? undefined : localStore();
+  // Nothing is kept with persistence 'none'. `local` (localStorage) holds the outbox, whatever
+  // `persistence` says; it mirrors the id cookies only with 'localStorage'. The consent decision has a
+  // store of its own over the same two, committed at once: it is no id, and is read before consent is known.
+  const local = options.persistence == 'none' ? undefined : localStore();
   const cookies = options.persistence == 'none' ? undefined : cookieStore(options, log);
-  if (options.persistence != 'none' && !cookies && !realLocal) log.warn('no cookies or localStorage: ids kept for this page only');
+  if (options.persistence != 'none' && !cookies && !local) log.warn('no cookies or localStorage: ids kept for this page only');
   const prefix = options.persistenceKeyPrefix ?? 'moesif_';
-  const idsLocal = options.persistence == 'localStorage' ? realLocal : undefined;
-  const ids = idStore(cookies, idsLocal, idKeys(prefix));
+  const idsMirror = options.persistence == 'localStorage' ? local : undefined;
+  const ids = idStore(cookies, idsMirror, idKeys(prefix));
   const identity = createIdentity({ ids, prefix });
-  const decision = idStore(cookies, idsLocal, [CONSENT_KEY]);
+  const decision = idStore(cookies, idsMirror, [CONSENT_KEY]);
   decision.commit();
   // Delivery keeps the fetch that exists now, before start() wraps it: our own requests are never captured.
   const delivery = createDelivery({ options, log, fetch: fetch.bind(window) });
@@ -142,14 +169,14 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
     decision,
     persist() {
       ids.commit();
-      delivery.resume(realLocal);
+      delivery.resume(local);
     },
     forget() {
       // Committed first, so that clear() reaches storage: ids from earlier visits go too.
       ids.commit();
       identity.clear();
       ids.release();
-      delivery.pause(realLocal);
+      delivery.pause(local);
       capture?.stop();
     },
   });
@@ -161,24 +188,11 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
     log.debug('queued', kind);
     delivery.push(kind, json);
   };
-  /**
-   * Who a captured call belongs to. Reading it (the consent decision first: another tab may have revoked
-   * it, and then no id may be read, nor restored; then four ids) cost a captured call 10 to 20 µs of
-   * main-thread time (issue 18), so the calls of a burst share one reading for CALLER_MS. Every public
-   * method call drops it (`forgetCaller`): an identify or reset() here counts from the next call on; one
-   * in another tab, CALLER_MS later at most.
-   */
-  let caller: { who: Attribution; until: number } | undefined;
-  const who = (): Attribution => {
-    const now = performance.now();
-    if (!caller || now > caller.until) {
-      consent.follow();
-      caller = { who: identity.attribution(), until: now + CALLER_MS };
-    }
-    return caller.who;
-  };
-  const capture = captureFactory?.({ options, log, who, record: (event) => enqueue('events', event) });
+  const caller = createCallerCache({ consent, identity });
+  const capture = captureFactory?.({ options, log, who: caller.who, record: (event) => enqueue('events', event) });
   const pageViews = createPageViews(track);
+  // Only now, with capture made: a stored refusal (or Do Not Track) calls forget() at once, which stops
+  // capture (before its declaration, `capture` could not be read).
   consent.start(options);
   const crossDomain = createCrossDomain({
     options,
@@ -197,10 +211,7 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
     delivery.dispose();
     cookies?.dispose();
   };
-  const forgetCaller = (): void => {
-    caller = undefined;
-  };
-  return { options, log, identity, consent, delivery, capture, pageViews, crossDomain, enqueue, forgetCaller, dispose };
+  return { options, log, identity, consent, delivery, capture, pageViews, crossDomain, enqueue, forgetCaller: caller.forget, dispose };
 }
 
 /**
