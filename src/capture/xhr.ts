@@ -117,14 +117,16 @@ export function patchXhr({ want, begin }: PatchDeps): Toggle[] {
             }
             // Recorded once: gone from `pending` is recorded already.
             if (!pending.delete(xhr)) return;
+            // `response`, not `responseText`: the latter throws for any responseType but '' and 'text'
+            // (moesif's InvalidStateError on blob and arraybuffer). A Document is left out by `readBody`.
+            const { response } = xhr;
             end(
               // 1223 is how old Internet Explorer reported 204.
               xhr.status == 1223 ? 204 : xhr.status,
               headersLater(xhr),
-              // `response`, not `responseText`: the latter throws for any responseType but '' and 'text'
-              // (moesif's InvalidStateError on blob and arraybuffer). A Document is left out by `readBody`.
-              // A parsed JSON response is serialized now, before the app changes it.
-              xhr.responseType == 'json' ? JSON.stringify(xhr.response) : xhr.response,
+              // A parsed JSON response is serialized now, before the app changes it. Null is text that did
+              // not parse (or no body): recorded without a body, not as the JSON null.
+              xhr.responseType == 'json' && response != null ? JSON.stringify(response) : response,
               error,
             );
           });
