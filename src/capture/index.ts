@@ -134,14 +134,14 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
    * See Begin. On the app's call path: the request's time, method and headers are kept now; the
    * returned End keeps the response's and whose call it was, and leaves the rest to the deferred work.
    */
-  const begin: Begin = (target, method, init, body) => {
+  const begin: Begin = (target, method, appHeaders, body) => {
     if (!on || !target) return;
     // An iterator (a generator, say) can be read only once, and that read is fetch's: the call is logged
     // without its headers. Told by its `next`, which calls no app code; objects, arrays, Headers and
     // Maps read afresh each time (a record with a header named "next" is logged without headers too).
     // Read now: the app may change its object once the call is sent. A call without headers gets no
     // Headers: each call into the browser costs a captured call a few µs (issue 18).
-    const headers = init ? new Headers((init as { next?: unknown }).next ? [] : init) : undefined;
+    const headers = appHeaders ? new Headers((appHeaders as { next?: unknown }).next ? [] : appHeaders) : undefined;
     // Our collector's requests carry the application id header: never capture one (another copy's either).
     if (headers?.has(APPLICATION_ID_HEADER)) return;
     const sentAt = Date.now();
@@ -162,7 +162,7 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
         // Pairs (XMLHttpRequest's setRequestHeader calls, fetch's array of them) keep the names as the app
         // wrote them, as moesif sends them, so that a hook reading headers['X-Tenant-Id'] finds it; a Headers
         // lower-cases them.
-        const sentHeaders = headerRecord(Array.isArray(init) ? init : (headers ?? []));
+        const sentHeaders = headerRecord(Array.isArray(appHeaders) ? appHeaders : (headers ?? []));
         // The browser sends its own: Moesif reads the device and browser of API calls from it.
         if (!headers?.has('user-agent')) sentHeaders['User-Agent'] = navigator.userAgent;
         const request: CapturedEvent['request'] = { time: new Date(sentAt).toISOString(), uri, verb: String(method).toUpperCase(), headers: sentHeaders };
