@@ -320,18 +320,24 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
 /** An instance, and `dispose()`, which removes every listener it added to the page (tests use it). */
 export function createInstance(captureFactory?: CaptureFactory) {
   let running: Running | undefined;
-  let initCalled = false;
+  /**
+   * init() was given valid options. From then on calls are no longer kept for later, even when making
+   * the parts failed (then `running` stays undefined, and they are dropped). An init() refused for its
+   * options leaves it false: the app may call init() again.
+   */
+  let initialized = false;
   const early: Array<() => void> = [];
   const log = createLog(() => running?.options.debug);
 
   const init = (input: Options): Moesif | undefined => {
-    if (initCalled) {
+    if (initialized) {
       log.warn('init() called twice: ignored');
       return instance;
     }
     const options = resolveOptions(input, location.protocol, log);
     if (!options) return undefined;
-    initCalled = true;
+    initialized = true;
+    // trackAt is set below, when the instance is made: init() can only be called after that.
     running = run({ options, log, captureFactory, track: trackAt });
     // Before the campaign, the early calls and the first page view read the address it cleans.
     running.crossDomain.readIncoming();
@@ -354,6 +360,7 @@ export function createInstance(captureFactory?: CaptureFactory) {
     // Not queued before init() as the other methods are: it gives back a value, the URL as given until then.
     cdtUrlDecorator: (url: string, overrideCDTTargets?: boolean) => (running ? running.crossDomain.decorate(url, overrideCDTTargets) : url),
     new: () => createMoesif(captureFactory),
+    // The cast: the METHODS are added by the loop below.
   } as Moesif;
 
   for (const [name, body] of Object.entries(METHODS) as Array<[keyof Methods, (parts: Running, ...args: unknown[]) => unknown]>) {
@@ -367,10 +374,11 @@ export function createInstance(captureFactory?: CaptureFactory) {
         return body(running, ...args);
       }
       // Before init(), a call is kept for later, except a getter's (which answers undefined).
-      if (initCalled || name.startsWith('get')) return undefined;
+      if (initialized || name.startsWith('get')) return undefined;
       if (early.length < MAX_EARLY_CALLS) early.push(() => instance[name](...(args as [never, never, never])));
       else log.warn(`over ${MAX_EARLY_CALLS} calls before init(): rest dropped`);
       return undefined;
+      // The cast: each method has its own signature, which a loop over names cannot show.
     }) as never;
   }
   // Only page views give track() when and where their action happened (`at`). The app's track() takes
