@@ -45,11 +45,17 @@ export interface Moesif {
   /** Sends everything queued now; settles when the outbox is empty or the attempt failed. */
   flush(): Promise<void>;
   getStats(): DeliveryStats | undefined;
-  /** Starts logging the page's own API calls (fetch and XMLHttpRequest) as Moesif events. True once started. */
+  /**
+   * Starts logging the page's own API calls (fetch and XMLHttpRequest) as Moesif events, and turns
+   * back on what stop() turned off. True once started; nothing after a refusal of consent.
+   */
   start(): boolean | undefined;
   /** moesif-browser-js's capture of web3 calls, which usertrail does not have: warns and does nothing. */
   useWeb3(web3?: unknown): boolean | undefined;
-  /** Stops logging API calls and puts fetch and XMLHttpRequest back as they were. */
+  /**
+   * Stops logging API calls (fetch and XMLHttpRequest put back as they were), and also the automatic
+   * page views and cross-domain links that init() started, until start().
+   */
   stop(): void;
   /** Sends a `Page View` action for the current URL, for routers that announce navigations themselves. */
   trackPageView(metadata?: object): void;
