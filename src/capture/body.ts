@@ -1,8 +1,9 @@
 import type { Body } from './types.js';
 
 /**
- * C0 control characters other than tab, line feeds and carriage return, or U+FFFD, which the decoder
- * puts for bytes that are not UTF-8: text that has them is binary.
+ * C0 control characters but the whitespace ones (tab, line feed, vertical tab, form feed, carriage
+ * return: 0x09 to 0x0d), or U+FFFD, which the decoder puts for bytes that are not UTF-8: text that has
+ * them is binary.
  */
 const BINARY = /[\0-\b\x0e-\x1f\ufffd]/;
 
