@@ -96,9 +96,12 @@ export interface SubscriptionPayload {
 
 /**
  * Header names lower-cased or as sent, one value each (repeats joined by ", "). A header that carries
- * a credential has the value `*****` (MASK in src/capture/headers.ts and src/server/body.ts).
+ * a credential has the value MASK.
  */
 export type Headers = Record<string, string>;
+
+/** What a masked value is sent as: a credential header's, and a secret body field's from usertrail/server. */
+export const MASK = '*****';
 
 /**
  * How `body` is to be read. Without it, `body` is the JSON value itself when the text was JSON and
