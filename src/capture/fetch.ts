@@ -148,12 +148,12 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
       function (this: unknown, input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
         let end: End | undefined;
         try {
-          const req = input instanceof Request ? input : undefined;
+          const request = input instanceof Request ? input : undefined;
           // As fetch does: `init.headers` replaces the Request's own. Pairs are copied now: the app may
           // change its array once the call is sent. A ReadableStream in init.body is the app's: `readBody` leaves it alone.
-          const headers = init?.headers || req?.headers;
-          const sent = Array.isArray(headers) ? headers.map(([name, value]): [string, string] => [name, value]) : headers;
-          end = begin(want(req?.url ?? (input as string | URL)), init?.method || req?.method || 'GET', sent, init?.body ?? req);
+          const given = init?.headers || request?.headers;
+          const appHeaders = Array.isArray(given) ? given.map(([name, value]): [string, string] => [name, value]) : given;
+          end = begin(want(request?.url ?? (input as string | URL)), init?.method || request?.method || 'GET', appHeaders, init?.body ?? request);
         } catch {
           // Arguments that fetch itself rejects (bad headers): nothing to capture, and fetch reports them.
         }
