@@ -170,7 +170,7 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
               const tooBig = +(headers.get('content-length') as string) > maxBodyBytes;
               const watched = !tooBig && !STREAMING.test(headers.get('content-type') as string);
               if (watched) bodies.set(response, {});
-              end(response.status, headers, watched ? () => takeBody(response) : undefined, undefined, tooBig);
+              end(response.status, headers, watched ? () => takeBody(response) : undefined, /* no error */ undefined, tooBig);
             } catch {
               // A mocked fetch that resolved to no Response: nothing to capture.
             }
