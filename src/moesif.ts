@@ -243,7 +243,7 @@ function payloadJson(payload: Payload, log: Log): string | undefined {
   return toJson({ ...payload, metadata: undefined });
 }
 
-/** A users call: links the anonymous visitor to the user, company and campaign known now. */
+/** Queues a users call (see userPayload) with the ids and campaign known now. */
 const sendUser = ({ identity, enqueue }: Running, fields?: UserPayload): void =>
   enqueue('users', userPayload(identity.attribution(), identity.anonymousId(), identity.campaign(), fields));
 
