@@ -334,6 +334,18 @@ test('XMLHttpRequest with text, json, blob and arraybuffer responses: same handl
   expect(JSON.stringify(events())).not.toContain('xhr-secret');
 });
 
+test("an XMLHttpRequest whose 'json' response is not JSON is recorded without a body, not as the JSON null", async ({ page }) => {
+  const result = await runTwice(page, `return [await __xhr('/api/text?as=json', 'json'), await __xhr('/api/echo?as=json', 'json')];`);
+  // The browser gives the app null for text that does not parse; the text itself is out of reach.
+  expect(result).toMatchObject([{ status: 200, response: null }, { status: 200, response: { method: 'GET' } }]);
+  await waitForEvents(2);
+  const [text] = eventsFor('/api/text');
+  expect(text.response.status).toBe(200);
+  expect(text.response).not.toHaveProperty('body');
+  const [echo] = eventsFor('/api/echo');
+  expect(echo.response.body).toMatchObject({ method: 'GET' });
+});
+
 test('one XMLHttpRequest reused for many calls: each is captured once, and listeners do not pile up', async ({ page }) => {
   await open(
     page,

@@ -12,7 +12,8 @@ export interface Log {
   debug(...details: unknown[]): void;
 }
 
-export function createLog(isDebug: () => unknown): Log {
+/** `isDebug` is asked at each debug line: the instance reads its `debug` option, unset before init(). */
+export function createLog(isDebug: () => boolean | undefined): Log {
   const warned = new Set<string>();
   // A page may replace or strip `console`; logging must never be the thing that throws.
   const write = (method: 'warn' | 'error' | 'log', ...details: unknown[]): void => {

@@ -45,11 +45,17 @@ export interface Moesif {
   /** Sends everything queued now; settles when the outbox is empty or the attempt failed. */
   flush(): Promise<void>;
   getStats(): DeliveryStats | undefined;
-  /** Starts logging the page's own API calls (fetch and XMLHttpRequest) as Moesif events. True once started. */
+  /**
+   * Starts logging the page's own API calls (fetch and XMLHttpRequest) as Moesif events, and turns
+   * back on what stop() turned off. True once started; nothing after a refusal of consent.
+   */
   start(): boolean | undefined;
   /** moesif-browser-js's capture of web3 calls, which usertrail does not have: warns and does nothing. */
   useWeb3(web3?: unknown): boolean | undefined;
-  /** Stops logging API calls and puts fetch and XMLHttpRequest back as they were. */
+  /**
+   * Stops logging API calls (fetch and XMLHttpRequest put back as they were), and also the automatic
+   * page views and cross-domain links that init() started, until start().
+   */
   stop(): void;
   /** Sends a `Page View` action for the current URL, for routers that announce navigations themselves. */
   trackPageView(metadata?: object): void;
@@ -68,7 +74,7 @@ export interface Moesif {
   'new': () => Moesif;
 }
 
-/** How long the captured calls of a burst share one reading of who they belong to (see `who` in run()). */
+/** How long the captured calls of a burst share one reading of who they belong to (see createCallerCache). */
 const CALLER_MS = 100;
 
 /** Calls made before init() are kept, in order, up to this many. */
@@ -122,19 +128,46 @@ interface RunDeps {
 type TrackAt = (actionName: string, metadata?: object, at?: ActionAt) => void;
 
 /**
+ * Who a captured call belongs to. Reading it (the consent decision first: another tab may have revoked
+ * it, and then no id may be read, nor restored; then four ids) cost a captured call 10 to 20 µs of
+ * main-thread time (issue 18), so the calls of a burst share one reading for CALLER_MS. Every public
+ * method call drops it (`forget`): an identify or reset() here counts from the next call on; one in
+ * another tab, CALLER_MS later at most. `who` runs on a captured call's path.
+ */
+function createCallerCache({ consent, identity }: { consent: ConsentController; identity: Identity }) {
+  let cached: { who: Attribution; until: number } | undefined;
+  return {
+    who(): Attribution {
+      const now = performance.now();
+      if (!cached || now > cached.until) {
+        consent.follow();
+        cached = { who: identity.attribution(), until: now + CALLER_MS };
+      }
+      return cached.who;
+    },
+    forget(): void {
+      cached = undefined;
+    },
+  };
+}
+
+/**
  * Makes the parts of an initialized instance and connects them: storage, identity, consent, delivery,
  * capture and page views. Ids and the campaign start in memory and are committed to storage once
  * consent is known; the decision itself is stored at once, and restored on its own.
  */
 function run({ options, log, captureFactory, track }: RunDeps): Running {
-  const realLocal = options.persistence == 'none' ? undefined : localStore();
+  // Nothing is kept with persistence 'none'. `local` (localStorage) holds the outbox, whatever
+  // `persistence` says; it mirrors the id cookies only with 'localStorage'. The consent decision has a
+  // store of its own over the same two, committed at once: it is no id, and is read before consent is known.
+  const local = options.persistence == 'none' ? undefined : localStore();
   const cookies = options.persistence == 'none' ? undefined : cookieStore(options, log);
-  if (options.persistence != 'none' && !cookies && !realLocal) log.warn('no cookies or localStorage: ids kept for this page only');
+  if (options.persistence != 'none' && !cookies && !local) log.warn('no cookies or localStorage: ids kept for this page only');
   const prefix = options.persistenceKeyPrefix ?? 'moesif_';
-  const idsLocal = options.persistence == 'localStorage' ? realLocal : undefined;
-  const ids = idStore(cookies, idsLocal, idKeys(prefix));
+  const idsMirror = options.persistence == 'localStorage' ? local : undefined;
+  const ids = idStore(cookies, idsMirror, idKeys(prefix));
   const identity = createIdentity({ ids, prefix });
-  const decision = idStore(cookies, idsLocal, [CONSENT_KEY]);
+  const decision = idStore(cookies, idsMirror, [CONSENT_KEY]);
   decision.commit();
   // Delivery keeps the fetch that exists now, before start() wraps it: our own requests are never captured.
   const delivery = createDelivery({ options, log, fetch: fetch.bind(window) });
@@ -142,14 +175,14 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
     decision,
     persist() {
       ids.commit();
-      delivery.resume(realLocal);
+      delivery.resume(local);
     },
     forget() {
       // Committed first, so that clear() reaches storage: ids from earlier visits go too.
       ids.commit();
       identity.clear();
       ids.release();
-      delivery.pause(realLocal);
+      delivery.pause(local);
       capture?.stop();
     },
   });
@@ -161,24 +194,11 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
     log.debug('queued', kind);
     delivery.push(kind, json);
   };
-  /**
-   * Who a captured call belongs to. Reading it (the consent decision first: another tab may have revoked
-   * it, and then no id may be read, nor restored; then four ids) cost a captured call 10 to 20 µs of
-   * main-thread time (issue 18), so the calls of a burst share one reading for CALLER_MS. Every public
-   * method call drops it (`forgetCaller`): an identify or reset() here counts from the next call on; one
-   * in another tab, CALLER_MS later at most.
-   */
-  let caller: { who: Attribution; until: number } | undefined;
-  const who = (): Attribution => {
-    const now = performance.now();
-    if (!caller || now > caller.until) {
-      consent.follow();
-      caller = { who: identity.attribution(), until: now + CALLER_MS };
-    }
-    return caller.who;
-  };
-  const capture = captureFactory?.({ options, log, who, record: (event) => enqueue('events', event) });
+  const caller = createCallerCache({ consent, identity });
+  const capture = captureFactory?.({ options, log, who: caller.who, record: (event) => enqueue('events', event) });
   const pageViews = createPageViews(track);
+  // Only now, with capture made: a stored refusal (or Do Not Track) calls forget() at once, which stops
+  // capture (before its declaration, `capture` could not be read).
   consent.start(options);
   const crossDomain = createCrossDomain({
     options,
@@ -197,10 +217,7 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
     delivery.dispose();
     cookies?.dispose();
   };
-  const forgetCaller = (): void => {
-    caller = undefined;
-  };
-  return { options, log, identity, consent, delivery, capture, pageViews, crossDomain, enqueue, forgetCaller, dispose };
+  return { options, log, identity, consent, delivery, capture, pageViews, crossDomain, enqueue, forgetCaller: caller.forget, dispose };
 }
 
 /**
@@ -226,7 +243,7 @@ function payloadJson(payload: Payload, log: Log): string | undefined {
   return toJson({ ...payload, metadata: undefined });
 }
 
-/** A users call: links the anonymous visitor to the user, company and campaign known now. */
+/** Queues a users call (see userPayload) with the ids and campaign known now. */
 const sendUser = ({ identity, enqueue }: Running, fields?: UserPayload): void =>
   enqueue('users', userPayload(identity.attribution(), identity.anonymousId(), identity.campaign(), fields));
 
@@ -309,18 +326,24 @@ export function createMoesif(captureFactory?: CaptureFactory): Moesif {
 /** An instance, and `dispose()`, which removes every listener it added to the page (tests use it). */
 export function createInstance(captureFactory?: CaptureFactory) {
   let running: Running | undefined;
-  let initCalled = false;
+  /**
+   * init() was given valid options. From then on calls are no longer kept for later, even when making
+   * the parts failed (then `running` stays undefined, and they are dropped). An init() refused for its
+   * options leaves it false: the app may call init() again.
+   */
+  let initialized = false;
   const early: Array<() => void> = [];
   const log = createLog(() => running?.options.debug);
 
   const init = (input: Options): Moesif | undefined => {
-    if (initCalled) {
+    if (initialized) {
       log.warn('init() called twice: ignored');
       return instance;
     }
     const options = resolveOptions(input, location.protocol, log);
     if (!options) return undefined;
-    initCalled = true;
+    initialized = true;
+    // trackAt is set below, when the instance is made: init() can only be called after that.
     running = run({ options, log, captureFactory, track: trackAt });
     // Before the campaign, the early calls and the first page view read the address it cleans.
     running.crossDomain.readIncoming();
@@ -343,6 +366,7 @@ export function createInstance(captureFactory?: CaptureFactory) {
     // Not queued before init() as the other methods are: it gives back a value, the URL as given until then.
     cdtUrlDecorator: (url: string, overrideCDTTargets?: boolean) => (running ? running.crossDomain.decorate(url, overrideCDTTargets) : url),
     new: () => createMoesif(captureFactory),
+    // The cast: the METHODS are added by the loop below.
   } as Moesif;
 
   for (const [name, body] of Object.entries(METHODS) as Array<[keyof Methods, (parts: Running, ...args: unknown[]) => unknown]>) {
@@ -356,10 +380,11 @@ export function createInstance(captureFactory?: CaptureFactory) {
         return body(running, ...args);
       }
       // Before init(), a call is kept for later, except a getter's (which answers undefined).
-      if (initCalled || name.startsWith('get')) return undefined;
+      if (initialized || name.startsWith('get')) return undefined;
       if (early.length < MAX_EARLY_CALLS) early.push(() => instance[name](...(args as [never, never, never])));
       else log.warn(`over ${MAX_EARLY_CALLS} calls before init(): rest dropped`);
       return undefined;
+      // The cast: each method has its own signature, which a loop over names cannot show.
     }) as never;
   }
   // Only page views give track() when and where their action happened (`at`). The app's track() takes

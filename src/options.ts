@@ -45,7 +45,10 @@ export interface Options {
   batchSize?: number;
   /** Longest wait, in ms, between an item's arrival and its batch leaving. @default 2500 */
   batchMaxTime?: number;
-  /** Bytes the persisted outbox may hold; the oldest items are dropped past it. @default 1_000_000 */
+  /**
+   * Bytes the persisted outbox may hold, all of the application's open tabs together (each keeps at
+   * least an equal share); the oldest items are dropped past it. @default 1_000_000
+   */
   maxOutboxBytes?: number;
   /** Age, in ms, after which an unsent item is dropped. @default 86_400_000 (24 h) */
   maxOutboxAge?: number;
@@ -215,5 +218,7 @@ export function resolveOptions(input: unknown, pageProtocol: string, log: Log): 
   // null is a value here, not "not given": it decorates links to every other origin, as in moesif.
   if (given.crossDomainTargets === null) resolved.crossDomainTargets = null;
   resolved.baseUrl = baseUrlFor(resolved.host as string | undefined, pageProtocol);
+  // Every option with a default is in `resolved` (DEFAULTS, then only values of the right type), and
+  // baseUrl is set: what ResolvedOptions promises, which a Record filled by name cannot show.
   return resolved as unknown as ResolvedOptions;
 }

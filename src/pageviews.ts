@@ -33,7 +33,7 @@ export function createPageViews(track: (name: string, metadata: Metadata, at: Ac
   /** The title when the pending view's navigation happened: the view leaves once document.title differs. */
   let oldTitle: string;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const flush = (): void => {
+  const sendPending = (): void => {
     titleWatch.disconnect();
     clearTimeout(timer);
     pending?.();
@@ -43,7 +43,7 @@ export function createPageViews(track: (name: string, metadata: Metadata, at: Ac
   // the text of <title>, or adds a <title> where there was none, and some head managers replace the
   // element itself. Other changes there (style tags) only cost a string comparison.
   const titleWatch = new MutationObserver(() => {
-    if (document.title != oldTitle) flush();
+    if (document.title != oldTitle) sendPending();
   });
 
   /**
@@ -53,7 +53,7 @@ export function createPageViews(track: (name: string, metadata: Metadata, at: Ac
    * navigation sends it. The referrer is the page viewed before, or the document's referrer for the
    * first view (and for a page restored from the back/forward cache).
    */
-  const page = (metadata?: Metadata): (() => void) => {
+  const beginView = (metadata?: Metadata): (() => void) => {
     const { href, pathname, host, search, hash } = location;
     const referrer = lastUrl ?? document.referrer;
     const at = { time: new Date().toISOString(), uri: href };
@@ -68,17 +68,17 @@ export function createPageViews(track: (name: string, metadata: Metadata, at: Ac
     // Frameworks set document.title after the URL changes, so the view waits for the title to change,
     // for TITLE_WAIT_MS at most; nothing of the app waits for it. A view still waiting is sent first,
     // with the title it has by now, so that views are never lost nor sent out of order.
-    flush();
-    pending = page();
+    sendPending();
+    pending = beginView();
     oldTitle = document.title;
     // The document when a script removed <head>: a throw here would reach the app's pushState call.
     titleWatch.observe(document.head ?? document, { childList: true, characterData: true, subtree: true });
-    timer = setTimeout(flush, TITLE_WAIT_MS);
+    timer = setTimeout(sendPending, TITLE_WAIT_MS);
   };
 
   // Made once and reused, so start/stop cycles never stack wrappers; off, they only pass calls through.
-  const toggles = ['pushState', 'replaceState'].map((name) =>
-    patch(history as unknown as Record<string, unknown>, name, (original) => function (this: History) {
+  const toggles = (['pushState', 'replaceState'] as const).map((name) =>
+    patch(history, name, (original) => function (this: History) {
       const result = original.apply(this, arguments);
       if (name == 'pushState' || location.pathname != lastPath) view();
       return result;
@@ -97,12 +97,12 @@ export function createPageViews(track: (name: string, metadata: Metadata, at: Ac
   // Forgetting the URL makes a restore from the back/forward cache a new view of it.
   const closed = (): void => {
     lastUrl = undefined;
-    flush();
+    sendPending();
   };
   // A mobile browser may discard a hidden page without any pagehide, and a view waiting for its
   // title lives in memory only.
   const hidden = (): void => {
-    if (document.hidden) flush();
+    if (document.hidden) sendPending();
   };
   const stopListening = [
     listen(window, { popstate: view, hashchange: view, pageshow: restored }),
@@ -123,12 +123,13 @@ export function createPageViews(track: (name: string, metadata: Metadata, at: Ac
      * An automatic view still waiting for its title goes first, so the views keep their order.
      */
     trackPageView(metadata: Metadata | undefined): void {
-      flush();
-      page(metadata)();
+      sendPending();
+      beginView(metadata)();
     },
-    /** Removes the listeners added above and lets a waiting view go (the instance is disposed). */
+    /** Puts history's methods back, removes the listeners added above and lets a waiting view go (the instance is disposed). */
     dispose(): void {
-      flush();
+      turn(false);
+      sendPending();
       for (const stop of stopListening) stop();
     },
   };

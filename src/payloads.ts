@@ -1,9 +1,8 @@
 import type { ActionPayload, Attribution, Campaign, CompanyPayload, Metadata, UserPayload } from './wire.js';
 
 /**
- * The JSON of each item the public methods send, built from what the caller read (ids, campaign,
- * page address, time): pure functions, so each shape is tested without a page. Fields left undefined
- * are absent from the JSON sent, as Moesif expects.
+ * The JSON of each item the public methods send (described in wire.ts), built from what the caller
+ * read (ids, campaign, page address, time): pure functions, so each shape is tested without a page.
  */
 
 /** A users call: links the anonymous visitor to the user, company and campaign known now. */
@@ -42,7 +41,7 @@ export interface ActionFields {
   userAgent: string;
 }
 
-/** An action, recorded as a GET of the page it happened on, as moesif sends it. */
+/** An action: see ActionPayload. */
 export const actionPayload = ({ actionName, metadata, who, transactionId, uri, time, userAgent }: ActionFields): ActionPayload => ({
   action_name: actionName,
   ...who,

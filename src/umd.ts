@@ -10,16 +10,18 @@ import { attempt } from './storage/store.js';
 type QueuedCall = [name: string, args: unknown[]];
 type Global = { moesif?: Partial<Moesif> & { _q?: QueuedCall[] } };
 
-const existing = attempt(() => (window as unknown as Global).moesif);
+const existing = attempt(() => (window as Window & Global).moesif);
 // A page that loads the script a second time (its template and a tag manager, say) keeps the instance
 // it has: a new one would take the global and hold every later call for an init() that never comes.
 // Only usertrail's has getStats; moesif-browser-js's and the loader's stub are replaced.
 const moesif: Moesif = existing && typeof existing.getStats == 'function' && !existing._q ? (existing as Moesif) : createMoesif(createCapture);
+// The stub's calls name the methods as strings; Moesif has no index signature, hence the cast. The
+// methods are closures (no `this`); a name that is none of them is skipped by `?.`.
+const methods = moesif as unknown as Record<string, ((...args: unknown[]) => unknown) | undefined>;
 try {
-  // The methods are closures (no `this`); a name that is not one of them is skipped by `?.`.
-  if (moesif != existing) for (const [name, args] of existing?._q ?? []) (moesif as unknown as Record<string, ((...args: unknown[]) => void) | undefined>)[name]?.(...args);
+  if (moesif != existing) for (const [name, args] of existing?._q ?? []) methods[name]?.(...args);
 } catch {
-  /* a malformed stub: nothing to replay */
+  /* a malformed stub: nothing (more) to replay */
 }
 
 export default moesif;

@@ -2,7 +2,8 @@
  * The Moesif collection API, described once: endpoints, headers and the JSON of each kind of item.
  * Field names are Moesif's (snake_case), so the same requests work against Moesif and our collector.
  * The browser SDK, usertrail/server, the demo collector and the tests all import these types; the
- * browser bundle pays nothing for them (types are erased, the two constants are inlined).
+ * browser bundle pays nothing for the types (they are erased) and little for the constants below.
+ * Fields left undefined are absent from the JSON sent: Moesif takes a missing field, never a null one.
  */
 
 /**
@@ -59,6 +60,7 @@ export interface CompanyPayload {
 export interface ActionPayload extends Attribution {
   action_name: string;
   transaction_id: string;
+  /** The page it happened on, recorded as a GET of it (moesif's form): when, its address, the browser's User-Agent. */
   request: { time: string; uri: string; verb: string; user_agent_string: string };
   metadata?: Metadata;
 }
@@ -92,12 +94,20 @@ export interface SubscriptionPayload {
   metadata?: Metadata;
 }
 
-/** Header names lower-cased or as sent, one value each (repeats joined by ", "). */
+/**
+ * Header names lower-cased or as sent, one value each (repeats joined by ", "). A header that carries
+ * a credential has the value MASK.
+ */
 export type Headers = Record<string, string>;
 
+/** What a masked value is sent as: a credential header's, and a secret body field's from usertrail/server. */
+export const MASK = '*****';
+
 /**
- * How a body that is not plain JSON travels: `base64` for bytes (or text cut at the size limit),
- * `json` for a parsed JSON value.
+ * How `body` is to be read. Without it, `body` is the JSON value itself when the text was JSON and
+ * whole, else the text (a cut body stays text, never half-parsed). `base64`: bytes that are not UTF-8
+ * text, base64-encoded. `json` is Moesif's name for a parsed JSON value; usertrail sends none (a
+ * parsed body goes without transfer_encoding), and the demo collector accepts it.
  */
 export type TransferEncoding = 'base64' | 'json';
 
@@ -130,7 +140,14 @@ export interface EventPayload extends Attribution {
   direction?: 'Incoming' | 'Outgoing';
 }
 
-/** An API call the page made, as the browser SDK sends it. */
+/**
+ * An API call the page made, as the browser SDK sends it. A call that failed or was aborted has
+ * `response.status` 0 and `metadata.error` (the browser's error, or the failure event's type:
+ * 'abort', 'error', 'timeout'). A body kept only in part (over `maxBodyBytes`, still streaming after
+ * capture's wait, or still being read when the page was left) or left out for its Content-Length is
+ * named in `metadata.truncated` (`['request']`, `['response']` or both). The app's `getMetadata` adds
+ * its fields over these.
+ */
 export interface CapturedEvent extends EventPayload {
   direction?: 'Outgoing';
 }
@@ -167,9 +184,9 @@ export type SinglePath = `/v1/${ServerKind}`;
 
 /*
  * Items of a kind go to `/v1/${kind}/batch` (the single-item endpoints are the same without `/batch`),
- * as JSON, with the application id header and X-Moesif-SDK: delivery writes both where it sends, since
- * a function here for either costs bytes that terser does not inline away. A beacon cannot carry
- * headers, so the application id goes in the query string under the same name.
+ * as JSON, with the application id header and X-Moesif-SDK: each transport writes both where it sends
+ * (src/delivery/transport.ts, src/server/transport.ts). A beacon cannot carry headers, so the
+ * application id goes in the query string under the same name.
  */
 
 export const APPLICATION_ID_HEADER = 'X-Moesif-Application-Id';

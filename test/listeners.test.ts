@@ -94,6 +94,16 @@ describe('listeners', () => {
     expect(summary(watching.live)).toEqual([]);
   });
 
+  it('a disposed instance puts back what it patched: history, fetch and XMLHttpRequest', () => {
+    const before = { pushState: history.pushState, replaceState: history.replaceState, fetch: window.fetch, send: XMLHttpRequest.prototype.send };
+    const { instance, dispose } = createInstance(createCapture);
+    instance.init({ applicationId: 'listeners-app', host: 'http://127.0.0.1:9', trackPageViews: true });
+    instance.start();
+    expect(history.pushState).not.toBe(before.pushState);
+    dispose();
+    expect({ pushState: history.pushState, replaceState: history.replaceState, fetch: window.fetch, send: XMLHttpRequest.prototype.send }).toEqual(before);
+  });
+
   it('an instance that was never initialized adds none', () => {
     createInstance(createCapture).instance.track('Before init');
     expect(watching.live).toEqual([]);

@@ -15,9 +15,9 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 12_480,
+  umd: 12_540,
   esmCore: 9_620,
-  esmCapture: 2_900,
+  esmCapture: 2_960,
 };
 
 const gzipSize = (code: string | Buffer): number => gzipSync(code, { level: 9 }).length;

@@ -1,8 +1,9 @@
 import type { Body } from './types.js';
 
 /**
- * C0 control characters other than tab, line feeds and carriage return, or U+FFFD, which the decoder
- * puts for bytes that are not UTF-8: text that has them is binary.
+ * C0 control characters but the whitespace ones (tab, line feed, vertical tab, form feed, carriage
+ * return: 0x09 to 0x0d), or U+FFFD, which the decoder puts for bytes that are not UTF-8: text that has
+ * them is binary.
  */
 const BINARY = /[\0-\b\x0e-\x1f\ufffd]/;
 
@@ -78,7 +79,12 @@ async function readCopy(copy: Copy, max: number): Promise<[Uint8Array, boolean]>
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
-    for (let chunk; size <= max && !(chunk = await copy.reader.read()).done; size += chunk.value.length) chunks.push(chunk.value);
+    while (size <= max) {
+      const { done, value } = await copy.reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.length;
+    }
   } finally {
     clearTimeout(timer);
   }
@@ -95,20 +101,20 @@ async function readCopy(copy: Copy, max: number): Promise<[Uint8Array, boolean]>
   return [bytes, !!copy.released];
 }
 
-/** Puts the first `max` bytes into the event's part; gives back whether there were more. */
-function keep(bytes: Uint8Array, cut: boolean, max: number, part: Body): boolean {
+/** Puts the first `max` bytes into the event's part; gives back whether there were more, or the bytes were `cut` already. */
+function keepBytes(bytes: Uint8Array, cut: boolean, max: number, part: Body): boolean {
   cut ||= bytes.length > max;
   if (bytes.length) Object.assign(part, decode(bytes.subarray(0, max), cut));
   return cut;
 }
 
 /**
- * `keep` for text: a text of at most max / 3 UTF-16 units is at most `max` bytes, so it is kept as it
+ * `keepBytes` for text: a text of at most max / 3 UTF-16 units is at most `max` bytes, so it is kept as it
  * is, without encoding it to count its bytes and decoding it again (most API bodies); a longer one is
  * cut as bytes. Text with binary characters is base64 of its UTF-8 bytes, as `decode` gives.
  */
 function keepText(text: string, max: number, part: Body): boolean {
-  if (text.length * 3 > max) return keep(new TextEncoder().encode(text.slice(0, max + 1)), false, max, part);
+  if (text.length * 3 > max) return keepBytes(new TextEncoder().encode(text.slice(0, max + 1)), false, max, part);
   if (text) Object.assign(part, BINARY.test(text) ? base64(new TextEncoder().encode(text)) : textBody(text, false));
   return false;
 }
@@ -141,15 +147,15 @@ export function readBody(source: unknown, max: number, part: Body): boolean | Pr
     // Told by its `then`, not `instanceof Promise`: a page's Promise may be another library's (zone.js puts
     // its own in place of the browser's, whose text() still gives the browser's promises).
     if (typeof (source as PromiseLike<string>).then == 'function') return keepTextRead(source as Promise<string>, max, part).catch(() => false);
-    if (source instanceof ArrayBuffer || ArrayBuffer.isView(source))
-      return keep(new Uint8Array((source as ArrayBufferView).buffer || source, (source as ArrayBufferView).byteOffset, Math.min(source.byteLength, max + 1)), false, max, part);
+    if (source instanceof ArrayBuffer) return keepBytes(new Uint8Array(source, 0, Math.min(source.byteLength, max + 1)), false, max, part);
+    if (ArrayBuffer.isView(source)) return keepBytes(new Uint8Array(source.buffer, source.byteOffset, Math.min(source.byteLength, max + 1)), false, max, part);
     // A Copy; a Request or Response (copied now); a Blob or FormData, read through a Response of them
     // (a Blob's bytes are not copied to make it; FormData's multipart encoding is the browser's to make).
     const copy = isCopy(source)
       ? source
       : copyBody(source instanceof Request || source instanceof Response ? source : new Response(source as BodyInit));
     // An aborted or failed body is logged without it.
-    return copy ? readCopy(copy, max).then(([bytes, cut]) => keep(bytes, cut, max, part), () => false) : false;
+    return copy ? readCopy(copy, max).then(([bytes, cut]) => keepBytes(bytes, cut, max, part), () => false) : false;
   } catch {
     return false;
   }

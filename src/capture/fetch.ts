@@ -8,10 +8,16 @@ type BodySource = Copy | Promise<string> | string;
 /** Streams the app reads as they arrive: logged without a body, and not copied. */
 const STREAMING = /event-stream|ndjson/i;
 
+export interface FetchPatchDeps extends PatchDeps {
+  /** Bodies over this many bytes by their Content-Length are neither copied nor watched. */
+  maxBodyBytes: number;
+}
+
 /**
  * fetch: the original is called with the caller's exact arguments, and the app gets back a promise
- * settled as the one it returns (see the patch). A request's body is read from a copy (see copyBody:
- * the Request itself goes to fetch unread, unlike moesif, which fails with "already used"). A
+ * settled as the one it returns (see the patch). A Request's body is read from a copy (see copyBody:
+ * the Request itself goes to fetch unread, unlike moesif, which fails with "already used"); a body in
+ * `init` is a value the app handed over, kept as it is (a stream is left alone: see readBody). A
  * response's body is what the app reads of it, or a copy (see `bodies`). A response body that will
  * not be recorded is neither copied nor watched: one the app reads as it arrives (server-sent events,
  * NDJSON), or one over maxBodyBytes by its Content-Length.
@@ -23,11 +29,6 @@ const STREAMING = /event-stream|ndjson/i;
  * streams the app stopped reading held all six connections Chromium opens to a host, and the
  * app's next calls there waited until the page closed.
  */
-export interface FetchPatchDeps extends PatchDeps {
-  /** Bodies over this many bytes by their Content-Length are neither copied nor watched. */
-  maxBodyBytes: number;
-}
-
 export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggle[] {
   /**
    * The bodies of captured responses, by response, and what capture reads of each (`source`). Copying a
@@ -97,7 +98,7 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
       },
     });
   };
-  const responses = Response.prototype as unknown as Record<string, unknown>;
+  const responses = Response.prototype;
   return [
     patch(
       responses,
@@ -111,7 +112,7 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
           if (!followed) followers.set(this, (followed = follow(body, copy)));
           return followed;
         },
-      true,
+      'getter',
     ),
     patch(responses, 'text', (original) => {
       readText = original;
@@ -135,7 +136,7 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
         return shareText(this, parse) ?? original.apply(this, arguments);
       },
     ),
-    ...['arrayBuffer', 'blob', 'bytes', 'formData'].map((name) =>
+    ...(['arrayBuffer', 'blob', 'bytes', 'formData'] as const).map((name) =>
       patch(responses, name, (original) =>
         function (this: Response) {
           sourceOf(this);
@@ -143,16 +144,16 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
         },
       ),
     ),
-    patch(window as unknown as Record<string, unknown>, 'fetch', (original) =>
+    patch(window, 'fetch', (original) =>
       function (this: unknown, input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
         let end: End | undefined;
         try {
-          const req = input instanceof Request ? input : undefined;
+          const request = input instanceof Request ? input : undefined;
           // As fetch does: `init.headers` replaces the Request's own. Pairs are copied now: the app may
           // change its array once the call is sent. A ReadableStream in init.body is the app's: `readBody` leaves it alone.
-          const headers = init?.headers || req?.headers;
-          const sent = Array.isArray(headers) ? headers.map(([name, value]): [string, string] => [name, value]) : headers;
-          end = begin(want(req?.url ?? (input as string | URL)), init?.method || req?.method || 'GET', sent, init?.body ?? req);
+          const given = init?.headers || request?.headers;
+          const appHeaders = Array.isArray(given) ? given.map(([name, value]): [string, string] => [name, value]) : given;
+          end = begin(want(request?.url ?? (input as string | URL)), init?.method || request?.method || 'GET', appHeaders, init?.body ?? request);
         } catch {
           // Arguments that fetch itself rejects (bad headers): nothing to capture, and fetch reports them.
         }
@@ -165,11 +166,11 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
           (response) => {
             try {
               const { headers } = response;
-              const tooBig = +headers.get('content-length')! > maxBodyBytes;
-              // `test` reads a missing content-type (null) as "null".
-              const watched = !tooBig && !STREAMING.test(headers.get('content-type')!);
+              // A missing header is null: `+null` is 0 (not too big), and `test` reads null as "null" (not streaming).
+              const tooBig = +(headers.get('content-length') as string) > maxBodyBytes;
+              const watched = !tooBig && !STREAMING.test(headers.get('content-type') as string);
               if (watched) bodies.set(response, {});
-              end(response.status, headers, watched ? () => takeBody(response) : undefined, undefined, tooBig);
+              end(response.status, headers, watched ? () => takeBody(response) : undefined, /* no error */ undefined, tooBig);
             } catch {
               // A mocked fetch that resolved to no Response: nothing to capture.
             }

@@ -1,4 +1,6 @@
-import type { Headers as WireHeaders } from '../wire.js';
+import { MASK, type Headers as WireHeaders } from '../wire.js';
+
+export { MASK };
 
 /**
  * Headers that carry credentials or identify a session: Authorization, Proxy-Authorization, Cookie,
@@ -8,8 +10,6 @@ import type { Headers as WireHeaders } from '../wire.js';
  * usertrail/server's list (src/server/body.ts), for its size: test/masking.test.ts pins each difference.
  */
 const SECRET = /auth|cookie|key|token|secret|passw|session|csrf/i;
-
-export const MASK = '*****';
 
 /**
  * `text` with the credentials of every URL in it (`//user:password@`) masked, as the Authorization header

@@ -4,8 +4,8 @@
  * 1. sampled in (`sampleRate`, decided when the call starts, so a call left out costs nothing), not to
  *    the collector nor carrying its application id header (another SDK's), http(s) only;
  * 2. headers masked (see headers.ts), bodies taken from the app's own read or from copies (see
- *    fetch.ts, body.ts) and capped at `maxBodyBytes`; a cut body is named in `metadata.truncated`
- *    (['request'] / ['response']), a failed or aborted call has status 0 and `metadata.error`;
+ *    fetch.ts, body.ts) and capped at `maxBodyBytes`; a failed call and a cut body are marked in the
+ *    event's metadata (the wire format is described once, in src/wire.ts: see CapturedEvent);
  * 3. the user's hooks: `skip`, `maskContent`, `getMetadata` (merged over ours), `getTags`, then
  *    `getApiVersion` or `apiVersion`. Hooks see headers already masked: a credential never leaves
  *    the SDK, even through a hook. A hook that throws is reported once and its step uses the default.
@@ -28,17 +28,32 @@ type Hook = 'skip' | 'maskContent' | 'getMetadata' | 'getTags' | 'getApiVersion'
 /** An absolute URL whose scheme is not http(s), as the URL parser reads it (leading spaces and controls skipped). */
 const OTHER_SCHEME = /^[\0- ]*(?!https?:)[a-z][a-z\d+.-]*:/i;
 
+/** One call's event before its bodies are read: what the deferred work made of it (see `begin`). */
+interface UnreadCall {
+  /** The event without its bodies, nor what the user's hooks add. */
+  event: CapturedEvent;
+  /** What the app sent (see Begin); left out for GET and HEAD. */
+  sentBody: unknown;
+  /** The response's body, or a function that gives it when asked (see End). */
+  receivedBody: unknown;
+  /** The response's body was left out for its Content-Length. */
+  tooBig: boolean | undefined;
+}
+
 export const createCapture: CaptureFactory = ({ options, log, who, record }) => {
   let on = false;
 
-  const hook = <T>(name: Hook, event: CapturedEvent, fallback?: T): T | undefined => {
+  /** Runs one of the user's hooks: what it gives, else `fallback`; one that throws is reported once and gives `fallback`. */
+  function hook<T>(name: Hook, event: CapturedEvent): T | undefined;
+  function hook<T>(name: Hook, event: CapturedEvent, fallback: T): T;
+  function hook<T>(name: Hook, event: CapturedEvent, fallback?: T): T | undefined {
     try {
       return (options[name] as ((event: CapturedEvent) => T | undefined) | undefined)?.(event) ?? fallback;
     } catch {
       log.warn(`${name}() threw; ignored.`);
       return fallback;
     }
-  };
+  }
 
   /**
    * Whether a call is captured (capture started, sampled in), decided when the call is opened: its
@@ -72,15 +87,61 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
 
   const work = createDeferredWork({ log });
 
-  /** See Begin: the request's time, method and headers are kept now, and the event is built later. */
-  const begin: Begin = (target, method, init, body) => {
+  /** The event with the user's hooks applied (see step 3 above), or nothing when `skip` leaves it out. */
+  const withHooks = (event: CapturedEvent): CapturedEvent | undefined => {
+    if (hook('skip', event)) return;
+    event = hook('maskContent', event, event);
+    const extra = hook<Metadata>('getMetadata', event);
+    if (extra && typeof extra == 'object') event.metadata = { ...event.metadata, ...extra };
+    // Left undefined, they are absent from the JSON sent.
+    event.tags = hook<string>('getTags', event) || undefined;
+    event.request.api_version = hook('getApiVersion', event, options.apiVersion) || undefined;
+    return event;
+  };
+
+  /**
+   * Reads a call's bodies into its request and response, then records its event: at once when both
+   * were values; once a streamed body is read; or, when the page is left first, without what is still
+   * being read, which is then marked cut.
+   */
+  const recordOnceRead = ({ event, sentBody, receivedBody, tooBig }: UnreadCall): void => {
+    const { request, response } = event;
+    // Whether each body was cut; a promise while a streamed one is still being read. A GET or HEAD
+    // sends none: XMLHttpRequest drops a body given to its send() (fetch refuses one).
+    let sentCut = /^(GET|HEAD)$/.test(request.verb) ? false : readBody(sentBody, options.maxBodyBytes, request);
+    let receivedCut = readBody(typeof receivedBody == 'function' ? receivedBody() : receivedBody, options.maxBodyBytes, response);
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      work.forget(finish);
+      // A body still being read (a promise) when the page is left counts as cut.
+      const truncated = [sentCut !== false && 'request', (receivedCut !== false || tooBig) && 'response'].filter(Boolean);
+      if (truncated.length) event.metadata = { ...event.metadata, truncated };
+      const hooked = withHooks(event);
+      if (hooked) record(hooked);
+    };
+    if (typeof sentCut == 'boolean' && typeof receivedCut == 'boolean') return finish();
+    work.keepForLeave(finish);
+    Promise.all([sentCut, receivedCut]).then(([sent, received]) => {
+      sentCut = sent;
+      receivedCut = received;
+      work.later(finish);
+    });
+  };
+
+  /**
+   * See Begin. On the app's call path: the request's time, method and headers are kept now; the
+   * returned End keeps the response's and whose call it was, and leaves the rest to the deferred work.
+   */
+  const begin: Begin = (target, method, appHeaders, body) => {
     if (!on || !target) return;
     // An iterator (a generator, say) can be read only once, and that read is fetch's: the call is logged
     // without its headers. Told by its `next`, which calls no app code; objects, arrays, Headers and
     // Maps read afresh each time (a record with a header named "next" is logged without headers too).
     // Read now: the app may change its object once the call is sent. A call without headers gets no
     // Headers: each call into the browser costs a captured call a few µs (issue 18).
-    const headers = init ? new Headers((init as { next?: unknown }).next ? [] : init) : undefined;
+    const headers = appHeaders ? new Headers((appHeaders as { next?: unknown }).next ? [] : appHeaders) : undefined;
     // Our collector's requests carry the application id header: never capture one (another copy's either).
     if (headers?.has(APPLICATION_ID_HEADER)) return;
     const sentAt = Date.now();
@@ -101,7 +162,7 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
         // Pairs (XMLHttpRequest's setRequestHeader calls, fetch's array of them) keep the names as the app
         // wrote them, as moesif sends them, so that a hook reading headers['X-Tenant-Id'] finds it; a Headers
         // lower-cases them.
-        const sentHeaders = headerRecord(Array.isArray(init) ? init : (headers ?? []));
+        const sentHeaders = headerRecord(Array.isArray(appHeaders) ? appHeaders : (headers ?? []));
         // The browser sends its own: Moesif reads the device and browser of API calls from it.
         if (!headers?.has('user-agent')) sentHeaders['User-Agent'] = navigator.userAgent;
         const request: CapturedEvent['request'] = { time: new Date(sentAt).toISOString(), uri, verb: String(method).toUpperCase(), headers: sentHeaders };
@@ -110,37 +171,11 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
           status,
           headers: headerRecord(typeof received == 'function' ? received() : received),
         };
-        // Whether each body was cut; a promise while a streamed one is still being read. A GET or HEAD
-        // sends none: XMLHttpRequest drops a body given to its send() (fetch refuses one).
-        let sentCut = /^(GET|HEAD)$/.test(request.verb) ? false : readBody(sentBody, options.maxBodyBytes, request);
-        let receivedCut = readBody(typeof receivedBody == 'function' ? receivedBody() : receivedBody, options.maxBodyBytes, response);
-        let done = false;
-        const finish = (): void => {
-          if (done) return;
-          done = true;
-          work.forget(finish);
-          // A body still being read when the page is left is recorded as far as it came (not at all), as cut.
-          const truncated = [sentCut !== false && 'request', (receivedCut !== false || tooBig) && 'response'].filter(Boolean);
-          // Who made the call comes first, so hooks see it and what maskContent removes stays removed.
-          let event: CapturedEvent = { ...caller, request, response, transaction_id: newId() };
-          // fetch's error for a URL with credentials quotes it.
-          if (error || truncated.length) event.metadata = { ...(error && { error: maskCredentials(error) }), ...(truncated.length && { truncated }) };
-          if (hook('skip', event)) return;
-          event = hook('maskContent', event, event)!;
-          const extra = hook<Metadata>('getMetadata', event);
-          if (extra && typeof extra == 'object') event.metadata = { ...event.metadata, ...extra };
-          // Left undefined, they are absent from the JSON sent.
-          event.tags = hook<string>('getTags', event) || undefined;
-          event.request.api_version = hook('getApiVersion', event, options.apiVersion) || undefined;
-          record(event);
-        };
-        if (typeof sentCut == 'boolean' && typeof receivedCut == 'boolean') return finish();
-        work.keepForLeave(finish);
-        Promise.all([sentCut, receivedCut]).then(([sent, received]) => {
-          sentCut = sent;
-          receivedCut = received;
-          work.later(finish);
-        });
+        // Who made the call comes first, so hooks see it and what maskContent removes stays removed.
+        const event: CapturedEvent = { ...caller, request, response, transaction_id: newId() };
+        // fetch's error for a URL with credentials quotes it.
+        if (error) event.metadata = { error: maskCredentials(error) };
+        recordOnceRead({ event, sentBody, receivedBody, tooBig });
       });
     };
   };
@@ -148,13 +183,16 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
   const toggles = [...patchXhr({ want, begin }), ...(options.disableFetch ? [] : patchFetch({ want, begin, maxBodyBytes: options.maxBodyBytes }))];
   const turn = (next: boolean): void => {
     on = next;
-    // Added again on every start: a no-op for the same listener. Kept after stop(), for calls still under way.
-    addEventListener('pagehide', work.leave);
-    document.addEventListener('visibilitychange', work.runWaiting);
     for (const toggle of toggles) toggle(next);
   };
   return {
-    start: () => turn(true),
+    start(): void {
+      // Added again on every start: a no-op for the same listener. Kept after stop(), for calls still
+      // under way; removed by dispose().
+      addEventListener('pagehide', work.leave);
+      document.addEventListener('visibilitychange', work.runWaiting);
+      turn(true);
+    },
     stop: () => turn(false),
     dispose(): void {
       turn(false);

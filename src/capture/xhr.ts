@@ -5,6 +5,15 @@ import type { PatchDeps, Target } from './types.js';
 /** The events that end a call that failed, named as moesif names them in `metadata.error`. */
 const FAILURES = ['abort', 'error', 'timeout'];
 
+/** An opened XMLHttpRequest, as `open` and `setRequestHeader` saw it, until `send` begins it. */
+interface OpenedCall {
+  /** Its Target if captured (see `want`), or nothing. */
+  target: Target | undefined;
+  method: string;
+  /** The headers set so far, as the app wrote them. */
+  headers: Array<[string, string]>;
+}
+
 /**
  * XMLHttpRequest's capture: its prototype's open, abort, setRequestHeader and send are wrapped (see patch.ts).
  * The event is recorded on `loadend` by a listener of our own, so the app's handlers
@@ -14,12 +23,15 @@ const FAILURES = ['abort', 'error', 'timeout'];
  * (issue 18). open() and abort() drop a response, so those record its call and read them first.
  */
 export function patchXhr({ want, begin }: PatchDeps): Toggle[] {
-  /** Each opened request: its Target if captured (see `want`), method, and the headers set so far. */
-  const calls = new WeakMap<XMLHttpRequest, [Target | undefined, string, Array<[string, string]>]>();
-  /** Each sent call not recorded yet: takes its events' types, and records it at `loadend`. */
-  const ends = new WeakMap<XMLHttpRequest, (type: string) => unknown>();
+  /** Each opened request, until the next open(). */
+  const opened = new WeakMap<XMLHttpRequest, OpenedCall>();
+  /**
+   * Each sent call not recorded yet, by its object: told the type of each event that ends it (a failure's
+   * type becomes its error), and records the call at `loadend`.
+   */
+  const pending = new WeakMap<XMLHttpRequest, (eventType: string) => void>();
   /** Each recorded call whose response headers capture has not read yet: reads them. */
-  const unread = new WeakMap<XMLHttpRequest, () => void>();
+  const unreadHeaders = new WeakMap<XMLHttpRequest, () => void>();
   /**
    * Before open() or abort() drop the response of the last call: it is recorded now if its loadend has
    * not reached our listener yet (a handler of the app that ran before it reopens or aborts, or one that
@@ -28,14 +40,14 @@ export function patchXhr({ want, begin }: PatchDeps): Toggle[] {
    * app retrying from onerror, ontimeout or onreadystatechange): it is named after the event the app is
    * handling when that is one of them (`window.event`, the one being dispatched), else 'error'.
    */
-  const settle = (xhr: XMLHttpRequest): void => {
-    const end = ends.get(xhr);
-    if (end && xhr.readyState == 4) {
+  const recordEnded = (xhr: XMLHttpRequest): void => {
+    const notify = pending.get(xhr);
+    if (notify && xhr.readyState == 4) {
       const { event } = window;
-      if (!xhr.status) end(event?.target == xhr && FAILURES.includes(event.type) ? event.type : 'error');
-      end('loadend');
+      if (!xhr.status) notify(event?.target == xhr && FAILURES.includes(event.type) ? event.type : 'error');
+      notify('loadend');
     }
-    unread.get(xhr)?.();
+    unreadHeaders.get(xhr)?.();
   };
   /**
    * One listener for every object and call: adding it again is a no-op, so an object reused for many
@@ -43,7 +55,7 @@ export function patchXhr({ want, begin }: PatchDeps): Toggle[] {
    * reopened the object belongs to the call `open` recorded, not to the new one.
    */
   const listener = function (this: XMLHttpRequest, { type }: Event): void {
-    if (this.readyState == 4) ends.get(this)?.(type);
+    if (this.readyState == 4) pending.get(this)?.(type);
   };
   /** The response headers of the call `xhr` just ended, read when capture asks or when they are about to go. */
   const headersLater = (xhr: XMLHttpRequest): (() => Array<[string, string]>) => {
@@ -51,31 +63,31 @@ export function patchXhr({ want, begin }: PatchDeps): Toggle[] {
     const read = (): string => {
       if (raw === undefined) {
         // The first read comes before the object is reopened, so the entry is still this call's.
-        unread.delete(xhr);
+        unreadHeaders.delete(xhr);
         raw = xhr.getAllResponseHeaders();
       }
       return raw;
     };
-    unread.set(xhr, read);
+    unreadHeaders.set(xhr, read);
     return () => parseHeaders(read());
   };
-  const proto = XMLHttpRequest.prototype as unknown as Record<string, unknown>;
+  const proto = XMLHttpRequest.prototype;
   return [
     patch(proto, 'open', (original) =>
       function (this: XMLHttpRequest, method: string, url: string | URL) {
-        settle(this);
+        recordEnded(this);
         // What was set for the last request is dropped either way (a call abandoned in flight is not
         // recorded). `begin` leaves out a call not wanted.
-        ends.delete(this);
-        calls.set(this, [want(url), method, []]);
+        pending.delete(this);
+        opened.set(this, { target: want(url), method, headers: [] });
         return original.apply(this, arguments);
       },
     ),
     patch(proto, 'abort', (original) =>
       function (this: XMLHttpRequest) {
-        settle(this);
+        recordEnded(this);
         // A call under way is aborted: named so before an app's handler of the abort reopens the object.
-        ends.get(this)?.('abort');
+        pending.get(this)?.('abort');
         return original.apply(this, arguments);
       },
     ),
@@ -83,36 +95,41 @@ export function patchXhr({ want, begin }: PatchDeps): Toggle[] {
       function (this: XMLHttpRequest, name: string, value: string) {
         // After the original, so a header it refuses (wrong state, bad name) is not recorded.
         const result = original.apply(this, arguments);
-        calls.get(this)?.[2].push([name, value]);
+        opened.get(this)?.headers.push([name, value]);
         return result;
       },
     ),
     patch(proto, 'send', (original) =>
       function (this: XMLHttpRequest, body?: Document | XMLHttpRequestBodyInit | null) {
         const xhr = this;
-        const call = calls.get(xhr);
+        const call = opened.get(xhr);
         // Only a call that send() starts: opened (1) and not sent yet. Once a call ended (4), a send()
         // before the next open() throws, and starts nothing to record. The headers set, or none.
-        const end = call && xhr.readyState == 1 && !ends.has(xhr) && begin(call[0], call[1], call[2].length ? call[2] : undefined, body);
+        const end = call && xhr.readyState == 1 && !pending.has(xhr) && begin(call.target, call.method, call.headers.length ? call.headers : undefined, body);
         if (end) {
           let error: string | undefined;
           // Nothing here throws (headers are parsed later): the app's event dispatch is never disturbed.
           // One record per opening, of its first send(): a second one throws without starting another call.
-          ends.set(xhr, (type) =>
-            type == 'loadend'
-              ? ends.delete(xhr) &&
-                end(
-                  // 1223 is how old Internet Explorer reported 204.
-                  xhr.status == 1223 ? 204 : xhr.status,
-                  headersLater(xhr),
-                  // `response`, not `responseText`: the latter throws for any responseType but '' and 'text'
-                  // (moesif's InvalidStateError on blob and arraybuffer). A Document is left out by `readBody`.
-                  // A parsed JSON response is serialized now, before the app changes it.
-                  xhr.responseType == 'json' ? JSON.stringify(xhr.response) : xhr.response,
-                  error,
-                )
-              : (error ||= type),
-          );
+          pending.set(xhr, (eventType) => {
+            if (eventType != 'loadend') {
+              error ||= eventType;
+              return;
+            }
+            // Recorded once: gone from `pending` is recorded already.
+            if (!pending.delete(xhr)) return;
+            // `response`, not `responseText`: the latter throws for any responseType but '' and 'text'
+            // (moesif's InvalidStateError on blob and arraybuffer). A Document is left out by `readBody`.
+            const { response } = xhr;
+            end(
+              // 1223 is how old Internet Explorer reported 204.
+              xhr.status == 1223 ? 204 : xhr.status,
+              headersLater(xhr),
+              // A parsed JSON response is serialized now, before the app changes it. Null is text that did
+              // not parse (or no body): recorded without a body, not as the JSON null.
+              xhr.responseType == 'json' && response != null ? JSON.stringify(response) : response,
+              error,
+            );
+          });
           for (const type of [...FAILURES, 'loadend']) xhr.addEventListener(type, listener);
         }
         try {
@@ -120,7 +137,7 @@ export function patchXhr({ want, begin }: PatchDeps): Toggle[] {
         } catch (error) {
           // A synchronous call that failed throws from send() and fires no events (XHR spec, "request
           // error steps"): recorded here, as an async one would be.
-          settle(xhr);
+          recordEnded(xhr);
           throw error;
         }
       },
