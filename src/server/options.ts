@@ -164,10 +164,13 @@ export function resolveOptions(
   warn: (message: string) => void = () => {},
 ): ResolvedOptions | { error: string } {
   const o: Partial<MoesifOptions> = options ?? {};
-  if (typeof o.applicationId !== 'string' || !o.applicationId.trim()) {
+  // moesif-nodejs's README: "If you set the environment variable as MOESIF_APPLICATION_ID, Moesif
+  // automatically picks it up without you having to explicitly specify it in the applicationId key."
+  const givenId = typeof o.applicationId === 'string' && o.applicationId.trim() ? o.applicationId : process.env.MOESIF_APPLICATION_ID;
+  if (typeof givenId !== 'string' || !givenId.trim()) {
     return { error: 'applicationId is required; API calls will not be logged' };
   }
-  const applicationId = o.applicationId.trim();
+  const applicationId = givenId.trim();
   if (NOT_IN_HEADER.test(applicationId)) {
     // Every request to the collector would fail before being sent, and be retried for ever.
     return { error: 'applicationId has characters that cannot be sent in an HTTP header (a line break?); API calls will not be logged' };

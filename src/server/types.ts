@@ -138,8 +138,11 @@ export type MaybePromise<T> = T | Promise<T>;
  * package only promises an IncomingMessage.
  */
 export interface MoesifOptions {
-  /** Required. Sent as X-Moesif-Application-Id. Without it the middleware only calls `next()`. */
-  applicationId: string;
+  /**
+   * Sent as X-Moesif-Application-Id; when not given, the MOESIF_APPLICATION_ID environment variable
+   * (as moesif-nodejs's README says). Without either the middleware only calls `next()`.
+   */
+  applicationId?: string;
   /**
    * The collector: a full URL (`https://api.moesif.net`, `http://127.0.0.1:8080/prefix`) or a bare
    * `host:port` (https, or http for loopback hosts).
