@@ -502,6 +502,37 @@ function handleConsentRevoked() {
   },
   {
     doc: 'moesif-browser-js 1.10.2 README',
+    section: 'Consent Management, How It Works 4 (start() and stop() work the same way): consent revoked, then granted again',
+    sdks: ['usertrail'],
+    script: `
+moesif.init({ applicationId: 'Your Publishable Moesif Application Id',/*HOST*/ requirePublishingConsent: true });
+moesif.grantPublishingConsent();
+moesif.start();
+fetch('/api/echo?first-grant');`,
+    steps: [
+      { wait: { events: 1 }, run: `moesif.revokePublishingConsent(); moesif.grantPublishingConsent(); fetch('/api/echo?second-grant');` },
+      // start() while consent is revoked (a page whose visitor refused earlier) counts once it is granted.
+      { wait: { events: 2 }, run: `moesif.stop(); moesif.revokePublishingConsent(); moesif.start(); moesif.grantPublishingConsent(); fetch('/api/echo?started-while-revoked');` },
+      // And stop() does: no capture after the grant until the next start().
+      {
+        wait: { events: 3 },
+        run: `moesif.revokePublishingConsent(); moesif.stop(); moesif.grantPublishingConsent();
+          fetch('/api/echo?stopped').then(function () { moesif.start(); return fetch('/api/echo?started-again'); });`,
+      },
+    ],
+    wait: { events: 4 },
+    expected: {
+      events: [
+        expect.objectContaining({ call: 'GET /api/echo?first-grant' }),
+        expect.objectContaining({ call: 'GET /api/echo?second-grant' }),
+        expect.objectContaining({ call: 'GET /api/echo?started-while-revoked' }),
+        expect.objectContaining({ call: 'GET /api/echo?started-again' }),
+      ],
+      console: [],
+    },
+  },
+  {
+    doc: 'moesif-browser-js 1.10.2 README',
     section: 'Consent Management, Strict Compliance Mode: Defer Init Until Consent',
     sdks: ['usertrail'],
     script: `
