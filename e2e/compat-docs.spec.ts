@@ -21,6 +21,14 @@ const SOURCE: Record<Sdk, string> = {
   usertrail: '/dist/moesif.min.js',
 };
 
+/** The package's entries as an app's bundler resolves them (the ESM build leaves uuid and js-cookie to it). */
+const PACKAGE_IMPORTS = {
+  usertrail: '/dist/usertrail.mjs',
+  'usertrail/capture': '/dist/capture.mjs',
+  uuid: '/node_modules/uuid/dist/index.js',
+  'js-cookie': '/node_modules/js-cookie/dist/js.cookie.mjs',
+};
+
 /** The one edit to the examples: the collector, in moesif's `host` form (`host:port`, following the page's scheme). */
 const HOST = "host: '127.0.0.1:' + location.port,";
 
@@ -33,6 +41,8 @@ interface Row {
   sdks: Sdk[];
   /** Page markup before the script (links, forms). */
   body?: string;
+  /** An ES module, whose imports of the package resolve as an app's bundler resolves them (an import map here). */
+  module?: boolean;
   /** The example, as written but for HOST; `window.result` is what the test reads of what the page's code got back. */
   script: string;
   /** Later steps, each run in the page once the items before it arrived (a click, a log-out). */
@@ -113,7 +123,9 @@ async function runRow(browser: Browser, sdk: Sdk, row: Row): Promise<Outcome> {
   const counts = (wait: Partial<Record<Kind, number>>) => () => Object.entries(wait).every(([kind, count]) => identified(kind as Kind).length >= count);
   try {
     const script = row.script.replaceAll('/*HOST*/', HOST);
-    collector.page('/docs', `<!doctype html><html><head><title>docs</title><link rel="icon" href="data:,"><script src="${SOURCE[sdk]}"></script></head><body>${row.body ?? ''}<script>${script}</script></body></html>`);
+    const sdkScript = row.module ? `<script type="importmap">${JSON.stringify({ imports: PACKAGE_IMPORTS })}</script>` : `<script src="${SOURCE[sdk]}"></script>`;
+    const pageScript = row.module ? `<script type="module">${script}</script>` : `<script>${script}</script>`;
+    collector.page('/docs', `<!doctype html><html><head><title>docs</title><link rel="icon" href="data:,">${sdkScript}</head><body>${row.body ?? ''}${pageScript}</body></html>`);
     await page.goto(collector.at('app.example.test') + '/docs');
     for (const step of row.steps ?? []) {
       await expect.poll(counts(step.wait), { message: `${sdk}: ${JSON.stringify(step.wait)} before the next step` }).toBe(true);
@@ -608,6 +620,37 @@ window.result = {
 };`,
     wait: {},
     expected: { result: { decorated: true, forced: true, wrapper: true, sameSite: true }, console: [] },
+  },
+  {
+    doc: 'README.md (ours)',
+    section: 'Quick start, npm (import moesif from the package; the named exports)',
+    sdks: ['usertrail'],
+    module: true,
+    script: `
+${readmeBlock("import moesif from 'usertrail';").replace("applicationId: 'YOUR_APPLICATION_ID'", "applicationId: 'YOUR_APPLICATION_ID',/*HOST*/")}
+import { track, identifyUser } from 'usertrail';
+identifyUser('12345');
+track('Named export');
+window.moesif = moesif;`,
+    wait: { users: 1, actions: 2 },
+    expected: {
+      actions: [expect.objectContaining({ action_name: 'Clicked Sign Up', metadata: { button: 'hero' } }), expect.objectContaining({ action_name: 'Named export', user_id: '12345' })],
+      console: [],
+    },
+  },
+  {
+    doc: 'README.md (ours)',
+    section: 'Quick start, npm: an instance of its own with capture (createMoesif, createCapture)',
+    sdks: ['usertrail'],
+    module: true,
+    script: `
+${readmeBlock("import { createMoesif } from 'usertrail';").replace('export const moesif', 'const moesif')}
+moesif.init({ applicationId: 'YOUR_APPLICATION_ID',/*HOST*/ });
+window.moesif = moesif;
+window.result = moesif.start();
+fetch('/api/echo?own-instance');`,
+    wait: { events: 1 },
+    expected: { events: [expect.objectContaining({ call: 'GET /api/echo?own-instance', status: 200 })], result: true, console: [] },
   },
   {
     doc: 'README.md (ours)',

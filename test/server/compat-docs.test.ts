@@ -13,7 +13,10 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type express from 'express';
 import usertrail from '../../src/server/index';
 import { DEFAULT_APP_ID } from '../../demo/collector/server.js';
-import { startApp, startNodeServer, startRecorder, waitFor, type Recorder, type RunningApp } from './helpers';
+import { expressjwt } from 'express-jwt';
+import { JWT_SECRET, signToken, startApp, startNodeServer, startRecorder, waitFor, type Recorder, type RunningApp } from './helpers';
+
+const TOKEN = await signToken({ sub: 'db-42', company_id: 'acme' });
 
 /**
  * lodash, for the README's maskContent example (`import _ from 'lodash'`): moesif-nodejs's own
@@ -69,7 +72,8 @@ function view(event: Json): Json {
     session_token: event.session_token,
     api_version: event.request.api_version,
     metadata: event.metadata,
-    response_body: event.response?.body,
+    // moesif-nodejs sends text that is not JSON as base64, which Moesif shows decoded; usertrail as text.
+    response_body: event.response?.transfer_encoding === 'base64' ? Buffer.from(event.response.body, 'base64').toString() : event.response?.body,
   };
 }
 
@@ -231,6 +235,23 @@ const ROWS: Row[] = [
     calls: [{ path: '/text-json' }],
     events: 1,
     expected: [{ call: 'GET /text-json', status: 200, response_body: { items: [1, 2] } }],
+  },
+  {
+    doc: 'README.md (ours)',
+    section: 'Recommended set-up, Server (express-jwt 8, the user and company from req.auth)',
+    options: () => ({
+      identifyUser: (req: Json) => req.auth?.sub, // the id the browser gave identifyUser()
+      identifyCompany: (req: Json) => req.auth?.company_id,
+    }),
+    app: (app) => {
+      app.get('/test', expressjwt({ secret: JWT_SECRET, algorithms: ['HS256'] }), (_req, res) => void res.send('ok'));
+    },
+    calls: [{ path: '/test', init: { headers: { Authorization: `Bearer ${TOKEN}` } } }, { path: '/test' }],
+    events: 2,
+    expected: [
+      { call: 'GET /test', status: 200, user_id: 'db-42', company_id: 'acme', response_body: 'ok' },
+      { call: 'GET /test', status: 401, response_body: expect.stringContaining('UnauthorizedError') },
+    ],
   },
   {
     doc: 'seeds/identifying-customers.txt',
