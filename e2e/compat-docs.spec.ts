@@ -379,6 +379,27 @@ fetch('/api/echo?q=google')
   },
   {
     doc: 'moesif-browser-js README',
+    section: 'List of Methods: what each call gives back to the page (init, identifyUser, identifyCompany, track, identifySession, start, stop, reset)',
+    sdks: ['moesif', 'usertrail'],
+    script: `
+var calls = [
+  function () { return moesif.init({ applicationId: 'Your Moesif Application Id',/*HOST*/ }) === moesif ? 'the instance' : 'other'; },
+  function () { return moesif.identifyUser("12345", { email: "john@acmeinc.com" }); },
+  function () { return moesif.identifyCompany("67890", { orgName: "Acme, Inc" }, "acmeinc.com"); },
+  function () { return moesif.track('clicked_sign_up', { button_label: 'Get Started' }); },
+  function () { return moesif.identifySession("d23xdefc3ijhcv93hf4h38f90h43f"); },
+  function () { return moesif.start(); },
+  function () { return moesif.stop(); },
+  function () { return moesif.reset(); },
+];
+window.result = calls.map(function (call) {
+  try { var value = call(); return value === undefined ? 'undefined' : value; } catch (e) { return 'threw ' + e.name; }
+});`,
+    wait: { users: 1, companies: 1, actions: 1 },
+    expected: { result: ['the instance', 'undefined', 'undefined', 'undefined', 'undefined', true, 'undefined', 'undefined'], console: [] },
+  },
+  {
+    doc: 'moesif-browser-js README',
     section: 'batchEnabled (batching of actions and API events)',
     sdks: ['moesif', 'usertrail'],
     script: `

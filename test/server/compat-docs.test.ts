@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import Koa from 'koa';
 import moesifNodejs from 'moesif-nodejs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type express from 'express';
+import express from 'express';
 import usertrail from '../../src/server/index';
 import { DEFAULT_APP_ID } from '../../demo/collector/server.js';
 import { expressjwt } from 'express-jwt';
@@ -47,8 +47,9 @@ interface Row {
   section: string;
   /** The example's options object, as written (applicationId and baseUri are added). */
   options: () => Json;
-  /** The app around the middleware: Express routes (the middleware is mounted first), or Koa. */
+  /** The app around the middleware: Express routes (the middleware is mounted first, or after `before`), or Koa. */
   app?: (app: express.Express) => void;
+  before?: (app: express.Express) => void;
   koa?: (middleware: unknown) => Koa.Middleware[];
   calls: Call[];
   /** How many events the calls log (the others are skipped). */
@@ -72,6 +73,7 @@ function view(event: Json): Json {
     session_token: event.session_token,
     api_version: event.request.api_version,
     metadata: event.metadata,
+    request_body: event.request.body,
     // moesif-nodejs sends text that is not JSON as base64, which Moesif shows decoded; usertrail as text.
     response_body: event.response?.transfer_encoding === 'base64' ? Buffer.from(event.response.body, 'base64').toString() : event.response?.body,
   };
@@ -91,6 +93,7 @@ async function runWith(sdk: Sdk, row: Row) {
       server = await startNodeServer(koa.callback());
     } else {
       server = await startApp((app) => {
+        row.before?.(app);
         app.use(middleware as express.RequestHandler);
         (row.app ?? itemsRoute)(app);
       });
@@ -142,6 +145,20 @@ const ROWS: Row[] = [
     calls: [{ path: '/items', init: { headers: { Authorization: 'Bearer not-a-jwt' } } }],
     events: 1,
     expected: [{ call: 'GET /items', status: 200, user_id: '12345', response_body: { ok: true } }],
+  },
+  {
+    doc: 'moesif-nodejs README',
+    section: 'Notes: the middleware mounted after a body parser (express.json())',
+    options: () => ({}),
+    before: (app) => {
+      app.use(express.json());
+    },
+    app: (app) => {
+      app.post('/items', (req, res) => void res.status(201).json({ created: req.body.name }));
+    },
+    calls: [{ path: '/items', init: { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'widget', count: 2 }) } }],
+    events: 1,
+    expected: [{ call: 'POST /items', status: 201, request_body: { name: 'widget', count: 2 }, response_body: { created: 'widget' } }],
   },
   {
     doc: 'moesif-nodejs README',
