@@ -6,7 +6,11 @@
  * What the app answers, what reaches the collector (the fields an example sets) and what the app's
  * callbacks get must be the same. Examples already run elsewhere are named at the end of this file.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import ts from 'typescript';
 import Koa from 'koa';
 import moesifNodejs from 'moesif-nodejs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -458,6 +462,60 @@ describe('moesif-nodejs README, How to Use, 2. Enter Your Moesif Application ID:
       await server.close();
       await collector.close();
     }
+  });
+});
+
+describe("TypeScript: moesif-nodejs README's options compile against usertrail/server as against moesif-nodejs", () => {
+  /** Type-checks `code` with 'SDK' standing for the package, and gives back its errors. */
+  function typeErrors(code: string, sdk: string): string[] {
+    const dir = mkdtempSync(join(tmpdir(), 'usertrail-docs-'));
+    const file = join(dir, 'app.ts');
+    writeFileSync(file, code.replaceAll('SDK', sdk));
+    const program = ts.createProgram([file], {
+      strict: true,
+      noEmit: true,
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.ESNext,
+      moduleResolution: ts.ModuleResolutionKind.Bundler,
+      esModuleInterop: true,
+      types: ['node'],
+      typeRoots: [join(process.cwd(), 'node_modules/@types')],
+      skipLibCheck: true,
+    });
+    return ts
+      .getPreEmitDiagnostics(program)
+      .filter((diagnostic) => diagnostic.file?.fileName === file)
+      .map((diagnostic) => ts.flattenDiagnosticMessageText(diagnostic.messageText, ' '));
+  }
+
+  // Every option of the README's "Configuration Options", with its documented type; usertrail/server
+  // ignores the ones it does not have, with a warning (see the unknown-option test of middleware.test.ts).
+  const APP = `
+    import moesif from 'SDK';
+    const moesifMiddleware = moesif({
+      applicationId: 'YOUR_MOESIF_APPLICATION_ID',
+      logBody: true,
+      debug: false,
+      isNextJsAppRouter: false,
+      noAutoHideSensitive: false,
+      callback: function (error) {
+        if (error) console.error(error);
+      },
+      disableBatching: false,
+      batchSize: 200,
+      batchMaxTime: 2000,
+      retry: 1,
+      requestMaxBodySize: 100000,
+      responseMaxBodySize: 100000,
+      maxOutgoingTimeout: 30000,
+      baseUri: 'https://api.moesif.net',
+    });
+    moesifMiddleware.startCaptureOutgoing();
+  `;
+
+  it('compiles with moesif-nodejs 3.11 (the baseline) and with usertrail/server', () => {
+    expect(typeErrors(APP, join(process.cwd(), 'node_modules/moesif-nodejs'))).toEqual([]);
+    expect(typeErrors(APP, join(process.cwd(), 'src/server/index'))).toEqual([]);
   });
 });
 
