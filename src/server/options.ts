@@ -140,6 +140,7 @@ const MOESIF_ONLY: Record<keyof MoesifOnlyOptions, true> = {
   disableBatching: true,
   retry: true,
   maxOutgoingTimeout: true,
+  outgoingPatch: true,
   isNextJsAppRouter: true,
   disableTransactionId: true,
 };

@@ -145,6 +145,8 @@ export interface MoesifOnlyOptions {
   retry?: number;
   /** @deprecated Not supported by usertrail/server (outgoing calls are not captured): ignored, with a warning. */
   maxOutgoingTimeout?: number;
+  /** @deprecated Not supported by usertrail/server (outgoing calls are not captured): ignored, with a warning. */
+  outgoingPatch?: boolean;
   /** @deprecated Not supported by usertrail/server: ignored, with a warning. */
   isNextJsAppRouter?: boolean;
   /** @deprecated Not supported by usertrail/server: ignored, with a warning. */

@@ -517,6 +517,14 @@ describe("TypeScript: moesif-nodejs README's options compile against usertrail/s
     expect(typeErrors(APP, join(process.cwd(), 'node_modules/moesif-nodejs'))).toEqual([]);
     expect(typeErrors(APP, join(process.cwd(), 'src/server/index'))).toEqual([]);
   });
+
+  it("says of each moesif-nodejs option it lacks that it is not supported (the README's outgoingPatch too), not that it is unknown", () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    usertrail({ applicationId: APP_ID, noAutoHideSensitive: false, disableBatching: false, retry: 1, maxOutgoingTimeout: 30000, isNextJsAppRouter: false, outgoingPatch: true });
+    const messages = warn.mock.calls.map(([message]) => String(message));
+    expect(messages).toHaveLength(6);
+    for (const message of messages) expect(message).toMatch(/is not supported by usertrail\/server: ignored$/);
+  });
 });
 
 /*
