@@ -83,8 +83,8 @@ function normalize(items: Record<Kind, Item[]>): Omit<Outcome, 'result' | 'conso
     // moesif-browser-js sends `campaign: {}` where it has none; usertrail leaves it out.
     ...(campaign && Object.keys(campaign).length > 0 ? { campaign } : {}),
   });
-  // Documented differences (README, Migrating): moesif-browser-js sends the visitor on every page load,
-  // usertrail links an identified user to a company with identifyCompany() (moesif does at the next page load).
+  // Documented differences (README, Migrating): moesif-browser-js sends the anonymous visitor on page
+  // loads, and usertrail's identifyCompany() sends a users call linking the visitor to the company.
   const linkOnly = (user: Item) => !user.metadata && !user.campaign && user.company_id;
   return {
     users: items.users.filter((user) => user.user_id && !linkOnly(user)).map(common),
