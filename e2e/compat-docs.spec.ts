@@ -293,6 +293,21 @@ moesif.track("Viewed Docs");`,
   },
   {
     doc: 'moesif-browser-js README',
+    section: 'Identifying companies, then users (the company known before the user signs in)',
+    sdks: ['moesif', 'usertrail'],
+    script: `
+moesif.init({ applicationId: "Your Moesif Application Id",/*HOST*/ });
+moesif.identifyCompany("67890", { orgName: "Acme, Inc" }, "acmeinc.com");
+moesif.identifyUser("12345", { email: "john@acmeinc.com" });`,
+    wait: { users: 1, companies: 1 },
+    expected: {
+      users: [expect.objectContaining({ user_id: '12345', company_id: '67890', metadata: { email: 'john@acmeinc.com' } })],
+      companies: [expect.objectContaining({ company_id: '67890', company_domain: 'acmeinc.com' })],
+      console: [],
+    },
+  },
+  {
+    doc: 'moesif-browser-js README',
     section: 'identifySession (the token goes with what follows)',
     sdks: ['moesif', 'usertrail'],
     script: `
