@@ -734,3 +734,16 @@ test.describe('examples of the docs, with moesif-browser-js 1.8.13 and usertrail
     });
   }
 });
+
+/*
+ * Browser examples of the same docs run elsewhere, not repeated here:
+ * - README.md (ours), the async loader snippet, read from the README: e2e/sdk-core.spec.ts.
+ * - moesif-browser-js README, `var moesif = require("moesif-browser-js")` / `import moesif from`: test/compat-package.test.ts, test/package/published.test.ts.
+ * - moesif-browser-js README, useWeb3 and the other public methods on the global: e2e/compat-moesif.spec.ts
+ *   (its Web3 example needs the web3 library; useWeb3 is documented as not supported).
+ * - moesif-browser-js README, persistence 'localStorage' / 'cookie' / 'none' and persistenceKeyPrefix: e2e/compat-moesif.spec.ts, e2e/sdk-core.spec.ts, e2e/compat-api.spec.ts.
+ * - moesif-browser-js README, cookieDomain '*.acmeinc.com': e2e/compat-api.spec.ts; crossSiteCookie and secureCookie: e2e/cookies.spec.ts.
+ * - moesif-browser-js README, disableFetch: e2e/capture.spec.ts; every option taken without an error (eagerBodyLogging...): test/compat-options.test.ts.
+ * - moesif-browser-js 1.10.2 README, links and GET forms decorated (crossDomainTargets null or a list): e2e/cross-domain.spec.ts.
+ * - README.md (ours), Cross-domain tracking's cdtUrlDecorator() with targets: test/cross-domain.test.ts.
+ */
