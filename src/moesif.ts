@@ -113,6 +113,8 @@ interface Running {
   enqueue(kind: Kind, payload: Payload): void;
   /** Drops what capture read of who calls belong to: ids or consent may change. */
   forgetCaller(): void;
+  /** The app's start() (true) or stop() (false) of capture: it runs while wanted and consent is not revoked. */
+  setCapture(wanted: boolean): void;
   /** Removes every listener the instance added to the page. */
   dispose(): void;
 }
@@ -171,11 +173,15 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
   decision.commit();
   // Delivery keeps the fetch that exists now, before start() wraps it: our own requests are never captured.
   const delivery = createDelivery({ options, log, fetch: fetch.bind(window) });
+  // Kept across a revoke, so that a new grant captures again without another start(): moesif-browser-js
+  // 1.10 records on through consent changes ("start() and stop() work the same way").
+  let captureWanted = false;
   const consent = createConsent({
     decision,
     persist() {
       ids.commit();
       delivery.resume(local);
+      if (captureWanted) capture?.start();
     },
     forget() {
       // Committed first, so that clear() reaches storage: ids from earlier visits go too.
@@ -217,7 +223,12 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
     delivery.dispose();
     cookies?.dispose();
   };
-  return { options, log, identity, consent, delivery, capture, pageViews, crossDomain, enqueue, forgetCaller: caller.forget, dispose };
+  const setCapture = (wanted: boolean): void => {
+    captureWanted = wanted;
+    if (wanted && consent.state() != 'revoked') capture?.start();
+    else capture?.stop();
+  };
+  return { options, log, identity, consent, delivery, capture, pageViews, crossDomain, enqueue, forgetCaller: caller.forget, setCapture, dispose };
 }
 
 /**
@@ -296,18 +307,18 @@ const METHODS: { [Name in keyof Methods]: (parts: Running, ...args: Parameters<M
   getUserId: ({ identity }) => identity.getId('user_id'),
   getCompanyId: ({ identity }) => identity.getId('company_id'),
   getSessionToken: ({ identity }) => identity.getId('session_token'),
-  start({ consent, options, pageViews, crossDomain, capture }) {
+  start({ consent, options, pageViews, crossDomain, capture, setCapture }) {
+    setCapture(true);
     if (consent.state() == 'revoked') return undefined;
     if (options.trackPageViews) pageViews.start();
     crossDomain.start();
     if (!capture) fail('capture is not in this build (see usertrail/capture)');
-    capture.start();
     return true;
   },
   // Warns once, "useWeb3(): not supported", and gives back undefined: web3 calls are not captured.
   useWeb3: () => fail('not supported'),
-  stop({ capture, pageViews, crossDomain }) {
-    capture?.stop();
+  stop({ setCapture, pageViews, crossDomain }) {
+    setCapture(false);
     pageViews.stop();
     crossDomain.stop();
   },

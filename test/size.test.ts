@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 12_540,
+  umd: 12_600,
   esmCore: 9_620,
   esmCapture: 2_960,
 };

@@ -294,25 +294,21 @@ export function encodeRaw(bytes: Buffer, total: number, contentType: string): En
   // (multer's req.body) are still recorded, masked, through encodeParsed. Nothing kept (a cap of 0)
   // is no body, not an empty one: "" would say the API answered nothing.
   if (bytes.length === 0 || /^\s*multipart\//i.test(contentType)) return {};
-  const whole = total <= bytes.length;
-  if (whole && isJsonType(contentType)) {
-    const text = utf8(bytes);
-    if (text !== undefined) {
-      try {
-        return { body: maskFields(JSON.parse(text)) };
-      } catch {
-        // Declared JSON but is not: fall through and keep it as text.
-      }
+  const text = contentType === '' || isTextType(contentType) ? utf8(bytes) : undefined;
+  if (text === undefined) return { body: bytes.toString('base64'), transfer_encoding: 'base64' };
+  if (/x-www-form-urlencoded/i.test(contentType)) return { body: maskJwts(maskForm(text)) };
+  const json = isJsonType(contentType) || looksLikeJson(text);
+  // JSON by its type, or by its look when it has no type or a text one (a node:http app that sets
+  // none, as moesif-nodejs's own example; Express's res.send(JSON.stringify(...)) as text/html):
+  // moesif-nodejs records both parsed, and Moesif can then filter on their fields.
+  if (json && total <= bytes.length) {
+    try {
+      return { body: maskFields(JSON.parse(text)) };
+    } catch {
+      // Not JSON after all (or declared JSON but malformed): kept as text.
     }
   }
-  if (contentType === '' || isTextType(contentType)) {
-    const text = utf8(bytes);
-    if (text !== undefined) {
-      if (/x-www-form-urlencoded/i.test(contentType)) return { body: maskJwts(maskForm(text)) };
-      return { body: maskJwts(isJsonType(contentType) || looksLikeJson(text) ? maskJsonText(text) : text) };
-    }
-  }
-  return { body: bytes.toString('base64'), transfer_encoding: 'base64' };
+  return { body: maskJwts(json ? maskJsonText(text) : text) };
 }
 
 function decoderFor(encoding: string): Array<() => Transform> {

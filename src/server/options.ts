@@ -3,7 +3,7 @@
  * resolved type and never checks for `undefined`. Values are read with `??`, not `||`, so that an
  * explicit 0 or false is honoured (e.g. `logBody: false`).
  */
-import type { DeliveryOutcome, MoesifEvent, MoesifOptions, MoesifRequest, MoesifResponse } from './types.js';
+import type { DeliveryOutcome, MoesifEvent, MoesifOnlyOptions, MoesifOptions, MoesifRequest, MoesifResponse } from './types.js';
 
 export const DEFAULT_BASE_URI = 'https://api.moesif.net';
 
@@ -108,7 +108,7 @@ function booleanFrom(value: unknown): boolean | undefined {
 }
 
 /** Every option name, as a record so that the compiler says when one is added to MoesifOptions and not here. */
-const KNOWN_OPTIONS: Record<keyof MoesifOptions, true> = {
+const KNOWN_OPTIONS: Record<Exclude<keyof MoesifOptions, keyof MoesifOnlyOptions>, true> = {
   applicationId: true,
   baseUri: true,
   identifyUser: true,
@@ -135,18 +135,19 @@ const KNOWN_OPTIONS: Record<keyof MoesifOptions, true> = {
 };
 
 /** moesif-nodejs options this middleware does not have (masking, for one, cannot be turned off). */
-const MOESIF_ONLY = new Set([
-  'noAutoHideSensitive',
-  'disableBatching',
-  'retry',
-  'maxOutgoingTimeout',
-  'isNextJsAppRouter',
-  'disableTransactionId',
-]);
+const MOESIF_ONLY: Record<keyof MoesifOnlyOptions, true> = {
+  noAutoHideSensitive: true,
+  disableBatching: true,
+  retry: true,
+  maxOutgoingTimeout: true,
+  outgoingPatch: true,
+  isNextJsAppRouter: true,
+  disableTransactionId: true,
+};
 
 /** Why an option name is not used: a typo of a known one (case), a moesif-nodejs option we lack, or unknown. */
 function unknownOption(name: string): string {
-  if (MOESIF_ONLY.has(name)) return `option "${name}" is not supported by usertrail/server: ignored`;
+  if (Object.prototype.hasOwnProperty.call(MOESIF_ONLY, name)) return `option "${name}" is not supported by usertrail/server: ignored`;
   const known = Object.keys(KNOWN_OPTIONS).find((key) => key.toLowerCase() === name.toLowerCase());
   return `option "${name}" is unknown${known ? ` (did you mean "${known}"?)` : ''}: ignored`;
 }
@@ -164,10 +165,13 @@ export function resolveOptions(
   warn: (message: string) => void = () => {},
 ): ResolvedOptions | { error: string } {
   const o: Partial<MoesifOptions> = options ?? {};
-  if (typeof o.applicationId !== 'string' || !o.applicationId.trim()) {
+  // moesif-nodejs's README: "If you set the environment variable as MOESIF_APPLICATION_ID, Moesif
+  // automatically picks it up without you having to explicitly specify it in the applicationId key."
+  const givenId = typeof o.applicationId === 'string' && o.applicationId.trim() ? o.applicationId : process.env.MOESIF_APPLICATION_ID;
+  if (typeof givenId !== 'string' || !givenId.trim()) {
     return { error: 'applicationId is required; API calls will not be logged' };
   }
-  const applicationId = o.applicationId.trim();
+  const applicationId = givenId.trim();
   if (NOT_IN_HEADER.test(applicationId)) {
     // Every request to the collector would fail before being sent, and be retried for ever.
     return { error: 'applicationId has characters that cannot be sent in an HTTP header (a line break?); API calls will not be logged' };

@@ -133,13 +133,37 @@ export type GovernanceRule = Record<string, unknown>;
 export type MaybePromise<T> = T | Promise<T>;
 
 /**
+ * moesif-nodejs 3.11's options that this middleware does not have: typed, so that an app written for
+ * moesif-nodejs compiles unchanged, and ignored at run time with one warning naming each.
+ */
+export interface MoesifOnlyOptions {
+  /** @deprecated Not supported by usertrail/server (credentials are always masked): ignored, with a warning. */
+  noAutoHideSensitive?: boolean;
+  /** @deprecated Not supported by usertrail/server (events always go in batches; see `batchSize`): ignored, with a warning. */
+  disableBatching?: boolean;
+  /** @deprecated Not supported by usertrail/server (it retries with backoff until delivered): ignored, with a warning. */
+  retry?: number;
+  /** @deprecated Not supported by usertrail/server (outgoing calls are not captured): ignored, with a warning. */
+  maxOutgoingTimeout?: number;
+  /** @deprecated Not supported by usertrail/server (outgoing calls are not captured): ignored, with a warning. */
+  outgoingPatch?: boolean;
+  /** @deprecated Not supported by usertrail/server: ignored, with a warning. */
+  isNextJsAppRouter?: boolean;
+  /** @deprecated Not supported by usertrail/server: ignored, with a warning. */
+  disableTransactionId?: boolean;
+}
+
+/**
  * Options, with moesif-nodejs's names. Hooks are declared as methods on purpose: method parameters
  * are checked bivariantly, so a hook typed `(req: express.Request) => ...` is accepted although this
  * package only promises an IncomingMessage.
  */
-export interface MoesifOptions {
-  /** Required. Sent as X-Moesif-Application-Id. Without it the middleware only calls `next()`. */
-  applicationId: string;
+export interface MoesifOptions extends MoesifOnlyOptions {
+  /**
+   * Sent as X-Moesif-Application-Id; when not given, the MOESIF_APPLICATION_ID environment variable
+   * (as moesif-nodejs's README says). Without either the middleware only calls `next()`.
+   */
+  applicationId?: string;
   /**
    * The collector: a full URL (`https://api.moesif.net`, `http://127.0.0.1:8080/prefix`) or a bare
    * `host:port` (https, or http for loopback hosts).
