@@ -1,0 +1,223 @@
+// @vitest-environment node
+/**
+ * Apps that stream, with the middleware installed: server-sent events, large writes under
+ * backpressure, uploads the app streams itself or refuses, binary and encoded chunks, HTTP/2 streams.
+ * The app must see exactly what it sees without the middleware, and each call is logged once, with
+ * a bounded prefix of its body. Real servers and clients on 127.0.0.1.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Agent, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import moesif, { type MoesifMiddleware, type MoesifOptions } from '../../src/server/index';
+import { startNodeServer, startRecorder, waitFor, type Recorder, type RunningApp } from './helpers';
+
+let collector: Recorder;
+let api: RunningApp | undefined;
+let mw: MoesifMiddleware | undefined;
+
+beforeEach(async () => {
+  collector = await startRecorder();
+});
+afterEach(async () => {
+  await api?.close();
+  api = undefined;
+  mw = undefined;
+  await collector.close();
+});
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** A node:http server running `handler`, behind the middleware unless `bare`. */
+async function nodeApp(handler: Handler, { bare = false, ...options }: Partial<MoesifOptions> & { bare?: boolean } = {}) {
+  const middleware = bare ? undefined : moesif({ applicationId: 'app-1', baseUri: collector.url, batchMaxTime: 10, ...options });
+  mw = middleware;
+  api = await startNodeServer((req, res) => (middleware ? middleware(req, res, () => handler(req, res)) : handler(req, res)));
+  return api.url;
+}
+
+async function events(count: number) {
+  await mw?.flush();
+  return waitFor(() => collector.events().length >= count && collector.events());
+}
+
+/** GET `url`, handing each chunk to `onChunk`; resolves with the status and all the bytes once the answer ends. */
+function get(url: string, onChunk?: (chunk: Buffer) => void): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        onChunk?.(chunk);
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('a response written under backpressure', () => {
+  it('gives the app write()s that return false, every drain and callback, and end() returning the response, as without the middleware', async () => {
+    const run = async (bare: boolean) => {
+      const seen: string[] = [];
+      const url = await nodeApp(
+        (_req, res) => {
+          res.setHeader('content-type', 'text/plain');
+          // Each chunk is over the socket's high-water mark, so each write() must say "wait for drain".
+          const chunk = Buffer.alloc(1024 * 1024, 'a');
+          let written = 0;
+          const pump = () => {
+            while (written < 4) {
+              written += 1;
+              const ok = res.write(chunk, () => seen.push('write callback'));
+              seen.push(`write ${ok}`);
+              if (!ok) return void res.once('drain', () => (seen.push('drain'), pump()));
+            }
+            seen.push(`end returns the response: ${res.end(() => seen.push('end callback')) === res}`);
+            seen.push(`writableEnded ${res.writableEnded}, finished ${res.finished}, headersSent ${res.headersSent}`);
+          };
+          pump();
+        },
+        { bare },
+      );
+      const answer = await get(url);
+      await waitFor(() => seen.includes('end callback'));
+      await api?.close();
+      api = undefined;
+      return { seen: [...seen].sort(), received: answer.body.length };
+    };
+    const without = await run(true);
+    const withMiddleware = await run(false);
+    expect(withMiddleware).toEqual(without);
+    expect(withMiddleware.received).toBe(4 * 1024 * 1024);
+    expect(withMiddleware.seen.filter((step) => step === 'write false')).toHaveLength(4);
+    expect(withMiddleware.seen).toContain('end returns the response: true');
+    const [event] = await events(1);
+    expect(event?.response.body).toBe('a'.repeat(100_000));
+  });
+});
+
+describe('server-sent events', () => {
+  it('reach the client one by one as the app writes them, and a client that leaves is seen by the app and logged once', async () => {
+    const app = { closes: [] as string[], next: undefined as (() => void) | undefined };
+    const url = await nodeApp((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      let id = 0;
+      // The next event is written only when the test says so, after the client has the previous one:
+      // a middleware that held the stream back would keep the test waiting for the first.
+      app.next = () => res.write(`id: ${++id}\ndata: {"token":"t${id}"}\n\n`);
+      app.next();
+      req.on('close', () => app.closes.push('req'));
+      res.on('close', () => app.closes.push(`res, writableEnded ${res.writableEnded}`));
+    });
+    let received = '';
+    const client = request(url);
+    client.on('response', (res) => res.on('data', (chunk: Buffer) => (received += chunk.toString())));
+    client.on('error', () => undefined); // destroyed below on purpose
+    client.end();
+    await waitFor(() => received.includes('id: 1\n'));
+    app.next?.();
+    await waitFor(() => received.includes('id: 2\n'));
+    client.destroy();
+    await waitFor(() => app.closes.length === 2);
+    expect(app.closes.sort()).toEqual(['req', 'res, writableEnded false']);
+
+    const [event] = await events(1);
+    expect(collector.events()).toHaveLength(1);
+    expect(event?.response.status).toBe(200);
+    expect(event?.response.headers['content-type']).toBe('text/event-stream');
+    expect(event?.response.body).toBe('id: 1\ndata: {"token":"t1"}\n\nid: 2\ndata: {"token":"t2"}\n\n');
+  });
+
+  it('keep only the capped prefix of each stream, in memory of about the cap per stream however short the lines', async () => {
+    // The heap is measured after a full collection; the flag only makes gc() callable here.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const retained = () => {
+      gc();
+      gc();
+      const { heapUsed, arrayBuffers } = process.memoryUsage();
+      return heapUsed + arrayBuffers;
+    };
+    const STREAMS = 100;
+    const CAP = 20_000;
+    const LINE = 'data: 0123456789abc\n\n'; // 21 bytes, as short as a token of an LLM's stream
+    const LINES = Math.ceil(CAP / LINE.length) + 50; // past the cap
+    const open: ServerResponse[] = [];
+    const url = await nodeApp(
+      (_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(': open\n\n');
+        open.push(res);
+      },
+      { responseMaxBodySize: CAP },
+    );
+    const agent = new Agent({ maxSockets: STREAMS });
+    let bytes = 0;
+    const clients = Array.from({ length: STREAMS }, () => {
+      const client = request(url, { agent });
+      client.on('response', (res) => res.on('data', (chunk: Buffer) => (bytes += chunk.length)));
+      client.on('error', () => undefined); // destroyed at the end on purpose
+      client.end();
+      return client;
+    });
+    await waitFor(() => open.length === STREAMS && bytes === STREAMS * ': open\n\n'.length);
+    const before = retained();
+    for (let line = 0; line < LINES; line++) {
+      for (const res of open) res.write(LINE);
+      // Let the sockets drain now and then, as a real stream's pauses do.
+      if (line % 100 === 99) await new Promise((resolve) => setImmediate(resolve));
+    }
+    await waitFor(() => bytes === STREAMS * (': open\n\n'.length + LINES * LINE.length), 20_000);
+    const perStream = (retained() - before) / STREAMS;
+    for (const client of clients) client.destroy();
+    agent.destroy();
+    // Kept as one small buffer per line, each stream held about 10 times the cap.
+    expect(perStream).toBeLessThan(2 * CAP);
+    const logged = await events(STREAMS);
+    expect(logged.every((event) => typeof event.response.body === 'string' && event.response.body.length === CAP)).toBe(true);
+  });
+});
+
+describe('request bodies the app streams itself or never reads', () => {
+  const upload = Buffer.alloc(3 * 1024 * 1024);
+  for (let i = 0; i < upload.length; i++) upload[i] = (i * 7) % 251;
+
+  function post(url: string): Promise<{ status: number; text: string }> {
+    return new Promise((resolve, reject) => {
+      const req = request(url, { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'content-length': upload.length } }, (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.on('error', reject);
+      req.end(upload);
+    });
+  }
+
+  it('leaves a piped upload whole for the app, and logs its first bytes up to the cap', async () => {
+    const url = await nodeApp((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => res.end(String(Buffer.concat(chunks).equals(upload))));
+    });
+    expect(await post(url)).toEqual({ status: 200, text: 'true' });
+    const [event] = await events(1);
+    expect(event?.request.transfer_encoding).toBe('base64');
+    expect(Buffer.from(event?.request.body, 'base64')).toEqual(upload.subarray(0, 100_000));
+  });
+
+  it('logs an upload refused with 413 unread as soon as it is answered, with what had arrived', async () => {
+    const url = await nodeApp((_req, res) => {
+      res.statusCode = 413;
+      res.end('too large');
+    });
+    expect(await post(url)).toEqual({ status: 413, text: 'too large' });
+    const [event] = await events(1);
+    expect(event?.response.status).toBe(413);
+    const logged = Buffer.from(event?.request.body ?? '', 'base64');
+    expect(logged.length).toBeLessThanOrEqual(100_000);
+    expect(logged).toEqual(upload.subarray(0, logged.length));
+  });
+});
