@@ -291,10 +291,15 @@ export function maskUrl(url: string): string {
  */
 const URL_HEADERS = new Set(['location', 'content-location', 'refresh', 'referer', ':path']);
 
-/** UTF-8 text, or undefined when the bytes are not text. A code point cut by the cap is tolerated. */
-function utf8(bytes: Buffer): string | undefined {
+/**
+ * UTF-8 text, or undefined when the bytes are not text. A code point cut by the cap is tolerated,
+ * only when the body was cut (`whole` false): at the end of a whole body an incomplete sequence is
+ * not text, and was dropped (a Latin-1 "café" was logged as "caf").
+ */
+function utf8(bytes: Buffer, whole: boolean): string | undefined {
   // The usual case, whole valid text, without making a decoder for it.
   if (isUtf8(bytes)) return bytes.toString('utf8');
+  if (whole) return undefined;
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes, { stream: true });
   } catch {
@@ -315,7 +320,7 @@ export function encodeRaw(bytes: Buffer, total: number, contentType: string): En
   if (bytes.length === 0 || /^\s*multipart\//i.test(contentType)) return {};
   const whole = total <= bytes.length;
   if (whole && isJsonType(contentType)) {
-    const text = utf8(bytes);
+    const text = utf8(bytes, whole);
     if (text !== undefined) {
       try {
         return { body: maskFields(JSON.parse(text)) };
@@ -325,7 +330,7 @@ export function encodeRaw(bytes: Buffer, total: number, contentType: string): En
     }
   }
   if (contentType === '' || isTextType(contentType)) {
-    const text = utf8(bytes);
+    const text = utf8(bytes, whole);
     if (text !== undefined) {
       if (/x-www-form-urlencoded/i.test(contentType)) return { body: maskJwts(maskForm(text)) };
       return { body: maskJwts(isJsonType(contentType) || looksLikeJson(text) ? maskJsonText(text) : text) };
