@@ -9,7 +9,9 @@
  * it would without us, and a body the app never reads is only buffered as Node already buffers it.
  */
 import { randomUUID } from 'node:crypto';
+import { Http2ServerResponse } from 'node:http2';
 import { isIP } from 'node:net';
+import type { Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { createBodyRecorder, decodeRecorded, encodeParsed, flattenHeaders, maskUrl, type BodyRecorder } from './body.js';
 import { errorName, type Log } from './log.js';
@@ -204,21 +206,25 @@ export function observeExchange(req: MoesifRequest, res: MoesifResponse, hooks: 
     const record = ([chunk, encoding]: unknown[]) => {
       if (recording && typeof chunk !== 'function') resRecorder.add(chunk, encoding);
     };
-    // end(chunk) of node:http2's compatibility API, and of a wrapper mounted before us that sends
-    // through write(), passes its chunk on to write(): recorded by end, it was recorded twice.
+    // node:http2's compatibility API hands every chunk to its stream, where an app may also write
+    // itself (res.stream.write(), unseen on res): there each chunk is seen once, whoever wrote it.
+    const sink: Writable = res instanceof Http2ServerResponse ? res.stream : res;
+    // end(chunk) of a wrapper mounted before us that sends through write() passes its chunk on to
+    // write(): recorded by end, it was recorded twice.
     const ending = { active: false };
-    tap(res, 'write', (args) => {
+    tap(sink, 'write', (args) => {
       if (!ending.active) record(args);
     });
-    tap(res, 'end', record, ending);
+    tap(sink, 'end', record, ending);
   }
 
   let finished = false;
-  const complete = (status = res.statusCode) => {
+  const complete = (status?: number) => {
     if (finished) return;
     finished = true;
     recording = false;
-    const response = { status, headers: { ...headHeaders, ...res.getHeaders() } };
+    const sent = http2SentHead(res);
+    const response = { status: status ?? sent?.status ?? res.statusCode, headers: { ...headHeaders, ...res.getHeaders(), ...sent?.headers } };
     hooks.track(
       buildEvent(req, res, request, response, requestBody, responseBody, options, log)
         .then((event) => {
@@ -252,6 +258,19 @@ export function observeExchange(req: MoesifRequest, res: MoesifResponse, hooks: 
       queueMicrotask(() => complete());
     });
   });
+}
+
+/**
+ * The status and headers node:http2 sent, as its stream records them. An app on the compatibility
+ * API may answer on `res.stream` itself (`res.stream.respond({ ':status': 201 })`): res.statusCode
+ * then still says 200 and res.getHeaders() has none of them, and that is what was logged.
+ */
+function http2SentHead(res: MoesifResponse): { status: number; headers: RawHeaders } | undefined {
+  const sent = res instanceof Http2ServerResponse ? res.stream.sentHeaders : undefined;
+  if (sent?.[':status'] === undefined) return undefined;
+  const headers: RawHeaders = {};
+  for (const [name, value] of Object.entries(sent)) if (!name.startsWith(':')) headers[name] = value;
+  return { status: Number(sent[':status']), headers };
 }
 
 /** How long a call whose client left is waited for before it is logged unanswered. */

@@ -7,6 +7,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Agent, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { connect, createServer as createHttp2Server, type Http2Server } from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import moesif, { type MoesifMiddleware, type MoesifOptions } from '../../src/server/index';
@@ -241,5 +243,45 @@ describe('request bodies the app streams itself or never reads', () => {
     const logged = Buffer.from(event?.request.body ?? '', 'base64');
     expect(logged.length).toBeLessThanOrEqual(100_000);
     expect(logged).toEqual(upload.subarray(0, logged.length));
+  });
+});
+
+describe('HTTP/2 streams', () => {
+  let server: Http2Server | undefined;
+  afterEach(async () => {
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    server = undefined;
+  });
+
+  it('logs an answer the app sends on res.stream itself with the status, headers and body sent', async () => {
+    mw = moesif({ applicationId: 'app-1', baseUri: collector.url, batchMaxTime: 10 });
+    const middleware = mw;
+    // The casts: the types promise node:http's objects; the compatibility API's are what apps pass.
+    server = createHttp2Server((req, res) =>
+      middleware(req as unknown as IncomingMessage, res as unknown as ServerResponse, () => {
+        res.stream.respond({ ':status': 201, 'content-type': 'text/plain' });
+        res.stream.write('on the ');
+        res.stream.end('stream');
+      }),
+    );
+    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+    const client = connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const answer = await new Promise<{ status: unknown; body: string }>((resolve, reject) => {
+      const stream = client.request({ ':path': '/direct' });
+      let status: unknown;
+      let body = '';
+      stream.on('response', (headers) => (status = headers[':status']));
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => (body += chunk));
+      stream.on('end', () => resolve({ status, body }));
+      stream.on('error', reject);
+      stream.end();
+    }).finally(() => client.close());
+    expect(answer).toEqual({ status: 201, body: 'on the stream' });
+    const [event] = await events(1);
+    // res.statusCode still said 200, and nothing passed through res.write().
+    expect(event?.response.status).toBe(201);
+    expect(event?.response.headers['content-type']).toBe('text/plain');
+    expect(event?.response.body).toBe('on the stream');
   });
 });
