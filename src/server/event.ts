@@ -173,7 +173,7 @@ export function observeExchange(req: MoesifRequest, res: MoesifResponse, hooks: 
   // Express strips a router's mount path from req.url while routing, and leaves it stripped when a
   // route answers: the hooks, asked afterwards, get the URL as the app received it.
   // The socket's address now, while it is open (Node reads it once per connection and keeps it).
-  const request = { time: new Date(), url: req.url, socketAddress: req.socket?.remoteAddress };
+  const request = { time: new Date(), url: req.url, socketAddress: req.socket?.remoteAddress, bodyEnded: false };
   let requestBody: BodyRecorder | undefined;
   let responseBody: BodyRecorder | undefined;
   let recording = true;
@@ -197,7 +197,10 @@ export function observeExchange(req: MoesifRequest, res: MoesifResponse, hooks: 
       const reqRecorder = createBodyRecorder(options.requestMaxBodySize);
       requestBody = reqRecorder;
       tap(req, 'push', ([chunk, encoding]) => {
-        if (recording && chunk !== null && chunk !== undefined) reqRecorder.add(chunk, encoding);
+        if (!recording) return;
+        // push(null) is the parser saying the body ended: only then can what was kept be all of it.
+        if (chunk === null) request.bodyEnded = true;
+        else if (chunk !== undefined) reqRecorder.add(chunk, encoding);
       });
     }
     const resRecorder = createBodyRecorder(options.responseMaxBodySize);
@@ -331,7 +334,7 @@ function callHook(
 async function buildEvent(
   req: MoesifRequest,
   res: MoesifResponse,
-  request: { time: Date; url: string | undefined; socketAddress: string | undefined },
+  request: { time: Date; url: string | undefined; socketAddress: string | undefined; bodyEnded: boolean },
   response: { status: number; headers: RawHeaders },
   requestBody: BodyRecorder | undefined,
   responseBody: BodyRecorder | undefined,
@@ -391,7 +394,9 @@ async function buildEvent(
     else if (requestBody) {
       const encoded = await decodeRecorded(
         requestBody.bytes(),
-        requestBody.total(),
+        // A body whose end never came (an upload refused unread, a client that left) is cut, however
+        // little of it arrived: not parsed as JSON, and a character cut at its end is not binary.
+        requestBody.total() + (request.bodyEnded ? 0 : 1),
         contentType,
         headerString(req.headers['content-encoding']),
         options.requestMaxBodySize,

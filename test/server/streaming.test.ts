@@ -244,6 +244,33 @@ describe('request bodies the app streams itself or never reads', () => {
     expect(logged.length).toBeLessThanOrEqual(100_000);
     expect(logged).toEqual(upload.subarray(0, logged.length));
   });
+
+  it('logs the part of a text upload that arrived before a refusal as text, though it ends inside a character', async () => {
+    const url = await nodeApp((req, res) => {
+      // Refused once the first part is in Node's buffer, unread, as a size check on the stream would.
+      const refuse = () => {
+        if (req.readableLength < 3) return void setImmediate(refuse);
+        res.statusCode = 413;
+        res.end('too large');
+      };
+      refuse();
+    });
+    const answer = await new Promise<number>((resolve, reject) => {
+      const client = request(url, { method: 'POST', headers: { 'content-type': 'text/plain; charset=utf-8', 'content-length': 1000 } }, (res) => {
+        resolve(res.statusCode ?? 0);
+        client.destroy();
+      });
+      client.on('error', reject);
+      // "ab" and the first of the two bytes of "é": the rest never comes.
+      client.write(Buffer.from('abé').subarray(0, 3));
+    });
+    expect(answer).toBe(413);
+    const [event] = await events(1);
+    // The cut character made the bytes not UTF-8 once a whole body had to be valid UTF-8: the body
+    // had not ended, so it is cut, not whole.
+    expect(event?.request).toMatchObject({ body: 'ab' });
+    expect(event?.request.transfer_encoding).toBeUndefined();
+  });
 });
 
 describe('HTTP/2 streams', () => {
