@@ -6,9 +6,9 @@
  * a bounded prefix of its body. Real servers and clients on 127.0.0.1.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Agent, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent, createServer as createHttpServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect, createServer as createHttp2Server, type Http2Server } from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import moesif, { type MoesifMiddleware, type MoesifOptions } from '../../src/server/index';
@@ -273,6 +273,42 @@ describe('request bodies the app streams itself or never reads', () => {
   });
 });
 
+describe('WebSocket upgrades on the same server', () => {
+  it('leave the upgrade to the server\'s upgrade listener and log the app\'s other calls, as moesif-nodejs', async () => {
+    // Node hands an upgrade to server.on('upgrade'), never to the request listener where the
+    // middleware runs: neither moesif-nodejs nor this logs it, and neither may disturb it.
+    const middleware = moesif({ applicationId: 'app-1', baseUri: collector.url, batchMaxTime: 10 });
+    mw = middleware;
+    const server = createHttpServer((req, res) => middleware(req, res, () => res.end('plain')));
+    let upgrades = 0;
+    server.on('upgrade', (_req, socket: Socket) => {
+      upgrades += 1;
+      socket.end('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path: '/ws', headers: { connection: 'Upgrade', upgrade: 'websocket' } });
+        req.on('upgrade', (res, socket) => {
+          socket.destroy();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(status).toBe(101);
+      expect(upgrades).toBe(1);
+      expect((await get(`http://127.0.0.1:${port}/after`)).body.toString()).toBe('plain');
+      await events(1);
+      expect(collector.events().map((event) => new URL(event.request.uri).pathname)).toEqual(['/after']);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
 describe('HTTP/2 streams', () => {
   let server: Http2Server | undefined;
   afterEach(async () => {
@@ -310,5 +346,40 @@ describe('HTTP/2 streams', () => {
     expect(event?.response.status).toBe(201);
     expect(event?.response.headers['content-type']).toBe('text/plain');
     expect(event?.response.body).toBe('on the stream');
+  });
+
+  it('log an event stream the client cancels once, with what was sent, and the app sees it close', async () => {
+    mw = moesif({ applicationId: 'app-1', baseUri: collector.url, batchMaxTime: 10 });
+    const middleware = mw;
+    const closes: string[] = [];
+    server = createHttp2Server((req, res) =>
+      middleware(req as unknown as IncomingMessage, res as unknown as ServerResponse, () => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write('data: one\n\n');
+        req.on('close', () => closes.push('req'));
+        res.on('close', () => closes.push('res'));
+      }),
+    );
+    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+    const client = connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    try {
+      const first = await new Promise<string>((resolve, reject) => {
+        const stream = client.request({ ':path': '/events' });
+        stream.setEncoding('utf8');
+        stream.once('data', (chunk: string) => {
+          stream.close(); // RST_STREAM with CANCEL, as a browser's EventSource.close()
+          resolve(chunk);
+        });
+        stream.on('error', reject);
+        stream.end();
+      });
+      expect(first).toBe('data: one\n\n');
+      await waitFor(() => closes.length === 2);
+    } finally {
+      client.close();
+    }
+    const [event] = await events(1);
+    expect(collector.events()).toHaveLength(1);
+    expect(event?.response).toMatchObject({ status: 200, body: 'data: one\n\n' });
   });
 });
