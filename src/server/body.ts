@@ -22,25 +22,36 @@ export interface BodyRecorder {
   total(): number;
 }
 
+/** Zero bytes, shared by every recorder until its first chunk. */
+const NOTHING: Buffer = Buffer.alloc(0);
+
 export function createBodyRecorder(cap: number): BodyRecorder {
-  // The kept prefix lives in one buffer of its own, grown by doubling up to the cap. Kept as one
-  // small copy per chunk, an event stream of short lines held a Buffer object for each line, and
-  // each copy a slice of Node's shared 8 KB pool that kept the whole slab alive: 500 streams at the
-  // 100 KB cap retained about 210 MB instead of 50.
-  let store = Buffer.alloc(0);
+  // Most bodies come in one chunk, kept as Node's cheapest copy (a slice of its shared pool), or
+  // not copied at all when the bytes are our own (a string encoded here). From the second chunk on
+  // the prefix lives in one buffer of its own, grown by doubling up to the cap. Kept as one small
+  // copy per chunk, an event stream of short lines held a Buffer object for each line, and each
+  // copy a slice of the pool that kept a whole 8 KB slab alive: 500 streams at the 100 KB cap
+  // retained about 210 MB instead of 50.
+  let store = NOTHING;
   let kept = 0;
   let total = 0;
-  const keep = (bytes: Uint8Array) => {
-    const length = Math.min(bytes.length, cap - kept);
-    if (kept + length > store.length) {
-      // Unpooled, so that a stream's prefix never holds a slab shared with anything else.
-      const grown = Buffer.allocUnsafeSlow(Math.min(cap, Math.max(kept + length, store.length * 2)));
-      store.copy(grown, 0, 0, kept);
-      store = grown;
+  const keep = (bytes: Buffer, ours: boolean) => {
+    const room = cap - kept;
+    const piece = bytes.length <= room ? bytes : bytes.subarray(0, room);
+    if (kept === 0) {
+      // Copied unless ours (the caller may reuse its buffer after write() returns), or cut: a slice
+      // would keep all of a string's bytes alive.
+      store = ours && piece.length === bytes.length ? piece : Buffer.from(piece);
+    } else {
+      if (kept + piece.length > store.length) {
+        // Unpooled, so that a stream's prefix never holds a slab shared with anything else.
+        const grown = Buffer.allocUnsafeSlow(Math.min(cap, Math.max(kept + piece.length, store.length * 2)));
+        store.copy(grown, 0, 0, kept);
+        store = grown;
+      }
+      store.set(piece, kept);
     }
-    // Copied: the caller may reuse its buffer after write() returns.
-    store.set(bytes.subarray(0, length), kept);
-    kept += length;
+    kept += piece.length;
   };
   return {
     add(chunk, encoding) {
@@ -52,7 +63,7 @@ export function createBodyRecorder(cap: number): BodyRecorder {
           if (chunk.length <= room + 1) {
             const bytes = Buffer.from(chunk, 'utf8');
             total += bytes.length;
-            keep(bytes);
+            keep(bytes, true);
             return;
           }
           // A string longer than the room left is not encoded whole: a node:http app's 2 MB JSON
@@ -62,7 +73,7 @@ export function createBodyRecorder(cap: number): BodyRecorder {
           // hold its first room bytes, and its length is counted: less than its bytes, but already
           // more than was kept, which is all total() is for.
           total += chunk.length;
-          if (room > 0) keep(Buffer.from(chunk.slice(0, room + 1), 'utf8'));
+          if (room > 0) keep(Buffer.from(chunk.slice(0, room + 1), 'utf8'), true);
           return;
         }
         if (room <= 0) {
@@ -72,13 +83,13 @@ export function createBodyRecorder(cap: number): BodyRecorder {
         }
         const bytes = Buffer.from(chunk, enc);
         total += bytes.length;
-        keep(bytes);
+        keep(bytes, true);
       } else if (chunk instanceof Uint8Array) {
         total += chunk.byteLength;
-        if (room > 0) keep(chunk);
+        if (room > 0) keep(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength), false);
       }
     },
-    bytes: () => store.subarray(0, kept),
+    bytes: () => (kept === store.length ? store : store.subarray(0, kept)),
     total: () => total,
   };
 }
