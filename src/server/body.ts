@@ -100,8 +100,14 @@ export interface EncodedBody {
 }
 
 const isJsonType = (contentType: string): boolean => /[/+]json\b/i.test(contentType);
+/**
+ * Streams of JSON values: server-sent events (an LLM's tokens as `data: {...}` lines), NDJSON and JSON
+ * Lines. Never whole JSON, so their fields were not masked (a `"token"` streamed went out as sent),
+ * and NDJSON was not even text (base64, as moesif-nodejs sends it).
+ */
+const isJsonStreamType = (contentType: string): boolean => /event-stream|ndjson|jsonl\b/i.test(contentType);
 const isTextType = (contentType: string): boolean =>
-  /^text\/|[/+](json|xml)\b|javascript|x-www-form-urlencoded|graphql/i.test(contentType);
+  /^text\/|[/+](json|xml)\b|javascript|x-www-form-urlencoded|graphql|ndjson|jsonl\b/i.test(contentType);
 
 /**
  * Field names whose values are masked in JSON and form bodies and query strings. Matched on the
@@ -344,7 +350,8 @@ export function encodeRaw(bytes: Buffer, total: number, contentType: string): En
     const text = utf8(bytes, whole);
     if (text !== undefined) {
       if (/x-www-form-urlencoded/i.test(contentType)) return { body: maskJwts(maskForm(text)) };
-      return { body: maskJwts(isJsonType(contentType) || looksLikeJson(text) ? maskJsonText(text) : text) };
+      const json = isJsonType(contentType) || isJsonStreamType(contentType) || looksLikeJson(text);
+      return { body: maskJwts(json ? maskJsonText(text) : text) };
     }
   }
   return { body: bytes.toString('base64'), transfer_encoding: 'base64' };

@@ -108,7 +108,7 @@ describe('server-sent events', () => {
       let id = 0;
       // The next event is written only when the test says so, after the client has the previous one:
       // a middleware that held the stream back would keep the test waiting for the first.
-      app.next = () => res.write(`id: ${++id}\ndata: {"token":"t${id}"}\n\n`);
+      app.next = () => res.write(`id: ${++id}\ndata: {"text":"t${id}"}\n\n`);
       app.next();
       req.on('close', () => app.closes.push('req'));
       res.on('close', () => app.closes.push(`res, writableEnded ${res.writableEnded}`));
@@ -129,7 +129,7 @@ describe('server-sent events', () => {
     expect(collector.events()).toHaveLength(1);
     expect(event?.response.status).toBe(200);
     expect(event?.response.headers['content-type']).toBe('text/event-stream');
-    expect(event?.response.body).toBe('id: 1\ndata: {"token":"t1"}\n\nid: 2\ndata: {"token":"t2"}\n\n');
+    expect(event?.response.body).toBe('id: 1\ndata: {"text":"t1"}\n\nid: 2\ndata: {"text":"t2"}\n\n');
   });
 
   it('keep only the capped prefix of each stream, in memory of about the cap per stream however short the lines', async () => {
@@ -179,6 +179,29 @@ describe('server-sent events', () => {
     expect(perStream).toBeLessThan(2 * CAP);
     const logged = await events(STREAMS);
     expect(logged.every((event) => typeof event.response.body === 'string' && event.response.body.length === CAP)).toBe(true);
+  });
+});
+
+describe('JSON streamed as events or lines', () => {
+  it('is logged as text with its secret fields masked, as a JSON answer is', async () => {
+    const url = await nodeApp((req, res) => {
+      if (req.url === '/events') {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write('event: session\ndata: {"user":"ann","access_token":"tok-123"}\n\n');
+        res.end('data: {"text":"hello","password":"hunter2"}\n\n');
+      } else {
+        res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+        res.write('{"user":"ann","api_key":"key-123"}\n');
+        res.end('{"text":"hello"}\n');
+      }
+    });
+    expect((await get(`${url}/events`)).body.toString()).toContain('tok-123');
+    expect((await get(`${url}/lines`)).body.toString()).toContain('key-123');
+    const [eventStream, lines] = await events(2);
+    // Not JSON as a whole, an event stream was logged as sent and NDJSON as base64, secrets and all.
+    expect(eventStream?.response.body).toBe('event: session\ndata: {"user":"ann","access_token":"*****"}\n\ndata: {"text":"hello","password":"*****"}\n\n');
+    expect(lines?.response.body).toBe('{"user":"ann","api_key":"*****"}\n{"text":"hello"}\n');
+    expect(lines?.response.transfer_encoding).toBeUndefined();
   });
 });
 
