@@ -227,7 +227,13 @@ export function observeExchange(req: MoesifRequest, res: MoesifResponse, hooks: 
     finished = true;
     recording = false;
     const sent = http2SentHead(res);
-    const response = { status: status ?? sent?.status ?? res.statusCode, headers: { ...headHeaders, ...res.getHeaders(), ...sent?.headers } };
+    const response = {
+      status: status ?? sent?.status ?? res.statusCode,
+      headers: { ...headHeaders, ...res.getHeaders(), ...sent?.headers },
+      // A body the app never ended (a stream the client left) is cut where it was: not parsed as
+      // whole JSON, and a character cut at its end (a piped file's chunk) does not make it binary.
+      bodyEnded: res.writableEnded,
+    };
     hooks.track(
       buildEvent(req, res, request, response, requestBody, responseBody, options, log)
         .then((event) => {
@@ -335,7 +341,7 @@ async function buildEvent(
   req: MoesifRequest,
   res: MoesifResponse,
   request: { time: Date; url: string | undefined; socketAddress: string | undefined; bodyEnded: boolean },
-  response: { status: number; headers: RawHeaders },
+  response: { status: number; headers: RawHeaders; bodyEnded: boolean },
   requestBody: BodyRecorder | undefined,
   responseBody: BodyRecorder | undefined,
   options: ResolvedOptions,
@@ -411,7 +417,7 @@ async function buildEvent(
   if (responseBody && !bodiless) {
     const encoded = await decodeRecorded(
       responseBody.bytes(),
-      responseBody.total(),
+      responseBody.total() + (response.bodyEnded ? 0 : 1),
       headerString(response.headers['content-type']),
       headerString(response.headers['content-encoding']),
       options.responseMaxBodySize,

@@ -225,6 +225,28 @@ describe('binary and encoded chunks', () => {
     // Taken for a character cut by the cap, the last byte was dropped and "caf" logged.
     expect(latin1?.response).toMatchObject({ body: Buffer.from('café', 'latin1').toString('base64'), transfer_encoding: 'base64' });
   });
+
+  it('records a text stream the client leaves as text, though its last chunk ends inside a character', async () => {
+    const url = await nodeApp((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+      // A piped file's chunk: "ab" and the first of the two bytes of "é".
+      res.write(Buffer.from('abé').subarray(0, 3));
+    });
+    await new Promise<void>((resolve, reject) => {
+      const client = request(url, (res) =>
+        res.once('data', () => {
+          client.destroy();
+          resolve();
+        }),
+      );
+      client.on('error', () => undefined); // destroyed on purpose
+      client.on('response', (res) => res.on('error', reject));
+      client.end();
+    });
+    const [event] = await events(1);
+    expect(event?.response).toMatchObject({ status: 200, body: 'ab' });
+    expect(event?.response.transfer_encoding).toBeUndefined();
+  });
 });
 
 describe('request bodies the app streams itself or never reads', () => {
