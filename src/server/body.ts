@@ -97,6 +97,8 @@ export function createBodyRecorder(cap: number): BodyRecorder {
 export interface EncodedBody {
   body?: unknown;
   transfer_encoding?: 'base64';
+  /** The body is only the start of what was sent: not an event field, it goes into `metadata.truncated`. */
+  cut?: true;
 }
 
 const isJsonType = (contentType: string): boolean => /[/+]json\b/i.test(contentType);
@@ -326,10 +328,16 @@ function utf8(bytes: Buffer, whole: boolean): string | undefined {
 
 /**
  * Raw bytes as Moesif takes a body: parsed JSON when the type says JSON and the body was kept whole,
- * else text, else base64 with `transfer_encoding`. The bytes are as the client or app meant them:
- * a Content-Encoding is undone first by `decodeRecorded`.
+ * else text, else base64 with `transfer_encoding`; marked `cut` when it is not whole (total is more
+ * than was kept). The bytes are as the client or app meant them: a Content-Encoding is undone first
+ * by `decodeRecorded`.
  */
 export function encodeRaw(bytes: Buffer, total: number, contentType: string): EncodedBody {
+  const encoded = encodeBytes(bytes, total, contentType);
+  return total > bytes.length && encoded.body !== undefined ? { ...encoded, cut: true } : encoded;
+}
+
+function encodeBytes(bytes: Buffer, total: number, contentType: string): EncodedBody {
   // Multipart bodies are files and form fields together: as base64 their fields (a password) could
   // not be masked, and the files are no analytics. moesif-nodejs skips them too. A parser's fields
   // (multer's req.body) are still recorded, masked, through encodeParsed. Nothing kept (a cap of 0)

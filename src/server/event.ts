@@ -13,7 +13,7 @@ import { Http2ServerResponse } from 'node:http2';
 import { isIP } from 'node:net';
 import type { Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { createBodyRecorder, decodeRecorded, encodeParsed, flattenHeaders, maskUrl, type BodyRecorder } from './body.js';
+import { createBodyRecorder, decodeRecorded, encodeParsed, flattenHeaders, maskUrl, type BodyRecorder, type EncodedBody } from './body.js';
 import { errorName, type Log } from './log.js';
 import { defaultIdentifyUser, type ResolvedOptions } from './options.js';
 import type { Metadata, MoesifEvent, MoesifRequest, MoesifResponse } from './types.js';
@@ -394,9 +394,16 @@ async function buildEvent(
   if (ip) event.request.ip_address = ip;
   if (typeof apiVersion === 'string' && apiVersion) event.request.api_version = apiVersion;
 
+  // Bodies logged only in part (over the cap, or a stream that never ended), named as the browser
+  // SDK names them; a metadata field, since Moesif's event has no other place for it.
+  const truncated: Array<'request' | 'response'> = [];
+  const setBody = (side: 'request' | 'response', { cut, ...body }: EncodedBody) => {
+    Object.assign(event[side], body);
+    if (cut) truncated.push(side);
+  };
   if (options.logBody) {
     const contentType = headerString(req.headers['content-type']);
-    if (req.body !== undefined) Object.assign(event.request, encodeParsed(req.body, options.requestMaxBodySize, contentType));
+    if (req.body !== undefined) setBody('request', encodeParsed(req.body, options.requestMaxBodySize, contentType));
     else if (requestBody) {
       const encoded = await decodeRecorded(
         requestBody.bytes(),
@@ -407,7 +414,7 @@ async function buildEvent(
         headerString(req.headers['content-encoding']),
         options.requestMaxBodySize,
       );
-      Object.assign(event.request, encoded);
+      setBody('request', encoded);
     }
   }
   // Node sends no body for HEAD, 1xx, 204 and 304 and drops what the app writes (RFC 9110 §6.4.1);
@@ -422,14 +429,17 @@ async function buildEvent(
       headerString(response.headers['content-encoding']),
       options.responseMaxBodySize,
     );
-    Object.assign(event.response, encoded);
+    setBody('response', encoded);
   }
 
   if (userId !== undefined) event.user_id = userId;
   if (companyId !== undefined) event.company_id = companyId;
   if (typeof sessionToken === 'string' && sessionToken) event.session_token = sessionToken;
   if (typeof tags === 'string' && tags) event.tags = tags;
-  if (metadata !== null && typeof metadata === 'object' && !Array.isArray(metadata)) event.metadata = metadata as Metadata;
+  const appMetadata = metadata !== null && typeof metadata === 'object' && !Array.isArray(metadata) ? (metadata as Metadata) : undefined;
+  // The app's own metadata over ours, as in the browser SDK.
+  if (truncated.length > 0) event.metadata = { truncated, ...appMetadata };
+  else if (appMetadata) event.metadata = appMetadata;
 
   if (!options.maskContent) return event;
   try {

@@ -97,6 +97,8 @@ describe('a response written under backpressure', () => {
     expect(withMiddleware.seen).toContain('end returns the response: true');
     const [event] = await events(1);
     expect(event?.response.body).toBe('a'.repeat(100_000));
+    // Only the first 100 KB of 4 MB: the event says so, as the browser SDK's do.
+    expect(event?.metadata).toEqual({ truncated: ['response'] });
   });
 });
 
@@ -130,6 +132,8 @@ describe('server-sent events', () => {
     expect(event?.response.status).toBe(200);
     expect(event?.response.headers['content-type']).toBe('text/event-stream');
     expect(event?.response.body).toBe('id: 1\ndata: {"text":"t1"}\n\nid: 2\ndata: {"text":"t2"}\n\n');
+    // The stream never ended: what was logged is only its start.
+    expect(event?.metadata).toEqual({ truncated: ['response'] });
   });
 
   it('keep only the capped prefix of each stream, in memory of about the cap per stream however short the lines', async () => {
@@ -224,6 +228,7 @@ describe('binary and encoded chunks', () => {
     expect(mixed?.response.body).toBe('hello world!');
     // Taken for a character cut by the cap, the last byte was dropped and "caf" logged.
     expect(latin1?.response).toMatchObject({ body: Buffer.from('café', 'latin1').toString('base64'), transfer_encoding: 'base64' });
+    expect(latin1?.metadata).toBeUndefined();
   });
 
   it('records a text stream the client leaves as text, though its last chunk ends inside a character', async () => {
@@ -275,19 +280,25 @@ describe('request bodies the app streams itself or never reads', () => {
     const [event] = await events(1);
     expect(event?.request.transfer_encoding).toBe('base64');
     expect(Buffer.from(event?.request.body, 'base64')).toEqual(upload.subarray(0, 100_000));
+    expect(event?.metadata).toEqual({ truncated: ['request'] });
   });
 
   it('logs an upload refused with 413 unread as soon as it is answered, with what had arrived', async () => {
-    const url = await nodeApp((_req, res) => {
-      res.statusCode = 413;
-      res.end('too large');
-    });
+    const url = await nodeApp(
+      (_req, res) => {
+        res.statusCode = 413;
+        res.end('too large');
+      },
+      { getMetadata: () => ({ plan: 'free' }) },
+    );
     expect(await post(url)).toEqual({ status: 413, text: 'too large' });
     const [event] = await events(1);
     expect(event?.response.status).toBe(413);
     const logged = Buffer.from(event?.request.body ?? '', 'base64');
     expect(logged.length).toBeLessThanOrEqual(100_000);
     expect(logged).toEqual(upload.subarray(0, logged.length));
+    // The app's metadata with ours.
+    expect(event?.metadata).toEqual({ truncated: ['request'], plan: 'free' });
   });
 
   it('logs the part of a text upload that arrived before a refusal as text, though it ends inside a character', async () => {
@@ -426,5 +437,6 @@ describe('HTTP/2 streams', () => {
     const [event] = await events(1);
     expect(collector.events()).toHaveLength(1);
     expect(event?.response).toMatchObject({ status: 200, body: 'data: one\n\n' });
+    expect(event?.metadata).toEqual({ truncated: ['response'] });
   });
 });
