@@ -292,6 +292,31 @@ function http2SentHead(res: MoesifResponse): { status: number; headers: RawHeade
   return { status: Number(sent[':status']), headers };
 }
 
+/**
+ * An event without its bodies, which are most of a large one, and marked truncated as a cut body is.
+ * The outbox queues it in place of the whole event when its character bound is reached: 500 event
+ * streams whose clients left together made 55 M characters of events, and a third of the calls were
+ * dropped whole though the collector was up. Undefined when the event has no body to leave out.
+ */
+export function withoutBodies(json: string): string | undefined {
+  let event: MoesifEvent;
+  try {
+    event = JSON.parse(json) as MoesifEvent;
+  } catch {
+    return undefined;
+  }
+  const truncated: Array<'request' | 'response'> = [];
+  for (const side of ['request', 'response'] as const) {
+    if (event[side]?.body === undefined) continue;
+    delete event[side].body;
+    delete event[side].transfer_encoding;
+    truncated.push(side);
+  }
+  if (truncated.length === 0) return undefined;
+  event.metadata = { ...event.metadata, truncated };
+  return JSON.stringify(event);
+}
+
 /** How long a call whose client left is waited for before it is logged unanswered. */
 const ABANDONED_WAIT_MS = 30_000;
 const CLIENT_CLOSED_REQUEST = 499;

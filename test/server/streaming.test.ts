@@ -186,6 +186,45 @@ describe('server-sent events', () => {
   });
 });
 
+describe('many streams ending together', () => {
+  it('are all logged while the collector is slow, those past the queue\'s bound without their bodies', async () => {
+    // The queue holds 32 M characters of events: 400 streams of 100 KB each are more than that.
+    const STREAMS = 400;
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    collector.answer = () => ({ status: 201, hold: held });
+    const open: ServerResponse[] = [];
+    const url = await nodeApp((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`data: ${'x'.repeat(100_000)}\n\n`);
+      open.push(res);
+    });
+    const agent = new Agent({ maxSockets: STREAMS });
+    const clients = Array.from({ length: STREAMS }, () => {
+      const client = request(url, { agent });
+      client.on('response', (res) => res.resume());
+      client.on('error', () => undefined); // destroyed below on purpose
+      client.end();
+      return client;
+    });
+    await waitFor(() => open.length === STREAMS);
+    for (const client of clients) client.destroy(); // a deploy, a network blip: every client leaves
+    agent.destroy();
+    const stats = await waitFor(() => {
+      const now = mw?.stats();
+      return now && now.queued + now.dropped === STREAMS && now;
+    }, 20_000);
+    // The oldest were dropped whole to keep the queue within its bound: a third of the calls.
+    expect(stats.dropped).toBe(0);
+    release();
+    const logged = await waitFor(() => collector.events().length === STREAMS && collector.events(), 20_000);
+    const withoutBody = logged.filter((event) => event.response.body === undefined);
+    expect(withoutBody.length).toBeGreaterThan(0);
+    expect(withoutBody.length).toBeLessThan(STREAMS);
+    for (const event of withoutBody) expect(event.metadata).toEqual({ truncated: ['response'] });
+  });
+});
+
 describe('JSON streamed as events or lines', () => {
   it('is logged as text with its secret fields masked, as a JSON answer is', async () => {
     const url = await nodeApp((req, res) => {
