@@ -9,9 +9,11 @@
  * it would without us, and a body the app never reads is only buffered as Node already buffers it.
  */
 import { randomUUID } from 'node:crypto';
+import type { ServerHttp2Stream } from 'node:http2';
 import { isIP } from 'node:net';
+import type { Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { createBodyRecorder, decodeRecorded, encodeParsed, flattenHeaders, maskUrl, type BodyRecorder } from './body.js';
+import { createBodyRecorder, decodeRecorded, encodeParsed, flattenHeaders, maskUrl, type BodyRecorder, type EncodedBody } from './body.js';
 import { errorName, type Log } from './log.js';
 import { defaultIdentifyUser, type ResolvedOptions } from './options.js';
 import type { Metadata, MoesifEvent, MoesifRequest, MoesifResponse } from './types.js';
@@ -171,7 +173,7 @@ export function observeExchange(req: MoesifRequest, res: MoesifResponse, hooks: 
   // Express strips a router's mount path from req.url while routing, and leaves it stripped when a
   // route answers: the hooks, asked afterwards, get the URL as the app received it.
   // The socket's address now, while it is open (Node reads it once per connection and keeps it).
-  const request = { time: new Date(), url: req.url, socketAddress: req.socket?.remoteAddress };
+  const request = { time: new Date(), url: req.url, socketAddress: req.socket?.remoteAddress, bodyEnded: false };
   let requestBody: BodyRecorder | undefined;
   let responseBody: BodyRecorder | undefined;
   let recording = true;
@@ -195,7 +197,10 @@ export function observeExchange(req: MoesifRequest, res: MoesifResponse, hooks: 
       const reqRecorder = createBodyRecorder(options.requestMaxBodySize);
       requestBody = reqRecorder;
       tap(req, 'push', ([chunk, encoding]) => {
-        if (recording && chunk !== null && chunk !== undefined) reqRecorder.add(chunk, encoding);
+        if (!recording) return;
+        // push(null) is the parser saying the body ended: only then can what was kept be all of it.
+        if (chunk === null) request.bodyEnded = true;
+        else if (chunk !== undefined) reqRecorder.add(chunk, encoding);
       });
     }
     const resRecorder = createBodyRecorder(options.responseMaxBodySize);
@@ -204,21 +209,31 @@ export function observeExchange(req: MoesifRequest, res: MoesifResponse, hooks: 
     const record = ([chunk, encoding]: unknown[]) => {
       if (recording && typeof chunk !== 'function') resRecorder.add(chunk, encoding);
     };
-    // end(chunk) of node:http2's compatibility API, and of a wrapper mounted before us that sends
-    // through write(), passes its chunk on to write(): recorded by end, it was recorded twice.
+    // node:http2's compatibility API hands every chunk to its stream, where an app may also write
+    // itself (res.stream.write(), unseen on res): there each chunk is seen once, whoever wrote it.
+    const sink: Writable = http2Stream(res) ?? res;
+    // end(chunk) of a wrapper mounted before us that sends through write() passes its chunk on to
+    // write(): recorded by end, it was recorded twice.
     const ending = { active: false };
-    tap(res, 'write', (args) => {
+    tap(sink, 'write', (args) => {
       if (!ending.active) record(args);
     });
-    tap(res, 'end', record, ending);
+    tap(sink, 'end', record, ending);
   }
 
   let finished = false;
-  const complete = (status = res.statusCode) => {
+  const complete = (status?: number) => {
     if (finished) return;
     finished = true;
     recording = false;
-    const response = { status, headers: { ...headHeaders, ...res.getHeaders() } };
+    const sent = http2SentHead(res);
+    const response = {
+      status: status ?? sent?.status ?? res.statusCode,
+      headers: { ...headHeaders, ...res.getHeaders(), ...sent?.headers },
+      // A body the app never ended (a stream the client left) is cut where it was: not parsed as
+      // whole JSON, and a character cut at its end (a piped file's chunk) does not make it binary.
+      bodyEnded: res.writableEnded,
+    };
     hooks.track(
       buildEvent(req, res, request, response, requestBody, responseBody, options, log)
         .then((event) => {
@@ -252,6 +267,54 @@ export function observeExchange(req: MoesifRequest, res: MoesifResponse, hooks: 
       queueMicrotask(() => complete());
     });
   });
+}
+
+/**
+ * The stream under a response of node:http2's compatibility API, which is where everything it sends
+ * goes; node:http's responses have none. Told apart by the stream's respond(), as importing
+ * node:http2 for an instanceof cost every app about 20 ms and 2 MB at start.
+ */
+function http2Stream(res: MoesifResponse): ServerHttp2Stream | undefined {
+  const { stream } = res as { stream?: Partial<ServerHttp2Stream> };
+  return typeof stream?.respond === 'function' ? (stream as ServerHttp2Stream) : undefined;
+}
+
+/**
+ * The status and headers node:http2 sent, as its stream records them. An app on the compatibility
+ * API may answer on `res.stream` itself (`res.stream.respond({ ':status': 201 })`): res.statusCode
+ * then still says 200 and res.getHeaders() has none of them, and that is what was logged.
+ */
+function http2SentHead(res: MoesifResponse): { status: number; headers: RawHeaders } | undefined {
+  const sent = http2Stream(res)?.sentHeaders;
+  if (sent?.[':status'] === undefined) return undefined;
+  const headers: RawHeaders = {};
+  for (const [name, value] of Object.entries(sent)) if (!name.startsWith(':')) headers[name] = value;
+  return { status: Number(sent[':status']), headers };
+}
+
+/**
+ * An event without its bodies, which are most of a large one, and marked truncated as a cut body is.
+ * The outbox queues it in place of the whole event when its character bound is reached: 500 event
+ * streams whose clients left together made 55 M characters of events, and a third of the calls were
+ * dropped whole though the collector was up. Undefined when the event has no body to leave out.
+ */
+export function withoutBodies(json: string): string | undefined {
+  let event: MoesifEvent;
+  try {
+    event = JSON.parse(json) as MoesifEvent;
+  } catch {
+    return undefined;
+  }
+  const truncated: Array<'request' | 'response'> = [];
+  for (const side of ['request', 'response'] as const) {
+    if (event[side]?.body === undefined) continue;
+    delete event[side].body;
+    delete event[side].transfer_encoding;
+    truncated.push(side);
+  }
+  if (truncated.length === 0) return undefined;
+  event.metadata = { ...event.metadata, truncated };
+  return JSON.stringify(event);
 }
 
 /** How long a call whose client left is waited for before it is logged unanswered. */
@@ -312,8 +375,8 @@ function callHook(
 async function buildEvent(
   req: MoesifRequest,
   res: MoesifResponse,
-  request: { time: Date; url: string | undefined; socketAddress: string | undefined },
-  response: { status: number; headers: RawHeaders },
+  request: { time: Date; url: string | undefined; socketAddress: string | undefined; bodyEnded: boolean },
+  response: { status: number; headers: RawHeaders; bodyEnded: boolean },
   requestBody: BodyRecorder | undefined,
   responseBody: BodyRecorder | undefined,
   options: ResolvedOptions,
@@ -366,18 +429,27 @@ async function buildEvent(
   if (ip) event.request.ip_address = ip;
   if (typeof apiVersion === 'string' && apiVersion) event.request.api_version = apiVersion;
 
+  // Bodies logged only in part (over the cap, or a stream that never ended), named as the browser
+  // SDK names them; a metadata field, since Moesif's event has no other place for it.
+  const truncated: Array<'request' | 'response'> = [];
+  const setBody = (side: 'request' | 'response', { cut, ...body }: EncodedBody) => {
+    Object.assign(event[side], body);
+    if (cut) truncated.push(side);
+  };
   if (options.logBody) {
     const contentType = headerString(req.headers['content-type']);
-    if (req.body !== undefined) Object.assign(event.request, encodeParsed(req.body, options.requestMaxBodySize, contentType));
+    if (req.body !== undefined) setBody('request', encodeParsed(req.body, options.requestMaxBodySize, contentType));
     else if (requestBody) {
       const encoded = await decodeRecorded(
         requestBody.bytes(),
-        requestBody.total(),
+        // A body whose end never came (an upload refused unread, a client that left) is cut, however
+        // little of it arrived: not parsed as JSON, and a character cut at its end is not binary.
+        requestBody.total() + (request.bodyEnded ? 0 : 1),
         contentType,
         headerString(req.headers['content-encoding']),
         options.requestMaxBodySize,
       );
-      Object.assign(event.request, encoded);
+      setBody('request', encoded);
     }
   }
   // Node sends no body for HEAD, 1xx, 204 and 304 and drops what the app writes (RFC 9110 §6.4.1);
@@ -387,19 +459,22 @@ async function buildEvent(
   if (responseBody && !bodiless) {
     const encoded = await decodeRecorded(
       responseBody.bytes(),
-      responseBody.total(),
+      responseBody.total() + (response.bodyEnded ? 0 : 1),
       headerString(response.headers['content-type']),
       headerString(response.headers['content-encoding']),
       options.responseMaxBodySize,
     );
-    Object.assign(event.response, encoded);
+    setBody('response', encoded);
   }
 
   if (userId !== undefined) event.user_id = userId;
   if (companyId !== undefined) event.company_id = companyId;
   if (typeof sessionToken === 'string' && sessionToken) event.session_token = sessionToken;
   if (typeof tags === 'string' && tags) event.tags = tags;
-  if (metadata !== null && typeof metadata === 'object' && !Array.isArray(metadata)) event.metadata = metadata as Metadata;
+  const appMetadata = metadata !== null && typeof metadata === 'object' && !Array.isArray(metadata) ? (metadata as Metadata) : undefined;
+  // The app's own metadata over ours, as in the browser SDK.
+  if (truncated.length > 0) event.metadata = { truncated, ...appMetadata };
+  else if (appMetadata) event.metadata = appMetadata;
 
   if (!options.maskContent) return event;
   try {

@@ -4,7 +4,7 @@
  * `moesif({...})`. Node only; this entry only wires the modules below and names every export.
  */
 import { createOutbox } from './outbox.js';
-import { observeExchange } from './event.js';
+import { observeExchange, withoutBodies } from './event.js';
 import { createLog, errorName, type Log } from './log.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 import { createTransport } from './transport.js';
@@ -57,7 +57,9 @@ const MAX_BATCH_BYTES = 512 * 1024;
 
 /**
  * The queue's memory bound besides maxQueueSize: 10,000 events with 100 KB bodies would be gigabytes.
- * 32 M characters of JSON is at most ~64 MB of strings; beyond it the oldest events are dropped.
+ * 32 M characters of JSON is at most ~64 MB of strings. Beyond it new events are queued without their
+ * bodies (withoutBodies), within maxQueueSize; the oldest are dropped for an event with no body to
+ * leave out.
  */
 const MAX_QUEUE_CHARS = 32 * 1024 * 1024;
 
@@ -149,6 +151,7 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
     batchMaxTime: opts.batchMaxTime,
     maxQueueSize: opts.maxQueueSize,
     maxQueueChars: MAX_QUEUE_CHARS,
+    lighten: withoutBodies,
     retryBaseDelay: opts.retryBaseDelay,
     retryMaxDelay: opts.retryMaxDelay,
     log,

@@ -27,6 +27,12 @@ export interface OutboxConfig {
   maxQueueSize: number;
   /** Characters of JSON kept in the queue: the memory bound when events carry large bodies. */
   maxQueueChars: number;
+  /**
+   * A smaller form of an item (an event without its bodies), queued in its place, over the character
+   * bound, when the item would not fit within maxQueueChars: a burst of large items keeps them all,
+   * in part, instead of dropping some whole. Returns undefined when there is none.
+   */
+  lighten?: (json: string) => string | undefined;
   retryBaseDelay: number;
   retryMaxDelay: number;
   log: Log;
@@ -72,10 +78,10 @@ export function createOutbox(config: OutboxConfig): Outbox {
   const counts = { sent: 0, dropped: 0, rejected: 0, failedRequests: 0 };
 
   /** The bound, in items and in characters: drop the oldest, which are at the front, and count them. */
-  function enforceBound(): void {
+  function enforceBound(inChars = true): void {
     let over = Math.max(0, queue.length - maxQueueSize);
     let remaining = queuedChars - charsOf(queue, over);
-    while (over < queue.length && remaining > config.maxQueueChars) {
+    while (inChars && over < queue.length && remaining > config.maxQueueChars) {
       remaining -= (queue[over] as string).length;
       over += 1;
     }
@@ -211,9 +217,13 @@ export function createOutbox(config: OutboxConfig): Outbox {
 
   return {
     push(json) {
-      queue.push(json);
-      queuedChars += json.length;
-      enforceBound();
+      const lighter = config.lighten && queuedChars + json.length > config.maxQueueChars ? config.lighten(json) : undefined;
+      const item = lighter ?? json;
+      queue.push(item);
+      queuedChars += item.length;
+      // A lighter item is let in over the character bound: dropping the oldest for it would lose a
+      // whole call to keep a body. The item bound (maxQueueSize) still holds, and bounds what it adds.
+      enforceBound(lighter === undefined);
       schedule();
     },
     async flush() {
