@@ -33,8 +33,9 @@ export interface Moesif {
   /** Starts a new anonymous visitor, keeping the user, company and session. Gives back the new id. */
   resetAnonymousId(): string | undefined;
   /**
-   * moesif-browser-js's halves of reset(): each removes every stored id and the campaign (usertrail
-   * keeps cookies and their localStorage mirror as one store, so clearing only one half would be undone).
+   * moesif-browser-js's halves of reset(): each is a whole reset() here, removing every stored id and the
+   * campaign and starting a new anonymous visitor (usertrail keeps cookies and their localStorage mirror as
+   * one store, so clearing only one half would be undone).
    */
   clearCookies(): void;
   clearStorage(): void;
@@ -273,8 +274,10 @@ const METHODS: { [Name in keyof Methods]: (parts: Running, ...args: Parameters<M
     identity.renewAnonymousId();
   },
   resetAnonymousId: ({ identity }) => identity.renewAnonymousId(),
-  clearCookies: ({ identity }) => identity.clear(),
-  clearStorage: ({ identity }) => identity.clear(),
+  // Each a whole reset() here (see the Moesif interface). Without the new anonymous id written at once, another
+  // subdomain would find the cookies gone and restore the old user from its localStorage.
+  clearCookies: (parts) => METHODS.reset(parts),
+  clearStorage: (parts) => METHODS.reset(parts),
   getAnonymousId: ({ identity }) => identity.anonymousId(),
   getUserId: ({ identity }) => identity.getId('user_id'),
   getCompanyId: ({ identity }) => identity.getId('company_id'),
