@@ -250,6 +250,19 @@ test.describe('log-out', () => {
   });
 });
 
+test.describe('cross-domain tracking', () => {
+  test("a signed-in visitor who comes back from the other site brings its anonymous id, and that visit is linked to the user", async ({ context }) => {
+    const options = ", enableCrossDomainTracking: true, crossDomainTargets: ['acme.github.io']";
+    const { page } = await open(context, collector.at('app.example.test'), `${init(options)} moesif.identifyUser('kate');`);
+    const path = new URL(page.url()).pathname;
+    // The id the other site (acme.github.io) gave this visitor, who read its docs anonymously.
+    const otherSiteId = '3f2a9c1e-7b4d-4e8a-9c2f-1a2b3c4d5e6f';
+    await page.goto(collector.at('app.example.test') + path + '?__mt=' + otherSiteId);
+    expect(await idsOf(page)).toEqual([otherSiteId, 'kate', undefined, undefined]);
+    await expect.poll(() => collector.items('users').some((user) => user.user_id == 'kate' && user.anonymous_id == otherSiteId)).toBe(true);
+  });
+});
+
 test.describe('storage refused or failing', () => {
   const failing = {
     'localStorage full (setItem throws QuotaExceededError)': `Storage.prototype.setItem = function () { throw new DOMException('full', 'QuotaExceededError'); };`,

@@ -184,7 +184,12 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
   const crossDomain = createCrossDomain({
     options,
     anonymousId: identity.anonymousId,
-    adoptAnonymousId: (id) => identity.setId('anonymous_id', id),
+    adoptAnonymousId(id) {
+      identity.setId('anonymous_id', id);
+      // A signed-in visitor's visit to the other site went under this id: linked to the user here, or it
+      // stays a stranger's (the app's identifyUser() with the same user sends nothing).
+      if (identity.getId('user_id')) enqueue('users', userPayload(identity.attribution(), id, identity.campaign()));
+    },
     consented() {
       consent.follow();
       return consent.state() == 'granted';
