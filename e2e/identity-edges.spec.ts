@@ -1,8 +1,12 @@
 import { expect, test, type BrowserContext, type Page } from '@playwright/test';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { chromiumArgs } from '../scripts/chromium.mjs';
+import { chromiumLaunchOptions } from './support/browser';
 import { startHttpsSite } from './support/https';
 import { startRecorder, umdPage, type Recorder } from './support/recorder';
 
@@ -12,6 +16,17 @@ import { startRecorder, umdPage, type Recorder } from './support/recorder';
  * apps call the identity methods. The journey before and after sign-in must stay one visitor, no id
  * may outlive a reset(), the page never sees a throw, and every cookie is SameSite=Lax (Secure on https).
  */
+
+// Beside the subdomains of example.test and acme.github.io (e2e/support/browser.ts), hosts of other kinds.
+test.use({
+  launchOptions: {
+    ...chromiumLaunchOptions,
+    args: [
+      ...chromiumArgs,
+      '--host-resolver-rules=MAP *.example.test 127.0.0.1,MAP *.github.io 127.0.0.1,MAP intranet 127.0.0.1,MAP *.co.uk 127.0.0.1,MAP app.example.test. 127.0.0.1',
+    ],
+  },
+});
 
 let collector: Recorder;
 let https: Awaited<ReturnType<typeof startHttpsSite>>;
@@ -343,6 +358,11 @@ test.describe('hosts', () => {
     ['APP.EXAMPLE.TEST', '.example.test'],
     // bücher.example.test, as the address bar sends it.
     ['xn--bcher-kva.example.test', '.example.test'],
+    ['intranet', 'intranet'],
+    // The probe tries co.uk first, which the browser refuses (a public suffix), then the site.
+    ['shop.co.uk', '.shop.co.uk'],
+    // A fully qualified name, with its trailing dot: a site of its own for the browser.
+    ['app.example.test.', '.example.test.'],
   ] as const) {
     test(`on ${host} the id cookie is on ${domain}, SameSite=Lax, and the probe is gone`, async ({ context }) => {
       const { page, problems } = await open(context, collector.at(host), `${init()} moesif.track('On ${host}');`);
@@ -353,4 +373,22 @@ test.describe('hosts', () => {
       expect(problems).toEqual([]);
     });
   }
+
+  test('on [::1] the id cookie is host-only', async ({ context }) => {
+    const umd = readFileSync('dist/moesif.min.js');
+    const server = createServer((req, res) => {
+      if (req.url == '/dist/moesif.min.js') res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(umd);
+      else res.writeHead(200, { 'Content-Type': 'text/html' }).end(umdPage(init()));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '::1', resolve));
+    try {
+      const page = await context.newPage();
+      await page.goto(`http://[::1]:${(server.address() as AddressInfo).port}/`);
+      const [anonymousId] = await idsOf(page);
+      expect(await cookiesOf(context, 1)).toMatchObject([{ name: 'moesif_anonymous_id', value: anonymousId, domain: '[::1]', sameSite: 'Lax' }]);
+    } finally {
+      server.close();
+    }
+  });
 });
+
