@@ -75,7 +75,8 @@ export function cookieStore(options: ResolvedOptions, log: Log): DisposableStore
     const { domain } = attributesNow();
     const { hostname } = siteAddress();
     if (domain) Cookies.remove(key);
-    if (domain != hostname) Cookies.remove(key, { domain: hostname });
+    // A leading dot makes no other cookie: `.acme.com` is `acme.com`.
+    if (domain?.replace(/^\./, '') != hostname) Cookies.remove(key, { domain: hostname });
   };
   // Reading document.cookie is a round trip to the browser's cookie store (about a millisecond on a
   // busy machine), and track() or a captured call reads four ids. So the jar is read at most once a
