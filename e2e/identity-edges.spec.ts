@@ -242,6 +242,20 @@ test.describe('log-out', () => {
     expect(afterLogOut.anonymous_id).toBe((await idsOf(page))[0]);
   });
 
+  test('a page view still waiting for its title when reset() and another identifyUser() come is sent as the visitor who navigated', async ({ context }) => {
+    const { page } = await open(context, collector.at('app.example.test'), `${init(', trackPageViews: true')} moesif.identifyUser('liam');`);
+    const liamPath = `/goodbye-${Math.random().toString(36).slice(2)}`;
+    // The app navigates to its log-out route, then logs out and a colleague logs in, before the route sets its title.
+    await page.evaluate((path) => {
+      history.pushState(null, '', path);
+      window.moesif.reset();
+      window.moesif.identifyUser('mia');
+    }, liamPath);
+    await expect.poll(() => collector.items('actions').some((item) => (item.metadata as { pathname?: string } | undefined)?.pathname == liamPath)).toBe(true);
+    const view = collector.items('actions').find((item) => (item.metadata as { pathname?: string } | undefined)?.pathname == liamPath)!;
+    expect(view.user_id).toBe('liam');
+  });
+
   test('identifyUser, reset(), identifyUser as another: nothing of the first user goes with the second; the same id twice is one users call', async ({ context }) => {
     const { page } = await open(
       context,

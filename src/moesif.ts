@@ -179,7 +179,7 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
     return caller.who;
   };
   const capture = captureFactory?.({ options, log, who, record: (event) => enqueue('events', event) });
-  const pageViews = createPageViews(track);
+  const pageViews = createPageViews(track, identity.attribution);
   consent.start(options);
   const crossDomain = createCrossDomain({
     options,
@@ -265,12 +265,12 @@ const METHODS: { [Name in keyof Methods]: (parts: Running, ...args: Parameters<M
     if (changed) sendUser(parts);
   },
   identifySession: ({ identity }, sessionToken) => identity.setId('session_token', required(sessionToken)),
-  // `at`, not part of the public API: when and where a page view happened, sent up to a second
-  // later, once its route set the title (pageviews.ts).
+  // `at`, not part of the public API: when, where and by whom a page view happened, sent up to a
+  // second later, once its route set the title (pageviews.ts).
   track({ identity, enqueue }, actionName, metadata, at?: ActionAt) {
     if (typeof actionName != 'string' || !actionName.trim()) fail('needs an action name');
     const page = { uri: at?.uri ?? location.href, time: at?.time ?? new Date().toISOString(), userAgent: navigator.userAgent };
-    enqueue('actions', actionPayload({ actionName, metadata: appMetadata(metadata), who: identity.attribution(), transactionId: newId(), ...page }));
+    enqueue('actions', actionPayload({ actionName, metadata: appMetadata(metadata), who: at?.who ?? identity.attribution(), transactionId: newId(), ...page }));
   },
   trackPageView: ({ pageViews }, metadata) => pageViews.trackPageView(isMetadata(metadata) ? metadata : undefined),
   // Log-out: forget user, company, session and campaign, and start a new anonymous visitor.
