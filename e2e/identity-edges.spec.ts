@@ -140,6 +140,27 @@ test.describe('cookie attributes', () => {
   });
 });
 
+test.describe('frames', () => {
+  test('an about:srcdoc frame does not take the page that made it for a campaign referrer', async ({ context }) => {
+    const { page } = await open(context, collector.at('app.example.test'), init());
+    await page.evaluate(
+      (script) =>
+        new Promise<void>((resolve) => {
+          const frame = document.createElement('iframe');
+          frame.srcdoc = `<script src="/dist/moesif.min.js"></script><script>${script}</script>`;
+          frame.onload = () => resolve();
+          document.body.append(frame);
+        }),
+      `${init()} parent.framed = [document.referrer, moesif.getAnonymousId()];`,
+    );
+    const [referrer, frameId] = await page.evaluate(() => (window as unknown as { framed: string[] }).framed);
+    // Chromium gives the frame its page's address as referrer: the same site, no campaign.
+    expect(new URL(referrer).host).toBe(new URL(page.url()).host);
+    expect(frameId).toBe((await idsOf(page))[0]);
+    expect((await cookiesOf(context, 1)).map((cookie) => cookie.name)).toEqual(['moesif_anonymous_id']);
+  });
+});
+
 test.describe('ids left by others', () => {
   test('behind the cookies moesif-browser-js 1.8.13 set on the whole host name, identifyUser, identifySession and resetAnonymousId still change the ids', async ({ context }) => {
     // As moesif's _.cookie.set writes them on hosts like app.abc.io (see compat-api.spec.ts): the browser lists them before ours.

@@ -3,7 +3,7 @@ import type { Capture, CaptureFactory } from './capture/types.js';
 import { CONSENT_KEY, createConsent, type ConsentController } from './consent.js';
 import { createCrossDomain, type CrossDomain } from './cross-domain.js';
 import { createDelivery, type Delivery, type DeliveryStats } from './delivery/index.js';
-import { inBrowser } from './env.js';
+import { inBrowser, siteAddress } from './env.js';
 import { createIdentity, idKeys, type Identity } from './identity.js';
 import { cleanId, newId } from './ids.js';
 import { createLog, type Log } from './log.js';
@@ -334,7 +334,7 @@ export function createInstance(captureFactory?: CaptureFactory) {
     running.crossDomain.readIncoming();
     running.crossDomain.start();
     // A first-touch campaign is news worth a users call; a plain page view is not.
-    if (running.identity.rememberCampaign(readCampaign(location.href, document.referrer, options))) sendUser(running);
+    if (running.identity.rememberCampaign(readCampaign(siteAddress().href, document.referrer, options))) sendUser(running);
     for (const call of early.splice(0)) call();
     if (options.trackPageViews) running.pageViews.start();
     return instance;
