@@ -3,7 +3,7 @@ import type { Capture, CaptureFactory } from './capture/types.js';
 import { CONSENT_KEY, createConsent, type ConsentController } from './consent.js';
 import { createCrossDomain, type CrossDomain } from './cross-domain.js';
 import { createDelivery, type Delivery, type DeliveryStats } from './delivery/index.js';
-import { inBrowser } from './env.js';
+import { inBrowser, siteAddress } from './env.js';
 import { createIdentity, idKeys, type Identity } from './identity.js';
 import { cleanId, newId } from './ids.js';
 import { createLog, type Log } from './log.js';
@@ -33,8 +33,9 @@ export interface Moesif {
   /** Starts a new anonymous visitor, keeping the user, company and session. Gives back the new id. */
   resetAnonymousId(): string | undefined;
   /**
-   * moesif-browser-js's halves of reset(): each removes every stored id and the campaign (usertrail
-   * keeps cookies and their localStorage mirror as one store, so clearing only one half would be undone).
+   * moesif-browser-js's halves of reset(): each is a whole reset() here, removing every stored id and the
+   * campaign and starting a new anonymous visitor (usertrail keeps cookies and their localStorage mirror as
+   * one store, so clearing only one half would be undone).
    */
   clearCookies(): void;
   clearStorage(): void;
@@ -202,14 +203,19 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
   };
   const caller = createCallerCache({ consent, identity });
   const capture = captureFactory?.({ options, log, who: caller.who, record: (event) => enqueue('events', event) });
-  const pageViews = createPageViews(track);
+  const pageViews = createPageViews(track, identity.attribution);
   // Only now, with capture made: a stored refusal (or Do Not Track) calls forget() at once, which stops
   // capture (before its declaration, `capture` could not be read).
   consent.start(options);
   const crossDomain = createCrossDomain({
     options,
     anonymousId: identity.anonymousId,
-    adoptAnonymousId: (id) => identity.setId('anonymous_id', id),
+    adoptAnonymousId(id) {
+      identity.setId('anonymous_id', id);
+      // A signed-in visitor's visit to the other site went under this id: linked to the user here, or it
+      // stays a stranger's (the app's identifyUser() with the same user sends nothing).
+      if (identity.getId('user_id')) enqueue('users', userPayload(identity.attribution(), id, identity.campaign()));
+    },
     consented() {
       consent.follow();
       return consent.state() == 'granted';
@@ -287,12 +293,12 @@ const METHODS: { [Name in keyof Methods]: (parts: Running, ...args: Parameters<M
     if (changed) sendUser(parts);
   },
   identifySession: ({ identity }, sessionToken) => identity.setId('session_token', required(sessionToken)),
-  // `at`, not part of the public API: when and where a page view happened, sent up to a second
-  // later, once its route set the title (pageviews.ts).
+  // `at`, not part of the public API: when, where and by whom a page view happened, sent up to a
+  // second later, once its route set the title (pageviews.ts).
   track({ identity, enqueue }, actionName, metadata, at?: ActionAt) {
     if (typeof actionName != 'string' || !actionName.trim()) fail('needs an action name');
     const page = { uri: at?.uri ?? location.href, time: at?.time ?? new Date().toISOString(), userAgent: navigator.userAgent };
-    enqueue('actions', actionPayload({ actionName, metadata: appMetadata(metadata), who: identity.attribution(), transactionId: newId(), ...page }));
+    enqueue('actions', actionPayload({ actionName, metadata: appMetadata(metadata), who: at?.who ?? identity.attribution(), transactionId: newId(), ...page }));
   },
   trackPageView: ({ pageViews }, metadata) => pageViews.trackPageView(isMetadata(metadata) ? metadata : undefined),
   // Log-out: forget user, company, session and campaign, and start a new anonymous visitor.
@@ -301,8 +307,10 @@ const METHODS: { [Name in keyof Methods]: (parts: Running, ...args: Parameters<M
     identity.renewAnonymousId();
   },
   resetAnonymousId: ({ identity }) => identity.renewAnonymousId(),
-  clearCookies: ({ identity }) => identity.clear(),
-  clearStorage: ({ identity }) => identity.clear(),
+  // Each a whole reset() here (see the Moesif interface). Without the new anonymous id written at once, another
+  // subdomain would find the cookies gone and restore the old user from its localStorage.
+  clearCookies: (parts) => METHODS.reset(parts),
+  clearStorage: (parts) => METHODS.reset(parts),
   getAnonymousId: ({ identity }) => identity.anonymousId(),
   getUserId: ({ identity }) => identity.getId('user_id'),
   getCompanyId: ({ identity }) => identity.getId('company_id'),
@@ -360,7 +368,7 @@ export function createInstance(captureFactory?: CaptureFactory) {
     running.crossDomain.readIncoming();
     running.crossDomain.start();
     // A first-touch campaign is news worth a users call; a plain page view is not.
-    if (running.identity.rememberCampaign(readCampaign(location.href, document.referrer, options))) sendUser(running);
+    if (running.identity.rememberCampaign(readCampaign(siteAddress().href, document.referrer, options))) sendUser(running);
     for (const call of early.splice(0)) call();
     if (options.trackPageViews) running.pageViews.start();
     return instance;

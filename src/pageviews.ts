@@ -1,6 +1,6 @@
 import { listen } from './listeners.js';
 import { patch } from './patch.js';
-import type { Metadata } from './wire.js';
+import type { Attribution, Metadata } from './wire.js';
 
 /**
  * How long a view of a client-side navigation waits for the new page's title. Routers set
@@ -10,10 +10,12 @@ import type { Metadata } from './wire.js';
  */
 const TITLE_WAIT_MS = 1000;
 
-/** When and where an action happened, for one sent later than that. */
+/** When and where an action happened, and who the visitor was then, for one sent later than that. */
 export interface ActionAt {
   time: string;
   uri: string;
+  /** A reset() or another user's identifyUser() may come while a view waits for its title: the view stays the navigating visitor's. */
+  who?: Attribution;
 }
 
 /**
@@ -23,7 +25,7 @@ export interface ActionAt {
  * viewed before it (the document's referrer for the first). The action name is the plugin's too,
  * so dashboards match.
  */
-export function createPageViews(track: (name: string, metadata: Metadata, at: ActionAt) => void) {
+export function createPageViews(track: (name: string, metadata: Metadata, at: ActionAt) => void, who?: () => Attribution) {
   let on = false;
   let lastUrl: string | undefined;
   /** The path of the last view: replaceState to another path is a view, to the same path with another query is not. */
@@ -56,7 +58,7 @@ export function createPageViews(track: (name: string, metadata: Metadata, at: Ac
   const beginView = (metadata?: Metadata): (() => void) => {
     const { href, pathname, host, search, hash } = location;
     const referrer = lastUrl ?? document.referrer;
-    const at = { time: new Date().toISOString(), uri: href };
+    const at = { time: new Date().toISOString(), uri: href, who: who?.() };
     lastUrl = href;
     lastPath = pathname;
     return () => track('Page View', { pathname, title: document.title, host, search, hash, referrer, ...metadata }, at);

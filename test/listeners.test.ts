@@ -61,6 +61,7 @@ describe('listeners', () => {
     instance.track('Counted');
     history.pushState(null, '', '/elsewhere');
     expect(summary(watching.live)).toEqual([
+      'document usertrail:cookies',
       'document visibilitychange',
       'document visibilitychange',
       'document visibilitychange',

@@ -15,8 +15,8 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 12_600,
-  esmCore: 9_620,
+  umd: 12_800,
+  esmCore: 9_780,
   esmCapture: 2_960,
 };
 

@@ -1,4 +1,5 @@
 import Cookies from 'js-cookie';
+import { siteAddress } from '../env.js';
 import { listen } from '../listeners.js';
 import type { Log } from '../log.js';
 import type { ResolvedOptions } from '../options.js';
@@ -16,18 +17,25 @@ export const tooLong = (key: string, value: string | null | undefined): string |
 const PROBE = 'usertrail_probe';
 
 /**
+ * Dispatched on the document by every cookie store that writes, so that the other instances on the
+ * page (a `moesif.new()`, or a second copy of the SDK) read the jar again, rather than a copy of it
+ * from before a reset() there.
+ */
+const WRITTEN = 'usertrail:cookies';
+
+/**
  * The widest domain this page may set cookies on, found by trying: a test cookie is set on
  * `example.test`, then `app.example.test`, and the first one the browser keeps wins. Browsers refuse
  * cookies on public suffixes (github.io, co.uk), so this needs no suffix list. Localhost and IP
  * addresses take host-only cookies.
  */
-export function findCookieDomain(hostname: string): string | undefined {
+export function findCookieDomain(hostname: string, attributes: Cookies.CookieAttributes = {}): string | undefined {
   if (/^[\d.]+$|:/.test(hostname)) return undefined;
   const labels = hostname.split('.');
   for (let count = 2; count <= labels.length; count++) {
     const domain = labels.slice(-count).join('.');
-    // One second of life, should the removal below not take.
-    Cookies.set(PROBE, '1', { domain, 'max-age': '1' });
+    // With the attributes of the cookies to come (SameSite, Secure), and one second of life, should the removal below not take.
+    Cookies.set(PROBE, '1', { ...attributes, domain, 'max-age': '1' });
     if (Cookies.get(PROBE)) {
       Cookies.remove(PROBE, { domain });
       return domain;
@@ -50,11 +58,25 @@ export function cookieStore(options: ResolvedOptions, log: Log): DisposableStore
   let attributes: Cookies.CookieAttributes | undefined;
   const attributesNow = (): Cookies.CookieAttributes => {
     if (!attributes) {
-      const domain = options.cookieDomain ?? (options.crossSubdomainCookie ? findCookieDomain(location.hostname) : undefined);
-      const secure = location.protocol == 'https:' || options.secureCookie || crossSite;
-      attributes = { domain, sameSite: crossSite ? 'none' : 'lax', secure };
+      const site = siteAddress();
+      const safety: Cookies.CookieAttributes = { sameSite: crossSite ? 'none' : 'lax', secure: site.protocol == 'https:' || options.secureCookie || crossSite };
+      const domain = options.cookieDomain ?? (options.crossSubdomainCookie ? findCookieDomain(site.hostname, safety) : undefined);
+      attributes = { ...safety, domain };
     }
     return attributes;
+  };
+  /**
+   * Removes the cookies named `key` that are not ours and would hide ours. moesif-browser-js 1.8.13
+   * chose its cookie domain by a pattern: on hosts like app.abc.io the whole host name, on some top-level
+   * domains none (host-only). The browser lists such an older cookie before ours, so it is the one read:
+   * the old user would come back after reset(), and a new id written beside it would never be seen.
+   */
+  const removeHiding = (key: string): void => {
+    const { domain } = attributesNow();
+    const { hostname } = siteAddress();
+    if (domain) Cookies.remove(key);
+    // A leading dot makes no other cookie: `.acme.com` is `acme.com`.
+    if (domain?.replace(/^\./, '') != hostname) Cookies.remove(key, { domain: hostname });
   };
   // Reading document.cookie is a round trip to the browser's cookie store (about a millisecond on a
   // busy machine), and track() or a captured call reads four ids. So the jar is read at most once a
@@ -73,25 +95,29 @@ export function cookieStore(options: ResolvedOptions, log: Log): DisposableStore
     }
     return jar[key] ?? null;
   };
-  const stopListening = listen(document, { visibilitychange: forget });
+  const stopListening = listen(document, { visibilitychange: forget, [WRITTEN]: forget });
+  const written = (): void => {
+    document.dispatchEvent(new Event(WRITTEN));
+  };
   return {
     get: read,
     set(key, value) {
-      forget();
       if (tooLong(key, value)) log.warn('id over 4 KB: kept for this origin only');
       // max-age, not js-cookie's `expires`: a lifetime that does not depend on the page's clock. Whole
       // seconds: a browser ignores a max-age with a fraction, and the cookie would end with the session.
       const maxAge = String(Math.round(options.cookieExpiration * 86_400));
-      attempt(() => Cookies.set(key, tooLong(key, value) ? '' : value, { ...attributesNow(), 'max-age': maxAge }));
+      attempt(() => {
+        removeHiding(key);
+        Cookies.set(key, tooLong(key, value) ? '' : value, { ...attributesNow(), 'max-age': maxAge });
+      });
+      written();
     },
     remove(key) {
-      forget();
-      attempt(() => Cookies.remove(key, attributesNow()));
-      // moesif-browser-js 1.8.13 chose its cookie domain by a pattern: on hosts like app.abc.io the whole
-      // host name, on some top-level domains none (host-only). Such a cookie stays hidden behind ours and
-      // would come back once ours is removed (the old user after reset()), so those go too.
-      attempt(() => Cookies.remove(key));
-      attempt(() => Cookies.remove(key, { domain: location.hostname }));
+      attempt(() => {
+        removeHiding(key);
+        Cookies.remove(key, attributesNow());
+      });
+      written();
     },
     dispose: stopListening,
   };

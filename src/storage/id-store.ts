@@ -39,6 +39,10 @@ export function idStore(cookies: Store | undefined, local: Store | undefined, ke
           const value = mirror.get(name);
           if (value != null) jar.set(name, value);
         }
+        // Still gone: this browser keeps no cookie here (a third-party frame, a file:// page, cookies
+        // blocked), while it says it does. localStorage alone then, rather than writing every id to the
+        // jar again on every read.
+        if (jar.get(aliveKey) == null) jar = undefined;
       }
       const value = jar?.get(key) ?? null;
       // A cookie removed while its jar lives was removed on purpose (on another subdomain, say).
