@@ -15,8 +15,8 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 12_480,
-  esmCore: 9_620,
+  umd: 12_650,
+  esmCore: 9_800,
   esmCapture: 2_900,
 };
 

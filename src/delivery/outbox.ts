@@ -47,14 +47,22 @@ export interface Item {
 }
 
 /**
- * What a tab writes under its own key: when it last wrote (0 once its page is gone, or in the
- * back/forward cache, so that the next page load adopts its items at once), and its queue: each event
- * as JSON within the JSON (as a string of JSON, every quote and backslash would be escaped again: 1.3
- * to 2 times the event's bytes), and a request in flight already counted as unanswered (if the page is
- * gone, its answer never comes). A change to this shape changes the `v3` in the key, so no reader ever
- * meets another shape.
+ * What a tab writes under its queue key: its queue, each event as JSON within the JSON (as a string of
+ * JSON, every quote and backslash would be escaped again: 1.3 to 2 times the event's bytes), and a
+ * request in flight already counted as unanswered (if the page is gone, its answer never comes). A
+ * change to these shapes changes the `v4` in the keys, so no reader ever meets another shape.
  */
-type Saved = [heartbeat: number, items: Array<(Partial<Omit<Item, 'json'>> & { json?: unknown }) | null>];
+type SavedItems = Array<(Partial<Omit<Item, 'json'>> & { json?: unknown }) | null>;
+/**
+ * What a tab writes under its lease key: when it last wrote (0 once its page is gone, or in the
+ * back/forward cache, so that the next page load adopts its items at once), and the length of its
+ * queue's value. Apart from the queue so that the heartbeat, written every few seconds while items
+ * wait, costs a few bytes and not the whole queue (an offline page holding 1 MB of items wrote 12 MB
+ * a minute), and so that a tab weighs the others' queues against the byte limit without reading them.
+ */
+type Lease = [heartbeat: number, chars: number];
+/** How a queue was stored before leases (v3, one key): `[heartbeat, items]`, adopted by the same rules. */
+type LegacySaved = [heartbeat: number, items: SavedItems];
 
 /**
  * UTF-8 bytes of `text`: its length when it is all ASCII (most events are), without encoding it. The
@@ -70,7 +78,11 @@ const finiteOr = (value: unknown, fallback: number): number => {
 };
 
 /** The prefix of every stored queue of an application; also the name of the Web Lock adoption takes. */
-export const queuePrefix = (applicationId: string): string => `usertrail:v3:outbox:${applicationId}:`;
+export const queuePrefix = (applicationId: string): string => `usertrail:v4:outbox:${applicationId}:`;
+/** The prefix of the queues' leases: a tab's lease key ends as its queue key does. */
+export const leasePrefix = (applicationId: string): string => `usertrail:v4:lease:${applicationId}:`;
+/** Queues that an earlier version wrote (see LegacySaved): adopted once their tab is gone, so that an update loses nothing. */
+const legacyPrefix = (applicationId: string): string => `usertrail:v3:outbox:${applicationId}:`;
 
 /** An item's entry in a stored queue: a request in flight counts as unanswered already (see Saved). */
 const savedItem = (item: Item): string => {
@@ -89,15 +101,19 @@ export interface OutboxDeps {
 
 /**
  * This tab's queue, oldest first, and its copy in storage, so that a reload or a crash loses nothing.
- * Each tab writes only its own key, so tabs never overwrite each other's queues; the queue a closed
+ * Each tab writes only its own keys, so tabs never overwrite each other's queues; the queue a closed
  * tab left behind is adopted by the next tab or page load that finds it. Bounded by age and by the
  * bytes that all of the application's tabs store together: the oldest items go first, and every drop
  * is told to `onDrop`. Until `use()` names a store (consent), items are held in memory only.
  */
 export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
-  const { maxOutboxBytes: maxBytes, maxOutboxAge: maxAge } = options;
-  const prefix = queuePrefix(options.applicationId);
-  const ownKey = prefix + newId();
+  const { applicationId, maxOutboxBytes: maxBytes, maxOutboxAge: maxAge } = options;
+  const prefix = queuePrefix(applicationId);
+  const leases = leasePrefix(applicationId);
+  const legacy = legacyPrefix(applicationId);
+  const tabId = newId();
+  const ownKey = prefix + tabId;
+  const ownLease = leases + tabId;
   let items: Item[] = [];
   let store: ListableStore | undefined;
   /** The page is gone (or in the back/forward cache): its queue is saved for others to adopt. */
@@ -106,40 +122,74 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
   let savedAt = 0;
   /** Whether the last write took: if not, storage holds no copy of this tab's queue. */
   let stored = false;
+  /**
+   * Whether the queue changed since it was last written: only then is it written again. A heartbeat,
+   * or a write when nothing changed (the page hidden, shown, hidden again), renews only the lease.
+   */
+  let changed = true;
+  /** The length of the queue's value as last written, which the lease tells the other tabs. */
+  let storedChars = 0;
 
-  /** The keys of the queues other tabs of this application wrote. */
-  const otherQueues = (): string[] => (store?.keys() ?? []).filter((key) => key.startsWith(prefix) && key != ownKey);
+  /** The keys of the queues other tabs of this application wrote (an earlier version's too), from the store's keys. */
+  const otherQueues = (keys: string[]): string[] => keys.filter((key) => (key.startsWith(prefix) || key.startsWith(legacy)) && key != ownKey);
+  const leaseKeyOf = (queueKey: string): string => leases + queueKey.slice(prefix.length);
+
+  /**
+   * A stored queue's lease: from its lease key, or from the queue itself for an earlier version's (which
+   * is read whole, as that version wrote it). Missing or unreadable: [0, 0], a queue whose tab is gone.
+   */
+  const leaseOf = (key: string): Lease => {
+    const legacyValue = key.startsWith(legacy) ? store!.get(key) : undefined;
+    const saved: unknown = attempt(() => JSON.parse(legacyValue ?? store!.get(leaseKeyOf(key))!));
+    const [heartbeat, chars] = Array.isArray(saved) ? saved : [];
+    return [finiteOr(heartbeat, 0), legacyValue?.length ?? finiteOr(chars, 0)];
+  };
 
   /** Drops the oldest items while the queue is over `limit` bytes or its oldest item is past the age limit. */
   const evict = (limit: number): void => {
-    // 20: the brackets and the heartbeat.
+    // 20: the brackets, and the lease.
     let total = items.reduce((sum, item) => sum + item.bytes + ITEM_BYTES, 20);
     while (items[0] && (total > limit || items[0].at < now() - maxAge)) {
       total -= items.shift()!.bytes + ITEM_BYTES;
+      changed = true;
       onDrop(1, 'over the outbox limits');
     }
   };
 
   /**
-   * Drops what is past the age or byte limit (the oldest first), then writes the queue. Rewriting the
-   * timestamp every few seconds while items wait tells other tabs this queue still has a living owner.
-   * The byte limit is shared by all of the application's tabs, not each tab's: the other queues count
-   * against it, so that tabs left open through a long outage cannot fill the origin's storage and make
-   * the app's own writes fail. Each tab may still keep an equal share, which the others make room for
-   * at their next write.
+   * Drops what is past the age or byte limit (the oldest first), then writes the lease, and the queue if
+   * it changed. Renewing the lease every few seconds while items wait tells other tabs this queue still
+   * has a living owner. The byte limit is shared by all of the application's tabs, not each tab's: the
+   * other queues count against it (as their leases tell), so that tabs left open through a long outage
+   * cannot fill the origin's storage and make the app's own writes fail. Each tab may still keep an
+   * equal share, which the others make room for at their next write.
    */
   const save = (): void => {
-    const others = otherQueues();
-    const othersBytes = others.reduce((sum, key) => sum + String(store!.get(key)).length, 0);
-    evict(Math.max(maxBytes - othersBytes, maxBytes / (others.length + 1)));
+    const keys = store?.keys() ?? [];
+    const others = otherQueues(keys);
+    const othersChars = others.reduce((sum, key) => sum + leaseOf(key)[1], 0);
+    evict(Math.max(maxBytes - othersChars, maxBytes / (others.length + 1)));
     if (!store) return;
-    if (!items.length) return store.remove(ownKey);
+    const removeOwn = (): void => {
+      store!.remove(ownKey);
+      store!.remove(ownLease);
+    };
+    if (!items.length) return removeOwn();
+    // A tab that took this one for gone (it was frozen, or hidden long) adopted and removed the queue: it is
+    // written again, for the next page load to adopt if this page goes first (each item is adopted once).
+    if (!keys.includes(ownKey)) changed = true;
     if (!closed) savedAt = now();
-    const saved = `[${closed ? 0 : savedAt},[${items.map(savedItem).join(',')}]]`;
-    stored = !!store.set(ownKey, saved);
-    // A failed write must not leave an older copy behind, whose delivered items the next page would send again.
-    if (!stored) {
-      store.remove(ownKey);
+    const queue = changed ? `[${items.map(savedItem).join(',')}]` : undefined;
+    const chars = queue?.length ?? storedChars;
+    // The lease first: a queue stored without one would be taken for a closed tab's, and adopted.
+    stored = !!store.set(ownLease, `[${closed ? 0 : savedAt},${chars}]`) && (!queue || !!store.set(ownKey, queue));
+    if (stored) {
+      storedChars = chars;
+      changed = false;
+    } else {
+      // A failed write must not leave an older copy behind, whose delivered items the next page would send again.
+      removeOwn();
+      changed = true;
       log.warn('storage full: queue kept in memory');
     }
     if (!closed) saveTimer.runBy(savedAt + HEARTBEAT_MS);
@@ -156,7 +206,10 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
    * down would otherwise pay for large writes often). A last write "in the future" (the clock was set
    * back since) counts as now, or the write, and the heartbeat it replaces, would wait for the clock.
    */
-  const saveSoon = (): void => saveTimer.runBy(Math.max(now() + SAVE_DELAY_MS, Math.min(savedAt, now()) + 200 + items.length));
+  const saveSoon = (): void => {
+    changed = true;
+    saveTimer.runBy(Math.max(now() + SAVE_DELAY_MS, Math.min(savedAt, now()) + 200 + items.length));
+  };
 
   /** Takes the queues of tabs that are gone (closed, or silent for longer than the lease); gives back how many items. */
   const takeAbandoned = (): number => {
@@ -165,18 +218,22 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
     // runs once a minute, writes its heartbeat too late. It wakes holding the same items, and writes them
     // again, for the next page load to adopt again: each item is taken once (and a repeated identical
     // users or companies call is no loss), or copies would pile up through an outage and crowd out real
-    // items at the byte limit.
-    const queued = new Set(items.map((item) => item.json));
-    for (const key of otherQueues()) {
-      // Unreadable: removed below, as it can never be sent.
-      const saved: Saved | undefined = attempt(() => JSON.parse(store!.get(key)!));
-      if (saved && now() - saved[0] < LEASE_MS) continue;
-      // Removed as it is read, so that no queue is adopted twice.
+    // items at the byte limit. Made when a queue is taken, not on every adoption check (each time the page is shown).
+    let queued: Set<string> | undefined;
+    for (const key of otherQueues(store?.keys() ?? [])) {
+      if (now() - leaseOf(key)[0] < LEASE_MS) continue;
+      const value = store!.get(key);
+      // Removed as it is read, so that no queue is adopted twice; its lease after it, so that no queue is ever
+      // without its lease. Unreadable: removed all the same, as it can never be sent.
       store!.remove(key);
+      store!.remove(leaseKeyOf(key));
+      const saved: unknown = attempt(() => JSON.parse(value!));
+      const entries = key.startsWith(legacy) ? (saved as LegacySaved | null)?.[1] : saved;
+      queued ??= new Set(items.map((item) => item.json));
       // Its requests died with its page: they are ours to send again. Sizes are counted again, and none
       // is taken for in flight, so that an entry damaged in storage cannot upset the byte limit, nor
       // wait for an answer for ever.
-      for (const entry of Array.isArray(saved?.[1]) ? saved[1] : []) {
+      for (const entry of (Array.isArray(entries) ? entries : []) as SavedItems) {
         // An event is an object, of a kind we send; anything else is damage.
         const json = entry?.json instanceof Object && JSON.stringify(entry.json);
         if (!json || !KINDS.includes(entry!.kind) || queued.has(json)) continue;
@@ -190,8 +247,11 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
         else items.push(item);
       }
     }
-    // Whether or not anything was adopted: writing renews our own lease, and sorting a sorted queue is cheap.
-    items.sort((a, b) => a.at - b.at);
+    if (items.length > before) {
+      changed = true;
+      items.sort((a, b) => a.at - b.at);
+    }
+    // Whether or not anything was adopted: writing renews our own lease.
     save();
     return items.length - before;
   };
@@ -213,8 +273,15 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
       const gone = new Set(batch);
       items = items.filter((item) => !gone.has(item));
       // A hidden page may not live 200 ms more, and the next page load would send them again.
-      if (closed || document.hidden) save();
-      else saveSoon();
+      if (closed || document.hidden) {
+        changed = true;
+        save();
+      } else saveSoon();
+    },
+
+    /** Items changed in place (a request took them, or settled): the next write includes them. */
+    markChanged(): void {
+      changed = true;
     },
 
     save,
@@ -222,6 +289,7 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
     /** Starts persisting in `next` (consent granted), beginning with what was held so far. */
     use(next: ListableStore | undefined): void {
       store = next;
+      changed = true;
       save();
     },
 
@@ -240,12 +308,12 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
     },
 
     /**
-     * Forgets everything queued, in memory and in `purged` (consent revoked): every tab's queue, and what
-     * earlier visits left there; nothing is stored from now on.
+     * Forgets everything queued, in memory and in `purged` (consent revoked): every tab's queue and lease,
+     * and what earlier visits (and versions) left there; nothing is stored from now on.
      */
     purge(purged: ListableStore | undefined): void {
       items = [];
-      for (const key of purged?.keys() ?? []) if (key.startsWith(prefix)) purged!.remove(key);
+      for (const key of purged?.keys() ?? []) if ([prefix, leases, legacy].some((start) => key.startsWith(start))) purged!.remove(key);
       store = undefined;
     },
 
@@ -260,7 +328,7 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
      */
     reopen(): void {
       closed = false;
-      if (store && stored && !store.get(ownKey)) items = [];
+      if (store && stored && !store.keys().includes(ownKey)) items = [];
       save();
     },
 
