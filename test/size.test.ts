@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 12_650,
+  umd: 12_680,
   esmCore: 9_800,
   esmCapture: 2_900,
 };
