@@ -114,6 +114,29 @@ test("a tab weighs the other tabs' queues against the byte limit by their leases
   }
 });
 
+test('a page offline with localStorage full tries to write its queue again when it changes, not at every heartbeat', async ({ page, context }) => {
+  const fillStorage = `try { for (let i = 0; i < 20; i++) localStorage.setItem('filler' + i, 'x'.repeat(1024 * 1024)); } catch {}
+    try { for (let i = 0; i < 2000; i++) localStorage.setItem('small' + i, 'y'.repeat(1000)); } catch {}`;
+  collector.page('/full', umdPage(`${fillStorage} moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port });`, COUNT_STORAGE));
+  await page.clock.install();
+  await page.goto(collector.url + '/full');
+  await context.setOffline(true);
+  await page.evaluate(() => {
+    for (let n = 0; n < 1000; n++) window.moesif.track('Offline', { n, note: 'x'.repeat(200) });
+  });
+  await page.clock.runFor(5_000); // the first write, which fails
+  await resetCounts(page);
+  await page.clock.runFor(60_000);
+  // Before, each heartbeat tried the whole queue again: 12 writes of about 300 KB a minute, each refused.
+  expect((await counts(page)).written).toBe(0);
+  await page.evaluate(() => window.moesif.track('One more'));
+  await page.clock.runFor(5_000);
+  const { writes, written } = await counts(page);
+  expect(writes).toBeGreaterThan(0);
+  expect(written).toBeGreaterThan(1000 * 300);
+  expect(await page.evaluate(() => window.moesif.getStats().inOutbox)).toBe(1001);
+});
+
 test('items an earlier version (v3) left in storage are sent by the next page load, once, and its key removed', async ({ page, context }) => {
   const action = (name: string) => ({ action_name: name, transaction_id: `id-${name}`, request: { time: new Date().toISOString(), uri: 'http://127.0.0.1/', verb: 'GET', user_agent_string: 'test' } });
   // What usertrail's earlier outbox (v3) left as its page closed: its heartbeat (0) and its queue, in one value.

@@ -177,19 +177,20 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
     if (!items.length) return removeOwn();
     // A tab that took this one for gone (it was frozen, or hidden long) adopted and removed the queue: it is
     // written again, for the next page load to adopt if this page goes first (each item is adopted once).
-    if (!keys.includes(ownKey)) changed = true;
+    if (stored && !keys.includes(ownKey)) changed = true;
+    // After a failed write (storage full), the next try waits for a change: each try writes the whole
+    // queue, and the heartbeat would try every 5 s for as long as the page stays offline.
+    if (!stored && !changed) return;
     if (!closed) savedAt = now();
     const queue = changed ? `[${items.map(savedItem).join(',')}]` : undefined;
     const chars = queue?.length ?? storedChars;
     // The lease first: a queue stored without one would be taken for a closed tab's, and adopted.
     stored = !!store.set(ownLease, `[${closed ? 0 : savedAt},${chars}]`) && (!queue || !!store.set(ownKey, queue));
-    if (stored) {
-      storedChars = chars;
-      changed = false;
-    } else {
+    changed = false;
+    if (stored) storedChars = chars;
+    else {
       // A failed write must not leave an older copy behind, whose delivered items the next page would send again.
       removeOwn();
-      changed = true;
       log.warn('storage full: queue kept in memory');
     }
     if (!closed) saveTimer.runBy(savedAt + HEARTBEAT_MS);
