@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createDelivery, type Delivery } from '../src/delivery';
 import { SAVE_DELAY_MS } from '../src/delivery/outbox';
 import { resolveOptions, type Options } from '../src/options';
-import { fakeFetch, isQueueKey, memoryStore, queueValues, quietLog, storeQueue, type Answer, type MemoryStore } from './support/delivery';
+import { fakeFetch, memoryStore, queueValues, quietLog, storeQueue, type Answer, type MemoryStore } from './support/delivery';
 
 const APP = 'engine-app';
 const PREFIX = `usertrail:v4:outbox:${APP}:`;
@@ -15,8 +15,9 @@ const LEASES = `usertrail:v4:lease:${APP}:`;
 
 /** The events of a stored queue (written by this engine: each event as JSON within the JSON). */
 const stored = (value: string) => (JSON.parse(value) as Array<{ json: { n: number } }>).map((item) => item.json);
-/** How many times the engine wrote its queue (not its lease). */
-const queueWrites = (store: MemoryStore) => store.written.filter(isQueueKey).length;
+/** How many times the engine wrote its queue: each write renews its lease once, and writes the parts that changed. */
+const queueWrites = (store: MemoryStore) => store.written.filter((key) => key.startsWith(LEASES)).length;
+const sum = (values: string[]) => values.reduce((total, value) => total + value.length, 0);
 
 /** An engine against a fetch that answers each request with the next of `statuses` (then 200). */
 /** Every engine a test made, disposed after it: none stays subscribed to the page's events. */
@@ -140,11 +141,15 @@ describe('saving', () => {
     expect(queueWrites(store) - start).toBe(1);
     await run(1);
     expect(queueWrites(store) - start).toBe(2);
-    const [lease, queue] = store.keys();
-    expect(queue.startsWith(PREFIX)).toBe(true);
+    const [lease, ...parts] = store.keys();
     expect(lease.startsWith(LEASES)).toBe(true);
-    expect(JSON.parse(store.get(lease)!)).toEqual([firstWrite + 1201, store.get(queue)!.length]);
-    expect(JSON.parse(store.get(queue)!)).toHaveLength(1001);
+    expect(parts.every((key) => key.startsWith(PREFIX))).toBe(true);
+    expect(JSON.parse(store.get(lease)!)).toEqual([firstWrite + 1201, sum(queueValues(store))]);
+    expect(queueValues(store).flatMap(stored)).toHaveLength(1001);
+    // The queue is kept in parts of about 32 KB: the second write renewed the lease and wrote only the
+    // part the new item went to.
+    expect(parts.length).toBeGreaterThan(1);
+    expect(store.written.slice(-2)).toEqual([lease, parts.at(-1)]);
   });
 
   it('renews its lease every 5 s while items wait (the heartbeat other tabs check), without writing the queue again', async () => {
@@ -201,7 +206,6 @@ describe('outbox in storage', () => {
   /** An event full of what JSON escapes: a captured body that is itself JSON, with a Windows path in it. */
   const quoted = (n: number) => JSON.stringify({ n, body: JSON.stringify({ said: 'he said "no", then "yes"', path: 'C:\\Users\\x' }).repeat(10) });
   const quotedEvents = (count: number) => Array.from({ length: count }, (_, n) => quoted(n));
-  const sum = (values: string[]) => values.reduce((total, value) => total + value.length, 0);
   /** Characters of this application's outbox keys and values, which is what the origin's storage quota counts. */
   const storedLength = (store: MemoryStore) => sum([...store.map].filter(([key]) => key.startsWith(PREFIX) || key.startsWith(LEASES)).flat());
 
@@ -211,11 +215,11 @@ describe('outbox in storage', () => {
     const events = quotedEvents(100);
     for (const json of events) delivery.push('events', json);
     await run(SAVE_DELAY_MS);
-    const [value] = queueValues(store);
-    expect(value.length).toBeLessThanOrEqual(1.1 * sum(events));
+    const values = queueValues(store);
+    expect(sum(values)).toBeLessThanOrEqual(1.1 * sum(events));
     // Exactly: the events, at most 64 characters around each, and 20 for the brackets and the lease.
-    expect(value.length).toBeLessThanOrEqual(sum(events) + 64 * events.length + 20);
-    expect(stored(value)).toEqual(events.map((json) => JSON.parse(json)));
+    expect(sum(values)).toBeLessThanOrEqual(sum(events) + 64 * events.length + 20);
+    expect(values.flatMap(stored)).toEqual(events.map((json) => JSON.parse(json)));
   });
 
   it('the byte limit bounds what storage holds, not just the events in it', async () => {
@@ -264,7 +268,7 @@ describe('outbox in storage', () => {
     expect(calls.map((call) => call.text)).toEqual([`[${[1, 2, 3, 6].map(event)}]`]);
     expect(delivery.stats()).toMatchObject({ adopted: 4, sent: 4, dropped: 1 });
     await run(1000);
-    expect(store.keys()).toEqual([`${LEASES}living`, `${PREFIX}living`]);
+    expect(store.keys()).toEqual([`${LEASES}living`, `${PREFIX}living:0`]);
   });
 });
 
@@ -351,7 +355,7 @@ describe('adoption', () => {
     expect(calls.map((call) => call.items.map((entry) => entry.n))).toEqual([[1, 2]]);
     expect(delivery.stats()).toMatchObject({ adopted: 2, sent: 2 });
     await run(1000);
-    expect(store.keys()).toEqual([`${LEASES}living`, `${PREFIX}living`]);
+    expect(store.keys()).toEqual([`${LEASES}living`, `${PREFIX}living:0`]);
   });
 
   it('pause() empties the queue and removes every queue of the application', async () => {

@@ -15,8 +15,8 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 12_680,
-  esmCore: 9_800,
+  umd: 12_900,
+  esmCore: 10_020,
   esmCapture: 2_900,
 };
 

@@ -29,6 +29,13 @@ export const SAVE_DELAY_MS = 1_000;
  * "unanswered":3,"json":},`): with it, the byte limit bounds what storage really holds.
  */
 const ITEM_BYTES = 64;
+/**
+ * A tab's stored queue is cut into parts of about this many bytes of items, each under a key of its
+ * own, so that a write rewrites only the parts that changed. Written whole, a queue at the byte limit
+ * offline was rewritten to drop its oldest item and add the newest: 32 KB written per track() call
+ * with 10,000 items queued (10 KB with 1,000).
+ */
+const PART_BYTES = 32_000;
 /** The kinds an item may have: the collector's batch endpoints (see wire.ts). */
 const KINDS: readonly unknown[] = ['actions', 'events', 'users', 'companies'] satisfies Kind[];
 
@@ -44,19 +51,22 @@ export interface Item {
   sending?: boolean;
   /** Requests that carried it and whose page was gone before their answer came. */
   unanswered?: number;
+  /** The part of this tab's stored queue that holds it (see PART_BYTES); given by the outbox. */
+  part?: number;
 }
 
 /**
- * What a tab writes under its queue key: its queue, each event as JSON within the JSON (as a string of
- * JSON, every quote and backslash would be escaped again: 1.3 to 2 times the event's bytes), and a
- * request in flight already counted as unanswered (if the page is gone, its answer never comes). A
- * change to these shapes changes the `v4` in the keys, so no reader ever meets another shape.
+ * What a tab writes under each key of its queue (one per part): the part's items, each event as JSON
+ * within the JSON (as a string of JSON, every quote and backslash would be escaped again: 1.3 to 2
+ * times the event's bytes), and a request in flight already counted as unanswered (if the page is
+ * gone, its answer never comes). A change to these shapes changes the `v4` in the keys, so no reader
+ * ever meets another shape.
  */
 type SavedItems = Array<(Partial<Omit<Item, 'json'>> & { json?: unknown }) | null>;
 /**
  * What a tab writes under its lease key: when it last wrote (0 once its page is gone, or in the
  * back/forward cache, so that the next page load adopts its items at once), and the length of its
- * queue's value. Apart from the queue so that the heartbeat, written every few seconds while items
+ * queue's values. Apart from the queue so that the heartbeat, written every few seconds while items
  * wait, costs a few bytes and not the whole queue (an offline page holding 1 MB of items wrote 12 MB
  * a minute), and so that a tab weighs the others' queues against the byte limit without reading them.
  */
@@ -77,9 +87,12 @@ const finiteOr = (value: unknown, fallback: number): number => {
   return Number.isFinite(number) && number ? number : fallback;
 };
 
-/** The prefix of every stored queue of an application; also the name of the Web Lock adoption takes. */
+/**
+ * The prefix of every stored queue of an application, whose keys go on with the tab's id and the part's
+ * number (`<prefix><tab>:<part>`); also the name of the Web Lock adoption takes.
+ */
 export const queuePrefix = (applicationId: string): string => `usertrail:v4:outbox:${applicationId}:`;
-/** The prefix of the queues' leases: a tab's lease key ends as its queue key does. */
+/** The prefix of the queues' leases, whose keys go on with the tab's id. */
 export const leasePrefix = (applicationId: string): string => `usertrail:v4:lease:${applicationId}:`;
 /** Queues that an earlier version wrote (see LegacySaved): adopted once their tab is gone, so that an update loses nothing. */
 const legacyPrefix = (applicationId: string): string => `usertrail:v3:outbox:${applicationId}:`;
@@ -112,7 +125,8 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
   const leases = leasePrefix(applicationId);
   const legacy = legacyPrefix(applicationId);
   const tabId = newId();
-  const ownKey = prefix + tabId;
+  /** The prefix of this tab's parts' keys. */
+  const ownPrefix = `${prefix}${tabId}:`;
   const ownLease = leases + tabId;
   let items: Item[] = [];
   let store: ListableStore | undefined;
@@ -122,25 +136,52 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
   let savedAt = 0;
   /** Whether the last write took: if not, storage holds no copy of this tab's queue. */
   let stored = false;
+  /** The part new items go to, and the bytes placed in it. */
+  let lastPart = 0;
+  let lastPartBytes = 0;
   /**
-   * Whether the queue changed since it was last written: only then is it written again. A heartbeat,
-   * or a write when nothing changed (the page hidden, shown, hidden again), renews only the lease.
+   * The parts changed since they were last written: only they are written again. A heartbeat, or a
+   * write when nothing changed (the page hidden, shown, hidden again), renews only the lease.
    */
-  let changed = true;
-  /** The length of the queue's value as last written, which the lease tells the other tabs. */
-  let storedChars = 0;
+  const changedParts = new Set<number>();
+  /** The length of each part's value as last written: the lease tells the other tabs their sum. */
+  const partChars = new Map<number, number>();
 
-  /** The keys of the queues other tabs of this application wrote (an earlier version's too), from the store's keys. */
-  const otherQueues = (keys: string[]): string[] => keys.filter((key) => (key.startsWith(prefix) || key.startsWith(legacy)) && key != ownKey);
-  const leaseKeyOf = (queueKey: string): string => leases + queueKey.slice(prefix.length);
+  const touch = (item: Item): void => {
+    changedParts.add(item.part!);
+  };
+  /** Gives a new item (pushed, or adopted) its part: the last one, or a new one once the last holds PART_BYTES. */
+  const place = (item: Item): void => {
+    if (lastPartBytes >= PART_BYTES) {
+      lastPart++;
+      lastPartBytes = 0;
+    }
+    item.part = lastPart;
+    lastPartBytes += item.bytes + ITEM_BYTES;
+    touch(item);
+  };
 
   /**
-   * A stored queue's lease: from its lease key, or from the queue itself for an earlier version's (which
-   * is read whole, as that version wrote it). Missing or unreadable: [0, 0], a queue whose tab is gone.
+   * The other tabs' stored queues, from the store's keys: the keys of each tab's parts, by the key that
+   * tells whether the tab lives (its lease key; for an earlier version's queue, the queue's own key).
    */
-  const leaseOf = (key: string): Lease => {
-    const legacyValue = key.startsWith(legacy) ? store!.get(key) : undefined;
-    const saved: unknown = attempt(() => JSON.parse(legacyValue ?? store!.get(leaseKeyOf(key))!));
+  const otherQueues = (keys: string[]): Map<string, string[]> => {
+    const queues = new Map<string, string[]>();
+    for (const key of keys) {
+      const owner = key.startsWith(legacy) ? key : key.startsWith(prefix) && !key.startsWith(ownPrefix) ? leases + key.slice(prefix.length).split(':')[0] : '';
+      if (owner) queues.set(owner, [...(queues.get(owner) ?? []), key]);
+    }
+    return queues;
+  };
+
+  /**
+   * A stored queue's lease, by its owner key (see otherQueues): from the lease, or from the queue itself
+   * for an earlier version's (read whole, as that version wrote it). Missing or unreadable: [0, 0], a
+   * queue whose tab is gone.
+   */
+  const leaseOf = (owner: string): Lease => {
+    const legacyValue = owner.startsWith(legacy) ? store!.get(owner) : undefined;
+    const saved: unknown = attempt(() => JSON.parse(legacyValue ?? store!.get(owner)!));
     const [heartbeat, chars] = Array.isArray(saved) ? saved : [];
     return [finiteOr(heartbeat, 0), legacyValue?.length ?? finiteOr(chars, 0)];
   };
@@ -149,46 +190,68 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
   const evict = (limit: number): void => {
     // 20: the brackets, and the lease.
     let total = items.reduce((sum, item) => sum + item.bytes + ITEM_BYTES, 20);
-    while (items[0] && (total > limit || items[0].at < now() - maxAge)) {
-      total -= items.shift()!.bytes + ITEM_BYTES;
-      changed = true;
+    let dropped = 0;
+    while (items[dropped] && (total > limit || items[dropped].at < now() - maxAge)) {
+      total -= items[dropped].bytes + ITEM_BYTES;
+      touch(items[dropped++]);
       onDrop(1, 'over the outbox limits');
     }
+    // At once: one shift() per item moves the whole queue each time.
+    items.splice(0, dropped);
+  };
+
+  /** Removes this tab's queue and lease from storage. */
+  const removeOwn = (): void => {
+    for (const key of store!.keys()) if (key.startsWith(ownPrefix)) store!.remove(key);
+    store!.remove(ownLease);
+    partChars.clear();
   };
 
   /**
-   * Drops what is past the age or byte limit (the oldest first), then writes the lease, and the queue if
-   * it changed. Renewing the lease every few seconds while items wait tells other tabs this queue still
-   * has a living owner. The byte limit is shared by all of the application's tabs, not each tab's: the
-   * other queues count against it (as their leases tell), so that tabs left open through a long outage
-   * cannot fill the origin's storage and make the app's own writes fail. Each tab may still keep an
-   * equal share, which the others make room for at their next write.
+   * Drops what is past the age or byte limit (the oldest first), then writes the lease, and the parts
+   * of the queue that changed. Renewing the lease every few seconds while items wait tells other tabs
+   * this queue still has a living owner. The byte limit is shared by all of the application's tabs, not
+   * each tab's: the other queues count against it (as their leases tell), so that tabs left open through
+   * a long outage cannot fill the origin's storage and make the app's own writes fail. Each tab may
+   * still keep an equal share, which the others make room for at their next write.
    */
   const save = (): void => {
     const keys = store?.keys() ?? [];
     const others = otherQueues(keys);
-    const othersChars = others.reduce((sum, key) => sum + leaseOf(key)[1], 0);
-    evict(Math.max(maxBytes - othersChars, maxBytes / (others.length + 1)));
+    let othersChars = 0;
+    for (const owner of others.keys()) othersChars += leaseOf(owner)[1];
+    evict(Math.max(maxBytes - othersChars, maxBytes / (others.size + 1)));
     if (!store) return;
-    const removeOwn = (): void => {
-      store!.remove(ownKey);
-      store!.remove(ownLease);
-    };
     if (!items.length) return removeOwn();
-    // A tab that took this one for gone (it was frozen, or hidden long) adopted and removed the queue: it is
-    // written again, for the next page load to adopt if this page goes first (each item is adopted once).
-    if (stored && !keys.includes(ownKey)) changed = true;
     // After a failed write (storage full), the next try waits for a change: each try writes the whole
     // queue, and the heartbeat would try every 5 s for as long as the page stays offline.
-    if (!stored && !changed) return;
+    if (!stored && !changedParts.size) return;
+    // Nothing of it stored (a failed write), or a part gone: a tab that took this one for gone (it was
+    // frozen, or hidden long) adopted and removed it. All is written again, for the next page load to
+    // adopt if this page goes first (each item is adopted once).
+    if (!stored || [...partChars.keys()].some((part) => !keys.includes(ownPrefix + part))) items.forEach(touch);
     if (!closed) savedAt = now();
-    const queue = changed ? `[${items.map(savedItem).join(',')}]` : undefined;
-    const chars = queue?.length ?? storedChars;
+    // The changed parts' values: a part left without items is removed.
+    const entries = new Map<number, string[]>();
+    for (const part of changedParts) entries.set(part, []);
+    for (const item of items) entries.get(item.part!)?.push(savedItem(item));
+    const values = new Map<number, string>();
+    for (const [part, list] of entries) {
+      const value = list.length ? `[${list.join(',')}]` : '';
+      values.set(part, value);
+      if (value) partChars.set(part, value.length);
+      else partChars.delete(part);
+    }
+    changedParts.clear();
+    let chars = 0;
+    for (const length of partChars.values()) chars += length;
     // The lease first: a queue stored without one would be taken for a closed tab's, and adopted.
-    stored = !!store.set(ownLease, `[${closed ? 0 : savedAt},${chars}]`) && (!queue || !!store.set(ownKey, queue));
-    changed = false;
-    if (stored) storedChars = chars;
-    else {
+    stored = !!store.set(ownLease, `[${closed ? 0 : savedAt},${chars}]`);
+    for (const [part, value] of values) {
+      if (!value) store.remove(ownPrefix + part);
+      else if (stored) stored = !!store.set(ownPrefix + part, value);
+    }
+    if (!stored) {
       // A failed write must not leave an older copy behind, whose delivered items the next page would send again.
       removeOwn();
       log.warn('storage full: queue kept in memory');
@@ -203,14 +266,11 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
   const saveTimer = createTimer(save, now);
   /**
    * After a change: SAVE_DELAY_MS after it, and at least 200 ms plus 1 ms per item after the last write,
-   * since each write serializes the whole queue (a page making many API calls while the collector is
-   * down would otherwise pay for large writes often). A last write "in the future" (the clock was set
-   * back since) counts as now, or the write, and the heartbeat it replaces, would wait for the clock.
+   * since each write still goes through the whole queue (to find the changed parts' items) and writes
+   * at least one part. A last write "in the future" (the clock was set back since) counts as now, or
+   * the write, and the heartbeat it replaces, would wait for the clock.
    */
-  const saveSoon = (): void => {
-    changed = true;
-    saveTimer.runBy(Math.max(now() + SAVE_DELAY_MS, Math.min(savedAt, now()) + 200 + items.length));
-  };
+  const saveSoon = (): void => saveTimer.runBy(Math.max(now() + SAVE_DELAY_MS, Math.min(savedAt, now()) + 200 + items.length));
 
   /** Takes the queues of tabs that are gone (closed, or silent for longer than the lease); gives back how many items. */
   const takeAbandoned = (): number => {
@@ -221,37 +281,40 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
     // users or companies call is no loss), or copies would pile up through an outage and crowd out real
     // items at the byte limit. Made when a queue is taken, not on every adoption check (each time the page is shown).
     let queued: Set<string> | undefined;
-    for (const key of otherQueues(store?.keys() ?? [])) {
-      if (now() - leaseOf(key)[0] < LEASE_MS) continue;
-      const value = store!.get(key);
-      // Removed as it is read, so that no queue is adopted twice; its lease after it, so that no queue is ever
-      // without its lease. Unreadable: removed all the same, as it can never be sent.
-      store!.remove(key);
-      store!.remove(leaseKeyOf(key));
-      const saved: unknown = attempt(() => JSON.parse(value!));
-      const entries = key.startsWith(legacy) ? (saved as LegacySaved | null)?.[1] : saved;
-      queued ??= new Set(items.map((item) => item.json));
-      // Its requests died with its page: they are ours to send again. Sizes are counted again, and none
-      // is taken for in flight, so that an entry damaged in storage cannot upset the byte limit, nor
-      // wait for an answer for ever.
-      for (const entry of (Array.isArray(entries) ? entries : []) as SavedItems) {
-        // An event is an object, of a kind we send; anything else is damage.
-        const json = entry?.json instanceof Object && JSON.stringify(entry.json);
-        if (!json || !KINDS.includes(entry!.kind) || queued.has(json)) continue;
-        queued.add(json);
-        const unanswered = finiteOr(entry!.unanswered, 0);
-        // Rebuilt field by field: savedItem() writes `at`, `kind` and `unanswered` into JSON as they are, so
-        // one damaged value (a date in words, "Infinity") would make this tab's whole stored queue
-        // unreadable. An unreadable date counts from now.
-        const item: Item = { kind: entry!.kind as Kind, json, at: finiteOr(entry!.at, now()), bytes: utf8Bytes(json), unanswered };
-        if (unanswered >= GIVE_UP_AFTER) onDrop(1, 'never answered');
-        else items.push(item);
+    for (const [owner, parts] of otherQueues(store?.keys() ?? [])) {
+      if (now() - leaseOf(owner)[0] < LEASE_MS) continue;
+      for (const key of parts) {
+        const value = store!.get(key);
+        // Removed as it is read, so that no part is adopted twice. Unreadable: removed all the same, as
+        // it can never be sent.
+        store!.remove(key);
+        const saved: unknown = attempt(() => JSON.parse(value!));
+        const entries = key.startsWith(legacy) ? (saved as LegacySaved | null)?.[1] : saved;
+        queued ??= new Set(items.map((item) => item.json));
+        // Its requests died with its page: they are ours to send again. Sizes are counted again, and none
+        // is taken for in flight, so that an entry damaged in storage cannot upset the byte limit, nor
+        // wait for an answer for ever.
+        for (const entry of (Array.isArray(entries) ? entries : []) as SavedItems) {
+          // An event is an object, of a kind we send; anything else is damage.
+          const json = entry?.json instanceof Object && JSON.stringify(entry.json);
+          if (!json || !KINDS.includes(entry!.kind) || queued.has(json)) continue;
+          queued.add(json);
+          const unanswered = finiteOr(entry!.unanswered, 0);
+          // Rebuilt field by field: savedItem() writes `at`, `kind` and `unanswered` into JSON as they are, so
+          // one damaged value (a date in words, "Infinity") would make this tab's whole stored queue
+          // unreadable. An unreadable date counts from now.
+          const item: Item = { kind: entry!.kind as Kind, json, at: finiteOr(entry!.at, now()), bytes: utf8Bytes(json), unanswered };
+          if (unanswered >= GIVE_UP_AFTER) onDrop(1, 'never answered');
+          else {
+            place(item);
+            items.push(item);
+          }
+        }
       }
+      // Its lease after its parts, so that no part is ever without its lease.
+      store!.remove(owner);
     }
-    if (items.length > before) {
-      changed = true;
-      items.sort((a, b) => a.at - b.at);
-    }
+    if (items.length > before) items.sort((a, b) => a.at - b.at);
     // Whether or not anything was adopted: writing renews our own lease.
     save();
     return items.length - before;
@@ -264,6 +327,7 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
     isClosed: (): boolean => closed,
 
     add(item: Item): void {
+      place(item);
       items.push(item);
       saveSoon();
     },
@@ -273,16 +337,15 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
       // A Set: a recovering collector answers batches of up to thousands of items from an outbox of as many more.
       const gone = new Set(batch);
       items = items.filter((item) => !gone.has(item));
+      batch.forEach(touch);
       // A hidden page may not live 200 ms more, and the next page load would send them again.
-      if (closed || document.hidden) {
-        changed = true;
-        save();
-      } else saveSoon();
+      if (closed || document.hidden) save();
+      else saveSoon();
     },
 
     /** Items changed in place (a request took them, or settled): the next write includes them. */
-    markChanged(): void {
-      changed = true;
+    markChanged(batch: Item[]): void {
+      batch.forEach(touch);
     },
 
     save,
@@ -290,7 +353,8 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
     /** Starts persisting in `next` (consent granted), beginning with what was held so far. */
     use(next: ListableStore | undefined): void {
       store = next;
-      changed = true;
+      stored = false;
+      items.forEach(touch);
       save();
     },
 
@@ -316,6 +380,8 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
       items = [];
       for (const key of purged?.keys() ?? []) if ([prefix, leases, legacy].some((start) => key.startsWith(start))) purged!.remove(key);
       store = undefined;
+      partChars.clear();
+      changedParts.clear();
     },
 
     /** The page is gone (pagehide). */
@@ -329,7 +395,7 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
      */
     reopen(): void {
       closed = false;
-      if (store && stored && !store.keys().includes(ownKey)) items = [];
+      if (store && stored && !store.keys().some((key) => key.startsWith(ownPrefix))) items = [];
       save();
     },
 

@@ -62,10 +62,10 @@ export const queueValues = (store: MemoryStore): string[] => [...store.map].filt
 
 /**
  * Stores a queue as another tab of `applicationId` writes it: its items (`items`, as JSON text or a value)
- * under its queue key, and its lease (`heartbeat`: 0 for a closed page) under its lease key.
+ * as the one part of its queue, and its lease (`heartbeat`: 0 for a closed page).
  */
 export function storeQueue(store: ListableStore, applicationId: string, tab: string, heartbeat: number, items: unknown): void {
   const value = typeof items == 'string' ? items : JSON.stringify(items);
   store.set(`usertrail:v4:lease:${applicationId}:${tab}`, JSON.stringify([heartbeat, value.length]));
-  store.set(`usertrail:v4:outbox:${applicationId}:${tab}`, value);
+  store.set(`usertrail:v4:outbox:${applicationId}:${tab}:0`, value);
 }
