@@ -56,6 +56,29 @@ describe('outbox', () => {
     expect(store.keys().filter((key) => key.includes(':v3:'))).toEqual([`usertrail:v3:outbox:${APP}:living`]);
   });
 
+  it('keeps its queue in parts of about 32 KB, and a gone tab is adopted whole: every part, then its lease', () => {
+    const store = memoryStore();
+    const first = outboxAt(1_000_000);
+    first.outbox.use(store);
+    const pad = 'x'.repeat(1000);
+    for (let n = 0; n < 100; n++) first.outbox.add({ kind: 'actions', json: `{"n":${n},"pad":"${pad}"}`, at: n + 1, bytes: 1017 });
+    first.outbox.close();
+    first.outbox.save();
+    // 100 items of about 1 KB: four parts, and the lease.
+    expect(store.keys().filter((key) => key.startsWith(PREFIX))).toHaveLength(4);
+    expect(store.keys().filter((key) => key.startsWith(LEASES))).toHaveLength(1);
+    const next = outboxAt(1_000_000);
+    next.outbox.use(store);
+    let adopted = -1;
+    next.outbox.adopt((count) => (adopted = count));
+    expect(adopted).toBe(100);
+    expect(next.outbox.items().map((item) => JSON.parse(item.json).n)).toEqual(Array.from({ length: 100 }, (_, n) => n));
+    // What is stored now is the adopter's queue alone, in parts of its own.
+    const owners = new Set(store.keys().filter((key) => key.startsWith(PREFIX)).map((key) => key.slice(PREFIX.length).split(':')[0]));
+    expect(owners.size).toBe(1);
+    expect(store.keys().filter((key) => key.startsWith(LEASES))).toEqual([LEASES + [...owners][0]]);
+  });
+
   it('does not adopt an item whose requests went unanswered three times (its pages closed before an answer)', () => {
     const { outbox, dropped } = outboxAt(100_000);
     const store = memoryStore();
