@@ -86,7 +86,7 @@ test('an idle page offline with 1,000 items queued writes a few bytes a minute (
   // Each a lease of about 20 characters; before, each rewrote the queue (about 300 KB here, 3.6 MB a minute).
   expect(written).toBeLessThan(12 * 40);
   expect(await queueChars(page)).toBe(stored);
-  expect(await page.evaluate(() => window.moesif.getStats().inOutbox)).toBe(1000);
+  expect(await page.evaluate(() => window.moesif.getStats()!.inOutbox)).toBe(1000);
 });
 
 test('a busy page offline with its outbox at the byte limit writes the parts of the queue that changed, not the whole queue', async ({ context }) => {
@@ -104,7 +104,7 @@ test('a busy page offline with its outbox at the byte limit writes the parts of 
   expect(largest).toBeLessThan(34_000);
   // Per write of the queue: the lease, the part the new items went to, and the part the oldest were dropped from.
   expect(written).toBeLessThan(writes * 34_000);
-  expect(await page.evaluate(() => window.moesif.getStats().dropped)).toBeGreaterThan(0);
+  expect(await page.evaluate(() => window.moesif.getStats()!.dropped)).toBeGreaterThan(0);
 });
 
 test('switching away from and back to a tab offline with 1,000 items queued writes no queue', async ({ context }) => {
@@ -154,10 +154,10 @@ test('a page offline with localStorage full tries to write its queue again when 
   await page.clock.runFor(5_000);
   // The change is tried: the lease, then the queue's parts until one is refused.
   expect((await counts(page)).writes).toBeGreaterThanOrEqual(2);
-  expect(await page.evaluate(() => window.moesif.getStats().inOutbox)).toBe(1001);
+  expect(await page.evaluate(() => window.moesif.getStats()!.inOutbox)).toBe(1001);
 });
 
-test('items an earlier version (v3) left in storage are sent by the next page load, once, and its key removed', async ({ page, context }) => {
+test('items an earlier version (v3) left in storage are sent by the next page load, once, and its key removed', async ({ page }) => {
   const action = (name: string) => ({ action_name: name, transaction_id: `id-${name}`, request: { time: new Date().toISOString(), uri: 'http://127.0.0.1/', verb: 'GET', user_agent_string: 'test' } });
   // What usertrail's earlier outbox (v3) left as its page closed: its heartbeat (0) and its queue, in one value.
   const v3 = JSON.stringify([0, [{ at: Date.now(), kind: 'actions', unanswered: 0, json: action('Queued by v3') }]]);

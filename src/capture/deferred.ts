@@ -58,6 +58,7 @@ export function createDeferredWork({ log }: { log: Log }): DeferredWork {
     }
     jobs = [];
     next = 0;
+    return undefined;
   };
   const run = (job: Job): void => {
     try {
