@@ -169,7 +169,7 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
     const queues = new Map<string, string[]>();
     for (const key of keys) {
       const owner = key.startsWith(legacy) ? key : key.startsWith(prefix) && !key.startsWith(ownPrefix) ? leases + key.slice(prefix.length).split(':')[0] : '';
-      if (owner) queues.set(owner, [...(queues.get(owner) ?? []), key]);
+      if (owner) queues.set(owner, (queues.get(owner) ?? []).concat(key));
     }
     return queues;
   };
