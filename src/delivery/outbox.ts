@@ -5,7 +5,7 @@ import { attempt, type ListableStore } from '../storage/store.js';
 import type { Kind } from '../wire.js';
 import { createTimer } from './timer.js';
 
-/** A tab that has not written its queue for this long is taken for closed, and its items are adopted. */
+/** A tab that has not renewed its lease for this long is taken for closed, and its items are adopted. */
 const LEASE_MS = 15_000;
 const HEARTBEAT_MS = 5_000;
 /**
