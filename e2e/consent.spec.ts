@@ -59,7 +59,7 @@ test('while consent is pending nothing is stored or sent; on grant every kept ca
 test('revoking removes cookies and storage, empties the outbox, and nothing more arrives, also after a reload', async ({ page, context }) => {
   collector.refuse(true); // keep events queued, so the outbox has something to purge
   await open(page, `${init(', requirePublishingConsent: false')} ${activity}`);
-  await expect.poll(async () => (await sdkTraces(page, context)).storage.some((key) => key.startsWith('usertrail:v3:outbox'))).toBe(true);
+  await expect.poll(async () => (await sdkTraces(page, context)).storage.some((key) => key.startsWith('usertrail:v4:outbox'))).toBe(true);
 
   await page.evaluate(() => window.moesif.revokePublishingConsent());
   // A request already on its way at the revoke was sent with consent: every request the SDK made must

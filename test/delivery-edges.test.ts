@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createDelivery, type Delivery } from '../src/delivery';
 import { SAVE_DELAY_MS } from '../src/delivery/outbox';
 import { resolveOptions, type Options } from '../src/options';
-import { fakeFetch, memoryStore, quietLog, type Answer, type Call } from './support/delivery';
+import { fakeFetch, isQueueKey, memoryStore, queueValues, quietLog, storeQueue, type Answer, type Call } from './support/delivery';
 
 /**
  * A resumed engine against a fetch that answers each request with the next of `answers` (then 200);
@@ -18,7 +18,7 @@ const engines: Delivery[] = [];
 function engine(answers: Answer[] = [], extra: Partial<Options> = {}, store = memoryStore()) {
   const log = quietLog();
   const { calls, fetchImpl } = fakeFetch(answers);
-  const options = resolveOptions({ applicationId: 'edges-app', host: 'http://collector.test', ...extra }, 'http:', log)!;
+  const options = resolveOptions({ applicationId: APP, host: 'http://collector.test', ...extra }, 'http:', log)!;
   const delivery = createDelivery({ options, log, fetch: fetchImpl });
   engines.push(delivery);
   delivery.resume(store);
@@ -28,7 +28,11 @@ function engine(answers: Answer[] = [], extra: Partial<Options> = {}, store = me
   return { delivery, store, calls, actions };
 }
 
-const PREFIX = 'usertrail:v3:outbox:edges-app:';
+const APP = 'edges-app';
+/** Where an earlier version (v3) kept a tab's queue, with its heartbeat in the same value. */
+const LEGACY_PREFIX = `usertrail:v3:outbox:${APP}:`;
+/** How many queues (not leases) the store holds. */
+const queueCount = (store: ReturnType<typeof memoryStore>) => store.keys().filter(isQueueKey).length;
 const run = (ms = 0) => vi.advanceTimersByTimeAsync(ms);
 const setHidden = (hidden: boolean) => {
   Object.defineProperty(document, 'hidden', { value: hidden, configurable: true });
@@ -148,15 +152,15 @@ describe('quick navigations', () => {
     actions(2);
     await run(); // written, not yet sent (batchMaxTime)
     setHidden(true); // sends both with keepalive and writes them: they stay until answered
-    expect([...store.map.keys()]).toHaveLength(1);
+    expect(queueCount(store)).toBe(1);
     await run(); // the answer: nothing is left for the next page to send again
-    expect([...store.map.keys()]).toHaveLength(0);
+    expect(store.keys()).toHaveLength(0);
   });
 
   it("a closed page's queue is sent at once by the next page, not after batchMaxTime", async () => {
     const store = memoryStore();
     const item = { kind: 'actions', json: { n: 1 }, at: Date.now() - 50 };
-    store.set(`${PREFIX}closed`, JSON.stringify([0, [item]]));
+    storeQueue(store, APP, 'closed', 0, [item]);
     const { calls, delivery } = engine([], { batchMaxTime: 10_000 }, store);
     await run();
     expect(calls.map((call) => call.text)).toEqual(['[{"n":1}]']);
@@ -183,7 +187,7 @@ describe('stored queues', () => {
     expect(store.map.size).toBe(0);
   });
 
-  it('damaged queues never throw, and never block the good items beside them', async () => {
+  it('damaged queues (as an earlier version stored them) never throw, and never block the good items beside them', async () => {
     const store = memoryStore();
     const good = `{"at":${Date.now()},"kind":"actions","json":{"n":1}}`;
     const damaged = {
@@ -198,7 +202,7 @@ describe('stored queues', () => {
       // A flag no version writes: taken at its word, the item would wait for an answer for ever.
       flagged: `[0,[{"at":${Date.now()},"kind":"actions","json":{"n":6},"sending":true}]]`,
     };
-    for (const [name, value] of Object.entries(damaged)) store.set(PREFIX + name, value);
+    for (const [name, value] of Object.entries(damaged)) store.set(LEGACY_PREFIX + name, value);
     const { calls, delivery } = engine([], { batchMaxTime: 10 }, store);
     await run(1000);
     expect(calls.map((call) => call.text)).toEqual(['[{"n":1},{"n":6}]']);
@@ -233,7 +237,7 @@ describe('storage full', () => {
   it('a failed write leaves no older copy of the queue, whose delivered items the next page would send again', async () => {
     vi.spyOn(Math, 'random').mockReturnValue(0.999); // backoff: just under 1 s, then 2 s
     const { delivery, store } = engine([503, 503, 200, 0, 0, 0], { batchMaxTime: 10 });
-    const stored = () => [...store.map.values()].flatMap((saved) => (JSON.parse(saved) as [number, Array<{ json: unknown }>])[1].map((item) => JSON.stringify(item.json)));
+    const stored = () => queueValues(store).flatMap((saved) => (JSON.parse(saved) as Array<{ json: unknown }>).map((item) => JSON.stringify(item.json)));
     delivery.push('actions', '{"n":0}');
     await run(SAVE_DELAY_MS); // sent, refused with 503, written while it waits to be sent again
     expect(stored()).toEqual(['{"n":0}']);
@@ -256,7 +260,7 @@ describe('backoff', () => {
     setHidden(true); // the visitor switches tabs 1 s into the 30 s asked for
     await run();
     expect(calls).toHaveLength(1);
-    expect(store.map.size).toBe(1);
+    expect(queueCount(store)).toBe(1);
     await run(28_000);
     expect(calls).toHaveLength(1);
     await run(2000);
@@ -271,7 +275,7 @@ describe('a page that took the collector for blocked', () => {
     const { delivery } = engine([0, 0, 0], { batchMaxTime: 10 }, store);
     delivery.push('actions', '{"n":0}');
     await run(30_000); // three requests unanswered: taken for blocked, nothing more sent on this page
-    store.set(`${PREFIX}closed`, JSON.stringify([0, [{ at: Date.now(), kind: 'actions', json: { n: 1 } }]]));
+    storeQueue(store, APP, 'closed', 0, [{ at: Date.now(), kind: 'actions', json: { n: 1 } }]);
     setHidden(true);
     setHidden(false); // the visitor comes back to this tab
     await run();
@@ -287,18 +291,18 @@ describe('another tab that only looked closed', () => {
   it("a tab whose timers the browser slowed writes its queue again when it wakes: adopting it again takes only what is new", async () => {
     const store = memoryStore();
     // A hidden tab's heartbeat, once a minute under Chromium's intensive throttling: silent for longer than the lease.
-    const silent = (ns: number[]) => JSON.stringify([Date.now() - 60_000, ns.map((n) => ({ at: Date.now(), kind: 'actions', json: { n } }))]);
-    store.set(`${PREFIX}throttled`, silent([1, 2]));
+    const silent = (ns: number[]) => storeQueue(store, APP, 'throttled', Date.now() - 60_000, ns.map((n) => ({ at: Date.now(), kind: 'actions', json: { n } })));
+    silent([1, 2]);
     const { delivery } = engine([[503, { 'Retry-After': '300' }]], { batchMaxTime: 10 }, store);
     await run(1000); // the collector is down, and asks for 5 minutes: the items wait here
     expect(delivery.stats()).toMatchObject({ adopted: 2, inOutbox: 2 });
-    store.set(`${PREFIX}throttled`, silent([1, 2, 3])); // it woke, queued one more, and wrote what it holds
+    silent([1, 2, 3]); // it woke, queued one more, and wrote what it holds
     setHidden(true);
     setHidden(false); // this tab is seen again, and adopts what looks abandoned
     await run();
     expect(delivery.stats()).toMatchObject({ adopted: 3, inOutbox: 3 });
     pagehide();
-    const [, saved] = JSON.parse([...store.map.values()][0]) as [number, Array<{ json: { n: number } }>];
+    const saved = JSON.parse(queueValues(store)[0]) as Array<{ json: { n: number } }>;
     expect(saved.map((item) => item.json.n)).toEqual([1, 2, 3]);
   });
 });
@@ -330,7 +334,7 @@ describe('the clock', () => {
     const { store, actions } = engine([0, 0, 0]);
     actions(1);
     await run(30_000); // three requests unanswered: the item waits for the next page, written
-    expect(store.map.size).toBe(1);
+    expect(queueCount(store)).toBe(1);
     vi.setSystemTime(Date.now() - 3_600_000);
     const writes = store.writes;
     actions(1);

@@ -7,12 +7,17 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createDelivery, type Delivery } from '../src/delivery';
 import { SAVE_DELAY_MS } from '../src/delivery/outbox';
 import { resolveOptions, type Options } from '../src/options';
-import { fakeFetch, memoryStore, quietLog, type Answer, type MemoryStore } from './support/delivery';
+import { fakeFetch, memoryStore, queueValues, quietLog, storeQueue, type Answer, type MemoryStore } from './support/delivery';
 
-const PREFIX = 'usertrail:v3:outbox:engine-app:';
+const APP = 'engine-app';
+const PREFIX = `usertrail:v4:outbox:${APP}:`;
+const LEASES = `usertrail:v4:lease:${APP}:`;
 
 /** The events of a stored queue (written by this engine: each event as JSON within the JSON). */
-const stored = (value: string) => (JSON.parse(value) as [number, Array<{ json: { n: number } }>])[1].map((item) => item.json);
+const stored = (value: string) => (JSON.parse(value) as Array<{ json: { n: number } }>).map((item) => item.json);
+/** How many times the engine wrote its queue: each write renews its lease once, and writes the parts that changed. */
+const queueWrites = (store: MemoryStore) => store.written.filter((key) => key.startsWith(LEASES)).length;
+const sum = (values: string[]) => values.reduce((total, value) => total + value.length, 0);
 
 /** An engine against a fetch that answers each request with the next of `statuses` (then 200). */
 /** Every engine a test made, disposed after it: none stays subscribed to the page's events. */
@@ -21,7 +26,7 @@ const engines: Delivery[] = [];
 function engine(statuses: Answer[] = [], extra: Partial<Options> = {}) {
   const log = quietLog();
   const { calls, fetchImpl } = fakeFetch(statuses);
-  const options = resolveOptions({ applicationId: 'engine-app', host: 'http://collector.test', ...extra }, 'http:', log)!;
+  const options = resolveOptions({ applicationId: APP, host: 'http://collector.test', ...extra }, 'http:', log)!;
   const delivery = createDelivery({ options, log, fetch: fetchImpl });
   engines.push(delivery);
   const store = memoryStore();
@@ -122,35 +127,41 @@ describe('saving', () => {
   it('writes storage once for a loop of pushes, and spaces later writes', async () => {
     const { delivery, store, push } = engine([], { batchMaxTime: 60_000, batchSize: 100_000 });
     delivery.resume(store);
-    const start = store.writes;
+    const start = queueWrites(store);
     push(1000);
     // Not at once: items sent and answered within SAVE_DELAY_MS are never written.
     await run(SAVE_DELAY_MS - 1);
-    expect(store.writes - start).toBe(0);
+    expect(queueWrites(store) - start).toBe(0);
     await run(1);
-    expect(store.writes - start).toBe(1);
+    expect(queueWrites(store) - start).toBe(1);
     const firstWrite = Date.now();
     push(1, 1000);
     // The next write comes 200 ms plus 1 ms per item after the last one: 1,201 ms.
     await run(1200);
-    expect(store.writes - start).toBe(1);
+    expect(queueWrites(store) - start).toBe(1);
     await run(1);
-    expect(store.writes - start).toBe(2);
-    const [key] = store.keys();
-    expect(key.startsWith(PREFIX)).toBe(true);
-    const [heartbeat, items] = JSON.parse(store.get(key)!);
-    expect(heartbeat).toBe(firstWrite + 1201);
-    expect(items).toHaveLength(1001);
+    expect(queueWrites(store) - start).toBe(2);
+    const [lease, ...parts] = store.keys();
+    expect(lease.startsWith(LEASES)).toBe(true);
+    expect(parts.every((key) => key.startsWith(PREFIX))).toBe(true);
+    expect(JSON.parse(store.get(lease)!)).toEqual([firstWrite + 1201, sum(queueValues(store))]);
+    expect(queueValues(store).flatMap(stored)).toHaveLength(1001);
+    // The queue is kept in parts of about 32 KB: the second write renewed the lease and wrote only the
+    // part the new item went to.
+    expect(parts.length).toBeGreaterThan(1);
+    expect(store.written.slice(-2)).toEqual([lease, parts.at(-1)]);
   });
 
-  it('rewrites the queue every 5 s while items wait (the heartbeat other tabs check)', async () => {
+  it('renews its lease every 5 s while items wait (the heartbeat other tabs check), without writing the queue again', async () => {
     const { delivery, store, push } = engine([503, 503, 503, 503], { batchMaxTime: 60_000 });
     delivery.resume(store);
     push(1);
-    await vi.advanceTimersByTimeAsync(0);
-    const writes = store.writes;
+    await vi.advanceTimersByTimeAsync(SAVE_DELAY_MS);
+    const written = store.written.length;
+    const queue = queueValues(store);
     await vi.advanceTimersByTimeAsync(15_000);
-    expect(store.writes - writes).toBe(3);
+    expect(store.written.slice(written)).toEqual(Array(3).fill(store.keys().find((key) => key.startsWith(LEASES))));
+    expect(queueValues(store)).toEqual(queue);
   });
 });
 
@@ -160,7 +171,7 @@ describe('outbox limits', () => {
     delivery.resume(store);
     push(20); // {"n":0} .. {"n":19}: 7 or 8 bytes each, and what storage adds to each
     await run(SAVE_DELAY_MS);
-    const value = store.get(store.keys()[0])!;
+    const [value] = queueValues(store);
     const kept = stored(value).map((item) => item.n);
     expect(kept.at(-1)).toBe(19);
     expect(kept.length).toBeGreaterThan(10);
@@ -195,9 +206,8 @@ describe('outbox in storage', () => {
   /** An event full of what JSON escapes: a captured body that is itself JSON, with a Windows path in it. */
   const quoted = (n: number) => JSON.stringify({ n, body: JSON.stringify({ said: 'he said "no", then "yes"', path: 'C:\\Users\\x' }).repeat(10) });
   const quotedEvents = (count: number) => Array.from({ length: count }, (_, n) => quoted(n));
-  const sum = (values: string[]) => values.reduce((total, value) => total + value.length, 0);
   /** Characters of this application's outbox keys and values, which is what the origin's storage quota counts. */
-  const storedLength = (store: MemoryStore) => sum([...store.map].filter(([key]) => key.startsWith(PREFIX)).flat());
+  const storedLength = (store: MemoryStore) => sum([...store.map].filter(([key]) => key.startsWith(PREFIX) || key.startsWith(LEASES)).flat());
 
   it('an outbox of events full of quotes and backslashes takes about their bytes in storage, not 1.3 to 2 times', async () => {
     const { delivery, store } = engine([], { batchMaxTime: 60_000, batchSize: 1000 });
@@ -205,11 +215,11 @@ describe('outbox in storage', () => {
     const events = quotedEvents(100);
     for (const json of events) delivery.push('events', json);
     await run(SAVE_DELAY_MS);
-    const [value] = store.map.values();
-    expect(value.length).toBeLessThanOrEqual(1.1 * sum(events));
-    // Exactly: the events, at most 64 characters around each, and 20 for the brackets and the heartbeat.
-    expect(value.length).toBeLessThanOrEqual(sum(events) + 64 * events.length + 20);
-    expect(stored(value)).toEqual(events.map((json) => JSON.parse(json)));
+    const values = queueValues(store);
+    expect(sum(values)).toBeLessThanOrEqual(1.1 * sum(events));
+    // Exactly: the events, at most 64 characters around each, and 20 for the brackets and the lease.
+    expect(sum(values)).toBeLessThanOrEqual(sum(events) + 64 * events.length + 20);
+    expect(values.flatMap(stored)).toEqual(events.map((json) => JSON.parse(json)));
   });
 
   it('the byte limit bounds what storage holds, not just the events in it', async () => {
@@ -218,7 +228,7 @@ describe('outbox in storage', () => {
     const events = quotedEvents(100);
     for (const json of events) delivery.push('events', json);
     await run(SAVE_DELAY_MS);
-    const [value] = store.map.values();
+    const [value] = queueValues(store);
     expect(value.length).toBeLessThanOrEqual(20_000);
     // Near it: no more than one item's room is left.
     expect(value.length).toBeGreaterThan(20_000 - events[0].length - 64);
@@ -236,11 +246,12 @@ describe('outbox in storage', () => {
     }
     // The second tab kept its share at once; the first makes room at its next write (the 5 s heartbeat).
     await run(5_000);
-    const values = [...store.map.values()];
+    const values = queueValues(store);
     expect(values).toHaveLength(2);
     expect(sum(values)).toBeLessThanOrEqual(20_000);
     for (const value of values) expect(value.length).toBeGreaterThan(10_000 - quoted(99).length - 64);
-    expect(storedLength(store)).toBeLessThan(20_000 + 2 * (PREFIX.length + 40));
+    // Besides the queues: two keys each, and two leases.
+    expect(storedLength(store)).toBeLessThan(20_000 + 2 * (PREFIX.length + LEASES.length + 40));
   });
 
   it('adopts what closed and silent pages left: each item once, oldest first, byte for byte, and drops what went unanswered three times', async () => {
@@ -249,15 +260,15 @@ describe('outbox in storage', () => {
     const event = (n: number) => JSON.stringify({ n, said: 'a "quoted" \\ word', text: 'é ✓ \u2028' });
     // Each event as JSON, a request in flight counted as unanswered already.
     const raw = (n: number, at: number, unanswered = 2) => `{"at":${at},"kind":"actions","unanswered":${unanswered},"json":${event(n)}}`;
-    store.set(`${PREFIX}closed`, `[0,[${raw(2, now - 300)},${raw(3, now - 200)},${raw(5, now - 90, 3)}]]`);
-    store.set(`${PREFIX}silent`, `[${now - 20_000},[${raw(1, now - 400, 0)},${raw(6, now - 80, 0)}]]`);
-    store.set(`${PREFIX}living`, `[${now - 1000},[${raw(9, now - 50)}]]`);
+    storeQueue(store, APP, 'closed', 0, `[${raw(2, now - 300)},${raw(3, now - 200)},${raw(5, now - 90, 3)}]`);
+    storeQueue(store, APP, 'silent', now - 20_000, `[${raw(1, now - 400, 0)},${raw(6, now - 80, 0)}]`);
+    storeQueue(store, APP, 'living', now - 1000, `[${raw(9, now - 50)}]`);
     delivery.resume(store);
     await flushed(delivery);
     expect(calls.map((call) => call.text)).toEqual([`[${[1, 2, 3, 6].map(event)}]`]);
     expect(delivery.stats()).toMatchObject({ adopted: 4, sent: 4, dropped: 1 });
     await run(1000);
-    expect(store.keys()).toEqual([`${PREFIX}living`]);
+    expect(store.keys()).toEqual([`${LEASES}living`, `${PREFIX}living:0`]);
   });
 });
 
@@ -335,21 +346,21 @@ describe('adoption', () => {
     const { delivery, store, calls } = engine([], { batchMaxTime: 10 });
     const item = (n: number, at: number) => ({ kind: 'actions', json: { n }, at, unanswered: 1 });
     const now = Date.now();
-    store.set(`${PREFIX}closed`, JSON.stringify([0, [item(2, now - 100)]]));
-    store.set(`${PREFIX}silent`, JSON.stringify([now - 20_000, [item(1, now - 200)]]));
-    store.set(`${PREFIX}living`, JSON.stringify([now - 1000, [item(3, now - 50)]]));
-    store.set(`${PREFIX}damaged`, '{not json');
+    storeQueue(store, APP, 'closed', 0, [item(2, now - 100)]);
+    storeQueue(store, APP, 'silent', now - 20_000, [item(1, now - 200)]);
+    storeQueue(store, APP, 'living', now - 1000, [item(3, now - 50)]);
+    storeQueue(store, APP, 'damaged', 0, '{not json');
     delivery.resume(store);
     await flushed(delivery);
     expect(calls.map((call) => call.items.map((entry) => entry.n))).toEqual([[1, 2]]);
     expect(delivery.stats()).toMatchObject({ adopted: 2, sent: 2 });
     await run(1000);
-    expect(store.keys()).toEqual([`${PREFIX}living`]);
+    expect(store.keys()).toEqual([`${LEASES}living`, `${PREFIX}living:0`]);
   });
 
   it('pause() empties the queue and removes every queue of the application', async () => {
     const { delivery, store, push } = engine([0]);
-    store.set(`${PREFIX}living`, JSON.stringify([Date.now(), []]));
+    storeQueue(store, APP, 'living', Date.now(), []);
     delivery.resume(store);
     push(3);
     await vi.advanceTimersByTimeAsync(0);
@@ -360,7 +371,8 @@ describe('adoption', () => {
 
   it('pause() before any resume() still removes the queues earlier visits left (a visitor who opts out)', () => {
     const { delivery, store } = engine([0]);
-    store.set(`${PREFIX}earlier-visit`, JSON.stringify([0, [{ kind: 'actions', json: '{}', at: 0 }]]));
+    storeQueue(store, APP, 'earlier-visit', 0, [{ kind: 'actions', json: {}, at: 0 }]);
+    store.set(`usertrail:v3:outbox:${APP}:earlier-version`, JSON.stringify([0, [{ kind: 'actions', json: {}, at: 0 }]]));
     store.set('unrelated', 'kept');
     delivery.pause(store);
     expect(store.keys()).toEqual(['unrelated']);

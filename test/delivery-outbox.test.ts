@@ -3,11 +3,12 @@
  * How the engine sends what it holds is in delivery-engine.test.ts and delivery-edges.test.ts.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createOutbox, queuePrefix, type Outbox } from '../src/delivery/outbox';
-import { memoryStore, quietLog } from './support/delivery';
+import { createOutbox, leasePrefix, queuePrefix, type Outbox } from '../src/delivery/outbox';
+import { memoryStore, queueValues, quietLog, storeQueue } from './support/delivery';
 
 const APP = 'outbox-app';
 const PREFIX = queuePrefix(APP);
+const LEASES = leasePrefix(APP);
 const made: Outbox[] = [];
 afterEach(() => {
   for (const outbox of made.splice(0)) outbox.dispose();
@@ -21,32 +22,67 @@ function outboxAt(time: number, maxBytes = 1_000_000) {
   return { outbox, clock, dropped };
 }
 
-/** A queue as another tab writes it: its heartbeat, and events `{ n }`. */
-const queue = (heartbeat: number, entries: Array<{ n: number; at: number; unanswered?: number }>) =>
-  JSON.stringify([heartbeat, entries.map(({ n, at, unanswered = 0 }) => ({ at, kind: 'actions', unanswered, json: { n } }))]);
+/** The items of a queue as a tab writes them: events `{ n }`. */
+const entries = (list: Array<{ n: number; at: number; unanswered?: number }>) => list.map(({ n, at, unanswered = 0 }) => ({ at, kind: 'actions', unanswered, json: { n } }));
 
 describe('outbox', () => {
   it('adopts the queue of a tab silent for longer than the lease, by its own clock, and leaves a living tab its queue', () => {
     const { outbox } = outboxAt(1_000_000);
     const store = memoryStore();
-    store.set(`${PREFIX}gone`, queue(1_000_000 - 15_000, [{ n: 1, at: 5 }, { n: 3, at: 7 }]));
-    store.set(`${PREFIX}living`, queue(1_000_000 - 14_999, [{ n: 2, at: 6 }]));
-    store.set(`${PREFIX}closed`, queue(0, [{ n: 0, at: 4 }]));
+    storeQueue(store, APP, 'gone', 1_000_000 - 15_000, entries([{ n: 1, at: 5 }, { n: 3, at: 7 }]));
+    storeQueue(store, APP, 'living', 1_000_000 - 14_999, entries([{ n: 2, at: 6 }]));
+    storeQueue(store, APP, 'closed', 0, entries([{ n: 0, at: 4 }]));
     outbox.use(store);
     let adopted = -1;
     outbox.adopt((count) => (adopted = count));
     expect(adopted).toBe(3);
     expect(outbox.items().map((item) => JSON.parse(item.json).n)).toEqual([0, 1, 3]);
-    expect(store.keys().filter((key) => key != `${PREFIX}living`)).toHaveLength(1);
-    // What it wrote is its own queue, with the heartbeat of its clock.
-    const own = store.keys().find((key) => key != `${PREFIX}living`)!;
-    expect(JSON.parse(store.get(own)!)[0]).toBe(1_000_000);
+    // The adopted queues and their leases are gone; the living tab's are left, and this tab wrote its own.
+    const own = store.keys().filter((key) => !key.includes(':living'));
+    expect(own).toEqual([`${LEASES}${own[0].slice(LEASES.length)}`, `${PREFIX}${own[0].slice(LEASES.length)}:0`]);
+    // Its lease has the heartbeat of its clock, and the length of its queue.
+    expect(JSON.parse(store.get(own[0])!)).toEqual([1_000_000, store.get(own[1])!.length]);
+  });
+
+  it('adopts a queue an earlier version (v3) left, by the heartbeat stored with it, and removes it', () => {
+    const { outbox } = outboxAt(1_000_000);
+    const store = memoryStore();
+    const v3 = (heartbeat: number, list: Array<{ n: number; at: number }>) => JSON.stringify([heartbeat, entries(list)]);
+    store.set(`usertrail:v3:outbox:${APP}:gone`, v3(0, [{ n: 1, at: 5 }]));
+    store.set(`usertrail:v3:outbox:${APP}:living`, v3(1_000_000 - 1000, [{ n: 2, at: 6 }]));
+    outbox.use(store);
+    outbox.adopt(() => {});
+    expect(outbox.items().map((item) => JSON.parse(item.json).n)).toEqual([1]);
+    expect(store.keys().filter((key) => key.includes(':v3:'))).toEqual([`usertrail:v3:outbox:${APP}:living`]);
+  });
+
+  it('keeps its queue in parts of about 32 KB, and a gone tab is adopted whole: every part, then its lease', () => {
+    const store = memoryStore();
+    const first = outboxAt(1_000_000);
+    first.outbox.use(store);
+    const pad = 'x'.repeat(1000);
+    for (let n = 0; n < 100; n++) first.outbox.add({ kind: 'actions', json: `{"n":${n},"pad":"${pad}"}`, at: n + 1, bytes: 1017 });
+    first.outbox.close();
+    first.outbox.save();
+    // 100 items of about 1 KB: four parts, and the lease.
+    expect(store.keys().filter((key) => key.startsWith(PREFIX))).toHaveLength(4);
+    expect(store.keys().filter((key) => key.startsWith(LEASES))).toHaveLength(1);
+    const next = outboxAt(1_000_000);
+    next.outbox.use(store);
+    let adopted = -1;
+    next.outbox.adopt((count) => (adopted = count));
+    expect(adopted).toBe(100);
+    expect(next.outbox.items().map((item) => JSON.parse(item.json).n)).toEqual(Array.from({ length: 100 }, (_, n) => n));
+    // What is stored now is the adopter's queue alone, in parts of its own.
+    const owners = new Set(store.keys().filter((key) => key.startsWith(PREFIX)).map((key) => key.slice(PREFIX.length).split(':')[0]));
+    expect(owners.size).toBe(1);
+    expect(store.keys().filter((key) => key.startsWith(LEASES))).toEqual([LEASES + [...owners][0]]);
   });
 
   it('does not adopt an item whose requests went unanswered three times (its pages closed before an answer)', () => {
     const { outbox, dropped } = outboxAt(100_000);
     const store = memoryStore();
-    store.set(`${PREFIX}gone`, queue(0, [{ n: 1, at: 5, unanswered: 2 }, { n: 2, at: 6, unanswered: 3 }]));
+    storeQueue(store, APP, 'gone', 0, entries([{ n: 1, at: 5, unanswered: 2 }, { n: 2, at: 6, unanswered: 3 }]));
     outbox.use(store);
     outbox.adopt(() => {});
     expect(outbox.items().map((item) => [JSON.parse(item.json).n, item.unanswered])).toEqual([[1, 2]]);
@@ -60,9 +96,9 @@ describe('outbox', () => {
     outbox.add({ kind: 'actions', json: '{"n":1}', at: clock.time, bytes: 7, sending: true });
     outbox.close();
     outbox.save();
-    const [heartbeat, entries] = JSON.parse(store.get(store.keys()[0])!);
-    expect(heartbeat).toBe(0);
-    expect(entries).toEqual([{ at: 50_000, kind: 'actions', unanswered: 1, json: { n: 1 } }]);
+    const [queue] = queueValues(store);
+    expect(JSON.parse(store.get(store.keys().find((key) => key.startsWith(LEASES))!)!)).toEqual([0, queue.length]);
+    expect(JSON.parse(queue)).toEqual([{ at: 50_000, kind: 'actions', unanswered: 1, json: { n: 1 } }]);
   });
 
   it('drops the oldest items past the byte limit, and items past the age limit by its clock', () => {

@@ -15,9 +15,9 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 12_800,
-  esmCore: 9_780,
-  esmCapture: 2_960,
+  umd: 13_280,
+  esmCore: 10_300,
+  esmCapture: 2_990,
 };
 
 const gzipSize = (code: string | Buffer): number => gzipSync(code, { level: 9 }).length;

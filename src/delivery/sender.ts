@@ -29,6 +29,8 @@ export function createSender({ outbox, post, counts, onSettled, now }: SenderDep
   /** POSTs one batch, with keepalive when it takes `quota` (its body's bytes) of the keepalive quota. */
   const send = async (batch: Item[], bytes: number, quota: number): Promise<void> => {
     for (const item of batch) item.sending = true;
+    // A page that closes before the answer comes has its items written as unanswered once more.
+    outbox.markChanged(batch);
     inFlight++;
     lastSentAt = now();
     keepaliveBytes += quota;
@@ -43,6 +45,7 @@ export function createSender({ outbox, post, counts, onSettled, now }: SenderDep
       // go on, and most likely arrive; such a send is counted (see GIVE_UP_AFTER in outbox.ts).
       if (outbox.isClosed() && !answer.status) item.unanswered = (item.unanswered ?? 0) + 1;
     }
+    outbox.markChanged(batch);
     onSettled(batch, answer);
   };
 
