@@ -43,7 +43,7 @@ export interface IdentityDeps {
  * The visitor: an anonymous id made once, the user, company and session the app identified, and
  * the first-touch campaign. Values are read from storage on every use, so a reset() or sign-in in
  * another tab or on another subdomain of the site is seen at once (by captured calls, within 100 ms:
- * see `who` in moesif.ts).
+ * see `createCallerCache` in moesif.ts).
  */
 export function createIdentity({ ids, prefix }: IdentityDeps) {
   const key = (field: Field): string => prefix + KEYS[field];

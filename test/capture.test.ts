@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BODY_WAIT_MS, decode, readBody } from '../src/capture/body';
-import { headerRecord, MASK, maskCredentials, parseHeaders } from '../src/capture/headers';
+import { headerRecord, maskCredentials, parseHeaders } from '../src/capture/headers';
 import { createCapture } from '../src/capture';
 import { patch } from '../src/patch';
 import { createLog } from '../src/log';
 import { resolveOptions, type Options } from '../src/options';
-import type { CapturedEvent } from '../src/wire';
+import { MASK, type CapturedEvent } from '../src/wire';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 

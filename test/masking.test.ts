@@ -6,8 +6,9 @@
  * for both: where they differ, the row says why, and the test fails if either side changes.
  */
 import { describe, expect, it } from 'vitest';
-import { headerRecord, MASK } from '../src/capture/headers';
-import { flattenHeaders, MASK as SERVER_MASK } from '../src/server/body';
+import { headerRecord } from '../src/capture/headers';
+import { flattenHeaders } from '../src/server/body';
+import { MASK } from '../src/wire';
 
 interface Row {
   header: string;
@@ -83,8 +84,6 @@ const TABLE: Row[] = [
 ];
 
 describe('one table of what counts as a secret in a header', () => {
-  it('both mask a value the same way', () => expect(SERVER_MASK).toBe(MASK));
-
   it.each(TABLE)('$header: browser and server each send what the table says', ({ header, value, browser, server }) => {
     expect(headerRecord([[header, value]])).toEqual({ [header]: browser });
     expect(flattenHeaders({ [header]: value })).toEqual({ [header]: server });

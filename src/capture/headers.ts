@@ -1,7 +1,5 @@
 import { MASK, type Headers as WireHeaders } from '../wire.js';
 
-export { MASK };
-
 /**
  * Headers that carry credentials or identify a session: Authorization, Proxy-Authorization, Cookie,
  * Set-Cookie, X-Api-Key, X-Auth-Token, X-CSRF-Token and the like, in any case (a browser whose XMLHttpRequest

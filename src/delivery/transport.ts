@@ -1,5 +1,5 @@
 import type { ResolvedOptions } from '../options.js';
-import { APPLICATION_ID_HEADER, SDK_HEADER_VALUE, type Kind } from '../wire.js';
+import { APPLICATION_ID_HEADER, SDK_HEADER, SDK_HEADER_VALUE, type Kind } from '../wire.js';
 
 /** How a request settled: its status (0 without an answer), and what the answer or failure said. */
 export interface Answer {
@@ -24,7 +24,7 @@ export interface TransportDeps {
 export function createTransport({ options, fetch: fetchImpl }: TransportDeps) {
   const { applicationId } = options;
   // Written out here, as the URL is: see wire.ts.
-  const headers = { 'Content-Type': 'application/json', [APPLICATION_ID_HEADER]: applicationId, 'X-Moesif-SDK': SDK_HEADER_VALUE };
+  const headers = { 'Content-Type': 'application/json', [APPLICATION_ID_HEADER]: applicationId, [SDK_HEADER]: SDK_HEADER_VALUE };
   return async (kind: Kind, body: string, keepalive: boolean): Promise<Answer> => {
     const url = `${options.baseUrl}/v1/${kind}/batch`;
     try {

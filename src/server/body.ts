@@ -6,9 +6,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Transform } from 'node:stream';
 import { constants, createBrotliDecompress, createGunzip, createInflate, createInflateRaw } from 'node:zlib';
-import { APPLICATION_ID_HEADER, type Headers } from '../wire.js';
-
-export const MASK = '*****';
+import { APPLICATION_ID_HEADER, MASK, type Headers } from '../wire.js';
 
 /** Collects the first `cap` bytes of a stream of chunks and counts all of them. */
 export interface BodyRecorder {
