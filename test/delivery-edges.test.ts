@@ -4,6 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createDelivery, type Delivery } from '../src/delivery';
+import { BLOCKED_RETRY_MS } from '../src/delivery/classify';
 import { SAVE_DELAY_MS } from '../src/delivery/outbox';
 import { resolveOptions, type Options } from '../src/options';
 import { fakeFetch, isQueueKey, memoryStore, queueValues, quietLog, storeQueue, type Answer, type Call } from './support/delivery';
@@ -134,6 +135,23 @@ describe('offline', () => {
     expect(delivery.stats()).toMatchObject({ inOutbox: 0, sent: 2 });
   });
 
+  it('a page taken for blocked tries one request again after 5 minutes (a collector down for a moment looks the same), and sends all once it is answered', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(0); // no backoff wait: the three failures come at once
+    const { delivery, calls, actions } = engine([0, 0, 0, 0]);
+    actions(2);
+    while (calls.length < 3) await run(100);
+    // Each wait counts from the failure that took the collector for blocked, within the last 100 ms.
+    await run(BLOCKED_RETRY_MS - 1000);
+    expect(calls).toHaveLength(3); // nothing before the wait is over
+    await run(1000);
+    expect(calls).toHaveLength(4); // one request, unanswered again: taken for blocked again at once
+    await run(BLOCKED_RETRY_MS - 1000);
+    expect(calls).toHaveLength(4);
+    await run(1000);
+    expect(calls).toHaveLength(5); // answered: everything waiting goes
+    expect(delivery.stats()).toMatchObject({ inOutbox: 0, sent: 2 });
+  });
+
   it('the online event does not restart a delivery paused for consent', async () => {
     const { delivery, calls, actions } = engine([0, 0, 0]);
     actions(1);
@@ -142,6 +160,8 @@ describe('offline', () => {
     actions(1);
     setOnline(true);
     await run(60_000);
+    expect(calls).toHaveLength(3);
+    await run(BLOCKED_RETRY_MS); // nor does the try a blocked page makes later
     expect(calls).toHaveLength(3);
   });
 });

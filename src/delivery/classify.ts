@@ -2,6 +2,14 @@ import { isRetryable } from './backoff.js';
 
 /** Requests that get no answer at all this many times in a row are taken as blocked (an ad blocker). */
 export const BLOCKED_AFTER = 3;
+/**
+ * How long a page that took the collector for blocked waits before it tries one request again. A
+ * collector down for a few seconds looks the same from the page (no answer: connection refused, or a
+ * gateway's error page without CORS headers), and a single-page app open all day would otherwise hold
+ * its items, and lose the oldest at the outbox's limits, until it closes. An ad blocker costs one
+ * refused request (and one line in the browser's console) per wait.
+ */
+export const BLOCKED_RETRY_MS = 300_000;
 
 /**
  * What to do with a batch once its request settled:
@@ -11,7 +19,7 @@ export const BLOCKED_AFTER = 3;
  *   does not block the queue behind it.
  * - `retry`: no answer, a timeout, rate limiting or a server error; send it again after a backoff.
  * - `blocked`: a retry, and `BLOCKED_AFTER` requests in a row got no answer at all: the collector
- *   looks blocked, so nothing more is sent for the rest of the page view.
+ *   looks blocked, so nothing more is sent for BLOCKED_RETRY_MS, then one request tries again.
  */
 export type Verdict = 'sent' | 'split' | 'drop' | 'retry' | 'blocked';
 

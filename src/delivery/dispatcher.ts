@@ -2,6 +2,7 @@ import type { Log } from '../log.js';
 import type { ResolvedOptions } from '../options.js';
 import type { DeliveryOutcome } from '../wire.js';
 import { nextRequestAt } from './batch.js';
+import { BLOCKED_RETRY_MS } from './classify.js';
 import { createCollectorHealth } from './health.js';
 import type { Item, Outbox } from './outbox.js';
 import { createSender } from './sender.js';
@@ -41,12 +42,14 @@ function report({ options, log }: Pick<DispatcherDeps, 'options' | 'log'>, batch
  * When the outbox's items leave, and what their answers do: one send timer and one request in flight
  * (everything at once when the page closes), backoff after failures, and the callers of flush()
  * waiting for the outbox to empty or an attempt to fail. It starts paused: nothing is sent until
- * consent (`resume()`), after it is revoked, and for the rest of the page view once the collector
- * looks blocked (items are still queued and saved then, for the next page).
+ * consent (`resume()`), after it is revoked, and once the collector looks blocked, until one request
+ * tries again BLOCKED_RETRY_MS later (items are still queued and saved then, for the next page).
  */
 export function createDispatcher({ options, log, outbox, counts, drop, post, now }: DispatcherDeps) {
   const health = createCollectorHealth({ now, maxItems: options.batchEnabled ? Infinity : 1 });
   let paused = true;
+  /** The one request a page that took the collector for blocked tries after BLOCKED_RETRY_MS. */
+  let blockedRetry: ReturnType<typeof setTimeout> | undefined;
   const flushWaiters: Array<() => void> = [];
   const settleFlushes = (): void => {
     for (const resolve of flushWaiters.splice(0)) resolve();
@@ -65,7 +68,14 @@ export function createDispatcher({ options, log, outbox, counts, drop, post, now
     }
     if (verdict == 'blocked') {
       paused = true;
-      log.warn('collector unreachable (blocked?): retried on the next page');
+      log.warn('collector unreachable (blocked?): tried again in 5 minutes, and by the next page');
+      clearTimeout(blockedRetry);
+      blockedRetry = setTimeout(() => {
+        // Not after a revoke, which forgets the unanswered requests: consent paused it then, not the collector.
+        if (!health.isBlocked()) return;
+        paused = false;
+        schedule();
+      }, BLOCKED_RETRY_MS);
     }
     schedule();
   };
@@ -134,6 +144,7 @@ export function createDispatcher({ options, log, outbox, counts, drop, post, now
     },
     dispose(): void {
       timer.cancel();
+      clearTimeout(blockedRetry);
       settleFlushes();
     },
   };

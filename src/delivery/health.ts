@@ -53,6 +53,8 @@ export function createCollectorHealth({ now, maxItems }: { now: () => number; ma
     skipBackoff(): void {
       retryAt = 0;
     },
+    /** The last BLOCKED_AFTER requests or more got no answer at all (none since, nor an `online` event or a revoke). */
+    isBlocked: (): boolean => unanswered >= BLOCKED_AFTER,
     retryAt: (): number => retryAt,
     isOffline: (): boolean => offline,
     batchLimit: (): number => batchLimit,
