@@ -4,39 +4,31 @@
  * or an ORM, hooks), against a real Express app and a recording collector on 127.0.0.1: whatever
  * they are, the app keeps answering and the call is logged.
  */
-import { afterEach, beforeEach, expect, it, vi } from 'vitest';
+import { afterEach, expect, it, vi } from 'vitest';
 import express from 'express';
 import moesif, { type MoesifMiddleware, type MoesifOptions } from '../../src/server/index';
-import { startApp, startRecorder, waitFor, type Recorder, type RunningApp } from './helpers';
+import { serversPerTest, startApp, waitFor } from './helpers';
 
-let collector: Recorder;
-let api: RunningApp | undefined;
+const servers = serversPerTest();
 let mw: MoesifMiddleware | undefined;
 
-beforeEach(async () => {
-  collector = await startRecorder();
-});
-afterEach(async () => {
-  await api?.close();
-  api = undefined;
-  mw = undefined;
-  await collector.close();
+afterEach(() => {
   vi.restoreAllMocks();
 });
 
 async function appWith(routes: (app: express.Express) => void, options: Partial<MoesifOptions> = {}) {
-  mw = moesif({ applicationId: 'app-1', baseUri: collector.url, batchMaxTime: 10, ...options });
+  mw = moesif({ applicationId: 'app-1', baseUri: servers.collector.url, batchMaxTime: 10, ...options });
   const middleware = mw;
-  api = await startApp((app) => {
+  servers.api = await startApp((app) => {
     app.use(middleware);
     routes(app);
   });
-  return api.url;
+  return servers.api.url;
 }
 
 async function events(count: number) {
   await mw?.flush();
-  return waitFor(() => collector.events().length >= count && collector.events());
+  return waitFor(() => servers.collector.events().length >= count && servers.collector.events());
 }
 
 it('records a req.body whose objects point back at each other (an ORM record) once, cycles marked', async () => {
@@ -94,15 +86,15 @@ it('records values of req.body as JSON would write them (dates, decimals), not a
 it("runs moesif-nodejs's quick start unchanged: startCaptureOutgoing() is accepted with one warning, and calls are logged", async () => {
   const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
   // Its README, step 4a, right after creating the middleware: here it threw "is not a function" at start-up.
-  const moesifMiddleware = moesif({ applicationId: 'app-1', baseUri: collector.url, batchMaxTime: 10 });
+  const moesifMiddleware = moesif({ applicationId: 'app-1', baseUri: servers.collector.url, batchMaxTime: 10 });
   mw = moesifMiddleware;
   moesifMiddleware.startCaptureOutgoing();
   moesifMiddleware.startCaptureOutgoing();
-  api = await startApp((app) => {
+  servers.api = await startApp((app) => {
     app.use(moesifMiddleware);
     app.get('/ok', (_req, res) => void res.send('ok'));
   });
-  expect(await (await fetch(`${api.url}/ok`)).text()).toBe('ok');
+  expect(await (await fetch(`${servers.api.url}/ok`)).text()).toBe('ok');
   expect((await events(1)).map((e) => e.response.body)).toEqual(['ok']);
   expect(warn.mock.calls.map(([message]) => String(message))).toEqual([expect.stringMatching(/outgoing API calls are not captured/)]);
 });

@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
 import { SignJWT } from 'jose';
+import { afterEach, beforeEach } from 'vitest';
 import { startRecorder as startSharedRecorder, type Answer, type Recorded } from '../support/recorder';
 
 export type { Answer, Recorded };
@@ -76,6 +77,31 @@ export async function startRecorder(port = 0, { contract = true } = {}): Promise
 export interface RunningApp {
   url: string;
   close(): Promise<void>;
+}
+
+/**
+ * The servers of each test in a file of middleware tests: a recording collector, started before each
+ * test, and the app the test puts in `api`; both are closed after it.
+ */
+export function serversPerTest(): { readonly collector: Recorder; api: RunningApp | undefined } {
+  let collector: Recorder | undefined;
+  const servers = {
+    get collector(): Recorder {
+      if (!collector) throw new Error('the collector is started before each test, not before the file');
+      return collector;
+    },
+    api: undefined as RunningApp | undefined,
+  };
+  beforeEach(async () => {
+    collector = await startRecorder();
+  });
+  afterEach(async () => {
+    await servers.api?.close();
+    servers.api = undefined;
+    await collector?.close();
+    collector = undefined;
+  });
+  return servers;
 }
 
 /** An Express app on 127.0.0.1:0 built by `setup`. */

@@ -3,10 +3,10 @@
  * The middleware in a Koa app, as moesif-nodejs supports it ("Koa Support" in its README): Koa calls
  * it as `(ctx, next)`, and hooks get the Node request with Koa's state on `req.state`.
  */
-import { afterEach, beforeEach, expect, it, vi } from 'vitest';
+import { afterEach, expect, it, vi } from 'vitest';
 import Koa from 'koa';
 import moesif, { type MoesifMiddleware, type MoesifOptions } from '../../src/server/index';
-import { startNodeServer, startRecorder, waitFor, type Recorder, type RunningApp } from './helpers';
+import { serversPerTest, startNodeServer, waitFor } from './helpers';
 
 /** A Koa app of `middlewares`, as a Node request listener. */
 function koaApp(middlewares: Koa.Middleware[]) {
@@ -18,24 +18,16 @@ function koaApp(middlewares: Koa.Middleware[]) {
 /** The middleware as Koa calls it: its type names Node's (req, res, next), which Koa does not pass. */
 const asKoa = (middleware: unknown): Koa.Middleware => middleware as Koa.Middleware;
 
-let collector: Recorder;
-let api: RunningApp | undefined;
+const servers = serversPerTest();
 let mw: MoesifMiddleware | undefined;
 
-beforeEach(async () => {
-  collector = await startRecorder();
-});
-afterEach(async () => {
-  await api?.close();
-  api = undefined;
-  mw = undefined;
-  await collector.close();
+afterEach(() => {
   vi.restoreAllMocks();
 });
 
 it('runs in a Koa app as moesif-nodejs does: the app answers, and the call is logged under ctx.state.user', async () => {
-  mw = moesif({ applicationId: 'app-1', baseUri: collector.url, batchMaxTime: 10 });
-  api = await startNodeServer(
+  mw = moesif({ applicationId: 'app-1', baseUri: servers.collector.url, batchMaxTime: 10 });
+  servers.api = await startNodeServer(
     koaApp([
       asKoa(mw),
       // As koa-jwt does with a verified token.
@@ -50,11 +42,11 @@ it('runs in a Koa app as moesif-nodejs does: the app answers, and the call is lo
     ]),
   );
   // The middleware returned without running the rest: every call was answered 404.
-  const res = await fetch(`${api.url}/items`);
+  const res = await fetch(`${servers.api.url}/items`);
   expect(res.status).toBe(200);
   expect(await res.json()).toEqual({ items: [1, 2] });
   await mw.flush();
-  const [event] = await waitFor(() => collector.events().length === 1 && collector.events());
+  const [event] = await waitFor(() => servers.collector.events().length === 1 && servers.collector.events());
   expect(event?.user_id).toBe('user_9');
   expect(event?.response).toMatchObject({ status: 200, body: { items: [1, 2] } });
 });
@@ -64,7 +56,7 @@ it('lets a Koa app answer when the middleware is disabled (no applicationId)', a
   // The cast: a JavaScript app can leave out the required option (an unset environment variable).
   const disabled = asKoa(moesif({} as MoesifOptions));
   expect(error).toHaveBeenCalledTimes(1);
-  api = await startNodeServer(
+  servers.api = await startNodeServer(
     koaApp([
       disabled,
       (ctx) => {
@@ -72,6 +64,6 @@ it('lets a Koa app answer when the middleware is disabled (no applicationId)', a
       },
     ]),
   );
-  const res = await fetch(`${api.url}/`);
+  const res = await fetch(`${servers.api.url}/`);
   expect([res.status, await res.text()]).toEqual([200, 'ok']);
 });

@@ -3,35 +3,27 @@
  * The middleware in a real Express app, logging to a recording collector on 127.0.0.1: attribution,
  * bodies, masking, and that the app's traffic is never changed.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import express from 'express';
 import { expressjwt } from 'express-jwt';
 import { Readable } from 'node:stream';
 import { brotliCompressSync, createBrotliCompress, createDeflate, createGzip, deflateSync, gzipSync } from 'node:zlib';
 import moesif, { moesifMiddleware, type MoesifMiddleware, type MoesifOptions } from '../../src/server/index';
 import { SignJWT } from 'jose';
-import { JWT_SECRET, signToken, startApp, startRecorder, waitFor, type Recorder, type RunningApp } from './helpers';
+import { JWT_SECRET, serversPerTest, signToken, startApp, waitFor } from './helpers';
 
-let collector: Recorder;
-let api: RunningApp | undefined;
+const servers = serversPerTest();
 let mw: MoesifMiddleware | undefined;
 
-beforeEach(async () => {
-  collector = await startRecorder();
-});
-afterEach(async () => {
-  await api?.close();
-  api = undefined;
-  mw = undefined;
-  await collector.close();
+afterEach(() => {
   vi.restoreAllMocks();
 });
 
 /** The seed's app (tracking-api-calls-by-user.txt) plus extra routes, our middleware mounted first. */
 async function seedApp(options: Partial<MoesifOptions> = {}, routes?: (app: express.Express) => void) {
-  mw = moesif({ applicationId: 'app-1', baseUri: collector.url, batchMaxTime: 10, ...options });
+  mw = moesif({ applicationId: 'app-1', baseUri: servers.collector.url, batchMaxTime: 10, ...options });
   const middleware = mw;
-  api = await startApp((app) => {
+  servers.api = await startApp((app) => {
     app.use(middleware);
     app.get('/test', expressjwt({ secret: JWT_SECRET, algorithms: ['HS256'] }), (_req, res) => {
       res.status(200);
@@ -39,12 +31,12 @@ async function seedApp(options: Partial<MoesifOptions> = {}, routes?: (app: expr
     });
     routes?.(app);
   });
-  return api.url;
+  return servers.api.url;
 }
 
 async function oneEvent() {
   await mw?.flush();
-  return waitFor(() => collector.events()[0]);
+  return waitFor(() => servers.collector.events()[0]);
 }
 
 describe('attribution', () => {
@@ -92,7 +84,7 @@ describe('attribution', () => {
     // express-jwt reads the scheme case-insensitively; a large (6 KB) token is still a token.
     expect((await fetch(`${url}/test`, { headers: { Authorization: `bearer ${valid}` } })).status).toBe(200);
     await mw?.flush();
-    const events = await waitFor(() => collector.events().length === 5 && collector.events());
+    const events = await waitFor(() => servers.collector.events().length === 5 && servers.collector.events());
     expect(events.map((e) => e.user_id)).toEqual([undefined, undefined, undefined, undefined, 'user_ok']);
     expect(events.map((e) => e.request.headers.authorization)).toEqual([...Array(4).fill('Bearer *****'), 'bearer *****']);
   });
@@ -155,7 +147,7 @@ describe('attribution', () => {
     await fetch(`${url}/api/items?page=2`);
     // The health check was answered (and skipped, or not) before the second call began.
     await mw?.flush();
-    const events = await waitFor(() => collector.events().length > 0 && collector.events());
+    const events = await waitFor(() => servers.collector.events().length > 0 && servers.collector.events());
     expect(events.map((e) => e.metadata)).toEqual([{ url: '/api/items?page=2' }]);
   });
 
@@ -165,8 +157,8 @@ describe('attribution', () => {
     await fetch(`${url}/test`, { headers: { Authorization: `Bearer ${await signToken({ sub: 'u' })}` } });
     await mw?.flush();
     // The 401 was answered, and skipped or not, before the second call began: its event would be first.
-    await waitFor(() => collector.events().length === 1);
-    expect(collector.events().map((e) => e.response.status)).toEqual([200]);
+    await waitFor(() => servers.collector.events().length === 1);
+    expect(servers.collector.events().map((e) => e.response.status)).toEqual([200]);
   });
 });
 
@@ -300,7 +292,7 @@ describe('bodies', () => {
       body: gzipSync(JSON.stringify({ password: 'hunter2' })),
     });
     await mw?.flush();
-    const events = await waitFor(() => collector.events().length === 6 && collector.events());
+    const events = await waitFor(() => servers.collector.events().length === 6 && servers.collector.events());
     for (const event of events.slice(0, 4)) {
       expect(event.response.transfer_encoding).toBeUndefined();
       expect(event.response.body).toEqual({ ...payload, token: '*****' });
@@ -328,15 +320,15 @@ describe('bodies', () => {
       next();
     };
     const bodies = [{ a: 1 }, [], { ok: true, items: [1, 2, 3] }];
-    mw = moesif({ applicationId: 'app-1', baseUri: collector.url, batchMaxTime: 10 });
+    mw = moesif({ applicationId: 'app-1', baseUri: servers.collector.url, batchMaxTime: 10 });
     const middleware = mw;
-    api = await startApp((app) => {
+    servers.api = await startApp((app) => {
       app.use('/deflate', compressLater('deflate'));
       app.use('/br', compressLater('br'));
       app.use(middleware);
       app.get('/:encoding/:i', (req, res) => void res.json(bodies[Number(req.params.i)]));
     });
-    const { url } = api;
+    const { url } = servers.api;
     const paths = ['deflate', 'br'].flatMap((encoding) => bodies.map((_, i) => `/${encoding}/${i}`));
     for (const path of paths) {
       const res = await fetch(`${url}${path}`);
@@ -344,7 +336,7 @@ describe('bodies', () => {
       expect(await res.json()).toEqual(bodies[Number(path.split('/')[2])]);
     }
     await mw?.flush();
-    const events = await waitFor(() => collector.events().length === paths.length && collector.events());
+    const events = await waitFor(() => servers.collector.events().length === paths.length && servers.collector.events());
     expect(events.map((event) => [new URL(event.request.uri).pathname, event.response.body])).toEqual(
       paths.map((path) => [path, bodies[Number(path.split('/')[2])]]),
     );
@@ -396,9 +388,9 @@ describe('bodies', () => {
   it('records no raw request body rather than its tail when mounted after an async middleware', async () => {
     // A session lookup before us: by the time we run, Node has already buffered the first chunks.
     const body = JSON.stringify({ password: 'hunter2', items: Array.from({ length: 30_000 }, (_, i) => i) });
-    mw = moesif({ applicationId: 'app-1', baseUri: collector.url, batchMaxTime: 10, requestMaxBodySize: 1_000_000 });
+    mw = moesif({ applicationId: 'app-1', baseUri: servers.collector.url, batchMaxTime: 10, requestMaxBodySize: 1_000_000 });
     const middleware = mw;
-    api = await startApp((app) => {
+    servers.api = await startApp((app) => {
       app.use((_req, _res, next) => void setTimeout(next, 30)); // a slow lookup: time is the scenario
       app.use(middleware);
       app.post('/raw', (req, res) => {
@@ -409,10 +401,10 @@ describe('bodies', () => {
       app.post('/parsed', express.json({ limit: '1mb' }), (req, res) => void res.json({ keys: Object.keys(req.body as object) }));
     });
     const headers = { 'Content-Type': 'application/json' };
-    expect(await (await fetch(`${api.url}/raw`, { method: 'POST', headers, body })).json()).toEqual({ length: body.length });
-    expect(await (await fetch(`${api.url}/parsed`, { method: 'POST', headers, body })).json()).toEqual({ keys: ['password', 'items'] });
+    expect(await (await fetch(`${servers.api.url}/raw`, { method: 'POST', headers, body })).json()).toEqual({ length: body.length });
+    expect(await (await fetch(`${servers.api.url}/parsed`, { method: 'POST', headers, body })).json()).toEqual({ keys: ['password', 'items'] });
     await mw.flush();
-    const [raw, parsed] = await waitFor(() => collector.events().length === 2 && collector.events());
+    const [raw, parsed] = await waitFor(() => servers.collector.events().length === 2 && servers.collector.events());
     // The recorded bytes were the end of the body only, sent as if they were all of it.
     expect(raw?.request.body).toBeUndefined();
     // A parser's req.body is whole whenever we are mounted: still recorded.
@@ -514,7 +506,7 @@ describe('masking', () => {
     await fetch(`${url}/reset`, { redirect: 'manual' });
     await fetch(`${url}/authorize`, { redirect: 'manual' });
     await mw?.flush();
-    const [reset, authorize] = await waitFor(() => collector.events().length === 2 && collector.events());
+    const [reset, authorize] = await waitFor(() => servers.collector.events().length === 2 && servers.collector.events());
     expect(reset?.response.headers.location).toBe('/welcome?token=*****&next=%2Fhome');
     expect(authorize?.response.headers.location).toBe('https://app.example.test/cb#access_token=*****&state=s1');
   });
@@ -530,7 +522,7 @@ describe('masking', () => {
     await fetch(`${url}/api/token`, { method: 'POST' });
     await fetch(`${url}/verify/${token}?jwt=${refresh}&page=2`, { headers: { 'X-Amzn-Oidc-Data': token } });
     await mw?.flush();
-    const [issue, verify] = await waitFor(() => collector.events().length === 2 && collector.events());
+    const [issue, verify] = await waitFor(() => servers.collector.events().length === 2 && servers.collector.events());
     const all = JSON.stringify([issue, verify]);
     for (const jwt of [token, refresh]) expect(all).not.toContain(jwt.split('.')[1]);
     expect(issue?.response.body).toEqual({ refresh: '*****', access: '*****', user: 'user_1' });
@@ -562,7 +554,7 @@ describe('masking', () => {
       body: JSON.stringify({ client_secret: 'cs-123', items: pad }),
     });
     await mw?.flush();
-    const [cut, long, broken, upload] = await waitFor(() => collector.events().length === 4 && collector.events());
+    const [cut, long, broken, upload] = await waitFor(() => servers.collector.events().length === 4 && servers.collector.events());
     const all = JSON.stringify([cut, long, broken, upload]);
     for (const secret of ['hunt', 'jwt-abc', 'inner-s3', 'k-live-9', 'cs-123']) expect(all).not.toContain(secret);
     expect(cut?.response.body).toBe(`{"pad":"${pad}","password":"*****"`);
@@ -593,8 +585,8 @@ describe('options', () => {
     const fromEnv = { logBody: env.LOG_BODY, batchSize: env.BATCH_SIZE, batchMaxTime: env.BATCH_MAX_TIME } as unknown as MoesifOptions;
     const url = await seedApp(fromEnv, (app) => app.get('/json', (_req, res) => void res.json({ email: 'ada@acme.test' })));
     for (let i = 0; i < 2; i++) await fetch(`${url}/json`);
-    const events = await waitFor(() => collector.events().length === 2 && collector.events());
-    expect(collector.requests).toHaveLength(1);
+    const events = await waitFor(() => servers.collector.events().length === 2 && servers.collector.events());
+    expect(servers.collector.requests).toHaveLength(1);
     expect(events.map((e) => e.response.body)).toEqual([undefined, undefined]);
   });
 
@@ -653,7 +645,7 @@ describe('resilience', () => {
       expect(await res.text()).toBe('this is a response');
     }
     await mw?.flush();
-    const events = await waitFor(() => collector.events().length === 3 && collector.events());
+    const events = await waitFor(() => servers.collector.events().length === 3 && servers.collector.events());
     expect(events.every((e) => e.user_id === 'user_9')).toBe(true);
     expect(warn).toHaveBeenCalledTimes(2);
     expect(warn.mock.calls.flat().join(' ')).not.toContain('user data');
@@ -667,7 +659,7 @@ describe('resilience', () => {
     const token = await signToken({ sub: 'user_9' });
     await fetch(`${url}/test`, { headers: { Authorization: `Bearer ${token}` } });
     await mw?.flush();
-    expect(collector.events().map((e) => e.user_id)).toEqual(['user_9']);
+    expect(servers.collector.events().map((e) => e.user_id)).toEqual(['user_9']);
     expect(warn.mock.calls.flat().join(' ')).toMatch(/identifyUser did not settle within 0.2 s/);
     // A limit, not a wait: with the default 5 s instead of hookTimeout, flush() outlasts it and the test fails.
   }, 4000);
@@ -684,7 +676,7 @@ describe('resilience', () => {
     await waitFor(() => warn.mock.calls.flat().join(' ').includes('maskContent threw'));
     await mw?.flush();
     expect(mw?.stats()).toMatchObject({ queued: 0, sent: 0 });
-    expect(collector.events()).toEqual([]);
+    expect(servers.collector.events()).toEqual([]);
   });
 
   it('without applicationId prints one clear error, never throws, and passes requests through', async () => {
@@ -693,11 +685,11 @@ describe('resilience', () => {
     const passThrough = moesifMiddleware({} as MoesifOptions);
     expect(error).toHaveBeenCalledTimes(1);
     expect(String(error.mock.calls[0]?.[0])).toMatch(/applicationId is required/);
-    api = await startApp((app) => {
+    servers.api = await startApp((app) => {
       app.use(passThrough);
       app.get('/ok', (_req, res) => void res.send('ok'));
     });
-    expect(await (await fetch(`${api.url}/ok`)).text()).toBe('ok');
+    expect(await (await fetch(`${servers.api.url}/ok`)).text()).toBe('ok');
     await passThrough.flush();
     expect(passThrough.stats().queued).toBe(0);
     expect((await passThrough.updateUser({ userId: 'u' })).status).toBe(0);
@@ -755,7 +747,7 @@ describe('resilience', () => {
     ];
     for (const [headers] of cases) await fetch(`${url}/ip`, { headers });
     await mw?.flush();
-    const events = await waitFor(() => collector.events().length === cases.length && collector.events());
+    const events = await waitFor(() => servers.collector.events().length === cases.length && servers.collector.events());
     expect(events.map((e) => e.request.ip_address)).toEqual(cases.map(([, ip]) => ip));
   });
 
@@ -787,17 +779,17 @@ describe('resilience', () => {
     // A call after it: once its event has arrived, a second event for the first would have too.
     await fetch(`${url}/api/items?after=1`);
     await mw?.flush();
-    await waitFor(() => collector.events().some((e) => e.request.uri.endsWith('?after=1')));
+    await waitFor(() => servers.collector.events().some((e) => e.request.uri.endsWith('?after=1')));
     await mw?.flush();
-    expect(collector.events().map((e) => new URL(e.request.uri).pathname + new URL(e.request.uri).search)).toEqual(['/api/items', '/api/items?after=1']);
-    expect(collector.events()[0]?.response.body).toEqual([1, 2]);
+    expect(servers.collector.events().map((e) => new URL(e.request.uri).pathname + new URL(e.request.uri).search)).toEqual(['/api/items', '/api/items?after=1']);
+    expect(servers.collector.events()[0]?.response.body).toEqual([1, 2]);
   });
 
   it('sends the Moesif headers with each batch', async () => {
     const url = await seedApp();
     await fetch(`${url}/test`);
     await oneEvent();
-    const headers = collector.requests[0]?.headers;
+    const headers = servers.collector.requests[0]?.headers;
     expect(headers?.['content-type']).toBe('application/json');
     expect(headers?.['x-moesif-application-id']).toBe('app-1');
     expect(headers?.['x-moesif-sdk']).toMatch(/^usertrail-node\//);

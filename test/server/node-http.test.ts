@@ -3,36 +3,25 @@
  * The middleware in a plain node:http server, without Express: the way moesif-nodejs documents it,
  * `mw(req, res, () => handler(req, res))`, with the response written through Node's own API.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import moesif, { type MoesifMiddleware, type MoesifOptions } from '../../src/server/index';
-import { startNodeServer, startRecorder, waitFor, type Recorder, type RunningApp } from './helpers';
+import { serversPerTest, startNodeServer, waitFor } from './helpers';
 
-let collector: Recorder;
-let api: RunningApp | undefined;
+const servers = serversPerTest();
 let mw: MoesifMiddleware | undefined;
-
-beforeEach(async () => {
-  collector = await startRecorder();
-});
-afterEach(async () => {
-  await api?.close();
-  api = undefined;
-  mw = undefined;
-  await collector.close();
-});
 
 /** A node:http server whose listener runs the middleware, then `handler`. */
 async function nodeApp(handler: (req: IncomingMessage, res: ServerResponse) => void, options: Partial<MoesifOptions> = {}) {
-  mw = moesif({ applicationId: 'app-1', baseUri: collector.url, batchMaxTime: 10, ...options });
+  mw = moesif({ applicationId: 'app-1', baseUri: servers.collector.url, batchMaxTime: 10, ...options });
   const middleware = mw;
-  api = await startNodeServer((req, res) => middleware(req, res, () => handler(req, res)));
-  return api.url;
+  servers.api = await startNodeServer((req, res) => middleware(req, res, () => handler(req, res)));
+  return servers.api.url;
 }
 
 async function events(count: number) {
   await mw?.flush();
-  return waitFor(() => collector.events().length >= count && collector.events());
+  return waitFor(() => servers.collector.events().length >= count && servers.collector.events());
 }
 
 describe('responses written with writeHead()', () => {
@@ -88,13 +77,13 @@ describe('called without next', () => {
   it('observes the call and returns, instead of throwing into the request listener', async () => {
     // moesif-nodejs calls next only when given one, so `mw(req, res); handle(req, res)` works with
     // it. Here it threw "next is not a function", which in a node:http listener ends the process.
-    mw = moesif({ applicationId: 'app-1', baseUri: collector.url, batchMaxTime: 10 });
+    mw = moesif({ applicationId: 'app-1', baseUri: servers.collector.url, batchMaxTime: 10 });
     const middleware = mw;
-    api = await startNodeServer((req, res) => {
+    servers.api = await startNodeServer((req, res) => {
       middleware(req, res);
       res.end('handled');
     });
-    expect(await (await fetch(`${api.url}/x`)).text()).toBe('handled');
+    expect(await (await fetch(`${servers.api.url}/x`)).text()).toBe('handled');
     expect((await events(1))[0]?.response.body).toBe('handled');
   });
 });

@@ -5,42 +5,31 @@
  * The app must see exactly what it sees without the middleware, and each call is logged once, with
  * a bounded prefix of its body. Real servers and clients on 127.0.0.1.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { Agent, createServer as createHttpServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect, createServer as createHttp2Server, type Http2Server } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import moesif, { type MoesifMiddleware, type MoesifOptions } from '../../src/server/index';
-import { startNodeServer, startRecorder, waitFor, type Recorder, type RunningApp } from './helpers';
+import { serversPerTest, startNodeServer, waitFor } from './helpers';
 
-let collector: Recorder;
-let api: RunningApp | undefined;
+const servers = serversPerTest();
 let mw: MoesifMiddleware | undefined;
-
-beforeEach(async () => {
-  collector = await startRecorder();
-});
-afterEach(async () => {
-  await api?.close();
-  api = undefined;
-  mw = undefined;
-  await collector.close();
-});
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
 /** A node:http server running `handler`, behind the middleware unless `bare`. */
 async function nodeApp(handler: Handler, { bare = false, ...options }: Partial<MoesifOptions> & { bare?: boolean } = {}) {
-  const middleware = bare ? undefined : moesif({ applicationId: 'app-1', baseUri: collector.url, batchMaxTime: 10, ...options });
+  const middleware = bare ? undefined : moesif({ applicationId: 'app-1', baseUri: servers.collector.url, batchMaxTime: 10, ...options });
   mw = middleware;
-  api = await startNodeServer((req, res) => (middleware ? middleware(req, res, () => handler(req, res)) : handler(req, res)));
-  return api.url;
+  servers.api = await startNodeServer((req, res) => (middleware ? middleware(req, res, () => handler(req, res)) : handler(req, res)));
+  return servers.api.url;
 }
 
 async function events(count: number) {
   await mw?.flush();
-  return waitFor(() => collector.events().length >= count && collector.events());
+  return waitFor(() => servers.collector.events().length >= count && servers.collector.events());
 }
 
 /** GET `url`, handing each chunk to `onChunk`; resolves with the status and all the bytes once the answer ends. */
@@ -85,8 +74,8 @@ describe('a response written under backpressure', () => {
       );
       const answer = await get(url);
       await waitFor(() => seen.includes('end callback'));
-      await api?.close();
-      api = undefined;
+      await servers.api?.close();
+      servers.api = undefined;
       return { seen: [...seen].sort(), received: answer.body.length };
     };
     const without = await run(true);
@@ -128,7 +117,7 @@ describe('server-sent events', () => {
     expect(app.closes.sort()).toEqual(['req', 'res, writableEnded false']);
 
     const [event] = await events(1);
-    expect(collector.events()).toHaveLength(1);
+    expect(servers.collector.events()).toHaveLength(1);
     expect(event?.response.status).toBe(200);
     expect(event?.response.headers['content-type']).toBe('text/event-stream');
     expect(event?.response.body).toBe('id: 1\ndata: {"text":"t1"}\n\nid: 2\ndata: {"text":"t2"}\n\n');
@@ -192,7 +181,7 @@ describe('many streams ending together', () => {
     const STREAMS = 400;
     let release = () => {};
     const held = new Promise<void>((resolve) => (release = resolve));
-    collector.answer = () => ({ status: 201, hold: held });
+    servers.collector.answer = () => ({ status: 201, hold: held });
     const open: ServerResponse[] = [];
     const url = await nodeApp((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -217,7 +206,7 @@ describe('many streams ending together', () => {
     // The oldest were dropped whole to keep the queue within its bound: a third of the calls.
     expect(stats.dropped).toBe(0);
     release();
-    const logged = await waitFor(() => collector.events().length === STREAMS && collector.events(), 20_000);
+    const logged = await waitFor(() => servers.collector.events().length === STREAMS && servers.collector.events(), 20_000);
     const withoutBody = logged.filter((event) => event.response.body === undefined);
     expect(withoutBody.length).toBeGreaterThan(0);
     expect(withoutBody.length).toBeLessThan(STREAMS);
@@ -372,7 +361,7 @@ describe('WebSocket upgrades on the same server', () => {
   it('leave the upgrade to the server\'s upgrade listener and log the app\'s other calls, as moesif-nodejs', async () => {
     // Node hands an upgrade to server.on('upgrade'), never to the request listener where the
     // middleware runs: neither moesif-nodejs nor this logs it, and neither may disturb it.
-    const middleware = moesif({ applicationId: 'app-1', baseUri: collector.url, batchMaxTime: 10 });
+    const middleware = moesif({ applicationId: 'app-1', baseUri: servers.collector.url, batchMaxTime: 10 });
     mw = middleware;
     const server = createHttpServer((req, res) => middleware(req, res, () => res.end('plain')));
     let upgrades = 0;
@@ -396,7 +385,7 @@ describe('WebSocket upgrades on the same server', () => {
       expect(upgrades).toBe(1);
       expect((await get(`http://127.0.0.1:${port}/after`)).body.toString()).toBe('plain');
       await events(1);
-      expect(collector.events().map((event) => new URL(event.request.uri).pathname)).toEqual(['/after']);
+      expect(servers.collector.events().map((event) => new URL(event.request.uri).pathname)).toEqual(['/after']);
     } finally {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
@@ -412,7 +401,7 @@ describe('HTTP/2 streams', () => {
   });
 
   it('logs an answer the app sends on res.stream itself with the status, headers and body sent', async () => {
-    mw = moesif({ applicationId: 'app-1', baseUri: collector.url, batchMaxTime: 10 });
+    mw = moesif({ applicationId: 'app-1', baseUri: servers.collector.url, batchMaxTime: 10 });
     const middleware = mw;
     // The casts: the types promise node:http's objects; the compatibility API's are what apps pass.
     server = createHttp2Server((req, res) =>
@@ -444,7 +433,7 @@ describe('HTTP/2 streams', () => {
   });
 
   it('log an event stream the client cancels once, with what was sent, and the app sees it close', async () => {
-    mw = moesif({ applicationId: 'app-1', baseUri: collector.url, batchMaxTime: 10 });
+    mw = moesif({ applicationId: 'app-1', baseUri: servers.collector.url, batchMaxTime: 10 });
     const middleware = mw;
     const closes: string[] = [];
     server = createHttp2Server((req, res) =>
@@ -474,7 +463,7 @@ describe('HTTP/2 streams', () => {
       client.close();
     }
     const [event] = await events(1);
-    expect(collector.events()).toHaveLength(1);
+    expect(servers.collector.events()).toHaveLength(1);
     expect(event?.response).toMatchObject({ status: 200, body: 'data: one\n\n' });
     expect(event?.metadata).toEqual({ truncated: ['response'] });
   });
