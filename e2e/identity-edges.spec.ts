@@ -88,6 +88,19 @@ const recordCookieWrites = (page: Page) =>
       },
     });
   });
+/** Runs `script` with the SDK in an about:srcdoc frame that `page` adds; resolves once the frame has loaded. */
+const inSrcdocFrame = (page: Page, script: string) =>
+  page.evaluate(
+    (script) =>
+      new Promise<void>((resolve) => {
+        const frame = document.createElement('iframe');
+        frame.srcdoc = `<script src="/dist/moesif.min.js"></script><script>${script}</script>`;
+        frame.onload = () => resolve();
+        document.body.append(frame);
+      }),
+    script,
+  );
+
 const cookieWrites = (page: Page) => page.evaluate(() => (window as unknown as { cookieWrites: string[] }).cookieWrites);
 
 /** The browser's cookies, polled: context.cookies() can lag a moment behind document.cookie. */
@@ -121,16 +134,7 @@ test.describe('cookie attributes', () => {
       https.page('/with-frame', umdPage(init()));
       await page.goto(https.at('app.example.test') + '/with-frame');
       const pageId = (await idsOf(page))[0];
-      await page.evaluate(
-        (script) =>
-          new Promise<void>((resolve) => {
-            const frame = document.createElement('iframe');
-            frame.srcdoc = `<script src="/dist/moesif.min.js"></script><script>${script}</script>`;
-            frame.onload = () => resolve();
-            document.body.append(frame);
-          }),
-        `${init()} moesif.identifyCompany('framed-company'); parent.frameId = moesif.getAnonymousId();`,
-      );
+      await inSrcdocFrame(page, `${init()} moesif.identifyCompany('framed-company'); parent.frameId = moesif.getAnonymousId();`);
       expect(await page.evaluate(() => (window as unknown as { frameId: string }).frameId)).toBe(pageId);
       const company = (await cookiesOf(context, 2)).find((cookie) => cookie.name == 'moesif_stored_company_id');
       expect(company).toMatchObject({ value: 'framed-company', domain: '.example.test', sameSite: 'Lax', secure: true });
@@ -143,16 +147,7 @@ test.describe('cookie attributes', () => {
 test.describe('frames', () => {
   test('an about:srcdoc frame does not take the page that made it for a campaign referrer', async ({ context }) => {
     const { page } = await open(context, collector.at('app.example.test'), init());
-    await page.evaluate(
-      (script) =>
-        new Promise<void>((resolve) => {
-          const frame = document.createElement('iframe');
-          frame.srcdoc = `<script src="/dist/moesif.min.js"></script><script>${script}</script>`;
-          frame.onload = () => resolve();
-          document.body.append(frame);
-        }),
-      `${init()} parent.framed = [document.referrer, moesif.getAnonymousId()];`,
-    );
+    await inSrcdocFrame(page, `${init()} parent.framed = [document.referrer, moesif.getAnonymousId()];`);
     const [referrer, frameId] = await page.evaluate(() => (window as unknown as { framed: string[] }).framed);
     // Chromium gives the frame its page's address as referrer: the same site, no campaign.
     expect(new URL(referrer).host).toBe(new URL(page.url()).host);
