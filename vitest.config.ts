@@ -2,10 +2,19 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     environment: 'jsdom',
     // An http address under example.test, so that domain cookies can be set and read in jsdom.
     environmentOptions: { jsdom: { url: 'http://app.example.test/' } },
     testTimeout: 20_000,
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['test/**/*.test.ts'] } },
+      {
+        // The middleware's Express tests again on Express 4 (the devDependency express-4), which the seed's
+        // era and moesif-nodejs's README install and most apps that would swap moesif-nodejs still run.
+        extends: true,
+        test: { name: 'express-4', include: ['test/server/middleware.test.ts', 'test/server/app-values.test.ts', 'test/server/compat-docs.test.ts'] },
+        resolve: { alias: { express: 'express-4' } },
+      },
+    ],
   },
 });
