@@ -12,7 +12,11 @@ export default defineConfig({
         // The middleware's Express tests again on Express 4 (the devDependency express-4), which the seed's
         // era and moesif-nodejs's README install and most apps that would swap moesif-nodejs still run.
         extends: true,
-        test: { name: 'express-4', include: ['test/server/middleware.test.ts', 'test/server/app-values.test.ts', 'test/server/compat-docs.test.ts'] },
+        test: {
+          name: 'express-4',
+          include: ['test/server/{middleware,app-values,compat-docs,express-version}.test.ts'],
+          env: { EXPRESS_MAJOR: '4' },
+        },
         resolve: { alias: { express: 'express-4' } },
       },
     ],
