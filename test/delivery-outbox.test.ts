@@ -3,7 +3,8 @@
  * How the engine sends what it holds is in delivery-engine.test.ts and delivery-edges.test.ts.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createOutbox, leasePrefix, queuePrefix, type Outbox } from '../src/delivery/outbox';
+import { createOutbox, type Outbox } from '../src/delivery/outbox';
+import { leasePrefix, queuePrefix } from '../src/delivery/saved-queue';
 import { memoryStore, queueValues, quietLog, storeQueue } from './support/delivery';
 
 const APP = 'outbox-app';

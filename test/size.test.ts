@@ -15,8 +15,8 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 13_280,
-  esmCore: 10_360,
+  umd: 13_500,
+  esmCore: 10_580,
   esmCapture: 2_990,
 };
 
