@@ -1,4 +1,4 @@
-import { test as base } from '@playwright/test';
+import { test as base, type Page } from '@playwright/test';
 import { startRecorder, type Recorder } from './recorder';
 
 export { expect } from '@playwright/test';
@@ -17,3 +17,6 @@ export const test = base.extend<{ collector: Recorder }>({
     await collector.close();
   },
 });
+
+/** A test's page and its collector, for helpers that drive the one and read the other. */
+export type PageAndCollector = { page: Page; collector: Recorder };
