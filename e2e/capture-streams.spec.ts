@@ -1,6 +1,6 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { type Page } from '@playwright/test';
+import type { Page } from '@playwright/test';
 import { expect, test as testWithCollector, type PageAndCollector } from './support/fixtures';
 import { umdPage, type Recorder } from './support/recorder';
 

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Page } from '@playwright/test';
+import type { Page } from '@playwright/test';
 import { expect, test, type PageAndCollector } from './support/fixtures';
 import { umdPage, type Recorder } from './support/recorder';
 
