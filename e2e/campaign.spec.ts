@@ -1,5 +1,4 @@
-import { expect, test } from '@playwright/test';
-import { startRecorder, type Recorder } from './support/recorder';
+import { expect, test } from './support/fixtures';
 
 /**
  * Issue 17: the first-touch campaign is kept where every subdomain of the site reads it, as
@@ -9,19 +8,11 @@ import { startRecorder, type Recorder } from './support/recorder';
  * docs.example.test and app.example.test share `.example.test` cookies, not localStorage.
  */
 
-let collector: Recorder;
-test.beforeEach(async () => {
-  collector = await startRecorder();
-});
-test.afterEach(async () => {
-  await collector.close();
-});
-
 const init = `moesif.init({ applicationId: 'app', host: '127.0.0.1:' + location.port, batchMaxTime: 50 });`;
 const html = (sdk: string, script: string) =>
   `<!doctype html><html><head><title>campaign</title><script src="${sdk}"></script></head><body><script>${script}</script></body></html>`;
 
-test("the campaign moesif-browser-js kept in its cookie on docs is sent with usertrail's identifyUser() and identifyCompany() on app", async ({ page }) => {
+test("the campaign moesif-browser-js kept in its cookie on docs is sent with usertrail's identifyUser() and identifyCompany() on app", async ({ page, collector }) => {
   collector.page('/docs', html('/node_modules/moesif-browser-js/moesif.min.js', init));
   collector.page('/signup', html('/dist/moesif.min.js', init));
   await page.goto(collector.at('docs.example.test') + '/docs?utm_source=google&utm_medium=cpc&gclid=Cj0-moesif-era');

@@ -1,7 +1,8 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { expect, test, type Page } from '@playwright/test';
-import { startRecorder, umdPage, type Recorder } from './support/recorder';
+import type { Page } from '@playwright/test';
+import { expect, test as testWithCollector, type PageAndCollector } from './support/fixtures';
+import { umdPage, type Recorder } from './support/recorder';
 
 /**
  * Capture never holds a connection longer than the app does (issue 17, part 4). Chromium opens at most
@@ -62,20 +63,19 @@ async function startStreams() {
   };
 }
 
-let collector: Recorder;
-let streams: Awaited<ReturnType<typeof startStreams>>;
-test.beforeEach(async () => {
-  collector = await startRecorder();
-  streams = await startStreams();
-});
-test.afterEach(async () => {
-  await streams.close();
-  await collector.close();
+type Streams = Awaited<ReturnType<typeof startStreams>>;
+/** Each test gets a streaming API of its own as well as its collector. */
+const test = testWithCollector.extend<{ streams: Streams }>({
+  streams: async ({}, use) => {
+    const streams = await startStreams();
+    await use(streams);
+    await streams.close();
+  },
 });
 
 type Event = { request: { uri: string }; response: { status: number; body?: unknown }; metadata?: Record<string, unknown> };
-const events = () => collector.items('events') as unknown as Event[];
-const streamEvents = () => events().filter((e) => new URL(e.request.uri).pathname === '/stream');
+const events = (collector: Recorder) => collector.items('events') as unknown as Event[];
+const streamEvents = (collector: Recorder) => events(collector).filter((e) => new URL(e.request.uri).pathname === '/stream');
 
 /**
  * Six streams, each read a little and then dropped as apps do ("stop generating"): reader.cancel(),
@@ -104,13 +104,13 @@ const SCENARIO = `
   };
 `;
 
-async function openPage(page: Page) {
+async function openPage({ page, collector }: PageAndCollector) {
   collector.page('/p', umdPage(`moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 100 }); ${SCENARIO}`));
   await page.goto(collector.url + '/p');
 }
 
 /** Runs the scenario; resolves with what the seventh call gave, once the server answered it. */
-async function dropSixThenCall(page: Page, round: number) {
+async function dropSixThenCall({ page, streams }: { page: Page; streams: Streams }, round: number) {
   const result = page.evaluate((base) => (window as unknown as { dropSix(base: string): Promise<{ text: string; seventhMs: number }> }).dropSix(base), streams.url);
   // Before the fix, the seventh request never left the browser: all six connections were held.
   await expect.poll(streams.quick, { message: 'the seventh request reached the server', timeout: 30_000 }).toBe(round);
@@ -118,27 +118,27 @@ async function dropSixThenCall(page: Page, round: number) {
   return result;
 }
 
-test('after six cancelled streams to one host, a seventh call completes, as it does without the SDK, and the server sees each stream closed', async ({ page }) => {
-  await openPage(page);
-  const without = await dropSixThenCall(page, 1);
+test('after six cancelled streams to one host, a seventh call completes, as it does without the SDK, and the server sees each stream closed', async ({ page, collector, streams }) => {
+  await openPage({ page, collector });
+  const without = await dropSixThenCall({ page, streams }, 1);
   await page.evaluate(() => (window as unknown as { moesif: { start(): void } }).moesif.start());
-  const captured = await dropSixThenCall(page, 2);
+  const captured = await dropSixThenCall({ page, streams }, 2);
   expect(captured.text).toBe('quick answer');
   expect(streams.open()).toBe(0);
   test.info().annotations.push({ type: 'seventh call', description: `${without.seventhMs.toFixed(1)} ms without capture, ${captured.seventhMs.toFixed(1)} ms with it` });
 
   // Each stream is still recorded: cut where the app stopped, and said so.
-  await expect.poll(() => streamEvents().length).toBe(6);
-  for (const event of streamEvents()) {
+  await expect.poll(() => streamEvents(collector).length).toBe(6);
+  for (const event of streamEvents(collector)) {
     expect(event.response.status).toBe(200);
     expect(event.metadata).toEqual({ truncated: ['response'] });
     if (event.response.body !== undefined) expect(event.response.body).toMatch(/^chunk 0\n/);
   }
-  await expect.poll(() => events().some((e) => e.request.uri.endsWith('/quick'))).toBe(true);
+  await expect.poll(() => events(collector).some((e) => e.request.uri.endsWith('/quick'))).toBe(true);
 });
 
-test('a stream the app keeps reading is recorded as truncated, and released by capture, while the app still reads it', async ({ page }) => {
-  await openPage(page);
+test('a stream the app keeps reading is recorded as truncated, and released by capture, while the app still reads it', async ({ page, collector, streams }) => {
+  await openPage({ page, collector });
   await page.evaluate(() => (window as unknown as { moesif: { start(): void } }).moesif.start());
   await page.evaluate((base) => {
     const w = window as unknown as { chunks: number; stopReading?: () => void };
@@ -150,9 +150,9 @@ test('a stream the app keeps reading is recorded as truncated, and released by c
     })();
   }, streams.url);
   // The event comes while the stream still runs (it never ends on its own), with what capture read first.
-  await expect.poll(() => streamEvents().length, { timeout: 20_000 }).toBe(1);
+  await expect.poll(() => streamEvents(collector).length, { timeout: 20_000 }).toBe(1);
   expect(streams.open()).toBe(1);
-  const [event] = streamEvents();
+  const [event] = streamEvents(collector);
   expect(event.metadata).toEqual({ truncated: ['response'] });
   expect(event.response.body).toMatch(/^chunk 0\nchunk 1\n/);
   // The app's copy kept flowing after capture let go of its own.
@@ -162,13 +162,13 @@ test('a stream the app keeps reading is recorded as truncated, and released by c
   await expect.poll(streams.closed).toBe(1);
 });
 
-test('a body over maxBodyBytes by its Content-Length reaches the app whole and is recorded without it, as truncated', async ({ page }) => {
-  await openPage(page);
+test('a body over maxBodyBytes by its Content-Length reaches the app whole and is recorded without it, as truncated', async ({ page, collector, streams }) => {
+  await openPage({ page, collector });
   await page.evaluate(() => (window as unknown as { moesif: { start(): void } }).moesif.start());
   const length = await page.evaluate(async (base) => (await (await fetch(base + '/sized')).text()).length, streams.url);
   expect(length).toBe(100_000);
-  await expect.poll(() => events().length).toBe(1);
-  const [event] = events();
+  await expect.poll(() => events(collector).length).toBe(1);
+  const [event] = events(collector);
   expect(event.response.status).toBe(200);
   expect(event.response.body).toBeUndefined();
   expect(event.metadata).toEqual({ truncated: ['response'] });

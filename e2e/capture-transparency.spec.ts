@@ -1,7 +1,8 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { expect, test, type Page } from '@playwright/test';
-import { startRecorder, umdPage, type Recorder } from './support/recorder';
+import type { Page } from '@playwright/test';
+import { expect, test, type PageAndCollector } from './support/fixtures';
+import { umdPage, type Recorder } from './support/recorder';
 
 /**
  * What an audit of capture found the app seeing differently with capture on, or capture recording
@@ -9,25 +10,17 @@ import { startRecorder, umdPage, type Recorder } from './support/recorder';
  * and in a page with it (moesif.start() first); the app must see the same both times.
  */
 
-let collector: Recorder;
-test.beforeEach(async () => {
-  collector = await startRecorder();
-});
-test.afterEach(async () => {
-  await collector.close();
-});
-
 type Event = {
   request: { uri: string; verb: string; headers: Record<string, string>; body?: unknown };
   response: { status: number; headers: Record<string, string>; body?: unknown };
   metadata?: Record<string, unknown>;
 };
-const events = (): Event[] => collector.items('events') as unknown as Event[];
+const events = (collector: Recorder): Event[] => collector.items('events') as unknown as Event[];
 const searchOf = (event: Event) => new URL(event.request.uri).search;
-const eventFor = (search: string) => events().find((e) => searchOf(e) === search);
+const eventFor = (collector: Recorder, search: string) => events(collector).find((e) => searchOf(e) === search);
 
 /** Opens a page with the SDK initialized (`head` runs before it loads), capture started or not, and `scenario` defined. */
-async function open(page: Page, scenario: string, { capture = true, head = '' } = {}) {
+async function open({ page, collector }: PageAndCollector, scenario: string, { capture = true, head = '' } = {}) {
   const init = `moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 100 });`;
   collector.page('/p', umdPage(`${init} ${capture ? 'moesif.start();' : ''} window.scenario = async () => { ${scenario} };`, head));
   await page.goto(collector.url + '/p');
@@ -35,15 +28,15 @@ async function open(page: Page, scenario: string, { capture = true, head = '' } 
 const run = (page: Page) => page.evaluate(() => (window as unknown as { scenario(): Promise<unknown> }).scenario());
 
 /** What the app sees of `scenario`, without capture and with it. */
-async function bothWays(page: Page, scenario: string, head = '') {
-  await open(page, scenario, { capture: false, head });
+async function bothWays({ page, collector }: PageAndCollector, scenario: string, head = '') {
+  await open({ page, collector }, scenario, { capture: false, head });
   const without = await run(page);
-  await open(page, scenario, { head });
+  await open({ page, collector }, scenario, { head });
   const withCapture = await run(page);
   return { without, withCapture };
 }
 
-test('a fetch that fails with nobody handling it is still reported to the page as an unhandled rejection', async ({ page }) => {
+test('a fetch that fails with nobody handling it is still reported to the page as an unhandled rejection', async ({ page, collector }) => {
   const scenario = `
     window.reported = [];
     addEventListener('unhandledrejection', (event) => {
@@ -57,20 +50,20 @@ test('a fetch that fails with nobody handling it is still reported to the page a
   `;
   const reported = () => page.evaluate(() => (window as unknown as { reported: string[] }).reported);
   for (const capture of [false, true]) {
-    await open(page, scenario, { capture });
+    await open({ page, collector }, scenario, { capture });
     await run(page);
     await expect.poll(reported, { message: capture ? 'with capture' : 'without capture' }).toEqual(['TypeError: Failed to fetch']);
   }
   // Both recorded all the same.
-  await expect.poll(() => events().map(searchOf).sort()).toEqual(['?handled', '?unhandled']);
-  expect(eventFor('?unhandled')!.metadata).toEqual({ error: 'TypeError: Failed to fetch' });
+  await expect.poll(() => events(collector).map(searchOf).sort()).toEqual(['?handled', '?unhandled']);
+  expect(eventFor(collector, '?unhandled')!.metadata).toEqual({ error: 'TypeError: Failed to fetch' });
 });
 
-test("an XMLHttpRequest that fails and is sent again from the app's own handler is recorded with its error", async ({ page }) => {
+test("an XMLHttpRequest that fails and is sent again from the app's own handler is recorded with its error", async ({ page, collector }) => {
   // Retrying on the same object from a handler is common; those handlers run before capture's own
   // listener sees the failure's event, so capture records the failed call when the app reopens it.
   const { without, withCapture } = await bothWays(
-    page,
+    { page, collector },
     `
     const retry = (first, setup) => new Promise((resolve) => {
       const xhr = new XMLHttpRequest();
@@ -102,20 +95,20 @@ test("an XMLHttpRequest that fails and is sent again from the app's own handler 
   );
   expect(without).toEqual(Array(4).fill([0, 'hello, text']));
   expect(withCapture).toEqual(without);
-  await expect.poll(() => events().length).toBe(8);
-  const failed = ['?onerror', '?ontimeout', '?onreadystatechange', '?aborted'].map((search) => [search, eventFor(search)!.response.status, eventFor(search)!.metadata]);
+  await expect.poll(() => events(collector).length).toBe(8);
+  const failed = ['?onerror', '?ontimeout', '?onreadystatechange', '?aborted'].map((search) => [search, eventFor(collector, search)!.response.status, eventFor(collector, search)!.metadata]);
   expect(failed).toEqual([
     ['?onerror', 0, { error: 'error' }],
     ['?ontimeout', 0, { error: 'timeout' }],
     ['?onreadystatechange', 0, { error: 'error' }],
     ['?aborted', 0, { error: 'abort' }],
   ]);
-  expect(events().filter((e) => searchOf(e).startsWith('?retried')).map((e) => e.response.status)).toEqual([200, 200, 200, 200]);
+  expect(events(collector).filter((e) => searchOf(e).startsWith('?retried')).map((e) => e.response.status)).toEqual([200, 200, 200, 200]);
 });
 
-test('send() again on an XMLHttpRequest whose call ended throws as without capture, and records no second event', async ({ page }) => {
+test('send() again on an XMLHttpRequest whose call ended throws as without capture, and records no second event', async ({ page, collector }) => {
   const { without, withCapture } = await bothWays(
-    page,
+    { page, collector },
     `
     const xhr = new XMLHttpRequest();
     const thrown = [];
@@ -132,14 +125,14 @@ test('send() again on an XMLHttpRequest whose call ended throws as without captu
   );
   expect(without).toEqual(['InvalidStateError', 'InvalidStateError']);
   expect(withCapture).toEqual(without);
-  await expect.poll(() => events().map(searchOf).sort()).toContain('?third');
+  await expect.poll(() => events(collector).map(searchOf).sort()).toContain('?third');
   await collector.settled(page);
-  expect(events().map(searchOf).sort()).toEqual(['?first', '?second', '?third']);
+  expect(events(collector).map(searchOf).sort()).toEqual(['?first', '?second', '?third']);
 });
 
-test('a synchronous XMLHttpRequest that fails throws the same error to the app and is recorded with status 0', async ({ page }) => {
+test('a synchronous XMLHttpRequest that fails throws the same error to the app and is recorded with status 0', async ({ page, collector }) => {
   const { without, withCapture } = await bothWays(
-    page,
+    { page, collector },
     `
     const xhr = new XMLHttpRequest();
     xhr.open('POST', '/api/close?sync', false);
@@ -154,16 +147,16 @@ test('a synchronous XMLHttpRequest that fails throws the same error to the app a
   );
   expect(without).toEqual(['DOMException', 'NetworkError', expect.stringContaining('Failed to load'), 4, 0]);
   expect(withCapture).toEqual(without);
-  await expect.poll(() => events().length).toBe(1);
-  const [event] = events();
+  await expect.poll(() => events(collector).length).toBe(1);
+  const [event] = events(collector);
   expect([searchOf(event), event.request.verb, event.request.headers['X-Trace'], event.request.body]).toEqual(['?sync', 'POST', 'sync', 'sync body']);
   expect([event.response.status, event.metadata]).toEqual([0, { error: 'error' }]);
 });
 
-test('credentials in a URL are masked in the recorded uri', async ({ page }) => {
+test('credentials in a URL are masked in the recorded uri', async ({ page, collector }) => {
   // XMLHttpRequest sends them (fetch refuses such a URL, and is recorded failing).
   await open(
-    page,
+    { page, collector },
     `
     const xhr = new XMLHttpRequest();
     xhr.open('GET', 'http://ada.lovelace:s3cret@127.0.0.1:' + location.port + '/api/text?xhr');
@@ -173,14 +166,14 @@ test('credentials in a URL are masked in the recorded uri', async ({ page }) => 
   `,
   );
   expect(await run(page)).toEqual(['hello, text', 'TypeError']);
-  await expect.poll(() => events().length).toBe(2);
-  expect(events().map((e) => e.request.uri).sort()).toEqual([`http://*****@127.0.0.1:${collector.port}/api/text?fetch`, `http://*****@127.0.0.1:${collector.port}/api/text?xhr`]);
-  expect(JSON.stringify(events())).not.toMatch(/s3cret|sk_live|lovelace/);
+  await expect.poll(() => events(collector).length).toBe(2);
+  expect(events(collector).map((e) => e.request.uri).sort()).toEqual([`http://*****@127.0.0.1:${collector.port}/api/text?fetch`, `http://*****@127.0.0.1:${collector.port}/api/text?xhr`]);
+  expect(JSON.stringify(events(collector))).not.toMatch(/s3cret|sk_live|lovelace/);
 });
 
-test('header values the app gives as numbers are recorded as the strings the server got', async ({ page }) => {
+test('header values the app gives as numbers are recorded as the strings the server got', async ({ page, collector }) => {
   await open(
-    page,
+    { page, collector },
     `
     const xhr = new XMLHttpRequest();
     xhr.open('GET', '/api/echo?xhr');
@@ -191,13 +184,13 @@ test('header values the app gives as numbers are recorded as the strings the ser
   );
   await run(page);
   expect(collector.api.map((r) => r.headers['x-page'])).toEqual(['2', '3']);
-  await expect.poll(() => events().length).toBe(2);
-  expect(events().map((e) => [searchOf(e), e.request.headers['X-Page']]).sort()).toEqual([['?fetch', '3'], ['?xhr', '2']]);
+  await expect.poll(() => events(collector).length).toBe(2);
+  expect(events(collector).map((e) => [searchOf(e), e.request.headers['X-Page']]).sort()).toEqual([['?fetch', '3'], ['?xhr', '2']]);
 });
 
-test('a header the app sets twice is recorded as the server got it: one header, its values joined', async ({ page }) => {
+test('a header the app sets twice is recorded as the server got it: one header, its values joined', async ({ page, collector }) => {
   await open(
-    page,
+    { page, collector },
     `
     const xhr = new XMLHttpRequest();
     xhr.open('GET', '/api/echo?xhr');
@@ -209,15 +202,15 @@ test('a header the app sets twice is recorded as the server got it: one header, 
   );
   await run(page);
   expect(collector.api.map((r) => r.headers['x-tag'])).toEqual(['a, b', 'c, d']);
-  await expect.poll(() => events().length).toBe(2);
-  expect(events().map((e) => [searchOf(e), e.request.headers]).sort()).toEqual([
+  await expect.poll(() => events(collector).length).toBe(2);
+  expect(events(collector).map((e) => [searchOf(e), e.request.headers]).sort()).toEqual([
     ['?fetch', expect.objectContaining({ 'X-Tag': 'c, d' })],
     ['?xhr', expect.objectContaining({ 'X-Tag': 'a, b' })],
   ]);
-  for (const event of events()) expect(Object.keys(event.request.headers).filter((name) => /^x-tag$/i.test(name))).toEqual(['X-Tag']);
+  for (const event of events(collector)) expect(Object.keys(event.request.headers).filter((name) => /^x-tag$/i.test(name))).toEqual(['X-Tag']);
 });
 
-test("a body the app reads with text() is recorded on a page whose Promise is another library's (zone.js)", async ({ page }) => {
+test("a body the app reads with text() is recorded on a page whose Promise is another library's (zone.js)", async ({ page, collector }) => {
   // An answer whose body comes a while after its headers (time is the scenario): the app's text() is
   // still under way when capture builds the event.
   const slow = createServer((_req, res) => {
@@ -231,22 +224,22 @@ test("a body the app reads with text() is recorded on a page whose Promise is an
     // while the browser's methods (text()) still give the browser's promises.
     const zone = '<script>window.Promise = class ZoneAwarePromise extends Promise {};</script>';
     const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}/slow-body`;
-    const { without, withCapture } = await bothWays(page, `return (await fetch(${JSON.stringify(url)})).text();`, zone);
+    const { without, withCapture } = await bothWays({ page, collector }, `return (await fetch(${JSON.stringify(url)})).text();`, zone);
     expect(without).toBe('{"late":true}');
     expect(withCapture).toBe(without);
-    await expect.poll(() => events().length).toBe(1);
-    expect(events()[0].response.body).toEqual({ late: true });
+    await expect.poll(() => events(collector).length).toBe(1);
+    expect(events(collector)[0].response.body).toEqual({ late: true });
   } finally {
     slow.close();
   }
 });
 
-test('json() of a body that is not JSON fails with the same error, reported to the page as without capture', async ({ page }) => {
+test('json() of a body that is not JSON fails with the same error, reported to the page as without capture', async ({ page, collector }) => {
   // Chromium reports json()'s own SyntaxError to the console only, not to unhandledrejection listeners;
   // a SyntaxError thrown by the page's JSON.parse would reach them.
   const runOnce = async (capture: boolean) => {
     await open(
-      page,
+      { page, collector },
       `
       window.reported = [];
       addEventListener('unhandledrejection', (event) => {
@@ -275,15 +268,15 @@ test('json() of a body that is not JSON fails with the same error, reported to t
   const without = await runOnce(false);
   expect(without).toEqual({ caught: ['SyntaxError', `Unexpected token 'h', "hello, text" is not valid JSON`], reported: ['marker'] });
   expect(await runOnce(true)).toEqual(without);
-  await expect.poll(() => events().map(searchOf).sort()).toEqual(['?caught', '?unhandled']);
-  expect(events().map((e) => e.response.body)).toEqual(['hello, text', 'hello, text']);
+  await expect.poll(() => events(collector).map(searchOf).sort()).toEqual(['?caught', '?unhandled']);
+  expect(events(collector).map((e) => e.response.body)).toEqual(['hello, text', 'hello, text']);
 });
 
-test('a fetch of a data: or blob: URL is left alone: its body is not copied', async ({ page }) => {
+test('a fetch of a data: or blob: URL is left alone: its body is not copied', async ({ page, collector }) => {
   // Reading a data: URL with fetch is how many apps turn base64 into a Blob; such calls are never
   // recorded, so a copy of their body (as large as the data) would only be held, never read.
   const { without, withCapture } = await bothWays(
-    page,
+    { page, collector },
     `
     const nativeClone = Response.prototype.clone;
     let clones = 0;
@@ -299,12 +292,12 @@ test('a fetch of a data: or blob: URL is left alone: its body is not copied', as
   );
   expect(without).toEqual([1000, 11, 0, 'no copy of an API call']);
   expect(withCapture).toEqual([1000, 11, 0, true]);
-  await expect.poll(() => events().map(searchOf)).toEqual(['?http']);
+  await expect.poll(() => events(collector).map(searchOf)).toEqual(['?http']);
 });
 
-test('a body given to a GET or HEAD XMLHttpRequest, which the browser does not send, is not recorded', async ({ page }) => {
+test('a body given to a GET or HEAD XMLHttpRequest, which the browser does not send, is not recorded', async ({ page, collector }) => {
   await open(
-    page,
+    { page, collector },
     `
     for (const method of ['get', 'HEAD', 'POST']) {
       const xhr = new XMLHttpRequest();
@@ -315,6 +308,6 @@ test('a body given to a GET or HEAD XMLHttpRequest, which the browser does not s
   );
   await run(page);
   expect(collector.api.map((r) => [r.method, r.body])).toEqual([['GET', ''], ['HEAD', ''], ['POST', '{"page":2}']]);
-  await expect.poll(() => events().length).toBe(3);
-  expect(events().map((e) => [e.request.verb, e.request.body]).sort()).toEqual([['GET', undefined], ['HEAD', undefined], ['POST', { page: 2 }]]);
+  await expect.poll(() => events(collector).length).toBe(3);
+  expect(events(collector).map((e) => [e.request.verb, e.request.body]).sort()).toEqual([['GET', undefined], ['HEAD', undefined], ['POST', { page: 2 }]]);
 });

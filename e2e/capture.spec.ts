@@ -1,5 +1,5 @@
-import { expect, test, type Page } from '@playwright/test';
-import { startRecorder, umdPage, type Recorder } from './support/recorder';
+import { expect, test, type PageAndCollector } from './support/fixtures';
+import { umdPage, type Recorder } from './support/recorder';
 
 /**
  * Capture of the page's own API calls (issue 5), in Debian's Chromium against a real server.
@@ -7,14 +7,6 @@ import { startRecorder, umdPage, type Recorder } from './support/recorder';
  * capture) and after it. Both runs must look the same to the app; the second must reach the
  * collector as events.
  */
-
-let collector: Recorder;
-test.beforeEach(async () => {
-  collector = await startRecorder();
-});
-test.afterEach(async () => {
-  await collector.close();
-});
 
 type Event = {
   request: { uri: string; verb: string; headers: Record<string, string>; body?: unknown; transfer_encoding?: string; api_version?: string; time: string };
@@ -56,14 +48,14 @@ const HELPERS = `
 `;
 
 /** Opens a page with the SDK initialized and `scenario` (an async function body) defined. */
-async function open(page: Page, scenario: string, extra = '') {
+async function open({ page, collector }: PageAndCollector, scenario: string, extra = '') {
   collector.page('/p', umdPage(`${init(extra)} ${HELPERS} window.scenario = async () => { ${scenario} };`));
   await page.goto(collector.url + '/p');
 }
 
 /** Runs the scenario without capture, then with it; the app must see the same both times. */
-async function runTwice(page: Page, scenario: string, extra = '') {
-  await open(page, scenario, extra);
+async function runTwice({ page, collector }: PageAndCollector, scenario: string, extra = '') {
+  await open({ page, collector }, scenario, extra);
   const without = await page.evaluate(() => (window as unknown as { scenario(): Promise<unknown> }).scenario());
   await page.evaluate(() => (window as unknown as { moesif: { start(): void } }).moesif.start());
   const withCapture = await page.evaluate(() => (window as unknown as { scenario(): Promise<unknown> }).scenario());
@@ -71,16 +63,16 @@ async function runTwice(page: Page, scenario: string, extra = '') {
   return withCapture;
 }
 
-const events = (): Event[] => collector.items('events') as unknown as Event[];
-const eventsFor = (path: string): Event[] => events().filter((e) => new URL(e.request.uri).pathname === path);
-const waitForEvents = async (count: number, timeout = 10_000) => {
-  await expect.poll(() => events().length, { timeout }).toBeGreaterThanOrEqual(count);
-  return events();
+const events = (collector: Recorder): Event[] => collector.items('events') as unknown as Event[];
+const eventsFor = (collector: Recorder, path: string): Event[] => events(collector).filter((e) => new URL(e.request.uri).pathname === path);
+const waitForEvents = async (collector: Recorder, count: number, timeout = 10_000) => {
+  await expect.poll(() => events(collector).length, { timeout }).toBeGreaterThanOrEqual(count);
+  return events(collector);
 };
 
-test('fetch with a string, a URL object and a Request carrying a body: the app sees the same, the collector gets each call', async ({ page }) => {
+test('fetch with a string, a URL object and a Request carrying a body: the app sees the same, the collector gets each call', async ({ page, collector }) => {
   const result = await runTwice(
-    page,
+    { page, collector },
     `
     const a = await fetch('/api/echo?via=string', { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: 'Bearer s3cret', 'X-Api-Key': 'k-123', 'X-Trace': 't' }, body: JSON.stringify({ n: 1 }) });
     const b = await fetch(new URL('/api/text', location.href));
@@ -95,11 +87,11 @@ test('fetch with a string, a URL object and a Request carrying a body: the app s
   const stringCalls = collector.api.filter((r) => r.path === '/api/echo' && r.body === '{"n":1}');
   expect(stringCalls.map((r) => [r.headers.authorization, r.headers['x-api-key']])).toEqual(Array(2).fill(['Bearer s3cret', 'k-123']));
   // Only the second run was captured: one event per call.
-  await waitForEvents(3);
+  await waitForEvents(collector, 3);
   await collector.settled(page);
-  expect(events()).toHaveLength(3);
+  expect(events(collector)).toHaveLength(3);
 
-  const [string] = eventsFor('/api/echo').filter((e) => e.request.uri.endsWith('via=string'));
+  const [string] = eventsFor(collector, '/api/echo').filter((e) => e.request.uri.endsWith('via=string'));
   expect(string.request.uri).toBe(`${collector.url}/api/echo?via=string`);
   expect(string.request.verb).toBe('POST');
   expect(string.request.body).toEqual({ n: 1 });
@@ -113,21 +105,21 @@ test('fetch with a string, a URL object and a Request carrying a body: the app s
   expect(string.anonymous_id).toBeTruthy();
   expect(Date.parse(string.response.time)).toBeGreaterThanOrEqual(Date.parse(string.request.time));
 
-  const [text] = eventsFor('/api/text');
+  const [text] = eventsFor(collector, '/api/text');
   expect(text.request.verb).toBe('GET');
   expect(text.response.body).toBe('hello, text');
   expect(text.response.transfer_encoding).toBeUndefined();
 
-  const [request] = eventsFor('/api/echo').filter((e) => e.request.uri.endsWith('via=request'));
+  const [request] = eventsFor(collector, '/api/echo').filter((e) => e.request.uri.endsWith('via=request'));
   expect(request.request.body).toBe('request body');
   expect(request.response.body).toMatchObject({ body: 'request body' });
   // The server got every request body intact, both runs.
   expect(collector.api.filter((r) => r.path === '/api/echo').map((r) => r.body)).toEqual(['{"n":1}', 'request body', '{"n":1}', 'request body']);
 });
 
-test("a response body is the text the app read with json() or text(), copied only before other reads or when never read; failed reads stay the app's own", async ({ page }) => {
+test("a response body is the text the app read with json() or text(), copied only before other reads or when never read; failed reads stay the app's own", async ({ page, collector }) => {
   const result = await runTwice(
-    page,
+    { page, collector },
     `
     // Counts capture's copies, each a clone() of the response, until the page closes (one taken in
     // capture's deferred work may come after the scenario); wrapped once, counted from 0 each run.
@@ -180,8 +172,8 @@ test("a response body is the text the app read with json() or text(), copied onl
     twice: 'TypeError',
     unhandled: ['TypeError'],
   });
-  await waitForEvents(9);
-  const bodyOf = (read: string) => events().find((e) => e.request.uri.endsWith(`read=${read}`))!.response;
+  await waitForEvents(collector, 9);
+  const bodyOf = (read: string) => events(collector).find((e) => e.request.uri.endsWith(`read=${read}`))!.response;
   expect(bodyOf('json').body).toEqual({ method: 'POST', body: 'j', authorization: false, apiKey: false });
   expect(bodyOf('arrayBuffer')).toMatchObject({ body: Buffer.from(Array.from({ length: 256 }, (_, i) => i)).toString('base64'), transfer_encoding: 'base64' });
   for (const read of ['text', 'blob', 'stream', 'none', 'bad-json', 'twice']) expect(bodyOf(read).body, read).toBe('hello, text');
@@ -192,8 +184,8 @@ test("a response body is the text the app read with json() or text(), copied onl
   expect(await page.evaluate(() => (window as unknown as { __clones: { count: number } }).__clones.count)).toBe(4);
 });
 
-test('a call belongs to whoever made it, though the app calls reset() or identifyUser() as soon as it returns', async ({ page }) => {
-  await open(page, '');
+test('a call belongs to whoever made it, though the app calls reset() or identifyUser() as soon as it returns', async ({ page, collector }) => {
+  await open({ page, collector }, '');
   const ids = await page.evaluate(async () => {
     const { moesif } = window as unknown as { moesif: { start(): void; reset(): void; identifyUser(id: string): void; getAnonymousId(): string } };
     moesif.start();
@@ -204,17 +196,17 @@ test('a call belongs to whoever made it, though the app calls reset() or identif
     moesif.reset();
     return { visitor, next: moesif.getAnonymousId() };
   });
-  await waitForEvents(2);
-  const by = (who: string) => events().find((e) => e.request.uri.endsWith(`by=${who}`)) as Event & { user_id?: string };
+  await waitForEvents(collector, 2);
+  const by = (who: string) => events(collector).find((e) => e.request.uri.endsWith(`by=${who}`)) as Event & { user_id?: string };
   expect(by('visitor')).toMatchObject({ anonymous_id: ids.visitor });
   expect(by('visitor').user_id).toBeUndefined();
   expect(by('user-1')).toMatchObject({ user_id: 'user-1' });
-  expect(JSON.stringify(events())).not.toContain(ids.next);
+  expect(JSON.stringify(events(collector))).not.toContain(ids.next);
 });
 
-test('headers given as a one-shot iterator (a generator) reach the server as they would without capture', async ({ page }) => {
+test('headers given as a one-shot iterator (a generator) reach the server as they would without capture', async ({ page, collector }) => {
   const result = (await runTwice(
-    page,
+    { page, collector },
     `
     function* headers() { yield ['Authorization', 'Bearer gen-secret']; yield ['X-Trace', 'generator']; }
     const a = await fetch('/api/echo?via=generator', { method: 'POST', headers: headers(), body: 'g' });
@@ -233,8 +225,8 @@ test('headers given as a one-shot iterator (a generator) reach the server as the
   expect(sent('g')).toEqual(Array(2).fill(['Bearer gen-secret', 'generator']));
   expect(sent('m')).toEqual(Array(2).fill([undefined, 'map']));
   expect(sent('a')).toEqual(Array(2).fill([undefined, 'array']));
-  await waitForEvents(3);
-  const headersOf = (via: string) => events().find((e) => e.request.uri.endsWith('via=' + via))!.request.headers;
+  await waitForEvents(collector, 3);
+  const headersOf = (via: string) => events(collector).find((e) => e.request.uri.endsWith('via=' + via))!.request.headers;
   // A generator can be read once, and that read is fetch's: the call is logged without its headers.
   expect(headersOf('generator')).not.toHaveProperty('x-trace');
   expect(headersOf('map')).toMatchObject({ 'x-trace': 'map' });
@@ -243,9 +235,9 @@ test('headers given as a one-shot iterator (a generator) reach the server as the
   expect(headersOf('array')).not.toHaveProperty('X-Late');
 });
 
-test('a ReadableStream request body is passed through untouched and logged without its body', async ({ page }) => {
+test('a ReadableStream request body is passed through untouched and logged without its body', async ({ page, collector }) => {
   const result = await runTwice(
-    page,
+    { page, collector },
     `
     let pulled = 0;
     const stream = new ReadableStream({ pull(c) { pulled++; c.enqueue(new TextEncoder().encode('streamed')); c.close(); } });
@@ -260,18 +252,18 @@ test('a ReadableStream request body is passed through untouched and logged witho
   // Chromium streams uploads over HTTP/2 only: on this HTTP/1.1 server the call fails, the same way
   // with capture as without (compared by runTwice), and the stream went to fetch, not to us.
   expect(result).toEqual([{ rejected: 'TypeError' }, true, expect.any(Number)]);
-  await expect.poll(() => eventsFor('/api/echo').length).toBe(1);
-  const [event] = eventsFor('/api/echo');
+  await expect.poll(() => eventsFor(collector, '/api/echo').length).toBe(1);
+  const [event] = eventsFor(collector, '/api/echo');
   expect(event.request.verb).toBe('POST');
   expect(event.request.body).toBeUndefined();
   expect(event.response.status).toBe(0);
   expect(event.metadata?.error).toMatch(/TypeError/);
 });
 
-test('a server-sent event stream keeps delivering while captured, and is logged without waiting for its end', async ({ page }) => {
+test('a server-sent event stream keeps delivering while captured, and is logged without waiting for its end', async ({ page, collector }) => {
   test.setTimeout(60_000);
   const result = (await runTwice(
-    page,
+    { page, collector },
     `
     const res = await fetch('/api/sse');
     const reader = res.body.getReader();
@@ -286,7 +278,7 @@ test('a server-sent event stream keeps delivering while captured, and is logged 
   `,
   )) as [unknown, string[]];
   expect(result[1]).toEqual(Array.from({ length: 30 }, (_, i) => `data: ${i + 1}`));
-  const [event] = eventsFor('/api/sse');
+  const [event] = eventsFor(collector, '/api/sse');
   expect(event.response.status).toBe(200);
   expect(event.response.headers['content-type']).toBe('text/event-stream');
   expect(event.response.body).toBeUndefined();
@@ -294,11 +286,11 @@ test('a server-sent event stream keeps delivering while captured, and is logged 
   expect(Date.parse(event.response.time) - Date.parse(event.request.time)).toBeLessThan(1000);
 });
 
-test('XMLHttpRequest with text, json, blob and arraybuffer responses: same handler calls, bodies captured without InvalidStateError', async ({ page }) => {
+test('XMLHttpRequest with text, json, blob and arraybuffer responses: same handler calls, bodies captured without InvalidStateError', async ({ page, collector }) => {
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(String(error)));
   await runTwice(
-    page,
+    { page, collector },
     `
     return [
       await __xhr('/api/text', ''),
@@ -310,17 +302,17 @@ test('XMLHttpRequest with text, json, blob and arraybuffer responses: same handl
   `,
   );
   expect(errors).toEqual([]);
-  await waitForEvents(5);
+  await waitForEvents(collector, 5);
   const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i)).toString('base64');
 
-  const [text] = eventsFor('/api/text');
+  const [text] = eventsFor(collector, '/api/text');
   expect(text.request.verb).toBe('GET');
   // Names as the app set them, as moesif-browser-js sends them; the browser's User-Agent added.
   expect(text.request.headers).toEqual({ Authorization: '*****', 'X-Trace': 'trace-1', 'User-Agent': await page.evaluate(() => navigator.userAgent) });
   expect(text.response).toMatchObject({ status: 200, body: 'hello, text' });
   expect(text.response.headers['content-type']).toBe('text/plain; charset=utf-8');
 
-  const echoes = eventsFor('/api/echo');
+  const echoes = eventsFor(collector, '/api/echo');
   const json = echoes.find((e) => e.request.uri.endsWith('json'))!;
   expect(json.request).toMatchObject({ verb: 'POST', body: { posted: true } });
   expect(json.response.body).toMatchObject({ method: 'POST', body: '{"posted":true}', authorization: true });
@@ -328,27 +320,27 @@ test('XMLHttpRequest with text, json, blob and arraybuffer responses: same handl
   const textPost = echoes.find((e) => e.request.uri.endsWith('type=text'))!;
   expect(textPost.request.body).toBe('posted text');
 
-  const binary = eventsFor('/api/bin');
+  const binary = eventsFor(collector, '/api/bin');
   expect(binary).toHaveLength(2);
   for (const event of binary) expect(event.response).toMatchObject({ body: bytes, transfer_encoding: 'base64' });
-  expect(JSON.stringify(events())).not.toContain('xhr-secret');
+  expect(JSON.stringify(events(collector))).not.toContain('xhr-secret');
 });
 
-test("an XMLHttpRequest whose 'json' response is not JSON is recorded without a body, not as the JSON null", async ({ page }) => {
-  const result = await runTwice(page, `return [await __xhr('/api/text?as=json', 'json'), await __xhr('/api/echo?as=json', 'json')];`);
+test("an XMLHttpRequest whose 'json' response is not JSON is recorded without a body, not as the JSON null", async ({ page, collector }) => {
+  const result = await runTwice({ page, collector }, `return [await __xhr('/api/text?as=json', 'json'), await __xhr('/api/echo?as=json', 'json')];`);
   // The browser gives the app null for text that does not parse; the text itself is out of reach.
   expect(result).toMatchObject([{ status: 200, response: null }, { status: 200, response: { method: 'GET' } }]);
-  await waitForEvents(2);
-  const [text] = eventsFor('/api/text');
+  await waitForEvents(collector, 2);
+  const [text] = eventsFor(collector, '/api/text');
   expect(text.response.status).toBe(200);
   expect(text.response).not.toHaveProperty('body');
-  const [echo] = eventsFor('/api/echo');
+  const [echo] = eventsFor(collector, '/api/echo');
   expect(echo.response.body).toMatchObject({ method: 'GET' });
 });
 
-test('one XMLHttpRequest reused for many calls: each is captured once, and listeners do not pile up', async ({ page }) => {
+test('one XMLHttpRequest reused for many calls: each is captured once, and listeners do not pile up', async ({ page, collector }) => {
   await open(
-    page,
+    { page, collector },
     `
     moesif.start();
     const xhr = (window.reused = new XMLHttpRequest());
@@ -374,18 +366,18 @@ test('one XMLHttpRequest reused for many calls: each is captured once, and liste
   const { result } = await cdp.send('Runtime.evaluate', { expression: 'window.reused' });
   const { listeners } = await cdp.send('DOMDebugger.getEventListeners', { objectId: result.objectId! });
   expect(listeners.map((l) => l.type).sort()).toEqual(['abort', 'error', 'loadend', 'loadend', 'timeout']); // a loadend is the app's onloadend
-  await waitForEvents(60);
+  await waitForEvents(collector, 60);
   await collector.settled(page);
-  const captured = events().map((e) => [new URL(e.request.uri).search, e.response.status, e.response.body ?? null, e.metadata ?? null]);
+  const captured = events(collector).map((e) => [new URL(e.request.uri).search, e.response.status, e.response.body ?? null, e.metadata ?? null]);
   expect(captured.sort()).toEqual(
     Array.from({ length: 60 }, (_, i) => (i % 10 == 9 ? [`?i=${i}`, 0, null, { error: 'abort' }] : [`?i=${i}`, 200, 'hello, text', null])).sort(),
   );
 });
 
-test('XMLHttpRequest: each call keeps its own response headers when the object is reopened or aborted after it ended', async ({ page }) => {
+test('XMLHttpRequest: each call keeps its own response headers when the object is reopened or aborted after it ended', async ({ page, collector }) => {
   // Capture reads a call's response headers when it builds the event, later; open() and abort() drop them before that.
   await open(
-    page,
+    { page, collector },
     `
     moesif.start();
     const xhr = new XMLHttpRequest();
@@ -403,17 +395,17 @@ test('XMLHttpRequest: each call keeps its own response headers when the object i
   );
   // The last call was aborted after it ended: the page sees no headers left.
   expect(await page.evaluate(() => (window as unknown as { scenario(): Promise<string> }).scenario())).toBe('');
-  await waitForEvents(6);
+  await waitForEvents(collector, 6);
   await collector.settled(page);
-  const captured = events().map((e) => [new URL(e.request.uri).search, e.response.headers['content-type'], e.response.headers['x-echo'] ?? null]);
+  const captured = events(collector).map((e) => [new URL(e.request.uri).search, e.response.headers['content-type'], e.response.headers['x-echo'] ?? null]);
   expect(captured.sort()).toEqual(
     Array.from({ length: 6 }, (_, i) => (i % 2 ? [`?i=${i}`, 'application/json', 'yes'] : [`?i=${i}`, 'text/plain; charset=utf-8', null])),
   );
 });
 
-test('a synchronous XMLHttpRequest is captured', async ({ page }) => {
+test('a synchronous XMLHttpRequest is captured', async ({ page, collector }) => {
   const seen = await runTwice(
-    page,
+    { page, collector },
     `
     const xhr = new XMLHttpRequest();
     xhr.open('GET', '/api/echo?sync', false);
@@ -422,12 +414,12 @@ test('a synchronous XMLHttpRequest is captured', async ({ page }) => {
   `,
   );
   expect(seen).toEqual([200, 'yes']);
-  await waitForEvents(1);
-  const [event] = eventsFor('/api/echo');
+  await waitForEvents(collector, 1);
+  const [event] = eventsFor(collector, '/api/echo');
   expect([event.response.status, event.response.headers['x-echo'], (event.response.body as { method: string }).method]).toEqual([200, 'yes', 'GET']);
 });
 
-test('relative URLs are logged as the browser resolves them, against the <base href> of when the call was made', async ({ page }) => {
+test('relative URLs are logged as the browser resolves them, against the <base href> of when the call was made', async ({ page, collector }) => {
   collector.page('/app/page', umdPage(`${init()} ${HELPERS} moesif.start();`, '<base href="/api/">'));
   await page.goto(collector.url + '/app/page');
   const seen = await page.evaluate(async () => {
@@ -438,12 +430,12 @@ test('relative URLs are logged as the browser resolves them, against the <base h
     return responses;
   });
   expect(seen).toEqual(['hello, text', 'hello, text']);
-  await waitForEvents(2);
-  expect(events().map((e) => e.request.uri).sort()).toEqual([`${collector.url}/api/text?via=fetch`, `${collector.url}/api/text?via=xhr`]);
+  await waitForEvents(collector, 2);
+  expect(events(collector).map((e) => e.request.uri).sort()).toEqual([`${collector.url}/api/text?via=fetch`, `${collector.url}/api/text?via=xhr`]);
 });
 
-test('requests opened before start() are left alone', async ({ page }) => {
-  await open(page, `
+test('requests opened before start() are left alone', async ({ page, collector }) => {
+  await open({ page, collector }, `
     const req = new XMLHttpRequest();
     req.open('GET', '/api/text?opened=before');
     moesif.start();
@@ -452,14 +444,14 @@ test('requests opened before start() are left alone', async ({ page }) => {
     return req.responseText;
   `);
   expect(await page.evaluate(() => (window as unknown as { scenario(): Promise<unknown> }).scenario())).toBe('hello, text');
-  await waitForEvents(1);
+  await waitForEvents(collector, 1);
   await collector.settled(page);
-  expect(events().map((e) => new URL(e.request.uri).search)).toEqual(['?after=start']);
+  expect(events(collector).map((e) => new URL(e.request.uri).search)).toEqual(['?after=start']);
 });
 
-test('a failed request (connection closed), an aborted one and one timed out are recorded with status 0, and the app gets the same errors', async ({ page }) => {
+test('a failed request (connection closed), an aborted one and one timed out are recorded with status 0, and the app gets the same errors', async ({ page, collector }) => {
   const result = await runTwice(
-    page,
+    { page, collector },
     `
     const out = [];
     try { await fetch('/api/close'); } catch (error) { out.push(failure(error)); }
@@ -498,8 +490,8 @@ test('a failed request (connection closed), an aborted one and one timed out are
     'ontimeout',
     'onerror',
   ]);
-  await waitForEvents(6);
-  const failed = Object.fromEntries(events().map((e) => [new URL(e.request.uri).pathname + new URL(e.request.uri).search, e]));
+  await waitForEvents(collector, 6);
+  const failed = Object.fromEntries(events(collector).map((e) => [new URL(e.request.uri).pathname + new URL(e.request.uri).search, e]));
   expect(failed['/api/close'].response.status).toBe(0);
   expect(failed['/api/close'].metadata?.error).toMatch(/TypeError/);
   expect(failed['/api/slow?fetch'].metadata?.error).toMatch(/AbortError/);
@@ -513,9 +505,9 @@ test('a failed request (connection closed), an aborted one and one timed out are
   ]);
 });
 
-test('skip, maskContent, getMetadata, getTags and getApiVersion each change the event, in that order', async ({ page }) => {
+test('skip, maskContent, getMetadata, getTags and getApiVersion each change the event, in that order', async ({ page, collector }) => {
   await open(
-    page,
+    { page, collector },
     `
     await fetch('/api/text?skip=me');
     await fetch('/api/echo', { method: 'POST', body: 'card 4242' });
@@ -533,23 +525,23 @@ test('skip, maskContent, getMetadata, getTags and getApiVersion each change the 
     w.moesif.start();
     return w.scenario();
   });
-  await waitForEvents(1);
+  await waitForEvents(collector, 1);
   await collector.settled(page);
-  expect(events()).toHaveLength(1);
-  const [event] = events();
+  expect(events(collector)).toHaveLength(1);
+  const [event] = events(collector);
   expect(event.request.body).toBe('card ####');
   expect(event.metadata).toEqual({ masked: 'card ####', status: 200 });
   expect(event.tags).toBe('api,masked-first');
   expect(event.request.api_version).toBe('2.2');
 });
 
-test('a hook that throws is reported once and the event is kept with defaults', async ({ page }) => {
+test('a hook that throws is reported once and the event is kept with defaults', async ({ page, collector }) => {
   const warnings: string[] = [];
   page.on('console', (message) => {
     if (message.type() === 'warning') warnings.push(message.text());
   });
   await open(
-    page,
+    { page, collector },
     `for (let i = 0; i < 3; i++) await fetch('/api/text?i=' + i);`,
     `, getMetadata: () => { throw new Error('boom'); }, getTags: () => 'still-tagged', apiVersion: '1.0'`,
   );
@@ -558,8 +550,8 @@ test('a hook that throws is reported once and the event is kept with defaults', 
     w.moesif.start();
     return w.scenario();
   });
-  await waitForEvents(3);
-  for (const event of events()) {
+  await waitForEvents(collector, 3);
+  for (const event of events(collector)) {
     expect(event.metadata).toBeUndefined();
     expect(event.tags).toBe('still-tagged');
     expect(event.request.api_version).toBe('1.0');
@@ -568,8 +560,8 @@ test('a hook that throws is reported once and the event is kept with defaults', 
   expect(warnings.filter((w) => w.includes('getMetadata'))).toHaveLength(1);
 });
 
-test('stop() restores fetch and XMLHttpRequest, leaves a wrapper installed after ours in place, and start/stop never stacks', async ({ page }) => {
-  await open(page, '');
+test('stop() restores fetch and XMLHttpRequest, leaves a wrapper installed after ours in place, and start/stop never stacks', async ({ page, collector }) => {
+  await open({ page, collector }, '');
   const result = await page.evaluate(async () => {
     const w = window as unknown as { moesif: { start(): void; stop(): void }; fetch: typeof fetch };
     const nativeFetch = w.fetch;
@@ -615,13 +607,13 @@ test('stop() restores fetch and XMLHttpRequest, leaves a wrapper installed after
     return out;
   });
   expect(result).toEqual({ patched: true, restored: true, theirsKept: true, stillWorks: 'hello, text', noNewLayer: true, theirCalls: 3 });
-  await waitForEvents(2);
+  await waitForEvents(collector, 2);
   await collector.settled(page);
-  expect(events().map((e) => new URL(e.request.uri).search)).toEqual(['?wrapped=captured', '?wrapped=restarted']);
+  expect(events(collector).map((e) => new URL(e.request.uri).search)).toEqual(['?wrapped=captured', '?wrapped=restarted']);
 });
 
-test('two SDK instances capture side by side and put everything back when stopped', async ({ page }) => {
-  await open(page, '');
+test('two SDK instances capture side by side and put everything back when stopped', async ({ page, collector }) => {
+  await open({ page, collector }, '');
   const result = await page.evaluate(async () => {
     type M = { start(): void; stop(): void; init(o: object): void; new: () => M };
     const w = window as unknown as { moesif: M };
@@ -640,28 +632,28 @@ test('two SDK instances capture side by side and put everything back when stoppe
     return restored;
   });
   expect(result).toBe(true);
-  await expect.poll(() => events().length).toBe(4);
+  await expect.poll(() => events(collector).length).toBe(4);
   await collector.settled(page);
-  expect(events().map((e) => new URL(e.request.uri).search)).toEqual(['?both', '?both', '?both', '?both']);
-  expect(eventsFor('/api/text').map((e) => e.response.body)).toEqual(['hello, text', 'hello, text']);
-  expect(eventsFor('/api/echo').map((e) => e.response.body)).toEqual(Array(2).fill({ method: 'POST', body: 'b', authorization: false, apiKey: false }));
+  expect(events(collector).map((e) => new URL(e.request.uri).search)).toEqual(['?both', '?both', '?both', '?both']);
+  expect(eventsFor(collector, '/api/text').map((e) => e.response.body)).toEqual(['hello, text', 'hello, text']);
+  expect(eventsFor(collector, '/api/echo').map((e) => e.response.body)).toEqual(Array(2).fill({ method: 'POST', body: 'b', authorization: false, apiKey: false }));
   const appIds = collector.received.filter((r) => r.path === '/v1/events/batch').map((r) => r.headers['x-moesif-application-id']);
   expect(new Set(appIds)).toEqual(new Set(['app', 'other']));
 });
 
-test("the collector's own requests are never captured", async ({ page }) => {
+test("the collector's own requests are never captured", async ({ page, collector }) => {
   // The pause between calls lets the SDK send its batches while capture is on (time is the scenario).
-  await open(page, `moesif.start(); for (let i = 0; i < 5; i++) { moesif.track('t' + i); await fetch('/api/text?i=' + i); await new Promise((r) => setTimeout(r, 150)); } await moesif.flush();`);
+  await open({ page, collector }, `moesif.start(); for (let i = 0; i < 5; i++) { moesif.track('t' + i); await fetch('/api/text?i=' + i); await new Promise((r) => setTimeout(r, 150)); } await moesif.flush();`);
   await page.evaluate(() => (window as unknown as { scenario(): Promise<unknown> }).scenario());
-  await waitForEvents(5);
+  await waitForEvents(collector, 5);
   await collector.settled(page);
   expect(collector.received.filter((r) => r.path.startsWith('/v1/')).length).toBeGreaterThan(2);
-  expect(events().map((e) => new URL(e.request.uri).pathname)).toEqual(Array(5).fill('/api/text'));
+  expect(events(collector).map((e) => new URL(e.request.uri).pathname)).toEqual(Array(5).fill('/api/text'));
 });
 
-test('a 5 MB response reaches the app whole and is logged capped at maxBodyBytes, marked truncated', async ({ page }) => {
+test('a 5 MB response reaches the app whole and is logged capped at maxBodyBytes, marked truncated', async ({ page, collector }) => {
   const result = await runTwice(
-    page,
+    { page, collector },
     `
     const res = await fetch('/api/big');
     const text = await res.text();
@@ -670,33 +662,33 @@ test('a 5 MB response reaches the app whole and is logged capped at maxBodyBytes
   `,
   );
   expect(result).toEqual([5_000_000, '0123456789', 5_000_000]);
-  await waitForEvents(2);
-  for (const event of eventsFor('/api/big')) {
+  await waitForEvents(collector, 2);
+  for (const event of eventsFor(collector, '/api/big')) {
     expect(event.response.body).toBe('0123456789'.repeat(6553) + '012345');
     expect(event.metadata).toEqual({ truncated: ['response'] });
   }
 });
 
-test('disableFetch leaves fetch alone and still captures XMLHttpRequest; sampleRate 0 captures nothing', async ({ page }) => {
-  await open(page, `moesif.start(); await fetch('/api/text?f'); await __xhr('/api/text?x', ''); return window.fetch === window.nativeFetch;`, ', disableFetch: true');
+test('disableFetch leaves fetch alone and still captures XMLHttpRequest; sampleRate 0 captures nothing', async ({ page, collector }) => {
+  await open({ page, collector }, `moesif.start(); await fetch('/api/text?f'); await __xhr('/api/text?x', ''); return window.fetch === window.nativeFetch;`, ', disableFetch: true');
   await page.evaluate(() => ((window as unknown as { nativeFetch: unknown }).nativeFetch = window.fetch));
   expect(await page.evaluate(() => (window as unknown as { scenario(): Promise<unknown> }).scenario())).toBe(true);
-  await waitForEvents(1);
+  await waitForEvents(collector, 1);
   await collector.settled(page);
-  expect(events().map((e) => new URL(e.request.uri).search)).toEqual(['?x']);
+  expect(events(collector).map((e) => new URL(e.request.uri).search)).toEqual(['?x']);
 
-  await open(page, `moesif.start(); await fetch('/api/text?sampled'); await __xhr('/api/text?sampled', ''); await moesif.flush();`, ', sampleRate: 0');
+  await open({ page, collector }, `moesif.start(); await fetch('/api/text?sampled'); await __xhr('/api/text?sampled', ''); await moesif.flush();`, ', sampleRate: 0');
   await page.evaluate(() => (window as unknown as { scenario(): Promise<unknown> }).scenario());
   await collector.settled(page);
-  expect(events().filter((e) => e.request.uri.includes('sampled'))).toEqual([]);
+  expect(events(collector).filter((e) => e.request.uri.includes('sampled'))).toEqual([]);
 });
 
-test('calls that end just before the page is left still reach the collector', async ({ page }) => {
+test('calls that end just before the page is left still reach the collector', async ({ page, collector }) => {
   // A long batch wait: nothing leaves on a timer, only with the page's close (or from the outbox, on the next page).
   const next = `moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 100 });`;
   collector.page('/next', umdPage(next));
   await open(
-    page,
+    { page, collector },
     `
     moesif.start();
     const x = await __xhr('/api/text?leaving=xhr', '');
@@ -709,9 +701,9 @@ test('calls that end just before the page is left still reach the collector', as
   await page.evaluate(() => void (window as unknown as { scenario(): Promise<unknown> }).scenario());
   await page.waitForURL('**/next');
   // Counted by transaction id: an item sent as the page closed may be sent again by the next page (at least once).
-  const unique = () => [...new Map(events().map((e) => [e.transaction_id, new URL(e.request.uri).search])).values()].sort();
+  const unique = () => [...new Map(events(collector).map((e) => [e.transaction_id, new URL(e.request.uri).search])).values()].sort();
   await expect.poll(unique).toEqual(['?leaving=fetch', '?leaving=xhr']);
-  const [fetched] = eventsFor('/api/echo');
+  const [fetched] = eventsFor(collector, '/api/echo');
   expect(fetched.request.body).toBe('bye');
   // Its response body is recorded if capture had read its copy when the page went; if not, the event says so.
   if (fetched.response.body === undefined) expect(fetched.metadata).toEqual({ truncated: ['response'] });

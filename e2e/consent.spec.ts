@@ -1,13 +1,6 @@
-import { expect, test, type BrowserContext, type Page } from '@playwright/test';
-import { startRecorder, umdPage, type Recorder } from './support/recorder';
-
-let collector: Recorder;
-test.beforeEach(async () => {
-  collector = await startRecorder();
-});
-test.afterEach(async () => {
-  await collector.close();
-});
+import type { BrowserContext, Page } from '@playwright/test';
+import { expect, test, type PageAndCollector } from './support/fixtures';
+import { umdPage } from './support/recorder';
 
 const init = (extra = '') =>
   `moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 50, requirePublishingConsent: true ${extra} });`;
@@ -17,15 +10,15 @@ const sdkTraces = async (page: Page, context: BrowserContext) => ({
   storage: await page.evaluate(() => Object.keys(localStorage)),
 });
 
-const open = async (page: Page, script: string) => {
+const open = async ({ page, collector }: PageAndCollector, script: string) => {
   collector.page('/app', umdPage(script));
   await page.goto(collector.at('app.example.test') + '/app');
 };
 
 const activity = `moesif.identifyUser('u-1', { plan: 'pro' }); moesif.track('First'); moesif.track('Second');`;
 
-test('while consent is pending nothing is stored or sent; on grant every kept call arrives once, in order', async ({ page, context }) => {
-  await open(page, `${init()} ${activity} moesif.start(); fetch('/api/other', { method: 'POST', body: 'while pending' });`);
+test('while consent is pending nothing is stored or sent; on grant every kept call arrives once, in order', async ({ page, context, collector }) => {
+  await open({ page, collector }, `${init()} ${activity} moesif.start(); fetch('/api/other', { method: 'POST', body: 'while pending' });`);
   await expect.poll(() => collector.api.length).toBe(1);
   // Everything is held: the four items (users, two actions, the captured call) wait in memory, and no
   // request was made.
@@ -56,9 +49,9 @@ test('while consent is pending nothing is stored or sent; on grant every kept ca
   expect(await page.evaluate(() => window.moesif.getUserId())).toBe('u-1');
 });
 
-test('revoking removes cookies and storage, empties the outbox, and nothing more arrives, also after a reload', async ({ page, context }) => {
+test('revoking removes cookies and storage, empties the outbox, and nothing more arrives, also after a reload', async ({ page, context, collector }) => {
   collector.refuse(true); // keep events queued, so the outbox has something to purge
-  await open(page, `${init(', requirePublishingConsent: false')} ${activity}`);
+  await open({ page, collector }, `${init(', requirePublishingConsent: false')} ${activity}`);
   await expect.poll(async () => (await sdkTraces(page, context)).storage.some((key) => key.startsWith('usertrail:v4:outbox'))).toBe(true);
 
   await page.evaluate(() => window.moesif.revokePublishingConsent());
@@ -81,9 +74,9 @@ test('revoking removes cookies and storage, empties the outbox, and nothing more
   expect(collector.items('users')).toEqual([]);
 });
 
-test('with respectDoNotTrack, Global Privacy Control or Do Not Track means nothing arrives', async ({ page }) => {
+test('with respectDoNotTrack, Global Privacy Control or Do Not Track means nothing arrives', async ({ page, collector }) => {
   await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true }));
-  await open(page, `${init(', requirePublishingConsent: false, respectDoNotTrack: true')} ${activity}`);
+  await open({ page, collector }, `${init(', requirePublishingConsent: false, respectDoNotTrack: true')} ${activity}`);
   await collector.settled(page);
   expect(collector.received).toHaveLength(0);
 
@@ -95,15 +88,15 @@ test('with respectDoNotTrack, Global Privacy Control or Do Not Track means nothi
   expect(collector.received).toHaveLength(0);
 });
 
-test('reset() keeps the consent decision', async ({ page }) => {
-  await open(page, `${init()} moesif.grantPublishingConsent(); moesif.identifyUser('u-2'); moesif.reset(); moesif.track('After Reset');`);
+test('reset() keeps the consent decision', async ({ page, collector }) => {
+  await open({ page, collector }, `${init()} moesif.grantPublishingConsent(); moesif.identifyUser('u-2'); moesif.reset(); moesif.track('After Reset');`);
   await expect.poll(() => collector.items('actions').map((a) => a.action_name)).toEqual(['After Reset']);
   expect(collector.items('actions')[0].user_id).toBeUndefined();
   await page.reload();
   expect(await page.evaluate(() => window.moesif.isPublishingConsentGranted())).toBe(true);
 });
 
-test('a revoke on app reaches an open docs tab: it sends nothing more and does not bring the ids back from its localStorage', async ({ context }) => {
+test('a revoke on app reaches an open docs tab: it sends nothing more and does not bring the ids back from its localStorage', async ({ context, collector }) => {
   const initGranted = `moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 50 });`;
   collector.page('/docs', umdPage(initGranted));
   collector.page('/app', umdPage(initGranted));

@@ -1,4 +1,4 @@
-import { expect, test, type Page, type Request } from '@playwright/test';
+import type { Page, Request } from '@playwright/test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { startCollector, DEFAULT_APP_ID } from '../demo/collector/server.js';
 import { chromiumArgs } from '../scripts/chromium.mjs';
 import { chromiumLaunchOptions } from './support/browser';
-import { startRecorder, type Recorder } from './support/recorder';
+import { expect, test, type PageAndCollector } from './support/fixtures';
+import type { Recorder } from './support/recorder';
 
 /**
  * Cross-domain tracking (issue 20) in Chromium: two sites of different registrable domains, which
@@ -24,16 +25,8 @@ const ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9
 /** An id as moesif-browser-js makes them: hex groups of other lengths, not a UUID. */
 const MOESIF_STYLE_ID = '18f3b5c1a2e-0d4c1b2e3a4f5-4c1d2e3f-1fa400-18f3b5c1a2e';
 
-let server: Recorder;
-test.beforeEach(async () => {
-  server = await startRecorder();
-});
-test.afterEach(async () => {
-  await server.close();
-});
-
-const siteA = () => server.at('www.acme-docs.test');
-const siteB = () => server.at('app.acme-cloud.test');
+const siteA = (collector: Recorder) => collector.at('www.acme-docs.test');
+const siteB = (collector: Recorder) => collector.at('app.acme-cloud.test');
 
 interface SitePage {
   /** init() options on top of the application id, the collector and a short batch time. */
@@ -48,8 +41,8 @@ interface SitePage {
 }
 
 /** A page that loads the built UMD in <head> and calls init() with cross-domain tracking on, targeting acme-cloud.test. */
-const sitePage = ({ options = {}, body = '', script = '', before = '', host }: SitePage): string => {
-  const init = { applicationId: 'cdt-app', host: host ?? server.url, batchMaxTime: 50, enableCrossDomainTracking: true, crossDomainTargets: ['acme-cloud.test'], ...options };
+const sitePage = (collector: Recorder, { options = {}, body = '', script = '', before = '', host }: SitePage): string => {
+  const init = { applicationId: 'cdt-app', host: host ?? collector.url, batchMaxTime: 50, enableCrossDomainTracking: true, crossDomainTargets: ['acme-cloud.test'], ...options };
   return `<!doctype html><html><head><title>cross-domain</title><script>${before}</script><script src="/dist/moesif.min.js"></script>
 <script>moesif.init(${JSON.stringify(init)}); ${script}</script></head><body>${body}</body></html>`;
 };
@@ -69,25 +62,25 @@ const carried = (url: string | null, name = '__mt'): string | null => new URL(ur
 /** Right-click: a real mousedown and contextmenu, and no navigation. */
 const rightClick = (page: Page, selector: string) => page.locator(selector).click({ button: 'right' });
 
-test('a visitor who follows a link from site A to site B is one visitor: both sites send the same anonymous id, and identifyUser() on B takes in the visit to A', async ({ page }) => {
+test('a visitor who follows a link from site A to site B is one visitor: both sites send the same anonymous id, and identifyUser() on B takes in the visit to A', async ({ page, collector }) => {
   const dir = mkdtempSync(join(tmpdir(), 'usertrail-cdt-'));
-  const collector = await startCollector({ port: 0, db: join(dir, 'collector.db'), applicationId: DEFAULT_APP_ID });
+  const demoCollector = await startCollector({ port: 0, db: join(dir, 'collector.db'), applicationId: DEFAULT_APP_ID });
   try {
     const options = { applicationId: DEFAULT_APP_ID };
-    server.page(
+    collector.page(
       '/docs',
-      sitePage({ host: collector.url, options, script: `moesif.track('Read Docs');`, body: `<a id="to-b" href="${siteB()}/pricing?plan=pro#compare"><span>See pricing</span></a>` }),
+      sitePage(collector, { host: demoCollector.url, options, script: `moesif.track('Read Docs');`, body: `<a id="to-b" href="${siteB(collector)}/pricing?plan=pro#compare"><span>See pricing</span></a>` }),
     );
-    server.page(
+    collector.page(
       '/pricing',
-      sitePage({
-        host: collector.url,
+      sitePage(collector, {
+        host: demoCollector.url,
         options,
         script: `moesif.track('Viewed Pricing');`,
         body: `<button onclick="moesif.identifyUser('user-42'); moesif.track('Signed Up'); moesif.flush()">Sign up</button>`,
       }),
     );
-    await page.goto(`${siteA()}/docs`);
+    await page.goto(`${siteA(collector)}/docs`);
     const idOnA = await anonymousId(page);
     expect(idOnA).toMatch(ID_PATTERN);
     await page.evaluate(() => (window as any).moesif.flush());
@@ -97,11 +90,11 @@ test('a visitor who follows a link from site A to site B is one visitor: both si
     await page.locator('#to-b span').click();
     expect(carried((await arrival).url())).toBe(idOnA);
     // B adopted the id and took it out of the address bar.
-    await expect(page).toHaveURL(`${siteB()}/pricing?plan=pro#compare`);
+    await expect(page).toHaveURL(`${siteB(collector)}/pricing?plan=pro#compare`);
     expect(await anonymousId(page)).toBe(idOnA);
     await page.getByRole('button', { name: 'Sign up' }).click();
 
-    const get = async (path: string) => (await fetch(collector.url + path)).json();
+    const get = async (path: string) => (await fetch(demoCollector.url + path)).json();
     await expect
       .poll(async () => ((await get('/api/events?user_id=user-42&kind=action')).events as any[]).map((item) => item.action_name).sort(), { timeout: 15_000 })
       .toEqual(['Read Docs', 'Signed Up', 'Viewed Pricing']);
@@ -109,21 +102,21 @@ test('a visitor who follows a link from site A to site B is one visitor: both si
     const byName = Object.fromEntries(actions.map((item) => [item.action_name, item]));
     // Before identifyUser(), both sites sent the one anonymous id.
     expect(byName['Read Docs']).toMatchObject({ anonymous_id: idOnA, uri: expect.stringContaining('www.acme-docs.test') });
-    expect(byName['Viewed Pricing']).toMatchObject({ anonymous_id: idOnA, uri: `${siteB()}/pricing?plan=pro#compare` });
+    expect(byName['Viewed Pricing']).toMatchObject({ anonymous_id: idOnA, uri: `${siteB(collector)}/pricing?plan=pro#compare` });
     const profile = await get('/api/users/user-42');
     expect(profile).toMatchObject({ user_id: 'user-42', identified_user_id: 'user-42', anonymous_ids: [idOnA] });
     expect(profile.action_count).toBe(3);
   } finally {
-    await collector.close();
+    await demoCollector.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
 test.describe('which links carry the id', () => {
-  const links = (b: string) => `
-    <a id="target" href="${b}/x?a=1&next=/y#h">B</a>
-    <a id="parent-domain" href="http://acme-cloud.test:${server.port}/">B's parent domain</a>
-    <a id="look-alike" href="http://www.notacme-cloud.test:${server.port}/">look-alike</a>
+  const links = (collector: Recorder) => `
+    <a id="target" href="${siteB(collector)}/x?a=1&next=/y#h">B</a>
+    <a id="parent-domain" href="http://acme-cloud.test:${collector.port}/">B's parent domain</a>
+    <a id="look-alike" href="http://www.notacme-cloud.test:${collector.port}/">look-alike</a>
     <a id="same-origin" href="/docs/next">same origin</a>
     <a id="other-site" href="http://elsewhere.acme-docs-partner.test/">another site</a>
     <a id="mailto" href="mailto:sales@acme-cloud.test">mail</a>
@@ -131,22 +124,22 @@ test.describe('which links carry the id', () => {
     <a id="javascript" href="javascript:void(document.title='ran')">script</a>
     <a id="ftp" href="ftp://files.acme-cloud.test/a">ftp</a>`;
 
-  test('a target, its subdomains and its parent domain with any port, keeping the path, other parameters and hash; never a look-alike, the same origin, or another site', async ({ page }) => {
-    server.page('/docs', sitePage({ body: links(siteB()) }));
-    await page.goto(`${siteA()}/docs`);
+  test('a target, its subdomains and its parent domain with any port, keeping the path, other parameters and hash; never a look-alike, the same origin, or another site', async ({ page, collector }) => {
+    collector.page('/docs', sitePage(collector, { body: links(collector) }));
+    await page.goto(`${siteA(collector)}/docs`);
     const id = await anonymousId(page);
     for (const selector of ['#target', '#parent-domain', '#look-alike', '#same-origin', '#other-site']) await rightClick(page, selector);
-    expect(await hrefOf(page, '#target')).toBe(`${siteB()}/x?a=1&next=/y&__mt=${id}#h`);
+    expect(await hrefOf(page, '#target')).toBe(`${siteB(collector)}/x?a=1&next=/y&__mt=${id}#h`);
     expect(carried(await hrefOf(page, '#parent-domain'))).toBe(id);
-    expect(await hrefOf(page, '#look-alike')).toBe(`http://www.notacme-cloud.test:${server.port}/`);
+    expect(await hrefOf(page, '#look-alike')).toBe(`http://www.notacme-cloud.test:${collector.port}/`);
     expect(await hrefOf(page, '#same-origin')).toBe('/docs/next');
     expect(await hrefOf(page, '#other-site')).toBe('http://elsewhere.acme-docs-partner.test/');
   });
 
-  test('with crossDomainTargets null, every other origin over http(s); mailto:, tel:, javascript: and ftp: never, and a javascript: link still runs', async ({ page }) => {
+  test('with crossDomainTargets null, every other origin over http(s); mailto:, tel:, javascript: and ftp: never, and a javascript: link still runs', async ({ page, collector }) => {
     const errors = watchErrors(page);
-    server.page('/docs', sitePage({ options: { crossDomainTargets: null }, body: links(siteB()) }));
-    await page.goto(`${siteA()}/docs`);
+    collector.page('/docs', sitePage(collector, { options: { crossDomainTargets: null }, body: links(collector) }));
+    await page.goto(`${siteA(collector)}/docs`);
     const id = await anonymousId(page);
     for (const selector of ['#target', '#look-alike', '#same-origin', '#other-site', '#mailto', '#tel', '#ftp']) await rightClick(page, selector);
     expect(carried(await hrefOf(page, '#target'))).toBe(id);
@@ -166,101 +159,101 @@ test.describe('which links carry the id', () => {
     ['an empty list', []],
     ['no crossDomainTargets', undefined],
   ] as const) {
-    test(`with ${name}, none`, async ({ page }) => {
-      server.page('/docs', sitePage({ options: { crossDomainTargets: targets }, body: links(siteB()) }));
-      await page.goto(`${siteA()}/docs`);
+    test(`with ${name}, none`, async ({ page, collector }) => {
+      collector.page('/docs', sitePage(collector, { options: { crossDomainTargets: targets }, body: links(collector) }));
+      await page.goto(`${siteA(collector)}/docs`);
       await rightClick(page, '#target');
-      expect(await hrefOf(page, '#target')).toBe(`${siteB()}/x?a=1&next=/y#h`);
+      expect(await hrefOf(page, '#target')).toBe(`${siteB(collector)}/x?a=1&next=/y#h`);
     });
   }
 
-  test('with enableCrossDomainTracking off, none, whatever the targets', async ({ page }) => {
-    server.page('/docs', sitePage({ options: { enableCrossDomainTracking: false, crossDomainTargets: null }, body: links(siteB()) }));
-    await page.goto(`${siteA()}/docs`);
+  test('with enableCrossDomainTracking off, none, whatever the targets', async ({ page, collector }) => {
+    collector.page('/docs', sitePage(collector, { options: { enableCrossDomainTracking: false, crossDomainTargets: null }, body: links(collector) }));
+    await page.goto(`${siteA(collector)}/docs`);
     await rightClick(page, '#target');
-    expect(await hrefOf(page, '#target')).toBe(`${siteB()}/x?a=1&next=/y#h`);
+    expect(await hrefOf(page, '#target')).toBe(`${siteB(collector)}/x?a=1&next=/y#h`);
   });
 
-  test('an id the link carried already is replaced by the visitor current one', async ({ page }) => {
-    server.page('/docs', sitePage({ body: `<a id="target" href="${siteB()}/x?__mt=0ld-1d&a=1">B</a>` }));
-    await page.goto(`${siteA()}/docs`);
+  test('an id the link carried already is replaced by the visitor current one', async ({ page, collector }) => {
+    collector.page('/docs', sitePage(collector, { body: `<a id="target" href="${siteB(collector)}/x?__mt=0ld-1d&a=1">B</a>` }));
+    await page.goto(`${siteA(collector)}/docs`);
     const before = await anonymousId(page);
     await rightClick(page, '#target');
-    expect(await hrefOf(page, '#target')).toBe(`${siteB()}/x?a=1&__mt=${before}`);
+    expect(await hrefOf(page, '#target')).toBe(`${siteB(collector)}/x?a=1&__mt=${before}`);
     // After reset() the next use carries the new id, not the one the link got before.
     const after = await page.evaluate(() => ((window as any).moesif.reset(), (window as any).moesif.getAnonymousId()));
     await rightClick(page, '#target');
-    expect(await hrefOf(page, '#target')).toBe(`${siteB()}/x?a=1&__mt=${after}`);
+    expect(await hrefOf(page, '#target')).toBe(`${siteB(collector)}/x?a=1&__mt=${after}`);
   });
 });
 
 test.describe('when links are decorated', () => {
-  const body = () => `<a id="target" href="${siteB()}/pricing"><span id="text">pricing</span></a>`;
+  const body = (collector: Recorder) => `<a id="target" href="${siteB(collector)}/pricing"><span id="text">pricing</span></a>`;
 
   for (const type of ['mousedown', 'click', 'auxclick', 'contextmenu']) {
-    test(`on ${type} alone, in the capture phase: a page handler that stops the event does not prevent it`, async ({ page }) => {
+    test(`on ${type} alone, in the capture phase: a page handler that stops the event does not prevent it`, async ({ page, collector }) => {
       // The page stops the event at the link, as some apps' routers do.
-      server.page('/docs', sitePage({ body: body(), script: `addEventListener('DOMContentLoaded', () => document.querySelector('#target').addEventListener('${type}', (e) => { e.stopPropagation(); e.preventDefault(); }));` }));
-      await page.goto(`${siteA()}/docs`);
+      collector.page('/docs', sitePage(collector, { body: body(collector), script: `addEventListener('DOMContentLoaded', () => document.querySelector('#target').addEventListener('${type}', (e) => { e.stopPropagation(); e.preventDefault(); }));` }));
+      await page.goto(`${siteA(collector)}/docs`);
       const id = await anonymousId(page);
       await page.locator('#text').dispatchEvent(type);
-      expect(await hrefOf(page, '#target')).toBe(`${siteB()}/pricing?__mt=${id}`);
+      expect(await hrefOf(page, '#target')).toBe(`${siteB(collector)}/pricing?__mt=${id}`);
     });
   }
 
-  test('on touchstart alone (a finger on the link, before any click)', async ({ browser }) => {
+  test('on touchstart alone (a finger on the link, before any click)', async ({ browser, collector }) => {
     const context = await browser.newContext({ hasTouch: true });
     const page = await context.newPage();
-    server.page('/docs', sitePage({ body: body() }));
-    await page.goto(`${siteA()}/docs`);
+    collector.page('/docs', sitePage(collector, { body: body(collector) }));
+    await page.goto(`${siteA(collector)}/docs`);
     const id = await anonymousId(page);
     const box = (await page.locator('#text').boundingBox())!;
     const cdp = await context.newCDPSession(page);
     await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [{ x: box.x + 2, y: box.y + 2 }] });
-    await expect.poll(() => hrefOf(page, '#target')).toBe(`${siteB()}/pricing?__mt=${id}`);
+    await expect.poll(() => hrefOf(page, '#target')).toBe(`${siteB(collector)}/pricing?__mt=${id}`);
     await cdp.send('Input.dispatchTouchEvent', { type: 'touchCancel', touchPoints: [] });
     await context.close();
   });
 
-  test('on a middle click: the new tab opens the decorated URL', async ({ page, context }) => {
-    server.page('/docs', sitePage({ body: body() }));
-    server.page('/pricing', '<!doctype html><title>B</title>');
-    await page.goto(`${siteA()}/docs`);
+  test('on a middle click: the new tab opens the decorated URL', async ({ page, context, collector }) => {
+    collector.page('/docs', sitePage(collector, { body: body(collector) }));
+    collector.page('/pricing', '<!doctype html><title>B</title>');
+    await page.goto(`${siteA(collector)}/docs`);
     const id = await anonymousId(page);
     const opened = context.waitForEvent('page');
     await page.locator('#text').click({ button: 'middle' });
     const tab = await opened;
     await tab.waitForLoadState();
-    expect(tab.url()).toBe(`${siteB()}/pricing?__mt=${id}`);
+    expect(tab.url()).toBe(`${siteB(collector)}/pricing?__mt=${id}`);
   });
 
-  test('on keyboard activation: Enter on the focused link follows the decorated URL', async ({ page }) => {
-    server.page('/docs', sitePage({ body: body() }));
-    server.page('/pricing', '<!doctype html><title>B</title>');
-    await page.goto(`${siteA()}/docs`);
+  test('on keyboard activation: Enter on the focused link follows the decorated URL', async ({ page, collector }) => {
+    collector.page('/docs', sitePage(collector, { body: body(collector) }));
+    collector.page('/pricing', '<!doctype html><title>B</title>');
+    await page.goto(`${siteA(collector)}/docs`);
     const id = await anonymousId(page);
     await page.locator('#target').focus();
     const navigation = page.waitForRequest((request: Request) => request.url().includes('/pricing'));
     await page.keyboard.press('Enter');
-    expect((await navigation).url()).toBe(`${siteB()}/pricing?__mt=${id}`);
+    expect((await navigation).url()).toBe(`${siteB(collector)}/pricing?__mt=${id}`);
   });
 
-  test('from init(), without start(); stop() removes the listeners and start() puts them back', async ({ page }) => {
-    server.page('/docs', sitePage({ body: body() }));
-    await page.goto(`${siteA()}/docs`);
+  test('from init(), without start(); stop() removes the listeners and start() puts them back', async ({ page, collector }) => {
+    collector.page('/docs', sitePage(collector, { body: body(collector) }));
+    await page.goto(`${siteA(collector)}/docs`);
     const id = await anonymousId(page);
     await page.evaluate(() => (window as any).moesif.stop());
     await rightClick(page, '#target');
-    expect(await hrefOf(page, '#target')).toBe(`${siteB()}/pricing`);
+    expect(await hrefOf(page, '#target')).toBe(`${siteB(collector)}/pricing`);
     await page.evaluate(() => (window as any).moesif.start());
     await rightClick(page, '#target');
-    expect(await hrefOf(page, '#target')).toBe(`${siteB()}/pricing?__mt=${id}`);
+    expect(await hrefOf(page, '#target')).toBe(`${siteB(collector)}/pricing?__mt=${id}`);
   });
 
-  test('an event dispatched on the document, the window or a text node never throws', async ({ page }) => {
+  test('an event dispatched on the document, the window or a text node never throws', async ({ page, collector }) => {
     const errors = watchErrors(page);
-    server.page('/docs', sitePage({ body: body() }));
-    await page.goto(`${siteA()}/docs`);
+    collector.page('/docs', sitePage(collector, { body: body(collector) }));
+    await page.goto(`${siteA(collector)}/docs`);
     const id = await anonymousId(page);
     await page.evaluate(() => {
       for (const type of ['mousedown', 'click', 'touchstart', 'submit']) {
@@ -268,24 +261,24 @@ test.describe('when links are decorated', () => {
         window.dispatchEvent(new Event(type));
       }
     });
-    expect(await hrefOf(page, '#target')).toBe(`${siteB()}/pricing`);
+    expect(await hrefOf(page, '#target')).toBe(`${siteB(collector)}/pricing`);
     // A text node inside the link: its enclosing <a> is decorated.
     await page.evaluate(() => document.querySelector('#text')!.firstChild!.dispatchEvent(new MouseEvent('mousedown', { bubbles: true, composed: true })));
-    expect(await hrefOf(page, '#target')).toBe(`${siteB()}/pricing?__mt=${id}`);
+    expect(await hrefOf(page, '#target')).toBe(`${siteB(collector)}/pricing?__mt=${id}`);
     expect(errors).toEqual([]);
   });
 
-  test('a link inside a shadow root is decorated too', async ({ page }) => {
-    server.page(
+  test('a link inside a shadow root is decorated too', async ({ page, collector }) => {
+    collector.page(
       '/docs',
-      sitePage({
-        body: `<div id="host"></div><script>document.querySelector('#host').attachShadow({ mode: 'open' }).innerHTML = '<a id="inner" href="${siteB()}/pricing">pricing</a>';</script>`,
+      sitePage(collector, {
+        body: `<div id="host"></div><script>document.querySelector('#host').attachShadow({ mode: 'open' }).innerHTML = '<a id="inner" href="${siteB(collector)}/pricing">pricing</a>';</script>`,
       }),
     );
-    await page.goto(`${siteA()}/docs`);
+    await page.goto(`${siteA(collector)}/docs`);
     const id = await anonymousId(page);
     await page.locator('#inner').click({ button: 'right' });
-    expect(await page.locator('#inner').getAttribute('href')).toBe(`${siteB()}/pricing?__mt=${id}`);
+    expect(await page.locator('#inner').getAttribute('href')).toBe(`${siteB(collector)}/pricing?__mt=${id}`);
   });
 });
 
@@ -295,57 +288,57 @@ test.describe('forms', () => {
     <form id="post" action="${b}/signup" method="post"><input name="email" value="a@b.test"><button id="post-go">Sign up</button></form>
     <form id="same" action="/docs/search" method="get"><input name="q" value="docs"><button id="same-go">Search docs</button></form>`;
 
-  test('a GET form to a target carries the id in a hidden field', async ({ page }) => {
-    server.page('/docs', sitePage({ body: forms(siteB()) }));
-    server.page('/search', '<!doctype html><title>B</title>');
-    await page.goto(`${siteA()}/docs`);
+  test('a GET form to a target carries the id in a hidden field', async ({ page, collector }) => {
+    collector.page('/docs', sitePage(collector, { body: forms(siteB(collector)) }));
+    collector.page('/search', '<!doctype html><title>B</title>');
+    await page.goto(`${siteA(collector)}/docs`);
     const id = await anonymousId(page);
     const navigation = page.waitForRequest((request) => request.url().includes('/search'));
     await page.locator('#get-go').click();
-    expect((await navigation).url()).toBe(`${siteB()}/search?q=cloud&__mt=${id}`);
+    expect((await navigation).url()).toBe(`${siteB(collector)}/search?q=cloud&__mt=${id}`);
   });
 
-  test('a POST form and a same-origin form are left alone', async ({ page }) => {
-    server.page('/docs', sitePage({ body: forms(siteB()) }));
-    server.page('/signup', '<!doctype html><title>B</title>');
-    server.page('/docs/search', '<!doctype html><title>A</title>');
-    await page.goto(`${siteA()}/docs`);
+  test('a POST form and a same-origin form are left alone', async ({ page, collector }) => {
+    collector.page('/docs', sitePage(collector, { body: forms(siteB(collector)) }));
+    collector.page('/signup', '<!doctype html><title>B</title>');
+    collector.page('/docs/search', '<!doctype html><title>A</title>');
+    await page.goto(`${siteA(collector)}/docs`);
     const post = page.waitForRequest((request) => request.url().includes('/signup'));
     await page.locator('#post-go').click();
     const request = await post;
-    expect(request.url()).toBe(`${siteB()}/signup`);
+    expect(request.url()).toBe(`${siteB(collector)}/signup`);
     expect(request.postData()).toBe('email=a%40b.test');
-    await page.goto(`${siteA()}/docs`);
+    await page.goto(`${siteA(collector)}/docs`);
     const same = page.waitForRequest((request) => request.url().includes('/docs/search'));
     await page.locator('#same-go').click();
-    expect((await same).url()).toBe(`${siteA()}/docs/search?q=docs`);
+    expect((await same).url()).toBe(`${siteA(collector)}/docs/search?q=docs`);
   });
 });
 
 test.describe('consent', () => {
-  const body = () => `<a id="target" href="${siteB()}/pricing">pricing</a>
-    <form id="get" action="${siteB()}/search" method="get"><input name="q" value="x"></form>`;
+  const body = (collector: Recorder) => `<a id="target" href="${siteB(collector)}/pricing">pricing</a>
+    <form id="get" action="${siteB(collector)}/search" method="get"><input name="q" value="x"></form>`;
   const hiddenField = (page: Page) => page.locator('#get input[name="__mt"]');
 
-  test('nothing is decorated while consent is pending; after grantPublishingConsent() links and forms are, with no other call', async ({ page }) => {
-    server.page('/docs', sitePage({ options: { requirePublishingConsent: true }, body: body() }));
-    await page.goto(`${siteA()}/docs`);
+  test('nothing is decorated while consent is pending; after grantPublishingConsent() links and forms are, with no other call', async ({ page, collector }) => {
+    collector.page('/docs', sitePage(collector, { options: { requirePublishingConsent: true }, body: body(collector) }));
+    await page.goto(`${siteA(collector)}/docs`);
     await rightClick(page, '#target');
     await page.evaluate(() => document.querySelector('#get')!.dispatchEvent(new SubmitEvent('submit', { bubbles: true, cancelable: true })));
-    expect(await hrefOf(page, '#target')).toBe(`${siteB()}/pricing`);
+    expect(await hrefOf(page, '#target')).toBe(`${siteB(collector)}/pricing`);
     await expect(hiddenField(page)).toHaveCount(0);
 
     await page.evaluate(() => (window as any).moesif.grantPublishingConsent());
     const id = await anonymousId(page);
     await rightClick(page, '#target');
     await page.evaluate(() => document.querySelector('#get')!.dispatchEvent(new SubmitEvent('submit', { bubbles: true, cancelable: true })));
-    expect(await hrefOf(page, '#target')).toBe(`${siteB()}/pricing?__mt=${id}`);
+    expect(await hrefOf(page, '#target')).toBe(`${siteB(collector)}/pricing?__mt=${id}`);
     await expect(hiddenField(page)).toHaveValue(id);
   });
 
-  test('after revokePublishingConsent() a link decorated before carries the id no more, nor a form', async ({ page }) => {
-    server.page('/docs', sitePage({ body: body() }));
-    await page.goto(`${siteA()}/docs`);
+  test('after revokePublishingConsent() a link decorated before carries the id no more, nor a form', async ({ page, collector }) => {
+    collector.page('/docs', sitePage(collector, { body: body(collector) }));
+    await page.goto(`${siteA(collector)}/docs`);
     await rightClick(page, '#target');
     await page.evaluate(() => document.querySelector('#get')!.dispatchEvent(new SubmitEvent('submit', { bubbles: true, cancelable: true })));
     expect(carried(await hrefOf(page, '#target'))).toBeTruthy();
@@ -354,16 +347,16 @@ test.describe('consent', () => {
     await page.evaluate(() => (window as any).moesif.revokePublishingConsent());
     await rightClick(page, '#target');
     await page.evaluate(() => document.querySelector('#get')!.dispatchEvent(new SubmitEvent('submit', { bubbles: true, cancelable: true })));
-    expect(await hrefOf(page, '#target')).toBe(`${siteB()}/pricing`);
+    expect(await hrefOf(page, '#target')).toBe(`${siteB(collector)}/pricing`);
     await expect(hiddenField(page)).toHaveCount(0);
   });
 });
 
 test.describe('an id arriving on site B', () => {
-  const arrive = async (page: Page, search: string, options: Record<string, unknown> = {}) => {
+  const arrive = async ({ page, collector }: PageAndCollector, search: string, options: Record<string, unknown> = {}) => {
     // A router that keeps its state in history.state, set before the SDK runs.
-    server.page('/pricing', sitePage({ options, before: `history.replaceState({ route: 'pricing', step: 2 }, '');` }));
-    await page.goto(`${siteB()}/pricing${search}#plans`);
+    collector.page('/pricing', sitePage(collector, { options, before: `history.replaceState({ route: 'pricing', step: 2 }, '');` }));
+    await page.goto(`${siteB(collector)}/pricing${search}#plans`);
   };
   // The browser's cookie store (context.cookies()) takes a cookie the page wrote a moment later than
   // document.cookie shows it: read after a write, it is polled.
@@ -372,16 +365,16 @@ test.describe('an id arriving on site B', () => {
     local: await page.evaluate(() => localStorage.getItem('moesif_anonymous_id')),
   });
 
-  test("becomes the anonymous id, also moesif-browser-js's own id shape, and leaves the address bar: path, other parameters as written, hash and history.state kept", async ({ page }) => {
-    await arrive(page, `?next=/app&q=a%20b+c&__mt=${MOESIF_STYLE_ID}&utm_source=docs`);
+  test("becomes the anonymous id, also moesif-browser-js's own id shape, and leaves the address bar: path, other parameters as written, hash and history.state kept", async ({ page, collector }) => {
+    await arrive({ page, collector }, `?next=/app&q=a%20b+c&__mt=${MOESIF_STYLE_ID}&utm_source=docs`);
     expect(await anonymousId(page)).toBe(MOESIF_STYLE_ID);
     await expect.poll(() => storedIds(page)).toEqual({ cookie: MOESIF_STYLE_ID, local: MOESIF_STYLE_ID });
-    expect(page.url()).toBe(`${siteB()}/pricing?next=/app&q=a%20b+c&utm_source=docs#plans`);
+    expect(page.url()).toBe(`${siteB(collector)}/pricing?next=/app&q=a%20b+c&utm_source=docs#plans`);
     expect(await page.evaluate(() => history.state)).toEqual({ route: 'pricing', step: 2 });
     // The first action's URI no longer carries the id; the visit's campaign is still recorded.
     await page.evaluate(() => (window as any).moesif.track('Viewed Pricing'));
-    await expect.poll(() => server.items('actions').length).toBe(1);
-    expect(server.items('actions')[0]).toMatchObject({ anonymous_id: MOESIF_STYLE_ID, request: { uri: `${siteB()}/pricing?next=/app&q=a%20b+c&utm_source=docs#plans` } });
+    await expect.poll(() => collector.items('actions').length).toBe(1);
+    expect(collector.items('actions')[0]).toMatchObject({ anonymous_id: MOESIF_STYLE_ID, request: { uri: `${siteB(collector)}/pricing?next=/app&q=a%20b+c&utm_source=docs#plans` } });
   });
 
   for (const [name, search] of [
@@ -390,41 +383,41 @@ test.describe('an id arriving on site B', () => {
     ['over 200 characters', `?__mt=${'a-'.repeat(100)}a&a=1`],
     ['given twice', `?__mt=${MOESIF_STYLE_ID}&a=1&__mt=0123-4567`],
   ] as const) {
-    test(`is ignored when ${name}, and leaves the address bar all the same`, async ({ page }) => {
-      await arrive(page, search);
+    test(`is ignored when ${name}, and leaves the address bar all the same`, async ({ page, collector }) => {
+      await arrive({ page, collector }, search);
       const id = await anonymousId(page);
       expect(id).toMatch(ID_PATTERN);
-      expect(page.url()).toBe(`${siteB()}/pricing?a=1#plans`);
+      expect(page.url()).toBe(`${siteB(collector)}/pricing?a=1#plans`);
     });
   }
 
-  test('replaces the id site B had for this browser, as in moesif', async ({ page }) => {
-    server.page('/home', sitePage({}));
-    await page.goto(`${siteB()}/home`);
+  test('replaces the id site B had for this browser, as in moesif', async ({ page, collector }) => {
+    collector.page('/home', sitePage(collector, {}));
+    await page.goto(`${siteB(collector)}/home`);
     const before = await anonymousId(page);
-    await arrive(page, `?__mt=${MOESIF_STYLE_ID}`);
+    await arrive({ page, collector }, `?__mt=${MOESIF_STYLE_ID}`);
     expect(before).not.toBe(MOESIF_STYLE_ID);
     expect(await anonymousId(page)).toBe(MOESIF_STYLE_ID);
   });
 
-  test('with requirePublishingConsent, is held in memory and stored only on grant', async ({ page }) => {
-    await arrive(page, `?__mt=${MOESIF_STYLE_ID}`, { requirePublishingConsent: true });
+  test('with requirePublishingConsent, is held in memory and stored only on grant', async ({ page, collector }) => {
+    await arrive({ page, collector }, `?__mt=${MOESIF_STYLE_ID}`, { requirePublishingConsent: true });
     expect(await anonymousId(page)).toBe(MOESIF_STYLE_ID);
-    expect(page.url()).toBe(`${siteB()}/pricing#plans`);
+    expect(page.url()).toBe(`${siteB(collector)}/pricing#plans`);
     expect(await storedIds(page)).toEqual({ cookie: undefined, local: null });
     await page.evaluate(() => (window as any).moesif.grantPublishingConsent());
     await expect.poll(() => storedIds(page)).toEqual({ cookie: MOESIF_STYLE_ID, local: MOESIF_STYLE_ID });
   });
 
-  test('with the option off, is neither adopted nor removed', async ({ page }) => {
-    await arrive(page, `?__mt=${MOESIF_STYLE_ID}`, { enableCrossDomainTracking: false });
+  test('with the option off, is neither adopted nor removed', async ({ page, collector }) => {
+    await arrive({ page, collector }, `?__mt=${MOESIF_STYLE_ID}`, { enableCrossDomainTracking: false });
     expect(await anonymousId(page)).not.toBe(MOESIF_STYLE_ID);
-    expect(page.url()).toBe(`${siteB()}/pricing?__mt=${MOESIF_STYLE_ID}#plans`);
+    expect(page.url()).toBe(`${siteB(collector)}/pricing?__mt=${MOESIF_STYLE_ID}#plans`);
   });
 
-  test('under another crossDomainTrackingParameterName, that parameter and not __mt', async ({ page }) => {
-    await arrive(page, `?__mt=0123-4567&vid=${MOESIF_STYLE_ID}`, { crossDomainTrackingParameterName: 'vid' });
+  test('under another crossDomainTrackingParameterName, that parameter and not __mt', async ({ page, collector }) => {
+    await arrive({ page, collector }, `?__mt=0123-4567&vid=${MOESIF_STYLE_ID}`, { crossDomainTrackingParameterName: 'vid' });
     expect(await anonymousId(page)).toBe(MOESIF_STYLE_ID);
-    expect(page.url()).toBe(`${siteB()}/pricing?__mt=0123-4567#plans`);
+    expect(page.url()).toBe(`${siteB(collector)}/pricing?__mt=0123-4567#plans`);
   });
 });

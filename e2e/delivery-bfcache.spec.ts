@@ -1,23 +1,15 @@
-import { expect, test } from '@playwright/test';
 import { chromiumLaunchOptions } from './support/browser';
-import { startRecorder, umdPage, type Recorder } from './support/recorder';
+import { expect, test } from './support/fixtures';
+import { umdPage, type Recorder } from './support/recorder';
 
 /** Delivery across Chromium's back/forward cache, which Playwright turns off by default. */
 test.use({ launchOptions: { ...chromiumLaunchOptions, ignoreDefaultArgs: ['--disable-back-forward-cache'] } });
 
-let collector: Recorder;
-test.beforeEach(async () => {
-  collector = await startRecorder();
-});
-test.afterEach(async () => {
-  await collector.close();
-});
-
 const init = (extra = '') => `moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 200 ${extra} });`;
-const actionNames = () => collector.items('actions').map((action) => action.action_name);
+const actionNames = (collector: Recorder) => collector.items('actions').map((action) => action.action_name);
 /** Runs `script` once per tab (sessionStorage), so that going back to the page does not run it again. */
 const once = (script: string) => `if (!sessionStorage.done) { sessionStorage.done = 1; ${script} }`;
-test('a page back from the cache does not send again what another page sent meanwhile, and gives a collector it took for blocked another try', async ({ page }) => {
+test('a page back from the cache does not send again what another page sent meanwhile, and gives a collector it took for blocked another try', async ({ page, collector }) => {
   collector.refuse(true);
   const restoredFlag = `addEventListener('pageshow', (event) => { window.restored = event.persisted; });`;
   collector.page('/a', umdPage(`${init()} ${restoredFlag} ${once("for (let i = 0; i < 5; i++) moesif.track('Before ' + i)")}`), { cacheable: true });
@@ -33,7 +25,7 @@ test('a page back from the cache does not send again what another page sent mean
   await page.waitForFunction(() => (window as unknown as { restored?: boolean }).restored !== undefined);
   expect(await page.evaluate(() => (window as unknown as { restored: boolean }).restored)).toBe(true);
   await page.evaluate(() => window.moesif.track('Back'));
-  await expect.poll(actionNames).toContain('Back');
+  await expect.poll(() => actionNames(collector)).toContain('Back');
   await collector.settled(page);
   const ids = collector.items('actions').map((action) => action.transaction_id);
   expect(ids).toHaveLength(6);

@@ -1,15 +1,7 @@
-import { expect, test } from '@playwright/test';
-import { startRecorder, umdPage, type Recorder } from './support/recorder';
+import { expect, test } from './support/fixtures';
+import { umdPage } from './support/recorder';
 
-let collector: Recorder;
-test.beforeEach(async () => {
-  collector = await startRecorder();
-});
-test.afterEach(async () => {
-  await collector.close();
-});
-
-test('a captured call with a 64 KB body, then track(), then the visitor leaves: the action arrives', async ({ page }) => {
+test('a captured call with a 64 KB body, then track(), then the visitor leaves: the action arrives', async ({ page, collector }) => {
   collector.page(
     '/p',
     umdPage(`moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:${collector.port}' }); moesif.start();

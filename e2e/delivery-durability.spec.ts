@@ -1,27 +1,20 @@
 import { readFileSync } from 'node:fs';
-import { expect, test, type Route } from '@playwright/test';
-import { startRecorder, umdPage, type Recorder } from './support/recorder';
+import type { Route } from '@playwright/test';
+import { expect, test } from './support/fixtures';
+import { umdPage, type Recorder } from './support/recorder';
 
 /**
  * Durability at the edges: queues in storage that another version (or damage) wrote, items queued
  * after the page is gone, and what another tab does to this tab's queue. Each test gets its own
  * collector, since several refuse on purpose.
  */
-let collector: Recorder;
-test.beforeEach(async () => {
-  collector = await startRecorder();
-});
-test.afterEach(async () => {
-  await collector.close();
-});
-
 const PREFIX = 'usertrail:v3:outbox:app:';
 const init = (extra = '') => `moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 200 ${extra} });`;
-const actionNames = () => collector.items('actions').map((action) => action.action_name);
+const actionNames = (collector: Recorder) => collector.items('actions').map((action) => action.action_name);
 /** Runs `script` once per tab (sessionStorage), so that a reload only adopts and sends. */
 const once = (script: string) => `if (!sessionStorage.done) { sessionStorage.done = 1; ${script} }`;
 
-test('a stored item with a damaged date or kind never spoils the queue that adopts it: the good items beside it arrive', async ({ page }) => {
+test('a stored item with a damaged date or kind never spoils the queue that adopts it: the good items beside it arrive', async ({ page, collector }) => {
   collector.refuse(true);
   const action = (name: string) => ({ action_name: name, transaction_id: `id-${name}`, request: { time: new Date().toISOString(), uri: 'http://127.0.0.1/', verb: 'GET', user_agent_string: 'test' } });
   // A queue another version (or damage) wrote, with a good item between items whose date or kind is not what we write.
@@ -42,12 +35,12 @@ test('a stored item with a damaged date or kind never spoils the queue that adop
   collector.refuse(false);
   collector.page('/p', umdPage(`${init()}`));
   await page.reload();
-  await expect.poll(actionNames, { timeout: 15_000 }).toEqual(expect.arrayContaining(['Mine', 'Good', 'Dated in words', 'Infinite']));
+  await expect.poll(() => actionNames(collector), { timeout: 15_000 }).toEqual(expect.arrayContaining(['Mine', 'Good', 'Dated in words', 'Infinite']));
   await collector.settled(page);
-  expect(actionNames().sort()).toEqual(['Dated in words', 'Good', 'Infinite', 'Mine']);
+  expect(actionNames(collector).sort()).toEqual(['Dated in words', 'Good', 'Infinite', 'Mine']);
 });
 
-test("an action the app tracks in its own pagehide listener, on a page already hidden (a background tab closing), arrives", async ({ page }) => {
+test("an action the app tracks in its own pagehide listener, on a page already hidden (a background tab closing), arrives", async ({ page, collector }) => {
   collector.page('/bye', '<!doctype html><title>bye</title>');
   collector.page(
     '/p',
@@ -66,10 +59,10 @@ test("an action the app tracks in its own pagehide listener, on a page already h
     location.href = '/bye';
   });
   await page.waitForURL('**/bye');
-  await expect.poll(actionNames).toContain('Left');
+  await expect.poll(() => actionNames(collector)).toContain('Left');
 });
 
-test('flush() settles when consent is revoked while its request is under way', async ({ page }) => {
+test('flush() settles when consent is revoked while its request is under way', async ({ page, collector }) => {
   // The answer's body comes 3 s after its headers: the request stays under way until then.
   collector.bodiesLate(3000);
   collector.page('/p', umdPage(init()));
@@ -88,7 +81,7 @@ test('flush() settles when consent is revoked while its request is under way', a
   await expect.poll(() => page.evaluate(() => (window as unknown as { flushed: boolean }).flushed), { timeout: 10_000 }).toBe(true);
 });
 
-test('an action tracked offline survives pages read offline (an offline app), and arrives once the browser is online', async ({ page, context }) => {
+test('an action tracked offline survives pages read offline (an offline app), and arrives once the browser is online', async ({ page, context, collector }) => {
   // Pages come from the app's cache (here, Playwright's routes, which answer offline too); the network is gone.
   const sdk = readFileSync('dist/moesif.min.js', 'utf8');
   await context.route('**/dist/moesif.min.js', (route) => route.fulfill({ contentType: 'text/javascript', body: sdk }));
@@ -117,7 +110,7 @@ test('an action tracked offline survives pages read offline (an offline app), an
   collector.refuse(false);
   await page.goto(collector.url + '/online');
   await expect
-    .poll(actionNames)
+    .poll(() => actionNames(collector))
     .toContain('Read offline')
     .catch(async (error: Error) => {
       const stats = await page.evaluate(() => window.moesif.getStats());

@@ -1,19 +1,12 @@
-import { expect, test, type BrowserContext, type Page } from '@playwright/test';
-import { startRecorder, umdPage, type Recorder } from './support/recorder';
+import type { BrowserContext, Page } from '@playwright/test';
+import { expect, test } from './support/fixtures';
+import { umdPage, type Recorder } from './support/recorder';
 
 /**
  * What a long-lived page costs as its queue grows: an SPA left open offline for hours, a tab switched
  * to and from, several tabs through an outage. Counted in the page (every localStorage write and read,
  * by wrapping Storage.prototype), on a clock of Playwright's (one per context), so a minute passes at once.
  */
-let collector: Recorder;
-test.beforeEach(async () => {
-  collector = await startRecorder();
-});
-test.afterEach(async () => {
-  await collector.close();
-});
-
 /** Counts every localStorage write and read, and the characters they carry, before the SDK loads. */
 const COUNT_STORAGE = `<script>
   window.storageCounts = { writes: 0, written: 0, largest: 0, reads: 0, read: 0 };
@@ -47,7 +40,7 @@ const queueChars = (page: Page) =>
   page.evaluate(() => Object.keys(localStorage).filter((key) => key.includes(':outbox:')).reduce((sum, key) => sum + localStorage.getItem(key)!.length, 0));
 
 /** Pages (tabs of one site) on the context's clock, with the SDK and storage counted, gone offline holding `items` actions of about 300 bytes each. */
-async function offlinePages(context: BrowserContext, items: number, tabs = 1): Promise<Page[]> {
+async function offlinePages({ context, collector }: { context: BrowserContext; collector: Recorder }, items: number, tabs = 1): Promise<Page[]> {
   collector.page('/long-lived', umdPage(`moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port });`, COUNT_STORAGE));
   const pages: Page[] = [];
   for (let tab = 0; tab < tabs; tab++) {
@@ -75,8 +68,8 @@ const setHidden = (page: Page, hidden: boolean) =>
     document.dispatchEvent(new Event('visibilitychange'));
   }, hidden);
 
-test('an idle page offline with 1,000 items queued writes a few bytes a minute (its lease), not its queue every 5 s', async ({ context }) => {
-  const [page] = await offlinePages(context, 1000);
+test('an idle page offline with 1,000 items queued writes a few bytes a minute (its lease), not its queue every 5 s', async ({ context, collector }) => {
+  const [page] = await offlinePages({ context, collector }, 1000);
   const stored = await queueChars(page);
   await resetCounts(page);
   await page.clock.runFor(60_000);
@@ -89,9 +82,9 @@ test('an idle page offline with 1,000 items queued writes a few bytes a minute (
   expect(await page.evaluate(() => window.moesif.getStats()!.inOutbox)).toBe(1000);
 });
 
-test('a busy page offline with its outbox at the byte limit writes the parts of the queue that changed, not the whole queue', async ({ context }) => {
+test('a busy page offline with its outbox at the byte limit writes the parts of the queue that changed, not the whole queue', async ({ context, collector }) => {
   // About 1.2 MB of items for a 1 MB outbox: it holds what fits, and each write drops the oldest.
-  const [page] = await offlinePages(context, 3000);
+  const [page] = await offlinePages({ context, collector }, 3000);
   await resetCounts(page);
   for (let second = 0; second < 60; second++) {
     await page.evaluate(() => window.moesif.track('Still offline', { note: 'x'.repeat(200) }));
@@ -107,8 +100,8 @@ test('a busy page offline with its outbox at the byte limit writes the parts of 
   expect(await page.evaluate(() => window.moesif.getStats()!.dropped)).toBeGreaterThan(0);
 });
 
-test('switching away from and back to a tab offline with 1,000 items queued writes no queue', async ({ context }) => {
-  const [page] = await offlinePages(context, 1000);
+test('switching away from and back to a tab offline with 1,000 items queued writes no queue', async ({ context, collector }) => {
+  const [page] = await offlinePages({ context, collector }, 1000);
   await resetCounts(page);
   for (let round = 0; round < 10; round++) {
     await setHidden(page, true);
@@ -122,8 +115,8 @@ test('switching away from and back to a tab offline with 1,000 items queued writ
   expect(written).toBeLessThan(writes * 40);
 });
 
-test("a tab weighs the other tabs' queues against the byte limit by their leases, without reading the queues", async ({ context }) => {
-  const [first, second] = await offlinePages(context, 1000, 2);
+test("a tab weighs the other tabs' queues against the byte limit by their leases, without reading the queues", async ({ context, collector }) => {
+  const [first, second] = await offlinePages({ context, collector }, 1000, 2);
   for (const page of [first, second]) await resetCounts(page);
   // One clock for the context's pages: a minute for both tabs.
   await first.clock.runFor(60_000);
@@ -135,7 +128,7 @@ test("a tab weighs the other tabs' queues against the byte limit by their leases
   }
 });
 
-test('a page offline with localStorage full tries to write its queue again when it changes, not at every heartbeat', async ({ page, context }) => {
+test('a page offline with localStorage full tries to write its queue again when it changes, not at every heartbeat', async ({ page, context, collector }) => {
   const fillStorage = `try { for (let i = 0; i < 20; i++) localStorage.setItem('filler' + i, 'x'.repeat(1024 * 1024)); } catch {}
     try { for (let i = 0; i < 2000; i++) localStorage.setItem('small' + i, 'y'.repeat(1000)); } catch {}`;
   collector.page('/full', umdPage(`${fillStorage} moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port });`, COUNT_STORAGE));
@@ -157,7 +150,7 @@ test('a page offline with localStorage full tries to write its queue again when 
   expect(await page.evaluate(() => window.moesif.getStats()!.inOutbox)).toBe(1001);
 });
 
-test('items an earlier version (v3) left in storage are sent by the next page load, once, and its key removed', async ({ page }) => {
+test('items an earlier version (v3) left in storage are sent by the next page load, once, and its key removed', async ({ page, collector }) => {
   const action = (name: string) => ({ action_name: name, transaction_id: `id-${name}`, request: { time: new Date().toISOString(), uri: 'http://127.0.0.1/', verb: 'GET', user_agent_string: 'test' } });
   // What usertrail's earlier outbox (v3) left as its page closed: its heartbeat (0) and its queue, in one value.
   const v3 = JSON.stringify([0, [{ at: Date.now(), kind: 'actions', unanswered: 0, json: action('Queued by v3') }]]);

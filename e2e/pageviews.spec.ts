@@ -1,24 +1,17 @@
-import { chromium, expect, test } from '@playwright/test';
+import { chromium } from '@playwright/test';
 import { chromiumLaunchOptions } from './support/browser';
-import { startRecorder, umdPage, type Recorder } from './support/recorder';
-
-let collector: Recorder;
-test.beforeEach(async () => {
-  collector = await startRecorder();
-});
-test.afterEach(async () => {
-  await collector.close();
-});
+import { expect, test } from './support/fixtures';
+import { umdPage, type Recorder } from './support/recorder';
 
 const init = `moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 50, trackPageViews: true });`;
 // A page that closes with a request in flight cannot learn whether it arrived, so the next page may
 // send it again under the same transaction id, which the collector drops; count each id once.
-const views = () =>
+const views = (collector: Recorder) =>
   [...new Map(collector.items('actions').map((a) => [a.transaction_id, a])).values()]
     .filter((a) => a.action_name === 'Page View')
     .map((a) => a.metadata as { pathname: string; title: string; hash: string; host: string; search: string; referrer: string });
 
-test('an SPA with pushState routing sends exactly the page views a person would count', async ({ page }) => {
+test('an SPA with pushState routing sends exactly the page views a person would count', async ({ page, collector }) => {
   // A tiny router: every navigation sets the title a tick later, as frameworks do.
   const router = `const titles = {};
     // A router sets the title a task after navigating (time is the scenario).
@@ -26,11 +19,11 @@ test('an SPA with pushState routing sends exactly the page views a person would 
     addEventListener('popstate', () => setTimeout(() => { document.title = titles[location.pathname] || 'Home'; }));`;
   collector.page('/spa', umdPage(`document.title = 'Home'; ${router} ${init}`));
   await page.goto(collector.url + '/spa');
-  await expect.poll(() => views().length).toBe(1);
+  await expect.poll(() => views(collector).length).toBe(1);
   // A person spends more than a moment on each page; each step waits for its view to be recorded.
   const step = async (count: number, navigate: () => Promise<unknown>) => {
     await navigate();
-    await expect.poll(() => views().length).toBe(count);
+    await expect.poll(() => views(collector).length).toBe(count);
   };
   let count = 1;
   for (const [path, title] of [['/spa/pricing', 'Pricing'], ['/spa/docs', 'Docs'], ['/spa/signup', 'Sign up']]) {
@@ -46,7 +39,7 @@ test('an SPA with pushState routing sends exactly the page views a person would 
   await page.evaluate(() => window.go('/spa/signup#faq', 'Sign up')); // the same URL again: not a new view
   // A view made for it would leave before the next navigation's: waiting for that one is enough.
   await step(++count, () => page.evaluate(() => window.go('/spa/thanks', 'Thanks')));
-  expect(views().map((v) => [v.pathname + v.hash, v.title])).toEqual([
+  expect(views(collector).map((v) => [v.pathname + v.hash, v.title])).toEqual([
     ['/spa', 'Home'],
     ['/spa/pricing', 'Pricing'],
     ['/spa/docs', 'Docs'],
@@ -56,13 +49,13 @@ test('an SPA with pushState routing sends exactly the page views a person would 
     ['/spa/signup#faq', 'Sign up'],
     ['/spa/thanks', 'Thanks'],
   ]);
-  expect(views()[1]).toMatchObject({ host: `127.0.0.1:${collector.port}`, referrer: `${collector.url}/spa` });
+  expect(views(collector)[1]).toMatchObject({ host: `127.0.0.1:${collector.port}`, referrer: `${collector.url}/spa` });
   // Each view's referrer is the page viewed before it.
-  const urls = views().slice(0, 7).map((v) => `${collector.url}${v.pathname}${v.search}${v.hash}`);
-  expect(views().slice(1, 7).map((v) => v.referrer)).toEqual(urls.slice(0, -1));
+  const urls = views(collector).slice(0, 7).map((v) => `${collector.url}${v.pathname}${v.search}${v.hash}`);
+  expect(views(collector).slice(1, 7).map((v) => v.referrer)).toEqual(urls.slice(0, -1));
 });
 
-test('a route that sets its title after rendering, as React Router does, is viewed with that title', async ({ page }) => {
+test('a route that sets its title after rendering, as React Router does, is viewed with that title', async ({ page, collector }) => {
   // Each route renders after its data arrives (a loader, a lazy chunk) and sets document.title in an
   // effect after paint: later than a fixed short wait. A route left before it rendered never sets its title.
   const router = `let current = 0;
@@ -73,7 +66,7 @@ test('a route that sets its title after rendering, as React Router does, is view
     };`;
   collector.page('/app', umdPage(`document.title = 'Home'; ${router} ${init}`));
   await page.goto(collector.url + '/app');
-  await expect.poll(() => views().length).toBe(1);
+  await expect.poll(() => views(collector).length).toBe(1);
   const go = (path: string, title: string, loadMs: number) =>
     page.evaluate(([p, t, ms]) => (window as any).go(p, t, ms), [path, title, loadMs] as const);
 
@@ -81,8 +74,8 @@ test('a route that sets its title after rendering, as React Router does, is view
   // in time, and carries its own address.
   await go('/app/reports', 'Reports', 400);
   await page.evaluate(() => (window as any).moesif.track('Clicked Export'));
-  await expect.poll(() => views().length).toBe(2);
-  expect(views()[1]).toMatchObject({ pathname: '/app/reports', title: 'Reports' });
+  await expect.poll(() => views(collector).length).toBe(2);
+  expect(views(collector)[1]).toMatchObject({ pathname: '/app/reports', title: 'Reports' });
   const actions = collector.items('actions') as Array<{ action_name: string; request: { time: string; uri: string } }>;
   const [reportsView, click] = ['Page View', 'Clicked Export'].map((name) => actions.filter((a) => a.action_name === name).at(-1)!);
   expect(reportsView.request.uri).toBe(`${collector.url}/app/reports`);
@@ -90,8 +83,8 @@ test('a route that sets its title after rendering, as React Router does, is view
 
   // A route whose title is the one the page already has: sent once the bound passes, with that title.
   await go('/app/reports/2024', 'Reports', 0);
-  await expect.poll(() => views().length).toBe(3);
-  expect(views()[2]).toMatchObject({ pathname: '/app/reports/2024', title: 'Reports' });
+  await expect.poll(() => views(collector).length).toBe(3);
+  expect(views(collector)[2]).toMatchObject({ pathname: '/app/reports/2024', title: 'Reports' });
 
   // A redirect before the first route had its title: both views arrive, in order; the first with the
   // title the page had when the next navigation came, the second with its own.
@@ -99,18 +92,18 @@ test('a route that sets its title after rendering, as React Router does, is view
     (window as any).go('/app/login', 'Log in', 400);
     (window as any).go('/app/dashboard', 'Dashboard', 400);
   });
-  await expect.poll(() => views().length).toBe(5);
-  expect(views().slice(3).map((v) => [v.pathname, v.title])).toEqual([
+  await expect.poll(() => views(collector).length).toBe(5);
+  expect(views(collector).slice(3).map((v) => [v.pathname, v.title])).toEqual([
     ['/app/login', 'Reports'],
     ['/app/dashboard', 'Dashboard'],
   ]);
   // No other view comes: a marker view would arrive after it.
   await page.evaluate(() => (window as any).moesif.trackPageView({ marker: true }));
-  await expect.poll(() => views().length).toBe(6);
-  expect(views()[5]).toMatchObject({ pathname: '/app/dashboard', marker: true });
+  await expect.poll(() => views(collector).length).toBe(6);
+  expect(views(collector)[5]).toMatchObject({ pathname: '/app/dashboard', marker: true });
 });
 
-test('history.state, return values and arguments pass through unchanged', async ({ page }) => {
+test('history.state, return values and arguments pass through unchanged', async ({ page, collector }) => {
   collector.page('/state', umdPage(init));
   await page.goto(collector.url + '/state');
   const result = await page.evaluate(() => {
@@ -125,7 +118,7 @@ test('history.state, return values and arguments pass through unchanged', async 
   await expect.poll(() => page.evaluate(() => history.state)).toEqual({ nested: { list: [1, 2, 3] }, when: 'now' });
 });
 
-test("a router's own pushState wrapper keeps working, and keeps its place after the SDK stops", async ({ page }) => {
+test("a router's own pushState wrapper keeps working, and keeps its place after the SDK stops", async ({ page, collector }) => {
   collector.page(
     '/router',
     umdPage(`window.routerCalls = 0;
@@ -136,7 +129,7 @@ test("a router's own pushState wrapper keeps working, and keeps its place after 
   );
   await page.goto(collector.url + '/router');
   await page.evaluate(() => history.pushState({}, '', '/router/a'));
-  await expect.poll(() => views().length).toBe(2);
+  await expect.poll(() => views(collector).length).toBe(2);
   await page.evaluate(() => window.moesif.stop());
   const after = await page.evaluate(() => {
     history.pushState({}, '', '/router/b');
@@ -146,20 +139,20 @@ test("a router's own pushState wrapper keeps working, and keeps its place after 
   expect(after).toEqual({ calls: 2, restored: true });
   // trackPageView() sends any automatic view still waiting first: none may come for /router/b.
   await page.evaluate(() => window.moesif.trackPageView({ marker: true }));
-  await expect.poll(() => views().length).toBe(3);
-  expect(views()[2]).toMatchObject({ pathname: '/router/b', marker: true });
+  await expect.poll(() => views(collector).length).toBe(3);
+  expect(views(collector)[2]).toMatchObject({ pathname: '/router/b', marker: true });
 });
 
-test('a hash-routed page counts hash changes', async ({ page }) => {
+test('a hash-routed page counts hash changes', async ({ page, collector }) => {
   collector.page('/hash', umdPage(init));
   await page.goto(collector.url + '/hash#/home');
   await page.evaluate(() => {
     location.hash = '#/settings';
   });
-  await expect.poll(() => views().map((v) => v.hash)).toEqual(['#/home', '#/settings']);
+  await expect.poll(() => views(collector).map((v) => v.hash)).toEqual(['#/home', '#/settings']);
 });
 
-test('a page restored from the back/forward cache counts once, with the title it has after the restore', async () => {
+test('a page restored from the back/forward cache counts once, with the title it has after the restore', async ({ collector }) => {
   // Playwright starts Chromium with the back/forward cache disabled (goBack would reload the page), and
   // the recorder serves pages with Cache-Control: no-store, which keeps them out of it.
   const browser = await chromium.launch({ ...chromiumLaunchOptions, ignoreDefaultArgs: ['--disable-back-forward-cache'] });
@@ -173,17 +166,17 @@ test('a page restored from the back/forward cache counts once, with the title it
     collector.page('/bf-a', umdPage(script));
     collector.page('/bf-b', umdPage(script));
     await page.goto(collector.url + '/bf-a');
-    await expect.poll(() => views().length).toBe(1);
+    await expect.poll(() => views(collector).length).toBe(1);
     await page.goto(collector.url + '/bf-b');
-    await expect.poll(() => views().length).toBe(2);
+    await expect.poll(() => views(collector).length).toBe(2);
     await page.goBack({ waitUntil: 'commit' });
-    await expect.poll(() => views().length).toBe(3);
+    await expect.poll(() => views(collector).length).toBe(3);
     // Restored, not reloaded: the page kept its state and saw pageshow with persisted set.
     expect(await page.evaluate(() => (window as unknown as { persisted: boolean }).persisted)).toBe(true);
     // A marker view: any other automatic view, still waiting for a title, would leave before it.
     await page.evaluate(() => window.moesif.trackPageView({ marker: true }));
-    await expect.poll(() => views().length).toBe(4);
-    expect(views().map((v) => [v.pathname, v.title])).toEqual([
+    await expect.poll(() => views(collector).length).toBe(4);
+    expect(views(collector).map((v) => [v.pathname, v.title])).toEqual([
       ['/bf-a', 'test page'],
       ['/bf-b', 'test page'],
       ['/bf-a', 'Restored'],
@@ -194,16 +187,16 @@ test('a page restored from the back/forward cache counts once, with the title it
   }
 });
 
-test('trackPageView() works with the option off, and after a router navigation', async ({ page }) => {
+test('trackPageView() works with the option off, and after a router navigation', async ({ page, collector }) => {
   collector.page('/manual', umdPage(`moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 50 }); moesif.trackPageView({ section: 'docs' });`));
   await page.goto(collector.url + '/manual');
-  await expect.poll(() => views().length).toBe(1);
-  expect(views()[0]).toMatchObject({ pathname: '/manual', section: 'docs' });
+  await expect.poll(() => views(collector).length).toBe(1);
+  expect(views(collector)[0]).toMatchObject({ pathname: '/manual', section: 'docs' });
   // A router announcing its navigations: the referrer is the page viewed before.
   await page.evaluate(() => {
     history.pushState({}, '', '/manual/next');
     (window as unknown as { moesif: { trackPageView(): void } }).moesif.trackPageView();
   });
-  await expect.poll(() => views().length).toBe(2);
-  expect(views()[1]).toMatchObject({ pathname: '/manual/next', referrer: `${collector.url}/manual` });
+  await expect.poll(() => views(collector).length).toBe(2);
+  expect(views(collector)[1]).toMatchObject({ pathname: '/manual/next', referrer: `${collector.url}/manual` });
 });
