@@ -6,7 +6,8 @@
  * queue grows and each request carries more. It knows nothing of HTTP servers or events: it gets
  * a `send` function and JSON strings, so it is tested against any server.
  */
-import { backoffDelay, isRetryable } from '../delivery/backoff.js';
+import { backoffDelay } from '../delivery/backoff.js';
+import { classifyResponse } from '../delivery/classify.js';
 import type { Log } from './log.js';
 import type { Send } from './transport.js';
 import type { DeliveryOutcome, MoesifStats } from './types.js';
@@ -47,8 +48,6 @@ export interface Outbox {
   flush(): Promise<void>;
   stats(): MoesifStats;
 }
-
-const ok = (status: number): boolean => status >= 200 && status < 300;
 
 /** Characters in the first `count` items. */
 function charsOf(items: string[], count: number): number {
@@ -154,14 +153,16 @@ export function createOutbox(config: OutboxConfig): Outbox {
     } catch {
       log.warnOnce('callback', 'the callback option threw; ignored');
     }
-    if (ok(result.status)) {
+    // The browser SDK's rules: a process has no ad blocker, so a collector that never answers is retried, never taken for blocked.
+    const verdict = classifyResponse({ status: result.status, count: batch.length, unanswered: 0 });
+    if (verdict === 'sent') {
       counts.sent += batch.length;
       attempt = 0;
       log.debug(`POST ${path}: ${result.status}, ${batch.length} events`);
       return true;
     }
     counts.failedRequests += 1;
-    if (result.status === 413 && batch.length > 1) {
+    if (verdict === 'split') {
       // Too large for this collector: send halves from now on, starting with this batch, at once.
       // Never raised: a larger batch sent at the same time may be refused after a smaller one.
       byteLimit = Math.min(byteLimit, Math.max(1, Math.floor(charsOf(batch, batch.length) / 2)));
@@ -169,7 +170,7 @@ export function createOutbox(config: OutboxConfig): Outbox {
       log.debug(`POST ${path}: 413 for ${batch.length} events, batch limit now ${byteLimit} bytes`);
       return true;
     }
-    if (!isRetryable(result.status)) {
+    if (verdict === 'drop') {
       // A 4xx other than 408/429 will fail the same way again: drop rather than block the queue.
       counts.rejected += batch.length;
       attempt = 0;
