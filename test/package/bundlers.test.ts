@@ -1,5 +1,5 @@
 // @vitest-environment node
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, normalize, resolve, sep } from 'node:path';
@@ -374,5 +374,29 @@ describe.each(BUNDLERS)('$name, from the packed tarball', (bundler) => {
     const run = await runApp(built.initOnly.dir, { actions: 1 });
     expect(run.console).toEqual([]);
     expect(run.actions).toEqual([expect.objectContaining({ action_name: 'Page View', anonymous_id: expect.stringMatching(uuidV4) })]);
+  });
+});
+
+describe("esbuild, CommonJS: require('usertrail') as moesif-browser-js's README writes it", () => {
+  let built: Built;
+
+  beforeAll(async () => {
+    const readme = readFileSync(join(ROOT, 'node_modules/moesif-browser-js/README.md'), 'utf8');
+    const example = readmeBlock(readme, 'var moesif = require("moesif-browser-js");').replace('require("moesif-browser-js")', 'require("usertrail")');
+    built = await esbuildApp(writeApp('esbuild/require', { 'main.js': example }), { format: 'iife' });
+  }, 60_000);
+
+  it('bundles dist/moesif.cjs (uuid and js-cookie inside it) without a warning', () => {
+    expect(built.warnings).toEqual([]);
+    expect(built.modules).toEqual([join(packed.consumer, 'node_modules/usertrail/dist/moesif.cjs'), join(built.dir, '../main.js')]);
+    expect(built.code).not.toMatch(/["'](node:)?crypto["']/);
+  });
+
+  it('init, identifyUser and track reach the collector, and moesif is no global (as that README says of require)', async () => {
+    const run = await runApp(built.dir, { actions: 1, users: 1 }, 'typeof window.moesif');
+    expect(run.console).toEqual([]);
+    expect(run.users).toEqual([expect.objectContaining({ user_id: '12345', anonymous_id: expect.stringMatching(uuidV4) })]);
+    expect(run.actions).toEqual([expect.objectContaining({ action_name: 'clicked_sign_up', metadata: { button_label: 'Get Started' }, user_id: '12345' })]);
+    expect(run.probed).toBe('undefined');
   });
 });
