@@ -7,7 +7,7 @@ import { nodeResolve } from '@rollup/plugin-node-resolve';
 import { build as esbuild, type BuildOptions } from 'esbuild';
 import { chromium, type Browser } from 'playwright-core';
 import { rollup } from 'rollup';
-import { build as viteBuild, type Logger, type Rolldown } from 'vite';
+import { build as viteBuild, createServer as viteServer, type Logger, type Rolldown } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumArgs, chromiumPath } from '../../scripts/chromium.mjs';
 import { waitFor } from '../server/helpers';
@@ -116,23 +116,27 @@ interface Bundler {
   build(app: string): Promise<Built>;
 }
 
+/** A Vite logger that keeps what Vite warns about (Vite's own progress lines are left out). */
+function viteLogger(warnings: string[]): Logger {
+  return {
+    hasWarned: false,
+    info: () => undefined,
+    warn: (message) => void warnings.push(message),
+    warnOnce: (message) => void warnings.push(message),
+    error: (message) => void warnings.push(`error: ${message}`),
+    clearScreen: () => undefined,
+    hasErrorLogged: () => false,
+  };
+}
+
 /** Each bundler with the settings a user's project would have. */
 const BUNDLERS: Bundler[] = [
   {
     name: 'Vite (vite build, default config)',
     async build(app) {
       const warnings: string[] = [];
-      const logger: Logger = {
-        hasWarned: false,
-        info: () => undefined,
-        warn: (message) => void warnings.push(message),
-        warnOnce: (message) => void warnings.push(message),
-        error: (message) => void warnings.push(`error: ${message}`),
-        clearScreen: () => undefined,
-        hasErrorLogged: () => false,
-      };
       writeFileSync(join(app, 'index.html'), INDEX_HTML);
-      const result = await viteBuild({ root: app, logLevel: 'warn', customLogger: logger });
+      const result = await viteBuild({ root: app, logLevel: 'warn', customLogger: viteLogger(warnings) });
       const chunks = (Array.isArray(result) ? result : [result as Rolldown.RolldownOutput]).flatMap(({ output }) => output).filter((file) => file.type === 'chunk');
       return {
         dir: join(app, 'dist'),
@@ -216,12 +220,17 @@ interface Run {
   probed: unknown;
 }
 
+/** A server of the app's own (Vite's dev server), given the collector's address to pass /v1/ and /api/ on to. */
+type AppServer = (collectorUrl: string) => Promise<{ url: string; close(): Promise<void> }>;
+
 /**
- * Serves `dir` with a recording collector on 127.0.0.1 (the app's `host` is the page's own port),
- * opens it in a new browser context, and returns what arrived once `expected` items of each kind have
- * (or as soon as the page logged an error or warning).
+ * Serves the app (`dir`, served by a recording collector on 127.0.0.1, or an AppServer in front of the
+ * collector: either way the app's `host` is the page's own port), opens it in a new browser context,
+ * and returns what arrived once `expected` items of each kind have (or as soon as the page logged an
+ * error or warning).
  */
-async function runApp(dir: string, expected: Partial<Record<Kind, number>>, probe = '0'): Promise<Run> {
+async function runApp(app: string | AppServer, expected: Partial<Record<Kind, number>>, probe = '0'): Promise<Run> {
+  const dir = typeof app == 'string' ? app : undefined;
   const apiCalls: string[] = [];
   const route = async (url: URL, req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     if (url.pathname === '/api/echo') {
@@ -230,13 +239,17 @@ async function runApp(dir: string, expected: Partial<Record<Kind, number>>, prob
       res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ ok: true }));
       return true;
     }
-    const file = normalize(join(dir, url.pathname === '/' ? 'index.html' : url.pathname));
-    const content = file.startsWith(dir + sep) ? await readFile(file).catch(() => undefined) : undefined;
+    const file = dir ? normalize(join(dir, url.pathname === '/' ? 'index.html' : url.pathname)) : '';
+    const content = dir && file.startsWith(dir + sep) ? await readFile(file).catch(() => undefined) : undefined;
     if (content) res.writeHead(200, { 'Content-Type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream' }).end(content);
     else res.writeHead(404).end('not found');
     return true;
   };
   const collector = await startRecorder({ route });
+  const server = typeof app == 'string' ? undefined : await app(collector.url).catch(async (error: unknown) => {
+    await collector.close();
+    throw error;
+  });
   const context = await browser.newContext();
   try {
     const page = await context.newPage();
@@ -246,15 +259,16 @@ async function runApp(dir: string, expected: Partial<Record<Kind, number>>, prob
       if (message.type() === 'error' || message.type() === 'warning') console.push(`${message.type()} ${message.text()}`);
     });
     const items = () => ({ actions: collector.items('actions'), users: collector.items('users'), events: collector.items('events') });
-    await page.goto(`${collector.url}/`);
-    await waitFor(() => {
-      const arrived = items();
-      return console.length > 0 || Object.entries(expected).every(([kind, count]) => arrived[kind as Kind].length >= count);
-    }, 15_000);
+    await page.goto(`${server?.url ?? collector.url}/`);
+    const counts = () => Object.fromEntries(Object.entries(items()).map(([kind, arrived]) => [kind, arrived.length]));
+    await waitFor(() => console.length > 0 || Object.entries(expected).every(([kind, count]) => counts()[kind]! >= count), 15_000).catch(() => {
+      throw new Error(`waited for ${JSON.stringify(expected)}, got ${JSON.stringify(counts())}`);
+    });
     const probed: unknown = await page.evaluate(probe);
     return { ...items(), console, apiCalls, probed };
   } finally {
     await context.close();
+    await server?.close();
     await collector.close();
   }
 }
@@ -375,6 +389,31 @@ describe.each(BUNDLERS)('$name, from the packed tarball', (bundler) => {
     const run = await runApp(built.initOnly.dir, { actions: 1 });
     expect(run.console).toEqual([]);
     expect(run.actions).toEqual([expect.objectContaining({ action_name: 'Page View', anonymous_id: expect.stringMatching(uuidV4) })]);
+  });
+});
+
+describe("Vite's dev server (`vite`), where its dependency optimizer pre-bundles the package for the browser", () => {
+  it("import moesif from 'usertrail', with start(), identifyUser, a fetch and an XMLHttpRequest: all of it reaches the collector (through the dev server's proxy)", async () => {
+    const root = writeApp('vite-dev/defaultInstance', { ...apps().defaultInstance, 'index.html': INDEX_HTML });
+    const warnings: string[] = [];
+    let optimized: string[] = [];
+    // The proxy stands for an app's own back end in development, the collector here.
+    const devServer: AppServer = async (collectorUrl) => {
+      const server = await viteServer({ root, customLogger: viteLogger(warnings), server: { host: '127.0.0.1', port: 0, proxy: { '/v1': collectorUrl, '/api': collectorUrl } } });
+      await server.listen();
+      return {
+        url: server.resolvedUrls!.local[0]!.replace(/\/$/, ''),
+        async close() {
+          optimized = Object.keys(server.environments.client.depsOptimizer?.metadata.optimized ?? {});
+          await server.close();
+        },
+      };
+    };
+    const run = await runApp(devServer, { actions: 1, users: 1, events: 2 });
+    expect(run.console).toEqual([]);
+    expectCapturedCalls(run);
+    expect(warnings).toEqual([]);
+    expect(optimized).toContain('usertrail');
   });
 });
 
