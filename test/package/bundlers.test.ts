@@ -206,7 +206,7 @@ function writeApp(name: string, files: Record<string, string>): string {
   return app;
 }
 
-const CONTENT_TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript' };
+const CONTENT_TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript' };
 
 interface Run {
   actions: Item[];
@@ -216,8 +216,8 @@ interface Run {
   console: string[];
   /** Calls to the app's own API (/api/echo) the server answered. */
   apiCalls: string[];
-  /** What `probe` returned in the page once the items arrived. */
-  probed: unknown;
+  /** What `probe` (an expression) gave in the page once the items arrived. */
+  probed?: unknown;
 }
 
 /** A server of the app's own (Vite's dev server), given the collector's address to pass /v1/ and /api/ on to. */
@@ -229,7 +229,7 @@ type AppServer = (collectorUrl: string) => Promise<{ url: string; close(): Promi
  * and returns what arrived once `expected` items of each kind have (or as soon as the page logged an
  * error or warning).
  */
-async function runApp(app: string | AppServer, expected: Partial<Record<Kind, number>>, probe = '0'): Promise<Run> {
+async function runApp(app: string | AppServer, expected: Partial<Record<Kind, number>>, probe?: string): Promise<Run> {
   const dir = typeof app == 'string' ? app : undefined;
   const apiCalls: string[] = [];
   const route = async (url: URL, req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
@@ -264,7 +264,7 @@ async function runApp(app: string | AppServer, expected: Partial<Record<Kind, nu
     await waitFor(() => console.length > 0 || Object.entries(expected).every(([kind, count]) => counts()[kind]! >= count), 15_000).catch(() => {
       throw new Error(`waited for ${JSON.stringify(expected)}, got ${JSON.stringify(counts())}`);
     });
-    const probed: unknown = await page.evaluate(probe);
+    const probed: unknown = probe === undefined ? undefined : await page.evaluate(probe);
     return { ...items(), console, apiCalls, probed };
   } finally {
     await context.close();
