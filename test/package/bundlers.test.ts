@@ -253,19 +253,19 @@ async function runApp(app: string | AppServer, expected: Partial<Record<Kind, nu
   const context = await browser.newContext();
   try {
     const page = await context.newPage();
-    const console: string[] = [];
-    page.on('pageerror', (error) => console.push(`uncaught ${error.message}`));
+    const messages: string[] = [];
+    page.on('pageerror', (error) => messages.push(`uncaught ${error.message}`));
     page.on('console', (message) => {
-      if (message.type() === 'error' || message.type() === 'warning') console.push(`${message.type()} ${message.text()}`);
+      if (message.type() === 'error' || message.type() === 'warning') messages.push(`${message.type()} ${message.text()}`);
     });
     const items = () => ({ actions: collector.items('actions'), users: collector.items('users'), events: collector.items('events') });
     await page.goto(`${server?.url ?? collector.url}/`);
     const counts = () => Object.fromEntries(Object.entries(items()).map(([kind, arrived]) => [kind, arrived.length]));
-    await waitFor(() => console.length > 0 || Object.entries(expected).every(([kind, count]) => counts()[kind]! >= count), 15_000).catch(() => {
+    await waitFor(() => messages.length > 0 || Object.entries(expected).every(([kind, count]) => counts()[kind]! >= count), 15_000).catch(() => {
       throw new Error(`waited for ${JSON.stringify(expected)}, got ${JSON.stringify(counts())}`);
     });
     const probed: unknown = probe === undefined ? undefined : await page.evaluate(probe);
-    return { ...items(), console, apiCalls, probed };
+    return { ...items(), console: messages, apiCalls, probed };
   } finally {
     await context.close();
     await server?.close();
