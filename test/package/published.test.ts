@@ -1,56 +1,33 @@
 // @vitest-environment node
-import { execFile, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { promisify } from 'node:util';
 import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signToken, startRecorder } from '../server/helpers';
+import { packConsumer, ROOT, run, type PackedConsumer } from './packed';
 
 /**
  * The package as a new user gets it (issue 17): `npm pack` once per run (after `npm run build`),
  * then what the ecosystem's own checkers, TypeScript and Node make of the tarball, installed as
- * node_modules/usertrail in a consumer project outside the repository (so nothing resolves to the
- * sources by accident). The consumer's other packages are links to the repository's node_modules:
- * no network.
+ * node_modules/usertrail in a consumer project outside the repository (./packed.ts). What bundlers
+ * make of it for the browser is in ./bundlers.test.ts.
  */
 
-const ROOT = process.cwd();
 const FIXTURES = join(ROOT, 'test/package/fixtures');
-const run = promisify(execFile);
 
-let workDir: string;
+let packed: PackedConsumer;
 let tarball: string;
 let consumer: string;
 
-/** Link a package of the repository's node_modules into a consumer's node_modules, under `as`. */
-function link(nodeModules: string, name: string, as = name): void {
-  const path = join(nodeModules, as);
-  mkdirSync(join(path, '..'), { recursive: true });
-  symlinkSync(join(ROOT, 'node_modules', name), path, 'dir');
-}
-
 beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'dist/server.cjs'))) throw new Error('dist/server.cjs is missing: run `npm run build` first');
-  workDir = mkdtempSync(join(tmpdir(), 'usertrail-package-'));
-  const { stdout } = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', workDir], { cwd: ROOT });
-  tarball = join(workDir, (JSON.parse(stdout) as Array<{ filename: string }>)[0]!.filename);
-
-  consumer = join(workDir, 'consumer');
-  const installed = join(consumer, 'node_modules/usertrail');
-  mkdirSync(installed, { recursive: true });
-  await run('tar', ['-xzf', tarball, '-C', installed, '--strip-components=1']);
-  writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'usertrail-consumer', private: true }));
-  const { dependencies = {} } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
-  for (const name of [...Object.keys(dependencies), '@types/node', 'express']) link(join(consumer, 'node_modules'), name);
+  packed = await packConsumer({ alsoLink: ['@types/node', 'express'] });
+  ({ tarball, consumer } = packed);
 }, 60_000);
 
-afterAll(() => {
-  if (workDir) rmSync(workDir, { recursive: true, force: true });
-});
+afterAll(() => packed?.remove());
 
 describe('the ecosystem checkers find no problem in the tarball', () => {
   it('@arethetypeswrong/cli: every entry resolves to types of the right module kind under node10, node16 (ESM and CommonJS) and bundler', async () => {
@@ -180,8 +157,8 @@ describe("the seed's app (tracking API calls by user) runs from the tarball as a
   async function runSeedApp(fixture: string, expressJwt: string, express: string) {
     const dir = join(consumer, `${fixture.replace(/\.cjs$/, '')}-${express}`);
     mkdirSync(dir);
-    link(join(dir, 'node_modules'), expressJwt, 'express-jwt');
-    link(join(dir, 'node_modules'), express, 'express');
+    packed.link(join(dir, 'node_modules'), expressJwt, 'express-jwt');
+    packed.link(join(dir, 'node_modules'), express, 'express');
     copyFileSync(join(FIXTURES, fixture), join(dir, 'app.cjs'));
     const collector = await startRecorder();
     const app = spawn(process.execPath, ['app.cjs'], {

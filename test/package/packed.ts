@@ -1,0 +1,51 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+/**
+ * The package as a new user gets it: `npm pack` of the repository (after `npm run build`), extracted
+ * as node_modules/usertrail of a consumer project in a temporary folder outside the repository, so
+ * that nothing resolves to the sources by accident. The consumer's other packages (the package's
+ * dependencies, and any `alsoLink`) are links to the repository's node_modules: no network.
+ */
+export interface PackedConsumer {
+  /** The temporary folder holding the tarball and the consumer; `remove()` deletes it. */
+  workDir: string;
+  /** The tarball `npm pack` made. */
+  tarball: string;
+  /** The consumer project: package.json and node_modules/usertrail, its dependencies linked. */
+  consumer: string;
+  /** Link a package of the repository's node_modules into `nodeModules` (a consumer's), under `as`. */
+  link(nodeModules: string, name: string, as?: string): void;
+  remove(): void;
+}
+
+export const ROOT = process.cwd();
+export const run = promisify(execFile);
+
+export async function packConsumer({ alsoLink = [] }: { alsoLink?: string[] } = {}): Promise<PackedConsumer> {
+  if (!existsSync(join(ROOT, 'dist/server.cjs'))) throw new Error('dist/server.cjs is missing: run `npm run build` first');
+  const workDir = mkdtempSync(join(tmpdir(), 'usertrail-package-'));
+  const link = (nodeModules: string, name: string, as = name): void => {
+    const path = join(nodeModules, as);
+    mkdirSync(join(path, '..'), { recursive: true });
+    symlinkSync(join(ROOT, 'node_modules', name), path, 'dir');
+  };
+  try {
+    const { stdout } = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', workDir], { cwd: ROOT });
+    const tarball = join(workDir, (JSON.parse(stdout) as Array<{ filename: string }>)[0]!.filename);
+    const consumer = join(workDir, 'consumer');
+    const installed = join(consumer, 'node_modules/usertrail');
+    mkdirSync(installed, { recursive: true });
+    await run('tar', ['-xzf', tarball, '-C', installed, '--strip-components=1']);
+    writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'usertrail-consumer', private: true }));
+    const { dependencies = {} } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+    for (const name of [...Object.keys(dependencies), ...alsoLink]) link(join(consumer, 'node_modules'), name);
+    return { workDir, tarball, consumer, link, remove: () => rmSync(workDir, { recursive: true, force: true }) };
+  } catch (error) {
+    rmSync(workDir, { recursive: true, force: true });
+    throw error;
+  }
+}
