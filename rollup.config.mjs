@@ -30,8 +30,10 @@ export default [
     // No AMD branch: an anonymous define() in a plain <script> tag is an error under RequireJS
     // ("mismatched anonymous define"), and it would hide the global the snippet and the docs expect.
     input: 'src/umd.ts',
-    // The same file again as moesif.cjs, for require('usertrail') (moesif-browser-js's README installs
-    // it that way): the package is "type": "module", so Node would load a .js file as ESM.
+    // The same file again as moesif.cjs, for Node's require('usertrail') (moesif-browser-js's README installs
+    // it that way): the package is "type": "module", so Node would load a .js file as ESM. Bundlers read
+    // the "module" export condition first and give require() the ES module, so that an app mixing
+    // import and require bundles one copy, one instance (test/package/bundlers.test.ts).
     output: ['dist/moesif.min.js', 'dist/moesif.cjs'].map((file) => ({
       file,
       format: 'iife',

@@ -4,8 +4,11 @@
  *   import moesif from 'usertrail';
  *   moesif.init({ applicationId: '...' });
  *
- * Every method is also a named export bound to the default instance. Importing does nothing by
- * itself (no storage, listeners or requests until init()), and on a server every method is a no-op.
+ * Every member of the instance is also a named export bound to the default instance: bundlers give
+ * `require('usertrail')` this module's namespace (the "module" condition of package.json's exports),
+ * so that an app mixing import and require has one instance, and moesif's `moesif.init(...)`,
+ * `moesif.new()` and the rest must work on it. Importing does nothing by itself (no storage,
+ * listeners or requests until init()), and on a server every method is a no-op.
  */
 import { createCapture } from './capture/index.js';
 import { createMoesif, type Moesif } from './moesif.js';
@@ -37,6 +40,9 @@ export const isPublishingConsentGranted: Moesif['isPublishingConsentGranted'] = 
 export const cdtUrlDecorator: Moesif['cdtUrlDecorator'] = (url, overrideCDTTargets) => moesif.cdtUrlDecorator(url, overrideCDTTargets);
 export const flush: Moesif['flush'] = () => moesif.flush();
 export const getStats: Moesif['getStats'] = () => moesif.getStats();
+// `new` is a reserved word: a const cannot have it as its name, but an export can.
+const newInstance: Moesif['new'] = () => moesif.new();
+export { newInstance as new };
 export { createMoesif };
 
 export type { Moesif } from './moesif.js';

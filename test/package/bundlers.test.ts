@@ -2,7 +2,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { extname, join, normalize, resolve, sep } from 'node:path';
+import { extname, join, normalize, relative, resolve, sep } from 'node:path';
 import { nodeResolve } from '@rollup/plugin-node-resolve';
 import { build as esbuild, type BuildOptions } from 'esbuild';
 import { chromium, type Browser } from 'playwright-core';
@@ -20,7 +20,9 @@ import { packConsumer, ROOT, type PackedConsumer } from './packed';
  * as node_modules/usertrail (./packed.ts); Vite (a plain `vite build` of index.html and main.js),
  * esbuild and rollup (with node-resolve for the browser) bundle them as a user's build would; each
  * bundle is served on 127.0.0.1 by a recording collector and runs in Debian's Chromium. What reaches
- * the collector, what the console says and what each bundle is made of are the assertions.
+ * the collector, what the console says and what each bundle is made of are the assertions. Apps that
+ * require() the package (moesif-browser-js's README form), alone or next to an import of it, are built
+ * by the bundlers that read CommonJS as set up here (esbuild, Vite).
  * (e2e/compat-docs.spec.ts runs the same examples from dist/ through an import map, and
  * test/size.test.ts weighs them.)
  */
@@ -113,6 +115,8 @@ interface Built {
 
 interface Bundler {
   name: string;
+  /** Whether it bundles CommonJS modules (require()) as set up here: rollup would need @rollup/plugin-commonjs, which this project does not install. */
+  readsCommonJs: boolean;
   build(app: string): Promise<Built>;
 }
 
@@ -133,6 +137,7 @@ function viteLogger(warnings: string[]): Logger {
 const BUNDLERS: Bundler[] = [
   {
     name: 'Vite (vite build, default config)',
+    readsCommonJs: true,
     async build(app) {
       const warnings: string[] = [];
       writeFileSync(join(app, 'index.html'), INDEX_HTML);
@@ -148,10 +153,12 @@ const BUNDLERS: Bundler[] = [
   },
   {
     name: "esbuild (bundle, platform 'browser', format 'esm', minify)",
+    readsCommonJs: true,
     build: (app) => esbuildApp(app, { format: 'esm' }),
   },
   {
     name: 'rollup (@rollup/plugin-node-resolve with browser: true)',
+    readsCommonJs: false,
     async build(app) {
       const warnings: string[] = [];
       const bundle = await rollup({ input: join(app, 'main.js'), plugins: [nodeResolve({ browser: true })], onwarn: (warning) => void warnings.push(warning.message) });
@@ -392,6 +399,49 @@ describe.each(BUNDLERS)('$name, from the packed tarball', (bundler) => {
   });
 });
 
+/**
+ * One app, both forms: main.js imports the package and calls init(); a CommonJS module of the same app
+ * requires it as moesif-browser-js's README writes it, and tracks and identifies. With moesif-browser-js
+ * both forms are one file; here both must reach one instance, which only one copy of the SDK can give.
+ */
+const MIXED_APP = {
+  'main.js': `import moesif from 'usertrail';
+import { signUp } from './sign-up.js';
+
+moesif.init({ ${WITH_HOST} });
+signUp();
+`,
+  'sign-up.js': `const moesif = require('usertrail');
+
+exports.signUp = () => {
+  moesif.track('Clicked Sign Up', { button: 'hero' });
+  moesif.identifyUser('12345');
+};
+`,
+};
+
+describe.each(BUNDLERS.filter((bundler) => bundler.readsCommonJs))("$name: import in one module, require('usertrail') in another", (bundler) => {
+  let built: Built;
+
+  beforeAll(async () => {
+    built = await bundler.build(writeApp(`${bundler.name.split(' ')[0]!.toLowerCase()}/mixed`, MIXED_APP));
+  }, 60_000);
+
+  it('bundles one copy of the SDK, the ES module (not dist/moesif.cjs), without a warning', () => {
+    expect(built.warnings).toEqual([]);
+    // usertrail.mjs and the chunk it shares with usertrail/capture: the package's ES modules, and nothing else of it.
+    const dist = join(packed.consumer, 'node_modules/usertrail/dist');
+    const fromPackage = built.modules.filter((id) => id.startsWith(dist + sep)).map((id) => relative(dist, id));
+    expect(fromPackage.sort()).toEqual([expect.stringMatching(/^index-[\w-]+\.mjs$/), 'usertrail.mjs']);
+  });
+
+  it('init() through the import, track() and identifyUser() through the require: all of it arrives, as one visitor', async () => {
+    const run = await runApp(built.dir, { actions: 1, users: 1 });
+    expect(run.console).toEqual([]);
+    expectOneVisitor(run);
+  });
+});
+
 describe("Vite's dev server (`vite`), where its dependency optimizer pre-bundles the package for the browser", () => {
   it("import moesif from 'usertrail', with start(), identifyUser, a fetch and an XMLHttpRequest: all of it reaches the collector (through the dev server's proxy)", async () => {
     const root = writeApp('vite-dev/defaultInstance', { ...apps().defaultInstance, 'index.html': INDEX_HTML });
@@ -418,25 +468,51 @@ describe("Vite's dev server (`vite`), where its dependency optimizer pre-bundles
 });
 
 describe("esbuild, CommonJS: require('usertrail') as moesif-browser-js's README writes it", () => {
-  let built: Built;
+  const built = {} as Record<'readme' | 'secondInstance', Built>;
 
   beforeAll(async () => {
     const readme = readFileSync(join(ROOT, 'node_modules/moesif-browser-js/README.md'), 'utf8');
     const example = readmeBlock(readme, 'var moesif = require("moesif-browser-js");').replace('require("moesif-browser-js")', 'require("usertrail")');
-    built = await esbuildApp(writeApp('esbuild/require', { 'main.js': example }), { format: 'iife' });
+    // moesif.new() through the same require(), the default instance left alone; and every member of an
+    // instance, by the second one's keys, as a function of what require() gave.
+    const secondInstance = `var moesif = require("usertrail");
+var second = moesif.new();
+second.init({ ${WITH_HOST} });
+second.track("second_instance");
+window.probe = {
+  defaultAnonymousId: moesif.getAnonymousId() || null,
+  secondAnonymousId: second.getAnonymousId(),
+  missing: Object.keys(second).filter(function (name) { return typeof moesif[name] !== "function"; }),
+};
+`;
+    built.readme = await esbuildApp(writeApp('esbuild/require', { 'main.js': example }), { format: 'iife' });
+    built.secondInstance = await esbuildApp(writeApp('esbuild/require-new', { 'main.js': secondInstance }), { format: 'iife' });
   }, 60_000);
 
-  it('bundles dist/moesif.cjs (uuid and js-cookie inside it) without a warning', () => {
-    expect(built.warnings).toEqual([]);
-    expect(built.modules).toEqual([join(packed.consumer, 'node_modules/usertrail/dist/moesif.cjs'), join(built.dir, '../main.js')]);
-    expect(nodeCrypto(built.code)).toEqual([]);
+  it('bundles the ES module (the "module" condition comes before "require"), with the browser builds of uuid and js-cookie, without a warning', () => {
+    const { warnings, modules, code } = built.readme;
+    expect(warnings).toEqual([]);
+    expect(modules).toContain(join(packed.consumer, 'node_modules/usertrail/dist/usertrail.mjs'));
+    expect(modules.filter((id) => /[\\/]dist-node[\\/]|[\\/]moesif\.(cjs|min\.js)$/.test(id))).toEqual([]);
+    expect(modules).toEqual(
+      expect.arrayContaining([expect.stringMatching(/[\\/]uuid[\\/]dist[\\/]v4\.js$/), expect.stringMatching(/[\\/]js-cookie[\\/]dist[\\/]js\.cookie\.mjs$/)]),
+    );
+    expect(nodeCrypto(code)).toEqual([]);
   });
 
   it('init, identifyUser and track reach the collector, and moesif is no global (as that README says of require)', async () => {
-    const run = await runApp(built.dir, { actions: 1, users: 1 }, 'typeof window.moesif');
+    const run = await runApp(built.readme.dir, { actions: 1, users: 1 }, 'typeof window.moesif');
     expect(run.console).toEqual([]);
     expect(run.users).toEqual([expect.objectContaining({ user_id: '12345', anonymous_id: expect.stringMatching(uuidV4) })]);
     expect(run.actions).toEqual([expect.objectContaining({ action_name: 'clicked_sign_up', metadata: { button_label: 'Get Started' }, user_id: '12345' })]);
     expect(run.probed).toBe('undefined');
+  });
+
+  it('moesif.new() gives a second instance that delivers on its own, and require() gives every method an instance has', async () => {
+    expect(built.secondInstance.warnings).toEqual([]);
+    const run = await runApp(built.secondInstance.dir, { actions: 1 }, 'window.probe');
+    expect(run.console).toEqual([]);
+    expect(run.actions).toEqual([expect.objectContaining({ action_name: 'second_instance', anonymous_id: expect.stringMatching(uuidV4) })]);
+    expect(run.probed).toEqual({ defaultAnonymousId: null, secondAnonymousId: run.actions[0]!.anonymous_id, missing: [] });
   });
 });
