@@ -77,9 +77,10 @@ test('the dashboard shows posted events, stitched users and companies', async ({
   await expect(events.nth(0)).toContainText('200');
   await expect(events.nth(0)).toContainText('user-ann');
   await expect(events.nth(1)).toContainText('Signed Up');
-  // The anonymous visitor's page view has a blank user id and shows its anonymous id.
+  // The anonymous visitor's page view: its User Id is the anonymous id, its Identified User Id blank (the seed's table, row 1).
   const anonymousRow = events.filter({ hasText: 'anon-val' });
-  await expect(anonymousRow.locator('td').nth(4)).toHaveText('');
+  await expect(anonymousRow.locator('td').nth(4)).toHaveText('anon-val');
+  await expect(anonymousRow.locator('td').nth(7)).toHaveText('');
   // The earlier anonymous page view of Ann now counts for her.
   await expect(events.filter({ hasText: 'anon-ann' }).filter({ hasText: 'Page View' }).locator('td').nth(4)).toHaveText('user-ann');
 

@@ -29,7 +29,9 @@ describe('GET /api/events', () => {
     expect(status).toBe(200);
     expect(body.total).toBe(6);
     expect(body.events.map((e: any) => e.time)).toEqual([at(7), at(6), at(5), at(3), at(2), at(1)]);
-    expect(body.events.map((e: any) => e.user_id)).toEqual(['q-ann', 'q-ann', 'q-ann', null, 'q-ann', 'q-ann']);
+    // The seed's User Id: Val's anonymous id while she is anonymous; the Identified User Id is null for her.
+    expect(body.events.map((e: any) => e.user_id)).toEqual(['q-ann', 'q-ann', 'q-ann', 'q-val-anon', 'q-ann', 'q-ann']);
+    expect(body.events.map((e: any) => e.identified_user_id)).toEqual(['q-ann', 'q-ann', 'q-ann', null, 'q-ann', 'q-ann']);
     expect(body.events[0]).toMatchObject({ kind: 'event', verb: 'POST', uri: 'http://api.example.test/orders', status: 401, company_id: 'q-co' });
   });
 

@@ -27,11 +27,25 @@ describe('identity stitching, per the seed table', () => {
     const p = await profile('r1-anon');
     expect(p).toMatchObject({ user_id: 'r1-anon', identified_user_id: null, anonymous_ids: ['r1-anon'], action_count: 2, first_seen: at(1) });
     expect(p.campaign).toEqual({ utm_source: 'newsletter' });
+    // Each event too: "Identified User Id is null. User Id is set to a generated Anonymous Id."
     const { events } = await eventsOf('r1-anon');
-    expect(events.map((e: any) => [e.user_id, e.anonymous_id, e.profile_id])).toEqual([
-      [null, 'r1-anon', 'r1-anon'],
-      [null, 'r1-anon', 'r1-anon'],
+    expect(events.map((e: any) => [e.user_id, e.identified_user_id, e.anonymous_id])).toEqual([
+      ['r1-anon', null, 'r1-anon'],
+      ['r1-anon', null, 'r1-anon'],
     ]);
+    // An API call that carries no id at all has no User Id ("the userID field in Moesif will simply just be undefined").
+    const tx = 'r1-unauthenticated';
+    await c.post('/v1/events', { ...apiCall({ time: at(3), status: 401 }), transaction_id: tx });
+    const unauthenticated = (await c.get('/api/events?kind=event&limit=500')).body.events.find((e: any) => e.transaction_id === tx);
+    expect(unauthenticated).toMatchObject({ user_id: null, identified_user_id: null, anonymous_id: null });
+  });
+
+  it('row 1 and 2: an event is listed with the User Id it is asked for by, and the Identified User Id once there is one', async () => {
+    await c.post('/v1/actions', action({ anonymous_id: 'r12-anon', time: at(1) }));
+    const asked = async () => (await eventsOf('r12-anon')).events.map((e: any) => [e.user_id, e.identified_user_id]);
+    expect(await asked()).toEqual([['r12-anon', null]]);
+    await c.post('/v1/users', { user_id: 'r12-user', anonymous_id: 'r12-anon', modified_time: at(2) });
+    expect(await asked()).toEqual([['r12-user', 'r12-user']]);
   });
 
   it('row 2: once identified, the earlier anonymous events count for the user, and User Id and Identified User Id are the user id', async () => {
