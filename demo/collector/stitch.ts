@@ -91,6 +91,31 @@ const earlier = (a: string | null | undefined, b: string): string => (a && a < b
 const hasCampaign = (campaign: unknown): campaign is JsonObject =>
   typeof campaign === 'object' && campaign !== null && Object.values(campaign).some((v) => typeof v === 'string' && v !== '');
 
+/**
+ * Whether a value set by a call at `at` replaces one set at `before` (undefined: set before times
+ * were kept, or never): the newest call by its own time wins, since SDKs retry and outboxes adopt
+ * old items, so an older call can arrive later. Two calls of the same time: the greater value (as
+ * JSON), so that arrival order never decides.
+ */
+function isNewer(at: string, before: string | undefined, value: unknown, current: unknown): boolean {
+  if (before === undefined || at > before) return true;
+  return at === before && JSON.stringify(value) > JSON.stringify(current);
+}
+
+/** Merges a call's metadata over a row's, field by field, keeping each field of the newest call. */
+function mergeMetadata(row: { metadata: JsonObject; metadata_times?: Record<string, string> }, metadata: JsonObject, at: string): void {
+  // Spread copies, not assignment into the row's objects: a "__proto__" key sent as metadata stays a key.
+  const merged: JsonObject = { ...row.metadata };
+  const times: Record<string, string> = { ...row.metadata_times };
+  for (const [key, value] of Object.entries(metadata)) {
+    if (!isNewer(at, Object.hasOwn(times, key) ? times[key] : undefined, value, merged[key])) continue;
+    Object.defineProperty(merged, key, { value, enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(times, key, { value: at, enumerable: true, writable: true, configurable: true });
+  }
+  row.metadata = merged;
+  row.metadata_times = times;
+}
+
 /** The ids an item of any kind carries. */
 interface Ids {
   user_id?: string;
@@ -210,7 +235,8 @@ export function createStitcher(store: IdentityStore) {
     observeItem: (item: Ids & { time: string }, now: string) => observe(item, item.time, now),
 
     /**
-     * A users call: stitch, then keep its metadata (merged over what is known, newest wins), its
+     * A users call: stitch, then keep its metadata (merged over what is known, field by field, the
+     * newest call by its own time winning each), its
      * session token and its campaign (first touch).
      */
     observeUser(call: CheckedUser, now: string): MergeOutcome {
@@ -219,7 +245,7 @@ export function createStitcher(store: IdentityStore) {
         // Metadata and campaign describe the person: the identified profile when there is one.
         // checkItem makes sure a users call carries one of the two ids.
         const target = (user ?? anonymous) as UserRow | AnonymousRow;
-        if (call.metadata) target.metadata = { ...target.metadata, ...call.metadata };
+        if (call.metadata) mergeMetadata(target, call.metadata, at);
         if (call.session_token) target.session_token = call.session_token;
         // Only there: an anonymous id claimed later by a user seen with it earlier (batches out of
         // order) must not take this user's first touch along.
@@ -231,9 +257,12 @@ export function createStitcher(store: IdentityStore) {
     observeCompany(call: CheckedCompany, now: string): void {
       const at = call.modified_time ?? now;
       const row = touchCompany(call.company_id, at, now);
-      if (call.company_domain !== undefined) row.company_domain = call.company_domain;
+      if (call.company_domain !== undefined && isNewer(at, row.company_domain_at ?? undefined, call.company_domain, row.company_domain)) {
+        row.company_domain = call.company_domain;
+        row.company_domain_at = at;
+      }
       if (call.session_token) row.session_token = call.session_token;
-      if (call.metadata) row.metadata = { ...row.metadata, ...call.metadata };
+      if (call.metadata) mergeMetadata(row, call.metadata, at);
       keepFirstCampaign(row, call.campaign, at);
       store.putCompany(row);
       // moesif-browser-js sends identifyUser() and identifyCompany() as two calls, and the companies

@@ -41,6 +41,8 @@ export interface NewItem {
 interface Described {
   session_token?: string | null;
   metadata: JsonObject;
+  /** When the call that set each metadata field happened (its own time): the newest call wins a field. */
+  metadata_times?: Record<string, string>;
   campaign: JsonObject | null;
   campaign_at?: string | null;
   updated_at: string;
@@ -65,6 +67,8 @@ export interface AnonymousRow extends Described {
 export interface CompanyRow extends Described {
   company_id: string;
   company_domain?: string | null;
+  /** When the call that set company_domain happened. */
+  company_domain_at?: string | null;
   first_seen: string;
 }
 
@@ -196,18 +200,35 @@ const MIGRATIONS: string[] = [
   INSERT INTO company_sessions (session_token, company_id, since)
     SELECT session_token, company_id, updated_at FROM companies WHERE session_token IS NOT NULL;
   `,
+  // metadata_times, company_domain_at: when the call that set each metadata field (and the company's
+  // domain) happened, so that the newest call by its own time wins it, not the last to arrive. Fields
+  // stored before have no time, and any call with one replaces them.
+  `
+  ALTER TABLE users ADD COLUMN metadata_times TEXT NOT NULL DEFAULT '{}';
+  ALTER TABLE anonymous_ids ADD COLUMN metadata_times TEXT NOT NULL DEFAULT '{}';
+  ALTER TABLE companies ADD COLUMN metadata_times TEXT NOT NULL DEFAULT '{}';
+  ALTER TABLE companies ADD COLUMN company_domain_at TEXT;
+  `,
 ];
 
 /** A row as SQLite gives it: JSON columns as text. */
-type RawRow = Record<string, unknown> & { metadata?: string | null; campaign?: string | null };
+type RawRow = Record<string, unknown> & { metadata?: string | null; metadata_times?: string | null; campaign?: string | null };
 
 const json = (value: unknown): string | null => (value === undefined || value === null ? null : JSON.stringify(value));
+
+/** A row's JSON columns as text. */
+const jsonColumns = (row: Described) => ({ metadata: json(row.metadata ?? {}), metadata_times: json(row.metadata_times ?? {}), campaign: json(row.campaign) });
 
 /** Row objects with their JSON columns parsed. */
 export function parseRow<T>(row: unknown): T | undefined {
   if (!row) return undefined;
   const raw = row as RawRow;
-  return { ...raw, metadata: JSON.parse(raw.metadata ?? '{}'), campaign: raw.campaign ? JSON.parse(raw.campaign) : null } as T;
+  return {
+    ...raw,
+    metadata: JSON.parse(raw.metadata ?? '{}'),
+    metadata_times: JSON.parse(raw.metadata_times ?? '{}'),
+    campaign: raw.campaign ? JSON.parse(raw.campaign) : null,
+  } as T;
 }
 
 /** Opens (creating and migrating as needed) the SQLite database at `path` (a file path, or ':memory:'). */
@@ -226,23 +247,24 @@ export function openStore(path: string): CollectorStore {
   const getAnonymous = db.prepare('SELECT * FROM anonymous_ids WHERE anonymous_id = ?');
   const getCompany = db.prepare('SELECT * FROM companies WHERE company_id = ?');
   const putUser = db.prepare(`
-    INSERT INTO users (user_id, company_id, session_token, metadata, campaign, campaign_at, identified_at, updated_at)
-    VALUES (@user_id, @company_id, @session_token, @metadata, @campaign, @campaign_at, @identified_at, @updated_at)
+    INSERT INTO users (user_id, company_id, session_token, metadata, metadata_times, campaign, campaign_at, identified_at, updated_at)
+    VALUES (@user_id, @company_id, @session_token, @metadata, @metadata_times, @campaign, @campaign_at, @identified_at, @updated_at)
     ON CONFLICT (user_id) DO UPDATE SET company_id = excluded.company_id, session_token = excluded.session_token,
-      metadata = excluded.metadata, campaign = excluded.campaign, campaign_at = excluded.campaign_at,
+      metadata = excluded.metadata, metadata_times = excluded.metadata_times, campaign = excluded.campaign, campaign_at = excluded.campaign_at,
       identified_at = excluded.identified_at, updated_at = excluded.updated_at`);
   const putAnonymous = db.prepare(`
-    INSERT INTO anonymous_ids (anonymous_id, merged_into, merged_at, company_id, session_token, metadata, campaign, campaign_at, first_seen, updated_at)
-    VALUES (@anonymous_id, @merged_into, @merged_at, @company_id, @session_token, @metadata, @campaign, @campaign_at, @first_seen, @updated_at)
+    INSERT INTO anonymous_ids (anonymous_id, merged_into, merged_at, company_id, session_token, metadata, metadata_times, campaign, campaign_at, first_seen, updated_at)
+    VALUES (@anonymous_id, @merged_into, @merged_at, @company_id, @session_token, @metadata, @metadata_times, @campaign, @campaign_at, @first_seen, @updated_at)
     ON CONFLICT (anonymous_id) DO UPDATE SET merged_into = excluded.merged_into, merged_at = excluded.merged_at,
       company_id = excluded.company_id, session_token = excluded.session_token, metadata = excluded.metadata,
+      metadata_times = excluded.metadata_times,
       campaign = excluded.campaign, campaign_at = excluded.campaign_at, first_seen = excluded.first_seen,
       updated_at = excluded.updated_at`);
   const putCompany = db.prepare(`
-    INSERT INTO companies (company_id, company_domain, session_token, metadata, campaign, campaign_at, first_seen, updated_at)
-    VALUES (@company_id, @company_domain, @session_token, @metadata, @campaign, @campaign_at, @first_seen, @updated_at)
-    ON CONFLICT (company_id) DO UPDATE SET company_domain = excluded.company_domain, session_token = excluded.session_token,
-      metadata = excluded.metadata, campaign = excluded.campaign, campaign_at = excluded.campaign_at,
+    INSERT INTO companies (company_id, company_domain, company_domain_at, session_token, metadata, metadata_times, campaign, campaign_at, first_seen, updated_at)
+    VALUES (@company_id, @company_domain, @company_domain_at, @session_token, @metadata, @metadata_times, @campaign, @campaign_at, @first_seen, @updated_at)
+    ON CONFLICT (company_id) DO UPDATE SET company_domain = excluded.company_domain, company_domain_at = excluded.company_domain_at,
+      session_token = excluded.session_token, metadata = excluded.metadata, metadata_times = excluded.metadata_times, campaign = excluded.campaign, campaign_at = excluded.campaign_at,
       first_seen = excluded.first_seen, updated_at = excluded.updated_at`);
   const mergedInto = db.prepare('SELECT merged_into FROM anonymous_ids WHERE anonymous_id = ?').pluck();
 
@@ -320,19 +342,19 @@ export function openStore(path: string): CollectorStore {
     getAnonymous: (anonymousId) => parseRow<AnonymousRow>(getAnonymous.get(anonymousId)),
     getCompany: (companyId) => parseRow<CompanyRow>(getCompany.get(companyId)),
     putUser(row) {
-      putUser.run({ session_token: null, company_id: null, campaign_at: null, ...row, metadata: json(row.metadata ?? {}), campaign: json(row.campaign) });
+      putUser.run({ session_token: null, company_id: null, campaign_at: null, ...row, ...jsonColumns(row) });
       figures.touchProfile(row.user_id);
     },
     putAnonymous(row) {
       const before = (mergedInto.get(row.anonymous_id) as string | null | undefined) ?? null;
-      putAnonymous.run({ merged_into: null, merged_at: null, session_token: null, company_id: null, campaign_at: null, ...row, metadata: json(row.metadata ?? {}), campaign: json(row.campaign) });
+      putAnonymous.run({ merged_into: null, merged_at: null, session_token: null, company_id: null, campaign_at: null, ...row, ...jsonColumns(row) });
       const after = row.merged_into ?? null;
       figures.touchProfile(row.anonymous_id);
       if (after) figures.touchProfile(after);
       if (before !== after) figures.moveAnonymousItems(row.anonymous_id, before ?? row.anonymous_id, after ?? row.anonymous_id);
     },
     putCompany(row) {
-      putCompany.run({ company_domain: null, session_token: null, campaign_at: null, ...row, metadata: json(row.metadata ?? {}), campaign: json(row.campaign) });
+      putCompany.run({ company_domain: null, company_domain_at: null, session_token: null, campaign_at: null, ...row, ...jsonColumns(row) });
       figures.touchCompany(row.company_id);
     },
     join(profileId, companyId, since, always = false) {

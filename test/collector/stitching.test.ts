@@ -224,6 +224,22 @@ describe('first touch', () => {
   });
 });
 
+describe('metadata', () => {
+  it('keeps, for each field, the value of the newest call by its own time, whatever order the calls arrive in', async () => {
+    // An SDK's retry or an outbox adopting old items delivers the older call last.
+    await c.post('/v1/users', { user_id: 'md-user', modified_time: at(50), metadata: { plan: 'team', seats: 5 } });
+    await c.post('/v1/users', { user_id: 'md-user', modified_time: at(10), metadata: { plan: 'free', email: 'md@example.test' } });
+    expect((await profile('md-user')).metadata).toEqual({ plan: 'team', seats: 5, email: 'md@example.test' });
+    // A newer call still replaces a field.
+    await c.post('/v1/users', { user_id: 'md-user', modified_time: at(60), metadata: { plan: 'enterprise' } });
+    expect((await profile('md-user')).metadata).toEqual({ plan: 'enterprise', seats: 5, email: 'md@example.test' });
+
+    await c.post('/v1/companies', { company_id: 'md-co', modified_time: at(50), company_domain: 'new.example.test', metadata: { mrr: 900 } });
+    await c.post('/v1/companies', { company_id: 'md-co', modified_time: at(10), company_domain: 'old.example.test', metadata: { mrr: 100, industry: 'retail' } });
+    expect((await c.get('/api/companies/md-co')).body).toMatchObject({ company_domain: 'new.example.test', metadata: { mrr: 900, industry: 'retail' } });
+  });
+});
+
 describe('companies', () => {
   it('links a user to the company named on a users call, and counts the user\'s traffic, earlier anonymous traffic included, for the company', async () => {
     await c.post('/v1/actions', action({ anonymous_id: 'co-anon', time: at(1) }));
