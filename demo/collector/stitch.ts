@@ -21,7 +21,7 @@
  *    This is the defensible reading of "no merging will occur", and `moesif.reset()` on log-out
  *    (which gives the next user a fresh anonymous id) avoids the case.
  * 5. A user (or a still-anonymous profile) belongs to a company from the time a users call or an
- *    item names it, or a companies call with the session token last seen with the profile, until
+ *    item names it, or a companies call with a session token the profile was seen with, until
  *    the next company named (MEMBERSHIPS_SQL); an item counts for the company it names, or else for
  *    the company its profile belonged to when it happened. An anonymous id's memberships are its
  *    own; the user it is merged into gets copies, which follow the id if another user claims it.
@@ -208,10 +208,11 @@ export function createStitcher(store: IdentityStore) {
       if (user) user.company_id = store.join(user.user_id, ids.company_id, at, always);
       else if (anonymous) anonymous.company_id = joinAnonymous(anonymous.anonymous_id, anonymous.merged_into, ids.company_id, at);
     }
-    // The latest session token seen with each id: a companies call carrying it links the profile
-    // to the company (observeCompany).
-    if (ids.session_token) {
-      const sessionIsNew = (user ?? anonymous)?.session_token !== ids.session_token;
+    // Every session token seen with each id: a companies call carrying one links the profile to the
+    // company (observeCompany), whichever session it was and whenever it arrives.
+    const sessionProfile = user ? { user_id: user.user_id } : anonymous ? { anonymous_id: anonymous.anonymous_id } : undefined;
+    if (ids.session_token && sessionProfile) {
+      const sessionIsNew = store.putProfileSession(ids.session_token, sessionProfile);
       if (user) user.session_token = ids.session_token;
       else if (anonymous) anonymous.session_token = ids.session_token;
       // moesif-browser-js sends identifyUser() and identifyCompany() at once, so the companies call
@@ -246,7 +247,6 @@ export function createStitcher(store: IdentityStore) {
         // checkItem makes sure a users call carries one of the two ids.
         const target = (user ?? anonymous) as UserRow | AnonymousRow;
         if (call.metadata) mergeMetadata(target, call.metadata, at);
-        if (call.session_token) target.session_token = call.session_token;
         // Only there: an anonymous id claimed later by a user seen with it earlier (batches out of
         // order) must not take this user's first touch along.
         keepFirstCampaign(target, call.campaign, at);

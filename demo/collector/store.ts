@@ -96,7 +96,12 @@ export interface IdentityStore {
   copyMemberships(fromProfile: string, toProfile: string): string | null;
   /** Takes back from `toProfile` what copyMemberships gave it from `fromProfile`; returns its latest company. */
   dropCopiedMemberships(fromProfile: string, toProfile: string): string | null;
-  /** The users and the anonymous ids last seen with `sessionToken`. */
+  /**
+   * Records that a profile (a user, or an anonymous id) was seen with `sessionToken`; returns whether
+   * that is new. A profile keeps every session it had: a companies call of an older one links it too.
+   */
+  putProfileSession(sessionToken: string, profile: { user_id: string } | { anonymous_id: string }): boolean;
+  /** The users and the anonymous ids ever seen with `sessionToken`. */
   profilesWithSession(sessionToken: string): { users: string[]; anonymous: { anonymous_id: string; merged_into: string | null }[] };
   /** Records that a companies call carried `sessionToken` at `since` (the earliest such call counts). */
   putCompanySession(sessionToken: string, companyId: string, since: string): void;
@@ -209,6 +214,22 @@ const MIGRATIONS: string[] = [
   ALTER TABLE companies ADD COLUMN metadata_times TEXT NOT NULL DEFAULT '{}';
   ALTER TABLE companies ADD COLUMN company_domain_at TEXT;
   `,
+  // profile_sessions: every session token each profile was seen with (the rows' session_token holds
+  // only the latest to arrive), so that a companies call of any of its sessions links it, in any
+  // order. Keyed by token first: that is how companies calls look profiles up. Files from before
+  // know only each profile's latest token.
+  `
+  CREATE TABLE profile_sessions (
+    session_token TEXT NOT NULL,
+    anonymous     INTEGER NOT NULL,
+    profile_id    TEXT NOT NULL,
+    PRIMARY KEY (session_token, anonymous, profile_id)
+  ) WITHOUT ROWID;
+  INSERT OR IGNORE INTO profile_sessions (session_token, anonymous, profile_id)
+    SELECT session_token, 0, user_id FROM users WHERE session_token IS NOT NULL;
+  INSERT OR IGNORE INTO profile_sessions (session_token, anonymous, profile_id)
+    SELECT session_token, 1, anonymous_id FROM anonymous_ids WHERE session_token IS NOT NULL;
+  `,
 ];
 
 /** A row as SQLite gives it: JSON columns as text. */
@@ -286,8 +307,11 @@ export function openStore(path: string): CollectorStore {
   const dropCopiedMemberships = db.prepare('DELETE FROM memberships WHERE profile_id = @to AND copied_from = @from');
   const setUserCompany = db.prepare('UPDATE users SET company_id = ? WHERE user_id = ?');
   const setAnonymousCompany = db.prepare('UPDATE anonymous_ids SET company_id = ? WHERE anonymous_id = ?');
-  const sessionUsers = db.prepare('SELECT user_id FROM users WHERE session_token = ?').pluck();
-  const sessionAnonymous = db.prepare('SELECT anonymous_id, merged_into FROM anonymous_ids WHERE session_token = ?');
+  const putProfileSession = db.prepare('INSERT OR IGNORE INTO profile_sessions (session_token, anonymous, profile_id) VALUES (?, ?, ?)');
+  const sessionUsers = db.prepare('SELECT profile_id FROM profile_sessions WHERE session_token = ? AND anonymous = 0').pluck();
+  const sessionAnonymous = db.prepare(`
+    SELECT a.anonymous_id, a.merged_into FROM profile_sessions s JOIN anonymous_ids a ON a.anonymous_id = s.profile_id
+    WHERE s.session_token = ? AND s.anonymous = 1`);
   const putCompanySession = db.prepare(`
     INSERT INTO company_sessions (session_token, company_id, since) VALUES (?, ?, ?)
     ON CONFLICT (session_token, company_id) DO UPDATE SET since = MIN(since, excluded.since)`);
@@ -375,6 +399,10 @@ export function openStore(path: string): CollectorStore {
       if (dropCopiedMemberships.run({ from: fromProfile, to: toProfile }).changes > 0) figures.reattributeCompanies(toProfile);
       return settleCompany(toProfile);
     },
+    putProfileSession: (sessionToken, profile) =>
+      'user_id' in profile
+        ? putProfileSession.run(sessionToken, 0, profile.user_id).changes > 0
+        : putProfileSession.run(sessionToken, 1, profile.anonymous_id).changes > 0,
     profilesWithSession: (sessionToken) => ({
       users: sessionUsers.all(sessionToken) as string[],
       anonymous: sessionAnonymous.all(sessionToken) as { anonymous_id: string; merged_into: string | null }[],

@@ -93,11 +93,16 @@ export function scenario(r: Random, run: number): Call[] {
         users({ user_id: `${user}-2`, anonymous_id: anon, ...maybeCompany() });
         some(r.int(3), { anonymous_id: anon });
     }
-    // A company change (possibly back in time), or a companies call linked by the session token.
+    // Another session of the user (a new log-in, identifySession()): a companies call of either
+    // session links them.
+    const later = r.chance(0.4);
+    if (later) some(1 + r.int(2), { user_id: user, session_token: `${session}-later` });
+    // A company change (possibly back in time), or a companies call linked by a session token: more
+    // often the earlier one when there were two, which only a profile's every session can link.
     if (r.chance(0.3)) users({ user_id: user, company_id: r.pick(companies) });
-    if (r.chance(0.3)) {
+    if (r.chance(later ? 0.6 : 0.3)) {
       const domain = r.chance(0.5) ? { company_domain: `${r.pick(['old', 'new'])}.example.test` } : {};
-      calls.push({ kind: 'companies', body: { company_id: r.pick(companies), session_token: session, modified_time: timeAt(r), ...domain, ...metadata() } });
+      calls.push({ kind: 'companies', body: { company_id: r.pick(companies), session_token: later && r.chance(0.3) ? `${session}-later` : session, modified_time: timeAt(r), ...domain, ...metadata() } });
     }
   }
   return calls;

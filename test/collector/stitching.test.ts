@@ -307,6 +307,28 @@ describe('companies', () => {
     expect(await profile('co10-user')).toMatchObject({ company_id: 'co10-globex' });
   });
 
+  it('links a user to the company of any session they had, not only their latest, whatever order the calls arrive in', async () => {
+    // Monday's session: identifyUser() then identifyCompany(), whose companies call sits in an outbox
+    // (or is retried) and arrives after Tuesday's log-in with a new session token.
+    const run = async (tag: string, order: 'late' | 'in-order') => {
+      const monday = { company_id: `${tag}-acme`, session_token: `${tag}-monday`, modified_time: at(2) };
+      await c.post('/v1/users', { user_id: `${tag}-user`, anonymous_id: `${tag}-anon`, session_token: `${tag}-monday`, modified_time: at(1) });
+      if (order === 'in-order') await c.post('/v1/companies', monday);
+      await c.post('/v1/actions', action({ user_id: `${tag}-user`, session_token: `${tag}-tuesday`, time: at(30) }));
+      if (order === 'late') await c.post('/v1/companies', monday);
+      return (await profile(`${tag}-user`)).company_id;
+    };
+    expect(await run('ses1', 'in-order')).toBe('ses1-acme');
+    expect(await run('ses2', 'late')).toBe('ses2-acme');
+
+    // A session token links profiles to companies, never an item to a user: an API call that carries
+    // only the token stays anonymous ("If an ID is not attached to an event, the userID field in
+    // Moesif will simply just be undefined").
+    await c.post('/v1/events', { ...apiCall({ time: at(31) }), session_token: 'ses1-tuesday', transaction_id: 'ses-token-only' });
+    const call = (await c.get('/api/events?kind=event&limit=500')).body.events.find((e: any) => e.transaction_id === 'ses-token-only');
+    expect(call).toMatchObject({ user_id: null, company_id: null });
+  });
+
   it('keeps traffic with the company the user belonged to when it happened: a move to another company takes only later traffic, whatever order the calls arrive in', async () => {
     // "Moesif will associate any future web or API traffic from a user to that company." The API
     // calls name no company (a server integration without identifyCompany); the user moves from
