@@ -232,6 +232,18 @@ const MIGRATIONS: string[] = [
   `,
 ];
 
+/**
+ * The store's lookups by session token: every companies call carrying one, and every profile seen
+ * with a new one, makes them. Each must find its rows by index (a scan would grow with every
+ * profile ever seen); test/collector/session-lookups.test.ts reads their query plans.
+ */
+export const SESSION_LOOKUPS = {
+  usersWithSession: 'SELECT profile_id FROM profile_sessions WHERE session_token = ? AND anonymous = 0',
+  anonymousWithSession: `SELECT a.anonymous_id, a.merged_into FROM profile_sessions s JOIN anonymous_ids a ON a.anonymous_id = s.profile_id
+    WHERE s.session_token = ? AND s.anonymous = 1`,
+  companiesWithSession: 'SELECT company_id, since FROM company_sessions WHERE session_token = ? ORDER BY since, company_id',
+} as const;
+
 /** A row as SQLite gives it: JSON columns as text. */
 type RawRow = Record<string, unknown> & { metadata?: string | null; metadata_times?: string | null; campaign?: string | null };
 
@@ -308,14 +320,12 @@ export function openStore(path: string): CollectorStore {
   const setUserCompany = db.prepare('UPDATE users SET company_id = ? WHERE user_id = ?');
   const setAnonymousCompany = db.prepare('UPDATE anonymous_ids SET company_id = ? WHERE anonymous_id = ?');
   const putProfileSession = db.prepare('INSERT OR IGNORE INTO profile_sessions (session_token, anonymous, profile_id) VALUES (?, ?, ?)');
-  const sessionUsers = db.prepare('SELECT profile_id FROM profile_sessions WHERE session_token = ? AND anonymous = 0').pluck();
-  const sessionAnonymous = db.prepare(`
-    SELECT a.anonymous_id, a.merged_into FROM profile_sessions s JOIN anonymous_ids a ON a.anonymous_id = s.profile_id
-    WHERE s.session_token = ? AND s.anonymous = 1`);
+  const sessionUsers = db.prepare(SESSION_LOOKUPS.usersWithSession).pluck();
+  const sessionAnonymous = db.prepare(SESSION_LOOKUPS.anonymousWithSession);
   const putCompanySession = db.prepare(`
     INSERT INTO company_sessions (session_token, company_id, since) VALUES (?, ?, ?)
     ON CONFLICT (session_token, company_id) DO UPDATE SET since = MIN(since, excluded.since)`);
-  const sessionCompanies = db.prepare('SELECT company_id, since FROM company_sessions WHERE session_token = ? ORDER BY since, company_id');
+  const sessionCompanies = db.prepare(SESSION_LOOKUPS.companiesWithSession);
 
   /** The latest membership's company of a profile, written to its row. */
   const settleCompany = (profileId: string): string | null => {
