@@ -192,8 +192,9 @@ test("the dashboard lists one row per person as the seed's merging table says, w
   // Row 4 and 5 without reset(): Frank's users call comes first; Gina used the id earlier, and it is hers.
   await post('/v1/users', { user_id: 'user-frank', anonymous_id: 'anon-shared', modified_time: now(20) });
   await post('/v1/actions', pageView({ user_id: 'user-gina', anonymous_id: 'anon-shared' }, 10));
-  // identifyCompany() arrives before identifyUser(), sharing only the session token.
-  await post('/v1/companies', { company_id: 'initech', session_token: 'session-carol' });
+  // identifyCompany() arrives before identifyUser(), sharing only the session token; it happened
+  // before the phone's page view, so that view is initech's ("any future web or API traffic").
+  await post('/v1/companies', { company_id: 'initech', session_token: 'session-carol', modified_time: now(0) });
   await post('/v1/users', { user_id: 'user-carol', session_token: 'session-carol' });
 
   await page.goto(`${collector.url}/`);

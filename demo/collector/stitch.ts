@@ -23,7 +23,8 @@
  * 5. A user (or a still-anonymous profile) belongs to a company from the time a users call or an
  *    item names it, or a companies call with a session token the profile was seen with, until
  *    the next company named (MEMBERSHIPS_SQL); an item counts for the company it names, or else for
- *    the company its profile belonged to when it happened. An anonymous id's memberships are its
+ *    the company its profile belonged to when it happened, and for none before its first ("any
+ *    future web or API traffic from a user to that company"). An anonymous id's memberships are its
  *    own; the user it is merged into gets copies, which follow the id if another user claims it.
  *
  * createStitcher applies rules 2-5 to the identity rows as items arrive; the store then counts each
@@ -51,8 +52,8 @@ export const ATTRIBUTED_VIEW_SQL = `
  * id, or an unmerged anonymous id) belongs to a membership's company from its `since` until the next
  * one, so moving to another company takes only the traffic after the move ("Moesif will associate
  * any future web or API traffic from a user to that company"), whatever order calls arrive in.
- * Traffic from before the profile's first membership counts for that first company (the anonymous
- * docs visits before a sign-up count for the company signed up with).
+ * Traffic from before the profile's first membership counted for that first company here; since
+ * migration 8 it counts for none (figures.ts), as the seed's "any future web or API traffic" says.
  */
 export const MEMBERSHIPS_SQL = `
   CREATE TABLE memberships (

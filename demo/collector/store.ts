@@ -230,7 +230,13 @@ const MIGRATIONS: string[] = [
   INSERT OR IGNORE INTO profile_sessions (session_token, anonymous, profile_id)
     SELECT session_token, 1, anonymous_id FROM anonymous_ids WHERE session_token IS NOT NULL;
   `,
+  // No change of schema: items from before a profile's first company no longer count for that company
+  // ("any future web or API traffic"). Files from before are counted again once (RECOUNT_BEFORE).
+  `-- attribution: no company before the first membership`,
 ];
+
+/** A file whose schema version is below this (and above 0) was counted by older rules: openStore recounts it once. */
+const RECOUNT_BEFORE = 8;
 
 /**
  * The store's lookups by session token: every companies call carrying one, and every profile seen
@@ -271,10 +277,11 @@ export function openStore(path: string): CollectorStore {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
-  migrate(db);
+  const version = migrate(db);
   const figures = createFigures(db);
-  // Files from before the kept figures hold items without them: copy and count once, as part of the upgrade.
-  if (figures.needsUpgrade()) db.transaction(() => figures.recount())();
+  // Files from before the kept figures hold items without them, and files counted by older rules of
+  // attribution hold other figures: copy and count once, as part of the upgrade.
+  if (figures.needsUpgrade() || (version > 0 && version < RECOUNT_BEFORE)) db.transaction(() => figures.recount())();
 
   const getUser = db.prepare('SELECT * FROM users WHERE user_id = ?');
   const getAnonymous = db.prepare('SELECT * FROM anonymous_ids WHERE anonymous_id = ?');
@@ -423,8 +430,8 @@ export function openStore(path: string): CollectorStore {
   };
 }
 
-/** Runs the migrations a file lacks. */
-function migrate(db: Database.Database): void {
+/** Runs the migrations a file lacks; returns the version the file had (0: a new file). */
+function migrate(db: Database.Database): number {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > MIGRATIONS.length) {
     throw new Error(`database schema version ${current} is newer than this collector knows (${MIGRATIONS.length})`);
@@ -435,4 +442,5 @@ function migrate(db: Database.Database): void {
       db.pragma(`user_version = ${version + 1}`);
     })();
   }
+  return current;
 }

@@ -241,17 +241,28 @@ describe('metadata', () => {
 });
 
 describe('companies', () => {
-  it('links a user to the company named on a users call, and counts the user\'s traffic, earlier anonymous traffic included, for the company', async () => {
-    await c.post('/v1/actions', action({ anonymous_id: 'co-anon', time: at(1) }));
-    await c.post('/v1/users', { user_id: 'co-user', anonymous_id: 'co-anon', company_id: 'co-acme' });
-    await c.post('/v1/companies', { company_id: 'co-acme', company_domain: 'acme.example.test', metadata: { plan: 'team' } });
-    await c.post('/v1/events', apiCall({ user_id: 'co-user', time: at(2) }));
+  it('links a user to the company named on a users call, and counts the traffic from then on for the company, not earlier traffic, whatever order the calls arrive in', async () => {
+    // "As long as you link a user to a company, Moesif will associate any future web or API traffic
+    // from a user to that company as well." The docs visit and the first API call come before the
+    // link; the second run gets the users call first.
+    const run = async (tag: string, order: 'in-order' | 'link-first') => {
+      const link = { user_id: `${tag}-user`, anonymous_id: `${tag}-anon`, company_id: `${tag}-acme`, modified_time: at(3) };
+      if (order === 'link-first') await c.post('/v1/users', link);
+      await c.post('/v1/actions', action({ anonymous_id: `${tag}-anon`, time: at(1) }));
+      await c.post('/v1/events', apiCall({ user_id: `${tag}-user`, time: at(2) }));
+      if (order === 'in-order') await c.post('/v1/users', link);
+      await c.post('/v1/companies', { company_id: `${tag}-acme`, company_domain: 'acme.example.test', metadata: { plan: 'team' } });
+      await c.post('/v1/events', apiCall({ user_id: `${tag}-user`, time: at(4) }));
 
-    const company = (await c.get('/api/companies/co-acme')).body;
-    expect(company).toMatchObject({ company_id: 'co-acme', company_domain: 'acme.example.test', metadata: { plan: 'team' }, user_count: 1, action_count: 1, event_count: 1 });
-    expect(company.users.map((u: any) => u.user_id)).toEqual(['co-user']);
-    expect(company.api_calls).toHaveLength(1);
-    expect((await c.get('/api/events?company_id=co-acme')).body.total).toBe(2);
+      const company = (await c.get(`/api/companies/${tag}-acme`)).body;
+      expect(company).toMatchObject({ company_domain: 'acme.example.test', metadata: { plan: 'team' }, user_count: 1, action_count: 0, event_count: 1 });
+      expect(company.users.map((u: any) => u.user_id)).toEqual([`${tag}-user`]);
+      expect(company.api_calls.map((e: any) => e.time)).toEqual([at(4)]);
+      expect((await eventsOf(`${tag}-user`)).events.map((e: any) => [e.time, e.company_id])).toEqual([[at(4), `${tag}-acme`], [at(2), null], [at(1), null]]);
+      expect((await c.get(`/api/activity?company_id=${tag}-acme`)).body).toMatchObject({ actions: 0, events: 1 });
+    };
+    await run('co', 'in-order');
+    await run('co1', 'link-first');
   });
 
   it('links a user to the company named on an item', async () => {
@@ -269,7 +280,8 @@ describe('companies', () => {
     await c.post('/v1/users', { user_id: 'co4-user', session_token: 'co4-session', anonymous_id: 'co4-anon' });
     await c.post('/v1/companies', { company_id: 'co4-acme', company_domain: 'acme.example.test', session_token: 'co4-session' });
     expect(await profile('co4-user')).toMatchObject({ company_id: 'co4-acme' });
-    expect((await c.get('/api/companies/co4-acme')).body).toMatchObject({ user_count: 1, action_count: 1 });
+    // Its docs visit came before the link, and stays with no company: only later traffic is the company's.
+    expect((await c.get('/api/companies/co4-acme')).body).toMatchObject({ user_count: 1, action_count: 0 });
 
     // identifySession() after identifyUser(): the session token comes on the user's items only.
     await c.post('/v1/users', { user_id: 'co5-user', anonymous_id: 'co5-anon' });
@@ -286,7 +298,7 @@ describe('companies', () => {
     await c.post('/v1/companies', { company_id: 'co9-acme', session_token: 'co9-session' });
     await c.post('/v1/users', { user_id: 'co9-user', session_token: 'co9-session', anonymous_id: 'co9-anon' });
     expect(await profile('co9-user')).toMatchObject({ company_id: 'co9-acme' });
-    expect((await c.get('/api/companies/co9-acme')).body).toMatchObject({ user_count: 1, action_count: 1 });
+    expect((await c.get('/api/companies/co9-acme')).body).toMatchObject({ user_count: 1, action_count: 0 });
 
     // The session token comes on the user's items only, after the companies call.
     await c.post('/v1/companies', { company_id: 'co10-acme', session_token: 'co10-session' });
