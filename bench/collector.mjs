@@ -9,16 +9,21 @@
  * collector` runs it) on a temporary file, so the load generator here does not share its event loop.
  *
  * The traffic: visitors in groups of 20. Each visitor sends a users call with a campaign and
- * `PAGE_VIEWS` page views as moesif-browser-js does; half then sign up (a users call with user id,
- * anonymous id and company, a "Signed Up" action) and make `API_CALLS` API calls carrying their user
- * id (every other one their company too) with small JSON bodies and headers; companies calls
- * describe each company once. Times run forward over the last 30 days.
+ * `PAGE_VIEWS` page views as moesif-browser-js does, with its session token; half then sign up (a
+ * users call with user id, anonymous id, company and session token, a "Signed Up" action, and a
+ * companies call carrying the session token, as identifyCompany() sends it) and make `API_CALLS` API
+ * calls carrying their user id (every other one their company too) with small JSON bodies and
+ * headers. Times run forward over the last 30 days.
+ *
+ * At the end it prints SQLite's query plan of each lookup by session token (SESSION_LOOKUPS).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import Database from 'better-sqlite3';
+import { SESSION_LOOKUPS } from '../demo/collector/store.ts';
 
 const TOTAL = Number(process.argv[2] ?? 1_000_000);
 const CHECKPOINTS = [...new Set([100_000, TOTAL].filter((n) => n <= TOTAL))];
@@ -81,7 +86,7 @@ async function post(kind, items) {
 const START = Date.now() - DAYS * 86_400_000;
 const span = DAYS * 86_400_000;
 let tx = 0;
-const known = { user: undefined, company: undefined };
+const known = { user: undefined, company: undefined, session: undefined };
 const ua = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36';
 
 /** The batches of one group of visitors, visitor `first` onwards, and how many items they hold. */
@@ -92,20 +97,22 @@ function group(first, at) {
   const companies = [];
   for (let v = first; v < first + 20; v++) {
     const anonymous_id = `anon-${v.toString(36)}-${'x'.repeat(20)}`;
+    const session_token = `session-${v.toString(36)}-${'s'.repeat(16)}`;
     let t = at + (v % 20) * 1000;
     const time = () => new Date((t += 7_000)).toISOString();
-    users.push({ anonymous_id, campaign: { utm_source: ['google', 'newsletter', 'blog'][v % 3], referrer: 'https://www.example.com/' } });
+    users.push({ anonymous_id, session_token, campaign: { utm_source: ['google', 'newsletter', 'blog'][v % 3], referrer: 'https://www.example.com/' } });
     for (let p = 0; p < PAGE_VIEWS; p++) {
-      actions.push({ action_name: 'Page View', anonymous_id, transaction_id: `tx-${++tx}-${v}`, request: { time: time(), uri: `https://docs.example.com/docs/page-${p}?ref=nav`, verb: 'GET', user_agent_string: ua } });
+      actions.push({ action_name: 'Page View', anonymous_id, session_token, transaction_id: `tx-${++tx}-${v}`, request: { time: time(), uri: `https://docs.example.com/docs/page-${p}?ref=nav`, verb: 'GET', user_agent_string: ua } });
     }
     if (v % 2 === 1) continue;
     const user_id = `user-${v}`;
     const company_id = `company-${v % COMPANIES}`;
     known.user = user_id;
     known.company = company_id;
-    users.push({ user_id, anonymous_id, company_id, metadata: { email: `${user_id}@example.com`, plan: 'team' } });
-    actions.push({ action_name: 'Signed Up', user_id, anonymous_id, transaction_id: `tx-${++tx}-${v}`, request: { time: time(), uri: 'https://app.example.com/signup', verb: 'GET', user_agent_string: ua } });
-    if (v < COMPANIES * 2) companies.push({ company_id, company_domain: `${company_id}.example.com`, metadata: { plan: 'team' } });
+    known.session = session_token;
+    users.push({ user_id, anonymous_id, company_id, session_token, metadata: { email: `${user_id}@example.com`, plan: 'team' } });
+    actions.push({ action_name: 'Signed Up', user_id, anonymous_id, session_token, transaction_id: `tx-${++tx}-${v}`, request: { time: time(), uri: 'https://app.example.com/signup', verb: 'GET', user_agent_string: ua } });
+    companies.push({ company_id, session_token, ...(v < COMPANIES * 2 ? { company_domain: `${company_id}.example.com`, metadata: { plan: 'team' } } : {}) });
     for (let c = 0; c < API_CALLS; c++) {
       const when = time();
       events.push({
@@ -159,6 +166,27 @@ async function time(path) {
   return median(samples);
 }
 
+/** The median time of a companies call naming a known session token: the collector links the profiles seen with it. */
+async function timeSessionLink() {
+  const samples = [];
+  for (let i = 0; i < SAMPLES + 2; i++) {
+    const started = performance.now();
+    await post('companies', [{ company_id: known.company, session_token: known.session }]);
+    if (i >= 2) samples.push(performance.now() - started);
+  }
+  return median(samples);
+}
+
+/** SQLite's query plan of each lookup by session token, on the collector's file (WAL: a reader does not block it). */
+function sessionPlans() {
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    return Object.entries(SESSION_LOOKUPS).map(([name, sql]) => `${name}: ${db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all('x').map((row) => row.detail).join(' | ')}`);
+  } finally {
+    db.close();
+  }
+}
+
 async function deepCursor(pages) {
   let cursor = '';
   for (let i = 0; i < pages; i++) {
@@ -174,6 +202,7 @@ function storeBytes() {
 }
 
 const results = [];
+let plans = [];
 try {
   for (const checkpoint of CHECKPOINTS) {
     const fill = await fillTo(checkpoint);
@@ -198,9 +227,11 @@ try {
     ];
     const timings = [];
     for (const [label, path] of queries) timings.push([label, await time(path)]);
+    timings.push(['POST /v1/companies with a session token', await timeSessionLink()]);
     results.push({ items, rate: (fill.items / fill.ms) * 1000, perCpu: fill.items / fill.cpu, bytes: storeBytes() / items, timings, load: os.loadavg()[0] });
     console.error(`${items} items: ${Math.round((fill.items / fill.ms) * 1000)} items/s, ${Math.round(fill.items / fill.cpu)} items per collector CPU-second, ${Math.round(storeBytes() / items)} B/item, load ${os.loadavg()[0].toFixed(2)}`);
   }
+  plans = sessionPlans();
 } finally {
   child.kill('SIGTERM');
   await new Promise((resolve) => child.once('exit', resolve));
@@ -221,3 +252,4 @@ const lines = [
   `| load average (1 min) when measured | ${results.map((r) => r.load.toFixed(2)).join(' | ')} |`,
 ];
 console.log(lines.join('\n'));
+console.log(['', 'Query plans of the lookups by session token:', ...plans.map((plan) => `- ${plan}`)].join('\n'));

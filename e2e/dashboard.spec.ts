@@ -77,9 +77,10 @@ test('the dashboard shows posted events, stitched users and companies', async ({
   await expect(events.nth(0)).toContainText('200');
   await expect(events.nth(0)).toContainText('user-ann');
   await expect(events.nth(1)).toContainText('Signed Up');
-  // The anonymous visitor's page view has a blank user id and shows its anonymous id.
+  // The anonymous visitor's page view: its User Id is the anonymous id, its Identified User Id blank (the seed's table, row 1).
   const anonymousRow = events.filter({ hasText: 'anon-val' });
-  await expect(anonymousRow.locator('td').nth(4)).toHaveText('');
+  await expect(anonymousRow.locator('td').nth(4)).toHaveText('anon-val');
+  await expect(anonymousRow.locator('td').nth(7)).toHaveText('');
   // The earlier anonymous page view of Ann now counts for her.
   await expect(events.filter({ hasText: 'anon-ann' }).filter({ hasText: 'Page View' }).locator('td').nth(4)).toHaveText('user-ann');
 
@@ -191,8 +192,9 @@ test("the dashboard lists one row per person as the seed's merging table says, w
   // Row 4 and 5 without reset(): Frank's users call comes first; Gina used the id earlier, and it is hers.
   await post('/v1/users', { user_id: 'user-frank', anonymous_id: 'anon-shared', modified_time: now(20) });
   await post('/v1/actions', pageView({ user_id: 'user-gina', anonymous_id: 'anon-shared' }, 10));
-  // identifyCompany() arrives before identifyUser(), sharing only the session token.
-  await post('/v1/companies', { company_id: 'initech', session_token: 'session-carol' });
+  // identifyCompany() arrives before identifyUser(), sharing only the session token; it happened
+  // before the phone's page view, so that view is initech's ("any future web or API traffic").
+  await post('/v1/companies', { company_id: 'initech', session_token: 'session-carol', modified_time: now(0) });
   await post('/v1/users', { user_id: 'user-carol', session_token: 'session-carol' });
 
   await page.goto(`${collector.url}/`);

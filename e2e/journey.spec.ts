@@ -46,7 +46,7 @@ test('1. no user id identified: three docs pages make one anonymous profile whos
   expect(profile).toMatchObject({ user_id: anon, identified_user_id: null, anonymous_ids: [anon], event_count: 0, company_id: null });
   const items = await stack.events({ user_id: anon });
   expect(story(items)).toEqual(['Page View /docs/', 'Page View /docs/quickstart', 'Page View /docs/api']);
-  for (const item of items) expect(item).toMatchObject({ user_id: null, anonymous_id: anon, profile_id: anon });
+  for (const item of items) expect(item).toMatchObject({ user_id: anon, identified_user_id: null, anonymous_id: anon });
 
   const dashboard = await openDashboard();
   await expect(dashboard.locator('#users tbody tr')).toHaveCount(1);
@@ -57,8 +57,9 @@ test('1. no user id identified: three docs pages make one anonymous profile whos
   await expect(rows).toHaveCount(3);
   for (const row of await rows.all()) {
     await expect(row.locator('td:nth-child(3)')).toHaveText('Page View');
-    await expect(row.locator('td:nth-child(5)')).toHaveText(''); // User Id: nobody identified
+    await expect(row.locator('td:nth-child(5)')).toHaveText(anon); // User Id: the anonymous id
     await expect(row.locator('td:nth-child(6)')).toHaveText(anon);
+    await expect(row.locator('td:nth-child(8)')).toHaveText(''); // Identified User Id: nobody identified
   }
 });
 

@@ -409,10 +409,11 @@ export function createFigures(db: Database.Database) {
     const refs = new Map<string, number>();
     const ref = (id: string): number => refs.get(id) ?? (refs.set(id, companyRef(id)), refs.get(id) as number);
     return (time) => {
-      // The latest membership from at or before `time` (ties: the later one), else the first one.
-      let found = list[0] as { company: string; since: number };
+      // The latest membership from at or before `time` (ties: the later one); none before the first
+      // ("any future web or API traffic from a user to that company").
+      let found: { company: string } | undefined;
       for (const m of list) if (m.since <= time) found = m;
-      return ref(found.company);
+      return found === undefined ? null : ref(found.company);
     };
   }
 
@@ -594,14 +595,11 @@ function recount(db: Database.Database, refs: { profileRef(id: string): number; 
     UPDATE items SET profile = COALESCE(sent_user,
       (SELECT p.ref FROM profiles a JOIN anonymous_ids r ON r.anonymous_id = a.id JOIN profiles p ON p.id = r.merged_into WHERE a.ref = items.anon),
       anon);
-    -- The company it names, or its profile's membership at its time, or the profile's first one.
+    -- The company it names, or its profile's membership at its time (none before the first).
     UPDATE items SET company = COALESCE(sent_company, (
       SELECT c.ref FROM profiles p JOIN memberships m ON m.profile_id = p.id JOIN company_figures c ON c.id = m.company_id
-      WHERE p.ref = items.profile
-      ORDER BY (${MS('m.since')} <= items.time) DESC,
-        CASE WHEN ${MS('m.since')} <= items.time THEN m.since END DESC,
-        CASE WHEN ${MS('m.since')} <= items.time THEN -m.seq END,
-        m.since, m.seq
+      WHERE p.ref = items.profile AND ${MS('m.since')} <= items.time
+      ORDER BY m.since DESC, m.seq DESC
       LIMIT 1));
 
     UPDATE profiles SET action_count = 0, event_count = 0, first_action = NULL, last_action = NULL, first_event = NULL, last_event = NULL;

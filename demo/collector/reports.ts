@@ -106,10 +106,14 @@ export function createReports(store: CollectorStore) {
       verb: (request.verb as string | undefined) ?? null,
       uri: (request.uri as string | undefined) ?? null,
       status: isEvent ? ((response.status as number | undefined) ?? null) : null,
-      // Seed semantics: user_id is the Identified User Id the item counts for (null if anonymous).
-      user_id: item.identified_user_id,
+      // The seed's two ids, as on a profile: "No User Id identified: [...] Identified User Id is null.
+      // User Id is set to a generated Anonymous Id." So user_id is the User Id of the profile the item
+      // counts for (what `?user_id=` finds it by), null only for an item that carries no id at all.
+      user_id: item.profile_id,
+      identified_user_id: item.identified_user_id,
       anonymous_id: item.anonymous_id,
       company_id: item.company_id,
+      /** The same as user_id (its name before user_id followed the seed). */
       profile_id: item.profile_id,
       session_token: (payload.session_token as string | undefined) ?? null,
       metadata: payload.metadata ?? null,

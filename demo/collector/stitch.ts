@@ -21,9 +21,10 @@
  *    This is the defensible reading of "no merging will occur", and `moesif.reset()` on log-out
  *    (which gives the next user a fresh anonymous id) avoids the case.
  * 5. A user (or a still-anonymous profile) belongs to a company from the time a users call or an
- *    item names it, or a companies call with the session token last seen with the profile, until
+ *    item names it, or a companies call with a session token the profile was seen with, until
  *    the next company named (MEMBERSHIPS_SQL); an item counts for the company it names, or else for
- *    the company its profile belonged to when it happened. An anonymous id's memberships are its
+ *    the company its profile belonged to when it happened, and for none before its first ("any
+ *    future web or API traffic from a user to that company"). An anonymous id's memberships are its
  *    own; the user it is merged into gets copies, which follow the id if another user claims it.
  *
  * createStitcher applies rules 2-5 to the identity rows as items arrive; the store then counts each
@@ -51,8 +52,8 @@ export const ATTRIBUTED_VIEW_SQL = `
  * id, or an unmerged anonymous id) belongs to a membership's company from its `since` until the next
  * one, so moving to another company takes only the traffic after the move ("Moesif will associate
  * any future web or API traffic from a user to that company"), whatever order calls arrive in.
- * Traffic from before the profile's first membership counts for that first company (the anonymous
- * docs visits before a sign-up count for the company signed up with).
+ * Traffic from before the profile's first membership counted for that first company here; since
+ * migration 8 it counts for none (figures.ts), as the seed's "any future web or API traffic" says.
  */
 export const MEMBERSHIPS_SQL = `
   CREATE TABLE memberships (
@@ -90,6 +91,31 @@ const earlier = (a: string | null | undefined, b: string): string => (a && a < b
 
 const hasCampaign = (campaign: unknown): campaign is JsonObject =>
   typeof campaign === 'object' && campaign !== null && Object.values(campaign).some((v) => typeof v === 'string' && v !== '');
+
+/**
+ * Whether a value set by a call at `at` replaces one set at `before` (undefined: set before times
+ * were kept, or never): the newest call by its own time wins, since SDKs retry and outboxes adopt
+ * old items, so an older call can arrive later. Two calls of the same time: the greater value (as
+ * JSON), so that arrival order never decides.
+ */
+function isNewer(at: string, before: string | undefined, value: unknown, current: unknown): boolean {
+  if (before === undefined || at > before) return true;
+  return at === before && JSON.stringify(value) > JSON.stringify(current);
+}
+
+/** Merges a call's metadata over a row's, field by field, keeping each field of the newest call. */
+function mergeMetadata(row: { metadata: JsonObject; metadata_times?: Record<string, string> }, metadata: JsonObject, at: string): void {
+  // Spread copies, not assignment into the row's objects: a "__proto__" key sent as metadata stays a key.
+  const merged: JsonObject = { ...row.metadata };
+  const times: Record<string, string> = { ...row.metadata_times };
+  for (const [key, value] of Object.entries(metadata)) {
+    if (!isNewer(at, Object.hasOwn(times, key) ? times[key] : undefined, value, merged[key])) continue;
+    Object.defineProperty(merged, key, { value, enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(times, key, { value: at, enumerable: true, writable: true, configurable: true });
+  }
+  row.metadata = merged;
+  row.metadata_times = times;
+}
 
 /** The ids an item of any kind carries. */
 interface Ids {
@@ -183,10 +209,11 @@ export function createStitcher(store: IdentityStore) {
       if (user) user.company_id = store.join(user.user_id, ids.company_id, at, always);
       else if (anonymous) anonymous.company_id = joinAnonymous(anonymous.anonymous_id, anonymous.merged_into, ids.company_id, at);
     }
-    // The latest session token seen with each id: a companies call carrying it links the profile
-    // to the company (observeCompany).
-    if (ids.session_token) {
-      const sessionIsNew = (user ?? anonymous)?.session_token !== ids.session_token;
+    // Every session token seen with each id: a companies call carrying one links the profile to the
+    // company (observeCompany), whichever session it was and whenever it arrives.
+    const sessionProfile = user ? { user_id: user.user_id } : anonymous ? { anonymous_id: anonymous.anonymous_id } : undefined;
+    if (ids.session_token && sessionProfile) {
+      const sessionIsNew = store.putProfileSession(ids.session_token, sessionProfile);
       if (user) user.session_token = ids.session_token;
       else if (anonymous) anonymous.session_token = ids.session_token;
       // moesif-browser-js sends identifyUser() and identifyCompany() at once, so the companies call
@@ -210,7 +237,8 @@ export function createStitcher(store: IdentityStore) {
     observeItem: (item: Ids & { time: string }, now: string) => observe(item, item.time, now),
 
     /**
-     * A users call: stitch, then keep its metadata (merged over what is known, newest wins), its
+     * A users call: stitch, then keep its metadata (merged over what is known, field by field, the
+     * newest call by its own time winning each), its
      * session token and its campaign (first touch).
      */
     observeUser(call: CheckedUser, now: string): MergeOutcome {
@@ -219,8 +247,7 @@ export function createStitcher(store: IdentityStore) {
         // Metadata and campaign describe the person: the identified profile when there is one.
         // checkItem makes sure a users call carries one of the two ids.
         const target = (user ?? anonymous) as UserRow | AnonymousRow;
-        if (call.metadata) target.metadata = { ...target.metadata, ...call.metadata };
-        if (call.session_token) target.session_token = call.session_token;
+        if (call.metadata) mergeMetadata(target, call.metadata, at);
         // Only there: an anonymous id claimed later by a user seen with it earlier (batches out of
         // order) must not take this user's first touch along.
         keepFirstCampaign(target, call.campaign, at);
@@ -231,9 +258,12 @@ export function createStitcher(store: IdentityStore) {
     observeCompany(call: CheckedCompany, now: string): void {
       const at = call.modified_time ?? now;
       const row = touchCompany(call.company_id, at, now);
-      if (call.company_domain !== undefined) row.company_domain = call.company_domain;
+      if (call.company_domain !== undefined && isNewer(at, row.company_domain_at ?? undefined, call.company_domain, row.company_domain)) {
+        row.company_domain = call.company_domain;
+        row.company_domain_at = at;
+      }
       if (call.session_token) row.session_token = call.session_token;
-      if (call.metadata) row.metadata = { ...row.metadata, ...call.metadata };
+      if (call.metadata) mergeMetadata(row, call.metadata, at);
       keepFirstCampaign(row, call.campaign, at);
       store.putCompany(row);
       // moesif-browser-js sends identifyUser() and identifyCompany() as two calls, and the companies

@@ -41,6 +41,8 @@ export interface NewItem {
 interface Described {
   session_token?: string | null;
   metadata: JsonObject;
+  /** When the call that set each metadata field happened (its own time): the newest call wins a field. */
+  metadata_times?: Record<string, string>;
   campaign: JsonObject | null;
   campaign_at?: string | null;
   updated_at: string;
@@ -65,6 +67,8 @@ export interface AnonymousRow extends Described {
 export interface CompanyRow extends Described {
   company_id: string;
   company_domain?: string | null;
+  /** When the call that set company_domain happened. */
+  company_domain_at?: string | null;
   first_seen: string;
 }
 
@@ -92,7 +96,12 @@ export interface IdentityStore {
   copyMemberships(fromProfile: string, toProfile: string): string | null;
   /** Takes back from `toProfile` what copyMemberships gave it from `fromProfile`; returns its latest company. */
   dropCopiedMemberships(fromProfile: string, toProfile: string): string | null;
-  /** The users and the anonymous ids last seen with `sessionToken`. */
+  /**
+   * Records that a profile (a user, or an anonymous id) was seen with `sessionToken`; returns whether
+   * that is new. A profile keeps every session it had: a companies call of an older one links it too.
+   */
+  putProfileSession(sessionToken: string, profile: { user_id: string } | { anonymous_id: string }): boolean;
+  /** The users and the anonymous ids ever seen with `sessionToken`. */
   profilesWithSession(sessionToken: string): { users: string[]; anonymous: { anonymous_id: string; merged_into: string | null }[] };
   /** Records that a companies call carried `sessionToken` at `since` (the earliest such call counts). */
   putCompanySession(sessionToken: string, companyId: string, since: string): void;
@@ -196,18 +205,69 @@ const MIGRATIONS: string[] = [
   INSERT INTO company_sessions (session_token, company_id, since)
     SELECT session_token, company_id, updated_at FROM companies WHERE session_token IS NOT NULL;
   `,
+  // metadata_times, company_domain_at: when the call that set each metadata field (and the company's
+  // domain) happened, so that the newest call by its own time wins it, not the last to arrive. Fields
+  // stored before have no time, and any call with one replaces them.
+  `
+  ALTER TABLE users ADD COLUMN metadata_times TEXT NOT NULL DEFAULT '{}';
+  ALTER TABLE anonymous_ids ADD COLUMN metadata_times TEXT NOT NULL DEFAULT '{}';
+  ALTER TABLE companies ADD COLUMN metadata_times TEXT NOT NULL DEFAULT '{}';
+  ALTER TABLE companies ADD COLUMN company_domain_at TEXT;
+  `,
+  // profile_sessions: every session token each profile was seen with (the rows' session_token holds
+  // only the latest to arrive), so that a companies call of any of its sessions links it, in any
+  // order. Keyed by token first: that is how companies calls look profiles up. Files from before
+  // know only each profile's latest token.
+  `
+  CREATE TABLE profile_sessions (
+    session_token TEXT NOT NULL,
+    anonymous     INTEGER NOT NULL,
+    profile_id    TEXT NOT NULL,
+    PRIMARY KEY (session_token, anonymous, profile_id)
+  ) WITHOUT ROWID;
+  INSERT OR IGNORE INTO profile_sessions (session_token, anonymous, profile_id)
+    SELECT session_token, 0, user_id FROM users WHERE session_token IS NOT NULL;
+  INSERT OR IGNORE INTO profile_sessions (session_token, anonymous, profile_id)
+    SELECT session_token, 1, anonymous_id FROM anonymous_ids WHERE session_token IS NOT NULL;
+  `,
+  // No change of schema: items from before a profile's first company no longer count for that company
+  // ("any future web or API traffic"). Files from before are counted again once (RECOUNT_BEFORE).
+  `-- attribution: no company before the first membership`,
 ];
 
+/** A file whose schema version is below this (and above 0) was counted by older rules: openStore recounts it once. */
+const RECOUNT_BEFORE = 8;
+
+/**
+ * The store's lookups by session token: every companies call carrying one, and every profile seen
+ * with a new one, makes them. Each must find its rows by index (a scan would grow with every
+ * profile ever seen); test/collector/session-lookups.test.ts reads their query plans.
+ */
+export const SESSION_LOOKUPS = {
+  usersWithSession: 'SELECT profile_id FROM profile_sessions WHERE session_token = ? AND anonymous = 0',
+  anonymousWithSession: `SELECT a.anonymous_id, a.merged_into FROM profile_sessions s JOIN anonymous_ids a ON a.anonymous_id = s.profile_id
+    WHERE s.session_token = ? AND s.anonymous = 1`,
+  companiesWithSession: 'SELECT company_id, since FROM company_sessions WHERE session_token = ? ORDER BY since, company_id',
+} as const;
+
 /** A row as SQLite gives it: JSON columns as text. */
-type RawRow = Record<string, unknown> & { metadata?: string | null; campaign?: string | null };
+type RawRow = Record<string, unknown> & { metadata?: string | null; metadata_times?: string | null; campaign?: string | null };
 
 const json = (value: unknown): string | null => (value === undefined || value === null ? null : JSON.stringify(value));
+
+/** A row's JSON columns as text. */
+const jsonColumns = (row: Described) => ({ metadata: json(row.metadata ?? {}), metadata_times: json(row.metadata_times ?? {}), campaign: json(row.campaign) });
 
 /** Row objects with their JSON columns parsed. */
 export function parseRow<T>(row: unknown): T | undefined {
   if (!row) return undefined;
   const raw = row as RawRow;
-  return { ...raw, metadata: JSON.parse(raw.metadata ?? '{}'), campaign: raw.campaign ? JSON.parse(raw.campaign) : null } as T;
+  return {
+    ...raw,
+    metadata: JSON.parse(raw.metadata ?? '{}'),
+    metadata_times: JSON.parse(raw.metadata_times ?? '{}'),
+    campaign: raw.campaign ? JSON.parse(raw.campaign) : null,
+  } as T;
 }
 
 /** Opens (creating and migrating as needed) the SQLite database at `path` (a file path, or ':memory:'). */
@@ -217,32 +277,34 @@ export function openStore(path: string): CollectorStore {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
-  migrate(db);
+  const version = migrate(db);
   const figures = createFigures(db);
-  // Files from before the kept figures hold items without them: copy and count once, as part of the upgrade.
-  if (figures.needsUpgrade()) db.transaction(() => figures.recount())();
+  // Files from before the kept figures hold items without them, and files counted by older rules of
+  // attribution hold other figures: copy and count once, as part of the upgrade.
+  if (figures.needsUpgrade() || (version > 0 && version < RECOUNT_BEFORE)) db.transaction(() => figures.recount())();
 
   const getUser = db.prepare('SELECT * FROM users WHERE user_id = ?');
   const getAnonymous = db.prepare('SELECT * FROM anonymous_ids WHERE anonymous_id = ?');
   const getCompany = db.prepare('SELECT * FROM companies WHERE company_id = ?');
   const putUser = db.prepare(`
-    INSERT INTO users (user_id, company_id, session_token, metadata, campaign, campaign_at, identified_at, updated_at)
-    VALUES (@user_id, @company_id, @session_token, @metadata, @campaign, @campaign_at, @identified_at, @updated_at)
+    INSERT INTO users (user_id, company_id, session_token, metadata, metadata_times, campaign, campaign_at, identified_at, updated_at)
+    VALUES (@user_id, @company_id, @session_token, @metadata, @metadata_times, @campaign, @campaign_at, @identified_at, @updated_at)
     ON CONFLICT (user_id) DO UPDATE SET company_id = excluded.company_id, session_token = excluded.session_token,
-      metadata = excluded.metadata, campaign = excluded.campaign, campaign_at = excluded.campaign_at,
+      metadata = excluded.metadata, metadata_times = excluded.metadata_times, campaign = excluded.campaign, campaign_at = excluded.campaign_at,
       identified_at = excluded.identified_at, updated_at = excluded.updated_at`);
   const putAnonymous = db.prepare(`
-    INSERT INTO anonymous_ids (anonymous_id, merged_into, merged_at, company_id, session_token, metadata, campaign, campaign_at, first_seen, updated_at)
-    VALUES (@anonymous_id, @merged_into, @merged_at, @company_id, @session_token, @metadata, @campaign, @campaign_at, @first_seen, @updated_at)
+    INSERT INTO anonymous_ids (anonymous_id, merged_into, merged_at, company_id, session_token, metadata, metadata_times, campaign, campaign_at, first_seen, updated_at)
+    VALUES (@anonymous_id, @merged_into, @merged_at, @company_id, @session_token, @metadata, @metadata_times, @campaign, @campaign_at, @first_seen, @updated_at)
     ON CONFLICT (anonymous_id) DO UPDATE SET merged_into = excluded.merged_into, merged_at = excluded.merged_at,
       company_id = excluded.company_id, session_token = excluded.session_token, metadata = excluded.metadata,
+      metadata_times = excluded.metadata_times,
       campaign = excluded.campaign, campaign_at = excluded.campaign_at, first_seen = excluded.first_seen,
       updated_at = excluded.updated_at`);
   const putCompany = db.prepare(`
-    INSERT INTO companies (company_id, company_domain, session_token, metadata, campaign, campaign_at, first_seen, updated_at)
-    VALUES (@company_id, @company_domain, @session_token, @metadata, @campaign, @campaign_at, @first_seen, @updated_at)
-    ON CONFLICT (company_id) DO UPDATE SET company_domain = excluded.company_domain, session_token = excluded.session_token,
-      metadata = excluded.metadata, campaign = excluded.campaign, campaign_at = excluded.campaign_at,
+    INSERT INTO companies (company_id, company_domain, company_domain_at, session_token, metadata, metadata_times, campaign, campaign_at, first_seen, updated_at)
+    VALUES (@company_id, @company_domain, @company_domain_at, @session_token, @metadata, @metadata_times, @campaign, @campaign_at, @first_seen, @updated_at)
+    ON CONFLICT (company_id) DO UPDATE SET company_domain = excluded.company_domain, company_domain_at = excluded.company_domain_at,
+      session_token = excluded.session_token, metadata = excluded.metadata, metadata_times = excluded.metadata_times, campaign = excluded.campaign, campaign_at = excluded.campaign_at,
       first_seen = excluded.first_seen, updated_at = excluded.updated_at`);
   const mergedInto = db.prepare('SELECT merged_into FROM anonymous_ids WHERE anonymous_id = ?').pluck();
 
@@ -264,12 +326,13 @@ export function openStore(path: string): CollectorStore {
   const dropCopiedMemberships = db.prepare('DELETE FROM memberships WHERE profile_id = @to AND copied_from = @from');
   const setUserCompany = db.prepare('UPDATE users SET company_id = ? WHERE user_id = ?');
   const setAnonymousCompany = db.prepare('UPDATE anonymous_ids SET company_id = ? WHERE anonymous_id = ?');
-  const sessionUsers = db.prepare('SELECT user_id FROM users WHERE session_token = ?').pluck();
-  const sessionAnonymous = db.prepare('SELECT anonymous_id, merged_into FROM anonymous_ids WHERE session_token = ?');
+  const putProfileSession = db.prepare('INSERT OR IGNORE INTO profile_sessions (session_token, anonymous, profile_id) VALUES (?, ?, ?)');
+  const sessionUsers = db.prepare(SESSION_LOOKUPS.usersWithSession).pluck();
+  const sessionAnonymous = db.prepare(SESSION_LOOKUPS.anonymousWithSession);
   const putCompanySession = db.prepare(`
     INSERT INTO company_sessions (session_token, company_id, since) VALUES (?, ?, ?)
     ON CONFLICT (session_token, company_id) DO UPDATE SET since = MIN(since, excluded.since)`);
-  const sessionCompanies = db.prepare('SELECT company_id, since FROM company_sessions WHERE session_token = ? ORDER BY since, company_id');
+  const sessionCompanies = db.prepare(SESSION_LOOKUPS.companiesWithSession);
 
   /** The latest membership's company of a profile, written to its row. */
   const settleCompany = (profileId: string): string | null => {
@@ -320,19 +383,19 @@ export function openStore(path: string): CollectorStore {
     getAnonymous: (anonymousId) => parseRow<AnonymousRow>(getAnonymous.get(anonymousId)),
     getCompany: (companyId) => parseRow<CompanyRow>(getCompany.get(companyId)),
     putUser(row) {
-      putUser.run({ session_token: null, company_id: null, campaign_at: null, ...row, metadata: json(row.metadata ?? {}), campaign: json(row.campaign) });
+      putUser.run({ session_token: null, company_id: null, campaign_at: null, ...row, ...jsonColumns(row) });
       figures.touchProfile(row.user_id);
     },
     putAnonymous(row) {
       const before = (mergedInto.get(row.anonymous_id) as string | null | undefined) ?? null;
-      putAnonymous.run({ merged_into: null, merged_at: null, session_token: null, company_id: null, campaign_at: null, ...row, metadata: json(row.metadata ?? {}), campaign: json(row.campaign) });
+      putAnonymous.run({ merged_into: null, merged_at: null, session_token: null, company_id: null, campaign_at: null, ...row, ...jsonColumns(row) });
       const after = row.merged_into ?? null;
       figures.touchProfile(row.anonymous_id);
       if (after) figures.touchProfile(after);
       if (before !== after) figures.moveAnonymousItems(row.anonymous_id, before ?? row.anonymous_id, after ?? row.anonymous_id);
     },
     putCompany(row) {
-      putCompany.run({ company_domain: null, session_token: null, campaign_at: null, ...row, metadata: json(row.metadata ?? {}), campaign: json(row.campaign) });
+      putCompany.run({ company_domain: null, company_domain_at: null, session_token: null, campaign_at: null, ...row, ...jsonColumns(row) });
       figures.touchCompany(row.company_id);
     },
     join(profileId, companyId, since, always = false) {
@@ -353,6 +416,10 @@ export function openStore(path: string): CollectorStore {
       if (dropCopiedMemberships.run({ from: fromProfile, to: toProfile }).changes > 0) figures.reattributeCompanies(toProfile);
       return settleCompany(toProfile);
     },
+    putProfileSession: (sessionToken, profile) =>
+      'user_id' in profile
+        ? putProfileSession.run(sessionToken, 0, profile.user_id).changes > 0
+        : putProfileSession.run(sessionToken, 1, profile.anonymous_id).changes > 0,
     profilesWithSession: (sessionToken) => ({
       users: sessionUsers.all(sessionToken) as string[],
       anonymous: sessionAnonymous.all(sessionToken) as { anonymous_id: string; merged_into: string | null }[],
@@ -363,8 +430,8 @@ export function openStore(path: string): CollectorStore {
   };
 }
 
-/** Runs the migrations a file lacks. */
-function migrate(db: Database.Database): void {
+/** Runs the migrations a file lacks; returns the version the file had (0: a new file). */
+function migrate(db: Database.Database): number {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > MIGRATIONS.length) {
     throw new Error(`database schema version ${current} is newer than this collector knows (${MIGRATIONS.length})`);
@@ -375,4 +442,5 @@ function migrate(db: Database.Database): void {
       db.pragma(`user_version = ${version + 1}`);
     })();
   }
+  return current;
 }

@@ -3,7 +3,8 @@
  * "Times are the items' own, so order of arrival does not matter" (demo/collector/README.md): the
  * same calls, sent to the real collector over HTTP once in the order they happened and once shuffled
  * into random batches, must give the same answers on the query API: who each item counts for, each
- * profile (ids, company, first and last seen, counts, first touch), each company, the funnel.
+ * profile (ids, company, first and last seen, counts, first touch, metadata), each company (its
+ * domain and metadata too), the funnel.
  * Batches from an offline outbox, retries and two SDKs sending at once all reorder calls. Runs are
  * seeded: a failure names its seed.
  */
@@ -41,10 +42,8 @@ async function answers(url: string) {
   const byKey = (a: { key: string }, b: { key: string }) => a.key.localeCompare(b.key);
   return {
     items: events.map((e) => ({ key: `${e.kind} ${e.transaction_id}`, profile: e.profile_id, user: e.user_id, company: e.company_id })).sort(byKey),
-    profiles: users
-      .map(({ metadata: _metadata, anonymous_ids, ...rest }) => ({ key: rest.user_id as string, ...rest, anonymous_ids: [...anonymous_ids].sort() }))
-      .sort(byKey),
-    companies: companies.map(({ metadata: _metadata, ...rest }) => ({ key: rest.company_id as string, ...rest })).sort(byKey),
+    profiles: users.map(({ anonymous_ids, ...rest }) => ({ key: rest.user_id as string, ...rest, anonymous_ids: [...anonymous_ids].sort() })).sort(byKey),
+    companies: companies.map((company) => ({ key: company.company_id as string, ...company })).sort(byKey),
     funnel: await get('/api/funnel'),
   };
 }

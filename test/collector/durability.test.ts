@@ -1,10 +1,10 @@
 // @vitest-environment node
 import Database from 'better-sqlite3';
 import { readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startCollector } from '../../demo/collector/server.js';
-import { action, apiCall, at, startTestCollector, tempDir, type TestCollector } from './support';
+import { action, apiCall, at, DEFAULT_APP_ID, startTestCollector, tempDir, type TestCollector } from './support';
 
 let c: TestCollector | undefined;
 afterEach(async () => {
@@ -55,14 +55,61 @@ describe('durability', () => {
     const collector = await startCollector({ port: 0, db });
     try {
       const get = async (path: string) => (await fetch(collector.url + path)).json();
-      expect(await get('/api/events')).toMatchObject(expected.events);
+      // Events name the seed's User Id as user_id now (an anonymous visitor's is the anonymous id), and
+      // the schema-3 answer's user_id is the Identified User Id.
+      // And only traffic from when a profile joined a company counts for it ("any future web or API
+      // traffic"): v3-anon's two docs visits came before v3-user joined v3-co at 12:00:04, v3-other's
+      // page view before its call naming v3-other-co at 12:00:07. The schema-3 collector counted them.
+      const beforeJoining = new Set(['v3-a-1', 'v3-a-2', 'v3-a-3']);
+      const events = expected.events.events.map((e: Record<string, unknown>) => ({
+        ...e,
+        user_id: e.profile_id,
+        identified_user_id: e.user_id,
+        ...(beforeJoining.has(e.transaction_id as string) ? { company_id: null } : {}),
+      }));
+      expect(await get('/api/events')).toMatchObject({ ...expected.events, events });
       expect(await get('/api/users')).toMatchObject(expected.users);
-      expect(await get('/api/users/v3-user')).toMatchObject(expected.user);
-      expect(await get('/api/companies')).toMatchObject(expected.companies);
+      const timeline = expected.user.timeline.map((e: Record<string, unknown>) => ({ ...e, ...(beforeJoining.has(e.transaction_id as string) ? { company_id: null } : {}) }));
+      expect(await get('/api/users/v3-user')).toMatchObject({ ...expected.user, timeline });
+      const joined: Record<string, object> = {
+        'v3-other-co': { first_seen: '2025-01-01T12:00:07.000Z', action_count: 0 },
+        'v3-co': { first_seen: '2025-01-01T12:00:04.000Z', action_count: 1 },
+      };
+      const companies = expected.companies.companies.map((co: { company_id: string }) => ({ ...co, ...joined[co.company_id] }));
+      expect(await get('/api/companies')).toMatchObject({ companies });
       expect(await get('/api/funnel')).toMatchObject({ profiles: expected.funnel.profiles, steps: expected.funnel.steps.map((s: { users: number }) => ({ users: s.users })) });
     } finally {
       await collector.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it('counts again a file written before traffic from before a profile\'s first company stopped counting for it (schema 7)', async () => {
+    // The schema-7 collector counted a docs visit from before sign-up for the company signed up with.
+    // That file is made here by the current collector, then given what the old rule stored.
+    const dbPath = join(tempDir(), 'collector.db');
+    const writer = await startCollector({ port: 0, db: dbPath });
+    const post = (path: string, body: unknown) =>
+      fetch(writer.url + path, { method: 'POST', headers: { 'X-Moesif-Application-Id': DEFAULT_APP_ID }, body: JSON.stringify(body) });
+    await post('/v1/actions', action({ anonymous_id: 'm7-anon', time: at(1) }));
+    await post('/v1/users', { user_id: 'm7-user', anonymous_id: 'm7-anon', company_id: 'm7-co', modified_time: at(3) });
+    await post('/v1/events', apiCall({ user_id: 'm7-user', time: at(4) }));
+    await writer.close();
+    const old = new Database(dbPath);
+    old.exec(`
+      UPDATE items SET company = (SELECT ref FROM company_figures WHERE id = 'm7-co');
+      UPDATE company_figures SET action_count = 1, first_item = ${Date.parse(at(1))} WHERE id = 'm7-co';
+      PRAGMA user_version = 7;`);
+    old.close();
+
+    const collector = await startCollector({ port: 0, db: dbPath });
+    try {
+      const get = async (path: string) => (await fetch(collector.url + path)).json();
+      const events = (await get('/api/events')).events.map((e: { time: string; company_id: string | null }) => [e.time, e.company_id]);
+      expect(events).toEqual([[at(4), 'm7-co'], [at(1), null]]);
+      expect(await get('/api/companies/m7-co')).toMatchObject({ action_count: 0, event_count: 1, user_count: 1 });
+    } finally {
+      await collector.close();
+      rmSync(dirname(dbPath), { recursive: true, force: true });
     }
   });
 });

@@ -42,7 +42,7 @@ describe('the ingest API', () => {
     await c.post('/v1/actions', { ...action({ anonymous_id: 'anon-stored', time: at(5) }), transaction_id: tx, action_name: 'Clicked Buy', metadata: { colour: 'blue' } });
     const { body } = await c.get('/api/events?anonymous_id=anon-stored');
     expect(body.events).toHaveLength(1);
-    expect(body.events[0]).toMatchObject({ kind: 'action', action_name: 'Clicked Buy', transaction_id: tx, time: at(5), anonymous_id: 'anon-stored', user_id: null, metadata: { colour: 'blue' } });
+    expect(body.events[0]).toMatchObject({ kind: 'action', action_name: 'Clicked Buy', transaction_id: tx, time: at(5), anonymous_id: 'anon-stored', user_id: 'anon-stored', identified_user_id: null, metadata: { colour: 'blue' } });
   });
 
   it('accepts an action without request.time, as moesif-browser-js 1.8.13 track() sends it, timed when received', async () => {

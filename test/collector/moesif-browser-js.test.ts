@@ -73,7 +73,11 @@ describe('moesif-browser-js 1.8.13 against the collector', () => {
         { timeout: 5000 },
       );
       expect(p.answers.every((a) => a === null)).toBe(true);
-      expect((await c.get(`/api/companies/acme-${tag}`)).body).toMatchObject({ company_domain: 'acme.example', user_count: 1, action_count: 2 });
+      // One request per call: 'Signed Up' only, since 'Read Docs' came before identifyCompany() and
+      // only later traffic is the company's. With batches it depends on arrival: track() sends no
+      // time, so the collector times 'Read Docs' when its batch arrives, after identifyCompany()'s call.
+      const actions = tag === 's' ? { action_count: 1 } : {};
+      expect((await c.get(`/api/companies/acme-${tag}`)).body).toMatchObject({ company_domain: 'acme.example', user_count: 1, ...actions });
     } finally {
       p.close();
     }

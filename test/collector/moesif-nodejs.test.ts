@@ -52,8 +52,8 @@ it("takes moesif-nodejs's events, users and companies with the default applicati
     await call({ 'x-user': 'bob' });
     await call({ 'x-user': 'cy' });
 
-    // The app's own calls: a user and a company, then both in batches. bob's calls name no company;
-    // his users call does, so they count for globex.
+    // The app's own calls: a user and a company, then both in batches. bob's call names no company,
+    // and his users call, which does, comes after it: bob is globex's, his earlier call is not.
     await middleware.updateUser({ userId: 'ann', companyId: 'acme', metadata: { email: 'ann@acme.example' } });
     await middleware.updateCompany({ companyId: 'acme', companyDomain: 'acme.example', metadata: { plan: 'team' } });
     await middleware.updateUsersBatch([
@@ -72,9 +72,9 @@ it("takes moesif-nodejs's events, users and companies with the default applicati
   expect(await get('/api/users/bob')).toMatchObject({ company_id: 'globex', event_count: 1, metadata: { email: 'bob@globex.example' } });
   expect(await get('/api/users/cy')).toMatchObject({ company_id: null, event_count: 1 });
   expect(await get('/api/companies/acme')).toMatchObject({ company_domain: 'acme.example', metadata: { plan: 'team' }, user_count: 1, event_count: 2 });
-  expect(await get('/api/companies/globex')).toMatchObject({ company_domain: 'globex.example', user_count: 1, event_count: 1 });
+  expect(await get('/api/companies/globex')).toMatchObject({ company_domain: 'globex.example', user_count: 1, event_count: 0 });
   const [event] = (await get('/api/events?user_id=bob')).events;
-  expect(event).toMatchObject({ verb: 'GET', status: 200, company_id: 'globex' });
+  expect(event).toMatchObject({ verb: 'GET', status: 200, company_id: null });
   expect(event.uri).toBe(`${api}/orders`);
 
   // Asked once each, before, between and after the events batches.

@@ -29,7 +29,9 @@ describe('GET /api/events', () => {
     expect(status).toBe(200);
     expect(body.total).toBe(6);
     expect(body.events.map((e: any) => e.time)).toEqual([at(7), at(6), at(5), at(3), at(2), at(1)]);
-    expect(body.events.map((e: any) => e.user_id)).toEqual(['q-ann', 'q-ann', 'q-ann', null, 'q-ann', 'q-ann']);
+    // The seed's User Id: Val's anonymous id while she is anonymous; the Identified User Id is null for her.
+    expect(body.events.map((e: any) => e.user_id)).toEqual(['q-ann', 'q-ann', 'q-ann', 'q-val-anon', 'q-ann', 'q-ann']);
+    expect(body.events.map((e: any) => e.identified_user_id)).toEqual(['q-ann', 'q-ann', 'q-ann', null, 'q-ann', 'q-ann']);
     expect(body.events[0]).toMatchObject({ kind: 'event', verb: 'POST', uri: 'http://api.example.test/orders', status: 401, company_id: 'q-co' });
   });
 
@@ -40,7 +42,8 @@ describe('GET /api/events', () => {
     // A merged anonymous id leads to its user, as on /api/users/:id and /api/activity.
     expect(await times('user_id=q-ann-anon')).toEqual([at(7), at(6), at(5), at(2), at(1)]);
     expect(await times('anonymous_id=q-ann-anon')).toEqual([at(5), at(2), at(1)]);
-    expect(await times('company_id=q-co')).toEqual([at(7), at(6), at(5), at(2), at(1)]);
+    // Ann's docs visits came before she joined q-co at at(4): "any future web or API traffic".
+    expect(await times('company_id=q-co')).toEqual([at(7), at(6), at(5)]);
     expect(await times('kind=event')).toEqual([at(7), at(6)]);
     expect(await times('kind=actions&user_id=q-ann')).toEqual([at(5), at(2), at(1)]);
     expect(await times(`since=${encodeURIComponent(at(5))}`)).toEqual([at(7), at(6), at(5)]);
@@ -146,7 +149,7 @@ describe('GET /api/users', () => {
 describe('GET /api/companies', () => {
   it('lists companies with their user and traffic counts', async () => {
     const { body } = await c.get('/api/companies');
-    expect(body.companies).toEqual([expect.objectContaining({ company_id: 'q-co', user_count: 1, action_count: 3, event_count: 2 })]);
+    expect(body.companies).toEqual([expect.objectContaining({ company_id: 'q-co', user_count: 1, action_count: 1, event_count: 2 })]);
   });
 
   it('shows one company with its users and their API calls', async () => {
@@ -223,7 +226,7 @@ describe('GET /api/activity', () => {
     expect((await c.get('/api/activity?bucket=day')).body.buckets).toEqual([{ start: new Date(Date.UTC(2025, 0, 1)).toISOString(), actions: 4, events: 2 }]);
     expect((await c.get('/api/activity?user_id=q-ann')).body).toMatchObject({ actions: 3, events: 2 });
     expect((await c.get('/api/activity?user_id=q-ann-anon')).body).toMatchObject({ actions: 3, events: 2 });
-    expect((await c.get('/api/activity?company_id=q-co')).body).toMatchObject({ actions: 3, events: 2 });
+    expect((await c.get('/api/activity?company_id=q-co')).body).toMatchObject({ actions: 1, events: 2 });
     expect((await c.get('/api/activity?company_id=none')).body).toMatchObject({ buckets: [], actions: 0, events: 0 });
     expect(await c.get('/api/activity?bucket=week')).toMatchObject({ status: 400, body: { error: 'bucket must be "hour" or "day"' } });
   });

@@ -51,7 +51,10 @@ export function scenario(r: Random, run: number): Call[] {
       if (r.chance(0.1)) calls.push(call); // a repeat: the same transaction id again
     }
   };
-  const users = (ids: Record<string, unknown>): void => void calls.push({ kind: 'users', body: { ...ids, modified_time: timeAt(r), ...(r.chance(0.3) ? { campaign: { utm_source: `s${r.int(3)}` } } : {}) } });
+  // Profile fields that later calls change: the newest call by its own time must win each.
+  const metadata = (): Record<string, unknown> => (r.chance(0.5) ? { metadata: { plan: r.pick(['free', 'team', 'pro']), ...(r.chance(0.5) ? { seats: r.int(20) } : {}) } } : {});
+  const users = (ids: Record<string, unknown>): void =>
+    void calls.push({ kind: 'users', body: { ...ids, modified_time: timeAt(r), ...(r.chance(0.3) ? { campaign: { utm_source: `s${r.int(3)}` } } : {}), ...metadata() } });
   const maybeCompany = (): Record<string, unknown> => (r.chance(0.4) ? { company_id: r.pick(companies) } : {});
 
   const persons = 3 + r.int(5);
@@ -90,9 +93,17 @@ export function scenario(r: Random, run: number): Call[] {
         users({ user_id: `${user}-2`, anonymous_id: anon, ...maybeCompany() });
         some(r.int(3), { anonymous_id: anon });
     }
-    // A company change (possibly back in time), or a companies call linked by the session token.
+    // Another session of the user (a new log-in, identifySession()): a companies call of either
+    // session links them.
+    const later = r.chance(0.4);
+    if (later) some(1 + r.int(2), { user_id: user, session_token: `${session}-later` });
+    // A company change (possibly back in time), or a companies call linked by a session token: more
+    // often the earlier one when there were two, which only a profile's every session can link.
     if (r.chance(0.3)) users({ user_id: user, company_id: r.pick(companies) });
-    if (r.chance(0.3)) calls.push({ kind: 'companies', body: { company_id: r.pick(companies), session_token: session, modified_time: timeAt(r) } });
+    if (r.chance(later ? 0.6 : 0.3)) {
+      const domain = r.chance(0.5) ? { company_domain: `${r.pick(['old', 'new'])}.example.test` } : {};
+      calls.push({ kind: 'companies', body: { company_id: r.pick(companies), session_token: later && r.chance(0.3) ? `${session}-later` : session, modified_time: timeAt(r), ...domain, ...metadata() } });
+    }
   }
   return calls;
 }

@@ -27,11 +27,25 @@ describe('identity stitching, per the seed table', () => {
     const p = await profile('r1-anon');
     expect(p).toMatchObject({ user_id: 'r1-anon', identified_user_id: null, anonymous_ids: ['r1-anon'], action_count: 2, first_seen: at(1) });
     expect(p.campaign).toEqual({ utm_source: 'newsletter' });
+    // Each event too: "Identified User Id is null. User Id is set to a generated Anonymous Id."
     const { events } = await eventsOf('r1-anon');
-    expect(events.map((e: any) => [e.user_id, e.anonymous_id, e.profile_id])).toEqual([
-      [null, 'r1-anon', 'r1-anon'],
-      [null, 'r1-anon', 'r1-anon'],
+    expect(events.map((e: any) => [e.user_id, e.identified_user_id, e.anonymous_id])).toEqual([
+      ['r1-anon', null, 'r1-anon'],
+      ['r1-anon', null, 'r1-anon'],
     ]);
+    // An API call that carries no id at all has no User Id ("the userID field in Moesif will simply just be undefined").
+    const tx = 'r1-unauthenticated';
+    await c.post('/v1/events', { ...apiCall({ time: at(3), status: 401 }), transaction_id: tx });
+    const unauthenticated = (await c.get('/api/events?kind=event&limit=500')).body.events.find((e: any) => e.transaction_id === tx);
+    expect(unauthenticated).toMatchObject({ user_id: null, identified_user_id: null, anonymous_id: null });
+  });
+
+  it('row 1 and 2: an event is listed with the User Id it is asked for by, and the Identified User Id once there is one', async () => {
+    await c.post('/v1/actions', action({ anonymous_id: 'r12-anon', time: at(1) }));
+    const asked = async () => (await eventsOf('r12-anon')).events.map((e: any) => [e.user_id, e.identified_user_id]);
+    expect(await asked()).toEqual([['r12-anon', null]]);
+    await c.post('/v1/users', { user_id: 'r12-user', anonymous_id: 'r12-anon', modified_time: at(2) });
+    expect(await asked()).toEqual([['r12-user', 'r12-user']]);
   });
 
   it('row 2: once identified, the earlier anonymous events count for the user, and User Id and Identified User Id are the user id', async () => {
@@ -210,18 +224,45 @@ describe('first touch', () => {
   });
 });
 
-describe('companies', () => {
-  it('links a user to the company named on a users call, and counts the user\'s traffic, earlier anonymous traffic included, for the company', async () => {
-    await c.post('/v1/actions', action({ anonymous_id: 'co-anon', time: at(1) }));
-    await c.post('/v1/users', { user_id: 'co-user', anonymous_id: 'co-anon', company_id: 'co-acme' });
-    await c.post('/v1/companies', { company_id: 'co-acme', company_domain: 'acme.example.test', metadata: { plan: 'team' } });
-    await c.post('/v1/events', apiCall({ user_id: 'co-user', time: at(2) }));
+describe('metadata', () => {
+  it('keeps, for each field, the value of the newest call by its own time, whatever order the calls arrive in', async () => {
+    // An SDK's retry or an outbox adopting old items delivers the older call last.
+    await c.post('/v1/users', { user_id: 'md-user', modified_time: at(50), metadata: { plan: 'team', seats: 5 } });
+    await c.post('/v1/users', { user_id: 'md-user', modified_time: at(10), metadata: { plan: 'free', email: 'md@example.test' } });
+    expect((await profile('md-user')).metadata).toEqual({ plan: 'team', seats: 5, email: 'md@example.test' });
+    // A newer call still replaces a field.
+    await c.post('/v1/users', { user_id: 'md-user', modified_time: at(60), metadata: { plan: 'enterprise' } });
+    expect((await profile('md-user')).metadata).toEqual({ plan: 'enterprise', seats: 5, email: 'md@example.test' });
 
-    const company = (await c.get('/api/companies/co-acme')).body;
-    expect(company).toMatchObject({ company_id: 'co-acme', company_domain: 'acme.example.test', metadata: { plan: 'team' }, user_count: 1, action_count: 1, event_count: 1 });
-    expect(company.users.map((u: any) => u.user_id)).toEqual(['co-user']);
-    expect(company.api_calls).toHaveLength(1);
-    expect((await c.get('/api/events?company_id=co-acme')).body.total).toBe(2);
+    await c.post('/v1/companies', { company_id: 'md-co', modified_time: at(50), company_domain: 'new.example.test', metadata: { mrr: 900 } });
+    await c.post('/v1/companies', { company_id: 'md-co', modified_time: at(10), company_domain: 'old.example.test', metadata: { mrr: 100, industry: 'retail' } });
+    expect((await c.get('/api/companies/md-co')).body).toMatchObject({ company_domain: 'new.example.test', metadata: { mrr: 900, industry: 'retail' } });
+  });
+});
+
+describe('companies', () => {
+  it('links a user to the company named on a users call, and counts the traffic from then on for the company, not earlier traffic, whatever order the calls arrive in', async () => {
+    // "As long as you link a user to a company, Moesif will associate any future web or API traffic
+    // from a user to that company as well." The docs visit and the first API call come before the
+    // link; the second run gets the users call first.
+    const run = async (tag: string, order: 'in-order' | 'link-first') => {
+      const link = { user_id: `${tag}-user`, anonymous_id: `${tag}-anon`, company_id: `${tag}-acme`, modified_time: at(3) };
+      if (order === 'link-first') await c.post('/v1/users', link);
+      await c.post('/v1/actions', action({ anonymous_id: `${tag}-anon`, time: at(1) }));
+      await c.post('/v1/events', apiCall({ user_id: `${tag}-user`, time: at(2) }));
+      if (order === 'in-order') await c.post('/v1/users', link);
+      await c.post('/v1/companies', { company_id: `${tag}-acme`, company_domain: 'acme.example.test', metadata: { plan: 'team' } });
+      await c.post('/v1/events', apiCall({ user_id: `${tag}-user`, time: at(4) }));
+
+      const company = (await c.get(`/api/companies/${tag}-acme`)).body;
+      expect(company).toMatchObject({ company_domain: 'acme.example.test', metadata: { plan: 'team' }, user_count: 1, action_count: 0, event_count: 1 });
+      expect(company.users.map((u: any) => u.user_id)).toEqual([`${tag}-user`]);
+      expect(company.api_calls.map((e: any) => e.time)).toEqual([at(4)]);
+      expect((await eventsOf(`${tag}-user`)).events.map((e: any) => [e.time, e.company_id])).toEqual([[at(4), `${tag}-acme`], [at(2), null], [at(1), null]]);
+      expect((await c.get(`/api/activity?company_id=${tag}-acme`)).body).toMatchObject({ actions: 0, events: 1 });
+    };
+    await run('co', 'in-order');
+    await run('co1', 'link-first');
   });
 
   it('links a user to the company named on an item', async () => {
@@ -239,7 +280,8 @@ describe('companies', () => {
     await c.post('/v1/users', { user_id: 'co4-user', session_token: 'co4-session', anonymous_id: 'co4-anon' });
     await c.post('/v1/companies', { company_id: 'co4-acme', company_domain: 'acme.example.test', session_token: 'co4-session' });
     expect(await profile('co4-user')).toMatchObject({ company_id: 'co4-acme' });
-    expect((await c.get('/api/companies/co4-acme')).body).toMatchObject({ user_count: 1, action_count: 1 });
+    // Its docs visit came before the link, and stays with no company: only later traffic is the company's.
+    expect((await c.get('/api/companies/co4-acme')).body).toMatchObject({ user_count: 1, action_count: 0 });
 
     // identifySession() after identifyUser(): the session token comes on the user's items only.
     await c.post('/v1/users', { user_id: 'co5-user', anonymous_id: 'co5-anon' });
@@ -256,7 +298,7 @@ describe('companies', () => {
     await c.post('/v1/companies', { company_id: 'co9-acme', session_token: 'co9-session' });
     await c.post('/v1/users', { user_id: 'co9-user', session_token: 'co9-session', anonymous_id: 'co9-anon' });
     expect(await profile('co9-user')).toMatchObject({ company_id: 'co9-acme' });
-    expect((await c.get('/api/companies/co9-acme')).body).toMatchObject({ user_count: 1, action_count: 1 });
+    expect((await c.get('/api/companies/co9-acme')).body).toMatchObject({ user_count: 1, action_count: 0 });
 
     // The session token comes on the user's items only, after the companies call.
     await c.post('/v1/companies', { company_id: 'co10-acme', session_token: 'co10-session' });
@@ -275,6 +317,28 @@ describe('companies', () => {
     await c.post('/v1/users', { user_id: 'co10-user', company_id: 'co10-globex' });
     await c.post('/v1/actions', action({ user_id: 'co10-user', session_token: 'co10-session', time: new Date(Date.now() + 60_000).toISOString() }));
     expect(await profile('co10-user')).toMatchObject({ company_id: 'co10-globex' });
+  });
+
+  it('links a user to the company of any session they had, not only their latest, whatever order the calls arrive in', async () => {
+    // Monday's session: identifyUser() then identifyCompany(), whose companies call sits in an outbox
+    // (or is retried) and arrives after Tuesday's log-in with a new session token.
+    const run = async (tag: string, order: 'late' | 'in-order') => {
+      const monday = { company_id: `${tag}-acme`, session_token: `${tag}-monday`, modified_time: at(2) };
+      await c.post('/v1/users', { user_id: `${tag}-user`, anonymous_id: `${tag}-anon`, session_token: `${tag}-monday`, modified_time: at(1) });
+      if (order === 'in-order') await c.post('/v1/companies', monday);
+      await c.post('/v1/actions', action({ user_id: `${tag}-user`, session_token: `${tag}-tuesday`, time: at(30) }));
+      if (order === 'late') await c.post('/v1/companies', monday);
+      return (await profile(`${tag}-user`)).company_id;
+    };
+    expect(await run('ses1', 'in-order')).toBe('ses1-acme');
+    expect(await run('ses2', 'late')).toBe('ses2-acme');
+
+    // A session token links profiles to companies, never an item to a user: an API call that carries
+    // only the token stays anonymous ("If an ID is not attached to an event, the userID field in
+    // Moesif will simply just be undefined").
+    await c.post('/v1/events', { ...apiCall({ time: at(31) }), session_token: 'ses1-tuesday', transaction_id: 'ses-token-only' });
+    const call = (await c.get('/api/events?kind=event&limit=500')).body.events.find((e: any) => e.transaction_id === 'ses-token-only');
+    expect(call).toMatchObject({ user_id: null, company_id: null });
   });
 
   it('keeps traffic with the company the user belonged to when it happened: a move to another company takes only later traffic, whatever order the calls arrive in', async () => {

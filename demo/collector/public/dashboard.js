@@ -85,13 +85,15 @@ function renderEvents(data) {
       el('td', {}, el('span', { class: `kind ${e.kind}` }, e.kind === 'action' ? 'Action' : 'API call')),
       el('td', { class: 'wrap' }, what),
       el('td', { class: `status s${status.charAt(0)}` }, status),
+      // The seed's two ids: User Id (an anonymous visitor's is the anonymous id), and Identified User Id (blank while anonymous).
       el('td', { class: 'mono' }, userLink(e.user_id)),
       el('td', { class: 'mono anon' }, e.anonymous_id ?? ''),
       el('td', { class: 'mono' }, e.company_id ?? ''),
+      el('td', { class: 'mono' }, e.identified_user_id ?? ''),
       el('td', { class: 'wrap mono' }, brief(e.metadata)),
     );
   });
-  fillTable('events', rows, 8, 'No events yet. Point an SDK here and use your app.');
+  fillTable('events', rows, 9, 'No events yet. Point an SDK here and use your app.');
 }
 
 /** @param {any} data */
