@@ -169,7 +169,7 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
   const prefix = options.persistenceKeyPrefix ?? 'moesif_';
   const idsMirror = options.persistence == 'localStorage' ? local : undefined;
   const ids = idStore(cookies, idsMirror, idKeys(prefix));
-  const identity = createIdentity({ ids, prefix });
+  const identity = createIdentity({ ids, prefix, log });
   const decision = idStore(cookies, idsMirror, [CONSENT_KEY]);
   decision.commit();
   // Delivery keeps the fetch that exists now, before start() wraps it: our own requests are never captured.

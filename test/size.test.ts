@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 13_280,
+  umd: 13_332,
   esmCore: 10_360,
   esmCapture: 2_990,
 };
