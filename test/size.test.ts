@@ -15,8 +15,8 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 13_332,
-  esmCore: 10_360,
+  umd: 13_472,
+  esmCore: 10_500,
   esmCapture: 2_990,
 };
 
