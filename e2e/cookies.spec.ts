@@ -1,4 +1,4 @@
-import { expect, test, type BrowserContext } from '@playwright/test';
+import { expect, test, type BrowserContext, type Page } from '@playwright/test';
 import type { Moesif } from '../src/moesif';
 import { startRecorder, umdPage, type Recorder } from './support/recorder';
 
@@ -150,4 +150,99 @@ test("another subdomain, which cannot have the long token, sends none rather tha
   await docs.reload();
   await docs.evaluate(() => window.moesif.track('Docs, after the long token'));
   expect(await action('Docs, after the long token')).not.toHaveProperty('session_token');
+});
+
+/** Counts, in `window.cookieWrites`, what the page writes to document.cookie (installed before the SDK loads). */
+const countCookieWrites = (context: BrowserContext) =>
+  context.addInitScript(() => {
+    const cookie = Object.getOwnPropertyDescriptor(Document.prototype, 'cookie')!;
+    Object.assign(window, { cookieWrites: 0 });
+    Object.defineProperty(Document.prototype, 'cookie', {
+      ...cookie,
+      set(value: string) {
+        (window as unknown as { cookieWrites: number }).cookieWrites++;
+        cookie.set!.call(this, value);
+      },
+    });
+  });
+const cookieWritesOf = (page: Page) => page.evaluate(() => (window as unknown as { cookieWrites: number }).cookieWrites);
+
+/** The SDK's cookies as the browser keeps them: name, value and expiry. */
+const jarOf = async (context: BrowserContext) =>
+  (await context.cookies()).filter((cookie) => cookie.name.startsWith('moesif_') || cookie.name.startsWith('usertrail_')).map(({ name, value, expires }) => ({ name, value, expires }));
+
+// An app that identifies its visitor on every page, as most do.
+const IDENTIFY = "moesif.identifyUser('u-every-page', { plan: 'team' }); moesif.identifyCompany('c-every-page'); moesif.identifySession('s-every-page');";
+
+/** A page of app.example.test whose script runs `script` after init() with `options`, on every load. */
+const openEveryLoad = async (context: BrowserContext, options: string, script: string) => {
+  const path = `/cookies-${Math.random().toString(36).slice(2)}`;
+  collector.page(path, umdPage(`moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:${collector.port}', batchMaxTime: 50 ${options} }); ${script}`));
+  const page = await context.newPage();
+  await page.goto(collector.at('app.example.test') + path);
+  await expect.poll(() => anonymousIdCookie(context)).toBeTruthy();
+  return page;
+};
+
+test('a reload with the same ids writes no cookie, though the app identifies the visitor again on every page', async ({ context }) => {
+  await countCookieWrites(context);
+  const page = await openEveryLoad(context, '', IDENTIFY);
+  await expect.poll(async () => (await jarOf(context)).length).toBe(4);
+  expect(await cookieWritesOf(page)).toBeGreaterThan(0);
+  const jar = await jarOf(context);
+  for (let load = 0; load < 2; load++) {
+    await page.reload();
+    expect(await page.evaluate(() => [window.moesif.getUserId(), window.moesif.getCompanyId(), window.moesif.getSessionToken()])).toEqual(['u-every-page', 'c-every-page', 's-every-page']);
+    expect(await cookieWritesOf(page)).toBe(0);
+    // The same cookies, with the same expiry: none was written again.
+    expect(await jarOf(context)).toEqual(jar);
+  }
+  // A change is written at once.
+  await page.evaluate(() => window.moesif.identifyCompany('c-next'));
+  expect((await jarOf(context)).find((cookie) => cookie.name == 'moesif_stored_company_id')?.value).toBe('c-next');
+});
+
+test('a visitor who refused consent: a reload writes no cookie (there is none left to remove)', async ({ context }) => {
+  await countCookieWrites(context);
+  const page = await openEveryLoad(context, '', "moesif.track('Visit');");
+  await page.evaluate(() => window.moesif.revokePublishingConsent());
+  expect((await context.cookies()).map((cookie) => cookie.name)).toEqual(['usertrail_consent']);
+  await page.reload();
+  expect(await page.evaluate(() => window.moesif.isPublishingConsentGranted())).toBe(false);
+  expect(await cookieWritesOf(page)).toBe(0);
+  expect((await context.cookies()).map((cookie) => `${cookie.name}=${cookie.value}`)).toEqual(['usertrail_consent=revoked']);
+});
+
+test('a consent banner that calls grantPublishingConsent() on every page: a reload writes no cookie', async ({ context }) => {
+  await countCookieWrites(context);
+  const page = await openEveryLoad(context, ', requirePublishingConsent: true', "moesif.grantPublishingConsent(); moesif.track('Visit');");
+  await expect.poll(async () => (await context.cookies()).map((cookie) => `${cookie.name}=${cookie.value}`)).toContain('usertrail_consent=granted');
+  const jar = await jarOf(context);
+  await page.reload();
+  expect(await page.evaluate(() => window.moesif.isPublishingConsentGranted())).toBe(true);
+  expect(await cookieWritesOf(page)).toBe(0);
+  expect(await jarOf(context)).toEqual(jar);
+});
+
+test('an unchanged cookie is written again once a day, so its expiry keeps sliding for a returning visitor', async ({ context }) => {
+  await countCookieWrites(context);
+  const page = await openEveryLoad(context, '', IDENTIFY);
+  const userCookie = async () => (await context.cookies()).find((cookie) => cookie.name == 'moesif_stored_user_id')!;
+  await expect.poll(async () => (await userCookie())?.value).toBe('u-every-page');
+  // As the browser would keep it 355 days later: same value, 10 days left.
+  const inDays = (days: number) => Date.now() / 1000 + days * 86_400;
+  await context.addCookies([{ ...(await userCookie()), expires: inDays(10) }]);
+  await page.reload();
+  expect(await cookieWritesOf(page)).toBe(0);
+  expect((await userCookie()).expires).toBeLessThan(inDays(11));
+  // The next day (by the page's clock): the identifyUser() of the page writes it again, for 365 days.
+  await page.clock.setFixedTime(Date.now() + 25 * 3_600_000);
+  await page.reload();
+  expect(await cookieWritesOf(page)).toBeGreaterThan(0);
+  const refreshed = await userCookie();
+  expect(refreshed.value).toBe('u-every-page');
+  expect(refreshed.expires).toBeGreaterThan(inDays(364));
+  // And not again that day.
+  await page.reload();
+  expect(await cookieWritesOf(page)).toBe(0);
 });

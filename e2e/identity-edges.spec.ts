@@ -217,6 +217,41 @@ test.describe('ids left by others', () => {
     expect((await idsOf(page))[0]).not.toBe(anonymousId);
     expect(problems).toEqual([]);
   });
+
+  test('a tampered anonymous id (10 KB in localStorage, a control character in the cookie) is replaced by a new one, sent and kept, with one warning that does not show it', async ({ context }) => {
+    const { page, problems } = await open(context, collector.at('app.example.test'), init());
+    const [first] = await idsOf(page);
+    // 10 KB, far over any id an SDK makes; too long for a cookie, so localStorage alone can hold it.
+    await page.evaluate(() => localStorage.setItem('moesif_anonymous_id', 'ab-'.repeat(3_400)));
+    await context.clearCookies();
+    await page.reload();
+    const [second] = await idsOf(page);
+    // Sliced: a failure shows 40 characters, not 10 KB.
+    expect(second!.slice(0, 40)).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(second).not.toBe(first);
+    await page.evaluate(() => window.moesif.track('After 10 KB of anonymous id'));
+    expect((await action('After 10 KB of anonymous id')).anonymous_id).toBe(second);
+    expect((await context.cookies()).find((cookie) => cookie.name == 'moesif_anonymous_id')?.value).toBe(second);
+    expect(await page.evaluate(() => localStorage.getItem('moesif_anonymous_id'))).toBe(second);
+
+    // A bell character, as a cookie on the site's domain (another subdomain or a script could write it).
+    await page.evaluate(() => {
+      document.cookie = `moesif_anonymous_id=${encodeURIComponent('c0ffee-\u0007-beef')}; path=/; domain=.example.test`;
+    });
+    await page.reload();
+    const [third] = await idsOf(page);
+    expect(third).toMatch(/^[0-9a-f-]{36}$/);
+    expect(third).not.toBe(second);
+    await page.evaluate(() => window.moesif.track('After a bell in the anonymous id'));
+    expect((await action('After a bell in the anonymous id')).anonymous_id).toBe(third);
+    expect((await context.cookies()).find((cookie) => cookie.name == 'moesif_anonymous_id')?.value).toBe(third);
+    await page.reload();
+    expect((await idsOf(page))[0]).toBe(third);
+    const malformed = problems.filter((problem) => problem.includes('malformed'));
+    // One warning per page that met a tampered id; never the value.
+    expect(malformed).toEqual(Array(2).fill('[usertrail] stored anonymous id is malformed: replaced with a new one'));
+    expect(problems.join('\n')).not.toMatch(/ab-ab|c0ffee/);
+  });
 });
 
 test.describe('log-out', () => {

@@ -1,4 +1,5 @@
-import { cleanId, newId } from './ids.js';
+import { cleanId, isPlausibleAnonymousId, newId } from './ids.js';
+import type { Log } from './log.js';
 import { toJson } from './serialize.js';
 import { attempt, type Store } from './storage/store.js';
 import type { Attribution, Campaign } from './wire.js';
@@ -37,6 +38,7 @@ export interface IdentityDeps {
   ids: Store;
   /** The prefix of every key: `moesif_`, or `persistenceKeyPrefix`. */
   prefix: string;
+  log: Log;
 }
 
 /**
@@ -45,9 +47,10 @@ export interface IdentityDeps {
  * another tab or on another subdomain of the site is seen at once (by captured calls, within 100 ms:
  * see `createCallerCache` in moesif.ts).
  */
-export function createIdentity({ ids, prefix }: IdentityDeps) {
+export function createIdentity({ ids, prefix, log }: IdentityDeps) {
   const key = (field: Field): string => prefix + KEYS[field];
-  // Any non-empty stored string is accepted: moesif-browser-js's older ids were not all UUIDs.
+  // Any non-empty stored string is accepted: user, company and session ids are the app's, in its own
+  // formats (a session token may be a 5 KB JWT). The anonymous id is checked where it is read, below.
   const getId = (field: IdField): string | undefined => cleanId(ids.get(key(field)));
   const setId = (field: IdField, value: string): void => {
     ids.set(key(field), value);
@@ -58,7 +61,13 @@ export function createIdentity({ ids, prefix }: IdentityDeps) {
     setId('anonymous_id', id);
     return id;
   };
-  const anonymousId = (): string => getId('anonymous_id') ?? renewAnonymousId();
+  const anonymousId = (): string => {
+    const stored = getId('anonymous_id');
+    if (stored && isPlausibleAnonymousId(stored)) return stored;
+    // The value stays out of the log: it may be anything, a secret pasted by mistake included.
+    if (stored) log.warn('stored anonymous id is malformed: replaced with a new one');
+    return renewAnonymousId();
+  };
   const storedCampaign = (name: string): Campaign | undefined => {
     // Unreadable (damaged, or written by something else): no campaign.
     const stored: unknown = attempt(() => JSON.parse(ids.get(prefix + name)!));

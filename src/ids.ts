@@ -33,3 +33,14 @@ export function cleanId(value: unknown): string | undefined {
   const text = Number.isFinite(value) || typeof value == 'string' ? String(value).trim() : '';
   return text && text != 'undefined' && text != 'null' ? text : undefined;
 }
+
+/**
+ * Whether a stored anonymous id may be used: at most 200 characters, each printable ASCII other than a
+ * space. Every id an SDK wrote fits, with room: usertrail's are v4 UUIDs; moesif-browser-js's (1.7 to
+ * 1.10, `_.UUID()` in its src/utils.js) are hex numbers joined by dashes, about 50 characters, and
+ * 1.10 adopts an id from a link only under 200 hex characters and dashes (isValidAnonymousId in its
+ * src/anonymousId.js). The rule is looser than that one so that ids an app wrote itself, in its own
+ * format, are kept too. What fails it (kilobytes of text, control or invisible characters) no SDK
+ * made: it was put there by hand or by another script, and would otherwise go with every event.
+ */
+export const isPlausibleAnonymousId = (id: string): boolean => /^[!-~]{1,200}$/.test(id);

@@ -164,12 +164,12 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
   // `persistence` says; it mirrors the id cookies only with 'localStorage'. The consent decision has a
   // store of its own over the same two, committed at once: it is no id, and is read before consent is known.
   const local = options.persistence == 'none' ? undefined : localStore();
-  const cookies = options.persistence == 'none' ? undefined : cookieStore(options, log);
+  const cookies = options.persistence == 'none' ? undefined : cookieStore({ options, log, writeTimes: local });
   if (options.persistence != 'none' && !cookies && !local) log.warn('no cookies or localStorage: ids kept for this page only');
   const prefix = options.persistenceKeyPrefix ?? 'moesif_';
   const idsMirror = options.persistence == 'localStorage' ? local : undefined;
   const ids = idStore(cookies, idsMirror, idKeys(prefix));
-  const identity = createIdentity({ ids, prefix });
+  const identity = createIdentity({ ids, prefix, log });
   const decision = idStore(cookies, idsMirror, [CONSENT_KEY]);
   decision.commit();
   // Delivery keeps the fetch that exists now, before start() wraps it: our own requests are never captured.

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
+import { JSDOM } from 'jsdom';
 import { describe, expect, it, vi } from 'vitest';
 import type { Log } from '../src/log';
 import { resolveOptions } from '../src/options';
 import { createMoesif } from '../src/moesif';
-import { messages, spyConsole } from './support/page';
+import { messages, spyConsole, useSdk } from './support/page';
 
 /**
  * Migration audit: a site moving from moesif-browser-js 1.8.13 keeps its init() options as they are.
@@ -88,5 +89,41 @@ describe("moesif-browser-js's options", () => {
     const console = spyConsole();
     createMoesif().init({ applicationId: 'app', host: 'http://127.0.0.1:9', eagerBodyLogging: true } as never);
     expect(messages(console.error)).toEqual([]);
+  });
+});
+
+describe('numeric options given as strings', () => {
+  const sdk = useSdk();
+  const MOESIF_JS = readFileSync(`${process.cwd()}/node_modules/moesif-browser-js/moesif.min.js`, 'utf8');
+  /** The number of items in each batch of actions the collector received for `applicationId`, in order. */
+  const actionBatches = (applicationId: string) =>
+    sdk.collector
+      .from(applicationId)
+      .filter((request) => request.path == '/v1/actions/batch')
+      .map((request) => (request.body as unknown[]).length);
+
+  it("moesif-browser-js 1.8.13 uses them as numbers: batchSize: '2' sends three actions as batches of 2 and 1", async () => {
+    const applicationId = `moesif-strings-${process.pid}`;
+    const dom = new JSDOM('<!doctype html>', { url: 'http://app.example.test/', runScripts: 'outside-only' });
+    // jsdom has no blob URLs, from which moesif's uuid4() (its transaction ids) reads a UUID.
+    Object.assign(dom.window.URL, { createObjectURL: () => `blob:http://app.example.test/${crypto.randomUUID()}`, revokeObjectURL: () => {} });
+    try {
+      dom.window.eval(MOESIF_JS);
+      const moesif = (dom.window as unknown as { moesif: { init(options: object): void; track(name: string): void } }).moesif;
+      moesif.init({ applicationId, host: `127.0.0.1:${sdk.collector.port}`, batchEnabled: true, batchSize: '2', batchMaxTime: '50' });
+      for (const n of [1, 2, 3]) moesif.track(`Action ${n}`);
+      await vi.waitFor(() => expect(actionBatches(applicationId)).toEqual([2, 1]), { timeout: 5_000 });
+    } finally {
+      dom.window.close();
+    }
+  });
+
+  it('usertrail takes them as their numbers too, with no console error', async () => {
+    const console = spyConsole();
+    const { moesif, applicationId } = sdk.start({ batchSize: '2', batchMaxTime: '50', cookieExpiration: '30' } as never);
+    moesif.track('With string options');
+    await moesif.flush();
+    expect(messages(console.error)).toEqual([]);
+    expect(actionBatches(applicationId)).toEqual([1]);
   });
 });

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { JSDOM } from 'jsdom';
 import { describe, expect, it, vi } from 'vitest';
 import { cleanId, newId } from '../src/ids';
 import type { Options } from '../src/options';
@@ -5,6 +7,8 @@ import { findCookieDomain } from '../src/storage/cookie-store';
 import { clearCookies, cookies, KEYS, localKeys, messages, moesifKeysIn, removeCookie, setCookie, spyConsole, useSdk, UUID_V4 } from './support/page';
 
 const sdk = useSdk();
+
+const MOESIF_JS = readFileSync(`${process.cwd()}/node_modules/moesif-browser-js/moesif.min.js`, 'utf8');
 
 describe('newId', () => {
   it('makes distinct v4 UUIDs from getRandomValues, also where randomUUID is missing (plain-http pages)', () => {
@@ -260,6 +264,57 @@ describe('existing moesif-browser-js visitors', () => {
     expect(localStorage.getItem('acme_stored_company_id')).toBe('c1');
     expect(cookies()).toMatchObject({ acme_anonymous_id: 'prefixed-anon', acme_stored_company_id: 'c1' });
     expect(localStorage.getItem(KEYS.companyId)).toBeNull();
+  });
+});
+
+describe('a stored anonymous id that no SDK made', () => {
+  // What a hand-edited cookie, a browser extension or another script on the site could leave.
+  const TAMPERED = [
+    ['10 KB of hex digits and dashes, in localStorage', 'localStorage', 'a1-'.repeat(3_400)],
+    ['201 characters, in a cookie', 'cookie', 'b'.repeat(201)],
+    ['a control character, in a cookie', 'cookie', 'c0ffee-\u0007-beef'],
+    ['a line break, in localStorage', 'localStorage', 'c0ffee\nSet-Cookie: x=1'],
+    ['a right-to-left override, in a cookie', 'cookie', 'c0ffee-\u202e-beef'],
+    ['a space, in localStorage', 'localStorage', 'c0ffee beef'],
+  ] as const;
+
+  it.each(TAMPERED)('is replaced by a new one, stored and sent, with one warning that does not show it (%s)', async (_name, where, value) => {
+    if (where == 'cookie') setCookie(KEYS.anonymousId, value);
+    else localStorage.setItem(KEYS.anonymousId, value);
+    const console = spyConsole();
+    const { moesif, applicationId } = sdk.start();
+    const id = moesif.getAnonymousId();
+    expect(id).toMatch(UUID_V4);
+    moesif.track('After the tampered id');
+    await moesif.flush();
+    expect(sdk.collector.items(applicationId, '/v1/actions/batch').map((action) => action.anonymous_id)).toEqual([id]);
+    expect(cookies()[KEYS.anonymousId]).toBe(id);
+    expect(localStorage.getItem(KEYS.anonymousId)).toBe(id);
+    const warnings = messages(console.warn);
+    expect(warnings).toContain('[usertrail] stored anonymous id is malformed: replaced with a new one');
+    expect(warnings.filter((warning) => warning.includes('anonymous id'))).toHaveLength(1);
+    expect(warnings.join('\n')).not.toContain(value.slice(0, 6));
+    // The next page load keeps the new id, without a word.
+    expect(sdk.start().moesif.getAnonymousId()).toBe(id);
+    expect(messages(console.warn).filter((warning) => warning.includes('anonymous id'))).toHaveLength(1);
+  });
+
+  it('is not taken for a moesif-browser-js 1.8.13 id: ids made by its _.UUID() are kept', () => {
+    // The real moesif-browser-js, in a page of its own: each load makes an id, as a first visit does.
+    const made = Array.from({ length: 20 }, () => {
+      const dom = new JSDOM('<!doctype html>', { url: 'http://app.example.test/', runScripts: 'outside-only' });
+      dom.window.eval(MOESIF_JS);
+      dom.window.eval("moesif.init({ applicationId: 'x' })");
+      const id = dom.window.eval('moesif._anonymousId') as string;
+      dom.window.close();
+      return id;
+    });
+    for (const id of made) {
+      expect(id).toMatch(/^[0-9a-f]+(-[0-9a-f]+){3}$/);
+      clearCookies();
+      localStorage.setItem(KEYS.anonymousId, id);
+      expect(sdk.start().moesif.getAnonymousId()).toBe(id);
+    }
   });
 });
 

@@ -67,7 +67,7 @@ describe('resolveOptions', () => {
       persistence: 'disk',
       batchSize: 0,
       batchMaxTime: -1,
-      cookieExpiration: '30',
+      cookieExpiration: '30 days',
       debug: 'yes',
       crossSubdomainCookie: 1,
       callback: 'not a function',
@@ -91,6 +91,36 @@ describe('resolveOptions', () => {
     });
     expect(options.callback).toBeUndefined();
     expect(options.cookieDomain).toBeUndefined();
+  });
+
+  it('takes a numeric option given as a string that reads as a number as that number, without an error (as moesif-browser-js does)', () => {
+    const log = fakeLog();
+    const options = resolveOptions(
+      {
+        applicationId: 'app',
+        batchSize: '10',
+        batchMaxTime: ' 2000 ',
+        batchTimeout: '5e3',
+        batchStorageExpiration: '3600000',
+        cookieExpiration: '30',
+        maxQueueSize: '500',
+        sampleRate: '0.5',
+        maxBodyBytes: '1024',
+      },
+      'https:',
+      log,
+    )!;
+    expect(log.error).not.toHaveBeenCalled();
+    expect(options).toMatchObject({ batchSize: 10, batchMaxTime: 2000, batchTimeout: 5000, maxOutboxAge: 3_600_000, cookieExpiration: 30, maxQueueSize: 500, sampleRate: 0.5, maxBodyBytes: 1024 });
+  });
+
+  it('refuses text that is no number, or no valid one, for a numeric option, by name, as it refuses a bad number', () => {
+    const log = fakeLog();
+    const bad = { batchSize: 'many', batchMaxTime: '2s', sampleRate: '50%', cookieExpiration: 'Infinity', batchTimeout: '0', maxBodyBytes: '   ' };
+    const options = resolveOptions({ applicationId: 'app', ...bad }, 'https:', log)!;
+    const errors = log.error.mock.calls.map(([message]) => String(message));
+    expect(errors).toEqual(Object.keys(bad).map((name) => `init(): option "${name}" is unknown or invalid: ignored`));
+    expect(options).toMatchObject({ batchSize: 25, batchMaxTime: 2500, sampleRate: 1, cookieExpiration: 365, batchTimeout: 90_000, maxBodyBytes: 65_536 });
   });
 
   it('names an option it does not know (a typo, or a moesif option usertrail lacks) in one error, and ignores it', () => {

@@ -1,9 +1,10 @@
 import Cookies from 'js-cookie';
+import { CONSENT_KEY } from '../consent.js';
 import { siteAddress } from '../env.js';
 import { listen } from '../listeners.js';
 import type { Log } from '../log.js';
 import type { ResolvedOptions } from '../options.js';
-import { attempt, type DisposableStore } from './store.js';
+import { attempt, type DisposableStore, type Store } from './store.js';
 
 /**
  * `value` when it is too long for a cookie, else null. A browser refuses a cookie whose name and
@@ -15,6 +16,22 @@ import { attempt, type DisposableStore } from './store.js';
 export const tooLong = (key: string, value: string | null | undefined): string | null => (value && (key + encodeURIComponent(value)).length > 4e3 ? value : null);
 
 const PROBE = 'usertrail_probe';
+
+/**
+ * The prefix of a localStorage key, followed by a cookie's name, that holds when this origin last
+ * wrote that cookie (ms since the epoch): a cookie's expiry cannot be read back, and a value the jar
+ * already holds is written again only to push its expiry back (see REFRESH_MS).
+ */
+const WRITTEN_AT = 'usertrail_cookie_written:';
+
+/**
+ * How often at most a cookie is written again with the value it holds, its expiry pushed back: apps
+ * call identifyUser() and identifySession() on every page, and a write on every page load costs a
+ * document.cookie write (a round trip to the browser's cookie store) and counts as a change of the
+ * site's cookies, which keeps a `Cache-Control: no-store` page out of Chrome's back/forward cache.
+ * The expiry still slides for a returning visitor, a day at a time.
+ */
+const REFRESH_MS = 86_400_000;
 
 /**
  * Dispatched on the document by every cookie store that writes, so that the other instances on the
@@ -45,12 +62,25 @@ export function findCookieDomain(hostname: string, attributes: Cookies.CookieAtt
 }
 
 
+export interface CookieStoreDeps {
+  options: ResolvedOptions;
+  log: Log;
+  /**
+   * Where the time of each write is kept (localStorage; see WRITTEN_AT), so that an id set again to
+   * the value its cookie holds is written once a day to push its expiry back. Without it, such a
+   * cookie is not written again.
+   */
+  writeTimes: Store | undefined;
+}
+
 /**
  * First-party cookies for our ids, or undefined where the browser refuses them. js-cookie reads and
  * writes them; values that moesif-browser-js wrote (URI-encoded) read as they were written.
  * SameSite=Lax, and Secure on https; SameSite=None (which requires Secure) only with `crossSiteCookie`.
+ * A cookie is written only when its value changes or its expiry is due a push (see `writeTimes`), and
+ * removed only when the jar has it.
  */
-export function cookieStore(options: ResolvedOptions, log: Log): DisposableStore | undefined {
+export function cookieStore({ options, log, writeTimes }: CookieStoreDeps): DisposableStore | undefined {
   // Reading document.cookie throws in sandboxed documents; cookieEnabled is false where they are blocked.
   if (!attempt(() => navigator.cookieEnabled && document.cookie != null)) return undefined;
   const crossSite = options.crossSiteCookie;
@@ -96,28 +126,51 @@ export function cookieStore(options: ResolvedOptions, log: Log): DisposableStore
     return jar[key] ?? null;
   };
   const stopListening = listen(document, { visibilitychange: forget, [WRITTEN]: forget });
-  const written = (): void => {
+  /** The jar as it is now, not as read up to a second ago: another tab may have changed it since. */
+  const readNow = (key: string): string | null => {
+    forget();
+    return read(key);
+  };
+  /**
+   * Where the time `key` was written is kept. Not for the consent decision: it would outlive a refusal,
+   * after which storage holds the decision alone; its cookie is written when the decision changes.
+   */
+  const timeStore = (key: string): Store | undefined => (key == CONSENT_KEY ? undefined : writeTimes);
+  /** After a write (with its time) or a removal (without), tells the other instances of the page. */
+  const written = (key: string, time?: number): void => {
+    const times = timeStore(key);
+    if (time) times?.set(WRITTEN_AT + key, String(time));
+    else times?.remove(WRITTEN_AT + key);
     document.dispatchEvent(new Event(WRITTEN));
   };
   return {
     get: read,
     set(key, value) {
       if (tooLong(key, value)) log.warn('id over 4 KB: kept for this origin only');
+      const cookieValue = tooLong(key, value) ? '' : value;
+      const now = Date.now();
+      const times = timeStore(key);
+      // Never recent when this origin has not written it (moesif-browser-js or another subdomain did).
+      const age = now - Number(times?.get(WRITTEN_AT + key));
+      if (readNow(key) === cookieValue && (!times || (age >= 0 && age < REFRESH_MS))) return;
       // max-age, not js-cookie's `expires`: a lifetime that does not depend on the page's clock. Whole
       // seconds: a browser ignores a max-age with a fraction, and the cookie would end with the session.
       const maxAge = String(Math.round(options.cookieExpiration * 86_400));
       attempt(() => {
         removeHiding(key);
-        Cookies.set(key, tooLong(key, value) ? '' : value, { ...attributesNow(), 'max-age': maxAge });
+        Cookies.set(key, cookieValue, { ...attributesNow(), 'max-age': maxAge });
       });
-      written();
+      written(key, now);
     },
     remove(key) {
+      // No cookie of that name is in the jar, of any domain: nothing to remove (a refusal of consent
+      // removes every id on every page load).
+      if (readNow(key) == null) return timeStore(key)?.remove(WRITTEN_AT + key);
       attempt(() => {
         removeHiding(key);
         Cookies.remove(key, attributesNow());
       });
-      written();
+      written(key);
     },
     dispose: stopListening,
   };
