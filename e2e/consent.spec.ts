@@ -49,6 +49,30 @@ test('while consent is pending nothing is stored or sent; on grant every kept ca
   expect(await page.evaluate(() => window.moesif.getUserId())).toBe('u-1');
 });
 
+test('a visitor from before the site asked for consent keeps one journey: what the page kept while pending arrives under the earlier anonymous id', async ({ page, context, collector }) => {
+  // The first visit, before the site turned consent on.
+  await open({ page, collector }, `${init().replace('requirePublishingConsent: true', '')} moesif.track('Before consent');`);
+  await expect.poll(() => collector.items('actions').length).toBe(1);
+  const earlierId = collector.items('actions')[0]!.anonymous_id as string;
+  await collector.settled(page);
+
+  // Now the site asks for consent: while pending the page reads no stored id and sends nothing.
+  await open({ page, collector }, `${init()} moesif.track('While pending');`);
+  await expect.poll(() => page.evaluate(() => window.moesif.getStats())).toMatchObject({ inOutbox: 1, requests: 0 });
+  const pendingId = await page.evaluate(() => window.moesif.getAnonymousId());
+  expect(pendingId).not.toBe(earlierId);
+
+  await page.evaluate(() => window.moesif.grantPublishingConsent());
+  await expect.poll(() => collector.items('actions').map((a) => [a.action_name, a.anonymous_id])).toEqual([
+    ['Before consent', earlierId],
+    ['While pending', earlierId],
+  ]);
+  expect(await page.evaluate(() => window.moesif.getAnonymousId())).toBe(earlierId);
+  expect((await context.cookies()).find((c) => c.name == 'moesif_anonymous_id')?.value).toBe(earlierId);
+  await collector.settled(page);
+  expect(JSON.stringify(collector.received)).not.toContain(pendingId);
+});
+
 test('revoking removes cookies and storage, empties the outbox, and nothing more arrives, also after a reload', async ({ page, context, collector }) => {
   collector.refuse(true); // keep events queued, so the outbox has something to purge
   await open({ page, collector }, `${init(', requirePublishingConsent: false')} ${activity}`);

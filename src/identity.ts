@@ -55,8 +55,10 @@ export function createIdentity({ ids, prefix, log }: IdentityDeps) {
   const setId = (field: IdField, value: string): void => {
     ids.set(key(field), value);
   };
+  /** This page made the visitor new on purpose: reset(), resetAnonymousId(), another user signing in. */
+  let renewed = false;
   // Written at once, also after clear(): another subdomain seeing an empty cookie jar would restore the old ids from its localStorage.
-  const renewAnonymousId = (): string => {
+  const makeAnonymousId = (): string => {
     const id = newId();
     setId('anonymous_id', id);
     return id;
@@ -66,7 +68,7 @@ export function createIdentity({ ids, prefix, log }: IdentityDeps) {
     if (stored && isPlausibleAnonymousId(stored)) return stored;
     // The value stays out of the log: it may be anything, a secret pasted by mistake included.
     if (stored) log.warn('stored anonymous id is malformed: replaced with a new one');
-    return renewAnonymousId();
+    return makeAnonymousId();
   };
   const storedCampaign = (name: string): Campaign | undefined => {
     // Unreadable (damaged, or written by something else): no campaign.
@@ -78,7 +80,10 @@ export function createIdentity({ ids, prefix, log }: IdentityDeps) {
     getId,
     setId,
     anonymousId,
-    renewAnonymousId,
+    renewAnonymousId(): string {
+      renewed = true;
+      return makeAnonymousId();
+    },
     campaign,
     /** Keeps the first touch, on every subdomain: a campaign is stored only when none is. True when it was stored. */
     rememberCampaign(found: Campaign | undefined): boolean {
@@ -89,6 +94,29 @@ export function createIdentity({ ids, prefix, log }: IdentityDeps) {
     /** Removes every id and the campaign from storage, and what moesif-browser-js kept beside them. */
     clear(): void {
       for (const name of [...Object.values(KEYS), ...MOESIF_ONLY]) ids.remove(prefix + name);
+    },
+    /**
+     * A returning visitor goes on as the visitor an earlier visit stored (`earlier`: the stored ids,
+     * which a page waiting for consent does not read): its anonymous id, user, company and session
+     * (each unless this page set its own) and its first touch. Not when this page made the visitor new
+     * on purpose, nor when another user signed in here. Gives back the anonymous id this page had
+     * used instead, for what it kept to be given the earlier one; or nothing.
+     */
+    continueEarlierVisit(earlier: Store): string | undefined {
+      const stored = (field: IdField): string | undefined => cleanId(earlier.get(key(field)));
+      const earlierAnonymousId = stored('anonymous_id');
+      const user = getId('user_id');
+      // This page used no visitor yet: the stored ids stay as they are anyway.
+      const used = getId('anonymous_id');
+      if (!used || renewed || !earlierAnonymousId || !isPlausibleAnonymousId(earlierAnonymousId) || (user && stored('user_id') && user != stored('user_id'))) return;
+      for (const field of ['user_id', 'company_id', 'session_token'] as const) {
+        const value = stored(field);
+        if (value && !getId(field)) setId(field, value);
+      }
+      setId('anonymous_id', earlierAnonymousId);
+      const firstTouch = earlier.get(key('campaign'));
+      if (firstTouch) ids.set(key('campaign'), firstTouch);
+      return used;
     },
     /** Who an item belongs to: the identified user or else the anonymous visitor, as moesif sends it. */
     attribution(): Attribution {

@@ -180,6 +180,13 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
   const consent = createConsent({
     decision,
     persist() {
+      // A returning visitor whose ids were stored before the site asked for consent stays that visitor,
+      // as with moesif-browser-js 1.10, which keeps its ids through consent: one journey. Read only now.
+      const earlier = idStore(cookies, idsMirror, idKeys(prefix));
+      earlier.commit();
+      const replaced = identity.continueEarlierVisit(earlier);
+      if (replaced) delivery.replaceHeld(replaced, identity.anonymousId());
+      caller.forget();
       ids.commit();
       delivery.resume(local);
       if (captureWanted) capture?.start();

@@ -21,15 +21,31 @@ const withNavigator = (name: 'doNotTrack' | 'globalPrivacyControl', value: unkno
 };
 
 describe('consent pending, with ids an earlier visit stored', () => {
-  it('the identity after the grant is the one the page used while pending, never a mix of both', () => {
+  it('a returning visitor stays the earlier visit after the grant, and what the page kept while pending is sent under its anonymous id', async () => {
+    storeEarlierVisit();
+    const { moesif, applicationId } = sdk.start({ requirePublishingConsent: true });
+    // While pending the stored ids are not read: the page works under an id of its own.
+    const pendingId = moesif.getAnonymousId();
+    expect(pendingId).not.toBe('old-anon');
+    moesif.track('Read the pricing page');
+    moesif.identifyCompany('acme');
+    moesif.grantPublishingConsent();
+    expect([moesif.getAnonymousId(), moesif.getUserId(), moesif.getCompanyId()]).toEqual(['old-anon', 'old-user', 'acme']);
+    expect([cookies()[KEYS.anonymousId], cookies()[KEYS.userId]]).toEqual(['old-anon', 'old-user']);
+    await moesif.flush();
+    const sent = [...sdk.collector.items(applicationId, '/v1/actions/batch'), ...sdk.collector.items(applicationId, '/v1/users/batch')];
+    expect(sent.map((item) => item.anonymous_id)).toEqual(['old-anon', 'old-anon']);
+    expect(JSON.stringify(sdk.collector.requests)).not.toContain(pendingId);
+  });
+
+  it("another user signing in while pending: the identity after the grant is the page's, never a mix of both", () => {
     storeEarlierVisit();
     const { moesif } = sdk.start({ requirePublishingConsent: true });
-    const pending = [moesif.getAnonymousId(), moesif.getUserId()];
-    expect(pending[0]).not.toBe('old-anon');
+    moesif.identifyUser('new-user');
+    const pending = moesif.getAnonymousId();
     moesif.grantPublishingConsent();
-    expect([moesif.getAnonymousId(), moesif.getUserId()]).toEqual(pending);
-    expect(cookies()[KEYS.userId]).toBeUndefined();
-    expect(localStorage.getItem(KEYS.userId)).toBeNull();
+    expect([moesif.getAnonymousId(), moesif.getUserId()]).toEqual([pending, 'new-user']);
+    expect(cookies()[KEYS.anonymousId]).toBe(pending);
   });
 
   it('reset() while pending, then a grant: the old user does not come back', () => {

@@ -18,6 +18,11 @@ export interface Delivery {
   /** Sends everything now; settles when the outbox is empty or an attempt failed. */
   flush(): Promise<void>;
   stats(): DeliveryStats;
+  /**
+   * Gives what was queued so far `replacement` wherever it has the id `id`: the anonymous id a page
+   * waiting for consent made, once the visitor's earlier one can be read (consent granted).
+   */
+  replaceHeld(id: string, replacement: string): void;
   /** Starts persisting and sending (consent granted), beginning with what was held so far. */
   resume(store: ListableStore | undefined): void;
   /** Sends nothing and forgets everything queued, here and in `purged` (consent revoked). */
@@ -101,6 +106,10 @@ export function createDelivery({ options, log, fetch, now = Date.now }: Delivery
     },
     flush: dispatcher.flush,
     stats: (): DeliveryStats => ({ ...stats, inOutbox: outbox.items().length }),
+    replaceHeld(id: string, replacement: string): void {
+      // As a JSON string: a random id made by this page appears nowhere else in what it queued.
+      outbox.replaceInItems(JSON.stringify(id), JSON.stringify(replacement));
+    },
     resume(store: ListableStore | undefined): void {
       outbox.use(store);
       dispatcher.resume();

@@ -179,6 +179,19 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
       else saveSoon();
     },
 
+    /**
+     * Replaces `text` with `replacement` in the JSON of every item queued: an id this page made, given
+     * its stored value (see Delivery's `replaceHeld`).
+     */
+    replaceInItems(text: string, replacement: string): void {
+      for (const item of items) {
+        if (!item.json.includes(text)) continue;
+        item.json = item.json.split(text).join(replacement);
+        item.bytes = utf8Bytes(item.json);
+        saved.markChanged([item]);
+      }
+    },
+
     /** Items changed in place (a request took them, or settled): the next write includes them. */
     markChanged: saved.markChanged,
 
