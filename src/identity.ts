@@ -55,8 +55,11 @@ export function createIdentity({ ids, prefix, log }: IdentityDeps) {
   const setId = (field: IdField, value: string): void => {
     ids.set(key(field), value);
   };
-  /** This page made the visitor new on purpose: reset(), resetAnonymousId(), another user signing in. */
-  let renewed = false;
+  /**
+   * This page chose the visitor's anonymous id on purpose: reset(), resetAnonymousId(), another user
+   * signing in, an id adopted from a link (cross-domain tracking).
+   */
+  let chosen = false;
   // Written at once, also after clear(): another subdomain seeing an empty cookie jar would restore the old ids from its localStorage.
   const makeAnonymousId = (): string => {
     const id = newId();
@@ -78,10 +81,13 @@ export function createIdentity({ ids, prefix, log }: IdentityDeps) {
   const campaign = (): Campaign | undefined => storedCampaign(KEYS.campaign) ?? storedCampaign(MOESIF_ONLY[0]);
   return {
     getId,
-    setId,
+    setId(field: IdField, value: string): void {
+      if (field == 'anonymous_id') chosen = true;
+      setId(field, value);
+    },
     anonymousId,
     renewAnonymousId(): string {
-      renewed = true;
+      chosen = true;
       return makeAnonymousId();
     },
     campaign,
@@ -98,8 +104,8 @@ export function createIdentity({ ids, prefix, log }: IdentityDeps) {
     /**
      * A returning visitor goes on as the visitor an earlier visit stored (`earlier`: the stored ids,
      * which a page waiting for consent does not read): its anonymous id, user, company and session
-     * (each unless this page set its own) and its first touch. Not when this page made the visitor new
-     * on purpose, nor when another user signed in here. Gives back the anonymous id this page had
+     * (each unless this page set its own) and its first touch. Not when this page chose its anonymous
+     * id on purpose (see `chosen`), nor when another user signed in here. Gives back the anonymous id this page had
      * used instead, for what it kept to be given the earlier one; or nothing.
      */
     continueEarlierVisit(earlier: Store): string | undefined {
@@ -108,7 +114,7 @@ export function createIdentity({ ids, prefix, log }: IdentityDeps) {
       const user = getId('user_id');
       // This page used no visitor yet: the stored ids stay as they are anyway.
       const used = getId('anonymous_id');
-      if (!used || renewed || !earlierAnonymousId || !isPlausibleAnonymousId(earlierAnonymousId) || (user && stored('user_id') && user != stored('user_id'))) return;
+      if (!used || chosen || !earlierAnonymousId || !isPlausibleAnonymousId(earlierAnonymousId) || (user && stored('user_id') && user != stored('user_id'))) return;
       for (const field of ['user_id', 'company_id', 'session_token'] as const) {
         const value = stored(field);
         if (value && !getId(field)) setId(field, value);

@@ -259,6 +259,16 @@ describe('an id arriving in the address', () => {
     expect(localStorage.getItem(KEYS.anonymousId)).toBe(ID);
   });
 
+  it('while consent is pending, wins on grant over the anonymous id an earlier visit stored, as it replaces it with consent', () => {
+    localStorage.setItem(KEYS.anonymousId, 'earlier-visit-anon');
+    arrive(`?__mt=${ID}`);
+    const { moesif } = sdk.start({ enableCrossDomainTracking: true, requirePublishingConsent: true });
+    moesif.track('Arrived from the other site');
+    moesif.grantPublishingConsent();
+    expect(moesif.getAnonymousId()).toBe(ID);
+    expect(cookies()[KEYS.anonymousId]).toBe(ID);
+  });
+
   it('reaches the first action, whose URI no longer carries it', async () => {
     arrive(`?__mt=${ID}`);
     const { moesif, applicationId } = sdk.start({ enableCrossDomainTracking: true });
