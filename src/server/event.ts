@@ -127,9 +127,6 @@ function tap<T extends object, K extends keyof T>(target: T, key: K, observe: (a
       inside.active = false;
     }
   };
-  // Named and sized as the original (`write`, 3), not as this wrapper (`wrapped`, 0): code that reads
-  // them, to tell a method's overloads apart or to name it in a log, sees Node's.
-  Object.defineProperties(wrapped, { name: { value: original.name }, length: { value: original.length } });
   target[key] = wrapped as T[K];
 }
 
