@@ -109,12 +109,14 @@ export function createIdentity({ ids, prefix, log }: IdentityDeps) {
      * used instead, for what it kept to be given the earlier one; or nothing.
      */
     continueEarlierVisit(earlier: Store): string | undefined {
+      // This page used no visitor yet (a page load with consent already given): the stored ids stay as
+      // they are anyway, and are not read before the app asks for them.
+      const used = getId('anonymous_id');
+      if (!used || chosen) return;
       const stored = (field: IdField): string | undefined => cleanId(earlier.get(key(field)));
       const earlierAnonymousId = stored('anonymous_id');
       const user = getId('user_id');
-      // This page used no visitor yet: the stored ids stay as they are anyway.
-      const used = getId('anonymous_id');
-      if (!used || chosen || !earlierAnonymousId || !isPlausibleAnonymousId(earlierAnonymousId) || (user && stored('user_id') && user != stored('user_id'))) return;
+      if (!earlierAnonymousId || !isPlausibleAnonymousId(earlierAnonymousId) || (user && stored('user_id') && user != stored('user_id'))) return;
       for (const field of ['user_id', 'company_id', 'session_token'] as const) {
         const value = stored(field);
         if (value && !getId(field)) setId(field, value);
