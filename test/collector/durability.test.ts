@@ -4,6 +4,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startCollector } from '../../demo/collector/server.js';
+import { V8_LATER, V8_QUERIES } from './fixtures/collector-v8-journey';
 import { action, apiCall, at, DEFAULT_APP_ID, startTestCollector, tempDir, type TestCollector } from './support';
 
 let c: TestCollector | undefined;
@@ -110,6 +111,33 @@ describe('durability', () => {
     } finally {
       await collector.close();
       rmSync(dirname(dbPath), { recursive: true, force: true });
+    }
+  });
+
+  it('upgrades a file written with session tokens by the schema-8 collector, answers as it did, and links its sessions', async () => {
+    // collector-v8.sql: the schema-8 collector's file from V8_JOURNEY, dumped as SQL; its answers
+    // before and after the V8_LATER calls, which link profiles and companies through session tokens
+    // the file already held (collector-v8-answers.json, from that collector).
+    const dir = tempDir();
+    const db = join(dir, 'collector.db');
+    const old = new Database(db);
+    old.exec(readFileSync(new URL('./fixtures/collector-v8.sql', import.meta.url), 'utf8'));
+    old.close();
+    const expected = JSON.parse(readFileSync(new URL('./fixtures/collector-v8-answers.json', import.meta.url), 'utf8'));
+    const collector = await startCollector({ port: 0, db });
+    try {
+      const answers = async () => Object.fromEntries(await Promise.all(V8_QUERIES.map(async (path) => [path, await (await fetch(collector.url + path)).json()])));
+      expect(await answers()).toEqual(expected.before);
+      for (const [path, body] of V8_LATER) {
+        const res = await fetch(collector.url + path, { method: 'POST', headers: { 'X-Moesif-Application-Id': DEFAULT_APP_ID }, body: JSON.stringify(body) });
+        expect(res.status).toBe(201);
+      }
+      // An item stored now has another arrival time than when the answers were recorded.
+      const arrivedLater = (answer: unknown) => JSON.parse(JSON.stringify(answer), (key, value) => (key === 'received_at' ? undefined : value));
+      expect(arrivedLater(await answers())).toEqual(arrivedLater(expected.after));
+    } finally {
+      await collector.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
