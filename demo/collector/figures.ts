@@ -153,6 +153,14 @@ export interface ItemRecord {
   payload: string;
 }
 
+/** The references of ids and repeated strings, created on first sight. */
+interface Refs {
+  profileRef(id: string): number;
+  companyRef(id: string): number;
+  nameRef(name: string): number;
+  sessionRef(token: string): number;
+}
+
 /** The figures of one profile, as kept. */
 export interface ProfileFigures {
   ref: number;
@@ -267,9 +275,11 @@ export function createFigures(db: Database.Database) {
     nameRef: db.prepare('SELECT ref FROM names WHERE name = ?').pluck(),
     newName: db.prepare('INSERT INTO names (name) VALUES (?)'),
     nameOf: db.prepare('SELECT name FROM names WHERE ref = ?').pluck(),
+    sessionRef: db.prepare('SELECT ref FROM sessions WHERE token = ?').pluck(),
+    newSession: db.prepare('INSERT INTO sessions (token) VALUES (?)'),
     itemsWithHash: db.prepare('SELECT payload FROM items WHERE tx_hash = ? AND kind = ?').pluck(),
-    insertItem: db.prepare(`INSERT INTO items (kind, time, received_at, tx_hash, sent_user, anon, sent_company, name, profile, company, packed, user_agent, payload)
-      VALUES (@kind, @time, @received_at, @tx_hash, @sent_user, @anon, @sent_company, @name, @profile, @company, @packed, @user_agent, @payload)`),
+    insertItem: db.prepare(`INSERT INTO items (kind, time, received_at, tx_hash, sent_user, anon, sent_company, name, profile, company, packed, user_agent, session, payload)
+      VALUES (@kind, @time, @received_at, @tx_hash, @sent_user, @anon, @sent_company, @name, @profile, @company, @packed, @user_agent, @session, @payload)`),
     mergedInto: db.prepare('SELECT merged_into FROM anonymous_ids WHERE anonymous_id = ?').pluck(),
     memberships: db.prepare('SELECT company_id, since FROM memberships WHERE profile_id = ? ORDER BY since, seq'),
     anonymousItems: db.prepare('SELECT * FROM items WHERE anon = ? AND sent_user IS NULL'),
@@ -326,6 +336,11 @@ export function createFigures(db: Database.Database) {
     const ref = s.nameRef.get(name) as number | undefined;
     return ref ?? Number(s.newName.run(name).lastInsertRowid);
   }
+  function sessionRef(token: string): number {
+    const ref = s.sessionRef.get(token) as number | undefined;
+    return ref ?? Number(s.newSession.run(token).lastInsertRowid);
+  }
+  const refs: Refs = { profileRef, companyRef, nameRef, sessionRef };
 
   // ---- Tallies of the open transaction -------------------------------------------------------------
   const profileTallies = new Map<number, Tally>();
@@ -526,7 +541,7 @@ export function createFigures(db: Database.Database) {
       name: item.kind === 'action' && item.action_name !== undefined ? nameRef(item.action_name) : null,
       profile: profileId === null ? null : profileRef(profileId),
       company: null as number | null,
-      ...packPayload(item.payload, { ...item, time }, nameRef),
+      ...packPayload(item.payload, { ...item, time }, refs),
     };
     record.company = record.sent_company ?? companyResolver(profileId)(time);
     s.insertItem.run(record);
@@ -573,19 +588,22 @@ export function createFigures(db: Database.Database) {
     needsUpgrade: () => db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'items_v3'").get() !== undefined,
     touchProfile: (id: string) => void touchedProfiles.add(id),
     touchCompany: (id: string) => void touchedCompanies.add(id),
-    recount: () => recount(db, { profileRef, companyRef, nameRef }),
+    recount: () => recount(db, refs),
+    profileRef,
+    companyRef,
+    sessionRef,
     reader: createReader(db),
   };
 }
 
 /** SQL for an ISO time column in milliseconds since 1970. */
-const MS = (column: string): string => `CAST(ROUND((julianday(${column}) - 2440587.5) * 86400000) AS INTEGER)`;
+export const MS = (column: string): string => `CAST(ROUND((julianday(${column}) - 2440587.5) * 86400000) AS INTEGER)`;
 
 /**
  * Every kept figure again from the raw rows, set-based and independent of the tallies above: the
  * upgrade of a file from before the figures, and the reference the property test checks against.
  */
-function recount(db: Database.Database, refs: { profileRef(id: string): number; companyRef(id: string): number; nameRef(name: string): number }): void {
+function recount(db: Database.Database, refs: Refs): void {
   upgradeItems(db, refs);
   // Make sure every id of a row has its reference.
   for (const id of db.prepare('SELECT user_id FROM users UNION SELECT anonymous_id FROM anonymous_ids').pluck().all() as string[]) refs.profileRef(id);
@@ -645,11 +663,11 @@ function recount(db: Database.Database, refs: { profileRef(id: string): number; 
 }
 
 /** Copies the items of a file from before migration 4 into the compact table (figures follow from recount). */
-function upgradeItems(db: Database.Database, refs: { profileRef(id: string): number; companyRef(id: string): number; nameRef(name: string): number }): void {
+function upgradeItems(db: Database.Database, refs: Refs): void {
   const old = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'items_v3'").get();
   if (!old) return;
-  const insert = db.prepare(`INSERT INTO items (seq, kind, time, received_at, tx_hash, sent_user, anon, sent_company, name, packed, user_agent, payload)
-    VALUES (@seq, @kind, @time, @received_at, @tx_hash, @sent_user, @anon, @sent_company, @name, @packed, @user_agent, @payload)`);
+  const insert = db.prepare(`INSERT INTO items (seq, kind, time, received_at, tx_hash, sent_user, anon, sent_company, name, packed, user_agent, session, payload)
+    VALUES (@seq, @kind, @time, @received_at, @tx_hash, @sent_user, @anon, @sent_company, @name, @packed, @user_agent, @session, @payload)`);
   const chunk = db.prepare('SELECT * FROM items_v3 WHERE seq > ? ORDER BY seq LIMIT 10000');
   // In chunks: a connection cannot write while it iterates, and a large file must not be read whole.
   for (let after = 0; ; ) {
@@ -658,9 +676,9 @@ function upgradeItems(db: Database.Database, refs: { profileRef(id: string): num
     for (const row of rows) {
       const kind = row.kind === 'action' ? 'action' : 'event';
       const time = Date.parse(String(row.time));
-      const ids = { user_id: row.user_id, anonymous_id: row.anonymous_id, company_id: row.company_id, action_name: kind === 'action' ? row.action_name : null };
+      const ids = { user_id: row.user_id, anonymous_id: row.anonymous_id, company_id: row.company_id, action_name: kind === 'action' ? row.action_name : null, session_token: row.session_token };
       insert.run({
-        ...packPayload(JSON.parse(String(row.payload)) as JsonObject, { ...stringsOf(ids), time }, refs.nameRef),
+        ...packPayload(JSON.parse(String(row.payload)) as JsonObject, { ...stringsOf(ids), time }, refs),
         seq: row.seq,
         kind: kind === 'action' ? 0 : 1,
         time,
@@ -684,22 +702,23 @@ function upgradeItems(db: Database.Database, refs: { profileRef(id: string): num
  * anyway. Taken out only when putting it back gives the item exactly as sent, key order included
  * where an answer shows it (request and response are shown whole; the top level only by field).
  */
-const PACKED = { user: 1, anonymous: 2, company: 4, name: 8, requestTime: 16, userAgent: 32, responseTime: 64 } as const;
+const PACKED = { user: 1, anonymous: 2, company: 4, name: 8, requestTime: 16, userAgent: 32, responseTime: 64, session: 128 } as const;
 
 const stringsOf = (ids: Record<string, unknown>): Record<string, string> =>
   Object.fromEntries(Object.entries(ids).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
 
 const isPlainObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** The payload to store, without what columns hold: ids, the action name, the times, a user agent (by reference). */
+/** The payload to store, without what columns hold: ids, the action name, the times, a user agent and a session token (by reference). */
 function packPayload(
   payload: JsonObject,
-  known: { user_id?: string; anonymous_id?: string; company_id?: string; action_name?: string; time: number },
-  stringRef: (text: string) => number,
-): { payload: string; packed: number; user_agent: number | null } {
+  known: { user_id?: string; anonymous_id?: string; company_id?: string; action_name?: string; session_token?: string; time: number },
+  refs: Pick<Refs, 'nameRef' | 'sessionRef'>,
+): { payload: string; packed: number; user_agent: number | null; session: number | null } {
   const out: JsonObject = { ...payload };
   let packed = 0;
   let userAgent: number | null = null;
+  let session: number | null = null;
   const take = (key: string, value: string | undefined, bit: number): void => {
     if (value !== undefined && out[key] === value) {
       delete out[key];
@@ -710,6 +729,11 @@ function packPayload(
   take('anonymous_id', known.anonymous_id, PACKED.anonymous);
   take('company_id', known.company_id, PACKED.company);
   take('action_name', known.action_name, PACKED.name);
+  if (known.session_token !== undefined && out.session_token === known.session_token) {
+    session = refs.sessionRef(known.session_token);
+    delete out.session_token;
+    packed |= PACKED.session;
+  }
   const time = new Date(known.time).toISOString();
   if (isPlainObject(out.request)) {
     const request: JsonObject = { ...out.request };
@@ -719,7 +743,7 @@ function packPayload(
       packed |= PACKED.requestTime;
     }
     if (keys[keys.length - 1] === 'user_agent_string' && typeof request.user_agent_string === 'string') {
-      userAgent = stringRef(request.user_agent_string);
+      userAgent = refs.nameRef(request.user_agent_string);
       delete request.user_agent_string;
       packed |= PACKED.userAgent;
     }
@@ -730,7 +754,7 @@ function packPayload(
     out.response = rest;
     packed |= PACKED.responseTime;
   }
-  return { payload: JSON.stringify(out), packed, user_agent: userAgent };
+  return { payload: JSON.stringify(out), packed, user_agent: userAgent, session };
 }
 
 /** The item exactly as sent, from its stored row (packPayload undone). */
@@ -743,6 +767,7 @@ function unpackPayload(row: Record<string, unknown>): JsonObject {
   if (packed & PACKED.anonymous) payload.anonymous_id = row.anonymous_id;
   if (packed & PACKED.company) payload.company_id = row.sent_company_id;
   if (packed & PACKED.name) payload.action_name = row.action_name;
+  if (packed & PACKED.session) payload.session_token = row.session_token;
   if (isPlainObject(payload.request)) {
     let request = payload.request;
     if (packed & PACKED.requestTime) request = { time, ...request };
@@ -823,10 +848,11 @@ function createReader(db: Database.Database): FigureReader {
   // The Identified User Id: the profile, unless it is the item's own anonymous id (not merged).
   const itemColumns = `i.seq, i.kind, i.time, i.received_at, i.payload, i.packed, a.id AS anonymous_id, p.id AS profile_id,
     CASE WHEN i.sent_user IS NOT NULL OR i.profile <> i.anon THEN p.id END AS identified_user_id, c.id AS company_id,
-    su.id AS sent_user_id, sc.id AS sent_company_id, n.name AS action_name, ua.name AS user_agent
+    su.id AS sent_user_id, sc.id AS sent_company_id, n.name AS action_name, ua.name AS user_agent, st.token AS session_token
     FROM items i LEFT JOIN profiles a ON a.ref = i.anon LEFT JOIN profiles p ON p.ref = i.profile
     LEFT JOIN company_figures c ON c.ref = i.company LEFT JOIN profiles su ON su.ref = i.sent_user
-    LEFT JOIN company_figures sc ON sc.ref = i.sent_company LEFT JOIN names n ON n.ref = i.name LEFT JOIN names ua ON ua.ref = i.user_agent`;
+    LEFT JOIN company_figures sc ON sc.ref = i.sent_company LEFT JOIN names n ON n.ref = i.name LEFT JOIN names ua ON ua.ref = i.user_agent
+    LEFT JOIN sessions st ON st.ref = i.session`;
   const toItem = (row: Record<string, unknown>): StoredItem => ({
     seq: row.seq as number,
     kind: KINDS[row.kind as KindIndex],

@@ -214,8 +214,6 @@ export function createStitcher(store: IdentityStore) {
     const sessionProfile = user ? { user_id: user.user_id } : anonymous ? { anonymous_id: anonymous.anonymous_id } : undefined;
     if (ids.session_token && sessionProfile) {
       const sessionIsNew = store.putProfileSession(ids.session_token, sessionProfile);
-      if (user) user.session_token = ids.session_token;
-      else if (anonymous) anonymous.session_token = ids.session_token;
       // moesif-browser-js sends identifyUser() and identifyCompany() at once, so the companies call
       // may have arrived first: link the profile now, once per session, as observeCompany would have
       // (from the companies call's time).
@@ -262,7 +260,6 @@ export function createStitcher(store: IdentityStore) {
         row.company_domain = call.company_domain;
         row.company_domain_at = at;
       }
-      if (call.session_token) row.session_token = call.session_token;
       if (call.metadata) mergeMetadata(row, call.metadata, at);
       keepFirstCampaign(row, call.campaign, at);
       store.putCompany(row);
