@@ -281,7 +281,7 @@ export function createFigures(db: Database.Database) {
     insertItem: db.prepare(`INSERT INTO items (kind, time, received_at, tx_hash, sent_user, anon, sent_company, name, profile, company, packed, user_agent, session, payload)
       VALUES (@kind, @time, @received_at, @tx_hash, @sent_user, @anon, @sent_company, @name, @profile, @company, @packed, @user_agent, @session, @payload)`),
     mergedInto: db.prepare('SELECT merged_into FROM anonymous_ids WHERE anonymous_id = ?').pluck(),
-    memberships: db.prepare('SELECT company_id, since FROM memberships WHERE profile_id = ? ORDER BY since, seq'),
+    memberships: db.prepare('SELECT company, since FROM memberships WHERE profile = ? ORDER BY since, seq'),
     anonymousItems: db.prepare('SELECT * FROM items WHERE anon = ? AND sent_user IS NULL'),
     profileItemsWithoutCompany: db.prepare('SELECT * FROM items WHERE profile = ? AND sent_company IS NULL'),
     moveItem: db.prepare('UPDATE items SET profile = ?, company = ? WHERE seq = ?'),
@@ -419,16 +419,15 @@ export function createFigures(db: Database.Database) {
   }
 
   function readMemberships(profileId: string): (time: number) => number | null {
-    const list = (s.memberships.all(profileId) as { company_id: string; since: string }[]).map((m) => ({ company: m.company_id, since: Date.parse(m.since) }));
+    const ref = s.profileRef.get(profileId) as number | undefined;
+    const list = ref === undefined ? [] : (s.memberships.all(ref) as { company: number; since: number }[]);
     if (list.length === 0) return () => null;
-    const refs = new Map<string, number>();
-    const ref = (id: string): number => refs.get(id) ?? (refs.set(id, companyRef(id)), refs.get(id) as number);
     return (time) => {
       // The latest membership from at or before `time` (ties: the later one); none before the first
       // ("any future web or API traffic from a user to that company").
-      let found: { company: string } | undefined;
+      let found: { company: number } | undefined;
       for (const m of list) if (m.since <= time) found = m;
-      return found === undefined ? null : ref(found.company);
+      return found === undefined ? null : found.company;
     };
   }
 
@@ -607,7 +606,7 @@ function recount(db: Database.Database, refs: Refs): void {
   upgradeItems(db, refs);
   // Make sure every id of a row has its reference.
   for (const id of db.prepare('SELECT user_id FROM users UNION SELECT anonymous_id FROM anonymous_ids').pluck().all() as string[]) refs.profileRef(id);
-  for (const id of db.prepare('SELECT company_id FROM companies UNION SELECT company_id FROM memberships').pluck().all() as string[]) refs.companyRef(id);
+  for (const id of db.prepare('SELECT company_id FROM companies').pluck().all() as string[]) refs.companyRef(id);
   db.exec(`
     -- Whom each item counts for: the user it names, or the user its anonymous id was merged into, or that id.
     UPDATE items SET profile = COALESCE(sent_user,
@@ -615,9 +614,8 @@ function recount(db: Database.Database, refs: Refs): void {
       anon);
     -- The company it names, or its profile's membership at its time (none before the first).
     UPDATE items SET company = COALESCE(sent_company, (
-      SELECT c.ref FROM profiles p JOIN memberships m ON m.profile_id = p.id JOIN company_figures c ON c.id = m.company_id
-      WHERE p.ref = items.profile AND ${MS('m.since')} <= items.time
-      ORDER BY m.since DESC, m.seq DESC
+      SELECT company FROM memberships WHERE profile = items.profile AND since <= items.time
+      ORDER BY since DESC, seq DESC
       LIMIT 1));
 
     UPDATE profiles SET action_count = 0, event_count = 0, first_action = NULL, last_action = NULL, first_event = NULL, last_event = NULL;

@@ -273,6 +273,29 @@ const MIGRATIONS: string[] = [
   ALTER TABLE anonymous_ids DROP COLUMN session_token;
   ALTER TABLE companies DROP COLUMN session_token;
   `,
+  // memberships by reference: the profile, the company and the anonymous id a copy came from as
+  // numbers (profiles, company_figures), since in milliseconds. A signed-up visitor has several (its
+  // users call, its companies call, the anonymous id's own and the user's copy of it, an item naming
+  // the company back in time), each of which repeated two ids and a time as text.
+  `
+  INSERT OR IGNORE INTO profiles (id) SELECT profile_id FROM memberships UNION SELECT copied_from FROM memberships WHERE copied_from IS NOT NULL;
+  INSERT OR IGNORE INTO company_figures (id) SELECT company_id FROM memberships;
+  ALTER TABLE memberships RENAME TO memberships_v9;
+  DROP INDEX memberships_profile;
+  CREATE TABLE memberships (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    profile     INTEGER NOT NULL,
+    company     INTEGER NOT NULL,
+    since       INTEGER NOT NULL,
+    copied_from INTEGER
+  );
+  CREATE INDEX memberships_profile ON memberships (profile, since);
+  INSERT INTO memberships (seq, profile, company, since, copied_from)
+    SELECT m.seq, p.ref, c.ref, ${MS('m.since')}, f.ref FROM memberships_v9 m
+    JOIN profiles p ON p.id = m.profile_id JOIN company_figures c ON c.id = m.company_id LEFT JOIN profiles f ON f.id = m.copied_from
+    ORDER BY m.seq;
+  DROP TABLE memberships_v9;
+  `,
 ];
 
 /** A file whose schema version is below this (and above 0) was counted by older rules: openStore recounts it once. */
@@ -351,22 +374,20 @@ export function openStore(path: string): CollectorStore {
       first_seen = excluded.first_seen, updated_at = excluded.updated_at`);
   const mergedInto = db.prepare('SELECT merged_into FROM anonymous_ids WHERE anonymous_id = ?').pluck();
 
-  const ownCompanyAt = db.prepare('SELECT company_id FROM memberships WHERE profile_id = ? AND since <= ? AND copied_from IS NULL ORDER BY since DESC, seq DESC LIMIT 1').pluck();
-  const latestCompany = db.prepare('SELECT company_id FROM memberships WHERE profile_id = ? ORDER BY since DESC, seq DESC LIMIT 1').pluck();
-  const insertMembership = db.prepare('INSERT INTO memberships (profile_id, company_id, since) VALUES (?, ?, ?)');
-  const hasOwnMembership = db.prepare('SELECT 1 FROM memberships WHERE profile_id = ? AND company_id = ? AND since = ? AND copied_from IS NULL');
-  const nextOwnMembership = db.prepare('SELECT since FROM memberships WHERE profile_id = ? AND since > ? AND copied_from IS NULL ORDER BY since LIMIT 1').pluck();
+  // Memberships name profiles and companies by reference (profiles, company_figures), times in milliseconds.
+  const ownCompanyAt = db.prepare('SELECT company FROM memberships WHERE profile = ? AND since <= ? AND copied_from IS NULL ORDER BY since DESC, seq DESC LIMIT 1').pluck();
+  const latestCompany = db.prepare('SELECT c.id FROM memberships m JOIN company_figures c ON c.ref = m.company WHERE m.profile = ? ORDER BY m.since DESC, m.seq DESC LIMIT 1').pluck();
+  const insertMembership = db.prepare('INSERT INTO memberships (profile, company, since) VALUES (?, ?, ?)');
+  const hasOwnMembership = db.prepare('SELECT 1 FROM memberships WHERE profile = ? AND company = ? AND since = ? AND copied_from IS NULL');
+  const nextOwnMembership = db.prepare('SELECT since FROM memberships WHERE profile = ? AND since > ? AND copied_from IS NULL ORDER BY since LIMIT 1').pluck();
   // The items of a profile that named a company themselves: its own (user), or an anonymous id's own.
   const companyNamingItems = db.prepare(`
-    SELECT c.id AS company_id, i.time FROM items i JOIN company_figures c ON c.ref = i.sent_company
-    WHERE i.profile = @ref AND i.sent_user = @ref AND i.time > @after AND i.time < @until
+    SELECT sent_company AS company, time FROM items WHERE profile = @ref AND sent_user = @ref AND sent_company IS NOT NULL AND time > @after AND time < @until
     UNION ALL
-    SELECT c.id, i.time FROM items i JOIN company_figures c ON c.ref = i.sent_company
-    WHERE i.anon = @ref AND i.sent_user IS NULL AND i.time > @after AND i.time < @until
+    SELECT sent_company, time FROM items WHERE anon = @ref AND sent_user IS NULL AND sent_company IS NOT NULL AND time > @after AND time < @until
     ORDER BY 2`);
-  const profileRef = db.prepare('SELECT ref FROM profiles WHERE id = ?').pluck();
-  const copyMemberships = db.prepare('INSERT INTO memberships (profile_id, company_id, since, copied_from) SELECT @to, company_id, since, @from FROM memberships WHERE profile_id = @from ORDER BY seq');
-  const dropCopiedMemberships = db.prepare('DELETE FROM memberships WHERE profile_id = @to AND copied_from = @from');
+  const copyMemberships = db.prepare('INSERT INTO memberships (profile, company, since, copied_from) SELECT @to, company, since, @from FROM memberships WHERE profile = @from ORDER BY seq');
+  const dropCopiedMemberships = db.prepare('DELETE FROM memberships WHERE profile = @to AND copied_from = @from');
   const setUserCompany = db.prepare('UPDATE users SET company_id = ? WHERE user_id = ?');
   const setAnonymousCompany = db.prepare('UPDATE anonymous_ids SET company_id = ? WHERE anonymous_id = ?');
   const putProfileSession = db.prepare('INSERT OR IGNORE INTO profile_sessions (session, anonymous, profile) VALUES (?, ?, ?)');
@@ -379,7 +400,7 @@ export function openStore(path: string): CollectorStore {
 
   /** The latest membership's company of a profile, written to its row. */
   const settleCompany = (profileId: string): string | null => {
-    const companyId = (latestCompany.get(profileId) as string | undefined) ?? null;
+    const companyId = (latestCompany.get(figures.profileRef(profileId)) as string | undefined) ?? null;
     setUserCompany.run(companyId, profileId);
     setAnonymousCompany.run(companyId, profileId);
     figures.touchProfile(profileId);
@@ -391,16 +412,14 @@ export function openStore(path: string): CollectorStore {
    * items that named another company before the next membership were skipped as already members,
    * and now mark a change again, as they would have had they arrived after it.
    */
-  const restoreItemMemberships = (profileId: string, companyId: string, since: string): void => {
-    const ref = profileRef.get(profileId) as number | undefined;
-    if (ref === undefined) return;
-    const until = nextOwnMembership.get(profileId, since) as string | undefined;
-    let current = companyId;
-    const rows = companyNamingItems.all({ ref, after: Date.parse(since), until: until === undefined ? Number.MAX_SAFE_INTEGER : Date.parse(until) }) as { company_id: string; time: number }[];
+  const restoreItemMemberships = (profile: number, company: number, since: number): void => {
+    const until = nextOwnMembership.get(profile, since) as number | undefined;
+    let current = company;
+    const rows = companyNamingItems.all({ ref: profile, after: since, until: until ?? Number.MAX_SAFE_INTEGER }) as { company: number; time: number }[];
     for (const row of rows) {
-      if (row.company_id === current) continue;
-      insertMembership.run(profileId, row.company_id, new Date(row.time).toISOString());
-      current = row.company_id;
+      if (row.company === current) continue;
+      insertMembership.run(profile, row.company, row.time);
+      current = row.company;
     }
   };
 
@@ -441,22 +460,26 @@ export function openStore(path: string): CollectorStore {
       putCompany.run({ company_domain: null, company_domain_at: null, campaign_at: null, ...row, ...jsonColumns(row) });
       figures.touchCompany(row.company_id);
     },
-    join(profileId, companyId, since, always = false) {
-      const before = ownCompanyAt.get(profileId, since);
-      if (before === companyId && (!always || hasOwnMembership.get(profileId, companyId, since))) return settleCompany(profileId);
-      insertMembership.run(profileId, companyId, since);
-      if (before !== companyId) restoreItemMemberships(profileId, companyId, since);
+    join(profileId, companyId, sinceIso, always = false) {
+      const profile = figures.profileRef(profileId);
+      const company = figures.companyRef(companyId);
+      const since = Date.parse(sinceIso);
+      const before = ownCompanyAt.get(profile, since);
+      if (before === company && (!always || hasOwnMembership.get(profile, company, since))) return settleCompany(profileId);
+      insertMembership.run(profile, company, since);
+      if (before !== company) restoreItemMemberships(profile, company, since);
       figures.reattributeCompanies(profileId);
       return settleCompany(profileId);
     },
     copyMemberships(fromProfile, toProfile) {
-      dropCopiedMemberships.run({ from: fromProfile, to: toProfile });
-      copyMemberships.run({ from: fromProfile, to: toProfile });
+      const refs = { from: figures.profileRef(fromProfile), to: figures.profileRef(toProfile) };
+      dropCopiedMemberships.run(refs);
+      copyMemberships.run(refs);
       figures.reattributeCompanies(toProfile);
       return settleCompany(toProfile);
     },
     dropCopiedMemberships(fromProfile, toProfile) {
-      if (dropCopiedMemberships.run({ from: fromProfile, to: toProfile }).changes > 0) figures.reattributeCompanies(toProfile);
+      if (dropCopiedMemberships.run({ from: figures.profileRef(fromProfile), to: figures.profileRef(toProfile) }).changes > 0) figures.reattributeCompanies(toProfile);
       return settleCompany(toProfile);
     },
     putProfileSession: (sessionToken, profile) =>
