@@ -45,7 +45,6 @@ interface Described {
   metadata_times?: Record<string, string>;
   campaign: JsonObject | null;
   campaign_at?: string | null;
-  updated_at: string;
 }
 
 /** An identified user (`users` table). */
@@ -296,6 +295,13 @@ const MIGRATIONS: string[] = [
     ORDER BY m.seq;
   DROP TABLE memberships_v9;
   `,
+  // updated_at (when a row was last written, by arrival) was written on every call and read by
+  // nothing: the times that answers show are the calls' own (identified_at, first_seen, campaign_at).
+  `
+  ALTER TABLE users DROP COLUMN updated_at;
+  ALTER TABLE anonymous_ids DROP COLUMN updated_at;
+  ALTER TABLE companies DROP COLUMN updated_at;
+  `,
 ];
 
 /** A file whose schema version is below this (and above 0) was counted by older rules: openStore recounts it once. */
@@ -353,25 +359,24 @@ export function openStore(path: string): CollectorStore {
   const getAnonymous = db.prepare('SELECT * FROM anonymous_ids WHERE anonymous_id = ?');
   const getCompany = db.prepare('SELECT * FROM companies WHERE company_id = ?');
   const putUser = db.prepare(`
-    INSERT INTO users (user_id, company_id, metadata, metadata_times, campaign, campaign_at, identified_at, updated_at)
-    VALUES (@user_id, @company_id, @metadata, @metadata_times, @campaign, @campaign_at, @identified_at, @updated_at)
+    INSERT INTO users (user_id, company_id, metadata, metadata_times, campaign, campaign_at, identified_at)
+    VALUES (@user_id, @company_id, @metadata, @metadata_times, @campaign, @campaign_at, @identified_at)
     ON CONFLICT (user_id) DO UPDATE SET company_id = excluded.company_id,
       metadata = excluded.metadata, metadata_times = excluded.metadata_times, campaign = excluded.campaign, campaign_at = excluded.campaign_at,
-      identified_at = excluded.identified_at, updated_at = excluded.updated_at`);
+      identified_at = excluded.identified_at`);
   const putAnonymous = db.prepare(`
-    INSERT INTO anonymous_ids (anonymous_id, merged_into, merged_at, company_id, metadata, metadata_times, campaign, campaign_at, first_seen, updated_at)
-    VALUES (@anonymous_id, @merged_into, @merged_at, @company_id, @metadata, @metadata_times, @campaign, @campaign_at, @first_seen, @updated_at)
+    INSERT INTO anonymous_ids (anonymous_id, merged_into, merged_at, company_id, metadata, metadata_times, campaign, campaign_at, first_seen)
+    VALUES (@anonymous_id, @merged_into, @merged_at, @company_id, @metadata, @metadata_times, @campaign, @campaign_at, @first_seen)
     ON CONFLICT (anonymous_id) DO UPDATE SET merged_into = excluded.merged_into, merged_at = excluded.merged_at,
       company_id = excluded.company_id, metadata = excluded.metadata,
       metadata_times = excluded.metadata_times,
-      campaign = excluded.campaign, campaign_at = excluded.campaign_at, first_seen = excluded.first_seen,
-      updated_at = excluded.updated_at`);
+      campaign = excluded.campaign, campaign_at = excluded.campaign_at, first_seen = excluded.first_seen`);
   const putCompany = db.prepare(`
-    INSERT INTO companies (company_id, company_domain, company_domain_at, metadata, metadata_times, campaign, campaign_at, first_seen, updated_at)
-    VALUES (@company_id, @company_domain, @company_domain_at, @metadata, @metadata_times, @campaign, @campaign_at, @first_seen, @updated_at)
+    INSERT INTO companies (company_id, company_domain, company_domain_at, metadata, metadata_times, campaign, campaign_at, first_seen)
+    VALUES (@company_id, @company_domain, @company_domain_at, @metadata, @metadata_times, @campaign, @campaign_at, @first_seen)
     ON CONFLICT (company_id) DO UPDATE SET company_domain = excluded.company_domain, company_domain_at = excluded.company_domain_at,
       metadata = excluded.metadata, metadata_times = excluded.metadata_times, campaign = excluded.campaign, campaign_at = excluded.campaign_at,
-      first_seen = excluded.first_seen, updated_at = excluded.updated_at`);
+      first_seen = excluded.first_seen`);
   const mergedInto = db.prepare('SELECT merged_into FROM anonymous_ids WHERE anonymous_id = ?').pluck();
 
   // Memberships name profiles and companies by reference (profiles, company_figures), times in milliseconds.
