@@ -324,22 +324,29 @@ export function createFigures(db: Database.Database) {
     writeCompanySeen: db.prepare('UPDATE company_figures SET first_seen = ?, last_seen = ? WHERE ref = ?'),
   };
 
-  function profileRef(id: string): number {
-    const ref = s.profileRef.get(id) as number | undefined;
-    return ref ?? Number(s.newProfile.run(id).lastInsertRowid);
+  /**
+   * A reference by its text, created on first sight. The references a transaction looked up are
+   * remembered until it ends (a batch names the same visitor, session and user agent again and
+   * again), and forgotten then: those of a transaction rolled back no longer exist.
+   */
+  const seenRefs: Map<string, number>[] = [];
+  function referrer(find: Database.Statement, create: Database.Statement): (text: string) => number {
+    const seen = new Map<string, number>();
+    seenRefs.push(seen);
+    return (text) => {
+      let ref = seen.get(text);
+      if (ref === undefined) {
+        ref = (find.get(text) as number | undefined) ?? Number(create.run(text).lastInsertRowid);
+        seen.set(text, ref);
+      }
+      return ref;
+    };
   }
-  function companyRef(id: string): number {
-    const ref = s.companyRef.get(id) as number | undefined;
-    return ref ?? Number(s.newCompany.run(id).lastInsertRowid);
-  }
-  function nameRef(name: string): number {
-    const ref = s.nameRef.get(name) as number | undefined;
-    return ref ?? Number(s.newName.run(name).lastInsertRowid);
-  }
-  function sessionRef(token: string): number {
-    const ref = s.sessionRef.get(token) as number | undefined;
-    return ref ?? Number(s.newSession.run(token).lastInsertRowid);
-  }
+  const forgetRefs = (): void => seenRefs.forEach((seen) => seen.clear());
+  const profileRef = referrer(s.profileRef, s.newProfile);
+  const companyRef = referrer(s.companyRef, s.newCompany);
+  const nameRef = referrer(s.nameRef, s.newName);
+  const sessionRef = referrer(s.sessionRef, s.newSession);
   const refs: Refs = { profileRef, companyRef, nameRef, sessionRef };
 
   // ---- Tallies of the open transaction -------------------------------------------------------------
@@ -472,6 +479,7 @@ export function createFigures(db: Database.Database) {
     for (const map of [profileTallies, companyTallies, actionTallies, activityTallies, dirtyActions]) map.clear();
     for (const set of [dirtyProfiles, dirtyCompanies, touchedProfiles, touchedCompanies, touchedCompanyRefs]) set.clear();
     resolvers.clear();
+    forgetRefs();
   }
 
   /** A profile's listing figures from its rows and its item figures; keeps company user counts. */
@@ -587,7 +595,13 @@ export function createFigures(db: Database.Database) {
     needsUpgrade: () => db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'items_v3'").get() !== undefined,
     touchProfile: (id: string) => void touchedProfiles.add(id),
     touchCompany: (id: string) => void touchedCompanies.add(id),
-    recount: () => recount(db, refs),
+    recount: () => {
+      try {
+        recount(db, refs);
+      } finally {
+        forgetRefs();
+      }
+    },
     profileRef,
     companyRef,
     sessionRef,
