@@ -15,7 +15,10 @@
  * calls carrying their user id (every other one their company too) with small JSON bodies and
  * headers. Times run forward over the last 30 days.
  *
- * At the end it prints SQLite's query plan of each lookup by session token (SESSION_LOOKUPS).
+ * At the end it prints SQLite's query plan of each lookup by session token (SESSION_LOOKUPS), and
+ * where the bytes go: the file's pages per table and index (SQLite's dbstat), after the collector
+ * closed. The bytes per item measured while it runs include the WAL, whose size does not grow with
+ * the store (SQLite writes it again from its start after each checkpoint).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
@@ -187,6 +190,17 @@ function sessionPlans() {
   }
 }
 
+/** Bytes per item of each table and index of the closed file (dbstat), largest first. */
+function tableBytes(items) {
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    const rows = db.prepare('SELECT name, SUM(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC').all();
+    return rows.map((row) => `| ${row.name} | ${(row.bytes / items).toFixed(1)} |`);
+  } finally {
+    db.close();
+  }
+}
+
 async function deepCursor(pages) {
   let cursor = '';
   for (let i = 0; i < pages; i++) {
@@ -203,6 +217,8 @@ function storeBytes() {
 
 const results = [];
 let plans = [];
+let walBytes = 0;
+let tables = [];
 try {
   for (const checkpoint of CHECKPOINTS) {
     const fill = await fillTo(checkpoint);
@@ -232,10 +248,15 @@ try {
     console.error(`${items} items: ${Math.round((fill.items / fill.ms) * 1000)} items/s, ${Math.round(fill.items / fill.cpu)} items per collector CPU-second, ${Math.round(storeBytes() / items)} B/item, load ${os.loadavg()[0].toFixed(2)}`);
   }
   plans = sessionPlans();
+  walBytes = existsSync(`${dbPath}-wal`) ? statSync(`${dbPath}-wal`).size : 0;
 } finally {
   child.kill('SIGTERM');
   await new Promise((resolve) => child.once('exit', resolve));
-  rmSync(dir, { recursive: true, force: true });
+  try {
+    if (results.length) tables = tableBytes(sent);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const fmt = (n) => n.toLocaleString('en-US', { maximumFractionDigits: n < 10 ? 1 : 0 });
@@ -253,3 +274,4 @@ const lines = [
 ];
 console.log(lines.join('\n'));
 console.log(['', 'Query plans of the lookups by session token:', ...plans.map((plan) => `- ${plan}`)].join('\n'));
+console.log(['', `The file by table and index after the collector closed, in bytes per item (the last store size above also counts the WAL, ${fmt(walBytes / sent)} bytes per item):`, '', '| table or index | bytes per item |', '|---|---:|', ...tables].join('\n'));

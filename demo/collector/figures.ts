@@ -153,6 +153,14 @@ export interface ItemRecord {
   payload: string;
 }
 
+/** The references of ids and repeated strings, created on first sight. */
+interface Refs {
+  profileRef(id: string): number;
+  companyRef(id: string): number;
+  nameRef(name: string): number;
+  sessionRef(token: string): number;
+}
+
 /** The figures of one profile, as kept. */
 export interface ProfileFigures {
   ref: number;
@@ -267,11 +275,13 @@ export function createFigures(db: Database.Database) {
     nameRef: db.prepare('SELECT ref FROM names WHERE name = ?').pluck(),
     newName: db.prepare('INSERT INTO names (name) VALUES (?)'),
     nameOf: db.prepare('SELECT name FROM names WHERE ref = ?').pluck(),
+    sessionRef: db.prepare('SELECT ref FROM sessions WHERE token = ?').pluck(),
+    newSession: db.prepare('INSERT INTO sessions (token) VALUES (?)'),
     itemsWithHash: db.prepare('SELECT payload FROM items WHERE tx_hash = ? AND kind = ?').pluck(),
-    insertItem: db.prepare(`INSERT INTO items (kind, time, received_at, tx_hash, sent_user, anon, sent_company, name, profile, company, packed, user_agent, payload)
-      VALUES (@kind, @time, @received_at, @tx_hash, @sent_user, @anon, @sent_company, @name, @profile, @company, @packed, @user_agent, @payload)`),
+    insertItem: db.prepare(`INSERT INTO items (kind, time, received_at, tx_hash, sent_user, anon, sent_company, name, profile, company, packed, user_agent, session, payload)
+      VALUES (@kind, @time, @received_at, @tx_hash, @sent_user, @anon, @sent_company, @name, @profile, @company, @packed, @user_agent, @session, @payload)`),
     mergedInto: db.prepare('SELECT merged_into FROM anonymous_ids WHERE anonymous_id = ?').pluck(),
-    memberships: db.prepare('SELECT company_id, since FROM memberships WHERE profile_id = ? ORDER BY since, seq'),
+    memberships: db.prepare('SELECT company, since FROM memberships WHERE profile = ? ORDER BY since, seq'),
     anonymousItems: db.prepare('SELECT * FROM items WHERE anon = ? AND sent_user IS NULL'),
     profileItemsWithoutCompany: db.prepare('SELECT * FROM items WHERE profile = ? AND sent_company IS NULL'),
     moveItem: db.prepare('UPDATE items SET profile = ?, company = ? WHERE seq = ?'),
@@ -314,18 +324,30 @@ export function createFigures(db: Database.Database) {
     writeCompanySeen: db.prepare('UPDATE company_figures SET first_seen = ?, last_seen = ? WHERE ref = ?'),
   };
 
-  function profileRef(id: string): number {
-    const ref = s.profileRef.get(id) as number | undefined;
-    return ref ?? Number(s.newProfile.run(id).lastInsertRowid);
+  /**
+   * A reference by its text, created on first sight. The references a transaction looked up are
+   * remembered until it ends (a batch names the same visitor, session and user agent again and
+   * again), and forgotten then: those of a transaction rolled back no longer exist.
+   */
+  const seenRefs: Map<string, number>[] = [];
+  function referrer(find: Database.Statement, create: Database.Statement): (text: string) => number {
+    const seen = new Map<string, number>();
+    seenRefs.push(seen);
+    return (text) => {
+      let ref = seen.get(text);
+      if (ref === undefined) {
+        ref = (find.get(text) as number | undefined) ?? Number(create.run(text).lastInsertRowid);
+        seen.set(text, ref);
+      }
+      return ref;
+    };
   }
-  function companyRef(id: string): number {
-    const ref = s.companyRef.get(id) as number | undefined;
-    return ref ?? Number(s.newCompany.run(id).lastInsertRowid);
-  }
-  function nameRef(name: string): number {
-    const ref = s.nameRef.get(name) as number | undefined;
-    return ref ?? Number(s.newName.run(name).lastInsertRowid);
-  }
+  const forgetRefs = (): void => seenRefs.forEach((seen) => seen.clear());
+  const profileRef = referrer(s.profileRef, s.newProfile);
+  const companyRef = referrer(s.companyRef, s.newCompany);
+  const nameRef = referrer(s.nameRef, s.newName);
+  const sessionRef = referrer(s.sessionRef, s.newSession);
+  const refs: Refs = { profileRef, companyRef, nameRef, sessionRef };
 
   // ---- Tallies of the open transaction -------------------------------------------------------------
   const profileTallies = new Map<number, Tally>();
@@ -404,16 +426,15 @@ export function createFigures(db: Database.Database) {
   }
 
   function readMemberships(profileId: string): (time: number) => number | null {
-    const list = (s.memberships.all(profileId) as { company_id: string; since: string }[]).map((m) => ({ company: m.company_id, since: Date.parse(m.since) }));
+    const ref = s.profileRef.get(profileId) as number | undefined;
+    const list = ref === undefined ? [] : (s.memberships.all(ref) as { company: number; since: number }[]);
     if (list.length === 0) return () => null;
-    const refs = new Map<string, number>();
-    const ref = (id: string): number => refs.get(id) ?? (refs.set(id, companyRef(id)), refs.get(id) as number);
     return (time) => {
       // The latest membership from at or before `time` (ties: the later one); none before the first
       // ("any future web or API traffic from a user to that company").
-      let found: { company: string } | undefined;
+      let found: { company: number } | undefined;
       for (const m of list) if (m.since <= time) found = m;
-      return found === undefined ? null : ref(found.company);
+      return found === undefined ? null : found.company;
     };
   }
 
@@ -458,6 +479,7 @@ export function createFigures(db: Database.Database) {
     for (const map of [profileTallies, companyTallies, actionTallies, activityTallies, dirtyActions]) map.clear();
     for (const set of [dirtyProfiles, dirtyCompanies, touchedProfiles, touchedCompanies, touchedCompanyRefs]) set.clear();
     resolvers.clear();
+    forgetRefs();
   }
 
   /** A profile's listing figures from its rows and its item figures; keeps company user counts. */
@@ -526,7 +548,7 @@ export function createFigures(db: Database.Database) {
       name: item.kind === 'action' && item.action_name !== undefined ? nameRef(item.action_name) : null,
       profile: profileId === null ? null : profileRef(profileId),
       company: null as number | null,
-      ...packPayload(item.payload, { ...item, time }, nameRef),
+      ...packPayload(item.payload, { ...item, time }, refs),
     };
     record.company = record.sent_company ?? companyResolver(profileId)(time);
     s.insertItem.run(record);
@@ -573,23 +595,32 @@ export function createFigures(db: Database.Database) {
     needsUpgrade: () => db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'items_v3'").get() !== undefined,
     touchProfile: (id: string) => void touchedProfiles.add(id),
     touchCompany: (id: string) => void touchedCompanies.add(id),
-    recount: () => recount(db, { profileRef, companyRef, nameRef }),
+    recount: () => {
+      try {
+        recount(db, refs);
+      } finally {
+        forgetRefs();
+      }
+    },
+    profileRef,
+    companyRef,
+    sessionRef,
     reader: createReader(db),
   };
 }
 
 /** SQL for an ISO time column in milliseconds since 1970. */
-const MS = (column: string): string => `CAST(ROUND((julianday(${column}) - 2440587.5) * 86400000) AS INTEGER)`;
+export const MS = (column: string): string => `CAST(ROUND((julianday(${column}) - 2440587.5) * 86400000) AS INTEGER)`;
 
 /**
  * Every kept figure again from the raw rows, set-based and independent of the tallies above: the
  * upgrade of a file from before the figures, and the reference the property test checks against.
  */
-function recount(db: Database.Database, refs: { profileRef(id: string): number; companyRef(id: string): number; nameRef(name: string): number }): void {
+function recount(db: Database.Database, refs: Refs): void {
   upgradeItems(db, refs);
   // Make sure every id of a row has its reference.
   for (const id of db.prepare('SELECT user_id FROM users UNION SELECT anonymous_id FROM anonymous_ids').pluck().all() as string[]) refs.profileRef(id);
-  for (const id of db.prepare('SELECT company_id FROM companies UNION SELECT company_id FROM memberships').pluck().all() as string[]) refs.companyRef(id);
+  for (const id of db.prepare('SELECT company_id FROM companies').pluck().all() as string[]) refs.companyRef(id);
   db.exec(`
     -- Whom each item counts for: the user it names, or the user its anonymous id was merged into, or that id.
     UPDATE items SET profile = COALESCE(sent_user,
@@ -597,9 +628,8 @@ function recount(db: Database.Database, refs: { profileRef(id: string): number; 
       anon);
     -- The company it names, or its profile's membership at its time (none before the first).
     UPDATE items SET company = COALESCE(sent_company, (
-      SELECT c.ref FROM profiles p JOIN memberships m ON m.profile_id = p.id JOIN company_figures c ON c.id = m.company_id
-      WHERE p.ref = items.profile AND ${MS('m.since')} <= items.time
-      ORDER BY m.since DESC, m.seq DESC
+      SELECT company FROM memberships WHERE profile = items.profile AND since <= items.time
+      ORDER BY since DESC, seq DESC
       LIMIT 1));
 
     UPDATE profiles SET action_count = 0, event_count = 0, first_action = NULL, last_action = NULL, first_event = NULL, last_event = NULL;
@@ -645,11 +675,11 @@ function recount(db: Database.Database, refs: { profileRef(id: string): number; 
 }
 
 /** Copies the items of a file from before migration 4 into the compact table (figures follow from recount). */
-function upgradeItems(db: Database.Database, refs: { profileRef(id: string): number; companyRef(id: string): number; nameRef(name: string): number }): void {
+function upgradeItems(db: Database.Database, refs: Refs): void {
   const old = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'items_v3'").get();
   if (!old) return;
-  const insert = db.prepare(`INSERT INTO items (seq, kind, time, received_at, tx_hash, sent_user, anon, sent_company, name, packed, user_agent, payload)
-    VALUES (@seq, @kind, @time, @received_at, @tx_hash, @sent_user, @anon, @sent_company, @name, @packed, @user_agent, @payload)`);
+  const insert = db.prepare(`INSERT INTO items (seq, kind, time, received_at, tx_hash, sent_user, anon, sent_company, name, packed, user_agent, session, payload)
+    VALUES (@seq, @kind, @time, @received_at, @tx_hash, @sent_user, @anon, @sent_company, @name, @packed, @user_agent, @session, @payload)`);
   const chunk = db.prepare('SELECT * FROM items_v3 WHERE seq > ? ORDER BY seq LIMIT 10000');
   // In chunks: a connection cannot write while it iterates, and a large file must not be read whole.
   for (let after = 0; ; ) {
@@ -658,9 +688,9 @@ function upgradeItems(db: Database.Database, refs: { profileRef(id: string): num
     for (const row of rows) {
       const kind = row.kind === 'action' ? 'action' : 'event';
       const time = Date.parse(String(row.time));
-      const ids = { user_id: row.user_id, anonymous_id: row.anonymous_id, company_id: row.company_id, action_name: kind === 'action' ? row.action_name : null };
+      const ids = { user_id: row.user_id, anonymous_id: row.anonymous_id, company_id: row.company_id, action_name: kind === 'action' ? row.action_name : null, session_token: row.session_token };
       insert.run({
-        ...packPayload(JSON.parse(String(row.payload)) as JsonObject, { ...stringsOf(ids), time }, refs.nameRef),
+        ...packPayload(JSON.parse(String(row.payload)) as JsonObject, { ...stringsOf(ids), time }, refs),
         seq: row.seq,
         kind: kind === 'action' ? 0 : 1,
         time,
@@ -684,22 +714,23 @@ function upgradeItems(db: Database.Database, refs: { profileRef(id: string): num
  * anyway. Taken out only when putting it back gives the item exactly as sent, key order included
  * where an answer shows it (request and response are shown whole; the top level only by field).
  */
-const PACKED = { user: 1, anonymous: 2, company: 4, name: 8, requestTime: 16, userAgent: 32, responseTime: 64 } as const;
+const PACKED = { user: 1, anonymous: 2, company: 4, name: 8, requestTime: 16, userAgent: 32, responseTime: 64, session: 128 } as const;
 
 const stringsOf = (ids: Record<string, unknown>): Record<string, string> =>
   Object.fromEntries(Object.entries(ids).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
 
 const isPlainObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** The payload to store, without what columns hold: ids, the action name, the times, a user agent (by reference). */
+/** The payload to store, without what columns hold: ids, the action name, the times, a user agent and a session token (by reference). */
 function packPayload(
   payload: JsonObject,
-  known: { user_id?: string; anonymous_id?: string; company_id?: string; action_name?: string; time: number },
-  stringRef: (text: string) => number,
-): { payload: string; packed: number; user_agent: number | null } {
+  known: { user_id?: string; anonymous_id?: string; company_id?: string; action_name?: string; session_token?: string; time: number },
+  refs: Pick<Refs, 'nameRef' | 'sessionRef'>,
+): { payload: string; packed: number; user_agent: number | null; session: number | null } {
   const out: JsonObject = { ...payload };
   let packed = 0;
   let userAgent: number | null = null;
+  let session: number | null = null;
   const take = (key: string, value: string | undefined, bit: number): void => {
     if (value !== undefined && out[key] === value) {
       delete out[key];
@@ -710,6 +741,11 @@ function packPayload(
   take('anonymous_id', known.anonymous_id, PACKED.anonymous);
   take('company_id', known.company_id, PACKED.company);
   take('action_name', known.action_name, PACKED.name);
+  if (known.session_token !== undefined && out.session_token === known.session_token) {
+    session = refs.sessionRef(known.session_token);
+    delete out.session_token;
+    packed |= PACKED.session;
+  }
   const time = new Date(known.time).toISOString();
   if (isPlainObject(out.request)) {
     const request: JsonObject = { ...out.request };
@@ -719,7 +755,7 @@ function packPayload(
       packed |= PACKED.requestTime;
     }
     if (keys[keys.length - 1] === 'user_agent_string' && typeof request.user_agent_string === 'string') {
-      userAgent = stringRef(request.user_agent_string);
+      userAgent = refs.nameRef(request.user_agent_string);
       delete request.user_agent_string;
       packed |= PACKED.userAgent;
     }
@@ -730,7 +766,7 @@ function packPayload(
     out.response = rest;
     packed |= PACKED.responseTime;
   }
-  return { payload: JSON.stringify(out), packed, user_agent: userAgent };
+  return { payload: JSON.stringify(out), packed, user_agent: userAgent, session };
 }
 
 /** The item exactly as sent, from its stored row (packPayload undone). */
@@ -743,6 +779,7 @@ function unpackPayload(row: Record<string, unknown>): JsonObject {
   if (packed & PACKED.anonymous) payload.anonymous_id = row.anonymous_id;
   if (packed & PACKED.company) payload.company_id = row.sent_company_id;
   if (packed & PACKED.name) payload.action_name = row.action_name;
+  if (packed & PACKED.session) payload.session_token = row.session_token;
   if (isPlainObject(payload.request)) {
     let request = payload.request;
     if (packed & PACKED.requestTime) request = { time, ...request };
@@ -823,10 +860,11 @@ function createReader(db: Database.Database): FigureReader {
   // The Identified User Id: the profile, unless it is the item's own anonymous id (not merged).
   const itemColumns = `i.seq, i.kind, i.time, i.received_at, i.payload, i.packed, a.id AS anonymous_id, p.id AS profile_id,
     CASE WHEN i.sent_user IS NOT NULL OR i.profile <> i.anon THEN p.id END AS identified_user_id, c.id AS company_id,
-    su.id AS sent_user_id, sc.id AS sent_company_id, n.name AS action_name, ua.name AS user_agent
+    su.id AS sent_user_id, sc.id AS sent_company_id, n.name AS action_name, ua.name AS user_agent, st.token AS session_token
     FROM items i LEFT JOIN profiles a ON a.ref = i.anon LEFT JOIN profiles p ON p.ref = i.profile
     LEFT JOIN company_figures c ON c.ref = i.company LEFT JOIN profiles su ON su.ref = i.sent_user
-    LEFT JOIN company_figures sc ON sc.ref = i.sent_company LEFT JOIN names n ON n.ref = i.name LEFT JOIN names ua ON ua.ref = i.user_agent`;
+    LEFT JOIN company_figures sc ON sc.ref = i.sent_company LEFT JOIN names n ON n.ref = i.name LEFT JOIN names ua ON ua.ref = i.user_agent
+    LEFT JOIN sessions st ON st.ref = i.session`;
   const toItem = (row: Record<string, unknown>): StoredItem => ({
     seq: row.seq as number,
     kind: KINDS[row.kind as KindIndex],

@@ -31,7 +31,7 @@ export function createIngest(store: CollectorStore): Ingest {
       return;
     }
     // Stitched first, so that the item is stored counting for the profile and company its own ids make.
-    if (stitcher.observeItem(timed, now) === 'conflict') result.conflicts++;
+    if (stitcher.observeItem(timed) === 'conflict') result.conflicts++;
     store.insertItem({ ...timed, received_at: now });
     result.stored++;
   }

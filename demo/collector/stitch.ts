@@ -127,24 +127,21 @@ interface Ids {
 
 export function createStitcher(store: IdentityStore) {
   /** The identified user's row, created on first sight. `at` is when the item says it happened. */
-  function touchUser(userId: string, at: string, now: string): UserRow {
-    const row: UserRow = store.getUser(userId) ?? { user_id: userId, metadata: {}, campaign: null, identified_at: at, updated_at: now };
+  function touchUser(userId: string, at: string): UserRow {
+    const row: UserRow = store.getUser(userId) ?? { user_id: userId, metadata: {}, campaign: null, identified_at: at };
     row.identified_at = earlier(row.identified_at, at);
-    row.updated_at = now;
     return row;
   }
 
-  function touchAnonymous(anonymousId: string, at: string, now: string): AnonymousRow {
-    const row: AnonymousRow = store.getAnonymous(anonymousId) ?? { anonymous_id: anonymousId, metadata: {}, campaign: null, first_seen: at, updated_at: now };
+  function touchAnonymous(anonymousId: string, at: string): AnonymousRow {
+    const row: AnonymousRow = store.getAnonymous(anonymousId) ?? { anonymous_id: anonymousId, metadata: {}, campaign: null, first_seen: at };
     row.first_seen = earlier(row.first_seen, at);
-    row.updated_at = now;
     return row;
   }
 
-  function touchCompany(companyId: string, at: string, now: string): CompanyRow {
-    const row: CompanyRow = store.getCompany(companyId) ?? { company_id: companyId, metadata: {}, campaign: null, first_seen: at, updated_at: now };
+  function touchCompany(companyId: string, at: string): CompanyRow {
+    const row: CompanyRow = store.getCompany(companyId) ?? { company_id: companyId, metadata: {}, campaign: null, first_seen: at };
     row.first_seen = earlier(row.first_seen, at);
-    row.updated_at = now;
     return row;
   }
 
@@ -174,11 +171,11 @@ export function createStitcher(store: IdentityStore) {
   /**
    * Applies rules 2-5 for the ids one item carries, and lets `update` change the rows before they
    * are written (users and companies calls use it for metadata and campaign). `at` is when the item
-   * says it happened, `now` when it arrived.
+   * says it happened.
    */
-  function observe(ids: Ids, at: string, now: string, usersCall?: { update: (rows: { user?: UserRow; anonymous?: AnonymousRow }) => void }): MergeOutcome {
-    const user = ids.user_id ? touchUser(ids.user_id, at, now) : undefined;
-    const anonymous = ids.anonymous_id ? touchAnonymous(ids.anonymous_id, at, now) : undefined;
+  function observe(ids: Ids, at: string, usersCall?: { update: (rows: { user?: UserRow; anonymous?: AnonymousRow }) => void }): MergeOutcome {
+    const user = ids.user_id ? touchUser(ids.user_id, at) : undefined;
+    const anonymous = ids.anonymous_id ? touchAnonymous(ids.anonymous_id, at) : undefined;
     let outcome: MergeOutcome = 'none';
     if (user && anonymous) {
       if (anonymous.merged_into === user.user_id) {
@@ -202,7 +199,7 @@ export function createStitcher(store: IdentityStore) {
       }
     }
     if (ids.company_id) {
-      store.putCompany(touchCompany(ids.company_id, at, now));
+      store.putCompany(touchCompany(ids.company_id, at));
       // A membership from `at`: the user's, or the anonymous id's (and the user it was merged into, by copy).
       // A users call's is always kept: unlike an item, it cannot be read again (store.join).
       const always = usersCall !== undefined;
@@ -214,8 +211,6 @@ export function createStitcher(store: IdentityStore) {
     const sessionProfile = user ? { user_id: user.user_id } : anonymous ? { anonymous_id: anonymous.anonymous_id } : undefined;
     if (ids.session_token && sessionProfile) {
       const sessionIsNew = store.putProfileSession(ids.session_token, sessionProfile);
-      if (user) user.session_token = ids.session_token;
-      else if (anonymous) anonymous.session_token = ids.session_token;
       // moesif-browser-js sends identifyUser() and identifyCompany() at once, so the companies call
       // may have arrived first: link the profile now, once per session, as observeCompany would have
       // (from the companies call's time).
@@ -234,7 +229,7 @@ export function createStitcher(store: IdentityStore) {
 
   return {
     /** An action or event arrived: stitch the ids it carries. */
-    observeItem: (item: Ids & { time: string }, now: string) => observe(item, item.time, now),
+    observeItem: (item: Ids & { time: string }) => observe(item, item.time),
 
     /**
      * A users call: stitch, then keep its metadata (merged over what is known, field by field, the
@@ -243,7 +238,7 @@ export function createStitcher(store: IdentityStore) {
      */
     observeUser(call: CheckedUser, now: string): MergeOutcome {
       const at = call.modified_time ?? now;
-      return observe(call, at, now, { update: ({ user, anonymous }) => {
+      return observe(call, at, { update: ({ user, anonymous }) => {
         // Metadata and campaign describe the person: the identified profile when there is one.
         // checkItem makes sure a users call carries one of the two ids.
         const target = (user ?? anonymous) as UserRow | AnonymousRow;
@@ -257,12 +252,11 @@ export function createStitcher(store: IdentityStore) {
     /** A companies call. */
     observeCompany(call: CheckedCompany, now: string): void {
       const at = call.modified_time ?? now;
-      const row = touchCompany(call.company_id, at, now);
+      const row = touchCompany(call.company_id, at);
       if (call.company_domain !== undefined && isNewer(at, row.company_domain_at ?? undefined, call.company_domain, row.company_domain)) {
         row.company_domain = call.company_domain;
         row.company_domain_at = at;
       }
-      if (call.session_token) row.session_token = call.session_token;
       if (call.metadata) mergeMetadata(row, call.metadata, at);
       keepFirstCampaign(row, call.campaign, at);
       store.putCompany(row);

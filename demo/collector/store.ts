@@ -17,7 +17,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { createFigures, FIGURES_SQL, type FigureReader } from './figures.js';
+import { createFigures, FIGURES_SQL, MS, type FigureReader } from './figures.js';
 import { ATTRIBUTED_VIEW_SQL, MEMBERSHIPS_SQL } from './stitch.js';
 import type { JsonObject } from './validate.js';
 
@@ -33,19 +33,18 @@ export interface NewItem {
   anonymous_id?: string;
   company_id?: string;
   action_name?: string;
+  session_token?: string;
   /** The item exactly as sent. */
   payload: JsonObject;
 }
 
 /** What profiles and companies have in common: metadata merged over time, a first-touch campaign. */
 interface Described {
-  session_token?: string | null;
   metadata: JsonObject;
   /** When the call that set each metadata field happened (its own time): the newest call wins a field. */
   metadata_times?: Record<string, string>;
   campaign: JsonObject | null;
   campaign_at?: string | null;
-  updated_at: string;
 }
 
 /** An identified user (`users` table). */
@@ -233,6 +232,76 @@ const MIGRATIONS: string[] = [
   // No change of schema: items from before a profile's first company no longer count for that company
   // ("any future web or API traffic"). Files from before are counted again once (RECOUNT_BEFORE).
   `-- attribution: no company before the first membership`,
+  // sessions: each session token once. Items (their payloads hold it no more: packed, figures.ts),
+  // profile_sessions and company_sessions refer to it, and to profiles and companies, by number:
+  // every page view carries its visitor's token, so the text repeated in each was most of what a
+  // token cost. The session_token columns of users, anonymous ids and companies (the latest token to
+  // arrive) go: profile_sessions and company_sessions keep every one. Items stored before keep the
+  // token in their payload, and answer the same.
+  `
+  CREATE TABLE sessions (ref INTEGER PRIMARY KEY, token TEXT NOT NULL UNIQUE);
+  INSERT INTO sessions (token) SELECT session_token FROM profile_sessions UNION SELECT session_token FROM company_sessions;
+  ALTER TABLE items ADD COLUMN session INTEGER;
+  INSERT OR IGNORE INTO profiles (id) SELECT profile_id FROM profile_sessions;
+  INSERT OR IGNORE INTO company_figures (id) SELECT company_id FROM company_sessions;
+
+  ALTER TABLE profile_sessions RENAME TO profile_sessions_v8;
+  CREATE TABLE profile_sessions (
+    session   INTEGER NOT NULL,
+    anonymous INTEGER NOT NULL,
+    profile   INTEGER NOT NULL,
+    PRIMARY KEY (session, anonymous, profile)
+  ) WITHOUT ROWID;
+  INSERT INTO profile_sessions (session, anonymous, profile)
+    SELECT s.ref, v8.anonymous, p.ref FROM profile_sessions_v8 v8 JOIN sessions s ON s.token = v8.session_token JOIN profiles p ON p.id = v8.profile_id;
+  DROP TABLE profile_sessions_v8;
+
+  -- since: milliseconds since 1970, as the other kept times.
+  ALTER TABLE company_sessions RENAME TO company_sessions_v8;
+  CREATE TABLE company_sessions (
+    session INTEGER NOT NULL,
+    company INTEGER NOT NULL,
+    since   INTEGER NOT NULL,
+    PRIMARY KEY (session, company)
+  ) WITHOUT ROWID;
+  INSERT INTO company_sessions (session, company, since)
+    SELECT s.ref, c.ref, ${MS('v8.since')} FROM company_sessions_v8 v8 JOIN sessions s ON s.token = v8.session_token JOIN company_figures c ON c.id = v8.company_id;
+  DROP TABLE company_sessions_v8;
+
+  ALTER TABLE users DROP COLUMN session_token;
+  ALTER TABLE anonymous_ids DROP COLUMN session_token;
+  ALTER TABLE companies DROP COLUMN session_token;
+  `,
+  // memberships by reference: the profile, the company and the anonymous id a copy came from as
+  // numbers (profiles, company_figures), since in milliseconds. A signed-up visitor has several (its
+  // users call, its companies call, the anonymous id's own and the user's copy of it, an item naming
+  // the company back in time), each of which repeated two ids and a time as text.
+  `
+  INSERT OR IGNORE INTO profiles (id) SELECT profile_id FROM memberships UNION SELECT copied_from FROM memberships WHERE copied_from IS NOT NULL;
+  INSERT OR IGNORE INTO company_figures (id) SELECT company_id FROM memberships;
+  ALTER TABLE memberships RENAME TO memberships_v9;
+  DROP INDEX memberships_profile;
+  CREATE TABLE memberships (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    profile     INTEGER NOT NULL,
+    company     INTEGER NOT NULL,
+    since       INTEGER NOT NULL,
+    copied_from INTEGER
+  );
+  CREATE INDEX memberships_profile ON memberships (profile, since);
+  INSERT INTO memberships (seq, profile, company, since, copied_from)
+    SELECT m.seq, p.ref, c.ref, ${MS('m.since')}, f.ref FROM memberships_v9 m
+    JOIN profiles p ON p.id = m.profile_id JOIN company_figures c ON c.id = m.company_id LEFT JOIN profiles f ON f.id = m.copied_from
+    ORDER BY m.seq;
+  DROP TABLE memberships_v9;
+  `,
+  // updated_at (when a row was last written, by arrival) was written on every call and read by
+  // nothing: the times that answers show are the calls' own (identified_at, first_seen, campaign_at).
+  `
+  ALTER TABLE users DROP COLUMN updated_at;
+  ALTER TABLE anonymous_ids DROP COLUMN updated_at;
+  ALTER TABLE companies DROP COLUMN updated_at;
+  `,
 ];
 
 /** A file whose schema version is below this (and above 0) was counted by older rules: openStore recounts it once. */
@@ -244,10 +313,13 @@ const RECOUNT_BEFORE = 8;
  * profile ever seen); test/collector/session-lookups.test.ts reads their query plans.
  */
 export const SESSION_LOOKUPS = {
-  usersWithSession: 'SELECT profile_id FROM profile_sessions WHERE session_token = ? AND anonymous = 0',
-  anonymousWithSession: `SELECT a.anonymous_id, a.merged_into FROM profile_sessions s JOIN anonymous_ids a ON a.anonymous_id = s.profile_id
-    WHERE s.session_token = ? AND s.anonymous = 1`,
-  companiesWithSession: 'SELECT company_id, since FROM company_sessions WHERE session_token = ? ORDER BY since, company_id',
+  usersWithSession: `SELECT p.id FROM sessions t JOIN profile_sessions s ON s.session = t.ref AND s.anonymous = 0 JOIN profiles p ON p.ref = s.profile
+    WHERE t.token = ? ORDER BY p.id`,
+  anonymousWithSession: `SELECT a.anonymous_id, a.merged_into FROM sessions t JOIN profile_sessions s ON s.session = t.ref AND s.anonymous = 1
+    JOIN profiles p ON p.ref = s.profile JOIN anonymous_ids a ON a.anonymous_id = p.id
+    WHERE t.token = ? ORDER BY p.id`,
+  companiesWithSession: `SELECT c.id AS company_id, s.since FROM sessions t JOIN company_sessions s ON s.session = t.ref JOIN company_figures c ON c.ref = s.company
+    WHERE t.token = ? ORDER BY s.since, c.id`,
 } as const;
 
 /** A row as SQLite gives it: JSON columns as text. */
@@ -287,56 +359,53 @@ export function openStore(path: string): CollectorStore {
   const getAnonymous = db.prepare('SELECT * FROM anonymous_ids WHERE anonymous_id = ?');
   const getCompany = db.prepare('SELECT * FROM companies WHERE company_id = ?');
   const putUser = db.prepare(`
-    INSERT INTO users (user_id, company_id, session_token, metadata, metadata_times, campaign, campaign_at, identified_at, updated_at)
-    VALUES (@user_id, @company_id, @session_token, @metadata, @metadata_times, @campaign, @campaign_at, @identified_at, @updated_at)
-    ON CONFLICT (user_id) DO UPDATE SET company_id = excluded.company_id, session_token = excluded.session_token,
+    INSERT INTO users (user_id, company_id, metadata, metadata_times, campaign, campaign_at, identified_at)
+    VALUES (@user_id, @company_id, @metadata, @metadata_times, @campaign, @campaign_at, @identified_at)
+    ON CONFLICT (user_id) DO UPDATE SET company_id = excluded.company_id,
       metadata = excluded.metadata, metadata_times = excluded.metadata_times, campaign = excluded.campaign, campaign_at = excluded.campaign_at,
-      identified_at = excluded.identified_at, updated_at = excluded.updated_at`);
+      identified_at = excluded.identified_at`);
   const putAnonymous = db.prepare(`
-    INSERT INTO anonymous_ids (anonymous_id, merged_into, merged_at, company_id, session_token, metadata, metadata_times, campaign, campaign_at, first_seen, updated_at)
-    VALUES (@anonymous_id, @merged_into, @merged_at, @company_id, @session_token, @metadata, @metadata_times, @campaign, @campaign_at, @first_seen, @updated_at)
+    INSERT INTO anonymous_ids (anonymous_id, merged_into, merged_at, company_id, metadata, metadata_times, campaign, campaign_at, first_seen)
+    VALUES (@anonymous_id, @merged_into, @merged_at, @company_id, @metadata, @metadata_times, @campaign, @campaign_at, @first_seen)
     ON CONFLICT (anonymous_id) DO UPDATE SET merged_into = excluded.merged_into, merged_at = excluded.merged_at,
-      company_id = excluded.company_id, session_token = excluded.session_token, metadata = excluded.metadata,
+      company_id = excluded.company_id, metadata = excluded.metadata,
       metadata_times = excluded.metadata_times,
-      campaign = excluded.campaign, campaign_at = excluded.campaign_at, first_seen = excluded.first_seen,
-      updated_at = excluded.updated_at`);
+      campaign = excluded.campaign, campaign_at = excluded.campaign_at, first_seen = excluded.first_seen`);
   const putCompany = db.prepare(`
-    INSERT INTO companies (company_id, company_domain, company_domain_at, session_token, metadata, metadata_times, campaign, campaign_at, first_seen, updated_at)
-    VALUES (@company_id, @company_domain, @company_domain_at, @session_token, @metadata, @metadata_times, @campaign, @campaign_at, @first_seen, @updated_at)
+    INSERT INTO companies (company_id, company_domain, company_domain_at, metadata, metadata_times, campaign, campaign_at, first_seen)
+    VALUES (@company_id, @company_domain, @company_domain_at, @metadata, @metadata_times, @campaign, @campaign_at, @first_seen)
     ON CONFLICT (company_id) DO UPDATE SET company_domain = excluded.company_domain, company_domain_at = excluded.company_domain_at,
-      session_token = excluded.session_token, metadata = excluded.metadata, metadata_times = excluded.metadata_times, campaign = excluded.campaign, campaign_at = excluded.campaign_at,
-      first_seen = excluded.first_seen, updated_at = excluded.updated_at`);
+      metadata = excluded.metadata, metadata_times = excluded.metadata_times, campaign = excluded.campaign, campaign_at = excluded.campaign_at,
+      first_seen = excluded.first_seen`);
   const mergedInto = db.prepare('SELECT merged_into FROM anonymous_ids WHERE anonymous_id = ?').pluck();
 
-  const ownCompanyAt = db.prepare('SELECT company_id FROM memberships WHERE profile_id = ? AND since <= ? AND copied_from IS NULL ORDER BY since DESC, seq DESC LIMIT 1').pluck();
-  const latestCompany = db.prepare('SELECT company_id FROM memberships WHERE profile_id = ? ORDER BY since DESC, seq DESC LIMIT 1').pluck();
-  const insertMembership = db.prepare('INSERT INTO memberships (profile_id, company_id, since) VALUES (?, ?, ?)');
-  const hasOwnMembership = db.prepare('SELECT 1 FROM memberships WHERE profile_id = ? AND company_id = ? AND since = ? AND copied_from IS NULL');
-  const nextOwnMembership = db.prepare('SELECT since FROM memberships WHERE profile_id = ? AND since > ? AND copied_from IS NULL ORDER BY since LIMIT 1').pluck();
+  // Memberships name profiles and companies by reference (profiles, company_figures), times in milliseconds.
+  const ownCompanyAt = db.prepare('SELECT company FROM memberships WHERE profile = ? AND since <= ? AND copied_from IS NULL ORDER BY since DESC, seq DESC LIMIT 1').pluck();
+  const latestCompany = db.prepare('SELECT c.id FROM memberships m JOIN company_figures c ON c.ref = m.company WHERE m.profile = ? ORDER BY m.since DESC, m.seq DESC LIMIT 1').pluck();
+  const insertMembership = db.prepare('INSERT INTO memberships (profile, company, since) VALUES (?, ?, ?)');
+  const hasOwnMembership = db.prepare('SELECT 1 FROM memberships WHERE profile = ? AND company = ? AND since = ? AND copied_from IS NULL');
+  const nextOwnMembership = db.prepare('SELECT since FROM memberships WHERE profile = ? AND since > ? AND copied_from IS NULL ORDER BY since LIMIT 1').pluck();
   // The items of a profile that named a company themselves: its own (user), or an anonymous id's own.
   const companyNamingItems = db.prepare(`
-    SELECT c.id AS company_id, i.time FROM items i JOIN company_figures c ON c.ref = i.sent_company
-    WHERE i.profile = @ref AND i.sent_user = @ref AND i.time > @after AND i.time < @until
+    SELECT sent_company AS company, time FROM items WHERE profile = @ref AND sent_user = @ref AND sent_company IS NOT NULL AND time > @after AND time < @until
     UNION ALL
-    SELECT c.id, i.time FROM items i JOIN company_figures c ON c.ref = i.sent_company
-    WHERE i.anon = @ref AND i.sent_user IS NULL AND i.time > @after AND i.time < @until
+    SELECT sent_company, time FROM items WHERE anon = @ref AND sent_user IS NULL AND sent_company IS NOT NULL AND time > @after AND time < @until
     ORDER BY 2`);
-  const profileRef = db.prepare('SELECT ref FROM profiles WHERE id = ?').pluck();
-  const copyMemberships = db.prepare('INSERT INTO memberships (profile_id, company_id, since, copied_from) SELECT @to, company_id, since, @from FROM memberships WHERE profile_id = @from ORDER BY seq');
-  const dropCopiedMemberships = db.prepare('DELETE FROM memberships WHERE profile_id = @to AND copied_from = @from');
+  const copyMemberships = db.prepare('INSERT INTO memberships (profile, company, since, copied_from) SELECT @to, company, since, @from FROM memberships WHERE profile = @from ORDER BY seq');
+  const dropCopiedMemberships = db.prepare('DELETE FROM memberships WHERE profile = @to AND copied_from = @from');
   const setUserCompany = db.prepare('UPDATE users SET company_id = ? WHERE user_id = ?');
   const setAnonymousCompany = db.prepare('UPDATE anonymous_ids SET company_id = ? WHERE anonymous_id = ?');
-  const putProfileSession = db.prepare('INSERT OR IGNORE INTO profile_sessions (session_token, anonymous, profile_id) VALUES (?, ?, ?)');
+  const putProfileSession = db.prepare('INSERT OR IGNORE INTO profile_sessions (session, anonymous, profile) VALUES (?, ?, ?)');
   const sessionUsers = db.prepare(SESSION_LOOKUPS.usersWithSession).pluck();
   const sessionAnonymous = db.prepare(SESSION_LOOKUPS.anonymousWithSession);
   const putCompanySession = db.prepare(`
-    INSERT INTO company_sessions (session_token, company_id, since) VALUES (?, ?, ?)
-    ON CONFLICT (session_token, company_id) DO UPDATE SET since = MIN(since, excluded.since)`);
+    INSERT INTO company_sessions (session, company, since) VALUES (?, ?, ?)
+    ON CONFLICT (session, company) DO UPDATE SET since = MIN(since, excluded.since)`);
   const sessionCompanies = db.prepare(SESSION_LOOKUPS.companiesWithSession);
 
   /** The latest membership's company of a profile, written to its row. */
   const settleCompany = (profileId: string): string | null => {
-    const companyId = (latestCompany.get(profileId) as string | undefined) ?? null;
+    const companyId = (latestCompany.get(figures.profileRef(profileId)) as string | undefined) ?? null;
     setUserCompany.run(companyId, profileId);
     setAnonymousCompany.run(companyId, profileId);
     figures.touchProfile(profileId);
@@ -348,16 +417,14 @@ export function openStore(path: string): CollectorStore {
    * items that named another company before the next membership were skipped as already members,
    * and now mark a change again, as they would have had they arrived after it.
    */
-  const restoreItemMemberships = (profileId: string, companyId: string, since: string): void => {
-    const ref = profileRef.get(profileId) as number | undefined;
-    if (ref === undefined) return;
-    const until = nextOwnMembership.get(profileId, since) as string | undefined;
-    let current = companyId;
-    const rows = companyNamingItems.all({ ref, after: Date.parse(since), until: until === undefined ? Number.MAX_SAFE_INTEGER : Date.parse(until) }) as { company_id: string; time: number }[];
+  const restoreItemMemberships = (profile: number, company: number, since: number): void => {
+    const until = nextOwnMembership.get(profile, since) as number | undefined;
+    let current = company;
+    const rows = companyNamingItems.all({ ref: profile, after: since, until: until ?? Number.MAX_SAFE_INTEGER }) as { company: number; time: number }[];
     for (const row of rows) {
-      if (row.company_id === current) continue;
-      insertMembership.run(profileId, row.company_id, new Date(row.time).toISOString());
-      current = row.company_id;
+      if (row.company === current) continue;
+      insertMembership.run(profile, row.company, row.time);
+      current = row.company;
     }
   };
 
@@ -383,49 +450,54 @@ export function openStore(path: string): CollectorStore {
     getAnonymous: (anonymousId) => parseRow<AnonymousRow>(getAnonymous.get(anonymousId)),
     getCompany: (companyId) => parseRow<CompanyRow>(getCompany.get(companyId)),
     putUser(row) {
-      putUser.run({ session_token: null, company_id: null, campaign_at: null, ...row, ...jsonColumns(row) });
+      putUser.run({ company_id: null, campaign_at: null, ...row, ...jsonColumns(row) });
       figures.touchProfile(row.user_id);
     },
     putAnonymous(row) {
       const before = (mergedInto.get(row.anonymous_id) as string | null | undefined) ?? null;
-      putAnonymous.run({ merged_into: null, merged_at: null, session_token: null, company_id: null, campaign_at: null, ...row, ...jsonColumns(row) });
+      putAnonymous.run({ merged_into: null, merged_at: null, company_id: null, campaign_at: null, ...row, ...jsonColumns(row) });
       const after = row.merged_into ?? null;
       figures.touchProfile(row.anonymous_id);
       if (after) figures.touchProfile(after);
       if (before !== after) figures.moveAnonymousItems(row.anonymous_id, before ?? row.anonymous_id, after ?? row.anonymous_id);
     },
     putCompany(row) {
-      putCompany.run({ company_domain: null, company_domain_at: null, session_token: null, campaign_at: null, ...row, ...jsonColumns(row) });
+      putCompany.run({ company_domain: null, company_domain_at: null, campaign_at: null, ...row, ...jsonColumns(row) });
       figures.touchCompany(row.company_id);
     },
-    join(profileId, companyId, since, always = false) {
-      const before = ownCompanyAt.get(profileId, since);
-      if (before === companyId && (!always || hasOwnMembership.get(profileId, companyId, since))) return settleCompany(profileId);
-      insertMembership.run(profileId, companyId, since);
-      if (before !== companyId) restoreItemMemberships(profileId, companyId, since);
+    join(profileId, companyId, sinceIso, always = false) {
+      const profile = figures.profileRef(profileId);
+      const company = figures.companyRef(companyId);
+      const since = Date.parse(sinceIso);
+      const before = ownCompanyAt.get(profile, since);
+      if (before === company && (!always || hasOwnMembership.get(profile, company, since))) return settleCompany(profileId);
+      insertMembership.run(profile, company, since);
+      if (before !== company) restoreItemMemberships(profile, company, since);
       figures.reattributeCompanies(profileId);
       return settleCompany(profileId);
     },
     copyMemberships(fromProfile, toProfile) {
-      dropCopiedMemberships.run({ from: fromProfile, to: toProfile });
-      copyMemberships.run({ from: fromProfile, to: toProfile });
+      const refs = { from: figures.profileRef(fromProfile), to: figures.profileRef(toProfile) };
+      dropCopiedMemberships.run(refs);
+      copyMemberships.run(refs);
       figures.reattributeCompanies(toProfile);
       return settleCompany(toProfile);
     },
     dropCopiedMemberships(fromProfile, toProfile) {
-      if (dropCopiedMemberships.run({ from: fromProfile, to: toProfile }).changes > 0) figures.reattributeCompanies(toProfile);
+      if (dropCopiedMemberships.run({ from: figures.profileRef(fromProfile), to: figures.profileRef(toProfile) }).changes > 0) figures.reattributeCompanies(toProfile);
       return settleCompany(toProfile);
     },
     putProfileSession: (sessionToken, profile) =>
       'user_id' in profile
-        ? putProfileSession.run(sessionToken, 0, profile.user_id).changes > 0
-        : putProfileSession.run(sessionToken, 1, profile.anonymous_id).changes > 0,
+        ? putProfileSession.run(figures.sessionRef(sessionToken), 0, figures.profileRef(profile.user_id)).changes > 0
+        : putProfileSession.run(figures.sessionRef(sessionToken), 1, figures.profileRef(profile.anonymous_id)).changes > 0,
     profilesWithSession: (sessionToken) => ({
       users: sessionUsers.all(sessionToken) as string[],
       anonymous: sessionAnonymous.all(sessionToken) as { anonymous_id: string; merged_into: string | null }[],
     }),
-    putCompanySession: (sessionToken, companyId, since) => void putCompanySession.run(sessionToken, companyId, since),
-    companiesWithSession: (sessionToken) => sessionCompanies.all(sessionToken) as { company_id: string; since: string }[],
+    putCompanySession: (sessionToken, companyId, since) => void putCompanySession.run(figures.sessionRef(sessionToken), figures.companyRef(companyId), Date.parse(since)),
+    companiesWithSession: (sessionToken) =>
+      (sessionCompanies.all(sessionToken) as { company_id: string; since: number }[]).map((row) => ({ company_id: row.company_id, since: new Date(row.since).toISOString() })),
     close: () => db.close(),
   };
 }

@@ -1,9 +1,10 @@
 // @vitest-environment node
 import Database from 'better-sqlite3';
 import { readFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startCollector } from '../../demo/collector/server.js';
+import { V8_LATER, V8_QUERIES } from './fixtures/collector-v8-journey';
 import { action, apiCall, at, DEFAULT_APP_ID, startTestCollector, tempDir, type TestCollector } from './support';
 
 let c: TestCollector | undefined;
@@ -84,32 +85,57 @@ describe('durability', () => {
     }
   });
   it('counts again a file written before traffic from before a profile\'s first company stopped counting for it (schema 7)', async () => {
-    // The schema-7 collector counted a docs visit from before sign-up for the company signed up with.
-    // That file is made here by the current collector, then given what the old rule stored.
-    const dbPath = join(tempDir(), 'collector.db');
-    const writer = await startCollector({ port: 0, db: dbPath });
-    const post = (path: string, body: unknown) =>
-      fetch(writer.url + path, { method: 'POST', headers: { 'X-Moesif-Application-Id': DEFAULT_APP_ID }, body: JSON.stringify(body) });
-    await post('/v1/actions', action({ anonymous_id: 'm7-anon', time: at(1) }));
-    await post('/v1/users', { user_id: 'm7-user', anonymous_id: 'm7-anon', company_id: 'm7-co', modified_time: at(3) });
-    await post('/v1/events', apiCall({ user_id: 'm7-user', time: at(4) }));
-    await writer.close();
+    // Schema 7 is schema 8 (migration 8 changed only how items count), so collector-v8.sql given what
+    // the schema-7 collector stored is a schema-7 file: it counted v8-user's page views and sign-up,
+    // from before the companies call of its session made it join v8-co at 12:00:05, for v8-co.
+    const dir = tempDir();
+    const dbPath = join(dir, 'collector.db');
     const old = new Database(dbPath);
+    old.exec(readFileSync(new URL('./fixtures/collector-v8.sql', import.meta.url), 'utf8'));
     old.exec(`
-      UPDATE items SET company = (SELECT ref FROM company_figures WHERE id = 'm7-co');
-      UPDATE company_figures SET action_count = 1, first_item = ${Date.parse(at(1))} WHERE id = 'm7-co';
+      UPDATE items SET company = (SELECT ref FROM company_figures WHERE id = 'v8-co') WHERE profile = (SELECT ref FROM profiles WHERE id = 'v8-user');
+      UPDATE company_figures SET action_count = 4, first_item = ${Date.parse(at(1))} WHERE id = 'v8-co';
       PRAGMA user_version = 7;`);
     old.close();
+    const expected = JSON.parse(readFileSync(new URL('./fixtures/collector-v8-answers.json', import.meta.url), 'utf8')).before;
 
     const collector = await startCollector({ port: 0, db: dbPath });
     try {
       const get = async (path: string) => (await fetch(collector.url + path)).json();
-      const events = (await get('/api/events')).events.map((e: { time: string; company_id: string | null }) => [e.time, e.company_id]);
-      expect(events).toEqual([[at(4), 'm7-co'], [at(1), null]]);
-      expect(await get('/api/companies/m7-co')).toMatchObject({ action_count: 0, event_count: 1, user_count: 1 });
+      const events = await get('/api/events?limit=50');
+      expect(events.events.filter((e: { company_id: string | null }) => e.company_id === null).map((e: { transaction_id: string }) => e.transaction_id)).toEqual(['v8-a-4', 'v8-a-3', 'v8-a-2', 'v8-a-1']);
+      expect(events).toEqual(expected['/api/events?limit=50']);
+      expect(await get('/api/companies/v8-co')).toEqual(expected['/api/companies/v8-co']);
     } finally {
       await collector.close();
-      rmSync(dirname(dbPath), { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('upgrades a file written with session tokens by the schema-8 collector, answers as it did, and links its sessions', async () => {
+    // collector-v8.sql: the schema-8 collector's file from V8_JOURNEY, dumped as SQL; its answers
+    // before and after the V8_LATER calls, which link profiles and companies through session tokens
+    // the file already held (collector-v8-answers.json, from that collector).
+    const dir = tempDir();
+    const db = join(dir, 'collector.db');
+    const old = new Database(db);
+    old.exec(readFileSync(new URL('./fixtures/collector-v8.sql', import.meta.url), 'utf8'));
+    old.close();
+    const expected = JSON.parse(readFileSync(new URL('./fixtures/collector-v8-answers.json', import.meta.url), 'utf8'));
+    const collector = await startCollector({ port: 0, db });
+    try {
+      const answers = async () => Object.fromEntries(await Promise.all(V8_QUERIES.map(async (path) => [path, await (await fetch(collector.url + path)).json()])));
+      expect(await answers()).toEqual(expected.before);
+      for (const [path, body] of V8_LATER) {
+        const res = await fetch(collector.url + path, { method: 'POST', headers: { 'X-Moesif-Application-Id': DEFAULT_APP_ID }, body: JSON.stringify(body) });
+        expect(res.status).toBe(201);
+      }
+      // An item stored now has another arrival time than when the answers were recorded.
+      const arrivedLater = (answer: unknown) => JSON.parse(JSON.stringify(answer), (key, value) => (key === 'received_at' ? undefined : value));
+      expect(arrivedLater(await answers())).toEqual(arrivedLater(expected.after));
+    } finally {
+      await collector.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
