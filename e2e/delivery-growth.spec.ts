@@ -138,7 +138,11 @@ test('a page offline with localStorage full tries to write its queue again when 
   await page.evaluate(() => {
     for (let n = 0; n < 1000; n++) window.moesif.track('Offline', { n, note: 'x'.repeat(200) });
   });
-  await page.clock.runFor(5_000); // the first write, which fails
+  await page.clock.runFor(5_000); // the first request (offline, it fails) and the first write, which fails
+  // The failed request settles in real time, after the clock ran: its items, no longer in flight,
+  // are a change, written (and refused) once. Under load it settled within the minute below.
+  await expect.poll(() => page.evaluate(() => window.moesif.getStats()!.retried)).toBeGreaterThan(0);
+  await page.clock.runFor(5_000);
   await resetCounts(page);
   await page.clock.runFor(60_000);
   // Before, each heartbeat tried the whole queue again: 12 writes of about 300 KB a minute, each refused.
