@@ -99,7 +99,8 @@ const ops = [
   [2, () => sdk().identifyUser('user-' + (route % 3), { email: 'u@example.test' })],
   [1, () => sdk().trackPageView({ manual: true })],
   [0.2, () => { sdk().reset(); sdk().identifyUser('user-' + route); }],
-  [0.2, () => { sdk().revokePublishingConsent(); sdk().grantPublishingConsent(); }],
+  // A revoke forgets what is queued (by design): CONSENT=0 leaves it out, so that every item queued must arrive.
+  [${process.env.CONSENT === '0' ? 0 : 0.2}, () => { sdk().revokePublishingConsent(); sdk().grantPublishingConsent(); }],
   [0.3, () => { sdk().stop(); sdk().start(); }],
   [0.3, () => { setHidden(true); setHidden(false); }],
 ];
@@ -129,7 +130,7 @@ window.round = async (count, seed) => {
 `;
 
 const page = (withSdk) => `<!doctype html><html><head><title>soak</title><script>${WORKLOAD}</script>${
-  withSdk ? `<script src="/sdk.js"></script><script>moesif.init({ applicationId: 'soak', host: location.host + '/collector', trackPageViews: true }); moesif.start();</script>` : ''
+  withSdk ? `<script src="/sdk.js"></script><script>moesif.init({ applicationId: 'soak', host: location.host + '/collector', trackPageViews: true, enableCrossDomainTracking: true, crossDomainTargets: ['other.example'] }); moesif.start();</script>` : ''
 }</head><body><p>soak</p></body></html>`;
 
 /** The collector's state: up (200) or down (503), and what it received. */
@@ -256,10 +257,11 @@ async function snapshotCounts(cdp) {
 }
 
 const pages = [await openPage(false), await openPage(true)];
-/** @type {Map<string, { count: number, size: number }> | undefined} */
-let early;
-/** @type {Map<string, { count: number, size: number }> | undefined} */
-let late;
+/** Heap snapshot counts by page (false: without the SDK), after round 2 and after the last round. */
+/** @type {Map<boolean, Map<string, { count: number, size: number }>>} */
+const early = new Map();
+/** @type {Map<boolean, Map<string, { count: number, size: number }>>} */
+const late = new Map();
 for (let round = 1; round <= ROUNDS; round++) {
   for (const p of pages) {
     // The collector goes down for the middle third of the round's work, and comes back.
@@ -271,8 +273,8 @@ for (let round = 1; round <= ROUNDS; round++) {
     await p.tab.evaluate(([n, seed]) => /** @type {any} */ (window).round(n, seed), [OPS - 2 * third, round * 3 + 2]);
     await settle(p.tab);
     p.rows.push({ round, ...(await measure(p)) });
-    if (SNAPSHOT && p.withSdk && round === 2) early = await snapshotCounts(p.cdp);
-    if (SNAPSHOT && p.withSdk && round === ROUNDS) late = await snapshotCounts(p.cdp);
+    if (SNAPSHOT && round === 2) early.set(p.withSdk, await snapshotCounts(p.cdp));
+    if (SNAPSHOT && round === ROUNDS) late.set(p.withSdk, await snapshotCounts(p.cdp));
   }
 }
 const seconds = Math.round((Date.now() - started) / 1000);
@@ -296,13 +298,14 @@ for (const p of pages) {
 const [plain, withSdk] = pages.map((p) => p.rows);
 const growth = (rows) => kib(rows.at(-1).heap - rows[Math.min(1, rows.length - 1)].heap);
 console.log(`\nJS heap from round 2 to round ${ROUNDS}: ${growth(plain)} KiB without the SDK, ${growth(withSdk)} KiB with it.`);
-if (early && late) {
-  const grown = [...late]
-    .map(([key, { count, size }]) => ({ key, count: count - (early.get(key)?.count ?? 0), size: size - (early.get(key)?.size ?? 0) }))
-    .filter((entry) => entry.count > 0)
-    .sort((a, b) => b.count - a.count)
-    .slice(0, 15);
-  console.log(`\nHeap snapshot of the SDK's page, round 2 to round ${ROUNDS}: the constructors whose count grew most`);
-  console.log('| type:constructor | more objects | more bytes |\n|---|---:|---:|');
-  for (const { key, count, size } of grown) console.log(`| ${key.replace(/\|/g, '\\|').replace(/\n/g, ' ')} | ${count} | ${size} |`);
+if (early.size && late.size) {
+  const grew = (withSdk) => {
+    const before = /** @type {Map<string, { count: number, size: number }>} */ (early.get(withSdk));
+    return new Map([...(/** @type {Map<string, { count: number, size: number }>} */ (late.get(withSdk)))].map(([key, { count, size }]) => [key, { count: count - (before.get(key)?.count ?? 0), size: size - (before.get(key)?.size ?? 0) }]));
+  };
+  const [plainGrew, sdkGrew] = [grew(false), grew(true)];
+  const top = [...sdkGrew].filter(([, { count }]) => count > 0).sort((a, b) => b[1].count - a[1].count).slice(0, 15);
+  console.log(`\nHeap snapshots, round 2 to round ${ROUNDS}: the constructors whose count grew most on the SDK's page, and the same on the page without it`);
+  console.log('| type:constructor | more objects with the SDK | more bytes | more objects without |\n|---|---:|---:|---:|');
+  for (const [key, { count, size }] of top) console.log(`| ${key.replace(/\|/g, '\\|').replace(/\n/g, ' ')} | ${count} | ${size} | ${plainGrew.get(key)?.count ?? 0} |`);
 }
