@@ -11,12 +11,23 @@ import { umdPage, type Recorder } from './support/recorder';
 /**
  * The app: `work(count)` makes `count` client-side navigations, each followed by one API call of the
  * app's (fetch or XMLHttpRequest; answered, failing with 500, failing without an answer, or aborted),
- * one after the other. Every navigation is one page view and every call one captured event.
+ * one after the other. Every navigation is one page view and every call one captured event. Every
+ * 100th navigation also comes after a log-out and log-in (one users call), a stop() and start() of
+ * capture, and the tab hidden and shown (headless Chromium never hides a page: the page says so and
+ * tells its listeners, as the browser would).
  */
 const APP = `
   moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port, trackPageViews: true });
   moesif.start();
+  // Logged in from the start, so that the first count includes the user's id in storage.
+  moesif.identifyUser('user-0');
   let route = 0;
+  let hidden = false;
+  Object.defineProperty(document, 'hidden', { get: () => hidden, configurable: true });
+  const setHidden = (next) => {
+    hidden = next;
+    document.dispatchEvent(new Event('visibilitychange'));
+  };
   const xhr = (url, abort) => new Promise((resolve) => {
     const request = new XMLHttpRequest();
     request.open('GET', url);
@@ -36,6 +47,14 @@ const APP = `
   window.work = async (count) => {
     for (let i = 0; i < count; i++) {
       route++;
+      if (route % 100 == 0) {
+        moesif.reset();
+        moesif.identifyUser('user-' + route);
+        moesif.stop();
+        moesif.start();
+        setHidden(true);
+        setHidden(false);
+      }
       if (route % 3) history.pushState({ route }, '', '/app/' + route);
       else location.hash = '#' + route;
       document.title = 'Route ' + route;
@@ -74,16 +93,18 @@ async function work({ page, collector }: { page: Page; collector: Recorder }, co
 test('after 500 route changes and 500 captured calls, some aborted or failing, the SDK keeps the listeners and storage keys it had after 10', async ({ page, collector }) => {
   collector.page('/app/start', umdPage(APP));
   await page.goto(collector.url + '/app/start');
-  // The first page view, then 10 navigations and calls (a view and an event each).
-  await work({ page, collector }, 10, 1 + 2 * 10);
+  // The first page view and log-in, then 10 navigations and calls (a view and an event each).
+  await work({ page, collector }, 10, 2 + 2 * 10);
   const early = await kept(page);
   // What is counted is there: delivery's, page views' and capture's listeners, and the ids in storage.
   expect(early.window).toEqual(expect.arrayContaining(['hashchange', 'pagehide', 'popstate']));
   expect(early.document).toContain('visibilitychange');
-  expect(early.storage).toContain('moesif_anonymous_id');
+  expect(early.storage).toEqual(expect.arrayContaining(['moesif_anonymous_id', 'moesif_stored_user_id']));
 
-  await work({ page, collector }, 490, 1 + 2 * 500);
+  // 5 log-ins among them.
+  await work({ page, collector }, 490, 2 + 2 * 500 + 5);
   expect(await kept(page)).toEqual(early);
   expect(collector.items('events')).toHaveLength(500);
   expect(collector.items('actions')).toHaveLength(501);
+  expect(collector.items('users')).toHaveLength(6);
 });
