@@ -48,7 +48,7 @@ Object.defineProperty(document, 'hidden', { get: () => hidden, configurable: tru
 Object.defineProperty(document, 'visibilityState', { get: () => (hidden ? 'hidden' : 'visible'), configurable: true });
 const setHidden = (next) => {
   hidden = next;
-  document.dispatchEvent(new Event('visibilitychange'));
+  document.dispatchEvent(new Event('visibilitychange', { bubbles: true }));
 };
 let route = 0;
 const navigate = (kind) => {
@@ -172,7 +172,8 @@ const server = http.createServer((req, res) => {
 await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(undefined)));
 const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
 const browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
-browser.on('disconnected', () => console.error('the browser went away'));
+let closing = false;
+browser.on('disconnected', () => closing || console.error('the browser went away'));
 const started = Date.now();
 
 /** One page (with or without the SDK) and its CDP session. */
@@ -278,6 +279,7 @@ for (let round = 1; round <= ROUNDS; round++) {
   }
 }
 const seconds = Math.round((Date.now() - started) / 1000);
+closing = true;
 await browser.close();
 server.close();
 

@@ -26,7 +26,7 @@ const APP = `
   Object.defineProperty(document, 'hidden', { get: () => hidden, configurable: true });
   const setHidden = (next) => {
     hidden = next;
-    document.dispatchEvent(new Event('visibilitychange'));
+    document.dispatchEvent(new Event('visibilitychange', { bubbles: true }));
   };
   const xhr = (url, abort) => new Promise((resolve) => {
     const request = new XMLHttpRequest();
