@@ -11,6 +11,7 @@
  *
  *   npm run build && node bench/soak.mjs
  *   ROUNDS=10 OPS=2000 SNAPSHOT=1 node bench/soak.mjs
+ *   DOWN=refuse CONSENT=0 node bench/soak.mjs     (the collector unreachable rather than failing)
  *
  * After each round (every call settled, the SDK's outbox empty), the page's garbage is collected
  * (CDP HeapProfiler.collectGarbage) and the script prints: the JS heap used (Runtime.getHeapUsage),
@@ -133,7 +134,12 @@ const page = (withSdk) => `<!doctype html><html><head><title>soak</title><script
   withSdk ? `<script src="/sdk.js"></script><script>moesif.init({ applicationId: 'soak', host: location.host + '/collector', trackPageViews: true, enableCrossDomainTracking: true, crossDomainTargets: ['other.example'] }); moesif.start();</script>` : ''
 }</head><body><p>soak</p></body></html>`;
 
-/** The collector's state: up (200) or down (503), and what it received. */
+/**
+ * The collector's state: up (200) or down, and what it received. Down answers 503, or with DOWN=refuse
+ * closes each connection unanswered (after 3 in a row the SDK takes the collector for blocked, and waits
+ * for an `online` event, which the page then gets, or 5 minutes).
+ */
+const REFUSE = process.env.DOWN === 'refuse';
 const collector = { down: false, requests: 0, items: 0 };
 const server = http.createServer((req, res) => {
   const url = req.url ?? '';
@@ -161,6 +167,7 @@ const server = http.createServer((req, res) => {
   req.on('data', (chunk) => chunks.push(chunk));
   req.on('end', () => {
     collector.requests++;
+    if (collector.down && REFUSE) return void req.socket.destroy();
     if (collector.down) return void res.writeHead(503, { 'Content-Type': 'application/json' }).end('{"error":"down"}');
     try {
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
@@ -271,6 +278,7 @@ for (let round = 1; round <= ROUNDS; round++) {
     collector.down = true;
     await p.tab.evaluate(([n, seed]) => /** @type {any} */ (window).round(n, seed), [third, round * 3 + 1]);
     collector.down = false;
+    if (REFUSE) await p.tab.evaluate(() => window.dispatchEvent(new Event('online')));
     await p.tab.evaluate(([n, seed]) => /** @type {any} */ (window).round(n, seed), [OPS - 2 * third, round * 3 + 2]);
     await settle(p.tab);
     p.rows.push({ round, ...(await measure(p)) });
@@ -284,7 +292,7 @@ await browser.close();
 server.close();
 
 const kib = (bytes) => (bytes / 1024).toFixed(0);
-console.log(`Soak of ${new Date().toISOString().slice(0, 10)}: ${ROUNDS} rounds of ${OPS} operations per page (the collector answering 503 for the middle third of each), ` +
+console.log(`Soak of ${new Date().toISOString().slice(0, 10)}: ${ROUNDS} rounds of ${OPS} operations per page (the collector ${REFUSE ? 'closing connections unanswered' : 'answering 503'} for the middle third of each), ` +
   `${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} at the end; took ${seconds} s; the collector took ${collector.items} items in ${collector.requests} requests.`);
 for (const p of pages) {
   console.log(`\n${p.withSdk ? 'With the SDK (init with trackPageViews, start())' : 'Without the SDK (the page\'s own baseline)'}:\n`);
