@@ -30,6 +30,8 @@ import { chromiumArgs, chromiumPath } from '../scripts/chromium.mjs';
 const ROUNDS = Number(process.env.ROUNDS ?? 10);
 const OPS = Number(process.env.OPS ?? 2000);
 const SNAPSHOT = process.env.SNAPSHOT !== '0';
+/** The round after which the first snapshot is taken. */
+const SNAPSHOT_FROM = Number(process.env.SNAPSHOT_FROM ?? 2);
 const sdk = readFileSync(new URL('../dist/moesif.min.js', import.meta.url), 'utf8');
 
 /**
@@ -282,7 +284,7 @@ for (let round = 1; round <= ROUNDS; round++) {
     await p.tab.evaluate(([n, seed]) => /** @type {any} */ (window).round(n, seed), [OPS - 2 * third, round * 3 + 2]);
     await settle(p.tab);
     p.rows.push({ round, ...(await measure(p)) });
-    if (SNAPSHOT && round === 2) early.set(p.withSdk, await snapshotCounts(p.cdp));
+    if (SNAPSHOT && round === SNAPSHOT_FROM) early.set(p.withSdk, await snapshotCounts(p.cdp));
     if (SNAPSHOT && round === ROUNDS) late.set(p.withSdk, await snapshotCounts(p.cdp));
   }
 }
@@ -306,16 +308,18 @@ for (const p of pages) {
   console.log(`\nListeners on window after the last round: ${p.rows.at(-1).windowTypes || 'none'}`);
 }
 const [plain, withSdk] = pages.map((p) => p.rows);
-const growth = (rows) => kib(rows.at(-1).heap - rows[Math.min(1, rows.length - 1)].heap);
-console.log(`\nJS heap from round 2 to round ${ROUNDS}: ${growth(plain)} KiB without the SDK, ${growth(withSdk)} KiB with it.`);
+const growth = (rows) => kib(rows.at(-1).heap - rows[Math.min(SNAPSHOT_FROM, rows.length) - 1].heap);
+console.log(`\nJS heap from round ${SNAPSHOT_FROM} to round ${ROUNDS}: ${growth(plain)} KiB without the SDK, ${growth(withSdk)} KiB with it.`);
 if (early.size && late.size) {
   const grew = (withSdk) => {
     const before = /** @type {Map<string, { count: number, size: number }>} */ (early.get(withSdk));
     return new Map([...(/** @type {Map<string, { count: number, size: number }>} */ (late.get(withSdk)))].map(([key, { count, size }]) => [key, { count: count - (before.get(key)?.count ?? 0), size: size - (before.get(key)?.size ?? 0) }]));
   };
   const [plainGrew, sdkGrew] = [grew(false), grew(true)];
-  const top = [...sdkGrew].filter(([, { count }]) => count > 0).sort((a, b) => b[1].count - a[1].count).slice(0, 15);
-  console.log(`\nHeap snapshots, round 2 to round ${ROUNDS}: the constructors whose count grew most on the SDK's page, and the same on the page without it`);
-  console.log('| type:constructor | more objects with the SDK | more bytes | more objects without |\n|---|---:|---:|---:|');
-  for (const [key, { count, size }] of top) console.log(`| ${key.replace(/\|/g, '\\|').replace(/\n/g, ' ')} | ${count} | ${size} | ${plainGrew.get(key)?.count ?? 0} |`);
+  for (const [what, by] of /** @type {const} */ ([['count', 'count'], ['bytes', 'size']])) {
+    const top = [...sdkGrew].filter(([, entry]) => entry[by] > 0).sort((a, b) => b[1][by] - a[1][by]).slice(0, 15);
+    console.log(`\nHeap snapshots, round ${SNAPSHOT_FROM} to round ${ROUNDS}: the constructors whose ${what} grew most on the SDK's page, and the same on the page without it`);
+    console.log('| type:constructor | more objects with the SDK | more bytes | more objects without | more bytes |\n|---|---:|---:|---:|---:|');
+    for (const [key, { count, size }] of top) console.log(`| ${key.replace(/\|/g, '\\|').replace(/\n/g, ' ')} | ${count} | ${size} | ${plainGrew.get(key)?.count ?? 0} | ${plainGrew.get(key)?.size ?? 0} |`);
+  }
 }
