@@ -42,7 +42,8 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
   /** What capture reads of a response's body: what it has, or else a copy taken now (none once the app used the body otherwise). */
   const sourceOf = (response: Response): BodySource | undefined => {
     const body = bodies.get(response);
-    if (body && !body.source) body.source = copyBody(response);
+    // `== null`, not falsy: the empty text the app read is a read too.
+    if (body && body.source == null) body.source = copyBody(response);
     return body?.source;
   };
   /**
@@ -69,7 +70,8 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
    */
   const shareText = <T>(response: Response, as: (text: string) => T): Promise<T> | undefined => {
     const body = bodies.get(response);
-    if (!body || body.source) return;
+    // Read already, if only an empty text (''): the app's second read fails as the browser words it.
+    if (!body || body.source != null) return;
     const read: Promise<string> = readText.call(response);
     body.source = read;
     return read.then((text) => {
