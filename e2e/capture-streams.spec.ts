@@ -1,7 +1,7 @@
 import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import type { Page } from '@playwright/test';
 import { expect, test as testWithCollector, type PageAndCollector } from './support/fixtures';
+import { listenLocally } from './support/listen';
 import { umdPage, type Recorder } from './support/recorder';
 
 /**
@@ -17,7 +17,6 @@ async function startStreams() {
   let closed = 0;
   let quick = 0;
   const open = new Set<ServerResponse>();
-  const sockets = new Set<Socket>();
   const server = createServer((req, res) => {
     const headers = { 'Access-Control-Allow-Origin': '*', 'Cache-Control': 'no-store', 'Content-Type': 'text/plain; charset=utf-8' };
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -43,23 +42,16 @@ async function startStreams() {
       closed++;
     });
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { url, close } = await listenLocally(server);
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url,
     /** Streams whose connection the client closed. */
     closed: () => closed,
     /** Streams still being written. */
     open: () => open.size,
     /** Requests to /quick answered. */
     quick: () => quick,
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close,
   };
 }
 

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
-import type { AddressInfo, Socket } from 'node:net';
 import { join, normalize } from 'node:path';
+import { listenLocally } from './listen';
 
 /**
  * The server of e2e/capture-differential.spec.ts: two pages that differ only by usertrail (`/plain`
@@ -20,7 +20,6 @@ import { join, normalize } from 'node:path';
  */
 export async function startFuzzApi({ collectorUrl }: { collectorUrl: string }) {
   const sdkScript = await readFile(normalize(join(import.meta.dirname, '..', '..', 'dist', 'moesif.min.js')), 'utf8');
-  const sockets = new Set<Socket>();
   const page = (head: string) => `<!doctype html><html><head><title>fuzz</title>${head}</head><body><p>fuzz</p></body></html>`;
   const pages: Record<string, string> = {
     '/plain': page(''),
@@ -43,7 +42,7 @@ export async function startFuzzApi({ collectorUrl }: { collectorUrl: string }) {
       return;
     }
     const hang = query.get('hang');
-    if (hang === 'headers') return; // until the client goes away (see `sockets`)
+    if (hang === 'headers') return; // until the client goes away (or close() ends it: see listen.ts)
     const contentType = req.headers['content-type'] ?? '';
     // Chromium's multipart boundary is random: the same program sends another each run.
     const boundary = /----WebKitFormBoundary\w+/;
@@ -107,16 +106,5 @@ export async function startFuzzApi({ collectorUrl }: { collectorUrl: string }) {
     if (html) res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' }).end(html);
     else res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close(): Promise<void> {
-      for (const socket of sockets) socket.destroy();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
+  return listenLocally(server);
 }
