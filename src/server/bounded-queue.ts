@@ -24,6 +24,9 @@ export function createBoundedQueue({ maxItems, maxChars, lighten, log }: Bounded
   const items: string[] = [];
   let chars = 0;
   let dropped = 0;
+  // Items at the front owed a request at once, however few: those of a full batch that one request
+  // could not carry (the byte or count limit), and batches that came back from the collector.
+  let dueItems = 0;
 
   /** Drops the oldest (at the front) while the queue is over its item bound, or, `withinChars`, its character bound. */
   function dropOldest(withinChars: boolean): void {
@@ -35,6 +38,7 @@ export function createBoundedQueue({ maxItems, maxChars, lighten, log }: Bounded
     }
     if (over <= 0) return;
     chars = remaining;
+    dueItems = Math.max(0, dueItems - over);
     // One at a time is the steady state of a full queue (each push drops the oldest): shift() is
     // constant time where splice() measured up to 100 µs on a 10,000-item queue.
     if (over === 1) items.shift();
@@ -59,22 +63,31 @@ export function createBoundedQueue({ maxItems, maxChars, lighten, log }: Bounded
     take(count: number): string[] {
       const batch = items.splice(0, count);
       chars -= charsOf(batch, batch.length);
+      dueItems = Math.max(0, dueItems - batch.length);
       return batch;
     },
 
     /**
-     * Puts a batch that must be sent again back at the front, where it came from, without dropping
-     * anything: it is sent again at once (see `trim` for a batch that waits).
+     * Puts a batch that must be sent again back at the front, where it came from, and due, without
+     * dropping anything (see `trim` for a batch that waits for a retry).
      */
     putBack(batch: readonly string[]): void {
       items.unshift(...batch);
       chars += charsOf(batch, batch.length);
+      dueItems += batch.length;
     },
 
     /** Restores both bounds, oldest first (a failed batch came back and will wait for its retry). */
     trim(): void {
       dropOldest(true);
     },
+
+    /** Everything waiting is due (a full batch waits). */
+    markAllDue(): void {
+      dueItems = items.length;
+    },
+    /** Items at the front that leave at once, in as many requests as they need. */
+    due: (): number => dueItems,
 
     /** The items waiting, oldest first; read only, to size the next batch. */
     waiting: (): readonly string[] => items,
@@ -84,4 +97,3 @@ export function createBoundedQueue({ maxItems, maxChars, lighten, log }: Bounded
   };
 }
 
-export type BoundedQueue = ReturnType<typeof createBoundedQueue>;

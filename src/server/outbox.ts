@@ -69,9 +69,11 @@ export function createOutbox(config: OutboxConfig): Outbox {
   /** Decides what happens next after a push or a finished request. Runs on every push, so it stays cheap. */
   function schedule(): void {
     if (wakeup.isBackingOff()) return;
-    // One more request for every full batch waiting, up to maxInFlight: under load, requests overlap
-    // instead of queueing behind one round trip (which includes the busy app's own event loop).
-    while (queue.length() >= batchSize && mayStartRequest()) sendBatch();
+    // Once batchSize items wait, all of them leave: one more request for every batch they make, up to
+    // maxInFlight. Under load, requests overlap instead of queueing behind one round trip (which
+    // includes the busy app's own event loop).
+    if (queue.length() >= batchSize) queue.markAllDue();
+    while (queue.due() > 0 && mayStartRequest()) sendBatch();
     if (queue.length() > 0 && inFlight.size === 0 && !wakeup.isWaiting()) wakeup.waitForBatch(batchMaxTime);
   }
 
@@ -108,7 +110,8 @@ export function createOutbox(config: OutboxConfig): Outbox {
     }
     counts.failedRequests += 1;
     if (verdict === 'split') {
-      // Too large for this collector: smaller batches from now on, starting with this one, at once.
+      // Too large for this collector: smaller batches from now on, starting with this one, at once
+      // (what comes back is due).
       const limit = pacing.tooLarge(charsOf(batch, batch.length));
       queue.putBack(batch);
       log.debug(`POST ${path}: 413 for ${batch.length} events, batch limit now ${limit} bytes`);

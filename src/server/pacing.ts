@@ -55,4 +55,3 @@ export function createPacing({ maxInFlight, maxBatchBytes, retryBaseDelay, retry
   };
 }
 
-export type Pacing = ReturnType<typeof createPacing>;

@@ -7,6 +7,9 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import moesif, { type MoesifMiddleware, type MoesifOptions } from '../../src/server/index';
+import { createLog } from '../../src/server/log';
+import { createOutbox } from '../../src/server/outbox';
+import { createTransport } from '../../src/server/transport';
 import { freePort, startApp, startRecorder, waitFor, type Recorder, type RunningApp } from './helpers';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -62,6 +65,45 @@ describe('batching', () => {
     await mw.flush();
     expect(uris(collector).sort()).toEqual(['/item/0', '/item/1', '/item/2', '/item/3']);
     expect(mw.stats()).toMatchObject({ queued: 0, sent: 4, dropped: 0, rejected: 0 });
+  });
+});
+
+describe('a full batch that one request cannot carry', () => {
+  it('sends all of it at once, in as many requests as the byte limit needs, not one per batchMaxTime', async () => {
+    // Synthetic items: the outbox does not read what it queues, so they need not be events.
+    const collector = await startRecorder(0, { contract: false });
+    cleanups.push(() => collector.close());
+    const outbox = createOutbox({
+      send: createTransport({ baseUri: collector.url, applicationId: 'a', requestTimeout: 5000, gzip: true, maxSockets: 4 }),
+      path: '/v1/events/batch',
+      batchSize: 10,
+      maxBatchCount: 1000,
+      // Two of these items per request.
+      maxBatchBytes: 1000,
+      maxInFlight: 4,
+      batchMaxTime: 60_000,
+      maxQueueSize: 1000,
+      maxQueueChars: 1_000_000,
+      retryBaseDelay: 60_000,
+      retryMaxDelay: 60_000,
+      log: createLog(false),
+    });
+    for (let i = 0; i < 10; i++) outbox.push(JSON.stringify({ i, pad: 'x'.repeat(400) }));
+    // No flush(): ten items waited, so all ten were due. The first request took two of them, and the
+    // other eight waited a whole batchMaxTime for each further request.
+    await waitFor(() => outbox.stats().sent === 10);
+    expect(collector.requests.map((r) => (r.body as unknown[]).length)).toEqual([2, 2, 2, 2, 2]);
+  });
+
+  it('sends a batch refused as too large (413) again at once, in smaller requests, not after batchMaxTime', async () => {
+    const collector = await recorder();
+    collector.answer = (req) => ((req.body as unknown[]).length > 1 ? { status: 413 } : { status: 201 });
+    const { mw, call } = await appWith({ applicationId: 'a', baseUri: collector.url, batchSize: 3, batchMaxTime: 60_000 });
+    for (let i = 0; i < 3; i++) await call(`/item/${i}`);
+    // No flush(): the batch left because batchSize events waited, and its parts are as due as it was.
+    await waitFor(() => mw.stats().sent === 3);
+    expect(uris(collector).sort()).toEqual(['/item/0', '/item/1', '/item/2']);
+    expect(mw.stats()).toMatchObject({ queued: 0, sent: 3, dropped: 0, rejected: 0 });
   });
 });
 
