@@ -7,14 +7,16 @@
  * a `send` function and JSON strings, so it is tested against any server.
  *
  * Its parts, one job each: bounded-queue.ts holds what waits and drops the oldest over its bounds;
- * batch.ts sizes the next batch; pacing.ts says how many requests may be under way and how long a
- * retry waits; wakeup.ts is the one timer; verdict.ts judges each answer. This file wires them: when
- * a request starts, and what its answer does to the queue.
+ * batch.ts sizes the next batch; requests.ts sends batches and counts those under way; pacing.ts
+ * says how many may be under way and how long a retry waits; wakeup.ts is the one timer; verdict.ts
+ * judges each answer. This file wires them: when a request starts, and what its answer does to the
+ * queue.
  */
-import { batchBody, batchLength, charsOf } from './batch.js';
+import { batchLength, charsOf } from './batch.js';
 import { createBoundedQueue } from './bounded-queue.js';
 import type { Log } from './log.js';
 import { createPacing } from './pacing.js';
+import { createRequests } from './requests.js';
 import type { Send, SendResult } from './transport.js';
 import type { DeliveryOutcome, MoesifStats } from './types.js';
 import { judgeResult } from './verdict.js';
@@ -58,13 +60,10 @@ export function createOutbox(config: OutboxConfig): Outbox {
   const queue = createBoundedQueue({ maxItems: config.maxQueueSize, maxChars: config.maxQueueChars, lighten: config.lighten, log });
   const pacing = createPacing(config);
   const wakeup = createWakeup({ onWake: sendAfterWait });
-  // Requests under way, each resolving true when its batch is done with (taken, refused for good, or
-  // split to go again at once), false when it must wait for a retry.
-  const inFlight = new Set<Promise<boolean>>();
-  let inFlightItems = 0;
+  const requests = createRequests({ send, path, settle, onFinished: schedule });
   const counts = { sent: 0, rejected: 0, failedRequests: 0 };
 
-  const mayStartRequest = (): boolean => inFlight.size < pacing.maxInFlight();
+  const mayStartRequest = (): boolean => requests.count() < pacing.maxInFlight();
 
   /** Decides what happens next after a push or a finished request. Runs on every push, so it stays cheap. */
   function schedule(): void {
@@ -74,7 +73,7 @@ export function createOutbox(config: OutboxConfig): Outbox {
     // includes the busy app's own event loop).
     if (queue.length() >= batchSize) queue.markAllDue();
     while (queue.due() > 0 && mayStartRequest()) sendBatch();
-    if (queue.length() > 0 && inFlight.size === 0 && !wakeup.isWaiting()) wakeup.waitForBatch(batchMaxTime);
+    if (queue.length() > 0 && requests.count() === 0 && !wakeup.isWaiting()) wakeup.waitForBatch(batchMaxTime);
   }
 
   /** The wait (for a batch, or a retry) is over: at least one batch goes, however few items wait. */
@@ -86,17 +85,8 @@ export function createOutbox(config: OutboxConfig): Outbox {
   /** Starts one request with a batch from the front of the queue. */
   function sendBatch(): void {
     const batch = queue.take(batchLength(queue.waiting(), maxBatchCount, pacing.byteLimit()));
-    inFlightItems += batch.length;
     wakeup.batchLeft();
-    const request: Promise<boolean> = send(path, batchBody(batch))
-      .catch((): SendResult => ({ status: 0, error: 'send threw' }))
-      .then((result) => settle(batch, result))
-      .finally(() => {
-        inFlight.delete(request);
-        inFlightItems -= batch.length;
-        schedule();
-      });
-    inFlight.add(request);
+    requests.start(batch);
   }
 
   /** Acts on one request's result (see verdict.ts): counts it, and sends its batch on or keeps it. */
@@ -144,10 +134,9 @@ export function createOutbox(config: OutboxConfig): Outbox {
   async function flush(): Promise<void> {
     try {
       for (;;) {
-        if (inFlight.size > 0) {
+        if (requests.count() > 0) {
           // A batch that fails ends the flush: the collector just said "not now".
-          const results = await Promise.all(inFlight);
-          if (results.includes(false)) return;
+          if (!(await requests.settled())) return;
           continue;
         }
         if (queue.length() === 0) return;
@@ -168,7 +157,7 @@ export function createOutbox(config: OutboxConfig): Outbox {
     flush,
     stats() {
       const { sent, rejected, failedRequests } = counts;
-      return { queued: queue.length() + inFlightItems, sent, dropped: queue.dropped(), rejected, failedRequests };
+      return { queued: queue.length() + requests.items(), sent, dropped: queue.dropped(), rejected, failedRequests };
     },
   };
 }
