@@ -232,6 +232,29 @@ describe('a collector that is down or refusing', () => {
     ]);
   });
 
+  it('a console.warn that throws (an app failing its tests on warnings) is not an unhandled rejection, and delivery goes on', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    cleanups.push(async () => void process.off('unhandledRejection', onUnhandled));
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {
+      throw new Error('warnings fail this test suite');
+    });
+    const collector = await recorder();
+    collector.answer = () => ({ status: 401 });
+    // batchSize 1: the batch leaves at once, and no flush() awaits its request to catch what it throws.
+    const { mw, call } = await appWith({ applicationId: 'a', baseUri: collector.url, batchSize: 1 });
+    await call('/item/1');
+    await waitFor(() => warn.mock.calls.length > 0);
+    // Node reports an unhandled rejection at the end of the turn it happened in.
+    await new Promise((r) => setImmediate(r));
+    expect(unhandled).toEqual([]);
+    collector.answer = () => ({ status: 201 });
+    await call('/item/2');
+    await waitFor(() => mw.stats().sent === 1);
+    expect(mw.stats()).toMatchObject({ queued: 0, sent: 1, rejected: 1 });
+  });
+
   it('an async callback that throws is not an unhandled rejection (which would end the process)', async () => {
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
