@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { batchLength } from '../../src/server/batch';
 import moesif, { type MoesifMiddleware, type MoesifOptions } from '../../src/server/index';
 import { createLog } from '../../src/server/log';
 import { createOutbox } from '../../src/server/outbox';
@@ -65,6 +66,27 @@ describe('batching', () => {
     await mw.flush();
     expect(uris(collector).sort()).toEqual(['/item/0', '/item/1', '/item/2', '/item/3']);
     expect(mw.stats()).toMatchObject({ queued: 0, sent: 4, dropped: 0, rejected: 0 });
+  });
+});
+
+describe('the next batch', () => {
+  // Items of 10 characters: a body of one is 12 bytes, of two 23, of three 34.
+  const items = ['a'.repeat(10), 'b'.repeat(10), 'c'.repeat(10)];
+
+  it('takes everything waiting, within the count and byte limits', () => {
+    expect(batchLength(items, 1000, 1000)).toBe(3);
+    expect(batchLength(items, 2, 1000)).toBe(2);
+    expect(batchLength(items, 1000, 30)).toBe(2);
+    expect(batchLength([], 1000, 1000)).toBe(0);
+  });
+
+  it('takes an item larger than the byte limit alone, rather than never', () => {
+    expect(batchLength(['x'.repeat(100), ...items], 1000, 30)).toBe(1);
+  });
+
+  it('counts bytes in UTF-8, not characters', () => {
+    // Ten two-byte characters each: 20 bytes an item, so two of them no longer fit in 30.
+    expect(batchLength(['é'.repeat(10), 'é'.repeat(10)], 1000, 30)).toBe(1);
   });
 });
 
