@@ -13,8 +13,8 @@ const PREFIX = '[usertrail/server]';
 
 /**
  * What the middleware says must never break the app: an app may make console methods throw (to fail
- * its tests on warnings), and thrown from a delivery callback, that ended the process as an
- * unhandled rejection.
+ * its tests on warnings), and thrown where a request to the collector settles, that would end the
+ * process as an unhandled rejection.
  */
 function write(method: 'log' | 'warn' | 'error', message: string): void {
   try {

@@ -97,7 +97,7 @@ function post({ request, url, options, body, timeout }: Post): Promise<SendResul
       resolve(result);
     };
     // The timeout bounds the whole exchange, not only silences: an answer that trickles in (a proxy
-    // padding a stalled upstream) never idles, and kept the batch in flight for ever.
+    // padding a stalled upstream) never idles, and would keep the batch in flight for ever.
     let deadline: ReturnType<typeof setTimeout> | undefined;
     try {
       const req = request(url, options, (res) => {
@@ -131,7 +131,7 @@ function answerOf(res: IncomingMessage): SendResult {
   return retryAfterMs === undefined ? { status } : { status, retryAfterMs };
 }
 
-/** Reads the answer to its end, unread, so that the socket returns to the agent; a large one is cut off. */
+/** Reads the answer through without keeping it, so that the socket returns to the agent; a large one is cut off. */
 function drain(res: IncomingMessage): void {
   let read = 0;
   res.on('data', (chunk: Buffer) => {
