@@ -11,19 +11,32 @@ export interface Log {
 
 const PREFIX = '[usertrail/server]';
 
+/**
+ * What the middleware says must never break the app: an app may make console methods throw (to fail
+ * its tests on warnings), and thrown where a request to the collector settles, that would end the
+ * process as an unhandled rejection.
+ */
+function write(method: 'log' | 'warn' | 'error', message: string): void {
+  try {
+    console[method](`${PREFIX} ${message}`);
+  } catch {
+    // Not said, then: there is nowhere else to say it.
+  }
+}
+
 export function createLog(debugEnabled: boolean): Log {
   const warned = new Set<string>();
   return {
     debug(message) {
-      if (debugEnabled) console.log(`${PREFIX} ${message}`);
+      if (debugEnabled) write('log', message);
     },
     warnOnce(key, message) {
       if (warned.has(key)) return;
       warned.add(key);
-      console.warn(`${PREFIX} ${message}`);
+      write('warn', message);
     },
     error(message) {
-      console.error(`${PREFIX} ${message}`);
+      write('error', message);
     },
   };
 }

@@ -3,10 +3,10 @@
  * fetch (test mocks, APM agents) must not see or break our traffic, and a keep-alive Agent unrefs idle
  * sockets, so a quiet middleware never keeps the process alive.
  */
-import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { gzip as gzipCallback } from 'node:zlib';
 import { promisify } from 'node:util';
+import { gzip as gzipCallback } from 'node:zlib';
 import { parseRetryAfter } from '../delivery/backoff.js';
 import { APPLICATION_ID_HEADER, SDK_HEADER } from '../wire.js';
 
@@ -35,7 +35,7 @@ export interface TransportConfig {
 }
 
 /**
- * zlib's asynchronous gzip runs in libuv's thread pool, so a 500 KB batch never holds the app's
+ * zlib's asynchronous gzip runs in libuv's thread pool, so the largest batch never holds the app's
  * event loop (the synchronous call would, for milliseconds). Level 1: events of one API are much
  * alike, so the fastest level already shrinks a batch about twentyfold (200 of the bench's events:
  * 21x at level 1, 28x at the default 6) for less than half the CPU (2.4 against 5.2 µs per event),
@@ -54,73 +54,89 @@ export function createTransport(config: TransportConfig): Send {
   const agent = secure ? new HttpsAgent({ keepAlive: true, maxSockets }) : new HttpAgent({ keepAlive: true, maxSockets });
   const request = secure ? httpsRequest : httpRequest;
 
-  /** The body and its headers, compressed unless the option says not to; compression failing sends it as is. */
-  async function encode(json: string): Promise<{ body: Buffer; encoding: Record<string, string> }> {
-    const plain = Buffer.from(json, 'utf8');
-    if (!config.gzip) return { body: plain, encoding: {} };
-    try {
-      return { body: await gzip(plain, GZIP_OPTIONS), encoding: { 'Content-Encoding': 'gzip' } };
-    } catch {
-      return { body: plain, encoding: {} };
-    }
-  }
-
   return async (path, json) => {
-    const { body, encoding } = await encode(json);
-    return new Promise<SendResult>((resolve) => {
-      let settled = false;
-      const done = (result: SendResult) => {
-        if (settled) return;
-        settled = true;
-        resolve(result);
-      };
-      // requestTimeout bounds the whole exchange, not only silences: an answer that trickles in
-      // (a proxy padding a stalled upstream) never idles, and kept the batch in flight for ever.
-      let deadline: ReturnType<typeof setTimeout> | undefined;
-      try {
-        const req = request(
-          `${config.baseUri}${path}`,
-          {
-            method: 'POST',
-            agent,
-            headers: {
-              'Content-Type': 'application/json',
-              'Content-Length': String(body.length),
-              ...encoding,
-              [APPLICATION_ID_HEADER]: config.applicationId,
-              [SDK_HEADER]: SDK_HEADER_VALUE,
-            },
-          },
-          (res) => {
-            // The status line is the answer: the outcome does not wait for a body nobody reads.
-            const status = res.statusCode ?? 0;
-            const retryAfterMs = parseRetryAfter(res.headers['retry-after'], Date.now());
-            done(retryAfterMs === undefined ? { status } : { status, retryAfterMs });
-            let read = 0;
-            // Drain the answer so the socket returns to the agent; its content is not needed.
-            res.on('data', (chunk: Buffer) => {
-              read += chunk.length;
-              if (read > MAX_ANSWER_BYTES) res.destroy();
-            });
-            res.on('error', () => {});
-            res.on('close', () => clearTimeout(deadline));
-          },
-        );
-        deadline = setTimeout(() => {
-          req.destroy();
-          done({ status: 0, error: 'timeout' });
-        }, config.requestTimeout);
-        deadline.unref?.();
-        req.on('error', (error: NodeJS.ErrnoException) => {
-          clearTimeout(deadline);
-          done({ status: 0, error: error.code ?? error.name });
-        });
-        req.end(body);
-      } catch (error) {
-        clearTimeout(deadline);
-        // An invalid header value or URL: a value, not a throw.
-        done({ status: 0, error: error instanceof Error ? error.name : 'error' });
-      }
-    });
+    const { body, encoding } = await encode(json, config.gzip);
+    const headers = {
+      'Content-Type': 'application/json',
+      'Content-Length': String(body.length),
+      ...encoding,
+      [APPLICATION_ID_HEADER]: config.applicationId,
+      [SDK_HEADER]: SDK_HEADER_VALUE,
+    };
+    return post({ request, url: `${config.baseUri}${path}`, options: { method: 'POST', agent, headers }, body, timeout: config.requestTimeout });
   };
+}
+
+/** The body and its headers, compressed unless the option says not to; compression failing sends it as is. */
+async function encode(json: string, compress: boolean): Promise<{ body: Buffer; encoding: Record<string, string> }> {
+  const plain = Buffer.from(json, 'utf8');
+  if (!compress) return { body: plain, encoding: {} };
+  try {
+    return { body: await gzip(plain, GZIP_OPTIONS), encoding: { 'Content-Encoding': 'gzip' } };
+  } catch {
+    return { body: plain, encoding: {} };
+  }
+}
+
+interface Post {
+  request: typeof httpRequest;
+  url: string;
+  options: RequestOptions;
+  body: Buffer;
+  /** Milliseconds the whole exchange may take. */
+  timeout: number;
+}
+
+/** One request. Resolves with its answer, or with status 0 and a short reason; never rejects. */
+function post({ request, url, options, body, timeout }: Post): Promise<SendResult> {
+  return new Promise<SendResult>((resolve) => {
+    let settled = false;
+    const done = (result: SendResult) => {
+      if (settled) return;
+      settled = true;
+      resolve(result);
+    };
+    // The timeout bounds the whole exchange, not only silences: an answer that trickles in (a proxy
+    // padding a stalled upstream) never idles, and would keep the batch in flight for ever.
+    let deadline: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const req = request(url, options, (res) => {
+        // The status line is the answer: the outcome does not wait for a body nobody reads.
+        done(answerOf(res));
+        drain(res);
+        res.on('close', () => clearTimeout(deadline));
+      });
+      deadline = setTimeout(() => {
+        req.destroy();
+        done({ status: 0, error: 'timeout' });
+      }, timeout);
+      deadline.unref?.();
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        clearTimeout(deadline);
+        done({ status: 0, error: error.code ?? error.name });
+      });
+      req.end(body);
+    } catch (error) {
+      clearTimeout(deadline);
+      // An invalid header value or URL: a value, not a throw.
+      done({ status: 0, error: error instanceof Error ? error.name : 'error' });
+    }
+  });
+}
+
+/** The status of an answer, and the wait its Retry-After asks for. */
+function answerOf(res: IncomingMessage): SendResult {
+  const status = res.statusCode ?? 0;
+  const retryAfterMs = parseRetryAfter(res.headers['retry-after'], Date.now());
+  return retryAfterMs === undefined ? { status } : { status, retryAfterMs };
+}
+
+/** Reads the answer through without keeping it, so that the socket returns to the agent; a large one is cut off. */
+function drain(res: IncomingMessage): void {
+  let read = 0;
+  res.on('data', (chunk: Buffer) => {
+    read += chunk.length;
+    if (read > MAX_ANSWER_BYTES) res.destroy();
+  });
+  res.on('error', () => {});
 }

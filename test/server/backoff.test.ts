@@ -2,6 +2,7 @@
 /** Retry timing as pure functions: no timers, no network. */
 import { describe, expect, it } from 'vitest';
 import { backoffDelay, isRetryable, parseRetryAfter } from '../../src/server/index';
+import { createPacing } from '../../src/server/pacing';
 
 describe('backoffDelay', () => {
   it('draws from [0, base * 2^(attempt-1)) (full jitter)', () => {
@@ -36,5 +37,41 @@ describe('isRetryable', () => {
   it('retries no answer, timeouts, rate limits and server errors only', () => {
     expect([0, 408, 429, 500, 503].every(isRetryable)).toBe(true);
     expect([400, 401, 404, 413, 422].some(isRetryable)).toBe(false);
+  });
+});
+
+describe('pacing (how hard the outbox may press the collector)', () => {
+  const pacing = () => createPacing({ maxInFlight: 4, maxBatchBytes: 1000, retryBaseDelay: 1000, retryMaxDelay: 60_000, random: () => 0.5 });
+
+  it('allows every request under way while the collector answers, and one probe after a failure until it answers again', () => {
+    const p = pacing();
+    expect(p.maxInFlight()).toBe(4);
+    p.failed(undefined);
+    expect(p.maxInFlight()).toBe(1);
+    p.failed(undefined);
+    expect(p.maxInFlight()).toBe(1);
+    p.answered();
+    expect(p.maxInFlight()).toBe(4);
+  });
+
+  it('counts failures in a row for the backoff, Retry-After as a floor, and starts over once the collector answers', () => {
+    const p = pacing();
+    expect(p.failed(undefined)).toEqual({ attempt: 1, delay: 500 });
+    expect(p.failed(undefined)).toEqual({ attempt: 2, delay: 1000 });
+    expect(p.failed(5000)).toEqual({ attempt: 3, delay: 5000 });
+    p.answered();
+    expect(p.failed(undefined)).toEqual({ attempt: 1, delay: 500 });
+  });
+
+  it('halves the batch byte limit to what a 413 refused, never raising it again', () => {
+    const p = pacing();
+    expect(p.byteLimit()).toBe(1000);
+    expect(p.tooLarge(900)).toBe(450);
+    expect(p.byteLimit()).toBe(450);
+    // A larger batch refused after a smaller one (both were under way) leaves the limit as it is.
+    expect(p.tooLarge(2000)).toBe(450);
+    p.answered();
+    expect(p.byteLimit()).toBe(450);
+    expect(p.tooLarge(1)).toBe(1);
   });
 });

@@ -6,7 +6,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { batchLength } from '../../src/server/batch';
 import moesif, { type MoesifMiddleware, type MoesifOptions } from '../../src/server/index';
+import { createLog } from '../../src/server/log';
+import { createOutbox } from '../../src/server/outbox';
+import { createTransport } from '../../src/server/transport';
 import { freePort, startApp, startRecorder, waitFor, type Recorder, type RunningApp } from './helpers';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -62,6 +66,66 @@ describe('batching', () => {
     await mw.flush();
     expect(uris(collector).sort()).toEqual(['/item/0', '/item/1', '/item/2', '/item/3']);
     expect(mw.stats()).toMatchObject({ queued: 0, sent: 4, dropped: 0, rejected: 0 });
+  });
+});
+
+describe('the next batch', () => {
+  // Items of 10 characters: a body of one is 12 bytes, of two 23, of three 34.
+  const items = ['a'.repeat(10), 'b'.repeat(10), 'c'.repeat(10)];
+
+  it('takes everything waiting, within the count and byte limits', () => {
+    expect(batchLength(items, 1000, 1000)).toBe(3);
+    expect(batchLength(items, 2, 1000)).toBe(2);
+    expect(batchLength(items, 1000, 30)).toBe(2);
+    expect(batchLength([], 1000, 1000)).toBe(0);
+  });
+
+  it('takes an item larger than the byte limit alone, rather than never', () => {
+    expect(batchLength(['x'.repeat(100), ...items], 1000, 30)).toBe(1);
+  });
+
+  it('counts bytes in UTF-8, not characters', () => {
+    // Ten two-byte characters each: 20 bytes an item, so two of them no longer fit in 30.
+    expect(batchLength(['é'.repeat(10), 'é'.repeat(10)], 1000, 30)).toBe(1);
+  });
+});
+
+describe('a full batch that one request cannot carry', () => {
+  it('sends all of it at once, in as many requests as the byte limit needs, not one per batchMaxTime', async () => {
+    // Synthetic items: the outbox does not read what it queues, so they need not be events.
+    const collector = await startRecorder(0, { contract: false });
+    cleanups.push(() => collector.close());
+    const outbox = createOutbox({
+      send: createTransport({ baseUri: collector.url, applicationId: 'a', requestTimeout: 5000, gzip: true, maxSockets: 4 }),
+      path: '/v1/events/batch',
+      batchSize: 10,
+      maxBatchCount: 1000,
+      // Two of these items per request.
+      maxBatchBytes: 1000,
+      maxInFlight: 4,
+      batchMaxTime: 60_000,
+      maxQueueSize: 1000,
+      maxQueueChars: 1_000_000,
+      retryBaseDelay: 60_000,
+      retryMaxDelay: 60_000,
+      log: createLog(false),
+    });
+    for (let i = 0; i < 10; i++) outbox.push(JSON.stringify({ i, pad: 'x'.repeat(400) }));
+    // No flush(): ten items waited, so all ten were due. The first request took two of them, and the
+    // other eight waited a whole batchMaxTime for each further request.
+    await waitFor(() => outbox.stats().sent === 10);
+    expect(collector.requests.map((r) => (r.body as unknown[]).length)).toEqual([2, 2, 2, 2, 2]);
+  });
+
+  it('sends a batch refused as too large (413) again at once, in smaller requests, not after batchMaxTime', async () => {
+    const collector = await recorder();
+    collector.answer = (req) => ((req.body as unknown[]).length > 1 ? { status: 413 } : { status: 201 });
+    const { mw, call } = await appWith({ applicationId: 'a', baseUri: collector.url, batchSize: 3, batchMaxTime: 60_000 });
+    for (let i = 0; i < 3; i++) await call(`/item/${i}`);
+    // No flush(): the batch left because batchSize events waited, and its parts are as due as it was.
+    await waitFor(() => mw.stats().sent === 3);
+    expect(uris(collector).sort()).toEqual(['/item/0', '/item/1', '/item/2']);
+    expect(mw.stats()).toMatchObject({ queued: 0, sent: 3, dropped: 0, rejected: 0 });
   });
 });
 
@@ -188,6 +252,29 @@ describe('a collector that is down or refusing', () => {
       [null, 201],
       ['HTTP 400', 400],
     ]);
+  });
+
+  it('a console.warn that throws (an app failing its tests on warnings) is not an unhandled rejection, and delivery goes on', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    cleanups.push(async () => void process.off('unhandledRejection', onUnhandled));
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {
+      throw new Error('warnings fail this test suite');
+    });
+    const collector = await recorder();
+    collector.answer = () => ({ status: 401 });
+    // batchSize 1: the batch leaves at once, and no flush() awaits its request to catch what it throws.
+    const { mw, call } = await appWith({ applicationId: 'a', baseUri: collector.url, batchSize: 1 });
+    await call('/item/1');
+    await waitFor(() => warn.mock.calls.length > 0);
+    // Node reports an unhandled rejection at the end of the turn it happened in.
+    await new Promise((r) => setImmediate(r));
+    expect(unhandled).toEqual([]);
+    collector.answer = () => ({ status: 201 });
+    await call('/item/2');
+    await waitFor(() => mw.stats().sent === 1);
+    expect(mw.stats()).toMatchObject({ queued: 0, sent: 1, rejected: 1 });
   });
 
   it('an async callback that throws is not an unhandled rejection (which would end the process)', async () => {
