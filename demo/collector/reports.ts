@@ -1,11 +1,10 @@
 /**
  * The read side of the collector: events, stitched profiles, companies, the funnel and activity over
  * time, as the query API answers them. Everything is read from the figures the store keeps up to date
- * at ingest (figures.ts), so no answer reads more than its page of rows plus a few rows per profile
+ * at ingest (sqlite/figures.ts), so no answer reads more than its page of rows plus a few rows per profile
  * shown; the stitching rules are already applied to what is stored.
  */
-import type { AnonymousRow, CollectorStore, UserRow } from './store.js';
-import type { FunnelStepSpec, PageRequest, ProfileFigures, StoredItem } from './figures.js';
+import type { AnonymousRow, CollectorStore, FunnelStepSpec, PageRequest, ProfileFigures, StoredItem, UserRow } from './store.js';
 import type { JsonObject } from './validate.js';
 
 export interface EventFilters {

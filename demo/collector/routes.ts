@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { APPLICATION_ID_HEADER as APP_ID_HEADER } from '../../src/wire.js';
 import type { CollectorConfig } from './config.js';
 import type { Ingest } from './ingest.js';
-import { CursorError, type PageRequest } from './figures.js';
+import { CursorError, type PageRequest } from './store.js';
 import { ACTIVITY_BUCKETS, DEFAULT_FUNNEL_STEPS, parseFunnelStep, type ActivityBucketName, type EventFilters, type Reports } from './reports.js';
 import { checkItem, isKind, parseJsonBody, type CheckedByKind, type Kind } from './validate.js';
 

@@ -22,68 +22,17 @@
  *    (which gives the next user a fresh anonymous id) avoids the case.
  * 5. A user (or a still-anonymous profile) belongs to a company from the time a users call or an
  *    item names it, or a companies call with a session token the profile was seen with, until
- *    the next company named (MEMBERSHIPS_SQL); an item counts for the company it names, or else for
+ *    the next company named (sqlite/memberships.ts); an item counts for the company it names, or else for
  *    the company its profile belonged to when it happened, and for none before its first ("any
  *    future web or API traffic from a user to that company"). An anonymous id's memberships are its
  *    own; the user it is merged into gets copies, which follow the id if another user claims it.
  *
  * createStitcher applies rules 2-5 to the identity rows as items arrive; the store then counts each
  * item for the profile and company these rows give, and when a merge or a membership changes them,
- * moves the items concerned (figures.ts).
+ * moves the items concerned (sqlite/items.ts).
  */
 import type { AnonymousRow, CompanyRow, IdentityStore, UserRow } from './store.js';
 import type { CheckedCompany, CheckedUser, JsonObject } from './validate.js';
-
-/** Migration 2 of store.ts (shipped; migration 3 replaces the view, migration 4 drops it for kept figures). */
-export const ATTRIBUTED_VIEW_SQL = `
-  CREATE VIEW attributed AS
-  SELECT i.*,
-    COALESCE(i.user_id, a.merged_into) AS identified_user_id,
-    COALESCE(i.user_id, a.merged_into, i.anonymous_id) AS profile_id,
-    COALESCE(i.company_id, u.company_id,
-      CASE WHEN i.user_id IS NULL AND a.merged_into IS NULL THEN a.company_id END) AS effective_company_id
-  FROM items i
-  LEFT JOIN anonymous_ids a ON a.anonymous_id = i.anonymous_id
-  LEFT JOIN users u ON u.user_id = COALESCE(i.user_id, a.merged_into);
-`;
-
-/**
- * Migration 3 of store.ts: company membership over time, and the view reading it. A profile (a user
- * id, or an unmerged anonymous id) belongs to a membership's company from its `since` until the next
- * one, so moving to another company takes only the traffic after the move ("Moesif will associate
- * any future web or API traffic from a user to that company"), whatever order calls arrive in.
- * Traffic from before the profile's first membership counted for that first company here; since
- * migration 8 it counts for none (figures.ts), as the seed's "any future web or API traffic" says.
- */
-export const MEMBERSHIPS_SQL = `
-  CREATE TABLE memberships (
-    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-    profile_id TEXT NOT NULL,
-    company_id TEXT NOT NULL,
-    since      TEXT NOT NULL
-  );
-  CREATE INDEX memberships_profile ON memberships (profile_id, since);
-  INSERT INTO memberships (profile_id, company_id, since)
-    SELECT user_id, company_id, identified_at FROM users WHERE company_id IS NOT NULL;
-  INSERT INTO memberships (profile_id, company_id, since)
-    SELECT anonymous_id, company_id, first_seen FROM anonymous_ids WHERE company_id IS NOT NULL;
-
-  DROP VIEW attributed;
-  CREATE VIEW attributed AS
-  SELECT p.*,
-    COALESCE(p.company_id,
-      (SELECT m.company_id FROM memberships m WHERE m.profile_id = p.profile_id AND m.since <= p.time
-        ORDER BY m.since DESC, m.seq DESC LIMIT 1),
-      (SELECT m.company_id FROM memberships m WHERE m.profile_id = p.profile_id
-        ORDER BY m.since, m.seq LIMIT 1)) AS effective_company_id
-  FROM (
-    SELECT i.*,
-      COALESCE(i.user_id, a.merged_into) AS identified_user_id,
-      COALESCE(i.user_id, a.merged_into, i.anonymous_id) AS profile_id
-    FROM items i
-    LEFT JOIN anonymous_ids a ON a.anonymous_id = i.anonymous_id
-  ) p;
-`;
 
 export type MergeOutcome = 'merged' | 'already-merged' | 'conflict' | 'none';
 
