@@ -4,8 +4,8 @@
  * Each item row carries whom it counts for (`profile`, `company`: attribution.ts), as the stitching
  * rules say now (items.ts moves it when they change); `profiles`, `company_figures`,
  * `profile_actions` and `activity` hold counts, first and last times and per-hour counts, changed by
- * every item stored or moved, tallied during a transaction and written once at its end (tallies.ts),
- * with what the users and companies pages list (listings.ts). Items are stored compactly
+ * every item stored or moved, tallied during a transaction (tallies.ts) and written once at its end
+ * (settle.ts), with what the users and companies pages list (listings.ts). Items are stored compactly
  * (payload.ts), ids and repeated strings by reference (refs.ts). recount.ts rebuilds it all from
  * the raw rows.
  */
@@ -15,6 +15,7 @@ import { createItems, type Items } from './items.js';
 import { createListings } from './listings.js';
 import { recount } from './recount.js';
 import type { Refs } from './refs.js';
+import { createSettle } from './settle.js';
 import { createTallies } from './tallies.js';
 
 export interface Figures extends Items {
@@ -30,8 +31,8 @@ export interface Figures extends Items {
 }
 
 export function createFigures({ db, refs }: { db: Database.Database; refs: Refs }): Figures {
-  const listings = createListings({ db, refs });
-  const tallies = createTallies({ db, refs, listings });
+  const tallies = createTallies({ refs });
+  const { settle } = createSettle({ db, refs, listings: createListings({ db, refs }) });
   const attribution = createAttribution({ db, refs });
   const items = createItems({ db, refs, attribution, tallies });
 
@@ -46,7 +47,7 @@ export function createFigures({ db, refs }: { db: Database.Database; refs: Refs 
     touchProfile: tallies.touchProfile,
     touchCompany: tallies.touchCompany,
     settle() {
-      tallies.settle();
+      settle(tallies.changes);
       forgetTransaction();
     },
     discard: forgetTransaction,
