@@ -39,11 +39,45 @@ const toItem = (row: Record<string, unknown>): StoredItem => ({
   payload: unpackPayload(row),
 });
 
-/** The WHERE clause of some filters, its parameters, and the references whose kept counts may answer the total. */
+/** Filters as SQL: the conditions, their parameters, and the references whose kept counts may answer the total. */
 interface ItemWhere {
   where: string[];
   params: Record<string, number>;
   refs: { profile?: number; company?: number };
+}
+
+/** The filters as SQL; undefined when one names an id never seen, so no item matches. */
+function itemWhere(f: ItemFilters, refs: RefLookups): ItemWhere | undefined {
+  const where: string[] = [];
+  const params: Record<string, number> = {};
+  const counted: ItemWhere['refs'] = {};
+  if (f.profile_id !== undefined) {
+    const ref = refs.findProfile(f.profile_id);
+    if (ref === undefined) return undefined;
+    counted.profile = params.profile = ref;
+    where.push('i.profile = @profile');
+  }
+  if (f.anonymous_id !== undefined) {
+    const ref = refs.findProfile(f.anonymous_id);
+    if (ref === undefined) return undefined;
+    params.anon = ref;
+    where.push('i.anon = @anon');
+  }
+  if (f.company_id !== undefined) {
+    const ref = refs.findCompany(f.company_id);
+    if (ref === undefined) return undefined;
+    counted.company = params.company = ref;
+    where.push('i.company = @company');
+  }
+  if (f.kind !== undefined) {
+    params.kind = kindIndex(f.kind);
+    where.push('i.kind = @kind');
+  }
+  if (f.since !== undefined) {
+    params.since = Date.parse(f.since);
+    where.push('i.time >= @since');
+  }
+  return { where, params, refs: counted };
 }
 
 export function createEventQueries({ db, refs }: { db: Database.Database; refs: RefLookups }): EventQueries {
@@ -60,40 +94,6 @@ export function createEventQueries({ db, refs }: { db: Database.Database; refs: 
     if (!found) prepared.set(sql, (found = db.prepare(sql)));
     return found;
   };
-
-  /** undefined: a filter names an id never seen, so no item matches. */
-  function whereOf(f: ItemFilters): ItemWhere | undefined {
-    const where: string[] = [];
-    const params: Record<string, number> = {};
-    const counted: ItemWhere['refs'] = {};
-    if (f.profile_id !== undefined) {
-      const ref = refs.findProfile(f.profile_id);
-      if (ref === undefined) return undefined;
-      counted.profile = params.profile = ref;
-      where.push('i.profile = @profile');
-    }
-    if (f.anonymous_id !== undefined) {
-      const ref = refs.findProfile(f.anonymous_id);
-      if (ref === undefined) return undefined;
-      params.anon = ref;
-      where.push('i.anon = @anon');
-    }
-    if (f.company_id !== undefined) {
-      const ref = refs.findCompany(f.company_id);
-      if (ref === undefined) return undefined;
-      counted.company = params.company = ref;
-      where.push('i.company = @company');
-    }
-    if (f.kind !== undefined) {
-      params.kind = kindIndex(f.kind);
-      where.push('i.kind = @kind');
-    }
-    if (f.since !== undefined) {
-      params.since = Date.parse(f.since);
-      where.push('i.time >= @since');
-    }
-    return { where, params, refs: counted };
-  }
 
   /** A count kept as a figure, when the filters are ones that are kept. */
   function keptTotal(f: ItemFilters, counted: ItemWhere['refs']): number | undefined {
@@ -127,7 +127,7 @@ export function createEventQueries({ db, refs }: { db: Database.Database; refs: 
 
   return {
     items(f, page) {
-      const filters = whereOf(f);
+      const filters = itemWhere(f, refs);
       if (!filters) return { rows: [], total: 0, next_cursor: null };
       const total = keptTotal(f, filters.refs) ?? countItems(filters);
       return toPage(readPage(filters, page), page.limit, total, (item) => [Date.parse(item.time), item.seq]);
