@@ -11,7 +11,7 @@ export const MS = (column: string): string => `CAST(ROUND((julianday(${column}) 
  * Each entry moves the schema from version i to i + 1 (`PRAGMA user_version`). Append only; never
  * edit an entry that has shipped, since existing files have already run it.
  */
-export const MIGRATIONS: string[] = [
+const MIGRATIONS: string[] = [
   // Items as sent, and the identity rows.
   `
   CREATE TABLE items (

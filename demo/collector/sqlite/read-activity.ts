@@ -1,12 +1,10 @@
 /** The activity chart: actions and API calls per hour or day, for everything, one profile or one company. */
 import type Database from 'better-sqlite3';
-import type { ActivityBucket } from '../store.js';
+import type { ActivityBucket, FigureReader } from '../store.js';
 import type { RefLookups } from './refs.js';
 import { HOUR_MS, iso } from './rows.js';
 
-export interface ActivityQueries {
-  activity(scope: { company_id?: string; profile_id?: string }, bucketMs: number): ActivityBucket[];
-}
+type ActivityQueries = Pick<FigureReader, 'activity'>;
 
 type HourRow = { hour: number; actions: number; events: number };
 

@@ -1,11 +1,8 @@
 /** The companies page: every company a call or an item named, most recently seen first, and its listed profiles. */
 import type Database from 'better-sqlite3';
-import type { CompanyFigures, ProfileFigures } from '../store.js';
+import type { CompanyFigures, FigureReader, ProfileFigures } from '../store.js';
 
-export interface CompanyQueries {
-  companies(): CompanyFigures[];
-  companyProfiles(companyId: string): ProfileFigures[];
-}
+type CompanyQueries = Pick<FigureReader, 'companies' | 'companyProfiles'>;
 
 export function createCompanyQueries({ db }: { db: Database.Database }): CompanyQueries {
   const companies = db.prepare('SELECT f.* FROM company_figures f JOIN companies c ON c.company_id = f.id ORDER BY f.last_seen DESC, f.id');

@@ -3,17 +3,13 @@
  * anonymous id carried, the company counted for, kind and time, each filter and the order by index.
  */
 import type Database from 'better-sqlite3';
-import type { ItemFilters, PageRequest, Paged, StoredItem } from '../store.js';
+import type { FigureReader, ItemFilters, PageRequest, StoredItem } from '../store.js';
 import { CursorError, decodeCursor, toPage } from './paging.js';
 import { unpackPayload } from './payload.js';
 import type { RefLookups } from './refs.js';
 import { iso, KINDS, kindIndex, type KindIndex } from './rows.js';
 
-export interface EventQueries {
-  items(filters: ItemFilters, page: PageRequest): Paged<StoredItem>;
-  /** A profile's latest `limit` items, oldest first (its timeline). */
-  timeline(profileId: string, limit: number): StoredItem[];
-}
+type EventQueries = Pick<FigureReader, 'items' | 'timeline'>;
 
 /**
  * An item with the ids its references stand for. The Identified User Id: the profile, unless it is

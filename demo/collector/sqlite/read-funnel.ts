@@ -5,13 +5,10 @@
  * action name); `event_text` has no figure, so it reads the API calls of the profiles still in.
  */
 import type Database from 'better-sqlite3';
-import type { FunnelStepSpec } from '../store.js';
+import type { FigureReader, FunnelStepSpec } from '../store.js';
 import type { RefLookups } from './refs.js';
 
-export interface FunnelQueries {
-  /** How many active profiles reach each step, in order (the funnel). */
-  funnel(steps: FunnelStepSpec[]): { profiles: number; reached: number[] };
-}
+type FunnelQueries = Pick<FigureReader, 'funnel'>;
 
 type FigureStep = Exclude<FunnelStepSpec, { type: 'event_text' }>;
 

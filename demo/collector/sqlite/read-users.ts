@@ -1,14 +1,9 @@
 /** The users page: the listed profiles (users, and anonymous ids not merged into one), most recently seen first. */
 import type Database from 'better-sqlite3';
-import type { PageRequest, Paged, ProfileFigures } from '../store.js';
+import type { FigureReader, ProfileFigures } from '../store.js';
 import { CursorError, decodeCursor, toPage } from './paging.js';
 
-export interface UserQueries {
-  profiles(page: PageRequest): Paged<ProfileFigures>;
-  profile(id: string): ProfileFigures | undefined;
-  /** The anonymous ids merged into a user, earliest first. */
-  mergedAnonymousIds(userId: string): string[];
-}
+type UserQueries = Pick<FigureReader, 'profiles' | 'profile' | 'mergedAnonymousIds'>;
 
 export function createUserQueries({ db }: { db: Database.Database }): UserQueries {
   const s = {
