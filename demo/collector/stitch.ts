@@ -120,13 +120,19 @@ export function createStitcher(store: IdentityStore) {
   /** A profile as an item names it: its user, its anonymous id, or both. */
   type Profile = { user?: UserRow; anonymous?: AnonymousRow };
 
-  /** The profile joins a company from `since` (rule 5): the user, or else the anonymous id (and the user it was merged into, by copy). */
+  /**
+   * The profile joins a company from `since` (rule 5): the user, or else the anonymous id (and the
+   * user it was merged into, by copy).
+   */
   function joinCompany({ user, anonymous }: Profile, companyId: string, since: string, always: boolean): void {
     if (user) user.company_id = store.join(user.user_id, companyId, since, always);
     else if (anonymous) anonymous.company_id = joinAnonymous(anonymous.anonymous_id, anonymous.merged_into, companyId, since);
   }
 
-  /** Rules 2 to 4: an item that carries a user id and an anonymous id merges the id into the user, unless another user was seen with it first. */
+  /**
+   * Rules 2 to 4: an item that carries a user id and an anonymous id merges the id into the user,
+   * unless another user was seen with it first.
+   */
   function mergeAnonymous(user: UserRow, anonymous: AnonymousRow, at: string): MergeOutcome {
     if (anonymous.merged_into === user.user_id) {
       // merged_at is the earliest time the owner was seen with the id, whatever order items arrive in.

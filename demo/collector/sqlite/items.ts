@@ -13,8 +13,9 @@ import { kindIndex, type ItemRecord } from './rows.js';
 import type { Tallies } from './tallies.js';
 
 /**
- * A 53-bit hash of an item's kind and transaction id (cyrb53): an index key of 8 bytes instead of
- * ~40. Not unique: a hit is checked against the stored item's own transaction id (hasItem).
+ * A 53-bit hash of an item's kind and transaction id (cyrb53): the duplicate check's index holds one
+ * integer per item rather than the id's text. Not unique: a hit is checked against the stored
+ * item's own transaction id (hasItem).
  */
 export function transactionHash(kind: 'action' | 'event', transactionId: string): number {
   const text = `${kind}:${transactionId}`;
@@ -34,7 +35,10 @@ export interface Items {
   /** Whether an action or event with this transaction id is stored. */
   hasItem(kind: 'action' | 'event', transactionId: string): boolean;
   insertItem(item: NewItem): void;
-  /** The items that carry only `anonymousId` now count for `toProfile` (a merge, or a first merge in time replacing another). */
+  /**
+   * The items that carry only `anonymousId` now count for `toProfile` (a merge, or a first merge in
+   * time replacing another).
+   */
   moveAnonymousItems(anonymousId: string, toProfile: string): void;
   /** A profile's memberships changed: the items naming no company follow them. */
   reattributeCompanies(profileId: string): void;

@@ -30,7 +30,10 @@ export function createListings({ db, refs }: { db: Database.Database; refs: Pick
     writeCompanySeen: db.prepare('UPDATE company_figures SET first_seen = ?, last_seen = ? WHERE ref = ?'),
   };
 
-  /** How far through the default funnel a profile got: its first action, then identified at or after it, then an API call at or after that. */
+  /**
+   * How far through the default funnel a profile got: its first action, then identified at or after
+   * it, then an API call at or after that.
+   */
   function funnelLevel(figures: ProfileFigures, identifiedAt: number | null): number {
     const acted = figures.first_action;
     if (acted === null) return 0;
@@ -43,7 +46,10 @@ export function createListings({ db, refs }: { db: Database.Database; refs: Pick
   type UserRow = { identified_at: string; company_id: string | null };
   type AnonymousRow = { first_seen: string; merged_into: string | null; company_id: string | null };
 
-  /** First and last seen: its items' times, and when its rows were seen (a user's identification, its merged anonymous ids' first sight). */
+  /**
+   * First and last seen: its items' times, and when its rows were seen (a user's identification, its
+   * merged anonymous ids' first sight).
+   */
   function seenRange(id: string, before: ProfileFigures, user: UserRow | undefined, anonymous: AnonymousRow | undefined): { first: number | null; last: number | null } {
     let first = minOf(before.first_action, before.first_event);
     let last = maxOf(before.last_action, before.last_event);

@@ -56,7 +56,10 @@ function funnelQuery(steps: FigureStep[], nameRef: (name: string) => number | un
 const firstAt = (first: number | null, last: number | null, at: number, seek: () => number | null): number | null =>
   first === null || last === null || last < at ? null : first >= at ? first : seek();
 
-/** When each profile still in the funnel reached the last step, by reference; undefined before the first step (every active profile, from the start). */
+/**
+ * When each profile still in the funnel reached the last step, by reference; undefined before the
+ * first step (every active profile, from the start).
+ */
 type Reached = Map<number, number> | undefined;
 
 export function createFunnelQueries({ db, refs }: { db: Database.Database; refs: RefLookups }): FunnelQueries {

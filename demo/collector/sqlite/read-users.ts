@@ -19,7 +19,8 @@ export function createUserQueries({ db }: { db: Database.Database }): UserQuerie
     profiles(page) {
       const total = s.activeCount.get() as number;
       let rows: ProfileFigures[];
-      // One row more than asked (toPage). Every active profile has a last_seen: its rows' own times count (listings.ts).
+      // One row more than asked (toPage). Every active profile has a last_seen: its rows' own times
+      // count (listings.ts).
       if (page.cursor !== undefined) {
         const [lastSeen, id] = decodeCursor(page.cursor);
         if (typeof lastSeen !== 'number' || typeof id !== 'string') throw new CursorError('cursor is not one this collector gave');

@@ -1,6 +1,7 @@
 /**
  * What the SQLite modules share about stored rows: the item row, kinds as numbers, and times as
- * milliseconds since 1970 (integers sort and index in a few bytes; answers show ISO strings).
+ * milliseconds since 1970 (integers sort and index more compactly than text; answers show ISO
+ * strings).
  */
 
 export const HOUR_MS = 3_600_000;
