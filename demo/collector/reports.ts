@@ -1,11 +1,10 @@
 /**
  * The read side of the collector: events, stitched profiles, companies, the funnel and activity over
  * time, as the query API answers them. Everything is read from the figures the store keeps up to date
- * at ingest (figures.ts), so no answer reads more than its page of rows plus a few rows per profile
+ * at ingest (sqlite/figures.ts), so no answer reads more than its page of rows plus a few rows per profile
  * shown; the stitching rules are already applied to what is stored.
  */
-import type { AnonymousRow, CollectorStore, UserRow } from './store.js';
-import type { FunnelStepSpec, PageRequest, ProfileFigures, StoredItem } from './figures.js';
+import type { AnonymousRow, CollectorStore, FunnelStepSpec, PageRequest, ProfileFigures, StoredItem, UserRow } from './store.js';
 import type { JsonObject } from './validate.js';
 
 export interface EventFilters {
@@ -89,64 +88,66 @@ export interface Profile {
 const nextOffset = (page: PageRequest, shown: number, total: number): number | null =>
   page.cursor === undefined && page.offset + shown < total ? page.offset + shown : null;
 
-export function createReports(store: CollectorStore) {
-  /** An item as the query API shows it: who it counts for after stitching, and what it carried. */
-  function toEvent(item: StoredItem) {
-    const { payload } = item;
-    const request = objectOr(payload.request);
-    const response = objectOr(payload.response);
-    const isEvent = item.kind === 'event';
-    return {
-      seq: item.seq,
-      kind: item.kind,
-      time: item.time,
-      received_at: item.received_at,
-      transaction_id: (payload.transaction_id as string | undefined) ?? null,
-      action_name: isEvent ? null : ((payload.action_name as string | undefined) ?? null),
-      verb: (request.verb as string | undefined) ?? null,
-      uri: (request.uri as string | undefined) ?? null,
-      status: isEvent ? ((response.status as number | undefined) ?? null) : null,
-      // The seed's two ids, as on a profile: "No User Id identified: [...] Identified User Id is null.
-      // User Id is set to a generated Anonymous Id." So user_id is the User Id of the profile the item
-      // counts for (what `?user_id=` finds it by), null only for an item that carries no id at all.
-      user_id: item.profile_id,
-      identified_user_id: item.identified_user_id,
-      anonymous_id: item.anonymous_id,
-      company_id: item.company_id,
-      /** The same as user_id (its name before user_id followed the seed). */
-      profile_id: item.profile_id,
-      session_token: (payload.session_token as string | undefined) ?? null,
-      metadata: payload.metadata ?? null,
-      request: payload.request ?? null,
-      response: payload.response ?? null,
-      tags: payload.tags ?? null,
-    };
-  }
+/** An item as the query API shows it: who it counts for after stitching, and what it carried. */
+function toEvent(item: StoredItem) {
+  const { payload } = item;
+  const request = objectOr(payload.request);
+  const response = objectOr(payload.response);
+  const isEvent = item.kind === 'event';
+  return {
+    seq: item.seq,
+    kind: item.kind,
+    time: item.time,
+    received_at: item.received_at,
+    transaction_id: (payload.transaction_id as string | undefined) ?? null,
+    action_name: isEvent ? null : ((payload.action_name as string | undefined) ?? null),
+    verb: (request.verb as string | undefined) ?? null,
+    uri: (request.uri as string | undefined) ?? null,
+    status: isEvent ? ((response.status as number | undefined) ?? null) : null,
+    // The seed's two ids, as on a profile: "No User Id identified: [...] Identified User Id is null.
+    // User Id is set to a generated Anonymous Id." So user_id is the User Id of the profile the item
+    // counts for (what `?user_id=` finds it by), null only for an item that carries no id at all.
+    user_id: item.profile_id,
+    identified_user_id: item.identified_user_id,
+    anonymous_id: item.anonymous_id,
+    company_id: item.company_id,
+    /** The same as user_id (its name before user_id followed the seed). */
+    profile_id: item.profile_id,
+    session_token: (payload.session_token as string | undefined) ?? null,
+    metadata: payload.metadata ?? null,
+    request: payload.request ?? null,
+    response: payload.response ?? null,
+    tags: payload.tags ?? null,
+  };
+}
 
-  /** A profile's answer: its kept figures, and what its rows say (the user and the anonymous ids merged into it). */
-  function toProfile(figures: ProfileFigures): Profile {
-    const user = store.getUser(figures.id);
-    const anonymousIds = user ? store.mergedAnonymousIds(figures.id) : [figures.id];
-    const anons = anonymousIds.map((id) => store.getAnonymous(id)).filter((row): row is AnonymousRow => row !== undefined);
-    const rows: (UserRow | AnonymousRow)[] = [...anons, ...(user ? [user] : [])];
-    // First touch: the campaign recorded earliest on any of the person's ids.
-    const firstTouch = rows.filter((r) => r.campaign).sort((a, b) => String(a.campaign_at).localeCompare(String(b.campaign_at)))[0];
-    return {
-      user_id: figures.id,
-      identified_user_id: user ? user.user_id : null,
-      anonymous_ids: anonymousIds,
-      company_id: figures.company_id,
-      identified_at: user ? user.identified_at : null,
-      first_seen: iso(figures.first_seen),
-      last_seen: iso(figures.last_seen),
-      action_count: figures.action_count,
-      event_count: figures.event_count,
-      campaign: firstTouch ? firstTouch.campaign : null,
-      // The person's metadata: what the anonymous ids collected, then the user's own on top. Spread,
-      // not Object.assign: assigning a "__proto__" key sent as metadata would set the prototype and drop the key.
-      metadata: rows.reduce<JsonObject>((merged, r) => ({ ...merged, ...r.metadata }), {}),
-    };
-  }
+/** A profile's answer: its kept figures, and what its rows say (the user and the anonymous ids merged into it). */
+function toProfile(store: CollectorStore, figures: ProfileFigures): Profile {
+  const user = store.getUser(figures.id);
+  const anonymousIds = user ? store.mergedAnonymousIds(figures.id) : [figures.id];
+  const anons = anonymousIds.map((id) => store.getAnonymous(id)).filter((row): row is AnonymousRow => row !== undefined);
+  const rows: (UserRow | AnonymousRow)[] = [...anons, ...(user ? [user] : [])];
+  // First touch: the campaign recorded earliest on any of the person's ids.
+  const firstTouch = rows.filter((r) => r.campaign).sort((a, b) => String(a.campaign_at).localeCompare(String(b.campaign_at)))[0];
+  return {
+    user_id: figures.id,
+    identified_user_id: user ? user.user_id : null,
+    anonymous_ids: anonymousIds,
+    company_id: figures.company_id,
+    identified_at: user ? user.identified_at : null,
+    first_seen: iso(figures.first_seen),
+    last_seen: iso(figures.last_seen),
+    action_count: figures.action_count,
+    event_count: figures.event_count,
+    campaign: firstTouch ? firstTouch.campaign : null,
+    // The person's metadata: what the anonymous ids collected, then the user's own on top. Spread,
+    // not Object.assign: assigning a "__proto__" key sent as metadata would set the prototype and drop the key.
+    metadata: rows.reduce<JsonObject>((merged, r) => ({ ...merged, ...r.metadata }), {}),
+  };
+}
+
+export function createReports(store: CollectorStore) {
+  const profileAnswer = (figures: ProfileFigures): Profile => toProfile(store, figures);
 
   /** The profile a User Id stands for: a merged anonymous id leads to its user. */
   const profileOf = (userId: string): string => store.getAnonymous(userId)?.merged_into ?? userId;
@@ -187,7 +188,7 @@ export function createReports(store: CollectorStore) {
 
     listUsers(page: PageRequest) {
       const result = store.profiles(page);
-      const users = result.rows.map(toProfile);
+      const users = result.rows.map(profileAnswer);
       return { users, total: result.total, limit: page.limit, offset: page.offset, next_offset: nextOffset(page, users.length, result.total), next_cursor: result.next_cursor };
     },
 
@@ -201,7 +202,7 @@ export function createReports(store: CollectorStore) {
       if (profileId === undefined) return undefined;
       const figures = store.profile(profileId);
       if (!figures?.active) return undefined;
-      return { ...toProfile(figures), requested_id: id, timeline: store.timeline(profileId, 1000).map(toEvent) };
+      return { ...profileAnswer(figures), requested_id: id, timeline: store.timeline(profileId, 1000).map(toEvent) };
     },
 
     listCompanies,
@@ -210,7 +211,7 @@ export function createReports(store: CollectorStore) {
     getCompany(id: string) {
       const company = listCompanies().companies.find((c) => c.company_id === id);
       if (!company) return undefined;
-      const users = store.companyProfiles(id).map(toProfile);
+      const users = store.companyProfiles(id).map(profileAnswer);
       const api_calls = listEvents({ company_id: id, kind: 'event' }, { limit: 100, offset: 0 }).events;
       return { ...company, users, api_calls };
     },

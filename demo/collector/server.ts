@@ -26,7 +26,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Ru
   const config = resolveConfig(options);
   const store = openStore(config.db);
   const reports = createReports(store);
-  const app = createApp(config, { ingest: createIngest(store), reports });
+  const app = createApp({ config, ingest: createIngest(store), reports });
   let listening: Awaited<ReturnType<typeof listen>>;
   try {
     listening = await listen(app, { port: config.port, host: config.host, requestTimeoutMs: config.requestTimeoutMs });

@@ -22,68 +22,17 @@
  *    (which gives the next user a fresh anonymous id) avoids the case.
  * 5. A user (or a still-anonymous profile) belongs to a company from the time a users call or an
  *    item names it, or a companies call with a session token the profile was seen with, until
- *    the next company named (MEMBERSHIPS_SQL); an item counts for the company it names, or else for
+ *    the next company named (sqlite/memberships.ts); an item counts for the company it names, or else for
  *    the company its profile belonged to when it happened, and for none before its first ("any
  *    future web or API traffic from a user to that company"). An anonymous id's memberships are its
  *    own; the user it is merged into gets copies, which follow the id if another user claims it.
  *
  * createStitcher applies rules 2-5 to the identity rows as items arrive; the store then counts each
  * item for the profile and company these rows give, and when a merge or a membership changes them,
- * moves the items concerned (figures.ts).
+ * moves the items concerned (sqlite/items.ts).
  */
 import type { AnonymousRow, CompanyRow, IdentityStore, UserRow } from './store.js';
 import type { CheckedCompany, CheckedUser, JsonObject } from './validate.js';
-
-/** Migration 2 of store.ts (shipped; migration 3 replaces the view, migration 4 drops it for kept figures). */
-export const ATTRIBUTED_VIEW_SQL = `
-  CREATE VIEW attributed AS
-  SELECT i.*,
-    COALESCE(i.user_id, a.merged_into) AS identified_user_id,
-    COALESCE(i.user_id, a.merged_into, i.anonymous_id) AS profile_id,
-    COALESCE(i.company_id, u.company_id,
-      CASE WHEN i.user_id IS NULL AND a.merged_into IS NULL THEN a.company_id END) AS effective_company_id
-  FROM items i
-  LEFT JOIN anonymous_ids a ON a.anonymous_id = i.anonymous_id
-  LEFT JOIN users u ON u.user_id = COALESCE(i.user_id, a.merged_into);
-`;
-
-/**
- * Migration 3 of store.ts: company membership over time, and the view reading it. A profile (a user
- * id, or an unmerged anonymous id) belongs to a membership's company from its `since` until the next
- * one, so moving to another company takes only the traffic after the move ("Moesif will associate
- * any future web or API traffic from a user to that company"), whatever order calls arrive in.
- * Traffic from before the profile's first membership counted for that first company here; since
- * migration 8 it counts for none (figures.ts), as the seed's "any future web or API traffic" says.
- */
-export const MEMBERSHIPS_SQL = `
-  CREATE TABLE memberships (
-    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-    profile_id TEXT NOT NULL,
-    company_id TEXT NOT NULL,
-    since      TEXT NOT NULL
-  );
-  CREATE INDEX memberships_profile ON memberships (profile_id, since);
-  INSERT INTO memberships (profile_id, company_id, since)
-    SELECT user_id, company_id, identified_at FROM users WHERE company_id IS NOT NULL;
-  INSERT INTO memberships (profile_id, company_id, since)
-    SELECT anonymous_id, company_id, first_seen FROM anonymous_ids WHERE company_id IS NOT NULL;
-
-  DROP VIEW attributed;
-  CREATE VIEW attributed AS
-  SELECT p.*,
-    COALESCE(p.company_id,
-      (SELECT m.company_id FROM memberships m WHERE m.profile_id = p.profile_id AND m.since <= p.time
-        ORDER BY m.since DESC, m.seq DESC LIMIT 1),
-      (SELECT m.company_id FROM memberships m WHERE m.profile_id = p.profile_id
-        ORDER BY m.since, m.seq LIMIT 1)) AS effective_company_id
-  FROM (
-    SELECT i.*,
-      COALESCE(i.user_id, a.merged_into) AS identified_user_id,
-      COALESCE(i.user_id, a.merged_into, i.anonymous_id) AS profile_id
-    FROM items i
-    LEFT JOIN anonymous_ids a ON a.anonymous_id = i.anonymous_id
-  ) p;
-`;
 
 export type MergeOutcome = 'merged' | 'already-merged' | 'conflict' | 'none';
 
@@ -117,6 +66,17 @@ function mergeMetadata(row: { metadata: JsonObject; metadata_times?: Record<stri
   row.metadata_times = times;
 }
 
+/**
+ * First touch: a profile keeps the campaign of its earliest call, by the call's time rather than
+ * its arrival, so that calls arriving out of order do not change it.
+ */
+function keepFirstCampaign(row: UserRow | AnonymousRow | CompanyRow, campaign: unknown, at: string): void {
+  if (hasCampaign(campaign) && (!row.campaign || !row.campaign_at || at < row.campaign_at)) {
+    row.campaign = campaign;
+    row.campaign_at = at;
+  }
+}
+
 /** The ids an item of any kind carries. */
 interface Ids {
   user_id?: string;
@@ -146,17 +106,6 @@ export function createStitcher(store: IdentityStore) {
   }
 
   /**
-   * First touch: a profile keeps the campaign of its earliest call, by the call's time rather than
-   * its arrival, so that calls arriving out of order do not change it.
-   */
-  function keepFirstCampaign(row: UserRow | AnonymousRow | CompanyRow, campaign: unknown, at: string): void {
-    if (hasCampaign(campaign) && (!row.campaign || !row.campaign_at || at < row.campaign_at)) {
-      row.campaign = campaign;
-      row.campaign_at = at;
-    }
-  }
-
-  /**
    * Makes an anonymous id a member of a company from `at`, and gives the user it was merged into a
    * copy: the membership stays the id's own, so that it moves with the id if the id turns out to be
    * another user's (batches out of order). Always kept: among the user's own memberships, one the
@@ -168,60 +117,75 @@ export function createStitcher(store: IdentityStore) {
     return latest;
   }
 
+  /** A profile as an item names it: its user, its anonymous id, or both. */
+  type Profile = { user?: UserRow; anonymous?: AnonymousRow };
+
+  /**
+   * The profile joins a company from `since` (rule 5): the user, or else the anonymous id (and the
+   * user it was merged into, by copy).
+   */
+  function joinCompany({ user, anonymous }: Profile, companyId: string, since: string, always: boolean): void {
+    if (user) user.company_id = store.join(user.user_id, companyId, since, always);
+    else if (anonymous) anonymous.company_id = joinAnonymous(anonymous.anonymous_id, anonymous.merged_into, companyId, since);
+  }
+
+  /**
+   * Rules 2 to 4: an item that carries a user id and an anonymous id merges the id into the user,
+   * unless another user was seen with it first.
+   */
+  function mergeAnonymous(user: UserRow, anonymous: AnonymousRow, at: string): MergeOutcome {
+    if (anonymous.merged_into === user.user_id) {
+      // merged_at is the earliest time the owner was seen with the id, whatever order items arrive in.
+      anonymous.merged_at = earlier(anonymous.merged_at, at);
+      return 'already-merged';
+    }
+    // Claimed by another user earlier in time than this item: that merge stands.
+    if (anonymous.merged_into && anonymous.merged_at && at >= anonymous.merged_at) return 'conflict';
+    // Unclaimed, or claimed by another user later in time than this item (batches arrive out of
+    // order, e.g. from an offline outbox): the id belongs to whoever was seen with it first.
+    const outcome: MergeOutcome = anonymous.merged_into ? 'conflict' : 'merged';
+    // The user who had the id gives back the memberships it brought.
+    if (anonymous.merged_into) store.dropCopiedMemberships(anonymous.anonymous_id, anonymous.merged_into);
+    anonymous.merged_into = user.user_id;
+    anonymous.merged_at = at;
+    // The profile that ends is anonymous; the user gets its memberships too (copies), each from its own time.
+    if (anonymous.company_id) user.company_id = store.copyMemberships(anonymous.anonymous_id, user.user_id);
+    return outcome;
+  }
+
+  /**
+   * Every session token seen with each id: a companies call carrying one links the profile to the
+   * company (observeCompany), whichever session it was and whenever it arrives.
+   */
+  function recordSession(sessionToken: string, profile: Profile): void {
+    const { user, anonymous } = profile;
+    const sessionProfile = user ? { user_id: user.user_id } : anonymous ? { anonymous_id: anonymous.anonymous_id } : undefined;
+    if (!sessionProfile || !store.putProfileSession(sessionToken, sessionProfile)) return;
+    // moesif-browser-js sends identifyUser() and identifyCompany() at once, so the companies call
+    // may have arrived first: link the profile now, once per session, as observeCompany would have
+    // (from the companies call's time).
+    for (const { company_id, since } of store.companiesWithSession(sessionToken)) joinCompany(profile, company_id, since, true);
+  }
+
   /**
    * Applies rules 2-5 for the ids one item carries, and lets `update` change the rows before they
    * are written (users and companies calls use it for metadata and campaign). `at` is when the item
    * says it happened.
    */
-  function observe(ids: Ids, at: string, usersCall?: { update: (rows: { user?: UserRow; anonymous?: AnonymousRow }) => void }): MergeOutcome {
-    const user = ids.user_id ? touchUser(ids.user_id, at) : undefined;
-    const anonymous = ids.anonymous_id ? touchAnonymous(ids.anonymous_id, at) : undefined;
-    let outcome: MergeOutcome = 'none';
-    if (user && anonymous) {
-      if (anonymous.merged_into === user.user_id) {
-        // merged_at is the earliest time the owner was seen with the id, whatever order items arrive in.
-        anonymous.merged_at = earlier(anonymous.merged_at, at);
-        outcome = 'already-merged';
-      } else if (!anonymous.merged_into || !anonymous.merged_at || at < anonymous.merged_at) {
-        // Unclaimed, or claimed by another user later in time than this item (batches arrive out of
-        // order, e.g. from an offline outbox): the id belongs to whoever was seen with it first.
-        if (anonymous.merged_into) {
-          outcome = 'conflict';
-          // The user who had the id gives back the memberships it brought.
-          store.dropCopiedMemberships(anonymous.anonymous_id, anonymous.merged_into);
-        } else outcome = 'merged';
-        anonymous.merged_into = user.user_id;
-        anonymous.merged_at = at;
-        // The profile that ends is anonymous; the user gets its memberships too (copies), each from its own time.
-        if (anonymous.company_id) user.company_id = store.copyMemberships(anonymous.anonymous_id, user.user_id);
-      } else {
-        outcome = 'conflict';
-      }
-    }
+  function observe(ids: Ids, at: string, usersCall?: { update: (rows: Profile) => void }): MergeOutcome {
+    const profile: Profile = {
+      ...(ids.user_id ? { user: touchUser(ids.user_id, at) } : {}),
+      ...(ids.anonymous_id ? { anonymous: touchAnonymous(ids.anonymous_id, at) } : {}),
+    };
+    const { user, anonymous } = profile;
+    const outcome = user && anonymous ? mergeAnonymous(user, anonymous, at) : 'none';
     if (ids.company_id) {
       store.putCompany(touchCompany(ids.company_id, at));
-      // A membership from `at`: the user's, or the anonymous id's (and the user it was merged into, by copy).
-      // A users call's is always kept: unlike an item, it cannot be read again (store.join).
-      const always = usersCall !== undefined;
-      if (user) user.company_id = store.join(user.user_id, ids.company_id, at, always);
-      else if (anonymous) anonymous.company_id = joinAnonymous(anonymous.anonymous_id, anonymous.merged_into, ids.company_id, at);
+      // A users call's membership is always kept: unlike an item, it cannot be read again (store.join).
+      joinCompany(profile, ids.company_id, at, usersCall !== undefined);
     }
-    // Every session token seen with each id: a companies call carrying one links the profile to the
-    // company (observeCompany), whichever session it was and whenever it arrives.
-    const sessionProfile = user ? { user_id: user.user_id } : anonymous ? { anonymous_id: anonymous.anonymous_id } : undefined;
-    if (ids.session_token && sessionProfile) {
-      const sessionIsNew = store.putProfileSession(ids.session_token, sessionProfile);
-      // moesif-browser-js sends identifyUser() and identifyCompany() at once, so the companies call
-      // may have arrived first: link the profile now, once per session, as observeCompany would have
-      // (from the companies call's time).
-      if (sessionIsNew) {
-        for (const { company_id, since } of store.companiesWithSession(ids.session_token)) {
-          if (user) user.company_id = store.join(user.user_id, company_id, since, true);
-          else if (anonymous) anonymous.company_id = joinAnonymous(anonymous.anonymous_id, anonymous.merged_into, company_id, since);
-        }
-      }
-    }
-    usersCall?.update({ user, anonymous });
+    if (ids.session_token) recordSession(ids.session_token, profile);
+    usersCall?.update(profile);
     if (user) store.putUser(user);
     if (anonymous) store.putAnonymous(anonymous);
     return outcome;

@@ -18,7 +18,7 @@ import { afterEach, expect, it } from 'vitest';
 import { createIngest } from '../../demo/collector/ingest.js';
 import { openStore } from '../../demo/collector/store.js';
 import { checkItem } from '../../demo/collector/validate.js';
-import type { FunnelStepSpec } from '../../demo/collector/figures.js';
+import type { FunnelStepSpec } from '../../demo/collector/store.js';
 import { random, scenario, type Call } from './scenarios';
 
 /** Every kept figure, in a stable order. */
