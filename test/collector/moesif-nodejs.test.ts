@@ -88,7 +88,7 @@ it('answers the config and rules requests as Moesif does for an application with
   expect(config.status).toBe(200);
   expect(await config.json()).toMatchObject({ sample_rate: 100, user_sample_rate: {}, company_sample_rate: {} });
   // moesif-nodejs asks again on every API call while this tag differs from the last one on an events
-  // answer; a config that never changes needs none (routes.ts).
+  // answer; a config that never changes needs none (http/ingest-api.ts).
   expect(config.headers.get('x-moesif-config-etag')).toBeNull();
   const rules = await fetch(`${collector.url}/v1/rules`, { headers });
   expect(rules.status).toBe(200);
