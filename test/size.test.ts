@@ -15,8 +15,8 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 13_950,
-  esmCore: 11_020,
+  umd: 13_996,
+  esmCore: 11_071,
   esmCapture: 2_990,
 };
 
