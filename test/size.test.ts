@@ -15,8 +15,8 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 13_996,
-  esmCore: 11_071,
+  umd: 14_036,
+  esmCore: 11_116,
   esmCapture: 2_990,
 };
 
