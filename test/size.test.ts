@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 14_036,
+  umd: 14_057,
   esmCore: 11_116,
   esmCapture: 2_990,
 };
