@@ -131,7 +131,8 @@ test("a tab weighs the other tabs' queues against the byte limit by their leases
   }
 });
 
-test('a page offline with localStorage full tries its queue again once a minute, however often it changes, and saves it once space is freed', async ({ page, context, collector }) => {
+/** A page offline whose localStorage the app filled, holding 1,000 items that storage refused. */
+async function offlineWithStorageFull({ page, context, collector }: { page: Page; context: BrowserContext; collector: Recorder }): Promise<void> {
   const fillStorage = `try { for (let i = 0; i < 20; i++) localStorage.setItem('filler' + i, 'x'.repeat(1024 * 1024)); } catch {}
     try { for (let i = 0; i < 2000; i++) localStorage.setItem('small' + i, 'y'.repeat(1000)); } catch {}`;
   collector.page('/full', umdPage(`${fillStorage} moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port });`, COUNT_STORAGE));
@@ -146,7 +147,22 @@ test('a page offline with localStorage full tries its queue again once a minute,
   await expect.poll(() => page.evaluate(() => window.moesif.getStats()!.retried)).toBeGreaterThan(0);
   await page.clock.runFor(5_000);
   expect(await queueChars(page)).toBe(0);
+}
 
+/** The items of this application's queues in storage. */
+const storedItems = (page: Page) =>
+  page.evaluate(() =>
+    Object.keys(localStorage)
+      .filter((key) => key.includes(':outbox:'))
+      .flatMap((key) => JSON.parse(localStorage.getItem(key)!) as unknown[]),
+  );
+const freeSpace = (page: Page) =>
+  page.evaluate(() => {
+    for (let i = 0; i < 20; i++) localStorage.removeItem('filler' + i);
+  });
+
+test('a page offline with localStorage full tries its queue again once a minute, however often it changes, and saves it once space is freed', async ({ page, context, collector }) => {
+  await offlineWithStorageFull({ page, context, collector });
   // A change every second for two minutes: each try writes the lease, then the queue's parts until one
   // is refused. Before, each change was tried (after SAVE_DELAY_MS and 1 ms per item): 80 tries here.
   await resetCounts(page);
@@ -161,16 +177,17 @@ test('a page offline with localStorage full tries its queue again once a minute,
   expect(await page.evaluate(() => window.moesif.getStats()!.inOutbox)).toBe(1120);
 
   // The app frees space: within the minute, with no change meanwhile, the queue is written whole.
-  await page.evaluate(() => {
-    for (let i = 0; i < 20; i++) localStorage.removeItem('filler' + i);
-  });
+  await freeSpace(page);
   await page.clock.runFor(60_000);
-  const stored = await page.evaluate(() =>
-    Object.keys(localStorage)
-      .filter((key) => key.includes(':outbox:'))
-      .flatMap((key) => JSON.parse(localStorage.getItem(key)!) as unknown[]),
-  );
-  expect(stored).toHaveLength(1120);
+  expect(await storedItems(page)).toHaveLength(1120);
+});
+
+test('a page closing with localStorage full tries its queue once more, for the next page load', async ({ page, context, collector }) => {
+  await offlineWithStorageFull({ page, context, collector });
+  await freeSpace(page);
+  // Within the minute after the refused write: only the page's close tries again.
+  await page.evaluate(() => dispatchEvent(new PageTransitionEvent('pagehide', { persisted: false })));
+  expect(await storedItems(page)).toHaveLength(1000);
 });
 
 test('items an earlier version (v3) left in storage are sent by the next page load, once, and its key removed', async ({ page, collector }) => {
