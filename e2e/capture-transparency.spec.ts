@@ -338,3 +338,39 @@ test('an empty body read a second time fails as without capture, naming the meth
     ['?status=204&text-json', 204],
   ]);
 });
+
+test("every function capture (and page views) put in place has the browser's own name and length", async ({ page, collector }) => {
+  // What the page sees of each function: its name and length, and whether it is still the one the
+  // page had before the SDK loaded (kept by `head`), so that the comparison is of wrappers.
+  const head = `<script>
+    window.places = {
+      fetch: [window, 'fetch'],
+      'XMLHttpRequest.prototype.open': [XMLHttpRequest.prototype, 'open'],
+      'XMLHttpRequest.prototype.send': [XMLHttpRequest.prototype, 'send'],
+      'XMLHttpRequest.prototype.abort': [XMLHttpRequest.prototype, 'abort'],
+      'XMLHttpRequest.prototype.setRequestHeader': [XMLHttpRequest.prototype, 'setRequestHeader'],
+      ...Object.fromEntries(['text', 'json', 'arrayBuffer', 'blob', 'bytes', 'formData'].map((name) => ['Response.prototype.' + name, [Response.prototype, name]])),
+      'history.pushState': [history, 'pushState'],
+      'history.replaceState': [history, 'replaceState'],
+    };
+    const current = () => ({
+      ...Object.fromEntries(Object.entries(places).map(([label, [target, key]]) => [label, target[key]])),
+      'get Response.prototype.body': Object.getOwnPropertyDescriptor(Response.prototype, 'body').get,
+    });
+    const before = current();
+    window.described = () => Object.entries(current()).map(([label, fn]) => ({ label, name: fn.name, length: fn.length, wrapped: fn !== before[label] }));
+  </script>`;
+  const init = `moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port, trackPageViews: true });`;
+  type Described = Array<{ label: string; name: string; length: number; wrapped: boolean }>;
+  const described = () => page.evaluate(() => (window as unknown as { described(): Described }).described());
+  // The SDK loaded, not started: the browser's own functions.
+  collector.page('/fresh', umdPage('', head));
+  await page.goto(collector.url + '/fresh');
+  const fresh = await described();
+  collector.page('/captured', umdPage(`${init} moesif.start();`, head));
+  await page.goto(collector.url + '/captured');
+  const captured = await described();
+  expect(fresh.filter((fn) => fn.wrapped)).toEqual([]);
+  expect(captured.filter((fn) => !fn.wrapped)).toEqual([]);
+  expect(captured.map(({ wrapped, ...fn }) => fn)).toEqual(fresh.map(({ wrapped, ...fn }) => fn));
+});

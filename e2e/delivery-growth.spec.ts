@@ -9,10 +9,11 @@ import { umdPage, type Recorder } from './support/recorder';
  */
 /** Counts every localStorage write and read, and the characters they carry, before the SDK loads. */
 const COUNT_STORAGE = `<script>
-  window.storageCounts = { writes: 0, written: 0, largest: 0, reads: 0, read: 0 };
+  window.storageCounts = { writes: 0, written: 0, largest: 0, reads: 0, read: 0, leaseWrites: 0 };
   const { setItem, getItem } = Storage.prototype;
   Storage.prototype.setItem = function (key, value) {
     storageCounts.writes++;
+    if (String(key).includes(':lease:')) storageCounts.leaseWrites++;
     storageCounts.written += String(value).length;
     storageCounts.largest = Math.max(storageCounts.largest, String(value).length);
     return setItem.call(this, key, value);
@@ -32,9 +33,11 @@ interface StorageCounts {
   largest: number;
   reads: number;
   read: number;
+  /** Writes of the SDK's leases: one per try to write a queue (see src/delivery/saved-queue.ts). */
+  leaseWrites: number;
 }
 const counts = (page: Page): Promise<StorageCounts> => page.evaluate(() => (window as unknown as { storageCounts: StorageCounts }).storageCounts);
-const resetCounts = (page: Page) => page.evaluate(() => Object.assign((window as unknown as { storageCounts: StorageCounts }).storageCounts, { writes: 0, written: 0, largest: 0, reads: 0, read: 0 }));
+const resetCounts = (page: Page) => page.evaluate(() => Object.assign((window as unknown as { storageCounts: StorageCounts }).storageCounts, { writes: 0, written: 0, largest: 0, reads: 0, read: 0, leaseWrites: 0 }));
 /** Characters of this application's queues in storage (leases aside). */
 const queueChars = (page: Page) =>
   page.evaluate(() => Object.keys(localStorage).filter((key) => key.includes(':outbox:')).reduce((sum, key) => sum + localStorage.getItem(key)!.length, 0));
@@ -128,7 +131,8 @@ test("a tab weighs the other tabs' queues against the byte limit by their leases
   }
 });
 
-test('a page offline with localStorage full tries to write its queue again when it changes, not at every heartbeat', async ({ page, context, collector }) => {
+/** A page offline whose localStorage the app filled, holding 1,000 items that storage refused. */
+async function offlineWithStorageFull({ page, context, collector }: { page: Page; context: BrowserContext; collector: Recorder }): Promise<void> {
   const fillStorage = `try { for (let i = 0; i < 20; i++) localStorage.setItem('filler' + i, 'x'.repeat(1024 * 1024)); } catch {}
     try { for (let i = 0; i < 2000; i++) localStorage.setItem('small' + i, 'y'.repeat(1000)); } catch {}`;
   collector.page('/full', umdPage(`${fillStorage} moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port });`, COUNT_STORAGE));
@@ -139,19 +143,51 @@ test('a page offline with localStorage full tries to write its queue again when 
     for (let n = 0; n < 1000; n++) window.moesif.track('Offline', { n, note: 'x'.repeat(200) });
   });
   await page.clock.runFor(5_000); // the first request (offline, it fails) and the first write, which fails
-  // The failed request settles in real time, after the clock ran: its items, no longer in flight,
-  // are a change, written (and refused) once. Under load it settled within the minute below.
+  // The failed request settles in real time, after the clock ran: its items, no longer in flight, are a change.
   await expect.poll(() => page.evaluate(() => window.moesif.getStats()!.retried)).toBeGreaterThan(0);
   await page.clock.runFor(5_000);
+  expect(await queueChars(page)).toBe(0);
+}
+
+/** The items of this application's queues in storage. */
+const storedItems = (page: Page) =>
+  page.evaluate(() =>
+    Object.keys(localStorage)
+      .filter((key) => key.includes(':outbox:'))
+      .flatMap((key) => JSON.parse(localStorage.getItem(key)!) as unknown[]),
+  );
+const freeSpace = (page: Page) =>
+  page.evaluate(() => {
+    for (let i = 0; i < 20; i++) localStorage.removeItem('filler' + i);
+  });
+
+test('a page offline with localStorage full tries its queue again once a minute, however often it changes, and saves it once space is freed', async ({ page, context, collector }) => {
+  await offlineWithStorageFull({ page, context, collector });
+  // A change every second for two minutes: each try writes the lease, then the queue's parts until one
+  // is refused. Before, each change was tried (after SAVE_DELAY_MS and 1 ms per item): 80 tries here.
   await resetCounts(page);
+  for (let second = 0; second < 120; second++) {
+    await page.evaluate(() => window.moesif.track('Still offline'));
+    await page.clock.runFor(1_000);
+  }
+  const { leaseWrites } = await counts(page);
+  expect(leaseWrites).toBeGreaterThanOrEqual(1);
+  expect(leaseWrites).toBeLessThanOrEqual(3);
+  expect(await queueChars(page)).toBe(0);
+  expect(await page.evaluate(() => window.moesif.getStats()!.inOutbox)).toBe(1120);
+
+  // The app frees space: within the minute, with no change meanwhile, the queue is written whole.
+  await freeSpace(page);
   await page.clock.runFor(60_000);
-  // Before, each heartbeat tried the whole queue again: 12 writes of about 300 KB a minute, each refused.
-  expect((await counts(page)).written).toBe(0);
-  await page.evaluate(() => window.moesif.track('One more'));
-  await page.clock.runFor(5_000);
-  // The change is tried: the lease, then the queue's parts until one is refused.
-  expect((await counts(page)).writes).toBeGreaterThanOrEqual(2);
-  expect(await page.evaluate(() => window.moesif.getStats()!.inOutbox)).toBe(1001);
+  expect(await storedItems(page)).toHaveLength(1120);
+});
+
+test('a page closing with localStorage full tries its queue once more, for the next page load', async ({ page, context, collector }) => {
+  await offlineWithStorageFull({ page, context, collector });
+  await freeSpace(page);
+  // Within the minute after the refused write: only the page's close tries again.
+  await page.evaluate(() => dispatchEvent(new PageTransitionEvent('pagehide', { persisted: false })));
+  expect(await storedItems(page)).toHaveLength(1000);
 });
 
 test('items an earlier version (v3) left in storage are sent by the next page load, once, and its key removed', async ({ page, collector }) => {

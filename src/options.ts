@@ -181,17 +181,30 @@ const isValid = (name: string, value: unknown): boolean => {
 };
 
 /**
- * `value`, or its number when it is a string given for a numeric option (`batchSize: '25'`, from a
- * config file or a data attribute), as moesif-browser-js takes it: it keeps options as given, and
- * JavaScript reads them as numbers where they are used (`this.memQueue.slice(0, batchSize)` in its
- * src/request-queue.js:89, `setTimeout(…, this.flushInterval)` in request-batcher.js:89,
- * `days * 24 * 60 * 60 * 1000` in utils.js:1103, in 1.8.13 and 1.10.2 alike), so such a site works
- * there. No warning: nothing goes wrong for the visitor, and the types still ask for numbers. Text
- * that is no number gives NaN, which isValid refuses (moesif would send nothing with `batchSize:
- * 'many'`: its slice takes no item).
+ * `value`, or what it names when it is a string given for a numeric or boolean option (from a config
+ * file, a template, a data attribute or an environment variable):
+ * - a number (`batchSize: '25'`), as moesif-browser-js takes it: it keeps options as given, and
+ *   JavaScript reads them as numbers where they are used (`this.memQueue.slice(0, batchSize)` in its
+ *   src/request-queue.js:89, `setTimeout(…, this.flushInterval)` in request-batcher.js:89,
+ *   `days * 24 * 60 * 60 * 1000` in utils.js:1103, in 1.8.13 and 1.10.2 alike), so such a site works
+ *   there. Text that is no number gives NaN, which isValid refuses (moesif would send nothing with
+ *   `batchSize: 'many'`: its slice takes no item).
+ * - a boolean, for 'true' and 'false' in any case: moesif tests them for truth (`options['batchEnabled']
+ *   || false`, src/moesif.js:136), so there `'false'` turns the option on, surely not what was meant.
+ *   Any other string stays a string, which isValid refuses by the option's name.
+ * No warning: nothing goes wrong for the visitor, and the types still ask for numbers and booleans.
  */
-const numberFromText = (name: string, value: unknown): unknown =>
-  typeof value == 'string' && value.trim() && typeof DEFAULTS[name as keyof typeof DEFAULTS] == 'number' ? Number(value) : value;
+const fromText = (name: string, value: unknown): unknown => {
+  if (typeof value != 'string' || !value.trim()) return value;
+  const type = typeof DEFAULTS[name as keyof typeof DEFAULTS];
+  if (type == 'number') return Number(value);
+  if (type == 'boolean') {
+    const word = value.trim().toLowerCase();
+    if (word == 'true') return true;
+    if (word == 'false') return false;
+  }
+  return value;
+};
 
 /**
  * moesif's `host` is `host[:port]` with no scheme, and follows the page's scheme so that
@@ -216,7 +229,7 @@ export function resolveOptions(input: unknown, pageProtocol: string, log: Log): 
   const resolved: Record<string, unknown> = { ...DEFAULTS, applicationId: applicationId.trim() };
   for (const key in given) {
     const name = key == 'batchStorageExpiration' ? 'maxOutboxAge' : key;
-    const value = numberFromText(name, given[key]);
+    const value = fromText(name, given[key]);
     // `??` semantics: only null and undefined mean "not given"; a user's 0 or false counts (and is checked).
     // An empty string too means "not given", as in moesif (whose documented default cookieDomain is '').
     // A name of no option (a typo, or a moesif option usertrail lacks) has no type, so it is reported too.

@@ -27,6 +27,10 @@ export function patch<T extends object>(target: T, key: keyof T & string, wrap: 
     if (on && !wrapper && typeof current == 'function') {
       original = current;
       wrapper = wrap(original);
+      // The page sees the original's name and length (fetch.length 1, not our wrapper's 2): code that
+      // inspects them, a polyfill's or an APM agent's check, finds what the browser gives. Once per
+      // wrapper, here, never per call.
+      Object.defineProperties(wrapper, { name: { value: original.name }, length: { value: original.length } });
       put(wrapper);
     }
     if (!on && wrapper && current === wrapper) {

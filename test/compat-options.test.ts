@@ -92,7 +92,7 @@ describe("moesif-browser-js's options", () => {
   });
 });
 
-describe('numeric options given as strings', () => {
+describe('numeric and boolean options given as strings', () => {
   const sdk = useSdk();
   const MOESIF_JS = readFileSync(`${process.cwd()}/node_modules/moesif-browser-js/moesif.min.js`, 'utf8');
   /** The number of items in each batch of actions the collector received for `applicationId`, in order. */
@@ -116,6 +116,26 @@ describe('numeric options given as strings', () => {
     } finally {
       dom.window.close();
     }
+  });
+
+  it("moesif-browser-js 1.8.13 takes any non-empty string as true, so batchEnabled: 'false' still batches; usertrail reads it as false", async () => {
+    const applicationId = `moesif-false-${process.pid}`;
+    const dom = new JSDOM('<!doctype html>', { url: 'http://app.example.test/', runScripts: 'outside-only' });
+    Object.assign(dom.window.URL, { createObjectURL: () => `blob:http://app.example.test/${crypto.randomUUID()}`, revokeObjectURL: () => {} });
+    try {
+      dom.window.eval(MOESIF_JS);
+      const moesif = (dom.window as unknown as { moesif: { init(options: object): void; track(name: string): void } }).moesif;
+      moesif.init({ applicationId, host: `127.0.0.1:${sdk.collector.port}`, batchEnabled: 'false', batchSize: 2, batchMaxTime: 50 });
+      for (const n of [1, 2, 3]) moesif.track(`Action ${n}`);
+      await vi.waitFor(() => expect(actionBatches(applicationId)).toEqual([2, 1]), { timeout: 5_000 });
+    } finally {
+      dom.window.close();
+    }
+    const console = spyConsole();
+    const usertrail = sdk.start({ batchEnabled: 'false', batchSize: 2, batchMaxTime: 50 } as never);
+    for (const n of [1, 2, 3]) usertrail.moesif.track(`Action ${n}`);
+    await vi.waitFor(() => expect(actionBatches(usertrail.applicationId)).toEqual([1, 1, 1]), { timeout: 5_000 });
+    expect(messages(console.error)).toEqual([]);
   });
 
   it('usertrail takes them as their numbers too, with no console error', async () => {

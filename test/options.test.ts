@@ -114,6 +114,27 @@ describe('resolveOptions', () => {
     expect(options).toMatchObject({ batchSize: 10, batchMaxTime: 2000, batchTimeout: 5000, maxOutboxAge: 3_600_000, cookieExpiration: 30, maxQueueSize: 500, sampleRate: 0.5, maxBodyBytes: 1024 });
   });
 
+  it("reads the strings 'true' and 'false' (any case, trimmed) as the booleans they name, without an error", () => {
+    const log = fakeLog();
+    const options = resolveOptions(
+      { applicationId: 'app', batchEnabled: 'false', debug: 'TRUE', disableUtm: ' True ', crossSubdomainCookie: 'False', trackPageViews: 'true ' },
+      'https:',
+      log,
+    )!;
+    expect(log.error).not.toHaveBeenCalled();
+    expect(options).toMatchObject({ batchEnabled: false, debug: true, disableUtm: true, crossSubdomainCookie: false, trackPageViews: true });
+  });
+
+  it('refuses any other string for a boolean option, by name and without its value, and keeps the default', () => {
+    const log = fakeLog();
+    const bad = { batchEnabled: 'no', debug: 'yes', disableUtm: '0', crossSubdomainCookie: 'jane@example.com', trackPageViews: 'on' };
+    const options = resolveOptions({ applicationId: 'app', ...bad }, 'https:', log)!;
+    const errors = log.error.mock.calls.map(([message]) => String(message));
+    expect(errors).toEqual(Object.keys(bad).map((name) => `init(): option "${name}" is unknown or invalid: ignored`));
+    expect(errors.join(' ')).not.toContain('example.com');
+    expect(options).toMatchObject({ batchEnabled: true, debug: false, disableUtm: false, crossSubdomainCookie: true, trackPageViews: false });
+  });
+
   it('refuses text that is no number, or no valid one, for a numeric option, by name, as it refuses a bad number', () => {
     const log = fakeLog();
     const bad = { batchSize: 'many', batchMaxTime: '2s', sampleRate: '50%', cookieExpiration: 'Infinity', batchTimeout: '0', maxBodyBytes: '   ' };

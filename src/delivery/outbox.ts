@@ -25,6 +25,13 @@ const GIVE_UP_AFTER = 3;
  * that is hidden, closed or reloaded writes at once.
  */
 export const SAVE_DELAY_MS = 1_000;
+/**
+ * After storage refused a write (full), how long until the queue is tried again, however often it
+ * changes meanwhile: each try builds every part and writes until one is refused, and a page offline
+ * tried at every change (about once a second while it tracks). Trying at a time, not at the next change,
+ * also saves a queue that stopped changing once the app frees space. A closing page tries once more.
+ */
+const STORAGE_FULL_RETRY_MS = 60_000;
 
 /** One queued item: its JSON, ready to be joined into a batch body without serializing again. */
 export interface Item {
@@ -74,6 +81,8 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
   let closed = false;
   /** When the queue was last written. */
   let savedAt = 0;
+  /** After storage refused a write, no write is tried before this time (see STORAGE_FULL_RETRY_MS). */
+  let retryFullAt = 0;
 
   /** Drops the oldest items while the queue is over `limit` bytes or its oldest item is past the age limit. */
   const evict = (limit: number): void => {
@@ -104,10 +113,16 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
     evict(Math.max(maxBytes - othersChars, maxBytes / (others.length + 1)));
     if (!store) return;
     if (!items.length) return saved.remove(store);
-    if (saved.waitsForChange()) return;
+    if (now() < retryFullAt) {
+      // A retry "in the future" by more than the wait (the clock was set back since) is due a wait from now.
+      retryFullAt = Math.min(retryFullAt, now() + STORAGE_FULL_RETRY_MS);
+      if (!closed) saveTimer.runBy(retryFullAt);
+      return;
+    }
     if (!closed) savedAt = now();
-    saved.write(store, items, closed ? 0 : savedAt, keys);
-    if (!closed) saveTimer.runBy(savedAt + HEARTBEAT_MS);
+    const written = saved.write(store, items, closed ? 0 : savedAt, keys);
+    if (!written) retryFullAt = now() + STORAGE_FULL_RETRY_MS;
+    if (!closed) saveTimer.runBy(written ? savedAt + HEARTBEAT_MS : retryFullAt);
   };
 
   /**
@@ -200,6 +215,7 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
     /** Starts persisting in `next` (consent granted), beginning with what was held so far. */
     use(next: ListableStore | undefined): void {
       store = next;
+      retryFullAt = 0;
       saved.startOver(items);
       save();
     },
@@ -229,9 +245,10 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
       saved.forget();
     },
 
-    /** The page is gone (pagehide). */
+    /** The page is gone (pagehide): the queue is tried once more, even if storage was full, for the next page load. */
     close(): void {
       closed = true;
+      retryFullAt = 0;
     },
 
     /**

@@ -168,12 +168,6 @@ export function createSavedQueue({ applicationId, tabId, log }: SavedQueueDeps) 
     },
 
     /**
-     * After a failed write (storage full), the next try waits for a change: each try writes the whole
-     * queue, and the heartbeat would try every 5 s for as long as the page stays offline.
-     */
-    waitsForChange: (): boolean => !stored && !changedParts.size,
-
-    /**
      * Writes the lease (`heartbeat`, see Lease), then the parts of `items` that changed: whether it took.
      * `keys` are the store's keys now. A failed write removes the whole copy and warns.
      */

@@ -27,18 +27,23 @@ export function createTransport({ options, fetch: fetchImpl }: TransportDeps) {
   const headers = { 'Content-Type': 'application/json', [APPLICATION_ID_HEADER]: applicationId, [SDK_HEADER]: SDK_HEADER_VALUE };
   return async (kind: Kind, body: string, keepalive: boolean): Promise<Answer> => {
     const url = `${options.baseUrl}/v1/${kind}/batch`;
+    // A hung connection would hold the queue behind it: abandoned after batchTimeout, and retried. Not
+    // AbortSignal.timeout(): Chromium keeps such a signal, and what it references, until its timer fires,
+    // long after the answer came (bench/README.md, soak); this timer is cleared once the request settles.
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new DOMException('signal timed out', 'TimeoutError')), options.batchTimeout);
     try {
       if (options.useBeacon && navigator.sendBeacon?.(`${url}?${APPLICATION_ID_HEADER}=${encodeURIComponent(applicationId)}`, body)) return { status: 202 };
-      // A hung connection would hold the queue behind it: abandoned after batchTimeout, and retried.
-      const signal = AbortSignal.timeout?.(options.batchTimeout);
-      const response = await fetchImpl(url, { method: 'POST', headers, body, keepalive, credentials: 'omit', signal });
       // Settled only once the answer arrived whole: Chromium counts a keepalive request against the page's
       // 64 KB quota until then, and the sender counts it until this settles. Settled at the headers, the
       // next full batch failed with "Failed to fetch". A body cut short still leaves the status.
+      const response = await fetchImpl(url, { method: 'POST', headers, body, keepalive, credentials: 'omit', signal: controller.signal });
       await response.text().catch(() => {});
       return { status: response.status, retryAfter: response.headers.get('Retry-After') };
     } catch (error) {
       return { status: 0, error: String(error) };
+    } finally {
+      clearTimeout(timer);
     }
   };
 }

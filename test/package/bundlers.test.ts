@@ -442,6 +442,49 @@ describe.each(BUNDLERS.filter((bundler) => bundler.readsCommonJs))("$name: impor
   });
 });
 
+/**
+ * One app, both forms, with capture: main.js imports createMoesif from the package; a CommonJS module of
+ * the same app requires usertrail/capture and passes createCapture on. Capture is a chunk of the ES
+ * modules, shared with usertrail.mjs (which the default instance needs): requiring it must give that
+ * chunk, not dist/capture.cjs, a second copy of capture (and of the core modules it uses).
+ */
+const MIXED_CAPTURE_APP = {
+  'main.js': `import { createMoesif } from 'usertrail';
+import { createCapture } from './capture.js';
+
+const moesif = createMoesif(createCapture);
+moesif.init({ ${WITH_HOST} });
+moesif.track('Clicked Sign Up', { button: 'hero' });
+${CAPTURE_AND_IDENTIFY}`,
+  'capture.js': `const { createCapture } = require('usertrail/capture');
+
+exports.createCapture = createCapture;
+`,
+};
+
+describe.each(BUNDLERS.filter((bundler) => bundler.readsCommonJs))("$name: import 'usertrail' in one module, require('usertrail/capture') in another", (bundler) => {
+  let built: Built;
+
+  beforeAll(async () => {
+    built = await bundler.build(writeApp(`${bundler.name.split(' ')[0]!.toLowerCase()}/mixed-capture`, MIXED_CAPTURE_APP));
+  }, 60_000);
+
+  it('bundles one copy of capture, from the ES modules (not dist/capture.cjs), without a warning', () => {
+    expect(built.warnings).toEqual([]);
+    const dist = join(packed.consumer, 'node_modules/usertrail/dist');
+    const fromPackage = built.modules.filter((id) => id.startsWith(dist + sep)).map((id) => relative(dist, id));
+    expect(fromPackage.sort()).toEqual(['capture.mjs', expect.stringMatching(/^index-[\w-]+\.mjs$/), 'usertrail.mjs']);
+    // A string only capture's code holds, once.
+    expect(built.code.split('event-stream')).toHaveLength(2);
+  });
+
+  it('the instance made by the import captures with what the require gave: every call and item arrives', async () => {
+    const run = await runApp(built.dir, { actions: 1, users: 1, events: 2 });
+    expect(run.console).toEqual([]);
+    expectCapturedCalls(run);
+  });
+});
+
 describe("Vite's dev server (`vite`), where its dependency optimizer pre-bundles the package for the browser", () => {
   it("import moesif from 'usertrail', with start(), identifyUser, a fetch and an XMLHttpRequest: all of it reaches the collector (through the dev server's proxy)", async () => {
     const root = writeApp('vite-dev/defaultInstance', { ...apps().defaultInstance, 'index.html': INDEX_HTML });
