@@ -174,13 +174,13 @@ interface Exchange {
 export interface ExchangeObserver {
   /**
    * Start observing one request/response pair; a pair this observer already observes is left alone.
-   * Synchronous and cheap: it only wraps methods and adds two listeners; everything else happens
+   * Synchronous and cheap: it only wraps methods and adds a listener; everything else happens
    * after the response has been sent.
    */
   observe(req: MoesifRequest, res: MoesifResponse): void;
 }
 
-/** One per middleware: the listeners it adds to every response are made here, once, not per request. */
+/** One per middleware: the listener it adds to every response is made here, once, not per request. */
 export function createExchangeObserver(hooks: ExchangeHooks): ExchangeObserver {
   // Where the shared listeners find a response's exchange. One symbol per middleware: mounted twice
   // on overlapping paths (app and router), a middleware would otherwise log a call twice and record
@@ -188,16 +188,14 @@ export function createExchangeObserver(hooks: ExchangeHooks): ExchangeObserver {
   const EXCHANGE = Symbol('usertrail/server exchange');
   const exchangeOf = (res: MoesifResponse): Exchange | undefined => (res as unknown as Record<symbol, Exchange | undefined>)[EXCHANGE];
 
-  // 'finish': the response was handed to the OS. 'close' before it: the client went away. If the
-  // answer had started, its status is known and the call is logged now. If not, the app does not
-  // know and still answers (a slow call is the one clients give up on): the call is logged when it
-  // calls end(), with its status and body, instead of as the 200 Node starts with; or as 499
-  // (nginx's "client closed request") if it has not answered within ABANDONED_WAIT_MS. Node emits
-  // each of them once per response, so on() does what once() did without two wrappers per request.
-  function onFinish(this: MoesifResponse): void {
-    const exchange = exchangeOf(this);
-    if (exchange) complete(exchange);
-  }
+  // 'close' comes once per response: after 'finish' (the answer was handed to the OS; node:http
+  // emits it a tick later, node:http2's compatibility API right after), or before it when the client
+  // went away. One listener for both: Node listens to 'finish' itself, and a second listener made
+  // that an array on every response. If the client left after the answer had started, its status is
+  // known and the call is logged now. If not, the app does not know and still answers (a slow call
+  // is the one clients give up on): the call is logged when it calls end(), with its status and
+  // body, instead of as the 200 Node starts with; or as 499 (nginx's "client closed request") if it
+  // has not answered within ABANDONED_WAIT_MS. Shared by every response, found by `this`.
   function onClose(this: MoesifResponse): void {
     const exchange = exchangeOf(this);
     if (!exchange || exchange.done) return;
@@ -239,7 +237,6 @@ export function createExchangeObserver(hooks: ExchangeHooks): ExchangeObserver {
       // node:http2's compatibility API hands every chunk to its stream, where an app may also write
       // itself (res.stream.write(), unseen on res): there each chunk is seen once, whoever wrote it.
       tapExchange(exchange, tapRequest, options.logBody ? (http2Stream(res) ?? res) : undefined);
-      res.on('finish', onFinish);
       res.on('close', onClose);
     },
   };
@@ -264,7 +261,9 @@ function tapExchange(exchange: Exchange, tapRequest: boolean, sink: Writable | u
   // Typed loosely on purpose: a wrapper forwards exactly what it got, whichever overload.
   type Method = (this: unknown, ...args: unknown[]) => unknown;
   const writeHead = res.writeHead as Method;
-  if (typeof writeHead === 'function') {
+  // Once a header is set (Express sets X-Powered-By first thing), Node adds what writeHead() is
+  // given to getHeaders() itself: only a response with none yet needs its writeHead() watched.
+  if (typeof writeHead === 'function' && res.getHeaderNames().length === 0) {
     (res as { writeHead: Method }).writeHead = function (this: unknown, ...args: unknown[]) {
       safely(noteHeadHeaders, exchange, args);
       return writeHead.apply(this, args);
