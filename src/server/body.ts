@@ -12,6 +12,14 @@ import { APPLICATION_ID_HEADER, MASK, type Headers } from '../wire.js';
 const NOTHING: Buffer = Buffer.alloc(0);
 
 /**
+ * A prefix up to this many bytes, in two chunks or more, is kept as a string of its bytes (latin1:
+ * one character per byte) rather than in a buffer: an idle event stream keeps it for hours, and a
+ * buffer of its own costs a Buffer, an ArrayBuffer and a native backing store besides its bytes
+ * (about twice the bytes of a few events). Rebuilt whole for each chunk, which stays cheap at this size.
+ */
+const SMALL_PREFIX = 1024;
+
+/**
  * Collects the first `cap` bytes of a stream of chunks and counts all of them. A class, unlike the
  * closure factories elsewhere: an open event stream keeps its recorder for as long as it lasts, and
  * a factory's four closures and their context were a third of what usertrail/server kept per open
@@ -20,11 +28,11 @@ const NOTHING: Buffer = Buffer.alloc(0);
 export class BodyRecorder {
   // Most bodies come in one chunk, kept as Node's cheapest copy (a slice of its shared pool), or
   // not copied at all when the bytes are our own (a string encoded here). From the second chunk on
-  // the prefix lives in one buffer of its own, grown by doubling up to the cap. Kept as one small
-  // copy per chunk, an event stream of short lines held a Buffer object for each line, and each
-  // copy a slice of the pool that kept a whole 8 KB slab alive: 500 streams at the 100 KB cap
-  // retained about 210 MB instead of 50.
-  private store = NOTHING;
+  // the prefix is one string while small (SMALL_PREFIX), then one buffer of its own, grown by
+  // doubling up to the cap. Kept as one small copy per chunk, an event stream of short lines held a
+  // Buffer object for each line, and each copy a slice of the pool that kept a whole 8 KB slab
+  // alive: 500 streams at the 100 KB cap retained about 210 MB instead of 50.
+  private store: Buffer | string = NOTHING;
   private kept = 0;
   private seen = 0;
 
@@ -68,7 +76,9 @@ export class BodyRecorder {
 
   /** The bytes kept (at most `cap`). */
   bytes(): Buffer {
-    return this.kept === this.store.length ? this.store : this.store.subarray(0, this.kept);
+    const { store } = this;
+    if (typeof store === 'string') return Buffer.from(store, 'latin1');
+    return this.kept === store.length ? store : store.subarray(0, this.kept);
   }
 
   /**
@@ -80,23 +90,29 @@ export class BodyRecorder {
   }
 
   private keep(bytes: Buffer, ours: boolean): void {
-    const { cap, kept } = this;
+    const { cap, kept, store } = this;
     const room = cap - kept;
     const piece = bytes.length <= room ? bytes : bytes.subarray(0, room);
+    const size = kept + piece.length;
     if (kept === 0) {
       // Copied unless ours (the caller may reuse its buffer after write() returns), or cut: a slice
       // would keep all of a string's bytes alive.
       this.store = ours && piece.length === bytes.length ? piece : Buffer.from(piece);
+    } else if (size <= SMALL_PREFIX) {
+      const before = typeof store === 'string' ? Buffer.from(store, 'latin1') : store;
+      this.store = Buffer.concat([before, piece], size).toString('latin1');
     } else {
-      if (kept + piece.length > this.store.length) {
+      let buffer = typeof store === 'string' ? Buffer.from(store, 'latin1') : store;
+      if (size > buffer.length) {
         // Unpooled, so that a stream's prefix never holds a slab shared with anything else.
-        const grown = Buffer.allocUnsafeSlow(Math.min(cap, Math.max(kept + piece.length, this.store.length * 2)));
-        this.store.copy(grown, 0, 0, kept);
-        this.store = grown;
+        const grown = Buffer.allocUnsafeSlow(Math.min(cap, Math.max(size, buffer.length * 2)));
+        buffer.copy(grown, 0, 0, kept);
+        buffer = grown;
       }
-      this.store.set(piece, kept);
+      buffer.set(piece, kept);
+      this.store = buffer;
     }
-    this.kept = kept + piece.length;
+    this.kept = size;
   }
 }
 
