@@ -16,6 +16,7 @@
  *
  *   npm run build && node bench/stream-memory.mjs
  *   STREAMS=2000 ROUNDS=3 node bench/stream-memory.mjs    (the defaults)
+ *   USERTRAIL_SERVER=path/to/server.mjs node bench/stream-memory.mjs   (another build of usertrail/server)
  */
 import { fork } from 'node:child_process';
 import http from 'node:http';
@@ -28,6 +29,8 @@ const SELF = fileURLToPath(import.meta.url);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const STREAMS = Number(process.env.STREAMS ?? 2000);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
+/** Another build of usertrail/server to measure (an earlier commit's), as a path or URL. */
+const USERTRAIL_SERVER = process.env.USERTRAIL_SERVER ? new URL(process.env.USERTRAIL_SERVER, `file://${process.cwd()}/`).href : `${ROOT}dist/server.mjs`;
 /** moesif-nodejs refuses application ids shorter than 50 characters. */
 const APP_ID = 'usertrail-bench-application-id-long-enough-for-moesif-nodejs-0001';
 const APPS = /** @type {const} */ (['none', 'moesif', 'usertrail']);
@@ -55,7 +58,7 @@ async function runApp(/** @type {typeof APPS[number]} */ kind, /** @type {string
   const express = require('express');
   const app = express();
   if (kind === 'moesif') app.use(require('moesif-nodejs')({ applicationId: APP_ID, baseUri: collectorUrl }));
-  if (kind === 'usertrail') app.use((await import(`${ROOT}dist/server.mjs`)).default({ applicationId: APP_ID, baseUri: collectorUrl }));
+  if (kind === 'usertrail') app.use((await import(USERTRAIL_SERVER)).default({ applicationId: APP_ID, baseUri: collectorUrl }));
   /** @type {Set<import('node:http').ServerResponse>} */
   const open = new Set();
   app.get('/events', (/** @type {any} */ req, /** @type {import('node:http').ServerResponse} */ res) => {
@@ -73,12 +76,20 @@ async function runApp(/** @type {typeof APPS[number]} */ kind, /** @type {string
     if (message.cmd === 'measure') {
       // The sockets of ended streams close a moment after their responses.
       if (message.closed) while ((await connections()) > 0) await new Promise((r) => setTimeout(r, 20));
-      for (let i = 0; i < 3; i++) {
+      // Collected until it stops changing: sockets and their handles are freed a turn or two after they close.
+      const retained = () => {
+        const { heapUsed, arrayBuffers } = process.memoryUsage();
+        return heapUsed + arrayBuffers;
+      };
+      let before = -Infinity;
+      let now = 0;
+      for (let i = 0; i < 20 && Math.abs(now - before) >= 8192; i++) {
+        before = now;
         gc();
-        await new Promise((r) => setImmediate(r)); // lets finalizers and weak callbacks run
+        await new Promise((r) => setTimeout(r, 10)); // lets finalizers and handle close callbacks run
+        now = retained();
       }
-      const { heapUsed, arrayBuffers } = process.memoryUsage();
-      process.send?.({ id: message.id, retained: heapUsed + arrayBuffers, open: open.size });
+      process.send?.({ id: message.id, retained: now, open: open.size });
       return;
     }
     process.send?.({ id: message.id });
