@@ -263,7 +263,7 @@ function tapExchange(exchange: Exchange, tapRequest: boolean, sink: Writable | u
   const writeHead = res.writeHead as Method;
   // Once a header is set (Express sets X-Powered-By first thing), Node adds what writeHead() is
   // given to getHeaders() itself: only a response with none yet needs its writeHead() watched.
-  if (typeof writeHead === 'function' && res.getHeaderNames().length === 0) {
+  if (typeof writeHead === 'function' && !hasHeaders(res)) {
     (res as { writeHead: Method }).writeHead = function (this: unknown, ...args: unknown[]) {
       safely(noteHeadHeaders, exchange, args);
       return writeHead.apply(this, args);
@@ -308,8 +308,11 @@ function tapExchange(exchange: Exchange, tapRequest: boolean, sink: Writable | u
  */
 function noteHeadHeaders(exchange: Exchange, args: unknown[]): void {
   const given = writeHeadHeaders(args);
-  if (given && exchange.res.getHeaderNames().length === 0) exchange.headHeaders = { ...exchange.headHeaders, ...given };
+  if (given && !hasHeaders(exchange.res)) exchange.headHeaders = { ...exchange.headHeaders, ...given };
 }
+
+/** Whether a header is set on the response (false for a response-like object without getHeaderNames()). */
+const hasHeaders = (res: MoesifResponse): boolean => typeof res.getHeaderNames === 'function' && res.getHeaderNames().length > 0;
 
 /** push(chunk, encoding?) of Node's parser; push(null) says the body ended. */
 function recordRequestChunk(exchange: Exchange, [chunk, encoding]: unknown[]): void {
