@@ -195,11 +195,13 @@ export function createExchangeObserver(hooks: ExchangeHooks): ExchangeObserver {
   // known and the call is logged now. If not, the app does not know and still answers (a slow call
   // is the one clients give up on): the call is logged when it calls end(), with its status and
   // body, instead of as the 200 Node starts with; or as 499 (nginx's "client closed request") if it
-  // has not answered within ABANDONED_WAIT_MS. Shared by every response, found by `this`.
+  // has not answered within ABANDONED_WAIT_MS. node:http2's compatibility API emits 'finish' with
+  // 'close' even for a stream its client cancelled before the answer, and such a call was logged at
+  // 'finish', so it still is at once. Shared by every response, found by `this`.
   function onClose(this: MoesifResponse): void {
     const exchange = exchangeOf(this);
     if (!exchange || exchange.done) return;
-    if (this.headersSent || this.writableEnded) complete(exchange);
+    if (this.headersSent || this.writableEnded || http2Stream(this)) complete(exchange);
     else awaitAnswer(exchange);
   }
 
