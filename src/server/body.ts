@@ -8,88 +8,112 @@ import type { Transform } from 'node:stream';
 import { constants, createBrotliDecompress, createGunzip, createInflate, createInflateRaw } from 'node:zlib';
 import { APPLICATION_ID_HEADER, MASK, type Headers } from '../wire.js';
 
-/** Collects the first `cap` bytes of a stream of chunks and counts all of them. */
-export interface BodyRecorder {
-  add(chunk: unknown, encoding?: unknown): void;
+/** Zero bytes, shared by every recorder until its first chunk. */
+const NOTHING: Buffer = Buffer.alloc(0);
+
+/**
+ * A prefix up to this many bytes, in two chunks or more, is kept as a string of its bytes (latin1:
+ * one character per byte) rather than in a buffer: an idle event stream keeps it for hours, and a
+ * buffer of its own costs a Buffer, an ArrayBuffer and a native backing store besides its bytes
+ * (about twice the bytes of a few events). Rebuilt whole for each chunk, which stays cheap at this size.
+ */
+const SMALL_PREFIX = 1024;
+
+/**
+ * Collects the first `cap` bytes of a stream of chunks and counts all of them. A class, unlike the
+ * closure factories elsewhere: an open event stream keeps its recorder for as long as it lasts, and
+ * a factory's four closures and their context were a third of what usertrail/server kept per open
+ * stream; an instance is its four fields, the methods are shared.
+ */
+export class BodyRecorder {
+  // Most bodies come in one chunk, kept as Node's cheapest copy (a slice of its shared pool), or
+  // not copied at all when the bytes are our own (a string encoded here). From the second chunk on
+  // the prefix is one string while small (SMALL_PREFIX), then one buffer of its own, grown by
+  // doubling up to the cap. Kept as one small copy per chunk, an event stream of short lines held a
+  // Buffer object for each line, and each copy a slice of the pool that kept a whole 8 KB slab
+  // alive: 500 streams at the 100 KB cap retained about 210 MB instead of 50.
+  private store: Buffer | string = NOTHING;
+  private kept = 0;
+  private seen = 0;
+
+  constructor(private readonly cap: number) {}
+
+  add(chunk: unknown, encoding?: unknown): void {
+    const room = this.cap - this.kept;
+    if (typeof chunk === 'string') {
+      // Node's write/end take an encoding for strings ('hex', 'base64', 'latin1'...); count bytes as sent.
+      const enc = typeof encoding === 'string' && Buffer.isEncoding(encoding) ? encoding : 'utf8';
+      if (enc === 'utf8' || enc === 'utf-8') {
+        if (chunk.length <= room + 1) {
+          const bytes = Buffer.from(chunk, 'utf8');
+          this.seen += bytes.length;
+          this.keep(bytes, true);
+          return;
+        }
+        // A string longer than the room left is not encoded whole: a node:http app's 2 MB JSON
+        // answer (res.end(JSON.stringify(...))) cost a 2 MB copy (6 to 9 ms at load 7) to keep
+        // 100 KB, and each write of an endless event stream one more copy. Each UTF-16 unit is at
+        // least one UTF-8 byte, so its first room + 1 units (one more keeps a surrogate pair whole)
+        // hold its first room bytes, and its length is counted: less than its bytes, but already
+        // more than was kept, which is all total() is for.
+        this.seen += chunk.length;
+        if (room > 0) this.keep(Buffer.from(chunk.slice(0, room + 1), 'utf8'), true);
+        return;
+      }
+      if (room <= 0) {
+        // Past the cap only the count is needed, and it is known without decoding the string.
+        this.seen += Buffer.byteLength(chunk, enc);
+        return;
+      }
+      const bytes = Buffer.from(chunk, enc);
+      this.seen += bytes.length;
+      this.keep(bytes, true);
+    } else if (chunk instanceof Uint8Array) {
+      this.seen += chunk.byteLength;
+      if (room > 0) this.keep(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength), false);
+    }
+  }
+
   /** The bytes kept (at most `cap`). */
-  bytes(): Buffer;
+  bytes(): Buffer {
+    const { store } = this;
+    if (typeof store === 'string') return Buffer.from(store, 'latin1');
+    return this.kept === store.length ? store : store.subarray(0, this.kept);
+  }
+
   /**
    * Bytes seen, kept or not: exact while everything was kept; once something was cut, more than was
    * kept but possibly fewer than were sent (strings past the cap are counted by length, not encoded).
    */
-  total(): number;
-}
+  total(): number {
+    return this.seen;
+  }
 
-/** Zero bytes, shared by every recorder until its first chunk. */
-const NOTHING: Buffer = Buffer.alloc(0);
-
-export function createBodyRecorder(cap: number): BodyRecorder {
-  // Most bodies come in one chunk, kept as Node's cheapest copy (a slice of its shared pool), or
-  // not copied at all when the bytes are our own (a string encoded here). From the second chunk on
-  // the prefix lives in one buffer of its own, grown by doubling up to the cap. Kept as one small
-  // copy per chunk, an event stream of short lines held a Buffer object for each line, and each
-  // copy a slice of the pool that kept a whole 8 KB slab alive: 500 streams at the 100 KB cap
-  // retained about 210 MB instead of 50.
-  let store = NOTHING;
-  let kept = 0;
-  let total = 0;
-  const keep = (bytes: Buffer, ours: boolean) => {
+  private keep(bytes: Buffer, ours: boolean): void {
+    const { cap, kept, store } = this;
     const room = cap - kept;
     const piece = bytes.length <= room ? bytes : bytes.subarray(0, room);
+    const size = kept + piece.length;
     if (kept === 0) {
       // Copied unless ours (the caller may reuse its buffer after write() returns), or cut: a slice
       // would keep all of a string's bytes alive.
-      store = ours && piece.length === bytes.length ? piece : Buffer.from(piece);
+      this.store = ours && piece.length === bytes.length ? piece : Buffer.from(piece);
+    } else if (size <= SMALL_PREFIX) {
+      const before = typeof store === 'string' ? Buffer.from(store, 'latin1') : store;
+      this.store = Buffer.concat([before, piece], size).toString('latin1');
     } else {
-      if (kept + piece.length > store.length) {
+      let buffer = typeof store === 'string' ? Buffer.from(store, 'latin1') : store;
+      if (size > buffer.length) {
         // Unpooled, so that a stream's prefix never holds a slab shared with anything else.
-        const grown = Buffer.allocUnsafeSlow(Math.min(cap, Math.max(kept + piece.length, store.length * 2)));
-        store.copy(grown, 0, 0, kept);
-        store = grown;
+        const grown = Buffer.allocUnsafeSlow(Math.min(cap, Math.max(size, buffer.length * 2)));
+        buffer.copy(grown, 0, 0, kept);
+        buffer = grown;
       }
-      store.set(piece, kept);
+      buffer.set(piece, kept);
+      this.store = buffer;
     }
-    kept += piece.length;
-  };
-  return {
-    add(chunk, encoding) {
-      const room = cap - kept;
-      if (typeof chunk === 'string') {
-        // Node's write/end take an encoding for strings ('hex', 'base64', 'latin1'...); count bytes as sent.
-        const enc = typeof encoding === 'string' && Buffer.isEncoding(encoding) ? encoding : 'utf8';
-        if (enc === 'utf8' || enc === 'utf-8') {
-          if (chunk.length <= room + 1) {
-            const bytes = Buffer.from(chunk, 'utf8');
-            total += bytes.length;
-            keep(bytes, true);
-            return;
-          }
-          // A string longer than the room left is not encoded whole: a node:http app's 2 MB JSON
-          // answer (res.end(JSON.stringify(...))) cost a 2 MB copy (6 to 9 ms at load 7) to keep
-          // 100 KB, and each write of an endless event stream one more copy. Each UTF-16 unit is at
-          // least one UTF-8 byte, so its first room + 1 units (one more keeps a surrogate pair whole)
-          // hold its first room bytes, and its length is counted: less than its bytes, but already
-          // more than was kept, which is all total() is for.
-          total += chunk.length;
-          if (room > 0) keep(Buffer.from(chunk.slice(0, room + 1), 'utf8'), true);
-          return;
-        }
-        if (room <= 0) {
-          // Past the cap only the count is needed, and it is known without decoding the string.
-          total += Buffer.byteLength(chunk, enc);
-          return;
-        }
-        const bytes = Buffer.from(chunk, enc);
-        total += bytes.length;
-        keep(bytes, true);
-      } else if (chunk instanceof Uint8Array) {
-        total += chunk.byteLength;
-        if (room > 0) keep(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength), false);
-      }
-    },
-    bytes: () => (kept === store.length ? store : store.subarray(0, kept)),
-    total: () => total,
-  };
+    this.kept = size;
+  }
 }
 
 export interface EncodedBody {

@@ -13,7 +13,7 @@ import type { ServerHttp2Stream } from 'node:http2';
 import { isIP } from 'node:net';
 import type { Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { createBodyRecorder, decodeRecorded, encodeParsed, flattenHeaders, maskUrl, type BodyRecorder, type EncodedBody } from './body.js';
+import { BodyRecorder, decodeRecorded, encodeParsed, flattenHeaders, maskUrl, type EncodedBody } from './body.js';
 import { errorName, type Log } from './log.js';
 import { defaultIdentifyUser, type ResolvedOptions } from './options.js';
 import type { Metadata, MoesifEvent, MoesifRequest, MoesifResponse } from './types.js';
@@ -105,31 +105,6 @@ function fullUrl(req: MoesifRequest): string {
   return maskUrl(`${protocol}://${host}${path}`);
 }
 
-/**
- * Wrap a method on one object, keeping `this`, arguments and return value; the observer cannot break
- * it. `inside.active` is true while the original runs, for a method that calls another one tapped.
- */
-function tap<T extends object, K extends keyof T>(target: T, key: K, observe: (args: unknown[]) => void, inside?: { active: boolean }): void {
-  const original = target[key];
-  if (typeof original !== 'function') return;
-  // The wrapper forwards exactly what it got (any overload), so it is typed loosely on purpose.
-  const wrapped = function (this: unknown, ...args: unknown[]): unknown {
-    try {
-      observe(args);
-    } catch {
-      // Recording is best effort; the app's write must go through whatever happens here.
-    }
-    if (!inside) return (original as (...a: unknown[]) => unknown).apply(this, args);
-    inside.active = true;
-    try {
-      return (original as (...a: unknown[]) => unknown).apply(this, args);
-    } finally {
-      inside.active = false;
-    }
-  };
-  target[key] = wrapped as T[K];
-}
-
 type RawHeaders = Record<string, string | string[] | number | undefined>;
 type Hook = (req: MoesifRequest, res: MoesifResponse) => unknown;
 
@@ -165,108 +140,240 @@ export interface ExchangeHooks {
 }
 
 /**
- * Start observing one request/response pair. Synchronous and cheap: it only wraps methods and adds
- * two listeners; everything else happens after the response has been sent.
+ * What is kept of one request and its response while they happen, in one object. An event stream
+ * stays open for hours, and this is kept that long for each client connected: kept as a dozen
+ * closures, their contexts, two once() wrappers and body recorders made before any byte, it was
+ * twice what moesif-nodejs keeps per open stream (bench/stream-memory.mjs).
  */
-export function observeExchange(req: MoesifRequest, res: MoesifResponse, hooks: ExchangeHooks): void {
-  const { options, log } = hooks;
-  // Express strips a router's mount path from req.url while routing, and leaves it stripped when a
-  // route answers: the hooks, asked afterwards, get the URL as the app received it.
-  // The socket's address now, while it is open (Node reads it once per connection and keeps it).
-  const request = { time: new Date(), url: req.url, socketAddress: req.socket?.remoteAddress, bodyEnded: false };
-  let requestBody: BodyRecorder | undefined;
-  let responseBody: BodyRecorder | undefined;
-  let recording = true;
-  // Node keeps headers given to writeHead() out of getHeaders() when no setHeader() came first (its
-  // fast path, the usual way plain node:http apps answer), so they are recorded as they pass.
-  let headHeaders: RawHeaders | undefined;
-  tap(res, 'writeHead', (args) => {
-    headHeaders = { ...headHeaders, ...writeHeadHeaders(args) };
-  });
+interface Exchange {
+  readonly req: MoesifRequest;
+  readonly res: MoesifResponse;
+  readonly hooks: ExchangeHooks;
+  /** When the request came, as Date.now(). */
+  readonly startedAt: number;
+  /**
+   * req.url as the app received it: Express strips a router's mount path from req.url while routing,
+   * and leaves it stripped when a route answers; the hooks, asked afterwards, get it as received.
+   */
+  readonly url: string | undefined;
+  /** The socket's address when the request came, while it is open (Node reads it once per connection and keeps it). */
+  readonly socketAddress: string | undefined;
+  /** The parser pushed the end of the request body: only then can what was kept be all of it. */
+  requestEnded: boolean;
+  /** The call is being logged: nothing more is recorded. */
+  done: boolean;
+  /** Headers given to writeHead() that Node keeps out of getHeaders() (see noteHeadHeaders). */
+  headHeaders: RawHeaders | undefined;
+  /** Made at the first byte: most requests have none, and a recorder before any byte was kept for nothing. */
+  requestBody: BodyRecorder | undefined;
+  responseBody: BodyRecorder | undefined;
+  /** Inside the app's end(), which may pass its chunk on to write() (a wrapper mounted before us). */
+  ending: boolean;
+}
 
-  if (options.logBody) {
-    // Mounted after an async middleware (a session lookup), Node has already pushed the first
-    // chunks: recording the rest would pass the body's tail off as all of it. Then only a parser's
-    // req.body is recorded.
-    const missedChunks = req.readableLength > 0 || req.readableDidRead;
-    // An HTTP/1 request without Content-Length or Transfer-Encoding has no body (RFC 9112 §6.3): most
-    // GETs, which then cost no wrapper. HTTP/2 frames bodies itself (node:http2's compatibility API).
-    const hasBody =
-      req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined || req.httpVersionMajor >= 2;
-    if (!missedChunks && hasBody) {
-      const reqRecorder = createBodyRecorder(options.requestMaxBodySize);
-      requestBody = reqRecorder;
-      tap(req, 'push', ([chunk, encoding]) => {
-        if (!recording) return;
-        // push(null) is the parser saying the body ended: only then can what was kept be all of it.
-        if (chunk === null) request.bodyEnded = true;
-        else if (chunk !== undefined) reqRecorder.add(chunk, encoding);
-      });
-    }
-    const resRecorder = createBodyRecorder(options.responseMaxBodySize);
-    responseBody = resRecorder;
-    // write(chunk, encoding?, cb?) and end(chunk?, encoding?, cb?): a function in first place is a callback.
-    const record = ([chunk, encoding]: unknown[]) => {
-      if (recording && typeof chunk !== 'function') resRecorder.add(chunk, encoding);
-    };
-    // node:http2's compatibility API hands every chunk to its stream, where an app may also write
-    // itself (res.stream.write(), unseen on res): there each chunk is seen once, whoever wrote it.
-    const sink: Writable = http2Stream(res) ?? res;
-    // end(chunk) of a wrapper mounted before us that sends through write() passes its chunk on to
-    // write(): recorded by end, it was recorded twice.
-    const ending = { active: false };
-    tap(sink, 'write', (args) => {
-      if (!ending.active) record(args);
-    });
-    tap(sink, 'end', record, ending);
+export interface ExchangeObserver {
+  /**
+   * Start observing one request/response pair; a pair this observer already observes is left alone.
+   * Synchronous and cheap: it only wraps methods and adds a listener; everything else happens
+   * after the response has been sent.
+   */
+  observe(req: MoesifRequest, res: MoesifResponse): void;
+}
+
+/** One per middleware: the listener it adds to every response is made here, once, not per request. */
+export function createExchangeObserver(hooks: ExchangeHooks): ExchangeObserver {
+  // Where the shared listeners find a response's exchange. One symbol per middleware: mounted twice
+  // on overlapping paths (app and router), a middleware would otherwise log a call twice and record
+  // its body twice; two middlewares each log it, as before.
+  const EXCHANGE = Symbol('usertrail/server exchange');
+  const exchangeOf = (res: MoesifResponse): Exchange | undefined => (res as unknown as Record<symbol, Exchange | undefined>)[EXCHANGE];
+
+  // 'close' comes once per response: after 'finish' (the answer was handed to the OS; node:http
+  // emits it a tick later, node:http2's compatibility API right after), or before it when the client
+  // went away. One listener for both: Node listens to 'finish' itself, and a second listener made
+  // that an array on every response. If the client left after the answer had started, its status is
+  // known and the call is logged now. If not, the app does not know and still answers (a slow call
+  // is the one clients give up on): the call is logged when it calls end(), with its status and
+  // body, instead of as the 200 Node starts with; or as 499 (nginx's "client closed request") if it
+  // has not answered within ABANDONED_WAIT_MS. node:http2's compatibility API emits 'finish' with
+  // 'close' even for a stream its client cancelled before the answer, and such a call was logged at
+  // 'finish', so it still is at once. Shared by every response, found by `this`.
+  function onClose(this: MoesifResponse): void {
+    const exchange = exchangeOf(this);
+    if (!exchange || exchange.done) return;
+    if (this.headersSent || this.writableEnded || http2Stream(this)) complete(exchange);
+    else awaitAnswer(exchange);
   }
 
-  let finished = false;
-  const complete = (status?: number) => {
-    if (finished) return;
-    finished = true;
-    recording = false;
-    const sent = http2SentHead(res);
-    const response = {
-      status: status ?? sent?.status ?? res.statusCode,
-      headers: { ...headHeaders, ...res.getHeaders(), ...sent?.headers },
-      // A body the app never ended (a stream the client left) is cut where it was: not parsed as
-      // whole JSON, and a character cut at its end (a piped file's chunk) does not make it binary.
-      bodyEnded: res.writableEnded,
-    };
-    hooks.track(
-      buildEvent(req, res, request, response, requestBody, responseBody, options, log)
-        .then((event) => {
-          if (!event) return;
-          let json: string;
-          try {
-            json = JSON.stringify(event);
-          } catch (error) {
-            // A cyclic value from getMetadata or maskContent: drop this event rather than a whole batch.
-            log.warnOnce('serialize', `an event could not be serialized (${errorName(error)}); dropped`);
-            return;
-          }
-          hooks.onEvent(json);
-        })
-        .catch((error: unknown) => log.warnOnce('build', `an event could not be built (${errorName(error)}); dropped`)),
-    );
+  return {
+    observe(req, res) {
+      if (exchangeOf(res)) return;
+      const { options } = hooks;
+      const exchange: Exchange = {
+        req,
+        res,
+        hooks,
+        startedAt: Date.now(),
+        url: req.url,
+        socketAddress: req.socket?.remoteAddress,
+        requestEnded: false,
+        done: false,
+        headHeaders: undefined,
+        requestBody: undefined,
+        responseBody: undefined,
+        ending: false,
+      };
+      (res as unknown as Record<symbol, Exchange>)[EXCHANGE] = exchange;
+      let tapRequest = false;
+      if (options.logBody) {
+        // Mounted after an async middleware (a session lookup), Node has already pushed the first
+        // chunks: recording the rest would pass the body's tail off as all of it. Then only a parser's
+        // req.body is recorded.
+        const missedChunks = req.readableLength > 0 || req.readableDidRead;
+        // An HTTP/1 request without Content-Length or Transfer-Encoding has no body (RFC 9112 §6.3): most
+        // GETs, which then cost no wrapper. HTTP/2 frames bodies itself (node:http2's compatibility API).
+        const hasBody =
+          req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined || req.httpVersionMajor >= 2;
+        tapRequest = !missedChunks && hasBody;
+      }
+      // node:http2's compatibility API hands every chunk to its stream, where an app may also write
+      // itself (res.stream.write(), unseen on res): there each chunk is seen once, whoever wrote it.
+      tapExchange(exchange, tapRequest, options.logBody ? (http2Stream(res) ?? res) : undefined);
+      res.on('close', onClose);
+    },
   };
-  // 'finish': the response was handed to the OS. 'close' before it: the client went away. If the
-  // answer had started, its status is known and the call is logged now. If not, the app does not
-  // know and still answers (a slow call is the one clients give up on): the call is logged when it
-  // calls end(), with its status and body, instead of as the 200 Node starts with; or as 499
-  // (nginx's "client closed request") if it has not answered within ABANDONED_WAIT_MS.
-  res.once('finish', () => complete());
-  res.once('close', () => {
-    if (res.headersSent || res.writableEnded) return complete();
-    const timer = setTimeout(() => complete(CLIENT_CLOSED_REQUEST), ABANDONED_WAIT_MS);
-    timer.unref?.();
-    tap(res, 'end', () => {
-      clearTimeout(timer);
-      // After end() has run: its body is recorded and its headers are set.
-      queueMicrotask(() => complete());
-    });
-  });
+}
+
+/** Recording is best effort: whatever happens in `record`, the app's call goes through. */
+function safely(record: (exchange: Exchange, args: unknown[]) => void, exchange: Exchange, args: unknown[]): void {
+  try {
+    record(exchange, args);
+  } catch {
+    // Nothing to do: the call is logged with what was recorded.
+  }
+}
+
+/**
+ * Wrap the methods through which the app answers (and through which Node's parser pushes the request
+ * body, when `tapRequest`), keeping `this`, arguments and return value. The wrappers of an exchange
+ * share one closure context, which holds only the exchange and the methods they wrap.
+ */
+function tapExchange(exchange: Exchange, tapRequest: boolean, sink: Writable | undefined): void {
+  const { req, res } = exchange;
+  // Typed loosely on purpose: a wrapper forwards exactly what it got, whichever overload.
+  type Method = (this: unknown, ...args: unknown[]) => unknown;
+  const writeHead = res.writeHead as Method;
+  // Once a header is set (Express sets X-Powered-By first thing), Node adds what writeHead() is
+  // given to getHeaders() itself: only a response with none yet needs its writeHead() watched.
+  if (typeof writeHead === 'function' && !hasHeaders(res)) {
+    (res as { writeHead: Method }).writeHead = function (this: unknown, ...args: unknown[]) {
+      safely(noteHeadHeaders, exchange, args);
+      return writeHead.apply(this, args);
+    };
+  }
+  const push = req.push as Method;
+  if (tapRequest && typeof push === 'function') {
+    (req as { push: Method }).push = function (this: unknown, ...args: unknown[]) {
+      safely(recordRequestChunk, exchange, args);
+      return push.apply(this, args);
+    };
+  }
+  if (!sink) return;
+  const write = sink.write as Method;
+  const end = sink.end as Method;
+  if (typeof write === 'function') {
+    (sink as { write: Method }).write = function (this: unknown, ...args: unknown[]) {
+      // end(chunk) of a wrapper mounted before us that sends through write() passes its chunk on to
+      // write(): recorded by end, it was recorded twice.
+      if (!exchange.ending) safely(recordResponseChunk, exchange, args);
+      return write.apply(this, args);
+    };
+  }
+  if (typeof end === 'function') {
+    (sink as { end: Method }).end = function (this: unknown, ...args: unknown[]) {
+      safely(recordResponseChunk, exchange, args);
+      exchange.ending = true;
+      try {
+        return end.apply(this, args);
+      } finally {
+        exchange.ending = false;
+      }
+    };
+  }
+}
+
+/**
+ * Node keeps headers given to writeHead() out of getHeaders() when no setHeader() came first (its
+ * fast path, the usual way plain node:http apps answer), so those are kept as they pass. After a
+ * setHeader() (Express sets X-Powered-By on every response) Node adds them to getHeaders() itself,
+ * and a copy kept them twice for as long as a stream lasted.
+ */
+function noteHeadHeaders(exchange: Exchange, args: unknown[]): void {
+  const given = writeHeadHeaders(args);
+  if (given && !hasHeaders(exchange.res)) exchange.headHeaders = { ...exchange.headHeaders, ...given };
+}
+
+/** Whether a header is set on the response (false for a response-like object without getHeaderNames()). */
+const hasHeaders = (res: MoesifResponse): boolean => typeof res.getHeaderNames === 'function' && res.getHeaderNames().length > 0;
+
+/** push(chunk, encoding?) of Node's parser; push(null) says the body ended. */
+function recordRequestChunk(exchange: Exchange, [chunk, encoding]: unknown[]): void {
+  if (exchange.done) return;
+  if (chunk === null) exchange.requestEnded = true;
+  else if (chunk !== undefined) (exchange.requestBody ??= new BodyRecorder(exchange.hooks.options.requestMaxBodySize)).add(chunk, encoding);
+}
+
+/** write(chunk, encoding?, cb?) and end(chunk?, encoding?, cb?): a function in first place is a callback. */
+function recordResponseChunk(exchange: Exchange, [chunk, encoding]: unknown[]): void {
+  if (exchange.done || (typeof chunk !== 'string' && !(chunk instanceof Uint8Array))) return;
+  (exchange.responseBody ??= new BodyRecorder(exchange.hooks.options.responseMaxBodySize)).add(chunk, encoding);
+}
+
+/** The client left before the answer started: the call is logged when the app answers, or as 499. */
+function awaitAnswer(exchange: Exchange): void {
+  const { res } = exchange;
+  const timer = setTimeout(() => complete(exchange, CLIENT_CLOSED_REQUEST), ABANDONED_WAIT_MS);
+  timer.unref?.();
+  const end = res.end as (this: unknown, ...args: unknown[]) => unknown;
+  if (typeof end !== 'function') return;
+  (res as { end: typeof end }).end = function (this: unknown, ...args: unknown[]) {
+    clearTimeout(timer);
+    // After end() has run: its body is recorded and its headers are set.
+    queueMicrotask(() => complete(exchange));
+    return end.apply(this, args);
+  };
+}
+
+/** The response has finished, or its client left: build the event (hooks may be async) and hand it on. */
+function complete(exchange: Exchange, status?: number): void {
+  if (exchange.done) return;
+  exchange.done = true;
+  const { res, hooks } = exchange;
+  const { log } = hooks;
+  const sent = http2SentHead(res);
+  const response = {
+    status: status ?? sent?.status ?? res.statusCode,
+    headers: { ...exchange.headHeaders, ...res.getHeaders(), ...sent?.headers },
+    // A body the app never ended (a stream the client left) is cut where it was: not parsed as
+    // whole JSON, and a character cut at its end (a piped file's chunk) does not make it binary.
+    bodyEnded: res.writableEnded,
+  };
+  hooks.track(
+    buildEvent(exchange, response)
+      .then((event) => {
+        if (!event) return;
+        let json: string;
+        try {
+          json = JSON.stringify(event);
+        } catch (error) {
+          // A cyclic value from getMetadata or maskContent: drop this event rather than a whole batch.
+          log.warnOnce('serialize', `an event could not be serialized (${errorName(error)}); dropped`);
+          return;
+        }
+        hooks.onEvent(json);
+      })
+      .catch((error: unknown) => log.warnOnce('build', `an event could not be built (${errorName(error)}); dropped`)),
+  );
 }
 
 /**
@@ -373,15 +480,11 @@ function callHook(
 }
 
 async function buildEvent(
-  req: MoesifRequest,
-  res: MoesifResponse,
-  request: { time: Date; url: string | undefined; socketAddress: string | undefined; bodyEnded: boolean },
+  exchange: Exchange,
   response: { status: number; headers: RawHeaders; bodyEnded: boolean },
-  requestBody: BodyRecorder | undefined,
-  responseBody: BodyRecorder | undefined,
-  options: ResolvedOptions,
-  log: Log,
 ): Promise<MoesifEvent | undefined> {
+  const { req, res, requestBody, responseBody } = exchange;
+  const { options, log } = exchange.hooks;
   const responseTime = new Date();
   // The hooks of one event together: one awaiting something that never answers (a database lookup)
   // would otherwise keep the event, and the request and response it holds, in memory for good, and
@@ -391,7 +494,7 @@ async function buildEvent(
   // nothing else runs in between, so the app never sees the change.
   const asReceived = (hook: Hook): Hook => (q, r) => {
     const routed = q.url;
-    q.url = request.url;
+    q.url = exchange.url;
     try {
       return hook(q, r);
     } finally {
@@ -412,7 +515,7 @@ async function buildEvent(
 
   const event: MoesifEvent = {
     request: {
-      time: request.time.toISOString(),
+      time: new Date(exchange.startedAt).toISOString(),
       uri: fullUrl(req),
       verb: req.method ?? 'GET',
       headers: flattenHeaders(req.headers),
@@ -425,7 +528,7 @@ async function buildEvent(
     direction: 'Incoming',
     transaction_id: randomUUID(),
   };
-  const ip = clientIp(req, request.socketAddress);
+  const ip = clientIp(req, exchange.socketAddress);
   if (ip) event.request.ip_address = ip;
   if (typeof apiVersion === 'string' && apiVersion) event.request.api_version = apiVersion;
 
@@ -444,7 +547,7 @@ async function buildEvent(
         requestBody.bytes(),
         // A body whose end never came (an upload refused unread, a client that left) is cut, however
         // little of it arrived: not parsed as JSON, and a character cut at its end is not binary.
-        requestBody.total() + (request.bodyEnded ? 0 : 1),
+        requestBody.total() + (exchange.requestEnded ? 0 : 1),
         contentType,
         headerString(req.headers['content-encoding']),
         options.requestMaxBodySize,

@@ -4,7 +4,7 @@
  * `moesif({...})`. Node only; this entry only wires the modules below and names every export.
  */
 import { createOutbox } from './outbox.js';
-import { observeExchange, withoutBodies } from './event.js';
+import { createExchangeObserver, withoutBodies } from './event.js';
 import { createLog, errorName, type Log } from './log.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 import { createTransport } from './transport.js';
@@ -160,26 +160,23 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
   });
   // Events whose hooks are still running (they may be async); flush() waits for them.
   const building = new Set<Promise<void>>();
-  // Requests this middleware already observes: mounted twice on overlapping paths (app and router),
-  // a call would otherwise be logged twice, its body recorded twice.
-  const observed = new WeakSet<object>();
+  // Made once: per request, observing makes only what the exchange must keep (event.ts).
+  const exchanges = createExchangeObserver({
+    options: opts,
+    log,
+    onEvent(json) {
+      outbox.push(json);
+      flushAtExit(flush);
+    },
+    track(work) {
+      building.add(work);
+      void work.finally(() => building.delete(work));
+    },
+  });
 
   function observe(req: MoesifRequest, res: MoesifResponse): void {
-    if (observed.has(req)) return;
-    observed.add(req);
     try {
-      observeExchange(req, res, {
-        options: opts,
-        log,
-        onEvent: (json) => {
-          outbox.push(json);
-          flushAtExit(flush);
-        },
-        track(work) {
-          building.add(work);
-          void work.finally(() => building.delete(work));
-        },
-      });
+      exchanges.observe(req, res);
     } catch (error) {
       // Whatever went wrong while setting up the recording, the request itself goes on unlogged.
       log.warnOnce('observe', `a request could not be observed (${errorName(error)})`);
