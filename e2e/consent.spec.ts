@@ -149,3 +149,32 @@ test('a revoke on app reaches an open docs tab: it sends nothing more and does n
   expect(collector.received.length - before).toBe(0);
   expect(await docs.evaluate(() => Object.keys(localStorage).filter((key) => key.startsWith('moesif_') || key.startsWith('usertrail:')))).toEqual([]);
 });
+
+test('a revoke on app reaches a docs tab whose router navigates: its automatic page view brings no id back into the cookies', async ({ context, collector }) => {
+  const initGranted = `moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 50, trackPageViews: true });`;
+  collector.page('/docs', umdPage(initGranted));
+  collector.page('/app', umdPage(initGranted));
+  const docs = await context.newPage();
+  await docs.goto(collector.at('docs.example.test') + '/docs');
+  await docs.evaluate(() => window.moesif.identifyUser('u-docs'));
+  await expect.poll(() => collector.items('users').length).toBe(1);
+  // The view of the page load has left (it waited for a title that never changes): no call of docs' follows the revoke before the navigation.
+  await expect.poll(() => collector.items('actions').map((a) => a.action_name)).toEqual(['Page View']);
+  const app = await context.newPage();
+  await app.goto(collector.at('app.example.test') + '/app');
+  await app.evaluate(() => window.moesif.revokePublishingConsent());
+  const before = collector.received.length;
+
+  // Back on docs (a tab switch, dispatched as in the test above), the visitor follows a link of its router:
+  // the view reads who navigated, and must find the refusal before it reads the ids from docs' localStorage.
+  await docs.bringToFront();
+  await docs.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+  const jarAfterNavigation = await docs.evaluate(() => {
+    history.pushState(null, '', '/docs/next');
+    return document.cookie;
+  });
+  expect(jarAfterNavigation).toBe('usertrail_consent=revoked');
+  await collector.settled(docs);
+  expect((await context.cookies()).map((c) => c.name)).toEqual(['usertrail_consent']);
+  expect(collector.received.length - before).toBe(0);
+});

@@ -44,8 +44,8 @@ export interface IdentityDeps {
 /**
  * The visitor: an anonymous id made once, the user, company and session the app identified, and
  * the first-touch campaign. Values are read from storage on every use, so a reset() or sign-in in
- * another tab or on another subdomain of the site is seen at once (by captured calls, within 100 ms:
- * see `createCallerCache` in moesif.ts).
+ * another tab or on another subdomain of the site is seen at once (by captured calls and automatic
+ * page views within 100 ms: see `createCallerCache` in moesif.ts).
  */
 export function createIdentity({ ids, prefix, log }: IdentityDeps) {
   const key = (field: Field): string => prefix + KEYS[field];

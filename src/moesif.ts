@@ -131,11 +131,12 @@ interface RunDeps {
 type TrackAt = (actionName: string, metadata?: object, at?: ActionAt) => void;
 
 /**
- * Who a captured call belongs to. Reading it (the consent decision first: another tab may have revoked
- * it, and then no id may be read, nor restored; then four ids) cost a captured call 10 to 20 µs of
- * main-thread time (issue 18), so the calls of a burst share one reading for CALLER_MS. Every public
- * method call drops it (`forget`): an identify or reset() here counts from the next call on; one in
- * another tab, CALLER_MS later at most. `who` runs on a captured call's path.
+ * Who a captured call or an automatic page view belongs to: what runs on its own, outside a public
+ * method, reads the visitor here. The consent decision first: another tab may have revoked it, and then
+ * no id may be read, nor restored from this origin's localStorage. Reading it (the decision, then four
+ * ids) cost a captured call 10 to 20 µs of main-thread time (issue 18), so the calls of a burst share one
+ * reading for CALLER_MS. Every public method call drops it (`forget`): an identify or reset() here counts
+ * from the next call on; one in another tab, CALLER_MS later at most. `who` runs on a captured call's path.
  */
 function createCallerCache({ consent, identity }: { consent: ConsentController; identity: Identity }) {
   let cached: { who: Attribution; until: number } | undefined;
@@ -210,7 +211,7 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
   };
   const caller = createCallerCache({ consent, identity });
   const capture = captureFactory?.({ options, log, who: caller.who, record: (event) => enqueue('events', event) });
-  const pageViews = createPageViews(track, identity.attribution);
+  const pageViews = createPageViews(track, caller.who);
   // Only now, with capture made: a stored refusal (or Do Not Track) calls forget() at once, which stops
   // capture (before its declaration, `capture` could not be read).
   consent.start(options);
