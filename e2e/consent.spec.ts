@@ -178,3 +178,30 @@ test('a revoke on app reaches a docs tab whose router navigates: its automatic p
   expect((await context.cookies()).map((c) => c.name)).toEqual(['usertrail_consent']);
   expect(collector.received.length - before).toBe(0);
 });
+
+test('a visitor who refuses while consent is pending: the ids the page held are never written, not even for a moment', async ({ page, collector }) => {
+  // Every cookie and localStorage key the page writes a value to, in order.
+  await page.addInitScript(() => {
+    const cookie = Object.getOwnPropertyDescriptor(Document.prototype, 'cookie')!;
+    const written: string[] = [];
+    Object.assign(window, { written });
+    Object.defineProperty(Document.prototype, 'cookie', {
+      ...cookie,
+      set(value: string) {
+        if (!/^[^=]*=;/.test(value)) written.push(value.slice(0, value.indexOf('=')));
+        cookie.set!.call(this, value);
+      },
+    });
+    const setItem = Storage.prototype.setItem;
+    Storage.prototype.setItem = function (key: string, value: string) {
+      written.push(key);
+      setItem.call(this, key, value);
+    };
+  });
+  await open({ page, collector }, `${init()} ${activity}`);
+  expect(await page.evaluate(() => (window as unknown as { written: string[] }).written)).toEqual([]);
+  await page.evaluate(() => window.moesif.revokePublishingConsent());
+  // The decision alone (the cookie, found on the widest domain by a probe, and its localStorage mirror).
+  expect(new Set(await page.evaluate(() => (window as unknown as { written: string[] }).written))).toEqual(new Set(['usertrail_probe', 'usertrail_consent']));
+  expect(collector.received).toHaveLength(0);
+});

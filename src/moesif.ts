@@ -193,7 +193,10 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
       if (captureWanted) capture?.start();
     },
     forget() {
-      // Committed first, so that clear() reaches storage: ids from earlier visits go too.
+      // What this page held is dropped unwritten (a refusal while pending stores no id, not even for a
+      // moment); the store is then committed empty, so that clear() reaches storage: ids from earlier
+      // visits, and from other tabs, go too.
+      ids.release();
       ids.commit();
       identity.clear();
       ids.release();
