@@ -48,7 +48,8 @@ export interface Moesif {
   getStats(): DeliveryStats | undefined;
   /**
    * Starts logging the page's own API calls (fetch and XMLHttpRequest) as Moesif events, and turns
-   * back on what stop() turned off. True once started; nothing after a refusal of consent.
+   * back on what stop() turned off. True once started; nothing after a refusal of consent, nor (with a
+   * warning) from an instance made without capture (see usertrail/capture).
    */
   start(): boolean | undefined;
   /** moesif-browser-js's capture of web3 calls, which usertrail does not have: warns and does nothing. */
@@ -75,7 +76,7 @@ export interface Moesif {
   'new': () => Moesif;
 }
 
-/** How long the captured calls of a burst share one reading of who they belong to (see createCallerCache). */
+/** How long captured calls and page views share one reading of who they belong to (see createCallerCache). */
 const CALLER_MS = 100;
 
 /** Calls made before init() are kept, in order, up to this many. */
@@ -112,7 +113,7 @@ interface Running {
   crossDomain: CrossDomain;
   /** Queues one item, unless consent was revoked. */
   enqueue(kind: Kind, payload: Payload): void;
-  /** Drops what capture read of who calls belong to: ids or consent may change. */
+  /** Drops the shared reading of who captured calls and page views belong to: ids or consent may change. */
   forgetCaller(): void;
   /** The app's start() (true) or stop() (false) of capture: it runs while wanted and consent is not revoked. */
   setCapture(wanted: boolean): void;
@@ -157,13 +158,13 @@ function createCallerCache({ consent, identity }: { consent: ConsentController; 
 
 /**
  * Makes the parts of an initialized instance and connects them: storage, identity, consent, delivery,
- * capture and page views. Ids and the campaign start in memory and are committed to storage once
- * consent is known; the decision itself is stored at once, and restored on its own.
+ * capture, page views and cross-domain tracking. Ids and the campaign start in memory and are committed
+ * to storage once consent is granted; the decision itself is stored at once, and restored on its own.
  */
 function run({ options, log, captureFactory, track }: RunDeps): Running {
-  // Nothing is kept with persistence 'none'. `local` (localStorage) holds the outbox, whatever
-  // `persistence` says; it mirrors the id cookies only with 'localStorage'. The consent decision has a
-  // store of its own over the same two, committed at once: it is no id, and is read before consent is known.
+  // Nothing is kept with persistence 'none'. Otherwise `local` (localStorage) holds the outbox, with
+  // 'cookie' too; it mirrors the id cookies only with 'localStorage'. The consent decision has a store of
+  // its own over the same two, committed at once: it is no id, and is read before consent is known.
   const local = options.persistence == 'none' ? undefined : localStore();
   const cookies = options.persistence == 'none' ? undefined : cookieStore({ options, log, writeTimes: local });
   if (options.persistence != 'none' && !cookies && !local) log.warn('no cookies or localStorage: ids kept for this page only');
