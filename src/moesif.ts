@@ -406,7 +406,7 @@ export function createInstance(captureFactory?: CaptureFactory) {
         // Before any id is read: a tab still running on an old decision would otherwise restore the ids
         // another tab just removed (from its own localStorage) and go on sending.
         running.consent.follow();
-        // The call may change the ids: the next captured call reads them afresh.
+        // The call may change the ids: the next captured call or page view reads them afresh.
         running.forgetCaller();
         return body(running, ...args);
       }
