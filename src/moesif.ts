@@ -82,6 +82,9 @@ const CALLER_MS = 100;
 /** Calls made before init() are kept, in order, up to this many. */
 const MAX_EARLY_CALLS = 1000;
 
+/** The one warning for metadata that cannot be sent, whichever method was given it. */
+const METADATA_LEFT_OUT = 'metadata must be a plain serializable object: left out';
+
 /** Metadata the app passes: a plain object, or nothing. */
 const isMetadata = (value: unknown): value is Metadata => !!value && typeof value == 'object' && !Array.isArray(value);
 
@@ -268,7 +271,7 @@ function payloadJson(payload: Payload, log: Log): string | undefined {
   const metadata = sentMetadata(payload.metadata);
   const json = metadata !== false && toJson(metadata === payload.metadata ? payload : { ...payload, metadata });
   if (json) return json;
-  log.warn('metadata must be a plain serializable object: left out');
+  log.warn(METADATA_LEFT_OUT);
   return toJson({ ...payload, metadata: undefined });
 }
 
@@ -312,7 +315,11 @@ const METHODS: { [Name in keyof Methods]: (parts: Running, ...args: Parameters<M
     const page = { uri: at?.uri ?? location.href, time: at?.time ?? new Date().toISOString(), userAgent: navigator.userAgent };
     enqueue('actions', actionPayload({ actionName, metadata: appMetadata(metadata), who: at?.who ?? identity.attribution(), transactionId: newId(), ...page }));
   },
-  trackPageView: ({ pageViews }, metadata) => pageViews.trackPageView(isMetadata(metadata) ? metadata : undefined),
+  trackPageView({ pageViews, log }, metadata) {
+    // Its fields go into the view's (pathname, title, ...), so only a plain object can be used.
+    if (metadata != null && !isMetadata(metadata)) log.warn(METADATA_LEFT_OUT);
+    pageViews.trackPageView(isMetadata(metadata) ? metadata : undefined);
+  },
   // Log-out: forget user, company, session and campaign, and start a new anonymous visitor.
   reset({ identity }) {
     identity.clear();
