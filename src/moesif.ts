@@ -336,9 +336,11 @@ const METHODS: { [Name in keyof Methods]: (parts: Running, ...args: Parameters<M
   getSessionToken: ({ identity }) => identity.getId('session_token'),
   start({ consent, options, pageViews, crossDomain, capture, setCapture }) {
     setCapture(true);
-    if (consent.state() == 'revoked') return undefined;
+    // Back whatever the consent: while refused, views are dropped when queued and links carry no id,
+    // and a later grant finds them running, as it finds capture.
     if (options.trackPageViews) pageViews.start();
     crossDomain.start();
+    if (consent.state() == 'revoked') return undefined;
     if (!capture) fail('capture is not in this build (see usertrail/capture)');
     return true;
   },
