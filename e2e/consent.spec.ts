@@ -149,3 +149,59 @@ test('a revoke on app reaches an open docs tab: it sends nothing more and does n
   expect(collector.received.length - before).toBe(0);
   expect(await docs.evaluate(() => Object.keys(localStorage).filter((key) => key.startsWith('moesif_') || key.startsWith('usertrail:')))).toEqual([]);
 });
+
+test('a revoke on app reaches a docs tab whose router navigates: its automatic page view brings no id back into the cookies', async ({ context, collector }) => {
+  const initGranted = `moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 50, trackPageViews: true });`;
+  collector.page('/docs', umdPage(initGranted));
+  collector.page('/app', umdPage(initGranted));
+  const docs = await context.newPage();
+  await docs.goto(collector.at('docs.example.test') + '/docs');
+  await docs.evaluate(() => window.moesif.identifyUser('u-docs'));
+  await expect.poll(() => collector.items('users').length).toBe(1);
+  // The view of the page load has left (it waited for a title that never changes): no call of docs' follows the revoke before the navigation.
+  await expect.poll(() => collector.items('actions').map((a) => a.action_name)).toEqual(['Page View']);
+  const app = await context.newPage();
+  await app.goto(collector.at('app.example.test') + '/app');
+  await app.evaluate(() => window.moesif.revokePublishingConsent());
+  const before = collector.received.length;
+
+  // Back on docs (a tab switch, dispatched as in the test above), the visitor follows a link of its router:
+  // the view reads who navigated, and must find the refusal before it reads the ids from docs' localStorage.
+  await docs.bringToFront();
+  await docs.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+  const jarAfterNavigation = await docs.evaluate(() => {
+    history.pushState(null, '', '/docs/next');
+    return document.cookie;
+  });
+  expect(jarAfterNavigation).toBe('usertrail_consent=revoked');
+  await collector.settled(docs);
+  expect((await context.cookies()).map((c) => c.name)).toEqual(['usertrail_consent']);
+  expect(collector.received.length - before).toBe(0);
+});
+
+test('a visitor who refuses while consent is pending: the ids the page held are never written, not even for a moment', async ({ page, collector }) => {
+  // Every cookie and localStorage key the page writes a value to, in order.
+  await page.addInitScript(() => {
+    const cookie = Object.getOwnPropertyDescriptor(Document.prototype, 'cookie')!;
+    const written: string[] = [];
+    Object.assign(window, { written });
+    Object.defineProperty(Document.prototype, 'cookie', {
+      ...cookie,
+      set(value: string) {
+        if (!/^[^=]*=;/.test(value)) written.push(value.slice(0, value.indexOf('=')));
+        cookie.set!.call(this, value);
+      },
+    });
+    const setItem = Storage.prototype.setItem;
+    Storage.prototype.setItem = function (key: string, value: string) {
+      written.push(key);
+      setItem.call(this, key, value);
+    };
+  });
+  await open({ page, collector }, `${init()} ${activity}`);
+  expect(await page.evaluate(() => (window as unknown as { written: string[] }).written)).toEqual([]);
+  await page.evaluate(() => window.moesif.revokePublishingConsent());
+  // The decision alone (the cookie, found on the widest domain by a probe, and its localStorage mirror).
+  expect(new Set(await page.evaluate(() => (window as unknown as { written: string[] }).written))).toEqual(new Set(['usertrail_probe', 'usertrail_consent']));
+  expect(collector.received).toHaveLength(0);
+});

@@ -34,7 +34,7 @@ export function readCampaign(pageUrl: string, referrer: string, switches: Campai
       campaign.referring_domain = from.host;
     }
   } catch {
-    /* a malformed URL (or no referrer): nothing more to attribute */
+    /* a malformed page address or referrer: nothing more to attribute */
   }
   return Object.keys(campaign).length ? campaign : undefined;
 }

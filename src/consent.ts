@@ -14,7 +14,7 @@ export const CONSENT_KEY = 'usertrail_consent';
  * The state a page starts in. A stored decision wins; Do Not Track or Global Privacy Control count
  * as a refusal when `respectDoNotTrack` is set, unless the visitor granted consent on this site.
  */
-export const initialConsent = (options: ResolvedOptions, stored: string | null): Consent =>
+const initialConsent = (options: ResolvedOptions, stored: string | null): Consent =>
   stored == 'revoked' || stored == 'granted'
     ? stored
     : options.respectDoNotTrack && (navigator.doNotTrack == '1' || (navigator as { globalPrivacyControl?: boolean }).globalPrivacyControl)

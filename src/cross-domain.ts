@@ -151,13 +151,14 @@ export function createCrossDomain({ options, anonymousId, adoptAnonymousId, cons
 
     /**
      * `cdtUrlDecorator(url, overrideCDTTargets)`: the URL with the id for a target (for any other
-     * origin with the override), for the app's own navigations (window.open, location.assign).
-     * Anything else is given back as it came: same-origin URLs, no consent, no URL at all.
+     * origin with the override), for the app's own navigations (window.open, location.assign). A URL
+     * object is read as its address, as moesif-browser-js reads it. Anything else is given back as it
+     * came: same-origin URLs, no consent, no URL at all (which resolves to this page, or throws).
      */
     decorate(url: string, overrideTargets?: boolean): string {
       try {
         if (!enabled) log.warn('cdtUrlDecorator(): enableCrossDomainTracking is off');
-        else if (typeof url == 'string' && consented()) return decorateUrl(url, location.href, overrideTargets ? null : targets, name, anonymousId()) ?? url;
+        else if (consented()) return decorateUrl(url, location.href, overrideTargets ? null : targets, name, anonymousId()) ?? url;
       } catch {
         // Not a URL: given back unchanged, as the method promises.
       }

@@ -20,12 +20,13 @@ const KEYS = {
 } as const;
 
 /**
- * Keys of moesif-browser-js that usertrail writes none of: the first touch it keeps apart for the
- * company (emptied once sent with identifyCompany, so a visitor identified only as a user has it there
- * alone), read when no other is kept; and (1.10) the calls it held while consent was pending, which
- * carry the app's metadata. Both are removed with the ids, as moesif's own reset() removed them.
+ * Keys of moesif-browser-js that usertrail writes none of, removed with the ids as moesif's own reset()
+ * removed them. The first touch it keeps apart for the company (emptied once sent with identifyCompany,
+ * so a visitor identified only as a user has it there alone), read when no other is kept.
  */
-const MOESIF_ONLY = ['campaign_company', 'pending_requests'];
+const MOESIF_COMPANY_CAMPAIGN = 'campaign_company';
+/** (1.10) The calls it held while consent was pending, which carry the app's metadata. */
+const MOESIF_PENDING_CALLS = 'pending_requests';
 
 type Field = keyof typeof KEYS;
 type IdField = Exclude<Field, 'campaign'>;
@@ -44,15 +45,16 @@ export interface IdentityDeps {
 /**
  * The visitor: an anonymous id made once, the user, company and session the app identified, and
  * the first-touch campaign. Values are read from storage on every use, so a reset() or sign-in in
- * another tab or on another subdomain of the site is seen at once (by captured calls, within 100 ms:
- * see `createCallerCache` in moesif.ts).
+ * another tab or on another subdomain of the site is seen at once (by captured calls and automatic
+ * page views within 100 ms: see `createCallerCache` in moesif.ts).
  */
 export function createIdentity({ ids, prefix, log }: IdentityDeps) {
   const key = (field: Field): string => prefix + KEYS[field];
   // Any non-empty stored string is accepted: user, company and session ids are the app's, in its own
   // formats (a session token may be a 5 KB JWT). The anonymous id is checked where it is read, below.
   const getId = (field: IdField): string | undefined => cleanId(ids.get(key(field)));
-  const setId = (field: IdField, value: string): void => {
+  /** Stores an id. The returned setId() also notes that this page chose the anonymous id on purpose. */
+  const writeId = (field: IdField, value: string): void => {
     ids.set(key(field), value);
   };
   /**
@@ -63,7 +65,7 @@ export function createIdentity({ ids, prefix, log }: IdentityDeps) {
   // Written at once, also after clear(): another subdomain seeing an empty cookie jar would restore the old ids from its localStorage.
   const makeAnonymousId = (): string => {
     const id = newId();
-    setId('anonymous_id', id);
+    writeId('anonymous_id', id);
     return id;
   };
   const anonymousId = (): string => {
@@ -78,12 +80,12 @@ export function createIdentity({ ids, prefix, log }: IdentityDeps) {
     const stored: unknown = attempt(() => JSON.parse(ids.get(prefix + name)!));
     return stored && typeof stored == 'object' ? stored : undefined;
   };
-  const campaign = (): Campaign | undefined => storedCampaign(KEYS.campaign) ?? storedCampaign(MOESIF_ONLY[0]);
+  const campaign = (): Campaign | undefined => storedCampaign(KEYS.campaign) ?? storedCampaign(MOESIF_COMPANY_CAMPAIGN);
   return {
     getId,
     setId(field: IdField, value: string): void {
       if (field == 'anonymous_id') chosen = true;
-      setId(field, value);
+      writeId(field, value);
     },
     anonymousId,
     renewAnonymousId(): string {
@@ -99,7 +101,7 @@ export function createIdentity({ ids, prefix, log }: IdentityDeps) {
     },
     /** Removes every id and the campaign from storage, and what moesif-browser-js kept beside them. */
     clear(): void {
-      for (const name of [...Object.values(KEYS), ...MOESIF_ONLY]) ids.remove(prefix + name);
+      for (const name of [...Object.values(KEYS), MOESIF_COMPANY_CAMPAIGN, MOESIF_PENDING_CALLS]) ids.remove(prefix + name);
     },
     /**
      * A returning visitor goes on as the visitor an earlier visit stored (`earlier`: the stored ids,
@@ -119,9 +121,9 @@ export function createIdentity({ ids, prefix, log }: IdentityDeps) {
       if (!earlierAnonymousId || !isPlausibleAnonymousId(earlierAnonymousId) || (user && stored('user_id') && user != stored('user_id'))) return;
       for (const field of ['user_id', 'company_id', 'session_token'] as const) {
         const value = stored(field);
-        if (value && !getId(field)) setId(field, value);
+        if (value && !getId(field)) writeId(field, value);
       }
-      setId('anonymous_id', earlierAnonymousId);
+      writeId('anonymous_id', earlierAnonymousId);
       const firstTouch = earlier.get(key('campaign'));
       if (firstTouch) ids.set(key('campaign'), firstTouch);
       return used;

@@ -48,7 +48,8 @@ export interface Moesif {
   getStats(): DeliveryStats | undefined;
   /**
    * Starts logging the page's own API calls (fetch and XMLHttpRequest) as Moesif events, and turns
-   * back on what stop() turned off. True once started; nothing after a refusal of consent.
+   * back on what stop() turned off. True once started; nothing after a refusal of consent, nor (with a
+   * warning) from an instance made without capture (see usertrail/capture).
    */
   start(): boolean | undefined;
   /** moesif-browser-js's capture of web3 calls, which usertrail does not have: warns and does nothing. */
@@ -75,11 +76,14 @@ export interface Moesif {
   'new': () => Moesif;
 }
 
-/** How long the captured calls of a burst share one reading of who they belong to (see createCallerCache). */
+/** How long captured calls and page views share one reading of who they belong to (see createCallerCache). */
 const CALLER_MS = 100;
 
 /** Calls made before init() are kept, in order, up to this many. */
 const MAX_EARLY_CALLS = 1000;
+
+/** The one warning for metadata that cannot be sent, whichever method was given it. */
+const METADATA_LEFT_OUT = 'metadata must be a plain serializable object: left out';
 
 /** Metadata the app passes: a plain object, or nothing. */
 const isMetadata = (value: unknown): value is Metadata => !!value && typeof value == 'object' && !Array.isArray(value);
@@ -112,7 +116,7 @@ interface Running {
   crossDomain: CrossDomain;
   /** Queues one item, unless consent was revoked. */
   enqueue(kind: Kind, payload: Payload): void;
-  /** Drops what capture read of who calls belong to: ids or consent may change. */
+  /** Drops the shared reading of who captured calls and page views belong to: ids or consent may change. */
   forgetCaller(): void;
   /** The app's start() (true) or stop() (false) of capture: it runs while wanted and consent is not revoked. */
   setCapture(wanted: boolean): void;
@@ -131,11 +135,12 @@ interface RunDeps {
 type TrackAt = (actionName: string, metadata?: object, at?: ActionAt) => void;
 
 /**
- * Who a captured call belongs to. Reading it (the consent decision first: another tab may have revoked
- * it, and then no id may be read, nor restored; then four ids) cost a captured call 10 to 20 µs of
- * main-thread time (issue 18), so the calls of a burst share one reading for CALLER_MS. Every public
- * method call drops it (`forget`): an identify or reset() here counts from the next call on; one in
- * another tab, CALLER_MS later at most. `who` runs on a captured call's path.
+ * Who a captured call or an automatic page view belongs to: what runs on its own, outside a public
+ * method, reads the visitor here. The consent decision first: another tab may have revoked it, and then
+ * no id may be read, nor restored from this origin's localStorage. Reading it (the decision, then four
+ * ids) cost a captured call 10 to 20 µs of main-thread time (issue 18), so the calls of a burst share one
+ * reading for CALLER_MS. Every public method call drops it (`forget`): an identify or reset() here counts
+ * from the next call on; one in another tab, CALLER_MS later at most. `who` runs on a captured call's path.
  */
 function createCallerCache({ consent, identity }: { consent: ConsentController; identity: Identity }) {
   let cached: { who: Attribution; until: number } | undefined;
@@ -156,13 +161,13 @@ function createCallerCache({ consent, identity }: { consent: ConsentController; 
 
 /**
  * Makes the parts of an initialized instance and connects them: storage, identity, consent, delivery,
- * capture and page views. Ids and the campaign start in memory and are committed to storage once
- * consent is known; the decision itself is stored at once, and restored on its own.
+ * capture, page views and cross-domain tracking. Ids and the campaign start in memory and are committed
+ * to storage once consent is granted; the decision itself is stored at once, and restored on its own.
  */
 function run({ options, log, captureFactory, track }: RunDeps): Running {
-  // Nothing is kept with persistence 'none'. `local` (localStorage) holds the outbox, whatever
-  // `persistence` says; it mirrors the id cookies only with 'localStorage'. The consent decision has a
-  // store of its own over the same two, committed at once: it is no id, and is read before consent is known.
+  // Nothing is kept with persistence 'none'. Otherwise `local` (localStorage) holds the outbox, with
+  // 'cookie' too; it mirrors the id cookies only with 'localStorage'. The consent decision has a store of
+  // its own over the same two, committed at once: it is no id, and is read before consent is known.
   const local = options.persistence == 'none' ? undefined : localStore();
   const cookies = options.persistence == 'none' ? undefined : cookieStore({ options, log, writeTimes: local });
   if (options.persistence != 'none' && !cookies && !local) log.warn('no cookies or localStorage: ids kept for this page only');
@@ -192,7 +197,10 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
       if (captureWanted) capture?.start();
     },
     forget() {
-      // Committed first, so that clear() reaches storage: ids from earlier visits go too.
+      // What this page held is dropped unwritten (a refusal while pending stores no id, not even for a
+      // moment); the store is then committed empty, so that clear() reaches storage: ids from earlier
+      // visits, and from other tabs, go too.
+      ids.release();
       ids.commit();
       identity.clear();
       ids.release();
@@ -210,7 +218,7 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
   };
   const caller = createCallerCache({ consent, identity });
   const capture = captureFactory?.({ options, log, who: caller.who, record: (event) => enqueue('events', event) });
-  const pageViews = createPageViews(track, identity.attribution);
+  const pageViews = createPageViews(track, caller.who);
   // Only now, with capture made: a stored refusal (or Do Not Track) calls forget() at once, which stops
   // capture (before its declaration, `capture` could not be read).
   consent.start(options);
@@ -263,7 +271,7 @@ function payloadJson(payload: Payload, log: Log): string | undefined {
   const metadata = sentMetadata(payload.metadata);
   const json = metadata !== false && toJson(metadata === payload.metadata ? payload : { ...payload, metadata });
   if (json) return json;
-  log.warn('metadata must be a plain serializable object: left out');
+  log.warn(METADATA_LEFT_OUT);
   return toJson({ ...payload, metadata: undefined });
 }
 
@@ -307,7 +315,11 @@ const METHODS: { [Name in keyof Methods]: (parts: Running, ...args: Parameters<M
     const page = { uri: at?.uri ?? location.href, time: at?.time ?? new Date().toISOString(), userAgent: navigator.userAgent };
     enqueue('actions', actionPayload({ actionName, metadata: appMetadata(metadata), who: at?.who ?? identity.attribution(), transactionId: newId(), ...page }));
   },
-  trackPageView: ({ pageViews }, metadata) => pageViews.trackPageView(isMetadata(metadata) ? metadata : undefined),
+  trackPageView({ pageViews, log }, metadata) {
+    // Its fields go into the view's (pathname, title, ...), so only a plain object can be used.
+    if (metadata != null && !isMetadata(metadata)) log.warn(METADATA_LEFT_OUT);
+    pageViews.trackPageView(isMetadata(metadata) ? metadata : undefined);
+  },
   // Log-out: forget user, company, session and campaign, and start a new anonymous visitor.
   reset({ identity }) {
     identity.clear();
@@ -324,9 +336,11 @@ const METHODS: { [Name in keyof Methods]: (parts: Running, ...args: Parameters<M
   getSessionToken: ({ identity }) => identity.getId('session_token'),
   start({ consent, options, pageViews, crossDomain, capture, setCapture }) {
     setCapture(true);
-    if (consent.state() == 'revoked') return undefined;
+    // Back whatever the consent: while refused, views are dropped when queued and links carry no id,
+    // and a later grant finds them running, as it finds capture.
     if (options.trackPageViews) pageViews.start();
     crossDomain.start();
+    if (consent.state() == 'revoked') return undefined;
     if (!capture) fail('capture is not in this build (see usertrail/capture)');
     return true;
   },
@@ -401,7 +415,7 @@ export function createInstance(captureFactory?: CaptureFactory) {
         // Before any id is read: a tab still running on an old decision would otherwise restore the ids
         // another tab just removed (from its own localStorage) and go on sending.
         running.consent.follow();
-        // The call may change the ids: the next captured call reads them afresh.
+        // The call may change the ids: the next captured call or page view reads them afresh.
         running.forgetCaller();
         return body(running, ...args);
       }

@@ -137,6 +137,22 @@ describe('what bad metadata becomes', () => {
     expect(messages(console.warn)[0]).toMatch(/metadata/i);
   });
 
+  it('trackPageView() with metadata that is not a plain object sends the view without it, with the same one warning', async () => {
+    const console = spyConsole();
+    const { moesif, applicationId } = sdk.start();
+    moesif.trackPageView(any([1, 2]));
+    moesif.trackPageView(any('section=docs'));
+    expect(messages(console.warn)).toHaveLength(1);
+    expect(messages(console.warn)[0]).toMatch(/metadata/i);
+    // The warning track() gives for the same mistake: not a second one.
+    moesif.track('Array', any([1, 2]));
+    expect(messages(console.warn)).toHaveLength(1);
+    await moesif.flush();
+    const actions = sdk.collector.items(applicationId, '/v1/actions/batch');
+    expect(actions.map((action) => action.action_name)).toEqual(['Page View', 'Page View', 'Array']);
+    expect(Object.keys(actions[1]!.metadata as object).sort()).toEqual(['hash', 'host', 'pathname', 'referrer', 'search', 'title']);
+  });
+
   // moesif-browser-js sends metadata only when it is given (`if (metadata)`): identifyCompany(id, null,
   // 'acme.com') (a domain without metadata) or track(name, null) must not send `"metadata": null`.
   it('null metadata is left out, as moesif leaves it out, without a warning', async () => {

@@ -124,6 +124,23 @@ describe('a decision made in another tab of the site', () => {
   });
 });
 
+describe('start() and stop() through a refusal', () => {
+  it('stop(), a revoke, start(), a grant: the automatic page views that stop() paused are back', async () => {
+    const { moesif, applicationId } = sdk.start({ trackPageViews: true });
+    moesif.stop();
+    moesif.revokePublishingConsent();
+    moesif.start();
+    moesif.grantPublishingConsent();
+    history.pushState(null, '', '/after-the-grant');
+    // The view leaves once the route sets its title.
+    document.title = 'After the grant';
+    await Promise.resolve();
+    await moesif.flush();
+    const views = sdk.collector.items(applicationId, '/v1/actions/batch').filter((action) => action.action_name == 'Page View');
+    expect(views.map((view) => (view.metadata as { pathname: string }).pathname)).toContain('/after-the-grant');
+  });
+});
+
 describe('while pending', () => {
   it('no cookie is ever written, not even the probe that finds the cookie domain', () => {
     const jar = Object.getOwnPropertyDescriptor(Document.prototype, 'cookie')!;

@@ -191,6 +191,13 @@ describe('cdtUrlDecorator() in the SDK', () => {
     expect(moesif.cdtUrlDecorator(target)).toBe(`${target}?__mt=${moesif.getAnonymousId()}`);
   });
 
+  it('takes a URL object, as moesif-browser-js does (window.open takes one too), and gives back the decorated address', () => {
+    const { moesif } = sdk.start({ enableCrossDomainTracking: true, crossDomainTargets: ['acme-cloud.com'] });
+    expect(moesif.cdtUrlDecorator(new URL(target) as unknown as string)).toBe(`${target}?__mt=${moesif.getAnonymousId()}`);
+    const sameOrigin = new URL('/next', location.href);
+    expect(moesif.cdtUrlDecorator(sameOrigin as unknown as string)).toBe(sameOrigin);
+  });
+
   it('gives back what is no URL unchanged, and never throws', () => {
     const { moesif } = sdk.start({ enableCrossDomainTracking: true, crossDomainTargets: null });
     for (const input of ['https://[broken', '', undefined, null, 42, { href: target }]) {

@@ -61,6 +61,33 @@ export function findCookieDomain(hostname: string, attributes: Cookies.CookieAtt
   return undefined;
 }
 
+/**
+ * The attributes of every cookie the SDK writes: SameSite=Lax, and Secure on https; SameSite=None
+ * (which requires Secure) only with `crossSiteCookie`. The domain is `cookieDomain`, or with
+ * `crossSubdomainCookie` the widest one the browser allows (found by writing a probe cookie), or none
+ * (host-only).
+ */
+function cookieAttributes(options: ResolvedOptions): Cookies.CookieAttributes {
+  const site = siteAddress();
+  const crossSite = options.crossSiteCookie;
+  const safety: Cookies.CookieAttributes = { sameSite: crossSite ? 'none' : 'lax', secure: site.protocol == 'https:' || options.secureCookie || crossSite };
+  const domain = options.cookieDomain ?? (options.crossSubdomainCookie ? findCookieDomain(site.hostname, safety) : undefined);
+  return { ...safety, domain };
+}
+
+/**
+ * Removes the cookies named `key` that are not ours (ours are on `domain`) and would hide ours.
+ * moesif-browser-js 1.8.13 chose its cookie domain by a pattern: on hosts like app.abc.io the whole host
+ * name, on some top-level domains none (host-only). The browser lists such an older cookie before ours,
+ * so it is the one read: the old user would come back after reset(), and a new id written beside it
+ * would never be seen.
+ */
+function removeHidingCookies(key: string, domain: string | undefined): void {
+  const { hostname } = siteAddress();
+  if (domain) Cookies.remove(key);
+  // A leading dot makes no other cookie: `.acme.com` is `acme.com`.
+  if (domain?.replace(/^\./, '') != hostname) Cookies.remove(key, { domain: hostname });
+}
 
 export interface CookieStoreDeps {
   options: ResolvedOptions;
@@ -83,37 +110,18 @@ export interface CookieStoreDeps {
 export function cookieStore({ options, log, writeTimes }: CookieStoreDeps): DisposableStore | undefined {
   // Reading document.cookie throws in sandboxed documents; cookieEnabled is false where they are blocked.
   if (!attempt(() => navigator.cookieEnabled && document.cookie != null)) return undefined;
-  const crossSite = options.crossSiteCookie;
   // Found at the first write, not before: a page waiting for consent writes no cookie, not even the probe.
   let attributes: Cookies.CookieAttributes | undefined;
   const attributesNow = (): Cookies.CookieAttributes => {
-    if (!attributes) {
-      const site = siteAddress();
-      const safety: Cookies.CookieAttributes = { sameSite: crossSite ? 'none' : 'lax', secure: site.protocol == 'https:' || options.secureCookie || crossSite };
-      const domain = options.cookieDomain ?? (options.crossSubdomainCookie ? findCookieDomain(site.hostname, safety) : undefined);
-      attributes = { ...safety, domain };
-    }
+    if (!attributes) attributes = cookieAttributes(options);
     return attributes;
-  };
-  /**
-   * Removes the cookies named `key` that are not ours and would hide ours. moesif-browser-js 1.8.13
-   * chose its cookie domain by a pattern: on hosts like app.abc.io the whole host name, on some top-level
-   * domains none (host-only). The browser lists such an older cookie before ours, so it is the one read:
-   * the old user would come back after reset(), and a new id written beside it would never be seen.
-   */
-  const removeHiding = (key: string): void => {
-    const { domain } = attributesNow();
-    const { hostname } = siteAddress();
-    if (domain) Cookies.remove(key);
-    // A leading dot makes no other cookie: `.acme.com` is `acme.com`.
-    if (domain?.replace(/^\./, '') != hostname) Cookies.remove(key, { domain: hostname });
   };
   // Reading document.cookie is a round trip to the browser's cookie store (about a millisecond on a
   // busy machine), and track() or a captured call reads four ids. So the jar is read at most once a
   // second, and again at once when this page becomes visible again (the visitor switched from another
-  // tab or subdomain, where the ids may have changed). Not on storage events: listening to them cost
-  // every page load about 0.5 ms of init(), for a change in a window open side by side, which the
-  // second's limit already bounds.
+  // tab or subdomain, where the ids may have changed) or another instance on the page wrote (WRITTEN).
+  // Not on storage events: listening to them cost every page load about 0.5 ms of init(), for a change
+  // in a window open side by side, which the second's limit already bounds.
   let jar: Record<string, string> | undefined;
   const forget = (): void => {
     jar = undefined;
@@ -136,7 +144,7 @@ export function cookieStore({ options, log, writeTimes }: CookieStoreDeps): Disp
    * after which storage holds the decision alone; its cookie is written when the decision changes.
    */
   const timeStore = (key: string): Store | undefined => (key == CONSENT_KEY ? undefined : writeTimes);
-  /** After a write (with its time) or a removal (without), tells the other instances of the page. */
+  /** After a write, keeps its time (a removal: forgets it), and tells the other instances of the page to read the jar again. */
   const written = (key: string, time?: number): void => {
     const times = timeStore(key);
     if (time) times?.set(WRITTEN_AT + key, String(time));
@@ -157,7 +165,7 @@ export function cookieStore({ options, log, writeTimes }: CookieStoreDeps): Disp
       // seconds: a browser ignores a max-age with a fraction, and the cookie would end with the session.
       const maxAge = String(Math.round(options.cookieExpiration * 86_400));
       attempt(() => {
-        removeHiding(key);
+        removeHidingCookies(key, attributesNow().domain);
         Cookies.set(key, cookieValue, { ...attributesNow(), 'max-age': maxAge });
       });
       written(key, now);
@@ -167,7 +175,7 @@ export function cookieStore({ options, log, writeTimes }: CookieStoreDeps): Disp
       // removes every id on every page load).
       if (readNow(key) == null) return timeStore(key)?.remove(WRITTEN_AT + key);
       attempt(() => {
-        removeHiding(key);
+        removeHidingCookies(key, attributesNow().domain);
         Cookies.remove(key, attributesNow());
       });
       written(key);

@@ -77,5 +77,3 @@ export function idStore(cookies: Store | undefined, local: Store | undefined, ke
   };
   return store;
 }
-
-export type IdStore = ReturnType<typeof idStore>;
