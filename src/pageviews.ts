@@ -30,23 +30,7 @@ export function createPageViews(track: (name: string, metadata: Metadata, at: Ac
   let lastUrl: string | undefined;
   /** The path of the last view: replaceState to another path is a view, to the same path with another query is not. */
   let lastPath: string | undefined;
-  /** A view waiting for its title; sent at once if the page closes, or another view or trackPageView() comes, first. */
-  let pending: (() => void) | undefined;
-  /** The title when the pending view's navigation happened: the view leaves once document.title differs. */
-  let oldTitle: string;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const sendPending = (): void => {
-    titleWatch.disconnect();
-    clearTimeout(timer);
-    pending?.();
-    pending = undefined;
-  };
-  // Made once, and watching only while a view waits. The whole <head>: `document.title = ...` replaces
-  // the text of <title>, or adds a <title> where there was none, and some head managers replace the
-  // element itself. Other changes there (style tags) only cost a string comparison.
-  const titleWatch = new MutationObserver(() => {
-    if (document.title != oldTitle) sendPending();
-  });
+  const titleWait = createTitleWait();
 
   /**
    * Reads the address and time now and makes this URL the last viewed; the returned function sends
@@ -67,15 +51,10 @@ export function createPageViews(track: (name: string, metadata: Metadata, at: Ac
   /** While on, a view of the current URL, unless it is the one just viewed (routers often announce twice). */
   const view = (): void => {
     if (!on || location.href == lastUrl) return;
-    // Frameworks set document.title after the URL changes, so the view waits for the title to change,
-    // for TITLE_WAIT_MS at most; nothing of the app waits for it. A view still waiting is sent first,
-    // with the title it has by now, so that views are never lost nor sent out of order.
-    sendPending();
-    pending = beginView();
-    oldTitle = document.title;
-    // The document when a script removed <head>: a throw here would reach the app's pushState call.
-    titleWatch.observe(document.head ?? document, { childList: true, characterData: true, subtree: true });
-    timer = setTimeout(sendPending, TITLE_WAIT_MS);
+    // Frameworks set document.title after the URL changes: the view waits for it (see createTitleWait).
+    // A view still held is sent first, with the title it has by now.
+    titleWait.flush();
+    titleWait.hold(beginView());
   };
 
   // Made once and reused, so start/stop cycles never stack wrappers; off, they only pass calls through.
@@ -99,12 +78,12 @@ export function createPageViews(track: (name: string, metadata: Metadata, at: Ac
   // Forgetting the URL makes a restore from the back/forward cache a new view of it.
   const closed = (): void => {
     lastUrl = undefined;
-    sendPending();
+    titleWait.flush();
   };
   // A mobile browser may discard a hidden page without any pagehide, and a view waiting for its
   // title lives in memory only.
   const hidden = (): void => {
-    if (document.hidden) sendPending();
+    if (document.hidden) titleWait.flush();
   };
   const stopListening = [
     listen(window, { popstate: view, hashchange: view, pageshow: restored }),
@@ -125,15 +104,51 @@ export function createPageViews(track: (name: string, metadata: Metadata, at: Ac
      * An automatic view still waiting for its title goes first, so the views keep their order.
      */
     trackPageView(metadata: Metadata | undefined): void {
-      sendPending();
+      titleWait.flush();
       beginView(metadata)();
     },
     /** Puts history's methods back, removes the listeners added above and lets a waiting view go (the instance is disposed). */
     dispose(): void {
       turn(false);
-      sendPending();
+      titleWait.flush();
       for (const stop of stopListening) stop();
     },
+  };
+}
+
+/**
+ * The view of a client-side navigation, held until the new page's title is set: it leaves as soon as
+ * document.title changes, after TITLE_WAIT_MS at most, or at once when `flush()` comes first (another
+ * view, trackPageView(), the page hidden or closed), so views are never lost nor sent out of order.
+ * Nothing of the app waits for it.
+ */
+function createTitleWait() {
+  let held: (() => void) | undefined;
+  /** The title when the held view's navigation happened: the view leaves once document.title differs. */
+  let oldTitle: string;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const flush = (): void => {
+    titleWatch.disconnect();
+    clearTimeout(timer);
+    held?.();
+    held = undefined;
+  };
+  // Made once, and watching only while a view is held. The whole <head>: `document.title = ...` replaces
+  // the text of <title>, or adds a <title> where there was none, and some head managers replace the
+  // element itself. Other changes there (style tags) only cost a string comparison.
+  const titleWatch = new MutationObserver(() => {
+    if (document.title != oldTitle) flush();
+  });
+  return {
+    /** Holds `send` (a view) until the title changes. One at a time: flush() the last one first. */
+    hold(send: () => void): void {
+      held = send;
+      oldTitle = document.title;
+      // The document when a script removed <head>: a throw here would reach the app's pushState call.
+      titleWatch.observe(document.head ?? document, { childList: true, characterData: true, subtree: true });
+      timer = setTimeout(flush, TITLE_WAIT_MS);
+    },
+    flush,
   };
 }
 
