@@ -195,13 +195,14 @@ export function createExchangeObserver(hooks: ExchangeHooks): ExchangeObserver {
   // known and the call is logged now. If not, the app does not know and still answers (a slow call
   // is the one clients give up on): the call is logged when it calls end(), with its status and
   // body, instead of as the 200 Node starts with; or as 499 (nginx's "client closed request") if it
-  // has not answered within ABANDONED_WAIT_MS. node:http2's compatibility API emits 'finish' with
-  // 'close' even for a stream its client cancelled before the answer, and such a call was logged at
-  // 'finish', so it still is at once. Shared by every response, found by `this`.
+  // has not answered within ABANDONED_WAIT_MS. node:http2's compatibility API emits 'finish' and
+  // 'close' together for a stream its client cancelled too (onStreamCloseResponse), so 'finish' says
+  // nothing there: what does is whether the answer started (the stream's headersSent) or ended
+  // (writableEnded), read the same way on both. Shared by every response, found by `this`.
   function onClose(this: MoesifResponse): void {
     const exchange = exchangeOf(this);
     if (!exchange || exchange.done) return;
-    if (this.headersSent || this.writableEnded || http2Stream(this)) complete(exchange);
+    if (this.headersSent || this.writableEnded) complete(exchange);
     else awaitAnswer(exchange);
   }
 
@@ -253,6 +254,9 @@ function safely(record: (exchange: Exchange, args: unknown[]) => void, exchange:
   }
 }
 
+/** Typed loosely on purpose: a wrapper forwards exactly what it got, whichever overload. */
+type Method = (this: unknown, ...args: unknown[]) => unknown;
+
 /**
  * Wrap the methods through which the app answers (and through which Node's parser pushes the request
  * body, when `tapRequest`), keeping `this`, arguments and return value. The wrappers of an exchange
@@ -260,8 +264,6 @@ function safely(record: (exchange: Exchange, args: unknown[]) => void, exchange:
  */
 function tapExchange(exchange: Exchange, tapRequest: boolean, sink: Writable | undefined): void {
   const { req, res } = exchange;
-  // Typed loosely on purpose: a wrapper forwards exactly what it got, whichever overload.
-  type Method = (this: unknown, ...args: unknown[]) => unknown;
   const writeHead = res.writeHead as Method;
   // Once a header is set (Express sets X-Powered-By first thing), Node adds what writeHead() is
   // given to getHeaders() itself: only a response with none yet needs its writeHead() watched.
@@ -329,34 +331,85 @@ function recordResponseChunk(exchange: Exchange, [chunk, encoding]: unknown[]): 
   (exchange.responseBody ??= new BodyRecorder(exchange.hooks.options.responseMaxBodySize)).add(chunk, encoding);
 }
 
+/**
+ * What the event says instead of what the response says: the 499 of a call never answered, or an
+ * answer node:http2 dropped (see keepLateAnswer).
+ */
+interface Answer {
+  status?: number;
+  headers?: RawHeaders;
+  ended?: boolean;
+}
+
 /** The client left before the answer started: the call is logged when the app answers, or as 499. */
 function awaitAnswer(exchange: Exchange): void {
   const { res } = exchange;
-  const timer = setTimeout(() => complete(exchange, CLIENT_CLOSED_REQUEST), ABANDONED_WAIT_MS);
+  const timer = setTimeout(() => complete(exchange, { status: CLIENT_CLOSED_REQUEST }), ABANDONED_WAIT_MS);
   timer.unref?.();
-  const end = res.end as (this: unknown, ...args: unknown[]) => unknown;
+  const end = res.end as Method;
   if (typeof end !== 'function') return;
-  (res as { end: typeof end }).end = function (this: unknown, ...args: unknown[]) {
+  const late = http2Stream(res) ? keepLateAnswer(exchange) : undefined;
+  (res as { end: Method }).end = function (this: unknown, ...args: unknown[]) {
     clearTimeout(timer);
+    if (late) {
+      if (exchange.hooks.options.logBody) safely(recordResponseChunk, exchange, args);
+      late.ended = true;
+    }
     // After end() has run: its body is recorded and its headers are set.
-    queueMicrotask(() => complete(exchange));
-    return end.apply(this, args);
+    queueMicrotask(() => complete(exchange, late));
+    exchange.ending = true;
+    try {
+      return end.apply(this, args);
+    } finally {
+      exchange.ending = false;
+    }
   };
 }
 
+/**
+ * node:http2's compatibility API drops an answer given once its stream has closed (Node 20,
+ * lib/internal/http2/compat.js): writeHead() returns at once (`if (state.closed ||
+ * this.stream.destroyed || this.stream.closed) return this;`) and keeps neither status nor headers,
+ * write() fails with ERR_HTTP2_INVALID_STREAM before the stream (where the body is recorded) sees
+ * its chunk, and end() returns before setting what writableEnded reads. statusCode and setHeader()
+ * still work. So what writeHead() and write() are given is kept here; end() is awaitAnswer's.
+ */
+function keepLateAnswer(exchange: Exchange): Answer {
+  const { res } = exchange;
+  const late: Answer = {};
+  const writeHead = res.writeHead as Method;
+  if (typeof writeHead === 'function') {
+    (res as { writeHead: Method }).writeHead = function (this: unknown, ...args: unknown[]) {
+      if (typeof args[0] === 'number') late.status = args[0];
+      const given = writeHeadHeaders(args);
+      if (given) late.headers = { ...late.headers, ...given };
+      return writeHead.apply(this, args);
+    };
+  }
+  const write = res.write as Method;
+  if (exchange.hooks.options.logBody && typeof write === 'function') {
+    (res as { write: Method }).write = function (this: unknown, ...args: unknown[]) {
+      // end(chunk) passes its chunk on to write() (for a HEAD request): end recorded it already.
+      if (!exchange.ending) safely(recordResponseChunk, exchange, args);
+      return write.apply(this, args);
+    };
+  }
+  return late;
+}
+
 /** The response has finished, or its client left: build the event (hooks may be async) and hand it on. */
-function complete(exchange: Exchange, status?: number): void {
+function complete(exchange: Exchange, answer?: Answer): void {
   if (exchange.done) return;
   exchange.done = true;
   const { res, hooks } = exchange;
   const { log } = hooks;
   const sent = http2SentHead(res);
   const response = {
-    status: status ?? sent?.status ?? res.statusCode,
-    headers: { ...exchange.headHeaders, ...res.getHeaders(), ...sent?.headers },
+    status: answer?.status ?? sent?.status ?? res.statusCode,
+    headers: { ...exchange.headHeaders, ...res.getHeaders(), ...sent?.headers, ...answer?.headers },
     // A body the app never ended (a stream the client left) is cut where it was: not parsed as
     // whole JSON, and a character cut at its end (a piped file's chunk) does not make it binary.
-    bodyEnded: res.writableEnded,
+    bodyEnded: answer?.ended ?? res.writableEnded,
   };
   hooks.track(
     buildEvent(exchange, response)
