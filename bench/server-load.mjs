@@ -12,6 +12,7 @@
  *   npm run bench:server          (builds first)
  *   node bench/server-load.mjs    against the dist/ already built
  *   BENCH_SERVER_SECONDS=3 BENCH_SERVER_ROUNDS=2 BENCH_SERVER_CONNECTIONS=50 node bench/server-load.mjs
+ *   BENCH_USERTRAIL_SERVER=/path/to/server.mjs node bench/server-load.mjs   (another build: an earlier commit's)
  *     (the defaults: about 1.5 minutes in all, as part of `npm run bench`, which must stay within 10)
  *
  * Also run by bench/run.mjs (`npm run bench`), through serverWorkload().
@@ -24,12 +25,14 @@ import { fork } from 'node:child_process';
 import http from 'node:http';
 import os from 'node:os';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** The usertrail/server build measured: the one in dist/, or another commit's (a file copied elsewhere). */
+const USERTRAIL_SERVER = process.env.BENCH_USERTRAIL_SERVER ?? `${ROOT}dist/server.mjs`;
 const SECRET = 'shhhhhhared-secret';
 /** moesif-nodejs refuses application ids shorter than 50 characters. */
 const APP_ID = 'usertrail-bench-application-id-long-enough-for-moesif-nodejs-0001';
@@ -65,7 +68,7 @@ async function runApp(/** @type {AppKind} */ kind, /** @type {string} */ collect
     const moesif = require('moesif-nodejs');
     middleware = moesif({ applicationId: APP_ID, baseUri: collectorUrl, identifyUser });
   } else if (kind === 'usertrail') {
-    const { default: moesif } = await import(`${ROOT}dist/server.mjs`);
+    const { default: moesif } = await import(pathToFileURL(USERTRAIL_SERVER).href);
     middleware = moesif({ applicationId: APP_ID, baseUri: collectorUrl, identifyUser });
   }
   if (middleware) app.use(middleware);
