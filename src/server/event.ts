@@ -321,7 +321,7 @@ const hasHeaders = (res: MoesifResponse): boolean => typeof res.getHeaderNames =
 /** push(chunk, encoding?) of Node's parser; push(null) says the body ended. */
 function recordRequestChunk(exchange: Exchange, [chunk, encoding]: unknown[]): void {
   if (exchange.done) return;
-  if (chunk === null) exchange.requestEnded = true;
+  if (chunk === null) exchange.requestEnded ||= !wasAborted(exchange.req);
   else if (chunk !== undefined) (exchange.requestBody ??= new BodyRecorder(exchange.hooks.options.requestMaxBodySize)).add(chunk, encoding);
 }
 
@@ -434,6 +434,18 @@ function complete(exchange: Exchange, answer?: Answer): void {
  * goes; node:http's responses have none. Told apart by the stream's respond(), as importing
  * node:http2 for an instanceof cost every app about 20 ms and 2 MB at start.
  */
+/**
+ * Whether the request's HTTP/2 stream was aborted (its client reset it, or its connection went) before
+ * the end of its body came. node:http2's compatibility API pushes the end of the request body when
+ * the stream closes, an aborted one too (onStreamCloseRequest), where a body that ended (END_STREAM)
+ * was pushed before: only the latter is whole. `aborted` is node:http2's own flag; node:http has none
+ * here, and pushes no end for a request whose client left.
+ */
+function wasAborted(req: MoesifRequest): boolean {
+  const { stream } = req as { stream?: { aborted?: boolean } };
+  return !!stream?.aborted;
+}
+
 function http2Stream(res: MoesifResponse): ServerHttp2Stream | undefined {
   const { stream } = res as { stream?: Partial<ServerHttp2Stream> };
   return typeof stream?.respond === 'function' ? (stream as ServerHttp2Stream) : undefined;

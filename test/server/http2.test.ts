@@ -171,3 +171,50 @@ it('logs an HTTP/2 call cancelled after its answer started at once, with the sta
     client.destroy();
   }
 });
+
+it('logs an HTTP/2 upload its client cancelled mid-body as cut, not as the whole body', async () => {
+  // node:http2 pushes the end of the request body (push(null)) when the stream closes, an aborted one
+  // too: the first half of a JSON body was logged as whole.
+  const firstChunk = signal();
+  const port = await serve((req, res) => {
+    req.once('data', () => firstChunk.reach());
+    req.resume();
+    res.once('close', () => res.end('too late'));
+  });
+  const client = connect(`http://127.0.0.1:${port}`);
+  try {
+    const upload = client.request({ ':method': 'POST', ':path': '/upload', 'content-type': 'application/json' });
+    upload.on('error', () => undefined); // the cancel it asks for
+    upload.write('{"name":"a","items":[1,2,');
+    await firstChunk.reached;
+    // Not close(), which ends the body (END_STREAM) before it resets the stream: the client goes mid-body.
+    upload.destroy();
+    const [event] = await waitFor(() => collector.events().length === 1 && collector.events());
+    expect(event?.metadata?.truncated).toEqual(['request']);
+    expect(event?.request.body).toBe('{"name":"a","items":[1,2,');
+  } finally {
+    client.destroy();
+  }
+});
+
+it('logs an HTTP/2 upload whose body arrived whole (END_STREAM) as whole, also when its client then cancels before the answer', async () => {
+  const bodyEnded = signal();
+  const port = await serve((req, res) => {
+    req.on('end', () => bodyEnded.reach());
+    req.resume();
+    res.once('close', () => res.end('too late'));
+  });
+  const client = connect(`http://127.0.0.1:${port}`);
+  try {
+    const upload = client.request({ ':method': 'POST', ':path': '/upload', 'content-type': 'application/json' });
+    upload.on('error', () => undefined);
+    upload.end('{"name":"a","items":[1,2,3]}');
+    await bodyEnded.reached;
+    upload.close(constants.NGHTTP2_CANCEL);
+    const [event] = await waitFor(() => collector.events().length === 1 && collector.events());
+    expect(event?.metadata).toBeUndefined();
+    expect(event?.request.body).toEqual({ name: 'a', items: [1, 2, 3] });
+  } finally {
+    client.destroy();
+  }
+});
