@@ -118,8 +118,13 @@ interface Running {
   enqueue(kind: Kind, payload: Payload): void;
   /** Drops the shared reading of who captured calls and page views belong to: ids or consent may change. */
   forgetCaller(): void;
-  /** The app's start() (true) or stop() (false) of capture: it runs while wanted and consent is not revoked. */
-  setCapture(wanted: boolean): void;
+  /**
+   * The app's start() (true) or stop() (false): capture runs after a start() while consent is not revoked;
+   * automatic page views and link decoration run from init() until a stop(), and again after a start().
+   */
+  switchTo(on: boolean): void;
+  /** Turns on the page views and link decoration that init() starts, unless the app's calls before it ended in stop(). */
+  startAutomatic(): void;
   /** Removes every listener the instance added to the page. */
   dispose(): void;
 }
@@ -179,9 +184,10 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
   decision.commit();
   // Delivery keeps the fetch that exists now, before start() wraps it: our own requests are never captured.
   const delivery = createDelivery({ options, log, fetch: fetch.bind(window) });
-  // Kept across a revoke, so that a new grant captures again without another start(): moesif-browser-js
-  // 1.10 records on through consent changes ("start() and stop() work the same way").
-  let captureWanted = false;
+  // The app's last start() (true) or stop() (false), undefined before either. Kept across a revoke, so that a
+  // new grant captures again without another start(): moesif-browser-js 1.10 records on through consent
+  // changes ("start() and stop() work the same way").
+  let switchedOn: boolean | undefined;
   const consent = createConsent({
     decision,
     persist() {
@@ -194,7 +200,7 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
       caller.forget();
       ids.commit();
       delivery.resume(local);
-      if (captureWanted) capture?.start();
+      if (switchedOn) capture?.start();
     },
     forget() {
       // What this page held is dropped unwritten (a refusal while pending stores no id, not even for a
@@ -244,12 +250,22 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
     delivery.dispose();
     cookies?.dispose();
   };
-  const setCapture = (wanted: boolean): void => {
-    captureWanted = wanted;
-    if (wanted && consent.state() != 'revoked') capture?.start();
-    else capture?.stop();
+  const startAutomatic = (): void => {
+    if (switchedOn === false) return;
+    if (options.trackPageViews) pageViews.start();
+    crossDomain.start();
   };
-  return { options, log, identity, consent, delivery, capture, pageViews, crossDomain, enqueue, forgetCaller: caller.forget, setCapture, dispose };
+  const switchTo = (on: boolean): void => {
+    switchedOn = on;
+    if (on && consent.state() != 'revoked') capture?.start();
+    else capture?.stop();
+    // Back whatever the consent: while refused, views are dropped when queued and links carry no id,
+    // and a later grant finds them running, as it finds capture.
+    if (on) return startAutomatic();
+    pageViews.stop();
+    crossDomain.stop();
+  };
+  return { options, log, identity, consent, delivery, capture, pageViews, crossDomain, enqueue, forgetCaller: caller.forget, switchTo, startAutomatic, dispose };
 }
 
 /**
@@ -334,23 +350,15 @@ const METHODS: { [Name in keyof Methods]: (parts: Running, ...args: Parameters<M
   getUserId: ({ identity }) => identity.getId('user_id'),
   getCompanyId: ({ identity }) => identity.getId('company_id'),
   getSessionToken: ({ identity }) => identity.getId('session_token'),
-  start({ consent, options, pageViews, crossDomain, capture, setCapture }) {
-    setCapture(true);
-    // Back whatever the consent: while refused, views are dropped when queued and links carry no id,
-    // and a later grant finds them running, as it finds capture.
-    if (options.trackPageViews) pageViews.start();
-    crossDomain.start();
+  start({ consent, capture, switchTo }) {
+    switchTo(true);
     if (consent.state() == 'revoked') return undefined;
     if (!capture) fail('capture is not in this build (see usertrail/capture)');
     return true;
   },
   // Warns once, "useWeb3(): not supported", and gives back undefined: web3 calls are not captured.
   useWeb3: () => fail('not supported'),
-  stop({ setCapture, pageViews, crossDomain }) {
-    setCapture(false);
-    pageViews.stop();
-    crossDomain.stop();
-  },
+  stop: ({ switchTo }) => switchTo(false),
   grantPublishingConsent: ({ consent }) => consent.decide('granted'),
   revokePublishingConsent: ({ consent }) => consent.decide('revoked'),
 };
@@ -387,11 +395,11 @@ export function createInstance(captureFactory?: CaptureFactory) {
     running = run({ options, log, captureFactory, track: trackAt });
     // Before the campaign, the early calls and the first page view read the address it cleans.
     running.crossDomain.readIncoming();
-    running.crossDomain.start();
     // A first-touch campaign is news worth a users call; a plain page view is not.
     if (running.identity.rememberCampaign(readCampaign(siteAddress().href, document.referrer, options))) sendUser(running);
     for (const call of early.splice(0)) call();
-    if (options.trackPageViews) running.pageViews.start();
+    // After the calls made before init(): they end in the state they describe (a stop() there keeps these off).
+    running.startAutomatic();
     return instance;
   };
 
