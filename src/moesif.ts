@@ -224,7 +224,7 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
   };
   const caller = createCallerCache({ consent, identity });
   const capture = captureFactory?.({ options, log, who: caller.who, record: (event) => enqueue('events', event) });
-  const pageViews = createPageViews(track, caller.who);
+  const pageViews = createPageViews({ track, who: caller.who, log });
   // Only now, with capture made: a stored refusal (or Do Not Track) calls forget() at once, which stops
   // capture (before its declaration, `capture` could not be read).
   consent.start(options);
