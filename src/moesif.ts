@@ -175,9 +175,14 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
   // its own over the same two, committed at once: it is no id, and is read before consent is known.
   const local = options.persistence == 'none' ? undefined : localStore();
   const cookies = options.persistence == 'none' ? undefined : cookieStore({ options, log, writeTimes: local });
-  if (options.persistence != 'none' && !cookies && !local) log.warn('no cookies or localStorage: ids kept for this page only');
   const prefix = options.persistenceKeyPrefix ?? 'moesif_';
   const idsMirror = options.persistence == 'localStorage' ? local : undefined;
+  // Nowhere to keep the ids but memory: the browser refuses cookies, and localStorage is missing too or
+  // (with 'cookie') not for ids.
+  if (options.persistence != 'none' && !cookies && !idsMirror) {
+    const missing = options.persistence == 'cookie' ? "cookies (persistence 'cookie')" : 'cookies or localStorage';
+    log.warn(`no ${missing}: ids kept for this page only`);
+  }
   const ids = idStore(cookies, idsMirror, idKeys(prefix));
   const identity = createIdentity({ ids, prefix, log });
   const decision = idStore(cookies, idsMirror, [CONSENT_KEY]);
