@@ -1,4 +1,4 @@
-import { readCampaign } from './campaign.js';
+import { GA_CAMPAIGN_COOKIE, readCampaign } from './campaign.js';
 import type { Capture, CaptureFactory } from './capture/types.js';
 import { CONSENT_KEY, createConsent, type ConsentController } from './consent.js';
 import { createCrossDomain, type CrossDomain } from './cross-domain.js';
@@ -11,7 +11,7 @@ import { resolveOptions, type Options, type ResolvedOptions } from './options.js
 import { createPageViews, type ActionAt, type PageViews } from './pageviews.js';
 import { actionPayload, companyPayload, userPayload } from './payloads.js';
 import { toJson } from './serialize.js';
-import { cookieStore } from './storage/cookie-store.js';
+import { cookieStore, otherCookie } from './storage/cookie-store.js';
 import { idStore } from './storage/id-store.js';
 import { localStore } from './storage/local-store.js';
 import { attempt } from './storage/store.js';
@@ -401,7 +401,8 @@ export function createInstance(captureFactory?: CaptureFactory) {
     // Before the campaign, the early calls and the first page view read the address it cleans.
     running.crossDomain.readIncoming();
     // A first-touch campaign is news worth a users call; a plain page view is not.
-    if (running.identity.rememberCampaign(readCampaign(siteAddress().href, document.referrer, options))) sendUser(running);
+    const campaign = readCampaign(siteAddress().href, document.referrer, options, otherCookie(GA_CAMPAIGN_COOKIE));
+    if (running.identity.rememberCampaign(campaign)) sendUser(running);
     for (const call of early.splice(0)) call();
     // After the calls made before init(): they end in the state they describe (a stop() there keeps these off).
     running.startAutomatic();

@@ -15,8 +15,8 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 14_180,
-  esmCore: 11_271,
+  umd: 14_288,
+  esmCore: 11_390,
   esmCapture: 2_990,
 };
 

@@ -17,6 +17,9 @@ export const tooLong = (key: string, value: string | null | undefined): string |
 
 const PROBE = 'usertrail_probe';
 
+/** The value of another script's cookie (Google Analytics'), read once; undefined when absent or unreadable. */
+export const otherCookie = (name: string): string | undefined => attempt(() => Cookies.get(name));
+
 /**
  * The prefix of a localStorage key, followed by a cookie's name, that holds when this origin last
  * wrote that cookie (ms since the epoch): a cookie's expiry cannot be read back, and a value the jar
