@@ -14,7 +14,7 @@ import { toJson } from './serialize.js';
 import { cookieStore, otherCookie } from './storage/cookie-store.js';
 import { idStore } from './storage/id-store.js';
 import { localStore } from './storage/local-store.js';
-import { attempt } from './storage/store.js';
+import { attempt, type Store } from './storage/store.js';
 import type { ActionPayload, Attribution, CapturedEvent, CompanyPayload, Kind, Metadata, UserPayload } from './wire.js';
 
 /**
@@ -165,17 +165,15 @@ function createCallerCache({ consent, identity }: { consent: ConsentController; 
 }
 
 /**
- * Makes the parts of an initialized instance and connects them: storage, identity, consent, delivery,
- * capture, page views and cross-domain tracking. Ids and the campaign start in memory and are committed
- * to storage once consent is granted; the decision itself is stored at once, and restored on its own.
+ * Where an instance keeps things, as `persistence` says: nothing with 'none'. Otherwise localStorage
+ * (`local`) holds the outbox, with 'cookie' too, and mirrors the id cookies only with 'localStorage'.
+ * The ids (keys under `prefix`) start held in memory, committed once consent is granted; the consent
+ * decision has a store of its own over the same two, committed at once: it is no id, and is read
+ * before consent is known.
  */
-function run({ options, log, captureFactory, track }: RunDeps): Running {
-  // Nothing is kept with persistence 'none'. Otherwise `local` (localStorage) holds the outbox, with
-  // 'cookie' too; it mirrors the id cookies only with 'localStorage'. The consent decision has a store of
-  // its own over the same two, committed at once: it is no id, and is read before consent is known.
+function openStores({ options, log, prefix }: { options: ResolvedOptions; log: Log; prefix: string }) {
   const local = options.persistence == 'none' ? undefined : localStore();
   const cookies = options.persistence == 'none' ? undefined : cookieStore({ options, log, writeTimes: local });
-  const prefix = options.persistenceKeyPrefix ?? 'moesif_';
   const idsMirror = options.persistence == 'localStorage' ? local : undefined;
   // Nowhere to keep the ids but memory: the browser refuses cookies, and localStorage is missing too or
   // (with 'cookie') not for ids.
@@ -183,10 +181,36 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
     const missing = options.persistence == 'cookie' ? "cookies (persistence 'cookie')" : 'cookies or localStorage';
     log.warn(`no ${missing}: ids kept for this page only`);
   }
-  const ids = idStore(cookies, idsMirror, idKeys(prefix));
-  const identity = createIdentity({ ids, prefix, log });
   const decision = idStore(cookies, idsMirror, [CONSENT_KEY]);
   decision.commit();
+  /** A store of the ids and campaign, held in memory until committed. */
+  const idsStore = () => idStore(cookies, idsMirror, idKeys(prefix));
+  return {
+    local,
+    /** The ids and campaign this page uses: held until consent commits them. */
+    ids: idsStore(),
+    /** The ids and campaign as stored now (by an earlier visit, say), read through. */
+    storedIds(): Store {
+      const stored = idsStore();
+      stored.commit();
+      return stored;
+    },
+    decision,
+    /** Removes the cookie store's listeners. */
+    dispose: () => cookies?.dispose(),
+  };
+}
+
+/**
+ * Makes the parts of an initialized instance and connects them: storage, identity, consent, delivery,
+ * capture, page views and cross-domain tracking. Ids and the campaign start in memory and are committed
+ * to storage once consent is granted; the decision itself is stored at once, and restored on its own.
+ */
+function run({ options, log, captureFactory, track }: RunDeps): Running {
+  const prefix = options.persistenceKeyPrefix ?? 'moesif_';
+  const stores = openStores({ options, log, prefix });
+  const { ids, local } = stores;
+  const identity = createIdentity({ ids, prefix, log });
   // Delivery keeps the fetch that exists now, before start() wraps it: our own requests are never captured.
   const delivery = createDelivery({ options, log, fetch: fetch.bind(window) });
   // The app's last start() (true) or stop() (false), undefined before either. Kept across a revoke, so that a
@@ -194,13 +218,11 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
   // changes ("start() and stop() work the same way").
   let switchedOn: boolean | undefined;
   const consent = createConsent({
-    decision,
+    decision: stores.decision,
     persist() {
       // A returning visitor whose ids were stored before the site asked for consent stays that visitor,
       // as with moesif-browser-js 1.10, which keeps its ids through consent: one journey. Read only now.
-      const earlier = idStore(cookies, idsMirror, idKeys(prefix));
-      earlier.commit();
-      const replaced = identity.continueEarlierVisit(earlier);
+      const replaced = identity.continueEarlierVisit(stores.storedIds());
       if (replaced) delivery.replaceHeld(replaced, identity.anonymousId());
       caller.forget();
       ids.commit();
@@ -253,7 +275,7 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
     crossDomain.stop();
     pageViews.dispose();
     delivery.dispose();
-    cookies?.dispose();
+    stores.dispose();
   };
   const startAutomatic = (): void => {
     if (switchedOn === false) return;
