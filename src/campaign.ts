@@ -35,10 +35,10 @@ export function readCampaign(pageUrl: string, referrer: string, switches: Campai
     // A hash-routed app's landing address (`/#/pricing?utm_source=news`) has its query in the hash,
     // read there when the address has none, as moesif-browser-js reads it.
     const query = new URLSearchParams(page.search || page.hash.replace(/^[^?]*/, ''));
-    const ga = utmzFields(gaCookie);
+    const gaFields = utmzFields(gaCookie);
     const utm = switches.disableUtm ? [] : (Object.entries(UTM_PARAMETERS) as Array<[keyof typeof UTM_PARAMETERS, string]>);
     for (const [name, gaField] of utm) {
-      const value = query.get(name) || ga.get(gaField);
+      const value = query.get(name) || gaFields.get(gaField);
       if (value) campaign[name] = value;
     }
     for (const name of switches.disableGclid ? [] : CLICK_IDS) {

@@ -19,13 +19,6 @@ export interface ActionAt {
   who?: Attribution;
 }
 
-/**
- * Page views on load and on every client-side navigation: pushState, replaceState when the path
- * changes, popstate, hashchange, and a restore from the back/forward cache. A view records the
- * fields Moesif's plugin sends ({ pathname, title, host }) and the rest; its referrer is the page
- * viewed before it (the document's referrer for the first). The action name is the plugin's too,
- * so dashboards match.
- */
 export interface PageViewsDeps {
   /** Sends a view: the instance's track(), with when and where it happened. */
   track(name: string, metadata: Metadata, at: ActionAt): void;
@@ -34,6 +27,13 @@ export interface PageViewsDeps {
   log: Log;
 }
 
+/**
+ * Page views on load and on every client-side navigation: pushState, replaceState when the path
+ * changes, popstate, hashchange, and a restore from the back/forward cache. A view records the
+ * fields Moesif's plugin sends ({ pathname, title, host }) and the rest; its referrer is the page
+ * viewed before it (the document's referrer for the first). The action name is the plugin's too,
+ * so dashboards match.
+ */
 export function createPageViews({ track, who, log }: PageViewsDeps) {
   let on = false;
   let lastUrl: string | undefined;
@@ -71,7 +71,7 @@ export function createPageViews({ track, who, log }: PageViewsDeps) {
       titleWait.flush();
       titleWait.hold(beginView());
     } catch (error) {
-      // The error's name and message (`URIError: URI malformed`): nothing of the visitor's.
+      // The error's name and message, as the browser words them (`URIError: URI malformed`).
       log.warn(`page view left out: ${error}`);
     }
   };
