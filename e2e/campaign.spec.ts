@@ -1,4 +1,6 @@
+import type { Browser } from '@playwright/test';
 import { expect, test } from './support/fixtures';
+import type { Recorder } from './support/recorder';
 
 /**
  * Issue 17: the first-touch campaign is kept where every subdomain of the site reads it, as
@@ -33,4 +35,47 @@ test("the campaign moesif-browser-js kept in its cookie on docs is sent with use
     expect(user).toMatchObject({ anonymous_id: anonymousId, campaign: firstTouch });
   }
   expect(collector.items('companies')).toEqual([{ company_id: 'c1', campaign: firstTouch }]);
+});
+
+test.describe("Google Analytics' __utmz cookie, read by moesif-browser-js 1.8.13 and usertrail side by side", () => {
+  const UTMZ = '173272373.1700000000.2.1.utmcsr=newsletter|utmccn=spring|utmcmd=email|utmctr=api%20analytics|utmcct=hero';
+  const sdks = { moesif: '/node_modules/moesif-browser-js/moesif.min.js', usertrail: '/dist/moesif.min.js' };
+
+  /** The campaign each SDK sends with identifyUser() on a first visit to `query` with `utmz` set, each in a browser context of its own. */
+  const campaigns = async ({ browser, collector }: { browser: Browser; collector: Recorder }, query: string, utmz: string) => {
+    const sent: Record<string, unknown> = {};
+    for (const [name, sdk] of Object.entries(sdks)) {
+      const context = await browser.newContext();
+      try {
+        await context.addCookies([{ name: '__utmz', value: utmz, domain: '.example.test', path: '/' }]);
+        const userId = `${name}-${Math.random().toString(36).slice(2)}`;
+        collector.page(`/land-${name}`, html(sdk, `${init} moesif.identifyUser('${userId}');`));
+        const page = await context.newPage();
+        await page.goto(`${collector.at('app.example.test')}/land-${name}${query}`);
+        await expect.poll(() => collector.items('users').some((user) => user.user_id === userId)).toBe(true);
+        sent[name] = collector.items('users').find((user) => user.user_id === userId)!.campaign;
+      } finally {
+        await context.close();
+      }
+    }
+    return sent;
+  };
+
+  test('with no utm parameter in the address, both send the five fields of the cookie', async ({ browser, collector }) => {
+    const { moesif, usertrail } = await campaigns({ browser, collector }, '', UTMZ);
+    expect(moesif).toEqual({ utm_source: 'newsletter', utm_medium: 'email', utm_campaign: 'spring', utm_term: 'api analytics', utm_content: 'hero' });
+    expect(usertrail).toEqual(moesif);
+  });
+
+  test("field by field, the address's utm parameters win and the cookie fills the rest", async ({ browser, collector }) => {
+    const { moesif, usertrail } = await campaigns({ browser, collector }, '?utm_source=ad&utm_medium=cpc&gclid=G1', UTMZ);
+    expect(moesif).toEqual({ utm_source: 'ad', utm_medium: 'cpc', utm_campaign: 'spring', utm_term: 'api analytics', utm_content: 'hero', gclid: 'G1' });
+    expect(usertrail).toEqual(moesif);
+  });
+
+  test("a referral's source with dots: usertrail keeps it, where moesif-browser-js reads from the last dot on and loses it", async ({ browser, collector }) => {
+    const { moesif, usertrail } = await campaigns({ browser, collector }, '', '1.1700000000.1.1.utmcsr=news.example.org|utmccn=(referral)|utmcmd=referral|utmcct=/post');
+    expect(usertrail).toEqual({ utm_source: 'news.example.org', utm_campaign: '(referral)', utm_medium: 'referral', utm_content: '/post' });
+    expect(moesif).toEqual({ utm_campaign: '(referral)', utm_medium: 'referral', utm_content: '/post' });
+  });
 });

@@ -363,6 +363,27 @@ test.describe('storage refused or failing', () => {
     });
   }
 
+  test("persistence: 'cookie' where Chromium refuses the page cookies: the ids hold for this page only, and one warning says so", async ({ context }) => {
+    const page = await context.newPage();
+    const problems = problemsOf(page);
+    // Chromium's own switch for a document without cookies (navigator.cookieEnabled false, document.cookie
+    // empty and unwritable), as a visitor's cookie block gives it; localStorage stays, which 'cookie' keeps the ids out of.
+    await (await context.newCDPSession(page)).send('Emulation.setDocumentCookieDisabled', { disabled: true });
+    collector.page('/cookies-refused', umdPage(`${init(", persistence: 'cookie'")} moesif.identifyUser('kim'); moesif.track('Cookies refused');`));
+    await page.goto(collector.at('app.example.test') + '/cookies-refused');
+    expect(await action('Cookies refused')).toMatchObject({ user_id: 'kim' });
+    expect(await page.evaluate(() => navigator.cookieEnabled)).toBe(false);
+    const warning = "[usertrail] no cookies (persistence 'cookie'): ids kept for this page only";
+    expect(problems).toEqual([warning]);
+    // Nothing outlives the page: a reload is a new visitor, told again.
+    const [anonymousId] = await idsOf(page);
+    await page.reload();
+    await page.evaluate(() => window.moesif.track('After the reload'));
+    expect(await action('After the reload')).not.toMatchObject({ anonymous_id: anonymousId });
+    expect(await page.evaluate(() => Object.keys(localStorage).filter((key) => key.startsWith('moesif_')))).toEqual([]);
+    expect(problems).toEqual([warning, warning]);
+  });
+
   test('in a sandboxed frame (no allow-same-origin), where storage and cookies throw, tracking goes on with one warning', async ({ context }) => {
     collector.page('/sandboxed', umdPage(`${init()} moesif.track('From the sandbox'); moesif.track('Again from the sandbox');`));
     collector.page('/sandbox-parent', '<!doctype html><iframe sandbox="allow-scripts" src="/sandboxed"></iframe>');

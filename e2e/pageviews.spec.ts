@@ -200,3 +200,73 @@ test('trackPageView() works with the option off, and after a router navigation',
   await expect.poll(() => views(collector).length).toBe(2);
   expect(views(collector)[1]).toMatchObject({ pathname: '/manual/next', referrer: `${collector.url}/manual` });
 });
+
+test("a page view that cannot read the visitor inside the app's pushState warns once and never throws into the app", async ({ page, context, collector }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  const warnings: string[] = [];
+  page.on('console', (message) => message.type() === 'warning' && message.text().startsWith('[usertrail]') && warnings.push(message.text()));
+  collector.page('/spa', umdPage(init));
+  await page.goto(collector.at('app.example.test') + '/spa');
+  await expect.poll(() => views(collector).length).toBe(1);
+  // The visitor clears the site's cookies, and localStorage holds an anonymous id no cookie can take: half
+  // of a surrogate pair (a script that cut a string), which the read finds when it restores the cookies.
+  await context.clearCookies();
+  const navigation = await page.evaluate(() => {
+    localStorage.setItem('moesif_anonymous_id', 'cut\uD83D');
+    // A public call: the next page view reads the visitor afresh.
+    window.moesif.identifySession('session-1');
+    const result = history.pushState({ step: 1 }, '', '/spa/next');
+    // The app's own mistake still reaches it unchanged: a state that cannot be cloned.
+    let appError = '';
+    try {
+      history.pushState({ handler: () => {} }, '', '/spa/never');
+    } catch (error) {
+      appError = (error as Error).name;
+    }
+    return { result, state: history.state, path: location.pathname, appError };
+  });
+  expect(navigation).toEqual({ result: undefined, state: { step: 1 }, path: '/spa/next', appError: 'DataCloneError' });
+  expect(errors).toEqual([]);
+  expect(warnings).toHaveLength(1);
+
+  // The SDK carries on: once the value is gone, navigations are viewed again.
+  await page.evaluate(() => {
+    localStorage.removeItem('moesif_anonymous_id');
+    window.moesif.identifySession('session-2');
+    history.pushState(null, '', '/spa/later');
+    window.moesif.trackPageView({ marker: true });
+  });
+  await expect.poll(() => views(collector).map((v) => v.pathname)).toEqual(['/spa', '/spa/later', '/spa/later']);
+  expect(errors).toEqual([]);
+});
+
+test("another tab's revoke, found by a page view inside the app's pushState where the page made fetch read-only: one warning, nothing thrown", async ({ context, collector }) => {
+  const initGranted = `moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 50, trackPageViews: true });`;
+  collector.page('/docs', umdPage(`${initGranted} moesif.start();`));
+  collector.page('/app', umdPage(initGranted));
+  const docs = await context.newPage();
+  const errors: string[] = [];
+  docs.on('pageerror', (error) => errors.push(error.message));
+  const warnings: string[] = [];
+  docs.on('console', (message) => message.type() === 'warning' && message.text().startsWith('[usertrail]') && warnings.push(message.text()));
+  await docs.goto(collector.at('docs.example.test') + '/docs');
+  await expect.poll(() => views(collector).length).toBe(1);
+  // A hardening script locks window.fetch (capture's wrapper, by now) in place: stopping capture, which a
+  // refusal does, cannot put the original back.
+  await docs.evaluate(() => Object.defineProperty(window, 'fetch', { value: window.fetch, writable: false, configurable: true }));
+  const app = await context.newPage();
+  await app.goto(collector.at('app.example.test') + '/app');
+  await app.evaluate(() => window.moesif.revokePublishingConsent());
+
+  // Back on docs (a tab switch, dispatched as in consent.spec), its router navigates: the view reads the refusal there.
+  await docs.bringToFront();
+  await docs.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+  const navigation = await docs.evaluate(() => {
+    const result = history.pushState({ step: 1 }, '', '/docs/next');
+    return { result, state: history.state, path: location.pathname };
+  });
+  expect(navigation).toEqual({ result: undefined, state: { step: 1 }, path: '/docs/next' });
+  expect(errors).toEqual([]);
+  expect(warnings).toEqual([expect.stringContaining('[usertrail] page view left out: TypeError')]);
+});

@@ -167,16 +167,51 @@ test("persistence: 'none' writes no cookie and no localStorage, and still delive
   expect(await page.evaluate(() => Object.keys(localStorage))).toEqual([]);
 });
 
-test('the async loader snippet from the README queues calls until the script arrives, then replays them in order', async ({ page }) => {
+/** The loader snippet of the README, loading the built UMD, its init() given `options` on top of the test's application id and collector. */
+const loaderSnippet = (options = '') => {
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
   const snippet = /<!-- loader-snippet -->\s*```html\s*([\s\S]*?)```/.exec(readme)?.[1];
   expect(snippet, 'README has the loader snippet').toBeTruthy();
-  const html = snippet!
+  return snippet!
     .replace('https://unpkg.com/usertrail/dist/moesif.min.js', '/dist/moesif.min.js')
-    .replace("applicationId: 'YOUR_APPLICATION_ID'", `applicationId: '${APP_ID}', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 50`);
+    .replace("applicationId: 'YOUR_APPLICATION_ID'", `applicationId: '${APP_ID}', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 50${options}`);
+};
+
+test('the async loader snippet from the README queues calls until the script arrives, then replays them in order', async ({ page }) => {
+  const html = loaderSnippet();
   collector.page('/snippet', `<!doctype html><html><head>${html}<script>moesif.track('First');</script></head><body><script>moesif.track('Second'); moesif.identifyUser('snippet-user');</script></body></html>`);
   await page.goto(collector.at('app.example.test') + '/snippet');
   await expect.poll(() => collector.items('actions').length).toBe(2);
   expect(collector.items('actions').map((a) => a.action_name)).toEqual(['First', 'Second']);
   await expect.poll(() => collector.items('users').length).toBe(1);
+});
+
+test('stop() queued by the loader before init() keeps automatic page views and link decoration off until start()', async ({ page }) => {
+  const html = loaderSnippet(", trackPageViews: true, enableCrossDomainTracking: true, crossDomainTargets: ['acme-cloud.test']").replace('moesif.init(', 'moesif.stop(); moesif.init(');
+  const link = 'http://app.acme-cloud.test/pricing';
+  collector.page('/stopped', `<!doctype html><html><head><title>stopped</title>${html}</head><body><a id="target" href="${link}">pricing</a></body></html>`);
+  await page.goto(collector.at('app.example.test') + '/stopped');
+  await page.waitForFunction(() => typeof (window as any).moesif.getStats == 'function');
+  const viewedPaths = () => collector.items('actions').filter((a) => a.action_name === 'Page View').map((a) => (a.metadata as { pathname: string }).pathname);
+  // A router's navigation, then a view the app announces itself, which sends any automatic view still waiting first.
+  await page.evaluate(async () => {
+    history.pushState(null, '', '/stopped/next');
+    (window as any).moesif.trackPageView();
+    await (window as any).moesif.flush();
+  });
+  await expect.poll(viewedPaths).toEqual(['/stopped/next']);
+  await page.locator('#target').dispatchEvent('mousedown');
+  expect(await page.locator('#target').getAttribute('href')).toBe(link);
+
+  // start() turns back on what stop() turned off: navigations are viewed, and the link carries the id.
+  await page.evaluate(async () => {
+    (window as any).moesif.start();
+    history.pushState(null, '', '/stopped/again');
+    (window as any).moesif.trackPageView();
+    await (window as any).moesif.flush();
+  });
+  await expect.poll(viewedPaths).toEqual(['/stopped/next', '/stopped/again', '/stopped/again']);
+  await page.locator('#target').dispatchEvent('mousedown');
+  const id = await page.evaluate(() => (window as any).moesif.getAnonymousId());
+  expect(await page.locator('#target').getAttribute('href')).toBe(`${link}?__mt=${id}`);
 });

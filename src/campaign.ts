@@ -1,7 +1,19 @@
 import type { Campaign } from './wire.js';
 
-const UTM_PARAMETERS = ['utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content'] as const;
+/** Google Analytics' (urchin's) campaign cookie, which moesif-browser-js reads utm values from. */
+export const GA_CAMPAIGN_COOKIE = '__utmz';
+
+/** The utm parameters, each with the field of Google Analytics' `__utmz` cookie that holds the same value. */
+const UTM_PARAMETERS = { utm_source: 'utmcsr', utm_medium: 'utmcmd', utm_campaign: 'utmccn', utm_term: 'utmctr', utm_content: 'utmcct' } as const;
 const CLICK_IDS = ['gclid', 'fbclid', 'msclkid'] as const;
+
+/**
+ * The fields of Google Analytics' (urchin's) `__utmz` cookie, `173272373.1700000000.2.1.utmcsr=news|utmcmd=email`:
+ * counts joined by dots, then fields joined by `|`. They start after the last dot before the first `=`;
+ * moesif-browser-js reads from the last dot on, which loses a source with dots (`google.com`).
+ */
+const utmzFields = (cookie: string): URLSearchParams =>
+  new URLSearchParams(cookie.slice(cookie.lastIndexOf('.', cookie.indexOf('=')) + 1).replace(/\|/g, '&'));
 
 export interface CampaignSwitches {
   disableUtm: boolean;
@@ -13,15 +25,23 @@ export interface CampaignSwitches {
  * The marketing attribution of this page view: utm parameters, ad click ids and, when the visitor
  * came from another site, the referrer. Undefined when there is nothing to attribute.
  * Same-origin referrers are navigation inside the site, not attribution.
+ * As moesif-browser-js, each utm parameter the address lacks is taken from Google Analytics' `__utmz`
+ * cookie (`gaCookie`), when the site has one.
  */
-export function readCampaign(pageUrl: string, referrer: string, switches: CampaignSwitches): Campaign | undefined {
+export function readCampaign(pageUrl: string, referrer: string, switches: CampaignSwitches, gaCookie = ''): Campaign | undefined {
   const campaign: Campaign = {};
   try {
     const page = new URL(pageUrl);
     // A hash-routed app's landing address (`/#/pricing?utm_source=news`) has its query in the hash,
     // read there when the address has none, as moesif-browser-js reads it.
     const query = new URLSearchParams(page.search || page.hash.replace(/^[^?]*/, ''));
-    for (const name of [...(switches.disableUtm ? [] : UTM_PARAMETERS), ...(switches.disableGclid ? [] : CLICK_IDS)]) {
+    const gaFields = utmzFields(gaCookie);
+    const utm = switches.disableUtm ? [] : (Object.entries(UTM_PARAMETERS) as Array<[keyof typeof UTM_PARAMETERS, string]>);
+    for (const [name, gaField] of utm) {
+      const value = query.get(name) || gaFields.get(gaField);
+      if (value) campaign[name] = value;
+    }
+    for (const name of switches.disableGclid ? [] : CLICK_IDS) {
       const value = query.get(name);
       if (value) campaign[name] = value;
     }

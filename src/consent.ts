@@ -11,17 +11,26 @@ export type Consent = 'granted' | 'pending' | 'revoked';
 export const CONSENT_KEY = 'usertrail_consent';
 
 /**
+ * The decision stored by this page, another tab or a subdomain: one of the two values decide() writes.
+ * Anything else (a cookie edited by hand or by another script) is no decision, read the same way at
+ * load and afterwards: with `requirePublishingConsent` the page then waits for one.
+ */
+const storedDecision = (decision: Store): 'granted' | 'revoked' | undefined => {
+  const stored = decision.get(CONSENT_KEY);
+  return stored == 'granted' || stored == 'revoked' ? stored : undefined;
+};
+
+/**
  * The state a page starts in. A stored decision wins; Do Not Track or Global Privacy Control count
  * as a refusal when `respectDoNotTrack` is set, unless the visitor granted consent on this site.
  */
-const initialConsent = (options: ResolvedOptions, stored: string | null): Consent =>
-  stored == 'revoked' || stored == 'granted'
-    ? stored
-    : options.respectDoNotTrack && (navigator.doNotTrack == '1' || (navigator as { globalPrivacyControl?: boolean }).globalPrivacyControl)
-      ? 'revoked'
-      : options.requirePublishingConsent
-        ? 'pending'
-        : 'granted';
+const initialConsent = (options: ResolvedOptions, stored: Consent | undefined): Consent =>
+  stored ??
+  (options.respectDoNotTrack && (navigator.doNotTrack == '1' || (navigator as { globalPrivacyControl?: boolean }).globalPrivacyControl)
+    ? 'revoked'
+    : options.requirePublishingConsent
+      ? 'pending'
+      : 'granted');
 
 export interface ConsentDeps {
   /** Where the decision is kept: its own store, written at once (it is not an id). */
@@ -48,7 +57,7 @@ export function createConsent({ decision, persist, forget }: ConsentDeps) {
     state: (): Consent | undefined => state,
     /** The state a page starts in. Not decide(): a site that asks for no consent gets no consent cookie, nor does a Do Not Track refusal. */
     start(options: ResolvedOptions): void {
-      apply(initialConsent(options, decision.get(CONSENT_KEY)));
+      apply(initialConsent(options, storedDecision(decision)));
     },
     /** The visitor's decision, made on this page: stored, then acted on. */
     decide(choice: 'granted' | 'revoked'): void {
@@ -61,7 +70,7 @@ export function createConsent({ decision, persist, forget }: ConsentDeps) {
      * localStorage) and go on sending.
      */
     follow(): void {
-      const stored = decision.get(CONSENT_KEY) as Consent | null;
+      const stored = storedDecision(decision);
       if (stored && stored != state) apply(stored);
     },
   };

@@ -1,4 +1,4 @@
-import { readCampaign } from './campaign.js';
+import { GA_CAMPAIGN_COOKIE, readCampaign } from './campaign.js';
 import type { Capture, CaptureFactory } from './capture/types.js';
 import { CONSENT_KEY, createConsent, type ConsentController } from './consent.js';
 import { createCrossDomain, type CrossDomain } from './cross-domain.js';
@@ -11,10 +11,10 @@ import { resolveOptions, type Options, type ResolvedOptions } from './options.js
 import { createPageViews, type ActionAt, type PageViews } from './pageviews.js';
 import { actionPayload, companyPayload, userPayload } from './payloads.js';
 import { toJson } from './serialize.js';
-import { cookieStore } from './storage/cookie-store.js';
+import { cookieStore, otherCookie } from './storage/cookie-store.js';
 import { idStore } from './storage/id-store.js';
 import { localStore } from './storage/local-store.js';
-import { attempt } from './storage/store.js';
+import { attempt, type Store } from './storage/store.js';
 import type { ActionPayload, Attribution, CapturedEvent, CompanyPayload, Kind, Metadata, UserPayload } from './wire.js';
 
 /**
@@ -118,8 +118,13 @@ interface Running {
   enqueue(kind: Kind, payload: Payload): void;
   /** Drops the shared reading of who captured calls and page views belong to: ids or consent may change. */
   forgetCaller(): void;
-  /** The app's start() (true) or stop() (false) of capture: it runs while wanted and consent is not revoked. */
-  setCapture(wanted: boolean): void;
+  /**
+   * The app's start() (true) or stop() (false): capture runs after a start() while consent is not revoked;
+   * automatic page views and link decoration run from init() until a stop(), and again after a start().
+   */
+  switchTo(on: boolean): void;
+  /** Turns on the page views and link decoration that init() starts, unless the app's calls before it ended in stop(). */
+  startAutomatic(): void;
   /** Removes every listener the instance added to the page. */
   dispose(): void;
 }
@@ -160,41 +165,69 @@ function createCallerCache({ consent, identity }: { consent: ConsentController; 
 }
 
 /**
+ * Where an instance keeps things, as `persistence` says: nothing with 'none'. Otherwise localStorage
+ * (`local`) holds the outbox, with 'cookie' too, and mirrors the id cookies only with 'localStorage'.
+ * The ids (keys under `prefix`) start held in memory, committed once consent is granted; the consent
+ * decision has a store of its own over the same two, committed at once: it is no id, and is read
+ * before consent is known.
+ */
+function openStores({ options, log, prefix }: { options: ResolvedOptions; log: Log; prefix: string }) {
+  const local = options.persistence == 'none' ? undefined : localStore();
+  const cookies = options.persistence == 'none' ? undefined : cookieStore({ options, log, writeTimes: local });
+  const idsMirror = options.persistence == 'localStorage' ? local : undefined;
+  // Nowhere to keep the ids but memory: the browser refuses cookies, and localStorage is missing too or
+  // (with 'cookie') not for ids.
+  if (options.persistence != 'none' && !cookies && !idsMirror) {
+    const missing = options.persistence == 'cookie' ? "cookies (persistence 'cookie')" : 'cookies or localStorage';
+    log.warn(`no ${missing}: ids kept for this page only`);
+  }
+  const decision = idStore(cookies, idsMirror, [CONSENT_KEY]);
+  decision.commit();
+  /** A store of the ids and campaign, held in memory until committed. */
+  const idsStore = () => idStore(cookies, idsMirror, idKeys(prefix));
+  return {
+    local,
+    /** The ids and campaign this page uses: held until consent commits them. */
+    ids: idsStore(),
+    /** The ids and campaign as stored now (by an earlier visit, say), read through. */
+    storedIds(): Store {
+      const stored = idsStore();
+      stored.commit();
+      return stored;
+    },
+    decision,
+    /** Removes the cookie store's listeners. */
+    dispose: () => cookies?.dispose(),
+  };
+}
+
+/**
  * Makes the parts of an initialized instance and connects them: storage, identity, consent, delivery,
  * capture, page views and cross-domain tracking. Ids and the campaign start in memory and are committed
  * to storage once consent is granted; the decision itself is stored at once, and restored on its own.
  */
 function run({ options, log, captureFactory, track }: RunDeps): Running {
-  // Nothing is kept with persistence 'none'. Otherwise `local` (localStorage) holds the outbox, with
-  // 'cookie' too; it mirrors the id cookies only with 'localStorage'. The consent decision has a store of
-  // its own over the same two, committed at once: it is no id, and is read before consent is known.
-  const local = options.persistence == 'none' ? undefined : localStore();
-  const cookies = options.persistence == 'none' ? undefined : cookieStore({ options, log, writeTimes: local });
-  if (options.persistence != 'none' && !cookies && !local) log.warn('no cookies or localStorage: ids kept for this page only');
   const prefix = options.persistenceKeyPrefix ?? 'moesif_';
-  const idsMirror = options.persistence == 'localStorage' ? local : undefined;
-  const ids = idStore(cookies, idsMirror, idKeys(prefix));
+  const stores = openStores({ options, log, prefix });
+  const { ids, local } = stores;
   const identity = createIdentity({ ids, prefix, log });
-  const decision = idStore(cookies, idsMirror, [CONSENT_KEY]);
-  decision.commit();
   // Delivery keeps the fetch that exists now, before start() wraps it: our own requests are never captured.
   const delivery = createDelivery({ options, log, fetch: fetch.bind(window) });
-  // Kept across a revoke, so that a new grant captures again without another start(): moesif-browser-js
-  // 1.10 records on through consent changes ("start() and stop() work the same way").
-  let captureWanted = false;
+  // The app's last start() (true) or stop() (false), undefined before either. Kept across a revoke, so that a
+  // new grant captures again without another start(): moesif-browser-js 1.10 records on through consent
+  // changes ("start() and stop() work the same way").
+  let switchedOn: boolean | undefined;
   const consent = createConsent({
-    decision,
+    decision: stores.decision,
     persist() {
       // A returning visitor whose ids were stored before the site asked for consent stays that visitor,
       // as with moesif-browser-js 1.10, which keeps its ids through consent: one journey. Read only now.
-      const earlier = idStore(cookies, idsMirror, idKeys(prefix));
-      earlier.commit();
-      const replaced = identity.continueEarlierVisit(earlier);
+      const replaced = identity.continueEarlierVisit(stores.storedIds());
       if (replaced) delivery.replaceHeld(replaced, identity.anonymousId());
       caller.forget();
       ids.commit();
       delivery.resume(local);
-      if (captureWanted) capture?.start();
+      if (switchedOn) capture?.start();
     },
     forget() {
       // What this page held is dropped unwritten (a refusal while pending stores no id, not even for a
@@ -218,7 +251,7 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
   };
   const caller = createCallerCache({ consent, identity });
   const capture = captureFactory?.({ options, log, who: caller.who, record: (event) => enqueue('events', event) });
-  const pageViews = createPageViews(track, caller.who);
+  const pageViews = createPageViews({ track, who: caller.who, log });
   // Only now, with capture made: a stored refusal (or Do Not Track) calls forget() at once, which stops
   // capture (before its declaration, `capture` could not be read).
   consent.start(options);
@@ -242,14 +275,24 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
     crossDomain.stop();
     pageViews.dispose();
     delivery.dispose();
-    cookies?.dispose();
+    stores.dispose();
   };
-  const setCapture = (wanted: boolean): void => {
-    captureWanted = wanted;
-    if (wanted && consent.state() != 'revoked') capture?.start();
+  const startAutomatic = (): void => {
+    if (switchedOn === false) return;
+    if (options.trackPageViews) pageViews.start();
+    crossDomain.start();
+  };
+  const switchTo = (on: boolean): void => {
+    switchedOn = on;
+    if (on && consent.state() != 'revoked') capture?.start();
     else capture?.stop();
+    // Back whatever the consent: while refused, views are dropped when queued and links carry no id,
+    // and a later grant finds them running, as it finds capture.
+    if (on) return startAutomatic();
+    pageViews.stop();
+    crossDomain.stop();
   };
-  return { options, log, identity, consent, delivery, capture, pageViews, crossDomain, enqueue, forgetCaller: caller.forget, setCapture, dispose };
+  return { options, log, identity, consent, delivery, capture, pageViews, crossDomain, enqueue, forgetCaller: caller.forget, switchTo, startAutomatic, dispose };
 }
 
 /**
@@ -334,23 +377,15 @@ const METHODS: { [Name in keyof Methods]: (parts: Running, ...args: Parameters<M
   getUserId: ({ identity }) => identity.getId('user_id'),
   getCompanyId: ({ identity }) => identity.getId('company_id'),
   getSessionToken: ({ identity }) => identity.getId('session_token'),
-  start({ consent, options, pageViews, crossDomain, capture, setCapture }) {
-    setCapture(true);
-    // Back whatever the consent: while refused, views are dropped when queued and links carry no id,
-    // and a later grant finds them running, as it finds capture.
-    if (options.trackPageViews) pageViews.start();
-    crossDomain.start();
+  start({ consent, capture, switchTo }) {
+    switchTo(true);
     if (consent.state() == 'revoked') return undefined;
     if (!capture) fail('capture is not in this build (see usertrail/capture)');
     return true;
   },
   // Warns once, "useWeb3(): not supported", and gives back undefined: web3 calls are not captured.
   useWeb3: () => fail('not supported'),
-  stop({ setCapture, pageViews, crossDomain }) {
-    setCapture(false);
-    pageViews.stop();
-    crossDomain.stop();
-  },
+  stop: ({ switchTo }) => switchTo(false),
   grantPublishingConsent: ({ consent }) => consent.decide('granted'),
   revokePublishingConsent: ({ consent }) => consent.decide('revoked'),
 };
@@ -387,11 +422,12 @@ export function createInstance(captureFactory?: CaptureFactory) {
     running = run({ options, log, captureFactory, track: trackAt });
     // Before the campaign, the early calls and the first page view read the address it cleans.
     running.crossDomain.readIncoming();
-    running.crossDomain.start();
     // A first-touch campaign is news worth a users call; a plain page view is not.
-    if (running.identity.rememberCampaign(readCampaign(siteAddress().href, document.referrer, options))) sendUser(running);
+    const campaign = readCampaign(siteAddress().href, document.referrer, options, otherCookie(GA_CAMPAIGN_COOKIE));
+    if (running.identity.rememberCampaign(campaign)) sendUser(running);
     for (const call of early.splice(0)) call();
-    if (options.trackPageViews) running.pageViews.start();
+    // After the calls made before init(): they end in the state they describe (a stop() there keeps these off).
+    running.startAutomatic();
     return instance;
   };
 

@@ -1,4 +1,5 @@
 import { listen } from './listeners.js';
+import type { Log } from './log.js';
 import { patch } from './patch.js';
 import type { Attribution, Metadata } from './wire.js';
 
@@ -18,6 +19,14 @@ export interface ActionAt {
   who?: Attribution;
 }
 
+export interface PageViewsDeps {
+  /** Sends a view: the instance's track(), with when and where it happened. */
+  track(name: string, metadata: Metadata, at: ActionAt): void;
+  /** Who the visitor is now (the instance reads consent first: see createCallerCache in moesif.ts). */
+  who?: () => Attribution;
+  log: Log;
+}
+
 /**
  * Page views on load and on every client-side navigation: pushState, replaceState when the path
  * changes, popstate, hashchange, and a restore from the back/forward cache. A view records the
@@ -25,7 +34,7 @@ export interface ActionAt {
  * viewed before it (the document's referrer for the first). The action name is the plugin's too,
  * so dashboards match.
  */
-export function createPageViews(track: (name: string, metadata: Metadata, at: ActionAt) => void, who?: () => Attribution) {
+export function createPageViews({ track, who, log }: PageViewsDeps) {
   let on = false;
   let lastUrl: string | undefined;
   /** The path of the last view: replaceState to another path is a view, to the same path with another query is not. */
@@ -48,13 +57,23 @@ export function createPageViews(track: (name: string, metadata: Metadata, at: Ac
     return () => track('Page View', { pathname, title: document.title, host, search, hash, referrer, ...metadata }, at);
   };
 
-  /** While on, a view of the current URL, unless it is the one just viewed (routers often announce twice). */
+  /**
+   * While on, a view of the current URL, unless it is the one just viewed (routers often announce twice).
+   * It runs inside the app's pushState and the page's own events, so a failure (reading the visitor from
+   * storage that holds what no cookie can take, say) is one warning, never thrown there; the URL stays
+   * unviewed, and the next navigation tries again.
+   */
   const view = (): void => {
     if (!on || location.href == lastUrl) return;
-    // Frameworks set document.title after the URL changes: the view waits for it (see createTitleWait).
-    // A view still held is sent first, with the title it has by now.
-    titleWait.flush();
-    titleWait.hold(beginView());
+    try {
+      // Frameworks set document.title after the URL changes: the view waits for it (see createTitleWait).
+      // A view still held is sent first, with the title it has by now.
+      titleWait.flush();
+      titleWait.hold(beginView());
+    } catch (error) {
+      // The error's name and message, as the browser words them (`URIError: URI malformed`).
+      log.warn(`page view left out: ${error}`);
+    }
   };
 
   // Made once and reused, so start/stop cycles never stack wrappers; off, they only pass calls through.

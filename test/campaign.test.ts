@@ -99,6 +99,69 @@ describe('readCampaign', () => {
   });
 });
 
+// Google Analytics' (urchin's) campaign cookie: domain hash, time, session and campaign counts, then the fields.
+const UTMZ = '173272373.1700000000.2.1.utmcsr=newsletter|utmccn=spring|utmcmd=email|utmctr=api%20analytics|utmcct=hero';
+
+describe("readCampaign with Google Analytics' __utmz cookie, as moesif-browser-js reads it", () => {
+  it('gives the five utm fields when the address has none', () => {
+    expect(readCampaign(PAGE, '', all, UTMZ)).toEqual({
+      utm_source: 'newsletter',
+      utm_campaign: 'spring',
+      utm_medium: 'email',
+      utm_term: 'api analytics',
+      utm_content: 'hero',
+    });
+  });
+
+  it("field by field: a utm parameter of the address wins, the cookie's fills the others", () => {
+    expect(readCampaign(`${PAGE}?utm_source=ad&utm_medium=&gclid=G1`, '', all, UTMZ)).toEqual({
+      utm_source: 'ad',
+      utm_medium: 'email',
+      utm_campaign: 'spring',
+      utm_term: 'api analytics',
+      utm_content: 'hero',
+      gclid: 'G1',
+    });
+  });
+
+  it('is not read with disableUtm, and gives no click id', () => {
+    expect(readCampaign(PAGE, '', { ...all, disableUtm: true }, UTMZ)).toBeUndefined();
+    expect(readCampaign(PAGE, '', all, '1.2.3.4.gclid=G1|utmcsr=(direct)')).toEqual({ utm_source: '(direct)' });
+  });
+
+  it("keeps a source with dots whole (moesif-browser-js reads from the last dot on, and loses it: 'com|utmccn=...')", () => {
+    expect(readCampaign(PAGE, '', all, '1.2.1.1.utmcsr=news.example.org|utmccn=(referral)|utmcmd=referral|utmcct=/a.html')).toEqual({
+      utm_source: 'news.example.org',
+      utm_campaign: '(referral)',
+      utm_medium: 'referral',
+      utm_content: '/a.html',
+    });
+  });
+
+  it('a value with no fields, or malformed escapes, gives what it can and never throws', () => {
+    expect(readCampaign(PAGE, '', all, '')).toBeUndefined();
+    expect(readCampaign(PAGE, '', all, 'garbage')).toBeUndefined();
+    expect(readCampaign(PAGE, '', all, '1.2.3.4.utmcsr=%E0%A4%A|utmcmd=cpc')).toMatchObject({ utm_medium: 'cpc' });
+  });
+});
+
+describe('the __utmz cookie at init()', () => {
+  const sdk = useSdk();
+
+  it("gives the first-touch campaign when the landing address has no utm parameter, sent with the visitor's users call", async () => {
+    document.cookie = `__utmz=${UTMZ}; path=/`;
+    try {
+      const { moesif, applicationId } = sdk.start();
+      moesif.identifyUser('u-ga');
+      await moesif.flush();
+      const users = sdk.collector.items(applicationId, '/v1/users/batch');
+      expect(users.at(-1)).toMatchObject({ user_id: 'u-ga', campaign: { utm_source: 'newsletter', utm_medium: 'email', utm_campaign: 'spring' } });
+    } finally {
+      document.cookie = '__utmz=; max-age=0; path=/';
+    }
+  });
+});
+
 // Issue 17: a visitor lands on docs.example.test from an ad and signs up on app.example.test. The two
 // subdomains share `.example.test` cookies but not localStorage. jsdom has one origin
 // (app.example.test), so "the other subdomain" is this origin with its localStorage emptied: what

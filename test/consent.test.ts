@@ -99,6 +99,32 @@ describe('a visitor who opts out', () => {
   });
 });
 
+describe('a consent cookie with a value the SDK never writes (tampered)', () => {
+  it('is no decision, at load and at every later call: without requirePublishingConsent the visitor stays granted', async () => {
+    setCookie('usertrail_consent', 'yes', undefined);
+    const { moesif, applicationId } = sdk.start();
+    expect(moesif.isPublishingConsentGranted()).toBe(true);
+    moesif.track('Sent');
+    expect(moesif.isPublishingConsentGranted()).toBe(true);
+    await moesif.flush();
+    expect(sdk.collector.items(applicationId, '/v1/actions/batch').map((action) => action.action_name)).toEqual(['Sent']);
+  });
+
+  it('is no decision with requirePublishingConsent: the page waits for one, storing and sending nothing until the grant', async () => {
+    setCookie('usertrail_consent', 'GRANTED', undefined);
+    const { moesif, applicationId } = sdk.start({ requirePublishingConsent: true });
+    moesif.identifyUser('u1');
+    moesif.track('Kept while pending');
+    expect(moesif.isPublishingConsentGranted()).toBe(false);
+    await moesif.flush();
+    expect(sdk.collector.from(applicationId)).toEqual([]);
+    expect(cookies()).toEqual({ usertrail_consent: 'GRANTED' });
+    moesif.grantPublishingConsent();
+    await moesif.flush();
+    expect(sdk.collector.items(applicationId, '/v1/actions/batch').map((action) => action.action_name)).toEqual(['Kept while pending']);
+  });
+});
+
 describe('a decision made in another tab of the site', () => {
   it('a revoke there stops this tab at its next call: nothing sent, no id written back', async () => {
     const tabA = sdk.start();

@@ -1,5 +1,8 @@
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
+import { createLog } from '../src/log';
 import { createPageViews } from '../src/pageviews';
+
+const log = createLog(() => false);
 
 // Issue 17: a Page View for a client-side navigation carries the title of the route navigated to.
 // Routers set document.title after rendering, sometimes after loading the route's code or data, so
@@ -11,7 +14,7 @@ let stop: (() => void) | undefined;
 
 /** Page views on, recording [pathname, title] of each view sent; the load's own view is left out. */
 const start = async () => {
-  const pageViews = createPageViews((_name, metadata) => views.push([String(metadata.pathname), metadata.title]));
+  const pageViews = createPageViews({ track: (_name, metadata) => views.push([String(metadata.pathname), metadata.title]), log });
   pageViews.start();
   stop = pageViews.stop;
   // The load's own view, with the title the page has, once the bound has passed.
@@ -132,7 +135,7 @@ it('trackPageView() while an automatic view waits sends the automatic one first'
 
 it('a view sent later keeps the time and address of its navigation', async () => {
   const sent: Array<{ pathname: unknown; at: { time: string; uri: string } }> = [];
-  const pageViews = createPageViews((_name, metadata, at) => sent.push({ pathname: metadata.pathname, at }));
+  const pageViews = createPageViews({ track: (_name, metadata, at) => sent.push({ pathname: metadata.pathname, at }), log });
   pageViews.start();
   stop = pageViews.stop;
   await vi.advanceTimersByTimeAsync(1000);

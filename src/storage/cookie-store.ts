@@ -17,6 +17,9 @@ export const tooLong = (key: string, value: string | null | undefined): string |
 
 const PROBE = 'usertrail_probe';
 
+/** The value of another script's cookie (Google Analytics'), read once; undefined when absent or unreadable. */
+export const otherCookie = (name: string): string | undefined => attempt(() => Cookies.get(name));
+
 /**
  * The prefix of a localStorage key, followed by a cookie's name, that holds when this origin last
  * wrote that cookie (ms since the epoch): a cookie's expiry cannot be read back, and a value the jar
@@ -116,29 +119,7 @@ export function cookieStore({ options, log, writeTimes }: CookieStoreDeps): Disp
     if (!attributes) attributes = cookieAttributes(options);
     return attributes;
   };
-  // Reading document.cookie is a round trip to the browser's cookie store (about a millisecond on a
-  // busy machine), and track() or a captured call reads four ids. So the jar is read at most once a
-  // second, and again at once when this page becomes visible again (the visitor switched from another
-  // tab or subdomain, where the ids may have changed) or another instance on the page wrote (WRITTEN).
-  // Not on storage events: listening to them cost every page load about 0.5 ms of init(), for a change
-  // in a window open side by side, which the second's limit already bounds.
-  let jar: Record<string, string> | undefined;
-  const forget = (): void => {
-    jar = undefined;
-  };
-  const read = (key: string): string | null => {
-    if (!jar) {
-      jar = attempt(() => Cookies.get(), {});
-      setTimeout(forget, 1_000);
-    }
-    return jar[key] ?? null;
-  };
-  const stopListening = listen(document, { visibilitychange: forget, [WRITTEN]: forget });
-  /** The jar as it is now, not as read up to a second ago: another tab may have changed it since. */
-  const readNow = (key: string): string | null => {
-    forget();
-    return read(key);
-  };
+  const jar = createJarReader();
   /**
    * Where the time `key` was written is kept. Not for the consent decision: it would outlive a refusal,
    * after which storage holds the decision alone; its cookie is written when the decision changes.
@@ -152,7 +133,7 @@ export function cookieStore({ options, log, writeTimes }: CookieStoreDeps): Disp
     document.dispatchEvent(new Event(WRITTEN));
   };
   return {
-    get: read,
+    get: jar.read,
     set(key, value) {
       if (tooLong(key, value)) log.warn('id over 4 KB: kept for this origin only');
       const cookieValue = tooLong(key, value) ? '' : value;
@@ -160,7 +141,7 @@ export function cookieStore({ options, log, writeTimes }: CookieStoreDeps): Disp
       const times = timeStore(key);
       // Never recent when this origin has not written it (moesif-browser-js or another subdomain did).
       const age = now - Number(times?.get(WRITTEN_AT + key));
-      if (readNow(key) === cookieValue && (!times || (age >= 0 && age < REFRESH_MS))) return;
+      if (jar.readNow(key) === cookieValue && (!times || (age >= 0 && age < REFRESH_MS))) return;
       // max-age, not js-cookie's `expires`: a lifetime that does not depend on the page's clock. Whole
       // seconds: a browser ignores a max-age with a fraction, and the cookie would end with the session.
       const maxAge = String(Math.round(options.cookieExpiration * 86_400));
@@ -173,14 +154,47 @@ export function cookieStore({ options, log, writeTimes }: CookieStoreDeps): Disp
     remove(key) {
       // No cookie of that name is in the jar, of any domain: nothing to remove (a refusal of consent
       // removes every id on every page load).
-      if (readNow(key) == null) return timeStore(key)?.remove(WRITTEN_AT + key);
+      if (jar.readNow(key) == null) return timeStore(key)?.remove(WRITTEN_AT + key);
       attempt(() => {
         removeHidingCookies(key, attributesNow().domain);
         Cookies.remove(key, attributesNow());
       });
       written(key);
     },
-    dispose: stopListening,
+    dispose: jar.dispose,
+  };
+}
+
+/**
+ * Reads the cookie jar for a cookie store. Reading document.cookie is a round trip to the browser's
+ * cookie store (about a millisecond on a busy machine), and track() or a captured call reads four ids.
+ * So the jar is read at most once a second, and again at once when this page becomes visible again (the
+ * visitor switched from another tab or subdomain, where the ids may have changed) or another instance on
+ * the page wrote (WRITTEN). Not on storage events: listening to them cost every page load about 0.5 ms
+ * of init(), for a change in a window open side by side, which the second's limit already bounds.
+ */
+function createJarReader() {
+  let jar: Record<string, string> | undefined;
+  const forget = (): void => {
+    jar = undefined;
+  };
+  const read = (key: string): string | null => {
+    if (!jar) {
+      jar = attempt(() => Cookies.get(), {});
+      setTimeout(forget, 1_000);
+    }
+    return jar[key] ?? null;
+  };
+  return {
+    /** The value of cookie `key` as read up to a second ago, or null. */
+    read,
+    /** The value of cookie `key` as the jar holds it now: another tab may have changed it since the last read. */
+    readNow(key: string): string | null {
+      forget();
+      return read(key);
+    },
+    /** Removes the listeners that make the next read go to the jar. */
+    dispose: listen(document, { visibilitychange: forget, [WRITTEN]: forget }),
   };
 }
 
