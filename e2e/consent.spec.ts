@@ -120,24 +120,38 @@ test('reset() keeps the consent decision', async ({ page, collector }) => {
   expect(await page.evaluate(() => window.moesif.isPublishingConsentGranted())).toBe(true);
 });
 
-test('a revoke on app reaches an open docs tab: it sends nothing more and does not bring the ids back from its localStorage', async ({ context, collector }) => {
-  const initGranted = `moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 50 });`;
+/**
+ * A visitor signed in on docs.example.test, whose consent is then revoked in an app.example.test tab
+ * (both granted by default: no requirePublishingConsent), and who switches back to the docs tab.
+ * Returns the docs tab and how many requests the collector had received at the revoke.
+ */
+async function revokeOnAppWithDocsOpen({ context, collector }: Pick<PageAndCollector, 'collector'> & { context: BrowserContext }, options: { trackPageViews?: boolean } = {}) {
+  const initGranted = `moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 50, trackPageViews: ${!!options.trackPageViews} });`;
   collector.page('/docs', umdPage(initGranted));
   collector.page('/app', umdPage(initGranted));
   const docs = await context.newPage();
   await docs.goto(collector.at('docs.example.test') + '/docs');
   await docs.evaluate(() => window.moesif.identifyUser('u-docs'));
   await expect.poll(() => collector.items('users').length).toBe(1);
+  if (options.trackPageViews) {
+    // The view of the page load has left (it waited for a title that never changes): no call of docs'
+    // follows the revoke before what the test does next.
+    await expect.poll(() => collector.items('actions').map((a) => a.action_name)).toEqual(['Page View']);
+  }
   const app = await context.newPage();
   await app.goto(collector.at('app.example.test') + '/app');
   await app.evaluate(() => window.moesif.revokePublishingConsent());
   const before = collector.received.length;
-
-  // docs still holds the ids in its own localStorage; its next calls must find the refusal first.
   // The visitor switches to the docs tab. Headless Chromium's bringToFront fires no visibilitychange,
   // which a real tab switch does (the SDK rereads the cookie jar on it), so it is dispatched here.
   await docs.bringToFront();
   await docs.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+  return { docs, before };
+}
+
+test('a revoke on app reaches an open docs tab: it sends nothing more and does not bring the ids back from its localStorage', async ({ context, collector }) => {
+  const { docs, before } = await revokeOnAppWithDocsOpen({ context, collector });
+  // docs still holds the ids in its own localStorage; its next calls must find the refusal first.
   await docs.evaluate(() => {
     const moesif = window.moesif;
     moesif.track('On docs after the revoke');
@@ -151,24 +165,9 @@ test('a revoke on app reaches an open docs tab: it sends nothing more and does n
 });
 
 test('a revoke on app reaches a docs tab whose router navigates: its automatic page view brings no id back into the cookies', async ({ context, collector }) => {
-  const initGranted = `moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 50, trackPageViews: true });`;
-  collector.page('/docs', umdPage(initGranted));
-  collector.page('/app', umdPage(initGranted));
-  const docs = await context.newPage();
-  await docs.goto(collector.at('docs.example.test') + '/docs');
-  await docs.evaluate(() => window.moesif.identifyUser('u-docs'));
-  await expect.poll(() => collector.items('users').length).toBe(1);
-  // The view of the page load has left (it waited for a title that never changes): no call of docs' follows the revoke before the navigation.
-  await expect.poll(() => collector.items('actions').map((a) => a.action_name)).toEqual(['Page View']);
-  const app = await context.newPage();
-  await app.goto(collector.at('app.example.test') + '/app');
-  await app.evaluate(() => window.moesif.revokePublishingConsent());
-  const before = collector.received.length;
-
-  // Back on docs (a tab switch, dispatched as in the test above), the visitor follows a link of its router:
-  // the view reads who navigated, and must find the refusal before it reads the ids from docs' localStorage.
-  await docs.bringToFront();
-  await docs.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+  const { docs, before } = await revokeOnAppWithDocsOpen({ context, collector }, { trackPageViews: true });
+  // Back on docs, the visitor follows a link of its router: the view reads who navigated, and must find
+  // the refusal before it reads the ids from docs' localStorage.
   const jarAfterNavigation = await docs.evaluate(() => {
     history.pushState(null, '', '/docs/next');
     return document.cookie;
