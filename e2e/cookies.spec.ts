@@ -111,11 +111,31 @@ test('a session token too long for a cookie (a 5 KB JWT) is sent with every acti
   }, token);
   expect((await action('Big token, first page')).session_token).toBe(token);
   expect(await page.evaluate(() => window.moesif.getSessionToken())).toBe(token);
-  expect(warnings).toEqual(['[usertrail] id over 4 KB: kept for this origin only']);
+  expect(warnings).toEqual(['[usertrail] id over 4 KB or not valid Unicode: kept for this origin only']);
   await page.reload();
   await page.evaluate(() => window.moesif.track('Big token, after a reload'));
   expect((await action('Big token, after a reload')).session_token).toBe(token);
   expect(warnings).toHaveLength(1);
+});
+
+test('a user id no cookie can hold (an unpaired UTF-16 surrogate) is still identified and sent, with one warning that does not show it', async ({ context }) => {
+  const page = await openWith(context, collector.at('app.example.test'));
+  const warnings: string[] = [];
+  page.on('console', (message) => message.type() == 'warning' && warnings.push(message.text()));
+  // encodeURIComponent, which js-cookie's writes use, throws URIError for it: identifyUser() warned
+  // "URI malformed" and identified no one, and every later call that read the ids did the same.
+  // Compared in the page: a string leaving it through the DevTools protocol is UTF-8, where the
+  // surrogate becomes U+FFFD.
+  const kept = await page.evaluate(() => {
+    const id = 'user-\ud83d';
+    window.moesif.identifyUser(id);
+    window.moesif.track('Odd user id');
+    return window.moesif.getUserId() === id;
+  });
+  expect(kept).toBe(true);
+  // JSON.stringify escapes it (\ud83d), so the collector gets the id as the app gave it.
+  expect((await action('Odd user id')).user_id).toBe('user-\ud83d');
+  expect(warnings).toEqual(['[usertrail] id over 4 KB or not valid Unicode: kept for this origin only']);
 });
 
 test('a session token too long for a cookie wins over an earlier, shorter one the cookie held, after a reload too', async ({ context }) => {

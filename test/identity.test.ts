@@ -469,7 +469,7 @@ describe('an id too long for a cookie (a JWT session token with many claims)', (
     moesif.track('Clicked');
     await moesif.flush();
     expect(sdk.collector.items(applicationId, '/v1/actions/batch')[0].session_token).toBe(bigToken + '2');
-    expect(messages(console.warn)).toEqual(['[usertrail] id over 4 KB: kept for this origin only']);
+    expect(messages(console.warn)).toEqual(['[usertrail] id over 4 KB or not valid Unicode: kept for this origin only']);
     const reloaded = visit().moesif;
     expect(reloaded.getSessionToken()).toBe(bigToken + '2');
     // A short one after it goes back to the cookie.

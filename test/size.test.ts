@@ -15,8 +15,8 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 14_346,
-  esmCore: 11_471,
+  umd: 14_371,
+  esmCore: 11_498,
   esmCapture: 2_990,
 };
 

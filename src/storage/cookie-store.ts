@@ -7,13 +7,22 @@ import type { ResolvedOptions } from '../options.js';
 import { attempt, type DisposableStore, type Store } from './store.js';
 
 /**
- * `value` when it is too long for a cookie, else null. A browser refuses a cookie whose name and
- * value pass 4 KB (4,096 bytes in Chromium and Firefox), silently, keeping the old one: such a value
- * is kept in localStorage and memory, and its cookie holds '' instead (ids are never empty), which
- * idStore reads as "too long". The margin covers browsers that also count the attributes, and
- * encodeURIComponent encodes more characters than js-cookie does, so the estimate errs long.
+ * `value` when no cookie can hold it, else null. A browser refuses a cookie whose name and value pass
+ * 4 KB (4,096 bytes in Chromium and Firefox), silently, keeping the old one: such a value is kept in
+ * localStorage and memory, and its cookie holds '' instead (ids are never empty), which idStore reads
+ * as "too long". The margin covers browsers that also count the attributes, and encodeURIComponent
+ * encodes more characters than js-cookie does, so the estimate errs long. A value that is not valid
+ * Unicode (an unpaired UTF-16 surrogate) cannot be encoded at all (encodeURIComponent, which
+ * js-cookie's writes use too, throws URIError): it is kept the same way.
  */
-export const tooLong = (key: string, value: string | null | undefined): string | null => (value && (key + encodeURIComponent(value)).length > 4e3 ? value : null);
+export const tooLong = (key: string, value: string | null | undefined): string | null => {
+  if (!value) return null;
+  try {
+    return (key + encodeURIComponent(value)).length > 4e3 ? value : null;
+  } catch {
+    return value;
+  }
+};
 
 const PROBE = 'usertrail_probe';
 
@@ -135,7 +144,7 @@ export function cookieStore({ options, log, writeTimes }: CookieStoreDeps): Disp
   return {
     get: jar.read,
     set(key, value) {
-      if (tooLong(key, value)) log.warn('id over 4 KB: kept for this origin only');
+      if (tooLong(key, value)) log.warn('id over 4 KB or not valid Unicode: kept for this origin only');
       const cookieValue = tooLong(key, value) ? '' : value;
       const now = Date.now();
       const times = timeStore(key);
