@@ -239,10 +239,23 @@ export interface MoesifStats {
 
 export type NextFunction = (err?: unknown) => void;
 
+/**
+ * Koa's context as the middleware tells it from a request (moesif-nodejs's test): the Node request
+ * and response, the state and the app. Structural, so the package does not depend on Koa.
+ */
+export interface KoaContextLike {
+  req: MoesifRequest;
+  res: MoesifResponse;
+  state: unknown;
+  app: unknown;
+}
+
 /** The middleware function, with moesif-nodejs's helper methods on it. */
 export interface MoesifMiddleware {
   /** `next` is optional: a plain node:http app may call it as an observer before its own handler. */
   (req: MoesifRequest, res: MoesifResponse, next?: NextFunction): void;
+  /** Koa's `(ctx, next)`, so that `app.use(moesif(options))` compiles in a Koa app as with moesif-nodejs: returns what `next()` returns. */
+  (ctx: KoaContextLike, next: () => Promise<unknown>): Promise<unknown>;
   /** Send everything queued now; resolves when the queue is empty or the collector failed once. Never rejects. */
   flush(): Promise<void>;
   stats(): MoesifStats;

@@ -518,6 +518,25 @@ describe("TypeScript: moesif-nodejs README's options compile against usertrail/s
     expect(typeErrors(APP, join(process.cwd(), 'src/server/index'))).toEqual([]);
   });
 
+  it("compiles the README's Koa Support (`app.use(moesif(options))` in a Koa app) with both", () => {
+    const koaApp = `
+      import Koa from 'koa';
+      import moesif from 'SDK';
+      const app = new Koa();
+      app.use(moesif({
+        applicationId: 'YOUR_MOESIF_APPLICATION_ID',
+        identifyUser: function (req: any, res: any) {
+          if (req.state && req.state.user) {
+            return req.state.user.sub;
+          }
+          return undefined;
+        },
+      }));
+    `;
+    expect(typeErrors(koaApp, join(process.cwd(), 'node_modules/moesif-nodejs'))).toEqual([]);
+    expect(typeErrors(koaApp, join(process.cwd(), 'src/server/index'))).toEqual([]);
+  });
+
   it("says of each moesif-nodejs option it lacks that it is not supported (the README's outgoingPatch too), not that it is unknown", () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
     usertrail({ applicationId: APP_ID, noAutoHideSensitive: false, disableBatching: false, retry: 1, maxOutgoingTimeout: 30000, isNextJsAppRouter: false, outgoingPatch: true });
