@@ -176,14 +176,24 @@ export interface MoesifOptions extends MoesifOnlyOptions {
   identifyCompany?(req: MoesifRequest, res: MoesifResponse): MaybePromise<string | number | undefined | null>;
   /** @default none (the Authorization header is never sent as a session token by default) */
   getSessionToken?(req: MoesifRequest, res: MoesifResponse): MaybePromise<string | undefined | null>;
-  getMetadata?(req: MoesifRequest, res: MoesifResponse): MaybePromise<Metadata | undefined | null>;
+  /**
+   * Any plain object (an interface of the app's too, as moesif-nodejs types it `object`); an array or
+   * another value is left out.
+   */
+  getMetadata?(req: MoesifRequest, res: MoesifResponse): MaybePromise<object | undefined | null>;
   /** Comma-separated tags. */
   getTags?(req: MoesifRequest, res: MoesifResponse): MaybePromise<string | undefined | null>;
   getApiVersion?(req: MoesifRequest, res: MoesifResponse): MaybePromise<string | undefined | null>;
-  /** Return true to not log this call. Called when the response has finished. @default never skip */
-  skip?(req: MoesifRequest, res: MoesifResponse): MaybePromise<boolean>;
-  /** Last chance to edit or remove fields of the event before it is queued. */
-  maskContent?(event: MoesifEvent): MaybePromise<MoesifEvent>;
+  /**
+   * Return true (any truthy value, as for moesif-nodejs) to not log this call; undefined logs it.
+   * Called when the response has finished. @default never skip
+   */
+  skip?(req: MoesifRequest, res: MoesifResponse): MaybePromise<unknown>;
+  /**
+   * Last chance to edit or remove fields of the event before it is queued. The object it returns is
+   * sent (a copy made with lodash's omit, say); a return that is not an object sends the event as edited.
+   */
+  maskContent?(event: MoesifEvent): MaybePromise<object>;
   /** Record request and response bodies. @default true */
   logBody?: boolean;
   /** Bytes of request body kept in the event; the request itself is never touched. @default 100000 */

@@ -537,6 +537,28 @@ describe("TypeScript: moesif-nodejs README's options compile against usertrail/s
     expect(typeErrors(koaApp, join(process.cwd(), 'src/server/index'))).toEqual([]);
   });
 
+  it('compiles hooks typed as moesif-nodejs types them: skip returning undefined, metadata and maskContent as any object', () => {
+    const hooks = `
+      import moesif from 'SDK';
+      interface TraceMetadata { traceId: string; tenant: string }
+      const traceOf = (req: any): TraceMetadata => ({ traceId: String(req.headers['x-trace-id']), tenant: 't1' });
+      moesif({
+        applicationId: 'YOUR_MOESIF_APPLICATION_ID',
+        // moesif-nodejs: (req, res) => boolean | undefined | null | any
+        skip: function (req: any, res: any) {
+          if (req.path === '/' || req.path === '/health') return true;
+          return undefined;
+        },
+        // moesif-nodejs: (req, res) => object | undefined | null
+        getMetadata: (req: any) => traceOf(req),
+        // moesif-nodejs: (eventModel: object) => object
+        maskContent: (event: object): object => ({ ...event }),
+      });
+    `;
+    expect(typeErrors(hooks, join(process.cwd(), 'node_modules/moesif-nodejs'))).toEqual([]);
+    expect(typeErrors(hooks, join(process.cwd(), 'src/server/index'))).toEqual([]);
+  });
+
   it("says of each moesif-nodejs option it lacks that it is not supported (the README's outgoingPatch too), not that it is unknown", () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
     usertrail({ applicationId: APP_ID, noAutoHideSensitive: false, disableBatching: false, retry: 1, maxOutgoingTimeout: 30000, isNextJsAppRouter: false, outgoingPatch: true });
