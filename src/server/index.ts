@@ -214,4 +214,12 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
   });
 }
 
+/**
+ * moesif-nodejs declares its options type in a namespace of its factory, so that code written for it
+ * types them as `moesif.MoesifOptions` after `import moesif from 'moesif-nodejs'`; types only.
+ */
+export declare namespace moesifMiddleware {
+  export type { MoesifOptions };
+}
+
 export default moesifMiddleware;

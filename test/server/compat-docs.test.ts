@@ -559,6 +559,16 @@ describe("TypeScript: moesif-nodejs README's options compile against usertrail/s
     expect(typeErrors(hooks, join(process.cwd(), 'src/server/index'))).toEqual([]);
   });
 
+  it('compiles options typed with the namespace of the default import (moesif.MoesifOptions), as moesif-nodejs declares it', () => {
+    const typedOptions = `
+      import moesif from 'SDK';
+      const options: moesif.MoesifOptions = { applicationId: 'YOUR_MOESIF_APPLICATION_ID', logBody: true };
+      moesif(options);
+    `;
+    expect(typeErrors(typedOptions, join(process.cwd(), 'node_modules/moesif-nodejs'))).toEqual([]);
+    expect(typeErrors(typedOptions, join(process.cwd(), 'src/server/index'))).toEqual([]);
+  });
+
   it("says of each moesif-nodejs option it lacks that it is not supported (the README's outgoingPatch too), not that it is unknown", () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
     usertrail({ applicationId: APP_ID, noAutoHideSensitive: false, disableBatching: false, retry: 1, maxOutgoingTimeout: 30000, isNextJsAppRouter: false, outgoingPatch: true });
