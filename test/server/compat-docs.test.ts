@@ -223,6 +223,20 @@ const ROWS: Row[] = [
   },
   {
     doc: 'moesif-nodejs README',
+    section: 'Configuration Options: logBody given as 0 (a numeric setting: no bodies, as moesif-nodejs reads it)',
+    options: () => ({ logBody: 0 }),
+    before: (app) => {
+      app.use(express.json());
+    },
+    app: (app) => {
+      app.post('/items', (req, res) => void res.status(201).json({ created: req.body.name }));
+    },
+    calls: [{ path: '/items', init: { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'widget' }) } }],
+    events: 1,
+    expected: [{ call: 'POST /items', status: 201 }],
+  },
+  {
+    doc: 'moesif-nodejs README',
     section: 'Koa Support: identifyUser from req.state.user.sub',
     options: () => ({
       identifyUser: function (req: Json) {
