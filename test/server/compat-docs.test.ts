@@ -324,6 +324,38 @@ describe('examples of the docs give the same events as moesif-nodejs 3.11', () =
   }, 20_000);
 });
 
+describe('moesif-nodejs README, Configuration Options, noAutoHideSensitive: by default values that look like card numbers are hidden', () => {
+  // Test numbers of the card networks (Luhn-valid), as a string, with spaces, with dashes, as a JSON number, in an array.
+  const CARDS = { card: '4111111111111111', pan: '5555 5555 5555 4444', number: 378282246310005, cards: ['6011-1111-1111-1117'] };
+  // Ids of the same lengths that are no card number (the Luhn check fails, or no network starts so).
+  const IDS = { order: '4111111111111112', snowflake: '1234567890123456789', account: 987654321012 };
+  const row: Row = {
+    doc: 'moesif-nodejs README',
+    section: 'noAutoHideSensitive',
+    options: () => ({}),
+    before: (app) => {
+      app.use(express.json());
+    },
+    app: (app) => {
+      app.post('/pay', (_req, res) => void res.json({ charged: CARDS.card, ...IDS }));
+    },
+    calls: [{ path: '/pay', init: { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ ...CARDS, ...IDS }) } }],
+    events: 1,
+    expected: [],
+  };
+
+  it('neither SDK sends a card number of a JSON body, and both keep ids that are none', async () => {
+    for (const sdk of ['moesif-nodejs', 'usertrail'] as const) {
+      const { events } = await runWith(sdk, row);
+      const [event] = events;
+      const sent = JSON.stringify(event);
+      for (const card of [CARDS.card, CARDS.pan, String(CARDS.number), CARDS.cards[0]!]) expect({ sdk, sent: sent.includes(card) }).toEqual({ sdk, sent: false });
+      expect({ sdk, request: event!.request_body }).toMatchObject({ sdk, request: IDS });
+      expect({ sdk, response: event!.response_body }).toMatchObject({ sdk, response: IDS });
+    }
+  }, 20_000);
+});
+
 /** The README's user and company, built afresh for each call (moesif-nodejs edits the app's objects). */
 const readmeUser = () => ({
   userId: '12345',
