@@ -137,7 +137,7 @@ export type MaybePromise<T> = T | Promise<T>;
  * moesif-nodejs compiles unchanged, and ignored at run time with one warning naming each.
  */
 export interface MoesifOnlyOptions {
-  /** @deprecated Not supported by usertrail/server (credentials are always masked): ignored, with a warning. */
+  /** @deprecated Not supported by usertrail/server (credentials and card numbers are always masked): ignored, with a warning. */
   noAutoHideSensitive?: boolean;
   /** @deprecated Not supported by usertrail/server (events always go in batches; see `batchSize`): ignored, with a warning. */
   disableBatching?: boolean;
