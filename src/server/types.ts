@@ -225,8 +225,9 @@ export interface MoesifOptions extends MoesifOnlyOptions {
   hookTimeout?: number;
   /**
    * Called after each request to the collector, as moesif-nodejs calls it: `error` is null when the
-   * batch was delivered, else an Error whose message is the reason (`HTTP 503`, `ECONNREFUSED`);
-   * `outcome` tells the status and the number of events either way.
+   * batch was delivered, else an Error whose message is the reason (`HTTP 503`, `ECONNREFUSED`).
+   * The second argument differs: moesif-nodejs passes the batch's events, this `outcome` tells the
+   * status and the number of events (`outcome.count`, where moesif-nodejs code reads `events.length`).
    */
   callback?(error: Error | null, outcome: DeliveryOutcome): void;
   /** Log counts, statuses and paths (never payloads) to the console. @default false */
