@@ -200,7 +200,10 @@ export interface MoesifOptions extends MoesifOnlyOptions {
   requestMaxBodySize?: number;
   /** Bytes of response body kept in the event; the response itself is never touched. @default 100000 */
   responseMaxBodySize?: number;
-  /** Events per POST to /v1/events/batch. @default 25 */
+  /**
+   * Events waiting that send a batch to /v1/events/batch at once, before batchMaxTime. Not a cap:
+   * under load one POST carries everything waiting, up to 1,000 events or 512 KB. @default 25
+   */
   batchSize?: number;
   /** Longest wait (ms) before a partly filled batch is sent. @default 2000 */
   batchMaxTime?: number;
