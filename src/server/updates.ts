@@ -96,7 +96,8 @@ interface WireRules {
   missing(wire: Record<string, unknown>): string | undefined;
 }
 
-const isId = (value: unknown) => typeof value === 'string' || typeof value === 'number';
+/** An empty string is no id, as moesif-nodejs refuses it (`if (!userModel.userId)`). */
+const isId = (value: unknown) => (typeof value === 'string' && value !== '') || typeof value === 'number';
 const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object';
 
 const profileRules = (kind: 'users' | 'companies', idKey: 'user_id' | 'company_id'): WireRules => ({
