@@ -193,6 +193,30 @@ export function isSensitiveName(name: string): boolean {
 const JWT = /eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*/g;
 export const maskJwts = (text: string): string => (text.includes('eyJ') ? text.replace(JWT, MASK) : text);
 
+/**
+ * Whether a value looks like a payment card number, which moesif-nodejs hides by default whatever
+ * field holds it (its README, noAutoHideSensitive): 12 to 19 digits, spaces and dashes between them
+ * allowed, that pass the Luhn check and start as a card network's numbers do (Visa, Mastercard, Amex,
+ * Diners, Discover, JCB, Maestro, UnionPay, Mir, Elo). Most values fail at the first test, as most
+ * strings of a body are not 12 to 40 characters starting with a digit.
+ */
+const CARD_START = /^(?:[3-6]|2[2-7]|2131|1800)/;
+function looksLikeCardNumber(value: string | number): boolean {
+  const text = typeof value === 'number' ? (Number.isSafeInteger(value) && value >= 1e11 ? String(value) : '') : value;
+  if (text.length < 12 || text.length > 40) return false;
+  const first = text.charCodeAt(0);
+  if (first < 0x31 || first > 0x36) return false;
+  const digits = text.replace(/[\s-]/g, '');
+  if (digits.length < 12 || digits.length > 19 || !/^\d+$/.test(digits) || !CARD_START.test(digits)) return false;
+  let sum = 0;
+  for (let i = digits.length - 1, double = false; i >= 0; i--, double = !double) {
+    let digit = digits.charCodeAt(i) - 0x30;
+    if (double) digit = digit * 2 > 9 ? digit * 2 - 9 : digit * 2;
+    sum += digit;
+  }
+  return sum % 10 === 0;
+}
+
 /** What stands for an object met a second time in an app's object graph (util.inspect's word). */
 export const CIRCULAR = '[Circular]';
 
@@ -206,7 +230,8 @@ export const CIRCULAR = '[Circular]';
  * without either.
  */
 export function maskFields(value: unknown, depth = 0, seen?: Set<object>): unknown {
-  if (typeof value === 'string') return maskJwts(value);
+  if (typeof value === 'string') return looksLikeCardNumber(value) ? MASK : maskJwts(value);
+  if (typeof value === 'number') return looksLikeCardNumber(value) ? MASK : value;
   if (value === null || typeof value !== 'object') return value;
   // A body nested deeper than this is not worth walking; its structure is replaced, not leaked.
   if (depth > 32) return MASK;

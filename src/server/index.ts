@@ -9,7 +9,7 @@ import { createLog, errorName, type Log } from './log.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 import { createTransport } from './transport.js';
 import { createUpdaters, governanceRules, notify } from './updates.js';
-import type { DeliveryOutcome, MoesifMiddleware, MoesifOptions, MoesifRequest, MoesifResponse, MoesifStats } from './types.js';
+import type { DeliveryOutcome, KoaContextLike, MoesifMiddleware, MoesifOptions, MoesifRequest, MoesifResponse, MoesifStats } from './types.js';
 
 export type {
   ActionModel,
@@ -19,6 +19,7 @@ export type {
   DeliveryOutcome,
   GovernanceRule,
   Headers,
+  KoaContextLike,
   MaybePromise,
   Metadata,
   MoesifEvent,
@@ -87,9 +88,9 @@ function flushAtExit(flush: () => Promise<void>): void {
 }
 
 /** Koa's context, told from a request as moesif-nodejs tells it: the Node request and response, app and state. */
-function koaContext(value: unknown): { req: MoesifRequest; res: MoesifResponse; state: unknown } | undefined {
-  const ctx = value as { req?: unknown; res?: unknown; state?: unknown; app?: unknown };
-  return ctx.req && ctx.res && ctx.state && ctx.app ? (ctx as { req: MoesifRequest; res: MoesifResponse; state: unknown }) : undefined;
+function koaContext(value: unknown): KoaContextLike | undefined {
+  const ctx = value as Partial<KoaContextLike>;
+  return ctx.req && ctx.res && ctx.state && ctx.app ? (ctx as KoaContextLike) : undefined;
 }
 
 const EMPTY_STATS: MoesifStats = { queued: 0, sent: 0, dropped: 0, rejected: 0, failedRequests: 0 };
@@ -211,6 +212,14 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
     ...createUpdaters(send),
     ...governanceRules(log),
   });
+}
+
+/**
+ * moesif-nodejs declares its options type in a namespace of its factory, so that code written for it
+ * types them as `moesif.MoesifOptions` after `import moesif from 'moesif-nodejs'`; types only.
+ */
+export declare namespace moesifMiddleware {
+  export type { MoesifOptions };
 }
 
 export default moesifMiddleware;

@@ -100,9 +100,13 @@ function numberFrom(value: unknown): number {
   return typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
 }
 
-/** true/false, or their strings: `logBody: process.env.LOG_BODY` with "false" must mean false. */
+/**
+ * true/false, their strings (`logBody: process.env.LOG_BODY` with "false" must mean false), or 1/0
+ * (`logBody: 0` logs no bodies with moesif-nodejs, which reads the option as Boolean(logBody)).
+ */
 function booleanFrom(value: unknown): boolean | undefined {
   if (typeof value === 'boolean') return value;
+  if (value === 0 || value === 1) return value === 1;
   const text = typeof value === 'string' ? value.trim().toLowerCase() : '';
   return text === 'true' ? true : text === 'false' ? false : undefined;
 }

@@ -137,7 +137,7 @@ export type MaybePromise<T> = T | Promise<T>;
  * moesif-nodejs compiles unchanged, and ignored at run time with one warning naming each.
  */
 export interface MoesifOnlyOptions {
-  /** @deprecated Not supported by usertrail/server (credentials are always masked): ignored, with a warning. */
+  /** @deprecated Not supported by usertrail/server (credentials and card numbers are always masked): ignored, with a warning. */
   noAutoHideSensitive?: boolean;
   /** @deprecated Not supported by usertrail/server (events always go in batches; see `batchSize`): ignored, with a warning. */
   disableBatching?: boolean;
@@ -176,21 +176,34 @@ export interface MoesifOptions extends MoesifOnlyOptions {
   identifyCompany?(req: MoesifRequest, res: MoesifResponse): MaybePromise<string | number | undefined | null>;
   /** @default none (the Authorization header is never sent as a session token by default) */
   getSessionToken?(req: MoesifRequest, res: MoesifResponse): MaybePromise<string | undefined | null>;
-  getMetadata?(req: MoesifRequest, res: MoesifResponse): MaybePromise<Metadata | undefined | null>;
+  /**
+   * Any plain object (an interface of the app's too, as moesif-nodejs types it `object`); an array or
+   * another value is left out.
+   */
+  getMetadata?(req: MoesifRequest, res: MoesifResponse): MaybePromise<object | undefined | null>;
   /** Comma-separated tags. */
   getTags?(req: MoesifRequest, res: MoesifResponse): MaybePromise<string | undefined | null>;
   getApiVersion?(req: MoesifRequest, res: MoesifResponse): MaybePromise<string | undefined | null>;
-  /** Return true to not log this call. Called when the response has finished. @default never skip */
-  skip?(req: MoesifRequest, res: MoesifResponse): MaybePromise<boolean>;
-  /** Last chance to edit or remove fields of the event before it is queued. */
-  maskContent?(event: MoesifEvent): MaybePromise<MoesifEvent>;
+  /**
+   * Return true (any truthy value, as for moesif-nodejs) to not log this call; undefined logs it.
+   * Called when the response has finished. @default never skip
+   */
+  skip?(req: MoesifRequest, res: MoesifResponse): MaybePromise<unknown>;
+  /**
+   * Last chance to edit or remove fields of the event before it is queued. The object it returns is
+   * sent (a copy made with lodash's omit, say); a return that is not an object sends the event as edited.
+   */
+  maskContent?(event: MoesifEvent): MaybePromise<object>;
   /** Record request and response bodies. @default true */
   logBody?: boolean;
   /** Bytes of request body kept in the event; the request itself is never touched. @default 100000 */
   requestMaxBodySize?: number;
   /** Bytes of response body kept in the event; the response itself is never touched. @default 100000 */
   responseMaxBodySize?: number;
-  /** Events per POST to /v1/events/batch. @default 25 */
+  /**
+   * Events waiting that send a batch to /v1/events/batch at once, before batchMaxTime. Not a cap:
+   * under load one POST carries everything waiting, up to 1,000 events or 512 KB. @default 25
+   */
   batchSize?: number;
   /** Longest wait (ms) before a partly filled batch is sent. @default 2000 */
   batchMaxTime?: number;
@@ -215,8 +228,9 @@ export interface MoesifOptions extends MoesifOnlyOptions {
   hookTimeout?: number;
   /**
    * Called after each request to the collector, as moesif-nodejs calls it: `error` is null when the
-   * batch was delivered, else an Error whose message is the reason (`HTTP 503`, `ECONNREFUSED`);
-   * `outcome` tells the status and the number of events either way.
+   * batch was delivered, else an Error whose message is the reason (`HTTP 503`, `ECONNREFUSED`).
+   * The second argument differs: moesif-nodejs passes the batch's events, this `outcome` tells the
+   * status and the number of events (`outcome.count`, where moesif-nodejs code reads `events.length`).
    */
   callback?(error: Error | null, outcome: DeliveryOutcome): void;
   /** Log counts, statuses and paths (never payloads) to the console. @default false */
@@ -239,10 +253,23 @@ export interface MoesifStats {
 
 export type NextFunction = (err?: unknown) => void;
 
+/**
+ * Koa's context as the middleware tells it from a request (moesif-nodejs's test): the Node request
+ * and response, the state and the app. Structural, so the package does not depend on Koa.
+ */
+export interface KoaContextLike {
+  req: MoesifRequest;
+  res: MoesifResponse;
+  state: unknown;
+  app: unknown;
+}
+
 /** The middleware function, with moesif-nodejs's helper methods on it. */
 export interface MoesifMiddleware {
   /** `next` is optional: a plain node:http app may call it as an observer before its own handler. */
   (req: MoesifRequest, res: MoesifResponse, next?: NextFunction): void;
+  /** Koa's `(ctx, next)`, so that `app.use(moesif(options))` compiles in a Koa app as with moesif-nodejs: returns what `next()` returns. */
+  (ctx: KoaContextLike, next: () => Promise<unknown>): Promise<unknown>;
   /** Send everything queued now; resolves when the queue is empty or the collector failed once. Never rejects. */
   flush(): Promise<void>;
   stats(): MoesifStats;

@@ -67,14 +67,15 @@ function settle(outcome: DeliveryOutcome, cb: Callback): DeliveryOutcome {
   return outcome;
 }
 
+/** Ids sent as strings: an ObjectId or a BigInt id becomes its string. */
+const ITEM_ID_KEYS = new Set(['user_id', 'company_id', 'subscription_id']);
+
 /**
  * Subscriptions and actions as moesif-nodejs sends them: keys in snake_case (an action's request too,
  * where moesif-nodejs renames ipAddress and userAgentString), Dates as ISO strings, ids as strings, and
  * fields without a value (undefined or null) left out, as moesifapi leaves them out. Unlike
  * moesif-nodejs, snake_case keys are taken too and unknown keys pass through, as for profiles.
  */
-const ITEM_ID_KEYS = new Set(['user_id', 'company_id', 'subscription_id']);
-
 function toWireItem(model: object): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(model)) {
@@ -83,7 +84,6 @@ function toWireItem(model: object): Record<string, unknown> {
     if (key === 'metadata') out.metadata = value; // the app's own keys: never renamed
     else if (key === 'request' && typeof value === 'object') out.request = toWireItem(value);
     else if (value instanceof Date) out[wireKey] = value.toISOString();
-    // An ObjectId or a BigInt id as its string, as for profiles.
     else out[wireKey] = ITEM_ID_KEYS.has(wireKey) ? (idString(value) ?? value) : value;
   }
   return out;
@@ -96,7 +96,8 @@ interface WireRules {
   missing(wire: Record<string, unknown>): string | undefined;
 }
 
-const isId = (value: unknown) => typeof value === 'string' || typeof value === 'number';
+/** An empty string is no id, as moesif-nodejs refuses it (`if (!userModel.userId)`). */
+const isId = (value: unknown) => (typeof value === 'string' && value !== '') || typeof value === 'number';
 const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object';
 
 const profileRules = (kind: 'users' | 'companies', idKey: 'user_id' | 'company_id'): WireRules => ({

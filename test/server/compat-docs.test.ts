@@ -223,6 +223,20 @@ const ROWS: Row[] = [
   },
   {
     doc: 'moesif-nodejs README',
+    section: 'Configuration Options: logBody given as 0 (a numeric setting: no bodies, as moesif-nodejs reads it)',
+    options: () => ({ logBody: 0 }),
+    before: (app) => {
+      app.use(express.json());
+    },
+    app: (app) => {
+      app.post('/items', (req, res) => void res.status(201).json({ created: req.body.name }));
+    },
+    calls: [{ path: '/items', init: { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'widget' }) } }],
+    events: 1,
+    expected: [{ call: 'POST /items', status: 201 }],
+  },
+  {
+    doc: 'moesif-nodejs README',
     section: 'Koa Support: identifyUser from req.state.user.sub',
     options: () => ({
       identifyUser: function (req: Json) {
@@ -307,6 +321,38 @@ describe('examples of the docs give the same events as moesif-nodejs 3.11', () =
   it.each(ROWS)('$doc, $section', async (row) => {
     const { events } = await sideBySide(row);
     expect(events).toEqual(row.expected);
+  }, 20_000);
+});
+
+describe('moesif-nodejs README, Configuration Options, noAutoHideSensitive: by default values that look like card numbers are hidden', () => {
+  // Test numbers of the card networks (Luhn-valid), as a string, with spaces, with dashes, as a JSON number, in an array.
+  const CARDS = { card: '4111111111111111', pan: '5555 5555 5555 4444', number: 378282246310005, cards: ['6011-1111-1111-1117'] };
+  // Ids of the same lengths that are no card number (the Luhn check fails, or no network starts so).
+  const IDS = { order: '4111111111111112', snowflake: '1234567890123456789', account: 987654321012 };
+  const row: Row = {
+    doc: 'moesif-nodejs README',
+    section: 'noAutoHideSensitive',
+    options: () => ({}),
+    before: (app) => {
+      app.use(express.json());
+    },
+    app: (app) => {
+      app.post('/pay', (_req, res) => void res.json({ charged: CARDS.card, ...IDS }));
+    },
+    calls: [{ path: '/pay', init: { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ ...CARDS, ...IDS }) } }],
+    events: 1,
+    expected: [],
+  };
+
+  it('neither SDK sends a card number of a JSON body, and both keep ids that are none', async () => {
+    for (const sdk of ['moesif-nodejs', 'usertrail'] as const) {
+      const { events } = await runWith(sdk, row);
+      const [event] = events;
+      const sent = JSON.stringify(event);
+      for (const card of [CARDS.card, CARDS.pan, String(CARDS.number), CARDS.cards[0]!]) expect({ sdk, sent: sent.includes(card) }).toEqual({ sdk, sent: false });
+      expect({ sdk, request: event!.request_body }).toMatchObject({ sdk, request: IDS });
+      expect({ sdk, response: event!.response_body }).toMatchObject({ sdk, response: IDS });
+    }
   }, 20_000);
 });
 
@@ -516,6 +562,57 @@ describe("TypeScript: moesif-nodejs README's options compile against usertrail/s
   it('compiles with moesif-nodejs 3.11 (the baseline) and with usertrail/server', () => {
     expect(typeErrors(APP, join(process.cwd(), 'node_modules/moesif-nodejs'))).toEqual([]);
     expect(typeErrors(APP, join(process.cwd(), 'src/server/index'))).toEqual([]);
+  });
+
+  it("compiles the README's Koa Support (`app.use(moesif(options))` in a Koa app) with both", () => {
+    const koaApp = `
+      import Koa from 'koa';
+      import moesif from 'SDK';
+      const app = new Koa();
+      app.use(moesif({
+        applicationId: 'YOUR_MOESIF_APPLICATION_ID',
+        identifyUser: function (req: any, res: any) {
+          if (req.state && req.state.user) {
+            return req.state.user.sub;
+          }
+          return undefined;
+        },
+      }));
+    `;
+    expect(typeErrors(koaApp, join(process.cwd(), 'node_modules/moesif-nodejs'))).toEqual([]);
+    expect(typeErrors(koaApp, join(process.cwd(), 'src/server/index'))).toEqual([]);
+  });
+
+  it('compiles hooks typed as moesif-nodejs types them: skip returning undefined, metadata and maskContent as any object', () => {
+    const hooks = `
+      import moesif from 'SDK';
+      interface TraceMetadata { traceId: string; tenant: string }
+      const traceOf = (req: any): TraceMetadata => ({ traceId: String(req.headers['x-trace-id']), tenant: 't1' });
+      moesif({
+        applicationId: 'YOUR_MOESIF_APPLICATION_ID',
+        // moesif-nodejs: (req, res) => boolean | undefined | null | any
+        skip: function (req: any, res: any) {
+          if (req.path === '/' || req.path === '/health') return true;
+          return undefined;
+        },
+        // moesif-nodejs: (req, res) => object | undefined | null
+        getMetadata: (req: any) => traceOf(req),
+        // moesif-nodejs: (eventModel: object) => object
+        maskContent: (event: object): object => ({ ...event }),
+      });
+    `;
+    expect(typeErrors(hooks, join(process.cwd(), 'node_modules/moesif-nodejs'))).toEqual([]);
+    expect(typeErrors(hooks, join(process.cwd(), 'src/server/index'))).toEqual([]);
+  });
+
+  it('compiles options typed with the namespace of the default import (moesif.MoesifOptions), as moesif-nodejs declares it', () => {
+    const typedOptions = `
+      import moesif from 'SDK';
+      const options: moesif.MoesifOptions = { applicationId: 'YOUR_MOESIF_APPLICATION_ID', logBody: true };
+      moesif(options);
+    `;
+    expect(typeErrors(typedOptions, join(process.cwd(), 'node_modules/moesif-nodejs'))).toEqual([]);
+    expect(typeErrors(typedOptions, join(process.cwd(), 'src/server/index'))).toEqual([]);
   });
 
   it("says of each moesif-nodejs option it lacks that it is not supported (the README's outgoingPatch too), not that it is unknown", () => {

@@ -15,9 +15,6 @@ function koaApp(middlewares: Koa.Middleware[]) {
   return app.callback();
 }
 
-/** The middleware as Koa calls it: its type names Node's (req, res, next), which Koa does not pass. */
-const asKoa = (middleware: unknown): Koa.Middleware => middleware as Koa.Middleware;
-
 const servers = serversPerTest();
 let mw: MoesifMiddleware | undefined;
 
@@ -29,7 +26,7 @@ it('runs in a Koa app as moesif-nodejs does: the app answers, and the call is lo
   mw = moesif({ applicationId: 'app-1', baseUri: servers.collector.url, batchMaxTime: 10 });
   servers.api = await startNodeServer(
     koaApp([
-      asKoa(mw),
+      mw,
       // As koa-jwt does with a verified token.
       async (ctx, next) => {
         ctx.state.user = { sub: 'user_9' };
@@ -54,7 +51,7 @@ it('runs in a Koa app as moesif-nodejs does: the app answers, and the call is lo
 it('lets a Koa app answer when the middleware is disabled (no applicationId)', async () => {
   const error = vi.spyOn(console, 'error').mockImplementation(() => {});
   // The cast: a JavaScript app can leave out the required option (an unset environment variable).
-  const disabled = asKoa(moesif({} as MoesifOptions));
+  const disabled = moesif({} as MoesifOptions);
   expect(error).toHaveBeenCalledTimes(1);
   servers.api = await startNodeServer(
     koaApp([

@@ -207,6 +207,9 @@ describe('bad input resolves with an error outcome and sends nothing', () => {
     // moesif-nodejs checks actions before it sends them, by throwing into the app's code.
     expect(() => theirs.sendAction({ request: { uri: 'https://acme.test/' } })).toThrow(/actionName/);
     expect(() => theirs.sendActionsBatch([null])).toThrow();
+    // An empty id is no id to moesif-nodejs either (an app's `user.id ?? ''`).
+    expect(() => theirs.updateUser({ userId: '' })).toThrow(/userId/);
+    expect(() => theirs.updateCompany({ companyId: '' })).toThrow(/companyId/);
 
     const errors: Array<Error | null> = [];
     const keep = (error: Error | null) => void errors.push(error);
@@ -221,6 +224,10 @@ describe('bad input resolves with an error outcome and sends nothing', () => {
       [ours.sendAction({ actionName: 'Signed up', request: { time: new Date() } }, keep), 'request.uri is required'],
       [ours.sendActionsBatch([action(), null] as unknown as ActionModel[], keep), 'action_name is required'],
       [ours.sendActionsBatch([], keep), 'action_name is required'],
+      [ours.updateUser({ userId: '' }, keep), 'user_id is required'],
+      [ours.updateUsersBatch([{ userId: 'u1' }, { user_id: '' }], keep), 'user_id is required'],
+      [ours.updateCompany({ companyId: '' }, keep), 'company_id is required'],
+      [ours.updateSubscription({ subscriptionId: '', companyId: 'acme' }, keep), 'subscription_id is required'],
     ];
     for (const [outcome, error] of cases) await expect(outcome).resolves.toMatchObject({ status: 0, error });
     expect(errors).toHaveLength(cases.length);
