@@ -374,3 +374,33 @@ test("every function capture (and page views) put in place has the browser's own
   expect(captured.filter((fn) => !fn.wrapped)).toEqual([]);
   expect(captured.map(({ wrapped, ...fn }) => fn)).toEqual(fresh.map(({ wrapped, ...fn }) => fn));
 });
+
+test("an XMLHttpRequest's response is read by capture off the call path: not when it ends, but with the rest of its event", async ({ page, collector }) => {
+  // Reading xhr.response is the browser's work: it parses a 'json' response again at each read (and
+  // capture then serialized it back), and parses a 'document' one at its first. The page counts reads
+  // made between the app's onload and a loadend listener added after send() (so after capture's own).
+  const head = `<script>
+    window.reads = { callPath: 0, all: 0 };
+    let ending = false;
+    const response = Object.getOwnPropertyDescriptor(XMLHttpRequest.prototype, 'response');
+    Object.defineProperty(XMLHttpRequest.prototype, 'response', { ...response, get() { window.reads.all++; if (ending) window.reads.callPath++; return response.get.call(this); } });
+    window.call = (type, path) => new Promise((resolve) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open('GET', path);
+      xhr.responseType = type;
+      xhr.onload = () => { ending = true; };
+      xhr.send();
+      xhr.addEventListener('loadend', () => { ending = false; resolve(xhr.status); });
+    });
+  </script>`;
+  const { without, withCapture } = await bothWays({ page, collector }, `return [await call('json', '/api/echo?json'), await call('document', '/api/text?document'), await call('text', '/api/text?text'), window.reads.callPath];`, head);
+  expect(without).toEqual([200, 200, 200, 0]);
+  expect(withCapture).toEqual(without);
+  await expect.poll(() => events(collector).map((e) => [searchOf(e), e.response.body]).sort()).toEqual([
+    ['?document', undefined],
+    ['?json', { method: 'GET', body: '', authorization: false, apiKey: false }],
+    ['?text', 'hello, text'],
+  ]);
+  // A 'document' response, which capture leaves out, is not read at all: the app never read it either.
+  expect(await page.evaluate(() => (window as unknown as { reads: { all: number } }).reads.all)).toBe(2);
+});

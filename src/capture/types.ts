@@ -41,7 +41,7 @@ export type Target = [url: string, base: string];
  * Ends a call, on the app's call path, so it only keeps what it is given for later: status 0 and
  * `error` when it failed; `headers` normalized (see headerRecord), or a function that gives them when
  * capture reads them (XMLHttpRequest's: see xhr.ts); `body` as for `Begin`, or a function that gives it
- * when capture reads it (a response's: see fetch.ts); `tooBig` when the body was left out for its
+ * when capture reads it (a response's: see fetch.ts and xhr.ts); `tooBig` when the body was left out for its
  * Content-Length.
  */
 export type End = (
