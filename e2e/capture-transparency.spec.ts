@@ -404,3 +404,11 @@ test("an XMLHttpRequest's response is read by capture off the call path: not whe
   // A 'document' response, which capture leaves out, is not read at all: the app never read it either.
   expect(await page.evaluate(() => (window as unknown as { reads: { all: number } }).reads.all)).toBe(2);
 });
+
+test('a stub in place of fetch that answers without a promise gives the app its answer, as without capture', async ({ page, collector }) => {
+  // Test set-ups and polyfills replace fetch before the SDK starts; capture wraps whatever is there.
+  const head = `<script>window.fetch = (url) => ({ stubbed: String(url) });</script>`;
+  const { without, withCapture } = await bothWays({ page, collector }, `try { return fetch('/api/text?stub'); } catch (error) { return 'threw ' + error; }`, head);
+  expect(without).toEqual({ stubbed: '/api/text?stub' });
+  expect(withCapture).toEqual(without);
+});

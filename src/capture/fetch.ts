@@ -164,29 +164,34 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
         // The app gets a promise of its own, settled as fetch's is (the same Response, the same error), one
         // microtask later: handling fetch's own promise marks it handled, so a failure nobody handles would
         // not be reported to the page. Our reaction runs first, so the body is watched before the app reads it.
-        return result.then(
-          (response) => {
-            try {
-              const { headers } = response;
-              // A missing header is null: `+null` is 0 (not too big), and `test` reads null as "null" (not streaming).
-              const tooBig = +(headers.get('content-length') as string) > maxBodyBytes;
-              const watched = !tooBig && !STREAMING.test(headers.get('content-type') as string);
-              if (watched) bodies.set(response, {});
-              end(response.status, headers, watched ? () => takeBody(response) : undefined, /* no error */ undefined, tooBig);
-            } catch {
-              // A mocked fetch that resolved to no Response: nothing to capture.
-            }
-            return response;
-          },
-          (error: unknown) => {
-            try {
-              end(0, [], null, String(error));
-            } catch {
-              // A mocked fetch that rejected with a symbol.
-            }
-            throw error;
-          },
-        );
+        try {
+          return result.then(
+            (response) => {
+              try {
+                const { headers } = response;
+                // A missing header is null: `+null` is 0 (not too big), and `test` reads null as "null" (not streaming).
+                const tooBig = +(headers.get('content-length') as string) > maxBodyBytes;
+                const watched = !tooBig && !STREAMING.test(headers.get('content-type') as string);
+                if (watched) bodies.set(response, {});
+                end(response.status, headers, watched ? () => takeBody(response) : undefined, /* no error */ undefined, tooBig);
+              } catch {
+                // A mocked fetch that resolved to no Response: nothing to capture.
+              }
+              return response;
+            },
+            (error: unknown) => {
+              try {
+                end(0, [], null, String(error));
+              } catch {
+                // A mocked fetch that rejected with a symbol.
+              }
+              throw error;
+            },
+          );
+        } catch {
+          // A mocked fetch that answered without a promise: the app gets its answer, as without capture.
+          return result;
+        }
       },
     ),
   ];
