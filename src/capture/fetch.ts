@@ -183,7 +183,7 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
               try {
                 end(0, [], null, String(error));
               } catch {
-                // A mocked fetch that rejected with a symbol.
+                // A reason that cannot be made a string (an object without toString; a symbol can): nothing to capture.
               }
               throw error;
             },
