@@ -185,7 +185,11 @@ test('header values the app gives as numbers are recorded as the strings the ser
   await run(page);
   expect(collector.api.map((r) => r.headers['x-page'])).toEqual(['2', '3']);
   await expect.poll(() => events(collector).length).toBe(2);
-  expect(events(collector).map((e) => [searchOf(e), e.request.headers['X-Page']]).sort()).toEqual([['?fetch', '3'], ['?xhr', '2']]);
+  // Named as XMLHttpRequest's setRequestHeader wrote it, and as a Headers names a fetch's (see below).
+  expect(events(collector).map((e) => [searchOf(e), e.request.headers['X-Page'] ?? 'absent', e.request.headers['x-page'] ?? 'absent']).sort()).toEqual([
+    ['?fetch', 'absent', '3'],
+    ['?xhr', '2', 'absent'],
+  ]);
 });
 
 test('a header the app sets twice is recorded as the server got it: one header, its values joined', async ({ page, collector }) => {
@@ -204,10 +208,10 @@ test('a header the app sets twice is recorded as the server got it: one header, 
   expect(collector.api.map((r) => r.headers['x-tag'])).toEqual(['a, b', 'c, d']);
   await expect.poll(() => events(collector).length).toBe(2);
   expect(events(collector).map((e) => [searchOf(e), e.request.headers]).sort()).toEqual([
-    ['?fetch', expect.objectContaining({ 'X-Tag': 'c, d' })],
+    ['?fetch', expect.objectContaining({ 'x-tag': 'c, d' })],
     ['?xhr', expect.objectContaining({ 'X-Tag': 'a, b' })],
   ]);
-  for (const event of events(collector)) expect(Object.keys(event.request.headers).filter((name) => /^x-tag$/i.test(name))).toEqual(['X-Tag']);
+  for (const event of events(collector)) expect(Object.keys(event.request.headers).filter((name) => /^x-tag$/i.test(name))).toEqual([searchOf(event) === '?xhr' ? 'X-Tag' : 'x-tag']);
 });
 
 test("a body the app reads with text() is recorded on a page whose Promise is another library's (zone.js)", async ({ page, collector }) => {
@@ -411,4 +415,21 @@ test('a stub in place of fetch that answers without a promise gives the app its 
   const { without, withCapture } = await bothWays({ page, collector }, `try { return fetch('/api/text?stub'); } catch (error) { return 'threw ' + error; }`, head);
   expect(without).toEqual({ stubbed: '/api/text?stub' });
   expect(withCapture).toEqual(without);
+});
+
+test('fetch request header names are recorded lower-cased, as a Headers names them and moesif-browser-js records them, whether given as a record or as pairs', async ({ page, collector }) => {
+  // moesif-browser-js 1.8.13 (src/capture-fetch.js) records a fetch's headers from new Request(url, init).headers.
+  await open(
+    { page, collector },
+    `
+    await fetch('/api/echo?record', { headers: { 'X-Tenant-Id': 't1' } });
+    await fetch('/api/echo?pairs', { headers: [['X-Tenant-Id', 't1']] });
+  `,
+  );
+  await run(page);
+  await expect.poll(() => events(collector).length).toBe(2);
+  expect(events(collector).map((e) => [searchOf(e), Object.keys(e.request.headers).filter((name) => /^x-tenant-id$/i.test(name))]).sort()).toEqual([
+    ['?pairs', ['x-tenant-id']],
+    ['?record', ['x-tenant-id']],
+  ]);
 });

@@ -151,11 +151,9 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
         let end: End | undefined;
         try {
           const request = input instanceof Request ? input : undefined;
-          // As fetch does: `init.headers` replaces the Request's own. Pairs are copied now: the app may
-          // change its array once the call is sent. A ReadableStream in init.body is the app's: `readBody` leaves it alone.
-          const given = init?.headers || request?.headers;
-          const appHeaders = Array.isArray(given) ? given.map(([name, value]): [string, string] => [name, value]) : given;
-          end = begin(want(request?.url ?? (input as string | URL)), init?.method || request?.method || 'GET', appHeaders, init?.body ?? request);
+          // As fetch does: `init.headers` replaces the Request's own. A ReadableStream in init.body is the
+          // app's: `readBody` leaves it alone.
+          end = begin(want(request?.url ?? (input as string | URL)), init?.method || request?.method || 'GET', init?.headers || request?.headers, init?.body ?? request);
         } catch {
           // Arguments that fetch itself rejects (bad headers): nothing to capture, and fetch reports them.
         }

@@ -54,10 +54,11 @@ export type End = (
 
 /**
  * Starts one call once it is sent, if it is wanted and capture is still on: its Target, method,
- * headers as the app gave them, and its body (a value the app no longer owns, kept as it is, or a
- * Request, copied at once, before fetch reads it). Gives back its End, or nothing.
+ * headers as the app gave them (with `namesAsWritten`, XMLHttpRequest's setRequestHeader pairs, whose
+ * names are recorded as the app wrote them), and its body (a value the app no longer owns, kept as it
+ * is, or a Request, copied at once, before fetch reads it). Gives back its End, or nothing.
  */
-export type Begin = (target: Target | undefined, method: string, headers: HeadersInit | undefined, body: unknown) => End | undefined;
+export type Begin = (target: Target | undefined, method: string, headers: HeadersInit | undefined, body: unknown, namesAsWritten?: boolean) => End | undefined;
 
 /** What the fetch and XMLHttpRequest patches need of the pipeline they feed (see index.ts). */
 export interface PatchDeps {
