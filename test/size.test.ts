@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 14_156,
+  umd: 14_136,
   esmCore: 11_200,
   esmCapture: 2_990,
 };
