@@ -185,7 +185,11 @@ test('header values the app gives as numbers are recorded as the strings the ser
   await run(page);
   expect(collector.api.map((r) => r.headers['x-page'])).toEqual(['2', '3']);
   await expect.poll(() => events(collector).length).toBe(2);
-  expect(events(collector).map((e) => [searchOf(e), e.request.headers['X-Page']]).sort()).toEqual([['?fetch', '3'], ['?xhr', '2']]);
+  // Named as XMLHttpRequest's setRequestHeader wrote it, and as a Headers names a fetch's (see below).
+  expect(events(collector).map((e) => [searchOf(e), e.request.headers['X-Page'] ?? 'absent', e.request.headers['x-page'] ?? 'absent']).sort()).toEqual([
+    ['?fetch', 'absent', '3'],
+    ['?xhr', '2', 'absent'],
+  ]);
 });
 
 test('a header the app sets twice is recorded as the server got it: one header, its values joined', async ({ page, collector }) => {
@@ -204,10 +208,10 @@ test('a header the app sets twice is recorded as the server got it: one header, 
   expect(collector.api.map((r) => r.headers['x-tag'])).toEqual(['a, b', 'c, d']);
   await expect.poll(() => events(collector).length).toBe(2);
   expect(events(collector).map((e) => [searchOf(e), e.request.headers]).sort()).toEqual([
-    ['?fetch', expect.objectContaining({ 'X-Tag': 'c, d' })],
+    ['?fetch', expect.objectContaining({ 'x-tag': 'c, d' })],
     ['?xhr', expect.objectContaining({ 'X-Tag': 'a, b' })],
   ]);
-  for (const event of events(collector)) expect(Object.keys(event.request.headers).filter((name) => /^x-tag$/i.test(name))).toEqual(['X-Tag']);
+  for (const event of events(collector)) expect(Object.keys(event.request.headers).filter((name) => /^x-tag$/i.test(name))).toEqual([searchOf(event) === '?xhr' ? 'X-Tag' : 'x-tag']);
 });
 
 test("a body the app reads with text() is recorded on a page whose Promise is another library's (zone.js)", async ({ page, collector }) => {
@@ -373,4 +377,59 @@ test("every function capture (and page views) put in place has the browser's own
   expect(fresh.filter((fn) => fn.wrapped)).toEqual([]);
   expect(captured.filter((fn) => !fn.wrapped)).toEqual([]);
   expect(captured.map(({ wrapped, ...fn }) => fn)).toEqual(fresh.map(({ wrapped, ...fn }) => fn));
+});
+
+test("an XMLHttpRequest's response is read by capture off the call path: not when it ends, but with the rest of its event", async ({ page, collector }) => {
+  // Reading xhr.response is the browser's work: it parses a 'json' response again at each read (and
+  // capture then serialized it back), and parses a 'document' one at its first. The page counts reads
+  // made between the app's onload and a loadend listener added after send() (so after capture's own).
+  const head = `<script>
+    window.reads = { callPath: 0, all: 0 };
+    let ending = false;
+    const response = Object.getOwnPropertyDescriptor(XMLHttpRequest.prototype, 'response');
+    Object.defineProperty(XMLHttpRequest.prototype, 'response', { ...response, get() { window.reads.all++; if (ending) window.reads.callPath++; return response.get.call(this); } });
+    window.call = (type, path) => new Promise((resolve) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open('GET', path);
+      xhr.responseType = type;
+      xhr.onload = () => { ending = true; };
+      xhr.send();
+      xhr.addEventListener('loadend', () => { ending = false; resolve(xhr.status); });
+    });
+  </script>`;
+  const { without, withCapture } = await bothWays({ page, collector }, `return [await call('json', '/api/echo?json'), await call('document', '/api/text?document'), await call('text', '/api/text?text'), window.reads.callPath];`, head);
+  expect(without).toEqual([200, 200, 200, 0]);
+  expect(withCapture).toEqual(without);
+  await expect.poll(() => events(collector).map((e) => [searchOf(e), e.response.body]).sort()).toEqual([
+    ['?document', undefined],
+    ['?json', { method: 'GET', body: '', authorization: false, apiKey: false }],
+    ['?text', 'hello, text'],
+  ]);
+  // A 'document' response, which capture leaves out, is not read at all: the app never read it either.
+  expect(await page.evaluate(() => (window as unknown as { reads: { all: number } }).reads.all)).toBe(2);
+});
+
+test('a stub in place of fetch that answers without a promise gives the app its answer, as without capture', async ({ page, collector }) => {
+  // Test set-ups and polyfills replace fetch before the SDK starts; capture wraps whatever is there.
+  const head = `<script>window.fetch = (url) => ({ stubbed: String(url) });</script>`;
+  const { without, withCapture } = await bothWays({ page, collector }, `try { return fetch('/api/text?stub'); } catch (error) { return 'threw ' + error; }`, head);
+  expect(without).toEqual({ stubbed: '/api/text?stub' });
+  expect(withCapture).toEqual(without);
+});
+
+test('fetch request header names are recorded lower-cased, as a Headers names them and moesif-browser-js records them, whether given as a record or as pairs', async ({ page, collector }) => {
+  // moesif-browser-js 1.8.13 (src/capture-fetch.js) records a fetch's headers from new Request(url, init).headers.
+  await open(
+    { page, collector },
+    `
+    await fetch('/api/echo?record', { headers: { 'X-Tenant-Id': 't1' } });
+    await fetch('/api/echo?pairs', { headers: [['X-Tenant-Id', 't1']] });
+  `,
+  );
+  await run(page);
+  await expect.poll(() => events(collector).length).toBe(2);
+  expect(events(collector).map((e) => [searchOf(e), Object.keys(e.request.headers).filter((name) => /^x-tenant-id$/i.test(name))]).sort()).toEqual([
+    ['?pairs', ['x-tenant-id']],
+    ['?record', ['x-tenant-id']],
+  ]);
 });

@@ -7,7 +7,8 @@ export type Toggle = (on: boolean) => void;
  * - off, while `target[key]` is still our wrapper: the original goes back;
  * - off, after someone wrapped our wrapper: theirs stays in place, and ours, still called by theirs,
  *   only passes calls through (the wrapper asks its owner whether it is on);
- * - on again: that same wrapper is reused, so start/stop cycles never stack layers.
+ * - on again: our wrapper still inside theirs is reused, and a new one is put in place only once ours
+ *   was taken off, so start/stop cycles never stack layers.
  * With `'getter'`, what is wrapped is the accessor's getter (Response.prototype.body), not a method.
  * `wrap` gets the original as `Function` because it is only ever called with `.apply(this, arguments)`
  * (or `.call(this)` for a getter), passing on exactly what the app passed.

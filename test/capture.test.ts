@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { BODY_WAIT_MS, decode, readBody } from '../src/capture/body';
+import { BODY_WAIT_MS, copyBody, decode, readBody } from '../src/capture/body';
 import { headerRecord, maskCredentials, parseHeaders } from '../src/capture/headers';
 import { createCapture } from '../src/capture';
 import { patch } from '../src/patch';
@@ -67,7 +67,14 @@ describe('bodies', () => {
     expect(await read(null, 10)).toEqual({ cut: false });
     expect(await read('', 10)).toEqual({ cut: false });
     const failing = new Response(new ReadableStream({ pull: (c) => c.error(new Error('aborted')) }));
-    expect(await read(failing, 10)).toEqual({ cut: false });
+    expect(await read(copyBody(failing), 10)).toEqual({ cut: false });
+  });
+
+  it('records an object the browser does not take as a body (a Response given as a request body) as the text the browser sends for it', async () => {
+    // fetch(url, { method: 'POST', body: response }) sends "[object Response]", as this Response of it reads.
+    const sent = await new Response(new Response('inner') as unknown as BodyInit).text();
+    expect(sent).toBe('[object Response]');
+    expect(await read(new Response('inner'), 100)).toEqual({ body: sent, cut: false });
   });
 
   it("never touches the app's own ReadableStream", async () => {

@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 14_371,
+  umd: 14_396,
   esmCore: 11_498,
   esmCapture: 2_990,
 };

@@ -133,10 +133,10 @@ async function keepTextRead(read: Promise<string>, max: number, part: Body): Pro
 /**
  * Reads at most `max` bytes of a body into `part` (none if it failed); gives back whether it was cut:
  * at once for a value, as a promise for a body that streams. `source` is a Copy (see copyBody), the
- * app's own read of a response's text (a promise), a Request or Response (copied at once), or a value
- * the app no longer owns: a string, URLSearchParams, ArrayBuffer or view (cut before they are
- * encoded or copied: at most `max + 1` bytes, enough to tell that there was more; a character is at
- * least one byte), a Blob or FormData.
+ * app's own read of a response's text (a promise), or a value the app no longer owns: a string,
+ * URLSearchParams, ArrayBuffer or view (cut before they are encoded or copied: at most `max + 1`
+ * bytes, enough to tell that there was more; a character is at least one byte), a Blob or FormData,
+ * or any other object, which the browser sends as its string (as a Response of it reads).
  * A ReadableStream is never touched: it is the app's, and reading it would take it away from the
  * request it belongs to. A Document has no cheap serialization: left out. Never throws or rejects.
  */
@@ -149,11 +149,9 @@ export function readBody(source: unknown, max: number, part: Body): boolean | Pr
     if (typeof (source as PromiseLike<string>).then == 'function') return keepTextRead(source as Promise<string>, max, part).catch(() => false);
     if (source instanceof ArrayBuffer) return keepBytes(new Uint8Array(source, 0, Math.min(source.byteLength, max + 1)), false, max, part);
     if (ArrayBuffer.isView(source)) return keepBytes(new Uint8Array(source.buffer, source.byteOffset, Math.min(source.byteLength, max + 1)), false, max, part);
-    // A Copy; a Request or Response (copied now); a Blob or FormData, read through a Response of them
-    // (a Blob's bytes are not copied to make it; FormData's multipart encoding is the browser's to make).
-    const copy = isCopy(source)
-      ? source
-      : copyBody(source instanceof Request || source instanceof Response ? source : new Response(source as BodyInit));
+    // A Copy; a Blob or FormData, read through a Response of them (a Blob's bytes are not copied to make
+    // it; FormData's multipart encoding is the browser's to make). A Request's body was copied by `begin`.
+    const copy = isCopy(source) ? source : copyBody(new Response(source as BodyInit));
     // An aborted or failed body is logged without it.
     return copy ? readCopy(copy, max).then(([bytes, cut]) => keepBytes(bytes, cut, max, part), () => false) : false;
   } catch {

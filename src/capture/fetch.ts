@@ -151,11 +151,9 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
         let end: End | undefined;
         try {
           const request = input instanceof Request ? input : undefined;
-          // As fetch does: `init.headers` replaces the Request's own. Pairs are copied now: the app may
-          // change its array once the call is sent. A ReadableStream in init.body is the app's: `readBody` leaves it alone.
-          const given = init?.headers || request?.headers;
-          const appHeaders = Array.isArray(given) ? given.map(([name, value]): [string, string] => [name, value]) : given;
-          end = begin(want(request?.url ?? (input as string | URL)), init?.method || request?.method || 'GET', appHeaders, init?.body ?? request);
+          // As fetch does: `init.headers` replaces the Request's own. A ReadableStream in init.body is the
+          // app's: `readBody` leaves it alone.
+          end = begin(want(request?.url ?? (input as string | URL)), init?.method || request?.method || 'GET', init?.headers || request?.headers, init?.body ?? request);
         } catch {
           // Arguments that fetch itself rejects (bad headers): nothing to capture, and fetch reports them.
         }
@@ -164,29 +162,34 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
         // The app gets a promise of its own, settled as fetch's is (the same Response, the same error), one
         // microtask later: handling fetch's own promise marks it handled, so a failure nobody handles would
         // not be reported to the page. Our reaction runs first, so the body is watched before the app reads it.
-        return result.then(
-          (response) => {
-            try {
-              const { headers } = response;
-              // A missing header is null: `+null` is 0 (not too big), and `test` reads null as "null" (not streaming).
-              const tooBig = +(headers.get('content-length') as string) > maxBodyBytes;
-              const watched = !tooBig && !STREAMING.test(headers.get('content-type') as string);
-              if (watched) bodies.set(response, {});
-              end(response.status, headers, watched ? () => takeBody(response) : undefined, /* no error */ undefined, tooBig);
-            } catch {
-              // A mocked fetch that resolved to no Response: nothing to capture.
-            }
-            return response;
-          },
-          (error: unknown) => {
-            try {
-              end(0, [], null, String(error));
-            } catch {
-              // A mocked fetch that rejected with a symbol.
-            }
-            throw error;
-          },
-        );
+        try {
+          return result.then(
+            (response) => {
+              try {
+                const { headers } = response;
+                // A missing header is null: `+null` is 0 (not too big), and `test` reads null as "null" (not streaming).
+                const tooBig = +(headers.get('content-length') as string) > maxBodyBytes;
+                const watched = !tooBig && !STREAMING.test(headers.get('content-type') as string);
+                if (watched) bodies.set(response, {});
+                end(response.status, headers, watched ? () => takeBody(response) : undefined, /* no error */ undefined, tooBig);
+              } catch {
+                // A mocked fetch that resolved to no Response: nothing to capture.
+              }
+              return response;
+            },
+            (error: unknown) => {
+              try {
+                end(0, [], null, String(error));
+              } catch {
+                // A reason that cannot be made a string (an object without toString; a symbol can): nothing to capture.
+              }
+              throw error;
+            },
+          );
+        } catch {
+          // A mocked fetch that answered without a promise: the app gets its answer, as without capture.
+          return result;
+        }
       },
     ),
   ];

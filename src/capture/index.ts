@@ -134,7 +134,7 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
    * See Begin. On the app's call path: the request's time, method and headers are kept now; the
    * returned End keeps the response's and whose call it was, and leaves the rest to the deferred work.
    */
-  const begin: Begin = (target, method, appHeaders, body) => {
+  const begin: Begin = (target, method, appHeaders, body, namesAsWritten) => {
     if (!on || !target) return;
     // An iterator (a generator, say) can be read only once, and that read is fetch's: the call is logged
     // without its headers. Told by its `next`, which calls no app code; objects, arrays, Headers and
@@ -159,10 +159,10 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
       work.later(() => {
         const uri = resolve(target);
         if (!uri) return;
-        // Pairs (XMLHttpRequest's setRequestHeader calls, fetch's array of them) keep the names as the app
-        // wrote them, as moesif sends them, so that a hook reading headers['X-Tenant-Id'] finds it; a Headers
-        // lower-cases them.
-        const sentHeaders = headerRecord(Array.isArray(appHeaders) ? appHeaders : (headers ?? []));
+        // XMLHttpRequest's setRequestHeader pairs keep the names as the app wrote them, as moesif sends them,
+        // so that a hook reading headers['X-Tenant-Id'] finds it. A fetch's are named as a Headers names
+        // them, lower-cased, as moesif sends them too (it reads them from a Request), however the app gave them.
+        const sentHeaders = headerRecord((namesAsWritten ? (appHeaders as Array<[string, string]> | undefined) : headers) ?? []);
         // The browser sends its own: Moesif reads the device and browser of API calls from it.
         if (!headers?.has('user-agent')) sentHeaders['User-Agent'] = navigator.userAgent;
         const request: CapturedEvent['request'] = { time: new Date(sentAt).toISOString(), uri, verb: String(method).toUpperCase(), headers: sentHeaders };

@@ -41,7 +41,7 @@ export type Target = [url: string, base: string];
  * Ends a call, on the app's call path, so it only keeps what it is given for later: status 0 and
  * `error` when it failed; `headers` normalized (see headerRecord), or a function that gives them when
  * capture reads them (XMLHttpRequest's: see xhr.ts); `body` as for `Begin`, or a function that gives it
- * when capture reads it (a response's: see fetch.ts); `tooBig` when the body was left out for its
+ * when capture reads it (a response's: see fetch.ts and xhr.ts); `tooBig` when the body was left out for its
  * Content-Length.
  */
 export type End = (
@@ -54,10 +54,11 @@ export type End = (
 
 /**
  * Starts one call once it is sent, if it is wanted and capture is still on: its Target, method,
- * headers as the app gave them, and its body (a value the app no longer owns, kept as it is, or a
- * Request, copied at once, before fetch reads it). Gives back its End, or nothing.
+ * headers as the app gave them (with `namesAsWritten`, XMLHttpRequest's setRequestHeader pairs, whose
+ * names are recorded as the app wrote them), and its body (a value the app no longer owns, kept as it
+ * is, or a Request, copied at once, before fetch reads it). Gives back its End, or nothing.
  */
-export type Begin = (target: Target | undefined, method: string, headers: HeadersInit | undefined, body: unknown) => End | undefined;
+export type Begin = (target: Target | undefined, method: string, headers: HeadersInit | undefined, body: unknown, namesAsWritten?: boolean) => End | undefined;
 
 /** What the fetch and XMLHttpRequest patches need of the pipeline they feed (see index.ts). */
 export interface PatchDeps {

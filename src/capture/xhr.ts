@@ -18,9 +18,11 @@ interface OpenedCall {
  * XMLHttpRequest's capture: its prototype's open, abort, setRequestHeader and send are wrapped (see patch.ts).
  * The event is recorded on `loadend` by a listener of our own, so the app's handlers
  * (onreadystatechange, onload, its own listeners) are never replaced or skipped. Requests opened
- * before start() are left alone. Its response headers are read later, with the rest of the event: a
- * call into the browser on the app's call path cost a captured call about 8 µs of main-thread time
- * (issue 18). open() and abort() drop a response, so those record its call and read them first.
+ * before start() are left alone. Its response (headers and body) is read later, with the rest of the
+ * event: a call into the browser on the app's call path cost a captured call about 8 µs of main-thread
+ * time (issue 18), and reading `response` is the browser's work (a 'json' one is parsed again at each
+ * read, a 'document' one at its first). open() and abort() drop a response, so those record its call
+ * and read it first.
  */
 export function patchXhr({ want, begin }: PatchDeps): Toggle[] {
   /** Each opened request, until the next open(). */
@@ -30,12 +32,12 @@ export function patchXhr({ want, begin }: PatchDeps): Toggle[] {
    * type becomes its error), and records the call at `loadend`.
    */
   const pending = new WeakMap<XMLHttpRequest, (eventType: string) => void>();
-  /** Each recorded call whose response headers capture has not read yet: reads them. */
-  const unreadHeaders = new WeakMap<XMLHttpRequest, () => void>();
+  /** Each recorded call whose response capture has not read yet: reads it. */
+  const unreadResponses = new WeakMap<XMLHttpRequest, () => void>();
   /**
    * Before open() or abort() drop the response of the last call: it is recorded now if its loadend has
    * not reached our listener yet (a handler of the app that ran before it reopens or aborts, or one that
-   * awaits a promise resolved in onloadend: microtasks run between listeners), and its headers are read.
+   * awaits a promise resolved in onloadend: microtasks run between listeners), and its response is read.
    * A call that failed (status 0) may not have reached our error, timeout or abort listener either (an
    * app retrying from onerror, ontimeout or onreadystatechange): it is named after the event the app is
    * handling when that is one of them (`window.event`, the one being dispatched), else 'error'.
@@ -47,7 +49,7 @@ export function patchXhr({ want, begin }: PatchDeps): Toggle[] {
       if (!xhr.status) notify(event?.target == xhr && FAILURES.includes(event.type) ? event.type : 'error');
       notify('loadend');
     }
-    unreadHeaders.get(xhr)?.();
+    unreadResponses.get(xhr)?.();
   };
   /**
    * One listener for every object and call: adding it again is a no-op, so an object reused for many
@@ -57,20 +59,31 @@ export function patchXhr({ want, begin }: PatchDeps): Toggle[] {
   const listener = function (this: XMLHttpRequest, { type }: Event): void {
     if (this.readyState == 4) pending.get(this)?.(type);
   };
-  /** The response headers of the call `xhr` just ended, read when capture asks or when they are about to go. */
-  const headersLater = (xhr: XMLHttpRequest): (() => Array<[string, string]>) => {
-    let raw: string | undefined;
-    const read = (): string => {
-      if (raw === undefined) {
+  /**
+   * The response of the call `xhr` just ended, read when capture asks for its headers or body, or when
+   * open() or abort() are about to drop it. Stable until then: responseType and overrideMimeType()
+   * throw once a call is done. `response`, not `responseText`: the latter throws for any responseType
+   * but '' and 'text' (moesif's InvalidStateError on blob and arraybuffer). A 'json' response is each
+   * read's own new object (Chromium parses it again), which no app code can change: serialized for
+   * readBody. Null is text that did not parse (or no body): recorded without a body, not as the JSON
+   * null. A 'document' response is left out unread (see readBody).
+   */
+  const responseLater = (xhr: XMLHttpRequest): { headers: () => Array<[string, string]>; body: () => unknown } => {
+    let read: { headers: string; body: unknown } | undefined;
+    const readNow = (): { headers: string; body: unknown } => {
+      if (!read) {
         // The first read comes before the object is reopened, so the entry is still this call's.
-        unreadHeaders.delete(xhr);
-        raw = xhr.getAllResponseHeaders();
+        unreadResponses.delete(xhr);
+        const type = xhr.responseType;
+        const response = type == 'document' ? undefined : xhr.response;
+        read = { headers: xhr.getAllResponseHeaders(), body: type == 'json' && response != null ? JSON.stringify(response) : response };
       }
-      return raw;
+      return read;
     };
-    unreadHeaders.set(xhr, read);
-    return () => parseHeaders(read());
+    unreadResponses.set(xhr, readNow);
+    return { headers: () => parseHeaders(readNow().headers), body: () => readNow().body };
   };
+
   const proto = XMLHttpRequest.prototype;
   return [
     patch(proto, 'open', (original) =>
@@ -105,10 +118,10 @@ export function patchXhr({ want, begin }: PatchDeps): Toggle[] {
         const call = opened.get(xhr);
         // Only a call that send() starts: opened (1) and not sent yet. Once a call ended (4), a send()
         // before the next open() throws, and starts nothing to record. The headers set, or none.
-        const end = call && xhr.readyState == 1 && !pending.has(xhr) && begin(call.target, call.method, call.headers.length ? call.headers : undefined, body);
+        const end = call && xhr.readyState == 1 && !pending.has(xhr) && begin(call.target, call.method, call.headers.length ? call.headers : undefined, body, true);
         if (end) {
           let error: string | undefined;
-          // Nothing here throws (headers are parsed later): the app's event dispatch is never disturbed.
+          // Nothing here throws (the response is read later): the app's event dispatch is never disturbed.
           // One record per opening, of its first send(): a second one throws without starting another call.
           pending.set(xhr, (eventType) => {
             if (eventType != 'loadend') {
@@ -117,18 +130,9 @@ export function patchXhr({ want, begin }: PatchDeps): Toggle[] {
             }
             // Recorded once: gone from `pending` is recorded already.
             if (!pending.delete(xhr)) return;
-            // `response`, not `responseText`: the latter throws for any responseType but '' and 'text'
-            // (moesif's InvalidStateError on blob and arraybuffer). A Document is left out by `readBody`.
-            const { response } = xhr;
-            end(
-              // 1223 is how old Internet Explorer reported 204.
-              xhr.status == 1223 ? 204 : xhr.status,
-              headersLater(xhr),
-              // A parsed JSON response is serialized now, before the app changes it. Null is text that did
-              // not parse (or no body): recorded without a body, not as the JSON null.
-              xhr.responseType == 'json' && response != null ? JSON.stringify(response) : response,
-              error,
-            );
+            const response = responseLater(xhr);
+            // 1223 is how old Internet Explorer reported 204.
+            end(xhr.status == 1223 ? 204 : xhr.status, response.headers, response.body, error);
           });
           for (const type of [...FAILURES, 'loadend']) xhr.addEventListener(type, listener);
         }
