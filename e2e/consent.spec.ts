@@ -98,6 +98,28 @@ test('revoking removes cookies and storage, empties the outbox, and nothing more
   expect(collector.items('users')).toEqual([]);
 });
 
+test('a revoke takes effect on a page that made fetch read-only after start(): capture cannot put it back, and says nothing', async ({ page, collector }) => {
+  await open({ page, collector }, `${init(', requirePublishingConsent: false')} moesif.start();`);
+  const warnings: string[] = [];
+  page.on('console', (message) => message.type() == 'warning' && warnings.push(message.text()));
+  await page.evaluate(() => {
+    // A framework's or a test's freeze, after the SDK wrapped fetch: the wrapper stays in place, off.
+    Object.defineProperty(window, 'fetch', { writable: false });
+    window.moesif.revokePublishingConsent();
+  });
+  // Putting the browser's fetch back threw TypeError in the revoke, before the decision was kept: the
+  // page still answered "granted" and went on sending.
+  expect(await page.evaluate(() => window.moesif.isPublishingConsentGranted())).toBe(false);
+  await page.evaluate(async () => {
+    window.moesif.track('After the revoke');
+    await fetch('/api/other');
+  });
+  await collector.settled(page);
+  expect(collector.items('actions')).toEqual([]);
+  expect(collector.items('events')).toEqual([]);
+  expect(warnings).toEqual([]);
+});
+
 test('with respectDoNotTrack, Global Privacy Control or Do Not Track means nothing arrives', async ({ page, collector }) => {
   await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true }));
   await open({ page, collector }, `${init(', requirePublishingConsent: false, respectDoNotTrack: true')} ${activity}`);

@@ -431,14 +431,17 @@ export function createInstance(captureFactory?: CaptureFactory) {
     return instance;
   };
 
+  const consentGranted = guarded('isPublishingConsentGranted', log, () => {
+    running?.consent.follow();
+    return running?.consent.state() == 'granted';
+  });
+
   const instance = {
     init: guarded('init', log, (...args) => init(...(args as [Options]))),
     flush: () => (running ? running.delivery.flush() : Promise.resolve()),
     getStats: () => running?.delivery.stats(),
-    isPublishingConsentGranted() {
-      running?.consent.follow();
-      return running?.consent.state() == 'granted';
-    },
+    // Guarded as the methods are: reading the decision follows another tab's, which turns parts off.
+    isPublishingConsentGranted: () => consentGranted() === true,
     // Not queued before init() as the other methods are: it gives back a value, the URL as given until then.
     cdtUrlDecorator: (url: string, overrideCDTTargets?: boolean) => (running ? running.crossDomain.decorate(url, overrideCDTTargets) : url),
     new: () => createMoesif(captureFactory),

@@ -35,8 +35,14 @@ export function patch<T extends object>(target: T, key: keyof T & string, wrap: 
       put(wrapper);
     }
     if (!on && wrapper && current === wrapper) {
-      put(original);
-      wrapper = undefined;
+      try {
+        put(original);
+        wrapper = undefined;
+      } catch {
+        // The page made the property read-only since (a freeze): our wrapper stays in place, and passes
+        // calls through while off, as it does inside another's wrapper. Turning off never fails: a
+        // revoke of consent turns capture off, and must take effect.
+      }
     }
   };
 }
