@@ -305,6 +305,18 @@ describe('a page that took the collector for blocked', () => {
     await run(1000);
     expect(next.calls.flatMap((call) => call.items.map((item) => item.n))).toEqual([1]);
   });
+  it('is not left paused for good when a request of the same burst is answered after it', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(0); // no backoff wait
+    // Without batching each item is a request of its own: hiding the tab sends all four at once. The
+    // first three go unanswered (the page takes the collector for blocked), the fourth is answered.
+    const { delivery, calls, actions } = engine([0, 0, 0, 200], { batchEnabled: false });
+    actions(4);
+    setHidden(true);
+    expect(calls).toHaveLength(4);
+    setHidden(false);
+    await run(BLOCKED_RETRY_MS + 60_000);
+    expect(delivery.stats()).toMatchObject({ inOutbox: 0, sent: 4 });
+  });
 });
 
 describe('another tab that only looked closed', () => {
