@@ -362,6 +362,16 @@ describe('the clock', () => {
     expect(calls).toHaveLength(2);
   });
 
+  it("set back an hour after another tab crashed: its queue is adopted at once, not an hour later", async () => {
+    const store = memoryStore();
+    // Its last heartbeat, written on the clock before it was set back: an hour ahead of the clock now.
+    storeQueue(store, APP, 'crashed', Date.now() + 3_600_000, [{ at: Date.now(), kind: 'actions', json: { n: 1 } }]);
+    const { delivery, calls } = engine([], {}, store);
+    await run(1000);
+    expect(delivery.stats()).toMatchObject({ adopted: 1, sent: 1 });
+    expect(calls.flatMap((call) => call.items.map((item) => item.n))).toEqual([1]);
+  });
+
   it('set back an hour after a write: the next change is written after SAVE_DELAY_MS, not an hour later', async () => {
     const { store, actions } = engine([0, 0, 0]);
     actions(1);

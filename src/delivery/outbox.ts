@@ -6,7 +6,11 @@ import type { Kind } from '../wire.js';
 import { createSavedQueue, ITEM_BYTES, queuePrefix } from './saved-queue.js';
 import { createTimer } from './timer.js';
 
-/** A tab that has not renewed its lease for this long is taken for closed, and its items are adopted. */
+/**
+ * A tab that has not renewed its lease for this long is taken for closed, and its items are adopted. A
+ * lease renewed further ahead than this (the clock was set back since) was not renewed since either: a
+ * living tab renews its own on the clock as it is now.
+ */
 const LEASE_MS = 15_000;
 const HEARTBEAT_MS = 5_000;
 /**
@@ -148,7 +152,7 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
     // items at the byte limit. Made when a queue is taken, not on every adoption check (each time the page is shown).
     let queued: Set<string> | undefined;
     for (const queue of store ? saved.otherQueues(store, store.keys()) : []) {
-      if (now() - queue.heartbeat < LEASE_MS) continue;
+      if (Math.abs(now() - queue.heartbeat) < LEASE_MS) continue;
       queued ??= new Set(items.map((item) => item.json));
       // Its requests died with its page: they are ours to send again. Sizes are counted again, and none
       // is taken for in flight, so that an entry damaged in storage cannot upset the byte limit, nor
