@@ -88,9 +88,9 @@ export function createDispatcher({ options, log, outbox, counts, drop, post, now
   };
   const sender = createSender({ outbox, post, counts, onSettled: settled, now });
 
-  /** Sends what waits (everything, when the page is `closing`; see sender.ts). */
-  const send = (closing = false): void => {
-    if (!paused()) sender.sendWaiting(health.batchLimit(), closing);
+  /** Sends what waits (everything, when the page is `hidden` or gone; see sender.ts). */
+  const send = (hidden = false): void => {
+    if (!paused()) sender.sendWaiting(health.batchLimit(), hidden);
     schedule();
   };
   const timer = createTimer(send, now);
