@@ -66,9 +66,10 @@ export function createDispatcher({ options, log, outbox, counts, drop, post, now
   const settled = (batch: Item[], answer: Answer): void => {
     report({ options, log }, batch, answer);
     const verdict = health.record(answer, batch.length);
-    if (verdict == 'sent' || verdict == 'drop') outbox.remove(batch);
-    if (verdict == 'sent') counts.sent += batch.length;
-    if (verdict == 'drop') drop(batch.length, answer.status == 413 ? 'too large' : `refused with status ${answer.status}`);
+    // Each item counted once: those the outbox's limits dropped while under way were counted then.
+    const queued = verdict == 'sent' || verdict == 'drop' ? outbox.remove(batch) : 0;
+    if (verdict == 'sent') counts.sent += queued;
+    if (verdict == 'drop') drop(queued, answer.status == 413 ? 'too large' : `refused with status ${answer.status}`);
     if (verdict == 'retry' || verdict == 'blocked') {
       counts.retried += batch.length;
       settleFlushes();

@@ -186,15 +186,20 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
       saveSoon();
     },
 
-    /** The collector has them (or refused them for good): forget them. */
-    remove(batch: Item[]): void {
+    /**
+     * The collector has them (or refused them for good): forget them. Gives back how many were still
+     * queued: the limits may have dropped (and counted) some while their request was under way.
+     */
+    remove(batch: Item[]): number {
       // A Set: a recovering collector answers batches of up to thousands of items from an outbox of as many more.
       const gone = new Set(batch);
+      const before = items.length;
       items = items.filter((item) => !gone.has(item));
       saved.markChanged(batch);
       // A hidden page may not live 200 ms more, and the next page load would send them again.
       if (closed || document.hidden) save();
       else saveSoon();
+      return before - items.length;
     },
 
     /**
