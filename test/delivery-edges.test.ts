@@ -305,6 +305,18 @@ describe('a page that took the collector for blocked', () => {
     await run(1000);
     expect(next.calls.flatMap((call) => call.items.map((item) => item.n))).toEqual([1]);
   });
+  it('is not left paused for good when a request of the same burst is answered after it', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(0); // no backoff wait
+    // Without batching each item is a request of its own: hiding the tab sends all four at once. The
+    // first three go unanswered (the page takes the collector for blocked), the fourth is answered.
+    const { delivery, calls, actions } = engine([0, 0, 0, 200], { batchEnabled: false });
+    actions(4);
+    setHidden(true);
+    expect(calls).toHaveLength(4);
+    setHidden(false);
+    await run(BLOCKED_RETRY_MS + 60_000);
+    expect(delivery.stats()).toMatchObject({ inOutbox: 0, sent: 4 });
+  });
 });
 
 describe('another tab that only looked closed', () => {
@@ -348,6 +360,16 @@ describe('the clock', () => {
     actions(2);
     await run(1000);
     expect(calls).toHaveLength(2);
+  });
+
+  it("set back an hour after another tab crashed: its queue is adopted at once, not an hour later", async () => {
+    const store = memoryStore();
+    // Its last heartbeat, written on the clock before it was set back: an hour ahead of the clock now.
+    storeQueue(store, APP, 'crashed', Date.now() + 3_600_000, [{ at: Date.now(), kind: 'actions', json: { n: 1 } }]);
+    const { delivery, calls } = engine([], {}, store);
+    await run(1000);
+    expect(delivery.stats()).toMatchObject({ adopted: 1, sent: 1 });
+    expect(calls.flatMap((call) => call.items.map((item) => item.n))).toEqual([1]);
   });
 
   it('set back an hour after a write: the next change is written after SAVE_DELAY_MS, not an hour later', async () => {

@@ -192,6 +192,28 @@ describe('outbox limits', () => {
     expect(delivery.stats()).toMatchObject({ dropped: 2, inOutbox: 1 });
   });
 
+  it('an item the limits drop while its request is under way is counted once, not again when the answer comes', async () => {
+    // A collector that answers the first request only when the test says.
+    let answer: (response: Response) => void = () => {};
+    const fetchImpl = vi.fn(() => new Promise<Response>((resolve) => (answer = resolve))) as unknown as typeof fetch;
+    const log = quietLog();
+    const options = resolveOptions({ applicationId: APP, host: 'http://collector.test', maxOutboxBytes: 1000, batchMaxTime: 60_000 }, 'http:', log)!;
+    const delivery = createDelivery({ options, log, fetch: fetchImpl });
+    engines.push(delivery);
+    delivery.resume(memoryStore());
+    delivery.push('actions', '{"n":0}');
+    void delivery.flush();
+    await run(0);
+    expect(fetchImpl).toHaveBeenCalledTimes(1); // {"n":0} is under way
+    for (let n = 1; n <= 20; n++) delivery.push('actions', JSON.stringify({ n }));
+    await run(SAVE_DELAY_MS); // the write drops the oldest items past the byte limit
+    answer(new Response(null, { status: 200 }));
+    await run(0);
+    const { queued, sent, dropped, inOutbox } = delivery.stats();
+    expect(dropped).toBeGreaterThan(0);
+    expect(sent + dropped + inOutbox).toBe(queued);
+  });
+
   it('drops an item larger than the whole outbox on push, keeping the rest', async () => {
     const { delivery, store, push } = engine([], { maxOutboxBytes: 1000 });
     delivery.resume(store);

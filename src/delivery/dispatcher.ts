@@ -47,7 +47,14 @@ function report({ options, log }: Pick<DispatcherDeps, 'options' | 'log'>, batch
  */
 export function createDispatcher({ options, log, outbox, counts, drop, post, now }: DispatcherDeps) {
   const health = createCollectorHealth({ now, maxItems: options.batchEnabled ? Infinity : 1 });
-  let paused = true;
+  /** Consent is granted (`resume()`), and not revoked since. */
+  let consented = false;
+  /**
+   * The collector is taken for blocked: nothing leaves until BLOCKED_RETRY_MS later, the `online` event,
+   * or an answer to a request of the same burst (hiding the tab sends them all at once).
+   */
+  let blocked = false;
+  const paused = (): boolean => !consented || blocked;
   /** The one request a page that took the collector for blocked tries after BLOCKED_RETRY_MS. */
   let blockedRetry: ReturnType<typeof setTimeout> | undefined;
   const flushWaiters: Array<() => void> = [];
@@ -59,21 +66,22 @@ export function createDispatcher({ options, log, outbox, counts, drop, post, now
   const settled = (batch: Item[], answer: Answer): void => {
     report({ options, log }, batch, answer);
     const verdict = health.record(answer, batch.length);
-    if (verdict == 'sent' || verdict == 'drop') outbox.remove(batch);
-    if (verdict == 'sent') counts.sent += batch.length;
-    if (verdict == 'drop') drop(batch.length, answer.status == 413 ? 'too large' : `refused with status ${answer.status}`);
+    // Each item counted once: those the outbox's limits dropped while under way were counted then.
+    const queued = verdict == 'sent' || verdict == 'drop' ? outbox.remove(batch) : 0;
+    if (verdict == 'sent') counts.sent += queued;
+    if (verdict == 'drop') drop(queued, answer.status == 413 ? 'too large' : `refused with status ${answer.status}`);
     if (verdict == 'retry' || verdict == 'blocked') {
       counts.retried += batch.length;
       settleFlushes();
     }
+    // Any other verdict, even on a request that left before the collector was taken for blocked (hiding
+    // the tab sends everything at once), means fewer than BLOCKED_AFTER requests in a row went unanswered.
+    blocked = verdict == 'blocked';
     if (verdict == 'blocked') {
-      paused = true;
       log.warn('collector unreachable (blocked?): tried again in 5 minutes, and by the next page');
       clearTimeout(blockedRetry);
       blockedRetry = setTimeout(() => {
-        // Not after a revoke, which forgets the unanswered requests: consent paused it then, not the collector.
-        if (!health.isBlocked()) return;
-        paused = false;
+        blocked = false;
         schedule();
       }, BLOCKED_RETRY_MS);
     }
@@ -81,16 +89,16 @@ export function createDispatcher({ options, log, outbox, counts, drop, post, now
   };
   const sender = createSender({ outbox, post, counts, onSettled: settled, now });
 
-  /** Sends what waits (everything, when the page is `closing`; see sender.ts). */
-  const send = (closing = false): void => {
-    if (!paused) sender.sendWaiting(health.batchLimit(), closing);
+  /** Sends what waits (everything, when the page is `hidden` or gone; see sender.ts). */
+  const send = (hidden = false): void => {
+    if (!paused()) sender.sendWaiting(health.batchLimit(), hidden);
     schedule();
   };
   const timer = createTimer(send, now);
 
   /** Decides when the next request leaves. Cheap: called on every push. A request in flight calls it when answered. */
   const schedule = (): void => {
-    if (paused || sender.inFlight() || health.isOffline()) return;
+    if (paused() || sender.inFlight() || health.isOffline()) return;
     const items = outbox.items();
     if (!items.length) return settleFlushes();
     const timing = { options, urgent: flushWaiters.length > 0, lastSentAt: sender.lastSentAt(), now: now() };
@@ -116,30 +124,31 @@ export function createDispatcher({ options, log, outbox, counts, drop, post, now
     flush: (): Promise<void> =>
       new Promise<void>((resolve) => {
         // Offline, nothing is tried until the `online` event: the attempt has failed already.
-        if (paused || health.isOffline() || !outbox.items().length) return resolve();
+        if (paused() || health.isOffline() || !outbox.items().length) return resolve();
         flushWaiters.push(resolve);
         health.skipBackoff();
         schedule();
       }),
-    isPaused: (): boolean => paused,
+    isPaused: paused,
     /** Sending may start (consent granted). */
     resume(): void {
-      paused = false;
+      consented = true;
+      blocked = false;
       schedule();
     },
     /** Nothing more is sent (consent revoked): an app awaiting flush() (before it navigates, say) goes on. */
     pause(): void {
-      paused = true;
+      consented = false;
       health.forgetUnanswered();
       settleFlushes();
     },
     /**
      * The browser is back online, or a new page view began (back from the back/forward cache, perhaps
      * after another page delivered): a collector taken for blocked gets another try. Never restarts a
-     * revoked delivery: pause() forgets the unanswered requests.
+     * revoked delivery.
      */
     tryAgain(): void {
-      if (health.online()) paused = false;
+      if (health.online()) blocked = false;
       schedule();
     },
     dispose(): void {

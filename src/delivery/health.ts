@@ -45,7 +45,7 @@ export function createCollectorHealth({ now, maxItems }: { now: () => number; ma
       unanswered = 0;
       return wasBlocked;
     },
-    /** Forgets the requests that got no answer (consent revoked: a later `online` event restarts nothing). */
+    /** Forgets the requests that got no answer (consent revoked: after a new grant, one failure is not taken for a blocker). */
     forgetUnanswered(): void {
       unanswered = 0;
     },
@@ -53,8 +53,6 @@ export function createCollectorHealth({ now, maxItems }: { now: () => number; ma
     skipBackoff(): void {
       retryAt = 0;
     },
-    /** The last BLOCKED_AFTER requests or more got no answer at all (none since, nor an `online` event or a revoke). */
-    isBlocked: (): boolean => unanswered >= BLOCKED_AFTER,
     retryAt: (): number => retryAt,
     isOffline: (): boolean => offline,
     batchLimit: (): number => batchLimit,

@@ -6,7 +6,11 @@ import type { Kind } from '../wire.js';
 import { createSavedQueue, ITEM_BYTES, queuePrefix } from './saved-queue.js';
 import { createTimer } from './timer.js';
 
-/** A tab that has not renewed its lease for this long is taken for closed, and its items are adopted. */
+/**
+ * A tab that has not renewed its lease for this long is taken for closed, and its items are adopted. A
+ * lease renewed further ahead than this (the clock was set back since) was not renewed since either: a
+ * living tab renews its own on the clock as it is now.
+ */
 const LEASE_MS = 15_000;
 const HEARTBEAT_MS = 5_000;
 /**
@@ -19,10 +23,9 @@ const HEARTBEAT_MS = 5_000;
 const GIVE_UP_AFTER = 3;
 /**
  * How long a change waits before the queue is written. While the collector answers, most items are
- * sent and answered within it, so they are never written at all: a page making a burst of API calls
- * wrote its whole queue (about 100 KB) three times per 150 calls, about 10 µs of main-thread time per
- * call (issue 18). What it risks is the items of the last second when the browser crashes; a page
- * that is hidden, closed or reloaded writes at once.
+ * sent and answered within it, so they are never written at all, and a page making a burst of API
+ * calls spends no main-thread time writing them (issue 18). What it risks is the items of the last
+ * second when the browser crashes; a page that is hidden, closed or reloaded writes at once.
  */
 export const SAVE_DELAY_MS = 1_000;
 /**
@@ -148,7 +151,7 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
     // items at the byte limit. Made when a queue is taken, not on every adoption check (each time the page is shown).
     let queued: Set<string> | undefined;
     for (const queue of store ? saved.otherQueues(store, store.keys()) : []) {
-      if (now() - queue.heartbeat < LEASE_MS) continue;
+      if (Math.abs(now() - queue.heartbeat) < LEASE_MS) continue;
       queued ??= new Set(items.map((item) => item.json));
       // Its requests died with its page: they are ours to send again. Sizes are counted again, and none
       // is taken for in flight, so that an entry damaged in storage cannot upset the byte limit, nor
@@ -183,15 +186,20 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
       saveSoon();
     },
 
-    /** The collector has them (or refused them for good): forget them. */
-    remove(batch: Item[]): void {
+    /**
+     * The collector has them (or refused them for good): forget them. Gives back how many were still
+     * queued: the limits may have dropped (and counted) some while their request was under way.
+     */
+    remove(batch: Item[]): number {
       // A Set: a recovering collector answers batches of up to thousands of items from an outbox of as many more.
       const gone = new Set(batch);
+      const before = items.length;
       items = items.filter((item) => !gone.has(item));
       saved.markChanged(batch);
       // A hidden page may not live 200 ms more, and the next page load would send them again.
       if (closed || document.hidden) save();
       else saveSoon();
+      return before - items.length;
     },
 
     /**

@@ -20,9 +20,9 @@ import type { Item } from './outbox.js';
 export const ITEM_BYTES = 64;
 /**
  * A tab's stored queue is cut into parts of about this many bytes of items, each under a key of its
- * own, so that a write rewrites only the parts that changed. Written whole, a queue at the byte limit
- * offline was rewritten to drop its oldest item and add the newest: 32 KB written per track() call
- * with 10,000 items queued (10 KB with 1,000).
+ * own, so that a write rewrites only the parts that changed: a queue at the byte limit offline drops
+ * its oldest item and adds the newest at each track() call, which rewrites its first and last parts,
+ * not the whole queue.
  */
 const PART_BYTES = 32_000;
 /** The kinds an item may have: the collector's batch endpoints (see wire.ts). */
@@ -40,9 +40,8 @@ type SavedItems = Array<(Partial<Omit<Item, 'json'>> & { json?: unknown }) | nul
  * What a tab writes under its lease key: `[heartbeat, chars]`, when it last wrote (0 once its page is
  * gone, or in the back/forward cache, so that the next page load adopts its items at once), and the
  * length of its queue's values. Apart from the queue so that the heartbeat, written every few seconds
- * while items wait, costs a few bytes and not the whole queue (an offline page holding 1 MB of items
- * wrote 12 MB a minute), and so that a tab weighs the others' queues against the byte limit without
- * reading them.
+ * while items wait, costs a few bytes and not the whole queue, and so that a tab weighs the others'
+ * queues against the byte limit without reading them.
  */
 type Lease = [heartbeat: number, chars: number];
 /** How a queue was stored before leases (v3, one key): `[heartbeat, items]`, adopted by the same rules. */

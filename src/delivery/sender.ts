@@ -19,7 +19,7 @@ export interface SenderDeps {
 
 /** Takes batches from the outbox and keeps count of the requests in flight and of their keepalive bytes. */
 export function createSender({ outbox, post, counts, onSettled, now }: SenderDeps) {
-  /** Requests in flight: while there are any, only a closing page sends more. */
+  /** Requests in flight: while there are any, only a hidden or closing page sends more. */
   let inFlight = 0;
   /** Body bytes of the keepalive requests in flight, which the browser keeps under its 64 KB quota. */
   let keepaliveBytes = 0;
@@ -54,16 +54,17 @@ export function createSender({ outbox, post, counts, onSettled, now }: SenderDep
     lastSentAt: (): number => lastSentAt,
 
     /**
-     * Sends the next batch, one request at a time. When the page is hidden or closing (`closing`),
-     * everything waiting leaves at once instead, in keepalive requests that outlive the page while they
-     * fit its 64 KB quota; a batch that does not fit (a captured call with a large body) still goes,
-     * without keepalive, which a hidden page may live to see answered, and the batches after it still
-     * get their keepalive. Items stay in the outbox until answered; if no answer comes (the page is
-     * gone), the next page load sends them again. Batches carry at most `batchLimit` items.
+     * Sends the next batch, one request at a time; when the page is hidden or closing (`hidden`),
+     * everything waiting leaves at once instead. Each request goes with keepalive, which outlives its
+     * page, while it fits the 64 KB quota beside those in flight; a batch that does not fit (a captured
+     * call with a large body) still goes, without keepalive, which a hidden page may live to see
+     * answered, and the batches after it still get their keepalive. Items stay in the outbox until
+     * answered; if no answer comes (the page is gone), the next page load sends them again. Batches carry
+     * at most `batchLimit` items.
      */
-    sendWaiting(batchLimit: number, closing: boolean): void {
+    sendWaiting(batchLimit: number, hidden: boolean): void {
       let batch: Item[];
-      while ((closing || !inFlight) && (batch = nextBatch(outbox.items(), batchLimit)).length) {
+      while ((hidden || !inFlight) && (batch = nextBatch(outbox.items(), batchLimit)).length) {
         const bytes = bodyBytes(batch);
         void send(batch, bytes, keepaliveBytes + bytes <= KEEPALIVE_QUOTA ? bytes : 0);
       }

@@ -19,7 +19,7 @@ export interface TransportDeps {
  * browser queues the body, which as a string goes as text/plain;charset=UTF-8 (no CORS preflight, which
  * could not finish while a page closes), with the application id as a query parameter, since a beacon
  * carries no headers; it only says whether it took the beacon, so a queued beacon counts as delivered
- * (202), and a refused one goes by fetch.
+ * (202), and a refused one goes by fetch, without keepalive.
  */
 export function createTransport({ options, fetch: fetchImpl }: TransportDeps) {
   const { applicationId } = options;
@@ -33,11 +33,15 @@ export function createTransport({ options, fetch: fetchImpl }: TransportDeps) {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new DOMException('signal timed out', 'TimeoutError')), options.batchTimeout);
     try {
-      if (options.useBeacon && navigator.sendBeacon?.(`${url}?${APPLICATION_ID_HEADER}=${encodeURIComponent(applicationId)}`, body)) return { status: 202 };
+      const beaconed = options.useBeacon ? navigator.sendBeacon?.(`${url}?${APPLICATION_ID_HEADER}=${encodeURIComponent(applicationId)}`, body) : undefined;
+      if (beaconed) return { status: 202 };
       // Settled only once the answer arrived whole: Chromium counts a keepalive request against the page's
       // 64 KB quota until then, and the sender counts it until this settles. Settled at the headers, the
-      // next full batch failed with "Failed to fetch". A body cut short still leaves the status.
-      const response = await fetchImpl(url, { method: 'POST', headers, body, keepalive, credentials: 'omit', signal: controller.signal });
+      // next full batch failed with "Failed to fetch". A body cut short still leaves the status. A refused
+      // beacon goes without keepalive: the browser refuses a beacon over that quota, which beacons still
+      // under way hold (the sender counted them only until they were queued), and would refuse a keepalive
+      // fetch as well.
+      const response = await fetchImpl(url, { method: 'POST', headers, body, keepalive: keepalive && beaconed !== false, credentials: 'omit', signal: controller.signal });
       await response.text().catch(() => {});
       return { status: response.status, retryAfter: response.headers.get('Retry-After') };
     } catch (error) {
