@@ -212,6 +212,7 @@ const retained = () =>
   getHeapSpaceStatistics().reduce((sum, space) => (space.space_name.startsWith('code') ? sum : sum + space.space_used_size), 0) +
   process.memoryUsage().arrayBuffers;
 process.on('message', async ({ idle }) => {
+  // Polls a state, not a time: the client's closed streams, gone from the app once their 'close' came.
   while (idle && open.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));
   if (idle && usertrail) await usertrail.flush(); // the calls of the streams that ended, sent and gone
   let before = -Infinity;
@@ -219,6 +220,8 @@ process.on('message', async ({ idle }) => {
   for (let i = 0; i < 20 && Math.abs(now - before) >= 8192; i++) {
     before = now;
     gc();
+    // A turn of the event loop for handles freed by the collection; the loop ends on a state (the heap
+    // no longer changing), the 10 ms only spaces the collections.
     await new Promise((resolve) => setTimeout(resolve, 10));
     now = retained();
   }
