@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 14_460,
+  umd: 14_465,
   esmCore: 11_550,
   esmCapture: 2_990,
 };

@@ -144,8 +144,9 @@ export function cookieStore({ options, log, writeTimes }: CookieStoreDeps): Disp
   return {
     get: jar.read,
     set(key, value) {
-      if (tooLong(key, value)) log.warn('id over 4 KB or not valid Unicode: kept for this origin only');
-      const cookieValue = tooLong(key, value) ? '' : value;
+      const cookieless = tooLong(key, value);
+      if (cookieless) log.warn('id over 4 KB or not valid Unicode: kept for this origin only');
+      const cookieValue = cookieless ? '' : value;
       const now = Date.now();
       const times = timeStore(key);
       // Never recent when this origin has not written it (moesif-browser-js or another subdomain did).
