@@ -294,12 +294,7 @@ function tapExchange(exchange: Exchange, tapRequest: boolean, sink: Writable | u
   if (typeof end === 'function') {
     (sink as { end: Method }).end = function (this: unknown, ...args: unknown[]) {
       safely(recordResponseChunk, exchange, args);
-      exchange.ending = true;
-      try {
-        return end.apply(this, args);
-      } finally {
-        exchange.ending = false;
-      }
+      return callEnding(exchange, end, this, args);
     };
   }
 }
@@ -357,13 +352,21 @@ function awaitAnswer(exchange: Exchange): void {
     }
     // After end() has run: its body is recorded and its headers are set.
     queueMicrotask(() => complete(exchange, late));
-    exchange.ending = true;
-    try {
-      return end.apply(this, args);
-    } finally {
-      exchange.ending = false;
-    }
+    return callEnding(exchange, end, this, args);
   };
+}
+
+/**
+ * Calls the app's end() marked as ending: a write() it makes passes on the chunk end() was given, which
+ * the write wrappers then leave alone (it is recorded once, as end()'s).
+ */
+function callEnding(exchange: Exchange, end: Method, self: unknown, args: unknown[]): unknown {
+  exchange.ending = true;
+  try {
+    return end.apply(self, args);
+  } finally {
+    exchange.ending = false;
+  }
 }
 
 /**
