@@ -177,6 +177,10 @@ export async function startRecorder() {
     get refused(): number {
       return shared.refused;
     },
+    /** CORS preflights answered: a page on another host name asked before it sent. */
+    get preflights(): number {
+      return shared.preflights;
+    },
     /**
      * Resolves once the SDK in `page` (the global `name`) has nothing left in its outbox and every
      * request it made has reached this collector (answered or refused): from then on nothing more

@@ -81,6 +81,8 @@ export interface Recorder {
   readonly refused: number;
   /** Requests to /v1/* received and not yet answered: now, and the most at once so far. */
   concurrency: { now: number; most: number };
+  /** CORS preflights answered (OPTIONS requests), which `requests` does not record. */
+  readonly preflights: number;
   close(): Promise<void>;
 }
 
@@ -116,6 +118,7 @@ export async function startRecorder(options: RecorderOptions = {}): Promise<Reco
   const sockets = new Set<Socket>();
   let refusing = false;
   let refused = 0;
+  let preflights = 0;
   const concurrency = { now: 0, most: 0 };
 
   const server = createServer(async (req, res) => {
@@ -127,6 +130,7 @@ export async function startRecorder(options: RecorderOptions = {}): Promise<Reco
       return;
     }
     if (req.method === 'OPTIONS') {
+      preflights++;
       res.writeHead(204, CORS).end();
       return;
     }
@@ -202,6 +206,9 @@ export async function startRecorder(options: RecorderOptions = {}): Promise<Reco
       return refused;
     },
     concurrency,
+    get preflights() {
+      return preflights;
+    },
     async close() {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
