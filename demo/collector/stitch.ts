@@ -199,8 +199,8 @@ export function createStitcher(store: IdentityStore) {
 
     /**
      * A users call: stitch, then keep its metadata (merged over what is known, field by field, the
-     * newest call by its own time winning each), its
-     * session token and its campaign (first touch).
+     * newest call by its own time winning each) and its campaign (first touch). Its session token is
+     * recorded by observe(), as any item's.
      */
     observeUser(call: CheckedUser, now: string): MergeOutcome {
       const at = call.modified_time ?? now;
