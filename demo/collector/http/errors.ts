@@ -38,9 +38,10 @@ export function createErrorHandler({ config }: { config: Pick<CollectorConfig, '
   return (thrown: unknown, req, res, _next) => {
     if (res.headersSent) return;
     if (thrown instanceof BadQuery || thrown instanceof CursorError) return void res.status(400).json({ error: thrown.message });
-    // The router could not decode a path parameter (a lone `%`, a cut multi-byte sequence).
-    if (thrown instanceof URIError) return void res.status(400).json({ error: 'the path is not valid percent-encoding' });
     const err = (thrown ?? {}) as HttpError;
+    // The router could not decode a path parameter (a lone `%`, a cut multi-byte sequence); it marks
+    // its URIError 400, which a URIError of the collector's own code would not be.
+    if (thrown instanceof URIError && err.status === 400) return void res.status(400).json({ error: 'the path is not valid percent-encoding' });
     if (err.type === 'entity.too.large') {
       config.log(`${req.method} ${req.path} 413`);
       return void res.status(413).json({ error: `body is larger than ${config.maxBodyBytes} bytes` });
