@@ -130,15 +130,13 @@ export function mountIngestApi(app: express.Express, { config, ingest }: { confi
   const handlers = createIngestHandlers({ config, ingest });
 
   app.use('/v1', ingestCors(config));
-  // Each endpoint with its method, and 405 for any other (OPTIONS was answered by ingestCors).
-  app.route('/v1/config').get(appId, (_req, res) => {
-    config.log('GET /v1/config 200');
-    res.json(APP_CONFIG);
-  }).all(methodNotAllowed('GET'));
-  app.route('/v1/rules').get(appId, (_req, res) => {
-    config.log('GET /v1/rules 200');
-    res.json(GOVERNANCE_RULES);
-  }).all(methodNotAllowed('GET'));
+  const answerWith = (body: unknown): express.RequestHandler => (req, res) => {
+    config.log(`GET ${req.path} 200`);
+    res.json(body);
+  };
+  // Each endpoint with its method, then 405 for any other (OPTIONS was answered by ingestCors).
+  app.route('/v1/config').get(appId, answerWith(APP_CONFIG)).all(methodNotAllowed('GET'));
+  app.route('/v1/rules').get(appId, answerWith(GOVERNANCE_RULES)).all(methodNotAllowed('GET'));
   app.route('/v1/:kind').all(knownKind).post(appId, rawBody, handlers.one).all(methodNotAllowed('POST'));
   app.route('/v1/:kind/batch').all(knownKind).post(appId, rawBody, handlers.batch).all(methodNotAllowed('POST'));
 }
