@@ -50,7 +50,8 @@ const apiCall = (fields: Record<string, unknown>, seconds: number) => ({
 /** A small journey: one visitor signs up and calls the API, another only reads the docs. */
 async function seed(): Promise<void> {
   await post('/v1/actions/batch', [pageView({ anonymous_id: 'anon-ann' }, 1), pageView({ anonymous_id: 'anon-val' }, 2)]);
-  await post('/v1/users', { user_id: 'user-ann', anonymous_id: 'anon-ann', company_id: 'acme', metadata: { email: 'ann@example.test' } });
+  // Ann signs up, and is linked to her company, between her docs visit and her sign-up action.
+  await post('/v1/users', { user_id: 'user-ann', anonymous_id: 'anon-ann', company_id: 'acme', metadata: { email: 'ann@example.test' }, modified_time: now(2) });
   await post('/v1/companies', { company_id: 'acme', company_domain: 'acme.example.test' });
   await post('/v1/actions', pageView({ user_id: 'user-ann', anonymous_id: 'anon-ann', action_name: 'Signed Up', metadata: { note: HOSTILE } }, 3));
   await post('/v1/events', apiCall({ user_id: 'user-ann' }, 4));
@@ -81,8 +82,15 @@ test('the dashboard shows posted events, stitched users and companies', async ({
   const anonymousRow = events.filter({ hasText: 'anon-val' });
   await expect(anonymousRow.locator('td').nth(4)).toHaveText('anon-val');
   await expect(anonymousRow.locator('td').nth(7)).toHaveText('');
-  // The earlier anonymous page view of Ann now counts for her.
-  await expect(events.filter({ hasText: 'anon-ann' }).filter({ hasText: 'Page View' }).locator('td').nth(4)).toHaveText('user-ann');
+  // Every event of Ann's, her anonymous page view from before she signed up included, is listed with
+  // her as User Id and Identified User Id (row 2). Her company counts only what came after she was
+  // linked to it ("any future web or API traffic"): the sign-up and the API call, not the docs visit.
+  const columns = (row: ReturnType<typeof events.nth>) => row.locator('td').evaluateAll((cells) => [4, 6, 7].map((n) => cells[n]?.textContent));
+  expect(await columns(events.nth(0))).toEqual(['user-ann', 'acme', 'user-ann']);
+  expect(await columns(events.nth(1))).toEqual(['user-ann', 'acme', 'user-ann']);
+  expect(await columns(events.filter({ hasText: 'anon-ann' }).filter({ hasText: 'Page View' }))).toEqual(['user-ann', '', 'user-ann']);
+  await expect(page.locator('#companies tbody tr').filter({ hasText: 'acme' }).locator('td').nth(3)).toHaveText('1');
+  await expect(page.locator('#companies tbody tr').filter({ hasText: 'acme' }).locator('td').nth(4)).toHaveText('1');
 
   const ann = page.locator('#users tbody tr[data-user-id="user-ann"]');
   await expect(ann).toContainText('anon-ann');

@@ -11,7 +11,10 @@ export interface IngestResult {
   stored: number;
   /** actions or events whose transaction_id was already stored (accepted, not stored again) */
   duplicates: number;
-  /** items that named a second user for an anonymous id already merged into another one */
+  /**
+   * items that named a user with an anonymous id another user was seen with (stitch.ts, rule 4):
+   * a second user on a shared browser, or the first one arriving late and taking the id back
+   */
   conflicts: number;
 }
 

@@ -52,7 +52,7 @@ function startError(err: unknown): string {
   return code === 'EADDRINUSE' ? `port in use (${port}); set PORT` : String(message ?? err);
 }
 
-// Only when run as a script, so that portFromEnv can be imported by demo/start.mjs.
+// Only when run as a script, so that demo/start.ts can import portFromEnv and accessFromEnv.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main().catch((err: unknown) => {
     console.error(`collector failed to start: ${startError(err)}`);

@@ -22,10 +22,12 @@
  *    (which gives the next user a fresh anonymous id) avoids the case.
  * 5. A user (or a still-anonymous profile) belongs to a company from the time a users call or an
  *    item names it, or a companies call with a session token the profile was seen with, until
- *    the next company named (sqlite/memberships.ts); an item counts for the company it names, or else for
- *    the company its profile belonged to when it happened, and for none before its first ("any
- *    future web or API traffic from a user to that company"). An anonymous id's memberships are its
- *    own; the user it is merged into gets copies, which follow the id if another user claims it.
+ *    the next company named (sqlite/memberships.ts). An item counts for the company it names, or
+ *    else for the company its profile belonged to when it happened, and for NO company when it
+ *    happened before the profile's first link: "Moesif will associate any future web or API
+ *    traffic from a user to that company". Linking looks forward; only merging (rule 2) looks back.
+ *    An anonymous id's memberships are its own; the user it is merged into gets copies, which
+ *    follow the id if another user claims it.
  *
  * createStitcher applies rules 2-5 to the identity rows as items arrive; the store then counts each
  * item for the profile and company these rows give, and when a merge or a membership changes them,
@@ -197,8 +199,8 @@ export function createStitcher(store: IdentityStore) {
 
     /**
      * A users call: stitch, then keep its metadata (merged over what is known, field by field, the
-     * newest call by its own time winning each), its
-     * session token and its campaign (first touch).
+     * newest call by its own time winning each) and its campaign (first touch). Its session token is
+     * recorded by observe(), as any item's.
      */
     observeUser(call: CheckedUser, now: string): MergeOutcome {
       const at = call.modified_time ?? now;

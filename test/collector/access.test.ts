@@ -91,6 +91,14 @@ describe('beyond loopback', () => {
     expect((await request(`${url}/api/events`, { headers: { Cookie: pair } })).status).toBe(200);
     expect((await request(`${url}/?token=wrong`)).status).toBe(401);
 
+    // A cookie of that name that is not percent-encoding (another app on localhost, a hand edit) is
+    // no token: 401 like any wrong one, not a 500.
+    for (const bad of ['usertrail_read_token=%', 'usertrail_read_token=%E0%A4%A']) {
+      const res = await request(`${url}/api/events`, { headers: { Cookie: bad } });
+      expect(res.status, bad).toBe(401);
+      expect(JSON.parse(res.body).error, bad).toMatch(/read token/);
+    }
+
     expect((await ingest(url)).status).toBe(201);
     // Still the Host check, token or not.
     expect((await request(`${url}/api/info`, { headers: { Authorization: `Bearer ${token}`, Host: 'rebound.attacker.example' } })).status).toBe(403);

@@ -229,10 +229,54 @@ describe('the ingest API', () => {
     expect((await c.post('/v1/actions', action({ anonymous_id: 'a' }))).headers.get('access-control-expose-headers')).toBe('Retry-After');
   });
 
-  it('answers 404 in JSON for an unknown kind or method', async () => {
-    expect(await c.post('/v1/widgets', {})).toMatchObject({ status: 404, body: { error: expect.stringMatching(/no such endpoint/) } });
-    expect((await c.get('/v1/events')).status).toBe(404);
-    expect((await c.get('/api/nothing')).body.error).toMatch(/no such endpoint/);
+  it('answers 404 in JSON for an unknown kind, naming the method and path as for any other path', async () => {
+    expect(await c.post('/v1/widgets', {})).toMatchObject({ status: 404, body: { error: 'no such endpoint: POST /v1/widgets' } });
+    expect(await c.post('/v1/widgets/batch', [], { appId: null })).toMatchObject({ status: 404, body: { error: 'no such endpoint: POST /v1/widgets/batch' } });
+    expect((await c.get('/api/nothing')).body.error).toBe('no such endpoint: GET /api/nothing');
+  });
+
+  it('answers 405 in JSON, with Allow, for a wrong method on an endpoint that exists, and keeps serving', async () => {
+    const cases: [string, string, string][] = [
+      ['GET', '/v1/events', 'POST'],
+      ['PUT', '/v1/actions', 'POST'],
+      ['DELETE', '/v1/users/batch', 'POST'],
+      ['PATCH', '/v1/companies', 'POST'],
+      ['POST', '/v1/config', 'GET'],
+      ['PUT', '/v1/rules', 'GET'],
+      ['POST', '/api/events', 'GET'],
+      ['DELETE', '/api/users/someone', 'GET'],
+    ];
+    for (const [method, path, allow] of cases) {
+      const res = await fetch(c.url + path, { method, headers: { 'X-Moesif-Application-Id': DEFAULT_APP_ID }, body: method === 'GET' ? undefined : '{}' });
+      expect(res.status, `${method} ${path}`).toBe(405);
+      expect(res.headers.get('allow'), `${method} ${path}`).toBe(allow);
+      expect(await res.json(), `${method} ${path}`).toEqual({ error: `${method} is not allowed on ${path}; use ${allow}` });
+    }
+    // HEAD too, with the status and no body.
+    expect((await fetch(`${c.url}/v1/actions`, { method: 'HEAD' })).status).toBe(405);
+    expect((await c.post('/v1/actions', action({ anonymous_id: 'anon-after-405' }))).status).toBe(201);
+  });
+
+  it('answers 400 naming the parameter when the application id is given twice in the query string', async () => {
+    const res = await fetch(`${c.url}/v1/actions?X-Moesif-Application-Id=${DEFAULT_APP_ID}&X-Moesif-Application-Id=${DEFAULT_APP_ID}`, { method: 'POST', body: JSON.stringify(action({ anonymous_id: 'a' })) });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: 'the X-Moesif-Application-Id query parameter must be given once' });
+  });
+
+  it('answers 401 without the application id on every ingest endpoint, one item or a batch, and on config and rules', async () => {
+    for (const kind of ['actions', 'events', 'users', 'companies']) {
+      expect(await c.post(`/v1/${kind}`, {}, { appId: null }), kind).toMatchObject({ status: 401, body: { error: expect.stringMatching(/^missing application id/) } });
+      expect(await c.post(`/v1/${kind}/batch`, [], { appId: null }), kind).toMatchObject({ status: 401, body: { error: expect.stringMatching(/^missing application id/) } });
+    }
+    for (const path of ['/v1/config', '/v1/rules']) expect(await c.get(path), path).toMatchObject({ status: 401, body: { error: expect.stringMatching(/^missing application id/) } });
+  });
+
+  it('answers 400 naming the problem for a path that is not valid percent-encoding', async () => {
+    for (const path of ['/v1/%E0%A4%A', '/api/users/%', '/api/companies/%E0%A4%A']) {
+      const res = await fetch(c.url + path, { method: path.startsWith('/v1') ? 'POST' : 'GET', body: path.startsWith('/v1') ? '[]' : undefined });
+      expect(res.status, path).toBe(400);
+      expect(await res.json(), path).toEqual({ error: 'the path is not valid percent-encoding' });
+    }
   });
 
   it('answers 404 in JSON for any other path too, as an SDK with a wrong host or path option reaches', async () => {
@@ -268,9 +312,11 @@ describe('the ingest API', () => {
   it('answers gzip that is not gzip, is cut short, or inflates past the limit with a 4xx JSON error, and takes real gzip', async () => {
     const batch = JSON.stringify([action({ anonymous_id: 'anon-gzip' })]);
     const send = (body: Uint8Array | string, encoding = 'gzip') => c.post('/v1/actions/batch', body, { raw: true, headers: { 'Content-Encoding': encoding } });
-    expect(await send('this is not gzip')).toMatchObject({ status: 400, body: { error: expect.any(String) } });
-    expect(await send(gzipSync(batch).subarray(0, 20))).toMatchObject({ status: 400, body: { error: expect.any(String) } });
-    expect(await send('not deflate either', 'deflate')).toMatchObject({ status: 400, body: { error: expect.any(String) } });
+    // The error says which encoding failed, and how (zlib's words alone, "incorrect header check", did not).
+    expect(await send('this is not gzip')).toMatchObject({ status: 400, body: { error: 'body is not valid gzip (Content-Encoding: gzip): incorrect header check' } });
+    expect(await send(gzipSync(batch).subarray(0, 20))).toMatchObject({ status: 400, body: { error: 'body is not valid gzip (Content-Encoding: gzip): unexpected end of file' } });
+    expect(await send('not deflate either', 'deflate')).toMatchObject({ status: 400, body: { error: expect.stringMatching(/^body is not valid deflate \(Content-Encoding: deflate\): /) } });
+    expect(await send('not brotli', 'br')).toMatchObject({ status: 400, body: { error: expect.stringMatching(/^body is not valid br \(Content-Encoding: br\): /) } });
     // 3 MB of zeros in 3 KB: refused by the inflated size.
     expect(await send(gzipSync(Buffer.alloc(3 * 1024 * 1024)))).toMatchObject({ status: 413, body: { error: expect.stringMatching(/larger than/) } });
     expect((await send(gzipSync(batch))).status).toBe(201);

@@ -18,6 +18,8 @@ afterAll(async () => {
 const profile = async (id: string) => (await c.get(`/api/users/${encodeURIComponent(id)}`)).body;
 const profiles = async () => (await c.get('/api/users?limit=500')).body.users as Array<Record<string, any>>;
 const eventsOf = async (userId: string) => (await c.get(`/api/events?user_id=${encodeURIComponent(userId)}&limit=500`)).body;
+/** Each event found by `userId`, newest first: when it happened, and the seed's two ids it is listed with. */
+const idsOfEvents = async (userId: string) => (await eventsOf(userId)).events.map((e: any) => [e.time, e.user_id, e.identified_user_id]);
 
 describe('identity stitching, per the seed table', () => {
   it('row 1: with no user id identified, every event belongs to an anonymous profile whose User Id is the anonymous id', async () => {
@@ -50,7 +52,12 @@ describe('identity stitching, per the seed table', () => {
 
   it('row 2: once identified, the earlier anonymous events count for the user, and User Id and Identified User Id are the user id', async () => {
     await c.post('/v1/actions/batch', [action({ anonymous_id: 'r2-anon', time: at(1) }), action({ anonymous_id: 'r2-anon', time: at(2) })]);
+    // "Events are associated with an anonymous user profile. Initially Identified User Id is null."
     expect(await profile('r2-anon')).toMatchObject({ user_id: 'r2-anon', identified_user_id: null });
+    expect(await idsOfEvents('r2-anon')).toEqual([
+      [at(2), 'r2-anon', null],
+      [at(1), 'r2-anon', null],
+    ]);
 
     // identifyUser() sends a users call carrying both ids.
     await c.post('/v1/users', { user_id: 'r2-user', anonymous_id: 'r2-anon', modified_time: at(3), metadata: { email: 'r2@example.test' } });
@@ -71,6 +78,14 @@ describe('identity stitching, per the seed table', () => {
     expect((await profiles()).some((q) => q.user_id === 'r2-anon')).toBe(false);
     expect(await profile('r2-anon')).toMatchObject({ user_id: 'r2-user', requested_id: 'r2-anon' });
     expect((await eventsOf('r2-anon')).events.map((e: any) => e.profile_id)).toEqual(['r2-user', 'r2-user', 'r2-user', 'r2-user']);
+    // "Once the user is identified, both User Id and Identified User Id are set to the actual user id":
+    // on every event, the anonymous ones from before included.
+    expect(await idsOfEvents('r2-user')).toEqual([
+      [at(5), 'r2-user', 'r2-user'],
+      [at(4), 'r2-user', 'r2-user'],
+      [at(2), 'r2-user', 'r2-user'],
+      [at(1), 'r2-user', 'r2-user'],
+    ]);
   });
 
   it('row 2 after many anonymous events: all 1,500 count for the user, and the anonymous profile is gone', async () => {
@@ -96,17 +111,49 @@ describe('identity stitching, per the seed table', () => {
     await c.post('/v1/actions', action({ anonymous_id: 'r3-laptop', time: at(1) }));
     await c.post('/v1/users', { anonymous_id: 'r3-phone', campaign: { utm_source: 'ad' } });
     await c.post('/v1/actions', action({ anonymous_id: 'r3-phone', time: at(2) }));
+    // "Events will be initially associated to two different anonymous profiles."
     expect((await profiles()).filter((p) => p.user_id.startsWith('r3-'))).toHaveLength(2);
+    expect(await idsOfEvents('r3-laptop')).toEqual([[at(1), 'r3-laptop', null]]);
+    expect(await idsOfEvents('r3-phone')).toEqual([[at(2), 'r3-phone', null]]);
 
     await c.post('/v1/users', { user_id: 'r3-user', anonymous_id: 'r3-laptop' });
     await c.post('/v1/users', { user_id: 'r3-user', anonymous_id: 'r3-phone' });
+    // Logged in on both, the user goes on using both devices (moesif-browser-js then sends the user id only).
+    await c.post('/v1/actions', action({ user_id: 'r3-user', time: at(3) }));
 
     const mine = (await profiles()).filter((p) => p.user_id.startsWith('r3-'));
     expect(mine).toHaveLength(1);
-    expect(mine[0]).toMatchObject({ user_id: 'r3-user', identified_user_id: 'r3-user', action_count: 2, first_seen: at(1) });
+    expect(mine[0]).toMatchObject({ user_id: 'r3-user', identified_user_id: 'r3-user', action_count: 3, first_seen: at(1) });
     expect([...mine[0].anonymous_ids].sort()).toEqual(['r3-laptop', 'r3-phone']);
     // First touch: the laptop's campaign came first.
     expect(mine[0].campaign).toEqual({ utm_source: 'search' });
+    // "User Id and Identified User Id are set to the actual user id", on both devices' events; either
+    // device's anonymous id leads to the user.
+    const merged = [
+      [at(3), 'r3-user', 'r3-user'],
+      [at(2), 'r3-user', 'r3-user'],
+      [at(1), 'r3-user', 'r3-user'],
+    ];
+    expect(await idsOfEvents('r3-user')).toEqual(merged);
+    expect(await idsOfEvents('r3-laptop')).toEqual(merged);
+    expect(await idsOfEvents('r3-phone')).toEqual(merged);
+  });
+
+  it('row 3, with no anonymous events: a user who logs in at once on two devices is one profile, with both anonymous ids', async () => {
+    // Each device's first call is identifyUser(): its users call carries the device's anonymous id.
+    await c.post('/v1/users', { user_id: 'r3n-user', anonymous_id: 'r3n-laptop', modified_time: at(1) });
+    await c.post('/v1/actions', action({ user_id: 'r3n-user', time: at(2) }));
+    await c.post('/v1/users', { user_id: 'r3n-user', anonymous_id: 'r3n-phone', modified_time: at(3) });
+    await c.post('/v1/actions', action({ user_id: 'r3n-user', time: at(4) }));
+
+    const mine = (await profiles()).filter((p) => p.user_id.startsWith('r3n-'));
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatchObject({ user_id: 'r3n-user', identified_user_id: 'r3n-user', action_count: 2, identified_at: at(1) });
+    expect([...mine[0].anonymous_ids].sort()).toEqual(['r3n-laptop', 'r3n-phone']);
+    expect(await idsOfEvents('r3n-phone')).toEqual([
+      [at(4), 'r3n-user', 'r3n-user'],
+      [at(2), 'r3n-user', 'r3n-user'],
+    ]);
   });
 
   it('row 4: two user ids on one device with reset() between them make two profiles, never merged', async () => {
@@ -118,8 +165,32 @@ describe('identity stitching, per the seed table', () => {
     await c.post('/v1/users', { user_id: 'r4-bob', anonymous_id: 'r4-anon-2' });
     await c.post('/v1/events', apiCall({ user_id: 'r4-bob', anonymous_id: 'r4-anon-2', time: at(4) }));
 
-    expect(await profile('r4-alice')).toMatchObject({ identified_user_id: 'r4-alice', anonymous_ids: ['r4-anon-1'], action_count: 1, event_count: 1 });
-    expect(await profile('r4-bob')).toMatchObject({ identified_user_id: 'r4-bob', anonymous_ids: ['r4-anon-2'], action_count: 1, event_count: 1 });
+    expect(await profile('r4-alice')).toMatchObject({ user_id: 'r4-alice', identified_user_id: 'r4-alice', anonymous_ids: ['r4-anon-1'], action_count: 1, event_count: 1 });
+    expect(await profile('r4-bob')).toMatchObject({ user_id: 'r4-bob', identified_user_id: 'r4-bob', anonymous_ids: ['r4-anon-2'], action_count: 1, event_count: 1 });
+    expect(await idsOfEvents('r4-alice')).toEqual([
+      [at(2), 'r4-alice', 'r4-alice'],
+      [at(1), 'r4-alice', 'r4-alice'],
+    ]);
+    expect(await idsOfEvents('r4-bob')).toEqual([
+      [at(4), 'r4-bob', 'r4-bob'],
+      [at(3), 'r4-bob', 'r4-bob'],
+    ]);
+  });
+
+  it('row 4 without reset(), no anonymous events: two user ids seen with one anonymous id make two profiles, never merged', async () => {
+    // Alice logs in, uses the app, logs out without reset(); Bob logs in on the same browser.
+    await c.post('/v1/users', { user_id: 'r4n-alice', anonymous_id: 'r4n-device', modified_time: at(1) });
+    await c.post('/v1/actions', action({ user_id: 'r4n-alice', anonymous_id: 'r4n-device', time: at(2) }));
+    const claim = await c.post('/v1/users', { user_id: 'r4n-bob', anonymous_id: 'r4n-device', modified_time: at(3) });
+    expect(claim.body.conflicts).toBe(1);
+    await c.post('/v1/actions', action({ user_id: 'r4n-bob', anonymous_id: 'r4n-device', time: at(4) }));
+
+    // "Two profiles will be created, one for each user id. No merging will occur."
+    expect((await profiles()).filter((p) => p.user_id.startsWith('r4n-')).map((p) => p.user_id).sort()).toEqual(['r4n-alice', 'r4n-bob']);
+    expect(await profile('r4n-alice')).toMatchObject({ user_id: 'r4n-alice', identified_user_id: 'r4n-alice', anonymous_ids: ['r4n-device'], action_count: 1 });
+    expect(await profile('r4n-bob')).toMatchObject({ user_id: 'r4n-bob', identified_user_id: 'r4n-bob', anonymous_ids: [], action_count: 1 });
+    expect(await idsOfEvents('r4n-alice')).toEqual([[at(2), 'r4n-alice', 'r4n-alice']]);
+    expect(await idsOfEvents('r4n-bob')).toEqual([[at(4), 'r4n-bob', 'r4n-bob']]);
   });
 
   it('row 4 and 5 without reset(): a second user seen with an anonymous id merged into the first absorbs none of the first user\'s history', async () => {
@@ -141,6 +212,16 @@ describe('identity stitching, per the seed table', () => {
     // Items naming Bob are Bob's; nothing of Alice's moved.
     expect(bob).toMatchObject({ identified_user_id: 'r5-bob', anonymous_ids: [], action_count: 0, event_count: 1 });
     expect(bob.timeline.map((e: any) => e.time)).toEqual([at(4)]);
+    // The anonymous browsing after Alice's log-out is listed under her (the "old user session" the seed
+    // warns of), and the anonymous id leads to her.
+    const alices = [
+      [at(3), 'r5-alice', 'r5-alice'],
+      [at(2), 'r5-alice', 'r5-alice'],
+      [at(1), 'r5-alice', 'r5-alice'],
+    ];
+    expect(await idsOfEvents('r5-alice')).toEqual(alices);
+    expect(await idsOfEvents('r5-device')).toEqual(alices);
+    expect(await idsOfEvents('r5-bob')).toEqual([[at(4), 'r5-bob', 'r5-bob']]);
   });
 
   it('row 4 and 5 without reset(), batches out of order: the anonymous id stays with the user who used it first, whatever order the batches arrive in', async () => {
@@ -198,6 +279,14 @@ describe('identity stitching, per the seed table', () => {
 
     expect(await profile('r5r-alice')).toMatchObject({ anonymous_ids: ['r5r-anon-1'], action_count: 2, first_seen: at(1) });
     expect(await profile('r5r-bob')).toMatchObject({ anonymous_ids: ['r5r-anon-2'], action_count: 2, first_seen: at(3) });
+    expect(await idsOfEvents('r5r-alice')).toEqual([
+      [at(2), 'r5r-alice', 'r5r-alice'],
+      [at(1), 'r5r-alice', 'r5r-alice'],
+    ]);
+    expect(await idsOfEvents('r5r-bob')).toEqual([
+      [at(4), 'r5r-bob', 'r5r-bob'],
+      [at(3), 'r5r-bob', 'r5r-bob'],
+    ]);
   });
 
   it('server-side API calls that carry only the user id join the same profile as the browser\'s actions', async () => {
@@ -205,9 +294,23 @@ describe('identity stitching, per the seed table', () => {
     await c.post('/v1/users', { user_id: 'srv-user', anonymous_id: 'srv-anon' });
     await c.post('/v1/events', apiCall({ user_id: 'srv-user', time: at(2), verb: 'POST', uri: 'http://api.example.test/orders' }));
     const { events } = await eventsOf('srv-user');
-    expect(events.map((e: any) => [e.kind, e.user_id])).toEqual([
-      ['event', 'srv-user'],
-      ['action', 'srv-user'],
+    expect(events.map((e: any) => [e.kind, e.user_id, e.identified_user_id])).toEqual([
+      ['event', 'srv-user', 'srv-user'],
+      ['action', 'srv-user', 'srv-user'],
+    ]);
+  });
+
+  it("an API call attributed by the user id of its JWT (the server's identifyUser hook) is an identified profile, before any browser traffic", async () => {
+    // "Tracking API calls by User": the middleware's identifyUser returns req.user.id; nothing else is sent.
+    await c.post('/v1/events', apiCall({ user_id: 'jwt-user', time: at(1) }));
+    expect(await profile('jwt-user')).toMatchObject({ user_id: 'jwt-user', identified_user_id: 'jwt-user', anonymous_ids: [], event_count: 1, identified_at: at(1) });
+    expect(await idsOfEvents('jwt-user')).toEqual([[at(1), 'jwt-user', 'jwt-user']]);
+    // The browser's sign-up later merges its anonymous visit into the same profile.
+    await c.post('/v1/actions', action({ anonymous_id: 'jwt-anon', time: at(2) }));
+    await c.post('/v1/users', { user_id: 'jwt-user', anonymous_id: 'jwt-anon', modified_time: at(3) });
+    expect(await idsOfEvents('jwt-user')).toEqual([
+      [at(2), 'jwt-user', 'jwt-user'],
+      [at(1), 'jwt-user', 'jwt-user'],
     ]);
   });
 });
@@ -237,6 +340,98 @@ describe('metadata', () => {
     await c.post('/v1/companies', { company_id: 'md-co', modified_time: at(50), company_domain: 'new.example.test', metadata: { mrr: 900 } });
     await c.post('/v1/companies', { company_id: 'md-co', modified_time: at(10), company_domain: 'old.example.test', metadata: { mrr: 100, industry: 'retail' } });
     expect((await c.get('/api/companies/md-co')).body).toMatchObject({ company_domain: 'new.example.test', metadata: { mrr: 900, industry: 'retail' } });
+  });
+});
+
+describe("linking users to companies, the seed's three ways", () => {
+  // "As long as you link a user to a company, Moesif will associate any future web or API traffic
+  // from a user to that company as well." Each way: a docs visit and an API call before the link
+  // count for no company; after it, a page view and an API call that name no company (a browser
+  // without identifyCompany(), a server without the identifyCompany hook) count for it.
+  const before = async (tag: string) => {
+    await c.post('/v1/actions', action({ anonymous_id: `${tag}-anon`, time: at(1) }));
+    await c.post('/v1/events', apiCall({ user_id: `${tag}-user`, time: at(2) }));
+    await c.post('/v1/users', { user_id: `${tag}-user`, anonymous_id: `${tag}-anon`, modified_time: at(3) });
+    await c.post('/v1/actions', action({ user_id: `${tag}-user`, time: at(10) }));
+  };
+  const after = async (tag: string, webIds: Record<string, unknown>) => {
+    await c.post('/v1/actions', action({ ...webIds, time: at(20) }));
+    await c.post('/v1/events', apiCall({ user_id: `${tag}-user`, time: at(21) }));
+  };
+  /** Every event of the user, newest first: [time, kind, the company it counts for]; then the company's answers agree. */
+  const expectCompanyOfEvents = async (tag: string, expected: [string, string, string | null][]) => {
+    const company = `${tag}-acme`;
+    expect(await profile(`${tag}-user`)).toMatchObject({ user_id: `${tag}-user`, identified_user_id: `${tag}-user`, company_id: company, anonymous_ids: [`${tag}-anon`] });
+    expect((await eventsOf(`${tag}-user`)).events.map((e: any) => [e.time, e.kind, e.company_id])).toEqual(expected);
+    const theirs = expected.filter(([, , co]) => co === company);
+    const answer = (await c.get(`/api/companies/${company}`)).body;
+    expect(answer).toMatchObject({
+      user_count: 1,
+      action_count: theirs.filter(([, kind]) => kind === 'action').length,
+      event_count: theirs.filter(([, kind]) => kind === 'event').length,
+    });
+    expect(answer.users.map((u: any) => u.user_id)).toEqual([`${tag}-user`]);
+    expect((await c.get(`/api/events?company_id=${company}`)).body.events.map((e: any) => e.time)).toEqual(theirs.map(([time]) => time));
+  };
+
+  it("1. the server integration's identifyCompany hook: an API call naming the user and the company", async () => {
+    await before('l1');
+    // The hook returns the company from the request's context, for this call.
+    await c.post('/v1/events', apiCall({ user_id: 'l1-user', company_id: 'l1-acme', time: at(11) }));
+    // Later: a page view from the merged device, with the anonymous id only (a tab that has not
+    // called identifyUser()), and an API call of a route the hook does not know the company on.
+    await after('l1', { anonymous_id: 'l1-anon' });
+    await expectCompanyOfEvents('l1', [
+      [at(21), 'event', 'l1-acme'],
+      [at(20), 'action', 'l1-acme'],
+      [at(11), 'event', 'l1-acme'],
+      [at(10), 'action', null],
+      [at(2), 'event', null],
+      [at(1), 'action', null],
+    ]);
+  });
+
+  it("2. the browser's identifyCompany() after sign-in: a companies call sharing only the session token with the users call", async () => {
+    await before('l2');
+    // moesif.identifySession(); moesif.identifyUser(); moesif.identifyCompany(), as moesif-browser-js sends them.
+    await c.post('/v1/users', { user_id: 'l2-user', anonymous_id: 'l2-anon', session_token: 'l2-session', modified_time: at(11) });
+    await c.post('/v1/companies', { company_id: 'l2-acme', session_token: 'l2-session', modified_time: at(12) });
+    await after('l2', { user_id: 'l2-user' });
+    await expectCompanyOfEvents('l2', [
+      [at(21), 'event', 'l2-acme'],
+      [at(20), 'action', 'l2-acme'],
+      [at(10), 'action', null],
+      [at(2), 'event', null],
+      [at(1), 'action', null],
+    ]);
+
+    // Without identifySession() the companies call carries no session token and names no one; the
+    // user is linked by the first action moesif-browser-js tags with the stored company id.
+    await before('l2n');
+    await c.post('/v1/companies', { company_id: 'l2n-acme', modified_time: at(12) });
+    await c.post('/v1/actions', action({ user_id: 'l2n-user', company_id: 'l2n-acme', time: at(13) }));
+    await after('l2n', { user_id: 'l2n-user' });
+    await expectCompanyOfEvents('l2n', [
+      [at(21), 'event', 'l2n-acme'],
+      [at(20), 'action', 'l2n-acme'],
+      [at(13), 'action', 'l2n-acme'],
+      [at(10), 'action', null],
+      [at(2), 'event', null],
+      [at(1), 'action', null],
+    ]);
+  });
+
+  it('3. a company_id on a saved user (a users call from a sync process, naming no device)', async () => {
+    await before('l3');
+    await c.post('/v1/users', { user_id: 'l3-user', company_id: 'l3-acme', modified_time: at(15), metadata: { email: 'l3@acme.example' } });
+    await after('l3', { anonymous_id: 'l3-anon' });
+    await expectCompanyOfEvents('l3', [
+      [at(21), 'event', 'l3-acme'],
+      [at(20), 'action', 'l3-acme'],
+      [at(10), 'action', null],
+      [at(2), 'event', null],
+      [at(1), 'action', null],
+    ]);
   });
 });
 

@@ -315,7 +315,7 @@ describe('against the demo collector', () => {
         body: JSON.stringify({ subscription_id: 'sub_1', company_id: 'acme' }),
       });
       expect(answer.status).toBe(404);
-      expect(await answer.json()).toEqual({ error: 'no such endpoint: /v1/subscriptions' });
+      expect(await answer.json()).toEqual({ error: 'no such endpoint: POST /v1/subscriptions' });
     } finally {
       await demo.close();
     }

@@ -7,6 +7,7 @@ import express from 'express';
 import { APPLICATION_ID_HEADER as APP_ID_HEADER } from '../../../src/wire.js';
 import type { CollectorConfig } from '../config.js';
 import type { Ingest } from '../ingest.js';
+import { methodNotAllowed } from './errors.js';
 import { checkItem, isKind, parseJsonBody, type CheckedByKind, type Kind } from '../validate.js';
 
 /**
@@ -58,17 +59,18 @@ function requireApplicationId(config: Config): express.RequestHandler {
   return (req, res, next) => {
     // Beacons cannot set headers, so the id may come as a query parameter of the same name.
     const fromQuery = Object.entries(req.query).find(([name]) => name.toLowerCase() === APP_ID_HEADER.toLowerCase())?.[1];
-    const appId = req.get(APP_ID_HEADER) ?? (typeof fromQuery === 'string' ? fromQuery : undefined);
+    const fromHeader = req.get(APP_ID_HEADER);
+    // Given twice, the query parser makes a list: say so, rather than that it is missing.
+    if (fromHeader === undefined && Array.isArray(fromQuery)) return void res.status(400).json({ error: `the ${APP_ID_HEADER} query parameter must be given once` });
+    const appId = fromHeader ?? (typeof fromQuery === 'string' ? fromQuery : undefined);
     if (!appId) return void res.status(401).json({ error: `missing application id: send the ${APP_ID_HEADER} header or query parameter` });
     if (appId !== config.applicationId) return void res.status(401).json({ error: 'unknown application id' });
     next();
   };
 }
 
-const knownKind: express.RequestHandler = (req, res, next) => {
-  if (!isKind(String(req.params.kind))) return void res.status(404).json({ error: `no such endpoint: ${req.path}` });
-  next();
-};
+/** Lets only the four kinds through; any other path goes on to the next routes (405, else 404). */
+const knownKind: express.RequestHandler = (req, _res, next) => next(isKind(String(req.params.kind)) ? undefined : 'route');
 
 /** The ingest routes' handlers: one item, or a batch. */
 function createIngestHandlers({ config, ingest }: { config: Config; ingest: Ingest }) {
@@ -128,14 +130,13 @@ export function mountIngestApi(app: express.Express, { config, ingest }: { confi
   const handlers = createIngestHandlers({ config, ingest });
 
   app.use('/v1', ingestCors(config));
-  app.post('/v1/:kind', knownKind, appId, rawBody, handlers.one);
-  app.post('/v1/:kind/batch', knownKind, appId, rawBody, handlers.batch);
-  app.get('/v1/config', appId, (_req, res) => {
-    config.log('GET /v1/config 200');
-    res.json(APP_CONFIG);
-  });
-  app.get('/v1/rules', appId, (_req, res) => {
-    config.log('GET /v1/rules 200');
-    res.json(GOVERNANCE_RULES);
-  });
+  const answerWith = (body: unknown): express.RequestHandler => (req, res) => {
+    config.log(`GET ${req.path} 200`);
+    res.json(body);
+  };
+  // Each endpoint with its method, then 405 for any other (OPTIONS was answered by ingestCors).
+  app.route('/v1/config').get(appId, answerWith(APP_CONFIG)).all(methodNotAllowed('GET'));
+  app.route('/v1/rules').get(appId, answerWith(GOVERNANCE_RULES)).all(methodNotAllowed('GET'));
+  app.route('/v1/:kind').all(knownKind).post(appId, rawBody, handlers.one).all(methodNotAllowed('POST'));
+  app.route('/v1/:kind/batch').all(knownKind).post(appId, rawBody, handlers.batch).all(methodNotAllowed('POST'));
 }

@@ -6,7 +6,7 @@ import type express from 'express';
 import type { CollectorConfig } from '../config.js';
 import { ACTIVITY_BUCKETS, DEFAULT_FUNNEL_STEPS, parseFunnelStep, type ActivityBucketName, type EventFilters, type FunnelStep, type Reports } from '../reports.js';
 import type { PageRequest } from '../store.js';
-import { BadQuery } from './errors.js';
+import { BadQuery, methodNotAllowed } from './errors.js';
 
 function stringParam(req: express.Request, name: string): string | undefined {
   const v = req.query[name];
@@ -70,24 +70,26 @@ function activityQuery(req: express.Request): { scope: { user_id?: string; compa
 
 export function mountQueryApi(app: express.Express, { config, reports }: { config: Pick<CollectorConfig, 'applicationId' | 'maxPageSize'>; reports: Reports }): void {
   const page = (req: express.Request): PageRequest => pageOf(req, config.maxPageSize);
+  /** The query API only reads: each path answers GET (and HEAD), and 405 to any other method. */
+  const read = (path: string, handler: express.RequestHandler): void => void app.route(path).get(handler).all(methodNotAllowed('GET'));
 
   // The demo application id is not a secret: the dashboard shows it so developers can copy it.
-  app.get('/api/info', (_req, res) => void res.json({ application_id: config.applicationId }));
-  app.get('/api/events', (req, res) => void res.json(reports.listEvents(eventFilters(req), page(req))));
-  app.get('/api/users', (req, res) => void res.json(reports.listUsers(page(req))));
-  app.get('/api/users/:id', (req, res) => {
+  read('/api/info', (_req, res) => void res.json({ application_id: config.applicationId }));
+  read('/api/events', (req, res) => void res.json(reports.listEvents(eventFilters(req), page(req))));
+  read('/api/users', (req, res) => void res.json(reports.listUsers(page(req))));
+  read('/api/users/:id', (req, res) => {
     const user = reports.getUser(String(req.params.id));
     if (!user) return void res.status(404).json({ error: 'no such user' });
     res.json(user);
   });
-  app.get('/api/companies', (_req, res) => void res.json(reports.listCompanies()));
-  app.get('/api/companies/:id', (req, res) => {
+  read('/api/companies', (_req, res) => void res.json(reports.listCompanies()));
+  read('/api/companies/:id', (req, res) => {
     const company = reports.getCompany(String(req.params.id));
     if (!company) return void res.status(404).json({ error: 'no such company' });
     res.json(company);
   });
-  app.get('/api/funnel', (req, res) => void res.json(reports.funnel(funnelSteps(req))));
-  app.get('/api/activity', (req, res) => {
+  read('/api/funnel', (req, res) => void res.json(reports.funnel(funnelSteps(req))));
+  read('/api/activity', (req, res) => {
     const { scope, bucket } = activityQuery(req);
     res.json(reports.activity(scope, bucket));
   });

@@ -15,7 +15,13 @@ const digest = (text: string): Buffer => createHash('sha256').update(text).diges
 function cookieToken(req: express.Request): string | undefined {
   for (const part of (req.get('cookie') ?? '').split(';')) {
     const [name, ...value] = part.trim().split('=');
-    if (name === READ_COOKIE) return decodeURIComponent(value.join('='));
+    if (name !== READ_COOKIE) continue;
+    try {
+      return decodeURIComponent(value.join('='));
+    } catch {
+      // Not percent-encoding, so not the cookie this collector set: no token (401), not a 500.
+      return undefined;
+    }
   }
   return undefined;
 }

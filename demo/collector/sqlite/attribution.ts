@@ -29,8 +29,8 @@ export function createAttribution({ db, refs }: { db: Database.Database; refs: R
     const list = ref === undefined ? [] : (memberships.all(ref) as { company: number; since: number }[]);
     if (list.length === 0) return () => null;
     return (time) => {
-      // The latest membership from at or before `time` (ties: the later one); none before the first
-      // ("any future web or API traffic from a user to that company").
+      // The latest membership from at or before `time` (ties: the later one). None before the first:
+      // linking takes "any future web or API traffic", never the traffic before it (stitch.ts, rule 5).
       let found: { company: number } | undefined;
       for (const m of list) if (m.since <= time) found = m;
       return found === undefined ? null : found.company;
