@@ -164,7 +164,9 @@ const SENSITIVE_SUFFIXES = [
 ];
 function judgeName(name: string): boolean {
   const key = name.toLowerCase().replace(/[^a-z0-9]/g, '');
-  return key === 'pwd' || key === 'pin' || SENSITIVE_SUFFIXES.some((suffix) => key.endsWith(suffix));
+  // 'password' anywhere, as moesif-nodejs hides it (`key.indexOf('password')`): Rails' and Laravel's
+  // password_confirmation, currentPasswordHash.
+  return key === 'pwd' || key === 'pin' || key.includes('password') || SENSITIVE_SUFFIXES.some((suffix) => key.endsWith(suffix));
 }
 
 /**
@@ -313,11 +315,34 @@ export function maskJsonText(text: string): string {
     }
     i = end;
   }
-  return copied === 0 ? text : out + text.slice(copied);
+  return maskCardValues(copied === 0 ? text : out + text.slice(copied));
+}
+
+/**
+ * A JSON value (string or integer, after `:`, `[` or `,`, before `,`, `]`, `}` or the cut) that looks
+ * like a card number. Parsed JSON is walked by maskFields; this is for JSON kept as text (cut at the
+ * cap, event streams, NDJSON), which moesif-nodejs sends as no body or as base64 and this as text.
+ */
+const CARD_VALUE = /([:[,]\s*)("[1-6][\d -]{11,38}"|[1-6]\d{11,18})(?=\s*(?:[,\]}]|$))/g;
+
+function maskCardValues(text: string): string {
+  return text.replace(CARD_VALUE, (whole, before: string, value: string) =>
+    looksLikeCardNumber(value.startsWith('"') ? value.slice(1, -1) : value) ? `${before}"${MASK}"` : whole,
+  );
 }
 
 /** Text that reads as JSON (an object or array), whatever its declared type. */
 const looksLikeJson = (text: string): boolean => /^\s*[[{]/.test(text);
+
+/** A form or query value that is a card number, spaces written as + or %20 too (a parsed form's is masked by maskFields). */
+function isCardInForm(raw: string): boolean {
+  if (raw.length < 12 || !/^[1-6]/.test(raw)) return false;
+  try {
+    return looksLikeCardNumber(decodeURIComponent(raw.replace(/\+/g, ' ')));
+  } catch {
+    return false;
+  }
+}
 
 /** Masks sensitive fields of a form or query string in place; every other byte is kept as sent. */
 function maskForm(text: string): string {
@@ -332,7 +357,7 @@ function maskForm(text: string): string {
       } catch {
         // A malformed escape: judge the name as written.
       }
-      return eq >= 0 && isSensitiveName(key) ? `${rawKey}=${MASK}` : part;
+      return eq >= 0 && (isSensitiveName(key) || isCardInForm(part.slice(eq + 1))) ? `${rawKey}=${MASK}` : part;
     })
     .join('&');
 }
@@ -569,7 +594,9 @@ export function flattenHeaders(headers: Record<string, string | string[] | numbe
     const name = rawName.toLowerCase();
     const value = Array.isArray(rawValue) ? rawValue.join(', ') : String(rawValue);
     if (SECRET_HEADERS.has(name) || isSensitiveName(name)) out[name] = maskHeaderValue(name, value);
-    else out[name] = URL_HEADERS.has(name) ? maskUrl(value) : maskJwts(value);
+    else if (URL_HEADERS.has(name)) out[name] = maskUrl(value);
+    // A card number, whatever the header's name, as moesif-nodejs hides it in headers too.
+    else out[name] = looksLikeCardNumber(value) ? MASK : maskJwts(value);
   }
   return out;
 }

@@ -169,6 +169,8 @@ interface Exchange {
   responseBody: BodyRecorder | undefined;
   /** Inside the app's end(), which may pass its chunk on to write() (a wrapper mounted before us). */
   ending: boolean;
+  /** The id sent in X-Moesif-Transaction-Id (see offerTransactionId); undefined with disableTransactionId. */
+  readonly transactionId: string | undefined;
 }
 
 export interface ExchangeObserver {
@@ -223,6 +225,7 @@ export function createExchangeObserver(hooks: ExchangeHooks): ExchangeObserver {
         requestBody: undefined,
         responseBody: undefined,
         ending: false,
+        transactionId: options.disableTransactionId ? undefined : offerTransactionId(req, res),
       };
       (res as unknown as Record<symbol, Exchange>)[EXCHANGE] = exchange;
       let tapRequest = false;
@@ -243,6 +246,31 @@ export function createExchangeObserver(hooks: ExchangeHooks): ExchangeObserver {
       res.on('close', onClose);
     },
   };
+}
+
+/** moesif-nodejs's header name, lower-cased as it sets it (lib/index.js, TRANSACTION_ID_HEADER). */
+const TRANSACTION_ID_HEADER = 'x-moesif-transaction-id';
+
+/**
+ * The longest id taken from a client, as our reference collector takes ids: a longer one would have
+ * the event refused. moesif-nodejs takes any; a longer one is replaced by a fresh id here.
+ */
+const MAX_TRANSACTION_ID_LENGTH = 512;
+
+/**
+ * The call's transaction id, as moesif-nodejs 3.11 makes it (lib/index.js, before next()): the
+ * client's X-Moesif-Transaction-Id when it sent one (a gateway that logs the same call to Moesif
+ * passes its id, so that the two events are one), else a new UUID; set as a response header at once,
+ * so that it leaves with the first byte of any answer, streamed or not, HTTP/1 or 2. Mounted after
+ * something that already sent the headers, moesif-nodejs's setHeader() throws
+ * (ERR_HTTP_HEADERS_SENT) and Express cuts the answer off; here the header is left out and the
+ * event keeps the id.
+ */
+function offerTransactionId(req: MoesifRequest, res: MoesifResponse): string {
+  const given = headerString(req.headers[TRANSACTION_ID_HEADER]);
+  const id = given && given.length <= MAX_TRANSACTION_ID_LENGTH ? given : randomUUID();
+  if (!res.headersSent && typeof res.setHeader === 'function') res.setHeader(TRANSACTION_ID_HEADER, id);
+  return id;
 }
 
 /** Recording is best effort: whatever happens in `record`, the app's call goes through. */
@@ -594,8 +622,15 @@ async function buildEvent(
       headers: flattenHeaders(response.headers),
     },
     direction: 'Incoming',
-    transaction_id: randomUUID(),
+    transaction_id: exchange.transactionId ?? randomUUID(),
   };
+  const sentId = exchange.transactionId === undefined ? '' : headerString(response.headers[TRANSACTION_ID_HEADER]);
+  if (sentId) {
+    // The id the client got (the app's own, if it set one): moesif-nodejs copies the response's
+    // header into the request's, and so the event is the one the client can name.
+    event.request.headers[TRANSACTION_ID_HEADER] = event.response.headers[TRANSACTION_ID_HEADER] ?? sentId;
+    if (sentId.length <= MAX_TRANSACTION_ID_LENGTH) event.transaction_id = sentId;
+  }
   const ip = clientIp(req, exchange.socketAddress);
   if (ip) event.request.ip_address = ip;
   if (typeof apiVersion === 'string' && apiVersion) event.request.api_version = apiVersion;

@@ -20,6 +20,7 @@ export const DEFAULTS = {
   requestTimeout: 10_000,
   gzip: true,
   hookTimeout: 5_000,
+  disableTransactionId: false,
   debug: false,
 } as const;
 
@@ -49,6 +50,7 @@ export interface ResolvedOptions {
   gzip: boolean;
   hookTimeout: number;
   callback: ((error: Error | null, outcome: DeliveryOutcome) => void) | undefined;
+  disableTransactionId: boolean;
   debug: boolean;
 }
 
@@ -114,7 +116,9 @@ function booleanFrom(value: unknown): boolean | undefined {
 /** Every option name, as a record so that the compiler says when one is added to MoesifOptions and not here. */
 const KNOWN_OPTIONS: Record<Exclude<keyof MoesifOptions, keyof MoesifOnlyOptions>, true> = {
   applicationId: true,
+  ApplicationId: true,
   baseUri: true,
+  BaseUri: true,
   identifyUser: true,
   identifyCompany: true,
   getSessionToken: true,
@@ -135,6 +139,7 @@ const KNOWN_OPTIONS: Record<Exclude<keyof MoesifOptions, keyof MoesifOnlyOptions
   gzip: true,
   hookTimeout: true,
   callback: true,
+  disableTransactionId: true,
   debug: true,
 };
 
@@ -146,7 +151,6 @@ const MOESIF_ONLY: Record<keyof MoesifOnlyOptions, true> = {
   maxOutgoingTimeout: true,
   outgoingPatch: true,
   isNextJsAppRouter: true,
-  disableTransactionId: true,
 };
 
 /** Why an option name is not used: a typo of a known one (case), a moesif-nodejs option we lack, or unknown. */
@@ -154,6 +158,25 @@ function unknownOption(name: string): string {
   if (Object.prototype.hasOwnProperty.call(MOESIF_ONLY, name)) return `option "${name}" is not supported by usertrail/server: ignored`;
   const known = Object.keys(KNOWN_OPTIONS).find((key) => key.toLowerCase() === name.toLowerCase());
   return `option "${name}" is unknown${known ? ` (did you mean "${known}"?)` : ''}: ignored`;
+}
+
+/**
+ * An option moesif-nodejs's code reads under two names, `applicationId || ApplicationId` and
+ * `baseUri || BaseUri` (lib/index.js; the capitalised ones are its API client's configuration names,
+ * not in its README): the lower-case one when given, else the other. A proxy written `BaseUri` was
+ * ignored with a warning, and its events went to api.moesif.net instead. Both given and different:
+ * the capitalised one is ignored, as there, and a warning says so.
+ */
+function eitherSpelling(
+  o: Partial<MoesifOptions>,
+  name: 'applicationId' | 'baseUri',
+  capitalised: 'ApplicationId' | 'BaseUri',
+  warn: (message: string) => void,
+): string | undefined {
+  const given = (value: unknown) => value !== undefined && value !== null && value !== '';
+  if (!given(o[name])) return given(o[capitalised]) ? o[capitalised] : o[name];
+  if (given(o[capitalised]) && o[capitalised] !== o[name]) warn(`option "${capitalised}" ignored: "${name}" is given too, and wins as with moesif-nodejs`);
+  return o[name];
 }
 
 /** Characters Node refuses in a header value (it throws before sending). */
@@ -169,9 +192,10 @@ export function resolveOptions(
   warn: (message: string) => void = () => {},
 ): ResolvedOptions | { error: string } {
   const o: Partial<MoesifOptions> = options ?? {};
+  const appId = eitherSpelling(o, 'applicationId', 'ApplicationId', warn);
   // moesif-nodejs's README: "If you set the environment variable as MOESIF_APPLICATION_ID, Moesif
   // automatically picks it up without you having to explicitly specify it in the applicationId key."
-  const givenId = typeof o.applicationId === 'string' && o.applicationId.trim() ? o.applicationId : process.env.MOESIF_APPLICATION_ID;
+  const givenId = typeof appId === 'string' && appId.trim() ? appId : process.env.MOESIF_APPLICATION_ID;
   if (typeof givenId !== 'string' || !givenId.trim()) {
     return { error: 'applicationId is required; API calls will not be logged' };
   }
@@ -180,7 +204,7 @@ export function resolveOptions(
     // Every request to the collector would fail before being sent, and be retried for ever.
     return { error: 'applicationId has characters that cannot be sent in an HTTP header (a line break?); API calls will not be logged' };
   }
-  const baseUri = normalizeBaseUri(o.baseUri ?? DEFAULTS.baseUri);
+  const baseUri = normalizeBaseUri(eitherSpelling(o, 'baseUri', 'BaseUri', warn) ?? DEFAULTS.baseUri);
   if (!baseUri) return { error: 'baseUri is not an http(s) URL or host:port; API calls will not be logged' };
 
   // Named, not silently dropped: logbody: false (as moesif examples write it) still logged bodies.
@@ -237,6 +261,7 @@ export function resolveOptions(
     gzip: bool('gzip', DEFAULTS.gzip),
     hookTimeout: int('hookTimeout', DEFAULTS.hookTimeout, 1),
     callback: fn('callback'),
+    disableTransactionId: bool('disableTransactionId', DEFAULTS.disableTransactionId),
     debug: bool('debug', DEFAULTS.debug),
   };
 }

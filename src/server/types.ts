@@ -149,8 +149,6 @@ export interface MoesifOnlyOptions {
   outgoingPatch?: boolean;
   /** @deprecated Not supported by usertrail/server: ignored, with a warning. */
   isNextJsAppRouter?: boolean;
-  /** @deprecated Not supported by usertrail/server: ignored, with a warning. */
-  disableTransactionId?: boolean;
 }
 
 /**
@@ -170,6 +168,16 @@ export interface MoesifOptions extends MoesifOnlyOptions {
    * @default 'https://api.moesif.net'
    */
   baseUri?: string;
+  /**
+   * @deprecated Write `applicationId`. Read as it, as moesif-nodejs's code reads it; when both are
+   * given, `applicationId` wins (and a warning says so if they differ).
+   */
+  ApplicationId?: string;
+  /**
+   * @deprecated Write `baseUri`. Read as it, as moesif-nodejs's code reads it; when both are given,
+   * `baseUri` wins (and a warning says so if they differ).
+   */
+  BaseUri?: string;
   /** @default req.user?.id, then req.auth?.id and req.auth?.sub (express-jwt 7+), then req.user?.sub, then Koa's req.state.user (sub, then id) */
   identifyUser?(req: MoesifRequest, res: MoesifResponse): MaybePromise<string | number | undefined | null>;
   /** @default none */
@@ -233,6 +241,13 @@ export interface MoesifOptions extends MoesifOnlyOptions {
    * status and the number of events (`outcome.count`, where moesif-nodejs code reads `events.length`).
    */
   callback?(error: Error | null, outcome: DeliveryOutcome): void;
+  /**
+   * As moesif-nodejs: each logged call gets an `X-Moesif-Transaction-Id` response header, the
+   * client's own when its request carried one, else a new UUID, and the event's `transaction_id` is
+   * that id. true adds no header and gives each event a new id of its own.
+   * @default false
+   */
+  disableTransactionId?: boolean;
   /** Log counts, statuses and paths (never payloads) to the console. @default false */
   debug?: boolean;
 }
