@@ -426,6 +426,20 @@ describe('what each persistence writes', () => {
     }
   });
 
+  it.each([
+    ['cookie', true],
+    ['none', false],
+  ] as const)("persistence '%s': an action unsent when the page hides waits in localStorage for the next page: %s", (persistence, stored) => {
+    // The README's promise: with 'cookie' only the ids leave localStorage (moesif keeps its batches there
+    // too), so events still wait there for the next page; with 'none' nothing is stored.
+    const applicationId = `outbox-${persistence}-${process.pid}`;
+    const moesif = sdk.fresh();
+    moesif.init({ applicationId, host: 'http://127.0.0.1:9', persistence });
+    moesif.track('Waiting');
+    window.dispatchEvent(new Event('pagehide'));
+    expect(localKeys().some((key) => key.startsWith(`usertrail:v4:outbox:${applicationId}:`))).toBe(stored);
+  });
+
   it("persistence 'localStorage' (the default) mirrors the ids in localStorage", () => {
     const { moesif } = sdk.start();
     moesif.identifyUser('u1');
