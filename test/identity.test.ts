@@ -265,6 +265,20 @@ describe('existing moesif-browser-js visitors', () => {
     expect(cookies()).toMatchObject({ acme_anonymous_id: 'prefixed-anon', acme_stored_company_id: 'c1' });
     expect(localStorage.getItem(KEYS.companyId)).toBeNull();
   });
+
+  it("moesif.new(): a second instance shares the stored ids, unless given a persistenceKeyPrefix of its own (moesif's README: for running multiple instances)", () => {
+    const first = sdk.start().moesif;
+    const shared = first.new();
+    shared.init({ applicationId: 'shared', host: sdk.collector.url });
+    const apart = first.new();
+    apart.init({ applicationId: 'apart', host: sdk.collector.url, persistenceKeyPrefix: 'second_' });
+    first.identifyUser('u1');
+    expect([shared.getUserId(), shared.getAnonymousId()]).toEqual(['u1', first.getAnonymousId()]);
+    expect(apart.getUserId()).toBeUndefined();
+    expect(apart.getAnonymousId()).not.toBe(first.getAnonymousId());
+    apart.reset();
+    expect(first.getUserId()).toBe('u1');
+  });
 });
 
 describe('a stored anonymous id that no SDK made', () => {
