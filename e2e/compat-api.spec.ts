@@ -100,6 +100,28 @@ test.describe('wire format', () => {
   });
 });
 
+test.describe('identifyUser', () => {
+  // README, API: called again for the user already identified and without metadata, usertrail sends
+  // nothing; moesif-browser-js sends the same users call on every page that calls it.
+  test('an app that calls identifyUser() with the signed-in user on each page load: moesif sends a users call each time, usertrail once', async ({ browser }) => {
+    const usersCalls: Partial<Record<Sdk, number>> = {};
+    for (const sdk of ['moesif', 'usertrail'] as const) {
+      const r = await open(browser, sdk, `<script>${init()} moesif.identifyUser('user-1'); moesif.track('Loaded');</script>`);
+      try {
+        await expect.poll(() => r.collector.items('actions').length).toBe(1);
+        await r.page.reload();
+        await expect.poll(() => r.collector.items('actions').length).toBe(2);
+        if (sdk == 'usertrail') await r.collector.settled(r.page);
+        usersCalls[sdk] = r.collector.items('users').filter((user) => user.user_id == 'user-1').length;
+        expect(r.problems).toEqual([]);
+      } finally {
+        await r.close();
+      }
+    }
+    expect(usersCalls).toEqual({ moesif: 2, usertrail: 1 });
+  });
+});
+
 test.describe('campaign', () => {
   test('a hash-routed landing address (/#/landing?utm_source=...) gives the campaign moesif sends', async ({ browser }) => {
     const sent: Partial<Record<Sdk, unknown>> = {};

@@ -746,4 +746,7 @@ test.describe('examples of the docs, with moesif-browser-js 1.8.13 and usertrail
  * - moesif-browser-js README, disableFetch: e2e/capture.spec.ts; every option taken without an error (eagerBodyLogging...): test/compat-options.test.ts.
  * - moesif-browser-js 1.10.2 README, links and GET forms decorated (crossDomainTargets null or a list): e2e/cross-domain.spec.ts.
  * - README.md (ours), Cross-domain tracking's cdtUrlDecorator() with targets: test/cross-domain.test.ts.
+ * - moesif-browser-js README (1.8.13, and 1.10.2's additions), every example type-checked against dist/types: test/compat-package.test.ts.
+ * - README.md (ours), the API and Options tables against the instance and resolveOptions(), the loader's
+ *   method lists, and what an instance without capture saves: test/readme-api.test.ts, test/options.test.ts, test/readme-size.test.ts.
  */

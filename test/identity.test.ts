@@ -265,6 +265,20 @@ describe('existing moesif-browser-js visitors', () => {
     expect(cookies()).toMatchObject({ acme_anonymous_id: 'prefixed-anon', acme_stored_company_id: 'c1' });
     expect(localStorage.getItem(KEYS.companyId)).toBeNull();
   });
+
+  it("moesif.new(): a second instance shares the stored ids, unless given a persistenceKeyPrefix of its own (moesif's README: for running multiple instances)", () => {
+    const first = sdk.start().moesif;
+    const shared = first.new();
+    shared.init({ applicationId: 'shared', host: sdk.collector.url });
+    const apart = first.new();
+    apart.init({ applicationId: 'apart', host: sdk.collector.url, persistenceKeyPrefix: 'second_' });
+    first.identifyUser('u1');
+    expect([shared.getUserId(), shared.getAnonymousId()]).toEqual(['u1', first.getAnonymousId()]);
+    expect(apart.getUserId()).toBeUndefined();
+    expect(apart.getAnonymousId()).not.toBe(first.getAnonymousId());
+    apart.reset();
+    expect(first.getUserId()).toBe('u1');
+  });
 });
 
 describe('a stored anonymous id that no SDK made', () => {
@@ -424,6 +438,20 @@ describe('what each persistence writes', () => {
     for (const key of [KEYS.anonymousId, KEYS.userId, KEYS.companyId, KEYS.sessionToken]) {
       expect(localStorage.getItem(key), key).toBeNull();
     }
+  });
+
+  it.each([
+    ['cookie', true],
+    ['none', false],
+  ] as const)("persistence '%s': an action unsent when the page hides waits in localStorage for the next page: %s", (persistence, stored) => {
+    // The README's promise: with 'cookie' only the ids leave localStorage (moesif keeps its batches there
+    // too), so events still wait there for the next page; with 'none' nothing is stored.
+    const applicationId = `outbox-${persistence}-${process.pid}`;
+    const moesif = sdk.fresh();
+    moesif.init({ applicationId, host: 'http://127.0.0.1:9', persistence });
+    moesif.track('Waiting');
+    window.dispatchEvent(new Event('pagehide'));
+    expect(localKeys().some((key) => key.startsWith(`usertrail:v4:outbox:${applicationId}:`))).toBe(stored);
   });
 
   it("persistence 'localStorage' (the default) mirrors the ids in localStorage", () => {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import type { Log } from '../src/log';
 import { baseUrlFor, resolveOptions } from '../src/options';
@@ -239,5 +240,51 @@ describe('init() through the public API', () => {
     await expect(moesif.flush()).resolves.toBeUndefined();
     expect(sdk.collector.requests.length).toBe(before);
     expect(Object.keys(localStorage)).toEqual([]);
+  });
+});
+
+describe("the README's Options table", () => {
+  /** Each row of the table: the option names in its first cell, and its default cell. */
+  const rows = (() => {
+    const readme = readFileSync(`${process.cwd()}/README.md`, 'utf8');
+    const table = readme.split('\n## Options\n')[1]!.split('\n## ')[0]!;
+    return table
+      .split('\n')
+      .filter((line) => line.startsWith('| `'))
+      .map((line) => {
+        const [names, defaults] = line.split('|').slice(1).map((cell) => cell.trim());
+        return { names: Array.from(names!.matchAll(/`(\w+)`/g), (match) => match[1]!), defaults: defaults!, split: names!.includes(' / ') };
+      });
+  })();
+  /** A default as the table writes it: a literal in backticks (a unit after it), 1 MB, 24 h, or nothing. */
+  const valueOf = (text: string): unknown => {
+    const literal = /^`(.*)`(?: ms)?$/.exec(text)?.[1];
+    if (literal != undefined) return literal.startsWith("'") ? literal.slice(1, -1) : (JSON.parse(literal) as unknown);
+    const words: Record<string, number | undefined> = { '1 MB': 1_000_000, '24 h': 86_400_000, '': undefined };
+    return text in words ? words[text] : 'not compared';
+  };
+  const resolved = resolveOptions({ applicationId: 'app' }, 'https:', fakeLog())! as unknown as Record<string, unknown>;
+
+  it('names every option that has a default', () => {
+    const named = rows.flatMap((row) => row.names);
+    expect(Object.keys(resolved).filter((name) => name != 'baseUrl' && !named.includes(name))).toEqual([]);
+  });
+
+  it('gives each default as init() fills it in', () => {
+    const stated: Record<string, unknown> = {};
+    for (const { names, defaults, split } of rows) {
+      // `batchSize` / `batchMaxTime` | `25` / `2500` ms: one default per name; a list (`a`, `b`), or one default, is shared.
+      const values = split && defaults.includes(' / ') ? defaults.split(' / ').map((part, n, all) => valueOf(n < all.length - 1 && / ms$/.test(defaults) ? `${part} ms` : part)) : names.map(() => valueOf(defaults));
+      names.forEach((name, n) => {
+        if (values[n] != 'not compared') stated[name] = values[n];
+      });
+    }
+    // Every option with a default but cookieDomain (found by probing) is compared, and those without one.
+    expect(Object.keys(stated).length).toBeGreaterThan(Object.keys(resolved).length);
+    expect(stated).toEqual(Object.fromEntries(Object.keys(stated).map((name) => [name, resolved[name]])));
+    // The two defaults the table words: no application id, and the host.
+    expect(rows.find((row) => row.names[0] == 'applicationId')!.defaults).toBe('(required)');
+    expect(rows.find((row) => row.names[0] == 'host')!.defaults).toBe('`api.moesif.net` (https)');
+    expect(resolved.baseUrl).toBe('https://api.moesif.net');
   });
 });
