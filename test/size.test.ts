@@ -68,4 +68,13 @@ describe('bundle size', () => {
     const without = await bundledSize("import { createMoesif } from './dist/usertrail.mjs'; const m = createMoesif(); m.init({ applicationId: 'x' }); m.start();");
     expect(withCapture - without).toBeLessThanOrEqual(BUDGETS.esmCapture);
   });
+
+  it("the README's Quick start says, within 5 %, what an app saves by making its own instance without capture", async () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const stated = Number(/can ship\s+about ([\d.]+) KB gzip less by making its own instance/.exec(readme)![1]) * 1000;
+    const calls = "m.init({ applicationId: 'x' }); m.identifyUser('u'); m.track('t'); m.reset();";
+    const withDefault = await bundledSize(`import m from './dist/usertrail.mjs'; ${calls}`);
+    const ownInstance = await bundledSize(`import { createMoesif } from './dist/usertrail.mjs'; const m = createMoesif(); ${calls}`);
+    expect(Math.abs(withDefault - ownInstance - stated)).toBeLessThanOrEqual(stated * 0.05);
+  });
 });
