@@ -1,4 +1,5 @@
 import type { Page, Request } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -530,5 +531,50 @@ test.describe('an id arriving on site B', () => {
     await arrive({ page, collector }, `?__mt=0123-4567&vid=${MOESIF_STYLE_ID}`, { crossDomainTrackingParameterName: 'vid' });
     expect(await anonymousId(page)).toBe(MOESIF_STYLE_ID);
     expect(page.url()).toBe(`${siteB(collector)}/pricing?__mt=0123-4567#plans`);
+  });
+});
+
+/**
+ * moesif-browser-js 1.10.2's own built moesif.min.js, from its repository at that tag: 1.9 and 1.10 are
+ * not on npm (its latest there is 1.8.13). Read from a git mirror of the repository
+ * (MOESIF_BROWSER_JS_GIT_DIR, by default where this project's machines keep it); undefined without one.
+ */
+const moesif1102 = ((): string | undefined => {
+  const gitDir = process.env.MOESIF_BROWSER_JS_GIT_DIR ?? '/work/.mirror/Moesif+moesif-browser-js/repo';
+  try {
+    return execFileSync('git', ['--git-dir', gitDir, 'show', 'v1.10.2:moesif.min.js'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return undefined;
+  }
+})();
+
+test.describe('with moesif-browser-js 1.10.2 on the other side of the link', () => {
+  test.skip(!moesif1102, 'no git mirror of moesif-browser-js holding its v1.10.2 tag');
+
+  /** A page with moesif-browser-js 1.10.2 inline, started with cross-domain tracking to `targets`; it sends nowhere. */
+  const moesifPage = (targets: string[], body = '') => `<!doctype html><html><head><title>moesif</title><script>${moesif1102}</script>
+    <script>moesif.init({ applicationId: 'cdt-app', host: '127.0.0.1:9', enableCrossDomainTracking: true, crossDomainTargets: ${JSON.stringify(targets)} }); moesif.start();</script></head><body>${body}</body></html>`;
+  const moesifStoredId = (page: Page) => page.evaluate(() => localStorage.getItem('moesif_anonymous_id'));
+
+  test("moesif on site A, usertrail on site B: B adopts moesif's id from the link, and takes the parameter out", async ({ page, collector }) => {
+    collector.page('/docs', moesifPage(['acme-cloud.test'], `<a id="to-b" href="${siteB(collector)}/pricing?plan=pro#compare">pricing</a>`));
+    collector.page('/pricing', sitePage(collector, { options: { crossDomainTargets: ['acme-docs.test'] }, script: `moesif.track('Viewed Pricing');` }));
+    await page.goto(`${siteA(collector)}/docs`);
+    const idOnA = await moesifStoredId(page);
+    expect(idOnA).toMatch(/^[0-9a-f-]+$/);
+    await page.locator('#to-b').click();
+    await expect(page).toHaveURL(`${siteB(collector)}/pricing?plan=pro#compare`);
+    expect(await anonymousId(page)).toBe(idOnA);
+    await expect.poll(() => collector.items('actions').map((action) => action.anonymous_id)).toEqual([idOnA]);
+  });
+
+  test("usertrail on site A, moesif on site B: B adopts usertrail's id from the link, and takes the parameter out", async ({ page, collector }) => {
+    collector.page('/docs', sitePage(collector, { body: `<a id="to-b" href="${siteB(collector)}/pricing?plan=pro#compare">pricing</a>` }));
+    collector.page('/pricing', moesifPage(['acme-docs.test']));
+    await page.goto(`${siteA(collector)}/docs`);
+    const idOnA = await anonymousId(page);
+    await page.locator('#to-b').click();
+    await expect(page).toHaveURL(`${siteB(collector)}/pricing?plan=pro#compare`);
+    expect(await moesifStoredId(page)).toBe(idOnA);
   });
 });
