@@ -503,6 +503,15 @@ test.describe('an id arriving on site B', () => {
     expect(page.url()).toBe(`${siteB(collector)}/pricing?a=1#plans`);
   });
 
+  test("on a page whose history.replaceState throws, is adopted and stays in the address bar, and nothing is thrown into the page", async ({ page, collector }) => {
+    const errors = watchErrors(page);
+    collector.page('/pricing', sitePage(collector, { before: `history.replaceState = () => { throw new Error('replaceState is not yours'); }; Object.freeze(history);` }));
+    await page.goto(`${siteB(collector)}/pricing?__mt=${MOESIF_STYLE_ID}`);
+    expect(await anonymousId(page)).toBe(MOESIF_STYLE_ID);
+    expect(page.url()).toBe(`${siteB(collector)}/pricing?__mt=${MOESIF_STYLE_ID}`);
+    expect(errors).toEqual([]);
+  });
+
   test('replaces the id site B had for this browser, as in moesif', async ({ page, collector }) => {
     collector.page('/home', sitePage(collector, {}));
     await page.goto(`${siteB(collector)}/home`);
