@@ -99,6 +99,10 @@ describe('decorating a URL', () => {
     expect(decorateUrl(`https://acme-cloud.com/?__mt=0ld-1d&a=1`, on())).toBe(`https://acme-cloud.com/?a=1&__mt=${ID}`);
   });
 
+  it("puts the id in the query, where the other site reads it, and leaves a hash router's own query alone", () => {
+    expect(decorateUrl('https://acme-cloud.com/#/pricing?__mt=0ld-1d', on())).toBe(`https://acme-cloud.com/?__mt=${ID}#/pricing?__mt=0ld-1d`);
+  });
+
   it('without an id (no consent), takes out an id the link carried', () => {
     expect(decorateUrl(`https://acme-cloud.com/?a=1&__mt=${ID}`, on({ id: undefined }))).toBe('https://acme-cloud.com/?a=1');
   });
@@ -262,6 +266,13 @@ describe('an id arriving in the address', () => {
     const { moesif } = sdk.start({ enableCrossDomainTracking: true });
     expect(moesif.getAnonymousId()).toBe(before);
     expect(location.search).toBe('?a=1');
+  });
+
+  it("is read from the query only: an __mt in the hash (a hash router's own query) is neither adopted nor taken out", () => {
+    history.replaceState(null, '', `/guide#/pricing?__mt=${ID}`);
+    const { moesif } = sdk.start({ enableCrossDomainTracking: true });
+    expect(moesif.getAnonymousId()).not.toBe(ID);
+    expect(location.hash).toBe(`#/pricing?__mt=${ID}`);
   });
 
   it('is left alone, in the address too, when the option is off', () => {
