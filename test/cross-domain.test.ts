@@ -304,6 +304,27 @@ describe('an id arriving in the address', () => {
     expect(cookies()[KEYS.anonymousId]).toBe(ID);
   });
 
+  it("for a signed-in visitor, links a new id to the user with one users call; the visitor's own id coming back (a round trip through the other site) sends none", async () => {
+    const { moesif: first, applicationId } = sdk.start({});
+    first.identifyUser('kate');
+    await first.flush();
+    const own = first.getAnonymousId();
+    const usersSent = () => sdk.collector.items(applicationId, '/v1/users/batch').length;
+    const before = usersSent();
+
+    arrive(`?__mt=${own}`);
+    const back = sdk.fresh();
+    back.init({ applicationId, host: sdk.collector.url, batchMaxTime: 10, enableCrossDomainTracking: true });
+    await back.flush();
+    expect(usersSent()).toBe(before);
+
+    arrive(`?__mt=${ID}`);
+    const fromOtherSite = sdk.fresh();
+    fromOtherSite.init({ applicationId, host: sdk.collector.url, batchMaxTime: 10, enableCrossDomainTracking: true });
+    await fromOtherSite.flush();
+    expect(sdk.collector.items(applicationId, '/v1/users/batch').slice(before)).toMatchObject([{ user_id: 'kate', anonymous_id: ID }]);
+  });
+
   it('reaches the first action, whose URI no longer carries it', async () => {
     arrive(`?__mt=${ID}`);
     const { moesif, applicationId } = sdk.start({ enableCrossDomainTracking: true });
