@@ -394,6 +394,8 @@ test.describe('forms', () => {
       const search = page.waitForRequest((request) => request.url().includes('/search'));
       await submit('#get-to-b');
       expect((await search).url()).toBe(`${b}/search?q=cloud&__mt=${id}`);
+      // B's page loaded: the navigation is over, and the next one cannot interrupt it.
+      await expect(page).toHaveTitle('B');
 
       await page.goto(`${siteA(collector)}/docs`);
       const signup = page.waitForRequest((request) => request.url().includes('/signup'));
@@ -412,6 +414,8 @@ test.describe('forms', () => {
     const request = await post;
     expect(request.url()).toBe(`${siteB(collector)}/signup`);
     expect(request.postData()).toBe('email=a%40b.test');
+    // B's page loaded: the navigation is over, and the next one cannot interrupt it.
+    await expect(page).toHaveTitle('B');
     await page.goto(`${siteA(collector)}/docs`);
     const same = page.waitForRequest((request) => request.url().includes('/docs/search'));
     await page.locator('#same-go').click();
