@@ -249,6 +249,15 @@ test.describe('when links are decorated', () => {
     });
   }
 
+  test('a page listener on window in the capture phase, added before the SDK, that stops the event and prevents its default does not prevent it', async ({ page, collector }) => {
+    // stopPropagation() there still lets the other listeners on window run (only stopImmediatePropagation() would not).
+    collector.page('/docs', sitePage(collector, { before: `addEventListener('mousedown', (e) => { e.stopPropagation(); e.preventDefault(); }, true);`, body: body(collector) }));
+    await page.goto(`${siteA(collector)}/docs`);
+    const id = await anonymousId(page);
+    await page.locator('#text').dispatchEvent('mousedown');
+    expect(await hrefOf(page, '#target')).toBe(`${siteB(collector)}/pricing?__mt=${id}`);
+  });
+
   test("a link whose href the page's click handler changes carries the id to where it then leads", async ({ page, collector }) => {
     const b = siteB(collector);
     // An outbound-link script or router that rewrites the address as the link is clicked, after the SDK's capture-phase listener.
