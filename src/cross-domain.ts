@@ -61,6 +61,7 @@ export interface Decoration {
   base: string;
   /** The page's own origin, whose URLs are never touched; not the base's, which a `<base href>` may put on another site. */
   origin: string;
+  /** As targetHostname() writes them; null: every other origin. */
   targets: readonly string[] | null;
   /** The parameter's name. */
   name: string;
@@ -87,6 +88,7 @@ interface Link {
   setHref(href: string): void;
 }
 
+/** `node` as a link, when it is one (a node of an event's path: text, elements, the document, window). */
 const linkAt = (node: EventTarget): Link | undefined => {
   if (node instanceof HTMLAnchorElement || node instanceof HTMLAreaElement) return { href: node.href, setHref: (href) => (node.href = href) };
   // baseVal is the attribute as written (href, or xlink:href without one), so it is resolved here;
