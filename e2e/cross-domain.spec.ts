@@ -1,4 +1,5 @@
 import type { Page, Request } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -155,6 +156,53 @@ test.describe('which links carry the id', () => {
     expect(errors).toEqual([]);
   });
 
+  test('an image map <area> and an SVG <a> (href or xlink:href) to a target carry the id, as an HTML <a> does', async ({ page, collector }) => {
+    const b = siteB(collector);
+    collector.page(
+      '/docs',
+      sitePage(collector, {
+        body: `<img alt="map" width="100" height="100" usemap="#plans"><map name="plans"><area id="area" shape="rect" coords="0,0,100,100" href="${b}/area"></map>
+          <svg width="100" height="50"><a id="svg" href="${b}/svg"><rect id="svg-shape" width="50" height="50"/></a><a id="xlink" xlink:href="${b}/xlink"><rect id="xlink-shape" x="50" width="50" height="50"/></a></svg>`,
+      }),
+    );
+    await page.goto(`${siteA(collector)}/docs`);
+    const id = await anonymousId(page);
+    for (const selector of ['#area', '#svg-shape', '#xlink-shape']) await page.locator(selector).dispatchEvent('mousedown');
+    expect(await hrefOf(page, '#area')).toBe(`${b}/area?__mt=${id}`);
+    expect(await hrefOf(page, '#svg')).toBe(`${b}/svg?__mt=${id}`);
+    // The browser follows href over xlink:href: where the link leads is what counts.
+    expect(await page.evaluate(() => (document.querySelector('#xlink') as SVGAElement).href.baseVal)).toBe(`${b}/xlink?__mt=${id}`);
+  });
+
+  test('a target written as an international domain name, or with a leading dot as a cookie domain is, matches its links', async ({ page, collector }) => {
+    const port = collector.port;
+    collector.page(
+      '/docs',
+      sitePage(collector, {
+        options: { crossDomainTargets: ['bücher.acme-cloud.test', '.shop.acme-cloud.test'] },
+        body: `<a id="idn" href="http://www.bücher.acme-cloud.test:${port}/">books</a><a id="dot" href="http://shop.acme-cloud.test:${port}/">shop</a>`,
+      }),
+    );
+    await page.goto(`${siteA(collector)}/docs`);
+    const id = await anonymousId(page);
+    for (const selector of ['#idn', '#dot']) await rightClick(page, selector);
+    // The browser writes the host in its ASCII (punycode) form.
+    expect(await hrefOf(page, '#idn')).toBe(`http://www.xn--bcher-kva.acme-cloud.test:${port}/?__mt=${id}`);
+    expect(await hrefOf(page, '#dot')).toBe(`http://shop.acme-cloud.test:${port}/?__mt=${id}`);
+  });
+
+  test('with a <base href> on site B, a relative link leads there and carries the id; cdtUrlDecorator() resolves a relative URL as window.open would', async ({ page, collector }) => {
+    const b = siteB(collector);
+    collector.page('/docs', sitePage(collector, { before: `document.head.append(Object.assign(document.createElement('base'), { href: '${b}/' }));`, body: `<a id="relative" href="pricing">pricing</a>` }));
+    await page.goto(`${siteA(collector)}/docs`);
+    const id = await anonymousId(page);
+    await rightClick(page, '#relative');
+    expect(await hrefOf(page, '#relative')).toBe(`${b}/pricing?__mt=${id}`);
+    expect(await page.evaluate(() => (window as any).moesif.cdtUrlDecorator('/sign-up'))).toBe(`${b}/sign-up?__mt=${id}`);
+    // The page's own origin is still left alone, whatever the base.
+    expect(await page.evaluate(() => (window as any).moesif.cdtUrlDecorator(location.origin + '/docs/next'))).toBe(`${siteA(collector)}/docs/next`);
+  });
+
   for (const [name, targets] of [
     ['an empty list', []],
     ['no crossDomainTargets', undefined],
@@ -200,6 +248,27 @@ test.describe('when links are decorated', () => {
       expect(await hrefOf(page, '#target')).toBe(`${siteB(collector)}/pricing?__mt=${id}`);
     });
   }
+
+  test('a page listener on window in the capture phase, added before the SDK, that stops the event and prevents its default does not prevent it', async ({ page, collector }) => {
+    // stopPropagation() there still lets the other listeners on window run (only stopImmediatePropagation() would not).
+    collector.page('/docs', sitePage(collector, { before: `addEventListener('mousedown', (e) => { e.stopPropagation(); e.preventDefault(); }, true);`, body: body(collector) }));
+    await page.goto(`${siteA(collector)}/docs`);
+    const id = await anonymousId(page);
+    await page.locator('#text').dispatchEvent('mousedown');
+    expect(await hrefOf(page, '#target')).toBe(`${siteB(collector)}/pricing?__mt=${id}`);
+  });
+
+  test("a link whose href the page's click handler changes carries the id to where it then leads", async ({ page, collector }) => {
+    const b = siteB(collector);
+    // An outbound-link script or router that rewrites the address as the link is clicked, after the SDK's capture-phase listener.
+    collector.page('/docs', sitePage(collector, { body: `<a id="target" href="${b}/first">go</a><script>document.querySelector('#target').addEventListener('click', function () { this.href = '${b}/second?from=docs'; });</script>` }));
+    collector.page('/second', '<!doctype html><title>B</title>');
+    await page.goto(`${siteA(collector)}/docs`);
+    const id = await anonymousId(page);
+    const navigation = page.waitForRequest((request) => request.url().includes('/second'));
+    await page.locator('#target').click();
+    expect((await navigation).url()).toBe(`${b}/second?from=docs&__mt=${id}`);
+  });
 
   test('on touchstart alone (a finger on the link, before any click)', async ({ browser, collector }) => {
     const context = await browser.newContext({ hasTouch: true });
@@ -298,6 +367,52 @@ test.describe('forms', () => {
     expect((await navigation).url()).toBe(`${siteB(collector)}/search?q=cloud&__mt=${id}`);
   });
 
+  test('a GET form to a target with fields named "action", "method" and "elements" carries the id (those names hide the form\'s own properties)', async ({ page, collector }) => {
+    const b = siteB(collector);
+    collector.page(
+      '/docs',
+      sitePage(collector, {
+        body: `<form action="${b}/search" method="get"><input type="hidden" name="action" value="search"><input type="hidden" name="method" value="full"><input type="hidden" name="elements" value="all"><button id="go">Search</button></form>`,
+      }),
+    );
+    collector.page('/search', '<!doctype html><title>B</title>');
+    await page.goto(`${siteA(collector)}/docs`);
+    const id = await anonymousId(page);
+    const navigation = page.waitForRequest((request) => request.url().includes('/search'));
+    await page.locator('#go').click();
+    expect((await navigation).url()).toBe(`${b}/search?action=search&method=full&elements=all&__mt=${id}`);
+  });
+
+  for (const how of ['a click', 'requestSubmit(submitter)'] as const) {
+    test(`the submitter's formaction and formmethod decide, on ${how}: a button that sends GET to a target carries the id, one that sends POST does not`, async ({ page, collector }) => {
+      const b = siteB(collector);
+      collector.page(
+        '/docs',
+        sitePage(collector, {
+          body: `<form id="form" action="/docs/local" method="post"><input name="q" value="cloud">
+            <button id="get-to-b" formaction="${b}/search" formmethod="get">Search B</button>
+            <button id="post-to-b" formaction="${b}/signup">Sign up on B</button></form>`,
+        }),
+      );
+      collector.page('/search', '<!doctype html><title>B</title>');
+      collector.page('/signup', '<!doctype html><title>B</title>');
+      const submit = (button: string) =>
+        how == 'a click' ? page.locator(button).click() : page.evaluate((button) => (document.querySelector('#form') as HTMLFormElement).requestSubmit(document.querySelector(button) as HTMLButtonElement), button);
+      await page.goto(`${siteA(collector)}/docs`);
+      const id = await anonymousId(page);
+      const search = page.waitForRequest((request) => request.url().includes('/search'));
+      await submit('#get-to-b');
+      expect((await search).url()).toBe(`${b}/search?q=cloud&__mt=${id}`);
+      // B's page loaded: the navigation is over, and the next one cannot interrupt it.
+      await expect(page).toHaveTitle('B');
+
+      await page.goto(`${siteA(collector)}/docs`);
+      const signup = page.waitForRequest((request) => request.url().includes('/signup'));
+      await submit('#post-to-b');
+      expect((await signup).postData()).toBe('q=cloud');
+    });
+  }
+
   test('a POST form and a same-origin form are left alone', async ({ page, collector }) => {
     collector.page('/docs', sitePage(collector, { body: forms(siteB(collector)) }));
     collector.page('/signup', '<!doctype html><title>B</title>');
@@ -308,6 +423,8 @@ test.describe('forms', () => {
     const request = await post;
     expect(request.url()).toBe(`${siteB(collector)}/signup`);
     expect(request.postData()).toBe('email=a%40b.test');
+    // B's page loaded: the navigation is over, and the next one cannot interrupt it.
+    await expect(page).toHaveTitle('B');
     await page.goto(`${siteA(collector)}/docs`);
     const same = page.waitForRequest((request) => request.url().includes('/docs/search'));
     await page.locator('#same-go').click();
@@ -391,6 +508,23 @@ test.describe('an id arriving on site B', () => {
     });
   }
 
+  test('leaves the address bar also on a page whose <base href> is on another site', async ({ page, collector }) => {
+    // history.replaceState resolves a relative URL against the base: elsewhere, it refuses it (SecurityError).
+    collector.page('/pricing', sitePage(collector, { before: `document.head.append(Object.assign(document.createElement('base'), { href: '${siteA(collector)}/' }));` }));
+    await page.goto(`${siteB(collector)}/pricing?a=1&__mt=${MOESIF_STYLE_ID}#plans`);
+    expect(await anonymousId(page)).toBe(MOESIF_STYLE_ID);
+    expect(page.url()).toBe(`${siteB(collector)}/pricing?a=1#plans`);
+  });
+
+  test("on a page whose history.replaceState throws, is adopted and stays in the address bar, and nothing is thrown into the page", async ({ page, collector }) => {
+    const errors = watchErrors(page);
+    collector.page('/pricing', sitePage(collector, { before: `history.replaceState = () => { throw new Error('replaceState is not yours'); }; Object.freeze(history);` }));
+    await page.goto(`${siteB(collector)}/pricing?__mt=${MOESIF_STYLE_ID}`);
+    expect(await anonymousId(page)).toBe(MOESIF_STYLE_ID);
+    expect(page.url()).toBe(`${siteB(collector)}/pricing?__mt=${MOESIF_STYLE_ID}`);
+    expect(errors).toEqual([]);
+  });
+
   test('replaces the id site B had for this browser, as in moesif', async ({ page, collector }) => {
     collector.page('/home', sitePage(collector, {}));
     await page.goto(`${siteB(collector)}/home`);
@@ -419,5 +553,50 @@ test.describe('an id arriving on site B', () => {
     await arrive({ page, collector }, `?__mt=0123-4567&vid=${MOESIF_STYLE_ID}`, { crossDomainTrackingParameterName: 'vid' });
     expect(await anonymousId(page)).toBe(MOESIF_STYLE_ID);
     expect(page.url()).toBe(`${siteB(collector)}/pricing?__mt=0123-4567#plans`);
+  });
+});
+
+/**
+ * moesif-browser-js 1.10.2's own built moesif.min.js, from its repository at that tag: 1.9 and 1.10 are
+ * not on npm (its latest there is 1.8.13). Read from a git mirror of the repository
+ * (MOESIF_BROWSER_JS_GIT_DIR, by default where this project's machines keep it); undefined without one.
+ */
+const moesif1102 = ((): string | undefined => {
+  const gitDir = process.env.MOESIF_BROWSER_JS_GIT_DIR ?? '/work/.mirror/Moesif+moesif-browser-js/repo';
+  try {
+    return execFileSync('git', ['--git-dir', gitDir, 'show', 'v1.10.2:moesif.min.js'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return undefined;
+  }
+})();
+
+test.describe('with moesif-browser-js 1.10.2 on the other side of the link', () => {
+  test.skip(!moesif1102, 'no git mirror of moesif-browser-js holding its v1.10.2 tag');
+
+  /** A page with moesif-browser-js 1.10.2 inline, started with cross-domain tracking to `targets`; it sends nowhere. */
+  const moesifPage = (targets: string[], body = '') => `<!doctype html><html><head><title>moesif</title><script>${moesif1102}</script>
+    <script>moesif.init({ applicationId: 'cdt-app', host: '127.0.0.1:9', enableCrossDomainTracking: true, crossDomainTargets: ${JSON.stringify(targets)} }); moesif.start();</script></head><body>${body}</body></html>`;
+  const moesifStoredId = (page: Page) => page.evaluate(() => localStorage.getItem('moesif_anonymous_id'));
+
+  test("moesif on site A, usertrail on site B: B adopts moesif's id from the link, and takes the parameter out", async ({ page, collector }) => {
+    collector.page('/docs', moesifPage(['acme-cloud.test'], `<a id="to-b" href="${siteB(collector)}/pricing?plan=pro#compare">pricing</a>`));
+    collector.page('/pricing', sitePage(collector, { options: { crossDomainTargets: ['acme-docs.test'] }, script: `moesif.track('Viewed Pricing');` }));
+    await page.goto(`${siteA(collector)}/docs`);
+    const idOnA = await moesifStoredId(page);
+    expect(idOnA).toMatch(/^[0-9a-f-]+$/);
+    await page.locator('#to-b').click();
+    await expect(page).toHaveURL(`${siteB(collector)}/pricing?plan=pro#compare`);
+    expect(await anonymousId(page)).toBe(idOnA);
+    await expect.poll(() => collector.items('actions').map((action) => action.anonymous_id)).toEqual([idOnA]);
+  });
+
+  test("usertrail on site A, moesif on site B: B adopts usertrail's id from the link, and takes the parameter out", async ({ page, collector }) => {
+    collector.page('/docs', sitePage(collector, { body: `<a id="to-b" href="${siteB(collector)}/pricing?plan=pro#compare">pricing</a>` }));
+    collector.page('/pricing', moesifPage(['acme-docs.test']));
+    await page.goto(`${siteA(collector)}/docs`);
+    const idOnA = await anonymousId(page);
+    await page.locator('#to-b').click();
+    await expect(page).toHaveURL(`${siteB(collector)}/pricing?plan=pro#compare`);
+    expect(await moesifStoredId(page)).toBe(idOnA);
   });
 });

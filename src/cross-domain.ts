@@ -18,12 +18,27 @@ export const isAcceptedId = (value: unknown): value is string =>
   typeof value == 'string' && value.length <= 200 && /^[a-f0-9-]+$/i.test(value) && value.includes('-');
 
 /**
- * Whether links to `hostname` (a URL's, so in lower case) carry the id: it is one of `targets` or a
- * subdomain of one, whatever the scheme or port. With a dot before both names, one ending tests
- * both, and `notacme.com` is not `acme.com`. null targets every host, as in moesif.
+ * A domain of `crossDomainTargets` as a URL writes its host, which is what it is compared with: in
+ * lower case and, for an international name, in its ASCII form (`bücher.de` is `xn--bcher-kva.de`).
+ * A leading dot, as a cookie domain is written, means the same domain. A name no URL could hold is
+ * kept in lower case: it matches no link, as it would match no address.
+ */
+export const targetHostname = (domain: string): string => {
+  const bare = domain.replace(/^\./, '');
+  try {
+    return new URL(`http://${bare}`).hostname;
+  } catch {
+    return bare.toLowerCase();
+  }
+};
+
+/**
+ * Whether links to `hostname` (a URL's) carry the id: it is one of `targets` (as targetHostname()
+ * writes them) or a subdomain of one, whatever the scheme or port. With a dot before both names, one
+ * ending tests both, and `notacme.com` is not `acme.com`. null targets every host, as in moesif.
  */
 export const isTarget = (hostname: string, targets: readonly string[] | null): boolean =>
-  !targets || targets.some((domain) => ('.' + hostname).endsWith('.' + domain.toLowerCase()));
+  !targets || targets.some((domain) => ('.' + hostname).endsWith('.' + domain));
 
 /**
  * The query `search` (as `location.search` gives it, '' or '?...') without any `name` parameter
@@ -40,17 +55,68 @@ export const withParameter = (search: string, name: string, value?: string): str
   return pairs.length ? '?' + pairs.join('&') : '';
 };
 
+/** Where a URL is decorated, and with what. */
+export interface Decoration {
+  /** What a relative URL is resolved against: the document's base URL, as the browser resolves it (window.open, location.assign). */
+  base: string;
+  /** The page's own origin, whose URLs are never touched; not the base's, which a `<base href>` may put on another site. */
+  origin: string;
+  /** As targetHostname() writes them; null: every other origin. */
+  targets: readonly string[] | null;
+  /** The parameter's name. */
+  name: string;
+  /** The id to set; undefined takes the parameter out (consent pending or refused). */
+  id: string | undefined;
+}
+
 /**
- * `url` (resolved against `base`, the page's address) with the id set in parameter `name` when it
- * leads over http(s) to another origin among `targets`; with `id` undefined, the same URL without
- * that parameter (consent pending or refused). Undefined for any other URL: same origin,
+ * `url` with the id set in the parameter when it leads over http(s) to another origin among the
+ * targets; with no id, the same URL without that parameter. Undefined for any other URL: same origin,
  * `mailto:`, `tel:`, `javascript:` and the like are never touched. Throws on what is not a URL.
  */
-export const decorateUrl = (url: string, base: string, targets: readonly string[] | null, name: string, id: string | undefined): string | undefined => {
+export const decorateUrl = (url: string, { base, origin, targets, name, id }: Decoration): string | undefined => {
   const parsed = new URL(url, base);
-  if (!/^https?:$/.test(parsed.protocol) || parsed.origin == new URL(base).origin || !isTarget(parsed.hostname, targets)) return undefined;
+  if (!/^https?:$/.test(parsed.protocol) || parsed.origin == origin || !isTarget(parsed.hostname, targets)) return undefined;
   parsed.search = withParameter(parsed.search, name, id);
   return parsed.href;
+};
+
+/** A link's address, read and written: an HTML `<a>` or `<area>`, or an SVG `<a>`, whose href is an SVGAnimatedString. */
+interface Link {
+  /** Absolute, as the browser follows it; '' without one. */
+  href: string;
+  setHref(href: string): void;
+}
+
+/** `node` as a link, when it is one (a node of an event's path: text, elements, the document, window). */
+const linkAt = (node: EventTarget): Link | undefined => {
+  if (node instanceof HTMLAnchorElement || node instanceof HTMLAreaElement) return { href: node.href, setHref: (href) => (node.href = href) };
+  // baseVal is the attribute as written (href, or xlink:href without one), so it is resolved here;
+  // setting it writes href, which the browser follows over xlink:href.
+  if (node instanceof SVGAElement) {
+    const written = node.href.baseVal;
+    return { href: written && new URL(written, node.baseURI).href, setHref: (href) => (node.href.baseVal = href) };
+  }
+  return undefined;
+};
+
+/** Where a form's submission goes, and how: a submitter's formaction and formmethod win over its form's. */
+const submissionOf = (event: Event) => {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement)) return undefined;
+  // Read through the prototype: a field named "action", "method" or "elements" hides the form's own
+  // property of that name (form.action is then the <input>), and `<input name="action">` is common.
+  const own = <K extends 'action' | 'method' | 'elements'>(key: K): HTMLFormElement[K] => Reflect.get(HTMLFormElement.prototype, key, form);
+  // submitter: the button clicked or given to requestSubmit(); null for requestSubmit() alone and Enter with no button.
+  const submitter = (event as SubmitEvent).submitter;
+  const button = submitter instanceof HTMLButtonElement || submitter instanceof HTMLInputElement ? submitter : undefined;
+  return {
+    form,
+    fields: own('elements'),
+    // formAction gives the page's address when the attribute is absent, so its presence is asked first.
+    action: button?.hasAttribute('formaction') ? button.formAction : own('action'),
+    method: button?.hasAttribute('formmethod') ? button.formMethod : own('method'),
+  };
 };
 
 export interface CrossDomainDependencies {
@@ -70,7 +136,16 @@ export interface CrossDomainDependencies {
  * is pending or refused. With `enableCrossDomainTracking` off, none does anything (decorate() warns once).
  */
 export function createCrossDomain({ options, anonymousId, adoptAnonymousId, consented, log }: CrossDomainDependencies) {
-  const { enableCrossDomainTracking: enabled, crossDomainTargets: targets, crossDomainTrackingParameterName: name } = options;
+  const { enableCrossDomainTracking: enabled, crossDomainTrackingParameterName: name } = options;
+  const targets = options.crossDomainTargets?.map(targetHostname) ?? null;
+  /** Where links are decorated now, with `id` (undefined takes it out). */
+  const decoration = (id: string | undefined, overrideTargets = false): Decoration => ({
+    base: document.baseURI,
+    origin: location.origin,
+    targets: overrideTargets ? null : targets,
+    name,
+    id,
+  });
 
   /** The id links carry now; undefined without consent, which also takes out an id put in a link before a revoke. */
   const idToShare = (): string | undefined => (consented() ? anonymousId() : undefined);
@@ -79,10 +154,11 @@ export function createCrossDomain({ options, anonymousId, adoptAnonymousId, cons
   // an element inside a shadow root, none of which has closest() on the right tree.
   const decorateLink = (event: Event): void => {
     try {
-      const link = event.composedPath().find((node): node is HTMLAnchorElement => node instanceof HTMLAnchorElement);
+      let link: Link | undefined;
+      for (const node of event.composedPath()) if ((link = linkAt(node))) break;
       if (!link?.href) return;
-      const decorated = decorateUrl(link.href, location.href, targets, name, idToShare());
-      if (decorated && decorated != link.href) link.href = decorated;
+      const decorated = decorateUrl(link.href, decoration(idToShare()));
+      if (decorated && decorated != link.href) link.setHref(decorated);
     } catch {
       // An href that is no URL: the browser cannot follow it either.
     }
@@ -92,11 +168,11 @@ export function createCrossDomain({ options, anonymousId, adoptAnonymousId, cons
   // POST forms are left alone: their server may check what they carry, and the next page's script cannot read a body.
   const decorateForm = (event: Event): void => {
     try {
-      const form = event.target;
+      const submission = submissionOf(event);
       // decorateUrl() only answers here whether the action is a target: the browser drops its query.
-      if (!(form instanceof HTMLFormElement) || form.method != 'get' || !decorateUrl(form.action, location.href, targets, name, undefined)) return;
+      if (submission?.method != 'get' || !decorateUrl(submission.action, decoration(undefined))) return;
       // Found by name as moesif finds it, also when the page put it there.
-      let field = [...form.elements].find((element): element is HTMLInputElement => element instanceof HTMLInputElement && element.name == name);
+      let field = [...submission.fields].find((element): element is HTMLInputElement => element instanceof HTMLInputElement && element.name == name);
       const id = idToShare();
       if (!id) {
         field?.remove();
@@ -106,7 +182,7 @@ export function createCrossDomain({ options, anonymousId, adoptAnonymousId, cons
         field = document.createElement('input');
         field.type = 'hidden';
         field.name = name;
-        form.append(field);
+        submission.form.append(field);
       }
       field.value = id;
     } catch {
@@ -115,8 +191,12 @@ export function createCrossDomain({ options, anonymousId, adoptAnonymousId, cons
   };
 
   // The events that come before a link is followed, opened in a new tab or copied (keyboard
-  // activation, Enter, is a click), and a form's submission.
-  const listeners = { mousedown: decorateLink, click: decorateLink, auxclick: decorateLink, contextmenu: decorateLink, touchstart: decorateLink, submit: decorateForm };
+  // activation, Enter, is a click), and a form's submission. In the capture phase, so the link is
+  // decorated before any handler of the page navigates; passive, so touches scroll at once.
+  const beforePage = { mousedown: decorateLink, click: decorateLink, auxclick: decorateLink, contextmenu: decorateLink, touchstart: decorateLink, submit: decorateForm };
+  // And again once the page's own handlers have run (bubbling back to window), which may have
+  // rewritten the link's address as it is followed (outbound-link scripts, routers).
+  const afterPage = { click: decorateLink, auxclick: decorateLink };
   /** Removes the listeners, while they are added. */
   let stopListening: (() => void) | undefined;
 
@@ -133,16 +213,25 @@ export function createCrossDomain({ options, anonymousId, adoptAnonymousId, cons
         const values = new URLSearchParams(location.search).getAll(name);
         if (!values.length) return;
         if (values.length == 1 && isAcceptedId(values[0])) adoptAnonymousId(values[0]);
-        history.replaceState(history.state, '', location.pathname + withParameter(location.search, name) + location.hash);
+        // The whole address: a relative one is resolved against the document's base, which a
+        // `<base href>` may put on another origin, where replaceState refuses to go.
+        const address = new URL(location.href);
+        address.search = withParameter(address.search, name);
+        history.replaceState(history.state, '', address.href);
       } catch {
-        // replaceState throws in sandboxed documents: the parameter stays in view, and nothing else changes.
+        // replaceState refused (the page replaced it with one that throws): the parameter stays in view, and nothing else changes.
       }
     },
 
     /** Listens for links and forms being used; idempotent (the listeners are never added twice). */
     start(): void {
-      // Capture phase, so the link is decorated before any handler of the page navigates; passive, so touches scroll at once.
-      if (enabled && !stopListening) stopListening = listen(window, listeners, { capture: true, passive: true });
+      if (!enabled || stopListening) return;
+      const stopBefore = listen(window, beforePage, { capture: true, passive: true });
+      const stopAfter = listen(window, afterPage, { passive: true });
+      stopListening = () => {
+        stopBefore();
+        stopAfter();
+      };
     },
     stop(): void {
       stopListening?.();
@@ -158,7 +247,7 @@ export function createCrossDomain({ options, anonymousId, adoptAnonymousId, cons
     decorate(url: string, overrideTargets?: boolean): string {
       try {
         if (!enabled) log.warn('cdtUrlDecorator(): enableCrossDomainTracking is off');
-        else if (consented()) return decorateUrl(url, location.href, overrideTargets ? null : targets, name, anonymousId()) ?? url;
+        else if (consented()) return decorateUrl(url, decoration(anonymousId(), overrideTargets)) ?? url;
       } catch {
         // Not a URL: given back unchanged, as the method promises.
       }

@@ -259,6 +259,8 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
     options,
     anonymousId: identity.anonymousId,
     adoptAnonymousId(id) {
+      // The visitor's own id coming back (a round trip through the other site) changes nothing, and is no news for a users call.
+      if (identity.getId('anonymous_id') == id) return;
       identity.setId('anonymous_id', id);
       // A signed-in visitor's visit to the other site went under this id: linked to the user here, or it
       // stays a stranger's (the app's identifyUser() with the same user sends nothing).

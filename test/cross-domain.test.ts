@@ -1,11 +1,13 @@
 import { describe, expect, it, vi } from 'vitest';
-import { decorateUrl, isAcceptedId, isTarget, withParameter } from '../src/cross-domain';
+import { decorateUrl, isAcceptedId, isTarget, targetHostname, withParameter, type Decoration } from '../src/cross-domain';
 import type { Log } from '../src/log';
 import { resolveOptions } from '../src/options';
 import { KEYS, cookies, messages, spyConsole, useSdk } from './support/page';
 
 const PAGE = 'https://www.acme-docs.com/guide?x=1';
 const TARGETS = ['acme-cloud.com'];
+/** Decorating on PAGE, with its own base, for TARGETS. */
+const on = (overrides: Partial<Decoration> = {}): Decoration => ({ base: PAGE, origin: new URL(PAGE).origin, targets: TARGETS, name: '__mt', id: ID, ...overrides });
 const ID = 'c0ffee00-0000-4000-8000-000000000001';
 
 describe('the id a link may carry (moesif-browser-js 1.10 isValidAnonymousId, kept exactly)', () => {
@@ -34,13 +36,22 @@ describe('the id a link may carry (moesif-browser-js 1.10 isValidAnonymousId, ke
 });
 
 describe('which hosts are targets', () => {
-  it('a target domain and its subdomains, in any case; not a host that only ends with its letters', () => {
+  it('a target domain and its subdomains; not a host that only ends with its letters', () => {
     expect(isTarget('acme-cloud.com', TARGETS)).toBe(true);
     expect(isTarget('app.acme-cloud.com', TARGETS)).toBe(true);
-    expect(isTarget('a.b.acme-cloud.com', ['ACME-Cloud.COM'])).toBe(true);
+    expect(isTarget('a.b.acme-cloud.com', TARGETS)).toBe(true);
     expect(isTarget('notacme-cloud.com', TARGETS)).toBe(false);
     expect(isTarget('acme-cloud.com.evil.test', TARGETS)).toBe(false);
     expect(isTarget('cloud.com', TARGETS)).toBe(false);
+  });
+
+  it('a target is written as a URL writes its host: lower case, an international name in ASCII, a leading dot dropped', () => {
+    expect(targetHostname('ACME-Cloud.COM')).toBe('acme-cloud.com');
+    expect(targetHostname('Bücher.example')).toBe('xn--bcher-kva.example');
+    expect(targetHostname('.acme-cloud.com')).toBe('acme-cloud.com');
+    expect(isTarget(new URL('https://shop.bücher.example/').hostname, [targetHostname('bücher.example')])).toBe(true);
+    // No URL can hold it: it matches nothing, and decorating goes on for the other targets.
+    expect(targetHostname('acme%cloud.com')).toBe('acme%cloud.com');
   });
 
   it('null targets every host, an empty list none', () => {
@@ -74,22 +85,26 @@ describe('setting and removing the parameter in a query', () => {
 
 describe('decorating a URL', () => {
   it('adds the id to a link to a target on another origin, keeping its path, parameters and hash', () => {
-    expect(decorateUrl('https://app.acme-cloud.com:8443/sign-up?plan=pro#top', PAGE, TARGETS, '__mt', ID)).toBe(
+    expect(decorateUrl('https://app.acme-cloud.com:8443/sign-up?plan=pro#top', on())).toBe(
       `https://app.acme-cloud.com:8443/sign-up?plan=pro&__mt=${ID}#top`,
     );
   });
 
   it('whatever the scheme, and resolving a protocol-relative link', () => {
-    expect(decorateUrl('http://acme-cloud.com/', PAGE, TARGETS, '__mt', ID)).toBe(`http://acme-cloud.com/?__mt=${ID}`);
-    expect(decorateUrl('//acme-cloud.com/x', PAGE, TARGETS, '__mt', ID)).toBe(`https://acme-cloud.com/x?__mt=${ID}`);
+    expect(decorateUrl('http://acme-cloud.com/', on())).toBe(`http://acme-cloud.com/?__mt=${ID}`);
+    expect(decorateUrl('//acme-cloud.com/x', on())).toBe(`https://acme-cloud.com/x?__mt=${ID}`);
   });
 
   it('replaces the id a link carried already (another visitor, or before a reset)', () => {
-    expect(decorateUrl(`https://acme-cloud.com/?__mt=0ld-1d&a=1`, PAGE, TARGETS, '__mt', ID)).toBe(`https://acme-cloud.com/?a=1&__mt=${ID}`);
+    expect(decorateUrl(`https://acme-cloud.com/?__mt=0ld-1d&a=1`, on())).toBe(`https://acme-cloud.com/?a=1&__mt=${ID}`);
+  });
+
+  it("puts the id in the query, where the other site reads it, and leaves a hash router's own query alone", () => {
+    expect(decorateUrl('https://acme-cloud.com/#/pricing?__mt=0ld-1d', on())).toBe(`https://acme-cloud.com/?__mt=${ID}#/pricing?__mt=0ld-1d`);
   });
 
   it('without an id (no consent), takes out an id the link carried', () => {
-    expect(decorateUrl(`https://acme-cloud.com/?a=1&__mt=${ID}`, PAGE, TARGETS, '__mt', undefined)).toBe('https://acme-cloud.com/?a=1');
+    expect(decorateUrl(`https://acme-cloud.com/?a=1&__mt=${ID}`, on({ id: undefined }))).toBe('https://acme-cloud.com/?a=1');
   });
 
   it.each([
@@ -98,7 +113,7 @@ describe('decorating a URL', () => {
     ['a link to a host that is not a target', 'https://elsewhere.test/'],
     ['a look-alike host', 'https://notacme-cloud.com/'],
   ])('leaves alone %s', (_name, url) => {
-    expect(decorateUrl(url, PAGE, TARGETS, '__mt', ID)).toBeUndefined();
+    expect(decorateUrl(url, on())).toBeUndefined();
   });
 
   it.each([
@@ -108,17 +123,23 @@ describe('decorating a URL', () => {
     ['ftp:', 'ftp://acme-cloud.com/file'],
     ['data:', 'data:text/html,hi'],
   ])('never touches a %s URL, even when every origin is a target', (_name, url) => {
-    expect(decorateUrl(url, PAGE, null, '__mt', ID)).toBeUndefined();
+    expect(decorateUrl(url, on({ targets: null }))).toBeUndefined();
   });
 
   it('decorates any other origin over http(s) when every origin is a target, never the page own', () => {
-    expect(decorateUrl('https://example.org/', PAGE, null, '__mt', ID)).toBe(`https://example.org/?__mt=${ID}`);
-    expect(decorateUrl('https://www.acme-docs.com:444/', PAGE, null, '__mt', ID)).toBe(`https://www.acme-docs.com:444/?__mt=${ID}`);
-    expect(decorateUrl('https://www.acme-docs.com/', PAGE, null, '__mt', ID)).toBeUndefined();
+    expect(decorateUrl('https://example.org/', on({ targets: null }))).toBe(`https://example.org/?__mt=${ID}`);
+    expect(decorateUrl('https://www.acme-docs.com:444/', on({ targets: null }))).toBe(`https://www.acme-docs.com:444/?__mt=${ID}`);
+    expect(decorateUrl('https://www.acme-docs.com/', on({ targets: null }))).toBeUndefined();
+  });
+
+  it('resolves a relative URL against the base, and leaves alone only the page own origin (a <base href> may be elsewhere)', () => {
+    const elsewhere = on({ base: 'https://app.acme-cloud.com/docs/' });
+    expect(decorateUrl('pricing', elsewhere)).toBe(`https://app.acme-cloud.com/docs/pricing?__mt=${ID}`);
+    expect(decorateUrl('https://www.acme-docs.com/next', on({ base: 'https://app.acme-cloud.com/', targets: null }))).toBeUndefined();
   });
 
   it('throws on what is no URL, for its caller to give it back unchanged', () => {
-    expect(() => decorateUrl('https://[not-a-host/', PAGE, TARGETS, '__mt', ID)).toThrow();
+    expect(() => decorateUrl('https://[not-a-host/', on())).toThrow();
   });
 });
 
@@ -247,6 +268,13 @@ describe('an id arriving in the address', () => {
     expect(location.search).toBe('?a=1');
   });
 
+  it("is read from the query only: an __mt in the hash (a hash router's own query) is neither adopted nor taken out", () => {
+    history.replaceState(null, '', `/guide#/pricing?__mt=${ID}`);
+    const { moesif } = sdk.start({ enableCrossDomainTracking: true });
+    expect(moesif.getAnonymousId()).not.toBe(ID);
+    expect(location.hash).toBe(`#/pricing?__mt=${ID}`);
+  });
+
   it('is left alone, in the address too, when the option is off', () => {
     arrive(`?__mt=${ID}`);
     const { moesif } = sdk.start({});
@@ -274,6 +302,27 @@ describe('an id arriving in the address', () => {
     moesif.grantPublishingConsent();
     expect(moesif.getAnonymousId()).toBe(ID);
     expect(cookies()[KEYS.anonymousId]).toBe(ID);
+  });
+
+  it("for a signed-in visitor, links a new id to the user with one users call; the visitor's own id coming back (a round trip through the other site) sends none", async () => {
+    const { moesif: first, applicationId } = sdk.start({});
+    first.identifyUser('kate');
+    await first.flush();
+    const own = first.getAnonymousId();
+    const usersSent = () => sdk.collector.items(applicationId, '/v1/users/batch').length;
+    const before = usersSent();
+
+    arrive(`?__mt=${own}`);
+    const back = sdk.fresh();
+    back.init({ applicationId, host: sdk.collector.url, batchMaxTime: 10, enableCrossDomainTracking: true });
+    await back.flush();
+    expect(usersSent()).toBe(before);
+
+    arrive(`?__mt=${ID}`);
+    const fromOtherSite = sdk.fresh();
+    fromOtherSite.init({ applicationId, host: sdk.collector.url, batchMaxTime: 10, enableCrossDomainTracking: true });
+    await fromOtherSite.flush();
+    expect(sdk.collector.items(applicationId, '/v1/users/batch').slice(before)).toMatchObject([{ user_id: 'kate', anonymous_id: ID }]);
   });
 
   it('reaches the first action, whose URI no longer carries it', async () => {
