@@ -176,9 +176,21 @@ const isValid = (name: string, value: unknown): boolean => {
   if (typeof value != type) return false;
   if (typeof value == 'number') return name == 'sampleRate' ? value >= 0 && value <= 1 : value > 0 && value < Infinity;
   if (typeof value == 'string') return name == 'persistence' ? ['localStorage', 'cookie', 'none'].includes(value) : value.trim() != '';
-  // Host names only: a scheme, port or path ('https://acme.com', 'acme.com:8080') would never match a link.
-  return name != 'crossDomainTargets' || (Array.isArray(value) && value.every((domain) => typeof domain == 'string' && /^[^\s/:*?#@]+$/.test(domain)));
+  // Its entries are checked one by one (see hostNamesOf).
+  return name != 'crossDomainTargets' || Array.isArray(value);
 };
+
+/**
+ * The entries of `crossDomainTargets` that are host names; each other one is reported by value and
+ * left out, so that one mistake ('https://acme.com', 'acme.com:8080', '*.acme.com') does not turn
+ * off the links to the other targets (in moesif it matches no link, and the rest work).
+ */
+const hostNamesOf = (targets: readonly unknown[], log: Log): string[] =>
+  targets.filter((domain): domain is string => {
+    const isHostName = typeof domain == 'string' && /^[^\s/:*?#@]+$/.test(domain);
+    if (!isHostName) log.error(`init(): crossDomainTargets entry ${JSON.stringify(domain)} is not a host name like 'acme.com': ignored`);
+    return isHostName;
+  });
 
 /**
  * `value`, or what it names when it is a string given for a numeric or boolean option (from a config
@@ -243,6 +255,7 @@ export function resolveOptions(input: unknown, pageProtocol: string, log: Log): 
   if (resolved.cookieDomain) resolved.cookieDomain = (resolved.cookieDomain as string).replace(/^\*\./, '.');
   // null is a value here, not "not given": it decorates links to every other origin, as in moesif.
   if (given.crossDomainTargets === null) resolved.crossDomainTargets = null;
+  else resolved.crossDomainTargets = hostNamesOf(resolved.crossDomainTargets as readonly unknown[], log);
   resolved.baseUrl = baseUrlFor(resolved.host as string | undefined, pageProtocol);
   // Every option with a default is in `resolved` (DEFAULTS, then only values of the right type), and
   // baseUrl is set: what ResolvedOptions promises, which a Record filled by name cannot show.

@@ -171,11 +171,6 @@ describe('the cross-domain options', () => {
   it.each([
     ['enableCrossDomainTracking', 'yes'],
     ['crossDomainTargets', 'acme-cloud.com'],
-    ['crossDomainTargets', ['https://acme-cloud.com']],
-    ['crossDomainTargets', ['acme-cloud.com:8443']],
-    ['crossDomainTargets', ['*.acme-cloud.com']],
-    ['crossDomainTargets', ['acme-cloud.com', '']],
-    ['crossDomainTargets', [42]],
     ['crossDomainTrackingParameterName', '  '],
     ['crossDomainTrackingParameterName', 7],
   ])('report %s = %j by name, once, and use the default', (name, value) => {
@@ -183,6 +178,21 @@ describe('the cross-domain options', () => {
     const options = resolveOptions({ applicationId: 'app', [name]: value }, 'https:', log)! as unknown as Record<string, unknown>;
     expect(messages(log.error)).toEqual([`init(): option "${name}" is unknown or invalid: ignored`]);
     expect(options[name]).toEqual({ enableCrossDomainTracking: false, crossDomainTargets: [], crossDomainTrackingParameterName: '__mt' }[name]);
+  });
+
+  it.each([
+    ['https://acme-docs.com', '"https://acme-docs.com"'],
+    ['acme-docs.com:8443', '"acme-docs.com:8443"'],
+    ['*.acme-docs.com', '"*.acme-docs.com"'],
+    ['acme docs.com', '"acme docs.com"'],
+    ['', '""'],
+    [42, '42'],
+    [null, 'null'],
+  ])('leave out the target %j, reported by its value once, and keep the others', (bad, shown) => {
+    const log = fakeLog();
+    const options = resolveOptions({ applicationId: 'app', crossDomainTargets: ['acme-cloud.com', bad, 'acme.io'] }, 'https:', log)!;
+    expect(messages(log.error)).toEqual([`init(): crossDomainTargets entry ${shown} is not a host name like 'acme.com': ignored`]);
+    expect(options.crossDomainTargets).toEqual(['acme-cloud.com', 'acme.io']);
   });
 });
 
