@@ -21,6 +21,7 @@ export const DEFAULTS = {
   gzip: true,
   hookTimeout: 5_000,
   debug: false,
+  maxOutgoingTimeout: 30_000,
 } as const;
 
 type Hook<T> = (req: MoesifRequest, res: MoesifResponse) => T;
@@ -50,6 +51,7 @@ export interface ResolvedOptions {
   hookTimeout: number;
   callback: ((error: Error | null, outcome: DeliveryOutcome) => void) | undefined;
   debug: boolean;
+  maxOutgoingTimeout: number;
 }
 
 /** A property of an unknown value, without throwing on getters or null. */
@@ -136,6 +138,8 @@ const KNOWN_OPTIONS: Record<Exclude<keyof MoesifOptions, keyof MoesifOnlyOptions
   hookTimeout: true,
   callback: true,
   debug: true,
+  maxOutgoingTimeout: true,
+  outgoingPatch: true,
 };
 
 /** moesif-nodejs options this middleware does not have (masking, for one, cannot be turned off). */
@@ -143,8 +147,6 @@ const MOESIF_ONLY: Record<keyof MoesifOnlyOptions, true> = {
   noAutoHideSensitive: true,
   disableBatching: true,
   retry: true,
-  maxOutgoingTimeout: true,
-  outgoingPatch: true,
   isNextJsAppRouter: true,
   disableTransactionId: true,
 };
@@ -238,5 +240,6 @@ export function resolveOptions(
     hookTimeout: int('hookTimeout', DEFAULTS.hookTimeout, 1),
     callback: fn('callback'),
     debug: bool('debug', DEFAULTS.debug),
+    maxOutgoingTimeout: int('maxOutgoingTimeout', DEFAULTS.maxOutgoingTimeout, 1),
   };
 }
