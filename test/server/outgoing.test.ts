@@ -4,8 +4,10 @@
  * side by side with the real moesif-nodejs 3.11 where both should agree. Everything is real: an
  * upstream API on 127.0.0.1, the app's calls through Node's http module, and a recording collector.
  */
+import { spawn } from 'node:child_process';
 import http, { request as namedRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import https from 'node:https';
+import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import moesifNodejs from 'moesif-nodejs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -234,7 +236,7 @@ describe('usertrail/server alone', () => {
     return { upstream, collector, middleware };
   }
 
-  it('logs a call that timed out or was aborted before its answer as 599, and one destroyed mid-answer with its status', async () => {
+  it('logs a call that timed out or was aborted before its answer as 599', async () => {
     const { upstream, collector, middleware } = await setUp();
     // The app's own timeout: it destroys the request, as Node's docs say to.
     const timedOut = http.get(`${upstream.url}/hang?timeout`, { timeout: 20 });
@@ -273,6 +275,53 @@ describe('usertrail/server alone', () => {
       ['/large', 200, undefined],
       ['/text', 200, 'hello late'],
     ]);
+  });
+
+  it('lets Node dump an answer the app asked nothing of, as without capture, and logs it', async () => {
+    const { upstream, collector, middleware } = await setUp();
+    // Fire and forget: no callback, no 'response' listener. Node then reads and discards the answer
+    // (5 MB here, more than the sockets hold), so the upstream can finish it. A 'response' listener
+    // of capture's (moesif-nodejs adds one) stops that, and the answer hangs half sent.
+    http.request(`${upstream.url}/large?bytes=5000000`).end();
+    await waitFor(() => upstream.openRequests() === 1);
+    await waitFor(() => upstream.openRequests() === 0);
+    const [event] = await eventsOf(collector, middleware, 1);
+    expect(event).toMatchObject({ direction: 'Outgoing', response: { status: 200 } });
+  });
+
+  it('leaves a refused call without an error handler to crash the app as it does without capture', async () => {
+    const port = await freePort();
+    const collector = await collectorFor('usertrail');
+    // The child makes a refused call it handles (logged, and flushed), then one it does not.
+    const child = (capture: boolean) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+        const script = `
+          import http from 'node:http';
+          const { default: moesif } = await import(process.env.SRC);
+          const middleware = moesif({ applicationId: 'app-1', baseUri: process.env.COLLECTOR });
+          if (process.env.CAPTURE === 'yes') middleware.startCaptureOutgoing();
+          await new Promise((resolve) => http.get('http://127.0.0.1:${port}/handled').on('error', resolve));
+          await middleware.flush();
+          http.get('http://127.0.0.1:${port}/unhandled');
+        `;
+        const src = fileURLToPath(new URL('../../src/server/index.ts', import.meta.url));
+        const run = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+          env: { ...process.env, SRC: src, COLLECTOR: collector.url, CAPTURE: capture ? 'yes' : 'no' },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        let stderr = '';
+        run.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        run.on('error', reject);
+        run.on('exit', (code) => resolve({ code, stderr }));
+      });
+    const without = await child(false);
+    expect(without.code).toBe(1);
+    expect(without.stderr).toContain("Unhandled 'error' event");
+    const captured = await child(true);
+    expect(captured.code).toBe(without.code);
+    expect(captured.stderr).toContain("Unhandled 'error' event");
+    expect(captured.stderr).toContain('ECONNREFUSED');
+    expect(collector.events().map((e) => [new URL(e.request.uri).pathname, e.response.status])).toEqual([['/handled', 599]]);
   });
 
   it('logs an answer still unread at maxOutgoingTimeout with its status, and the app can still read all of it', async () => {
