@@ -4,9 +4,13 @@
  * side by side with the real moesif-nodejs 3.11 where both should agree. Everything is real: an
  * upstream API on 127.0.0.1, the app's calls through Node's http module, and a recording collector.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import http, { request as namedRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import moesifNodejs from 'moesif-nodejs';
@@ -175,10 +179,12 @@ describe('side by side with moesif-nodejs 3.11', () => {
 
   it('gives the hooks the same mocked request and response (url, method, headers, statusCode, getHeader, get, body), with mo_mocked', async () => {
     const upstream = await startUpstream();
+    const readmeFlags: unknown[] = [];
     async function hooksUnder(sdk: Sdk) {
       const collector = await collectorFor(sdk);
       const seen: Json[] = [];
       const look = (hook: string) => (req: Json, res: Json) => {
+        if (sdk === 'usertrail') readmeFlags.push(req.mo_mocked === true && res.mo_mocked === true);
         seen.push({
           hook,
           mocked: req._mo_mocked === true && res._mo_mocked === true,
@@ -207,6 +213,8 @@ describe('side by side with moesif-nodejs 3.11', () => {
     const ours = await hooksUnder('usertrail');
     expect(ours).toEqual(moesif);
     expect(ours.seen).toHaveLength(5);
+    // moesif-nodejs's README names the flag mo_mocked, its code sets _mo_mocked; usertrail sets both.
+    expect(readmeFlags).toEqual([true, true, true, true, true]);
     expect(ours.seen[0]).toMatchObject({ mocked: true, url: `${upstream.url}/charges`, method: 'POST', statusCode: 201, responseHeader: 'yes', requestBody: { amount: 1 } });
     expect(ours).toMatchObject({ user: 'user-7', company: 'company-3', metadata: { plan: 'pro' } });
   });
@@ -392,6 +400,32 @@ describe('usertrail/server alone', () => {
     await readAll(http.get(`${upstream.url}/text?name=after`));
     await Promise.all([middleware.flush?.(), other.flush?.()]);
     expect([collector.events().length, second.events().length]).toEqual([1, 1]);
+  });
+
+  it('captures node:https too (request and get), against a TLS upstream on 127.0.0.1', async () => {
+    // A self-signed certificate for 127.0.0.1, made for this test by Debian's openssl.
+    const dir = mkdtempSync(join(tmpdir(), 'usertrail-tls-'));
+    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')]);
+    expect(made.status).toBe(0);
+    const cert = readFileSync(join(dir, 'cert.pem'));
+    const server = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert }, (req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ secure: true, path: req.url }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+    const base = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const collector = await collectorFor('usertrail');
+    const middleware = capture('usertrail', collector);
+    await readAll(https.get(`${base}/got`, { ca: cert }));
+    const posted = https.request({ hostname: '127.0.0.1', port: new URL(base).port, path: '/posted', method: 'POST', ca: cert });
+    posted.end('x=1');
+    await readAll(posted);
+    const events = (await eventsOf(collector, middleware, 2)).sort((a, b) => a.request.uri.localeCompare(b.request.uri));
+    expect(events.map((e) => [e.request.verb, e.request.uri, e.response.status, e.response.body])).toEqual([
+      ['GET', `${base}/got`, 200, { secure: true, path: '/got' }],
+      ['POST', `${base}/posted`, 200, { secure: true, path: '/posted' }],
+    ]);
   });
 
   it("captures ESM named imports (import { request } from 'node:http') made after the start", async () => {
