@@ -6,6 +6,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import http, { request as namedRequest, type ClientRequest, type IncomingMessage } from 'node:http';
@@ -426,6 +427,21 @@ describe('usertrail/server alone', () => {
       ['GET', `${base}/got`, 200, { secure: true, path: '/got' }],
       ['POST', `${base}/posted`, 200, { secure: true, path: '/posted' }],
     ]);
+  });
+
+  it('captures the calls of an HTTP client built on node:http (axios, as moesif-nodejs installs it)', async () => {
+    // moesif-nodejs's own dependency (through moesifapi), loaded from where it finds it; typed for the one call made.
+    const requireFromMoesif = createRequire(createRequire(import.meta.url).resolve('moesif-nodejs'));
+    const axios = createRequire(requireFromMoesif.resolve('moesifapi'))('axios') as { post(url: string, data: unknown): Promise<{ status: number; data: unknown }> };
+    const { upstream, collector, middleware } = await setUp();
+    const answer = await axios.post(`${upstream.url}/charges`, { amount: 42 });
+    expect(answer.status).toBe(201);
+    const [event] = await eventsOf(collector, middleware, 1);
+    expect(event).toMatchObject({
+      direction: 'Outgoing',
+      request: { verb: 'POST', uri: `${upstream.url}/charges`, body: { amount: 42 } },
+      response: { status: 201, body: { id: 'ch_1', received: { amount: 42 } } },
+    });
   });
 
   it("captures ESM named imports (import { request } from 'node:http') made after the start", async () => {
