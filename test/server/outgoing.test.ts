@@ -184,7 +184,8 @@ describe('side by side with moesif-nodejs 3.11', () => {
     async function hooksUnder(sdk: Sdk) {
       const collector = await collectorFor(sdk);
       const seen: Json[] = [];
-      const look = (hook: string) => (req: Json, res: Json) => {
+      // Typed as usertrail declares them; moesif-nodejs's objects have the same fields but mo_mocked.
+      const look = (hook: string) => (req: MockedRequest, res: MockedResponse) => {
         if (sdk === 'usertrail') readmeFlags.push(req.mo_mocked === true && res.mo_mocked === true);
         seen.push({
           hook,
@@ -197,7 +198,7 @@ describe('side by side with moesif-nodejs 3.11', () => {
           requestBody: req.body,
           statusCode: res.statusCode,
           responseHeader: res.getHeader('X-Upstream'),
-          responseBody: typeof res.body === 'object' ? { ...res.body, password: 'x' } : res.body,
+          responseBody: typeof res.body === 'object' ? { ...(res.body as object), password: 'x' } : res.body,
         });
         return hook === 'identifyUser' ? 'user-7' : hook === 'identifyCompany' ? 'company-3' : hook === 'getMetadata' ? { plan: 'pro' } : undefined;
       };
