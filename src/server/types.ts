@@ -194,7 +194,9 @@ export interface MoesifOnlyOptions {
 /**
  * Options, with moesif-nodejs's names. Hooks are declared as methods on purpose: method parameters
  * are checked bivariantly, so a hook typed `(req: express.Request) => ...` is accepted although this
- * package only promises an IncomingMessage.
+ * package only promises an IncomingMessage. After `startCaptureOutgoing()` the hooks are called for
+ * outgoing calls too, with a MockedRequest and a MockedResponse (`mo_mocked` is true) in place of
+ * `req` and `res`, as in moesif-nodejs: typed for incoming calls here, so an app's hooks keep compiling.
  */
 export interface MoesifOptions extends MoesifOnlyOptions {
   /**
