@@ -182,9 +182,13 @@ function observeCall(req: ClientRequest, recording: ExchangeHooks): void {
   const emitRequest = req.emit as Method;
   (req as unknown as { emit: Method }).emit = function (this: unknown, ...args: unknown[]) {
     const [event] = args;
-    if (event === 'response' && !call.done) tapResponse(call, args[1] as IncomingMessage);
-    // Before the app's listeners run, which may throw (an unhandled 'error').
-    else if ((event === 'error' && !call.response) || event === 'close') complete(call);
+    try {
+      if (event === 'response' && !call.done) tapResponse(call, args[1] as IncomingMessage);
+      // Before the app's listeners run, which may throw (an unhandled 'error').
+      else if ((event === 'error' && !call.response) || event === 'close') complete(call);
+    } catch {
+      // Recording is best effort: the event reaches the app whatever happened here.
+    }
     return emitRequest.apply(this, args);
   };
 }
@@ -203,6 +207,7 @@ function tapResponse(call: OutgoingCall, res: IncomingMessage): void {
         complete(call);
       } else if (event === 'close' || event === 'error') complete(call);
     }
+    // complete() only starts an async build, and recordChunk catches: nothing here throws into the app.
     return emit.apply(this, args);
   };
 }
