@@ -546,13 +546,14 @@ type HookResult = { ok: boolean; value: unknown };
 /**
  * Call a user hook; a throw, a rejection or a hook past the deadline is reported once and becomes
  * `undefined`. Most hooks answer synchronously, and then so does this: no promise, timer or race
- * for them (those were a good part of the middleware's CPU time under load, issue 18).
+ * for them (those were a good part of the middleware's CPU time under load, issue 18). Outgoing
+ * calls (outgoing.ts) pass their mocked request and response.
  */
-function callHook(
+export function callHook<Req, Res>(
   name: string,
-  hook: Hook | undefined,
-  req: MoesifRequest,
-  res: MoesifResponse,
+  hook: ((req: Req, res: Res) => unknown) | undefined,
+  req: Req,
+  res: Res,
   log: Log,
   deadline: number,
   limitMs: number,
@@ -682,6 +683,14 @@ async function buildEvent(
   if (truncated.length > 0) event.metadata = { truncated, ...appMetadata };
   else if (appMetadata) event.metadata = appMetadata;
 
+  return maskEvent(event, options, log, deadline);
+}
+
+/**
+ * The event as the app's maskContent returns it, or undefined to drop it (maskContent threw or did
+ * not settle by `deadline`). Incoming and outgoing calls alike.
+ */
+export async function maskEvent(event: MoesifEvent, options: ResolvedOptions, log: Log, deadline: number): Promise<MoesifEvent | undefined> {
   if (!options.maskContent) return event;
   try {
     const returned: unknown = options.maskContent(event);

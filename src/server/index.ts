@@ -4,8 +4,9 @@
  * `moesif({...})`. Node only; this entry only wires the modules below and names every export.
  */
 import { createOutbox } from './outbox.js';
-import { createExchangeObserver, withoutBodies } from './event.js';
-import { createLog, errorName, type Log } from './log.js';
+import { createExchangeObserver, withoutBodies, type ExchangeHooks } from './event.js';
+import { createLog, errorName } from './log.js';
+import { createOutgoingCapture } from './outgoing.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 import { createTransport } from './transport.js';
 import { createUpdaters, governanceRules, notify } from './updates.js';
@@ -22,6 +23,9 @@ export type {
   KoaContextLike,
   MaybePromise,
   Metadata,
+  MockedHeaderReader,
+  MockedRequest,
+  MockedResponse,
   MoesifEvent,
   MoesifMiddleware,
   MoesifOptions,
@@ -96,15 +100,6 @@ function koaContext(value: unknown): KoaContextLike | undefined {
 const EMPTY_STATS: MoesifStats = { queued: 0, sent: 0, dropped: 0, rejected: 0, failedRequests: 0 };
 
 /**
- * moesif-nodejs's quick start calls `startCaptureOutgoing()` right after creating the middleware, so
- * without it an app swapped over threw "is not a function" at start-up. Outgoing calls are not
- * captured here: it says so once and returns.
- */
-function outgoingCapture(log: Log) {
-  return () => log.warnOnce('startCaptureOutgoing', 'outgoing API calls are not captured by usertrail/server: startCaptureOutgoing() ignored');
-}
-
-/**
  * Create the middleware. Never throws: without a usable `applicationId`/`baseUri` it prints one
  * console error and returns a middleware that only calls `next()`, so a missing environment variable
  * cannot take the API down.
@@ -130,7 +125,8 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
     return Object.assign(passThrough, {
       flush: () => Promise.resolve(),
       stats: () => ({ ...EMPTY_STATS }),
-      startCaptureOutgoing: outgoingCapture(setupLog),
+      // Nothing is logged without options, outgoing calls neither (the error above said so).
+      startCaptureOutgoing: () => () => {},
       ...createUpdaters(undefined),
       ...governanceRules(setupLog),
     });
@@ -161,8 +157,8 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
   });
   // Events whose hooks are still running (they may be async); flush() waits for them.
   const building = new Set<Promise<void>>();
-  // Made once: per request, observing makes only what the exchange must keep (event.ts).
-  const exchanges = createExchangeObserver({
+  // Where the events of incoming and outgoing calls go.
+  const recording: ExchangeHooks = {
     options: opts,
     log,
     onEvent(json) {
@@ -173,7 +169,10 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
       building.add(work);
       void work.finally(() => building.delete(work));
     },
-  });
+  };
+  // Made once: per request, observing makes only what the exchange must keep (event.ts).
+  const exchanges = createExchangeObserver(recording);
+  const outgoing = createOutgoingCapture(recording);
 
   function observe(req: MoesifRequest, res: MoesifResponse): void {
     try {
@@ -208,7 +207,7 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
   return Object.assign(middleware, {
     flush,
     stats: () => outbox.stats(),
-    startCaptureOutgoing: outgoingCapture(log),
+    startCaptureOutgoing: outgoing.start,
     ...createUpdaters(send),
     ...governanceRules(log),
   });

@@ -22,6 +22,7 @@ export const DEFAULTS = {
   hookTimeout: 5_000,
   disableTransactionId: false,
   debug: false,
+  maxOutgoingTimeout: 30_000,
 } as const;
 
 type Hook<T> = (req: MoesifRequest, res: MoesifResponse) => T;
@@ -52,6 +53,7 @@ export interface ResolvedOptions {
   callback: ((error: Error | null, outcome: DeliveryOutcome) => void) | undefined;
   disableTransactionId: boolean;
   debug: boolean;
+  maxOutgoingTimeout: number;
 }
 
 /** A property of an unknown value, without throwing on getters or null. */
@@ -141,6 +143,8 @@ const KNOWN_OPTIONS: Record<Exclude<keyof MoesifOptions, keyof MoesifOnlyOptions
   callback: true,
   disableTransactionId: true,
   debug: true,
+  maxOutgoingTimeout: true,
+  outgoingPatch: true,
 };
 
 /** moesif-nodejs options this middleware does not have (masking, for one, cannot be turned off). */
@@ -148,8 +152,6 @@ const MOESIF_ONLY: Record<keyof MoesifOnlyOptions, true> = {
   noAutoHideSensitive: true,
   disableBatching: true,
   retry: true,
-  maxOutgoingTimeout: true,
-  outgoingPatch: true,
   isNextJsAppRouter: true,
 };
 
@@ -263,5 +265,6 @@ export function resolveOptions(
     callback: fn('callback'),
     disableTransactionId: bool('disableTransactionId', DEFAULTS.disableTransactionId),
     debug: bool('debug', DEFAULTS.debug),
+    maxOutgoingTimeout: int('maxOutgoingTimeout', DEFAULTS.maxOutgoingTimeout, 1),
   };
 }

@@ -31,9 +31,51 @@ export type MoesifRequest = IncomingMessage & {
 
 export type MoesifResponse = ServerResponse;
 
-/** One API call the server answered, as Moesif's `/v1/events` endpoints take it (see wire.ts). */
+/**
+ * One API call, as Moesif's `/v1/events` endpoints take it (see wire.ts): one the server answered
+ * (`Incoming`), or one the app made with node:http(s) after `startCaptureOutgoing()` (`Outgoing`).
+ */
 export interface MoesifEvent extends EventPayload {
-  direction: 'Incoming';
+  direction: 'Incoming' | 'Outgoing';
+}
+
+/** How the mocked objects read a header: by any case of its name, repeated values joined by ", ". */
+export type MockedHeaderReader = (name: string) => string | undefined;
+
+/**
+ * What the hooks (`skip`, `identifyUser`, `identifyCompany`, `getSessionToken`, `getTags`,
+ * `getMetadata`, `getApiVersion`) receive as the request of an outgoing call, in place of an
+ * IncomingMessage: the fields moesif-nodejs's README lists under "Capture Outgoing API Calls".
+ * Tell it from an incoming request by `mo_mocked`.
+ */
+export interface MockedRequest {
+  /** Always true. moesif-nodejs's README names it `mo_mocked`, its code sets `_mo_mocked`: both are set. */
+  mo_mocked: true;
+  _mo_mocked: true;
+  /** The headers the app sent, names in lower case, as `ClientRequest.getHeaders()` has them (Host included). */
+  headers: Record<string, string | string[] | number | undefined>;
+  /** The full URL called, e.g. `https://api.stripe.com/v1/charges?limit=3`. */
+  url: string;
+  /** GET, POST... */
+  method: string;
+  getHeader: MockedHeaderReader;
+  get: MockedHeaderReader;
+  /** The request body as it goes into the event (parsed JSON, text, or base64), secrets masked; undefined without one or with `logBody: false`. */
+  body: unknown;
+}
+
+/** The response of an outgoing call, as the hooks receive it (see MockedRequest). */
+export interface MockedResponse {
+  mo_mocked: true;
+  _mo_mocked: true;
+  /** The headers the upstream answered with, names in lower case; none when the call failed. */
+  headers: Record<string, string | string[] | undefined>;
+  /** The upstream's status; 599 when no answer came (refused, timed out, aborted), as moesif-nodejs logs it. */
+  statusCode: number;
+  getHeader: MockedHeaderReader;
+  get: MockedHeaderReader;
+  /** The response body as it goes into the event, as for MockedRequest's. */
+  body: unknown;
 }
 
 /** Campaign fields accepted in camelCase (moesif-nodejs style) or snake_case (wire style). */
@@ -143,10 +185,6 @@ export interface MoesifOnlyOptions {
   disableBatching?: boolean;
   /** @deprecated Not supported by usertrail/server (it retries with backoff until delivered): ignored, with a warning. */
   retry?: number;
-  /** @deprecated Not supported by usertrail/server (outgoing calls are not captured): ignored, with a warning. */
-  maxOutgoingTimeout?: number;
-  /** @deprecated Not supported by usertrail/server (outgoing calls are not captured): ignored, with a warning. */
-  outgoingPatch?: boolean;
   /** @deprecated Not supported by usertrail/server: ignored, with a warning. */
   isNextJsAppRouter?: boolean;
 }
@@ -154,7 +192,9 @@ export interface MoesifOnlyOptions {
 /**
  * Options, with moesif-nodejs's names. Hooks are declared as methods on purpose: method parameters
  * are checked bivariantly, so a hook typed `(req: express.Request) => ...` is accepted although this
- * package only promises an IncomingMessage.
+ * package only promises an IncomingMessage. After `startCaptureOutgoing()` the hooks are called for
+ * outgoing calls too, with a MockedRequest and a MockedResponse (`mo_mocked` is true) in place of
+ * `req` and `res`, as in moesif-nodejs: typed for incoming calls here, so an app's hooks keep compiling.
  */
 export interface MoesifOptions extends MoesifOnlyOptions {
   /**
@@ -250,6 +290,18 @@ export interface MoesifOptions extends MoesifOnlyOptions {
   disableTransactionId?: boolean;
   /** Log counts, statuses and paths (never payloads) to the console. @default false */
   debug?: boolean;
+  /**
+   * Longest wait (ms) for an outgoing call to finish: one still running then (no answer yet, or a
+   * body the app has not read to its end) is logged with what was seen so far, as 599 when no answer
+   * came. Only with `startCaptureOutgoing()`. @default 30000
+   */
+  maxOutgoingTimeout?: number;
+  /**
+   * Accepted for moesif-nodejs code, and not needed: usertrail/server records an outgoing response
+   * as the app reads it, however the app's HTTP client reads it, which is what this option of
+   * moesif-nodejs tries to cover. No effect.
+   */
+  outgoingPatch?: boolean;
 }
 
 /** Counters of the delivery queue, for health checks and tests. */
@@ -288,8 +340,14 @@ export interface MoesifMiddleware {
   /** Send everything queued now; resolves when the queue is empty or the collector failed once. Never rejects. */
   flush(): Promise<void>;
   stats(): MoesifStats;
-  /** Accepted for moesif-nodejs's quick start: outgoing calls are not captured, and one warning says so. */
-  startCaptureOutgoing(): void;
+  /**
+   * Log the calls the app makes with node:http and node:https (`request` and `get`) as events with
+   * `direction: 'Outgoing'`, through the same options and queue as incoming calls; the hooks then get
+   * a MockedRequest and a MockedResponse. Once per process: while one middleware captures, other
+   * calls (of it or of another middleware) change nothing. Global `fetch` is not captured (neither
+   * does moesif-nodejs 3.11). Returns a function that stops this middleware's capture.
+   */
+  startCaptureOutgoing(): () => void;
   /** Create or update a user profile (POST /v1/users). Never rejects: failures are in the outcome. */
   updateUser(user: UserModel, cb?: (error: Error | null, outcome: DeliveryOutcome) => void): Promise<DeliveryOutcome>;
   updateUsersBatch(users: UserModel[], cb?: (error: Error | null, outcome: DeliveryOutcome) => void): Promise<DeliveryOutcome>;

@@ -1,0 +1,471 @@
+// @vitest-environment node
+/**
+ * startCaptureOutgoing(): the calls an app makes with node:http(s) are logged as Outgoing events,
+ * side by side with the real moesif-nodejs 3.11 where both should agree. Everything is real: an
+ * upstream API on 127.0.0.1, the app's calls through Node's http module, and a recording collector.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import http, { request as namedRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import moesifNodejs from 'moesif-nodejs';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import usertrail, { type MockedRequest, type MockedResponse, type MoesifOptions } from '../../src/server/index';
+import { DEFAULT_APP_ID } from '../../demo/collector/server.js';
+import { freePort, startNodeServer, startRecorder, waitFor, type Recorder, type RunningApp } from './helpers';
+
+type Sdk = 'moesif-nodejs' | 'usertrail';
+// any: events and hook arguments are read field by field as both SDKs send them.
+type Json = Record<string, any>;
+type Middleware = Json & { startCaptureOutgoing(): unknown; flush?(): Promise<void>; _mo_patch?: () => void };
+
+const originals = { httpRequest: http.request, httpGet: http.get, httpsRequest: https.request, httpsGet: https.get };
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  vi.restoreAllMocks();
+});
+
+/** The upstream API the app calls: a few routes, and counts of the requests it has open and has closed. */
+async function startUpstream(): Promise<RunningApp & { openRequests(): number; closedRequests(): number }> {
+  let open = 0;
+  let closed = 0;
+  const server = await startNodeServer((req, res) => {
+    open++;
+    res.on('close', () => {
+      open--;
+      closed++;
+    });
+    const url = new URL(req.url ?? '/', 'http://upstream');
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const received = Buffer.concat(chunks).toString();
+      switch (url.pathname) {
+        case '/charges':
+          res.writeHead(201, { 'Content-Type': 'application/json', 'X-Upstream': 'yes' });
+          res.end(JSON.stringify({ id: 'ch_1', received: received ? JSON.parse(received) : null, password: 'hunter2' }));
+          return;
+        case '/text':
+          res.writeHead(200, { 'Content-Type': 'text/plain' });
+          res.end(`hello ${url.searchParams.get('name') ?? ''}`);
+          return;
+        case '/gzip':
+          res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' });
+          res.end(gzipSync(JSON.stringify({ zipped: true })));
+          return;
+        case '/large':
+          res.writeHead(200, { 'Content-Type': 'text/plain' });
+          res.end('a'.repeat(Number(url.searchParams.get('bytes'))));
+          return;
+        case '/hang':
+          return; // never answers
+        default:
+          res.writeHead(404).end();
+      }
+    });
+  });
+  cleanups.push(() => server.close());
+  return { ...server, openRequests: () => open, closedRequests: () => closed };
+}
+
+async function collectorFor(sdk: Sdk): Promise<Recorder> {
+  const collector = await startRecorder(0, { contract: sdk === 'usertrail' });
+  cleanups.push(() => collector.close());
+  return collector;
+}
+
+/** A middleware of `sdk` logging to `collector`, capturing outgoing calls until the test ends. */
+function capture(sdk: Sdk, collector: Recorder, options: Json = {}): Middleware {
+  const base = { applicationId: DEFAULT_APP_ID, baseUri: collector.url, ...options };
+  // moesif-nodejs refuses batchMaxTime of 500 or less; usertrail's batches leave at once here.
+  const middleware = (sdk === 'usertrail' ? usertrail({ batchMaxTime: 10, ...base } as MoesifOptions) : moesifNodejs({ ...base, batchMaxTime: 501 } as never)) as unknown as Middleware;
+  const stop = middleware.startCaptureOutgoing();
+  cleanups.push(() => (sdk === 'usertrail' ? (stop as () => void)() : middleware._mo_patch?.()));
+  return middleware;
+}
+
+/** The response's status and body, read to its end as an app does. */
+function readAll(req: ClientRequest): Promise<{ status: number; body: string; res: IncomingMessage }> {
+  return new Promise((resolve, reject) => {
+    req.on('error', reject);
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), res }));
+    });
+  });
+}
+
+/** The fields both SDKs set on an outgoing event, in an order-free form. */
+function view(event: Json): Json {
+  const decoded = (side: Json) => (side?.transfer_encoding === 'base64' ? Buffer.from(side.body, 'base64').toString() : side?.body);
+  return {
+    direction: event.direction,
+    call: `${event.request.verb} ${event.request.uri}`,
+    status: event.response.status,
+    request_content_type: event.request.headers?.['content-type'],
+    response_content_type: event.response.headers?.['content-type'],
+    upstream_header: event.response.headers?.['x-upstream'],
+    request_body: decoded(event.request),
+    response_body: decoded(event.response),
+  };
+}
+
+const byCall = (a: Json, b: Json) => String(a.call).localeCompare(String(b.call));
+
+async function eventsOf(collector: Recorder, middleware: Middleware, count: number): Promise<Json[]> {
+  await middleware.flush?.();
+  return waitFor(() => collector.events().length >= count && collector.events(), 10_000);
+}
+
+describe('side by side with moesif-nodejs 3.11', () => {
+  /** The same calls, in every argument form of request() and get(), made under each SDK in turn. */
+  async function callsUnder(sdk: Sdk, upstream: RunningApp) {
+    const collector = await collectorFor(sdk);
+    const middleware = capture(sdk, collector);
+    const { port } = new URL(upstream.url);
+    const answers = [
+      // get(url string, callback)
+      await readAll(http.get(`${upstream.url}/text?name=ada`)),
+      // request(URL object, options, callback) with a JSON body
+      await readAll(
+        (() => {
+          const req = http.request(new URL(`${upstream.url}/charges`), { method: 'POST', headers: { 'Content-Type': 'application/json' } });
+          req.end(JSON.stringify({ amount: 2000, currency: 'usd' }));
+          return req;
+        })(),
+      ),
+      // request(options object) without callback, the body written in two parts
+      await readAll(
+        (() => {
+          const req = http.request({ host: '127.0.0.1', port, path: '/charges?expand=customer', method: 'PUT', headers: { 'content-type': 'application/json' } });
+          req.write('{"amount":');
+          req.end('5}');
+          return req;
+        })(),
+      ),
+      // get(options object, callback), a gzip answer
+      await new Promise<{ status: number; body: string }>((resolve) => {
+        http.get({ hostname: '127.0.0.1', port, path: '/gzip' }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: '(gzip)' }));
+        });
+      }),
+    ].map(({ status, body }) => `${status} ${body}`);
+    const events = (await eventsOf(collector, middleware, 4)).filter((e) => e.direction === 'Outgoing' || e.direction === undefined);
+    return { answers, events: events.map(view).sort(byCall) };
+  }
+
+  it('logs the same calls as moesif-nodejs: direction, URL, method, status, headers and bodies', async () => {
+    const upstream = await startUpstream();
+    const moesif = await callsUnder('moesif-nodejs', upstream);
+    for (const cleanup of cleanups.splice(1).reverse()) await cleanup(); // moesif-nodejs's patch undone
+    const ours = await callsUnder('usertrail', upstream);
+    expect(ours.answers).toEqual(moesif.answers);
+    // moesif-nodejs masks no body field it cannot tell is a card (the password), usertrail does.
+    const unmasked = (events: Json[]) => events.map((e) => ({ ...e, response_body: typeof e.response_body === 'object' ? { ...e.response_body, password: 'x' } : e.response_body }));
+    expect(unmasked(ours.events)).toEqual(unmasked(moesif.events));
+    expect(ours.events).toHaveLength(4);
+    expect(ours.events.find((e) => e.call.startsWith('POST'))).toMatchObject({
+      direction: 'Outgoing',
+      status: 201,
+      request_body: { amount: 2000, currency: 'usd' },
+      response_body: { id: 'ch_1', received: { amount: 2000, currency: 'usd' }, password: expect.not.stringContaining('hunter2') },
+    });
+    expect(ours.events.map((e) => e.call)).toContain(`PUT ${upstream.url}/charges?expand=customer`);
+  });
+
+  it('gives the hooks the same mocked request and response (url, method, headers, statusCode, getHeader, get, body), with mo_mocked', async () => {
+    const upstream = await startUpstream();
+    const readmeFlags: unknown[] = [];
+    async function hooksUnder(sdk: Sdk) {
+      const collector = await collectorFor(sdk);
+      const seen: Json[] = [];
+      // Typed as usertrail declares them; moesif-nodejs's objects have the same fields but mo_mocked.
+      const look = (hook: string) => (req: MockedRequest, res: MockedResponse) => {
+        if (sdk === 'usertrail') readmeFlags.push(req.mo_mocked === true && res.mo_mocked === true);
+        seen.push({
+          hook,
+          mocked: req._mo_mocked === true && res._mo_mocked === true,
+          url: req.url,
+          method: req.method,
+          requestType: req.getHeader('Content-Type'),
+          requestTypeByGet: req.get('content-type'),
+          requestHeader: req.headers['x-request-id'],
+          requestBody: req.body,
+          statusCode: res.statusCode,
+          responseHeader: res.getHeader('X-Upstream'),
+          responseBody: typeof res.body === 'object' ? { ...(res.body as object), password: 'x' } : res.body,
+        });
+        return hook === 'identifyUser' ? 'user-7' : hook === 'identifyCompany' ? 'company-3' : hook === 'getMetadata' ? { plan: 'pro' } : undefined;
+      };
+      const hooks = ['skip', 'identifyUser', 'identifyCompany', 'getSessionToken', 'getMetadata'];
+      const middleware = capture(sdk, collector, Object.fromEntries(hooks.map((name) => [name, look(name)])));
+      const req = http.request(`${upstream.url}/charges`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Request-Id': 'r-1' } });
+      req.end(JSON.stringify({ amount: 1 }));
+      await readAll(req);
+      const [event] = await eventsOf(collector, middleware, 1);
+      return { seen: seen.sort((a, b) => a.hook.localeCompare(b.hook)), user: event?.user_id, company: event?.company_id, metadata: event?.metadata };
+    }
+    const moesif = await hooksUnder('moesif-nodejs');
+    for (const cleanup of cleanups.splice(1).reverse()) await cleanup();
+    const ours = await hooksUnder('usertrail');
+    expect(ours).toEqual(moesif);
+    expect(ours.seen).toHaveLength(5);
+    // moesif-nodejs's README names the flag mo_mocked, its code sets _mo_mocked; usertrail sets both.
+    expect(readmeFlags).toEqual([true, true, true, true, true]);
+    expect(ours.seen[0]).toMatchObject({ mocked: true, url: `${upstream.url}/charges`, method: 'POST', statusCode: 201, responseHeader: 'yes', requestBody: { amount: 1 } });
+    expect(ours).toMatchObject({ user: 'user-7', company: 'company-3', metadata: { plan: 'pro' } });
+  });
+
+  it('logs a refused connection as 599 with no answer, as moesif-nodejs does, and the app still gets its error', async () => {
+    const port = await freePort();
+    async function refusedUnder(sdk: Sdk) {
+      const collector = await collectorFor(sdk);
+      const middleware = capture(sdk, collector);
+      const error = await new Promise<NodeJS.ErrnoException>((resolve) => http.get(`http://127.0.0.1:${port}/v1/charges`).on('error', resolve));
+      const [event] = await eventsOf(collector, middleware, 1);
+      return { code: error.code, event: { call: `${event?.request.verb} ${event?.request.uri}`, status: event?.response.status, headers: event?.response.headers, body: event?.response.body } };
+    }
+    const moesif = await refusedUnder('moesif-nodejs');
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    const ours = await refusedUnder('usertrail');
+    expect(ours).toEqual(moesif);
+    expect(ours.event).toMatchObject({ status: 599, headers: {} });
+  });
+});
+
+describe('usertrail/server alone', () => {
+  async function setUp(options: Json = {}) {
+    const upstream = await startUpstream();
+    const collector = await collectorFor('usertrail');
+    const middleware = capture('usertrail', collector, options);
+    return { upstream, collector, middleware };
+  }
+
+  it('logs a call that timed out or was aborted before its answer as 599', async () => {
+    const { upstream, collector, middleware } = await setUp();
+    // The app's own timeout: it destroys the request, as Node's docs say to.
+    const timedOut = http.get(`${upstream.url}/hang?timeout`, { timeout: 20 });
+    timedOut.on('timeout', () => timedOut.destroy(new Error('timed out')));
+    await new Promise((resolve) => timedOut.on('error', resolve));
+    const aborted = http.get(`${upstream.url}/hang?aborted`);
+    aborted.on('error', () => {});
+    await waitFor(() => upstream.openRequests() >= 1);
+    aborted.destroy();
+    const events = await eventsOf(collector, middleware, 2);
+    expect(events.map((e) => [new URL(e.request.uri).search, e.direction, e.response.status]).sort()).toEqual([
+      ['?aborted', 'Outgoing', 599],
+      ['?timeout', 'Outgoing', 599],
+    ]);
+  });
+
+  it('reads no more of an answer than the app reads: one read late reaches the app whole, one never read stays unread', async () => {
+    const { upstream, collector, middleware } = await setUp();
+    const late = await new Promise<IncomingMessage>((resolve) => http.get(`${upstream.url}/text?name=late`, resolve));
+    // Wait until the whole answer has arrived at the client, still unread: a 'data' listener added
+    // by capture (moesif-nodejs's) would have taken it in flowing mode, and the app would get nothing.
+    await waitFor(() => late.complete);
+    expect(late.readableFlowing).toBe(null);
+    const chunks: Buffer[] = [];
+    late.on('data', (chunk: Buffer) => chunks.push(chunk));
+    await new Promise((resolve) => late.on('end', resolve));
+    expect(Buffer.concat(chunks).toString()).toBe('hello late');
+
+    const unread = await new Promise<IncomingMessage>((resolve) => http.get(`${upstream.url}/large?bytes=20000000`, resolve));
+    await waitFor(() => unread.readableLength > 0);
+    expect(unread.readableFlowing).toBe(null);
+    expect(unread.complete).toBe(false); // backpressure held: the 20 MB did not all come
+    unread.destroy();
+    const events = (await eventsOf(collector, middleware, 2)).sort((a, b) => a.request.uri.localeCompare(b.request.uri));
+    expect(events.map((e) => [new URL(e.request.uri).pathname, e.response.status, e.response.body])).toEqual([
+      ['/large', 200, undefined],
+      ['/text', 200, 'hello late'],
+    ]);
+  });
+
+  it('lets Node dump an answer the app asked nothing of, as without capture, and logs it', async () => {
+    const { upstream, collector, middleware } = await setUp();
+    // Fire and forget: no callback, no 'response' listener. Node then reads and discards the answer
+    // (20 MB here, more than the sockets hold), so the upstream can finish it. A 'response' listener
+    // of capture's (moesif-nodejs adds one) stops that, and the answer hangs half sent.
+    http.request(`${upstream.url}/large?bytes=20000000`).end();
+    await waitFor(() => upstream.closedRequests() === 1);
+    const [event] = await eventsOf(collector, middleware, 1);
+    expect(event).toMatchObject({ direction: 'Outgoing', response: { status: 200 } });
+  });
+
+  it('leaves a refused call without an error handler to crash the app as it does without capture', async () => {
+    const port = await freePort();
+    const collector = await collectorFor('usertrail');
+    // The child makes a refused call it handles (logged, and flushed), then one it does not.
+    const child = (capture: boolean) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+        const script = `
+          import http from 'node:http';
+          const { default: moesif } = await import(process.env.SRC);
+          const middleware = moesif({ applicationId: 'app-1', baseUri: process.env.COLLECTOR });
+          if (process.env.CAPTURE === 'yes') middleware.startCaptureOutgoing();
+          await new Promise((resolve) => http.get('http://127.0.0.1:${port}/handled').on('error', resolve));
+          await middleware.flush();
+          http.get('http://127.0.0.1:${port}/unhandled');
+        `;
+        const src = fileURLToPath(new URL('../../src/server/index.ts', import.meta.url));
+        const run = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+          env: { ...process.env, SRC: src, COLLECTOR: collector.url, CAPTURE: capture ? 'yes' : 'no' },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        let stderr = '';
+        run.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        run.on('error', reject);
+        run.on('exit', (code) => resolve({ code, stderr }));
+      });
+    const without = await child(false);
+    expect(without.code).toBe(1);
+    expect(without.stderr).toContain("Unhandled 'error' event");
+    const captured = await child(true);
+    expect(captured.code).toBe(without.code);
+    expect(captured.stderr).toContain("Unhandled 'error' event");
+    expect(captured.stderr).toContain('ECONNREFUSED');
+    expect(collector.events().map((e) => [new URL(e.request.uri).pathname, e.response.status])).toEqual([['/handled', 599]]);
+  });
+
+  it('logs an answer still unread at maxOutgoingTimeout with its status, and the app can still read all of it', async () => {
+    const { upstream, collector, middleware } = await setUp({ maxOutgoingTimeout: 50 });
+    const res = await new Promise<IncomingMessage>((resolve) => http.get(`${upstream.url}/text?name=slow`, resolve));
+    const [event] = await eventsOf(collector, middleware, 1);
+    expect(event).toMatchObject({ direction: 'Outgoing', response: { status: 200 } });
+    res.setEncoding('utf8');
+    let text = '';
+    for await (const chunk of res) text += chunk;
+    expect(text).toBe('hello slow');
+  });
+
+  it('caps and masks bodies as for incoming calls', async () => {
+    const { upstream, collector, middleware } = await setUp({ responseMaxBodySize: 1000 });
+    const big = await readAll(http.get(`${upstream.url}/large?bytes=300000`));
+    expect(big.body).toHaveLength(300_000);
+    const secret = http.request(`${upstream.url}/charges`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: 'Bearer sk_live_123' } });
+    secret.end(JSON.stringify({ password: 'hunter2', amount: 3 }));
+    await readAll(secret);
+    const events = (await eventsOf(collector, middleware, 2)).sort((a, b) => a.request.uri.localeCompare(b.request.uri));
+    const [charge, large] = events;
+    expect(large?.response.body).toHaveLength(1000);
+    expect(large?.metadata).toEqual({ truncated: ['response'] });
+    expect(JSON.stringify(charge)).not.toContain('hunter2');
+    expect(JSON.stringify(charge)).not.toContain('sk_live_123');
+    expect(charge?.request.body).toMatchObject({ amount: 3 });
+  });
+
+  it('logs no bodies with logBody: false', async () => {
+    const quiet = await setUp({ logBody: false });
+    await readAll(http.get(`${quiet.upstream.url}/text?name=quiet`));
+    const [plain] = await eventsOf(quiet.collector, quiet.middleware, 1);
+    expect(plain).toMatchObject({ direction: 'Outgoing', response: { status: 200 } });
+    expect(plain?.response.body).toBeUndefined();
+  });
+
+  it('never logs its own requests to the collector, nor any request carrying X-Moesif-Application-Id', async () => {
+    const { upstream, collector, middleware } = await setUp({ batchSize: 1 });
+    for (let i = 0; i < 3; i++) await readAll(http.get(`${upstream.url}/text?name=${i}`));
+    const other = http.request(`${upstream.url}/text?name=sdk`, { headers: { 'X-Moesif-Application-Id': 'another' } });
+    other.end();
+    await readAll(other);
+    await middleware.flush?.();
+    await waitFor(() => collector.requests.filter((r) => r.path === '/v1/events/batch').length >= 3);
+    // Every batch went out, each a call of the app's; none a batch of ours (that would be a loop).
+    await middleware.flush?.();
+    expect(collector.events().map((e) => new URL(e.request.uri).search).sort()).toEqual(['?name=0', '?name=1', '?name=2']);
+  });
+
+  it('logs each call once after two starts and two middlewares; stopping hands over, then puts node:http back', async () => {
+    const { upstream, collector, middleware } = await setUp();
+    const stopFirst = middleware.startCaptureOutgoing() as () => void;
+    const second = await collectorFor('usertrail');
+    const other = capture('usertrail', second);
+    const stopOther = other.startCaptureOutgoing() as () => void;
+    await readAll(http.get(`${upstream.url}/text?name=once`));
+    await other.flush?.();
+    expect((await eventsOf(collector, middleware, 1)).map((e) => new URL(e.request.uri).search)).toEqual(['?name=once']);
+    expect(second.events()).toEqual([]);
+
+    stopFirst();
+    await readAll(http.get(`${upstream.url}/text?name=handed-over`));
+    expect((await eventsOf(second, other, 1)).map((e) => new URL(e.request.uri).search)).toEqual(['?name=handed-over']);
+
+    stopOther();
+    expect({ httpRequest: http.request, httpGet: http.get, httpsRequest: https.request, httpsGet: https.get }).toEqual(originals);
+    await readAll(http.get(`${upstream.url}/text?name=after`));
+    await Promise.all([middleware.flush?.(), other.flush?.()]);
+    expect([collector.events().length, second.events().length]).toEqual([1, 1]);
+  });
+
+  it('captures node:https too (request and get), against a TLS upstream on 127.0.0.1', async () => {
+    // A self-signed certificate for 127.0.0.1, made for this test by Debian's openssl.
+    const dir = mkdtempSync(join(tmpdir(), 'usertrail-tls-'));
+    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')]);
+    expect(made.status).toBe(0);
+    const cert = readFileSync(join(dir, 'cert.pem'));
+    const server = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert }, (req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ secure: true, path: req.url }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+    const base = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const collector = await collectorFor('usertrail');
+    const middleware = capture('usertrail', collector);
+    await readAll(https.get(`${base}/got`, { ca: cert }));
+    const posted = https.request({ hostname: '127.0.0.1', port: new URL(base).port, path: '/posted', method: 'POST', ca: cert });
+    posted.end('x=1');
+    await readAll(posted);
+    const events = (await eventsOf(collector, middleware, 2)).sort((a, b) => a.request.uri.localeCompare(b.request.uri));
+    expect(events.map((e) => [e.request.verb, e.request.uri, e.response.status, e.response.body])).toEqual([
+      ['GET', `${base}/got`, 200, { secure: true, path: '/got' }],
+      ['POST', `${base}/posted`, 200, { secure: true, path: '/posted' }],
+    ]);
+  });
+
+  it('captures the calls of an HTTP client built on node:http (axios, as moesif-nodejs installs it)', async () => {
+    // moesif-nodejs's own dependency (through moesifapi), loaded from where it finds it; typed for the one call made.
+    const requireFromMoesif = createRequire(createRequire(import.meta.url).resolve('moesif-nodejs'));
+    const axios = createRequire(requireFromMoesif.resolve('moesifapi'))('axios') as { post(url: string, data: unknown): Promise<{ status: number; data: unknown }> };
+    const { upstream, collector, middleware } = await setUp();
+    const answer = await axios.post(`${upstream.url}/charges`, { amount: 42 });
+    expect(answer.status).toBe(201);
+    const [event] = await eventsOf(collector, middleware, 1);
+    expect(event).toMatchObject({
+      direction: 'Outgoing',
+      request: { verb: 'POST', uri: `${upstream.url}/charges`, body: { amount: 42 } },
+      response: { status: 201, body: { id: 'ch_1', received: { amount: 42 } } },
+    });
+  });
+
+  it("captures ESM named imports (import { request } from 'node:http') made after the start", async () => {
+    const { upstream, collector, middleware } = await setUp();
+    const req = namedRequest(`${upstream.url}/text?name=esm`);
+    req.end();
+    await readAll(req);
+    const [event] = await eventsOf(collector, middleware, 1);
+    expect(event).toMatchObject({ direction: 'Outgoing', response: { body: 'hello esm' } });
+  });
+
+  it('keeps the app working when every hook throws, and still logs the call', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const boom = () => {
+      throw new Error('hook bug');
+    };
+    const { upstream, collector, middleware } = await setUp({ skip: boom, identifyUser: boom, identifyCompany: boom, getMetadata: boom, getSessionToken: boom });
+    expect((await readAll(http.get(`${upstream.url}/text?name=ok`))).body).toBe('hello ok');
+    const [event] = await eventsOf(collector, middleware, 1);
+    expect(event).toMatchObject({ direction: 'Outgoing', response: { status: 200, body: 'hello ok' } });
+    expect(warn).toHaveBeenCalled();
+  });
+});
