@@ -1,0 +1,202 @@
+import { createServer } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { join, normalize } from 'node:path';
+import type { Page } from '@playwright/test';
+import { expect, test } from './support/fixtures';
+import { listenLocally } from './support/listen';
+import type { Recorder } from './support/recorder';
+
+/**
+ * The SDK on pages as real sites make them, in Debian's Chromium: a strict Content-Security-Policy with
+ * Trusted Types, built-ins changed by old libraries (Prototype.js, MooTools) or polluted, frozen
+ * built-ins (SES lockdown(), as wallets run it), and other things sites do (a <base href>, an APM agent's
+ * Proxy around fetch). On each, the SDK throws nothing into the page, loses nothing, and every payload
+ * the collector (the recording one, on its own origin) receives fits the wire contract.
+ */
+
+const ROOT = normalize(join(import.meta.dirname, '..'));
+const NONCE = 'r4nd0m-n0nce';
+
+/** A page of the site: its HTML and the response headers it is served with. */
+interface SitePage {
+  html: string;
+  headers?: Record<string, string>;
+}
+
+/**
+ * The site under test, on an origin of its own (the collector is another): its pages, the built SDK
+ * (/dist), SES (/node_modules/ses), a small API (/api/list answers JSON with arrays; /api/echo echoes
+ * the body it got) and a CSP report endpoint, whose reports it keeps.
+ */
+async function startSite() {
+  const pages = new Map<string, SitePage>();
+  const reports: unknown[] = [];
+  const apiCalls: string[] = [];
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://site');
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    const page = pages.get(url.pathname);
+    if (page) return void res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store', ...page.headers }).end(page.html);
+    if (url.pathname == '/favicon.ico') return void res.writeHead(204).end();
+    if (url.pathname == '/csp-report') {
+      reports.push(JSON.parse(body));
+      return void res.writeHead(204).end();
+    }
+    if (url.pathname.startsWith('/api/')) apiCalls.push(`${req.method} ${url.pathname}`);
+    const json = (value: unknown) => res.writeHead(200, { 'Content-Type': 'application/json', 'Access-Control-Allow-Origin': '*' }).end(JSON.stringify(value));
+    if (url.pathname == '/api/list') return void json({ items: [1, 2], nested: [['a']] });
+    if (url.pathname == '/api/echo') return void json({ method: req.method, body });
+    if (url.pathname.startsWith('/dist/') || url.pathname.startsWith('/node_modules/ses/')) {
+      const file = normalize(join(ROOT, url.pathname));
+      if (file.startsWith(ROOT)) {
+        try {
+          // With its charset: SES's bundle is not ASCII.
+          return void res.writeHead(200, { 'Content-Type': 'text/javascript; charset=utf-8' }).end(await readFile(file));
+        } catch {
+          /* 404 below */
+        }
+      }
+    }
+    res.writeHead(404).end();
+  });
+  const { url, close } = await listenLocally(server);
+  return {
+    url,
+    reports,
+    apiCalls,
+    page(path: string, page: SitePage): void {
+      pages.set(path, page);
+    },
+    close,
+  };
+}
+
+type Site = Awaited<ReturnType<typeof startSite>>;
+
+/**
+ * HTML that runs `before` (classic scripts: inline code, or `{ src }`), then loads the UMD build, then
+ * runs `script`; every script carries the nonce, for the pages served with a CSP.
+ */
+function html(script: string, before: Array<string | { src: string }> = []): string {
+  const tag = (item: string | { src: string }) =>
+    typeof item == 'string' ? `<script nonce="${NONCE}">${item}</script>` : `<script nonce="${NONCE}" charset="utf-8" src="${item.src}"></script>`;
+  return `<!doctype html><html><head><title>hostile page</title>${before.map(tag).join('')}${tag({ src: '/dist/moesif.min.js' })}</head><body>${tag(script)}</body></html>`;
+}
+
+/** What the page said on the console and threw: usertrail's own lines, the browser's errors, uncaught errors. */
+function watch(page: Page) {
+  const seen = { usertrail: [] as string[], browserErrors: [] as string[], uncaught: [] as string[] };
+  page.on('console', (message) => {
+    if (message.text().startsWith('[usertrail]')) seen.usertrail.push(message.text());
+    else if (message.type() == 'error') seen.browserErrors.push(message.text());
+  });
+  page.on('pageerror', (error) => seen.uncaught.push(error.message));
+  return seen;
+}
+
+const init = (collector: Recorder, extra = '') => `moesif.init({ applicationId: 'hostile', host: '${collector.url}', batchMaxTime: 50${extra} });`;
+
+/**
+ * What the app does on the hostile pages: identifies, tracks with arrays in its metadata, starts
+ * capture, and calls its API with fetch and XMLHttpRequest (whose bodies have arrays too).
+ */
+const ACTIVITY = `
+  window.activity = async () => {
+    moesif.identifyUser('u-1', { plan: 'pro', roles: ['admin', 'dev'], nested: { list: [1, [2, 3]] } });
+    moesif.identifyCompany('co-1', { seats: [5] });
+    moesif.track('Clicked', { tags: ['a', 'b'], empty: [] });
+    window.started = moesif.start();
+    const response = await fetch('/api/list', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"sent":[1,2]}' });
+    const fetched = await response.json();
+    const xhr = new XMLHttpRequest();
+    xhr.open('GET', '/api/list');
+    xhr.responseType = 'json';
+    const loaded = new Promise((resolve) => xhr.addEventListener('loadend', resolve));
+    xhr.send();
+    await loaded;
+    return { fetched, xhr: xhr.response };
+  };
+`;
+
+/** The app's API answers, as the app sees them. */
+const API_ANSWER = { items: [1, 2], nested: [['a']] };
+
+/** Waits until the collector has everything ACTIVITY made (the two calls captured, when `captured`), and checks each item exactly. */
+async function expectActivity(collector: Recorder, { captured = true } = {}) {
+  await expect.poll(() => collector.items('actions').filter((action) => action.action_name == 'Clicked').length).toBe(1);
+  expect(collector.items('users').find((user) => user.user_id == 'u-1')?.metadata).toEqual({ plan: 'pro', roles: ['admin', 'dev'], nested: { list: [1, [2, 3]] } });
+  expect(collector.items('companies').find((company) => company.company_id == 'co-1')?.metadata).toEqual({ seats: [5] });
+  expect(collector.items('actions').find((action) => action.action_name == 'Clicked')?.metadata).toEqual({ tags: ['a', 'b'], empty: [] });
+  if (!captured) return;
+  await expect.poll(() => collector.items('events').length).toBe(2);
+  const byVerb = Object.fromEntries(collector.items('events').map((event) => [event.request.verb, event]));
+  expect(byVerb.POST.request.body).toEqual({ sent: [1, 2] });
+  expect(byVerb.POST.response.body).toEqual(API_ANSWER);
+  expect(byVerb.GET.response.body).toEqual(API_ANSWER);
+  expect(collector.items('events').every((event) => event.user_id == 'u-1' && event.company_id == 'co-1')).toBe(true);
+}
+
+let site: Site;
+test.beforeEach(async () => {
+  site = await startSite();
+});
+test.afterEach(async () => {
+  await site.close();
+});
+
+test.describe('prototype pollution and the built-ins old libraries change', () => {
+  const changes: Record<string, string> = {
+    // Prototype.js 1.6's Array#toJSON: JSON.stringify([1]) gives '"[1]"', which broke many analytics batches.
+    'Array.prototype.toJSON as Prototype.js 1.6 defines it': `
+      Array.prototype.toJSON = function () {
+        var results = [];
+        for (var i = 0; i < this.length; i++) { var value = JSON.stringify(this[i]); if (value !== undefined) results.push(value); }
+        return '[' + results.join(', ') + ']';
+      };`,
+    'Object.prototype given enumerable properties': `Object.prototype.polluted = 'yes'; Object.prototype.extend = function () { return this; };`,
+    // MooTools 1.2 added its Array methods by assignment: enumerable, so for...in over an array finds them.
+    'Array.prototype given enumerable methods (MooTools)': `
+      Array.prototype.each = function (fn) { for (var i = 0; i < this.length; i++) fn(this[i], i); };
+      Array.prototype.contains = function (item) { return this.indexOf(item) != -1; };
+      Array.prototype.erase = function (item) { return this; };`,
+    'JSON.stringify replaced by a wrapper': `
+      window.stringified = 0;
+      var nativeStringify = JSON.stringify;
+      JSON.stringify = function (value, replacer, space) { window.stringified++; return nativeStringify.call(JSON, value, replacer, space); };`,
+    // Old polyfills, assigned (so enumerable), each a little off the standard.
+    'String.prototype.trim and Array.prototype.includes replaced': `
+      String.prototype.trim = function () { return String(this).replace(/^\\s+|\\s+$/g, ''); };
+      Array.prototype.includes = function (item) { return this.indexOf(item) != -1; };`,
+  };
+  for (const [name, change] of Object.entries(changes)) {
+    test(`${name}: every item arrives exactly as the wire format says, nothing is thrown or warned`, async ({ page, collector }) => {
+      site.page('/', { html: html(`${init(collector)} ${ACTIVITY}`, [change]) });
+      const seen = watch(page);
+      await page.goto(site.url + '/');
+      const seenByApp = await page.evaluate(() => (window as unknown as { activity(): Promise<unknown> }).activity());
+      // What the app gets from its calls is JSON.parse's, which no change here touches.
+      expect(seenByApp).toEqual({ fetched: API_ANSWER, xhr: API_ANSWER });
+      await expectActivity(collector);
+      await collector.settled(page);
+      expect(seen).toEqual({ usertrail: [], browserErrors: [], uncaught: [] });
+    });
+  }
+
+  test("Array.prototype.toJSON as Prototype.js 1.6 defines it: a queue left by a closed page is sent by the next with its arrays intact", async ({ page, collector }) => {
+    site.page('/', { html: html(init(collector), [changes['Array.prototype.toJSON as Prototype.js 1.6 defines it']]) });
+    const seen = watch(page);
+    collector.refuse(true);
+    await page.goto(site.url + '/');
+    await page.evaluate(() => window.moesif.track('Queued while down', { tags: ['a', 'b'] }));
+    // The reload saves the queue (pagehide) for the next page, which adopts it.
+    await page.reload();
+    collector.refuse(false);
+    await page.evaluate(() => window.moesif.flush());
+    await expect.poll(() => collector.items('actions').find((action) => action.action_name == 'Queued while down')?.metadata).toEqual({ tags: ['a', 'b'] });
+    await collector.settled(page);
+    expect(seen.usertrail).toEqual([]);
+    expect(seen.uncaught).toEqual([]);
+  });
+});
