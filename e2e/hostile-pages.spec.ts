@@ -200,3 +200,55 @@ test.describe('prototype pollution and the built-ins old libraries change', () =
     expect(seen.uncaught).toEqual([]);
   });
 });
+
+test.describe('frozen built-ins', () => {
+  const LOCKDOWN = { src: '/node_modules/ses/dist/lockdown.umd.js' };
+
+  test("SES's lockdown() (as MetaMask Snaps run it) freezes JavaScript's own built-ins: everything works, with nothing thrown or warned", async ({ page, collector }) => {
+    site.page('/', { html: html(`${init(collector)} ${ACTIVITY}`, [LOCKDOWN, 'lockdown(); window.lockedDown = Object.isFrozen(Array.prototype) && Object.isFrozen(Function.prototype);']) });
+    const seen = watch(page);
+    await page.goto(site.url + '/');
+    expect(await page.evaluate(() => (window as unknown as { lockedDown: boolean }).lockedDown)).toBe(true);
+    expect(await page.evaluate(() => (window as unknown as { activity(): Promise<unknown> }).activity())).toEqual({ fetched: API_ANSWER, xhr: API_ANSWER });
+    await expectActivity(collector);
+    await collector.settled(page);
+    expect(seen).toEqual({ usertrail: [], browserErrors: [], uncaught: [] });
+  });
+
+  test('lockdown() and the browser prototypes hardened too (XMLHttpRequest, Response): capture says once that it cannot, and consent, tracking and delivery go on', async ({ page, collector }) => {
+    // lockdown() alone leaves the browser's own prototypes writable; a wallet's page may harden() them too.
+    const harden = 'lockdown(); harden(XMLHttpRequest.prototype); harden(Response.prototype);';
+    site.page('/', { html: html(`${init(collector, ', requirePublishingConsent: true')} ${ACTIVITY}`, [LOCKDOWN, harden]) });
+    const seen = watch(page);
+    await page.goto(site.url + '/');
+    // start() (in the activity) while consent is pending, then the grant, which starts capture: that threw, and
+    // left consent pending, so that every later call failed in its turn.
+    expect(await page.evaluate(() => (window as unknown as { activity(): Promise<unknown> }).activity())).toEqual({ fetched: API_ANSWER, xhr: API_ANSWER });
+    await page.evaluate(() => {
+      window.moesif.grantPublishingConsent();
+      window.moesif.track('After the grant');
+      window.moesif.stop();
+      window.moesif.start();
+    });
+    expect(await page.evaluate(() => window.moesif.isPublishingConsentGranted())).toBe(true);
+    await expectActivity(collector, { captured: false });
+    await expect.poll(() => collector.items('actions').some((action) => action.action_name == 'After the grant')).toBe(true);
+    await collector.settled(page);
+    expect(collector.items('events')).toEqual([]);
+    expect(seen).toEqual({ usertrail: ['[usertrail] start(): cannot capture XMLHttpRequest or fetch: frozen by the page'], browserErrors: [], uncaught: [] });
+  });
+
+  test('a page that made window.fetch read-only before init(): XMLHttpRequest is captured, fetch is not, and one warning says so', async ({ page, collector }) => {
+    const freeze = "Object.defineProperty(window, 'fetch', { writable: false, configurable: false });";
+    site.page('/', { html: html(`${init(collector)} ${ACTIVITY}`, [freeze]) });
+    const seen = watch(page);
+    await page.goto(site.url + '/');
+    expect(await page.evaluate(() => (window as unknown as { activity(): Promise<unknown> }).activity())).toEqual({ fetched: API_ANSWER, xhr: API_ANSWER });
+    expect(await page.evaluate(() => (window as unknown as { started: unknown }).started)).toBe(true);
+    await expectActivity(collector, { captured: false });
+    await expect.poll(() => collector.items('events').map((event) => `${event.request.verb} ${new URL(event.request.uri).pathname}`)).toEqual(['GET /api/list']);
+    expect(collector.items('events')[0].response.body).toEqual(API_ANSWER);
+    await collector.settled(page);
+    expect(seen).toEqual({ usertrail: ['[usertrail] start(): cannot capture fetch: frozen by the page'], browserErrors: [], uncaught: [] });
+  });
+});

@@ -39,6 +39,7 @@ describe('toJson', () => {
     };
     expect(toJson({ hostile })).toBeUndefined();
   });
+
   it('writes arrays as arrays on a page whose arrays have a toJSON (Prototype.js 1.6: JSON.stringify([1]) is \'"[1]"\')', () => {
     const arrays = Array.prototype as { toJSON?: () => string };
     arrays.toJSON = function (this: unknown[]) {
