@@ -252,3 +252,86 @@ test.describe('frozen built-ins', () => {
     expect(seen).toEqual({ usertrail: ['[usertrail] start(): cannot capture fetch: frozen by the page'], browserErrors: [], uncaught: [] });
   });
 });
+
+test.describe('a strict Content-Security-Policy, with Trusted Types enforced', () => {
+  /** The policy, sent as a response header: scripts by nonce only (no unsafe-eval, no unsafe-inline), connections to `connect` only. */
+  const csp = (connect: string) =>
+    [`script-src 'nonce-${NONCE}'`, `connect-src ${connect}`, "object-src 'none'", "base-uri 'none'", "require-trusted-types-for 'script'", 'report-uri /csp-report'].join('; ');
+  /** The violations the page sees, in order (the listener runs before the SDK loads). */
+  const LISTEN = "window.violations = []; document.addEventListener('securitypolicyviolation', (e) => violations.push(e.effectiveDirective + ' ' + e.blockedURI));";
+  /**
+   * Breaks the policy on purpose, twice: a connection to an origin it does not list, and HTML written
+   * without Trusted Types. Proof that the policy is enforced and reported, and the last reports to wait for.
+   */
+  const CANARY = "fetch('http://127.0.0.1:9/canary').catch(() => {}); try { document.body.innerHTML = '<b>canary</b>'; } catch {}";
+  const CANARIES = ['connect-src http://127.0.0.1:9/canary', 'require-trusted-types-for trusted-types-sink'];
+  const violations = (page: Page) => page.evaluate(() => (window as unknown as { violations: string[] }).violations);
+  /** The reports the site received, as `directive blocked-uri`. */
+  const reported = () =>
+    site.reports.map((report) => {
+      const { 'effective-directive': directive, 'blocked-uri': blocked } = (report as { 'csp-report': Record<string, string> })['csp-report'];
+      return `${directive} ${blocked}`;
+    });
+
+  test('init, identify, track, capture, page views, delivery and page close all work with no violation', async ({ page, context, collector }) => {
+    const headers = { 'Content-Security-Policy': csp(`'self' ${collector.url}`) };
+    site.page('/', { html: html(`${init(collector, ', trackPageViews: true')} ${ACTIVITY}`, [LISTEN]), headers });
+    const seen = watch(page);
+    await page.goto(site.url + '/');
+    expect(await page.evaluate(() => (window as unknown as { activity(): Promise<unknown> }).activity())).toEqual({ fetched: API_ANSWER, xhr: API_ANSWER });
+    await page.evaluate(() => history.pushState({}, '', '/step-2'));
+    await expectActivity(collector);
+    await expect.poll(() => collector.items('actions').filter((action) => action.action_name == 'Page View').map((view) => new URL(view.request.uri).pathname)).toEqual(['/', '/step-2']);
+    await collector.settled(page);
+    expect(seen).toEqual({ usertrail: [], browserErrors: [], uncaught: [] });
+    await page.evaluate(CANARY);
+    await expect.poll(() => violations(page)).toEqual(CANARIES);
+    await expect.poll(reported).toEqual(CANARIES);
+
+    // A page closed with an item waiting (batchMaxTime far off): it leaves as the page closes.
+    site.page('/closing', { html: html(`${init(collector, ', batchMaxTime: 60000')} moesif.track('Before close', { tags: ['x'] });`, [LISTEN]), headers });
+    const closing = await context.newPage();
+    const closingSeen = watch(closing);
+    await closing.goto(site.url + '/closing');
+    expect(await closing.evaluate(() => window.moesif.getStats()?.inOutbox)).toBe(1);
+    expect(await violations(closing)).toEqual([]);
+    await closing.close({ runBeforeUnload: true });
+    await expect.poll(() => collector.items('actions').find((action) => action.action_name == 'Before close')?.metadata).toEqual({ tags: ['x'] });
+    expect(closingSeen).toEqual({ usertrail: [], browserErrors: [], uncaught: [] });
+
+    // Reports of anything the closing page broke would come before these.
+    site.page('/canary', { html: html(CANARY), headers });
+    await (await context.newPage()).goto(site.url + '/canary');
+    await expect.poll(reported).toEqual([...CANARIES, ...CANARIES]);
+  });
+
+  test("a site whose policy forgot the collector: the SDK says so once, tries again every 5 minutes only, and the page is unharmed", async ({ page, collector }) => {
+    site.page('/', { html: html(`${init(collector)} ${ACTIVITY}`, [LISTEN]), headers: { 'Content-Security-Policy': csp("'self'") } });
+    const seen = watch(page);
+    // The page's timers on a clock the test moves: minutes pass in an instant.
+    await page.clock.install();
+    await page.goto(site.url + '/');
+    expect(await page.evaluate(() => (window as unknown as { activity(): Promise<unknown> }).activity())).toEqual({ fetched: API_ANSWER, xhr: API_ANSWER });
+    const blocked = '[usertrail] collector unreachable (blocked?): tried again in 5 minutes, and by the next page';
+    await expect
+      .poll(async () => {
+        await page.clock.runFor(1000);
+        return seen.usertrail;
+      })
+      .toEqual([blocked]);
+    const requests = () => page.evaluate(() => window.moesif.getStats()!.requests);
+    // Three requests refused in a row are taken for a blocker.
+    expect(await requests()).toBe(3);
+    await page.clock.runFor(10 * 60_000);
+    expect(await requests()).toBe(5);
+    expect(seen.usertrail).toEqual([blocked]);
+    // The browser's own two lines for each refused request, and nothing more.
+    expect(seen.browserErrors).toHaveLength(2 * 5);
+    // The oldest item leads each try: the users call.
+    expect(await violations(page)).toEqual(Array(5).fill(`connect-src ${collector.url}/v1/users/batch`));
+    expect(seen.uncaught).toEqual([]);
+    expect(collector.received).toEqual([]);
+    // The app's own calls go on.
+    expect(await page.evaluate(async () => (await fetch('/api/list')).json())).toEqual(API_ANSWER);
+  });
+});
