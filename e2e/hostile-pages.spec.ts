@@ -335,3 +335,105 @@ test.describe('a strict Content-Security-Policy, with Trusted Types enforced', (
     expect(await page.evaluate(async () => (await fetch('/api/list')).json())).toEqual(API_ANSWER);
   });
 });
+
+test.describe('other things sites do', () => {
+  test('a <base href> to another origin: captured calls are recorded at the address they went to', async ({ page, collector }) => {
+    // The collector's server answers /api/* too (e2e/support/recorder.ts); the page is the site's.
+    const script = `${init(collector)} moesif.start();
+      window.calls = async () => {
+        await (await fetch('api/text')).text();
+        const xhr = new XMLHttpRequest();
+        xhr.open('GET', 'api/echo?via=xhr');
+        const loaded = new Promise((resolve) => xhr.addEventListener('loadend', resolve));
+        xhr.send();
+        await loaded;
+      };`;
+    site.page('/', { html: html(script).replace('<head>', `<head><base href="${collector.url}/">`) });
+    const seen = watch(page);
+    await page.goto(site.url + '/');
+    await page.evaluate(() => (window as unknown as { calls(): Promise<void> }).calls());
+    await expect.poll(() => collector.items('events').map((event) => event.request.uri).sort()).toEqual([`${collector.url}/api/echo?via=xhr`, `${collector.url}/api/text`]);
+    expect(collector.api.map((call) => call.path).sort()).toEqual(['/api/echo', '/api/text']);
+    await collector.settled(page);
+    expect(seen).toEqual({ usertrail: [], browserErrors: [], uncaught: [] });
+  });
+
+  test('localStorage replaced by a polyfill object that keeps its data over reloads: ids kept there, and a queue left by a closed page is sent by the next', async ({ page, collector }) => {
+    // As polyfills for browsers that refuse localStorage (private modes) define it: a plain object with the
+    // Storage methods, whose data outlives the page (in cookies or window.name; in sessionStorage here).
+    const polyfill = `(function () {
+      var data = JSON.parse(sessionStorage.getItem('polyfill') || '{}');
+      var save = function () { sessionStorage.setItem('polyfill', JSON.stringify(data)); };
+      var storage = {
+        getItem: function (key) { return Object.prototype.hasOwnProperty.call(data, key) ? data[key] : null; },
+        setItem: function (key, value) { data[key] = String(value); save(); },
+        removeItem: function (key) { delete data[key]; save(); },
+        clear: function () { data = {}; save(); },
+        key: function (index) { var keys = Object.keys(data); return index < keys.length ? keys[index] : null; },
+        get length() { return Object.keys(data).length; }
+      };
+      Object.defineProperty(window, 'localStorage', { value: storage, configurable: true });
+    })();`;
+    site.page('/', { html: html(`${init(collector)} ${ACTIVITY}`, [polyfill]) });
+    const seen = watch(page);
+    await page.goto(site.url + '/');
+    expect(await page.evaluate(() => (window as unknown as { activity(): Promise<unknown> }).activity())).toEqual({ fetched: API_ANSWER, xhr: API_ANSWER });
+    await expectActivity(collector);
+    const kept = await page.evaluate(() => JSON.parse(sessionStorage.getItem('polyfill')!));
+    expect(kept.moesif_stored_user_id).toBe('u-1');
+    expect(kept.moesif_anonymous_id).toBe(await page.evaluate(() => window.moesif.getAnonymousId()));
+    await collector.settled(page);
+
+    collector.refuse(true);
+    await page.evaluate(() => window.moesif.track('Queued while down'));
+    // The reload saves the queue (pagehide) for the next page, which must find it among the polyfill's keys.
+    await page.reload();
+    collector.refuse(false);
+    await page.evaluate(() => window.moesif.flush());
+    await expect.poll(() => collector.items('actions').filter((action) => action.action_name == 'Queued while down').length).toBe(1);
+    await collector.settled(page);
+    expect(seen).toEqual({ usertrail: [], browserErrors: [], uncaught: [] });
+  });
+
+  test("an APM agent's Proxy around fetch, put after start(): both record while both are on; after stop() the agent's goes on alone, and a new start() records each call once", async ({ page, collector }) => {
+    const script = `${init(collector)} moesif.start();
+      // As Datadog's or New Relic's browser agent wraps fetch once it loads, after the SDK.
+      window.apmSeen = [];
+      window.apmFetch = window.fetch = new Proxy(window.fetch, {
+        apply: function (target, self, args) { apmSeen.push(String(args[0])); return Reflect.apply(target, self, args); }
+      });
+      window.call = async (n) => (await fetch('/api/list?n=' + n)).json();`;
+    site.page('/', { html: html(script) });
+    const seen = watch(page);
+    await page.goto(site.url + '/');
+    const state = await page.evaluate(async () => {
+      const w = window as unknown as { call(n: number): Promise<unknown>; apmFetch: unknown; apmSeen: string[] };
+      const answers = [await w.call(1)];
+      window.moesif.stop();
+      answers.push(await w.call(2));
+      const agentKept = window.fetch === w.apmFetch;
+      window.moesif.start();
+      answers.push(await w.call(3));
+      return { answers, agentKept, agentStill: window.fetch === w.apmFetch, apmSeen: w.apmSeen };
+    });
+    expect(state).toEqual({ answers: [API_ANSWER, API_ANSWER, API_ANSWER], agentKept: true, agentStill: true, apmSeen: ['/api/list?n=1', '/api/list?n=2', '/api/list?n=3'] });
+    // Deferred work runs in order: once the third call is recorded, the second would have been.
+    await expect.poll(() => collector.items('events').map((event) => new URL(event.request.uri).search)).toEqual(['?n=1', '?n=3']);
+    expect(site.apiCalls).toEqual(['GET /api/list', 'GET /api/list', 'GET /api/list']);
+    await collector.settled(page);
+    expect(seen).toEqual({ usertrail: [], browserErrors: [], uncaught: [] });
+  });
+
+  test('a page that set document.domain (with Origin-Agent-Cluster: ?0, which lets it): the ids live on the site, and everything arrives', async ({ page, context, collector }) => {
+    const app = site.url.replace('127.0.0.1', 'app.example.test');
+    site.page('/', { html: html(`${init(collector)} ${ACTIVITY}`, ["document.domain = 'example.test';"]), headers: { 'Origin-Agent-Cluster': '?0' } });
+    const seen = watch(page);
+    await page.goto(app + '/');
+    expect(await page.evaluate(() => document.domain)).toBe('example.test');
+    expect(await page.evaluate(() => (window as unknown as { activity(): Promise<unknown> }).activity())).toEqual({ fetched: API_ANSWER, xhr: API_ANSWER });
+    await expectActivity(collector);
+    expect((await context.cookies()).find((cookie) => cookie.name == 'moesif_anonymous_id')?.domain).toBe('.example.test');
+    await collector.settled(page);
+    expect(seen).toEqual({ usertrail: [], browserErrors: [], uncaught: [] });
+  });
+});
