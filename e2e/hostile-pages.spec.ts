@@ -179,6 +179,8 @@ test.describe('prototype pollution and the built-ins old libraries change', () =
       // What the app gets from its calls is JSON.parse's, which no change here touches.
       expect(seenByApp).toEqual({ fetched: API_ANSWER, xhr: API_ANSWER });
       await expectActivity(collector);
+      // The ids' cookies are written: js-cookie reads its attributes with for...in.
+      expect((await page.context().cookies()).find((cookie) => cookie.name == 'moesif_stored_user_id')?.value).toBe('u-1');
       await collector.settled(page);
       expect(seen).toEqual({ usertrail: [], browserErrors: [], uncaught: [] });
     });

@@ -15,8 +15,8 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 14_635,
-  esmCore: 11_640,
+  umd: 14_675,
+  esmCore: 11_675,
   esmCapture: 3_005,
 };
 
