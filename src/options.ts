@@ -239,7 +239,8 @@ export function resolveOptions(input: unknown, pageProtocol: string, log: Log): 
     return undefined;
   }
   const resolved: Record<string, unknown> = { ...DEFAULTS, applicationId: applicationId.trim() };
-  for (const key in given) {
+  // The app's own options: what a page added to Object.prototype is none of them.
+  for (const key of Object.keys(given)) {
     const name = key == 'batchStorageExpiration' ? 'maxOutboxAge' : key;
     const value = fromText(name, given[key]);
     // `??` semantics: only null and undefined mean "not given"; a user's 0 or false counts (and is checked).

@@ -1,5 +1,8 @@
-/** Turns a wrapper on (true) or off (false). */
-export type Toggle = (on: boolean) => void;
+/**
+ * Turns a wrapper on (true) or off (false). Gives back false when the page refused it: the property
+ * is read-only (a frozen object: SES's harden(), Object.freeze), so nothing was wrapped.
+ */
+export type Toggle = (on: boolean) => boolean;
 
 /**
  * Puts a wrapper in place of `target[key]` when turned on, and takes it off when turned off, safely
@@ -26,13 +29,18 @@ export function patch<T extends object>(target: T, key: keyof T & string, wrap: 
   return (on) => {
     const current = getter ? Object.getOwnPropertyDescriptor(slot, key)?.get : slot[key];
     if (on && !wrapper && typeof current == 'function') {
-      original = current;
-      wrapper = wrap(original);
+      const made = wrap(current);
       // The page sees the original's name and length (fetch.length 1, not our wrapper's 2): code that
       // inspects them, a polyfill's or an APM agent's check, finds what the browser gives. Once per
       // wrapper, here, never per call.
-      Object.defineProperties(wrapper, { name: { value: original.name }, length: { value: original.length } });
-      put(wrapper);
+      Object.defineProperties(made, { name: { value: current.name }, length: { value: current.length } });
+      try {
+        put(made);
+      } catch {
+        return false;
+      }
+      original = current;
+      wrapper = made;
     }
     if (!on && wrapper && current === wrapper) {
       try {
@@ -44,5 +52,6 @@ export function patch<T extends object>(target: T, key: keyof T & string, wrap: 
         // revoke of consent turns capture off, and must take effect.
       }
     }
+    return true;
   };
 }

@@ -39,4 +39,20 @@ describe('toJson', () => {
     };
     expect(toJson({ hostile })).toBeUndefined();
   });
+
+  it('writes arrays as arrays on a page whose arrays have a toJSON (Prototype.js 1.6: JSON.stringify([1]) is \'"[1]"\')', () => {
+    const arrays = Array.prototype as { toJSON?: () => string };
+    arrays.toJSON = function (this: unknown[]) {
+      return `[${this.map((item) => JSON.stringify(item)).join(', ')}]`;
+    };
+    try {
+      const own = Object.assign(['kept'], { toJSON: () => 'its own' });
+      expect(toJson({ tags: ['a', 'b'], nested: [1, [2, { list: [3] }]], empty: [], own, big: 1n })).toBe(
+        '{"tags":["a","b"],"nested":[1,[2,{"list":[3]}]],"empty":[],"own":"its own","big":"1"}',
+      );
+      expect(toJson([1])).toBe('[1]');
+    } finally {
+      delete arrays.toJSON;
+    }
+  });
 });

@@ -15,9 +15,9 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 14_835,
-  esmCore: 11_935,
-  esmCapture: 2_990,
+  umd: 15_040,
+  esmCore: 12_060,
+  esmCapture: 3_005,
 };
 
 const gzipSize = (code: string | Buffer): number => gzipSync(code, { level: 9 }).length;

@@ -180,10 +180,22 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
     };
   };
 
-  const toggles = [...patchXhr({ want, begin }), ...(options.disableFetch ? [] : patchFetch({ want, begin, maxBodyBytes: options.maxBodyBytes }))];
+  const patches = {
+    XMLHttpRequest: patchXhr({ want, begin }),
+    fetch: options.disableFetch ? [] : patchFetch({ want, begin, maxBodyBytes: options.maxBodyBytes }),
+  };
   const turn = (next: boolean): void => {
     on = next;
-    for (const toggle of toggles) toggle(next);
+    const frozen: string[] = [];
+    for (const [name, toggles] of Object.entries(patches)) {
+      // A page that froze what capture wraps (SES's harden(), a read-only fetch) gets its API left as it is,
+      // whole: an XMLHttpRequest whose open() is wrapped and send() is not is never recorded, and wrapping
+      // a Response's reads is of no use without fetch.
+      if (!toggles.map((toggle) => toggle(next)).includes(false)) continue;
+      for (const toggle of toggles) toggle(false);
+      frozen.push(name);
+    }
+    if (frozen.length) log.warn(`start(): cannot capture ${frozen.join(' or ')}: frozen by the page`);
   };
   return {
     start(): void {

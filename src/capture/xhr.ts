@@ -1,4 +1,5 @@
 import { patch, type Toggle } from '../patch.js';
+import { toJson } from '../serialize.js';
 import { parseHeaders } from './headers.js';
 import type { PatchDeps, Target } from './types.js';
 
@@ -76,7 +77,7 @@ export function patchXhr({ want, begin }: PatchDeps): Toggle[] {
         unreadResponses.delete(xhr);
         const type = xhr.responseType;
         const response = type == 'document' ? undefined : xhr.response;
-        read = { headers: xhr.getAllResponseHeaders(), body: type == 'json' && response != null ? JSON.stringify(response) : response };
+        read = { headers: xhr.getAllResponseHeaders(), body: type == 'json' && response != null ? toJson(response) : response };
       }
       return read;
     };

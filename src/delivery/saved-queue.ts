@@ -1,4 +1,5 @@
 import type { Log } from '../log.js';
+import { toJson } from '../serialize.js';
 import { attempt, type ListableStore } from '../storage/store.js';
 import type { Kind } from '../wire.js';
 import type { Item } from './outbox.js';
@@ -92,7 +93,7 @@ const savedItem = (item: Item): string => {
  */
 const readEntry = (entry: SavedItems[number], now: number): SavedItem | undefined => {
   // An event is an object, of a kind we send; anything else is damage.
-  const json = entry?.json instanceof Object && JSON.stringify(entry.json);
+  const json = entry?.json instanceof Object && toJson(entry.json);
   if (!json || !KINDS.includes(entry!.kind)) return;
   return { kind: entry!.kind as Kind, json, at: finiteOr(entry!.at, now), unanswered: finiteOr(entry!.unanswered, 0) };
 };

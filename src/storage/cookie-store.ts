@@ -53,6 +53,21 @@ const REFRESH_MS = 86_400_000;
 const WRITTEN = 'usertrail:cookies';
 
 /**
+ * js-cookie's set(), safe on a page whose Object.prototype has enumerable properties (old libraries,
+ * pollution): js-cookie reads the attributes with for...in and writes each into the cookie, and one that
+ * is no string (a function) throws, so that no cookie was ever written. Each is given as undefined, which
+ * js-cookie skips.
+ */
+function writeCookie(name: string, value: string, attributes: Cookies.CookieAttributes): void {
+  const inherited: Record<string, undefined> = {};
+  for (const key in {}) inherited[key] = undefined;
+  Cookies.set(name, value, { ...inherited, ...attributes });
+}
+
+/** js-cookie's remove() (an expired write, as it does), through writeCookie: its remove() adds attributes of its own, read by for...in. */
+const removeCookie = (name: string, attributes: Cookies.CookieAttributes = {}): void => writeCookie(name, '', { ...attributes, expires: -1 });
+
+/**
  * The widest domain this page may set cookies on, found by trying: a test cookie is set on
  * `example.test`, then `app.example.test`, and the first one the browser keeps wins. Browsers refuse
  * cookies on public suffixes (github.io, co.uk), so this needs no suffix list. Localhost and IP
@@ -64,9 +79,9 @@ export function findCookieDomain(hostname: string, attributes: Cookies.CookieAtt
   for (let count = 2; count <= labels.length; count++) {
     const domain = labels.slice(-count).join('.');
     // With the attributes of the cookies to come (SameSite, Secure), and one second of life, should the removal below not take.
-    Cookies.set(PROBE, '1', { ...attributes, domain, 'max-age': '1' });
+    writeCookie(PROBE, '1', { ...attributes, domain, 'max-age': '1' });
     if (Cookies.get(PROBE)) {
-      Cookies.remove(PROBE, { domain });
+      removeCookie(PROBE, { domain });
       return domain;
     }
   }
@@ -96,9 +111,9 @@ function cookieAttributes(options: ResolvedOptions): Cookies.CookieAttributes {
  */
 function removeHidingCookies(key: string, domain: string | undefined): void {
   const { hostname } = siteAddress();
-  if (domain) Cookies.remove(key);
+  if (domain) removeCookie(key);
   // A leading dot makes no other cookie: `.acme.com` is `acme.com`.
-  if (domain?.replace(/^\./, '') != hostname) Cookies.remove(key, { domain: hostname });
+  if (domain?.replace(/^\./, '') != hostname) removeCookie(key, { domain: hostname });
 }
 
 export interface CookieStoreDeps {
@@ -157,7 +172,7 @@ export function cookieStore({ options, log, writeTimes }: CookieStoreDeps): Disp
       const maxAge = String(Math.round(options.cookieExpiration * 86_400));
       attempt(() => {
         removeHidingCookies(key, attributesNow().domain);
-        Cookies.set(key, cookieValue, { ...attributesNow(), 'max-age': maxAge });
+        writeCookie(key, cookieValue, { ...attributesNow(), 'max-age': maxAge });
       });
       written(key, now);
     },
@@ -167,7 +182,7 @@ export function cookieStore({ options, log, writeTimes }: CookieStoreDeps): Disp
       if (jar.readNow(key) == null) return timeStore(key)?.remove(WRITTEN_AT + key);
       attempt(() => {
         removeHidingCookies(key, attributesNow().domain);
-        Cookies.remove(key, attributesNow());
+        removeCookie(key, attributesNow());
       });
       written(key);
     },

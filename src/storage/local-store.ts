@@ -7,7 +7,8 @@ import { attempt, type ListableStore } from './store.js';
  */
 export const localStore = (): ListableStore | undefined =>
   attempt(() => {
-    const storage = localStorage;
+    // Typed by the methods used: the page's localStorage may be a polyfill object (see `keys`).
+    const storage: Pick<Storage, 'getItem' | 'setItem' | 'removeItem' | 'key' | 'length'> = localStorage;
     return {
       get: (key: string) => attempt(() => storage.getItem(key), null),
       set: (key: string, value: string) =>
@@ -16,7 +17,10 @@ export const localStore = (): ListableStore | undefined =>
           return true;
         }),
       remove: (key: string) => attempt(() => storage.removeItem(key)),
-      keys: () => attempt(() => Object.keys(storage), []),
+      // A polyfill object in place of localStorage (private modes, old browsers) lists its methods to
+      // Object.keys, not its keys: it is read through the Storage interface's own length and key().
+      keys: () =>
+        attempt(() => (storage instanceof Storage ? Object.keys(storage) : Array.from({ length: storage.length }, (_, index) => String(storage.key(index)))), []),
     };
   });
 
