@@ -90,6 +90,23 @@ describe('outbox', () => {
     expect(dropped).toEqual(['never answered']);
   });
 
+  it('adopts an entry whose date or count storage damaged as queued now and never unanswered, and writes it back readable', () => {
+    const { outbox } = outboxAt(100_000);
+    const store = memoryStore();
+    // What JSON can hold of a damaged value: text ("Infinity" reads as a number JSON cannot write).
+    storeQueue(store, APP, 'gone', 0, [
+      { at: 'Infinity', kind: 'actions', unanswered: 'twice', json: { n: 1 } },
+      { at: 'yesterday', kind: 'actions', unanswered: 2, json: { n: 2 } },
+    ]);
+    outbox.use(store);
+    outbox.adopt(() => {});
+    expect(outbox.items().map((item) => [JSON.parse(item.json).n, item.at, item.unanswered])).toEqual([[1, 100_000, 0], [2, 100_000, 2]]);
+    // Written back, the queue is one the next page can read.
+    outbox.close();
+    outbox.save();
+    expect(queueValues(store).map((value) => JSON.parse(value))).toEqual([entries([{ n: 1, at: 100_000 }, { n: 2, at: 100_000, unanswered: 2 }])]);
+  });
+
   it('writes heartbeat 0 once its page is closed, so the next page adopts at once; a request in flight counts as unanswered', () => {
     const { outbox, clock } = outboxAt(50_000);
     const store = memoryStore();
