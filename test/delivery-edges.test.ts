@@ -337,6 +337,19 @@ describe('a page that took the collector for blocked', () => {
     await run(BLOCKED_RETRY_MS + 60_000);
     expect(delivery.stats()).toMatchObject({ inOutbox: 0, sent: 4 });
   });
+
+  it('sends again as soon as consent, revoked, is granted again', async () => {
+    const { delivery, store, calls, actions } = engine([0, 0, 0], { batchMaxTime: 10 });
+    actions(1);
+    await run(30_000); // three requests unanswered: taken for blocked
+    expect(calls).toHaveLength(3);
+    delivery.pause(store);
+    delivery.resume(store);
+    actions(1);
+    await run(1000);
+    expect(calls).toHaveLength(4);
+    expect(delivery.stats()).toMatchObject({ sent: 1, inOutbox: 0 });
+  });
 });
 
 describe('another tab that only looked closed', () => {
