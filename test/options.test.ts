@@ -9,7 +9,8 @@ describe('resolveOptions', () => {
   it('fills in moesif-browser-js defaults for every option not given', () => {
     const log = fakeLog();
     const options = resolveOptions({ applicationId: 'app' }, 'https:', log)!;
-    expect(options).toMatchObject({
+    // Every option, as the @default of its documentation (src/options.ts) says: the options without one are absent.
+    expect(options).toEqual({
       applicationId: 'app',
       baseUrl: 'https://api.moesif.net',
       persistence: 'localStorage',
@@ -24,10 +25,22 @@ describe('resolveOptions', () => {
       batchEnabled: true,
       batchSize: 25,
       batchMaxTime: 2500,
+      maxOutboxBytes: 1_000_000,
+      maxOutboxAge: 86_400_000,
+      batchTimeout: 90_000,
+      useBeacon: false,
+      disableFetch: false,
+      eagerBodyLogging: false,
+      sampleRate: 1,
+      maxBodyBytes: 65_536,
+      requirePublishingConsent: false,
+      maxQueueSize: 1000,
+      respectDoNotTrack: false,
+      trackPageViews: false,
+      enableCrossDomainTracking: false,
+      crossDomainTargets: [],
+      crossDomainTrackingParameterName: '__mt',
     });
-    expect(options.cookieDomain).toBeUndefined();
-    expect(options.persistenceKeyPrefix).toBeUndefined();
-    expect(options.callback).toBeUndefined();
     expect(log.error).not.toHaveBeenCalled();
   });
 
