@@ -10,7 +10,7 @@ import { createLog } from '../../src/server/log';
 import { createTransport, type Send, type SendResult } from '../../src/server/transport';
 import { freePort, startRecorder, waitFor } from './helpers';
 
-it('drops the oldest items once the queued JSON exceeds its character bound, and delivers the rest later', async () => {
+it('drops the oldest items once the queued JSON exceeds its character bound, delivers the rest later, and then has room again', async () => {
   const port = await freePort();
   const send = createTransport({ baseUri: `http://127.0.0.1:${port}`, applicationId: 'a', requestTimeout: 1000, gzip: true, maxSockets: 1 });
   const outbox = createOutbox({
@@ -39,6 +39,11 @@ it('drops the oldest items once the queued JSON exceeds its character bound, and
     const delivered = (collector.requests[0]?.body as Array<{ i: number }>).map((x) => x.i);
     expect(delivered).toEqual(Array.from({ length: queued }, (_, k) => 30 - queued + k));
     expect(outbox.stats()).toMatchObject({ queued: 0, sent: queued, dropped });
+    // The bound counts only what waits: once those are delivered, as many new items fit again, whole.
+    for (let i = 30; i < 30 + queued; i++) outbox.push(item(i));
+    expect(outbox.stats()).toMatchObject({ queued, dropped });
+    await outbox.flush();
+    expect(outbox.stats()).toMatchObject({ queued: 0, sent: 2 * queued, dropped });
   } finally {
     await collector.close();
   }
