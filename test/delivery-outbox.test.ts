@@ -80,6 +80,18 @@ describe('outbox', () => {
     expect(store.keys().filter((key) => key.startsWith(LEASES))).toEqual([LEASES + [...owners][0]]);
   });
 
+  it('adopts an item found in two gone queues once (a tab that only looked gone wrote again what another tab had adopted)', () => {
+    const { outbox } = outboxAt(1_000_000);
+    const store = memoryStore();
+    storeQueue(store, APP, 'adopter', 0, entries([{ n: 1, at: 5 }, { n: 2, at: 6 }]));
+    storeQueue(store, APP, 'woke', 0, entries([{ n: 1, at: 5 }, { n: 3, at: 7 }]));
+    outbox.use(store);
+    let adopted = -1;
+    outbox.adopt((count) => (adopted = count));
+    expect(adopted).toBe(3);
+    expect(outbox.items().map((item) => JSON.parse(item.json).n)).toEqual([1, 2, 3]);
+  });
+
   it('does not adopt an item whose requests went unanswered three times (its pages closed before an answer)', () => {
     const { outbox, dropped } = outboxAt(100_000);
     const store = memoryStore();
