@@ -49,6 +49,35 @@ it('drops the oldest items once the queued JSON exceeds its character bound, del
   }
 });
 
+it('counts a batch that came back from a failed request against its character bound', async () => {
+  const pending: Array<(result: SendResult) => void> = [];
+  const send: Send = () => new Promise((resolve) => pending.push(resolve));
+  const outbox = createOutbox({
+    send,
+    path: '/v1/events/batch',
+    batchSize: 100,
+    maxBatchCount: 100,
+    maxBatchBytes: 512 * 1024,
+    maxInFlight: 1,
+    batchMaxTime: 60_000,
+    maxQueueSize: 1000,
+    maxQueueChars: 10_000,
+    retryBaseDelay: 60_000,
+    retryMaxDelay: 60_000,
+    log: createLog(false),
+  });
+  const item = (i: number) => JSON.stringify({ i, pad: 'x'.repeat(1000) });
+  for (let i = 0; i < 9; i++) outbox.push(item(i));
+  const flushed = outbox.flush();
+  expect(pending).toHaveLength(1);
+  pending[0]?.({ status: 503 });
+  await flushed; // the failure ends the flush: the batch is back at the front, waiting for its retry
+  for (let i = 9; i < 18; i++) outbox.push(item(i));
+  const { queued, dropped } = outbox.stats();
+  expect(queued * item(10).length).toBeLessThanOrEqual(10_000);
+  expect(queued + dropped).toBe(18);
+});
+
 it('after a failed request, probes the collector with one request at a time until one succeeds', async () => {
   // The outbox's own seam: `send` is a function, here one that answers when the test says so, and
   // is called synchronously by the outbox, so the number of calls is exact at any moment.
