@@ -563,6 +563,26 @@ describe('masking', () => {
     expect(upload?.request.body).toMatch(/^\{"client_secret":"\*{5}","items":"x+$/);
   });
 
+  it('masks a sensitive object of pretty-printed JSON cut at the size cap whole, whether the cut falls inside it or after it', async () => {
+    const pretty = (pad: string) => JSON.stringify({ pad, credentials: { user: 'u1', pass: 's3cret-pass' }, after: 'kept-value' }, null, 2);
+    const inside = pretty('x'.repeat(2000));
+    const cap = inside.indexOf('s3cret') + 3;
+    // As much shorter that the cut falls inside "kept-value", after the credentials closed.
+    const after = pretty('x'.repeat(2000 - (inside.indexOf('kept-value') - inside.indexOf('s3cret'))));
+    const url = await seedApp({ responseMaxBodySize: cap }, (app) => {
+      app.get('/inside', (_req, res) => void res.type('json').send(inside));
+      app.get('/after', (_req, res) => void res.type('json').send(after));
+    });
+    await fetch(`${url}/inside`);
+    await fetch(`${url}/after`);
+    await mw?.flush();
+    const [cutInside, cutAfter] = await waitFor(() => servers.collector.events().length === 2 && servers.collector.events());
+    for (const secret of ['s3c', 'u1']) expect(JSON.stringify([cutInside, cutAfter])).not.toContain(secret);
+    const masked = (text: string) => `${text.slice(0, text.indexOf('{', text.indexOf('"credentials"')))}"*****"`;
+    expect(cutInside?.response.body).toBe(masked(inside));
+    expect(cutAfter?.response.body).toBe(`${masked(after)}${after.slice(after.indexOf('}', after.indexOf('s3cret')) + 1, cap)}`);
+  });
+
   it('lets maskContent edit the event', async () => {
     const url = await seedApp({
       maskContent: (event) => {
