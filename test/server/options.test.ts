@@ -36,6 +36,20 @@ describe('defaultIdentifyUser', () => {
 });
 
 describe('resolveOptions', () => {
+  it("takes the README's defaults (Delivery, What is logged): batches of 25 or 2 s, a queue of 10,000, 10 s per request, bodies up to 100 KB, gzip, no debug output", () => {
+    expect(resolveOptions({ applicationId: 'a' })).toMatchObject({
+      batchSize: 25,
+      batchMaxTime: 2000,
+      maxQueueSize: 10_000,
+      requestTimeout: 10_000,
+      logBody: true,
+      requestMaxBodySize: 100_000,
+      responseMaxBodySize: 100_000,
+      gzip: true,
+      debug: false,
+    });
+  });
+
   it("gives an event's hooks 5 s together by default, as the README says, and takes another limit (hookTimeout, ms)", () => {
     expect(resolveOptions({ applicationId: 'a' })).toMatchObject({ hookTimeout: 5000 });
     expect(resolveOptions({ applicationId: 'a', hookTimeout: 250 })).toMatchObject({ hookTimeout: 250 });
