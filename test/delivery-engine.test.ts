@@ -401,6 +401,21 @@ describe('adoption', () => {
     expect(delivery.stats().inOutbox).toBe(0);
   });
 
+  it('pause() lets an app awaiting flush() go on (before it navigates, say), with the request still hanging', async () => {
+    const { delivery, store, calls, push } = engine(['never']);
+    delivery.resume(store);
+    push(1);
+    let settled = false;
+    const flushing = delivery.flush().then(() => (settled = true));
+    await run(100);
+    expect(calls).toHaveLength(1);
+    expect(settled).toBe(false);
+    delivery.pause(store);
+    await run(0);
+    expect(settled).toBe(true);
+    await flushing;
+  });
+
   it('pause() before any resume() still removes the queues earlier visits left (a visitor who opts out)', () => {
     const { delivery, store } = engine([0]);
     storeQueue(store, APP, 'earlier-visit', 0, [{ kind: 'actions', json: {}, at: 0 }]);

@@ -86,6 +86,7 @@ describe('resolveOptions', () => {
       callback: 'not a function',
       host: '   ',
       cookieDomain: 42,
+      sampleRate: 1.5,
     };
     const options = resolveOptions({ applicationId: 'app', ...bad }, 'https:', log)!;
     const errors = log.error.mock.calls.map(([message]) => String(message));
@@ -100,6 +101,7 @@ describe('resolveOptions', () => {
       cookieExpiration: 365,
       debug: false,
       crossSubdomainCookie: true,
+      sampleRate: 1,
       baseUrl: 'https://api.moesif.net',
     });
     expect(options.callback).toBeUndefined();
