@@ -74,6 +74,17 @@ describe('resolveOptions', () => {
     expect(log.error).not.toHaveBeenCalled();
   });
 
+  it('takes a sampleRate from 0 to 1, both ends included, and refuses one below 0', () => {
+    for (const sampleRate of [0, 0.25, 1]) {
+      const log = fakeLog();
+      expect(resolveOptions({ applicationId: 'app', sampleRate }, 'https:', log)!.sampleRate).toBe(sampleRate);
+      expect(log.error).not.toHaveBeenCalled();
+    }
+    const log = fakeLog();
+    expect(resolveOptions({ applicationId: 'app', sampleRate: -0.5 }, 'https:', log)!.sampleRate).toBe(1);
+    expect(log.error).toHaveBeenCalledTimes(1);
+  });
+
   it('names each bad option in exactly one error and replaces it with its default', () => {
     const log = fakeLog();
     const bad = {
