@@ -583,6 +583,14 @@ describe('masking', () => {
     expect(cutAfter?.response.body).toBe(`${masked(after)}${after.slice(after.indexOf('}', after.indexOf('s3cret')) + 1, cap)}`);
   });
 
+  it('masks a credential after a string that ends in an escaped backslash, one with escaped quotes and an empty one, in JSON that is not valid', async () => {
+    const broken = String.raw`{"path": "C:\\", "say": "\"hi\"", "note": "", "password": "hunter2", oops}`;
+    const url = await seedApp({}, (app) => app.get('/broken', (_req, res) => void res.type('json').send(broken)));
+    await fetch(`${url}/broken`);
+    const event = await oneEvent();
+    expect(event.response.body).toBe(String.raw`{"path": "C:\\", "say": "\"hi\"", "note": "", "password": "*****", oops}`);
+  });
+
   it('lets maskContent edit the event', async () => {
     const url = await seedApp({
       maskContent: (event) => {
