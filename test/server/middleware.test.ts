@@ -440,6 +440,18 @@ describe('masking', () => {
     expect(event.request.body).toBe('team=acme&token=*****&user_name=ada&password=*****');
   });
 
+  it('masks a form body that no parser read (recorded from the stream), as sent otherwise', async () => {
+    const url = await seedApp({}, (app) =>
+      app.post('/login', (req, res) => {
+        req.resume();
+        req.on('end', () => void res.status(204).end());
+      }),
+    );
+    await fetch(`${url}/login`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'user=ada&password=hunter2&next=%2Fhome' });
+    const event = await oneEvent();
+    expect(event.request.body).toBe('user=ada&password=*****&next=%2Fhome');
+  });
+
   it('masks credentials in headers, JSON bodies and query strings', async () => {
     const url = await seedApp({}, (app) =>
       app.post('/login', express.json(), (_req, res) => {
