@@ -440,6 +440,13 @@ describe('masking', () => {
     expect(event.request.body).toBe('team=acme&token=*****&user_name=ada&password=*****');
   });
 
+  it('records a text body that a text parser read, its JSON-looking credentials masked', async () => {
+    const url = await seedApp({}, (app) => app.post('/note', express.text(), (req, res) => void res.send(String(req.body.length))));
+    await fetch(`${url}/note`, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: '{"note": "hi", "password": "hunter2"' });
+    const event = await oneEvent();
+    expect(event.request.body).toBe('{"note": "hi", "password": "*****"');
+  });
+
   it('masks a form body that no parser read (recorded from the stream), as sent otherwise', async () => {
     const url = await seedApp({}, (app) =>
       app.post('/login', (req, res) => {
