@@ -78,6 +78,18 @@ describe('a visitor who opts out', () => {
     });
   });
 
+  it.each([
+    ['Do Not Track', 'doNotTrack', '1'],
+    ['Global Privacy Control', 'globalPrivacyControl', true],
+  ] as const)('without respectDoNotTrack (the default), %s is no refusal: the ids earlier visits stored are kept', (_, name, value) => {
+    withNavigator(name, value, () => {
+      storeEarlierVisit();
+      const { moesif } = sdk.start();
+      expect(moesif.isPublishingConsentGranted()).toBe(true);
+      expect(moesif.getAnonymousId()).toBe('old-anon');
+    });
+  });
+
   it('a stored refusal removes, at the next load, the ids and queues earlier visits left', () => {
     storeEarlierVisit();
     const applicationId = 'refused-app';

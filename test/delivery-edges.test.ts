@@ -268,6 +268,26 @@ describe('storage full', () => {
     pagehide();
     expect(stored()).toEqual([]); // the user could not be written either: it was only ever in memory
   });
+
+  it('after storage refused a write, the queue is tried again a minute later, not at every change', async () => {
+    const store = memoryStore();
+    const set = store.set;
+    let tries = 0;
+    store.set = (key, value) => (tries++, set(key, value));
+    store.full = true;
+    const { delivery } = engine([0, 0, 0], {}, store); // the collector down: the items stay queued
+    delivery.push('actions', '{"n":0}');
+    await run(SAVE_DELAY_MS);
+    expect(tries).toBe(1); // the lease, refused: nothing more is tried
+    for (let n = 1; n <= 30; n++) {
+      delivery.push('actions', `{"n":${n}}`);
+      await run(1000);
+    }
+    expect(tries).toBe(1);
+    store.full = false; // the app freed some space
+    await run(30_000);
+    expect(queueCount(store)).toBe(1);
+  });
 });
 
 describe('backoff', () => {
@@ -317,6 +337,19 @@ describe('a page that took the collector for blocked', () => {
     await run(BLOCKED_RETRY_MS + 60_000);
     expect(delivery.stats()).toMatchObject({ inOutbox: 0, sent: 4 });
   });
+
+  it('sends again as soon as consent, revoked, is granted again', async () => {
+    const { delivery, store, calls, actions } = engine([0, 0, 0], { batchMaxTime: 10 });
+    actions(1);
+    await run(30_000); // three requests unanswered: taken for blocked
+    expect(calls).toHaveLength(3);
+    delivery.pause(store);
+    delivery.resume(store);
+    actions(1);
+    await run(1000);
+    expect(calls).toHaveLength(4);
+    expect(delivery.stats()).toMatchObject({ sent: 1, inOutbox: 0 });
+  });
 });
 
 describe('another tab that only looked closed', () => {
@@ -340,6 +373,19 @@ describe('another tab that only looked closed', () => {
 });
 
 describe('the clock', () => {
+  it('set back an hour while storage is full: the queue is tried again a minute later, not an hour later', async () => {
+    const store = memoryStore();
+    store.full = true;
+    const { actions } = engine([0, 0, 0], {}, store);
+    actions(1);
+    await run(SAVE_DELAY_MS); // refused: tried again in a minute
+    store.full = false;
+    vi.setSystemTime(Date.now() - 3_600_000);
+    actions(1);
+    await run(60_000 + SAVE_DELAY_MS);
+    expect(queueCount(store)).toBe(1);
+  });
+
   it('set back an hour while an item waits: its retry leaves after the backoff, not an hour later', async () => {
     vi.spyOn(Math, 'random').mockReturnValue(0.5); // backoff: 500 ms
     const { calls, actions } = engine([503]);

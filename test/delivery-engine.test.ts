@@ -297,7 +297,7 @@ describe('outbox in storage', () => {
 describe('failures', () => {
   it('retries with growing full-jitter backoff from one failure counter, then resets it on success', async () => {
     vi.spyOn(Math, 'random').mockReturnValue(0.999);
-    const { delivery, store, calls, push } = engine([503, 503, 503]);
+    const { delivery, store, calls, push } = engine([503, 503, 503, 200, 503]);
     delivery.resume(store);
     push(25);
     await vi.advanceTimersByTimeAsync(0);
@@ -310,6 +310,15 @@ describe('failures', () => {
       expect(calls.length).toBe(before + 1);
     }
     expect(delivery.stats()).toMatchObject({ retried: 75, sent: 25, inOutbox: 0 });
+    // The next full batch leaves after the usual gap, fails, and waits just under 1 s again, not 8 s.
+    push(25, 25);
+    await vi.advanceTimersByTimeAsync(250);
+    expect(calls).toHaveLength(5);
+    await vi.advanceTimersByTimeAsync(998);
+    expect(calls).toHaveLength(5);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(calls).toHaveLength(6);
+    expect(delivery.stats()).toMatchObject({ retried: 100, sent: 50, inOutbox: 0 });
     vi.mocked(Math.random).mockRestore();
   });
 
@@ -390,6 +399,21 @@ describe('adoption', () => {
     delivery.pause(store);
     expect(store.keys()).toEqual([]);
     expect(delivery.stats().inOutbox).toBe(0);
+  });
+
+  it('pause() lets an app awaiting flush() go on (before it navigates, say), with the request still hanging', async () => {
+    const { delivery, store, calls, push } = engine(['never']);
+    delivery.resume(store);
+    push(1);
+    let settled = false;
+    const flushing = delivery.flush().then(() => (settled = true));
+    await run(100);
+    expect(calls).toHaveLength(1);
+    expect(settled).toBe(false);
+    delivery.pause(store);
+    await run(0);
+    expect(settled).toBe(true);
+    await flushing;
   });
 
   it('pause() before any resume() still removes the queues earlier visits left (a visitor who opts out)', () => {

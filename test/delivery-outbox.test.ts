@@ -80,6 +80,18 @@ describe('outbox', () => {
     expect(store.keys().filter((key) => key.startsWith(LEASES))).toEqual([LEASES + [...owners][0]]);
   });
 
+  it('adopts an item found in two gone queues once (a tab that only looked gone wrote again what another tab had adopted)', () => {
+    const { outbox } = outboxAt(1_000_000);
+    const store = memoryStore();
+    storeQueue(store, APP, 'adopter', 0, entries([{ n: 1, at: 5 }, { n: 2, at: 6 }]));
+    storeQueue(store, APP, 'woke', 0, entries([{ n: 1, at: 5 }, { n: 3, at: 7 }]));
+    outbox.use(store);
+    let adopted = -1;
+    outbox.adopt((count) => (adopted = count));
+    expect(adopted).toBe(3);
+    expect(outbox.items().map((item) => JSON.parse(item.json).n)).toEqual([1, 2, 3]);
+  });
+
   it('does not adopt an item whose requests went unanswered three times (its pages closed before an answer)', () => {
     const { outbox, dropped } = outboxAt(100_000);
     const store = memoryStore();
@@ -88,6 +100,23 @@ describe('outbox', () => {
     outbox.adopt(() => {});
     expect(outbox.items().map((item) => [JSON.parse(item.json).n, item.unanswered])).toEqual([[1, 2]]);
     expect(dropped).toEqual(['never answered']);
+  });
+
+  it('adopts an entry whose date or count storage damaged as queued now and never unanswered, and writes it back readable', () => {
+    const { outbox } = outboxAt(100_000);
+    const store = memoryStore();
+    // What JSON can hold of a damaged value: text ("Infinity" reads as a number JSON cannot write).
+    storeQueue(store, APP, 'gone', 0, [
+      { at: 'Infinity', kind: 'actions', unanswered: 'twice', json: { n: 1 } },
+      { at: 'yesterday', kind: 'actions', unanswered: 2, json: { n: 2 } },
+    ]);
+    outbox.use(store);
+    outbox.adopt(() => {});
+    expect(outbox.items().map((item) => [JSON.parse(item.json).n, item.at, item.unanswered])).toEqual([[1, 100_000, 0], [2, 100_000, 2]]);
+    // Written back, the queue is one the next page can read.
+    outbox.close();
+    outbox.save();
+    expect(queueValues(store).map((value) => JSON.parse(value))).toEqual([entries([{ n: 1, at: 100_000 }, { n: 2, at: 100_000, unanswered: 2 }])]);
   });
 
   it('writes heartbeat 0 once its page is closed, so the next page adopts at once; a request in flight counts as unanswered', () => {

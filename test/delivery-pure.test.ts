@@ -91,6 +91,8 @@ describe('isRetryable', () => {
     [404, false],
     [413, false],
     [422, false],
+    // The last 4xx: the boundary of "a server error" (nginx's 499, the client went away, is no reason to retry).
+    [499, false],
   ])('status %i is retryable: %s', (status, expected) => {
     expect(isRetryable(status)).toBe(expected);
   });
@@ -128,6 +130,12 @@ describe('nextBatch', () => {
     expect(batches.flat().map((entry) => entry.at)).toEqual(items.map((entry) => entry.at));
   });
 
+  it('fills a request up to exactly 60,000 bytes of body, and not one byte more', () => {
+    // Two items, with the brackets and the comma: 29,998 + 29,999 + 3 = 60,000 bytes.
+    expect(allBatches([item(0, 'x'.repeat(29_998)), item(1, 'x'.repeat(29_999))], Infinity).map((batch) => batch.length)).toEqual([2]);
+    expect(allBatches([item(0, 'x'.repeat(29_998)), item(1, 'x'.repeat(30_000))], Infinity).map((batch) => batch.length)).toEqual([1, 1]);
+  });
+
   it('counts multi-byte characters as their UTF-8 bytes, not as UTF-16 units', () => {
     // 10,000 euro signs: 10,000 UTF-16 units but 30,000 UTF-8 bytes each.
     const items = Array.from({ length: 4 }, (_, index) => item(index, JSON.stringify({ e: '€'.repeat(10_000) })));
@@ -158,6 +166,8 @@ describe('nextRequestAt', () => {
   const options = { batchEnabled: true, batchSize: 3, batchMaxTime: 2500 };
   const NOW = 1_000_000;
   const waiting = (count: number, at = NOW - 100, pad = 0) => Array.from({ length: count }, () => item(at, JSON.stringify({ pad: 'x'.repeat(pad) })));
+  /** Items waiting since NOW - 100 whose JSON is as long as each of `lengths`. */
+  const sized = (...lengths: number[]) => lengths.map((length) => item(NOW - 100, 'x'.repeat(length)));
   const at = (items: Item[], changes: Partial<Parameters<typeof nextRequestAt>[1]> = {}) =>
     nextRequestAt(items, { options, urgent: false, lastSentAt: NOW - 10, now: NOW, ...changes });
 
@@ -168,6 +178,9 @@ describe('nextRequestAt', () => {
     ['a full batch: REQUEST_GAP_MS after the last request', waiting(3), {}, NOW - 10 + REQUEST_GAP_MS],
     ['a full batch, the last request long ago: at once (a time in the past)', waiting(3), { lastSentAt: NOW - 60_000 }, NOW - 60_000 + REQUEST_GAP_MS],
     ["a whole request's worth waiting: at once", waiting(3, NOW - 100, 25_000), {}, 0],
+    // With the brackets and the commas: 1 + 20,001 + 20,001 + 19,997 = 60,000 bytes of body, then one byte less.
+    ['exactly a whole request (60,000 bytes of body): at once', sized(20_000, 20_000, 19_996), {}, 0],
+    ['a byte short of a whole request: REQUEST_GAP_MS after the last request', sized(20_000, 20_000, 19_995), {}, NOW - 10 + REQUEST_GAP_MS],
     ['an item dated after now (the clock was set back): counted from now', waiting(2, NOW + 3_600_000), {}, NOW + 2500],
     ['a last request dated after now: the gap counted from now', waiting(3), { lastSentAt: NOW + 3_600_000 }, NOW + REQUEST_GAP_MS],
   ] as const)('%s', (_name, items, changes, expected) => {

@@ -10,7 +10,8 @@ describe('resolveOptions', () => {
   it('fills in moesif-browser-js defaults for every option not given', () => {
     const log = fakeLog();
     const options = resolveOptions({ applicationId: 'app' }, 'https:', log)!;
-    expect(options).toMatchObject({
+    // Every option, as the @default of its documentation (src/options.ts) says: the options without one are absent.
+    expect(options).toEqual({
       applicationId: 'app',
       baseUrl: 'https://api.moesif.net',
       persistence: 'localStorage',
@@ -25,10 +26,22 @@ describe('resolveOptions', () => {
       batchEnabled: true,
       batchSize: 25,
       batchMaxTime: 2500,
+      maxOutboxBytes: 1_000_000,
+      maxOutboxAge: 86_400_000,
+      batchTimeout: 90_000,
+      useBeacon: false,
+      disableFetch: false,
+      eagerBodyLogging: false,
+      sampleRate: 1,
+      maxBodyBytes: 65_536,
+      requirePublishingConsent: false,
+      maxQueueSize: 1000,
+      respectDoNotTrack: false,
+      trackPageViews: false,
+      enableCrossDomainTracking: false,
+      crossDomainTargets: [],
+      crossDomainTrackingParameterName: '__mt',
     });
-    expect(options.cookieDomain).toBeUndefined();
-    expect(options.persistenceKeyPrefix).toBeUndefined();
-    expect(options.callback).toBeUndefined();
     expect(log.error).not.toHaveBeenCalled();
   });
 
@@ -62,6 +75,17 @@ describe('resolveOptions', () => {
     expect(log.error).not.toHaveBeenCalled();
   });
 
+  it('takes a sampleRate from 0 to 1, both ends included, and refuses one below 0', () => {
+    for (const sampleRate of [0, 0.25, 1]) {
+      const log = fakeLog();
+      expect(resolveOptions({ applicationId: 'app', sampleRate }, 'https:', log)!.sampleRate).toBe(sampleRate);
+      expect(log.error).not.toHaveBeenCalled();
+    }
+    const log = fakeLog();
+    expect(resolveOptions({ applicationId: 'app', sampleRate: -0.5 }, 'https:', log)!.sampleRate).toBe(1);
+    expect(log.error).toHaveBeenCalledTimes(1);
+  });
+
   it('names each bad option in exactly one error and replaces it with its default', () => {
     const log = fakeLog();
     const bad = {
@@ -74,6 +98,7 @@ describe('resolveOptions', () => {
       callback: 'not a function',
       host: '   ',
       cookieDomain: 42,
+      sampleRate: 1.5,
     };
     const options = resolveOptions({ applicationId: 'app', ...bad }, 'https:', log)!;
     const errors = log.error.mock.calls.map(([message]) => String(message));
@@ -88,6 +113,7 @@ describe('resolveOptions', () => {
       cookieExpiration: 365,
       debug: false,
       crossSubdomainCookie: true,
+      sampleRate: 1,
       baseUrl: 'https://api.moesif.net',
     });
     expect(options.callback).toBeUndefined();

@@ -17,8 +17,14 @@ describe('payload builders', () => {
   });
 
   it('a company call names each field as the wire does', () => {
-    const payload = companyPayload({ companyId: 'c1', companyDomain: 'acme.com', sessionToken: 's1', metadata: { seats: 3 }, campaign: undefined });
-    expect(JSON.parse(JSON.stringify(payload))).toEqual({ company_id: 'c1', company_domain: 'acme.com', session_token: 's1', metadata: { seats: 3 } });
+    const payload = companyPayload({ companyId: 'c1', companyDomain: 'acme.com', sessionToken: 's1', metadata: { seats: 3 }, campaign: { utm_source: 'news' } });
+    expect(JSON.parse(JSON.stringify(payload))).toEqual({
+      company_id: 'c1',
+      company_domain: 'acme.com',
+      session_token: 's1',
+      metadata: { seats: 3 },
+      campaign: { utm_source: 'news' },
+    });
   });
 
   it('an action is a GET of the page it happened on, with the time, User-Agent and who', () => {

@@ -11,14 +11,14 @@ describe('toJson', () => {
     expect(parsed({ node })).toEqual({ node: { name: 'a', list: [1, '[Circular]'], self: '[Circular]' } });
   });
 
-  it('keeps an object reached twice by different paths: a shared value is not a cycle', () => {
+  it('keeps an object reached twice by different paths: a shared value is not a cycle, in the careful pass too', () => {
     const address = { city: 'Lyon' };
     const sibling = { address };
-    expect(parsed({ billing: address, shipping: address, nested: [sibling, sibling] })).toEqual({
-      billing: { city: 'Lyon' },
-      shipping: { city: 'Lyon' },
-      nested: [{ address: { city: 'Lyon' } }, { address: { city: 'Lyon' } }],
-    });
+    const shared = { billing: address, shipping: address, nested: [sibling, sibling] };
+    const written = { billing: { city: 'Lyon' }, shipping: { city: 'Lyon' }, nested: [{ address: { city: 'Lyon' } }, { address: { city: 'Lyon' } }] };
+    expect(parsed(shared)).toEqual(written);
+    // A BigInt makes JSON.stringify refuse the value: the careful pass, which tracks ancestors, writes it.
+    expect(parsed({ ...shared, id: 7n })).toEqual({ ...written, id: '7' });
   });
 
   it('cuts a cycle through a deeper ancestor, after siblings were written', () => {

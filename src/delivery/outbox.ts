@@ -224,7 +224,7 @@ export function createOutbox({ options, now, log, onDrop }: OutboxDeps) {
     use(next: ListableStore | undefined): void {
       store = next;
       retryFullAt = 0;
-      saved.startOver(items);
+      saved.startOver();
       save();
     },
 

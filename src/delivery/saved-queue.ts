@@ -161,10 +161,9 @@ export function createSavedQueue({ applicationId, tabId, log }: SavedQueueDeps) 
     /** Items added, removed or changed in place: the next write rewrites their parts. */
     markChanged,
 
-    /** Storage holds nothing of this queue yet (a new store): the next write writes all of `items`. */
-    startOver(items: Item[]): void {
+    /** Storage holds nothing of this queue yet (a new store): the next write writes the whole queue (see write()). */
+    startOver(): void {
       stored = false;
-      markChanged(items);
     },
 
     /**

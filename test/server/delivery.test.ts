@@ -231,6 +231,22 @@ describe('a collector that is down or refusing', () => {
     for (const message of messages) expect(message).not.toContain('wrong-app-id');
   });
 
+  it('names applicationId as the likely cause for a 403 too, and not for a 400 (an event the collector refused)', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const collector = await recorder();
+    const statuses = [403, 400];
+    collector.answer = () => ({ status: statuses.shift() ?? 201 });
+    const { mw, call } = await appWith({ applicationId: 'a', baseUri: collector.url, batchMaxTime: 60_000 });
+    for (let i = 0; i < 2; i++) {
+      await call(`/item/${i}`);
+      await mw.flush();
+    }
+    expect(mw.stats()).toMatchObject({ rejected: 2, sent: 0 });
+    const messages = warn.mock.calls.map((args) => args.map(String).join(' '));
+    expect(messages.filter((message) => /HTTP 403/.test(message))).toEqual([expect.stringMatching(/HTTP 403 \(check applicationId\)/)]);
+    expect(messages.filter((message) => /HTTP 400/.test(message))).toEqual([expect.not.stringContaining('applicationId')]);
+  });
+
   it('calls callback as moesif-nodejs does: (null, outcome) when delivered, (Error, outcome) when not', async () => {
     const collector = await recorder();
     let answer = 201;

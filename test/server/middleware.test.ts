@@ -440,6 +440,25 @@ describe('masking', () => {
     expect(event.request.body).toBe('team=acme&token=*****&user_name=ada&password=*****');
   });
 
+  it('records a text body that a text parser read, its JSON-looking credentials masked', async () => {
+    const url = await seedApp({}, (app) => app.post('/note', express.text(), (req, res) => void res.send(String(req.body.length))));
+    await fetch(`${url}/note`, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: '{"note": "hi", "password": "hunter2"' });
+    const event = await oneEvent();
+    expect(event.request.body).toBe('{"note": "hi", "password": "*****"');
+  });
+
+  it('masks a form body that no parser read (recorded from the stream), as sent otherwise', async () => {
+    const url = await seedApp({}, (app) =>
+      app.post('/login', (req, res) => {
+        req.resume();
+        req.on('end', () => void res.status(204).end());
+      }),
+    );
+    await fetch(`${url}/login`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'user=ada&password=hunter2&next=%2Fhome' });
+    const event = await oneEvent();
+    expect(event.request.body).toBe('user=ada&password=*****&next=%2Fhome');
+  });
+
   it('masks credentials in headers, JSON bodies and query strings', async () => {
     const url = await seedApp({}, (app) =>
       app.post('/login', express.json(), (_req, res) => {
@@ -561,6 +580,34 @@ describe('masking', () => {
     expect(long?.response.body).toMatch(/^\{"token":"\*{5}","user":\{"id":"u1","secret":"\*{5}"\},"pad":"x+$/);
     expect(broken?.response.body).toBe('{"api_key": "*****", "n": 1, oops}');
     expect(upload?.request.body).toMatch(/^\{"client_secret":"\*{5}","items":"x+$/);
+  });
+
+  it('masks a sensitive object of pretty-printed JSON cut at the size cap whole, whether the cut falls inside it or after it', async () => {
+    const pretty = (pad: string) => JSON.stringify({ pad, credentials: { user: 'u1', pass: 's3cret-pass' }, after: 'kept-value' }, null, 2);
+    const inside = pretty('x'.repeat(2000));
+    const cap = inside.indexOf('s3cret') + 3;
+    // As much shorter that the cut falls inside "kept-value", after the credentials closed.
+    const after = pretty('x'.repeat(2000 - (inside.indexOf('kept-value') - inside.indexOf('s3cret'))));
+    const url = await seedApp({ responseMaxBodySize: cap }, (app) => {
+      app.get('/inside', (_req, res) => void res.type('json').send(inside));
+      app.get('/after', (_req, res) => void res.type('json').send(after));
+    });
+    await fetch(`${url}/inside`);
+    await fetch(`${url}/after`);
+    await mw?.flush();
+    const [cutInside, cutAfter] = await waitFor(() => servers.collector.events().length === 2 && servers.collector.events());
+    for (const secret of ['s3c', 'u1']) expect(JSON.stringify([cutInside, cutAfter])).not.toContain(secret);
+    const masked = (text: string) => `${text.slice(0, text.indexOf('{', text.indexOf('"credentials"')))}"*****"`;
+    expect(cutInside?.response.body).toBe(masked(inside));
+    expect(cutAfter?.response.body).toBe(`${masked(after)}${after.slice(after.indexOf('}', after.indexOf('s3cret')) + 1, cap)}`);
+  });
+
+  it('masks a credential after a string that ends in an escaped backslash, one with escaped quotes and an empty one, in JSON that is not valid', async () => {
+    const broken = String.raw`{"path": "C:\\", "say": "\"hi\"", "note": "", "password": "hunter2", oops}`;
+    const url = await seedApp({}, (app) => app.get('/broken', (_req, res) => void res.type('json').send(broken)));
+    await fetch(`${url}/broken`);
+    const event = await oneEvent();
+    expect(event.response.body).toBe(String.raw`{"path": "C:\\", "say": "\"hi\"", "note": "", "password": "*****", oops}`);
   });
 
   it('lets maskContent edit the event', async () => {

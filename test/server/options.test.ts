@@ -1,7 +1,7 @@
 // @vitest-environment node
 /** Where events go: the forms of baseUri that moesif-nodejs users write. */
 import { describe, expect, it } from 'vitest';
-import { defaultIdentifyUser, normalizeBaseUri, type MoesifRequest } from '../../src/server/index';
+import { defaultIdentifyUser, normalizeBaseUri, type MoesifOptions, type MoesifRequest } from '../../src/server/index';
 import { resolveOptions } from '../../src/server/options';
 
 describe('normalizeBaseUri', () => {
@@ -36,6 +36,35 @@ describe('defaultIdentifyUser', () => {
 });
 
 describe('resolveOptions', () => {
+  it("takes the README's defaults (Delivery, What is logged): batches of 25 or 2 s, a queue of 10,000, 10 s per request, bodies up to 100 KB, gzip, no debug output", () => {
+    expect(resolveOptions({ applicationId: 'a' })).toMatchObject({
+      batchSize: 25,
+      batchMaxTime: 2000,
+      maxQueueSize: 10_000,
+      requestTimeout: 10_000,
+      logBody: true,
+      requestMaxBodySize: 100_000,
+      responseMaxBodySize: 100_000,
+      gzip: true,
+      debug: false,
+    });
+  });
+
+  it('takes each number down to its least value, and gives a value it cannot use its default, with one warning each', () => {
+    const warnings: string[] = [];
+    // As read from environment variables and config files: not what the types ask for.
+    const given: Record<string, unknown> = { applicationId: 'a', batchSize: 1, hookTimeout: 1, requestMaxBodySize: 0, responseMaxBodySize: -1, logBody: 'yes', gzip: 'maybe' };
+    expect(resolveOptions(given as MoesifOptions, (message) => warnings.push(message))).toMatchObject({
+      batchSize: 1,
+      hookTimeout: 1,
+      requestMaxBodySize: 0,
+      responseMaxBodySize: 100_000,
+      logBody: true,
+      gzip: true,
+    });
+    expect(warnings.map((message) => message.split(' ')[0])).toEqual(['logBody', 'responseMaxBodySize', 'gzip']);
+  });
+
   it("gives an event's hooks 5 s together by default, as the README says, and takes another limit (hookTimeout, ms)", () => {
     expect(resolveOptions({ applicationId: 'a' })).toMatchObject({ hookTimeout: 5000 });
     expect(resolveOptions({ applicationId: 'a', hookTimeout: 250 })).toMatchObject({ hookTimeout: 250 });

@@ -10,7 +10,7 @@ import { createLog } from '../../src/server/log';
 import { createTransport, type Send, type SendResult } from '../../src/server/transport';
 import { freePort, startRecorder, waitFor } from './helpers';
 
-it('drops the oldest items once the queued JSON exceeds its character bound, and delivers the rest later', async () => {
+it('drops the oldest items once the queued JSON exceeds its character bound, delivers the rest later, and then has room again', async () => {
   const port = await freePort();
   const send = createTransport({ baseUri: `http://127.0.0.1:${port}`, applicationId: 'a', requestTimeout: 1000, gzip: true, maxSockets: 1 });
   const outbox = createOutbox({
@@ -39,9 +39,43 @@ it('drops the oldest items once the queued JSON exceeds its character bound, and
     const delivered = (collector.requests[0]?.body as Array<{ i: number }>).map((x) => x.i);
     expect(delivered).toEqual(Array.from({ length: queued }, (_, k) => 30 - queued + k));
     expect(outbox.stats()).toMatchObject({ queued: 0, sent: queued, dropped });
+    // The bound counts only what waits: once those are delivered, as many new items fit again, whole.
+    for (let i = 30; i < 30 + queued; i++) outbox.push(item(i));
+    expect(outbox.stats()).toMatchObject({ queued, dropped });
+    await outbox.flush();
+    expect(outbox.stats()).toMatchObject({ queued: 0, sent: 2 * queued, dropped });
   } finally {
     await collector.close();
   }
+});
+
+it('counts a batch that came back from a failed request against its character bound', async () => {
+  const pending: Array<(result: SendResult) => void> = [];
+  const send: Send = () => new Promise((resolve) => pending.push(resolve));
+  const outbox = createOutbox({
+    send,
+    path: '/v1/events/batch',
+    batchSize: 100,
+    maxBatchCount: 100,
+    maxBatchBytes: 512 * 1024,
+    maxInFlight: 1,
+    batchMaxTime: 60_000,
+    maxQueueSize: 1000,
+    maxQueueChars: 10_000,
+    retryBaseDelay: 60_000,
+    retryMaxDelay: 60_000,
+    log: createLog(false),
+  });
+  const item = (i: number) => JSON.stringify({ i, pad: 'x'.repeat(1000) });
+  for (let i = 0; i < 9; i++) outbox.push(item(i));
+  const flushed = outbox.flush();
+  expect(pending).toHaveLength(1);
+  pending[0]?.({ status: 503 });
+  await flushed; // the failure ends the flush: the batch is back at the front, waiting for its retry
+  for (let i = 9; i < 18; i++) outbox.push(item(i));
+  const { queued, dropped } = outbox.stats();
+  expect(queued * item(10).length).toBeLessThanOrEqual(10_000);
+  expect(queued + dropped).toBe(18);
 });
 
 it('after a failed request, probes the collector with one request at a time until one succeeds', async () => {
