@@ -14,7 +14,8 @@ export function charsOf(items: readonly string[], count: number): number {
  */
 export function batchLength(items: readonly string[], maxCount: number, maxBytes: number): number {
   let count = 0;
-  let bytes = 2;
+  // The brackets, and a comma after each item but the last: each item below counts its own comma.
+  let bytes = 1;
   const most = Math.min(items.length, maxCount);
   while (count < most) {
     const size = Buffer.byteLength(items[count] as string, 'utf8') + 1;

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { batchLength } from '../../src/server/batch';
+import { batchBody, batchLength } from '../../src/server/batch';
 import moesif, { type MoesifMiddleware, type MoesifOptions } from '../../src/server/index';
 import { createLog } from '../../src/server/log';
 import { createOutbox } from '../../src/server/outbox';
@@ -78,6 +78,12 @@ describe('the next batch', () => {
     expect(batchLength(items, 2, 1000)).toBe(2);
     expect(batchLength(items, 1000, 30)).toBe(2);
     expect(batchLength([], 1000, 1000)).toBe(0);
+  });
+
+  it('takes a batch whose body is exactly the byte limit, and not one byte more', () => {
+    expect(batchBody(items.slice(0, 2))).toHaveLength(23);
+    expect(batchLength(items, 1000, 23)).toBe(2);
+    expect(batchLength(items, 1000, 22)).toBe(1);
   });
 
   it('takes an item larger than the byte limit alone, rather than never', () => {
