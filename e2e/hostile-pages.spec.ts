@@ -52,8 +52,10 @@ async function startSite() {
       const file = normalize(join(ROOT, url.pathname));
       if (file.startsWith(ROOT)) {
         try {
+          // Read before the head is written, so that a missing file still gets its 404.
+          const content = await readFile(file);
           // With its charset: SES's bundle is not ASCII.
-          return void res.writeHead(200, { 'Content-Type': 'text/javascript; charset=utf-8' }).end(await readFile(file));
+          return void res.writeHead(200, { 'Content-Type': 'text/javascript; charset=utf-8' }).end(content);
         } catch {
           /* 404 below */
         }
