@@ -182,11 +182,14 @@ export interface ExchangeObserver {
 
 /** One per middleware: the listener it adds to every response is made here, once, not per request. */
 export function createExchangeObserver(hooks: ExchangeHooks): ExchangeObserver {
-  // Where the shared listeners find a response's exchange. One symbol per middleware: mounted twice
-  // on overlapping paths (app and router), a middleware would otherwise log a call twice and record
-  // its body twice; two middlewares each log it, as before.
-  const EXCHANGE = Symbol('usertrail/server exchange');
-  const exchangeOf = (res: MoesifResponse): Exchange | undefined => (res as unknown as Record<symbol, Exchange | undefined>)[EXCHANGE];
+  // Where the shared listeners find a response's exchange. One map per middleware: mounted twice on
+  // overlapping paths (app and router), a middleware would otherwise log a call twice and record its
+  // body twice; two middlewares each log it, as before. Not a property of the response: Express
+  // switches the prototype of every response (to app.response), and V8 then gives each object its
+  // own copy of the hidden class for every property added to it, about 3 µs and 1.5 KB each where a
+  // WeakMap entry costs 0.1 µs (issue 18, bench/README.md "Server, fifteenth session").
+  const exchanges = new WeakMap<MoesifResponse, Exchange>();
+  const exchangeOf = (res: MoesifResponse): Exchange | undefined => exchanges.get(res);
 
   // 'close' comes once per response: after 'finish' (the answer was handed to the OS; node:http
   // emits it a tick later, node:http2's compatibility API right after), or before it when the client
@@ -224,7 +227,7 @@ export function createExchangeObserver(hooks: ExchangeHooks): ExchangeObserver {
         responseBody: undefined,
         ending: false,
       };
-      (res as unknown as Record<symbol, Exchange>)[EXCHANGE] = exchange;
+      exchanges.set(res, exchange);
       let tapRequest = false;
       if (options.logBody) {
         // Mounted after an async middleware (a session lookup), Node has already pushed the first
