@@ -412,7 +412,11 @@ function complete(exchange: Exchange, answer?: Answer): void {
   const sent = http2SentHead(res);
   const response = {
     status: answer?.status ?? sent?.status ?? res.statusCode,
-    headers: { ...exchange.headHeaders, ...res.getHeaders(), ...sent?.headers, ...answer?.headers },
+    // Most of the time only getHeaders(), a copy already: merged into another only when there is more.
+    headers:
+      exchange.headHeaders || sent || answer?.headers
+        ? { ...exchange.headHeaders, ...res.getHeaders(), ...sent?.headers, ...answer?.headers }
+        : res.getHeaders(),
     // A body the app never ended (a stream the client left) is cut where it was: not parsed as
     // whole JSON, and a character cut at its end (a piped file's chunk) does not make it binary.
     bodyEnded: answer?.ended ?? res.writableEnded,
