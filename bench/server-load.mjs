@@ -13,6 +13,10 @@
  *   node bench/server-load.mjs    against the dist/ already built
  *   BENCH_SERVER_SECONDS=3 BENCH_SERVER_ROUNDS=2 BENCH_SERVER_CONNECTIONS=50 node bench/server-load.mjs
  *   BENCH_USERTRAIL_SERVER=/path/to/server.mjs node bench/server-load.mjs   (another build: an earlier commit's)
+ *   BENCH_USERTRAIL_SERVER=before=/tmp/a.mjs,after=/tmp/b.mjs node bench/server-load.mjs
+ *     (several builds, named, interleaved in the same rounds: an A/B of a change to the middleware)
+ *   BENCH_SERVER_STATES=up,down          (only these collector states; default up,slow,down)
+ *   BENCH_SERVER_APP_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof'   (Node flags for the app processes)
  *     (the defaults: about 1.5 minutes in all, as part of `npm run bench`, which must stay within 10)
  *
  * Also run by bench/run.mjs (`npm run bench`), through serverWorkload().
@@ -31,15 +35,30 @@ import { promisify } from 'node:util';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-/** The usertrail/server build measured: the one in dist/, or another commit's (a file copied elsewhere). */
-const USERTRAIL_SERVER = process.env.BENCH_USERTRAIL_SERVER ?? `${ROOT}dist/server.mjs`;
+/**
+ * The usertrail/server builds measured: the one in dist/, or another commit's (a file copied
+ * elsewhere), or several as `name=path,name=path`, each measured in every round as an app of its own.
+ * @type {Array<{ name: string, path: string }>}
+ */
+const USERTRAIL_BUILDS = (process.env.BENCH_USERTRAIL_SERVER ?? `${ROOT}dist/server.mjs`).split(',').map((entry) => {
+  const eq = entry.indexOf('=');
+  return eq < 0 ? { name: '', path: entry } : { name: entry.slice(0, eq), path: entry.slice(eq + 1) };
+});
+/** Node flags of the app processes (never the parent's): `--cpu-prof --cpu-prof-dir=DIR` profiles each app. */
+const APP_FLAGS = (process.env.BENCH_SERVER_APP_FLAGS ?? '').split(' ').filter(Boolean);
 const SECRET = 'shhhhhhared-secret';
 /** moesif-nodejs refuses application ids shorter than 50 characters. */
 const APP_ID = 'usertrail-bench-application-id-long-enough-for-moesif-nodejs-0001';
 const LATENCY_MS = 50;
-const APPS = /** @type {const} */ (['none', 'moesif', 'usertrail']);
-const COLLECTOR_STATES = /** @type {const} */ (['up', 'slow', 'down']);
-/** @typedef {typeof APPS[number]} AppKind @typedef {typeof COLLECTOR_STATES[number]} CollectorState */
+const ALL_STATES = /** @type {const} */ (['up', 'slow', 'down']);
+/** @typedef {typeof ALL_STATES[number]} CollectorState */
+/** 'none', 'moesif', or a usertrail/server build: 'usertrail', or 'usertrail:NAME' for a named one. @typedef {string} AppKind */
+const USERTRAIL_APPS = USERTRAIL_BUILDS.map((build) => (build.name ? `usertrail:${build.name}` : 'usertrail'));
+const APPS = ['none', 'moesif', ...USERTRAIL_APPS];
+const COLLECTOR_STATES = /** @type {CollectorState[]} */ (
+  (process.env.BENCH_SERVER_STATES ?? ALL_STATES.join(',')).split(',').filter((state) => ALL_STATES.includes(/** @type {any} */ (state)))
+);
+const isUsertrail = (/** @type {AppKind} */ app) => app === 'usertrail' || app.startsWith('usertrail:');
 
 const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -50,7 +69,7 @@ const listen = (server) =>
 // ---------------------------------------------------------------------------------------------
 // Role: the app (one process per case)
 
-async function runApp(/** @type {AppKind} */ kind, /** @type {string} */ collectorUrl) {
+async function runApp(/** @type {AppKind} */ kind, /** @type {string} */ collectorUrl, /** @type {string} */ serverPath) {
   const require = createRequire(import.meta.url);
   const express = require('express');
   // The seed's API: `const jwt = require('express-jwt')`, the token on req.user.
@@ -67,8 +86,8 @@ async function runApp(/** @type {AppKind} */ kind, /** @type {string} */ collect
   if (kind === 'moesif') {
     const moesif = require('moesif-nodejs');
     middleware = moesif({ applicationId: APP_ID, baseUri: collectorUrl, identifyUser });
-  } else if (kind === 'usertrail') {
-    const { default: moesif } = await import(pathToFileURL(USERTRAIL_SERVER).href);
+  } else if (isUsertrail(kind)) {
+    const { default: moesif } = await import(pathToFileURL(serverPath).href);
     middleware = moesif({ applicationId: APP_ID, baseUri: collectorUrl, identifyUser });
   }
   if (middleware) app.use(middleware);
@@ -155,9 +174,9 @@ async function runCollector() {
 // The orchestrator
 
 /** A child process running one role of this file, with a request/answer channel over IPC. */
-async function startChild(/** @type {string[]} */ args) {
-  // execArgv: [] so that the parent's Node flags (--input-type, --cpu-prof) never reach the app.
-  const child = fork(SELF, args, { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+async function startChild(/** @type {string[]} */ args, /** @type {string[]} */ flags = []) {
+  // Not the parent's Node flags (--input-type, --cpu-prof): only those given for this child.
+  const child = fork(SELF, args, { execArgv: flags, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   let seq = 0;
   /** @type {Map<number, (value: any) => void>} */
   const waiting = new Map();
@@ -185,7 +204,10 @@ async function startChild(/** @type {string[]} */ args) {
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve(undefined);
         child.once('exit', () => resolve(undefined));
-        child.kill('SIGKILL');
+        if (!flags.length) return child.kill('SIGKILL');
+        // An exit the app sees, so that a --cpu-prof writes its profile; killed if it takes too long.
+        child.send({ cmd: 'exit' });
+        setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
       }),
   };
 }
@@ -231,7 +253,8 @@ export async function serverWorkload(options = {}) {
   /** One app under one collector state: warm-up, measured load, then the wait for its events. */
   async function runCase(/** @type {AppKind} */ app, /** @type {CollectorState} */ state, /** @type {number} */ round) {
     await collector.ask({ cmd: 'reset', latencyMs: state === 'slow' ? LATENCY_MS : 0 });
-    const child = await startChild(['app', app, state === 'down' ? down : collectorUrl]);
+    const build = USERTRAIL_BUILDS[USERTRAIL_APPS.indexOf(app)];
+    const child = await startChild(['app', app, state === 'down' ? down : collectorUrl, build?.path ?? ''], APP_FLAGS);
     try {
       const url = `http://127.0.0.1:${child.port}`;
       const load = (/** @type {number} */ duration) =>
@@ -282,7 +305,7 @@ export async function serverWorkload(options = {}) {
         queued: after.stats?.queued,
       };
       log(
-        `server: round ${round} ${app.padEnd(9)} collector ${state.padEnd(4)} ${Math.round(sample.reqPerS)} req/s, p99 ${sample.p99Ms} ms, ` +
+        `server: round ${round} ${app.padEnd(Math.max(9, ...APPS.map((a) => a.length)))} collector ${state.padEnd(4)} ${Math.round(sample.reqPerS)} req/s, p99 ${sample.p99Ms} ms, ` +
           `${Math.round(sample.cpuUsPerRequest)} µs CPU/req, events ${sample.delivered}/${sample.served}` +
           (sample.dropped !== undefined ? `, dropped ${sample.dropped}` : ''),
       );
@@ -294,10 +317,13 @@ export async function serverWorkload(options = {}) {
 
   try {
     for (let round = 1; round <= rounds; round++) {
-      // The middlewares take turns going first; no middleware runs at the start or the end of a round.
-      const pair = round % 2 ? /** @type {const} */ (['moesif', 'usertrail']) : /** @type {const} */ (['usertrail', 'moesif']);
+      // The middlewares take turns going first (each round starts one later in the list); no
+      // middleware runs at the start or the end of a round.
+      const middlewares = APPS.slice(1);
+      const shift = (round - 1) % middlewares.length;
+      const order = [...middlewares.slice(shift), ...middlewares.slice(0, shift)];
       if (round % 2) await runCase('none', 'up', round);
-      for (const state of COLLECTOR_STATES) for (const app of pair) await runCase(app, state, round);
+      for (const state of COLLECTOR_STATES) for (const app of order) await runCase(app, state, round);
       if (!(round % 2)) await runCase('none', 'up', round);
     }
   } finally {
@@ -326,7 +352,7 @@ export async function serverWorkload(options = {}) {
         decodedBytes: sum('decodedBytes'),
         errors: sum('errors'),
         badBodies: sum('badBodies'),
-        dropped: app === 'usertrail' ? sum('dropped') : undefined,
+        dropped: isUsertrail(app) ? sum('dropped') : undefined,
       };
     }
   }
@@ -344,6 +370,8 @@ export async function serverWorkload(options = {}) {
       moesif: require('moesif-nodejs/package.json').version,
       usertrail: require('../package.json').version,
     },
+    usertrailApps: USERTRAIL_APPS,
+    states: COLLECTOR_STATES,
     cases,
     samples,
   };
@@ -365,19 +393,25 @@ export function renderServerTable(result) {
     '| app | collector | req/s | p50 | p99 | CPU per request | RSS | events delivered / requests | dropped | event requests | bytes on the wire |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
-  const label = { none: 'no middleware', moesif: `moesif-nodejs ${result.versions.moesif}`, usertrail: `usertrail/server ${result.versions.usertrail}` };
+  /** @param {AppKind} app */
+  const label = (app) =>
+    app === 'none'
+      ? 'no middleware'
+      : app === 'moesif'
+        ? `moesif-nodejs ${result.versions.moesif}`
+        : `usertrail/server ${result.versions.usertrail}${app.startsWith('usertrail:') ? ` (${app.slice('usertrail:'.length)})` : ''}`;
   const stateLabel = { up: 'up', slow: `up, ${result.latencyMs} ms latency`, down: 'down' };
   for (const c of Object.values(result.cases)) {
     lines.push(
-      `| ${label[/** @type {AppKind} */ (c.app)]} | ${c.app === 'none' ? '-' : stateLabel[/** @type {CollectorState} */ (c.state)]} | ${num(c.reqPerS)} | ${num(c.p50Ms)} ms | ${num(c.p99Ms)} ms | ` +
+      `| ${label(c.app)} | ${c.app === 'none' ? '-' : stateLabel[/** @type {CollectorState} */ (c.state)]} | ${num(c.reqPerS)} | ${num(c.p50Ms)} ms | ${num(c.p99Ms)} ms | ` +
         `${num(c.cpuUsPerRequest)} µs | ${num(c.rssBytes / 2 ** 20)} MiB | ${c.app === 'none' ? '-' : `${num(c.delivered)} / ${num(c.served)}`} | ` +
         `${c.dropped === undefined ? '-' : num(c.dropped)} | ${c.app === 'none' ? '-' : num(c.eventRequests)} | ${c.app === 'none' ? '-' : mib(c.wireBytes)} |`,
     );
   }
   const none = result.cases['none/up'];
   /** Overhead over no middleware, usertrail's against moesif-nodejs's: the issue's target is <= 0.5. */
-  for (const state of COLLECTOR_STATES) {
-    const u = result.cases[`usertrail/${state}`];
+  for (const state of result.states ?? ALL_STATES) for (const app of result.usertrailApps ?? ['usertrail']) {
+    const u = result.cases[`${app}/${state}`];
     const m = result.cases[`moesif/${state}`];
     if (!none || !u || !m) continue;
     /** Overhead ratio; when either middleware measured below no middleware, noise is larger than the overhead. */
@@ -385,7 +419,7 @@ export function renderServerTable(result) {
       ours < base || theirs <= base ? 'n/a (below no middleware: noise)' : num((ours - base) / (theirs - base), 2);
     lines.push(
       '',
-      `Collector ${stateLabel[state]}: usertrail/server's overhead over no middleware / moesif-nodejs's: ` +
+      `Collector ${stateLabel[/** @type {CollectorState} */ (state)]}: ${label(app)}'s overhead over no middleware / moesif-nodejs's: ` +
         `CPU per request ${overhead(u.cpuUsPerRequest, m.cpuUsPerRequest, none.cpuUsPerRequest)}, p99 ${overhead(u.p99Ms, m.p99Ms, none.p99Ms)} (target <= 0.5 each).`,
     );
   }
@@ -397,7 +431,7 @@ export function renderServerTable(result) {
 
 if (process.argv[1] === SELF) {
   const [role, ...rest] = process.argv.slice(2);
-  if (role === 'app') await runApp(/** @type {AppKind} */ (rest[0]), rest[1] ?? '');
+  if (role === 'app') await runApp(rest[0] ?? 'none', rest[1] ?? '', rest[2] ?? '');
   else if (role === 'collector') await runCollector();
   else {
     const result = await serverWorkload();

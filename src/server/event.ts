@@ -184,11 +184,14 @@ export interface ExchangeObserver {
 
 /** One per middleware: the listener it adds to every response is made here, once, not per request. */
 export function createExchangeObserver(hooks: ExchangeHooks): ExchangeObserver {
-  // Where the shared listeners find a response's exchange. One symbol per middleware: mounted twice
-  // on overlapping paths (app and router), a middleware would otherwise log a call twice and record
-  // its body twice; two middlewares each log it, as before.
-  const EXCHANGE = Symbol('usertrail/server exchange');
-  const exchangeOf = (res: MoesifResponse): Exchange | undefined => (res as unknown as Record<symbol, Exchange | undefined>)[EXCHANGE];
+  // Where the shared listeners find a response's exchange. One map per middleware: mounted twice on
+  // overlapping paths (app and router), a middleware would otherwise log a call twice and record its
+  // body twice; two middlewares each log it, as before. Not a property of the response: Express
+  // switches the prototype of every response (to app.response), and V8 then gives each object its
+  // own copy of the hidden class for every property added to it, about 3 µs and 1.5 KB each where a
+  // WeakMap entry costs 0.1 µs (issue 18, bench/README.md "Server, fifteenth session").
+  const exchanges = new WeakMap<MoesifResponse, Exchange>();
+  const exchangeOf = (res: MoesifResponse): Exchange | undefined => exchanges.get(res);
 
   // 'close' comes once per response: after 'finish' (the answer was handed to the OS; node:http
   // emits it a tick later, node:http2's compatibility API right after), or before it when the client
@@ -227,7 +230,7 @@ export function createExchangeObserver(hooks: ExchangeHooks): ExchangeObserver {
         ending: false,
         transactionId: options.disableTransactionId ? undefined : offerTransactionId(req, res),
       };
-      (res as unknown as Record<symbol, Exchange>)[EXCHANGE] = exchange;
+      exchanges.set(res, exchange);
       let tapRequest = false;
       if (options.logBody) {
         // Mounted after an async middleware (a session lookup), Node has already pushed the first
@@ -437,7 +440,11 @@ function complete(exchange: Exchange, answer?: Answer): void {
   const sent = http2SentHead(res);
   const response = {
     status: answer?.status ?? sent?.status ?? res.statusCode,
-    headers: { ...exchange.headHeaders, ...res.getHeaders(), ...sent?.headers, ...answer?.headers },
+    // Most of the time only getHeaders(), a copy already: merged into another only when there is more.
+    headers:
+      exchange.headHeaders || sent || answer?.headers
+        ? { ...exchange.headHeaders, ...res.getHeaders(), ...sent?.headers, ...answer?.headers }
+        : res.getHeaders(),
     // A body the app never ended (a stream the client left) is cut where it was: not parsed as
     // whole JSON, and a character cut at its end (a piped file's chunk) does not make it binary.
     bodyEnded: answer?.ended ?? res.writableEnded,

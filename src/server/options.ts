@@ -12,7 +12,10 @@ export const DEFAULTS = {
   logBody: true,
   requestMaxBodySize: 100_000,
   responseMaxBodySize: 100_000,
-  batchSize: 25,
+  // moesif-nodejs's default. At 25, a busy app sent three times as many requests, each costing it
+  // about 0.7 ms of CPU (issue 18: 9.5 µs less per logged call at 200); batchMaxTime still bounds
+  // how long an event waits.
+  batchSize: 200,
   batchMaxTime: 2_000,
   maxQueueSize: 10_000,
   retryBaseDelay: 1_000,

@@ -250,7 +250,7 @@ export interface MoesifOptions extends MoesifOnlyOptions {
   responseMaxBodySize?: number;
   /**
    * Events waiting that send a batch to /v1/events/batch at once, before batchMaxTime. Not a cap:
-   * under load one POST carries everything waiting, up to 1,000 events or 512 KB. @default 25
+   * under load one POST carries everything waiting, up to 1,000 events or 512 KB. @default 200
    */
   batchSize?: number;
   /** Longest wait (ms) before a partly filled batch is sent. @default 2000 */

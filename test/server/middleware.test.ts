@@ -349,6 +349,24 @@ describe('bodies', () => {
     expect((await oneEvent()).request.body).toEqual({ name: 'a' });
   });
 
+  it('keeps a parsed body whole when its JSON is requestMaxBodySize bytes, and cuts one a byte longer', async () => {
+    // Non-ASCII and characters JSON escapes: the cap counts the UTF-8 bytes of the masked JSON.
+    const fits = { name: 'Zoë "quoted"\n€'.repeat(20), password: 'hunter2' };
+    const over = { ...fits, name: `${fits.name}!` };
+    const masked = (body: object) => JSON.stringify({ ...body, password: '*****' });
+    const cap = Buffer.byteLength(masked(fits));
+    const url = await seedApp({ requestMaxBodySize: cap }, (app) => app.post('/echo', express.json(), (_req, res) => void res.status(204).end()));
+    for (const body of [fits, over]) {
+      await fetch(`${url}/echo`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    }
+    await mw?.flush();
+    const [whole, cut] = await waitFor(() => servers.collector.events().length === 2 && servers.collector.events());
+    expect(whole?.request.body).toEqual({ ...fits, password: '*****' });
+    expect(whole?.metadata).toBeUndefined();
+    expect(cut?.request.body).toBe(Buffer.from(masked(over)).subarray(0, cap).toString());
+    expect(cut?.metadata).toEqual({ truncated: ['request'] });
+  });
+
   it('records a raw request body without consuming it for the app', async () => {
     const url = await seedApp({}, (app) =>
       app.post('/raw', (req, res) => {
