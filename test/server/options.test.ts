@@ -36,9 +36,9 @@ describe('defaultIdentifyUser', () => {
 });
 
 describe('resolveOptions', () => {
-  it("takes the README's defaults (Delivery, What is logged): batches of 25 or 2 s, a queue of 10,000, 10 s per request, bodies up to 100 KB, gzip, no debug output", () => {
+  it("takes the README's defaults (Delivery, What is logged): batches of 200 (as moesif-nodejs) or 2 s, a queue of 10,000, 10 s per request, bodies up to 100 KB, gzip, no debug output", () => {
     expect(resolveOptions({ applicationId: 'a' })).toMatchObject({
-      batchSize: 25,
+      batchSize: 200,
       batchMaxTime: 2000,
       maxQueueSize: 10_000,
       requestTimeout: 10_000,
