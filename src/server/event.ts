@@ -548,7 +548,7 @@ async function within<T>(value: T | Promise<T>, deadline: number): Promise<{ tim
 const isThenable = (value: unknown): value is Promise<unknown> =>
   value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
 
-type HookResult = { ok: boolean; value: unknown };
+export type HookResult = { ok: boolean; value: unknown };
 
 /**
  * Call a user hook; a throw, a rejection or a hook past the deadline is reported once and becomes
@@ -583,6 +583,53 @@ export function callHook<Req, Res>(
   }
 }
 
+/** What the app's hooks say of one call (incoming, or outgoing with mocked request and response). */
+export interface HookAnswers {
+  userId: string | undefined;
+  companyId: string | undefined;
+  sessionToken: unknown;
+  tags: unknown;
+  metadata: unknown;
+  apiVersion: unknown;
+}
+
+/** Calls one hook of the call, as callHook does, with the call's request and response already given. */
+export type CallHook = (name: string, hook: Hook | undefined) => HookResult | Promise<HookResult>;
+
+/**
+ * Asks the app's hooks about one call, one after the other as moesif-nodejs does: undefined when
+ * `skip` leaves it out. A failed identifyUser (it threw, or took too long) falls back to the default.
+ */
+export async function askHooks(call: CallHook, options: ResolvedOptions): Promise<HookAnswers | undefined> {
+  if ((await call('skip', options.skip)).value) return undefined;
+  const user = await call('identifyUser', options.identifyUser);
+  return {
+    userId: idString(user.ok ? user.value : (await call('identifyUser', defaultIdentifyUser)).value),
+    companyId: idString((await call('identifyCompany', options.identifyCompany)).value),
+    sessionToken: (await call('getSessionToken', options.getSessionToken)).value,
+    tags: (await call('getTags', options.getTags)).value,
+    metadata: (await call('getMetadata', options.getMetadata)).value,
+    apiVersion: (await call('getApiVersion', options.getApiVersion)).value,
+  };
+}
+
+/**
+ * Puts the hooks' answers into the event, each only when it has a value of the right type, and names
+ * the bodies logged only in part (`truncated`, as the browser SDK names them: a metadata field, since
+ * Moesif's event has no other place for it), under the app's own metadata.
+ */
+export function applyAnswers(event: MoesifEvent, answers: HookAnswers, truncated: ReadonlyArray<'request' | 'response'>): void {
+  const { userId, companyId, sessionToken, tags, metadata, apiVersion } = answers;
+  if (typeof apiVersion === 'string' && apiVersion) event.request.api_version = apiVersion;
+  if (userId !== undefined) event.user_id = userId;
+  if (companyId !== undefined) event.company_id = companyId;
+  if (typeof sessionToken === 'string' && sessionToken) event.session_token = sessionToken;
+  if (typeof tags === 'string' && tags) event.tags = tags;
+  const appMetadata = metadata !== null && typeof metadata === 'object' && !Array.isArray(metadata) ? (metadata as Metadata) : undefined;
+  if (truncated.length > 0) event.metadata = { truncated: [...truncated], ...appMetadata };
+  else if (appMetadata) event.metadata = appMetadata;
+}
+
 async function buildEvent(
   exchange: Exchange,
   response: { status: number; headers: RawHeaders; bodyEnded: boolean },
@@ -606,16 +653,8 @@ async function buildEvent(
     }
   };
   const call = (name: string, hook: Hook | undefined) => callHook(name, hook && asReceived(hook), req, res, log, deadline, options.hookTimeout);
-  const skip = await call('skip', options.skip);
-  if (skip.value) return undefined;
-
-  const user = await call('identifyUser', options.identifyUser);
-  const userId = idString(user.ok ? user.value : (await call('identifyUser', defaultIdentifyUser)).value);
-  const companyId = idString((await call('identifyCompany', options.identifyCompany)).value);
-  const sessionToken = (await call('getSessionToken', options.getSessionToken)).value;
-  const tags = (await call('getTags', options.getTags)).value;
-  const metadata = (await call('getMetadata', options.getMetadata)).value;
-  const apiVersion = (await call('getApiVersion', options.getApiVersion)).value;
+  const answers = await askHooks(call, options);
+  if (!answers) return undefined;
 
   const event: MoesifEvent = {
     request: {
@@ -641,7 +680,6 @@ async function buildEvent(
   }
   const ip = clientIp(req, exchange.socketAddress);
   if (ip) event.request.ip_address = ip;
-  if (typeof apiVersion === 'string' && apiVersion) event.request.api_version = apiVersion;
 
   // Bodies logged only in part (over the cap, or a stream that never ended), named as the browser
   // SDK names them; a metadata field, since Moesif's event has no other place for it.
@@ -681,15 +719,7 @@ async function buildEvent(
     setBody('response', encoded);
   }
 
-  if (userId !== undefined) event.user_id = userId;
-  if (companyId !== undefined) event.company_id = companyId;
-  if (typeof sessionToken === 'string' && sessionToken) event.session_token = sessionToken;
-  if (typeof tags === 'string' && tags) event.tags = tags;
-  const appMetadata = metadata !== null && typeof metadata === 'object' && !Array.isArray(metadata) ? (metadata as Metadata) : undefined;
-  // The app's own metadata over ours, as in the browser SDK.
-  if (truncated.length > 0) event.metadata = { truncated, ...appMetadata };
-  else if (appMetadata) event.metadata = appMetadata;
-
+  applyAnswers(event, answers, truncated);
   return maskEvent(event, options, log, deadline);
 }
 

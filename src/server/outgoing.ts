@@ -29,10 +29,9 @@ import http, { type ClientRequest, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { syncBuiltinESMExports } from 'node:module';
 import { BodyRecorder, decodeRecorded, flattenHeaders, maskUrl, type EncodedBody } from './body.js';
-import { callHook, idString, maskEvent, type ExchangeHooks } from './event.js';
+import { applyAnswers, askHooks, callHook, maskEvent, type ExchangeHooks } from './event.js';
 import { errorName } from './log.js';
-import { defaultIdentifyUser } from './options.js';
-import type { Metadata, MockedRequest, MockedResponse, MoesifEvent } from './types.js';
+import type { MockedRequest, MockedResponse, MoesifEvent } from './types.js';
 
 /** moesif-nodejs's status for an outgoing call that got no answer. */
 const NO_ANSWER = 599;
@@ -310,16 +309,8 @@ async function buildEvent(call: OutgoingCall, endedAt: number): Promise<MoesifEv
   };
   // The hooks are typed for incoming requests (as moesif-nodejs's README documents them); here they get the mocked pair.
   type Hook = ((req: MockedRequest, res: MockedResponse) => unknown) | undefined;
-  const hookCall = (name: string, hook: unknown) => callHook(name, hook as Hook, mockedRequest, mockedResponse, log, deadline, options.hookTimeout);
-
-  if ((await hookCall('skip', options.skip)).value) return undefined;
-  const user = await hookCall('identifyUser', options.identifyUser);
-  const userId = idString(user.ok ? user.value : (await hookCall('identifyUser', defaultIdentifyUser)).value);
-  const companyId = idString((await hookCall('identifyCompany', options.identifyCompany)).value);
-  const sessionToken = (await hookCall('getSessionToken', options.getSessionToken)).value;
-  const tags = (await hookCall('getTags', options.getTags)).value;
-  const metadata = (await hookCall('getMetadata', options.getMetadata)).value;
-  const apiVersion = (await hookCall('getApiVersion', options.getApiVersion)).value;
+  const answers = await askHooks((name, hook) => callHook(name, hook as Hook, mockedRequest, mockedResponse, log, deadline, options.hookTimeout), options);
+  if (!answers) return undefined;
 
   const event: MoesifEvent = {
     request: { time: new Date(call.startedAt).toISOString(), uri: url, verb: method, headers: flattenHeaders(requestHeaders) },
@@ -327,7 +318,6 @@ async function buildEvent(call: OutgoingCall, endedAt: number): Promise<MoesifEv
     direction: 'Outgoing',
     transaction_id: randomUUID(),
   };
-  if (typeof apiVersion === 'string' && apiVersion) event.request.api_version = apiVersion;
   const truncated: Array<'request' | 'response'> = [];
   for (const [side, { cut, ...body }] of [
     ['request', requestBody],
@@ -336,12 +326,6 @@ async function buildEvent(call: OutgoingCall, endedAt: number): Promise<MoesifEv
     Object.assign(event[side], body);
     if (cut) truncated.push(side);
   }
-  if (userId !== undefined) event.user_id = userId;
-  if (companyId !== undefined) event.company_id = companyId;
-  if (typeof sessionToken === 'string' && sessionToken) event.session_token = sessionToken;
-  if (typeof tags === 'string' && tags) event.tags = tags;
-  const appMetadata = metadata !== null && typeof metadata === 'object' && !Array.isArray(metadata) ? (metadata as Metadata) : undefined;
-  if (truncated.length > 0) event.metadata = { truncated, ...appMetadata };
-  else if (appMetadata) event.metadata = appMetadata;
+  applyAnswers(event, answers, truncated);
   return maskEvent(event, options, log, deadline);
 }
