@@ -436,7 +436,6 @@ function complete(exchange: Exchange, answer?: Answer): void {
   if (exchange.done) return;
   exchange.done = true;
   const { res, hooks } = exchange;
-  const { log } = hooks;
   const sent = http2SentHead(res);
   const response = {
     status: answer?.status ?? sent?.status ?? res.statusCode,
@@ -449,8 +448,17 @@ function complete(exchange: Exchange, answer?: Answer): void {
     // whole JSON, and a character cut at its end (a piped file's chunk) does not make it binary.
     bodyEnded: answer?.ended ?? res.writableEnded,
   };
+  handOn(hooks, buildEvent(exchange, response));
+}
+
+/**
+ * Hands an event being built (its hooks may be async) to the outbox as JSON once it is ready, and
+ * tells the middleware's flush() to wait for it. An event that cannot be built or serialized is
+ * dropped with one warning; a skipped call (undefined) is not an event.
+ */
+export function handOn(hooks: Pick<ExchangeHooks, 'track' | 'onEvent' | 'log'>, built: Promise<MoesifEvent | undefined>): void {
   hooks.track(
-    buildEvent(exchange, response)
+    built
       .then((event) => {
         if (!event) return;
         let json: string;
@@ -458,12 +466,12 @@ function complete(exchange: Exchange, answer?: Answer): void {
           json = JSON.stringify(event);
         } catch (error) {
           // A cyclic value from getMetadata or maskContent: drop this event rather than a whole batch.
-          log.warnOnce('serialize', `an event could not be serialized (${errorName(error)}); dropped`);
+          hooks.log.warnOnce('serialize', `an event could not be serialized (${errorName(error)}); dropped`);
           return;
         }
         hooks.onEvent(json);
       })
-      .catch((error: unknown) => log.warnOnce('build', `an event could not be built (${errorName(error)}); dropped`)),
+      .catch((error: unknown) => hooks.log.warnOnce('build', `an event could not be built (${errorName(error)}); dropped`)),
   );
 }
 

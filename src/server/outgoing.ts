@@ -29,7 +29,7 @@ import http, { type ClientRequest, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { syncBuiltinESMExports } from 'node:module';
 import { BodyRecorder, decodeRecorded, flattenHeaders, maskUrl, type EncodedBody } from './body.js';
-import { applyAnswers, askHooks, callHook, maskEvent, type ExchangeHooks } from './event.js';
+import { applyAnswers, askHooks, callHook, handOn, maskEvent, type ExchangeHooks } from './event.js';
 import { errorName } from './log.js';
 import type { MockedRequest, MockedResponse, MoesifEvent } from './types.js';
 
@@ -227,22 +227,7 @@ function complete(call: OutgoingCall): void {
   if (call.done) return;
   call.done = true;
   clearTimeout(call.timer);
-  const { recording } = call;
-  recording.track(
-    buildEvent(call, Date.now())
-      .then((event) => {
-        if (!event) return;
-        let json: string;
-        try {
-          json = JSON.stringify(event);
-        } catch (error) {
-          recording.log.warnOnce('serialize', `an event could not be serialized (${errorName(error)}); dropped`);
-          return;
-        }
-        recording.onEvent(json);
-      })
-      .catch((error: unknown) => recording.log.warnOnce('build', `an event could not be built (${errorName(error)}); dropped`)),
-  );
+  handOn(call.recording, buildEvent(call, Date.now()));
 }
 
 const headerString = (value: unknown): string =>
