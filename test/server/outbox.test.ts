@@ -10,23 +10,25 @@ import { createLog } from '../../src/server/log';
 import { createTransport, type Send, type SendResult } from '../../src/server/transport';
 import { freePort, startRecorder, waitFor } from './helpers';
 
+/** An outbox whose queue holds at most 10,000 characters of JSON, one request at a time, and no retry within a test. */
+const boundedByChars = {
+  path: '/v1/events/batch',
+  batchSize: 100,
+  maxBatchCount: 100,
+  maxBatchBytes: 512 * 1024,
+  maxInFlight: 1,
+  batchMaxTime: 60_000,
+  maxQueueSize: 1000,
+  maxQueueChars: 10_000,
+  retryBaseDelay: 60_000,
+  retryMaxDelay: 60_000,
+  log: createLog(false),
+};
+
 it('drops the oldest items once the queued JSON exceeds its character bound, delivers the rest later, and then has room again', async () => {
   const port = await freePort();
   const send = createTransport({ baseUri: `http://127.0.0.1:${port}`, applicationId: 'a', requestTimeout: 1000, gzip: true, maxSockets: 1 });
-  const outbox = createOutbox({
-    send,
-    path: '/v1/events/batch',
-    batchSize: 100,
-    maxBatchCount: 100,
-    maxBatchBytes: 512 * 1024,
-    maxInFlight: 1,
-    batchMaxTime: 60_000,
-    maxQueueSize: 1000,
-    maxQueueChars: 10_000,
-    retryBaseDelay: 60_000,
-    retryMaxDelay: 60_000,
-    log: createLog(false),
-  });
+  const outbox = createOutbox({ send, ...boundedByChars });
   const item = (i: number) => JSON.stringify({ i, pad: 'x'.repeat(1000) });
   for (let i = 0; i < 30; i++) outbox.push(item(i));
   const { queued, dropped } = outbox.stats();
@@ -52,20 +54,7 @@ it('drops the oldest items once the queued JSON exceeds its character bound, del
 it('counts a batch that came back from a failed request against its character bound', async () => {
   const pending: Array<(result: SendResult) => void> = [];
   const send: Send = () => new Promise((resolve) => pending.push(resolve));
-  const outbox = createOutbox({
-    send,
-    path: '/v1/events/batch',
-    batchSize: 100,
-    maxBatchCount: 100,
-    maxBatchBytes: 512 * 1024,
-    maxInFlight: 1,
-    batchMaxTime: 60_000,
-    maxQueueSize: 1000,
-    maxQueueChars: 10_000,
-    retryBaseDelay: 60_000,
-    retryMaxDelay: 60_000,
-    log: createLog(false),
-  });
+  const outbox = createOutbox({ send, ...boundedByChars });
   const item = (i: number) => JSON.stringify({ i, pad: 'x'.repeat(1000) });
   for (let i = 0; i < 9; i++) outbox.push(item(i));
   const flushed = outbox.flush();
