@@ -59,6 +59,11 @@ async function offlinePages({ context, collector }: { context: BrowserContext; c
     }, items);
     // Written once (the change waits SAVE_DELAY_MS, then 200 ms and 1 ms per item after the last write).
     await page.clock.runFor(5_000);
+    // The first batch left as the clock ran, and fails: the SDK learns it is offline from a failed
+    // request. That failure comes in real time, not on the page's clock, so it is waited for, and what
+    // it changed written, before a test counts (else its writes fell in the counted minute, or not).
+    await expect.poll(() => page.evaluate(() => window.moesif.getStats()!.retried)).toBeGreaterThan(0);
+    await page.clock.runFor(5_000);
   }
   expect(await queueChars(pages[0])).toBeGreaterThan(tabs * items * 300);
   return pages;
