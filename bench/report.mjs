@@ -100,6 +100,24 @@ export function renderTable(results) {
       row(`Capture, ${label}: captured calls received by the collector`, `${num(u.eventsReceived)} / ${num(u.capturedCalls)}`, `${num(m.eventsReceived)} / ${num(m.capturedCalls)}`, '', '');
     }
   }
+  if (!failed(w.captureWithoutDevTools)) {
+    const { calls } = w.captureWithoutDevTools;
+    for (const [api, label] of [
+      ['fetch', 'fetch()'],
+      ['xhr', 'XMLHttpRequest'],
+    ]) {
+      const { usertrail: u, moesif: m } = w.captureWithoutDevTools[api];
+      const pairs = `median of ${u.pairs} pairs of ${num(calls)}-call blocks`;
+      row(`Capture without DevTools attached, ${label}: wall-clock overhead per call with start() (${pairs})`, ms(u.overheadPerCallMs), ms(m.overheadPerCallMs), ratio(u.overheadPerCallMs, m.overheadPerCallMs), '');
+      row(
+        `Capture without DevTools attached, ${label}: main-thread CPU time per call with start() (as in a visitor's browser; ${pairs})`,
+        µs(u.mainThreadCpuOverheadPerCallMs),
+        µs(m.mainThreadCpuOverheadPerCallMs),
+        ratio(u.mainThreadCpuOverheadPerCallMs, m.mainThreadCpuOverheadPerCallMs),
+        `< 100 µs: ${verdict(u.mainThreadCpuOverheadPerCallMs < 0.1)}`,
+      );
+    }
+  }
   if (!failed(w.network)) {
     const { usertrail: u, moesif: m, calls } = w.network;
     const r = u.requests / m.requests;

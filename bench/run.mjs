@@ -23,14 +23,15 @@ import { bundleWorkload } from './bundle.mjs';
 import { startServers } from './servers.mjs';
 import { chromiumArgs, chromiumPath } from '../scripts/chromium.mjs';
 import { renderTable } from './report.mjs';
-import { PAGE_API_CALLS } from './page-api-calls.mjs';
+import { capturePairsScript, PAGE_API_CALLS, readCapturePairs } from './page-api-calls.mjs';
+import { startMarks } from './without-devtools.mjs';
 import { rendererMainThreadCpuMs } from './renderer-cpu.mjs';
 import { renderServerTable, serverWorkload } from './server-load.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const QUICK = process.env.BENCH_QUICK === '1';
 // `fetch` is the capture workload's former name.
-const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => (s.trim() === 'fetch' ? 'capture' : s.trim()));
+const ONLY = process.env.BENCH_ONLY?.split(',').flatMap((s) => (['fetch', 'capture'].includes(s.trim()) ? ['capture', 'captureWithoutDevTools'] : [s.trim()]));
 /** The whole run's time: 10 minutes for `npm run bench` on a busy 2-core machine, less the build. */
 const BUDGET_MS = Number(process.env.BENCH_BUDGET_S ?? 570) * 1000;
 const FILES = {
@@ -51,6 +52,8 @@ const N = {
   captureCalls: QUICK ? 100 : 150,
   capturePairs: QUICK ? 2 : 3,
   captureRounds: QUICK ? 1 : 4,
+  /** Rounds of the same pages without DevTools attached (each page a Chromium of its own). */
+  captureRoundsWithoutDevTools: QUICK ? 1 : 2,
   networkCalls: 1_000,
   closePages: QUICK ? 10 : 50,
   /** The same-origin placement is a second look (the e2e test's placement), so fewer pages. */
@@ -397,22 +400,6 @@ await workload('track', 150, async () => {
 // - main-thread CPU time per call, over the same span (see rendererMainThreadCpuMs): task time also
 //   counts the time a task waited for a core, which on a loaded machine is most of it.
 
-/** The page's own API calls, and a block of them with or without capture. */
-const CAPTURE_CALLS = `${PAGE_API_CALLS}
-window.block = async (api, n, capture, capMs) => {
-  if (capture) moesif.start();
-  const call = window.calls[api];
-  const t0 = performance.now();
-  let done = 0;
-  while (done < n && performance.now() - t0 < capMs) {
-    await call();
-    done++;
-  }
-  const wallMs = performance.now() - t0;
-  if (capture) moesif.stop();
-  return { wallMs, done };
-};`;
-
 await workload('capture', 180, async () => {
   const APIS = /** @type {const} */ (['fetch', 'xhr']);
   /** @type {Record<string, { wallPerCallMs: number[], mainThreadPerCallMs: number[], cpuPerCallMs: number[], captured: number, received: number, shortBlocks: number }>} */
@@ -426,7 +413,7 @@ await workload('capture', 180, async () => {
         const key = `${api}-${sdk}`;
         const o = (out[key] ??= { wallPerCallMs: [], mainThreadPerCallMs: [], cpuPerCallMs: [], captured: 0, received: 0, shortBlocks: 0 });
         const run = runId(`capture-${key}`);
-        servers.page(`/capture-${run}`, sdkPage(sdk, `moesif.init(${JSON.stringify(initOptions(servers.collectorHost(run)))});`, CAPTURE_CALLS));
+        servers.page(`/capture-${run}`, sdkPage(sdk, `moesif.init(${JSON.stringify(initOptions(servers.collectorHost(run)))});`, PAGE_API_CALLS));
         await fresh(async (page, context) => {
           const cdp = await context.newCDPSession(page);
           await cdp.send('Performance.enable');
@@ -484,6 +471,55 @@ await workload('capture', 180, async () => {
       if (o.received < o.captured * 0.9)
         notes.push(`capture (${api}): the collector received ${o.received} of ${sdk}'s ${o.captured} captured calls; its figures may not include all of its capture work.`);
       if (o.shortBlocks) notes.push(`capture (${api}): ${o.shortBlocks} of ${sdk}'s blocks hit the time cap before ${N.captureCalls} calls.`);
+    }
+    result[api] = perSdk;
+  }
+  return result;
+});
+
+// ---------------------------------------------------------------------------------------------
+// 4b. Capture again, in a Chromium without DevTools attached, as in a visitor's browser (see
+// without-devtools.mjs: under Playwright, each request the page sends also reports itself to DevTools
+// on the main thread, which counted against the SDKs' batch requests). The same blocks and pairs as in
+// 4, each page driving itself: main-thread CPU time and wall-clock time per call, each the median over
+// all pairs of (captured block - plain block).
+
+await workload('captureWithoutDevTools', 90, async () => {
+  const APIS = /** @type {const} */ (['fetch', 'xhr']);
+  const marks = await startMarks();
+  /** @type {Record<string, { cpuPerCallMs: number[], wallPerCallMs: number[], shortBlocks: number }>} */
+  const out = {};
+  try {
+    const pace = paced('rounds', N.captureRoundsWithoutDevTools);
+    for (let round = 0; round < N.captureRoundsWithoutDevTools && pace.next(); round++) {
+      for (const api of round % 2 ? [...APIS].reverse() : APIS) {
+        for (const sdk of order(round)) {
+          const o = (out[`${api}-${sdk}`] ??= { cpuPerCallMs: [], wallPerCallMs: [], shortBlocks: 0 });
+          const run = runId(`capture-without-devtools-${api}-${sdk}`);
+          const workload = capturePairsScript({ api, calls: N.captureCalls, pairs: N.capturePairs, quietMs: 500, capMs: N.loopCapMs });
+          servers.page(`/${run}`, sdkPage(sdk, `moesif.init(${JSON.stringify(initOptions(servers.collectorHost(run)))});\n${workload}`, `${PAGE_API_CALLS}\n${marks.script}`));
+          const reader = readCapturePairs();
+          await marks.run(`${servers.siteUrl}/${run}`, reader.onMark, Math.max(10_000, (current?.deadline ?? Date.now() + 60_000) - Date.now()));
+          for (const pair of reader.pairs) {
+            o.cpuPerCallMs.push(pair.cpuPerCallMs);
+            o.wallPerCallMs.push(pair.wallPerCallMs);
+            if (pair.callsCaptured < N.captureCalls) o.shortBlocks++;
+          }
+        }
+      }
+    }
+  } finally {
+    await marks.close();
+  }
+  /** @type {Record<string, unknown>} */
+  const result = { calls: N.captureCalls };
+  for (const api of APIS) {
+    /** @type {Record<string, unknown>} */
+    const perSdk = {};
+    for (const sdk of SDKS) {
+      const o = out[`${api}-${sdk}`];
+      perSdk[sdk] = { mainThreadCpuOverheadPerCallMs: median(o.cpuPerCallMs), overheadPerCallMs: median(o.wallPerCallMs), pairs: o.cpuPerCallMs.length };
+      if (o.shortBlocks) notes.push(`captureWithoutDevTools (${api}): ${o.shortBlocks} of ${sdk}'s blocks hit the time cap before ${N.captureCalls} calls.`);
     }
     result[api] = perSdk;
   }
