@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 /**
  * CPU time, in ms, that the main threads of this run's Chromium renderers have used (Linux
  * /proc/<pid>/task/<pid>/schedstat, in ns): the processes under this Node process whose command
- * line says `--type=renderer`. Unlike task durations, it does not grow while a thread waits for a
+ * line says `--type=renderer` (and not a renderer of Chromium's own WebUI or of an extension). Unlike task durations, it does not grow while a thread waits for a
  * core, so it holds up on a machine shared with other work. NaN where /proc cannot tell.
  */
 export function rendererMainThreadCpuMs() {
@@ -29,7 +29,9 @@ export function rendererMainThreadCpuMs() {
     for (const pid of parents.keys()) {
       if (!ours(pid)) continue;
       try {
-        if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=renderer')) continue;
+        // Pages' renderers only: Chromium's own WebUI (`--top-chrome-webui`) and extensions run in renderers too.
+        const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        if (!command.includes('--type=renderer') || /--top-chrome-webui|--extension-process/.test(command)) continue;
         ns += Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]);
       } catch {
         /* gone meanwhile */
