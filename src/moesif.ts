@@ -252,8 +252,9 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
   const caller = createCallerCache({ consent, identity });
   const capture = captureFactory?.({ options, log, who: caller.who, record: (event) => enqueue('events', event) });
   const pageViews = createPageViews({ track, who: caller.who, log });
-  // Only now, with capture made: a stored refusal (or Do Not Track) calls forget() at once, which stops
-  // capture (before its declaration, `capture` could not be read).
+  // Only now, with `caller` and `capture` made: the state a page starts in is acted on at once, persist()
+  // (granted) dropping the caller's reading, forget() (a stored refusal, or Do Not Track) stopping capture.
+  // Before their declarations, neither could be read.
   consent.start(options);
   const crossDomain = createCrossDomain({
     options,
