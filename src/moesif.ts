@@ -267,10 +267,7 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
       // stays a stranger's (the app's identifyUser() with the same user sends nothing).
       if (identity.getId('user_id')) enqueue('users', userPayload(identity.attribution(), id, identity.campaign()));
     },
-    consented() {
-      consent.follow();
-      return consent.state() == 'granted';
-    },
+    consented: consent.granted,
     log,
   });
   const dispose = (): void => {
@@ -434,10 +431,7 @@ export function createInstance(captureFactory?: CaptureFactory) {
     return instance;
   };
 
-  const consentGranted = guarded('isPublishingConsentGranted', log, () => {
-    running?.consent.follow();
-    return running?.consent.state() == 'granted';
-  });
+  const consentGranted = guarded('isPublishingConsentGranted', log, () => running?.consent.granted());
 
   const instance = {
     init: guarded('init', log, (...args) => init(...(args as [Options]))),
