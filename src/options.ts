@@ -22,7 +22,7 @@ export interface Options {
   secureCookie?: boolean;
   /** Cookies for use inside third-party iframes: `SameSite=None; Secure`. @default false */
   crossSiteCookie?: boolean;
-  /** Replaces the `moesif_` prefix of every storage key. */
+  /** The prefix of the ids' and campaign's cookies and localStorage keys. @default 'moesif_' */
   persistenceKeyPrefix?: string;
   /** Do not record utm_* parameters. @default false */
   disableUtm?: boolean;
@@ -116,6 +116,7 @@ export interface Options {
 
 const DEFAULTS = {
   persistence: 'localStorage',
+  persistenceKeyPrefix: 'moesif_',
   crossSubdomainCookie: true,
   cookieExpiration: 365,
   secureCookie: false,
@@ -157,7 +158,6 @@ const UNSET = {
   getApiVersion: 'function',
   host: 'string',
   cookieDomain: 'string',
-  persistenceKeyPrefix: 'string',
   apiVersion: 'string',
 } as const;
 
