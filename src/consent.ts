@@ -53,6 +53,15 @@ export function createConsent({ decision, persist, forget }: ConsentDeps) {
     else if (state != 'granted' && choice == 'granted') persist();
     state = choice;
   };
+  /**
+   * Follows a decision another tab or subdomain stored. Called before any id is read: a tab still
+   * running on an old decision would otherwise restore the ids another tab just removed (from its own
+   * localStorage) and go on sending.
+   */
+  const follow = (): void => {
+    const stored = storedDecision(decision);
+    if (stored && stored != state) apply(stored);
+  };
   return {
     state: (): Consent | undefined => state,
     /** The state a page starts in. Not decide(): a site that asks for no consent gets no consent cookie, nor does a Do Not Track refusal. */
@@ -64,14 +73,11 @@ export function createConsent({ decision, persist, forget }: ConsentDeps) {
       decision.set(CONSENT_KEY, choice);
       apply(choice);
     },
-    /**
-     * Follows a decision another tab or subdomain stored. Called before any id is read: a tab still
-     * running on an old decision would otherwise restore the ids another tab just removed (from its own
-     * localStorage) and go on sending.
-     */
-    follow(): void {
-      const stored = storedDecision(decision);
-      if (stored && stored != state) apply(stored);
+    follow,
+    /** Whether consent is granted now, as this page decided it or (followed first) another tab or subdomain. */
+    granted(): boolean {
+      follow();
+      return state == 'granted';
     },
   };
 }

@@ -117,8 +117,10 @@ export function createIdentity({ ids, prefix, log }: IdentityDeps) {
       if (!used || chosen) return;
       const stored = (field: IdField): string | undefined => cleanId(earlier.get(key(field)));
       const earlierAnonymousId = stored('anonymous_id');
+      if (!earlierAnonymousId || !isPlausibleAnonymousId(earlierAnonymousId)) return;
       const user = getId('user_id');
-      if (!earlierAnonymousId || !isPlausibleAnonymousId(earlierAnonymousId) || (user && stored('user_id') && user != stored('user_id'))) return;
+      const earlierUser = stored('user_id');
+      if (user && earlierUser && user != earlierUser) return;
       for (const field of ['user_id', 'company_id', 'session_token'] as const) {
         const value = stored(field);
         if (value && !getId(field)) writeId(field, value);

@@ -167,11 +167,11 @@ function createCallerCache({ consent, identity }: { consent: ConsentController; 
 /**
  * Where an instance keeps things, as `persistence` says: nothing with 'none'. Otherwise localStorage
  * (`local`) holds the outbox, with 'cookie' too, and mirrors the id cookies only with 'localStorage'.
- * The ids (keys under `prefix`) start held in memory, committed once consent is granted; the consent
+ * The ids (keys under `persistenceKeyPrefix`) start held in memory, committed once consent is granted; the consent
  * decision has a store of its own over the same two, committed at once: it is no id, and is read
  * before consent is known.
  */
-function openStores({ options, log, prefix }: { options: ResolvedOptions; log: Log; prefix: string }) {
+function openStores({ options, log }: { options: ResolvedOptions; log: Log }) {
   const local = options.persistence == 'none' ? undefined : localStore();
   const cookies = options.persistence == 'none' ? undefined : cookieStore({ options, log, writeTimes: local });
   const idsMirror = options.persistence == 'localStorage' ? local : undefined;
@@ -184,7 +184,7 @@ function openStores({ options, log, prefix }: { options: ResolvedOptions; log: L
   const decision = idStore(cookies, idsMirror, [CONSENT_KEY]);
   decision.commit();
   /** A store of the ids and campaign, held in memory until committed. */
-  const idsStore = () => idStore(cookies, idsMirror, idKeys(prefix));
+  const idsStore = () => idStore(cookies, idsMirror, idKeys(options.persistenceKeyPrefix));
   return {
     local,
     /** The ids and campaign this page uses: held until consent commits them. */
@@ -207,10 +207,9 @@ function openStores({ options, log, prefix }: { options: ResolvedOptions; log: L
  * to storage once consent is granted; the decision itself is stored at once, and restored on its own.
  */
 function run({ options, log, captureFactory, track }: RunDeps): Running {
-  const prefix = options.persistenceKeyPrefix ?? 'moesif_';
-  const stores = openStores({ options, log, prefix });
+  const stores = openStores({ options, log });
   const { ids, local } = stores;
-  const identity = createIdentity({ ids, prefix, log });
+  const identity = createIdentity({ ids, prefix: options.persistenceKeyPrefix, log });
   // Delivery keeps the fetch that exists now, before start() wraps it: our own requests are never captured.
   const delivery = createDelivery({ options, log, fetch: fetch.bind(window) });
   // The app's last start() (true) or stop() (false), undefined before either. Kept across a revoke, so that a
@@ -252,8 +251,9 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
   const caller = createCallerCache({ consent, identity });
   const capture = captureFactory?.({ options, log, who: caller.who, record: (event) => enqueue('events', event) });
   const pageViews = createPageViews({ track, who: caller.who, log });
-  // Only now, with capture made: a stored refusal (or Do Not Track) calls forget() at once, which stops
-  // capture (before its declaration, `capture` could not be read).
+  // Only now, with `caller` and `capture` made: the state a page starts in is acted on at once, persist()
+  // (granted) dropping the caller's reading, forget() (a stored refusal, or Do Not Track) stopping capture.
+  // Before their declarations, neither could be read.
   consent.start(options);
   const crossDomain = createCrossDomain({
     options,
@@ -266,10 +266,7 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
       // stays a stranger's (the app's identifyUser() with the same user sends nothing).
       if (identity.getId('user_id')) enqueue('users', userPayload(identity.attribution(), id, identity.campaign()));
     },
-    consented() {
-      consent.follow();
-      return consent.state() == 'granted';
-    },
+    consented: consent.granted,
     log,
   });
   const dispose = (): void => {
@@ -433,10 +430,7 @@ export function createInstance(captureFactory?: CaptureFactory) {
     return instance;
   };
 
-  const consentGranted = guarded('isPublishingConsentGranted', log, () => {
-    running?.consent.follow();
-    return running?.consent.state() == 'granted';
-  });
+  const consentGranted = guarded('isPublishingConsentGranted', log, () => running?.consent.granted());
 
   const instance = {
     init: guarded('init', log, (...args) => init(...(args as [Options]))),

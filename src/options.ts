@@ -22,7 +22,7 @@ export interface Options {
   secureCookie?: boolean;
   /** Cookies for use inside third-party iframes: `SameSite=None; Secure`. @default false */
   crossSiteCookie?: boolean;
-  /** Replaces the `moesif_` prefix of every storage key. */
+  /** The prefix of the ids' and campaign's cookies and localStorage keys. @default 'moesif_' */
   persistenceKeyPrefix?: string;
   /** Do not record utm_* parameters. @default false */
   disableUtm?: boolean;
@@ -114,17 +114,9 @@ export interface Options {
   crossDomainTrackingParameterName?: string;
 }
 
-/** Options after defaults and checks: internal code never meets `undefined` where a default exists. */
-export type ResolvedOptions = Required<
-  Omit<Options, 'batchStorageExpiration' | 'callback' | 'cookieDomain' | 'persistenceKeyPrefix' | 'skip' | 'maskContent' | 'getMetadata' | 'getTags' | 'apiVersion' | 'getApiVersion' | 'host'>
-> &
-  Pick<Options, 'callback' | 'cookieDomain' | 'persistenceKeyPrefix' | 'skip' | 'maskContent' | 'getMetadata' | 'getTags' | 'apiVersion' | 'getApiVersion'> & {
-    /** Base URL of the collector, without a trailing slash. */
-    baseUrl: string;
-  };
-
 const DEFAULTS = {
   persistence: 'localStorage',
+  persistenceKeyPrefix: 'moesif_',
   crossSubdomainCookie: true,
   cookieExpiration: 365,
   secureCookie: false,
@@ -153,8 +145,11 @@ const DEFAULTS = {
   crossDomainTrackingParameterName: '__mt',
 } as const;
 
-/** Options without a default, by the type their value must have. */
-const UNSET: Record<string, string> = {
+/**
+ * Options without a default, by the type their value must have. The one list of them: ResolvedOptions
+ * leaves these optional, and every other option (but moesif's alias batchStorageExpiration) required.
+ */
+const UNSET = {
   callback: 'function',
   skip: 'function',
   maskContent: 'function',
@@ -163,16 +158,23 @@ const UNSET: Record<string, string> = {
   getApiVersion: 'function',
   host: 'string',
   cookieDomain: 'string',
-  persistenceKeyPrefix: 'string',
   apiVersion: 'string',
-};
+} as const;
+
+/** Options after defaults and checks: internal code never meets `undefined` where a default exists. */
+export type ResolvedOptions = Required<Omit<Options, keyof typeof UNSET | 'batchStorageExpiration'>> &
+  // `host` is read once, into baseUrl.
+  Pick<Options, Exclude<keyof typeof UNSET, 'host'>> & {
+    /** Base URL of the collector, without a trailing slash. */
+    baseUrl: string;
+  };
 
 /**
  * A value is valid when it has its default's type; numbers are counts, sizes and durations (positive
  * and finite) but for `sampleRate`, a share; strings are not blank, and `persistence` is one of three.
  */
 const isValid = (name: string, value: unknown): boolean => {
-  const type = UNSET[name] ?? typeof DEFAULTS[name as keyof typeof DEFAULTS];
+  const type = UNSET[name as keyof typeof UNSET] ?? typeof DEFAULTS[name as keyof typeof DEFAULTS];
   if (typeof value != type) return false;
   if (typeof value == 'number') return name == 'sampleRate' ? value >= 0 && value <= 1 : value > 0 && value < Infinity;
   if (typeof value == 'string') return name == 'persistence' ? ['localStorage', 'cookie', 'none'].includes(value) : value.trim() != '';

@@ -16,14 +16,14 @@ export interface ActionAt {
   time: string;
   uri: string;
   /** A reset() or another user's identifyUser() may come while a view waits for its title: the view stays the navigating visitor's. */
-  who?: Attribution;
+  who: Attribution;
 }
 
 export interface PageViewsDeps {
   /** Sends a view: the instance's track(), with when and where it happened. */
   track(name: string, metadata: Metadata, at: ActionAt): void;
   /** Who the visitor is now (the instance reads consent first: see createCallerCache in moesif.ts). */
-  who?: () => Attribution;
+  who: () => Attribution;
   log: Log;
 }
 
@@ -51,7 +51,7 @@ export function createPageViews({ track, who, log }: PageViewsDeps) {
   const beginView = (metadata?: Metadata): (() => void) => {
     const { href, pathname, host, search, hash } = location;
     const referrer = lastUrl ?? document.referrer;
-    const at = { time: new Date().toISOString(), uri: href, who: who?.() };
+    const at = { time: new Date().toISOString(), uri: href, who: who() };
     lastUrl = href;
     lastPath = pathname;
     return () => track('Page View', { pathname, title: document.title, host, search, hash, referrer, ...metadata }, at);

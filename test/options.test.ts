@@ -15,6 +15,7 @@ describe('resolveOptions', () => {
       applicationId: 'app',
       baseUrl: 'https://api.moesif.net',
       persistence: 'localStorage',
+      persistenceKeyPrefix: 'moesif_',
       crossSubdomainCookie: true,
       cookieExpiration: 365,
       secureCookie: false,
@@ -99,6 +100,7 @@ describe('resolveOptions', () => {
       host: '   ',
       cookieDomain: 42,
       sampleRate: 1.5,
+      persistenceKeyPrefix: '   ',
     };
     const options = resolveOptions({ applicationId: 'app', ...bad }, 'https:', log)!;
     const errors = log.error.mock.calls.map(([message]) => String(message));
@@ -114,6 +116,7 @@ describe('resolveOptions', () => {
       debug: false,
       crossSubdomainCookie: true,
       sampleRate: 1,
+      persistenceKeyPrefix: 'moesif_',
       baseUrl: 'https://api.moesif.net',
     });
     expect(options.callback).toBeUndefined();

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 import { createLog } from '../src/log';
-import { createPageViews } from '../src/pageviews';
+import { createPageViews, type ActionAt } from '../src/pageviews';
+import type { Attribution } from '../src/wire';
 
 const log = createLog(() => false);
 
@@ -14,7 +15,7 @@ let stop: (() => void) | undefined;
 
 /** Page views on, recording [pathname, title] of each view sent; the load's own view is left out. */
 const start = async () => {
-  const pageViews = createPageViews({ track: (_name, metadata) => views.push([String(metadata.pathname), metadata.title]), log });
+  const pageViews = createPageViews({ track: (_name, metadata) => views.push([String(metadata.pathname), metadata.title]), who: () => ({ anonymous_id: 'a-1' }), log });
   pageViews.start();
   stop = pageViews.stop;
   // The load's own view, with the title the page has, once the bound has passed.
@@ -133,9 +134,10 @@ it('trackPageView() while an automatic view waits sends the automatic one first'
   expect(views).toHaveLength(2);
 });
 
-it('a view sent later keeps the time and address of its navigation', async () => {
-  const sent: Array<{ pathname: unknown; at: { time: string; uri: string } }> = [];
-  const pageViews = createPageViews({ track: (_name, metadata, at) => sent.push({ pathname: metadata.pathname, at }), log });
+it('a view sent later keeps the time, address and visitor of its navigation', async () => {
+  const sent: Array<{ pathname: unknown; at: ActionAt }> = [];
+  let visitor: Attribution = { anonymous_id: 'a-1' };
+  const pageViews = createPageViews({ track: (_name, metadata, at) => sent.push({ pathname: metadata.pathname, at }), who: () => visitor, log });
   pageViews.start();
   stop = pageViews.stop;
   await vi.advanceTimersByTimeAsync(1000);
@@ -143,9 +145,11 @@ it('a view sent later keeps the time and address of its navigation', async () =>
   const navigatedAt = new Date().toISOString();
   history.pushState({}, '', '/first');
   await vi.advanceTimersByTimeAsync(300);
+  // A log-out while /first waits for its title: the view stays the navigating visitor's.
+  visitor = { anonymous_id: 'a-2' };
   // The next navigation sends /first: with its own address and time, not those of /second.
   history.pushState({}, '', '/second');
-  expect(sent).toEqual([{ pathname: '/first', at: { time: navigatedAt, uri: 'http://app.example.test/first' } }]);
+  expect(sent).toEqual([{ pathname: '/first', at: { time: navigatedAt, uri: 'http://app.example.test/first', who: { anonymous_id: 'a-1' } } }]);
 });
 
 it('a document whose <head> a script removed still navigates, and its views leave at the bound', async () => {

@@ -17,7 +17,7 @@ const BUDGETS = {
   // With its source-map comment, as the file is served.
   umd: 15_040,
   esmCore: 12_060,
-  esmCapture: 3_005,
+  esmCapture: 3_015,
 };
 
 const gzipSize = (code: string | Buffer): number => gzipSync(code, { level: 9 }).length;
