@@ -176,8 +176,8 @@ interface Exchange {
 export interface ExchangeObserver {
   /**
    * Start observing one request/response pair; a pair this observer already observes is left alone.
-   * Synchronous and cheap: it only wraps methods and adds a listener; everything else happens
-   * after the response has been sent.
+   * Synchronous and cheap: it only wraps methods, adds a listener and sets the transaction id's
+   * response header (offerTransactionId); everything else happens after the response has been sent.
    */
   observe(req: MoesifRequest, res: MoesifResponse): void;
 }
@@ -476,11 +476,6 @@ export function handOn(hooks: Pick<ExchangeHooks, 'track' | 'onEvent' | 'log'>, 
 }
 
 /**
- * The stream under a response of node:http2's compatibility API, which is where everything it sends
- * goes; node:http's responses have none. Told apart by the stream's respond(), as importing
- * node:http2 for an instanceof cost every app about 20 ms and 2 MB at start.
- */
-/**
  * Whether the request's HTTP/2 stream was aborted (its client reset it, or its connection went) before
  * the end of its body came. node:http2's compatibility API pushes the end of the request body when
  * the stream closes, an aborted one too (onStreamCloseRequest), where a body that ended (END_STREAM)
@@ -492,6 +487,11 @@ function wasAborted(req: MoesifRequest): boolean {
   return !!stream?.aborted;
 }
 
+/**
+ * The stream under a response of node:http2's compatibility API, which is where everything it sends
+ * goes; node:http's responses have none. Told apart by the stream's respond(), as importing
+ * node:http2 for an instanceof cost every app about 20 ms and 2 MB at start.
+ */
 function http2Stream(res: MoesifResponse): ServerHttp2Stream | undefined {
   const { stream } = res as { stream?: Partial<ServerHttp2Stream> };
   return typeof stream?.respond === 'function' ? (stream as ServerHttp2Stream) : undefined;
