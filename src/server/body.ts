@@ -116,6 +116,9 @@ export class BodyRecorder {
   }
 }
 
+/** Headers as Node gives them (getHeaders(), IncomingMessage.headers, writeHead()'s object): a value, repeated values, or none. */
+export type RawHeaders = Record<string, string | string[] | number | undefined>;
+
 export interface EncodedBody {
   body?: unknown;
   transfer_encoding?: 'base64';
@@ -632,7 +635,7 @@ function maskHeaderValue(name: string, value: string): string {
 }
 
 /** Headers as a flat map (repeated values joined by ", ", as Moesif documents), secrets masked. */
-export function flattenHeaders(headers: Record<string, string | string[] | number | undefined>): Headers {
+export function flattenHeaders(headers: RawHeaders): Headers {
   const out: Headers = {};
   for (const rawName of Object.keys(headers)) {
     const rawValue = headers[rawName];

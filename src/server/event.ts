@@ -13,9 +13,9 @@ import type { ServerHttp2Stream } from 'node:http2';
 import { isIP } from 'node:net';
 import type { Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { BodyRecorder, decodeRecorded, encodeParsed, flattenHeaders, maskUrl, type EncodedBody } from './body.js';
+import { BodyRecorder, decodeRecorded, encodeParsed, flattenHeaders, maskUrl, type EncodedBody, type RawHeaders } from './body.js';
 import { errorName, type Log } from './log.js';
-import { defaultIdentifyUser, type ResolvedOptions } from './options.js';
+import { defaultIdentifyUser, type Hook, type ResolvedOptions } from './options.js';
 import type { Metadata, MoesifEvent, MoesifRequest, MoesifResponse } from './types.js';
 
 /**
@@ -104,9 +104,6 @@ function fullUrl(req: MoesifRequest): string {
   const path = (typeof req.originalUrl === 'string' && req.originalUrl) || req.url || '/';
   return maskUrl(`${protocol}://${host}${path}`);
 }
-
-type RawHeaders = Record<string, string | string[] | number | undefined>;
-type Hook = (req: MoesifRequest, res: MoesifResponse) => unknown;
 
 /**
  * The headers of a `writeHead(status, [message], [headers])` call: an object, or Node's flat
@@ -286,7 +283,7 @@ function safely(record: (exchange: Exchange, args: unknown[]) => void, exchange:
 }
 
 /** Typed loosely on purpose: a wrapper forwards exactly what it got, whichever overload. */
-type Method = (this: unknown, ...args: unknown[]) => unknown;
+export type Method = (this: unknown, ...args: unknown[]) => unknown;
 
 /**
  * Wrap the methods through which the app answers (and through which Node's parser pushes the request

@@ -28,19 +28,20 @@ export const DEFAULTS = {
   maxOutgoingTimeout: 30_000,
 } as const;
 
-type Hook<T> = (req: MoesifRequest, res: MoesifResponse) => T;
+/** A hook of the options (skip, identifyUser...), as the rest of the code calls it. */
+export type Hook = (req: MoesifRequest, res: MoesifResponse) => unknown;
 
 export interface ResolvedOptions {
   applicationId: string;
   /** Without a trailing slash; may carry a path prefix. */
   baseUri: string;
-  identifyUser: Hook<unknown>;
-  identifyCompany: Hook<unknown> | undefined;
-  getSessionToken: Hook<unknown> | undefined;
-  getMetadata: Hook<unknown> | undefined;
-  getTags: Hook<unknown> | undefined;
-  getApiVersion: Hook<unknown> | undefined;
-  skip: Hook<unknown> | undefined;
+  identifyUser: Hook;
+  identifyCompany: Hook | undefined;
+  getSessionToken: Hook | undefined;
+  getMetadata: Hook | undefined;
+  getTags: Hook | undefined;
+  getApiVersion: Hook | undefined;
+  skip: Hook | undefined;
   maskContent: ((event: MoesifEvent) => unknown) | undefined;
   logBody: boolean;
   requestMaxBodySize: number;
@@ -246,7 +247,7 @@ export function resolveOptions(
   return {
     applicationId,
     baseUri,
-    identifyUser: fn<Hook<unknown>>('identifyUser') ?? defaultIdentifyUser,
+    identifyUser: fn<Hook>('identifyUser') ?? defaultIdentifyUser,
     identifyCompany: fn('identifyCompany'),
     getSessionToken: fn('getSessionToken'),
     getMetadata: fn('getMetadata'),

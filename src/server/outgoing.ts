@@ -28,17 +28,13 @@ import { randomUUID } from 'node:crypto';
 import http, { type ClientRequest, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { syncBuiltinESMExports } from 'node:module';
-import { BodyRecorder, decodeRecorded, flattenHeaders, maskUrl, type EncodedBody } from './body.js';
-import { applyAnswers, askHooks, callHook, handOn, maskEvent, type ExchangeHooks } from './event.js';
+import { BodyRecorder, decodeRecorded, flattenHeaders, maskUrl, type EncodedBody, type RawHeaders } from './body.js';
+import { applyAnswers, askHooks, callHook, handOn, maskEvent, type ExchangeHooks, type Method } from './event.js';
 import { errorName } from './log.js';
 import type { MockedRequest, MockedResponse, MoesifEvent } from './types.js';
 
 /** moesif-nodejs's status for an outgoing call that got no answer. */
 const NO_ANSWER = 599;
-
-type RawHeaders = Record<string, string | string[] | number | undefined>;
-/** Typed loosely on purpose: a wrapper forwards exactly what it got, whichever overload. */
-type Method = (this: unknown, ...args: unknown[]) => unknown;
 
 /** One outgoing call while it runs. */
 interface OutgoingCall {
@@ -266,7 +262,7 @@ async function buildEvent(call: OutgoingCall, endedAt: number): Promise<MoesifEv
   const deadline = Date.now() + options.hookTimeout;
   // A copy: the app may still set headers on a request that has not been sent (the timer's case).
   const requestHeaders: RawHeaders = { ...req.getHeaders() };
-  const responseHeaders: RawHeaders = response ? { ...response.headers } : {};
+  const responseHeaders: MockedResponse['headers'] = response ? { ...response.headers } : {};
   const status = response?.statusCode ?? NO_ANSWER;
   const url = calledUrl(req);
   const method = req.method || 'GET';
@@ -286,7 +282,7 @@ async function buildEvent(call: OutgoingCall, endedAt: number): Promise<MoesifEv
   const mockedResponse: MockedResponse = {
     mo_mocked: true,
     _mo_mocked: true,
-    headers: responseHeaders as MockedResponse['headers'],
+    headers: responseHeaders,
     statusCode: status,
     getHeader: headerReader(responseHeaders),
     get: headerReader(responseHeaders),
