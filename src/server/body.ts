@@ -180,7 +180,7 @@ function judgeName(name: string): boolean {
 const judged = new Map<string, boolean>();
 const MAX_JUDGED_NAMES = 5_000;
 
-export function isSensitiveName(name: string): boolean {
+function isSensitiveName(name: string): boolean {
   let sensitive = judged.get(name);
   if (sensitive === undefined) {
     sensitive = judgeName(name);
@@ -196,7 +196,7 @@ export function isSensitiveName(name: string): boolean {
  * `access` of a token endpoint's answer, a path segment, `?jwt=`, a proxy's X-Amzn-Oidc-Data.
  */
 const JWT = /eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*/g;
-export const maskJwts = (text: string): string => (text.includes('eyJ') ? text.replace(JWT, MASK) : text);
+const maskJwts = (text: string): string => (text.includes('eyJ') ? text.replace(JWT, MASK) : text);
 
 /**
  * Whether a value looks like a payment card number, which moesif-nodejs hides by default whatever
@@ -223,7 +223,7 @@ function looksLikeCardNumber(value: string | number): boolean {
 }
 
 /** What stands for an object met a second time in an app's object graph (util.inspect's word). */
-export const CIRCULAR = '[Circular]';
+const CIRCULAR = '[Circular]';
 
 /**
  * A masked copy of a JSON-like value; the app's own objects (req.body) are never modified. `seen` is
@@ -234,7 +234,7 @@ export const CIRCULAR = '[Circular]';
  * honoured, as JSON.stringify would. JSON.parse gives trees of plain values, so its output is walked
  * without either.
  */
-export function maskFields(value: unknown, depth = 0, seen?: Set<object>): unknown {
+function maskFields(value: unknown, depth = 0, seen?: Set<object>): unknown {
   if (typeof value === 'string') return looksLikeCardNumber(value) ? MASK : maskJwts(value);
   if (typeof value === 'number') return looksLikeCardNumber(value) ? MASK : value;
   if (value === null || typeof value !== 'object') return value;
@@ -297,7 +297,7 @@ function valueEnd(text: string, start: number): number {
  * sensitive key (string, literal, or whole object/array) becomes "*****", to the end of the text
  * when the cut fell inside it.
  */
-export function maskJsonText(text: string): string {
+function maskJsonText(text: string): string {
   let out = '';
   let copied = 0;
   let i = 0;
@@ -409,7 +409,7 @@ function utf8(bytes: Buffer, whole: boolean): string | undefined {
  * than was kept). The bytes are as the client or app meant them: a Content-Encoding is undone first
  * by `decodeRecorded`.
  */
-export function encodeRaw(bytes: Buffer, total: number, contentType: string): EncodedBody {
+function encodeRaw(bytes: Buffer, total: number, contentType: string): EncodedBody {
   const encoded = encodeBytes(bytes, total, contentType);
   return total > bytes.length && encoded.body !== undefined ? { ...encoded, cut: true } : encoded;
 }

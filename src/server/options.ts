@@ -5,10 +5,8 @@
  */
 import type { DeliveryOutcome, MoesifEvent, MoesifOnlyOptions, MoesifOptions, MoesifRequest, MoesifResponse } from './types.js';
 
-export const DEFAULT_BASE_URI = 'https://api.moesif.net';
-
 export const DEFAULTS = {
-  baseUri: DEFAULT_BASE_URI,
+  baseUri: 'https://api.moesif.net',
   logBody: true,
   requestMaxBodySize: 100_000,
   responseMaxBodySize: 100_000,
