@@ -37,7 +37,11 @@ export function idString(value: unknown): string | undefined {
   }
 }
 
-const headerString = (value: unknown): string =>
+/**
+ * A header's value as one string: the first of repeated values (not joined, unlike outgoing.ts's
+ * headerString and flattenHeaders), '' without one.
+ */
+const firstHeaderValue = (value: unknown): string =>
   Array.isArray(value) ? String(value[0] ?? '') : value === undefined || value === null ? '' : String(value);
 
 /**
@@ -82,7 +86,7 @@ function forwardedFor(header: string): string | undefined {
  */
 function clientIp(req: MoesifRequest, socketAddress: string | undefined): string | undefined {
   const { headers } = req;
-  let ip = headers['x-forwarded-for'] === undefined ? undefined : forwardedFor(headerString(headers['x-forwarded-for']));
+  let ip = headers['x-forwarded-for'] === undefined ? undefined : forwardedFor(firstHeaderValue(headers['x-forwarded-for']));
   for (let i = 0; ip === undefined && i < CLIENT_IP_HEADERS.length; i++) {
     const value = headers[CLIENT_IP_HEADERS[i] as string];
     if (typeof value === 'string' && isIP(value.trim())) ip = value.trim();
@@ -100,7 +104,7 @@ function fullUrl(req: MoesifRequest): string {
         ? 'https'
         : 'http';
   // HTTP/2 has no Host header but its :authority (RFC 9113 §8.3.1).
-  const host = headerString(req.headers.host) || headerString(req.headers[':authority']) || 'localhost';
+  const host = firstHeaderValue(req.headers.host) || firstHeaderValue(req.headers[':authority']) || 'localhost';
   const path = (typeof req.originalUrl === 'string' && req.originalUrl) || req.url || '/';
   return maskUrl(`${protocol}://${host}${path}`);
 }
@@ -267,7 +271,7 @@ const MAX_TRANSACTION_ID_LENGTH = 512;
  * event keeps the id.
  */
 function offerTransactionId(req: MoesifRequest, res: MoesifResponse): string {
-  const given = headerString(req.headers[TRANSACTION_ID_HEADER]);
+  const given = firstHeaderValue(req.headers[TRANSACTION_ID_HEADER]);
   const id = given && given.length <= MAX_TRANSACTION_ID_LENGTH ? given : randomUUID();
   if (!res.headersSent && typeof res.setHeader === 'function') res.setHeader(TRANSACTION_ID_HEADER, id);
   return id;
@@ -676,7 +680,7 @@ async function buildEvent(
     direction: 'Incoming',
     transaction_id: exchange.transactionId ?? randomUUID(),
   };
-  const sentId = exchange.transactionId === undefined ? '' : headerString(response.headers[TRANSACTION_ID_HEADER]);
+  const sentId = exchange.transactionId === undefined ? '' : firstHeaderValue(response.headers[TRANSACTION_ID_HEADER]);
   if (sentId) {
     // The id the client got (the app's own, if it set one): moesif-nodejs copies the response's
     // header into the request's, and so the event is the one the client can name.
@@ -694,7 +698,7 @@ async function buildEvent(
     if (cut) truncated.push(side);
   };
   if (options.logBody) {
-    const contentType = headerString(req.headers['content-type']);
+    const contentType = firstHeaderValue(req.headers['content-type']);
     if (req.body !== undefined) setBody('request', encodeParsed(req.body, options.requestMaxBodySize, contentType));
     else if (requestBody) {
       const encoded = await decodeRecorded(
@@ -703,7 +707,7 @@ async function buildEvent(
         // little of it arrived: not parsed as JSON, and a character cut at its end is not binary.
         requestBody.total() + (exchange.requestEnded ? 0 : 1),
         contentType,
-        headerString(req.headers['content-encoding']),
+        firstHeaderValue(req.headers['content-encoding']),
         options.requestMaxBodySize,
       );
       setBody('request', encoded);
@@ -717,8 +721,8 @@ async function buildEvent(
     const encoded = await decodeRecorded(
       responseBody.bytes(),
       responseBody.total() + (response.bodyEnded ? 0 : 1),
-      headerString(response.headers['content-type']),
-      headerString(response.headers['content-encoding']),
+      firstHeaderValue(response.headers['content-type']),
+      firstHeaderValue(response.headers['content-encoding']),
       options.responseMaxBodySize,
     );
     setBody('response', encoded);

@@ -226,6 +226,7 @@ function complete(call: OutgoingCall): void {
   handOn(call.recording, buildEvent(call, Date.now()));
 }
 
+/** A header's value as one string, repeated values joined by ", " (as MockedHeaderReader promises). */
 const headerString = (value: unknown): string =>
   Array.isArray(value) ? value.map(String).join(', ') : value === undefined || value === null ? '' : String(value);
 
