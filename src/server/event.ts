@@ -131,7 +131,11 @@ function writeHeadHeaders(args: unknown[]): RawHeaders | undefined {
   return out;
 }
 
-export interface ExchangeHooks {
+/**
+ * What recording a call needs, one per middleware, for incoming and outgoing calls alike: the
+ * options (the app's hooks among them), the log, and where a finished event goes.
+ */
+export interface Recording {
   options: ResolvedOptions;
   log: Log;
   /** Receives each finished event, already serialized. */
@@ -149,7 +153,7 @@ export interface ExchangeHooks {
 interface Exchange {
   readonly req: MoesifRequest;
   readonly res: MoesifResponse;
-  readonly hooks: ExchangeHooks;
+  readonly recording: Recording;
   /** When the request came, as Date.now(). */
   readonly startedAt: number;
   /**
@@ -184,7 +188,7 @@ export interface ExchangeObserver {
 }
 
 /** One per middleware: the listener it adds to every response is made here, once, not per request. */
-export function createExchangeObserver(hooks: ExchangeHooks): ExchangeObserver {
+export function createExchangeObserver(recording: Recording): ExchangeObserver {
   // Where the shared listeners find a response's exchange. One map per middleware: mounted twice on
   // overlapping paths (app and router), a middleware would otherwise log a call twice and record its
   // body twice; two middlewares each log it, as before. Not a property of the response: Express
@@ -215,11 +219,11 @@ export function createExchangeObserver(hooks: ExchangeHooks): ExchangeObserver {
   return {
     observe(req, res) {
       if (exchangeOf(res)) return;
-      const { options } = hooks;
+      const { options } = recording;
       const exchange: Exchange = {
         req,
         res,
-        hooks,
+        recording,
         startedAt: Date.now(),
         url: req.url,
         socketAddress: req.socket?.remoteAddress,
@@ -349,13 +353,13 @@ const hasHeaders = (res: MoesifResponse): boolean => typeof res.getHeaderNames =
 function recordRequestChunk(exchange: Exchange, [chunk, encoding]: unknown[]): void {
   if (exchange.done) return;
   if (chunk === null) exchange.requestEnded ||= !wasAborted(exchange.req);
-  else if (chunk !== undefined) (exchange.requestBody ??= new BodyRecorder(exchange.hooks.options.requestMaxBodySize)).add(chunk, encoding);
+  else if (chunk !== undefined) (exchange.requestBody ??= new BodyRecorder(exchange.recording.options.requestMaxBodySize)).add(chunk, encoding);
 }
 
 /** write(chunk, encoding?, cb?) and end(chunk?, encoding?, cb?): a function in first place is a callback. */
 function recordResponseChunk(exchange: Exchange, [chunk, encoding]: unknown[]): void {
   if (exchange.done || (typeof chunk !== 'string' && !(chunk instanceof Uint8Array))) return;
-  (exchange.responseBody ??= new BodyRecorder(exchange.hooks.options.responseMaxBodySize)).add(chunk, encoding);
+  (exchange.responseBody ??= new BodyRecorder(exchange.recording.options.responseMaxBodySize)).add(chunk, encoding);
 }
 
 /**
@@ -379,7 +383,7 @@ function awaitAnswer(exchange: Exchange): void {
   (res as { end: Method }).end = function (this: unknown, ...args: unknown[]) {
     clearTimeout(timer);
     if (late) {
-      if (exchange.hooks.options.logBody) safely(recordResponseChunk, exchange, args);
+      if (exchange.recording.options.logBody) safely(recordResponseChunk, exchange, args);
       late.ended = true;
     }
     // After end() has run: its body is recorded and its headers are set.
@@ -422,7 +426,7 @@ function keepLateAnswer(exchange: Exchange): Answer {
     };
   }
   const write = res.write as Method;
-  if (exchange.hooks.options.logBody && typeof write === 'function') {
+  if (exchange.recording.options.logBody && typeof write === 'function') {
     (res as { write: Method }).write = function (this: unknown, ...args: unknown[]) {
       // end(chunk) passes its chunk on to write() (for a HEAD request): end recorded it already.
       if (!exchange.ending) safely(recordResponseChunk, exchange, args);
@@ -436,7 +440,7 @@ function keepLateAnswer(exchange: Exchange): Answer {
 function complete(exchange: Exchange, answer?: Answer): void {
   if (exchange.done) return;
   exchange.done = true;
-  const { res, hooks } = exchange;
+  const { res, recording } = exchange;
   const sent = http2SentHead(res);
   const response = {
     status: answer?.status ?? sent?.status ?? res.statusCode,
@@ -449,7 +453,7 @@ function complete(exchange: Exchange, answer?: Answer): void {
     // whole JSON, and a character cut at its end (a piped file's chunk) does not make it binary.
     bodyEnded: answer?.ended ?? res.writableEnded,
   };
-  handOn(hooks, buildEvent(exchange, response));
+  handOn(recording, buildEvent(exchange, response));
 }
 
 /**
@@ -457,8 +461,8 @@ function complete(exchange: Exchange, answer?: Answer): void {
  * tells the middleware's flush() to wait for it. An event that cannot be built or serialized is
  * dropped with one warning; a skipped call (undefined) is not an event.
  */
-export function handOn(hooks: Pick<ExchangeHooks, 'track' | 'onEvent' | 'log'>, built: Promise<MoesifEvent | undefined>): void {
-  hooks.track(
+export function handOn(recording: Pick<Recording, 'track' | 'onEvent' | 'log'>, built: Promise<MoesifEvent | undefined>): void {
+  recording.track(
     built
       .then((event) => {
         if (!event) return;
@@ -467,12 +471,12 @@ export function handOn(hooks: Pick<ExchangeHooks, 'track' | 'onEvent' | 'log'>, 
           json = JSON.stringify(event);
         } catch (error) {
           // A cyclic value from getMetadata or maskContent: drop this event rather than a whole batch.
-          hooks.log.warnOnce('serialize', `an event could not be serialized (${errorName(error)}); dropped`);
+          recording.log.warnOnce('serialize', `an event could not be serialized (${errorName(error)}); dropped`);
           return;
         }
-        hooks.onEvent(json);
+        recording.onEvent(json);
       })
-      .catch((error: unknown) => hooks.log.warnOnce('build', `an event could not be built (${errorName(error)}); dropped`)),
+      .catch((error: unknown) => recording.log.warnOnce('build', `an event could not be built (${errorName(error)}); dropped`)),
   );
 }
 
@@ -644,7 +648,7 @@ async function buildEvent(
   response: { status: number; headers: RawHeaders; bodyEnded: boolean },
 ): Promise<MoesifEvent | undefined> {
   const { req, res, requestBody, responseBody } = exchange;
-  const { options, log } = exchange.hooks;
+  const { options, log } = exchange.recording;
   const responseTime = new Date();
   // The hooks of one event together: one awaiting something that never answers (a database lookup)
   // would otherwise keep the event, and the request and response it holds, in memory for good, and

@@ -4,7 +4,7 @@
  * `moesif({...})`. Node only; this entry only wires the modules below and names every export.
  */
 import { createOutbox } from './outbox.js';
-import { createExchangeObserver, withoutBodies, type ExchangeHooks } from './event.js';
+import { createExchangeObserver, withoutBodies, type Recording } from './event.js';
 import { createLog, errorName } from './log.js';
 import { createOutgoingCapture } from './outgoing.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
@@ -158,7 +158,7 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
   // Events whose hooks are still running (they may be async); flush() waits for them.
   const building = new Set<Promise<void>>();
   // Where the events of incoming and outgoing calls go.
-  const recording: ExchangeHooks = {
+  const recording: Recording = {
     options: opts,
     log,
     onEvent(json) {

@@ -29,7 +29,7 @@ import http, { type ClientRequest, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { syncBuiltinESMExports } from 'node:module';
 import { BodyRecorder, decodeRecorded, flattenHeaders, maskUrl, type EncodedBody, type RawHeaders } from './body.js';
-import { applyAnswers, askHooks, callHook, handOn, maskEvent, type ExchangeHooks, type Method } from './event.js';
+import { applyAnswers, askHooks, callHook, handOn, maskEvent, type Recording, type Method } from './event.js';
 import { errorName } from './log.js';
 import type { MockedRequest, MockedResponse, MoesifEvent } from './types.js';
 
@@ -39,7 +39,7 @@ const NO_ANSWER = 599;
 /** One outgoing call while it runs. */
 interface OutgoingCall {
   readonly req: ClientRequest;
-  readonly recording: ExchangeHooks;
+  readonly recording: Recording;
   readonly startedAt: number;
   requestBody: BodyRecorder | undefined;
   response: IncomingMessage | undefined;
@@ -68,7 +68,7 @@ export interface OutgoingCapture {
   start(): () => void;
 }
 
-export function createOutgoingCapture(recording: ExchangeHooks): OutgoingCapture {
+export function createOutgoingCapture(recording: Recording): OutgoingCapture {
   const capturer: Capturer = {
     observe(req) {
       try {
@@ -143,7 +143,7 @@ function isCollectorCall(req: ClientRequest): boolean {
   return /(^|\.)moesif\.net(:\d+)?$/i.test(host);
 }
 
-function observeCall(req: ClientRequest, recording: ExchangeHooks): void {
+function observeCall(req: ClientRequest, recording: Recording): void {
   if (isCollectorCall(req)) return;
   const { options } = recording;
   const call: OutgoingCall = {
