@@ -133,6 +133,7 @@ const isJsonType = (contentType: string): boolean => /[/+]json\b/i.test(contentT
  * and NDJSON was not even text (base64, as moesif-nodejs sends it).
  */
 const isJsonStreamType = (contentType: string): boolean => /event-stream|ndjson|jsonl\b/i.test(contentType);
+const isFormType = (contentType: string): boolean => /x-www-form-urlencoded/i.test(contentType);
 const isTextType = (contentType: string): boolean =>
   /^text\/|[/+](json|xml)\b|javascript|x-www-form-urlencoded|graphql|ndjson|jsonl\b/i.test(contentType);
 
@@ -423,11 +424,10 @@ function encodeBytes(bytes: Buffer, total: number, contentType: string): Encoded
   const whole = total <= bytes.length;
   const text = contentType === '' || isTextType(contentType) ? utf8(bytes, whole) : undefined;
   if (text === undefined) return { body: bytes.toString('base64'), transfer_encoding: 'base64' };
-  if (/x-www-form-urlencoded/i.test(contentType)) return { body: maskJwts(maskForm(text)) };
-  const json = isJsonType(contentType) || looksLikeJson(text);
   // JSON by its type, or by its look when it has no type or a text one (a node:http app that sets
   // none, as moesif-nodejs's own example; Express's res.send(JSON.stringify(...)) as text/html):
   // moesif-nodejs records both parsed, and Moesif can then filter on their fields.
+  const json = !isFormType(contentType) && (isJsonType(contentType) || looksLikeJson(text));
   if (json && whole) {
     try {
       return { body: maskFields(JSON.parse(text)) };
@@ -435,7 +435,18 @@ function encodeBytes(bytes: Buffer, total: number, contentType: string): Encoded
       // Not JSON after all (or declared JSON but malformed): kept as text.
     }
   }
-  return { body: maskJwts(json || isJsonStreamType(contentType) ? maskJsonText(text) : text) };
+  return { body: maskText(text, contentType, json) };
+}
+
+/**
+ * Text kept as text, masked as its type or look says: a form's sensitive fields, or JSON's that could
+ * not be parsed (cut at the cap, malformed, or a stream of JSON values), and any JWT. Bodies recorded
+ * from the stream and strings a parser made (express.text()) go through it alike. `json`: JSON by its
+ * type or look, when the caller has judged it already.
+ */
+function maskText(text: string, contentType: string, json = isJsonType(contentType) || looksLikeJson(text)): string {
+  if (isFormType(contentType)) return maskJwts(maskForm(text));
+  return maskJwts(json || isJsonStreamType(contentType) ? maskJsonText(text) : text);
 }
 
 function decoderFor(encoding: string): Array<() => Transform> {
@@ -581,12 +592,9 @@ export function encodeParsed(value: unknown, cap: number, contentType: string): 
   }
   if (typeof value === 'string') {
     const bytes = Buffer.from(value, 'utf8');
-    if (bytes.length <= cap) {
-      // A form read as text (a webhook checking its signature): its token= and password= are masked
-      // as in a raw form body, where they went out as sent.
-      if (/x-www-form-urlencoded/i.test(contentType)) return { body: maskJwts(maskForm(value)) };
-      return { body: maskJwts(looksLikeJson(value) ? maskJsonText(value) : value) };
-    }
+    // A text parser's string (a form a webhook reads as text to check its signature, an event
+    // stream) is masked as the same body recorded from the stream; its token= went out as sent.
+    if (bytes.length <= cap) return { body: maskText(value, contentType) };
     return encodeRaw(bytes.subarray(0, cap), bytes.length, contentType);
   }
   if (typeof value === 'object') {
