@@ -176,7 +176,7 @@ function eitherSpelling(
   name: 'applicationId' | 'baseUri',
   capitalised: 'ApplicationId' | 'BaseUri',
   warn: (message: string) => void,
-): string | undefined {
+): unknown {
   const given = (value: unknown) => value !== undefined && value !== null && value !== '';
   if (!given(o[name])) return given(o[capitalised]) ? o[capitalised] : o[name];
   if (given(o[capitalised]) && o[capitalised] !== o[name]) warn(`option "${capitalised}" ignored: "${name}" is given too, and wins as with moesif-nodejs`);
@@ -208,7 +208,9 @@ export function resolveOptions(
     // Every request to the collector would fail before being sent, and be retried for ever.
     return { error: 'applicationId has characters that cannot be sent in an HTTP header (a line break?); API calls will not be logged' };
   }
-  const baseUri = normalizeBaseUri(eitherSpelling(o, 'baseUri', 'BaseUri', warn) ?? DEFAULTS.baseUri);
+  const givenUri = eitherSpelling(o, 'baseUri', 'BaseUri', warn) ?? DEFAULTS.baseUri;
+  // A URL object too: moesif-nodejs joins it to its paths as a string.
+  const baseUri = typeof givenUri === 'string' || givenUri instanceof URL ? normalizeBaseUri(String(givenUri)) : undefined;
   if (!baseUri) return { error: 'baseUri is not an http(s) URL or host:port; API calls will not be logged' };
 
   // Named, not silently dropped: logbody: false (as moesif examples write it) still logged bodies.
