@@ -169,7 +169,7 @@ function unknownOption(name: string): string {
  * `baseUri || BaseUri` (lib/index.js; the capitalised ones are its API client's configuration names,
  * not in its README): the lower-case one when given, else the other. A proxy written `BaseUri` was
  * ignored with a warning, and its events went to api.moesif.net instead. Both given and different:
- * the capitalised one is ignored, as there, and a warning says so.
+ * the capitalised one is ignored, as there, and a warning says so. Undefined when neither is given.
  */
 function eitherSpelling(
   o: Partial<MoesifOptions>,
@@ -178,7 +178,7 @@ function eitherSpelling(
   warn: (message: string) => void,
 ): unknown {
   const given = (value: unknown) => value !== undefined && value !== null && value !== '';
-  if (!given(o[name])) return given(o[capitalised]) ? o[capitalised] : o[name];
+  if (!given(o[name])) return given(o[capitalised]) ? o[capitalised] : undefined;
   if (given(o[capitalised]) && o[capitalised] !== o[name]) warn(`option "${capitalised}" ignored: "${name}" is given too, and wins as with moesif-nodejs`);
   return o[name];
 }
