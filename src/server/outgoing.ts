@@ -169,7 +169,7 @@ function observeCall(req: ClientRequest, recording: Recording): void {
       return write.apply(this, args);
     };
     (req as unknown as { end: Method }).end = function (this: unknown, ...args: unknown[]) {
-      if (typeof args[0] !== 'function') recordChunk(call, 'requestBody', args, options.requestMaxBodySize);
+      recordChunk(call, 'requestBody', args, options.requestMaxBodySize);
       return end.apply(this, args);
     };
   }
@@ -207,6 +207,7 @@ function tapResponse(call: OutgoingCall, res: IncomingMessage): void {
   };
 }
 
+/** write(chunk, encoding?, cb?), end(chunk?, encoding?, cb?) or a 'data' chunk: anything but a string or bytes (end(cb)'s callback) is no chunk. */
 function recordChunk(call: OutgoingCall, side: 'requestBody' | 'responseBody', args: unknown[], cap: number): void {
   if (call.done) return;
   try {
