@@ -104,9 +104,9 @@ function koaContext(value: unknown): KoaContextLike | undefined {
  * call was answered 404). Express's next, the third, returns nothing; a plain node:http app may call
  * the middleware as an observer, without one (moesif-nodejs allows that).
  */
-function callNext(isKoa: boolean, second: unknown, third: unknown): unknown {
-  if (isKoa) return typeof second === 'function' ? (second as () => unknown)() : undefined;
-  if (typeof third === 'function') (third as () => void)();
+function callNext(isKoa: boolean, koaNext: unknown, next: unknown): unknown {
+  if (isKoa) return typeof koaNext === 'function' ? (koaNext as () => unknown)() : undefined;
+  if (typeof next === 'function') (next as () => void)();
   return undefined;
 }
 
