@@ -116,6 +116,9 @@ export class BodyRecorder {
   }
 }
 
+/** Headers as Node gives them (getHeaders(), IncomingMessage.headers, writeHead()'s object): a value, repeated values, or none. */
+export type RawHeaders = Record<string, string | string[] | number | undefined>;
+
 export interface EncodedBody {
   body?: unknown;
   transfer_encoding?: 'base64';
@@ -130,6 +133,7 @@ const isJsonType = (contentType: string): boolean => /[/+]json\b/i.test(contentT
  * and NDJSON was not even text (base64, as moesif-nodejs sends it).
  */
 const isJsonStreamType = (contentType: string): boolean => /event-stream|ndjson|jsonl\b/i.test(contentType);
+const isFormType = (contentType: string): boolean => /x-www-form-urlencoded/i.test(contentType);
 const isTextType = (contentType: string): boolean =>
   /^text\/|[/+](json|xml)\b|javascript|x-www-form-urlencoded|graphql|ndjson|jsonl\b/i.test(contentType);
 
@@ -177,7 +181,7 @@ function judgeName(name: string): boolean {
 const judged = new Map<string, boolean>();
 const MAX_JUDGED_NAMES = 5_000;
 
-export function isSensitiveName(name: string): boolean {
+function isSensitiveName(name: string): boolean {
   let sensitive = judged.get(name);
   if (sensitive === undefined) {
     sensitive = judgeName(name);
@@ -193,7 +197,7 @@ export function isSensitiveName(name: string): boolean {
  * `access` of a token endpoint's answer, a path segment, `?jwt=`, a proxy's X-Amzn-Oidc-Data.
  */
 const JWT = /eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*/g;
-export const maskJwts = (text: string): string => (text.includes('eyJ') ? text.replace(JWT, MASK) : text);
+const maskJwts = (text: string): string => (text.includes('eyJ') ? text.replace(JWT, MASK) : text);
 
 /**
  * Whether a value looks like a payment card number, which moesif-nodejs hides by default whatever
@@ -220,7 +224,7 @@ function looksLikeCardNumber(value: string | number): boolean {
 }
 
 /** What stands for an object met a second time in an app's object graph (util.inspect's word). */
-export const CIRCULAR = '[Circular]';
+const CIRCULAR = '[Circular]';
 
 /**
  * A masked copy of a JSON-like value; the app's own objects (req.body) are never modified. `seen` is
@@ -231,7 +235,7 @@ export const CIRCULAR = '[Circular]';
  * honoured, as JSON.stringify would. JSON.parse gives trees of plain values, so its output is walked
  * without either.
  */
-export function maskFields(value: unknown, depth = 0, seen?: Set<object>): unknown {
+function maskFields(value: unknown, depth = 0, seen?: Set<object>): unknown {
   if (typeof value === 'string') return looksLikeCardNumber(value) ? MASK : maskJwts(value);
   if (typeof value === 'number') return looksLikeCardNumber(value) ? MASK : value;
   if (value === null || typeof value !== 'object') return value;
@@ -294,7 +298,7 @@ function valueEnd(text: string, start: number): number {
  * sensitive key (string, literal, or whole object/array) becomes "*****", to the end of the text
  * when the cut fell inside it.
  */
-export function maskJsonText(text: string): string {
+function maskJsonText(text: string): string {
   let out = '';
   let copied = 0;
   let i = 0;
@@ -406,7 +410,7 @@ function utf8(bytes: Buffer, whole: boolean): string | undefined {
  * than was kept). The bytes are as the client or app meant them: a Content-Encoding is undone first
  * by `decodeRecorded`.
  */
-export function encodeRaw(bytes: Buffer, total: number, contentType: string): EncodedBody {
+function encodeRaw(bytes: Buffer, total: number, contentType: string): EncodedBody {
   const encoded = encodeBytes(bytes, total, contentType);
   return total > bytes.length && encoded.body !== undefined ? { ...encoded, cut: true } : encoded;
 }
@@ -420,11 +424,10 @@ function encodeBytes(bytes: Buffer, total: number, contentType: string): Encoded
   const whole = total <= bytes.length;
   const text = contentType === '' || isTextType(contentType) ? utf8(bytes, whole) : undefined;
   if (text === undefined) return { body: bytes.toString('base64'), transfer_encoding: 'base64' };
-  if (/x-www-form-urlencoded/i.test(contentType)) return { body: maskJwts(maskForm(text)) };
-  const json = isJsonType(contentType) || looksLikeJson(text);
   // JSON by its type, or by its look when it has no type or a text one (a node:http app that sets
   // none, as moesif-nodejs's own example; Express's res.send(JSON.stringify(...)) as text/html):
   // moesif-nodejs records both parsed, and Moesif can then filter on their fields.
+  const json = !isFormType(contentType) && (isJsonType(contentType) || looksLikeJson(text));
   if (json && whole) {
     try {
       return { body: maskFields(JSON.parse(text)) };
@@ -432,7 +435,18 @@ function encodeBytes(bytes: Buffer, total: number, contentType: string): Encoded
       // Not JSON after all (or declared JSON but malformed): kept as text.
     }
   }
-  return { body: maskJwts(json || isJsonStreamType(contentType) ? maskJsonText(text) : text) };
+  return { body: maskText(text, contentType, json) };
+}
+
+/**
+ * Text kept as text, masked as its type or look says: a form's sensitive fields, or JSON's that could
+ * not be parsed (cut at the cap, malformed, or a stream of JSON values), and any JWT. Bodies recorded
+ * from the stream and strings a parser made (express.text()) go through it alike. `json`: JSON by its
+ * type or look, when the caller has judged it already.
+ */
+function maskText(text: string, contentType: string, json = isJsonType(contentType) || looksLikeJson(text)): string {
+  if (isFormType(contentType)) return maskJwts(maskForm(text));
+  return maskJwts(json || isJsonStreamType(contentType) ? maskJsonText(text) : text);
 }
 
 function decoderFor(encoding: string): Array<() => Transform> {
@@ -578,12 +592,9 @@ export function encodeParsed(value: unknown, cap: number, contentType: string): 
   }
   if (typeof value === 'string') {
     const bytes = Buffer.from(value, 'utf8');
-    if (bytes.length <= cap) {
-      // A form read as text (a webhook checking its signature): its token= and password= are masked
-      // as in a raw form body, where they went out as sent.
-      if (/x-www-form-urlencoded/i.test(contentType)) return { body: maskJwts(maskForm(value)) };
-      return { body: maskJwts(looksLikeJson(value) ? maskJsonText(value) : value) };
-    }
+    // A text parser's string (a form a webhook reads as text to check its signature, an event
+    // stream) is masked as the same body recorded from the stream; its token= went out as sent.
+    if (bytes.length <= cap) return { body: maskText(value, contentType) };
     return encodeRaw(bytes.subarray(0, cap), bytes.length, contentType);
   }
   if (typeof value === 'object') {
@@ -632,7 +643,7 @@ function maskHeaderValue(name: string, value: string): string {
 }
 
 /** Headers as a flat map (repeated values joined by ", ", as Moesif documents), secrets masked. */
-export function flattenHeaders(headers: Record<string, string | string[] | number | undefined>): Headers {
+export function flattenHeaders(headers: RawHeaders): Headers {
   const out: Headers = {};
   for (const rawName of Object.keys(headers)) {
     const rawValue = headers[rawName];

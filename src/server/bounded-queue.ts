@@ -44,7 +44,7 @@ export function createBoundedQueue({ maxItems, maxChars, lighten, log }: Bounded
     if (over === 1) items.shift();
     else items.splice(0, over);
     dropped += over;
-    log.debug(`queue full (${maxItems}): dropped ${over} oldest, ${dropped} in total`);
+    log.debug(`queue over its bound (${maxItems} events or ${maxChars} characters): dropped ${over} oldest, ${dropped} in total`);
   }
 
   return {

@@ -13,9 +13,9 @@ import type { ServerHttp2Stream } from 'node:http2';
 import { isIP } from 'node:net';
 import type { Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { BodyRecorder, decodeRecorded, encodeParsed, flattenHeaders, maskUrl, type EncodedBody } from './body.js';
+import { BodyRecorder, decodeRecorded, encodeParsed, flattenHeaders, maskUrl, type EncodedBody, type RawHeaders } from './body.js';
 import { errorName, type Log } from './log.js';
-import { defaultIdentifyUser, type ResolvedOptions } from './options.js';
+import { defaultIdentifyUser, type Hook, type ResolvedOptions } from './options.js';
 import type { Metadata, MoesifEvent, MoesifRequest, MoesifResponse } from './types.js';
 
 /**
@@ -37,7 +37,11 @@ export function idString(value: unknown): string | undefined {
   }
 }
 
-const headerString = (value: unknown): string =>
+/**
+ * A header's value as one string: the first of repeated values (not joined, unlike outgoing.ts's
+ * headerString and flattenHeaders), '' without one.
+ */
+const firstHeaderValue = (value: unknown): string =>
   Array.isArray(value) ? String(value[0] ?? '') : value === undefined || value === null ? '' : String(value);
 
 /**
@@ -82,7 +86,7 @@ function forwardedFor(header: string): string | undefined {
  */
 function clientIp(req: MoesifRequest, socketAddress: string | undefined): string | undefined {
   const { headers } = req;
-  let ip = headers['x-forwarded-for'] === undefined ? undefined : forwardedFor(headerString(headers['x-forwarded-for']));
+  let ip = headers['x-forwarded-for'] === undefined ? undefined : forwardedFor(firstHeaderValue(headers['x-forwarded-for']));
   for (let i = 0; ip === undefined && i < CLIENT_IP_HEADERS.length; i++) {
     const value = headers[CLIENT_IP_HEADERS[i] as string];
     if (typeof value === 'string' && isIP(value.trim())) ip = value.trim();
@@ -100,13 +104,10 @@ function fullUrl(req: MoesifRequest): string {
         ? 'https'
         : 'http';
   // HTTP/2 has no Host header but its :authority (RFC 9113 §8.3.1).
-  const host = headerString(req.headers.host) || headerString(req.headers[':authority']) || 'localhost';
+  const host = firstHeaderValue(req.headers.host) || firstHeaderValue(req.headers[':authority']) || 'localhost';
   const path = (typeof req.originalUrl === 'string' && req.originalUrl) || req.url || '/';
   return maskUrl(`${protocol}://${host}${path}`);
 }
-
-type RawHeaders = Record<string, string | string[] | number | undefined>;
-type Hook = (req: MoesifRequest, res: MoesifResponse) => unknown;
 
 /**
  * The headers of a `writeHead(status, [message], [headers])` call: an object, or Node's flat
@@ -130,7 +131,11 @@ function writeHeadHeaders(args: unknown[]): RawHeaders | undefined {
   return out;
 }
 
-export interface ExchangeHooks {
+/**
+ * What recording a call needs, one per middleware, for incoming and outgoing calls alike: the
+ * options (the app's hooks among them), the log, and where a finished event goes.
+ */
+export interface Recording {
   options: ResolvedOptions;
   log: Log;
   /** Receives each finished event, already serialized. */
@@ -148,7 +153,7 @@ export interface ExchangeHooks {
 interface Exchange {
   readonly req: MoesifRequest;
   readonly res: MoesifResponse;
-  readonly hooks: ExchangeHooks;
+  readonly recording: Recording;
   /** When the request came, as Date.now(). */
   readonly startedAt: number;
   /**
@@ -176,14 +181,14 @@ interface Exchange {
 export interface ExchangeObserver {
   /**
    * Start observing one request/response pair; a pair this observer already observes is left alone.
-   * Synchronous and cheap: it only wraps methods and adds a listener; everything else happens
-   * after the response has been sent.
+   * Synchronous and cheap: it only wraps methods, adds a listener and sets the transaction id's
+   * response header (offerTransactionId); everything else happens after the response has been sent.
    */
   observe(req: MoesifRequest, res: MoesifResponse): void;
 }
 
 /** One per middleware: the listener it adds to every response is made here, once, not per request. */
-export function createExchangeObserver(hooks: ExchangeHooks): ExchangeObserver {
+export function createExchangeObserver(recording: Recording): ExchangeObserver {
   // Where the shared listeners find a response's exchange. One map per middleware: mounted twice on
   // overlapping paths (app and router), a middleware would otherwise log a call twice and record its
   // body twice; two middlewares each log it, as before. Not a property of the response: Express
@@ -214,11 +219,11 @@ export function createExchangeObserver(hooks: ExchangeHooks): ExchangeObserver {
   return {
     observe(req, res) {
       if (exchangeOf(res)) return;
-      const { options } = hooks;
+      const { options } = recording;
       const exchange: Exchange = {
         req,
         res,
-        hooks,
+        recording,
         startedAt: Date.now(),
         url: req.url,
         socketAddress: req.socket?.remoteAddress,
@@ -270,7 +275,7 @@ const MAX_TRANSACTION_ID_LENGTH = 512;
  * event keeps the id.
  */
 function offerTransactionId(req: MoesifRequest, res: MoesifResponse): string {
-  const given = headerString(req.headers[TRANSACTION_ID_HEADER]);
+  const given = firstHeaderValue(req.headers[TRANSACTION_ID_HEADER]);
   const id = given && given.length <= MAX_TRANSACTION_ID_LENGTH ? given : randomUUID();
   if (!res.headersSent && typeof res.setHeader === 'function') res.setHeader(TRANSACTION_ID_HEADER, id);
   return id;
@@ -286,7 +291,7 @@ function safely(record: (exchange: Exchange, args: unknown[]) => void, exchange:
 }
 
 /** Typed loosely on purpose: a wrapper forwards exactly what it got, whichever overload. */
-type Method = (this: unknown, ...args: unknown[]) => unknown;
+export type Method = (this: unknown, ...args: unknown[]) => unknown;
 
 /**
  * Wrap the methods through which the app answers (and through which Node's parser pushes the request
@@ -348,13 +353,13 @@ const hasHeaders = (res: MoesifResponse): boolean => typeof res.getHeaderNames =
 function recordRequestChunk(exchange: Exchange, [chunk, encoding]: unknown[]): void {
   if (exchange.done) return;
   if (chunk === null) exchange.requestEnded ||= !wasAborted(exchange.req);
-  else if (chunk !== undefined) (exchange.requestBody ??= new BodyRecorder(exchange.hooks.options.requestMaxBodySize)).add(chunk, encoding);
+  else if (chunk !== undefined) (exchange.requestBody ??= new BodyRecorder(exchange.recording.options.requestMaxBodySize)).add(chunk, encoding);
 }
 
 /** write(chunk, encoding?, cb?) and end(chunk?, encoding?, cb?): a function in first place is a callback. */
 function recordResponseChunk(exchange: Exchange, [chunk, encoding]: unknown[]): void {
   if (exchange.done || (typeof chunk !== 'string' && !(chunk instanceof Uint8Array))) return;
-  (exchange.responseBody ??= new BodyRecorder(exchange.hooks.options.responseMaxBodySize)).add(chunk, encoding);
+  (exchange.responseBody ??= new BodyRecorder(exchange.recording.options.responseMaxBodySize)).add(chunk, encoding);
 }
 
 /**
@@ -378,7 +383,7 @@ function awaitAnswer(exchange: Exchange): void {
   (res as { end: Method }).end = function (this: unknown, ...args: unknown[]) {
     clearTimeout(timer);
     if (late) {
-      if (exchange.hooks.options.logBody) safely(recordResponseChunk, exchange, args);
+      if (exchange.recording.options.logBody) safely(recordResponseChunk, exchange, args);
       late.ended = true;
     }
     // After end() has run: its body is recorded and its headers are set.
@@ -421,7 +426,7 @@ function keepLateAnswer(exchange: Exchange): Answer {
     };
   }
   const write = res.write as Method;
-  if (exchange.hooks.options.logBody && typeof write === 'function') {
+  if (exchange.recording.options.logBody && typeof write === 'function') {
     (res as { write: Method }).write = function (this: unknown, ...args: unknown[]) {
       // end(chunk) passes its chunk on to write() (for a HEAD request): end recorded it already.
       if (!exchange.ending) safely(recordResponseChunk, exchange, args);
@@ -435,7 +440,7 @@ function keepLateAnswer(exchange: Exchange): Answer {
 function complete(exchange: Exchange, answer?: Answer): void {
   if (exchange.done) return;
   exchange.done = true;
-  const { res, hooks } = exchange;
+  const { res, recording } = exchange;
   const sent = http2SentHead(res);
   const response = {
     status: answer?.status ?? sent?.status ?? res.statusCode,
@@ -448,7 +453,7 @@ function complete(exchange: Exchange, answer?: Answer): void {
     // whole JSON, and a character cut at its end (a piped file's chunk) does not make it binary.
     bodyEnded: answer?.ended ?? res.writableEnded,
   };
-  handOn(hooks, buildEvent(exchange, response));
+  handOn(recording, buildEvent(exchange, response));
 }
 
 /**
@@ -456,8 +461,8 @@ function complete(exchange: Exchange, answer?: Answer): void {
  * tells the middleware's flush() to wait for it. An event that cannot be built or serialized is
  * dropped with one warning; a skipped call (undefined) is not an event.
  */
-export function handOn(hooks: Pick<ExchangeHooks, 'track' | 'onEvent' | 'log'>, built: Promise<MoesifEvent | undefined>): void {
-  hooks.track(
+export function handOn(recording: Pick<Recording, 'track' | 'onEvent' | 'log'>, built: Promise<MoesifEvent | undefined>): void {
+  recording.track(
     built
       .then((event) => {
         if (!event) return;
@@ -466,20 +471,15 @@ export function handOn(hooks: Pick<ExchangeHooks, 'track' | 'onEvent' | 'log'>, 
           json = JSON.stringify(event);
         } catch (error) {
           // A cyclic value from getMetadata or maskContent: drop this event rather than a whole batch.
-          hooks.log.warnOnce('serialize', `an event could not be serialized (${errorName(error)}); dropped`);
+          recording.log.warnOnce('serialize', `an event could not be serialized (${errorName(error)}); dropped`);
           return;
         }
-        hooks.onEvent(json);
+        recording.onEvent(json);
       })
-      .catch((error: unknown) => hooks.log.warnOnce('build', `an event could not be built (${errorName(error)}); dropped`)),
+      .catch((error: unknown) => recording.log.warnOnce('build', `an event could not be built (${errorName(error)}); dropped`)),
   );
 }
 
-/**
- * The stream under a response of node:http2's compatibility API, which is where everything it sends
- * goes; node:http's responses have none. Told apart by the stream's respond(), as importing
- * node:http2 for an instanceof cost every app about 20 ms and 2 MB at start.
- */
 /**
  * Whether the request's HTTP/2 stream was aborted (its client reset it, or its connection went) before
  * the end of its body came. node:http2's compatibility API pushes the end of the request body when
@@ -492,6 +492,11 @@ function wasAborted(req: MoesifRequest): boolean {
   return !!stream?.aborted;
 }
 
+/**
+ * The stream under a response of node:http2's compatibility API, which is where everything it sends
+ * goes; node:http's responses have none. Told apart by the stream's respond(), as importing
+ * node:http2 for an instanceof cost every app about 20 ms and 2 MB at start.
+ */
 function http2Stream(res: MoesifResponse): ServerHttp2Stream | undefined {
   const { stream } = res as { stream?: Partial<ServerHttp2Stream> };
   return typeof stream?.respond === 'function' ? (stream as ServerHttp2Stream) : undefined;
@@ -643,7 +648,7 @@ async function buildEvent(
   response: { status: number; headers: RawHeaders; bodyEnded: boolean },
 ): Promise<MoesifEvent | undefined> {
   const { req, res, requestBody, responseBody } = exchange;
-  const { options, log } = exchange.hooks;
+  const { options, log } = exchange.recording;
   const responseTime = new Date();
   // The hooks of one event together: one awaiting something that never answers (a database lookup)
   // would otherwise keep the event, and the request and response it holds, in memory for good, and
@@ -679,7 +684,7 @@ async function buildEvent(
     direction: 'Incoming',
     transaction_id: exchange.transactionId ?? randomUUID(),
   };
-  const sentId = exchange.transactionId === undefined ? '' : headerString(response.headers[TRANSACTION_ID_HEADER]);
+  const sentId = exchange.transactionId === undefined ? '' : firstHeaderValue(response.headers[TRANSACTION_ID_HEADER]);
   if (sentId) {
     // The id the client got (the app's own, if it set one): moesif-nodejs copies the response's
     // header into the request's, and so the event is the one the client can name.
@@ -697,7 +702,7 @@ async function buildEvent(
     if (cut) truncated.push(side);
   };
   if (options.logBody) {
-    const contentType = headerString(req.headers['content-type']);
+    const contentType = firstHeaderValue(req.headers['content-type']);
     if (req.body !== undefined) setBody('request', encodeParsed(req.body, options.requestMaxBodySize, contentType));
     else if (requestBody) {
       const encoded = await decodeRecorded(
@@ -706,7 +711,7 @@ async function buildEvent(
         // little of it arrived: not parsed as JSON, and a character cut at its end is not binary.
         requestBody.total() + (exchange.requestEnded ? 0 : 1),
         contentType,
-        headerString(req.headers['content-encoding']),
+        firstHeaderValue(req.headers['content-encoding']),
         options.requestMaxBodySize,
       );
       setBody('request', encoded);
@@ -720,8 +725,8 @@ async function buildEvent(
     const encoded = await decodeRecorded(
       responseBody.bytes(),
       responseBody.total() + (response.bodyEnded ? 0 : 1),
-      headerString(response.headers['content-type']),
-      headerString(response.headers['content-encoding']),
+      firstHeaderValue(response.headers['content-type']),
+      firstHeaderValue(response.headers['content-encoding']),
       options.responseMaxBodySize,
     );
     setBody('response', encoded);

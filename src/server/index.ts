@@ -4,7 +4,7 @@
  * `moesif({...})`. Node only; this entry only wires the modules below and names every export.
  */
 import { createOutbox } from './outbox.js';
-import { createExchangeObserver, withoutBodies, type ExchangeHooks } from './event.js';
+import { createExchangeObserver, withoutBodies, type Recording } from './event.js';
 import { createLog, errorName } from './log.js';
 import { createOutgoingCapture } from './outgoing.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
@@ -97,6 +97,19 @@ function koaContext(value: unknown): KoaContextLike | undefined {
   return ctx.req && ctx.res && ctx.state && ctx.app ? (ctx as KoaContextLike) : undefined;
 }
 
+/**
+ * Hands the call on to the rest of the app, for an enabled and a disabled middleware alike. Koa calls
+ * its middleware as (ctx, next) and waits for what it returns: its next is the second argument, and
+ * what it returns is returned (taken for (req, res, next), the rest of a Koa app never ran and every
+ * call was answered 404). Express's next, the third, returns nothing; a plain node:http app may call
+ * the middleware as an observer, without one (moesif-nodejs allows that).
+ */
+function callNext(isKoa: boolean, koaNext: unknown, next: unknown): unknown {
+  if (isKoa) return typeof koaNext === 'function' ? (koaNext as () => unknown)() : undefined;
+  if (typeof next === 'function') (next as () => void)();
+  return undefined;
+}
+
 const EMPTY_STATS: MoesifStats = { queued: 0, sent: 0, dropped: 0, rejected: 0, failedRequests: 0 };
 
 /**
@@ -116,12 +129,7 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
 
   if ('error' in resolved) {
     setupLog.error(resolved.error);
-    const passThrough = ((req, res, next) => {
-      // Koa's (ctx, next): its next is the second argument, and Koa waits for what it returns.
-      if (koaContext(req)) return typeof res === 'function' ? (res as () => unknown)() : undefined;
-      if (typeof next === 'function') next();
-      return undefined;
-    }) as MoesifMiddleware;
+    const passThrough = ((req, res, next) => callNext(koaContext(req) !== undefined, res, next)) as MoesifMiddleware;
     return Object.assign(passThrough, {
       flush: () => Promise.resolve(),
       stats: () => ({ ...EMPTY_STATS }),
@@ -158,7 +166,7 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
   // Events whose hooks are still running (they may be async); flush() waits for them.
   const building = new Set<Promise<void>>();
   // Where the events of incoming and outgoing calls go.
-  const recording: ExchangeHooks = {
+  const recording: Recording = {
     options: opts,
     log,
     onEvent(json) {
@@ -186,17 +194,11 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
   const middleware = ((req, res, next) => {
     const koa = koaContext(req);
     if (koa) {
-      // Koa calls its middleware as (ctx, next) and waits for what it returns; moesif-nodejs supports
-      // it ("Koa Support"), with Koa's state on req.state for the hooks. Taken for (req, res, next),
-      // the rest of the app never ran and every call was answered 404.
+      // moesif-nodejs supports Koa ("Koa Support"), with Koa's state on req.state for the hooks.
       if (koa.req.state === undefined) koa.req.state = koa.state;
       observe(koa.req, koa.res);
-      return typeof res === 'function' ? (res as () => unknown)() : undefined;
-    }
-    observe(req, res);
-    // Plain node:http apps may call it as an observer, without a next (moesif-nodejs allows that).
-    if (typeof next === 'function') next();
-    return undefined;
+    } else observe(req, res);
+    return callNext(koa !== undefined, res, next);
   }) as MoesifMiddleware;
 
   async function flush(): Promise<void> {

@@ -5,10 +5,8 @@
  */
 import type { DeliveryOutcome, MoesifEvent, MoesifOnlyOptions, MoesifOptions, MoesifRequest, MoesifResponse } from './types.js';
 
-export const DEFAULT_BASE_URI = 'https://api.moesif.net';
-
 export const DEFAULTS = {
-  baseUri: DEFAULT_BASE_URI,
+  baseUri: 'https://api.moesif.net',
   logBody: true,
   requestMaxBodySize: 100_000,
   responseMaxBodySize: 100_000,
@@ -28,19 +26,20 @@ export const DEFAULTS = {
   maxOutgoingTimeout: 30_000,
 } as const;
 
-type Hook<T> = (req: MoesifRequest, res: MoesifResponse) => T;
+/** A hook of the options (skip, identifyUser...), as the rest of the code calls it. */
+export type Hook = (req: MoesifRequest, res: MoesifResponse) => unknown;
 
 export interface ResolvedOptions {
   applicationId: string;
   /** Without a trailing slash; may carry a path prefix. */
   baseUri: string;
-  identifyUser: Hook<unknown>;
-  identifyCompany: Hook<unknown> | undefined;
-  getSessionToken: Hook<unknown> | undefined;
-  getMetadata: Hook<unknown> | undefined;
-  getTags: Hook<unknown> | undefined;
-  getApiVersion: Hook<unknown> | undefined;
-  skip: Hook<unknown> | undefined;
+  identifyUser: Hook;
+  identifyCompany: Hook | undefined;
+  getSessionToken: Hook | undefined;
+  getMetadata: Hook | undefined;
+  getTags: Hook | undefined;
+  getApiVersion: Hook | undefined;
+  skip: Hook | undefined;
   maskContent: ((event: MoesifEvent) => unknown) | undefined;
   logBody: boolean;
   requestMaxBodySize: number;
@@ -170,16 +169,16 @@ function unknownOption(name: string): string {
  * `baseUri || BaseUri` (lib/index.js; the capitalised ones are its API client's configuration names,
  * not in its README): the lower-case one when given, else the other. A proxy written `BaseUri` was
  * ignored with a warning, and its events went to api.moesif.net instead. Both given and different:
- * the capitalised one is ignored, as there, and a warning says so.
+ * the capitalised one is ignored, as there, and a warning says so. Undefined when neither is given.
  */
 function eitherSpelling(
   o: Partial<MoesifOptions>,
   name: 'applicationId' | 'baseUri',
   capitalised: 'ApplicationId' | 'BaseUri',
   warn: (message: string) => void,
-): string | undefined {
+): unknown {
   const given = (value: unknown) => value !== undefined && value !== null && value !== '';
-  if (!given(o[name])) return given(o[capitalised]) ? o[capitalised] : o[name];
+  if (!given(o[name])) return given(o[capitalised]) ? o[capitalised] : undefined;
   if (given(o[capitalised]) && o[capitalised] !== o[name]) warn(`option "${capitalised}" ignored: "${name}" is given too, and wins as with moesif-nodejs`);
   return o[name];
 }
@@ -209,7 +208,9 @@ export function resolveOptions(
     // Every request to the collector would fail before being sent, and be retried for ever.
     return { error: 'applicationId has characters that cannot be sent in an HTTP header (a line break?); API calls will not be logged' };
   }
-  const baseUri = normalizeBaseUri(eitherSpelling(o, 'baseUri', 'BaseUri', warn) ?? DEFAULTS.baseUri);
+  const givenUri = eitherSpelling(o, 'baseUri', 'BaseUri', warn) ?? DEFAULTS.baseUri;
+  // A URL object too: moesif-nodejs joins it to its paths as a string.
+  const baseUri = typeof givenUri === 'string' || givenUri instanceof URL ? normalizeBaseUri(String(givenUri)) : undefined;
   if (!baseUri) return { error: 'baseUri is not an http(s) URL or host:port; API calls will not be logged' };
 
   // Named, not silently dropped: logbody: false (as moesif examples write it) still logged bodies.
@@ -246,7 +247,7 @@ export function resolveOptions(
   return {
     applicationId,
     baseUri,
-    identifyUser: fn<Hook<unknown>>('identifyUser') ?? defaultIdentifyUser,
+    identifyUser: fn<Hook>('identifyUser') ?? defaultIdentifyUser,
     identifyCompany: fn('identifyCompany'),
     getSessionToken: fn('getSessionToken'),
     getMetadata: fn('getMetadata'),

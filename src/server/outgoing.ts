@@ -28,22 +28,18 @@ import { randomUUID } from 'node:crypto';
 import http, { type ClientRequest, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { syncBuiltinESMExports } from 'node:module';
-import { BodyRecorder, decodeRecorded, flattenHeaders, maskUrl, type EncodedBody } from './body.js';
-import { applyAnswers, askHooks, callHook, handOn, maskEvent, type ExchangeHooks } from './event.js';
+import { BodyRecorder, decodeRecorded, flattenHeaders, maskUrl, type EncodedBody, type RawHeaders } from './body.js';
+import { applyAnswers, askHooks, callHook, handOn, maskEvent, type Recording, type Method } from './event.js';
 import { errorName } from './log.js';
 import type { MockedRequest, MockedResponse, MoesifEvent } from './types.js';
 
 /** moesif-nodejs's status for an outgoing call that got no answer. */
 const NO_ANSWER = 599;
 
-type RawHeaders = Record<string, string | string[] | number | undefined>;
-/** Typed loosely on purpose: a wrapper forwards exactly what it got, whichever overload. */
-type Method = (this: unknown, ...args: unknown[]) => unknown;
-
 /** One outgoing call while it runs. */
 interface OutgoingCall {
   readonly req: ClientRequest;
-  readonly recording: ExchangeHooks;
+  readonly recording: Recording;
   readonly startedAt: number;
   requestBody: BodyRecorder | undefined;
   response: IncomingMessage | undefined;
@@ -72,7 +68,7 @@ export interface OutgoingCapture {
   start(): () => void;
 }
 
-export function createOutgoingCapture(recording: ExchangeHooks): OutgoingCapture {
+export function createOutgoingCapture(recording: Recording): OutgoingCapture {
   const capturer: Capturer = {
     observe(req) {
       try {
@@ -147,7 +143,7 @@ function isCollectorCall(req: ClientRequest): boolean {
   return /(^|\.)moesif\.net(:\d+)?$/i.test(host);
 }
 
-function observeCall(req: ClientRequest, recording: ExchangeHooks): void {
+function observeCall(req: ClientRequest, recording: Recording): void {
   if (isCollectorCall(req)) return;
   const { options } = recording;
   const call: OutgoingCall = {
@@ -173,7 +169,7 @@ function observeCall(req: ClientRequest, recording: ExchangeHooks): void {
       return write.apply(this, args);
     };
     (req as unknown as { end: Method }).end = function (this: unknown, ...args: unknown[]) {
-      if (typeof args[0] !== 'function') recordChunk(call, 'requestBody', args, options.requestMaxBodySize);
+      recordChunk(call, 'requestBody', args, options.requestMaxBodySize);
       return end.apply(this, args);
     };
   }
@@ -211,6 +207,7 @@ function tapResponse(call: OutgoingCall, res: IncomingMessage): void {
   };
 }
 
+/** write(chunk, encoding?, cb?), end(chunk?, encoding?, cb?) or a 'data' chunk: anything but a string or bytes (end(cb)'s callback) is no chunk. */
 function recordChunk(call: OutgoingCall, side: 'requestBody' | 'responseBody', args: unknown[], cap: number): void {
   if (call.done) return;
   try {
@@ -230,6 +227,7 @@ function complete(call: OutgoingCall): void {
   handOn(call.recording, buildEvent(call, Date.now()));
 }
 
+/** A header's value as one string, repeated values joined by ", " (as MockedHeaderReader promises). */
 const headerString = (value: unknown): string =>
   Array.isArray(value) ? value.map(String).join(', ') : value === undefined || value === null ? '' : String(value);
 
@@ -266,7 +264,7 @@ async function buildEvent(call: OutgoingCall, endedAt: number): Promise<MoesifEv
   const deadline = Date.now() + options.hookTimeout;
   // A copy: the app may still set headers on a request that has not been sent (the timer's case).
   const requestHeaders: RawHeaders = { ...req.getHeaders() };
-  const responseHeaders: RawHeaders = response ? { ...response.headers } : {};
+  const responseHeaders: MockedResponse['headers'] = response ? { ...response.headers } : {};
   const status = response?.statusCode ?? NO_ANSWER;
   const url = calledUrl(req);
   const method = req.method || 'GET';
@@ -286,7 +284,7 @@ async function buildEvent(call: OutgoingCall, endedAt: number): Promise<MoesifEv
   const mockedResponse: MockedResponse = {
     mo_mocked: true,
     _mo_mocked: true,
-    headers: responseHeaders as MockedResponse['headers'],
+    headers: responseHeaders,
     statusCode: status,
     getHeader: headerReader(responseHeaders),
     get: headerReader(responseHeaders),

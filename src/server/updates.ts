@@ -17,7 +17,7 @@ import type {
 } from './types.js';
 import type { BatchPath, ServerKind, SinglePath } from '../wire.js';
 
-export type Callback = ((error: Error | null, outcome: DeliveryOutcome) => void) | undefined;
+type Callback = (error: Error | null, outcome: DeliveryOutcome) => void;
 
 /** moesif-nodejs takes camelCase profiles; the wire is snake_case. Unknown keys pass through. */
 function snakeKey(key: string): string {
@@ -30,7 +30,7 @@ function toWireProfile(model: UserModel | CompanyModel): Record<string, unknown>
     // A field without a value (a database's empty column) is left out, as moesif-nodejs leaves it out.
     if (value === undefined || value === null) continue;
     if (key === 'metadata') out.metadata = value; // the app's own keys: never renamed
-    else if (key === 'campaign' && value !== null && typeof value === 'object') {
+    else if (key === 'campaign' && typeof value === 'object') {
       const campaign: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(value as CampaignModel)) campaign[snakeKey(k)] = v;
       out.campaign = campaign;
@@ -53,7 +53,7 @@ const errorOf = (outcome: DeliveryOutcome): Error | null =>
  * the promise an async callback returns: rejected and left alone, it would be an unhandled
  * rejection, which ends a Node process by default.
  */
-export function notify(cb: NonNullable<Callback>, outcome: DeliveryOutcome, onError: () => void = () => {}): void {
+export function notify(cb: Callback, outcome: DeliveryOutcome, onError: () => void = () => {}): void {
   try {
     const result: unknown = cb(errorOf(outcome), outcome);
     if (result instanceof Promise) result.catch(onError);
@@ -62,7 +62,7 @@ export function notify(cb: NonNullable<Callback>, outcome: DeliveryOutcome, onEr
   }
 }
 
-function settle(outcome: DeliveryOutcome, cb: Callback): DeliveryOutcome {
+function settle(outcome: DeliveryOutcome, cb: Callback | undefined): DeliveryOutcome {
   if (cb) notify(cb, outcome);
   return outcome;
 }
@@ -133,7 +133,7 @@ const RULES = {
  * rare and the app awaits them). Bad input is an outcome with an error, never a throw or a rejection.
  */
 export function createUpdaters(send: Send | undefined) {
-  async function post(path: SinglePath | BatchPath, items: unknown[], rules: WireRules, cb: Callback) {
+  async function post(path: SinglePath | BatchPath, items: unknown[], rules: WireRules, cb: Callback | undefined) {
     const { kind } = rules;
     let wire: Array<Record<string, unknown>>;
     try {

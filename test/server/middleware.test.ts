@@ -465,6 +465,29 @@ describe('masking', () => {
     expect(event.request.body).toBe('{"note": "hi", "password": "*****"');
   });
 
+  it('masks the JSON of an event-stream body that a text parser read, as when no parser read it', async () => {
+    // Server-sent events and NDJSON are masked line by line when recorded from the stream; a text
+    // parser's string of the same body went out with its credentials.
+    const url = await seedApp({}, (app) => {
+      app.post('/parsed', express.text({ type: '*/*' }), (req, res) => void res.send(String(req.body.length)));
+      app.post('/raw', (req, res) => {
+        req.resume();
+        req.on('end', () => void res.status(204).end());
+      });
+    });
+    const body = 'event: login\ndata: {"user": "ada", "token": "abc-secret"}\n\n';
+    for (const path of ['/parsed', '/raw']) {
+      await fetch(`${url}${path}`, { method: 'POST', headers: { 'Content-Type': 'text/event-stream' }, body });
+    }
+    await mw?.flush();
+    const events = await waitFor(() => servers.collector.events().length === 2 && servers.collector.events());
+    const masked = 'event: login\ndata: {"user": "ada", "token": "*****"}\n\n';
+    expect(events.map((event) => [new URL(event.request.uri).pathname, event.request.body]).sort()).toEqual([
+      ['/parsed', masked],
+      ['/raw', masked],
+    ]);
+  });
+
   it('masks a form body that no parser read (recorded from the stream), as sent otherwise', async () => {
     const url = await seedApp({}, (app) =>
       app.post('/login', (req, res) => {

@@ -91,3 +91,16 @@ describe('BaseUri and ApplicationId are read as moesif-nodejs reads them', () =>
     expect((await eventsAt(named)).headers['x-moesif-application-id']).toBe(DEFAULT_APP_ID);
   });
 });
+
+describe('baseUri as a URL object', () => {
+  it('sends the events to a baseUri given as a URL object, as moesif-nodejs joins it to its paths', async () => {
+    // A config module that builds the address with new URL(); usertrail/server threw a TypeError while
+    // reading it and logged nothing ("options could not be read").
+    for (const sdk of SDKS) {
+      const proxy = await collector(sdk);
+      await oneCall(sdk, { applicationId: DEFAULT_APP_ID, baseUri: new URL(proxy.url) });
+      const batch = await eventsAt(proxy);
+      expect({ sdk, appId: batch.headers['x-moesif-application-id'] }).toEqual({ sdk, appId: DEFAULT_APP_ID });
+    }
+  }, 30_000);
+});

@@ -65,6 +65,22 @@ describe('resolveOptions', () => {
     expect(warnings.map((message) => message.split(' ')[0])).toEqual(['logBody', 'responseMaxBodySize', 'gzip']);
   });
 
+  it("reads an empty baseUri as not given, as its doc and moesif-nodejs do: Moesif's collector (an empty variable in the environment disabled the middleware)", () => {
+    for (const baseUri of ['', null]) {
+      expect(resolveOptions({ applicationId: 'a', baseUri } as unknown as MoesifOptions)).toMatchObject({ baseUri: 'https://api.moesif.net' });
+    }
+    expect(resolveOptions({ applicationId: 'a', baseUri: '', BaseUri: 'http://127.0.0.1:8787' })).toMatchObject({ baseUri: 'http://127.0.0.1:8787' });
+  });
+
+  it('takes a baseUri given as a URL object as its address, and refuses one of another type by name (it threw a TypeError)', () => {
+    expect(resolveOptions({ applicationId: 'a', baseUri: new URL('http://127.0.0.1:8787/moesif/') } as unknown as MoesifOptions)).toMatchObject({
+      baseUri: 'http://127.0.0.1:8787/moesif',
+    });
+    expect(resolveOptions({ applicationId: 'a', baseUri: 8787 } as unknown as MoesifOptions)).toEqual({
+      error: 'baseUri is not an http(s) URL or host:port; API calls will not be logged',
+    });
+  });
+
   it("gives an event's hooks 5 s together by default, as the README says, and takes another limit (hookTimeout, ms)", () => {
     expect(resolveOptions({ applicationId: 'a' })).toMatchObject({ hookTimeout: 5000 });
     expect(resolveOptions({ applicationId: 'a', hookTimeout: 250 })).toMatchObject({ hookTimeout: 250 });
