@@ -563,37 +563,43 @@ const isThenable = (value: unknown): value is Promise<unknown> =>
 
 export type HookResult = { ok: boolean; value: unknown };
 
+/** One call as its hooks see it, and the deadline they share (see hookCaller). */
+export interface HookedCall<Req, Res> {
+  /** The request and response each hook is given: Node's, or outgoing.ts's mocked pair. */
+  req: Req;
+  res: Res;
+  log: Log;
+  /** When the call's hooks stop being waited for (ms since epoch): `hookTimeout` after the call ended. */
+  deadline: number;
+  /** The hookTimeout option, named in the warning for a hook past the deadline. */
+  hookTimeout: number;
+}
+
 /**
- * Call a user hook; a throw, a rejection or a hook past the deadline is reported once and becomes
- * `undefined`. Most hooks answer synchronously, and then so does this: no promise, timer or race
- * for them (those were a good part of the middleware's CPU time under load, issue 18). Outgoing
- * calls (outgoing.ts) pass their mocked request and response.
+ * A caller of the user's hooks for one call: a throw, a rejection or a hook past the deadline is
+ * reported once and becomes `undefined`. Most hooks answer synchronously, and then so does the
+ * caller: no promise, timer or race for them (those were a good part of the middleware's CPU time
+ * under load, issue 18).
  */
-export function callHook<Req, Res>(
-  name: string,
-  hook: ((req: Req, res: Res) => unknown) | undefined,
-  req: Req,
-  res: Res,
-  log: Log,
-  deadline: number,
-  limitMs: number,
-): HookResult | Promise<HookResult> {
-  if (!hook) return { ok: true, value: undefined };
-  const failed = (error: unknown): HookResult => {
-    log.warnOnce(name, `${name} threw (${errorName(error)}); using the default`);
-    return { ok: false, value: undefined };
-  };
-  try {
-    const returned = hook(req, res);
-    if (!isThenable(returned)) return { ok: true, value: returned };
-    return within(returned, deadline).then((result): HookResult => {
-      if (!result.timedOut) return { ok: true, value: result.value };
-      log.warnOnce(name, `${name} did not settle within ${limitMs / 1000} s; using the default`);
+export function hookCaller<Req, Res>({ req, res, log, deadline, hookTimeout }: HookedCall<Req, Res>) {
+  return (name: string, hook: ((req: Req, res: Res) => unknown) | undefined): HookResult | Promise<HookResult> => {
+    if (!hook) return { ok: true, value: undefined };
+    const failed = (error: unknown): HookResult => {
+      log.warnOnce(name, `${name} threw (${errorName(error)}); using the default`);
       return { ok: false, value: undefined };
-    }, failed);
-  } catch (error) {
-    return failed(error);
-  }
+    };
+    try {
+      const returned = hook(req, res);
+      if (!isThenable(returned)) return { ok: true, value: returned };
+      return within(returned, deadline).then((result): HookResult => {
+        if (!result.timedOut) return { ok: true, value: result.value };
+        log.warnOnce(name, `${name} did not settle within ${hookTimeout / 1000} s; using the default`);
+        return { ok: false, value: undefined };
+      }, failed);
+    } catch (error) {
+      return failed(error);
+    }
+  };
 }
 
 /** What the app's hooks say of one call (incoming, or outgoing with mocked request and response). */
@@ -606,7 +612,7 @@ export interface HookAnswers {
   apiVersion: unknown;
 }
 
-/** Calls one hook of the call, as callHook does, with the call's request and response already given. */
+/** Calls one hook of a call (see hookCaller). */
 export type CallHook = (name: string, hook: Hook | undefined) => HookResult | Promise<HookResult>;
 
 /**
@@ -665,8 +671,8 @@ async function buildEvent(
       q.url = routed;
     }
   };
-  const call = (name: string, hook: Hook | undefined) => callHook(name, hook && asReceived(hook), req, res, log, deadline, options.hookTimeout);
-  const answers = await askHooks(call, options);
+  const askHook = hookCaller({ req, res, log, deadline, hookTimeout: options.hookTimeout });
+  const answers = await askHooks((name, hook) => askHook(name, hook && asReceived(hook)), options);
   if (!answers) return undefined;
 
   const event: MoesifEvent = {

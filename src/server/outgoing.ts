@@ -29,7 +29,7 @@ import http, { type ClientRequest, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { syncBuiltinESMExports } from 'node:module';
 import { BodyRecorder, decodeRecorded, flattenHeaders, maskUrl, type EncodedBody, type RawHeaders } from './body.js';
-import { applyAnswers, askHooks, callHook, handOn, maskEvent, type Recording, type Method } from './event.js';
+import { applyAnswers, askHooks, handOn, hookCaller, maskEvent, type Recording, type Method } from './event.js';
 import { errorName } from './log.js';
 import type { MockedRequest, MockedResponse, MoesifEvent } from './types.js';
 
@@ -292,7 +292,8 @@ async function buildEvent(call: OutgoingCall, endedAt: number): Promise<MoesifEv
   };
   // The hooks are typed for incoming requests (as moesif-nodejs's README documents them); here they get the mocked pair.
   type Hook = ((req: MockedRequest, res: MockedResponse) => unknown) | undefined;
-  const answers = await askHooks((name, hook) => callHook(name, hook as Hook, mockedRequest, mockedResponse, log, deadline, options.hookTimeout), options);
+  const askHook = hookCaller({ req: mockedRequest, res: mockedResponse, log, deadline, hookTimeout: options.hookTimeout });
+  const answers = await askHooks((name, hook) => askHook(name, hook as Hook), options);
   if (!answers) return undefined;
 
   const event: MoesifEvent = {
