@@ -17,6 +17,11 @@ const ms = (/** @type {number} */ x) => `${num(x, 2)} ms`;
 const kb = (/** @type {number} */ bytes) => `${num(bytes / 1024, 1)} KiB`;
 const mib = (/** @type {number} */ bytes) => `${num(bytes / 2 ** 20, 2)} MiB`;
 const verdict = (/** @type {boolean} */ ok) => (ok ? 'met' : '**missed**');
+/** The two APIs of the capture workloads, as their rows name them. */
+const CAPTURE_APIS = /** @type {const} */ ([
+  ['fetch', 'fetch()'],
+  ['xhr', 'XMLHttpRequest'],
+]);
 
 /** @param {any} results */
 export function renderTable(results) {
@@ -76,10 +81,7 @@ export function renderTable(results) {
   }
   if (!failed(w.capture)) {
     const { calls } = w.capture;
-    for (const [api, label] of [
-      ['fetch', 'fetch()'],
-      ['xhr', 'XMLHttpRequest'],
-    ]) {
+    for (const [api, label] of CAPTURE_APIS) {
       const { usertrail: u, moesif: m } = w.capture[api];
       const pairs = `median of ${u.pairs} pairs of ${num(calls)}-call blocks`;
       row(`Capture, ${label}: wall-clock overhead per call with start() (${pairs})`, ms(u.overheadPerCallMs), ms(m.overheadPerCallMs), ratio(u.overheadPerCallMs, m.overheadPerCallMs), '');
@@ -102,10 +104,7 @@ export function renderTable(results) {
   }
   if (!failed(w.captureWithoutDevTools)) {
     const { calls } = w.captureWithoutDevTools;
-    for (const [api, label] of [
-      ['fetch', 'fetch()'],
-      ['xhr', 'XMLHttpRequest'],
-    ]) {
+    for (const [api, label] of CAPTURE_APIS) {
       const { usertrail: u, moesif: m } = w.captureWithoutDevTools[api];
       const pairs = `median of ${u.pairs} pairs of ${num(calls)}-call blocks`;
       row(`Capture without DevTools attached, ${label}: wall-clock overhead per call with start() (${pairs})`, ms(u.overheadPerCallMs), ms(m.overheadPerCallMs), ratio(u.overheadPerCallMs, m.overheadPerCallMs), '');
