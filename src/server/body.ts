@@ -331,10 +331,18 @@ function maskJsonText(text: string): string {
  */
 const CARD_VALUE = /([:[,]\s*)("[1-6][\d -]{11,38}"|[1-6]\d{11,18})(?=\s*(?:[,\]}]|$))/g;
 
+/**
+ * A string value that the text ends inside (the cap cut it), made of digits, spaces and dashes as a
+ * card number is. Its Luhn digit may be gone, so it cannot be told from other numbers: it is masked
+ * when it shows more than a card's first six digits, the issuer number that PCI DSS lets show.
+ */
+const CUT_CARD_VALUE = /([:[,]\s*)"([1-6][\d -]*)$/;
+const ISSUER_DIGITS = 6;
+
 function maskCardValues(text: string): string {
-  return text.replace(CARD_VALUE, (whole, before: string, value: string) =>
-    looksLikeCardNumber(value.startsWith('"') ? value.slice(1, -1) : value) ? `${before}"${MASK}"` : whole,
-  );
+  return text
+    .replace(CARD_VALUE, (whole, before: string, value: string) => (looksLikeCardNumber(value.startsWith('"') ? value.slice(1, -1) : value) ? `${before}"${MASK}"` : whole))
+    .replace(CUT_CARD_VALUE, (whole, before: string, value: string) => (value.replace(/\D/g, '').length > ISSUER_DIGITS ? `${before}"${MASK}"` : whole));
 }
 
 /** Text that reads as JSON (an object or array), whatever its declared type. */

@@ -117,3 +117,43 @@ describe('card numbers and password fields, as moesif-nodejs hides them and wher
     expect(ours['/events']?.response.body).toBe(`data: {"last4":"1111","pan":"${MASK}"}\n\n`);
   }, 30_000);
 });
+
+describe('a card number that the body cap cuts short', () => {
+  /** The request body as usertrail/server logs it, when the 300-byte cap falls `digitsKept` digits into a card number. */
+  async function loggedCut(card: string, digitsKept: number): Promise<Json> {
+    const collector = await startRecorder(0, { contract: true });
+    opened.push(collector);
+    const middleware = FACTORY.usertrail({ applicationId: DEFAULT_APP_ID, baseUri: collector.url, requestMaxBodySize: 300, batchMaxTime: 10 });
+    const api = await startApp((app) => {
+      app.use(middleware);
+      app.post('/pay', (req, res) => {
+        req.on('data', () => undefined);
+        req.on('end', () => void res.json({ ok: true }));
+      });
+    });
+    opened.push(api);
+    const start = '{"note":"';
+    const before = '","card":"';
+    const padding = 'n'.repeat(300 - start.length - before.length - digitsKept);
+    const body = `${start}${padding}${before}${card}"}`;
+    await fetch(`${api.url}/pay`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body }).then((res) => res.text());
+    await middleware.flush?.();
+    const [event] = await waitFor(() => collector.events().length >= 1 && collector.events(), 10_000);
+    expect(event?.metadata.truncated).toEqual(['request']);
+    return event!.request;
+  }
+
+  it('is masked when more than its first six digits (the issuer number PCI DSS lets show) were kept', async () => {
+    for (const digitsKept of [7, 10, 15]) {
+      const request = await loggedCut(VISA, digitsKept);
+      expect({ digitsKept, body: request.body }).toEqual({ digitsKept, body: expect.stringMatching(/","card":"\*\*\*\*\*"$/) });
+    }
+    const spaced = await loggedCut(MASTERCARD, 12);
+    expect(spaced.body).toMatch(/","card":"\*\*\*\*\*"$/);
+  }, 30_000);
+
+  it('is kept when no more than six digits were, and so is other cut text', async () => {
+    expect((await loggedCut(VISA, 6)).body).toMatch(/","card":"411111$/);
+    expect((await loggedCut('hello world, this is a note', 10)).body).toMatch(/","card":"hello worl$/);
+  }, 30_000);
+});
