@@ -257,6 +257,28 @@ test.describe('frozen built-ins', () => {
   });
 });
 
+test.describe('frozen History.prototype', () => {
+  test("lockdown() with History.prototype hardened: page views say once that pushState cannot be seen, and popstate, hashchange and trackPageView() still record", async ({ page, collector }) => {
+    const harden = { src: '/node_modules/ses/dist/lockdown.umd.js' };
+    site.page('/', { html: html(init(collector, ', trackPageViews: true'), [harden, 'lockdown(); harden(History.prototype);']) });
+    const seen = watch(page);
+    await page.goto(site.url + '/');
+    await page.evaluate(() => {
+      history.pushState({}, '', '/pushed');
+      location.hash = '#hashed';
+    });
+    await page.evaluate(() => window.moesif.trackPageView());
+    const views = () => collector.items('actions').filter((action) => action.action_name == 'Page View').map((action) => new URL(action.request.uri).pathname + new URL(action.request.uri).hash);
+    await expect.poll(views).toEqual(['/', '/pushed#hashed', '/pushed#hashed']);
+    await collector.settled(page);
+    expect(seen).toEqual({
+      usertrail: ['[usertrail] trackPageViews: cannot see history.pushState (frozen by the page): call trackPageView() on each navigation'],
+      browserErrors: [],
+      uncaught: [],
+    });
+  });
+});
+
 test.describe('a strict Content-Security-Policy, with Trusted Types enforced', () => {
   /** The policy, sent as a response header: scripts by nonce only (no unsafe-eval, no unsafe-inline), connections to `connect` only. */
   const csp = (connect: string) =>

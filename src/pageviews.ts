@@ -86,7 +86,12 @@ export function createPageViews({ track, who, log }: PageViewsDeps) {
   );
   const turn = (next: boolean): void => {
     on = next;
-    for (const toggle of toggles) toggle(next);
+    // A page that froze History.prototype (SES's harden()) refuses our wrappers on `history`. Both are
+    // left off then, as capture leaves a frozen API, and the page is told: its router's navigations are
+    // seen only through popstate and hashchange.
+    if (!toggles.map((toggle) => toggle(next)).includes(false)) return;
+    for (const toggle of toggles) toggle(false);
+    log.warn('trackPageViews: cannot see history.pushState (frozen by the page): call trackPageView() on each navigation');
   };
 
   // Added once, here, and idle while off; dispose() removes them.
