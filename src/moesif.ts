@@ -422,7 +422,7 @@ export function createInstance(captureFactory?: CaptureFactory) {
     // Before the campaign, the early calls and the first page view read the address it cleans.
     running.crossDomain.readIncoming();
     // A first-touch campaign is news worth a users call; a plain page view is not.
-    const campaign = readCampaign(siteAddress().href, document.referrer, options, otherCookie(GA_CAMPAIGN_COOKIE));
+    const campaign = readCampaign({ pageUrl: siteAddress().href, referrer: document.referrer, switches: options, gaCookie: otherCookie(GA_CAMPAIGN_COOKIE) });
     if (running.identity.rememberCampaign(campaign)) sendUser(running);
     for (const call of early.splice(0)) call();
     // After the calls made before init(): they end in the state they describe (a stop() there keeps these off).
