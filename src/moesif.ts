@@ -181,10 +181,10 @@ function openStores({ options, log }: { options: ResolvedOptions; log: Log }) {
     const missing = options.persistence == 'cookie' ? "cookies (persistence 'cookie')" : 'cookies or localStorage';
     log.warn(`no ${missing}: ids kept for this page only`);
   }
-  const decision = idStore(cookies, idsMirror, [CONSENT_KEY]);
+  const decision = idStore({ cookies, localMirror: idsMirror, keys: [CONSENT_KEY] });
   decision.commit();
   /** A store of the ids and campaign, held in memory until committed. */
-  const idsStore = () => idStore(cookies, idsMirror, idKeys(options.persistenceKeyPrefix));
+  const idsStore = () => idStore({ cookies, localMirror: idsMirror, keys: idKeys(options.persistenceKeyPrefix) });
   return {
     local,
     /** The ids and campaign this page uses: held until consent commits them. */
