@@ -222,7 +222,7 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
       // A returning visitor whose ids were stored before the site asked for consent stays that visitor,
       // as with moesif-browser-js 1.10, which keeps its ids through consent: one journey. Read only now.
       const replaced = identity.continueEarlierVisit(stores.storedIds());
-      if (replaced) delivery.replaceHeld(replaced, identity.anonymousId());
+      if (replaced) delivery.replaceHeld({ id: replaced, replacement: identity.anonymousId() });
       caller.forget();
       ids.commit();
       delivery.resume(local);
