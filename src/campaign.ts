@@ -21,6 +21,18 @@ export interface CampaignSwitches {
   disableGclid: boolean;
 }
 
+/** What a page view's campaign is read from. */
+export interface CampaignSources {
+  /** The page's address (its query, or a hash-routed app's query in its hash): utm parameters and click ids. */
+  pageUrl: string;
+  /** `document.referrer`, '' when there is none (a typed address, a bookmark). */
+  referrer: string;
+  /** Which parts to leave out: the options of the same names. */
+  switches: CampaignSwitches;
+  /** Google Analytics' `__utmz` cookie, '' (the default) when the site has none. */
+  gaCookie?: string;
+}
+
 /**
  * The marketing attribution of this page view: utm parameters, ad click ids and, when the visitor
  * came from another site, the referrer. Undefined when there is nothing to attribute.
@@ -28,7 +40,7 @@ export interface CampaignSwitches {
  * As moesif-browser-js, each utm parameter the address lacks is taken from Google Analytics' `__utmz`
  * cookie (`gaCookie`), when the site has one.
  */
-export function readCampaign(pageUrl: string, referrer: string, switches: CampaignSwitches, gaCookie = ''): Campaign | undefined {
+export function readCampaign({ pageUrl, referrer, switches, gaCookie = '' }: CampaignSources): Campaign | undefined {
   const campaign: Campaign = {};
   try {
     const page = new URL(pageUrl);

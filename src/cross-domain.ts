@@ -40,13 +40,22 @@ export const targetHostname = (domain: string): string => {
 export const isTarget = (hostname: string, targets: readonly string[] | null): boolean =>
   !targets || targets.some((domain) => ('.' + hostname).endsWith('.' + domain));
 
+/** A query, and the parameter to set in it or take out of it. */
+export interface QueryParameter {
+  /** The query, as `location.search` gives it: '' or '?...'. */
+  search: string;
+  /** The parameter's name, compared as URLSearchParams decodes names. */
+  name: string;
+  /** Its value; undefined (or left out) takes the parameter out. */
+  value?: string;
+}
+
 /**
- * The query `search` (as `location.search` gives it, '' or '?...') without any `name` parameter
- * and, given a value, with `name=value` at its end. The other parameters stay exactly as written:
- * serializing them again through URLSearchParams would change what a server or router reads
- * (`%20` becomes `+`, `/` becomes `%2F`). Names are compared as URLSearchParams decodes them.
+ * The query `search` without any `name` parameter and, given a value, with `name=value` at its end.
+ * The other parameters stay exactly as written: serializing them again through URLSearchParams would
+ * change what a server or router reads (`%20` becomes `+`, `/` becomes `%2F`).
  */
-export const withParameter = (search: string, name: string, value?: string): string => {
+export const withParameter = ({ search, name, value }: QueryParameter): string => {
   const pairs = search
     .slice(1)
     .split('&')
@@ -77,7 +86,7 @@ export interface Decoration {
 export const decorateUrl = (url: string, { base, origin, targets, name, id }: Decoration): string | undefined => {
   const parsed = new URL(url, base);
   if (!/^https?:$/.test(parsed.protocol) || parsed.origin == origin || !isTarget(parsed.hostname, targets)) return undefined;
-  parsed.search = withParameter(parsed.search, name, id);
+  parsed.search = withParameter({ search: parsed.search, name, value: id });
   return parsed.href;
 };
 
@@ -216,7 +225,7 @@ export function createCrossDomain({ options, anonymousId, adoptAnonymousId, cons
         // The whole address: a relative one is resolved against the document's base, which a
         // `<base href>` may put on another origin, where replaceState refuses to go.
         const address = new URL(location.href);
-        address.search = withParameter(address.search, name);
+        address.search = withParameter({ search: address.search, name });
         history.replaceState(history.state, '', address.href);
       } catch {
         // replaceState refused (the page replaced it with one that throws): the parameter stays in view, and nothing else changes.

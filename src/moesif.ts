@@ -181,10 +181,10 @@ function openStores({ options, log }: { options: ResolvedOptions; log: Log }) {
     const missing = options.persistence == 'cookie' ? "cookies (persistence 'cookie')" : 'cookies or localStorage';
     log.warn(`no ${missing}: ids kept for this page only`);
   }
-  const decision = idStore(cookies, idsMirror, [CONSENT_KEY]);
+  const decision = idStore({ cookies, localMirror: idsMirror, keys: [CONSENT_KEY] });
   decision.commit();
   /** A store of the ids and campaign, held in memory until committed. */
-  const idsStore = () => idStore(cookies, idsMirror, idKeys(options.persistenceKeyPrefix));
+  const idsStore = () => idStore({ cookies, localMirror: idsMirror, keys: idKeys(options.persistenceKeyPrefix) });
   return {
     local,
     /** The ids and campaign this page uses: held until consent commits them. */
@@ -222,7 +222,7 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
       // A returning visitor whose ids were stored before the site asked for consent stays that visitor,
       // as with moesif-browser-js 1.10, which keeps its ids through consent: one journey. Read only now.
       const replaced = identity.continueEarlierVisit(stores.storedIds());
-      if (replaced) delivery.replaceHeld(replaced, identity.anonymousId());
+      if (replaced) delivery.replaceHeld({ id: replaced, replacement: identity.anonymousId() });
       caller.forget();
       ids.commit();
       delivery.resume(local);
@@ -422,7 +422,7 @@ export function createInstance(captureFactory?: CaptureFactory) {
     // Before the campaign, the early calls and the first page view read the address it cleans.
     running.crossDomain.readIncoming();
     // A first-touch campaign is news worth a users call; a plain page view is not.
-    const campaign = readCampaign(siteAddress().href, document.referrer, options, otherCookie(GA_CAMPAIGN_COOKIE));
+    const campaign = readCampaign({ pageUrl: siteAddress().href, referrer: document.referrer, switches: options, gaCookie: otherCookie(GA_CAMPAIGN_COOKIE) });
     if (running.identity.rememberCampaign(campaign)) sendUser(running);
     for (const call of early.splice(0)) call();
     // After the calls made before init(): they end in the state they describe (a stop() there keeps these off).

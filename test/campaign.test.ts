@@ -8,7 +8,7 @@ const FULL = `${PAGE}?utm_source=news&utm_medium=email&utm_campaign=spring&utm_t
 
 describe('readCampaign', () => {
   it('reads the five utm parameters', () => {
-    expect(readCampaign(`${PAGE}?utm_source=news&utm_medium=email&utm_campaign=spring&utm_term=api+analytics&utm_content=hero`, '', all)).toEqual({
+    expect(readCampaign({ pageUrl: `${PAGE}?utm_source=news&utm_medium=email&utm_campaign=spring&utm_term=api+analytics&utm_content=hero`, referrer: '', switches: all })).toEqual({
       utm_source: 'news',
       utm_medium: 'email',
       utm_campaign: 'spring',
@@ -18,45 +18,45 @@ describe('readCampaign', () => {
   });
 
   it('reads the gclid, fbclid and msclkid click ids', () => {
-    expect(readCampaign(`${PAGE}?gclid=G1&fbclid=F1&msclkid=M1`, '', all)).toEqual({ gclid: 'G1', fbclid: 'F1', msclkid: 'M1' });
+    expect(readCampaign({ pageUrl: `${PAGE}?gclid=G1&fbclid=F1&msclkid=M1`, referrer: '', switches: all })).toEqual({ gclid: 'G1', fbclid: 'F1', msclkid: 'M1' });
   });
 
   it('ignores query parameters that are not campaign parameters, and empty ones', () => {
-    expect(readCampaign(`${PAGE}?ref=x&utm_source=&page=2&utm_medium=cpc`, '', all)).toEqual({ utm_medium: 'cpc' });
+    expect(readCampaign({ pageUrl: `${PAGE}?ref=x&utm_source=&page=2&utm_medium=cpc`, referrer: '', switches: all })).toEqual({ utm_medium: 'cpc' });
   });
 
   it('records a referrer from another site with its domain', () => {
-    expect(readCampaign(PAGE, 'https://news.example.org/article?id=1', all)).toEqual({
+    expect(readCampaign({ pageUrl: PAGE, referrer: 'https://news.example.org/article?id=1', switches: all })).toEqual({
       referrer: 'https://news.example.org/article?id=1',
       referring_domain: 'news.example.org',
     });
   });
 
   it('records a referrer from another subdomain of the site, which is another origin', () => {
-    expect(readCampaign(PAGE, 'https://docs.acme.test/guide', all)).toEqual({
+    expect(readCampaign({ pageUrl: PAGE, referrer: 'https://docs.acme.test/guide', switches: all })).toEqual({
       referrer: 'https://docs.acme.test/guide',
       referring_domain: 'docs.acme.test',
     });
   });
 
   it('does not record a same-origin referrer (navigation inside the site)', () => {
-    expect(readCampaign(PAGE, 'https://app.acme.test/home', all)).toBeUndefined();
-    expect(readCampaign(`${PAGE}?utm_source=x`, 'https://app.acme.test/home', all)).toEqual({ utm_source: 'x' });
+    expect(readCampaign({ pageUrl: PAGE, referrer: 'https://app.acme.test/home', switches: all })).toBeUndefined();
+    expect(readCampaign({ pageUrl: `${PAGE}?utm_source=x`, referrer: 'https://app.acme.test/home', switches: all })).toEqual({ utm_source: 'x' });
   });
 
   it('treats another scheme or port as another origin', () => {
-    expect(readCampaign(PAGE, 'http://app.acme.test/home', all)?.referring_domain).toBe('app.acme.test');
+    expect(readCampaign({ pageUrl: PAGE, referrer: 'http://app.acme.test/home', switches: all })?.referring_domain).toBe('app.acme.test');
     // With its port, as moesif sends it.
-    expect(readCampaign(PAGE, 'https://app.acme.test:8443/home', all)?.referring_domain).toBe('app.acme.test:8443');
+    expect(readCampaign({ pageUrl: PAGE, referrer: 'https://app.acme.test:8443/home', switches: all })?.referring_domain).toBe('app.acme.test:8443');
   });
 
   it('disableUtm leaves out every utm parameter and nothing else', () => {
-    const campaign = readCampaign(FULL, 'https://news.example.org/', { ...all, disableUtm: true });
+    const campaign = readCampaign({ pageUrl: FULL, referrer: 'https://news.example.org/', switches: { ...all, disableUtm: true } });
     expect(campaign).toEqual({ gclid: 'G1', fbclid: 'F1', msclkid: 'M1', referrer: 'https://news.example.org/', referring_domain: 'news.example.org' });
   });
 
   it('disableGclid leaves out every click id and nothing else', () => {
-    const campaign = readCampaign(FULL, 'https://news.example.org/', { ...all, disableGclid: true });
+    const campaign = readCampaign({ pageUrl: FULL, referrer: 'https://news.example.org/', switches: { ...all, disableGclid: true } });
     expect(campaign).toEqual({
       utm_source: 'news',
       utm_medium: 'email',
@@ -69,33 +69,33 @@ describe('readCampaign', () => {
   });
 
   it('disableReferrer leaves out the referrer and its domain', () => {
-    const campaign = readCampaign(FULL, 'https://news.example.org/', { ...all, disableReferrer: true });
+    const campaign = readCampaign({ pageUrl: FULL, referrer: 'https://news.example.org/', switches: { ...all, disableReferrer: true } });
     expect(campaign).not.toHaveProperty('referrer');
     expect(campaign).not.toHaveProperty('referring_domain');
     expect(campaign?.utm_source).toBe('news');
   });
 
   it('with every switch on, a fully tagged visit records nothing', () => {
-    expect(readCampaign(FULL, 'https://news.example.org/', { disableUtm: true, disableReferrer: true, disableGclid: true })).toBeUndefined();
+    expect(readCampaign({ pageUrl: FULL, referrer: 'https://news.example.org/', switches: { disableUtm: true, disableReferrer: true, disableGclid: true } })).toBeUndefined();
   });
 
   it('returns undefined for a page without campaign parameters or referrer', () => {
-    expect(readCampaign(PAGE, '', all)).toBeUndefined();
-    expect(readCampaign(`${PAGE}?page=2#utm_source=hash`, '', all)).toBeUndefined();
+    expect(readCampaign({ pageUrl: PAGE, referrer: '', switches: all })).toBeUndefined();
+    expect(readCampaign({ pageUrl: `${PAGE}?page=2#utm_source=hash`, referrer: '', switches: all })).toBeUndefined();
   });
 
   it('returns undefined for a malformed page URL instead of throwing', () => {
-    expect(readCampaign('not a url?utm_source=x', 'https://news.example.org/', all)).toBeUndefined();
-    expect(readCampaign('', '', all)).toBeUndefined();
+    expect(readCampaign({ pageUrl: 'not a url?utm_source=x', referrer: 'https://news.example.org/', switches: all })).toBeUndefined();
+    expect(readCampaign({ pageUrl: '', referrer: '', switches: all })).toBeUndefined();
   });
 
   it('ignores a malformed referrer but keeps the page parameters', () => {
-    expect(readCampaign(`${PAGE}?utm_source=x`, 'not a url', all)).toEqual({ utm_source: 'x' });
-    expect(readCampaign(PAGE, '::::', all)).toBeUndefined();
+    expect(readCampaign({ pageUrl: `${PAGE}?utm_source=x`, referrer: 'not a url', switches: all })).toEqual({ utm_source: 'x' });
+    expect(readCampaign({ pageUrl: PAGE, referrer: '::::', switches: all })).toBeUndefined();
   });
 
   it('decodes percent-encoded values', () => {
-    expect(readCampaign(`${PAGE}?utm_campaign=black%20friday%20%E2%82%AC`, '', all)).toEqual({ utm_campaign: 'black friday €' });
+    expect(readCampaign({ pageUrl: `${PAGE}?utm_campaign=black%20friday%20%E2%82%AC`, referrer: '', switches: all })).toEqual({ utm_campaign: 'black friday €' });
   });
 });
 
@@ -104,7 +104,7 @@ const UTMZ = '173272373.1700000000.2.1.utmcsr=newsletter|utmccn=spring|utmcmd=em
 
 describe("readCampaign with Google Analytics' __utmz cookie, as moesif-browser-js reads it", () => {
   it('gives the five utm fields when the address has none', () => {
-    expect(readCampaign(PAGE, '', all, UTMZ)).toEqual({
+    expect(readCampaign({ pageUrl: PAGE, referrer: '', switches: all, gaCookie: UTMZ })).toEqual({
       utm_source: 'newsletter',
       utm_campaign: 'spring',
       utm_medium: 'email',
@@ -114,7 +114,7 @@ describe("readCampaign with Google Analytics' __utmz cookie, as moesif-browser-j
   });
 
   it("field by field: a utm parameter of the address wins, the cookie's fills the others", () => {
-    expect(readCampaign(`${PAGE}?utm_source=ad&utm_medium=&gclid=G1`, '', all, UTMZ)).toEqual({
+    expect(readCampaign({ pageUrl: `${PAGE}?utm_source=ad&utm_medium=&gclid=G1`, referrer: '', switches: all, gaCookie: UTMZ })).toEqual({
       utm_source: 'ad',
       utm_medium: 'email',
       utm_campaign: 'spring',
@@ -125,12 +125,12 @@ describe("readCampaign with Google Analytics' __utmz cookie, as moesif-browser-j
   });
 
   it('is not read with disableUtm, and gives no click id', () => {
-    expect(readCampaign(PAGE, '', { ...all, disableUtm: true }, UTMZ)).toBeUndefined();
-    expect(readCampaign(PAGE, '', all, '1.2.3.4.gclid=G1|utmcsr=(direct)')).toEqual({ utm_source: '(direct)' });
+    expect(readCampaign({ pageUrl: PAGE, referrer: '', switches: { ...all, disableUtm: true }, gaCookie: UTMZ })).toBeUndefined();
+    expect(readCampaign({ pageUrl: PAGE, referrer: '', switches: all, gaCookie: '1.2.3.4.gclid=G1|utmcsr=(direct)' })).toEqual({ utm_source: '(direct)' });
   });
 
   it("keeps a source with dots whole (moesif-browser-js reads from the last dot on, and loses it: 'com|utmccn=...')", () => {
-    expect(readCampaign(PAGE, '', all, '1.2.1.1.utmcsr=news.example.org|utmccn=(referral)|utmcmd=referral|utmcct=/a.html')).toEqual({
+    expect(readCampaign({ pageUrl: PAGE, referrer: '', switches: all, gaCookie: '1.2.1.1.utmcsr=news.example.org|utmccn=(referral)|utmcmd=referral|utmcct=/a.html' })).toEqual({
       utm_source: 'news.example.org',
       utm_campaign: '(referral)',
       utm_medium: 'referral',
@@ -139,9 +139,9 @@ describe("readCampaign with Google Analytics' __utmz cookie, as moesif-browser-j
   });
 
   it('a value with no fields, or malformed escapes, gives what it can and never throws', () => {
-    expect(readCampaign(PAGE, '', all, '')).toBeUndefined();
-    expect(readCampaign(PAGE, '', all, 'garbage')).toBeUndefined();
-    expect(readCampaign(PAGE, '', all, '1.2.3.4.utmcsr=%E0%A4%A|utmcmd=cpc')).toMatchObject({ utm_medium: 'cpc' });
+    expect(readCampaign({ pageUrl: PAGE, referrer: '', switches: all, gaCookie: '' })).toBeUndefined();
+    expect(readCampaign({ pageUrl: PAGE, referrer: '', switches: all, gaCookie: 'garbage' })).toBeUndefined();
+    expect(readCampaign({ pageUrl: PAGE, referrer: '', switches: all, gaCookie: '1.2.3.4.utmcsr=%E0%A4%A|utmcmd=cpc' })).toMatchObject({ utm_medium: 'cpc' });
   });
 });
 

@@ -12,7 +12,7 @@ describe('a hash-routed app (Angular, Vue hash mode): the query in the hash', ()
   // moesif reads `location.search || location.href.substring(location.href.indexOf('?'))`: a
   // marketing link to `/#/pricing?utm_source=news` carries its campaign after the hash.
   it('is read when the address has no query of its own, as moesif reads it', () => {
-    expect(readCampaign('https://app.acme.test/#/landing?utm_source=news&utm_campaign=spa&gclid=G1', '', all)).toEqual({
+    expect(readCampaign({ pageUrl: 'https://app.acme.test/#/landing?utm_source=news&utm_campaign=spa&gclid=G1', referrer: '', switches: all })).toEqual({
       utm_source: 'news',
       utm_campaign: 'spa',
       gclid: 'G1',
@@ -20,11 +20,11 @@ describe('a hash-routed app (Angular, Vue hash mode): the query in the hash', ()
   });
 
   it('is not read when the address has a query (moesif reads location.search then)', () => {
-    expect(readCampaign('https://app.acme.test/?utm_source=query#/landing?utm_source=hash', '', all)).toEqual({ utm_source: 'query' });
+    expect(readCampaign({ pageUrl: 'https://app.acme.test/?utm_source=query#/landing?utm_source=hash', referrer: '', switches: all })).toEqual({ utm_source: 'query' });
   });
 
   it('a hash with no query, or a plain anchor, gives no campaign', () => {
-    expect(readCampaign('https://app.acme.test/#/landing', '', all)).toBeUndefined();
-    expect(readCampaign('https://app.acme.test/docs#utm_source', '', all)).toBeUndefined();
+    expect(readCampaign({ pageUrl: 'https://app.acme.test/#/landing', referrer: '', switches: all })).toBeUndefined();
+    expect(readCampaign({ pageUrl: 'https://app.acme.test/docs#utm_source', referrer: '', switches: all })).toBeUndefined();
   });
 });

@@ -62,24 +62,24 @@ describe('which hosts are targets', () => {
 
 describe('setting and removing the parameter in a query', () => {
   it('adds it at the end, keeping the other parameters exactly as written', () => {
-    expect(withParameter('?next=/app/settings&q=a%20b+c&empty=&flag', '__mt', ID)).toBe(`?next=/app/settings&q=a%20b+c&empty=&flag&__mt=${ID}`);
-    expect(withParameter('', '__mt', ID)).toBe(`?__mt=${ID}`);
+    expect(withParameter({ search: '?next=/app/settings&q=a%20b+c&empty=&flag', name: '__mt', value: ID })).toBe(`?next=/app/settings&q=a%20b+c&empty=&flag&__mt=${ID}`);
+    expect(withParameter({ search: '', name: '__mt', value: ID })).toBe(`?__mt=${ID}`);
   });
 
   it('replaces every existing value, also one written percent-encoded', () => {
-    expect(withParameter('?__mt=old&a=1&%5F%5Fmt=older', '__mt', ID)).toBe(`?a=1&__mt=${ID}`);
+    expect(withParameter({ search: '?__mt=old&a=1&%5F%5Fmt=older', name: '__mt', value: ID })).toBe(`?a=1&__mt=${ID}`);
   });
 
   it('without a value, takes the parameter out and leaves nothing behind when it was alone', () => {
-    expect(withParameter(`?a=1&__mt=${ID}&b=%2F`, '__mt')).toBe('?a=1&b=%2F');
-    expect(withParameter(`?__mt=${ID}`, '__mt')).toBe('');
-    expect(withParameter('?__mt', '__mt')).toBe('');
-    expect(withParameter('?a=1', '__mt')).toBe('?a=1');
+    expect(withParameter({ search: `?a=1&__mt=${ID}&b=%2F`, name: '__mt' })).toBe('?a=1&b=%2F');
+    expect(withParameter({ search: `?__mt=${ID}`, name: '__mt' })).toBe('');
+    expect(withParameter({ search: '?__mt', name: '__mt' })).toBe('');
+    expect(withParameter({ search: '?a=1', name: '__mt' })).toBe('?a=1');
   });
 
   it('encodes a parameter name that needs it, as URLSearchParams does', () => {
-    expect(withParameter('?a=1', 'my id', ID)).toBe(`?a=1&my+id=${ID}`);
-    expect(withParameter(`?a=1&my+id=${ID}`, 'my id')).toBe('?a=1');
+    expect(withParameter({ search: '?a=1', name: 'my id', value: ID })).toBe(`?a=1&my+id=${ID}`);
+    expect(withParameter({ search: `?a=1&my+id=${ID}`, name: 'my id' })).toBe('?a=1');
   });
 });
 

@@ -11,6 +11,14 @@ import { createTransport } from './transport.js';
 
 export type { DeliveryStats } from './stats.js';
 
+/** An id in what was queued, and the id it becomes. */
+export interface HeldIdReplacement {
+  /** The anonymous id a page waiting for consent made. */
+  id: string;
+  /** The visitor's earlier anonymous id, read once consent is granted. */
+  replacement: string;
+}
+
 /** The delivery engine, as the instance uses it. */
 export interface Delivery {
   /** Queues one item. */
@@ -18,11 +26,8 @@ export interface Delivery {
   /** Sends everything now; settles when the outbox is empty or an attempt failed. */
   flush(): Promise<void>;
   stats(): DeliveryStats;
-  /**
-   * Gives what was queued so far `replacement` wherever it has the id `id`: the anonymous id a page
-   * waiting for consent made, once the visitor's earlier one can be read (consent granted).
-   */
-  replaceHeld(id: string, replacement: string): void;
+  /** Gives what was queued so far `replacement` wherever it has the id `id` (see HeldIdReplacement). */
+  replaceHeld(ids: HeldIdReplacement): void;
   /** Starts persisting and sending (consent granted), beginning with what was held so far. */
   resume(store: ListableStore | undefined): void;
   /** Sends nothing and forgets everything queued, here and in `purged` (consent revoked). */
@@ -106,7 +111,7 @@ export function createDelivery({ options, log, fetch, now = Date.now }: Delivery
     },
     flush: dispatcher.flush,
     stats: (): DeliveryStats => ({ ...stats, inOutbox: outbox.items().length }),
-    replaceHeld(id: string, replacement: string): void {
+    replaceHeld({ id, replacement }: HeldIdReplacement): void {
       // As a JSON string: a random id made by this page appears nowhere else in what it queued.
       outbox.replaceInItems(JSON.stringify(id), JSON.stringify(replacement));
     },

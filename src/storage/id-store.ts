@@ -1,6 +1,16 @@
 import { tooLong } from './cookie-store.js';
 import type { Store } from './store.js';
 
+/** What an id store writes to once committed, and which keys it keeps (see idStore). */
+export interface IdStoreOptions {
+  /** The cookie jar, the source of truth once committed; undefined where there is none (persistence 'none', cookies refused). */
+  cookies: Store | undefined;
+  /** localStorage, when it mirrors the cookies (persistence 'localStorage'); undefined otherwise. */
+  localMirror: Store | undefined;
+  /** The keys kept; the first is written whenever anything is (the anonymous id). */
+  keys: string[];
+}
+
 /**
  * Where the visitor's ids live. With cookies available, the cookie jar is the source of truth and
  * localStorage a mirror, resynced on every read: a stale localStorage value on one subdomain must
@@ -14,7 +24,7 @@ import type { Store } from './store.js';
  * then on; `release()` forgets everything and goes back to memory. This is how nothing is written
  * before consent: the SDK runs normally on a held store, and persists only once consent is granted.
  */
-export function idStore(cookies: Store | undefined, local: Store | undefined, keys: string[]) {
+export function idStore({ cookies, localMirror, keys }: IdStoreOptions) {
   // Written whenever anything is (the anonymous id): without it in the jar, the jar is gone.
   const aliveKey = keys[0];
   let memory = new Map<string, string | null>();
@@ -63,7 +73,7 @@ export function idStore(cookies: Store | undefined, local: Store | undefined, ke
     },
     commit(): void {
       jar = cookies;
-      mirror = local;
+      mirror = localMirror;
       // What was held replaces what is stored, whole: ids made before consent are never mixed with an
       // earlier visit's (a new anonymous id beside an old user id). Held nothing: the stored ids stay.
       if (memory.size) for (const key of keys) if (!memory.has(key)) store.remove(key);
