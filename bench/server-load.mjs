@@ -70,10 +70,11 @@ const listen = (server) =>
 // Role: the app (one process per case)
 
 async function runApp(/** @type {AppKind} */ kind, /** @type {string} */ collectorUrl, /** @type {string} */ serverPath) {
-  const require = createRequire(import.meta.url);
-  const express = require('express');
+  // Loaded as the seed's CommonJS app loads them (not typed as imports: express-jwt 6 ships no types).
+  const load = createRequire(import.meta.url);
+  const express = load('express');
   // The seed's API: `const jwt = require('express-jwt')`, the token on req.user.
-  const jwt = require('express-jwt-6');
+  const jwt = load('express-jwt-6');
   const app = express();
   let served = 0;
   app.use((/** @type {any} */ _req, /** @type {any} */ _res, /** @type {() => void} */ next) => {
@@ -84,7 +85,7 @@ async function runApp(/** @type {AppKind} */ kind, /** @type {string} */ collect
   let middleware;
   const identifyUser = (/** @type {any} */ req) => (req.user ? req.user.id : undefined);
   if (kind === 'moesif') {
-    const moesif = require('moesif-nodejs');
+    const moesif = load('moesif-nodejs');
     middleware = moesif({ applicationId: APP_ID, baseUri: collectorUrl, identifyUser });
   } else if (isUsertrail(kind)) {
     const { default: moesif } = await import(pathToFileURL(serverPath).href);
@@ -236,8 +237,9 @@ export async function serverWorkload(options = {}) {
   const rounds = options.rounds ?? Number(process.env.BENCH_SERVER_ROUNDS ?? (process.env.BENCH_QUICK === '1' ? 1 : 2));
   const connections = options.connections ?? Number(process.env.BENCH_SERVER_CONNECTIONS ?? 50);
   const log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
-  const require = createRequire(import.meta.url);
-  const autocannon = require('autocannon');
+  // Loaded as CommonJS, not typed as imports: autocannon ships no types.
+  const load = createRequire(import.meta.url);
+  const autocannon = load('autocannon');
   const { SignJWT } = await import('jose');
   const token = await new SignJWT({ id: 'user_bench_1' }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().sign(new TextEncoder().encode(SECRET));
   // A 2 KB JSON body, as an API's create call might carry.
@@ -367,8 +369,8 @@ export async function serverWorkload(options = {}) {
     node: process.version,
     durationS: Math.round((Date.now() - started) / 1000),
     versions: {
-      moesif: require('moesif-nodejs/package.json').version,
-      usertrail: require('../package.json').version,
+      moesif: load('moesif-nodejs/package.json').version,
+      usertrail: load('../package.json').version,
     },
     usertrailApps: USERTRAIL_APPS,
     states: COLLECTOR_STATES,

@@ -43,7 +43,8 @@ const STAND_INS = {
     };`,
 };
 
-const umdConfig = Array.isArray(config) ? config[0] : config;
+/** The <script> build's rollup options: its input, plugins and (first) output. */
+const umdConfig = /** @type {import('rollup').RollupOptions & { output: import('rollup').OutputOptions[], plugins: import('rollup').Plugin[] }} */ (Array.isArray(config) ? config[0] : config);
 
 /** gzip -9 bytes of the UMD build with the named parts swapped for their stand-ins. @param {string[]} swapped */
 async function umdSize(swapped) {

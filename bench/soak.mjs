@@ -132,7 +132,7 @@ window.round = async (count, seed) => {
 };
 `;
 
-const page = (withSdk) => `<!doctype html><html><head><title>soak</title><script>${WORKLOAD}</script>${
+const page = (/** @type {boolean} */ withSdk) => `<!doctype html><html><head><title>soak</title><script>${WORKLOAD}</script>${
   withSdk ? `<script src="/sdk.js"></script><script>moesif.init({ applicationId: 'soak', host: location.host + '/collector', trackPageViews: true, enableCrossDomainTracking: true, crossDomainTargets: ['other.example'] }); moesif.start();</script>` : ''
 }</head><body><p>soak</p></body></html>`;
 
@@ -165,6 +165,7 @@ const server = http.createServer((req, res) => {
     return void res.on('close', () => clearTimeout(timer));
   }
   // The collector.
+  /** @type {Buffer[]} */
   const chunks = [];
   req.on('data', (chunk) => chunks.push(chunk));
   req.on('end', () => {
@@ -186,7 +187,7 @@ browser.on('disconnected', () => closing || console.error('the browser went away
 const started = Date.now();
 
 /** One page (with or without the SDK) and its CDP session. */
-async function openPage(withSdk) {
+async function openPage(/** @type {boolean} */ withSdk) {
   const context = await browser.newContext();
   const tab = await context.newPage();
   tab.on('crash', () => console.error(`the page ${withSdk ? 'with' : 'without'} the SDK crashed`));
@@ -217,12 +218,15 @@ async function settle(/** @type {import('playwright-core').Page} */ tab) {
   throw new Error('the SDK did not settle');
 }
 
-/** The counts after a round, garbage collected first. */
+/**
+ * The counts after a round, garbage collected first.
+ * @param {{ tab: import('playwright-core').Page, cdp: import('playwright-core').CDPSession }} opened
+ */
 async function measure({ tab, cdp }) {
   await cdp.send('HeapProfiler.collectGarbage');
   await cdp.send('HeapProfiler.collectGarbage');
   const { usedSize } = await cdp.send('Runtime.getHeapUsage');
-  const listenersOf = async (expression) => {
+  const listenersOf = async (/** @type {string} */ expression) => {
     const { result } = await cdp.send('Runtime.evaluate', { expression });
     const { listeners } = await cdp.send('DOMDebugger.getEventListeners', { objectId: /** @type {string} */ (result.objectId) });
     await cdp.send('Runtime.releaseObject', { objectId: /** @type {string} */ (result.objectId) });
@@ -242,9 +246,10 @@ async function measure({ tab, cdp }) {
 }
 
 /** Counts of heap objects by constructor (type and name) in a snapshot of the page. */
-async function snapshotCounts(cdp) {
+async function snapshotCounts(/** @type {import('playwright-core').CDPSession} */ cdp) {
+  /** @type {string[]} */
   const chunks = [];
-  const onChunk = ({ chunk }) => chunks.push(chunk);
+  const onChunk = (/** @type {{ chunk: string }} */ { chunk }) => chunks.push(chunk);
   cdp.on('HeapProfiler.addHeapSnapshotChunk', onChunk);
   await cdp.send('HeapProfiler.collectGarbage');
   await cdp.send('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
@@ -293,7 +298,7 @@ closing = true;
 await browser.close();
 server.close();
 
-const kib = (bytes) => (bytes / 1024).toFixed(0);
+const kib = (/** @type {number} */ bytes) => (bytes / 1024).toFixed(0);
 console.log(`Soak of ${new Date().toISOString().slice(0, 10)}: ${ROUNDS} rounds of ${OPS} operations per page (the collector ${REFUSE ? 'closing connections unanswered' : 'answering 503'} for the middle third of each), ` +
   `${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} at the end; took ${seconds} s; the collector took ${collector.items} items in ${collector.requests} requests.`);
 for (const p of pages) {
@@ -302,16 +307,16 @@ for (const p of pages) {
   console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const row of p.rows) {
     const s = row.stats ?? {};
-    const or = (value) => (value === undefined ? '-' : value.toLocaleString('en-US'));
+    const or = (/** @type {number | undefined} */ value) => (value === undefined ? '-' : value.toLocaleString('en-US'));
     console.log(`| ${row.round} | ${kib(row.heap)} | ${row.window} | ${row.document} | ${row.keys} | ${row.chars.toLocaleString('en-US')} | ${or(s.queued)} | ${or(s.sent)} | ${or(s.retried)} | ${or(s.dropped)} | ${or(s.requests)} | ${or(s.inOutbox)} |`);
   }
   console.log(`\nListeners on window after the last round: ${p.rows.at(-1).windowTypes || 'none'}`);
 }
 const [plain, withSdk] = pages.map((p) => p.rows);
-const growth = (rows) => kib(rows.at(-1).heap - rows[Math.min(SNAPSHOT_FROM, rows.length) - 1].heap);
+const growth = (/** @type {any[]} */ rows) => kib(rows.at(-1).heap - rows[Math.min(SNAPSHOT_FROM, rows.length) - 1].heap);
 console.log(`\nJS heap from round ${SNAPSHOT_FROM} to round ${ROUNDS}: ${growth(plain)} KiB without the SDK, ${growth(withSdk)} KiB with it.`);
 if (early.size && late.size) {
-  const grew = (withSdk) => {
+  const grew = (/** @type {boolean} */ withSdk) => {
     const before = /** @type {Map<string, { count: number, size: number }>} */ (early.get(withSdk));
     return new Map([...(/** @type {Map<string, { count: number, size: number }>} */ (late.get(withSdk)))].map(([key, { count, size }]) => [key, { count: count - (before.get(key)?.count ?? 0), size: size - (before.get(key)?.size ?? 0) }]));
   };

@@ -61,7 +61,7 @@ async function runApp(/** @type {typeof APPS[number]} */ kind, /** @type {string
   if (kind === 'usertrail') app.use((await import(USERTRAIL_SERVER)).default({ applicationId: APP_ID, baseUri: collectorUrl }));
   /** @type {Set<import('node:http').ServerResponse>} */
   const open = new Set();
-  app.get('/events', (/** @type {any} */ req, /** @type {import('node:http').ServerResponse} */ res) => {
+  app.get('/events', (/** @type {unknown} */ _req, /** @type {import('node:http').ServerResponse} */ res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     for (const event of EVENTS) res.write(event);
     open.add(res);
