@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * `npm run bench:collector [items]` (default 1,000,000): fills a fresh reference collector over HTTP,
  * with the API a real SDK uses (batches to /v1/{actions,events,users,companies}/batch), and prints the
@@ -46,7 +47,8 @@ function startCollector() {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', USERTRAIL_DB: dbPath, USERTRAIL_APP_ID: APP_ID },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  return new Promise((resolve, reject) => {
+  /** @type {Promise<{ url: string, child: typeof child }>} */
+  const started = new Promise((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (chunk) => {
       out += chunk;
@@ -59,6 +61,7 @@ function startCollector() {
     });
     child.once('exit', (code) => reject(new Error(`collector exited with ${code}: ${out}`)));
   });
+  return started;
 }
 
 const { url, child } = await startCollector();
@@ -76,6 +79,7 @@ function collectorCpuSeconds() {
   }
 }
 
+/** @param {string} kind @param {object[]} items */
 async function post(kind, items) {
   const res = await fetch(`${url}/v1/${kind}/batch`, {
     method: 'POST',
@@ -89,10 +93,14 @@ async function post(kind, items) {
 const START = Date.now() - DAYS * 86_400_000;
 const span = DAYS * 86_400_000;
 let tx = 0;
-const known = { user: undefined, company: undefined, session: undefined };
+/** The last visitor who signed up: the profiles the queries look up. @type {{ user?: string, company?: string, session?: string }} */
+const known = {};
 const ua = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36';
 
-/** The batches of one group of visitors, visitor `first` onwards, and how many items they hold. */
+/**
+ * The batches of one group of visitors, visitor `first` onwards, and how many items they hold.
+ * @param {number} first @param {number} at the group's first time (epoch ms)
+ */
 function group(first, at) {
   const users = [];
   const actions = [];
@@ -127,18 +135,20 @@ function group(first, at) {
       });
     }
   }
-  const batches = [['users', users], ['companies', companies], ['actions', actions], ['events', events]].filter(([, items]) => items.length);
+  /** @type {Array<[kind: string, items: object[]]>} */
+  const all = [['users', users], ['companies', companies], ['actions', actions], ['events', events]];
+  const batches = all.filter(([, items]) => items.length);
   return { batches, count: batches.reduce((n, [, items]) => n + items.length, 0) };
 }
 
 let sent = 0;
 let visitor = 0;
-/** Sends groups, CONCURRENCY at a time (each group's batches in order), until `target` items are stored. */
+/** Sends groups, CONCURRENCY at a time (each group's batches in order), until `target` items are stored. @param {number} target */
 async function fillTo(target) {
   const started = performance.now();
   const cpuBefore = collectorCpuSeconds();
   const from = sent;
-    async function lane() {
+  async function lane() {
     while (sent < target) {
       const at = START + Math.floor((sent / TOTAL) * span);
       const g = group(visitor, at);
@@ -152,12 +162,14 @@ async function fillTo(target) {
   return { items: sent - from, ms, cpu: collectorCpuSeconds() - cpuBefore };
 }
 
-const median = (values) => {
+const median = (/** @type {number[]} */ values) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)];
 };
 
+/** The median time of GET `path`, after two calls not counted. @param {string} path */
 async function time(path) {
+  /** @type {number[]} */
   const samples = [];
   for (let i = 0; i < SAMPLES + 2; i++) {
     const started = performance.now();
@@ -171,6 +183,7 @@ async function time(path) {
 
 /** The median time of a companies call naming a known session token: the collector links the profiles seen with it. */
 async function timeSessionLink() {
+  /** @type {number[]} */
   const samples = [];
   for (let i = 0; i < SAMPLES + 2; i++) {
     const started = performance.now();
@@ -184,26 +197,33 @@ async function timeSessionLink() {
 function sessionPlans() {
   const db = new Database(dbPath, { readonly: true });
   try {
-    return Object.entries(SESSION_LOOKUPS).map(([name, sql]) => `${name}: ${db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all('x').map((row) => row.detail).join(' | ')}`);
+    return Object.entries(SESSION_LOOKUPS).map(([name, sql]) => {
+      const plan = /** @type {Array<{ detail: string }>} */ (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all('x'));
+      return `${name}: ${plan.map((row) => row.detail).join(' | ')}`;
+    });
   } finally {
     db.close();
   }
 }
 
-/** Bytes per item of each table and index of the closed file (dbstat), largest first. */
+/** Bytes per item of each table and index of the closed file (dbstat), largest first. @param {number} items */
 function tableBytes(items) {
   const db = new Database(dbPath, { readonly: true });
   try {
-    const rows = db.prepare('SELECT name, SUM(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC').all();
+    const rows = /** @type {Array<{ name: string, bytes: number }>} */ (
+      db.prepare('SELECT name, SUM(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC').all()
+    );
     return rows.map((row) => `| ${row.name} | ${(row.bytes / items).toFixed(1)} |`);
   } finally {
     db.close();
   }
 }
 
+/** The cursor `pages` pages of 500 events deep (or the last one, if there are fewer). @param {number} pages */
 async function deepCursor(pages) {
   let cursor = '';
   for (let i = 0; i < pages; i++) {
+    /** @type {{ next_cursor?: string }} */
     const body = await (await fetch(`${url}/api/events?limit=500${cursor ? `&cursor=${cursor}` : ''}`)).json();
     if (!body.next_cursor) break;
     cursor = body.next_cursor;
@@ -215,14 +235,20 @@ function storeBytes() {
   return ['', '-wal'].map((suffix) => dbPath + suffix).filter(existsSync).reduce((n, file) => n + statSync(file).size, 0);
 }
 
+/** @typedef {{ items: number, rate: number, perCpu: number, bytes: number, timings: Array<[label: string, ms: number]>, load: number }} CheckpointResult */
+/** @type {CheckpointResult[]} */
 const results = [];
+/** @type {string[]} */
 let plans = [];
 let walBytes = 0;
+/** @type {string[]} */
 let tables = [];
 try {
   for (const checkpoint of CHECKPOINTS) {
     const fill = await fillTo(checkpoint);
     const items = sent;
+    // Every group of visitors has some who sign up, so once a group is stored these are set.
+    if (known.user === undefined || known.company === undefined) throw new Error(`no visitor signed up in the first ${items} items`);
     const user = encodeURIComponent(known.user);
     const company = encodeURIComponent(known.company);
     const deep = await deepCursor(100);
@@ -241,6 +267,7 @@ try {
       ['GET /api/activity?bucket=day', '/api/activity?bucket=day'],
       ['GET /api/activity?company_id=…', `/api/activity?company_id=${company}`],
     ];
+    /** @type {CheckpointResult['timings']} */
     const timings = [];
     for (const [label, path] of queries) timings.push([label, await time(path)]);
     timings.push(['POST /v1/companies with a session token', await timeSessionLink()]);
@@ -259,7 +286,7 @@ try {
   }
 }
 
-const fmt = (n) => n.toLocaleString('en-US', { maximumFractionDigits: n < 10 ? 1 : 0 });
+const fmt = (/** @type {number} */ n) => n.toLocaleString('en-US', { maximumFractionDigits: n < 10 ? 1 : 0 });
 const header = `| query | ${results.map((r) => `${fmt(r.items)} items`).join(' | ')} |`;
 const lines = [
   `Collector benchmark, ${new Date().toISOString().slice(0, 10)}, ${os.availableParallelism()} cores, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} at the end`,

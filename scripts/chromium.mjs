@@ -1,3 +1,4 @@
+// @ts-check
 // Debian's Chromium and the launch flags that work on these machines (see ../shared/STACK.md),
 // shared by the browser tests (e2e/) and the benchmark (bench/). A test tool's own browser
 // download cannot work here, so the executable is always given.

@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * Declarations for the CommonJS builds (issue 17), run by `npm run build` after tsc.
  *
@@ -28,6 +29,7 @@ const EXPORT_EQUALS = {
   'server/index': { specifier: 'usertrail/server', type: 'typeof entry.default & typeof entry' },
 };
 
+/** The .d.ts files under `dir`, at any depth. @param {string} dir @returns {Generator<string>} */
 function* declarations(dir) {
   for (const item of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, item.name);
@@ -37,18 +39,25 @@ function* declarations(dir) {
 }
 
 /** './x.js' -> './x.cjs': relative specifiers only, in import/export declarations and import() types. */
-const toCommonJs = (text) => text.replace(/(['"])(\.{1,2}\/[^'"]*?)\.js\1/g, '$1$2.cjs$1');
+const toCommonJs = (/** @type {string} */ text) => text.replace(/(['"])(\.{1,2}\/[^'"]*?)\.js\1/g, '$1$2.cjs$1');
 
-/** `export type Name<T> = entry.Name<T>;` for each export of the entry that is only a type. */
+/** `export type Name<T> = entry.Name<T>;` for each export of the entry that is only a type. @param {string} file */
 function typeAliases(file) {
   const program = ts.createProgram([file], { noEmit: true, module: ts.ModuleKind.Node16, moduleResolution: ts.ModuleResolutionKind.Node16, types: [] });
   const checker = program.getTypeChecker();
-  const moduleSymbol = checker.getSymbolAtLocation(program.getSourceFile(file));
+  const source = program.getSourceFile(file);
+  const moduleSymbol = source && checker.getSymbolAtLocation(source);
+  // Undefined only if the file is missing or exports nothing: not an entry's declarations.
+  if (!moduleSymbol) throw new Error(`${file}: no module to read the exports of`);
+  /** @type {string[]} */
   const lines = [];
   for (const exported of checker.getExportsOfModule(moduleSymbol)) {
     const target = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
     if (target.flags & ts.SymbolFlags.Value) continue; // reached through the value's own type
-    const params = target.declarations?.flatMap((d) => d.typeParameters ?? []) ?? [];
+    // An export that is only a type and has type parameters is an interface or a type alias. The
+    // declarations of a merged interface all repeat one list, so the first declaration gives it.
+    const declaration = target.declarations?.find((d) => ts.isInterfaceDeclaration(d) || ts.isTypeAliasDeclaration(d));
+    const params = declaration?.typeParameters ?? [];
     if (params.some((p) => p.constraint || p.default)) {
       // Their text refers to names of the original file; copying it needs more than this script does.
       throw new Error(`${file}: ${exported.name} has a constrained or defaulted type parameter; extend scripts/cjs-types.mjs`);

@@ -1,3 +1,4 @@
+// @ts-check
 // Makes sure a Chromium exists for the browser tests before they start, and says what it does.
 // Playwright's own browser download cannot work on these machines (no network but the npm registry
 // and Debian's packages), so the tests drive Debian's Chromium at /usr/bin/chromium.
