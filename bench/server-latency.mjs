@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import express from 'express';
 import { expressjwt } from 'express-jwt';
 import { SignJWT } from 'jose';
-import moesif from '../dist/server.mjs';
+import moesif from 'usertrail/server';
 import { startCollector } from '../demo/collector/server.js';
 
 const N = Number(process.argv[2] ?? 2000);
