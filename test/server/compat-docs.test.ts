@@ -88,8 +88,8 @@ async function runWith(sdk: Sdk, row: Row) {
   const collector = await startRecorder(0, { contract: sdk === 'usertrail' });
   let server: RunningApp | undefined;
   try {
-    // usertrail/server's batches leave at once here; moesif-nodejs refuses batchMaxTime under 500 and keeps its default.
-    const timing = sdk === 'usertrail' ? { batchMaxTime: 10 } : {};
+    // usertrail/server's batches leave at once here; moesif-nodejs's after its shortest batchMaxTime (it refuses 500 or less).
+    const timing = { batchMaxTime: sdk === 'usertrail' ? 10 : 501 };
     const middleware = FACTORY[sdk]({ ...row.options(), applicationId: APP_ID, baseUri: collector.url, ...timing });
     if (row.koa) {
       const koa = new Koa();
