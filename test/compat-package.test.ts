@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { sharedHost } from './support/typescript';
 
 /**
  * Migration audit: what a site's own build meets when it swaps the package name.
@@ -33,21 +34,24 @@ describe('the package as a CommonJS or bundler require() finds it', () => {
 });
 
 describe('TypeScript: calls written for moesif-browser-js compile against usertrail', () => {
+  const options: ts.CompilerOptions = {
+    strict: true,
+    noEmit: true,
+    target: ts.ScriptTarget.ES2020,
+    module: ts.ModuleKind.ESNext,
+    moduleResolution: ts.ModuleResolutionKind.Bundler,
+    lib: ['lib.es2020.d.ts', 'lib.dom.d.ts', 'lib.dom.iterable.d.ts'],
+    types: [],
+    skipLibCheck: true,
+  };
+  const hostFor = sharedHost(options);
+
   /** Type-checks `code` (which imports usertrail as '../src/index') and gives back its diagnostics. */
   function typeErrors(code: string): string[] {
     const dir = mkdtempSync(join(tmpdir(), 'usertrail-compat-'));
     const file = join(dir, 'app.ts');
     writeFileSync(file, code.replaceAll('USERTRAIL', join(ROOT, 'src/index')));
-    const program = ts.createProgram([file], {
-      strict: true,
-      noEmit: true,
-      target: ts.ScriptTarget.ES2020,
-      module: ts.ModuleKind.ESNext,
-      moduleResolution: ts.ModuleResolutionKind.Bundler,
-      lib: ['lib.es2020.d.ts', 'lib.dom.d.ts', 'lib.dom.iterable.d.ts'],
-      types: [],
-      skipLibCheck: true,
-    });
+    const program = ts.createProgram([file], options, hostFor(dir));
     return ts
       .getPreEmitDiagnostics(program)
       .filter((diagnostic) => diagnostic.file?.fileName === file)
@@ -83,6 +87,17 @@ describe('TypeScript: calls written for moesif-browser-js compile against usertr
 });
 
 describe("TypeScript: moesif-browser-js's README examples compile against the published types (dist/types)", () => {
+  const readmeOptions: ts.CompilerOptions = {
+    strict: true,
+    noEmit: true,
+    target: ts.ScriptTarget.ES2020,
+    module: ts.ModuleKind.ESNext,
+    moduleResolution: ts.ModuleResolutionKind.Bundler,
+    lib: ['lib.es2020.d.ts', 'lib.dom.d.ts'],
+    types: [],
+  };
+  const readmeHostFor = sharedHost(readmeOptions);
+
   /**
    * Each example as its own module, after `import moesif, { type Options } from 'usertrail'` (dist/types, as
    * published) and declarations of the names the examples leave to the app. Two edits, both what a
@@ -110,15 +125,7 @@ export {};
       writeFileSync(file, prelude + typed);
       return file;
     });
-    const program = ts.createProgram(files, {
-      strict: true,
-      noEmit: true,
-      target: ts.ScriptTarget.ES2020,
-      module: ts.ModuleKind.ESNext,
-      moduleResolution: ts.ModuleResolutionKind.Bundler,
-      lib: ['lib.es2020.d.ts', 'lib.dom.d.ts'],
-      types: [],
-    });
+    const program = ts.createProgram(files, readmeOptions, readmeHostFor(dir));
     return ts
       .getPreEmitDiagnostics(program)
       .map((diagnostic) => `${diagnostic.file?.fileName.split('/').pop()}: ${ts.flattenDiagnosticMessageText(diagnostic.messageText, ' ')}`);

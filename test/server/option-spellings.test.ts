@@ -35,8 +35,8 @@ async function collector(sdk: Sdk): Promise<Recorder> {
 
 /** One call through an app with `sdk`'s middleware made from `options`; resolves once it is sent. */
 async function oneCall(sdk: Sdk, options: Record<string, unknown>): Promise<void> {
-  // usertrail/server's batches leave at once here; moesif-nodejs refuses batchMaxTime under 500 and keeps its default.
-  const middleware = FACTORY[sdk]({ ...(sdk === 'usertrail' ? { batchMaxTime: 10 } : {}), ...options });
+  // usertrail/server's batches leave at once here; moesif-nodejs's after its shortest batchMaxTime (it refuses 500 or less).
+  const middleware = FACTORY[sdk]({ batchMaxTime: sdk === 'usertrail' ? 10 : 501, ...options });
   const api = await startApp((app) => {
     app.use(middleware);
     app.get('/items', (_req, res) => void res.json({ ok: true }));

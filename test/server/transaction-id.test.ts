@@ -36,8 +36,8 @@ afterEach(async () => {
 async function middlewareOf(sdk: Sdk, options: Json = {}) {
   const collector = await startRecorder(0, { contract: sdk === 'usertrail' });
   opened.push(collector);
-  // usertrail/server's batches leave at once here; moesif-nodejs refuses batchMaxTime under 500 and keeps its default.
-  const timing = sdk === 'usertrail' ? { batchMaxTime: 10 } : {};
+  // usertrail/server's batches leave at once here; moesif-nodejs's after its shortest batchMaxTime (it refuses 500 or less).
+  const timing = { batchMaxTime: sdk === 'usertrail' ? 10 : 501 };
   const middleware = FACTORY[sdk]({ applicationId: DEFAULT_APP_ID, baseUri: collector.url, ...timing, ...options });
   return { collector, middleware };
 }
