@@ -1,3 +1,4 @@
+// @ts-check
 // `npm run typecheck`: tsc on each place's tsconfig.json (see tsconfig.base.json), as many at a time as
 // the machine has cores. They are independent programs, each a single-threaded tsc of its own, so run
 // one after another they left a core idle; each one's output is printed whole once it ends, and the
@@ -7,9 +8,10 @@ import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
 
 // The longest first (test/ and e2e/, about 10 s each here), so that the short ones fill the gaps.
-const PROJECTS = ['test', 'e2e', 'demo', 'src/server', 'src', '.'];
+const PROJECTS = ['test', 'e2e', 'demo', 'src/server', 'src', 'bench', 'scripts', '.'];
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 
+/** Runs tsc on one project: whether it passed. @param {string} project @returns {Promise<boolean>} */
 function check(project) {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [tsc, '-p', project], { stdio: ['ignore', 'pipe', 'pipe'] });
