@@ -44,14 +44,14 @@ describe('TypeScript: calls written for moesif-browser-js compile against usertr
     types: [],
     skipLibCheck: true,
   };
-  const hostFor = sharedHost(options);
+  const hostFor = sharedHost();
 
   /** Type-checks `code` (which imports usertrail as '../src/index') and gives back its diagnostics. */
   function typeErrors(code: string): string[] {
     const dir = mkdtempSync(join(tmpdir(), 'usertrail-compat-'));
     const file = join(dir, 'app.ts');
     writeFileSync(file, code.replaceAll('USERTRAIL', join(ROOT, 'src/index')));
-    const program = ts.createProgram([file], options, hostFor(dir));
+    const program = ts.createProgram([file], options, hostFor(options, dir));
     return ts
       .getPreEmitDiagnostics(program)
       .filter((diagnostic) => diagnostic.file?.fileName === file)
@@ -96,7 +96,7 @@ describe("TypeScript: moesif-browser-js's README examples compile against the pu
     lib: ['lib.es2020.d.ts', 'lib.dom.d.ts'],
     types: [],
   };
-  const readmeHostFor = sharedHost(readmeOptions);
+  const readmeHostFor = sharedHost();
 
   /**
    * Each example as its own module, after `import moesif, { type Options } from 'usertrail'` (dist/types, as
@@ -125,7 +125,7 @@ export {};
       writeFileSync(file, prelude + typed);
       return file;
     });
-    const program = ts.createProgram(files, readmeOptions, readmeHostFor(dir));
+    const program = ts.createProgram(files, readmeOptions, readmeHostFor(readmeOptions, dir));
     return ts
       .getPreEmitDiagnostics(program)
       .map((diagnostic) => `${diagnostic.file?.fileName.split('/').pop()}: ${ts.flattenDiagnosticMessageText(diagnostic.messageText, ' ')}`);

@@ -7,6 +7,7 @@ import { formatMessage } from 'publint/utils';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signToken, startRecorder } from '../server/helpers';
+import { sharedHost } from '../support/typescript';
 import { packConsumer, ROOT, run, type PackedConsumer } from './packed';
 
 /**
@@ -69,8 +70,8 @@ describe('TypeScript consumers get the real types (not any) under every resoluti
     { name: 'node10 (CommonJS file)', module: ts.ModuleKind.CommonJS, moduleResolution: ts.ModuleResolutionKind.Node10, files: ['typed-cjs.cts'] },
   ];
 
-  // The lib and @types/node files, parsed once for the three programs.
-  const parsed = new Map<string, ts.SourceFile | undefined>();
+  // The lib and @types/node files, parsed once for the programs of every mode.
+  const hostFor = sharedHost();
 
   it.each(modes)('$name: only the deliberate type errors fail, and the package types themselves compile', ({ module, moduleResolution, files }) => {
     for (const file of files) copyFileSync(join(FIXTURES, file), join(consumer, file));
@@ -85,15 +86,7 @@ describe('TypeScript consumers get the real types (not any) under every resoluti
       types: ['node'],
       typeRoots: [join(consumer, 'node_modules/@types')],
     };
-    const host = ts.createCompilerHost(options);
-    const getSourceFile = host.getSourceFile.bind(host);
-    host.getSourceFile = (fileName, languageVersion, ...rest) => {
-      if (fileName.startsWith(consumer)) return getSourceFile(fileName, languageVersion, ...rest);
-      const key = `${fileName} ${JSON.stringify(languageVersion)}`;
-      if (!parsed.has(key)) parsed.set(key, getSourceFile(fileName, languageVersion, ...rest));
-      return parsed.get(key);
-    };
-    const program = ts.createProgram(files.map((file) => join(consumer, file)), options, host);
+    const program = ts.createProgram(files.map((file) => join(consumer, file)), options, hostFor(options, consumer));
     // Every file of the consumer is checked, the package's .d.ts/.d.cts included: skipLibCheck (most
     // templates' default) would hide an unresolved import in them, and their types would become any
     // (issue 17). Node's own types and TypeScript's libs are left out, as they cost seconds.

@@ -31,14 +31,14 @@ describe("TypeScript: moesif-nodejs README's options compile against usertrail/s
     typeRoots: [join(process.cwd(), 'node_modules/@types')],
     skipLibCheck: true,
   };
-  const hostFor = sharedHost(options);
+  const hostFor = sharedHost();
 
   /** Type-checks `code` with 'SDK' standing for the package, and gives back its errors. */
   function typeErrors(code: string, sdk: string): string[] {
     const dir = mkdtempSync(join(tmpdir(), 'usertrail-docs-'));
     const file = join(dir, 'app.ts');
     writeFileSync(file, code.replaceAll('SDK', sdk));
-    const program = ts.createProgram([file], options, hostFor(dir));
+    const program = ts.createProgram([file], options, hostFor(options, dir));
     return ts
       .getPreEmitDiagnostics(program)
       .filter((diagnostic) => diagnostic.file?.fileName === file)
