@@ -82,6 +82,16 @@ function get(url: string, headers: Record<string, string> = {}, onResponse?: (re
 }
 
 const events = (collector: Recorder, count: number) => waitFor(() => collector.events().length >= count && collector.events(), 10_000);
+/**
+ * The one event `sdk`'s middleware logged, once flushed, carries `id`: in its request headers (where
+ * moesif-nodejs puts it) and, for usertrail/server, as its transaction_id.
+ */
+async function expectLoggedId(sdk: Sdk, { collector, middleware }: Awaited<ReturnType<typeof middlewareOf>>, id: string): Promise<void> {
+  await middleware.flush?.();
+  const [event] = await events(collector, 1);
+  expect({ sdk, id: event?.request.headers['x-moesif-transaction-id'] }).toEqual({ sdk, id });
+  if (sdk === 'usertrail') expect(event?.transaction_id).toBe(id);
+}
 const byPath = (list: Json[], path: string) => list.find((event) => new URL(event.request.uri).pathname === path);
 
 describe('each logged call gets an X-Moesif-Transaction-Id response header, as with moesif-nodejs', () => {
@@ -132,10 +142,7 @@ describe('each logged call gets an X-Moesif-Transaction-Id response header, as w
       });
       expect({ sdk, body: answer.body }).toEqual({ sdk, body: 'data: 1\n\ndata: 2\n\n' });
       expect({ sdk, idWhileStreaming }).toEqual({ sdk, idWhileStreaming: expect.stringMatching(UUID) });
-      await middleware.flush?.();
-      const [event] = await events(collector, 1);
-      expect({ sdk, id: event?.request.headers['x-moesif-transaction-id'] }).toEqual({ sdk, id: idWhileStreaming });
-      if (sdk === 'usertrail') expect(event?.transaction_id).toBe(idWhileStreaming);
+      await expectLoggedId(sdk, { collector, middleware }, idWhileStreaming as string);
     }
   }, 30_000);
 
@@ -155,10 +162,7 @@ describe('each logged call gets an X-Moesif-Transaction-Id response header, as w
         stream.resume();
       }).finally(() => client.close());
       expect({ sdk, id: headers['x-moesif-transaction-id'] }).toEqual({ sdk, id: CLIENT_ID });
-      await middleware.flush?.();
-      const [event] = await events(collector, 1);
-      expect({ sdk, id: event?.request.headers['x-moesif-transaction-id'] }).toEqual({ sdk, id: CLIENT_ID });
-      if (sdk === 'usertrail') expect(event?.transaction_id).toBe(CLIENT_ID);
+      await expectLoggedId(sdk, { collector, middleware }, CLIENT_ID);
     }
   }, 30_000);
 
