@@ -80,18 +80,15 @@ function forwardedFor(header: string): string | undefined {
 
 /**
  * The client address: the first valid one in X-Forwarded-For, then in the other proxy headers, then
- * Express's, then the socket's as it was when the request came (`socketAddress`): a socket that has
- * closed since (a client that hung up while an async hook ran) no longer has one, and Express's req.ip
- * is then undefined too.
+ * `fallback` (for the middleware, Express's req.ip, else the socket's address: see buildEvent).
  */
-function clientIp(req: MoesifRequest, socketAddress: string | undefined): string | undefined {
-  const { headers } = req;
+export function clientIp(headers: RawHeaders, fallback: string | undefined): string | undefined {
   let ip = headers['x-forwarded-for'] === undefined ? undefined : forwardedFor(firstHeaderValue(headers['x-forwarded-for']));
   for (let i = 0; ip === undefined && i < CLIENT_IP_HEADERS.length; i++) {
     const value = headers[CLIENT_IP_HEADERS[i] as string];
     if (typeof value === 'string' && isIP(value.trim())) ip = value.trim();
   }
-  ip ??= (typeof req.ip === 'string' ? req.ip : undefined) || socketAddress;
+  ip ??= fallback;
   // IPv4 clients of a dual-stack server appear as ::ffff:a.b.c.d; Moesif geolocates the plain form.
   return ip ? ip.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '') : undefined;
 }
@@ -257,13 +254,17 @@ export function createExchangeObserver(recording: Recording): ExchangeObserver {
 }
 
 /** moesif-nodejs's header name, lower-cased as it sets it (lib/index.js, TRANSACTION_ID_HEADER). */
-const TRANSACTION_ID_HEADER = 'x-moesif-transaction-id';
+export const TRANSACTION_ID_HEADER = 'x-moesif-transaction-id';
 
 /**
  * The longest id taken from a client, as our reference collector takes ids: a longer one would have
  * the event refused. moesif-nodejs takes any; a longer one is replaced by a fresh id here.
  */
 const MAX_TRANSACTION_ID_LENGTH = 512;
+
+/** The client's transaction id (`given`, its X-Moesif-Transaction-Id) when it is one we take, else a new UUID. */
+export const takenTransactionId = (given: string | null): string =>
+  given && given.length <= MAX_TRANSACTION_ID_LENGTH ? given : randomUUID();
 
 /**
  * The call's transaction id, as moesif-nodejs 3.11 makes it (lib/index.js, before next()): the
@@ -275,8 +276,7 @@ const MAX_TRANSACTION_ID_LENGTH = 512;
  * event keeps the id.
  */
 function offerTransactionId(req: MoesifRequest, res: MoesifResponse): string {
-  const given = firstHeaderValue(req.headers[TRANSACTION_ID_HEADER]);
-  const id = given && given.length <= MAX_TRANSACTION_ID_LENGTH ? given : randomUUID();
+  const id = takenTransactionId(firstHeaderValue(req.headers[TRANSACTION_ID_HEADER]));
   if (!res.headersSent && typeof res.setHeader === 'function') res.setHeader(TRANSACTION_ID_HEADER, id);
   return id;
 }
@@ -697,7 +697,9 @@ async function buildEvent(
     event.request.headers[TRANSACTION_ID_HEADER] = event.response.headers[TRANSACTION_ID_HEADER] ?? sentId;
     if (sentId.length <= MAX_TRANSACTION_ID_LENGTH) event.transaction_id = sentId;
   }
-  const ip = clientIp(req, exchange.socketAddress);
+  // The socket's address as it was when the request came: a socket that has closed since (a client that
+  // hung up while an async hook ran) no longer has one, and Express's req.ip is then undefined too.
+  const ip = clientIp(req.headers, (typeof req.ip === 'string' ? req.ip : undefined) || exchange.socketAddress);
   if (ip) event.request.ip_address = ip;
 
   // Bodies logged only in part (over the cap, or a stream that never ended), named as the browser

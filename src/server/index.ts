@@ -7,10 +7,21 @@ import { createOutbox } from './outbox.js';
 import { createExchangeObserver, withoutBodies, type Recording } from './event.js';
 import { createLog, errorName } from './log.js';
 import { createOutgoingCapture } from './outgoing.js';
+import { createRouteHandlerWrapper } from './route-handler.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 import { createTransport } from './transport.js';
 import { createUpdaters, governanceRules, notify } from './updates.js';
-import type { DeliveryOutcome, KoaContextLike, MoesifMiddleware, MoesifOptions, MoesifRequest, MoesifResponse, MoesifStats } from './types.js';
+import type {
+  DeliveryOutcome,
+  KoaContextLike,
+  MoesifMiddleware,
+  MoesifOptions,
+  MoesifRequest,
+  MoesifResponse,
+  MoesifStats,
+  NextJsAppRouterOptions,
+  RouteHandler,
+} from './types.js';
 
 export type {
   ActionModel,
@@ -27,12 +38,15 @@ export type {
   MockedRequest,
   MockedResponse,
   MoesifEvent,
+  MoesifHooks,
   MoesifMiddleware,
   MoesifOptions,
   MoesifRequest,
   MoesifResponse,
   MoesifStats,
   NextFunction,
+  NextJsAppRouterOptions,
+  RouteHandler,
   SubscriptionModel,
   UserModel,
 } from './types.js';
@@ -110,6 +124,15 @@ function callNext(isKoa: boolean, koaNext: unknown, next: unknown): unknown {
   return undefined;
 }
 
+/**
+ * A route handler of Next.js's App Router, given to be wrapped (`moesif(options)(handler)`): a
+ * function, where Express, Koa and node:http give a request or a context object. Told by its type, so
+ * that code written for moesif-nodejs's `isNextJsAppRouter: true` works without the option too.
+ */
+function isRouteHandler(value: unknown): value is RouteHandler<Request, unknown> {
+  return typeof value === 'function';
+}
+
 const EMPTY_STATS: MoesifStats = { queued: 0, sent: 0, dropped: 0, rejected: 0, failedRequests: 0 };
 
 /**
@@ -117,7 +140,11 @@ const EMPTY_STATS: MoesifStats = { queued: 0, sent: 0, dropped: 0, rejected: 0, 
  * console error and returns a middleware that only calls `next()`, so a missing environment variable
  * cannot take the API down.
  */
-export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
+export function moesifMiddleware(options: NextJsAppRouterOptions): MoesifMiddleware;
+export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware;
+export function moesifMiddleware(given: MoesifOptions | NextJsAppRouterOptions): MoesifMiddleware {
+  // The hooks' types differ, not the options: a route handler's hooks get a Web Request and Response.
+  const options = given as MoesifOptions;
   let resolved: ResolvedOptions | { error: string };
   const setupLog = createLog(false);
   try {
@@ -129,7 +156,9 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
 
   if ('error' in resolved) {
     setupLog.error(resolved.error);
-    const passThrough = ((req, res, next) => callNext(koaContext(req) !== undefined, res, next)) as MoesifMiddleware;
+    // A route handler is handed back as it is.
+    const passThrough = ((req, res, next) =>
+      isRouteHandler(req) ? req : callNext(koaContext(req) !== undefined, res, next)) as MoesifMiddleware;
     return Object.assign(passThrough, {
       flush: () => Promise.resolve(),
       stats: () => ({ ...EMPTY_STATS }),
@@ -181,6 +210,7 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
   // Made once: per request, observing makes only what the exchange must keep (event.ts).
   const exchanges = createExchangeObserver(recording);
   const outgoing = createOutgoingCapture(recording);
+  const wrapRouteHandler = createRouteHandlerWrapper(recording);
 
   function observe(req: MoesifRequest, res: MoesifResponse): void {
     try {
@@ -192,6 +222,7 @@ export function moesifMiddleware(options: MoesifOptions): MoesifMiddleware {
   }
 
   const middleware = ((req, res, next) => {
+    if (isRouteHandler(req)) return wrapRouteHandler(req);
     const koa = koaContext(req);
     if (koa) {
       // moesif-nodejs supports Koa ("Koa Support"), with Koa's state on req.state for the hooks.

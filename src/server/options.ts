@@ -147,6 +147,7 @@ const KNOWN_OPTIONS: Record<Exclude<keyof MoesifOptions, keyof MoesifOnlyOptions
   debug: true,
   maxOutgoingTimeout: true,
   outgoingPatch: true,
+  isNextJsAppRouter: true,
 };
 
 /** moesif-nodejs options this middleware does not have (masking, for one, cannot be turned off). */
@@ -154,7 +155,6 @@ const MOESIF_ONLY: Record<keyof MoesifOnlyOptions, true> = {
   noAutoHideSensitive: true,
   disableBatching: true,
   retry: true,
-  isNextJsAppRouter: true,
 };
 
 /** Why an option name is not used: a typo of a known one (case), a moesif-nodejs option we lack, or unknown. */

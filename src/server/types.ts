@@ -185,8 +185,33 @@ export interface MoesifOnlyOptions {
   disableBatching?: boolean;
   /** @deprecated Not supported by usertrail/server (it retries with backoff until delivered): ignored, with a warning. */
   retry?: number;
-  /** @deprecated Not supported by usertrail/server: ignored, with a warning. */
-  isNextJsAppRouter?: boolean;
+}
+
+/**
+ * The hooks that tell who made a call and what to record of it, each given the call's request and
+ * response: Node's (MoesifOptions), or a route handler's Web Request and Response
+ * (NextJsAppRouterOptions). Declared as methods: see MoesifOptions.
+ */
+export interface MoesifHooks<Req, Res> {
+  /** @default req.user?.id, then req.auth?.id and req.auth?.sub (express-jwt 7+), then req.user?.sub, then Koa's req.state.user (sub, then id) */
+  identifyUser?(req: Req, res: Res): MaybePromise<string | number | undefined | null>;
+  /** @default none */
+  identifyCompany?(req: Req, res: Res): MaybePromise<string | number | undefined | null>;
+  /** @default none (the Authorization header is never sent as a session token by default) */
+  getSessionToken?(req: Req, res: Res): MaybePromise<string | undefined | null>;
+  /**
+   * Any plain object (an interface of the app's too, as moesif-nodejs types it `object`); an array or
+   * another value is left out.
+   */
+  getMetadata?(req: Req, res: Res): MaybePromise<object | undefined | null>;
+  /** Comma-separated tags. */
+  getTags?(req: Req, res: Res): MaybePromise<string | undefined | null>;
+  getApiVersion?(req: Req, res: Res): MaybePromise<string | undefined | null>;
+  /**
+   * Return true (any truthy value, as for moesif-nodejs) to not log this call; undefined logs it.
+   * Called when the response has finished. @default never skip
+   */
+  skip?(req: Req, res: Res): MaybePromise<unknown>;
 }
 
 /**
@@ -196,7 +221,7 @@ export interface MoesifOnlyOptions {
  * outgoing calls too, with a MockedRequest and a MockedResponse (`mo_mocked` is true) in place of
  * `req` and `res`, as in moesif-nodejs: typed for incoming calls here, so an app's hooks keep compiling.
  */
-export interface MoesifOptions extends MoesifOnlyOptions {
+export interface MoesifOptions extends MoesifOnlyOptions, MoesifHooks<MoesifRequest, MoesifResponse> {
   /**
    * Sent as X-Moesif-Application-Id; when not given, the MOESIF_APPLICATION_ID environment variable
    * (as moesif-nodejs's README says). Without either the middleware only calls `next()`.
@@ -218,25 +243,6 @@ export interface MoesifOptions extends MoesifOnlyOptions {
    * `baseUri` wins (and a warning says so if they differ).
    */
   BaseUri?: string;
-  /** @default req.user?.id, then req.auth?.id and req.auth?.sub (express-jwt 7+), then req.user?.sub, then Koa's req.state.user (sub, then id) */
-  identifyUser?(req: MoesifRequest, res: MoesifResponse): MaybePromise<string | number | undefined | null>;
-  /** @default none */
-  identifyCompany?(req: MoesifRequest, res: MoesifResponse): MaybePromise<string | number | undefined | null>;
-  /** @default none (the Authorization header is never sent as a session token by default) */
-  getSessionToken?(req: MoesifRequest, res: MoesifResponse): MaybePromise<string | undefined | null>;
-  /**
-   * Any plain object (an interface of the app's too, as moesif-nodejs types it `object`); an array or
-   * another value is left out.
-   */
-  getMetadata?(req: MoesifRequest, res: MoesifResponse): MaybePromise<object | undefined | null>;
-  /** Comma-separated tags. */
-  getTags?(req: MoesifRequest, res: MoesifResponse): MaybePromise<string | undefined | null>;
-  getApiVersion?(req: MoesifRequest, res: MoesifResponse): MaybePromise<string | undefined | null>;
-  /**
-   * Return true (any truthy value, as for moesif-nodejs) to not log this call; undefined logs it.
-   * Called when the response has finished. @default never skip
-   */
-  skip?(req: MoesifRequest, res: MoesifResponse): MaybePromise<unknown>;
   /**
    * Last chance to edit or remove fields of the event before it is queued. The object it returns is
    * sent (a copy made with lodash's omit, say); a return that is not an object sends the event as edited.
@@ -302,7 +308,26 @@ export interface MoesifOptions extends MoesifOnlyOptions {
    * moesif-nodejs tries to cover. No effect.
    */
   outgoingPatch?: boolean;
+  /**
+   * For moesif-nodejs code written for Next.js's App Router, where the middleware wraps route handlers
+   * (`export const GET = moesif(options)(handler)`); typed with NextJsAppRouterOptions when true. Not
+   * needed: the middleware tells a route handler (a function) from a request by itself.
+   */
+  isNextJsAppRouter?: boolean;
 }
+
+/**
+ * The options of moesif-nodejs code for Next.js's App Router (`isNextJsAppRouter: true`): the hooks
+ * get the route handler's Request (a NextRequest) and the Response the client gets.
+ */
+export interface NextJsAppRouterOptions
+  extends Omit<MoesifOptions, keyof MoesifHooks<MoesifRequest, MoesifResponse> | 'isNextJsAppRouter'>,
+    MoesifHooks<Request, Response> {
+  isNextJsAppRouter: true;
+}
+
+/** A route handler of Next.js's App Router: the request (a NextRequest) and the route's context (its `params`) in, a Response out. */
+export type RouteHandler<Req, Context> = (request: Req, context: Context) => Response | Promise<Response>;
 
 /** Counters of the delivery queue, for health checks and tests. */
 export interface MoesifStats {
@@ -337,6 +362,11 @@ export interface MoesifMiddleware {
   (req: MoesifRequest, res: MoesifResponse, next?: NextFunction): void;
   /** Koa's `(ctx, next)`, so that `app.use(moesif(options))` compiles in a Koa app as with moesif-nodejs: returns what `next()` returns. */
   (ctx: KoaContextLike, next: () => Promise<unknown>): Promise<unknown>;
+  /**
+   * A route handler of Next.js's App Router, wrapped so that each of its calls is logged
+   * (`export const GET = moesif(options)(handler)`, as with moesif-nodejs's `isNextJsAppRouter`).
+   */
+  <Req extends Request, Context>(handler: RouteHandler<Req, Context>): (request: Req, context: Context) => Promise<Response>;
   /** Send everything queued now; resolves when the queue is empty or the collector failed once. Never rejects. */
   flush(): Promise<void>;
   stats(): MoesifStats;
