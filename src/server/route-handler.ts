@@ -23,6 +23,7 @@
  *   own (redirect(), notFound(): a `digest` starting NEXT_), which it turns into other answers that the
  *   wrapper cannot see; moesif-nodejs logs no thrown call. The error goes on to Next.js either way.
  * - identifyCompany is asked for the company; moesif-nodejs asks identifyUser for both ids here.
+ * - The URL logged has the host the client called (see calledUrl).
  */
 import { randomUUID } from 'node:crypto';
 import { BodyRecorder, decodeRecorded, flattenHeaders, maskUrl, type EncodedBody, type RawHeaders } from './body.js';
@@ -187,6 +188,26 @@ function tapped(body: ReadableStream<Uint8Array>, recorder: BodyRecorder, ended:
   });
 }
 
+/**
+ * The URL the client called: request.url's scheme, path and query under the Host header's host, as the
+ * middleware logs it. Next.js names in request.url the host it was started with (`localhost` under
+ * `next start`), whatever the client asked for, on purpose (vercel/next.js#37536): logged as it is,
+ * the calls of every domain an app serves would read localhost.
+ */
+function calledUrl(request: Request): string {
+  const url = new URL(request.url);
+  const host = request.headers.get('host');
+  let called = url.href;
+  if (host) {
+    try {
+      called = new URL(`${url.protocol}//${host}${url.pathname}${url.search}`).href;
+    } catch {
+      // A Host header that is no host: request.url as it is.
+    }
+  }
+  return maskUrl(called);
+}
+
 /** Next.js's redirect(), notFound() and the like: errors it turns into answers of its own. */
 function isNextJsControlFlow(error: unknown): boolean {
   const { digest } = (error ?? {}) as { digest?: unknown };
@@ -227,7 +248,7 @@ async function buildEvent(call: RouteCall, { response, responseBody }: RouteAnsw
 
   const requestHeaders = rawHeaders(request.headers);
   const event: MoesifEvent = {
-    request: { time: new Date(call.startedAt).toISOString(), uri: maskUrl(request.url), verb: request.method, headers: flattenHeaders(requestHeaders) },
+    request: { time: new Date(call.startedAt).toISOString(), uri: calledUrl(request), verb: request.method, headers: flattenHeaders(requestHeaders) },
     response: { time: new Date(endedAt).toISOString(), status: response.status, headers: flattenHeaders(rawHeaders(response.headers)) },
     direction: 'Incoming',
     transaction_id: call.transactionId ?? randomUUID(),

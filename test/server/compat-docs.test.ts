@@ -516,4 +516,5 @@ describe('moesif-nodejs README, How to Use, 2. Enter Your Moesif Application ID:
  * - moesif-nodejs README, `import moesif from` / `(await import(...)).default`: test/package/published.test.ts.
  * - README.md (ours), node:http without next, Koa's default user: test/server/node-http.test.ts, test/server/koa.test.ts.
  * - README.md (ours), the collector with moesif-nodejs and `baseUri`: test/collector/moesif-nodejs.test.ts.
+ * - README.md (ours) and moesif's Next.js example (App Router `isNextJsAppRouter`, Pages Router): test/package/nextjs.test.ts.
  */

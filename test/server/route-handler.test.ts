@@ -145,11 +145,12 @@ it('cancels the handler\'s stream when the client leaves an event stream, and lo
   });
 });
 
-it('answers with a copy carrying the transaction id when the handler returns a response whose headers cannot change (a proxied fetch)', async () => {
+it('answers with a copy carrying the transaction id when the handler returns a response whose headers cannot change (Node\'s fetch())', async () => {
   const upstream = await startNodeServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"upstream":true}'));
   try {
     const proxy = async () => fetch(upstream.url);
-    // Headers of a fetch()'s response are immutable: moesif-nodejs's headers.set() throws, and Next.js answers 500.
+    // Headers of a fetch()'s response are immutable (Next.js's own fetch gives a copy, Response.redirect() does not:
+    // see test/package/nextjs.test.ts): moesif-nodejs's headers.set() throws, and Next.js answers 500.
     await expect(moesifNodejs({ ...options(), batchMaxTime: 501 } as never)(proxy)(new Request('https://shop.example/api/proxy'), {})).rejects.toThrow(/immutable/);
     const answer = await moesif(options())(proxy)(new Request('https://shop.example/api/proxy'), {});
     expect([answer.status, answer.headers.get('content-type'), await answer.text()]).toEqual([200, 'application/json', '{"upstream":true}']);
@@ -159,6 +160,14 @@ it('answers with a copy carrying the transaction id when the handler returns a r
   } finally {
     await upstream.close();
   }
+});
+
+it('logs the URL with the host the client called, not the one Next.js puts in request.url', async () => {
+  // As Next.js hands it over under `next start`: its own host name, the client's in the Host header.
+  const request = new Request('http://localhost:3000/api/ping?q=1', { headers: { host: 'api.shop.example' } });
+  await (await moesif(options())(async () => new Response('pong'))(request, {})).text();
+  const [event] = await waitFor(() => servers.collector.events().length === 1 && servers.collector.events());
+  expect(event!.request.uri).toBe('http://api.shop.example/api/ping?q=1');
 });
 
 it('keeps the client\'s transaction id, as the middleware does', async () => {
