@@ -28,6 +28,7 @@
 import { randomUUID } from 'node:crypto';
 import { BodyRecorder, decodeRecorded, flattenHeaders, maskUrl, type EncodedBody, type RawHeaders } from './body.js';
 import { applyAnswers, askHooks, clientIp, handOn, hookCaller, maskEvent, TRANSACTION_ID_HEADER, takenTransactionId, type Recording } from './event.js';
+import { errorName } from './log.js';
 import type { MoesifEvent, RouteHandler } from './types.js';
 
 /** One call to a wrapped handler, from its Request to the end of its Response's body. */
@@ -63,7 +64,7 @@ export function createRouteHandlerWrapper(recording: Recording) {
         call = startCall(request, recording);
       } catch (error) {
         // Whatever went wrong, the handler still answers, unlogged.
-        recording.log.warnOnce('route', `a route handler's call could not be observed (${String(error)})`);
+        recording.log.warnOnce('route', `a route handler's call could not be observed (${errorName(error)})`);
       }
       let response: unknown;
       try {
