@@ -3,14 +3,17 @@
  * usertrail/server in a real Next.js 16 app, installed from the tarball (./packed.ts): route handlers
  * of the App Router wrapped as moesif's Next.js example wraps them with moesif-nodejs
  * (`isNextJsAppRouter`), side by side with moesif-nodejs 3.11 itself, and a Pages Router API route
- * wired as its older example wires the middleware. The app (fixtures/next-app) is built with
+ * wired as its older example wires the middleware; and the browser SDK in a client component, as
+ * moesif's example sets up moesif-browser-js. The app (fixtures/next-app) is built with
  * `next build` and served by `next start` on 127.0.0.1; a recording collector gets the events.
  * test/server/route-handler.test.ts covers the wrapping case by case.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync } from 'node:fs';
 import { join, parse, sep } from 'node:path';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { chromiumArgs, chromiumPath } from '../../scripts/chromium.mjs';
 import { DEFAULT_APP_ID } from '../../demo/collector/server.js';
 import { freePort, startNodeServer, startRecorder, waitFor, type Recorder, type RunningApp } from '../server/helpers';
 import { packConsumer, ROOT, run, type PackedConsumer } from './packed';
@@ -40,6 +43,8 @@ beforeAll(async () => {
     TURBOPACK_ROOT: commonFolder(packed.consumer, ROOT),
     MOESIF_APPLICATION_ID: DEFAULT_APP_ID,
     COLLECTOR_URL: collector.url,
+    // Written into the client bundle by next build, as NEXT_PUBLIC_ variables are.
+    NEXT_PUBLIC_COLLECTOR_HOST: new URL(collector.url).host,
     UPSTREAM_URL: upstream.url,
   };
   const nextCli = join(packed.consumer, 'node_modules/next/dist/bin/next');
@@ -124,4 +129,31 @@ it("Pages Router: an API route wired as moesif's example wires the middleware is
   const [event] = await waitFor(() => eventsFor('/api/pages-router').length === 1 && eventsFor('/api/pages-router'), 10_000);
   expect(event).toMatchObject({ user_id: 'user_8', request: { verb: 'POST', body: { q: 1 } }, response: { status: 201, body: { name: 'Jack Buck', got: { q: 1 } } } });
   expect(event!.transaction_id).toBe(answer.headers.get('x-moesif-transaction-id'));
+});
+
+it('the browser SDK in a client component: the page renders on the server, and in Chromium its user, action and captured call reach the collector', async () => {
+  // Rendered on the server first: the component's module, and usertrail with it, ran in Node.
+  expect(await (await fetch(`${app}/`)).text()).toContain('<p id="status">loading</p>');
+  const browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
+  try {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(String(error)));
+    page.on('console', (message) => void (message.type() === 'error' && errors.push(message.text())));
+    await page.goto(`${app}/`);
+    // The page's own call answered: then the SDK has its action, user and the captured call.
+    await page.locator('#status', { hasText: '200' }).waitFor();
+    await page.evaluate(() => (window as unknown as { moesif: { flush(): Promise<void> } }).moesif.flush());
+    const sent = (path: string) => collector.requests.filter((request) => request.path === path).flatMap((request) => request.body as Array<Record<string, any>>);
+    const [action] = await waitFor(() => sent('/v1/actions/batch').length > 0 && sent('/v1/actions/batch'), 10_000);
+    expect(action).toMatchObject({ action_name: 'page_ready', user_id: 'user_9', metadata: { via: 'next' }, request: { uri: `${app}/` } });
+    // The visitor's anonymous id, made in the browser, linked to the user.
+    const [user] = sent('/v1/users/batch');
+    expect(user).toMatchObject({ user_id: 'user_9', anonymous_id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    const [call] = await waitFor(() => eventsFor('/api/chat-status').length > 0 && eventsFor('/api/chat-status'), 10_000);
+    expect(call).toMatchObject({ user_id: 'user_9', request: { verb: 'GET', uri: `${app}/api/chat-status` }, response: { status: 200 } });
+    expect(errors).toEqual([]);
+  } finally {
+    await browser.close();
+  }
 });
