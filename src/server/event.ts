@@ -212,7 +212,7 @@ export function createExchangeObserver(recording: Recording): ExchangeObserver {
   function onClose(this: MoesifResponse): void {
     const exchange = exchangeOf(this);
     if (!exchange || exchange.done) return;
-    if (this.headersSent || this.writableEnded) complete(exchange);
+    if (headSent(this) || this.writableEnded) complete(exchange);
     else awaitAnswer(exchange);
   }
 
@@ -277,8 +277,20 @@ const MAX_TRANSACTION_ID_LENGTH = 512;
 function offerTransactionId(req: MoesifRequest, res: MoesifResponse): string {
   const given = firstHeaderValue(req.headers[TRANSACTION_ID_HEADER]);
   const id = given && given.length <= MAX_TRANSACTION_ID_LENGTH ? given : randomUUID();
-  if (!res.headersSent && typeof res.setHeader === 'function') res.setHeader(TRANSACTION_ID_HEADER, id);
+  if (!headSent(res) && typeof res.setHeader === 'function') res.setHeader(TRANSACTION_ID_HEADER, id);
   return id;
+}
+
+/**
+ * Whether the response's head has gone out, as Node's own `headersSent` getter (node:http's or
+ * node:http2's, on the prototype) says. @fastify/express, the plugin through which Fastify apps mount
+ * this middleware, gives each response an own `headersSent` that says whether Express's res.send()
+ * ran: false whenever Fastify answers, as it does for its routes. An event stream whose client left
+ * then looked unanswered, and was logged 30 s later as 499 instead of as the 200 it had started.
+ */
+function headSent(res: MoesifResponse): boolean {
+  const byNode: unknown = Reflect.get(Object.getPrototypeOf(res) ?? {}, 'headersSent', res);
+  return typeof byNode === 'boolean' ? byNode : !!res.headersSent;
 }
 
 /** Recording is best effort: whatever happens in `record`, the app's call goes through. */

@@ -13,7 +13,7 @@
  * Moesif/moesif-nodejs-hapi-example could not be read on this machine: Hapi runs a Connect middleware
  * in an `onRequest` extension on `request.raw.req` and `request.raw.res`, the way used here.
  */
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -66,6 +66,8 @@ async function verifiedClaims(authorization: unknown): Promise<Claims | undefine
 const STREAMED_LINES = ['first line\n', 'second line\n', 'third line\n'];
 /** Over 1 KB of JSON, which Hapi sends gzip-compressed to a client that accepts it. */
 const REPORT = { rows: Array.from({ length: 60 }, (_, id) => ({ id, name: `row ${id}` })) };
+/** The first message of an event stream that never ends by itself. */
+const FIRST_EVENT = 'data: {"n":1}\n\n';
 
 /** An app of one framework with the middleware wired one way (none when undefined), on 127.0.0.1:0. */
 type Wiring = (middleware: Middleware | undefined) => Promise<RunningApp>;
@@ -96,10 +98,17 @@ function fastifyRoutes(app: FastifyInstance): void {
   const account = { type: 'object', properties: { id: { type: 'integer' }, plan: { type: 'string' } } };
   app.get('/account', { schema: { response: { 200: account } } }, async () => ({ id: 9, plan: 'pro', passwordHash: 'never sent' }));
   app.get('/report', async () => REPORT);
+  app.get('/events', async (_request, reply) => {
+    const events = new PassThrough();
+    events.write(FIRST_EVENT);
+    return reply.type('text/event-stream').send(events);
+  });
 }
 
 async function startFastify(setup: (app: FastifyInstance) => Promise<void>): Promise<RunningApp> {
-  const app = Fastify();
+  // forceCloseConnections: close() also ends an event stream whose client has left, which Fastify
+  // otherwise waits for.
+  const app = Fastify({ forceCloseConnections: true });
   await setup(app);
   fastifyRoutes(app);
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -164,6 +173,16 @@ function hapiRoutes(server: Hapi.Server): void {
     // Hapi serialises a reply by the route's json options: only the replacer's keys, indented.
     { method: 'GET', path: '/account', options: { json: { replacer: ['id', 'plan'], space: 2 } }, handler: () => ({ id: 9, plan: 'pro', passwordHash: 'never sent' }) },
     { method: 'GET', path: '/report', handler: () => REPORT },
+    {
+      method: 'GET',
+      path: '/events',
+      handler: (_request, h) => {
+        const events = new PassThrough();
+        events.write(FIRST_EVENT);
+        // Uncompressed, as event streams are sent (each message must reach the client at once).
+        return h.response(events).type('text/event-stream').compressed('identity');
+      },
+    },
   ]);
 }
 
@@ -329,6 +348,20 @@ for (const [framework, wirings] of Object.entries({ Fastify: FASTIFY, Hapi: HAPI
           expect(JSON.stringify(events)).not.toContain(TOKEN.split('.')[2]);
 
           expect(ours.events.map((event) => comparable(event, ours.url))).toEqual(theirs.events.map((event) => comparable(event, theirs.url)));
+        });
+
+        it('logs an event stream whose client left as the 200 it had started, with what it had sent', async () => {
+          const { app, collector } = await start(wiring, 'usertrail');
+          const leave = new AbortController();
+          const res = await fetch(`${app.url}/events`, { signal: leave.signal });
+          const reader = res.body!.getReader();
+          expect(new TextDecoder().decode((await reader.read()).value)).toBe(FIRST_EVENT);
+          leave.abort();
+          // Logged when the client leaves (batches leave after 10 ms; waitFor gives up after 5 s), not
+          // 30 s later as an answer never given (499).
+          const [event] = await waitFor(() => collector.events().length > 0 && collector.events());
+          expect(event?.response.status).toBe(200);
+          expect(event?.response.body).toBe(FIRST_EVENT);
         });
       });
     }
