@@ -15,7 +15,7 @@
  */
 import { PassThrough, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fastifyExpress from '@fastify/express';
 import type { RequestHandler } from 'express';
@@ -87,6 +87,7 @@ function fastifyRoutes(app: FastifyInstance): void {
     return reply.code(201).header('location', '/items/3').send({ id: 3, name });
   });
   app.get('/me', { onRequest: authenticate }, async (request) => ({ user: (request as FastifyRequest & WithUser).user?.sub }));
+  app.post('/orders', { onRequest: authenticate }, async (request, reply) => reply.code(201).send({ ordered: request.body }));
   app.get('/boom', async () => {
     throw new Error('the database is down');
   });
@@ -153,6 +154,7 @@ function hapiRoutes(server: Hapi.Server): void {
       handler: (request, h) => h.response({ id: 3, name: (request.payload as { name: string }).name }).code(201).header('location', '/items/3'),
     },
     { method: 'GET', path: '/me', options: { auth: 'jwt' }, handler: (request) => ({ user: (request.auth.credentials as Claims).sub }) },
+    { method: 'POST', path: '/orders', options: { auth: 'jwt' }, handler: (request, h) => h.response({ ordered: request.payload }).code(201) },
     {
       method: 'GET',
       path: '/boom',
@@ -216,21 +218,27 @@ const HAPI: Record<string, Wiring> = {
     }),
 };
 
-const TOKEN = await signToken({ sub: 'user_42', company_id: 'acme' });
-
 interface Call {
   method: string;
   path: string;
   headers?: Record<string, string>;
-  body?: string;
+  body?: string | Uint8Array<ArrayBuffer>;
+  /** The request body usertrail logs: decoded when compressed, parsed when JSON, masked. */
+  logged?: unknown;
 }
+
+const ZIPPED = new Uint8Array(gzipSync(JSON.stringify({ name: 'zipped', password: 'hunter2' })));
+const TOKEN = await signToken({ sub: 'user_42', company_id: 'acme' });
+const JSON_TYPE = { 'Content-Type': 'application/json' };
 
 /** The calls every app gets, in this order. */
 const CALLS: Call[] = [
   { method: 'GET', path: '/items?page=2&q=caf%C3%A9' },
-  { method: 'POST', path: '/items', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'widget', password: 'hunter2' }) },
+  { method: 'POST', path: '/items', headers: JSON_TYPE, body: JSON.stringify({ name: 'widget', password: 'hunter2' }), logged: { name: 'widget', password: MASK } },
   { method: 'GET', path: '/me', headers: { Authorization: `Bearer ${TOKEN}` } },
   { method: 'GET', path: '/me' },
+  // Refused by the auth hook before the framework reads the body.
+  { method: 'POST', path: '/orders', headers: JSON_TYPE, body: JSON.stringify({ item: 'book', quantity: 2 }), logged: { item: 'book', quantity: 2 } },
   { method: 'GET', path: '/missing' },
   { method: 'GET', path: '/boom' },
   { method: 'GET', path: '/stream' },
@@ -238,7 +246,24 @@ const CALLS: Call[] = [
   { method: 'GET', path: '/account' },
   { method: 'GET', path: '/report' },
   { method: 'HEAD', path: '/items' },
+  // What clients also send: JSON cut short, a gzip-compressed body (Hapi decodes it, Fastify does
+  // not) and a form (Hapi parses it, Fastify has no parser for it without a plugin).
+  { method: 'POST', path: '/items', headers: JSON_TYPE, body: '{"name": "widget", "password": "hunter2"', logged: `{"name": "widget", "password": "${MASK}"` },
+  { method: 'POST', path: '/items', headers: { ...JSON_TYPE, 'Content-Encoding': 'gzip' }, body: ZIPPED, logged: { name: 'zipped', password: MASK } },
+  {
+    method: 'POST',
+    path: '/items',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: 'name=widget&password=hunter2',
+    logged: `name=widget&password=${MASK}`,
+  },
 ];
+
+/** What each framework answers to CALLS, to be sure the routes ran as meant. */
+const STATUSES = {
+  Fastify: [200, 201, 200, 401, 401, 404, 500, 200, 200, 200, 200, 200, 400, 400, 415],
+  Hapi: [200, 201, 200, 401, 401, 404, 500, 200, 200, 200, 200, 200, 400, 201, 201],
+};
 
 interface Answer {
   status: number;
@@ -272,9 +297,24 @@ async function start(wiring: Wiring, sdk: Sdk | undefined) {
 async function run(wiring: Wiring, sdk: Sdk | undefined) {
   const { app, collector, middleware } = await start(wiring, sdk);
   const answers: Answer[] = [];
-  for (const { method, path, headers, body } of CALLS) answers.push(await answerOf(await fetch(app.url + path, { method, headers, body })));
-  await middleware?.flush?.();
-  const events = sdk ? await waitFor(() => collector.events().length >= CALLS.length && collector.events(), 10_000) : [];
+  const transactionIds: string[] = [];
+  for (const { method, path, headers, body } of CALLS) {
+    const res = await fetch(app.url + path, { method, headers, body });
+    transactionIds.push(res.headers.get('x-moesif-transaction-id') ?? 'none sent');
+    answers.push(await answerOf(res));
+  }
+  if (!middleware) return { url: app.url, answers, events: [] };
+  await middleware.flush?.();
+  const received = await waitFor(() => collector.events().length >= CALLS.length && collector.events(), 10_000);
+  // The events of each call, found by the transaction id its answer carried (both SDKs log the header
+  // they sent): the events of calls answered in turn may arrive in another order (usertrail decodes a
+  // gzip body in zlib's thread pool).
+  const events = transactionIds.map((id) => {
+    const ofCall = received.filter((event) => event.response.headers['x-moesif-transaction-id'] === id);
+    expect(ofCall, `the events of transaction ${id}`).toHaveLength(1);
+    return ofCall[0]!;
+  });
+  expect(received).toHaveLength(CALLS.length);
   return { url: app.url, answers, events };
 }
 
@@ -288,32 +328,39 @@ function asLogged(text: string): unknown {
 }
 
 /**
- * An event with the differences from moesif-nodejs that the README documents undone, so that the two
- * SDKs' events can be compared: moesif-nodejs sends the Authorization header as it came (usertrail:
- * `Bearer *****`) and a password's MD5 (usertrail: `*****`), header values as the app set them (Hapi's
- * Content-Length is a number; usertrail: text, as on the wire), and a body that is not JSON, or was
- * compressed, as base64 of the bytes sent (usertrail: decoded, as Moesif shows it).
+ * A body of an event as Moesif shows it: moesif-nodejs sends a body that is not JSON, or was
+ * compressed, as base64 of the bytes that passed (Moesif decodes base64), usertrail decoded.
+ */
+function shownBody(side: Json): unknown {
+  if (side.transfer_encoding !== 'base64') return side.body;
+  const bytes = Buffer.from(side.body, 'base64');
+  return asLogged((side.headers['content-encoding'] === 'gzip' ? gunzipSync(bytes) : bytes).toString());
+}
+
+/** A body with its password replaced: moesif-nodejs sends a parsed one's MD5 and a text one as it came, usertrail `*****`. */
+function withoutPassword(body: unknown): unknown {
+  if (typeof body === 'string') return body.replace(/(password"?\s*[:=]\s*"?)[^"&]*/, '$1(masked)');
+  return body && typeof body === 'object' && 'password' in body ? { ...body, password: '(masked)' } : body;
+}
+
+/**
+ * An event with the differences from moesif-nodejs that the README documents undone, so that the
+ * two SDKs' events can be compared: moesif-nodejs sends the Authorization header as it came
+ * (usertrail: `Bearer *****`), a password as above, bodies as above, and header values as the app
+ * set them (Hapi's Content-Length is a number; usertrail: text, as on the wire).
  */
 function comparable(event: Json, url: string): Json {
-  const { authorization, ...requestHeaders } = event.request.headers as Json;
-  const responseHeaders = Object.fromEntries(Object.entries(event.response.headers as Json).map(([name, value]) => [name, String(value)]));
-  let responseBody = event.response.body;
-  if (event.response.transfer_encoding === 'base64') {
-    const bytes = Buffer.from(responseBody, 'base64');
-    responseBody = asLogged((responseHeaders['content-encoding'] === 'gzip' ? gunzipSync(bytes) : bytes).toString());
-  }
-  const masked = (body: unknown) => (body && typeof body === 'object' && 'password' in body ? { ...body, password: 'masked' } : body);
+  const { request, response } = event;
   return {
-    call: `${event.request.verb} ${event.request.uri.replace(url, '')}`,
-    status: event.response.status,
+    call: `${request.verb} ${request.uri.replace(url, '')}`,
+    status: response.status,
     user_id: event.user_id,
     company_id: event.company_id,
-    authorization: authorization === undefined ? undefined : 'given',
-    request_headers: Object.keys(requestHeaders).sort(),
-    request_body: masked(event.request.body),
-    response_headers: Object.keys(responseHeaders).sort(),
-    content_type: responseHeaders['content-type'],
-    response_body: masked(responseBody),
+    authorization: request.headers.authorization === undefined ? 'none' : 'sent',
+    request_headers: Object.keys(request.headers).sort(),
+    request_body: withoutPassword(shownBody(request)),
+    response_headers: Object.entries(response.headers as Json).map(([name, value]) => `${name}: ${String(value)}`).filter((header) => !header.startsWith('x-moesif-transaction-id')).sort(),
+    response_body: withoutPassword(shownBody(response)),
   };
 }
 
@@ -325,24 +372,25 @@ for (const [framework, wirings] of Object.entries({ Fastify: FASTIFY, Hapi: HAPI
           const bare = await run(wiring, undefined);
           const theirs = await run(wiring, 'moesif-nodejs');
           const ours = await run(wiring, 'usertrail');
+          expect(bare.answers.map((answer) => answer.status)).toEqual(STATUSES[framework as keyof typeof STATUSES]);
+          expect(asLogged(bare.answers[9]!.body)).toEqual({ id: 9, plan: 'pro' });
           expect(theirs.answers).toEqual(bare.answers);
           expect(ours.answers).toEqual(bare.answers);
-          // What the framework answered, to be sure the routes ran as meant.
-          expect(bare.answers.map((answer) => answer.status)).toEqual([200, 201, 200, 401, 404, 500, 200, 200, 200, 200, 200]);
-          expect(asLogged(bare.answers[8]!.body)).toEqual({ id: 9, plan: 'pro' });
 
-          // One event per call, in order, saying what the client got.
+          // One event per call, saying what the client sent and got.
           const events = ours.events;
           expect(events.map((event) => `${event.request.verb} ${event.request.uri}`)).toEqual(CALLS.map(({ method, path }) => `${method} ${ours.url}${path}`));
           for (const [i, event] of events.entries()) {
             const answer = ours.answers[i]!;
-            expect(event.response.status, CALLS[i]!.path).toBe(answer.status);
-            expect(event.response.headers['content-type'], CALLS[i]!.path).toBe(answer.headers['content-type']);
-            expect(event.response.body, CALLS[i]!.path).toEqual(answer.body === '' ? undefined : asLogged(answer.body));
-            expect(event.metadata, CALLS[i]!.path).toBeUndefined();
+            const call = `${CALLS[i]!.method} ${CALLS[i]!.path} (${i})`;
+            expect(event.transaction_id, call).toBe(event.response.headers['x-moesif-transaction-id']);
+            expect(event.request.body, call).toEqual(CALLS[i]!.logged);
+            expect(event.response.status, call).toBe(answer.status);
+            expect(event.response.headers['content-type'], call).toBe(answer.headers['content-type']);
+            expect(event.response.body, call).toEqual(answer.body === '' ? undefined : asLogged(answer.body));
+            expect(event.metadata, call).toBeUndefined();
           }
           expect(events.map((event) => [event.user_id, event.company_id])).toEqual(CALLS.map((_, i) => (i === 2 ? ['user_42', 'acme'] : [undefined, undefined])));
-          expect(events[1]!.request.body).toEqual({ name: 'widget', password: MASK });
           expect(events[2]!.request.headers.authorization).toBe(`Bearer ${MASK}`);
           expect(JSON.stringify(events)).not.toContain('hunter2');
           expect(JSON.stringify(events)).not.toContain(TOKEN.split('.')[2]);
