@@ -160,7 +160,7 @@ interface Exchange {
   readonly url: string | undefined;
   /** The socket's address when the request came, while it is open (Node reads it once per connection and keeps it). */
   readonly socketAddress: string | undefined;
-  /** The parser pushed the end of the request body: only then can what was kept be all of it. */
+  /** The parser pushed the end of the request body (see wholeRequestBody). */
   requestEnded: boolean;
   /** The call is being logged: nothing more is recorded. */
   done: boolean;
@@ -209,7 +209,7 @@ export function createExchangeObserver(recording: Recording): ExchangeObserver {
   function onClose(this: MoesifResponse): void {
     const exchange = exchangeOf(this);
     if (!exchange || exchange.done) return;
-    if (this.headersSent || this.writableEnded) complete(exchange);
+    if (headSent(this) || this.writableEnded) complete(exchange);
     else awaitAnswer(exchange);
   }
 
@@ -277,8 +277,20 @@ export const takenTransactionId = (given: string | null): string =>
  */
 function offerTransactionId(req: MoesifRequest, res: MoesifResponse): string {
   const id = takenTransactionId(firstHeaderValue(req.headers[TRANSACTION_ID_HEADER]));
-  if (!res.headersSent && typeof res.setHeader === 'function') res.setHeader(TRANSACTION_ID_HEADER, id);
+  if (!headSent(res) && typeof res.setHeader === 'function') res.setHeader(TRANSACTION_ID_HEADER, id);
   return id;
+}
+
+/**
+ * Whether the response's head has gone out, as Node's own `headersSent` getter (node:http's or
+ * node:http2's, on the prototype) says. @fastify/express, the plugin through which Fastify apps mount
+ * this middleware, gives each response an own `headersSent` that says whether Express's res.send()
+ * ran: false whenever Fastify answers, as it does for its routes. An event stream whose client left
+ * then looked unanswered, and was logged 30 s later as 499 instead of as the 200 it had started.
+ */
+function headSent(res: MoesifResponse): boolean {
+  const byNode: unknown = Reflect.get(Object.getPrototypeOf(res) ?? {}, 'headersSent', res);
+  return typeof byNode === 'boolean' ? byNode : !!res.headersSent;
 }
 
 /** Recording is best effort: whatever happens in `record`, the app's call goes through. */
@@ -354,6 +366,19 @@ function recordRequestChunk(exchange: Exchange, [chunk, encoding]: unknown[]): v
   if (exchange.done) return;
   if (chunk === null) exchange.requestEnded ||= !wasAborted(exchange.req);
   else if (chunk !== undefined) (exchange.requestBody ??= new BodyRecorder(exchange.recording.options.requestMaxBodySize)).add(chunk, encoding);
+}
+
+/**
+ * Whether the request body recorded is all of it: its end was pushed, or as many bytes came as its
+ * Content-Length says. Node pushes the end of a body only when its parser next runs, after the
+ * response has finished if the app answered without reading the body: a Fastify route's 401 from an
+ * auth hook or its 415, Hapi's 401 before the payload is read. Such a body came whole all the same,
+ * and was logged as cut (as text, not parsed JSON, and marked truncated).
+ */
+function wholeRequestBody(exchange: Exchange, body: BodyRecorder): boolean {
+  if (exchange.requestEnded) return true;
+  const declared = firstHeaderValue(exchange.req.headers['content-length']);
+  return /^\d+$/.test(declared) && Number(declared) === body.total();
 }
 
 /** write(chunk, encoding?, cb?) and end(chunk?, encoding?, cb?): a function in first place is a callback. */
@@ -717,7 +742,7 @@ async function buildEvent(
         requestBody.bytes(),
         // A body whose end never came (an upload refused unread, a client that left) is cut, however
         // little of it arrived: not parsed as JSON, and a character cut at its end is not binary.
-        requestBody.total() + (exchange.requestEnded ? 0 : 1),
+        requestBody.total() + (wholeRequestBody(exchange, requestBody) ? 0 : 1),
         contentType,
         firstHeaderValue(req.headers['content-encoding']),
         options.requestMaxBodySize,
