@@ -467,13 +467,16 @@ function complete(exchange: Exchange, answer?: Answer): void {
   exchange.done = true;
   const { res, recording } = exchange;
   const sent = http2SentHead(res);
+  // Most of the time only getHeaders(), a copy already: merged into another only when there is more.
+  const headers =
+    exchange.headHeaders || sent || answer?.headers
+      ? { ...exchange.headHeaders, ...res.getHeaders(), ...sent?.headers, ...answer?.headers }
+      : res.getHeaders();
+  // node:http2's compatibility API lists the ':status' it sent among getHeaders(): the event has its own status.
+  if (sent) delete headers[':status'];
   const response = {
     status: answer?.status ?? sent?.status ?? res.statusCode,
-    // Most of the time only getHeaders(), a copy already: merged into another only when there is more.
-    headers:
-      exchange.headHeaders || sent || answer?.headers
-        ? { ...exchange.headHeaders, ...res.getHeaders(), ...sent?.headers, ...answer?.headers }
-        : res.getHeaders(),
+    headers,
     // A body the app never ended (a stream the client left) is cut where it was: not parsed as
     // whole JSON, and a character cut at its end (a piped file's chunk) does not make it binary.
     bodyEnded: answer?.ended ?? res.writableEnded,

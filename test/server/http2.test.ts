@@ -77,6 +77,8 @@ it('logs an HTTP/2 call once, its body once, its :authority as host and its :pat
   // The request line of HTTP/2 travels as headers: its query went out unmasked in :path.
   expect(event?.request.headers[':path']).toBe('/items?api_key=*****');
   expect(JSON.stringify(event)).not.toContain('k-secret');
+  // The compatibility API lists the ':status' it sent among getHeaders(); the event's status is its own field.
+  expect(event?.response.headers).toEqual({ 'content-type': 'application/json', 'x-moesif-transaction-id': expect.any(String), date: expect.any(String) });
 });
 
 // How an app answers once its client has gone: node:http2 ignores writeHead() on a closed stream,
