@@ -316,6 +316,61 @@ test("ky: the app gets the same answers and errors, and each request is recorded
   expect(byTag['?form'].request.headers['content-type']).toBe(collector.api.filter((request) => request.search == '?form').at(-1)!.headers['content-type']);
 });
 
+for (const sdkFirst of [false, true]) {
+  test(`zone.js loaded ${sdkFirst ? 'after the SDK started (its script in <head>, the app bundle later)' : 'before the SDK'}: calls are recorded, and the app's zone sees no timer or listener of capture's`, async ({ page, collector }) => {
+    // As Angular's NgZone: a zone forked from the root, told of every task scheduled in it; it runs change
+    // detection after each timer and event it sees, and is stable (isStable, whenStable()) once none is left.
+    // Microtasks are left out: they run within the turn that made them, so adding some changes neither.
+    const scenario = `
+      const app = { tasks: [], zones: [] };
+      let calls = 0;
+      let pending = {};
+      await new Promise((stable) => {
+        // Checked as NgZone does: when the zone's tasks change, and when a callback of the app's ends.
+        const checkStable = () => calls == 2 && !pending.macroTask && !pending.microTask && stable();
+        const angular = Zone.current.fork({
+          name: 'angular',
+          onScheduleTask(delegate, current, target, task) {
+            if (task.type != 'microTask') app.tasks.push(task.type + ' ' + task.source);
+            return delegate.scheduleTask(target, task);
+          },
+          onHasTask(delegate, current, target, state) {
+            delegate.hasTask(target, state);
+            pending = state;
+            checkStable();
+          },
+        });
+        angular.run(() => {
+          fetch('/api/echo?fetch').then((response) => response.json()).then((data) => {
+            app.zones.push(Zone.current.name);
+            app.fetched = data;
+            calls++;
+            checkStable();
+          });
+          const xhr = new XMLHttpRequest();
+          xhr.open('POST', '/api/echo?xhr');
+          xhr.onload = () => {
+            app.zones.push(Zone.current.name);
+            app.sent = JSON.parse(xhr.responseText);
+            calls++;
+            checkStable();
+          };
+          xhr.send('{"page":2}');
+        });
+      });
+      return app;
+    `;
+    const { seen, byTag } = await bothWays({ page, collector }, { library: 'zone', scenario, sdkFirst }, ['?fetch', '?xhr']);
+    expect(seen).toEqual({
+      tasks: ['eventTask XMLHttpRequest.addEventListener:load', 'macroTask XMLHttpRequest.send'],
+      zones: ['angular', 'angular'],
+      fetched: echo('GET'),
+      sent: echo('POST', '{"page":2}'),
+    });
+    expect(outcomes(byTag)).toEqual({ '?fetch': { status: 200, body: echo('GET') }, '?xhr': { status: 200, body: echo('POST', '{"page":2}') } });
+  });
+}
+
 /**
  * The same calls under moesif-browser-js 1.8.13 (its moesif.min.js from node_modules), which a migrating
  * site had: what it records of them, usertrail records alike. Left out are the calls where moesif is
