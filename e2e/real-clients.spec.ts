@@ -286,13 +286,15 @@ test("ky: the app gets the same answers and errors, and each request is recorded
       blobUpload: await settle(ky.put('/api/echo?blob-upload', { body: new Blob(['{"from":"a blob"}'], { type: 'application/json' }) }).json()),
       blob: await settle(ky.get('/api/bin?blob').blob()),
       arrayBuffer: await settle(ky.get('/api/bin?arraybuffer').arrayBuffer()),
+      // ky reads the body itself, through response.body, to report progress.
+      progress: await settle(ky.get('/api/text?progress', { onDownloadProgress: () => {} }).text()),
       response: await settle(ky.get('/api/text?response')),
     };
   `;
-  const tags = ['?get', '?post', '?status=404&missing', ...Array(3).fill('?status=503&retried'), '?timeout', '?aborted', '?form', '?blob-upload', '?blob', '?arraybuffer', '?response'];
+  const tags = ['?get', '?post', '?status=404&missing', ...Array(3).fill('?status=503&retried'), '?timeout', '?aborted', '?form', '?blob-upload', '?blob', '?arraybuffer', '?progress', '?response'];
   const { seen, byTag } = await bothWays({ page, collector }, { library: 'ky', scenario }, tags);
   const url = (path: string) => `${collector.url}${path}`;
-  expect(seen.post).toEqual(echo('POST', '{"name":"Ada"}', true));
+  expect([seen.post, seen.progress]).toEqual([echo('POST', '{"name":"Ada"}', true), 'hello, text']);
   expect(seen.retried.rejected).toEqual({ HTTPError: expect.objectContaining({ name: 'HTTPError', message: `Request failed with status code 503 Service Unavailable: GET ${url('/api/echo?status=503&retried')}` }) });
   expect(seen.timeout.rejected).toEqual({ TimeoutError: { name: 'TimeoutError', message: `Request timed out: GET ${url('/api/slow?timeout')}` } });
   expect(seen.aborted.rejected).toEqual({ DOMException: { name: 'AbortError', message: 'signal is aborted without reason', code: 20 } });
@@ -308,6 +310,7 @@ test("ky: the app gets the same answers and errors, and each request is recorded
     '?blob-upload': { status: 200, body: echo('PUT', '{"from":"a blob"}') },
     '?blob': { status: 200, ...BYTES },
     '?arraybuffer': { status: 200, ...BYTES },
+    '?progress': { status: 200, body: 'hello, text' },
     '?response': { status: 200, body: 'hello, text' },
   });
   expect(events(collector).filter((event) => tagOf(event) == '?status=503&retried').map((event) => event.response.status)).toEqual([503, 503, 503]);
