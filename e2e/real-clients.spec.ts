@@ -280,6 +280,8 @@ test("ky: the app gets the same answers and errors, and each request is recorded
       post: await settle(ky.post('/api/echo?post', { json: { name: 'Ada' }, headers: { 'X-Tenant-Id': 't1', Authorization: 'Bearer secret-token' } }).json()),
       missing: await settle(ky.get('/api/echo?status=404&missing').json()),
       retried: await settle(ky.get('/api/echo?status=503&retried', { retry: { limit: 2, delay: () => 10 } }).json()),
+      // The server closes the connection unanswered, twice.
+      networkRetried: await settle(ky.get('/api/close?network-retried', { retry: { limit: 1, delay: () => 10 } }).text()),
       timeout: await settle(ky.get('/api/slow?timeout', { timeout: 100, retry: 0 }).text()),
       aborted: await abortedCall,
       form: await settle(ky.post('/api/echo?form', { body: form }).json()),
@@ -291,7 +293,7 @@ test("ky: the app gets the same answers and errors, and each request is recorded
       response: await settle(ky.get('/api/text?response')),
     };
   `;
-  const tags = ['?get', '?post', '?status=404&missing', ...Array(3).fill('?status=503&retried'), '?timeout', '?aborted', '?form', '?blob-upload', '?blob', '?arraybuffer', '?progress', '?response'];
+  const tags = ['?get', '?post', '?status=404&missing', ...Array(3).fill('?status=503&retried'), ...Array(2).fill('?network-retried'), '?timeout', '?aborted', '?form', '?blob-upload', '?blob', '?arraybuffer', '?progress', '?response'];
   const { seen, byTag } = await bothWays({ page, collector }, { library: 'ky', scenario }, tags);
   const url = (path: string) => `${collector.url}${path}`;
   expect([seen.post, seen.progress]).toEqual([echo('POST', '{"name":"Ada"}', true), 'hello, text']);
@@ -303,6 +305,7 @@ test("ky: the app gets the same answers and errors, and each request is recorded
     '?post': { status: 200, body: echo('POST', '{"name":"Ada"}', true) },
     '?status=404&missing': { status: 404, body: echo('GET') },
     '?status=503&retried': { status: 503, body: echo('GET') },
+    '?network-retried': { status: 0, error: 'TypeError: Failed to fetch' },
     // ky's timeout aborts its own signal: the event has fetch's error, the app ky's TimeoutError.
     '?timeout': { status: 0, error: 'AbortError: signal is aborted without reason' },
     '?aborted': { status: 0, error: 'AbortError: signal is aborted without reason' },
@@ -313,6 +316,7 @@ test("ky: the app gets the same answers and errors, and each request is recorded
     '?progress': { status: 200, body: 'hello, text' },
     '?response': { status: 200, body: 'hello, text' },
   });
+  expect(seen.networkRetried.rejected).toEqual({ TypeError: { name: 'TypeError', message: 'Failed to fetch' } });
   expect(events(collector).filter((event) => tagOf(event) == '?status=503&retried').map((event) => event.response.status)).toEqual([503, 503, 503]);
   // From the Request ky built, named as a Headers names them; a form's type with the boundary the server got.
   expect(byTag['?post'].request.headers).toEqual({ accept: 'application/json', 'content-type': 'application/json', 'x-tenant-id': 't1', authorization: '*****', 'User-Agent': expect.any(String) });
