@@ -3,7 +3,7 @@
  * what it keeps, counted rather than timed.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createDeferredWork } from '../src/capture/deferred';
+import { createDeferredWork, outsideZones } from '../src/capture/deferred';
 import { quietLog } from './support/delivery';
 
 afterEach(() => {
@@ -41,5 +41,19 @@ describe('deferred capture work', () => {
     work.later(() => ran.push(10));
     await vi.advanceTimersByTimeAsync(1000);
     expect(ran).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+});
+
+describe('outsideZones', () => {
+  afterEach(() => {
+    delete (globalThis as { Zone?: unknown }).Zone;
+  });
+
+  it("runs the work as it is on a page whose own global named Zone is not zone.js's, and gives back what it gives", () => {
+    // zone.js itself is tested in a real browser (e2e/real-clients.spec.ts); here, pages where the name means something else.
+    for (const Zone of [{}, { root: {} }, { root: { run: 'not a function' } }]) {
+      (globalThis as { Zone?: unknown }).Zone = Zone;
+      expect(outsideZones(() => 'ran')).toBe('ran');
+    }
   });
 });

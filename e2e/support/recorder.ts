@@ -37,7 +37,7 @@ export async function startRecorder() {
   let bodyDelayMs: number | undefined;
 
   /** Requests to the app's own API (/api/*), as the server received them. */
-  const api: Array<{ path: string; method: string; headers: IncomingMessage['headers']; body: string }> = [];
+  const api: Array<{ path: string; search: string; method: string; headers: IncomingMessage['headers']; body: string }> = [];
 
   /**
    * A small API for the page under test to call, so that capture tests have something to capture:
@@ -50,7 +50,7 @@ export async function startRecorder() {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
-    api.push({ path: url.pathname, method: req.method ?? '', headers: req.headers, body });
+    api.push({ path: url.pathname, search: url.search, method: req.method ?? '', headers: req.headers, body });
     const type = (value: string) => ({ 'Content-Type': value, 'Cache-Control': 'no-store' });
     switch (url.pathname) {
       case '/api/echo':

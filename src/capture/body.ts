@@ -51,12 +51,12 @@ export interface Copy {
 /** Whether `source` is a Copy (see copyBody). */
 export const isCopy = (source: unknown): source is Copy => !!(source as Copy | undefined)?.reader;
 
-/** A copy of the body of `source`, or nothing when it has none. Never throws. */
-export function copyBody(source: Request | Response): Copy | undefined {
+/** A copy of the body of `source`, made with `clone` (its own clone() by default), or nothing when it has none. Never throws. */
+export function copyBody(source: Request | Response, clone: Function = source.clone): Copy | undefined {
   try {
     // Never `source.body` first: on a captured Response that is capture's own getter, which takes its copy
     // with this very function (see `bodies` in fetch.ts). A clone of a response without a body has none.
-    const reader = source.clone().body?.getReader();
+    const reader = (clone.call(source) as Request | Response).body?.getReader();
     if (!reader) return;
     const copy: Copy = {
       reader,

@@ -25,7 +25,8 @@ export interface FetchPatchDeps extends PatchDeps {
  * A copy shares the connection with the app's body: the browser closes it only when both are done or
  * cancelled. So the app's `response.body` is the app's own branch seen through `follow`, which cancels
  * capture's copy when the app cancels its body (reader.cancel(), a `for await` that breaks, a cancelled
- * pipe); and a copy still streaming after BODY_WAIT_MS is let go (see body.ts). Without this, six
+ * pipe) unless it reads a clone of it (see `cloned`); and a copy still streaming after BODY_WAIT_MS is
+ * let go (see body.ts). Without this, six
  * streams the app stopped reading held all six connections Chromium opens to a host, and the
  * app's next calls there waited until the page closed.
  */
@@ -43,9 +44,21 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
   const sourceOf = (response: Response): BodySource | undefined => {
     const body = bodies.get(response);
     // `== null`, not falsy: the empty text the app read is a read too.
-    if (body && body.source == null) body.source = copyBody(response);
+    if (body && body.source == null) body.source = copyBody(response, cloneResponse);
     return body?.source;
   };
+  /**
+   * The `clone()` that was in place when capture put its own there, which capture copies with: its copy
+   * is not the app's clone (see `cloned`), and an app's own wrapper of clone() sees only the app's.
+   */
+  let cloneResponse: Function = Response.prototype.clone;
+  /**
+   * Captured responses the app cloned. A clone shares the connection, which stays open while the app
+   * reads the clone, so cancelling the original's body does not let capture's copy go: ky's
+   * `onDownloadProgress` reads a clone and cancels the original, and the body it reads there is recorded.
+   * (A copy the app leaves unread is let go after BODY_WAIT_MS all the same.)
+   */
+  const cloned = new WeakSet<Response>();
   /**
    * Hands capture's work what it reads of a response's body. The text the app read is not kept with the
    * response after that: it may be large, and the app may keep the response. A copy stays known, so
@@ -81,7 +94,7 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
   };
   /** The body each response shows the app when capture copied it: the same stream each time it asks. */
   const followers = new WeakMap<Response, ReadableStream<Uint8Array>>();
-  const follow = (body: ReadableStream<Uint8Array<ArrayBuffer>>, copy: Copy): ReadableStream<Uint8Array> => {
+  const follow = (response: Response, body: ReadableStream<Uint8Array<ArrayBuffer>>, copy: Copy): ReadableStream<Uint8Array> => {
     let reader: ReadableStreamDefaultReader<Uint8Array<ArrayBuffer>> | undefined;
     // A byte stream, as the original is, so that a BYOB reader works on it too; pulled only when the
     // app reads, so that until then the original stays unread and response.text() still works.
@@ -95,7 +108,7 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
         } else if (value.byteLength) controller.enqueue(value);
       },
       cancel(reason) {
-        copy.release();
+        if (!cloned.has(response)) copy.release();
         return (reader || body).cancel(reason);
       },
     });
@@ -111,11 +124,18 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
           const body = original.call(this);
           if (!isCopy(copy) || !body) return body;
           let followed = followers.get(this);
-          if (!followed) followers.set(this, (followed = follow(body, copy)));
+          if (!followed) followers.set(this, (followed = follow(this, body, copy)));
           return followed;
         },
       'getter',
     ),
+    patch(responses, 'clone', (original) => {
+      cloneResponse = original;
+      return function (this: Response) {
+        if (bodies.has(this)) cloned.add(this);
+        return original.apply(this, arguments);
+      };
+    }),
     patch(responses, 'text', (original) => {
       readText = original;
       return function (this: Response) {

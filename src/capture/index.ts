@@ -17,10 +17,10 @@
 import { newId } from '../ids.js';
 import { APPLICATION_ID_HEADER, type Attribution, type CapturedEvent, type Metadata } from '../wire.js';
 import { copyBody, readBody } from './body.js';
-import { createDeferredWork } from './deferred.js';
+import { createDeferredWork, outsideZones } from './deferred.js';
 import { patchFetch } from './fetch.js';
 import { headerRecord, maskCredentials } from './headers.js';
-import type { Begin, CaptureFactory, Target } from './types.js';
+import type { Begin, CaptureFactory, End, Target } from './types.js';
 import { patchXhr } from './xhr.js';
 
 type Hook = 'skip' | 'maskContent' | 'getMetadata' | 'getTags' | 'getApiVersion';
@@ -146,7 +146,7 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
     if (headers?.has(APPLICATION_ID_HEADER)) return;
     const sentAt = Date.now();
     const sentBody = body instanceof Request ? copyBody(body) : body;
-    return (status, received, receivedBody, error, tooBig) => {
+    const end: End = (status, received, receivedBody, error, tooBig) => {
       const receivedAt = Date.now();
       // Whose call it was, now, before the app's handlers run: a reset() at log-out right after the call
       // must not give it to the next visitor, as it would if read when the event is built, later.
@@ -178,6 +178,9 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
         recordOnceRead({ event, sentBody, receivedBody, tooBig });
       });
     };
+    // Outside the app's zone.js zones (see outsideZones): the timers it starts (the cookie jar's, the
+    // deferred work's, a body read's) are the SDK's, and must not hold an Angular app unstable.
+    return (...args) => outsideZones(() => end(...args));
   };
 
   const patches = {

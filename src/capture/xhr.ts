@@ -1,5 +1,6 @@
 import { patch, type Toggle } from '../patch.js';
 import { toJson } from '../serialize.js';
+import { outsideZones } from './deferred.js';
 import { parseHeaders } from './headers.js';
 import type { PatchDeps, Target } from './types.js';
 
@@ -135,7 +136,11 @@ export function patchXhr({ want, begin }: PatchDeps): Toggle[] {
             // 1223 is how old Internet Explorer reported 204.
             end(xhr.status == 1223 ? 204 : xhr.status, response.headers, response.body, error);
           });
-          for (const type of [...FAILURES, 'loadend']) xhr.addEventListener(type, listener);
+          // Under zone.js a listener belongs to the zone it is added in, which runs change detection when
+          // it fires: ours are added outside the app's (see outsideZones).
+          outsideZones(() => {
+            for (const type of [...FAILURES, 'loadend']) xhr.addEventListener(type, listener);
+          });
         }
         try {
           return original.apply(xhr, arguments);
