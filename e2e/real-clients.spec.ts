@@ -379,6 +379,41 @@ for (const sdkFirst of [false, true]) {
   });
 }
 
+test("zone.js: the SDK called in the app's zone (init, start, identifyUser, track, a page view, flush) leaves none of its timers or listeners there", async ({ page, collector }) => {
+  // An Angular app calls the SDK from its components, inside NgZone: here a zone forked from the root, as
+  // in the capture test above, that lists every task scheduled in it. The app itself schedules none.
+  collector.page(
+    '/angular',
+    `<!doctype html><html><head><title>app</title>${LIBRARY.zone}<script src="/dist/moesif.min.js"></script></head><body><script>
+      window.scenario = async () => {
+        const tasks = [];
+        const angular = Zone.current.fork({
+          name: 'angular',
+          onScheduleTask(delegate, current, target, task) {
+            if (task.type != 'microTask') tasks.push(task.type + ' ' + task.source);
+            return delegate.scheduleTask(target, task);
+          },
+        });
+        await angular.run(async () => {
+          moesif.init({ applicationId: 'app', host: '127.0.0.1:' + location.port, trackPageViews: true, batchMaxTime: 100 });
+          moesif.start();
+          moesif.identifyUser('user_5');
+          moesif.track('clicked', { button: 'buy' });
+          history.pushState({}, '', '/angular?step=2');
+          await moesif.flush();
+        });
+        return tasks;
+      };
+    </script></body></html>`,
+  );
+  const report = problemsOf(page);
+  await page.goto(collector.url + '/angular');
+  expect(await page.evaluate(() => (window as unknown as { scenario(): Promise<string[]> }).scenario())).toEqual([]);
+  expect(report.problems).toEqual([]);
+  await expect.poll(() => collector.items('actions').map((action) => action.action_name).sort()).toEqual(['Page View', 'Page View', 'clicked']);
+  expect(collector.items('users')).toMatchObject([{ user_id: 'user_5' }]);
+});
+
 /**
  * moesif-browser-js 1.10.2's built moesif.min.js, from a git mirror of its repository at that tag (1.9 and
  * 1.10 are not on npm), as e2e/cross-domain.spec.ts reads it; undefined without one.

@@ -16,6 +16,7 @@ import { idStore } from './storage/id-store.js';
 import { localStore } from './storage/local-store.js';
 import { attempt, type Store } from './storage/store.js';
 import type { ActionPayload, Attribution, CapturedEvent, CompanyPayload, Kind, Metadata, UserPayload } from './wire.js';
+import { outsideZones } from './zones.js';
 
 /**
  * The public surface of one instance: moesif-browser-js's methods, plus a few it lacks. Metadata
@@ -434,7 +435,11 @@ export function createInstance(captureFactory?: CaptureFactory) {
 
   const instance = {
     init: guarded('init', log, (...args) => init(...(args as [Options]))),
-    flush: () => (running ? running.delivery.flush() : Promise.resolve()),
+    // Outside the app's zone.js zones, as the methods are (see guarded): its requests are the SDK's.
+    flush: () => {
+      const parts = running;
+      return parts ? outsideZones(() => parts.delivery.flush()) : Promise.resolve();
+    },
     getStats: () => running?.delivery.stats(),
     // Guarded as the methods are: reading the decision follows another tab's, which turns parts off.
     isPublishingConsentGranted: () => consentGranted() === true,
@@ -472,12 +477,14 @@ export function createInstance(captureFactory?: CaptureFactory) {
 /**
  * Every public method goes through here: on a server, it is a no-op, and a failure becomes one console
  * warning naming the method (a failed init() is an error: nothing will be sent). Nothing is ever thrown
- * into the host page.
+ * into the host page. Its work runs outside the app's zone.js zones (see zones.ts): an Angular app that
+ * calls track() on a click would otherwise stay unstable until the batch timer fired, and run change
+ * detection for each of the SDK's timers and listeners.
  */
 function guarded(name: string, log: Log, body: (...args: unknown[]) => unknown) {
   return (...args: unknown[]): unknown => {
     try {
-      return inBrowser() ? body(...args) : undefined;
+      return inBrowser() ? outsideZones(() => body(...args)) : undefined;
     } catch (error) {
       log[name == 'init' ? 'error' : 'warn'](`${name}(): ${error instanceof Error ? error.message : error}`);
       return undefined;

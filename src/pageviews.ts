@@ -2,6 +2,7 @@ import { listen } from './listeners.js';
 import type { Log } from './log.js';
 import { patch } from './patch.js';
 import type { Attribution, Metadata } from './wire.js';
+import { outsideZones } from './zones.js';
 
 /**
  * How long a view of a client-side navigation waits for the new page's title. Routers set
@@ -80,7 +81,8 @@ export function createPageViews({ track, who, log }: PageViewsDeps) {
   const toggles = (['pushState', 'replaceState'] as const).map((name) =>
     patch(history, name, (original) => function (this: History) {
       const result = original.apply(this, arguments);
-      if (name == 'pushState' || location.pathname != lastPath) view();
+      // The app's router calls it inside its zone.js zone, if any: the view's timer is the SDK's (see zones.ts).
+      if (name == 'pushState' || location.pathname != lastPath) outsideZones(view);
       return result;
     }),
   );

@@ -3,7 +3,8 @@
  * what it keeps, counted rather than timed.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createDeferredWork, outsideZones } from '../src/capture/deferred';
+import { createDeferredWork } from '../src/capture/deferred';
+import { outsideZones } from '../src/zones';
 import { quietLog } from './support/delivery';
 
 afterEach(() => {

@@ -15,9 +15,9 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 15_230,
-  esmCore: 12_195,
-  esmCapture: 3_080,
+  umd: 15_250,
+  esmCore: 12_235,
+  esmCapture: 3_050,
 };
 
 const gzipSize = (code: string | Buffer): number => gzipSync(code, { level: 9 }).length;

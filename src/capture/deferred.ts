@@ -13,19 +13,6 @@ const SLICE_MS = 4;
 
 type Job = () => void;
 
-/**
- * Runs `work` in zone.js's root zone when the page has zone.js (Angular), so that the timers and
- * listeners it makes are not the app's: zone.js counts each one made inside an app's zone (Angular's
- * NgZone) as that app's pending work, runs change detection when it fires, and holds the app unstable
- * until it has (Angular's `isStable`, which its service worker registration, hydration and test
- * harnesses wait for). What Angular's own NgZone.runOutsideAngular() is for.
- */
-export const outsideZones = <T>(work: () => T): T => {
-  const root = (globalThis as { Zone?: { root?: { run?(work: () => T): T } } }).Zone?.root;
-  // Checked as a function: a page's own `Zone` global, not zone.js's, must not make capture throw into a call.
-  return typeof root?.run == 'function' ? root.run(work) : work();
-};
-
 /** Capture's work off the app's call path (see createDeferredWork). */
 export interface DeferredWork {
   /** Runs `job` later, off the call path; at once on a hidden page. */

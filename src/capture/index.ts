@@ -16,8 +16,9 @@
  */
 import { newId } from '../ids.js';
 import { APPLICATION_ID_HEADER, type Attribution, type CapturedEvent, type Metadata } from '../wire.js';
+import { outsideZones } from '../zones.js';
 import { copyBody, readBody } from './body.js';
-import { createDeferredWork, outsideZones } from './deferred.js';
+import { createDeferredWork } from './deferred.js';
 import { patchFetch } from './fetch.js';
 import { headerRecord, maskCredentials } from './headers.js';
 import type { Begin, CaptureFactory, End, Target } from './types.js';

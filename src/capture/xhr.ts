@@ -1,6 +1,6 @@
 import { patch, type Toggle } from '../patch.js';
 import { toJson } from '../serialize.js';
-import { outsideZones } from './deferred.js';
+import { outsideZones } from '../zones.js';
 import { parseHeaders } from './headers.js';
 import type { PatchDeps, Target } from './types.js';
 
