@@ -21,7 +21,7 @@ let sentryBundle: string;
 test.beforeAll(async () => {
   const { outputFiles } = await build({
     stdin: {
-      contents: `import { init, browserTracingIntegration, startSpan } from '@sentry/browser'; window.Sentry = { init, browserTracingIntegration, startSpan };`,
+      contents: `import { init, browserTracingIntegration, startSpan, flush } from '@sentry/browser'; window.Sentry = { init, browserTracingIntegration, startSpan, flush };`,
       resolveDir: ROOT,
     },
     bundle: true,
@@ -100,7 +100,9 @@ const CALLS = ['?fetch-get', '?fetch-post', '?status=500&fetch-500', '?fetch-net
 /** What the page reports itself: uncaught errors but the app's own, console errors and warnings but the browser's line for each failed request. */
 function problemsOf(page: Page): { problems: string[]; stop(): void } {
   const problems: string[] = [];
-  const onError = (error: Error) => error.message != 'the app failed' && problems.push(`uncaught: ${error.message}`);
+  const onError = (error: Error) => {
+    if (error.message != 'the app failed') problems.push(`uncaught: ${error.message}`);
+  };
   const onConsole = (message: ConsoleMessage) => {
     if (/error|warning/.test(message.type()) && !message.text().startsWith('Failed to load resource')) problems.push(`${message.type()}: ${message.text()}`);
   };
@@ -151,6 +153,7 @@ async function run({ page, collector }: PageAndCollector, setup: Setup): Promise
     sentry: `<script src="/sentry.js"></script><script>${SENTRY_INIT(setup)}</script>`,
     usertrail: `<script src="/dist/moesif.min.js"></script><script>${USERTRAIL_INIT}</script>`,
   };
+  // In the order the setup names them.
   const head = setup.split(/, then | alone/).filter(Boolean).map((name) => scripts[name.toLowerCase() as keyof typeof scripts]);
   collector.page('/sentry.js', sentryBundle);
   collector.page('/app', `<!doctype html><html><head><title>app</title>${head.join('')}</head><body><script>${SCENARIO}</script></body></html>`);
@@ -172,7 +175,9 @@ async function run({ page, collector }: PageAndCollector, setup: Setup): Promise
       .filter((span) => span.attributes['sentry.environment'].value == setup && span.attributes['sentry.op'].value == 'http.client');
   if (setup != 'usertrail alone') {
     await expect.poll(() => !!error(), { message: "Sentry reported the app's error" }).toBe(true);
-    // Streamed (Sentry 11's default), in envelopes of their own.
+    // Spans are streamed (Sentry 11's default), in envelopes of their own, each trace's 5 s after its first
+    // span, or at a flush: every span ended by now is sent.
+    await page.evaluate(() => (window as unknown as { Sentry: { flush(): Promise<boolean> } }).Sentry.flush());
     await expect.poll(() => requestSpans().filter((span) => String(span.attributes['url.full'].value).includes('/api/')).length, { message: "Sentry sent the spans of the app's calls" }).toBe(CALLS.length);
   }
   report.stop();
