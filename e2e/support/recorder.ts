@@ -44,7 +44,8 @@ export async function startRecorder() {
    * /api/echo (answers with its method, body and whether credentials came, plus `X-Echo` and `Set-Cookie` headers; ?status=NNN),
    * /api/text, /api/bin (bytes 0-255), /api/big (5 MB of text), /api/sse (30 server-sent events,
    * 100 ms apart), /api/slow (answers after 3 s), /api/close (closes the connection unanswered),
-   * /api/broken (closes it after the headers and part of the body).
+   * /api/broken (closes it after the headers and part of the body), and /api/1/envelope/, where a
+   * Sentry SDK whose DSN is `http://publickey@127.0.0.1:PORT/1` posts its envelopes (answers 200 `{}`).
    */
   const appApi = async (url: URL, req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const chunks: Buffer[] = [];
@@ -90,6 +91,9 @@ export async function startRecorder() {
         return;
       case '/api/broken':
         res.writeHead(200, type('text/plain')).write('part of a body', () => req.socket.destroy());
+        return;
+      case '/api/1/envelope/':
+        res.writeHead(200, type('application/json')).end('{}');
         return;
       default:
         res.writeHead(404, type('text/plain')).end('no such api');

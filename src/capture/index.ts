@@ -140,9 +140,11 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
     // An iterator (a generator, say) can be read only once, and that read is fetch's: the call is logged
     // without its headers. Told by its `next`, which calls no app code; objects, arrays, Headers and
     // Maps read afresh each time (a record with a header named "next" is logged without headers too).
-    // Read now: the app may change its object once the call is sent. A call without headers gets no
-    // Headers: each call into the browser costs a captured call a few µs (issue 18).
-    const headers = appHeaders ? new Headers((appHeaders as { next?: unknown }).next ? [] : appHeaders) : undefined;
+    // Read now: the app may change its object once the call is sent. A call without headers (an
+    // XMLHttpRequest's empty list too) gets no Headers: each call into the browser costs a captured call
+    // a few µs (issue 18).
+    const given = namesAsWritten ? (appHeaders as unknown[]).length : appHeaders;
+    const headers = given ? new Headers((appHeaders as { next?: unknown }).next ? [] : appHeaders) : undefined;
     // Our collector's requests carry the application id header: never capture one (another copy's either).
     if (headers?.has(APPLICATION_ID_HEADER)) return;
     const sentAt = Date.now();
@@ -163,7 +165,7 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
         // XMLHttpRequest's setRequestHeader pairs keep the names as the app wrote them, as moesif sends them,
         // so that a hook reading headers['X-Tenant-Id'] finds it. A fetch's are named as a Headers names
         // them, lower-cased, as moesif sends them too (it reads them from a Request), however the app gave them.
-        const sentHeaders = headerRecord((namesAsWritten ? (appHeaders as Array<[string, string]> | undefined) : headers) ?? []);
+        const sentHeaders = headerRecord((namesAsWritten ? (appHeaders as Array<[string, string]>) : headers) ?? []);
         // The browser sends its own: Moesif reads the device and browser of API calls from it.
         if (!headers?.has('user-agent')) sentHeaders['User-Agent'] = navigator.userAgent;
         const request: CapturedEvent['request'] = { time: new Date(sentAt).toISOString(), uri, verb: String(method).toUpperCase(), headers: sentHeaders };

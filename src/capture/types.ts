@@ -55,7 +55,9 @@ export type End = (
 /**
  * Starts one call once it is sent, if it is wanted and capture is still on: its Target, method,
  * headers as the app gave them (with `namesAsWritten`, XMLHttpRequest's setRequestHeader pairs, whose
- * names are recorded as the app wrote them), and its body (a value the app no longer owns, kept as it
+ * names are recorded as the app wrote them: the call's own list, read when the event is built, so that
+ * headers set once send() began, by a wrapper of send() inside capture's, are recorded too: Sentry's
+ * sentry-trace and baggage when Sentry.init() ran before start()), and its body (a value the app no longer owns, kept as it
  * is, or a Request, copied at once, before fetch reads it). Gives back its End, or nothing.
  */
 export type Begin = (target: Target | undefined, method: string, headers: HeadersInit | undefined, body: unknown, namesAsWritten?: boolean) => End | undefined;

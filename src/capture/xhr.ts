@@ -119,8 +119,9 @@ export function patchXhr({ want, begin }: PatchDeps): Toggle[] {
         const xhr = this;
         const call = opened.get(xhr);
         // Only a call that send() starts: opened (1) and not sent yet. Once a call ended (4), a send()
-        // before the next open() throws, and starts nothing to record. The headers set, or none.
-        const end = call && xhr.readyState == 1 && !pending.has(xhr) && begin(call.target, call.method, call.headers.length ? call.headers : undefined, body, true);
+        // before the next open() throws, and starts nothing to record. The call's own list of headers, which
+        // a wrapper of send() inside ours still adds to before the browser sends (see Begin).
+        const end = call && xhr.readyState == 1 && !pending.has(xhr) && begin(call.target, call.method, call.headers, body, true);
         if (end) {
           let error: string | undefined;
           // Nothing here throws (the response is read later): the app's event dispatch is never disturbed.
