@@ -29,8 +29,16 @@ export interface PageViewsDeps {
 }
 
 /**
- * Page views on load and on every client-side navigation: pushState, replaceState when the path
- * changes, popstate, hashchange, and a restore from the back/forward cache. A view records the
+ * Where the visitor is, as a replaceState counts it: the path, and a hash router's route (`#/route`,
+ * `#!/route`: vue-router's and React Router's hash modes) without its query. Not the query alone
+ * (filters written to the address as they change), nor an anchor in the page (MkDocs Material writes
+ * the section scrolled to with replaceState).
+ */
+const place = (): string => location.pathname + (/^#!?\//.test(location.hash) ? location.hash.split('?')[0] : '');
+
+/**
+ * Page views on load and on every client-side navigation: pushState, replaceState when the place
+ * changes (see `place`), popstate, hashchange, and a restore from the back/forward cache. A view records the
  * fields Moesif's plugin sends ({ pathname, title, host }) and the rest; its referrer is the page
  * viewed before it (the document's referrer for the first). The action name is the plugin's too,
  * so dashboards match.
@@ -38,8 +46,10 @@ export interface PageViewsDeps {
 export function createPageViews({ track, who, log }: PageViewsDeps) {
   let on = false;
   let lastUrl: string | undefined;
-  /** The path of the last view: replaceState to another path is a view, to the same path with another query is not. */
-  let lastPath: string | undefined;
+  /** The place of the last view: replaceState to another place is a view, to the same one with another query is not. */
+  let lastPlace: string | undefined;
+  /** The referrer of the last view: a redirect that replaces that view before it was sent takes it over (see `replaced`). */
+  let lastReferrer = '';
   const titleWait = createTitleWait();
 
   /**
@@ -49,32 +59,48 @@ export function createPageViews({ track, who, log }: PageViewsDeps) {
    * navigation sends it. The referrer is the page viewed before, or the document's referrer for the
    * first view (and for a page restored from the back/forward cache).
    */
-  const beginView = (metadata?: Metadata): (() => void) => {
+  const beginView = (metadata?: Metadata, referrer = lastUrl ?? document.referrer): (() => void) => {
     const { href, pathname, host, search, hash } = location;
-    const referrer = lastUrl ?? document.referrer;
     const at = { time: new Date().toISOString(), uri: href, who: who() };
     lastUrl = href;
-    lastPath = pathname;
+    lastPlace = place();
+    lastReferrer = referrer;
     return () => track('Page View', { pathname, title: document.title, host, search, hash, referrer, ...metadata }, at);
   };
 
-  /**
-   * While on, a view of the current URL, unless it is the one just viewed (routers often announce twice).
-   * It runs inside the app's pushState and the page's own events, so a failure (reading the visitor from
-   * storage that holds what no cookie can take, say) is one warning, never thrown there; the URL stays
-   * unviewed, and the next navigation tries again.
-   */
+  /** While on, a view of the current URL, unless it is the one just viewed (routers often announce twice). */
   const view = (): void => {
-    if (!on || location.href == lastUrl) return;
+    if (on && location.href != lastUrl) hold();
+  };
+  /**
+   * Begins the view of the current URL (the referrer: by default the page viewed before) and holds it
+   * for its title. It runs inside the app's pushState and the page's own events, so a failure (reading
+   * the visitor from storage that holds what no cookie can take, say) is one warning, never thrown
+   * there; the URL stays unviewed, and the next navigation tries again.
+   */
+  const hold = (referrer?: string): void => {
     try {
       // Frameworks set document.title after the URL changes: the view waits for it (see createTitleWait).
       // A view still held is sent first, with the title it has by now.
       titleWait.flush();
-      titleWait.hold(beginView());
+      titleWait.hold(beginView(undefined, referrer));
     } catch (error) {
       // The error's name and message, as the browser words them (`URIError: URI malformed`).
       log.warn(`page view left out: ${error}`);
     }
+  };
+  /**
+   * A replaceState to another place. While the last view still waits for its title, it is a redirect:
+   * vue-router's and React Router's on the first load, a route that replaces itself once rendered
+   * (React Router's `<Navigate replace>`), a router's redirect after the pushState of the link clicked.
+   * The visitor never saw the page redirected from, and back never returns to it: as an analytics user
+   * counts it, that is one view, of where the visitor landed, so the waiting view gives way to this one,
+   * which takes its referrer. After the title came, it is a navigation of its own (a sign-in replacing
+   * the login page): a view like any other.
+   */
+  const replaced = (): void => {
+    if (on && titleWait.drop()) hold(lastReferrer);
+    else view();
   };
 
   // Made once and reused, so start/stop cycles never stack wrappers; off, they only pass calls through.
@@ -82,7 +108,8 @@ export function createPageViews({ track, who, log }: PageViewsDeps) {
     patch(history, name, (original) => function (this: History) {
       const result = original.apply(this, arguments);
       // The app's router calls it inside its zone.js zone, if any: the view's timer is the SDK's (see zones.ts).
-      if (name == 'pushState' || location.pathname != lastPath) outsideZones(view);
+      if (name == 'pushState') outsideZones(view);
+      else if (place() != lastPlace) outsideZones(replaced);
       return result;
     }),
   );
@@ -175,6 +202,13 @@ function createTitleWait() {
       timer = setTimeout(flush, TITLE_WAIT_MS);
     },
     flush,
+    /** Forgets the held view without sending it; whether there was one. */
+    drop(): boolean {
+      const dropped = !!held;
+      held = undefined;
+      flush();
+      return dropped;
+    },
   };
 }
 

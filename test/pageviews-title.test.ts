@@ -13,9 +13,9 @@ type View = [path: string, title: unknown];
 let views: View[];
 let stop: (() => void) | undefined;
 
-/** Page views on, recording [pathname, title] of each view sent; the load's own view is left out. */
+/** Page views on, recording [pathname and hash, title] of each view sent; the load's own view is left out. */
 const start = async () => {
-  const pageViews = createPageViews({ track: (_name, metadata) => views.push([String(metadata.pathname), metadata.title]), who: () => ({ anonymous_id: 'a-1' }), log });
+  const pageViews = createPageViews({ track: (_name, metadata) => views.push([`${metadata.pathname}${metadata.hash}`, metadata.title]), who: () => ({ anonymous_id: 'a-1' }), log });
   pageViews.start();
   stop = pageViews.stop;
   // The load's own view, with the title the page has, once the bound has passed.
@@ -120,6 +120,21 @@ it('navigations that follow each other before any title is set are neither lost 
   // Nothing more comes when the bounds of the earlier views would have passed.
   await vi.advanceTimersByTimeAsync(2000);
   expect(views).toHaveLength(3);
+});
+
+it("replaceState to an anchor in the page (a scroll-spy's) is no view; to a hash router's route it is, but not to its query alone", async () => {
+  await start();
+  history.replaceState(null, '', '/#installation');
+  history.replaceState(null, '', '/#usage');
+  await vi.advanceTimersByTimeAsync(2000);
+  expect(views).toEqual([]);
+  // vue-router's router.replace() in hash mode.
+  history.replaceState(null, '', '/#/settings');
+  document.title = 'Settings';
+  await vi.advanceTimersByTimeAsync(0);
+  history.replaceState(null, '', '/#/settings?tab=billing');
+  await vi.advanceTimersByTimeAsync(2000);
+  expect(views).toEqual([['/#/settings', 'Settings']]);
 });
 
 it('trackPageView() while an automatic view waits sends the automatic one first', async () => {
