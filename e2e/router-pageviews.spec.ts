@@ -35,7 +35,7 @@ const views = (collector: Recorder): View[] =>
     .map((action) => action.metadata as View);
 
 /** The routes every app has, by the same names in its navigation; each route's title is set by the app after it rendered. */
-const TITLES: Record<string, string> = { '/': 'Home', '/about': 'About', '/docs': 'Docs', '/login': 'Log in', '/account': 'Account' };
+const TITLES: Record<string, string> = { '/': 'Home', '/about': 'About', '/docs': 'Docs', '/login': 'Log in', '/account': 'Account', '/editor': 'Editor' };
 
 /** vue-router's app: titles from route meta in an afterEach guard, About's in its component, the scroll kept by scrollBehavior. */
 const vueApp = (history: string) => `<script src="/node_modules/vue/dist/vue.global.prod.js"></script>
@@ -43,7 +43,7 @@ const vueApp = (history: string) => `<script src="/node_modules/vue/dist/vue.glo
   <div id="app"></div>
   <script>
     const { createApp, ref, onMounted } = Vue;
-    const { createRouter, createWebHistory, createWebHashHistory, useRouter } = VueRouter;
+    const { createRouter, createWebHistory, createWebHashHistory, useRouter, onBeforeRouteLeave } = VueRouter;
     const page = (name) => ({ template: '<h1>' + name + '</h1>' });
     const routes = [
       { path: '/', component: page('Home'), meta: { title: 'Home' } },
@@ -61,6 +61,11 @@ const vueApp = (history: string) => `<script src="/node_modules/vue/dist/vue.glo
         setup() { const router = useRouter(); return { signIn: () => router.replace('/account') }; },
       } },
       { path: '/account', component: page('Account'), meta: { title: 'Account' } },
+      // Unsaved changes keep the visitor here: the guard cancels the navigation, and a back or forward is undone.
+      { path: '/editor', meta: { title: 'Editor' }, component: {
+        template: '<h1>Editor</h1><label><input type="checkbox" v-model="unsaved"> Unsaved changes</label>',
+        setup() { const unsaved = ref(false); onBeforeRouteLeave(() => !unsaved.value); return { unsaved }; },
+      } },
     ];
     const router = createRouter({ history: ${history}, routes, scrollBehavior: (to, from, saved) => saved || { top: 0 } });
     router.afterEach((to, from, failure) => {
@@ -74,7 +79,7 @@ const vueApp = (history: string) => `<script src="/node_modules/vue/dist/vue.glo
           <router-link to="/">Home</router-link> <router-link to="/about">About</router-link>
           <router-link to="/legacy-docs">Legacy docs</router-link> <router-link to="/old-docs">Old docs</router-link>
           <router-link to="/docs">Docs</router-link> <router-link to="/private">Private</router-link>
-          <router-link to="/login">Log in</router-link>
+          <router-link to="/login">Log in</router-link> <router-link to="/editor">Editor</router-link>
         </nav>
         <form @submit.prevent="search"><input name="q" v-model="q"><button>Search</button></form>
         <router-view></router-view>
@@ -96,16 +101,21 @@ import { createBrowserRouter, RouterProvider, Link, Navigate, Outlet, ScrollRest
 const useTitle = (title) => useEffect(() => { document.title = title; }, [title]);
 const Page = ({ name }) => { useTitle(name); return <h1>{name}</h1>; };
 
+/** The editor's unsaved changes, which keep the visitor there (a router has one blocker at a time: Layout's). */
+const draft = { unsaved: false };
+
 function Layout() {
   const navigate = useNavigate();
   const [q, setQ] = useState('');
-  // A form with unsaved changes would ask; this one always declines a move to /private: the navigation is cancelled.
-  const blocker = useBlocker(({ nextLocation }) => nextLocation.pathname === '/private');
+  // Declined at once, as a visitor answering "stay" would: the navigation is cancelled, and a back or forward undone.
+  // Always for /private, and away from the editor with unsaved changes.
+  const blocker = useBlocker(({ currentLocation, nextLocation }) =>
+    nextLocation.pathname === '/private' || (currentLocation.pathname === '/editor' && draft.unsaved));
   useEffect(() => { if (blocker.state === 'blocked') blocker.reset(); }, [blocker]);
   return <>
     <nav>
       <Link to="/">Home</Link> <Link to="/about">About</Link> <Link to="/legacy-docs">Legacy docs</Link> <Link to="/old-docs">Old docs</Link>
-      <Link to="/docs">Docs</Link> <Link to="/private">Private</Link> <Link to="/login">Log in</Link>
+      <Link to="/docs">Docs</Link> <Link to="/private">Private</Link> <Link to="/login">Log in</Link> <Link to="/editor">Editor</Link>
     </nav>
     <form onSubmit={(event) => { event.preventDefault(); navigate('/search?q=' + encodeURIComponent(q)); }}>
       <input name="q" value={q} onChange={(event) => setQ(event.target.value)} /><button>Search</button>
@@ -128,6 +138,13 @@ function Login() {
   return <><h1>Log in</h1><button onClick={() => navigate('/account', { replace: true })}>Sign in</button></>;
 }
 
+function Editor() {
+  useTitle('Editor');
+  const [unsaved, setUnsaved] = useState(false);
+  const change = (event) => { draft.unsaved = event.target.checked; setUnsaved(event.target.checked); };
+  return <><h1>Editor</h1><label><input type="checkbox" checked={unsaved} onChange={change} /> Unsaved changes</label></>;
+}
+
 const router = createBrowserRouter([{ path: '/', element: <Layout />, children: [
   { index: true, element: <Page name="Home" /> },
   { path: 'about', element: <Page name="About" /> },
@@ -138,6 +155,7 @@ const router = createBrowserRouter([{ path: '/', element: <Layout />, children: 
   { path: 'search', element: <Search /> },
   { path: 'login', element: <Login /> },
   { path: 'account', element: <Page name="Account" /> },
+  { path: 'editor', element: <Editor /> },
 ] }], { basename: '/react' });
 createRoot(document.getElementById('app')).render(<RouterProvider router={router} />);
 `;
@@ -224,6 +242,11 @@ const JOURNEY: Step[] = [
   { does: 'goes forward', act: (page) => page.goForward(), to: '/search?q=shoes', view: true },
   { does: 'clicks Log in', act: click('Log in'), to: '/login', view: true },
   { does: 'signs in (the app replaces the login page)', act: (page) => page.getByRole('button', { name: 'Sign in' }).click(), to: '/account', view: true },
+  { does: 'clicks Editor', act: click('Editor'), to: '/editor', view: true },
+  { does: 'makes changes', act: (page) => page.getByLabel('Unsaved changes').check(), to: '/editor', view: false },
+  { does: 'goes back, which the editor cancels (the router undoes it with history.go)', act: (page) => page.goBack(), to: '/editor', view: false },
+  { does: 'discards the changes', act: (page) => page.getByLabel('Unsaved changes').uncheck(), to: '/editor', view: false },
+  { does: 'goes back', act: (page) => page.goBack(), to: '/account', view: true },
   { does: 'goes back, past the replaced login page', act: (page) => page.goBack(), to: '/search?q=shoes', view: true },
 ];
 

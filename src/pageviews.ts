@@ -45,11 +45,13 @@ const place = (): string => location.pathname + (/^#!?\//.test(location.hash) ? 
  */
 export function createPageViews({ track, who, log }: PageViewsDeps) {
   let on = false;
-  let lastUrl: string | undefined;
-  /** The place of the last view: replaceState to another place is a view, to the same one with another query is not. */
-  let lastPlace: string | undefined;
-  /** The referrer of the last view: a redirect that replaces that view before it was sent takes it over (see `replaced`). */
-  let lastReferrer = '';
+  /**
+   * The last view's URL (none before the first, and forgotten when the page is closed) and place:
+   * replaceState to another place is a view, to the same one with another query is not.
+   */
+  let last: { url?: string; place?: string } = {};
+  /** The view before the last: where a redirect or an undone back or forward returns while the last waits for its title (see `withdraw`). */
+  let previous = last;
   const titleWait = createTitleWait();
 
   /**
@@ -59,48 +61,62 @@ export function createPageViews({ track, who, log }: PageViewsDeps) {
    * navigation sends it. The referrer is the page viewed before, or the document's referrer for the
    * first view (and for a page restored from the back/forward cache).
    */
-  const beginView = (metadata?: Metadata, referrer = lastUrl ?? document.referrer): (() => void) => {
+  const beginView = (metadata?: Metadata): (() => void) => {
     const { href, pathname, host, search, hash } = location;
+    const referrer = last.url ?? document.referrer;
     const at = { time: new Date().toISOString(), uri: href, who: who() };
-    lastUrl = href;
-    lastPlace = place();
-    lastReferrer = referrer;
+    previous = last;
+    last = { url: href, place: place() };
     return () => track('Page View', { pathname, title: document.title, host, search, hash, referrer, ...metadata }, at);
   };
 
-  /** While on, a view of the current URL, unless it is the one just viewed (routers often announce twice). */
-  const view = (): void => {
-    if (on && location.href != lastUrl) hold();
-  };
   /**
-   * Begins the view of the current URL (the referrer: by default the page viewed before) and holds it
-   * for its title. It runs inside the app's pushState and the page's own events, so a failure (reading
-   * the visitor from storage that holds what no cookie can take, say) is one warning, never thrown
-   * there; the URL stays unviewed, and the next navigation tries again.
+   * While on, a view of the current URL, unless it is the one just viewed (routers often announce twice).
+   * It runs inside the app's pushState and the page's own events, so a failure (reading the visitor from
+   * storage that holds what no cookie can take, say) is one warning, never thrown there; the URL stays
+   * unviewed, and the next navigation tries again.
    */
-  const hold = (referrer?: string): void => {
+  const view = (): void => {
+    if (!on || location.href == last.url) return;
     try {
       // Frameworks set document.title after the URL changes: the view waits for it (see createTitleWait).
       // A view still held is sent first, with the title it has by now.
       titleWait.flush();
-      titleWait.hold(beginView(undefined, referrer));
+      titleWait.hold(beginView());
     } catch (error) {
       // The error's name and message, as the browser words them (`URIError: URI malformed`).
       log.warn(`page view left out: ${error}`);
     }
   };
   /**
-   * A replaceState to another place. While the last view still waits for its title, it is a redirect:
-   * vue-router's and React Router's on the first load, a route that replaces itself once rendered
-   * (React Router's `<Navigate replace>`), a router's redirect after the pushState of the link clicked.
-   * The visitor never saw the page redirected from, and back never returns to it: as an analytics user
-   * counts it, that is one view, of where the visitor landed, so the waiting view gives way to this one,
-   * which takes its referrer. After the title came, it is a navigation of its own (a sign-in replacing
-   * the login page): a view like any other.
+   * Withdraws the view still waiting for its title, as if it never began: the visitor never saw that
+   * page, since the router rendered nothing of it (no title yet), and the history no longer leads there.
+   * As an analytics user counts it, a redirect is one view, of where the visitor landed, from where
+   * they came; a navigation the router cancels is none. (The view() that follows views the new URL, or
+   * nothing when it is the one viewed before.)
+   */
+  const withdraw = (): void => {
+    if (on && titleWait.drop()) last = previous;
+  };
+  /**
+   * A replaceState to another place. While the last view waits for its title it is a redirect (the
+   * router's on the first load, a route that replaces itself once rendered: React Router's
+   * `<Navigate replace>`, a component's router.replace() on mount), after it a navigation of its own
+   * (a sign-in replacing the login page).
    */
   const replaced = (): void => {
-    if (on && titleWait.drop()) hold(lastReferrer);
-    else view();
+    withdraw();
+    view();
+  };
+  /**
+   * Back or forward. A router undoes one it cancels (unsaved changes: vue-router's guards, React
+   * Router's useBlocker) with history.go() back to where the visitor was: a return to the page viewed
+   * before, while the view of the page left still waits for its title, withdraws that view. (So does
+   * a back within a moment of a click, before the page clicked to showed its title.)
+   */
+  const popped = (): void => {
+    if (location.href == previous.url) withdraw();
+    view();
   };
 
   // Made once and reused, so start/stop cycles never stack wrappers; off, they only pass calls through.
@@ -109,7 +125,7 @@ export function createPageViews({ track, who, log }: PageViewsDeps) {
       const result = original.apply(this, arguments);
       // The app's router calls it inside its zone.js zone, if any: the view's timer is the SDK's (see zones.ts).
       if (name == 'pushState') outsideZones(view);
-      else if (place() != lastPlace) outsideZones(replaced);
+      else if (place() != last.place) outsideZones(replaced);
       return result;
     }),
   );
@@ -130,7 +146,7 @@ export function createPageViews({ track, who, log }: PageViewsDeps) {
   };
   // Forgetting the URL makes a restore from the back/forward cache a new view of it.
   const closed = (): void => {
-    lastUrl = undefined;
+    last = { place: last.place };
     titleWait.flush();
   };
   // A mobile browser may discard a hidden page without any pagehide, and a view waiting for its
@@ -139,7 +155,7 @@ export function createPageViews({ track, who, log }: PageViewsDeps) {
     if (document.hidden) titleWait.flush();
   };
   const stopListening = [
-    listen(window, { popstate: view, hashchange: view, pageshow: restored }),
+    listen(window, { popstate: popped, hashchange: view, pageshow: restored }),
     // Capture phase: they run before delivery's own listeners (pagehide on window, visibilitychange
     // on the document), so a waiting view leaves with the final flush.
     listen(window, { pagehide: closed, visibilitychange: hidden }, true),
