@@ -6,8 +6,8 @@ import { startRecorder, type Recorder } from './support/recorder';
 
 /**
  * Automatic page views (`trackPageViews`) under the routers single-page apps really run: vue-router 4
- * (history and hash mode, its global build from node_modules) and React Router 7 (createBrowserRouter,
- * bundled by esbuild from node_modules). Each app has the same few routes and a visitor's journey
+ * (history and hash mode, its global build from node_modules) and React Router 7 (createBrowserRouter
+ * and <BrowserRouter>, bundled by esbuild from node_modules). Each app has the same few routes and a visitor's journey
  * through them by clicks, a search form, back and forward. What the collector receives is asserted:
  * one view per navigation the visitor made, in order, each with its URL, the new route's title and the
  * previous view's URL as referrer; none for the router's own replaceState calls (scroll positions,
@@ -92,11 +92,15 @@ const vueApp = (history: string) => `<script src="/node_modules/vue/dist/vue.glo
     }).use(router).mount('#app');
   </script>`;
 
-/** React Router's app (createBrowserRouter): titles set in effects, a loader's redirect, <Navigate replace>, a blocker, <ScrollRestoration>. */
+/**
+ * React Router's app, titles set in effects, <Navigate replace>; built twice: with createBrowserRouter
+ * (DATA_ROUTER: a loader's redirect, a blocker, <ScrollRestoration>) and with <BrowserRouter>, which has
+ * none of them (its /old-docs is a <Navigate replace> too, and nothing cancels a navigation).
+ */
 const REACT_APP = `
 import { useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
-import { createBrowserRouter, RouterProvider, Link, Navigate, Outlet, ScrollRestoration, redirect, useBlocker, useNavigate, useSearchParams } from 'react-router';
+import { createBrowserRouter, BrowserRouter, RouterProvider, Link, Navigate, Outlet, ScrollRestoration, redirect, useBlocker, useNavigate, useRoutes, useSearchParams } from 'react-router';
 
 const useTitle = (title) => useEffect(() => { document.title = title; }, [title]);
 const Page = ({ name }) => { useTitle(name); return <h1>{name}</h1>; };
@@ -104,14 +108,20 @@ const Page = ({ name }) => { useTitle(name); return <h1>{name}</h1>; };
 /** The editor's unsaved changes, which keep the visitor there (a router has one blocker at a time: Layout's). */
 const draft = { unsaved: false };
 
-function Layout() {
-  const navigate = useNavigate();
-  const [q, setQ] = useState('');
-  // Declined at once, as a visitor answering "stay" would: the navigation is cancelled, and a back or forward undone.
-  // Always for /private, and away from the editor with unsaved changes.
+/**
+ * Declines at once, as a visitor answering "stay" would: the navigation is cancelled, and a back or
+ * forward undone. Always for /private, and away from the editor with unsaved changes.
+ */
+function Blocker() {
   const blocker = useBlocker(({ currentLocation, nextLocation }) =>
     nextLocation.pathname === '/private' || (currentLocation.pathname === '/editor' && draft.unsaved));
   useEffect(() => { if (blocker.state === 'blocked') blocker.reset(); }, [blocker]);
+  return null;
+}
+
+function Layout() {
+  const navigate = useNavigate();
+  const [q, setQ] = useState('');
   return <>
     <nav>
       <Link to="/">Home</Link> <Link to="/about">About</Link> <Link to="/legacy-docs">Legacy docs</Link> <Link to="/old-docs">Old docs</Link>
@@ -122,7 +132,7 @@ function Layout() {
     </form>
     <Outlet />
     <div style={{ height: 3000 }} />
-    <ScrollRestoration />
+    {DATA_ROUTER && <><Blocker /><ScrollRestoration /></>}
   </>;
 }
 
@@ -145,36 +155,44 @@ function Editor() {
   return <><h1>Editor</h1><label><input type="checkbox" checked={unsaved} onChange={change} /> Unsaved changes</label></>;
 }
 
-const router = createBrowserRouter([{ path: '/', element: <Layout />, children: [
+const routes = [{ path: '/', element: <Layout />, children: [
   { index: true, element: <Page name="Home" /> },
   { path: 'about', element: <Page name="About" /> },
   { path: 'docs', element: <Page name="Docs" /> },
-  { path: 'old-docs', loader: () => redirect('/docs') },
+  DATA_ROUTER ? { path: 'old-docs', loader: () => redirect('/docs') } : { path: 'old-docs', element: <Navigate to="/docs" replace /> },
   { path: 'legacy-docs', element: <Navigate to="/docs" replace /> },
   { path: 'private', element: <Page name="Private" /> },
   { path: 'search', element: <Search /> },
   { path: 'login', element: <Login /> },
   { path: 'account', element: <Page name="Account" /> },
   { path: 'editor', element: <Editor /> },
-] }], { basename: '/react' });
-createRoot(document.getElementById('app')).render(<RouterProvider router={router} />);
+] }];
+const root = createRoot(document.getElementById('app'));
+if (DATA_ROUTER) root.render(<RouterProvider router={createBrowserRouter(routes, { basename: '/react' })} />);
+else {
+  const App = () => useRoutes(routes);
+  root.render(<BrowserRouter basename="/react-routes"><App /></BrowserRouter>);
+}
 `;
 
-/** The React app bundled as a user's build would (production React), once for all tests. */
-let reactBundle: string;
+/** The React apps bundled as a user's build would (production React), once for all tests. */
+const reactBundles = { data: '', declarative: '' };
 test.beforeAll(async () => {
-  const result = await build({
-    stdin: { contents: REACT_APP, loader: 'jsx', resolveDir: ROOT },
-    bundle: true,
-    format: 'esm',
-    jsx: 'automatic',
-    define: { 'process.env.NODE_ENV': '"production"' },
-    minify: true,
-    write: false,
-    logLevel: 'silent',
-  });
-  // Inline in the page: no `</script` may end the script early.
-  reactBundle = result.outputFiles[0].text.replace(/<\/script/gi, '<\\/script');
+  const bundle = async (dataRouter: boolean) => {
+    const result = await build({
+      stdin: { contents: REACT_APP, loader: 'jsx', resolveDir: ROOT },
+      bundle: true,
+      format: 'esm',
+      jsx: 'automatic',
+      define: { 'process.env.NODE_ENV': '"production"', DATA_ROUTER: String(dataRouter) },
+      minify: true,
+      write: false,
+      logLevel: 'silent',
+    });
+    // Inline in the page: no `</script` may end the script early.
+    return result.outputFiles[0].text.replace(/<\/script/gi, '<\\/script');
+  };
+  [reactBundles.data, reactBundles.declarative] = await Promise.all([bundle(true), bundle(false)]);
 });
 
 interface App {
@@ -186,21 +204,32 @@ interface App {
   body(): string;
   /** Routes that redirect to /docs, opened as the app's first page; `pushed` where the router keeps them in the history (see below). */
   landings: Array<{ route: string; pushed?: true }>;
+  /** Whether the router can cancel a navigation (vue-router's guards, the data router's useBlocker). */
+  cancels: boolean;
 }
 
 const APPS: App[] = [
-  { name: 'vue-router, history mode', url: (route) => '/vue' + route, paths: ['/vue/', '/vue/old-docs', '/vue/legacy-docs'], body: () => vueApp("createWebHistory('/vue/')"), landings: [{ route: '/old-docs' }, { route: '/legacy-docs' }] },
-  { name: 'vue-router, hash mode', url: (route) => '/vuehash/#' + route, paths: ['/vuehash/'], body: () => vueApp('createWebHashHistory()'), landings: [{ route: '/old-docs' }, { route: '/legacy-docs' }] },
+  { name: 'vue-router, history mode', url: (route) => '/vue' + route, paths: ['/vue/', '/vue/old-docs', '/vue/legacy-docs'], body: () => vueApp("createWebHistory('/vue/')"), landings: [{ route: '/old-docs' }, { route: '/legacy-docs' }], cancels: true },
+  { name: 'vue-router, hash mode', url: (route) => '/vuehash/#' + route, paths: ['/vuehash/'], body: () => vueApp('createWebHashHistory()'), landings: [{ route: '/old-docs' }, { route: '/legacy-docs' }], cancels: true },
   {
     name: 'React Router, createBrowserRouter',
     url: (route) => (route === '/' ? '/react' : '/react' + route),
     paths: ['/react', '/react/old-docs', '/react/legacy-docs'],
-    body: () => `<div id="app"></div><script type="module">${reactBundle}</script>`,
+    body: () => `<div id="app"></div><script type="module">${reactBundles.data}</script>`,
     // React Router 7 follows a loader's redirect on the first load with a pushState (its startRedirectNavigation
     // replaces only when told): /old-docs stays in the history, and back returns to it (and is redirected again).
     // Two history entries, two views: the SDK cannot tell that pushState from a visitor's quick click, whose
     // view (the landing page's, say) must not be lost.
     landings: [{ route: '/legacy-docs' }, { route: '/old-docs', pushed: true }],
+    cancels: true,
+  },
+  {
+    name: 'React Router, <BrowserRouter>',
+    url: (route) => (route === '/' ? '/react-routes' : '/react-routes' + route),
+    paths: ['/react-routes', '/react-routes/old-docs', '/react-routes/legacy-docs'],
+    body: () => `<div id="app"></div><script type="module">${reactBundles.declarative}</script>`,
+    landings: [{ route: '/legacy-docs' }, { route: '/old-docs' }],
+    cancels: false,
   },
 ];
 
@@ -213,6 +242,8 @@ interface Step {
   /** The route (path and query) and title the app shows after it. */
   to: string;
   view: boolean;
+  /** Only for a router that can cancel navigations (App.cancels). */
+  cancelled?: true;
 }
 
 const click = (name: string) => (page: Page) => page.getByRole('link', { name, exact: true }).click();
@@ -234,7 +265,7 @@ const JOURNEY: Step[] = [
   { does: 'clicks About', act: click('About'), to: '/about', view: true },
   { does: 'follows a link the router redirects', act: click('Old docs'), to: '/docs', view: true },
   { does: 'clicks the link to the page shown', act: click('Docs'), to: '/docs', view: false },
-  { does: 'clicks a link whose navigation is cancelled', act: click('Private'), to: '/docs', view: false },
+  { does: 'clicks a link whose navigation is cancelled', act: click('Private'), to: '/docs', view: false, cancelled: true },
   { does: 'searches', act: scrolled(search('shoes')), to: '/search?q=shoes', view: true },
   { does: 'searches again (only the query changes)', act: search('boots'), to: '/search?q=boots', view: true },
   { does: 'goes back', act: (page) => page.goBack(), to: '/search?q=shoes', view: true },
@@ -243,9 +274,9 @@ const JOURNEY: Step[] = [
   { does: 'clicks Log in', act: click('Log in'), to: '/login', view: true },
   { does: 'signs in (the app replaces the login page)', act: (page) => page.getByRole('button', { name: 'Sign in' }).click(), to: '/account', view: true },
   { does: 'clicks Editor', act: click('Editor'), to: '/editor', view: true },
-  { does: 'makes changes', act: (page) => page.getByLabel('Unsaved changes').check(), to: '/editor', view: false },
-  { does: 'goes back, which the editor cancels (the router undoes it with history.go)', act: (page) => page.goBack(), to: '/editor', view: false },
-  { does: 'discards the changes', act: (page) => page.getByLabel('Unsaved changes').uncheck(), to: '/editor', view: false },
+  { does: 'makes changes', act: (page) => page.getByLabel('Unsaved changes').check(), to: '/editor', view: false, cancelled: true },
+  { does: 'goes back, which the editor cancels (the router undoes it with history.go)', act: (page) => page.goBack(), to: '/editor', view: false, cancelled: true },
+  { does: 'discards the changes', act: (page) => page.getByLabel('Unsaved changes').uncheck(), to: '/editor', view: false, cancelled: true },
   { does: 'goes back', act: (page) => page.goBack(), to: '/account', view: true },
   { does: 'goes back, past the replaced login page', act: (page) => page.goBack(), to: '/search?q=shoes', view: true },
 ];
@@ -327,8 +358,9 @@ for (const app of APPS) {
 
     test("one view per navigation the visitor made, with its route's title and the previous view as referrer; the app the same without the SDK", async ({ page, browser, collector }) => {
       const errors = errorsOf(page);
-      const states = await walk(page, collector, app, JOURNEY, true);
-      expect(await receivedViews(page, collector)).toEqual(expectedViews(collector, app, JOURNEY));
+      const journey = JOURNEY.filter((step) => app.cancels || !step.cancelled);
+      const states = await walk(page, collector, app, journey, true);
+      expect(await receivedViews(page, collector)).toEqual(expectedViews(collector, app, journey));
       expect(views(collector)[0].host).toBe(`127.0.0.1:${collector.port}`);
       expect(errors).toEqual([]);
 
@@ -338,7 +370,7 @@ for (const app of APPS) {
       try {
         for (const path of app.paths) server.page(path, html(app, false));
         const plainErrors = errorsOf(plain);
-        expect(await walk(plain, server, app, JOURNEY, false)).toEqual(states);
+        expect(await walk(plain, server, app, journey, false)).toEqual(states);
         expect(plainErrors).toEqual([]);
       } finally {
         await plain.close();
