@@ -149,6 +149,33 @@ it('trackPageView() while an automatic view waits sends the automatic one first'
   expect(views).toHaveLength(2);
 });
 
+it('a redirect by replaceState before the route showed its title is one view, of where it landed, from the page before; a replaceState after the title is a view of its own', async () => {
+  const sent: Array<[path: unknown, title: unknown, referrer: unknown]> = [];
+  const pageViews = createPageViews({ track: (_name, { pathname, title, referrer }) => sent.push([pathname, title, referrer]), who: () => ({ anonymous_id: 'a-1' }), log });
+  pageViews.start();
+  stop = pageViews.stop;
+  await vi.advanceTimersByTimeAsync(1000);
+  // A link to a page that moved: the router pushes it, then replaces it before rendering anything.
+  history.pushState({}, '', '/legacy');
+  await vi.advanceTimersByTimeAsync(20);
+  history.replaceState({}, '', '/docs');
+  document.title = 'Docs';
+  await vi.advanceTimersByTimeAsync(0);
+  // A sign-in replacing the login page, once the login page had its title.
+  history.pushState({}, '', '/login');
+  document.title = 'Log in';
+  await vi.advanceTimersByTimeAsync(0);
+  history.replaceState({}, '', '/account');
+  document.title = 'Account';
+  await vi.advanceTimersByTimeAsync(0);
+  expect(sent).toEqual([
+    ['/', 'Home', ''],
+    ['/docs', 'Docs', 'http://app.example.test/'],
+    ['/login', 'Log in', 'http://app.example.test/docs'],
+    ['/account', 'Account', 'http://app.example.test/login'],
+  ]);
+});
+
 it('a view sent later keeps the time, address and visitor of its navigation', async () => {
   const sent: Array<{ pathname: unknown; at: ActionAt }> = [];
   let visitor: Attribution = { anonymous_id: 'a-1' };
