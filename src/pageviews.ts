@@ -38,10 +38,11 @@ const place = (): string => location.pathname + (/^#!?\//.test(location.hash) ? 
 
 /**
  * Page views on load and on every client-side navigation: pushState, replaceState when the place
- * changes (see `place`), popstate, hashchange, and a restore from the back/forward cache. A view records the
- * fields Moesif's plugin sends ({ pathname, title, host }) and the rest; its referrer is the page
- * viewed before it (the document's referrer for the first). The action name is the plugin's too,
- * so dashboards match.
+ * changes (see `place`), popstate, hashchange, and a restore from the back/forward cache; a redirect
+ * or a back the router undoes withdraws a view still waiting for its title (see `withdraw`). A view
+ * records the fields Moesif's plugin sends ({ pathname, title, host }) and the rest; its referrer is
+ * the page viewed before it (the document's referrer for the first). The action name is the
+ * plugin's too, so dashboards match.
  */
 export function createPageViews({ track, who, log }: PageViewsDeps) {
   let on = false;
@@ -50,7 +51,7 @@ export function createPageViews({ track, who, log }: PageViewsDeps) {
    * replaceState to another place is a view, to the same one with another query is not.
    */
   let last: { url?: string; place?: string } = {};
-  /** The view before the last: where a redirect or an undone back or forward returns while the last waits for its title (see `withdraw`). */
+  /** The view before the last: where a redirect or an undone back or forward returns to while the last waits for its title. */
   let previous = last;
   const titleWait = createTitleWait();
 
