@@ -43,7 +43,7 @@ const vueApp = (history: string) => `<script src="/node_modules/vue/dist/vue.glo
   <div id="app"></div>
   <script>
     const { createApp, ref, onMounted } = Vue;
-    const { createRouter, createWebHistory, createWebHashHistory, useRouter, onBeforeRouteLeave } = VueRouter;
+    const { createRouter, createWebHistory, createWebHashHistory, useRouter, useRoute, onBeforeRouteLeave } = VueRouter;
     const page = (name) => ({ template: '<h1>' + name + '</h1>' });
     const routes = [
       { path: '/', component: page('Home'), meta: { title: 'Home' } },
@@ -55,7 +55,11 @@ const vueApp = (history: string) => `<script src="/node_modules/vue/dist/vue.glo
       { path: '/legacy-docs', component: { template: '<p>Moved</p>', setup() { const router = useRouter(); onMounted(() => router.replace('/docs')); } } },
       // A guard that refuses: the navigation is cancelled.
       { path: '/private', component: page('Private'), meta: { title: 'Private' }, beforeEnter: () => false },
-      { path: '/search', component: { template: '<h1>Results for {{ $route.query.q }}</h1>' } },
+      // Sorting rewrites the query in place (router.replace): the same page, differently ordered.
+      { path: '/search', component: {
+        template: '<h1>Results for {{ $route.query.q }}</h1><button @click="sort">Sort by price</button>',
+        setup() { const router = useRouter(); const route = useRoute(); return { sort: () => router.replace({ query: { ...route.query, sort: 'price' } }) }; },
+      } },
       { path: '/login', meta: { title: 'Log in' }, component: {
         template: '<h1>Log in</h1><button @click="signIn">Sign in</button>',
         setup() { const router = useRouter(); return { signIn: () => router.replace('/account') }; },
@@ -136,10 +140,12 @@ function Layout() {
   </>;
 }
 
+// Sorting rewrites the query in place (replace): the same page, differently ordered.
 function Search() {
-  const [params] = useSearchParams();
+  const [params, setParams] = useSearchParams();
   useTitle('Search: ' + params.get('q'));
-  return <h1>Results for {params.get('q')}</h1>;
+  return <><h1>Results for {params.get('q')}</h1>
+    <button onClick={() => setParams({ q: params.get('q'), sort: 'price' }, { replace: true })}>Sort by price</button></>;
 }
 
 function Login() {
@@ -271,6 +277,7 @@ const JOURNEY: Step[] = [
   { does: 'goes back', act: (page) => page.goBack(), to: '/search?q=shoes', view: true },
   { does: 'goes back', act: (page) => page.goBack(), to: '/docs', view: true },
   { does: 'goes forward', act: (page) => page.goForward(), to: '/search?q=shoes', view: true },
+  { does: 'sorts the results (the router replaces the query)', act: (page) => page.getByRole('button', { name: 'Sort by price' }).click(), to: '/search?q=shoes&sort=price', view: false },
   { does: 'clicks Log in', act: click('Log in'), to: '/login', view: true },
   { does: 'signs in (the app replaces the login page)', act: (page) => page.getByRole('button', { name: 'Sign in' }).click(), to: '/account', view: true },
   { does: 'clicks Editor', act: click('Editor'), to: '/editor', view: true },
@@ -278,7 +285,7 @@ const JOURNEY: Step[] = [
   { does: 'goes back, which the editor cancels (the router undoes it with history.go)', act: (page) => page.goBack(), to: '/editor', view: false, cancelled: true },
   { does: 'discards the changes', act: (page) => page.getByLabel('Unsaved changes').uncheck(), to: '/editor', view: false, cancelled: true },
   { does: 'goes back', act: (page) => page.goBack(), to: '/account', view: true },
-  { does: 'goes back, past the replaced login page', act: (page) => page.goBack(), to: '/search?q=shoes', view: true },
+  { does: 'goes back, past the replaced login page', act: (page) => page.goBack(), to: '/search?q=shoes&sort=price', view: true },
 ];
 
 /** The address of `route` (a path, maybe with a query) in `app`. */
