@@ -29,17 +29,30 @@ export interface PageViewsDeps {
 }
 
 /**
- * Page views on load and on every client-side navigation: pushState, replaceState when the path
- * changes, popstate, hashchange, and a restore from the back/forward cache. A view records the
- * fields Moesif's plugin sends ({ pathname, title, host }) and the rest; its referrer is the page
- * viewed before it (the document's referrer for the first). The action name is the plugin's too,
- * so dashboards match.
+ * Where the visitor is, as a replaceState counts it: the path, and a hash router's route (`#/route`,
+ * `#!/route`: vue-router's and React Router's hash modes) without its query. Not the query alone
+ * (filters written to the address as they change), nor an anchor in the page (MkDocs Material writes
+ * the section scrolled to with replaceState).
+ */
+const place = (): string => location.pathname + (/^#!?\//.test(location.hash) ? location.hash.split('?')[0] : '');
+
+/**
+ * Page views on load and on every client-side navigation: pushState, replaceState when the place
+ * changes (see `place`), popstate, hashchange, and a restore from the back/forward cache; a redirect
+ * or a back the router undoes withdraws a view still waiting for its title (see `withdraw`). A view
+ * records the fields Moesif's plugin sends ({ pathname, title, host }) and the rest; its referrer is
+ * the page viewed before it (the document's referrer for the first). The action name is the
+ * plugin's too, so dashboards match.
  */
 export function createPageViews({ track, who, log }: PageViewsDeps) {
   let on = false;
-  let lastUrl: string | undefined;
-  /** The path of the last view: replaceState to another path is a view, to the same path with another query is not. */
-  let lastPath: string | undefined;
+  /**
+   * The last view's URL (none before the first, and forgotten when the page is closed) and place:
+   * replaceState to another place is a view, to the same one with another query is not.
+   */
+  let last: { url?: string; place?: string } = {};
+  /** The view before the last: where a redirect or an undone back or forward returns to while the last waits for its title. */
+  let previous = last;
   const titleWait = createTitleWait();
 
   /**
@@ -51,10 +64,10 @@ export function createPageViews({ track, who, log }: PageViewsDeps) {
    */
   const beginView = (metadata?: Metadata): (() => void) => {
     const { href, pathname, host, search, hash } = location;
-    const referrer = lastUrl ?? document.referrer;
+    const referrer = last.url ?? document.referrer;
     const at = { time: new Date().toISOString(), uri: href, who: who() };
-    lastUrl = href;
-    lastPath = pathname;
+    previous = last;
+    last = { url: href, place: place() };
     return () => track('Page View', { pathname, title: document.title, host, search, hash, referrer, ...metadata }, at);
   };
 
@@ -65,7 +78,7 @@ export function createPageViews({ track, who, log }: PageViewsDeps) {
    * unviewed, and the next navigation tries again.
    */
   const view = (): void => {
-    if (!on || location.href == lastUrl) return;
+    if (!on || location.href == last.url) return;
     try {
       // Frameworks set document.title after the URL changes: the view waits for it (see createTitleWait).
       // A view still held is sent first, with the title it has by now.
@@ -76,13 +89,44 @@ export function createPageViews({ track, who, log }: PageViewsDeps) {
       log.warn(`page view left out: ${error}`);
     }
   };
+  /**
+   * Withdraws the view still waiting for its title, as if it never began: the visitor never saw that
+   * page, since the router rendered nothing of it (no title yet), and the history no longer leads there.
+   * As an analytics user counts it, a redirect is one view, of where the visitor landed, from where
+   * they came; a navigation the router cancels is none. (The view() that follows views the new URL, or
+   * nothing when it is the one viewed before.)
+   */
+  const withdraw = (): void => {
+    if (on && titleWait.drop()) last = previous;
+  };
+  /**
+   * A replaceState to another place. While the last view waits for its title it is a redirect (the
+   * router's on the first load, a route that replaces itself once rendered: React Router's
+   * `<Navigate replace>`, a component's router.replace() on mount), after it a navigation of its own
+   * (a sign-in replacing the login page).
+   */
+  const replaced = (): void => {
+    withdraw();
+    view();
+  };
+  /**
+   * Back or forward. A router undoes one it cancels (unsaved changes: vue-router's guards, React
+   * Router's useBlocker) with history.go() back to where the visitor was: a return to the page viewed
+   * before, while the view of the page left still waits for its title, withdraws that view. (So does
+   * a back within a moment of a click, before the page clicked to showed its title.)
+   */
+  const popped = (): void => {
+    if (location.href == previous.url) withdraw();
+    view();
+  };
 
   // Made once and reused, so start/stop cycles never stack wrappers; off, they only pass calls through.
   const toggles = (['pushState', 'replaceState'] as const).map((name) =>
     patch(history, name, (original) => function (this: History) {
       const result = original.apply(this, arguments);
       // The app's router calls it inside its zone.js zone, if any: the view's timer is the SDK's (see zones.ts).
-      if (name == 'pushState' || location.pathname != lastPath) outsideZones(view);
+      if (name == 'pushState') outsideZones(view);
+      else if (place() != last.place) outsideZones(replaced);
       return result;
     }),
   );
@@ -103,7 +147,7 @@ export function createPageViews({ track, who, log }: PageViewsDeps) {
   };
   // Forgetting the URL makes a restore from the back/forward cache a new view of it.
   const closed = (): void => {
-    lastUrl = undefined;
+    last = { place: last.place };
     titleWait.flush();
   };
   // A mobile browser may discard a hidden page without any pagehide, and a view waiting for its
@@ -112,7 +156,7 @@ export function createPageViews({ track, who, log }: PageViewsDeps) {
     if (document.hidden) titleWait.flush();
   };
   const stopListening = [
-    listen(window, { popstate: view, hashchange: view, pageshow: restored }),
+    listen(window, { popstate: popped, hashchange: view, pageshow: restored }),
     // Capture phase: they run before delivery's own listeners (pagehide on window, visibilitychange
     // on the document), so a waiting view leaves with the final flush.
     listen(window, { pagehide: closed, visibilitychange: hidden }, true),
@@ -175,6 +219,13 @@ function createTitleWait() {
       timer = setTimeout(flush, TITLE_WAIT_MS);
     },
     flush,
+    /** Forgets the held view without sending it; whether there was one. */
+    drop(): boolean {
+      const dropped = !!held;
+      held = undefined;
+      flush();
+      return dropped;
+    },
   };
 }
 

@@ -13,9 +13,9 @@ type View = [path: string, title: unknown];
 let views: View[];
 let stop: (() => void) | undefined;
 
-/** Page views on, recording [pathname, title] of each view sent; the load's own view is left out. */
+/** Page views on, recording [pathname and hash, title] of each view sent; the load's own view is left out. */
 const start = async () => {
-  const pageViews = createPageViews({ track: (_name, metadata) => views.push([String(metadata.pathname), metadata.title]), who: () => ({ anonymous_id: 'a-1' }), log });
+  const pageViews = createPageViews({ track: (_name, metadata) => views.push([`${metadata.pathname}${metadata.hash}`, metadata.title]), who: () => ({ anonymous_id: 'a-1' }), log });
   pageViews.start();
   stop = pageViews.stop;
   // The load's own view, with the title the page has, once the bound has passed.
@@ -122,6 +122,21 @@ it('navigations that follow each other before any title is set are neither lost 
   expect(views).toHaveLength(3);
 });
 
+it("replaceState to an anchor in the page (a scroll-spy's) is no view; to a hash router's route it is, but not to its query alone", async () => {
+  await start();
+  history.replaceState(null, '', '/#installation');
+  history.replaceState(null, '', '/#usage');
+  await vi.advanceTimersByTimeAsync(2000);
+  expect(views).toEqual([]);
+  // vue-router's router.replace() in hash mode.
+  history.replaceState(null, '', '/#/settings');
+  document.title = 'Settings';
+  await vi.advanceTimersByTimeAsync(0);
+  history.replaceState(null, '', '/#/settings?tab=billing');
+  await vi.advanceTimersByTimeAsync(2000);
+  expect(views).toEqual([['/#/settings', 'Settings']]);
+});
+
 it('trackPageView() while an automatic view waits sends the automatic one first', async () => {
   const pageViews = await start();
   history.pushState({}, '', '/auto');
@@ -132,6 +147,33 @@ it('trackPageView() while an automatic view waits sends the automatic one first'
   ]);
   await vi.advanceTimersByTimeAsync(2000);
   expect(views).toHaveLength(2);
+});
+
+it('a redirect by replaceState before the route showed its title is one view, of where it landed, from the page before; a replaceState after the title is a view of its own', async () => {
+  const sent: Array<[path: unknown, title: unknown, referrer: unknown]> = [];
+  const pageViews = createPageViews({ track: (_name, { pathname, title, referrer }) => sent.push([pathname, title, referrer]), who: () => ({ anonymous_id: 'a-1' }), log });
+  pageViews.start();
+  stop = pageViews.stop;
+  await vi.advanceTimersByTimeAsync(1000);
+  // A link to a page that moved: the router pushes it, then replaces it before rendering anything.
+  history.pushState({}, '', '/legacy');
+  await vi.advanceTimersByTimeAsync(20);
+  history.replaceState({}, '', '/docs');
+  document.title = 'Docs';
+  await vi.advanceTimersByTimeAsync(0);
+  // A sign-in replacing the login page, once the login page had its title.
+  history.pushState({}, '', '/login');
+  document.title = 'Log in';
+  await vi.advanceTimersByTimeAsync(0);
+  history.replaceState({}, '', '/account');
+  document.title = 'Account';
+  await vi.advanceTimersByTimeAsync(0);
+  expect(sent).toEqual([
+    ['/', 'Home', ''],
+    ['/docs', 'Docs', 'http://app.example.test/'],
+    ['/login', 'Log in', 'http://app.example.test/docs'],
+    ['/account', 'Account', 'http://app.example.test/login'],
+  ]);
 });
 
 it('a view sent later keeps the time, address and visitor of its navigation', async () => {

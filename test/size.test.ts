@@ -15,8 +15,8 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 15_250,
-  esmCore: 12_235,
+  umd: 15_350,
+  esmCore: 12_345,
   esmCapture: 3_050,
 };
 

@@ -4,7 +4,8 @@
  * of the App Router wrapped as moesif's Next.js example wraps them with moesif-nodejs
  * (`isNextJsAppRouter`), side by side with moesif-nodejs 3.11 itself, and a Pages Router API route
  * wired as its older example wires the middleware; and the browser SDK in a client component, as
- * moesif's example sets up moesif-browser-js. The app (fixtures/next-app) is built with
+ * moesif's example sets up moesif-browser-js, with automatic page views across the App Router's
+ * client navigation (<Link>, back and forward; titles from each page's metadata). The app (fixtures/next-app) is built with
  * `next build` and served by `next start` on 127.0.0.1; a recording collector gets the events.
  * test/server/route-handler.test.ts covers the wrapping case by case.
  */
@@ -145,13 +146,61 @@ it('the browser SDK in a client component: the page renders on the server, and i
     await page.locator('#status', { hasText: '200' }).waitFor();
     await page.evaluate(() => (window as unknown as { moesif: { flush(): Promise<void> } }).moesif.flush());
     const sent = (path: string) => collector.requests.filter((request) => request.path === path).flatMap((request) => request.body as Array<Record<string, any>>);
-    const [action] = await waitFor(() => sent('/v1/actions/batch').length > 0 && sent('/v1/actions/batch'), 10_000);
+    const ready = () => sent('/v1/actions/batch').filter((action) => action.action_name === 'page_ready');
+    const [action] = await waitFor(() => ready().length > 0 && ready(), 10_000);
     expect(action).toMatchObject({ action_name: 'page_ready', user_id: 'user_9', metadata: { via: 'next' }, request: { uri: `${app}/` } });
     // The visitor's anonymous id, made in the browser, linked to the user.
     const [user] = sent('/v1/users/batch');
     expect(user).toMatchObject({ user_id: 'user_9', anonymous_id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
     const [call] = await waitFor(() => eventsFor('/api/chat-status').length > 0 && eventsFor('/api/chat-status'), 10_000);
     expect(call).toMatchObject({ user_id: 'user_9', request: { verb: 'GET', uri: `${app}/api/chat-status` }, response: { status: 200 } });
+    expect(errors).toEqual([]);
+  } finally {
+    await browser.close();
+  }
+});
+
+it("page views follow the App Router's client navigation: one per <Link> click, back and forward, each with the title Next.js sets from the page's metadata", async () => {
+  const browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
+  try {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(String(error)));
+    page.on('console', (message) => void (message.type() === 'error' && errors.push(message.text())));
+    // This test's views: those of navigations from now on (the first test's browser viewed / before).
+    const since = new Date().toISOString();
+    const views = () =>
+      collector.requests
+        .filter((request) => request.path === '/v1/actions/batch')
+        .flatMap((request) => request.body as Array<Record<string, any>>)
+        .filter((action) => action.action_name === 'Page View' && action.request.time >= since)
+        .map((action) => [action.metadata.pathname, action.metadata.title, action.metadata.referrer]);
+    await page.goto(`${app}/`);
+    await page.locator('#status', { hasText: '200' }).waitFor();
+    const shows = async (heading: string) => {
+      await page.locator('h1', { hasText: heading }).waitFor();
+      await expect.poll(() => page.title(), { timeout: 10_000 }).toBe(heading);
+    };
+    await page.getByRole('link', { name: 'About' }).click();
+    await shows('About');
+    await page.goBack();
+    await shows('Home');
+    await page.goForward();
+    await shows('About');
+    // A marker view: any automatic view still waiting for its title leaves before it.
+    await page.evaluate(() => {
+      const sdk = (window as unknown as { moesif: { trackPageView(metadata: object): void; flush(): Promise<void> } }).moesif;
+      sdk.trackPageView({ marker: true });
+      return sdk.flush();
+    });
+    await waitFor(() => views().length >= 5, 10_000);
+    expect(views()).toEqual([
+      ['/', 'Home', ''],
+      ['/about', 'About', `${app}/`],
+      ['/', 'Home', `${app}/about`],
+      ['/about', 'About', `${app}/`],
+      ['/about', 'About', `${app}/about`], // the marker
+    ]);
     expect(errors).toEqual([]);
   } finally {
     await browser.close();
