@@ -412,7 +412,11 @@ export function createInstance(captureFactory?: CaptureFactory) {
 
   const init = (input: Options): Moesif | undefined => {
     if (initialized) {
-      log.warn('init() called twice: ignored');
+      // The same init() again is no mistake: React's StrictMode runs an app's effects twice in development.
+      const applicationId = (input as Partial<Options> | undefined)?.applicationId;
+      if (typeof applicationId != 'string' || applicationId.trim() != running?.options.applicationId) {
+        log.warn('init() called again with another applicationId: ignored');
+      }
       return instance;
     }
     const options = resolveOptions(input, location.protocol, log);

@@ -265,6 +265,17 @@ describe('init with bad arguments', () => {
     await moesif.flush();
     expect(sdk.collector.items(applicationId, '/v1/actions/batch')).toHaveLength(1);
   });
+
+  it("init() again with the same applicationId (React's StrictMode runs an app's effects twice in development) is ignored without a warning", async () => {
+    const console = spyConsole();
+    const { moesif, applicationId } = sdk.start();
+    moesif.init({ applicationId, batchMaxTime: 10 });
+    moesif.init({ applicationId: ` ${applicationId} ` });
+    expect(messages(console.warn)).toEqual([]);
+    moesif.track('Once');
+    await moesif.flush();
+    expect(sdk.collector.items(applicationId, '/v1/actions/batch')).toHaveLength(1);
+  });
 });
 
 describe('calls before init', () => {

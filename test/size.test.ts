@@ -15,8 +15,8 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 15_350,
-  esmCore: 12_345,
+  umd: 15_375,
+  esmCore: 12_370,
   esmCapture: 3_050,
 };
 
