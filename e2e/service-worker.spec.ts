@@ -1,0 +1,168 @@
+import { build } from 'esbuild';
+import type { Page } from '@playwright/test';
+import { expect, test } from './support/fixtures';
+import { umdPage, type Recorder } from './support/recorder';
+
+/**
+ * Pages a service worker controls (progressive web apps), in Debian's Chromium. Each service worker is
+ * bundled here as an app builds its own: from Workbox (workbox-routing, workbox-strategies) or written
+ * by hand. It is registered on the collector's origin with the whole origin as its scope, so it sees the
+ * SDK's own batch requests (/v1/*) as well as the app's API calls.
+ *
+ * What Chromium does, as measured here: the SDK's keepalive fetch and its sendBeacon both go through the
+ * page's service worker (a fetch event whose request has `keepalive`), and a request the service worker
+ * re-issues (`respondWith(fetch(event.request))`, Workbox's NetworkOnly) still arrives after the page
+ * closed, since the worker outlives the page. Unless the worker was stopped (Chromium stops an idle one
+ * after 30 s): then the batch sent as the tab closes is lost, its request waiting for a worker that
+ * starts too late, and the outbox sends it on the next page load. A worker that routes the collector's
+ * requests to the network with the static routing API (`event.addRoutes()` at install) is not started
+ * for them, and nothing waits.
+ */
+
+/** What every test service worker starts with: it takes the page at once, and lists the collector requests it saw. */
+const SW_PRELUDE = `
+  const seen = [];
+  self.addEventListener('install', () => self.skipWaiting());
+  self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
+  self.addEventListener('message', (event) => event.source.postMessage(seen));
+  self.addEventListener('fetch', (event) => {
+    const { pathname } = new URL(event.request.url);
+    if (pathname.startsWith('/v1/')) seen.push(event.request.method + ' ' + pathname + (event.request.keepalive ? ' keepalive' : ''));
+  });
+`;
+
+const WORKBOX_ROUTES = `
+  import { registerRoute, setDefaultHandler } from 'workbox-routing';
+  import { CacheFirst, NetworkFirst, NetworkOnly } from 'workbox-strategies';
+  registerRoute(({ url }) => url.pathname == '/api/text', new CacheFirst({ cacheName: 'static-api' }));
+  registerRoute(({ url }) => url.pathname == '/api/echo', new NetworkFirst({ cacheName: 'api' }));
+  registerRoute(({ url }) => url.pathname == '/api/none', new NetworkOnly());
+  // The catch-all: POSTs too, the SDK's batches among them.
+  registerRoute(() => true, new NetworkOnly(), 'POST');
+  setDefaultHandler(new NetworkOnly());
+`;
+
+const SW_SOURCES = {
+  /** Workbox as apps use it: a strategy per API route, and a catch-all that also takes POSTs. */
+  workbox: `${SW_PRELUDE} ${WORKBOX_ROUTES}`,
+  /** The hand-written pass-through many apps have. */
+  handwritten: `${SW_PRELUDE} self.addEventListener('fetch', (event) => event.respondWith(fetch(event.request)));`,
+  /** Workbox, and the collector's requests routed to the network before the worker is asked (Chromium 123+). */
+  routed: `
+    self.addEventListener('install', (event) => event.addRoutes({ condition: { urlPattern: new URLPattern({ pathname: '/v1/*' }) }, source: 'network' }));
+    ${SW_PRELUDE} ${WORKBOX_ROUTES}`,
+};
+type Worker = keyof typeof SW_SOURCES;
+const bundles = {} as Record<Worker, string>;
+
+test.beforeAll(async () => {
+  for (const [name, contents] of Object.entries(SW_SOURCES)) {
+    const { outputFiles } = await build({ stdin: { contents, resolveDir: process.cwd(), loader: 'js' }, bundle: true, format: 'iife', write: false, define: { 'process.env.NODE_ENV': '"production"' } });
+    bundles[name as Worker] = outputFiles[0].text;
+  }
+});
+
+const init = (extra = '') => `moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 100 ${extra} });`;
+
+/** Registers `worker` at /sw.js (its scope: the whole origin, /v1/ included) and waits until it controls the page. */
+async function installWorker(page: Page, collector: Recorder, worker: Worker | 'none'): Promise<void> {
+  if (worker == 'none') return;
+  collector.page('/sw.js', bundles[worker], { contentType: 'text/javascript' });
+  collector.page('/install', `<!doctype html><title>install</title><script>navigator.serviceWorker.register('/sw.js')</script>`);
+  await page.goto(collector.url + '/install');
+  await page.waitForFunction(() => navigator.serviceWorker.controller != null);
+}
+
+/** The collector requests the page's service worker saw. */
+const seenByWorker = (page: Page) =>
+  page.evaluate(
+    () =>
+      new Promise<string[]>((resolve) => {
+        navigator.serviceWorker.addEventListener('message', (event) => resolve(event.data as string[]), { once: true });
+        navigator.serviceWorker.controller!.postMessage('seen?');
+      }),
+  );
+
+const actionNames = (collector: Recorder) => collector.items('actions').map((action) => action.action_name as string);
+/** Each action once: a repeat (a request whose page closed before its answer, sent again) has the same transaction_id. */
+const distinctActions = (collector: Recorder) => [...new Map(collector.items('actions').map((action) => [action.transaction_id as string, action.action_name as string])).values()];
+
+/** The app's calls, each giving back what the app got (in plain JSON): by fetch or by XMLHttpRequest. */
+const CALLS = `
+  const viaFetch = async (url, init = {}) => {
+    const response = await fetch(url, init);
+    return { api: 'fetch', method: init.method ?? 'GET', url, status: response.status, body: await response.text() };
+  };
+  const viaXhr = (url, method = 'GET', body = null) => new Promise((resolve) => {
+    const request = new XMLHttpRequest();
+    request.open(method, url);
+    request.onloadend = () => resolve({ api: 'xhr', method, url, status: request.status, body: request.responseText });
+    request.send(body);
+  });
+  const inTurn = async (...calls) => { const got = []; for (const call of calls) got.push(await call()); return got; };
+  // Answered by the network through the worker (Workbox: NetworkOnly, the POST catch-all, the default handler).
+  window.networkCalls = () => inTurn(
+    () => viaFetch('/api/echo', { method: 'POST', body: 'by fetch' }),
+    () => viaXhr('/api/echo', 'POST', 'by xhr'),
+    () => viaFetch('/api/echo?status=503'),
+    () => viaXhr('/api/none'),
+  );
+  // Answered from the worker's cache once warmed (Workbox's CacheFirst), and offline (NetworkFirst).
+  window.cachedCalls = () => inTurn(() => viaFetch('/api/text'), () => viaXhr('/api/text'), () => viaFetch('/api/echo'), () => viaXhr('/api/echo'));
+`;
+type Call = { api: string; method: string; url: string; status: number; body: string };
+declare global {
+  interface Window {
+    networkCalls(): Promise<Call[]>;
+    cachedCalls(): Promise<Call[]>;
+  }
+}
+
+for (const worker of ['workbox', 'handwritten'] as const) {
+  test(`${worker}: calls the worker answers from the network and from its cache are recorded once each, as the app got them`, async ({ page, context, collector }) => {
+    const errors: string[] = [];
+    page.on('console', (message) => void (message.type() == 'error' && errors.push(message.text())));
+    page.on('pageerror', (error) => errors.push(String(error)));
+    await installWorker(page, collector, worker);
+    collector.page('/p', umdPage(`${init()} ${CALLS}`));
+    await page.goto(collector.url + '/p');
+    // Warms the worker's caches, before capture starts.
+    await page.evaluate(() => window.cachedCalls());
+
+    /**
+     * Every call, the cached ones offline where the worker has a cache; how many reached the server; and
+     * what the console said meanwhile (the browser's own line for each answer of 404 or 503).
+     */
+    const run = async () => {
+      const atServer = collector.api.length;
+      const errorsBefore = errors.length;
+      const got = await page.evaluate(() => window.networkCalls());
+      if (worker == 'workbox') {
+        await context.setOffline(true);
+        got.push(...(await page.evaluate(() => window.cachedCalls())));
+        await context.setOffline(false);
+      }
+      return { got, atServer: collector.api.length - atServer, console: errors.slice(errorsBefore) };
+    };
+    const without = await run();
+    await page.evaluate(() => window.moesif.start());
+    const captured = await run();
+    // The app gets the same with capture, and the cached calls never reached the server.
+    expect(captured).toEqual(without);
+    expect(captured.atServer).toBe(4);
+
+    await expect.poll(() => collector.items('events').length).toBe(captured.got.length);
+    await collector.settled(page);
+    const recorded = collector.items('events').map(({ request, response }) => ({ uri: request.uri, verb: request.verb, status: response.status, body: response.body }));
+    const asRecorded = (body: string) => {
+      try {
+        return JSON.parse(body);
+      } catch {
+        return body;
+      }
+    };
+    expect(recorded).toEqual(captured.got.map((call) => ({ uri: collector.url + call.url, verb: call.method, status: call.status, body: asRecorded(call.body) })));
+    expect(captured.console).toHaveLength(2);
+    expect(errors.filter((error) => !error.startsWith('Failed to load resource'))).toEqual([]);
+  });
+}
