@@ -49,7 +49,8 @@ const SW_SOURCES = {
   handwritten: `${SW_PRELUDE} self.addEventListener('fetch', (event) => event.respondWith(fetch(event.request)));`,
   /** Workbox, and the collector's requests routed to the network before the worker is asked (Chromium 123+). */
   routed: `
-    self.addEventListener('install', (event) => event.addRoutes({ condition: { urlPattern: new URLPattern({ pathname: '/v1/*' }) }, source: 'network' }));
+    // As README (How it behaves, Service workers) shows it.
+    self.addEventListener('install', (event) => event.addRoutes?.({ condition: { urlPattern: new URLPattern({ pathname: '/v1/*/batch' }) }, source: 'network' }));
     ${SW_PRELUDE} ${WORKBOX_ROUTES}`,
 };
 type Worker = keyof typeof SW_SOURCES;
@@ -164,5 +165,74 @@ for (const worker of ['workbox', 'handwritten'] as const) {
     expect(recorded).toEqual(captured.got.map((call) => ({ uri: collector.url + call.url, verb: call.method, status: call.status, body: asRecorded(call.body) })));
     expect(captured.console).toHaveLength(2);
     expect(errors.filter((error) => !error.startsWith('Failed to load resource'))).toEqual([]);
+  });
+}
+
+for (const worker of ['none', 'workbox', 'handwritten'] as const) {
+  for (const useBeacon of [false, true]) {
+    const transport = useBeacon ? 'sendBeacon' : 'keepalive fetch';
+    const batches = worker == 'none' ? 'no service worker' : `${worker}: the batches go through the worker`;
+    test(`${batches}, by ${transport}; what is tracked just before a navigation or a close arrives, once`, async ({ page, collector }) => {
+      await installWorker(page, collector, worker);
+      collector.page('/p', umdPage(init(`, batchMaxTime: 10000, useBeacon: ${useBeacon}`)));
+      collector.page('/bye', '<!doctype html><title>bye</title>');
+      await page.goto(collector.url + '/p');
+      await page.evaluate(() => window.moesif.track('Before navigating'));
+      await page.evaluate(() => window.moesif.flush());
+      await expect.poll(() => actionNames(collector)).toEqual(['Before navigating']);
+      if (worker != 'none') expect(await seenByWorker(page)).toEqual(['POST /v1/actions/batch keepalive']);
+
+      await page.evaluate(() => {
+        window.moesif.track('Navigating');
+        location.href = '/bye';
+      });
+      await page.waitForURL('**/bye');
+      await expect.poll(() => actionNames(collector)).toEqual(['Before navigating', 'Navigating']);
+
+      // This page may send 'Navigating' again, with its transaction_id: its request had no answer before
+      // its page was gone (README, Delivery), with or without a worker.
+      await page.goto(collector.url + '/p');
+      await page.evaluate(() => window.moesif.track('Closing'));
+      await page.close({ runBeforeUnload: true });
+      await expect.poll(() => distinctActions(collector)).toEqual(['Before navigating', 'Navigating', 'Closing']);
+    });
+  }
+}
+
+// Chromium stops a worker idle for 30 s. The batch a closing page sends must then wait for the worker to
+// start, and dies with the page: the page wrote it to the outbox as it closed, and the next page load
+// sends it. A worker that routes the collector's requests to the network (`routed`) is not asked.
+for (const worker of ['none', 'routed', 'workbox', 'handwritten'] as const) {
+  const waits = worker == 'none' || worker == 'routed' ? 'arrives as the page closes' : 'arrives with the next page load';
+  test(`${worker}, the worker stopped (idle): what is tracked just before the tab closes ${waits}`, async ({ page, context, collector }) => {
+    await installWorker(page, collector, worker);
+    collector.page('/p', umdPage(init(', batchMaxTime: 10000')));
+    await page.goto(collector.url + '/p');
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('ServiceWorker.enable');
+    await cdp.send('ServiceWorker.stopAllWorkers');
+    await page.evaluate(() => window.moesif.track('Closing'));
+    await page.close({ runBeforeUnload: true });
+    if (worker == 'none' || worker == 'routed') await expect.poll(() => actionNames(collector)).toEqual(['Closing']);
+    const next = await context.newPage();
+    await next.goto(collector.url + '/p');
+    await expect.poll(() => distinctActions(collector)).toEqual(['Closing']);
+    await collector.settled(next);
+  });
+}
+
+for (const worker of ['none', 'workbox', 'handwritten'] as const) {
+  test(`${worker}: what a page tracked while the collector was down is sent through the worker after a reload, once`, async ({ page, collector }) => {
+    await installWorker(page, collector, worker);
+    collector.page('/p', umdPage(init()));
+    await page.goto(collector.url + '/p');
+    collector.refuse(true);
+    await page.evaluate(() => window.moesif.track('While down'));
+    await expect.poll(() => collector.refused).toBeGreaterThan(0);
+    collector.refuse(false);
+    await page.reload();
+    await expect.poll(() => actionNames(collector)).toContain('While down');
+    await collector.settled(page);
+    expect(distinctActions(collector)).toEqual(['While down']);
   });
 }
