@@ -66,11 +66,11 @@ test.beforeAll(async () => {
 const init = (extra = '') => `moesif.init({ applicationId: 'app', host: 'http://127.0.0.1:' + location.port, batchMaxTime: 100 ${extra} });`;
 
 /** Registers `worker` at /sw.js (its scope: the whole origin, /v1/ included) and waits until it controls the page. */
-async function installWorker(page: Page, collector: Recorder, worker: Worker | 'none'): Promise<void> {
+async function installWorker(page: Page, collector: Recorder, worker: Worker | 'none', origin = collector.url): Promise<void> {
   if (worker == 'none') return;
   collector.page('/sw.js', bundles[worker], { contentType: 'text/javascript' });
   collector.page('/install', `<!doctype html><title>install</title><script>navigator.serviceWorker.register('/sw.js')</script>`);
-  await page.goto(collector.url + '/install');
+  await page.goto(origin + '/install');
   await page.waitForFunction(() => navigator.serviceWorker.controller != null);
 }
 
@@ -234,5 +234,25 @@ for (const worker of ['none', 'workbox', 'handwritten'] as const) {
     await expect.poll(() => actionNames(collector)).toContain('While down');
     await collector.settled(page);
     expect(distinctActions(collector)).toEqual(['While down']);
+  });
+}
+
+// Moesif's collector is on another origin than the app: the page's worker still gets its requests, and
+// passes them on with their CORS preflight, which the worker's fetch makes.
+for (const worker of ['none', 'workbox', 'handwritten'] as const) {
+  test(`${worker}: a collector on another origin gets, through the preflight, what is tracked just before the tab closes`, async ({ page, collector }) => {
+    // localhost: another origin, and a secure context (app.example.test on http would not be one, and has no service worker).
+    const app = collector.url.replace('127.0.0.1', 'localhost');
+    await installWorker(page, collector, worker, app);
+    collector.page('/p', umdPage(`moesif.init({ applicationId: 'app', host: '${collector.url}', batchMaxTime: 10000 });`));
+    await page.goto(app + '/p');
+    await page.evaluate(() => window.moesif.track('Before closing'));
+    await page.evaluate(() => window.moesif.flush());
+    await expect.poll(() => actionNames(collector)).toEqual(['Before closing']);
+    if (worker != 'none') expect(await seenByWorker(page)).toEqual(['POST /v1/actions/batch keepalive']);
+    await page.evaluate(() => window.moesif.track('Closing'));
+    await page.close({ runBeforeUnload: true });
+    await expect.poll(() => actionNames(collector)).toEqual(['Before closing', 'Closing']);
+    expect(collector.preflights).toBeGreaterThan(0);
   });
 }
