@@ -13,8 +13,8 @@ import { umdPage, type Recorder } from './support/recorder';
  * page's service worker (a fetch event whose request has `keepalive`), and a request the service worker
  * re-issues (`respondWith(fetch(event.request))`, Workbox's NetworkOnly) still arrives after the page
  * closed, since the worker outlives the page. Unless the worker was stopped (Chromium stops an idle one
- * after 30 s): then the batch sent as the tab closes is lost, its request waiting for a worker that
- * starts too late, and the outbox sends it on the next page load. A worker that routes the collector's
+ * after 30 s): then the batch sent as the tab closes waits for a worker that starts too late, and most
+ * often (not always: a race) dies with the page; the outbox sends it on the next page load. A worker that routes the collector's
  * requests to the network with the static routing API (`event.addRoutes()` at install) is not started
  * for them, and nothing waits.
  */
@@ -210,7 +210,7 @@ for (const worker of ['none', 'workbox', 'handwritten'] as const) {
 }
 
 // Chromium stops a worker idle for 30 s. The batch a closing page sends must then wait for the worker to
-// start, and dies with the page: the page wrote it to the outbox as it closed, and the next page load
+// start, and most often dies with the page (it arrived in 1 of 6 runs of these two tests): the page wrote it to the outbox as it closed, and the next page load
 // sends it. A worker that routes the collector's requests to the network (`routed`) is not asked.
 for (const worker of ['none', 'routed', 'workbox', 'handwritten'] as const) {
   const waits = worker == 'none' || worker == 'routed' ? 'arrives as the page closes' : 'arrives with the next page load';
