@@ -31,7 +31,7 @@ const TYPES: Record<string, string> = { '.js': 'text/javascript', '.mjs': 'text/
  * imports), pages given by the test and a small app API to capture.
  */
 export async function startRecorder() {
-  const pages = new Map<string, { html: string; cacheable: boolean }>();
+  const pages = new Map<string, { html: string; cacheable: boolean; contentType: string }>();
   let failure: Failure | undefined;
   /** See `bodiesLate`. */
   let bodyDelayMs: number | undefined;
@@ -109,7 +109,7 @@ export async function startRecorder() {
     }
     const page = pages.get(url.pathname);
     if (page !== undefined) {
-      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': page.cacheable ? 'no-cache' : 'no-store' }).end(page.html);
+      res.writeHead(200, { 'Content-Type': page.contentType, 'Cache-Control': page.cacheable ? 'no-cache' : 'no-store' }).end(page.html);
       return true;
     }
     if (url.pathname.startsWith('/dist/') || url.pathname.startsWith('/node_modules/')) {
@@ -161,10 +161,11 @@ export async function startRecorder() {
     api,
     /**
      * Serves `html` at `path`, never from the HTTP cache. `cacheable` leaves out no-store, which keeps a
-     * page that sets cookies out of Chromium's back/forward cache.
+     * page that sets cookies out of Chromium's back/forward cache. `contentType` serves something else
+     * than a page (a service worker's script).
      */
-    page(path: string, html: string, { cacheable = false } = {}): void {
-      pages.set(path, { html, cacheable });
+    page(path: string, html: string, { cacheable = false, contentType = 'text/html; charset=utf-8' } = {}): void {
+      pages.set(path, { html, cacheable, contentType });
     },
     failWith(next: Failure | undefined): void {
       failure = next;
