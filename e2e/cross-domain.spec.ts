@@ -1,5 +1,4 @@
 import type { Page, Request } from '@playwright/test';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +6,7 @@ import { join } from 'node:path';
 import { startCollector, DEFAULT_APP_ID } from '../demo/collector/server.js';
 import { chromiumArgs } from '../scripts/chromium.mjs';
 import { chromiumLaunchOptions } from './support/browser';
+import { moesif1102 } from './support/moesif-1.10.2';
 import { expect, test, type PageAndCollector } from './support/fixtures';
 import type { Recorder } from './support/recorder';
 
@@ -555,20 +555,6 @@ test.describe('an id arriving on site B', () => {
     expect(page.url()).toBe(`${siteB(collector)}/pricing?__mt=0123-4567#plans`);
   });
 });
-
-/**
- * moesif-browser-js 1.10.2's own built moesif.min.js, from its repository at that tag: 1.9 and 1.10 are
- * not on npm (its latest there is 1.8.13). Read from a git mirror of the repository
- * (MOESIF_BROWSER_JS_GIT_DIR, by default where this project's machines keep it); undefined without one.
- */
-const moesif1102 = ((): string | undefined => {
-  const gitDir = process.env.MOESIF_BROWSER_JS_GIT_DIR ?? '/work/.mirror/Moesif+moesif-browser-js/repo';
-  try {
-    return execFileSync('git', ['--git-dir', gitDir, 'show', 'v1.10.2:moesif.min.js'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  } catch {
-    return undefined;
-  }
-})();
 
 test.describe('with moesif-browser-js 1.10.2 on the other side of the link', () => {
   test.skip(!moesif1102, 'no git mirror of moesif-browser-js holding its v1.10.2 tag');

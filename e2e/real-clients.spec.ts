@@ -1,6 +1,6 @@
-import { execFileSync } from 'node:child_process';
 import type { ConsoleMessage, Page } from '@playwright/test';
 import { expect, test, type PageAndCollector } from './support/fixtures';
+import { moesif1102 } from './support/moesif-1.10.2';
 import type { Recorder } from './support/recorder';
 
 /**
@@ -413,19 +413,6 @@ test("zone.js: the SDK called in the app's zone (init, start, identifyUser, trac
   await expect.poll(() => collector.items('actions').map((action) => action.action_name).sort()).toEqual(['Page View', 'Page View', 'clicked']);
   expect(collector.items('users')).toMatchObject([{ user_id: 'user_5' }]);
 });
-
-/**
- * moesif-browser-js 1.10.2's built moesif.min.js, from a git mirror of its repository at that tag (1.9 and
- * 1.10 are not on npm), as e2e/cross-domain.spec.ts reads it; undefined without one.
- */
-const moesif1102 = ((): string | undefined => {
-  const gitDir = process.env.MOESIF_BROWSER_JS_GIT_DIR ?? '/work/.mirror/Moesif+moesif-browser-js/repo';
-  try {
-    return execFileSync('git', ['--git-dir', gitDir, 'show', 'v1.10.2:moesif.min.js'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  } catch {
-    return undefined;
-  }
-})();
 
 /**
  * The same calls under moesif-browser-js (1.8.13 from node_modules, 1.10.2 where a mirror has it), which a

@@ -12,7 +12,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync } from 'node:fs';
 import { join, parse, sep } from 'node:path';
-import { chromium } from 'playwright-core';
+import { chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { chromiumArgs, chromiumPath } from '../../scripts/chromium.mjs';
 import { DEFAULT_APP_ID } from '../../demo/collector/server.js';
@@ -75,6 +75,24 @@ async function until(probe: () => Promise<boolean>, timeoutMs: number): Promise<
 /** The events logged for `path` (of the app), whatever host they name (see the first test). */
 const eventsFor = (path: string) => collector.events().filter((event) => new URL(event.request.uri).pathname === path);
 
+/**
+ * Runs `steps` in a page of a fresh Chromium, then checks that the page reported no uncaught error and
+ * no console error.
+ */
+async function inChromium(steps: (page: Page) => Promise<void>): Promise<void> {
+  const browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
+  try {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(String(error)));
+    page.on('console', (message) => void (message.type() === 'error' && errors.push(message.text())));
+    await steps(page);
+    expect(errors).toEqual([]);
+  } finally {
+    await browser.close();
+  }
+}
+
 it('App Router: a wrapped route answers as under moesif-nodejs, and its call is logged with the same user, bodies and status', async () => {
   const post = (sdk: string) =>
     fetch(`${app}/api/${sdk}/orders/42`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user-id': 'user_7' }, body: '{"item":"book"}' });
@@ -135,12 +153,7 @@ it("Pages Router: an API route wired as moesif's example wires the middleware is
 it('the browser SDK in a client component: the page renders on the server, and in Chromium its user, action and captured call reach the collector', async () => {
   // Rendered on the server first: the component's module, and usertrail with it, ran in Node.
   expect(await (await fetch(`${app}/`)).text()).toContain('<p id="status">loading</p>');
-  const browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
-  try {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (error) => errors.push(String(error)));
-    page.on('console', (message) => void (message.type() === 'error' && errors.push(message.text())));
+  await inChromium(async (page) => {
     await page.goto(`${app}/`);
     // The page's own call answered: then the SDK has its action, user and the captured call.
     await page.locator('#status', { hasText: '200' }).waitFor();
@@ -154,19 +167,11 @@ it('the browser SDK in a client component: the page renders on the server, and i
     expect(user).toMatchObject({ user_id: 'user_9', anonymous_id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
     const [call] = await waitFor(() => eventsFor('/api/chat-status').length > 0 && eventsFor('/api/chat-status'), 10_000);
     expect(call).toMatchObject({ user_id: 'user_9', request: { verb: 'GET', uri: `${app}/api/chat-status` }, response: { status: 200 } });
-    expect(errors).toEqual([]);
-  } finally {
-    await browser.close();
-  }
+  });
 });
 
 it("page views follow the App Router's client navigation: one per <Link> click, back and forward, each with the title Next.js sets from the page's metadata", async () => {
-  const browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
-  try {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (error) => errors.push(String(error)));
-    page.on('console', (message) => void (message.type() === 'error' && errors.push(message.text())));
+  await inChromium(async (page) => {
     // This test's views: those of navigations from now on (the first test's browser viewed / before).
     const since = new Date().toISOString();
     const views = () =>
@@ -201,8 +206,5 @@ it("page views follow the App Router's client navigation: one per <Link> click, 
       ['/about', 'About', `${app}/`],
       ['/about', 'About', `${app}/about`], // the marker
     ]);
-    expect(errors).toEqual([]);
-  } finally {
-    await browser.close();
-  }
+  });
 });
