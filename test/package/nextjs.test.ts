@@ -68,7 +68,7 @@ async function until(probe: () => Promise<boolean>, timeoutMs: number): Promise<
   const deadline = Date.now() + timeoutMs;
   while (!(await probe())) {
     if (Date.now() > deadline) throw new Error('until: timed out');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the polling interval: the loop waits for the state above
   }
 }
 
