@@ -3,12 +3,12 @@
  * collector, attributed to the user and company (issue 6). A drop-in for moesif-nodejs's
  * `moesif({...})`. Node only; this entry only wires the modules below and names every export.
  */
-import { createOutbox } from './outbox.js';
 import { createExchangeObserver, withoutBodies, type Recording } from './event.js';
 import { createLog, errorName } from './log.js';
+import { resolveOptions, type ResolvedOptions } from './options.js';
+import { createOutbox } from './outbox.js';
 import { createOutgoingCapture } from './outgoing.js';
 import { createRouteHandlerWrapper } from './route-handler.js';
-import { resolveOptions, type ResolvedOptions } from './options.js';
 import { createTransport } from './transport.js';
 import { createUpdaters, governanceRules, notify } from './updates.js';
 import type {
