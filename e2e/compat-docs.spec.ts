@@ -83,6 +83,11 @@ function normalize(items: Record<Kind, Item[]>): Omit<Outcome, 'result' | 'conso
     // moesif-browser-js sends `campaign: {}` where it has none; usertrail leaves it out.
     ...(campaign && Object.keys(campaign).length > 0 ? { campaign } : {}),
   });
+  /** When a call was sent, then when it was answered: ISO times, which sort as text. */
+  const byCallTime = (a: Item, b: Item): number => {
+    const [x, y] = [a, b].map((event) => `${event.request.time} ${event.response?.time}`);
+    return x < y ? -1 : x > y ? 1 : 0;
+  };
   // Documented differences (README, Migrating): moesif-browser-js sends the anonymous visitor on page
   // loads, and usertrail's identifyCompany() sends a users call linking the visitor to the company.
   const linkOnly = (user: Item) => !user.metadata && !user.campaign && user.company_id;
@@ -94,7 +99,9 @@ function normalize(items: Record<Kind, Item[]>): Omit<Outcome, 'result' | 'conso
       const url = new URL(uri);
       return { ...common(action), request: { ...request, uri: url.pathname + url.search } };
     }),
-    events: items.events.map((event) => {
+    // In the order the page made the calls: each SDK may deliver them in another (moesif-browser-js 1.8.13
+    // sends each call's event on its own, and a later one arrived first now and then).
+    events: [...items.events].sort(byCallTime).map((event) => {
       const url = new URL(event.request.uri);
       return {
         call: `${event.request.verb} ${url.pathname}${url.search}`,
