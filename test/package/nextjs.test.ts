@@ -13,7 +13,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync } from 'node:fs';
 import { join, parse, sep } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { chromiumArgs, chromiumPath } from '../../scripts/chromium.mjs';
 import { DEFAULT_APP_ID } from '../../demo/collector/server.js';
 import { freePort, startNodeServer, startRecorder, waitFor, type Recorder, type RunningApp } from '../server/helpers';
@@ -54,7 +54,10 @@ beforeAll(async () => {
   // In a process group of its own, so that whatever it starts ends with it.
   next = spawn(process.execPath, [nextCli, 'start', '--port', String(port), '--hostname', '127.0.0.1'], { cwd: packed.consumer, env, stdio: 'ignore', detached: true });
   app = `http://127.0.0.1:${port}`;
-  await until(() => fetch(`${app}/api/chat-status`).then((res) => res.ok, () => false), 30_000);
+  // vi.waitFor, not expect.poll: polls in a hook too.
+  await vi.waitFor(async () => {
+    if (!(await fetch(`${app}/api/chat-status`).then((res) => res.ok, () => false))) throw new Error('next start does not answer yet');
+  }, { timeout: 30_000 });
 }, 180_000);
 
 afterAll(async () => {
@@ -62,15 +65,6 @@ afterAll(async () => {
   await Promise.all([collector?.close(), upstream?.close()]);
   packed?.remove();
 });
-
-/** Resolves once `probe` gives true; it is asked again every 50 ms (a polling interval, not a wait for time to pass). */
-async function until(probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error('until: timed out');
-    await new Promise((resolve) => setTimeout(resolve, 50)); // the polling interval: the loop waits for the state above
-  }
-}
 
 /** The events logged for `path` (of the app), whatever host they name (see the first test). */
 const eventsFor = (path: string) => collector.events().filter((event) => new URL(event.request.uri).pathname === path);
@@ -115,7 +109,7 @@ it("App Router: a client leaving a streamed answer stops the route's stream, and
   const reader = answer.body!.getReader();
   expect(new TextDecoder().decode((await reader.read()).value)).toContain('data: {"text":"Hel"}');
   leave.abort();
-  await until(async () => ((await (await fetch(`${app}/api/chat-status`)).json()) as { cancelled: boolean }).cancelled, 10_000);
+  await expect.poll(async () => ((await (await fetch(`${app}/api/chat-status`)).json()) as { cancelled: boolean }).cancelled, { timeout: 10_000 }).toBe(true);
   const [event] = await waitFor(() => eventsFor('/api/usertrail/chat').length === 1 && eventsFor('/api/usertrail/chat'), 10_000);
   expect(event).toMatchObject({ metadata: { truncated: ['response'] }, response: { status: 200, headers: { 'content-type': 'text/event-stream' } } });
   expect(event!.response.body).toMatch(/^data: \{"text":"Hel"\}/);
