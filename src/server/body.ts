@@ -82,6 +82,15 @@ export class BodyRecorder {
   }
 
   /**
+   * What was kept, as the event carries it (see decodeRecorded). A body whose end never came (`ended`
+   * false: a client that left, an upload refused unread, a response the app stopped reading) is cut,
+   * however little of it arrived: not parsed as whole JSON, and a character cut at its end is not binary.
+   */
+  decode({ ended, contentType, contentEncoding }: { ended: boolean; contentType: string; contentEncoding: string }): EncodedBody | Promise<EncodedBody> {
+    return decodeRecorded(this.bytes(), this.seen + (ended ? 0 : 1), contentType, contentEncoding, this.cap);
+  }
+
+  /**
    * Bytes seen, kept or not: exact while everything was kept; once something was cut, more than was
    * kept but possibly fewer than were sent (strings past the cap are counted by length, not encoded).
    */
@@ -525,7 +534,7 @@ function looksPlain(bytes: Buffer): boolean {
  * middleware (mounted before this one), the app's bytes are still plain while the header already
  * says gzip.
  */
-export function decodeRecorded(
+function decodeRecorded(
   bytes: Buffer,
   total: number,
   contentType: string,

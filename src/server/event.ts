@@ -13,7 +13,7 @@ import type { ServerHttp2Stream } from 'node:http2';
 import { isIP } from 'node:net';
 import type { Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { BodyRecorder, decodeRecorded, encodeParsed, flattenHeaders, maskUrl, type EncodedBody, type RawHeaders } from './body.js';
+import { BodyRecorder, encodeParsed, flattenHeaders, maskUrl, type EncodedBody, type RawHeaders } from './body.js';
 import { errorName, type Log } from './log.js';
 import { defaultIdentifyUser, type Hook, type ResolvedOptions } from './options.js';
 import type { Metadata, MoesifEvent, MoesifRequest, MoesifResponse } from './types.js';
@@ -741,15 +741,11 @@ async function buildEvent(
     const contentType = firstHeaderValue(req.headers['content-type']);
     if (req.body !== undefined) setBody('request', encodeParsed(req.body, options.requestMaxBodySize, contentType));
     else if (requestBody) {
-      const encoded = await decodeRecorded(
-        requestBody.bytes(),
-        // A body whose end never came (an upload refused unread, a client that left) is cut, however
-        // little of it arrived: not parsed as JSON, and a character cut at its end is not binary.
-        requestBody.total() + (wholeRequestBody(exchange, requestBody) ? 0 : 1),
+      const encoded = await requestBody.decode({
+        ended: wholeRequestBody(exchange, requestBody),
         contentType,
-        firstHeaderValue(req.headers['content-encoding']),
-        options.requestMaxBodySize,
-      );
+        contentEncoding: firstHeaderValue(req.headers['content-encoding']),
+      });
       setBody('request', encoded);
     }
   }
@@ -758,13 +754,11 @@ async function buildEvent(
   const { status } = response;
   const bodiless = req.method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200);
   if (responseBody && !bodiless) {
-    const encoded = await decodeRecorded(
-      responseBody.bytes(),
-      responseBody.total() + (response.bodyEnded ? 0 : 1),
-      firstHeaderValue(response.headers['content-type']),
-      firstHeaderValue(response.headers['content-encoding']),
-      options.responseMaxBodySize,
-    );
+    const encoded = await responseBody.decode({
+      ended: response.bodyEnded,
+      contentType: firstHeaderValue(response.headers['content-type']),
+      contentEncoding: firstHeaderValue(response.headers['content-encoding']),
+    });
     setBody('response', encoded);
   }
 

@@ -28,7 +28,7 @@ import { randomUUID } from 'node:crypto';
 import http, { type ClientRequest, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { syncBuiltinESMExports } from 'node:module';
-import { BodyRecorder, decodeRecorded, flattenHeaders, maskUrl, type EncodedBody, type RawHeaders } from './body.js';
+import { BodyRecorder, flattenHeaders, maskUrl, type EncodedBody, type RawHeaders } from './body.js';
 import { applyAnswers, askHooks, handOn, hookCaller, maskEvent, type Recording, type Method } from './event.js';
 import { errorName } from './log.js';
 import type { MockedRequest, MockedResponse, MoesifEvent } from './types.js';
@@ -246,16 +246,10 @@ function calledUrl(req: ClientRequest): string {
   return maskUrl(`${req.protocol || 'http:'}//${host}${req.path || '/'}`);
 }
 
-async function encoded(recorder: BodyRecorder | undefined, ended: boolean, headers: RawHeaders, cap: number): Promise<EncodedBody> {
+async function encoded(recorder: BodyRecorder | undefined, ended: boolean, headers: RawHeaders): Promise<EncodedBody> {
   if (!recorder) return {};
-  return decodeRecorded(
-    recorder.bytes(),
-    // A body whose end never came (the app stopped reading, the call failed) is cut, however little of it arrived.
-    recorder.total() + (ended ? 0 : 1),
-    headerString(headers['content-type']),
-    headerString(headers['content-encoding']),
-    cap,
-  );
+  // A body whose end never came: the app stopped reading, the call failed.
+  return recorder.decode({ ended, contentType: headerString(headers['content-type']), contentEncoding: headerString(headers['content-encoding']) });
 }
 
 async function buildEvent(call: OutgoingCall, endedAt: number): Promise<MoesifEvent | undefined> {
@@ -269,8 +263,8 @@ async function buildEvent(call: OutgoingCall, endedAt: number): Promise<MoesifEv
   const url = calledUrl(req);
   const method = req.method || 'GET';
 
-  const requestBody = await encoded(call.requestBody, req.writableEnded, requestHeaders, options.requestMaxBodySize);
-  const responseBody = await encoded(call.responseBody, call.responseEnded, responseHeaders, options.responseMaxBodySize);
+  const requestBody = await encoded(call.requestBody, req.writableEnded, requestHeaders);
+  const responseBody = await encoded(call.responseBody, call.responseEnded, responseHeaders);
   const mockedRequest: MockedRequest = {
     mo_mocked: true,
     _mo_mocked: true,

@@ -26,7 +26,7 @@
  * - The URL logged has the host the client called (see calledUrl).
  */
 import { randomUUID } from 'node:crypto';
-import { BodyRecorder, decodeRecorded, flattenHeaders, maskUrl, type EncodedBody, type RawHeaders } from './body.js';
+import { BodyRecorder, flattenHeaders, maskUrl, type EncodedBody, type RawHeaders } from './body.js';
 import { applyAnswers, askHooks, clientIp, handOn, hookCaller, maskEvent, TRANSACTION_ID_HEADER, takenTransactionId, type Recording } from './event.js';
 import { errorName } from './log.js';
 import type { MoesifEvent, RouteHandler } from './types.js';
@@ -230,11 +230,10 @@ function complete(call: RouteCall, answer: RouteAnswer): void {
   handOn(call.recording, buildEvent(call, answer, Date.now()));
 }
 
-async function encoded(recorded: Recorded | undefined, headers: Headers, cap: number): Promise<EncodedBody> {
+async function encoded(recorded: Recorded | undefined, headers: Headers): Promise<EncodedBody> {
   if (!recorded) return {};
-  const { recorder, ended } = recorded;
-  // A body whose end never came (the client left, the upload failed) is cut, however little of it arrived.
-  return decodeRecorded(recorder.bytes(), recorder.total() + (ended ? 0 : 1), headers.get('content-type') ?? '', headers.get('content-encoding') ?? '', cap);
+  // A body whose end never came: the client left, the upload failed.
+  return recorded.recorder.decode({ ended: recorded.ended, contentType: headers.get('content-type') ?? '', contentEncoding: headers.get('content-encoding') ?? '' });
 }
 
 async function buildEvent(call: RouteCall, { response, responseBody }: RouteAnswer, endedAt: number): Promise<MoesifEvent | undefined> {
@@ -261,8 +260,8 @@ async function buildEvent(call: RouteCall, { response, responseBody }: RouteAnsw
 
   const truncated: Array<'request' | 'response'> = [];
   for (const [side, { cut, ...body }] of [
-    ['request', await encoded(await call.requestBody, request.headers, options.requestMaxBodySize)],
-    ['response', await encoded(responseBody, response.headers, options.responseMaxBodySize)],
+    ['request', await encoded(await call.requestBody, request.headers)],
+    ['response', await encoded(responseBody, response.headers)],
   ] as const) {
     Object.assign(event[side], body);
     if (cut) truncated.push(side);
