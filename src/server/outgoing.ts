@@ -1,7 +1,8 @@
 /**
  * Outgoing calls (`startCaptureOutgoing()`, moesif-nodejs's "Capture Outgoing API Calls"): the
- * calls the app makes with node:http and node:https are logged as events with direction
- * 'Outgoing', through the same options, hooks and outbox as the calls it answers.
+ * calls the app makes with node:http and node:https (here) and with global fetch (outgoing-fetch.ts,
+ * which moesif-nodejs 3.11 does not capture) are logged as events with direction 'Outgoing', through
+ * the same options, hooks and outbox as the calls it answers (outgoing-event.ts).
  *
  * How, and how it differs from moesif-nodejs 3.11 (lib/outgoing.js), on purpose:
  * - Calls are seen by wrapping `request` and `get` of both modules once per process, whoever asks.
@@ -22,19 +23,17 @@
  *   a response that ended after its timer twice).
  * - The collector's own requests (ours, and moesif-nodejs's if it runs too) are told by the
  *   X-Moesif-Application-Id or X-Moesif-SDK header they carry, and calls to moesif.net by their
- *   host, as moesif-nodejs tells them. Global fetch (undici) is not captured, as by moesif-nodejs 3.11.
+ *   host, as moesif-nodejs tells them.
  */
-import { randomUUID } from 'node:crypto';
 import http, { type ClientRequest, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { syncBuiltinESMExports } from 'node:module';
-import { BodyRecorder, flattenHeaders, maskUrl, type EncodedBody, type RawHeaders } from './body.js';
-import { applyAnswers, askHooks, handOn, hookCaller, maskEvent, type Recording, type Method } from './event.js';
+import { BodyRecorder, maskUrl, type EncodedBody, type RawHeaders } from './body.js';
+import type { Method, Recording } from './event.js';
 import { errorName } from './log.js';
-import type { MockedRequest, MockedResponse, MoesifEvent } from './types.js';
-
-/** moesif-nodejs's status for an outgoing call that got no answer. */
-const NO_ANSWER = 599;
+import { headerString, isCollectorCall, logOutgoing, NO_ANSWER, type OutgoingExchange } from './outgoing-event.js';
+import { followFetch, startFetch, type FetchCall } from './outgoing-fetch.js';
+import type { MockedResponse } from './types.js';
 
 /** One outgoing call while it runs. */
 interface OutgoingCall {
@@ -52,6 +51,8 @@ interface OutgoingCall {
 /** Who receives the calls while capture is on: the first middleware that started it and has not stopped. */
 interface Capturer {
   observe(req: ClientRequest): void;
+  /** Starts recording a call to global fetch; undefined when it is not logged. */
+  startFetch(input: unknown, init: RequestInit | undefined): FetchCall | undefined;
 }
 
 /**
@@ -78,6 +79,14 @@ export function createOutgoingCapture(recording: Recording): OutgoingCapture {
         recording.log.warnOnce('outgoing', `an outgoing call could not be observed (${errorName(error)})`);
       }
     },
+    startFetch(input, init) {
+      try {
+        return startFetch(recording, input, init);
+      } catch (error) {
+        recording.log.warnOnce('outgoing', `an outgoing call could not be observed (${errorName(error)})`);
+        return undefined;
+      }
+    },
   };
   const stop = () => {
     const index = capturers.indexOf(capturer);
@@ -91,7 +100,7 @@ export function createOutgoingCapture(recording: Recording): OutgoingCapture {
     start() {
       if (!capturers.includes(capturer)) capturers.push(capturer);
       installed ??= install();
-      recording.log.debug('capturing outgoing calls made with node:http and node:https');
+      recording.log.debug('capturing outgoing calls made with node:http, node:https and fetch');
       return stop;
     },
   };
@@ -126,6 +135,7 @@ function install(): { uninstall(): void } {
     wrapped.push({ module, name: 'request', original: originalRequest, wrapper: request });
     wrapped.push({ module, name: 'get', original: module.get, wrapper: get });
   }
+  if (typeof globalThis.fetch === 'function') wrapped.push({ module: globalThis as unknown as Record<string, unknown>, name: 'fetch', original: globalThis.fetch, wrapper: wrapFetch(globalThis.fetch) });
   for (const { module, name, wrapper } of wrapped) module[name] = wrapper;
   syncBuiltinESMExports();
   return {
@@ -136,15 +146,32 @@ function install(): { uninstall(): void } {
   };
 }
 
-/** The collector's requests (ours and moesif-nodejs's) and calls to Moesif, which are never logged. */
-function isCollectorCall(req: ClientRequest): boolean {
-  if (req.getHeader('x-moesif-application-id') !== undefined || req.getHeader('x-moesif-sdk') !== undefined) return true;
-  const host = String(req.getHeader('host') ?? req.host ?? '');
-  return /(^|\.)moesif\.net(:\d+)?$/i.test(host);
+/**
+ * Global fetch, its calls recorded (outgoing-fetch.ts). The wrapper keeps the original's name and own
+ * properties: a fetch patched before us (Next.js's) is told by them (`__nextPatched`).
+ */
+function wrapFetch(original: typeof fetch): Method {
+  const wrapper: Method = function (this: unknown, ...args: unknown[]) {
+    const call = capturers[0]?.startFetch(args[0], args[1] as RequestInit | undefined);
+    const result = original.apply(this, args as Parameters<typeof fetch>);
+    if (!call) return result;
+    try {
+      return followFetch(call, result);
+    } catch {
+      // A mocked fetch that answered without a promise: the app gets its answer, unlogged.
+      return result;
+    }
+  };
+  for (const key of Reflect.ownKeys(original)) {
+    if (key === 'prototype' || key === 'length') continue;
+    const descriptor = Object.getOwnPropertyDescriptor(original, key);
+    if (descriptor) Object.defineProperty(wrapper, key, descriptor);
+  }
+  return wrapper;
 }
 
 function observeCall(req: ClientRequest, recording: Recording): void {
-  if (isCollectorCall(req)) return;
+  if (isCollectorCall((name) => req.getHeader(name) !== undefined, String(req.getHeader('host') ?? req.host ?? ''))) return;
   const { options } = recording;
   const call: OutgoingCall = {
     req,
@@ -219,25 +246,12 @@ function recordChunk(call: OutgoingCall, side: 'requestBody' | 'responseBody', a
   }
 }
 
-/** The call has ended, failed, closed or run out of time: build its event (hooks may be async) and hand it on. */
+/** The call has ended, failed, closed or run out of time: build its event and hand it on. */
 function complete(call: OutgoingCall): void {
   if (call.done) return;
   call.done = true;
   clearTimeout(call.timer);
-  handOn(call.recording, buildEvent(call, Date.now()));
-}
-
-/** A header's value as one string, repeated values joined by ", " (as MockedHeaderReader promises). */
-const headerString = (value: unknown): string =>
-  Array.isArray(value) ? value.map(String).join(', ') : value === undefined || value === null ? '' : String(value);
-
-/** getHeader and get of the mocked objects: any case of the name. */
-function headerReader(headers: RawHeaders): (name: string) => string | undefined {
-  return (name) => {
-    if (typeof name !== 'string') return undefined;
-    const value = headers[name] ?? headers[name.toLowerCase()];
-    return value === undefined ? undefined : headerString(value);
-  };
+  logOutgoing(call.recording, ended(call, Date.now()));
 }
 
 /** The URL called, as the request went out: its protocol, Host header (port included unless the default) and path. */
@@ -252,58 +266,20 @@ async function encoded(recorder: BodyRecorder | undefined, ended: boolean, heade
   return recorder.decode({ ended, contentType: headerString(headers['content-type']), contentEncoding: headerString(headers['content-encoding']) });
 }
 
-async function buildEvent(call: OutgoingCall, endedAt: number): Promise<MoesifEvent | undefined> {
-  const { req, response, recording } = call;
-  const { options, log } = recording;
-  const deadline = Date.now() + options.hookTimeout;
+async function ended(call: OutgoingCall, endedAt: number): Promise<OutgoingExchange> {
+  const { req, response } = call;
   // A copy: the app may still set headers on a request that has not been sent (the timer's case).
   const requestHeaders: RawHeaders = { ...req.getHeaders() };
   const responseHeaders: MockedResponse['headers'] = response ? { ...response.headers } : {};
-  const status = response?.statusCode ?? NO_ANSWER;
-  const url = calledUrl(req);
-  const method = req.method || 'GET';
-
-  const requestBody = await encoded(call.requestBody, req.writableEnded, requestHeaders);
-  const responseBody = await encoded(call.responseBody, call.responseEnded, responseHeaders);
-  const mockedRequest: MockedRequest = {
-    mo_mocked: true,
-    _mo_mocked: true,
-    headers: requestHeaders,
-    url,
-    method,
-    getHeader: headerReader(requestHeaders),
-    get: headerReader(requestHeaders),
-    body: requestBody.body,
+  return {
+    startedAt: call.startedAt,
+    endedAt,
+    url: calledUrl(req),
+    method: req.method || 'GET',
+    requestHeaders,
+    requestBody: await encoded(call.requestBody, req.writableEnded, requestHeaders),
+    status: response?.statusCode ?? NO_ANSWER,
+    responseHeaders,
+    responseBody: await encoded(call.responseBody, call.responseEnded, responseHeaders),
   };
-  const mockedResponse: MockedResponse = {
-    mo_mocked: true,
-    _mo_mocked: true,
-    headers: responseHeaders,
-    statusCode: status,
-    getHeader: headerReader(responseHeaders),
-    get: headerReader(responseHeaders),
-    body: responseBody.body,
-  };
-  // The hooks are typed for incoming requests (as moesif-nodejs's README documents them); here they get the mocked pair.
-  type Hook = ((req: MockedRequest, res: MockedResponse) => unknown) | undefined;
-  const askHook = hookCaller({ req: mockedRequest, res: mockedResponse, log, deadline, hookTimeout: options.hookTimeout });
-  const answers = await askHooks((name, hook) => askHook(name, hook as Hook), options);
-  if (!answers) return undefined;
-
-  const event: MoesifEvent = {
-    request: { time: new Date(call.startedAt).toISOString(), uri: url, verb: method, headers: flattenHeaders(requestHeaders) },
-    response: { time: new Date(endedAt).toISOString(), status, headers: flattenHeaders(responseHeaders) },
-    direction: 'Outgoing',
-    transaction_id: randomUUID(),
-  };
-  const truncated: Array<'request' | 'response'> = [];
-  for (const [side, { cut, ...body }] of [
-    ['request', requestBody],
-    ['response', responseBody],
-  ] as const) {
-    Object.assign(event[side], body);
-    if (cut) truncated.push(side);
-  }
-  applyAnswers(event, answers, truncated);
-  return maskEvent(event, options, log, deadline);
 }

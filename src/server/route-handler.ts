@@ -26,10 +26,11 @@
  * - The URL logged has the host the client called (see calledUrl).
  */
 import { randomUUID } from 'node:crypto';
-import { BodyRecorder, flattenHeaders, maskUrl, type EncodedBody, type RawHeaders } from './body.js';
+import { BodyRecorder, flattenHeaders, maskUrl, type EncodedBody } from './body.js';
 import { applyAnswers, askHooks, clientIp, handOn, hookCaller, maskEvent, TRANSACTION_ID_HEADER, takenTransactionId, type Recording } from './event.js';
 import { errorName } from './log.js';
 import type { MoesifEvent, RouteHandler } from './types.js';
+import { rawHeaders, readFirstBytes, type Recorded } from './web-body.js';
 
 /** One call to a wrapped handler, from its Request to the end of its Response's body. */
 interface RouteCall {
@@ -39,12 +40,6 @@ interface RouteCall {
   readonly transactionId: string | undefined;
   /** The request body's first bytes, read from a clone (see readClone); undefined without one. */
   readonly requestBody: Promise<Recorded> | undefined;
-}
-
-/** A body's first bytes, and whether what was read is all of it. */
-interface Recorded {
-  recorder: BodyRecorder;
-  ended: boolean;
 }
 
 /** How a wrapped handler's call ended: the Response the client got, and how much of its body. */
@@ -97,28 +92,19 @@ function startCall(request: Request, recording: Recording): RouteCall {
 }
 
 /**
- * Reads the first `cap` bytes of a clone's body, at once rather than after the handler: a tee keeps
+ * The first `cap` bytes of a clone's body, read at once rather than after the handler: a tee keeps
  * for the branch that reads later everything the other has read, so a clone read afterwards held a
- * whole streamed upload in memory. Cancelled past the cap; the handler's branch flows on.
+ * whole streamed upload in memory.
  */
-async function readClone(request: Request, cap: number): Promise<Recorded> {
-  const recorder = new BodyRecorder(cap);
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+function readClone(request: Request, cap: number): Promise<Recorded> {
+  let clone: Request;
   try {
-    reader = request.clone().body?.getReader();
-    if (!reader) return { recorder, ended: true };
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return { recorder, ended: true };
-      recorder.add(value);
-      if (recorder.total() > cap) break;
-    }
+    clone = request.clone();
   } catch {
-    // The client's upload failed or was aborted: recorded as far as it came. Or the handler was given
-    // a Request whose body was used already: none is recorded.
+    // The handler was given a Request whose body is locked: none is recorded.
+    return Promise.resolve({ recorder: new BodyRecorder(cap), ended: false });
   }
-  reader?.cancel().catch(() => {});
-  return { recorder, ended: false };
+  return readFirstBytes(clone.body, cap);
 }
 
 /**
@@ -213,17 +199,6 @@ function calledUrl(request: Request): string {
 function isNextJsControlFlow(error: unknown): boolean {
   const { digest } = (error ?? {}) as { digest?: unknown };
   return typeof digest === 'string' && digest.startsWith('NEXT_');
-}
-
-/** A Web Headers as Node's header objects are, repeated names (Set-Cookie) as arrays, for flattenHeaders. */
-function rawHeaders(headers: Headers): RawHeaders {
-  const out: Record<string, string | string[]> = {};
-  // forEach, not for...of: the DOM's Headers is iterable only with the DOM.Iterable library.
-  headers.forEach((value, name) => {
-    const before = out[name];
-    out[name] = before === undefined ? value : [...[before].flat(), value];
-  });
-  return out;
 }
 
 function complete(call: RouteCall, answer: RouteAnswer): void {

@@ -131,7 +131,11 @@ it('App Router: a route answering with a proxied fetch() or a redirect is logged
   expect([moved.status, new URL(moved.headers.get('location')!).pathname]).toEqual([308, '/api/chat-status']);
   expect((await fetch(`${app}/api/moesif/moved`, { redirect: 'manual' })).status).toBe(500);
   const [proxyEvent] = await waitFor(() => eventsFor('/api/usertrail/proxy').length === 1 && eventsFor('/api/usertrail/proxy'), 10_000);
-  expect(proxyEvent).toMatchObject({ response: { status: 200, body: { upstream: true } } });
+  expect(proxyEvent).toMatchObject({ direction: 'Incoming', response: { status: 200, body: { upstream: true } } });
+  // The route's own fetch() to the upstream, through Next.js's patched fetch: an outgoing call.
+  const outgoing = () => collector.events().filter((event) => event.direction === 'Outgoing');
+  const [fetched] = await waitFor(() => outgoing().length > 0 && outgoing(), 10_000);
+  expect(fetched).toMatchObject({ request: { verb: 'GET', uri: `${upstream.url}/` }, response: { status: 200, body: { upstream: true } } });
   const [movedEvent] = await waitFor(() => eventsFor('/api/usertrail/moved').length === 1 && eventsFor('/api/usertrail/moved'), 10_000);
   expect(movedEvent!.response.status).toBe(308);
 });

@@ -25,7 +25,7 @@ type Sdk = 'moesif-nodejs' | 'usertrail';
 type Json = Record<string, any>;
 type Middleware = Json & { startCaptureOutgoing(): unknown; flush?(): Promise<void>; _mo_patch?: () => void };
 
-const originals = { httpRequest: http.request, httpGet: http.get, httpsRequest: https.request, httpsGet: https.get };
+const originals = { httpRequest: http.request, httpGet: http.get, httpsRequest: https.request, httpsGet: https.get, fetch: globalThis.fetch };
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -66,6 +66,21 @@ async function startUpstream(): Promise<RunningApp & { openRequests(): number; c
           return;
         case '/hang':
           return; // never answers
+        case '/echo':
+          res.writeHead(200, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify({ received, type: req.headers['content-type'] ?? null }));
+          return;
+        case '/redirect':
+          res.writeHead(302, { Location: '/text?name=redirected' }).end();
+          return;
+        case '/events': {
+          // A feed that runs until its client leaves: one event every 10 ms.
+          res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+          let sent = 0;
+          const timer = setInterval(() => res.write(`data: ${sent++}\n\n`), 10);
+          res.on('close', () => clearInterval(timer));
+          return;
+        }
         default:
           res.writeHead(404).end();
       }
@@ -401,7 +416,7 @@ describe('usertrail/server alone', () => {
     expect((await eventsOf(second, other, 1)).map((e) => new URL(e.request.uri).search)).toEqual(['?name=handed-over']);
 
     stopOther();
-    expect({ httpRequest: http.request, httpGet: http.get, httpsRequest: https.request, httpsGet: https.get }).toEqual(originals);
+    expect({ httpRequest: http.request, httpGet: http.get, httpsRequest: https.request, httpsGet: https.get, fetch: globalThis.fetch }).toEqual(originals);
     await readAll(http.get(`${upstream.url}/text?name=after`));
     await Promise.all([middleware.flush?.(), other.flush?.()]);
     expect([collector.events().length, second.events().length]).toEqual([1, 1]);
@@ -467,5 +482,197 @@ describe('usertrail/server alone', () => {
     const [event] = await eventsOf(collector, middleware, 1);
     expect(event).toMatchObject({ direction: 'Outgoing', response: { status: 200, body: 'hello ok' } });
     expect(warn).toHaveBeenCalled();
+  });
+});
+
+describe('global fetch (undici), which moesif-nodejs 3.11 does not capture', () => {
+  async function setUp(options: Json = {}) {
+    const upstream = await startUpstream();
+    const collector = await collectorFor('usertrail');
+    const middleware = capture('usertrail', collector, options);
+    return { upstream, collector, middleware };
+  }
+
+  /** What the app sees of an answer, the same with capture as without. */
+  async function seen(response: Response) {
+    return { status: response.status, url: response.url, redirected: response.redirected, type: response.type, headers: [...response.headers], body: await response.text() };
+  }
+
+  it('logs a JSON POST as node:http calls are logged, and the app gets the same answer as without capture', async () => {
+    const upstream = await startUpstream();
+    const post = () => fetch(`${upstream.url}/charges`, { method: 'post', headers: { 'Content-Type': 'application/json', 'X-Trace': 'abc' }, body: JSON.stringify({ amount: 42 }) });
+    const without = await seen(await post());
+    const collector = await collectorFor('usertrail');
+    const middleware = capture('usertrail', collector);
+    const withCapture = await seen(await post());
+    expect({ ...withCapture, headers: withCapture.headers.filter(([name]) => name !== 'date') }).toEqual({ ...without, headers: without.headers.filter(([name]) => name !== 'date') });
+
+    const [event] = await eventsOf(collector, middleware, 1);
+    expect(view(event!)).toEqual({
+      direction: 'Outgoing',
+      call: `POST ${upstream.url}/charges`,
+      status: 201,
+      request_content_type: 'application/json',
+      response_content_type: 'application/json',
+      upstream_header: 'yes',
+      request_body: { amount: 42 },
+      // The upstream's answer, its password masked as in every event.
+      response_body: { id: 'ch_1', received: { amount: 42 }, password: expect.not.stringContaining('hunter2') },
+    });
+    expect(event!.request.headers['x-trace']).toBe('abc');
+    expect(Date.parse(event!.response.time)).toBeGreaterThanOrEqual(Date.parse(event!.request.time));
+  });
+
+  it('records a body given as a value with the Content-Type it implies, and a Request\'s own body, both reaching the upstream whole', async () => {
+    const { upstream, collector, middleware } = await setUp();
+    const form = await (await fetch(`${upstream.url}/echo?form`, { method: 'POST', body: new URLSearchParams({ q: 'shoes', page: '2' }) })).json();
+    expect(form).toEqual({ received: 'q=shoes&page=2', type: 'application/x-www-form-urlencoded;charset=UTF-8' });
+    const bytes = await (await fetch(`${upstream.url}/echo?bytes`, { method: 'PUT', body: new TextEncoder().encode('raw bytes') })).json();
+    expect(bytes).toEqual({ received: 'raw bytes', type: null });
+    const request = new Request(`${upstream.url}/echo?request`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"from":"a Request"}' });
+    expect(await (await fetch(request)).json()).toEqual({ received: '{"from":"a Request"}', type: 'application/json' });
+
+    const events = (await eventsOf(collector, middleware, 3)).sort((a, b) => a.request.uri.localeCompare(b.request.uri));
+    expect(events.map((e) => [new URL(e.request.uri).search, e.request.verb, e.request.headers['content-type'], view(e).request_body])).toEqual([
+      ['?bytes', 'PUT', undefined, 'raw bytes'],
+      ['?form', 'POST', 'application/x-www-form-urlencoded;charset=UTF-8', 'q=shoes&page=2'],
+      ['?request', 'POST', 'application/json', { from: 'a Request' }],
+    ]);
+  });
+
+  it('leaves a body the app streams to fetch alone: the upstream gets all of it, the event none', async () => {
+    const { upstream, collector, middleware } = await setUp();
+    const parts = ['one ', 'two ', 'three'];
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        const part = parts.shift();
+        if (part === undefined) controller.close();
+        else controller.enqueue(new TextEncoder().encode(part));
+      },
+    });
+    const answer = await fetch(`${upstream.url}/echo?streamed`, { method: 'POST', body, duplex: 'half' } as RequestInit);
+    expect(await answer.json()).toEqual({ received: 'one two three', type: null });
+    const [event] = await eventsOf(collector, middleware, 1);
+    expect(event).toMatchObject({ request: { verb: 'POST' }, response: { status: 200, body: { received: 'one two three' } } });
+    expect(event!.request.body).toBeUndefined();
+  });
+
+  it('records a gzip answer as the app reads it, decoded, with the upstream\'s Content-Encoding header', async () => {
+    const { upstream, collector, middleware } = await setUp();
+    expect(await (await fetch(`${upstream.url}/gzip`)).json()).toEqual({ zipped: true });
+    const [event] = await eventsOf(collector, middleware, 1);
+    expect(event).toMatchObject({ response: { status: 200, body: { zipped: true }, headers: { 'content-encoding': 'gzip' } } });
+  });
+
+  it('logs an answer the app never reads, and one it reads whole past the cap, cut at the cap', async () => {
+    const { upstream, collector, middleware } = await setUp({ responseMaxBodySize: 1000 });
+    const unread = await fetch(`${upstream.url}/text?name=unread`);
+    expect(unread.status).toBe(200);
+    const big = await fetch(`${upstream.url}/large?bytes=300000`);
+    expect(await big.text()).toHaveLength(300_000);
+    const events = (await eventsOf(collector, middleware, 2)).sort((a, b) => a.request.uri.localeCompare(b.request.uri));
+    expect(events.map((e) => [new URL(e.request.uri).pathname, e.response.status, e.response.body?.length, e.metadata])).toEqual([
+      ['/large', 200, 1000, { truncated: ['response'] }],
+      ['/text', 200, 'hello unread'.length, undefined],
+    ]);
+  });
+
+  it('logs a followed redirect once, as the URL the app called, and the app sees where it landed', async () => {
+    const { upstream, collector, middleware } = await setUp();
+    const answer = await fetch(`${upstream.url}/redirect`);
+    expect([answer.redirected, answer.url, await answer.text()]).toEqual([true, `${upstream.url}/text?name=redirected`, 'hello redirected']);
+    const [event] = await eventsOf(collector, middleware, 1);
+    expect([event!.request.uri, event!.response.status, event!.response.body]).toEqual([`${upstream.url}/redirect`, 200, 'hello redirected']);
+  });
+
+  it('logs an event stream when its headers come, without reading it: the app leaving closes the upstream\'s stream', async () => {
+    const { upstream, collector, middleware } = await setUp();
+    const answer = await fetch(`${upstream.url}/events`);
+    const reader = answer.body!.getReader();
+    const first = await reader.read();
+    expect(new TextDecoder().decode(first.value)).toMatch(/^data: 0/);
+    const [event] = await eventsOf(collector, middleware, 1);
+    expect(event).toMatchObject({ response: { status: 200, headers: { 'content-type': 'text/event-stream' } } });
+    expect(event!.response.body).toBeUndefined();
+    await reader.cancel();
+    // Capture held no copy of the stream: the connection closes, and the upstream's feed stops.
+    await waitFor(() => upstream.closedRequests() === 1);
+  });
+
+  it('logs a refused call as 599, and the app gets the same error as without capture', async () => {
+    const closedPort = await freePort();
+    const url = `http://127.0.0.1:${closedPort}/nothing`;
+    const without = await fetch(url).catch((error: Error) => error);
+    const collector = await collectorFor('usertrail');
+    const middleware = capture('usertrail', collector);
+    const withCapture = await fetch(url).catch((error: Error) => error);
+    expect([withCapture.constructor, String(withCapture), (withCapture as Error & { cause?: { code?: string } }).cause?.code]).toEqual([
+      without.constructor,
+      String(without),
+      (without as Error & { cause?: { code?: string } }).cause?.code,
+    ]);
+    const [event] = await eventsOf(collector, middleware, 1);
+    expect(event).toMatchObject({ direction: 'Outgoing', request: { verb: 'GET', uri: url }, response: { status: 599 } });
+  });
+
+  it('logs a call with no answer at maxOutgoingTimeout as 599; an app that aborts its own gets its AbortError', async () => {
+    const { upstream, collector, middleware } = await setUp({ maxOutgoingTimeout: 100 });
+    const controller = new AbortController();
+    const hanging = fetch(`${upstream.url}/hang`, { signal: controller.signal });
+    const [event] = await eventsOf(collector, middleware, 1);
+    expect(event).toMatchObject({ request: { uri: `${upstream.url}/hang` }, response: { status: 599 } });
+    controller.abort();
+    await expect(hanging).rejects.toMatchObject({ name: 'AbortError' });
+  });
+
+  it('never logs calls carrying X-Moesif-Application-Id; logs nothing once stopped, and puts fetch back', async () => {
+    const { upstream, collector, middleware } = await setUp();
+    await (await fetch(`${upstream.url}/text?name=sdk`, { headers: { 'X-Moesif-Application-Id': 'another' } })).text();
+    await (await fetch(`${upstream.url}/text?name=app`)).text();
+    expect((await eventsOf(collector, middleware, 1)).map((e) => new URL(e.request.uri).search)).toEqual(['?name=app']);
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    expect(globalThis.fetch).toBe(originals.fetch);
+  });
+
+  it('gives the hooks the mocked request and response, and skip leaves a call out', async () => {
+    const seenByHooks: Json[] = [];
+    const { upstream, collector, middleware } = await setUp({
+      skip: (req: MockedRequest) => req.url.includes('name=skipped'),
+      identifyUser: (req: MockedRequest, res: MockedResponse) => {
+        seenByHooks.push({ method: req.method, header: req.getHeader('X-User'), status: res.statusCode, type: res.get('content-type'), body: res.body });
+        return req.getHeader('x-user');
+      },
+    });
+    await (await fetch(`${upstream.url}/text?name=skipped`, { headers: { 'X-User': 'u_1' } })).text();
+    await (await fetch(`${upstream.url}/text?name=kept`, { headers: { 'X-User': 'u_2' } })).text();
+    const events = await eventsOf(collector, middleware, 1);
+    expect(events.map((e) => [new URL(e.request.uri).search, e.user_id])).toEqual([['?name=kept', 'u_2']]);
+    expect(seenByHooks).toEqual([{ method: 'GET', header: 'u_2', status: 200, type: 'text/plain', body: 'hello kept' }]);
+  });
+
+  it('logs at once the answer of a fetch wrapped before capture (a test mock) whose body is read already, without it', async () => {
+    const mocked = async () => {
+      const answer = new Response('{"mocked":true}', { status: 202, headers: { 'Content-Type': 'application/json' } });
+      await answer.text();
+      return answer;
+    };
+    globalThis.fetch = mocked as typeof fetch;
+    cleanups.push(() => (globalThis.fetch = originals.fetch));
+    const collector = await collectorFor('usertrail');
+    const middleware = capture('usertrail', collector);
+    expect((await fetch('http://api.test/mocked')).status).toBe(202);
+    const [event] = await eventsOf(collector, middleware, 1);
+    expect([event!.request.uri, event!.response.status, event!.response.body]).toEqual(['http://api.test/mocked', 202, undefined]);
+  });
+
+  it('logs no bodies with logBody: false, and reads no copy of them', async () => {
+    const { upstream, collector, middleware } = await setUp({ logBody: false });
+    const answer = await fetch(`${upstream.url}/charges`, { method: 'POST', body: '{"amount":1}' });
+    expect(answer.status).toBe(201);
+    const [event] = await eventsOf(collector, middleware, 1);
+    expect([event!.request.body, event!.response.body, event!.response.status]).toEqual([undefined, undefined, 201]);
+    // The app's body is still all there, unread by capture.
+    expect(answer.bodyUsed).toBe(false);
+    expect(await answer.json()).toMatchObject({ received: { amount: 1 } });
   });
 });
