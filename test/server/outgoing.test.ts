@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import moesifNodejs from 'moesif-nodejs';
+import OpenAI from 'openai';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import usertrail, { type MockedRequest, type MockedResponse, type MoesifOptions } from '../../src/server/index';
 import { DEFAULT_APP_ID } from '../../demo/collector/server.js';
@@ -648,6 +649,58 @@ describe('global fetch (undici), which moesif-nodejs 3.11 does not capture', () 
     const events = await eventsOf(collector, middleware, 1);
     expect(events.map((e) => [new URL(e.request.uri).search, e.user_id])).toEqual([['?name=kept', 'u_2']]);
     expect(seenByHooks).toEqual([{ method: 'GET', header: 'u_2', status: 200, type: 'text/plain', body: 'hello kept' }]);
+  });
+
+  it("logs the calls of OpenAI's SDK (fetch), a streamed answer without its body; stopping it mid-answer closes the upstream's stream", async () => {
+    // An OpenAI-compatible API on 127.0.0.1: a completion as JSON, or as server-sent chunks until the client leaves.
+    let streamsOpen = 0;
+    const api = await startNodeServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const asked = JSON.parse(Buffer.concat(chunks).toString()) as { stream?: boolean; messages: Array<{ content: string }> };
+        const base = { id: 'chatcmpl-1', created: 1, model: 'local-model' };
+        if (!asked.stream) {
+          res.writeHead(200, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify({ ...base, object: 'chat.completion', choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: `echo: ${asked.messages[0]!.content}` } }] }));
+          return;
+        }
+        streamsOpen++;
+        res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+        const chunk = (content: string) => `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
+        const timer = setInterval(() => res.write(chunk('token ')), 10);
+        res.on('close', () => {
+          clearInterval(timer);
+          streamsOpen--;
+        });
+      });
+    });
+    cleanups.push(() => api.close());
+    const collector = await collectorFor('usertrail');
+    const middleware = capture('usertrail', collector);
+    const openai = new OpenAI({ baseURL: `${api.url}/v1`, apiKey: 'sk-test-secret', maxRetries: 0 });
+
+    const completion = await openai.chat.completions.create({ model: 'local-model', messages: [{ role: 'user', content: 'hello' }] });
+    expect(completion.choices[0]!.message.content).toBe('echo: hello');
+    const stream = await openai.chat.completions.create({ model: 'local-model', messages: [{ role: 'user', content: 'tell me' }], stream: true });
+    let tokens = 0;
+    for await (const part of stream) {
+      if (part.choices[0]?.delta.content) tokens++;
+      if (tokens === 3) break; // the app stops reading: the SDK aborts the request
+    }
+    await waitFor(() => streamsOpen === 0);
+
+    const events = await eventsOf(collector, middleware, 2);
+    const [plain, streamed] = events.sort((a, b) => Number(a.request.body.stream ?? false) - Number(b.request.body.stream ?? false));
+    expect(plain).toMatchObject({
+      direction: 'Outgoing',
+      request: { verb: 'POST', uri: `${api.url}/v1/chat/completions`, body: { model: 'local-model', messages: [{ role: 'user', content: 'hello' }] } },
+      response: { status: 200, body: { choices: [{ message: { content: 'echo: hello' } }] } },
+    });
+    expect(streamed).toMatchObject({ request: { body: { stream: true } }, response: { status: 200, headers: { 'content-type': 'text/event-stream' } } });
+    expect(streamed!.response.body).toBeUndefined();
+    // The API key never reaches the collector.
+    expect(JSON.stringify(events)).not.toContain('sk-test-secret');
   });
 
   it('logs at once the answer of a fetch wrapped before capture (a test mock) whose body is read already, without it', async () => {
