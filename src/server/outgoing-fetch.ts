@@ -20,10 +20,10 @@
  * - The body is recorded as fetch gave it to the app, decoded: the Content-Encoding header stays in
  *   the event's headers, as the upstream sent it.
  */
-import { maskUrl, type EncodedBody } from './body.js';
+import { BodyRecorder, maskUrl, type EncodedBody } from './body.js';
 import type { Recording } from './event.js';
 import { isCollectorCall, logOutgoing, NO_ANSWER, type OutgoingExchange } from './outgoing-event.js';
-import { rawHeaders, readFirstBytes, type Recorded } from './web-body.js';
+import { rawHeaders, readFirstBytes, type Reading, type Recorded } from './web-body.js';
 
 /** Answers read as they arrive: logged without a body, and never read by capture. */
 const STREAMING = /event-stream|ndjson/i;
@@ -32,11 +32,10 @@ const STREAMING = /event-stream|ndjson/i;
 export interface FetchCall {
   readonly recording: Recording;
   readonly startedAt: number;
-  /** The request as fetch sends it, without a body the app streams (see requestOf). */
-  readonly request: Request;
-  readonly requestBody: Promise<Recorded> | undefined;
-  /** Aborted at maxOutgoingTimeout: capture stops reading the bodies' copies then. */
-  readonly timeout: AbortController;
+  /** The request as fetch sends it, without its body (see requestOf). */
+  readonly request: Omit<OutgoingRequest, 'body'>;
+  readonly requestBody: Reading | undefined;
+  responseBody: Reading | undefined;
   readonly timer: ReturnType<typeof setTimeout>;
   /** Logged, or being logged once the answer's body is read. */
   done: boolean;
@@ -45,27 +44,26 @@ export interface FetchCall {
 /** Starts recording a call to fetch with these arguments; undefined for calls that are not logged. */
 export function startFetch(recording: Recording, input: unknown, init: RequestInit | undefined): FetchCall | undefined {
   const { options } = recording;
-  let request: Request;
-  let body: ReadableStream<Uint8Array> | null;
+  let request: OutgoingRequest;
   try {
-    ({ request, body } = requestOf(input, init));
+    request = requestOf(input, init);
   } catch {
     // Arguments fetch rejects itself (a relative URL, a GET with a body): it says so to the app.
     return undefined;
   }
-  if (isCollectorCall((name) => request.headers.has(name), new URL(request.url).host)) return undefined;
-  const timeout = new AbortController();
+  if (isCollectorCall((name) => request.headers.has(name), request.url.host)) return undefined;
   const call: FetchCall = {
     recording,
     startedAt: Date.now(),
     request,
-    requestBody: options.logBody && body ? readFirstBytes(body, options.requestMaxBodySize, timeout.signal) : undefined,
-    timeout,
+    requestBody: options.logBody && request.body !== null ? readRequestBody(request.body, options.requestMaxBodySize) : undefined,
+    responseBody: undefined,
     timer: setTimeout(() => {
-      timeout.abort();
+      call.requestBody?.stop();
+      call.responseBody?.stop();
       // No answer yet: logged as moesif-nodejs logs a call that timed out. An answer that came is
-      // logged when the read of its body, cancelled just now, gives up.
-      if (!call.done) end(call, undefined, undefined);
+      // logged when the read of its body, stopped just now, gives up.
+      if (!call.done) end(call, undefined);
     }, options.maxOutgoingTimeout),
     done: false,
   };
@@ -90,43 +88,85 @@ export function followFetch(call: FetchCall, result: Promise<Response>): Promise
       return response;
     },
     (error: unknown) => {
-      end(call, undefined, undefined);
+      end(call, undefined);
       throw error;
     },
   );
 }
 
-/** The types of body the app hands fetch as a value, which a Request built by capture can read too. */
-function isValueBody(body: unknown): boolean {
-  return (
-    typeof body === 'string' ||
-    body instanceof URLSearchParams ||
-    body instanceof ArrayBuffer ||
-    ArrayBuffer.isView(body) ||
-    body instanceof Blob ||
-    body instanceof FormData
-  );
+/** Where capture reads a request body from: the value the app gave, or a stream of capture's own. */
+type RequestBody = string | URLSearchParams | ArrayBuffer | ArrayBufferView | Blob | ReadableStream<Uint8Array> | null;
+
+/** What is recorded of the request a call to fetch sends. */
+interface OutgoingRequest {
+  readonly url: URL;
+  readonly method: string;
+  readonly headers: Headers;
+  readonly body: RequestBody;
 }
 
+/** The Content-Type fetch sends with a body given as a value, when the app set none (the Fetch standard's "extract a body"). */
+function impliedType(body: unknown): string | undefined {
+  if (typeof body === 'string') return 'text/plain;charset=UTF-8';
+  if (body instanceof URLSearchParams) return 'application/x-www-form-urlencoded;charset=UTF-8';
+  if (body instanceof Blob) return body.type || undefined;
+  return undefined;
+}
+
+/** A normalized method's spelling (the Fetch standard's list); other methods are sent as the app spells them. */
+const NORMALIZED_METHODS = /^(DELETE|GET|HEAD|OPTIONS|POST|PUT)$/i;
+
 /**
- * The Request fetch will send, built from the app's arguments as fetch builds it (URL resolved, method
- * normalized, the Content-Type a body implies), and the stream to read its body from: the built
- * Request's for a value in `init.body`, a clone's for a Request's own body (building a Request from
- * another would take that body away from the app's), none for a body the app streams.
+ * The request as fetch will send it (URL resolved, method normalized, the Content-Type a body implies),
+ * read from the app's arguments as fetch reads them, and where its body is read from. No Request is
+ * built for this, nor a stream for a body the app gave as a value: each cost a call about as much as
+ * the rest of its recording (Node makes every Web stream transferable, and every Request its own
+ * AbortSignal). FormData alone is written out by a Request of capture's own, which is the one way to
+ * its multipart form (with a boundary that is not the one fetch sends). A Request's own body is read
+ * from a clone (it goes out unless init gives another). A body the app streams is not read.
  */
-function requestOf(input: unknown, init: RequestInit | undefined): { request: Request; body: ReadableStream<Uint8Array> | null } {
+function requestOf(input: unknown, init: RequestInit | undefined): OutgoingRequest {
   const given = input instanceof Request ? input : undefined;
   const initBody = init?.body;
-  const valueBody = initBody != null && isValueBody(initBody) ? initBody : null;
-  const request = new Request(given ? given.url : (input as string | URL), {
-    method: init?.method ?? given?.method,
-    headers: init?.headers ?? given?.headers,
-    body: valueBody,
-  });
-  if (valueBody !== null) return { request, body: request.body };
-  // A Request's body goes out unless init gives another; bodyUsed: fetch rejects it, and says so.
-  const ownBody = given && initBody == null && given.body !== null && !given.bodyUsed;
-  return { request, body: ownBody ? given.clone().body : null };
+  const asked = init?.method ?? given?.method ?? 'GET';
+  const method = NORMALIZED_METHODS.test(asked) ? asked.toUpperCase() : asked;
+  if (initBody != null && (method === 'GET' || method === 'HEAD')) throw new TypeError('fetch refuses a body with GET or HEAD');
+  // As fetch: a URL, or a string (absolute: Node has no base URL); one with credentials is refused.
+  const url = new URL(given ? given.url : input instanceof URL ? input.href : String(input));
+  if (url.username || url.password) throw new TypeError('fetch refuses a URL with credentials');
+  const headers = new Headers(init?.headers ?? given?.headers);
+  if (initBody instanceof FormData) {
+    const written = new Request(url, { method, body: initBody });
+    if (!headers.has('content-type')) headers.set('content-type', written.headers.get('content-type') ?? '');
+    return { url, method, headers, body: written.body };
+  }
+  if (initBody != null) {
+    if (!isValueBody(initBody)) return { url, method, headers, body: null };
+    const type = impliedType(initBody);
+    if (type && !headers.has('content-type')) headers.set('content-type', type);
+    return { url, method, headers, body: initBody };
+  }
+  const ownBody = given && given.body !== null && !given.bodyUsed;
+  return { url, method, headers, body: ownBody ? given.clone().body : null };
+}
+
+/** The types of body the app hands fetch as a value. */
+function isValueBody(body: unknown): body is Exclude<RequestBody, ReadableStream<Uint8Array> | null> {
+  return typeof body === 'string' || body instanceof URLSearchParams || body instanceof ArrayBuffer || ArrayBuffer.isView(body) || body instanceof Blob;
+}
+
+/** Reads a request body's first `cap` bytes from where requestOf found it. */
+function readRequestBody(body: Exclude<RequestBody, null>, cap: number): Reading {
+  if (body instanceof ReadableStream) return readFirstBytes(body, cap);
+  const recorder = new BodyRecorder(cap);
+  const recorded = async (): Promise<Recorded> => {
+    if (body instanceof Blob) recorder.add(new Uint8Array(await body.slice(0, cap + 1).arrayBuffer()));
+    else if (body instanceof ArrayBuffer) recorder.add(new Uint8Array(body));
+    else if (ArrayBuffer.isView(body)) recorder.add(new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
+    else recorder.add(String(body));
+    return { recorder, ended: true };
+  };
+  return { recorded: recorded(), stop() {} };
 }
 
 /** The answer came: its body is read from a clone unless it streams, then the call is logged. */
@@ -135,7 +175,8 @@ function answered(call: FetchCall, response: Response): void {
   const { options } = call.recording;
   const streaming = STREAMING.test(response.headers.get('content-type') ?? '');
   const copy = options.logBody && !streaming ? bodyCopy(response) : null;
-  end(call, response, copy ? readFirstBytes(copy, options.responseMaxBodySize, call.timeout.signal) : undefined);
+  if (copy) call.responseBody = readFirstBytes(copy, options.responseMaxBodySize);
+  end(call, response);
 }
 
 /** A clone's body to read the answer from; null when it has none, or when a fetch wrapped inside ours gave one already read. */
@@ -147,26 +188,24 @@ function bodyCopy(response: Response): ReadableStream<Uint8Array> | null {
   }
 }
 
-/** Logs the call once: with no answer (`response` undefined), or once the answer's body is read. */
-function end(call: FetchCall, response: Response | undefined, responseBody: Promise<Recorded> | undefined): void {
+/** Logs the call once: with no answer (`response` undefined), or once the bodies being read are. */
+function end(call: FetchCall, response: Response | undefined): void {
   if (call.done) return;
   call.done = true;
-  logOutgoing(call.recording, exchange(call, response, responseBody));
+  logOutgoing(call.recording, exchange(call, response));
 }
 
-async function exchange(call: FetchCall, response: Response | undefined, responseBody: Promise<Recorded> | undefined): Promise<OutgoingExchange> {
+async function exchange(call: FetchCall, response: Response | undefined): Promise<OutgoingExchange> {
   const { request } = call;
-  const requestRecorded = await call.requestBody;
-  const responseRecorded = await responseBody;
+  const requestRecorded = await call.requestBody?.recorded;
+  const responseRecorded = response ? await call.responseBody?.recorded : undefined;
   clearTimeout(call.timer);
-  const endedAt = Date.now();
-  const requestHeaders = rawHeaders(request.headers);
   return {
     startedAt: call.startedAt,
-    endedAt,
-    url: maskUrl(request.url),
+    endedAt: Date.now(),
+    url: maskUrl(request.url.href),
     method: request.method,
-    requestHeaders,
+    requestHeaders: rawHeaders(request.headers),
     requestBody: await encoded(requestRecorded, request.headers, request.headers.get('content-encoding') ?? ''),
     status: response?.status ?? NO_ANSWER,
     responseHeaders: response ? rawHeaders(response.headers) : {},

@@ -104,7 +104,7 @@ function readClone(request: Request, cap: number): Promise<Recorded> {
     // The handler was given a Request whose body is locked: none is recorded.
     return Promise.resolve({ recorder: new BodyRecorder(cap), ended: false });
   }
-  return readFirstBytes(clone.body, cap);
+  return clone.body ? readFirstBytes(clone.body, cap).recorded : Promise.resolve({ recorder: new BodyRecorder(cap), ended: true });
 }
 
 /**

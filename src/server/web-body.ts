@@ -10,33 +10,47 @@ export interface Recorded {
   ended: boolean;
 }
 
+/** A read of a body's first bytes under way; `stop()` ends it where it is, as a body cut short. */
+export interface Reading {
+  readonly recorded: Promise<Recorded>;
+  stop(): void;
+}
+
 /**
- * Reads the first `cap` bytes of `body`, a stream of capture's own (a clone's: the app's branch
- * flows on). Cancelled past the cap, or when `stop` aborts, so that the other branch is not held to
- * capture's pace and an upload or download is never buffered whole a second time.
+ * Reads the first `cap` bytes of `body`, a stream of capture's own (a clone's: the app's branch flows
+ * on), then cancels it, so that the other branch is not held to capture's pace and an upload or
+ * download is never buffered whole a second time.
  */
-export async function readFirstBytes(body: ReadableStream<Uint8Array> | null, cap: number, stop?: AbortSignal): Promise<Recorded> {
+export function readFirstBytes(body: ReadableStream<Uint8Array>, cap: number): Reading {
   const recorder = new BodyRecorder(cap);
-  if (!body) return { recorder, ended: true };
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  const cancel = () => reader?.cancel().catch(() => {});
-  stop?.addEventListener('abort', cancel);
+  let reader: ReadableStreamDefaultReader<Uint8Array>;
   try {
     reader = body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      // A read that `stop` cancelled ends as done too, without the body's end.
-      if (done) return { recorder, ended: !stop?.aborted };
-      recorder.add(value);
-      if (recorder.total() > cap) break;
-    }
   } catch {
-    // The upload or download failed or was aborted, or the body was used already: recorded as far as it came.
-  } finally {
-    stop?.removeEventListener('abort', cancel);
+    // Locked: another reader has it, and nothing is recorded.
+    return { recorded: Promise.resolve({ recorder, ended: false }), stop() {} };
   }
-  cancel();
-  return { recorder, ended: false };
+  let stopped = false;
+  const stop = () => {
+    stopped = true;
+    reader.cancel().catch(() => {});
+  };
+  const read = async (): Promise<Recorded> => {
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        // A read that stop() cancelled ends as done too, without the body's end.
+        if (done) return { recorder, ended: !stopped };
+        recorder.add(value);
+        if (recorder.total() > cap) break;
+      }
+    } catch {
+      // The upload or download failed or was aborted: recorded as far as it came.
+    }
+    stop();
+    return { recorder, ended: false };
+  };
+  return { recorded: read(), stop };
 }
 
 /** A Web Headers as Node's header objects are, repeated names (Set-Cookie) as arrays, for flattenHeaders. */
