@@ -108,6 +108,8 @@ interface OutgoingRequest {
 /** The Content-Type fetch sends with a body given as a value, when the app set none (the Fetch standard's "extract a body"). */
 function impliedType(body: unknown): string | undefined {
   if (typeof body === 'string') return 'text/plain;charset=UTF-8';
+  // Its boundary too, which only fetch knows.
+  if (body instanceof FormData) return 'multipart/form-data';
   if (body instanceof URLSearchParams) return 'application/x-www-form-urlencoded;charset=UTF-8';
   if (body instanceof Blob) return body.type || undefined;
   return undefined;
@@ -121,9 +123,9 @@ const NORMALIZED_METHODS = /^(DELETE|GET|HEAD|OPTIONS|POST|PUT)$/i;
  * read from the app's arguments as fetch reads them, and where its body is read from. No Request is
  * built for this, nor a stream for a body the app gave as a value: each cost a call about as much as
  * the rest of its recording (Node makes every Web stream transferable, and every Request its own
- * AbortSignal). FormData alone is written out by a Request of capture's own, which is the one way to
- * its multipart form (with a boundary that is not the one fetch sends). A Request's own body is read
- * from a clone (it goes out unless init gives another). A body the app streams is not read.
+ * AbortSignal). FormData is not read: multipart bodies are never recorded (body.ts), and its boundary
+ * is made only as fetch writes it out. A Request's own body is read from a clone (it goes out unless
+ * init gives another). A body the app streams is not read.
  */
 function requestOf(input: unknown, init: RequestInit | undefined): OutgoingRequest {
   const given = input instanceof Request ? input : undefined;
@@ -135,16 +137,10 @@ function requestOf(input: unknown, init: RequestInit | undefined): OutgoingReque
   const url = new URL(given ? given.url : input instanceof URL ? input.href : String(input));
   if (url.username || url.password) throw new TypeError('fetch refuses a URL with credentials');
   const headers = new Headers(init?.headers ?? given?.headers);
-  if (initBody instanceof FormData) {
-    const written = new Request(url, { method, body: initBody });
-    if (!headers.has('content-type')) headers.set('content-type', written.headers.get('content-type') ?? '');
-    return { url, method, headers, body: written.body };
-  }
   if (initBody != null) {
-    if (!isValueBody(initBody)) return { url, method, headers, body: null };
     const type = impliedType(initBody);
     if (type && !headers.has('content-type')) headers.set('content-type', type);
-    return { url, method, headers, body: initBody };
+    return { url, method, headers, body: isValueBody(initBody) ? initBody : null };
   }
   const ownBody = given && given.body !== null && !given.bodyUsed;
   return { url, method, headers, body: ownBody ? given.clone().body : null };

@@ -541,6 +541,32 @@ describe('global fetch (undici), which moesif-nodejs 3.11 does not capture', () 
     ]);
   });
 
+  it('records a Blob body with its Content-Type, FormData as multipart without its body; logs nothing for arguments fetch refuses', async () => {
+    const { upstream, collector, middleware } = await setUp();
+    const form = new FormData();
+    form.set('name', 'Ada');
+    const echoed = (await (await fetch(`${upstream.url}/echo?form-data`, { method: 'POST', body: form })).json()) as { received: string; type: string };
+    expect(echoed.type).toMatch(/^multipart\/form-data; boundary=/);
+    const blob = new Blob(['{"from":"a Blob"}'], { type: 'application/json' });
+    expect(await (await fetch(`${upstream.url}/echo?blob`, { method: 'POST', body: blob })).json()).toEqual({ received: '{"from":"a Blob"}', type: 'application/json' });
+    // Refused by fetch before anything is sent: a URL with credentials, a GET with a body, a relative URL.
+    const refused = [
+      fetch(`http://user:secret@${new URL(upstream.url).host}/text`),
+      fetch(`${upstream.url}/text`, { body: 'x' }),
+      fetch('/relative'),
+    ];
+    for (const call of refused) await expect(call).rejects.toThrow(TypeError);
+
+    const events = (await eventsOf(collector, middleware, 2)).sort((a, b) => a.request.uri.localeCompare(b.request.uri));
+    expect(events.map((e) => new URL(e.request.uri).search)).toEqual(['?blob', '?form-data']);
+    const [fromBlob, fromForm] = events;
+    expect([fromBlob!.request.headers['content-type'], fromBlob!.request.body]).toEqual(['application/json', { from: 'a Blob' }]);
+    // Multipart bodies are never recorded (files, and fields that could not be masked), as by moesif-nodejs.
+    expect([fromForm!.request.headers['content-type'], fromForm!.request.body]).toEqual(['multipart/form-data', undefined]);
+    await middleware.flush?.();
+    expect(collector.events()).toHaveLength(2);
+  });
+
   it('leaves a body the app streams to fetch alone: the upstream gets all of it, the event none', async () => {
     const { upstream, collector, middleware } = await setUp();
     const parts = ['one ', 'two ', 'three'];
