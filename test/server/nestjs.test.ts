@@ -165,6 +165,11 @@ const FIRST_EVENT = 'id: 1\ndata: {"n":1}\n\n';
 class ShopController {
   constructor(private readonly orders: OrderService) {}
 
+  @Get('health')
+  health(): object {
+    return { ok: true };
+  }
+
   @Get('items')
   list(@Query('page') page?: string): Observable<object> {
     return of({ items: [{ id: 1 }, { id: 2 }], page });
@@ -330,12 +335,12 @@ afterEach(async () => {
   for (const resource of opened.splice(0).reverse()) await resource.close();
 });
 
-/** The app with `sdk`'s middleware, logging to a collector of its own. */
-async function start(platform: Platform, mount: Mount, sdk: Sdk | undefined) {
+/** The app with `sdk`'s middleware, given OPTIONS and `options`, logging to a collector of its own. */
+async function start(platform: Platform, mount: Mount, sdk: Sdk | undefined, options: Json = {}) {
   const collector = await startRecorder(0, { contract: sdk === 'usertrail' });
   opened.push(collector);
   // usertrail/server's batches leave at once here; moesif-nodejs's after its shortest batchMaxTime (it refuses 500 or less).
-  const middleware = sdk && FACTORY[sdk]({ ...OPTIONS, baseUri: collector.url, batchMaxTime: sdk === 'usertrail' ? 10 : 501 });
+  const middleware = sdk && FACTORY[sdk]({ ...OPTIONS, ...options, baseUri: collector.url, batchMaxTime: sdk === 'usertrail' ? 10 : 501 });
   const app = await startNest(platform, mount, middleware);
   opened.push(app);
   return { app, collector, middleware };
@@ -430,6 +435,23 @@ for (const platform of ['express', 'fastify'] as const) {
           expect(JSON.stringify(events)).not.toContain(TOKEN.split('.')[2]);
 
           expect(ours.events.map((event) => comparable(event, ours.url))).toEqual(theirs.events.map((event) => comparable(event, theirs.url)));
+        });
+
+        it("gives the hooks the URL the client called, not what the middleware's mount left of it, as moesif-nodejs does", async () => {
+          // The usual health-check skip. Through MiddlewareConsumer, Nest mounts the middleware at a
+          // path ('/{*path}' for '*'), which Express, and Nest's adapter on Fastify, strip from req.url
+          // before calling it: req.url is '/' there, and req.originalUrl the URL called.
+          const hooks = { skip: (req: { url: string }) => req.url === '/health', getMetadata: (req: { url: string }) => ({ url: req.url }) };
+          const metadataOf = async (sdk: Sdk) => {
+            const { app, collector, middleware } = await start(platform, mount, sdk, hooks);
+            for (const path of ['/health', '/items?page=2']) await (await fetch(app.url + path)).text();
+            await middleware?.flush?.();
+            // The health check was answered (and skipped, or not) before the second call began.
+            const events = await waitFor(() => collector.events().some((event) => event.request.uri.endsWith('/items?page=2')) && collector.events());
+            return events.map((event) => event.metadata);
+          };
+          expect(await metadataOf('usertrail')).toEqual([{ url: '/items?page=2' }]);
+          expect(await metadataOf('moesif-nodejs')).toEqual([{ url: '/items?page=2' }]);
         });
 
         it('logs an @Sse() stream whose client left as the 200 it had started, with what it had sent', async () => {
