@@ -20,7 +20,7 @@
  * ValidationPipe does (400 with its list of messages), ParseIntPipe's 400, an exception filter that
  * answers a domain error (409), an Observable and an async value returned, bodies parsed by Nest's
  * body parser (JSON and forms), a file streamed with StreamableFile, server-sent events from an
- * @Sse() Observable, Nest's 404 and the 500 of an Error thrown.
+ * @Sse() Observable, @Redirect(), @HttpCode(204), HEAD, Nest's 404 and the 500 of an Error thrown.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -31,8 +31,10 @@ import {
   Body,
   Catch,
   Controller,
+  Delete,
   ForbiddenException,
   Get,
+  HttpCode,
   Inject,
   Injectable,
   Module,
@@ -40,6 +42,7 @@ import {
   ParseIntPipe,
   Post,
   Query,
+  Redirect,
   Req,
   Sse,
   StreamableFile,
@@ -198,6 +201,16 @@ class ShopController {
     return this.orders.place(item);
   }
 
+  @Get('old-items')
+  @Redirect('/items?page=1', 301)
+  moved(): void {}
+
+  @Delete('items/:item')
+  @HttpCode(204)
+  remove(): object {
+    return { removed: true };
+  }
+
   @Get('later')
   async later(): Promise<object> {
     await sleep(20);
@@ -306,8 +319,11 @@ const CALLS: Call[] = [
   { method: 'GET', path: '/file' },
   { method: 'GET', path: '/events' },
   { method: 'GET', path: '/missing' },
+  { method: 'GET', path: '/old-items' },
+  { method: 'DELETE', path: '/items/3' },
+  { method: 'HEAD', path: '/items' },
 ];
-const STATUSES = [200, 201, 400, 201, 200, 401, 403, 200, 409, 400, 200, 500, 200, 200, 404];
+const STATUSES = [200, 201, 400, 201, 200, 401, 403, 200, 409, 400, 200, 500, 200, 200, 404, 301, 204, 200];
 
 interface Answer {
   status: number;
@@ -353,7 +369,7 @@ async function run(platform: Platform, mount: Mount, sdk: Sdk | undefined) {
   const transactionIds: string[] = [];
   const startedAt = Date.now();
   for (const { method, path, headers, body } of CALLS) {
-    const res = await fetch(app.url + path, { method, headers, body });
+    const res = await fetch(app.url + path, { method, headers, body, redirect: 'manual' });
     transactionIds.push(res.headers.get('x-moesif-transaction-id') ?? 'none sent');
     answers.push(await answerOf(res));
   }
@@ -419,7 +435,8 @@ for (const platform of ['express', 'fastify'] as const) {
             expect(event.request.body, call).toEqual(platform === 'fastify' && loggedOnFastify !== undefined ? loggedOnFastify : logged);
             expect(event.response.status, call).toBe(answer.status);
             expect(event.response.headers['content-type'], call).toBe(answer.headers['content-type']);
-            expect(event.response.body, call).toEqual(asLogged(answer.body));
+            expect(event.response.headers.location, call).toBe(answer.headers.location);
+            expect(event.response.body, call).toEqual(answer.body === '' ? undefined : asLogged(answer.body));
             expect(event.metadata, call).toBeUndefined();
             // Timed from the request's arrival to the answer's end, both within the run.
             const [requestTime, responseTime] = [Date.parse(event.request.time), Date.parse(event.response.time)];
