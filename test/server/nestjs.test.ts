@@ -22,10 +22,12 @@
  * body parser (JSON and forms), a file streamed with StreamableFile, server-sent events from an
  * @Sse() Observable, @Redirect(), @HttpCode(204), HEAD, Nest's 404 and the 500 of an Error thrown.
  */
+import { spawn } from 'node:child_process';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import {
   BadRequestException,
   Body,
@@ -490,3 +492,55 @@ for (const platform of ['express', 'fastify'] as const) {
     }
   });
 }
+
+/**
+ * A Nest app in a process of its own, with `app.enableShutdownHooks()`, that serves one call to itself
+ * and is sent SIGTERM. Plain JavaScript given to `node -e` (tsx only loads src/server's TypeScript),
+ * so Nest's decorators are called as functions. A batch waits a minute here: nothing leaves but by
+ * flush().
+ */
+const SHUTDOWN_APP = `
+import { Controller, Get, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+const { default: moesif } = await import(process.env.SERVER);
+const moesifMiddleware = moesif({ applicationId: process.env.APP_ID, baseUri: process.env.COLLECTOR, batchMaxTime: 60000 });
+class ItemsController {
+  list() { return { items: [] }; }
+}
+Get('items')(ItemsController.prototype, 'list', Object.getOwnPropertyDescriptor(ItemsController.prototype, 'list'));
+Controller()(ItemsController);
+class AppModule {
+  onApplicationShutdown() { if (process.env.FLUSH_ON_SHUTDOWN) return moesifMiddleware.flush(); }
+}
+Module({ controllers: [ItemsController] })(AppModule);
+const app = await NestFactory.create(AppModule, { logger: false });
+app.enableShutdownHooks();
+app.use(moesifMiddleware);
+await app.listen(0, '127.0.0.1');
+await (await fetch('http://127.0.0.1:' + app.getHttpServer().address().port + '/items')).text();
+process.kill(process.pid, 'SIGTERM');
+`;
+
+describe('NestJS shutdown', () => {
+  it('sends what is queued on SIGTERM under enableShutdownHooks() when onApplicationShutdown flushes it, and only then', async () => {
+    // Nest's shutdown hooks end the process themselves (the signal sent again, or process.exit()):
+    // the event loop never empties, so 'beforeExit', where the middleware sends what is queued, never
+    // comes. moesif-nodejs has no flush() and loses the calls of its last batch interval alike.
+    const shutDown = async (flushOnShutdown: boolean) => {
+      const collector = await startRecorder();
+      opened.push(collector);
+      const env = {
+        ...process.env,
+        SERVER: fileURLToPath(new URL('../../src/server/index.ts', import.meta.url)),
+        APP_ID: DEFAULT_APP_ID,
+        COLLECTOR: collector.url,
+        FLUSH_ON_SHUTDOWN: flushOnShutdown ? '1' : '',
+      };
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', SHUTDOWN_APP], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+      const ended = await new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+      return { signal: ended, calls: collector.events().map((event) => new URL(event.request.uri).pathname) };
+    };
+    expect(await shutDown(true)).toEqual({ signal: 'SIGTERM', calls: ['/items'] });
+    expect(await shutDown(false)).toEqual({ signal: 'SIGTERM', calls: [] });
+  });
+});
