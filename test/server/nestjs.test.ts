@@ -473,6 +473,35 @@ for (const platform of ['express', 'fastify'] as const) {
           expect(await metadataOf('moesif-nodejs')).toEqual([{ url: '/items?page=2' }]);
         });
 
+        it("logs a body Nest's parser refuses (malformed JSON: 400, over its limit: 413), but on Express under MiddlewareConsumer", async () => {
+          const { app, collector, middleware } = await start(platform, mount, 'usertrail');
+          const statuses: number[] = [];
+          // Over Express's 100 KB and Fastify's 1 MiB.
+          for (const body of ['{"name": "widget", "password": "hunter2"', JSON.stringify({ name: 'x'.repeat(2_000_000) })]) {
+            const res = await fetch(`${app.url}/items`, { method: 'POST', headers: JSON_TYPE, body });
+            await res.text();
+            statuses.push(res.status);
+          }
+          expect(statuses).toEqual([400, 413]);
+          // Each call is logged once answered: those answered before /health was called come before its event.
+          await (await fetch(`${app.url}/health`)).text();
+          await middleware?.flush?.();
+          const events = await waitFor(() => collector.events().some((event) => event.request.uri.endsWith('/health')) && collector.events());
+          const refused = events.filter((event) => event.request.verb === 'POST');
+          if (platform === 'express' && mount !== 'app.use() in main.ts') {
+            // Nest's body parser runs before MiddlewareConsumer's middleware on Express, and answers a
+            // body it refuses itself: the middleware never sees the call (moesif-nodejs neither).
+            expect(refused).toEqual([]);
+            return;
+          }
+          // The bytes as they came, masked (moesif-nodejs sends the malformed one as base64 of the
+          // bytes, password and all, and no body or `{ msg }` for the one over its limit).
+          expect(refused.map((event) => event.response.status)).toEqual([400, 413]);
+          expect(refused[0]?.request.body).toBe(`{"name": "widget", "password": "${MASK}"`);
+          expect(refused[1]?.request.body).toMatch(/^\{"name":"x{1000}/);
+          expect(refused[1]?.metadata).toEqual({ truncated: ['request'] });
+        });
+
         it('logs an @Sse() stream whose client left as the 200 it had started, with what it had sent', async () => {
           const { app, collector } = await start(platform, mount, 'usertrail');
           const leave = new AbortController();
