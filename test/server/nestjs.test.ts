@@ -286,7 +286,7 @@ interface Call {
   logged?: unknown;
   /** The same on platform-fastify, when it differs there. */
   loggedOnFastify?: unknown;
-  /** The user whose token the call carries. */
+  /** The call carries the signed-in user's token (a valid one). */
   signedIn?: boolean;
 }
 
