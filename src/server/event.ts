@@ -93,6 +93,14 @@ export function clientIp(headers: RawHeaders, fallback: string | undefined): str
   return ip ? ip.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '') : undefined;
 }
 
+/**
+ * The request target as the client sent it. Express, and @fastify/middie, strip a mount path from
+ * req.url while the middleware under it runs, and keep the whole target in req.originalUrl: a
+ * router's path, and the middleware's own (Nest's MiddlewareConsumer mounts it at '/{*path}' for
+ * `forRoutes('*')`, so its req.url was '/').
+ */
+const receivedUrl = (req: MoesifRequest): string | undefined => (typeof req.originalUrl === 'string' && req.originalUrl) || req.url;
+
 function fullUrl(req: MoesifRequest): string {
   const protocol =
     typeof req.protocol === 'string' && req.protocol
@@ -102,7 +110,7 @@ function fullUrl(req: MoesifRequest): string {
         : 'http';
   // HTTP/2 has no Host header but its :authority (RFC 9113 §8.3.1).
   const host = firstHeaderValue(req.headers.host) || firstHeaderValue(req.headers[':authority']) || 'localhost';
-  const path = (typeof req.originalUrl === 'string' && req.originalUrl) || req.url || '/';
+  const path = receivedUrl(req) || '/';
   return maskUrl(`${protocol}://${host}${path}`);
 }
 
@@ -154,8 +162,9 @@ interface Exchange {
   /** When the request came, as Date.now(). */
   readonly startedAt: number;
   /**
-   * req.url as the app received it: Express strips a router's mount path from req.url while routing,
-   * and leaves it stripped when a route answers; the hooks, asked afterwards, get it as received.
+   * req.url as the app received it (receivedUrl): Express strips a router's mount path from req.url
+   * while routing, and leaves it stripped when a route answers; the hooks, asked afterwards, get it
+   * as received.
    */
   readonly url: string | undefined;
   /** The socket's address when the request came, while it is open (Node reads it once per connection and keeps it). */
@@ -222,7 +231,7 @@ export function createExchangeObserver(recording: Recording): ExchangeObserver {
         res,
         recording,
         startedAt: Date.now(),
-        url: req.url,
+        url: receivedUrl(req),
         socketAddress: req.socket?.remoteAddress,
         requestEnded: false,
         done: false,
