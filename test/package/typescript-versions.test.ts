@@ -36,8 +36,9 @@ async function installCompilers(): Promise<string> {
   const key = createHash('sha256').update(lockfile).digest('hex').slice(0, 16);
   const installed = join(ROOT, 'node_modules/.cache/usertrail-typescript-versions', key);
   if (!existsSync(installed)) {
-    // Installed beside it and renamed at the end, so that a folder under its final name is complete
-    // (an install that was killed leaves only a staging folder, removed by the next attempt).
+    // Installed beside it and renamed at the end, so that a folder under its final name is complete:
+    // an install that was killed leaves its staging folder (named by its process id), never a half
+    // install that later runs would take for done.
     const staging = `${installed}.${process.pid}`;
     rmSync(staging, { recursive: true, force: true });
     mkdirSync(staging, { recursive: true });
