@@ -1,7 +1,12 @@
 import type { Log } from './log.js';
 import type { CapturedEvent, DeliveryOutcome } from './wire.js';
 
-/** What `init()` accepts. Names and defaults are moesif-browser-js's, so existing calls keep working. */
+/**
+ * What `init()` accepts. Names and defaults are moesif-browser-js's, so existing calls keep working.
+ * Each value option also takes `undefined`, which `init()` reads as not given: so that a value that
+ * may be missing (`host: process.env.NEXT_PUBLIC_MOESIF_HOST`) compiles under exactOptionalPropertyTypes,
+ * which TypeScript 6's `tsc --init` turns on.
+ */
 export interface Options {
   /** Your Moesif (or usertrail collector) application id. Required. */
   applicationId: string;
@@ -9,29 +14,29 @@ export interface Options {
    * Where events go: `host[:port]` (moesif's form; follows the page's scheme) or a full base URL.
    * @default 'api.moesif.net' (always https)
    */
-  host?: string;
+  host?: string | undefined;
   /** Where ids are kept. 'none' keeps everything in memory for this page view only. @default 'localStorage' */
-  persistence?: 'localStorage' | 'cookie' | 'none';
+  persistence?: 'localStorage' | 'cookie' | 'none' | undefined;
   /** Share the visitor's ids with every subdomain of the site (docs.acme.com and app.acme.com). @default true */
-  crossSubdomainCookie?: boolean;
+  crossSubdomainCookie?: boolean | undefined;
   /** Cookie domain to use instead of the one found by probing, e.g. '.acme.com' (or moesif's form, '*.acme.com'). */
-  cookieDomain?: string;
+  cookieDomain?: string | undefined;
   /** Days until the id cookies expire. @default 365 */
-  cookieExpiration?: number;
+  cookieExpiration?: number | undefined;
   /** Mark cookies `Secure` even on http pages. On https they always are. @default false */
-  secureCookie?: boolean;
+  secureCookie?: boolean | undefined;
   /** Cookies for use inside third-party iframes: `SameSite=None; Secure`. @default false */
-  crossSiteCookie?: boolean;
+  crossSiteCookie?: boolean | undefined;
   /** The prefix of the ids' and campaign's cookies and localStorage keys. @default 'moesif_' */
-  persistenceKeyPrefix?: string;
+  persistenceKeyPrefix?: string | undefined;
   /** Do not record utm_* parameters. @default false */
-  disableUtm?: boolean;
+  disableUtm?: boolean | undefined;
   /** Do not record the referrer. @default false */
-  disableReferrer?: boolean;
+  disableReferrer?: boolean | undefined;
   /** Do not record click ids (gclid, fbclid, msclkid). @default false */
-  disableGclid?: boolean;
+  disableGclid?: boolean | undefined;
   /** Log to the console what is sent and why. @default false */
-  debug?: boolean;
+  debug?: boolean | undefined;
   /**
    * Called after every request to the collector, as moesif-browser-js calls it: with nothing when the
    * request succeeded and with the outcome when it failed (so `if (error)` works), and always with the
@@ -40,27 +45,27 @@ export interface Options {
   callback?: (error: DeliveryOutcome | undefined, outcome: DeliveryOutcome) => void;
 
   /** Send items in batches. With false each item leaves at once, through the same retrying outbox. @default true */
-  batchEnabled?: boolean;
+  batchEnabled?: boolean | undefined;
   /** A batch leaves once this many items wait (or `batchMaxTime` has passed); it carries all that wait, up to 60 KB. @default 25 */
-  batchSize?: number;
+  batchSize?: number | undefined;
   /** Longest wait, in ms, between an item's arrival and its batch leaving. @default 2500 */
-  batchMaxTime?: number;
+  batchMaxTime?: number | undefined;
   /**
    * Bytes the persisted outbox may hold, all of the application's open tabs together (each keeps at
    * least an equal share); the oldest items are dropped past it. @default 1_000_000
    */
-  maxOutboxBytes?: number;
+  maxOutboxBytes?: number | undefined;
   /** Age, in ms, after which an unsent item is dropped. @default 86_400_000 (24 h) */
-  maxOutboxAge?: number;
+  maxOutboxAge?: number | undefined;
   /** moesif's name for `maxOutboxAge`, taken as it. */
-  batchStorageExpiration?: number;
+  batchStorageExpiration?: number | undefined;
   /** A request to the collector unanswered after this many ms is abandoned and retried. @default 90000 */
-  batchTimeout?: number;
+  batchTimeout?: number | undefined;
   /**
    * Send with `navigator.sendBeacon` (a text/plain body, the application id as a query parameter).
    * Only for collectors that accept that form, such as usertrail's. @default false
    */
-  useBeacon?: boolean;
+  useBeacon?: boolean | undefined;
 
   /** Return true to leave a captured API call out. */
   skip?: (event: CapturedEvent) => boolean;
@@ -71,47 +76,47 @@ export interface Options {
   /** Tags for a captured API call, a comma-separated string. */
   getTags?: (event: CapturedEvent) => string | undefined;
   /** API version recorded with every captured call. */
-  apiVersion?: string;
+  apiVersion?: string | undefined;
   /** API version per captured call; wins over `apiVersion`. */
   getApiVersion?: (event: CapturedEvent) => string | undefined;
   /** Leave `fetch` alone and capture XMLHttpRequest only. @default false */
-  disableFetch?: boolean;
+  disableFetch?: boolean | undefined;
   /**
    * moesif's switch to read XMLHttpRequest bodies early (for Angular). Accepted and not needed:
    * usertrail reads every body as the call ends. @default false
    */
-  eagerBodyLogging?: boolean;
+  eagerBodyLogging?: boolean | undefined;
   /** Share of captured API calls kept, 0 to 1. @default 1 */
-  sampleRate?: number;
+  sampleRate?: number | undefined;
   /** Largest request or response body kept per captured call, in bytes. @default 65536 */
-  maxBodyBytes?: number;
+  maxBodyBytes?: number | undefined;
 
   /** Hold everything (no storage, no requests) until `grantPublishingConsent()`. @default false */
-  requirePublishingConsent?: boolean;
+  requirePublishingConsent?: boolean | undefined;
   /**
    * moesif-browser-js 1.10's bound on the calls held while consent is pending, as a count. Accepted
    * and not needed: usertrail bounds what it holds by `maxOutboxBytes`, as it bounds its outbox.
    * @default 1000
    */
-  maxQueueSize?: number;
+  maxQueueSize?: number | undefined;
   /** Treat Do Not Track and Global Privacy Control as a refusal. @default false */
-  respectDoNotTrack?: boolean;
+  respectDoNotTrack?: boolean | undefined;
   /** Send a `Page View` action on load and on every client-side navigation. @default false */
-  trackPageViews?: boolean;
+  trackPageViews?: boolean | undefined;
 
   /**
    * Links to the sites in `crossDomainTargets` carry the visitor's anonymous id, and an id arriving
    * in a link from another site is adopted, so one visitor of two sites that share no cookie is one
    * anonymous visitor. @default false
    */
-  enableCrossDomainTracking?: boolean;
+  enableCrossDomainTracking?: boolean | undefined;
   /**
    * The sites whose links carry the id: each domain and its subdomains ('acme-cloud.com'). null:
    * every link to another origin. @default [] (none)
    */
-  crossDomainTargets?: readonly string[] | null;
+  crossDomainTargets?: readonly string[] | null | undefined;
   /** The query parameter that carries the id. @default '__mt' */
-  crossDomainTrackingParameterName?: string;
+  crossDomainTrackingParameterName?: string | undefined;
 }
 
 const DEFAULTS = {

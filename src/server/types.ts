@@ -2,6 +2,11 @@
  * Public types of usertrail/server. Node only: nothing here may be imported by the browser SDK.
  * Field names on the wire are Moesif's (snake_case), so the same events work against Moesif's
  * collector and ours.
+ *
+ * The optional fields of what an app passes in (options, profiles, actions) take `undefined` too,
+ * read as not given: `applicationId: process.env.MOESIF_APPLICATION_ID`, as the README writes it,
+ * then compiles under exactOptionalPropertyTypes (on in TypeScript 6's `tsc --init`).
+ * Hooks are declared as methods (see MoesifOptions), which cannot say so.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EventPayload, Metadata, ServerDeliveryOutcome as DeliveryOutcome } from '../wire.js';
@@ -80,42 +85,42 @@ export interface MockedResponse {
 
 /** Campaign fields accepted in camelCase (moesif-nodejs style) or snake_case (wire style). */
 export interface CampaignModel {
-  utmSource?: string;
-  utmMedium?: string;
-  utmCampaign?: string;
-  utmTerm?: string;
-  utmContent?: string;
-  referrer?: string;
-  referringDomain?: string;
-  gclid?: string;
+  utmSource?: string | undefined;
+  utmMedium?: string | undefined;
+  utmCampaign?: string | undefined;
+  utmTerm?: string | undefined;
+  utmContent?: string | undefined;
+  referrer?: string | undefined;
+  referringDomain?: string | undefined;
+  gclid?: string | undefined;
   [key: string]: unknown;
 }
 
 /** A user profile for `updateUser`: only `userId` (or `user_id`) is required. */
 export interface UserModel {
-  userId?: string;
-  user_id?: string;
-  companyId?: string;
-  company_id?: string;
-  sessionToken?: string;
-  ipAddress?: string;
-  userAgentString?: string;
-  modifiedTime?: string | Date;
-  campaign?: CampaignModel;
-  metadata?: Metadata;
+  userId?: string | undefined;
+  user_id?: string | undefined;
+  companyId?: string | undefined;
+  company_id?: string | undefined;
+  sessionToken?: string | undefined;
+  ipAddress?: string | undefined;
+  userAgentString?: string | undefined;
+  modifiedTime?: string | Date | undefined;
+  campaign?: CampaignModel | undefined;
+  metadata?: Metadata | undefined;
   [key: string]: unknown;
 }
 
 /** A company profile for `updateCompany`: only `companyId` (or `company_id`) is required. */
 export interface CompanyModel {
-  companyId?: string;
-  company_id?: string;
-  companyDomain?: string;
-  sessionToken?: string;
-  ipAddress?: string;
-  modifiedTime?: string | Date;
-  campaign?: CampaignModel;
-  metadata?: Metadata;
+  companyId?: string | undefined;
+  company_id?: string | undefined;
+  companyDomain?: string | undefined;
+  sessionToken?: string | undefined;
+  ipAddress?: string | undefined;
+  modifiedTime?: string | Date | undefined;
+  campaign?: CampaignModel | undefined;
+  metadata?: Metadata | undefined;
   [key: string]: unknown;
 }
 
@@ -124,28 +129,28 @@ export interface CompanyModel {
  * `companyId` (or their snake_case forms) are required.
  */
 export interface SubscriptionModel {
-  subscriptionId?: string;
-  subscription_id?: string;
-  companyId?: string;
-  company_id?: string;
-  currentPeriodStart?: string | Date;
-  currentPeriodEnd?: string | Date;
+  subscriptionId?: string | undefined;
+  subscription_id?: string | undefined;
+  companyId?: string | undefined;
+  company_id?: string | undefined;
+  currentPeriodStart?: string | Date | undefined;
+  currentPeriodEnd?: string | Date | undefined;
   /** active, cancelled, paused, trialing, pending, draft or future. */
-  status?: string;
-  metadata?: Metadata;
+  status?: string | undefined;
+  metadata?: Metadata | undefined;
   [key: string]: unknown;
 }
 
 /** The request an action happened on, as the app describes it: only `uri` is required. */
 export interface ActionRequestModel {
-  uri?: string;
-  time?: string | Date;
-  verb?: string;
+  uri?: string | undefined;
+  time?: string | Date | undefined;
+  verb?: string | undefined;
   /** Sent as ip_address (camelCase keys become snake_case, as for models). */
-  ipAddress?: string;
+  ipAddress?: string | undefined;
   /** Sent as user_agent_string. */
-  userAgentString?: string;
-  headers?: Record<string, string>;
+  userAgentString?: string | undefined;
+  headers?: Record<string, string> | undefined;
   [key: string]: unknown;
 }
 
@@ -154,14 +159,14 @@ export interface ActionRequestModel {
  * required, as moesif-nodejs checks. No transaction id is made up when none is given, as in moesif-nodejs.
  */
 export interface ActionModel {
-  actionName?: string;
-  action_name?: string;
-  transactionId?: string;
-  userId?: string;
-  companyId?: string;
-  sessionToken?: string;
-  request?: ActionRequestModel;
-  metadata?: Metadata;
+  actionName?: string | undefined;
+  action_name?: string | undefined;
+  transactionId?: string | undefined;
+  userId?: string | undefined;
+  companyId?: string | undefined;
+  sessionToken?: string | undefined;
+  request?: ActionRequestModel | undefined;
+  metadata?: Metadata | undefined;
   [key: string]: unknown;
 }
 
@@ -180,11 +185,11 @@ export type MaybePromise<T> = T | Promise<T>;
  */
 export interface MoesifOnlyOptions {
   /** @deprecated Not supported by usertrail/server (credentials and card numbers are always masked): ignored, with a warning. */
-  noAutoHideSensitive?: boolean;
+  noAutoHideSensitive?: boolean | undefined;
   /** @deprecated Not supported by usertrail/server (events always go in batches; see `batchSize`): ignored, with a warning. */
-  disableBatching?: boolean;
+  disableBatching?: boolean | undefined;
   /** @deprecated Not supported by usertrail/server (it retries with backoff until delivered): ignored, with a warning. */
-  retry?: number;
+  retry?: number | undefined;
 }
 
 /**
@@ -226,60 +231,60 @@ export interface MoesifOptions extends MoesifOnlyOptions, MoesifHooks<MoesifRequ
    * Sent as X-Moesif-Application-Id; when not given, the MOESIF_APPLICATION_ID environment variable
    * (as moesif-nodejs's README says). Without either the middleware only calls `next()`.
    */
-  applicationId?: string;
+  applicationId?: string | undefined;
   /**
    * The collector: a full URL (`https://api.moesif.net`, `http://127.0.0.1:8080/prefix`) or a bare
    * `host:port` (https, or http for loopback hosts).
    * @default 'https://api.moesif.net'
    */
-  baseUri?: string;
+  baseUri?: string | undefined;
   /**
    * @deprecated Write `applicationId`. Read as it, as moesif-nodejs's code reads it; when both are
    * given, `applicationId` wins (and a warning says so if they differ).
    */
-  ApplicationId?: string;
+  ApplicationId?: string | undefined;
   /**
    * @deprecated Write `baseUri`. Read as it, as moesif-nodejs's code reads it; when both are given,
    * `baseUri` wins (and a warning says so if they differ).
    */
-  BaseUri?: string;
+  BaseUri?: string | undefined;
   /**
    * Last chance to edit or remove fields of the event before it is queued. The object it returns is
    * sent (a copy made with lodash's omit, say); a return that is not an object sends the event as edited.
    */
   maskContent?(event: MoesifEvent): MaybePromise<object>;
   /** Record request and response bodies. @default true */
-  logBody?: boolean;
+  logBody?: boolean | undefined;
   /** Bytes of request body kept in the event; the request itself is never touched. @default 100000 */
-  requestMaxBodySize?: number;
+  requestMaxBodySize?: number | undefined;
   /** Bytes of response body kept in the event; the response itself is never touched. @default 100000 */
-  responseMaxBodySize?: number;
+  responseMaxBodySize?: number | undefined;
   /**
    * Events waiting that send a batch to /v1/events/batch at once, before batchMaxTime. Not a cap:
    * under load one POST carries everything waiting, up to 1,000 events or 512 KB. @default 200
    */
-  batchSize?: number;
+  batchSize?: number | undefined;
   /** Longest wait (ms) before a partly filled batch is sent. @default 2000 */
-  batchMaxTime?: number;
+  batchMaxTime?: number | undefined;
   /** Events kept while the collector is unreachable; beyond it the oldest are dropped and counted. @default 10000 */
-  maxQueueSize?: number;
+  maxQueueSize?: number | undefined;
   /** First retry delay (ms) of the exponential backoff; doubles per attempt, full jitter. @default 1000 */
-  retryBaseDelay?: number;
+  retryBaseDelay?: number | undefined;
   /** Longest retry delay (ms). @default 60000 */
-  retryMaxDelay?: number;
+  retryMaxDelay?: number | undefined;
   /** Time limit (ms) for one request to the collector. @default 10000 */
-  requestTimeout?: number;
+  requestTimeout?: number | undefined;
   /**
    * Compress batches with gzip (`Content-Encoding: gzip`), as moesif-nodejs always does. Set false
    * for a collector that cannot decode it. @default true
    */
-  gzip?: boolean;
+  gzip?: boolean | undefined;
   /**
    * Time limit (ms) for the hooks of one event together: a hook still pending then (a lookup whose
    * database never answers) gets its default, so it cannot hold the event or flush() for good.
    * @default 5000
    */
-  hookTimeout?: number;
+  hookTimeout?: number | undefined;
   /**
    * Called after each request to the collector, as moesif-nodejs calls it: `error` is null when the
    * batch was delivered, else an Error whose message is the reason (`HTTP 503`, `ECONNREFUSED`).
@@ -293,27 +298,27 @@ export interface MoesifOptions extends MoesifOnlyOptions, MoesifHooks<MoesifRequ
    * that id. true adds no header and gives each event a new id of its own.
    * @default false
    */
-  disableTransactionId?: boolean;
+  disableTransactionId?: boolean | undefined;
   /** Log counts, statuses and paths (never payloads) to the console. @default false */
-  debug?: boolean;
+  debug?: boolean | undefined;
   /**
    * Longest wait (ms) for an outgoing call to finish: one still running then (no answer yet, or a
    * body the app has not read to its end) is logged with what was seen so far, as 599 when no answer
    * came. Only with `startCaptureOutgoing()`. @default 30000
    */
-  maxOutgoingTimeout?: number;
+  maxOutgoingTimeout?: number | undefined;
   /**
    * Accepted for moesif-nodejs code, and not needed: usertrail/server records an outgoing response
    * as the app reads it, however the app's HTTP client reads it, which is what this option of
    * moesif-nodejs tries to cover. No effect.
    */
-  outgoingPatch?: boolean;
+  outgoingPatch?: boolean | undefined;
   /**
    * For moesif-nodejs code written for Next.js's App Router, where the middleware wraps route handlers
    * (`export const GET = moesif(options)(handler)`); typed with NextJsAppRouterOptions when true. Not
    * needed: the middleware tells a route handler (a function) from a request by itself.
    */
-  isNextJsAppRouter?: boolean;
+  isNextJsAppRouter?: boolean | undefined;
 }
 
 /**

@@ -24,6 +24,23 @@ export interface PackedConsumer {
 
 export const ROOT = process.cwd();
 export const run = promisify(execFile);
+/** The consumer files the package tests type-check or run. */
+export const FIXTURES = join(ROOT, 'test/package/fixtures');
+
+/**
+ * `file:line TScode` of every line of these fixtures marked `// error TScode`: the errors a check of
+ * them must report, and the only ones (were the package's types lost, `any`, these lines would compile).
+ */
+export function markedErrors(files: string[]): string[] {
+  return files.flatMap((file) =>
+    readFileSync(join(FIXTURES, file), 'utf8')
+      .split('\n')
+      .flatMap((text, index) => {
+        const marked = /\/\/ error (TS\d+)$/.exec(text);
+        return marked ? [`${file}:${index + 1} ${marked[1]}`] : [];
+      }),
+  );
+}
 
 export async function packConsumer({ alsoLink = [] }: { alsoLink?: string[] } = {}): Promise<PackedConsumer> {
   if (!existsSync(join(ROOT, 'dist/server.cjs'))) throw new Error('dist/server.cjs is missing: run `npm run build` first');

@@ -8,16 +8,15 @@ import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signToken, startRecorder } from '../server/helpers';
 import { sharedHost } from '../support/typescript';
-import { packConsumer, ROOT, run, type PackedConsumer } from './packed';
+import { FIXTURES, markedErrors, packConsumer, ROOT, run, type PackedConsumer } from './packed';
 
 /**
  * The package as a new user gets it (issue 17): `npm pack` once per run (after `npm run build`),
  * then what the ecosystem's own checkers, TypeScript and Node make of the tarball, installed as
  * node_modules/usertrail in a consumer project outside the repository (./packed.ts). What bundlers
- * make of it for the browser is in ./bundlers.test.ts.
+ * make of it for the browser is in ./bundlers.test.ts; what the compilers of other TypeScript versions
+ * make of its types, in ./typescript-versions.test.ts.
  */
-
-const FIXTURES = join(ROOT, 'test/package/fixtures');
 
 let packed: PackedConsumer;
 let tarball: string;
@@ -49,18 +48,6 @@ describe('the ecosystem checkers find no problem in the tarball', () => {
 
 describe('TypeScript consumers get the real types (not any) under every resolution mode', () => {
   const sources = ['typed-esm.mts', 'typed-cjs.cts'];
-
-  /** `file:line TScode` of every line marked `// error TScode` in the fixtures. */
-  function expectedErrors(files: string[]): string[] {
-    return files.flatMap((file) =>
-      readFileSync(join(FIXTURES, file), 'utf8')
-        .split('\n')
-        .flatMap((text, index) => {
-          const marked = /\/\/ error (TS\d+)$/.exec(text);
-          return marked ? [`${file}:${index + 1} ${marked[1]}`] : [];
-        }),
-    );
-  }
 
   const modes = [
     { name: 'bundler (ESM and CommonJS files)', module: ts.ModuleKind.Preserve, moduleResolution: ts.ModuleResolutionKind.Bundler, files: sources },
@@ -103,7 +90,7 @@ describe('TypeScript consumers get the real types (not any) under every resoluti
       return { at: `${where} TS${diagnostic.code}`, message: ts.flattenDiagnosticMessageText(diagnostic.messageText, ' ') };
     });
     const report = found.map(({ at, message }) => `${at}: ${message}`).join('\n');
-    expect(found.map(({ at }) => at).sort(), report).toEqual(expectedErrors(files).sort());
+    expect(found.map(({ at }) => at).sort(), report).toEqual(markedErrors(files).sort());
     // The check covered the package's declarations: for ES modules (.d.ts) and for CommonJS (.d.cts).
     const declarations = files.map((file) => `node_modules/usertrail/dist/types/server/index.${file.endsWith('.mts') ? 'd.ts' : 'd.cts'}`);
     expect(checked.map((file) => relative(consumer, file.fileName))).toEqual(expect.arrayContaining(declarations));
