@@ -15,29 +15,17 @@
  */
 import { PassThrough, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fastifyExpress from '@fastify/express';
 import type { RequestHandler } from 'express';
 import Hapi from '@hapi/hapi';
 import { jwtVerify, type JWTPayload } from 'jose';
-import moesifNodejs from 'moesif-nodejs';
 import { afterEach, describe, expect, it } from 'vitest';
-import usertrail from '../../src/server/index';
 import { DEFAULT_APP_ID } from '../../demo/collector/server.js';
 import { MASK } from '../../src/wire';
-import { JWT_SECRET, signToken, startRecorder, waitFor, type RunningApp } from './helpers';
-
-type Sdk = 'moesif-nodejs' | 'usertrail';
-// any: the assertions read arbitrary fields of both SDKs' events.
-type Json = Record<string, any>;
-/** A Connect middleware as both SDKs make it: (req, res, next), with flush() on usertrail's. */
-type Middleware = ((req: unknown, res: unknown, next?: () => void) => unknown) & { flush?(): Promise<void> };
-type Factory = (options: Json) => Middleware;
-const FACTORY: Record<Sdk, Factory> = {
-  'moesif-nodejs': moesifNodejs as unknown as Factory,
-  usertrail: usertrail as unknown as Factory,
-};
+import { JWT_SECRET, signToken, waitFor, type RunningApp } from './helpers';
+import { asLogged, comparableCall, runCalls, shownBody, startWithSdk, withoutPassword, type AppCall, type Json, type Middleware, type Sdk } from './side-by-side';
 
 /** The claims of a verified token, put on Node's request: the only request the middleware is given. */
 interface Claims extends JWTPayload {
@@ -218,11 +206,7 @@ const HAPI: Record<string, Wiring> = {
     }),
 };
 
-interface Call {
-  method: string;
-  path: string;
-  headers?: Record<string, string>;
-  body?: string | Uint8Array<ArrayBuffer>;
+interface Call extends AppCall {
   /** The request body usertrail logs: decoded when compressed, parsed when JSON, masked. */
   logged?: unknown;
 }
@@ -265,82 +249,18 @@ const STATUSES = {
   Hapi: [200, 201, 200, 401, 401, 404, 500, 200, 200, 200, 200, 200, 400, 201, 201],
 };
 
-interface Answer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-/** What the client got, but for what differs by time and the middleware's own header (its transaction id). */
-async function answerOf(res: Response): Promise<Answer> {
-  const headers = Object.fromEntries([...res.headers].filter(([name]) => name !== 'date' && name !== 'x-moesif-transaction-id'));
-  return { status: res.status, headers, body: await res.text() };
-}
-
 const opened: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {
   for (const resource of opened.splice(0).reverse()) await resource.close();
 });
 
 /** The app wired by `wiring` with `sdk`'s middleware, logging to a collector of its own. */
-async function start(wiring: Wiring, sdk: Sdk | undefined) {
-  const collector = await startRecorder(0, { contract: sdk === 'usertrail' });
-  opened.push(collector);
-  // usertrail/server's batches leave at once here; moesif-nodejs's after its shortest batchMaxTime (it refuses 500 or less).
-  const middleware = sdk && FACTORY[sdk]({ ...OPTIONS, baseUri: collector.url, batchMaxTime: sdk === 'usertrail' ? 10 : 501 });
-  const app = await wiring(middleware);
-  opened.push(app);
-  return { app, collector, middleware };
-}
+const start = (wiring: Wiring, sdk: Sdk | undefined) => startWithSdk(sdk, OPTIONS, wiring, opened);
 
 /** CALLS through the app: what the client got, and the events the collector received (none without `sdk`). */
 async function run(wiring: Wiring, sdk: Sdk | undefined) {
-  const { app, collector, middleware } = await start(wiring, sdk);
-  const answers: Answer[] = [];
-  const transactionIds: string[] = [];
-  for (const { method, path, headers, body } of CALLS) {
-    const res = await fetch(app.url + path, { method, headers, body });
-    transactionIds.push(res.headers.get('x-moesif-transaction-id') ?? 'none sent');
-    answers.push(await answerOf(res));
-  }
-  if (!middleware) return { url: app.url, answers, events: [] };
-  await middleware.flush?.();
-  const received = await waitFor(() => collector.events().length >= CALLS.length && collector.events(), 10_000);
-  // The events of each call, found by the transaction id its answer carried (both SDKs log the header
-  // they sent): the events of calls answered in turn may arrive in another order (usertrail decodes a
-  // gzip body in zlib's thread pool).
-  const events = transactionIds.map((id) => {
-    const ofCall = received.filter((event) => event.response.headers['x-moesif-transaction-id'] === id);
-    expect(ofCall, `the events of transaction ${id}`).toHaveLength(1);
-    return ofCall[0]!;
-  });
-  expect(received).toHaveLength(CALLS.length);
-  return { url: app.url, answers, events };
-}
-
-/** A body as the client read it: parsed when it is JSON, as Moesif logs it. */
-function asLogged(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
-/**
- * A body of an event as Moesif shows it: moesif-nodejs sends a body that is not JSON, or was
- * compressed, as base64 of the bytes that passed (Moesif decodes base64), usertrail decoded.
- */
-function shownBody(side: Json): unknown {
-  if (side.transfer_encoding !== 'base64') return side.body;
-  const bytes = Buffer.from(side.body, 'base64');
-  return asLogged((side.headers['content-encoding'] === 'gzip' ? gunzipSync(bytes) : bytes).toString());
-}
-
-/** A body with its password replaced: moesif-nodejs sends a parsed one's MD5 and a text one as it came, usertrail `*****`. */
-function withoutPassword(body: unknown): unknown {
-  if (typeof body === 'string') return body.replace(/(password"?\s*[:=]\s*"?)[^"&]*/, '$1(masked)');
-  return body && typeof body === 'object' && 'password' in body ? { ...body, password: '(masked)' } : body;
+  const started = await start(wiring, sdk);
+  return { url: started.app.url, ...(await runCalls(started, CALLS)) };
 }
 
 /**
@@ -352,13 +272,9 @@ function withoutPassword(body: unknown): unknown {
 function comparable(event: Json, url: string): Json {
   const { request, response } = event;
   return {
-    call: `${request.verb} ${request.uri.replace(url, '')}`,
-    status: response.status,
-    user_id: event.user_id,
-    company_id: event.company_id,
+    ...comparableCall(event, url),
     authorization: request.headers.authorization === undefined ? 'none' : 'sent',
     request_headers: Object.keys(request.headers).sort(),
-    request_body: withoutPassword(shownBody(request)),
     response_headers: Object.entries(response.headers as Json).map(([name, value]) => `${name}: ${String(value)}`).filter((header) => !header.startsWith('x-moesif-transaction-id')).sort(),
     response_body: withoutPassword(shownBody(response)),
   };

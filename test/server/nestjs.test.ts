@@ -65,24 +65,12 @@ import { HttpAdapterHost, NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { jwtVerify, type JWTPayload } from 'jose';
-import moesifNodejs from 'moesif-nodejs';
 import { from, Observable, of } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_APP_ID } from '../../demo/collector/server.js';
-import usertrail from '../../src/server/index';
 import { MASK } from '../../src/wire';
 import { JWT_SECRET, signToken, startRecorder, waitFor, type RunningApp } from './helpers';
-
-type Sdk = 'moesif-nodejs' | 'usertrail';
-// any: the assertions read arbitrary fields of both SDKs' events.
-type Json = Record<string, any>;
-/** A Connect middleware as both SDKs make it: (req, res, next), with flush() on usertrail's. */
-type Middleware = ((req: unknown, res: unknown, next?: () => void) => unknown) & { flush?(): Promise<void> };
-type Factory = (options: Json) => Middleware;
-const FACTORY: Record<Sdk, Factory> = {
-  'moesif-nodejs': moesifNodejs as unknown as Factory,
-  usertrail: usertrail as unknown as Factory,
-};
+import { asLogged, comparableCall, runCalls, shownBody, startWithSdk, type AppCall, type Json, type Middleware, type Sdk } from './side-by-side';
 
 interface Claims extends JWTPayload {
   company_id?: string;
@@ -277,11 +265,7 @@ async function startNest(platform: Platform, mount: Mount, middleware: Middlewar
   return { url: `http://127.0.0.1:${port}`, close: () => app.close() };
 }
 
-interface Call {
-  method: string;
-  path: string;
-  headers?: Record<string, string>;
-  body?: string;
+interface Call extends AppCall {
   /** The request body usertrail logs (masked). */
   logged?: unknown;
   /** The same on platform-fastify, when it differs there. */
@@ -327,88 +311,30 @@ const CALLS: Call[] = [
 ];
 const STATUSES = [200, 201, 400, 201, 200, 401, 403, 200, 409, 400, 200, 500, 200, 200, 404, 301, 204, 200];
 
-interface Answer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-/** What the client got, but for what differs by time and the middleware's own header (its transaction id). */
-async function answerOf(res: Response): Promise<Answer> {
-  const headers = Object.fromEntries([...res.headers].filter(([name]) => name !== 'date' && name !== 'x-moesif-transaction-id'));
-  return { status: res.status, headers, body: await res.text() };
-}
-
-/** A body as the client read it: parsed when it is JSON, as Moesif logs it. */
-function asLogged(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
 const opened: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {
   for (const resource of opened.splice(0).reverse()) await resource.close();
 });
 
 /** The app with `sdk`'s middleware, given OPTIONS and `options`, logging to a collector of its own. */
-async function start(platform: Platform, mount: Mount, sdk: Sdk | undefined, options: Json = {}) {
-  const collector = await startRecorder(0, { contract: sdk === 'usertrail' });
-  opened.push(collector);
-  // usertrail/server's batches leave at once here; moesif-nodejs's after its shortest batchMaxTime (it refuses 500 or less).
-  const middleware = sdk && FACTORY[sdk]({ ...OPTIONS, ...options, baseUri: collector.url, batchMaxTime: sdk === 'usertrail' ? 10 : 501 });
-  const app = await startNest(platform, mount, middleware);
-  opened.push(app);
-  return { app, collector, middleware };
-}
+const start = (platform: Platform, mount: Mount, sdk: Sdk | undefined, options: Json = {}) =>
+  startWithSdk(sdk, { ...OPTIONS, ...options }, (middleware) => startNest(platform, mount, middleware), opened);
 
 /** CALLS through the app: what the client got, and the events the collector received (none without `sdk`). */
 async function run(platform: Platform, mount: Mount, sdk: Sdk | undefined) {
-  const { app, collector, middleware } = await start(platform, mount, sdk);
-  const answers: Answer[] = [];
-  const transactionIds: string[] = [];
+  const started = await start(platform, mount, sdk);
   const startedAt = Date.now();
-  for (const { method, path, headers, body } of CALLS) {
-    const res = await fetch(app.url + path, { method, headers, body, redirect: 'manual' });
-    transactionIds.push(res.headers.get('x-moesif-transaction-id') ?? 'none sent');
-    answers.push(await answerOf(res));
-  }
+  const { answers, events } = await runCalls(started, CALLS, { redirect: 'manual' });
+  // Once every event arrived: no event can say a time after this.
   const endedAt = Date.now();
-  if (!middleware) return { url: app.url, answers, events: [], startedAt, endedAt };
-  await middleware.flush?.();
-  const received = await waitFor(() => collector.events().length >= CALLS.length && collector.events(), 10_000);
-  // Each call's event, found by the transaction id its answer carried (both SDKs log the header they sent).
-  const events = transactionIds.map((id) => {
-    const ofCall = received.filter((event) => event.response.headers['x-moesif-transaction-id'] === id);
-    expect(ofCall, `the events of transaction ${id}`).toHaveLength(1);
-    return ofCall[0]!;
-  });
-  expect(received).toHaveLength(CALLS.length);
-  return { url: app.url, answers, events, startedAt, endedAt };
-}
-
-/** A body of an event as Moesif shows it: moesif-nodejs sends a body that is not JSON as base64 (Moesif decodes it). */
-function shownBody(side: Json): unknown {
-  return side.transfer_encoding === 'base64' ? asLogged(Buffer.from(side.body, 'base64').toString()) : side.body;
-}
-
-/** A body with its password replaced: moesif-nodejs sends a parsed one's MD5 and a text one as it came, usertrail `*****`. */
-function withoutPassword(body: unknown): unknown {
-  if (typeof body === 'string') return body.replace(/(password"?\s*[:=]\s*"?)[^"&]*/, '$1(masked)');
-  return body && typeof body === 'object' && 'password' in body ? { ...body, password: '(masked)' } : body;
+  return { url: started.app.url, answers, events, startedAt, endedAt };
 }
 
 /** What both SDKs' events say of a call, with the differences the README documents undone (see frameworks.test.ts). */
 function comparable(event: Json, url: string): Json {
-  const { request, response } = event;
+  const { response } = event;
   return {
-    call: `${request.verb} ${request.uri.replace(url, '')}`,
-    status: response.status,
-    user_id: event.user_id,
-    company_id: event.company_id,
-    request_body: withoutPassword(shownBody(request)),
+    ...comparableCall(event, url),
     response_body: shownBody(response),
     content_type: response.headers['content-type'],
   };
