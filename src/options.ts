@@ -8,8 +8,12 @@ import type { CapturedEvent, DeliveryOutcome } from './wire.js';
  * which TypeScript 6's `tsc --init` turns on.
  */
 export interface Options {
-  /** Your Moesif (or usertrail collector) application id. Required. */
-  applicationId: string;
+  /**
+   * Your Moesif (or usertrail collector) application id. Required: without it `init()` sends nothing,
+   * and says so once on the console. It may be `undefined`, so that an environment variable can be
+   * given as it is (`process.env.NEXT_PUBLIC_MOESIF_APPLICATION_ID`, typed `string | undefined`).
+   */
+  applicationId: string | undefined;
   /**
    * Where events go: `host[:port]` (moesif's form; follows the page's scheme) or a full base URL.
    * @default 'api.moesif.net' (always https)
@@ -170,6 +174,8 @@ const UNSET = {
 export type ResolvedOptions = Required<Omit<Options, keyof typeof UNSET | 'batchStorageExpiration'>> &
   // `host` is read once, into baseUrl.
   Pick<Options, Exclude<keyof typeof UNSET, 'host'>> & {
+    /** Checked: init() goes no further without one. */
+    applicationId: string;
     /** Base URL of the collector, without a trailing slash. */
     baseUrl: string;
   };
