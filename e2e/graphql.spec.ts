@@ -111,6 +111,8 @@ interface Run {
   received: unknown[];
   /** The answers Apollo Server sent, by operation, as text. */
   answered: Record<string, string>;
+  /** What the page reported: uncaught errors, console errors and warnings. */
+  problems: string[];
 }
 
 /**
@@ -149,8 +151,7 @@ async function runApp({ page, collector }: PageAndCollector, sdk: string | undef
     const deferred = await page.evaluate(() => (window as unknown as { deferred: Promise<unknown[]> }).deferred);
     expect(deferred.at(-2)).toEqual(first);
     report.stop();
-    expect(report.problems, sdk ?? 'without an SDK').toEqual([]);
-    return { seen: { calls, deferred }, received, answered };
+    return { seen: { calls, deferred }, received, answered, problems: report.problems };
   } finally {
     await app.close();
   }
@@ -174,6 +175,8 @@ test('Apollo Client gets the same results with capture, and each operation is re
   const without = await runApp({ page, collector }, undefined);
   const withCapture = await runApp({ page, collector }, '/dist/moesif.min.js');
   expect(withCapture.seen).toEqual(without.seen);
+  expect(without.problems).toEqual([]);
+  expect(withCapture.problems).toEqual([]);
 
   // What Apollo Client gave, so that each call tests what its name says.
   const { calls, deferred } = without.seen as { calls: Record<string, unknown>; deferred: unknown[] };
@@ -209,4 +212,51 @@ test('Apollo Client gets the same results with capture, and each operation is re
   const deferredEvent = recorded.at(-1)!;
   expect(deferredEvent.response.headers['content-type']).toBe('multipart/mixed; boundary="-"; deferSpec=20220824');
   expect(deferredEvent.response.body).toContain('"reviews":["prescient","bleak"]');
+});
+
+/**
+ * The same app under moesif-browser-js 1.8.13 (from node_modules), which a migrating site had: Apollo
+ * Client gives the same results, and what moesif records of an operation usertrail records alike. But
+ * moesif records no operation whose result Apollo Client rejects (the resolver error and the validation
+ * error under the default errorPolicy): Apollo Client then aborts its request's signal, which fails
+ * moesif's read of its clone of the answer, and that failure reaches the page as an uncaught error
+ * ("signal is aborted without reason"), once for each. usertrail records them, and the page sees nothing.
+ */
+test('moesif-browser-js 1.8.13 records what usertrail records of each operation it records, and Apollo Client gets the same results under both', async ({ page, collector }) => {
+  /**
+   * A body as Moesif shows it: base64 decoded (moesif sends the multipart answer so, usertrail as text),
+   * line ends as LF (moesif's read of it made each CR LF one).
+   */
+  const shown = ({ body, transfer_encoding }: Event['response']) =>
+    transfer_encoding === 'base64' ? Buffer.from(body as string, 'base64').toString() : typeof body === 'string' ? body.replace(/\r\n/g, '\n') : body;
+  /** The events recorded from the `from`th to before the `to`th, by operation, as both SDKs record them. */
+  const recorded = (from: number, to?: number) =>
+    events(collector)
+      .slice(from, to)
+      .map(({ request, response }) => ({
+        operation: operationOf(request.body),
+        uri: request.uri.replace(/:\d+\//, ':(port)/'),
+        verb: request.verb,
+        requestBody: request.body,
+        status: response.status,
+        contentType: response.headers['content-type'],
+        responseBody: shown(response),
+      }))
+      .sort((a, b) => a.operation.localeCompare(b.operation));
+  const rejectedByApollo = ['Broken', 'Nope'];
+  const moesifFrom = events(collector).length;
+  const moesif = await runApp({ page, collector }, '/node_modules/moesif-browser-js/moesif.min.js');
+  await expect.poll(() => events(collector).length - moesifFrom, { message: 'moesif recorded the operations it records' }).toBe(OPERATIONS.length - rejectedByApollo.length);
+  const usertrailFrom = events(collector).length;
+  const usertrail = await runApp({ page, collector }, '/dist/moesif.min.js');
+  await expect.poll(() => events(collector).length - usertrailFrom).toBe(OPERATIONS.length);
+  await collector.settled(page);
+
+  expect(usertrail.seen).toEqual(moesif.seen);
+  expect(usertrail.problems).toEqual([]);
+  expect(moesif.problems).toEqual(rejectedByApollo.map(() => 'uncaught: signal is aborted without reason'));
+  const theirs = recorded(moesifFrom, usertrailFrom);
+  const ours = recorded(usertrailFrom);
+  expect(theirs.map((event) => event.operation)).toEqual(OPERATIONS.filter((operation) => !rejectedByApollo.includes(operation)).sort());
+  expect(ours.filter((event) => !rejectedByApollo.includes(event.operation))).toEqual(theirs);
 });
