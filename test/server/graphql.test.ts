@@ -101,12 +101,12 @@ afterEach(async () => {
 });
 
 /** The app with `sdk`'s middleware (none when undefined), logging to a collector of its own. */
-async function start(sdk: Sdk | undefined, options: Json = {}) {
+async function start(sdk: Sdk | undefined, { first = false, options = {} }: { first?: boolean; options?: Json } = {}) {
   const collector = await startRecorder(0, { contract: sdk === 'usertrail' });
   opened.push(collector);
   // usertrail/server's batches leave at once here; moesif-nodejs's after its shortest batchMaxTime (it refuses 500 or less).
   const middleware = sdk && FACTORY[sdk]({ ...OPTIONS, baseUri: collector.url, batchMaxTime: sdk === 'usertrail' ? 10 : 501, ...options });
-  const app = await startGraphqlApp({ middleware });
+  const app = await startGraphqlApp({ middleware, first });
   opened.push(app);
   return { app, collector, middleware };
 }
@@ -115,8 +115,8 @@ const send = (app: GraphqlApp, { method, search = '', headers = {}, json }: Call
   fetch(app.endpoint + search, { method, headers: json === undefined ? headers : { ...JSON_TYPE, ...headers }, body: json === undefined ? undefined : JSON.stringify(json) });
 
 /** CALLS through the app: what the client got, and the events the collector received (none without `sdk`). */
-async function run(sdk: Sdk | undefined) {
-  const { app, collector, middleware } = await start(sdk);
+async function run(sdk: Sdk | undefined, first = false, options: Json = {}) {
+  const { app, collector, middleware } = await start(sdk, { first, options });
   app.releaseDeferred();
   const answers: Answer[] = [];
   const transactionIds: string[] = [];
@@ -182,10 +182,13 @@ function comparable(event: Json, url: string): Json {
 }
 
 describe('Apollo Server 5 on Express 5', () => {
-  it('answers as without a middleware, and logs each call as the client got it, as moesif-nodejs does', async () => {
+  it.each([
+    ['after the body parser, as moesif-nodejs\'s README places it', false],
+    ['first, as moesif\'s Apollo example and usertrail\'s README place it', true],
+  ])('mounted %s: answers as without a middleware, and logs each call as the client got it, as moesif-nodejs does', async (_, first) => {
     const bare = await run(undefined);
-    const theirs = await run('moesif-nodejs');
-    const ours = await run('usertrail');
+    const theirs = await run('moesif-nodejs', first);
+    const ours = await run('usertrail', first);
     expect(bare.answers.map((answer) => answer.status)).toEqual(CALLS.map((call) => call.status));
     expect(theirs.answers).toEqual(bare.answers);
     expect(ours.answers).toEqual(bare.answers);
@@ -226,6 +229,19 @@ describe('Apollo Server 5 on Express 5', () => {
     expect(JSON.stringify(events)).not.toContain(TOKEN.split('.')[2]);
 
     expect(ours.events.map((event) => comparable(event, ours.url))).toEqual(theirs.events.map((event) => comparable(event, theirs.url)));
+  });
+
+  it('given the README\'s getMetadata for the operation name, logs it as moesif-nodejs does, also mounted before the body parser', async () => {
+    // The README's recipe: the operationName of a POST (of each named one in a batch), or a GET's ?operationName=.
+    const getMetadata = (req: { body?: { operationName?: string } | Array<{ operationName?: string }>; query?: { operationName?: string } }) => {
+      const names = [req.body ?? {}].flat().map((operation) => operation.operationName ?? req.query?.operationName).filter(Boolean);
+      return names.length ? { graphql_operation: names.join(',') } : undefined;
+    };
+    const theirs = await run('moesif-nodejs', true, { getMetadata });
+    const ours = await run('usertrail', true, { getMetadata });
+    const metadata = (events: Json[]) => events.map((event) => event.metadata?.graphql_operation ?? null);
+    expect(metadata(ours.events)).toEqual(['Books', 'AddBook', 'LogIn', 'Ids', 'Ids', 'Books', null, null, null, null, null, 'Book']);
+    expect(metadata(ours.events)).toEqual(metadata(theirs.events));
   });
 
   it('logs a deferred query when its last part is sent, with every part', async () => {

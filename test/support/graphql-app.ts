@@ -2,7 +2,8 @@
  * A GraphQL API as Apollo's docs build one: Apollo Server 5 on Express 5 through
  * @as-integrations/express5, `express.json()` before it, and express-jwt 8 putting a verified token
  * on `req.auth` (as the seed's app does), which Apollo's context hands to the resolvers. A middleware
- * (moesif-nodejs's or usertrail's) is mounted where moesif's README puts it: after the body parser.
+ * (moesif-nodejs's or usertrail's) is mounted where moesif's README puts it, after the body parser, or
+ * first, where moesif's Apollo example (Moesif/moesif-apollo-graphql-example) and usertrail's README put it.
  * Used by test/server/graphql.test.ts (Node's fetch) and e2e/graphql.spec.ts (Apollo Client in Chromium).
  */
 import { createRequire } from 'node:module';
@@ -128,6 +129,8 @@ export interface GraphqlApp {
 export interface GraphqlAppOptions {
   /** Mounted after express.json() and express-jwt, before Apollo; none when undefined. */
   middleware?: RequestHandler;
+  /** Mount the middleware first instead, before the body parser, as moesif's Apollo example does. */
+  first?: boolean;
   /** Answers cross-origin calls (a page on another origin), as the browser tests need. */
   cors?: boolean;
 }
@@ -142,7 +145,7 @@ const allowCrossOrigin: RequestHandler = (req, res, next) => {
   res.status(204).end();
 };
 
-export async function startGraphqlApp({ middleware, cors = false }: GraphqlAppOptions = {}): Promise<GraphqlApp> {
+export async function startGraphqlApp({ middleware, first = false, cors = false }: GraphqlAppOptions = {}): Promise<GraphqlApp> {
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
   const server = new ApolloServer<Context>({
@@ -154,11 +157,12 @@ export async function startGraphqlApp({ middleware, cors = false }: GraphqlAppOp
   await server.start();
 
   const app = express();
+  if (middleware && first) app.use(middleware);
   if (cors) app.use(allowCrossOrigin);
   app.use(express.json());
   // As the seed: a token is verified when sent, and a call without one goes on as anonymous.
   app.use(expressjwt({ secret: GRAPHQL_JWT_SECRET, algorithms: ['HS256'], credentialsRequired: false }));
-  if (middleware) app.use(middleware);
+  if (middleware && !first) app.use(middleware);
   app.use('/graphql', expressMiddleware(server, { context: async ({ req }) => ({ user: (req as JwtRequest).auth?.sub }) }));
 
   const http = createServer(app as (req: IncomingMessage, res: ServerResponse) => void);
