@@ -20,7 +20,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import usertrail from '../../src/server/index';
 import { DEFAULT_APP_ID } from '../../demo/collector/server.js';
 import { MASK } from '../../src/wire';
-import { BROKEN_MESSAGE, GRAPHQL_JWT_SECRET, startGraphqlApp, UNKNOWN_QUERY_HASH, type GraphqlApp } from '../support/graphql-app';
+import { BROKEN_MESSAGE, GRAPHQL_JWT_SECRET, SESSION_TOKEN, startGraphqlApp, UNKNOWN_QUERY_HASH, type GraphqlApp } from '../support/graphql-app';
 import { signToken, startRecorder, waitFor } from './helpers';
 
 type Sdk = 'moesif-nodejs' | 'usertrail';
@@ -242,6 +242,18 @@ describe('Apollo Server 5 on Express 5', () => {
     const metadata = (events: Json[]) => events.map((event) => event.metadata?.graphql_operation ?? null);
     expect(metadata(ours.events)).toEqual(['Books', 'AddBook', 'LogIn', 'Ids', 'Ids', 'Books', null, null, null, null, null, 'Book']);
     expect(metadata(ours.events)).toEqual(metadata(theirs.events));
+  });
+
+  it('masks secrets in the JSON parts of a deferred answer', async () => {
+    const { app, collector, middleware } = await start('usertrail');
+    app.releaseDeferred();
+    const query = 'mutation LogIn($email: String!, $password: String!) { logIn(email: $email, password: $password) { user ... @defer { token } } }';
+    const res = await send(app, { name: 'a deferred log-in', method: 'POST', headers: { Accept: ACCEPT_DEFER }, json: { ...LOG_IN, query }, status: 200 });
+    const body = await res.text();
+    expect(body).toContain(`"token":"${SESSION_TOKEN}"`);
+    await middleware!.flush!();
+    const [event] = await waitFor(() => collector.events().length > 0 && collector.events());
+    expect(event!.response.body).toBe(body.replace(`"token":"${SESSION_TOKEN}"`, `"token":"${MASK}"`));
   });
 
   it('logs a deferred query when its last part is sent, with every part', async () => {

@@ -33,6 +33,7 @@ export const TYPE_DEFS = /* GraphQL */ `
   }
   type Session {
     user: String!
+    token: String!
   }
   type Query {
     books: [Book!]!
@@ -56,6 +57,9 @@ const BOOKS = [
   { id: '2', title: 'Parable of the Sower', reviews: ['prescient', 'bleak'] },
 ];
 
+/** What logIn answers as the session's token. */
+export const SESSION_TOKEN = 'session-token-of-ada';
+
 /** A resolver error, answered 200 with `errors` beside the data. */
 export const BROKEN_MESSAGE = 'the reviews database is down';
 
@@ -71,7 +75,7 @@ const resolvers = {
   Mutation: {
     // A new book each time, numbered from 3, never kept: every app starts from the same state.
     addBook: (_: unknown, { title }: { title: string }) => ({ id: '3', title, reviews: [] }),
-    logIn: (_: unknown, { email }: { email: string }) => ({ user: email.split('@')[0] }),
+    logIn: (_: unknown, { email }: { email: string }) => ({ user: email.split('@')[0], token: SESSION_TOKEN }),
   },
 };
 
