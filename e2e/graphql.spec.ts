@@ -69,7 +69,7 @@ const APP = (endpoint: string) => `<script>
   window.startDeferred = () => new Promise((first) => {
     const results = [];
     window.deferred = new Promise((complete) => {
-      http.watchQuery({ query: gql\`query Book { book(id: "2") { id title ... @defer { reviews } } }\` }).subscribe({
+      window.deferredSubscription = http.watchQuery({ query: gql\`query Book { book(id: "2") { id title ... @defer { reviews } } }\` }).subscribe({
         next(result) {
           results.push(asJson(result));
           if (result.dataState === 'streaming') first(results.at(-1));
@@ -259,4 +259,27 @@ test('moesif-browser-js 1.8.13 records what usertrail records of each operation 
   const ours = recorded(usertrailFrom);
   expect(theirs.map((event) => event.operation)).toEqual(OPERATIONS.filter((operation) => !rejectedByApollo.includes(operation)).sort());
   expect(ours.filter((event) => !rejectedByApollo.includes(event.operation))).toEqual(theirs);
+});
+
+test('a @defer query the app leaves after its first part (Apollo Client aborts the request) is recorded as truncated, with what capture had read of it', async ({ page, collector }) => {
+  const app = await startGraphqlApp({ cors: true });
+  try {
+    collector.page('/app', `<!doctype html><html><head><title>app</title><script src="/apollo.js"></script><script src="/dist/moesif.min.js"></script><script>moesif.init({ applicationId: 'app', host: '127.0.0.1:' + location.port, batchMaxTime: 100 }); moesif.start();</script></head><body>${APP(app.endpoint)}</body></html>`);
+    const report = problemsOf(page);
+    await page.goto(collector.url + '/app');
+    await page.evaluate(() => (window as unknown as { startDeferred(): Promise<unknown> }).startDeferred());
+    // As a component unmounted while the rest was on its way: Apollo Client aborts the fetch.
+    await page.evaluate(() => (window as unknown as { deferredSubscription: { unsubscribe(): void } }).deferredSubscription.unsubscribe());
+    await expect.poll(() => events(collector).length).toBe(1);
+    const [event] = events(collector);
+    expect(event.response.status).toBe(200);
+    expect(event.metadata).toEqual({ truncated: ['response'] });
+    // The first part when capture had read it before the abort, which empties what the copy held unread.
+    const firstPart = '\r\n---\r\ncontent-type: application/json; charset=utf-8\r\n\r\n{"data":{"book":{"id":"2","title":"Parable of the Sower","__typename":"Book"}},"hasNext":true}\r\n---\r\n';
+    expect([undefined, firstPart]).toContain(event.response.body);
+    report.stop();
+    expect(report.problems).toEqual([]);
+  } finally {
+    await app.close();
+  }
 });

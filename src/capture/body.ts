@@ -114,6 +114,10 @@ async function readCopy(copy: Copy, max: number): Promise<[Uint8Array, boolean]>
   const timer = setTimeout(copy.release, BODY_WAIT_MS);
   try {
     await pump(copy, max + 1);
+  } catch {
+    // The body failed: the app aborted its fetch (Apollo Client does when a query is left while its
+    // @defer parts come), or the connection dropped. Kept as far as it came, as cut.
+    copy.released = true;
   } finally {
     clearTimeout(timer);
   }
