@@ -47,8 +47,11 @@ export interface Copy {
   reader: ReadableStreamDefaultReader<Uint8Array>;
   released?: boolean;
   release(): void;
-  /** What has been read of it, in order, and its size in bytes. */
-  chunks: Uint8Array[];
+  /**
+   * What has been read of it, in order (made when reading starts: a Request's copy is taken on the
+   * call path, which gains no allocation), and its size in bytes.
+   */
+  chunks?: Uint8Array[];
   size: number;
   /** Bytes to read at most: the cap once the event is built, what the app got once it cancelled. */
   until: number;
@@ -68,7 +71,6 @@ export function copyBody(source: Request | Response, clone: Function = source.cl
     if (!reader) return;
     const copy: Copy = {
       reader,
-      chunks: [],
       size: 0,
       until: Infinity,
       release() {
@@ -88,10 +90,11 @@ export function copyBody(source: Request | Response, clone: Function = source.cl
 function pump(copy: Copy, limit: number): Promise<void> {
   copy.until = Math.min(copy.until, limit);
   return (copy.reading ??= (async () => {
+    const chunks: Uint8Array[] = (copy.chunks = []);
     while (copy.size < copy.until) {
       const { done, value } = await copy.reader.read();
       if (done) break;
-      copy.chunks.push(value);
+      chunks.push(value);
       copy.size += value.length;
     }
   })());
@@ -127,7 +130,7 @@ async function readCopy(copy: Copy, max: number): Promise<[Uint8Array, boolean]>
   // which cost milliseconds per captured call.
   const bytes = new Uint8Array(copy.size);
   let at = 0;
-  for (const chunk of copy.chunks) {
+  for (const chunk of copy.chunks ?? []) {
     bytes.set(chunk, at);
     at += chunk.length;
   }
