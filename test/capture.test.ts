@@ -62,12 +62,18 @@ describe('bodies', () => {
     }
   });
 
-  it('has no body for nothing, an empty body, or a failed read', async () => {
+  it('has no body for nothing or an empty body', async () => {
     expect(await read(undefined, 10)).toEqual({ cut: false });
     expect(await read(null, 10)).toEqual({ cut: false });
     expect(await read('', 10)).toEqual({ cut: false });
+  });
+
+  it('keeps a body that fails as it streams (an aborted fetch) as far as it came, as cut', async () => {
     const failing = new Response(new ReadableStream({ pull: (c) => c.error(new Error('aborted')) }));
-    expect(await read(copyBody(failing), 10)).toEqual({ cut: false });
+    expect(await read(copyBody(failing), 10)).toEqual({ cut: true });
+    let pulls = 0;
+    const failingLater = new Response(new ReadableStream({ pull: (c) => (pulls++ === 0 ? c.enqueue(bytes('{"a":')) : c.error(new Error('aborted'))) }));
+    expect(await read(copyBody(failingLater), 10)).toEqual({ body: '{"a":', cut: true });
   });
 
   it('records an object the browser does not take as a body (a Response given as a request body) as the text the browser sends for it', async () => {

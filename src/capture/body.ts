@@ -39,13 +39,24 @@ export function decode(bytes: Uint8Array, cut: boolean): Body {
 
 /**
  * Capture's own copy of a streamed body (a Request's or a Response's, taken with `clone()` before
- * anyone reads the original), read later. `release` cancels it: when the app drops its own body,
- * when the read took too long. A released copy is recorded as far as it was read, as truncated.
+ * anyone reads the original), read later. `release` cancels it: when the app drops its own body (after
+ * what the app got of it is read, see `stopAt`), when the read took too long. A released copy is
+ * recorded as far as it was read, as truncated.
  */
 export interface Copy {
   reader: ReadableStreamDefaultReader<Uint8Array>;
   released?: boolean;
   release(): void;
+  /**
+   * What has been read of it, in order (made when reading starts: a Request's copy is taken on the
+   * call path, which gains no allocation), and its size in bytes.
+   */
+  chunks?: Uint8Array[];
+  size: number;
+  /** Bytes to read at most: the cap once the event is built, what the app got once it cancelled. */
+  until: number;
+  /** The read under way or done: one at a time, so that the chunks stay in order. */
+  reading?: Promise<void>;
 }
 
 /** Whether `source` is a Copy (see copyBody). */
@@ -60,6 +71,8 @@ export function copyBody(source: Request | Response, clone: Function = source.cl
     if (!reader) return;
     const copy: Copy = {
       reader,
+      size: 0,
+      until: Infinity,
       release() {
         copy.released = true;
         // Cancelling our branch of a clone leaves the app's branch flowing; with both cancelled the
@@ -73,28 +86,51 @@ export function copyBody(source: Request | Response, clone: Function = source.cl
   }
 }
 
-/** Reads at most `max` bytes of a copy, for BODY_WAIT_MS at most; then lets it go. */
-async function readCopy(copy: Copy, max: number): Promise<[Uint8Array, boolean]> {
-  const timer = setTimeout(copy.release, BODY_WAIT_MS);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    while (size <= max) {
+/** Reads a copy until it holds `limit` bytes (or `until`, if fewer), or ends; a released copy's reads are done. */
+function pump(copy: Copy, limit: number): Promise<void> {
+  copy.until = Math.min(copy.until, limit);
+  return (copy.reading ??= (async () => {
+    const chunks: Uint8Array[] = (copy.chunks = []);
+    while (copy.size < copy.until) {
       const { done, value } = await copy.reader.read();
       if (done) break;
       chunks.push(value);
-      size += value.length;
+      copy.size += value.length;
     }
+  })());
+}
+
+/**
+ * The app cancelled its body after getting `bytes` of it: the copy keeps those and lets the rest go.
+ * A clone's two branches get each chunk as either pulls it, so the copy holds what the app got (and
+ * reading it pulls nothing more from the network): read at once, it is recorded. Apollo Client cancels
+ * a multipart answer (@defer) once it has read its last part, before the stream says it is done; the
+ * event lost the whole answer when the copy was cancelled unread.
+ */
+export function stopAt(copy: Copy, bytes: number): void {
+  if (copy.size >= bytes) return copy.release();
+  pump(copy, bytes).then(copy.release, copy.release);
+}
+
+/** Reads at most `max` bytes of a copy, for BODY_WAIT_MS at most; then lets it go. */
+async function readCopy(copy: Copy, max: number): Promise<[Uint8Array, boolean]> {
+  const timer = setTimeout(copy.release, BODY_WAIT_MS);
+  try {
+    await pump(copy, max + 1);
+  } catch {
+    // The body failed: the app aborted its fetch (Apollo Client does when a query is left while its
+    // @defer parts come), or the connection dropped. Kept as far as it came, as cut.
+    copy.released = true;
   } finally {
     clearTimeout(timer);
   }
   // More than we keep: our copy stops here (so a 5 MB download costs 64 KB), the app's flows on.
-  if (size > max) copy.release();
+  if (copy.size > max) copy.release();
   // Joined here rather than through a Blob: a Blob is a round trip to the browser's blob store,
   // which cost milliseconds per captured call.
-  const bytes = new Uint8Array(size);
+  const bytes = new Uint8Array(copy.size);
   let at = 0;
-  for (const chunk of chunks) {
+  for (const chunk of copy.chunks ?? []) {
     bytes.set(chunk, at);
     at += chunk.length;
   }

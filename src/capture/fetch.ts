@@ -1,5 +1,5 @@
 import { patch, type Toggle } from '../patch.js';
-import { copyBody, isCopy, type Copy } from './body.js';
+import { copyBody, isCopy, stopAt, type Copy } from './body.js';
 import type { End, PatchDeps } from './types.js';
 
 /** What capture reads a response's body from: the text the app read (a promise of it until it arrives), or a copy. */
@@ -96,6 +96,8 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
   const followers = new WeakMap<Response, ReadableStream<Uint8Array>>();
   const follow = (response: Response, body: ReadableStream<Uint8Array<ArrayBuffer>>, copy: Copy): ReadableStream<Uint8Array> => {
     let reader: ReadableStreamDefaultReader<Uint8Array<ArrayBuffer>> | undefined;
+    /** The bytes the app got: what the copy keeps when the app cancels (see stopAt). */
+    let delivered = 0;
     // A byte stream, as the original is, so that a BYOB reader works on it too; pulled only when the
     // app reads, so that until then the original stays unread and response.text() still works.
     return new ReadableStream({
@@ -105,10 +107,14 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
         if (done) {
           controller.close();
           controller.byobRequest?.respond(0);
-        } else if (value.byteLength) controller.enqueue(value);
+        } else if (value.byteLength) {
+          // Counted before enqueue(), which transfers the buffer (its byteLength becomes 0).
+          delivered += value.byteLength;
+          controller.enqueue(value);
+        }
       },
       cancel(reason) {
-        if (!cloned.has(response)) copy.release();
+        if (!cloned.has(response)) stopAt(copy, delivered);
         return (reader || body).cancel(reason);
       },
     });

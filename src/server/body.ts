@@ -139,12 +139,13 @@ const isJsonType = (contentType: string): boolean => /[/+]json\b/i.test(contentT
 /**
  * Streams of JSON values: server-sent events (an LLM's tokens as `data: {...}` lines), NDJSON and JSON
  * Lines. Never whole JSON, so their fields were not masked (a `"token"` streamed went out as sent),
- * and NDJSON was not even text (base64, as moesif-nodejs sends it).
+ * and NDJSON was not even text (base64, as moesif-nodejs sends it). Also multipart/mixed: GraphQL's
+ * incremental delivery (Apollo Server's answer to `@defer`) sends each result as a JSON part.
  */
-const isJsonStreamType = (contentType: string): boolean => /event-stream|ndjson|jsonl\b/i.test(contentType);
+const isJsonStreamType = (contentType: string): boolean => /event-stream|ndjson|jsonl\b|multipart\/mixed/i.test(contentType);
 const isFormType = (contentType: string): boolean => /x-www-form-urlencoded/i.test(contentType);
 const isTextType = (contentType: string): boolean =>
-  /^text\/|[/+](json|xml)\b|javascript|x-www-form-urlencoded|graphql|ndjson|jsonl\b/i.test(contentType);
+  /^text\/|[/+](json|xml)\b|javascript|x-www-form-urlencoded|graphql|ndjson|jsonl\b|multipart\/mixed/i.test(contentType);
 
 /**
  * Field names whose values are masked in JSON and form bodies and query strings. Matched on the
@@ -433,11 +434,12 @@ function encodeRaw(bytes: Buffer, total: number, contentType: string): EncodedBo
 }
 
 function encodeBytes(bytes: Buffer, total: number, contentType: string): EncodedBody {
-  // Multipart bodies are files and form fields together: as base64 their fields (a password) could
+  // Multipart uploads are files and form fields together: as base64 their fields (a password) could
   // not be masked, and the files are no analytics. moesif-nodejs skips them too. A parser's fields
-  // (multer's req.body) are still recorded, masked, through encodeParsed. Nothing kept (a cap of 0)
-  // is no body, not an empty one: "" would say the API answered nothing.
-  if (bytes.length === 0 || /^\s*multipart\//i.test(contentType)) return {};
+  // (multer's req.body) are still recorded, masked, through encodeParsed. multipart/mixed is not an
+  // upload but parts of text (a deferred GraphQL answer's JSON results), recorded as text when it is.
+  // Nothing kept (a cap of 0) is no body, not an empty one: "" would say the API answered nothing.
+  if (bytes.length === 0 || /^\s*multipart\/(?!mixed\b)/i.test(contentType)) return {};
   const whole = total <= bytes.length;
   const text = contentType === '' || isTextType(contentType) ? utf8(bytes, whole) : undefined;
   if (text === undefined) return { body: bytes.toString('base64'), transfer_encoding: 'base64' };
