@@ -26,6 +26,7 @@ import { renderTable } from './report.mjs';
 import { capturePairsScript, PAGE_API_CALLS, readCapturePairs } from './page-api-calls.mjs';
 import { startMarks } from './without-devtools.mjs';
 import { rendererMainThreadCpuMs } from './renderer-cpu.mjs';
+import { outgoingWorkload, renderOutgoingTable } from './outgoing.mjs';
 import { renderServerTable, serverWorkload } from './server-load.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -662,6 +663,11 @@ await workload('memory', 75, async () => {
 await workload('server', 150, () => serverWorkload());
 
 // ---------------------------------------------------------------------------------------------
+// 9. Outgoing calls: startCaptureOutgoing() with node:http and fetch, against moesif-nodejs (bench/outgoing.mjs).
+
+await workload('outgoing', 90, () => outgoingWorkload());
+
+// ---------------------------------------------------------------------------------------------
 
 const chromiumVersion = browser.version();
 await browser.close().catch(() => {});
@@ -694,6 +700,7 @@ const results = {
 writeFileSync(`${ROOT}bench/${ONLY ? 'results-partial.json' : 'results.json'}`, `${JSON.stringify(results, null, 2)}\n`);
 console.log(renderTable(results));
 if (workloads.server && !(/** @type {any} */ (workloads.server).error)) console.log(`\n${renderServerTable(workloads.server)}`);
+if (workloads.outgoing && !(/** @type {any} */ (workloads.outgoing).error)) console.log(`\n${renderOutgoingTable(/** @type {any} */ (workloads.outgoing))}`);
 if (failures.length) {
   console.error(`\n${failures.length} workload(s) could not run:\n${failures.join('\n')}`);
   process.exit(1);
