@@ -468,12 +468,13 @@ test('a failed request (connection closed), an aborted one and one timed out are
       req.send();
       setTimeout(() => req.abort(), 100); // as above
     }));
-    // With a timeout: one that passes (the app's ontimeout fires), one that does not (the connection closes first).
-    for (const url of ['/api/slow?timeout', '/api/close?timeout']) {
+    // With a timeout: one that passes (the app's ontimeout fires: /api/slow answers after 3 s), one that
+    // does not (the connection closes first: 10 s leaves a busy machine's close time to come).
+    for (const [url, timeout] of [['/api/slow?timeout', 300], ['/api/close?timeout', 10000]]) {
       out.push(await new Promise((resolve) => {
         const req = new XMLHttpRequest();
         req.open('GET', url);
-        req.timeout = 300;
+        req.timeout = timeout;
         req.ontimeout = () => resolve('ontimeout');
         req.onerror = () => resolve('onerror');
         req.send();
