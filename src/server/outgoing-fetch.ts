@@ -6,10 +6,10 @@
  *
  * How, and what it costs the app:
  * - The app's arguments go to fetch untouched, and the app gets a promise settled as fetch's (the same
- *   Response, the same error). URL, method and headers are read from a Request built as fetch builds
- *   one; a body the app gave as a value (a string, bytes, URLSearchParams, a Blob, FormData) is read
- *   from that Request, and a Request's body from a clone. A body the app streams (a ReadableStream, an
- *   async iterable) is left to fetch alone and not recorded.
+ *   Response, the same error). URL, method and headers are read from them as fetch reads them (see
+ *   requestOf); a body the app gave as a value (a string, bytes, URLSearchParams, a Blob) is read from
+ *   the value, and a Request's body from a clone. A body the app streams (a ReadableStream, an async
+ *   iterable) is left to fetch alone and not recorded, nor is FormData (multipart, see body.ts).
  * - The answer's body is read from a clone, its first responseMaxBodySize bytes, then the clone is
  *   cancelled: the app's branch flows on, and holds at most those bytes ahead of the app's reading. A
  *   clone is not the app's body, so a body the app cancels is still read by capture up to that size,
@@ -44,19 +44,20 @@ export interface FetchCall {
 /** Starts recording a call to fetch with these arguments; undefined for calls that are not logged. */
 export function startFetch(recording: Recording, input: unknown, init: RequestInit | undefined): FetchCall | undefined {
   const { options } = recording;
-  let request: OutgoingRequest;
+  let outgoing: OutgoingRequest;
   try {
-    request = requestOf(input, init);
+    outgoing = requestOf(input, init);
   } catch {
     // Arguments fetch rejects itself (a relative URL, a GET with a body): it says so to the app.
     return undefined;
   }
+  const { body, ...request } = outgoing;
   if (isCollectorCall((name) => request.headers.has(name), request.url.host)) return undefined;
   const call: FetchCall = {
     recording,
     startedAt: Date.now(),
     request,
-    requestBody: options.logBody && request.body !== null ? readRequestBody(request.body, options.requestMaxBodySize) : undefined,
+    requestBody: options.logBody && body !== null ? readRequestBody(body, options.requestMaxBodySize) : undefined,
     responseBody: undefined,
     timer: setTimeout(() => {
       call.requestBody?.stop();
