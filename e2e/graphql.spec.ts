@@ -1,9 +1,9 @@
 import { join, normalize } from 'node:path';
-import type { ConsoleMessage, Page } from '@playwright/test';
 import { build } from 'esbuild';
 import { startGraphqlApp, type GraphqlApp } from '../test/support/graphql-app';
 import { expect, test, type PageAndCollector } from './support/fixtures';
 import type { Recorder } from './support/recorder';
+import { problemsOf } from './support/page-problems';
 
 /**
  * Capture under Apollo Client 4.3.8 (bundled by esbuild, as an app bundles it) in Debian's Chromium,
@@ -91,18 +91,6 @@ const events = (collector: Recorder): Event[] => collector.items('events') as un
 /** What names a call: its operation's name, or the names of a batch's, joined by `+`. */
 const operationOf = (body: unknown): string =>
   Array.isArray(body) ? body.map(operationOf).join('+') : String((body as { operationName?: unknown } | undefined)?.operationName);
-
-/** What the page reports itself: uncaught errors and console errors and warnings, but the browser's line for each answer of 4xx or 5xx. */
-function problemsOf(page: Page): { problems: string[]; stop(): void } {
-  const problems: string[] = [];
-  const onError = (error: Error) => problems.push(`uncaught: ${error.message}`);
-  const onConsole = (message: ConsoleMessage) => {
-    if (/error|warning/.test(message.type()) && !message.text().startsWith('Failed to load resource')) problems.push(`${message.type()}: ${message.text()}`);
-  };
-  page.on('pageerror', onError);
-  page.on('console', onConsole);
-  return { problems, stop: () => (page.off('pageerror', onError), page.off('console', onConsole)) };
-}
 
 interface Run {
   /** What Apollo Client gave the app: the calls' results, then every result of the @defer query. */

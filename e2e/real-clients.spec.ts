@@ -1,7 +1,7 @@
-import type { ConsoleMessage, Page } from '@playwright/test';
 import { expect, test, type PageAndCollector } from './support/fixtures';
 import { moesif1102 } from './support/moesif-1.10.2';
 import type { Recorder } from './support/recorder';
+import { problemsOf } from './support/page-problems';
 
 /**
  * Capture under the HTTP client libraries apps make their calls through, the real files from
@@ -73,18 +73,6 @@ async function open({ page, collector }: PageAndCollector, { library, scenario, 
   const head = sdkFirst ? sdkTags + LIBRARY[library] : LIBRARY[library] + sdkTags;
   collector.page('/app', `<!doctype html><html><head><title>app</title>${HELPERS}${head}</head><body><script>window.scenario = async () => { ${scenario} };</script></body></html>`);
   await page.goto(collector.url + '/app');
-}
-
-/** What the page reports itself: uncaught errors and console errors and warnings, but the browser's line for each answer of 4xx or 5xx. */
-function problemsOf(page: Page): { problems: string[]; stop(): void } {
-  const problems: string[] = [];
-  const onError = (error: Error) => problems.push(`uncaught: ${error.message}`);
-  const onConsole = (message: ConsoleMessage) => {
-    if (/error|warning/.test(message.type()) && !message.text().startsWith('Failed to load resource')) problems.push(`${message.type()}: ${message.text()}`);
-  };
-  page.on('pageerror', onError);
-  page.on('console', onConsole);
-  return { problems, stop: () => (page.off('pageerror', onError), page.off('console', onConsole)) };
 }
 
 /** A body as an event carries what the server got (see src/capture/body.ts): JSON parsed, other text as it is, none when empty. */

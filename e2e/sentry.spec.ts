@@ -1,8 +1,8 @@
 import { join, normalize } from 'node:path';
-import type { ConsoleMessage, Page } from '@playwright/test';
 import { build } from 'esbuild';
 import { expect, test, type PageAndCollector } from './support/fixtures';
 import type { Recorder } from './support/recorder';
+import { problemsOf } from './support/page-problems';
 
 /**
  * Capture beside Sentry's browser SDK (@sentry/browser 11.19.0, bundled by esbuild as an app bundles it),
@@ -97,20 +97,6 @@ const SCENARIO = `
 /** The tag of each call the scenario makes: its URL's query. */
 const CALLS = ['?fetch-get', '?fetch-post', '?status=500&fetch-500', '?fetch-network-error', '?fetch-aborted', '?xhr-get', '?xhr-post', '?status=500&xhr-500', '?xhr-network-error', '?xhr-aborted'];
 
-/** What the page reports itself: uncaught errors but the app's own, console errors and warnings but the browser's line for each failed request. */
-function problemsOf(page: Page): { problems: string[]; stop(): void } {
-  const problems: string[] = [];
-  const onError = (error: Error) => {
-    if (error.message != 'the app failed') problems.push(`uncaught: ${error.message}`);
-  };
-  const onConsole = (message: ConsoleMessage) => {
-    if (/error|warning/.test(message.type()) && !message.text().startsWith('Failed to load resource')) problems.push(`${message.type()}: ${message.text()}`);
-  };
-  page.on('pageerror', onError);
-  page.on('console', onConsole);
-  return { problems, stop: () => (page.off('pageerror', onError), page.off('console', onConsole)) };
-}
-
 type Event = {
   request: { uri: string; verb: string; headers: Record<string, string>; body?: unknown };
   response: { status: number; headers: Record<string, string>; body?: unknown };
@@ -158,7 +144,7 @@ async function run({ page, collector }: PageAndCollector, setup: Setup): Promise
   collector.page('/sentry.js', sentryBundle);
   collector.page('/app', `<!doctype html><html><head><title>app</title>${head.join('')}</head><body><script>${SCENARIO}</script></body></html>`);
   const from = { api: collector.api.length, events: collector.items('events').length, received: collector.received.length };
-  const report = problemsOf(page);
+  const report = problemsOf(page, { appErrors: ['the app failed'] });
   await page.goto(collector.url + '/app');
   const seen = await page.evaluate(() => (window as unknown as { scenario(): Promise<Record<string, unknown>> }).scenario());
   // Our SDK's batches first, so that the error's breadcrumbs come after them (see the README, "Beside Sentry").
