@@ -729,16 +729,20 @@ describe('global fetch (undici), which moesif-nodejs 3.11 does not capture', () 
     expect(JSON.stringify(events)).not.toContain('sk-test-secret');
   });
 
-  it('logs at once the answer of a fetch wrapped before capture (a test mock) whose body is read already, without it', async () => {
+  it('logs at once the answer of a fetch wrapped before capture (a test mock) whose body is read already, without it; the wrapper keeps its name and marks', async () => {
     const mocked = async () => {
       const answer = new Response('{"mocked":true}', { status: 202, headers: { 'Content-Type': 'application/json' } });
       await answer.text();
       return answer;
     };
+    // As Next.js marks the fetch it patched, for other code to tell (its own check is a global symbol).
+    Object.assign(mocked, { __nextPatched: true });
     globalThis.fetch = mocked as typeof fetch;
     cleanups.push(() => (globalThis.fetch = originals.fetch));
     const collector = await collectorFor('usertrail');
     const middleware = capture('usertrail', collector);
+    expect(globalThis.fetch).not.toBe(mocked);
+    expect([globalThis.fetch.name, (globalThis.fetch as typeof fetch & { __nextPatched?: boolean }).__nextPatched]).toEqual(['mocked', true]);
     expect((await fetch('http://api.test/mocked')).status).toBe(202);
     const [event] = await eventsOf(collector, middleware, 1);
     expect([event!.request.uri, event!.response.status, event!.response.body]).toEqual(['http://api.test/mocked', 202, undefined]);
