@@ -142,8 +142,9 @@ function requestOf(input: unknown, init: RequestInit | undefined): OutgoingReque
     if (type && !headers.has('content-type')) headers.set('content-type', type);
     return { url, method, headers, body: isValueBody(initBody) ? initBody : null };
   }
-  const ownBody = given && given.body !== null && !given.bodyUsed;
-  return { url, method, headers, body: ownBody ? given.clone().body : null };
+  // clone() throws, as fetch refuses, for a Request whose body was read already (sent by an earlier
+  // fetch): that call never goes out, and is not logged.
+  return { url, method, headers, body: given && given.body !== null ? given.clone().body : null };
 }
 
 /** The types of body the app hands fetch as a value. */

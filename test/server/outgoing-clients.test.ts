@@ -1,0 +1,312 @@
+// @vitest-environment node
+/**
+ * startCaptureOutgoing() with the HTTP clients Node apps use: Stripe's SDK (node:http by default, or
+ * fetch), Anthropic's SDK (fetch, streamed answers), ofetch, axios (its node:http and fetch adapters),
+ * and Node's own fetch in the ways apps call it. Each app runs once without capture and once with it,
+ * and must see the same; each call is logged once, secrets masked, and nothing is left open. The
+ * upstreams are real servers on 127.0.0.1 speaking what each client expects.
+ */
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, mkdtempSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import { describe, expect, it } from 'vitest';
+import { eventsOf, outgoingCalls, seenOf, startNodeServer, waitFor, type Json, type RunningApp } from './helpers';
+
+const { cleanups, collectorFor, capture } = outgoingCalls();
+
+/** Bytes that are not text, for answers the app reads as binary. */
+const BINARY = randomBytes(5000);
+
+interface Upstream extends RunningApp {
+  /** Answers not yet finished or closed, and those closed (ended, or left by the client). */
+  openRequests(): number;
+  closedRequests(): number;
+  /** Each request's path and query, method and headers, in arrival order. */
+  received: Array<{ url: string; method: string; headers: http.IncomingHttpHeaders; body: string }>;
+}
+
+/** A Stripe message in Anthropic's SSE format: an `event:` line, then its JSON as `data:`. */
+const sse = (type: string, data: Json) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+
+/**
+ * The upstream every app here calls: Stripe's API (form-encoded POSTs, JSON answers), Anthropic's
+ * Messages API (JSON, or server-sent events until the client leaves), and plain routes for fetch.
+ */
+async function startUpstream(): Promise<Upstream> {
+  let open = 0;
+  let closed = 0;
+  const received: Upstream['received'] = [];
+  const failures = new Map<string, number>();
+  const server = await startNodeServer((req, res) => {
+    open++;
+    res.on('close', () => {
+      open--;
+      closed++;
+    });
+    const url = new URL(req.url ?? '/', 'http://upstream');
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString();
+      received.push({ url: req.url ?? '/', method: req.method ?? '', headers: req.headers, body });
+      const json = (status: number, value: unknown, headers: http.OutgoingHttpHeaders = {}) => {
+        res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
+        res.end(JSON.stringify(value));
+      };
+      switch (url.pathname) {
+        case '/v1/customers': {
+          const form = new URLSearchParams(body);
+          json(200, { id: 'cus_1', object: 'customer', email: form.get('email'), metadata: { plan: form.get('metadata[plan]') } }, { 'Request-Id': 'req_create' });
+          return;
+        }
+        case '/v1/customers/cus_1':
+          json(200, { id: 'cus_1', object: 'customer', email: 'ada@example.com', metadata: {} }, { 'Request-Id': 'req_get' });
+          return;
+        case '/v1/charges':
+          json(402, { error: { type: 'card_error', code: 'card_declined', message: 'Your card was declined.' } }, { 'Request-Id': 'req_declined' });
+          return;
+        case '/v1/messages': {
+          const asked = JSON.parse(body) as { stream?: boolean; model: string; messages: Array<{ content: string }> };
+          const prompt = asked.messages[0]!.content;
+          const message = { id: 'msg_1', type: 'message', role: 'assistant', model: asked.model, stop_sequence: null };
+          if (!asked.stream) {
+            json(200, { ...message, content: [{ type: 'text', text: `echo: ${prompt}` }], stop_reason: 'end_turn', usage: { input_tokens: 3, output_tokens: 2 } });
+            return;
+          }
+          res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
+          res.write(sse('message_start', { message: { ...message, content: [], stop_reason: null, usage: { input_tokens: 3, output_tokens: 1 } } }));
+          res.write(sse('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }));
+          const delta = (text: string) => sse('content_block_delta', { index: 0, delta: { type: 'text_delta', text } });
+          if (prompt !== 'forever') {
+            for (const word of ['echo', ': ', prompt]) res.write(delta(word));
+            res.write(sse('content_block_stop', { index: 0 }));
+            res.write(sse('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 3 } }));
+            res.end(sse('message_stop', {}));
+            return;
+          }
+          // A model that writes until its client leaves: one token every 10 ms.
+          const timer = setInterval(() => res.write(delta('token ')), 10);
+          res.on('close', () => clearInterval(timer));
+          return;
+        }
+        case '/json':
+          json(200, { hello: url.searchParams.get('name') ?? 'world' }, { 'X-Upstream': 'yes' });
+          return;
+        case '/echo':
+          json(200, { method: req.method, received: body, type: req.headers['content-type'] ?? null });
+          return;
+        case '/flaky': {
+          // Fails `fail` times per id (503), then answers.
+          const id = url.searchParams.get('id') ?? '';
+          const failed = failures.get(id) ?? 0;
+          if (failed < Number(url.searchParams.get('fail'))) {
+            failures.set(id, failed + 1);
+            json(503, { error: 'try again' });
+          } else json(200, { ok: true, attempts: failed + 1 });
+          return;
+        }
+        case '/redirect':
+          res.writeHead(302, { Location: '/json?name=redirected' }).end('moved');
+          return;
+        case '/binary':
+          res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
+          res.end(BINARY);
+          return;
+        case '/large':
+          res.writeHead(200, { 'Content-Type': 'text/plain' });
+          res.end('a'.repeat(Number(url.searchParams.get('bytes'))));
+          return;
+        case '/drip': {
+          // A body that never ends: a line every 10 ms until the client leaves.
+          res.writeHead(200, { 'Content-Type': 'text/plain' });
+          res.write('line\n');
+          const timer = setInterval(() => res.write('line\n'), 10);
+          res.on('close', () => clearInterval(timer));
+          return;
+        }
+        case '/hang':
+          return; // never answers
+        default:
+          res.writeHead(404).end();
+      }
+    });
+  });
+  cleanups.push(() => server.close());
+  return { ...server, openRequests: () => open, closedRequests: () => closed, received };
+}
+
+/** An upstream, and a function that starts capture to a collector of its own (called between the app's two runs). */
+async function setUp(options: Json = {}) {
+  const upstream = await startUpstream();
+  return {
+    upstream,
+    async startCapture() {
+      const collector = await collectorFor('usertrail');
+      const middleware = capture('usertrail', collector, options);
+      return { collector, middleware, events: (count: number) => eventsOf(collector, middleware, count) };
+    },
+  };
+}
+
+/** An event as a line to compare: method, path and query, status. */
+const callOf = (event: Json) => `${event.request.verb} ${new URL(event.request.uri).pathname}${new URL(event.request.uri).search} ${event.response.status}`;
+
+/** Headers that differ between two runs whatever capture does. */
+const withoutDate = (headers: Array<[string, string]>) => headers.filter(([name]) => name !== 'date');
+
+describe("Node's global fetch, as apps call it", () => {
+  it('AbortSignal.timeout(): the app gets its TimeoutError, before the answer (599) or while reading the body (logged with its status, cut)', async () => {
+    const { upstream, startCapture } = await setUp();
+    const app = async () => {
+      const beforeAnswer = await fetch(`${upstream.url}/hang`, { signal: AbortSignal.timeout(50) }).catch((error: Error) => error.name);
+      const dripping = await fetch(`${upstream.url}/drip`, { signal: AbortSignal.timeout(300) });
+      const whileReading = await dripping.text().catch((error: Error) => error.name);
+      return { beforeAnswer, status: dripping.status, whileReading };
+    };
+    const without = await app();
+    expect(without).toEqual({ beforeAnswer: 'TimeoutError', status: 200, whileReading: 'TimeoutError' });
+    const { events } = await startCapture();
+    expect(await app()).toEqual(without);
+    const logged = await events(2);
+    expect(logged.map(callOf).sort()).toEqual(['GET /drip 200', 'GET /hang 599']);
+    const drip = logged.find((e) => e.request.uri.endsWith('/drip'))!;
+    expect(drip.response.body).toMatch(/^(line\n)+$/);
+    expect(drip.metadata).toEqual({ truncated: ['response'] });
+    await waitFor(() => upstream.openRequests() === 0);
+  });
+
+  it("redirect: 'manual' gives the app the 302 and logs it; redirect: 'error' rejects as without capture and logs 599", async () => {
+    const { upstream, startCapture } = await setUp();
+    const app = async () => {
+      const manual = await fetch(`${upstream.url}/redirect`, { redirect: 'manual' });
+      const seen = await seenOf(manual);
+      const refused = await fetch(`${upstream.url}/redirect?error`, { redirect: 'error' }).catch((error: Error) => `${error.name}: ${error.message}`);
+      return { ...seen, headers: withoutDate(seen.headers), refused };
+    };
+    const without = await app();
+    expect(without).toMatchObject({ status: 302, redirected: false, body: 'moved', refused: 'TypeError: fetch failed' });
+    const { events } = await startCapture();
+    expect(await app()).toEqual(without);
+    const logged = await events(2);
+    expect(logged.map(callOf).sort()).toEqual(['GET /redirect 302', 'GET /redirect?error 599']);
+    expect(logged.find((e) => e.response.status === 302)!.response).toMatchObject({ headers: { location: '/json?name=redirected' }, body: 'moved' });
+  });
+
+  it('keepalive: the POST goes out and is logged with its body', async () => {
+    const { upstream, startCapture } = await setUp();
+    const app = async () => (await fetch(`${upstream.url}/echo`, { method: 'POST', keepalive: true, headers: { 'Content-Type': 'application/json' }, body: '{"beacon":1}' })).json();
+    const without = await app();
+    const { events } = await startCapture();
+    expect(await app()).toEqual(without);
+    const [event] = await events(1);
+    expect(event).toMatchObject({ request: { verb: 'POST', body: { beacon: 1 } }, response: { status: 200, body: { method: 'POST', received: '{"beacon":1}' } } });
+  });
+
+  it('response.body piped to a file (Readable.fromWeb, stream.pipeline): the file is whole, the event cut at the cap, the upstream done', async () => {
+    const { upstream, startCapture } = await setUp({ responseMaxBodySize: 1000 });
+    const dir = mkdtempSync(join(tmpdir(), 'usertrail-download-'));
+    const app = async (name: string) => {
+      const answer = await fetch(`${upstream.url}/large?bytes=3000000`);
+      await pipeline(Readable.fromWeb(answer.body as NodeReadableStream<Uint8Array>), createWriteStream(join(dir, name)));
+      return readFileSync(join(dir, name)).length;
+    };
+    expect(await app('without')).toBe(3_000_000);
+    const { events } = await startCapture();
+    expect(await app('with')).toBe(3_000_000);
+    const [event] = await events(1);
+    expect([callOf(event!), event!.response.body.length, event!.metadata]).toEqual(['GET /large?bytes=3000000 200', 1000, { truncated: ['response'] }]);
+    await waitFor(() => upstream.openRequests() === 0);
+  });
+
+  it('await response.arrayBuffer() of a binary: the same bytes for the app, base64 in the event', async () => {
+    const { upstream, startCapture } = await setUp();
+    const app = async () => Buffer.from(await (await fetch(`${upstream.url}/binary`)).arrayBuffer());
+    expect((await app()).equals(BINARY)).toBe(true);
+    const { events } = await startCapture();
+    expect((await app()).equals(BINARY)).toBe(true);
+    const [event] = await events(1);
+    expect(event!.response.transfer_encoding).toBe('base64');
+    expect(Buffer.from(event!.response.body, 'base64').equals(BINARY)).toBe(true);
+  });
+
+  it('a Request the app clones and reuses: each call sent and logged once with its body; a Request whose body was used is refused as without capture, and not logged', async () => {
+    const { upstream, startCapture } = await setUp();
+    const app = async () => {
+      const template = new Request(`${upstream.url}/echo`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Call': 'template' }, body: '{"n":1}' });
+      const answers: unknown[] = [];
+      answers.push(await (await fetch(template.clone())).json());
+      answers.push(await (await fetch(template.clone(), { headers: { 'X-Call': 'override' } })).json());
+      answers.push(await (await fetch(template)).json());
+      // Its body is used: fetch refuses it before anything is sent.
+      answers.push(await fetch(template).catch((error: Error) => `${error.name}: ${error.message}`));
+      answers.push(template.bodyUsed);
+      return answers;
+    };
+    const without = await app();
+    expect(without[3]).toMatch(/^TypeError/);
+    const { events, middleware, collector } = await startCapture();
+    expect(await app()).toEqual(without);
+    const logged = await events(3);
+    expect(logged.map((e) => [callOf(e), e.request.headers['x-call'], e.request.body])).toEqual([
+      ['POST /echo 200', 'template', { n: 1 }],
+      ['POST /echo 200', 'override', { n: 1 }],
+      ['POST /echo 200', 'template', { n: 1 }],
+    ]);
+    await middleware.flush?.();
+    expect(collector.events()).toHaveLength(3);
+    expect(upstream.received).toHaveLength(6);
+  });
+
+  it('200 calls in parallel: each answered as without capture, each logged once, none lost', async () => {
+    const { upstream, startCapture } = await setUp({ batchSize: 50 });
+    const app = () => Promise.all(Array.from({ length: 200 }, async (_, i) => (await fetch(`${upstream.url}/json?name=${i}`)).json()));
+    const without = await app();
+    const { events, middleware, collector } = await startCapture();
+    const heapBefore = process.memoryUsage().heapUsed;
+    expect(await app()).toEqual(without);
+    const logged = await events(200);
+    await middleware.flush?.();
+    expect(collector.events()).toHaveLength(200);
+    expect(new Set(logged.map((e) => new URL(e.request.uri).search)).size).toBe(200);
+    expect(logged.every((e) => e.response.status === 200 && typeof e.response.body.hello === 'string')).toBe(true);
+    // What capture keeps of 200 small calls, once logged, is far below a megabyte a call.
+    expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(50_000_000);
+    await waitFor(() => upstream.openRequests() === 0);
+  });
+
+  it('a fetch started before startCaptureOutgoing() and finished after is answered, and not logged', async () => {
+    const { upstream, startCapture } = await setUp();
+    const started = fetch(`${upstream.url}/json?name=before`);
+    const { collector, middleware } = await startCapture();
+    expect(await (await started).json()).toEqual({ hello: 'before' });
+    expect(await (await fetch(`${upstream.url}/json?name=after`)).json()).toEqual({ hello: 'after' });
+    const logged = await eventsOf(collector, middleware, 1);
+    await middleware.flush?.();
+    expect(logged.map(callOf)).toEqual(['GET /json?name=after 200']);
+  });
+
+  it('stop() while calls are in flight: they reach the app as without capture and are logged once; calls after it are not', async () => {
+    const { upstream, startCapture } = await setUp();
+    const { collector, middleware } = await startCapture();
+    const stop = cleanups.at(-1) as () => void;
+    const viaFetch = fetch(`${upstream.url}/large?bytes=300000`);
+    const viaHttp = new Promise<http.IncomingMessage>((resolve) => http.get(`${upstream.url}/json?name=http`, resolve));
+    const early = await viaFetch;
+    stop();
+    expect(await early.text()).toHaveLength(300_000);
+    const res = await viaHttp;
+    let text = '';
+    for await (const chunk of res) text += chunk;
+    expect(JSON.parse(text)).toEqual({ hello: 'http' });
+    expect(await (await fetch(`${upstream.url}/json?name=stopped`)).json()).toEqual({ hello: 'stopped' });
+    const logged = await eventsOf(collector, middleware, 2);
+    await middleware.flush?.();
+    expect(logged.map(callOf).sort()).toEqual(['GET /json?name=http 200', 'GET /large?bytes=300000 200']);
+    await waitFor(() => upstream.openRequests() === 0);
+  });
+});
