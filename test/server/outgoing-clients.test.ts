@@ -14,11 +14,15 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import Anthropic from '@anthropic-ai/sdk';
+import Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
 import { eventsOf, outgoingCalls, seenOf, startNodeServer, waitFor, type Json, type RunningApp } from './helpers';
 
 const { cleanups, collectorFor, capture } = outgoingCalls();
 
+const STRIPE_KEY = 'sk_test_51SecretStripeKey';
+const ANTHROPIC_KEY = 'sk-ant-api03-secret-anthropic-key';
 /** Bytes that are not text, for answers the app reads as binary. */
 const BINARY = randomBytes(5000);
 
@@ -308,5 +312,119 @@ describe("Node's global fetch, as apps call it", () => {
     await middleware.flush?.();
     expect(logged.map(callOf).sort()).toEqual(['GET /json?name=http 200', 'GET /large?bytes=300000 200']);
     await waitFor(() => upstream.openRequests() === 0);
+  });
+});
+
+describe("Stripe's SDK (23.2): node:http by default, or fetch", () => {
+  /** A Stripe client talking to the fake API over plain HTTP, without retries (each call is one request). */
+  const stripeAt = (upstream: Upstream, httpClient?: Stripe.HttpClient) =>
+    new Stripe(STRIPE_KEY, { host: '127.0.0.1', port: new URL(upstream.url).port, protocol: 'http', maxNetworkRetries: 0, ...(httpClient ? { httpClient } : {}) });
+
+  /** What an app sees of a customer created, one read, and a declined charge. */
+  async function app(stripe: Stripe) {
+    const created = await stripe.customers.create({ email: 'ada@example.com', metadata: { plan: 'pro' } });
+    const read = await stripe.customers.retrieve('cus_1');
+    const declined = await stripe.charges.create({ amount: 2000, currency: 'usd', source: 'tok_visa' }).then(
+      () => {
+        throw new Error('the fake API declines every charge');
+      },
+      (error: Stripe.errors.StripeError) => error,
+    );
+    return {
+      created: { ...created, requestId: created.lastResponse.requestId, status: created.lastResponse.statusCode },
+      read: { ...read, requestId: read.lastResponse.requestId },
+      declined: { type: declined.type, code: declined.code, status: declined.statusCode, message: declined.message, requestId: declined.requestId },
+    };
+  }
+
+  /** The three calls as logged: once each, form bodies recorded, the secret key nowhere. */
+  async function expectLogged(events: Json[], upstream: Upstream) {
+    expect(events.map(callOf).sort()).toEqual(['GET /v1/customers/cus_1 200', 'POST /v1/charges 402', 'POST /v1/customers 200']);
+    const create = events.find((e) => e.request.uri.endsWith('/v1/customers'))!;
+    expect(create.request).toMatchObject({
+      uri: `${upstream.url}/v1/customers`,
+      headers: { authorization: 'Bearer *****', 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'email=ada%40example.com&metadata[plan]=pro',
+    });
+    expect(create.response).toMatchObject({ headers: { 'request-id': 'req_create' }, body: { id: 'cus_1', metadata: { plan: 'pro' } } });
+    expect(events.find((e) => e.response.status === 402)!.response.body).toMatchObject({ error: { code: 'card_declined' } });
+    expect(JSON.stringify(events)).not.toContain(STRIPE_KEY);
+  }
+
+  it('its default client is node:http (httplib "node"): each call logged once, the key masked, the app sees the same', async () => {
+    const { upstream, startCapture } = await setUp();
+    const without = await app(stripeAt(upstream));
+    expect(without.declined).toMatchObject({ type: 'StripeCardError', status: 402, requestId: 'req_declined' });
+    const { events } = await startCapture();
+    expect(await app(stripeAt(upstream))).toEqual(without);
+    await expectLogged(await events(3), upstream);
+    const userAgents = upstream.received.map((r) => JSON.parse(String(r.headers['x-stripe-client-user-agent'])).httplib);
+    expect(new Set(userAgents)).toEqual(new Set(['node']));
+    // Stripe's agent keeps its sockets for the next call; every answer is done.
+    await waitFor(() => upstream.openRequests() === 0);
+  });
+
+  it('Stripe.createFetchHttpClient() goes through global fetch (httplib "fetch"): logged as the node:http calls are', async () => {
+    const { upstream, startCapture } = await setUp();
+    const without = await app(stripeAt(upstream, Stripe.createFetchHttpClient()));
+    const { events } = await startCapture();
+    // Made after the start: Stripe's fetch client keeps the fetch it finds when it is made.
+    expect(await app(stripeAt(upstream, Stripe.createFetchHttpClient()))).toEqual(without);
+    await expectLogged(await events(3), upstream);
+    expect(new Set(upstream.received.map((r) => JSON.parse(String(r.headers['x-stripe-client-user-agent'])).httplib))).toEqual(new Set(['fetch']));
+    await waitFor(() => upstream.openRequests() === 0);
+  });
+});
+
+describe("Anthropic's SDK (1.17, global fetch)", () => {
+  // 1.17 sends the key as `Authorization: Bearer`; the API's documented `x-api-key` (which gateways
+  // in front of it take) goes as a default header of the app's.
+  const anthropicAt = (upstream: Upstream) => new Anthropic({ apiKey: ANTHROPIC_KEY, baseURL: upstream.url, maxRetries: 0, defaultHeaders: { 'x-api-key': ANTHROPIC_KEY } });
+  const ask = (content: string) => ({ model: 'claude-test', max_tokens: 64, messages: [{ role: 'user' as const, content }] });
+
+  /** A message, a streamed one read through `stream: true` and through `.stream()`, and two the app stops mid-answer. */
+  async function app(client: Anthropic, upstream: Upstream) {
+    const message = await client.messages.create(ask('hello'));
+    const streamed: string[] = [];
+    for await (const event of await client.messages.create({ ...ask('streamed'), stream: true })) streamed.push(event.type);
+    const helper = client.messages.stream(ask('helper'));
+    const helped = await helper.finalMessage();
+
+    // The app leaves a stream after three tokens: by break, and by the helper's abort().
+    let tokens = 0;
+    for await (const event of await client.messages.create({ ...ask('forever'), stream: true })) {
+      if (event.type === 'content_block_delta' && ++tokens === 3) break;
+    }
+    const aborted = client.messages.stream(ask('forever'));
+    let helperTokens = 0;
+    aborted.on('text', () => {
+      if (++helperTokens === 3) aborted.abort();
+    });
+    const abortError = await aborted.done().catch((error: Error) => error.name);
+    // Both streams closed at the upstream, as soon as the app left them.
+    await waitFor(() => upstream.openRequests() === 0);
+    return { message: message.content, streamed, helped: helped.content, abortError };
+  }
+
+  it('logs each call once (a streamed answer without its body), the key masked; an app that leaves a stream closes it', async () => {
+    const { upstream, startCapture } = await setUp();
+    const without = await app(anthropicAt(upstream), upstream);
+    expect(without).toMatchObject({ message: [{ text: 'echo: hello' }], helped: [{ text: 'echo: helper' }], abortError: 'APIUserAbortError' });
+    expect(without.streamed).toEqual(['message_start', 'content_block_start', 'content_block_delta', 'content_block_delta', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop']);
+    const { events } = await startCapture();
+    expect(await app(anthropicAt(upstream), upstream)).toEqual(without);
+
+    const logged = await events(5);
+    expect(logged.map(callOf)).toEqual(Array(5).fill('POST /v1/messages 200'));
+    const byPrompt = (prompt: string) => logged.filter((e) => e.request.body.messages[0].content === prompt);
+    expect(byPrompt('hello')[0]).toMatchObject({
+      request: { headers: { authorization: 'Bearer *****', 'x-api-key': '*****', 'content-type': 'application/json' }, body: { model: 'claude-test', max_tokens: 64 } },
+      response: { headers: { 'content-type': 'application/json' }, body: { content: [{ text: 'echo: hello' }] } },
+    });
+    for (const streamed of [...byPrompt('streamed'), ...byPrompt('helper'), ...byPrompt('forever')]) {
+      expect([streamed.request.body.stream, streamed.response.headers['content-type'], streamed.response.body]).toEqual([true, 'text/event-stream', undefined]);
+    }
+    expect(byPrompt('forever')).toHaveLength(2);
+    expect(JSON.stringify(logged)).not.toContain(ANTHROPIC_KEY);
   });
 });
