@@ -15,6 +15,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import Anthropic from '@anthropic-ai/sdk';
+import axios, { type AxiosResponse } from 'axios';
+import { ofetch } from 'ofetch';
 import Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
 import { eventsOf, outgoingCalls, seenOf, startNodeServer, waitFor, type Json, type RunningApp } from './helpers';
@@ -34,7 +36,7 @@ interface Upstream extends RunningApp {
   received: Array<{ url: string; method: string; headers: http.IncomingHttpHeaders; body: string }>;
 }
 
-/** A Stripe message in Anthropic's SSE format: an `event:` line, then its JSON as `data:`. */
+/** An event in Anthropic's SSE format: an `event:` line, then its JSON as `data:`. */
 const sse = (type: string, data: Json) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
 
 /**
@@ -427,4 +429,96 @@ describe("Anthropic's SDK (1.17, global fetch)", () => {
     expect(byPrompt('forever')).toHaveLength(2);
     expect(JSON.stringify(logged)).not.toContain(ANTHROPIC_KEY);
   });
+});
+
+describe('ofetch (1.5, global fetch)', () => {
+  it('logs each attempt of a retried call once, the interceptors\' headers masked, the app getting what its interceptors made', async () => {
+    const { upstream, startCapture } = await setUp();
+    const app = async (run: string) => {
+      const api = ofetch.create({
+        baseURL: upstream.url,
+        retry: 2,
+        retryDelay: 0,
+        retryStatusCodes: [503],
+        onRequest({ options }) {
+          options.headers.set('Authorization', 'Bearer sk_live_interceptor');
+        },
+        onResponse({ response }) {
+          if (response._data && typeof response._data === 'object') response._data = { ...response._data, intercepted: true };
+        },
+      });
+      const retried = await api('/flaky', { query: { id: run, fail: 2 } });
+      const posted = await api('/echo', { method: 'POST', body: { amount: 1 } });
+      return { retried, posted };
+    };
+    const without = await app('without');
+    expect(without).toEqual({
+      retried: { ok: true, attempts: 3, intercepted: true },
+      posted: { method: 'POST', received: '{"amount":1}', type: 'application/json', intercepted: true },
+    });
+    const { events } = await startCapture();
+    expect(await app('with')).toEqual(without);
+    const logged = await events(4);
+    expect(logged.map(callOf)).toEqual(['GET /flaky?id=with&fail=2 503', 'GET /flaky?id=with&fail=2 503', 'GET /flaky?id=with&fail=2 200', 'POST /echo 200']);
+    expect(logged.map((e) => e.request.headers.authorization)).toEqual(Array(4).fill('Bearer *****'));
+    expect(logged[3]).toMatchObject({ request: { headers: { 'content-type': 'application/json' }, body: { amount: 1 } }, response: { body: { received: '{"amount":1}' } } });
+    expect(JSON.stringify(logged)).not.toContain('sk_live_interceptor');
+  });
+
+  it("responseType: 'stream': the app reads the whole stream, or stops one that never ends, which capture closes at maxOutgoingTimeout", async () => {
+    const { upstream, startCapture } = await setUp({ responseMaxBodySize: 1000, maxOutgoingTimeout: 300 });
+    const app = async () => {
+      const whole = await ofetch(`${upstream.url}/large?bytes=300000`, { responseType: 'stream' });
+      let length = 0;
+      for await (const chunk of Readable.fromWeb(whole as NodeReadableStream<Uint8Array>)) length += (chunk as Buffer).length;
+      const endless = await ofetch(`${upstream.url}/drip`, { responseType: 'stream' });
+      const reader = endless.getReader();
+      const first = new TextDecoder().decode((await reader.read()).value);
+      await reader.cancel();
+      return { length, first };
+    };
+    const without = await app();
+    expect(without).toEqual({ length: 300_000, first: 'line\n' });
+    await waitFor(() => upstream.openRequests() === 0);
+    const { events } = await startCapture();
+    expect(await app()).toEqual(without);
+    // The app's cancel does not reach the upstream while capture's copy reads (README): it closes
+    // once capture has its responseMaxBodySize bytes, or at maxOutgoingTimeout.
+    await waitFor(() => upstream.openRequests() === 0);
+    const logged = await events(2);
+    expect(logged.map((e) => [callOf(e), e.response.body.length, e.metadata])).toEqual([
+      ['GET /large?bytes=300000 200', 1000, { truncated: ['response'] }],
+      ['GET /drip 200', expect.any(Number), { truncated: ['response'] }],
+    ]);
+  });
+});
+
+describe('axios: its node:http adapter (the default in Node) and its fetch adapter', () => {
+  /** What an app sees of an axios answer. */
+  const seenOfAxios = (answer: AxiosResponse) => ({ status: answer.status, data: answer.data as unknown, type: answer.headers['content-type'] as unknown, upstream: answer.headers['x-upstream'] as unknown });
+
+  for (const adapter of ['http', 'fetch'] as const) {
+    it(`adapter '${adapter}': a JSON POST, a GET, a binary as arraybuffer, each logged once as the app saw it, the key masked`, async () => {
+      const { upstream, startCapture } = await setUp();
+      const client = axios.create({ baseURL: upstream.url, adapter, headers: { Authorization: 'Bearer sk_live_axios' } });
+      const app = async () => {
+        const posted = seenOfAxios(await client.post('/echo', { amount: 42 }));
+        const got = seenOfAxios(await client.get('/json', { params: { name: 'axios' } }));
+        const binary = await client.get<ArrayBuffer>('/binary', { responseType: 'arraybuffer' });
+        return { posted, got, binary: Buffer.from(binary.data).equals(BINARY) };
+      };
+      const without = await app();
+      expect(without).toMatchObject({ posted: { status: 200, data: { received: '{"amount":42}', type: 'application/json' } }, got: { data: { hello: 'axios' }, upstream: 'yes' }, binary: true });
+      const { events } = await startCapture();
+      expect(await app()).toEqual(without);
+      const logged = await events(3);
+      expect(logged.map(callOf).sort()).toEqual(['GET /binary 200', 'GET /json?name=axios 200', 'POST /echo 200']);
+      const byPath = (path: string) => logged.find((e) => new URL(e.request.uri).pathname === path)!;
+      expect(byPath('/echo')).toMatchObject({ request: { headers: { authorization: 'Bearer *****', 'content-type': 'application/json' }, body: { amount: 42 } } });
+      expect(byPath('/json').response).toMatchObject({ headers: { 'x-upstream': 'yes' }, body: { hello: 'axios' } });
+      expect(Buffer.from(byPath('/binary').response.body, 'base64').equals(BINARY)).toBe(true);
+      expect(JSON.stringify(logged)).not.toContain('sk_live_axios');
+      await waitFor(() => upstream.openRequests() === 0);
+    });
+  }
 });
