@@ -141,7 +141,7 @@ const isJsonType = (contentType: string): boolean => /[/+]json\b/i.test(contentT
  * Lines. Never whole JSON, so their fields were not masked (a `"token"` streamed went out as sent),
  * and NDJSON was not even text (base64, as moesif-nodejs sends it).
  */
-const isJsonStreamType = (contentType: string): boolean => /event-stream|ndjson|jsonl\b/i.test(contentType);
+export const isJsonStreamType = (contentType: string): boolean => /event-stream|ndjson|jsonl\b/i.test(contentType);
 const isFormType = (contentType: string): boolean => /x-www-form-urlencoded/i.test(contentType);
 const isTextType = (contentType: string): boolean =>
   /^text\/|[/+](json|xml)\b|javascript|x-www-form-urlencoded|graphql|ndjson|jsonl\b/i.test(contentType);

@@ -14,19 +14,16 @@
  *   cancelled: the app's branch flows on, and holds at most those bytes ahead of the app's reading. A
  *   clone is not the app's body, so a body the app cancels is still read by capture up to that size,
  *   or up to maxOutgoingTimeout, after which the call is logged with what was read, marked truncated.
- * - Answers read as they arrive (server-sent events, NDJSON: a model's streamed answer) are logged
- *   when their headers come, without a body, and capture never reads them: a clone would keep the
- *   upstream's stream open after the app stopped reading it.
+ * - Answers read as they arrive (server-sent events, NDJSON, JSON Lines: a model's streamed answer)
+ *   are logged when their headers come, without a body, and capture never reads them: a clone would
+ *   keep the upstream's stream open after the app stopped reading it.
  * - The body is recorded as fetch gave it to the app, decoded: the Content-Encoding header stays in
  *   the event's headers, as the upstream sent it.
  */
-import { BodyRecorder, maskUrl, type EncodedBody } from './body.js';
+import { BodyRecorder, isJsonStreamType, maskUrl, type EncodedBody } from './body.js';
 import type { Recording } from './event.js';
 import { isCollectorCall, logOutgoing, NO_ANSWER, type OutgoingExchange } from './outgoing-event.js';
 import { rawHeaders, readFirstBytes, type Reading, type Recorded } from './web-body.js';
-
-/** Answers read as they arrive: logged without a body, and never read by capture. */
-const STREAMING = /event-stream|ndjson/i;
 
 /** One call to fetch while it runs. */
 export interface FetchCall {
@@ -170,7 +167,8 @@ function readRequestBody(body: Exclude<RequestBody, null>, cap: number): Reading
 function answered(call: FetchCall, response: Response): void {
   if (call.done) return;
   const { options } = call.recording;
-  const streaming = STREAMING.test(response.headers.get('content-type') ?? '');
+  // Read as they arrive (the streams of JSON values body.ts knows, JSON Lines too): never read by capture.
+  const streaming = isJsonStreamType(response.headers.get('content-type') ?? '');
   const copy = options.logBody && !streaming ? bodyCopy(response) : null;
   if (copy) call.responseBody = readFirstBytes(copy, options.responseMaxBodySize);
   end(call, response);

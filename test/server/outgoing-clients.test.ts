@@ -135,6 +135,15 @@ async function startUpstream(): Promise<Upstream> {
           res.on('close', () => clearInterval(timer));
           return;
         }
+        case '/lines': {
+          // JSON Lines until the client leaves, in the type the query names.
+          res.writeHead(200, { 'Content-Type': url.searchParams.get('type') ?? 'application/jsonl' });
+          let sent = 0;
+          res.write(`{"n":${sent++}}\n`);
+          const timer = setInterval(() => res.write(`{"n":${sent++}}\n`), 10);
+          res.on('close', () => clearInterval(timer));
+          return;
+        }
         case '/hang':
           return; // never answers
         default:
@@ -266,6 +275,24 @@ describe("Node's global fetch, as apps call it", () => {
     await middleware.flush?.();
     expect(collector.events()).toHaveLength(3);
     expect(upstream.received).toHaveLength(6);
+  });
+
+  it('JSON Lines and NDJSON streams are logged without being read: the app leaving one closes it at once', async () => {
+    const { upstream, startCapture } = await setUp();
+    const { events } = await startCapture();
+    for (const type of ['application/jsonl', 'application/x-ndjson']) {
+      const answer = await fetch(`${upstream.url}/lines?type=${encodeURIComponent(type)}`);
+      const reader = answer.body!.getReader();
+      expect(new TextDecoder().decode((await reader.read()).value)).toMatch(/^\{"n":0\}/);
+      await reader.cancel();
+      // No copy of capture's keeps the stream: it closes now, not at maxOutgoingTimeout (30 s).
+      await waitFor(() => upstream.openRequests() === 0);
+    }
+    const logged = await events(2);
+    expect(logged.map((e) => [e.response.headers['content-type'], e.response.body])).toEqual([
+      ['application/jsonl', undefined],
+      ['application/x-ndjson', undefined],
+    ]);
   });
 
   it('200 calls in parallel: each answered as without capture, each logged once, none lost', async () => {
