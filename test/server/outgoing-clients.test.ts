@@ -435,6 +435,19 @@ describe("Anthropic's SDK (1.17, global fetch)", () => {
     return { message: message.content, streamed, helped: helped.content, abortError };
   }
 
+  it('a client made before startCaptureOutgoing() keeps the unwrapped fetch it took: its calls are answered and not logged; one made after is logged', async () => {
+    const { upstream, startCapture } = await setUp();
+    const before = anthropicAt(upstream);
+    const { events, middleware, collector } = await startCapture();
+    const after = anthropicAt(upstream);
+    expect((await before.messages.create(ask('before'))).content).toEqual([{ type: 'text', text: 'echo: before' }]);
+    expect((await after.messages.create(ask('after'))).content).toEqual([{ type: 'text', text: 'echo: after' }]);
+    const logged = await events(1);
+    await middleware.flush?.();
+    expect(collector.events()).toHaveLength(1);
+    expect(logged[0]!.request.body.messages[0].content).toBe('after');
+  });
+
   it('logs each call once (a streamed answer without its body), the key masked; an app that leaves a stream closes it', async () => {
     const { upstream, startCapture } = await setUp();
     const without = await app(anthropicAt(upstream), upstream);
