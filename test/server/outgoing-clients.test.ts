@@ -279,6 +279,27 @@ describe("Node's global fetch, as apps call it", () => {
     expect(upstream.received).toHaveLength(6);
   });
 
+  it("a Request carrying a body the app streams: the upstream gets all of it, the event the Request's first requestMaxBodySize bytes", async () => {
+    const { upstream, startCapture } = await setUp({ requestMaxBodySize: 10 });
+    const app = async () => {
+      const parts = ['one ', 'two ', 'three'];
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          const part = parts.shift();
+          if (part === undefined) controller.close();
+          else controller.enqueue(new TextEncoder().encode(part));
+        },
+      });
+      return (await fetch(new Request(`${upstream.url}/echo`, { method: 'POST', body, duplex: 'half' } as RequestInit))).json();
+    };
+    const without = await app();
+    expect(without).toEqual({ method: 'POST', received: 'one two three', type: null });
+    const { events } = await startCapture();
+    expect(await app()).toEqual(without);
+    const [event] = await events(1);
+    expect([event!.request.body, event!.metadata]).toEqual(['one two th', { truncated: ['request'] }]);
+  });
+
   it('JSON Lines and NDJSON streams are logged without being read: the app leaving one closes it at once', async () => {
     const { upstream, startCapture } = await setUp();
     const { events } = await startCapture();
