@@ -10,12 +10,12 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdtempSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
-import v8 from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import Anthropic from '@anthropic-ai/sdk';
 import axios, { type AxiosResponse } from 'axios';
 import { ofetch } from 'ofetch';
@@ -31,10 +31,9 @@ const ANTHROPIC_KEY = 'sk-ant-api03-secret-anthropic-key';
 const BINARY = randomBytes(5000);
 
 interface Upstream extends RunningApp {
-  /** Answers not yet finished or closed, and those closed (ended, or left by the client). */
+  /** Answers not yet finished or closed (ended, or left by the client). */
   openRequests(): number;
-  closedRequests(): number;
-  /** Each request's path and query, method and headers, in arrival order. */
+  /** Each request's path and query, method, headers and body, in arrival order. */
   received: Array<{ url: string; method: string; headers: http.IncomingHttpHeaders; body: string }>;
 }
 
@@ -47,15 +46,11 @@ const sse = (type: string, data: Json) => `event: ${type}\ndata: ${JSON.stringif
  */
 async function startUpstream(): Promise<Upstream> {
   let open = 0;
-  let closed = 0;
   const received: Upstream['received'] = [];
   const failures = new Map<string, number>();
   const server = await startNodeServer((req, res) => {
     open++;
-    res.on('close', () => {
-      open--;
-      closed++;
-    });
+    res.on('close', () => open--);
     const url = new URL(req.url ?? '/', 'http://upstream');
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -154,7 +149,7 @@ async function startUpstream(): Promise<Upstream> {
     });
   });
   cleanups.push(() => server.close());
-  return { ...server, openRequests: () => open, closedRequests: () => closed, received };
+  return { ...server, openRequests: () => open, received };
 }
 
 /** An upstream, and a function that starts capture to a collector of its own (called between the app's two runs). */
