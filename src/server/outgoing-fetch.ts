@@ -129,7 +129,9 @@ function requestOf(input: unknown, init: RequestInit | undefined): OutgoingReque
   const initBody = init?.body;
   const asked = init?.method ?? given?.method ?? 'GET';
   const method = NORMALIZED_METHODS.test(asked) ? asked.toUpperCase() : asked;
-  if (initBody != null && (method === 'GET' || method === 'HEAD')) throw new TypeError('fetch refuses a body with GET or HEAD');
+  // The body init gives, or the Request's own (fetch(postRequest, { method: 'GET' }) is refused too).
+  const sendsBody = initBody != null || (given !== undefined && given.body !== null);
+  if (sendsBody && (method === 'GET' || method === 'HEAD')) throw new TypeError('fetch refuses a body with GET or HEAD');
   // As fetch: a URL, or a string (absolute: Node has no base URL); one with credentials is refused.
   const url = new URL(given ? given.url : input instanceof URL ? input.href : String(input));
   if (url.username || url.password) throw new TypeError('fetch refuses a URL with credentials');
