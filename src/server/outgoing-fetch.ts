@@ -137,6 +137,9 @@ function requestOf(input: unknown, init: RequestInit | undefined): OutgoingReque
   if (url.username || url.password) throw new TypeError('fetch refuses a URL with credentials');
   const headers = new Headers(init?.headers ?? given?.headers);
   if (initBody != null) {
+    // duplex is Node's (undici's RequestInit), not in the global RequestInit type.
+    const { duplex } = init as { duplex?: unknown };
+    if (isStreamedBody(initBody) && duplex == null) throw new TypeError("fetch refuses a streamed body without duplex: 'half'");
     const type = impliedType(initBody);
     if (type && !headers.has('content-type')) headers.set('content-type', type);
     return { url, method, headers, body: isValueBody(initBody) ? initBody : null };
@@ -144,6 +147,11 @@ function requestOf(input: unknown, init: RequestInit | undefined): OutgoingReque
   // clone() throws, as fetch refuses, for a Request whose body was read already (sent by an earlier
   // fetch): that call never goes out, and is not logged.
   return { url, method, headers, body: given && given.body !== null ? given.clone().body : null };
+}
+
+/** A body the app streams (a ReadableStream, an async iterable such as a Node stream), which Node's fetch takes only with duplex: 'half'. */
+function isStreamedBody(body: unknown): boolean {
+  return body instanceof ReadableStream || (typeof body === 'object' && body !== null && Symbol.asyncIterator in body);
 }
 
 /** The types of body the app hands fetch as a value. */

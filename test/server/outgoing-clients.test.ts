@@ -297,6 +297,25 @@ describe("Node's global fetch, as apps call it", () => {
     expect([event!.request.body, event!.metadata]).toEqual(['one two th', { truncated: ['request'] }]);
   });
 
+  it("a streamed body without duplex: 'half' is refused by fetch as without capture, and not logged", async () => {
+    const { upstream, startCapture } = await setUp();
+    const app = () =>
+      Promise.all([
+        fetch(`${upstream.url}/echo?stream`, { method: 'POST', body: new ReadableStream() }).catch((error: Error) => `${error.name}: ${error.message}`),
+        fetch(`${upstream.url}/echo?iterable`, { method: 'POST', body: Readable.from(['a']) as unknown as BodyInit }).catch((error: Error) => `${error.name}: ${error.message}`),
+      ]);
+    const without = await app();
+    expect(without).toEqual(Array(2).fill('TypeError: RequestInit: duplex option is required when sending a body.'));
+    const { collector, middleware } = await startCapture();
+    expect(await app()).toEqual(without);
+    // A call the app makes next is the only one logged.
+    await fetch(`${upstream.url}/json`);
+    expect((await eventsOf(collector, middleware, 1)).map(callOf)).toEqual(['GET /json 200']);
+    await middleware.flush?.();
+    expect(collector.events()).toHaveLength(1);
+    expect(upstream.received.map((r) => r.url)).toEqual(['/json']);
+  });
+
   it('JSON Lines and NDJSON streams are logged without being read: the app leaving one closes it at once', async () => {
     const { upstream, startCapture } = await setUp();
     const { events } = await startCapture();
