@@ -187,3 +187,15 @@ export async function eventsOf(collector: Recorder, middleware: CapturingMiddlew
 export async function seenOf(response: Response) {
   return { status: response.status, url: response.url, redirected: response.redirected, type: response.type, headers: [...response.headers], body: await response.text() };
 }
+
+/** A body the app streams: these parts, one per pull, then its end. */
+export function streamOf(parts: string[]): ReadableStream<Uint8Array> {
+  const left = [...parts];
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const part = left.shift();
+      if (part === undefined) controller.close();
+      else controller.enqueue(new TextEncoder().encode(part));
+    },
+  });
+}

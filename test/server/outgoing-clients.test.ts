@@ -21,7 +21,7 @@ import axios, { type AxiosResponse } from 'axios';
 import { ofetch } from 'ofetch';
 import Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
-import { eventsOf, outgoingCalls, seenOf, startNodeServer, waitFor, type Json, type RunningApp } from './helpers';
+import { eventsOf, outgoingCalls, seenOf, startNodeServer, streamOf, waitFor, type Json, type RunningApp } from './helpers';
 
 const { cleanups, collectorFor, capture } = outgoingCalls();
 
@@ -279,14 +279,7 @@ describe("Node's global fetch, as apps call it", () => {
   it("a Request carrying a body the app streams: the upstream gets all of it, the event the Request's first requestMaxBodySize bytes", async () => {
     const { upstream, startCapture } = await setUp({ requestMaxBodySize: 10 });
     const app = async () => {
-      const parts = ['one ', 'two ', 'three'];
-      const body = new ReadableStream<Uint8Array>({
-        pull(controller) {
-          const part = parts.shift();
-          if (part === undefined) controller.close();
-          else controller.enqueue(new TextEncoder().encode(part));
-        },
-      });
+      const body = streamOf(['one ', 'two ', 'three']);
       return (await fetch(new Request(`${upstream.url}/echo`, { method: 'POST', body, duplex: 'half' } as RequestInit))).json();
     };
     const without = await app();

@@ -17,7 +17,7 @@ import { gzipSync } from 'node:zlib';
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { MockedRequest, MockedResponse } from '../../src/server/index';
-import { eventsOf, freePort, outgoingCalls, seenOf, startNodeServer, waitFor, type Json, type RunningApp, type Sdk } from './helpers';
+import { eventsOf, freePort, outgoingCalls, seenOf, startNodeServer, streamOf, waitFor, type Json, type RunningApp, type Sdk } from './helpers';
 
 const originals = { httpRequest: http.request, httpGet: http.get, httpsRequest: https.request, httpsGet: https.get, fetch: globalThis.fetch };
 afterEach(() => {
@@ -536,14 +536,7 @@ describe('global fetch (undici), which moesif-nodejs 3.11 does not capture', () 
 
   it('leaves a body the app streams to fetch alone: the upstream gets all of it, the event none', async () => {
     const { upstream, collector, middleware } = await setUp();
-    const parts = ['one ', 'two ', 'three'];
-    const body = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        const part = parts.shift();
-        if (part === undefined) controller.close();
-        else controller.enqueue(new TextEncoder().encode(part));
-      },
-    });
+    const body = streamOf(['one ', 'two ', 'three']);
     const answer = await fetch(`${upstream.url}/echo?streamed`, { method: 'POST', body, duplex: 'half' } as RequestInit);
     expect(await answer.json()).toEqual({ received: 'one two three', type: null });
     const [event] = await eventsOf(collector, middleware, 1);
