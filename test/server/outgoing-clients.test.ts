@@ -246,7 +246,7 @@ describe("Node's global fetch, as apps call it", () => {
     expect(Buffer.from(event!.response.body, 'base64').equals(BINARY)).toBe(true);
   });
 
-  it('a Request the app clones and reuses: each call sent and logged once with its body; one fetch refuses (its body used, or sent with GET) is refused as without capture, and not logged', async () => {
+  it('a Request the app clones and reuses: each call sent and logged once with its body; a call fetch refuses (its body used, or sent with GET) rejected as without capture, and not logged', async () => {
     const { upstream, startCapture } = await setUp();
     const app = async () => {
       const template = new Request(`${upstream.url}/echo`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Call': 'template' }, body: '{"n":1}' });
@@ -414,7 +414,7 @@ describe("Stripe's SDK (23.2): node:http by default, or fetch", () => {
   }
 
   /** The three calls as logged: once each, form bodies recorded, the secret key nowhere. */
-  async function expectLogged(events: Json[], upstream: Upstream) {
+  function expectLogged(events: Json[], upstream: Upstream) {
     expect(events.map(callOf).sort()).toEqual(['GET /v1/customers/cus_1 200', 'POST /v1/charges 402', 'POST /v1/customers 200']);
     const create = events.find((e) => e.request.uri.endsWith('/v1/customers'))!;
     expect(create.request).toMatchObject({
@@ -433,7 +433,7 @@ describe("Stripe's SDK (23.2): node:http by default, or fetch", () => {
     expect(without.declined).toMatchObject({ type: 'StripeCardError', status: 402, requestId: 'req_declined' });
     const { events } = await startCapture();
     expect(await app(stripeAt(upstream))).toEqual(without);
-    await expectLogged(await events(3), upstream);
+    expectLogged(await events(3), upstream);
     const userAgents = upstream.received.map((r) => JSON.parse(String(r.headers['x-stripe-client-user-agent'])).httplib);
     expect(new Set(userAgents)).toEqual(new Set(['node']));
     // Stripe's agent keeps its sockets for the next call; every answer is done.
@@ -446,7 +446,7 @@ describe("Stripe's SDK (23.2): node:http by default, or fetch", () => {
     const { events } = await startCapture();
     // Made after the start: Stripe's fetch client keeps the fetch it finds when it is made.
     expect(await app(stripeAt(upstream, Stripe.createFetchHttpClient()))).toEqual(without);
-    await expectLogged(await events(3), upstream);
+    expectLogged(await events(3), upstream);
     expect(new Set(upstream.received.map((r) => JSON.parse(String(r.headers['x-stripe-client-user-agent'])).httplib))).toEqual(new Set(['fetch']));
     await waitFor(() => upstream.openRequests() === 0);
   });
