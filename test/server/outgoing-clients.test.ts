@@ -76,6 +76,12 @@ async function startUpstream(): Promise<Upstream> {
         case '/v1/messages': {
           const asked = JSON.parse(body) as { stream?: boolean; model: string; messages: Array<{ content: string }> };
           const prompt = asked.messages[0]!.content;
+          if (prompt.startsWith('overloaded') && !failures.has(prompt)) {
+            // Overloaded once per prompt: the SDK retries after the delay the API asks for.
+            failures.set(prompt, 1);
+            json(529, { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }, { 'retry-after-ms': '10' });
+            return;
+          }
           const message = { id: 'msg_1', type: 'message', role: 'assistant', model: asked.model, stop_sequence: null };
           if (!asked.stream) {
             json(200, { ...message, content: [{ type: 'text', text: `echo: ${prompt}` }], stop_reason: 'end_turn', usage: { input_tokens: 3, output_tokens: 2 } });
@@ -481,6 +487,23 @@ describe("Anthropic's SDK (1.17, global fetch)", () => {
     await waitFor(() => upstream.openRequests() === 0);
     return { message: message.content, streamed, helped: helped.content, abortError };
   }
+
+  it("an answer the SDK retries (529 overloaded): each attempt logged once, the app getting the retry's message", async () => {
+    const { upstream, startCapture } = await setUp();
+    const app = async (prompt: string) => {
+      const client = new Anthropic({ apiKey: ANTHROPIC_KEY, baseURL: upstream.url, maxRetries: 1 });
+      return (await client.messages.create(ask(prompt))).content;
+    };
+    const without = await app('overloaded without');
+    expect(without).toEqual([{ type: 'text', text: 'echo: overloaded without' }]);
+    const { events } = await startCapture();
+    expect(await app('overloaded with')).toEqual([{ type: 'text', text: 'echo: overloaded with' }]);
+    const logged = await events(2);
+    expect(logged.map((e) => [callOf(e), e.request.headers['x-stainless-retry-count'], e.response.body.error?.type ?? e.response.body.content[0].text])).toEqual([
+      ['POST /v1/messages 529', '0', 'overloaded_error'],
+      ['POST /v1/messages 200', '1', 'echo: overloaded with'],
+    ]);
+  });
 
   it('a client made before startCaptureOutgoing() keeps the unwrapped fetch it took: its calls are answered and not logged; one made after is logged', async () => {
     const { upstream, startCapture } = await setUp();
