@@ -154,7 +154,11 @@ async function startUpstream(): Promise<Upstream> {
       }
     });
   });
-  cleanups.push(() => server.close());
+  cleanups.push(async () => {
+    // Whatever each test did, with capture as without, no answer is left open at its end.
+    await waitFor(() => open === 0);
+    await server.close();
+  });
   return { ...server, openRequests: () => open, received };
 }
 
