@@ -1,7 +1,7 @@
 /**
  * Real servers on 127.0.0.1 for the middleware tests: a recording collector with fault injection
- * (status, Retry-After, delay, held answers, down) that decodes gzip bodies as Moesif's does, and an
- * Express app with the middleware mounted. No mocks.
+ * (status, Retry-After, delay, held answers, down) that decodes gzip bodies as Moesif's does, an
+ * Express app with the middleware mounted, and for outgoing-call tests, capture by either SDK. No mocks.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -177,7 +177,7 @@ export function outgoingCalls() {
   return { cleanups, collectorFor, capture };
 }
 
-/** The first `count` events the collector got, once the middleware flushed them. */
+/** Every event the collector got, once the middleware flushed and there are at least `count`. */
 export async function eventsOf(collector: Recorder, middleware: CapturingMiddleware, count: number): Promise<Json[]> {
   await middleware.flush?.();
   return waitFor(() => collector.events().length >= count && collector.events(), 10_000);
