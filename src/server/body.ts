@@ -142,7 +142,7 @@ const isJsonType = (contentType: string): boolean => /[/+]json\b/i.test(contentT
  * and NDJSON was not even text (base64, as moesif-nodejs sends it). Also multipart/mixed: GraphQL's
  * incremental delivery (Apollo Server's answer to `@defer`) sends each result as a JSON part.
  */
-const isJsonStreamType = (contentType: string): boolean => /event-stream|ndjson|jsonl\b|multipart\/mixed/i.test(contentType);
+export const isJsonStreamType = (contentType: string): boolean => /event-stream|ndjson|jsonl\b|multipart\/mixed/i.test(contentType);
 const isFormType = (contentType: string): boolean => /x-www-form-urlencoded/i.test(contentType);
 const isTextType = (contentType: string): boolean =>
   /^text\/|[/+](json|xml)\b|javascript|x-www-form-urlencoded|graphql|ndjson|jsonl\b|multipart\/mixed/i.test(contentType);

@@ -14,19 +14,16 @@
  *   cancelled: the app's branch flows on, and holds at most those bytes ahead of the app's reading. A
  *   clone is not the app's body, so a body the app cancels is still read by capture up to that size,
  *   or up to maxOutgoingTimeout, after which the call is logged with what was read, marked truncated.
- * - Answers read as they arrive (server-sent events, NDJSON: a model's streamed answer) are logged
- *   when their headers come, without a body, and capture never reads them: a clone would keep the
- *   upstream's stream open after the app stopped reading it.
+ * - Answers read as they arrive (server-sent events, NDJSON, JSON Lines: a model's streamed answer;
+ *   GraphQL's incremental multipart/mixed) are logged when their headers come, without a body, and capture never reads them: a clone would
+ *   keep the upstream's stream open after the app stopped reading it.
  * - The body is recorded as fetch gave it to the app, decoded: the Content-Encoding header stays in
  *   the event's headers, as the upstream sent it.
  */
-import { BodyRecorder, maskUrl, type EncodedBody } from './body.js';
+import { BodyRecorder, isJsonStreamType, maskUrl, type EncodedBody } from './body.js';
 import type { Recording } from './event.js';
 import { isCollectorCall, logOutgoing, NO_ANSWER, type OutgoingExchange } from './outgoing-event.js';
 import { rawHeaders, readFirstBytes, type Reading, type Recorded } from './web-body.js';
-
-/** Answers read as they arrive: logged without a body, and never read by capture. */
-const STREAMING = /event-stream|ndjson/i;
 
 /** One call to fetch while it runs. */
 export interface FetchCall {
@@ -133,18 +130,29 @@ function requestOf(input: unknown, init: RequestInit | undefined): OutgoingReque
   const initBody = init?.body;
   const asked = init?.method ?? given?.method ?? 'GET';
   const method = NORMALIZED_METHODS.test(asked) ? asked.toUpperCase() : asked;
-  if (initBody != null && (method === 'GET' || method === 'HEAD')) throw new TypeError('fetch refuses a body with GET or HEAD');
+  // The body init gives, or the Request's own (fetch(postRequest, { method: 'GET' }) is refused too).
+  const sendsBody = initBody != null || (given !== undefined && given.body !== null);
+  if (sendsBody && (method === 'GET' || method === 'HEAD')) throw new TypeError('fetch refuses a body with GET or HEAD');
   // As fetch: a URL, or a string (absolute: Node has no base URL); one with credentials is refused.
   const url = new URL(given ? given.url : input instanceof URL ? input.href : String(input));
   if (url.username || url.password) throw new TypeError('fetch refuses a URL with credentials');
   const headers = new Headers(init?.headers ?? given?.headers);
   if (initBody != null) {
+    // duplex is Node's (undici's RequestInit), not in the global RequestInit type.
+    const { duplex } = init as { duplex?: unknown };
+    if (isStreamedBody(initBody) && duplex == null) throw new TypeError("fetch refuses a streamed body without duplex: 'half'");
     const type = impliedType(initBody);
     if (type && !headers.has('content-type')) headers.set('content-type', type);
     return { url, method, headers, body: isValueBody(initBody) ? initBody : null };
   }
-  const ownBody = given && given.body !== null && !given.bodyUsed;
-  return { url, method, headers, body: ownBody ? given.clone().body : null };
+  // clone() throws, as fetch refuses, for a Request whose body was read already (sent by an earlier
+  // fetch): that call never goes out, and is not logged.
+  return { url, method, headers, body: given && given.body !== null ? given.clone().body : null };
+}
+
+/** A body the app streams (a ReadableStream, an async iterable such as a Node stream), which Node's fetch takes only with duplex: 'half'. */
+function isStreamedBody(body: unknown): boolean {
+  return body instanceof ReadableStream || (typeof body === 'object' && body !== null && Symbol.asyncIterator in body);
 }
 
 /** The types of body the app hands fetch as a value. */
@@ -170,7 +178,8 @@ function readRequestBody(body: Exclude<RequestBody, null>, cap: number): Reading
 function answered(call: FetchCall, response: Response): void {
   if (call.done) return;
   const { options } = call.recording;
-  const streaming = STREAMING.test(response.headers.get('content-type') ?? '');
+  // Read as they arrive (the streams of JSON values body.ts knows: events, NDJSON, JSON Lines, GraphQL's multipart/mixed): never read by capture.
+  const streaming = isJsonStreamType(response.headers.get('content-type') ?? '');
   const copy = options.logBody && !streaming ? bodyCopy(response) : null;
   if (copy) call.responseBody = readFirstBytes(copy, options.responseMaxBodySize);
   end(call, response);

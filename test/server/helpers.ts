@@ -1,13 +1,16 @@
 /**
  * Real servers on 127.0.0.1 for the middleware tests: a recording collector with fault injection
- * (status, Retry-After, delay, held answers, down) that decodes gzip bodies as Moesif's does, and an
- * Express app with the middleware mounted. No mocks.
+ * (status, Retry-After, delay, held answers, down) that decodes gzip bodies as Moesif's does, an
+ * Express app with the middleware mounted, and for outgoing-call tests, capture by either SDK. No mocks.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
 import { SignJWT } from 'jose';
+import moesifNodejs from 'moesif-nodejs';
 import { afterEach, beforeEach } from 'vitest';
+import { DEFAULT_APP_ID } from '../../demo/collector/config.js';
+import usertrail, { type MoesifOptions } from '../../src/server/index';
 import { startRecorder as startSharedRecorder, type Answer, type Recorded } from '../support/recorder';
 
 export type { Answer, Recorded };
@@ -137,4 +140,62 @@ export async function startNodeServer(handler: (req: IncomingMessage, res: Serve
         server.closeAllConnections();
       }),
   };
+}
+
+/** The SDK that captures outgoing calls in a test: the real moesif-nodejs 3.11, or usertrail/server. */
+export type Sdk = 'moesif-nodejs' | 'usertrail';
+// any: events, options and hook arguments are read field by field as both SDKs send them.
+export type Json = Record<string, any>;
+export type CapturingMiddleware = Json & { startCaptureOutgoing(): unknown; flush?(): Promise<void>; _mo_patch?: () => void };
+
+/**
+ * For a file of outgoing-call tests: what a test starts (servers, collectors, capture) goes into
+ * `cleanups`, undone after it, last first, so that each test begins with node:http and fetch as Node has them.
+ */
+export function outgoingCalls() {
+  const cleanups: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  async function collectorFor(sdk: Sdk): Promise<Recorder> {
+    const collector = await startRecorder(0, { contract: sdk === 'usertrail' });
+    cleanups.push(() => collector.close());
+    return collector;
+  }
+
+  /** A middleware of `sdk` logging to `collector`, capturing outgoing calls until the test ends. */
+  function capture(sdk: Sdk, collector: Recorder, options: Json = {}): CapturingMiddleware {
+    const base = { applicationId: DEFAULT_APP_ID, baseUri: collector.url, ...options };
+    // moesif-nodejs refuses batchMaxTime of 500 or less; usertrail's batches leave at once here.
+    const middleware = (sdk === 'usertrail' ? usertrail({ batchMaxTime: 10, ...base } as MoesifOptions) : moesifNodejs({ ...base, batchMaxTime: 501 } as never)) as unknown as CapturingMiddleware;
+    const stop = middleware.startCaptureOutgoing();
+    cleanups.push(() => (sdk === 'usertrail' ? (stop as () => void)() : middleware._mo_patch?.()));
+    return middleware;
+  }
+
+  return { cleanups, collectorFor, capture };
+}
+
+/** Every event the collector got, once the middleware flushed and there are at least `count`. */
+export async function eventsOf(collector: Recorder, middleware: CapturingMiddleware, count: number): Promise<Json[]> {
+  await middleware.flush?.();
+  return waitFor(() => collector.events().length >= count && collector.events(), 10_000);
+}
+
+/** What an app sees of a fetch Response, read to its end: to compare with capture and without. */
+export async function seenOf(response: Response) {
+  return { status: response.status, url: response.url, redirected: response.redirected, type: response.type, headers: [...response.headers], body: await response.text() };
+}
+
+/** A body the app streams: these parts, one per pull, then its end. */
+export function streamOf(parts: string[]): ReadableStream<Uint8Array> {
+  const left = [...parts];
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const part = left.shift();
+      if (part === undefined) controller.close();
+      else controller.enqueue(new TextEncoder().encode(part));
+    },
+  });
 }

@@ -14,24 +14,17 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import moesifNodejs from 'moesif-nodejs';
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import usertrail, { type MockedRequest, type MockedResponse, type MoesifOptions } from '../../src/server/index';
-import { DEFAULT_APP_ID } from '../../demo/collector/server.js';
-import { freePort, startNodeServer, startRecorder, waitFor, type Recorder, type RunningApp } from './helpers';
-
-type Sdk = 'moesif-nodejs' | 'usertrail';
-// any: events and hook arguments are read field by field as both SDKs send them.
-type Json = Record<string, any>;
-type Middleware = Json & { startCaptureOutgoing(): unknown; flush?(): Promise<void>; _mo_patch?: () => void };
+import type { MockedRequest, MockedResponse } from '../../src/server/index';
+import { eventsOf, freePort, outgoingCalls, seenOf, startNodeServer, streamOf, waitFor, type Json, type RunningApp, type Sdk } from './helpers';
 
 const originals = { httpRequest: http.request, httpGet: http.get, httpsRequest: https.request, httpsGet: https.get, fetch: globalThis.fetch };
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+afterEach(() => {
   vi.restoreAllMocks();
 });
+// After the mocks' restore, so that its cleanups run before it (vitest runs after-hooks last first).
+const { cleanups, collectorFor, capture } = outgoingCalls();
 
 /** The upstream API the app calls: a few routes, and counts of the requests it has open and has closed. */
 async function startUpstream(): Promise<RunningApp & { openRequests(): number; closedRequests(): number }> {
@@ -91,22 +84,6 @@ async function startUpstream(): Promise<RunningApp & { openRequests(): number; c
   return { ...server, openRequests: () => open, closedRequests: () => closed };
 }
 
-async function collectorFor(sdk: Sdk): Promise<Recorder> {
-  const collector = await startRecorder(0, { contract: sdk === 'usertrail' });
-  cleanups.push(() => collector.close());
-  return collector;
-}
-
-/** A middleware of `sdk` logging to `collector`, capturing outgoing calls until the test ends. */
-function capture(sdk: Sdk, collector: Recorder, options: Json = {}): Middleware {
-  const base = { applicationId: DEFAULT_APP_ID, baseUri: collector.url, ...options };
-  // moesif-nodejs refuses batchMaxTime of 500 or less; usertrail's batches leave at once here.
-  const middleware = (sdk === 'usertrail' ? usertrail({ batchMaxTime: 10, ...base } as MoesifOptions) : moesifNodejs({ ...base, batchMaxTime: 501 } as never)) as unknown as Middleware;
-  const stop = middleware.startCaptureOutgoing();
-  cleanups.push(() => (sdk === 'usertrail' ? (stop as () => void)() : middleware._mo_patch?.()));
-  return middleware;
-}
-
 /** The response's status and body, read to its end as an app does. */
 function readAll(req: ClientRequest): Promise<{ status: number; body: string; res: IncomingMessage }> {
   return new Promise((resolve, reject) => {
@@ -135,11 +112,6 @@ function view(event: Json): Json {
 }
 
 const byCall = (a: Json, b: Json) => String(a.call).localeCompare(String(b.call));
-
-async function eventsOf(collector: Recorder, middleware: Middleware, count: number): Promise<Json[]> {
-  await middleware.flush?.();
-  return waitFor(() => collector.events().length >= count && collector.events(), 10_000);
-}
 
 describe('side by side with moesif-nodejs 3.11', () => {
   /** The same calls, in every argument form of request() and get(), made under each SDK in turn. */
@@ -494,18 +466,13 @@ describe('global fetch (undici), which moesif-nodejs 3.11 does not capture', () 
     return { upstream, collector, middleware };
   }
 
-  /** What the app sees of an answer, the same with capture as without. */
-  async function seen(response: Response) {
-    return { status: response.status, url: response.url, redirected: response.redirected, type: response.type, headers: [...response.headers], body: await response.text() };
-  }
-
   it('logs a JSON POST as node:http calls are logged, and the app gets the same answer as without capture', async () => {
     const upstream = await startUpstream();
     const post = () => fetch(`${upstream.url}/charges`, { method: 'post', headers: { 'Content-Type': 'application/json', 'X-Trace': 'abc' }, body: JSON.stringify({ amount: 42 }) });
-    const without = await seen(await post());
+    const without = await seenOf(await post());
     const collector = await collectorFor('usertrail');
     const middleware = capture('usertrail', collector);
-    const withCapture = await seen(await post());
+    const withCapture = await seenOf(await post());
     expect({ ...withCapture, headers: withCapture.headers.filter(([name]) => name !== 'date') }).toEqual({ ...without, headers: without.headers.filter(([name]) => name !== 'date') });
 
     const [event] = await eventsOf(collector, middleware, 1);
@@ -569,14 +536,7 @@ describe('global fetch (undici), which moesif-nodejs 3.11 does not capture', () 
 
   it('leaves a body the app streams to fetch alone: the upstream gets all of it, the event none', async () => {
     const { upstream, collector, middleware } = await setUp();
-    const parts = ['one ', 'two ', 'three'];
-    const body = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        const part = parts.shift();
-        if (part === undefined) controller.close();
-        else controller.enqueue(new TextEncoder().encode(part));
-      },
-    });
+    const body = streamOf(['one ', 'two ', 'three']);
     const answer = await fetch(`${upstream.url}/echo?streamed`, { method: 'POST', body, duplex: 'half' } as RequestInit);
     expect(await answer.json()).toEqual({ received: 'one two three', type: null });
     const [event] = await eventsOf(collector, middleware, 1);
