@@ -15,8 +15,9 @@
  *   clone is not the app's body, so a body the app cancels is still read by capture up to that size,
  *   or up to maxOutgoingTimeout, after which the call is logged with what was read, marked truncated.
  * - Answers read as they arrive (server-sent events, NDJSON, JSON Lines: a model's streamed answer;
- *   GraphQL's incremental multipart/mixed) are logged when their headers come, without a body, and capture never reads them: a clone would
- *   keep the upstream's stream open after the app stopped reading it.
+ *   GraphQL's incremental multipart/mixed) are logged when their headers come, without a body, and
+ *   capture never reads them: a clone would keep the upstream's stream open after the app stopped
+ *   reading it.
  * - The body is recorded as fetch gave it to the app, decoded: the Content-Encoding header stays in
  *   the event's headers, as the upstream sent it.
  */
