@@ -25,6 +25,8 @@
  *   X-Moesif-Application-Id or X-Moesif-SDK header they carry, and calls to moesif.net by their
  *   host, as moesif-nodejs tells them.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import http, { type ClientRequest, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { syncBuiltinESMExports } from 'node:module';
@@ -53,6 +55,8 @@ interface Capturer {
   observe(req: ClientRequest): void;
   /** Starts recording a call to global fetch; undefined when it is not logged. */
   startFetch(input: unknown, init: RequestInit | undefined): FetchCall | undefined;
+  /** A request went out through undici without passing our fetch wrapper (see noticeUnwrappedRequest). */
+  missedFetch(): void;
 }
 
 /**
@@ -78,6 +82,12 @@ export function createOutgoingCapture(recording: Recording): OutgoingCapture {
         // Whatever went wrong while setting up the recording, the app's call goes on unlogged.
         recording.log.warnOnce('outgoing', `an outgoing call could not be observed (${errorName(error)})`);
       }
+    },
+    missedFetch() {
+      recording.log.warnOnce(
+        'outgoing-unwrapped',
+        'an outgoing call went out unlogged: it was made with a fetch taken before startCaptureOutgoing() (an API client such as OpenAI\'s or Anthropic\'s made earlier keeps the fetch it was given) or with the undici package; make such clients after starting capture',
+      );
     },
     startFetch(input, init) {
       try {
@@ -138,12 +148,31 @@ function install(): { uninstall(): void } {
   if (typeof globalThis.fetch === 'function') wrapped.push({ module: globalThis as unknown as Record<string, unknown>, name: 'fetch', original: globalThis.fetch, wrapper: wrapFetch(globalThis.fetch) });
   for (const { module, name, wrapper } of wrapped) module[name] = wrapper;
   syncBuiltinESMExports();
+  subscribe(UNDICI_REQUEST, noticeUnwrappedRequest);
   return {
     uninstall() {
       for (const { module, name, original, wrapper } of wrapped) if (module[name] === wrapper) module[name] = original;
       syncBuiltinESMExports();
+      unsubscribe(UNDICI_REQUEST, noticeUnwrappedRequest);
     },
   };
+}
+
+/**
+ * undici's diagnostics channel for each request it sends: global fetch's (whoever holds a reference
+ * to it), and the undici package's. Calls through our fetch wrapper run in `throughWrapper`'s context.
+ */
+const UNDICI_REQUEST = 'undici:request:create';
+const throughWrapper = new AsyncLocalStorage<true>();
+
+/**
+ * A request undici sends that our fetch wrapper did not see: made with a fetch taken before the start
+ * (an API client made earlier, such as OpenAI's or Anthropic's, keeps the fetch it was given), or with
+ * the undici package. It goes out unlogged, which nothing else would tell: said once, with the cure.
+ */
+function noticeUnwrappedRequest(): void {
+  if (throughWrapper.getStore()) return;
+  capturers[0]?.missedFetch();
 }
 
 /**
@@ -153,7 +182,7 @@ function install(): { uninstall(): void } {
 function wrapFetch(original: typeof fetch): Method {
   const wrapper: Method = function (this: unknown, ...args: unknown[]) {
     const call = capturers[0]?.startFetch(args[0], args[1] as RequestInit | undefined);
-    const result = original.apply(this, args as Parameters<typeof fetch>);
+    const result = throughWrapper.run(true, () => original.apply(this, args as Parameters<typeof fetch>));
     if (!call) return result;
     try {
       return followFetch(call, result);

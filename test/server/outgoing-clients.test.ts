@@ -20,7 +20,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import axios, { type AxiosResponse } from 'axios';
 import { ofetch } from 'ofetch';
 import Stripe from 'stripe';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { eventsOf, outgoingCalls, seenOf, startNodeServer, streamOf, waitFor, type Json, type RunningApp } from './helpers';
 
 const { cleanups, collectorFor, capture } = outgoingCalls();
@@ -511,17 +511,23 @@ describe("Anthropic's SDK (1.17, global fetch)", () => {
     ]);
   });
 
-  it('a client made before startCaptureOutgoing() keeps the unwrapped fetch it took: its calls are answered and not logged; one made after is logged', async () => {
+  it('a client made before startCaptureOutgoing() keeps the unwrapped fetch it took: its calls are answered and not logged, and one warning says so and what to do; one made after is logged', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    onTestFinished(() => warn.mockRestore());
     const { upstream, startCapture } = await setUp();
     const before = anthropicAt(upstream);
     const { events, middleware, collector } = await startCapture();
     const after = anthropicAt(upstream);
-    expect((await before.messages.create(ask('before'))).content).toEqual([{ type: 'text', text: 'echo: before' }]);
     expect((await after.messages.create(ask('after'))).content).toEqual([{ type: 'text', text: 'echo: after' }]);
+    // Calls through the wrapper, logged or not, warn of nothing.
+    expect(warn).not.toHaveBeenCalled();
+    expect((await before.messages.create(ask('before'))).content).toEqual([{ type: 'text', text: 'echo: before' }]);
+    expect((await before.messages.create(ask('before, again'))).content).toEqual([{ type: 'text', text: 'echo: before, again' }]);
     const logged = await events(1);
     await middleware.flush?.();
     expect(collector.events()).toHaveLength(1);
     expect(logged[0]!.request.body.messages[0].content).toBe('after');
+    expect(warn.mock.calls).toEqual([[expect.stringMatching(/^\[usertrail\/server\] an outgoing call went out unlogged: .*fetch taken before startCaptureOutgoing\(\).*make such clients after starting capture$/)]]);
   });
 
   it('logs each call once (a streamed answer without its body), the key masked; an app that leaves a stream closes it', async () => {
