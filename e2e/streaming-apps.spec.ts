@@ -169,7 +169,7 @@ const eventsTo = (collector: Recorder, path: string) => (collector.items('events
  * The chat app. `readAnswer(base, how)` reads a streamed answer as a chat UI does, telling the server
  * (/ack) once it has the first chunk, and gives back each read's text, in order, and how many chunks the
  * server had sent when the first arrived. `stopAnswer` is the stop button: abort() once the first chunk
- * is shown. Errors are given back as "name: message", as the app would show them.
+ * is shown; `readUntilStopped` reads until `pressStop()`. Errors are given back as "name: message", as the app would show them.
  */
 const APP = `
   const describe = (e) => e.name + ': ' + e.message;
@@ -206,6 +206,19 @@ const APP = `
     const next = await reader.read().then((r) => 'read: ' + JSON.stringify(r), describe);
     const closed = await reader.closed.then(() => 'closed', describe);
     return { first, next, closed, signal: controller.signal.aborted };
+  };
+  window.readUntilStopped = async (base) => {
+    const controller = new AbortController();
+    window.pressStop = () => controller.abort();
+    window.shown = '';
+    const res = await fetch(base + '/answer', { signal: controller.signal });
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    try {
+      for (let r; !(r = await reader.read()).done; ) window.shown += r.value;
+      return { shown: window.shown, error: 'none' };
+    } catch (e) {
+      return { shown: window.shown, error: describe(e) };
+    }
   };
   window.readStream = async (url) => {
     const res = await fetch(url);
@@ -337,6 +350,37 @@ test('the user stops an answer (abort()): the app gets the same AbortError as wi
   expect(events[0].response.status).toBe(200);
   expect(events[0].response.body).toBeUndefined();
   expect(events[0].metadata).toEqual({ truncated: ['response'] });
+});
+
+test('the user stops a long answer after capture recorded it: the app gets the same AbortError as without capture, the connection closes, and no second event comes', async ({ page, collector, api }) => {
+  await openPage({ page, collector });
+  const shown = () => page.evaluate(() => (window as unknown as { shown?: string }).shown ?? '');
+  const pressStop = () => page.evaluate(() => (window as unknown as { pressStop(): void }).pressStop());
+  // Every chunk but the last, which the server holds: the answer is still streaming when the user stops it.
+  const allButLast = FULL_ANSWER.slice(0, -token(CHUNKS - 1).length);
+
+  const withoutRun = run(page, 'readUntilStopped', api.url);
+  await expect.poll(shown, { timeout: 10_000 }).toBe(allButLast);
+  await pressStop();
+  const without = await withoutRun;
+  expect(without).toEqual({ shown: allButLast, error: 'AbortError: signal is aborted without reason' });
+  await expect.poll(api.closed).toBe(1);
+
+  await startCapture(page);
+  const capturedRun = run(page, 'readUntilStopped', api.url);
+  await expect.poll(() => eventsTo(collector, '/answer').length, { timeout: 15_000 }).toBe(1);
+  await expect.poll(shown, { timeout: 10_000 }).toBe(allButLast);
+  await pressStop();
+  expect(await capturedRun).toEqual(without);
+  await expect.poll(api.closed, { message: 'the browser closed the stopped answer' }).toBe(2);
+
+  await quickCallRecorded(page, collector, api);
+  const events = eventsTo(collector, '/answer');
+  expect(events).toHaveLength(1);
+  expect(events[0].response.status).toBe(200);
+  expect(events[0].metadata).toEqual({ truncated: ['response'] });
+  expect(allButLast.startsWith(events[0].response.body as string)).toBe(true);
+  expect(events[0].response.body).toMatch(/^token 0 /);
 });
 
 test('NDJSON and server-sent events read with fetch reach the app as without capture and are recorded without their bodies', async ({ page, collector, api }) => {
