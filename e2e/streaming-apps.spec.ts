@@ -220,6 +220,29 @@ const APP = `
       return { shown: window.shown, error: describe(e) };
     }
   };
+  window.readLocked = async (url) => {
+    const locked = async () => {
+      const res = await fetch(url);
+      return [res, res.body.getReader()];
+    };
+    const [res1] = await locked();
+    const text = await res1.text().then((v) => 'text: ' + v, describe);
+    const [res2] = await locked();
+    let clone = 'cloned';
+    try {
+      res2.clone();
+    } catch (e) {
+      clone = describe(e);
+    }
+    const [res3] = await locked();
+    const arrayBuffer = await res3.arrayBuffer().then((v) => v.byteLength + ' bytes', describe);
+    // The reader the app holds still reads the whole answer.
+    const [res4, reader] = await locked();
+    await res4.text().catch(() => {});
+    let got = '';
+    for (let r; !(r = await reader.read()).done; ) got += new TextDecoder().decode(r.value);
+    return { text, clone, arrayBuffer, got };
+  };
   window.readStream = async (url) => {
     const res = await fetch(url);
     let text = '';
@@ -381,6 +404,25 @@ test('the user stops a long answer after capture recorded it: the app gets the s
   expect(events[0].metadata).toEqual({ truncated: ['response'] });
   expect(allButLast.startsWith(events[0].response.body as string)).toBe(true);
   expect(events[0].response.body).toMatch(/^token 0 /);
+});
+
+test("an app that holds a reader of an answer's body and then reads it otherwise gets the browser's errors as without capture", async ({ page, collector, api }) => {
+  await openPage({ page, collector });
+  api.allowLast();
+  const without = await run(page, 'readLocked', api.url + '/answer');
+  expect(without).toEqual({
+    text: "TypeError: Failed to execute 'text' on 'Response': body stream is locked",
+    clone: "TypeError: Failed to execute 'clone' on 'Response': Response body is already used",
+    arrayBuffer: "TypeError: Failed to execute 'arrayBuffer' on 'Response': body stream is locked",
+    got: FULL_ANSWER,
+  });
+  await startCapture(page);
+  // Before the fix, the browser's body was unlocked behind the one capture shows the app: text() read it
+  // (and took it from the app's reader), clone() cloned it.
+  expect(await run(page, 'readLocked', api.url + '/answer')).toEqual(without);
+  await expect.poll(api.closed).toBe(8);
+  // Each recorded once, from capture's copy: all four of them.
+  await expect.poll(() => eventsTo(collector, '/answer').length, { timeout: 15_000 }).toBe(4);
 });
 
 test('NDJSON and server-sent events read with fetch reach the app as without capture and are recorded without their bodies', async ({ page, collector, api }) => {
