@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
+import { createSecureServer, type ServerHttp2Session } from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import type { Page } from '@playwright/test';
 import { expect, test as testWithCollector, type PageAndCollector } from './support/fixtures';
+import { selfSignedCertificate } from './support/https';
 import { listenLocally } from './support/listen';
 import { umdPage, type Recorder } from './support/recorder';
 
@@ -9,10 +12,11 @@ import { umdPage, type Recorder } from './support/recorder';
  * Streaming apps as users write them, a chat UI over a language model in Chromium: a streamed answer
  * read as it comes (a text stream piped through a TextDecoderStream, `for await`, a BYOB reader), the
  * user's "stop" (AbortController), NDJSON and server-sent events over fetch, EventSource, WebSocket and
- * a streamed upload. Each case runs without capture, then with it, on the same page: the app must see
- * the same thing, the server must see its connections closed as without capture, and each call must be
- * recorded once, as capture's code says (src/capture/fetch.ts, body.ts). The API is a real server on
- * 127.0.0.1, on an origin of its own (so, as for a model's API, CORS).
+ * a streamed upload (refused over HTTP/1.1, sent over HTTP/2). Each case runs without capture, then
+ * with it, on the same page: the app must see the same thing, the server must see its connections
+ * closed as without capture, and each call must be recorded once, as capture's code says
+ * (src/capture/fetch.ts, body.ts). The API is a real server on 127.0.0.1, on an origin of its own (so,
+ * as for a model's API, CORS).
  */
 
 /** How many chunks an answer has, 50 ms apart after the first (about 2 s, as a model's answer streams). */
@@ -269,7 +273,7 @@ const APP = `
       resolve(e.data);
     };
   });
-  window.upload = async (base) => {
+  window.upload = async (url) => {
     const encoder = new TextEncoder();
     const body = new ReadableStream({
       start(controller) {
@@ -279,7 +283,7 @@ const APP = `
       },
     });
     try {
-      const res = await fetch(base + '/upload', { method: 'POST', body, duplex: 'half' });
+      const res = await fetch(url, { method: 'POST', body, duplex: 'half' });
       return { status: res.status, text: await res.text() };
     } catch (e) {
       return { error: describe(e) };
@@ -467,10 +471,10 @@ test('EventSource (and its reconnection) and WebSocket work as without capture, 
 test('a streamed upload (a ReadableStream body, duplex: half), which Chromium refuses over HTTP/1.1, fails for the app as without capture, and is recorded as failed', async ({ page, collector, api }) => {
   await openPage({ page, collector });
   // Chromium streams request bodies over HTTP/2 or QUIC only: over HTTP/1.1 the fetch fails before a byte is sent.
-  const without = await run(page, 'upload', api.url);
+  const without = await run(page, 'upload', api.url + '/upload');
   expect(without).toEqual({ error: 'TypeError: Failed to fetch' });
   await startCapture(page);
-  expect(await run(page, 'upload', api.url)).toEqual(without);
+  expect(await run(page, 'upload', api.url + '/upload')).toEqual(without);
   expect(api.uploads()).toBe(0);
 
   await quickCallRecorded(page, collector, api);
@@ -480,4 +484,61 @@ test('a streamed upload (a ReadableStream body, duplex: half), which Chromium re
   expect(events[0].metadata).toEqual({ error: 'TypeError: Failed to fetch' });
   // The stream is the app's, handed to fetch: capture never reads it (readBody).
   expect(events[0].request.body).toBeUndefined();
+});
+
+/** An upload API over HTTP/2 (TLS, as browsers speak it) at https://api.example.test (see browser.ts); each body it got, in order. */
+async function startHttp2Uploads() {
+  const got: string[] = [];
+  const sessions = new Set<ServerHttp2Session>();
+  const server = createSecureServer(selfSignedCertificate(), (req, res) => {
+    const cors = { 'Access-Control-Allow-Origin': '*', 'Access-Control-Allow-Headers': '*', 'Access-Control-Allow-Methods': '*' };
+    // A stream body makes the request not simple: preflighted.
+    if (req.method === 'OPTIONS') return void res.writeHead(204, cors).end();
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      got.push(Buffer.concat(chunks).toString());
+      res.writeHead(200, { ...cors, 'Content-Type': 'text/plain' }).end('got ' + got.at(-1));
+    });
+  });
+  server.on('session', (session) => {
+    sessions.add(session);
+    session.on('close', () => sessions.delete(session));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `https://api.example.test:${(server.address() as AddressInfo).port}`,
+    got,
+    close: () => {
+      for (const session of sessions) session.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+test.describe('over HTTP/2', () => {
+  test.use({ ignoreHTTPSErrors: true });
+
+  test('a streamed upload reaches the server whole, as without capture, and is recorded without its request body', async ({ page, collector, api }) => {
+    const uploads = await startHttp2Uploads();
+    try {
+      await openPage({ page, collector });
+      const without = await run(page, 'upload', uploads.url + '/upload');
+      expect(without).toEqual({ status: 200, text: 'got part 1, part 2' });
+      await startCapture(page);
+      expect(await run(page, 'upload', uploads.url + '/upload')).toEqual(without);
+      expect(uploads.got).toEqual(['part 1, part 2', 'part 1, part 2']);
+
+      await expect.poll(() => eventsTo(collector, '/upload').length).toBe(1);
+      await quickCallRecorded(page, collector, api);
+      const events = eventsTo(collector, '/upload');
+      expect(events).toHaveLength(1);
+      // The stream is the app's, handed to fetch: capture never reads it (readBody). The answer the app read is kept.
+      expect(events[0].request.body).toBeUndefined();
+      expect(events[0].response).toMatchObject({ status: 200, body: 'got part 1, part 2' });
+      expect(events[0].metadata).toBeUndefined();
+    } finally {
+      await uploads.close();
+    }
+  });
 });
