@@ -15,9 +15,9 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 15_480,
+  umd: 15_535,
   esmCore: 12_370,
-  esmCapture: 3_155,
+  esmCapture: 3_210,
 };
 
 const gzipSize = (code: string | Buffer): number => gzipSync(code, { level: 9 }).length;

@@ -11,7 +11,7 @@ const ROOT = join(import.meta.dirname, '..', '..');
  * A certificate for *.example.test that signs itself, made with Debian's openssl for this run only (a
  * browser context opened with `ignoreHTTPSErrors` accepts it).
  */
-function selfSignedCertificate(): { key: Buffer; cert: Buffer } {
+export function selfSignedCertificate(): { key: Buffer; cert: Buffer } {
   const dir = mkdtempSync(join(tmpdir(), 'usertrail-tls-'));
   try {
     execFileSync(

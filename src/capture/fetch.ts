@@ -5,6 +5,16 @@ import type { End, PatchDeps } from './types.js';
 /** What capture reads a response's body from: the text the app read (a promise of it until it arrives), or a copy. */
 type BodySource = Copy | Promise<string> | string;
 
+/** A captured response's body, as capture watches it. */
+interface Watched {
+  /** What capture reads of it (see `bodies`). */
+  source?: BodySource;
+  /** The body the app is shown once capture copied it (see `follow`): the same stream each time it asks. */
+  shown?: ReadableStream<Uint8Array>;
+  /** The reader of the browser's own body that `shown` reads through, taken when the app first reads (or locks) it. */
+  reader?: ReadableStreamDefaultReader<Uint8Array<ArrayBuffer>>;
+}
+
 /** Streams the app reads as they arrive: logged without a body, and not copied. */
 const STREAMING = /event-stream|ndjson/i;
 
@@ -39,13 +49,28 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
    * formData(), bytes(), `body`), or in capture's deferred work if the app has read nothing by then, a
    * copy is taken.
    */
-  const bodies = new WeakMap<Response, { source?: BodySource }>();
+  const bodies = new WeakMap<Response, Watched>();
   /** What capture reads of a response's body: what it has, or else a copy taken now (none once the app used the body otherwise). */
   const sourceOf = (response: Response): BodySource | undefined => {
     const body = bodies.get(response);
     // `== null`, not falsy: the empty text the app read is a read too.
     if (body && body.source == null) body.source = copyBody(response, cloneResponse);
+    if (body) lockAsShown(response, body);
     return body?.source;
+  };
+  /** The browser's own `body` getter (see the patch of `body`). */
+  let bodyOf: Function;
+  /**
+   * The app locked the body capture shows it (see `follow`: a reader it has not read from yet), and the
+   * browser's own body behind it is still unlocked: it is locked now, with the reader `follow` reads
+   * through, so that a read or clone() of the response fails as it does without capture ("body stream
+   * is locked") instead of taking the body from the app's reader.
+   */
+  const lockAsShown = (response: Response, body: Watched): void => {
+    if (!body.shown?.locked || body.reader) return;
+    // Unlocked unless the browser reads it (a text() of the app's before it asked for the body): then left as it is.
+    const own: ReadableStream<Uint8Array<ArrayBuffer>> = bodyOf.call(response);
+    if (!own.locked) body.reader = own.getReader();
   };
   /**
    * The `clone()` that was in place when capture put its own there, which capture copies with: its copy
@@ -83,8 +108,10 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
    */
   const shareText = <T>(response: Response, as: (text: string) => T): Promise<T> | undefined => {
     const body = bodies.get(response);
-    // Read already, if only an empty text (''): the app's second read fails as the browser words it.
-    if (!body || body.source != null) return;
+    if (!body) return;
+    // Read already (if only an empty text ''), or copied: the browser's own text() reads, or fails as the
+    // browser words it (a second read; a body the app locked, once it is locked behind too).
+    if (body.source != null) return void lockAsShown(response, body);
     const read: Promise<string> = readText.call(response);
     body.source = read;
     return read.then((text) => {
@@ -92,10 +119,8 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
       return as(text);
     });
   };
-  /** The body each response shows the app when capture copied it: the same stream each time it asks. */
-  const followers = new WeakMap<Response, ReadableStream<Uint8Array>>();
-  const follow = (response: Response, body: ReadableStream<Uint8Array<ArrayBuffer>>, copy: Copy): ReadableStream<Uint8Array> => {
-    let reader: ReadableStreamDefaultReader<Uint8Array<ArrayBuffer>> | undefined;
+  /** The body a response shows the app when capture copied it (see `shown`), reading the browser's `body` through `watched.reader`. */
+  const follow = (response: Response, body: ReadableStream<Uint8Array<ArrayBuffer>>, copy: Copy, watched: Watched): ReadableStream<Uint8Array> => {
     /** The bytes the app got: what the copy keeps when the app cancels (see stopAt). */
     let delivered = 0;
     // A byte stream, as the original is, so that a BYOB reader works on it too; pulled only when the
@@ -103,7 +128,7 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
     return new ReadableStream({
       type: 'bytes',
       async pull(controller) {
-        const { done, value } = await (reader ??= body.getReader()).read();
+        const { done, value } = await (watched.reader ??= body.getReader()).read();
         if (done) {
           controller.close();
           controller.byobRequest?.respond(0);
@@ -115,7 +140,7 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
       },
       cancel(reason) {
         if (!cloned.has(response)) stopAt(copy, delivered);
-        return (reader || body).cancel(reason);
+        return (watched.reader || body).cancel(reason);
       },
     });
   };
@@ -124,21 +149,27 @@ export function patchFetch({ want, begin, maxBodyBytes }: FetchPatchDeps): Toggl
     patch(
       responses,
       'body',
-      (original) =>
-        function (this: Response) {
+      (original) => {
+        bodyOf = original;
+        return function (this: Response) {
           const copy = sourceOf(this);
           const body = original.call(this);
           if (!isCopy(copy) || !body) return body;
-          let followed = followers.get(this);
-          if (!followed) followers.set(this, (followed = follow(this, body, copy)));
-          return followed;
-        },
+          // A copy's source stays in `bodies` (see takeBody), and with it what the app is shown.
+          const watched = bodies.get(this) as Watched;
+          return (watched.shown ??= follow(this, body, copy, watched));
+        };
+      },
       'getter',
     ),
     patch(responses, 'clone', (original) => {
       cloneResponse = original;
       return function (this: Response) {
-        if (bodies.has(this)) cloned.add(this);
+        const body = bodies.get(this);
+        if (body) {
+          cloned.add(this);
+          lockAsShown(this, body);
+        }
         return original.apply(this, arguments);
       };
     }),
