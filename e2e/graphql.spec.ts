@@ -1,9 +1,10 @@
 import { join, normalize } from 'node:path';
 import { build } from 'esbuild';
+import type { CapturedEvent } from '../src/wire';
 import { startGraphqlApp, type GraphqlApp } from '../test/support/graphql-app';
 import { expect, test, type PageAndCollector } from './support/fixtures';
-import type { Recorder } from './support/recorder';
 import { problemsOf } from './support/page-problems';
+import { capturedEvents } from './support/recorder';
 
 /**
  * Capture under Apollo Client 4.3.8 (bundled by esbuild, as an app bundles it) in Debian's Chromium,
@@ -81,12 +82,6 @@ const APP = (endpoint: string) => `<script>
   });
 </script>`;
 
-type Event = {
-  request: { uri: string; verb: string; headers: Record<string, string>; body?: unknown; transfer_encoding?: string };
-  response: { status: number; headers: Record<string, string>; body?: unknown; transfer_encoding?: string };
-  metadata?: Record<string, unknown>;
-};
-const events = (collector: Recorder): Event[] => collector.items('events') as unknown as Event[];
 
 /** What names a call: its operation's name, or the names of a batch's, joined by `+`. */
 const operationOf = (body: unknown): string =>
@@ -181,9 +176,9 @@ test('Apollo Client gets the same results with capture, and each operation is re
     { dataState: 'complete', data: { book: { id: '2', reviews: ['prescient', 'bleak'] } } },
   ]);
 
-  await expect.poll(() => events(collector).length).toBe(OPERATIONS.length);
+  await expect.poll(() => capturedEvents(collector).length).toBe(OPERATIONS.length);
   await collector.settled(page);
-  const recorded = events(collector);
+  const recorded = capturedEvents(collector);
   expect(recorded.map((event) => operationOf(event.request.body))).toEqual(OPERATIONS);
   for (const [i, event] of recorded.entries()) {
     const operation = OPERATIONS[i]!;
@@ -215,11 +210,11 @@ test('moesif-browser-js 1.8.13 records what usertrail records of each operation 
    * A body as Moesif shows it: base64 decoded (moesif sends the multipart answer so, usertrail as text),
    * line ends as LF (moesif's read of it made each CR LF one).
    */
-  const shown = ({ body, transfer_encoding }: Event['response']) =>
+  const shown = ({ body, transfer_encoding }: CapturedEvent['response']) =>
     transfer_encoding === 'base64' ? Buffer.from(body as string, 'base64').toString() : typeof body === 'string' ? body.replace(/\r\n/g, '\n') : body;
   /** The events recorded from the `from`th to before the `to`th, by operation, as both SDKs record them. */
   const recorded = (from: number, to?: number) =>
-    events(collector)
+    capturedEvents(collector)
       .slice(from, to)
       .map(({ request, response }) => ({
         operation: operationOf(request.body),
@@ -232,12 +227,12 @@ test('moesif-browser-js 1.8.13 records what usertrail records of each operation 
       }))
       .sort((a, b) => a.operation.localeCompare(b.operation));
   const rejectedByApollo = ['Broken', 'Nope'];
-  const moesifFrom = events(collector).length;
+  const moesifFrom = capturedEvents(collector).length;
   const moesif = await runApp({ page, collector }, '/node_modules/moesif-browser-js/moesif.min.js');
-  await expect.poll(() => events(collector).length - moesifFrom, { message: 'moesif recorded the operations it records' }).toBe(OPERATIONS.length - rejectedByApollo.length);
-  const usertrailFrom = events(collector).length;
+  await expect.poll(() => capturedEvents(collector).length - moesifFrom, { message: 'moesif recorded the operations it records' }).toBe(OPERATIONS.length - rejectedByApollo.length);
+  const usertrailFrom = capturedEvents(collector).length;
   const usertrail = await runApp({ page, collector }, '/dist/moesif.min.js');
-  await expect.poll(() => events(collector).length - usertrailFrom).toBe(OPERATIONS.length);
+  await expect.poll(() => capturedEvents(collector).length - usertrailFrom).toBe(OPERATIONS.length);
   await collector.settled(page);
 
   expect(usertrail.seen).toEqual(moesif.seen);
@@ -258,8 +253,8 @@ test('a @defer query the app leaves after its first part (Apollo Client aborts t
     await page.evaluate(() => (window as unknown as { startDeferred(): Promise<unknown> }).startDeferred());
     // As a component unmounted while the rest was on its way: Apollo Client aborts the fetch.
     await page.evaluate(() => (window as unknown as { deferredSubscription: { unsubscribe(): void } }).deferredSubscription.unsubscribe());
-    await expect.poll(() => events(collector).length).toBe(1);
-    const [event] = events(collector);
+    await expect.poll(() => capturedEvents(collector).length).toBe(1);
+    const [event] = capturedEvents(collector);
     expect(event.response.status).toBe(200);
     expect(event.metadata).toEqual({ truncated: ['response'] });
     // The first part when capture had read it before the abort, which empties what the copy held unread.

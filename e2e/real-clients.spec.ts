@@ -1,7 +1,8 @@
+import type { CapturedEvent } from '../src/wire';
 import { expect, test, type PageAndCollector } from './support/fixtures';
 import { moesif1102 } from './support/moesif-1.10.2';
-import type { Recorder } from './support/recorder';
 import { problemsOf } from './support/page-problems';
+import { capturedEvents } from './support/recorder';
 
 /**
  * Capture under the HTTP client libraries apps make their calls through, the real files from
@@ -46,14 +47,8 @@ const HELPERS = `<script>
   window.settle = (promise) => Promise.resolve(promise).then(seen, async (reason) => ({ rejected: await seen(reason) }));
 </script>`;
 
-type Event = {
-  request: { uri: string; verb: string; headers: Record<string, string>; body?: unknown; transfer_encoding?: string };
-  response: { status: number; headers: Record<string, string>; body?: unknown; transfer_encoding?: string };
-  metadata?: Record<string, unknown>;
-};
-const events = (collector: Recorder): Event[] => collector.items('events') as unknown as Event[];
 /** What names a call in a scenario: its URL's query. */
-const tagOf = (event: Event): string => new URL(event.request.uri).search;
+const tagOf = (event: CapturedEvent): string => new URL(event.request.uri).search;
 
 interface Setup {
   /** The library the page loads. */
@@ -109,10 +104,10 @@ async function bothWays({ page, collector }: PageAndCollector, setup: Setup, tag
   }
   const [without, withCapture] = runs;
   expect(withCapture.seen).toEqual(without.seen);
-  await expect.poll(() => events(collector).length).toBeGreaterThanOrEqual(tags.length);
+  await expect.poll(() => capturedEvents(collector).length).toBeGreaterThanOrEqual(tags.length);
   await collector.settled(page);
-  expect(events(collector).map(tagOf).sort()).toEqual([...tags].sort());
-  const byTag = Object.fromEntries(events(collector).map((event) => [tagOf(event), event]));
+  expect(capturedEvents(collector).map(tagOf).sort()).toEqual([...tags].sort());
+  const byTag = Object.fromEntries(capturedEvents(collector).map((event) => [tagOf(event), event]));
   for (const sent of withCapture.requests) {
     const { request } = byTag[sent.search];
     expect({ uri: request.uri, verb: request.verb, body: sameBoundary(request.body) }, sent.search).toEqual({
@@ -131,13 +126,13 @@ const echo = (method: string, body = '', authorization = false) => ({ method, bo
 /** What /api/bin answers, bytes 0 to 255, as an event carries them. */
 const BYTES = { body: Buffer.from(Array.from({ length: 256 }, (_, i) => i)).toString('base64'), transfer_encoding: 'base64' };
 /** A call's outcome as recorded: status, response body (with its encoding) and error. */
-const outcome = ({ response, metadata }: Event) => ({
+const outcome = ({ response, metadata }: CapturedEvent) => ({
   status: response.status,
   ...(response.body === undefined ? {} : { body: sameBoundary(response.body) }),
   ...(response.transfer_encoding ? { transfer_encoding: response.transfer_encoding } : {}),
   ...(metadata?.error ? { error: metadata.error } : {}),
 });
-const outcomes = (byTag: Record<string, Event>) => Object.fromEntries(Object.entries(byTag).map(([tag, event]) => [tag, outcome(event)]));
+const outcomes = (byTag: Record<string, CapturedEvent>) => Object.fromEntries(Object.entries(byTag).map(([tag, event]) => [tag, outcome(event)]));
 /** Header names lower-cased: XMLHttpRequest's are recorded as the app wrote them, a fetch's as a Headers names them. */
 const lowerCased = (headers: Record<string, string>) => Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
 const withoutDate = ({ date, ...headers }: Record<string, string>) => headers;
@@ -306,7 +301,7 @@ test("ky: the app gets the same answers and errors, and each request is recorded
     '?response': { status: 200, body: 'hello, text' },
   });
   expect(seen.networkRetried.rejected).toEqual({ TypeError: { name: 'TypeError', message: 'Failed to fetch' } });
-  expect(events(collector).filter((event) => tagOf(event) == '?status=503&retried').map((event) => event.response.status)).toEqual([503, 503, 503]);
+  expect(capturedEvents(collector).filter((event) => tagOf(event) == '?status=503&retried').map((event) => event.response.status)).toEqual([503, 503, 503]);
   // From the Request ky built, named as a Headers names them; a form's type with the boundary the server got.
   expect(byTag['?post'].request.headers).toEqual({ accept: 'application/json', 'content-type': 'application/json', 'x-tenant-id': 't1', authorization: '*****', 'User-Agent': expect.any(String) });
   expect(byTag['?form'].request.headers['content-type']).toBe(collector.api.filter((request) => request.search == '?form').at(-1)!.headers['content-type']);
@@ -425,7 +420,7 @@ for (const version of ['1.8.13', '1.10.2']) {
     ];
     /** The events recorded since the `from`th, by URL; without the User-Agent usertrail adds (Moesif reads the device from it). */
     const recorded = (from: number) =>
-      events(collector)
+      capturedEvents(collector)
         .slice(from)
         .map(({ request, response }) => {
           const { 'user-agent': userAgent, ...requestHeaders } = lowerCased(request.headers);
@@ -435,10 +430,10 @@ for (const version of ['1.8.13', '1.10.2']) {
     for (const [library, scenario, requests] of scenarios) {
       const bySdk: Record<string, unknown> = {};
       for (const [name, sdk] of [['moesif', moesif], ['usertrail', '/dist/moesif.min.js']]) {
-        const from = events(collector).length;
+        const from = capturedEvents(collector).length;
         await open({ page, collector }, { library, scenario, sdk }, true);
         await page.evaluate(() => (window as unknown as { scenario(): Promise<unknown> }).scenario());
-        await expect.poll(() => events(collector).length - from, { message: `${name} recorded ${library}'s calls` }).toBe(requests);
+        await expect.poll(() => capturedEvents(collector).length - from, { message: `${name} recorded ${library}'s calls` }).toBe(requests);
         await collector.settled(page); // usertrail's: nothing more on its way
         bySdk[name] = recorded(from);
       }

@@ -1,8 +1,8 @@
 import { join, normalize } from 'node:path';
 import { build } from 'esbuild';
 import { expect, test, type PageAndCollector } from './support/fixtures';
-import type { Recorder } from './support/recorder';
 import { problemsOf } from './support/page-problems';
+import type { Recorder } from './support/recorder';
 
 /**
  * Capture beside Sentry's browser SDK (@sentry/browser 11.19.0, bundled by esbuild as an app bundles it),

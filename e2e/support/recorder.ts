@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
 import { expect, type Page } from '@playwright/test';
+import type { CapturedEvent } from '../../src/wire';
 import { startRecorder as startSharedRecorder, type Answer, type Recorded } from '../../test/support/recorder';
 
 /** One request to /v1/* the collector received (with the status it was answered). */
@@ -215,3 +216,6 @@ export type Recorder = Awaited<ReturnType<typeof startRecorder>>;
 /** A page that loads the UMD build and runs `script` after it. */
 export const umdPage = (script: string, head = ''): string =>
   `<!doctype html><html><head><title>test page</title>${head}<script src="/dist/moesif.min.js"></script></head><body><script>${script}</script></body></html>`;
+
+/** The API calls the collector received, as the browser SDK's wire format describes them (src/wire.ts). */
+export const capturedEvents = (collector: Recorder): CapturedEvent[] => collector.items('events') as unknown as CapturedEvent[];
