@@ -21,10 +21,10 @@
  * - The body is recorded as fetch gave it to the app, decoded: the Content-Encoding header stays in
  *   the event's headers, as the upstream sent it.
  */
-import { BodyRecorder, isJsonStreamType, maskUrl, type EncodedBody } from './body.js';
+import { BodyRecorder, isJsonStreamType, maskUrl } from './body.js';
 import type { Recording } from './event.js';
 import { isCollectorCall, logOutgoing, NO_ANSWER, type OutgoingExchange } from './outgoing-event.js';
-import { rawHeaders, readFirstBytes, type Reading, type Recorded } from './web-body.js';
+import { encodedBody, rawHeaders, readFirstBytes, type Reading, type Recorded } from './web-body.js';
 
 /** One call to fetch while it runs. */
 export interface FetchCall {
@@ -213,15 +213,10 @@ async function exchange(call: FetchCall, response: Response | undefined): Promis
     url: maskUrl(request.url.href),
     method: request.method,
     requestHeaders: rawHeaders(request.headers),
-    requestBody: await encoded(requestRecorded, request.headers, request.headers.get('content-encoding') ?? ''),
+    requestBody: await encodedBody(requestRecorded, request.headers),
     status: response?.status ?? NO_ANSWER,
     responseHeaders: response ? rawHeaders(response.headers) : {},
     // fetch hands the app the body decoded, and that is what the clone read.
-    responseBody: await encoded(responseRecorded, response?.headers, ''),
+    responseBody: await encodedBody(responseRecorded, response?.headers, ''),
   };
-}
-
-async function encoded(recorded: Recorded | undefined, headers: Headers | undefined, contentEncoding: string): Promise<EncodedBody> {
-  if (!recorded) return {};
-  return recorded.recorder.decode({ ended: recorded.ended, contentType: headers?.get('content-type') ?? '', contentEncoding });
 }

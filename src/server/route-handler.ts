@@ -26,11 +26,11 @@
  * - The URL logged has the host the client called (see calledUrl).
  */
 import { randomUUID } from 'node:crypto';
-import { BodyRecorder, flattenHeaders, maskUrl, type EncodedBody } from './body.js';
+import { BodyRecorder, flattenHeaders, maskUrl } from './body.js';
 import { applyAnswers, askHooks, clientIp, handOn, hookCaller, maskEvent, TRANSACTION_ID_HEADER, takenTransactionId, type Recording } from './event.js';
 import { errorName } from './log.js';
 import type { MoesifEvent, RouteHandler } from './types.js';
-import { rawHeaders, readFirstBytes, type Recorded } from './web-body.js';
+import { encodedBody, rawHeaders, readFirstBytes, type Recorded } from './web-body.js';
 
 /** One call to a wrapped handler, from its Request to the end of its Response's body. */
 interface RouteCall {
@@ -205,12 +205,6 @@ function complete(call: RouteCall, answer: RouteAnswer): void {
   handOn(call.recording, buildEvent(call, answer, Date.now()));
 }
 
-async function encoded(recorded: Recorded | undefined, headers: Headers): Promise<EncodedBody> {
-  if (!recorded) return {};
-  // A body whose end never came: the client left, the upload failed.
-  return recorded.recorder.decode({ ended: recorded.ended, contentType: headers.get('content-type') ?? '', contentEncoding: headers.get('content-encoding') ?? '' });
-}
-
 async function buildEvent(call: RouteCall, { response, responseBody }: RouteAnswer, endedAt: number): Promise<MoesifEvent | undefined> {
   const { request, recording } = call;
   const { options, log } = recording;
@@ -235,8 +229,8 @@ async function buildEvent(call: RouteCall, { response, responseBody }: RouteAnsw
 
   const truncated: Array<'request' | 'response'> = [];
   for (const [side, { cut, ...body }] of [
-    ['request', await encoded(await call.requestBody, request.headers)],
-    ['response', await encoded(responseBody, response.headers)],
+    ['request', await encodedBody(await call.requestBody, request.headers)],
+    ['response', await encodedBody(responseBody, response.headers)],
   ] as const) {
     Object.assign(event[side], body);
     if (cut) truncated.push(side);

@@ -2,7 +2,7 @@
  * The Web's Request and Response (route handlers, global fetch) as the recording of node:http's
  * calls takes them: a body's first bytes in a BodyRecorder, and headers as Node's header objects.
  */
-import { BodyRecorder } from './body.js';
+import { BodyRecorder, type EncodedBody } from './body.js';
 
 /** A body's first bytes, and whether what was read is all of it. */
 export interface Recorded {
@@ -51,6 +51,20 @@ export function readFirstBytes(body: ReadableStream<Uint8Array>, cap: number): R
     return { recorder, ended: false };
   };
   return { recorded: read(), stop };
+}
+
+/**
+ * A recorded body as the event carries it, typed by `headers`. `contentEncoding` is what the bytes are
+ * still encoded with: the Content-Encoding header's, unless they were read decoded (a fetch answer).
+ * A body whose end never came (a client that left, a failed upload or download) is cut.
+ */
+export async function encodedBody(
+  recorded: Recorded | undefined,
+  headers: Headers | undefined,
+  contentEncoding = headers?.get('content-encoding') ?? '',
+): Promise<EncodedBody> {
+  if (!recorded) return {};
+  return recorded.recorder.decode({ ended: recorded.ended, contentType: headers?.get('content-type') ?? '', contentEncoding });
 }
 
 /** A Web Headers as Node's header objects are, repeated names (Set-Cookie) as arrays, for flattenHeaders. */
