@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 
 /**
@@ -26,6 +27,36 @@ export const ROOT = process.cwd();
 export const run = promisify(execFile);
 /** The consumer files the package tests type-check or run. */
 export const FIXTURES = join(ROOT, 'test/package/fixtures');
+
+/**
+ * The node_modules of a fixture project that has its own package.json and lockfile (packages that
+ * must not be the repository's devDependencies: other TypeScript compilers, a test runner with its own
+ * globals), installed by the first run with `npm ci` into node_modules/.cache/ under a hash of the
+ * lockfile: later runs, and a CI run after its first, reuse them.
+ */
+export async function installLockedProject(project: string): Promise<string> {
+  const lockfile = readFileSync(join(project, 'package-lock.json'));
+  const key = createHash('sha256').update(lockfile).digest('hex').slice(0, 16);
+  const installed = join(ROOT, 'node_modules/.cache', `usertrail-${basename(project)}`, key);
+  if (!existsSync(installed)) {
+    // Installed beside it and renamed at the end, so that a folder under its final name is complete:
+    // an install that was killed leaves its staging folder (named by its process id), never a half
+    // install that later runs would take for done.
+    const staging = `${installed}.${process.pid}`;
+    rmSync(staging, { recursive: true, force: true });
+    mkdirSync(staging, { recursive: true });
+    for (const file of ['package.json', 'package-lock.json']) copyFileSync(join(project, file), join(staging, file));
+    await run('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: staging });
+    try {
+      renameSync(staging, installed);
+    } catch (error) {
+      // Another run installed the same lockfile meanwhile: use its install.
+      rmSync(staging, { recursive: true, force: true });
+      if (!existsSync(installed)) throw error;
+    }
+  }
+  return join(installed, 'node_modules');
+}
 
 /**
  * `file:line TScode` of every line of these fixtures marked `// error TScode`: the errors a check of

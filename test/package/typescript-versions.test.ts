@@ -1,10 +1,9 @@
 // @vitest-environment node
-import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES, markedErrors, packConsumer, ROOT, run, type PackedConsumer } from './packed';
+import { FIXTURES, installLockedProject, markedErrors, packConsumer, run, type PackedConsumer } from './packed';
 
 /**
  * The published types under the TypeScript versions users run (December 2026), each with its own
@@ -23,37 +22,9 @@ import { FIXTURES, markedErrors, packConsumer, ROOT, run, type PackedConsumer } 
  *   do not: the same marked lines are expected of every version.
  *
  * The compilers are the packages of fixtures/typescript-versions/ (npm aliases with a lockfile; in the
- * repository's own devDependencies each alias would claim node_modules/.bin/tsc), installed by the
- * first run with `npm ci` into node_modules/.cache/, under a hash of the lockfile: later runs, and a
- * CI run after its first, reuse them.
+ * repository's own devDependencies each alias would claim node_modules/.bin/tsc), installed once by
+ * installLockedProject().
  */
-
-const COMPILERS_PROJECT = join(FIXTURES, 'typescript-versions');
-
-/** The compilers' node_modules: installed from the lockfile unless a run already has. */
-async function installCompilers(): Promise<string> {
-  const lockfile = readFileSync(join(COMPILERS_PROJECT, 'package-lock.json'));
-  const key = createHash('sha256').update(lockfile).digest('hex').slice(0, 16);
-  const installed = join(ROOT, 'node_modules/.cache/usertrail-typescript-versions', key);
-  if (!existsSync(installed)) {
-    // Installed beside it and renamed at the end, so that a folder under its final name is complete:
-    // an install that was killed leaves its staging folder (named by its process id), never a half
-    // install that later runs would take for done.
-    const staging = `${installed}.${process.pid}`;
-    rmSync(staging, { recursive: true, force: true });
-    mkdirSync(staging, { recursive: true });
-    for (const file of ['package.json', 'package-lock.json']) copyFileSync(join(COMPILERS_PROJECT, file), join(staging, file));
-    await run('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: staging });
-    try {
-      renameSync(staging, installed);
-    } catch (error) {
-      // Another run installed the same lockfile meanwhile: use its install.
-      rmSync(staging, { recursive: true, force: true });
-      if (!existsSync(installed)) throw error;
-    }
-  }
-  return join(installed, 'node_modules');
-}
 
 /**
  * Compiler options every check shares: every .d.ts file is checked, the package's and @types/node's
@@ -152,7 +123,7 @@ let compilers: string;
 let packed: PackedConsumer;
 
 beforeAll(async () => {
-  [compilers, packed] = await Promise.all([installCompilers(), packConsumer({ alsoLink: ['@types/node'] })]);
+  [compilers, packed] = await Promise.all([installLockedProject(join(FIXTURES, 'typescript-versions')), packConsumer({ alsoLink: ['@types/node'] })]);
   for (const file of new Set(COMPILERS.flatMap(({ setups }) => setups.flatMap(({ files }) => files)))) {
     copyFileSync(join(FIXTURES, file), join(packed.consumer, file));
   }
