@@ -3,11 +3,13 @@
  * collector, attributed to the user and company (issue 6). A drop-in for moesif-nodejs's
  * `moesif({...})`. Node only; this entry only wires the modules below and names every export.
  */
-import { createExchangeObserver, withoutBodies, type Recording } from './event.js';
+import { withoutBodies } from './event.js';
+import { createExchangeObserver } from './exchange.js';
 import { createLog, errorName } from './log.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 import { createOutbox } from './outbox.js';
 import { createOutgoingCapture } from './outgoing.js';
+import type { Recording } from './recording.js';
 import { createRouteHandlerWrapper } from './route-handler.js';
 import { createTransport } from './transport.js';
 import { createUpdaters, governanceRules, notify } from './updates.js';
@@ -207,7 +209,7 @@ export function moesifMiddleware(given: MoesifOptions | NextJsAppRouterOptions):
       void work.finally(() => building.delete(work));
     },
   };
-  // Made once: per request, observing makes only what the exchange must keep (event.ts).
+  // Made once: per request, observing makes only what the exchange must keep (exchange.ts).
   const exchanges = createExchangeObserver(recording);
   const outgoing = createOutgoingCapture(recording);
   const wrapRouteHandler = createRouteHandlerWrapper(recording);

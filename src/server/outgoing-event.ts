@@ -5,7 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { flattenHeaders, type EncodedBody, type RawHeaders } from './body.js';
-import { applyAnswers, askHooks, handOn, hookCaller, maskEvent, type Recording } from './event.js';
+import { applyAnswers, askHooks, hookCaller, maskEvent } from './hooks.js';
+import { handOn, type Recording } from './recording.js';
 import type { MockedRequest, MockedResponse, MoesifEvent } from './types.js';
 
 /** moesif-nodejs's status for an outgoing call that got no answer. */

@@ -22,7 +22,7 @@
  *   the event's headers, as the upstream sent it.
  */
 import { BodyRecorder, isJsonStreamType, maskUrl } from './body.js';
-import type { Recording } from './event.js';
+import type { Recording } from './recording.js';
 import { isCollectorCall, logOutgoing, NO_ANSWER, type OutgoingExchange } from './outgoing-event.js';
 import { encodedBody, rawHeaders, readFirstBytes, type Reading, type Recorded } from './web-body.js';
 

@@ -31,10 +31,11 @@ import http, { type ClientRequest, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { syncBuiltinESMExports } from 'node:module';
 import { BodyRecorder, maskUrl, type EncodedBody, type RawHeaders } from './body.js';
-import type { Method, Recording } from './event.js';
+import type { Method } from './exchange.js';
 import { errorName } from './log.js';
 import { headerString, isCollectorCall, logOutgoing, NO_ANSWER, type OutgoingExchange } from './outgoing-event.js';
 import { followFetch, startFetch, type FetchCall } from './outgoing-fetch.js';
+import type { Recording } from './recording.js';
 import type { MockedResponse } from './types.js';
 
 /** One outgoing call while it runs. */

@@ -27,8 +27,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { BodyRecorder, flattenHeaders, maskUrl } from './body.js';
-import { applyAnswers, askHooks, clientIp, handOn, hookCaller, maskEvent, TRANSACTION_ID_HEADER, takenTransactionId, type Recording } from './event.js';
+import { applyAnswers, askHooks, hookCaller, maskEvent } from './hooks.js';
 import { errorName } from './log.js';
+import { handOn, type Recording } from './recording.js';
+import { clientIp } from './request-origin.js';
+import { TRANSACTION_ID_HEADER, takenTransactionId } from './transaction-id.js';
 import type { MoesifEvent, RouteHandler } from './types.js';
 import { encodedBody, rawHeaders, readFirstBytes, type Recorded } from './web-body.js';
 

@@ -3,7 +3,7 @@
  * subscriptions and actions, each one immediate POST in moesif-nodejs's wire format; the governance
  * rules usertrail/server does not have; and how the app's callbacks are called.
  */
-import { idString } from './event.js';
+import { idString } from './hooks.js';
 import { errorName, type Log } from './log.js';
 import type { Send } from './transport.js';
 import type {
