@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { headerRecord } from '../src/capture/headers';
-import { flattenHeaders } from '../src/server/body';
+import { flattenHeaders } from '../src/server/headers';
 import { MASK } from '../src/wire';
 
 interface Row {

@@ -3,8 +3,9 @@
  * it), and the lighter form of an event that the outbox keeps when it is full.
  */
 import { randomUUID } from 'node:crypto';
-import { encodeParsed, flattenHeaders, type BodyRecorder, type EncodedBody, type RawHeaders } from './body.js';
+import { encodeParsed, type BodyRecorder, type EncodedBody } from './body.js';
 import type { Exchange } from './exchange.js';
+import { flattenHeaders, type RawHeaders } from './headers.js';
 import { applyAnswers, askHooks, hookCaller, maskEvent } from './hooks.js';
 import type { Hook } from './options.js';
 import { clientIp, firstHeaderValue, fullUrl } from './request-origin.js';

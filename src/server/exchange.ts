@@ -11,8 +11,9 @@
  */
 import type { ServerHttp2Stream } from 'node:http2';
 import type { Writable } from 'node:stream';
-import { BodyRecorder, type RawHeaders } from './body.js';
+import { BodyRecorder } from './body.js';
 import { buildEvent } from './event.js';
+import type { RawHeaders } from './headers.js';
 import { handOn, type Recording } from './recording.js';
 import { firstHeaderValue, receivedUrl } from './request-origin.js';
 import { TRANSACTION_ID_HEADER, takenTransactionId } from './transaction-id.js';

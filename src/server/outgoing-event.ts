@@ -4,7 +4,8 @@
  * goes on through the middleware's masking and outbox.
  */
 import { randomUUID } from 'node:crypto';
-import { flattenHeaders, type EncodedBody, type RawHeaders } from './body.js';
+import type { EncodedBody } from './body.js';
+import { flattenHeaders, type RawHeaders } from './headers.js';
 import { applyAnswers, askHooks, hookCaller, maskEvent } from './hooks.js';
 import { handOn, type Recording } from './recording.js';
 import type { MockedRequest, MockedResponse, MoesifEvent } from './types.js';

@@ -21,9 +21,11 @@
  * - The body is recorded as fetch gave it to the app, decoded: the Content-Encoding header stays in
  *   the event's headers, as the upstream sent it.
  */
-import { BodyRecorder, isJsonStreamType, maskUrl } from './body.js';
-import type { Recording } from './recording.js';
+import { BodyRecorder } from './body.js';
+import { isJsonStreamType } from './content-type.js';
+import { maskUrl } from './masking.js';
 import { isCollectorCall, logOutgoing, NO_ANSWER, type OutgoingExchange } from './outgoing-event.js';
+import type { Recording } from './recording.js';
 import { encodedBody, rawHeaders, readFirstBytes, type Reading, type Recorded } from './web-body.js';
 
 /** One call to fetch while it runs. */

@@ -1,7 +1,8 @@
 /** Where an incoming request came from and what it asked for: the client's address and the URL it called. */
 import { isIP } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { maskUrl, type RawHeaders } from './body.js';
+import type { RawHeaders } from './headers.js';
+import { maskUrl } from './masking.js';
 import type { MoesifRequest } from './types.js';
 
 /**

@@ -26,9 +26,11 @@
  * - The URL logged has the host the client called (see calledUrl).
  */
 import { randomUUID } from 'node:crypto';
-import { BodyRecorder, flattenHeaders, maskUrl } from './body.js';
+import { BodyRecorder } from './body.js';
+import { flattenHeaders } from './headers.js';
 import { applyAnswers, askHooks, hookCaller, maskEvent } from './hooks.js';
 import { errorName } from './log.js';
+import { maskUrl } from './masking.js';
 import { handOn, type Recording } from './recording.js';
 import { clientIp } from './request-origin.js';
 import { TRANSACTION_ID_HEADER, takenTransactionId } from './transaction-id.js';
