@@ -9,6 +9,7 @@ export default defineConfig({
   fullyParallel: true,
   retries: 0,
   timeout: 60_000,
-  reporter: process.env.CI ? 'line' : 'list',
+  // On CI also every test's duration, in test-results/durations.json, to see where the run's time goes.
+  reporter: process.env.CI ? [['line'], ['json', { outputFile: 'test-results/durations.json' }]] : 'list',
   use: { launchOptions: chromiumLaunchOptions, browserName: 'chromium' },
 });
