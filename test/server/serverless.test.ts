@@ -8,6 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_APP_ID } from '../../demo/collector/config.js';
+import moesif from '../../src/server/index';
 import { startRecorder, type Recorder } from './helpers';
 import { startLambda, type LambdaEnvironment } from './lambda';
 import { functionUrlEvent, httpApiEvent, ORDER_CALL, restApiEvent, SOURCE_IP } from './fixtures/lambda/events';
@@ -157,4 +158,61 @@ describe('what is logged, beside moesif-nodejs', () => {
       expect(usertrail.answers.map(withoutId)).toEqual(moesif.answers.map(withoutId));
     });
   }
+});
+
+describe('Web handlers (Netlify Functions 2 and the like): withMoesif(handler) in a plain Node runner', () => {
+  /** A runner as such platforms are: a Request in, the Response's body read to the client; `waitUntil` if the platform has one. */
+  async function serve(handler: (request: Request, context: Record<string, unknown>) => Promise<Response>, withWaitUntil: boolean) {
+    const waited: Array<Promise<unknown>> = [];
+    const context = { ip: SOURCE_IP, ...(withWaitUntil ? { waitUntil: (promise: Promise<unknown>) => void waited.push(promise) } : {}) };
+    const request = new Request('https://shop.netlify.app/api/orders?page=2', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': SOURCE_IP },
+      body: '{"item":"book"}',
+    });
+    const response = await handler(request, context);
+    return { response, waited, body: await response.text() };
+  }
+
+  async function collectorAndMiddleware() {
+    const collector = await startRecorder();
+    opened.push(() => collector.close());
+    // The default batch wait (2 s): what leaves before it is what waitUntil or flush() sent.
+    return { collector, withMoesif: moesif({ applicationId: DEFAULT_APP_ID, baseUri: collector.url }) };
+  }
+
+  it('hands the platform\'s waitUntil() the delivery of the call, which settles once the collector has it', async () => {
+    const { collector, withMoesif } = await collectorAndMiddleware();
+    const fn = withMoesif(async (request: Request) => Response.json({ id: 'ord_1', item: ((await request.json()) as { item: string }).item }, { status: 201 }));
+    const { response, waited, body } = await serve(fn, true);
+    expect(response.status).toBe(201);
+    expect(JSON.parse(body)).toEqual({ id: 'ord_1', item: 'book' });
+    expect(waited).toHaveLength(1);
+    await Promise.all(waited);
+    expect(collector.events()).toMatchObject([
+      { request: { uri: 'https://shop.netlify.app/api/orders?page=2', verb: 'POST', ip_address: SOURCE_IP, body: { item: 'book' } }, response: { status: 201, body: { id: 'ord_1', item: 'book' } } },
+    ]);
+  });
+
+  it('without waitUntil(), the call is queued when its body has ended, and flush() after it sends it', async () => {
+    const { collector, withMoesif } = await collectorAndMiddleware();
+    const fn = withMoesif(async () => Response.json({ ok: true }));
+    await serve(fn, false);
+    await withMoesif.flush();
+    expect(collector.events()).toHaveLength(1);
+  });
+
+  it('waitUntil() settles for a handler that throws (logged as 500) and for one that gives no Response (not logged)', async () => {
+    const { collector, withMoesif } = await collectorAndMiddleware();
+    const waited: Array<Promise<unknown>> = [];
+    const context = { waitUntil: (promise: Promise<unknown>) => void waited.push(promise) };
+    const failing = withMoesif(async (): Promise<Response> => {
+      throw new Error('db down');
+    });
+    await expect(failing(new Request('https://shop.netlify.app/api/fail'), context)).rejects.toThrow('db down');
+    const odd = withMoesif((async () => 'not a Response') as unknown as () => Promise<Response>);
+    await odd(new Request('https://shop.netlify.app/api/odd'), context);
+    await Promise.all(waited);
+    expect(collector.events().map((event) => [new URL(event.request.uri).pathname, event.response.status])).toEqual([['/api/fail', 500]]);
+  });
 });
