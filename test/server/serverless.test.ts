@@ -63,7 +63,7 @@ describe('measured: an adapter\'s handler as it is, no flush', () => {
       // The shortest batch wait each SDK takes (moesif-nodejs refuses 500 or less), and as long an idle
       // time between two calls: the batch timer runs out while the environment is frozen.
       const batchMaxTime = sdk === 'usertrail' ? 50 : 501;
-      const { lambda, collector } = await deploy(sdk, 'serverless-http', 'plain', { BATCH_MAX_TIME: String(batchMaxTime) });
+      const { lambda, collector } = await deploy(sdk, 'serverless-http', 'plain', { MOESIF_OPTIONS: JSON.stringify({ batchMaxTime }) });
       await lambda.invoke(restApiEvent(ORDER_CALL));
       await new Promise((r) => setTimeout(r, batchMaxTime)); // the idle time between two calls, frozen
       expect(await eventsNow(collector)).toEqual([]);
@@ -107,6 +107,33 @@ describe('README: the handler that awaits flush() before it returns', () => {
   }
 });
 
+describe('what the flush costs', () => {
+  it('each invocation waits for the collector\'s answer, and no longer than requestTimeout when it stalls', async () => {
+    const { lambda, collector } = await deploy('usertrail', 'serverless-http', 'flush', { MOESIF_OPTIONS: JSON.stringify({ requestTimeout: 300 }) });
+    const pathsLogged = () => collector.events().map((event) => `${event.request.verb} ${new URL(event.request.uri).pathname}${new URL(event.request.uri).search}`);
+    // A collector 100 ms away (time is the scenario): the answer leaves Lambda after it.
+    collector.answer = () => ({ status: 201, delayMs: 100 });
+    let started = Date.now();
+    await lambda.invoke(restApiEvent(ORDER_CALL));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(100);
+    expect(pathsLogged()).toEqual(['POST /orders/42?expand=items&tag=a&tag=b']);
+
+    // A collector that takes the request and never answers: flush() gives up after requestTimeout
+    // (10 s by default, longer than many functions may run) and the event stays queued.
+    let release = () => {};
+    const hold = new Promise<void>((resolve) => (release = resolve));
+    collector.answer = () => ({ status: 201, hold });
+    started = Date.now();
+    expect((await lambda.invoke(restApiEvent({ method: 'GET', path: '/orders', query: 'page=2' }, 'rest-2'))).statusCode).toBe(200);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    release();
+    collector.answer = () => ({ status: 201 });
+    await lambda.invoke(restApiEvent({ method: 'GET', path: '/orders', query: 'page=3' }, 'rest-3'));
+    // Sent again with the next invocation's flush: received twice, as a retry after a lost answer is.
+    expect(pathsLogged().slice(1)).toEqual(['GET /orders?page=2', 'GET /orders?page=2', 'GET /orders?page=3']);
+  });
+});
+
 describe('what is logged, beside moesif-nodejs', () => {
   const calls = [
     ...SHAPES.map(([, eventOf], index) => eventOf(ORDER_CALL, `shape-${index}`)),
@@ -118,7 +145,7 @@ describe('what is logged, beside moesif-nodejs', () => {
   /** What an event says of its call, but for what both SDKs hide differently (moesif-nodejs: an MD5 of a password). */
   async function loggedBy(sdk: Sdk, adapter: Adapter) {
     // Not frozen, and moesif-nodejs's shortest batch wait, so that it sends at all.
-    const { lambda, collector } = await deploy(sdk, adapter, 'plain', { BATCH_MAX_TIME: sdk === 'usertrail' ? '10' : '501' }, false);
+    const { lambda, collector } = await deploy(sdk, adapter, 'plain', { MOESIF_OPTIONS: JSON.stringify({ batchMaxTime: sdk === 'usertrail' ? 10 : 501 }) }, false);
     const answers = [];
     for (const call of calls) answers.push(await lambda.invoke(call));
     await collector.waitFor(() => collector.events().length >= calls.length || undefined, 10_000);
