@@ -153,6 +153,12 @@ describe('what is logged, beside moesif-nodejs', () => {
     const events = collector.events().map(({ request, response, user_id }) => ({
       uri: request.uri,
       verb: request.verb,
+      // But for the transaction id, and Authorization, which the SDKs hide differently; as strings:
+      // serverless-http sets Content-Length as a number, which moesif-nodejs sends as one.
+      headers: Object.fromEntries(
+        Object.entries({ ...request.headers, authorization: request.headers.authorization && 'hidden', 'x-moesif-transaction-id': 'id' }).map(([name, value]) => [name, String(value)]),
+      ),
+      responseHeaders: { ...response.headers, 'x-moesif-transaction-id': 'id' },
       ip: request.ip_address,
       // moesif-nodejs logs serverless-http's empty Buffer of a GET as an empty base64 body.
       ...(request.body === '' || request.body === undefined ? {} : { body: hidden(request.body), encoding: request.transfer_encoding }),
@@ -165,7 +171,7 @@ describe('what is logged, beside moesif-nodejs', () => {
   }
 
   for (const adapter of ['serverless-http', '@codegenie/serverless-express'] as const) {
-    it(`${adapter}: URL, method, client IP, bodies and status as moesif-nodejs logs them, for every event shape`, async () => {
+    it(`${adapter}: URL, method, headers, client IP, bodies and status as moesif-nodejs logs them, for every event shape`, async () => {
       const usertrail = await loggedBy('usertrail', adapter);
       const moesif = await loggedBy('moesif-nodejs', adapter);
       expect(usertrail.events).toEqual(moesif.events);
