@@ -8,7 +8,7 @@
  * request"), thawed (SIGCONT) for the next invocation, and recycled (SIGKILL) without a signal it
  * could act on.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -21,8 +21,6 @@ export interface LambdaEnvironment {
   /** Ends the environment as Lambda recycles one: SIGKILL, no chance to send anything. */
   recycle(): Promise<void>;
   readonly frozen: boolean;
-  /** What the child wrote to stderr. */
-  readonly stderr: string;
 }
 
 interface Invocation {
@@ -42,7 +40,8 @@ export async function startLambda(handler: string, env: Record<string, string>, 
   let waitingRuntime: ServerResponse | undefined;
   let frozen = false;
   let count = 0;
-  let child: ChildProcess | undefined;
+  // The runtime's process, once spawned (the API must listen first: its address is in the environment).
+  let pid: number | undefined;
 
   function deliver(res: ServerResponse, invocation: Invocation): void {
     res.writeHead(200, {
@@ -67,8 +66,8 @@ export async function startLambda(handler: string, env: Record<string, string>, 
         waitingRuntime = res;
         // The runtime is idle: Lambda freezes the environment now. The invocations it answered resolve
         // only after this, so that a test reads the collector with the process stopped.
-        if (freeze && child?.pid !== undefined) {
-          process.kill(child.pid, 'SIGSTOP');
+        if (freeze && pid !== undefined) {
+          process.kill(pid, 'SIGSTOP');
           frozen = true;
         }
         for (const [id, done] of pending) {
@@ -107,7 +106,7 @@ export async function startLambda(handler: string, env: Record<string, string>, 
     },
     stdio: ['ignore', 'inherit', 'pipe'],
   });
-  child = started;
+  pid = started.pid;
   started.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<void>((resolve) => started.once('exit', () => resolve()));
   void exited.then(() => {
@@ -127,8 +126,8 @@ export async function startLambda(handler: string, env: Record<string, string>, 
           queue.push(invocation);
           return;
         }
-        if (frozen && started.pid !== undefined) {
-          process.kill(started.pid, 'SIGCONT');
+        if (frozen && pid !== undefined) {
+          process.kill(pid, 'SIGCONT');
           frozen = false;
         }
         deliver(runtime, invocation);
@@ -140,9 +139,6 @@ export async function startLambda(handler: string, env: Record<string, string>, 
     },
     get frozen() {
       return frozen;
-    },
-    get stderr() {
-      return stderr;
     },
   };
 }
