@@ -24,7 +24,8 @@
  *   wrapper cannot see; moesif-nodejs logs no thrown call. The error goes on to Next.js either way.
  * - identifyCompany is asked for the company; moesif-nodejs asks identifyUser for both ids here.
  * - The URL logged has the host the client called (see calledUrl).
- * - A context with `waitUntil()` (Netlify Functions 2 pass one; Next.js's does not) is given the
+ * - A context with `waitUntil()` (Netlify Functions 2 and Vercel's Web handlers pass one; Next.js's
+ *   route context does not) is given the
  *   delivery of the call's event: the platform then keeps the function running after the answer until
  *   the collector has the event, where otherwise it may freeze or end the instance with the event
  *   queued (what AWS Lambda does, under Netlify's functions too). The handler itself cannot wait for it:
@@ -96,7 +97,7 @@ export function createRouteHandlerWrapper(recording: Recording, flush: () => Pro
 }
 
 /**
- * Gives a platform's `waitUntil` (the context's, as Netlify Functions 2 pass it) the delivery of the
+ * Gives a platform's `waitUntil` (the context's, as Netlify Functions 2 and Vercel pass it) the delivery of the
  * call's event: its end (complete) and then the middleware's flush(). Never throws into the call.
  */
 function keepRunningUntilDelivered(call: RouteCall, context: unknown, flush: () => Promise<void>): void {
