@@ -10,7 +10,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 const RUNTIME = fileURLToPath(new URL('./fixtures/lambda/runtime.mjs', import.meta.url));
@@ -140,5 +140,46 @@ export async function startLambda(handler: string, env: Record<string, string>, 
     get frozen() {
       return frozen;
     },
+  };
+}
+
+/**
+ * The network between a function and its collector, as NAT gateways and Lambda's own NAT are: a
+ * connection idle longer than their timeout (350 s) is forgotten without telling either end, and
+ * the next packet on it is answered with a reset. A TCP proxy on 127.0.0.1 to `target`; `forgetIdle()`
+ * is that timeout passing, for the connections open now.
+ */
+export async function startNat(targetPort: number): Promise<{ url: string; forgetIdle(): void; close(): Promise<void> }> {
+  const open = new Set<Socket>();
+  const forgotten = new WeakSet<Socket>();
+  const server = createTcpServer((inbound) => {
+    open.add(inbound);
+    const outbound = connect(targetPort, '127.0.0.1');
+    inbound.on('data', (chunk) => {
+      if (forgotten.has(inbound)) {
+        inbound.resetAndDestroy();
+        outbound.destroy();
+      } else outbound.write(chunk);
+    });
+    outbound.on('data', (chunk) => inbound.write(chunk));
+    const end = () => {
+      open.delete(inbound);
+      inbound.destroy();
+      outbound.destroy();
+    };
+    inbound.on('close', end).on('error', end);
+    outbound.on('close', end).on('error', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    forgetIdle() {
+      for (const socket of open) forgotten.add(socket);
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of open) socket.destroy();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_APP_ID } from '../../demo/collector/config.js';
 import moesif from '../../src/server/index';
 import { startRecorder, type Recorder } from './helpers';
-import { startLambda, type LambdaEnvironment } from './lambda';
+import { startLambda, startNat, type LambdaEnvironment } from './lambda';
 import { functionUrlEvent, httpApiEvent, ORDER_CALL, restApiEvent, SOURCE_IP } from './fixtures/lambda/events';
 
 const EXPRESS_APP = fileURLToPath(new URL('./fixtures/lambda/express-app.mjs', import.meta.url));
@@ -131,6 +131,23 @@ describe('what the flush costs', () => {
     await lambda.invoke(restApiEvent({ method: 'GET', path: '/orders', query: 'page=3' }, 'rest-3'));
     // Sent again with the next invocation's flush: received twice, as a retry after a lost answer is.
     expect(pathsLogged().slice(1)).toEqual(['GET /orders?page=2', 'GET /orders?page=2', 'GET /orders?page=3']);
+  });
+});
+
+describe('a connection the network forgot while the environment was frozen', () => {
+  it('is replaced at once: the next call is still delivered before the environment is frozen again', async () => {
+    const collector = await startRecorder();
+    opened.push(() => collector.close());
+    const nat = await startNat(collector.port);
+    opened.push(() => nat.close());
+    const lambda = await startLambda(EXPRESS_APP, { SDK: 'usertrail', ADAPTER: 'serverless-http', PATTERN: 'flush', COLLECTOR: nat.url, APP_ID: DEFAULT_APP_ID });
+    opened.push(() => lambda.recycle());
+    await lambda.invoke(restApiEvent(ORDER_CALL));
+    expect(await eventsNow(collector)).toEqual(['POST /orders/42']);
+    // Frozen longer than the NAT's idle timeout: the kept-alive connection to the collector is gone.
+    nat.forgetIdle();
+    await lambda.invoke(restApiEvent({ method: 'GET', path: '/orders', query: 'page=2' }, 'rest-2'));
+    expect(await eventsNow(collector)).toEqual(['POST /orders/42', 'GET /orders']);
   });
 });
 
