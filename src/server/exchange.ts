@@ -114,6 +114,13 @@ export function createExchangeObserver(recording: Recording): ExchangeObserver {
     else awaitAnswer(exchange);
   }
 
+  // The whole answer was handed on. A stub socket's write() calls back at once, so Node emits 'finish'
+  // inside end(), before writableEnded turns true: the body has ended all the same.
+  function onFinish(this: MoesifResponse): void {
+    const exchange = exchangeOf(this);
+    if (exchange && !exchange.done) complete(exchange, { ended: true });
+  }
+
   return {
     observe(req, res) {
       if (exchangeOf(res)) return;
@@ -150,6 +157,11 @@ export function createExchangeObserver(recording: Recording): ExchangeObserver {
       // itself (res.stream.write(), unseen on res): there each chunk is seen once, whoever wrote it.
       tapExchange(exchange, tapRequest, options.logBody ? (http2Stream(res) ?? res) : undefined);
       res.on('close', onClose);
+      // A response no node:http server made gets no 'close' from Node: serverless adapters make their
+      // own on a stub socket, and @codegenie/serverless-express (Lambda) never emits it, so none of its
+      // calls was logged. Node's server listens to 'finish' before the app runs (resOnFinish); its
+      // responses, and node:http2's (which emit 'close' themselves), keep the one listener.
+      if (res.listenerCount('finish') === 0 && !http2Stream(res)) res.on('finish', onFinish);
     },
   };
 }

@@ -212,7 +212,7 @@ export function moesifMiddleware(given: MoesifOptions | NextJsAppRouterOptions):
   // Made once: per request, observing makes only what the exchange must keep (exchange.ts).
   const exchanges = createExchangeObserver(recording);
   const outgoing = createOutgoingCapture(recording);
-  const wrapRouteHandler = createRouteHandlerWrapper(recording);
+  const wrapRouteHandler = createRouteHandlerWrapper(recording, () => flush());
 
   function observe(req: MoesifRequest, res: MoesifResponse): void {
     try {

@@ -24,6 +24,12 @@
  *   wrapper cannot see; moesif-nodejs logs no thrown call. The error goes on to Next.js either way.
  * - identifyCompany is asked for the company; moesif-nodejs asks identifyUser for both ids here.
  * - The URL logged has the host the client called (see calledUrl).
+ * - A context with `waitUntil()` (Netlify Functions 2 and Vercel's Web handlers pass one; Next.js's
+ *   route context does not) is given the
+ *   delivery of the call's event: the platform then keeps the function running after the answer until
+ *   the collector has the event, where otherwise it may freeze or end the instance with the event
+ *   queued (what AWS Lambda does, under Netlify's functions too). The handler itself cannot wait for it:
+ *   the call is logged when the body has ended, after the handler has returned.
  */
 import { randomUUID } from 'node:crypto';
 import { BodyRecorder } from './body.js';
@@ -45,6 +51,8 @@ interface RouteCall {
   readonly transactionId: string | undefined;
   /** The request body's first bytes, read from a clone (see readClone); undefined without one. */
   readonly requestBody: Promise<Recorded> | undefined;
+  /** Called once the call's event has been handed on (see complete). */
+  logged?: () => void;
 }
 
 /** How a wrapped handler's call ended: the Response the client got, and how much of its body. */
@@ -55,8 +63,11 @@ interface RouteAnswer {
 
 const INTERNAL_SERVER_ERROR = 500;
 
-/** Wraps route handlers so that each call is logged; one per middleware (see index.ts). */
-export function createRouteHandlerWrapper(recording: Recording) {
+/**
+ * Wraps route handlers so that each call is logged; one per middleware (see index.ts), whose flush()
+ * sends what is queued.
+ */
+export function createRouteHandlerWrapper(recording: Recording, flush: () => Promise<void>) {
   return <Req extends Request, Context>(handler: RouteHandler<Req, Context>) =>
     async function (this: unknown, request: Req, context: Context): Promise<Response> {
       let call: RouteCall | undefined;
@@ -66,21 +77,43 @@ export function createRouteHandlerWrapper(recording: Recording) {
         // Whatever went wrong, the handler still answers, unlogged.
         recording.log.warnOnce('route', `a route handler's call could not be observed (${errorName(error)})`);
       }
+      if (call) keepRunningUntilDelivered(call, context, flush);
       let response: unknown;
       try {
         response = await handler.call(this, request, context);
       } catch (error) {
         if (call && !isNextJsControlFlow(error)) complete(call, { response: new Response(null, { status: INTERNAL_SERVER_ERROR }), responseBody: undefined });
+        // Next.js's own control flow is not logged: nothing to wait for.
+        call?.logged?.();
         throw error;
       }
-      if (!call || !(response instanceof Response)) return response as Response;
+      if (!call || !(response instanceof Response)) {
+        call?.logged?.();
+        return response as Response;
+      }
       try {
         return answer(call, response);
       } catch {
         // Recording is best effort: the client gets the handler's answer whatever happened here.
+        call.logged?.();
         return response;
       }
     };
+}
+
+/**
+ * Gives a platform's `waitUntil` (the context's, as Netlify Functions 2 and Vercel pass it) the delivery of the
+ * call's event: its end (complete) and then the middleware's flush(). Never throws into the call.
+ */
+function keepRunningUntilDelivered(call: RouteCall, context: unknown, flush: () => Promise<void>): void {
+  try {
+    const waitUntil = (context as { waitUntil?: unknown } | null | undefined)?.waitUntil;
+    if (typeof waitUntil !== 'function') return;
+    const logged = new Promise<void>((resolve) => (call.logged = resolve));
+    waitUntil.call(context, logged.then(flush));
+  } catch (error) {
+    call.recording.log.warnOnce('waitUntil', `the context's waitUntil() failed (${errorName(error)}); the call is logged without it`);
+  }
 }
 
 /** Notes when the call started and its transaction id, and starts reading the request body's clone. */
@@ -208,6 +241,8 @@ function isNextJsControlFlow(error: unknown): boolean {
 
 function complete(call: RouteCall, answer: RouteAnswer): void {
   handOn(call.recording, buildEvent(call, answer, Date.now()));
+  // After handOn: the middleware's flush() now waits for this event too.
+  call.logged?.();
 }
 
 async function buildEvent(call: RouteCall, { response, responseBody }: RouteAnswer, endedAt: number): Promise<MoesifEvent | undefined> {

@@ -3,7 +3,7 @@
  * fetch (test mocks, APM agents) must not see or break our traffic, and a keep-alive Agent unrefs idle
  * sockets, so a quiet middleware never keeps the process alive.
  */
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
@@ -87,6 +87,16 @@ interface Post {
   timeout: number;
 }
 
+/**
+ * How a kept-alive socket that was closed while idle fails on reuse: reset by a NAT that forgot the
+ * connection (NAT gateways and Lambda's own drop idle ones after 350 s, while a function is frozen
+ * between invocations, without telling either end), or by a collector that closed it as the request
+ * left. Nothing was answered: the request goes again, on another socket, as Node's documentation of
+ * `request.reusedSocket` advises. Without it, the first flush() after a long idle failed, and its
+ * events stayed in a frozen function until a later invocation, or were lost when Lambda recycled it.
+ */
+const STALE_SOCKET_ERRORS = new Set(['ECONNRESET', 'EPIPE']);
+
 /** One request. Resolves with its answer, or with status 0 and a short reason; never rejects. */
 function post({ request, url, options, body, timeout }: Post): Promise<SendResult> {
   return new Promise<SendResult>((resolve) => {
@@ -96,31 +106,40 @@ function post({ request, url, options, body, timeout }: Post): Promise<SendResul
       settled = true;
       resolve(result);
     };
+    /** Failed for good: nothing more to wait for. */
+    const failed = (result: SendResult) => {
+      clearTimeout(deadline);
+      done(result);
+    };
+    let current: ClientRequest | undefined;
     // The timeout bounds the whole exchange, not only silences: an answer that trickles in (a proxy
     // padding a stalled upstream) never idles, and would keep the batch in flight for ever.
-    let deadline: ReturnType<typeof setTimeout> | undefined;
-    try {
-      const req = request(url, options, (res) => {
-        // The status line is the answer: the outcome does not wait for a body nobody reads.
-        done(answerOf(res));
-        drain(res);
-        res.on('close', () => clearTimeout(deadline));
-      });
-      deadline = setTimeout(() => {
-        req.destroy();
-        done({ status: 0, error: 'timeout' });
-      }, timeout);
-      deadline.unref?.();
-      req.on('error', (error: NodeJS.ErrnoException) => {
-        clearTimeout(deadline);
-        done({ status: 0, error: error.code ?? error.name });
-      });
-      req.end(body);
-    } catch (error) {
-      clearTimeout(deadline);
-      // An invalid header value or URL: a value, not a throw.
-      done({ status: 0, error: error instanceof Error ? error.name : 'error' });
-    }
+    const deadline = setTimeout(() => {
+      current?.destroy();
+      done({ status: 0, error: 'timeout' });
+    }, timeout);
+    deadline.unref?.();
+    const attempt = (): void => {
+      try {
+        const req = request(url, options, (res) => {
+          // The status line is the answer: the outcome does not wait for a body nobody reads.
+          done(answerOf(res));
+          drain(res);
+          res.on('close', () => clearTimeout(deadline));
+        });
+        current = req;
+        req.on('error', (error: NodeJS.ErrnoException) => {
+          // Each stale socket fails once and is dropped from the agent: this ends, on a new connection at the latest.
+          if (!settled && req.reusedSocket && STALE_SOCKET_ERRORS.has(error.code ?? '')) attempt();
+          else failed({ status: 0, error: error.code ?? error.name });
+        });
+        req.end(body);
+      } catch (error) {
+        // An invalid header value or URL: a value, not a throw.
+        failed({ status: 0, error: error instanceof Error ? error.name : 'error' });
+      }
+    };
+    attempt();
   });
 }
 
