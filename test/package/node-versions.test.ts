@@ -1,5 +1,7 @@
 // @vitest-environment node
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,7 +68,7 @@ let packed: PackedConsumer;
 beforeAll(async () => {
   binaries = await installLockedProject(join(FIXTURES, 'node-versions'));
   packed = await packConsumer();
-  for (const file of ['entries.cjs', 'server-app.cjs']) copyFileSync(join(FIXTURES, 'node-versions', file), join(packed.consumer, file));
+  for (const file of ['entries.cjs', 'server-app.cjs', 'both-entries.cjs']) copyFileSync(join(FIXTURES, 'node-versions', file), join(packed.consumer, file));
 }, 180_000);
 
 afterAll(() => packed?.remove());
@@ -111,6 +113,38 @@ async function serverTestsUnder(node: string, files: string[] | undefined): Prom
   return { passed: numPassedTests, failures };
 }
 
+/** A fixture of the consumer, run by `node` with `env` added: what it prints, and a line to its stdin. */
+function startApp(node: string, script: string, env: Record<string, string>) {
+  const app = spawn(node, [script], { cwd: packed.consumer, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => app.once('exit', resolve));
+  let stdout = '';
+  let stderr = '';
+  app.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  app.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return {
+    /** Resolves with the match once the app printed `pattern`; rejects when it exits before. */
+    printed: (pattern: RegExp) =>
+      new Promise<RegExpExecArray>((resolve, reject) => {
+        const check = () => {
+          const found = pattern.exec(stdout);
+          if (found) {
+            app.stdout.off('data', check);
+            resolve(found);
+          }
+        };
+        app.stdout.on('data', check);
+        check();
+        void exited.then((code) => reject(new Error(`${script} exited (${code}) before printing ${pattern}:\n${stderr}`)));
+      }),
+    send: (line: string) => app.stdin.write(`${line}\n`),
+    stderr: () => stderr,
+    stop: async () => {
+      app.kill();
+      await exited;
+    },
+  };
+}
+
 describe.each(NODES)('Node $version', ({ alias, version, serverFiles }) => {
   const node = () => join(binaries, alias, 'bin/node');
 
@@ -136,24 +170,9 @@ describe.each(NODES)('Node $version', ({ alias, version, serverFiles }) => {
 
   it.each(['require', 'import'])('an app on node:http with the middleware by %s logs its incoming calls and its outgoing fetch and node:http calls', async (entry) => {
     const collector = await startRecorder();
-    const app = spawn(node(), ['server-app.cjs'], {
-      cwd: packed.consumer,
-      env: { ...process.env, ENTRY: entry, MOESIF_BASE_URI: collector.url },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exited = new Promise<number | null>((resolve) => app.once('exit', resolve));
+    const app = startApp(node(), 'server-app.cjs', { ENTRY: entry, MOESIF_BASE_URI: collector.url });
     try {
-      let stderr = '';
-      app.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const port = await new Promise<number>((resolve, reject) => {
-        let stdout = '';
-        app.stdout.on('data', (chunk: Buffer) => {
-          stdout += chunk.toString();
-          const listening = /listening (\d+)/.exec(stdout);
-          if (listening) resolve(Number(listening[1]));
-        });
-        void exited.then((code) => reject(new Error(`the app exited (${code}) before listening:\n${stderr}`)));
-      });
+      const port = Number((await app.printed(/listening (\d+)/))[1]);
       const answer = await (await fetch(`http://127.0.0.1:${port}/call`)).json();
       const upstream = { from: 'upstream', node: version };
       expect(answer).toEqual({ fetched: upstream, requested: upstream });
@@ -166,11 +185,41 @@ describe.each(NODES)('Node $version', ({ alias, version, serverFiles }) => {
       const outgoingBodies = events.filter((event) => event.direction === 'Outgoing').map((event) => event.response.body);
       expect(outgoingBodies).toEqual([upstream, upstream]);
       // No warning of the middleware, nor Node's (a deprecated API it would use).
-      expect(stderr).toBe('');
+      expect(app.stderr()).toBe('');
     } finally {
-      app.kill();
-      await exited;
+      await app.stop();
       await collector.close();
+    }
+  }, 30_000);
+
+  it('an app with middlewares from both entries, both capturing, logs each outgoing call once, to the first that started', async () => {
+    const collector = await startRecorder();
+    const upstream = createServer((_req, res) => res.end('ok'));
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const app = startApp(node(), 'both-entries.cjs', { MOESIF_BASE_URI: collector.url, UPSTREAM: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}` });
+    /** `applicationId path` of each outgoing event received. */
+    const outgoing = () =>
+      collector.requests.flatMap((request) =>
+        request.path === '/v1/events/batch'
+          ? (request.body as Array<{ direction?: string; request: { uri: string } }>)
+              .filter((event) => event.direction === 'Outgoing')
+              .map((event) => `${String(request.headers['x-moesif-application-id'])} ${new URL(event.request.uri).pathname}`)
+          : [],
+      );
+    try {
+      await app.printed(/called/);
+      // Both calls logged by the first; then both middlewares flushed, so that whatever the second
+      // logged (before the fix, the same calls: each entry is a copy of the package with its own
+      // capture) has arrived too.
+      await collector.waitFor(() => outgoing().length >= 2, 15_000);
+      app.send('flush');
+      await app.printed(/flushed/);
+      expect(outgoing().sort()).toEqual(['from-require /by-fetch', 'from-require /by-node-http']);
+      expect(app.stderr()).toBe('');
+    } finally {
+      await app.stop();
+      await collector.close();
+      await new Promise((resolve) => upstream.close(resolve));
     }
   }, 30_000);
 
