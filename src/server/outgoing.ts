@@ -66,8 +66,25 @@ interface Capturer {
  * Process state on purpose: node:http is one per process, so is its patch. `capturers` in the order
  * they started; the first receives every call, so two middlewares (or two starts) log each call once.
  */
-const capturers: Capturer[] = [];
-let installed: { uninstall(): void } | undefined;
+interface CaptureState {
+  readonly capturers: Capturer[];
+  installed: { uninstall(): void } | undefined;
+}
+
+/**
+ * One per process even when the package is loaded twice, so it is kept on globalThis under a
+ * registered symbol: an app whose CommonJS code require()s usertrail/server and whose ES modules
+ * import it has two copies of this module (dist/server.cjs and dist/server.mjs), which require(esm)
+ * (Node 20.19 and 22.12 on) makes common, as CommonJS code can now load ES modules that import it. With
+ * a state per copy, each copy patched node:http and fetch, and each call was logged twice. The number
+ * in the key changes whenever Capturer does, so that two versions of the package never share it.
+ */
+const STATE_KEY = Symbol.for('usertrail/server outgoing capture 1');
+
+function captureState(): CaptureState {
+  const global = globalThis as unknown as Record<symbol, CaptureState | undefined>;
+  return (global[STATE_KEY] ??= { capturers: [], installed: undefined });
+}
 
 const TRACKED = Symbol('usertrail/server outgoing');
 
@@ -102,17 +119,19 @@ export function createOutgoingCapture(recording: Recording): OutgoingCapture {
     },
   };
   const stop = () => {
-    const index = capturers.indexOf(capturer);
-    if (index >= 0) capturers.splice(index, 1);
-    if (capturers.length === 0) {
-      installed?.uninstall();
-      installed = undefined;
+    const state = captureState();
+    const index = state.capturers.indexOf(capturer);
+    if (index >= 0) state.capturers.splice(index, 1);
+    if (state.capturers.length === 0) {
+      state.installed?.uninstall();
+      state.installed = undefined;
     }
   };
   return {
     start() {
-      if (!capturers.includes(capturer)) capturers.push(capturer);
-      installed ??= install();
+      const state = captureState();
+      if (!state.capturers.includes(capturer)) state.capturers.push(capturer);
+      state.installed ??= install();
       recording.log.debug('capturing outgoing calls made with node:http, node:https and fetch');
       return stop;
     },
@@ -132,7 +151,7 @@ function install(): { uninstall(): void } {
     const originalRequest = module.request as Method;
     const request: Method = function (this: unknown, ...args: unknown[]) {
       const req = originalRequest.apply(this, args) as ClientRequest;
-      const capturer = capturers[0];
+      const capturer = captureState().capturers[0];
       if (capturer && !(req as unknown as Record<symbol, unknown>)[TRACKED]) {
         (req as unknown as Record<symbol, unknown>)[TRACKED] = true;
         capturer.observe(req);
@@ -175,7 +194,7 @@ const throughWrapper = new AsyncLocalStorage<true>();
  */
 function noticeUnwrappedRequest(): void {
   if (throughWrapper.getStore()) return;
-  capturers[0]?.missedFetch();
+  captureState().capturers[0]?.missedFetch();
 }
 
 /**
@@ -184,7 +203,7 @@ function noticeUnwrappedRequest(): void {
  */
 function wrapFetch(original: typeof fetch): Method {
   const wrapper: Method = function (this: unknown, ...args: unknown[]) {
-    const call = capturers[0]?.startFetch(args[0], args[1] as RequestInit | undefined);
+    const call = captureState().capturers[0]?.startFetch(args[0], args[1] as RequestInit | undefined);
     const result = throughWrapper.run(true, () => original.apply(this, args as Parameters<typeof fetch>));
     if (!call) return result;
     try {
