@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 15_575,
+  umd: 15_600,
   esmCore: 12_400,
   esmCapture: 3_210,
 };
