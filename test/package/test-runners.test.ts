@@ -7,9 +7,10 @@
  *
  * - Jest 30, in one process: jest-environment-jsdom through babel-jest (Jest's default CommonJS
  *   transform) and through ts-jest (which type-checks against the package's CommonJS types), Jest's
- *   native ES modules (`--experimental-vm-modules`, for the .mjs file only: the CommonJS files load as
- *   they do without it), and the node environment for the server with supertest; modern fake timers
- *   with runAllTimers(), runOnlyPendingTimers() and runAllTimersAsync(), and `jest.mock('usertrail')`.
+ *   native ES modules (`--experimental-vm-modules`, for the .mjs files only: the CommonJS files load as
+ *   they do without it), and the node environment for the server with supertest (CommonJS and ESM) and
+ *   for a server-rendered component's use of the browser SDK; modern fake timers with runAllTimers(),
+ *   runOnlyPendingTimers() and runAllTimersAsync(), and `jest.mock('usertrail')`.
  *   `--detectOpenHandles`, no `--forceExit`: the process must end by itself, reporting no handle.
  * - Vitest, jsdom and happy-dom, with its fake timers.
  * - `node --test` for the server.
@@ -102,7 +103,7 @@ describe('Jest 30', () => {
     ]);
   }, 90_000);
 
-  it('every test of the app passes: jsdom with babel-jest, ts-jest and native ES modules; fake timers; automock; the server with supertest', () => {
+  it('every test of the app passes: jsdom with babel-jest, ts-jest and native ES modules; fake timers; automock; the server with supertest, CommonJS and native ESM; the browser SDK in the node environment', () => {
     expect(results.sort()).toEqual([
       'browser/analytics.test.js: analytics in jsdom flush() settles passed',
       'browser/analytics.test.js: analytics in jsdom the app instance (createMoesif with capture) sets up, identifies, tracks and captures without throwing passed',
@@ -115,6 +116,8 @@ describe('Jest 30', () => {
       'browser/typed.spec.ts: TypeScript app through ts-jest createMoesif with capture, the default instance and a named export passed',
       'server/app.test.js: GET /hello answers through the middleware passed',
       'server/flushed.test.js: GET /hello answers through the middleware, its event flushed after the tests passed',
+      'server/native-esm.test.mjs: GET /hello answers through the middleware (native ESM) passed',
+      'server/ssr.test.js: the browser SDK on the server: every call a quiet no-op passed',
     ]);
     expect(jest.code).toBe(0);
   });
@@ -124,8 +127,9 @@ describe('Jest 30', () => {
     expect(jest.stderr).not.toContain('[usertrail');
   });
 
-  it("the server's calls: a test file that flushes in afterAll delivers them; one that does not, does not, and holds nothing either", async () => {
+  it("the server's calls: test files that flush in afterAll (CommonJS and native ESM) deliver them; one that does not, does not, and holds nothing either", async () => {
     await collector.waitFor(() => helloEvents().some((event) => event.user_id == 'jest-flushed'));
+    await collector.waitFor(() => helloEvents().some((event) => event.user_id == 'jest-esm'));
     expect(helloEvents().find((event) => event.user_id == 'jest-flushed')).toMatchObject({ request: { verb: 'GET' }, response: { status: 200 } });
     // Jest has ended: nothing of its can arrive any more. Its test files get a copy of `process` whose
     // 'beforeExit' never fires, so the flush at exit (src/server/index.ts) does not run there.
