@@ -88,9 +88,12 @@ export default [
   {
     // require('usertrail/capture'), so that its types resolve for CommonJS consumers too (issue 17):
     // exports.createCapture, for createMoesif in the ES module build or a bundler that reads "require".
+    // uuid is bundled in (its browser build, crypto.getRandomValues, which Node 20 and jsdom have): uuid
+    // 12 and later are ES modules only, which Node 20.19's require() loads but Jest's does not (before
+    // Node 24.9), so `import ... from 'usertrail/capture'` in a Jest test failed with "Must use import
+    // to load ES Module" (test/package/test-runners.test.ts).
     input: 'src/capture/index.ts',
     output: { file: 'dist/capture.cjs', format: 'cjs', exports: 'named', sourcemap: true },
-    external: (id) => runtimeDependencies.some((dep) => id === dep || id.startsWith(`${dep}/`)),
-    plugins: [replaceVersion, ts()],
+    plugins: [replaceVersion, nodeResolve({ browser: true }), ts()],
   },
 ];

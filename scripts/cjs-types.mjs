@@ -8,7 +8,7 @@
  * an ES module's declarations. So the tree is written again as .d.cts files, each importing its
  * neighbours as .cjs, and the entries whose module.exports is a value get an `export =` declaration:
  *
- *   index.d.cts         require('usertrail'): the instance (dist/moesif.cjs, module.exports = moesif)
+ *   index.d.cts         require('usertrail'): the instance (dist/moesif.cjs, module.exports = moesif), with createMoesif
  *   server/index.d.cts  require('usertrail/server'): the factory, with the named exports as properties
  *   capture/index.d.cts require('usertrail/capture'): named exports only, the plain copy fits
  *
@@ -23,8 +23,8 @@ const TYPES = 'dist/types';
 
 /** The CommonJS builds whose module.exports is a single value: what require() gives, and its type. */
 const EXPORT_EQUALS = {
-  // dist/moesif.cjs is the <script> build: module.exports = the default instance.
-  index: { specifier: 'usertrail', type: 'typeof entry.default' },
+  // dist/moesif.cjs is the <script> build: module.exports = the default instance, and createMoesif (src/umd.ts).
+  index: { specifier: 'usertrail', type: "typeof entry.default & Pick<typeof entry, 'createMoesif'>" },
   // dist/server.cjs: Object.assign(factory, namespace) (src/server/cjs.ts).
   'server/index': { specifier: 'usertrail/server', type: 'typeof entry.default & typeof entry' },
 };

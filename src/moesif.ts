@@ -212,7 +212,8 @@ function run({ options, log, captureFactory, track }: RunDeps): Running {
   const { ids, local } = stores;
   const identity = createIdentity({ ids, prefix: options.persistenceKeyPrefix, log });
   // Delivery keeps the fetch that exists now, before start() wraps it: our own requests are never captured.
-  const delivery = createDelivery({ options, log, fetch: fetch.bind(window) });
+  // jsdom has none (jest-environment-jsdom, where apps' tests run): see createDelivery.
+  const delivery = createDelivery({ options, log, fetch: typeof fetch == 'function' ? fetch.bind(window) : undefined });
   // The app's last start() (true) or stop() (false), undefined before either. Kept across a revoke, so that a
   // new grant captures again without another start(): moesif-browser-js 1.10 records on through consent
   // changes ("start() and stop() work the same way").

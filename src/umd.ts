@@ -24,4 +24,11 @@ try {
   /* a malformed stub: nothing (more) to replay */
 }
 
+// require('usertrail') is this file (dist/moesif.cjs) where "require" is the export condition, in Jest's
+// CommonJS mode above all: an app's `import { createMoesif } from 'usertrail'` (README's "npm" set-up),
+// compiled to a require() by babel-jest or ts-jest, reads it from here, as it reads `init` and the other
+// named exports from the instance's methods. The global gets it too. A reused instance (the script
+// loaded twice) got it when the first copy ran.
+if (moesif != existing) (moesif as Moesif & { createMoesif?: typeof createMoesif }).createMoesif = createMoesif;
+
 export default moesif;

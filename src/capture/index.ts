@@ -188,7 +188,8 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
 
   const patches = {
     XMLHttpRequest: patchXhr({ want, begin }),
-    fetch: options.disableFetch ? [] : patchFetch({ want, begin, maxBodyBytes: options.maxBodyBytes }),
+    // jsdom (jest-environment-jsdom) has neither fetch nor Response: nothing of fetch to capture there.
+    fetch: options.disableFetch || typeof Response != 'function' ? [] : patchFetch({ want, begin, maxBodyBytes: options.maxBodyBytes }),
   };
   const turn = (next: boolean): void => {
     on = next;

@@ -7,7 +7,7 @@ import { listenToPage } from './lifecycle.js';
 import { createOutbox, utf8Bytes } from './outbox.js';
 import { createCounts, type DeliveryStats } from './stats.js';
 import { createMicrotask } from './timer.js';
-import { createTransport } from './transport.js';
+import { createTransport, type Answer } from './transport.js';
 
 export type { DeliveryStats } from './stats.js';
 
@@ -39,8 +39,11 @@ export interface Delivery {
 export interface DeliveryDeps {
   options: ResolvedOptions;
   log: Log;
-  /** The fetch that existed before capture wrapped it, so that our own requests are never captured. */
-  fetch: typeof fetch;
+  /**
+   * The fetch that existed before capture wrapped it, so that our own requests are never captured.
+   * Undefined where there is none (jsdom, where apps' Jest tests run): see `resume()`.
+   */
+  fetch: typeof fetch | undefined;
   now?: () => number;
 }
 
@@ -56,7 +59,9 @@ export interface DeliveryDeps {
 export function createDelivery({ options, log, fetch, now = Date.now }: DeliveryDeps): Delivery {
   const { counts: stats, drop } = createCounts(log);
   const outbox = createOutbox({ options, now, log, onDrop: drop });
-  const dispatcher = createDispatcher({ options, log, outbox, counts: stats, drop, post: createTransport({ options, fetch }), now });
+  // Without fetch the dispatcher is never resumed, and so never posts.
+  const post = fetch ? createTransport({ options, fetch }) : async (): Promise<Answer> => ({ status: 0, error: 'no fetch' });
+  const dispatcher = createDispatcher({ options, log, outbox, counts: stats, drop, post, now });
 
   const adopt = (): void =>
     outbox.adopt((adopted) => {
@@ -116,6 +121,10 @@ export function createDelivery({ options, log, fetch, now = Date.now }: Delivery
       outbox.replaceInItems(JSON.stringify(id), JSON.stringify(replacement));
     },
     resume(store: ListableStore | undefined): void {
+      // Without fetch nothing can leave: items stay held in memory, as before consent, and no timer of
+      // ours keeps running. Retried and saved with a heartbeat every 5 s, they made jest.runAllTimers()
+      // run a day of timers (and drop them as too old), and jest.runAllTimersAsync() time out.
+      if (!fetch) return;
       outbox.use(store);
       dispatcher.resume();
       adopt();
