@@ -1,0 +1,98 @@
+/**
+ * OpenTelemetry's web tracing as an app sets it up (sdk-trace-web 2.12.0, instrumentation-fetch and
+ * instrumentation-xml-http-request 0.223.0), for e2e/otel-web.spec.ts, which bundles this file with
+ * esbuild and serves it to the page, where it is the global `otel`. Spans go to an in-memory exporter
+ * the test reads, and, when `exportTo` is given, also to an exporter that posts them by fetch, as
+ * OTLP/HTTP's exporter for browsers does (otlp-exporter-base's fetch transport: `fetch(url, { method:
+ * 'POST', ... })` called from the exporter's `export()`, which OpenTelemetry's span processors call with
+ * tracing suppressed, so that the exporter's requests are not traced themselves).
+ */
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import { registerInstrumentations } from '@opentelemetry/instrumentation';
+import { FetchInstrumentation } from '@opentelemetry/instrumentation-fetch';
+import { XMLHttpRequestInstrumentation } from '@opentelemetry/instrumentation-xml-http-request';
+import { BatchSpanProcessor, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { WebTracerProvider } from '@opentelemetry/sdk-trace-web';
+
+/** A span as the test compares it. */
+export interface SpanSummary {
+  name: string;
+  /** SpanStatusCode: 0 unset, 1 ok, 2 error. */
+  status: number;
+  method: unknown;
+  url: unknown;
+  statusCode: unknown;
+  errorType: unknown;
+  /** The event that ended an XMLHttpRequest's span (load, error, abort, timeout). */
+  ended?: string;
+}
+
+/** An exporter that posts spans as JSON by the page's fetch, at the time it exports (as OTLP/HTTP's fetch transport does). */
+function fetchExporter(url: string): SpanExporter {
+  return {
+    export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+      const body = JSON.stringify(spans.map((span) => ({ name: span.name, url: span.attributes['url.full'] })));
+      fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body, keepalive: true }).then(
+        () => done({ code: ExportResultCode.SUCCESS }),
+        (error: Error) => done({ code: ExportResultCode.FAILED, error }),
+      );
+    },
+    shutdown: () => Promise.resolve(),
+  };
+}
+
+const memory = new InMemorySpanExporter();
+/** The URL of each span started so far: a call's span starts when the call does (its XMLHttpRequest's open()). */
+const started: unknown[] = [];
+const startedSpans: SpanProcessor = {
+  onStart: (span) => void started.push(span.attributes['url.full']),
+  onEnd: () => {},
+  forceFlush: () => Promise.resolve(),
+  shutdown: () => Promise.resolve(),
+};
+let instrumentations: { fetch: FetchInstrumentation; xhr: XMLHttpRequestInstrumentation } | undefined;
+
+const otel = {
+  /** Registers the tracer provider and both instrumentations, which wrap fetch and XMLHttpRequest now. */
+  setUp({ exportTo }: { exportTo?: string } = {}): void {
+    const spanProcessors = [startedSpans, new SimpleSpanProcessor(memory)];
+    if (exportTo) spanProcessors.push(new BatchSpanProcessor(fetchExporter(exportTo), { scheduledDelayMillis: 100 }));
+    new WebTracerProvider({ spanProcessors }).register();
+    instrumentations = { fetch: new FetchInstrumentation(), xhr: new XMLHttpRequestInstrumentation() };
+    registerInstrumentations({ instrumentations: Object.values(instrumentations) });
+  },
+  /** The URL of every span started so far. */
+  started: (): unknown[] => [...started],
+  /** Every span ended so far. */
+  spans: (): SpanSummary[] =>
+    memory.getFinishedSpans().map(({ name, status, attributes, events }) => ({
+      name,
+      status: status.code,
+      method: attributes['http.request.method'],
+      url: attributes['url.full'],
+      statusCode: attributes['http.response.status_code'],
+      errorType: attributes['error.type'],
+      ended: events.map((event) => event.name).find((event) => /^(load|error|abort|timeout)$/.test(event)),
+    })),
+  disable(): void {
+    instrumentations?.fetch.disable();
+    instrumentations?.xhr.disable();
+  },
+  /**
+   * Takes the instrumentations' wrappers off by their shimmer `unwrap`, as their `disable()` did before
+   * 0.223.0's (which only turns them off, leaving the wrappers in place) and as its `enable()` still does
+   * when wrapping failed. `_unwrap` is protected: called as the instrumentations call it.
+   */
+  unwrap(): void {
+    type Unwrapping = { _unwrap(target: object, name: string): void };
+    (instrumentations?.fetch as unknown as Unwrapping)._unwrap(globalThis, 'fetch');
+    (instrumentations?.xhr as unknown as Unwrapping)._unwrap(XMLHttpRequest.prototype, 'open');
+    (instrumentations?.xhr as unknown as Unwrapping)._unwrap(XMLHttpRequest.prototype, 'send');
+  },
+  enable(): void {
+    instrumentations?.fetch.enable();
+    instrumentations?.xhr.enable();
+  },
+};
+
+(window as unknown as { otel: typeof otel }).otel = otel;
