@@ -15,9 +15,9 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 15_535,
+  umd: 15_645,
   esmCore: 12_370,
-  esmCapture: 3_210,
+  esmCapture: 3_324,
 };
 
 const gzipSize = (code: string | Buffer): number => gzipSync(code, { level: 9 }).length;
