@@ -288,6 +288,58 @@ test('a stream the app cancels: the app reads the same; capture lets its copy go
   }
 });
 
+/** One fetch and one XMLHttpRequest of the app's, each tagged `?tag` (the XMLHttpRequest's `?tag-xhr`), done when both are. */
+const callBoth = (page: Page, tag: string) =>
+  page.evaluate(async (tag) => {
+    await (await fetch(`/api/echo?${tag}`)).text();
+    await new Promise((done) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open('GET', `/api/echo?${tag}-xhr`);
+      xhr.onloadend = done;
+      xhr.send();
+    });
+  }, tag);
+
+for (const [order, setup] of BOTH_ORDERS) {
+  test(`${order}: stop(), OpenTelemetry's disable() and shimmer's unwrap leave the other working, and each call is recorded once`, async ({ page, collector }) => {
+    serveApp(collector, setup);
+    const from = collector.items('events').length;
+    const report = problemsOf(page);
+    await page.goto(collector.url + '/app');
+    // Each step, then a call by fetch and one by XMLHttpRequest, tagged with the step.
+    const steps = {
+      'both on': '',
+      'moesif.stop()': 'moesif.stop()',
+      'moesif.start() again': 'moesif.start()',
+      // 0.223.0's disable() only turns its wrappers off: they stay in place and pass calls through.
+      'otel.disable()': 'otel.disable()',
+      'otel.enable()': 'otel.enable()',
+      // What older releases' disable() did: OpenTelemetry's wrappers taken off by shimmer's unwrap.
+      'unwrapped': 'otel.unwrap()',
+      'then moesif.stop()': 'moesif.stop()',
+      'then moesif.start()': 'moesif.start()',
+    };
+    const tags = Object.keys(steps).map((step) => step.replace(/\W+/g, '-').replace(/^-|-$/g, ''));
+    for (const [i, script] of Object.values(steps).entries()) {
+      if (script) await page.evaluate(script);
+      await callBoth(page, tags[i]);
+    }
+    const both = (...stepTags: string[]) => stepTags.flatMap((tag) => [`?${tag}`, `?${tag}-xhr`]).sort();
+    const recordedTags = both('both-on', 'moesif-start-again', 'otel-disable', 'otel-enable', 'unwrapped', 'then-moesif-start');
+    await expect.poll(() => eventsSince(collector, from).length, { message: 'usertrail recorded the calls made while it was on' }).toBeGreaterThanOrEqual(recordedTags.length);
+    await collector.settled(page);
+    report.stop();
+    // Shimmer's unwrap over capture's wrapper used to say "no original to unwrap to" on the console.
+    expect(report.problems).toEqual([]);
+    // Recorded once each while capture was on, whichever wrapper was in place, and OpenTelemetry's.
+    expect(eventsSince(collector, from).map((event) => tagOf(event.request.uri)).sort()).toEqual(recordedTags);
+    // Traced while OpenTelemetry's wrappers were on and in place: unwrapped, they are out, though
+    // capture's wrapper was put on top of them (OpenTelemetry registered first) and stays.
+    const started = await page.evaluate(() => (window as unknown as { otel: { started(): unknown[] } }).otel.started());
+    expect(started.filter((url) => String(url).includes('/api/echo')).map(tagOf).sort()).toEqual(both('both-on', 'moesif-stop', 'moesif-start-again', 'otel-enable'));
+  });
+}
+
 test('OpenTelemetry exporting by fetch: its exports are not recorded, in either order, and nothing loops', async ({ page, collector }) => {
   for (const [, setup] of BOTH_ORDERS) {
     // As the OTLP/HTTP exporter for browsers posts to a collector's /v1/traces (here on the app's server).

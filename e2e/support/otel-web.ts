@@ -79,9 +79,9 @@ const otel = {
     instrumentations?.xhr.disable();
   },
   /**
-   * Takes the instrumentations' wrappers off by their shimmer `unwrap`, as their `disable()` did before
-   * 0.223.0's (which only turns them off, leaving the wrappers in place) and as its `enable()` still does
-   * when wrapping failed. `_unwrap` is protected: called as the instrumentations call it.
+   * Takes the instrumentations' wrappers off by their shimmer `unwrap`, as older releases' `disable()` did
+   * (0.223.0's only turns them off, leaving the wrappers in place), and as 0.223.0's `enable()` does when
+   * wrapping failed. `_unwrap` is protected: called as the instrumentations call it.
    */
   unwrap(): void {
     type Unwrapping = { _unwrap(target: object, name: string): void };
