@@ -363,3 +363,21 @@ test('OpenTelemetry exporting by fetch: its exports are not recorded, in either 
     expect(eventsSince(collector, from.events).map((event) => tagOf(event.request.uri)), setup).toEqual(['?app-call']);
   }
 });
+
+test("OpenTelemetry registered first, with the collector in its ignoreUrls (README): our batches are neither traced nor given a traceparent", async ({ page, collector }) => {
+  serveApp(collector, 'OTel, then usertrail', '', `{ ignoreUrls: [/\\/v1\\//] }`);
+  const from = { events: collector.items('events').length, received: collector.received.length };
+  await page.goto(collector.url + '/app');
+  await callBoth(page, 'app-call');
+  await expect.poll(() => eventsSince(collector, from.events).length, { message: "the app's calls recorded" }).toBe(2);
+  await collector.settled(page);
+  // The app's calls are traced (their spans start with them) and carry the header (recorded on the
+  // XMLHttpRequest call: see the first tests); our batches do not.
+  const started = (await page.evaluate(() => (window as unknown as { otel: { started(): unknown[] } }).otel.started())).map((url) => new URL(String(url)).pathname + new URL(String(url)).search);
+  expect(started.sort()).toEqual(['/api/echo?app-call', '/api/echo?app-call-xhr']);
+  const recordedTraceparent = Object.fromEntries(eventsSince(collector, from.events).map((event) => [tagOf(event.request.uri), event.request.headers.traceparent]));
+  expect(recordedTraceparent).toEqual({ '?app-call': undefined, '?app-call-xhr': expect.stringMatching(/^00-/) });
+  const batches = collector.received.slice(from.received);
+  expect(batches.map((batch) => batch.path)).toContain('/v1/events/batch');
+  expect(batches.map((batch) => batch.headers.traceparent)).toEqual(batches.map(() => undefined));
+});

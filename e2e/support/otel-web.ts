@@ -53,12 +53,12 @@ const startedSpans: SpanProcessor = {
 let instrumentations: { fetch: FetchInstrumentation; xhr: XMLHttpRequestInstrumentation } | undefined;
 
 const otel = {
-  /** Registers the tracer provider and both instrumentations, which wrap fetch and XMLHttpRequest now. */
-  setUp({ exportTo }: { exportTo?: string } = {}): void {
+  /** Registers the tracer provider and both instrumentations (with `ignoreUrls`), which wrap fetch and XMLHttpRequest now. */
+  setUp({ exportTo, ignoreUrls }: { exportTo?: string; ignoreUrls?: Array<string | RegExp> } = {}): void {
     const spanProcessors = [startedSpans, new SimpleSpanProcessor(memory)];
     if (exportTo) spanProcessors.push(new BatchSpanProcessor(fetchExporter(exportTo), { scheduledDelayMillis: 100 }));
     new WebTracerProvider({ spanProcessors }).register();
-    instrumentations = { fetch: new FetchInstrumentation(), xhr: new XMLHttpRequestInstrumentation() };
+    instrumentations = { fetch: new FetchInstrumentation({ ignoreUrls }), xhr: new XMLHttpRequestInstrumentation({ ignoreUrls }) };
     registerInstrumentations({ instrumentations: Object.values(instrumentations) });
   },
   /** The URL of every span started so far. */
