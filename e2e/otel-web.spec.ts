@@ -340,10 +340,10 @@ for (const [order, setup] of BOTH_ORDERS) {
   });
 }
 
-test('OpenTelemetry exporting by fetch: its exports are not recorded, in either order, and nothing loops', async ({ page, collector }) => {
-  for (const [, setup] of BOTH_ORDERS) {
+test('OpenTelemetry exporting by fetch or XMLHttpRequest: its exports are not recorded, in either order, and nothing loops', async ({ page, collector }) => {
+  for (const [[, setup], exportBy] of BOTH_ORDERS.flatMap((order) => [[order, 'fetch'], [order, 'xhr']] as const)) {
     // As the OTLP/HTTP exporter for browsers posts to a collector's /v1/traces (here on the app's server).
-    serveApp(collector, setup, '', `{ exportTo: '/api/echo?otlp-export' }`);
+    serveApp(collector, setup, '', `{ exportTo: '/api/echo?otlp-export', exportBy: '${exportBy}' }`);
     const from = { api: collector.api.length, events: collector.items('events').length };
     await page.goto(collector.url + '/app');
     await page.evaluate(() => fetch('/api/echo?app-call').then((response) => response.text()));
@@ -352,15 +352,15 @@ test('OpenTelemetry exporting by fetch: its exports are not recorded, in either 
         .slice(from.api)
         .filter((request) => request.search == '?otlp-export')
         .flatMap((request) => (JSON.parse(request.body) as Array<{ url: string }>).map((span) => new URL(span.url).pathname + new URL(span.url).search));
-    await expect.poll(exported, { message: `${setup}: the app's call exported` }).toContain('/api/echo?app-call');
-    await expect.poll(() => eventsSince(collector, from.events).length, { message: `${setup}: the app's call recorded` }).toBeGreaterThanOrEqual(1);
+    await expect.poll(exported, { message: `${setup}, by ${exportBy}: the app's call exported` }).toContain('/api/echo?app-call');
+    await expect.poll(() => eventsSince(collector, from.events).length, { message: `${setup}, by ${exportBy}: the app's call recorded` }).toBeGreaterThanOrEqual(1);
     if (setup == 'OTel, then usertrail') {
       // Our batch went by OpenTelemetry's fetch, which traced it: its span is exported in turn. Recorded,
       // each export would be in a batch of ours, traced and exported again, for as long as the page is open.
       await expect.poll(exported, { message: 'the span of our batch exported' }).toContain('/v1/events/batch');
     }
     await collector.settled(page);
-    expect(eventsSince(collector, from.events).map((event) => tagOf(event.request.uri)), setup).toEqual(['?app-call']);
+    expect(eventsSince(collector, from.events).map((event) => tagOf(event.request.uri)), `${setup}, by ${exportBy}`).toEqual(['?app-call']);
   }
 });
 

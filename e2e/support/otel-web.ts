@@ -2,10 +2,10 @@
  * OpenTelemetry's web tracing as an app sets it up (sdk-trace-web 2.12.0, instrumentation-fetch and
  * instrumentation-xml-http-request 0.223.0), for e2e/otel-web.spec.ts, which bundles this file with
  * esbuild and serves it to the page, where it is the global `otel`. Spans go to an in-memory exporter
- * the test reads, and, when `exportTo` is given, also to an exporter that posts them by fetch, as
- * OTLP/HTTP's exporter for browsers does (otlp-exporter-base's fetch transport: `fetch(url, { method:
- * 'POST', ... })` called from the exporter's `export()`, which OpenTelemetry's span processors call with
- * tracing suppressed, so that the exporter's requests are not traced themselves).
+ * the test reads, and, when `exportTo` is given, also to an exporter that posts them as OTLP/HTTP's
+ * exporter for browsers does (otlp-exporter-base's fetch transport: `fetch(url, { method: 'POST', ... })`
+ * called from the exporter's `export()`, or its older XHR transport), which OpenTelemetry's span
+ * processors call with tracing suppressed, so that the exporter's requests are not traced themselves.
  */
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
@@ -27,15 +27,26 @@ export interface SpanSummary {
   ended?: string;
 }
 
-/** An exporter that posts spans as JSON by the page's fetch, at the time it exports (as OTLP/HTTP's fetch transport does). */
-function fetchExporter(url: string): SpanExporter {
+/**
+ * An exporter that posts spans as JSON at the time it exports, by the page's fetch (as OTLP/HTTP's fetch
+ * transport does) or XMLHttpRequest (as its older XHR transport does).
+ */
+function postingExporter(url: string, by: 'fetch' | 'xhr'): SpanExporter {
   return {
     export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
       const body = JSON.stringify(spans.map((span) => ({ name: span.name, url: span.attributes['url.full'] })));
-      fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body, keepalive: true }).then(
-        () => done({ code: ExportResultCode.SUCCESS }),
-        (error: Error) => done({ code: ExportResultCode.FAILED, error }),
-      );
+      if (by == 'fetch') {
+        fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body, keepalive: true }).then(
+          () => done({ code: ExportResultCode.SUCCESS }),
+          (error: Error) => done({ code: ExportResultCode.FAILED, error }),
+        );
+        return;
+      }
+      const xhr = new XMLHttpRequest();
+      xhr.open('POST', url);
+      xhr.setRequestHeader('Content-Type', 'application/json');
+      xhr.onloadend = () => done({ code: xhr.status == 200 ? ExportResultCode.SUCCESS : ExportResultCode.FAILED });
+      xhr.send(body);
     },
     shutdown: () => Promise.resolve(),
   };
@@ -54,9 +65,9 @@ let instrumentations: { fetch: FetchInstrumentation; xhr: XMLHttpRequestInstrume
 
 const otel = {
   /** Registers the tracer provider and both instrumentations (with `ignoreUrls`), which wrap fetch and XMLHttpRequest now. */
-  setUp({ exportTo, ignoreUrls }: { exportTo?: string; ignoreUrls?: Array<string | RegExp> } = {}): void {
+  setUp({ exportTo, exportBy = 'fetch', ignoreUrls }: { exportTo?: string; exportBy?: 'fetch' | 'xhr'; ignoreUrls?: Array<string | RegExp> } = {}): void {
     const spanProcessors = [startedSpans, new SimpleSpanProcessor(memory)];
-    if (exportTo) spanProcessors.push(new BatchSpanProcessor(fetchExporter(exportTo), { scheduledDelayMillis: 100 }));
+    if (exportTo) spanProcessors.push(new BatchSpanProcessor(postingExporter(exportTo, exportBy), { scheduledDelayMillis: 100 }));
     new WebTracerProvider({ spanProcessors }).register();
     instrumentations = { fetch: new FetchInstrumentation({ ignoreUrls }), xhr: new XMLHttpRequestInstrumentation({ ignoreUrls }) };
     registerInstrumentations({ instrumentations: Object.values(instrumentations) });
