@@ -54,8 +54,9 @@ const spansIn = (page: Page): Promise<SpanSummary[]> => page.evaluate(() => (win
 /**
  * The app's calls, by fetch and by XMLHttpRequest: a GET of JSON, a POST of JSON (by fetch, with an init
  * and with a Request), a 500, a network error (the server closes the connection), a call the app aborts at
- * once, and a 5 MB answer the app reads whole. `scenario()` gives what the app got of each, an
- * XMLHttpRequest's events included.
+ * once, and a 5 MB answer the app reads whole (with text(), and through its body's reader: capture's
+ * copy, OpenTelemetry's clone and the app's body are three branches of one). `scenario()` gives what the
+ * app got of each, an XMLHttpRequest's events included.
  */
 const SCENARIO = `
   const viaFetch = (url, init) => fetch(url, init).then(
@@ -86,6 +87,14 @@ const SCENARIO = `
       fetchNetworkError: viaFetch('/api/close?fetch-network-error'),
       fetchAborted: viaFetch('/api/slow?fetch-aborted', { signal: aborted.signal }),
       fetchBig: fetch('/api/big?fetch-big').then((response) => response.text()).then((text) => text.length),
+      fetchBigByReader: fetch('/api/big?fetch-big-by-reader').then(async (response) => {
+        let bytes = 0;
+        for (const reader = response.body.getReader(); ; ) {
+          const { done, value } = await reader.read();
+          if (done) return bytes;
+          bytes += value.byteLength;
+        }
+      }),
       xhrGet: viaXhr('/api/echo?xhr-get', { responseType: 'json' }),
       xhrPost: viaXhr('/api/echo?xhr-post', json()),
       xhr500: viaXhr('/api/echo?status=500&xhr-500'),
@@ -98,7 +107,7 @@ const SCENARIO = `
 `;
 
 /** The tag of each call the scenario makes: its URL's query. */
-const CALLS = ['?fetch-get', '?fetch-post', '?fetch-request', '?status=500&fetch-500', '?fetch-network-error', '?fetch-aborted', '?fetch-big', '?xhr-get', '?xhr-post', '?status=500&xhr-500', '?xhr-network-error', '?xhr-aborted'];
+const CALLS = ['?fetch-get', '?fetch-post', '?fetch-request', '?status=500&fetch-500', '?fetch-network-error', '?fetch-aborted', '?fetch-big', '?fetch-big-by-reader', '?xhr-get', '?xhr-post', '?status=500&xhr-500', '?xhr-network-error', '?xhr-aborted'];
 
 type Event = {
   request: { uri: string; verb: string; headers: Record<string, string>; body?: unknown };
@@ -162,6 +171,7 @@ for (const [order, setup] of BOTH_ORDERS) {
       fetchNetworkError: { rejected: expect.stringMatching(/^TypeError: Failed to fetch/) },
       fetchAborted: { rejected: 'AbortError: signal is aborted without reason' },
       fetchBig: 5_000_000,
+      fetchBigByReader: 5_000_000,
       xhrGet: { status: 200, response: { method: 'GET', body: '', authorization: false, apiKey: false } },
       xhrNetworkError: { status: 0, events: expect.arrayContaining(['error 4']) },
       xhrAborted: { status: 0, events: expect.arrayContaining(['abort 4']) },
@@ -178,6 +188,7 @@ for (const [order, setup] of BOTH_ORDERS) {
       '?fetch-network-error': 'GET status 0, 0',
       '?fetch-aborted': 'GET status 0, 0',
       '?fetch-big': 'GET status 0, 200',
+      '?fetch-big-by-reader': 'GET status 0, 200',
       '?xhr-get': 'GET status 0, 200',
       '?xhr-post': 'POST status 0, 200',
       '?status=500&xhr-500': 'GET status 2, 500',
