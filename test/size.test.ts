@@ -15,9 +15,9 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 15_600,
-  esmCore: 12_400,
-  esmCapture: 3_210,
+  umd: 15_755,
+  esmCore: 12_440,
+  esmCapture: 3_340,
 };
 
 const gzipSize = (code: string | Buffer): number => gzipSync(code, { level: 9 }).length;

@@ -21,6 +21,7 @@ import { copyBody, readBody } from './body.js';
 import { createDeferredWork } from './deferred.js';
 import { patchFetch } from './fetch.js';
 import { headerRecord, maskCredentials } from './headers.js';
+import { madeByOpenTelemetry } from './otel.js';
 import type { Begin, CaptureFactory, End, Target } from './types.js';
 import { patchXhr } from './xhr.js';
 
@@ -61,10 +62,11 @@ export const createCapture: CaptureFactory = ({ options, log, who, record }) => 
    * Target, or nothing. Parsing the URL waits for `resolve`: on the call path it cost a captured call
    * about 12 µs of main-thread time (issue 18). A URL with a scheme other than http(s) (data:, blob:),
    * which `resolve` would leave out, is told now by its text: a call that is not recorded must cost
-   * nothing, and a fetch's response body would be copied for nothing. Never throws.
+   * nothing, and a fetch's response body would be copied for nothing. Nor are OpenTelemetry's exporters'
+   * calls (see madeByOpenTelemetry). Never throws.
    */
   const want = (url: string | URL): Target | undefined => {
-    if (!on) return;
+    if (!on || madeByOpenTelemetry()) return;
     try {
       const text = String(url);
       return !OTHER_SCHEME.test(text) && Math.random() < options.sampleRate ? [text, document.baseURI] : undefined;
