@@ -229,6 +229,12 @@ describe.each(['opentelemetry', 'datadog'] as const)('beside %s', (agent) => {
       ]);
     }
 
+    // Our deliveries: the agent traces them (it patched node:http before we took it), but as traces of
+    // their own, not as part of a request's, where they would stand for other requests' events.
+    const requestTraces = [1, 2, 3, 4].map((n) => traceOf(agent, n).id);
+    expect(spansTo(report, '/v1/events/batch').length).toBeGreaterThan(0);
+    expect(spansTo(report, '/v1/').filter((s) => requestTraces.includes(s.traceId))).toEqual([]);
+
     // Stopped, capture gives node:http and fetch back as the agent patched them: its spans go on, ours are gone.
     await ask('stop-capture');
     await callApp(agent, ports, 2);
@@ -288,7 +294,7 @@ describe.each(['opentelemetry', 'datadog'] as const)('beside %s', (agent) => {
     // Its hooks, too, see the request's trace.
     expect(report.seen.filter((s) => s.where === 'identifyUser' && s.requestId === 'r1')).toMatchObject([{ span: { traceId: traceOf(agent, 1).id } }]);
     // Its requests to the collector (configuration, rules, events) are spans of the requests whose
-    // handling made them.
+    // handling made them; usertrail/server's are not (above).
     const requestTraces = [1, 2, 3].map((n) => traceOf(agent, n).id);
     expect(spansTo(report, '/v1/').filter((s) => requestTraces.includes(s.traceId)).length).toBeGreaterThan(0);
     // And it logs dd-trace's requests to its agent as the app's outgoing calls.
