@@ -5,7 +5,7 @@
  * telemetry and remote configuration off). Agents patch modules as they load, so each scenario is a
  * process of its own (fixtures/apm/app.cjs, started as users start agents: `--require`), calling an
  * upstream and logging to a recording collector on 127.0.0.1. The scenarios of one start order share
- * a process: six processes, each agent's start about 0.7 s of CPU, the file about 8 s of CPU in all.
+ * a process: eight processes, each agent's start about 0.7 s of CPU, the file about 12 s of CPU in all.
  */
 import { fork } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -300,4 +300,24 @@ describe.each(['opentelemetry', 'datadog'] as const)('beside %s', (agent) => {
     // And it logs dd-trace's requests to its agent as the app's outgoing calls.
     if (datadogAgent) await waitFor(() => collector.events().some((e) => e.request.uri.startsWith(`${datadogAgent.url}/v0.4/traces`)), 10_000);
   });
+});
+
+it("an ES module app under dd-trace's ESM loader: node:http's default export and fetch are captured, a named import of request is not", async () => {
+  // import-in-the-middle, which dd-trace's (and OpenTelemetry's) ESM loader hook puts between an ES
+  // module and node:http, gives it a copy of node:http's exports that syncBuiltinESMExports() does not
+  // update: a named `request` keeps the function it had when first imported (README, "Beside an APM agent").
+  // Preloaded with --require, dd-trace leaves ES modules node:http's own module, and all three are captured.
+  const run = async (preload: string[]) => {
+    const collector = await startRecorder();
+    cleanups.push(() => collector.close());
+    const datadogAgent = await fakeDatadogAgent();
+    const env = { ...process.env, ...datadogEnv(datadogAgent.url), USERTRAIL, COLLECTOR: collector.url, APPLICATION_ID: DEFAULT_APP_ID };
+    const child = fork(fixture('esm-app.mjs'), [], { env, execArgv: [...preload, '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    cleanups.push(() => child.kill());
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect(code).toBe(0);
+    return collector.events().map((e) => new URL(e.request.uri).pathname).sort();
+  };
+  expect(await run(['--import', 'dd-trace/initialize.mjs'])).toEqual(['/default-export', '/fetch']);
+  expect(await run(['--require', 'dd-trace/init'])).toEqual(['/default-export', '/fetch', '/named-import']);
 });
