@@ -161,10 +161,12 @@ function install(): { uninstall(): void } {
 /**
  * undici's diagnostics channel for each request it sends: global fetch's (whoever holds a reference
  * to it), and the undici package's. Calls through our fetch wrapper run in `throughWrapper`'s context,
- * which holds the call being recorded (true for a call that is not: the collector's).
+ * whose store holds the call being recorded until it is answered (none for a call that is not: the
+ * collector's). Let go of then: a socket undici opens for the call keeps the store as long as it
+ * lives, and a recorded body with it.
  */
 const UNDICI_REQUEST = 'undici:request:create';
-const throughWrapper = new AsyncLocalStorage<FetchCall | true>();
+const throughWrapper = new AsyncLocalStorage<{ call: FetchCall | undefined }>();
 
 /**
  * A request undici sends. Made by a call we record, it is kept for the headers it goes out with
@@ -175,7 +177,7 @@ const throughWrapper = new AsyncLocalStorage<FetchCall | true>();
 function onUndiciRequest(message: unknown): void {
   const through = throughWrapper.getStore();
   if (through === undefined) capturers[0]?.missedFetch();
-  else if (through !== true) sentRequest(through, (message as { request?: UndiciRequest } | null)?.request);
+  else if (through.call) sentRequest(through.call, (message as { request?: UndiciRequest } | null)?.request);
 }
 
 /**
@@ -185,10 +187,16 @@ function onUndiciRequest(message: unknown): void {
 function wrapFetch(original: typeof fetch): Method {
   const wrapper: Method = function (this: unknown, ...args: unknown[]) {
     const call = capturers[0]?.startFetch(args[0], args[1] as RequestInit | undefined);
-    const result = throughWrapper.run(call ?? true, () => original.apply(this, args as Parameters<typeof fetch>));
+    const through = { call };
+    const result = throughWrapper.run(through, () => original.apply(this, args as Parameters<typeof fetch>));
     if (!call) return result;
     try {
-      return followFetch(call, result);
+      const followed = followFetch(call, result);
+      const letGo = () => {
+        through.call = undefined;
+      };
+      followed.then(letGo, letGo);
+      return followed;
     } catch {
       // A mocked fetch that answered without a promise: the app gets its answer, unlogged.
       return result;
