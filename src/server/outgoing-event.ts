@@ -37,12 +37,31 @@ export function logOutgoing(recording: Recording, exchange: Promise<OutgoingExch
 }
 
 /**
- * The collector's requests (ours and moesif-nodejs's, told by the headers they carry) and calls to
- * Moesif (by their host, as moesif-nodejs tells them), which are never logged.
+ * The collector's requests (ours and moesif-nodejs's, told by the headers they carry), calls to
+ * Moesif (by their host, as moesif-nodejs tells them) and dd-trace's to its agent, which are never
+ * logged. `host` is the call's host and port, the port left out when it is the scheme's default.
  */
 export function isCollectorCall(hasHeader: (name: string) => boolean, host: string): boolean {
   if (hasHeader('x-moesif-application-id') || hasHeader('x-moesif-sdk')) return true;
-  return /(^|\.)moesif\.net(:\d+)?$/i.test(host);
+  return /(^|\.)moesif\.net(:\d+)?$/i.test(host) || isDatadogAgent(host);
+}
+
+/**
+ * The Datadog agent, where dd-trace sends its traces (every 2 s), telemetry and remote-configuration
+ * polls (every 5 s): logged, they were a stream of events of nothing the app did. Told by its address
+ * as dd-trace reads it from the environment (DD_TRACE_AGENT_URL; else DD_TRACE_AGENT_PORT, 8126 by
+ * default, on whatever host DD_AGENT_HOST names), as its requests carry nothing that says whose they
+ * are. An agent given to dd-trace in code (`init({ url })`) on another port is not known here.
+ */
+function isDatadogAgent(host: string): boolean {
+  const { DD_TRACE_AGENT_URL: url, DD_TRACE_AGENT_PORT: port } = process.env;
+  if (host.endsWith(`:${port || 8126}`)) return true;
+  if (!url) return false;
+  try {
+    return new URL(url).host === host.toLowerCase();
+  } catch {
+    return false;
+  }
 }
 
 /** A header's value as one string, repeated values joined by ", " (as MockedHeaderReader promises). */

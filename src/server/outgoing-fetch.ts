@@ -20,9 +20,14 @@
  *   reading it.
  * - The body is recorded as fetch gave it to the app, decoded: the Content-Encoding header stays in
  *   the event's headers, as the upstream sent it.
+ * - The request's headers are recorded as undici sends them (sentRequest), fetch's own (User-Agent,
+ *   Accept...) and an APM agent's trace headers among them: OpenTelemetry's undici instrumentation adds
+ *   traceparent on undici's request, and dd-trace's fetch wrapper, inside ours when it was installed
+ *   first, on a Request of its own; read from the app's arguments, neither was in the event.
  */
 import { BodyRecorder } from './body.js';
 import { isJsonStreamType } from './content-type.js';
+import type { RawHeaders } from './headers.js';
 import { maskUrl } from './masking.js';
 import { isCollectorCall, logOutgoing, NO_ANSWER, type OutgoingExchange } from './outgoing-event.js';
 import type { Recording } from './recording.js';
@@ -36,6 +41,8 @@ export interface FetchCall {
   readonly request: Omit<OutgoingRequest, 'body'>;
   readonly requestBody: Reading | undefined;
   responseBody: Reading | undefined;
+  /** undici's request for the call's first hop (see sentRequest), once undici made it. */
+  sent: UndiciRequest | undefined;
   readonly timer: ReturnType<typeof setTimeout>;
   /** Logged, or being logged once the answer's body is read. */
   done: boolean;
@@ -59,6 +66,7 @@ export function startFetch(recording: Recording, input: unknown, init: RequestIn
     request,
     requestBody: options.logBody && body !== null ? readRequestBody(body, options.requestMaxBodySize) : undefined,
     responseBody: undefined,
+    sent: undefined,
     timer: setTimeout(() => {
       call.requestBody?.stop();
       call.responseBody?.stop();
@@ -95,6 +103,43 @@ export function followFetch(call: FetchCall, result: Promise<Response>): Promise
   );
 }
 
+/**
+ * What undici's 'undici:request:create' diagnostics channel carries of a request: its header list
+ * as it will be written, `[name, value, name, value...]` (undici 6 and later; a value may be an
+ * array) or `'name: value\r\n'` lines (undici 5, in Node 20's first releases). Agents add
+ * theirs to it (`request.addHeader()`) in their own subscriber, before or after ours.
+ */
+export interface UndiciRequest {
+  readonly headers?: unknown;
+}
+
+/**
+ * undici made the request for `call` (outgoing.ts tells it by the async context of our fetch wrapper).
+ * The first one is kept: a followed redirect makes one per hop, and the event has the URL the app called.
+ */
+export function sentRequest(call: FetchCall, request: UndiciRequest | undefined): void {
+  call.sent ??= request;
+}
+
+/** The headers of undici's request, read when the call is logged (every subscriber has added its own); undefined when its list is not one undici makes. */
+function sentHeaders(request: UndiciRequest | undefined): RawHeaders | undefined {
+  const list = request?.headers;
+  const headers: RawHeaders = {};
+  const add = (name: string, value: unknown) => {
+    const key = name.toLowerCase();
+    const values = [headers[key] ?? [], value].flat().map(String);
+    headers[key] = values.length === 1 ? (values[0] as string) : values;
+  };
+  if (Array.isArray(list)) for (let i = 0; i + 1 < list.length; i += 2) add(String(list[i]), list[i + 1]);
+  else if (typeof list === 'string') {
+    for (const line of list.split('\r\n')) {
+      const colon = line.indexOf(':');
+      if (colon > 0) add(line.slice(0, colon), line.slice(colon + 1).trim());
+    }
+  } else return undefined;
+  return headers;
+}
+
 /** Where capture reads a request body from: the value the app gave, or a stream of capture's own. */
 type RequestBody = string | URLSearchParams | ArrayBuffer | ArrayBufferView | Blob | ReadableStream<Uint8Array> | null;
 
@@ -109,7 +154,7 @@ interface OutgoingRequest {
 /** The Content-Type fetch sends with a body given as a value, when the app set none (the Fetch standard's "extract a body"). */
 function impliedType(body: unknown): string | undefined {
   if (typeof body === 'string') return 'text/plain;charset=UTF-8';
-  // Its boundary too, which only fetch knows.
+  // Without the boundary, which fetch makes as it writes the body: the event has it from undici's request (sentHeaders).
   if (body instanceof FormData) return 'multipart/form-data';
   if (body instanceof URLSearchParams) return 'application/x-www-form-urlencoded;charset=UTF-8';
   if (body instanceof Blob) return body.type || undefined;
@@ -214,7 +259,7 @@ async function exchange(call: FetchCall, response: Response | undefined): Promis
     endedAt: Date.now(),
     url: maskUrl(request.url.href),
     method: request.method,
-    requestHeaders: rawHeaders(request.headers),
+    requestHeaders: sentHeaders(call.sent) ?? rawHeaders(request.headers),
     requestBody: await encodedBody(requestRecorded, request.headers),
     status: response?.status ?? NO_ANSWER,
     responseHeaders: response ? rawHeaders(response.headers) : {},

@@ -36,7 +36,7 @@ import type { RawHeaders } from './headers.js';
 import { errorName } from './log.js';
 import { maskUrl } from './masking.js';
 import { headerString, isCollectorCall, logOutgoing, NO_ANSWER, type OutgoingExchange } from './outgoing-event.js';
-import { followFetch, startFetch, type FetchCall } from './outgoing-fetch.js';
+import { followFetch, sentRequest, startFetch, type FetchCall, type UndiciRequest } from './outgoing-fetch.js';
 import type { Recording } from './recording.js';
 import type { MockedResponse } from './types.js';
 
@@ -58,7 +58,7 @@ interface Capturer {
   observe(req: ClientRequest): void;
   /** Starts recording a call to global fetch; undefined when it is not logged. */
   startFetch(input: unknown, init: RequestInit | undefined): FetchCall | undefined;
-  /** A request went out through undici without passing our fetch wrapper (see noticeUnwrappedRequest). */
+  /** A request went out through undici without passing our fetch wrapper (see onUndiciRequest). */
   missedFetch(): void;
 }
 
@@ -170,31 +170,36 @@ function install(): { uninstall(): void } {
   if (typeof globalThis.fetch === 'function') wrapped.push({ module: globalThis as unknown as Record<string, unknown>, name: 'fetch', original: globalThis.fetch, wrapper: wrapFetch(globalThis.fetch) });
   for (const { module, name, wrapper } of wrapped) module[name] = wrapper;
   syncBuiltinESMExports();
-  subscribe(UNDICI_REQUEST, noticeUnwrappedRequest);
+  subscribe(UNDICI_REQUEST, onUndiciRequest);
   return {
     uninstall() {
       for (const { module, name, original, wrapper } of wrapped) if (module[name] === wrapper) module[name] = original;
       syncBuiltinESMExports();
-      unsubscribe(UNDICI_REQUEST, noticeUnwrappedRequest);
+      unsubscribe(UNDICI_REQUEST, onUndiciRequest);
     },
   };
 }
 
 /**
  * undici's diagnostics channel for each request it sends: global fetch's (whoever holds a reference
- * to it), and the undici package's. Calls through our fetch wrapper run in `throughWrapper`'s context.
+ * to it), and the undici package's. Calls through our fetch wrapper run in `throughWrapper`'s context,
+ * whose store holds the call being recorded until it is answered (none for a call that is not: the
+ * collector's). Let go of then: a socket undici opens for the call keeps the store as long as it
+ * lives, and a recorded body with it.
  */
 const UNDICI_REQUEST = 'undici:request:create';
-const throughWrapper = new AsyncLocalStorage<true>();
+const throughWrapper = new AsyncLocalStorage<{ call: FetchCall | undefined }>();
 
 /**
- * A request undici sends that our fetch wrapper did not see: made with a fetch taken before the start
- * (an API client made earlier, such as OpenAI's or Anthropic's, keeps the fetch it was given), or with
- * the undici package. It goes out unlogged, which nothing else would tell: said once, with the cure.
+ * A request undici sends. Made by a call we record, it is kept for the headers it goes out with
+ * (sentRequest). One our fetch wrapper did not see was made with a fetch taken before the start (an
+ * API client made earlier, such as OpenAI's or Anthropic's, keeps the fetch it was given), or with
+ * the undici package: it goes out unlogged, which nothing else would tell: said once, with the cure.
  */
-function noticeUnwrappedRequest(): void {
-  if (throughWrapper.getStore()) return;
-  captureState().capturers[0]?.missedFetch();
+function onUndiciRequest(message: unknown): void {
+  const through = throughWrapper.getStore();
+  if (through === undefined) captureState().capturers[0]?.missedFetch();
+  else if (through.call) sentRequest(through.call, (message as { request?: UndiciRequest } | null)?.request);
 }
 
 /**
@@ -204,10 +209,16 @@ function noticeUnwrappedRequest(): void {
 function wrapFetch(original: typeof fetch): Method {
   const wrapper: Method = function (this: unknown, ...args: unknown[]) {
     const call = captureState().capturers[0]?.startFetch(args[0], args[1] as RequestInit | undefined);
-    const result = throughWrapper.run(true, () => original.apply(this, args as Parameters<typeof fetch>));
+    const through = { call };
+    const result = throughWrapper.run(through, () => original.apply(this, args as Parameters<typeof fetch>));
     if (!call) return result;
     try {
-      return followFetch(call, result);
+      const followed = followFetch(call, result);
+      const letGo = () => {
+        through.call = undefined;
+      };
+      followed.then(letGo, letGo);
+      return followed;
     } catch {
       // A mocked fetch that answered without a promise: the app gets its answer, unlogged.
       return result;

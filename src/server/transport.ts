@@ -3,6 +3,7 @@
  * fetch (test mocks, APM agents) must not see or break our traffic, and a keep-alive Agent unrefs idle
  * sockets, so a quiet middleware never keeps the process alive.
  */
+import { AsyncResource } from 'node:async_hooks';
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { promisify } from 'node:util';
@@ -54,7 +55,11 @@ export function createTransport(config: TransportConfig): Send {
   const agent = secure ? new HttpsAgent({ keepAlive: true, maxSockets }) : new HttpAgent({ keepAlive: true, maxSockets });
   const request = secure ? httpsRequest : httpRequest;
 
-  return async (path, json) => {
+  // Bound to the async context the middleware is made in, at the app's start: called from a request's
+  // hooks or timers, a delivery ran in that request's context, and an APM agent (OpenTelemetry,
+  // dd-trace) traced it as part of that request, carrying other requests' events and ending up to
+  // batchMaxTime after it. The agent may still trace it, as a trace of its own.
+  return AsyncResource.bind(async (path: string, json: string) => {
     const { body, encoding } = await encode(json, config.gzip);
     const headers = {
       'Content-Type': 'application/json',
@@ -64,7 +69,7 @@ export function createTransport(config: TransportConfig): Send {
       [SDK_HEADER]: SDK_HEADER_VALUE,
     };
     return post({ request, url: `${config.baseUri}${path}`, options: { method: 'POST', agent, headers }, body, timeout: config.requestTimeout });
-  };
+  });
 }
 
 /** The body and its headers, compressed unless the option says not to; compression failing sends it as is. */

@@ -157,3 +157,22 @@ describe('a card number that the body cap cuts short', () => {
     expect((await loggedCut('hello world, this is a note', 10)).body).toMatch(/","card":"hello worl$/);
   }, 30_000);
 });
+
+describe("Datadog's trace ids", () => {
+  it('are logged as sent, though one in forty is a Luhn-valid number as long as a card number', async () => {
+    const collector = await startRecorder(0, { contract: true });
+    opened.push(collector);
+    const middleware = FACTORY.usertrail({ applicationId: DEFAULT_APP_ID, baseUri: collector.url, batchMaxTime: 10 });
+    const api = await startApp((app) => {
+      app.use(middleware);
+      app.get('/traced', (_req, res) => void res.json({ ok: true }));
+    });
+    opened.push(api);
+    // A span id dd-trace 5 sent in one of this suite's runs, and Visa's test number as a trace id.
+    const trace = { 'x-datadog-trace-id': VISA, 'x-datadog-parent-id': '4089189298919199259', 'x-card': AMEX };
+    await fetch(`${api.url}/traced`, { headers: trace }).then((res) => res.text());
+    await middleware.flush?.();
+    const [event] = await waitFor(() => collector.events().length >= 1 && collector.events(), 10_000);
+    expect(event!.request.headers).toMatchObject({ ...trace, 'x-card': MASK });
+  });
+});

@@ -528,8 +528,9 @@ describe('global fetch (undici), which moesif-nodejs 3.11 does not capture', () 
     expect(events.map((e) => new URL(e.request.uri).search)).toEqual(['?blob', '?form-data']);
     const [fromBlob, fromForm] = events;
     expect([fromBlob!.request.headers['content-type'], fromBlob!.request.body]).toEqual(['application/json', { from: 'a Blob' }]);
-    // Multipart bodies are never recorded (files, and fields that could not be masked), as by moesif-nodejs.
-    expect([fromForm!.request.headers['content-type'], fromForm!.request.body]).toEqual(['multipart/form-data', undefined]);
+    // Multipart bodies are never recorded (files, and fields that could not be masked), as by moesif-nodejs;
+    // the Content-Type is the one fetch sent, with the boundary it made.
+    expect([fromForm!.request.headers['content-type'], fromForm!.request.body]).toEqual([echoed.type, undefined]);
     await middleware.flush?.();
     expect(collector.events()).toHaveLength(2);
   });
@@ -610,6 +611,46 @@ describe('global fetch (undici), which moesif-nodejs 3.11 does not capture', () 
     expect(event).toMatchObject({ request: { uri: `${upstream.url}/hang` }, response: { status: 599 } });
     controller.abort();
     await expect(hanging).rejects.toMatchObject({ name: 'AbortError' });
+  });
+
+  it('keeps nothing of a logged call in the sockets fetch opened for it', async () => {
+    // The call is found again by the async context our wrapper runs fetch in (for the headers undici
+    // sends), and a socket undici opens keeps that context's store for as long as it lives: 50 calls
+    // at once, 50 sockets kept alive, each kept its call's 100 KB body when the store was the call.
+    const retainedBytes = (capture: boolean) =>
+      new Promise<number>((resolve, reject) => {
+        const script = `
+          import http from 'node:http';
+          const { default: moesif } = await import(process.env.SRC);
+          const listen = (server) => new Promise((r) => server.listen(0, '127.0.0.1', () => r(server.address().port)));
+          const answer = (req, res) => { req.resume(); req.on('end', () => res.end('{}')); };
+          const collector = await listen(http.createServer(answer));
+          const upstream = await listen(http.createServer(answer));
+          const middleware = moesif({ applicationId: 'app-1', baseUri: 'http://127.0.0.1:' + collector, batchMaxTime: 10 });
+          if (process.env.CAPTURE === 'yes') middleware.startCaptureOutgoing();
+          const body = 'x'.repeat(100000);
+          gc();
+          const before = process.memoryUsage().heapUsed;
+          await Promise.all(Array.from({ length: 50 }, (_, i) => fetch('http://127.0.0.1:' + upstream + '/' + i, { method: 'POST', body: body + i }).then((res) => res.text())));
+          await middleware.flush();
+          gc();
+          console.log(process.memoryUsage().heapUsed - before);
+          process.exit(0);
+        `;
+        const src = fileURLToPath(new URL('../../src/server/index.ts', import.meta.url));
+        const run = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', script], {
+          env: { ...process.env, SRC: src, CAPTURE: capture ? 'yes' : 'no' },
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        let out = '';
+        run.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+        run.on('error', reject);
+        run.on('exit', () => resolve(Number(out.trim())));
+      });
+    const without = await retainedBytes(false);
+    const captured = await retainedBytes(true);
+    // Measured: 0.6 MB more with capture; 7 MB more when the sockets kept the calls.
+    expect(captured - without).toBeLessThan(2_500_000);
   });
 
   it('never logs calls carrying X-Moesif-Application-Id; logs nothing once stopped, and puts fetch back', async () => {
