@@ -1,0 +1,257 @@
+// @vitest-environment node
+/**
+ * The SDK in server-rendering apps of the meta-frameworks users build with besides Next.js
+ * (./nextjs.test.ts), installed from the tarball (./packed.ts): a SvelteKit 2 app (adapter-node) and a
+ * React Router 7 app in framework mode, each written as its docs show (fixtures/ssr-apps/). In both,
+ * the browser SDK is imported by the root layout or root route, code that also runs while the server
+ * renders, and initialised once the page is hydrated; each app's Node server is Express with
+ * usertrail/server mounted first and the framework's handler after it (adapter-node's `handler`,
+ * @react-router/express's `createRequestHandler`).
+ *
+ * The frameworks are not the repository's devDependencies: fixtures/ssr-apps/ has its own lockfile
+ * (exact versions, the last majors that run on Node 20), installed once by installLockedProject().
+ * Each app is built once, its server started once for the file, and one Chromium drives both.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, readdirSync, symlinkSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { chromiumArgs, chromiumPath } from '../../scripts/chromium.mjs';
+import { DEFAULT_APP_ID } from '../../demo/collector/server.js';
+import { freePort, startRecorder, waitFor, type Json, type Recorder } from '../server/helpers';
+import { FIXTURES, installLockedProject, packConsumer, run, type PackedConsumer } from './packed';
+
+interface Framework {
+  name: string;
+  /** The app's folder in fixtures/ssr-apps/. */
+  folder: string;
+  /** Its build command, relative to the fixture project's node_modules, as its docs' `npm run build` runs it. */
+  build: string[];
+  /** The path of the request the framework's client router makes for /about's server data. */
+  aboutData: string;
+}
+
+const FRAMEWORKS: Framework[] = [
+  { name: 'SvelteKit 2', folder: 'sveltekit', build: ['vite/bin/vite.js', 'build'], aboutData: '/about/__data.json' },
+  { name: 'React Router 7', folder: 'react-router', build: ['@react-router/dev/bin.js', 'build'], aboutData: '/about.data' },
+];
+
+interface RunningServer {
+  url: string;
+  process: ChildProcess;
+  /** Everything the server printed, stdout and stderr. */
+  output: string;
+}
+
+let packed: PackedConsumer;
+/** The collector of the servers' events (usertrail/server), and the one of the browsers' (usertrail). */
+let serverCollector: Recorder;
+let browserCollector: Recorder;
+let browser: Browser;
+const servers = new Map<string, RunningServer>();
+
+async function startServer(app: string, env: NodeJS.ProcessEnv): Promise<RunningServer> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  // ORIGIN: adapter-node's setting for the address the app is served at (the other server ignores it).
+  const child = spawn(process.execPath, ['server.js'], { cwd: app, env: { ...env, PORT: String(port), ORIGIN: url }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const server: RunningServer = { url, process: child, output: '' };
+  for (const stream of [child.stdout, child.stderr]) stream.on('data', (chunk: Buffer) => (server.output += chunk.toString()));
+  await vi.waitFor(() => {
+    if (child.exitCode !== null) throw new Error(`${app}/server.js exited: ${server.output}`);
+    if (!server.output.includes('listening')) throw new Error('not listening yet');
+  }, { timeout: 20_000, interval: 20 });
+  return server;
+}
+
+beforeAll(async () => {
+  let modules: string;
+  [modules, packed, serverCollector, browserCollector] = await Promise.all([
+    installLockedProject(join(FIXTURES, 'ssr-apps')),
+    packConsumer(),
+    startRecorder(),
+    startRecorder(),
+  ]);
+  // The consumer's node_modules has the packed usertrail; the fixture project's packages are linked beside it.
+  for (const name of readdirSync(modules)) if (!name.startsWith('.')) symlinkSync(join(modules, name), join(packed.consumer, 'node_modules', name), 'dir');
+  const env = {
+    ...process.env,
+    NODE_ENV: 'production',
+    MOESIF_APPLICATION_ID: DEFAULT_APP_ID,
+    COLLECTOR_URL: serverCollector.url,
+    // Written into the client bundle by the build, as Vite does with VITE_ variables.
+    VITE_COLLECTOR_HOST: new URL(browserCollector.url).host,
+  };
+  const launched = chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
+  await Promise.all(
+    FRAMEWORKS.map(async ({ folder, build }) => {
+      const app = join(packed.consumer, folder);
+      cpSync(join(FIXTURES, 'ssr-apps', folder), app, { recursive: true });
+      const [script, ...args] = build;
+      await run(process.execPath, [join(modules, script!), ...args], { cwd: app, env });
+      servers.set(folder, await startServer(app, env));
+    }),
+  );
+  browser = await launched;
+}, 180_000);
+
+afterAll(async () => {
+  for (const server of servers.values()) server.process.kill();
+  await browser?.close();
+  await Promise.all([serverCollector?.close(), browserCollector?.close()]);
+  packed?.remove();
+});
+
+/** A body as the event carries it, as text: JSON parsed by the SDK, text, or base64. */
+function bodyText(side: Json): string {
+  if (side.transfer_encoding === 'base64') return Buffer.from(side.body as string, 'base64').toString();
+  return typeof side.body === 'string' ? side.body : JSON.stringify(side.body);
+}
+
+/**
+ * GET `url` with a browser's user agent (React Router renders the whole page before answering a bot),
+ * resolving once `firstPart` has arrived, with the text so far and the rest of the answer to come.
+ */
+function getUntil(url: string, firstPart: string): Promise<{ status: number; first: string; rest: Promise<string> }> {
+  return new Promise((resolve, reject) => {
+    request(url, { headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36' } }, (res) => {
+      let text = '';
+      let resolved = false;
+      let finish: (whole: string) => void;
+      const rest = new Promise<string>((done) => (finish = done));
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        text += chunk;
+        if (!resolved && text.includes(firstPart)) {
+          resolved = true;
+          resolve({ status: res.statusCode!, first: text, rest });
+        }
+      });
+      res.on('end', () => {
+        finish(text);
+        if (!resolved) reject(new Error(`the answer ended without ${firstPart}: ${text}`));
+      });
+      res.on('error', reject);
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+const release = (app: string, value: string) =>
+  fetch(`${app}/api/release`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value }) });
+
+describe.each(FRAMEWORKS)('$name', ({ folder, aboutData }) => {
+  const server = () => servers.get(folder)!;
+  /** The events of this app's calls to `path`: both apps log to the same collectors. */
+  const eventsFor = (collector: Recorder, path: string) =>
+    collector.events().filter((event) => event.request.uri.startsWith(server().url) && new URL(event.request.uri).pathname === path);
+
+  it('renders on the server with usertrail imported by the root layout, and the server says nothing (no error, no warning)', async () => {
+    for (const [path, heading] of [['/', 'Home'], ['/about', 'About']]) {
+      const answer = await fetch(`${server().url}${path}`);
+      expect(answer.status).toBe(200);
+      expect(await answer.text()).toContain(`<h1>${heading}</h1>`);
+    }
+    expect(server().output.trim()).toBe('listening');
+  });
+
+  it("usertrail/server before the framework's handler: pages, data requests, a POST and a 404 are logged with their URL, status and bodies", async () => {
+    const { url } = server();
+    const page = await fetch(`${url}/about`, { headers: { 'x-user-id': 'user_1' } });
+    const data = await fetch(`${url}${aboutData}`, { headers: { 'x-user-id': 'user_1' } });
+    const posted = await fetch(`${url}/api/echo`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user-id': 'user_1' }, body: '{"item":"book"}' });
+    const missing = await fetch(`${url}/missing`);
+    expect([page.status, data.status, posted.status, missing.status]).toEqual([200, 200, 201, 404]);
+    expect(await data.text()).toContain('from the server');
+    // The app's handler read the body the middleware records.
+    expect(await posted.json()).toEqual({ got: { item: 'book' } });
+
+    const logged = (path: string) => waitFor(() => eventsFor(serverCollector, path).at(-1), 10_000);
+    const [pageEvent, dataEvent, postEvent, missingEvent] = await Promise.all([logged('/about'), logged(aboutData), logged('/api/echo'), logged('/missing')]);
+    expect(pageEvent).toMatchObject({ direction: 'Incoming', user_id: 'user_1', request: { verb: 'GET', uri: `${url}/about` }, response: { status: 200 } });
+    expect(bodyText(pageEvent.response)).toContain('<p id="message">from the server</p>');
+    expect(dataEvent).toMatchObject({ request: { uri: `${url}${aboutData}` }, response: { status: 200 } });
+    expect(bodyText(dataEvent.response)).toContain('from the server');
+    expect(postEvent).toMatchObject({ user_id: 'user_1', request: { verb: 'POST', body: { item: 'book' } }, response: { status: 201, body: { got: { item: 'book' } } } });
+    expect(missingEvent.response.status).toBe(404);
+  });
+
+  it("a streamed server render still streams under the middleware (the page's start arrives before its promise is settled), and is logged whole", async () => {
+    const { url } = server();
+    const streamed = await getUntil(`${url}/streamed`, 'rendered at once');
+    expect(streamed.status).toBe(200);
+    expect(streamed.first).not.toContain('the slow part');
+    expect((await release(url, 'the slow part')).status).toBe(200);
+    const whole = await streamed.rest;
+    expect(whole).toContain('the slow part');
+    const [event] = await waitFor(() => eventsFor(serverCollector, '/streamed').length > 0 && eventsFor(serverCollector, '/streamed'), 10_000);
+    expect(event!.response.status).toBe(200);
+    expect(bodyText(event!.response)).toBe(whole);
+    expect(event!.metadata?.truncated).toBeUndefined();
+  });
+
+  it('in Chromium: init() once after hydration, one page view per client-side navigation with its title, and the router\'s data requests captured with their bodies', async () => {
+    const { url } = server();
+    const context = await browser.newContext();
+    const errors: string[] = [];
+    try {
+      const page: Page = await context.newPage();
+      page.on('pageerror', (error) => errors.push(String(error)));
+      page.on('console', (message) => void (message.type() === 'error' && errors.push(message.text())));
+      const since = new Date().toISOString();
+      const views = () =>
+        browserCollector.requests
+          .filter((sent) => sent.path === '/v1/actions/batch')
+          .flatMap((sent) => sent.body as Json[])
+          .filter((action) => action.action_name === 'Page View' && action.request.time >= since && action.request.uri.startsWith(url))
+          .map((action) => [action.metadata.pathname, action.metadata.title, action.metadata.referrer]);
+      const shows = async (heading: string) => {
+        await page.locator('h1', { hasText: heading }).waitFor();
+        await expect.poll(() => page.title(), { timeout: 10_000 }).toBe(heading);
+      };
+      await page.goto(`${url}/`);
+      await page.waitForFunction(() => (window as unknown as { moesifInits?: number }).moesifInits === 1);
+      await page.getByRole('link', { name: 'About' }).click();
+      await shows('About');
+      expect(await page.locator('#message').textContent()).toBe('from the server');
+      await page.goBack();
+      await shows('Home');
+      await page.goForward();
+      await shows('About');
+      await page.getByRole('link', { name: 'Streamed' }).click();
+      await page.locator('#slow', { hasText: 'waiting' }).waitFor();
+      await release(url, 'the slow part, in the browser');
+      await page.locator('#slow', { hasText: 'the slow part, in the browser' }).waitFor();
+      await shows('Streamed');
+      // A marker view: any automatic view still waiting for its title leaves before it.
+      await page.evaluate(() => {
+        const sdk = (window as unknown as { moesif: { trackPageView(metadata: object): void; flush(): Promise<void> } }).moesif;
+        sdk.trackPageView({ marker: true });
+        return sdk.flush();
+      });
+      await waitFor(() => views().length >= 6, 10_000);
+      expect(views()).toEqual([
+        ['/', 'Home', ''],
+        ['/about', 'About', `${url}/`],
+        ['/', 'Home', `${url}/about`],
+        ['/about', 'About', `${url}/`],
+        ['/streamed', 'Streamed', `${url}/about`],
+        ['/streamed', 'Streamed', `${url}/streamed`], // the marker
+      ]);
+      expect(await page.evaluate(() => (window as unknown as { moesifInits?: number }).moesifInits)).toBe(1);
+      // The client router's data requests, made after start(), with the bodies it got.
+      const captured = (path: string) => waitFor(() => eventsFor(browserCollector, path).at(-1), 10_000);
+      const aboutEvent = await captured(aboutData);
+      expect(aboutEvent).toMatchObject({ user_id: expect.stringMatching(/^user_/), request: { verb: 'GET' }, response: { status: 200 } });
+      expect(bodyText(aboutEvent.response)).toContain('from the server');
+      const streamedEvent = await captured(aboutData.replace('about', 'streamed'));
+      expect(bodyText(streamedEvent.response)).toContain('the slow part, in the browser');
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+});
