@@ -29,13 +29,15 @@ interface Framework {
   folder: string;
   /** Its build command, relative to the fixture project's node_modules, as its docs' `npm run build` runs it. */
   build: string[];
-  /** The path of the request the framework's client router makes for /about's server data. */
-  aboutData: string;
+  /** The path of the request the framework's client router makes for a page's server data. */
+  dataOf(page: string): string;
+  /** The path its client router posts /contact's form to (SvelteKit's use:enhance, React Router's <Form>). */
+  formPost: string;
 }
 
 const FRAMEWORKS: Framework[] = [
-  { name: 'SvelteKit 2', folder: 'sveltekit', build: ['vite/bin/vite.js', 'build'], aboutData: '/about/__data.json' },
-  { name: 'React Router 7', folder: 'react-router', build: ['@react-router/dev/bin.js', 'build'], aboutData: '/about.data' },
+  { name: 'SvelteKit 2', folder: 'sveltekit', build: ['vite/bin/vite.js', 'build'], dataOf: (page) => `${page}/__data.json`, formPost: '/contact' },
+  { name: 'React Router 7', folder: 'react-router', build: ['@react-router/dev/bin.js', 'build'], dataOf: (page) => `${page}.data`, formPost: '/contact.data' },
 ];
 
 interface RunningServer {
@@ -43,6 +45,8 @@ interface RunningServer {
   process: ChildProcess;
   /** Everything the server printed, stdout and stderr. */
   output: string;
+  /** Everything the app's build printed. */
+  buildOutput: string;
 }
 
 let packed: PackedConsumer;
@@ -52,12 +56,12 @@ let browserCollector: Recorder;
 let browser: Browser;
 const servers = new Map<string, RunningServer>();
 
-async function startServer(app: string, env: NodeJS.ProcessEnv): Promise<RunningServer> {
+async function startServer(app: string, env: NodeJS.ProcessEnv, buildOutput: string): Promise<RunningServer> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   // ORIGIN: adapter-node's setting for the address the app is served at (the other server ignores it).
   const child = spawn(process.execPath, ['server.js'], { cwd: app, env: { ...env, PORT: String(port), ORIGIN: url }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const server: RunningServer = { url, process: child, output: '' };
+  const server: RunningServer = { url, process: child, output: '', buildOutput };
   for (const stream of [child.stdout, child.stderr]) stream.on('data', (chunk: Buffer) => (server.output += chunk.toString()));
   await vi.waitFor(() => {
     if (child.exitCode !== null) throw new Error(`${app}/server.js exited: ${server.output}`);
@@ -90,8 +94,8 @@ beforeAll(async () => {
       const app = join(packed.consumer, folder);
       cpSync(join(FIXTURES, 'ssr-apps', folder), app, { recursive: true });
       const [script, ...args] = build;
-      await run(process.execPath, [join(modules, script!), ...args], { cwd: app, env });
-      servers.set(folder, await startServer(app, env));
+      const { stdout, stderr } = await run(process.execPath, [join(modules, script!), ...args], { cwd: app, env });
+      servers.set(folder, await startServer(app, env, stdout + stderr));
     }),
   );
   browser = await launched;
@@ -143,13 +147,16 @@ function getUntil(url: string, firstPart: string): Promise<{ status: number; fir
 const release = (app: string, value: string) =>
   fetch(`${app}/api/release`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value }) });
 
-describe.each(FRAMEWORKS)('$name', ({ folder, aboutData }) => {
+describe.each(FRAMEWORKS)('$name', ({ folder, dataOf, formPost }) => {
+  const aboutData = dataOf('/about');
   const server = () => servers.get(folder)!;
   /** The events of this app's calls to `path`: both apps log to the same collectors. */
   const eventsFor = (collector: Recorder, path: string) =>
     collector.events().filter((event) => event.request.uri.startsWith(server().url) && new URL(event.request.uri).pathname === path);
 
-  it('renders on the server with usertrail imported by the root layout, and the server says nothing (no error, no warning)', async () => {
+  it('builds with usertrail imported by the root layout without a word about it, renders on the server, and the server says nothing (no error, no warning)', async () => {
+    expect(server().buildOutput).toContain('built in');
+    expect(server().buildOutput).not.toMatch(/usertrail|moesif/i);
     for (const [path, heading] of [['/', 'Home'], ['/about', 'About']]) {
       const answer = await fetch(`${server().url}${path}`);
       expect(answer.status).toBe(200);
@@ -169,14 +176,19 @@ describe.each(FRAMEWORKS)('$name', ({ folder, aboutData }) => {
     // The app's handler read the body the middleware records.
     expect(await posted.json()).toEqual({ got: { item: 'book' } });
 
-    const logged = (path: string) => waitFor(() => eventsFor(serverCollector, path).at(-1), 10_000);
-    const [pageEvent, dataEvent, postEvent, missingEvent] = await Promise.all([logged('/about'), logged(aboutData), logged('/api/echo'), logged('/missing')]);
+    expect(await page.text()).toContain('from the server');
+    // Each answer's event, by the transaction id the middleware put on the answer.
+    const logged = (answer: Response) => {
+      const id = answer.headers.get('x-moesif-transaction-id');
+      return waitFor(() => id && serverCollector.events().find((event) => event.transaction_id === id), 10_000);
+    };
+    const [pageEvent, dataEvent, postEvent, missingEvent] = await Promise.all([page, data, posted, missing].map(logged));
     expect(pageEvent).toMatchObject({ direction: 'Incoming', user_id: 'user_1', request: { verb: 'GET', uri: `${url}/about` }, response: { status: 200 } });
     expect(bodyText(pageEvent.response)).toContain('<p id="message">from the server</p>');
     expect(dataEvent).toMatchObject({ request: { uri: `${url}${aboutData}` }, response: { status: 200 } });
     expect(bodyText(dataEvent.response)).toContain('from the server');
     expect(postEvent).toMatchObject({ user_id: 'user_1', request: { verb: 'POST', body: { item: 'book' } }, response: { status: 201, body: { got: { item: 'book' } } } });
-    expect(missingEvent.response.status).toBe(404);
+    expect(missingEvent).toMatchObject({ request: { uri: `${url}/missing` }, response: { status: 404 } });
   });
 
   it("a streamed server render still streams under the middleware (the page's start arrives before its promise is settled), and is logged whole", async () => {
@@ -193,7 +205,7 @@ describe.each(FRAMEWORKS)('$name', ({ folder, aboutData }) => {
     expect(event!.metadata?.truncated).toBeUndefined();
   });
 
-  it('in Chromium: init() once after hydration, one page view per client-side navigation with its title, and the router\'s data requests captured with their bodies', async () => {
+  it("in Chromium: init() once after hydration, one page view per client-side navigation (a redirect's included) with its title, and the router's own requests captured with their bodies", async () => {
     const { url } = server();
     const context = await browser.newContext();
     const errors: string[] = [];
@@ -212,8 +224,9 @@ describe.each(FRAMEWORKS)('$name', ({ folder, aboutData }) => {
         await page.locator('h1', { hasText: heading }).waitFor();
         await expect.poll(() => page.title(), { timeout: 10_000 }).toBe(heading);
       };
+      const inits = () => page.evaluate(() => (window as unknown as { moesifInits?: number }).moesifInits);
       await page.goto(`${url}/`);
-      await page.waitForFunction(() => (window as unknown as { moesifInits?: number }).moesifInits === 1);
+      await expect.poll(inits).toBe(1);
       await page.getByRole('link', { name: 'About' }).click();
       await shows('About');
       expect(await page.locator('#message').textContent()).toBe('from the server');
@@ -226,29 +239,48 @@ describe.each(FRAMEWORKS)('$name', ({ folder, aboutData }) => {
       await release(url, 'the slow part, in the browser');
       await page.locator('#slow', { hasText: 'the slow part, in the browser' }).waitFor();
       await shows('Streamed');
+      // /old's server data redirects to /about: the router never shows /old.
+      await page.getByRole('link', { name: 'Old' }).click();
+      await shows('About');
+      await page.getByRole('link', { name: 'Contact' }).click();
+      await shows('Contact');
+      await page.getByLabel('Message').fill('hello there');
+      await page.getByRole('button', { name: 'Send' }).click();
+      await page.locator('#sent', { hasText: 'Sent: hello there' }).waitFor();
       // A marker view: any automatic view still waiting for its title leaves before it.
       await page.evaluate(() => {
         const sdk = (window as unknown as { moesif: { trackPageView(metadata: object): void; flush(): Promise<void> } }).moesif;
         sdk.trackPageView({ marker: true });
         return sdk.flush();
       });
-      await waitFor(() => views().length >= 6, 10_000);
+      await waitFor(() => views().length >= 8, 10_000);
       expect(views()).toEqual([
         ['/', 'Home', ''],
         ['/about', 'About', `${url}/`],
         ['/', 'Home', `${url}/about`],
         ['/about', 'About', `${url}/`],
         ['/streamed', 'Streamed', `${url}/about`],
-        ['/streamed', 'Streamed', `${url}/streamed`], // the marker
+        ['/about', 'About', `${url}/streamed`],
+        ['/contact', 'Contact', `${url}/about`],
+        ['/contact', 'Contact', `${url}/contact`], // the marker
       ]);
-      expect(await page.evaluate(() => (window as unknown as { moesifInits?: number }).moesifInits)).toBe(1);
-      // The client router's data requests, made after start(), with the bodies it got.
+      expect(await inits()).toBe(1);
+      // The client router's requests, made after start(), with the bodies it sent and got (a captured
+      // call is built about 200 ms after its answer, and sent with the next batch).
       const captured = (path: string) => waitFor(() => eventsFor(browserCollector, path).at(-1), 10_000);
       const aboutEvent = await captured(aboutData);
       expect(aboutEvent).toMatchObject({ user_id: expect.stringMatching(/^user_/), request: { verb: 'GET' }, response: { status: 200 } });
       expect(bodyText(aboutEvent.response)).toContain('from the server');
-      const streamedEvent = await captured(aboutData.replace('about', 'streamed'));
-      expect(bodyText(streamedEvent.response)).toContain('the slow part, in the browser');
+      expect(bodyText((await captured(dataOf('/streamed'))).response)).toContain('the slow part, in the browser');
+      expect(bodyText((await captured(dataOf('/old'))).response)).toContain('/about');
+      const posted = await captured(formPost);
+      expect(posted.request).toMatchObject({ verb: 'POST', body: 'message=hello+there' });
+      expect(bodyText(posted.response)).toContain('hello there');
+      // And usertrail/server logged the same post, as the framework's handler read it.
+      const [logged] = await waitFor(() => eventsFor(serverCollector, formPost).length > 0 && eventsFor(serverCollector, formPost), 10_000);
+      expect(logged!.request).toMatchObject({ verb: 'POST', body: 'message=hello+there' });
+      expect(logged!.response.status).toBe(200);
+      expect(bodyText(logged!.response)).toContain('hello there');
       expect(errors).toEqual([]);
     } finally {
       await context.close();
