@@ -15,8 +15,8 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 15_535,
-  esmCore: 12_370,
+  umd: 15_540,
+  esmCore: 12_375,
   esmCapture: 3_210,
 };
 
