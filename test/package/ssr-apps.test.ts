@@ -43,6 +43,8 @@ interface Framework {
   formBody: RegExp;
   /** Whether that body is multipart, which usertrail/server does not record (README: uploads). */
   multipartForm: boolean;
+  /** Where its built assets are served, which the app's server leaves out of the log (`skip`). */
+  assets: string;
   /** Whether a client-side navigation shows the streamed page before its slow part comes. */
   streamsNavigations: boolean;
 }
@@ -51,6 +53,7 @@ const FRAMEWORKS: Framework[] = [
   {
     name: 'SvelteKit 2',
     folder: 'sveltekit',
+    assets: '/_app/',
     build: ['vite/bin/vite.js', 'build'],
     dataOf: (page) => `${page}/__data.json`,
     oldAnswer: '"location":"/about"',
@@ -63,6 +66,7 @@ const FRAMEWORKS: Framework[] = [
   {
     name: 'React Router 7',
     folder: 'react-router',
+    assets: '/assets/',
     build: ['@react-router/dev/bin.js', 'build'],
     dataOf: (page) => `${page}.data`,
     oldAnswer: '"redirect","/about"',
@@ -75,6 +79,7 @@ const FRAMEWORKS: Framework[] = [
   {
     name: 'Astro 5',
     folder: 'astro',
+    assets: '/_astro/',
     build: ['astro/astro.js', 'build'],
     // ClientRouter fetches the next page's HTML, following a redirect, and swaps it in once whole.
     dataOf: (page) => page,
@@ -199,7 +204,7 @@ async function release(app: string, value: string | null): Promise<void> {
   expect(answer.status).toBe(200);
 }
 
-describe.each(FRAMEWORKS)('$name', ({ folder, dataOf, oldAnswer, formPost, formBody, multipartForm, streamsNavigations }) => {
+describe.each(FRAMEWORKS)('$name', ({ folder, assets, dataOf, oldAnswer, formPost, formBody, multipartForm, streamsNavigations }) => {
   const aboutData = dataOf('/about');
   const server = () => servers.get(folder)!;
   /** The events of this app's calls to `path`: both apps log to the same collectors. */
@@ -266,6 +271,8 @@ describe.each(FRAMEWORKS)('$name', ({ folder, dataOf, oldAnswer, formPost, formB
     const errors: string[] = [];
     try {
       const page: Page = await context.newPage();
+      const assetsLoaded: string[] = [];
+      page.on('response', (response) => void (new URL(response.url()).pathname.startsWith(assets) && response.ok() && assetsLoaded.push(response.url())));
       page.on('pageerror', (error) => errors.push(String(error)));
       page.on('console', (message) => void (message.type() === 'error' && errors.push(message.text())));
       const since = new Date().toISOString();
@@ -338,6 +345,9 @@ describe.each(FRAMEWORKS)('$name', ({ folder, dataOf, oldAnswer, formPost, formB
       else expect(bodyText(logged.request)).toMatch(formBody);
       expect(logged.response.status).toBe(200);
       expect(bodyText(logged.response)).toContain('hello there');
+      // The page's scripts came from the app's server, which left them out of the log as `skip` said.
+      expect(assetsLoaded).not.toEqual([]);
+      expect(serverCollector.events().filter((event) => event.request.uri.startsWith(`${url}${assets}`))).toEqual([]);
       expect(errors).toEqual([]);
     } finally {
       await context.close();
