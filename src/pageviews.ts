@@ -187,27 +187,35 @@ export function createPageViews({ track, who, log }: PageViewsDeps) {
 }
 
 /**
- * The view of a client-side navigation, held until the new page's title is set: it leaves as soon as
- * document.title changes, after TITLE_WAIT_MS at most, or at once when `flush()` comes first (another
- * view, trackPageView(), the page hidden or closed), so views are never lost nor sent out of order.
- * Nothing of the app waits for it.
+ * The view of a client-side navigation, held until the new page's title is set: it leaves once
+ * document.title has changed (at the end of the task that changed it), after TITLE_WAIT_MS at most, or
+ * at once when `flush()` comes first (another view, trackPageView(), the page hidden or closed), so
+ * views are never lost nor sent out of order. Nothing of the app waits for it.
  */
 function createTitleWait() {
   let held: (() => void) | undefined;
   /** The title when the held view's navigation happened: the view leaves once document.title differs. */
   let oldTitle: string;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  /** The task after a change in <head>, which sends the view if the title differs then. */
+  let settled: ReturnType<typeof setTimeout> | undefined;
   const flush = (): void => {
     titleWatch.disconnect();
     clearTimeout(timer);
+    clearTimeout(settled);
     held?.();
     held = undefined;
   };
   // Made once, and watching only while a view is held. The whole <head>: `document.title = ...` replaces
   // the text of <title>, or adds a <title> where there was none, and some head managers replace the
-  // element itself. Other changes there (style tags) only cost a string comparison.
+  // element itself. Other changes there (style tags) only cost a timer that finds the title unchanged.
+  // The title is compared a task later, not in this microtask: a router may swap in the next page's
+  // <head> before its pushState, and put the old title back for the entry pushState leaves in the
+  // history (Astro's ClientRouter, a microtask later). The view held then leaves with that pushState,
+  // with its own page's title, and the next view waits for the next title.
   const titleWatch = new MutationObserver(() => {
-    if (document.title != oldTitle) flush();
+    clearTimeout(settled);
+    settled = setTimeout(() => document.title != oldTitle && flush());
   });
   return {
     /** Holds `send` (a view) until the title changes. One at a time: flush() the last one first. */

@@ -15,8 +15,8 @@ import { describe, expect, it } from 'vitest';
  */
 const BUDGETS = {
   // With its source-map comment, as the file is served.
-  umd: 15_755,
-  esmCore: 12_440,
+  umd: 15_765,
+  esmCore: 12_447,
   esmCapture: 3_340,
 };
 
