@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import { join, normalize } from 'node:path';
 import type { Page } from '@playwright/test';
 import { build } from 'esbuild';
+import { APP_CALLS } from './support/app-calls';
 import { expect, test, type PageAndCollector } from './support/fixtures';
 import { listenLocally } from './support/listen';
 import type { SpanSummary } from './support/otel-web';
@@ -58,22 +59,7 @@ const spansIn = (page: Page): Promise<SpanSummary[]> => page.evaluate(() => (win
  * copy, OpenTelemetry's clone and the app's body are three branches of one). `scenario()` gives what the
  * app got of each, an XMLHttpRequest's events included.
  */
-const SCENARIO = `
-  const viaFetch = (url, init) => fetch(url, init).then(
-    async (response) => ({ status: response.status, type: response.headers.get('content-type'), body: await response.text() }),
-    (error) => ({ rejected: error.name + ': ' + error.message }),
-  );
-  const viaXhr = (url, { method = 'GET', headers = {}, body = null, responseType = '', abort = false } = {}) => new Promise((resolve) => {
-    const xhr = new XMLHttpRequest();
-    const events = [];
-    for (const type of ['readystatechange', 'loadstart', 'load', 'error', 'abort', 'timeout', 'loadend']) xhr.addEventListener(type, () => events.push(type + ' ' + xhr.readyState));
-    xhr.open(method, url);
-    xhr.responseType = responseType;
-    for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
-    xhr.onloadend = () => resolve({ status: xhr.status, type: xhr.getResponseHeader('content-type'), response: xhr.response, events });
-    xhr.send(body);
-    if (abort) xhr.abort();
-  });
+const SCENARIO = `${APP_CALLS}
   // A new object for each call: OpenTelemetry's fetch wrapper puts a Headers of its own (with its
   // traceparent) in the init the app gives, where a second call reusing it would find it.
   const json = () => ({ method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'Ada' }) });

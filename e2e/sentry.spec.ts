@@ -1,5 +1,6 @@
 import { join, normalize } from 'node:path';
 import { build } from 'esbuild';
+import { APP_CALLS } from './support/app-calls';
 import { expect, test, type PageAndCollector } from './support/fixtures';
 import { problemsOf } from './support/page-problems';
 import type { Recorder } from './support/recorder';
@@ -55,22 +56,7 @@ const USERTRAIL_INIT = `moesif.init({ applicationId: 'app', host: '127.0.0.1:' +
  * of the app's when Sentry is there (the calls' spans are its children); `scenario()` gives what the app got
  * of each, an XMLHttpRequest's events included.
  */
-const SCENARIO = `
-  const viaFetch = (url, init) => fetch(url, init).then(
-    async (response) => ({ status: response.status, type: response.headers.get('content-type'), body: await response.text() }),
-    (error) => ({ rejected: error.name + ': ' + error.message }),
-  );
-  const viaXhr = (url, { method = 'GET', headers = {}, body = null, responseType = '', abort = false } = {}) => new Promise((resolve) => {
-    const xhr = new XMLHttpRequest();
-    const events = [];
-    for (const type of ['readystatechange', 'loadstart', 'load', 'error', 'abort', 'timeout', 'loadend']) xhr.addEventListener(type, () => events.push(type + ' ' + xhr.readyState));
-    xhr.open(method, url);
-    xhr.responseType = responseType;
-    for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
-    xhr.onloadend = () => resolve({ status: xhr.status, type: xhr.getResponseHeader('content-type'), response: xhr.response, events });
-    xhr.send(body);
-    if (abort) xhr.abort();
-  });
+const SCENARIO = `${APP_CALLS}
   const json = { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'Ada' }) };
   const calls = () => {
     const aborted = new AbortController();
